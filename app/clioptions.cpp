@@ -1,0 +1,56 @@
+#include "app/clioptions.h"
+
+namespace App {
+
+Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString *value)
+{
+    for (int i = 0; i < args.size(); ++i) {
+        const QString &a = args.at(i);
+        if (a == QLatin1String("--"))
+            return false;
+        if (a == name) {
+            if (i + 1 >= args.size())
+                return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("%1 needs a value").arg(name));
+            *value = args.at(i + 1);
+            args.remove(i, 2);
+            return true;
+        }
+        if (a.startsWith(name + QLatin1Char('='))) {
+            *value = a.mid(name.size() + 1);
+            args.removeAt(i);
+            return true;
+        }
+    }
+    return false;
+}
+
+Core::Result DriverFlags::take(QStringList &args)
+{
+    driver = qEnvironmentVariable("MVS_DRIVER");
+    accel = qEnvironmentVariable("MVS_ACCEL");
+    qemuBinary = qEnvironmentVariable("MVS_QEMU");
+    chBinary = qEnvironmentVariable("MVS_CLOUD_HYPERVISOR");
+    for (auto [flag, target] : {std::pair{QStringLiteral("--driver"), &driver}, std::pair{QStringLiteral("--accel"), &accel},
+                                std::pair{QStringLiteral("--qemu-binary"), &qemuBinary},
+                                std::pair{QStringLiteral("--ch-binary"), &chBinary}}) {
+        auto r = takeOption(args, flag, target);
+        if (!r)
+            return r.error();
+    }
+    return {};
+}
+
+Core::Expected<Vmm::DriverOptions> DriverFlags::options() const
+{
+    auto kind = Vmm::parseDriverKind(driver);
+    if (!kind)
+        return kind.error();
+    Vmm::DriverOptions o;
+    o.kind = *kind;
+    o.qemuBinary = qemuBinary;
+    o.chBinary = chBinary;
+    o.accel = accel.isEmpty() ? QStringLiteral("auto") : accel;
+    return o;
+}
+
+} // namespace App

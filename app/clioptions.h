@@ -1,0 +1,28 @@
+#pragma once
+
+#include "core/expected.h"
+#include "core/vmm/vmmdriver.h"
+
+#include <QStringList>
+
+namespace App {
+
+// Options every VM-starting subcommand shares: --driver, --accel,
+// --qemu-binary, --ch-binary (environment: MVS_DRIVER, MVS_ACCEL, MVS_QEMU,
+// MVS_CLOUD_HYPERVISOR).
+struct DriverFlags {
+    QString driver;
+    QString accel;
+    QString qemuBinary;
+    QString chBinary;
+
+    // Consumes the flags it knows from args (and their values); returns an
+    // error for a flag missing its value.
+    Core::Result take(QStringList &args);
+    Core::Expected<Vmm::DriverOptions> options() const;
+};
+
+// Pops "--name value" or "--name=value" from args. Returns false if absent.
+Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString *value);
+
+} // namespace App

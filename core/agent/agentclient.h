@@ -1,0 +1,135 @@
+#pragma once
+
+#include "core/agent/exechandle.h"
+#include "core/async.h"
+#include "core/vmm/vmspec.h"
+
+#include "protocol/framereader.h"
+#include "protocol/messages.h"
+
+#include <QHash>
+#include <QLocalSocket>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+
+#include <memory>
+
+class QIODevice;
+
+namespace Agent {
+
+struct AgentInfo {
+    QString agentVersion;
+    QString bootId;
+    quint32 maxPayload = 0;
+};
+
+struct FileInfo {
+    enum class Type { Other, Regular, Directory, Symlink, CharDevice, BlockDevice, Fifo, Socket };
+    QString name;
+    Type type = Type::Other;
+    quint32 mode = 0;
+    quint64 size = 0;
+    qint64 mtimeSec = 0;
+    quint32 uid = 0;
+    quint32 gid = 0;
+    QString linkTarget;
+};
+QString fileTypeName(FileInfo::Type type);
+
+struct Health {
+    QString agentVersion;
+    quint64 agentUptimeMs = 0;
+    quint64 systemUptimeMs = 0;
+    quint64 memTotalKiB = 0;
+    quint64 memAvailableKiB = 0;
+    double load1 = 0;
+    quint32 cpus = 0;
+    quint32 activeStreams = 0;
+    QString hostname;
+    QString kernel;
+};
+
+// Host side of the guest-agent protocol over one byte stream: a QLocalSocket
+// to QEMU's virtio-serial chardev, or to cloud-hypervisor's hybrid vsock
+// socket (after "CONNECT <port>"). Many operations run at once, each on its
+// own stream. Everything is asynchronous; when the connection drops, every
+// pending operation fails with AgentUnavailable at once.
+class AgentClient final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(AgentClient)
+public:
+    static constexpr int kHelloRetryMs = 1000;        // resend Hello until answered
+    static constexpr int kReconnectIntervalMs = 20;   // socket not there / refused yet
+    static constexpr int kVsockConnectTimeoutMs = 3000; // CONNECT -> OK
+    static constexpr qint64 kWriteHighWater = 4 << 20; // stop feeding uploads above this
+
+    explicit AgentClient(Vmm::AgentEndpoint endpoint, QObject *parent = nullptr);
+    ~AgentClient() override;
+
+    // Connect and handshake; keeps retrying the socket until the deadline.
+    Core::Future<AgentInfo> connectToAgent(int timeoutMs);
+    bool isReady() const { return m_ready; }
+    AgentInfo info() const { return m_info; }
+    void close();
+
+    // Start a command. The handle is a child of this client.
+    ExecHandle *exec(const ExecRequest &request);
+    // Run a command to completion.
+    Core::Future<ExecResult> run(const ExecRequest &request);
+
+    // Upload `size` bytes from `source` to `guestPath` (atomically replaced).
+    Core::Future<quint64> putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size,
+                                  quint32 mode = 0644, bool makeParents = true);
+    Core::Future<quint64> putData(const QString &guestPath, const QByteArray &data, quint32 mode = 0644, bool makeParents = true);
+    // Download into `sink`; resolves with the byte count.
+    Core::Future<quint64> getFile(const QString &guestPath, std::shared_ptr<QIODevice> sink);
+    Core::Future<QByteArray> getData(const QString &guestPath);
+
+    Core::Future<FileInfo> stat(const QString &guestPath);
+    Core::Future<QList<FileInfo>> list(const QString &guestPath);
+    Core::Future<Health> health();
+    // Ask the guest to power off (or reboot). Resolves when the request is sent.
+    Core::Future<void> shutdownGuest(bool reboot = false);
+
+Q_SIGNALS:
+    void ready(const Agent::AgentInfo &info);
+    void connectionLost(const Core::Error &error);
+
+private:
+    friend class ExecHandle;
+    struct Stream;
+
+    void tryConnect();
+    void onConnected();
+    void onReadyRead();
+    void onDisconnected();
+    void sendHello();
+    void handleFrame(const Protocol::Frame &frame);
+    void send(Protocol::MsgType type, quint32 stream, std::string_view payload);
+    void pumpUploads();
+    quint32 allocateStream();
+    Core::Error notReady() const;
+    void failAll(const Core::Error &error);
+    void endStream(quint32 id);
+    quint32 dataChunk() const;
+
+    Vmm::AgentEndpoint m_endpoint;
+    QLocalSocket *m_socket = nullptr;
+    QTimer m_retryTimer;
+    QTimer m_helloTimer;
+    QTimer m_deadlineTimer;
+    qint64 m_deadline = 0;
+    bool m_vsockHandshake = false;
+    QByteArray m_vsockLine;
+    Protocol::FrameReader m_reader;
+    bool m_ready = false;
+    quint64 m_nonce = 0;
+    AgentInfo m_info;
+    Core::Promise<AgentInfo> m_connectPromise;
+    quint32 m_nextStream = 1;
+    QHash<quint32, std::shared_ptr<Stream>> m_streams;
+};
+
+} // namespace Agent

@@ -1,0 +1,54 @@
+#pragma once
+// Slow operations (boot, API calls, transfers) run on the event loop and
+// report through a Future<T> = QFuture<Expected<T>>. Nothing in core blocks
+// the thread it runs on. Continue with future.then(context, ...).
+
+#include "core/expected.h"
+
+#include <QFuture>
+#include <QPromise>
+
+#include <memory>
+
+namespace Core {
+
+template<typename T>
+using Future = QFuture<Expected<T>>;
+
+// A copyable handle on a QPromise, so it can ride in lambdas and signals.
+// The first resolve wins; later ones are ignored.
+template<typename T>
+class Promise {
+public:
+    Promise() : m_p(std::make_shared<QPromise<Expected<T>>>()) { m_p->start(); }
+
+    Future<T> future() const { return m_p->future(); }
+    bool isResolved() const { return m_p->future().isFinished(); }
+
+    void resolve(Expected<T> value) const
+    {
+        if (isResolved())
+            return;
+        m_p->addResult(std::move(value));
+        m_p->finish();
+    }
+    void fail(ErrorCode code, const QString &message) const { resolve(Error(code, message)); }
+
+private:
+    std::shared_ptr<QPromise<Expected<T>>> m_p;
+};
+
+template<typename T>
+Future<T> readyFuture(Expected<T> value)
+{
+    Promise<T> p;
+    p.resolve(std::move(value));
+    return p.future();
+}
+
+inline Future<void> readyFuture()
+{
+    return readyFuture<void>(Expected<void>());
+}
+
+} // namespace Core

@@ -1,0 +1,105 @@
+#include "core/paths.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QStandardPaths>
+
+#include <unistd.h>
+
+namespace Core::Paths {
+namespace {
+
+QString fromEnv(const char *name)
+{
+    return qEnvironmentVariable(name);
+}
+
+QString home()
+{
+    return QDir::homePath();
+}
+
+} // namespace
+
+QString cacheDir()
+{
+    const QString env = fromEnv("MVS_CACHE_DIR");
+    if (!env.isEmpty())
+        return env;
+    const QString xdg = fromEnv("XDG_CACHE_HOME");
+    return (xdg.isEmpty() ? home() + QStringLiteral("/.cache") : xdg) + QStringLiteral("/microvm-sandbox");
+}
+
+QString dataDir()
+{
+    const QString env = fromEnv("MVS_DATA_DIR");
+    if (!env.isEmpty())
+        return env;
+    const QString xdg = fromEnv("XDG_DATA_HOME");
+    return (xdg.isEmpty() ? home() + QStringLiteral("/.local/share") : xdg) + QStringLiteral("/microvm-sandbox");
+}
+
+QString configDir()
+{
+    const QString env = fromEnv("MVS_CONFIG_DIR");
+    if (!env.isEmpty())
+        return env;
+    const QString xdg = fromEnv("XDG_CONFIG_HOME");
+    return (xdg.isEmpty() ? home() + QStringLiteral("/.config") : xdg) + QStringLiteral("/microvm-sandbox");
+}
+
+QString runtimeDir()
+{
+    const QString env = fromEnv("MVS_RUNTIME_DIR");
+    if (!env.isEmpty())
+        return env;
+    const QString xdg = fromEnv("XDG_RUNTIME_DIR");
+    if (!xdg.isEmpty() && QFileInfo(xdg).isWritable())
+        return xdg + QStringLiteral("/microvm-sandbox");
+    return QStringLiteral("/tmp/microvm-sandbox-%1").arg(::getuid());
+}
+
+Core::Result ensurePrivateDir(const QString &path)
+{
+    QDir dir(path);
+    if (!dir.exists() && !QDir().mkpath(path))
+        return Error(ErrorCode::Io, QStringLiteral("cannot create directory %1").arg(path));
+    QFile::setPermissions(path, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    return {};
+}
+
+QStringList templateSearchPath()
+{
+    QStringList dirs;
+    const QString env = fromEnv("MVS_TEMPLATE_PATH");
+    if (!env.isEmpty())
+        dirs += env.split(QLatin1Char(':'), Qt::SkipEmptyParts);
+    dirs << configDir() + QStringLiteral("/templates");
+    const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
+    if (!appDir.isEmpty())
+        dirs << QDir::cleanPath(appDir + QStringLiteral("/../share/microvm-sandbox/templates"));
+    dirs << QStringLiteral(MVS_SOURCE_DIR "/templates");
+    return dirs;
+}
+
+QString agentBinary()
+{
+    const QString env = fromEnv("MVS_AGENT_BINARY");
+    if (!env.isEmpty())
+        return env;
+    const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
+    if (!appDir.isEmpty()) {
+        for (const QString &rel : {QStringLiteral("/microvm-agent"), QStringLiteral("/../guest-agent/microvm-agent"),
+                                   QStringLiteral("/../../guest-agent/microvm-agent"),
+                                   QStringLiteral("/../libexec/microvm-sandbox/microvm-agent")}) {
+            const QString p = QDir::cleanPath(appDir + rel);
+            if (QFileInfo(p).isExecutable())
+                return p;
+        }
+    }
+    return {};
+}
+
+} // namespace Core::Paths

@@ -1,0 +1,269 @@
+#include "core/vm/virtualmachine.h"
+
+#include "core/agent/agentclient.h"
+#include "core/image/imagebuilder.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "core/vmm/vmmdriver.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+
+namespace Vm {
+
+QString stateName(VirtualMachine::State state)
+{
+    switch (state) {
+    case VirtualMachine::State::Created: return QStringLiteral("created");
+    case VirtualMachine::State::Preparing: return QStringLiteral("preparing");
+    case VirtualMachine::State::Booting: return QStringLiteral("booting");
+    case VirtualMachine::State::Ready: return QStringLiteral("running");
+    case VirtualMachine::State::Paused: return QStringLiteral("paused");
+    case VirtualMachine::State::Stopping: return QStringLiteral("stopping");
+    case VirtualMachine::State::Stopped: return QStringLiteral("stopped");
+    case VirtualMachine::State::Failed: return QStringLiteral("failed");
+    }
+    return QStringLiteral("unknown");
+}
+
+VirtualMachine::VirtualMachine(QString name, Templates::VmTemplate tmpl, const Vmm::VmmDriver &driver, QObject *parent)
+    : QObject(parent)
+    , m_name(std::move(name))
+    , m_template(std::move(tmpl))
+    , m_driver(driver)
+    , m_vcpus(m_template.vcpus)
+    , m_memoryMiB(m_template.memoryMiB)
+    , m_readyTimeoutMs(m_template.agentReadyTimeoutS * 1000)
+{
+}
+
+VirtualMachine::~VirtualMachine()
+{
+    kill();
+}
+
+void VirtualMachine::setState(State s)
+{
+    if (m_state == s)
+        return;
+    m_state = s;
+    Q_EMIT stateChanged(s);
+}
+
+QString VirtualMachine::runtimeDir() const
+{
+    return m_runtimeDir ? m_runtimeDir->path() : QString();
+}
+
+QString VirtualMachine::consoleLogPath() const
+{
+    if (!m_consoleLogPath.isEmpty())
+        return m_consoleLogPath;
+    return m_runtimeDir ? m_runtimeDir->filePath(QStringLiteral("console.log")) : QString();
+}
+
+QString VirtualMachine::consoleLog(int maxBytes) const
+{
+    QFile f(consoleLogPath());
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    if (f.size() > maxBytes)
+        f.seek(f.size() - maxBytes);
+    return QString::fromUtf8(f.readAll());
+}
+
+Core::Future<void> VirtualMachine::start()
+{
+    if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(m_name, stateName(m_state))));
+    m_startPromise = Core::Promise<void>();
+    m_lastError = Core::Error();
+    setState(State::Preparing);
+
+    const QString agentBinary = Core::Paths::agentBinary();
+    if (!m_builder) {
+        m_builder = new Image::ImageBuilder(this);
+        connect(m_builder, &Image::ImageBuilder::progress, this, &VirtualMachine::imageProgress);
+    }
+    m_builder->ensure(m_template.image, agentBinary).then(this, [this](const Core::Expected<Image::GuestImage> &img) {
+        if (m_state != State::Preparing)
+            return; // killed meanwhile
+        if (!img) {
+            failStart(img.error());
+            return;
+        }
+        boot(img->kernelPath, img->initramfsPath);
+    });
+    return m_startPromise.future();
+}
+
+void VirtualMachine::boot(const QString &kernel, const QString &initramfs)
+{
+    const QString base = Core::Paths::runtimeDir();
+    if (auto ok = Core::Paths::ensurePrivateDir(base); !ok) {
+        failStart(ok.error());
+        return;
+    }
+    m_runtimeDir = std::make_unique<QTemporaryDir>(base + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
+    if (!m_runtimeDir->isValid()) {
+        failStart(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a runtime directory under %1").arg(base)));
+        return;
+    }
+    Vmm::VmSpec spec;
+    spec.name = m_name;
+    spec.vcpus = m_vcpus;
+    spec.memoryMiB = m_memoryMiB;
+    spec.kernelPath = kernel;
+    spec.initramfsPath = initramfs;
+    spec.kernelCmdline = QString(m_template.kernelCmdline + QStringLiteral(" mvs.hostname=") + m_name + QLatin1Char(' ') + m_extraKernelArgs).trimmed();
+    spec.runtimeDir = m_runtimeDir->path();
+    spec.consoleLogPath = consoleLogPath();
+    spec.agentPortName = m_template.agentPortName;
+    spec.agentVsockPort = m_template.agentVsockPort;
+    spec.machine = m_template.qemuMachine;
+    m_instance = m_driver.createInstance(spec);
+    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
+        if (m_state == State::Booting) {
+            failStart(e);
+            return;
+        }
+        if (m_state == State::Ready || m_state == State::Paused) {
+            m_lastError = e;
+            if (m_agent)
+                m_agent->close();
+            setState(State::Failed);
+            Q_EMIT failed(e);
+            cleanup();
+        }
+    });
+
+    setState(State::Booting);
+    m_bootTimer.start();
+    m_instance->start().then(this, [this](const Core::Result &r) {
+        if (m_state != State::Booting)
+            return;
+        if (!r) {
+            failStart(r.error());
+            return;
+        }
+        m_agent = new Agent::AgentClient(m_instance->agentEndpoint(), this);
+        connect(m_agent, &Agent::AgentClient::connectionLost, this, [this](const Core::Error &e) {
+            // The VMM's own death is reported by exitedUnexpectedly; a lost
+            // agent connection with the VMM alive is logged, the VM stays up.
+            Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString());
+        });
+        const int remaining = qMax(1000, m_readyTimeoutMs - static_cast<int>(m_bootTimer.elapsed()));
+        m_agent->connectToAgent(remaining).then(this, [this](const Core::Expected<Agent::AgentInfo> &info) {
+            if (m_state != State::Booting)
+                return;
+            if (!info) {
+                Core::Error e = info.error();
+                if (e.code == Core::ErrorCode::Timeout) {
+                    e.message = QStringLiteral("VM %1 did not reach its guest agent within %2 s (%3). Serial log tail:\n%4")
+                                    .arg(m_name)
+                                    .arg(m_readyTimeoutMs / 1000)
+                                    .arg(m_instance->accelerated() ? QStringLiteral("KVM") : QStringLiteral("TCG"),
+                                         consoleLog(4096));
+                }
+                failStart(e);
+                return;
+            }
+            m_bootMs = m_bootTimer.elapsed();
+            Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), info->agentVersion.toStdString(), m_bootMs);
+            setState(State::Ready);
+            m_startPromise.resolve({});
+        });
+    });
+}
+
+void VirtualMachine::failStart(const Core::Error &error)
+{
+    m_lastError = error;
+    Core::Log::core()->warn("{}: start failed: {}", m_name.toStdString(), error.message.toStdString());
+    cleanup();
+    setState(State::Failed);
+    m_startPromise.resolve(error);
+}
+
+Core::Future<void> VirtualMachine::pause()
+{
+    if (m_state != State::Ready || !m_instance)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not running").arg(m_name)));
+    Core::Promise<void> p;
+    m_instance->pause().then(this, [this, p](const Core::Result &r) {
+        if (r)
+            setState(State::Paused);
+        p.resolve(r);
+    });
+    return p.future();
+}
+
+Core::Future<void> VirtualMachine::resume()
+{
+    if (m_state != State::Paused || !m_instance)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not paused").arg(m_name)));
+    Core::Promise<void> p;
+    m_instance->resume().then(this, [this, p](const Core::Result &r) {
+        if (r)
+            setState(State::Ready);
+        p.resolve(r);
+    });
+    return p.future();
+}
+
+Core::Future<void> VirtualMachine::stop()
+{
+    if (!m_instance) {
+        cleanup();
+        if (m_state != State::Created)
+            setState(State::Stopped);
+        return Core::readyFuture();
+    }
+    if (m_state == State::Preparing || m_state == State::Booting) {
+        kill();
+        return Core::readyFuture();
+    }
+    setState(State::Stopping);
+    if (m_agent)
+        m_agent->close();
+    Core::Promise<void> p;
+    m_instance->shutdown().then(this, [this, p](const Core::Result &r) {
+        cleanup();
+        setState(State::Stopped);
+        p.resolve(r);
+    });
+    return p.future();
+}
+
+void VirtualMachine::kill()
+{
+    const bool starting = m_state == State::Preparing || m_state == State::Booting;
+    if (m_builder && m_state == State::Preparing)
+        m_builder->cancel();
+    cleanup();
+    if (starting) {
+        m_lastError = Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was stopped while starting").arg(m_name));
+        m_startPromise.resolve(m_lastError);
+    }
+    if (m_state != State::Created && m_state != State::Failed)
+        setState(State::Stopped);
+}
+
+void VirtualMachine::cleanup()
+{
+    if (m_agent) {
+        m_agent->close();
+        m_agent->deleteLater();
+        m_agent = nullptr;
+    }
+    if (m_instance) {
+        m_instance->disconnect(this);
+        m_instance->kill();
+        m_instance.reset();
+    }
+    m_runtimeDir.reset(); // removes the directory and anything left in it
+}
+
+} // namespace Vm

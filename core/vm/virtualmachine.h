@@ -1,0 +1,110 @@
+#pragma once
+
+#include "core/async.h"
+#include "core/template/vmtemplate.h"
+#include "core/vmm/vmminstance.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+
+#include <memory>
+
+class QTemporaryDir;
+
+namespace Agent {
+class AgentClient;
+}
+namespace Image {
+class ImageBuilder;
+}
+namespace Vmm {
+class VmmDriver;
+}
+
+namespace Vm {
+
+// One VM made from a template: the image is ensured (built once, cached),
+// the VMM started through the driver, and the VM is Ready once its guest
+// agent answered the handshake. Tearing down always leaves nothing behind:
+// no VMM process, no sockets, no runtime directory.
+class VirtualMachine final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(VirtualMachine)
+public:
+    enum class State { Created, Preparing, Booting, Ready, Paused, Stopping, Stopped, Failed };
+    Q_ENUM(State)
+
+    // The driver must outlive the VM.
+    VirtualMachine(QString name, Templates::VmTemplate tmpl, const Vmm::VmmDriver &driver, QObject *parent = nullptr);
+    ~VirtualMachine() override;
+
+    QString name() const { return m_name; }
+    const Templates::VmTemplate &vmTemplate() const { return m_template; }
+    State state() const { return m_state; }
+    Core::Error lastError() const { return m_lastError; }
+
+    void setVcpus(int vcpus) { m_vcpus = vcpus; }
+    void setMemoryMiB(int mib) { m_memoryMiB = mib; }
+    int vcpus() const { return m_vcpus; }
+    int memoryMiB() const { return m_memoryMiB; }
+    // Extra kernel arguments (appended to the template's).
+    void setExtraKernelArgs(const QString &args) { m_extraKernelArgs = args; }
+    // Where the serial console goes; default: the VM's runtime directory.
+    void setConsoleLogPath(const QString &path) { m_consoleLogPath = path; }
+    // Boot deadline (spawn -> agent handshake); default: the template's.
+    void setReadyTimeoutMs(int ms) { m_readyTimeoutMs = ms; }
+
+    // Ensure the image, start the VMM, wait for the agent. On failure the VM
+    // is torn down and the error says why (a boot timeout includes the tail
+    // of the guest's serial log).
+    Core::Future<void> start();
+    Core::Future<void> pause();
+    Core::Future<void> resume();
+    // Stop the VMM (it is asked to quit, killed past a deadline), clean up.
+    Core::Future<void> stop();
+    // Kill and clean up now (synchronous).
+    void kill();
+
+    Agent::AgentClient *agent() const { return m_agent; }
+    Vmm::VmmInstance *instance() const { return m_instance.get(); }
+    Image::ImageBuilder *imageBuilder() const { return m_builder; }
+    QString runtimeDir() const;
+    QString consoleLogPath() const;
+    QString consoleLog(int maxBytes = 64 * 1024) const;
+    // Milliseconds from VMM spawn to the agent's handshake, for the last start.
+    qint64 bootMs() const { return m_bootMs; }
+
+Q_SIGNALS:
+    void stateChanged(Vm::VirtualMachine::State state);
+    void imageProgress(const QString &step, int percent);
+    // The VM died or its agent connection broke while it was running.
+    void failed(const Core::Error &error);
+
+private:
+    void setState(State s);
+    void boot(const QString &kernel, const QString &initramfs);
+    void failStart(const Core::Error &error);
+    void cleanup();
+
+    QString m_name;
+    Templates::VmTemplate m_template;
+    const Vmm::VmmDriver &m_driver;
+    int m_vcpus;
+    int m_memoryMiB;
+    int m_readyTimeoutMs;
+    QString m_extraKernelArgs;
+    QString m_consoleLogPath;
+    State m_state = State::Created;
+    Core::Error m_lastError;
+    std::unique_ptr<QTemporaryDir> m_runtimeDir;
+    std::unique_ptr<Vmm::VmmInstance> m_instance;
+    Agent::AgentClient *m_agent = nullptr;
+    Image::ImageBuilder *m_builder = nullptr;
+    Core::Promise<void> m_startPromise;
+    QElapsedTimer m_bootTimer;
+    qint64 m_bootMs = 0;
+};
+
+QString stateName(VirtualMachine::State state);
+
+} // namespace Vm

@@ -1,0 +1,477 @@
+#include "core/vmm/chinstance.h"
+
+#include "core/log.h"
+#include "core/vmm/chapiclient.h"
+#include "core/vmm/chvmconfig.h"
+#include "core/vmm/vmmprocess.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonObject>
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace Vmm {
+
+namespace {
+
+// vm.info "state" values (VmState in the OpenAPI spec).
+const QString kVmCreated = QStringLiteral("Created");
+const QString kVmRunning = QStringLiteral("Running");
+const QString kVmPaused = QStringLiteral("Paused");
+
+// A listening Unix stream socket at `path`, close-on-exec (VmmProcess clears
+// the flag in the child only). Only the owner may connect.
+Core::Expected<int> listenOnUnixSocket(const QString &path, int backlog)
+{
+    const QByteArray native = QFile::encodeName(path);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (native.size() >= qsizetype(sizeof(addr.sun_path)))
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("socket path %1 is too long").arg(path));
+    std::memcpy(addr.sun_path, native.constData(), size_t(native.size()));
+
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a Unix socket: %1").arg(qt_error_string(errno)));
+    if (::bind(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) != 0
+        || ::chmod(native.constData(), S_IRUSR | S_IWUSR) != 0
+        || ::listen(fd, backlog) != 0) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(native.constData());
+        return Core::Error(err == EACCES ? Core::ErrorCode::PermissionDenied : Core::ErrorCode::Io,
+                           QStringLiteral("cannot listen on %1: %2").arg(path, qt_error_string(err)));
+    }
+    return fd;
+}
+
+QString exitDescription(int exitCode, bool crashed)
+{
+    return crashed ? QStringLiteral("killed by a signal") : QStringLiteral("exit code %1").arg(exitCode);
+}
+
+} // namespace
+
+ChInstance::ChInstance(VmSpec spec, QString binary, QObject *parent)
+    : VmmInstance(parent)
+    , m_spec(std::move(spec))
+    , m_binary(binary.isEmpty() ? QStringLiteral("cloud-hypervisor") : std::move(binary))
+{
+    m_exitTimer.setSingleShot(true);
+    connect(&m_exitTimer, &QTimer::timeout, this, [this]() {
+        if (m_state != State::Stopping)
+            return;
+        Core::Log::vmm()->warn("{}: cloud-hypervisor still runs {} ms after vmm.shutdown, killing it",
+                               m_spec.name.toStdString(), kExitTimeoutMs);
+        finishShutdown();
+    });
+}
+
+ChInstance::~ChInstance()
+{
+    m_destroying = true;
+    kill();
+    // Children go now, while this object is whole: their pending futures
+    // resolve into continuations that still see a ChInstance.
+    delete m_api;
+    m_api = nullptr;
+    delete m_process;
+    m_process = nullptr;
+}
+
+qint64 ChInstance::pid() const
+{
+    return m_process ? m_process->pid() : 0;
+}
+
+QString ChInstance::apiSocketPath() const
+{
+    return ChVmConfig::apiSocketPath(m_spec);
+}
+
+AgentEndpoint ChInstance::agentEndpoint() const
+{
+    return AgentEndpoint{ChVmConfig::vsockSocketPath(m_spec), m_spec.agentVsockPort};
+}
+
+void ChInstance::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+bool ChInstance::startInProgress() const
+{
+    return m_state == State::Starting && !m_destroying;
+}
+
+QString ChInstance::withOutputTail(const QString &message) const
+{
+    const QString tail = m_process ? m_process->outputTail() : QString();
+    return tail.isEmpty() ? message : message + QStringLiteral(" (cloud-hypervisor: ") + tail + QLatin1Char(')');
+}
+
+void ChInstance::removeSockets()
+{
+    QFile::remove(ChVmConfig::apiSocketPath(m_spec));
+    QFile::remove(ChVmConfig::vsockSocketPath(m_spec));
+}
+
+Core::Future<void> ChInstance::start()
+{
+    if (m_state != State::NotStarted)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
+    return launch(&ChInstance::createAndBoot);
+}
+
+Core::Future<void> ChInstance::startFromSnapshot(const QString &directory)
+{
+    if (m_state != State::NotStarted)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
+    if (auto body = ChVmConfig::vmRestore(directory); !body)
+        return Core::readyFuture<void>(body.error());
+    if (!QFileInfo(directory).isDir())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound,
+                                                   QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
+    m_restoreDir = directory;
+    return launch(&ChInstance::restoreAndResume);
+}
+
+Core::Future<void> ChInstance::launch(Step next)
+{
+    if (auto ok = ChVmConfig::validate(m_spec); !ok)
+        return Core::readyFuture<void>(ok.error());
+    if (!QFileInfo(m_spec.runtimeDir).isDir())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                   QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
+    // Left by a VMM that crashed: cloud-hypervisor cannot bind its vsock
+    // socket over an existing file, nor could we bind the API socket.
+    removeSockets();
+    const QString program = findExecutable(m_binary);
+    if (program.isEmpty())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::BinaryMissing,
+                                                   QStringLiteral("cloud-hypervisor binary '%1' not found; install it or set the binary in the config, or use --driver qemu")
+                                                       .arg(m_binary)));
+
+    const Core::Expected<int> listenFd = listenOnUnixSocket(apiSocketPath(), kApiListenBacklog);
+    if (!listenFd)
+        return Core::readyFuture<void>(listenFd.error());
+    const int fd = *listenFd;
+
+    const QStringList args{QStringLiteral("--api-socket"), QStringLiteral("fd=%1").arg(fd)};
+    Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), program.toStdString(),
+                           args.join(QLatin1Char(' ')).toStdString());
+    m_process = new VmmProcess(program, args, ChVmConfig::vmmLogPath(m_spec), this);
+    m_process->setInheritedFds({fd});
+    connect(m_process, &VmmProcess::finished, this, &ChInstance::onProcessFinished);
+    m_api = new ChApiClient(apiSocketPath(), this);
+
+    m_startPromise = Core::Promise<void>();
+    setState(State::Starting);
+    const Core::Future<void> started = m_process->start();
+    // QProcess forks inside start(): the child holds its own copy by now.
+    ::close(fd);
+    startStep(started, [this, next]() {
+        // Calls made now wait in the socket's backlog until the API server runs.
+        m_api->ping(kApiReadyTimeoutMs).then(this, [this, next](const Core::Expected<QJsonObject> &pong) {
+            if (!startInProgress())
+                return;
+            if (!pong) {
+                failStartSoon(Core::Error(pong.error().code, withOutputTail(pong.error().message)));
+                return;
+            }
+            m_vmmVersion = pong->value(QStringLiteral("version")).toString();
+            Core::Log::vmm()->info("{}: cloud-hypervisor {} is up (pid {})", m_spec.name.toStdString(),
+                                   m_vmmVersion.toStdString(), pid());
+            (this->*next)();
+        });
+    });
+    return m_startPromise.future();
+}
+
+void ChInstance::startStep(Core::Future<void> f, std::function<void()> next)
+{
+    f.then(this, [this, next = std::move(next)](const Core::Result &r) {
+        if (!startInProgress())
+            return; // failed, stopped or killed meanwhile: already reported
+        if (!r) {
+            failStartSoon(r.error());
+            return;
+        }
+        next();
+    });
+}
+
+void ChInstance::failStartSoon(const Core::Error &error)
+{
+    if (error.code != Core::ErrorCode::VmmFailed) {
+        failStart(error);
+        return;
+    }
+    // The API connection died: the VMM most likely exited, and its exit
+    // (reported a moment later) makes the better message.
+    QTimer::singleShot(kExitReportGraceMs, this, [this, error]() {
+        if (startInProgress())
+            failStart(error);
+    });
+}
+
+Core::Future<void> ChInstance::expectVmState(const QString &expected, const char *after)
+{
+    const QString call = QString::fromLatin1(after);
+    return m_api->vmState().then([expected, call](const Core::Expected<QString> &state) -> Core::Result {
+        if (!state)
+            return state.error();
+        if (*state != expected)
+            return Core::Error(Core::ErrorCode::VmmApi,
+                               QStringLiteral("cloud-hypervisor reports the VM as '%1' after %2, expected '%3'")
+                                   .arg(*state, call, expected));
+        return {};
+    });
+}
+
+void ChInstance::createAndBoot()
+{
+    const Core::Expected<QJsonObject> config = ChVmConfig::vmCreate(m_spec);
+    if (!config) {
+        failStart(config.error());
+        return;
+    }
+    startStep(m_api->createVm(*config), [this]() {
+        startStep(expectVmState(kVmCreated, ChEndpoint::VmCreate), [this]() {
+            startStep(m_api->bootVm(), [this]() {
+                startStep(expectVmState(kVmRunning, ChEndpoint::VmBoot), [this]() { startSucceeded(); });
+            });
+        });
+    });
+}
+
+void ChInstance::restoreAndResume()
+{
+    const Core::Expected<QJsonObject> body = ChVmConfig::vmRestore(m_restoreDir);
+    if (!body) {
+        failStart(body.error());
+        return;
+    }
+    // A restored VM comes back paused.
+    startStep(m_api->restoreVm(*body), [this]() {
+        startStep(expectVmState(kVmPaused, ChEndpoint::VmRestore), [this]() {
+            startStep(m_api->resumeVm(), [this]() {
+                startStep(expectVmState(kVmRunning, ChEndpoint::VmResume), [this]() { startSucceeded(); });
+            });
+        });
+    });
+}
+
+void ChInstance::startSucceeded()
+{
+    Core::Log::vmm()->info("{}: VM running", m_spec.name.toStdString());
+    setState(State::Running);
+    m_startPromise.resolve({});
+}
+
+void ChInstance::failStart(const Core::Error &error)
+{
+    if (m_state != State::Starting)
+        return;
+    Core::Log::vmm()->warn("{}: start failed: {}", m_spec.name.toStdString(), error.toString().toStdString());
+    setState(State::Failed);
+    m_exitTimer.stop();
+    if (m_api)
+        m_api->abort(Core::ErrorCode::Cancelled, QStringLiteral("the VM failed to start"));
+    if (m_process)
+        m_process->kill(); // reaps; onProcessFinished sees Failed and leaves it
+    removeSockets();
+    m_startPromise.resolve(error);
+}
+
+Core::Future<void> ChInstance::pause()
+{
+    if (m_state != State::Running)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("only a running VM can be paused (it is %1)").arg(stateName(m_state))));
+    Core::Promise<void> promise;
+    m_api->pauseVm().then(this, [this, promise](const Core::Result &paused) {
+        if (!paused) {
+            promise.resolve(paused.error());
+            return;
+        }
+        expectVmState(kVmPaused, ChEndpoint::VmPause).then(this, [this, promise](const Core::Result &ok) {
+            if (ok && m_state == State::Running)
+                setState(State::Paused);
+            promise.resolve(ok);
+        });
+    });
+    return promise.future();
+}
+
+Core::Future<void> ChInstance::resume()
+{
+    if (m_state != State::Paused)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("only a paused VM can be resumed (it is %1)").arg(stateName(m_state))));
+    Core::Promise<void> promise;
+    m_api->resumeVm().then(this, [this, promise](const Core::Result &resumed) {
+        if (!resumed) {
+            promise.resolve(resumed.error());
+            return;
+        }
+        expectVmState(kVmRunning, ChEndpoint::VmResume).then(this, [this, promise](const Core::Result &ok) {
+            if (ok && m_state == State::Paused)
+                setState(State::Running);
+            promise.resolve(ok);
+        });
+    });
+    return promise.future();
+}
+
+Core::Future<void> ChInstance::snapshot(const QString &directory)
+{
+    if (m_state != State::Paused)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("only a paused VM can be snapshotted (it is %1)").arg(stateName(m_state))));
+    const Core::Expected<QJsonObject> body = ChVmConfig::vmSnapshot(directory);
+    if (!body)
+        return Core::readyFuture<void>(body.error());
+    if (!QFileInfo(directory).isDir())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound,
+                                                   QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
+    return m_api->snapshotVm(*body);
+}
+
+Core::Future<void> ChInstance::shutdown()
+{
+    switch (m_state) {
+    case State::NotStarted:
+    case State::Stopped:
+    case State::Failed:
+        if (m_process)
+            m_process->kill();
+        if (m_state != State::NotStarted)
+            removeSockets();
+        setState(State::Stopped);
+        return Core::readyFuture();
+    case State::Stopping:
+        return m_shutdownPromise.future();
+    case State::Starting:
+    case State::Running:
+    case State::Paused:
+        break;
+    }
+    const bool wasStarting = m_state == State::Starting;
+    m_shutdownPromise = Core::Promise<void>();
+    const Core::Future<void> done = m_shutdownPromise.future();
+    setState(State::Stopping);
+    if (wasStarting) {
+        // Do not wait behind a pending vm.create or vm.boot.
+        m_api->abort(Core::ErrorCode::Cancelled, QStringLiteral("the VM is being shut down"));
+        m_startPromise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the VM was shut down while starting"));
+    }
+    if (!m_process || !m_process->isRunning()) {
+        finishShutdown();
+        return done;
+    }
+    // Best effort: stop the guest cleanly; vmm.shutdown follows regardless.
+    m_api->shutdownVm(kVmShutdownTimeoutMs).then(this, [this](const Core::Result &r) {
+        if (m_state != State::Stopping || m_destroying)
+            return;
+        if (!r)
+            Core::Log::vmm()->info("{}: vm.shutdown: {}", m_spec.name.toStdString(), r.error().message.toStdString());
+        stopVmm();
+    });
+    return done;
+}
+
+void ChInstance::stopVmm()
+{
+    // The process may exit before it answers; the exit itself is what counts.
+    m_exitTimer.start(kExitTimeoutMs);
+    m_api->shutdownVmm(kExitTimeoutMs).then(this, [this](const Core::Result &r) {
+        if (!r && m_state == State::Stopping)
+            Core::Log::vmm()->info("{}: vmm.shutdown: {}", m_spec.name.toStdString(), r.error().message.toStdString());
+    });
+}
+
+void ChInstance::finishShutdown()
+{
+    if (m_state != State::Stopping || m_finishingShutdown)
+        return;
+    m_finishingShutdown = true;
+    m_exitTimer.stop();
+    if (m_process)
+        m_process->kill(); // no-op when it exited; SIGKILL and reap otherwise
+    if (m_api)
+        m_api->abort(Core::ErrorCode::Cancelled, QStringLiteral("the VMM was stopped"));
+    removeSockets();
+    m_finishingShutdown = false;
+    setState(State::Stopped);
+    m_startPromise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the VM was stopped while starting"));
+    m_shutdownPromise.resolve({});
+}
+
+void ChInstance::kill()
+{
+    switch (m_state) {
+    case State::NotStarted:
+        return;
+    case State::Starting:
+    case State::Running:
+    case State::Paused:
+        setState(State::Stopping); // so the exit is not reported as unexpected
+        [[fallthrough]];
+    case State::Stopping:
+        finishShutdown();
+        return;
+    case State::Stopped:
+    case State::Failed:
+        if (m_process)
+            m_process->kill();
+        removeSockets();
+        return;
+    }
+}
+
+void ChInstance::onProcessFinished(int exitCode, bool crashed)
+{
+    switch (m_state) {
+    case State::Starting:
+        failStart(Core::Error(Core::ErrorCode::VmmFailed,
+                              withOutputTail(QStringLiteral("cloud-hypervisor exited during start (%1)")
+                                                 .arg(exitDescription(exitCode, crashed)))));
+        return;
+    case State::Stopping:
+        finishShutdown();
+        return;
+    case State::Running:
+    case State::Paused: {
+        // With an API socket, cloud-hypervisor exits when the guest powers off.
+        const bool clean = !crashed && exitCode == 0;
+        const QString reason = clean
+            ? QStringLiteral("cloud-hypervisor exited: the guest powered off")
+            : withOutputTail(QStringLiteral("cloud-hypervisor exited unexpectedly (%1)").arg(exitDescription(exitCode, crashed)));
+        Core::Log::vmm()->warn("{}: {}", m_spec.name.toStdString(), reason.toStdString());
+        if (m_api)
+            m_api->abort(Core::ErrorCode::VmmFailed, QStringLiteral("cloud-hypervisor exited"));
+        removeSockets();
+        setState(clean ? State::Stopped : State::Failed);
+        Q_EMIT exitedUnexpectedly(Core::Error(Core::ErrorCode::VmmFailed, reason));
+        return;
+    }
+    case State::NotStarted:
+    case State::Stopped:
+    case State::Failed:
+        removeSockets();
+        return;
+    }
+}
+
+} // namespace Vmm

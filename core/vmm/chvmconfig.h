@@ -1,0 +1,86 @@
+#pragma once
+// VmSpec -> cloud-hypervisor API bodies. Pure functions, no I/O: one small
+// builder per VmConfig section (libvirt's virCHMonitorBuild*Json), assembled
+// by vmCreate(). Every key emitted here exists in the OpenAPI spec
+// (vmm/src/api/openapi/cloud-hypervisor.yaml); tst_chvmconfig checks them
+// against tests/core/data/ch/openapi-fields.json.
+
+#include "core/expected.h"
+#include "core/vmm/vmspec.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+
+namespace Vmm::ChVmConfig {
+
+inline constexpr int kMinMemoryMiB = 64;
+inline constexpr quint32 kMinVsockCid = 3;        // 0-2 are reserved (hypervisor, local, host)
+inline constexpr quint32 kVsockCidAny = 0xFFFFFFFFu; // VMADDR_CID_ANY
+// sizeof(sockaddr_un::sun_path) minus the terminating NUL.
+inline constexpr int kMaxUnixSocketPathBytes = 107;
+// The guest's entropy source for virtio-rng.
+inline constexpr char kRngSource[] = "/dev/urandom";
+// The serial console (16550A, ttyS0) is the one the driver logs; the driver
+// owns console arguments and appends this to the guest command line.
+inline constexpr char kGuestConsoleArg[] = "console=ttyS0";
+
+// Files the driver keeps in spec.runtimeDir (absolute paths).
+// The API socket: bound and listened on by ChInstance, inherited by
+// cloud-hypervisor as --api-socket fd=N.
+QString apiSocketPath(const VmSpec &spec);   // <runtimeDir>/ch-api.sock
+// The hybrid-vsock socket (VsockConfig.socket). Host -> guest: connect here
+// and send "CONNECT <port>\n". Guest -> host port P: cloud-hypervisor connects
+// to "<this path>_P", so the path leaves room for "_4294967295".
+QString vsockSocketPath(const VmSpec &spec); // <runtimeDir>/vsock.sock
+// cloud-hypervisor's own stdout/stderr (VmmProcess output log).
+QString vmmLogPath(const VmSpec &spec);      // <runtimeDir>/vmm.log
+
+// Whether cloud-hypervisor can run this spec: a kernel, vcpus >= 1, memory >=
+// kMinMemoryMiB, a usable vsock CID and agent port, raw disks with paths, a
+// runtime directory short enough for its Unix sockets. InvalidArgument (or
+// Unsupported for qcow2 disks) with a one-line reason otherwise.
+Core::Result validate(const VmSpec &spec);
+
+// spec.kernelCmdline with kGuestConsoleArg appended.
+QString guestCmdline(const VmSpec &spec);
+
+// The sections of vm.create. They do not validate; vmCreate() does.
+QJsonObject cpus(const VmSpec &spec);    // CpusConfig: boot_vcpus = max_vcpus = spec.vcpus
+QJsonObject memory(const VmSpec &spec);  // MemoryConfig: size in bytes
+QJsonObject payload(const VmSpec &spec); // PayloadConfig: kernel, cmdline, initramfs (if any)
+QJsonArray disks(const VmSpec &spec);    // DiskConfig[]: path, readonly, image_type "Raw"
+QJsonObject rng();                       // RngConfig: src
+QJsonObject vsock(const VmSpec &spec);   // VsockConfig: cid, socket
+// SerialConfig: mode File into spec.consoleLogPath (mode Null without one).
+// Note: cloud-hypervisor opens the file with File::create, which truncates it
+// (vmm/src/console_devices.rs); the log holds one VMM run.
+QJsonObject serial(const VmSpec &spec);
+// ConsoleConfig: mode Off. virtio-console (hvc0) has no socket mode and the
+// serial port carries the console, so the second console device is dropped.
+QJsonObject console();
+
+// The body of PUT vm.create (VmConfig), after validate().
+Core::Expected<QJsonObject> vmCreate(const VmSpec &spec);
+
+// PUT vm.snapshot (VmSnapshotConfig). `directory` must be absolute; it must
+// exist when the call is made (not checked here). cloud-hypervisor strips
+// "file://" without percent-decoding, so the URL is built literally.
+Core::Expected<QJsonObject> vmSnapshot(const QString &directory);
+// PUT vm.restore (RestoreConfig): source_url and prefault only, the fields
+// every release accepts (resume and memory_restore_mode need v52+).
+Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault = false);
+
+// PUT vm.resize (VmResize). Zero leaves a value unchanged; at least one must
+// be set. Growing past the boot vCPU count or RAM size needs max_vcpus /
+// hotplug_size, which cpus() and memory() do not configure today.
+struct Resize {
+    int vcpus = 0;
+    qint64 memoryMiB = 0;
+    qint64 balloonMiB = 0;
+};
+Core::Expected<QJsonObject> vmResize(const Resize &resize);
+
+// "file://" + absolute path, the URL form vm.snapshot and vm.restore take.
+QString fileUrl(const QString &absolutePath);
+
+} // namespace Vmm::ChVmConfig

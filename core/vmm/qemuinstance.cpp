@@ -1,0 +1,277 @@
+#include "core/vmm/qemuinstance.h"
+
+#include "core/log.h"
+#include "core/vmm/qemudriver.h"
+#include "core/vmm/qmpclient.h"
+#include "core/vmm/vmmprocess.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QJsonObject>
+#include <QTimer>
+
+namespace Vmm {
+
+QemuInstance::QemuInstance(VmSpec spec, QString binary, QObject *parent)
+    : VmmInstance(parent)
+    , m_spec(std::move(spec))
+    , m_binary(std::move(binary))
+    , m_accel(m_spec.accel == QLatin1String("kvm") ? QemuCommandLine::Accel::Kvm : QemuCommandLine::Accel::Tcg)
+{
+}
+
+QemuInstance::~QemuInstance()
+{
+    kill();
+}
+
+qint64 QemuInstance::pid() const
+{
+    return m_process ? m_process->pid() : 0;
+}
+
+QStringList QemuInstance::commandLine() const
+{
+    return QStringList{m_binary} + QemuCommandLine::build(m_spec, m_accel);
+}
+
+AgentEndpoint QemuInstance::agentEndpoint() const
+{
+    return AgentEndpoint{QemuCommandLine::agentSocketPath(m_spec), 0};
+}
+
+void QemuInstance::setState(State s)
+{
+    if (m_state == s)
+        return;
+    m_state = s;
+    Q_EMIT stateChanged(s);
+}
+
+Core::Future<void> QemuInstance::start()
+{
+    if (m_state != State::NotStarted)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
+    if (auto ok = QemuCommandLine::validate(m_spec); !ok)
+        return Core::readyFuture<void>(ok.error());
+    if (!QDir(m_spec.runtimeDir).exists())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                   QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
+    removeSockets(); // stale sockets from a crashed run would make QEMU fail to bind
+
+    setState(State::Starting);
+    m_startPromise = Core::Promise<void>();
+    resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath, this).then(this, [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
+        if (m_state != State::Starting)
+            return; // killed meanwhile
+        if (!accel) {
+            setState(State::Failed);
+            m_startPromise.resolve(accel.error());
+            return;
+        }
+        m_accel = *accel;
+        spawn();
+    });
+    return m_startPromise.future();
+}
+
+void QemuInstance::spawn()
+{
+    const QStringList args = QemuCommandLine::build(m_spec, m_accel);
+    Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), m_binary.toStdString(), args.join(QLatin1Char(' ')).toStdString());
+
+    m_process = new VmmProcess(m_binary, args, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
+    connect(m_process, &VmmProcess::finished, this, &QemuInstance::onProcessFinished);
+    const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + kQmpSocketTimeoutMs;
+    m_process->start().then(this, [this, deadline](const Core::Result &r) {
+        if (!r) {
+            setState(State::Failed);
+            m_startPromise.resolve(r.error());
+            return;
+        }
+        tryConnectQmp(m_startPromise, deadline);
+    });
+}
+
+// QEMU creates the QMP socket early during startup; poll for it briefly,
+// giving up when the process dies or the deadline passes.
+void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
+{
+    if (promise.isResolved())
+        return;
+    if (!m_process->isRunning())
+        return; // onProcessFinished resolves the promise with the VMM's output
+    if (QDateTime::currentMSecsSinceEpoch() > deadline) {
+        setState(State::Failed);
+        promise.fail(Core::ErrorCode::Timeout, QStringLiteral("QEMU did not open its QMP socket within %1 ms").arg(kQmpSocketTimeoutMs));
+        m_process->kill();
+        return;
+    }
+    if (!QFile::exists(QemuCommandLine::qmpSocketPath(m_spec))) {
+        QTimer::singleShot(kQmpPollIntervalMs, this, [this, promise, deadline]() { tryConnectQmp(promise, deadline); });
+        return;
+    }
+    if (!m_qmp) {
+        m_qmp = new QmpClient(this);
+        connect(m_qmp, &QmpClient::event, this, [this](const QString &name, const QJsonObject &data) {
+            if (name == QLatin1String("SHUTDOWN") && data.value(QStringLiteral("guest")).toBool())
+                m_guestShutdown = true;
+            else if (name == QLatin1String("STOP") && m_state == State::Running)
+                setState(State::Paused);
+            else if (name == QLatin1String("RESUME") && m_state == State::Paused)
+                setState(State::Running);
+        });
+    }
+    m_qmp->connectTo(QemuCommandLine::qmpSocketPath(m_spec)).then(this, [this, promise, deadline](const Core::Result &r) {
+        if (promise.isResolved())
+            return;
+        if (!r) {
+            // The socket file can exist a moment before QEMU listens on it.
+            QTimer::singleShot(kQmpPollIntervalMs, this, [this, promise, deadline]() { tryConnectQmp(promise, deadline); });
+            return;
+        }
+        m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise](const Core::Expected<QJsonObject> &st) {
+            if (promise.isResolved())
+                return;
+            if (!st) {
+                setState(State::Failed);
+                promise.resolve(st.error());
+                return;
+            }
+            const QString status = st->value(QStringLiteral("status")).toString();
+            if (status != QLatin1String("running")) {
+                setState(State::Failed);
+                promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' after start, expected 'running'").arg(status));
+                return;
+            }
+            setState(State::Running);
+            promise.resolve({});
+        });
+    });
+}
+
+Core::Future<void> QemuInstance::expectStatus(const QString &command, const QString &expected, State target)
+{
+    Core::Promise<void> promise;
+    m_qmp->execute(command).then(this, [this, promise, expected, target](const Core::Expected<QJsonObject> &r) {
+        if (!r) {
+            promise.resolve(r.error());
+            return;
+        }
+        m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise, expected, target](const Core::Expected<QJsonObject> &st) {
+            if (!st) {
+                promise.resolve(st.error());
+                return;
+            }
+            const QString status = st->value(QStringLiteral("status")).toString();
+            if (status != expected) {
+                promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1', expected '%2'").arg(status, expected));
+                return;
+            }
+            setState(target);
+            promise.resolve({});
+        });
+    });
+    return promise.future();
+}
+
+Core::Future<void> QemuInstance::pause()
+{
+    if (m_state != State::Running)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM can be paused (it is %1)").arg(stateName(m_state))));
+    return expectStatus(QStringLiteral("stop"), QStringLiteral("paused"), State::Paused);
+}
+
+Core::Future<void> QemuInstance::resume()
+{
+    if (m_state != State::Paused)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM can be resumed (it is %1)").arg(stateName(m_state))));
+    return expectStatus(QStringLiteral("cont"), QStringLiteral("running"), State::Running);
+}
+
+Core::Future<void> QemuInstance::shutdown()
+{
+    if (!m_process || !m_process->isRunning()) {
+        kill();
+        return Core::readyFuture();
+    }
+    if (m_state == State::Stopping)
+        return m_shutdownPromise.future();
+    setState(State::Stopping);
+    m_shutdownPromise = Core::Promise<void>();
+    if (m_qmp && m_qmp->isReady())
+        m_qmp->execute(QStringLiteral("quit"));
+    else
+        m_process->kill();
+    // onProcessFinished resolves the promise; this bounds the wait.
+    QTimer::singleShot(kQuitTimeoutMs, this, [this, promise = m_shutdownPromise]() {
+        if (promise.isResolved())
+            return;
+        Core::Log::vmm()->warn("{}: QEMU ignored 'quit' for {} ms, killing it", m_spec.name.toStdString(), kQuitTimeoutMs);
+        kill();
+    });
+    return m_shutdownPromise.future();
+}
+
+void QemuInstance::kill()
+{
+    // Mark the exit as requested before it happens, so onProcessFinished
+    // does not report it as unexpected.
+    if (m_state == State::Starting || m_state == State::Running || m_state == State::Paused)
+        setState(State::Stopping);
+    m_startPromise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the VM was killed while starting"));
+    if (m_qmp)
+        m_qmp->close();
+    if (m_process)
+        m_process->kill(); // emits finished -> onProcessFinished
+    removeSockets();
+    if (m_state == State::Stopping)
+        setState(State::Stopped);
+    m_shutdownPromise.resolve({});
+}
+
+void QemuInstance::onProcessFinished(int exitCode, bool crashed)
+{
+    if (m_qmp)
+        m_qmp->close();
+    removeSockets();
+    const State was = m_state;
+    if (was == State::Starting) {
+        setState(State::Failed);
+        const QString tail = m_process->outputTail();
+        m_startPromise.fail(Core::ErrorCode::VmmFailed,
+                            QStringLiteral("QEMU exited during start (%1)%2")
+                                .arg(crashed ? QStringLiteral("killed by a signal") : QStringLiteral("exit code %1").arg(exitCode),
+                                     tail.isEmpty() ? QString() : QStringLiteral(": ") + tail));
+        return;
+    }
+    if (was == State::Stopping || was == State::Stopped) {
+        setState(State::Stopped);
+        m_shutdownPromise.resolve({});
+        return;
+    }
+    if (was == State::Running || was == State::Paused) {
+        QString reason;
+        if (m_guestShutdown && !crashed) {
+            setState(State::Stopped);
+            reason = QStringLiteral("the guest powered off");
+        } else {
+            setState(State::Failed);
+            reason = crashed ? QStringLiteral("QEMU was killed by a signal") : QStringLiteral("QEMU exited with code %1").arg(exitCode);
+            const QString tail = m_process->outputTail();
+            if (!tail.isEmpty())
+                reason += QStringLiteral(": ") + tail;
+        }
+        Core::Log::vmm()->warn("{}: {}", m_spec.name.toStdString(), reason.toStdString());
+        Q_EMIT exitedUnexpectedly(Core::Error(Core::ErrorCode::VmmFailed, reason));
+    }
+}
+
+void QemuInstance::removeSockets()
+{
+    QFile::remove(QemuCommandLine::qmpSocketPath(m_spec));
+    QFile::remove(QemuCommandLine::agentSocketPath(m_spec));
+}
+
+} // namespace Vmm

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "core/vmm/qemucommandline.h"
+#include "core/vmm/vmminstance.h"
+
+namespace Vmm {
+
+class QmpClient;
+class VmmProcess;
+
+// One QEMU process: spawned with the command line from QemuCommandLine,
+// driven over QMP, every transition checked with query-status.
+class QemuInstance final : public VmmInstance {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(QemuInstance)
+public:
+    // Named deadlines.
+    static constexpr int kQmpSocketTimeoutMs = 15000; // spawn -> QMP socket accepting
+    static constexpr int kQmpPollIntervalMs = 5;
+    static constexpr int kQuitTimeoutMs = 5000;       // 'quit' -> process gone, else SIGKILL
+
+    // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
+    QemuInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
+    ~QemuInstance() override;
+
+    QString driverName() const override { return QStringLiteral("qemu"); }
+    const VmSpec &spec() const override { return m_spec; }
+    State state() const override { return m_state; }
+    qint64 pid() const override;
+
+    Core::Future<void> start() override;
+    Core::Future<void> pause() override;
+    Core::Future<void> resume() override;
+    Core::Future<void> shutdown() override;
+    void kill() override;
+
+    AgentEndpoint agentEndpoint() const override;
+    bool accelerated() const override { return m_accel == QemuCommandLine::Accel::Kvm; }
+
+    // The full command line, for logs and the benchmark's floor measurement.
+    QStringList commandLine() const;
+    QmpClient *qmp() const { return m_qmp; }
+
+private:
+    void setState(State s);
+    void spawn();
+    void tryConnectQmp(Core::Promise<void> promise, qint64 deadline);
+    Core::Future<void> expectStatus(const QString &command, const QString &expected, State target);
+    void onProcessFinished(int exitCode, bool crashed);
+    void removeSockets();
+
+    VmSpec m_spec;
+    QString m_binary;
+    QemuCommandLine::Accel m_accel;
+    State m_state = State::NotStarted;
+    VmmProcess *m_process = nullptr;
+    QmpClient *m_qmp = nullptr;
+    Core::Promise<void> m_startPromise;
+    Core::Promise<void> m_shutdownPromise;
+    bool m_guestShutdown = false;
+};
+
+} // namespace Vmm

@@ -1,0 +1,146 @@
+#include "core/vmm/qmpclient.h"
+
+#include <QJsonDocument>
+
+namespace Vmm {
+
+QmpClient::QmpClient(QObject *parent)
+    : QObject(parent)
+{
+}
+
+QmpClient::~QmpClient()
+{
+    close();
+}
+
+Core::Future<void> QmpClient::connectTo(const QString &socketPath)
+{
+    close();
+    m_connectPromise = Core::Promise<void>();
+    m_socket = new QLocalSocket(this);
+    connect(m_socket, &QLocalSocket::readyRead, this, &QmpClient::onReadyRead);
+    connect(m_socket, &QLocalSocket::errorOccurred, this, [this](QLocalSocket::LocalSocketError) {
+        const Core::Error e(Core::ErrorCode::VmmFailed, QStringLiteral("QMP socket: %1").arg(m_socket->errorString()));
+        m_connectPromise.resolve(e);
+    });
+    connect(m_socket, &QLocalSocket::disconnected, this, [this]() {
+        m_ready = false;
+        const Core::Error e(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU closed the QMP connection"));
+        m_connectPromise.resolve(e);
+        failAll(e);
+        Q_EMIT disconnected();
+    });
+    m_socket->connectToServer(socketPath);
+    return m_connectPromise.future();
+}
+
+void QmpClient::close()
+{
+    if (!m_socket)
+        return;
+    m_socket->disconnect(this);
+    m_socket->abort();
+    m_socket->deleteLater();
+    m_socket = nullptr;
+    m_buffer.clear();
+    m_greeted = false;
+    m_ready = false;
+    failAll(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("QMP connection closed")));
+}
+
+Core::Future<QJsonObject> QmpClient::execute(const QString &command, const QJsonObject &arguments, int timeoutMs)
+{
+    Core::Promise<QJsonObject> promise;
+    if (!m_socket || !m_greeted) {
+        promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QMP is not connected"));
+        return promise.future();
+    }
+    const QString id = QString::number(m_nextId++);
+    QJsonObject msg{{QStringLiteral("execute"), command}, {QStringLiteral("id"), id}};
+    if (!arguments.isEmpty())
+        msg.insert(QStringLiteral("arguments"), arguments);
+    Pending p;
+    p.promise = promise;
+    p.timer = new QTimer(this);
+    p.timer->setSingleShot(true);
+    connect(p.timer, &QTimer::timeout, this, [this, id, command]() {
+        auto it = m_pending.find(id);
+        if (it == m_pending.end())
+            return;
+        it->promise.fail(Core::ErrorCode::Timeout, QStringLiteral("QEMU did not answer '%1' in time").arg(command));
+        it->timer->deleteLater();
+        m_pending.erase(it);
+    });
+    p.timer->start(timeoutMs);
+    m_pending.insert(id, p);
+    m_socket->write(QJsonDocument(msg).toJson(QJsonDocument::Compact) + '\n');
+    return promise.future();
+}
+
+void QmpClient::onReadyRead()
+{
+    m_buffer += m_socket->readAll();
+    qsizetype nl;
+    while ((nl = m_buffer.indexOf('\n')) >= 0) {
+        const QByteArray line = m_buffer.left(nl).trimmed();
+        m_buffer.remove(0, nl + 1);
+        if (line.isEmpty())
+            continue;
+        QJsonParseError err;
+        const QJsonDocument doc = QJsonDocument::fromJson(line, &err);
+        if (!doc.isObject())
+            continue; // QEMU only sends objects; ignore anything else
+        handleMessage(doc.object());
+    }
+}
+
+void QmpClient::handleMessage(const QJsonObject &msg)
+{
+    if (!m_greeted) {
+        if (!msg.contains(QStringLiteral("QMP")))
+            return;
+        m_greeted = true;
+        execute(QStringLiteral("qmp_capabilities")).then(this, [this](const Core::Expected<QJsonObject> &r) {
+            if (!r) {
+                m_connectPromise.resolve(r.error());
+                return;
+            }
+            m_ready = true;
+            m_connectPromise.resolve({});
+        });
+        return;
+    }
+    if (msg.contains(QStringLiteral("event"))) {
+        Q_EMIT event(msg.value(QStringLiteral("event")).toString(), msg.value(QStringLiteral("data")).toObject());
+        return;
+    }
+    const QString id = msg.value(QStringLiteral("id")).toString();
+    auto it = m_pending.find(id);
+    if (it == m_pending.end())
+        return;
+    Pending p = *it;
+    m_pending.erase(it);
+    p.timer->stop();
+    p.timer->deleteLater();
+    if (msg.contains(QStringLiteral("error"))) {
+        const QJsonObject e = msg.value(QStringLiteral("error")).toObject();
+        p.promise.fail(Core::ErrorCode::VmmApi, QStringLiteral("QEMU: %1").arg(e.value(QStringLiteral("desc")).toString()));
+        return;
+    }
+    const QJsonValue ret = msg.value(QStringLiteral("return"));
+    p.promise.resolve(ret.isObject() ? ret.toObject() : QJsonObject{{QStringLiteral("return"), ret}});
+}
+
+void QmpClient::failAll(const Core::Error &error)
+{
+    const auto pending = m_pending;
+    m_pending.clear();
+    for (const Pending &p : pending) {
+        p.timer->stop();
+        p.timer->deleteLater();
+        p.promise.resolve(error);
+    }
+}
+
+} // namespace Vmm

@@ -1,0 +1,57 @@
+#pragma once
+
+#include "core/async.h"
+
+#include <QHash>
+#include <QJsonObject>
+#include <QLocalSocket>
+#include <QObject>
+#include <QTimer>
+
+namespace Vmm {
+
+// QEMU Machine Protocol over a Unix socket: line-delimited JSON, a greeting,
+// qmp_capabilities, then commands answered in order (matched by id) and
+// asynchronous events. Fully asynchronous; per-command deadline.
+class QmpClient final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(QmpClient)
+public:
+    static constexpr int kCommandTimeoutMs = 10000;
+
+    explicit QmpClient(QObject *parent = nullptr);
+    ~QmpClient() override;
+
+    // Connect and negotiate capabilities. Resolves when commands can be sent.
+    Core::Future<void> connectTo(const QString &socketPath);
+    bool isReady() const { return m_ready; }
+
+    // Resolves with the command's "return" value (an object, or {"return": v}
+    // wrapped when QEMU returns a non-object), or VmmApi with QEMU's error.
+    Core::Future<QJsonObject> execute(const QString &command, const QJsonObject &arguments = {},
+                                      int timeoutMs = kCommandTimeoutMs);
+    void close();
+
+Q_SIGNALS:
+    void event(const QString &name, const QJsonObject &data);
+    void disconnected();
+
+private:
+    struct Pending {
+        Core::Promise<QJsonObject> promise;
+        QTimer *timer = nullptr;
+    };
+    void onReadyRead();
+    void handleMessage(const QJsonObject &msg);
+    void failAll(const Core::Error &error);
+
+    QLocalSocket *m_socket = nullptr;
+    QByteArray m_buffer;
+    bool m_greeted = false;
+    bool m_ready = false;
+    quint64 m_nextId = 1;
+    QHash<QString, Pending> m_pending;
+    Core::Promise<void> m_connectPromise;
+};
+
+} // namespace Vmm

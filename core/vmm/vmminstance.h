@@ -1,0 +1,54 @@
+#pragma once
+
+#include "core/async.h"
+#include "core/vmm/vmspec.h"
+
+#include <QObject>
+
+namespace Vmm {
+
+// One VMM process running one VM. Implementations: QemuInstance, ChInstance.
+// Every call is asynchronous and verifies the state transition it asked for
+// with the VMM (query-status / vm.info) before resolving.
+class VmmInstance : public QObject {
+    Q_OBJECT
+public:
+    enum class State { NotStarted, Starting, Running, Paused, Stopping, Stopped, Failed };
+    Q_ENUM(State)
+
+    using QObject::QObject;
+    ~VmmInstance() override = default;
+
+    virtual QString driverName() const = 0;
+    virtual const VmSpec &spec() const = 0;
+    virtual State state() const = 0;
+    virtual qint64 pid() const = 0;
+
+    // Spawn the VMM, create and boot the VM. Resolves once the VMM reports the
+    // VM running (the guest agent is not necessarily up yet).
+    virtual Core::Future<void> start() = 0;
+    virtual Core::Future<void> pause() = 0;
+    virtual Core::Future<void> resume() = 0;
+    // Stop the VMM: ask it to quit, wait (named deadline), SIGKILL if it does
+    // not; then reap it and remove every socket it used. Always ends Stopped.
+    virtual Core::Future<void> shutdown() = 0;
+    // SIGKILL now, reap, remove sockets. Synchronous; for teardown paths
+    // (destructors, Ctrl-C). Safe to call in any state, more than once.
+    virtual void kill() = 0;
+
+    virtual AgentEndpoint agentEndpoint() const = 0;
+    QString consoleLogPath() const { return spec().consoleLogPath; }
+
+    // Whether the VM runs with hardware acceleration (KVM), known after start.
+    virtual bool accelerated() const = 0;
+
+Q_SIGNALS:
+    void stateChanged(Vmm::VmmInstance::State state);
+    // The VMM process ended without being asked to (crash, kill -9, guest
+    // poweroff). state() is Failed or Stopped by then.
+    void exitedUnexpectedly(const Core::Error &reason);
+};
+
+QString stateName(VmmInstance::State state);
+
+} // namespace Vmm

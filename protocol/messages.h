@@ -1,0 +1,528 @@
+#pragma once
+// Messages of the guest-agent protocol (version 1).
+//
+// Conversation:
+//  - The agent sends Announce on stream 0 whenever it (re)opens its channel.
+//  - The host sends Hello on stream 0 with a fresh nonce: on connecting, on
+//    every Announce, and (as a safety net) periodically until it sees the
+//    HelloAck that echoes its latest nonce. The agent answers every Hello with
+//    HelloAck carrying the same nonce. A Hello always starts a fresh session:
+//    the agent cancels every stream of the previous one (kills its processes,
+//    closes its files). The host sends no operation before the HelloAck of
+//    its latest Hello, so a stale queued Hello can never cut one short.
+//  - Every operation runs on its own stream id, chosen by the host (non-zero,
+//    unique within the session). Many streams run at once on one connection.
+//  - Any request may be answered with Error on its stream, which ends it.
+//  - Cancel from the host ends a stream early (kills an exec's process
+//    group, aborts a transfer); the agent answers with the stream's normal
+//    end (ExecExit / Error with code Cancelled).
+//
+// Operations (host -> agent, then agent -> host):
+//  exec:  ExecStart, [ExecStdin..., ExecStdinEof]  ->  ExecStarted, ExecStdout/ExecStderr..., ExecExit
+//  put:   FilePut, FileData..., FileEnd             ->  FilePutDone
+//  get:   FileGet                                   ->  FileGetInfo, FileData..., FileEnd
+//  stat:  Stat                                      ->  StatResult
+//  list:  List                                      ->  ListResult
+//  health: Health                                   ->  HealthResult
+//  forward: StreamOpen                              ->  StreamOpened, StreamData... both ways, StreamClose either way
+//  shutdown: Shutdown (stream 0 or any)            ->  (the guest powers off or reboots)
+
+#include "protocol/wire.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace Protocol {
+
+enum class MsgType : std::uint8_t {
+    Hello = 1,
+    HelloAck = 2,
+    Announce = 3,
+    Error = 4,
+    Cancel = 5,
+
+    ExecStart = 16,
+    ExecStdin = 17,
+    ExecStdinEof = 18,
+    ExecStdout = 19,
+    ExecStderr = 20,
+    ExecExit = 21,
+    ExecStarted = 22,
+
+    FilePut = 32,
+    FileData = 33,
+    FileEnd = 34,
+    FilePutDone = 35,
+    FileGet = 36,
+    FileGetInfo = 37,
+
+    Stat = 48,
+    StatResult = 49,
+    List = 50,
+    ListResult = 51,
+
+    Health = 64,
+    HealthResult = 65,
+
+    Shutdown = 80,
+
+    StreamOpen = 96,
+    StreamOpened = 97,
+    StreamData = 98,
+    StreamClose = 99,
+};
+
+enum class ErrorCode : std::uint32_t {
+    None = 0,
+    NotFound = 1,
+    PermissionDenied = 2,
+    InvalidArgument = 3,
+    Io = 4,
+    ExecFailed = 5,
+    Unsupported = 6,
+    Busy = 7,
+    Protocol = 8,
+    TooLarge = 9,
+    IsDirectory = 10,
+    NotDirectory = 11,
+    Cancelled = 12,
+    NoSpace = 13,
+    ConnectionRefused = 14,
+    Exists = 15,
+    Internal = 16,
+};
+
+inline const char *errorCodeName(ErrorCode c)
+{
+    switch (c) {
+    case ErrorCode::None: return "none";
+    case ErrorCode::NotFound: return "not_found";
+    case ErrorCode::PermissionDenied: return "permission_denied";
+    case ErrorCode::InvalidArgument: return "invalid_argument";
+    case ErrorCode::Io: return "io";
+    case ErrorCode::ExecFailed: return "exec_failed";
+    case ErrorCode::Unsupported: return "unsupported";
+    case ErrorCode::Busy: return "busy";
+    case ErrorCode::Protocol: return "protocol";
+    case ErrorCode::TooLarge: return "too_large";
+    case ErrorCode::IsDirectory: return "is_directory";
+    case ErrorCode::NotDirectory: return "not_directory";
+    case ErrorCode::Cancelled: return "cancelled";
+    case ErrorCode::NoSpace: return "no_space";
+    case ErrorCode::ConnectionRefused: return "connection_refused";
+    case ErrorCode::Exists: return "exists";
+    case ErrorCode::Internal: return "internal";
+    }
+    return "unknown";
+}
+
+// Every message: `std::string encode() const` and
+// `static bool decode(std::string_view payload, T *out)` (false = malformed).
+
+struct Hello {
+    std::uint16_t version = kVersion;
+    std::uint32_t maxPayload = kDefaultMaxPayload; // largest payload the host accepts
+    std::uint64_t nonce = 0;                       // echoed in HelloAck
+    std::string client;                            // e.g. "microvm-sandbox 0.1.0"
+    std::string encode() const
+    {
+        Writer w;
+        w.u16(version);
+        w.u32(maxPayload);
+        w.u64(nonce);
+        w.str(client);
+        return w.take();
+    }
+    static bool decode(std::string_view p, Hello *m)
+    {
+        Reader r(p);
+        m->version = r.u16();
+        m->maxPayload = r.u32();
+        m->nonce = r.u64();
+        m->client = r.str();
+        return r.ok();
+    }
+};
+
+struct HelloAck {
+    std::uint16_t version = kVersion;
+    std::uint32_t maxPayload = kDefaultMaxPayload; // largest payload the agent accepts
+    std::uint64_t nonce = 0;                       // the nonce of the Hello answered
+    std::string agentVersion;
+    std::string bootId; // /proc/sys/kernel/random/boot_id: changes on every guest boot
+    std::string encode() const
+    {
+        Writer w;
+        w.u16(version);
+        w.u32(maxPayload);
+        w.u64(nonce);
+        w.str(agentVersion);
+        w.str(bootId);
+        return w.take();
+    }
+    static bool decode(std::string_view p, HelloAck *m)
+    {
+        Reader r(p);
+        m->version = r.u16();
+        m->maxPayload = r.u32();
+        m->nonce = r.u64();
+        m->agentVersion = r.str();
+        m->bootId = r.str();
+        return r.ok();
+    }
+};
+
+struct Announce {
+    std::uint16_t version = kVersion;
+    std::string agentVersion;
+    std::string encode() const
+    {
+        Writer w;
+        w.u16(version);
+        w.str(agentVersion);
+        return w.take();
+    }
+    static bool decode(std::string_view p, Announce *m)
+    {
+        Reader r(p);
+        m->version = r.u16();
+        m->agentVersion = r.str();
+        return r.ok();
+    }
+};
+
+struct ErrorMsg {
+    ErrorCode code = ErrorCode::Internal;
+    std::string message;
+    std::string encode() const
+    {
+        Writer w;
+        w.u32(static_cast<std::uint32_t>(code));
+        w.str(message);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ErrorMsg *m)
+    {
+        Reader r(p);
+        m->code = static_cast<ErrorCode>(r.u32());
+        m->message = r.str();
+        return r.ok();
+    }
+};
+
+struct ExecStart {
+    enum Flags : std::uint32_t {
+        StdinPipe = 1u << 0, // stdin comes as ExecStdin frames; otherwise /dev/null
+        ClearEnv = 1u << 1,  // start from an empty environment instead of the agent's
+    };
+    std::vector<std::string> argv; // empty: run `shell` with /bin/sh -c
+    std::string shell;
+    std::vector<std::string> env; // "NAME=value", added to (or replacing) the environment
+    std::string cwd;              // empty: "/"
+    std::uint32_t timeoutMs = 0;  // 0: no timeout; on expiry the process group gets SIGKILL
+    std::uint32_t flags = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.strList(argv);
+        w.str(shell);
+        w.strList(env);
+        w.str(cwd);
+        w.u32(timeoutMs);
+        w.u32(flags);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ExecStart *m)
+    {
+        Reader r(p);
+        m->argv = r.strList();
+        m->shell = r.str();
+        m->env = r.strList();
+        m->cwd = r.str();
+        m->timeoutMs = r.u32();
+        m->flags = r.u32();
+        return r.ok();
+    }
+};
+
+struct ExecStarted {
+    std::int32_t pid = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.i32(pid);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ExecStarted *m)
+    {
+        Reader r(p);
+        m->pid = r.i32();
+        return r.ok();
+    }
+};
+
+struct ExecExit {
+    std::int32_t exitCode = -1; // valid when signal == 0
+    std::int32_t signal = 0;    // terminating signal, 0 if it exited
+    bool timedOut = false;
+    std::uint64_t durationUs = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.i32(exitCode);
+        w.i32(signal);
+        w.boolean(timedOut);
+        w.u64(durationUs);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ExecExit *m)
+    {
+        Reader r(p);
+        m->exitCode = r.i32();
+        m->signal = r.i32();
+        m->timedOut = r.boolean();
+        m->durationUs = r.u64();
+        return r.ok();
+    }
+};
+
+// ExecStdin, ExecStdout, ExecStderr, FileData and StreamData carry raw bytes
+// as the whole payload (no framing inside). ExecStdinEof, FileEnd, Cancel,
+// Health and StreamClose have empty payloads.
+
+struct FilePut {
+    enum Flags : std::uint32_t {
+        MakeParents = 1u << 0, // create missing parent directories
+        NoOverwrite = 1u << 1, // fail with Exists if the path exists
+    };
+    std::string path;
+    std::uint32_t mode = 0644; // permission bits (07777)
+    std::uint64_t size = 0;    // total bytes that will follow (checked at FileEnd)
+    std::uint32_t flags = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.str(path);
+        w.u32(mode);
+        w.u64(size);
+        w.u32(flags);
+        return w.take();
+    }
+    static bool decode(std::string_view p, FilePut *m)
+    {
+        Reader r(p);
+        m->path = r.str();
+        m->mode = r.u32();
+        m->size = r.u64();
+        m->flags = r.u32();
+        return r.ok();
+    }
+};
+
+struct FilePutDone {
+    std::uint64_t bytesWritten = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.u64(bytesWritten);
+        return w.take();
+    }
+    static bool decode(std::string_view p, FilePutDone *m)
+    {
+        Reader r(p);
+        m->bytesWritten = r.u64();
+        return r.ok();
+    }
+};
+
+struct PathRequest { // FileGet, Stat, List
+    std::string path;
+    std::string encode() const
+    {
+        Writer w;
+        w.str(path);
+        return w.take();
+    }
+    static bool decode(std::string_view p, PathRequest *m)
+    {
+        Reader r(p);
+        m->path = r.str();
+        return r.ok();
+    }
+};
+
+struct FileGetInfo {
+    std::uint64_t size = 0;
+    std::uint32_t mode = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.u64(size);
+        w.u32(mode);
+        return w.take();
+    }
+    static bool decode(std::string_view p, FileGetInfo *m)
+    {
+        Reader r(p);
+        m->size = r.u64();
+        m->mode = r.u32();
+        return r.ok();
+    }
+};
+
+enum class FileType : std::uint8_t { Other = 0, Regular = 1, Directory = 2, Symlink = 3, CharDevice = 4, BlockDevice = 5, Fifo = 6, Socket = 7 };
+
+struct FileInfo {
+    std::string name; // base name in ListResult; the full path in StatResult
+    FileType type = FileType::Other;
+    std::uint32_t mode = 0; // permission bits
+    std::uint64_t size = 0;
+    std::int64_t mtimeSec = 0;
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+    std::string linkTarget; // for symlinks
+    void write(Writer &w) const
+    {
+        w.str(name);
+        w.u8(static_cast<std::uint8_t>(type));
+        w.u32(mode);
+        w.u64(size);
+        w.i64(mtimeSec);
+        w.u32(uid);
+        w.u32(gid);
+        w.str(linkTarget);
+    }
+    void read(Reader &r)
+    {
+        name = r.str();
+        type = static_cast<FileType>(r.u8());
+        mode = r.u32();
+        size = r.u64();
+        mtimeSec = r.i64();
+        uid = r.u32();
+        gid = r.u32();
+        linkTarget = r.str();
+    }
+};
+
+struct StatResult {
+    FileInfo info; // lstat() of the path
+    std::string encode() const
+    {
+        Writer w;
+        info.write(w);
+        return w.take();
+    }
+    static bool decode(std::string_view p, StatResult *m)
+    {
+        Reader r(p);
+        m->info.read(r);
+        return r.ok();
+    }
+};
+
+struct ListResult {
+    std::vector<FileInfo> entries; // sorted by name, without "." and ".."
+    std::string encode() const
+    {
+        Writer w;
+        w.u32(static_cast<std::uint32_t>(entries.size()));
+        for (const auto &e : entries)
+            e.write(w);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ListResult *m)
+    {
+        Reader r(p);
+        const std::uint32_t n = r.u32();
+        if (!r.ok() || n > r.remaining() / 8)
+            return false;
+        m->entries.resize(n);
+        for (auto &e : m->entries)
+            e.read(r);
+        return r.ok();
+    }
+};
+
+struct HealthResult {
+    std::string agentVersion;
+    std::uint64_t agentUptimeMs = 0;
+    std::uint64_t systemUptimeMs = 0;
+    std::uint64_t memTotalKiB = 0;
+    std::uint64_t memAvailableKiB = 0;
+    std::uint32_t load1Milli = 0; // 1-minute load average * 1000
+    std::uint32_t cpus = 0;
+    std::uint32_t activeStreams = 0;
+    std::string hostname;
+    std::string kernel; // uname -sr
+    std::string encode() const
+    {
+        Writer w;
+        w.str(agentVersion);
+        w.u64(agentUptimeMs);
+        w.u64(systemUptimeMs);
+        w.u64(memTotalKiB);
+        w.u64(memAvailableKiB);
+        w.u32(load1Milli);
+        w.u32(cpus);
+        w.u32(activeStreams);
+        w.str(hostname);
+        w.str(kernel);
+        return w.take();
+    }
+    static bool decode(std::string_view p, HealthResult *m)
+    {
+        Reader r(p);
+        m->agentVersion = r.str();
+        m->agentUptimeMs = r.u64();
+        m->systemUptimeMs = r.u64();
+        m->memTotalKiB = r.u64();
+        m->memAvailableKiB = r.u64();
+        m->load1Milli = r.u32();
+        m->cpus = r.u32();
+        m->activeStreams = r.u32();
+        m->hostname = r.str();
+        m->kernel = r.str();
+        return r.ok();
+    }
+};
+
+struct Shutdown {
+    bool reboot = false;
+    std::string encode() const
+    {
+        Writer w;
+        w.boolean(reboot);
+        return w.take();
+    }
+    static bool decode(std::string_view p, Shutdown *m)
+    {
+        Reader r(p);
+        m->reboot = r.boolean();
+        return r.ok();
+    }
+};
+
+// Opens a TCP connection from inside the guest (host usually 127.0.0.1) and
+// relays it as StreamData frames on this stream.
+struct StreamOpen {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.str(host);
+        w.u16(port);
+        return w.take();
+    }
+    static bool decode(std::string_view p, StreamOpen *m)
+    {
+        Reader r(p);
+        m->host = r.str();
+        m->port = r.u16();
+        return r.ok();
+    }
+};
+
+} // namespace Protocol

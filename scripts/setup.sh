@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian bookworm machine (run as root, or with sudo):
+#   scripts/setup.sh run    install what is needed, build, prepare the default
+#                           image and run the main job in a fresh microVM
+#   scripts/setup.sh test   install, build and run the whole test suite
+#   scripts/setup.sh deps   only install the packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-run}
+shift || true
+
+PACKAGES=(
+    g++ cmake ninja-build pkg-config git
+    qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-tools-dev qt6-l10n-tools qt6-tools-dev-tools
+    libvncserver-dev libyaml-cpp-dev libspdlog-dev
+    qemu-system-x86 qemu-utils cpio
+    qemu-guest-agent
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "== installing: ${missing[*]}"
+        as_root apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+    # The image builder downloads Debian packages (kernel, busybox) with
+    # apt-get download: it needs package lists.
+    if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+        as_root apt-get update -q
+    fi
+}
+
+build() {
+    local preset=$1
+    echo "== building ($preset)"
+    cmake --preset "$preset" >/dev/null
+    cmake --build --preset "$preset" -j"$(nproc)"
+}
+
+case "$mode" in
+deps)
+    install_deps
+    ;;
+run)
+    install_deps
+    build release
+    bin=build/release/app/microvm-sandbox
+    echo "== preparing the default image (built once, then cached)"
+    "$bin" image build --template minimal
+    echo "== running: microvm-sandbox run --template minimal -- uname -a"
+    exec "$bin" run --template minimal -- uname -a
+    ;;
+test)
+    install_deps
+    build dev
+    echo "== preparing the default image (built once, then cached)"
+    build/dev/app/microvm-sandbox image build --template minimal
+    echo "== running the test suite"
+    ctest --test-dir build/dev --output-on-failure --timeout 1200 -j2 "$@"
+    ;;
+*)
+    echo "usage: $0 run|test|deps" >&2
+    exit 2
+    ;;
+esac

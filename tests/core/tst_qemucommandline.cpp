@@ -1,0 +1,122 @@
+// Golden-file tests for the QEMU config builder: the exact command line for
+// representative specs. Regenerate with MVS_UPDATE_GOLDEN=1 after an
+// intended change and review the diff.
+
+#include "core/vmm/qemucommandline.h"
+
+#include <QFile>
+#include <QTest>
+
+using Vmm::QemuCommandLine::Accel;
+
+class TestQemuCommandLine : public QObject {
+    Q_OBJECT
+
+    static Vmm::VmSpec baseSpec()
+    {
+        Vmm::VmSpec s;
+        s.name = QStringLiteral("vm1");
+        s.vcpus = 1;
+        s.memoryMiB = 256;
+        s.kernelPath = QStringLiteral("/cache/images/k/vmlinuz");
+        s.initramfsPath = QStringLiteral("/cache/images/k/initramfs.cpio");
+        s.kernelCmdline = QStringLiteral("quiet mvs.hostname=vm1");
+        s.runtimeDir = QStringLiteral("/run/mvs/vm1-abc");
+        s.consoleLogPath = QStringLiteral("/run/mvs/vm1-abc/console.log");
+        return s;
+    }
+
+    static void compareGolden(const QStringList &args, const QString &name)
+    {
+        const QString path = QStringLiteral(MVS_TEST_DATA_DIR "/qemu/") + name;
+        const QByteArray actual = args.join(QLatin1Char('\n')).toUtf8() + '\n';
+        if (qEnvironmentVariableIsSet("MVS_UPDATE_GOLDEN")) {
+            QFile out(path);
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(actual);
+        }
+        QFile f(path);
+        QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(path));
+        const QList<QByteArray> expected = f.readAll().split('\n');
+        const QList<QByteArray> got = actual.split('\n');
+        for (int i = 0; i < qMin(expected.size(), got.size()); ++i)
+            QCOMPARE(got.at(i), expected.at(i));
+        QCOMPARE(got.size(), expected.size());
+    }
+
+private Q_SLOTS:
+    void golden_data()
+    {
+        QTest::addColumn<QString>("golden");
+        QTest::addColumn<int>("variant");
+        QTest::newRow("minimal-tcg") << QStringLiteral("minimal-tcg.args") << 0;
+        QTest::newRow("kvm-4cpu-2g") << QStringLiteral("kvm-4cpu-2g.args") << 1;
+        QTest::newRow("disks-pc") << QStringLiteral("disks-pc.args") << 2;
+    }
+    void golden()
+    {
+        QFETCH(QString, golden);
+        QFETCH(int, variant);
+        Vmm::VmSpec s = baseSpec();
+        Accel accel = Accel::Tcg;
+        if (variant == 1) {
+            s.vcpus = 4;
+            s.memoryMiB = 2048;
+            accel = Accel::Kvm;
+        } else if (variant == 2) {
+            s.machine = QStringLiteral("pc");
+            s.disks << Vmm::DiskSpec{QStringLiteral("/data/root.raw"), QStringLiteral("raw"), true}
+                    << Vmm::DiskSpec{QStringLiteral("/data/overlay.qcow2"), QStringLiteral("qcow2"), false};
+        }
+        QVERIFY(Vmm::QemuCommandLine::validate(s));
+        compareGolden(Vmm::QemuCommandLine::build(s, accel), golden);
+    }
+
+    void kernelCmdlineEndsQemuOnPoweroffAndPanic()
+    {
+        const QString c = Vmm::QemuCommandLine::kernelCmdline(baseSpec());
+        QVERIFY(c.startsWith(QLatin1String("quiet mvs.hostname=vm1 ")));
+        QVERIFY(c.contains(QLatin1String("console=ttyS0")));
+        QVERIFY(c.contains(QLatin1String("reboot=t")));
+        QVERIFY(c.contains(QLatin1String("panic=-1")));
+    }
+
+    void socketsLiveInTheRuntimeDir()
+    {
+        QCOMPARE(Vmm::QemuCommandLine::qmpSocketPath(baseSpec()), QStringLiteral("/run/mvs/vm1-abc/qmp.sock"));
+        QCOMPARE(Vmm::QemuCommandLine::agentSocketPath(baseSpec()), QStringLiteral("/run/mvs/vm1-abc/agent.sock"));
+    }
+
+    void validationRejectsBadSpecs_data()
+    {
+        QTest::addColumn<int>("which");
+        QTest::newRow("no kernel") << 0;
+        QTest::newRow("zero vcpus") << 1;
+        QTest::newRow("tiny memory") << 2;
+        QTest::newRow("comma in path") << 3;
+        QTest::newRow("long runtime dir") << 4;
+        QTest::newRow("bad disk format") << 5;
+        QTest::newRow("bad port name") << 6;
+    }
+    void validationRejectsBadSpecs()
+    {
+        QFETCH(int, which);
+        Vmm::VmSpec s = baseSpec();
+        switch (which) {
+        case 0: s.kernelPath.clear(); break;
+        case 1: s.vcpus = 0; break;
+        case 2: s.memoryMiB = 16; break;
+        case 3: s.kernelPath = QStringLiteral("/a,b/vmlinuz"); break;
+        case 4: s.runtimeDir = QStringLiteral("/") + QString(120, QLatin1Char('x')); break;
+        case 5: s.disks << Vmm::DiskSpec{QStringLiteral("/d.img"), QStringLiteral("vmdk"), false}; break;
+        case 6: s.agentPortName = QStringLiteral("bad name,with=stuff"); break;
+        }
+        const auto r = Vmm::QemuCommandLine::validate(s);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::InvalidArgument);
+        QVERIFY(!r.error().message.isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestQemuCommandLine)
+#include "tst_qemucommandline.moc"

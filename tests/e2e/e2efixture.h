@@ -1,0 +1,58 @@
+#pragma once
+// Shared helpers for the end-to-end suites: driver rows, waiting on core
+// futures while the event loop runs, and booting a VM from a template.
+
+#include "core/async.h"
+#include "core/template/vmtemplate.h"
+#include "core/vm/virtualmachine.h"
+#include "core/vmm/vmmdriver.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QTest>
+
+#include <memory>
+
+namespace E2e {
+
+// Point core at the agent binary this build made, and keep images in the
+// user's cache (built once per machine).
+void initEnvironment();
+
+// Adds a "driver" column with a row per driver: qemu, cloud-hypervisor.
+void addDriverRows();
+
+// The driver for the current row, or a skip reason when it cannot run here.
+struct DriverOrSkip {
+    std::shared_ptr<Vmm::VmmDriver> driver;
+    QString skipReason;
+};
+DriverOrSkip driverFor(Vmm::DriverKind kind);
+Vmm::DriverKind currentDriverKind();
+
+Templates::VmTemplate minimalTemplate();
+
+// Spin the event loop until the future is finished or the time is up.
+template<typename T>
+Core::Expected<T> await(Core::Future<T> future, int timeoutMs)
+{
+    QDeadlineTimer deadline(timeoutMs);
+    while (!future.isFinished() && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+    if (!future.isFinished())
+        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the test gave up waiting after %1 ms").arg(timeoutMs));
+    return future.result();
+}
+
+// Boot deadline used by the suites (spawn -> agent). Generous: TCG on a
+// busy 2-core machine; a boot that misses it is a failure with its log.
+inline constexpr int kBootTimeoutMs = 60000;
+
+} // namespace E2e
+
+// QCOMPARE/QVERIFY helpers that print the core error.
+#define E2E_VERIFY_OK(expr)                                                                    \
+    do {                                                                                       \
+        const auto &r_ = (expr);                                                               \
+        QVERIFY2(r_.hasValue(), qPrintable(r_.hasValue() ? QString() : r_.error().toString())); \
+    } while (false)
