@@ -81,7 +81,7 @@ private Q_SLOTS:
     {
         for (auto &f : m_fixtures)
             if (f->vm)
-                await(f->vm->stop(), 15000);
+                (void)await(f->vm->stop(), 15000);
         m_fixtures.clear();
     }
 

@@ -10,6 +10,7 @@
 #include <QDirIterator>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QPointer>
 #include <QSignalSpy>
 
 #include <csignal>
@@ -83,7 +84,8 @@ private Q_SLOTS:
         QSignalSpy failed(&vm, &Vm::VirtualMachine::failed);
         Agent::ExecRequest req;
         req.shell = QStringLiteral("echo running; sleep 600");
-        Agent::ExecHandle *h = vm.agent()->exec(req);
+        // The handle belongs to the agent client, which goes with the dead VM.
+        QPointer<Agent::ExecHandle> h = vm.agent()->exec(req);
         QSignalSpy out(h, &Agent::ExecHandle::stdoutReceived);
         QTRY_VERIFY_WITH_TIMEOUT(!out.isEmpty(), 30000); // the command is really running
 
@@ -109,7 +111,7 @@ private Q_SLOTS:
         // Operations on the dead VM fail at once with a clear error.
         auto again = await(vm.agent() ? vm.agent()->health() : Core::readyFuture<Agent::Health>(Core::Error(Core::ErrorCode::AgentUnavailable, QStringLiteral("gone"))), 2000);
         QVERIFY(!again);
-        delete h;
+        QTRY_VERIFY_WITH_TIMEOUT(h.isNull(), 5000);
     }
 
     void missingVmmBinaryIsAClearError()
