@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,6 +117,37 @@ void ExecStream::start(const Protocol::ExecStart &request)
     }
     const std::string cwd = request.cwd.empty() ? std::string("/") : request.cwd;
 
+    // The child is created with vfork() (no page-table copy: much cheaper
+    // under TCG), so it may only call execve: resolve the program against
+    // the *child's* PATH here, in the parent.
+    if (file.find('/') == std::string::npos) {
+        std::string path;
+        for (const auto &e : env)
+            if (envName(e) == "PATH")
+                path = e.substr(5);
+        std::string found;
+        int lastErr = ENOENT;
+        for (std::size_t start = 0; start <= path.size();) {
+            const std::size_t end = std::min(path.find(':', start), path.size());
+            const std::string dir = end > start ? path.substr(start, end - start) : std::string(".");
+            const std::string candidate = dir + "/" + file;
+            if (::access(candidate.c_str(), X_OK) == 0) {
+                struct stat st {};
+                if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+                    found = candidate;
+                    break;
+                }
+            } else if (errno == EACCES) {
+                lastErr = EACCES;
+            }
+            start = end + 1;
+        }
+        if (found.empty())
+            return fail(lastErr == EACCES ? ErrorCode::PermissionDenied : ErrorCode::NotFound,
+                        errnoMessage("exec", file, lastErr));
+        file = found;
+    }
+
     std::vector<char *> argvPtrs;
     for (auto &a : args)
         argvPtrs.push_back(a.data());
@@ -158,18 +190,12 @@ void ExecStream::start(const Protocol::ExecStart &request)
         inPipe[1] = -1;
     }
 
-    rlimit nofile{};
-    const int maxFd = (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
-                       && nofile.rlim_cur < 65536)
-                          ? static_cast<int>(nofile.rlim_cur)
-                          : 65536;
-
     m_startUs = monotonicUs();
-    const pid_t pid = ::fork();
+    const pid_t pid = ::vfork();
     if (pid < 0) {
         const int err = errno;
         closeAll();
-        return fail(ErrorCode::Io, errnoMessage("fork", {}, err));
+        return fail(ErrorCode::Io, errnoMessage("vfork", {}, err));
     }
 
     if (pid == 0) {
@@ -196,11 +222,15 @@ void ExecStream::start(const Protocol::ExecStart &request)
             childFail(statusFd, ChildStage::Setup, errno);
         ::fcntl(3, F_SETFD, FD_CLOEXEC);
         if (::close_range(4, ~0u, 0) != 0) {
+            // Kernels before 5.9 have no close_range: close up to the limit.
+            rlimit nofile{};
+            const int maxFd = (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536)
+                                  ? static_cast<int>(nofile.rlim_cur)
+                                  : 65536;
             for (int fd = 4; fd < maxFd; ++fd)
                 ::close(fd);
         }
-        environ = envPtrs.data(); // execvp searches the child's PATH
-        ::execvp(file.c_str(), argvPtrs.data());
+        ::execve(file.c_str(), argvPtrs.data(), envPtrs.data());
         childFail(3, ChildStage::Exec, errno);
     }
 

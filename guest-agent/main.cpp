@@ -3,6 +3,7 @@
 // sockets or an inherited fd, all from one poll loop.
 
 #include "eventloop.h"
+#include "guestinit.h"
 #include "session.h"
 #include "transport.h"
 #include "util.h"
@@ -34,6 +35,10 @@ void printUsage(std::FILE *out)
                  "  --vsock PORT         listen on AF_VSOCK, one session per connection\n"
                  "  --unix PATH          listen on a Unix socket, one session per connection\n"
                  "  --fd N, --listen-fd N  one session on an inherited connected fd; exit when it closes\n"
+                 "  --auto               serve the channels this VM has: the --port-name\n"
+                 "                       virtio-serial port and/or vsock on --vsock-port\n"
+                 "  --vsock-port PORT    vsock port for --auto (default 1024)\n"
+                 "  --init-setup         guest boot work (mounts, modules, hostname), then exit\n"
                  "  --no-shutdown        refuse Shutdown requests (for tests on a host)\n"
                  "  --version            print the version and exit\n"
                  "  --help               this text\n");
@@ -87,6 +92,8 @@ int main(int argc, char **argv)
     AgentConfig config;
     std::string portName = "org.microvm.agent";
     std::vector<TransportSpec> specs;
+    bool autoChannels = false;
+    std::string autoVsockPort = "1024";
 
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
@@ -117,6 +124,20 @@ int main(int argc, char **argv)
         if (arg == "--help" || arg == "-h") {
             printUsage(stdout);
             return 0;
+        }
+        if (arg == "--init-setup")
+            return GuestInit::runSetup();
+        if (arg == "--auto") {
+            autoChannels = true;
+            continue;
+        }
+        if (arg == "--vsock-port") {
+            unsigned long port = 0;
+            if (!needValue(&autoVsockPort) || !parseUnsigned(autoVsockPort, 0xffffffffUL, &port)) {
+                std::fprintf(stderr, "microvm-agent: bad --vsock-port\n");
+                return 2;
+            }
+            continue;
         }
         if (arg == "--no-shutdown") {
             config.allowShutdown = false;
@@ -158,6 +179,13 @@ int main(int argc, char **argv)
             printUsage(stderr);
             return 2;
         }
+    }
+    if (autoChannels) {
+        const GuestInit::Channels ch = GuestInit::detectChannels(portName);
+        if (ch.serial)
+            specs.push_back({TransportSpec::Serial, "auto"});
+        if (ch.vsock)
+            specs.push_back({TransportSpec::Vsock, autoVsockPort});
     }
     if (specs.empty()) {
         std::fprintf(stderr, "microvm-agent: no transport given\n");

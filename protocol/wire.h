@@ -33,7 +33,7 @@ inline constexpr std::uint32_t kDefaultMaxPayload = 1u << 20;
 // Hard ceiling: a receiver never accepts more than this whatever was announced.
 inline constexpr std::uint32_t kMaxPayloadCeiling = 16u << 20;
 // Chunk size used for file and stream data, well under kDefaultMaxPayload.
-inline constexpr std::uint32_t kDataChunk = 256u * 1024u;
+inline constexpr std::uint32_t kDataChunk = 1024u * 1024u;
 
 struct FrameHeader {
     std::uint8_t type = 0;

@@ -115,56 +115,23 @@ QString findKernel(const QString &root)
 
 QString initScript()
 {
-    return QStringLiteral(R"SH(#!/bin/sh
-# MicroVM Sandbox guest init, written by the image builder.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc
-echo "mvs-init: reached"
-# Floor measurement (bench): the same kernel and initramfs, stopped at init.
-case " $(cat /proc/cmdline) " in *" mvs.floor=1 "*) reboot -f ;; esac
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /dev/shm
-while read -r m; do
-    [ -n "$m" ] && { insmod "/lib/modules/$m" 2>/dev/null || echo "mvs-init: insmod $m failed"; }
-done < /etc/modules
-ip link set lo up 2>/dev/null
-h=$(sed -n 's/.*mvs\.hostname=\([^ ]*\).*/\1/p' /proc/cmdline)
-hostname "${h:-microvm}"
-echo "mvs-init: modules loaded"
-)SH");
+    // The marker is a shell builtin (no fork): the benchmark's floor is the
+    // moment it appears. Everything else is the agent's --init-setup.
+    return QStringLiteral("#!/bin/sh\n"
+                          "# MicroVM Sandbox guest init, written by the image builder.\n"
+                          "echo \"mvs-init: reached\"\n"
+                          "exec /usr/sbin/microvm-agent --init-setup\n");
 }
 
-QString agentStartScript(const Templates::ImageRecipe &recipe)
-{
-    // Serve the channels the VMM gave this guest: the named virtio-serial
-    // port (QEMU) and/or a vsock device (cloud-hypervisor).
-    return QStringLiteral(R"SH(#!/bin/sh
-args=""
-for n in /sys/class/virtio-ports/*/name; do
-    [ -f "$n" ] && [ "$(cat "$n")" = "%1" ] && args="--serial auto --port-name %1"
-done
-for d in /sys/bus/virtio/drivers/vmw_vsock_virtio_transport/virtio*; do
-    [ -e "$d" ] && args="$args --vsock %2"
-done
-[ -n "$args" ] || args="--serial auto --port-name %1 --vsock %2"
-exec /usr/sbin/microvm-agent $args
-)SH")
-        .arg(recipe.agentPortName)
-        .arg(recipe.agentVsockPort);
-}
-
-QString inittab()
+QString inittab(const Templates::ImageRecipe &recipe)
 {
     return QStringLiteral(
-        "::sysinit:/etc/rc.sysinit\n"
-        "::respawn:/usr/sbin/microvm-agent-start\n"
-        "::ctrlaltdel:/sbin/reboot -f\n"
-        "::shutdown:/bin/sync\n");
+               "::sysinit:/etc/rc.sysinit\n"
+               "::respawn:/usr/sbin/microvm-agent --auto --port-name %1 --vsock-port %2\n"
+               "::ctrlaltdel:/sbin/reboot -f\n"
+               "::shutdown:/bin/sync\n")
+        .arg(recipe.agentPortName)
+        .arg(recipe.agentVsockPort);
 }
 
 // Shared libraries a dynamically linked binary needs, per the host's ldd.
@@ -410,9 +377,8 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
         if (!check(status = cpio.addFileFrom(c.guestPath, c.hostPath, c.mode)))
             return status.error();
     if (!check(status = cpio.addFileFrom(QStringLiteral("usr/sbin/microvm-agent"), agentBinary, 0755))
-        || !check(status = cpio.addFile(QStringLiteral("usr/sbin/microvm-agent-start"), agentStartScript(recipe).toUtf8(), 0755))
         || !check(status = cpio.addFile(QStringLiteral("etc/rc.sysinit"), initScript().toUtf8(), 0755))
-        || !check(status = cpio.addFile(QStringLiteral("etc/inittab"), inittab().toUtf8(), 0644))
+        || !check(status = cpio.addFile(QStringLiteral("etc/inittab"), inittab(recipe).toUtf8(), 0644))
         || !check(status = cpio.addFile(QStringLiteral("etc/modules"), (modulesList.join(QLatin1Char('\n')) + QLatin1Char('\n')).toUtf8(), 0644))
         || !check(status = cpio.addFile(QStringLiteral("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0644))
         || !check(status = cpio.addFile(QStringLiteral("etc/group"), "root:x:0:\n", 0644))

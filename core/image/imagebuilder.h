@@ -28,7 +28,7 @@ class ImageBuilder final : public QObject {
     Q_DISABLE_COPY_MOVE(ImageBuilder)
 public:
     // Bump when the layout or the init changes: every cached image is rebuilt.
-    static constexpr int kBuilderVersion = 3;
+    static constexpr int kBuilderVersion = 4;
     static constexpr int kLockTimeoutMs = 15 * 60 * 1000; // another process building the same image
     static constexpr int kToolTimeoutMs = 10 * 60 * 1000; // one apt-get / dpkg-deb run
 

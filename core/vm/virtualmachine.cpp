@@ -123,6 +123,7 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs)
     spec.agentPortName = m_template.agentPortName;
     spec.agentVsockPort = m_template.agentVsockPort;
     spec.machine = m_template.qemuMachine;
+    spec.extraSerialPorts = m_extraSerialPorts;
     m_instance = m_driver.createInstance(spec);
     connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
         if (m_state == State::Booting) {

@@ -51,6 +51,8 @@ public:
     void setExtraKernelArgs(const QString &args) { m_extraKernelArgs = args; }
     // Where the serial console goes; default: the VM's runtime directory.
     void setConsoleLogPath(const QString &path) { m_consoleLogPath = path; }
+    // QEMU only: extra named virtio-serial ports (see VmSpec).
+    void setExtraSerialPorts(const QStringList &names) { m_extraSerialPorts = names; }
     // Boot deadline (spawn -> agent handshake); default: the template's.
     void setReadyTimeoutMs(int ms) { m_readyTimeoutMs = ms; }
 
@@ -94,6 +96,7 @@ private:
     int m_readyTimeoutMs;
     QString m_extraKernelArgs;
     QString m_consoleLogPath;
+    QStringList m_extraSerialPorts;
     State m_state = State::Created;
     Core::Error m_lastError;
     std::unique_ptr<QTemporaryDir> m_runtimeDir;

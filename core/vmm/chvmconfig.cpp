@@ -52,6 +52,10 @@ Core::Result validate(const VmSpec &spec)
                            .arg(kMinVsockCid).arg(kVsockCidAny - 1).arg(spec.vsockCid));
     if (spec.agentVsockPort == 0)
         return invalid(QStringLiteral("the guest agent's vsock port must not be 0"));
+    if (!spec.extraSerialPorts.isEmpty())
+        return Core::Error(Core::ErrorCode::Unsupported,
+                           QStringLiteral("cloud-hypervisor has no virtio-serial ports (extra ports: %1); use the QEMU driver")
+                               .arg(spec.extraSerialPorts.join(QStringLiteral(", "))));
     if (spec.runtimeDir.isEmpty())
         return invalid(QStringLiteral("no runtime directory for the VM's sockets"));
     const qsizetype longest = qMax(QFile::encodeName(apiSocketPath(spec)).size(),

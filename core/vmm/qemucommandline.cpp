@@ -15,6 +15,11 @@ QString agentSocketPath(const VmSpec &spec)
     return QDir(spec.runtimeDir).filePath(QStringLiteral("agent.sock"));
 }
 
+QString extraPortSocketPath(const VmSpec &spec, const QString &portName)
+{
+    return QDir(spec.runtimeDir).filePath(portName + QStringLiteral(".sock"));
+}
+
 Core::Result validate(const VmSpec &spec)
 {
     auto invalid = [](const QString &m) { return Core::Error(Core::ErrorCode::InvalidArgument, m); };
@@ -41,6 +46,9 @@ Core::Result validate(const VmSpec &spec)
     static const QRegularExpression portName(QStringLiteral("^[A-Za-z0-9._-]{1,64}$"));
     if (!portName.match(spec.agentPortName).hasMatch())
         return invalid(QStringLiteral("bad agent port name '%1'").arg(spec.agentPortName));
+    for (const QString &p : spec.extraSerialPorts)
+        if (!portName.match(p).hasMatch() || p == spec.agentPortName)
+            return invalid(QStringLiteral("bad extra serial port name '%1'").arg(p));
     return {};
 }
 
@@ -86,6 +94,12 @@ QStringList build(const VmSpec &spec, Accel accel)
     a << QStringLiteral("-device") << QStringLiteral("virtio-serial-pci,id=vser0")
       << QStringLiteral("-chardev") << QStringLiteral("socket,id=agent0,path=%1,server=on,wait=off").arg(agentSocketPath(spec))
       << QStringLiteral("-device") << QStringLiteral("virtserialport,bus=vser0.0,nr=1,chardev=agent0,name=%1").arg(spec.agentPortName);
+
+    for (int i = 0; i < spec.extraSerialPorts.size(); ++i) {
+        const QString &port = spec.extraSerialPorts.at(i);
+        a << QStringLiteral("-chardev") << QStringLiteral("socket,id=port%1,path=%2,server=on,wait=off").arg(i).arg(extraPortSocketPath(spec, port))
+          << QStringLiteral("-device") << QStringLiteral("virtserialport,bus=vser0.0,nr=%1,chardev=port%2,name=%3").arg(i + 2).arg(i).arg(port);
+    }
 
     // Entropy, so the guest never blocks waiting for randomness.
     a << QStringLiteral("-object") << QStringLiteral("rng-random,id=rng0,filename=/dev/urandom")

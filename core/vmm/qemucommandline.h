@@ -16,6 +16,7 @@ enum class Accel { Kvm, Tcg };
 // Where the instance keeps its sockets, derived from spec.runtimeDir.
 QString qmpSocketPath(const VmSpec &spec);
 QString agentSocketPath(const VmSpec &spec);
+QString extraPortSocketPath(const VmSpec &spec, const QString &portName);
 
 // Machine type used when the spec leaves it empty. q35 with virtio-pci boots
 // Debian's kernel reliably under TCG (microvm with ACPI hangs in 20-40 % of

@@ -272,6 +272,8 @@ void QemuInstance::removeSockets()
 {
     QFile::remove(QemuCommandLine::qmpSocketPath(m_spec));
     QFile::remove(QemuCommandLine::agentSocketPath(m_spec));
+    for (const QString &port : m_spec.extraSerialPorts)
+        QFile::remove(QemuCommandLine::extraPortSocketPath(m_spec, port));
 }
 
 } // namespace Vmm

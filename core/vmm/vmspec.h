@@ -2,6 +2,7 @@
 
 #include <QList>
 #include <QString>
+#include <QStringList>
 
 namespace Vmm {
 
@@ -28,6 +29,9 @@ struct VmSpec {
     QString agentPortName = QStringLiteral("org.microvm.agent");
     quint32 vsockCid = 3;
     quint32 agentVsockPort = 1024;
+    // QEMU only: more named virtio-serial ports, each served on
+    // <runtimeDir>/<name>.sock (e.g. a peer agent for benchmarks).
+    QStringList extraSerialPorts;
     // QEMU only: machine type ("q35", "pc", "microvm"; empty = driver default)
     // and accelerator ("auto", "kvm", "tcg").
     QString machine;

@@ -313,13 +313,14 @@ bool handshake(Connection &c, HelloAck *ackOut = nullptr, Announce *announceOut 
         return false;
     Hello hello;
     hello.client = "tst_guestagent";
+    hello.nonce = QRandomGenerator::global()->generate64();
     if (!c.send(MsgType::Hello, 0, hello.encode()))
         return false;
     const auto ack = c.next(0);
     if (!ack || ack->header.type != static_cast<std::uint8_t>(MsgType::HelloAck))
         return false;
     HelloAck decoded;
-    if (!HelloAck::decode(ack->payload, &decoded))
+    if (!HelloAck::decode(ack->payload, &decoded) || decoded.nonce != hello.nonce)
         return false;
     if (ackOut)
         *ackOut = decoded;

@@ -1,0 +1,345 @@
+// bench_foundation: the foundation's numbers, each beside its floor or peer
+// measured in the same run on the same VM configuration.
+//
+//  1. create -> agent ready (VirtualMachine::start) beside the floor: the same
+//     kernel and initramfs booted by bare QEMU (same command line) to init.
+//  2. exec round trip of `true` (p50, p90): our agent beside qemu-guest-agent
+//     (guest-exec + guest-exec-status polling) in the same guest.
+//  3. file put/get throughput: our agent beside qemu-ga's
+//     guest-file-write/guest-file-read (1 MiB base64 chunks).
+//
+// Usage: bench_foundation [--boots N] [--execs N] [--mib N]
+
+#include "core/agent/agentclient.h"
+#include "core/image/imagebuilder.h"
+#include "core/paths.h"
+#include "core/template/vmtemplate.h"
+#include "core/vm/virtualmachine.h"
+#include "core/vmm/qemucommandline.h"
+#include "core/vmm/qemudriver.h"
+#include "core/vmm/vmmdriver.h"
+
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLocalSocket>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <QThread>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace {
+
+constexpr const char *kPeerPort = "org.qemu.guest_agent.0";
+
+template<typename T>
+Core::Expected<T> await(Core::Future<T> f, int timeoutMs = 300000)
+{
+    QDeadlineTimer d(timeoutMs);
+    while (!f.isFinished() && !d.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+    if (!f.isFinished())
+        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("benchmark step timed out"));
+    return f.result();
+}
+
+[[noreturn]] void die(const QString &m)
+{
+    std::fprintf(stderr, "bench_foundation: %s\n", qPrintable(m));
+    std::exit(1);
+}
+
+double percentile(QList<double> v, double p)
+{
+    std::sort(v.begin(), v.end());
+    if (v.isEmpty())
+        return 0;
+    const auto idx = static_cast<qsizetype>(p * double(v.size() - 1) + 0.5);
+    return v.at(qBound<qsizetype>(0, idx, v.size() - 1));
+}
+
+// Spawn the floor: the same command line, kernel told to stop at init.
+double floorBootMs(const Vmm::VmSpec &base, Vmm::QemuCommandLine::Accel accel, const QString &qemu)
+{
+    QTemporaryDir dir(Core::Paths::runtimeDir() + QStringLiteral("/floor-XXXXXX"));
+    Vmm::VmSpec spec = base;
+    spec.runtimeDir = dir.path();
+    spec.consoleLogPath = dir.filePath(QStringLiteral("console.log"));
+    spec.kernelCmdline += QStringLiteral(" mvs.floor=1");
+    QProcess p;
+    p.setProgram(qemu);
+    p.setArguments(Vmm::QemuCommandLine::build(spec, accel));
+    p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    QElapsedTimer t;
+    t.start();
+    p.start();
+    double reached = -1;
+    while (t.elapsed() < 120000) {
+        QFile f(spec.consoleLogPath);
+        if (f.open(QIODevice::ReadOnly) && f.readAll().contains("mvs-init: reached")) {
+            reached = double(t.nsecsElapsed()) / 1e6;
+            break;
+        }
+        if (p.state() == QProcess::NotRunning)
+            break;
+        QThread::usleep(500);
+    }
+    p.kill();
+    p.waitForFinished();
+    if (reached < 0)
+        die(QStringLiteral("the floor VM never reached init"));
+    return reached;
+}
+
+// A blocking qemu-ga client on its virtio-serial port.
+class QgaClient {
+public:
+    bool connectTo(const QString &path)
+    {
+        m_sock.connectToServer(path);
+        if (!m_sock.waitForConnected(5000)) {
+            std::fprintf(stderr, "qga: cannot connect to %s: %s\n", qPrintable(path), qPrintable(m_sock.errorString()));
+            return false;
+        }
+        // 0xFF resets qemu-ga's parser (it answers with a parse error);
+        // then guest-sync-delimited with a fresh id: replies up to the one
+        // that echoes it are stale and skipped.
+        m_sock.write(QByteArray("\xff", 1));
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            const qint64 id = QRandomGenerator::global()->bounded(1, 1 << 30);
+            send(QStringLiteral("guest-sync-delimited"), QJsonObject{{QStringLiteral("id"), id}});
+            for (QJsonObject r = readReply(2000); !r.isEmpty(); r = readReply(2000))
+                if (r.value(QStringLiteral("return")).toInteger() == id)
+                    return true;
+        }
+        return false;
+    }
+    QJsonObject call(const QString &cmd, const QJsonObject &args = {})
+    {
+        send(cmd, args);
+        const QJsonObject r = readReply(60000);
+        if (r.contains(QStringLiteral("error")))
+            die(QStringLiteral("qemu-ga %1: %2").arg(cmd, QString::fromUtf8(QJsonDocument(r).toJson(QJsonDocument::Compact))));
+        return r;
+    }
+
+private:
+    void send(const QString &cmd, const QJsonObject &args)
+    {
+        QJsonObject o{{QStringLiteral("execute"), cmd}};
+        if (!args.isEmpty())
+            o.insert(QStringLiteral("arguments"), args);
+        m_sock.write(QJsonDocument(o).toJson(QJsonDocument::Compact) + '\n');
+        m_sock.flush();
+    }
+    QJsonObject readReply(int timeoutMs)
+    {
+        QDeadlineTimer d(timeoutMs);
+        for (;;) {
+            qsizetype nl;
+            while ((nl = m_buf.indexOf('\n')) >= 0) {
+                QByteArray line = m_buf.left(nl);
+                m_buf.remove(0, nl + 1);
+                const qsizetype brace = line.indexOf('{'); // skip the 0xff sync byte
+                if (brace < 0)
+                    continue;
+                const QJsonDocument doc = QJsonDocument::fromJson(line.mid(brace));
+                if (doc.isObject())
+                    return doc.object();
+            }
+            if (d.hasExpired() || !m_sock.waitForReadyRead(int(qMax<qint64>(1, d.remainingTime())))) {
+                if (qEnvironmentVariableIsSet("MVS_BENCH_DEBUG"))
+                    std::fprintf(stderr, "qga: no reply, state %d, buffered %s\n", int(m_sock.state()), m_buf.toHex().constData());
+                return {};
+            }
+            m_buf += m_sock.readAll();
+        }
+    }
+    QLocalSocket m_sock;
+    QByteArray m_buf;
+};
+
+void row(const char *what, double ours, double peer, const char *unit, const char *peerName, const QString &verdict)
+{
+    std::printf("%-34s %10.2f %-6s %-26s %10.2f %-6s ratio %6.2f  %s\n", what, ours, unit, peerName, peer, unit, ours / peer,
+                qPrintable(verdict));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
+        qputenv("MVS_AGENT_BINARY", MVS_AGENT_BINARY);
+    int boots = 5, execs = 100, mib = 16;
+    const QStringList args = app.arguments();
+    for (int i = 1; i + 1 < args.size(); i += 2) {
+        if (args[i] == QLatin1String("--boots"))
+            boots = args[i + 1].toInt();
+        else if (args[i] == QLatin1String("--execs"))
+            execs = args[i + 1].toInt();
+        else if (args[i] == QLatin1String("--mib"))
+            mib = args[i + 1].toInt();
+    }
+
+    auto tmpl = Templates::VmTemplate::fromFile(QStringLiteral(MVS_BENCH_TEMPLATE));
+    if (!tmpl)
+        die(tmpl.error().message);
+    Vmm::DriverOptions opts;
+    opts.kind = Vmm::DriverKind::Qemu;
+    opts.accel = qEnvironmentVariable("MVS_ACCEL", QStringLiteral("auto"));
+    auto driver = Vmm::createDriver(opts);
+    if (!driver)
+        die(driver.error().message);
+    Image::ImageBuilder builder;
+    auto image = await(builder.ensure(tmpl->image, Core::Paths::agentBinary()));
+    if (!image)
+        die(image.error().message);
+
+    // --- 1. boot: floor vs create -> agent ready, alternating runs.
+    QList<double> floorMs, readyMs;
+    bool kvm = false;
+    std::unique_ptr<Vm::VirtualMachine> vm;
+    for (int i = 0; i < boots; ++i) {
+        auto v = std::make_unique<Vm::VirtualMachine>(QStringLiteral("bench"), *tmpl, **driver);
+        v->setExtraSerialPorts({QString::fromLatin1(kPeerPort)});
+        QElapsedTimer t;
+        t.start();
+        auto started = await(v->start());
+        const double ms = double(t.nsecsElapsed()) / 1e6;
+        if (!started)
+            die(started.error().message);
+        readyMs << ms;
+        kvm = v->instance()->accelerated();
+        // The floor: same spec and accelerator, command line from the same builder.
+        floorMs << floorBootMs(v->instance()->spec(), kvm ? Vmm::QemuCommandLine::Accel::Kvm : Vmm::QemuCommandLine::Accel::Tcg,
+                               static_cast<const Vmm::QemuDriver &>(**driver).binary());
+        if (i + 1 < boots)
+            (void)await(v->stop());
+        else
+            vm = std::move(v);
+    }
+    Agent::AgentClient *agent = vm->agent();
+
+    // Start the peer in the same guest on its own port.
+    Agent::ExecRequest startQga;
+    startQga.shell = QStringLiteral("for n in /sys/class/virtio-ports/*/name; do [ \"$(cat $n)\" = %1 ] && d=$(basename $(dirname $n)); done; "
+                                    "exec qemu-ga -m virtio-serial -p /dev/$d -f /run/qemu-ga.pid -t /run -d")
+                         .arg(QString::fromLatin1(kPeerPort));
+    auto qgaStarted = await(agent->run(startQga));
+    if (!qgaStarted || qgaStarted->exitCode != 0)
+        die(QStringLiteral("cannot start qemu-ga in the guest: %1").arg(qgaStarted ? QString::fromUtf8(qgaStarted->stderrData) : qgaStarted.error().message));
+    QgaClient qga;
+    if (!qga.connectTo(Vmm::QemuCommandLine::extraPortSocketPath(vm->instance()->spec(), QString::fromLatin1(kPeerPort)))) {
+        Agent::ExecRequest ps;
+        ps.shell = QStringLiteral("ps; ls -l /sys/class/virtio-ports/; cat /sys/class/virtio-ports/*/name");
+        auto r = await(agent->run(ps));
+        die(QStringLiteral("qemu-ga does not answer: %1").arg(r ? QString::fromUtf8(r->stdoutData + r->stderrData) : r.error().message));
+    }
+
+    // --- 2. exec round trips of `true`.
+    QList<double> oursExec, peerExec;
+    Agent::ExecRequest t;
+    t.argv = QStringList{QStringLiteral("/bin/true")};
+    for (int i = 0; i < execs; ++i) {
+        QElapsedTimer e;
+        e.start();
+        auto r = await(agent->run(t));
+        if (!r || r->exitCode != 0)
+            die(QStringLiteral("exec failed"));
+        oursExec << double(e.nsecsElapsed()) / 1e6;
+
+        e.restart();
+        const qint64 pid = qga.call(QStringLiteral("guest-exec"), {{QStringLiteral("path"), QStringLiteral("/bin/true")}})
+                               .value(QStringLiteral("return")).toObject().value(QStringLiteral("pid")).toInteger();
+        for (;;) {
+            const QJsonObject st = qga.call(QStringLiteral("guest-exec-status"), {{QStringLiteral("pid"), pid}})
+                                       .value(QStringLiteral("return")).toObject();
+            if (st.value(QStringLiteral("exited")).toBool())
+                break;
+        }
+        peerExec << double(e.nsecsElapsed()) / 1e6;
+    }
+
+    // Channel round trip with no process: health vs guest-ping.
+    QList<double> oursPing, peerPing;
+    for (int i = 0; i < execs; ++i) {
+        QElapsedTimer e;
+        e.start();
+        if (!await(agent->health()))
+            die(QStringLiteral("health failed"));
+        oursPing << double(e.nsecsElapsed()) / 1e6;
+        e.restart();
+        qga.call(QStringLiteral("guest-ping"));
+        peerPing << double(e.nsecsElapsed()) / 1e6;
+    }
+
+    // --- 3. throughput.
+    QByteArray data(mib * 1024 * 1024, Qt::Uninitialized);
+    QRandomGenerator(42).fillRange(reinterpret_cast<quint32 *>(data.data()), data.size() / 4);
+    QElapsedTimer e;
+    e.start();
+    if (!await(agent->putData(QStringLiteral("/tmp/ours.bin"), data)))
+        die(QStringLiteral("put failed"));
+    const double oursPut = mib / (double(e.nsecsElapsed()) / 1e9);
+    e.restart();
+    auto back = await(agent->getData(QStringLiteral("/tmp/ours.bin")));
+    if (!back || *back != data)
+        die(QStringLiteral("get failed or differs"));
+    const double oursGet = mib / (double(e.nsecsElapsed()) / 1e9);
+
+    constexpr int kQgaChunk = 1 << 20;
+    e.restart();
+    qint64 h = qga.call(QStringLiteral("guest-file-open"), {{QStringLiteral("path"), QStringLiteral("/tmp/peer.bin")}, {QStringLiteral("mode"), QStringLiteral("w")}})
+                   .value(QStringLiteral("return")).toInteger();
+    for (qsizetype off = 0; off < data.size(); off += kQgaChunk)
+        qga.call(QStringLiteral("guest-file-write"),
+                 {{QStringLiteral("handle"), h}, {QStringLiteral("buf-b64"), QString::fromLatin1(data.mid(off, kQgaChunk).toBase64())}});
+    qga.call(QStringLiteral("guest-file-close"), {{QStringLiteral("handle"), h}});
+    const double peerPut = mib / (double(e.nsecsElapsed()) / 1e9);
+    e.restart();
+    h = qga.call(QStringLiteral("guest-file-open"), {{QStringLiteral("path"), QStringLiteral("/tmp/peer.bin")}, {QStringLiteral("mode"), QStringLiteral("r")}})
+            .value(QStringLiteral("return")).toInteger();
+    QByteArray peerData;
+    for (;;) {
+        const QJsonObject r = qga.call(QStringLiteral("guest-file-read"), {{QStringLiteral("handle"), h}, {QStringLiteral("count"), kQgaChunk}})
+                                  .value(QStringLiteral("return")).toObject();
+        peerData += QByteArray::fromBase64(r.value(QStringLiteral("buf-b64")).toString().toLatin1());
+        if (r.value(QStringLiteral("eof")).toBool())
+            break;
+    }
+    qga.call(QStringLiteral("guest-file-close"), {{QStringLiteral("handle"), h}});
+    const double peerGet = mib / (double(e.nsecsElapsed()) / 1e9);
+    if (peerData != data)
+        die(QStringLiteral("qemu-ga's round trip differs"));
+    (void)await(vm->stop());
+
+    const double fMed = percentile(floorMs, 0.5), rMed = percentile(readyMs, 0.5);
+    std::printf("\nbench_foundation: QEMU %s, 1 vCPU, 256 MiB, Debian cloud kernel + busybox initramfs; %d boots, %d execs, %d MiB\n\n",
+                kvm ? "KVM" : "TCG", boots, execs, mib);
+    std::printf("%-34s %17s %-26s %17s\n", "measure", "ours", "floor / peer", "");
+    row("create->agent ready, median", rMed, fMed, "ms", "bare QEMU to init", fMed > 0 && rMed / fMed <= 1.2 ? QStringLiteral("aim <=1.2x: met") : QStringLiteral("aim <=1.2x: NOT met"));
+    const double o50 = percentile(oursExec, 0.5), p50 = percentile(peerExec, 0.5);
+    row("exec `true` p50", o50, p50, "ms", "qemu-ga exec+status", o50 <= p50 / 2 ? QStringLiteral("aim <=0.5x: met") : QStringLiteral("aim <=0.5x: NOT met"));
+    row("exec `true` p90", percentile(oursExec, 0.9), percentile(peerExec, 0.9), "ms", "qemu-ga exec+status", QString());
+    row("round trip (health / guest-ping) p50", percentile(oursPing, 0.5), percentile(peerPing, 0.5), "ms", "qemu-ga guest-ping", QString());
+    row("file put", oursPut, peerPut, "MiB/s", "qemu-ga file-write", oursPut >= 5 * peerPut ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
+    row("file get", oursGet, peerGet, "MiB/s", "qemu-ga file-read", oursGet >= 5 * peerGet ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
+    std::printf("\nboot ms, ours: ");
+    for (double v : readyMs)
+        std::printf("%.0f ", v);
+    std::printf("\nboot ms, floor: ");
+    for (double v : floorMs)
+        std::printf("%.0f ", v);
+    std::printf("\n");
+    return 0;
+}
