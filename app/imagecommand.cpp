@@ -6,6 +6,7 @@
 #include "core/template/vmtemplate.h"
 
 #include <QCoreApplication>
+#include <QTimer>
 
 #include <cstdio>
 
@@ -43,6 +44,9 @@ int imageCommand(QStringList args)
         std::fprintf(stderr, "[image %3d%%] %s\n", pct, qPrintable(step));
     });
     int rc = 1;
+    // Start inside the event loop: a cached image resolves at once, and an
+    // exit() before exec() would be lost.
+    QTimer::singleShot(0, &builder, [&]() {
     builder.ensure(tmpl->image, agent).then(&builder, [&rc](const Core::Expected<Image::GuestImage> &img) {
         if (!img) {
             std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(img.error().message));
@@ -53,6 +57,7 @@ int imageCommand(QStringList args)
             rc = 0;
         }
         QCoreApplication::exit(rc);
+    });
     });
     QCoreApplication::exec();
     return rc;

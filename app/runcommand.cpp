@@ -9,6 +9,7 @@
 #include <QCoreApplication>
 #include <QFile>
 #include <QSocketNotifier>
+#include <QTimer>
 
 #include <cstdio>
 #include <unistd.h>
@@ -105,6 +106,9 @@ int runCommand(QStringList args)
         QCoreApplication::exit(exitCode);
     });
 
+    // Start inside the event loop, so that a failure reported at once still
+    // reaches a running loop (an exit() before exec() would be lost).
+    QTimer::singleShot(0, &vm, [&]() {
     vm.start().then(&vm, [&](const Core::Result &started) {
         if (!started) {
             err(started.error().message);
@@ -153,6 +157,7 @@ int runCommand(QStringList args)
             }
             vm.stop().then(&vm, [&](const Core::Result &) { QCoreApplication::exit(exitCode); });
         });
+    });
     });
     const int rc = QCoreApplication::exec();
     vm.kill();

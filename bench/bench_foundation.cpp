@@ -270,6 +270,23 @@ int main(int argc, char **argv)
         peerExec << double(e.nsecsElapsed()) / 1e6;
     }
 
+    if (qEnvironmentVariableIsSet("MVS_BENCH_DEBUG")) {
+        // Where an exec's time goes: request -> started (vfork+execve done) -> exit.
+        QList<double> toStart, toExit;
+        for (int i = 0; i < 30; ++i) {
+            QElapsedTimer e;
+            e.start();
+            double started = 0;
+            Agent::ExecHandle *h = agent->exec(t);
+            QObject::connect(h, &Agent::ExecHandle::started, h, [&](int) { started = double(e.nsecsElapsed()) / 1e6; });
+            (void)await(h->result());
+            toStart << started;
+            toExit << double(e.nsecsElapsed()) / 1e6;
+            delete h;
+        }
+        std::printf("debug: exec -> started p50 %.2f ms, -> exit p50 %.2f ms\n", percentile(toStart, 0.5), percentile(toExit, 0.5));
+    }
+
     // Channel round trip with no process: health vs guest-ping.
     QList<double> oursPing, peerPing;
     for (int i = 0; i < execs; ++i) {

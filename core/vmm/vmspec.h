@@ -23,7 +23,7 @@ struct VmSpec {
     QString kernelCmdline; // the guest's arguments; the driver appends its console settings
     QList<DiskSpec> disks;
     QString runtimeDir;     // private per-VM directory for sockets; exists before start()
-    QString consoleLogPath; // the guest's serial console is appended here
+    QString consoleLogPath; // the guest's serial console (QEMU appends; cloud-hypervisor rewrites it per boot)
     // Guest agent channel. QEMU: a virtio-serial port with this name.
     // cloud-hypervisor: vsock with this CID, agent listening on agentVsockPort.
     QString agentPortName = QStringLiteral("org.microvm.agent");

@@ -21,15 +21,12 @@ private Q_SLOTS:
     void twentyConsecutiveBoots_data() { addDriverRows(); }
     void twentyConsecutiveBoots()
     {
-        const auto d = driverFor(currentDriverKind());
-        if (!d.driver && !d.skipReason.startsWith(QLatin1String("FAIL")))
-            QSKIP(qPrintable(d.skipReason));
-        QVERIFY2(d.driver, qPrintable(d.skipReason));
+        E2E_DRIVER_OR_SKIP(driver);
         const int boots = qEnvironmentVariableIntValue("MVS_BOOT_COUNT") > 0 ? qEnvironmentVariableIntValue("MVS_BOOT_COUNT") : 20;
 
         QList<qint64> times;
         for (int i = 0; i < boots; ++i) {
-            Vm::VirtualMachine vm(QStringLiteral("boot-%1").arg(i), minimalTemplate(), *d.driver);
+            Vm::VirtualMachine vm(QStringLiteral("boot-%1").arg(i), minimalTemplate(), driver);
             vm.setReadyTimeoutMs(kBootTimeoutMs);
             const auto started = await(vm.start(), kBootTimeoutMs + 300000);
             if (!started) {

@@ -66,12 +66,9 @@ private Q_SLOTS:
     void killVmmDuringExec_data() { addDriverRows(); }
     void killVmmDuringExec()
     {
-        const auto d = driverFor(currentDriverKind());
-        if (!d.driver && !d.skipReason.startsWith(QLatin1String("FAIL")))
-            QSKIP(qPrintable(d.skipReason));
-        QVERIFY2(d.driver, qPrintable(d.skipReason));
+        E2E_DRIVER_OR_SKIP(driver);
 
-        Vm::VirtualMachine vm(QStringLiteral("killme"), minimalTemplate(), *d.driver);
+        Vm::VirtualMachine vm(QStringLiteral("killme"), minimalTemplate(), driver);
         vm.setReadyTimeoutMs(kBootTimeoutMs);
         E2E_VERIFY_OK(await(vm.start(), kBootTimeoutMs + 300000));
         const QString runtimeDir = vm.runtimeDir();

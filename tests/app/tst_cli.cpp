@@ -1,0 +1,155 @@
+// `microvm-sandbox` as a user runs it: the main job (run a command in a fresh
+// VM), exit codes, streams, and Ctrl-C tearing everything down.
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <csignal>
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+Run runCli(const QStringList &args, const QByteArray &stdinData = {}, const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment())
+{
+    QProcess p;
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(MVS_APP_BINARY), args);
+    if (!p.waitForStarted())
+        return {};
+    if (!stdinData.isNull()) {
+        p.write(stdinData);
+        p.closeWriteChannel();
+    }
+    p.waitForFinished(300000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
+}
+
+// QEMU processes whose command line mentions this runtime directory.
+int qemuProcessesUnder(const QString &runtimeDir)
+{
+    int n = 0;
+    for (const QString &pid : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
+        if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().contains(runtimeDir.toUtf8()))
+            ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_runtime{QStringLiteral("/tmp/mvs-cli-XXXXXX")};
+    QProcessEnvironment m_env = QProcessEnvironment::systemEnvironment();
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_runtime.isValid());
+        m_env.insert(QStringLiteral("MVS_RUNTIME_DIR"), m_runtime.path());
+        m_env.insert(QStringLiteral("MVS_AGENT_BINARY"), QStringLiteral(MVS_AGENT_BINARY));
+        // Build (or find) the image first, so the tests below time only VMs.
+        const Run r = runCli({QStringLiteral("image"), QStringLiteral("build")}, {}, m_env);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+    }
+
+    void cachedImageBuildReturnsAtOnce()
+    {
+        QElapsedTimer t;
+        t.start();
+        const Run r = runCli({QStringLiteral("image"), QStringLiteral("build")}, {}, m_env);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("initramfs "));
+        QVERIFY2(t.elapsed() < 30000, "a cached image must not be rebuilt");
+    }
+
+    void runStreamsOutputAndReturnsExitCode()
+    {
+        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
+                              QStringLiteral("uname -s; echo to-stderr >&2; exit 3")},
+                             {}, m_env);
+        QCOMPARE(r.exitCode, 3);
+        QCOMPARE(r.out, QByteArray("Linux\n"));
+        QVERIFY2(r.err.contains("to-stderr\n"), r.err.constData());
+        QVERIFY(!r.out.contains("to-stderr"));
+        QVERIFY2(QDir(m_runtime.path()).isEmpty(), "the VM's runtime directory must be gone");
+    }
+
+    void pipedStdinIsForwarded()
+    {
+        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("wc"), QStringLiteral("-c")},
+                             QByteArray(100000, 'x'), m_env);
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.out.trimmed(), QByteArray("100000"));
+    }
+
+    void timeoutGives124()
+    {
+        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--timeout"), QStringLiteral("2"), QStringLiteral("--"),
+                              QStringLiteral("sleep"), QStringLiteral("60")},
+                             {}, m_env);
+        QCOMPARE(r.exitCode, 124);
+        QVERIFY(r.err.contains("timed out"));
+    }
+
+    void badInputGivesClearErrors()
+    {
+        Run r = runCli({QStringLiteral("run")}, {}, m_env);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains("usage"));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--template"), QStringLiteral("nope"), QStringLiteral("--"), QStringLiteral("true")}, {}, m_env);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains("no template 'nope'"));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--driver"), QStringLiteral("vmware"), QStringLiteral("--"), QStringLiteral("true")}, {}, m_env);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains("unknown VMM driver"));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--qemu-binary"), QStringLiteral("/nonexistent/qemu"), QStringLiteral("--driver"),
+                    QStringLiteral("qemu"), QStringLiteral("--"), QStringLiteral("true")},
+                   {}, m_env);
+        QCOMPARE(r.exitCode, 125);
+        QVERIFY(r.err.contains("apt-get install qemu-system-x86"));
+        QProcessEnvironment noAgent = m_env;
+        noAgent.insert(QStringLiteral("MVS_AGENT_BINARY"), QStringLiteral("/nonexistent/agent"));
+        r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, noAgent);
+        QCOMPARE(r.exitCode, 125);
+        QVERIFY(r.err.contains("/nonexistent/agent"));
+        r = runCli({QStringLiteral("frobnicate")}, {}, m_env);
+        QCOMPARE(r.exitCode, 2);
+    }
+
+    void ctrlCTearsEverythingDown()
+    {
+        QProcess p;
+        p.setProcessEnvironment(m_env);
+        p.start(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
+                                                  QStringLiteral("echo started; sleep 600")});
+        QVERIFY(p.waitForStarted());
+        QByteArray out;
+        QElapsedTimer t;
+        t.start();
+        while (!out.contains("started") && t.elapsed() < 120000) {
+            p.waitForReadyRead(1000);
+            out += p.readAllStandardOutput();
+        }
+        QVERIFY2(out.contains("started"), "the command never ran");
+        QCOMPARE(qemuProcessesUnder(m_runtime.path()), 1);
+        ::kill(pid_t(p.processId()), SIGINT);
+        QVERIFY(p.waitForFinished(10000));
+        QCOMPARE(p.exitCode(), 128 + SIGINT);
+        QTRY_COMPARE_WITH_TIMEOUT(qemuProcessesUnder(m_runtime.path()), 0, 5000);
+        QVERIFY2(QDir(m_runtime.path()).isEmpty(), qPrintable(QDir(m_runtime.path()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot).join(QLatin1Char(' '))));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
