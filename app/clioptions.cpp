@@ -1,5 +1,7 @@
 #include "app/clioptions.h"
 
+#include "core/config.h"
+
 namespace App {
 
 Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString *value)
@@ -26,10 +28,17 @@ Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString 
 
 Core::Result DriverFlags::take(QStringList &args)
 {
-    driver = qEnvironmentVariable("MVS_DRIVER");
-    accel = qEnvironmentVariable("MVS_ACCEL");
-    qemuBinary = qEnvironmentVariable("MVS_QEMU");
-    chBinary = qEnvironmentVariable("MVS_CLOUD_HYPERVISOR");
+    auto config = Core::Config::load();
+    if (!config)
+        return config.error();
+    auto pick = [](const char *env, const QString &fromConfig) {
+        const QString v = qEnvironmentVariable(env);
+        return v.isEmpty() ? fromConfig : v;
+    };
+    driver = pick("MVS_DRIVER", config->driver);
+    accel = pick("MVS_ACCEL", config->accel);
+    qemuBinary = pick("MVS_QEMU", config->qemuBinary);
+    chBinary = pick("MVS_CLOUD_HYPERVISOR", config->chBinary);
     for (auto [flag, target] : {std::pair{QStringLiteral("--driver"), &driver}, std::pair{QStringLiteral("--accel"), &accel},
                                 std::pair{QStringLiteral("--qemu-binary"), &qemuBinary},
                                 std::pair{QStringLiteral("--ch-binary"), &chBinary}}) {

@@ -8,8 +8,8 @@
 namespace App {
 
 // Options every VM-starting subcommand shares: --driver, --accel,
-// --qemu-binary, --ch-binary (environment: MVS_DRIVER, MVS_ACCEL, MVS_QEMU,
-// MVS_CLOUD_HYPERVISOR).
+// --qemu-binary, --ch-binary; then the environment (MVS_DRIVER, MVS_ACCEL,
+// MVS_QEMU, MVS_CLOUD_HYPERVISOR); then config.yaml (Core::Config).
 struct DriverFlags {
     QString driver;
     QString accel;

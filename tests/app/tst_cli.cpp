@@ -3,6 +3,7 @@
 
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
@@ -125,6 +126,37 @@ private Q_SLOTS:
         QVERIFY(r.err.contains("/nonexistent/agent"));
         r = runCli({QStringLiteral("frobnicate")}, {}, m_env);
         QCOMPARE(r.exitCode, 2);
+    }
+
+    void configFileSelectsTheDriverAndFlagsOverrideIt()
+    {
+        QTemporaryDir config;
+        QProcessEnvironment env = m_env;
+        env.insert(QStringLiteral("MVS_CONFIG_DIR"), config.path());
+        env.remove(QStringLiteral("MVS_DRIVER"));
+        env.remove(QStringLiteral("MVS_QEMU"));
+        auto writeConfig = [&](const QByteArray &yaml) {
+            QFile f(config.filePath(QStringLiteral("config.yaml")));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(yaml);
+        };
+        writeConfig("driver: qemu\nqemu_binary: /nonexistent/qemu-from-config\n");
+        Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, env);
+        QCOMPARE(r.exitCode, 125);
+        QVERIFY2(r.err.contains("/nonexistent/qemu-from-config"), r.err.constData());
+        // The flag wins over the config key.
+        r = runCli({QStringLiteral("run"), QStringLiteral("--qemu-binary"), QStringLiteral("qemu-system-x86_64"), QStringLiteral("--"),
+                    QStringLiteral("true")},
+                   {}, env);
+        QCOMPARE(r.exitCode, 0);
+        writeConfig("driver: [not, a, string]\n");
+        r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, env);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("config.yaml"), r.err.constData());
+        writeConfig("colour: red\n");
+        r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, env);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("unknown key 'colour'"), r.err.constData());
     }
 
     void ctrlCTearsEverythingDown()

@@ -1,0 +1,50 @@
+#include "core/config.h"
+
+#include "core/paths.h"
+
+#include <QFile>
+
+#include <yaml-cpp/yaml.h>
+
+namespace Core {
+
+QString Config::path()
+{
+    return Paths::configDir() + QStringLiteral("/config.yaml");
+}
+
+Expected<Config> Config::load(const QString &path)
+{
+    Config c;
+    QFile f(path);
+    if (!f.exists())
+        return c;
+    if (!f.open(QIODevice::ReadOnly))
+        return Error(ErrorCode::Io, QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
+    try {
+        const YAML::Node root = YAML::Load(f.readAll().toStdString());
+        if (root.IsNull())
+            return c;
+        if (!root.IsMap())
+            return Error(ErrorCode::InvalidArgument, QStringLiteral("%1: the top level must be a mapping").arg(path));
+        for (const auto &kv : root) {
+            const QString key = QString::fromStdString(kv.first.as<std::string>());
+            const QString value = QString::fromStdString(kv.second.as<std::string>());
+            if (key == QLatin1String("driver"))
+                c.driver = value;
+            else if (key == QLatin1String("accel"))
+                c.accel = value;
+            else if (key == QLatin1String("qemu_binary"))
+                c.qemuBinary = value;
+            else if (key == QLatin1String("cloud_hypervisor_binary"))
+                c.chBinary = value;
+            else
+                return Error(ErrorCode::InvalidArgument, QStringLiteral("%1: unknown key '%2'").arg(path, key));
+        }
+    } catch (const YAML::Exception &e) {
+        return Error(ErrorCode::InvalidArgument, QStringLiteral("%1: %2").arg(path, QString::fromStdString(e.what())));
+    }
+    return c;
+}
+
+} // namespace Core
