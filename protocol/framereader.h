@@ -56,6 +56,13 @@ public:
             Reader r(std::string_view(m_buf.data() + m_pos + 2, kHeaderSize - 2));
             m_last.type = r.u8();
             m_last.flags = r.u8();
+            if (m_last.flags != 0) {
+                // Flags are reserved (always 0): this is not a frame start but
+                // stale bytes that happen to hold the magic. Keep resyncing.
+                ++m_pos;
+                ++m_skipped;
+                continue;
+            }
             m_last.stream = r.u32();
             m_last.length = r.u32();
             if (m_last.length > m_maxPayload)

@@ -7,7 +7,8 @@
 //
 //   offset 0  u16  magic   0x4D56 ("VM" on the wire), lets a reader resync
 //   offset 2  u8   type    MsgType
-//   offset 3  u8   flags   reserved, 0
+//   offset 3  u8   flags   reserved, always 0 (a reader treats non-zero as
+//                          stale bytes and keeps resyncing)
 //   offset 4  u32  stream  0 = connection level, otherwise a host-chosen id
 //   offset 8  u32  length  payload size, never above the receiver's maximum
 //

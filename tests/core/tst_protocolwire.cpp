@@ -115,11 +115,24 @@ private Q_SLOTS:
         QVERIFY(r.skippedBytes() >= 31);
     }
 
+    void magicWithNonZeroFlagsIsNotAFrameStart()
+    {
+        FrameReader r;
+        // Stale bytes: the magic, then a header with flags set and a huge length.
+        std::string stale("\x56\x4d\x01\x7f\x01\x00\x00\x00\xff\xff\xff\x00", 12);
+        r.feed(stale);
+        r.feed(encodeFrame(static_cast<std::uint8_t>(MsgType::Health), 9, {}));
+        Frame f;
+        QCOMPARE(r.next(&f), FrameReader::Status::Frame);
+        QCOMPARE(f.header.stream, 9u);
+        QCOMPARE(r.skippedBytes(), std::uint64_t(12));
+    }
+
     void oversizeFramesAreRefused()
     {
         FrameReader r(1024);
         char header[kHeaderSize];
-        encodeHeader(header, FrameHeader{std::uint8_t(MsgType::FileData), 3, 0, 1025});
+        encodeHeader(header, FrameHeader{std::uint8_t(MsgType::FileData), 0, 3, 1025});
         r.feed(header, kHeaderSize);
         Frame f;
         QCOMPARE(r.next(&f), FrameReader::Status::Oversize);

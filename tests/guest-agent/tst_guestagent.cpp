@@ -1105,7 +1105,7 @@ void TestGuestAgent::oversizeFrame()
     auto &c = *agent.conn;
     QVERIFY(::handshake(c));
     char header[kHeaderSize];
-    encodeHeader(header, FrameHeader{static_cast<std::uint8_t>(MsgType::FileData), 1, 5, kDefaultMaxPayload + 1});
+    encodeHeader(header, FrameHeader{static_cast<std::uint8_t>(MsgType::FileData), 0, 5, kDefaultMaxPayload + 1});
     QVERIFY(c.sendRaw(std::string_view(header, sizeof header)));
     const auto err = expectError(c, 0);
     QVERIFY(err);
