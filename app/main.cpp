@@ -13,8 +13,10 @@ void usage()
     std::printf(
         "microvm-sandbox %s: run AI agents in microVMs\n\n"
         "usage:\n"
-        "  microvm-sandbox run [--template NAME] [--vcpus N] [--memory MiB] [--timeout S] -- COMMAND [ARGS...]\n"
-        "      create a VM, run COMMAND in it with streamed output, destroy the VM; exit with COMMAND's code\n"
+        "  microvm-sandbox run [--template NAME] [--vcpus N] [--memory MiB] [--timeout S] [--keep-console FILE] [--quiet]\n"
+        "                      -- COMMAND [ARGS...]\n"
+        "      create a VM, run COMMAND in it with streamed output (piped stdin is forwarded), destroy the VM;\n"
+        "      exit with COMMAND's code (128+N: signal, 124: timeout, 125: the sandbox failed)\n"
         "  microvm-sandbox image build|path [--template NAME]\n"
         "      build (once, cached) or locate a template's guest image\n"
         "  microvm-sandbox template list\n"
