@@ -89,9 +89,11 @@ int runCommand(QStringList args)
         vm.setConsoleLogPath(keepConsole);
 
     int exitCode = kExitFailure;
+    bool interrupted = false;
     SignalWatcher signals;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, &vm, [&](int sig) {
         err(QStringLiteral("interrupted, destroying the VM"));
+        interrupted = true;
         vm.kill();
         exitCode = 128 + sig;
         QCoreApplication::exit(exitCode);
@@ -144,6 +146,8 @@ int runCommand(QStringList args)
             });
         }
         h->result().then(&vm, [&](const Core::Expected<Agent::ExecResult> &r) {
+            if (interrupted)
+                return; // the VM is already gone; exit() was called
             if (!r) {
                 err(r.error().message);
                 exitCode = kExitFailure;
@@ -161,6 +165,7 @@ int runCommand(QStringList args)
     });
     const int rc = QCoreApplication::exec();
     vm.kill();
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
     return rc;
 }
 

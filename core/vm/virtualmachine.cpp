@@ -10,6 +10,8 @@
 #include <QFile>
 #include <QTemporaryDir>
 
+#include <utility>
+
 namespace Vm {
 
 QString stateName(VirtualMachine::State state)
@@ -254,17 +256,22 @@ void VirtualMachine::kill()
 
 void VirtualMachine::cleanup()
 {
-    if (m_agent) {
-        m_agent->close();
-        m_agent->deleteLater();
-        m_agent = nullptr;
+    // Detach everything first: tearing down fires callbacks (failed execs,
+    // resolved futures) that may re-enter stop(), kill() or cleanup().
+    Agent::AgentClient *agent = std::exchange(m_agent, nullptr);
+    std::unique_ptr<Vmm::VmmInstance> instance = std::move(m_instance);
+    std::unique_ptr<QTemporaryDir> runtimeDir = std::move(m_runtimeDir);
+    if (agent) {
+        agent->close();
+        agent->deleteLater();
     }
-    if (m_instance) {
-        m_instance->disconnect(this);
-        m_instance->kill();
-        m_instance.reset();
+    if (instance) {
+        instance->disconnect(this);
+        instance->kill();
+        // We may be inside one of its own calls: delete it from the event loop.
+        instance.release()->deleteLater();
     }
-    m_runtimeDir.reset(); // removes the directory and anything left in it
+    runtimeDir.reset(); // removes the directory and anything left in it
 }
 
 } // namespace Vm
