@@ -77,7 +77,7 @@ Core::Expected<QByteArray> runTool(const QString &program, const QStringList &ar
 // apt-get download <pkg> into the deb cache; returns the .deb path.
 Core::Expected<QString> downloadPackage(const QString &package)
 {
-    static const QRegularExpression valid(QStringLiteral("^[a-z0-9][a-z0-9.+-]+(=[A-Za-z0-9.+:~-]+)?$"));
+    static const QRegularExpression valid(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9][a-z0-9.+-]+(=[A-Za-z0-9.+:~-]+)?")));
     if (!valid.match(package).hasMatch())
         return buildError(QStringLiteral("'%1' is not a Debian package name").arg(package));
     const QString debs = Core::Paths::cacheDir() + QStringLiteral("/debs");

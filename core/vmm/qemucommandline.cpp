@@ -43,7 +43,7 @@ Core::Result validate(const VmSpec &spec)
     if (spec.kernelPath.contains(QLatin1Char(',')) || spec.initramfsPath.contains(QLatin1Char(','))
         || spec.runtimeDir.contains(QLatin1Char(',')) || spec.consoleLogPath.contains(QLatin1Char(',')))
         return invalid(QStringLiteral("paths given to QEMU may not contain commas"));
-    static const QRegularExpression portName(QStringLiteral("^[A-Za-z0-9._-]{1,64}$"));
+    static const QRegularExpression portName(QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9._-]{1,64}")));
     if (!portName.match(spec.agentPortName).hasMatch())
         return invalid(QStringLiteral("bad agent port name '%1'").arg(spec.agentPortName));
     for (const QString &p : spec.extraSerialPorts)

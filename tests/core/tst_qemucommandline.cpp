@@ -97,6 +97,7 @@ private Q_SLOTS:
         QTest::newRow("long runtime dir") << 4;
         QTest::newRow("bad disk format") << 5;
         QTest::newRow("bad port name") << 6;
+        QTest::newRow("port name with newline") << 7;
     }
     void validationRejectsBadSpecs()
     {
@@ -110,6 +111,7 @@ private Q_SLOTS:
         case 4: s.runtimeDir = QStringLiteral("/") + QString(120, QLatin1Char('x')); break;
         case 5: s.disks << Vmm::DiskSpec{QStringLiteral("/d.img"), QStringLiteral("vmdk"), false}; break;
         case 6: s.agentPortName = QStringLiteral("bad name,with=stuff"); break;
+        case 7: s.agentPortName = QStringLiteral("org.port\n"); break;
         }
         const auto r = Vmm::QemuCommandLine::validate(s);
         QVERIFY(!r);

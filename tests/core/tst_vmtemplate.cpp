@@ -53,6 +53,7 @@ private Q_SLOTS:
         QTest::newRow("unknown key") << QByteArray("name: x\nkernel: {package: k}\ncolour: red\n") << QStringLiteral("colour");
         QTest::newRow("no name") << QByteArray("kernel: {package: k}\n") << QStringLiteral("name");
         QTest::newRow("bad name") << QByteArray("name: Has Spaces\nkernel: {package: k}\n") << QStringLiteral("Has Spaces");
+        QTest::newRow("name with newline") << QByteArray("name: \"x\\n\"\nkernel: {package: k}\n") << QStringLiteral("must be lowercase");
         QTest::newRow("no kernel") << QByteArray("name: x\n") << QStringLiteral("kernel.package");
         QTest::newRow("vcpus range") << QByteArray("name: x\nvcpus: 0\nkernel: {package: k}\n") << QStringLiteral("vcpus");
         QTest::newRow("vcpus type") << QByteArray("name: x\nvcpus: many\nkernel: {package: k}\n") << QStringLiteral("bad value");
