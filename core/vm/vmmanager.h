@@ -1,0 +1,156 @@
+#pragma once
+
+#include "core/async.h"
+#include "core/vm/virtualmachine.h"
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QObject>
+#include <QStringList>
+
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace Agent {
+class AgentClient;
+}
+namespace Vmm {
+class VmmDriver;
+}
+
+namespace Vm {
+
+// What a VmManager keeps on disk for one VM (<stateDir>/<name>.json).
+struct VmRecord {
+    // What the user last asked for. The VM's actual state is not persisted:
+    // it lives in the VMM process, which does not outlive the manager.
+    enum class Desired { Stopped, Running, Paused };
+
+    QString name;
+    QString templateName;
+    int vcpus = 0;
+    int memoryMiB = 0;
+    Desired desired = Desired::Stopped;
+    QDateTime createdAt;
+    QDateTime lastStartedAt; // invalid: never started
+    std::optional<Core::Error> lastError;
+
+    QJsonObject toJson() const;
+    static Core::Expected<VmRecord> fromJson(const QJsonObject &json);
+};
+
+QString desiredName(VmRecord::Desired desired);
+
+// A snapshot of one managed VM, for listings and the API.
+struct VmInfo {
+    VmRecord record;
+    VirtualMachine::State state = VirtualMachine::State::Created;
+    bool accelerated = false; // meaningful while running
+    qint64 bootMs = 0;        // the last start's spawn -> agent time
+};
+
+// Owns the named VMs of one host user and keeps a durable record of each.
+//
+// Records are JSON files written atomically (QSaveFile, mode 0600) on every
+// change of configuration, desired state or last error. The serial console
+// of each VM is appended to <stateDir>/<name>.console.log, so it survives
+// the VM and the process.
+//
+// A VMM never outlives the manager that started it: the destructor kills the
+// VMs it runs. So when records are loaded at construction, nothing is
+// running: every VM that had been started before is reported Stopped, even
+// if its desired state was running or paused (the record keeps the desired
+// state; nothing is restarted automatically). A VM never started is Created.
+//
+// Operations are asynchronous and never block the thread. Operations on a
+// VM that do not fit its current state fail with InvalidState (for example
+// starting a VM that is booting); operations on a VM being removed fail too.
+class VmManager final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(VmManager)
+public:
+    static constexpr int kMaxVcpus = 64;
+    static constexpr int kMinMemoryMiB = 64;
+    static constexpr int kMaxMemoryMiB = 256 * 1024;
+
+    struct CreateOptions {
+        QString name;
+        QString templateName;
+        std::optional<int> vcpus;     // default: the template's
+        std::optional<int> memoryMiB; // default: the template's
+    };
+
+    // Names: ^[a-z0-9][a-z0-9-]{0,62}$ (they end up in host names, file
+    // names and URLs).
+    static Core::Result validateName(const QString &name);
+    static QString defaultStateDir(); // Core::Paths::dataDir() + "/vms"
+
+    // The driver must outlive the manager. stateDir empty: defaultStateDir().
+    explicit VmManager(const Vmm::VmmDriver &driver, QString stateDir = QString(), QObject *parent = nullptr);
+    ~VmManager() override;
+
+    QString stateDir() const { return m_stateDir; }
+    // Record files that could not be read at construction (skipped), one
+    // line each with the file and why.
+    QStringList loadWarnings() const { return m_loadWarnings; }
+
+    // Validate, load the template, persist the record. Nothing is started.
+    // On any error nothing is left behind (no record, no entry).
+    Core::Expected<VmInfo> create(const CreateOptions &options);
+
+    bool contains(const QString &name) const;
+    QStringList names() const; // sorted
+    QList<VmInfo> list() const; // sorted by name
+    Core::Expected<VmInfo> info(const QString &name) const;
+    // The VM object (nullptr when unknown or not instantiated yet: a VM is
+    // instantiated on create, or on its first start after a reload).
+    VirtualMachine *vm(const QString &name) const;
+    // The running VM's agent, or a clear NotFound / InvalidState error.
+    Core::Expected<Agent::AgentClient *> agent(const QString &name) const;
+
+    QString consoleLogPath(const QString &name) const;
+    // The last maxBytes of the console log (empty when the VM never booted).
+    Core::Expected<QByteArray> consoleLog(const QString &name, qint64 maxBytes) const;
+
+    Core::Future<void> start(const QString &name);
+    Core::Future<void> stop(const QString &name);
+    Core::Future<void> pause(const QString &name);
+    Core::Future<void> resume(const QString &name);
+    // Stop (when running) then start.
+    Core::Future<void> restart(const QString &name);
+    // Stop (killed if it does not stop), then forget: record and console log
+    // are deleted. The name can be reused once this resolves.
+    Core::Future<void> remove(const QString &name);
+
+Q_SIGNALS:
+    void vmAdded(const QString &name);
+    void vmRemoved(const QString &name);
+    void vmStateChanged(const QString &name, Vm::VirtualMachine::State state);
+
+private:
+    struct Entry {
+        VmRecord record;
+        std::unique_ptr<VirtualMachine> vm;
+        bool removing = false;
+    };
+
+    void load();
+    Entry *find(const QString &name) const;
+    // The entry, ready for an operation: known, not being removed.
+    Core::Expected<Entry *> entryFor(const QString &name) const;
+    // Instantiate the VM from its template when that was not done yet.
+    Core::Result ensureVm(Entry *entry);
+    VirtualMachine::State reportedState(const Entry &entry) const;
+    VmInfo infoOf(const Entry &entry) const;
+    QString recordPath(const QString &name) const;
+    Core::Result persist(const VmRecord &record);
+    void setLastError(const QString &name, const std::optional<Core::Error> &error);
+
+    const Vmm::VmmDriver &m_driver;
+    QString m_stateDir;
+    QStringList m_loadWarnings;
+    std::map<QString, std::unique_ptr<Entry>> m_entries;
+};
+
+} // namespace Vm

@@ -1,0 +1,581 @@
+#include "server/apicontroller.h"
+
+#include "core/agent/agentclient.h"
+#include "core/template/vmtemplate.h"
+#include "core/vm/vmmanager.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QPointer>
+#include <QPromise>
+
+#include <cmath>
+#include <memory>
+
+namespace Server {
+namespace {
+
+// A copyable handle on the promise of one API answer; the first resolve wins.
+class Reply {
+public:
+    Reply() : m_p(std::make_shared<QPromise<ApiResult>>()) { m_p->start(); }
+    ApiFuture future() const { return m_p->future(); }
+    void resolve(ApiResult result) const
+    {
+        if (m_p->future().isFinished())
+            return;
+        m_p->addResult(std::move(result));
+        m_p->finish();
+    }
+
+private:
+    std::shared_ptr<QPromise<ApiResult>> m_p;
+};
+
+ApiFuture ready(ApiResult result)
+{
+    Reply r;
+    r.resolve(std::move(result));
+    return r.future();
+}
+
+ApiFuture fail(ApiError::Code code, const QString &message)
+{
+    return ready(ApiError(code, message));
+}
+
+ApiFuture fail(const Core::Error &error)
+{
+    return ready(ApiError::fromCore(error));
+}
+
+// Call fn with the future's result once it is finished, or with a
+// Cancelled error when it was abandoned (a promise dropped unresolved):
+// then() alone never runs for a canceled future. fn runs where the future
+// is resolved (core resolves on its objects' thread, the main thread), and
+// not at all once context is gone: a context-bound then() would assert on
+// a destroyed context in debug builds.
+template<typename T, typename F>
+void whenDone(Core::Future<T> future, QObject *context, F fn)
+{
+    const QPointer<QObject> guard(context);
+    future
+        .then([guard, fn](const Core::Expected<T> &r) {
+            if (guard)
+                fn(r);
+        })
+        .onCanceled([guard, fn]() {
+            if (guard)
+                fn(Core::Expected<T>(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the operation was abandoned"))));
+        });
+}
+
+// --- request bodies -------------------------------------------------------
+
+using ObjectOrError = std::variant<QJsonObject, ApiError>;
+
+ObjectOrError parseObject(const QByteArray &body, const QStringList &fields)
+{
+    if (body.trimmed().isEmpty())
+        return ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be a JSON object"));
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &pe);
+    if (pe.error != QJsonParseError::NoError)
+        return ApiError(ApiError::Code::InvalidJson, QStringLiteral("malformed JSON at offset %1: %2").arg(pe.offset).arg(pe.errorString()));
+    if (!doc.isObject())
+        return ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be a JSON object"));
+    const QJsonObject o = doc.object();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        if (!fields.contains(it.key()))
+            return ApiError(ApiError::Code::InvalidArgument,
+                            QStringLiteral("unknown field '%1' (this route takes: %2)").arg(it.key().left(64), fields.join(QStringLiteral(", "))));
+    }
+    return o;
+}
+
+ApiError wrongType(const QString &field, const QString &expected)
+{
+    return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("field '%1' must be %2").arg(field, expected));
+}
+
+bool isInteger(const QJsonValue &v)
+{
+    if (!v.isDouble())
+        return false;
+    const double d = v.toDouble();
+    return std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 2147483647.0;
+}
+
+// --- query parameters -----------------------------------------------------
+
+std::variant<QString, ApiError> guestPath(const Request &request)
+{
+    if (!request.query.hasQueryItem(QStringLiteral("path")))
+        return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("the query parameter 'path' is required"));
+    const QString path = request.query.queryItemValue(QStringLiteral("path"), QUrl::FullyDecoded);
+    if (!path.startsWith(QLatin1Char('/')) || path.contains(QChar(0)))
+        return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("'path' must be an absolute guest path"));
+    return path;
+}
+
+QString iso(const QDateTime &t)
+{
+    return t.toUTC().toString(Qt::ISODateWithMs);
+}
+
+QJsonValue timeOrNull(const QDateTime &t)
+{
+    return t.isValid() ? QJsonValue(iso(t)) : QJsonValue(QJsonValue::Null);
+}
+
+QJsonObject fileToJson(const Agent::FileInfo &f)
+{
+    QJsonObject o{{QStringLiteral("name"), f.name},
+                  {QStringLiteral("type"), Agent::fileTypeName(f.type)},
+                  {QStringLiteral("mode"), static_cast<qint64>(f.mode)},
+                  {QStringLiteral("size"), static_cast<qint64>(f.size)},
+                  {QStringLiteral("mtime"), f.mtimeSec},
+                  {QStringLiteral("uid"), static_cast<qint64>(f.uid)},
+                  {QStringLiteral("gid"), static_cast<qint64>(f.gid)}};
+    if (f.type == Agent::FileInfo::Type::Symlink)
+        o[QStringLiteral("link_target")] = f.linkTarget;
+    return o;
+}
+
+} // namespace
+
+Response Response::ofJson(QJsonValue json, bool created)
+{
+    Response r;
+    r.kind = Kind::Json;
+    r.json = std::move(json);
+    r.created = created;
+    return r;
+}
+
+Response Response::ofBytes(QByteArray bytes, QByteArray contentType)
+{
+    Response r;
+    r.kind = Kind::Bytes;
+    r.bytes = std::move(bytes);
+    r.contentType = std::move(contentType);
+    return r;
+}
+
+ApiError ApiError::fromCore(const Core::Error &error)
+{
+    using C = Core::ErrorCode;
+    Code code = Code::Internal;
+    switch (error.code) {
+    case C::InvalidArgument: code = Code::InvalidArgument; break;
+    case C::NotFound: code = Code::NotFound; break;
+    case C::AlreadyExists: code = Code::AlreadyExists; break;
+    case C::InvalidState:
+    case C::Cancelled: code = Code::InvalidState; break;
+    case C::Timeout: code = Code::Timeout; break;
+    case C::BinaryMissing:
+    case C::KvmUnavailable:
+    case C::VmmFailed:
+    case C::VmmApi:
+    case C::ImageBuild:
+    case C::Template: code = Code::VmFailed; break;
+    case C::AgentUnavailable: code = Code::AgentUnavailable; break;
+    case C::Agent:
+    case C::Protocol: code = Code::GuestError; break;
+    case C::NoSpace: code = Code::NoSpace; break;
+    case C::PermissionDenied: code = Code::PermissionDenied; break;
+    case C::Unsupported: code = Code::Unsupported; break;
+    case C::Io:
+    case C::Internal: code = Code::Internal; break;
+    }
+    return ApiError(code, error.message);
+}
+
+QString apiErrorCodeName(ApiError::Code code)
+{
+    switch (code) {
+    case ApiError::Code::InvalidJson: return QStringLiteral("invalid_json");
+    case ApiError::Code::InvalidArgument: return QStringLiteral("invalid_argument");
+    case ApiError::Code::Unauthorized: return QStringLiteral("unauthorized");
+    case ApiError::Code::PermissionDenied: return QStringLiteral("permission_denied");
+    case ApiError::Code::NotFound: return QStringLiteral("not_found");
+    case ApiError::Code::MethodNotAllowed: return QStringLiteral("method_not_allowed");
+    case ApiError::Code::AlreadyExists: return QStringLiteral("already_exists");
+    case ApiError::Code::InvalidState: return QStringLiteral("invalid_state");
+    case ApiError::Code::PayloadTooLarge: return QStringLiteral("payload_too_large");
+    case ApiError::Code::Timeout: return QStringLiteral("timeout");
+    case ApiError::Code::AgentUnavailable: return QStringLiteral("agent_unavailable");
+    case ApiError::Code::GuestError: return QStringLiteral("guest_error");
+    case ApiError::Code::VmFailed: return QStringLiteral("vm_failed");
+    case ApiError::Code::NoSpace: return QStringLiteral("no_space");
+    case ApiError::Code::Unsupported: return QStringLiteral("unsupported");
+    case ApiError::Code::Internal: return QStringLiteral("internal");
+    }
+    return QStringLiteral("internal");
+}
+
+ApiController::ApiController(Vm::VmManager &manager, QObject *parent)
+    : QObject(parent)
+    , m_manager(manager)
+{
+}
+
+ApiController::~ApiController() = default;
+
+QJsonObject ApiController::vmToJson(const Vm::VmInfo &info)
+{
+    const Vm::VmRecord &r = info.record;
+    QJsonObject o{{QStringLiteral("name"), r.name},
+                  {QStringLiteral("template"), r.templateName},
+                  {QStringLiteral("state"), Vm::stateName(info.state)},
+                  {QStringLiteral("desired_state"), Vm::desiredName(r.desired)},
+                  {QStringLiteral("vcpus"), r.vcpus},
+                  {QStringLiteral("memory_mb"), r.memoryMiB},
+                  {QStringLiteral("created_at"), timeOrNull(r.createdAt)},
+                  {QStringLiteral("last_started_at"), timeOrNull(r.lastStartedAt)}};
+    if (r.lastError) {
+        const ApiError e = ApiError::fromCore(*r.lastError);
+        o[QStringLiteral("last_error")] = QJsonObject{{QStringLiteral("code"), apiErrorCodeName(e.code)}, {QStringLiteral("message"), e.message}};
+    } else {
+        o[QStringLiteral("last_error")] = QJsonValue(QJsonValue::Null);
+    }
+    if (info.state == Vm::VirtualMachine::State::Ready || info.state == Vm::VirtualMachine::State::Paused) {
+        o[QStringLiteral("boot_ms")] = info.bootMs;
+        o[QStringLiteral("accelerated")] = info.accelerated;
+    }
+    return o;
+}
+
+ApiFuture ApiController::health(const Request &)
+{
+    return ready(Response::ofJson(QJsonObject{{QStringLiteral("status"), QStringLiteral("ok")},
+                                              {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}));
+}
+
+ApiFuture ApiController::listTemplates(const Request &)
+{
+    QJsonArray list;
+    for (const Templates::VmTemplate &t : Templates::VmTemplate::all()) {
+        list.append(QJsonObject{{QStringLiteral("name"), t.name},
+                                {QStringLiteral("description"), t.description},
+                                {QStringLiteral("vcpus"), t.vcpus},
+                                {QStringLiteral("memory_mb"), t.memoryMiB}});
+    }
+    return ready(Response::ofJson(QJsonObject{{QStringLiteral("templates"), list}}));
+}
+
+ApiFuture ApiController::listVms(const Request &)
+{
+    QJsonArray list;
+    for (const Vm::VmInfo &info : m_manager.list())
+        list.append(vmToJson(info));
+    return ready(Response::ofJson(QJsonObject{{QStringLiteral("vms"), list}}));
+}
+
+ApiFuture ApiController::createVm(const Request &request)
+{
+    auto parsed = parseObject(request.body, {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"),
+                                             QStringLiteral("memory_mb"), QStringLiteral("start")});
+    if (auto *e = std::get_if<ApiError>(&parsed))
+        return ready(*e);
+    const QJsonObject o = std::get<QJsonObject>(parsed);
+
+    Vm::VmManager::CreateOptions options;
+    const QJsonValue name = o.value(QStringLiteral("name"));
+    if (!name.isString())
+        return ready(wrongType(QStringLiteral("name"), QStringLiteral("a string (required)")));
+    options.name = name.toString();
+    const QJsonValue tmpl = o.value(QStringLiteral("template"));
+    if (!tmpl.isString())
+        return ready(wrongType(QStringLiteral("template"), QStringLiteral("a string (required)")));
+    options.templateName = tmpl.toString();
+    if (o.contains(QStringLiteral("vcpus"))) {
+        if (!isInteger(o.value(QStringLiteral("vcpus"))))
+            return ready(wrongType(QStringLiteral("vcpus"), QStringLiteral("an integer")));
+        options.vcpus = o.value(QStringLiteral("vcpus")).toInt();
+    }
+    if (o.contains(QStringLiteral("memory_mb"))) {
+        if (!isInteger(o.value(QStringLiteral("memory_mb"))))
+            return ready(wrongType(QStringLiteral("memory_mb"), QStringLiteral("an integer")));
+        options.memoryMiB = o.value(QStringLiteral("memory_mb")).toInt();
+    }
+    bool start = true;
+    if (o.contains(QStringLiteral("start"))) {
+        if (!o.value(QStringLiteral("start")).isBool())
+            return ready(wrongType(QStringLiteral("start"), QStringLiteral("true or false")));
+        start = o.value(QStringLiteral("start")).toBool();
+    }
+
+    auto created = m_manager.create(options);
+    if (!created)
+        return fail(created.error());
+    if (!start)
+        return ready(Response::ofJson(vmToJson(*created), true));
+
+    // Started as part of creation: a VM that does not start is not kept.
+    Reply reply;
+    const QString vmName = options.name;
+    whenDone(m_manager.start(vmName), this, [this, reply, vmName](const Core::Result &r) {
+        if (r) {
+            auto info = m_manager.info(vmName);
+            reply.resolve(info ? ApiResult(Response::ofJson(vmToJson(*info), true)) : ApiResult(ApiError::fromCore(info.error())));
+            return;
+        }
+        ApiError error = ApiError::fromCore(r.error());
+        error.message = QStringLiteral("VM %1 did not start and was removed: %2").arg(vmName, error.message);
+        whenDone(m_manager.remove(vmName), this, [reply, error](const Core::Result &) { reply.resolve(error); });
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::getVm(const Request &request)
+{
+    auto info = m_manager.info(request.param(QStringLiteral("name")));
+    if (!info)
+        return fail(info.error());
+    return ready(Response::ofJson(vmToJson(*info)));
+}
+
+ApiFuture ApiController::deleteVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    Reply reply;
+    whenDone(m_manager.remove(name), this, [reply, name](const Core::Result &r) {
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        reply.resolve(Response::ofJson(QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("deleted"), true}}));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::vmAction(const QString &name, Core::Future<void> operation)
+{
+    Reply reply;
+    whenDone(operation, this, [this, reply, name](const Core::Result &r) {
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        auto info = m_manager.info(name);
+        reply.resolve(info ? ApiResult(Response::ofJson(vmToJson(*info))) : ApiResult(ApiError::fromCore(info.error())));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::startVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return vmAction(name, m_manager.start(name));
+}
+
+ApiFuture ApiController::stopVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return vmAction(name, m_manager.stop(name));
+}
+
+ApiFuture ApiController::pauseVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return vmAction(name, m_manager.pause(name));
+}
+
+ApiFuture ApiController::resumeVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return vmAction(name, m_manager.resume(name));
+}
+
+ApiFuture ApiController::restartVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return vmAction(name, m_manager.restart(name));
+}
+
+ApiFuture ApiController::exec(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return fail(agent.error());
+    auto parsed = parseObject(request.body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"),
+                                             QStringLiteral("stdin"), QStringLiteral("timeout_s")});
+    if (auto *e = std::get_if<ApiError>(&parsed))
+        return ready(*e);
+    const QJsonObject o = std::get<QJsonObject>(parsed);
+
+    Agent::ExecRequest exec;
+    exec.collectOutput = false; // collected here, with a cap
+    const QJsonValue cmd = o.value(QStringLiteral("cmd"));
+    if (cmd.isString() && !cmd.toString().isEmpty()) {
+        exec.shell = cmd.toString();
+    } else if (cmd.isArray() && !cmd.toArray().isEmpty()) {
+        for (const QJsonValue &arg : cmd.toArray()) {
+            if (!arg.isString())
+                return ready(wrongType(QStringLiteral("cmd"), QStringLiteral("an array of strings or a shell string")));
+            exec.argv << arg.toString();
+        }
+        if (exec.argv.first().isEmpty())
+            return ready(wrongType(QStringLiteral("cmd"), QStringLiteral("an array whose first string names the program")));
+    } else {
+        return ready(wrongType(QStringLiteral("cmd"), QStringLiteral("a non-empty array of strings or a non-empty shell string (required)")));
+    }
+    if (o.contains(QStringLiteral("env"))) {
+        const QJsonValue env = o.value(QStringLiteral("env"));
+        if (!env.isObject())
+            return ready(wrongType(QStringLiteral("env"), QStringLiteral("an object of string values")));
+        const QJsonObject vars = env.toObject();
+        for (auto it = vars.begin(); it != vars.end(); ++it) {
+            if (it.key().isEmpty() || it.key().contains(QLatin1Char('=')) || it.key().contains(QChar(0)))
+                return ready(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("bad environment variable name '%1'").arg(it.key().left(64))));
+            if (!it.value().isString())
+                return ready(wrongType(QStringLiteral("env.") + it.key().left(64), QStringLiteral("a string")));
+            exec.env << it.key() + QLatin1Char('=') + it.value().toString();
+        }
+    }
+    if (o.contains(QStringLiteral("cwd"))) {
+        if (!o.value(QStringLiteral("cwd")).isString())
+            return ready(wrongType(QStringLiteral("cwd"), QStringLiteral("a string")));
+        exec.cwd = o.value(QStringLiteral("cwd")).toString();
+    }
+    if (o.contains(QStringLiteral("stdin"))) {
+        if (!o.value(QStringLiteral("stdin")).isString())
+            return ready(wrongType(QStringLiteral("stdin"), QStringLiteral("a string")));
+        exec.stdinData = o.value(QStringLiteral("stdin")).toString().toUtf8();
+    }
+    if (o.contains(QStringLiteral("timeout_s"))) {
+        const QJsonValue t = o.value(QStringLiteral("timeout_s"));
+        if (!t.isDouble() || !(t.toDouble() > 0) || t.toDouble() > kMaxExecTimeoutS)
+            return ready(wrongType(QStringLiteral("timeout_s"), QStringLiteral("a number of seconds above 0, at most %1").arg(kMaxExecTimeoutS)));
+        exec.timeoutMs = qMax(1, static_cast<int>(std::ceil(t.toDouble() * 1000)));
+    }
+
+    struct Output {
+        QByteArray out;
+        QByteArray err;
+        bool outTruncated = false;
+        bool errTruncated = false;
+    };
+    auto output = std::make_shared<Output>();
+    auto append = [](QByteArray &to, bool &truncated, const QByteArray &data) {
+        const qint64 room = kMaxExecOutputBytes - to.size();
+        if (data.size() > room) {
+            truncated = true;
+            to += data.left(qMax<qint64>(0, room));
+        } else {
+            to += data;
+        }
+    };
+    QPointer<Agent::ExecHandle> handle = (*agent)->exec(exec);
+    connect(handle, &Agent::ExecHandle::stdoutReceived, this,
+            [output, append](const QByteArray &d) { append(output->out, output->outTruncated, d); });
+    connect(handle, &Agent::ExecHandle::stderrReceived, this,
+            [output, append](const QByteArray &d) { append(output->err, output->errTruncated, d); });
+    Reply reply;
+    whenDone(handle->result(), this, [reply, output, handle](const Core::Expected<Agent::ExecResult> &r) {
+        if (handle)
+            handle->deleteLater();
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        QJsonObject out{{QStringLiteral("exit_code"), r->signal ? QJsonValue(QJsonValue::Null) : QJsonValue(r->exitCode)},
+                      {QStringLiteral("stdout"), QString::fromUtf8(output->out)},
+                      {QStringLiteral("stderr"), QString::fromUtf8(output->err)},
+                      {QStringLiteral("duration_ms"), static_cast<double>(r->durationUs) / 1000.0},
+                      {QStringLiteral("timed_out"), r->timedOut}};
+        if (r->signal)
+            out[QStringLiteral("signal")] = r->signal;
+        if (output->outTruncated)
+            out[QStringLiteral("stdout_truncated")] = true;
+        if (output->errTruncated)
+            out[QStringLiteral("stderr_truncated")] = true;
+        reply.resolve(Response::ofJson(out));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::putFile(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return fail(agent.error());
+    auto path = guestPath(request);
+    if (auto *e = std::get_if<ApiError>(&path))
+        return ready(*e);
+    quint32 mode = 0644;
+    if (request.query.hasQueryItem(QStringLiteral("mode"))) {
+        bool ok = false;
+        mode = request.query.queryItemValue(QStringLiteral("mode")).toUInt(&ok, 8);
+        if (!ok || mode > 07777)
+            return fail(ApiError::Code::InvalidArgument, QStringLiteral("'mode' must be octal permission bits, e.g. 0644"));
+    }
+    const QString guestFile = std::get<QString>(path);
+    Reply reply;
+    whenDone((*agent)->putData(guestFile, request.body, mode, true), this, [reply, guestFile](const Core::Expected<quint64> &r) {
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        reply.resolve(Response::ofJson(QJsonObject{{QStringLiteral("path"), guestFile}, {QStringLiteral("size"), static_cast<qint64>(*r)}}));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::getFile(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return fail(agent.error());
+    auto path = guestPath(request);
+    if (auto *e = std::get_if<ApiError>(&path))
+        return ready(*e);
+    Reply reply;
+    whenDone((*agent)->getData(std::get<QString>(path)), this, [reply](const Core::Expected<QByteArray> &r) {
+        reply.resolve(r ? ApiResult(Response::ofBytes(*r, QByteArrayLiteral("application/octet-stream")))
+                        : ApiResult(ApiError::fromCore(r.error())));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::listFiles(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return fail(agent.error());
+    auto path = guestPath(request);
+    if (auto *e = std::get_if<ApiError>(&path))
+        return ready(*e);
+    const QString dir = std::get<QString>(path);
+    Reply reply;
+    whenDone((*agent)->list(dir), this, [reply, dir](const Core::Expected<QList<Agent::FileInfo>> &r) {
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        QJsonArray entries;
+        for (const Agent::FileInfo &f : *r)
+            entries.append(fileToJson(f));
+        reply.resolve(Response::ofJson(QJsonObject{{QStringLiteral("path"), dir}, {QStringLiteral("entries"), entries}}));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::console(const Request &request)
+{
+    qint64 bytes = kDefaultConsoleBytes;
+    if (request.query.hasQueryItem(QStringLiteral("bytes"))) {
+        bool ok = false;
+        bytes = request.query.queryItemValue(QStringLiteral("bytes")).toLongLong(&ok);
+        if (!ok || bytes < 1 || bytes > kMaxConsoleBytes)
+            return fail(ApiError::Code::InvalidArgument, QStringLiteral("'bytes' must be between 1 and %1").arg(kMaxConsoleBytes));
+    }
+    auto log = m_manager.consoleLog(request.param(QStringLiteral("name")), bytes);
+    if (!log)
+        return fail(log.error());
+    return ready(Response::ofBytes(*log, QByteArrayLiteral("text/plain; charset=utf-8")));
+}
+
+} // namespace Server

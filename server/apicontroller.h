@@ -1,0 +1,133 @@
+#pragma once
+// The service's operations, free of HTTP: a Request in, a Response or an
+// ApiError out, always through a future (operations that finish at once
+// return a finished one). HttpAdapter is the only code that knows HTTP.
+
+#include "core/async.h"
+
+#include <QByteArray>
+#include <QFuture>
+#include <QHash>
+#include <QJsonValue>
+#include <QObject>
+#include <QUrlQuery>
+
+#include <variant>
+
+namespace Vm {
+class VmManager;
+struct VmInfo;
+} // namespace Vm
+
+namespace Server {
+
+struct Request {
+    QHash<QString, QString> params; // path parameters, e.g. "name"
+    QUrlQuery query;
+    QHash<QByteArray, QByteArray> headers; // names in lower case
+    QByteArray body;
+
+    QString param(const QString &key) const { return params.value(key); }
+};
+
+struct Response {
+    enum class Kind { Json, Bytes };
+    Kind kind = Kind::Json;
+    QJsonValue json;        // Kind::Json: an object or an array
+    QByteArray bytes;       // Kind::Bytes
+    QByteArray contentType; // Kind::Bytes
+    bool created = false;   // the request made a new resource
+
+    static Response ofJson(QJsonValue json, bool created = false);
+    static Response ofBytes(QByteArray bytes, QByteArray contentType);
+};
+
+struct ApiError {
+    enum class Code {
+        InvalidJson,      // the body is not the JSON the route takes
+        InvalidArgument,  // a field, parameter or name is wrong
+        Unauthorized,     // no or wrong token
+        PermissionDenied, // refused in the guest
+        NotFound,         // no such route, VM, template, guest path
+        MethodNotAllowed,
+        AlreadyExists,
+        InvalidState,     // the VM's state does not allow the operation
+        PayloadTooLarge,
+        Timeout,
+        AgentUnavailable, // the guest agent cannot be reached
+        GuestError,       // the guest agent failed the operation
+        VmFailed,         // the VM could not be started or its VMM failed
+        NoSpace,
+        Unsupported,
+        Internal,
+    };
+    Code code = Code::Internal;
+    QString message;
+
+    ApiError() = default;
+    ApiError(Code c, QString m) : code(c), message(std::move(m)) {}
+    static ApiError fromCore(const Core::Error &error);
+};
+
+// "invalid_json", "not_found", ...: the error body's "code".
+QString apiErrorCodeName(ApiError::Code code);
+
+class ApiResult {
+public:
+    ApiResult(Response response) : m_v(std::move(response)) {}
+    ApiResult(ApiError error) : m_v(std::move(error)) {}
+
+    bool ok() const { return m_v.index() == 0; }
+    const Response &response() const { return std::get<0>(m_v); }
+    const ApiError &error() const { return std::get<1>(m_v); }
+
+private:
+    std::variant<Response, ApiError> m_v;
+};
+
+using ApiFuture = QFuture<ApiResult>;
+
+class ApiController final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ApiController)
+public:
+    static constexpr qint64 kDefaultConsoleBytes = 256 * 1024;
+    static constexpr qint64 kMaxConsoleBytes = 16 * 1024 * 1024;
+    // Per stream; the rest of a command's output is dropped and the result
+    // says so ("stdout_truncated").
+    static constexpr qint64 kMaxExecOutputBytes = 16 * 1024 * 1024;
+    static constexpr double kMaxExecTimeoutS = 7 * 24 * 3600;
+
+    // The manager must outlive the controller.
+    explicit ApiController(Vm::VmManager &manager, QObject *parent = nullptr);
+    ~ApiController() override;
+
+    using Handler = ApiFuture (ApiController::*)(const Request &);
+
+    ApiFuture health(const Request &request);
+    ApiFuture listTemplates(const Request &request);
+    ApiFuture listVms(const Request &request);
+    ApiFuture createVm(const Request &request);
+    ApiFuture getVm(const Request &request);
+    ApiFuture deleteVm(const Request &request);
+    ApiFuture startVm(const Request &request);
+    ApiFuture stopVm(const Request &request);
+    ApiFuture pauseVm(const Request &request);
+    ApiFuture resumeVm(const Request &request);
+    ApiFuture restartVm(const Request &request);
+    ApiFuture exec(const Request &request);
+    ApiFuture putFile(const Request &request);
+    ApiFuture getFile(const Request &request);
+    ApiFuture listFiles(const Request &request);
+    ApiFuture console(const Request &request);
+
+    static QJsonObject vmToJson(const Vm::VmInfo &info);
+
+private:
+    // Run a manager operation, then answer with the VM as it is then.
+    ApiFuture vmAction(const QString &name, Core::Future<void> operation);
+
+    Vm::VmManager &m_manager;
+};
+
+} // namespace Server

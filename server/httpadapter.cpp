@@ -1,0 +1,540 @@
+#include "server/httpadapter.h"
+
+#include "server/apicontroller.h"
+#include "server/tokenstore.h"
+
+#include <QAbstractHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponder>
+#include <QHttpServerResponse>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QPointer>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTimer>
+
+#include <deque>
+#include <memory>
+#include <optional>
+
+// Qt 6.4.2 HttpServer, as read in qthttpserver v6.4.2 (src/httpserver/):
+// - QHttpServer::route() with a QFuture<QHttpServerResponse> answers in
+//   then(this, [&request, socket]...) (qhttpserver.cpp): the raw socket and
+//   the request are captured, and a client that disconnects meanwhile has its
+//   socket (and request) deleted (qabstracthttpserver.cpp, handleNewConnections)
+//   before the answer is written. QHttpServerResponder holds a raw socket too.
+// So this adapter subclasses QAbstractHttpServer (handleRequest() gets the
+// socket), keeps a QPointer to it, and writes through makeResponder() only
+// while the socket lives. Answers go out in request order per connection.
+// - A request reaches handleRequest() only once its body is buffered whole
+//   (QHttpServerRequestPrivate::parse). Sockets come through our own
+//   QTcpServer, whose readyRead slot runs before the server's: it refuses a
+//   declared Content-Length over the route's cap before the body is read, and
+//   caps what any one request may make the server buffer.
+// - WebSocket upgrades are handed over only when handleRequest() returns true
+//   and newWebSocketConnection is connected; otherwise missingHandler() runs
+//   and the socket is closed (qabstracthttpserver.cpp, handleReadyRead).
+
+namespace Server {
+namespace {
+
+using Status = QHttpServerResponder::StatusCode;
+
+constexpr qint64 kMaxHeaderBytes = 64 * 1024;
+constexpr int kRejectLingerMs = 2000;
+
+// The one mapping of API errors to HTTP statuses.
+Status httpStatus(ApiError::Code code)
+{
+    switch (code) {
+    case ApiError::Code::InvalidJson:
+    case ApiError::Code::InvalidArgument: return Status::BadRequest;
+    case ApiError::Code::Unauthorized: return Status::Unauthorized;
+    case ApiError::Code::PermissionDenied: return Status::Forbidden;
+    case ApiError::Code::NotFound: return Status::NotFound;
+    case ApiError::Code::MethodNotAllowed: return Status::MethodNotAllowed;
+    case ApiError::Code::AlreadyExists:
+    case ApiError::Code::InvalidState: return Status::Conflict;
+    case ApiError::Code::PayloadTooLarge: return Status::PayloadTooLarge;
+    case ApiError::Code::Timeout: return Status::GatewayTimeout;
+    case ApiError::Code::AgentUnavailable: return Status::ServiceUnavailable;
+    case ApiError::Code::GuestError: return Status::BadGateway;
+    case ApiError::Code::NoSpace: return Status::InsufficientStorage;
+    case ApiError::Code::Unsupported: return Status::NotImplemented;
+    case ApiError::Code::VmFailed:
+    case ApiError::Code::Internal: return Status::InternalServerError;
+    }
+    return Status::InternalServerError;
+}
+
+QByteArray errorBody(const ApiError &error)
+{
+    const QJsonObject body{{QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)},
+                                                                 {QStringLiteral("message"), error.message}}}};
+    return QJsonDocument(body).toJson(QJsonDocument::Compact);
+}
+
+QHttpServerResponse errorResponse(const ApiError &error)
+{
+    QHttpServerResponse r(QByteArrayLiteral("application/json"), errorBody(error), httpStatus(error.code));
+    if (error.code == ApiError::Code::Unauthorized)
+        r.addHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"microvm-sandbox\""));
+    return r;
+}
+
+QHttpServerResponse toHttp(const ApiResult &result)
+{
+    if (!result.ok())
+        return errorResponse(result.error());
+    const Response &response = result.response();
+    const Status status = response.created ? Status::Created : Status::Ok;
+    if (response.kind == Response::Kind::Bytes)
+        return QHttpServerResponse(response.contentType, response.bytes, status);
+    const QJsonDocument doc = response.json.isArray() ? QJsonDocument(response.json.toArray()) : QJsonDocument(response.json.toObject());
+    return QHttpServerResponse(QByteArrayLiteral("application/json"), doc.toJson(QJsonDocument::Compact), status);
+}
+
+QByteArray methodName(QHttpServerRequest::Method method)
+{
+    using M = QHttpServerRequest::Method;
+    switch (method) {
+    case M::Get: return QByteArrayLiteral("GET");
+    case M::Put: return QByteArrayLiteral("PUT");
+    case M::Delete: return QByteArrayLiteral("DELETE");
+    case M::Post: return QByteArrayLiteral("POST");
+    case M::Head: return QByteArrayLiteral("HEAD");
+    case M::Options: return QByteArrayLiteral("OPTIONS");
+    case M::Patch: return QByteArrayLiteral("PATCH");
+    case M::Connect: return QByteArrayLiteral("CONNECT");
+    case M::Trace: return QByteArrayLiteral("TRACE");
+    default: return QByteArrayLiteral("UNKNOWN");
+    }
+}
+
+// Path segments of an encoded path, each percent-decoded on its own (so an
+// encoded '/' stays inside its segment).
+QStringList pathSegments(const QByteArray &encodedPath)
+{
+    QStringList out;
+    for (const QByteArray &part : encodedPath.split('/'))
+        out << QUrl::fromPercentEncoding(part);
+    return out;
+}
+
+struct Route {
+    enum class Body { Json, File };
+    QByteArray method;
+    QString pattern;
+    QStringList segments;
+    bool needsAuth = true;
+    Body body = Body::Json;
+    ApiController::Handler handler = nullptr;
+
+    bool match(const QStringList &path, QHash<QString, QString> *params) const
+    {
+        if (path.size() != segments.size())
+            return false;
+        QHash<QString, QString> found;
+        for (qsizetype i = 0; i < segments.size(); ++i) {
+            const QString &s = segments.at(i);
+            if (s.startsWith(QLatin1Char('{')) && s.endsWith(QLatin1Char('}'))) {
+                if (path.at(i).isEmpty())
+                    return false;
+                found.insert(s.mid(1, s.size() - 2), path.at(i));
+            } else if (s != path.at(i)) {
+                return false;
+            }
+        }
+        if (params)
+            *params = std::move(found);
+        return true;
+    }
+};
+
+} // namespace
+
+class HttpAdapter::Private {
+public:
+    // Subclassed for handleRequest(request, socket) and makeResponder().
+    class RawServer final : public QAbstractHttpServer {
+    public:
+        explicit RawServer(Private &p) : m_p(p) {}
+        static void send(const QHttpServerRequest &request, QTcpSocket *socket, const QHttpServerResponse &response)
+        {
+            response.write(makeResponder(request, socket));
+        }
+
+    protected:
+        bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override { return m_p.handleRequest(request, socket); }
+        void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
+        {
+            send(request, socket,
+                 errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path()))));
+        }
+
+    private:
+        Private &m_p;
+    };
+
+    // Accepts connections itself so that its readyRead slot on each socket
+    // runs before the HTTP server's (see screen()).
+    class GateServer final : public QTcpServer {
+    public:
+        GateServer(Private &p, QObject *parent) : QTcpServer(parent), m_p(p) {}
+
+    protected:
+        void incomingConnection(qintptr handle) override
+        {
+            auto *socket = new QTcpSocket(this);
+            socket->setSocketDescriptor(handle);
+            m_p.m_connections.insert(socket, Connection());
+            // The HTTP server is the context: its destruction cuts these
+            // before its sockets go.
+            connect(socket, &QTcpSocket::readyRead, m_p.m_server.get(), [this, socket]() { m_p.screen(socket); });
+            connect(socket, &QObject::destroyed, m_p.m_server.get(), [this, socket]() { m_p.m_connections.remove(socket); });
+            addPendingConnection(socket); // the HTTP server takes it from here
+        }
+
+    private:
+        Private &m_p;
+    };
+
+    struct Slot {
+        std::optional<QHttpServerResponse> response;
+    };
+    struct Connection {
+        const QHttpServerRequest *request = nullptr; // one per socket, lives as long as it
+        std::deque<std::shared_ptr<Slot>> queue;     // answers in request order
+        qint64 requestBytes = 0;                     // read for the current request
+        bool rejected = false;                       // answered and closing; input is discarded
+    };
+
+    Private(HttpAdapter *q, ApiController &controller, Options options)
+        : m_q(q)
+        , m_controller(controller)
+        , m_options(std::move(options))
+        , m_server(std::make_unique<RawServer>(*this))
+    {
+        using C = ApiController;
+        add("GET", "/api/v1/health", &C::health, false);
+        add("GET", "/api/v1/templates", &C::listTemplates);
+        add("GET", "/api/v1/vms", &C::listVms);
+        add("POST", "/api/v1/vms", &C::createVm);
+        add("GET", "/api/v1/vms/{name}", &C::getVm);
+        add("DELETE", "/api/v1/vms/{name}", &C::deleteVm);
+        add("POST", "/api/v1/vms/{name}/start", &C::startVm);
+        add("POST", "/api/v1/vms/{name}/stop", &C::stopVm);
+        add("POST", "/api/v1/vms/{name}/pause", &C::pauseVm);
+        add("POST", "/api/v1/vms/{name}/resume", &C::resumeVm);
+        add("POST", "/api/v1/vms/{name}/restart", &C::restartVm);
+        add("POST", "/api/v1/vms/{name}/exec", &C::exec);
+        add("PUT", "/api/v1/vms/{name}/files", &C::putFile, true, Route::Body::File);
+        add("GET", "/api/v1/vms/{name}/files", &C::getFile);
+        add("GET", "/api/v1/vms/{name}/files/list", &C::listFiles);
+        add("GET", "/api/v1/vms/{name}/console", &C::console);
+    }
+
+    ~Private()
+    {
+        // Sockets die with the server; their slots into us are cut first.
+        m_server.reset();
+    }
+
+    void add(const char *method, const char *pattern, ApiController::Handler handler, bool needsAuth = true,
+             Route::Body body = Route::Body::Json)
+    {
+        Route r;
+        r.method = method;
+        r.pattern = QString::fromLatin1(pattern);
+        r.segments = r.pattern.split(QLatin1Char('/'));
+        r.needsAuth = needsAuth;
+        r.body = body;
+        r.handler = handler;
+        m_routes.push_back(std::move(r));
+    }
+
+    qint64 bodyLimit(const Route *route) const
+    {
+        return route && route->body == Route::Body::File ? m_options.maxFileBody : m_options.maxJsonBody;
+    }
+
+    // The most any one request may make the server buffer, whatever it says.
+    qint64 hardLimit() const { return qMax(m_options.maxFileBody, m_options.maxJsonBody) + kMaxHeaderBytes + (1 << 20); }
+
+    // The route for a method and path; *allowed lists the methods the path
+    // has when the method is not one of them.
+    const Route *findRoute(const QByteArray &method, const QStringList &path, QHash<QString, QString> *params, QByteArrayList *allowed) const
+    {
+        for (const Route &r : m_routes) {
+            if (!r.match(path, r.method == method ? params : nullptr))
+                continue;
+            if (r.method == method)
+                return &r;
+            if (allowed)
+                allowed->append(r.method);
+        }
+        return nullptr;
+    }
+
+    bool authorized(const QByteArray &authorizationHeader) const
+    {
+        if (m_options.token.isEmpty())
+            return false; // never open by accident
+        const QByteArray header = authorizationHeader.trimmed();
+        static const QByteArray scheme = QByteArrayLiteral("bearer ");
+        if (header.size() <= scheme.size() || header.left(scheme.size()).toLower() != scheme)
+            return false;
+        return TokenStore::equals(header.mid(scheme.size()).trimmed(), m_options.token);
+    }
+
+    static bool isWebSocketUpgrade(const QHttpServerRequest &request)
+    {
+        return request.value(QByteArrayLiteral("upgrade")).compare(QByteArrayLiteral("websocket"), Qt::CaseInsensitive) == 0;
+    }
+
+    // Called by the HTTP server once a whole request is read.
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+    {
+        auto it = m_connections.find(socket);
+        if (it == m_connections.end())
+            return false;
+        Connection &c = *it;
+        c.requestBytes = 0;
+        if (c.rejected)
+            return true; // answered already; the connection is closing
+        if (isWebSocketUpgrade(request))
+            return false; // no WebSocket routes yet: missingHandler() answers
+        c.request = &request;
+        auto slot = std::make_shared<Slot>();
+        c.queue.push_back(slot);
+
+        const QPointer<QTcpSocket> guard(socket);
+        auto complete = [this, guard, slot](QHttpServerResponse response) {
+            slot->response.emplace(std::move(response));
+            if (guard)
+                flush(guard);
+        };
+
+        std::optional<QHttpServerResponse> immediate;
+        ApiFuture future = dispatch(request, &immediate);
+        if (immediate) {
+            complete(std::move(*immediate));
+            return true;
+        }
+        const QPointer<HttpAdapter> alive(m_q);
+        future
+            .then([alive, complete](const ApiResult &result) {
+                if (alive)
+                    complete(toHttp(result));
+            })
+            .onCanceled([alive, complete]() {
+                if (alive)
+                    complete(errorResponse(ApiError(ApiError::Code::Internal, QStringLiteral("the operation was abandoned"))));
+            });
+        return true;
+    }
+
+    // Auth, routing and caps; then the controller. Failures before the
+    // controller are answered through *immediate.
+    ApiFuture dispatch(const QHttpServerRequest &request, std::optional<QHttpServerResponse> *immediate)
+    {
+        const QByteArray method = methodName(request.method());
+        const QStringList path = pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8());
+        QHash<QString, QString> params;
+        QByteArrayList allowed;
+        const Route *route = findRoute(method, path, &params, &allowed);
+
+        if ((!route || route->needsAuth) && !authorized(request.value(QByteArrayLiteral("authorization")))) {
+            immediate->emplace(errorResponse(ApiError(ApiError::Code::Unauthorized,
+                                                      QStringLiteral("a valid token is required: Authorization: Bearer <token>"))));
+            return {};
+        }
+        if (!route) {
+            if (allowed.isEmpty()) {
+                immediate->emplace(errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no route %1").arg(request.url().path()))));
+            } else {
+                immediate->emplace(errorResponse(ApiError(ApiError::Code::MethodNotAllowed,
+                                                          QStringLiteral("%1 is not allowed on %2 (allowed: %3)")
+                                                              .arg(QString::fromLatin1(method), request.url().path(),
+                                                                   QString::fromLatin1(allowed.join(", "))))));
+                (*immediate)->addHeader(QByteArrayLiteral("Allow"), allowed.join(", "));
+            }
+            return {};
+        }
+        if (request.body().size() > bodyLimit(route)) {
+            immediate->emplace(errorResponse(tooLarge(bodyLimit(route))));
+            return {};
+        }
+        Request r;
+        r.params = std::move(params);
+        r.query = request.query();
+        for (const auto &[name, value] : request.headers())
+            r.headers.insert(name.toLower(), value);
+        r.body = request.body();
+        return (m_controller.*(route->handler))(r);
+    }
+
+    static ApiError tooLarge(qint64 limit)
+    {
+        return ApiError(ApiError::Code::PayloadTooLarge, QStringLiteral("the request body is larger than %1 bytes").arg(limit));
+    }
+
+    // Write the answers that are ready, in request order.
+    void flush(QTcpSocket *socket)
+    {
+        auto it = m_connections.find(socket);
+        if (it == m_connections.end())
+            return;
+        Connection &c = *it;
+        while (!c.queue.empty() && c.queue.front()->response) {
+            const std::shared_ptr<Slot> slot = c.queue.front();
+            c.queue.pop_front();
+            if (c.request && socket->state() == QAbstractSocket::ConnectedState)
+                RawServer::send(*c.request, socket, *slot->response);
+        }
+    }
+
+    // Runs on readyRead before the HTTP server reads. Between requests (no
+    // read transaction open) the head of the next request is peeked at; a
+    // declared body over the route's cap is refused before it is read.
+    void screen(QTcpSocket *socket)
+    {
+        auto it = m_connections.find(socket);
+        if (it == m_connections.end())
+            return;
+        Connection &c = *it;
+        if (c.rejected) {
+            discardInput(socket);
+            return;
+        }
+        if (socket->isTransactionStarted()) {
+            // In the middle of a request: the server consumed what came before.
+            c.requestBytes += socket->bytesAvailable();
+            if (c.requestBytes > hardLimit())
+                reject(socket, c, tooLarge(hardLimit()));
+            return;
+        }
+        c.requestBytes = socket->bytesAvailable();
+        const QByteArray head = socket->peek(kMaxHeaderBytes);
+        qsizetype end = head.indexOf("\r\n\r\n");
+        if (end < 0)
+            end = head.indexOf("\n\n");
+        if (end < 0) {
+            if (head.size() >= kMaxHeaderBytes)
+                reject(socket, c, ApiError(ApiError::Code::PayloadTooLarge, QStringLiteral("the request head is larger than %1 bytes").arg(kMaxHeaderBytes)));
+            return; // the rest of the head comes later; the hard limit still applies
+        }
+        const QList<QByteArray> lines = head.left(end).split('\n');
+        const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
+        if (requestLine.size() < 2)
+            return; // the server's parser answers that
+        const QByteArray target = requestLine.at(1);
+        const qsizetype q = target.indexOf('?');
+        QHash<QString, QString> ignored;
+        const Route *route = findRoute(requestLine.at(0), pathSegments(q < 0 ? target : target.left(q)), &ignored, nullptr);
+        qint64 contentLength = -1;
+        bool expectContinue = false;
+        QByteArray authorization;
+        for (qsizetype i = 1; i < lines.size(); ++i) {
+            const QByteArray &line = lines.at(i);
+            const qsizetype colon = line.indexOf(':');
+            if (colon < 0)
+                continue;
+            const QByteArray name = line.left(colon).trimmed().toLower();
+            const QByteArray value = line.mid(colon + 1).trimmed();
+            if (name == "content-length")
+                contentLength = value.toLongLong();
+            else if (name == "expect")
+                expectContinue = value.toLower() == "100-continue";
+            else if (name == "authorization")
+                authorization = value;
+        }
+        // Without a valid token, nobody gets to make the server buffer an
+        // upload: such a body may be as large as a JSON one, no larger.
+        const bool authed = (route && !route->needsAuth) || authorized(authorization);
+        if (!authed && contentLength > m_options.maxJsonBody) {
+            reject(socket, c, ApiError(ApiError::Code::Unauthorized, QStringLiteral("a valid token is required: Authorization: Bearer <token>")));
+            return;
+        }
+        if (contentLength > bodyLimit(route)) {
+            reject(socket, c, tooLarge(bodyLimit(route)));
+            return;
+        }
+        // Qt 6.4 never answers "Expect: 100-continue" (curl then waits 1 s).
+        if (expectContinue && authed && contentLength > 0 && c.queue.empty())
+            socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+
+    // Answer now, discard whatever else the client sends, close soon.
+    void reject(QTcpSocket *socket, Connection &c, const ApiError &error)
+    {
+        c.rejected = true;
+        const QByteArray body = errorBody(error);
+        const int status = static_cast<int>(httpStatus(error.code));
+        const QByteArray reason = status == 413 ? QByteArrayLiteral("Payload Too Large")
+                                  : status == 401 ? QByteArrayLiteral("Unauthorized")
+                                                  : QByteArrayLiteral("Bad Request");
+        const QByteArray challenge = status == 401 ? QByteArrayLiteral("WWW-Authenticate: Bearer realm=\"microvm-sandbox\"\r\n") : QByteArray();
+        socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason + "\r\n" + challenge +
+                      "Content-Type: application/json\r\n"
+                      "Content-Length: " + QByteArray::number(body.size()) + "\r\n"
+                      "Connection: close\r\n\r\n" + body);
+        discardInput(socket);
+        // Closing with unread input makes the kernel reset the connection,
+        // which can lose the answer: keep reading (and dropping) a while.
+        QTimer::singleShot(kRejectLingerMs, socket, [socket]() { socket->disconnectFromHost(); });
+    }
+
+    static void discardInput(QTcpSocket *socket)
+    {
+        if (socket->isTransactionStarted())
+            socket->commitTransaction(); // nothing is kept for a rollback
+        socket->skip(socket->bytesAvailable());
+    }
+
+    HttpAdapter *m_q;
+    ApiController &m_controller;
+    Options m_options;
+    std::vector<Route> m_routes;
+    QHash<QTcpSocket *, Connection> m_connections;
+    std::unique_ptr<RawServer> m_server;
+    QPointer<GateServer> m_tcp;
+};
+
+HttpAdapter::HttpAdapter(ApiController &controller, Options options, QObject *parent)
+    : QObject(parent)
+    , d(std::make_unique<Private>(this, controller, std::move(options)))
+{
+}
+
+HttpAdapter::~HttpAdapter() = default;
+
+Core::Expected<quint16> HttpAdapter::listen(const QHostAddress &address, quint16 port)
+{
+    auto *tcp = new Private::GateServer(*d, nullptr);
+    if (!tcp->listen(address, port)) {
+        const QString why = tcp->errorString();
+        delete tcp;
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot listen on %1:%2: %3").arg(address.toString()).arg(port).arg(why));
+    }
+    d->m_server->bind(tcp); // takes ownership
+    d->m_tcp = tcp;
+    return tcp->serverPort();
+}
+
+quint16 HttpAdapter::port() const
+{
+    return d->m_tcp ? d->m_tcp->serverPort() : 0;
+}
+
+QStringList HttpAdapter::routes() const
+{
+    QStringList out;
+    for (const Route &r : d->m_routes)
+        out << QString::fromLatin1(r.method) + QLatin1Char(' ') + r.pattern;
+    return out;
+}
+
+} // namespace Server

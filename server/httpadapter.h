@@ -1,0 +1,49 @@
+#pragma once
+// The HTTP face of ApiController: the one place that knows Qt HttpServer.
+// It owns the route table under /api/v1, the bearer-token check, the body
+// size caps and the single ApiError -> HTTP status mapping.
+
+#include "core/expected.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QObject>
+#include <QStringList>
+
+#include <memory>
+
+namespace Server {
+
+class ApiController;
+
+class HttpAdapter final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(HttpAdapter)
+public:
+    struct Options {
+        // Every route but health wants "Authorization: Bearer <token>".
+        QByteArray token;
+        // Body caps. Qt 6.4 buffers a request body whole before a route
+        // sees it, so uploads are capped too; a declared Content-Length over
+        // the cap is refused before the body is read.
+        qint64 maxJsonBody = 1 << 20;
+        qint64 maxFileBody = qint64(512) << 20;
+    };
+
+    // The controller must outlive the adapter.
+    HttpAdapter(ApiController &controller, Options options, QObject *parent = nullptr);
+    ~HttpAdapter() override;
+
+    // Start listening; returns the port (the chosen one when port is 0).
+    Core::Expected<quint16> listen(const QHostAddress &address, quint16 port);
+    quint16 port() const;
+
+    // "METHOD /api/v1/path/{param}" for every registered route, in order.
+    QStringList routes() const;
+
+private:
+    class Private;
+    std::unique_ptr<Private> d;
+};
+
+} // namespace Server

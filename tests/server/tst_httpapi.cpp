@@ -1,0 +1,648 @@
+// The REST service for real: the adapter listening on an ephemeral port of
+// 127.0.0.1, driven by QNetworkAccessManager. Tokens and 401s on every
+// protected route, 4xx for each kind of bad input, body caps; then real
+// guests (QEMU driver, minimal template): create, exec, files both ways with
+// a 32 MiB sha256 round trip, console, pause/resume, stop, delete; health
+// answered while a VM boots; VMs listed again after a service restart.
+
+#include "e2efixture.h"
+
+#include "core/vm/vmmanager.h"
+#include "server/apicontroller.h"
+#include "server/httpadapter.h"
+#include "server/tokenstore.h"
+
+#include <QCryptographicHash>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+
+using namespace E2e;
+
+namespace {
+
+constexpr qint64 kJsonCap = 64 * 1024;
+constexpr qint64 kFileCap = 40 * 1024 * 1024;
+constexpr int kCreateTimeoutMs = kBootTimeoutMs + 300000; // the first run may build the image
+
+struct HttpResult {
+    int status = 0;
+    QByteArray body;
+    QJsonObject json;
+    QNetworkReply::NetworkError error = QNetworkReply::NoError;
+    QString errorString;
+    QHash<QByteArray, QByteArray> headers;
+    qint64 ms = 0;
+
+    QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
+    QString describe() const { return QStringLiteral("HTTP %1 %2").arg(status).arg(QString::fromUtf8(body.left(600))); }
+};
+
+} // namespace
+
+#define REQUIRE_DRIVER()  \
+    if (!m_driver)        \
+    QFAIL(qPrintable(m_driverProblem))
+
+class TestHttpApi : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_home;
+    std::shared_ptr<Vmm::VmmDriver> m_driver;
+    QString m_driverProblem;
+    std::unique_ptr<Vm::VmManager> m_manager;
+    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::HttpAdapter> m_adapter;
+    QByteArray m_token;
+    quint16 m_port = 0;
+    QNetworkAccessManager m_nam;
+
+    void startService()
+    {
+        m_manager = std::make_unique<Vm::VmManager>(*m_driver);
+        m_controller = std::make_unique<Server::ApiController>(*m_manager);
+        Server::HttpAdapter::Options o;
+        o.token = m_token;
+        o.maxJsonBody = kJsonCap;
+        o.maxFileBody = kFileCap;
+        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
+        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
+        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
+        m_port = *port;
+        QCOMPARE(m_adapter->port(), m_port);
+    }
+
+    void stopService()
+    {
+        m_adapter.reset();
+        m_controller.reset();
+        m_manager.reset(); // kills the VMs it runs
+    }
+
+    QNetworkReply *send(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &auth,
+                        const QByteArray &contentType = QByteArrayLiteral("application/json"))
+    {
+        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
+        if (!auth.isNull())
+            req.setRawHeader("Authorization", auth);
+        if (!body.isEmpty())
+            req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
+        return m_nam.sendCustomRequest(req, method, body);
+    }
+
+    HttpResult finish(QNetworkReply *reply, int timeoutMs, const QElapsedTimer &timer)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (!reply->isFinished() && !deadline.hasExpired())
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+        HttpResult r;
+        r.ms = timer.elapsed();
+        if (!reply->isFinished()) {
+            reply->abort();
+            r.errorString = QStringLiteral("no answer within %1 ms").arg(timeoutMs);
+        }
+        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.body = reply->readAll();
+        r.error = reply->error();
+        if (r.errorString.isEmpty())
+            r.errorString = reply->errorString();
+        for (const auto &[name, value] : reply->rawHeaderPairs())
+            r.headers.insert(name.toLower(), value);
+        r.json = QJsonDocument::fromJson(r.body).object();
+        reply->deleteLater();
+        return r;
+    }
+
+    HttpResult call(const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(), int timeoutMs = 30000)
+    {
+        return callAs(bearer(), method, path, body, timeoutMs);
+    }
+
+    HttpResult callAs(const QByteArray &auth, const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
+                      int timeoutMs = 30000, const QByteArray &contentType = QByteArrayLiteral("application/json"))
+    {
+        QElapsedTimer t;
+        t.start();
+        return finish(send(method, path, body, auth, contentType), timeoutMs, t);
+    }
+
+    QByteArray bearer() const { return QByteArrayLiteral("Bearer ") + m_token; }
+
+    static QByteArray json(const QJsonObject &o) { return QJsonDocument(o).toJson(QJsonDocument::Compact); }
+
+    HttpResult exec(const QString &vm, const QJsonObject &request, int timeoutMs = 60000)
+    {
+        return call("POST", QStringLiteral("/api/v1/vms/%1/exec").arg(vm), json(request), timeoutMs);
+    }
+
+    // Write raw bytes on a fresh connection; read until `until` is seen, the
+    // peer closes or the time is up.
+    QByteArray rawExchange(const QByteArray &bytes, const QByteArray &until, int timeoutMs = 10000)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_port);
+        if (!socket.waitForConnected(5000))
+            return QByteArray("connect failed");
+        socket.write(bytes);
+        QByteArray in;
+        QDeadlineTimer deadline(timeoutMs);
+        while (!deadline.hasExpired() && !in.contains(until)) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+            if (socket.bytesAvailable() || socket.waitForReadyRead(10))
+                in += socket.readAll();
+            if (socket.state() != QAbstractSocket::ConnectedState) {
+                in += socket.readAll();
+                break;
+            }
+        }
+        return in;
+    }
+
+    QStringList vmNames()
+    {
+        QStringList names;
+        const HttpResult r = call("GET", QStringLiteral("/api/v1/vms"));
+        for (const QJsonValue &v : r.json[QStringLiteral("vms")].toArray())
+            names << v[QStringLiteral("name")].toString();
+        return names;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        initEnvironment();
+        QVERIFY(m_home.isValid());
+        qputenv("MVS_DATA_DIR", m_home.filePath(QStringLiteral("data")).toUtf8());
+        qputenv("MVS_CONFIG_DIR", m_home.filePath(QStringLiteral("config")).toUtf8());
+
+        auto d = driverFor(Vmm::DriverKind::Qemu);
+        m_driver = d.driver;
+        m_driverProblem = d.skipReason;
+        if (!m_driver) // the HTTP checks do not boot anything; give them a driver anyway
+            QFAIL(qPrintable(m_driverProblem));
+
+        bool created = false;
+        auto token = Server::TokenStore().loadOrCreate(&created);
+        QVERIFY2(token, qPrintable(token ? QString() : token.error().toString()));
+        QVERIFY(created);
+        m_token = *token;
+        startService();
+    }
+
+    void cleanupTestCase() { stopService(); }
+
+    void tokenIsPrivateAndStable()
+    {
+        const Server::TokenStore store;
+        QCOMPARE(store.path(), m_home.filePath(QStringLiteral("config/token")));
+        QCOMPARE(QFile::permissions(store.path()) & ~(QFile::ReadUser | QFile::WriteUser), QFile::ReadOwner | QFile::WriteOwner);
+        QCOMPARE(m_token.size(), 2 * Server::TokenStore::kTokenBytes);
+        QVERIFY(QByteArray::fromHex(m_token).toHex() == m_token);
+        bool created = true;
+        auto again = store.loadOrCreate(&created);
+        QVERIFY(again);
+        QVERIFY(!created);
+        QCOMPARE(*again, m_token);
+        QVERIFY(Server::TokenStore::generate() != Server::TokenStore::generate());
+    }
+
+    void healthNeedsNoToken()
+    {
+        const HttpResult r = callAs(QByteArray(), "GET", QStringLiteral("/api/v1/health"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json[QStringLiteral("status")].toString(), QStringLiteral("ok"));
+        QCOMPARE(r.json[QStringLiteral("version")].toString(), QStringLiteral(MVS_VERSION));
+        QVERIFY(r.headers.value("content-type").startsWith("application/json"));
+    }
+
+    // Every registered route but health, without a token, with a wrong one
+    // and with another scheme.
+    void protectedRoutesNeedTheToken_data()
+    {
+        QTest::addColumn<QByteArray>("method");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QByteArray>("auth");
+        const QStringList routes = m_adapter->routes();
+        QVERIFY(routes.size() >= 16);
+        for (const QString &route : routes) {
+            const QByteArray method = route.section(QLatin1Char(' '), 0, 0).toLatin1();
+            QString path = route.section(QLatin1Char(' '), 1);
+            if (path == QLatin1String("/api/v1/health"))
+                continue;
+            path.replace(QStringLiteral("{name}"), QStringLiteral("x"));
+            const QByteArray wrong = "Bearer " + QByteArray(m_token).replace(0, 1, m_token.startsWith('0') ? "1" : "0");
+            QTest::newRow(qPrintable(route + QStringLiteral(" no token"))) << method << path << QByteArray();
+            QTest::newRow(qPrintable(route + QStringLiteral(" wrong token"))) << method << path << wrong;
+            QTest::newRow(qPrintable(route + QStringLiteral(" basic"))) << method << path << QByteArray("Basic " + m_token.toBase64());
+            QTest::newRow(qPrintable(route + QStringLiteral(" empty bearer"))) << method << path << QByteArray("Bearer ");
+        }
+    }
+    void protectedRoutesNeedTheToken()
+    {
+        QFETCH(QByteArray, method);
+        QFETCH(QString, path);
+        QFETCH(QByteArray, auth);
+        const HttpResult r = callAs(auth, method, path, method == "GET" || method == "DELETE" ? QByteArray() : QByteArray("{}"));
+        QCOMPARE(r.status, 401);
+        QCOMPARE(r.errorCode(), QStringLiteral("unauthorized"));
+        QVERIFY(r.headers.value("www-authenticate").startsWith("Bearer"));
+    }
+
+    void unknownRoutesAndMethods()
+    {
+        HttpResult r = callAs(QByteArray(), "GET", QStringLiteral("/api/v1/nothing-here"));
+        QCOMPARE(r.status, 401); // nothing is revealed without a token
+        r = call("GET", QStringLiteral("/api/v1/nothing-here"));
+        QCOMPARE(r.status, 404);
+        QCOMPARE(r.errorCode(), QStringLiteral("not_found"));
+        r = call("PATCH", QStringLiteral("/api/v1/vms"), "{}");
+        QCOMPARE(r.status, 405);
+        QCOMPARE(r.errorCode(), QStringLiteral("method_not_allowed"));
+        QCOMPARE(r.headers.value("allow"), QByteArray("GET, POST"));
+        r = call("GET", QStringLiteral("/api/v1/vms/"));
+        QCOMPARE(r.status, 404);
+    }
+
+    void badRequests_data()
+    {
+        QTest::addColumn<QByteArray>("method");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("code");
+        const QString vms = QStringLiteral("/api/v1/vms");
+        const QString bad = QStringLiteral("invalid_argument");
+        QTest::newRow("malformed json") << QByteArray("POST") << vms << QByteArray("{\"name\": ") << 400 << QStringLiteral("invalid_json");
+        QTest::newRow("json array") << QByteArray("POST") << vms << QByteArray("[1, 2]") << 400 << QStringLiteral("invalid_json");
+        QTest::newRow("empty body") << QByteArray("POST") << vms << QByteArray() << 400 << QStringLiteral("invalid_json");
+        QTest::newRow("binary body") << QByteArray("POST") << vms << QByteArray("\x00\xff\x01", 3) << 400 << QStringLiteral("invalid_json");
+        QTest::newRow("name not a string") << QByteArray("POST") << vms << QByteArray(R"({"name": 5, "template": "minimal"})") << 400 << bad;
+        QTest::newRow("name missing") << QByteArray("POST") << vms << QByteArray(R"({"template": "minimal"})") << 400 << bad;
+        QTest::newRow("template missing") << QByteArray("POST") << vms << QByteArray(R"({"name": "a"})") << 400 << bad;
+        QTest::newRow("template not a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": ["minimal"]})") << 400 << bad;
+        QTest::newRow("vcpus a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": "two"})") << 400 << bad;
+        QTest::newRow("vcpus fractional") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 1.5})") << 400 << bad;
+        QTest::newRow("memory a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": "512"})") << 400 << bad;
+        QTest::newRow("start a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "start": "yes"})") << 400 << bad;
+        QTest::newRow("unknown field") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "colour": "red"})") << 400 << bad;
+        QTest::newRow("bad name") << QByteArray("POST") << vms << QByteArray(R"({"name": "Bad_Name", "template": "minimal"})") << 400 << bad;
+        QTest::newRow("name too long") << QByteArray("POST") << vms
+                                       << QByteArray("{\"name\": \"" + QByteArray(64, 'a') + "\", \"template\": \"minimal\"}") << 400 << bad;
+        QTest::newRow("template path") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "/etc/passwd"})") << 400 << bad;
+        QTest::newRow("zero vcpus") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 0})") << 400 << bad;
+        QTest::newRow("tiny memory") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": 1})") << 400 << bad;
+        QTest::newRow("unknown template") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "no-such"})") << 404
+                                          << QStringLiteral("not_found");
+        const QString unknown = QStringLiteral("/api/v1/vms/nobody");
+        const QString nf = QStringLiteral("not_found");
+        QTest::newRow("get unknown vm") << QByteArray("GET") << unknown << QByteArray() << 404 << nf;
+        QTest::newRow("delete unknown vm") << QByteArray("DELETE") << unknown << QByteArray() << 404 << nf;
+        for (const char *action : {"start", "stop", "pause", "resume", "restart"})
+            QTest::newRow(qPrintable(QStringLiteral("%1 unknown vm").arg(QLatin1String(action))))
+                << QByteArray("POST") << unknown + QLatin1Char('/') + QLatin1String(action) << QByteArray() << 404 << nf;
+        QTest::newRow("exec unknown vm") << QByteArray("POST") << unknown + QStringLiteral("/exec") << QByteArray(R"({"cmd": ["true"]})") << 404 << nf;
+        QTest::newRow("put file unknown vm") << QByteArray("PUT") << unknown + QStringLiteral("/files?path=/tmp/x") << QByteArray("data") << 404 << nf;
+        QTest::newRow("get file unknown vm") << QByteArray("GET") << unknown + QStringLiteral("/files?path=/tmp/x") << QByteArray() << 404 << nf;
+        QTest::newRow("list unknown vm") << QByteArray("GET") << unknown + QStringLiteral("/files/list?path=/") << QByteArray() << 404 << nf;
+        QTest::newRow("console unknown vm") << QByteArray("GET") << unknown + QStringLiteral("/console") << QByteArray() << 404 << nf;
+        QTest::newRow("bad name in path") << QByteArray("GET") << QStringLiteral("/api/v1/vms/Bad_Name") << QByteArray() << 400 << bad;
+        QTest::newRow("encoded slash in name") << QByteArray("GET") << QStringLiteral("/api/v1/vms/a%2Fb") << QByteArray() << 400 << bad;
+        QTest::newRow("dot dot name") << QByteArray("DELETE") << QStringLiteral("/api/v1/vms/..%2E") << QByteArray() << 400 << bad;
+        QTest::newRow("console bytes not a number") << QByteArray("GET") << QStringLiteral("/api/v1/vms/nobody/console?bytes=lots") << QByteArray()
+                                                    << 400 << bad;
+    }
+    void badRequests()
+    {
+        QFETCH(QByteArray, method);
+        QFETCH(QString, path);
+        QFETCH(QByteArray, body);
+        QFETCH(int, status);
+        QFETCH(QString, code);
+        const HttpResult r = call(method, path, body);
+        QVERIFY2(r.status == status, qPrintable(r.describe()));
+        QCOMPARE(r.errorCode(), code);
+        QVERIFY(!r.json[QStringLiteral("error")][QStringLiteral("message")].toString().isEmpty());
+    }
+
+    void badInputLeavesNoVm() { QCOMPARE(vmNames(), QStringList()); }
+
+    void oversizeBodies()
+    {
+        // Declared over the JSON cap: refused before the body is read.
+        const QByteArray big = "{\"name\": \"a\", \"template\": \"minimal\", \"pad\": \"" + QByteArray(kJsonCap, 'x') + "\"}";
+        HttpResult r = call("POST", QStringLiteral("/api/v1/vms"), big);
+        QVERIFY2(r.status == 413, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
+        QCOMPARE(r.errorCode(), QStringLiteral("payload_too_large"));
+
+        // An upload over the file cap, on a route that exists only with a VM.
+        QByteArray huge(kFileCap + 8 * 1024 * 1024, 'z');
+        r = callAs(bearer(), "PUT", QStringLiteral("/api/v1/vms/nobody/files?path=/tmp/huge"), huge, 60000,
+                   QByteArrayLiteral("application/octet-stream"));
+        QVERIFY2(r.status == 413, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
+        QCOMPARE(r.errorCode(), QStringLiteral("payload_too_large"));
+
+        // Without the token an upload is refused before it is read, even
+        // within the file cap.
+        r = callAs(QByteArray(), "PUT", QStringLiteral("/api/v1/vms/nobody/files?path=/tmp/x"), QByteArray(4 << 20, 'u'), 60000,
+                   QByteArrayLiteral("application/octet-stream"));
+        QVERIFY2(r.status == 401, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
+        QCOMPARE(r.errorCode(), QStringLiteral("unauthorized"));
+
+        // The service is fine afterwards.
+        r = call("GET", QStringLiteral("/api/v1/health"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(vmNames(), QStringList());
+    }
+
+    void rawProtocolAbuse()
+    {
+        // Not HTTP at all, and a request line without a path.
+        QByteArray in = rawExchange("GARBAGE\r\n\r\n", "\r\n\r\n", 3000);
+        QVERIFY2(!in.startsWith("HTTP/1.1 2"), in.constData());
+        in = rawExchange(QByteArray(70000, 'A'), "\r\n\r\n", 3000);
+        QVERIFY2(!in.startsWith("HTTP/1.1 2"), in.constData());
+        // A declared body over the cap is refused before it is sent, and an
+        // "Expect: 100-continue" within the cap gets its 100.
+        in = rawExchange("PUT /api/v1/vms/nobody/files?path=/x HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                             + "\r\nContent-Length: 999999999999\r\nExpect: 100-continue\r\n\r\n",
+                         "}");
+        QVERIFY2(in.startsWith("HTTP/1.1 413 "), in.constData());
+        QVERIFY(in.contains("payload_too_large"));
+        in = rawExchange("PUT /api/v1/vms/nobody/files?path=/x HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                             + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+                         "100 Continue\r\n\r\n");
+        QVERIFY2(in.startsWith("HTTP/1.1 100 Continue\r\n\r\n"), in.constData());
+        // Two requests in one write are answered in order on one connection.
+        in = rawExchange("GET /api/v1/vms/nobody HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                             + "\r\n\r\nGET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                         "\"status\":\"ok\"");
+        QVERIFY2(in.startsWith("HTTP/1.1 404 "), in.constData());
+        QVERIFY2(in.indexOf("not_found") < in.indexOf("\"status\":\"ok\""), in.constData());
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/health")).status, 200);
+    }
+
+    void templatesListed()
+    {
+        const HttpResult r = call("GET", QStringLiteral("/api/v1/templates"));
+        QCOMPARE(r.status, 200);
+        bool minimal = false;
+        for (const QJsonValue &t : r.json[QStringLiteral("templates")].toArray())
+            minimal |= t[QStringLiteral("name")].toString() == QLatin1String("minimal") && t[QStringLiteral("vcpus")].toInt() >= 1;
+        QVERIFY2(minimal, r.body.constData());
+    }
+
+    void createWithoutStartThenDelete()
+    {
+        HttpResult r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "idle", "template": "minimal", "start": false, "memory_mb": 300})");
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("created"));
+        QCOMPARE(r.json[QStringLiteral("memory_mb")].toInt(), 300);
+        r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "idle", "template": "minimal", "start": false})");
+        QCOMPARE(r.status, 409);
+        QCOMPARE(r.errorCode(), QStringLiteral("already_exists"));
+        r = exec(QStringLiteral("idle"), {{QStringLiteral("cmd"), QStringLiteral("true")}});
+        QCOMPARE(r.status, 409);
+        QCOMPARE(r.errorCode(), QStringLiteral("invalid_state"));
+        r = call("POST", QStringLiteral("/api/v1/vms/idle/pause"));
+        QCOMPARE(r.status, 409);
+        r = call("GET", QStringLiteral("/api/v1/vms/idle/console"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.body, QByteArray());
+        r = call("DELETE", QStringLiteral("/api/v1/vms/idle"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(vmNames(), QStringList());
+        QVERIFY(!QFile::exists(m_home.filePath(QStringLiteral("data/vms/idle.json"))));
+    }
+
+    void guestLifecycle()
+    {
+        REQUIRE_DRIVER();
+        HttpResult r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "web", "template": "minimal", "start": true})", kCreateTimeoutMs);
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
+        QCOMPARE(r.json[QStringLiteral("desired_state")].toString(), QStringLiteral("running"));
+        qInfo("created and booted in %lld ms (boot %d ms, %s)", r.ms, r.json[QStringLiteral("boot_ms")].toInt(),
+              r.json[QStringLiteral("accelerated")].toBool() ? "KVM" : "TCG");
+
+        r = call("GET", QStringLiteral("/api/v1/vms/web"));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
+
+        // exec: argv, then a shell string with stderr and an exit code
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QJsonArray{QStringLiteral("echo"), QStringLiteral("hello"), QStringLiteral("world")}}});
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("hello world\n"));
+        QCOMPARE(r.json[QStringLiteral("stderr")].toString(), QString());
+        QCOMPARE(r.json[QStringLiteral("exit_code")].toInt(-1), 0);
+        QCOMPARE(r.json[QStringLiteral("timed_out")].toBool(true), false);
+        QVERIFY(r.json[QStringLiteral("duration_ms")].isDouble());
+        QVERIFY(!r.json.contains(QStringLiteral("signal")));
+
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("echo to-out; echo to-err >&2; exit 3")}});
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("to-out\n"));
+        QCOMPARE(r.json[QStringLiteral("stderr")].toString(), QStringLiteral("to-err\n"));
+        QCOMPARE(r.json[QStringLiteral("exit_code")].toInt(), 3);
+
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("echo \"$GREETING\"; pwd; cat")},
+                                         {QStringLiteral("env"), QJsonObject{{QStringLiteral("GREETING"), QStringLiteral("hi there")}}},
+                                         {QStringLiteral("cwd"), QStringLiteral("/tmp")},
+                                         {QStringLiteral("stdin"), QStringLiteral("from stdin\n")}});
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("hi there\n/tmp\nfrom stdin\n"));
+
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("sleep 60")}, {QStringLiteral("timeout_s"), 1}});
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.json[QStringLiteral("timed_out")].toBool(), true);
+        QCOMPARE(r.json[QStringLiteral("signal")].toInt(), 9);
+        QVERIFY(r.json[QStringLiteral("exit_code")].isNull());
+
+        // exec input errors on a running VM
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), 42}});
+        QCOMPARE(r.status, 400);
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QJsonArray{QStringLiteral("echo"), 1}}});
+        QCOMPARE(r.status, 400);
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("true")}, {QStringLiteral("timeout_s"), -1}});
+        QCOMPARE(r.status, 400);
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("true")}, {QStringLiteral("env"), QJsonObject{{QStringLiteral("A"), 1}}}});
+        QCOMPARE(r.status, 400);
+        r = call("POST", QStringLiteral("/api/v1/vms/web/exec"), "not json");
+        QCOMPARE(r.status, 400);
+        QCOMPARE(r.errorCode(), QStringLiteral("invalid_json"));
+
+        // 32 MiB up and down, the same bytes on both sides
+        QByteArray data(32 * 1024 * 1024, Qt::Uninitialized);
+        QRandomGenerator gen(4321);
+        gen.fillRange(reinterpret_cast<quint32 *>(data.data()), data.size() / 4);
+        const QByteArray hash = QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex();
+        r = callAs(bearer(), "PUT", QStringLiteral("/api/v1/vms/web/files?path=/tmp/up/big.bin&mode=0640"), data, 300000,
+                   QByteArrayLiteral("application/octet-stream"));
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("size")].toInteger(), qint64(data.size()));
+        const qint64 putMs = r.ms;
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("sha256sum /tmp/up/big.bin | cut -d' ' -f1; stat -c %a /tmp/up/big.bin")}}, 120000);
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString().toLatin1(), hash + "\n640\n");
+        r = call("GET", QStringLiteral("/api/v1/vms/web/files?path=/tmp/up/big.bin"), QByteArray(), 300000);
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.headers.value("content-type"), QByteArray("application/octet-stream"));
+        QCOMPARE(r.body.size(), data.size());
+        QCOMPARE(QCryptographicHash::hash(r.body, QCryptographicHash::Sha256).toHex(), hash);
+        qInfo("32 MiB through the API: put %lld ms, get %lld ms", putMs, r.ms);
+
+        r = call("GET", QStringLiteral("/api/v1/vms/web/files/list?path=/tmp/up"));
+        QCOMPARE(r.status, 200);
+        const QJsonArray entries = r.json[QStringLiteral("entries")].toArray();
+        QCOMPARE(entries.size(), 1);
+        QCOMPARE(entries.at(0)[QStringLiteral("name")].toString(), QStringLiteral("big.bin"));
+        QCOMPARE(entries.at(0)[QStringLiteral("type")].toString(), QStringLiteral("file"));
+        QCOMPARE(entries.at(0)[QStringLiteral("size")].toInteger(), qint64(data.size()));
+        QCOMPARE(entries.at(0)[QStringLiteral("mode")].toInt(), 0640);
+
+        r = call("GET", QStringLiteral("/api/v1/vms/web/files?path=/no/such/file"));
+        QCOMPARE(r.status, 404);
+        r = call("GET", QStringLiteral("/api/v1/vms/web/files"));
+        QCOMPARE(r.status, 400);
+        r = call("GET", QStringLiteral("/api/v1/vms/web/files?path=relative"));
+        QCOMPARE(r.status, 400);
+        r = call("GET", QStringLiteral("/api/v1/vms/web/files/list?path=/no/such/dir"));
+        QCOMPARE(r.status, 404);
+
+        r = call("GET", QStringLiteral("/api/v1/vms/web/console"));
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.headers.value("content-type").startsWith("text/plain"));
+        QVERIFY2(r.body.contains("mvs-init: reached"), r.body.right(2000).constData());
+        r = call("GET", QStringLiteral("/api/v1/vms/web/console?bytes=10"));
+        QCOMPARE(r.body.size(), 10);
+
+        // A slow answer first, a fast one pipelined behind it: in order.
+        const QByteArray slowExec = R"({"cmd": "sleep 1; echo first"})";
+        QByteArray in = rawExchange("POST /api/v1/vms/web/exec HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                                        + "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(slowExec.size())
+                                        + "\r\n\r\n" + slowExec + "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                                    "\"status\":\"ok\"", 30000);
+        QVERIFY2(in.startsWith("HTTP/1.1 200 "), in.constData());
+        QVERIFY2(in.contains("first\\n") && in.indexOf("first\\n") < in.indexOf("\"status\":\"ok\""), in.constData());
+
+        // A client that gives up while its command runs: the answer has
+        // nowhere to go, and nothing else notices.
+        QNetworkReply *abandoned = send("POST", QStringLiteral("/api/v1/vms/web/exec"), R"({"cmd": "sleep 1"})", bearer());
+        QTest::qWait(300);
+        abandoned->abort();
+        abandoned->deleteLater();
+        QTest::qWait(1500);
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("echo still here")}});
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("still here\n"));
+
+        // pause and resume
+        r = call("POST", QStringLiteral("/api/v1/vms/web/pause"));
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("paused"));
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("true")}});
+        QCOMPARE(r.status, 409);
+        r = call("POST", QStringLiteral("/api/v1/vms/web/resume"));
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("echo back")}});
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("back\n"));
+        r = call("POST", QStringLiteral("/api/v1/vms/web/start"));
+        QCOMPARE(r.status, 409); // running already
+
+        // stop: the console log stays
+        r = call("POST", QStringLiteral("/api/v1/vms/web/stop"), QByteArray(), 60000);
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("stopped"));
+        QCOMPARE(r.json[QStringLiteral("desired_state")].toString(), QStringLiteral("stopped"));
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("true")}});
+        QCOMPARE(r.status, 409);
+        r = call("GET", QStringLiteral("/api/v1/vms/web/console"));
+        QVERIFY(r.body.contains("mvs-init: reached"));
+
+        r = call("DELETE", QStringLiteral("/api/v1/vms/web"));
+        QCOMPARE(r.status, 200);
+        r = call("GET", QStringLiteral("/api/v1/vms/web"));
+        QCOMPARE(r.status, 404);
+        QVERIFY(!QFile::exists(m_home.filePath(QStringLiteral("data/vms/web.json"))));
+        QVERIFY(!QFile::exists(m_home.filePath(QStringLiteral("data/vms/web.console.log"))));
+    }
+
+    void healthAnsweredWhileBooting()
+    {
+        REQUIRE_DRIVER();
+        QElapsedTimer createTimer;
+        createTimer.start();
+        QNetworkReply *create = send("POST", QStringLiteral("/api/v1/vms"), R"({"name": "slow", "template": "minimal"})", bearer());
+        // Ask other things for as long as the create (boot included) runs.
+        int answeredWhileStarting = 0;
+        qint64 worst = 0;
+        const QDeadlineTimer giveUp(kCreateTimeoutMs);
+        while (!create->isFinished() && !giveUp.hasExpired()) {
+            const HttpResult h = callAs(QByteArray(), "GET", QStringLiteral("/api/v1/health"), QByteArray(), 5000);
+            QCOMPARE(h.status, 200);
+            worst = qMax(worst, h.ms);
+            const HttpResult vm = call("GET", QStringLiteral("/api/v1/vms/slow"), QByteArray(), 5000);
+            worst = qMax(worst, vm.ms);
+            const QString state = vm.json[QStringLiteral("state")].toString();
+            if (state == QLatin1String("preparing") || state == QLatin1String("booting"))
+                ++answeredWhileStarting;
+            QTest::qWait(5);
+        }
+        const HttpResult created = finish(create, 1000, createTimer);
+        QVERIFY2(created.status == 201, qPrintable(created.describe()));
+        qInfo("%d health checks answered while the VM was starting (create+boot %lld ms), slowest answer %lld ms",
+              answeredWhileStarting, created.ms, worst);
+        QVERIFY(answeredWhileStarting >= 1);
+        QVERIFY2(worst < 1000, qPrintable(QStringLiteral("an answer took %1 ms").arg(worst)));
+    }
+
+    void vmsSurviveAServiceRestart()
+    {
+        REQUIRE_DRIVER();
+        // "slow" runs from the test before; "later" was never started.
+        HttpResult r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "later", "template": "minimal", "start": false, "vcpus": 2})");
+        QCOMPARE(r.status, 201);
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/vms/slow")).json[QStringLiteral("state")].toString(), QStringLiteral("running"));
+
+        stopService(); // the VMM of "slow" dies with it
+        startService();
+
+        r = call("GET", QStringLiteral("/api/v1/vms"));
+        QCOMPARE(r.status, 200);
+        QHash<QString, QJsonObject> byName;
+        for (const QJsonValue &v : r.json[QStringLiteral("vms")].toArray())
+            byName.insert(v[QStringLiteral("name")].toString(), v.toObject());
+        QCOMPARE(byName.size(), 2);
+        QCOMPARE(byName[QStringLiteral("slow")][QStringLiteral("state")].toString(), QStringLiteral("stopped"));
+        QCOMPARE(byName[QStringLiteral("slow")][QStringLiteral("desired_state")].toString(), QStringLiteral("running"));
+        QCOMPARE(byName[QStringLiteral("later")][QStringLiteral("state")].toString(), QStringLiteral("created"));
+        QCOMPARE(byName[QStringLiteral("later")][QStringLiteral("vcpus")].toInt(), 2);
+
+        // It starts again through the new service and works.
+        r = call("POST", QStringLiteral("/api/v1/vms/slow/start"), QByteArray(), kCreateTimeoutMs);
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
+        r = exec(QStringLiteral("slow"), {{QStringLiteral("cmd"), QJsonArray{QStringLiteral("uname"), QStringLiteral("-s")}}});
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("Linux\n"));
+
+        // restart keeps it usable
+        r = call("POST", QStringLiteral("/api/v1/vms/slow/restart"), QByteArray(), kCreateTimeoutMs);
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        r = exec(QStringLiteral("slow"), {{QStringLiteral("cmd"), QStringLiteral("echo again")}});
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("again\n"));
+
+        // Deleting a running VM stops it first.
+        QCOMPARE(call("DELETE", QStringLiteral("/api/v1/vms/slow"), QByteArray(), 60000).status, 200);
+        QCOMPARE(call("DELETE", QStringLiteral("/api/v1/vms/later")).status, 200);
+        QCOMPARE(vmNames(), QStringList());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestHttpApi)
+#include "tst_httpapi.moc"
