@@ -63,16 +63,4 @@ int imageCommand(QStringList args)
     return rc;
 }
 
-int templateCommand(QStringList args)
-{
-    if (args.value(0) != QLatin1String("list")) {
-        std::fprintf(stderr, "usage: microvm-sandbox template list\n");
-        return 2;
-    }
-    std::printf("%-16s %5s %8s  %s\n", "NAME", "VCPUS", "MEMORY", "DESCRIPTION");
-    for (const Templates::VmTemplate &t : Templates::VmTemplate::all())
-        std::printf("%-16s %5d %5d MiB  %s\n", qPrintable(t.name), t.vcpus, t.memoryMiB, qPrintable(t.description));
-    return 0;
-}
-
 } // namespace App

@@ -7,7 +7,5 @@ namespace App {
 // `microvm-sandbox image build [--template NAME]`: build (or find cached) the
 // template's guest image, with progress. `image path`: print where it is.
 int imageCommand(QStringList args);
-// `microvm-sandbox template list`: the templates found, one per line.
-int templateCommand(QStringList args);
 
 } // namespace App

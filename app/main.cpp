@@ -1,5 +1,8 @@
+#include "app/clientcommand.h"
 #include "app/imagecommand.h"
+#include "app/mcpserver.h"
 #include "app/runcommand.h"
+#include "app/servecommand.h"
 #include "core/log.h"
 
 #include <QCoreApplication>
@@ -19,10 +22,18 @@ void usage()
         "      exit with COMMAND's code (128+N: signal, 124: timeout, 125: the sandbox failed)\n"
         "  microvm-sandbox image build|path [--template NAME]\n"
         "      build (once, cached) or locate a template's guest image\n"
-        "  microvm-sandbox template list\n"
+        "  microvm-sandbox template list [--json]\n"
+        "  microvm-sandbox vm list|create|start|stop|rm|exec|cp|console ... [--url URL] [--token TOKEN] [--json]\n"
+        "      drive the running service (MVS_URL, MVS_TOKEN; default http://127.0.0.1:8000 and the token file);\n"
+        "      `microvm-sandbox vm --help` lists the commands\n"
+        "  microvm-sandbox mcp [--standalone] [--url URL] [--token TOKEN]\n"
+        "      a Model Context Protocol server on stdio (uses the running service, else starts its own)\n"
+        "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH]\n"
+        "      run the REST API service (default 127.0.0.1:8000); the token is made on first start (config dir,\n"
+        "      0600) and printed once; --token-file or MVS_TOKEN override it; SIGINT/SIGTERM stop it (exit 0)\n"
         "  microvm-sandbox --version\n\n"
         "driver options: --driver auto|qemu|cloud-hypervisor  --accel auto|kvm|tcg  --qemu-binary PATH  --ch-binary PATH\n"
-        "environment: MVS_DRIVER MVS_ACCEL MVS_CACHE_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug\n",
+        "environment: MVS_DRIVER MVS_ACCEL MVS_TOKEN MVS_CACHE_DIR MVS_CONFIG_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug\n",
         MVS_VERSION);
 }
 
@@ -40,7 +51,13 @@ int main(int argc, char **argv)
     if (cmd == QLatin1String("image"))
         return App::imageCommand(args);
     if (cmd == QLatin1String("template"))
-        return App::templateCommand(args);
+        return App::templateListCommand(args);
+    if (cmd == QLatin1String("vm"))
+        return App::vmCommand(args);
+    if (cmd == QLatin1String("mcp"))
+        return App::mcpCommand(args);
+    if (cmd == QLatin1String("--serve"))
+        return App::serveCommand(args);
     if (cmd == QLatin1String("--version")) {
         std::printf("microvm-sandbox %s\n", MVS_VERSION);
         return 0;

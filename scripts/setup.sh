@@ -17,6 +17,9 @@ PACKAGES=(
     qemu-system-x86 qemu-utils cpio
     qemu-guest-agent
 )
+# The MCP test runs the official TypeScript SDK: Debian's nodejs and npm,
+# unless a node with npm is already installed (e.g. from NodeSource).
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -39,9 +42,14 @@ install_deps() {
 
 build() {
     local preset=$1
+    shift
     echo "== building ($preset)"
     cmake --preset "$preset" >/dev/null
-    cmake --build --preset "$preset" -j"$(nproc)"
+    if [ $# -gt 0 ]; then
+        cmake --build --preset "$preset" -j"$(nproc)" --target "$@"
+    else
+        cmake --build --preset "$preset" -j"$(nproc)"
+    fi
 }
 
 case "$mode" in
@@ -50,7 +58,7 @@ deps)
     ;;
 run)
     install_deps
-    build release
+    build release microvm-sandbox microvm-agent
     bin=build/release/app/microvm-sandbox
     echo "== preparing the default image (built once, then cached)"
     "$bin" image build --template minimal
@@ -59,6 +67,8 @@ run)
     ;;
 test)
     install_deps
+    echo "== installing the MCP test client (tests/mcp, exact versions from package-lock.json)"
+    npm ci --prefix tests/mcp --no-audit --no-fund
     build dev
     echo "== preparing the default image (built once, then cached)"
     build/dev/app/microvm-sandbox image build --template minimal

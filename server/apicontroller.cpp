@@ -3,6 +3,7 @@
 #include "core/agent/agentclient.h"
 #include "core/template/vmtemplate.h"
 #include "core/vm/vmmanager.h"
+#include "server/openapi.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -395,62 +396,88 @@ ApiFuture ApiController::restartVm(const Request &request)
     return vmAction(name, m_manager.restart(name));
 }
 
-ApiFuture ApiController::exec(const Request &request)
+std::optional<ApiError> ApiController::parseExecRequest(const QByteArray &body, Agent::ExecRequest *out)
 {
-    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
-    if (!agent)
-        return fail(agent.error());
-    auto parsed = parseObject(request.body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"),
-                                             QStringLiteral("stdin"), QStringLiteral("timeout_s")});
+    auto parsed = parseObject(body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"), QStringLiteral("stdin"),
+                                     QStringLiteral("timeout_s")});
     if (auto *e = std::get_if<ApiError>(&parsed))
-        return ready(*e);
+        return *e;
     const QJsonObject o = std::get<QJsonObject>(parsed);
 
-    Agent::ExecRequest exec;
-    exec.collectOutput = false; // collected here, with a cap
+    Agent::ExecRequest &exec = *out;
     const QJsonValue cmd = o.value(QStringLiteral("cmd"));
     if (cmd.isString() && !cmd.toString().isEmpty()) {
         exec.shell = cmd.toString();
     } else if (cmd.isArray() && !cmd.toArray().isEmpty()) {
         for (const QJsonValue &arg : cmd.toArray()) {
             if (!arg.isString())
-                return ready(wrongType(QStringLiteral("cmd"), QStringLiteral("an array of strings or a shell string")));
+                return wrongType(QStringLiteral("cmd"), QStringLiteral("an array of strings or a shell string"));
             exec.argv << arg.toString();
         }
         if (exec.argv.first().isEmpty())
-            return ready(wrongType(QStringLiteral("cmd"), QStringLiteral("an array whose first string names the program")));
+            return wrongType(QStringLiteral("cmd"), QStringLiteral("an array whose first string names the program"));
     } else {
-        return ready(wrongType(QStringLiteral("cmd"), QStringLiteral("a non-empty array of strings or a non-empty shell string (required)")));
+        return wrongType(QStringLiteral("cmd"), QStringLiteral("a non-empty array of strings or a non-empty shell string (required)"));
     }
     if (o.contains(QStringLiteral("env"))) {
         const QJsonValue env = o.value(QStringLiteral("env"));
         if (!env.isObject())
-            return ready(wrongType(QStringLiteral("env"), QStringLiteral("an object of string values")));
+            return wrongType(QStringLiteral("env"), QStringLiteral("an object of string values"));
         const QJsonObject vars = env.toObject();
         for (auto it = vars.begin(); it != vars.end(); ++it) {
             if (it.key().isEmpty() || it.key().contains(QLatin1Char('=')) || it.key().contains(QChar(0)))
-                return ready(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("bad environment variable name '%1'").arg(it.key().left(64))));
+                return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("bad environment variable name '%1'").arg(it.key().left(64)));
             if (!it.value().isString())
-                return ready(wrongType(QStringLiteral("env.") + it.key().left(64), QStringLiteral("a string")));
+                return wrongType(QStringLiteral("env.") + it.key().left(64), QStringLiteral("a string"));
             exec.env << it.key() + QLatin1Char('=') + it.value().toString();
         }
     }
     if (o.contains(QStringLiteral("cwd"))) {
         if (!o.value(QStringLiteral("cwd")).isString())
-            return ready(wrongType(QStringLiteral("cwd"), QStringLiteral("a string")));
+            return wrongType(QStringLiteral("cwd"), QStringLiteral("a string"));
         exec.cwd = o.value(QStringLiteral("cwd")).toString();
     }
     if (o.contains(QStringLiteral("stdin"))) {
         if (!o.value(QStringLiteral("stdin")).isString())
-            return ready(wrongType(QStringLiteral("stdin"), QStringLiteral("a string")));
+            return wrongType(QStringLiteral("stdin"), QStringLiteral("a string"));
         exec.stdinData = o.value(QStringLiteral("stdin")).toString().toUtf8();
     }
     if (o.contains(QStringLiteral("timeout_s"))) {
         const QJsonValue t = o.value(QStringLiteral("timeout_s"));
         if (!t.isDouble() || !(t.toDouble() > 0) || t.toDouble() > kMaxExecTimeoutS)
-            return ready(wrongType(QStringLiteral("timeout_s"), QStringLiteral("a number of seconds above 0, at most %1").arg(kMaxExecTimeoutS)));
+            return wrongType(QStringLiteral("timeout_s"), QStringLiteral("a number of seconds above 0, at most %1").arg(kMaxExecTimeoutS));
         exec.timeoutMs = qMax(1, static_cast<int>(std::ceil(t.toDouble() * 1000)));
     }
+
+    return std::nullopt;
+}
+
+std::variant<Agent::ExecHandle *, ApiError> ApiController::execStream(const QString &name, const QByteArray &requestJson)
+{
+    auto agent = m_manager.agent(name);
+    if (!agent)
+        return ApiError::fromCore(agent.error());
+    Agent::ExecRequest exec;
+    if (auto e = parseExecRequest(requestJson, &exec))
+        return *e;
+    exec.collectOutput = false;
+    exec.streamStdin = true;
+    const QByteArray initialStdin = std::exchange(exec.stdinData, QByteArray());
+    Agent::ExecHandle *handle = (*agent)->exec(exec);
+    if (!initialStdin.isEmpty())
+        handle->writeStdin(initialStdin);
+    return handle;
+}
+
+ApiFuture ApiController::exec(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return fail(agent.error());
+    Agent::ExecRequest exec;
+    if (auto e = parseExecRequest(request.body, &exec))
+        return ready(*e);
+    exec.collectOutput = false; // collected here, with a cap
 
     struct Output {
         QByteArray out;
@@ -576,6 +603,28 @@ ApiFuture ApiController::console(const Request &request)
     if (!log)
         return fail(log.error());
     return ready(Response::ofBytes(*log, QByteArrayLiteral("text/plain; charset=utf-8")));
+}
+
+ApiFuture ApiController::openApi(const Request &)
+{
+    return ready(Response::ofJson(OpenApi::document()));
+}
+
+QMap<QString, int> ApiController::vmCountsByState() const
+{
+    using State = Vm::VirtualMachine::State;
+    QMap<QString, int> counts;
+    for (State s : {State::Created, State::Preparing, State::Booting, State::Ready, State::Paused, State::Stopping, State::Stopped,
+                    State::Failed})
+        counts.insert(Vm::stateName(s), 0);
+    for (const Vm::VmInfo &info : m_manager.list())
+        ++counts[Vm::stateName(info.state)];
+    return counts;
+}
+
+ApiFuture ApiController::metrics(const Request &)
+{
+    return ready(Response::ofBytes(m_metrics.render(vmCountsByState()), Metrics::contentType()));
 }
 
 } // namespace Server

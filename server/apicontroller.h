@@ -4,6 +4,7 @@
 // return a finished one). HttpAdapter is the only code that knows HTTP.
 
 #include "core/async.h"
+#include "server/metrics.h"
 
 #include <QByteArray>
 #include <QFuture>
@@ -12,8 +13,13 @@
 #include <QObject>
 #include <QUrlQuery>
 
+#include <optional>
 #include <variant>
 
+namespace Agent {
+class ExecHandle;
+struct ExecRequest;
+} // namespace Agent
 namespace Vm {
 class VmManager;
 struct VmInfo;
@@ -120,14 +126,28 @@ public:
     ApiFuture getFile(const Request &request);
     ApiFuture listFiles(const Request &request);
     ApiFuture console(const Request &request);
+    ApiFuture openApi(const Request &request);
+    ApiFuture metrics(const Request &request);
+
+    // Fed by the HTTP adapter, rendered by metrics().
+    Metrics &metrics() { return m_metrics; }
+    // Every VM state's name with the number of VMs in it.
+    QMap<QString, int> vmCountsByState() const;
 
     static QJsonObject vmToJson(const Vm::VmInfo &info);
+    // The body of POST .../exec (and the first WebSocket message) into *out.
+    static std::optional<ApiError> parseExecRequest(const QByteArray &body, Agent::ExecRequest *out);
+    // A command started with stdin left open, for streamed exec: the handle
+    // (a child of the VM's agent client; output comes as its signals), or
+    // why it could not start.
+    std::variant<Agent::ExecHandle *, ApiError> execStream(const QString &name, const QByteArray &requestJson);
 
 private:
     // Run a manager operation, then answer with the VM as it is then.
     ApiFuture vmAction(const QString &name, Core::Future<void> operation);
 
     Vm::VmManager &m_manager;
+    Metrics m_metrics;
 };
 
 } // namespace Server

@@ -1,9 +1,12 @@
 #include "server/httpadapter.h"
 
 #include "server/apicontroller.h"
+#include "server/execsocket.h"
+#include "server/metrics.h"
 #include "server/tokenstore.h"
 
 #include <QAbstractHttpServer>
+#include <QElapsedTimer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
@@ -14,6 +17,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
+#include <QWebSocket>
 
 #include <deque>
 #include <memory>
@@ -35,7 +39,10 @@
 //   caps what any one request may make the server buffer.
 // - WebSocket upgrades are handed over only when handleRequest() returns true
 //   and newWebSocketConnection is connected; otherwise missingHandler() runs
-//   and the socket is closed (qabstracthttpserver.cpp, handleReadyRead).
+//   and the socket is closed (qabstracthttpserver.cpp, handleReadyRead). On
+//   hand-over the server calls socket->disconnect(), which cuts our slots on
+//   the socket too, so the connection is forgotten here first. Path and token
+//   are checked in handleRequest(); missingHandler() answers 401 or 404.
 
 namespace Server {
 namespace {
@@ -129,6 +136,7 @@ struct Route {
     QString pattern;
     QStringList segments;
     bool needsAuth = true;
+    bool webSocket = false; // GET with an Upgrade: websocket only
     Body body = Body::Json;
     ApiController::Handler handler = nullptr;
 
@@ -170,8 +178,11 @@ public:
         bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override { return m_p.handleRequest(request, socket); }
         void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
         {
-            send(request, socket,
-                 errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path()))));
+            if (m_p.webSocketRoute(request))
+                send(request, socket, errorResponse(unauthorized()));
+            else
+                send(request, socket,
+                     errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path()))));
         }
 
     private:
@@ -217,6 +228,7 @@ public:
         , m_options(std::move(options))
         , m_server(std::make_unique<RawServer>(*this))
     {
+        QObject::connect(m_server.get(), &QAbstractHttpServer::newWebSocketConnection, m_server.get(), [this]() { acceptWebSockets(); });
         using C = ApiController;
         add("GET", "/api/v1/health", &C::health, false);
         add("GET", "/api/v1/templates", &C::listTemplates);
@@ -234,6 +246,51 @@ public:
         add("GET", "/api/v1/vms/{name}/files", &C::getFile);
         add("GET", "/api/v1/vms/{name}/files/list", &C::listFiles);
         add("GET", "/api/v1/vms/{name}/console", &C::console);
+        addWebSocket("/api/v1/vms/{name}/exec/ws");
+        add("GET", "/api/v1/openapi.json", &C::openApi);
+        add("GET", "/metrics", &C::metrics);
+    }
+
+    void addWebSocket(const char *pattern)
+    {
+        add("GET", pattern, nullptr);
+        m_routes.back().webSocket = true;
+    }
+
+    // The WebSocket route a request's path names, or nullptr.
+    const Route *webSocketRoute(const QHttpServerRequest &request, QHash<QString, QString> *params = nullptr) const
+    {
+        const QStringList path = pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8());
+        const Route *route = findRoute(QByteArrayLiteral("GET"), path, params, nullptr);
+        return route && route->webSocket ? route : nullptr;
+    }
+
+    // Browsers cannot set headers on a WebSocket: ?token= is taken too.
+    bool webSocketAuthorized(const QHttpServerRequest &request) const
+    {
+        if (authorized(request.value(QByteArrayLiteral("authorization"))))
+            return true;
+        const QString token = request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+        return !m_options.token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_options.token);
+    }
+
+    // An upgraded socket, path and token checked in handleRequest().
+    void acceptWebSockets()
+    {
+        while (m_server->hasPendingWebSocketConnections()) {
+            std::unique_ptr<QWebSocket> ws = m_server->nextPendingWebSocketConnection();
+            if (!ws)
+                continue;
+            QHash<QString, QString> params;
+            const QStringList path = pathSegments(ws->requestUrl().path(QUrl::FullyEncoded).toUtf8());
+            const Route *route = findRoute(QByteArrayLiteral("GET"), path, &params, nullptr);
+            if (!route || !route->webSocket) {
+                ws->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("no such endpoint"));
+                continue;
+            }
+            m_controller.metrics().recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
+            new ExecSocket(std::move(ws), m_controller, params.value(QStringLiteral("name")), m_q);
+        }
     }
 
     ~Private()
@@ -304,30 +361,50 @@ public:
         c.requestBytes = 0;
         if (c.rejected)
             return true; // answered already; the connection is closing
-        if (isWebSocketUpgrade(request))
-            return false; // no WebSocket routes yet: missingHandler() answers
+        if (isWebSocketUpgrade(request)) {
+            const Route *route = webSocketRoute(request);
+            if (!route || !webSocketAuthorized(request)) {
+                m_controller.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"),
+                                                     route ? 401 : 404, 0);
+                return false; // missingHandler() answers
+            }
+            // The server's WebSocket side takes the socket (see the top).
+            m_connections.erase(it);
+            return true;
+        }
         c.request = &request;
         auto slot = std::make_shared<Slot>();
         c.queue.push_back(slot);
 
         const QPointer<QTcpSocket> guard(socket);
-        auto complete = [this, guard, slot](QHttpServerResponse response) {
+        QElapsedTimer timer;
+        timer.start();
+        const QString method = QString::fromLatin1(methodName(request.method()));
+        std::optional<QHttpServerResponse> immediate;
+        const Route *route = nullptr;
+        ApiFuture future = dispatch(request, &immediate, &route);
+        // The route's pattern, never the raw path: the label set stays bounded.
+        const QString routeLabel = route ? route->pattern : QStringLiteral("unmatched");
+        auto complete = [this, guard, slot, timer, method, routeLabel](QHttpServerResponse response) {
+            m_controller.metrics().recordRequest(method, routeLabel, static_cast<int>(response.statusCode()), timer.nsecsElapsed() / 1e9);
             slot->response.emplace(std::move(response));
             if (guard)
                 flush(guard);
         };
-
-        std::optional<QHttpServerResponse> immediate;
-        ApiFuture future = dispatch(request, &immediate);
         if (immediate) {
             complete(std::move(*immediate));
             return true;
         }
         const QPointer<HttpAdapter> alive(m_q);
+        const bool isExec = route && route->handler == &ApiController::exec;
         future
-            .then([alive, complete](const ApiResult &result) {
-                if (alive)
-                    complete(toHttp(result));
+            .then([this, alive, complete, isExec](const ApiResult &result) {
+                if (!alive)
+                    return;
+                if (isExec)
+                    m_controller.metrics().recordExec(result.ok(),
+                                                      result.ok() && result.response().json[QStringLiteral("timed_out")].toBool());
+                complete(toHttp(result));
             })
             .onCanceled([alive, complete]() {
                 if (alive)
@@ -338,13 +415,15 @@ public:
 
     // Auth, routing and caps; then the controller. Failures before the
     // controller are answered through *immediate.
-    ApiFuture dispatch(const QHttpServerRequest &request, std::optional<QHttpServerResponse> *immediate)
+    // *matched: the route, even when the request fails before it runs.
+    ApiFuture dispatch(const QHttpServerRequest &request, std::optional<QHttpServerResponse> *immediate, const Route **matched)
     {
         const QByteArray method = methodName(request.method());
         const QStringList path = pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8());
         QHash<QString, QString> params;
         QByteArrayList allowed;
         const Route *route = findRoute(method, path, &params, &allowed);
+        *matched = route;
 
         if ((!route || route->needsAuth) && !authorized(request.value(QByteArrayLiteral("authorization")))) {
             immediate->emplace(errorResponse(ApiError(ApiError::Code::Unauthorized,
@@ -363,6 +442,11 @@ public:
             }
             return {};
         }
+        if (route->webSocket) {
+            immediate->emplace(errorResponse(
+                ApiError(ApiError::Code::InvalidArgument, QStringLiteral("%1 takes a WebSocket upgrade only").arg(request.url().path()))));
+            return {};
+        }
         if (request.body().size() > bodyLimit(route)) {
             immediate->emplace(errorResponse(tooLarge(bodyLimit(route))));
             return {};
@@ -374,6 +458,11 @@ public:
             r.headers.insert(name.toLower(), value);
         r.body = request.body();
         return (m_controller.*(route->handler))(r);
+    }
+
+    static ApiError unauthorized()
+    {
+        return ApiError(ApiError::Code::Unauthorized, QStringLiteral("a valid token is required: Authorization: Bearer <token>"));
     }
 
     static ApiError tooLarge(qint64 limit)

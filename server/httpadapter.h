@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP face of ApiController: the one place that knows Qt HttpServer.
-// It owns the route table under /api/v1, the bearer-token check, the body
-// size caps and the single ApiError -> HTTP status mapping.
+// It owns the route table (/api/v1/..., /metrics), the bearer-token check,
+// the body size caps, the single ApiError -> HTTP status mapping, the request
+// metrics, and the WebSocket upgrades it hands to ExecSocket.
 
 #include "core/expected.h"
 
@@ -38,7 +39,8 @@ public:
     Core::Expected<quint16> listen(const QHostAddress &address, quint16 port);
     quint16 port() const;
 
-    // "METHOD /api/v1/path/{param}" for every registered route, in order.
+    // "METHOD /path/{param}" for every registered route, in order (the
+    // WebSocket one as GET). tst_openapi compares it with the OpenAPI document.
     QStringList routes() const;
 
 private:

@@ -23,6 +23,7 @@
 #include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QTemporaryDir>
+#include <QWebSocket>
 
 using namespace E2e;
 
@@ -43,6 +44,21 @@ struct HttpResult {
 
     QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
     QString describe() const { return QStringLiteral("HTTP %1 %2").arg(status).arg(QString::fromUtf8(body.left(600))); }
+};
+
+// One WebSocket exec session: every JSON message the server sent, and how
+// the connection ended.
+struct WsSession {
+    QList<QJsonObject> messages;
+    QList<qint64> arrivalMs; // since open, per message
+    bool connected = false;
+    bool closed = false;
+    int closeCode = -1;
+    QByteArray out;
+    QByteArray err;
+
+    QJsonObject last() const { return messages.isEmpty() ? QJsonObject() : messages.last(); }
+    QString lastType() const { return last()[QStringLiteral("type")].toString(); }
 };
 
 } // namespace
@@ -166,6 +182,52 @@ private:
         return in;
     }
 
+    // Open the exec WebSocket of a VM (token by header unless queryToken),
+    // send the messages (the first is the exec request), wait for the close.
+    WsSession webSocketExec(const QString &vm, const QList<QJsonObject> &messages, const QByteArray &auth, bool queryToken = false,
+                            int timeoutMs = 60000)
+    {
+        WsSession s;
+        QWebSocket ws;
+        QElapsedTimer t;
+        t.start();
+        QObject::connect(&ws, &QWebSocket::connected, &ws, [&]() {
+            s.connected = true;
+            for (const QJsonObject &m : messages)
+                ws.sendTextMessage(QString::fromUtf8(QJsonDocument(m).toJson(QJsonDocument::Compact)));
+        });
+        QObject::connect(&ws, &QWebSocket::textMessageReceived, &ws, [&](const QString &text) {
+            const QJsonObject o = QJsonDocument::fromJson(text.toUtf8()).object();
+            s.messages << o;
+            s.arrivalMs << t.elapsed();
+            const QByteArray data = QByteArray::fromBase64(o[QStringLiteral("data")].toString().toLatin1());
+            if (o[QStringLiteral("type")] == QLatin1String("stdout"))
+                s.out += data;
+            else if (o[QStringLiteral("type")] == QLatin1String("stderr"))
+                s.err += data;
+        });
+        QObject::connect(&ws, &QWebSocket::disconnected, &ws, [&]() {
+            s.closed = true;
+            s.closeCode = ws.closeCode();
+        });
+        QUrl url(QStringLiteral("ws://127.0.0.1:%1/api/v1/vms/%2/exec/ws").arg(m_port).arg(vm));
+        if (queryToken)
+            url.setQuery(QStringLiteral("token=") + QString::fromUtf8(auth));
+        QNetworkRequest req(url);
+        if (!queryToken && !auth.isEmpty())
+            req.setRawHeader("Authorization", auth);
+        ws.open(req);
+        QDeadlineTimer deadline(timeoutMs);
+        while (!s.closed && !deadline.hasExpired())
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+        return s;
+    }
+
+    static QJsonObject stdinMessage(const QByteArray &data)
+    {
+        return {{QStringLiteral("type"), QStringLiteral("stdin")}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}};
+    }
+
     QStringList vmNames()
     {
         QStringList names;
@@ -254,6 +316,40 @@ private Q_SLOTS:
         QCOMPARE(r.status, 401);
         QCOMPARE(r.errorCode(), QStringLiteral("unauthorized"));
         QVERIFY(r.headers.value("www-authenticate").startsWith("Bearer"));
+    }
+
+    void webSocketNeedsTheToken()
+    {
+        const QByteArray upgrade = "GET /api/v1/vms/web/exec/ws%1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%2\r\n";
+        const auto exchange = [&](const QByteArray &query, const QByteArray &header) {
+            QByteArray req = upgrade;
+            req.replace("%1", query).replace("%2", header);
+            return rawExchange(req, "\r\n\r\n");
+        };
+        QVERIFY(exchange("", "").startsWith("HTTP/1.1 401"));
+        const QByteArray withToken = QByteArray("Authorization: Bearer ").append(m_token).append("\r\n");
+        QVERIFY(exchange("", "Authorization: Bearer wrong\r\n").startsWith("HTTP/1.1 401"));
+        QVERIFY(exchange("?token=wrong", "").startsWith("HTTP/1.1 401"));
+        QVERIFY(exchange("", withToken).startsWith("HTTP/1.1 101"));
+        QVERIFY(exchange(QByteArray("?token=").append(m_token), "").startsWith("HTTP/1.1 101"));
+        // Elsewhere, an upgrade is a 404 (with a token) and a 401 (without).
+        QByteArray elsewhere = upgrade;
+        elsewhere.replace("/exec/ws%1", "/console").replace("%2", withToken);
+        QVERIFY(rawExchange(elsewhere, "\r\n\r\n").startsWith("HTTP/1.1 404"));
+
+        // The session itself: an unknown VM is an error message, then a close.
+        const WsSession s = webSocketExec(QStringLiteral("nope"), {{{QStringLiteral("cmd"), QStringLiteral("true")}}}, m_token, true);
+        QVERIFY(s.connected);
+        QVERIFY(s.closed);
+        QCOMPARE(s.lastType(), QStringLiteral("error"));
+        QCOMPARE(s.last()[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("not_found"));
+        const WsSession none = webSocketExec(QStringLiteral("nope"), {}, QByteArray());
+        QVERIFY(!none.connected);
+
+        // A plain GET of the WebSocket path says what it wants.
+        const HttpResult r = call("GET", QStringLiteral("/api/v1/vms/web/exec/ws"));
+        QCOMPARE(r.status, 400);
     }
 
     void unknownRoutesAndMethods()
@@ -600,6 +696,60 @@ private Q_SLOTS:
               answeredWhileStarting, created.ms, worst);
         QVERIFY(answeredWhileStarting >= 1);
         QVERIFY2(worst < 1000, qPrintable(QStringLiteral("an answer took %1 ms").arg(worst)));
+    }
+
+    void execOverWebSocket()
+    {
+        REQUIRE_DRIVER();
+        // "slow" runs from the test before.
+        // Streamed stdin in, both streams out, the exit status last.
+        WsSession s = webSocketExec(QStringLiteral("slow"),
+                                    {{{QStringLiteral("cmd"), QStringLiteral("cat; echo to-err >&2; exit 5")}},
+                                     stdinMessage("hello "),
+                                     stdinMessage("over a websocket\n"),
+                                     {{QStringLiteral("type"), QStringLiteral("stdin_eof")}}},
+                                    bearer());
+        QVERIFY(s.connected);
+        QVERIFY(s.closed);
+        QCOMPARE(s.closeCode, 1000);
+        QCOMPARE(s.out, QByteArray("hello over a websocket\n"));
+        QCOMPARE(s.err, QByteArray("to-err\n"));
+        QCOMPARE(s.lastType(), QStringLiteral("exit"));
+        QCOMPARE(s.last()[QStringLiteral("exit_code")].toInt(), 5);
+        QVERIFY(s.last()[QStringLiteral("signal")].isNull());
+        QCOMPARE(s.last()[QStringLiteral("timed_out")].toBool(true), false);
+
+        // Output comes as it is made, not at the end; the token as a query.
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QJsonArray{QStringLiteral("sh"), QStringLiteral("-c"),
+                                                                                        QStringLiteral("echo one; sleep 2; echo two")}}}},
+                          m_token, true);
+        QCOMPARE(s.out, QByteArray("one\ntwo\n"));
+        QVERIFY(s.messages.size() >= 3);
+        QCOMPARE(s.messages.first()[QStringLiteral("type")].toString(), QStringLiteral("stdout"));
+        QVERIFY2(s.arrivalMs.last() - s.arrivalMs.first() >= 1500,
+                 qPrintable(QStringLiteral("first output at %1 ms, exit at %2 ms").arg(s.arrivalMs.first()).arg(s.arrivalMs.last())));
+        QCOMPARE(s.last()[QStringLiteral("exit_code")].toInt(-1), 0);
+
+        // stdin in the request, and a timeout.
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("cat")}, {QStringLiteral("stdin"), QStringLiteral("given\n")}},
+                                                   {{QStringLiteral("type"), QStringLiteral("stdin_eof")}}},
+                          bearer());
+        QCOMPARE(s.out, QByteArray("given\n"));
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("sleep 30")}, {QStringLiteral("timeout_s"), 1}}}, bearer());
+        QCOMPARE(s.lastType(), QStringLiteral("exit"));
+        QCOMPARE(s.last()[QStringLiteral("timed_out")].toBool(), true);
+        QCOMPARE(s.last()[QStringLiteral("signal")].toInt(), 9);
+
+        // A malformed request: an error and a policy-violation close.
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), 42}}}, bearer());
+        QCOMPARE(s.lastType(), QStringLiteral("error"));
+        QCOMPARE(s.last()[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("invalid_argument"));
+        QCOMPARE(s.closeCode, 1008);
+
+        // The metrics saw the sessions.
+        const HttpResult m = call("GET", QStringLiteral("/metrics"));
+        QCOMPARE(m.status, 200);
+        QVERIFY(m.body.contains("mvs_http_requests_total{method=\"GET\",route=\"/api/v1/vms/{name}/exec/ws\",status=\"101\"}"));
     }
 
     void vmsSurviveAServiceRestart()

@@ -1,0 +1,337 @@
+#include "app/clientcommand.h"
+
+#include "app/clioptions.h"
+#include "app/serviceclient.h"
+
+#include <QEventLoop>
+#include <QFile>
+#include <QFutureWatcher>
+#include <QJsonArray>
+#include <QJsonDocument>
+
+#include <cstdio>
+
+namespace App {
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+const char kUsage[] =
+    "usage: microvm-sandbox vm COMMAND [--url URL] [--token TOKEN] [--json]\n"
+    "  vm list\n"
+    "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--no-start]\n"
+    "  vm start|stop|rm NAME\n"
+    "  vm exec NAME [--timeout S] [--stdin] -- COMMAND [ARGS...]\n"
+    "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
+    "  vm console NAME\n";
+
+template<typename T>
+Core::Expected<T> wait(Core::Future<T> future)
+{
+    if (!future.isFinished()) {
+        QEventLoop loop;
+        QFutureWatcher<Core::Expected<T>> watcher;
+        QObject::connect(&watcher, &QFutureWatcherBase::finished, &loop, &QEventLoop::quit);
+        watcher.setFuture(future);
+        if (!future.isFinished())
+            loop.exec();
+    }
+    return future.result();
+}
+
+int fail(const Core::Error &error)
+{
+    std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(error.message));
+    return kExitError;
+}
+
+int usageError(const QString &message)
+{
+    std::fprintf(stderr, "microvm-sandbox: %s\n%s", qPrintable(message), kUsage);
+    return kExitUsage;
+}
+
+void printJson(const QJsonValue &v)
+{
+    const QByteArray out = v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented)
+                                       : QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented);
+    std::fwrite(out.constData(), 1, size_t(out.size()), stdout);
+}
+
+void writeAll(FILE *to, const QByteArray &data)
+{
+    std::fwrite(data.constData(), 1, size_t(data.size()), to);
+    std::fflush(to);
+}
+
+// The flags every client command shares, taken from anywhere before "--".
+struct Common {
+    QString url;
+    QString token;
+    bool json = false;
+
+    Core::Result take(QStringList &args)
+    {
+        for (auto [flag, target] : {std::pair{QStringLiteral("--url"), &url}, std::pair{QStringLiteral("--token"), &token}}) {
+            auto r = takeOption(args, flag, target);
+            if (!r)
+                return r.error();
+        }
+        json = takeFlag(args, QStringLiteral("--json"));
+        return {};
+    }
+
+    static bool takeFlag(QStringList &args, const QString &flag)
+    {
+        for (int i = 0; i < args.size() && args.at(i) != QLatin1String("--"); ++i) {
+            if (args.at(i) == flag) {
+                args.removeAt(i);
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+QString vmRow(const QJsonObject &vm)
+{
+    return QStringLiteral("%1 %2 %3 %4 %5 MiB")
+        .arg(vm.value(QStringLiteral("name")).toString(), -20)
+        .arg(vm.value(QStringLiteral("state")).toString(), -10)
+        .arg(vm.value(QStringLiteral("template")).toString(), -12)
+        .arg(vm.value(QStringLiteral("vcpus")).toInt(), 5)
+        .arg(vm.value(QStringLiteral("memory_mb")).toInt(), 6);
+}
+
+int printVm(const Common &c, const Core::Expected<QJsonObject> &r)
+{
+    if (!r)
+        return fail(r.error());
+    if (c.json) {
+        printJson(*r);
+    } else {
+        std::printf("%-20s %-10s %-12s %5s %10s\n%s\n", "NAME", "STATE", "TEMPLATE", "VCPUS", "MEMORY", qPrintable(vmRow(*r)));
+        const QJsonValue err = r->value(QStringLiteral("last_error"));
+        if (err.isObject())
+            std::printf("last error: %s\n", qPrintable(err[QStringLiteral("message")].toString()));
+    }
+    return 0;
+}
+
+int list(ServiceClient &client, const Common &c)
+{
+    auto r = wait(client.getJson(QStringLiteral("/api/v1/vms")));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray vms = r->value(QStringLiteral("vms")).toArray();
+    if (c.json) {
+        printJson(vms);
+        return 0;
+    }
+    std::printf("%-20s %-10s %-12s %5s %10s\n", "NAME", "STATE", "TEMPLATE", "VCPUS", "MEMORY");
+    for (const QJsonValue &v : vms)
+        std::printf("%s\n", qPrintable(vmRow(v.toObject())));
+    return 0;
+}
+
+int create(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString tmpl = QStringLiteral("minimal");
+    QString vcpus;
+    QString memory;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--template"), &tmpl}, std::pair{QStringLiteral("--vcpus"), &vcpus},
+                                std::pair{QStringLiteral("--memory"), &memory}}) {
+        auto r = takeOption(args, flag, target);
+        if (!r)
+            return usageError(r.error().message);
+    }
+    const bool noStart = Common::takeFlag(args, QStringLiteral("--no-start"));
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm create takes one NAME"));
+    QJsonObject body{{QStringLiteral("name"), args.first()}, {QStringLiteral("template"), tmpl}};
+    bool ok = true;
+    if (!vcpus.isEmpty())
+        body[QStringLiteral("vcpus")] = vcpus.toInt(&ok);
+    if (ok && !memory.isEmpty())
+        body[QStringLiteral("memory_mb")] = memory.toInt(&ok);
+    if (!ok)
+        return usageError(QStringLiteral("--vcpus and --memory take integers"));
+    if (noStart)
+        body[QStringLiteral("start")] = false;
+    return printVm(c, wait(client.postJson(QStringLiteral("/api/v1/vms"), body)));
+}
+
+int action(ServiceClient &client, const Common &c, const QString &verb, const QStringList &args)
+{
+    if (args.size() != 1)
+        return usageError(QStringLiteral("vm %1 takes one NAME").arg(verb));
+    if (verb == QLatin1String("rm")) {
+        auto r = wait(client.deleteJson(ServiceClient::vmPath(args.first())));
+        if (!r)
+            return fail(r.error());
+        if (c.json)
+            printJson(*r);
+        else
+            std::printf("removed %s\n", qPrintable(args.first()));
+        return 0;
+    }
+    return printVm(c, wait(client.postJson(ServiceClient::vmPath(args.first(), verb), QJsonObject())));
+}
+
+int exec(ServiceClient &client, const Common &c, QStringList args)
+{
+    const qsizetype dash = args.indexOf(QStringLiteral("--"));
+    QStringList command;
+    if (dash >= 0) {
+        command = args.mid(dash + 1);
+        args = args.first(dash);
+    }
+    QString timeout;
+    if (auto r = takeOption(args, QStringLiteral("--timeout"), &timeout); !r)
+        return usageError(r.error().message);
+    const bool withStdin = Common::takeFlag(args, QStringLiteral("--stdin"));
+    if (dash < 0 && args.size() > 1) { // vm exec NAME CMD... without "--"
+        command = args.mid(1);
+        args = args.first(1);
+    }
+    if (args.size() != 1 || command.isEmpty())
+        return usageError(QStringLiteral("vm exec takes NAME -- COMMAND [ARGS...]"));
+    QJsonObject body{{QStringLiteral("cmd"), QJsonArray::fromStringList(command)}};
+    if (!timeout.isEmpty()) {
+        bool ok = false;
+        const double t = timeout.toDouble(&ok);
+        if (!ok || t <= 0)
+            return usageError(QStringLiteral("--timeout takes seconds above 0"));
+        body[QStringLiteral("timeout_s")] = t;
+    }
+    if (withStdin) {
+        QFile in;
+        if (!in.open(stdin, QIODevice::ReadOnly))
+            return fail(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot read stdin")));
+        body[QStringLiteral("stdin")] = QString::fromUtf8(in.readAll());
+    }
+    auto r = wait(client.postJson(ServiceClient::vmPath(args.first(), QStringLiteral("exec")), body));
+    if (!r)
+        return fail(r.error());
+    if (c.json) {
+        printJson(*r);
+    } else {
+        writeAll(stdout, r->value(QStringLiteral("stdout")).toString().toUtf8());
+        writeAll(stderr, r->value(QStringLiteral("stderr")).toString().toUtf8());
+    }
+    if (r->value(QStringLiteral("timed_out")).toBool()) {
+        if (!c.json)
+            std::fprintf(stderr, "microvm-sandbox: the command timed out\n");
+        return 124;
+    }
+    if (r->contains(QStringLiteral("signal")))
+        return 128 + r->value(QStringLiteral("signal")).toInt();
+    return r->value(QStringLiteral("exit_code")).toInt();
+}
+
+// "NAME:/path" -> {NAME, /path}; a local path otherwise (empty name).
+std::pair<QString, QString> splitRemote(const QString &spec)
+{
+    const qsizetype colon = spec.indexOf(QLatin1Char(':'));
+    if (colon <= 0 || spec.left(colon).contains(QLatin1Char('/')))
+        return {QString(), spec};
+    return {spec.left(colon), spec.mid(colon + 1)};
+}
+
+int copy(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm cp takes SOURCE and DESTINATION, one of them NAME:/guest/path"));
+    const auto [srcVm, srcPath] = splitRemote(args.at(0));
+    const auto [dstVm, dstPath] = splitRemote(args.at(1));
+    if (srcVm.isEmpty() == dstVm.isEmpty())
+        return usageError(QStringLiteral("vm cp copies between this host and a VM: exactly one side is NAME:/guest/path"));
+    if (!dstVm.isEmpty()) {
+        QFile f(srcPath);
+        if (!f.open(QIODevice::ReadOnly))
+            return fail(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot read %1: %2").arg(srcPath, f.errorString())));
+        auto r = wait(client.putBytes(ServiceClient::filesPath(dstVm, dstPath), f.readAll()));
+        if (!r)
+            return fail(r.error());
+        if (c.json)
+            printJson(*r);
+        return 0;
+    }
+    auto r = wait(client.getBytes(ServiceClient::filesPath(srcVm, srcPath)));
+    if (!r)
+        return fail(r.error());
+    QFile f(dstPath);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(*r) != r->size() || !f.flush())
+        return fail(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write %1: %2").arg(dstPath, f.errorString())));
+    if (c.json)
+        printJson(QJsonObject{{QStringLiteral("path"), dstPath}, {QStringLiteral("size"), static_cast<qint64>(r->size())}});
+    return 0;
+}
+
+int console(ServiceClient &client, const QStringList &args)
+{
+    if (args.size() != 1)
+        return usageError(QStringLiteral("vm console takes one NAME"));
+    auto r = wait(client.getBytes(ServiceClient::vmPath(args.first(), QStringLiteral("console"))));
+    if (!r)
+        return fail(r.error());
+    writeAll(stdout, *r);
+    return 0;
+}
+
+} // namespace
+
+int vmCommand(QStringList args)
+{
+    Common c;
+    if (auto r = c.take(args); !r)
+        return usageError(r.error().message);
+    const QString verb = args.isEmpty() ? QString() : args.takeFirst();
+    if (verb.isEmpty() || verb == QLatin1String("--help") || verb == QLatin1String("-h")) {
+        std::printf("%s", kUsage);
+        return verb.isEmpty() ? kExitUsage : 0;
+    }
+    ServiceClient client(ServiceClient::resolve(c.url, c.token));
+    if (verb == QLatin1String("list") || verb == QLatin1String("ls"))
+        return args.isEmpty() ? list(client, c) : usageError(QStringLiteral("vm list takes no arguments"));
+    if (verb == QLatin1String("create"))
+        return create(client, c, args);
+    if (verb == QLatin1String("start") || verb == QLatin1String("stop") || verb == QLatin1String("rm"))
+        return action(client, c, verb, args);
+    if (verb == QLatin1String("exec"))
+        return exec(client, c, args);
+    if (verb == QLatin1String("cp"))
+        return copy(client, c, args);
+    if (verb == QLatin1String("console"))
+        return console(client, args);
+    return usageError(QStringLiteral("unknown vm command '%1'").arg(verb));
+}
+
+int templateListCommand(QStringList args)
+{
+    Common c;
+    if (auto r = c.take(args); !r)
+        return usageError(r.error().message);
+    if (args.value(0) != QLatin1String("list") || args.size() != 1) {
+        std::fprintf(stderr, "usage: microvm-sandbox template list [--url URL] [--token TOKEN] [--json]\n");
+        return kExitUsage;
+    }
+    ServiceClient client(ServiceClient::resolve(c.url, c.token));
+    auto r = wait(client.getJson(QStringLiteral("/api/v1/templates")));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray list = r->value(QStringLiteral("templates")).toArray();
+    if (c.json) {
+        printJson(list);
+        return 0;
+    }
+    std::printf("%-16s %5s %10s  %s\n", "NAME", "VCPUS", "MEMORY", "DESCRIPTION");
+    for (const QJsonValue &v : list)
+        std::printf("%-16s %5d %6d MiB  %s\n", qPrintable(v[QStringLiteral("name")].toString()), v[QStringLiteral("vcpus")].toInt(),
+                    v[QStringLiteral("memory_mb")].toInt(), qPrintable(v[QStringLiteral("description")].toString()));
+    return 0;
+}
+
+} // namespace App

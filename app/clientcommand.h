@@ -1,0 +1,14 @@
+#pragma once
+
+#include <QStringList>
+
+namespace App {
+
+// `microvm-sandbox vm list|create|start|stop|rm|exec|cp|console` and
+// `microvm-sandbox template list`: clients of the running service
+// (--url/MVS_URL, --token/MVS_TOKEN, else 127.0.0.1:8000 and the token file),
+// tables for people, --json for programs.
+int vmCommand(QStringList args);
+int templateListCommand(QStringList args);
+
+} // namespace App

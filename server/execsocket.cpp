@@ -1,0 +1,138 @@
+#include "server/execsocket.h"
+
+#include "core/agent/exechandle.h"
+#include "server/apicontroller.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QWebSocket>
+
+namespace Server {
+namespace {
+
+constexpr quint16 kCloseNormal = 1000;
+constexpr quint16 kClosePolicy = 1008;   // QWebSocketProtocol::CloseCodePolicyViolated
+constexpr quint16 kCloseInternal = 1011; // the server or guest failed it
+
+} // namespace
+
+ExecSocket::ExecSocket(std::unique_ptr<QWebSocket> socket, ApiController &controller, QString vmName, QObject *parent)
+    : QObject(parent)
+    , m_socket(std::move(socket))
+    , m_controller(controller)
+    , m_vm(std::move(vmName))
+{
+    // Messages as big as the HTTP JSON cap at most.
+    m_socket->setMaxAllowedIncomingMessageSize(4 << 20);
+    connect(m_socket.get(), &QWebSocket::textMessageReceived, this, &ExecSocket::onText);
+    connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &) {
+        fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("binary messages are not part of the protocol; send JSON text")),
+             kClosePolicy);
+    });
+    connect(m_socket.get(), &QWebSocket::disconnected, this, [this]() {
+        // The client went away: the command dies with it.
+        if (m_handle && !m_done)
+            m_handle->cancel();
+        deleteLater();
+    });
+}
+
+ExecSocket::~ExecSocket()
+{
+    // The socket goes after this body: nothing of it may call back in here.
+    m_socket->disconnect(this);
+    if (m_handle && !m_done)
+        m_handle->cancel();
+    if (m_handle)
+        m_handle->deleteLater();
+}
+
+void ExecSocket::send(const QJsonObject &message)
+{
+    if (m_socket->state() == QAbstractSocket::ConnectedState)
+        m_socket->sendTextMessage(QString::fromUtf8(QJsonDocument(message).toJson(QJsonDocument::Compact)));
+}
+
+void ExecSocket::fail(const ApiError &error, quint16 closeCode)
+{
+    if (m_done)
+        return;
+    m_done = true;
+    send(QJsonObject{{QStringLiteral("type"), QStringLiteral("error")},
+                     {QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)},
+                                                          {QStringLiteral("message"), error.message}}}});
+    if (m_handle)
+        m_handle->cancel();
+    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(closeCode), error.message.left(120));
+}
+
+void ExecSocket::onText(const QString &message)
+{
+    if (m_done)
+        return;
+    if (!m_started) {
+        start(message.toUtf8());
+        return;
+    }
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(message.toUtf8(), &pe);
+    const QJsonObject o = doc.object();
+    const QString type = o.value(QStringLiteral("type")).toString();
+    if (!doc.isObject()) {
+        fail(ApiError(ApiError::Code::InvalidJson, QStringLiteral("a message is not a JSON object")), kClosePolicy);
+    } else if (type == QLatin1String("stdin")) {
+        const QJsonValue data = o.value(QStringLiteral("data"));
+        const auto decoded = QByteArray::fromBase64Encoding(data.toString().toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
+        if (!data.isString() || !decoded)
+            fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("'data' must be a base64 string")), kClosePolicy);
+        else if (m_handle)
+            m_handle->writeStdin(*decoded);
+    } else if (type == QLatin1String("stdin_eof")) {
+        if (m_handle)
+            m_handle->closeStdin();
+    } else {
+        fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("unknown message type '%1' (stdin, stdin_eof)").arg(type.left(32))),
+             kClosePolicy);
+    }
+}
+
+void ExecSocket::start(const QByteArray &request)
+{
+    m_started = true;
+    auto started = m_controller.execStream(m_vm, request);
+    if (auto *e = std::get_if<ApiError>(&started)) {
+        m_controller.metrics().recordExec(false);
+        const bool badRequest = e->code == ApiError::Code::InvalidJson || e->code == ApiError::Code::InvalidArgument;
+        fail(*e, badRequest ? kClosePolicy : kCloseNormal);
+        return;
+    }
+    m_handle = std::get<Agent::ExecHandle *>(started);
+    const auto output = [this](const char *channel) {
+        return [this, channel](const QByteArray &data) {
+            send(QJsonObject{{QStringLiteral("type"), QLatin1String(channel)}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}});
+        };
+    };
+    connect(m_handle, &Agent::ExecHandle::stdoutReceived, this, output("stdout"));
+    connect(m_handle, &Agent::ExecHandle::stderrReceived, this, output("stderr"));
+    connect(m_handle, &Agent::ExecHandle::finished, this, &ExecSocket::finish);
+    connect(m_handle, &Agent::ExecHandle::failed, this, [this](const Core::Error &error) {
+        m_controller.metrics().recordExec(false);
+        fail(ApiError::fromCore(error), kCloseInternal);
+    });
+}
+
+void ExecSocket::finish(const Agent::ExecResult &result)
+{
+    if (m_done)
+        return;
+    m_done = true;
+    m_controller.metrics().recordExec(true, result.timedOut);
+    send(QJsonObject{{QStringLiteral("type"), QStringLiteral("exit")},
+                     {QStringLiteral("exit_code"), result.signal ? QJsonValue(QJsonValue::Null) : QJsonValue(result.exitCode)},
+                     {QStringLiteral("signal"), result.signal ? QJsonValue(result.signal) : QJsonValue(QJsonValue::Null)},
+                     {QStringLiteral("timed_out"), result.timedOut},
+                     {QStringLiteral("duration_ms"), static_cast<double>(result.durationUs) / 1000.0}});
+    m_socket->close(QWebSocketProtocol::CloseCodeNormal);
+}
+
+} // namespace Server

@@ -1,0 +1,305 @@
+#include "server/openapi.h"
+
+#include <QJsonArray>
+
+namespace Server::OpenApi {
+namespace {
+
+QJsonObject ref(const char *schema)
+{
+    return QJsonObject{{QStringLiteral("$ref"), QString(QStringLiteral("#/components/schemas/") + QLatin1String(schema))}};
+}
+
+QJsonObject type(const char *t, const char *description = nullptr)
+{
+    QJsonObject o{{QStringLiteral("type"), QLatin1String(t)}};
+    if (description)
+        o[QStringLiteral("description")] = QLatin1String(description);
+    return o;
+}
+
+QJsonObject arrayOf(QJsonObject items)
+{
+    return QJsonObject{{QStringLiteral("type"), QStringLiteral("array")}, {QStringLiteral("items"), items}};
+}
+
+QJsonObject object(QJsonObject properties, QStringList required = {}, bool closed = true)
+{
+    QJsonObject o{{QStringLiteral("type"), QStringLiteral("object")}, {QStringLiteral("properties"), properties}};
+    if (!required.isEmpty())
+        o[QStringLiteral("required")] = QJsonArray::fromStringList(required);
+    if (closed)
+        o[QStringLiteral("additionalProperties")] = false;
+    return o;
+}
+
+QJsonObject jsonContent(QJsonObject schema)
+{
+    return QJsonObject{{QStringLiteral("application/json"), QJsonObject{{QStringLiteral("schema"), schema}}}};
+}
+
+QJsonObject content(const char *mediaType, QJsonObject schema)
+{
+    return QJsonObject{{QLatin1String(mediaType), QJsonObject{{QStringLiteral("schema"), schema}}}};
+}
+
+QJsonObject response(const char *description, QJsonObject contentObject = {})
+{
+    QJsonObject o{{QStringLiteral("description"), QLatin1String(description)}};
+    if (!contentObject.isEmpty())
+        o[QStringLiteral("content")] = contentObject;
+    return o;
+}
+
+QJsonObject errorRef(const char *name)
+{
+    return QJsonObject{{QStringLiteral("$ref"), QString(QStringLiteral("#/components/responses/") + QLatin1String(name))}};
+}
+
+QJsonObject nameParameter()
+{
+    return QJsonObject{{QStringLiteral("$ref"), QStringLiteral("#/components/parameters/VmName")}};
+}
+
+QJsonObject queryParameter(const char *name, QJsonObject schema, bool required, const char *description)
+{
+    return QJsonObject{{QStringLiteral("name"), QLatin1String(name)},
+                       {QStringLiteral("in"), QStringLiteral("query")},
+                       {QStringLiteral("required"), required},
+                       {QStringLiteral("description"), QLatin1String(description)},
+                       {QStringLiteral("schema"), schema}};
+}
+
+struct Op {
+    const char *summary;
+    const char *operationId;
+    QJsonArray parameters;
+    QJsonObject requestBody;
+    QJsonObject responses; // success responses; the error ones are added
+    bool auth = true;
+};
+
+QJsonObject operation(const Op &op)
+{
+    QJsonObject responses = op.responses;
+    if (op.auth)
+        responses[QStringLiteral("401")] = errorRef("Unauthorized");
+    if (!op.parameters.isEmpty() || !op.requestBody.isEmpty()) {
+        responses[QStringLiteral("400")] = errorRef("BadRequest");
+        responses[QStringLiteral("404")] = errorRef("NotFound");
+    }
+    responses[QStringLiteral("default")] = errorRef("Error");
+    QJsonObject o{{QStringLiteral("summary"), QLatin1String(op.summary)},
+                  {QStringLiteral("operationId"), QLatin1String(op.operationId)},
+                  {QStringLiteral("responses"), responses}};
+    if (!op.parameters.isEmpty())
+        o[QStringLiteral("parameters")] = op.parameters;
+    if (!op.requestBody.isEmpty())
+        o[QStringLiteral("requestBody")] = op.requestBody;
+    if (!op.auth)
+        o[QStringLiteral("security")] = QJsonArray(); // open
+    return o;
+}
+
+QJsonObject vmResponse(const char *description)
+{
+    return QJsonObject{{QStringLiteral("200"), response(description, jsonContent(ref("Vm")))},
+                       {QStringLiteral("409"), errorRef("Conflict")}};
+}
+
+QJsonObject schemas()
+{
+    QJsonObject s;
+    s[QStringLiteral("Error")] = object(
+        {{QStringLiteral("error"),
+          object({{QStringLiteral("code"), type("string", "invalid_json, invalid_argument, unauthorized, not_found, invalid_state, ...")},
+                  {QStringLiteral("message"), type("string")}},
+                 {QStringLiteral("code"), QStringLiteral("message")})}},
+        {QStringLiteral("error")});
+    s[QStringLiteral("Health")] = object({{QStringLiteral("status"), type("string")}, {QStringLiteral("version"), type("string")}},
+                                         {QStringLiteral("status"), QStringLiteral("version")});
+    s[QStringLiteral("Template")] = object({{QStringLiteral("name"), type("string")},
+                                            {QStringLiteral("description"), type("string")},
+                                            {QStringLiteral("vcpus"), type("integer")},
+                                            {QStringLiteral("memory_mb"), type("integer")}});
+    QJsonObject nullableTime = type("string");
+    nullableTime[QStringLiteral("format")] = QStringLiteral("date-time");
+    nullableTime[QStringLiteral("nullable")] = true;
+    QJsonObject state = type("string");
+    state[QStringLiteral("enum")] = QJsonArray{QStringLiteral("created"), QStringLiteral("preparing"), QStringLiteral("booting"),
+                                               QStringLiteral("running"), QStringLiteral("paused"),    QStringLiteral("stopping"),
+                                               QStringLiteral("stopped"), QStringLiteral("failed")};
+    QJsonObject lastError = ref("ErrorDetail");
+    s[QStringLiteral("ErrorDetail")] = object({{QStringLiteral("code"), type("string")}, {QStringLiteral("message"), type("string")}});
+    s[QStringLiteral("Vm")] = object({{QStringLiteral("name"), type("string")},
+                                      {QStringLiteral("template"), type("string")},
+                                      {QStringLiteral("state"), state},
+                                      {QStringLiteral("desired_state"), type("string", "stopped, running or paused")},
+                                      {QStringLiteral("vcpus"), type("integer")},
+                                      {QStringLiteral("memory_mb"), type("integer")},
+                                      {QStringLiteral("created_at"), nullableTime},
+                                      {QStringLiteral("last_started_at"), nullableTime},
+                                      {QStringLiteral("last_error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{lastError}},
+                                                                                 {QStringLiteral("nullable"), true}}},
+                                      {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
+                                      {QStringLiteral("accelerated"), type("boolean", "while running or paused")}},
+                                     {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
+    QJsonObject name = type("string");
+    name[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
+    s[QStringLiteral("CreateVm")] = object({{QStringLiteral("name"), name},
+                                            {QStringLiteral("template"), type("string")},
+                                            {QStringLiteral("vcpus"), type("integer")},
+                                            {QStringLiteral("memory_mb"), type("integer")},
+                                            {QStringLiteral("start"), type("boolean", "start it at once (default true)")}},
+                                           {QStringLiteral("name"), QStringLiteral("template")});
+    QJsonObject cmd{{QStringLiteral("oneOf"), QJsonArray{arrayOf(type("string")), type("string", "run by /bin/sh -c")}},
+                    {QStringLiteral("description"), QStringLiteral("argv, or a shell string")}};
+    QJsonObject env = type("object");
+    env[QStringLiteral("additionalProperties")] = type("string");
+    s[QStringLiteral("ExecRequest")] = object({{QStringLiteral("cmd"), cmd},
+                                               {QStringLiteral("env"), env},
+                                               {QStringLiteral("cwd"), type("string")},
+                                               {QStringLiteral("stdin"), type("string")},
+                                               {QStringLiteral("timeout_s"), type("number")}},
+                                              {QStringLiteral("cmd")});
+    QJsonObject exitCode = type("integer", "null when a signal ended the command");
+    exitCode[QStringLiteral("nullable")] = true;
+    s[QStringLiteral("ExecResult")] = object({{QStringLiteral("exit_code"), exitCode},
+                                              {QStringLiteral("signal"), type("integer")},
+                                              {QStringLiteral("stdout"), type("string")},
+                                              {QStringLiteral("stderr"), type("string")},
+                                              {QStringLiteral("duration_ms"), type("number")},
+                                              {QStringLiteral("timed_out"), type("boolean")},
+                                              {QStringLiteral("stdout_truncated"), type("boolean")},
+                                              {QStringLiteral("stderr_truncated"), type("boolean")}},
+                                             {QStringLiteral("exit_code"), QStringLiteral("stdout"), QStringLiteral("stderr"),
+                                              QStringLiteral("duration_ms"), QStringLiteral("timed_out")});
+    s[QStringLiteral("FileEntry")] = object({{QStringLiteral("name"), type("string")},
+                                             {QStringLiteral("type"), type("string")},
+                                             {QStringLiteral("mode"), type("integer")},
+                                             {QStringLiteral("size"), type("integer")},
+                                             {QStringLiteral("mtime"), type("integer")},
+                                             {QStringLiteral("uid"), type("integer")},
+                                             {QStringLiteral("gid"), type("integer")},
+                                             {QStringLiteral("link_target"), type("string")}});
+    return s;
+}
+
+QJsonObject components()
+{
+    QJsonObject vmName{{QStringLiteral("name"), QStringLiteral("name")},
+                       {QStringLiteral("in"), QStringLiteral("path")},
+                       {QStringLiteral("required"), true},
+                       {QStringLiteral("description"), QStringLiteral("the VM's name")},
+                       {QStringLiteral("schema"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")},
+                                                              {QStringLiteral("pattern"), QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$")}}}};
+    const auto err = [](const char *description) { return response(description, jsonContent(ref("Error"))); };
+    return QJsonObject{
+        {QStringLiteral("securitySchemes"),
+         QJsonObject{{QStringLiteral("bearer"), QJsonObject{{QStringLiteral("type"), QStringLiteral("http")},
+                                                            {QStringLiteral("scheme"), QStringLiteral("bearer")},
+                                                            {QStringLiteral("description"),
+                                                             QStringLiteral("the token printed on the service's first start "
+                                                                            "(stored in the config directory, file 'token')")}}}}},
+        {QStringLiteral("parameters"), QJsonObject{{QStringLiteral("VmName"), vmName}}},
+        {QStringLiteral("schemas"), schemas()},
+        {QStringLiteral("responses"), QJsonObject{{QStringLiteral("Error"), err("an error")},
+                                                  {QStringLiteral("BadRequest"), err("malformed JSON, a wrong field or parameter")},
+                                                  {QStringLiteral("Unauthorized"), err("no or a wrong bearer token")},
+                                                  {QStringLiteral("NotFound"), err("no such VM, template or guest path")},
+                                                  {QStringLiteral("Conflict"), err("the VM's state does not allow it, or it exists")}}}};
+}
+
+} // namespace
+
+QJsonObject document()
+{
+    const QJsonArray byName{nameParameter()};
+    const QJsonObject noContent;
+
+    QJsonObject paths;
+    const auto add = [&paths](const char *path, const char *method, const Op &op) {
+        QJsonObject item = paths.value(QLatin1String(path)).toObject();
+        item[QLatin1String(method)] = operation(op);
+        paths[QLatin1String(path)] = item;
+    };
+
+    add("/api/v1/health", "get", {"Service status and version (no token needed)", "health", {}, {},
+                                  {{QStringLiteral("200"), response("the service is up", jsonContent(ref("Health")))}}, false});
+    add("/api/v1/templates", "get", {"List the VM templates", "listTemplates", {}, {},
+                                     {{QStringLiteral("200"), response("templates", jsonContent(object({{QStringLiteral("templates"),
+                                                                                                         arrayOf(ref("Template"))}})))}}});
+    add("/api/v1/vms", "get", {"List the VMs", "listVms", {}, {},
+                               {{QStringLiteral("200"), response("VMs", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))}}});
+    add("/api/v1/vms", "post",
+        {"Create a VM (and start it unless start is false)", "createVm", {},
+         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CreateVm"))}},
+         {{QStringLiteral("201"), response("the new VM", jsonContent(ref("Vm")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    add("/api/v1/vms/{name}", "get", {"One VM", "getVm", byName, {}, {{QStringLiteral("200"), response("the VM", jsonContent(ref("Vm")))}}});
+    add("/api/v1/vms/{name}", "delete",
+        {"Stop (kill) and delete a VM, its record and console log", "deleteVm", byName, {},
+         {{QStringLiteral("200"), response("deleted", jsonContent(object({{QStringLiteral("name"), type("string")},
+                                                                           {QStringLiteral("deleted"), type("boolean")}})))}}});
+    add("/api/v1/vms/{name}/start", "post", {"Start a stopped VM; answers once its agent is up", "startVm", byName, {}, vmResponse("the VM")});
+    add("/api/v1/vms/{name}/stop", "post", {"Stop a VM", "stopVm", byName, {}, vmResponse("the VM")});
+    add("/api/v1/vms/{name}/pause", "post", {"Pause a running VM", "pauseVm", byName, {}, vmResponse("the VM")});
+    add("/api/v1/vms/{name}/resume", "post", {"Resume a paused VM", "resumeVm", byName, {}, vmResponse("the VM")});
+    add("/api/v1/vms/{name}/restart", "post", {"Stop (if running) and start a VM", "restartVm", byName, {}, vmResponse("the VM")});
+    add("/api/v1/vms/{name}/exec", "post",
+        {"Run a command in the VM and wait for it", "exec", byName,
+         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
+         {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
+          {QStringLiteral("409"), errorRef("Conflict")}}});
+
+    add("/api/v1/vms/{name}/exec/ws", "get",
+        {"Streamed exec over a WebSocket (upgrade). Text frames of JSON: the client sends the exec request (the fields of "
+         "POST .../exec), then {\"type\":\"stdin\",\"data\":base64} and {\"type\":\"stdin_eof\"}; the server sends "
+         "{\"type\":\"stdout\"|\"stderr\",\"data\":base64} as output comes, then {\"type\":\"exit\",\"exit_code\","
+         "\"signal\",\"timed_out\",\"duration_ms\"} and closes (or {\"type\":\"error\",\"error\":{...}}). The token goes "
+         "in the Authorization header or ?token=.",
+         "execWebSocket",
+         QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
+         {},
+         {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
+
+    QJsonObject binary = type("string");
+    binary[QStringLiteral("format")] = QStringLiteral("binary");
+    const QJsonArray byNameAndPath{nameParameter(), queryParameter("path", type("string"), true, "an absolute path in the guest")};
+    add("/api/v1/vms/{name}/files", "put",
+        {"Write a file in the guest (raw body, any content)", "putFile", byNameAndPath,
+         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), content("application/octet-stream", binary)}},
+         {{QStringLiteral("200"), response("written", jsonContent(object({{QStringLiteral("path"), type("string")},
+                                                                          {QStringLiteral("size"), type("integer")}})))},
+          {QStringLiteral("413"), errorRef("Error")}}});
+    add("/api/v1/vms/{name}/files", "get",
+        {"Read a file from the guest (raw body)", "getFile", byNameAndPath, {},
+         {{QStringLiteral("200"), response("the file's bytes", content("application/octet-stream", binary))}}});
+    add("/api/v1/vms/{name}/files/list", "get",
+        {"List a directory in the guest", "listFiles", byNameAndPath, {},
+         {{QStringLiteral("200"), response("the entries", jsonContent(object({{QStringLiteral("path"), type("string")},
+                                                                              {QStringLiteral("entries"), arrayOf(ref("FileEntry"))}})))}}});
+    QJsonObject bytes = type("integer");
+    bytes[QStringLiteral("minimum")] = 1;
+    add("/api/v1/vms/{name}/console", "get",
+        {"The VM's serial console log (its end)", "console",
+         QJsonArray{nameParameter(), queryParameter("bytes", bytes, false, "how many bytes of the end of the log (default 262144)")}, {},
+         {{QStringLiteral("200"), response("the log", content("text/plain", type("string")))}}});
+    add("/api/v1/openapi.json", "get",
+        {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
+    add("/metrics", "get",
+        {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs", "metrics", {}, {},
+         {{QStringLiteral("200"), response("metrics", content("text/plain", type("string")))}}});
+
+    return QJsonObject{
+        {QStringLiteral("openapi"), QStringLiteral("3.0.3")},
+        {QStringLiteral("info"), QJsonObject{{QStringLiteral("title"), QStringLiteral("MicroVM Sandbox API")},
+                                             {QStringLiteral("version"), QStringLiteral(MVS_VERSION)},
+                                             {QStringLiteral("description"),
+                                              QStringLiteral("Run commands in microVMs. Errors are {\"error\": {\"code\", \"message\"}}.")}}},
+        {QStringLiteral("servers"), QJsonArray{QJsonObject{{QStringLiteral("url"), QStringLiteral("http://127.0.0.1:8000")}}}},
+        {QStringLiteral("security"), QJsonArray{QJsonObject{{QStringLiteral("bearer"), QJsonArray()}}}},
+        {QStringLiteral("paths"), paths},
+        {QStringLiteral("components"), components()}};
+}
+
+} // namespace Server::OpenApi

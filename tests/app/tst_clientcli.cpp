@@ -1,0 +1,241 @@
+// `microvm-sandbox vm ...` and `template list` as a user runs them: the real
+// binary against the real service, started here in-process on an ephemeral
+// port (so this process keeps its event loop running while a child runs).
+// A real guest (QEMU driver): create, exec with streams and exit code, cp
+// both ways with a sha256 check, console, stop, rm; --json parsed; a wrong
+// token and a service that is not running give one clear line.
+
+#include "e2efixture.h"
+
+#include "core/vm/vmmanager.h"
+#include "server/apicontroller.h"
+#include "server/httpadapter.h"
+#include "server/tokenstore.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+
+using namespace E2e;
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+
+    QByteArray describe() const { return "exit " + QByteArray::number(exitCode) + "\nstdout: " + out.left(2000) + "\nstderr: " + err.left(2000); }
+};
+
+constexpr int kCreateTimeoutMs = kBootTimeoutMs + 300000; // the first run may build the image
+
+QByteArray sha256(const QByteArray &data)
+{
+    return QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex();
+}
+
+} // namespace
+
+class TestClientCli : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_home;
+    std::shared_ptr<Vmm::VmmDriver> m_driver;
+    std::unique_ptr<Vm::VmManager> m_manager;
+    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::HttpAdapter> m_adapter;
+    QByteArray m_token;
+    QProcessEnvironment m_env = QProcessEnvironment::systemEnvironment();
+
+    // Runs the binary while this process's event loop serves its requests.
+    Run cli(const QStringList &args, int timeoutMs = 120000)
+    {
+        QProcess p;
+        p.setProcessEnvironment(m_env);
+        p.start(QStringLiteral(MVS_APP_BINARY), args);
+        QDeadlineTimer deadline(timeoutMs);
+        while (p.state() != QProcess::NotRunning && !deadline.hasExpired())
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+        if (p.state() != QProcess::NotRunning) {
+            p.kill();
+            p.waitForFinished(5000);
+            return {-2, p.readAllStandardOutput(), p.readAllStandardError() + "\n(the test killed it after its time was up)"};
+        }
+        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
+    }
+
+    QString vmState(const QString &name)
+    {
+        const Run r = cli({QStringLiteral("vm"), QStringLiteral("list"), QStringLiteral("--json")});
+        for (const QJsonValue &v : QJsonDocument::fromJson(r.out).array())
+            if (v[QStringLiteral("name")].toString() == name)
+                return v[QStringLiteral("state")].toString();
+        return QString();
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        initEnvironment();
+        QVERIFY(m_home.isValid());
+        qputenv("MVS_DATA_DIR", m_home.filePath(QStringLiteral("data")).toUtf8());
+        qputenv("MVS_CONFIG_DIR", m_home.filePath(QStringLiteral("config")).toUtf8());
+        auto d = driverFor(Vmm::DriverKind::Qemu);
+        if (!d.driver)
+            QFAIL(qPrintable(d.skipReason));
+        m_driver = d.driver;
+        auto token = Server::TokenStore().loadOrCreate();
+        QVERIFY(token);
+        m_token = *token;
+
+        m_manager = std::make_unique<Vm::VmManager>(*m_driver);
+        m_controller = std::make_unique<Server::ApiController>(*m_manager);
+        Server::HttpAdapter::Options o;
+        o.token = m_token;
+        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
+        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
+        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
+
+        // The child finds the token in the config dir's file, as a user's does.
+        m_env = QProcessEnvironment::systemEnvironment();
+        m_env.remove(QStringLiteral("MVS_TOKEN"));
+        m_env.insert(QStringLiteral("MVS_URL"), QStringLiteral("http://127.0.0.1:%1").arg(*port));
+    }
+
+    void cleanupTestCase()
+    {
+        m_adapter.reset();
+        m_controller.reset();
+        m_manager.reset();
+    }
+
+    void serviceDownSaysHowToStartIt()
+    {
+        const Run r = cli({QStringLiteral("vm"), QStringLiteral("list"), QStringLiteral("--url"), QStringLiteral("http://127.0.0.1:1")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("microvm-sandbox --serve"), r.describe().constData());
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY(r.out.isEmpty());
+    }
+
+    void wrongTokenSaysWhereTheTokenIs()
+    {
+        const Run r = cli({QStringLiteral("vm"), QStringLiteral("list"), QStringLiteral("--token"), QStringLiteral("not-the-token")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("401"), r.describe().constData());
+        QVERIFY2(r.err.contains(Server::TokenStore().path().toUtf8()), r.describe().constData());
+        QCOMPARE(r.err.count('\n'), 1);
+
+        QProcessEnvironment saved = m_env;
+        m_env.insert(QStringLiteral("MVS_TOKEN"), QStringLiteral("also-wrong"));
+        const Run e = cli({QStringLiteral("template"), QStringLiteral("list")});
+        m_env = saved;
+        QCOMPARE(e.exitCode, 1);
+        QVERIFY2(e.err.contains("MVS_TOKEN"), e.describe().constData());
+    }
+
+    void usageErrors()
+    {
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("frobnicate")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("exec"), QStringLiteral("x")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("cp"), QStringLiteral("a"), QStringLiteral("b")}).exitCode, 2);
+    }
+
+    void templateList()
+    {
+        const Run r = cli({QStringLiteral("template"), QStringLiteral("list")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QVERIFY(r.out.startsWith("NAME"));
+        QVERIFY(r.out.contains("minimal"));
+        const Run j = cli({QStringLiteral("template"), QStringLiteral("list"), QStringLiteral("--json")});
+        QCOMPARE(j.exitCode, 0);
+        bool found = false;
+        for (const QJsonValue &v : QJsonDocument::fromJson(j.out).array())
+            found = found || v[QStringLiteral("name")].toString() == QLatin1String("minimal");
+        QVERIFY2(found, j.out.constData());
+    }
+
+    void lifecycleWithARealGuest()
+    {
+        const QString vm = QStringLiteral("cli-a");
+        Run r = cli({QStringLiteral("vm"), QStringLiteral("list"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(QJsonDocument::fromJson(r.out).isArray());
+        QCOMPARE(QJsonDocument::fromJson(r.out).array().size(), 0);
+
+        r = cli({QStringLiteral("vm"), QStringLiteral("create"), vm, QStringLiteral("--template"), QStringLiteral("minimal"), QStringLiteral("--json")},
+                kCreateTimeoutMs);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        const QJsonObject created = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(created[QStringLiteral("name")].toString(), vm);
+        QCOMPARE(created[QStringLiteral("state")].toString(), QStringLiteral("running"));
+
+        r = cli({QStringLiteral("vm"), QStringLiteral("list")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.startsWith("NAME"));
+        QVERIFY2(r.out.contains("cli-a") && r.out.contains("running"), r.out.constData());
+
+        // exec: streams to the right place, the command's exit code
+        r = cli({QStringLiteral("vm"), QStringLiteral("exec"), vm, QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
+                 QStringLiteral("uname -s; echo to-stderr >&2; exit 7")});
+        QCOMPARE(r.exitCode, 7);
+        QCOMPARE(r.out, QByteArray("Linux\n"));
+        QCOMPARE(r.err, QByteArray("to-stderr\n"));
+        r = cli({QStringLiteral("vm"), QStringLiteral("exec"), QStringLiteral("--json"), vm, QStringLiteral("--"), QStringLiteral("echo"),
+                 QStringLiteral("hi")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject ex = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(ex[QStringLiteral("exit_code")].toInt(-1), 0);
+        QCOMPARE(ex[QStringLiteral("stdout")].toString(), QStringLiteral("hi\n"));
+
+        // cp both ways: a few MiB of random bytes, same sha256 after the trip
+        QByteArray blob(5 * 1024 * 1024 + 123, Qt::Uninitialized);
+        QRandomGenerator::global()->fillRange(reinterpret_cast<quint32 *>(blob.data()), blob.size() / 4);
+        const QString local = m_home.filePath(QStringLiteral("blob"));
+        const QString back = m_home.filePath(QStringLiteral("blob.back"));
+        {
+            QFile f(local);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(blob);
+        }
+        r = cli({QStringLiteral("vm"), QStringLiteral("cp"), local, vm + QStringLiteral(":/tmp/dir/blob")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        r = cli({QStringLiteral("vm"), QStringLiteral("exec"), vm, QStringLiteral("--"), QStringLiteral("wc"), QStringLiteral("-c"),
+                 QStringLiteral("/tmp/dir/blob")});
+        QVERIFY2(r.exitCode == 0 && r.out.trimmed().startsWith(QByteArray::number(blob.size())), r.describe().constData());
+        r = cli({QStringLiteral("vm"), QStringLiteral("cp"), vm + QStringLiteral(":/tmp/dir/blob"), back});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QFile f(back);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(sha256(f.readAll()), sha256(blob));
+        r = cli({QStringLiteral("vm"), QStringLiteral("cp"), vm + QStringLiteral(":/tmp/nope"), back});
+        QCOMPARE(r.exitCode, 1);
+        QCOMPARE(r.err.count('\n'), 1);
+
+        r = cli({QStringLiteral("vm"), QStringLiteral("console"), vm});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QVERIFY2(!r.out.isEmpty(), "the console log of a booted guest is not empty");
+
+        r = cli({QStringLiteral("vm"), QStringLiteral("stop"), vm}, 60000);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QCOMPARE(vmState(vm), QStringLiteral("stopped"));
+        r = cli({QStringLiteral("vm"), QStringLiteral("exec"), vm, QStringLiteral("--"), QStringLiteral("true")});
+        QCOMPARE(r.exitCode, 1);
+
+        r = cli({QStringLiteral("vm"), QStringLiteral("rm"), vm}, 60000);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QCOMPARE(vmState(vm), QString());
+        r = cli({QStringLiteral("vm"), QStringLiteral("rm"), vm});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("cli-a"), r.describe().constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestClientCli)
+#include "tst_clientcli.moc"

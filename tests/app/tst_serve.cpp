@@ -1,0 +1,260 @@
+// `microvm-sandbox --serve` as a user runs it: the real binary, no display,
+// private config and data directories, an ephemeral port. Health without a
+// token, 401 without one elsewhere, the token generated once (0600, printed
+// once), MVS_TOKEN and --token-file overriding it, SIGTERM -> exit 0, and a
+// port in use -> one clear line and exit 1. Then a real guest: SIGTERM stops
+// the VM it runs (no VMM left), and the next start lists it again.
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QFile>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <csignal>
+#include <sys/stat.h>
+
+namespace {
+
+constexpr int kStartTimeoutMs = 30000;
+
+// A port nobody listens on right now: bind port 0, read it, let it go.
+quint16 freePort()
+{
+    QTcpServer s;
+    if (!s.listen(QHostAddress::LocalHost, 0))
+        return 0;
+    return s.serverPort();
+}
+
+// Processes whose command line mentions this runtime directory (the VMMs).
+int processesUnder(const QString &runtimeDir)
+{
+    int n = 0;
+    for (const QString &pid : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
+        if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().contains(runtimeDir.toUtf8()))
+            ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+class TestServe : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir{QStringLiteral("/tmp/mvs-serve-XXXXXX")};
+    QNetworkAccessManager m_nam;
+
+    QProcessEnvironment environment(const QString &sub) const
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("DISPLAY"));
+        env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+        env.remove(QStringLiteral("MVS_TOKEN"));
+        env.insert(QStringLiteral("MVS_CONFIG_DIR"), m_dir.filePath(sub + QStringLiteral("/config")));
+        env.insert(QStringLiteral("MVS_DATA_DIR"), m_dir.filePath(sub + QStringLiteral("/data")));
+        env.insert(QStringLiteral("MVS_RUNTIME_DIR"), m_dir.filePath(sub + QStringLiteral("/run")));
+        return env;
+    }
+
+    // Start the service and wait for its "serving" line; the stderr read so
+    // far lands in *err.
+    bool start(QProcess &p, const QProcessEnvironment &env, quint16 port, QByteArray *err, const QStringList &extra = {})
+    {
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(MVS_APP_BINARY),
+                QStringList{QStringLiteral("--serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(port)} + extra);
+        if (!p.waitForStarted())
+            return false;
+        QElapsedTimer t;
+        t.start();
+        while (!err->contains("serving the API") && t.elapsed() < kStartTimeoutMs && p.state() == QProcess::Running) {
+            p.waitForReadyRead(200);
+            *err += p.readAllStandardError();
+        }
+        return err->contains("serving the API");
+    }
+
+    // SIGTERM, then the exit code (-1 for a crash or no exit).
+    static int terminate(QProcess &p)
+    {
+        ::kill(static_cast<pid_t>(p.processId()), SIGTERM);
+        if (!p.waitForFinished(30000)) {
+            p.kill();
+            p.waitForFinished();
+            return -1;
+        }
+        return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    }
+
+    int get(quint16 port, const QString &path, const QByteArray &token = {}, QByteArray *body = nullptr)
+    {
+        return request("GET", port, path, token, {}, body);
+    }
+
+    int request(const QByteArray &method, quint16 port, const QString &path, const QByteArray &token, const QByteArray &payload,
+                QByteArray *body = nullptr, int timeoutMs = 10000)
+    {
+        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        if (!token.isEmpty())
+            req.setRawHeader("Authorization", "Bearer " + token);
+        if (!payload.isEmpty())
+            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        QNetworkReply *reply = m_nam.sendCustomRequest(req, method, payload);
+        QDeadlineTimer deadline(timeoutMs);
+        while (!reply->isFinished() && !deadline.hasExpired())
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        if (body)
+            *body = reply->readAll();
+        reply->deleteLater();
+        return status;
+    }
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(m_dir.isValid()); }
+
+    void tokenMadeOncePrintedOnceAndRequired()
+    {
+        const QProcessEnvironment env = environment(QStringLiteral("a"));
+        const quint16 port = freePort();
+        QVERIFY(port);
+        QByteArray err;
+        QProcess p;
+        QVERIFY2(start(p, env, port, &err), err.constData());
+
+        const QString tokenPath = env.value(QStringLiteral("MVS_CONFIG_DIR")) + QStringLiteral("/token");
+        QFile f(tokenPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray token = f.readAll().trimmed();
+        QCOMPARE(token.size(), 64);
+        struct stat st {};
+        QCOMPARE(::stat(QFile::encodeName(tokenPath).constData(), &st), 0);
+        QCOMPARE(st.st_mode & 0777, 0600u);
+        QVERIFY2(err.contains(token), err.constData());
+        QVERIFY2(err.contains("Authorization: Bearer"), err.constData());
+
+        QCOMPARE(get(port, QStringLiteral("/api/v1/health")), 200);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms")), 401);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), "wrong"), 401);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), token), 200);
+        QCOMPARE(terminate(p), 0);
+        err += p.readAllStandardError();
+        QVERIFY2(err.contains("stopping"), err.constData());
+
+        // Second start: the same token, not printed again.
+        QByteArray err2;
+        QProcess p2;
+        QVERIFY2(start(p2, env, port, &err2), err2.constData());
+        QVERIFY2(!err2.contains(token), err2.constData());
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), token), 200);
+        ::kill(static_cast<pid_t>(p2.processId()), SIGINT);
+        QVERIFY(p2.waitForFinished(30000));
+        QCOMPARE(p2.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p2.exitCode(), 0);
+    }
+
+    void environmentAndTokenFileOverride()
+    {
+        QProcessEnvironment env = environment(QStringLiteral("b"));
+        env.insert(QStringLiteral("MVS_TOKEN"), QStringLiteral("from-the-environment"));
+        const quint16 port = freePort();
+        QByteArray err;
+        QProcess p;
+        QVERIFY2(start(p, env, port, &err), err.constData());
+        QVERIFY(!QFile::exists(env.value(QStringLiteral("MVS_CONFIG_DIR")) + QStringLiteral("/token")));
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), "from-the-environment"), 200);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms")), 401);
+        QCOMPARE(terminate(p), 0);
+
+        const QString tokenFile = m_dir.filePath(QStringLiteral("given-token"));
+        QFile f(tokenFile);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("from-the-file\n");
+        f.close();
+        QByteArray err2;
+        QProcess p2;
+        QVERIFY2(start(p2, env, port, &err2, {QStringLiteral("--token-file"), tokenFile}), err2.constData());
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), "from-the-file"), 200);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), "from-the-environment"), 401);
+        QCOMPARE(terminate(p2), 0);
+    }
+
+    void portInUseIsOneClearLine()
+    {
+        QTcpServer taken;
+        QVERIFY(taken.listen(QHostAddress::LocalHost, 0));
+        QProcess p;
+        p.setProcessEnvironment(environment(QStringLiteral("c")));
+        p.start(QStringLiteral(MVS_APP_BINARY),
+                {QStringLiteral("--serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(taken.serverPort())});
+        QVERIFY(p.waitForFinished(kStartTimeoutMs));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 1);
+        const QList<QByteArray> lines = p.readAllStandardError().trimmed().split('\n');
+        const QByteArray last = lines.last();
+        const QByteArray expected = QByteArray("cannot listen on 127.0.0.1:").append(QByteArray::number(taken.serverPort()));
+        QVERIFY2(last.contains(expected), last.constData());
+        QVERIFY2(last.contains("in use"), last.constData());
+    }
+
+    void sigtermStopsRunningVmsAndTheyAreListedAgain()
+    {
+        QProcessEnvironment env = environment(QStringLiteral("e"));
+        env.insert(QStringLiteral("MVS_TOKEN"), QStringLiteral("vm-token"));
+        env.insert(QStringLiteral("MVS_AGENT_BINARY"), QStringLiteral(MVS_AGENT_BINARY));
+        env.insert(QStringLiteral("MVS_DRIVER"), QStringLiteral("qemu"));
+        const QString runtimeDir = env.value(QStringLiteral("MVS_RUNTIME_DIR"));
+        const quint16 port = freePort();
+        QByteArray err;
+        QProcess p;
+        QVERIFY2(start(p, env, port, &err), err.constData());
+        QByteArray body;
+        const int created = request("POST", port, QStringLiteral("/api/v1/vms"), "vm-token",
+                                    R"({"name": "keep", "template": "minimal", "start": true})", &body, 360000);
+        QVERIFY2(created == 201, body.constData());
+        QCOMPARE(QJsonDocument::fromJson(body).object()[QStringLiteral("state")].toString(), QStringLiteral("running"));
+        QVERIFY(processesUnder(runtimeDir) >= 1);
+
+        QCOMPARE(terminate(p), 0);
+        err += p.readAllStandardError();
+        QVERIFY2(err.contains("stopped 1 running VM"), err.constData());
+        QTRY_COMPARE_WITH_TIMEOUT(processesUnder(runtimeDir), 0, 10000);
+
+        // The record survives with the state asked for; the VM is listed stopped.
+        QByteArray err2;
+        QProcess p2;
+        QVERIFY2(start(p2, env, port, &err2), err2.constData());
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), "vm-token", &body), 200);
+        const QJsonArray vms = QJsonDocument::fromJson(body).object()[QStringLiteral("vms")].toArray();
+        QCOMPARE(vms.size(), 1);
+        QCOMPARE(vms.at(0)[QStringLiteral("name")].toString(), QStringLiteral("keep"));
+        QCOMPARE(vms.at(0)[QStringLiteral("state")].toString(), QStringLiteral("stopped"));
+        QCOMPARE(vms.at(0)[QStringLiteral("desired_state")].toString(), QStringLiteral("running"));
+        QCOMPARE(request("DELETE", port, QStringLiteral("/api/v1/vms/keep"), "vm-token", {}), 200);
+        QCOMPARE(terminate(p2), 0);
+    }
+
+    void badListenIsAUsageError()
+    {
+        QProcess p;
+        p.setProcessEnvironment(environment(QStringLiteral("d")));
+        p.start(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("--serve"), QStringLiteral("--listen"), QStringLiteral("nowhere:99999")});
+        QVERIFY(p.waitForFinished(kStartTimeoutMs));
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY(p.readAllStandardError().contains("--listen takes HOST:PORT"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestServe)
+#include "tst_serve.moc"

@@ -1,0 +1,100 @@
+// The MCP server as an MCP client sees it: the official TypeScript SDK
+// spawns `microvm-sandbox mcp --standalone` over stdio and drives a real
+// guest through the six tools.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const binary = process.env.MVS_APP_BINARY;
+const callTimeout = { timeout: 400_000 }; // the first create may build the image
+
+function text(result) {
+    assert.ok(Array.isArray(result.content) && result.content.length > 0, JSON.stringify(result));
+    assert.equal(result.content[0].type, 'text');
+    return result.content[0].text;
+}
+
+function ok(result) {
+    assert.notEqual(result.isError, true, text(result));
+    return text(result);
+}
+
+test('MCP server over stdio with the official SDK', { timeout: 580_000 }, async (t) => {
+    assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
+    const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit' });
+    const client = new Client({ name: 'mvs-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+        assert.equal(client.getServerVersion()?.name, 'microvm-sandbox');
+        assert.ok(client.getServerCapabilities()?.tools);
+        await client.ping();
+
+        await t.test('lists the six tools with input schemas', async () => {
+            const { tools } = await client.listTools();
+            const names = tools.map((x) => x.name).sort();
+            assert.deepEqual(names, ['create_sandbox', 'destroy_sandbox', 'list_sandboxes', 'read_file', 'run_command', 'write_file']);
+            for (const tool of tools)
+                assert.equal(tool.inputSchema.type, 'object', tool.name);
+        });
+
+        await t.test('an unknown tool is an error', async () => {
+            let failed = false;
+            try {
+                const r = await client.callTool({ name: 'no_such_tool', arguments: {} });
+                failed = r.isError === true;
+            } catch (e) {
+                failed = /unknown tool/i.test(String(e.message));
+            }
+            assert.ok(failed);
+        });
+
+        await t.test('a missing argument is a tool error', async () => {
+            const r = await client.callTool({ name: 'run_command', arguments: { name: 'x' } });
+            assert.equal(r.isError, true);
+        });
+
+        const name = 'mcp-test';
+        await t.test('create_sandbox boots a guest', async () => {
+            const out = ok(await client.callTool({ name: 'create_sandbox', arguments: { name, template: 'minimal' } }, undefined, callTimeout));
+            assert.match(out, /mcp-test/);
+        });
+
+        await t.test('run_command runs in Linux', async () => {
+            const out = ok(await client.callTool({ name: 'run_command', arguments: { name, command: 'uname -s' } }, undefined, callTimeout));
+            assert.match(out, /exit code 0/);
+            assert.match(out, /Linux/);
+            const argv = ok(await client.callTool({ name: 'run_command', arguments: { name, command: ['sh', '-c', 'cat; exit 3'], stdin: 'fed' } }, undefined, callTimeout));
+            assert.match(argv, /exit code 3/);
+            assert.match(argv, /fed/);
+        });
+
+        await t.test('write_file and read_file round trip', async () => {
+            const content = 'hello from MCP\nline two ✓\n';
+            ok(await client.callTool({ name: 'write_file', arguments: { name, path: '/tmp/mcp/hello.txt', content } }, undefined, callTimeout));
+            assert.equal(ok(await client.callTool({ name: 'read_file', arguments: { name, path: '/tmp/mcp/hello.txt' } }, undefined, callTimeout)), content);
+            const bytes = Buffer.from([0, 1, 2, 255, 254, 10]);
+            ok(await client.callTool({ name: 'write_file', arguments: { name, path: '/tmp/mcp/bin', content_base64: bytes.toString('base64') } }, undefined, callTimeout));
+            const back = ok(await client.callTool({ name: 'read_file', arguments: { name, path: '/tmp/mcp/bin' } }, undefined, callTimeout));
+            assert.ok(back.includes(bytes.toString('base64')), back);
+            const missing = await client.callTool({ name: 'read_file', arguments: { name, path: '/tmp/mcp/nope' } }, undefined, callTimeout);
+            assert.equal(missing.isError, true);
+        });
+
+        await t.test('list_sandboxes shows it running', async () => {
+            const out = ok(await client.callTool({ name: 'list_sandboxes', arguments: {} }));
+            assert.match(out, /mcp-test/);
+            assert.match(out, /running/);
+        });
+
+        await t.test('destroy_sandbox removes it', async () => {
+            ok(await client.callTool({ name: 'destroy_sandbox', arguments: { name } }, undefined, callTimeout));
+            const out = ok(await client.callTool({ name: 'list_sandboxes', arguments: {} }));
+            assert.doesNotMatch(out, /mcp-test/);
+            const again = await client.callTool({ name: 'destroy_sandbox', arguments: { name } }, undefined, callTimeout);
+            assert.equal(again.isError, true);
+        });
+    } finally {
+        await client.close();
+    }
+});
