@@ -6,6 +6,8 @@
 #include "core/expected.h"
 
 #include <QFuture>
+#include <QObject>
+#include <QPointer>
 #include <QPromise>
 
 #include <memory>
@@ -44,6 +46,27 @@ Future<T> readyFuture(Expected<T> value)
     Promise<T> p;
     p.resolve(std::move(value));
     return p.future();
+}
+
+// Run fn once the future is done, with its value, or with a Cancelled error
+// when it was abandoned (a promise dropped unresolved): then() alone never
+// runs for a canceled future. fn runs where the future is resolved (core
+// resolves on its objects' thread, the main thread), and not at all once
+// context is gone: a context-bound then() would assert on a destroyed
+// context in debug builds.
+template<typename T, typename F>
+void whenDone(Future<T> future, QObject *context, F fn)
+{
+    const QPointer<QObject> guard(context);
+    future
+        .then([guard, fn](const Expected<T> &r) {
+            if (guard)
+                fn(r);
+        })
+        .onCanceled([guard, fn]() {
+            if (guard)
+                fn(Expected<T>(Error(ErrorCode::Cancelled, QStringLiteral("the operation was abandoned"))));
+        });
 }
 
 inline Future<void> readyFuture()

@@ -51,27 +51,6 @@ ApiFuture fail(const Core::Error &error)
     return ready(ApiError::fromCore(error));
 }
 
-// Call fn with the future's result once it is finished, or with a
-// Cancelled error when it was abandoned (a promise dropped unresolved):
-// then() alone never runs for a canceled future. fn runs where the future
-// is resolved (core resolves on its objects' thread, the main thread), and
-// not at all once context is gone: a context-bound then() would assert on
-// a destroyed context in debug builds.
-template<typename T, typename F>
-void whenDone(Core::Future<T> future, QObject *context, F fn)
-{
-    const QPointer<QObject> guard(context);
-    future
-        .then([guard, fn](const Core::Expected<T> &r) {
-            if (guard)
-                fn(r);
-        })
-        .onCanceled([guard, fn]() {
-            if (guard)
-                fn(Core::Expected<T>(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the operation was abandoned"))));
-        });
-}
-
 // --- request bodies -------------------------------------------------------
 
 using ObjectOrError = std::variant<QJsonObject, ApiError>;
@@ -317,7 +296,7 @@ ApiFuture ApiController::createVm(const Request &request)
     // Started as part of creation: a VM that does not start is not kept.
     Reply reply;
     const QString vmName = options.name;
-    whenDone(m_manager.start(vmName), this, [this, reply, vmName](const Core::Result &r) {
+    Core::whenDone(m_manager.start(vmName), this, [this, reply, vmName](const Core::Result &r) {
         if (r) {
             auto info = m_manager.info(vmName);
             reply.resolve(info ? ApiResult(Response::ofJson(vmToJson(*info), true)) : ApiResult(ApiError::fromCore(info.error())));
@@ -325,7 +304,7 @@ ApiFuture ApiController::createVm(const Request &request)
         }
         ApiError error = ApiError::fromCore(r.error());
         error.message = QStringLiteral("VM %1 did not start and was removed: %2").arg(vmName, error.message);
-        whenDone(m_manager.remove(vmName), this, [reply, error](const Core::Result &) { reply.resolve(error); });
+        Core::whenDone(m_manager.remove(vmName), this, [reply, error](const Core::Result &) { reply.resolve(error); });
     });
     return reply.future();
 }
@@ -342,7 +321,7 @@ ApiFuture ApiController::deleteVm(const Request &request)
 {
     const QString name = request.param(QStringLiteral("name"));
     Reply reply;
-    whenDone(m_manager.remove(name), this, [reply, name](const Core::Result &r) {
+    Core::whenDone(m_manager.remove(name), this, [reply, name](const Core::Result &r) {
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;
@@ -355,7 +334,7 @@ ApiFuture ApiController::deleteVm(const Request &request)
 ApiFuture ApiController::vmAction(const QString &name, Core::Future<void> operation)
 {
     Reply reply;
-    whenDone(operation, this, [this, reply, name](const Core::Result &r) {
+    Core::whenDone(operation, this, [this, reply, name](const Core::Result &r) {
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;
@@ -501,7 +480,7 @@ ApiFuture ApiController::exec(const Request &request)
     connect(handle, &Agent::ExecHandle::stderrReceived, this,
             [output, append](const QByteArray &d) { append(output->err, output->errTruncated, d); });
     Reply reply;
-    whenDone(handle->result(), this, [reply, output, handle](const Core::Expected<Agent::ExecResult> &r) {
+    Core::whenDone(handle->result(), this, [reply, output, handle](const Core::Expected<Agent::ExecResult> &r) {
         if (handle)
             handle->deleteLater();
         if (!r) {
@@ -541,7 +520,7 @@ ApiFuture ApiController::putFile(const Request &request)
     }
     const QString guestFile = std::get<QString>(path);
     Reply reply;
-    whenDone((*agent)->putData(guestFile, request.body, mode, true), this, [reply, guestFile](const Core::Expected<quint64> &r) {
+    Core::whenDone((*agent)->putData(guestFile, request.body, mode, true), this, [reply, guestFile](const Core::Expected<quint64> &r) {
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;
@@ -560,7 +539,7 @@ ApiFuture ApiController::getFile(const Request &request)
     if (auto *e = std::get_if<ApiError>(&path))
         return ready(*e);
     Reply reply;
-    whenDone((*agent)->getData(std::get<QString>(path)), this, [reply](const Core::Expected<QByteArray> &r) {
+    Core::whenDone((*agent)->getData(std::get<QString>(path)), this, [reply](const Core::Expected<QByteArray> &r) {
         reply.resolve(r ? ApiResult(Response::ofBytes(*r, QByteArrayLiteral("application/octet-stream")))
                         : ApiResult(ApiError::fromCore(r.error())));
     });
@@ -577,7 +556,7 @@ ApiFuture ApiController::listFiles(const Request &request)
         return ready(*e);
     const QString dir = std::get<QString>(path);
     Reply reply;
-    whenDone((*agent)->list(dir), this, [reply, dir](const Core::Expected<QList<Agent::FileInfo>> &r) {
+    Core::whenDone((*agent)->list(dir), this, [reply, dir](const Core::Expected<QList<Agent::FileInfo>> &r) {
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;

@@ -54,27 +54,6 @@ Core::Error recordError(const QString &why)
     return Core::Error(Core::ErrorCode::InvalidArgument, why);
 }
 
-// Call fn with the future's result once it is finished, or with a
-// Cancelled error when it was abandoned (a promise dropped unresolved):
-// then() alone never runs for a canceled future. fn runs where the future
-// is resolved (core resolves on its objects' thread, the main thread), and
-// not at all once context is gone: a context-bound then() would assert on
-// a destroyed context in debug builds.
-template<typename T, typename F>
-void whenDone(Core::Future<T> future, QObject *context, F fn)
-{
-    const QPointer<QObject> guard(context);
-    future
-        .then([guard, fn](const Core::Expected<T> &r) {
-            if (guard)
-                fn(r);
-        })
-        .onCanceled([guard, fn]() {
-            if (guard)
-                fn(Core::Expected<T>(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the operation was abandoned"))));
-        });
-}
-
 bool isStartable(VirtualMachine::State s)
 {
     return s == VirtualMachine::State::Created || s == VirtualMachine::State::Stopped || s == VirtualMachine::State::Failed;
@@ -515,12 +494,12 @@ Core::Future<void> VmManager::restart(const QString &name)
     if (!e)
         return Core::readyFuture<void>(e.error());
     Core::Promise<void> p;
-    whenDone(stop(name), this, [this, name, p](const Core::Result &stopped) {
+    Core::whenDone(stop(name), this, [this, name, p](const Core::Result &stopped) {
         if (!stopped) {
             p.resolve(stopped);
             return;
         }
-        whenDone(start(name), this, [p](const Core::Result &started) { p.resolve(started); });
+        Core::whenDone(start(name), this, [p](const Core::Result &started) { p.resolve(started); });
     });
     return p.future();
 }
@@ -566,7 +545,7 @@ Core::Future<void> VmManager::remove(const QString &name)
         forget();
         return p.future();
     }
-    whenDone(entry->vm->stop(), this, [forget](const Core::Result &) { forget(); });
+    Core::whenDone(entry->vm->stop(), this, [forget](const Core::Result &) { forget(); });
     return p.future();
 }
 
