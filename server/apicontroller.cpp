@@ -331,10 +331,12 @@ ApiFuture ApiController::deleteVm(const Request &request)
     return reply.future();
 }
 
-ApiFuture ApiController::vmAction(const QString &name, Core::Future<void> operation)
+ApiFuture ApiController::vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &))
 {
+    const QString name = request.param(QStringLiteral("name"));
+    Core::Future<void> pending = (m_manager.*operation)(name);
     Reply reply;
-    Core::whenDone(operation, this, [this, reply, name](const Core::Result &r) {
+    Core::whenDone(pending, this, [this, reply, name](const Core::Result &r) {
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;
@@ -347,32 +349,27 @@ ApiFuture ApiController::vmAction(const QString &name, Core::Future<void> operat
 
 ApiFuture ApiController::startVm(const Request &request)
 {
-    const QString name = request.param(QStringLiteral("name"));
-    return vmAction(name, m_manager.start(name));
+    return vmAction(request, &Vm::VmManager::start);
 }
 
 ApiFuture ApiController::stopVm(const Request &request)
 {
-    const QString name = request.param(QStringLiteral("name"));
-    return vmAction(name, m_manager.stop(name));
+    return vmAction(request, &Vm::VmManager::stop);
 }
 
 ApiFuture ApiController::pauseVm(const Request &request)
 {
-    const QString name = request.param(QStringLiteral("name"));
-    return vmAction(name, m_manager.pause(name));
+    return vmAction(request, &Vm::VmManager::pause);
 }
 
 ApiFuture ApiController::resumeVm(const Request &request)
 {
-    const QString name = request.param(QStringLiteral("name"));
-    return vmAction(name, m_manager.resume(name));
+    return vmAction(request, &Vm::VmManager::resume);
 }
 
 ApiFuture ApiController::restartVm(const Request &request)
 {
-    const QString name = request.param(QStringLiteral("name"));
-    return vmAction(name, m_manager.restart(name));
+    return vmAction(request, &Vm::VmManager::restart);
 }
 
 std::optional<ApiError> ApiController::parseExecRequest(const QByteArray &body, Agent::ExecRequest *out)

@@ -144,7 +144,8 @@ public:
 
 private:
     // Run a manager operation, then answer with the VM as it is then.
-    ApiFuture vmAction(const QString &name, Core::Future<void> operation);
+    // Run one VmManager lifecycle call for the {name} parameter; answer with the VM.
+    ApiFuture vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &));
 
     Vm::VmManager &m_manager;
     Metrics m_metrics;
