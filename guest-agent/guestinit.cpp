@@ -27,9 +27,21 @@ void say(const std::string &message)
     std::fflush(stdout);
 }
 
+// A directory is a mount point when it is on another device than its parent.
+bool isMountPoint(const char *target)
+{
+    struct stat self {}, parent {};
+    const std::string up = std::string(target) + "/..";
+    return ::stat(target, &self) == 0 && ::stat(up.c_str(), &parent) == 0 && self.st_dev != parent.st_dev;
+}
+
+// Idempotent: a root disk's init runs this again after the initramfs moved
+// its mounts into the new root.
 void mountFs(const char *source, const char *target, const char *type, const char *options)
 {
     ::mkdir(target, 0755);
+    if (isMountPoint(target))
+        return;
     if (::mount(source, target, type, MS_NOSUID, options) != 0 && errno != EBUSY)
         say(std::string("mount ") + target + " failed: " + std::strerror(errno));
 }

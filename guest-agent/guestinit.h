@@ -12,7 +12,9 @@ namespace GuestAgent::GuestInit {
 // /etc/modules (paths under /lib/modules, dependencies first) with
 // finit_module, set the hostname from mvs.hostname= and bring up lo.
 // With mvs.floor=1 on the kernel command line it reboots at once instead
-// (the benchmark's floor: the same boot, stopped at init). Returns the exit code.
+// (the benchmark's floor: the same boot, stopped at init). Filesystems that
+// are already mounted are left alone, so a root disk's init can run it again
+// after the initramfs switched into it. Returns the exit code.
 int runSetup();
 
 struct Channels {

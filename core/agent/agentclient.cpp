@@ -6,6 +6,8 @@
 #include <QDateTime>
 #include <QRandomGenerator>
 
+#include <deque>
+
 namespace Agent {
 
 using Protocol::MsgType;
@@ -66,6 +68,7 @@ Core::Error agentError(const Protocol::ErrorMsg &e)
     case Protocol::ErrorCode::Cancelled: code = Core::ErrorCode::Cancelled; break;
     case Protocol::ErrorCode::Protocol: code = Core::ErrorCode::Protocol; break;
     case Protocol::ErrorCode::Unsupported: code = Core::ErrorCode::Unsupported; break;
+    case Protocol::ErrorCode::ConnectionRefused: code = Core::ErrorCode::NotFound; break; // nothing listens there
     default: break;
     }
     return Core::Error(code, QStringLiteral("guest: %1").arg(qs(e.message)), static_cast<int>(e.code));
@@ -74,7 +77,7 @@ Core::Error agentError(const Protocol::ErrorMsg &e)
 } // namespace
 
 struct AgentClient::Stream {
-    enum class Kind { Exec, Put, Get, Stat, List, Health };
+    enum class Kind { Exec, Put, Get, Stat, List, Health, Forward };
     Kind kind;
     QPointer<ExecHandle> exec;
     // put
@@ -90,8 +93,42 @@ struct AgentClient::Stream {
     Core::Promise<FileInfo> statPromise;
     Core::Promise<QList<FileInfo>> listPromise;
     Core::Promise<Health> healthPromise;
+    // forward
+    QPointer<ForwardedStream> forward;
+    Core::Promise<ForwardedStream *> openPromise;
+    bool opened = false;
+    std::deque<QByteArray> outChunks; // host -> guest, not yet handed to the socket
+    qsizetype outOffset = 0;          // sent bytes of outChunks.front()
+    qint64 outBytes = 0;
+    bool closeAfterFlush = false; // StreamClose once outChunks is empty
+    bool blocking = false;        // counted in m_inputBlocked
 
     explicit Stream(Kind k) : kind(k) {}
+
+    // Up to max queued bytes for one StreamData frame.
+    QByteArray takeOut(qint64 max)
+    {
+        const qint64 n = qMin(max, outBytes);
+        QByteArray out;
+        if (outOffset == 0 && outChunks.front().size() == n) {
+            out = std::move(outChunks.front());
+            outChunks.pop_front();
+        } else {
+            out.reserve(n);
+            while (out.size() < n) {
+                QByteArray &front = outChunks.front();
+                const qsizetype take = qMin<qsizetype>(front.size() - outOffset, n - out.size());
+                out.append(front.constData() + outOffset, take);
+                outOffset += take;
+                if (outOffset == front.size()) {
+                    outChunks.pop_front();
+                    outOffset = 0;
+                }
+            }
+        }
+        outBytes -= n;
+        return out;
+    }
 
     void fail(const Core::Error &e)
     {
@@ -105,6 +142,15 @@ struct AgentClient::Stream {
         case Kind::Stat: statPromise.resolve(e); break;
         case Kind::List: listPromise.resolve(e); break;
         case Kind::Health: healthPromise.resolve(e); break;
+        case Kind::Forward:
+            if (!opened) {
+                openPromise.resolve(e);
+                if (forward)
+                    forward->deleteLater();
+            } else if (forward) {
+                forward->onError(e);
+            }
+            break;
         }
     }
 };
@@ -156,6 +202,7 @@ void AgentClient::tryConnect()
         m_socket->deleteLater();
     }
     m_socket = new QLocalSocket(this);
+    m_socket->setReadBufferSize(kSocketReadBuffer);
     m_reader.reset();
     m_reader.setMaxPayload(Protocol::kDefaultMaxPayload);
     m_vsockHandshake = m_endpoint.vsockPort != 0;
@@ -200,6 +247,8 @@ void AgentClient::sendHello()
 
 void AgentClient::onReadyRead()
 {
+    if (!m_socket || m_inputBlocked > 0)
+        return; // a forwarded stream's reader is behind: leave it in the socket
     QByteArray data = m_socket->readAll();
     if (m_vsockHandshake) {
         m_vsockLine += data;
@@ -220,8 +269,13 @@ void AgentClient::onReadyRead()
         m_helloTimer.start();
     }
     m_reader.feed(data.constData(), static_cast<size_t>(data.size()));
+    processFrames();
+}
+
+void AgentClient::processFrames()
+{
     Protocol::Frame frame;
-    for (;;) {
+    while (m_inputBlocked == 0) {
         const auto st = m_reader.next(&frame);
         if (st == Protocol::FrameReader::Status::NeedMore)
             break;
@@ -242,6 +296,26 @@ void AgentClient::onReadyRead()
         if (!m_socket)
             return; // closed by a handler
     }
+}
+
+void AgentClient::releaseInputBlock()
+{
+    m_inputBlocked = qMax(0, m_inputBlocked - 1);
+    if (m_inputBlocked > 0 || m_resumePosted)
+        return;
+    m_resumePosted = true;
+    QMetaObject::invokeMethod(this, &AgentClient::resumeInput, Qt::QueuedConnection);
+}
+
+// Every reader caught up: the frames already parsed, then the socket.
+void AgentClient::resumeInput()
+{
+    m_resumePosted = false;
+    if (!m_socket || m_inputBlocked > 0)
+        return;
+    processFrames();
+    if (m_socket && m_inputBlocked == 0 && m_socket->bytesAvailable() > 0)
+        onReadyRead();
 }
 
 void AgentClient::onDisconnected()
@@ -457,6 +531,34 @@ void AgentClient::handleFrame(const Protocol::Frame &frame)
         s->healthPromise.resolve(h);
         return;
     }
+    case Stream::Kind::Forward:
+        if (type == MsgType::StreamOpened && !s->opened) {
+            s->opened = true;
+            if (!s->forward) { // the client is going away
+                send(MsgType::Cancel, id, {});
+                endStream(id);
+                return;
+            }
+            Core::Log::agent()->debug("stream {}: connected to {} in the guest", id, s->forward->peerName().toStdString());
+            s->openPromise.resolve(s->forward.data());
+        } else if (type == MsgType::StreamData && s->opened) {
+            if (s->closeAfterFlush || !s->forward)
+                return; // closed for reading on this side
+            s->forward->onData(QByteArray(frame.payload.data(), static_cast<qsizetype>(frame.payload.size())));
+            if (!s->blocking && s->forward->bytesAvailable() > ForwardedStream::kReadHighWater) {
+                s->blocking = true;
+                ++m_inputBlocked;
+            }
+        } else if (type == MsgType::StreamClose) {
+            endStream(id);
+            if (!s->opened)
+                s->fail(Core::Error(Core::ErrorCode::Protocol, QStringLiteral("the guest agent closed stream %1 before opening it").arg(id)));
+            else if (s->forward)
+                s->forward->onPeerClosed();
+        } else {
+            return malformed();
+        }
+        return;
     }
 }
 
@@ -478,13 +580,18 @@ Core::Error AgentClient::notReady() const
 
 void AgentClient::endStream(quint32 id)
 {
-    m_streams.remove(id);
+    const std::shared_ptr<Stream> s = m_streams.take(id);
+    if (s && s->blocking) {
+        s->blocking = false;
+        releaseInputBlock();
+    }
 }
 
 void AgentClient::failAll(const Core::Error &error)
 {
     const auto streams = m_streams;
     m_streams.clear();
+    m_inputBlocked = 0;
     for (const auto &s : streams)
         s->fail(error);
 }
@@ -545,6 +652,10 @@ Core::Future<quint64> AgentClient::putFile(const QString &guestPath, std::shared
     s->source = std::move(source);
     s->remaining = size;
     m_streams.insert(id, s);
+    // A sequential source (a socket, a pipe) may have nothing yet: feed
+    // again when it has.
+    if (s->source->isSequential())
+        connect(s->source.get(), &QIODevice::readyRead, this, &AgentClient::pumpUploads);
     Protocol::FilePut m;
     m.path = ss(guestPath);
     m.mode = mode & 07777;
@@ -575,6 +686,25 @@ void AgentClient::pumpUploads()
         const auto streams = m_streams; // handlers may end streams
         for (auto it = streams.constBegin(); it != streams.constEnd(); ++it) {
             const std::shared_ptr<Stream> &s = it.value();
+            if (s->kind == Stream::Kind::Forward) {
+                if (!s->opened || !m_streams.contains(it.key()))
+                    continue;
+                if (s->outBytes > 0) {
+                    const QByteArray payload = s->takeOut(dataChunk());
+                    send(MsgType::StreamData, it.key(), std::string_view(payload.constData(), static_cast<size_t>(payload.size())));
+                    if (s->forward)
+                        s->forward->onHandedOver(payload.size());
+                    progress = true;
+                    if (m_socket->bytesToWrite() >= kWriteHighWater)
+                        break;
+                } else if (s->closeAfterFlush) {
+                    send(MsgType::StreamClose, it.key(), {});
+                    endStream(it.key());
+                    if (s->forward)
+                        s->forward->onFlushedAndClosed();
+                }
+                continue;
+            }
             if (s->kind != Stream::Kind::Put || s->endSent)
                 continue;
             if (s->remaining == 0) {
@@ -584,6 +714,8 @@ void AgentClient::pumpUploads()
             }
             const qint64 want = static_cast<qint64>(qMin<quint64>(dataChunk(), s->remaining));
             QByteArray chunk = s->source->read(want);
+            if (chunk.isEmpty() && s->source->isSequential() && !s->source->atEnd())
+                continue; // more comes with the source's readyRead
             if (chunk.isEmpty()) {
                 // The source ended early: tell the guest, which drops the file.
                 send(MsgType::Cancel, it.key(), {});
@@ -659,6 +791,65 @@ Core::Future<Health> AgentClient::health()
     m_streams.insert(id, s);
     send(MsgType::Health, id, {});
     return s->healthPromise.future();
+}
+
+Core::Future<ForwardedStream *> AgentClient::openStream(const QString &host, quint16 port)
+{
+    if (!m_ready)
+        return Core::readyFuture<ForwardedStream *>(notReady());
+    if (port == 0 || host.isEmpty())
+        return Core::readyFuture<ForwardedStream *>(
+            Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("cannot forward to \"%1\" port %2").arg(host).arg(port)));
+    const quint32 id = allocateStream();
+    const QString peer = (host.contains(QLatin1Char(':')) && !host.startsWith(QLatin1Char('[')) ? QLatin1Char('[') + host + QLatin1Char(']') : host)
+        + QLatin1Char(':') + QString::number(port);
+    auto s = std::make_shared<Stream>(Stream::Kind::Forward);
+    s->forward = new ForwardedStream(this, id, peer);
+    m_streams.insert(id, s);
+    send(MsgType::StreamOpen, id, Protocol::StreamOpen{ss(host), port}.encode());
+    return s->openPromise.future();
+}
+
+void AgentClient::queueStreamData(quint32 id, const char *data, qint64 size)
+{
+    const std::shared_ptr<Stream> s = m_streams.value(id);
+    if (!s || s->kind != Stream::Kind::Forward || s->closeAfterFlush || size <= 0)
+        return;
+    s->outChunks.emplace_back(data, static_cast<qsizetype>(size));
+    s->outBytes += size;
+    pumpUploads();
+}
+
+qint64 AgentClient::streamBytesToWrite(quint32 id) const
+{
+    const std::shared_ptr<Stream> s = m_streams.value(id);
+    return s ? s->outBytes : 0;
+}
+
+void AgentClient::closeStream(quint32 id)
+{
+    const std::shared_ptr<Stream> s = m_streams.value(id);
+    if (!s || s->closeAfterFlush)
+        return;
+    s->closeAfterFlush = true;
+    pumpUploads();
+}
+
+void AgentClient::abortStream(quint32 id)
+{
+    if (!m_streams.contains(id))
+        return;
+    send(MsgType::Cancel, id, {}); // the guest resets its connection
+    endStream(id);
+}
+
+void AgentClient::streamDrained(quint32 id)
+{
+    const std::shared_ptr<Stream> s = m_streams.value(id);
+    if (!s || !s->blocking || (s->forward && s->forward->bytesAvailable() > ForwardedStream::kReadLowWater))
+        return;
+    s->blocking = false;
+    releaseInputBlock();
 }
 
 Core::Future<void> AgentClient::shutdownGuest(bool reboot)

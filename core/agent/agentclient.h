@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/agent/exechandle.h"
+#include "core/agent/forwardedstream.h"
 #include "core/async.h"
 #include "core/vmm/vmspec.h"
 
@@ -64,6 +65,9 @@ public:
     static constexpr int kReconnectIntervalMs = 20;   // socket not there / refused yet
     static constexpr int kVsockConnectTimeoutMs = 3000; // CONNECT -> OK
     static constexpr qint64 kWriteHighWater = 4 << 20; // stop feeding uploads above this
+    // Bytes the agent socket may hold unread while a forwarded stream's reader
+    // is behind (the kernel's socket buffer then pushes back on the guest).
+    static constexpr qint64 kSocketReadBuffer = 2 << 20;
 
     explicit AgentClient(Vmm::AgentEndpoint endpoint, QObject *parent = nullptr);
     ~AgentClient() override;
@@ -93,17 +97,28 @@ public:
     // Ask the guest to power off (or reboot). Resolves when the request is sent.
     Core::Future<void> shutdownGuest(bool reboot = false);
 
+    // Connect to host:port from inside the guest (numeric addresses or
+    // "localhost"). Resolves once the guest's connection is up, with a stream
+    // that is a child of this client (reparent it, or hold it in a QPointer:
+    // it is deleted with the client). Nothing listening is NotFound (detail
+    // Protocol::ErrorCode::ConnectionRefused).
+    Core::Future<ForwardedStream *> openStream(const QString &host, quint16 port);
+
 Q_SIGNALS:
     void ready(const Agent::AgentInfo &info);
     void connectionLost(const Core::Error &error);
 
 private:
     friend class ExecHandle;
+    friend class ForwardedStream;
     struct Stream;
 
     void tryConnect();
     void onConnected();
     void onReadyRead();
+    void processFrames();
+    void resumeInput();
+    void releaseInputBlock();
     void onDisconnected();
     void sendHello();
     void handleFrame(const Protocol::Frame &frame);
@@ -114,6 +129,13 @@ private:
     void failAll(const Core::Error &error);
     void endStream(quint32 id);
     quint32 dataChunk() const;
+
+    // For ForwardedStream.
+    void queueStreamData(quint32 id, const char *data, qint64 size);
+    qint64 streamBytesToWrite(quint32 id) const;
+    void closeStream(quint32 id);
+    void abortStream(quint32 id);
+    void streamDrained(quint32 id);
 
     Vmm::AgentEndpoint m_endpoint;
     QLocalSocket *m_socket = nullptr;
@@ -130,6 +152,8 @@ private:
     Core::Promise<AgentInfo> m_connectPromise;
     quint32 m_nextStream = 1;
     QHash<quint32, std::shared_ptr<Stream>> m_streams;
+    int m_inputBlocked = 0; // forwarded streams above their read high-water mark
+    bool m_resumePosted = false;
 };
 
 } // namespace Agent

@@ -2,6 +2,7 @@
 
 #include "core/image/cpiowriter.h"
 #include "core/image/kernelmodules.h"
+#include "core/image/rootfsbuilder.h"
 #include "core/log.h"
 #include "core/paths.h"
 
@@ -184,6 +185,11 @@ Core::Expected<QString> ImageBuilder::cacheKey(const Templates::ImageRecipe &rec
     QJsonObject key = recipe.toJson();
     key.insert(QStringLiteral("agent_sha256"), QString::fromLatin1(*agentHash));
     key.insert(QStringLiteral("builder"), kBuilderVersion);
+    if (recipe.hasRootDisk()) {
+        key.insert(QStringLiteral("root_disk"), RootfsBuilder::diskKey(recipe)); // includes its builder version
+        key.insert(QStringLiteral("initramfs_init"),
+                   QString::fromLatin1(QCryptographicHash::hash(RootfsBuilder::initramfsInit().toUtf8(), QCryptographicHash::Sha256).toHex()));
+    }
     const QByteArray canonical = QJsonDocument(key).toJson(QJsonDocument::Compact);
     return QString::fromLatin1(QCryptographicHash::hash(canonical, QCryptographicHash::Sha256).toHex().left(32));
 }
@@ -199,9 +205,15 @@ Core::Expected<GuestImage> ImageBuilder::cached(const Templates::ImageRecipe &re
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("image %1 is not built").arg(*key));
     const QJsonObject m = QJsonDocument::fromJson(manifest.readAll()).object();
     GuestImage img{*key, dir, dir + QStringLiteral("/vmlinuz"), dir + QStringLiteral("/initramfs.cpio"),
-                   m.value(QStringLiteral("kernel_version")).toString()};
+                   m.value(QStringLiteral("kernel_version")).toString(), QString()};
     if (!QFileInfo::exists(img.kernelPath) || !QFileInfo::exists(img.initramfsPath))
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("image %1 is incomplete").arg(*key));
+    if (recipe.hasRootDisk()) {
+        auto disk = RootfsBuilder::cached(recipe);
+        if (!disk)
+            return disk.error();
+        img.rootDiskPath = disk->path;
+    }
     return img;
 }
 
@@ -254,8 +266,19 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
     auto cancelled = [&cancel]() { return cancel.load(); };
     const Core::Error cancelError(Core::ErrorCode::Cancelled, QStringLiteral("image build cancelled"));
 
+    // 0. The root disk (slow, cached on its own key: a new agent does not rebuild it).
+    if (recipe.hasRootDisk()) {
+        auto disk = RootfsBuilder::ensure(recipe, cancel, [&report](const QString &step, int percent) { report(step, percent * 6 / 10); });
+        if (!disk)
+            return disk.error();
+        if (cancelled())
+            return cancelError;
+    }
+    const int base = recipe.hasRootDisk() ? 60 : 0; // progress of the rest, scaled after the disk
+    const auto at = [base](int percent) { return base + percent * (100 - base) / 100; };
+
     // 1. Kernel: follow a metapackage to the package that has /boot/vmlinuz-*.
-    report(QStringLiteral("Downloading kernel package %1").arg(recipe.kernelPackage), 5);
+    report(QStringLiteral("Downloading kernel package %1").arg(recipe.kernelPackage), at(5));
     QString kernelPkg = recipe.kernelPackage;
     QString kernelRoot, kernelFile;
     for (int depth = 0; depth < 4 && kernelFile.isEmpty(); ++depth) {
@@ -265,7 +288,7 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
         if (cancelled())
             return cancelError;
         kernelRoot = work.filePath(QStringLiteral("kernel-%1").arg(depth));
-        report(QStringLiteral("Unpacking %1").arg(QFileInfo(*deb).fileName()), 20);
+        report(QStringLiteral("Unpacking %1").arg(QFileInfo(*deb).fileName()), at(20));
         if (auto ok = extractPackage(*deb, kernelRoot); !ok)
             return ok.error();
         kernelFile = findKernel(kernelRoot);
@@ -285,7 +308,7 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
     const QString kernelVersion = QFileInfo(kernelFile).fileName().mid(QStringLiteral("vmlinuz-").size());
     const QString moduleDir = kernelRoot + QStringLiteral("/lib/modules/") + kernelVersion;
 
-    report(QStringLiteral("Resolving kernel modules"), 35);
+    report(QStringLiteral("Resolving kernel modules"), at(35));
     QStringList moduleOrder;
     if (!recipe.modules.isEmpty()) {
         auto km = KernelModules::scan(moduleDir);
@@ -298,7 +321,7 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
     }
 
     // 2. Busybox.
-    report(QStringLiteral("Downloading %1").arg(recipe.busyboxPackage), 45);
+    report(QStringLiteral("Downloading %1").arg(recipe.busyboxPackage), at(45));
     auto bbDeb = downloadPackage(recipe.busyboxPackage);
     if (!bbDeb)
         return bbDeb.error();
@@ -323,7 +346,7 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
     QList<Copy> extra;
     int pkgIndex = 0;
     for (const Templates::ExtraPackage &pkg : recipe.packages) {
-        report(QStringLiteral("Adding package %1").arg(pkg.name), 55);
+        report(QStringLiteral("Adding package %1").arg(pkg.name), at(55));
         auto deb = downloadPackage(pkg.name);
         if (!deb)
             return deb.error();
@@ -344,7 +367,7 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
     }
 
     // 4. The initramfs.
-    report(QStringLiteral("Writing the initramfs"), 70);
+    report(QStringLiteral("Writing the initramfs"), at(70));
     const QString cpioPath = work.filePath(QStringLiteral("initramfs.cpio"));
     CpioWriter cpio(cpioPath);
     auto check = [](const Core::Result &r) { return r.hasValue(); };
@@ -356,8 +379,12 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
             return status.error();
     if (!check(status = cpio.addCharDevice(QStringLiteral("dev/console"), 0600, 5, 1))
         || !check(status = cpio.addCharDevice(QStringLiteral("dev/null"), 0666, 1, 3))
-        || !check(status = cpio.addFileFrom(QStringLiteral("bin/busybox"), busybox, 0755))
-        || !check(status = cpio.addSymlink(QStringLiteral("init"), QStringLiteral("/bin/busybox"))))
+        || !check(status = cpio.addFileFrom(QStringLiteral("bin/busybox"), busybox, 0755)))
+        return status.error();
+    // Busybox init from the initramfs, or a script that switches into the root disk.
+    status = recipe.hasRootDisk() ? cpio.addFile(QStringLiteral("init"), RootfsBuilder::initramfsInit().toUtf8(), 0755)
+                                  : cpio.addSymlink(QStringLiteral("init"), QStringLiteral("/bin/busybox"));
+    if (!check(status) || (recipe.hasRootDisk() && !check(status = cpio.addDirectory(QStringLiteral("newroot")))))
         return status.error();
     for (const QByteArray &line : applets->split('\n')) {
         const QString applet = QString::fromLatin1(line.trimmed());
@@ -389,7 +416,7 @@ Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, cons
         return cancelError;
 
     // 5. Publish atomically: copy the kernel, write the manifest, rename.
-    report(QStringLiteral("Publishing image %1").arg(key), 90);
+    report(QStringLiteral("Publishing image %1").arg(key), at(90));
     if (!QFile::copy(kernelFile, work.filePath(QStringLiteral("vmlinuz"))))
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot copy the kernel into %1").arg(work.path()));
     QJsonObject manifest = recipe.toJson();

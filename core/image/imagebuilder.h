@@ -16,6 +16,9 @@ struct GuestImage {
     QString kernelPath;    // bzImage
     QString initramfsPath; // uncompressed newc cpio
     QString kernelVersion;
+    // "rootfs" images: the shared read-only raw ext4 base (RootfsBuilder);
+    // each VM boots from its own writable layer over it. Empty otherwise.
+    QString rootDiskPath;
 };
 
 // Builds guest images from Debian packages (apt-get download + dpkg-deb -x,
@@ -23,6 +26,8 @@ struct GuestImage {
 // with the same recipe and agent returns the cached image at once. Builds run
 // on a worker thread, report progress, can be cancelled, and are atomic: a
 // build that fails or is interrupted leaves nothing behind that looks built.
+// A "rootfs" recipe also gets a root disk (RootfsBuilder, cached on its own
+// key without the agent) and an initramfs that mounts it.
 class ImageBuilder final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ImageBuilder)

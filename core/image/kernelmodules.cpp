@@ -45,6 +45,11 @@ Core::Expected<KernelModules> KernelModules::scan(const QString &moduleDir)
         const QString path = it.next();
         km.m_path.insert(moduleName(QFileInfo(path).fileName()), QDir(moduleDir).relativeFilePath(path));
     }
+    QFile builtin(QDir(moduleDir).filePath(QStringLiteral("modules.builtin")));
+    if (builtin.open(QIODevice::ReadOnly))
+        for (const QByteArray &line : builtin.readAll().split('\n'))
+            if (!line.isEmpty())
+                km.m_builtin.insert(moduleName(QFileInfo(QString::fromLatin1(line)).fileName()));
     if (km.m_path.isEmpty())
         return Core::Error(Core::ErrorCode::ImageBuild,
                            QStringLiteral("no kernel modules (*.ko) under %1 (compressed modules are not supported)").arg(moduleDir));
@@ -57,7 +62,7 @@ Core::Expected<QStringList> KernelModules::loadOrder(const QStringList &names) c
     QSet<QString> done, visiting;
     // Depth-first: dependencies before dependants; cycles are a broken package.
     std::function<Core::Result(const QString &, const QString &)> visit = [&](const QString &name, const QString &wantedBy) -> Core::Result {
-        if (done.contains(name))
+        if (done.contains(name) || (m_builtin.contains(name) && !m_path.contains(name)))
             return {};
         if (visiting.contains(name))
             return Core::Error(Core::ErrorCode::ImageBuild, QStringLiteral("kernel module dependency cycle at %1").arg(name));

@@ -3,6 +3,7 @@
 #include "core/expected.h"
 
 #include <QHash>
+#include <QSet>
 #include <QStringList>
 
 namespace Image {
@@ -16,7 +17,8 @@ public:
     static Core::Expected<KernelModules> scan(const QString &moduleDir);
 
     // The given modules and everything they depend on, dependencies first:
-    // the order insmod needs. Paths relative to moduleDir.
+    // the order insmod needs. Paths relative to moduleDir. Modules built into
+    // the kernel (modules.builtin) need no loading and are left out.
     Core::Expected<QStringList> loadOrder(const QStringList &names) const;
     QString moduleDir() const { return m_dir; }
 
@@ -27,6 +29,7 @@ private:
     QString m_dir;
     QHash<QString, QString> m_path;      // name -> relative path
     QHash<QString, QStringList> m_deps;  // name -> dependency names
+    QSet<QString> m_builtin;             // names in modules.builtin
 };
 
 } // namespace Image

@@ -29,20 +29,166 @@ const QRegularExpression &namePattern()
     return re;
 }
 
+const QRegularExpression &packagePattern()
+{
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9][a-z0-9.+-]+")));
+    return re;
+}
+
+Core::Expected<QStringList> stringList(const YAML::Node &n, const QString &source, const QString &key)
+{
+    if (!n.IsSequence())
+        return templateError(source, QStringLiteral("%1 must be a list").arg(key));
+    QStringList out;
+    for (const auto &v : n)
+        out << str(v);
+    return out;
+}
+
+// A command baked into the guest's init: one line, no quotes (it is written
+// into a shell file in single quotes).
+Core::Result checkCommand(const QString &cmd, const QString &source, const QString &key)
+{
+    if (cmd.trimmed().isEmpty() || cmd.contains(QLatin1Char('\'')) || cmd.contains(QLatin1Char('\n')) || cmd.contains(QLatin1Char('\\')))
+        return templateError(source, QStringLiteral("%1 must be one non-empty line without quotes or backslashes").arg(key));
+    return {};
+}
+
+Core::Result parseRootfs(const YAML::Node &n, RootfsRecipe &r, const QString &source)
+{
+    if (!n || !n.IsMap())
+        return templateError(source, QStringLiteral("image.type rootfs needs an 'image.rootfs' mapping (suite, packages, disk_size_mb)"));
+    static const QStringList known = {QStringLiteral("suite"), QStringLiteral("mirror"), QStringLiteral("variant"),
+                                      QStringLiteral("packages"), QStringLiteral("remove"), QStringLiteral("disk_size_mb")};
+    for (const auto &kv : n)
+        if (!known.contains(str(kv.first)))
+            return templateError(source, QStringLiteral("unknown key 'image.rootfs.%1'").arg(str(kv.first)));
+    if (n["suite"])
+        r.suite = str(n["suite"]);
+    static const QRegularExpression suite(QRegularExpression::anchoredPattern(QStringLiteral("[a-z][a-z0-9-]{1,31}")));
+    if (!suite.match(r.suite).hasMatch())
+        return templateError(source, QStringLiteral("image.rootfs.suite '%1' is not a Debian suite name").arg(r.suite));
+    if (n["mirror"])
+        r.mirror = str(n["mirror"]);
+    if (r.mirror != QLatin1String("auto") && !r.mirror.startsWith(QLatin1String("http://")) && !r.mirror.startsWith(QLatin1String("https://"))
+        && !r.mirror.startsWith(QLatin1String("file:/")))
+        return templateError(source, QStringLiteral("image.rootfs.mirror must be 'auto' or an http(s):// or file:/ URL, not '%1'").arg(r.mirror));
+    if (n["variant"])
+        r.variant = str(n["variant"]);
+    if (r.variant != QLatin1String("minbase") && r.variant != QLatin1String("buildd"))
+        return templateError(source, QStringLiteral("image.rootfs.variant '%1' is not supported (minbase, buildd)").arg(r.variant));
+    if (n["packages"]) {
+        auto pkgs = stringList(n["packages"], source, QStringLiteral("image.rootfs.packages"));
+        if (!pkgs)
+            return pkgs.error();
+        for (const QString &p : *pkgs)
+            if (!packagePattern().match(p).hasMatch())
+                return templateError(source, QStringLiteral("image.rootfs.packages: '%1' is not a Debian package name").arg(p));
+        r.packages = *pkgs;
+    }
+    if (n["remove"]) {
+        auto paths = stringList(n["remove"], source, QStringLiteral("image.rootfs.remove"));
+        if (!paths)
+            return paths.error();
+        for (const QString &p : *paths) {
+            const QString clean = QDir::cleanPath(p);
+            if (p.startsWith(QLatin1Char('/')) || clean.isEmpty() || clean == QLatin1String(".") || clean.startsWith(QLatin1String("..")))
+                return templateError(source, QStringLiteral("image.rootfs.remove: '%1' must be a path relative to the root, inside it").arg(p));
+        }
+        r.remove = *paths;
+    }
+    if (n["disk_size_mb"])
+        r.diskSizeMiB = n["disk_size_mb"].as<int>();
+    if (r.diskSizeMiB < 256 || r.diskSizeMiB > 1024 * 1024)
+        return templateError(source, QStringLiteral("image.rootfs.disk_size_mb must be 256-1048576, not %1").arg(r.diskSizeMiB));
+    return {};
+}
+
+Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &source)
+{
+    if (!n.IsMap())
+        return templateError(source, QStringLiteral("'desktop' must be a mapping"));
+    static const QStringList known = {QStringLiteral("geometry"), QStringLiteral("depth"), QStringLiteral("display"),
+                                      QStringLiteral("vnc_port"), QStringLiteral("window_manager"), QStringLiteral("terminal")};
+    for (const auto &kv : n)
+        if (!known.contains(str(kv.first)))
+            return templateError(source, QStringLiteral("unknown key 'desktop.%1'").arg(str(kv.first)));
+    if (!t.image.hasRootDisk())
+        return templateError(source, QStringLiteral("'desktop' needs image.type rootfs (the desktop runs from a Debian root filesystem)"));
+    DesktopSpec &d = t.desktop;
+    d.enabled = true;
+    if (n["geometry"]) {
+        static const QRegularExpression geometry(QRegularExpression::anchoredPattern(QStringLiteral("([0-9]{3,4})x([0-9]{3,4})")));
+        const QString g = str(n["geometry"]);
+        const auto m = geometry.match(g);
+        if (!m.hasMatch())
+            return templateError(source, QStringLiteral("desktop.geometry must be WIDTHxHEIGHT (e.g. 1280x800), not '%1'").arg(g));
+        d.width = m.captured(1).toInt();
+        d.height = m.captured(2).toInt();
+        if (d.width < 320 || d.width > 7680 || d.height < 200 || d.height > 4320)
+            return templateError(source, QStringLiteral("desktop.geometry %1 is out of range (320x200 to 7680x4320)").arg(g));
+    }
+    if (n["depth"])
+        d.depth = n["depth"].as<int>();
+    if (d.depth != 16 && d.depth != 24 && d.depth != 32)
+        return templateError(source, QStringLiteral("desktop.depth must be 16, 24 or 32, not %1").arg(d.depth));
+    if (n["display"])
+        d.display = n["display"].as<int>();
+    if (d.display < 0 || d.display > 63)
+        return templateError(source, QStringLiteral("desktop.display must be 0-63, not %1").arg(d.display));
+    if (n["vnc_port"]) {
+        const int port = n["vnc_port"].as<int>();
+        if (port < 1 || port > 65535)
+            return templateError(source, QStringLiteral("desktop.vnc_port must be 1-65535, not %1").arg(port));
+        d.vncPort = static_cast<quint16>(port);
+    }
+    RootfsRecipe &r = t.image.rootfs;
+    r.windowManager = n["window_manager"] ? str(n["window_manager"]) : QStringLiteral("matchbox-window-manager -use_titlebar no");
+    r.terminal = n["terminal"] ? str(n["terminal"]) : QStringLiteral("xterm");
+    if (auto ok = checkCommand(r.windowManager, source, QStringLiteral("desktop.window_manager")); !ok)
+        return ok;
+    if (auto ok = checkCommand(r.terminal, source, QStringLiteral("desktop.terminal")); !ok)
+        return ok;
+    return {};
+}
+
 } // namespace
+
+QJsonObject RootfsRecipe::toJson() const
+{
+    return QJsonObject{{QStringLiteral("suite"), suite},
+                       {QStringLiteral("mirror"), mirror},
+                       {QStringLiteral("variant"), variant},
+                       {QStringLiteral("packages"), QJsonArray::fromStringList(packages)},
+                       {QStringLiteral("remove"), QJsonArray::fromStringList(remove)},
+                       {QStringLiteral("disk_size_mb"), diskSizeMiB},
+                       {QStringLiteral("window_manager"), windowManager},
+                       {QStringLiteral("terminal"), terminal}};
+}
+
+QString DesktopSpec::kernelArgs() const
+{
+    if (!enabled)
+        return {};
+    return QStringLiteral("mvs.desktop=%1x%2x%3 mvs.display=%4 mvs.vnc_port=%5").arg(width).arg(height).arg(depth).arg(display).arg(vncPort);
+}
 
 QJsonObject ImageRecipe::toJson() const
 {
     QJsonArray pkgs;
     for (const ExtraPackage &p : packages)
         pkgs.append(QJsonObject{{QStringLiteral("name"), p.name}, {QStringLiteral("binaries"), QJsonArray::fromStringList(p.binaries)}});
-    return QJsonObject{{QStringLiteral("kernel_package"), kernelPackage},
-                       {QStringLiteral("type"), type},
-                       {QStringLiteral("busybox"), busyboxPackage},
-                       {QStringLiteral("modules"), QJsonArray::fromStringList(modules)},
-                       {QStringLiteral("packages"), pkgs},
-                       {QStringLiteral("agent_port_name"), agentPortName},
-                       {QStringLiteral("agent_vsock_port"), static_cast<qint64>(agentVsockPort)}};
+    QJsonObject json{{QStringLiteral("kernel_package"), kernelPackage},
+                     {QStringLiteral("type"), type},
+                     {QStringLiteral("busybox"), busyboxPackage},
+                     {QStringLiteral("modules"), QJsonArray::fromStringList(modules)},
+                     {QStringLiteral("packages"), pkgs},
+                     {QStringLiteral("agent_port_name"), agentPortName},
+                     {QStringLiteral("agent_vsock_port"), static_cast<qint64>(agentVsockPort)}};
+    // Only rootfs recipes carry this: initramfs cache keys stay what they were.
+    if (hasRootDisk())
+        json.insert(QStringLiteral("rootfs"), rootfs.toJson());
+    return json;
 }
 
 Core::Expected<VmTemplate> VmTemplate::fromYaml(const QByteArray &yaml, const QString &sourceName)
@@ -58,7 +204,8 @@ Core::Expected<VmTemplate> VmTemplate::fromYaml(const QByteArray &yaml, const QS
 
     static const QStringList knownTop = {QStringLiteral("name"), QStringLiteral("description"), QStringLiteral("vcpus"),
                                          QStringLiteral("memory_mb"), QStringLiteral("kernel"), QStringLiteral("image"),
-                                         QStringLiteral("agent"), QStringLiteral("qemu")};
+                                         QStringLiteral("agent"), QStringLiteral("qemu"),
+                                         QStringLiteral("desktop")};
     VmTemplate t;
     t.sourcePath = sourceName;
     try {
@@ -96,8 +243,14 @@ Core::Expected<VmTemplate> VmTemplate::fromYaml(const QByteArray &yaml, const QS
                 return templateError(sourceName, QStringLiteral("'image' must be a mapping"));
             if (image["type"])
                 t.image.type = str(image["type"]);
-            if (t.image.type != QLatin1String("initramfs"))
-                return templateError(sourceName, QStringLiteral("image.type '%1' is not supported (initramfs)").arg(t.image.type));
+            if (t.image.type != QLatin1String("initramfs") && t.image.type != QLatin1String("rootfs"))
+                return templateError(sourceName, QStringLiteral("image.type '%1' is not supported (initramfs, rootfs)").arg(t.image.type));
+            if (t.image.hasRootDisk()) {
+                if (auto ok = parseRootfs(image["rootfs"], t.image.rootfs, sourceName); !ok)
+                    return ok.error();
+            } else if (image["rootfs"]) {
+                return templateError(sourceName, QStringLiteral("image.rootfs needs image.type rootfs"));
+            }
             if (image["busybox"])
                 t.image.busyboxPackage = str(image["busybox"]);
             if (image["modules"]) {
@@ -124,6 +277,16 @@ Core::Expected<VmTemplate> VmTemplate::fromYaml(const QByteArray &yaml, const QS
                 }
             }
         }
+        if (t.image.hasRootDisk()) {
+            // The initramfs mounts the root disk: it needs the block driver and the filesystem.
+            for (const char *m : {"virtio_pci", "virtio_blk", "ext4"})
+                if (!t.image.modules.contains(QLatin1String(m)))
+                    return templateError(sourceName, QStringLiteral("image.modules must include %1 for a rootfs image (the initramfs mounts the root disk with it)")
+                                                         .arg(QLatin1String(m)));
+        }
+        if (root["desktop"])
+            if (auto ok = parseDesktop(root["desktop"], t, sourceName); !ok)
+                return ok.error();
         const YAML::Node agent = root["agent"];
         if (agent) {
             if (agent["port_name"])

@@ -2,12 +2,14 @@
 
 #include "core/agent/agentclient.h"
 #include "core/image/imagebuilder.h"
+#include "core/image/vmdisk.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/vmm/vmmdriver.h"
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 
 #include <utility>
@@ -75,6 +77,13 @@ QString VirtualMachine::consoleLog(int maxBytes) const
     return QString::fromUtf8(f.readAll());
 }
 
+QString VirtualMachine::diskDir() const
+{
+    if (!m_diskDir.isEmpty())
+        return m_diskDir;
+    return m_ownDiskDir ? m_ownDiskDir->path() : QString();
+}
+
 Core::Future<void> VirtualMachine::start()
 {
     if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
@@ -96,12 +105,40 @@ Core::Future<void> VirtualMachine::start()
             failStart(img.error());
             return;
         }
-        boot(img->kernelPath, img->initramfsPath);
+        if (img->rootDiskPath.isEmpty()) {
+            boot(img->kernelPath, img->initramfsPath, {});
+            return;
+        }
+        // The VM's own writable layer over the shared read-only root disk.
+        if (m_diskDir.isEmpty() && !m_ownDiskDir) {
+            const QString disks = Core::Paths::dataDir() + QStringLiteral("/disks");
+            if (auto ok = Core::Paths::ensurePrivateDir(disks); !ok) {
+                failStart(ok.error());
+                return;
+            }
+            m_ownDiskDir = std::make_unique<QTemporaryDir>(disks + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
+            if (!m_ownDiskDir->isValid()) {
+                m_ownDiskDir.reset();
+                failStart(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a disk directory under %1").arg(disks)));
+                return;
+            }
+        }
+        const auto layer = m_driver.kind() == Vmm::DriverKind::CloudHypervisor ? Image::DiskLayer::RawCopy : Image::DiskLayer::Qcow2Overlay;
+        Core::whenDone(Image::prepareVmDisk(img->rootDiskPath, diskDir(), layer), this,
+                       [this, kernel = img->kernelPath, initramfs = img->initramfsPath](const Core::Expected<Vmm::DiskSpec> &disk) {
+                           if (m_state != State::Preparing)
+                               return; // killed meanwhile
+                           if (!disk) {
+                               failStart(disk.error());
+                               return;
+                           }
+                           boot(kernel, initramfs, {*disk});
+                       });
     });
     return m_startPromise.future();
 }
 
-void VirtualMachine::boot(const QString &kernel, const QString &initramfs)
+void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks)
 {
     const QString base = Core::Paths::runtimeDir();
     if (auto ok = Core::Paths::ensurePrivateDir(base); !ok) {
@@ -120,6 +157,11 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs)
     spec.kernelPath = kernel;
     spec.initramfsPath = initramfs;
     spec.kernelCmdline = QString(m_template.kernelCmdline + QStringLiteral(" mvs.hostname=") + m_name + QLatin1Char(' ') + m_extraKernelArgs).trimmed();
+    spec.disks = disks;
+    if (!disks.isEmpty()) // the initramfs mounts root= (the first disk) and switches into it
+        spec.kernelCmdline += QStringLiteral(" root=/dev/vda");
+    if (m_template.desktop.enabled)
+        spec.kernelCmdline += QLatin1Char(' ') + m_template.desktop.kernelArgs();
     spec.runtimeDir = m_runtimeDir->path();
     spec.consoleLogPath = consoleLogPath();
     spec.agentPortName = m_template.agentPortName;
@@ -272,6 +314,31 @@ void VirtualMachine::cleanup()
         instance.release()->deleteLater();
     }
     runtimeDir.reset(); // removes the directory and anything left in it
+}
+
+Core::Expected<PortForward *> VirtualMachine::forward(quint16 guestPort, const ForwardListen &listen)
+{
+    if ((m_state != State::Ready && m_state != State::Paused) || !m_agent || !m_agent->isReady())
+        return Core::Error(Core::ErrorCode::InvalidState,
+                           QStringLiteral("VM %1 is %2; ports are forwarded only while it runs").arg(m_name, stateName(m_state)));
+    if (guestPort == 0 || (!listen.unixSocket && !listen.tcp))
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("a forward needs a guest port and somewhere to listen"));
+    // A child of this run's agent client: gone when the VM stops.
+    auto forward = std::make_unique<PortForward>(m_agent, QStringLiteral("127.0.0.1"), guestPort);
+    if (listen.unixSocket) {
+        const QDir dir(runtimeDir());
+        QString path = dir.filePath(QStringLiteral("fwd-%1.sock").arg(guestPort));
+        for (int n = 2; QFileInfo::exists(path); ++n)
+            path = dir.filePath(QStringLiteral("fwd-%1-%2.sock").arg(guestPort).arg(n));
+        if (auto ok = forward->listenUnix(path); !ok)
+            return ok.error();
+    }
+    if (listen.tcp) {
+        if (auto ok = forward->listenTcp(listen.tcpAddress, listen.tcpPort); !ok)
+            return ok.error();
+    }
+    forward->setParent(m_agent);
+    return forward.release();
 }
 
 } // namespace Vm

@@ -3,6 +3,7 @@
 #include "core/async.h"
 #include "core/template/vmtemplate.h"
 #include "core/vmm/vmminstance.h"
+#include "core/vm/portforward.h"
 
 #include <QElapsedTimer>
 #include <QObject>
@@ -55,6 +56,11 @@ public:
     void setExtraSerialPorts(const QStringList &names) { m_extraSerialPorts = names; }
     // Boot deadline (spawn -> agent handshake); default: the template's.
     void setReadyTimeoutMs(int ms) { m_readyTimeoutMs = ms; }
+    // Root-disk templates: where the VM's own writable disk lives (kept
+    // across stop and start). Default: a private directory under the data
+    // dir, removed with this object.
+    void setDiskDir(const QString &dir) { m_diskDir = dir; }
+    QString diskDir() const;
 
     // Ensure the image, start the VMM, wait for the agent. On failure the VM
     // is torn down and the error says why (a boot timeout includes the tail
@@ -76,6 +82,12 @@ public:
     // Milliseconds from VMM spawn to the agent's handshake, for the last start.
     qint64 bootMs() const { return m_bootMs; }
 
+    // Expose a guest TCP port (on the guest's 127.0.0.1) on this host: a Unix
+    // socket <runtime dir>/fwd-<port>[-<n>].sock and/or a TCP port. Only while
+    // the VM runs; the forward belongs to this run (it is deleted when the VM
+    // stops or fails), so keep it in a QPointer, or delete it when done.
+    Core::Expected<PortForward *> forward(quint16 guestPort, const ForwardListen &listen = {});
+
 Q_SIGNALS:
     void stateChanged(Vm::VirtualMachine::State state);
     void imageProgress(const QString &step, int percent);
@@ -84,7 +96,7 @@ Q_SIGNALS:
 
 private:
     void setState(State s);
-    void boot(const QString &kernel, const QString &initramfs);
+    void boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks);
     void failStart(const Core::Error &error);
     void cleanup();
 
@@ -97,6 +109,8 @@ private:
     QString m_extraKernelArgs;
     QString m_consoleLogPath;
     QStringList m_extraSerialPorts;
+    QString m_diskDir;
+    std::unique_ptr<QTemporaryDir> m_ownDiskDir;
     State m_state = State::Created;
     Core::Error m_lastError;
     std::unique_ptr<QTemporaryDir> m_runtimeDir;

@@ -3,6 +3,7 @@
 
 #include "core/image/cpiowriter.h"
 #include "core/image/kernelmodules.h"
+#include "core/image/rootfsbuilder.h"
 
 #include <QDir>
 #include <QFile>
@@ -10,6 +11,9 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/mount.h>
+#include <unistd.h>
 
 class TestImageParts : public QObject {
     Q_OBJECT
@@ -84,6 +88,69 @@ private Q_SLOTS:
         auto unknown = km->loadOrder({QStringLiteral("nope")});
         QVERIFY(!unknown);
         QVERIFY(unknown.error().message.contains(QLatin1String("nope")));
+    }
+
+    void builtinModulesNeedNoLoading()
+    {
+        QTemporaryDir dir;
+        QDir().mkpath(dir.filePath(QStringLiteral("kernel/drivers/block")));
+        QFile ko(dir.filePath(QStringLiteral("kernel/drivers/block/virtio_blk.ko")));
+        QVERIFY(ko.open(QIODevice::WriteOnly));
+        ko.write(QByteArray("\0depends=\0", 11));
+        ko.close();
+        QFile builtin(dir.filePath(QStringLiteral("modules.builtin")));
+        QVERIFY(builtin.open(QIODevice::WriteOnly));
+        builtin.write("kernel/fs/ext4/ext4.ko\nkernel/fs/jbd2/jbd2.ko\n");
+        builtin.close();
+        auto km = Image::KernelModules::scan(dir.path());
+        QVERIFY(km);
+        auto order = km->loadOrder({QStringLiteral("virtio_blk"), QStringLiteral("ext4")});
+        QVERIFY2(order, qPrintable(order ? QString() : order.error().message));
+        QCOMPARE(*order, QStringList{QStringLiteral("kernel/drivers/block/virtio_blk.ko")});
+    }
+
+    void hostMirrorFromAptSources()
+    {
+        QTemporaryDir apt;
+        QDir().mkpath(apt.filePath(QStringLiteral("sources.list.d")));
+        auto write = [&](const QString &rel, const QByteArray &text) {
+            QFile f(apt.filePath(rel));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(text);
+        };
+        // Nothing configured: the default mirror.
+        QCOMPARE(Image::RootfsBuilder::hostMirror(QStringLiteral("bookworm"), apt.path()), QStringLiteral("http://deb.debian.org/debian"));
+        // One-line format, options and comments.
+        write(QStringLiteral("sources.list"), "# deb http://wrong/ bookworm main\ndeb [arch=amd64] http://mirror.one/debian bookworm main\n");
+        QCOMPARE(Image::RootfsBuilder::hostMirror(QStringLiteral("bookworm"), apt.path()), QStringLiteral("http://mirror.one/debian"));
+        // deb822 wins; disabled paragraphs, other suites and deb-src are skipped.
+        write(QStringLiteral("sources.list.d/debian.sources"),
+              "Types: deb\nURIs: http://off/debian\nSuites: bookworm\nEnabled: no\n\n"
+              "Types: deb-src\nURIs: http://src/debian\nSuites: bookworm\n\n"
+              "Types: deb\nURIs: http://security/debian-security\nSuites: bookworm-security\n\n"
+              "Types: deb\nURIs: http://mirror.two/debian\nSuites: bookworm bookworm-updates\nComponents: main\n");
+        QCOMPARE(Image::RootfsBuilder::hostMirror(QStringLiteral("bookworm"), apt.path()), QStringLiteral("http://mirror.two/debian"));
+        QCOMPARE(Image::RootfsBuilder::hostMirror(QStringLiteral("trixie"), apt.path()), QStringLiteral("http://deb.debian.org/debian"));
+    }
+
+    // An interrupted debootstrap leaves /proc, /sys (or a bind-mounted /dev)
+    // mounted in its tree: removing the tree must never reach through them.
+    void scratchTreeRemovalStopsAtMounts()
+    {
+        if (::geteuid() != 0)
+            QSKIP("needs root to mount");
+        QTemporaryDir outside, scratch;
+        QFile keep(outside.filePath(QStringLiteral("keep")));
+        QVERIFY(keep.open(QIODevice::WriteOnly));
+        keep.write("precious");
+        keep.close();
+        const QString tree = scratch.filePath(QStringLiteral("tree"));
+        QVERIFY(QDir().mkpath(tree + QStringLiteral("/dev")));
+        QVERIFY(QDir().mkpath(tree + QStringLiteral("/etc")));
+        QVERIFY(::mount(outside.path().toLocal8Bit().constData(), (tree + QStringLiteral("/dev")).toLocal8Bit().constData(), nullptr, MS_BIND, nullptr) == 0);
+        Image::RootfsBuilder::removeTree(tree);
+        QVERIFY(!QFileInfo::exists(tree));
+        QVERIFY(QFileInfo::exists(outside.filePath(QStringLiteral("keep"))));
     }
 };
 

@@ -22,6 +22,50 @@ private Q_SLOTS:
         QCOMPARE(t->qemuMachine, QStringLiteral("q35"));
     }
 
+    void shippedDesktopTemplate()
+    {
+        auto t = Templates::VmTemplate::fromFile(QStringLiteral(MVS_SOURCE_DIR "/templates/desktop.yaml"));
+        QVERIFY2(t, qPrintable(t ? QString() : t.error().message));
+        QCOMPARE(t->name, QStringLiteral("desktop"));
+        QCOMPARE(t->memoryMiB, 1024);
+        QCOMPARE(t->vcpus, 1);
+        QVERIFY(t->image.hasRootDisk());
+        const Templates::RootfsRecipe &r = t->image.rootfs;
+        QCOMPARE(r.suite, QStringLiteral("bookworm"));
+        QCOMPARE(r.variant, QStringLiteral("minbase"));
+        QVERIFY(r.packages.contains(QStringLiteral("tigervnc-standalone-server")));
+        QVERIFY(r.packages.contains(QStringLiteral("xdotool")));
+        QVERIFY(r.hasDesktop());
+        QVERIFY(r.diskSizeMiB >= 1024);
+        QVERIFY(t->desktop.enabled);
+        QCOMPARE(t->desktop.width, 1280);
+        QCOMPARE(t->desktop.height, 800);
+        QCOMPARE(t->desktop.vncPort, quint16(5900));
+        QCOMPARE(t->desktop.kernelArgs(), QStringLiteral("mvs.desktop=1280x800x24 mvs.display=0 mvs.vnc_port=5900"));
+        for (const char *m : {"virtio_pci", "virtio_blk", "ext4", "virtio_console"})
+            QVERIFY(t->image.modules.contains(QLatin1String(m)));
+        // The recipe (and so the cache key) carries the rootfs; the minimal one does not.
+        QVERIFY(t->image.toJson().contains(QStringLiteral("rootfs")));
+        auto minimal = Templates::VmTemplate::fromFile(QStringLiteral(MVS_SOURCE_DIR "/templates/minimal.yaml"));
+        QVERIFY(minimal);
+        QVERIFY(!minimal->image.toJson().contains(QStringLiteral("rootfs")));
+        QVERIFY(!minimal->desktop.enabled);
+        QVERIFY(minimal->desktop.kernelArgs().isEmpty());
+    }
+
+    void rootfsRecipeKeyChanges()
+    {
+        auto t = Templates::VmTemplate::fromFile(QStringLiteral(MVS_SOURCE_DIR "/templates/desktop.yaml"));
+        QVERIFY(t);
+        const QJsonObject a = t->image.toJson();
+        Templates::ImageRecipe r = t->image;
+        r.rootfs.packages << QStringLiteral("htop");
+        QVERIFY(a != r.toJson());
+        r = t->image;
+        r.rootfs.windowManager = QStringLiteral("twm");
+        QVERIFY(a != r.toJson());
+    }
+
     void loadByNameFromSearchPath()
     {
         auto t = Templates::VmTemplate::load(QStringLiteral("minimal"));
@@ -62,6 +106,35 @@ private Q_SLOTS:
         QTest::newRow("absolute binary") << QByteArray("name: x\nkernel: {package: k}\nimage: {packages: [{name: p, binaries: [/etc/shadow]}]}\n")
                                          << QStringLiteral("relative");
         QTest::newRow("image type") << QByteArray("name: x\nkernel: {package: k}\nimage: {type: iso}\n") << QStringLiteral("iso");
+        const QByteArray rootfsHead("name: x\nkernel: {package: k}\nimage:\n  type: rootfs\n  modules: [virtio_pci, virtio_blk, ext4]\n");
+        QTest::newRow("rootfs missing") << QByteArray("name: x\nkernel: {package: k}\nimage: {type: rootfs, modules: [virtio_pci, virtio_blk, ext4]}\n")
+                                        << QStringLiteral("image.rootfs");
+        QTest::newRow("rootfs without type") << QByteArray("name: x\nkernel: {package: k}\nimage: {rootfs: {suite: bookworm}}\n")
+                                             << QStringLiteral("needs image.type rootfs");
+        QTest::newRow("rootfs unknown key") << rootfsHead + "  rootfs: {suite: bookworm, colour: red}\n" << QStringLiteral("image.rootfs.colour");
+        QTest::newRow("rootfs suite") << rootfsHead + "  rootfs: {suite: \"Book Worm\"}\n" << QStringLiteral("image.rootfs.suite");
+        QTest::newRow("rootfs mirror") << rootfsHead + "  rootfs: {mirror: \"ftp://x\"}\n" << QStringLiteral("image.rootfs.mirror");
+        QTest::newRow("rootfs variant") << rootfsHead + "  rootfs: {variant: fakechroot}\n" << QStringLiteral("image.rootfs.variant");
+        QTest::newRow("rootfs package") << rootfsHead + "  rootfs: {packages: [\"Xvnc;rm\"]}\n" << QStringLiteral("not a Debian package name");
+        QTest::newRow("rootfs packages type") << rootfsHead + "  rootfs: {packages: xterm}\n" << QStringLiteral("image.rootfs.packages must be a list");
+        QTest::newRow("rootfs remove absolute") << rootfsHead + "  rootfs: {remove: [/etc]}\n" << QStringLiteral("image.rootfs.remove");
+        QTest::newRow("rootfs remove escapes") << rootfsHead + "  rootfs: {remove: [usr/../../etc]}\n" << QStringLiteral("inside it");
+        QTest::newRow("rootfs disk size") << rootfsHead + "  rootfs: {disk_size_mb: 100}\n" << QStringLiteral("disk_size_mb");
+        QTest::newRow("rootfs needs virtio_blk")
+            << QByteArray("name: x\nkernel: {package: k}\nimage: {type: rootfs, modules: [virtio_pci], rootfs: {}}\n") << QStringLiteral("virtio_blk");
+        QTest::newRow("desktop without rootfs") << QByteArray("name: x\nkernel: {package: k}\ndesktop: {geometry: 800x600}\n")
+                                                << QStringLiteral("needs image.type rootfs");
+        const QByteArray desktopHead = rootfsHead + "  rootfs: {}\n";
+        QTest::newRow("desktop not a map") << desktopHead + "desktop: yes\n" << QStringLiteral("'desktop' must be a mapping");
+        QTest::newRow("desktop unknown key") << desktopHead + "desktop: {wallpaper: red}\n" << QStringLiteral("desktop.wallpaper");
+        QTest::newRow("desktop geometry") << desktopHead + "desktop: {geometry: big}\n" << QStringLiteral("desktop.geometry");
+        QTest::newRow("desktop geometry range") << desktopHead + "desktop: {geometry: 100x100}\n" << QStringLiteral("out of range");
+        QTest::newRow("desktop depth") << desktopHead + "desktop: {depth: 12}\n" << QStringLiteral("desktop.depth");
+        QTest::newRow("desktop display") << desktopHead + "desktop: {display: 99}\n" << QStringLiteral("desktop.display");
+        QTest::newRow("desktop port") << desktopHead + "desktop: {vnc_port: 70000}\n" << QStringLiteral("desktop.vnc_port");
+        QTest::newRow("desktop port type") << desktopHead + "desktop: {vnc_port: vnc}\n" << QStringLiteral("bad value");
+        QTest::newRow("desktop wm quote") << desktopHead + "desktop: {window_manager: \"wm '; reboot\"}\n" << QStringLiteral("desktop.window_manager");
+        QTest::newRow("desktop empty terminal") << desktopHead + "desktop: {terminal: \"\"}\n" << QStringLiteral("desktop.terminal");
     }
     void errors()
     {

@@ -1,0 +1,193 @@
+#include "core/agent/forwardedstream.h"
+
+#include "core/agent/agentclient.h"
+
+#include <cstring>
+#include <utility>
+
+namespace Agent {
+
+ForwardedStream::ForwardedStream(AgentClient *client, quint32 id, QString peer)
+    : QIODevice(client)
+    , m_client(client)
+    , m_id(id)
+    , m_peer(std::move(peer))
+{
+    // Our own read buffer (the chunks) is the only one.
+    QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
+}
+
+ForwardedStream::~ForwardedStream()
+{
+    // A closing stream stays with the client until its queued bytes are out.
+    if (m_state == State::Open && m_client)
+        m_client->abortStream(m_id);
+}
+
+qint64 ForwardedStream::bytesAvailable() const
+{
+    return m_readBytes + QIODevice::bytesAvailable();
+}
+
+qint64 ForwardedStream::bytesToWrite() const
+{
+    return m_client ? m_client->streamBytesToWrite(m_id) : 0;
+}
+
+bool ForwardedStream::canReadLine() const
+{
+    qsizetype offset = m_readOffset;
+    for (const QByteArray &chunk : m_readChunks) {
+        if (std::memchr(chunk.constData() + offset, '\n', static_cast<size_t>(chunk.size() - offset)))
+            return true;
+        offset = 0;
+    }
+    return QIODevice::canReadLine();
+}
+
+qint64 ForwardedStream::readData(char *data, qint64 maxSize)
+{
+    qint64 done = 0;
+    while (done < maxSize && !m_readChunks.empty()) {
+        QByteArray &front = m_readChunks.front();
+        const qint64 n = qMin<qint64>(maxSize - done, front.size() - m_readOffset);
+        std::memcpy(data + done, front.constData() + m_readOffset, static_cast<size_t>(n));
+        done += n;
+        m_readOffset += n;
+        if (m_readOffset == front.size()) {
+            m_readChunks.pop_front();
+            m_readOffset = 0;
+        }
+    }
+    m_readBytes -= done;
+    if (done > 0 && m_readBytes <= kReadLowWater && m_client)
+        m_client->streamDrained(m_id);
+    if (done == 0 && m_state == State::Closed)
+        return -1; // the end: nothing more will come
+    return done;
+}
+
+qint64 ForwardedStream::writeData(const char *data, qint64 size)
+{
+    if (m_state != State::Open || !m_client) {
+        setErrorString(m_hasError ? m_error.message : QStringLiteral("the forwarded connection to %1 is closed").arg(m_peer));
+        return -1;
+    }
+    m_client->queueStreamData(m_id, data, size);
+    return size;
+}
+
+void ForwardedStream::close()
+{
+    if (!isOpen())
+        return;
+    if (m_state == State::Open) {
+        m_state = State::Closing;
+        if (m_client)
+            m_client->closeStream(m_id); // may finish at once when nothing is queued
+        else
+            finish();
+    }
+    m_readChunks.clear();
+    m_readOffset = 0;
+    m_readBytes = 0;
+    if (m_client)
+        m_client->streamDrained(m_id);
+    QIODevice::close();
+}
+
+void ForwardedStream::abort()
+{
+    if (m_state != State::Closed) {
+        if (m_client)
+            m_client->abortStream(m_id);
+        finish();
+    }
+    m_readChunks.clear();
+    m_readOffset = 0;
+    m_readBytes = 0;
+    QIODevice::close();
+}
+
+void ForwardedStream::onData(QByteArray data)
+{
+    m_readBytes += data.size();
+    m_readChunks.push_back(std::move(data));
+    m_pendingReadyRead = true;
+    scheduleSignals();
+}
+
+void ForwardedStream::onPeerClosed()
+{
+    finish();
+}
+
+void ForwardedStream::onError(const Core::Error &error)
+{
+    if (m_state == State::Closed)
+        return;
+    m_hasError = true;
+    m_error = error;
+    setErrorString(error.message);
+    m_pendingError = true;
+    finish();
+}
+
+void ForwardedStream::onFlushedAndClosed()
+{
+    finish();
+}
+
+void ForwardedStream::onHandedOver(qint64 bytes)
+{
+    m_pendingWritten += bytes;
+    scheduleSignals();
+}
+
+void ForwardedStream::finish()
+{
+    if (m_state == State::Closed)
+        return;
+    m_state = State::Closed;
+    m_pendingEnd = true;
+    scheduleSignals();
+}
+
+void ForwardedStream::scheduleSignals()
+{
+    if (m_signalsPosted)
+        return;
+    m_signalsPosted = true;
+    QMetaObject::invokeMethod(this, &ForwardedStream::emitSignals, Qt::QueuedConnection);
+}
+
+// In the order a socket would: data, progress, the failure, the end. A slot
+// may delete the stream (deleteLater is the safe way, but be robust).
+void ForwardedStream::emitSignals()
+{
+    m_signalsPosted = false;
+    const QPointer<ForwardedStream> self(this);
+    if (std::exchange(m_pendingReadyRead, false) && bytesAvailable() > 0) {
+        Q_EMIT readyRead();
+        if (!self)
+            return;
+    }
+    if (const qint64 written = std::exchange(m_pendingWritten, 0); written > 0) {
+        Q_EMIT bytesWritten(written);
+        if (!self)
+            return;
+    }
+    if (std::exchange(m_pendingError, false)) {
+        Q_EMIT errorOccurred(m_error);
+        if (!self)
+            return;
+    }
+    if (std::exchange(m_pendingEnd, false)) {
+        Q_EMIT readChannelFinished();
+        if (!self)
+            return;
+        Q_EMIT disconnected();
+    }
+}
+
+} // namespace Agent

@@ -1,0 +1,116 @@
+#pragma once
+
+#include "core/error.h"
+
+#include <QByteArray>
+#include <QIODevice>
+#include <QPointer>
+
+#include <deque>
+
+namespace Agent {
+
+class AgentClient;
+
+// One TCP connection made from inside the guest (AgentClient::openStream),
+// as a sequential QIODevice on the host, like a QTcpSocket:
+//  - readyRead when guest bytes arrived; they stay in the stream until read.
+//    Above kReadHighWater unread bytes the client stops reading the agent
+//    channel (so the guest stops reading its socket) until the reader
+//    drains the stream below kReadLowWater. The protocol has no per-stream
+//    window, so a stream nobody reads holds up the whole channel: read or
+//    close every stream you open.
+//  - write() queues bytes; they go out as StreamData frames (at most the
+//    agent's maximum payload each) while the agent channel's write queue is
+//    short, as uploads do. bytesToWrite() is what is still queued here and
+//    bytesWritten() reports what was handed to the channel: stop writing
+//    while bytesToWrite() is high.
+//  - The guest side closed (its peer closed or reset the connection):
+//    readChannelFinished() then disconnected(); unread bytes stay readable.
+//  - It failed (guest error, lost agent connection): errorOccurred(), then
+//    readChannelFinished() and disconnected(); error() says why.
+// Signals are emitted from the event loop, never from inside read()/write().
+// Bytes and even the end can arrive before the caller subscribes: connect in
+// the future's continuation, or check bytesAvailable() and state() after
+// connecting.
+// The protocol has no half-close: close() sends what is queued, then ends
+// the connection in both directions.
+class ForwardedStream final : public QIODevice {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ForwardedStream)
+public:
+    static constexpr qint64 kReadHighWater = 4 << 20;
+    static constexpr qint64 kReadLowWater = 1 << 20;
+
+    enum class State {
+        Open,    // both directions flow
+        Closing, // close() was called: queued bytes are still going out
+        Closed,  // ended by either side or failed
+    };
+    Q_ENUM(State)
+
+    // An open stream aborts (the guest drops its connection); a closing one
+    // still delivers what was queued.
+    ~ForwardedStream() override;
+
+    quint32 streamId() const { return m_id; }
+    // "host:port" as seen from inside the guest.
+    QString peerName() const { return m_peer; }
+    State state() const { return m_state; }
+    // Why it ended, when it failed; hasError() is false after a clean close.
+    bool hasError() const { return m_hasError; }
+    Core::Error error() const { return m_error; }
+
+    bool isSequential() const override { return true; }
+    qint64 bytesAvailable() const override;
+    qint64 bytesToWrite() const override;
+    bool canReadLine() const override;
+    // Queued bytes still go to the guest, then the connection ends. Unread
+    // bytes are dropped and nothing more is read.
+    void close() override;
+    // End now: queued and unread bytes are dropped, the guest resets its side.
+    void abort();
+
+Q_SIGNALS:
+    void disconnected();
+    void errorOccurred(const Core::Error &error);
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override;
+    qint64 writeData(const char *data, qint64 size) override;
+
+private:
+    friend class AgentClient;
+    ForwardedStream(AgentClient *client, quint32 id, QString peer);
+
+    // Called by AgentClient.
+    void onData(QByteArray data);
+    void onPeerClosed();
+    void onError(const Core::Error &error);
+    void onFlushedAndClosed();
+    void onHandedOver(qint64 bytes);
+
+    void finish();
+    void scheduleSignals();
+    void emitSignals();
+
+    QPointer<AgentClient> m_client;
+    const quint32 m_id;
+    const QString m_peer;
+    State m_state = State::Open;
+    bool m_hasError = false;
+    Core::Error m_error;
+
+    std::deque<QByteArray> m_readChunks;
+    qsizetype m_readOffset = 0; // consumed bytes of m_readChunks.front()
+    qint64 m_readBytes = 0;
+
+    // Signals waiting for the event loop.
+    bool m_signalsPosted = false;
+    bool m_pendingReadyRead = false;
+    qint64 m_pendingWritten = 0;
+    bool m_pendingError = false;
+    bool m_pendingEnd = false;
+};
+
+} // namespace Agent
