@@ -4,6 +4,7 @@
 #include "app/signalwatcher.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
+#include "desktop/displayhub.h"
 #include "server/apicontroller.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
@@ -31,6 +32,7 @@ constexpr int kInvalidRequest = -32600;
 constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kProbeTimeoutMs = 3000;
+constexpr int kDisplayTimeoutMs = 90000; // the first call waits for the desktop to come up
 
 void log(const QString &line)
 {
@@ -137,6 +139,26 @@ QJsonArray McpServer::toolDefinitions()
         tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.",
              {{QStringLiteral("name"), name}, {QStringLiteral("path"), prop("string", "Absolute path in the sandbox")}},
              {QStringLiteral("name"), QStringLiteral("path")}),
+        tool("screenshot", "Take a screenshot of a sandbox's desktop (desktop templates). Returns a PNG image and the scale "
+                           "to map image coordinates back to the screen.",
+             {{QStringLiteral("name"), name},
+              {QStringLiteral("max_width"), prop("integer", "Scale the image down to fit this width (default: the screen's)")},
+              {QStringLiteral("max_height"), prop("integer", "Scale the image down to fit this height (default: the screen's)")}},
+             {QStringLiteral("name")}),
+        tool("computer_input",
+             "Drive a sandbox's desktop with the mouse and keyboard. 'actions' is a list of objects applied in order, each with "
+             "'action' one of: move {x,y}; click {x?,y?,button? (left|middle|right),count? (1-3)}; drag {x,y,to_x,to_y,button?}; "
+             "scroll {x?,y?,dx?,dy? (notches; dy>0 scrolls down)}; type {text}; key {keys, e.g. \"ctrl+alt+t\", \"Return\"}. "
+             "Coordinates are screen pixels, or screenshot pixels when 'scale' is the screenshot's scale. Refused while a "
+             "human has taken control of the desktop.",
+             {{QStringLiteral("name"), name},
+              {QStringLiteral("actions"), QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
+                                                      {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("object")}}},
+                                                      {QStringLiteral("minItems"), 1}}},
+              {QStringLiteral("scale"), prop("number", "The scale of the screenshot the coordinates come from (default 1)")}},
+             {QStringLiteral("name"), QStringLiteral("actions")}),
+        tool("display_info", "A sandbox's desktop: its size and who is driving it (the agent, or a human who took control).",
+             {{QStringLiteral("name"), name}}, {QStringLiteral("name")}),
     };
 }
 
@@ -362,6 +384,81 @@ void McpServer::callTool(const QString &tool, const QJsonObject &args, const Rep
             });
         return;
     }
+    if (tool == QLatin1String("display_info")) {
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("display")), kDisplayTimeoutMs)
+            .then(this, [reply, failed](const Core::Expected<QJsonObject> &r) {
+                if (!r)
+                    return failed(r.error());
+                reply(textResult(compact(*r)));
+            });
+        return;
+    }
+    if (tool == QLatin1String("computer_input")) {
+        const QJsonValue actions = args.value(QStringLiteral("actions"));
+        if (problem.isEmpty() && (!actions.isArray() || actions.toArray().isEmpty()))
+            problem = QStringLiteral("'actions' is required: a non-empty array of action objects");
+        QJsonObject body{{QStringLiteral("actions"), actions}};
+        if (args.contains(QStringLiteral("scale")))
+            body[QStringLiteral("scale")] = args.value(QStringLiteral("scale"));
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("input")), body, kDisplayTimeoutMs)
+            .then(this, [reply, failed](const Core::Expected<QJsonObject> &r) {
+                if (!r)
+                    return failed(r.error());
+                reply(textResult(QStringLiteral("performed %1 action(s) on the %2x%3 screen")
+                                     .arg(r->value(QStringLiteral("performed")).toInt())
+                                     .arg(r->value(QStringLiteral("width")).toInt())
+                                     .arg(r->value(QStringLiteral("height")).toInt())));
+            });
+        return;
+    }
+    if (tool == QLatin1String("screenshot")) {
+        for (const char *key : {"max_width", "max_height"}) {
+            const QJsonValue v = args.value(QLatin1String(key));
+            if (!v.isUndefined() && (!v.isDouble() || v.toInt() < 16) && problem.isEmpty())
+                problem = QStringLiteral("'%1' must be an integer of at least 16").arg(QLatin1String(key));
+        }
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        const int maxW = args.value(QStringLiteral("max_width")).toInt(0);
+        const int maxH = args.value(QStringLiteral("max_height")).toInt(0);
+        // The screen size first, so the scale can be told; then the image.
+        m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("display")), kDisplayTimeoutMs)
+            .then(this, [this, reply, failed, name, maxW, maxH](const Core::Expected<QJsonObject> &info) {
+                if (!info)
+                    return failed(info.error());
+                const int w = info->value(QStringLiteral("width")).toInt();
+                const int h = info->value(QStringLiteral("height")).toInt();
+                double scale = 1.0;
+                if (w > 0 && h > 0) {
+                    if (maxW > 0)
+                        scale = qMin(scale, double(maxW) / w);
+                    if (maxH > 0)
+                        scale = qMin(scale, double(maxH) / h);
+                }
+                QString path = ServiceClient::vmPath(name, QStringLiteral("screenshot"));
+                if (scale < 1.0)
+                    path += QStringLiteral("?scale=%1").arg(scale, 0, 'g', 6);
+                m_client.getBytes(path, kDisplayTimeoutMs).then(this, [reply, failed, w, h, scale](const Core::Expected<QByteArray> &png) {
+                    if (!png)
+                        return failed(png.error());
+                    QString text = QStringLiteral("screen %1x%2").arg(w).arg(h);
+                    if (scale < 1.0)
+                        text += QStringLiteral(", image scaled by %1: pass \"scale\": %1 to computer_input to use image coordinates")
+                                    .arg(scale, 0, 'g', 6);
+                    reply(QJsonObject{{QStringLiteral("content"),
+                                       QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("image")},
+                                                              {QStringLiteral("data"), QString::fromLatin1(png->toBase64())},
+                                                              {QStringLiteral("mimeType"), QStringLiteral("image/png")}},
+                                                  QJsonObject{{QStringLiteral("type"), QStringLiteral("text")}, {QStringLiteral("text"), text}}}},
+                                      {QStringLiteral("isError"), false}});
+                });
+            });
+        return;
+    }
     const QString path = requiredString(args, QStringLiteral("path"), &problem);
     if (tool == QLatin1String("write_file")) {
         QByteArray data;
@@ -451,6 +548,7 @@ int mcpCommand(QStringList args)
     std::unique_ptr<QTemporaryDir> stateDir;
     std::unique_ptr<Vmm::VmmDriver> driver;
     std::unique_ptr<Vm::VmManager> manager;
+    std::unique_ptr<Desktop::DisplayHub> displays;
     std::unique_ptr<Server::ApiController> controller;
     std::unique_ptr<Server::HttpAdapter> adapter;
     if (standalone) {
@@ -471,7 +569,8 @@ int mcpCommand(QStringList args)
             return 1;
         }
         manager = std::make_unique<Vm::VmManager>(*driver, stateDir->path());
-        controller = std::make_unique<Server::ApiController>(*manager);
+        displays = std::make_unique<Desktop::DisplayHub>(*manager);
+        controller = std::make_unique<Server::ApiController>(*manager, displays.get());
         Server::HttpAdapter::Options o;
         o.token = Server::TokenStore::generate();
         adapter = std::make_unique<Server::HttpAdapter>(*controller, o);

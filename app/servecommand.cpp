@@ -4,6 +4,7 @@
 #include "app/signalwatcher.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
+#include "desktop/displayhub.h"
 #include "server/apicontroller.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
@@ -124,7 +125,8 @@ int serveCommand(QStringList args)
     auto manager = std::make_unique<Vm::VmManager>(**driver);
     for (const QString &warning : manager->loadWarnings())
         err(QStringLiteral("skipped a VM record: %1").arg(warning));
-    auto controller = std::make_unique<Server::ApiController>(*manager);
+    auto displays = std::make_unique<Desktop::DisplayHub>(*manager);
+    auto controller = std::make_unique<Server::ApiController>(*manager, displays.get());
     Server::HttpAdapter::Options adapterOptions;
     adapterOptions.token = token;
     auto adapter = std::make_unique<Server::HttpAdapter>(*controller, adapterOptions);

@@ -15,7 +15,11 @@ PACKAGES=(
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-tools-dev qt6-l10n-tools qt6-tools-dev-tools
     libvncserver-dev libyaml-cpp-dev libspdlog-dev
     qemu-system-x86 qemu-utils cpio
+    debootstrap e2fsprogs
+    novnc   # the service's browser viewer (/vnc/{name}) serves Debian's noVNC
     qemu-guest-agent
+    # tests/vncview and bench_vnc: a host Xvnc and X clients to drive it
+    tigervnc-standalone-server tigervnc-tools xdotool x11-xserver-utils xterm xclip
 )
 # The MCP test runs the official TypeScript SDK: Debian's nodejs and npm,
 # unless a node with npm is already installed (e.g. from NodeSource).
@@ -66,12 +70,17 @@ run)
     exec "$bin" run --template minimal -- uname -a
     ;;
 test)
+    # The browser test drives Debian's Chromium (never a downloaded browser).
+    PACKAGES+=(chromium)
     install_deps
-    echo "== installing the MCP test client (tests/mcp, exact versions from package-lock.json)"
+    echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
     build dev
     echo "== preparing the default image (built once, then cached)"
     build/dev/app/microvm-sandbox image build --template minimal
+    echo "== preparing the desktop image (debootstrap once, a few minutes; then cached)"
+    build/dev/app/microvm-sandbox image build --template desktop
     echo "== running the test suite"
     ctest --test-dir build/dev --output-on-failure --timeout 1200 -j2 "$@"
     ;;

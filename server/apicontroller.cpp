@@ -3,6 +3,7 @@
 #include "core/agent/agentclient.h"
 #include "core/template/vmtemplate.h"
 #include "core/vm/vmmanager.h"
+#include "server/displaycontroller.h"
 #include "server/openapi.h"
 
 #include <QJsonArray>
@@ -190,18 +191,51 @@ QString apiErrorCodeName(ApiError::Code code)
     case ApiError::Code::VmFailed: return QStringLiteral("vm_failed");
     case ApiError::Code::NoSpace: return QStringLiteral("no_space");
     case ApiError::Code::Unsupported: return QStringLiteral("unsupported");
+    case ApiError::Code::ControlHeld: return QStringLiteral("control_held");
     case ApiError::Code::Internal: return QStringLiteral("internal");
     }
     return QStringLiteral("internal");
 }
 
-ApiController::ApiController(Vm::VmManager &manager, QObject *parent)
+ApiController::ApiController(Vm::VmManager &manager, Desktop::DisplayHub *displays, QObject *parent)
     : QObject(parent)
     , m_manager(manager)
+    , m_displays(displays)
+    , m_display(std::make_unique<DisplayController>(displays))
 {
 }
 
 ApiController::~ApiController() = default;
+
+ApiFuture ApiController::screenshot(const Request &request)
+{
+    return m_display->screenshot(request);
+}
+
+ApiFuture ApiController::input(const Request &request)
+{
+    return m_display->input(request);
+}
+
+ApiFuture ApiController::display(const Request &request)
+{
+    return m_display->display(request);
+}
+
+ApiFuture ApiController::displayControl(const Request &request)
+{
+    return m_display->control(request);
+}
+
+ApiFuture ApiController::viewerPage(const Request &request)
+{
+    return m_display->viewerPage(request);
+}
+
+ApiFuture ApiController::novncAsset(const Request &request)
+{
+    return m_display->novncAsset(request);
+}
 
 QJsonObject ApiController::vmToJson(const Vm::VmInfo &info)
 {
@@ -517,7 +551,10 @@ ApiFuture ApiController::putFile(const Request &request)
     }
     const QString guestFile = std::get<QString>(path);
     Reply reply;
-    Core::whenDone((*agent)->putData(guestFile, request.body, mode, true), this, [reply, guestFile](const Core::Expected<quint64> &r) {
+    Core::Future<quint64> put = request.bodyStream
+                                    ? (*agent)->putFile(guestFile, request.bodyStream, static_cast<quint64>(request.bodyStreamSize), mode, true)
+                                    : (*agent)->putData(guestFile, request.body, mode, true);
+    Core::whenDone(put, this, [reply, guestFile](const Core::Expected<quint64> &r) {
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;

@@ -13,13 +13,19 @@
 #include <QObject>
 #include <QUrlQuery>
 
+#include <memory>
 #include <optional>
 #include <variant>
+
+class QIODevice;
 
 namespace Agent {
 class ExecHandle;
 struct ExecRequest;
 } // namespace Agent
+namespace Desktop {
+class DisplayHub;
+}
 namespace Vm {
 class VmManager;
 struct VmInfo;
@@ -27,11 +33,17 @@ struct VmInfo;
 
 namespace Server {
 
+class DisplayController;
+
 struct Request {
     QHash<QString, QString> params; // path parameters, e.g. "name"
     QUrlQuery query;
     QHash<QByteArray, QByteArray> headers; // names in lower case
     QByteArray body;
+    // Uploads the adapter streams (PUT .../files): the body as a sequential
+    // device of bodyStreamSize bytes, `body` then stays empty.
+    std::shared_ptr<QIODevice> bodyStream;
+    qint64 bodyStreamSize = 0;
 
     QString param(const QString &key) const { return params.value(key); }
 };
@@ -43,6 +55,7 @@ struct Response {
     QByteArray bytes;       // Kind::Bytes
     QByteArray contentType; // Kind::Bytes
     bool created = false;   // the request made a new resource
+    QList<std::pair<QByteArray, QByteArray>> headers; // extra response headers
 
     static Response ofJson(QJsonValue json, bool created = false);
     static Response ofBytes(QByteArray bytes, QByteArray contentType);
@@ -65,6 +78,7 @@ struct ApiError {
         VmFailed,         // the VM could not be started or its VMM failed
         NoSpace,
         Unsupported,
+        ControlHeld,      // a human holds the display: agent input refused
         Internal,
     };
     Code code = Code::Internal;
@@ -105,7 +119,8 @@ public:
     static constexpr double kMaxExecTimeoutS = 7 * 24 * 3600;
 
     // The manager must outlive the controller.
-    explicit ApiController(Vm::VmManager &manager, QObject *parent = nullptr);
+    // displays may be null (no computer-use routes: they answer Unsupported).
+    explicit ApiController(Vm::VmManager &manager, Desktop::DisplayHub *displays = nullptr, QObject *parent = nullptr);
     ~ApiController() override;
 
     using Handler = ApiFuture (ApiController::*)(const Request &);
@@ -126,6 +141,12 @@ public:
     ApiFuture getFile(const Request &request);
     ApiFuture listFiles(const Request &request);
     ApiFuture console(const Request &request);
+    ApiFuture screenshot(const Request &request);
+    ApiFuture input(const Request &request);
+    ApiFuture display(const Request &request);
+    ApiFuture displayControl(const Request &request);
+    ApiFuture viewerPage(const Request &request);
+    ApiFuture novncAsset(const Request &request);
     ApiFuture openApi(const Request &request);
     ApiFuture metrics(const Request &request);
 
@@ -134,6 +155,7 @@ public:
     // Every VM state's name with the number of VMs in it.
     QMap<QString, int> vmCountsByState() const;
 
+    Desktop::DisplayHub *displays() const { return m_displays; }
     static QJsonObject vmToJson(const Vm::VmInfo &info);
     // The body of POST .../exec (and the first WebSocket message) into *out.
     static std::optional<ApiError> parseExecRequest(const QByteArray &body, Agent::ExecRequest *out);
@@ -148,6 +170,8 @@ private:
     ApiFuture vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &));
 
     Vm::VmManager &m_manager;
+    Desktop::DisplayHub *m_displays;
+    std::unique_ptr<DisplayController> m_display;
     Metrics m_metrics;
 };
 

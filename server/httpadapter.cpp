@@ -4,6 +4,8 @@
 #include "server/execsocket.h"
 #include "server/metrics.h"
 #include "server/tokenstore.h"
+#include "server/uploadbody.h"
+#include "server/vncsocket.h"
 
 #include <QAbstractHttpServer>
 #include <QElapsedTimer>
@@ -17,6 +19,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
+#include <QUrlQuery>
 #include <QWebSocket>
 
 #include <deque>
@@ -51,6 +54,8 @@ using Status = QHttpServerResponder::StatusCode;
 
 constexpr qint64 kMaxHeaderBytes = 64 * 1024;
 constexpr int kRejectLingerMs = 2000;
+const QByteArray kSessionCookie = QByteArrayLiteral("mvs_token");
+constexpr int kDrainTimeoutMs = 30000; // the rest of an upload answered early
 
 // The one mapping of API errors to HTTP statuses.
 Status httpStatus(ApiError::Code code)
@@ -63,7 +68,8 @@ Status httpStatus(ApiError::Code code)
     case ApiError::Code::NotFound: return Status::NotFound;
     case ApiError::Code::MethodNotAllowed: return Status::MethodNotAllowed;
     case ApiError::Code::AlreadyExists:
-    case ApiError::Code::InvalidState: return Status::Conflict;
+    case ApiError::Code::InvalidState:
+    case ApiError::Code::ControlHeld: return Status::Conflict;
     case ApiError::Code::PayloadTooLarge: return Status::PayloadTooLarge;
     case ApiError::Code::Timeout: return Status::GatewayTimeout;
     case ApiError::Code::AgentUnavailable: return Status::ServiceUnavailable;
@@ -97,10 +103,17 @@ QHttpServerResponse toHttp(const ApiResult &result)
         return errorResponse(result.error());
     const Response &response = result.response();
     const Status status = response.created ? Status::Created : Status::Ok;
-    if (response.kind == Response::Kind::Bytes)
-        return QHttpServerResponse(response.contentType, response.bytes, status);
+    if (response.kind == Response::Kind::Bytes) {
+        QHttpServerResponse r(response.contentType, response.bytes, status);
+        for (const auto &[name, value] : response.headers)
+            r.addHeader(name, value);
+        return r;
+    }
     const QJsonDocument doc = response.json.isArray() ? QJsonDocument(response.json.toArray()) : QJsonDocument(response.json.toObject());
-    return QHttpServerResponse(QByteArrayLiteral("application/json"), doc.toJson(QJsonDocument::Compact), status);
+    QHttpServerResponse r(QByteArrayLiteral("application/json"), doc.toJson(QJsonDocument::Compact), status);
+    for (const auto &[name, value] : response.headers)
+        r.addHeader(name, value);
+    return r;
 }
 
 QByteArray methodName(QHttpServerRequest::Method method)
@@ -137,16 +150,29 @@ struct Route {
     QStringList segments;
     bool needsAuth = true;
     bool webSocket = false; // GET with an Upgrade: websocket only
+    bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
+    bool cookieOk = false;  // the viewer's session cookie is accepted (same-origin requests only)
     Body body = Body::Json;
     ApiController::Handler handler = nullptr;
 
     bool match(const QStringList &path, QHash<QString, QString> *params) const
     {
-        if (path.size() != segments.size())
+        // A last segment "{*rest}" takes one or more segments (never "." or "..").
+        const bool prefix = !segments.isEmpty() && segments.last().startsWith(QLatin1String("{*"));
+        if (prefix ? path.size() < segments.size() : path.size() != segments.size())
             return false;
         QHash<QString, QString> found;
         for (qsizetype i = 0; i < segments.size(); ++i) {
             const QString &s = segments.at(i);
+            if (prefix && i == segments.size() - 1) {
+                const QStringList rest = path.mid(i);
+                for (const QString &part : rest) {
+                    if (part.isEmpty() || part == QLatin1String(".") || part == QLatin1String("..") || part.contains(QLatin1Char('/')))
+                        return false;
+                }
+                found.insert(s.mid(2, s.size() - 3), rest.join(QLatin1Char('/')));
+                break;
+            }
             if (s.startsWith(QLatin1Char('{')) && s.endsWith(QLatin1Char('}'))) {
                 if (path.at(i).isEmpty())
                     return false;
@@ -178,11 +204,13 @@ public:
         bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override { return m_p.handleRequest(request, socket); }
         void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
         {
-            if (m_p.webSocketRoute(request))
-                send(request, socket, errorResponse(unauthorized()));
-            else
-                send(request, socket,
-                     errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path()))));
+            // The server closes the connection after this: say so.
+            QHttpServerResponse response = m_p.webSocketRoute(request)
+                                               ? errorResponse(unauthorized())
+                                               : errorResponse(ApiError(ApiError::Code::NotFound,
+                                                                        QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
+            response.addHeader(QByteArrayLiteral("Connection"), QByteArrayLiteral("close"));
+            send(request, socket, response);
         }
 
     private:
@@ -246,7 +274,20 @@ public:
         add("GET", "/api/v1/vms/{name}/files", &C::getFile);
         add("GET", "/api/v1/vms/{name}/files/list", &C::listFiles);
         add("GET", "/api/v1/vms/{name}/console", &C::console);
+        add("GET", "/api/v1/vms/{name}/screenshot", &C::screenshot);
+        add("POST", "/api/v1/vms/{name}/input", &C::input);
+        add("GET", "/api/v1/vms/{name}/display", &C::display);
+        m_routes.back().cookieOk = true;
+        add("POST", "/api/v1/vms/{name}/display/control", &C::displayControl);
+        m_routes.back().cookieOk = true;
         addWebSocket("/api/v1/vms/{name}/exec/ws");
+        addWebSocket("/api/v1/vms/{name}/vnc");
+        m_routes.back().cookieOk = true;
+        add("GET", "/vnc/{name}", &C::viewerPage);
+        m_routes.back().pageToken = true;
+        m_routes.back().cookieOk = true;
+        add("GET", "/novnc/{*path}", &C::novncAsset);
+        m_routes.back().cookieOk = true;
         add("GET", "/api/v1/openapi.json", &C::openApi);
         add("GET", "/metrics", &C::metrics);
     }
@@ -270,6 +311,9 @@ public:
     {
         if (authorized(request.value(QByteArrayLiteral("authorization"))))
             return true;
+        const Route *route = webSocketRoute(request);
+        if (route && route->cookieOk && cookieAuthorized(request))
+            return true;
         const QString token = request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
         return !m_options.token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_options.token);
     }
@@ -289,7 +333,10 @@ public:
                 continue;
             }
             m_controller.metrics().recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
-            new ExecSocket(std::move(ws), m_controller, params.value(QStringLiteral("name")), m_q);
+            if (route->pattern.endsWith(QLatin1String("/vnc")))
+                new VncSocket(std::move(ws), m_controller, params.value(QStringLiteral("name")), m_q);
+            else
+                new ExecSocket(std::move(ws), m_controller, params.value(QStringLiteral("name")), m_q);
         }
     }
 
@@ -344,6 +391,36 @@ public:
         if (header.size() <= scheme.size() || header.left(scheme.size()).toLower() != scheme)
             return false;
         return TokenStore::equals(header.mid(scheme.size()).trimmed(), m_options.token);
+    }
+
+    // The viewer page's session cookie (HttpOnly, SameSite=Strict): what the
+    // browser sends with noVNC's WebSocket, its assets and the page's calls.
+    // Only from this origin: another page on this host (any port is the same
+    // "site" to SameSite) must not ride on the cookie. Browsers send Origin on
+    // WebSocket upgrades, POSTs and module scripts, and Sec-Fetch-Site on all.
+    bool cookieAuthorized(const QHttpServerRequest &request) const
+    {
+        const QByteArray origin = request.value(QByteArrayLiteral("origin"));
+        if (!origin.isEmpty() && origin != "http://" + request.value(QByteArrayLiteral("host")))
+            return false;
+        const QByteArray site = request.value(QByteArrayLiteral("sec-fetch-site"));
+        if (!site.isEmpty() && site != "same-origin" && site != "none")
+            return false;
+        const QByteArray cookieHeader = request.value(QByteArrayLiteral("cookie"));
+        if (m_options.token.isEmpty() || cookieHeader.isEmpty())
+            return false;
+        for (const QByteArray &pair : cookieHeader.split(';')) {
+            const QByteArray p = pair.trimmed();
+            if (p.startsWith(QByteArray(kSessionCookie + '=')) && TokenStore::equals(p.mid(kSessionCookie.size() + 1), m_options.token))
+                return true;
+        }
+        return false;
+    }
+
+    bool queryTokenAuthorized(const QHttpServerRequest &request) const
+    {
+        const QString token = request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+        return !m_options.token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_options.token);
     }
 
     static bool isWebSocketUpgrade(const QHttpServerRequest &request)
@@ -425,7 +502,11 @@ public:
         const Route *route = findRoute(method, path, &params, &allowed);
         *matched = route;
 
-        if ((!route || route->needsAuth) && !authorized(request.value(QByteArrayLiteral("authorization")))) {
+        bool setCookie = false;
+        const bool authed = authorized(request.value(QByteArrayLiteral("authorization"))) ||
+                            (route && route->cookieOk && cookieAuthorized(request)) ||
+                            (route && route->pageToken && (setCookie = queryTokenAuthorized(request)));
+        if ((!route || route->needsAuth) && !authed) {
             immediate->emplace(errorResponse(ApiError(ApiError::Code::Unauthorized,
                                                       QStringLiteral("a valid token is required: Authorization: Bearer <token>"))));
             return {};
@@ -457,7 +538,18 @@ public:
         for (const auto &[name, value] : request.headers())
             r.headers.insert(name.toLower(), value);
         r.body = request.body();
-        return (m_controller.*(route->handler))(r);
+        ApiFuture future = (m_controller.*(route->handler))(r);
+        if (!setCookie)
+            return future;
+        // A page opened with ?token=: its later requests carry the cookie.
+        const QByteArray cookie = QByteArray(kSessionCookie + '=' + m_options.token + "; Path=/; HttpOnly; SameSite=Strict");
+        return future.then([cookie](ApiResult result) {
+            if (!result.ok())
+                return result;
+            Response response = result.response();
+            response.headers.append({QByteArrayLiteral("Set-Cookie"), cookie});
+            return ApiResult(response);
+        });
     }
 
     static ApiError unauthorized()
@@ -547,6 +639,13 @@ public:
             reject(socket, c, ApiError(ApiError::Code::Unauthorized, QStringLiteral("a valid token is required: Authorization: Bearer <token>")));
             return;
         }
+        if (route && route->body == Route::Body::File && authed && contentLength >= 0 && c.queue.empty()) {
+            QHash<QString, QString> params;
+            route->match(pathSegments(q < 0 ? target : target.left(q)), &params);
+            streamUpload(socket, c, route, std::move(params), target, lines, end + (head.at(end) == '\r' ? 4 : 2), contentLength,
+                         expectContinue);
+            return;
+        }
         if (contentLength > bodyLimit(route)) {
             reject(socket, c, tooLarge(bodyLimit(route)));
             return;
@@ -554,6 +653,103 @@ public:
         // Qt 6.4 never answers "Expect: 100-continue" (curl then waits 1 s).
         if (expectContinue && authed && contentLength > 0 && c.queue.empty())
             socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+
+    // A file upload with a declared length is taken from the HTTP server
+    // (which would buffer it whole) and streamed to the controller through
+    // an UploadBody. The answer is written here and closes the connection.
+    void streamUpload(QTcpSocket *socket, Connection &c, const Route *route, QHash<QString, QString> params, const QByteArray &target,
+                      const QList<QByteArray> &headLines, qsizetype headLength, qint64 contentLength, bool expectContinue)
+    {
+        // Cut the HTTP server's reader (and screen()) off this socket; its
+        // clean-up on disconnect stays.
+        QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
+        c.rejected = true; // nothing more for the HTTP server on this connection
+        socket->skip(headLength);
+
+        Request r;
+        r.params = std::move(params);
+        const qsizetype q = target.indexOf('?');
+        if (q >= 0)
+            r.query = QUrlQuery(QString::fromUtf8(target.mid(q + 1)));
+        for (qsizetype i = 1; i < headLines.size(); ++i) {
+            const QByteArray &line = headLines.at(i);
+            const qsizetype colon = line.indexOf(':');
+            if (colon > 0)
+                r.headers.insert(line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed());
+        }
+        auto body = std::make_shared<UploadBody>(socket, contentLength);
+        r.bodyStream = body;
+        r.bodyStreamSize = contentLength;
+        QElapsedTimer timer;
+        timer.start();
+        const QPointer<QTcpSocket> guard(socket);
+        const QPointer<HttpAdapter> alive(m_q);
+        const QString pattern = route->pattern;
+        auto answer = [this, alive, guard, timer, pattern, body](const ApiResult &result) {
+            if (!alive)
+                return;
+            const QHttpServerResponse response = toHttp(result);
+            m_controller.metrics().recordRequest(QStringLiteral("PUT"), pattern, static_cast<int>(response.statusCode()),
+                                                 timer.nsecsElapsed() / 1e9);
+            if (!guard || guard->state() != QAbstractSocket::ConnectedState)
+                return;
+            writeRaw(guard, response);
+            // An early answer (an error before the body was taken): the rest
+            // of the declared body is read and dropped, then the connection
+            // closes. Closing with unread input would reset it and could lose
+            // the answer.
+            QTcpSocket *client = guard.data();
+            auto closeWhenDone = [client, body]() {
+                body->skip(body->bytesAvailable());
+                if (body->atEnd() && client->bytesToWrite() == 0)
+                    client->disconnectFromHost();
+            };
+            QObject::connect(client, &QIODevice::readyRead, client, closeWhenDone);
+            QObject::connect(client, &QIODevice::bytesWritten, client, closeWhenDone);
+            closeWhenDone();
+            QTimer::singleShot(kDrainTimeoutMs, client, [client]() { client->abort(); });
+        };
+        ApiFuture future = (m_controller.*(route->handler))(r);
+        // Answered at once (unknown VM, bad path): the client that asked
+        // first is told before it sends the body.
+        if (expectContinue && contentLength > 0 && !future.isFinished())
+            socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+        future.then([answer](const ApiResult &result) { answer(result); })
+            .onCanceled([answer]() { answer(ApiError(ApiError::Code::Internal, QStringLiteral("the operation was abandoned"))); });
+    }
+
+    // A response written by hand (for connections taken from the HTTP server).
+    static void writeRaw(QTcpSocket *socket, const QHttpServerResponse &response)
+    {
+        const int status = static_cast<int>(response.statusCode());
+        QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";
+        out += "Content-Type: " + response.mimeType() + "\r\n";
+        for (const QByteArray &value : response.headers(QByteArrayLiteral("WWW-Authenticate")))
+            out += "WWW-Authenticate: " + value + "\r\n";
+        out += "Content-Length: " + QByteArray::number(response.data().size()) + "\r\nConnection: close\r\n\r\n";
+        out += response.data();
+        socket->write(out);
+    }
+
+    static QByteArray reasonPhrase(int status)
+    {
+        switch (status) {
+        case 200: return QByteArrayLiteral("OK");
+        case 201: return QByteArrayLiteral("Created");
+        case 400: return QByteArrayLiteral("Bad Request");
+        case 401: return QByteArrayLiteral("Unauthorized");
+        case 403: return QByteArrayLiteral("Forbidden");
+        case 404: return QByteArrayLiteral("Not Found");
+        case 409: return QByteArrayLiteral("Conflict");
+        case 413: return QByteArrayLiteral("Payload Too Large");
+        case 500: return QByteArrayLiteral("Internal Server Error");
+        case 502: return QByteArrayLiteral("Bad Gateway");
+        case 503: return QByteArrayLiteral("Service Unavailable");
+        case 504: return QByteArrayLiteral("Gateway Timeout");
+        case 507: return QByteArrayLiteral("Insufficient Storage");
+        default: return QByteArrayLiteral("Status");
+        }
     }
 
     // Answer now, discard whatever else the client sends, close soon.
@@ -622,7 +818,7 @@ QStringList HttpAdapter::routes() const
 {
     QStringList out;
     for (const Route &r : d->m_routes)
-        out << QString::fromLatin1(r.method) + QLatin1Char(' ') + r.pattern;
+        out << QString::fromLatin1(r.method) + QLatin1Char(' ') + QString(r.pattern).replace(QLatin1String("{*"), QLatin1String("{"));
     return out;
 }
 

@@ -182,6 +182,34 @@ QJsonObject schemas()
                                              {QStringLiteral("uid"), type("integer")},
                                              {QStringLiteral("gid"), type("integer")},
                                              {QStringLiteral("link_target"), type("string")}});
+    s[QStringLiteral("InputAction")] = object(
+        {{QStringLiteral("action"), type("string", "move, click, drag, scroll, type or key")},
+         {QStringLiteral("x"), type("integer", "move, drag (start); click and scroll (optional: else where the pointer is)")},
+         {QStringLiteral("y"), type("integer")},
+         {QStringLiteral("to_x"), type("integer", "drag: the end")},
+         {QStringLiteral("to_y"), type("integer")},
+         {QStringLiteral("button"), type("string", "left (default), middle or right")},
+         {QStringLiteral("count"), type("integer", "click: 1 to 3")},
+         {QStringLiteral("dx"), type("integer", "scroll: notches right (+) or left (-)")},
+         {QStringLiteral("dy"), type("integer", "scroll: notches down (+) or up (-)")},
+         {QStringLiteral("text"), type("string", "type: any Unicode text")},
+         {QStringLiteral("keys"), type("string", "key: a combination such as ctrl+alt+t, Return, shift+Tab")}},
+        {QStringLiteral("action")});
+    s[QStringLiteral("InputRequest")] = QJsonObject{
+        {QStringLiteral("description"), QStringLiteral("one action, or {\"actions\": [...]}; 'scale' (optional) is the screenshot's scale "
+                                                       "the coordinates were taken at")},
+        {QStringLiteral("oneOf"), QJsonArray{ref("InputAction"), object({{QStringLiteral("actions"), arrayOf(ref("InputAction"))},
+                                                                           {QStringLiteral("scale"), type("number")}},
+                                                                          {QStringLiteral("actions")})}}};
+    s[QStringLiteral("Display")] = object({{QStringLiteral("name"), type("string")},
+                                           {QStringLiteral("connected"), type("boolean")},
+                                           {QStringLiteral("width"), type("integer")},
+                                           {QStringLiteral("height"), type("integer")},
+                                           {QStringLiteral("controller"), type("string", "agent or human")},
+                                           {QStringLiteral("human_in_control"), type("boolean")},
+                                           {QStringLiteral("viewer"), type("string", "the noVNC page")},
+                                           {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
+                                           {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
     return s;
 }
 
@@ -284,6 +312,57 @@ QJsonObject document()
         {"The VM's serial console log (its end)", "console",
          QJsonArray{nameParameter(), queryParameter("bytes", bytes, false, "how many bytes of the end of the log (default 262144)")}, {},
          {{QStringLiteral("200"), response("the log", content("text/plain", type("string")))}}});
+    // Computer use: the VM's live desktop (templates with a desktop).
+    add("/api/v1/vms/{name}/screenshot", "get",
+        {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
+         "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
+         "screenshot",
+         QJsonArray{nameParameter(), queryParameter("scale", type("string"), false,
+                                                    "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in")},
+         {},
+         {{QStringLiteral("200"), response("the screen", content("image/png", binary))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    add("/api/v1/vms/{name}/input", "post",
+        {"Mouse and keyboard input, one action or {\"actions\": [...]}, applied in order. Refused with 409 control_held "
+         "while a human holds control of the display",
+         "input", byName,
+         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("InputRequest"))}},
+         {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    add("/api/v1/vms/{name}/display", "get",
+        {"The display's size and who is driving it (agent or human)", "display", byName, {},
+         {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    add("/api/v1/vms/{name}/display/control", "post",
+        {"A human takes control ({\"controller\": \"human\"}: agent input is refused) or gives it back "
+         "({\"controller\": \"agent\"})",
+         "displayControl", byName,
+         QJsonObject{{QStringLiteral("required"), true},
+                     {QStringLiteral("content"), jsonContent(object({{QStringLiteral("controller"), type("string", "human or agent")}},
+                                                                    {QStringLiteral("controller")}))}},
+         {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}}});
+
+    add("/api/v1/vms/{name}/vnc", "get",
+        {"Raw RFB over a WebSocket (upgrade, binary frames) to the VM's VNC server, for noVNC and other web VNC clients. "
+         "The token goes in the Authorization header, ?token= or the viewer page's cookie. The viewer's keyboard and "
+         "pointer reach the guest only while a human holds control (POST .../display/control)",
+         "vncWebSocket",
+         QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
+         {},
+         {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
+    add("/vnc/{name}", "get",
+        {"The noVNC viewer page of a VM's desktop. Open it once with ?token=<token>: the answer sets a session cookie "
+         "(HttpOnly, SameSite=Strict) and the page drops the token from the address",
+         "viewerPage",
+         QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token (browsers)")},
+         {},
+         {{QStringLiteral("200"), response("the page", content("text/html", type("string")))}}});
+    add("/novnc/{path}", "get",
+        {"noVNC's own files, used by the viewer page (from Debian's novnc package or MVS_NOVNC_DIR)", "novncAsset",
+         QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("path")},
+                                {QStringLiteral("in"), QStringLiteral("path")},
+                                {QStringLiteral("required"), true},
+                                {QStringLiteral("description"), QStringLiteral("a file under noVNC's directory; may contain '/'")},
+                                {QStringLiteral("schema"), type("string")}}},
+         {},
+         {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary))}}});
     add("/api/v1/openapi.json", "get",
         {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
     add("/metrics", "get",

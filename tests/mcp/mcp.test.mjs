@@ -1,6 +1,7 @@
 // The MCP server as an MCP client sees it: the official TypeScript SDK
-// spawns `microvm-sandbox mcp --standalone` over stdio and drives a real
-// guest through the six tools.
+// spawns `microvm-sandbox mcp --standalone` over stdio and drives real
+// guests through the tools: a minimal one for commands and files, a desktop
+// one for screenshots and input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,7 +21,7 @@ function ok(result) {
     return text(result);
 }
 
-test('MCP server over stdio with the official SDK', { timeout: 580_000 }, async (t) => {
+test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
     const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit' });
     const client = new Client({ name: 'mvs-test', version: '1.0.0' });
@@ -30,10 +31,11 @@ test('MCP server over stdio with the official SDK', { timeout: 580_000 }, async 
         assert.ok(client.getServerCapabilities()?.tools);
         await client.ping();
 
-        await t.test('lists the six tools with input schemas', async () => {
+        await t.test('lists the tools with input schemas', async () => {
             const { tools } = await client.listTools();
             const names = tools.map((x) => x.name).sort();
-            assert.deepEqual(names, ['create_sandbox', 'destroy_sandbox', 'list_sandboxes', 'read_file', 'run_command', 'write_file']);
+            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'list_sandboxes', 'read_file',
+                                     'run_command', 'screenshot', 'write_file']);
             for (const tool of tools)
                 assert.equal(tool.inputSchema.type, 'object', tool.name);
         });
@@ -79,6 +81,57 @@ test('MCP server over stdio with the official SDK', { timeout: 580_000 }, async 
             assert.ok(back.includes(bytes.toString('base64')), back);
             const missing = await client.callTool({ name: 'read_file', arguments: { name, path: '/tmp/mcp/nope' } }, undefined, callTimeout);
             assert.equal(missing.isError, true);
+        });
+
+        await t.test('a sandbox without a desktop has no screenshot', async () => {
+            const r = await client.callTool({ name: 'screenshot', arguments: { name } }, undefined, callTimeout);
+            assert.equal(r.isError, true);
+            assert.match(text(r), /no desktop/);
+        });
+
+        await t.test('screenshot and computer_input on a desktop sandbox', async () => {
+            const desk = 'mcp-desk';
+            ok(await client.callTool({ name: 'create_sandbox', arguments: { name: desk, template: 'desktop' } }, undefined, callTimeout));
+            try {
+                // The desktop is up once the terminal has the focus.
+                const deadline = Date.now() + 180_000;
+                for (;;) {
+                    const out = ok(await client.callTool({ name: 'run_command',
+                        arguments: { name: desk, command: 'DISPLAY=:0 xdotool getwindowfocus getwindowname 2>&1' } }, undefined, callTimeout));
+                    if (/--- stdout ---\nxterm\n/.test(out))
+                        break;
+                    assert.ok(Date.now() < deadline, 'the desktop never came up: ' + out);
+                    await new Promise((r) => setTimeout(r, 1000));
+                }
+                const shot = await client.callTool({ name: 'screenshot', arguments: { name: desk, max_width: 640 } }, undefined, callTimeout);
+                assert.notEqual(shot.isError, true, JSON.stringify(shot).slice(0, 400));
+                const image = shot.content.find((c) => c.type === 'image');
+                assert.ok(image, 'an image content item');
+                assert.equal(image.mimeType, 'image/png');
+                const png = Buffer.from(image.data, 'base64');
+                assert.equal(png.subarray(1, 4).toString(), 'PNG');
+                assert.equal(png.readUInt32BE(16), 640); // IHDR width
+                assert.equal(png.readUInt32BE(20), 400); // IHDR height
+                const info = shot.content.find((c) => c.type === 'text').text;
+                assert.match(info, /screen 1280x800/);
+                assert.match(info, /scale.*0\.5/);
+
+                const r = ok(await client.callTool({ name: 'computer_input', arguments: { name: desk, actions: [
+                    { action: 'type', text: 'echo via-mcp-$((6*7)) > /tmp/mcp.txt' }, { action: 'key', keys: 'Return' }] } }, undefined, callTimeout));
+                assert.match(r, /performed 2 action/);
+                let seen = '';
+                for (let i = 0; i < 40 && !/via-mcp-42/.test(seen); ++i) {
+                    seen = ok(await client.callTool({ name: 'run_command', arguments: { name: desk, command: 'cat /tmp/mcp.txt 2>/dev/null' } }, undefined, callTimeout));
+                    await new Promise((res) => setTimeout(res, 500));
+                }
+                assert.match(seen, /via-mcp-42/);
+                const display = ok(await client.callTool({ name: 'display_info', arguments: { name: desk } }, undefined, callTimeout));
+                assert.match(display, /"controller": "agent"/);
+                const bad = await client.callTool({ name: 'computer_input', arguments: { name: desk, actions: [{ action: 'warp' }] } }, undefined, callTimeout);
+                assert.equal(bad.isError, true);
+            } finally {
+                await client.callTool({ name: 'destroy_sandbox', arguments: { name: desk } }, undefined, callTimeout);
+            }
         });
 
         await t.test('list_sandboxes shows it running', async () => {

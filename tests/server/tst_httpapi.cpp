@@ -438,12 +438,23 @@ private Q_SLOTS:
         QVERIFY2(r.status == 413, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
         QCOMPARE(r.errorCode(), QStringLiteral("payload_too_large"));
 
-        // An upload over the file cap, on a route that exists only with a VM.
+        // An upload with a declared length streams (no cap): to a VM that
+        // does not exist it is answered 404 at once, the body dropped.
         QByteArray huge(kFileCap + 8 * 1024 * 1024, 'z');
         r = callAs(bearer(), "PUT", QStringLiteral("/api/v1/vms/nobody/files?path=/tmp/huge"), huge, 60000,
                    QByteArrayLiteral("application/octet-stream"));
-        QVERIFY2(r.status == 413, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
-        QCOMPARE(r.errorCode(), QStringLiteral("payload_too_large"));
+        QVERIFY2(r.status == 404, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
+        QCOMPARE(r.errorCode(), QStringLiteral("not_found"));
+
+        // A chunked upload (no declared length) is buffered, so capped.
+        QByteArray chunked = "PUT /api/v1/vms/nobody/files?path=/tmp/huge HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() +
+                             "\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const QByteArray piece(1 << 20, 'k');
+        for (qint64 sent = 0; sent <= kFileCap + (2 << 20); sent += piece.size())
+            chunked += QByteArray::number(piece.size(), 16) + "\r\n" + piece + "\r\n";
+        const QByteArray answer = rawExchange(chunked, "}", 30000);
+        QVERIFY2(answer.startsWith("HTTP/1.1 413"), answer.left(300).constData());
+        QVERIFY(answer.contains("payload_too_large"));
 
         // Without the token an upload is refused before it is read, even
         // within the file cap.
@@ -465,14 +476,21 @@ private Q_SLOTS:
         QVERIFY2(!in.startsWith("HTTP/1.1 2"), in.constData());
         in = rawExchange(QByteArray(70000, 'A'), "\r\n\r\n", 3000);
         QVERIFY2(!in.startsWith("HTTP/1.1 2"), in.constData());
-        // A declared body over the cap is refused before it is sent, and an
-        // "Expect: 100-continue" within the cap gets its 100.
-        in = rawExchange("PUT /api/v1/vms/nobody/files?path=/x HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+        // A declared JSON body over the cap is refused before it is sent.
+        in = rawExchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
                              + "\r\nContent-Length: 999999999999\r\nExpect: 100-continue\r\n\r\n",
                          "}");
         QVERIFY2(in.startsWith("HTTP/1.1 413 "), in.constData());
         QVERIFY(in.contains("payload_too_large"));
+        // An upload (streamed, any size) that cannot go anywhere is refused
+        // before the body is sent: no 100 Continue, the error at once.
         in = rawExchange("PUT /api/v1/vms/nobody/files?path=/x HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                             + "\r\nContent-Length: 999999999999\r\nExpect: 100-continue\r\n\r\n",
+                         "}");
+        QVERIFY2(in.startsWith("HTTP/1.1 404 "), in.constData());
+        QVERIFY(in.contains("not_found"));
+        // "Expect: 100-continue" within the cap gets its 100.
+        in = rawExchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
                              + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
                          "100 Continue\r\n\r\n");
         QVERIFY2(in.startsWith("HTTP/1.1 100 Continue\r\n\r\n"), in.constData());
@@ -592,6 +610,33 @@ private Q_SLOTS:
         QCOMPARE(r.body.size(), data.size());
         QCOMPARE(QCryptographicHash::hash(r.body, QCryptographicHash::Sha256).toHex(), hash);
         qInfo("32 MiB through the API: put %lld ms, get %lld ms", putMs, r.ms);
+
+        // A declared-length upload streams to the guest: larger than the cap
+        // on buffered bodies, it still goes through whole.
+        {
+            QByteArray over(kFileCap + 8 * 1024 * 1024, Qt::Uninitialized);
+            gen.fillRange(reinterpret_cast<quint32 *>(over.data()), over.size() / 4);
+            const QByteArray overHash = QCryptographicHash::hash(over, QCryptographicHash::Sha256).toHex();
+            r = callAs(bearer(), "PUT", QStringLiteral("/api/v1/vms/web/files?path=/tmp/stream/over.bin"), over, 300000,
+                       QByteArrayLiteral("application/octet-stream"));
+            QVERIFY2(r.status == 200, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
+            QCOMPARE(r.json[QStringLiteral("size")].toInteger(), qint64(over.size()));
+            qInfo("%lld MiB streamed upload (over the %lld MiB buffered cap): %lld ms", qint64(over.size() >> 20), kFileCap >> 20, r.ms);
+            HttpResult h = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("sha256sum /tmp/stream/over.bin | cut -d' ' -f1; rm /tmp/stream/over.bin")}}, 120000);
+            QCOMPARE(h.json[QStringLiteral("stdout")].toString().toLatin1(), overHash + "\n");
+
+            // A client that goes away midway leaves nothing in the guest.
+            QTcpSocket socket;
+            socket.connectToHost(QHostAddress::LocalHost, m_port);
+            QVERIFY(socket.waitForConnected(5000));
+            socket.write("PUT /api/v1/vms/web/files?path=/tmp/stream/cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() +
+                         "\r\nContent-Length: 10485760\r\n\r\n" + QByteArray(1 << 20, 'c'));
+            QVERIFY(socket.waitForBytesWritten(5000));
+            QTest::qWait(300);
+            socket.abort();
+            QTRY_VERIFY_WITH_TIMEOUT(exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("ls -A /tmp/stream")}})
+                                         .json[QStringLiteral("stdout")].toString().isEmpty(), 15000);
+        }
 
         r = call("GET", QStringLiteral("/api/v1/vms/web/files/list?path=/tmp/up"));
         QCOMPARE(r.status, 200);

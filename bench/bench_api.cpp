@@ -1,0 +1,311 @@
+// bench_api: the service's overhead, measured against a running service in
+// the same run as its floor.
+//
+//  1. GET /api/v1/vms latency (p50, p99) and throughput under N concurrent
+//     keep-alive clients, beside GET /api/v1/health (auth, routing and the
+//     HTTP server, no work) under the same load.
+//  2. exec round trips per second through POST /api/v1/vms/{name}/exec
+//     beside the same exec done directly through core (AgentClient::run) on
+//     the same VM, interleaved in blocks so drift hits both alike.
+//
+// The service is the real one (VmManager + ApiController + HttpAdapter) on
+// the main thread, as under --serve; the HTTP clients are plain blocking
+// sockets on their own threads, so they never queue behind the server.
+//
+// Usage: bench_api [--clients 32] [--requests 100] [--vms 8] [--execs 200]
+
+#include "core/agent/agentclient.h"
+#include "core/vm/vmmanager.h"
+#include "core/vmm/vmmdriver.h"
+#include "server/apicontroller.h"
+#include "server/httpadapter.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QHostAddress>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int kHttpTimeoutMs = 60000;
+constexpr int kBootTimeoutMs = 600000; // the first run may build the image
+constexpr int kExecBlock = 20;
+
+[[noreturn]] void die(const QString &m)
+{
+    std::fprintf(stderr, "bench_api: %s\n", qPrintable(m));
+    std::exit(1);
+}
+
+template<typename T>
+Core::Expected<T> await(Core::Future<T> f, int timeoutMs)
+{
+    QDeadlineTimer d(timeoutMs);
+    while (!f.isFinished() && !d.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+    if (!f.isFinished())
+        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("benchmark step timed out"));
+    return f.result();
+}
+
+double percentile(std::vector<double> v, double p)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const auto idx = static_cast<size_t>(p * double(v.size() - 1) + 0.5);
+    return v.at(std::min(idx, v.size() - 1));
+}
+
+// A minimal HTTP/1.1 keep-alive client on a blocking socket (its own thread).
+class HttpClient {
+public:
+    HttpClient(quint16 port, QByteArray token) : m_port(port), m_token(std::move(token)) {}
+
+    // Status, or -1 with *error set.
+    int request(const QByteArray &method, const QByteArray &path, const QByteArray &body, QByteArray *response, QString *error)
+    {
+        if (m_socket.state() != QAbstractSocket::ConnectedState) {
+            m_socket.connectToHost(QHostAddress::LocalHost, m_port);
+            if (!m_socket.waitForConnected(kHttpTimeoutMs)) {
+                *error = m_socket.errorString();
+                return -1;
+            }
+        }
+        QByteArray out = method + ' ' + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + m_token + "\r\n";
+        if (!body.isEmpty())
+            out += "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n";
+        out += "\r\n" + body;
+        m_socket.write(out);
+        QByteArray in;
+        qsizetype headEnd = -1;
+        qint64 length = -1;
+        for (;;) {
+            if (headEnd < 0) {
+                headEnd = in.indexOf("\r\n\r\n");
+                if (headEnd >= 0) {
+                    const QByteArray head = in.left(headEnd).toLower();
+                    const qsizetype at = head.indexOf("content-length:");
+                    if (at < 0) {
+                        *error = QStringLiteral("no Content-Length");
+                        return -1;
+                    }
+                    length = head.mid(at + 15, head.indexOf('\r', at) - at - 15).trimmed().toLongLong();
+                }
+            }
+            if (headEnd >= 0 && in.size() >= headEnd + 4 + length)
+                break;
+            if (!m_socket.waitForReadyRead(kHttpTimeoutMs)) {
+                *error = QStringLiteral("no answer: %1").arg(m_socket.errorString());
+                return -1;
+            }
+            in += m_socket.readAll();
+        }
+        if (response)
+            *response = in.mid(headEnd + 4, length);
+        return in.mid(9, 3).toInt();
+    }
+
+private:
+    quint16 m_port;
+    QByteArray m_token;
+    QTcpSocket m_socket;
+};
+
+struct LoadResult {
+    std::vector<double> latenciesMs;
+    double seconds = 0;
+    QString error;
+};
+
+// `clients` threads, each sending `requests` GETs of `path` back to back;
+// the main thread serves meanwhile.
+LoadResult load(quint16 port, const QByteArray &token, const QByteArray &path, int clients, int requests)
+{
+    LoadResult result;
+    std::mutex mutex;
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::atomic<int> done{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+        threads.emplace_back([&]() {
+            HttpClient client(port, token);
+            std::vector<double> mine;
+            QString error;
+            QByteArray body;
+            client.request("GET", "/api/v1/health", {}, &body, &error); // connect outside the timing
+            ++ready;
+            while (!go)
+                std::this_thread::yield();
+            for (int i = 0; i < requests && error.isEmpty(); ++i) {
+                QElapsedTimer t;
+                t.start();
+                const int status = client.request("GET", path, {}, &body, &error);
+                if (status != 200 && error.isEmpty())
+                    error = QStringLiteral("HTTP %1: %2").arg(status).arg(QString::fromUtf8(body.left(200)));
+                mine.push_back(double(t.nsecsElapsed()) / 1e6);
+            }
+            std::lock_guard<std::mutex> lock(mutex);
+            result.latenciesMs.insert(result.latenciesMs.end(), mine.begin(), mine.end());
+            if (!error.isEmpty())
+                result.error = error;
+            ++done;
+        });
+    }
+    while (ready < clients)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    QElapsedTimer wall;
+    wall.start();
+    go = true;
+    while (done < clients)
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 5);
+    result.seconds = double(wall.nsecsElapsed()) / 1e9;
+    for (std::thread &t : threads)
+        t.join();
+    return result;
+}
+
+// `count` execs of `true` through the API, from a client thread; returns
+// the seconds they took.
+double apiExecs(quint16 port, const QByteArray &token, const QByteArray &vm, int count, QString *error)
+{
+    std::atomic<bool> finished{false};
+    double seconds = 0;
+    std::thread thread([&]() {
+        HttpClient client(port, token);
+        QByteArray body;
+        client.request("GET", "/api/v1/health", {}, &body, error);
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; i < count && error->isEmpty(); ++i) {
+            const int status = client.request("POST", "/api/v1/vms/" + vm + "/exec", R"({"cmd":["true"]})", &body, error);
+            if (status != 200 && error->isEmpty())
+                *error = QStringLiteral("HTTP %1: %2").arg(status).arg(QString::fromUtf8(body.left(200)));
+            else if (error->isEmpty() && QJsonDocument::fromJson(body).object().value(QStringLiteral("exit_code")).toInt(-1) != 0)
+                *error = QStringLiteral("exec failed: %1").arg(QString::fromUtf8(body.left(200)));
+        }
+        seconds = double(t.nsecsElapsed()) / 1e9;
+        finished = true;
+    });
+    while (!finished)
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 5);
+    thread.join();
+    return seconds;
+}
+
+double coreExecs(Agent::AgentClient *agent, int count)
+{
+    Agent::ExecRequest request;
+    request.argv = {QStringLiteral("true")};
+    QElapsedTimer t;
+    t.start();
+    for (int i = 0; i < count; ++i) {
+        auto r = await(agent->run(request), kHttpTimeoutMs);
+        if (!r || r->exitCode != 0)
+            die(QStringLiteral("core exec failed: %1").arg(r ? QStringLiteral("exit %1").arg(r->exitCode) : r.error().toString()));
+    }
+    return double(t.nsecsElapsed()) / 1e9;
+}
+
+int intArg(const QStringList &args, const QString &name, int fallback)
+{
+    const qsizetype i = args.indexOf(name);
+    return i >= 0 && i + 1 < args.size() ? args.at(i + 1).toInt() : fallback;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const QStringList args = app.arguments();
+    const int clients = intArg(args, QStringLiteral("--clients"), 32);
+    const int requests = intArg(args, QStringLiteral("--requests"), 100);
+    const int vmCount = intArg(args, QStringLiteral("--vms"), 8);
+    const int execs = intArg(args, QStringLiteral("--execs"), 200);
+
+    QTemporaryDir state;
+    auto driver = Vmm::createDriver(Vmm::DriverOptions());
+    if (!driver)
+        die(driver.error().message);
+    Vm::VmManager manager(**driver, state.path());
+    Server::ApiController controller(manager);
+    Server::HttpAdapter::Options options;
+    options.token = QByteArrayLiteral("bench-token");
+    Server::HttpAdapter adapter(controller, options);
+    auto port = adapter.listen(QHostAddress::LocalHost, 0);
+    if (!port)
+        die(port.error().message);
+
+    // One running VM for exec, the rest as records so the list has rows.
+    for (int i = 0; i < vmCount; ++i) {
+        Vm::VmManager::CreateOptions o;
+        o.name = i == 0 ? QStringLiteral("bench") : QStringLiteral("idle-%1").arg(i);
+        o.templateName = QStringLiteral("minimal");
+        if (auto r = manager.create(o); !r)
+            die(r.error().message);
+    }
+    std::printf("booting the exec VM (%s driver)...\n", qPrintable((*driver)->name()));
+    std::fflush(stdout);
+    if (auto r = await(manager.start(QStringLiteral("bench")), kBootTimeoutMs); !r)
+        die(QStringLiteral("boot failed: %1").arg(r.error().toString()));
+    auto agent = manager.agent(QStringLiteral("bench"));
+    if (!agent)
+        die(agent.error().toString());
+
+    // 1. list latency under load, beside health under the same load
+    const LoadResult health = load(*port, options.token, "/api/v1/health", clients, requests);
+    const LoadResult list = load(*port, options.token, "/api/v1/vms", clients, requests);
+    if (!health.error.isEmpty() || !list.error.isEmpty())
+        die(QStringLiteral("load failed: %1 %2").arg(health.error, list.error));
+
+    // 2. exec: API beside core, interleaved in blocks
+    coreExecs(*agent, 10); // warm up both paths
+    QString error;
+    apiExecs(*port, options.token, "bench", 10, &error);
+    double coreS = 0;
+    double apiS = 0;
+    for (int done = 0; done < execs && error.isEmpty(); done += kExecBlock) {
+        const int n = std::min(kExecBlock, execs - done);
+        coreS += coreExecs(*agent, n);
+        apiS += apiExecs(*port, options.token, "bench", n, &error);
+    }
+    if (!error.isEmpty())
+        die(error);
+
+    const double healthP50 = percentile(health.latenciesMs, 0.5);
+    const double healthP99 = percentile(health.latenciesMs, 0.99);
+    const double listP50 = percentile(list.latenciesMs, 0.5);
+    const double listP99 = percentile(list.latenciesMs, 0.99);
+    const double coreRate = execs / coreS;
+    const double apiRate = execs / apiS;
+    const double overhead = (apiS / coreS - 1.0) * 100.0;
+
+    std::printf("\nbench_api: %d clients x %d requests, %d VMs listed, %d execs of `true` each way (%s driver)\n\n", clients, requests,
+                vmCount, execs, qPrintable((*driver)->name()));
+    std::printf("| measure | service | floor (same run) | ratio | aim |\n|---|---|---|---|---|\n");
+    std::printf("| GET /api/v1/vms p50 | %.2f ms | GET /api/v1/health p50: %.2f ms | %.2f | |\n", listP50, healthP50, listP50 / healthP50);
+    std::printf("| GET /api/v1/vms p99 | %.2f ms | GET /api/v1/health p99: %.2f ms | %.2f | |\n", listP99, healthP99, listP99 / healthP99);
+    std::printf("| GET /api/v1/vms throughput | %.0f req/s | health: %.0f req/s | %.2f | |\n", double(list.latenciesMs.size()) / list.seconds,
+                double(health.latenciesMs.size()) / health.seconds,
+                (double(list.latenciesMs.size()) / list.seconds) / (double(health.latenciesMs.size()) / health.seconds));
+    std::printf("| exec round trips | %.1f /s via API | %.1f /s via core | %.3f | overhead %.1f%% (aim < 10%%: %s) |\n", apiRate, coreRate,
+                apiRate / coreRate, overhead, overhead < 10.0 ? "met" : "NOT met");
+    std::fflush(stdout);
+
+    if (auto r = await(manager.remove(QStringLiteral("bench")), 60000); !r)
+        std::fprintf(stderr, "bench_api: cleanup: %s\n", qPrintable(r.error().toString()));
+    return 0;
+}

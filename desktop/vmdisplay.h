@@ -1,0 +1,133 @@
+#pragma once
+// Desktop::VmDisplay: the one VNC connection to a VM's desktop, shared by
+// every viewer in the app and by the computer-use API.
+//
+// The guest's VNC server (Xvnc on the guest's loopback) is reached through
+// the guest agent: a Vm::PortForward exposes it as a private Unix socket in
+// the VM's runtime directory and a Vnc::VncConnection (libvncclient on its
+// own thread) connects there. Connecting is lazy and retried until the
+// desktop is up; a connection that breaks is dropped and made again on the
+// next request.
+//
+// Control arbitration: by default the agent (API) drives. A human who takes
+// control makes agent input fail with InvalidState until they release it;
+// screenshots keep working for everyone.
+
+#include "core/async.h"
+#include "desktop/inputaction.h"
+
+#include <QElapsedTimer>
+#include <QImage>
+#include <QObject>
+#include <QPointer>
+#include <QSize>
+#include <QTimer>
+
+namespace Vm {
+class PortForward;
+class VirtualMachine;
+} // namespace Vm
+namespace Vnc {
+class VncConnection;
+}
+
+namespace Desktop {
+
+class VmDisplay final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(VmDisplay)
+public:
+    enum class Controller { Agent, Human };
+    Q_ENUM(Controller)
+
+    static constexpr int kConnectTimeoutMs = 60000; // desktop still coming up: keep retrying this long
+    static constexpr int kRetryMs = 500;
+    // A screenshot taken soon after input waits for the screen to settle:
+    // an update after the input, then kSettleMs without one, at most kFreshMaxMs.
+    static constexpr int kInputRecentMs = 3000;
+    static constexpr int kSettleMs = 150;
+    static constexpr int kFreshMaxMs = 2000;
+    static constexpr int kButtonPauseMs = 25;
+
+    // The VM must be running and outlive this object (DisplayHub drops its
+    // displays when their VM stops).
+    VmDisplay(Vm::VirtualMachine &vm, quint16 guestVncPort, QObject *parent = nullptr);
+    ~VmDisplay() override;
+
+    QString vmName() const { return m_vmName; }
+
+    // Resolves once the VNC session is up (the framebuffer size is known).
+    Core::Future<void> ensureConnected();
+    bool isConnected() const;
+    // The live connection (nullptr when not connected): widgets show it.
+    Vnc::VncConnection *connection() const { return m_vnc; }
+    QSize size() const;
+    // The local Unix socket that reaches the guest's VNC server (another
+    // RFB client may connect there, e.g. for a WebSocket relay).
+    QString socketPath() const;
+
+    // The current framebuffer (fresh after recent input, see above).
+    Core::Future<QImage> screenshot();
+
+    // Apply actions in order; resolves once the last event was sent. Refused
+    // as a whole (InvalidState) while a human holds control and who is
+    // Agent; InvalidArgument when an action does not fit the screen or does
+    // not parse. Button presses and releases are paced (kButtonPauseMs):
+    // Xvnc applies a burst of RFB pointer events with the last position.
+    Core::Future<void> perform(const QList<InputAction> &actions, Controller who);
+
+    Controller controller() const { return m_controller; }
+    bool humanHasControl() const { return m_controller == Controller::Human; }
+    void setController(Controller controller);
+
+Q_SIGNALS:
+    void controllerChanged(Desktop::VmDisplay::Controller controller);
+    void connectedChanged(bool connected);
+
+private:
+    void connectNow();
+    void onConnected();
+    void onDisconnected(const QString &why);
+    void failWaiters(const Core::Error &error);
+    struct Step {
+        enum class Kind { Pointer, Text, Combo, Done };
+        Kind kind = Kind::Pointer;
+        QPoint at;
+        int mask = 0;
+        QString text;
+        Core::Promise<void> done; // Kind::Done
+    };
+    void pointer(int x, int y, int mask);
+    Core::Result check(const InputAction &action) const;
+    void plan(const InputAction &action);
+    void pump();
+    void finishScreenshots(bool force);
+
+    QPointer<Vm::VirtualMachine> m_vm;
+    QString m_vmName;
+    quint16 m_guestPort;
+    QPointer<Vm::PortForward> m_forward;
+    Vnc::VncConnection *m_vnc = nullptr;
+    bool m_connected = false;
+    QElapsedTimer m_connectStarted;
+    QTimer m_retryTimer;
+    QString m_lastConnectError;
+    QList<Core::Promise<void>> m_connectWaiters;
+
+    Controller m_controller = Controller::Agent;
+    QPoint m_pointer;     // where the planned steps leave the pointer
+    int m_sentMask = 0;   // the button mask last sent
+    QList<Step> m_steps;  // planned, not sent yet
+    QTimer m_stepTimer;
+    QElapsedTimer m_sinceInput; // invalid: no input yet
+    quint64 m_framesAtInput = 0;
+    struct ShotWaiter {
+        Core::Promise<QImage> promise;
+        QElapsedTimer age;
+    };
+    QList<ShotWaiter> m_shotWaiters;
+    QElapsedTimer m_sinceFrame;
+    QTimer m_settleTimer;
+};
+
+} // namespace Desktop

@@ -1,0 +1,419 @@
+#include "server/displaycontroller.h"
+
+#include "desktop/displayhub.h"
+#include "desktop/inputaction.h"
+#include "desktop/vmdisplay.h"
+
+#include "core/vm/vmmanager.h"
+
+#include <QBuffer>
+#include <QFile>
+#include <QFileInfo>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QPromise>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <cmath>
+
+namespace Server {
+namespace {
+
+using Desktop::InputAction;
+
+ApiFuture answer(ApiResult result)
+{
+    QPromise<ApiResult> p;
+    p.start();
+    p.addResult(std::move(result));
+    p.finish();
+    return p.future();
+}
+
+ApiError invalid(const QString &message)
+{
+    return ApiError(ApiError::Code::InvalidArgument, message);
+}
+
+QString controllerName(Desktop::VmDisplay::Controller c)
+{
+    return c == Desktop::VmDisplay::Controller::Human ? QStringLiteral("human") : QStringLiteral("agent");
+}
+
+QJsonObject displayJson(const QString &name, Desktop::VmDisplay *d)
+{
+    const QSize size = d->size();
+    return {{QStringLiteral("name"), name},
+            {QStringLiteral("connected"), d->isConnected()},
+            {QStringLiteral("width"), size.width()},
+            {QStringLiteral("height"), size.height()},
+            {QStringLiteral("controller"), controllerName(d->controller())},
+            {QStringLiteral("human_in_control"), d->humanHasControl()},
+            {QStringLiteral("viewer"), QStringLiteral("/vnc/%1").arg(name)},
+            {QStringLiteral("websocket"), QStringLiteral("/api/v1/vms/%1/vnc").arg(name)}};
+}
+
+std::optional<int> intField(const QJsonObject &o, const QString &key, bool *present, std::optional<ApiError> *error)
+{
+    const QJsonValue v = o.value(key);
+    *present = !v.isUndefined();
+    if (!*present)
+        return std::nullopt;
+    const double d = v.toDouble(std::nan(""));
+    if (!v.isDouble() || !std::isfinite(d) || std::fabs(d) > 1e6) {
+        *error = invalid(QStringLiteral("field '%1' must be a number").arg(key));
+        return std::nullopt;
+    }
+    return static_cast<int>(std::lround(d));
+}
+
+// "0.5" (a factor in (0, 1]) or "1024x768" (fit inside): the factor.
+std::variant<double, ApiError> parseScale(const QString &text, QSize screen)
+{
+    if (text.contains(QLatin1Char('x'))) {
+        const QStringList wh = text.split(QLatin1Char('x'));
+        bool okW = false;
+        bool okH = false;
+        const int w = wh.value(0).toInt(&okW);
+        const int h = wh.value(1).toInt(&okH);
+        if (wh.size() != 2 || !okW || !okH || w < DisplayController::kMinScaledSide || h < DisplayController::kMinScaledSide)
+            return invalid(QStringLiteral("'scale' must be a factor in (0, 1] or a maximum size WIDTHxHEIGHT (each at least %1)")
+                               .arg(DisplayController::kMinScaledSide));
+        return qMin(1.0, qMin(double(w) / screen.width(), double(h) / screen.height()));
+    }
+    bool ok = false;
+    const double f = text.toDouble(&ok);
+    if (!ok || !(f > 0) || f > 1)
+        return invalid(QStringLiteral("'scale' must be a factor in (0, 1] or a maximum size WIDTHxHEIGHT"));
+    return f;
+}
+
+} // namespace
+
+DisplayController::DisplayController(Desktop::DisplayHub *hub, QObject *parent)
+    : QObject(parent)
+    , m_hub(hub)
+{
+}
+
+namespace {
+
+std::variant<Desktop::VmDisplay *, ApiError> displayOf(Desktop::DisplayHub *hub, const Request &request)
+{
+    if (!hub)
+        return ApiError(ApiError::Code::Unsupported, QStringLiteral("this service was started without display support"));
+    auto d = hub->display(request.param(QStringLiteral("name")));
+    if (!d)
+        return ApiError::fromCore(d.error());
+    return *d;
+}
+
+} // namespace
+
+ApiFuture DisplayController::screenshot(const Request &request)
+{
+    auto d = displayOf(m_hub, request);
+    if (auto *e = std::get_if<ApiError>(&d))
+        return answer(*e);
+    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    const QString scaleText = request.query.queryItemValue(QStringLiteral("scale"));
+    for (const auto &item : request.query.queryItems()) {
+        if (item.first != QLatin1String("scale"))
+            return answer(invalid(QStringLiteral("unknown query parameter '%1' (this route takes: scale)").arg(item.first.left(64))));
+    }
+    QPromise<ApiResult> promise;
+    promise.start();
+    ApiFuture future = promise.future();
+    auto shared = std::make_shared<QPromise<ApiResult>>(std::move(promise));
+    Core::whenDone(display->screenshot(), this, [this, shared, scaleText](const Core::Expected<QImage> &shot) {
+        auto finish = [shared](ApiResult r) {
+            shared->addResult(std::move(r));
+            shared->finish();
+        };
+        if (!shot) {
+            finish(ApiError::fromCore(shot.error()));
+            return;
+        }
+        const QImage frame = *shot;
+        double scale = 1.0;
+        if (!scaleText.isEmpty()) {
+            auto s = parseScale(scaleText, frame.size());
+            if (auto *e = std::get_if<ApiError>(&s)) {
+                finish(*e);
+                return;
+            }
+            scale = std::get<double>(s);
+        }
+        // Scaling and PNG encoding take tens of ms: off the event loop.
+        QtConcurrent::run([frame, scale]() {
+            QImage out = frame;
+            if (scale < 1.0)
+                out = frame.scaled(qMax(1, int(std::lround(frame.width() * scale))), qMax(1, int(std::lround(frame.height() * scale))),
+                                   Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+            QByteArray png;
+            QBuffer buffer(&png);
+            buffer.open(QIODevice::WriteOnly);
+            out.convertToFormat(QImage::Format_RGB888).save(&buffer, "PNG", 1);
+            Response r = Response::ofBytes(png, QByteArrayLiteral("image/png"));
+            r.headers.append({QByteArrayLiteral("X-Screen-Width"), QByteArray::number(frame.width())});
+            r.headers.append({QByteArrayLiteral("X-Screen-Height"), QByteArray::number(frame.height())});
+            r.headers.append({QByteArrayLiteral("X-Scale"), QByteArray::number(double(out.width()) / frame.width(), 'g', 6)});
+            return r;
+        }).then(this, [shared](const Response &r) { // back on this thread: the adapter continues from here
+            shared->addResult(ApiResult(r));
+            shared->finish();
+        });
+    });
+    return future;
+}
+
+std::optional<ApiError> DisplayController::parseAction(const QJsonObject &o, double scale, InputAction *out)
+{
+    static const QStringList fields{QStringLiteral("action"), QStringLiteral("x"), QStringLiteral("y"), QStringLiteral("to_x"),
+                                    QStringLiteral("to_y"), QStringLiteral("button"), QStringLiteral("count"), QStringLiteral("dx"),
+                                    QStringLiteral("dy"), QStringLiteral("text"), QStringLiteral("keys")};
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        if (!fields.contains(it.key()))
+            return invalid(QStringLiteral("unknown field '%1' in an input action (fields: %2)").arg(it.key().left(64), fields.join(QStringLiteral(", "))));
+    }
+    const QString action = o.value(QStringLiteral("action")).toString();
+    static const QHash<QString, InputAction::Kind> kinds{{QStringLiteral("move"), InputAction::Kind::Move},
+                                                         {QStringLiteral("click"), InputAction::Kind::Click},
+                                                         {QStringLiteral("drag"), InputAction::Kind::Drag},
+                                                         {QStringLiteral("scroll"), InputAction::Kind::Scroll},
+                                                         {QStringLiteral("type"), InputAction::Kind::Type},
+                                                         {QStringLiteral("key"), InputAction::Kind::Key}};
+    if (!kinds.contains(action))
+        return invalid(QStringLiteral("field 'action' must be one of move, click, drag, scroll, type, key"));
+    InputAction a;
+    a.kind = kinds.value(action);
+    std::optional<ApiError> error;
+    bool hasX = false;
+    bool hasY = false;
+    bool hasToX = false;
+    bool hasToY = false;
+    bool present = false;
+    const auto x = intField(o, QStringLiteral("x"), &hasX, &error);
+    const auto y = intField(o, QStringLiteral("y"), &hasY, &error);
+    const auto toX = intField(o, QStringLiteral("to_x"), &hasToX, &error);
+    const auto toY = intField(o, QStringLiteral("to_y"), &hasToY, &error);
+    const auto count = intField(o, QStringLiteral("count"), &present, &error);
+    const auto dx = intField(o, QStringLiteral("dx"), &present, &error);
+    const auto dy = intField(o, QStringLiteral("dy"), &present, &error);
+    if (error)
+        return error;
+    if (hasX != hasY)
+        return invalid(QStringLiteral("'x' and 'y' go together"));
+    auto unscale = [scale](int v) { return int(std::lround(v / scale)); };
+    a.hasPoint = hasX;
+    if (hasX)
+        a.point = QPoint(unscale(*x), unscale(*y));
+    if (o.contains(QStringLiteral("button")) && !Desktop::parseButton(o.value(QStringLiteral("button")).toString(), &a.button))
+        return invalid(QStringLiteral("field 'button' must be left, middle or right"));
+    switch (a.kind) {
+    case InputAction::Kind::Move:
+        if (!hasX)
+            return invalid(QStringLiteral("move needs 'x' and 'y'"));
+        break;
+    case InputAction::Kind::Click: a.count = count.value_or(1); break;
+    case InputAction::Kind::Drag:
+        if (!hasX || !hasToX || !hasToY)
+            return invalid(QStringLiteral("drag needs 'x', 'y', 'to_x' and 'to_y'"));
+        a.to = QPoint(unscale(*toX), unscale(*toY));
+        break;
+    case InputAction::Kind::Scroll:
+        a.scrollX = dx.value_or(0);
+        a.scrollY = dy.value_or(0);
+        break;
+    case InputAction::Kind::Type:
+        if (!o.value(QStringLiteral("text")).isString())
+            return invalid(QStringLiteral("type needs 'text' (a string)"));
+        a.text = o.value(QStringLiteral("text")).toString();
+        break;
+    case InputAction::Kind::Key:
+        if (!o.value(QStringLiteral("keys")).isString())
+            return invalid(QStringLiteral("key needs 'keys' (a string such as \"ctrl+alt+t\" or \"Return\")"));
+        a.text = o.value(QStringLiteral("keys")).toString();
+        break;
+    }
+    *out = a;
+    return std::nullopt;
+}
+
+ApiFuture DisplayController::input(const Request &request)
+{
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(request.body, &pe);
+    if (pe.error != QJsonParseError::NoError || !doc.isObject())
+        return answer(ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be a JSON object: one action, or {\"actions\": [...]}")));
+    QJsonObject body = doc.object();
+    double scale = 1.0;
+    if (body.contains(QStringLiteral("scale"))) {
+        scale = body.take(QStringLiteral("scale")).toDouble(0);
+        if (!(scale > 0) || scale > 1)
+            return answer(invalid(QStringLiteral("field 'scale' must be the screenshot's scale, a number in (0, 1]")));
+    }
+    QJsonArray list;
+    if (body.contains(QStringLiteral("actions"))) {
+        if (body.size() != 1 || !body.value(QStringLiteral("actions")).isArray())
+            return answer(invalid(QStringLiteral("'actions' must be an array of action objects (with 'scale' the only other field)")));
+        list = body.value(QStringLiteral("actions")).toArray();
+    } else {
+        list.append(body);
+    }
+    if (list.isEmpty() || list.size() > kMaxActions)
+        return answer(invalid(QStringLiteral("give 1 to %1 actions").arg(kMaxActions)));
+    QList<InputAction> actions;
+    for (qsizetype i = 0; i < list.size(); ++i) {
+        if (!list.at(i).isObject())
+            return answer(invalid(QStringLiteral("action %1 is not an object").arg(i)));
+        InputAction a;
+        if (auto e = parseAction(list.at(i).toObject(), scale, &a)) {
+            if (list.size() > 1)
+                e->message = QStringLiteral("action %1: %2").arg(i).arg(e->message);
+            return answer(*e);
+        }
+        actions << a;
+    }
+    auto d = displayOf(m_hub, request);
+    if (auto *e = std::get_if<ApiError>(&d))
+        return answer(*e);
+    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    const QString name = request.param(QStringLiteral("name"));
+    // Refused at once while a human drives, even before connecting.
+    if (display->humanHasControl())
+        return answer(ApiError(ApiError::Code::ControlHeld,
+                               QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release "
+                                              "it (screenshots still work)")
+                                   .arg(name)));
+    QPromise<ApiResult> promise;
+    promise.start();
+    ApiFuture future = promise.future();
+    auto shared = std::make_shared<QPromise<ApiResult>>(std::move(promise));
+    const QPointer<Desktop::VmDisplay> guard(display);
+    Core::whenDone(display->ensureConnected(), this, [this, shared, guard, actions, name](const Core::Expected<void> &r) {
+        auto finish = [shared](ApiResult result) {
+            shared->addResult(std::move(result));
+            shared->finish();
+        };
+        if (!r)
+            return finish(ApiError::fromCore(r.error()));
+        if (!guard)
+            return finish(ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name)));
+        if (guard->humanHasControl())
+            return finish(ApiError(ApiError::Code::ControlHeld,
+                                   QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it")
+                                       .arg(name)));
+        Core::whenDone(guard->perform(actions, Desktop::VmDisplay::Controller::Agent), this,
+                       [finish, guard, name, count = actions.size()](const Core::Expected<void> &done) {
+                           if (!done)
+                               return finish(ApiError::fromCore(done.error()));
+                           if (!guard)
+                               return finish(ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name)));
+                           QJsonObject o = displayJson(name, guard);
+                           o.insert(QStringLiteral("performed"), static_cast<int>(count));
+                           finish(Response::ofJson(o));
+                       });
+    });
+    return future;
+}
+
+ApiFuture DisplayController::display(const Request &request)
+{
+    auto d = displayOf(m_hub, request);
+    if (auto *e = std::get_if<ApiError>(&d))
+        return answer(*e);
+    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    const QString name = request.param(QStringLiteral("name"));
+    QPromise<ApiResult> promise;
+    promise.start();
+    ApiFuture future = promise.future();
+    auto shared = std::make_shared<QPromise<ApiResult>>(std::move(promise));
+    const QPointer<Desktop::VmDisplay> guard(display);
+    Core::whenDone(display->ensureConnected(), this, [shared, guard, name](const Core::Expected<void> &r) {
+        if (!r)
+            shared->addResult(ApiError::fromCore(r.error()));
+        else if (!guard)
+            shared->addResult(ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name)));
+        else
+            shared->addResult(Response::ofJson(displayJson(name, guard)));
+        shared->finish();
+    });
+    return future;
+}
+
+ApiFuture DisplayController::control(const Request &request)
+{
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(request.body, &pe);
+    if (pe.error != QJsonParseError::NoError || !doc.isObject())
+        return answer(ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be {\"controller\": \"human\" | \"agent\"}")));
+    const QJsonObject o = doc.object();
+    const QString who = o.value(QStringLiteral("controller")).toString();
+    if (o.size() != 1 || (who != QLatin1String("human") && who != QLatin1String("agent")))
+        return answer(invalid(QStringLiteral("the body must be {\"controller\": \"human\"} to take control or {\"controller\": \"agent\"} to release it")));
+    auto d = displayOf(m_hub, request);
+    if (auto *e = std::get_if<ApiError>(&d))
+        return answer(*e);
+    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    display->setController(who == QLatin1String("human") ? Desktop::VmDisplay::Controller::Human : Desktop::VmDisplay::Controller::Agent);
+    return answer(Response::ofJson(displayJson(request.param(QStringLiteral("name")), display)));
+}
+
+ApiFuture DisplayController::viewerPage(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    if (auto valid = Vm::VmManager::validateName(name); !valid)
+        return answer(ApiError::fromCore(valid.error()));
+    auto d = displayOf(m_hub, request);
+    if (auto *e = std::get_if<ApiError>(&d))
+        return answer(*e);
+    if (!QFileInfo::exists(novncDir() + QStringLiteral("/core/rfb.js")))
+        return answer(ApiError(ApiError::Code::Unsupported,
+                               QStringLiteral("noVNC is not installed: install Debian's 'novnc' package or set MVS_NOVNC_DIR to a noVNC "
+                                              "checkout (it has core/rfb.js)")));
+    QFile page(QStringLiteral(":/server/viewer.html"));
+    if (!page.open(QIODevice::ReadOnly))
+        return answer(ApiError(ApiError::Code::Internal, QStringLiteral("the viewer page is missing from the build")));
+    QByteArray html = page.readAll();
+    html.replace("@VM@", name.toUtf8()); // validated: [a-z0-9-]
+    Response r = Response::ofBytes(html, QByteArrayLiteral("text/html; charset=utf-8"));
+    r.headers.append({QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store")});
+    r.headers.append({QByteArrayLiteral("Referrer-Policy"), QByteArrayLiteral("no-referrer")});
+    return answer(r);
+}
+
+QString DisplayController::novncDir()
+{
+    const QString env = qEnvironmentVariable("MVS_NOVNC_DIR");
+    return env.isEmpty() ? QStringLiteral("/usr/share/novnc") : env;
+}
+
+ApiFuture DisplayController::novncAsset(const Request &request)
+{
+    // The route only matches clean relative paths (no "." or ".." parts);
+    // the canonical path must still be inside the directory (symlinks).
+    const QString root = QFileInfo(novncDir()).canonicalFilePath();
+    const QString path = QFileInfo(novncDir() + QLatin1Char('/') + request.param(QStringLiteral("path"))).canonicalFilePath();
+    if (root.isEmpty() || path.isEmpty() || !path.startsWith(root + QLatin1Char('/')) || !QFileInfo(path).isFile())
+        return answer(ApiError(ApiError::Code::NotFound, QStringLiteral("no such noVNC file")));
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return answer(ApiError(ApiError::Code::NotFound, QStringLiteral("cannot read %1").arg(request.param(QStringLiteral("path")))));
+    static const QHash<QString, QByteArray> types{{QStringLiteral("js"), QByteArrayLiteral("text/javascript; charset=utf-8")},
+                                                  {QStringLiteral("html"), QByteArrayLiteral("text/html; charset=utf-8")},
+                                                  {QStringLiteral("css"), QByteArrayLiteral("text/css")},
+                                                  {QStringLiteral("svg"), QByteArrayLiteral("image/svg+xml")},
+                                                  {QStringLiteral("png"), QByteArrayLiteral("image/png")},
+                                                  {QStringLiteral("ico"), QByteArrayLiteral("image/x-icon")},
+                                                  {QStringLiteral("json"), QByteArrayLiteral("application/json")},
+                                                  {QStringLiteral("woff"), QByteArrayLiteral("font/woff")},
+                                                  {QStringLiteral("woff2"), QByteArrayLiteral("font/woff2")}};
+    Response r = Response::ofBytes(file.readAll(), types.value(QFileInfo(path).suffix().toLower(), QByteArrayLiteral("application/octet-stream")));
+    r.headers.append({QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("private, max-age=3600")});
+    return answer(r);
+}
+
+} // namespace Server
