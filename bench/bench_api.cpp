@@ -20,6 +20,8 @@
 #include "server/apicontroller.h"
 #include "server/httpadapter.h"
 
+#include "bench/benchutil.h"
+
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
@@ -48,25 +50,7 @@ constexpr int kExecBlock = 20;
     std::exit(1);
 }
 
-template<typename T>
-Core::Expected<T> await(Core::Future<T> f, int timeoutMs)
-{
-    QDeadlineTimer d(timeoutMs);
-    while (!f.isFinished() && !d.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
-    if (!f.isFinished())
-        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("benchmark step timed out"));
-    return f.result();
-}
 
-double percentile(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const auto idx = static_cast<size_t>(p * double(v.size() - 1) + 0.5);
-    return v.at(std::min(idx, v.size() - 1));
-}
 
 // A minimal HTTP/1.1 keep-alive client on a blocking socket (its own thread).
 class HttpClient {
@@ -212,18 +196,13 @@ double coreExecs(Agent::AgentClient *agent, int count)
     QElapsedTimer t;
     t.start();
     for (int i = 0; i < count; ++i) {
-        auto r = await(agent->run(request), kHttpTimeoutMs);
+        auto r = Bench::await(agent->run(request), kHttpTimeoutMs);
         if (!r || r->exitCode != 0)
             die(QStringLiteral("core exec failed: %1").arg(r ? QStringLiteral("exit %1").arg(r->exitCode) : r.error().toString()));
     }
     return double(t.nsecsElapsed()) / 1e9;
 }
 
-int intArg(const QStringList &args, const QString &name, int fallback)
-{
-    const qsizetype i = args.indexOf(name);
-    return i >= 0 && i + 1 < args.size() ? args.at(i + 1).toInt() : fallback;
-}
 
 } // namespace
 
@@ -231,10 +210,10 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     const QStringList args = app.arguments();
-    const int clients = intArg(args, QStringLiteral("--clients"), 32);
-    const int requests = intArg(args, QStringLiteral("--requests"), 100);
-    const int vmCount = intArg(args, QStringLiteral("--vms"), 8);
-    const int execs = intArg(args, QStringLiteral("--execs"), 200);
+    const int clients = Bench::intArg(args, QStringLiteral("--clients"), 32);
+    const int requests = Bench::intArg(args, QStringLiteral("--requests"), 100);
+    const int vmCount = Bench::intArg(args, QStringLiteral("--vms"), 8);
+    const int execs = Bench::intArg(args, QStringLiteral("--execs"), 200);
 
     QTemporaryDir state;
     auto driver = Vmm::createDriver(Vmm::DriverOptions());
@@ -259,7 +238,7 @@ int main(int argc, char **argv)
     }
     std::printf("booting the exec VM (%s driver)...\n", qPrintable((*driver)->name()));
     std::fflush(stdout);
-    if (auto r = await(manager.start(QStringLiteral("bench")), kBootTimeoutMs); !r)
+    if (auto r = Bench::await(manager.start(QStringLiteral("bench")), kBootTimeoutMs); !r)
         die(QStringLiteral("boot failed: %1").arg(r.error().toString()));
     auto agent = manager.agent(QStringLiteral("bench"));
     if (!agent)
@@ -285,10 +264,10 @@ int main(int argc, char **argv)
     if (!error.isEmpty())
         die(error);
 
-    const double healthP50 = percentile(health.latenciesMs, 0.5);
-    const double healthP99 = percentile(health.latenciesMs, 0.99);
-    const double listP50 = percentile(list.latenciesMs, 0.5);
-    const double listP99 = percentile(list.latenciesMs, 0.99);
+    const double healthP50 = Bench::percentile(health.latenciesMs, 0.5);
+    const double healthP99 = Bench::percentile(health.latenciesMs, 0.99);
+    const double listP50 = Bench::percentile(list.latenciesMs, 0.5);
+    const double listP99 = Bench::percentile(list.latenciesMs, 0.99);
     const double coreRate = execs / coreS;
     const double apiRate = execs / apiS;
     const double overhead = (apiS / coreS - 1.0) * 100.0;
@@ -305,7 +284,7 @@ int main(int argc, char **argv)
                 apiRate / coreRate, overhead, overhead < 10.0 ? "met" : "NOT met");
     std::fflush(stdout);
 
-    if (auto r = await(manager.remove(QStringLiteral("bench")), 60000); !r)
+    if (auto r = Bench::await(manager.remove(QStringLiteral("bench")), 60000); !r)
         std::fprintf(stderr, "bench_api: cleanup: %s\n", qPrintable(r.error().toString()));
     return 0;
 }

@@ -19,6 +19,8 @@
 #include "core/vmm/qemudriver.h"
 #include "core/vmm/vmmdriver.h"
 
+#include "bench/benchutil.h"
+
 #include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDeadlineTimer>
@@ -40,16 +42,6 @@ namespace {
 
 constexpr const char *kPeerPort = "org.qemu.guest_agent.0";
 
-template<typename T>
-Core::Expected<T> await(Core::Future<T> f, int timeoutMs = 300000)
-{
-    QDeadlineTimer d(timeoutMs);
-    while (!f.isFinished() && !d.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
-    if (!f.isFinished())
-        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("benchmark step timed out"));
-    return f.result();
-}
 
 [[noreturn]] void die(const QString &m)
 {
@@ -57,14 +49,6 @@ Core::Expected<T> await(Core::Future<T> f, int timeoutMs = 300000)
     std::exit(1);
 }
 
-double percentile(QList<double> v, double p)
-{
-    std::sort(v.begin(), v.end());
-    if (v.isEmpty())
-        return 0;
-    const auto idx = static_cast<qsizetype>(p * double(v.size() - 1) + 0.5);
-    return v.at(qBound<qsizetype>(0, idx, v.size() - 1));
-}
 
 // Spawn the floor: the same command line, kernel told to stop at init.
 double floorBootMs(const Vmm::VmSpec &base, Vmm::QemuCommandLine::Accel accel, const QString &qemu)
@@ -201,7 +185,7 @@ int main(int argc, char **argv)
     if (!driver)
         die(driver.error().message);
     Image::ImageBuilder builder;
-    auto image = await(builder.ensure(tmpl->image, Core::Paths::agentBinary()));
+    auto image = Bench::await(builder.ensure(tmpl->image, Core::Paths::agentBinary()));
     if (!image)
         die(image.error().message);
 
@@ -214,7 +198,7 @@ int main(int argc, char **argv)
         v->setExtraSerialPorts({QString::fromLatin1(kPeerPort)});
         QElapsedTimer t;
         t.start();
-        auto started = await(v->start());
+        auto started = Bench::await(v->start());
         const double ms = double(t.nsecsElapsed()) / 1e6;
         if (!started)
             die(started.error().message);
@@ -224,7 +208,7 @@ int main(int argc, char **argv)
         floorMs << floorBootMs(v->instance()->spec(), kvm ? Vmm::QemuCommandLine::Accel::Kvm : Vmm::QemuCommandLine::Accel::Tcg,
                                static_cast<const Vmm::QemuDriver &>(**driver).binary());
         if (i + 1 < boots)
-            (void)await(v->stop());
+            (void)Bench::await(v->stop());
         else
             vm = std::move(v);
     }
@@ -235,14 +219,14 @@ int main(int argc, char **argv)
     startQga.shell = QStringLiteral("for n in /sys/class/virtio-ports/*/name; do [ \"$(cat $n)\" = %1 ] && d=$(basename $(dirname $n)); done; "
                                     "exec qemu-ga -m virtio-serial -p /dev/$d -f /run/qemu-ga.pid -t /run -d")
                          .arg(QString::fromLatin1(kPeerPort));
-    auto qgaStarted = await(agent->run(startQga));
+    auto qgaStarted = Bench::await(agent->run(startQga));
     if (!qgaStarted || qgaStarted->exitCode != 0)
         die(QStringLiteral("cannot start qemu-ga in the guest: %1").arg(qgaStarted ? QString::fromUtf8(qgaStarted->stderrData) : qgaStarted.error().message));
     QgaClient qga;
     if (!qga.connectTo(Vmm::QemuCommandLine::extraPortSocketPath(vm->instance()->spec(), QString::fromLatin1(kPeerPort)))) {
         Agent::ExecRequest ps;
         ps.shell = QStringLiteral("ps; ls -l /sys/class/virtio-ports/; cat /sys/class/virtio-ports/*/name");
-        auto r = await(agent->run(ps));
+        auto r = Bench::await(agent->run(ps));
         die(QStringLiteral("qemu-ga does not answer: %1").arg(r ? QString::fromUtf8(r->stdoutData + r->stderrData) : r.error().message));
     }
 
@@ -253,7 +237,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < execs; ++i) {
         QElapsedTimer e;
         e.start();
-        auto r = await(agent->run(t));
+        auto r = Bench::await(agent->run(t));
         if (!r || r->exitCode != 0)
             die(QStringLiteral("exec failed"));
         oursExec << double(e.nsecsElapsed()) / 1e6;
@@ -279,12 +263,12 @@ int main(int argc, char **argv)
             double started = 0;
             Agent::ExecHandle *h = agent->exec(t);
             QObject::connect(h, &Agent::ExecHandle::started, h, [&](int) { started = double(e.nsecsElapsed()) / 1e6; });
-            (void)await(h->result());
+            (void)Bench::await(h->result());
             toStart << started;
             toExit << double(e.nsecsElapsed()) / 1e6;
             delete h;
         }
-        std::printf("debug: exec -> started p50 %.2f ms, -> exit p50 %.2f ms\n", percentile(toStart, 0.5), percentile(toExit, 0.5));
+        std::printf("debug: exec -> started p50 %.2f ms, -> exit p50 %.2f ms\n", Bench::percentile(toStart, 0.5), Bench::percentile(toExit, 0.5));
     }
 
     // Channel round trip with no process: health vs guest-ping.
@@ -292,7 +276,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < execs; ++i) {
         QElapsedTimer e;
         e.start();
-        if (!await(agent->health()))
+        if (!Bench::await(agent->health()))
             die(QStringLiteral("health failed"));
         oursPing << double(e.nsecsElapsed()) / 1e6;
         e.restart();
@@ -305,11 +289,11 @@ int main(int argc, char **argv)
     QRandomGenerator(42).fillRange(reinterpret_cast<quint32 *>(data.data()), data.size() / 4);
     QElapsedTimer e;
     e.start();
-    if (!await(agent->putData(QStringLiteral("/tmp/ours.bin"), data)))
+    if (!Bench::await(agent->putData(QStringLiteral("/tmp/ours.bin"), data)))
         die(QStringLiteral("put failed"));
     const double oursPut = mib / (double(e.nsecsElapsed()) / 1e9);
     e.restart();
-    auto back = await(agent->getData(QStringLiteral("/tmp/ours.bin")));
+    auto back = Bench::await(agent->getData(QStringLiteral("/tmp/ours.bin")));
     if (!back || *back != data)
         die(QStringLiteral("get failed or differs"));
     const double oursGet = mib / (double(e.nsecsElapsed()) / 1e9);
@@ -338,17 +322,17 @@ int main(int argc, char **argv)
     const double peerGet = mib / (double(e.nsecsElapsed()) / 1e9);
     if (peerData != data)
         die(QStringLiteral("qemu-ga's round trip differs"));
-    (void)await(vm->stop());
+    (void)Bench::await(vm->stop());
 
-    const double fMed = percentile(floorMs, 0.5), rMed = percentile(readyMs, 0.5);
+    const double fMed = Bench::percentile(floorMs, 0.5), rMed = Bench::percentile(readyMs, 0.5);
     std::printf("\nbench_foundation: QEMU %s, 1 vCPU, 256 MiB, Debian cloud kernel + busybox initramfs; %d boots, %d execs, %d MiB\n\n",
                 kvm ? "KVM" : "TCG", boots, execs, mib);
     std::printf("%-34s %17s %-26s %17s\n", "measure", "ours", "floor / peer", "");
     row("create->agent ready, median", rMed, fMed, "ms", "bare QEMU to init", fMed > 0 && rMed / fMed <= 1.2 ? QStringLiteral("aim <=1.2x: met") : QStringLiteral("aim <=1.2x: NOT met"));
-    const double o50 = percentile(oursExec, 0.5), p50 = percentile(peerExec, 0.5);
+    const double o50 = Bench::percentile(oursExec, 0.5), p50 = Bench::percentile(peerExec, 0.5);
     row("exec `true` p50", o50, p50, "ms", "qemu-ga exec+status", o50 <= p50 / 2 ? QStringLiteral("aim <=0.5x: met") : QStringLiteral("aim <=0.5x: NOT met"));
-    row("exec `true` p90", percentile(oursExec, 0.9), percentile(peerExec, 0.9), "ms", "qemu-ga exec+status", QString());
-    row("round trip (health / guest-ping) p50", percentile(oursPing, 0.5), percentile(peerPing, 0.5), "ms", "qemu-ga guest-ping", QString());
+    row("exec `true` p90", Bench::percentile(oursExec, 0.9), Bench::percentile(peerExec, 0.9), "ms", "qemu-ga exec+status", QString());
+    row("round trip (health / guest-ping) p50", Bench::percentile(oursPing, 0.5), Bench::percentile(peerPing, 0.5), "ms", "qemu-ga guest-ping", QString());
     row("file put", oursPut, peerPut, "MiB/s", "qemu-ga file-write", oursPut >= 5 * peerPut ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
     row("file get", oursGet, peerGet, "MiB/s", "qemu-ga file-read", oursGet >= 5 * peerGet ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
     std::printf("\nboot ms, ours: ");

@@ -19,6 +19,8 @@
 #include "server/apicontroller.h"
 #include "server/httpadapter.h"
 
+#include "bench/benchutil.h"
+
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
@@ -45,16 +47,6 @@ constexpr int kStepTimeoutMs = 120000;
     std::exit(1);
 }
 
-template<typename T>
-Core::Expected<T> await(Core::Future<T> f, int timeoutMs)
-{
-    QDeadlineTimer d(timeoutMs);
-    while (!f.isFinished() && !d.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
-    if (!f.isFinished())
-        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("benchmark step timed out"));
-    return f.result();
-}
 
 quint16 freePort()
 {
@@ -171,19 +163,14 @@ private:
     }
 };
 
-int intArg(const QStringList &args, const QString &name, int fallback)
-{
-    const qsizetype i = args.indexOf(name);
-    return i >= 0 && i + 1 < args.size() ? args.at(i + 1).toInt() : fallback;
-}
 
 } // namespace
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    const int seconds = intArg(app.arguments(), QStringLiteral("--seconds"), 5);
-    const int rounds = intArg(app.arguments(), QStringLiteral("--rounds"), 3);
+    const int seconds = Bench::intArg(app.arguments(), QStringLiteral("--seconds"), 5);
+    const int rounds = Bench::intArg(app.arguments(), QStringLiteral("--rounds"), 3);
 
     if (QStandardPaths::findExecutable(QStringLiteral("websockify")).isEmpty())
         die(QStringLiteral("websockify is not installed (apt-get install websockify)"));
@@ -209,12 +196,12 @@ int main(int argc, char **argv)
         die(r.error().message);
     std::printf("booting a desktop VM (%s driver)...\n", qPrintable((*driver)->name()));
     std::fflush(stdout);
-    if (auto r = await(manager.start(o.name), kBootTimeoutMs); !r)
+    if (auto r = Bench::await(manager.start(o.name), kBootTimeoutMs); !r)
         die(QStringLiteral("boot failed: %1").arg(r.error().toString()));
     auto display = displays.display(o.name);
     if (!display)
         die(display.error().message);
-    if (auto r = await((*display)->ensureConnected(), kStepTimeoutMs); !r)
+    if (auto r = Bench::await((*display)->ensureConnected(), kStepTimeoutMs); !r)
         die(QStringLiteral("no desktop: %1").arg(r.error().toString()));
 
     // websockify in front of a TCP forward of the same guest port.
@@ -280,7 +267,7 @@ int main(int argc, char **argv)
     std::printf("| updates | %.1f /s | %.1f /s | %.2f | |\n", oursUpdates / oursSeconds, peerUpdates / peerSeconds,
                 (oursUpdates / oursSeconds) / (peerUpdates / peerSeconds));
     std::fflush(stdout);
-    if (auto r = await(manager.remove(o.name), 60000); !r)
+    if (auto r = Bench::await(manager.remove(o.name), 60000); !r)
         std::fprintf(stderr, "bench_rfbws: cleanup: %s\n", qPrintable(r.error().toString()));
     return 0;
 }

@@ -21,6 +21,8 @@
 #include "tests/vncview/xvncserver.h"
 #include "vncview/vncconnection.h"
 
+#include "bench/benchutil.h"
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -56,14 +58,6 @@ double median(QList<double> v)
     return v.isEmpty() ? 0 : v.at(v.size() / 2);
 }
 
-double percentile(QList<double> v, double p)
-{
-    std::sort(v.begin(), v.end());
-    if (v.isEmpty())
-        return 0;
-    const auto idx = static_cast<qsizetype>(p * double(v.size() - 1) + 0.5);
-    return v.at(qBound<qsizetype>(0, idx, v.size() - 1));
-}
 
 // Does the 15x15 box around p hold a pixel other than the background?
 template<typename PixelAt>
@@ -322,8 +316,8 @@ int main(int argc, char **argv)
     std::printf("\n%-34s %17s %-22s %17s\n", "", "VncConnection", "", "peer");
     const double fo = median(fpsOurs), fb = median(fpsBare);
     row("updates/s, animated screen (med)", fo, fb, "fps", fo >= 0.9 * fb ? QStringLiteral("ok (>= 0.90)") : QStringLiteral("SLOWER"));
-    const double lo50 = percentile(latOurs, 0.5), lb50 = percentile(latBare, 0.5);
-    const double lo90 = percentile(latOurs, 0.9), lb90 = percentile(latBare, 0.9);
+    const double lo50 = Bench::percentile(latOurs, 0.5), lb50 = Bench::percentile(latBare, 0.5);
+    const double lo90 = Bench::percentile(latOurs, 0.9), lb90 = Bench::percentile(latBare, 0.9);
     row("pointer->pixel latency p50", lo50, lb50, "ms", lo50 <= 1.1 * lb50 ? QStringLiteral("ok (<= 1.10)") : QStringLiteral("SLOWER"));
     row("pointer->pixel latency p90", lo90, lb90, "ms", lo90 <= 1.1 * lb90 ? QStringLiteral("ok (<= 1.10)") : QStringLiteral("SLOWER"));
     double load[3] = {0, 0, 0};

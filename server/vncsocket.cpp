@@ -9,14 +9,6 @@
 #include <QWebSocket>
 
 namespace Server {
-namespace {
-
-constexpr quint16 kCloseNormal = 1000;
-constexpr quint16 kClosePolicy = 1008;
-constexpr quint16 kCloseInternal = 1011;
-
-} // namespace
-
 VncSocket::VncSocket(std::unique_ptr<QWebSocket> socket, ApiController &controller, QString vmName, QObject *parent)
     : QObject(parent)
     , m_socket(std::move(socket))
@@ -26,7 +18,7 @@ VncSocket::VncSocket(std::unique_ptr<QWebSocket> socket, ApiController &controll
     m_socket->setParent(nullptr);
     connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, &VncSocket::onBinary);
     connect(m_socket.get(), &QWebSocket::textMessageReceived, this,
-            [this]() { close(kClosePolicy, QStringLiteral("RFB goes in binary frames")); });
+            [this]() { close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("RFB goes in binary frames")); });
     connect(m_socket.get(), &QWebSocket::disconnected, this, [this]() {
         m_closing = true;
         deleteLater();
@@ -51,14 +43,14 @@ VncSocket::~VncSocket()
     }
 }
 
-void VncSocket::close(quint16 code, const QString &reason)
+void VncSocket::close(QWebSocketProtocol::CloseCode code, const QString &reason)
 {
     if (m_closing)
         return;
     m_closing = true;
     if (m_guest)
         m_guest->abort();
-    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), reason.left(120));
+    m_socket->close(code, reason.left(120));
     // disconnected() deletes us; make sure it happens even if the peer is gone.
     deleteLater();
 }
@@ -67,26 +59,26 @@ void VncSocket::connectGuest()
 {
     Desktop::DisplayHub *hub = m_controller.displays();
     if (!hub) {
-        close(kCloseInternal, QStringLiteral("this service has no display support"));
+        close(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("this service has no display support"));
         return;
     }
     auto display = hub->display(m_vm);
     if (!display) {
         close(display.error().code == Core::ErrorCode::Unsupported || display.error().code == Core::ErrorCode::NotFound ||
                       display.error().code == Core::ErrorCode::InvalidState
-                  ? kCloseNormal
-                  : kCloseInternal,
+                  ? QWebSocketProtocol::CloseCodeNormal
+                  : QWebSocketProtocol::CloseCodeBadOperation,
               display.error().message);
         return;
     }
     m_display = *display;
     Core::whenDone(m_display->ensureConnected(), this, [this](const Core::Expected<void> &r) {
         if (!r) {
-            close(kCloseInternal, r.error().message);
+            close(QWebSocketProtocol::CloseCodeBadOperation, r.error().message);
             return;
         }
         if (!m_display) {
-            close(kCloseNormal, QStringLiteral("the VM stopped"));
+            close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("the VM stopped"));
             return;
         }
         m_guest = new QLocalSocket(this);
@@ -98,11 +90,11 @@ void VncSocket::connectGuest()
         connect(m_guest, &QLocalSocket::readyRead, this, &VncSocket::pumpFromGuest);
         connect(m_guest, &QLocalSocket::disconnected, this, [this]() {
             pumpFromGuest();
-            close(kCloseNormal, QStringLiteral("the guest's VNC server closed the connection"));
+            close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("the guest's VNC server closed the connection"));
         });
         connect(m_guest, &QLocalSocket::errorOccurred, this, [this](QLocalSocket::LocalSocketError e) {
             if (e != QLocalSocket::PeerClosedError)
-                close(kCloseInternal, QStringLiteral("cannot reach the guest's VNC server: %1").arg(m_guest->errorString()));
+                close(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("cannot reach the guest's VNC server: %1").arg(m_guest->errorString()));
         });
         m_guest->connectToServer(m_display->socketPath());
     });
@@ -128,7 +120,7 @@ void VncSocket::onBinary(const QByteArray &data)
     // Input passes only while a human holds control of this display.
     const bool allowInput = m_display && m_display->humanHasControl();
     if (m_filter.feed(data, allowInput) == RfbFilter::Result::Error) {
-        close(kClosePolicy, QStringLiteral("not RFB: %1").arg(m_filter.errorString()));
+        close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("not RFB: %1").arg(m_filter.errorString()));
         return;
     }
     const QByteArray out = m_filter.takeOutput();

@@ -16,6 +16,7 @@
 
 #include <QObject>
 #include <QPointer>
+#include <QWebSocketProtocol>
 
 #include <memory>
 
@@ -45,7 +46,7 @@ private:
     void connectGuest();
     void pumpFromGuest();
     void onBinary(const QByteArray &data);
-    void close(quint16 code, const QString &reason);
+    void close(QWebSocketProtocol::CloseCode code, const QString &reason);
 
     std::unique_ptr<QWebSocket> m_socket;
     ApiController &m_controller;

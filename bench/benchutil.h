@@ -1,0 +1,46 @@
+#pragma once
+// Small helpers every benchmark uses: waiting on a core future while the
+// event loop runs, percentiles, numeric flags.
+
+#include "core/async.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QList>
+#include <QStringList>
+
+#include <algorithm>
+
+namespace Bench {
+
+template<typename T>
+Core::Expected<T> await(Core::Future<T> f, int timeoutMs = 300000)
+{
+    QDeadlineTimer d(timeoutMs);
+    while (!f.isFinished() && !d.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+    if (!f.isFinished())
+        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("benchmark step timed out"));
+    return f.result();
+}
+
+// The p-quantile (0..1) by nearest rank; 0 for no samples.
+template<typename Container>
+double percentile(Container v, double p)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const auto n = static_cast<qsizetype>(v.size());
+    const auto idx = static_cast<qsizetype>(p * double(n - 1) + 0.5);
+    return v[static_cast<size_t>(qBound<qsizetype>(0, idx, n - 1))];
+}
+
+// "--name N" among the arguments, else fallback.
+inline int intArg(const QStringList &args, const QString &name, int fallback)
+{
+    const qsizetype i = args.indexOf(name);
+    return i >= 0 && i + 1 < args.size() ? args.at(i + 1).toInt() : fallback;
+}
+
+} // namespace Bench
