@@ -37,6 +37,8 @@ int imageCommand(QStringList args)
             return 1;
         }
         std::printf("kernel %s\ninitramfs %s\n", qPrintable(img->kernelPath), qPrintable(img->initramfsPath));
+        if (!img->rootDiskPath.isEmpty())
+            std::printf("rootdisk %s\n", qPrintable(img->rootDiskPath));
         return 0;
     }
     Image::ImageBuilder builder;
@@ -54,6 +56,8 @@ int imageCommand(QStringList args)
         } else {
             std::printf("image %s\nkernel %s (%s)\ninitramfs %s\n", qPrintable(img->key), qPrintable(img->kernelPath),
                         qPrintable(img->kernelVersion), qPrintable(img->initramfsPath));
+            if (!img->rootDiskPath.isEmpty())
+                std::printf("rootdisk %s (shared read-only; each VM writes to its own layer)\n", qPrintable(img->rootDiskPath));
             rc = 0;
         }
         QCoreApplication::exit(rc);

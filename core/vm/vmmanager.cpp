@@ -219,6 +219,9 @@ Core::Result VmManager::ensureVm(Entry *entry)
     vm->setVcpus(entry->record.vcpus);
     vm->setMemoryMiB(entry->record.memoryMiB);
     vm->setConsoleLogPath(consoleLogPath(name));
+    // Root-disk templates: the VM's own writable layer lives with its record,
+    // so what it wrote survives stop/start and a restart of the service.
+    vm->setDiskDir(diskDir(name));
     connect(vm.get(), &VirtualMachine::stateChanged, this, [this, name]() {
         if (const Entry *e = find(name))
             Q_EMIT vmStateChanged(name, reportedState(*e));
@@ -255,6 +258,11 @@ VmInfo VmManager::infoOf(const Entry &entry) const
 QString VmManager::recordPath(const QString &name) const
 {
     return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".json");
+}
+
+QString VmManager::diskDir(const QString &name) const
+{
+    return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".disk");
 }
 
 QString VmManager::consoleLogPath(const QString &name) const
@@ -526,6 +534,7 @@ Core::Future<void> VmManager::remove(const QString &name)
         std::unique_ptr<Entry> gone = std::move(it->second);
         m_entries.erase(it);
         QFile::remove(consoleLogPath(name));
+        QDir(diskDir(name)).removeRecursively();
         if (gone->vm) {
             // This may run inside the VM's own continuation: delete it later.
             gone->vm->disconnect(this);

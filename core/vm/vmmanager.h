@@ -110,6 +110,8 @@ public:
     Core::Expected<Agent::AgentClient *> agent(const QString &name) const;
 
     QString consoleLogPath(const QString &name) const;
+    // Where a root-disk VM's own writable disk lives (<state dir>/<name>.disk).
+    QString diskDir(const QString &name) const;
     // The last maxBytes of the console log (empty when the VM never booted).
     Core::Expected<QByteArray> consoleLog(const QString &name, qint64 maxBytes) const;
 

@@ -14,6 +14,7 @@
 #include "server/httpadapter.h"
 
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QHostAddress>
 #include <QImage>
 #include <QJsonArray>
@@ -140,6 +141,27 @@ class TestComputerUse : public QObject {
         return false;
     }
 
+    void startService(Vmm::VmmDriver &driver)
+    {
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_home.filePath(QStringLiteral("vms")));
+        m_displays = std::make_unique<Desktop::DisplayHub>(*m_manager);
+        m_controller = std::make_unique<Server::ApiController>(*m_manager, m_displays.get());
+        Server::HttpAdapter::Options o;
+        o.token = m_token;
+        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
+        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
+        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
+        m_port = *port;
+    }
+
+    void stopService()
+    {
+        m_adapter.reset();
+        m_controller.reset();
+        m_displays.reset();
+        m_manager.reset(); // stops the VMs it runs
+    }
+
 private Q_SLOTS:
     void initTestCase()
     {
@@ -153,21 +175,8 @@ private Q_SLOTS:
     void desktop()
     {
         E2E_DRIVER_OR_SKIP(driver);
-        m_manager = std::make_unique<Vm::VmManager>(driver, m_home.filePath(QStringLiteral("vms")));
-        m_displays = std::make_unique<Desktop::DisplayHub>(*m_manager);
-        m_controller = std::make_unique<Server::ApiController>(*m_manager, m_displays.get());
-        Server::HttpAdapter::Options o;
-        o.token = m_token;
-        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
-        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
-        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
-        m_port = *port;
-        auto cleanup = qScopeGuard([this]() {
-            m_adapter.reset();
-            m_controller.reset();
-            m_displays.reset();
-            m_manager.reset();
-        });
+        startService(driver);
+        auto cleanup = qScopeGuard([this]() { stopService(); });
 
         // A VM without a desktop says so.
         QElapsedTimer t;
@@ -319,8 +328,21 @@ private Q_SLOTS:
             QCOMPARE(call("GET", QStringLiteral("/vnc/desk"), {}, 10000, false).status, 401);
         }
 
+        // The VM's own disk outlives the service: written, the service
+        // stopped and started again, the VM started, the file is there.
+        QCOMPARE(sh(QStringLiteral("echo kept > /root/persist.txt && sync && cat /root/persist.txt")), QStringLiteral("kept\n"));
+        stopService();
+        startService(driver);
+        QVERIFY(!QTest::currentTestFailed());
+        r = call("POST", QStringLiteral("/api/v1/vms/desk/start"), {}, kCreateTimeoutMs);
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(sh(QStringLiteral("cat /root/persist.txt")), QStringLiteral("kept\n"));
+        const QString diskDir = m_manager->diskDir(QStringLiteral("desk"));
+        QVERIFY(QFileInfo::exists(diskDir));
+
         r = call("DELETE", QStringLiteral("/api/v1/vms/desk"));
         QCOMPARE(r.status, 200);
+        QVERIFY2(!QFileInfo::exists(diskDir), qPrintable(diskDir)); // its writable layer went with it
         // The display went with its VM.
         QCOMPARE(call("GET", QStringLiteral("/api/v1/vms/desk/screenshot")).status, 404);
     }
