@@ -220,7 +220,12 @@ RfbFilter::Step RfbFilter::examineMessageHeader()
         m_total = kFramebufferUpdateRequestLength;
         return Step::Complete;
     case kKeyEvent:
-        m_isInput = true;
+        // A release always passes: a key pressed while a person held control
+        // must not stay down once they give it back (releasing a key that is
+        // not down does nothing).
+        if (h.size() < 2)
+            return Step::NeedMore;
+        m_isInput = h[1] != 0;
         m_total = kKeyEventLength;
         return Step::Complete;
     case kPointerEvent: {
@@ -280,7 +285,9 @@ RfbFilter::Step RfbFilter::examineMessageHeader()
             return Step::NeedMore;
         const auto subType = static_cast<quint8>(h[1]);
         if (subType == kQemuExtendedKeyEvent) {
-            m_isInput = true;
+            if (h.size() < 4)
+                return Step::NeedMore;
+            m_isInput = qFromBigEndian<quint16>(bytes(h) + 2) != 0; // releases pass, as for KeyEvent
             m_total = kQemuExtendedKeyEventLength;
             return Step::Complete;
         }
