@@ -1,0 +1,118 @@
+#include "app/service.h"
+
+#include "core/vm/vmmanager.h"
+#include "desktop/displayhub.h"
+#include "server/apicontroller.h"
+#include "server/httpadapter.h"
+#include "server/tokenstore.h"
+
+namespace App {
+
+Core::Expected<std::pair<QHostAddress, quint16>> parseListen(const QString &spec)
+{
+    const auto bad = [&spec]() {
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("--listen takes HOST:PORT, not '%1'").arg(spec));
+    };
+    QString host = QStringLiteral("127.0.0.1");
+    QString port = spec;
+    const qsizetype colon = spec.lastIndexOf(QLatin1Char(':'));
+    if (colon >= 0) {
+        host = spec.left(colon);
+        port = spec.mid(colon + 1);
+        if (host.startsWith(QLatin1Char('[')) && host.endsWith(QLatin1Char(']')))
+            host = host.mid(1, host.size() - 2);
+        if (host.isEmpty())
+            host = QStringLiteral("127.0.0.1");
+        else if (host == QLatin1String("localhost"))
+            host = QStringLiteral("127.0.0.1");
+    }
+    bool ok = false;
+    const uint p = port.toUInt(&ok);
+    if (!ok || p > 65535)
+        return bad();
+    QHostAddress address;
+    if (!address.setAddress(host))
+        return bad();
+    return std::pair{address, static_cast<quint16>(p)};
+}
+
+Service::Service(Options options)
+    : m_options(std::move(options))
+{
+}
+
+Service::~Service()
+{
+    shutdown();
+}
+
+Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
+{
+    std::unique_ptr<Service> s(new Service(options));
+
+    // The token: the file given, else MVS_TOKEN, else the config directory's.
+    const QByteArray envToken = qgetenv("MVS_TOKEN").trimmed();
+    if (options.tokenFile.isEmpty() && !envToken.isEmpty()) {
+        s->m_token = envToken;
+        s->m_tokenSource = QStringLiteral("MVS_TOKEN");
+    } else {
+        const Server::TokenStore store(options.tokenFile);
+        auto t = store.loadOrCreate(&s->m_tokenCreated);
+        if (!t)
+            return t.error();
+        s->m_token = *t;
+        s->m_tokenSource = store.path();
+    }
+
+    auto driver = Vmm::createDriver(options.driver);
+    if (!driver)
+        return driver.error();
+    s->m_driver = std::move(*driver);
+    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver);
+    s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
+    s->m_controller = std::make_unique<Server::ApiController>(*s->m_manager, s->m_displays.get());
+    return s;
+}
+
+Core::Expected<QString> Service::listen()
+{
+    if (!m_controller)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the service was shut down"));
+    if (m_adapter)
+        return m_url;
+    Server::HttpAdapter::Options adapterOptions;
+    adapterOptions.token = m_token;
+    auto adapter = std::make_unique<Server::HttpAdapter>(*m_controller, adapterOptions);
+    auto port = adapter->listen(m_options.address, m_options.port);
+    if (!port)
+        return port.error();
+    m_adapter = std::move(adapter);
+    const QHostAddress &a = m_options.address;
+    const QString host = a.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(a.toString()) : a.toString();
+    m_url = QStringLiteral("http://%1:%2").arg(host).arg(*port);
+    return m_url;
+}
+
+bool Service::isListening() const
+{
+    return m_adapter != nullptr;
+}
+
+int Service::shutdown()
+{
+    // No new requests; then the VMs this service runs are stopped.
+    m_adapter.reset();
+    m_controller.reset();
+    m_url.clear();
+    if (!m_manager)
+        return 0;
+    using State = Vm::VirtualMachine::State;
+    int running = 0;
+    for (const Vm::VmInfo &info : m_manager->list())
+        running += info.state != State::Created && info.state != State::Stopped && info.state != State::Failed ? 1 : 0;
+    m_displays.reset();
+    m_manager.reset();
+    return running;
+}
+
+} // namespace App

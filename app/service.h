@@ -1,0 +1,80 @@
+#pragma once
+// App::Service: the API service as one object, shared by `--serve` and the
+// GUI (which runs it in-process): the VM manager, the display hub, the API
+// controller and the HTTP adapter, with the bearer token.
+
+#include "core/expected.h"
+#include "core/vmm/vmmdriver.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+
+namespace Desktop {
+class DisplayHub;
+}
+namespace Server {
+class ApiController;
+class HttpAdapter;
+} // namespace Server
+namespace Vm {
+class VmManager;
+}
+
+namespace App {
+
+class Service final {
+    Q_DISABLE_COPY_MOVE(Service)
+public:
+    static constexpr quint16 kDefaultPort = 8000;
+
+    struct Options {
+        Vmm::DriverOptions driver;
+        QHostAddress address = QHostAddress(QHostAddress::LocalHost);
+        quint16 port = kDefaultPort;
+        QString tokenFile; // empty: MVS_TOKEN, else the config directory's token file
+    };
+
+    // Everything but listening: the token (loaded or made), the driver, the
+    // manager (which loads the VM records), the hub and the controller.
+    static Core::Expected<std::unique_ptr<Service>> create(const Options &options);
+    ~Service();
+
+    // Start serving the API on the options' address; the URL once it listens.
+    Core::Expected<QString> listen();
+    bool isListening() const;
+    QString url() const { return m_url; }
+
+    QByteArray token() const { return m_token; }
+    QString tokenSource() const { return m_tokenSource; } // "MVS_TOKEN" or the file
+    bool tokenCreated() const { return m_tokenCreated; }
+
+    Vm::VmManager &manager() const { return *m_manager; }
+    Desktop::DisplayHub &displays() const { return *m_displays; }
+
+    // Stop taking requests, then stop the VMs (the manager kills their VMMs;
+    // their records keep the desired state). Returns how many VMs ran.
+    int shutdown();
+
+private:
+    explicit Service(Options options);
+
+    Options m_options;
+    QByteArray m_token;
+    QString m_tokenSource;
+    bool m_tokenCreated = false;
+    QString m_url;
+    std::unique_ptr<Vmm::VmmDriver> m_driver;
+    std::unique_ptr<Vm::VmManager> m_manager;
+    std::unique_ptr<Desktop::DisplayHub> m_displays;
+    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::HttpAdapter> m_adapter;
+};
+
+// "HOST:PORT", "[v6]:PORT", ":PORT" (localhost) or "PORT".
+Core::Expected<std::pair<QHostAddress, quint16>> parseListen(const QString &spec);
+
+} // namespace App
