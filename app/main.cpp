@@ -1,4 +1,5 @@
 #include "app/clientcommand.h"
+#include "app/guicommand.h"
 #include "app/imagecommand.h"
 #include "app/mcpserver.h"
 #include "app/runcommand.h"
@@ -16,6 +17,8 @@ void usage()
     std::printf(
         "microvm-sandbox %s: run AI agents in microVMs\n\n"
         "usage:\n"
+        "  microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH]\n"
+        "      the desktop application (needs a display), with the API service running inside it\n"
         "  microvm-sandbox run [--template NAME] [--vcpus N] [--memory MiB] [--timeout S] [--keep-console FILE] [--quiet]\n"
         "                      -- COMMAND [ARGS...]\n"
         "      create a VM, run COMMAND in it with streamed output (piped stdin is forwarded), destroy the VM;\n"
@@ -41,6 +44,16 @@ void usage()
 
 int main(int argc, char **argv)
 {
+    // The mode decides the application object: the window needs a
+    // QApplication, every other command (--serve included) a QCoreApplication
+    // and never a widget.
+    const bool gui = argc < 2 || qstrcmp(argv[1], "gui") == 0;
+    if (gui) {
+        if (!App::displayAvailable())
+            return App::noDisplayHint();
+        return App::guiCommand(argc, argv);
+    }
+
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("microvm-sandbox"));
     QCoreApplication::setApplicationVersion(QStringLiteral(MVS_VERSION));
@@ -62,9 +75,9 @@ int main(int argc, char **argv)
         std::printf("microvm-sandbox %s\n", MVS_VERSION);
         return 0;
     }
-    if (cmd.isEmpty() || cmd == QLatin1String("--help") || cmd == QLatin1String("-h") || cmd == QLatin1String("help")) {
+    if (cmd == QLatin1String("--help") || cmd == QLatin1String("-h") || cmd == QLatin1String("help")) {
         usage();
-        return cmd.isEmpty() ? 2 : 0;
+        return 0;
     }
     std::fprintf(stderr, "microvm-sandbox: unknown command '%s' (see --help)\n", qPrintable(cmd));
     return 2;

@@ -1,0 +1,180 @@
+#include "app/gui/createdialog.h"
+
+#include "core/template/vmtemplate.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFile>
+#include <QFormLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSpinBox>
+#include <QThread>
+#include <QVBoxLayout>
+
+namespace Gui {
+namespace {
+
+constexpr int kMemoryStepMiB = 64;
+
+} // namespace
+
+CreateDialog::CreateDialog(const Vm::VmManager &manager, QWidget *parent)
+    : QDialog(parent)
+    , m_manager(manager)
+{
+    setWindowTitle(tr("Create a VM"));
+    auto *form = new QFormLayout;
+
+    m_template = new QComboBox(this);
+    for (const Templates::VmTemplate &t : Templates::VmTemplate::all()) {
+        m_template->addItem(t.name, t.name);
+        const int i = m_template->count() - 1;
+        m_template->setItemData(i, t.vcpus, Qt::UserRole + 1);
+        m_template->setItemData(i, t.memoryMiB, Qt::UserRole + 2);
+        m_template->setItemData(i, t.description, Qt::ToolTipRole);
+        m_template->setItemData(i, t.desktop.enabled, Qt::UserRole + 3);
+    }
+    form->addRow(tr("&Template:"), m_template);
+    m_templateInfo = new QLabel(this);
+    m_templateInfo->setWordWrap(true);
+    form->addRow(QString(), m_templateInfo);
+
+    m_name = new QLineEdit(this);
+    m_name->setPlaceholderText(tr("e.g. agent-1"));
+    m_name->setMaxLength(63);
+    form->addRow(tr("&Name:"), m_name);
+    m_problem = new QLabel(this);
+    m_problem->setWordWrap(true);
+    m_problem->setObjectName(QStringLiteral("nameProblem"));
+    QPalette pal = m_problem->palette();
+    pal.setColor(QPalette::WindowText, Qt::darkRed);
+    m_problem->setPalette(pal);
+    form->addRow(QString(), m_problem);
+
+    const int cpus = hostCpus();
+    m_vcpus = new QSpinBox(this);
+    m_vcpus->setRange(1, qBound(1, cpus, Vm::VmManager::kMaxVcpus));
+    m_vcpus->setToolTip(tr("At most the host's %n logical CPU(s)", nullptr, cpus));
+    form->addRow(tr("&vCPUs:"), m_vcpus);
+
+    const int hostMem = hostMemoryMiB();
+    const int maxMem = hostMem > 0 ? qBound(Vm::VmManager::kMinMemoryMiB, hostMem, Vm::VmManager::kMaxMemoryMiB) : Vm::VmManager::kMaxMemoryMiB;
+    m_memory = new QSpinBox(this);
+    m_memory->setRange(Vm::VmManager::kMinMemoryMiB, maxMem);
+    m_memory->setSingleStep(kMemoryStepMiB);
+    m_memory->setSuffix(tr(" MiB"));
+    if (hostMem > 0)
+        m_memory->setToolTip(tr("At most the host's %1 MiB").arg(hostMem));
+    form->addRow(tr("&Memory:"), m_memory);
+
+    m_start = new QCheckBox(tr("&Start now"), this);
+    m_start->setChecked(true);
+    form->addRow(QString(), m_start);
+
+    m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    m_buttons->button(QDialogButtonBox::Ok)->setText(tr("Create"));
+    connect(m_buttons, &QDialogButtonBox::accepted, this, [this]() {
+        if (isAcceptable())
+            accept();
+    });
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(m_buttons);
+
+    connect(m_template, &QComboBox::currentIndexChanged, this, &CreateDialog::onTemplateChanged);
+    connect(m_name, &QLineEdit::textChanged, this, &CreateDialog::validate);
+    const int minimal = m_template->findData(QStringLiteral("minimal"));
+    if (minimal >= 0)
+        m_template->setCurrentIndex(minimal);
+    onTemplateChanged();
+    validate();
+}
+
+CreateDialog::~CreateDialog() = default;
+
+void CreateDialog::onTemplateChanged()
+{
+    const int i = m_template->currentIndex();
+    if (i < 0) {
+        m_templateInfo->setText(tr("No templates were found."));
+        validate();
+        return;
+    }
+    m_vcpus->setValue(m_template->itemData(i, Qt::UserRole + 1).toInt());
+    m_memory->setValue(m_template->itemData(i, Qt::UserRole + 2).toInt());
+    const QString description = m_template->itemData(i, Qt::ToolTipRole).toString();
+    m_templateInfo->setText(m_template->itemData(i, Qt::UserRole + 3).toBool() ? tr("%1 (with a desktop)").arg(description) : description);
+    validate();
+}
+
+QString CreateDialog::nameProblem() const
+{
+    const QString name = m_name->text();
+    if (name.isEmpty())
+        return tr("Give the VM a name.");
+    if (!Vm::VmManager::validateName(name)) {
+        static const QRegularExpression allowed(QStringLiteral("^[a-z0-9-]*$"));
+        if (!allowed.match(name).hasMatch())
+            return tr("Only lowercase letters, digits and '-' are allowed.");
+        if (name.startsWith(QLatin1Char('-')))
+            return tr("The name must start with a letter or a digit.");
+        return tr("1 to 63 lowercase letters, digits or '-', starting with a letter or digit.");
+    }
+    if (m_manager.contains(name))
+        return tr("A VM named '%1' already exists.").arg(name);
+    return {};
+}
+
+bool CreateDialog::isAcceptable() const
+{
+    return m_template->currentIndex() >= 0 && nameProblem().isEmpty();
+}
+
+void CreateDialog::validate()
+{
+    const QString problem = m_name->text().isEmpty() ? QString() : nameProblem();
+    m_problem->setText(problem);
+    m_problem->setVisible(!problem.isEmpty());
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(isAcceptable());
+}
+
+Vm::VmManager::CreateOptions CreateDialog::options() const
+{
+    Vm::VmManager::CreateOptions o;
+    o.name = m_name->text();
+    o.templateName = m_template->currentData().toString();
+    o.vcpus = m_vcpus->value();
+    o.memoryMiB = m_memory->value();
+    return o;
+}
+
+bool CreateDialog::startNow() const
+{
+    return m_start->isChecked();
+}
+
+int CreateDialog::hostCpus()
+{
+    return qMax(1, QThread::idealThreadCount());
+}
+
+int CreateDialog::hostMemoryMiB()
+{
+    QFile f(QStringLiteral("/proc/meminfo"));
+    if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
+        return 0;
+    // "MemTotal:       24576000 kB"
+    static const QRegularExpression re(QStringLiteral("^MemTotal:\\s+(\\d+)\\s*kB"), QRegularExpression::MultilineOption);
+    const QRegularExpressionMatch m = re.match(QString::fromLatin1(f.readAll()));
+    if (!m.hasMatch())
+        return 0;
+    return static_cast<int>(m.captured(1).toLongLong() / 1024);
+}
+
+} // namespace Gui

@@ -1,0 +1,458 @@
+#include "app/gui/mainwindow.h"
+
+#include "app/gui/consoletab.h"
+#include "app/gui/createdialog.h"
+#include "app/gui/desktopgrid.h"
+#include "app/gui/displaytab.h"
+#include "app/gui/filestab.h"
+#include "app/gui/preferencesdialog.h"
+#include "app/gui/runtab.h"
+#include "app/gui/vmlistmodel.h"
+#include "core/vm/vmmanager.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QToolBar>
+
+namespace Gui {
+namespace {
+
+constexpr int kMessageMs = 10000;
+
+} // namespace
+
+MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QWidget *parent)
+    : QMainWindow(parent)
+    , m_manager(manager)
+    , m_displays(displays)
+{
+    setWindowTitle(tr("MicroVM Sandbox"));
+
+    m_model = new VmListModel(manager, this);
+    m_proxy = new QSortFilterProxyModel(this);
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setSortRole(VmListModel::SortRole);
+    m_proxy->setDynamicSortFilter(true);
+
+    m_view = new QTableView(this);
+    m_view->setModel(m_proxy);
+    m_view->setSortingEnabled(true);
+    m_view->sortByColumn(VmListModel::NameColumn, Qt::AscendingOrder);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_view->verticalHeader()->hide();
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->setContextMenuPolicy(Qt::CustomContextMenu);
+
+    m_details = new QTabWidget(this);
+    m_displayTab = new DisplayTab(manager, displays, m_details);
+    m_consoleTab = new ConsoleTab(manager, m_details);
+    m_runTab = new RunTab(manager, m_details);
+    m_filesTab = new FilesTab(manager, m_details);
+    m_details->addTab(m_displayTab, tr("Display"));
+    m_details->addTab(m_consoleTab, tr("Console"));
+    m_details->addTab(m_runTab, tr("Run"));
+    m_details->addTab(m_filesTab, tr("Files"));
+
+    m_grid = new DesktopGrid(manager, displays, this);
+    connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
+    connect(m_view, &QTableView::doubleClicked, this, [this](const QModelIndex &index) {
+        openDisplay(index.data(VmListModel::NameRole).toString());
+    });
+    m_overview = new QTabWidget(this);
+    m_overview->addTab(m_view, tr("VMs"));
+    m_overview->addTab(m_grid, tr("Desktops"));
+    m_overview->setDocumentMode(true);
+
+    auto *splitter = new QSplitter(Qt::Vertical, this);
+    splitter->addWidget(m_overview);
+    splitter->addWidget(m_details);
+    splitter->setStretchFactor(0, 1);
+    splitter->setStretchFactor(1, 2);
+    splitter->setSizes({260, 520});
+    setCentralWidget(splitter);
+
+    buildActions();
+    buildStatusBar();
+
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+    connect(m_view, &QTableView::customContextMenuRequested, this, [this](const QPoint &pos) {
+        QMenu *menu = new QMenu(this);
+        menu->setAttribute(Qt::WA_DeleteOnClose);
+        for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart})
+            menu->addAction(action(a));
+        menu->addSeparator();
+        menu->addAction(action(Action::Delete));
+        menu->addSeparator();
+        menu->addAction(action(Action::Create));
+        menu->popup(m_view->viewport()->mapToGlobal(pos));
+    });
+    connect(&manager, &Vm::VmManager::vmStateChanged, this, &MainWindow::onStateChanged);
+    connect(m_model, &QAbstractItemModel::rowsRemoved, this, &MainWindow::onSelectionChanged);
+    resize(1100, 800);
+    onSelectionChanged();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildActions()
+{
+    struct Spec {
+        Action which;
+        QString text;
+        QString objectName;
+        QKeySequence shortcut;
+    };
+    const QList<Spec> specs{
+        {Action::Create, tr("&Create…"), QStringLiteral("actionCreate"), QKeySequence::New},
+        {Action::Start, tr("&Start"), QStringLiteral("actionStart"), {}},
+        {Action::Stop, tr("S&top"), QStringLiteral("actionStop"), {}},
+        {Action::Pause, tr("&Pause"), QStringLiteral("actionPause"), {}},
+        {Action::Resume, tr("&Resume"), QStringLiteral("actionResume"), {}},
+        {Action::Restart, tr("Res&tart"), QStringLiteral("actionRestart"), {}},
+        {Action::Delete, tr("&Delete…"), QStringLiteral("actionDelete"), QKeySequence::Delete},
+    };
+    QToolBar *toolbar = addToolBar(tr("VM"));
+    toolbar->setObjectName(QStringLiteral("vmToolBar"));
+    QMenu *menu = menuBar()->addMenu(tr("&VM"));
+    for (const Spec &s : specs) {
+        auto *a = new QAction(s.text, this);
+        a->setObjectName(s.objectName);
+        if (!s.shortcut.isEmpty())
+            a->setShortcut(s.shortcut);
+        m_actions << a;
+        toolbar->addAction(a);
+        menu->addAction(a);
+        if (s.which == Action::Create || s.which == Action::Restart)
+            toolbar->addSeparator();
+    }
+    menu->addSeparator();
+    QAction *quit = menu->addAction(tr("&Quit"));
+    quit->setShortcut(QKeySequence::Quit);
+    connect(quit, &QAction::triggered, this, &QWidget::close);
+
+    QMenu *settings = menuBar()->addMenu(tr("&Settings"));
+    m_preferences = settings->addAction(tr("&Preferences…"));
+    m_preferences->setObjectName(QStringLiteral("actionPreferences"));
+    m_preferences->setShortcut(QKeySequence::Preferences);
+    connect(m_preferences, &QAction::triggered, this, &MainWindow::openPreferences);
+
+    connect(action(Action::Create), &QAction::triggered, this, &MainWindow::openCreateDialog);
+    connect(action(Action::Delete), &QAction::triggered, this, &MainWindow::confirmDelete);
+    for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart})
+        connect(action(a), &QAction::triggered, this, [this, a]() { operate(a); });
+}
+
+void MainWindow::buildStatusBar()
+{
+    m_urlLabel = new QLabel(this);
+    m_urlLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_copyToken = new QPushButton(tr("Copy token"), this);
+    m_copyToken->setToolTip(tr("Copy the API's bearer token to the clipboard"));
+    m_copyToken->setEnabled(false);
+    connect(m_copyToken, &QPushButton::clicked, this, [this]() {
+        QApplication::clipboard()->setText(QString::fromUtf8(m_token));
+        statusBar()->showMessage(tr("The API token was copied to the clipboard."), kMessageMs);
+    });
+    statusBar()->addPermanentWidget(m_urlLabel);
+    statusBar()->addPermanentWidget(m_copyToken);
+    setService(QString(), QByteArray());
+}
+
+void MainWindow::setService(const QString &url, const QByteArray &token, const QString &error)
+{
+    m_token = token;
+    if (!url.isEmpty())
+        m_urlLabel->setText(tr("API: %1").arg(url));
+    else if (!error.isEmpty())
+        m_urlLabel->setText(tr("API not serving: %1").arg(error));
+    else
+        m_urlLabel->setText(tr("API not serving"));
+    m_copyToken->setEnabled(!token.isEmpty());
+}
+
+QAction *MainWindow::action(Action which) const
+{
+    return m_actions.value(static_cast<int>(which));
+}
+
+bool MainWindow::isValid(Action which, Vm::VirtualMachine::State state)
+{
+    using State = Vm::VirtualMachine::State;
+    switch (which) {
+    case Action::Create: return true;
+    case Action::Start: return state == State::Created || state == State::Stopped || state == State::Failed;
+    case Action::Stop: return state == State::Preparing || state == State::Booting || state == State::Ready || state == State::Paused;
+    case Action::Pause: return state == State::Ready;
+    case Action::Resume: return state == State::Paused;
+    case Action::Restart: return state == State::Ready || state == State::Paused;
+    case Action::Delete: return true;
+    }
+    return false;
+}
+
+QString MainWindow::selectedVm() const
+{
+    const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+    if (rows.isEmpty())
+        return {};
+    return rows.first().data(VmListModel::NameRole).toString();
+}
+
+bool MainWindow::selectVm(const QString &name)
+{
+    const int row = m_model->rowOf(name);
+    if (row < 0)
+        return false;
+    const QModelIndex index = m_proxy->mapFromSource(m_model->index(row, 0));
+    m_view->selectionModel()->select(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_view->setCurrentIndex(index);
+    return true;
+}
+
+void MainWindow::openDisplay(const QString &name)
+{
+    if (!selectVm(name))
+        return;
+    m_overview->setCurrentWidget(m_view);
+    m_details->setCurrentWidget(m_displayTab);
+}
+
+void MainWindow::onSelectionChanged()
+{
+    const QString vm = selectedVm();
+    m_displayTab->setVm(vm);
+    m_consoleTab->setVm(vm);
+    m_runTab->setVm(vm);
+    m_filesTab->setVm(vm);
+    updateActions();
+}
+
+void MainWindow::updateActions()
+{
+    const QString vm = selectedVm();
+    const bool selected = !vm.isEmpty() && m_manager.contains(vm);
+    const Vm::VirtualMachine::State state = selected ? m_model->stateOf(vm) : Vm::VirtualMachine::State::Created;
+    for (int i = 0; i < m_actions.size(); ++i) {
+        const auto which = static_cast<Action>(i);
+        m_actions.at(i)->setEnabled(which == Action::Create || (selected && isValid(which, state)));
+    }
+}
+
+void MainWindow::openCreateDialog()
+{
+    if (m_createDialog) {
+        m_createDialog->raise();
+        return;
+    }
+    auto *dialog = new CreateDialog(m_manager, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    m_createDialog = dialog;
+    connect(dialog, &QDialog::accepted, this, [this, dialog]() { createFrom(dialog); });
+    dialog->open();
+}
+
+void MainWindow::createFrom(CreateDialog *dialog)
+{
+    const Vm::VmManager::CreateOptions options = dialog->options();
+    auto created = m_manager.create(options);
+    if (!created) {
+        showError(tr("Cannot create %1: %2").arg(options.name, created.error().message));
+        return;
+    }
+    selectVm(options.name);
+    statusBar()->showMessage(tr("Created %1.").arg(options.name), kMessageMs);
+    if (dialog->startNow())
+        operate(Action::Start);
+}
+
+void MainWindow::confirmDelete()
+{
+    const QString vm = selectedVm();
+    if (vm.isEmpty() || m_confirmDelete)
+        return;
+    auto *box = new QMessageBox(QMessageBox::Question, tr("Delete %1?").arg(vm),
+                                tr("Delete the VM %1? It is stopped if it runs, and its disk, record and console log are deleted.").arg(vm),
+                                QMessageBox::Yes | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("confirmDelete"));
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    m_confirmDelete = box;
+    connect(box, &QMessageBox::finished, this, [this, vm](int result) {
+        if (result != QMessageBox::Yes)
+            return;
+        Core::whenDone(m_manager.remove(vm), this, [this, vm](const Core::Result &r) {
+            if (!r)
+                showError(tr("Cannot delete %1: %2").arg(vm, r.error().message));
+            else
+                statusBar()->showMessage(tr("Deleted %1.").arg(vm), kMessageMs);
+            Q_EMIT operationFinished(vm, r.hasValue());
+        });
+    });
+    box->open();
+}
+
+void MainWindow::operate(Action which)
+{
+    const QString vm = selectedVm();
+    if (vm.isEmpty())
+        return;
+    Core::Future<void> future;
+    QString doing;
+    switch (which) {
+    case Action::Start: future = m_manager.start(vm); doing = tr("start"); break;
+    case Action::Stop: future = m_manager.stop(vm); doing = tr("stop"); break;
+    case Action::Pause: future = m_manager.pause(vm); doing = tr("pause"); break;
+    case Action::Resume: future = m_manager.resume(vm); doing = tr("resume"); break;
+    case Action::Restart: future = m_manager.restart(vm); doing = tr("restart"); break;
+    case Action::Create:
+    case Action::Delete: return;
+    }
+    if (which == Action::Start || which == Action::Restart)
+        watchProgress(vm);
+    m_pending.insert(vm);
+    updateActions();
+    Core::whenDone(future, this, [this, vm, doing](const Core::Result &r) {
+        m_pending.remove(vm);
+        // Stopped or deleted while starting is what was asked, not a fault.
+        if (!r && r.error().code != Core::ErrorCode::Cancelled)
+            showError(tr("Cannot %1 %2: %3").arg(doing, vm, r.error().message), vm);
+        updateActions();
+        Q_EMIT operationFinished(vm, r.hasValue());
+    });
+}
+
+// Image builds and boots say how far they are in the status bar.
+void MainWindow::watchProgress(const QString &vm)
+{
+    Vm::VirtualMachine *machine = m_manager.vm(vm);
+    if (!machine || m_progressWatched.value(vm) == machine)
+        return;
+    m_progressWatched.insert(vm, machine);
+    connect(machine, &Vm::VirtualMachine::imageProgress, this, [this, vm](const QString &step, int percent) {
+        statusBar()->showMessage(tr("%1: preparing the image: %2 (%3%)").arg(vm, step).arg(percent), kMessageMs);
+    });
+}
+
+int MainWindow::runningVms() const
+{
+    int running = 0;
+    for (const Vm::VmInfo &info : m_manager.list())
+        running += info.state != Vm::VirtualMachine::State::Created && info.state != Vm::VirtualMachine::State::Stopped
+                && info.state != Vm::VirtualMachine::State::Failed
+            ? 1
+            : 0;
+    return running;
+}
+
+// Quitting stops the VMs this app runs (their VMMs do not outlive it; the
+// records keep the desired state): say so first.
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    const int running = runningVms();
+    if (m_quitConfirmed || running == 0) {
+        event->accept();
+        return;
+    }
+    event->ignore();
+    if (m_confirmQuit) {
+        m_confirmQuit->raise();
+        return;
+    }
+    auto *box = new QMessageBox(QMessageBox::Question, tr("Quit MicroVM Sandbox?"),
+                                tr("%n VM(s) are running. Quitting stops them (they can be started again later).", nullptr, running),
+                                QMessageBox::Cancel, this);
+    QPushButton *quit = box->addButton(tr("Stop VMs and quit"), QMessageBox::AcceptRole);
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setObjectName(QStringLiteral("confirmQuit"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    m_confirmQuit = box;
+    connect(box, &QMessageBox::buttonClicked, this, [this, quit](QAbstractButton *clicked) {
+        if (clicked != quit)
+            return;
+        m_quitConfirmed = true;
+        QMetaObject::invokeMethod(this, &QWidget::close, Qt::QueuedConnection);
+    });
+    box->open();
+}
+
+void MainWindow::onStateChanged(const QString &vm, Vm::VirtualMachine::State state)
+{
+    updateActions();
+    // A VM that fails while running (its VMM died, its agent went away):
+    // say so, with its serial log one click away. A failed operation of
+    // this window is reported where it ends.
+    if (state != Vm::VirtualMachine::State::Failed || m_pending.contains(vm))
+        return;
+    // The reason is recorded by the same failure: read it once that is done.
+    QMetaObject::invokeMethod(
+        this,
+        [this, vm]() {
+            auto info = m_manager.info(vm);
+            if (!info || info->state != Vm::VirtualMachine::State::Failed)
+                return;
+            const QString why = info->record.lastError ? info->record.lastError->message : tr("no reason was given");
+            showError(tr("The VM %1 failed: %2").arg(vm, why), vm);
+        },
+        Qt::QueuedConnection);
+}
+
+void MainWindow::openPreferences()
+{
+    if (m_preferencesDialog) {
+        m_preferencesDialog->raise();
+        return;
+    }
+    auto *dialog = new PreferencesDialog(Preferences::load(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    m_preferencesDialog = dialog;
+    connect(dialog, &QDialog::accepted, this, [this, dialog]() {
+        if (dialog->preferences().save())
+            statusBar()->showMessage(tr("Preferences saved; they apply the next time MicroVM Sandbox starts."), kMessageMs);
+        else
+            showError(tr("Cannot save the preferences to %1.").arg(Preferences::path()));
+    });
+    dialog->open();
+}
+
+void MainWindow::openConsole(const QString &vm)
+{
+    if (!selectVm(vm))
+        return;
+    m_overview->setCurrentWidget(m_view);
+    m_details->setCurrentWidget(m_consoleTab);
+}
+
+void MainWindow::showError(const QString &message, const QString &vm)
+{
+    m_lastError = message;
+    statusBar()->showMessage(message, 3 * kMessageMs);
+    if (m_errorBox)
+        m_errorBox->close(); // the newest error replaces the last one
+    auto *box = new QMessageBox(QMessageBox::Warning, tr("MicroVM Sandbox"), message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setObjectName(QStringLiteral("errorMessage"));
+    if (!vm.isEmpty() && m_manager.contains(vm)) {
+        QPushButton *console = box->addButton(tr("Show console"), QMessageBox::ActionRole);
+        console->setObjectName(QStringLiteral("showConsole"));
+        connect(console, &QPushButton::clicked, this, [this, vm]() { openConsole(vm); });
+    }
+    m_errorBox = box;
+    box->open();
+}
+
+} // namespace Gui

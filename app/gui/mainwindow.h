@@ -1,0 +1,135 @@
+#pragma once
+// Gui::MainWindow: every VM in a sortable table, the actions that fit the
+// selected VM's state (toolbar and context menu), and a details pane with its
+// live display, serial console, a command runner and file transfers. The
+// status bar shows the in-process API service's URL and copies its token.
+
+#include "app/gui/createdialog.h"
+#include "core/vm/virtualmachine.h"
+#include "desktop/displayhub.h"
+
+#include <QHash>
+#include <QMainWindow>
+#include <QMessageBox>
+#include <QPointer>
+#include <QSet>
+
+class QAction;
+class QLabel;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTabWidget;
+class QTableView;
+
+namespace Vm {
+class VmManager;
+}
+
+namespace Gui {
+
+class ConsoleTab;
+class DesktopGrid;
+class DisplayTab;
+class FilesTab;
+class RunTab;
+class VmListModel;
+
+class MainWindow final : public QMainWindow {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(MainWindow)
+public:
+    enum class Action { Create, Start, Stop, Pause, Resume, Restart, Delete };
+
+    // The manager and the hub (may be null) must outlive the window.
+    MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    // The in-process API service, for the status bar. An empty url with an
+    // error says why it does not serve.
+    void setService(const QString &url, const QByteArray &token, const QString &error = QString());
+
+    QAction *action(Action which) const;
+    // Which actions fit a VM in this state (Create always does).
+    static bool isValid(Action which, Vm::VirtualMachine::State state);
+
+    QString selectedVm() const;
+    bool selectVm(const QString &name);
+
+    VmListModel *model() const { return m_model; }
+    QTableView *view() const { return m_view; }
+    // The list and the desktop grid share the upper half.
+    QTabWidget *overview() const { return m_overview; }
+    DesktopGrid *desktopGrid() const { return m_grid; }
+    // Select the VM, show the list and its display tab.
+    void openDisplay(const QString &name);
+    QTabWidget *details() const { return m_details; }
+    DisplayTab *displayTab() const { return m_displayTab; }
+    ConsoleTab *consoleTab() const { return m_consoleTab; }
+    RunTab *runTab() const { return m_runTab; }
+    FilesTab *filesTab() const { return m_filesTab; }
+    QLabel *urlLabel() const { return m_urlLabel; }
+    QPushButton *copyTokenButton() const { return m_copyToken; }
+    // The open create dialog / delete confirmation, if any (for tests).
+    CreateDialog *createDialog() const { return m_createDialog; }
+    QMessageBox *deleteConfirmation() const { return m_confirmDelete; }
+    QMessageBox *errorBox() const { return m_errorBox; }
+    // Settings > Preferences (saved on OK; applied at the next start).
+    QAction *preferencesAction() const { return m_preferences; }
+    QDialog *preferencesDialog() const { return m_preferencesDialog; }
+    // The last operation error shown (empty: none yet).
+    QString lastError() const { return m_lastError; }
+    // VMs this window's manager runs (they stop when the app quits).
+    int runningVms() const;
+    QMessageBox *quitConfirmation() const { return m_confirmQuit; }
+
+Q_SIGNALS:
+    void operationFinished(const QString &vm, bool ok);
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void buildActions();
+    void watchProgress(const QString &vm);
+    void buildStatusBar();
+    void updateActions();
+    void onSelectionChanged();
+    void openCreateDialog();
+    void createFrom(CreateDialog *dialog);
+    void confirmDelete();
+    void operate(Action which);
+    // A message box (non-modal); for a VM, with a button to its console.
+    void showError(const QString &message, const QString &vm = QString());
+    void onStateChanged(const QString &vm, Vm::VirtualMachine::State state);
+    void openConsole(const QString &vm);
+    void openPreferences();
+
+    Vm::VmManager &m_manager;
+    QPointer<Desktop::DisplayHub> m_displays;
+    VmListModel *m_model = nullptr;
+    QSortFilterProxyModel *m_proxy = nullptr;
+    QTableView *m_view = nullptr;
+    QTabWidget *m_overview = nullptr;
+    DesktopGrid *m_grid = nullptr;
+    QTabWidget *m_details = nullptr;
+    DisplayTab *m_displayTab = nullptr;
+    ConsoleTab *m_consoleTab = nullptr;
+    RunTab *m_runTab = nullptr;
+    FilesTab *m_filesTab = nullptr;
+    QList<QAction *> m_actions; // indexed by Action
+    QLabel *m_urlLabel = nullptr;
+    QPushButton *m_copyToken = nullptr;
+    QByteArray m_token;
+    QPointer<CreateDialog> m_createDialog;
+    QPointer<QMessageBox> m_confirmDelete;
+    QPointer<QMessageBox> m_confirmQuit;
+    bool m_quitConfirmed = false;
+    QHash<QString, QPointer<Vm::VirtualMachine>> m_progressWatched;
+    QString m_lastError;
+    QPointer<QMessageBox> m_errorBox;
+    QAction *m_preferences = nullptr;
+    QPointer<QDialog> m_preferencesDialog;
+    QSet<QString> m_pending; // VMs with an operation of this window under way
+};
+
+} // namespace Gui

@@ -1,0 +1,638 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="de_DE">
+<context>
+    <name>Gui::ConsoleTab</name>
+    <message>
+        <source>The serial console of the selected VM appears here.</source>
+        <translation>Die serielle Konsole der ausgewählten VM erscheint hier.</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::CreateDialog</name>
+    <message>
+        <source>Create a VM</source>
+        <translation>VM erstellen</translation>
+    </message>
+    <message>
+        <source>&amp;Template:</source>
+        <translation>&amp;Vorlage:</translation>
+    </message>
+    <message>
+        <source>e.g. agent-1</source>
+        <translation>z. B. agent-1</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>&amp;Name:</translation>
+    </message>
+    <message numerus="yes">
+        <source>At most the host's %n logical CPU(s)</source>
+        <translation><numerusform>Höchstens die %n logische CPU des Hosts</numerusform><numerusform>Höchstens die %n logischen CPUs des Hosts</numerusform></translation>
+    </message>
+    <message>
+        <source>&amp;vCPUs:</source>
+        <translation>v&amp;CPUs:</translation>
+    </message>
+    <message>
+        <source> MiB</source>
+        <translation> MiB</translation>
+    </message>
+    <message>
+        <source>At most the host's %1 MiB</source>
+        <translation>Höchstens die %1 MiB des Hosts</translation>
+    </message>
+    <message>
+        <source>&amp;Memory:</source>
+        <translation>&amp;Arbeitsspeicher:</translation>
+    </message>
+    <message>
+        <source>&amp;Start now</source>
+        <translation>Sofort &amp;starten</translation>
+    </message>
+    <message>
+        <source>Create</source>
+        <translation>Erstellen</translation>
+    </message>
+    <message>
+        <source>No templates were found.</source>
+        <translation>Es wurden keine Vorlagen gefunden.</translation>
+    </message>
+    <message>
+        <source>%1 (with a desktop)</source>
+        <translation>%1 (mit Desktop)</translation>
+    </message>
+    <message>
+        <source>Give the VM a name.</source>
+        <translation>Geben Sie der VM einen Namen.</translation>
+    </message>
+    <message>
+        <source>Only lowercase letters, digits and '-' are allowed.</source>
+        <translation>Nur Kleinbuchstaben, Ziffern und „-“ sind erlaubt.</translation>
+    </message>
+    <message>
+        <source>The name must start with a letter or a digit.</source>
+        <translation>Der Name muss mit einem Buchstaben oder einer Ziffer beginnen.</translation>
+    </message>
+    <message>
+        <source>1 to 63 lowercase letters, digits or '-', starting with a letter or digit.</source>
+        <translation>1 bis 63 Kleinbuchstaben, Ziffern oder „-“, beginnend mit einem Buchstaben oder einer Ziffer.</translation>
+    </message>
+    <message>
+        <source>A VM named '%1' already exists.</source>
+        <translation>Eine VM namens „%1“ existiert bereits.</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::DesktopGrid</name>
+    <message>
+        <source>%1 (you drive)</source>
+        <translation>%1 (Sie steuern)</translation>
+    </message>
+    <message>
+        <source>%1 (agent drives)</source>
+        <translation>%1 (Agent steuert)</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::DisplayTab</name>
+    <message>
+        <source>Take control</source>
+        <translation>Steuerung übernehmen</translation>
+    </message>
+    <message>
+        <source>Drive this desktop yourself; the agent API is refused until you release it</source>
+        <translation>Diesen Desktop selbst steuern; die Agenten-API wird abgewiesen, bis Sie ihn freigeben</translation>
+    </message>
+    <message>
+        <source>Select a VM to see its display.</source>
+        <translation>Wählen Sie eine VM aus, um ihre Anzeige zu sehen.</translation>
+    </message>
+    <message>
+        <source>%1 has no display: its template '%2' has no desktop.</source>
+        <translation>%1 hat keine Anzeige: Ihre Vorlage „%2“ hat keinen Desktop.</translation>
+    </message>
+    <message>
+        <source>%1 is not running (%2). Start it to see its desktop.</source>
+        <translation>%1 läuft nicht (%2). Starten Sie sie, um ihren Desktop zu sehen.</translation>
+    </message>
+    <message>
+        <source>Displays are not available in this window.</source>
+        <translation>In diesem Fenster sind keine Anzeigen verfügbar.</translation>
+    </message>
+    <message>
+        <source>Connecting to the desktop of %1…</source>
+        <translation>Verbindung zum Desktop von %1 wird hergestellt …</translation>
+    </message>
+    <message>
+        <source>The desktop of %1 cannot be shown: %2</source>
+        <translation>Der Desktop von %1 kann nicht angezeigt werden: %2</translation>
+    </message>
+    <message>
+        <source>Release</source>
+        <translation>Freigeben</translation>
+    </message>
+    <message>
+        <source>You are driving this desktop; the agent API's input is refused.</source>
+        <translation>Sie steuern diesen Desktop; Eingaben der Agenten-API werden abgewiesen.</translation>
+    </message>
+    <message>
+        <source>The agent API is driving; you are watching (view only).</source>
+        <translation>Die Agenten-API steuert; Sie schauen zu (nur Ansicht).</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::FilesTab</name>
+    <message>
+        <source>Upload to the VM</source>
+        <translation>In die VM hochladen</translation>
+    </message>
+    <message>
+        <source>a file on this computer</source>
+        <translation>eine Datei auf diesem Computer</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Durchsuchen …</translation>
+    </message>
+    <message>
+        <source>e.g. /root/data.tar</source>
+        <translation>z. B. /root/data.tar</translation>
+    </message>
+    <message>
+        <source>&amp;Upload</source>
+        <translation>&amp;Hochladen</translation>
+    </message>
+    <message>
+        <source>Local file:</source>
+        <translation>Lokale Datei:</translation>
+    </message>
+    <message>
+        <source>Guest path:</source>
+        <translation>Pfad im Gast:</translation>
+    </message>
+    <message>
+        <source>Download from the VM</source>
+        <translation>Aus der VM herunterladen</translation>
+    </message>
+    <message>
+        <source>e.g. /etc/os-release</source>
+        <translation>z. B. /etc/os-release</translation>
+    </message>
+    <message>
+        <source>where to save it on this computer</source>
+        <translation>wo sie auf diesem Computer gespeichert wird</translation>
+    </message>
+    <message>
+        <source>&amp;Download</source>
+        <translation>He&amp;runterladen</translation>
+    </message>
+    <message>
+        <source>Save as:</source>
+        <translation>Speichern unter:</translation>
+    </message>
+    <message>
+        <source>Upload a file</source>
+        <translation>Datei hochladen</translation>
+    </message>
+    <message>
+        <source>Save the file as</source>
+        <translation>Datei speichern unter</translation>
+    </message>
+    <message>
+        <source>Cannot read %1: %2</source>
+        <translation>%1 kann nicht gelesen werden: %2</translation>
+    </message>
+    <message>
+        <source>Uploading %1 to %2:%3…</source>
+        <translation>%1 wird nach %2:%3 hochgeladen …</translation>
+    </message>
+    <message>
+        <source>Upload failed: %1</source>
+        <translation>Hochladen fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>Uploaded %1 bytes to %2:%3</source>
+        <translation>%1 Bytes nach %2:%3 hochgeladen</translation>
+    </message>
+    <message>
+        <source>Downloading %1:%2…</source>
+        <translation>%1:%2 wird heruntergeladen …</translation>
+    </message>
+    <message>
+        <source>Download failed: %1</source>
+        <translation>Herunterladen fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>Download failed: the guest agent of %1 went away</source>
+        <translation>Herunterladen fehlgeschlagen: Der Gast-Agent von %1 ist nicht mehr erreichbar</translation>
+    </message>
+    <message>
+        <source>Cannot write %1: %2</source>
+        <translation>%1 kann nicht geschrieben werden: %2</translation>
+    </message>
+    <message>
+        <source>Downloaded %1 bytes from %2:%3 to %4</source>
+        <translation>%1 Bytes von %2:%3 nach %4 heruntergeladen</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::MainWindow</name>
+    <message>
+        <source>MicroVM Sandbox</source>
+        <translation>MicroVM Sandbox</translation>
+    </message>
+    <message>
+        <source>Display</source>
+        <translation>Anzeige</translation>
+    </message>
+    <message>
+        <source>Console</source>
+        <translation>Konsole</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>Ausführen</translation>
+    </message>
+    <message>
+        <source>Files</source>
+        <translation>Dateien</translation>
+    </message>
+    <message>
+        <source>VMs</source>
+        <translation>VMs</translation>
+    </message>
+    <message>
+        <source>Desktops</source>
+        <translation>Desktops</translation>
+    </message>
+    <message>
+        <source>&amp;Create…</source>
+        <translation>&amp;Erstellen …</translation>
+    </message>
+    <message>
+        <source>&amp;Start</source>
+        <translation>&amp;Starten</translation>
+    </message>
+    <message>
+        <source>S&amp;top</source>
+        <translation>S&amp;toppen</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>&amp;Pausieren</translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation>&amp;Fortsetzen</translation>
+    </message>
+    <message>
+        <source>Res&amp;tart</source>
+        <translation>&amp;Neu starten</translation>
+    </message>
+    <message>
+        <source>&amp;Delete…</source>
+        <translation>&amp;Löschen …</translation>
+    </message>
+    <message>
+        <source>VM</source>
+        <translation>VM</translation>
+    </message>
+    <message>
+        <source>&amp;VM</source>
+        <translation>&amp;VM</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>&amp;Beenden</translation>
+    </message>
+    <message>
+        <source>&amp;Settings</source>
+        <translation>&amp;Einstellungen</translation>
+    </message>
+    <message>
+        <source>&amp;Preferences…</source>
+        <translation>&amp;Einstellungen …</translation>
+    </message>
+    <message>
+        <source>Copy token</source>
+        <translation>Token kopieren</translation>
+    </message>
+    <message>
+        <source>Copy the API's bearer token to the clipboard</source>
+        <translation>Das Bearer-Token der API in die Zwischenablage kopieren</translation>
+    </message>
+    <message>
+        <source>The API token was copied to the clipboard.</source>
+        <translation>Das API-Token wurde in die Zwischenablage kopiert.</translation>
+    </message>
+    <message>
+        <source>API: %1</source>
+        <translation>API: %1</translation>
+    </message>
+    <message>
+        <source>API not serving: %1</source>
+        <translation>API nicht aktiv: %1</translation>
+    </message>
+    <message>
+        <source>API not serving</source>
+        <translation>API nicht aktiv</translation>
+    </message>
+    <message>
+        <source>Cannot create %1: %2</source>
+        <translation>%1 kann nicht erstellt werden: %2</translation>
+    </message>
+    <message>
+        <source>Created %1.</source>
+        <translation>%1 erstellt.</translation>
+    </message>
+    <message>
+        <source>Delete %1?</source>
+        <translation>%1 löschen?</translation>
+    </message>
+    <message>
+        <source>Delete the VM %1? It is stopped if it runs, and its disk, record and console log are deleted.</source>
+        <translation>Die VM %1 löschen? Sie wird gestoppt, falls sie läuft, und ihre Festplatte, ihr Eintrag und ihr Konsolenprotokoll werden gelöscht.</translation>
+    </message>
+    <message>
+        <source>Cannot delete %1: %2</source>
+        <translation>%1 kann nicht gelöscht werden: %2</translation>
+    </message>
+    <message>
+        <source>Deleted %1.</source>
+        <translation>%1 gelöscht.</translation>
+    </message>
+    <message>
+        <source>start</source>
+        <translation>starten</translation>
+    </message>
+    <message>
+        <source>stop</source>
+        <translation>stoppen</translation>
+    </message>
+    <message>
+        <source>pause</source>
+        <translation>pausieren</translation>
+    </message>
+    <message>
+        <source>resume</source>
+        <translation>fortsetzen</translation>
+    </message>
+    <message>
+        <source>restart</source>
+        <translation>neu starten</translation>
+    </message>
+    <message>
+        <source>Cannot %1 %2: %3</source>
+        <translation>%2 lässt sich nicht %1: %3</translation>
+    </message>
+    <message>
+        <source>%1: preparing the image: %2 (%3%)</source>
+        <translation>%1: Abbild wird vorbereitet: %2 (%3 %)</translation>
+    </message>
+    <message>
+        <source>Quit MicroVM Sandbox?</source>
+        <translation>MicroVM Sandbox beenden?</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n VM(s) are running. Quitting stops them (they can be started again later).</source>
+        <translation><numerusform>%n VM läuft. Beim Beenden wird sie gestoppt (sie kann später wieder gestartet werden).</numerusform><numerusform>%n VMs laufen. Beim Beenden werden sie gestoppt (sie können später wieder gestartet werden).</numerusform></translation>
+    </message>
+    <message>
+        <source>Stop VMs and quit</source>
+        <translation>VMs stoppen und beenden</translation>
+    </message>
+    <message>
+        <source>no reason was given</source>
+        <translation>es wurde kein Grund angegeben</translation>
+    </message>
+    <message>
+        <source>The VM %1 failed: %2</source>
+        <translation>Die VM %1 ist ausgefallen: %2</translation>
+    </message>
+    <message>
+        <source>Preferences saved; they apply the next time MicroVM Sandbox starts.</source>
+        <translation>Einstellungen gespeichert; sie gelten ab dem nächsten Start von MicroVM Sandbox.</translation>
+    </message>
+    <message>
+        <source>Cannot save the preferences to %1.</source>
+        <translation>Die Einstellungen können nicht in %1 gespeichert werden.</translation>
+    </message>
+    <message>
+        <source>Show console</source>
+        <translation>Konsole zeigen</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::Preferences</name>
+    <message>
+        <source>Give HOST:PORT, e.g. 127.0.0.1:8000.</source>
+        <translation>Geben Sie HOST:PORT an, z. B. 127.0.0.1:8000.</translation>
+    </message>
+    <message>
+        <source>The port must be a number from 0 to 65535.</source>
+        <translation>Der Port muss eine Zahl von 0 bis 65535 sein.</translation>
+    </message>
+    <message>
+        <source>The host must be an IP address (or localhost).</source>
+        <translation>Der Host muss eine IP-Adresse sein (oder localhost).</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::PreferencesDialog</name>
+    <message>
+        <source>Preferences</source>
+        <translation>Einstellungen</translation>
+    </message>
+    <message>
+        <source>Where the REST API listens (HOST:PORT); 127.0.0.1 keeps it on this computer</source>
+        <translation>Wo die REST-API lauscht (HOST:PORT); 127.0.0.1 beschränkt sie auf diesen Computer</translation>
+    </message>
+    <message>
+        <source>API &amp;listen address:</source>
+        <translation>&amp;Adresse der API:</translation>
+    </message>
+    <message>
+        <source>the default</source>
+        <translation>die Voreinstellung</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Durchsuchen …</translation>
+    </message>
+    <message>
+        <source>Data directory</source>
+        <translation>Datenverzeichnis</translation>
+    </message>
+    <message>
+        <source>&amp;Data directory:</source>
+        <translation>&amp;Datenverzeichnis:</translation>
+    </message>
+    <message>
+        <source>Automatic</source>
+        <translation>Automatisch</translation>
+    </message>
+    <message>
+        <source>QEMU</source>
+        <translation>QEMU</translation>
+    </message>
+    <message>
+        <source>cloud-hypervisor</source>
+        <translation>cloud-hypervisor</translation>
+    </message>
+    <message>
+        <source>Automatic: cloud-hypervisor when KVM works and it is installed, else QEMU</source>
+        <translation>Automatisch: cloud-hypervisor, wenn KVM funktioniert und es installiert ist, sonst QEMU</translation>
+    </message>
+    <message>
+        <source>VMM &amp;driver:</source>
+        <translation>VMM-&amp;Treiber:</translation>
+    </message>
+    <message>
+        <source>KVM</source>
+        <translation>KVM</translation>
+    </message>
+    <message>
+        <source>TCG (software emulation)</source>
+        <translation>TCG (Software-Emulation)</translation>
+    </message>
+    <message>
+        <source>QEMU only. Automatic uses KVM when it really works here, else TCG (slower, but works everywhere)</source>
+        <translation>Nur QEMU. Automatisch nutzt KVM, wenn es hier wirklich funktioniert, sonst TCG (langsamer, funktioniert aber überall)</translation>
+    </message>
+    <message>
+        <source>QEMU &amp;accelerator:</source>
+        <translation>QEMU-&amp;Beschleuniger:</translation>
+    </message>
+    <message>
+        <source>Changes apply the next time MicroVM Sandbox starts. Command-line options and MVS_* environment variables still take precedence.</source>
+        <translation>Änderungen gelten ab dem nächsten Start von MicroVM Sandbox. Befehlszeilenoptionen und MVS_*-Umgebungsvariablen haben weiterhin Vorrang.</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::RunTab</name>
+    <message>
+        <source>A shell command, e.g. uname -a</source>
+        <translation>Ein Shell-Befehl, z. B. uname -a</translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation>&amp;Ausführen</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel</source>
+        <translation>Abb&amp;rechen</translation>
+    </message>
+    <message>
+        <source>Running…</source>
+        <translation>Läuft …</translation>
+    </message>
+    <message>
+        <source>Failed: %1</source>
+        <translation>Fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>Timed out after %1 s</source>
+        <translation>Zeitüberschreitung nach %1 s</translation>
+    </message>
+    <message>
+        <source>Killed by signal %1 after %2 s</source>
+        <translation>Durch Signal %1 nach %2 s beendet</translation>
+    </message>
+    <message>
+        <source>Exited with code %1 after %2 s</source>
+        <translation>Mit Code %1 nach %2 s beendet</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::VmListModel</name>
+    <message>
+        <source>%1 MiB</source>
+        <translation>%1 MiB</translation>
+    </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1 %</translation>
+    </message>
+    <message>
+        <source>%1 / %2 MiB</source>
+        <translation>%1 / %2 MiB</translation>
+    </message>
+    <message>
+        <source>Last error: %1</source>
+        <translation>Letzter Fehler: %1</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>Template</source>
+        <translation>Vorlage</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Zustand</translation>
+    </message>
+    <message>
+        <source>vCPUs</source>
+        <translation>vCPUs</translation>
+    </message>
+    <message>
+        <source>Memory</source>
+        <translation>Speicher</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>Memory use</source>
+        <translation>Speichernutzung</translation>
+    </message>
+    <message>
+        <source>Uptime</source>
+        <translation>Laufzeit</translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation>Erstellt</translation>
+    </message>
+    <message>
+        <source>Preparing</source>
+        <translation>Wird vorbereitet</translation>
+    </message>
+    <message>
+        <source>Booting</source>
+        <translation>Startet</translation>
+    </message>
+    <message>
+        <source>Running</source>
+        <translation>Läuft</translation>
+    </message>
+    <message>
+        <source>Paused</source>
+        <translation>Pausiert</translation>
+    </message>
+    <message>
+        <source>Stopping</source>
+        <translation>Wird gestoppt</translation>
+    </message>
+    <message>
+        <source>Stopped</source>
+        <translation>Gestoppt</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Ausgefallen</translation>
+    </message>
+    <message>
+        <source>%1:%2:%3</source>
+        <translation>%1:%2:%3</translation>
+    </message>
+    <message>
+        <source>%1:%2</source>
+        <translation>%1:%2</translation>
+    </message>
+</context>
+</TS>

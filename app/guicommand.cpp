@@ -1,0 +1,163 @@
+#include "app/guicommand.h"
+
+#include "app/clioptions.h"
+#include "app/gui/mainwindow.h"
+#include "app/gui/preferences.h"
+#include "app/gui/translations.h"
+#include "app/service.h"
+#include "app/signalwatcher.h"
+#include "core/vm/vmmanager.h"
+#include "desktop/displayhub.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QMessageBox>
+
+#include <cstdio>
+#include <memory>
+#include <tuple>
+
+namespace App {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void err(const QString &s)
+{
+    std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(s));
+}
+
+} // namespace
+
+// Qt aborts when the platform it picked cannot connect, so a display that
+// is named but plainly not there (no socket) counts as none. Remote X
+// displays ("host:N", SSH forwarding) are trusted.
+bool displayAvailable()
+{
+    if (!qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        return true;
+    const QString wayland = qEnvironmentVariable("WAYLAND_DISPLAY");
+    if (!wayland.isEmpty()) {
+        const QString path = QDir::isAbsolutePath(wayland) ? wayland : qEnvironmentVariable("XDG_RUNTIME_DIR") + QLatin1Char('/') + wayland;
+        if (QFileInfo::exists(path))
+            return true;
+    }
+    const QString x11 = qEnvironmentVariable("DISPLAY");
+    if (x11.isEmpty())
+        return false;
+    const qsizetype colon = x11.lastIndexOf(QLatin1Char(':'));
+    if (colon < 0)
+        return false;
+    const QString host = x11.left(colon);
+    if (!host.isEmpty() && host != QLatin1String("unix"))
+        return true; // over TCP: cannot tell without connecting
+    const QString number = x11.mid(colon + 1).section(QLatin1Char('.'), 0, 0);
+    return QFileInfo::exists(QStringLiteral("/tmp/.X11-unix/X") + number);
+}
+
+int noDisplayHint()
+{
+    std::fprintf(stderr,
+                 "microvm-sandbox: no display here (DISPLAY and WAYLAND_DISPLAY name no running display server), so the window cannot "
+                 "open.\n"
+                 "  run the API service without a window:  microvm-sandbox --serve\n"
+                 "  every command and option:              microvm-sandbox --help\n");
+    return kExitUsage;
+}
+
+int guiCommand(int &argc, char **argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("microvm-sandbox"));
+    QApplication::setApplicationDisplayName(QObject::tr("MicroVM Sandbox"));
+    QApplication::setApplicationVersion(QStringLiteral(MVS_VERSION));
+    Gui::installTranslations();
+
+    QStringList args = QApplication::arguments().mid(1);
+    if (!args.isEmpty() && args.first() == QLatin1String("gui"))
+        args.removeFirst();
+    DriverFlags flags;
+    if (auto r = flags.take(args); !r) {
+        err(r.error().message);
+        return kExitUsage;
+    }
+    QString listenSpec, tokenFile;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listenSpec}, std::pair{QStringLiteral("--token-file"), &tokenFile}}) {
+        if (auto r = takeOption(args, flag, target); !r) {
+            err(r.error().message);
+            return kExitUsage;
+        }
+    }
+    if (!args.isEmpty()) {
+        err(QStringLiteral("unknown option %1 (usage: microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
+        return kExitUsage;
+    }
+    // The saved preferences fill in what neither the flags nor the
+    // environment say.
+    const Gui::Preferences preferences = Gui::Preferences::load();
+    if (listenSpec.isEmpty())
+        listenSpec = preferences.listen;
+    if (flags.driver.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DRIVER") && preferences.driver != QLatin1String("auto"))
+        flags.driver = preferences.driver;
+    if (flags.accel.isEmpty() && qEnvironmentVariableIsEmpty("MVS_ACCEL") && preferences.accel != QLatin1String("auto"))
+        flags.accel = preferences.accel;
+    if (!preferences.dataDir.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DATA_DIR"))
+        qputenv("MVS_DATA_DIR", QFile::encodeName(preferences.dataDir));
+
+    Service::Options serviceOptions;
+    if (!listenSpec.isEmpty()) {
+        auto l = parseListen(listenSpec);
+        if (!l) {
+            err(l.error().message);
+            return kExitUsage;
+        }
+        std::tie(serviceOptions.address, serviceOptions.port) = *l;
+    }
+    auto options = flags.options();
+    if (!options) {
+        err(options.error().message);
+        return kExitUsage;
+    }
+    serviceOptions.driver = *options;
+    serviceOptions.tokenFile = tokenFile;
+
+    auto service = Service::create(serviceOptions);
+    if (!service) {
+        err(service.error().message);
+        QMessageBox::critical(nullptr, QObject::tr("MicroVM Sandbox"),
+                              QObject::tr("MicroVM Sandbox cannot manage VMs here:\n\n%1").arg(service.error().message));
+        return kExitFailure;
+    }
+    for (const QString &warning : (*service)->manager().loadWarnings())
+        err(QStringLiteral("skipped a VM record: %1").arg(warning));
+
+    // The window comes up even when the API cannot listen (say, a --serve
+    // already holds the port); the status bar says why.
+    auto window = std::make_unique<Gui::MainWindow>((*service)->manager(), &(*service)->displays());
+    auto url = (*service)->listen();
+    if (url) {
+        window->setService(*url, (*service)->token());
+        err(QStringLiteral("serving the API on %1 (token from %2)").arg(*url, (*service)->tokenSource()));
+    } else {
+        window->setService(QString(), QByteArray(), url.error().message);
+        err(QStringLiteral("the API is not served: %1").arg(url.error().message));
+    }
+    window->show();
+
+    SignalWatcher signals;
+    QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [](int sig) {
+        err(QStringLiteral("signal %1: quitting").arg(sig));
+        QApplication::exit(0);
+    });
+    const int rc = QApplication::exec();
+    window.reset(); // before what it shows
+    const int running = (*service)->shutdown();
+    if (running > 0)
+        err(QStringLiteral("stopped %1 running VM(s)").arg(running));
+    return rc;
+}
+
+} // namespace App

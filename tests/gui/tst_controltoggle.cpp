@@ -1,0 +1,220 @@
+// The display tab's "Take control" toggle on a real desktop guest (QEMU
+// driver), with the API service in the same process as the window: checking
+// it makes the API's POST .../input answer 409 control_held, unchecking it
+// restores 200; a hand-over through the API shows in the window. The view
+// shows the guest's screen (non-blank pixels in the display widget) and is
+// view-only unless a human holds control. A PNG of the window is saved
+// (MVS_GUI_SCREENSHOT, else the test's temporary directory).
+
+#include "e2efixture.h"
+
+#include "app/gui/desktopgrid.h"
+#include "app/gui/displaytab.h"
+#include "app/gui/mainwindow.h"
+#include "core/vm/vmmanager.h"
+#include "desktop/displayhub.h"
+#include "desktop/vmdisplay.h"
+#include "server/apicontroller.h"
+#include "server/httpadapter.h"
+#include "vncview/widget/vncviewwidget.h"
+
+#include <QHostAddress>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QPushButton>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+
+using namespace E2e;
+
+namespace {
+
+constexpr int kCreateTimeoutMs = 20 * 60 * 1000; // the first run may build the desktop image
+constexpr int kDesktopTimeoutMs = 120000;          // agent up -> the display connected and drawn
+constexpr int kMinDrawnPixels = 100;
+
+struct Reply {
+    int status = 0;
+    QByteArray body;
+    QJsonObject json;
+    QString describe() const { return QStringLiteral("HTTP %1 %2").arg(status).arg(QString::fromUtf8(body.left(400))); }
+    QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
+};
+
+// Pixels that differ from the most common colour.
+int nonBackgroundPixels(const QImage &image)
+{
+    QHash<QRgb, int> counts;
+    for (int y = 0; y < image.height(); ++y)
+        for (int x = 0; x < image.width(); ++x)
+            ++counts[image.pixel(x, y)];
+    int most = 0;
+    for (int c : std::as_const(counts))
+        most = qMax(most, c);
+    return image.width() * image.height() - most;
+}
+
+} // namespace
+
+class TestControlToggle : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_home;
+    QByteArray m_token = QByteArrayLiteral("control-toggle-test-token");
+    quint16 m_port = 0;
+    QNetworkAccessManager m_nam;
+
+    Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000)
+    {
+        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
+        req.setRawHeader("Authorization", "Bearer " + m_token);
+        if (!body.isEmpty())
+            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        QNetworkReply *reply = m_nam.sendCustomRequest(req, method, body);
+        QDeadlineTimer deadline(timeoutMs);
+        while (!reply->isFinished() && !deadline.hasExpired())
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+        if (!reply->isFinished())
+            reply->abort();
+        Reply r;
+        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        r.body = reply->readAll();
+        r.json = QJsonDocument::fromJson(r.body).object();
+        reply->deleteLater();
+        return r;
+    }
+
+    Reply agentInput() { return call("POST", QStringLiteral("/api/v1/vms/desk/input"), R"({"action": "move", "x": 10, "y": 10})"); }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        initEnvironment();
+        QVERIFY(m_home.isValid());
+        qputenv("MVS_DATA_DIR", m_home.filePath(QStringLiteral("data")).toUtf8());
+    }
+
+    void toggleBlocksAgentInput()
+    {
+        auto d = driverFor(Vmm::DriverKind::Qemu);
+        QVERIFY2(d.driver, qPrintable(d.skipReason));
+        Vm::VmManager manager(*d.driver, m_home.filePath(QStringLiteral("vms")));
+        Desktop::DisplayHub displays(manager);
+        Server::ApiController controller(manager, &displays);
+        Server::HttpAdapter::Options o;
+        o.token = m_token;
+        Server::HttpAdapter adapter(controller, o);
+        auto port = adapter.listen(QHostAddress::LocalHost, 0);
+        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
+        m_port = *port;
+
+        Gui::MainWindow w(manager, &displays);
+        w.setService(QStringLiteral("http://127.0.0.1:%1").arg(m_port), m_token);
+        w.resize(1100, 900);
+        w.show();
+        Gui::DisplayTab *tab = w.displayTab();
+        QCOMPARE(w.details()->currentWidget(), tab);
+
+        QVERIFY(manager.create({QStringLiteral("desk"), QStringLiteral("desktop"), {}, {}}));
+        QVERIFY(w.selectVm(QStringLiteral("desk")));
+        QVERIFY2(tab->messageLabel()->text().contains(QStringLiteral("Start it")), qPrintable(tab->messageLabel()->text()));
+        QVERIFY(!tab->controlButton()->isEnabled());
+        w.action(Gui::MainWindow::Action::Start)->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(manager.info(QStringLiteral("desk"))->state == Vm::VirtualMachine::State::Ready
+                                     || manager.info(QStringLiteral("desk"))->state == Vm::VirtualMachine::State::Failed,
+                                 kCreateTimeoutMs);
+        QVERIFY2(manager.info(QStringLiteral("desk"))->state == Vm::VirtualMachine::State::Ready, qPrintable(w.lastError()));
+
+        // The window shows the display (the tab connects by itself).
+        QTRY_VERIFY_WITH_TIMEOUT(tab->display() && tab->display()->isConnected() && tab->view()->connection(), kDesktopTimeoutMs);
+        QVERIFY(tab->controlButton()->isEnabled());
+        QVERIFY(!tab->controlButton()->isChecked());
+        QCOMPARE(tab->controlButton()->text(), QStringLiteral("Take control"));
+        QVERIFY(tab->view()->isViewOnly());
+        QVERIFY2(tab->controllerLabel()->text().contains(QStringLiteral("agent")), qPrintable(tab->controllerLabel()->text()));
+
+        // The guest's screen is drawn in the widget.
+        QImage shot;
+        QDeadlineTimer drawn(kDesktopTimeoutMs);
+        do {
+            QTest::qWait(500);
+            shot = tab->view()->grab().toImage();
+        } while (nonBackgroundPixels(shot) < kMinDrawnPixels && !drawn.hasExpired());
+        QVERIFY2(nonBackgroundPixels(shot) >= kMinDrawnPixels, "the display widget stayed blank");
+        // Something for the screenshot (and the thumbnail) to show: the agent types.
+        Reply typed = call("POST", QStringLiteral("/api/v1/vms/desk/input"),
+                           R"({"actions": [{"action": "type", "text": "echo the agent is typing in MicroVM Sandbox; uname -a"}, {"action": "key", "keys": "Return"}]})");
+        QVERIFY2(typed.status == 200, qPrintable(typed.describe()));
+        QTest::qWait(1500);
+        const QString png = qEnvironmentVariable("MVS_GUI_SCREENSHOT", m_home.filePath(QStringLiteral("mainwindow.png")));
+        QVERIFY(w.grab().save(png));
+        qInfo("window screenshot: %s (%d pixels off the background in the display)", qPrintable(png), nonBackgroundPixels(shot));
+
+        // The desktop grid shows it as a live thumbnail.
+        Gui::DesktopGrid *grid = w.desktopGrid();
+        w.overview()->setCurrentWidget(grid);
+        QTRY_COMPARE_WITH_TIMEOUT(grid->vms(), QStringList{QStringLiteral("desk")}, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(grid->thumbnailsMade() > 0, 10000);
+        const auto thumbPixels = [grid]() {
+            const QImage thumb = grid->itemOf(QStringLiteral("desk"))->icon().pixmap(Gui::DesktopGrid::kThumbnailSize).toImage();
+            return thumb.size() == Gui::DesktopGrid::kThumbnailSize ? nonBackgroundPixels(thumb) : -1;
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(thumbPixels() >= 10, qPrintable(QStringLiteral("the thumbnail is blank (%1)").arg(thumbPixels())), 20000);
+        QVERIFY2(grid->itemOf(QStringLiteral("desk"))->text().contains(QStringLiteral("agent")),
+                 qPrintable(grid->itemOf(QStringLiteral("desk"))->text()));
+        w.details()->setCurrentIndex(1);
+        // Activating the thumbnail (Enter here; a double click does the same) opens it.
+        grid->setFocus();
+        grid->setCurrentItem(grid->itemOf(QStringLiteral("desk")));
+        QTest::keyClick(grid, Qt::Key_Return);
+        QTRY_COMPARE(w.overview()->currentWidget(), static_cast<QWidget *>(w.view()));
+        QCOMPARE(w.details()->currentWidget(), static_cast<QWidget *>(tab));
+        QCOMPARE(w.selectedVm(), QStringLiteral("desk"));
+
+        // The agent drives by default.
+        Reply r = agentInput();
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+
+        // Take control in the window: agent input is refused.
+        tab->controlButton()->click();
+        QVERIFY(tab->controlButton()->isChecked());
+        QCOMPARE(tab->controlButton()->text(), QStringLiteral("Release"));
+        QVERIFY(!tab->view()->isViewOnly());
+        QVERIFY2(tab->controllerLabel()->text().contains(QStringLiteral("You are driving")), qPrintable(tab->controllerLabel()->text()));
+        r = agentInput();
+        QCOMPARE(r.status, 409);
+        QCOMPARE(r.errorCode(), QStringLiteral("control_held"));
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/vms/desk/display")).json[QStringLiteral("controller")].toString(), QStringLiteral("human"));
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/vms/desk/screenshot")).status, 200);
+
+        // Release: agent input works again.
+        tab->controlButton()->click();
+        QVERIFY(!tab->controlButton()->isChecked());
+        QCOMPARE(tab->controlButton()->text(), QStringLiteral("Take control"));
+        QVERIFY(tab->view()->isViewOnly());
+        r = agentInput();
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+
+        // A hand-over through the API shows in the window.
+        QCOMPARE(call("POST", QStringLiteral("/api/v1/vms/desk/display/control"), R"({"controller": "human"})").status, 200);
+        QTRY_VERIFY(tab->controlButton()->isChecked());
+        QVERIFY(!tab->view()->isViewOnly());
+        QCOMPARE(call("POST", QStringLiteral("/api/v1/vms/desk/display/control"), R"({"controller": "agent"})").status, 200);
+        QTRY_VERIFY(!tab->controlButton()->isChecked());
+        QVERIFY(tab->view()->isViewOnly());
+
+        // Stopping the VM takes the display away from the tab.
+        w.action(Gui::MainWindow::Action::Stop)->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(manager.info(QStringLiteral("desk"))->state, Vm::VirtualMachine::State::Stopped, 60000);
+        QVERIFY(!tab->display());
+        QVERIFY(!tab->controlButton()->isEnabled());
+        QVERIFY(tab->view()->isViewOnly());
+    }
+};
+
+QTEST_MAIN(TestControlToggle)
+#include "tst_controltoggle.moc"
