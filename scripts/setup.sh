@@ -66,8 +66,15 @@ run)
     bin=build/release/app/microvm-sandbox
     echo "== preparing the default image (built once, then cached)"
     "$bin" image build --template minimal
-    echo "== running: microvm-sandbox run --template minimal -- uname -a"
-    exec "$bin" run --template minimal -- uname -a
+    echo "== a first microVM from the default template: microvm-sandbox run --template minimal -- uname -a"
+    "$bin" run --template minimal -- uname -a
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+        echo "== starting the app (the service runs inside it)"
+        exec "$bin"
+    fi
+    echo "== no display: starting the service headless (Ctrl-C stops it); create a VM with"
+    echo "   $bin vm create box --template minimal && $bin vm exec box -- uname -a"
+    exec "$bin" --serve
     ;;
 test)
     # The browser test drives Debian's Chromium (never a downloaded browser).
