@@ -78,7 +78,7 @@ run)
     ;;
 test)
     # The browser test drives Debian's Chromium (never a downloaded browser).
-    PACKAGES+=(chromium)
+    PACKAGES+=(chromium xvfb xauth)  # xvfb: the window's screenshot test runs under a real X server
     install_deps
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
