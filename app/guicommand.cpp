@@ -107,24 +107,18 @@ int guiCommand(int &argc, char **argv)
     if (!preferences.dataDir.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DATA_DIR"))
         qputenv("MVS_DATA_DIR", QFile::encodeName(preferences.dataDir));
 
-    Service::Options serviceOptions;
-    if (!listenSpec.isEmpty()) {
-        auto l = parseListen(listenSpec);
-        if (!l) {
-            err(l.error().message);
-            return kExitUsage;
-        }
-        std::tie(serviceOptions.address, serviceOptions.port) = *l;
-    }
-    auto options = flags.options();
-    if (!options) {
-        err(options.error().message);
+    auto driverOptions = flags.options();
+    if (!driverOptions) {
+        err(driverOptions.error().message);
         return kExitUsage;
     }
-    serviceOptions.driver = *options;
-    serviceOptions.tokenFile = tokenFile;
+    auto serviceOpts = serviceOptions(listenSpec, *driverOptions, tokenFile);
+    if (!serviceOpts) {
+        err(serviceOpts.error().message);
+        return kExitUsage;
+    }
 
-    auto service = Service::create(serviceOptions);
+    auto service = Service::create(*serviceOpts);
     if (!service) {
         err(service.error().message);
         QMessageBox::critical(nullptr, QObject::tr("MicroVM Sandbox"),

@@ -115,4 +115,18 @@ int Service::shutdown()
     return running;
 }
 
+Core::Expected<Service::Options> serviceOptions(const QString &listenSpec, const Vmm::DriverOptions &driver, const QString &tokenFile)
+{
+    Service::Options options;
+    if (!listenSpec.isEmpty()) {
+        auto l = parseListen(listenSpec);
+        if (!l)
+            return l.error();
+        std::tie(options.address, options.port) = *l;
+    }
+    options.driver = driver;
+    options.tokenFile = tokenFile;
+    return options;
+}
+
 } // namespace App

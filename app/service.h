@@ -77,4 +77,8 @@ private:
 // "HOST:PORT", "[v6]:PORT", ":PORT" (localhost) or "PORT".
 Core::Expected<std::pair<QHostAddress, quint16>> parseListen(const QString &spec);
 
+// The service's options from command-line values (--listen, the driver
+// flags, --token-file); an error is a usage error.
+Core::Expected<Service::Options> serviceOptions(const QString &listenSpec, const Vmm::DriverOptions &driver, const QString &tokenFile);
+
 } // namespace App
