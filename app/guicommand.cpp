@@ -13,7 +13,6 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QMessageBox>
 
 #include <cstdio>
 #include <memory>
@@ -72,9 +71,9 @@ int guiCommand(int &argc, char **argv)
 {
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("microvm-sandbox"));
-    QApplication::setApplicationDisplayName(QObject::tr("MicroVM Sandbox"));
     QApplication::setApplicationVersion(QStringLiteral(MVS_VERSION));
     Gui::installTranslations();
+    QApplication::setApplicationDisplayName(Gui::MainWindow::applicationDisplayName());
 
     QStringList args = QApplication::arguments().mid(1);
     if (!args.isEmpty() && args.first() == QLatin1String("gui"))
@@ -121,8 +120,7 @@ int guiCommand(int &argc, char **argv)
     auto service = Service::create(*serviceOpts);
     if (!service) {
         err(service.error().message);
-        QMessageBox::critical(nullptr, QObject::tr("MicroVM Sandbox"),
-                              QObject::tr("MicroVM Sandbox cannot manage VMs here:\n\n%1").arg(service.error().message));
+        Gui::MainWindow::showStartupError(service.error().message);
         return kExitFailure;
     }
     for (const QString &warning : (*service)->manager().loadWarnings())

@@ -455,4 +455,14 @@ void MainWindow::showError(const QString &message, const QString &vm)
     box->open();
 }
 
+QString MainWindow::applicationDisplayName()
+{
+    return tr("MicroVM Sandbox");
+}
+
+void MainWindow::showStartupError(const QString &message)
+{
+    QMessageBox::critical(nullptr, applicationDisplayName(), tr("MicroVM Sandbox cannot manage VMs here:\n\n%1").arg(message));
+}
+
 } // namespace Gui

@@ -51,6 +51,10 @@ public:
     QAction *action(Action which) const;
     // Which actions fit a VM in this state (Create always does).
     static bool isValid(Action which, Vm::VirtualMachine::State state);
+    // The application's name for people, and the message box for a service
+    // that cannot start (before any window exists); translated.
+    static QString applicationDisplayName();
+    static void showStartupError(const QString &message);
 
     QString selectedVm() const;
     bool selectVm(const QString &name);

@@ -27,8 +27,11 @@
         <translation>&amp;Name:</translation>
     </message>
     <message numerus="yes">
-        <source>At most the host's %n logical CPU(s)</source>
-        <translation><numerusform>Höchstens die %n logische CPU des Hosts</numerusform><numerusform>Höchstens die %n logischen CPUs des Hosts</numerusform></translation>
+        <source>At most the host&apos;s %n logical CPU(s)</source>
+        <translation>
+            <numerusform>Höchstens die %n logische CPU des Hosts</numerusform>
+            <numerusform>Höchstens die %n logischen CPUs des Hosts</numerusform>
+        </translation>
     </message>
     <message>
         <source>&amp;vCPUs:</source>
@@ -39,7 +42,7 @@
         <translation> MiB</translation>
     </message>
     <message>
-        <source>At most the host's %1 MiB</source>
+        <source>At most the host&apos;s %1 MiB</source>
         <translation>Höchstens die %1 MiB des Hosts</translation>
     </message>
     <message>
@@ -67,7 +70,7 @@
         <translation>Geben Sie der VM einen Namen.</translation>
     </message>
     <message>
-        <source>Only lowercase letters, digits and '-' are allowed.</source>
+        <source>Only lowercase letters, digits and &apos;-&apos; are allowed.</source>
         <translation>Nur Kleinbuchstaben, Ziffern und „-“ sind erlaubt.</translation>
     </message>
     <message>
@@ -75,11 +78,11 @@
         <translation>Der Name muss mit einem Buchstaben oder einer Ziffer beginnen.</translation>
     </message>
     <message>
-        <source>1 to 63 lowercase letters, digits or '-', starting with a letter or digit.</source>
+        <source>1 to 63 lowercase letters, digits or &apos;-&apos;, starting with a letter or digit.</source>
         <translation>1 bis 63 Kleinbuchstaben, Ziffern oder „-“, beginnend mit einem Buchstaben oder einer Ziffer.</translation>
     </message>
     <message>
-        <source>A VM named '%1' already exists.</source>
+        <source>A VM named &apos;%1&apos; already exists.</source>
         <translation>Eine VM namens „%1“ existiert bereits.</translation>
     </message>
 </context>
@@ -109,7 +112,7 @@
         <translation>Wählen Sie eine VM aus, um ihre Anzeige zu sehen.</translation>
     </message>
     <message>
-        <source>%1 has no display: its template '%2' has no desktop.</source>
+        <source>%1 has no display: its template &apos;%2&apos; has no desktop.</source>
         <translation>%1 hat keine Anzeige: Ihre Vorlage „%2“ hat keinen Desktop.</translation>
     </message>
     <message>
@@ -133,7 +136,7 @@
         <translation>Freigeben</translation>
     </message>
     <message>
-        <source>You are driving this desktop; the agent API's input is refused.</source>
+        <source>You are driving this desktop; the agent API&apos;s input is refused.</source>
         <translation>Sie steuern diesen Desktop; Eingaben der Agenten-API werden abgewiesen.</translation>
     </message>
     <message>
@@ -243,6 +246,14 @@
         <translation>MicroVM Sandbox</translation>
     </message>
     <message>
+        <source>MicroVM Sandbox cannot manage VMs here:
+
+%1</source>
+        <translation>MicroVM Sandbox kann hier keine VMs verwalten:
+
+%1</translation>
+    </message>
+    <message>
         <source>Display</source>
         <translation>Anzeige</translation>
     </message>
@@ -319,7 +330,7 @@
         <translation>Token kopieren</translation>
     </message>
     <message>
-        <source>Copy the API's bearer token to the clipboard</source>
+        <source>Copy the API&apos;s bearer token to the clipboard</source>
         <translation>Das Bearer-Token der API in die Zwischenablage kopieren</translation>
     </message>
     <message>
@@ -396,7 +407,10 @@
     </message>
     <message numerus="yes">
         <source>%n VM(s) are running. Quitting stops them (they can be started again later).</source>
-        <translation><numerusform>%n VM läuft. Beim Beenden wird sie gestoppt (sie kann später wieder gestartet werden).</numerusform><numerusform>%n VMs laufen. Beim Beenden werden sie gestoppt (sie können später wieder gestartet werden).</numerusform></translation>
+        <translation>
+            <numerusform>%n VM läuft. Beim Beenden wird sie gestoppt (sie kann später wieder gestartet werden).</numerusform>
+            <numerusform>%n VMs laufen. Beim Beenden werden sie gestoppt (sie können später wieder gestartet werden).</numerusform>
+        </translation>
     </message>
     <message>
         <source>Stop VMs and quit</source>
