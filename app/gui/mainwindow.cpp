@@ -19,6 +19,9 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include "core/image/imagebuilder.h"
+#include <QToolButton>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -168,6 +171,22 @@ void MainWindow::buildStatusBar()
         QApplication::clipboard()->setText(QString::fromUtf8(m_token));
         statusBar()->showMessage(tr("The API token was copied to the clipboard."), kMessageMs);
     });
+    m_buildProgress = new QProgressBar(this);
+    m_buildProgress->setObjectName(QStringLiteral("buildProgress"));
+    m_buildProgress->setRange(0, 100);
+    m_buildProgress->setMaximumWidth(160);
+    m_buildProgress->hide();
+    m_cancelBuild = new QToolButton(this);
+    m_cancelBuild->setText(tr("Cancel build"));
+    m_cancelBuild->setToolTip(tr("Stop preparing the guest image (the VM is not started)"));
+    m_cancelBuild->hide();
+    connect(m_cancelBuild, &QToolButton::clicked, this, &MainWindow::cancelBuild);
+    connect(&m_manager, &Vm::VmManager::vmStateChanged, this, [this](const QString &name, Vm::VirtualMachine::State state) {
+        if (name == m_buildingVm && state != Vm::VirtualMachine::State::Preparing)
+            hideBuildProgress();
+    });
+    statusBar()->addPermanentWidget(m_buildProgress);
+    statusBar()->addPermanentWidget(m_cancelBuild);
     statusBar()->addPermanentWidget(m_urlLabel);
     statusBar()->addPermanentWidget(m_copyToken);
     setService(QString(), QByteArray());
@@ -345,7 +364,33 @@ void MainWindow::watchProgress(const QString &vm)
     m_progressWatched.insert(vm, machine);
     connect(machine, &Vm::VirtualMachine::imageProgress, this, [this, vm](const QString &step, int percent) {
         statusBar()->showMessage(tr("%1: preparing the image: %2 (%3%)").arg(vm, step).arg(percent), kMessageMs);
+        if (percent >= 100) {
+            if (vm == m_buildingVm)
+                hideBuildProgress();
+            return;
+        }
+        m_buildingVm = vm;
+        m_buildProgress->setValue(percent);
+        m_buildProgress->setFormat(tr("%1: image %p%").arg(vm));
+        m_buildProgress->show();
+        m_cancelBuild->show();
     });
+}
+
+void MainWindow::hideBuildProgress()
+{
+    m_buildingVm.clear();
+    m_buildProgress->hide();
+    m_cancelBuild->hide();
+}
+
+void MainWindow::cancelBuild()
+{
+    Vm::VirtualMachine *machine = m_manager.vm(m_buildingVm);
+    if (machine && machine->imageBuilder())
+        machine->imageBuilder()->cancel();
+    statusBar()->showMessage(tr("Cancelled preparing the image of %1.").arg(m_buildingVm), kMessageMs);
+    hideBuildProgress();
 }
 
 int MainWindow::runningVms() const

@@ -16,7 +16,9 @@
 
 class QAction;
 class QLabel;
+class QProgressBar;
 class QPushButton;
+class QToolButton;
 class QSortFilterProxyModel;
 class QTabWidget;
 class QTableView;
@@ -55,6 +57,11 @@ public:
     // that cannot start (before any window exists); translated.
     static QString applicationDisplayName();
     static void showStartupError(const QString &message);
+
+    // The image build the status bar shows, or empty; Cancel stops it (the
+    // start then ends without an error).
+    QString buildingVm() const { return m_buildingVm; }
+    void cancelBuild();
 
     QString selectedVm() const;
     bool selectVm(const QString &name);
@@ -129,6 +136,11 @@ private:
     QPointer<QMessageBox> m_confirmQuit;
     bool m_quitConfirmed = false;
     QHash<QString, QPointer<Vm::VirtualMachine>> m_progressWatched;
+    // An image build in progress (one at a time is shown): its bar and Cancel.
+    QProgressBar *m_buildProgress = nullptr;
+    QToolButton *m_cancelBuild = nullptr;
+    QString m_buildingVm;
+    void hideBuildProgress();
     QString m_lastError;
     QPointer<QMessageBox> m_errorBox;
     QAction *m_preferences = nullptr;

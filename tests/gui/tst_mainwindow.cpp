@@ -27,7 +27,9 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -153,6 +155,37 @@ private Q_SLOTS:
         QCOMPARE(w.selectedVm(), QStringLiteral("fresh"));
         QCOMPARE(w.model()->stateOf(QStringLiteral("fresh")), State::Created);
         QCOMPARE(enabledActions(w), QStringLiteral("100001"));
+    }
+
+    // An image build shows a progress bar with Cancel in the status bar;
+    // cancelling stops the build (nothing is published in the cache) and the
+    // start ends without an error box.
+    void imageBuildCanBeCancelled()
+    {
+        QTemporaryDir cache;
+        const QByteArray oldCache = qgetenv("MVS_CACHE_DIR");
+        qputenv("MVS_CACHE_DIR", cache.path().toUtf8());
+        auto restore = qScopeGuard([&]() { qputenv("MVS_CACHE_DIR", oldCache); });
+        Vm::VmManager manager(*m_driver, m_home.filePath(QStringLiteral("cancel")));
+        MainWindow w(manager, nullptr);
+        w.show();
+        QVERIFY(manager.create({QStringLiteral("slow"), QStringLiteral("minimal"), 1, 256}));
+        QVERIFY(w.selectVm(QStringLiteral("slow")));
+        QSignalSpy done(&w, &MainWindow::operationFinished);
+        w.action(MainWindow::Action::Start)->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(w.buildingVm(), QStringLiteral("slow"), 60000);
+        QVERIFY(w.findChild<QProgressBar *>(QStringLiteral("buildProgress"))->isVisible());
+        w.cancelBuild();
+        QVERIFY(w.buildingVm().isEmpty());
+        QVERIFY(done.wait(60000));
+        QCOMPARE(done.last().at(1).toBool(), false);
+        QVERIFY2(!w.errorBox(), "a cancelled build is not an error");
+        QTRY_VERIFY_WITH_TIMEOUT(w.model()->stateOf(QStringLiteral("slow")) != State::Preparing, 30000);
+        QVERIFY(!w.findChild<QProgressBar *>(QStringLiteral("buildProgress"))->isVisible());
+        // Nothing half-built is published.
+        const QStringList images = QDir(cache.filePath(QStringLiteral("images"))).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        for (const QString &image : images)
+            QVERIFY2(!QFileInfo::exists(cache.filePath(QStringLiteral("images/%1/initramfs.cpio").arg(image))), qPrintable(image));
     }
 
     void actionsFollowARealGuest()

@@ -436,6 +436,22 @@
         <source>Show console</source>
         <translation>Konsole zeigen</translation>
     </message>
+    <message>
+        <source>Cancel build</source>
+        <translation>Erstellen abbrechen</translation>
+    </message>
+    <message>
+        <source>Stop preparing the guest image (the VM is not started)</source>
+        <translation>Das Vorbereiten des Gast-Images abbrechen (die VM wird nicht gestartet)</translation>
+    </message>
+    <message>
+        <source>%1: image %p%</source>
+        <translation>%1: Image %p%</translation>
+    </message>
+    <message>
+        <source>Cancelled preparing the image of %1.</source>
+        <translation>Das Vorbereiten des Images von %1 wurde abgebrochen.</translation>
+    </message>
 </context>
 <context>
     <name>Gui::Preferences</name>
