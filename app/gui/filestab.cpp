@@ -21,9 +21,35 @@
 #include <algorithm>
 
 namespace Gui {
+
 namespace {
 
-QWidget *row(QWidget *parent, QLineEdit *edit, QPushButton *button)
+// A file seen through a gate: reads and writes pass until close() of the
+// gate, then fail, which the agent client answers by cancelling the stream.
+class GateDevice final : public QIODevice {
+public:
+    explicit GateDevice(std::shared_ptr<QFileDevice> file) : m_file(std::move(file))
+    {
+        setOpenMode(m_file->openMode() | QIODevice::Unbuffered);
+    }
+    void shut()
+    {
+        m_shut = true;
+        setErrorString(FilesTab::tr("cancelled"));
+    }
+    qint64 size() const override { return m_file->size(); }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override { return m_shut ? -1 : m_file->read(data, maxSize); }
+    qint64 writeData(const char *data, qint64 maxSize) override { return m_shut ? -1 : m_file->write(data, maxSize); }
+
+private:
+    std::shared_ptr<QFileDevice> m_file;
+    bool m_shut = false;
+};
+
+// A wide widget with a button on its right.
+QWidget *row(QWidget *parent, QWidget *edit, QPushButton *button)
 {
     auto *w = new QWidget(parent);
     auto *l = new QHBoxLayout(w);
@@ -65,13 +91,16 @@ FilesTab::FilesTab(Vm::VmManager &manager, QWidget *parent)
     m_progress = new QProgressBar(this);
     m_progress->setRange(0, 100);
     m_progress->setValue(0);
+    m_cancel = new QPushButton(tr("&Cancel transfer"), this);
+    m_cancel->setEnabled(false);
+    connect(m_cancel, &QPushButton::clicked, this, &FilesTab::cancel);
     m_status = new QLabel(this);
     m_status->setWordWrap(true);
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(up);
     layout->addWidget(down);
-    layout->addWidget(m_progress);
+    layout->addWidget(row(this, m_progress, m_cancel));
     layout->addWidget(m_status);
     layout->addStretch(1);
 
@@ -144,12 +173,14 @@ void FilesTab::upload()
     }
     const QString guestPath = m_upGuest->text();
     const QString vm = m_vm;
-    begin(file, file->size(), true);
+    const std::shared_ptr<QIODevice> gate = begin(file, file->size(), true);
     m_status->setText(tr("Uploading %1 to %2:%3…").arg(QFileInfo(file->fileName()).fileName(), vm, guestPath));
     const quint32 mode = (file->permissions() & QFileDevice::ExeUser) ? 0755 : 0644;
-    Core::whenDone((*agent)->putFile(guestPath, file, static_cast<quint64>(file->size()), mode), this,
+    Core::whenDone((*agent)->putFile(guestPath, gate, static_cast<quint64>(file->size()), mode), this,
                    [this, vm, guestPath](const Core::Expected<quint64> &r) {
-                       if (!r)
+                       if (!r && m_cancelled)
+                           finish(false, tr("Upload cancelled: nothing was written to %1:%2").arg(vm, guestPath));
+                       else if (!r)
                            finish(false, tr("Upload failed: %1").arg(r.error().message));
                        else
                            finish(true, tr("Uploaded %1 bytes to %2:%3").arg(QLocale().toString(*r), vm, guestPath));
@@ -188,12 +219,13 @@ void FilesTab::download()
             finish(false, tr("Cannot write %1: %2").arg(localPath, file->errorString()));
             return;
         }
-        begin(file, static_cast<qint64>(st->size), false);
-        Core::whenDone(client->getFile(guestPath, file), this, [this, file, vm, guestPath, localPath](const Core::Expected<quint64> &r) {
+        const std::shared_ptr<QIODevice> gate = begin(file, static_cast<qint64>(st->size), false);
+        Core::whenDone(client->getFile(guestPath, gate), this, [this, file, vm, guestPath, localPath](const Core::Expected<quint64> &r) {
             if (!r) {
                 file->cancelWriting();
                 file->commit();
-                finish(false, tr("Download failed: %1").arg(r.error().message));
+                finish(false, m_cancelled ? tr("Download cancelled: %1 was not saved").arg(localPath)
+                                          : tr("Download failed: %1").arg(r.error().message));
                 return;
             }
             if (!file->commit()) {
@@ -205,9 +237,22 @@ void FilesTab::download()
     });
 }
 
-void FilesTab::begin(std::shared_ptr<QFileDevice> file, qint64 total, bool isUpload)
+void FilesTab::cancel()
+{
+    if (!m_busy || !m_gate)
+        return;
+    m_cancelled = true;
+    static_cast<GateDevice *>(m_gate.get())->shut();
+    m_cancel->setEnabled(false);
+    m_status->setText(tr("Cancelling…"));
+}
+
+std::shared_ptr<QIODevice> FilesTab::begin(std::shared_ptr<QFileDevice> file, qint64 total, bool isUpload)
 {
     m_busy = true;
+    m_cancelled = false;
+    m_gate = std::make_shared<GateDevice>(file);
+    m_cancel->setEnabled(true);
     m_file = std::move(file);
     m_total = total;
     m_isUpload = isUpload;
@@ -215,6 +260,7 @@ void FilesTab::begin(std::shared_ptr<QFileDevice> file, qint64 total, bool isUpl
     m_progress->setValue(0);
     m_timer->start();
     updateButtons();
+    return m_gate;
 }
 
 void FilesTab::updateProgress()
@@ -229,6 +275,8 @@ void FilesTab::finish(bool ok, const QString &message)
 {
     m_timer->stop();
     m_file.reset();
+    m_gate.reset();
+    m_cancel->setEnabled(false);
     m_busy = false;
     m_progress->setRange(0, 100);
     m_progress->setValue(ok ? 100 : 0);

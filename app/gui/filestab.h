@@ -37,6 +37,10 @@ public:
     void upload();
     void download();
     bool isBusy() const { return m_busy; }
+    // Stop the transfer: the guest drops a partial upload, a partial
+    // download is not saved.
+    void cancel();
+    QPushButton *cancelButton() const { return m_cancel; }
 
     QLineEdit *uploadLocalEdit() const { return m_upLocal; }
     QLineEdit *uploadGuestEdit() const { return m_upGuest; }
@@ -49,7 +53,9 @@ Q_SIGNALS:
     void transferFinished(bool ok); // the status label says how
 
 private:
-    void begin(std::shared_ptr<QFileDevice> file, qint64 total, bool isUpload);
+    // The device the agent uses for file: it fails reads and writes once
+    // the transfer is cancelled, which makes the agent client cancel it.
+    std::shared_ptr<QIODevice> begin(std::shared_ptr<QFileDevice> file, qint64 total, bool isUpload);
     void finish(bool ok, const QString &message);
     void updateProgress();
     void updateButtons();
@@ -58,6 +64,7 @@ private:
     QString m_vm;
     bool m_busy = false;
     std::shared_ptr<QFileDevice> m_file; // the local side of the transfer
+    std::shared_ptr<QIODevice> m_gate;   // what the agent reads or writes: m_file until cancelled
     qint64 m_total = 0;
     bool m_isUpload = false;
     QLineEdit *m_upLocal = nullptr;
@@ -69,6 +76,8 @@ private:
     QPushButton *m_downBrowse = nullptr;
     QPushButton *m_downStart = nullptr;
     QProgressBar *m_progress = nullptr;
+    QPushButton *m_cancel = nullptr;
+    bool m_cancelled = false;
     QLabel *m_status = nullptr;
     QTimer *m_timer = nullptr;
 };

@@ -18,6 +18,7 @@
 #include "app/gui/mainwindow.h"
 #include "app/gui/runtab.h"
 #include "app/gui/vmlistmodel.h"
+#include "core/agent/agentclient.h"
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
 
@@ -283,6 +284,37 @@ private Q_SLOTS:
         QVERIFY(moved.wait(30000));
         QVERIFY(!moved.last().at(0).toBool());
         QVERIFY(!QFile::exists(local.filePath(QStringLiteral("missing.bin"))));
+
+        // Cancelled transfers: an upload leaves nothing in the guest, a
+        // download saves nothing here.
+        {
+            QFile f(local.filePath(QStringLiteral("big.bin")));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            QVERIFY(f.resize(qint64(64) << 20));
+        }
+        files->uploadLocalEdit()->setText(local.filePath(QStringLiteral("big.bin")));
+        files->uploadGuestEdit()->setText(QStringLiteral("/tmp/big.bin"));
+        files->upload();
+        QVERIFY(files->cancelButton()->isEnabled());
+        files->cancelButton()->click();
+        QVERIFY(moved.wait(60000));
+        QVERIFY(!moved.last().at(0).toBool());
+        QVERIFY2(files->statusLabel()->text().contains(QStringLiteral("cancelled")), qPrintable(files->statusLabel()->text()));
+        QVERIFY(!files->cancelButton()->isEnabled());
+        Agent::ExecRequest ls;
+        ls.shell = QStringLiteral("ls -A /tmp | grep -c big || true; dd if=/dev/zero of=/tmp/guest-big bs=1M count=64 2>/dev/null");
+        auto listed = await((*manager.agent(QStringLiteral("box")))->run(ls), 60000);
+        QVERIFY(listed);
+        QCOMPARE(listed->stdoutData.trimmed(), QByteArray("0"));
+        files->downloadGuestEdit()->setText(QStringLiteral("/tmp/guest-big"));
+        files->downloadLocalEdit()->setText(local.filePath(QStringLiteral("guest-big")));
+        files->download();
+        QTRY_VERIFY_WITH_TIMEOUT(files->cancelButton()->isEnabled(), 30000);
+        files->cancelButton()->click();
+        QVERIFY(moved.wait(60000));
+        QVERIFY(!moved.last().at(0).toBool());
+        QVERIFY2(files->statusLabel()->text().contains(QStringLiteral("cancelled")), qPrintable(files->statusLabel()->text()));
+        QVERIFY(!QFile::exists(local.filePath(QStringLiteral("guest-big"))));
 
         // Pause, resume.
         w.action(MainWindow::Action::Pause)->trigger();

@@ -238,6 +238,26 @@
         <source>Downloaded %1 bytes from %2:%3 to %4</source>
         <translation>%1 Bytes von %2:%3 nach %4 heruntergeladen</translation>
     </message>
+    <message>
+        <source>cancelled</source>
+        <translation>abgebrochen</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel transfer</source>
+        <translation>Übertragung &amp;abbrechen</translation>
+    </message>
+    <message>
+        <source>Upload cancelled: nothing was written to %1:%2</source>
+        <translation>Hochladen abgebrochen: nach %1:%2 wurde nichts geschrieben</translation>
+    </message>
+    <message>
+        <source>Download cancelled: %1 was not saved</source>
+        <translation>Herunterladen abgebrochen: %1 wurde nicht gespeichert</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>Wird abgebrochen …</translation>
+    </message>
 </context>
 <context>
     <name>Gui::MainWindow</name>
