@@ -8,27 +8,30 @@
 #include "app/gui/preferencesdialog.h"
 #include "app/gui/runtab.h"
 #include "app/gui/vmlistmodel.h"
+#include "core/image/imagebuilder.h"
 #include "core/vm/vmmanager.h"
+#include "core/vmm/kvmprobe.h"
 
 #include <QAction>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
+#include <QFutureWatcher>
 #include <QHeaderView>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
-#include "core/image/imagebuilder.h"
-#include <QToolButton>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QToolButton>
 #include <QTableView>
 #include <QToolBar>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace Gui {
 namespace {
@@ -185,6 +188,24 @@ void MainWindow::buildStatusBar()
         if (name == m_buildingVm && state != Vm::VirtualMachine::State::Preparing)
             hideBuildProgress();
     });
+    m_accelLabel = new QLabel(this);
+    m_accelLabel->setObjectName(QStringLiteral("accelLabel"));
+    m_accelLabel->hide();
+    // Why KVM is not used, for the TCG note (cached by core after the first probe).
+    auto *probe = new QFutureWatcher<QString>(this); // dies with the window, never outlives it
+    connect(probe, &QFutureWatcher<QString>::finished, this, [this, probe]() {
+        m_kvmReason = probe->result();
+        probe->deleteLater();
+    });
+    probe->setFuture(QtConcurrent::run([]() {
+        const Vmm::KvmStatus k = Vmm::kvmStatus();
+        return k.usable ? QString() : k.reason;
+    }));
+    connect(&m_manager, &Vm::VmManager::vmStateChanged, this, [this](const QString &name, Vm::VirtualMachine::State state) {
+        if (state == Vm::VirtualMachine::State::Ready)
+            showAccelerator(name);
+    });
+    statusBar()->addPermanentWidget(m_accelLabel);
     statusBar()->addPermanentWidget(m_buildProgress);
     statusBar()->addPermanentWidget(m_cancelBuild);
     statusBar()->addPermanentWidget(m_urlLabel);
@@ -375,6 +396,27 @@ void MainWindow::watchProgress(const QString &vm)
         m_buildProgress->show();
         m_cancelBuild->show();
     });
+}
+
+// The first VM that runs tells how guests run on this host: say it, and when
+// it is software emulation, why and what it means.
+void MainWindow::showAccelerator(const QString &vm)
+{
+    const auto info = m_manager.info(vm);
+    if (!info)
+        return;
+    if (info->accelerated) {
+        m_accelLabel->setText(tr("KVM"));
+        m_accelLabel->setToolTip(tr("Guests run with hardware virtualization (KVM)."));
+    } else {
+        const QString why = m_kvmReason.isEmpty() ? tr("KVM looks usable, but a guest kernel does not boot under it on this host")
+                                                  : m_kvmReason;
+        m_accelLabel->setText(tr("TCG: software emulation"));
+        m_accelLabel->setToolTip(tr("KVM is not used (%1), so QEMU emulates the CPU in software (TCG). Guests work the same, "
+                                    "but boot and run several times slower.")
+                                     .arg(why));
+    }
+    m_accelLabel->show();
 }
 
 void MainWindow::hideBuildProgress()

@@ -61,6 +61,7 @@ public:
     // The image build the status bar shows, or empty; Cancel stops it (the
     // start then ends without an error).
     QString buildingVm() const { return m_buildingVm; }
+    QLabel *acceleratorLabel() const { return m_accelLabel; }
     void cancelBuild();
 
     QString selectedVm() const;
@@ -129,6 +130,11 @@ private:
     FilesTab *m_filesTab = nullptr;
     QList<QAction *> m_actions; // indexed by Action
     QLabel *m_urlLabel = nullptr;
+    // How guests run here: KVM, or TCG with why KVM is not used (probed off
+    // the GUI thread).
+    QLabel *m_accelLabel = nullptr;
+    QString m_kvmReason;
+    void showAccelerator(const QString &vm);
     QPushButton *m_copyToken = nullptr;
     QByteArray m_token;
     QPointer<CreateDialog> m_createDialog;

@@ -349,6 +349,15 @@ private Q_SLOTS:
         QVERIFY(done.wait(kStartTimeoutMs));
         QVERIFY2(done.last().at(1).toBool(), qPrintable(w.lastError()));
         QVERIFY(!w.errorBox());
+        // The status bar says how guests run here (TCG on these machines,
+        // with why KVM is not used).
+        QVERIFY(w.acceleratorLabel()->isVisibleTo(&w));
+        if (manager.info(QStringLiteral("box"))->accelerated) {
+            QCOMPARE(w.acceleratorLabel()->text(), QStringLiteral("KVM"));
+        } else {
+            QVERIFY(w.acceleratorLabel()->text().contains(QStringLiteral("TCG")));
+            QVERIFY2(w.acceleratorLabel()->toolTip().contains(QStringLiteral("KVM is not used (")), qPrintable(w.acceleratorLabel()->toolTip()));
+        }
         const qint64 pid = manager.vm(QStringLiteral("box"))->instance()->pid();
         QVERIFY(pid > 0);
         QCOMPARE(::kill(static_cast<pid_t>(pid), SIGKILL), 0);

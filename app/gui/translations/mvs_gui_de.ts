@@ -472,6 +472,26 @@
         <source>Cancelled preparing the image of %1.</source>
         <translation>Das Vorbereiten des Images von %1 wurde abgebrochen.</translation>
     </message>
+    <message>
+        <source>KVM</source>
+        <translation>KVM</translation>
+    </message>
+    <message>
+        <source>Guests run with hardware virtualization (KVM).</source>
+        <translation>Gäste laufen mit Hardware-Virtualisierung (KVM).</translation>
+    </message>
+    <message>
+        <source>KVM looks usable, but a guest kernel does not boot under it on this host</source>
+        <translation>KVM scheint nutzbar, aber ein Gast-Kernel startet auf diesem Host nicht damit</translation>
+    </message>
+    <message>
+        <source>TCG: software emulation</source>
+        <translation>TCG: Software-Emulation</translation>
+    </message>
+    <message>
+        <source>KVM is not used (%1), so QEMU emulates the CPU in software (TCG). Guests work the same, but boot and run several times slower.</source>
+        <translation>KVM wird nicht verwendet (%1), daher emuliert QEMU die CPU in Software (TCG). Gäste funktionieren genauso, starten und laufen aber um ein Mehrfaches langsamer.</translation>
+    </message>
 </context>
 <context>
     <name>Gui::Preferences</name>
