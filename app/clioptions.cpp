@@ -62,4 +62,15 @@ Core::Expected<Vmm::DriverOptions> DriverFlags::options() const
     return o;
 }
 
+Core::Result ServiceFlags::take(QStringList &args)
+{
+    if (auto r = driver.take(args); !r)
+        return r;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listen}, std::pair{QStringLiteral("--token-file"), &tokenFile}}) {
+        if (auto r = takeOption(args, flag, target); !r)
+            return r.error();
+    }
+    return {};
+}
+
 } // namespace App

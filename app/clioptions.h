@@ -22,6 +22,17 @@ struct DriverFlags {
     Core::Expected<Vmm::DriverOptions> options() const;
 };
 
+// The flags of a command that runs the service (--serve, the GUI): the
+// driver flags, --listen and --token-file.
+struct ServiceFlags {
+    DriverFlags driver;
+    QString listen;
+    QString tokenFile;
+
+    // Consumes the flags it knows from args; an error for a missing value.
+    Core::Result take(QStringList &args);
+};
+
 // Pops "--name value" or "--name=value" from args. Returns false if absent.
 Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString *value);
 

@@ -78,18 +78,14 @@ int guiCommand(int &argc, char **argv)
     QStringList args = QApplication::arguments().mid(1);
     if (!args.isEmpty() && args.first() == QLatin1String("gui"))
         args.removeFirst();
-    DriverFlags flags;
-    if (auto r = flags.take(args); !r) {
+    ServiceFlags serviceFlags;
+    if (auto r = serviceFlags.take(args); !r) {
         err(r.error().message);
         return kExitUsage;
     }
-    QString listenSpec, tokenFile;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listenSpec}, std::pair{QStringLiteral("--token-file"), &tokenFile}}) {
-        if (auto r = takeOption(args, flag, target); !r) {
-            err(r.error().message);
-            return kExitUsage;
-        }
-    }
+    DriverFlags &flags = serviceFlags.driver;
+    QString &listenSpec = serviceFlags.listen;
+    const QString &tokenFile = serviceFlags.tokenFile;
     if (!args.isEmpty()) {
         err(QStringLiteral("unknown option %1 (usage: microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
         return kExitUsage;

@@ -25,18 +25,14 @@ void err(const QString &s)
 
 int serveCommand(QStringList args)
 {
-    DriverFlags flags;
-    if (auto r = flags.take(args); !r) {
+    ServiceFlags serviceFlags;
+    if (auto r = serviceFlags.take(args); !r) {
         err(r.error().message);
         return kExitUsage;
     }
-    QString listenSpec, tokenFile;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listenSpec}, std::pair{QStringLiteral("--token-file"), &tokenFile}}) {
-        if (auto r = takeOption(args, flag, target); !r) {
-            err(r.error().message);
-            return kExitUsage;
-        }
-    }
+    DriverFlags &flags = serviceFlags.driver;
+    QString &listenSpec = serviceFlags.listen;
+    const QString &tokenFile = serviceFlags.tokenFile;
     if (!args.isEmpty()) {
         err(QStringLiteral("unknown option %1 (usage: microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
         return kExitUsage;

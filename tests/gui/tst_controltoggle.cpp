@@ -7,6 +7,7 @@
 // (MVS_GUI_SCREENSHOT, else the test's temporary directory).
 
 #include "e2efixture.h"
+#include "screenpixels.h"
 
 #include "app/gui/desktopgrid.h"
 #include "app/gui/displaytab.h"
@@ -44,19 +45,6 @@ struct Reply {
     QString describe() const { return QStringLiteral("HTTP %1 %2").arg(status).arg(QString::fromUtf8(body.left(400))); }
     QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
 };
-
-// Pixels that differ from the most common colour.
-int nonBackgroundPixels(const QImage &image)
-{
-    QHash<QRgb, int> counts;
-    for (int y = 0; y < image.height(); ++y)
-        for (int x = 0; x < image.width(); ++x)
-            ++counts[image.pixel(x, y)];
-    int most = 0;
-    for (int c : std::as_const(counts))
-        most = qMax(most, c);
-    return image.width() * image.height() - most;
-}
 
 } // namespace
 

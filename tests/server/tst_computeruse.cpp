@@ -7,6 +7,7 @@
 // One desktop VM per driver row (booting it is the slow part under TCG).
 
 #include "e2efixture.h"
+#include "screenpixels.h"
 
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
@@ -48,20 +49,6 @@ struct Reply {
 QByteArray compact(const QJsonObject &o)
 {
     return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
-// Pixels that differ from the most common colour: a blank screen has none,
-// a terminal prompt a few hundred.
-int nonBackgroundPixels(const QImage &image)
-{
-    QHash<QRgb, int> counts;
-    for (int y = 0; y < image.height(); ++y)
-        for (int x = 0; x < image.width(); ++x)
-            ++counts[image.pixel(x, y)];
-    int most = 0;
-    for (int c : std::as_const(counts))
-        most = qMax(most, c);
-    return image.width() * image.height() - most;
 }
 
 } // namespace
