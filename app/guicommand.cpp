@@ -84,8 +84,6 @@ int guiCommand(int &argc, char **argv)
         return kExitUsage;
     }
     DriverFlags &flags = serviceFlags.driver;
-    QString &listenSpec = serviceFlags.listen;
-    const QString &tokenFile = serviceFlags.tokenFile;
     if (!args.isEmpty()) {
         err(QStringLiteral("unknown option %1 (usage: microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
         return kExitUsage;
@@ -93,8 +91,8 @@ int guiCommand(int &argc, char **argv)
     // The saved preferences fill in what neither the flags nor the
     // environment say.
     const Gui::Preferences preferences = Gui::Preferences::load();
-    if (listenSpec.isEmpty())
-        listenSpec = preferences.listen;
+    if (serviceFlags.listen.isEmpty())
+        serviceFlags.listen = preferences.listen;
     if (flags.driver.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DRIVER") && preferences.driver != QLatin1String("auto"))
         flags.driver = preferences.driver;
     if (flags.accel.isEmpty() && qEnvironmentVariableIsEmpty("MVS_ACCEL") && preferences.accel != QLatin1String("auto"))
@@ -102,12 +100,7 @@ int guiCommand(int &argc, char **argv)
     if (!preferences.dataDir.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DATA_DIR"))
         qputenv("MVS_DATA_DIR", QFile::encodeName(preferences.dataDir));
 
-    auto driverOptions = flags.options();
-    if (!driverOptions) {
-        err(driverOptions.error().message);
-        return kExitUsage;
-    }
-    auto serviceOpts = serviceOptions(listenSpec, *driverOptions, tokenFile);
+    auto serviceOpts = serviceOptions(serviceFlags);
     if (!serviceOpts) {
         err(serviceOpts.error().message);
         return kExitUsage;

@@ -30,19 +30,11 @@ int serveCommand(QStringList args)
         err(r.error().message);
         return kExitUsage;
     }
-    DriverFlags &flags = serviceFlags.driver;
-    QString &listenSpec = serviceFlags.listen;
-    const QString &tokenFile = serviceFlags.tokenFile;
     if (!args.isEmpty()) {
         err(QStringLiteral("unknown option %1 (usage: microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
         return kExitUsage;
     }
-    auto driverOptions = flags.options();
-    if (!driverOptions) {
-        err(driverOptions.error().message);
-        return kExitUsage;
-    }
-    auto serviceOpts = serviceOptions(listenSpec, *driverOptions, tokenFile);
+    auto serviceOpts = serviceOptions(serviceFlags);
     if (!serviceOpts) {
         err(serviceOpts.error().message);
         return kExitUsage;

@@ -1,5 +1,7 @@
 #include "app/service.h"
 
+#include "app/clioptions.h"
+
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
 #include "server/apicontroller.h"
@@ -115,17 +117,20 @@ int Service::shutdown()
     return running;
 }
 
-Core::Expected<Service::Options> serviceOptions(const QString &listenSpec, const Vmm::DriverOptions &driver, const QString &tokenFile)
+Core::Expected<Service::Options> serviceOptions(const ServiceFlags &flags)
 {
     Service::Options options;
-    if (!listenSpec.isEmpty()) {
-        auto l = parseListen(listenSpec);
+    if (!flags.listen.isEmpty()) {
+        auto l = parseListen(flags.listen);
         if (!l)
             return l.error();
         std::tie(options.address, options.port) = *l;
     }
-    options.driver = driver;
-    options.tokenFile = tokenFile;
+    auto driver = flags.driver.options();
+    if (!driver)
+        return driver.error();
+    options.driver = *driver;
+    options.tokenFile = flags.tokenFile;
     return options;
 }
 

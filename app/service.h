@@ -26,6 +26,8 @@ class VmManager;
 
 namespace App {
 
+struct ServiceFlags;
+
 class Service final {
     Q_DISABLE_COPY_MOVE(Service)
 public:
@@ -77,8 +79,8 @@ private:
 // "HOST:PORT", "[v6]:PORT", ":PORT" (localhost) or "PORT".
 Core::Expected<std::pair<QHostAddress, quint16>> parseListen(const QString &spec);
 
-// The service's options from command-line values (--listen, the driver
+// The service's options from its command-line flags (--listen, the driver
 // flags, --token-file); an error is a usage error.
-Core::Expected<Service::Options> serviceOptions(const QString &listenSpec, const Vmm::DriverOptions &driver, const QString &tokenFile);
+Core::Expected<Service::Options> serviceOptions(const ServiceFlags &flags);
 
 } // namespace App
