@@ -3,6 +3,7 @@
 // on this host, which connects to TCP servers run by this test (echo,
 // scripted, refused ports) on 127.0.0.1.
 
+#include "tests/streamdata.h"
 #include "core/agent/agentclient.h"
 #include "core/vm/portforward.h"
 
@@ -25,6 +26,10 @@
 
 namespace {
 
+using StreamData::pattern;
+using StreamData::pumpThrough;
+using StreamData::sha;
+
 constexpr int kWaitMs = 30000;
 
 template<typename T>
@@ -36,47 +41,6 @@ Core::Expected<T> await(Core::Future<T> f, int timeoutMs = kWaitMs)
     if (!f.isFinished())
         return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("test wait expired"));
     return f.result();
-}
-
-QByteArray pattern(qsizetype size, int seed)
-{
-    QByteArray data(size, Qt::Uninitialized);
-    quint32 x = 2463534242u + static_cast<quint32>(seed) * 7919u;
-    for (qsizetype i = 0; i < size; ++i) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        data[i] = static_cast<char>(x);
-    }
-    return data;
-}
-
-QByteArray sha(const QByteArray &d)
-{
-    return QCryptographicHash::hash(d, QCryptographicHash::Sha256).toHex();
-}
-
-// Writes `data` into dev, never more than 2 MiB ahead of what it took, while
-// reading back until `expect` bytes came or the time is up.
-QByteArray pumpThrough(QIODevice *dev, const QByteArray &data, qint64 expect, int timeoutMs = 120000)
-{
-    QByteArray got;
-    got.reserve(expect);
-    qint64 sent = 0;
-    QDeadlineTimer d(timeoutMs);
-    while (got.size() < expect && !d.hasExpired()) {
-        while (sent < data.size() && dev->bytesToWrite() < (2 << 20)) {
-            const qint64 n = qMin<qint64>(256 * 1024, data.size() - sent);
-            if (dev->write(data.constData() + sent, n) != n)
-                return got;
-            sent += n;
-        }
-        if (dev->bytesAvailable() > 0)
-            got += dev->readAll();
-        else
-            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
-    }
-    return got;
 }
 
 // A TCP server on 127.0.0.1 whose connections are handled by `onConnection`

@@ -6,6 +6,7 @@
 #include "e2efixture.h"
 
 #include "core/agent/agentclient.h"
+#include "tests/streamdata.h"
 
 #include <QCryptographicHash>
 #include <QElapsedTimer>
@@ -19,47 +20,17 @@ using namespace E2e;
 
 namespace {
 
-constexpr quint16 kEchoPort = 7000;
-constexpr int kWaitMs = 60000;
+using StreamData::pattern;
+using StreamData::sha;
 
-QByteArray pattern(qsizetype size, int seed)
-{
-    QByteArray data(size, Qt::Uninitialized);
-    quint32 x = 2463534242u + static_cast<quint32>(seed) * 7919u;
-    for (qsizetype i = 0; i < size; ++i) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        data[i] = static_cast<char>(x);
-    }
-    return data;
-}
-
-QByteArray sha(const QByteArray &d)
-{
-    return QCryptographicHash::hash(d, QCryptographicHash::Sha256).toHex();
-}
-
-// Writes data into dev (at most 2 MiB ahead) while reading back `expect` bytes.
+// Through a guest under TCG: a generous deadline.
 QByteArray pumpThrough(QIODevice *dev, const QByteArray &data, qint64 expect, int timeoutMs = 300000)
 {
-    QByteArray got;
-    qint64 sent = 0;
-    QDeadlineTimer d(timeoutMs);
-    while (got.size() < expect && !d.hasExpired()) {
-        while (sent < data.size() && dev->bytesToWrite() < (2 << 20)) {
-            const qint64 n = qMin<qint64>(256 * 1024, data.size() - sent);
-            if (dev->write(data.constData() + sent, n) != n)
-                return got;
-            sent += n;
-        }
-        if (dev->bytesAvailable() > 0)
-            got += dev->readAll();
-        else
-            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
-    }
-    return got;
+    return StreamData::pumpThrough(dev, data, expect, timeoutMs);
 }
+
+constexpr quint16 kEchoPort = 7000;
+constexpr int kWaitMs = 60000;
 
 } // namespace
 
