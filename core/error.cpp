@@ -25,6 +25,7 @@ QString errorCodeName(ErrorCode code)
     case ErrorCode::ImageBuild: return QStringLiteral("image_build");
     case ErrorCode::Template: return QStringLiteral("template");
     case ErrorCode::Unsupported: return QStringLiteral("unsupported");
+    case ErrorCode::Corrupted: return QStringLiteral("corrupted");
     }
     return QStringLiteral("unknown");
 }

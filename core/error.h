@@ -29,6 +29,7 @@ enum class ErrorCode {
     ImageBuild,
     Template,
     Unsupported,
+    Corrupted,         // stored data failed its integrity check (a snapshot's checksums)
 };
 
 QString errorCodeName(ErrorCode code);

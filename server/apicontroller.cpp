@@ -167,6 +167,7 @@ ApiError ApiError::fromCore(const Core::Error &error)
     case C::NoSpace: code = Code::NoSpace; break;
     case C::PermissionDenied: code = Code::PermissionDenied; break;
     case C::Unsupported: code = Code::Unsupported; break;
+    case C::Corrupted: code = Code::Corrupted; break;
     case C::Io:
     case C::Internal: code = Code::Internal; break;
     }
@@ -192,6 +193,7 @@ QString apiErrorCodeName(ApiError::Code code)
     case ApiError::Code::NoSpace: return QStringLiteral("no_space");
     case ApiError::Code::Unsupported: return QStringLiteral("unsupported");
     case ApiError::Code::ControlHeld: return QStringLiteral("control_held");
+    case ApiError::Code::Corrupted: return QStringLiteral("corrupted");
     case ApiError::Code::Internal: return QStringLiteral("internal");
     }
     return QStringLiteral("internal");

@@ -79,6 +79,7 @@ struct ApiError {
         NoSpace,
         Unsupported,
         ControlHeld,      // a human holds the display: agent input refused
+        Corrupted,        // stored data (a snapshot) failed its integrity check
         Internal,
     };
     Code code = Code::Internal;

@@ -75,6 +75,7 @@ Status httpStatus(ApiError::Code code)
     case ApiError::Code::AgentUnavailable: return Status::ServiceUnavailable;
     case ApiError::Code::GuestError: return Status::BadGateway;
     case ApiError::Code::NoSpace: return Status::InsufficientStorage;
+    case ApiError::Code::Corrupted: return Status::UnprocessableEntity;
     case ApiError::Code::Unsupported: return Status::NotImplemented;
     case ApiError::Code::VmFailed:
     case ApiError::Code::Internal: return Status::InternalServerError;

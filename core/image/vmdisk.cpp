@@ -3,14 +3,12 @@
 #include "core/log.h"
 #include "core/paths.h"
 
-#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
-#include <QThread>
 
 namespace Image {
 namespace {
@@ -85,16 +83,30 @@ Core::Expected<Vmm::DiskSpec> prepare(const QString &basePath, const QString &di
 
 } // namespace
 
+Core::Result copyDiskFile(const QString &src, const QString &dst)
+{
+    const QString partial = dst + QStringLiteral(".partial");
+    QFile::remove(partial);
+    auto copied = run(QStringLiteral("cp"), {QStringLiteral("--reflink=auto"), QStringLiteral("--sparse=always"), QStringLiteral("--"), src, partial});
+    if (!copied) {
+        QFile::remove(partial);
+        Core::Error e = copied.error();
+        if (e.message.contains(QLatin1String("No space left")))
+            e.code = Core::ErrorCode::NoSpace;
+        return e;
+    }
+    QFile::setPermissions(partial, QFile::ReadOwner | QFile::WriteOwner);
+    QFile::remove(dst);
+    if (!QFile::rename(partial, dst)) {
+        QFile::remove(partial);
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot rename %1 to %2").arg(partial, dst));
+    }
+    return {};
+}
+
 Core::Future<Vmm::DiskSpec> prepareVmDisk(const QString &basePath, const QString &dir, DiskLayer layer)
 {
-    Core::Promise<Vmm::DiskSpec> promise;
-    QThread *worker = QThread::create([promise, basePath, dir, layer]() {
-        Core::Expected<Vmm::DiskSpec> result = prepare(basePath, dir, layer);
-        QMetaObject::invokeMethod(QCoreApplication::instance(), [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);
-    });
-    QObject::connect(worker, &QThread::finished, worker, &QObject::deleteLater);
-    worker->start();
-    return promise.future();
+    return Core::runInThread<Vmm::DiskSpec>([basePath, dir, layer]() { return prepare(basePath, dir, layer); });
 }
 
 } // namespace Image

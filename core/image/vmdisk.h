@@ -19,4 +19,10 @@ enum class DiskLayer {
 // The tools run on a worker thread; the future resolves on the main thread.
 Core::Future<Vmm::DiskSpec> prepareVmDisk(const QString &basePath, const QString &dir, DiskLayer layer);
 
+// Copy a VM disk file (blocking; call it from a worker thread): reflinked
+// where the file system can, sparse otherwise, written under a temporary
+// name and renamed over dst, so dst is never half written. NoSpace when the
+// file system is full.
+Core::Result copyDiskFile(const QString &src, const QString &dst);
+
 } // namespace Image

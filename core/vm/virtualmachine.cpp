@@ -10,6 +10,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QPointer>
 #include <QTemporaryDir>
 
 #include <utility>
@@ -105,23 +106,15 @@ Core::Future<void> VirtualMachine::start()
             failStart(img.error());
             return;
         }
+        m_baseDiskPath = img->rootDiskPath;
         if (img->rootDiskPath.isEmpty()) {
             boot(img->kernelPath, img->initramfsPath, {});
             return;
         }
         // The VM's own writable layer over the shared read-only root disk.
-        if (m_diskDir.isEmpty() && !m_ownDiskDir) {
-            const QString disks = Core::Paths::dataDir() + QStringLiteral("/disks");
-            if (auto ok = Core::Paths::ensurePrivateDir(disks); !ok) {
-                failStart(ok.error());
-                return;
-            }
-            m_ownDiskDir = std::make_unique<QTemporaryDir>(disks + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
-            if (!m_ownDiskDir->isValid()) {
-                m_ownDiskDir.reset();
-                failStart(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a disk directory under %1").arg(disks)));
-                return;
-            }
+        if (auto ok = ensureDiskDir(); !ok) {
+            failStart(ok.error());
+            return;
         }
         const auto layer = m_driver.kind() == Vmm::DriverKind::CloudHypervisor ? Image::DiskLayer::RawCopy : Image::DiskLayer::Qcow2Overlay;
         Core::whenDone(Image::prepareVmDisk(img->rootDiskPath, diskDir(), layer), this,
@@ -138,8 +131,28 @@ Core::Future<void> VirtualMachine::start()
     return m_startPromise.future();
 }
 
-void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks)
+Core::Result VirtualMachine::ensureDiskDir()
 {
+    if (!m_diskDir.isEmpty())
+        return Core::Paths::ensurePrivateDir(m_diskDir);
+    if (m_ownDiskDir)
+        return {};
+    const QString disks = Core::Paths::dataDir() + QStringLiteral("/disks");
+    if (auto ok = Core::Paths::ensurePrivateDir(disks); !ok)
+        return ok;
+    m_ownDiskDir = std::make_unique<QTemporaryDir>(disks + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
+    if (!m_ownDiskDir->isValid()) {
+        m_ownDiskDir.reset();
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a disk directory under %1").arg(disks));
+    }
+    return {};
+}
+
+void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks, const QString &restoreDir)
+{
+    m_kernelPath = kernel;
+    m_initramfsPath = initramfs;
+    m_disks = disks;
     const QString base = Core::Paths::runtimeDir();
     if (auto ok = Core::Paths::ensurePrivateDir(base); !ok) {
         failStart(ok.error());
@@ -168,6 +181,8 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
     spec.agentVsockPort = m_template.agentVsockPort;
     spec.machine = m_template.qemuMachine;
     spec.extraSerialPorts = m_extraSerialPorts;
+    if (!restoreDir.isEmpty())
+        spec.accel = m_restoreAccel;
     m_instance = m_driver.createInstance(spec);
     connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
         if (m_state == State::Booting) {
@@ -186,7 +201,8 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
 
     setState(State::Booting);
     m_bootTimer.start();
-    m_instance->start().then(this, [this](const Core::Result &r) {
+    Core::Future<void> started = restoreDir.isEmpty() ? m_instance->start() : m_instance->startFromState(restoreDir);
+    started.then(this, [this](const Core::Result &r) {
         if (m_state != State::Booting)
             return;
         if (!r) {
@@ -234,6 +250,8 @@ void VirtualMachine::failStart(const Core::Error &error)
 
 Core::Future<void> VirtualMachine::pause()
 {
+    if (m_snapshotBusy)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name)));
     if (m_state != State::Ready || !m_instance)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not running").arg(m_name)));
     Core::Promise<void> p;
@@ -247,6 +265,8 @@ Core::Future<void> VirtualMachine::pause()
 
 Core::Future<void> VirtualMachine::resume()
 {
+    if (m_snapshotBusy)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name)));
     if (m_state != State::Paused || !m_instance)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not paused").arg(m_name)));
     Core::Promise<void> p;
@@ -314,6 +334,168 @@ void VirtualMachine::cleanup()
         instance.release()->deleteLater();
     }
     runtimeDir.reset(); // removes the directory and anything left in it
+}
+
+Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString &directory, bool leavePaused)
+{
+    using Info = Snapshot::SnapshotInfo;
+    if ((m_state != State::Ready && m_state != State::Paused) || !m_instance)
+        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(m_name, stateName(m_state))));
+    if (m_snapshotBusy)
+        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken already").arg(m_name)));
+    m_snapshotBusy = true;
+
+    Info info;
+    info.vm = m_name;
+    info.driver = m_instance->driverName();
+    info.templateName = m_template.name;
+    info.vcpus = m_vcpus;
+    info.memoryMiB = m_memoryMiB;
+    info.accel = m_instance->accelerated() ? QStringLiteral("kvm") : QStringLiteral("tcg");
+    info.kernelPath = m_kernelPath;
+    info.initramfsPath = m_initramfsPath;
+    info.stateFiles = m_instance->stateFiles();
+    QString diskSource;
+    if (!m_disks.isEmpty()) {
+        diskSource = m_disks.first().path;
+        info.baseDiskPath = m_baseDiskPath;
+        info.diskFormat = m_disks.first().format;
+        info.diskFile = QStringLiteral("disk.") + info.diskFormat;
+    }
+
+    const bool wasPaused = m_state == State::Paused;
+    const QPointer<Vmm::VmmInstance> instance(m_instance.get());
+    const Core::Promise<Info> promise;
+    auto pausedFor = std::make_shared<QElapsedTimer>();
+    pausedFor->start();
+    // The instance this snapshot started on is gone (stopped, killed, failed).
+    auto gone = [this, instance]() { return !instance || m_instance.get() != instance.data(); };
+    auto finish = [this, promise](const Core::Expected<Info> &r) {
+        m_snapshotBusy = false;
+        promise.resolve(r);
+    };
+    auto cancelled = [this]() {
+        return Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 stopped while its snapshot was being taken").arg(m_name));
+    };
+    // A failure after the VM was paused for the snapshot: run it again.
+    auto failPaused = [this, instance, wasPaused, finish, gone, cancelled](const Core::Error &e) {
+        if (gone()) {
+            finish(cancelled());
+            return;
+        }
+        if (wasPaused) {
+            finish(e);
+            return;
+        }
+        Core::whenDone(instance->resume(), this, [finish, e](const Core::Result &) { finish(e); });
+    };
+    // The state is saved and the disk copied: back to running, or to a clean
+    // pause (QEMU holds a VM that was migrated out in "postmigrate", which
+    // refuses the next save; a run of a few milliseconds clears that).
+    auto settle = [this, instance, wasPaused, leavePaused, finish, gone, cancelled, pausedFor](Info done) {
+        Core::whenDone(instance->resume(), this, [=, this](const Core::Result &resumed) {
+            Info result = done;
+            result.pausedMs = pausedFor->elapsed();
+            if (gone()) {
+                finish(cancelled());
+                return;
+            }
+            if (!resumed) {
+                finish(Core::Error(resumed.error().code, QStringLiteral("the snapshot was saved but VM %1 did not run again: %2").arg(m_name, resumed.error().message)));
+                return;
+            }
+            if (!leavePaused && !wasPaused) {
+                finish(result);
+                return;
+            }
+            Core::whenDone(instance->pause(), this, [=, this](const Core::Result &paused) {
+                if (paused && !wasPaused && !gone())
+                    setState(State::Paused);
+                finish(paused ? Core::Expected<Info>(result) : Core::Expected<Info>(paused.error()));
+            });
+        });
+    };
+
+    Core::Future<void> pausing = wasPaused ? Core::readyFuture() : m_instance->pause();
+    Core::whenDone(pausing, this, [=, this](const Core::Result &paused) {
+        if (gone()) {
+            finish(cancelled());
+            return;
+        }
+        if (!paused) {
+            finish(paused.error());
+            return;
+        }
+        Core::whenDone(instance->saveState(directory), this, [=, this](const Core::Result &saved) {
+            if (!saved) {
+                failPaused(saved.error());
+                return;
+            }
+            if (diskSource.isEmpty()) {
+                settle(info);
+                return;
+            }
+            const QString target = QDir(directory).filePath(info.diskFile);
+            Core::whenDone(Core::runInThread<void>([diskSource, target]() { return Image::copyDiskFile(diskSource, target); }), this,
+                           [=](const Core::Result &copied) {
+                               if (!copied) {
+                                   failPaused(copied.error());
+                                   return;
+                               }
+                               settle(info);
+                           });
+        });
+    });
+    return promise.future();
+}
+
+Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo &snapshot)
+{
+    auto fail = [](Core::ErrorCode code, const QString &message) { return Core::readyFuture<void>(Core::Error(code, message)); };
+    if (m_snapshotBusy)
+        return fail(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name));
+    if (m_state == State::Preparing || m_state == State::Booting || m_state == State::Stopping)
+        return fail(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; restore it once it runs or has stopped").arg(m_name, stateName(m_state)));
+    if (snapshot.driver != m_driver.name())
+        return fail(Core::ErrorCode::Unsupported,
+                    QStringLiteral("snapshot '%1' was taken with %2; this service runs %3").arg(snapshot.name, snapshot.driver, m_driver.name()));
+    for (const QString &path : {snapshot.kernelPath, snapshot.initramfsPath, snapshot.baseDiskPath}) {
+        if (!path.isEmpty() && !QFileInfo::exists(path))
+            return fail(Core::ErrorCode::NotFound,
+                        QStringLiteral("snapshot '%1' needs the guest image file %2, which is gone from the image cache").arg(snapshot.name, path));
+    }
+
+    cleanup(); // a running VM's VMM goes: the snapshot replaces its state
+    m_startPromise = Core::Promise<void>();
+    m_lastError = Core::Error();
+    m_vcpus = snapshot.vcpus;
+    m_memoryMiB = snapshot.memoryMiB;
+    m_baseDiskPath = snapshot.baseDiskPath;
+    m_restoreAccel = snapshot.accel;
+    setState(State::Preparing);
+    const Core::Future<void> result = m_startPromise.future();
+    if (snapshot.diskFile.isEmpty()) {
+        boot(snapshot.kernelPath, snapshot.initramfsPath, {}, snapshot.directory);
+        return result;
+    }
+    if (auto ok = ensureDiskDir(); !ok) {
+        failStart(ok.error());
+        return result;
+    }
+    const Vmm::DiskSpec disk{QDir(diskDir()).filePath(QStringLiteral("root.") + snapshot.diskFormat), snapshot.diskFormat, false};
+    const QString source = QDir(snapshot.directory).filePath(snapshot.diskFile);
+    Core::whenDone(Core::runInThread<void>([source, target = disk.path]() { return Image::copyDiskFile(source, target); }), this,
+                   [this, disk, snapshot](const Core::Result &copied) {
+                       if (m_state != State::Preparing)
+                           return; // stopped meanwhile
+                       if (!copied) {
+                           failStart(copied.error());
+                           return;
+                       }
+                       boot(snapshot.kernelPath, snapshot.initramfsPath, {disk}, snapshot.directory);
+                   });
+    return result;
 }
 
 Core::Expected<PortForward *> VirtualMachine::forward(quint16 guestPort, const ForwardListen &listen)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/async.h"
+#include "core/snapshot/snapshotstore.h"
 #include "core/template/vmtemplate.h"
 #include "core/vmm/vmminstance.h"
 #include "core/vm/portforward.h"
@@ -73,6 +74,23 @@ public:
     // Kill and clean up now (synchronous).
     void kill();
 
+    // Snapshots (VmManager names, stores and verifies them). saveSnapshot:
+    // pause, save the VMM's state into `directory` (existing, empty), copy
+    // the VM's writable disk into it as disk.<format>, then run again, or
+    // stay paused when leavePaused. Resolves with the VM's side of the
+    // snapshot's manifest (no name, time or checksums). A save that fails
+    // leaves the VM running or paused as it was; the directory's contents
+    // are the caller's to discard.
+    Core::Future<Snapshot::SnapshotInfo> saveSnapshot(const QString &directory, bool leavePaused);
+    // Run the VM from a snapshot instead of booting it: a running VM's VMM
+    // is replaced (its unsaved state is gone), a stopped one is started. The
+    // snapshot's disk is copied over the VM's own (the snapshot is never
+    // written to), its hardware (vCPUs, memory) becomes the VM's. The caller
+    // verifies checksums first. Resolves once the guest agent answers, as
+    // start() does; fails like start() does, leaving the VM Failed.
+    Core::Future<void> restoreSnapshot(const Snapshot::SnapshotInfo &snapshot);
+    bool snapshotBusy() const { return m_snapshotBusy; }
+
     Agent::AgentClient *agent() const { return m_agent; }
     Vmm::VmmInstance *instance() const { return m_instance.get(); }
     Image::ImageBuilder *imageBuilder() const { return m_builder; }
@@ -96,7 +114,9 @@ Q_SIGNALS:
 
 private:
     void setState(State s);
-    void boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks);
+    // restoreDir set: load the saved state there instead of booting.
+    void boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks, const QString &restoreDir = QString());
+    Core::Result ensureDiskDir();
     void failStart(const Core::Error &error);
     void cleanup();
 
@@ -119,6 +139,13 @@ private:
     Image::ImageBuilder *m_builder = nullptr;
     Core::Promise<void> m_startPromise;
     QElapsedTimer m_bootTimer;
+    // What the current run booted, for its snapshots.
+    QString m_kernelPath;
+    QString m_initramfsPath;
+    QString m_baseDiskPath;
+    QList<Vmm::DiskSpec> m_disks;
+    QString m_restoreAccel; // set while restoring: the accelerator the state was saved with
+    bool m_snapshotBusy = false;
     qint64 m_bootMs = 0;
 };
 

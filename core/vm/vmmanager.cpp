@@ -14,6 +14,8 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 
+#include <sys/statvfs.h>
+
 namespace Vm {
 namespace {
 
@@ -28,7 +30,7 @@ const QRegularExpression &namePattern()
 
 std::optional<Core::ErrorCode> parseErrorCode(const QString &name)
 {
-    for (int i = 0; i <= static_cast<int>(Core::ErrorCode::Unsupported); ++i) {
+    for (int i = 0; i <= static_cast<int>(Core::ErrorCode::Corrupted); ++i) {
         const auto code = static_cast<Core::ErrorCode>(i);
         if (Core::errorCodeName(code) == name)
             return code;
@@ -52,6 +54,23 @@ QJsonValue timeToJson(const QDateTime &t)
 Core::Error recordError(const QString &why)
 {
     return Core::Error(Core::ErrorCode::InvalidArgument, why);
+}
+
+constexpr qint64 kLowSpaceBytes = 4 * 1024 * 1024;
+
+// A snapshot that failed while its file system is (nearly) full failed
+// because of that, whatever the writer said (QEMU reports a broken pipe when
+// its writer hits ENOSPC).
+Core::Error explainSnapshotFailure(Core::Error error, const QString &dir)
+{
+    if (error.code == Core::ErrorCode::NoSpace || error.code == Core::ErrorCode::Cancelled)
+        return error;
+    struct statvfs fs {};
+    if (::statvfs(QFile::encodeName(dir).constData(), &fs) == 0 && qint64(fs.f_bavail) * qint64(fs.f_frsize) < kLowSpaceBytes)
+        return Core::Error(Core::ErrorCode::NoSpace,
+                           QStringLiteral("no space left for the snapshot in %1 (%2); nothing was kept").arg(dir, error.message));
+    error.message += QStringLiteral("; nothing was kept");
+    return error;
 }
 
 bool isStartable(VirtualMachine::State s)
@@ -88,6 +107,10 @@ QJsonObject VmRecord::toJson() const
     } else {
         o[QStringLiteral("last_error")] = QJsonValue(QJsonValue::Null);
     }
+    if (!currentSnapshot.isEmpty())
+        o[QStringLiteral("current_snapshot")] = currentSnapshot;
+    if (!forkedFrom.isEmpty())
+        o[QStringLiteral("forked_from")] = forkedFrom;
     return o;
 }
 
@@ -117,6 +140,8 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
         const auto code = parseErrorCode(err[QStringLiteral("code")].toString());
         r.lastError = Core::Error(code.value_or(Core::ErrorCode::Internal), err[QStringLiteral("message")].toString());
     }
+    r.currentSnapshot = o.value(QStringLiteral("current_snapshot")).toString();
+    r.forkedFrom = o.value(QStringLiteral("forked_from")).toString();
     return r;
 }
 
@@ -184,6 +209,9 @@ void VmManager::load()
         auto entry = std::make_unique<Entry>();
         entry->record = *record;
         m_entries.emplace(record->name, std::move(entry));
+        // A snapshot interrupted by a crash is never listed; its files go.
+        for (const QString &stale : Snapshot::SnapshotStore(snapshotDir(record->name)).recover())
+            Core::Log::core()->warn("removed the unfinished snapshot {}", stale.toStdString());
     }
     for (const QString &w : std::as_const(m_loadWarnings))
         Core::Log::core()->warn("skipped VM record {}", w.toStdString());
@@ -263,6 +291,11 @@ QString VmManager::recordPath(const QString &name) const
 QString VmManager::diskDir(const QString &name) const
 {
     return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".disk");
+}
+
+QString VmManager::snapshotDir(const QString &name) const
+{
+    return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".snapshots");
 }
 
 QString VmManager::consoleLogPath(const QString &name) const
@@ -535,6 +568,7 @@ Core::Future<void> VmManager::remove(const QString &name)
         m_entries.erase(it);
         QFile::remove(consoleLogPath(name));
         QDir(diskDir(name)).removeRecursively();
+        Snapshot::SnapshotStore(snapshotDir(name)).removeAll();
         if (gone->vm) {
             // This may run inside the VM's own continuation: delete it later.
             gone->vm->disconnect(this);
@@ -556,6 +590,316 @@ Core::Future<void> VmManager::remove(const QString &name)
     }
     Core::whenDone(entry->vm->stop(), this, [forget](const Core::Result &) { forget(); });
     return p.future();
+}
+
+// --- snapshots ---------------------------------------------------------------
+
+Core::Expected<VmManager::Entry *> VmManager::snapshotEntry(const QString &name) const
+{
+    auto e = entryFor(name);
+    if (!e)
+        return e.error();
+    if ((*e)->snapshotting)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot, restore or fork of VM %1 is under way").arg(name));
+    return e;
+}
+
+Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, const SnapshotOptions &options)
+{
+    using Info = Snapshot::SnapshotInfo;
+    auto e = snapshotEntry(name);
+    if (!e)
+        return Core::readyFuture<Info>(e.error());
+    Entry *entry = *e;
+    const VirtualMachine::State s = reportedState(*entry);
+    if (!entry->vm || (s != VirtualMachine::State::Ready && s != VirtualMachine::State::Paused))
+        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(name, stateName(s))));
+    const Snapshot::SnapshotStore store(snapshotDir(name));
+    const QString snapName = options.name.isEmpty() ? store.uniqueName() : options.name;
+    if (auto ok = Snapshot::SnapshotStore::validateName(snapName); !ok)
+        return Core::readyFuture<Info>(ok.error());
+    if (store.contains(snapName))
+        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::AlreadyExists, QStringLiteral("VM %1 has a snapshot named '%2' already").arg(name, snapName)));
+    auto staging = store.beginStaging(snapName);
+    if (!staging)
+        return Core::readyFuture<Info>(explainSnapshotFailure(staging.error(), store.root()));
+
+    entry->snapshotting = true;
+    const QString parent = entry->record.currentSnapshot;
+    const QDateTime createdAt = QDateTime::currentDateTimeUtc();
+    const QString stagingDir = *staging;
+    Core::Promise<Info> promise;
+    auto fail = [this, name, store, stagingDir, promise](const Core::Error &error) {
+        store.discard(stagingDir);
+        if (Entry *en = find(name))
+            en->snapshotting = false;
+        const Core::Error explained = explainSnapshotFailure(error, store.root());
+        Core::Log::core()->warn("{}: snapshot failed: {}", name.toStdString(), explained.message.toStdString());
+        promise.resolve(explained);
+    };
+    Core::whenDone(entry->vm->saveSnapshot(stagingDir, options.leavePaused), this,
+                   [this, name, store, stagingDir, promise, fail, snapName, parent, createdAt](const Core::Expected<Info> &saved) {
+        if (!saved) {
+            fail(saved.error());
+            return;
+        }
+        Info info = *saved;
+        info.name = snapName;
+        info.createdAt = createdAt;
+        info.parent = parent;
+        QStringList files = info.stateFiles;
+        if (!info.diskFile.isEmpty())
+            files << info.diskFile;
+        Core::whenDone(Core::runInThread<Info>([store, stagingDir, info, files]() { return store.commit(stagingDir, info, files); }), this,
+                       [this, name, promise, fail](const Core::Expected<Info> &committed) {
+            if (!committed) {
+                fail(committed.error());
+                return;
+            }
+            if (Entry *en = find(name)) {
+                en->snapshotting = false;
+                en->record.currentSnapshot = committed->name;
+                if (en->vm && en->vm->state() == VirtualMachine::State::Paused)
+                    en->record.desired = VmRecord::Desired::Paused;
+                if (auto ok = persist(en->record); !ok)
+                    Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+            }
+            Core::Log::core()->info("{}: snapshot {} taken, {} bytes, paused {} ms", name.toStdString(), committed->name.toStdString(),
+                                    committed->sizeBytes(), committed->pausedMs);
+            Q_EMIT snapshotsChanged(name);
+            promise.resolve(committed);
+        });
+    });
+    return promise.future();
+}
+
+Core::Expected<QList<Snapshot::SnapshotInfo>> VmManager::snapshots(const QString &name) const
+{
+    if (auto ok = validateName(name); !ok)
+        return ok.error();
+    if (!find(name))
+        return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no VM named '%1'").arg(name));
+    QStringList warnings;
+    QList<Snapshot::SnapshotInfo> list = Snapshot::SnapshotStore(snapshotDir(name)).list(&warnings);
+    for (const QString &w : std::as_const(warnings))
+        Core::Log::core()->warn("{}: skipped snapshot {}", name.toStdString(), w.toStdString());
+    return list;
+}
+
+Core::Expected<Snapshot::SnapshotInfo> VmManager::snapshotInfo(const QString &name, const QString &snapshot) const
+{
+    if (auto ok = validateName(name); !ok)
+        return ok.error();
+    if (!find(name))
+        return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no VM named '%1'").arg(name));
+    auto info = Snapshot::SnapshotStore(snapshotDir(name)).get(snapshot);
+    if (!info && info.error().code == Core::ErrorCode::NotFound)
+        return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("VM %1 has no snapshot named '%2'").arg(name, snapshot.left(80)));
+    return info;
+}
+
+Core::Future<void> VmManager::restore(const QString &name, const QString &snapshot)
+{
+    auto e = snapshotEntry(name);
+    if (!e)
+        return Core::readyFuture<void>(e.error());
+    Entry *entry = *e;
+    auto info = snapshotInfo(name, snapshot);
+    if (!info)
+        return Core::readyFuture<void>(info.error());
+    if (auto ok = ensureVm(entry); !ok)
+        return Core::readyFuture<void>(ok.error());
+    const VirtualMachine::State s = entry->vm->state();
+    if (s == VirtualMachine::State::Preparing || s == VirtualMachine::State::Booting || s == VirtualMachine::State::Stopping)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("VM %1 is %2; restore it once it runs or has stopped").arg(name, stateName(s))));
+    entry->snapshotting = true;
+    Core::Promise<void> promise;
+    const Snapshot::SnapshotInfo snap = *info;
+    Core::whenDone(Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); }), this,
+                   [this, name, snap, promise](const Core::Result &verified) {
+        Entry *en = find(name);
+        if (!en || en->removing || !en->vm) {
+            promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted").arg(name));
+            return;
+        }
+        if (!verified) {
+            en->snapshotting = false;
+            promise.resolve(verified.error()); // the VM is left as it was
+            return;
+        }
+        en->record.desired = VmRecord::Desired::Running;
+        en->record.lastStartedAt = QDateTime::currentDateTimeUtc();
+        en->record.lastError.reset();
+        en->record.currentSnapshot = snap.name;
+        en->record.vcpus = snap.vcpus;
+        en->record.memoryMiB = snap.memoryMiB;
+        if (auto ok = persist(en->record); !ok)
+            Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+        Core::whenDone(en->vm->restoreSnapshot(snap), this, [this, name, snap, promise](const Core::Result &r) {
+            Entry *after = find(name);
+            if (after)
+                after->snapshotting = false;
+            if (!r && after) {
+                after->record.desired = VmRecord::Desired::Stopped;
+                if (r.error().code != Core::ErrorCode::Cancelled)
+                    setLastError(name, r.error());
+                else if (auto ok = persist(after->record); !ok)
+                    Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+            }
+            if (r)
+                Core::Log::core()->info("{}: restored snapshot {}", name.toStdString(), snap.name.toStdString());
+            promise.resolve(r);
+        });
+    });
+    return promise.future();
+}
+
+Core::Expected<QStringList> VmManager::forkNames(const QString &prefix, int count) const
+{
+    QStringList names;
+    for (int n = 1; names.size() < count; ++n) {
+        const QString candidate = prefix + QStringLiteral("-%1").arg(n);
+        if (auto ok = validateName(candidate); !ok)
+            return Core::Error(Core::ErrorCode::InvalidArgument,
+                               QStringLiteral("bad name prefix '%1': fork names <prefix>-<n> must be valid VM names (1 to 63 lowercase letters, digits or '-')")
+                                   .arg(prefix.left(80)));
+        if (!find(candidate) && !QFileInfo::exists(recordPath(candidate)))
+            names << candidate;
+    }
+    return names;
+}
+
+void VmManager::forkOne(const QString &name, const Snapshot::SnapshotInfo &snapshot, Core::Promise<void> done)
+{
+    Entry *entry = find(name);
+    entry->snapshotting = true;
+    entry->record.desired = VmRecord::Desired::Running;
+    entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
+    if (auto ok = persist(entry->record); !ok) {
+        entry->snapshotting = false;
+        done.resolve(ok.error());
+        return;
+    }
+    Core::whenDone(entry->vm->restoreSnapshot(snapshot), this, [this, name, done](const Core::Result &r) {
+        Entry *en = find(name);
+        if (!en || !en->vm) {
+            done.fail(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted").arg(name));
+            return;
+        }
+        if (!r) {
+            en->snapshotting = false;
+            done.resolve(Core::Error(r.error().code, QStringLiteral("fork %1: %2").arg(name, r.error().message)));
+            return;
+        }
+        // Its own identity in the guest too: the host name it was booted
+        // with belongs to the VM the snapshot was taken of.
+        Agent::ExecRequest req;
+        req.argv = QStringList{QStringLiteral("hostname"), name};
+        req.timeoutMs = 10000;
+        Core::whenDone(en->vm->agent()->run(req), this, [this, name, done](const Core::Expected<Agent::ExecResult> &set) {
+            if (Entry *after = find(name))
+                after->snapshotting = false;
+            if (!set || set->exitCode != 0)
+                Core::Log::core()->warn("{}: could not set the fork's host name: {}", name.toStdString(),
+                                        set ? QString::fromUtf8(set->stderrData).trimmed().toStdString() : set.error().message.toStdString());
+            done.resolve({});
+        });
+    });
+}
+
+Core::Future<QStringList> VmManager::fork(const QString &name, const QString &snapshot, const ForkOptions &options)
+{
+    if (options.count < 1 || options.count > kMaxForkCount)
+        return Core::readyFuture<QStringList>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                          QStringLiteral("count must be between 1 and %1, not %2").arg(kMaxForkCount).arg(options.count)));
+    auto info = snapshotInfo(name, snapshot);
+    if (!info)
+        return Core::readyFuture<QStringList>(info.error());
+    const QString prefix = options.namePrefix.isEmpty() ? name.left(50) + QStringLiteral("-fork") : options.namePrefix;
+    auto names = forkNames(prefix, options.count);
+    if (!names)
+        return Core::readyFuture<QStringList>(names.error());
+
+    const Snapshot::SnapshotInfo snap = *info;
+    Core::Promise<QStringList> promise;
+    Core::whenDone(Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); }), this,
+                   [this, name, snap, promise, options, prefix](const Core::Result &verified) {
+        if (!verified) {
+            promise.resolve(verified.error());
+            return;
+        }
+        // Names again: others may have been created while it was verified.
+        auto chosen = forkNames(prefix, options.count);
+        if (!chosen) {
+            promise.resolve(chosen.error());
+            return;
+        }
+        const QStringList forks = *chosen;
+        for (const QString &fork : forks) {
+            auto created = create(CreateOptions{fork, snap.templateName, snap.vcpus, snap.memoryMiB});
+            if (!created) {
+                for (const QString &made : forks)
+                    if (find(made))
+                        remove(made);
+                promise.resolve(created.error());
+                return;
+            }
+            Entry *entry = find(fork);
+            entry->record.forkedFrom = name + QLatin1Char('/') + snap.name;
+            if (auto ok = persist(entry->record); !ok)
+                Core::Log::core()->warn("{}: {}", fork.toStdString(), ok.error().message.toStdString());
+        }
+        struct Tally {
+            int pending = 0;
+            std::optional<Core::Error> firstError;
+        };
+        auto tally = std::make_shared<Tally>();
+        tally->pending = forks.size();
+        for (const QString &fork : forks) {
+            Core::Promise<void> done;
+            Core::whenDone(done.future(), this, [this, tally, forks, promise](const Core::Result &r) {
+                if (!r && !tally->firstError)
+                    tally->firstError = r.error();
+                if (--tally->pending > 0)
+                    return;
+                if (tally->firstError) {
+                    // All or nothing: the forks that did start go again.
+                    for (const QString &made : forks)
+                        if (find(made))
+                            remove(made);
+                    promise.resolve(*tally->firstError);
+                    return;
+                }
+                promise.resolve(forks);
+            });
+            forkOne(fork, snap, done);
+        }
+    });
+    return promise.future();
+}
+
+Core::Result VmManager::deleteSnapshot(const QString &name, const QString &snapshot)
+{
+    auto e = snapshotEntry(name);
+    if (!e)
+        return e.error();
+    auto info = snapshotInfo(name, snapshot);
+    if (!info && info.error().code == Core::ErrorCode::NotFound)
+        return info.error();
+    const Snapshot::SnapshotStore store(snapshotDir(name));
+    if (auto ok = store.remove(snapshot); !ok)
+        return ok;
+    Entry *entry = *e;
+    if (entry->record.currentSnapshot == snapshot) {
+        entry->record.currentSnapshot = info ? info->parent : QString();
+        if (auto ok = persist(entry->record); !ok)
+            Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+    }
+    Core::Log::core()->info("{}: deleted snapshot {}", name.toStdString(), snapshot.toStdString());
+    Q_EMIT snapshotsChanged(name);
+    return {};
 }
 
 } // namespace Vm

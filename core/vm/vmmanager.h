@@ -35,6 +35,11 @@ struct VmRecord {
     QDateTime createdAt;
     QDateTime lastStartedAt; // invalid: never started
     std::optional<Core::Error> lastError;
+    // The snapshot the VM's current state descends from (the last one taken
+    // or restored): the parent of its next snapshot. Empty: a cold boot.
+    QString currentSnapshot;
+    // "<vm>/<snapshot>" when the VM was forked from a snapshot.
+    QString forkedFrom;
 
     QJsonObject toJson() const;
     static Core::Expected<VmRecord> fromJson(const QJsonObject &json);
@@ -121,6 +126,38 @@ public:
     Core::Future<void> resume(const QString &name);
     // Stop (when running) then start.
     Core::Future<void> restart(const QString &name);
+
+    // --- snapshots (<state dir>/<name>.snapshots/, see Snapshot::SnapshotStore)
+    static constexpr int kMaxForkCount = 16;
+    struct SnapshotOptions {
+        QString name;             // empty: snap-<UTC time>
+        bool leavePaused = false; // stay paused afterwards (else it runs as before; a paused VM stays paused)
+    };
+    // Pause the VM, save memory, devices and disk, run it again; the
+    // snapshot is listed only once all of it is written, hashed and synced.
+    // On any failure (VMM error, writer killed, disk full) nothing is listed
+    // and the VM runs (or stays paused) as before.
+    Core::Future<Snapshot::SnapshotInfo> snapshot(const QString &vm, const SnapshotOptions &options);
+    Core::Expected<QList<Snapshot::SnapshotInfo>> snapshots(const QString &vm) const;
+    Core::Expected<Snapshot::SnapshotInfo> snapshotInfo(const QString &vm, const QString &snapshot) const;
+    // Verify the snapshot's checksums (Corrupted when a file changed, and
+    // the VM is left alone), then run the VM from it in place: a running VM
+    // loses its unsaved state, a stopped one starts. The snapshot stays.
+    Core::Future<void> restore(const QString &vm, const QString &snapshot);
+    struct ForkOptions {
+        int count = 1;
+        QString namePrefix; // empty: "<vm>-fork"; VMs are named <prefix>-<n>, n = the next free numbers
+    };
+    // Start `count` new VMs from one snapshot (verified once), each with its
+    // own name, record, VMM, agent channel, writable disk (a copy of the
+    // snapshot's) and guest host name; the read-only base image is shared.
+    // All or nothing: if one fails, the others are deleted again. Resolves
+    // with the new VMs' names.
+    Core::Future<QStringList> fork(const QString &vm, const QString &snapshot, const ForkOptions &options);
+    // Delete a snapshot. Its children keep working (snapshots never share
+    // files) and get its parent as theirs.
+    Core::Result deleteSnapshot(const QString &vm, const QString &snapshot);
+    QString snapshotDir(const QString &name) const;
     // Stop (killed if it does not stop), then forget: record and console log
     // are deleted. The name can be reused once this resolves.
     Core::Future<void> remove(const QString &name);
@@ -129,12 +166,15 @@ Q_SIGNALS:
     void vmAdded(const QString &name);
     void vmRemoved(const QString &name);
     void vmStateChanged(const QString &name, Vm::VirtualMachine::State state);
+    // A snapshot of the VM was taken or deleted.
+    void snapshotsChanged(const QString &name);
 
 private:
     struct Entry {
         VmRecord record;
         std::unique_ptr<VirtualMachine> vm;
         bool removing = false;
+        bool snapshotting = false; // a snapshot, restore or fork of this VM's snapshot is under way
     };
 
     void load();
@@ -148,6 +188,10 @@ private:
     QString recordPath(const QString &name) const;
     Core::Result persist(const VmRecord &record);
     void setLastError(const QString &name, const std::optional<Core::Error> &error);
+    Core::Expected<Entry *> snapshotEntry(const QString &name) const;
+    // Free names <prefix>-<n> for a fork.
+    Core::Expected<QStringList> forkNames(const QString &prefix, int count) const;
+    void forkOne(const QString &name, const Snapshot::SnapshotInfo &snapshot, Core::Promise<void> done);
 
     const Vmm::VmmDriver &m_driver;
     QString m_stateDir;

@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
 #include <QJsonObject>
 
 #include <cerrno>
@@ -144,6 +145,44 @@ Core::Future<void> ChInstance::startFromSnapshot(const QString &directory)
                                                    QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
     m_restoreDir = directory;
     return launch(&ChInstance::restoreAndResume);
+}
+
+QStringList ChInstance::stateFiles() const
+{
+    QStringList files;
+    for (const char *f : ChVmConfig::kSnapshotFiles)
+        files << QString::fromLatin1(f);
+    return files;
+}
+
+Core::Future<void> ChInstance::startFromState(const QString &directory)
+{
+    if (m_state != State::NotStarted)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
+    const QDir source(directory);
+    QFile configFile(source.filePath(QStringLiteral("config.json")));
+    if (!configFile.open(QIODevice::ReadOnly))
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound,
+                                                   QStringLiteral("cannot read %1: %2").arg(configFile.fileName(), configFile.errorString())));
+    const QJsonObject saved = QJsonDocument::fromJson(configFile.readAll()).object();
+    auto config = ChVmConfig::retargetSnapshotConfig(saved, m_spec);
+    if (!config)
+        return Core::readyFuture<void>(config.error());
+    // The restore directory lives in this VM's runtime directory: the
+    // snapshot itself stays untouched (its files are checksummed).
+    const QString restoreDir = QDir(m_spec.runtimeDir).filePath(QStringLiteral("restore"));
+    QDir().mkpath(restoreDir);
+    const QDir target(restoreDir);
+    QFile out(target.filePath(QStringLiteral("config.json")));
+    if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate) || out.write(QJsonDocument(*config).toJson()) < 0)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write %1: %2").arg(out.fileName(), out.errorString())));
+    out.close();
+    for (const QString &name : {QStringLiteral("state.json"), QStringLiteral("memory-ranges")}) {
+        QFile::remove(target.filePath(name));
+        if (!QFile::link(source.absoluteFilePath(name), target.filePath(name)))
+            return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot link %1 into %2").arg(source.filePath(name), restoreDir)));
+    }
+    return startFromSnapshot(restoreDir);
 }
 
 Core::Future<void> ChInstance::launch(Step next)

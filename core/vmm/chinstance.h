@@ -58,6 +58,13 @@ public:
     AgentEndpoint agentEndpoint() const override;
     bool accelerated() const override { return true; } // cloud-hypervisor runs on KVM only
 
+    // saveState = snapshot(); startFromState retargets a copy of the
+    // snapshot's config.json at this instance's runtime directory, console
+    // log and disks (ChVmConfig::retargetSnapshotConfig) and restores from it.
+    Core::Future<void> saveState(const QString &directory) override { return snapshot(directory); }
+    Core::Future<void> startFromState(const QString &directory) override;
+    QStringList stateFiles() const override;
+
     // cloud-hypervisor specific.
     // Snapshot a paused VM into `directory` (absolute, existing): config.json,
     // state.json and memory-ranges. Disk images are not included.

@@ -144,6 +144,34 @@ QJsonObject serial(const VmSpec &spec)
     };
 }
 
+Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec)
+{
+    QJsonObject out = config;
+    QJsonArray savedDisks = config.value(QStringLiteral("disks")).toArray();
+    if (savedDisks.size() != spec.disks.size())
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("the snapshot has %1 disk(s), the VM %2").arg(savedDisks.size()).arg(spec.disks.size()));
+    for (int i = 0; i < savedDisks.size(); ++i) {
+        QJsonObject d = savedDisks.at(i).toObject();
+        d.insert(QStringLiteral("path"), spec.disks.at(i).path);
+        savedDisks.replace(i, d);
+    }
+    if (!savedDisks.isEmpty())
+        out.insert(QStringLiteral("disks"), savedDisks);
+    QJsonObject v = config.value(QStringLiteral("vsock")).toObject();
+    if (v.isEmpty())
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the snapshot's VM has no vsock device (no guest agent channel)"));
+    v.insert(QStringLiteral("socket"), vsockSocketPath(spec));
+    out.insert(QStringLiteral("vsock"), v);
+    out.insert(QStringLiteral("serial"), serial(spec));
+    QJsonObject p = config.value(QStringLiteral("payload")).toObject();
+    p.insert(QStringLiteral("kernel"), spec.kernelPath);
+    if (!spec.initramfsPath.isEmpty())
+        p.insert(QStringLiteral("initramfs"), spec.initramfsPath);
+    out.insert(QStringLiteral("payload"), p);
+    return out;
+}
+
 QJsonObject console()
 {
     return QJsonObject{{QStringLiteral("mode"), QStringLiteral("Off")}};

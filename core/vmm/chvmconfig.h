@@ -70,6 +70,16 @@ Core::Expected<QJsonObject> vmSnapshot(const QString &directory);
 // every release accepts (resume and memory_restore_mode need v52+).
 Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault = false);
 
+// The files vm.snapshot writes into its directory (vmm/src/migration and
+// memory_manager.rs).
+inline constexpr const char *kSnapshotFiles[] = {"config.json", "state.json", "memory-ranges"};
+// A snapshot's config.json (VmConfig) pointed at another VM's files: its
+// vsock socket, serial log, disks (same count, in order) and payload become
+// the spec's, so a snapshot restores into a VM with its own runtime directory
+// (a fork) without touching the snapshot. Everything else (CPUs, memory,
+// devices) stays as saved; a disk count that differs is an error.
+Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec);
+
 // PUT vm.resize (VmResize). Zero leaves a value unchanged; at least one must
 // be set. Growing past the boot vCPU count or RAM size needs max_vcpus /
 // hotplug_size, which cpus() and memory() do not configure today.

@@ -63,7 +63,7 @@ QString kernelCmdline(const VmSpec &spec)
     return cmdline;
 }
 
-QStringList build(const VmSpec &spec, Accel accel)
+QStringList build(const VmSpec &spec, Accel accel, Boot boot)
 {
     const QString machine = spec.machine.isEmpty() ? QString::fromLatin1(kDefaultMachine) : spec.machine;
     QStringList a;
@@ -113,6 +113,8 @@ QStringList build(const VmSpec &spec, Accel accel)
           << QStringLiteral("driver=%1,node-name=disk%2,file=file%2%3").arg(d.format).arg(i).arg(d.readOnly ? QStringLiteral(",read-only=on") : QString())
           << QStringLiteral("-device") << QStringLiteral("virtio-blk-pci,drive=disk%1").arg(i);
     }
+    if (boot == Boot::Incoming)
+        a << QStringLiteral("-incoming") << QStringLiteral("defer");
     return a;
 }
 

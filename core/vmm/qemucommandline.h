@@ -12,6 +12,9 @@ namespace Vmm {
 namespace QemuCommandLine {
 
 enum class Accel { Kvm, Tcg };
+// Fresh: boot the kernel. Incoming: wait for a saved state (-incoming defer),
+// loaded with migrate-incoming.
+enum class Boot { Fresh, Incoming };
 
 // Where the instance keeps its sockets, derived from spec.runtimeDir.
 QString qmpSocketPath(const VmSpec &spec);
@@ -25,7 +28,7 @@ inline constexpr const char *kDefaultMachine = "q35";
 
 Core::Result validate(const VmSpec &spec);
 // Everything after the program name.
-QStringList build(const VmSpec &spec, Accel accel);
+QStringList build(const VmSpec &spec, Accel accel, Boot boot = Boot::Fresh);
 // The guest kernel command line: the spec's, plus the console and the
 // reboot/panic settings that make a guest poweroff or panic end QEMU.
 QString kernelCmdline(const VmSpec &spec);

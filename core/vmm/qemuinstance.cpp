@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonObject>
 #include <QTimer>
 
@@ -33,7 +34,8 @@ qint64 QemuInstance::pid() const
 
 QStringList QemuInstance::commandLine() const
 {
-    return QStringList{m_binary} + QemuCommandLine::build(m_spec, m_accel);
+    return QStringList{m_binary}
+        + QemuCommandLine::build(m_spec, m_accel, m_incomingFile.isEmpty() ? QemuCommandLine::Boot::Fresh : QemuCommandLine::Boot::Incoming);
 }
 
 AgentEndpoint QemuInstance::agentEndpoint() const
@@ -78,7 +80,7 @@ Core::Future<void> QemuInstance::start()
 
 void QemuInstance::spawn()
 {
-    const QStringList args = QemuCommandLine::build(m_spec, m_accel);
+    const QStringList args = commandLine().mid(1);
     Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), m_binary.toStdString(), args.join(QLatin1Char(' ')).toStdString());
 
     m_process = new VmmProcess(m_binary, args, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
@@ -140,6 +142,16 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
                 return;
             }
             const QString status = st->value(QStringLiteral("status")).toString();
+            if (!m_incomingFile.isEmpty()) {
+                if (status != QLatin1String("inmigrate")) {
+                    setState(State::Failed);
+                    promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' before loading a state, expected 'inmigrate'").arg(status));
+                    m_process->kill();
+                    return;
+                }
+                loadState(promise);
+                return;
+            }
             if (status != QLatin1String("running")) {
                 setState(State::Failed);
                 promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' after start, expected 'running'").arg(status));
@@ -212,6 +224,170 @@ Core::Future<void> QemuInstance::shutdown()
         kill();
     });
     return m_shutdownPromise.future();
+}
+
+namespace {
+
+// exec: runs its argument with /bin/sh -c.
+QString shellQuote(const QString &path)
+{
+    QString q = path;
+    q.replace(QLatin1Char('\''), QStringLiteral("'\\''"));
+    return QLatin1Char('\'') + q + QLatin1Char('\'');
+}
+
+} // namespace
+
+Core::Future<void> QemuInstance::saveState(const QString &directory)
+{
+    if (m_state != State::Paused || !m_qmp || !m_qmp->isReady())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("only a paused VM's state can be saved (it is %1)").arg(stateName(m_state))));
+    if (!QDir::isAbsolutePath(directory) || !QDir(directory).exists())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                   QStringLiteral("the state directory %1 must be an existing absolute path").arg(directory)));
+    const QString file = QDir(directory).filePath(QString::fromLatin1(kStateFile));
+    Core::Promise<void> promise;
+    // No bandwidth cap (QEMU's default is 128 MiB/s, meant for live
+    // migration over a network); the VM is paused, so it is one pass.
+    const QJsonObject params{{QStringLiteral("max-bandwidth"), static_cast<qint64>(1) << 40}};
+    m_qmp->execute(QStringLiteral("migrate-set-parameters"), params).then(this, [this, promise, file](const Core::Expected<QJsonObject> &set) {
+        if (!set) {
+            promise.resolve(set.error());
+            return;
+        }
+        const QJsonObject args{{QStringLiteral("uri"), QString(QStringLiteral("exec:cat > ") + shellQuote(file))}};
+        m_qmp->execute(QStringLiteral("migrate"), args).then(this, [this, promise](const Core::Expected<QJsonObject> &started) {
+            if (!started) {
+                promise.resolve(started.error());
+                return;
+            }
+            pollMigration(promise, QDateTime::currentMSecsSinceEpoch() + kSaveTimeoutMs);
+        });
+    });
+    return promise.future();
+}
+
+void QemuInstance::pollMigration(Core::Promise<void> promise, qint64 deadline)
+{
+    if (!m_qmp || !m_qmp->isReady()) {
+        promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU went away while saving the VM's state"));
+        return;
+    }
+    m_qmp->execute(QStringLiteral("query-migrate")).then(this, [this, promise, deadline](const Core::Expected<QJsonObject> &r) {
+        if (!r) {
+            promise.resolve(r.error());
+            return;
+        }
+        const QString status = r->value(QStringLiteral("status")).toString();
+        if (status == QLatin1String("completed")) {
+            promise.resolve({});
+            return;
+        }
+        if (status == QLatin1String("failed") || status == QLatin1String("cancelled")) {
+            const QString why = r->value(QStringLiteral("error-desc")).toString();
+            promise.fail(Core::ErrorCode::Io, QStringLiteral("QEMU could not save the VM's state (%1)%2")
+                                                  .arg(status, why.isEmpty() ? QString() : QStringLiteral(": ") + why));
+            return;
+        }
+        if (QDateTime::currentMSecsSinceEpoch() > deadline) {
+            m_qmp->execute(QStringLiteral("migrate_cancel"));
+            promise.fail(Core::ErrorCode::Timeout, QStringLiteral("saving the VM's state took longer than %1 s").arg(kSaveTimeoutMs / 1000));
+            return;
+        }
+        QTimer::singleShot(kMigratePollIntervalMs, this, [this, promise, deadline]() { pollMigration(promise, deadline); });
+    });
+}
+
+Core::Future<void> QemuInstance::startFromState(const QString &directory)
+{
+    if (m_state != State::NotStarted)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
+    const QString file = QDir(directory).filePath(QString::fromLatin1(kStateFile));
+    if (!QDir::isAbsolutePath(directory) || !QFileInfo(file).isFile())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no saved state at %1").arg(file)));
+    if (m_spec.accel != QLatin1String("kvm") && m_spec.accel != QLatin1String("tcg"))
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                   QStringLiteral("a saved state is loaded with the accelerator it was saved with (kvm or tcg), not '%1'").arg(m_spec.accel)));
+    m_incomingFile = file;
+    return start();
+}
+
+// QEMU waits in "inmigrate"; feed it the file, wait for "paused", run it.
+// A state QEMU cannot load makes it exit, which fails the start with its
+// own message (onProcessFinished).
+void QemuInstance::loadState(Core::Promise<void> promise)
+{
+    const QJsonObject args{{QStringLiteral("uri"), QString(QStringLiteral("exec:cat ") + shellQuote(m_incomingFile))}};
+    m_qmp->execute(QStringLiteral("migrate-incoming"), args).then(this, [this, promise](const Core::Expected<QJsonObject> &r) {
+        if (promise.isResolved())
+            return;
+        if (!r) {
+            setState(State::Failed);
+            promise.resolve(r.error());
+            m_process->kill();
+            return;
+        }
+        pollIncoming(promise, QDateTime::currentMSecsSinceEpoch() + kRestoreTimeoutMs);
+    });
+}
+
+void QemuInstance::pollIncoming(Core::Promise<void> promise, qint64 deadline)
+{
+    if (promise.isResolved() || !m_qmp || !m_qmp->isReady())
+        return; // onProcessFinished resolves the promise when QEMU gave up
+    m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise, deadline](const Core::Expected<QJsonObject> &st) {
+        if (promise.isResolved())
+            return;
+        if (!st) {
+            if (m_process->isRunning()) {
+                setState(State::Failed);
+                promise.resolve(st.error());
+                m_process->kill();
+            }
+            return;
+        }
+        const QString status = st->value(QStringLiteral("status")).toString();
+        if (status == QLatin1String("inmigrate")) {
+            if (QDateTime::currentMSecsSinceEpoch() > deadline) {
+                setState(State::Failed);
+                promise.fail(Core::ErrorCode::Timeout, QStringLiteral("loading the VM's state took longer than %1 s").arg(kRestoreTimeoutMs / 1000));
+                m_process->kill();
+                return;
+            }
+            QTimer::singleShot(kMigratePollIntervalMs, this, [this, promise, deadline]() { pollIncoming(promise, deadline); });
+            return;
+        }
+        if (status != QLatin1String("paused") && status != QLatin1String("running")) {
+            setState(State::Failed);
+            promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' after loading the state").arg(status));
+            m_process->kill();
+            return;
+        }
+        m_qmp->execute(QStringLiteral("cont")).then(this, [this, promise](const Core::Expected<QJsonObject> &c) {
+            if (promise.isResolved())
+                return;
+            if (!c) {
+                setState(State::Failed);
+                promise.resolve(c.error());
+                m_process->kill();
+                return;
+            }
+            m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise](const Core::Expected<QJsonObject> &after) {
+                if (promise.isResolved())
+                    return;
+                const QString now = after ? after->value(QStringLiteral("status")).toString() : QString();
+                if (now != QLatin1String("running")) {
+                    setState(State::Failed);
+                    promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' after resuming the loaded state, expected 'running'").arg(now));
+                    m_process->kill();
+                    return;
+                }
+                setState(State::Running);
+                promise.resolve({});
+            });
+        });
+    });
 }
 
 void QemuInstance::kill()

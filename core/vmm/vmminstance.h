@@ -36,6 +36,20 @@ public:
     // (destructors, Ctrl-C). Safe to call in any state, more than once.
     virtual void kill() = 0;
 
+    // Snapshots. saveState: the VM must be paused. Writes the VMM's memory and
+    // device state into `directory` (absolute, existing, empty); see
+    // stateFiles(). Disk images are not included: once this resolves they are
+    // flushed and consistent on disk until the VM runs again, so copy them
+    // before resume(). The VM stays paused; a failed save leaves it paused
+    // and able to resume.
+    virtual Core::Future<void> saveState(const QString &directory) = 0;
+    // Instead of start(): spawn the VMM, load the state saveState wrote into
+    // `directory` (the spec must describe the same hardware; paths may
+    // differ), and run the VM. Resolves once the restored VM runs.
+    virtual Core::Future<void> startFromState(const QString &directory) = 0;
+    // The files saveState writes, relative to its directory.
+    virtual QStringList stateFiles() const = 0;
+
     virtual AgentEndpoint agentEndpoint() const = 0;
     QString consoleLogPath() const { return spec().consoleLogPath; }
 

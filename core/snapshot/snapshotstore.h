@@ -1,0 +1,111 @@
+#pragma once
+
+#include "core/expected.h"
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+namespace Snapshot {
+
+// One file a snapshot wrote, with the checksum it had when written.
+struct SnapshotFile {
+    QString name; // relative to the snapshot's directory
+    qint64 size = 0;
+    QString sha256; // lowercase hex
+};
+
+// What one snapshot holds and where it came from (<dir>/manifest.json).
+// A snapshot stands alone: its files are its own (the disk is a copy of
+// the VM's writable layer, never a link into another snapshot), so deleting
+// one never harms another. "parent" is lineage only.
+struct SnapshotInfo {
+    QString name;
+    QString vm;          // the VM it was taken of
+    QDateTime createdAt; // UTC
+    QString parent;      // the snapshot this VM's state descended from; empty: a cold boot
+    QString driver;      // "qemu" or "cloud-hypervisor"
+    QString templateName;
+    int vcpus = 0;
+    int memoryMiB = 0;
+    QString accel; // "kvm" or "tcg": a saved state loads only with the accelerator it was saved with
+    // The guest image the VM booted. The image cache keeps it (it is keyed
+    // by recipe); a snapshot whose image is gone cannot be restored.
+    QString kernelPath;
+    QString initramfsPath;
+    QString baseDiskPath; // the read-only base of the disk; empty without a disk
+    QString diskFile;     // the VM's writable disk in this snapshot; empty without one
+    QString diskFormat;   // "qcow2" or "raw"
+    QStringList stateFiles; // the VMM's state (QEMU: memory.state)
+    qint64 pausedMs = 0;    // how long the VM was paused for it
+    QList<SnapshotFile> files;
+    QString directory; // where it is (not stored)
+
+    qint64 sizeBytes() const;
+    QJsonObject toJson() const;
+    static Core::Expected<SnapshotInfo> fromJson(const QJsonObject &json);
+};
+
+// The snapshots of one VM, one directory each under root:
+//   <root>/<name>/manifest.json and the files it lists.
+// A snapshot is written into a staging directory (<root>/.staging-<name>-*)
+// and appears under its name in one rename, after its files are hashed and
+// synced, so a snapshot interrupted at any point (VMM or writer killed, disk
+// full, power cut) is never listed; stale staging directories are removed
+// by recover(). A directory without a readable manifest is not a snapshot.
+//
+// The blocking calls (commit, verify) hash whole files: run them on a worker
+// thread (Core::runInThread). The others are quick file-system calls.
+class SnapshotStore {
+public:
+    static constexpr const char *kManifest = "manifest.json";
+    static constexpr const char *kStagingPrefix = ".staging-";
+
+    explicit SnapshotStore(QString root);
+
+    // ^[a-z0-9][a-z0-9-]{0,62}$, like VM names.
+    static Core::Result validateName(const QString &name);
+
+    QString root() const { return m_root; }
+    QString directoryOf(const QString &name) const;
+
+    // Remove staging directories left by an interrupted snapshot. Returns
+    // what was removed, one line each.
+    QStringList recover() const;
+    // Sorted by creation time, oldest first. Unreadable entries are skipped
+    // and reported in *warnings.
+    QList<SnapshotInfo> list(QStringList *warnings = nullptr) const;
+    Core::Expected<SnapshotInfo> get(const QString &name) const;
+    bool contains(const QString &name) const;
+    // "snap-<UTC time>", with "-<n>" when taken twice in a second.
+    QString uniqueName() const;
+
+    // A new, empty staging directory for the snapshot `name` (mode 0700).
+    Core::Expected<QString> beginStaging(const QString &name) const;
+    void discard(const QString &stagingDir) const;
+    // Blocking. Hash and fsync every file in `files` (relative to the
+    // staging directory), write the manifest, sync, rename the directory to
+    // its name. On any error the staging directory is removed.
+    Core::Expected<SnapshotInfo> commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files) const;
+    // Blocking. Every file listed exists with its size and checksum;
+    // Corrupted names the first that does not.
+    static Core::Result verify(const SnapshotInfo &info);
+    // Delete a snapshot. Snapshots that named it as their parent get its
+    // parent instead (their manifests are rewritten atomically); their files
+    // are not touched, nor are the VM's.
+    Core::Result remove(const QString &name) const;
+    // Delete every snapshot and the root (when the VM is deleted).
+    void removeAll() const;
+
+private:
+    Core::Result writeManifest(const QString &dir, const SnapshotInfo &info) const;
+
+    QString m_root;
+};
+
+// SHA-256 of a file, lowercase hex (blocking).
+Core::Expected<QString> sha256File(const QString &path);
+
+} // namespace Snapshot
