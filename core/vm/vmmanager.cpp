@@ -631,10 +631,11 @@ Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, co
     const QString stagingDir = *staging;
     Core::Promise<Info> promise;
     auto fail = [this, name, store, stagingDir, promise](const Core::Error &error) {
+        // Judge the free space before the partial files go and free it.
+        const Core::Error explained = explainSnapshotFailure(error, store.root());
         store.discard(stagingDir);
         if (Entry *en = find(name))
             en->snapshotting = false;
-        const Core::Error explained = explainSnapshotFailure(error, store.root());
         Core::Log::core()->warn("{}: snapshot failed: {}", name.toStdString(), explained.message.toStdString());
         promise.resolve(explained);
     };

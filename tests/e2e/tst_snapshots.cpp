@@ -7,14 +7,19 @@
 #include "core/agent/agentclient.h"
 #include "core/vm/vmmanager.h"
 
+#include <QDeadlineTimer>
 #include <QDir>
+#include <QScopeGuard>
 #include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QThread>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 using namespace E2e;
@@ -24,7 +29,7 @@ namespace {
 constexpr int kOpTimeoutMs = 240000; // a snapshot or restore under TCG on a busy host
 
 // Direct children of pid (from /proc/*/stat).
-[[maybe_unused]] QList<int> childrenOf(qint64 pid)
+QList<int> childrenOf(qint64 pid)
 {
     QList<int> out;
     for (const QString &p : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
@@ -51,6 +56,7 @@ class TestSnapshots : public QObject {
     std::unique_ptr<QTemporaryDir> m_stateDir;
     std::shared_ptr<Vmm::VmmDriver> m_driverHold;
     std::unique_ptr<Vm::VmManager> m_manager;
+    QString m_stateDirOverride;
 
     // A manager over a fresh state directory (or `stateDir`).
     bool makeManager(Vmm::VmmDriver &driver, const QString &stateDir = QString())
@@ -149,6 +155,290 @@ private Q_SLOTS:
         const int c1 = out(vm, QStringLiteral("cat /tmp/counter")).toInt();
         QTRY_VERIFY_WITH_TIMEOUT(out(vm, QStringLiteral("cat /tmp/counter")).toInt() > c1, 20000);
         QCOMPARE(m_manager->info(vm)->record.currentSnapshot, QStringLiteral("base"));
+    }
+
+    // Ten snapshot-restore cycles in a row on one VM, each restore checked.
+    void tenCycles_data() { addDriverRows(); }
+    void tenCycles()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("cycler");
+        QVERIFY(createAndStart(vm));
+        for (int i = 1; i <= 10; ++i) {
+            const QString name = QStringLiteral("cycle-%1").arg(i);
+            QCOMPARE(out(vm, QStringLiteral("echo %1 > /root/cycle").arg(i)), QString());
+            auto taken = snap(vm, name);
+            E2E_VERIFY_OK(taken);
+            QCOMPARE(taken->parent, i == 1 ? QString() : QStringLiteral("cycle-%1").arg(i - 1));
+            QCOMPARE(out(vm, QStringLiteral("echo spoiled > /root/cycle; cat /root/cycle")), QStringLiteral("spoiled"));
+            E2E_VERIFY_OK(await(m_manager->restore(vm, name), kOpTimeoutMs));
+            QCOMPARE(out(vm, QStringLiteral("cat /root/cycle")), QString::number(i));
+        }
+        auto list = m_manager->snapshots(vm);
+        E2E_VERIFY_OK(list);
+        QCOMPARE(list->size(), 10);
+        QCOMPARE(list->first().name, QStringLiteral("cycle-1"));
+        QCOMPARE(list->last().name, QStringLiteral("cycle-10"));
+    }
+
+    // A chain, a snapshot of a restored VM, and deleting a middle snapshot.
+    void chainsAndDeletingTheMiddle_data() { addDriverRows(); }
+    void chainsAndDeletingTheMiddle()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("chain");
+        QVERIFY(createAndStart(vm));
+        QCOMPARE(out(vm, QStringLiteral("echo a > /root/v")), QString());
+        E2E_VERIFY_OK(snap(vm, QStringLiteral("s1")));
+        QCOMPARE(out(vm, QStringLiteral("echo b > /root/v")), QString());
+        E2E_VERIFY_OK(snap(vm, QStringLiteral("s2")));
+        QCOMPARE(out(vm, QStringLiteral("echo c > /root/v")), QString());
+        auto s3 = snap(vm, QStringLiteral("s3"));
+        E2E_VERIFY_OK(s3);
+        QCOMPARE(s3->parent, QStringLiteral("s2"));
+
+        // Snapshot of a restored VM, and restoring that.
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("s1")), kOpTimeoutMs));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("a"));
+        QCOMPARE(out(vm, QStringLiteral("echo a2 > /root/v")), QString());
+        auto s4 = snap(vm, QStringLiteral("s4"));
+        E2E_VERIFY_OK(s4);
+        QCOMPARE(s4->parent, QStringLiteral("s1"));
+        QCOMPARE(out(vm, QStringLiteral("echo junk > /root/v")), QString());
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("s4")), kOpTimeoutMs));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("a2"));
+
+        // Delete the middle of s1 <- s2 <- s3: s3 keeps working, now under s1.
+        E2E_VERIFY_OK(m_manager->deleteSnapshot(vm, QStringLiteral("s2")));
+        auto after = m_manager->snapshotInfo(vm, QStringLiteral("s3"));
+        E2E_VERIFY_OK(after);
+        QCOMPARE(after->parent, QStringLiteral("s1"));
+        QCOMPARE(m_manager->snapshotInfo(vm, QStringLiteral("s2")).error().code, Core::ErrorCode::NotFound);
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("s3")), kOpTimeoutMs));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("c"));
+        // ...and the base of the chain too.
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("s1")), kOpTimeoutMs));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("a"));
+        QStringList names;
+        const auto listed = m_manager->snapshots(vm);
+        E2E_VERIFY_OK(listed);
+        for (const auto &s : *listed)
+            names << s.name;
+        QCOMPARE(names, (QStringList{QStringLiteral("s1"), QStringLiteral("s3"), QStringLiteral("s4")}));
+        // Restoring a stopped VM starts it from the snapshot.
+        E2E_VERIFY_OK(await(m_manager->stop(vm), kOpTimeoutMs));
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("s4")), kOpTimeoutMs));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("a2"));
+    }
+
+    // Three VMs from one snapshot, a command in each at once.
+    void forkThree_data() { addDriverRows(); }
+    void forkThree()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("origin");
+        QVERIFY(createAndStart(vm));
+        QCOMPARE(out(vm, QStringLiteral("echo shared > /root/from-origin")), QString());
+        E2E_VERIFY_OK(snap(vm, QStringLiteral("golden")));
+        auto forks = await(m_manager->fork(vm, QStringLiteral("golden"), {3, QStringLiteral("worker")}), 3 * kOpTimeoutMs);
+        E2E_VERIFY_OK(forks);
+        QCOMPARE(*forks, (QStringList{QStringLiteral("worker-1"), QStringLiteral("worker-2"), QStringLiteral("worker-3")}));
+
+        // One command in each at the same time.
+        QList<Core::Future<Agent::ExecResult>> runs;
+        for (const QString &f : *forks) {
+            auto info = m_manager->info(f);
+            E2E_VERIFY_OK(info);
+            QCOMPARE(info->state, Vm::VirtualMachine::State::Ready);
+            QCOMPARE(info->record.forkedFrom, QStringLiteral("origin/golden"));
+            Agent::ExecRequest req;
+            req.shell = QStringLiteral("echo $(hostname) $(cat /root/from-origin); echo mine-%1 > /root/own").arg(f);
+            req.timeoutMs = 60000;
+            runs << (*m_manager->agent(f))->run(req);
+        }
+        for (int i = 0; i < runs.size(); ++i) {
+            auto r = await(runs.at(i), 90000);
+            E2E_VERIFY_OK(r);
+            QCOMPARE(r->exitCode, 0);
+            QCOMPARE(QString::fromUtf8(r->stdoutData).trimmed(), forks->at(i) + QStringLiteral(" shared"));
+        }
+        // Each is its own machine: what one writes the others do not see.
+        for (const QString &f : *forks)
+            QCOMPARE(out(f, QStringLiteral("cat /root/own")), QStringLiteral("mine-%1").arg(f));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/own 2>/dev/null || echo none")), QStringLiteral("none"));
+        // A second fork continues the numbering.
+        auto more = await(m_manager->fork(vm, QStringLiteral("golden"), {1, QStringLiteral("worker")}), kOpTimeoutMs);
+        E2E_VERIFY_OK(more);
+        QCOMPARE(*more, QStringList{QStringLiteral("worker-4")});
+    }
+
+    // A snapshot whose file changed after it was written is refused, and
+    // the VM is left running as it was.
+    void corruptSnapshotIsRefused_data() { addDriverRows(); }
+    void corruptSnapshotIsRefused()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("rotten");
+        QVERIFY(createAndStart(vm));
+        auto taken = snap(vm, QStringLiteral("s"));
+        E2E_VERIFY_OK(taken);
+        QCOMPARE(out(vm, QStringLiteral("echo now > /root/v; cat /root/v")), QStringLiteral("now"));
+        // Flip one byte in the middle of the state file.
+        const QString file = QDir(taken->directory).filePath(taken->stateFiles.first());
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::ReadWrite));
+        f.seek(f.size() / 2);
+        char c = 0;
+        QVERIFY(f.getChar(&c));
+        f.seek(f.size() / 2);
+        QVERIFY(f.putChar(char(c ^ 0x5a)));
+        f.close();
+        auto restored = await(m_manager->restore(vm, QStringLiteral("s")), kOpTimeoutMs);
+        QVERIFY(!restored);
+        QCOMPARE(restored.error().code, Core::ErrorCode::Corrupted);
+        QVERIFY2(restored.error().message.contains(taken->stateFiles.first()), qPrintable(restored.error().message));
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("now"));
+        auto forked = await(m_manager->fork(vm, QStringLiteral("s"), {1, QString()}), kOpTimeoutMs);
+        QVERIFY(!forked);
+        QCOMPARE(forked.error().code, Core::ErrorCode::Corrupted);
+        QCOMPARE(m_manager->names(), QStringList{vm});
+    }
+
+    // Kill the snapshot's writer midway: the VM keeps running, nothing is listed.
+    void killedWriterLeavesNothing_data() { addDriverRows(); }
+    void killedWriterLeavesNothing()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        if (driver.kind() != Vmm::DriverKind::Qemu)
+            QSKIP("the writer is a separate process only with QEMU (exec: migration); cloud-hypervisor writes in its own process");
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("victim");
+        QVERIFY(createAndStart(vm, 512));
+        // Enough guest memory in use that saving it takes a while.
+        QCOMPARE(out(vm, QStringLiteral("dd if=/dev/urandom of=/root/fill bs=1M count=200 2>/dev/null && echo ok")), QStringLiteral("ok"));
+        const qint64 qemuPid = m_manager->vm(vm)->instance()->pid();
+        auto pending = m_manager->snapshot(vm, {QStringLiteral("doomed"), false});
+        // The writer: QEMU's child (the shell running cat, or cat itself).
+        QList<int> writers;
+        QDeadlineTimer deadline(60000);
+        while (writers.isEmpty() && !deadline.hasExpired() && !pending.isFinished()) {
+            writers = childrenOf(qemuPid);
+            if (writers.isEmpty())
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 2);
+        }
+        QVERIFY2(!writers.isEmpty(), "never saw the snapshot's writer process");
+        QTest::qWait(100); // midway
+        for (int w : std::as_const(writers)) {
+            for (int grandchild : childrenOf(w))
+                ::kill(grandchild, SIGKILL);
+            ::kill(w, SIGKILL);
+        }
+        auto result = await(pending, kOpTimeoutMs);
+        QVERIFY2(!result, "the snapshot succeeded although its writer was killed");
+        qInfo() << "snapshot with a killed writer:" << result.error().toString();
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
+        QCOMPARE(out(vm, QStringLiteral("echo alive")), QStringLiteral("alive"));
+        QVERIFY(m_manager->snapshots(vm)->isEmpty());
+        QCOMPARE(QDir(m_manager->snapshotDir(vm)).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot), QStringList());
+        // And the next snapshot works.
+        E2E_VERIFY_OK(snap(vm, QStringLiteral("after")));
+        QCOMPARE(m_manager->snapshots(vm)->size(), 1);
+    }
+
+    // A full disk midway: the VM keeps running, nothing is listed.
+    void fullDiskLeavesNothing_data() { addDriverRows(); }
+    void fullDiskLeavesNothing()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QTemporaryDir mountPoint;
+        QVERIFY(mountPoint.isValid());
+        // A small tmpfs for the state directory (records, console logs, snapshots).
+        if (::mount("tmpfs", QFile::encodeName(mountPoint.path()).constData(), "tmpfs", 0, "size=160m,mode=0700") != 0)
+            QSKIP(qPrintable(QStringLiteral("cannot mount a tmpfs here (%1); run as root to test a full disk").arg(QString::fromLocal8Bit(strerror(errno)))));
+        auto unmount = qScopeGuard([&mountPoint, this]() {
+            m_manager.reset();
+            ::umount2(QFile::encodeName(mountPoint.path()).constData(), MNT_DETACH);
+        });
+        m_stateDirOverride = mountPoint.path() + QStringLiteral("/vms");
+        QVERIFY(makeManager(driver, m_stateDirOverride));
+        const QString vm = QStringLiteral("cramped");
+        QVERIFY(createAndStart(vm));
+        // Guest memory in use, and a host file that leaves less room than it needs.
+        QCOMPARE(out(vm, QStringLiteral("dd if=/dev/urandom of=/root/fill bs=1M count=24 2>/dev/null && echo ok")), QStringLiteral("ok"));
+        struct statvfs fs {};
+        QCOMPARE(::statvfs(QFile::encodeName(mountPoint.path()).constData(), &fs), 0);
+        const qint64 room = qint64(fs.f_bavail) * qint64(fs.f_frsize);
+        QFile filler(mountPoint.path() + QStringLiteral("/filler"));
+        QVERIFY(filler.open(QIODevice::WriteOnly));
+        const QByteArray chunk(1 << 20, 'x');
+        for (qint64 left = room - 6 * (1 << 20); left > 0; left -= chunk.size())
+            QVERIFY(filler.write(chunk.constData(), qMin<qint64>(left, chunk.size())) > 0);
+        filler.close();
+        auto result = await(m_manager->snapshot(vm, {QStringLiteral("toobig"), false}), kOpTimeoutMs);
+        QVERIFY2(!result, "the snapshot fit although the disk is too small");
+        QCOMPARE(result.error().code, Core::ErrorCode::NoSpace);
+        qInfo() << "snapshot on a full disk:" << result.error().toString();
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
+        QCOMPARE(out(vm, QStringLiteral("echo alive")), QStringLiteral("alive"));
+        QVERIFY(m_manager->snapshots(vm)->isEmpty());
+        QCOMPARE(QDir(m_manager->snapshotDir(vm)).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot), QStringList());
+        // The record survived the full disk; with room again a snapshot works.
+        QVERIFY(QFileInfo::exists(m_stateDirOverride + QStringLiteral("/cramped.json")));
+        QVERIFY(filler.remove());
+        auto fits = snap(vm, QStringLiteral("fits"));
+        E2E_VERIFY_OK(fits);
+        qInfo() << "the snapshot that fits is" << fits->sizeBytes() << "bytes";
+    }
+
+    // A snapshot left half-written by a crash is never listed and is cleaned
+    // up when the manager loads; bad names and states are refused.
+    void stagingAndBadInput_data() { addDriverRows(); }
+    void stagingAndBadInput()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("tidy");
+        QVERIFY(m_manager->create({vm, QStringLiteral("minimal"), std::nullopt, std::nullopt}).hasValue());
+        auto stopped = await(m_manager->snapshot(vm, {}), 5000);
+        QVERIFY(!stopped);
+        QCOMPARE(stopped.error().code, Core::ErrorCode::InvalidState);
+        const QString stale = m_manager->snapshotDir(vm) + QStringLiteral("/.staging-crashed-abc123");
+        QVERIFY(QDir().mkpath(stale));
+        QFile junk(stale + QStringLiteral("/memory.state"));
+        QVERIFY(junk.open(QIODevice::WriteOnly));
+        junk.write("half");
+        junk.close();
+        QVERIFY(m_manager->snapshots(vm)->isEmpty());
+        makeManager(driver, m_stateDir->path()); // reload
+        QVERIFY(!QFileInfo::exists(stale));
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs + 300000));
+        auto bad = await(m_manager->snapshot(vm, {QStringLiteral("Bad Name"), false}), 5000);
+        QCOMPARE(bad.error().code, Core::ErrorCode::InvalidArgument);
+        auto automatic = snap(vm, QString());
+        E2E_VERIFY_OK(automatic);
+        QVERIFY2(automatic->name.startsWith(QLatin1String("snap-")), qPrintable(automatic->name));
+        auto again = snap(vm, automatic->name);
+        QCOMPARE(again.error().code, Core::ErrorCode::AlreadyExists);
+        QCOMPARE(m_manager->restore(vm, QStringLiteral("nope")).result().error().code, Core::ErrorCode::NotFound);
+        QCOMPARE(m_manager->deleteSnapshot(vm, QStringLiteral("nope")).error().code, Core::ErrorCode::NotFound);
+        auto zero = await(m_manager->fork(vm, automatic->name, {0, QString()}), 5000);
+        QCOMPARE(zero.error().code, Core::ErrorCode::InvalidArgument);
+        // Leave it paused on request; resume works afterwards.
+        auto paused = await(m_manager->snapshot(vm, {QStringLiteral("held"), true}), kOpTimeoutMs);
+        E2E_VERIFY_OK(paused);
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Paused);
+        E2E_VERIFY_OK(await(m_manager->snapshot(vm, {QStringLiteral("held-again"), false}), kOpTimeoutMs));
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Paused);
+        E2E_VERIFY_OK(await(m_manager->resume(vm), 30000));
+        QCOMPARE(out(vm, QStringLiteral("echo up")), QStringLiteral("up"));
+        // Deleting the VM deletes its snapshots.
+        E2E_VERIFY_OK(await(m_manager->remove(vm), 60000));
+        QVERIFY(!QFileInfo::exists(m_manager->snapshotDir(vm)));
     }
 };
 
