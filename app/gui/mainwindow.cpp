@@ -7,6 +7,7 @@
 #include "app/gui/filestab.h"
 #include "app/gui/preferencesdialog.h"
 #include "app/gui/runtab.h"
+#include "app/gui/snapshotstab.h"
 #include "app/gui/vmlistmodel.h"
 #include "core/image/imagebuilder.h"
 #include "core/vm/vmmanager.h"
@@ -69,10 +70,12 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_consoleTab = new ConsoleTab(manager, m_details);
     m_runTab = new RunTab(manager, m_details);
     m_filesTab = new FilesTab(manager, m_details);
+    m_snapshotsTab = new SnapshotsTab(manager, m_details);
     m_details->addTab(m_displayTab, tr("Display"));
     m_details->addTab(m_consoleTab, tr("Console"));
     m_details->addTab(m_runTab, tr("Run"));
     m_details->addTab(m_filesTab, tr("Files"));
+    m_details->addTab(m_snapshotsTab, tr("Snapshots"));
 
     m_grid = new DesktopGrid(manager, displays, this);
     connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
@@ -101,6 +104,7 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
         menu->setAttribute(Qt::WA_DeleteOnClose);
         for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart})
             menu->addAction(action(a));
+        menu->addAction(action(Action::Snapshot));
         menu->addSeparator();
         menu->addAction(action(Action::Delete));
         menu->addSeparator();
@@ -131,6 +135,7 @@ void MainWindow::buildActions()
         {Action::Resume, tr("&Resume"), QStringLiteral("actionResume"), {}},
         {Action::Restart, tr("Res&tart"), QStringLiteral("actionRestart"), {}},
         {Action::Delete, tr("&Delete…"), QStringLiteral("actionDelete"), QKeySequence::Delete},
+        {Action::Snapshot, tr("Take s&napshot"), QStringLiteral("actionSnapshot"), {}},
     };
     QToolBar *toolbar = addToolBar(tr("VM"));
     toolbar->setObjectName(QStringLiteral("vmToolBar"));
@@ -143,7 +148,7 @@ void MainWindow::buildActions()
         m_actions << a;
         toolbar->addAction(a);
         menu->addAction(a);
-        if (s.which == Action::Create || s.which == Action::Restart)
+        if (s.which == Action::Create || s.which == Action::Restart || s.which == Action::Delete)
             toolbar->addSeparator();
     }
     menu->addSeparator();
@@ -159,6 +164,11 @@ void MainWindow::buildActions()
 
     connect(action(Action::Create), &QAction::triggered, this, &MainWindow::openCreateDialog);
     connect(action(Action::Delete), &QAction::triggered, this, &MainWindow::confirmDelete);
+    // The snapshots tab takes it: it shows the progress and the result.
+    connect(action(Action::Snapshot), &QAction::triggered, this, [this]() {
+        m_details->setCurrentWidget(m_snapshotsTab);
+        m_snapshotsTab->take();
+    });
     for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart})
         connect(action(a), &QAction::triggered, this, [this, a]() { operate(a); });
 }
@@ -241,6 +251,7 @@ bool MainWindow::isValid(Action which, Vm::VirtualMachine::State state)
     case Action::Resume: return state == State::Paused;
     case Action::Restart: return state == State::Ready || state == State::Paused;
     case Action::Delete: return true;
+    case Action::Snapshot: return state == State::Ready || state == State::Paused;
     }
     return false;
 }
@@ -279,6 +290,7 @@ void MainWindow::onSelectionChanged()
     m_consoleTab->setVm(vm);
     m_runTab->setVm(vm);
     m_filesTab->setVm(vm);
+    m_snapshotsTab->setVm(vm);
     updateActions();
 }
 
@@ -360,7 +372,8 @@ void MainWindow::operate(Action which)
     case Action::Resume: future = m_manager.resume(vm); doing = tr("resume"); break;
     case Action::Restart: future = m_manager.restart(vm); doing = tr("restart"); break;
     case Action::Create:
-    case Action::Delete: return;
+    case Action::Delete:
+    case Action::Snapshot: return;
     }
     if (which == Action::Start || which == Action::Restart)
         watchProgress(vm);

@@ -34,13 +34,14 @@ class DesktopGrid;
 class DisplayTab;
 class FilesTab;
 class RunTab;
+class SnapshotsTab;
 class VmListModel;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(MainWindow)
 public:
-    enum class Action { Create, Start, Stop, Pause, Resume, Restart, Delete };
+    enum class Action { Create, Start, Stop, Pause, Resume, Restart, Delete, Snapshot };
 
     // The manager and the hub (may be null) must outlive the window.
     MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QWidget *parent = nullptr);
@@ -79,6 +80,7 @@ public:
     ConsoleTab *consoleTab() const { return m_consoleTab; }
     RunTab *runTab() const { return m_runTab; }
     FilesTab *filesTab() const { return m_filesTab; }
+    SnapshotsTab *snapshotsTab() const { return m_snapshotsTab; }
     QLabel *urlLabel() const { return m_urlLabel; }
     QPushButton *copyTokenButton() const { return m_copyToken; }
     // The open create dialog / delete confirmation, if any (for tests).
@@ -128,6 +130,7 @@ private:
     ConsoleTab *m_consoleTab = nullptr;
     RunTab *m_runTab = nullptr;
     FilesTab *m_filesTab = nullptr;
+    SnapshotsTab *m_snapshotsTab = nullptr;
     QList<QAction *> m_actions; // indexed by Action
     QLabel *m_urlLabel = nullptr;
     // How guests run here: KVM, or TCG with why KVM is not used (probed off

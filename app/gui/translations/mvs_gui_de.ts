@@ -492,6 +492,14 @@
         <source>KVM is not used (%1), so QEMU emulates the CPU in software (TCG). Guests work the same, but boot and run several times slower.</source>
         <translation>KVM wird nicht verwendet (%1), daher emuliert QEMU die CPU in Software (TCG). Gäste funktionieren genauso, starten und laufen aber um ein Mehrfaches langsamer.</translation>
     </message>
+    <message>
+        <source>Snapshots</source>
+        <translation>Snapshots</translation>
+    </message>
+    <message>
+        <source>Take s&amp;napshot</source>
+        <translation>S&amp;napshot erstellen</translation>
+    </message>
 </context>
 <context>
     <name>Gui::Preferences</name>
@@ -612,6 +620,160 @@
     <message>
         <source>Exited with code %1 after %2 s</source>
         <translation>Mit Code %1 nach %2 s beendet</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::SnapshotsTab</name>
+    <message>
+        <source>Name</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>Taken</source>
+        <translation>Erstellt</translation>
+    </message>
+    <message>
+        <source>Parent</source>
+        <translation>Vorgänger</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>Größe</translation>
+    </message>
+    <message>
+        <source>Paused for</source>
+        <translation>Pausiert für</translation>
+    </message>
+    <message>
+        <source>Name (optional)</source>
+        <translation>Name (optional)</translation>
+    </message>
+    <message>
+        <source>Stay paused</source>
+        <translation>Pausiert lassen</translation>
+    </message>
+    <message>
+        <source>&amp;Take snapshot</source>
+        <translation>Snapshot &amp;erstellen</translation>
+    </message>
+    <message>
+        <source>Re&amp;store</source>
+        <translation>&amp;Wiederherstellen</translation>
+    </message>
+    <message>
+        <source>&amp;Fork…</source>
+        <translation>&amp;Abzweigen…</translation>
+    </message>
+    <message>
+        <source>De&amp;lete…</source>
+        <translation>&amp;Löschen…</translation>
+    </message>
+    <message>
+        <source>%1 (current)</source>
+        <translation>%1 (aktuell)</translation>
+    </message>
+    <message>
+        <source>—</source>
+        <translation>—</translation>
+    </message>
+    <message>
+        <source>%1 ms</source>
+        <translation>%1 ms</translation>
+    </message>
+    <message>
+        <source>%1 vCPU, %2 MiB, %3 files, template %4</source>
+        <translation>%1 vCPU, %2 MiB, %3 Dateien, Vorlage %4</translation>
+    </message>
+    <message>
+        <source>Taking a snapshot of %1…</source>
+        <translation>Snapshot von %1 wird erstellt…</translation>
+    </message>
+    <message>
+        <source>Cannot take a snapshot of %1: %2</source>
+        <translation>Snapshot von %1 nicht möglich: %2</translation>
+    </message>
+    <message>
+        <source>Took snapshot %1 of %2 (%3; the VM was paused for %4 ms).</source>
+        <translation>Snapshot %1 von %2 erstellt (%3; die VM war %4 ms pausiert).</translation>
+    </message>
+    <message>
+        <source>Restore %1?</source>
+        <translation>%1 wiederherstellen?</translation>
+    </message>
+    <message>
+        <source>Restore %1 to the snapshot %2? What it did since then is lost, unless it is in another snapshot.</source>
+        <translation>%1 auf den Snapshot %2 zurücksetzen? Was seitdem geschah, geht verloren, sofern es nicht in einem anderen Snapshot steckt.</translation>
+    </message>
+    <message>
+        <source>Restore</source>
+        <translation>Wiederherstellen</translation>
+    </message>
+    <message>
+        <source>Restoring %1 to %2…</source>
+        <translation>%1 wird auf %2 zurückgesetzt…</translation>
+    </message>
+    <message>
+        <source>Cannot restore %1 to %2: %3</source>
+        <translation>%1 kann nicht auf %2 zurückgesetzt werden: %3</translation>
+    </message>
+    <message>
+        <source>%1 runs from the snapshot %2.</source>
+        <translation>%1 läuft ab dem Snapshot %2.</translation>
+    </message>
+    <message>
+        <source>Fork %1</source>
+        <translation>%1 abzweigen</translation>
+    </message>
+    <message>
+        <source>Fork</source>
+        <translation>Abzweigen</translation>
+    </message>
+    <message>
+        <source>Start new VMs from the snapshot %1 of %2. Each gets its own name, disk and agent channel.</source>
+        <translation>Neue VMs aus dem Snapshot %1 von %2 starten. Jede erhält ihren eigenen Namen, ihre eigene Platte und ihren eigenen Agent-Kanal.</translation>
+    </message>
+    <message>
+        <source>How many:</source>
+        <translation>Anzahl:</translation>
+    </message>
+    <message>
+        <source>Name prefix:</source>
+        <translation>Namenspräfix:</translation>
+    </message>
+    <message numerus="yes">
+        <source>Forking %n VM(s) from %1…</source>
+        <translation>
+            <numerusform>%n VM wird aus %1 abgezweigt…</numerusform>
+            <numerusform>%n VMs werden aus %1 abgezweigt…</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cannot fork %1: %2</source>
+        <translation>%1 kann nicht abgezweigt werden: %2</translation>
+    </message>
+    <message>
+        <source>Started %1 from %2.</source>
+        <translation>%1 aus %2 gestartet.</translation>
+    </message>
+    <message>
+        <source>Delete %1?</source>
+        <translation>%1 löschen?</translation>
+    </message>
+    <message>
+        <source>Delete the snapshot %1 of %2? Snapshots taken after it keep working.</source>
+        <translation>Den Snapshot %1 von %2 löschen? Danach erstellte Snapshots bleiben nutzbar.</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Löschen</translation>
+    </message>
+    <message>
+        <source>Deleted the snapshot %1.</source>
+        <translation>Snapshot %1 gelöscht.</translation>
+    </message>
+    <message>
+        <source>Cannot delete %1: %2</source>
+        <translation>%1 kann nicht gelöscht werden: %2</translation>
     </message>
 </context>
 <context>
