@@ -230,6 +230,51 @@ private Q_SLOTS:
         compareWithGolden(body, golden);
     }
 
+    // A snapshot's config.json (a VmConfig) restored into another VM (a
+    // fork): its vsock socket, serial log, disks and payload become the new
+    // VM's; CPUs, memory and devices stay as saved.
+    static Vmm::VmSpec forkSpec()
+    {
+        Vmm::VmSpec fork = specNamed(QStringLiteral("disks"));
+        fork.name = QStringLiteral("fork-1");
+        fork.runtimeDir = QStringLiteral("/run/mvs/fork-1-xyz");
+        fork.consoleLogPath = QStringLiteral("/var/lib/mvs/vms/fork-1.console.log");
+        for (int i = 0; i < fork.disks.size(); ++i)
+            fork.disks[i].path = QStringLiteral("/var/lib/mvs/vms/fork-1.disk/disk%1.raw").arg(i);
+        return fork;
+    }
+
+    void retargetSnapshotConfig()
+    {
+        const QJsonObject saved = ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({});
+        QVERIFY(!saved.isEmpty());
+        const auto retargeted = ChVmConfig::retargetSnapshotConfig(saved, forkSpec());
+        QVERIFY2(retargeted.hasValue(), qPrintable(retargeted.hasValue() ? QString() : retargeted.error().toString()));
+        compareWithGolden(*retargeted, QStringLiteral("retarget-disks.json"));
+        QCOMPARE(retargeted->value(QStringLiteral("cpus")), saved.value(QStringLiteral("cpus")));
+        QCOMPARE(retargeted->value(QStringLiteral("memory")), saved.value(QStringLiteral("memory")));
+        QCOMPARE(retargeted->value(QStringLiteral("vsock")).toObject().value(QStringLiteral("socket")).toString(),
+                 QStringLiteral("/run/mvs/fork-1-xyz/vsock.sock"));
+        // Still a valid VmConfig.
+        const QJsonObject fixture = readJsonObject(dataPath(QStringLiteral("openapi-fields.json")));
+        const QString schema = fixture.value(QStringLiteral("bodies")).toObject().value(QStringLiteral("vm.create")).toString();
+        const QStringList errors = SchemaChecker(fixture).check(*retargeted, schema, QStringLiteral("config.json"));
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1Char('\n'))));
+    }
+
+    void retargetRefusesAnotherMachine()
+    {
+        const QJsonObject saved = ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({});
+        Vmm::VmSpec fewerDisks = forkSpec();
+        fewerDisks.disks.removeLast();
+        const auto r = ChVmConfig::retargetSnapshotConfig(saved, fewerDisks);
+        QVERIFY(!r.hasValue());
+        QCOMPARE(r.error().code, Core::ErrorCode::InvalidArgument);
+        QJsonObject noVsock = saved;
+        noVsock.remove(QStringLiteral("vsock"));
+        QVERIFY(!ChVmConfig::retargetSnapshotConfig(noVsock, forkSpec()).hasValue());
+    }
+
     // Every key the builders emit is a property of the OpenAPI schema its
     // endpoint takes, with the right type and enum values.
     void keysExistInOpenApiSchema_data()

@@ -52,6 +52,7 @@ private Q_SLOTS:
         QTest::newRow("minimal-tcg") << QStringLiteral("minimal-tcg.args") << 0;
         QTest::newRow("kvm-4cpu-2g") << QStringLiteral("kvm-4cpu-2g.args") << 1;
         QTest::newRow("disks-pc") << QStringLiteral("disks-pc.args") << 2;
+        QTest::newRow("incoming") << QStringLiteral("incoming-tcg.args") << 3;
     }
     void golden()
     {
@@ -69,7 +70,17 @@ private Q_SLOTS:
                     << Vmm::DiskSpec{QStringLiteral("/data/overlay.qcow2"), QStringLiteral("qcow2"), false};
         }
         QVERIFY(Vmm::QemuCommandLine::validate(s));
-        compareGolden(Vmm::QemuCommandLine::build(s, accel), golden);
+        // Loading a saved state: the same machine, waiting for the state
+        // (-incoming defer), so only the end differs from a fresh boot.
+        const auto boot = variant == 3 ? Vmm::QemuCommandLine::Boot::Incoming : Vmm::QemuCommandLine::Boot::Fresh;
+        compareGolden(Vmm::QemuCommandLine::build(s, accel, boot), golden);
+    }
+
+    void incomingDiffersOnlyByWaitingForState()
+    {
+        const QStringList fresh = Vmm::QemuCommandLine::build(baseSpec(), Accel::Tcg);
+        const QStringList incoming = Vmm::QemuCommandLine::build(baseSpec(), Accel::Tcg, Vmm::QemuCommandLine::Boot::Incoming);
+        QCOMPARE(incoming, fresh + (QStringList{QStringLiteral("-incoming"), QStringLiteral("defer")}));
     }
 
     void kernelCmdlineEndsQemuOnPoweroffAndPanic()
