@@ -36,6 +36,8 @@ SnapshotsTab::SnapshotsTab(Vm::VmManager &manager, QWidget *parent)
     m_restore = new QPushButton(tr("Re&store"), this);
     m_fork = new QPushButton(tr("&Fork…"), this);
     m_delete = new QPushButton(tr("De&lete…"), this);
+    m_cancel = new QPushButton(tr("&Cancel"), this);
+    m_cancel->hide();
     m_busy = new QProgressBar(this);
     m_busy->setRange(0, 0); // busy: the VMM reports no progress we could show honestly
     m_busy->setMaximumWidth(160);
@@ -53,6 +55,7 @@ SnapshotsTab::SnapshotsTab(Vm::VmManager &manager, QWidget *parent)
     buttons->addWidget(m_delete);
     buttons->addStretch(1);
     buttons->addWidget(m_busy);
+    buttons->addWidget(m_cancel);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(takeRow);
     layout->addWidget(m_list, 1);
@@ -64,6 +67,14 @@ SnapshotsTab::SnapshotsTab(Vm::VmManager &manager, QWidget *parent)
     connect(m_restore, &QPushButton::clicked, this, &SnapshotsTab::restoreSelected);
     connect(m_fork, &QPushButton::clicked, this, &SnapshotsTab::forkSelected);
     connect(m_delete, &QPushButton::clicked, this, &SnapshotsTab::deleteSelected);
+    connect(m_cancel, &QPushButton::clicked, this, [this]() {
+        if (m_takingVm.isEmpty())
+            return;
+        const Core::Result r = m_manager.cancelSnapshot(m_takingVm);
+        m_status->setText(r ? tr("Cancelling the snapshot of %1…").arg(m_takingVm)
+                            : tr("Cannot cancel: %1").arg(r.error().message));
+        m_cancel->setEnabled(false);
+    });
     connect(m_list, &QTreeWidget::itemSelectionChanged, this, &SnapshotsTab::updateButtons);
     connect(&m_manager, &Vm::VmManager::snapshotsChanged, this, [this](const QString &name) {
         if (name == m_vm)
@@ -164,7 +175,9 @@ void SnapshotsTab::begin(const QString &doing)
 void SnapshotsTab::finish(bool ok, const QString &message)
 {
     m_doing.clear();
+    m_takingVm.clear();
     m_busy->hide();
+    m_cancel->hide();
     m_status->setText(message);
     refresh();
     Q_EMIT operationFinished(ok);
@@ -176,10 +189,16 @@ void SnapshotsTab::take()
         return;
     const QString vm = m_vm;
     begin(tr("Taking a snapshot of %1…").arg(vm));
+    m_takingVm = vm;
+    m_cancel->setEnabled(true);
+    m_cancel->show();
     const Vm::VmManager::SnapshotOptions options{m_name->text().trimmed(), m_stayPaused->isChecked()};
     Core::whenDone(m_manager.snapshot(vm, options), this, [this, vm](const Core::Expected<Snapshot::SnapshotInfo> &r) {
         if (!r) {
-            finish(false, tr("Cannot take a snapshot of %1: %2").arg(vm, r.error().message));
+            if (r.error().code == Core::ErrorCode::Cancelled)
+                finish(false, tr("The snapshot of %1 was cancelled; nothing was kept.").arg(vm));
+            else
+                finish(false, tr("Cannot take a snapshot of %1: %2").arg(vm, r.error().message));
             return;
         }
         m_name->clear();

@@ -52,6 +52,8 @@ public:
     QPushButton *restoreButton() const { return m_restore; }
     QPushButton *forkButton() const { return m_fork; }
     QPushButton *deleteButton() const { return m_delete; }
+    // Shown while a snapshot is being taken; stops it (nothing is kept).
+    QPushButton *cancelButton() const { return m_cancel; }
     QProgressBar *busyBar() const { return m_busy; }
     QLabel *statusLabel() const { return m_status; }
     QMessageBox *confirmation() const { return m_confirm; }
@@ -78,6 +80,8 @@ private:
     QPushButton *m_restore = nullptr;
     QPushButton *m_fork = nullptr;
     QPushButton *m_delete = nullptr;
+    QPushButton *m_cancel = nullptr;
+    QString m_takingVm; // the VM whose snapshot is being taken
     QProgressBar *m_busy = nullptr;
     QLabel *m_status = nullptr;
     QPointer<QMessageBox> m_confirm;

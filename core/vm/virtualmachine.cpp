@@ -345,6 +345,8 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
     if (m_snapshotBusy)
         return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken already").arg(m_name)));
     m_snapshotBusy = true;
+    m_savePhase = SavePhase::Pausing;
+    m_saveCancelRequested = false;
 
     Info info;
     info.vm = m_name;
@@ -373,6 +375,7 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
     auto gone = [this, instance]() { return !instance || m_instance.get() != instance.data(); };
     auto finish = [this, promise](const Core::Expected<Info> &r) {
         m_snapshotBusy = false;
+        m_savePhase = SavePhase::None;
         promise.resolve(r);
     };
     auto cancelled = [this]() {
@@ -394,6 +397,7 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
     // pause (QEMU holds a VM that was migrated out in "postmigrate", which
     // refuses the next save; a run of a few milliseconds clears that).
     auto settle = [this, instance, wasPaused, leavePaused, finish, gone, cancelled, pausedFor](Info done) {
+        m_savePhase = SavePhase::Settling;
         Core::whenDone(instance->resume(), this, [=, this](const Core::Result &resumed) {
             Info result = done;
             result.pausedMs = pausedFor->elapsed();
@@ -427,9 +431,18 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
             finish(paused.error());
             return;
         }
+        if (m_saveCancelRequested) {
+            failPaused(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the snapshot was cancelled")));
+            return;
+        }
+        m_savePhase = SavePhase::Saving;
         Core::whenDone(instance->saveState(directory), this, [=, this](const Core::Result &saved) {
             if (!saved) {
                 failPaused(saved.error());
+                return;
+            }
+            if (m_saveCancelRequested) {
+                failPaused(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the snapshot was cancelled")));
                 return;
             }
             if (diskSource.isEmpty()) {
@@ -437,10 +450,15 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
                 return;
             }
             const QString target = QDir(directory).filePath(info.diskFile);
+            m_savePhase = SavePhase::Copying;
             Core::whenDone(Core::runInThread<void>([diskSource, target]() { return Image::copyDiskFile(diskSource, target); }), this,
-                           [=](const Core::Result &copied) {
+                           [=, this](const Core::Result &copied) {
                                if (!copied) {
                                    failPaused(copied.error());
+                                   return;
+                               }
+                               if (m_saveCancelRequested) {
+                                   failPaused(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the snapshot was cancelled")));
                                    return;
                                }
                                settle(info);
@@ -448,6 +466,27 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
         });
     });
     return promise.future();
+}
+
+bool VirtualMachine::cancelSnapshot()
+{
+    if (!m_snapshotBusy || !m_instance)
+        return false;
+    switch (m_savePhase) {
+    case SavePhase::Pausing:
+    case SavePhase::Copying:
+        m_saveCancelRequested = true; // acted on when that step ends
+        return true;
+    case SavePhase::Saving:
+        if (m_instance->cancelSaveState())
+            return true;
+        // The VMM cannot stop its write: drop the result once it is done.
+        m_saveCancelRequested = true;
+        return true;
+    case SavePhase::None:
+    case SavePhase::Settling: return false;
+    }
+    return false;
 }
 
 Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo &snapshot)

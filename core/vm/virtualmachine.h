@@ -90,6 +90,10 @@ public:
     // start() does; fails like start() does, leaving the VM Failed.
     Core::Future<void> restoreSnapshot(const Snapshot::SnapshotInfo &snapshot);
     bool snapshotBusy() const { return m_snapshotBusy; }
+    // Stop a saveSnapshot before its state and disk are saved (it then fails
+    // with Cancelled and the VM runs on). False when it is past that point or
+    // no snapshot is under way.
+    bool cancelSnapshot();
 
     Agent::AgentClient *agent() const { return m_agent; }
     Vmm::VmmInstance *instance() const { return m_instance.get(); }
@@ -146,6 +150,10 @@ private:
     QList<Vmm::DiskSpec> m_disks;
     QString m_restoreAccel; // set while restoring: the accelerator the state was saved with
     bool m_snapshotBusy = false;
+    // Where a saveSnapshot is: cancellable until the state and disk are saved.
+    enum class SavePhase { None, Pausing, Saving, Copying, Settling };
+    SavePhase m_savePhase = SavePhase::None;
+    bool m_saveCancelRequested = false;
     qint64 m_bootMs = 0;
 };
 

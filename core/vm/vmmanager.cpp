@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
+#include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
 
 #include <QDir>
@@ -63,8 +64,12 @@ constexpr qint64 kLowSpaceBytes = 4 * 1024 * 1024;
 // its writer hits ENOSPC).
 Core::Error explainSnapshotFailure(Core::Error error, const QString &dir)
 {
-    if (error.code == Core::ErrorCode::NoSpace || error.code == Core::ErrorCode::Cancelled)
+    if (error.code == Core::ErrorCode::NoSpace)
         return error;
+    if (error.code == Core::ErrorCode::Cancelled) {
+        error.message += QStringLiteral("; nothing was kept");
+        return error;
+    }
     struct statvfs fs {};
     if (::statvfs(QFile::encodeName(dir).constData(), &fs) == 0 && qint64(fs.f_bavail) * qint64(fs.f_frsize) < kLowSpaceBytes)
         return Core::Error(Core::ErrorCode::NoSpace,
@@ -673,6 +678,19 @@ Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, co
         });
     });
     return promise.future();
+}
+
+Core::Result VmManager::cancelSnapshot(const QString &name)
+{
+    auto e = entryFor(name);
+    if (!e)
+        return e.error();
+    VirtualMachine *vm = (*e)->vm.get();
+    if (!vm || !vm->snapshotBusy())
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("no snapshot of VM %1 is under way").arg(name));
+    if (!vm->cancelSnapshot())
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the snapshot of VM %1 is past the point where it can be cancelled").arg(name));
+    return {};
 }
 
 Core::Expected<QList<Snapshot::SnapshotInfo>> VmManager::snapshots(const QString &name) const

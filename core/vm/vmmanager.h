@@ -138,6 +138,12 @@ public:
     // On any failure (VMM error, writer killed, disk full) nothing is listed
     // and the VM runs (or stays paused) as before.
     Core::Future<Snapshot::SnapshotInfo> snapshot(const QString &vm, const SnapshotOptions &options);
+    // Cancel the snapshot of the VM under way: its future fails with
+    // Cancelled, nothing is kept, the VM runs on. QEMU stops writing at once;
+    // a VMM that cannot (cloud-hypervisor) finishes its write, which is then
+    // dropped. InvalidState when none is under way or it is past the point
+    // where it can stop (state and disk saved; the rest takes moments).
+    Core::Result cancelSnapshot(const QString &vm);
     Core::Expected<QList<Snapshot::SnapshotInfo>> snapshots(const QString &vm) const;
     Core::Expected<Snapshot::SnapshotInfo> snapshotInfo(const QString &vm, const QString &snapshot) const;
     // Verify the snapshot's checksums (Corrupted when a file changed, and

@@ -262,35 +262,54 @@ Core::Future<void> QemuInstance::saveState(const QString &directory)
                 promise.resolve(started.error());
                 return;
             }
+            m_saving = true;
             pollMigration(promise, QDateTime::currentMSecsSinceEpoch() + kSaveTimeoutMs);
         });
     });
     return promise.future();
 }
 
+bool QemuInstance::cancelSaveState()
+{
+    if (!m_saving || !m_qmp || !m_qmp->isReady())
+        return false;
+    m_qmp->execute(QStringLiteral("migrate_cancel"));
+    return true; // pollMigration sees "cancelled"
+}
+
 void QemuInstance::pollMigration(Core::Promise<void> promise, qint64 deadline)
 {
     if (!m_qmp || !m_qmp->isReady()) {
+        m_saving = false;
         promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU went away while saving the VM's state"));
         return;
     }
     m_qmp->execute(QStringLiteral("query-migrate")).then(this, [this, promise, deadline](const Core::Expected<QJsonObject> &r) {
         if (!r) {
+            m_saving = false;
             promise.resolve(r.error());
             return;
         }
         const QString status = r->value(QStringLiteral("status")).toString();
         if (status == QLatin1String("completed")) {
+            m_saving = false;
             promise.resolve({});
             return;
         }
-        if (status == QLatin1String("failed") || status == QLatin1String("cancelled")) {
+        if (status == QLatin1String("cancelled")) {
+            m_saving = false;
+            promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("saving the VM's state was cancelled"));
+            return;
+        }
+        if (status == QLatin1String("failed")) {
+            m_saving = false;
             const QString why = r->value(QStringLiteral("error-desc")).toString();
             promise.fail(Core::ErrorCode::Io, QStringLiteral("QEMU could not save the VM's state (%1)%2")
                                                   .arg(status, why.isEmpty() ? QString() : QStringLiteral(": ") + why));
             return;
         }
         if (QDateTime::currentMSecsSinceEpoch() > deadline) {
+            m_saving = false;
             m_qmp->execute(QStringLiteral("migrate_cancel"));
             promise.fail(Core::ErrorCode::Timeout, QStringLiteral("saving the VM's state took longer than %1 s").arg(kSaveTimeoutMs / 1000));
             return;

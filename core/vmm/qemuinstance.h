@@ -42,6 +42,7 @@ public:
     Core::Future<void> saveState(const QString &directory) override;
     Core::Future<void> startFromState(const QString &directory) override;
     QStringList stateFiles() const override { return {QString::fromLatin1(kStateFile)}; }
+    bool cancelSaveState() override;
 
     AgentEndpoint agentEndpoint() const override;
     bool accelerated() const override { return m_accel == QemuCommandLine::Accel::Kvm; }
@@ -71,6 +72,7 @@ private:
     Core::Promise<void> m_shutdownPromise;
     bool m_guestShutdown = false;
     QString m_incomingFile; // set: start() loads this state instead of booting
+    bool m_saving = false;   // a migration to a state file is under way
 };
 
 } // namespace Vmm

@@ -47,6 +47,10 @@ public:
     // `directory` (the spec must describe the same hardware; paths may
     // differ), and run the VM. Resolves once the restored VM runs.
     virtual Core::Future<void> startFromState(const QString &directory) = 0;
+    // Ask a saveState under way to stop: it then fails with Cancelled and
+    // the VM stays paused, as after any failed save. False when no save is
+    // under way or this VMM cannot stop one (cloud-hypervisor cannot).
+    virtual bool cancelSaveState() { return false; }
     // The files saveState writes, relative to its directory.
     virtual QStringList stateFiles() const = 0;
 

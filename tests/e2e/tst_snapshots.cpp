@@ -350,6 +350,39 @@ private Q_SLOTS:
         QCOMPARE(m_manager->snapshots(vm)->size(), 1);
     }
 
+    // Cancel midway: the VM keeps running, nothing is listed.
+    void cancelLeavesNothing_data() { addDriverRows(); }
+    void cancelLeavesNothing()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("changed-mind");
+        QVERIFY(createAndStart(vm, 512));
+        QCOMPARE(m_manager->cancelSnapshot(vm).error().code, Core::ErrorCode::InvalidState); // none under way
+        QCOMPARE(out(vm, QStringLiteral("dd if=/dev/urandom of=/root/fill bs=1M count=200 2>/dev/null && echo ok")), QStringLiteral("ok"));
+        auto pending = m_manager->snapshot(vm, {QStringLiteral("unwanted"), false});
+        // Cancel once the state is being written (QEMU's writer runs).
+        const qint64 qemuPid = m_manager->vm(vm)->instance()->pid();
+        QDeadlineTimer deadline(60000);
+        while (driver.kind() == Vmm::DriverKind::Qemu && childrenOf(qemuPid).isEmpty() && !deadline.hasExpired() && !pending.isFinished())
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 2);
+        E2E_VERIFY_OK(m_manager->cancelSnapshot(vm));
+        auto result = await(pending, kOpTimeoutMs);
+        QVERIFY2(!result, "the snapshot completed although it was cancelled");
+        QCOMPARE(result.error().code, Core::ErrorCode::Cancelled);
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
+        QCOMPARE(out(vm, QStringLiteral("echo alive")), QStringLiteral("alive"));
+        QVERIFY(m_manager->snapshots(vm)->isEmpty());
+        QCOMPARE(QDir(m_manager->snapshotDir(vm)).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot), QStringList());
+        E2E_VERIFY_OK(snap(vm, QStringLiteral("wanted")));
+        // Cancelled before it got going (while pausing): the same.
+        auto early = m_manager->snapshot(vm, {QStringLiteral("early"), false});
+        E2E_VERIFY_OK(m_manager->cancelSnapshot(vm));
+        QCOMPARE(await(early, kOpTimeoutMs).error().code, Core::ErrorCode::Cancelled);
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
+        QCOMPARE(m_manager->snapshots(vm)->size(), 1);
+    }
+
     // A full disk midway: the VM keeps running, nothing is listed.
     void fullDiskLeavesNothing_data() { addDriverRows(); }
     void fullDiskLeavesNothing()

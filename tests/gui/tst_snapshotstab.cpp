@@ -103,7 +103,9 @@ private Q_SLOTS:
         QVERIFY(tab->isBusy());
         QVERIFY(tab->busyBar()->isVisible());
         QVERIFY(!tab->takeButton()->isEnabled());
+        QVERIFY(tab->cancelButton()->isVisible());
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, kOpTimeoutMs);
+        QVERIFY(!tab->cancelButton()->isVisible());
         QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(tab->statusLabel()->text()));
         QVERIFY(!tab->busyBar()->isVisible());
         QCOMPARE(tab->list()->topLevelItemCount(), 1);
@@ -111,6 +113,18 @@ private Q_SLOTS:
         QVERIFY(first.startsWith(QLatin1String("snap-")));
         QVERIFY(tab->list()->topLevelItem(0)->text(Gui::SnapshotsTab::NameColumn).contains(first));
         QVERIFY(!tab->list()->topLevelItem(0)->text(Gui::SnapshotsTab::SizeColumn).isEmpty());
+
+        // Cancel: nothing is kept, the VM runs on.
+        tab->takeButton()->click();
+        QVERIFY(tab->cancelButton()->isVisible());
+        tab->cancelButton()->click();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, kOpTimeoutMs);
+        QVERIFY(!finished.at(1).at(0).toBool());
+        QVERIFY2(tab->statusLabel()->text().contains(QLatin1String("cancelled")), qPrintable(tab->statusLabel()->text()));
+        QCOMPARE(tab->list()->topLevelItemCount(), 1);
+        QCOMPARE(manager.info(vm)->state, Vm::VirtualMachine::State::Ready);
+        finished.clear();
+        finished.append(QList<QVariant>{true}); // one operation so far, for the counts below
 
         // A named one from the tab.
         QCOMPARE(sh(manager, vm, QStringLiteral("echo two > /root/v; cat /root/v")), QStringLiteral("two"));

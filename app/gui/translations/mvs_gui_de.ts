@@ -775,6 +775,22 @@
         <source>Cannot delete %1: %2</source>
         <translation>%1 kann nicht gelöscht werden: %2</translation>
     </message>
+    <message>
+        <source>&amp;Cancel</source>
+        <translation>&amp;Abbrechen</translation>
+    </message>
+    <message>
+        <source>Cancelling the snapshot of %1…</source>
+        <translation>Snapshot von %1 wird abgebrochen…</translation>
+    </message>
+    <message>
+        <source>Cannot cancel: %1</source>
+        <translation>Abbrechen nicht möglich: %1</translation>
+    </message>
+    <message>
+        <source>The snapshot of %1 was cancelled; nothing was kept.</source>
+        <translation>Der Snapshot von %1 wurde abgebrochen; nichts wurde behalten.</translation>
+    </message>
 </context>
 <context>
     <name>Gui::VmListModel</name>
