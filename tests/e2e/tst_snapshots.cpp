@@ -8,6 +8,7 @@
 #include "core/vm/vmmanager.h"
 
 #include <QDeadlineTimer>
+#include <QFileInfo>
 #include <QDir>
 #include <QScopeGuard>
 #include <QFile>
@@ -15,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QThread>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -426,6 +428,49 @@ private Q_SLOTS:
         auto fits = snap(vm, QStringLiteral("fits"));
         E2E_VERIFY_OK(fits);
         qInfo() << "the snapshot that fits is" << fits->sizeBytes() << "bytes";
+    }
+
+    // A root-disk VM (the desktop template: Debian on a qcow2 overlay over
+    // the shared read-only base): the disk comes back with the snapshot, and
+    // forks get their own writable copies over the same base.
+    void diskSnapshotAndFork_data() { addDriverRows(); }
+    void diskSnapshotAndFork()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("desk");
+        auto created = m_manager->create({vm, QStringLiteral("desktop"), std::nullopt, std::nullopt});
+        E2E_VERIFY_OK(created);
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs + 1800000)); // a fresh machine builds the root disk first
+        QCOMPARE(out(vm, QStringLiteral("echo first > /root/disk.txt && sync && cat /root/disk.txt")), QStringLiteral("first"));
+        auto taken = snap(vm, QStringLiteral("ondisk"));
+        E2E_VERIFY_OK(taken);
+        QVERIFY(!taken->diskFile.isEmpty());
+        QVERIFY(QFileInfo::exists(taken->baseDiskPath));
+        QVERIFY(std::any_of(taken->files.begin(), taken->files.end(), [&](const Snapshot::SnapshotFile &f) { return f.name == taken->diskFile; }));
+        // Overwritten on the disk, and the page cache dropped, so the old
+        // contents could only come back from the snapshot's disk.
+        QCOMPARE(out(vm, QStringLiteral("echo second > /root/disk.txt && sync && echo 3 > /proc/sys/vm/drop_caches && cat /root/disk.txt")),
+                 QStringLiteral("second"));
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("ondisk")), kOpTimeoutMs));
+        QCOMPARE(out(vm, QStringLiteral("echo 3 > /proc/sys/vm/drop_caches; cat /root/disk.txt")), QStringLiteral("first"));
+
+        auto forks = await(m_manager->fork(vm, QStringLiteral("ondisk"), {2, QStringLiteral("desk-copy")}), 2 * kOpTimeoutMs);
+        E2E_VERIFY_OK(forks);
+        for (const QString &f : *forks) {
+            QCOMPARE(out(f, QStringLiteral("cat /root/disk.txt; echo %1 > /root/own.txt && sync && hostname").arg(f)), QStringLiteral("first\n") + f);
+            if (driver.kind() != Vmm::DriverKind::Qemu)
+                continue;
+            // Its own overlay, over the same read-only base.
+            QProcess info;
+            info.start(QStringLiteral("qemu-img"), {QStringLiteral("info"), QStringLiteral("--force-share"), QStringLiteral("--output=json"),
+                                                    m_manager->diskDir(f) + QStringLiteral("/root.qcow2")});
+            QVERIFY(info.waitForFinished(30000));
+            QVERIFY2(info.readAllStandardOutput().contains(taken->baseDiskPath.toUtf8()), "the fork's disk is not an overlay of the shared base");
+        }
+        QCOMPARE(out(forks->at(0), QStringLiteral("cat /root/own.txt")), forks->at(0));
+        QCOMPARE(out(forks->at(1), QStringLiteral("cat /root/own.txt")), forks->at(1));
+        QCOMPARE(out(vm, QStringLiteral("cat /root/own.txt 2>/dev/null || echo none")), QStringLiteral("none"));
     }
 
     // A snapshot left half-written by a crash is never listed and is cleaned
