@@ -7,6 +7,7 @@
 #include "core/paths.h"
 #include "core/vmm/vmmdriver.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -202,7 +203,8 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
     setState(State::Booting);
     m_bootTimer.start();
     Core::Future<void> started = restoreDir.isEmpty() ? m_instance->start() : m_instance->startFromState(restoreDir);
-    started.then(this, [this](const Core::Result &r) {
+    const bool restored = !restoreDir.isEmpty();
+    started.then(this, [this, restored](const Core::Result &r) {
         if (m_state != State::Booting)
             return;
         if (!r) {
@@ -216,7 +218,7 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
             Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString());
         });
         const int remaining = qMax(1000, m_readyTimeoutMs - static_cast<int>(m_bootTimer.elapsed()));
-        m_agent->connectToAgent(remaining).then(this, [this](const Core::Expected<Agent::AgentInfo> &info) {
+        m_agent->connectToAgent(remaining).then(this, [this, restored](const Core::Expected<Agent::AgentInfo> &info) {
             if (m_state != State::Booting)
                 return;
             if (!info) {
@@ -231,12 +233,34 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
                 failStart(e);
                 return;
             }
-            m_bootMs = m_bootTimer.elapsed();
-            Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), info->agentVersion.toStdString(), m_bootMs);
-            setState(State::Ready);
-            m_startPromise.resolve({});
+            if (!restored) {
+                becomeReady(info->agentVersion);
+                return;
+            }
+            // The guest's clock stood still in the snapshot: set it to now
+            // (whole seconds; NTP, where the guest runs it, does the rest).
+            Agent::ExecRequest setClock;
+            setClock.argv = QStringList{QStringLiteral("date"), QStringLiteral("-u"), QStringLiteral("-s"),
+                                        QStringLiteral("@%1").arg(QDateTime::currentSecsSinceEpoch())};
+            setClock.timeoutMs = kClockSyncTimeoutMs;
+            Core::whenDone(m_agent->run(setClock), this, [this, version = info->agentVersion](const Core::Expected<Agent::ExecResult> &set) {
+                if (m_state != State::Booting)
+                    return;
+                if (!set || set->exitCode != 0)
+                    Core::Log::core()->warn("{}: could not set the restored guest's clock: {}", m_name.toStdString(),
+                                            set ? QString::fromUtf8(set->stderrData).trimmed().toStdString() : set.error().message.toStdString());
+                becomeReady(version);
+            });
         });
     });
+}
+
+void VirtualMachine::becomeReady(const QString &agentVersion)
+{
+    m_bootMs = m_bootTimer.elapsed();
+    Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), agentVersion.toStdString(), m_bootMs);
+    setState(State::Ready);
+    m_startPromise.resolve({});
 }
 
 void VirtualMachine::failStart(const Core::Error &error)

@@ -36,6 +36,9 @@ public:
     enum class State { Created, Preparing, Booting, Ready, Paused, Stopping, Stopped, Failed };
     Q_ENUM(State)
 
+    // A restored guest's clock is set to the host's before it is Ready.
+    static constexpr int kClockSyncTimeoutMs = 10000;
+
     // The driver must outlive the VM.
     VirtualMachine(QString name, Templates::VmTemplate tmpl, const Vmm::VmmDriver &driver, QObject *parent = nullptr);
     ~VirtualMachine() override;
@@ -121,6 +124,7 @@ private:
     // restoreDir set: load the saved state there instead of booting.
     void boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks, const QString &restoreDir = QString());
     Core::Result ensureDiskDir();
+    void becomeReady(const QString &agentVersion);
     void failStart(const Core::Error &error);
     void cleanup();
 

@@ -135,6 +135,7 @@ private Q_SLOTS:
                                                    "</dev/null >/dev/null 2>&1 & echo $!"));
         QVERIFY2(pid.toInt() > 1, qPrintable(pid));
         QTRY_VERIFY_WITH_TIMEOUT(out(vm, QStringLiteral("cat /tmp/counter 2>/dev/null || echo 0")).toInt() > 2, 20000);
+        QTest::qWait(5000); // the snapshot's clock is behind by the time it is restored
 
         auto taken = snap(vm, QStringLiteral("base"));
         E2E_VERIFY_OK(taken);
@@ -157,6 +158,10 @@ private Q_SLOTS:
         const int c1 = out(vm, QStringLiteral("cat /tmp/counter")).toInt();
         QTRY_VERIFY_WITH_TIMEOUT(out(vm, QStringLiteral("cat /tmp/counter")).toInt() > c1, 20000);
         QCOMPARE(m_manager->info(vm)->record.currentSnapshot, QStringLiteral("base"));
+        // The guest's clock is the host's again, not the snapshot's time.
+        const qint64 guestNow = out(vm, QStringLiteral("date +%s")).toLongLong();
+        const qint64 hostNow = QDateTime::currentSecsSinceEpoch();
+        QVERIFY2(qAbs(guestNow - hostNow) <= 2, qPrintable(QStringLiteral("guest %1, host %2").arg(guestNow).arg(hostNow)));
     }
 
     // Ten snapshot-restore cycles in a row on one VM, each restore checked.
