@@ -13,7 +13,7 @@ shift || true
 PACKAGES=(
     g++ cmake ninja-build pkg-config git
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-tools-dev qt6-l10n-tools qt6-tools-dev-tools
-    libvncserver-dev libyaml-cpp-dev libspdlog-dev
+    libvncserver-dev libyaml-cpp-dev libspdlog-dev libssl-dev
     qemu-system-x86 qemu-utils cpio
     debootstrap e2fsprogs
     novnc   # the service's browser viewer (/vnc/{name}) serves Debian's noVNC

@@ -85,10 +85,12 @@ public:
     // A new, empty staging directory for the snapshot `name` (mode 0700).
     Core::Expected<QString> beginStaging(const QString &name) const;
     void discard(const QString &stagingDir) const;
-    // Blocking. Hash and fsync every file in `files` (relative to the
-    // staging directory), write the manifest, sync, rename the directory to
-    // its name. On any error the staging directory is removed.
+    // Blocking. Hash every file in `files` (relative to the staging
+    // directory), write and sync the manifest, rename the directory to its
+    // name. On any error the staging directory is removed.
     Core::Expected<SnapshotInfo> commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files) const;
+    // Blocking. fsync every file of a listed snapshot.
+    static Core::Result syncFiles(const SnapshotInfo &info);
     // Blocking. Every file listed exists with its size and checksum;
     // Corrupted names the first that does not.
     static Core::Result verify(const SnapshotInfo &info);

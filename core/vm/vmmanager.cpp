@@ -673,6 +673,13 @@ Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, co
             }
             Core::Log::core()->info("{}: snapshot {} taken, {} bytes, paused {} ms", name.toStdString(), committed->name.toStdString(),
                                     committed->sizeBytes(), committed->pausedMs);
+            // Durable in the background; the checksums cover a power cut before.
+            const Snapshot::SnapshotInfo listed = *committed;
+            Core::whenDone(Core::runInThread<void>([listed]() { return Snapshot::SnapshotStore::syncFiles(listed); }), this,
+                           [name](const Core::Result &synced) {
+                               if (!synced)
+                                   Core::Log::core()->warn("{}: {}", name.toStdString(), synced.error().message.toStdString());
+                           });
             Q_EMIT snapshotsChanged(name);
             promise.resolve(committed);
         });
