@@ -18,6 +18,7 @@ public:
     static constexpr int kQmpSocketTimeoutMs = 15000; // spawn -> QMP socket accepting
     static constexpr int kQmpPollIntervalMs = 5;
     static constexpr int kQuitTimeoutMs = 5000;       // 'quit' -> process gone, else SIGKILL
+    static constexpr int kAdoptQmpTimeoutMs = 10000;  // adopt -> QMP answered query-status
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
     QemuInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
@@ -36,6 +37,10 @@ public:
 
     AgentEndpoint agentEndpoint() const override;
     bool accelerated() const override { return m_accel == QemuCommandLine::Accel::Kvm; }
+
+    Core::Expected<DetachedVmm> handle() const override;
+    Core::Expected<DetachedVmm> detach() override;
+    Core::Future<void> adopt(const DetachedVmm &vmm) override;
 
     // The full command line, for logs and the benchmark's floor measurement.
     QStringList commandLine() const;
@@ -58,6 +63,8 @@ private:
     Core::Promise<void> m_startPromise;
     Core::Promise<void> m_shutdownPromise;
     bool m_guestShutdown = false;
+    bool m_adopting = false; // adopt(): a paused VM is fine too
+    bool m_detached = false; // detach(): the VMM and its sockets are not ours any more
 };
 
 } // namespace Vmm
