@@ -106,6 +106,9 @@ int guiCommand(int &argc, char **argv)
         return kExitUsage;
     }
 
+    // The window's quit dialog may leave the VMs running (re-adopted at the
+    // next start).
+    serviceOpts->detachableVms = true;
     auto service = Service::create(*serviceOpts);
     if (!service) {
         err(service.error().message);

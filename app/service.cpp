@@ -71,6 +71,7 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
         return driver.error();
     s->m_driver = std::move(*driver);
     s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver);
+    s->m_manager->setDetachable(options.detachableVms);
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
     s->m_controller = std::make_unique<Server::ApiController>(*s->m_manager, s->m_displays.get());
     return s;

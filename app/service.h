@@ -38,6 +38,10 @@ public:
         QHostAddress address = QHostAddress(QHostAddress::LocalHost);
         quint16 port = kDefaultPort;
         QString tokenFile; // empty: MVS_TOKEN, else the config directory's token file
+        // VMs may be left running when the service ends (the GUI's "leave
+        // running and quit": Vm::VmManager::setDetachable + detachAll). Off
+        // for --serve, which stops its VMs on exit.
+        bool detachableVms = false;
     };
 
     // Everything but listening: the token (loaded or made), the driver, the
@@ -58,7 +62,8 @@ public:
     Desktop::DisplayHub &displays() const { return *m_displays; }
 
     // Stop taking requests, then stop the VMs (the manager kills their VMMs;
-    // their records keep the desired state). Returns how many VMs ran.
+    // their records keep the desired state). VMs detached before
+    // (VmManager::detachAll) keep running. Returns how many VMs were stopped.
     int shutdown();
 
 private:

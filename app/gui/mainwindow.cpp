@@ -459,8 +459,9 @@ int MainWindow::runningVms() const
     return running;
 }
 
-// Quitting stops the VMs this app runs (their VMMs do not outlive it; the
-// records keep the desired state): say so first.
+// Quitting with VMs running asks what to do with them: stop them, or leave
+// them running (the VM manager lets go of them; the next start of the app
+// adopts them again). The records keep the desired state either way.
 void MainWindow::closeEvent(QCloseEvent *event)
 {
     const int running = runningVms();
@@ -474,16 +475,28 @@ void MainWindow::closeEvent(QCloseEvent *event)
         return;
     }
     auto *box = new QMessageBox(QMessageBox::Question, tr("Quit MicroVM Sandbox?"),
-                                tr("%n VM(s) are running. Quitting stops them (they can be started again later).", nullptr, running),
+                                tr("%n VM(s) are running. Stop them, or leave them running: the next start of MicroVM Sandbox takes them over again.",
+                                   nullptr, running),
                                 QMessageBox::Cancel, this);
-    QPushButton *quit = box->addButton(tr("Stop VMs and quit"), QMessageBox::AcceptRole);
+    QPushButton *stop = box->addButton(tr("Stop VMs and quit"), QMessageBox::DestructiveRole);
+    stop->setObjectName(QStringLiteral("stopAndQuit"));
+    QPushButton *leave = box->addButton(tr("Leave running and quit"), QMessageBox::AcceptRole);
+    leave->setObjectName(QStringLiteral("leaveRunningAndQuit"));
+    if (!m_manager.isDetachable()) {
+        leave->setEnabled(false);
+        leave->setToolTip(tr("This window's VMs were started so that they stop with it."));
+    } else {
+        leave->setToolTip(tr("VMs that are still starting or stopping are stopped."));
+    }
     box->setDefaultButton(QMessageBox::Cancel);
     box->setObjectName(QStringLiteral("confirmQuit"));
     box->setAttribute(Qt::WA_DeleteOnClose);
     m_confirmQuit = box;
-    connect(box, &QMessageBox::buttonClicked, this, [this, quit](QAbstractButton *clicked) {
-        if (clicked != quit)
+    connect(box, &QMessageBox::buttonClicked, this, [this, stop, leave](QAbstractButton *clicked) {
+        if (clicked != stop && clicked != leave)
             return;
+        if (clicked == leave)
+            m_manager.detachAll(); // what cannot be left running stops with the manager
         m_quitConfirmed = true;
         QMetaObject::invokeMethod(this, &QWidget::close, Qt::QueuedConnection);
     });

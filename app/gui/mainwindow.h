@@ -92,7 +92,8 @@ public:
     QDialog *preferencesDialog() const { return m_preferencesDialog; }
     // The last operation error shown (empty: none yet).
     QString lastError() const { return m_lastError; }
-    // VMs this window's manager runs (they stop when the app quits).
+    // VMs this window's manager runs (quitting asks whether to stop them or
+    // leave them running; see closeEvent).
     int runningVms() const;
     QMessageBox *quitConfirmation() const { return m_confirmQuit; }
 

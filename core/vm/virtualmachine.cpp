@@ -59,14 +59,14 @@ void VirtualMachine::setState(State s)
 
 QString VirtualMachine::runtimeDir() const
 {
-    return m_runtimeDir ? m_runtimeDir->path() : QString();
+    return m_runtimeDir ? m_runtimeDir->path() : m_adoptedRuntimeDir;
 }
 
 QString VirtualMachine::consoleLogPath() const
 {
     if (!m_consoleLogPath.isEmpty())
         return m_consoleLogPath;
-    return m_runtimeDir ? m_runtimeDir->filePath(QStringLiteral("console.log")) : QString();
+    return runtimeDir().isEmpty() ? QString() : QDir(runtimeDir()).filePath(QStringLiteral("console.log"));
 }
 
 QString VirtualMachine::consoleLog(int maxBytes) const
@@ -184,6 +184,7 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
     spec.extraSerialPorts = m_extraSerialPorts;
     if (!restoreDir.isEmpty())
         spec.accel = m_restoreAccel;
+    spec.persistent = m_persistent;
     m_instance = m_driver.createInstance(spec);
     connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
         if (m_state == State::Booting) {
@@ -295,6 +296,8 @@ Core::Future<void> VirtualMachine::resume()
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not paused").arg(m_name)));
     Core::Promise<void> p;
     m_instance->resume().then(this, [this, p](const Core::Result &r) {
+        if (r && !m_agent)
+            connectAdoptedAgent(); // adopted while paused
         if (r)
             setState(State::Ready);
         p.resolve(r);
@@ -358,6 +361,117 @@ void VirtualMachine::cleanup()
         instance.release()->deleteLater();
     }
     runtimeDir.reset(); // removes the directory and anything left in it
+    if (const QString adopted = std::exchange(m_adoptedRuntimeDir, QString()); !adopted.isEmpty())
+        QDir(adopted).removeRecursively();
+}
+
+Core::Expected<Vmm::DetachedVmm> VirtualMachine::detach()
+{
+    if ((m_state != State::Ready && m_state != State::Paused) || !m_instance)
+        return Core::Error(Core::ErrorCode::InvalidState,
+                           QStringLiteral("VM %1 is %2; only a running or paused VM can be left running").arg(m_name, stateName(m_state)));
+    auto d = m_instance->detach();
+    if (!d)
+        return d.error();
+    d->driver = m_driver.name();
+    d->runtimeDir = runtimeDir();
+    // The VMM keeps its sockets and log in the runtime directory: keep it.
+    if (m_runtimeDir)
+        m_runtimeDir->setAutoRemove(false);
+    m_adoptedRuntimeDir.clear();
+    cleanup(); // closes the agent connection; the detached instance kills nothing
+    setState(State::Stopped);
+    Core::Log::core()->info("{}: left running (pid {}, runtime directory {})", m_name.toStdString(), d->pid, d->runtimeDir.toStdString());
+    return d;
+}
+
+Core::Expected<Vmm::DetachedVmm> VirtualMachine::vmmHandle() const
+{
+    if ((m_state != State::Ready && m_state != State::Paused) || !m_instance)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2").arg(m_name, stateName(m_state)));
+    auto d = m_instance->handle();
+    if (!d)
+        return d.error();
+    d->driver = m_driver.name();
+    d->runtimeDir = runtimeDir();
+    return d;
+}
+
+Core::Future<void> VirtualMachine::adopt(const Vmm::DetachedVmm &vmm)
+{
+    if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
+                                                   QStringLiteral("VM %1 is %2; only a stopped VM can adopt a VMM").arg(m_name, stateName(m_state))));
+    m_startPromise = Core::Promise<void>();
+    m_lastError = Core::Error();
+    m_adoptedRuntimeDir = vmm.runtimeDir;
+    Vmm::VmSpec spec;
+    spec.name = m_name;
+    spec.vcpus = m_vcpus;
+    spec.memoryMiB = m_memoryMiB;
+    spec.runtimeDir = vmm.runtimeDir;
+    spec.consoleLogPath = consoleLogPath();
+    spec.agentPortName = m_template.agentPortName;
+    spec.agentVsockPort = m_template.agentVsockPort;
+    spec.machine = m_template.qemuMachine;
+    spec.accel = vmm.accel;
+    spec.persistent = true;
+    m_instance = m_driver.createInstance(spec);
+    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
+        if (m_state == State::Booting) {
+            failStart(e);
+            return;
+        }
+        if (m_state == State::Ready || m_state == State::Paused) {
+            m_lastError = e;
+            if (m_agent)
+                m_agent->close();
+            setState(State::Failed);
+            Q_EMIT failed(e);
+            cleanup();
+        }
+    });
+    setState(State::Booting);
+    m_bootTimer.start();
+    m_instance->adopt(vmm).then(this, [this](const Core::Result &r) {
+        if (m_state != State::Booting)
+            return;
+        if (!r) {
+            failStart(r.error());
+            return;
+        }
+        if (m_instance->state() == Vmm::VmmInstance::State::Paused) {
+            // A paused guest cannot answer the agent's Hello: connect on resume.
+            Core::Log::core()->info("{}: adopted (paused)", m_name.toStdString());
+            setState(State::Paused);
+            m_startPromise.resolve({});
+            return;
+        }
+        connectAdoptedAgent().then(this, [this](const Core::Expected<Agent::AgentInfo> &info) {
+            if (m_state != State::Booting)
+                return;
+            if (!info) {
+                failStart(info.error());
+                return;
+            }
+            Core::Log::core()->info("{}: adopted; agent {} answered after {} ms", m_name.toStdString(), info->agentVersion.toStdString(),
+                                    m_bootTimer.elapsed());
+            setState(State::Ready);
+            m_startPromise.resolve({});
+        });
+    });
+    return m_startPromise.future();
+}
+
+Core::Future<Agent::AgentInfo> VirtualMachine::connectAdoptedAgent()
+{
+    // A new connection and Hello: the guest agent drops what the previous
+    // client had open and starts a new session.
+    m_agent = new Agent::AgentClient(m_instance->agentEndpoint(), this);
+    connect(m_agent, &Agent::AgentClient::connectionLost, this, [this](const Core::Error &e) {
+        Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString());
+    });
+    return m_agent->connectToAgent(kAdoptAgentTimeoutMs);
 }
 
 Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString &directory, bool leavePaused)

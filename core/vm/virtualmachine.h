@@ -15,6 +15,7 @@ class QTemporaryDir;
 
 namespace Agent {
 class AgentClient;
+struct AgentInfo;
 }
 namespace Image {
 class ImageBuilder;
@@ -28,7 +29,8 @@ namespace Vm {
 // One VM made from a template: the image is ensured (built once, cached),
 // the VMM started through the driver, and the VM is Ready once its guest
 // agent answered the handshake. Tearing down always leaves nothing behind:
-// no VMM process, no sockets, no runtime directory.
+// no VMM process, no sockets, no runtime directory (detach() is the one way
+// to leave a VMM running, on purpose).
 class VirtualMachine final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(VirtualMachine)
@@ -38,6 +40,8 @@ public:
 
     // A restored guest's clock is set to the host's before it is Ready.
     static constexpr int kClockSyncTimeoutMs = 10000;
+    // adopt(): how long the running guest's agent gets to answer a new Hello.
+    static constexpr int kAdoptAgentTimeoutMs = 30000;
 
     // The driver must outlive the VM.
     VirtualMachine(QString name, Templates::VmTemplate tmpl, const Vmm::VmmDriver &driver, QObject *parent = nullptr);
@@ -97,6 +101,22 @@ public:
     // with Cancelled and the VM runs on). False when it is past that point or
     // no snapshot is under way.
     bool cancelSnapshot();
+    // Start the VMM so that it may outlive this object and this process
+    // (QEMU only), for detach(). Takes effect at the next start().
+    void setPersistent(bool persistent) { m_persistent = persistent; }
+    bool isPersistent() const { return m_persistent; }
+    // Ready or Paused, started persistent or adopted: let go of the VM and
+    // leave it running. Its runtime directory (sockets, VMM log) is kept;
+    // the result says how to find it again. Afterwards this object is
+    // Stopped and owns nothing.
+    Core::Expected<Vmm::DetachedVmm> detach();
+    // What detach() would return, without letting go of the VM.
+    Core::Expected<Vmm::DetachedVmm> vmmHandle() const;
+    // Instead of start(): take over a VM left running by detach() (in an
+    // earlier process). Booting until the VMM answered and the guest agent
+    // took a new Hello, then Ready (or Paused: the agent connects on
+    // resume). On failure the VMM is killed, like a failed start.
+    Core::Future<void> adopt(const Vmm::DetachedVmm &vmm);
 
     Agent::AgentClient *agent() const { return m_agent; }
     Vmm::VmmInstance *instance() const { return m_instance.get(); }
@@ -127,6 +147,8 @@ private:
     void becomeReady(const QString &agentVersion);
     void failStart(const Core::Error &error);
     void cleanup();
+    // The agent of an adopted VM; Ready once it answered.
+    Core::Future<Agent::AgentInfo> connectAdoptedAgent();
 
     QString m_name;
     Templates::VmTemplate m_template;
@@ -159,6 +181,8 @@ private:
     SavePhase m_savePhase = SavePhase::None;
     bool m_saveCancelRequested = false;
     qint64 m_bootMs = 0;
+    bool m_persistent = false;
+    QString m_adoptedRuntimeDir; // an adopted VM's runtime directory, removed by cleanup()
 };
 
 QString stateName(VirtualMachine::State state);

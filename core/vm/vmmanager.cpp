@@ -16,6 +16,7 @@
 #include <QSaveFile>
 
 #include <sys/statvfs.h>
+#include <csignal>
 
 namespace Vm {
 namespace {
@@ -116,6 +117,8 @@ QJsonObject VmRecord::toJson() const
         o[QStringLiteral("current_snapshot")] = currentSnapshot;
     if (!forkedFrom.isEmpty())
         o[QStringLiteral("forked_from")] = forkedFrom;
+    if (runningVmm)
+        o[QStringLiteral("running_vmm")] = runningVmm->toJson();
     return o;
 }
 
@@ -147,6 +150,12 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
     }
     r.currentSnapshot = o.value(QStringLiteral("current_snapshot")).toString();
     r.forkedFrom = o.value(QStringLiteral("forked_from")).toString();
+    // Optional (records written before it, or of VMs not left running). A
+    // malformed one is dropped: it can only name a VMM that is not adoptable.
+    if (const QJsonValue vmm = o.value(QStringLiteral("running_vmm")); vmm.isObject()) {
+        if (auto d = Vmm::DetachedVmm::fromJson(vmm.toObject()))
+            r.runningVmm = *d;
+    }
     return r;
 }
 
@@ -170,10 +179,12 @@ VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, QObject *pa
     , m_stateDir(stateDir.isEmpty() ? defaultStateDir() : std::move(stateDir))
 {
     load();
+    adoptLeftRunning();
 }
 
 VmManager::~VmManager()
 {
+    forgetRunningVmms();
     // Kill every VM this manager runs. Move the entries out first: a VM
     // killed while starting resolves its start future, and continuations
     // that look entries up must find none.
@@ -262,6 +273,7 @@ Core::Result VmManager::ensureVm(Entry *entry)
     connect(vm.get(), &VirtualMachine::failed, this, [this, name](const Core::Error &error) {
         setLastError(name, error);
     });
+    clearRunningVmmWhenItEnds(vm.get(), name);
     entry->vm = std::move(vm);
     return {};
 }
@@ -465,7 +477,10 @@ Core::Future<void> VmManager::start(const QString &name)
     entry->record.lastError.reset();
     if (auto ok = persist(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
+    entry->vm->setPersistent(m_detachable);
     return entry->vm->start().then(this, [this, name](const Core::Result &r) -> Core::Result {
+        if (r && m_detachable)
+            recordRunningVmm(name);
         if (!r) {
             if (Entry *en = find(name)) {
                 en->record.desired = VmRecord::Desired::Stopped;
@@ -763,10 +778,13 @@ Core::Future<void> VmManager::restore(const QString &name, const QString &snapsh
         en->record.memoryMiB = snap.memoryMiB;
         if (auto ok = persist(en->record); !ok)
             Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+        en->vm->setPersistent(m_detachable);
         Core::whenDone(en->vm->restoreSnapshot(snap), this, [this, name, snap, promise](const Core::Result &r) {
             Entry *after = find(name);
             if (after)
                 after->snapshotting = false;
+            if (r && m_detachable)
+                recordRunningVmm(name); // a new VMM
             if (!r && after) {
                 after->record.desired = VmRecord::Desired::Stopped;
                 if (r.error().code != Core::ErrorCode::Cancelled)
@@ -808,12 +826,15 @@ void VmManager::forkOne(const QString &name, const Snapshot::SnapshotInfo &snaps
         done.resolve(ok.error());
         return;
     }
+    entry->vm->setPersistent(m_detachable);
     Core::whenDone(entry->vm->restoreSnapshot(snapshot), this, [this, name, done](const Core::Result &r) {
         Entry *en = find(name);
         if (!en || !en->vm) {
             done.fail(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted").arg(name));
             return;
         }
+        if (r && m_detachable)
+            recordRunningVmm(name);
         if (!r) {
             en->snapshotting = false;
             done.resolve(Core::Error(r.error().code, QStringLiteral("fork %1: %2").arg(name, r.error().message)));
@@ -926,6 +947,146 @@ Core::Result VmManager::deleteSnapshot(const QString &name, const QString &snaps
     Core::Log::core()->info("{}: deleted snapshot {}", name.toStdString(), snapshot.toStdString());
     Q_EMIT snapshotsChanged(name);
     return {};
+}
+
+// --- leaving VMs running, and adopting them -------------------------------
+
+QStringList VmManager::detachAll()
+{
+    QStringList left;
+    for (auto &[name, entry] : m_entries) {
+        VirtualMachine *vm = entry->vm.get();
+        if (!vm || entry->removing)
+            continue;
+        const VirtualMachine::State s = vm->state();
+        if (s != VirtualMachine::State::Ready && s != VirtualMachine::State::Paused)
+            continue;
+        // Not a stop: this manager must not see the VM go Stopped.
+        vm->disconnect(this);
+        auto d = vm->detach();
+        if (!d) {
+            Core::Log::core()->warn("{}: cannot leave it running: {}", name.toStdString(), d.error().message.toStdString());
+            continue;
+        }
+        entry->record.runningVmm = *d;
+        if (auto ok = persist(entry->record); !ok) {
+            // Without its record nobody finds the VMM again: do not orphan it.
+            Core::Log::core()->warn("{}: {}; stopping it instead", name.toStdString(), ok.error().message.toStdString());
+            entry->record.runningVmm.reset();
+            if (const auto start = Vmm::processStartTime(d->pid); start && *start == d->startTime)
+                ::kill(static_cast<pid_t>(d->pid), SIGKILL);
+            QDir(d->runtimeDir).removeRecursively();
+            entry->vm.release()->deleteLater();
+            Q_EMIT vmStateChanged(name, reportedState(*entry));
+            continue;
+        }
+        // The detached object owns nothing now.
+        entry->vm.release()->deleteLater();
+        left << name;
+        Q_EMIT vmStateChanged(name, reportedState(*entry));
+    }
+    if (!left.isEmpty())
+        Core::Log::core()->info("left {} VM(s) running for the next start: {}", left.size(), left.join(QStringLiteral(", ")).toStdString());
+    return left;
+}
+
+void VmManager::adoptLeftRunning()
+{
+    for (auto &[name, entry] : m_entries) {
+        if (entry->record.runningVmm)
+            adopt(entry.get());
+    }
+}
+
+void VmManager::adopt(Entry *entry)
+{
+    const QString name = entry->record.name;
+    const Vmm::DetachedVmm vmm = *entry->record.runningVmm;
+    if (vmm.managedElsewhere()) {
+        // Another manager on this state directory (a GUI beside --serve)
+        // runs it: not ours to take over, nor to clear.
+        Core::Log::core()->warn("{}: its VMM (pid {}) is managed by process {}; not adopted", name.toStdString(), vmm.pid, vmm.managerPid);
+        return;
+    }
+    if (auto alive = vmm.checkAlive(name); !alive) {
+        Core::Log::core()->warn("{}: not adopting the VMM left running (pid {}): {}; the VM is stopped", name.toStdString(), vmm.pid,
+                                alive.error().message.toStdString());
+        // Its runtime directory, if it is one of ours (never follow a record
+        // anywhere else).
+        const QFileInfo dir(vmm.runtimeDir);
+        if (dir.isDir() && QDir(dir.absolutePath()) == QDir(Core::Paths::runtimeDir())
+            && dir.fileName().startsWith(name.left(32) + QLatin1Char('-')))
+            QDir(vmm.runtimeDir).removeRecursively();
+        clearRunningVmm(name);
+        return;
+    }
+    if (vmm.driver != m_driver.name()) {
+        Core::Log::core()->warn("{}: its VMM (pid {}) runs with the {} driver, this manager uses {}: not adopted, left running",
+                                name.toStdString(), vmm.pid, vmm.driver.toStdString(), m_driver.name().toStdString());
+        return;
+    }
+    if (auto ok = ensureVm(entry); !ok) {
+        Core::Log::core()->warn("{}: cannot adopt its VMM (pid {}): {}; left running", name.toStdString(), vmm.pid,
+                                ok.error().message.toStdString());
+        return;
+    }
+    Core::Log::core()->info("{}: adopting the VMM left running (pid {}, runtime directory {})", name.toStdString(), vmm.pid,
+                            vmm.runtimeDir.toStdString());
+    Core::whenDone(entry->vm->adopt(vmm), this, [this, name](const Core::Result &r) {
+        if (r) {
+            recordRunningVmm(name); // managed here now
+            return;
+        }
+        Core::Log::core()->warn("{}: adopting its VMM failed: {}", name.toStdString(), r.error().message.toStdString());
+        if (Entry *e = find(name)) {
+            e->record.desired = VmRecord::Desired::Stopped;
+            setLastError(name, r.error());
+        }
+    });
+}
+
+void VmManager::recordRunningVmm(const QString &name)
+{
+    Entry *e = find(name);
+    if (!e || !e->vm)
+        return;
+    auto d = e->vm->vmmHandle();
+    if (!d) {
+        Core::Log::core()->warn("{}: it cannot be left running: {}", name.toStdString(), d.error().message.toStdString());
+        return;
+    }
+    d->setManagedHere();
+    e->record.runningVmm = *d;
+    if (auto ok = persist(e->record); !ok)
+        Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+}
+
+void VmManager::clearRunningVmmWhenItEnds(VirtualMachine *vm, const QString &name)
+{
+    // Stopped, failed, or its adoption failed: the record no longer points
+    // at a VMM. (detachAll disconnects first: a detached VM is not ended.)
+    connect(vm, &VirtualMachine::stateChanged, this, [this, name](VirtualMachine::State s) {
+        if (s == VirtualMachine::State::Stopped || s == VirtualMachine::State::Failed)
+            clearRunningVmm(name);
+    });
+}
+
+void VmManager::forgetRunningVmms()
+{
+    for (const auto &[name, entry] : m_entries) {
+        if (entry->vm && entry->record.runningVmm)
+            clearRunningVmm(name);
+    }
+}
+
+void VmManager::clearRunningVmm(const QString &name)
+{
+    Entry *e = find(name);
+    if (!e || !e->record.runningVmm)
+        return;
+    e->record.runningVmm.reset();
+    if (auto ok = persist(e->record); !ok)
+        Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
 }
 
 } // namespace Vm

@@ -24,7 +24,8 @@ namespace Vm {
 // What a VmManager keeps on disk for one VM (<stateDir>/<name>.json).
 struct VmRecord {
     // What the user last asked for. The VM's actual state is not persisted:
-    // it lives in the VMM process, which does not outlive the manager.
+    // it lives in the VMM process, which does not outlive the manager
+    // (unless left running: runningVmm).
     enum class Desired { Stopped, Running, Paused };
 
     QString name;
@@ -40,6 +41,11 @@ struct VmRecord {
     QString currentSnapshot;
     // "<vm>/<snapshot>" when the VM was forked from a snapshot.
     QString forkedFrom;
+    // Where the VM's VMM runs when it may outlive its manager: set while a
+    // detachable manager runs it, and while it runs on without a manager
+    // (VmManager::detachAll) until the manager that adopted it sees it end.
+    // Optional in the file.
+    std::optional<Vmm::DetachedVmm> runningVmm;
 
     QJsonObject toJson() const;
     static Core::Expected<VmRecord> fromJson(const QJsonObject &json);
@@ -62,11 +68,18 @@ struct VmInfo {
 // of each VM is appended to <stateDir>/<name>.console.log, so it survives
 // the VM and the process.
 //
-// A VMM never outlives the manager that started it: the destructor kills the
-// VMs it runs. So when records are loaded at construction, nothing is
-// running: every VM that had been started before is reported Stopped, even
-// if its desired state was running or paused (the record keeps the desired
-// state; nothing is restarted automatically). A VM never started is Created.
+// A VMM never outlives the manager that started it, unless it was left
+// running on purpose: the destructor kills the VMs it runs. Only a
+// detachable manager (setDetachable) starts VMMs that can be left running,
+// and only detachAll() leaves them running; their records then say where
+// they are (running_vmm). When records are loaded at construction, a VM
+// whose recorded VMM still runs (same pid, same start time, its command line
+// names the guest) is adopted: Booting until its VMM and guest agent
+// answered, then Ready or Paused. A record whose VMM is gone is cleared (its
+// runtime directory removed). Every other VM that had been started before
+// is reported Stopped, even if its desired state was running or paused (the
+// record keeps the desired state; nothing is restarted automatically). A VM
+// never started is Created.
 //
 // Operations are asynchronous and never block the thread. Operations on a
 // VM that do not fit its current state fail with InvalidState (for example
@@ -168,6 +181,18 @@ public:
     // are deleted. The name can be reused once this resolves.
     Core::Future<void> remove(const QString &name);
 
+    // VMs started from now on may outlive this manager (QEMU only), so that
+    // detachAll() can leave them running. Off by default; either way the
+    // destructor stops every VM still attached.
+    void setDetachable(bool detachable) { m_detachable = detachable; }
+    bool isDetachable() const { return m_detachable; }
+    // Let go of every running or paused VM and leave it running; its record
+    // says where to find it, and the next manager on this state directory
+    // adopts it. VMs that cannot be left running (starting or stopping, or
+    // started while not detachable) stay attached, so the destructor stops
+    // them. Returns the names left running.
+    QStringList detachAll();
+
 Q_SIGNALS:
     void vmAdded(const QString &name);
     void vmRemoved(const QString &name);
@@ -198,8 +223,20 @@ private:
     // Free names <prefix>-<n> for a fork.
     Core::Expected<QStringList> forkNames(const QString &prefix, int count) const;
     void forkOne(const QString &name, const Snapshot::SnapshotInfo &snapshot, Core::Promise<void> done);
+    // At construction: adopt the VMs whose recorded VMM still runs, clear
+    // the records of those whose VMM is gone.
+    void adoptLeftRunning();
+    void adopt(Entry *entry);
+    // A detachable manager records where each VM's VMM is once it runs, so
+    // that it is adopted even after a crash; cleared when the VM ends.
+    void recordRunningVmm(const QString &name);
+    void clearRunningVmmWhenItEnds(VirtualMachine *vm, const QString &name);
+    void clearRunningVmm(const QString &name);
+    // In the destructor: the VMs about to be stopped run nowhere any more.
+    void forgetRunningVmms();
 
     const Vmm::VmmDriver &m_driver;
+    bool m_detachable = false;
     QString m_stateDir;
     QStringList m_loadWarnings;
     std::map<QString, std::unique_ptr<Entry>> m_entries;

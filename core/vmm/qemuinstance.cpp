@@ -84,6 +84,7 @@ void QemuInstance::spawn()
     Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), m_binary.toStdString(), args.join(QLatin1Char(' ')).toStdString());
 
     m_process = new VmmProcess(m_binary, args, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
+    m_process->setPersistent(m_spec.persistent);
     connect(m_process, &VmmProcess::finished, this, &QemuInstance::onProcessFinished);
     const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + kQmpSocketTimeoutMs;
     m_process->start().then(this, [this, deadline](const Core::Result &r) {
@@ -150,6 +151,11 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
                     return;
                 }
                 loadState(promise);
+                return;
+            }
+            if (m_adopting && status == QLatin1String("paused")) {
+                setState(State::Paused);
+                promise.resolve({});
                 return;
             }
             if (status != QLatin1String("running")) {
@@ -411,6 +417,8 @@ void QemuInstance::pollIncoming(Core::Promise<void> promise, qint64 deadline)
 
 void QemuInstance::kill()
 {
+    if (m_detached)
+        return; // left running on purpose: neither the process nor its sockets are ours
     // Mark the exit as requested before it happens, so onProcessFinished
     // does not report it as unexpected.
     if (m_state == State::Starting || m_state == State::Running || m_state == State::Paused)
@@ -453,7 +461,10 @@ void QemuInstance::onProcessFinished(int exitCode, bool crashed)
             reason = QStringLiteral("the guest powered off");
         } else {
             setState(State::Failed);
-            reason = crashed ? QStringLiteral("QEMU was killed by a signal") : QStringLiteral("QEMU exited with code %1").arg(exitCode);
+            if (m_process->isPersistent())
+                reason = QStringLiteral("QEMU exited"); // not our child: no exit status
+            else
+                reason = crashed ? QStringLiteral("QEMU was killed by a signal") : QStringLiteral("QEMU exited with code %1").arg(exitCode);
             const QString tail = m_process->outputTail();
             if (!tail.isEmpty())
                 reason += QStringLiteral(": ") + tail;
@@ -461,6 +472,63 @@ void QemuInstance::onProcessFinished(int exitCode, bool crashed)
         Core::Log::vmm()->warn("{}: {}", m_spec.name.toStdString(), reason.toStdString());
         Q_EMIT exitedUnexpectedly(Core::Error(Core::ErrorCode::VmmFailed, reason));
     }
+}
+
+Core::Expected<DetachedVmm> QemuInstance::handle() const
+{
+    if (m_state != State::Running && m_state != State::Paused)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running or paused VM can be left running (it is %1)").arg(stateName(m_state)));
+    if (!m_process->isPersistent())
+        return Core::Error(Core::ErrorCode::Unsupported,
+                           QStringLiteral("QEMU was started as a child of this process and cannot outlive it (not persistent)"));
+    DetachedVmm d;
+    d.driver = driverName();
+    d.pid = m_process->pid();
+    d.startTime = m_process->startTime();
+    d.runtimeDir = m_spec.runtimeDir;
+    d.apiSocket = QemuCommandLine::qmpSocketPath(m_spec);
+    d.agentSocket = QemuCommandLine::agentSocketPath(m_spec);
+    d.accel = m_accel == QemuCommandLine::Accel::Kvm ? QStringLiteral("kvm") : QStringLiteral("tcg");
+    return d;
+}
+
+Core::Expected<DetachedVmm> QemuInstance::detach()
+{
+    auto d = handle();
+    if (!d)
+        return d;
+    if (auto ok = m_process->release(); !ok)
+        return ok.error();
+    m_detached = true;
+    // QEMU's QMP monitor takes the next client once this one is gone.
+    if (m_qmp)
+        m_qmp->close();
+    Core::Log::vmm()->info("{}: QEMU (pid {}) left running", m_spec.name.toStdString(), d->pid);
+    setState(State::Stopped);
+    return d;
+}
+
+Core::Future<void> QemuInstance::adopt(const DetachedVmm &vmm)
+{
+    if (m_state != State::NotStarted)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
+    if (vmm.apiSocket != QemuCommandLine::qmpSocketPath(m_spec) || vmm.agentSocket != QemuCommandLine::agentSocketPath(m_spec))
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                   QStringLiteral("the recorded sockets %1 and %2 are not those of runtime directory %3")
+                                                       .arg(vmm.apiSocket, vmm.agentSocket, m_spec.runtimeDir)));
+    m_accel = vmm.accel == QLatin1String("kvm") ? QemuCommandLine::Accel::Kvm : QemuCommandLine::Accel::Tcg;
+    m_adopting = true;
+    m_startPromise = Core::Promise<void>();
+    m_process = new VmmProcess(m_binary, {}, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
+    if (auto ok = m_process->adopt(vmm.pid, vmm.startTime); !ok) {
+        setState(State::Failed);
+        return Core::readyFuture<void>(ok.error());
+    }
+    connect(m_process, &VmmProcess::finished, this, &QemuInstance::onProcessFinished);
+    setState(State::Starting);
+    Core::Log::vmm()->info("{}: adopting QEMU (pid {})", m_spec.name.toStdString(), vmm.pid);
+    tryConnectQmp(m_startPromise, QDateTime::currentMSecsSinceEpoch() + kAdoptQmpTimeoutMs);
+    return m_startPromise.future();
 }
 
 void QemuInstance::removeSockets()

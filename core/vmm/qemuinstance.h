@@ -24,6 +24,7 @@ public:
     // The state file saveState writes. A stream of QEMU's migration format
     // (QEMU 7.2 has no file: URI; it goes through "exec:cat").
     static constexpr const char *kStateFile = "memory.state";
+    static constexpr int kAdoptQmpTimeoutMs = 10000;  // adopt -> QMP answered query-status
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
     QemuInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
@@ -46,6 +47,10 @@ public:
 
     AgentEndpoint agentEndpoint() const override;
     bool accelerated() const override { return m_accel == QemuCommandLine::Accel::Kvm; }
+
+    Core::Expected<DetachedVmm> handle() const override;
+    Core::Expected<DetachedVmm> detach() override;
+    Core::Future<void> adopt(const DetachedVmm &vmm) override;
 
     // The full command line, for logs and the benchmark's floor measurement.
     QStringList commandLine() const;
@@ -73,6 +78,8 @@ private:
     bool m_guestShutdown = false;
     QString m_incomingFile; // set: start() loads this state instead of booting
     bool m_saving = false;   // a migration to a state file is under way
+    bool m_adopting = false; // adopt(): a paused VM is fine too
+    bool m_detached = false; // detach(): the VMM and its sockets are not ours any more
 };
 
 } // namespace Vmm

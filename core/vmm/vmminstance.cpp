@@ -2,6 +2,21 @@
 
 namespace Vmm {
 
+Core::Expected<DetachedVmm> VmmInstance::handle() const
+{
+    return Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot leave a VM running").arg(driverName()));
+}
+
+Core::Expected<DetachedVmm> VmmInstance::detach()
+{
+    return Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot leave a VM running").arg(driverName()));
+}
+
+Core::Future<void> VmmInstance::adopt(const DetachedVmm &)
+{
+    return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot adopt a running VM").arg(driverName())));
+}
+
 QString stateName(VmmInstance::State state)
 {
     switch (state) {

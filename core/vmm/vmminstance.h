@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/async.h"
+#include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmspec.h"
 
 #include <QObject>
@@ -59,6 +60,21 @@ public:
 
     // Whether the VM runs with hardware acceleration (KVM), known after start.
     virtual bool accelerated() const = 0;
+
+    // Leaving a VMM running past this process (VmSpec::persistent). The
+    // defaults say the driver cannot.
+    //
+    // How a later process finds this VMM (persistent, Running or Paused),
+    // without letting go of it. driver and runtimeDir are the caller's to fill.
+    virtual Core::Expected<DetachedVmm> handle() const;
+    // Running or Paused: stop watching the VMM and leave it running, with
+    // its sockets. Afterwards the instance is Stopped and kill() does
+    // nothing. driver and runtimeDir of the result are the caller's to fill.
+    virtual Core::Expected<DetachedVmm> detach();
+    // Instead of start(): take over a VMM left running by an earlier process.
+    // Resolves once the VMM answered and reported the VM running or paused
+    // (state() says which). The spec's runtimeDir must be the VMM's.
+    virtual Core::Future<void> adopt(const DetachedVmm &vmm);
 
 Q_SIGNALS:
     void stateChanged(Vmm::VmmInstance::State state);

@@ -1,12 +1,20 @@
 #include "core/vmm/vmmprocess.h"
 
+#include "core/vmm/detachedvmm.h"
+
 #include <QFile>
 #include <QFileInfo>
+#include <QSocketNotifier>
 #include <QStandardPaths>
+#include <QTimer>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace Vmm {
@@ -22,6 +30,7 @@ VmmProcess::VmmProcess(QString program, QStringList arguments, QString outputLog
 VmmProcess::~VmmProcess()
 {
     kill();
+    closePidfd();
 }
 
 Core::Future<void> VmmProcess::start()
@@ -31,6 +40,8 @@ Core::Future<void> VmmProcess::start()
         promise.fail(Core::ErrorCode::InvalidState, QStringLiteral("the VMM process was already started"));
         return promise.future();
     }
+    if (m_persistent)
+        return startDetached();
     m_process = new QProcess(this);
     m_process->setProgram(m_program);
     m_process->setArguments(m_arguments);
@@ -72,19 +83,136 @@ Core::Future<void> VmmProcess::start()
     return promise.future();
 }
 
+Core::Future<void> VmmProcess::startDetached()
+{
+    if (m_pid > 0 || m_pidfd >= 0)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VMM process was already started")));
+    // QProcess::startDetached double-forks and starts a new session: the VMM
+    // is not our child, gets no parent-death signal and no terminal Ctrl-C.
+    QProcess p;
+    p.setProgram(m_program);
+    p.setArguments(m_arguments);
+    p.setStandardInputFile(QProcess::nullDevice());
+    const QString log = m_outputLogPath.isEmpty() ? QProcess::nullDevice() : m_outputLogPath;
+    p.setStandardOutputFile(log, QIODevice::Append);
+    p.setStandardErrorFile(log, QIODevice::Append);
+    qint64 pid = 0;
+    if (!p.startDetached(&pid) || pid <= 0) {
+        m_finished = true;
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot run %1: %2").arg(m_program, p.errorString())));
+    }
+    m_pid = pid;
+    if (auto ok = watchPid(pid, std::nullopt); !ok) {
+        // Gone already (it failed right after exec): report it as an exit,
+        // after start() resolved, like a QProcess child.
+        m_finished = true;
+        QTimer::singleShot(0, this, [this]() { Q_EMIT finished(-1, false); });
+    }
+    return Core::readyFuture();
+}
+
+Core::Result VmmProcess::adopt(qint64 pid, quint64 startTime)
+{
+    if (m_process || m_pid > 0 || m_pidfd >= 0)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VMM process was already started"));
+    if (auto ok = watchPid(pid, startTime); !ok)
+        return ok;
+    m_pid = pid;
+    return {};
+}
+
+Core::Result VmmProcess::watchPid(qint64 pid, std::optional<quint64> expectedStartTime)
+{
+    // pidfd_open (Linux >= 5.3): the descriptor names this very process, and
+    // turns readable when it exits; it never refers to a later process that
+    // reuses the pid.
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+    if (fd < 0) {
+        const int err = errno;
+        return Core::Error(err == ESRCH ? Core::ErrorCode::NotFound : Core::ErrorCode::Io,
+                           QStringLiteral("cannot watch process %1: %2").arg(pid).arg(QString::fromLocal8Bit(std::strerror(err))));
+    }
+    // Checked with the pidfd open: if the pid still has that start time now,
+    // the pidfd is that process.
+    const auto start = processStartTime(pid);
+    if (!start || (expectedStartTime && *start != *expectedStartTime)) {
+        ::close(fd);
+        return Core::Error(Core::ErrorCode::NotFound, start ? QStringLiteral("pid %1 belongs to another process now").arg(pid)
+                                                            : QStringLiteral("process %1 is gone").arg(pid));
+    }
+    m_pidfd = fd;
+    m_watched = true;
+    m_startTime = *start;
+    m_pidNotifier = new QSocketNotifier(fd, QSocketNotifier::Read, this);
+    connect(m_pidNotifier, &QSocketNotifier::activated, this, &VmmProcess::onPidfdReadable);
+    return {};
+}
+
+void VmmProcess::onPidfdReadable()
+{
+    closePidfd();
+    if (m_finished || m_released)
+        return;
+    m_finished = true;
+    // Not our child: the exit status is the reaper's.
+    Q_EMIT finished(-1, false);
+}
+
+void VmmProcess::closePidfd()
+{
+    if (m_pidNotifier) {
+        m_pidNotifier->setEnabled(false);
+        delete m_pidNotifier;
+        m_pidNotifier = nullptr;
+    }
+    if (m_pidfd >= 0) {
+        ::close(m_pidfd);
+        m_pidfd = -1;
+    }
+}
+
+Core::Result VmmProcess::release()
+{
+    if (m_process)
+        return Core::Error(Core::ErrorCode::Unsupported,
+                           QStringLiteral("the VMM was started as a child of this process and cannot outlive it (not persistent)"));
+    if (m_pidfd < 0)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VMM process is not running"));
+    closePidfd();
+    m_released = true;
+    return {};
+}
+
 bool VmmProcess::isRunning() const
 {
-    return m_process && m_process->state() != QProcess::NotRunning;
+    if (!m_process)
+        return m_pid > 0 && m_pidfd >= 0 && !m_finished && !m_released;
+    return m_process->state() != QProcess::NotRunning;
 }
 
 qint64 VmmProcess::pid() const
 {
-    return m_process ? m_process->processId() : 0;
+    return m_process ? m_process->processId() : m_pid;
 }
 
 void VmmProcess::kill()
 {
-    if (!m_process || m_process->state() == QProcess::NotRunning)
+    if (!m_process) {
+        if (m_pidfd < 0 || m_finished || m_released)
+            return;
+        // pidfd_send_signal (Linux >= 5.1) cannot hit a process that reused the pid.
+        ::syscall(SYS_pidfd_send_signal, m_pidfd, SIGKILL, nullptr, 0);
+        // Not our child, so nothing to reap: wait until it has exited (the
+        // pidfd turns readable), bounded like the reap below.
+        pollfd pfd{m_pidfd, POLLIN, 0};
+        while (::poll(&pfd, 1, kReapTimeoutMs) < 0 && errno == EINTR) {
+        }
+        closePidfd();
+        m_finished = true;
+        Q_EMIT finished(-1, true);
+        return;
+    }
+    if (m_process->state() == QProcess::NotRunning)
         return;
     m_process->kill();
     // A SIGKILLed child is reaped within milliseconds; the bound only guards

@@ -36,6 +36,9 @@ struct VmSpec {
     // and accelerator ("auto", "kvm", "tcg").
     QString machine;
     QString accel = QStringLiteral("auto");
+    // QEMU only: start the VMM so that it may outlive this process (detached,
+    // no parent-death signal); see VmmInstance::detach.
+    bool persistent = false;
 };
 
 // How to reach the guest agent from the host: a Unix socket path, and for

@@ -3,7 +3,8 @@
 // (start, pause, resume, stop through the toolbar actions), the Run tab
 // streams a command's output and shows its exit code, the Files tab moves a
 // file both ways, the Console tab follows the serial log, the Display tab
-// says a minimal VM has no desktop, closing with a VM running asks first, a
+// says a minimal VM has no desktop, closing with a VM running asks first
+// (stop them, leave them running, or cancel), a
 // VM whose VMM dies is reported with its console one click away, and Delete
 // asks first. The create dialog
 // rejects invalid names (saying why) and accepts valid ones.
@@ -326,15 +327,32 @@ private Q_SLOTS:
         QVERIFY2(done.last().at(1).toBool(), qPrintable(w.lastError()));
         QCOMPARE(enabledActions(w), QStringLiteral("011011"));
 
-        // Closing the window with a VM running asks first; Cancel keeps it open.
+        // Closing the window with a VM running asks first, with three
+        // choices: stop the VMs and quit, leave them running and quit (only
+        // with a manager whose VMs may outlive it, as the app's), Cancel.
+        // Cancel keeps it open.
         QCOMPARE(w.runningVms(), 1);
-        QVERIFY(!w.close());
-        QVERIFY(w.isVisible());
-        QVERIFY(w.quitConfirmation());
-        w.quitConfirmation()->button(QMessageBox::Cancel)->click();
-        QTest::qWait(100);
-        QVERIFY(w.isVisible());
-        QVERIFY(manager.info(QStringLiteral("box"))->state == State::Ready);
+        for (const bool detachable : {false, true}) {
+            manager.setDetachable(detachable);
+            QVERIFY(!w.close());
+            QVERIFY(w.isVisible());
+            QMessageBox *box = w.quitConfirmation();
+            QVERIFY(box);
+            QCOMPARE(box->buttons().size(), 3);
+            auto *stop = box->findChild<QPushButton *>(QStringLiteral("stopAndQuit"));
+            auto *leave = box->findChild<QPushButton *>(QStringLiteral("leaveRunningAndQuit"));
+            QVERIFY(stop && leave && box->button(QMessageBox::Cancel));
+            QCOMPARE(stop->text(), QStringLiteral("Stop VMs and quit"));
+            QCOMPARE(leave->text(), QStringLiteral("Leave running and quit"));
+            QCOMPARE(leave->isEnabled(), detachable);
+            QVERIFY2(box->text().contains(QLatin1String("leave them running")), qPrintable(box->text()));
+            QCOMPARE(box->defaultButton(), box->button(QMessageBox::Cancel));
+            box->button(QMessageBox::Cancel)->click();
+            QTRY_VERIFY(!w.quitConfirmation());
+            QVERIFY(w.isVisible());
+            QVERIFY(manager.info(QStringLiteral("box"))->state == State::Ready);
+        }
+        manager.setDetachable(false);
 
         // Stop.
         w.action(MainWindow::Action::Stop)->trigger();

@@ -62,9 +62,11 @@ private Q_SLOTS:
         QCOMPARE(w.action(Gui::MainWindow::Action::Delete)->text(), QStringLiteral("&Löschen …"));
         QCOMPARE(w.model()->headerData(Gui::VmListModel::StateColumn, Qt::Horizontal).toString(), QStringLiteral("Zustand"));
         QCOMPARE(Gui::VmListModel::stateText(Vm::VirtualMachine::State::Ready), QStringLiteral("Läuft"));
-        QCOMPARE(QCoreApplication::translate("Gui::MainWindow", "%n VM(s) are running. Quitting stops them (they can be started again later).",
+        QCOMPARE(QCoreApplication::translate("Gui::MainWindow",
+                                             "%n VM(s) are running. Stop them, or leave them running: the next start of MicroVM Sandbox takes them over again.",
                                              nullptr, 2),
-                 QStringLiteral("2 VMs laufen. Beim Beenden werden sie gestoppt (sie können später wieder gestartet werden)."));
+                 QStringLiteral("2 VMs laufen. Sie können sie stoppen oder weiterlaufen lassen: Beim nächsten Start übernimmt MicroVM Sandbox sie wieder."));
+        QCOMPARE(QCoreApplication::translate("Gui::MainWindow", "Leave running and quit"), QStringLiteral("Weiterlaufen lassen und beenden"));
     }
 };
 

@@ -425,13 +425,6 @@
         <source>Quit MicroVM Sandbox?</source>
         <translation>MicroVM Sandbox beenden?</translation>
     </message>
-    <message numerus="yes">
-        <source>%n VM(s) are running. Quitting stops them (they can be started again later).</source>
-        <translation>
-            <numerusform>%n VM läuft. Beim Beenden wird sie gestoppt (sie kann später wieder gestartet werden).</numerusform>
-            <numerusform>%n VMs laufen. Beim Beenden werden sie gestoppt (sie können später wieder gestartet werden).</numerusform>
-        </translation>
-    </message>
     <message>
         <source>Stop VMs and quit</source>
         <translation>VMs stoppen und beenden</translation>
@@ -499,6 +492,25 @@
     <message>
         <source>Take s&amp;napshot</source>
         <translation>S&amp;napshot erstellen</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n VM(s) are running. Stop them, or leave them running: the next start of MicroVM Sandbox takes them over again.</source>
+        <translation>
+            <numerusform>%n VM läuft. Sie können sie stoppen oder weiterlaufen lassen: Beim nächsten Start übernimmt MicroVM Sandbox sie wieder.</numerusform>
+            <numerusform>%n VMs laufen. Sie können sie stoppen oder weiterlaufen lassen: Beim nächsten Start übernimmt MicroVM Sandbox sie wieder.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Leave running and quit</source>
+        <translation>Weiterlaufen lassen und beenden</translation>
+    </message>
+    <message>
+        <source>This window&apos;s VMs were started so that they stop with it.</source>
+        <translation>Die VMs dieses Fensters wurden so gestartet, dass sie mit ihm enden.</translation>
+    </message>
+    <message>
+        <source>VMs that are still starting or stopping are stopped.</source>
+        <translation>VMs, die gerade starten oder stoppen, werden gestoppt.</translation>
     </message>
 </context>
 <context>
