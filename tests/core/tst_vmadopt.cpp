@@ -308,6 +308,40 @@ private Q_SLOTS:
         QVERIFY(alive(::getpid()));
     }
 
+    // A VM restored from a snapshot runs on a new VMM: that one is recorded,
+    // left running and adopted again, with the restored state.
+    void restoredVmIsAdoptedAgain()
+    {
+        const QString stateDir = m_home.filePath(QStringLiteral("state-restored"));
+        const QString name = QStringLiteral("restored");
+        qint64 pid = 0;
+        {
+            Vm::VmManager m(*m_driver, stateDir);
+            m.setDetachable(true);
+            E2E_VERIFY_OK(m.create({name, QStringLiteral("minimal"), {}, {}}));
+            E2E_VERIFY_OK(await(m.start(name), kStartTimeoutMs));
+            m_vmmPids << m.vm(name)->instance()->pid();
+            E2E_VERIFY_OK(runIn(m, name, QStringLiteral("echo saved > /run/v")));
+            E2E_VERIFY_OK(await(m.snapshot(name, {QStringLiteral("s"), false}), 240000));
+            E2E_VERIFY_OK(runIn(m, name, QStringLiteral("echo later > /run/v")));
+            E2E_VERIFY_OK(await(m.restore(name, QStringLiteral("s")), 240000));
+            pid = m.vm(name)->instance()->pid();
+            m_vmmPids << pid;
+            QCOMPARE(readRecord(stateDir, name).value(QStringLiteral("running_vmm"))[QStringLiteral("pid")].toInteger(), pid);
+            QCOMPARE(m.detachAll(), QStringList{name});
+        }
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+        QVERIFY2(alive(pid), "the restored VM's QEMU must outlive the manager that left it running");
+        Vm::VmManager m(*m_driver, stateDir);
+        m.setDetachable(true);
+        QTRY_COMPARE_WITH_TIMEOUT(m.info(name)->state, State::Ready, kAdoptTimeoutMs);
+        QCOMPARE(m.vm(name)->instance()->pid(), pid);
+        auto read = runIn(m, name, QStringLiteral("cat /run/v"));
+        E2E_VERIFY_OK(read);
+        QCOMPARE(read->stdoutData.trimmed(), QByteArray("saved"));
+        E2E_VERIFY_OK(await(m.stop(name), 60000));
+    }
+
     void oldRecordsStillLoad()
     {
         // A record written before running_vmm existed (and a malformed one)
