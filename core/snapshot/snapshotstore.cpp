@@ -13,7 +13,10 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 #include <cerrno>
 #include <cstring>
@@ -162,6 +165,81 @@ Core::Expected<QString> sha256File(const QString &path)
     return QString::fromLatin1(QByteArray(reinterpret_cast<const char *>(digest), int(length)).toHex());
 }
 
+struct GrowingFileHasher::State {
+    std::atomic<bool> writerDone{false};
+    std::atomic<bool> stop{false};
+    std::thread thread;
+    Core::Expected<SnapshotFile> result = Core::Error(Core::ErrorCode::Internal, QStringLiteral("not hashed"));
+};
+
+GrowingFileHasher::GrowingFileHasher(QString path)
+    : m_path(std::move(path))
+    , m_state(std::make_shared<State>())
+{
+    m_state->thread = std::thread([state = m_state, path = m_path]() {
+        const QByteArray file = QFile::encodeName(path);
+        int fd = -1;
+        // The writer creates the file a moment after it is asked to save.
+        while (fd < 0 && !state->stop) {
+            const bool done = state->writerDone; // read before trying: a file made just before "done" is seen
+            fd = ::open(file.constData(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                if (done) {
+                    state->result = ioError(QStringLiteral("cannot read %1").arg(path), errno);
+                    return;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+            }
+        }
+        if (fd < 0)
+            return;
+        std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+        EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+        std::vector<unsigned char> buf(kHashChunk);
+        qint64 size = 0;
+        while (!state->stop) {
+            const bool done = state->writerDone; // before the read: after "done", an empty read is the end
+            const ssize_t n = ::read(fd, buf.data(), buf.size());
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                state->result = ioError(QStringLiteral("cannot read %1").arg(path), errno);
+                break;
+            }
+            if (n > 0) {
+                EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+                size += n;
+                continue;
+            }
+            if (done) {
+                unsigned char digest[EVP_MAX_MD_SIZE];
+                unsigned int length = 0;
+                EVP_DigestFinal_ex(ctx.get(), digest, &length);
+                state->result = SnapshotFile{QFileInfo(path).fileName(), size,
+                                             QString::fromLatin1(QByteArray(reinterpret_cast<const char *>(digest), int(length)).toHex())};
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+        }
+        ::close(fd);
+    });
+}
+
+GrowingFileHasher::~GrowingFileHasher()
+{
+    m_state->stop = true;
+    if (m_state->thread.joinable())
+        m_state->thread.join();
+}
+
+Core::Expected<SnapshotFile> GrowingFileHasher::finish()
+{
+    m_state->writerDone = true;
+    if (m_state->thread.joinable())
+        m_state->thread.join();
+    return m_state->result;
+}
+
 SnapshotStore::SnapshotStore(QString root)
     : m_root(std::move(root))
 {
@@ -293,7 +371,8 @@ Core::Result SnapshotStore::writeManifest(const QString &dir, const SnapshotInfo
     return {};
 }
 
-Core::Expected<SnapshotInfo> SnapshotStore::commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files) const
+Core::Expected<SnapshotInfo> SnapshotStore::commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files,
+                                                   const QList<SnapshotFile> &hashed) const
 {
     auto fail = [this, &stagingDir](const Core::Error &e) -> Core::Expected<SnapshotInfo> {
         discard(stagingDir);
@@ -306,6 +385,11 @@ Core::Expected<SnapshotInfo> SnapshotStore::commit(const QString &stagingDir, Sn
         const QFileInfo fi(path);
         if (!fi.isFile())
             return fail(Core::Error(Core::ErrorCode::Io, QStringLiteral("the snapshot's file %1 was not written").arg(name)));
+        const auto known = std::find_if(hashed.begin(), hashed.end(), [&](const SnapshotFile &h) { return h.name == name; });
+        if (known != hashed.end() && known->size == fi.size()) {
+            info.files << *known;
+            continue;
+        }
         auto sum = sha256File(path);
         if (!sum)
             return fail(sum.error());

@@ -88,7 +88,10 @@ public:
     // Blocking. Hash every file in `files` (relative to the staging
     // directory), write and sync the manifest, rename the directory to its
     // name. On any error the staging directory is removed.
-    Core::Expected<SnapshotInfo> commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files) const;
+    // `hashed`: checksums already taken (GrowingFileHasher); a file whose
+    // size still matches is not read again.
+    Core::Expected<SnapshotInfo> commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files,
+                                        const QList<SnapshotFile> &hashed = {}) const;
     // Blocking. fsync every file of a listed snapshot.
     static Core::Result syncFiles(const SnapshotInfo &info);
     // Blocking. Every file listed exists with its size and checksum;
@@ -109,5 +112,31 @@ private:
 
 // SHA-256 of a file, lowercase hex (blocking).
 Core::Expected<QString> sha256File(const QString &path);
+
+// Hashes a file while another process writes it (a VMM saving its state):
+// a thread of its own reads whatever has been written, waits for more, and
+// once finish() says the writer is done, reads to the end. The snapshot's
+// checksum is then ready when the save is, instead of a second pass over
+// the file afterwards. For files that only grow (QEMU's migration stream,
+// cloud-hypervisor's memory-ranges).
+class GrowingFileHasher {
+public:
+    static constexpr int kPollMs = 2; // no new data yet: look again after this
+
+    explicit GrowingFileHasher(QString path);
+    ~GrowingFileHasher(); // stops the thread; the result is dropped
+    GrowingFileHasher(const GrowingFileHasher &) = delete;
+    GrowingFileHasher &operator=(const GrowingFileHasher &) = delete;
+
+    QString path() const { return m_path; }
+    // Blocking (briefly: the rest of the file). The writer is done; the
+    // file's size and checksum as hashed.
+    Core::Expected<SnapshotFile> finish();
+
+private:
+    struct State;
+    QString m_path;
+    std::shared_ptr<State> m_state;
+};
 
 } // namespace Snapshot

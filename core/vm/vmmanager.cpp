@@ -659,9 +659,16 @@ Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, co
         Core::Log::core()->warn("{}: snapshot failed: {}", name.toStdString(), explained.message.toStdString());
         promise.resolve(explained);
     };
+    // The VMM's state files are hashed while they are written.
+    using Hashers = std::vector<std::unique_ptr<Snapshot::GrowingFileHasher>>;
+    auto hashers = std::make_shared<Hashers>();
+    if (Vmm::VmmInstance *instance = entry->vm->instance())
+        for (const QString &file : instance->stateFiles())
+            hashers->push_back(std::make_unique<Snapshot::GrowingFileHasher>(QDir(stagingDir).filePath(file)));
     Core::whenDone(entry->vm->saveSnapshot(stagingDir, options.leavePaused), this,
-                   [this, name, store, stagingDir, promise, fail, snapName, parent, createdAt](const Core::Expected<Info> &saved) {
+                   [this, name, store, stagingDir, promise, fail, snapName, parent, createdAt, hashers](const Core::Expected<Info> &saved) {
         if (!saved) {
+            hashers->clear(); // stop reading before the files go
             fail(saved.error());
             return;
         }
@@ -672,7 +679,14 @@ Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, co
         QStringList files = info.stateFiles;
         if (!info.diskFile.isEmpty())
             files << info.diskFile;
-        Core::whenDone(Core::runInThread<Info>([store, stagingDir, info, files]() { return store.commit(stagingDir, info, files); }), this,
+        Core::whenDone(Core::runInThread<Info>([store, stagingDir, info, files, hashers]() {
+                           QList<Snapshot::SnapshotFile> hashed;
+                           for (const auto &hasher : *hashers)
+                               if (auto h = hasher->finish())
+                                   hashed << *h; // else commit hashes that file itself
+                           return store.commit(stagingDir, info, files, hashed);
+                       }),
+                       this,
                        [this, name, promise, fail](const Core::Expected<Info> &committed) {
             if (!committed) {
                 fail(committed.error());
