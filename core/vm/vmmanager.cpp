@@ -614,6 +614,17 @@ Core::Future<void> VmManager::remove(const QString &name)
 
 // --- snapshots ---------------------------------------------------------------
 
+template<typename T>
+void VmManager::markInUse(const QString &vm, const QString &snapshot, const Core::Future<T> &until)
+{
+    const QString key = vm + QLatin1Char('/') + snapshot;
+    ++m_snapshotsInUse[key];
+    Core::whenDone(until, this, [this, key](const Core::Expected<T> &) {
+        if (--m_snapshotsInUse[key] <= 0)
+            m_snapshotsInUse.remove(key);
+    });
+}
+
 Core::Expected<VmManager::Entry *> VmManager::snapshotEntry(const QString &name) const
 {
     auto e = entryFor(name);
@@ -772,6 +783,7 @@ Core::Future<void> VmManager::restore(const QString &name, const QString &snapsh
     entry->snapshotting = true;
     Core::Promise<void> promise;
     const Snapshot::SnapshotInfo snap = *info;
+    markInUse(name, snap.name, promise.future());
     Core::whenDone(Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); }), this,
                    [this, name, snap, promise](const Core::Result &verified) {
         Entry *en = find(name);
@@ -885,6 +897,7 @@ Core::Future<QStringList> VmManager::fork(const QString &name, const QString &sn
 
     const Snapshot::SnapshotInfo snap = *info;
     Core::Promise<QStringList> promise;
+    markInUse(name, snap.name, promise.future());
     Core::whenDone(Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); }), this,
                    [this, name, snap, promise, options, prefix](const Core::Result &verified) {
         if (!verified) {
@@ -949,6 +962,9 @@ Core::Result VmManager::deleteSnapshot(const QString &name, const QString &snaps
     auto info = snapshotInfo(name, snapshot);
     if (!info && info.error().code == Core::ErrorCode::NotFound)
         return info.error();
+    if (m_snapshotsInUse.contains(name + QLatin1Char('/') + snapshot))
+        return Core::Error(Core::ErrorCode::InvalidState,
+                           QStringLiteral("snapshot '%1' of VM %2 is being restored or forked; delete it once that is done").arg(snapshot, name));
     const Snapshot::SnapshotStore store(snapshotDir(name));
     if (auto ok = store.remove(snapshot); !ok)
         return ok;

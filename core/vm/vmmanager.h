@@ -5,6 +5,7 @@
 
 #include <QDateTime>
 #include <QJsonObject>
+#include <QHash>
 #include <QObject>
 #include <QStringList>
 
@@ -220,6 +221,11 @@ private:
     Core::Result persist(const VmRecord &record);
     void setLastError(const QString &name, const std::optional<Core::Error> &error);
     Core::Expected<Entry *> snapshotEntry(const QString &name) const;
+    // Snapshots being read by a restore or a fork ("<vm>/<snapshot>" -> how
+    // many): they cannot be deleted meanwhile.
+    QHash<QString, int> m_snapshotsInUse;
+    template<typename T>
+    void markInUse(const QString &vm, const QString &snapshot, const Core::Future<T> &until);
     // Free names <prefix>-<n> for a fork.
     Core::Expected<QStringList> forkNames(const QString &prefix, int count) const;
     void forkOne(const QString &name, const Snapshot::SnapshotInfo &snapshot, Core::Promise<void> done);

@@ -250,7 +250,10 @@ private Q_SLOTS:
         QVERIFY(createAndStart(vm));
         QCOMPARE(out(vm, QStringLiteral("echo shared > /root/from-origin")), QString());
         E2E_VERIFY_OK(snap(vm, QStringLiteral("golden")));
-        auto forks = await(m_manager->fork(vm, QStringLiteral("golden"), {3, QStringLiteral("worker")}), 3 * kOpTimeoutMs);
+        auto pendingForks = m_manager->fork(vm, QStringLiteral("golden"), {3, QStringLiteral("worker")});
+        // Its files are being read: it cannot be deleted meanwhile.
+        QCOMPARE(m_manager->deleteSnapshot(vm, QStringLiteral("golden")).error().code, Core::ErrorCode::InvalidState);
+        auto forks = await(pendingForks, 3 * kOpTimeoutMs);
         E2E_VERIFY_OK(forks);
         QCOMPARE(*forks, (QStringList{QStringLiteral("worker-1"), QStringLiteral("worker-2"), QStringLiteral("worker-3")}));
 
