@@ -3,6 +3,7 @@
 #include "app/clioptions.h"
 #include "app/serviceclient.h"
 
+#include <QDateTime>
 #include <QEventLoop>
 #include <QFile>
 #include <QFutureWatcher>
@@ -25,7 +26,12 @@ const char kUsage[] =
     "  vm start|stop|rm NAME\n"
     "  vm exec NAME [--timeout S] [--stdin] -- COMMAND [ARGS...]\n"
     "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
-    "  vm console NAME\n";
+    "  vm console NAME\n"
+    "  vm snapshot NAME [--name SNAP] [--leave-paused]\n"
+    "  vm snapshots NAME\n"
+    "  vm restore NAME SNAP\n"
+    "  vm fork NAME SNAP [--count N] [--prefix PREFIX]\n"
+    "  vm snapshot-delete NAME SNAP\n";
 
 template<typename T>
 Core::Expected<T> wait(Core::Future<T> future)
@@ -281,6 +287,142 @@ int console(ServiceClient &client, const QStringList &args)
     return 0;
 }
 
+// --- snapshots ----------------------------------------------------------------
+
+// 1536 -> "1.5 KiB"
+QString humanSize(qint64 bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = double(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    return u == 0 ? QStringLiteral("%1 B").arg(bytes) : QStringLiteral("%1 %2").arg(v, 0, 'f', 1).arg(QLatin1String(units[u]));
+}
+
+// "2026-11-24T23:50:01.123Z" -> "2026-11-24 23:50:01" (UTC)
+QString shortTime(const QJsonValue &iso)
+{
+    const QDateTime t = QDateTime::fromString(iso.toString(), Qt::ISODateWithMs);
+    return t.isValid() ? t.toUTC().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) : QStringLiteral("-");
+}
+
+void printSnapshotHeader()
+{
+    std::printf("%-28s %-19s %-28s %10s\n", "NAME", "CREATED (UTC)", "PARENT", "SIZE");
+}
+
+void printSnapshotRow(const QJsonObject &s)
+{
+    const QJsonValue parent = s.value(QStringLiteral("parent"));
+    std::printf("%-28s %-19s %-28s %10s\n", qPrintable(s.value(QStringLiteral("name")).toString()),
+                qPrintable(shortTime(s.value(QStringLiteral("created_at")))), qPrintable(parent.isString() ? parent.toString() : QStringLiteral("-")),
+                qPrintable(humanSize(s.value(QStringLiteral("size_bytes")).toInteger())));
+}
+
+int snapshot(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString name;
+    auto named = takeOption(args, QStringLiteral("--name"), &name);
+    if (!named)
+        return usageError(named.error().message);
+    const bool leavePaused = Common::takeFlag(args, QStringLiteral("--leave-paused"));
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm snapshot takes one NAME [--name SNAP] [--leave-paused]"));
+    QJsonObject body;
+    if (*named)
+        body[QStringLiteral("name")] = name;
+    if (leavePaused)
+        body[QStringLiteral("leave_paused")] = true;
+    auto r = wait(client.postJson(ServiceClient::snapshotPath(args.first()), body));
+    if (!r)
+        return fail(r.error());
+    if (c.json) {
+        printJson(*r);
+        return 0;
+    }
+    std::printf("snapshot %s of %s: %s, the VM was paused %lld ms\n", qPrintable(r->value(QStringLiteral("name")).toString()),
+                qPrintable(args.first()), qPrintable(humanSize(r->value(QStringLiteral("size_bytes")).toInteger())),
+                static_cast<long long>(r->value(QStringLiteral("paused_ms")).toInteger()));
+    return 0;
+}
+
+int snapshots(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm snapshots takes one NAME"));
+    auto r = wait(client.getJson(ServiceClient::snapshotPath(args.first())));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray list = r->value(QStringLiteral("snapshots")).toArray();
+    if (c.json) {
+        printJson(list);
+        return 0;
+    }
+    printSnapshotHeader();
+    for (const QJsonValue &v : list)
+        printSnapshotRow(v.toObject());
+    return 0;
+}
+
+int restore(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm restore takes NAME SNAP"));
+    return printVm(c, wait(client.postJson(ServiceClient::snapshotPath(args.at(0), args.at(1), QStringLiteral("restore")), QJsonObject())));
+}
+
+int fork(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString count;
+    QString prefix;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--count"), &count}, std::pair{QStringLiteral("--prefix"), &prefix}}) {
+        auto r = takeOption(args, flag, target);
+        if (!r)
+            return usageError(r.error().message);
+    }
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm fork takes NAME SNAP [--count N] [--prefix PREFIX]"));
+    QJsonObject body;
+    if (!count.isEmpty()) {
+        bool ok = false;
+        const int n = count.toInt(&ok);
+        if (!ok)
+            return usageError(QStringLiteral("--count takes an integer"));
+        body[QStringLiteral("count")] = n; // the service says which range
+    }
+    if (!prefix.isEmpty())
+        body[QStringLiteral("name_prefix")] = prefix;
+    auto r = wait(client.postJson(ServiceClient::snapshotPath(args.at(0), args.at(1), QStringLiteral("fork")), body));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray vms = r->value(QStringLiteral("vms")).toArray();
+    if (c.json) {
+        printJson(vms);
+        return 0;
+    }
+    std::printf("%-20s %-10s %-12s %5s %10s\n", "NAME", "STATE", "TEMPLATE", "VCPUS", "MEMORY");
+    for (const QJsonValue &v : vms)
+        std::printf("%s\n", qPrintable(vmRow(v.toObject())));
+    return 0;
+}
+
+int snapshotDelete(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm snapshot-delete takes NAME SNAP"));
+    auto r = wait(client.deleteJson(ServiceClient::snapshotPath(args.at(0), args.at(1))));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(QJsonObject{{QStringLiteral("vm"), args.at(0)}, {QStringLiteral("snapshot"), args.at(1)}, {QStringLiteral("deleted"), true}});
+    else
+        std::printf("deleted snapshot %s of %s\n", qPrintable(args.at(1)), qPrintable(args.at(0)));
+    return 0;
+}
+
 } // namespace
 
 int vmCommand(QStringList args)
@@ -306,6 +448,16 @@ int vmCommand(QStringList args)
         return copy(client, c, args);
     if (verb == QLatin1String("console"))
         return console(client, args);
+    if (verb == QLatin1String("snapshot"))
+        return snapshot(client, c, args);
+    if (verb == QLatin1String("snapshots"))
+        return snapshots(client, c, args);
+    if (verb == QLatin1String("restore"))
+        return restore(client, c, args);
+    if (verb == QLatin1String("fork"))
+        return fork(client, c, args);
+    if (verb == QLatin1String("snapshot-delete"))
+        return snapshotDelete(client, c, args);
     return usageError(QStringLiteral("unknown vm command '%1'").arg(verb));
 }
 

@@ -159,6 +159,33 @@ QJsonArray McpServer::toolDefinitions()
              {QStringLiteral("name"), QStringLiteral("actions")}),
         tool("display_info", "A sandbox's desktop: its size and who is driving it (the agent, or a human who took control).",
              {{QStringLiteral("name"), name}}, {QStringLiteral("name")}),
+        tool("snapshot_create",
+             "Snapshot a running sandbox: its memory, processes and disk, to come back to later (snapshot_restore) or to "
+             "start copies from (snapshot_fork). The sandbox is paused for about a second, then runs on.",
+             {{QStringLiteral("name"), name},
+              {QStringLiteral("snapshot"), prop("string", "A name for the snapshot (lowercase letters, digits, '-'); snap-<UTC time> when absent")},
+              {QStringLiteral("leave_paused"), prop("boolean", "Leave the sandbox paused afterwards (default false)")}},
+             {QStringLiteral("name")}),
+        tool("snapshot_list", "List a sandbox's snapshots, oldest first: name, time, parent and size.", {{QStringLiteral("name"), name}},
+             {QStringLiteral("name")}),
+        tool("snapshot_restore",
+             "Bring a sandbox back to a snapshot: files, memory and running processes as they were when it was taken. "
+             "Whatever happened since is lost; the snapshot stays. A corrupted snapshot is refused and the sandbox left alone.",
+             {{QStringLiteral("name"), name}, {QStringLiteral("snapshot"), prop("string", "The snapshot's name")}},
+             {QStringLiteral("name"), QStringLiteral("snapshot")}),
+        tool("snapshot_fork",
+             "Start new sandboxes from a snapshot, each a running copy with its own name, disk and host name. Returns their names.",
+             {{QStringLiteral("name"), name},
+              {QStringLiteral("snapshot"), prop("string", "The snapshot's name")},
+              {QStringLiteral("count"), QJsonObject{{QStringLiteral("type"), QStringLiteral("integer")},
+                                                    {QStringLiteral("description"), QStringLiteral("How many (default 1)")},
+                                                    {QStringLiteral("minimum"), 1},
+                                                    {QStringLiteral("maximum"), 16}}},
+              {QStringLiteral("name_prefix"), prop("string", "The new sandboxes are named <prefix>-<n> (default <name>-fork)")}},
+             {QStringLiteral("name"), QStringLiteral("snapshot")}),
+        tool("snapshot_delete", "Delete a snapshot of a sandbox (the sandbox itself is not touched).",
+             {{QStringLiteral("name"), name}, {QStringLiteral("snapshot"), prop("string", "The snapshot's name")}},
+             {QStringLiteral("name"), QStringLiteral("snapshot")}),
     };
 }
 
@@ -256,7 +283,7 @@ void McpServer::handleMessage(const QByteArray &line)
                                                                                {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}},
                                     {QStringLiteral("instructions"),
                                      QStringLiteral("Each sandbox is a Linux microVM. Create one, run commands and move files in it, "
-                                                    "destroy it when done.")}});
+                                                    "snapshot it to come back to a state later or to fork copies, destroy it when done.")}});
         return;
     }
     if (method == QLatin1String("ping")) {
@@ -384,6 +411,10 @@ void McpServer::callTool(const QString &tool, const QJsonObject &args, const Rep
             });
         return;
     }
+    if (tool.startsWith(QLatin1String("snapshot_"))) {
+        snapshotTool(tool, name, args, problem, reply);
+        return;
+    }
     if (tool == QLatin1String("display_info")) {
         if (!problem.isEmpty())
             return reply(errorResult(problem));
@@ -500,6 +531,103 @@ void McpServer::callTool(const QString &tool, const QJsonObject &args, const Rep
                                  .arg(path)
                                  .arg(r->size())
                                  .arg(QString::fromLatin1(r->toBase64()))));
+        });
+        return;
+    }
+    reply(errorResult(QStringLiteral("unknown tool '%1'").arg(tool)));
+}
+
+void McpServer::snapshotTool(const QString &tool, const QString &name, const QJsonObject &args, QString problem, const Reply &reply)
+{
+    const auto failed = [reply](const Core::Error &e) { reply(errorResult(e.message)); };
+    if (tool == QLatin1String("snapshot_list")) {
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.getJson(ServiceClient::snapshotPath(name)).then(this, [reply, failed, name](const Core::Expected<QJsonObject> &r) {
+            if (!r)
+                return failed(r.error());
+            QJsonArray out;
+            for (const QJsonValue &v : r->value(QStringLiteral("snapshots")).toArray())
+                out.append(QJsonObject{{QStringLiteral("name"), v[QStringLiteral("name")]},
+                                       {QStringLiteral("created_at"), v[QStringLiteral("created_at")]},
+                                       {QStringLiteral("parent"), v[QStringLiteral("parent")]},
+                                       {QStringLiteral("size_bytes"), v[QStringLiteral("size_bytes")]}});
+            reply(textResult(out.isEmpty() ? QStringLiteral("sandbox %1 has no snapshots").arg(name) : compact(out)));
+        });
+        return;
+    }
+    if (tool == QLatin1String("snapshot_create")) {
+        QJsonObject body;
+        if (args.contains(QStringLiteral("snapshot"))) {
+            if ((!args.value(QStringLiteral("snapshot")).isString() || args.value(QStringLiteral("snapshot")).toString().isEmpty()) && problem.isEmpty())
+                problem = QStringLiteral("'snapshot' must be a non-empty string (leave it out for a generated name)");
+            body[QStringLiteral("name")] = args.value(QStringLiteral("snapshot"));
+        }
+        if (args.contains(QStringLiteral("leave_paused"))) {
+            if (!args.value(QStringLiteral("leave_paused")).isBool() && problem.isEmpty())
+                problem = QStringLiteral("'leave_paused' must be true or false");
+            body[QStringLiteral("leave_paused")] = args.value(QStringLiteral("leave_paused"));
+        }
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.postJson(ServiceClient::snapshotPath(name), body).then(this, [reply, failed, name](const Core::Expected<QJsonObject> &r) {
+            if (!r)
+                return failed(r.error());
+            reply(textResult(QStringLiteral("took snapshot %1 of sandbox %2 (%3 bytes, paused %4 ms)")
+                                 .arg(r->value(QStringLiteral("name")).toString(), name)
+                                 .arg(r->value(QStringLiteral("size_bytes")).toInteger())
+                                 .arg(r->value(QStringLiteral("paused_ms")).toInteger())));
+        });
+        return;
+    }
+    const QString snapshot = requiredString(args, QStringLiteral("snapshot"), &problem);
+    if (tool == QLatin1String("snapshot_restore")) {
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.postJson(ServiceClient::snapshotPath(name, snapshot, QStringLiteral("restore")), QJsonObject())
+            .then(this, [reply, failed, name, snapshot](const Core::Expected<QJsonObject> &r) {
+                if (!r)
+                    return failed(r.error());
+                reply(textResult(QStringLiteral("restored sandbox %1 to snapshot %2 (%3)")
+                                     .arg(name, snapshot, r->value(QStringLiteral("state")).toString())));
+            });
+        return;
+    }
+    if (tool == QLatin1String("snapshot_fork")) {
+        QJsonObject body;
+        if (args.contains(QStringLiteral("count"))) {
+            const QJsonValue count = args.value(QStringLiteral("count"));
+            if ((!count.isDouble() || count.toDouble() != double(count.toInt())) && problem.isEmpty())
+                problem = QStringLiteral("'count' must be an integer from 1 to 16");
+            body[QStringLiteral("count")] = count;
+        }
+        if (args.contains(QStringLiteral("name_prefix"))) {
+            if (!args.value(QStringLiteral("name_prefix")).isString() && problem.isEmpty())
+                problem = QStringLiteral("'name_prefix' must be a string");
+            body[QStringLiteral("name_prefix")] = args.value(QStringLiteral("name_prefix"));
+        }
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.postJson(ServiceClient::snapshotPath(name, snapshot, QStringLiteral("fork")), body)
+            .then(this, [reply, failed, snapshot](const Core::Expected<QJsonObject> &r) {
+                if (!r)
+                    return failed(r.error());
+                QStringList names;
+                for (const QJsonValue &v : r->value(QStringLiteral("vms")).toArray())
+                    names << v[QStringLiteral("name")].toString();
+                reply(textResult(QStringLiteral("started %1 sandbox(es) from snapshot %2: %3")
+                                     .arg(names.size())
+                                     .arg(snapshot, names.join(QStringLiteral(", ")))));
+            });
+        return;
+    }
+    if (tool == QLatin1String("snapshot_delete")) {
+        if (!problem.isEmpty())
+            return reply(errorResult(problem));
+        m_client.deleteJson(ServiceClient::snapshotPath(name, snapshot)).then(this, [reply, failed, name, snapshot](const Core::Expected<QJsonObject> &r) {
+            if (!r)
+                return failed(r.error());
+            reply(textResult(QStringLiteral("deleted snapshot %1 of sandbox %2").arg(snapshot, name)));
         });
         return;
     }

@@ -1,7 +1,8 @@
 #pragma once
 // `microvm-sandbox mcp`: a Model Context Protocol server on stdio
 // (JSON-RPC 2.0, one message per line). Its tools create, list and destroy
-// sandboxes, run commands and move files through the service's REST API:
+// sandboxes, run commands, move files and snapshot, restore and fork them
+// through the service's REST API:
 // the running service, or (--standalone, or when none answers) a private
 // in-process one whose VMs go away when the client hangs up.
 
@@ -47,6 +48,8 @@ private:
     void replyResult(const QJsonValue &id, const QJsonObject &result);
     void replyError(const QJsonValue &id, int code, const QString &message);
     void callTool(const QString &tool, const QJsonObject &args, const Reply &reply);
+    // The snapshot_* tools; problem: what is already wrong with the arguments.
+    void snapshotTool(const QString &tool, const QString &name, const QJsonObject &args, QString problem, const Reply &reply);
     void maybeFinish();
 
     ServiceClient m_client;

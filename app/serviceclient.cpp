@@ -38,6 +38,8 @@ Core::ErrorCode codeForApiError(const QString &code)
         return Core::ErrorCode::NoSpace;
     if (code == QLatin1String("unsupported"))
         return Core::ErrorCode::Unsupported;
+    if (code == QLatin1String("corrupted"))
+        return Core::ErrorCode::Corrupted;
     return Core::ErrorCode::Internal;
 }
 
@@ -86,6 +88,16 @@ QString ServiceClient::vmPath(const QString &name, const QString &rest)
 QString ServiceClient::filesPath(const QString &name, const QString &guestPath)
 {
     return vmPath(name, QStringLiteral("files?path=")) + QString::fromLatin1(QUrl::toPercentEncoding(guestPath));
+}
+
+QString ServiceClient::snapshotPath(const QString &name, const QString &snapshot, const QString &rest)
+{
+    QString p = vmPath(name, QStringLiteral("snapshots"));
+    if (!snapshot.isEmpty())
+        p += QLatin1Char('/') + QString::fromLatin1(QUrl::toPercentEncoding(snapshot));
+    if (!rest.isEmpty())
+        p += QLatin1Char('/') + rest;
+    return p;
 }
 
 bool ServiceClient::isUnreachable(const Core::Error &error)
@@ -165,6 +177,10 @@ Core::Future<QJsonObject> ServiceClient::sendJson(const QByteArray &method, cons
     send(method, path, body, contentType, timeoutMs).then(this, [promise](const Core::Expected<QByteArray> &r) {
         if (!r) {
             promise.resolve(r.error());
+            return;
+        }
+        if (r->isEmpty()) { // 204 No Content
+            promise.resolve(QJsonObject());
             return;
         }
         QJsonParseError pe;

@@ -33,7 +33,7 @@ public:
 
     const Endpoint &endpoint() const { return m_endpoint; }
 
-    // JSON routes: the reply's object. Errors carry the service's message;
+    // JSON routes: the reply's object ({} for a 204). Errors carry the service's message;
     // an unreachable service and a refused token get their own one-liners.
     Core::Future<QJsonObject> getJson(const QString &path, int timeoutMs = kDefaultTimeoutMs);
     Core::Future<QJsonObject> postJson(const QString &path, const QJsonObject &body, int timeoutMs = kDefaultTimeoutMs);
@@ -45,6 +45,8 @@ public:
     // "/api/v1/vms/NAME/files?path=..." with the parts encoded.
     static QString vmPath(const QString &name, const QString &rest = QString());
     static QString filesPath(const QString &name, const QString &guestPath);
+    // "/api/v1/vms/NAME/snapshots[/SNAP[/REST]]"
+    static QString snapshotPath(const QString &name, const QString &snapshot = QString(), const QString &rest = QString());
 
     // True when the error says nothing answered at the URL.
     static bool isUnreachable(const Core::Error &error);

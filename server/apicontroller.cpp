@@ -1,6 +1,7 @@
 #include "server/apicontroller.h"
 
 #include "core/agent/agentclient.h"
+#include "core/snapshot/snapshotstore.h"
 #include "core/template/vmtemplate.h"
 #include "core/vm/vmmanager.h"
 #include "server/displaycontroller.h"
@@ -75,6 +76,14 @@ ObjectOrError parseObject(const QByteArray &body, const QStringList &fields)
     return o;
 }
 
+// A body that may be left out: nothing (or only white space) is {}.
+ObjectOrError parseOptionalObject(const QByteArray &body, const QStringList &fields)
+{
+    if (body.trimmed().isEmpty())
+        return QJsonObject();
+    return parseObject(body, fields);
+}
+
 ApiError wrongType(const QString &field, const QString &expected)
 {
     return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("field '%1' must be %2").arg(field, expected));
@@ -110,6 +119,11 @@ QJsonValue timeOrNull(const QDateTime &t)
     return t.isValid() ? QJsonValue(iso(t)) : QJsonValue(QJsonValue::Null);
 }
 
+QJsonValue stringOrNull(const QString &s)
+{
+    return s.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(s);
+}
+
 QJsonObject fileToJson(const Agent::FileInfo &f)
 {
     QJsonObject o{{QStringLiteral("name"), f.name},
@@ -132,6 +146,13 @@ Response Response::ofJson(QJsonValue json, bool created)
     r.kind = Kind::Json;
     r.json = std::move(json);
     r.created = created;
+    return r;
+}
+
+Response Response::empty()
+{
+    Response r;
+    r.kind = Kind::Empty;
     return r;
 }
 
@@ -249,7 +270,9 @@ QJsonObject ApiController::vmToJson(const Vm::VmInfo &info)
                   {QStringLiteral("vcpus"), r.vcpus},
                   {QStringLiteral("memory_mb"), r.memoryMiB},
                   {QStringLiteral("created_at"), timeOrNull(r.createdAt)},
-                  {QStringLiteral("last_started_at"), timeOrNull(r.lastStartedAt)}};
+                  {QStringLiteral("last_started_at"), timeOrNull(r.lastStartedAt)},
+                  {QStringLiteral("current_snapshot"), stringOrNull(r.currentSnapshot)},
+                  {QStringLiteral("forked_from"), stringOrNull(r.forkedFrom)}};
     if (r.lastError) {
         const ApiError e = ApiError::fromCore(*r.lastError);
         o[QStringLiteral("last_error")] = QJsonObject{{QStringLiteral("code"), apiErrorCodeName(e.code)}, {QStringLiteral("message"), e.message}};
@@ -370,7 +393,11 @@ ApiFuture ApiController::deleteVm(const Request &request)
 ApiFuture ApiController::vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &))
 {
     const QString name = request.param(QStringLiteral("name"));
-    Core::Future<void> pending = (m_manager.*operation)(name);
+    return answerWithVm((m_manager.*operation)(name), name);
+}
+
+ApiFuture ApiController::answerWithVm(Core::Future<void> pending, const QString &name)
+{
     Reply reply;
     Core::whenDone(pending, this, [this, reply, name](const Core::Result &r) {
         if (!r) {
@@ -618,6 +645,129 @@ ApiFuture ApiController::console(const Request &request)
     if (!log)
         return fail(log.error());
     return ready(Response::ofBytes(*log, QByteArrayLiteral("text/plain; charset=utf-8")));
+}
+
+// --- snapshots ----------------------------------------------------------------
+
+QJsonObject ApiController::snapshotToJson(const Snapshot::SnapshotInfo &info)
+{
+    QJsonArray files;
+    for (const Snapshot::SnapshotFile &f : info.files)
+        files.append(QJsonObject{{QStringLiteral("name"), f.name}, {QStringLiteral("size"), f.size}, {QStringLiteral("sha256"), f.sha256}});
+    return QJsonObject{{QStringLiteral("name"), info.name},
+                       {QStringLiteral("vm"), info.vm},
+                       {QStringLiteral("created_at"), timeOrNull(info.createdAt)},
+                       {QStringLiteral("parent"), stringOrNull(info.parent)},
+                       {QStringLiteral("size_bytes"), info.sizeBytes()},
+                       {QStringLiteral("paused_ms"), info.pausedMs},
+                       {QStringLiteral("template"), info.templateName},
+                       {QStringLiteral("vcpus"), info.vcpus},
+                       {QStringLiteral("memory_mb"), info.memoryMiB},
+                       {QStringLiteral("driver"), info.driver},
+                       {QStringLiteral("has_disk"), !info.diskFile.isEmpty()},
+                       {QStringLiteral("files"), files}};
+}
+
+ApiFuture ApiController::createSnapshot(const Request &request)
+{
+    auto parsed = parseOptionalObject(request.body, {QStringLiteral("name"), QStringLiteral("leave_paused")});
+    if (auto *e = std::get_if<ApiError>(&parsed))
+        return ready(*e);
+    const QJsonObject o = std::get<QJsonObject>(parsed);
+    Vm::VmManager::SnapshotOptions options;
+    if (o.contains(QStringLiteral("name"))) {
+        const QJsonValue name = o.value(QStringLiteral("name"));
+        if (!name.isString() || name.toString().isEmpty())
+            return ready(wrongType(QStringLiteral("name"), QStringLiteral("a non-empty string (leave it out for snap-<UTC time>)")));
+        options.name = name.toString();
+    }
+    if (o.contains(QStringLiteral("leave_paused"))) {
+        if (!o.value(QStringLiteral("leave_paused")).isBool())
+            return ready(wrongType(QStringLiteral("leave_paused"), QStringLiteral("true or false")));
+        options.leavePaused = o.value(QStringLiteral("leave_paused")).toBool();
+    }
+    Reply reply;
+    Core::whenDone(m_manager.snapshot(request.param(QStringLiteral("name")), options), this,
+                   [reply](const Core::Expected<Snapshot::SnapshotInfo> &r) {
+        reply.resolve(r ? ApiResult(Response::ofJson(snapshotToJson(*r), true)) : ApiResult(ApiError::fromCore(r.error())));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::listSnapshots(const Request &request)
+{
+    auto list = m_manager.snapshots(request.param(QStringLiteral("name")));
+    if (!list)
+        return fail(list.error());
+    QJsonArray out;
+    for (const Snapshot::SnapshotInfo &info : *list)
+        out.append(snapshotToJson(info));
+    return ready(Response::ofJson(QJsonObject{{QStringLiteral("snapshots"), out}}));
+}
+
+ApiFuture ApiController::getSnapshot(const Request &request)
+{
+    auto info = m_manager.snapshotInfo(request.param(QStringLiteral("name")), request.param(QStringLiteral("snap")));
+    if (!info)
+        return fail(info.error());
+    return ready(Response::ofJson(snapshotToJson(*info)));
+}
+
+ApiFuture ApiController::restoreSnapshot(const Request &request)
+{
+    auto parsed = parseOptionalObject(request.body, {});
+    if (auto *e = std::get_if<ApiError>(&parsed))
+        return ready(*e);
+    const QString name = request.param(QStringLiteral("name"));
+    return answerWithVm(m_manager.restore(name, request.param(QStringLiteral("snap"))), name);
+}
+
+ApiFuture ApiController::forkSnapshot(const Request &request)
+{
+    auto parsed = parseOptionalObject(request.body, {QStringLiteral("count"), QStringLiteral("name_prefix")});
+    if (auto *e = std::get_if<ApiError>(&parsed))
+        return ready(*e);
+    const QJsonObject o = std::get<QJsonObject>(parsed);
+    Vm::VmManager::ForkOptions options;
+    if (o.contains(QStringLiteral("count"))) {
+        const QJsonValue count = o.value(QStringLiteral("count"));
+        if (!isInteger(count) || count.toInt() < 1 || count.toInt() > Vm::VmManager::kMaxForkCount)
+            return ready(wrongType(QStringLiteral("count"), QStringLiteral("an integer from 1 to %1").arg(Vm::VmManager::kMaxForkCount)));
+        options.count = count.toInt();
+    }
+    if (o.contains(QStringLiteral("name_prefix"))) {
+        const QJsonValue prefix = o.value(QStringLiteral("name_prefix"));
+        if (!prefix.isString() || prefix.toString().isEmpty())
+            return ready(wrongType(QStringLiteral("name_prefix"), QStringLiteral("a non-empty string (leave it out for <vm>-fork)")));
+        options.namePrefix = prefix.toString();
+    }
+    Reply reply;
+    Core::whenDone(m_manager.fork(request.param(QStringLiteral("name")), request.param(QStringLiteral("snap")), options), this,
+                   [this, reply](const Core::Expected<QStringList> &r) {
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        QJsonArray vms;
+        for (const QString &fork : *r) {
+            auto info = m_manager.info(fork);
+            if (!info) {
+                reply.resolve(ApiError::fromCore(info.error()));
+                return;
+            }
+            vms.append(vmToJson(*info));
+        }
+        reply.resolve(Response::ofJson(QJsonObject{{QStringLiteral("vms"), vms}}, true));
+    });
+    return reply.future();
+}
+
+ApiFuture ApiController::deleteSnapshot(const Request &request)
+{
+    auto r = m_manager.deleteSnapshot(request.param(QStringLiteral("name")), request.param(QStringLiteral("snap")));
+    if (!r)
+        return fail(r.error());
+    return ready(Response::empty());
 }
 
 ApiFuture ApiController::openApi(const Request &)

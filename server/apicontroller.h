@@ -26,6 +26,9 @@ struct ExecRequest;
 namespace Desktop {
 class DisplayHub;
 }
+namespace Snapshot {
+struct SnapshotInfo;
+}
 namespace Vm {
 class VmManager;
 struct VmInfo;
@@ -49,7 +52,7 @@ struct Request {
 };
 
 struct Response {
-    enum class Kind { Json, Bytes };
+    enum class Kind { Json, Bytes, Empty };
     Kind kind = Kind::Json;
     QJsonValue json;        // Kind::Json: an object or an array
     QByteArray bytes;       // Kind::Bytes
@@ -59,6 +62,8 @@ struct Response {
 
     static Response ofJson(QJsonValue json, bool created = false);
     static Response ofBytes(QByteArray bytes, QByteArray contentType);
+    // Done, nothing to say (HTTP 204).
+    static Response empty();
 };
 
 struct ApiError {
@@ -142,6 +147,13 @@ public:
     ApiFuture getFile(const Request &request);
     ApiFuture listFiles(const Request &request);
     ApiFuture console(const Request &request);
+    // Snapshots of a VM ({name}) and, where named, one of them ({snap}).
+    ApiFuture createSnapshot(const Request &request);
+    ApiFuture listSnapshots(const Request &request);
+    ApiFuture getSnapshot(const Request &request);
+    ApiFuture restoreSnapshot(const Request &request);
+    ApiFuture forkSnapshot(const Request &request);
+    ApiFuture deleteSnapshot(const Request &request);
     ApiFuture screenshot(const Request &request);
     ApiFuture input(const Request &request);
     ApiFuture display(const Request &request);
@@ -158,6 +170,7 @@ public:
 
     Desktop::DisplayHub *displays() const { return m_displays; }
     static QJsonObject vmToJson(const Vm::VmInfo &info);
+    static QJsonObject snapshotToJson(const Snapshot::SnapshotInfo &info);
     // The body of POST .../exec (and the first WebSocket message) into *out.
     static std::optional<ApiError> parseExecRequest(const QByteArray &body, Agent::ExecRequest *out);
     // A command started with stdin left open, for streamed exec: the handle
@@ -166,9 +179,10 @@ public:
     std::variant<Agent::ExecHandle *, ApiError> execStream(const QString &name, const QByteArray &requestJson);
 
 private:
-    // Run a manager operation, then answer with the VM as it is then.
     // Run one VmManager lifecycle call for the {name} parameter; answer with the VM.
     ApiFuture vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &));
+    // Once `pending` resolves, answer with the VM `name` as it is then.
+    ApiFuture answerWithVm(Core::Future<void> pending, const QString &name);
 
     Vm::VmManager &m_manager;
     Desktop::DisplayHub *m_displays;

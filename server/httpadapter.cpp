@@ -103,6 +103,8 @@ QHttpServerResponse toHttp(const ApiResult &result)
     if (!result.ok())
         return errorResponse(result.error());
     const Response &response = result.response();
+    if (response.kind == Response::Kind::Empty)
+        return QHttpServerResponse(Status::NoContent);
     const Status status = response.created ? Status::Created : Status::Ok;
     if (response.kind == Response::Kind::Bytes) {
         QHttpServerResponse r(response.contentType, response.bytes, status);
@@ -275,6 +277,12 @@ public:
         add("GET", "/api/v1/vms/{name}/files", &C::getFile);
         add("GET", "/api/v1/vms/{name}/files/list", &C::listFiles);
         add("GET", "/api/v1/vms/{name}/console", &C::console);
+        add("POST", "/api/v1/vms/{name}/snapshots", &C::createSnapshot);
+        add("GET", "/api/v1/vms/{name}/snapshots", &C::listSnapshots);
+        add("GET", "/api/v1/vms/{name}/snapshots/{snap}", &C::getSnapshot);
+        add("DELETE", "/api/v1/vms/{name}/snapshots/{snap}", &C::deleteSnapshot);
+        add("POST", "/api/v1/vms/{name}/snapshots/{snap}/restore", &C::restoreSnapshot);
+        add("POST", "/api/v1/vms/{name}/snapshots/{snap}/fork", &C::forkSnapshot);
         add("GET", "/api/v1/vms/{name}/screenshot", &C::screenshot);
         add("POST", "/api/v1/vms/{name}/input", &C::input);
         add("GET", "/api/v1/vms/{name}/display", &C::display);

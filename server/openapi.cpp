@@ -18,6 +18,13 @@ QJsonObject type(const char *t, const char *description = nullptr)
     return o;
 }
 
+QJsonObject nullableString(const char *description)
+{
+    QJsonObject o = type("string", description);
+    o[QStringLiteral("nullable")] = true;
+    return o;
+}
+
 QJsonObject arrayOf(QJsonObject items)
 {
     return QJsonObject{{QStringLiteral("type"), QStringLiteral("array")}, {QStringLiteral("items"), items}};
@@ -141,6 +148,8 @@ QJsonObject schemas()
                                       {QStringLiteral("last_started_at"), nullableTime},
                                       {QStringLiteral("last_error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{lastError}},
                                                                                  {QStringLiteral("nullable"), true}}},
+                                      {QStringLiteral("current_snapshot"), nullableString("the snapshot its state descends from (the last taken or restored); null after a cold boot")},
+                                      {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
                                       {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
                                       {QStringLiteral("accelerated"), type("boolean", "while running or paused")}},
                                      {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
@@ -210,6 +219,37 @@ QJsonObject schemas()
                                            {QStringLiteral("viewer"), type("string", "the noVNC page")},
                                            {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
                                            {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
+    QJsonObject snapshotName = type("string");
+    snapshotName[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
+    s[QStringLiteral("SnapshotFile")] = object({{QStringLiteral("name"), type("string", "relative to the snapshot's directory")},
+                                                {QStringLiteral("size"), type("integer")},
+                                                {QStringLiteral("sha256"), type("string", "lowercase hex, as written")}},
+                                               {QStringLiteral("name"), QStringLiteral("size"), QStringLiteral("sha256")});
+    QJsonObject createdAt = type("string");
+    createdAt[QStringLiteral("format")] = QStringLiteral("date-time");
+    s[QStringLiteral("Snapshot")] = object({{QStringLiteral("name"), type("string")},
+                                            {QStringLiteral("vm"), type("string", "the VM it was taken of")},
+                                            {QStringLiteral("created_at"), createdAt},
+                                            {QStringLiteral("parent"), nullableString("the snapshot the VM's state descended from; null: a cold boot")},
+                                            {QStringLiteral("size_bytes"), type("integer", "all its files")},
+                                            {QStringLiteral("paused_ms"), type("integer", "how long the VM was paused for it")},
+                                            {QStringLiteral("template"), type("string")},
+                                            {QStringLiteral("vcpus"), type("integer")},
+                                            {QStringLiteral("memory_mb"), type("integer")},
+                                            {QStringLiteral("driver"), type("string", "qemu or cloud-hypervisor")},
+                                            {QStringLiteral("has_disk"), type("boolean", "it holds a copy of the VM's writable disk")},
+                                            {QStringLiteral("files"), arrayOf(ref("SnapshotFile"))}},
+                                           {QStringLiteral("name"), QStringLiteral("vm"), QStringLiteral("created_at"), QStringLiteral("files")});
+    QJsonObject snapshotNameField = snapshotName;
+    snapshotNameField[QStringLiteral("description")] = QStringLiteral("default: snap-<UTC time>");
+    s[QStringLiteral("CreateSnapshot")] = object(
+        {{QStringLiteral("name"), snapshotNameField},
+         {QStringLiteral("leave_paused"), type("boolean", "stay paused afterwards (default false: a running VM runs on; a paused one stays paused)")}});
+    QJsonObject count = type("integer", "how many VMs to start (default 1)");
+    count[QStringLiteral("minimum")] = 1;
+    count[QStringLiteral("maximum")] = 16;
+    s[QStringLiteral("ForkRequest")] = object({{QStringLiteral("count"), count},
+                                               {QStringLiteral("name_prefix"), type("string", "the new VMs are <prefix>-<n> (default <vm>-fork)")}});
     return s;
 }
 
@@ -221,6 +261,9 @@ QJsonObject components()
                        {QStringLiteral("description"), QStringLiteral("the VM's name")},
                        {QStringLiteral("schema"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")},
                                                               {QStringLiteral("pattern"), QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$")}}}};
+    QJsonObject snapshotName = vmName;
+    snapshotName[QStringLiteral("name")] = QStringLiteral("snap");
+    snapshotName[QStringLiteral("description")] = QStringLiteral("the snapshot's name");
     const auto err = [](const char *description) { return response(description, jsonContent(ref("Error"))); };
     return QJsonObject{
         {QStringLiteral("securitySchemes"),
@@ -229,13 +272,15 @@ QJsonObject components()
                                                             {QStringLiteral("description"),
                                                              QStringLiteral("the token printed on the service's first start "
                                                                             "(stored in the config directory, file 'token')")}}}}},
-        {QStringLiteral("parameters"), QJsonObject{{QStringLiteral("VmName"), vmName}}},
+        {QStringLiteral("parameters"), QJsonObject{{QStringLiteral("VmName"), vmName}, {QStringLiteral("SnapshotName"), snapshotName}}},
         {QStringLiteral("schemas"), schemas()},
         {QStringLiteral("responses"), QJsonObject{{QStringLiteral("Error"), err("an error")},
                                                   {QStringLiteral("BadRequest"), err("malformed JSON, a wrong field or parameter")},
                                                   {QStringLiteral("Unauthorized"), err("no or a wrong bearer token")},
                                                   {QStringLiteral("NotFound"), err("no such VM, template or guest path")},
-                                                  {QStringLiteral("Conflict"), err("the VM's state does not allow it, or it exists")}}}};
+                                                  {QStringLiteral("Conflict"), err("the VM's state does not allow it, or it exists")},
+                                                  {QStringLiteral("Corrupted"), err("corrupted: the snapshot's files fail their checksums")},
+                                                  {QStringLiteral("NoSpace"), err("no_space: the disk is full; nothing was kept")}}}};
 }
 
 } // namespace
@@ -289,6 +334,40 @@ QJsonObject document()
          QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
          {},
          {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
+
+    // Snapshots: a VM's saved state (memory, devices, disk), restored in
+    // place or forked into new VMs.
+    const QJsonArray bySnapshot{nameParameter(), QJsonObject{{QStringLiteral("$ref"), QStringLiteral("#/components/parameters/SnapshotName")}}};
+    add("/api/v1/vms/{name}/snapshots", "post",
+        {"Snapshot a running or paused VM: pause it, save memory, devices and disk, run it again (unless leave_paused). "
+         "Listed only once every file is written, hashed and synced; on any failure nothing is kept",
+         "createSnapshot", byName,
+         QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("CreateSnapshot"))}},
+         {{QStringLiteral("201"), response("the snapshot", jsonContent(ref("Snapshot")))},
+          {QStringLiteral("409"), errorRef("Conflict")},
+          {QStringLiteral("507"), errorRef("NoSpace")}}});
+    add("/api/v1/vms/{name}/snapshots", "get",
+        {"A VM's snapshots, oldest first", "listSnapshots", byName, {},
+         {{QStringLiteral("200"), response("snapshots", jsonContent(object({{QStringLiteral("snapshots"), arrayOf(ref("Snapshot"))}})))}}});
+    add("/api/v1/vms/{name}/snapshots/{snap}", "get",
+        {"One snapshot", "getSnapshot", bySnapshot, {}, {{QStringLiteral("200"), response("the snapshot", jsonContent(ref("Snapshot")))}}});
+    add("/api/v1/vms/{name}/snapshots/{snap}", "delete",
+        {"Delete a snapshot (its children keep working and get its parent as theirs)", "deleteSnapshot", bySnapshot, {},
+         {{QStringLiteral("204"), response("deleted")}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    add("/api/v1/vms/{name}/snapshots/{snap}/restore", "post",
+        {"Verify the snapshot's checksums, then run the VM from it in place (a running VM loses its unsaved state, a stopped "
+         "one starts). A corrupted snapshot is refused (422) and the VM is left as it was",
+         "restoreSnapshot", bySnapshot, {},
+         {{QStringLiteral("200"), response("the VM, running from the snapshot", jsonContent(ref("Vm")))},
+          {QStringLiteral("409"), errorRef("Conflict")},
+          {QStringLiteral("422"), errorRef("Corrupted")}}});
+    add("/api/v1/vms/{name}/snapshots/{snap}/fork", "post",
+        {"Start new VMs from a snapshot, each with its own name, disk copy and host name. All or nothing", "forkSnapshot", bySnapshot,
+         QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("ForkRequest"))}},
+         {{QStringLiteral("201"), response("the new VMs, running", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))},
+          {QStringLiteral("409"), errorRef("Conflict")},
+          {QStringLiteral("422"), errorRef("Corrupted")},
+          {QStringLiteral("507"), errorRef("NoSpace")}}});
 
     QJsonObject binary = type("string");
     binary[QStringLiteral("format")] = QStringLiteral("binary");

@@ -3,7 +3,8 @@
 // port (so this process keeps its event loop running while a child runs).
 // A real guest (QEMU driver): create, exec with streams and exit code, cp
 // both ways with a sha256 check, console, stop, rm; --json parsed; a wrong
-// token and a service that is not running give one clear line.
+// token and a service that is not running give one clear line. Snapshots:
+// snapshot, snapshots, restore, fork, snapshot-delete on another guest.
 
 #include "e2efixture.h"
 
@@ -145,6 +146,17 @@ private Q_SLOTS:
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("frobnicate")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("exec"), QStringLiteral("x")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("cp"), QStringLiteral("a"), QStringLiteral("b")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot"), QStringLiteral("x"), QStringLiteral("--name")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshots"), QStringLiteral("x"), QStringLiteral("y")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("restore"), QStringLiteral("x")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("fork"), QStringLiteral("x"), QStringLiteral("s"), QStringLiteral("--count"),
+                      QStringLiteral("many")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot-delete"), QStringLiteral("x")}).exitCode, 2);
+        const Run help = cli({QStringLiteral("vm"), QStringLiteral("--help")});
+        QCOMPARE(help.exitCode, 0);
+        for (const char *verb : {"vm snapshot NAME", "vm snapshots NAME", "vm restore NAME SNAP", "vm fork NAME SNAP", "vm snapshot-delete NAME SNAP"})
+            QVERIFY2(help.out.contains(verb), help.out.constData());
     }
 
     void templateList()
@@ -234,6 +246,91 @@ private Q_SLOTS:
         r = cli({QStringLiteral("vm"), QStringLiteral("rm"), vm});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("cli-a"), r.describe().constData());
+    }
+
+    void snapshotsWithARealGuest()
+    {
+        const QString vm = QStringLiteral("cli-s");
+        const QString vmCmd = QStringLiteral("vm");
+        Run r = cli({vmCmd, QStringLiteral("create"), vm}, kCreateTimeoutMs);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("exec"), vm, QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
+                 QStringLiteral("echo before > /root/state.txt")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+
+        // snapshot: --json gives the snapshot object, the text one line
+        r = cli({vmCmd, QStringLiteral("snapshot"), vm, QStringLiteral("--name"), QStringLiteral("one"), QStringLiteral("--json")}, 300000);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        const QJsonObject one = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(one[QStringLiteral("name")].toString(), QStringLiteral("one"));
+        QCOMPARE(one[QStringLiteral("vm")].toString(), vm);
+        QVERIFY(one[QStringLiteral("size_bytes")].toInteger() > 0);
+        r = cli({vmCmd, QStringLiteral("exec"), vm, QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
+                 QStringLiteral("echo after > /root/state.txt")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("snapshot"), vm}, 300000);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QVERIFY2(r.out.startsWith("snapshot snap-") && r.out.contains(" of cli-s") && r.out.count('\n') == 1, r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("snapshot"), vm, QStringLiteral("--name"), QStringLiteral("one")}, 300000);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("one") && r.err.count('\n') == 1, r.describe().constData());
+
+        // snapshots: a table (oldest first), or the array
+        r = cli({vmCmd, QStringLiteral("snapshots"), vm});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        const QList<QByteArray> lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        QVERIFY2(lines.at(0).startsWith("NAME") && lines.at(0).contains("CREATED") && lines.at(0).contains("PARENT") && lines.at(0).contains("SIZE"),
+                 r.out.constData());
+        QVERIFY2(lines.at(1).startsWith("one ") && lines.at(1).contains(" - ") && lines.at(1).contains("iB"), r.out.constData());
+        QVERIFY2(lines.at(2).startsWith("snap-") && lines.at(2).contains(" one "), r.out.constData());
+        r = cli({vmCmd, QStringLiteral("snapshots"), vm, QStringLiteral("--json")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        const QJsonArray list = QJsonDocument::fromJson(r.out).array();
+        QCOMPARE(list.size(), 2);
+        QCOMPARE(list.at(0)[QStringLiteral("name")].toString(), QStringLiteral("one"));
+        QCOMPARE(list.at(1)[QStringLiteral("parent")].toString(), QStringLiteral("one"));
+        const QString second = list.at(1)[QStringLiteral("name")].toString();
+
+        // restore: the VM as `vm start` prints it; the file as it was
+        r = cli({vmCmd, QStringLiteral("restore"), vm, QStringLiteral("one")}, 300000);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QVERIFY2(r.out.startsWith("NAME") && r.out.contains("cli-s") && r.out.contains("running"), r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("exec"), vm, QStringLiteral("--"), QStringLiteral("cat"), QStringLiteral("/root/state.txt")});
+        QCOMPARE(r.out, QByteArray("before\n"));
+        r = cli({vmCmd, QStringLiteral("restore"), vm, QStringLiteral("nope"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("nope") && r.err.count('\n') == 1, r.describe().constData());
+
+        // fork: one new VM, listed; it has the second snapshot's file
+        r = cli({vmCmd, QStringLiteral("fork"), vm, second, QStringLiteral("--count"), QStringLiteral("1"), QStringLiteral("--prefix"),
+                 QStringLiteral("clifk"), QStringLiteral("--json")},
+                300000);
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        const QJsonArray forks = QJsonDocument::fromJson(r.out).array();
+        QCOMPARE(forks.size(), 1);
+        QCOMPARE(forks.at(0)[QStringLiteral("name")].toString(), QStringLiteral("clifk-1"));
+        QCOMPARE(forks.at(0)[QStringLiteral("forked_from")].toString(), vm + QLatin1Char('/') + second);
+        QCOMPARE(vmState(QStringLiteral("clifk-1")), QStringLiteral("running"));
+        r = cli({vmCmd, QStringLiteral("exec"), QStringLiteral("clifk-1"), QStringLiteral("--"), QStringLiteral("cat"), QStringLiteral("/root/state.txt")});
+        QCOMPARE(r.out, QByteArray("after\n"));
+        r = cli({vmCmd, QStringLiteral("fork"), vm, second, QStringLiteral("--count"), QStringLiteral("17")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("count") && r.err.count('\n') == 1, r.describe().constData());
+        QCOMPARE(cli({vmCmd, QStringLiteral("rm"), QStringLiteral("clifk-1")}, 60000).exitCode, 0);
+
+        // snapshot-delete, then the list has it no more
+        r = cli({vmCmd, QStringLiteral("snapshot-delete"), vm, QStringLiteral("one")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QCOMPARE(r.out, QByteArray("deleted snapshot one of cli-s\n"));
+        r = cli({vmCmd, QStringLiteral("snapshots"), vm, QStringLiteral("--json")});
+        const QJsonArray after = QJsonDocument::fromJson(r.out).array();
+        QCOMPARE(after.size(), 1);
+        QCOMPARE(after.at(0)[QStringLiteral("name")].toString(), second);
+        r = cli({vmCmd, QStringLiteral("snapshot-delete"), vm, QStringLiteral("one")});
+        QCOMPARE(r.exitCode, 1);
+
+        QCOMPARE(cli({vmCmd, QStringLiteral("rm"), vm}, 60000).exitCode, 0);
     }
 };
 

@@ -1,7 +1,7 @@
 // The MCP server as an MCP client sees it: the official TypeScript SDK
 // spawns `microvm-sandbox mcp --standalone` over stdio and drives real
-// guests through the tools: a minimal one for commands and files, a desktop
-// one for screenshots and input.
+// guests through the tools: a minimal one for commands, files and
+// snapshots, a desktop one for screenshots and input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -35,7 +35,8 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             const { tools } = await client.listTools();
             const names = tools.map((x) => x.name).sort();
             assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'list_sandboxes', 'read_file',
-                                     'run_command', 'screenshot', 'write_file']);
+                                     'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete', 'snapshot_fork', 'snapshot_list',
+                                     'snapshot_restore', 'write_file']);
             for (const tool of tools)
                 assert.equal(tool.inputSchema.type, 'object', tool.name);
         });
@@ -81,6 +82,39 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             assert.ok(back.includes(bytes.toString('base64')), back);
             const missing = await client.callTool({ name: 'read_file', arguments: { name, path: '/tmp/mcp/nope' } }, undefined, callTimeout);
             assert.equal(missing.isError, true);
+        });
+
+        await t.test('snapshot_create, snapshot_list, snapshot_restore, snapshot_delete', async () => {
+            ok(await client.callTool({ name: 'write_file', arguments: { name, path: '/root/snap.txt', content: 'before\n' } }, undefined, callTimeout));
+            const taken = ok(await client.callTool({ name: 'snapshot_create', arguments: { name, snapshot: 'one' } }, undefined, callTimeout));
+            assert.match(taken, /took snapshot one of sandbox mcp-test/);
+            ok(await client.callTool({ name: 'write_file', arguments: { name, path: '/root/snap.txt', content: 'after\n' } }, undefined, callTimeout));
+
+            const list = JSON.parse(ok(await client.callTool({ name: 'snapshot_list', arguments: { name } }, undefined, callTimeout)));
+            assert.equal(list.length, 1);
+            assert.equal(list[0].name, 'one');
+            assert.equal(list[0].parent, null);
+            assert.ok(list[0].size_bytes > 0);
+
+            const restored = ok(await client.callTool({ name: 'snapshot_restore', arguments: { name, snapshot: 'one' } }, undefined, callTimeout));
+            assert.match(restored, /restored sandbox mcp-test to snapshot one \(running\)/);
+            assert.equal(ok(await client.callTool({ name: 'read_file', arguments: { name, path: '/root/snap.txt' } }, undefined, callTimeout)), 'before\n');
+
+            const unknown = await client.callTool({ name: 'snapshot_restore', arguments: { name, snapshot: 'nope' } }, undefined, callTimeout);
+            assert.equal(unknown.isError, true);
+            assert.match(text(unknown), /nope/);
+            const missing = await client.callTool({ name: 'snapshot_restore', arguments: { name } }, undefined, callTimeout);
+            assert.equal(missing.isError, true);
+            assert.match(text(missing), /'snapshot' is required/);
+            const badCount = await client.callTool({ name: 'snapshot_fork', arguments: { name, snapshot: 'one', count: 17 } }, undefined, callTimeout);
+            assert.equal(badCount.isError, true);
+            assert.match(text(badCount), /count/);
+
+            assert.match(ok(await client.callTool({ name: 'snapshot_delete', arguments: { name, snapshot: 'one' } }, undefined, callTimeout)),
+                         /deleted snapshot one of sandbox mcp-test/);
+            assert.match(ok(await client.callTool({ name: 'snapshot_list', arguments: { name } }, undefined, callTimeout)), /has no snapshots/);
+            const again = await client.callTool({ name: 'snapshot_delete', arguments: { name, snapshot: 'one' } }, undefined, callTimeout);
+            assert.equal(again.isError, true);
         });
 
         await t.test('a sandbox without a desktop has no screenshot', async () => {
