@@ -186,20 +186,7 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
         spec.accel = m_restoreAccel;
     spec.persistent = m_persistent;
     m_instance = m_driver.createInstance(spec);
-    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
-        if (m_state == State::Booting) {
-            failStart(e);
-            return;
-        }
-        if (m_state == State::Ready || m_state == State::Paused) {
-            m_lastError = e;
-            if (m_agent)
-                m_agent->close();
-            setState(State::Failed);
-            Q_EMIT failed(e);
-            cleanup();
-        }
-    });
+    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
 
     setState(State::Booting);
     m_bootTimer.start();
@@ -262,6 +249,23 @@ void VirtualMachine::becomeReady(const QString &agentVersion)
     Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), agentVersion.toStdString(), m_bootMs);
     setState(State::Ready);
     m_startPromise.resolve({});
+}
+
+// The VMM died (crash, kill -9, guest poweroff) without being asked to.
+void VirtualMachine::onVmmExited(const Core::Error &error)
+{
+    if (m_state == State::Booting) {
+        failStart(error);
+        return;
+    }
+    if (m_state == State::Ready || m_state == State::Paused) {
+        m_lastError = error;
+        if (m_agent)
+            m_agent->close();
+        setState(State::Failed);
+        Q_EMIT failed(error);
+        cleanup();
+    }
 }
 
 void VirtualMachine::failStart(const Core::Error &error)
@@ -417,20 +421,7 @@ Core::Future<void> VirtualMachine::adopt(const Vmm::DetachedVmm &vmm)
     spec.accel = vmm.accel;
     spec.persistent = true;
     m_instance = m_driver.createInstance(spec);
-    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, [this](const Core::Error &e) {
-        if (m_state == State::Booting) {
-            failStart(e);
-            return;
-        }
-        if (m_state == State::Ready || m_state == State::Paused) {
-            m_lastError = e;
-            if (m_agent)
-                m_agent->close();
-            setState(State::Failed);
-            Q_EMIT failed(e);
-            cleanup();
-        }
-    });
+    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
     setState(State::Booting);
     m_bootTimer.start();
     m_instance->adopt(vmm).then(this, [this](const Core::Result &r) {

@@ -146,6 +146,7 @@ private:
     Core::Result ensureDiskDir();
     void becomeReady(const QString &agentVersion);
     void failStart(const Core::Error &error);
+    void onVmmExited(const Core::Error &error);
     void cleanup();
     // The agent of an adopted VM; Ready once it answered.
     Core::Future<Agent::AgentInfo> connectAdoptedAgent();

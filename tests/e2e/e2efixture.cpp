@@ -3,6 +3,9 @@
 #include "core/vmm/kvmprobe.h"
 #include "core/vmm/vmmprocess.h"
 
+#include <QDir>
+#include <QFile>
+
 namespace E2e {
 
 void initEnvironment()
@@ -36,6 +39,27 @@ DriverOrSkip driverFor(Vmm::DriverKind kind)
         return {nullptr, QStringLiteral("FAIL: %1").arg(d.error().message)};
     }
     return {std::shared_ptr<Vmm::VmmDriver>(std::move(*d)), QString()};
+}
+
+QList<int> childProcessesOf(qint64 parent)
+{
+    QList<int> out;
+    const QByteArray wanted = QByteArray::number(parent);
+    for (const QString &p : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        bool ok = false;
+        const int pid = p.toInt(&ok);
+        if (!ok)
+            continue;
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(p));
+        if (!stat.open(QIODevice::ReadOnly))
+            continue;
+        const QByteArray s = stat.readAll();
+        // pid (comm) state ppid ...: comm may contain spaces, so split after ')'.
+        const QList<QByteArray> fields = s.mid(s.lastIndexOf(')') + 2).split(' ');
+        if (fields.size() > 2 && fields.at(1) == wanted && fields.at(0) != "Z")
+            out << pid;
+    }
+    return out;
 }
 
 Templates::VmTemplate minimalTemplate()

@@ -32,6 +32,9 @@ Vmm::DriverKind currentDriverKind();
 
 Templates::VmTemplate minimalTemplate();
 
+// Live (not zombie) processes whose parent is `parent` (from /proc/*/stat).
+QList<int> childProcessesOf(qint64 parent);
+
 // Spin the event loop until the future is finished or the time is up.
 template<typename T>
 Core::Expected<T> await(Core::Future<T> future, int timeoutMs)

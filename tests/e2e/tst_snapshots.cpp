@@ -30,24 +30,10 @@ namespace {
 
 constexpr int kOpTimeoutMs = 240000; // a snapshot or restore under TCG on a busy host
 
-// Direct children of pid (from /proc/*/stat).
+// The snapshot's writer: QEMU's child (the shell running cat, or cat itself).
 QList<int> childrenOf(qint64 pid)
 {
-    QList<int> out;
-    for (const QString &p : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
-        bool ok = false;
-        const int n = p.toInt(&ok);
-        if (!ok)
-            continue;
-        QFile stat(QStringLiteral("/proc/%1/stat").arg(p));
-        if (!stat.open(QIODevice::ReadOnly))
-            continue;
-        const QByteArray s = stat.readAll();
-        const QList<QByteArray> fields = s.mid(s.lastIndexOf(')') + 2).split(' ');
-        if (fields.size() > 2 && fields.at(1).toLongLong() == pid && fields.at(0) != "Z")
-            out << n;
-    }
-    return out;
+    return childProcessesOf(pid);
 }
 
 } // namespace

@@ -23,24 +23,7 @@ namespace {
 // Processes whose parent is this test process.
 QList<int> childProcesses()
 {
-    QList<int> out;
-    const QString self = QString::number(::getpid());
-    const QStringList pids = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs);
-    for (const QString &p : pids) {
-        bool ok = false;
-        p.toInt(&ok);
-        if (!ok)
-            continue;
-        QFile stat(QStringLiteral("/proc/%1/stat").arg(p));
-        if (!stat.open(QIODevice::ReadOnly))
-            continue;
-        const QByteArray s = stat.readAll();
-        // pid (comm) state ppid ...: comm may contain spaces, so split after ')'.
-        const QList<QByteArray> fields = s.mid(s.lastIndexOf(')') + 2).split(' ');
-        if (fields.size() > 2 && fields.at(1) == self.toLatin1() && fields.at(0) != "Z")
-            out << p.toInt();
-    }
-    return out;
+    return childProcessesOf(::getpid());
 }
 
 QStringList socketsUnder(const QString &dir)
