@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace Snapshot {
@@ -177,6 +178,9 @@ GrowingFileHasher::GrowingFileHasher(QString path)
     , m_state(std::make_shared<State>())
 {
     m_state->thread = std::thread([state = m_state, path = m_path]() {
+        // Below the VMM writing the state: while the VM is paused, its save
+        // comes first; the hash catches up (the file is in the page cache).
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kNice);
         const QByteArray file = QFile::encodeName(path);
         int fd = -1;
         // The writer creates the file a moment after it is asked to save.

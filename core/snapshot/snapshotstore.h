@@ -122,6 +122,7 @@ Core::Expected<QString> sha256File(const QString &path);
 class GrowingFileHasher {
 public:
     static constexpr int kPollMs = 2; // no new data yet: look again after this
+    static constexpr int kNice = 10;  // the hashing thread's niceness
 
     explicit GrowingFileHasher(QString path);
     ~GrowingFileHasher(); // stops the thread; the result is dropped
