@@ -7,6 +7,8 @@
 // (MVS_GUI_SCREENSHOT, else the test's temporary directory).
 
 #include "e2efixture.h"
+
+#include "tests/apicall.h"
 #include "screenpixels.h"
 
 #include "app/gui/desktopgrid.h"
@@ -38,13 +40,7 @@ constexpr int kCreateTimeoutMs = 20 * 60 * 1000; // the first run may build the 
 constexpr int kDesktopTimeoutMs = 120000;          // agent up -> the display connected and drawn
 constexpr int kMinDrawnPixels = 100;
 
-struct Reply {
-    int status = 0;
-    QByteArray body;
-    QJsonObject json;
-    QString describe() const { return QStringLiteral("HTTP %1 %2").arg(status).arg(QString::fromUtf8(body.left(400))); }
-    QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
-};
+using Reply = TestApi::Reply;
 
 } // namespace
 
@@ -58,22 +54,7 @@ class TestControlToggle : public QObject {
 
     Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000)
     {
-        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
-        req.setRawHeader("Authorization", "Bearer " + m_token);
-        if (!body.isEmpty())
-            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        QNetworkReply *reply = m_nam.sendCustomRequest(req, method, body);
-        QDeadlineTimer deadline(timeoutMs);
-        while (!reply->isFinished() && !deadline.hasExpired())
-            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
-        if (!reply->isFinished())
-            reply->abort();
-        Reply r;
-        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.body = reply->readAll();
-        r.json = QJsonDocument::fromJson(r.body).object();
-        reply->deleteLater();
-        return r;
+        return TestApi::call(m_nam, m_port, m_token, method, path, body, timeoutMs);
     }
 
     Reply agentInput() { return call("POST", QStringLiteral("/api/v1/vms/desk/input"), R"({"action": "move", "x": 10, "y": 10})"); }

@@ -7,6 +7,8 @@
 // One desktop VM per driver row (booting it is the slow part under TCG).
 
 #include "e2efixture.h"
+
+#include "tests/apicall.h"
 #include "screenpixels.h"
 
 #include "core/vm/vmmanager.h"
@@ -37,14 +39,7 @@ constexpr int kDesktopTimeoutMs = 120000;         // agent up -> the screen show
 constexpr int kObserveTimeoutMs = 20000;          // input -> its effect seen in the guest
 constexpr int kMinDrawnPixels = 100;              // a prompt and a cursor, at least
 
-struct Reply {
-    int status = 0;
-    QByteArray body;
-    QJsonObject json;
-    QHash<QByteArray, QByteArray> headers;
-    QString describe() const { return QStringLiteral("HTTP %1 %2").arg(status).arg(QString::fromUtf8(body.left(400))); }
-    QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
-};
+using Reply = TestApi::Reply;
 
 QByteArray compact(const QJsonObject &o)
 {
@@ -68,25 +63,7 @@ class TestComputerUse : public QObject {
     Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000,
                bool auth = true)
     {
-        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
-        if (auth)
-            req.setRawHeader("Authorization", "Bearer " + m_token);
-        if (!body.isEmpty())
-            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        QNetworkReply *reply = m_nam.sendCustomRequest(req, method, body);
-        QDeadlineTimer deadline(timeoutMs);
-        while (!reply->isFinished() && !deadline.hasExpired())
-            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
-        if (!reply->isFinished())
-            reply->abort();
-        Reply r;
-        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.body = reply->readAll();
-        r.json = QJsonDocument::fromJson(r.body).object();
-        for (const auto &[name, value] : reply->rawHeaderPairs())
-            r.headers.insert(name.toLower(), value);
-        reply->deleteLater();
-        return r;
+        return TestApi::call(m_nam, m_port, auth ? m_token : QByteArray(), method, path, body, timeoutMs);
     }
 
     // Run a shell command in the guest (as the desktop's user sees it).

@@ -8,6 +8,8 @@
 
 #include "e2efixture.h"
 
+#include "tests/apicall.h"
+
 #include "core/vm/vmmanager.h"
 #include "server/apicontroller.h"
 #include "server/httpadapter.h"
@@ -29,14 +31,7 @@ namespace {
 constexpr int kCreateTimeoutMs = kBootTimeoutMs + 300000; // the first run may build the image
 constexpr int kOpTimeoutMs = 240000;                       // a snapshot, restore or fork under TCG on a busy host
 
-struct HttpResult {
-    int status = 0;
-    QByteArray body;
-    QJsonObject json;
-
-    QString errorCode() const { return json[QStringLiteral("error")][QStringLiteral("code")].toString(); }
-    QByteArray describe() const { return "HTTP " + QByteArray::number(status) + ' ' + body.left(800); }
-};
+using HttpResult = TestApi::Reply;
 
 QByteArray json(const QJsonObject &o)
 {
@@ -61,22 +56,7 @@ class TestSnapshotApi : public QObject {
 
     HttpResult call(const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(), int timeoutMs = 30000)
     {
-        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
-        req.setRawHeader("Authorization", QByteArrayLiteral("Bearer ") + m_token);
-        if (!body.isEmpty())
-            req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        QNetworkReply *reply = m_nam.sendCustomRequest(req, method, body);
-        QDeadlineTimer deadline(timeoutMs);
-        while (!reply->isFinished() && !deadline.hasExpired())
-            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
-        HttpResult r;
-        if (!reply->isFinished())
-            reply->abort();
-        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.body = reply->readAll();
-        r.json = QJsonDocument::fromJson(r.body).object();
-        reply->deleteLater();
-        return r;
+        return TestApi::call(m_nam, m_port, m_token, method, path, body, timeoutMs);
     }
 
     QString snapshots(const QString &vm, const QString &rest = QString()) const
@@ -89,7 +69,7 @@ class TestSnapshotApi : public QObject {
     {
         const HttpResult r = call("POST", QStringLiteral("/api/v1/vms/%1/exec").arg(vm), json({{QStringLiteral("cmd"), command}}), 90000);
         if (r.status != 200)
-            return QStringLiteral("<%1>").arg(QString::fromUtf8(r.describe()));
+            return QStringLiteral("<%1>").arg(r.describe());
         if (r.json[QStringLiteral("exit_code")].toInt(-1) != 0)
             return QStringLiteral("<exit %1: %2>").arg(r.json[QStringLiteral("exit_code")].toInt(-1)).arg(r.json[QStringLiteral("stderr")].toString());
         return r.json[QStringLiteral("stdout")].toString().trimmed();
@@ -237,7 +217,7 @@ private Q_SLOTS:
         QFETCH(int, status);
         QFETCH(QString, code);
         const HttpResult r = call(method, path, body);
-        QVERIFY2(r.status == status, r.describe().constData());
+        QVERIFY2(r.status == status, qPrintable(r.describe()));
         QCOMPARE(r.errorCode(), code);
         QVERIFY(!r.json[QStringLiteral("error")][QStringLiteral("message")].toString().isEmpty());
         QCOMPARE(vmNames(), QStringList());
@@ -249,32 +229,32 @@ private Q_SLOTS:
     {
         HttpResult r = call("POST", QStringLiteral("/api/v1/vms"),
                             json({{QStringLiteral("name"), m_vm}, {QStringLiteral("template"), QStringLiteral("minimal")}, {QStringLiteral("start"), false}}));
-        QVERIFY2(r.status == 201, r.describe().constData());
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("current_snapshot")], QJsonValue(QJsonValue::Null));
         QCOMPARE(r.json[QStringLiteral("forked_from")], QJsonValue(QJsonValue::Null));
 
         r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("never")}}));
-        QVERIFY2(r.status == 409, r.describe().constData());
+        QVERIFY2(r.status == 409, qPrintable(r.describe()));
         QCOMPARE(r.errorCode(), QStringLiteral("invalid_state"));
         r = call("GET", snapshots(m_vm));
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("snapshots")].toArray().size(), 0);
 
         const QString nf = QStringLiteral("not_found");
         r = call("GET", snapshots(m_vm, QStringLiteral("never")));
-        QVERIFY2(r.status == 404 && r.errorCode() == nf, r.describe().constData());
+        QVERIFY2(r.status == 404 && r.errorCode() == nf, qPrintable(r.describe()));
         r = call("POST", snapshots(m_vm, QStringLiteral("never/restore")));
-        QVERIFY2(r.status == 404 && r.errorCode() == nf, r.describe().constData());
+        QVERIFY2(r.status == 404 && r.errorCode() == nf, qPrintable(r.describe()));
         r = call("POST", snapshots(m_vm, QStringLiteral("never/fork")), json({{QStringLiteral("count"), 2}}));
-        QVERIFY2(r.status == 404 && r.errorCode() == nf, r.describe().constData());
+        QVERIFY2(r.status == 404 && r.errorCode() == nf, qPrintable(r.describe()));
         r = call("DELETE", snapshots(m_vm, QStringLiteral("never")));
-        QVERIFY2(r.status == 404 && r.errorCode() == nf, r.describe().constData());
+        QVERIFY2(r.status == 404 && r.errorCode() == nf, qPrintable(r.describe()));
         r = call("GET", snapshots(m_vm, QStringLiteral("Bad_Name")));
-        QVERIFY2(r.status == 400 && r.errorCode() == QLatin1String("invalid_argument"), r.describe().constData());
+        QVERIFY2(r.status == 400 && r.errorCode() == QLatin1String("invalid_argument"), qPrintable(r.describe()));
         QCOMPARE(vmNames(), QStringList{m_vm});
 
         r = call("POST", QStringLiteral("/api/v1/vms/%1/start").arg(m_vm), QByteArray(), kCreateTimeoutMs);
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
     }
 
@@ -283,7 +263,7 @@ private Q_SLOTS:
         QCOMPARE(sh(m_vm, QStringLiteral("echo before > /root/state.txt && cat /root/state.txt")), QStringLiteral("before"));
 
         HttpResult r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("base")}}), kOpTimeoutMs);
-        QVERIFY2(r.status == 201, r.describe().constData());
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
         checkSnapshot(r.json, m_vm, QStringLiteral("base"), QJsonValue(QJsonValue::Null));
         if (QTest::currentTestFailed())
             return;
@@ -292,32 +272,32 @@ private Q_SLOTS:
         QCOMPARE(call("GET", QStringLiteral("/api/v1/vms/") + m_vm).json[QStringLiteral("current_snapshot")].toString(), QStringLiteral("base"));
 
         r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("base")}}), kOpTimeoutMs);
-        QVERIFY2(r.status == 409 && r.errorCode() == QLatin1String("already_exists"), r.describe().constData());
+        QVERIFY2(r.status == 409 && r.errorCode() == QLatin1String("already_exists"), qPrintable(r.describe()));
         r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("Bad_Name")}}), kOpTimeoutMs);
-        QVERIFY2(r.status == 400 && r.errorCode() == QLatin1String("invalid_argument"), r.describe().constData());
+        QVERIFY2(r.status == 400 && r.errorCode() == QLatin1String("invalid_argument"), qPrintable(r.describe()));
 
         // No body at all: a generated name, and "base" as its parent.
         QCOMPARE(sh(m_vm, QStringLiteral("echo after > /root/state.txt && cat /root/state.txt")), QStringLiteral("after"));
         r = call("POST", snapshots(m_vm), QByteArray(), kOpTimeoutMs);
-        QVERIFY2(r.status == 201, r.describe().constData());
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
         const QString second = r.json[QStringLiteral("name")].toString();
         QVERIFY2(second.startsWith(QLatin1String("snap-")), qPrintable(second));
         checkSnapshot(r.json, m_vm, second, QStringLiteral("base"));
         const QJsonObject secondJson = r.json;
 
         r = call("GET", snapshots(m_vm));
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         const QJsonArray list = r.json[QStringLiteral("snapshots")].toArray();
         QCOMPARE(list.size(), 2);
         QCOMPARE(list.at(0).toObject(), base); // oldest first
         QCOMPARE(list.at(1).toObject(), secondJson);
         r = call("GET", snapshots(m_vm, QStringLiteral("base")));
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json, base);
 
         // Restore in place: the file as it was, the VM answered as GET shows it.
         r = call("POST", snapshots(m_vm, QStringLiteral("base/restore")), QByteArray(), kOpTimeoutMs);
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("name")].toString(), m_vm);
         QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
         QCOMPARE(r.json[QStringLiteral("current_snapshot")].toString(), QStringLiteral("base"));
@@ -329,11 +309,11 @@ private Q_SLOTS:
         // leave_paused: the VM stays paused, then resumes.
         r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("held")}, {QStringLiteral("leave_paused"), true}}),
                  kOpTimeoutMs);
-        QVERIFY2(r.status == 201, r.describe().constData());
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("parent")].toString(), QStringLiteral("base"));
         QCOMPARE(state(m_vm), QStringLiteral("paused"));
         r = call("POST", QStringLiteral("/api/v1/vms/%1/resume").arg(m_vm));
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(sh(m_vm, QStringLiteral("cat /root/state.txt")), QStringLiteral("before"));
     }
 
@@ -346,7 +326,7 @@ private Q_SLOTS:
         const QString second = snaps.at(1);
         const HttpResult r = call("POST", snapshots(m_vm, second + QStringLiteral("/fork")),
                                   json({{QStringLiteral("count"), 2}, {QStringLiteral("name_prefix"), QStringLiteral("fk")}}), kOpTimeoutMs);
-        QVERIFY2(r.status == 201, r.describe().constData());
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
         const QJsonArray vms = r.json[QStringLiteral("vms")].toArray();
         QCOMPARE(vms.size(), 2);
         QStringList names;
@@ -367,7 +347,7 @@ private Q_SLOTS:
         QCOMPARE(state(m_vm), QStringLiteral("running"));
         for (const QString &fork : names) {
             const HttpResult gone = call("DELETE", QStringLiteral("/api/v1/vms/") + fork, QByteArray(), 60000);
-            QVERIFY2(gone.status == 200, gone.describe().constData());
+            QVERIFY2(gone.status == 200, qPrintable(gone.describe()));
         }
         QCOMPARE(vmNames(), QStringList{m_vm});
     }
@@ -390,14 +370,14 @@ private Q_SLOTS:
             QCOMPARE(f.write(&c, 1), qint64(1));
         }
         HttpResult r = call("POST", snapshots(m_vm, QStringLiteral("base/restore")), QByteArray(), kOpTimeoutMs);
-        QVERIFY2(r.status == 422, r.describe().constData());
+        QVERIFY2(r.status == 422, qPrintable(r.describe()));
         QCOMPARE(r.errorCode(), QStringLiteral("corrupted"));
-        QVERIFY2(r.json[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QLatin1String("memory.state")), r.describe().constData());
+        QVERIFY2(r.json[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QLatin1String("memory.state")), qPrintable(r.describe()));
         QCOMPARE(state(m_vm), QStringLiteral("running"));
         QCOMPARE(sh(m_vm, QStringLiteral("cat /root/marker")), QStringLiteral("untouched"));
 
         r = call("POST", snapshots(m_vm, QStringLiteral("base/fork")), json({{QStringLiteral("count"), 2}}), kOpTimeoutMs);
-        QVERIFY2(r.status == 422, r.describe().constData());
+        QVERIFY2(r.status == 422, qPrintable(r.describe()));
         QCOMPARE(r.errorCode(), QStringLiteral("corrupted"));
         QCOMPARE(vmNames(), QStringList{m_vm});
         // Still listed: it is the user's to delete.
@@ -409,36 +389,36 @@ private Q_SLOTS:
     void deleteThenList()
     {
         HttpResult r = call("DELETE", snapshots(m_vm, QStringLiteral("base")));
-        QVERIFY2(r.status == 204, r.describe().constData());
+        QVERIFY2(r.status == 204, qPrintable(r.describe()));
         QVERIFY(r.body.isEmpty());
         const QStringList names = snapshotNames(m_vm);
         QCOMPARE(names.size(), 2);
         QVERIFY(!names.contains(QStringLiteral("base")));
         r = call("GET", snapshots(m_vm, names.first()));
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("parent")], QJsonValue(QJsonValue::Null));
         r = call("GET", snapshots(m_vm, QStringLiteral("base")));
-        QVERIFY2(r.status == 404 && r.errorCode() == QLatin1String("not_found"), r.describe().constData());
+        QVERIFY2(r.status == 404 && r.errorCode() == QLatin1String("not_found"), qPrintable(r.describe()));
         r = call("DELETE", snapshots(m_vm, QStringLiteral("base")));
-        QVERIFY2(r.status == 404 && r.errorCode() == QLatin1String("not_found"), r.describe().constData());
+        QVERIFY2(r.status == 404 && r.errorCode() == QLatin1String("not_found"), qPrintable(r.describe()));
     }
 
     // A stopped VM restored from a snapshot runs again, from it.
     void restoreStartsAStoppedVm()
     {
         HttpResult r = call("POST", QStringLiteral("/api/v1/vms/%1/stop").arg(m_vm), QByteArray(), 60000);
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("stopped"));
         r = call("POST", snapshots(m_vm, QStringLiteral("held/restore")), QByteArray(), kOpTimeoutMs);
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
         QCOMPARE(r.json[QStringLiteral("current_snapshot")].toString(), QStringLiteral("held"));
         QCOMPARE(sh(m_vm, QStringLiteral("cat /root/state.txt")), QStringLiteral("before"));
 
         r = call("DELETE", QStringLiteral("/api/v1/vms/") + m_vm, QByteArray(), 60000);
-        QVERIFY2(r.status == 200, r.describe().constData());
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
         r = call("GET", snapshots(m_vm));
-        QVERIFY2(r.status == 404, r.describe().constData());
+        QVERIFY2(r.status == 404, qPrintable(r.describe()));
     }
 };
 
