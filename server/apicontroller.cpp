@@ -664,6 +664,7 @@ QJsonObject ApiController::snapshotToJson(const Snapshot::SnapshotInfo &info)
                        {QStringLiteral("vcpus"), info.vcpus},
                        {QStringLiteral("memory_mb"), info.memoryMiB},
                        {QStringLiteral("driver"), info.driver},
+                       {QStringLiteral("vmm_version"), stringOrNull(info.vmmVersion)},
                        {QStringLiteral("has_disk"), !info.diskFile.isEmpty()},
                        {QStringLiteral("files"), files}};
 }

@@ -237,6 +237,7 @@ QJsonObject schemas()
                                             {QStringLiteral("vcpus"), type("integer")},
                                             {QStringLiteral("memory_mb"), type("integer")},
                                             {QStringLiteral("driver"), type("string", "qemu or cloud-hypervisor")},
+                                            {QStringLiteral("vmm_version"), nullableString("the VMM version that saved it; only that version restores it")},
                                             {QStringLiteral("has_disk"), type("boolean", "it holds a copy of the VM's writable disk")},
                                             {QStringLiteral("files"), arrayOf(ref("SnapshotFile"))}},
                                            {QStringLiteral("name"), QStringLiteral("vm"), QStringLiteral("created_at"), QStringLiteral("files")});

@@ -77,6 +77,7 @@ QJsonObject SnapshotInfo::toJson() const
         {QStringLiteral("created_at"), timeToJson(createdAt)},
         {QStringLiteral("parent"), parent.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(parent)},
         {QStringLiteral("driver"), driver},
+        {QStringLiteral("vmm_version"), vmmVersion},
         {QStringLiteral("template"), templateName},
         {QStringLiteral("vcpus"), vcpus},
         {QStringLiteral("memory_mb"), memoryMiB},
@@ -103,6 +104,7 @@ Core::Expected<SnapshotInfo> SnapshotInfo::fromJson(const QJsonObject &o)
     s.createdAt = QDateTime::fromString(o.value(QStringLiteral("created_at")).toString(), Qt::ISODateWithMs);
     s.parent = o.value(QStringLiteral("parent")).toString();
     s.driver = o.value(QStringLiteral("driver")).toString();
+    s.vmmVersion = o.value(QStringLiteral("vmm_version")).toString();
     s.templateName = o.value(QStringLiteral("template")).toString();
     s.vcpus = o.value(QStringLiteral("vcpus")).toInt();
     s.memoryMiB = o.value(QStringLiteral("memory_mb")).toInt();

@@ -27,6 +27,7 @@ struct SnapshotInfo {
     QDateTime createdAt; // UTC
     QString parent;      // the snapshot this VM's state descended from; empty: a cold boot
     QString driver;      // "qemu" or "cloud-hypervisor"
+    QString vmmVersion;  // the VMM that saved it; only the same version loads it (empty: not recorded)
     QString templateName;
     int vcpus = 0;
     int memoryMiB = 0;

@@ -190,7 +190,7 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
 
     setState(State::Booting);
     m_bootTimer.start();
-    Core::Future<void> started = restoreDir.isEmpty() ? m_instance->start() : m_instance->startFromState(restoreDir);
+    Core::Future<void> started = restoreDir.isEmpty() ? m_instance->start() : m_instance->startFromState(restoreDir, m_restoreVmmVersion);
     const bool restored = !restoreDir.isEmpty();
     started.then(this, [this, restored](const Core::Result &r) {
         if (m_state != State::Booting)
@@ -480,6 +480,7 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
     Info info;
     info.vm = m_name;
     info.driver = m_instance->driverName();
+    info.vmmVersion = m_instance->vmmVersion();
     info.templateName = m_template.name;
     info.vcpus = m_vcpus;
     info.memoryMiB = m_memoryMiB;
@@ -628,6 +629,12 @@ Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo 
     if (snapshot.driver != m_driver.name())
         return fail(Core::ErrorCode::Unsupported,
                     QStringLiteral("snapshot '%1' was taken with %2; this service runs %3").arg(snapshot.name, snapshot.driver, m_driver.name()));
+    // A running VM tells its VMM's version: refuse another's state before
+    // the VM is touched (a stopped VM's new VMM checks it before loading).
+    if (m_instance && !snapshot.vmmVersion.isEmpty() && !m_instance->vmmVersion().isEmpty() && m_instance->vmmVersion() != snapshot.vmmVersion)
+        return fail(Core::ErrorCode::Unsupported,
+                    QStringLiteral("snapshot '%1' was taken by %2 %3 and this VM runs on %2 %4, which cannot load it reliably")
+                        .arg(snapshot.name, snapshot.driver, snapshot.vmmVersion, m_instance->vmmVersion()));
     for (const QString &path : {snapshot.kernelPath, snapshot.initramfsPath, snapshot.baseDiskPath}) {
         if (!path.isEmpty() && !QFileInfo::exists(path))
             return fail(Core::ErrorCode::NotFound,
@@ -641,6 +648,7 @@ Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo 
     m_memoryMiB = snapshot.memoryMiB;
     m_baseDiskPath = snapshot.baseDiskPath;
     m_restoreAccel = snapshot.accel;
+    m_restoreVmmVersion = snapshot.vmmVersion;
     setState(State::Preparing);
     const Core::Future<void> result = m_startPromise.future();
     if (snapshot.diskFile.isEmpty()) {

@@ -176,6 +176,7 @@ private:
     QString m_baseDiskPath;
     QList<Vmm::DiskSpec> m_disks;
     QString m_restoreAccel; // set while restoring: the accelerator the state was saved with
+    QString m_restoreVmmVersion; // ...and the VMM version that saved it
     bool m_snapshotBusy = false;
     // Where a saveSnapshot is: cancellable until the state and disk are saved.
     enum class SavePhase { None, Pausing, Saving, Copying, Settling };

@@ -155,8 +155,9 @@ QStringList ChInstance::stateFiles() const
     return files;
 }
 
-Core::Future<void> ChInstance::startFromState(const QString &directory)
+Core::Future<void> ChInstance::startFromState(const QString &directory, const QString &savedBy)
 {
+    m_savedBy = savedBy;
     if (m_state != State::NotStarted)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
     const QDir source(directory);
@@ -296,6 +297,12 @@ void ChInstance::createAndBoot()
 
 void ChInstance::restoreAndResume()
 {
+    if (!m_savedBy.isEmpty() && m_vmmVersion != m_savedBy) {
+        failStart(Core::Error(Core::ErrorCode::Unsupported,
+                              QStringLiteral("the snapshot was taken by cloud-hypervisor %1 and this is %2; snapshots work only with the same version")
+                                  .arg(m_savedBy, m_vmmVersion)));
+        return;
+    }
     const Core::Expected<QJsonObject> body = ChVmConfig::vmRestore(m_restoreDir);
     if (!body) {
         failStart(body.error());

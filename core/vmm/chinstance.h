@@ -62,7 +62,7 @@ public:
     // snapshot's config.json at this instance's runtime directory, console
     // log and disks (ChVmConfig::retargetSnapshotConfig) and restores from it.
     Core::Future<void> saveState(const QString &directory) override { return snapshot(directory); }
-    Core::Future<void> startFromState(const QString &directory) override;
+    Core::Future<void> startFromState(const QString &directory, const QString &savedBy = QString()) override;
     QStringList stateFiles() const override;
 
     // cloud-hypervisor specific.
@@ -77,7 +77,7 @@ public:
 
     QString binary() const { return m_binary; }
     QString apiSocketPath() const;
-    QString vmmVersion() const { return m_vmmVersion; } // from vmm.ping, once started
+    QString vmmVersion() const override { return m_vmmVersion; } // from vmm.ping, once started
     ChApiClient *api() const { return m_api; }
 
 private:
@@ -110,6 +110,7 @@ private:
     Core::Promise<void> m_shutdownPromise;
     QString m_restoreDir;
     QString m_vmmVersion;
+    QString m_savedBy; // startFromState: the version that saved the snapshot
     QTimer m_exitTimer;
     bool m_finishingShutdown = false;
     bool m_destroying = false;

@@ -324,7 +324,12 @@ void QemuInstance::pollMigration(Core::Promise<void> promise, qint64 deadline)
     });
 }
 
-Core::Future<void> QemuInstance::startFromState(const QString &directory)
+QString QemuInstance::vmmVersion() const
+{
+    return m_qmp ? m_qmp->qemuVersion() : QString();
+}
+
+Core::Future<void> QemuInstance::startFromState(const QString &directory, const QString &savedBy)
 {
     if (m_state != State::NotStarted)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
@@ -335,6 +340,7 @@ Core::Future<void> QemuInstance::startFromState(const QString &directory)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
                                                    QStringLiteral("a saved state is loaded with the accelerator it was saved with (kvm or tcg), not '%1'").arg(m_spec.accel)));
     m_incomingFile = file;
+    m_savedBy = savedBy;
     return start();
 }
 
@@ -343,6 +349,13 @@ Core::Future<void> QemuInstance::startFromState(const QString &directory)
 // own message (onProcessFinished).
 void QemuInstance::loadState(Core::Promise<void> promise)
 {
+    if (!m_savedBy.isEmpty() && vmmVersion() != m_savedBy) {
+        setState(State::Failed);
+        promise.fail(Core::ErrorCode::Unsupported, QStringLiteral("the state was saved by QEMU %1 and this is QEMU %2, which cannot load it reliably")
+                                                       .arg(m_savedBy, vmmVersion().isEmpty() ? QStringLiteral("of an unknown version") : vmmVersion()));
+        m_process->kill();
+        return;
+    }
     const QJsonObject args{{QStringLiteral("uri"), QString(QStringLiteral("exec:cat ") + shellQuote(m_incomingFile))}};
     m_qmp->execute(QStringLiteral("migrate-incoming"), args).then(this, [this, promise](const Core::Expected<QJsonObject> &r) {
         if (promise.isResolved())

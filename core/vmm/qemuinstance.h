@@ -41,7 +41,8 @@ public:
     Core::Future<void> shutdown() override;
     void kill() override;
     Core::Future<void> saveState(const QString &directory) override;
-    Core::Future<void> startFromState(const QString &directory) override;
+    Core::Future<void> startFromState(const QString &directory, const QString &savedBy = QString()) override;
+    QString vmmVersion() const override;
     QStringList stateFiles() const override { return {QString::fromLatin1(kStateFile)}; }
     bool cancelSaveState() override;
 
@@ -77,6 +78,7 @@ private:
     Core::Promise<void> m_shutdownPromise;
     bool m_guestShutdown = false;
     QString m_incomingFile; // set: start() loads this state instead of booting
+    QString m_savedBy;      // the QEMU version that saved it
     bool m_saving = false;   // a migration to a state file is under way
     bool m_adopting = false; // adopt(): a paused VM is fine too
     bool m_detached = false; // detach(): the VMM and its sockets are not ours any more

@@ -101,6 +101,11 @@ void QmpClient::handleMessage(const QJsonObject &msg)
         if (!msg.contains(QStringLiteral("QMP")))
             return;
         m_greeted = true;
+        const QJsonObject v = msg.value(QStringLiteral("QMP")).toObject().value(QStringLiteral("version")).toObject().value(QStringLiteral("qemu")).toObject();
+        m_qemuVersion = QStringLiteral("%1.%2.%3")
+                            .arg(v.value(QStringLiteral("major")).toInt())
+                            .arg(v.value(QStringLiteral("minor")).toInt())
+                            .arg(v.value(QStringLiteral("micro")).toInt());
         execute(QStringLiteral("qmp_capabilities")).then(this, [this](const Core::Expected<QJsonObject> &r) {
             if (!r) {
                 m_connectPromise.resolve(r.error());

@@ -25,6 +25,8 @@ public:
     // Connect and negotiate capabilities. Resolves when commands can be sent.
     Core::Future<void> connectTo(const QString &socketPath);
     bool isReady() const { return m_ready; }
+    // From the greeting: "major.minor.micro" (empty before it).
+    QString qemuVersion() const { return m_qemuVersion; }
 
     // Resolves with the command's "return" value (an object, or {"return": v}
     // wrapped when QEMU returns a non-object), or VmmApi with QEMU's error.
@@ -48,6 +50,7 @@ private:
     QLocalSocket *m_socket = nullptr;
     QByteArray m_buffer;
     bool m_greeted = false;
+    QString m_qemuVersion;
     bool m_ready = false;
     quint64 m_nextId = 1;
     QHash<QString, Pending> m_pending;

@@ -47,7 +47,13 @@ public:
     // Instead of start(): spawn the VMM, load the state saveState wrote into
     // `directory` (the spec must describe the same hardware; paths may
     // differ), and run the VM. Resolves once the restored VM runs.
-    virtual Core::Future<void> startFromState(const QString &directory) = 0;
+    // savedBy: the vmmVersion() that saved it. A VMM of another version is
+    // refused (Unsupported) before it loads anything: neither QEMU with
+    // unversioned machine types nor cloud-hypervisor loads another
+    // version's state reliably.
+    virtual Core::Future<void> startFromState(const QString &directory, const QString &savedBy = QString()) = 0;
+    // The VMM's version ("7.2.22"), known once it is up; empty before.
+    virtual QString vmmVersion() const { return {}; }
     // Ask a saveState under way to stop: it then fails with Cancelled and
     // the VM stays paused, as after any failed save. False when no save is
     // under way or this VMM cannot stop one (cloud-hypervisor cannot).

@@ -9,6 +9,8 @@
 
 #include <QDeadlineTimer>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QDir>
 #include <QScopeGuard>
 #include <QFile>
@@ -302,6 +304,44 @@ private Q_SLOTS:
         auto forked = await(m_manager->fork(vm, QStringLiteral("s"), {1, QString()}), kOpTimeoutMs);
         QVERIFY(!forked);
         QCOMPARE(forked.error().code, Core::ErrorCode::Corrupted);
+        QCOMPARE(m_manager->names(), QStringList{vm});
+    }
+
+    // A snapshot saved by another VMM version is refused: before the VM is
+    // touched when it runs, before anything loads when it is stopped.
+    void otherVmmVersionIsRefused_data() { addDriverRows(); }
+    void otherVmmVersionIsRefused()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QVERIFY(makeManager(driver));
+        const QString vm = QStringLiteral("versioned");
+        QVERIFY(createAndStart(vm));
+        auto taken = snap(vm, QStringLiteral("s"));
+        E2E_VERIFY_OK(taken);
+        QVERIFY2(!taken->vmmVersion.isEmpty(), "the snapshot does not say which VMM saved it");
+        QCOMPARE(taken->vmmVersion, m_manager->vm(vm)->instance()->vmmVersion());
+        // The manifest as another version would have written it.
+        const QString manifest = QDir(taken->directory).filePath(QStringLiteral("manifest.json"));
+        QFile f(manifest);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QJsonObject o = QJsonDocument::fromJson(f.readAll()).object();
+        f.close();
+        o[QStringLiteral("vmm_version")] = QStringLiteral("1.0.0");
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(QJsonDocument(o).toJson());
+        f.close();
+        QCOMPARE(out(vm, QStringLiteral("echo kept > /root/v; cat /root/v")), QStringLiteral("kept"));
+        auto running = await(m_manager->restore(vm, QStringLiteral("s")), kOpTimeoutMs);
+        QCOMPARE(running.error().code, Core::ErrorCode::Unsupported);
+        QVERIFY2(running.error().message.contains(QLatin1String("1.0.0")), qPrintable(running.error().message));
+        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
+        QCOMPARE(out(vm, QStringLiteral("cat /root/v")), QStringLiteral("kept"));
+        E2E_VERIFY_OK(await(m_manager->stop(vm), 60000));
+        auto stopped = await(m_manager->restore(vm, QStringLiteral("s")), kOpTimeoutMs);
+        QCOMPARE(stopped.error().code, Core::ErrorCode::Unsupported);
+        QVERIFY2(stopped.error().message.contains(QLatin1String("1.0.0")), qPrintable(stopped.error().message));
+        auto forked = await(m_manager->fork(vm, QStringLiteral("s"), {1, QString()}), kOpTimeoutMs);
+        QCOMPARE(forked.error().code, Core::ErrorCode::Unsupported);
         QCOMPARE(m_manager->names(), QStringList{vm});
     }
 

@@ -111,6 +111,7 @@ class TestSnapshotApi : public QObject {
         QVERIFY(s[QStringLiteral("vcpus")].toInt() >= 1);
         QVERIFY(s[QStringLiteral("memory_mb")].toInt() >= 64);
         QCOMPARE(s[QStringLiteral("driver")].toString(), QStringLiteral("qemu"));
+        QVERIFY2(s[QStringLiteral("vmm_version")].toString().count(QLatin1Char('.')) == 2, qPrintable(s[QStringLiteral("vmm_version")].toString()));
         QVERIFY(s[QStringLiteral("has_disk")].isBool());
         const QJsonArray files = s[QStringLiteral("files")].toArray();
         QVERIFY(!files.isEmpty());
