@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
+#include <linux/random.h>
 #include <fcntl.h>
 #include <fstream>
 #include <net/if.h>
@@ -19,6 +20,48 @@
 #include <unistd.h>
 
 namespace GuestAgent::GuestInit {
+
+int reseedRandom()
+{
+    constexpr std::size_t kMinSeed = 16;
+    constexpr std::size_t kMaxSeed = 256;
+    struct {
+        int entropyCount; // bits
+        int bufSize;      // bytes
+        std::uint32_t buf[kMaxSeed / 4];
+    } pool{};
+    auto *seed = reinterpret_cast<unsigned char *>(pool.buf);
+    std::size_t n = 0;
+    while (n < kMaxSeed) {
+        const ssize_t r = ::read(0, seed + n, kMaxSeed - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += static_cast<std::size_t>(r);
+    }
+    if (n < kMinSeed) {
+        std::fprintf(stderr, "microvm-agent: --reseed-rng wants %zu to %zu bytes of seed on stdin, got %zu\n", kMinSeed, kMaxSeed, n);
+        return 2;
+    }
+    pool.entropyCount = static_cast<int>(n * 8);
+    pool.bufSize = static_cast<int>(n);
+    const int fd = ::open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        std::fprintf(stderr, "microvm-agent: /dev/urandom: %s\n", std::strerror(errno));
+        return 1;
+    }
+    int rc = 0;
+    if (::ioctl(fd, RNDADDENTROPY, &pool) != 0) {
+        std::fprintf(stderr, "microvm-agent: RNDADDENTROPY: %s\n", std::strerror(errno));
+        rc = 1;
+    } else if (::ioctl(fd, RNDRESEEDCRNG) != 0) {
+        std::fprintf(stderr, "microvm-agent: RNDRESEEDCRNG: %s\n", std::strerror(errno));
+        rc = 1;
+    }
+    ::close(fd);
+    return rc;
+}
 namespace {
 
 void say(const std::string &message)

@@ -17,6 +17,16 @@ namespace GuestAgent::GuestInit {
 // after the initramfs switched into it. Returns the exit code.
 int runSetup();
 
+// `microvm-agent --reseed-rng`, run by the host after a VM was restored or
+// forked from a snapshot: every copy starts with the snapshot's random
+// number generator state, and the kernel reseeds only every minute once it
+// has been up a while (the Debian kernel has no vmgenid driver to do it on
+// a fork). Mixes the seed read from stdin (16 to 256 bytes, fresh from the
+// host) into the input pool, credited (RNDADDENTROPY), and reseeds the CRNG
+// from it at once (RNDRESEEDCRNG). Returns the exit code: 2 for a short
+// seed, 1 when the kernel refuses.
+int reseedRandom();
+
 struct Channels {
     bool serial = false;
     bool vsock = false;

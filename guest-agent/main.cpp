@@ -39,6 +39,7 @@ void printUsage(std::FILE *out)
                  "                       virtio-serial port and/or vsock on --vsock-port\n"
                  "  --vsock-port PORT    vsock port for --auto (default 1024)\n"
                  "  --init-setup         guest boot work (mounts, modules, hostname), then exit\n"
+                 "  --reseed-rng         mix the seed on stdin into the kernel's RNG and reseed it (after a restore)\n"
                  "  --no-shutdown        refuse Shutdown requests (for tests on a host)\n"
                  "  --version            print the version and exit\n"
                  "  --help               this text\n");
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
         }
         if (arg == "--init-setup")
             return GuestInit::runSetup();
+        if (arg == "--reseed-rng")
+            return GuestInit::reseedRandom();
         if (arg == "--auto") {
             autoChannels = true;
             continue;

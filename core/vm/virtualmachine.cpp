@@ -12,6 +12,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QPointer>
+#include <QRandomGenerator>
 #include <QTemporaryDir>
 
 #include <utility>
@@ -225,17 +226,24 @@ void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const
                 becomeReady(info->agentVersion);
                 return;
             }
-            // The guest's clock stood still in the snapshot: set it to now
-            // (whole seconds; NTP, where the guest runs it, does the rest).
-            Agent::ExecRequest setClock;
-            setClock.argv = QStringList{QStringLiteral("date"), QStringLiteral("-u"), QStringLiteral("-s"),
-                                        QStringLiteral("@%1").arg(QDateTime::currentSecsSinceEpoch())};
-            setClock.timeoutMs = kClockSyncTimeoutMs;
-            Core::whenDone(m_agent->run(setClock), this, [this, version = info->agentVersion](const Core::Expected<Agent::ExecResult> &set) {
+            // What stood still in the snapshot moves on, in one exec: the
+            // guest's clock is set to now (whole seconds; NTP, where the guest
+            // runs it, does the rest), and its random number generator is
+            // reseeded from the host, so copies of one snapshot do not share
+            // a random stream.
+            QByteArray seed(kRngSeedBytes, Qt::Uninitialized);
+            QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(seed.data()), seed.size() / 4);
+            Agent::ExecRequest afterRestore;
+            afterRestore.argv = QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
+                                            QStringLiteral("date -u -s @%1 >/dev/null && exec /usr/sbin/microvm-agent --reseed-rng")
+                                                .arg(QDateTime::currentSecsSinceEpoch())};
+            afterRestore.stdinData = seed;
+            afterRestore.timeoutMs = kClockSyncTimeoutMs;
+            Core::whenDone(m_agent->run(afterRestore), this, [this, version = info->agentVersion](const Core::Expected<Agent::ExecResult> &set) {
                 if (m_state != State::Booting)
                     return;
                 if (!set || set->exitCode != 0)
-                    Core::Log::core()->warn("{}: could not set the restored guest's clock: {}", m_name.toStdString(),
+                    Core::Log::core()->warn("{}: could not set the restored guest's clock and reseed its RNG: {}", m_name.toStdString(),
                                             set ? QString::fromUtf8(set->stderrData).trimmed().toStdString() : set.error().message.toStdString());
                 becomeReady(version);
             });

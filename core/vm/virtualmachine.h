@@ -38,8 +38,10 @@ public:
     enum class State { Created, Preparing, Booting, Ready, Paused, Stopping, Stopped, Failed };
     Q_ENUM(State)
 
-    // A restored guest's clock is set to the host's before it is Ready.
+    // A restored guest's clock is set to the host's and its RNG reseeded
+    // with this much from the host before it is Ready.
     static constexpr int kClockSyncTimeoutMs = 10000;
+    static constexpr int kRngSeedBytes = 64;
     // adopt(): how long the running guest's agent gets to answer a new Hello.
     static constexpr int kAdoptAgentTimeoutMs = 30000;
 

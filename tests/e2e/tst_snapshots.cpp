@@ -13,6 +13,7 @@
 #include <QJsonObject>
 #include <QDir>
 #include <QScopeGuard>
+#include <QSet>
 #include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -263,6 +264,21 @@ private Q_SLOTS:
             QCOMPARE(r->exitCode, 0);
             QCOMPARE(QString::fromUtf8(r->stdoutData).trimmed(), forks->at(i) + QStringLiteral(" shared"));
         }
+        // Their random number generators went separate ways: the same
+        // snapshot's RNG state would otherwise give the same bytes in each.
+        QStringList randoms;
+        for (const QString &f : *forks)
+            randoms << out(f, QStringLiteral("head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'"));
+        qInfo() << "first random bytes of each fork:" << randoms;
+        QCOMPARE(QSet<QString>(randoms.begin(), randoms.end()).size(), randoms.size());
+        // The reseed they got from the host, and its refusal of a short seed.
+        auto reseeded = sh(forks->at(0), QStringLiteral("head -c 64 /dev/urandom | /usr/sbin/microvm-agent --reseed-rng && echo ok"));
+        E2E_VERIFY_OK(reseeded);
+        QCOMPARE(QString::fromUtf8(reseeded->stdoutData).trimmed(), QStringLiteral("ok"));
+        auto shortSeed = sh(forks->at(0), QStringLiteral("echo -n abc | /usr/sbin/microvm-agent --reseed-rng"));
+        E2E_VERIFY_OK(shortSeed);
+        QCOMPARE(shortSeed->exitCode, 2);
+        QVERIFY(shortSeed->stderrData.contains("seed"));
         // Each is its own machine: what one writes the others do not see.
         for (const QString &f : *forks)
             QCOMPARE(out(f, QStringLiteral("cat /root/own")), QStringLiteral("mine-%1").arg(f));
