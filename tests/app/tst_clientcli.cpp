@@ -8,10 +8,7 @@
 
 #include "e2efixture.h"
 
-#include "core/vm/vmmanager.h"
-#include "server/apicontroller.h"
-#include "server/httpadapter.h"
-#include "server/tokenstore.h"
+#include "e2eservice.h"
 
 #include <QCryptographicHash>
 #include <QFile>
@@ -48,10 +45,7 @@ class TestClientCli : public QObject {
 
     QTemporaryDir m_home;
     std::shared_ptr<Vmm::VmmDriver> m_driver;
-    std::unique_ptr<Vm::VmManager> m_manager;
-    std::unique_ptr<Server::ApiController> m_controller;
-    std::unique_ptr<Server::HttpAdapter> m_adapter;
-    QByteArray m_token;
+    E2e::Service m_service;
     QProcessEnvironment m_env = QProcessEnvironment::systemEnvironment();
 
     // Runs the binary while this process's event loop serves its requests.
@@ -91,29 +85,18 @@ private Q_SLOTS:
         if (!d.driver)
             QFAIL(qPrintable(d.skipReason));
         m_driver = d.driver;
-        auto token = Server::TokenStore().loadOrCreate();
-        QVERIFY(token);
-        m_token = *token;
-
-        m_manager = std::make_unique<Vm::VmManager>(*m_driver);
-        m_controller = std::make_unique<Server::ApiController>(*m_manager);
-        Server::HttpAdapter::Options o;
-        o.token = m_token;
-        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
-        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
-        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
+        const QString problem = m_service.start(*m_driver);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
 
         // The child finds the token in the config dir's file, as a user's does.
         m_env = QProcessEnvironment::systemEnvironment();
         m_env.remove(QStringLiteral("MVS_TOKEN"));
-        m_env.insert(QStringLiteral("MVS_URL"), QStringLiteral("http://127.0.0.1:%1").arg(*port));
+        m_env.insert(QStringLiteral("MVS_URL"), QStringLiteral("http://127.0.0.1:%1").arg(m_service.port()));
     }
 
     void cleanupTestCase()
     {
-        m_adapter.reset();
-        m_controller.reset();
-        m_manager.reset();
+        m_service.stop();
     }
 
     void serviceDownSaysHowToStartIt()

@@ -8,6 +8,7 @@
 
 #include "e2efixture.h"
 
+#include "e2eservice.h"
 #include "tests/apicall.h"
 
 #include "core/vm/vmmanager.h"
@@ -45,9 +46,8 @@ class TestSnapshotApi : public QObject {
 
     QTemporaryDir m_home;
     std::shared_ptr<Vmm::VmmDriver> m_driver;
-    std::unique_ptr<Vm::VmManager> m_manager;
-    std::unique_ptr<Server::ApiController> m_controller;
-    std::unique_ptr<Server::HttpAdapter> m_adapter;
+    E2e::Service m_service;
+    Vm::VmManager *m_manager = nullptr;
     QByteArray m_token;
     quint16 m_port = 0;
     QNetworkAccessManager m_nam;
@@ -139,25 +139,17 @@ private Q_SLOTS:
         if (!d.driver)
             QFAIL(qPrintable(d.skipReason));
         m_driver = d.driver;
-        auto token = Server::TokenStore().loadOrCreate();
-        QVERIFY(token);
-        m_token = *token;
-
-        m_manager = std::make_unique<Vm::VmManager>(*m_driver);
-        m_controller = std::make_unique<Server::ApiController>(*m_manager);
-        Server::HttpAdapter::Options o;
-        o.token = m_token;
-        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
-        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
-        QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
-        m_port = *port;
+        const QString problem = m_service.start(*m_driver);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        m_manager = m_service.manager();
+        m_token = m_service.token();
+        m_port = m_service.port();
     }
 
     void cleanupTestCase()
     {
-        m_adapter.reset();
-        m_controller.reset();
-        m_manager.reset(); // kills the VMs it runs
+        m_manager = nullptr;
+        m_service.stop(); // kills the VMs it runs
     }
 
     void routesNeedTheToken()

@@ -1,0 +1,56 @@
+#pragma once
+// The REST service inside the test process, on real guests: a VmManager over
+// the driver (its records under MVS_DATA_DIR), its ApiController, and the
+// HttpAdapter on an ephemeral port of 127.0.0.1, taking the user's token
+// (TokenStore, under MVS_CONFIG_DIR) as `--serve` does.
+
+#include "core/vm/vmmanager.h"
+#include "server/apicontroller.h"
+#include "server/httpadapter.h"
+#include "server/tokenstore.h"
+
+#include <memory>
+
+namespace E2e {
+
+class Service {
+public:
+    // Empty when it listens; else why it does not.
+    QString start(const Vmm::VmmDriver &driver)
+    {
+        auto token = Server::TokenStore().loadOrCreate();
+        if (!token)
+            return token.error().toString();
+        m_token = *token;
+        m_manager = std::make_unique<Vm::VmManager>(driver);
+        m_controller = std::make_unique<Server::ApiController>(*m_manager);
+        Server::HttpAdapter::Options o;
+        o.token = m_token;
+        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
+        auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
+        if (!port)
+            return port.error().toString();
+        m_port = *port;
+        return {};
+    }
+    // Stops listening, then the manager kills the VMs it runs.
+    void stop()
+    {
+        m_adapter.reset();
+        m_controller.reset();
+        m_manager.reset();
+    }
+
+    Vm::VmManager *manager() const { return m_manager.get(); }
+    QByteArray token() const { return m_token; }
+    quint16 port() const { return m_port; }
+
+private:
+    std::unique_ptr<Vm::VmManager> m_manager;
+    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::HttpAdapter> m_adapter;
+    QByteArray m_token;
+    quint16 m_port = 0;
+};
+
+} // namespace E2e
