@@ -111,6 +111,19 @@ QString vmRow(const QJsonObject &vm)
         .arg(vm.value(QStringLiteral("memory_mb")).toInt(), 6);
 }
 
+// A VM list as the API gives it: JSON with --json, else a table.
+int printVms(const Common &c, const QJsonArray &vms)
+{
+    if (c.json) {
+        printJson(vms);
+        return 0;
+    }
+    std::printf("%-20s %-10s %-12s %5s %10s\n", "NAME", "STATE", "TEMPLATE", "VCPUS", "MEMORY");
+    for (const QJsonValue &v : vms)
+        std::printf("%s\n", qPrintable(vmRow(v.toObject())));
+    return 0;
+}
+
 int printVm(const Common &c, const Core::Expected<QJsonObject> &r)
 {
     if (!r)
@@ -131,15 +144,7 @@ int list(ServiceClient &client, const Common &c)
     auto r = wait(client.getJson(QStringLiteral("/api/v1/vms")));
     if (!r)
         return fail(r.error());
-    const QJsonArray vms = r->value(QStringLiteral("vms")).toArray();
-    if (c.json) {
-        printJson(vms);
-        return 0;
-    }
-    std::printf("%-20s %-10s %-12s %5s %10s\n", "NAME", "STATE", "TEMPLATE", "VCPUS", "MEMORY");
-    for (const QJsonValue &v : vms)
-        std::printf("%s\n", qPrintable(vmRow(v.toObject())));
-    return 0;
+    return printVms(c, r->value(QStringLiteral("vms")).toArray());
 }
 
 int create(ServiceClient &client, const Common &c, QStringList args)
@@ -398,15 +403,7 @@ int fork(ServiceClient &client, const Common &c, QStringList args)
     auto r = wait(client.postJson(ServiceClient::snapshotPath(args.at(0), args.at(1), QStringLiteral("fork")), body));
     if (!r)
         return fail(r.error());
-    const QJsonArray vms = r->value(QStringLiteral("vms")).toArray();
-    if (c.json) {
-        printJson(vms);
-        return 0;
-    }
-    std::printf("%-20s %-10s %-12s %5s %10s\n", "NAME", "STATE", "TEMPLATE", "VCPUS", "MEMORY");
-    for (const QJsonValue &v : vms)
-        std::printf("%s\n", qPrintable(vmRow(v.toObject())));
-    return 0;
+    return printVms(c, r->value(QStringLiteral("vms")).toArray());
 }
 
 int snapshotDelete(ServiceClient &client, const Common &c, const QStringList &args)
