@@ -2,18 +2,21 @@
 
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/vmm/kvmbootprobe.h"
 #include "core/vmm/kvmprobe.h"
 #include "core/vmm/qemuinstance.h"
 #include "core/vmm/vmmprocess.h"
 
+#include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QProcess>
+#include <QHash>
+#include <QPointer>
 #include <QSaveFile>
-#include <QTemporaryDir>
-#include <QTimer>
+
+#include <optional>
 
 namespace Vmm {
 
@@ -61,6 +64,7 @@ QString bootId()
     return f.open(QIODevice::ReadOnly) ? QString::fromLatin1(f.readAll().trimmed()) : QString();
 }
 
+// The verdict file for this host boot, QEMU binary and kernel.
 QString verdictPath(const QString &binary, const QString &kernelPath)
 {
     const QFileInfo q(binary), k(kernelPath);
@@ -68,84 +72,110 @@ QString verdictPath(const QString &binary, const QString &kernelPath)
                             + QLatin1Char('|') + k.fileName() + QString::number(k.size()))
                                .toUtf8();
     const QString hash = QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha256).toHex().left(24));
-    return Core::Paths::cacheDir() + QStringLiteral("/probes/kvm-boot-") + hash;
+    return kvmProbeDir() + QStringLiteral("/kvm-boot-") + hash;
+}
+
+std::optional<KvmBootProbe::Verdict> readVerdict(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    const QByteArray v = f.read(4096).trimmed();
+    if (v == "kvm")
+        return KvmBootProbe::Verdict{true, QString()};
+    if (v.startsWith("tcg"))
+        return KvmBootProbe::Verdict{false, QString::fromUtf8(v.mid(4).trimmed())};
+    return std::nullopt; // not ours: probe again
+}
+
+void writeVerdict(const QString &path, const KvmBootProbe::Verdict &v)
+{
+    QDir().mkpath(QFileInfo(path).absolutePath());
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly))
+        return;
+    out.write(v.kvm ? QByteArray("kvm\n") : QByteArray("tcg: " + v.reason.toUtf8() + '\n'));
+    out.commit();
+}
+
+// The probes under way in this process, by verdict file: VMs that start at
+// once share one.
+QHash<QString, QPointer<KvmBootProbe>> &probesUnderWay()
+{
+    static QHash<QString, QPointer<KvmBootProbe>> probes;
+    return probes;
 }
 
 } // namespace
 
-Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel,
-                                                      const QString &kernelPath, QObject *context)
+QString kvmProbeDir()
+{
+    return Core::Paths::runtimeDir() + QStringLiteral("/probes");
+}
+
+Core::Future<KvmBootProbe::Verdict> kvmBootVerdict(const QString &binary, const QString &kernelPath, const QString &verdictFile, int timeoutMs)
+{
+    if (const auto cached = readVerdict(verdictFile))
+        return Core::readyFuture<KvmBootProbe::Verdict>(*cached);
+    auto &probes = probesUnderWay();
+    if (KvmBootProbe *p = probes.value(verdictFile))
+        return p->verdict();
+    auto *probe = new KvmBootProbe(binary, kernelPath, QFileInfo(verdictFile).absolutePath(), timeoutMs, QCoreApplication::instance());
+    probes.insert(verdictFile, probe);
+    Core::whenDone(probe->verdict(), probe, [verdictFile](const Core::Expected<KvmBootProbe::Verdict> &v) {
+        if (!v)
+            return; // abandoned: no verdict to keep
+        writeVerdict(verdictFile, *v);
+        if (!v->kvm)
+            Core::Log::vmm()->warn("KVM looks usable but a guest kernel does not boot under it ({}); using TCG on this host",
+                                   v->reason.toStdString());
+    });
+    QObject::connect(probe, &KvmBootProbe::done, probe, [verdictFile, probe]() {
+        probesUnderWay().remove(verdictFile);
+        probe->deleteLater();
+    });
+    probe->start();
+    return probe->verdict();
+}
+
+namespace {
+
+void decideAccel(const KvmStatus &kvm, const QString &binary, const QString &accel, const QString &kernelPath, Core::Promise<QemuCommandLine::Accel> promise)
 {
     using Accel = QemuCommandLine::Accel;
-    if (accel == QLatin1String("tcg"))
-        return Core::readyFuture<Accel>(Accel::Tcg);
-    const KvmStatus kvm = kvmStatus();
     if (accel == QLatin1String("kvm")) {
-        if (!kvm.usable)
-            return Core::readyFuture<Accel>(Core::Error(Core::ErrorCode::KvmUnavailable, kvm.reason));
-        return Core::readyFuture<Accel>(Accel::Kvm);
+        promise.resolve(kvm.usable ? Core::Expected<Accel>(Accel::Kvm) : Core::Expected<Accel>(Core::Error(Core::ErrorCode::KvmUnavailable, kvm.reason)));
+        return;
     }
     if (!kvm.usable) {
         Core::Log::vmm()->info("KVM not usable ({}); QEMU uses TCG", kvm.reason.toStdString());
-        return Core::readyFuture<Accel>(Accel::Tcg);
+        promise.resolve(Accel::Tcg);
+        return;
     }
-    const QString verdictFile = verdictPath(binary, kernelPath);
-    QFile cached(verdictFile);
-    if (cached.open(QIODevice::ReadOnly)) {
-        const QByteArray v = cached.readAll();
-        return Core::readyFuture<Accel>(v.startsWith("kvm") ? Accel::Kvm : Accel::Tcg);
-    }
+    kvmBootVerdict(binary, kernelPath, verdictPath(binary, kernelPath))
+        .then([promise](const Core::Expected<KvmBootProbe::Verdict> &v) {
+            if (!v)
+                promise.resolve(v.error()); // abandoned: the process is ending
+            else
+                promise.resolve(v->kvm ? Accel::Kvm : Accel::Tcg);
+        })
+        .onCanceled([promise]() { promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the KVM boot probe was abandoned")); });
+}
 
-    // Boot the kernel with no root filesystem under KVM: a working host
-    // reaches "VFS: Unable to mount root fs", panics and (panic=-1,
-    // -no-reboot) QEMU exits within a second.
-    Core::Promise<Accel> promise;
-    auto *dir = new QTemporaryDir();
-    auto *proc = new QProcess(context);
-    const QString serial = dir->filePath(QStringLiteral("serial.log"));
-    proc->setProgram(binary);
-    proc->setArguments({QStringLiteral("-machine"), QStringLiteral("q35,accel=kvm"), QStringLiteral("-cpu"), QStringLiteral("host"),
-                        QStringLiteral("-m"), QStringLiteral("256M"), QStringLiteral("-nodefaults"), QStringLiteral("-no-user-config"),
-                        QStringLiteral("-display"), QStringLiteral("none"), QStringLiteral("-no-reboot"),
-                        QStringLiteral("-kernel"), kernelPath,
-                        QStringLiteral("-append"), QStringLiteral("console=ttyS0 panic=-1 reboot=t"),
-                        QStringLiteral("-serial"), QStringLiteral("file:") + serial});
-    proc->setProcessChannelMode(QProcess::MergedChannels);
-    auto finish = [promise, proc, dir, verdictFile, serial](bool ok, const QString &why) {
-        if (promise.isResolved())
-            return;
-        if (proc->state() != QProcess::NotRunning) {
-            proc->kill();
-            proc->waitForFinished(1000);
-        }
-        QDir().mkpath(QFileInfo(verdictFile).absolutePath());
-        QSaveFile out(verdictFile);
-        if (out.open(QIODevice::WriteOnly)) {
-            out.write(ok ? QByteArray("kvm\n") : QByteArray("tcg: " + why.toUtf8() + '\n'));
-            out.commit();
-        }
-        if (!ok)
-            Core::Log::vmm()->warn("KVM looks usable but a guest kernel does not boot under it ({}); using TCG on this host", why.toStdString());
-        proc->deleteLater();
-        delete dir;
-        promise.resolve(ok ? Accel::Kvm : Accel::Tcg);
-    };
-    QObject::connect(proc, &QProcess::finished, context, [proc, serial, finish](int, QProcess::ExitStatus) {
-        QFile f(serial);
-        const QByteArray log = f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
-        if (log.contains("Kernel panic") || log.contains("VFS:"))
-            finish(true, QString());
-        else
-            finish(false, QStringLiteral("QEMU ended without the kernel booting: %1").arg(QString::fromLocal8Bit(proc->readAll().trimmed().right(200))));
-    });
-    QObject::connect(proc, &QProcess::errorOccurred, context, [finish](QProcess::ProcessError e) {
-        if (e == QProcess::FailedToStart)
-            finish(false, QStringLiteral("QEMU failed to start"));
-    });
-    QTimer::singleShot(kKvmBootProbeTimeoutMs, context, [finish]() {
-        finish(false, QStringLiteral("no kernel boot within %1 ms").arg(kKvmBootProbeTimeoutMs));
-    });
-    proc->start();
+} // namespace
+
+Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath)
+{
+    if (accel == QLatin1String("tcg"))
+        return Core::readyFuture<QemuCommandLine::Accel>(QemuCommandLine::Accel::Tcg);
+    // The vCPU probe forks and waits (up to kKvmProbeTimeoutMs on a broken
+    // host): off this thread, which may be the GUI's.
+    Core::Promise<QemuCommandLine::Accel> promise;
+    Core::runInThread<KvmStatus>([]() { return Core::Expected<KvmStatus>(kvmStatus()); })
+        .then([binary, accel, kernelPath, promise](const Core::Expected<KvmStatus> &kvm) {
+            decideAccel(*kvm, binary, accel, kernelPath, promise); // runInThread resolves on the main thread
+        })
+        .onCanceled([promise]() { promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the KVM probe was abandoned")); });
     return promise.future();
 }
 

@@ -1,10 +1,9 @@
 #pragma once
 
 #include "core/async.h"
+#include "core/vmm/kvmbootprobe.h"
 #include "core/vmm/qemucommandline.h"
 #include "core/vmm/vmmdriver.h"
-
-class QObject;
 
 namespace Vmm {
 
@@ -25,17 +24,23 @@ private:
     QString m_accel;
 };
 
-// How long a guest kernel gets to reach its root-mount panic under KVM in the
-// boot probe (well under a second where KVM works).
-inline constexpr int kKvmBootProbeTimeoutMs = 8000;
-
 // The accelerator to use: kvm or tcg when forced; for "auto", KVM only if
 // kvmUsable() *and* this QEMU boots `kernelPath` under KVM to its no-root panic
-// within kKvmBootProbeTimeoutMs. Some nested hosts pass every vCPU test and
-// still hang a real kernel (seen on the CI machines). The verdict is cached
-// per host boot, QEMU binary and kernel in the cache dir, so the boot probe
-// runs once. `context` owns the probe process.
-Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel,
-                                                      const QString &kernelPath, QObject *context);
+// within KvmBootProbe::kDefaultTimeoutMs. Some nested hosts pass every vCPU
+// test and still hang a real kernel (seen on the CI machines). The verdict is
+// kept per host boot, QEMU binary and kernel in kvmProbeDir() (per-boot state:
+// the runtime directory), so the boot probe runs once; VMs that start while it
+// runs share it. The probe belongs to the application, not to the caller.
+Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath);
+
+// The boot probe's verdict for this QEMU and kernel: read from `verdictFile`
+// when it holds one, else probed (one probe for all who ask meanwhile) and
+// written there. Resolved with Cancelled only when the probe is abandoned
+// (the application is ending).
+Core::Future<KvmBootProbe::Verdict> kvmBootVerdict(const QString &binary, const QString &kernelPath, const QString &verdictFile,
+                                                   int timeoutMs = KvmBootProbe::kDefaultTimeoutMs);
+
+// Where the boot probe keeps its verdicts and its temporary directories.
+QString kvmProbeDir();
 
 } // namespace Vmm

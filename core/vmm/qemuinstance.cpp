@@ -64,7 +64,7 @@ Core::Future<void> QemuInstance::start()
 
     setState(State::Starting);
     m_startPromise = Core::Promise<void>();
-    resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath, this).then(this, [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
+    resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath).then(this, [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
         if (m_state != State::Starting)
             return; // killed meanwhile
         if (!accel) {

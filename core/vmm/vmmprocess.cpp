@@ -52,20 +52,7 @@ Core::Future<void> VmmProcess::start()
     else
         m_process->setStandardOutputFile(QProcess::nullDevice());
 
-    const QList<int> fds = m_inheritedFds;
-    const pid_t parentPid = ::getpid();
-    m_process->setChildProcessModifier([fds, parentPid]() {
-        // Runs in the child between fork and exec: async-signal-safe calls only.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parentPid)
-            ::_exit(127); // the parent died before prctl took effect
-        for (int fd : fds) {
-            const int flags = ::fcntl(fd, F_GETFD);
-            if (flags >= 0)
-                ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
-        }
-        ::setpgid(0, 0); // own process group: a terminal Ctrl-C reaches only us
-    });
+    bindChildToParent(*m_process, m_inheritedFds);
 
     connect(m_process, &QProcess::started, this, [promise]() { promise.resolve({}); });
     connect(m_process, &QProcess::errorOccurred, this, [this, promise](QProcess::ProcessError error) {
@@ -231,6 +218,23 @@ QString VmmProcess::outputTail(int maxLines) const
     if (lines.size() > maxLines)
         lines = lines.mid(lines.size() - maxLines);
     return lines.join(QStringLiteral(" | "));
+}
+
+void bindChildToParent(QProcess &process, const QList<int> &inheritedFds)
+{
+    const pid_t parentPid = ::getpid();
+    process.setChildProcessModifier([fds = inheritedFds, parentPid]() {
+        // Runs in the child between fork and exec: async-signal-safe calls only.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parentPid)
+            ::_exit(127); // the parent died before prctl took effect
+        for (int fd : fds) {
+            const int flags = ::fcntl(fd, F_GETFD);
+            if (flags >= 0)
+                ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+        }
+        ::setpgid(0, 0);
+    });
 }
 
 QString findExecutable(const QString &name)

@@ -86,6 +86,12 @@ private:
     QSocketNotifier *m_pidNotifier = nullptr;
 };
 
+// Before start(): the child dies with this process (PR_SET_PDEATHSIG, also
+// if this process died before the child got that far), leads its own process
+// group (a terminal's Ctrl-C reaches only us; kill(-pid) reaches all it
+// spawned) and inherits `inheritedFds` (FD_CLOEXEC cleared in the child).
+void bindChildToParent(QProcess &process, const QList<int> &inheritedFds = {});
+
 // Absolute path of an executable: `name` itself if it contains a slash and is
 // executable, else searched on PATH. Empty when not found.
 QString findExecutable(const QString &name);

@@ -1,9 +1,12 @@
 // `microvm-sandbox` as a user runs it: the main job (run a command in a fresh
 // VM), exit codes, streams, and Ctrl-C tearing everything down.
 
+#include "core/vmm/kvmprobe.h"
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
@@ -45,6 +48,19 @@ int qemuProcessesUnder(const QString &runtimeDir)
     return n;
 }
 
+// What a VM left in the runtime directory: everything but the KVM boot
+// probe's verdicts (per-boot state kept in "probes"), which must hold no
+// temporary directory either.
+QStringList leftoversIn(const QString &runtimeDir)
+{
+    QStringList left = QDir(runtimeDir).entryList(QDir::AllEntries | QDir::NoDotAndDotDot);
+    left.removeAll(QStringLiteral("probes"));
+    for (const QString &p : QDir(runtimeDir + QStringLiteral("/probes")).entryList(QDir::AllEntries | QDir::NoDotAndDotDot))
+        if (!QFileInfo(runtimeDir + QStringLiteral("/probes/") + p).isFile())
+            left << QStringLiteral("probes/") + p;
+    return left;
+}
+
 } // namespace
 
 class TestCli : public QObject {
@@ -62,6 +78,25 @@ private Q_SLOTS:
         // Build (or find) the image first, so the tests below time only VMs.
         const Run r = runCli({QStringLiteral("image"), QStringLiteral("build")}, {}, m_env);
         QVERIFY2(r.exitCode == 0, r.err.constData());
+    }
+
+    // The first VM on a machine: no probe verdict yet (this runtime
+    // directory is new), so `run` probes whether KVM boots a kernel here. It
+    // must finish once, whatever it finds, and leave one verdict behind.
+    void firstRunProbesOnceAndKeepsTheVerdict()
+    {
+        QVERIFY(!QDir(m_runtime.path() + QStringLiteral("/probes")).exists());
+        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("echo"), QStringLiteral("first")}, {}, m_env);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.out, QByteArray("first\n"));
+        QVERIFY2(r.err.count("does not boot under it") <= 1, r.err.constData());
+        QVERIFY2(leftoversIn(m_runtime.path()).isEmpty(), qPrintable(leftoversIn(m_runtime.path()).join(QLatin1Char(' '))));
+        if (Vmm::kvmStatus().usable) // else there is nothing to probe
+            QVERIFY2(!QDir(m_runtime.path() + QStringLiteral("/probes")).entryList(QDir::Files).isEmpty(), "no verdict was kept");
+        // The second run reads the verdict: no second warning.
+        const Run again = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, m_env);
+        QVERIFY2(again.exitCode == 0, again.err.constData());
+        QVERIFY2(!again.err.contains("does not boot under it"), again.err.constData());
     }
 
     void cachedImageBuildReturnsAtOnce()
@@ -83,7 +118,7 @@ private Q_SLOTS:
         QCOMPARE(r.out, QByteArray("Linux\n"));
         QVERIFY2(r.err.contains("to-stderr\n"), r.err.constData());
         QVERIFY(!r.out.contains("to-stderr"));
-        QVERIFY2(QDir(m_runtime.path()).isEmpty(), "the VM's runtime directory must be gone");
+        QVERIFY2(leftoversIn(m_runtime.path()).isEmpty(), "the VM's runtime directory must be gone");
     }
 
     void pipedStdinIsForwarded()
@@ -179,7 +214,7 @@ private Q_SLOTS:
         QVERIFY(p.waitForFinished(10000));
         QCOMPARE(p.exitCode(), 128 + SIGINT);
         QTRY_COMPARE_WITH_TIMEOUT(qemuProcessesUnder(m_runtime.path()), 0, 5000);
-        QVERIFY2(QDir(m_runtime.path()).isEmpty(), qPrintable(QDir(m_runtime.path()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot).join(QLatin1Char(' '))));
+        QVERIFY2(leftoversIn(m_runtime.path()).isEmpty(), qPrintable(leftoversIn(m_runtime.path()).join(QLatin1Char(' '))));
     }
 };
 

@@ -16,6 +16,7 @@
 #include "core/agent/agentclient.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/detachedvmm.h"
+#include "core/vmm/qemudriver.h"
 
 #include <QDir>
 #include <QFile>
@@ -91,6 +92,9 @@ private Q_SLOTS:
         QVERIFY(m_home.isValid());
         qputenv("MVS_DATA_DIR", m_home.filePath(QStringLiteral("data")).toUtf8());
         qputenv("MVS_RUNTIME_DIR", m_home.filePath(QStringLiteral("run")).toUtf8());
+        // A new runtime directory has no KVM boot verdict: the first VM below
+        // takes the first-run path (the probe), as on a fresh machine.
+        QVERIFY(!QDir(Vmm::kvmProbeDir()).exists());
         auto d = driverFor(Vmm::DriverKind::Qemu);
         QVERIFY2(d.driver, qPrintable(d.skipReason));
         m_driver = d.driver;
