@@ -285,11 +285,18 @@ void AgentClient::processFrames()
                                     .arg(m_reader.lastHeader().length)
                                     .arg(m_reader.maxPayload()));
             Core::Log::agent()->error("{}", e.message.toStdString());
-            failAll(e);
+            const bool wasReady = m_ready;
             m_ready = false;
+            m_helloTimer.stop();
+            if (QLocalSocket *socket = std::exchange(m_socket, nullptr)) {
+                socket->disconnect(this);
+                socket->abort();
+                socket->deleteLater();
+            }
+            failAll(e);
             m_connectPromise.resolve(e);
-            if (m_socket)
-                m_socket->abort();
+            if (wasReady)
+                Q_EMIT connectionLost(e);
             return;
         }
         handleFrame(frame);
@@ -333,10 +340,11 @@ void AgentClient::onDisconnected()
     const bool wasReady = m_ready;
     m_ready = false;
     m_helloTimer.stop();
+    // Detached before the calls fail: their callbacks may close() us.
+    QLocalSocket *socket = std::exchange(m_socket, nullptr);
+    socket->disconnect(this);
+    socket->deleteLater();
     failAll(e);
-    m_socket->disconnect(this);
-    m_socket->deleteLater();
-    m_socket = nullptr;
     if (wasReady)
         Q_EMIT connectionLost(e);
 }

@@ -4,6 +4,7 @@
 
 #include <QByteArray>
 #include <QObject>
+#include <QPointer>
 #include <QStringList>
 
 namespace Agent {
@@ -65,7 +66,7 @@ private:
     void onExit(ExecResult r);
     void onError(const Core::Error &e);
 
-    AgentClient *m_client;
+    QPointer<AgentClient> m_client; // null once the client is being destroyed (it is our parent)
     quint32 m_stream;
     bool m_collect;
     ExecResult m_result;

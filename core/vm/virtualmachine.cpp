@@ -13,6 +13,7 @@
 #include <QFileInfo>
 #include <QPointer>
 #include <QRandomGenerator>
+#include <QScopedValueRollback>
 #include <QTemporaryDir>
 
 #include <utility>
@@ -266,18 +267,20 @@ void VirtualMachine::onVmmExited(const Core::Error &error)
         failStart(error);
         return;
     }
-    if (m_state == State::Ready || m_state == State::Paused) {
+    if ((m_state == State::Ready || m_state == State::Paused) && !m_ending) {
+        const QScopedValueRollback ending(m_ending, true);
         m_lastError = error;
-        if (m_agent)
-            m_agent->close();
+        cleanup(); // closing the agent fails its calls; a stop() from their callbacks finds the VM ending
         setState(State::Failed);
         Q_EMIT failed(error);
-        cleanup();
     }
 }
 
 void VirtualMachine::failStart(const Core::Error &error)
 {
+    if (m_ending)
+        return; // fired by a teardown under way: its cause stands
+    const QScopedValueRollback ending(m_ending, true);
     m_lastError = error;
     Core::Log::core()->warn("{}: start failed: {}", m_name.toStdString(), error.message.toStdString());
     cleanup();
@@ -319,6 +322,8 @@ Core::Future<void> VirtualMachine::resume()
 
 Core::Future<void> VirtualMachine::stop()
 {
+    if (m_ending)
+        return Core::readyFuture(); // already being torn down, by a failure or a kill
     if (!m_instance) {
         cleanup();
         if (m_state != State::Created)
@@ -343,6 +348,9 @@ Core::Future<void> VirtualMachine::stop()
 
 void VirtualMachine::kill()
 {
+    if (m_ending)
+        return; // a teardown is under way and ends the VM itself
+    const QScopedValueRollback ending(m_ending, true);
     const bool starting = m_state == State::Preparing || m_state == State::Booting;
     if (m_builder && m_state == State::Preparing)
         m_builder->cancel();

@@ -187,6 +187,10 @@ private:
     qint64 m_bootMs = 0;
     bool m_persistent = false;
     QString m_adoptedRuntimeDir; // an adopted VM's runtime directory, removed by cleanup()
+    // A start being failed or killed, or a running VM being failed, is being
+    // torn down: the callbacks that teardown fires (failed agent calls, the
+    // instance's start promise) find it ending and do not end it again.
+    bool m_ending = false;
 };
 
 QString stateName(VirtualMachine::State state);

@@ -428,8 +428,8 @@ Core::Future<void> ChInstance::shutdown()
     }
     // Best effort: stop the guest cleanly; vmm.shutdown follows regardless.
     m_api->shutdownVm(kVmShutdownTimeoutMs).then(this, [this](const Core::Result &r) {
-        if (m_state != State::Stopping || m_destroying)
-            return;
+        if (m_state != State::Stopping || m_destroying || m_finishingShutdown)
+            return; // finishShutdown's abort() fails this call: the VMM is gone already
         if (!r)
             Core::Log::vmm()->info("{}: vm.shutdown: {}", m_spec.name.toStdString(), r.error().message.toStdString());
         stopVmm();

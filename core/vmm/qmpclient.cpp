@@ -46,7 +46,9 @@ void QmpClient::close()
     m_buffer.clear();
     m_greeted = false;
     m_ready = false;
-    failAll(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("QMP connection closed")));
+    const Core::Error closed(Core::ErrorCode::Cancelled, QStringLiteral("QMP connection closed"));
+    m_connectPromise.resolve(closed); // a connect still waiting for QEMU's greeting
+    failAll(closed);
 }
 
 Core::Future<QJsonObject> QmpClient::execute(const QString &command, const QJsonObject &arguments, int timeoutMs)
