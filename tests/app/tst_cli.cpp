@@ -80,21 +80,28 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 0, r.err.constData());
     }
 
-    // The first VM on a machine: no probe verdict yet (this runtime
-    // directory is new), so `run` probes whether KVM boots a kernel here. It
-    // must finish once, whatever it finds, and leave one verdict behind.
-    void firstRunProbesOnceAndKeepsTheVerdict()
+    // The first VM on a new machine: an empty cache (so `run` builds the
+    // image itself, without `image build` first) and no probe verdict (this
+    // runtime directory is new), so `run` probes whether KVM boots a kernel
+    // here. The probe must finish once, whatever it finds, and leave one
+    // verdict behind that the next run reads.
+    void firstRunOnAFreshMachine()
     {
+        QTemporaryDir cache;
+        QVERIFY(cache.isValid());
+        QProcessEnvironment env = m_env;
+        env.insert(QStringLiteral("MVS_CACHE_DIR"), cache.path());
         QVERIFY(!QDir(m_runtime.path() + QStringLiteral("/probes")).exists());
-        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("echo"), QStringLiteral("first")}, {}, m_env);
+        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("echo"), QStringLiteral("first")}, {}, env);
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QCOMPARE(r.out, QByteArray("first\n"));
+        QVERIFY2(!QDir(cache.path() + QStringLiteral("/images")).isEmpty(), "run built no image");
         QVERIFY2(r.err.count("does not boot under it") <= 1, r.err.constData());
         QVERIFY2(leftoversIn(m_runtime.path()).isEmpty(), qPrintable(leftoversIn(m_runtime.path()).join(QLatin1Char(' '))));
         if (Vmm::kvmStatus().usable) // else there is nothing to probe
             QVERIFY2(!QDir(m_runtime.path() + QStringLiteral("/probes")).entryList(QDir::Files).isEmpty(), "no verdict was kept");
-        // The second run reads the verdict: no second warning.
-        const Run again = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, m_env);
+        // The second run reads the verdict (and the image): no second warning.
+        const Run again = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, env);
         QVERIFY2(again.exitCode == 0, again.err.constData());
         QVERIFY2(!again.err.contains("does not boot under it"), again.err.constData());
     }

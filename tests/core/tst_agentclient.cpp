@@ -3,6 +3,7 @@
 // scripted peers for what a real agent never does (oversize frames, stale
 // handshakes, silence) and for cloud-hypervisor's hybrid vsock preamble.
 
+#include "tests/hostagent.h"
 #include "core/agent/agentclient.h"
 
 #include "protocol/framereader.h"
@@ -113,15 +114,11 @@ private Q_SLOTS:
     {
         QVERIFY(m_dir.isValid());
         m_agentSocket = m_dir.filePath(QStringLiteral("agent.sock"));
-        m_agent.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_agent.start(QStringLiteral(MVS_AGENT_BINARY), {QStringLiteral("--unix"), m_agentSocket, QStringLiteral("--no-shutdown")});
-        QVERIFY(m_agent.waitForStarted());
-        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(m_agentSocket), 5000);
+        QVERIFY(HostAgent::start(m_agent, m_agentSocket));
     }
     void cleanupTestCase()
     {
-        m_agent.terminate();
-        m_agent.waitForFinished(5000);
+        HostAgent::stop(m_agent);
     }
 
     void realAgentExecAndFiles()

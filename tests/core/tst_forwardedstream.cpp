@@ -3,6 +3,7 @@
 // on this host, which connects to TCP servers run by this test (echo,
 // scripted, refused ports) on 127.0.0.1.
 
+#include "tests/hostagent.h"
 #include "tests/streamdata.h"
 #include "core/agent/agentclient.h"
 #include "core/vm/portforward.h"
@@ -92,18 +93,6 @@ class TestForwardedStream : public QObject {
     QString m_agentSocket;
     std::unique_ptr<Agent::AgentClient> m_client;
 
-    bool startAgent(QProcess &p, const QString &socket)
-    {
-        p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        p.start(QStringLiteral(MVS_AGENT_BINARY), {QStringLiteral("--unix"), socket, QStringLiteral("--no-shutdown")});
-        if (!p.waitForStarted())
-            return false;
-        QDeadlineTimer d(5000);
-        while (!QFile::exists(socket) && !d.hasExpired())
-            QTest::qWait(10);
-        return QFile::exists(socket);
-    }
-
     Agent::ForwardedStream *open(quint16 port, Agent::AgentClient *client = nullptr)
     {
         auto r = await((client ? client : m_client.get())->openStream(QStringLiteral("127.0.0.1"), port));
@@ -119,7 +108,7 @@ private Q_SLOTS:
     {
         QVERIFY(m_dir.isValid());
         m_agentSocket = m_dir.filePath(QStringLiteral("agent.sock"));
-        QVERIFY(startAgent(m_agent, m_agentSocket));
+        QVERIFY(HostAgent::start(m_agent, m_agentSocket));
         m_client = std::make_unique<Agent::AgentClient>(Vmm::AgentEndpoint{m_agentSocket, 0});
         auto info = await(m_client->connectToAgent(10000));
         QVERIFY2(info, qPrintable(info ? QString() : info.error().toString()));
@@ -361,7 +350,7 @@ private Q_SLOTS:
     {
         QProcess agent;
         const QString socket = m_dir.filePath(QStringLiteral("doomed.sock"));
-        QVERIFY(startAgent(agent, socket));
+        QVERIFY(HostAgent::start(agent, socket));
         Agent::AgentClient client(Vmm::AgentEndpoint{socket, 0});
         QVERIFY(await(client.connectToAgent(10000)));
         TestServer echo;
@@ -464,7 +453,7 @@ private Q_SLOTS:
     {
         QProcess agent;
         const QString socket = m_dir.filePath(QStringLiteral("doomed2.sock"));
-        QVERIFY(startAgent(agent, socket));
+        QVERIFY(HostAgent::start(agent, socket));
         Agent::AgentClient client(Vmm::AgentEndpoint{socket, 0});
         QVERIFY(await(client.connectToAgent(10000)));
         TestServer echo;

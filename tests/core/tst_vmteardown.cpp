@@ -9,6 +9,7 @@
 
 #include "e2efixture.h"
 
+#include "tests/hostagent.h"
 #include "core/agent/agentclient.h"
 #include "core/vm/virtualmachine.h"
 #include "core/vmm/vmmdriver.h"
@@ -114,15 +115,11 @@ private Q_SLOTS:
         qputenv("MVS_RUNTIME_DIR", m_dir.filePath(QStringLiteral("run")).toUtf8());
         qputenv("MVS_DATA_DIR", m_dir.filePath(QStringLiteral("data")).toUtf8());
         m_agentSocket = m_dir.filePath(QStringLiteral("agent.sock"));
-        m_agent.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_agent.start(QStringLiteral(MVS_AGENT_BINARY), {QStringLiteral("--unix"), m_agentSocket, QStringLiteral("--no-shutdown")});
-        QVERIFY(m_agent.waitForStarted());
-        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(m_agentSocket), 5000);
+        QVERIFY(HostAgent::start(m_agent, m_agentSocket));
     }
     void cleanupTestCase()
     {
-        m_agent.terminate();
-        m_agent.waitForFinished(5000);
+        HostAgent::stop(m_agent);
     }
 
     // The VMM dies while the agent connection is still being tried: closing
