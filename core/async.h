@@ -13,6 +13,8 @@
 #include <QThread>
 
 #include <memory>
+#include <type_traits>
+#include <utility>
 
 namespace Core {
 
@@ -69,6 +71,77 @@ void whenDone(Future<T> future, QObject *context, F fn)
             if (guard)
                 fn(Expected<T>(Error(ErrorCode::Cancelled, QStringLiteral("the operation was abandoned"))));
         });
+}
+
+namespace Detail {
+
+template<typename R>
+struct StepResult; // what a chain step returns: Expected<U> or Future<U>
+template<typename U>
+struct StepResult<Expected<U>> {
+    using Value = U;
+    static constexpr bool isFuture = false;
+};
+template<typename U>
+struct StepResult<QFuture<Expected<U>>> {
+    using Value = U;
+    static constexpr bool isFuture = true;
+};
+
+template<typename T, typename F>
+auto invokeStep(F &fn, const Expected<T> &value)
+{
+    if constexpr (std::is_void_v<T>)
+        return fn();
+    else
+        return fn(*value);
+}
+
+template<typename U>
+void forwardTo(Future<U> future, Promise<U> promise)
+{
+    future.then([promise](const Expected<U> &r) { promise.resolve(r); })
+        .onCanceled([promise]() { promise.fail(ErrorCode::Cancelled, QStringLiteral("the operation was abandoned")); });
+}
+
+} // namespace Detail
+
+// The next step of a chain. Once `future` has a value, fn runs with it (no
+// argument for Future<void>) where the future is resolved, and what fn
+// returns, an Expected<U> or a Future<U>, becomes the result of the future
+// then() returns. So a multi-step operation is a flat list of steps:
+//
+//   auto saved = Core::then(pause(), this, [this]() { return save(); });
+//   return Core::then(saved, this, [this](const Info &i) { return copyDisk(i); });
+//
+// An error skips fn and travels down the chain unchanged. An abandoned
+// future, or a context destroyed before fn could run, ends the chain with
+// Cancelled; fn never runs on a destroyed context. A Future runs one
+// continuation: chain each future once.
+template<typename T, typename F>
+auto then(Future<T> future, QObject *context, F fn)
+{
+    using R = decltype(Detail::invokeStep<T>(fn, std::declval<const Expected<T> &>()));
+    using U = typename Detail::StepResult<R>::Value;
+    Promise<U> next;
+    const QPointer<QObject> guard(context);
+    future
+        .then([guard, fn, next](const Expected<T> &r) mutable {
+            if (!r) {
+                next.resolve(r.error());
+                return;
+            }
+            if (!guard) {
+                next.fail(ErrorCode::Cancelled, QStringLiteral("the operation's owner is gone"));
+                return;
+            }
+            if constexpr (Detail::StepResult<R>::isFuture)
+                Detail::forwardTo<U>(Detail::invokeStep<T>(fn, r), next);
+            else
+                next.resolve(Detail::invokeStep<T>(fn, r));
+        })
+        .onCanceled([next]() { next.fail(ErrorCode::Cancelled, QStringLiteral("the operation was abandoned")); });
+    return next.future();
 }
 
 // Run fn (returning Expected<T>) on a thread of its own, for file work that

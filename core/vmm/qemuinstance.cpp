@@ -171,27 +171,16 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
 
 Core::Future<void> QemuInstance::expectStatus(const QString &command, const QString &expected, State target)
 {
-    Core::Promise<void> promise;
-    m_qmp->execute(command).then(this, [this, promise, expected, target](const Core::Expected<QJsonObject> &r) {
-        if (!r) {
-            promise.resolve(r.error());
-            return;
-        }
-        m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise, expected, target](const Core::Expected<QJsonObject> &st) {
-            if (!st) {
-                promise.resolve(st.error());
-                return;
-            }
-            const QString status = st->value(QStringLiteral("status")).toString();
-            if (status != expected) {
-                promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1', expected '%2'").arg(status, expected));
-                return;
-            }
-            setState(target);
-            promise.resolve({});
-        });
+    const auto sent = Core::then(m_qmp->execute(command), this, [this](const QJsonObject &) {
+        return m_qmp->execute(QStringLiteral("query-status"));
     });
-    return promise.future();
+    return Core::then(sent, this, [this, expected, target](const QJsonObject &st) -> Core::Result {
+        const QString status = st.value(QStringLiteral("status")).toString();
+        if (status != expected)
+            return Core::Error(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1', expected '%2'").arg(status, expected));
+        setState(target);
+        return {};
+    });
 }
 
 Core::Future<void> QemuInstance::pause()
