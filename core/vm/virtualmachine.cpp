@@ -290,7 +290,7 @@ void VirtualMachine::failStart(const Core::Error &error)
 
 Core::Future<void> VirtualMachine::pause()
 {
-    if (m_snapshotBusy)
+    if (m_saveJob)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name)));
     if (m_state != State::Ready || !m_instance)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not running").arg(m_name)));
@@ -305,7 +305,7 @@ Core::Future<void> VirtualMachine::pause()
 
 Core::Future<void> VirtualMachine::resume()
 {
-    if (m_snapshotBusy)
+    if (m_saveJob)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name)));
     if (m_state != State::Paused || !m_instance)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not paused").arg(m_name)));
@@ -367,6 +367,8 @@ void VirtualMachine::cleanup()
 {
     // Detach everything first: tearing down fires callbacks (failed execs,
     // resolved futures) that may re-enter stop(), kill() or cleanup().
+    if (m_saveJob)
+        m_saveJob->abandon(); // its VMM goes now
     Agent::AgentClient *agent = std::exchange(m_agent, nullptr);
     std::unique_ptr<Vmm::VmmInstance> instance = std::move(m_instance);
     std::unique_ptr<QTemporaryDir> runtimeDir = std::move(m_runtimeDir);
@@ -487,13 +489,33 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
     if ((m_state != State::Ready && m_state != State::Paused) || !m_instance)
         return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState,
                                                    QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(m_name, stateName(m_state))));
-    if (m_snapshotBusy)
+    if (m_saveJob)
         return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken already").arg(m_name)));
-    m_snapshotBusy = true;
-    m_savePhase = SavePhase::Pausing;
-    m_saveCancelRequested = false;
+    SnapshotSaveJob::Request request;
+    request.vmName = m_name;
+    request.directory = directory;
+    request.wasPaused = m_state == State::Paused;
+    request.leavePaused = leavePaused;
+    request.info = describeRun();
+    if (!m_disks.isEmpty())
+        request.diskSource = m_disks.first().path;
+    m_saveJob = new SnapshotSaveJob(m_instance.get(), request, this);
+    Core::Promise<Info> promise;
+    Core::whenDone(m_saveJob->run(), this, [this, promise, job = m_saveJob, request](const Core::Expected<Info> &r) {
+        if (m_saveJob == job)
+            m_saveJob = nullptr;
+        job->deleteLater();
+        if (r && request.leavePaused && !request.wasPaused && m_state == State::Ready)
+            setState(State::Paused);
+        promise.resolve(r);
+    });
+    return promise.future();
+}
 
-    Info info;
+// What this run of the VM is, for a snapshot of it.
+Snapshot::SnapshotInfo VirtualMachine::describeRun() const
+{
+    Snapshot::SnapshotInfo info;
     info.vm = m_name;
     info.driver = m_instance->driverName();
     info.vmmVersion = m_instance->vmmVersion();
@@ -504,141 +526,23 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
     info.kernelPath = m_kernelPath;
     info.initramfsPath = m_initramfsPath;
     info.stateFiles = m_instance->stateFiles();
-    QString diskSource;
     if (!m_disks.isEmpty()) {
-        diskSource = m_disks.first().path;
         info.baseDiskPath = m_baseDiskPath;
         info.diskFormat = m_disks.first().format;
         info.diskFile = QStringLiteral("disk.") + info.diskFormat;
     }
-
-    const bool wasPaused = m_state == State::Paused;
-    const QPointer<Vmm::VmmInstance> instance(m_instance.get());
-    const Core::Promise<Info> promise;
-    auto pausedFor = std::make_shared<QElapsedTimer>();
-    pausedFor->start();
-    // The instance this snapshot started on is gone (stopped, killed, failed).
-    auto gone = [this, instance]() { return !instance || m_instance.get() != instance.data(); };
-    auto finish = [this, promise](const Core::Expected<Info> &r) {
-        m_snapshotBusy = false;
-        m_savePhase = SavePhase::None;
-        promise.resolve(r);
-    };
-    auto cancelled = [this]() {
-        return Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 stopped while its snapshot was being taken").arg(m_name));
-    };
-    // A failure after the VM was paused for the snapshot: run it again.
-    auto failPaused = [this, instance, wasPaused, finish, gone, cancelled](const Core::Error &e) {
-        if (gone()) {
-            finish(cancelled());
-            return;
-        }
-        if (wasPaused) {
-            finish(e);
-            return;
-        }
-        Core::whenDone(instance->resume(), this, [finish, e](const Core::Result &) { finish(e); });
-    };
-    // The state is saved and the disk copied: back to running, or to a clean
-    // pause (QEMU holds a VM that was migrated out in "postmigrate", which
-    // refuses the next save; a run of a few milliseconds clears that).
-    auto settle = [this, instance, wasPaused, leavePaused, finish, gone, cancelled, pausedFor](Info done) {
-        m_savePhase = SavePhase::Settling;
-        Core::whenDone(instance->resume(), this, [=, this](const Core::Result &resumed) {
-            Info result = done;
-            result.pausedMs = pausedFor->elapsed();
-            if (gone()) {
-                finish(cancelled());
-                return;
-            }
-            if (!resumed) {
-                finish(Core::Error(resumed.error().code, QStringLiteral("the snapshot was saved but VM %1 did not run again: %2").arg(m_name, resumed.error().message)));
-                return;
-            }
-            if (!leavePaused && !wasPaused) {
-                finish(result);
-                return;
-            }
-            Core::whenDone(instance->pause(), this, [=, this](const Core::Result &paused) {
-                if (paused && !wasPaused && !gone())
-                    setState(State::Paused);
-                finish(paused ? Core::Expected<Info>(result) : Core::Expected<Info>(paused.error()));
-            });
-        });
-    };
-
-    Core::Future<void> pausing = wasPaused ? Core::readyFuture() : m_instance->pause();
-    Core::whenDone(pausing, this, [=, this](const Core::Result &paused) {
-        if (gone()) {
-            finish(cancelled());
-            return;
-        }
-        if (!paused) {
-            finish(paused.error());
-            return;
-        }
-        if (m_saveCancelRequested) {
-            failPaused(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the snapshot was cancelled")));
-            return;
-        }
-        m_savePhase = SavePhase::Saving;
-        Core::whenDone(instance->saveState(directory), this, [=, this](const Core::Result &saved) {
-            if (!saved) {
-                failPaused(saved.error());
-                return;
-            }
-            if (m_saveCancelRequested) {
-                failPaused(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the snapshot was cancelled")));
-                return;
-            }
-            if (diskSource.isEmpty()) {
-                settle(info);
-                return;
-            }
-            const QString target = QDir(directory).filePath(info.diskFile);
-            m_savePhase = SavePhase::Copying;
-            Core::whenDone(Core::runInThread<void>([diskSource, target]() { return Image::copyDiskFile(diskSource, target); }), this,
-                           [=, this](const Core::Result &copied) {
-                               if (!copied) {
-                                   failPaused(copied.error());
-                                   return;
-                               }
-                               if (m_saveCancelRequested) {
-                                   failPaused(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the snapshot was cancelled")));
-                                   return;
-                               }
-                               settle(info);
-                           });
-        });
-    });
-    return promise.future();
+    return info;
 }
 
 bool VirtualMachine::cancelSnapshot()
 {
-    if (!m_snapshotBusy || !m_instance)
-        return false;
-    switch (m_savePhase) {
-    case SavePhase::Pausing:
-    case SavePhase::Copying:
-        m_saveCancelRequested = true; // acted on when that step ends
-        return true;
-    case SavePhase::Saving:
-        if (m_instance->cancelSaveState())
-            return true;
-        // The VMM cannot stop its write: drop the result once it is done.
-        m_saveCancelRequested = true;
-        return true;
-    case SavePhase::None:
-    case SavePhase::Settling: return false;
-    }
-    return false;
+    return m_saveJob && m_instance && m_saveJob->cancel();
 }
 
 Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo &snapshot)
 {
     auto fail = [](Core::ErrorCode code, const QString &message) { return Core::readyFuture<void>(Core::Error(code, message)); };
-    if (m_snapshotBusy)
+    if (m_saveJob)
         return fail(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name));
     if (m_state == State::Preparing || m_state == State::Booting || m_state == State::Stopping)
         return fail(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; restore it once it runs or has stopped").arg(m_name, stateName(m_state)));

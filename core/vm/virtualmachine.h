@@ -5,9 +5,11 @@
 #include "core/template/vmtemplate.h"
 #include "core/vmm/vmminstance.h"
 #include "core/vm/portforward.h"
+#include "core/vm/snapshotsavejob.h"
 
 #include <QElapsedTimer>
 #include <QObject>
+#include <QPointer>
 
 #include <memory>
 
@@ -98,7 +100,7 @@ public:
     // verifies checksums first. Resolves once the guest agent answers, as
     // start() does; fails like start() does, leaving the VM Failed.
     Core::Future<void> restoreSnapshot(const Snapshot::SnapshotInfo &snapshot);
-    bool snapshotBusy() const { return m_snapshotBusy; }
+    bool snapshotBusy() const { return m_saveJob != nullptr; }
     // Stop a saveSnapshot before its state and disk are saved (it then fails
     // with Cancelled and the VM runs on). False when it is past that point or
     // no snapshot is under way.
@@ -146,6 +148,7 @@ private:
     // restoreDir set: load the saved state there instead of booting.
     void boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks, const QString &restoreDir = QString());
     Core::Result ensureDiskDir();
+    Snapshot::SnapshotInfo describeRun() const;
     void becomeReady(const QString &agentVersion);
     void failStart(const Core::Error &error);
     void onVmmExited(const Core::Error &error);
@@ -179,11 +182,7 @@ private:
     QList<Vmm::DiskSpec> m_disks;
     QString m_restoreAccel; // set while restoring: the accelerator the state was saved with
     QString m_restoreVmmVersion; // ...and the VMM version that saved it
-    bool m_snapshotBusy = false;
-    // Where a saveSnapshot is: cancellable until the state and disk are saved.
-    enum class SavePhase { None, Pausing, Saving, Copying, Settling };
-    SavePhase m_savePhase = SavePhase::None;
-    bool m_saveCancelRequested = false;
+    QPointer<SnapshotSaveJob> m_saveJob; // the snapshot being taken, if any
     qint64 m_bootMs = 0;
     bool m_persistent = false;
     QString m_adoptedRuntimeDir; // an adopted VM's runtime directory, removed by cleanup()

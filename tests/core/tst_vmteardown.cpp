@@ -3,17 +3,16 @@
 // running VM's VMM dying while a caller of a failing agent call stops it.
 // Each must end in one final state with the first cause kept.
 //
-// The VMM is a test double (FakeVmmInstance: no process runs; the test says
+// The VMM is a test double (tests/fakevmm.h: no process runs; the test says
 // when it "dies"); the guest agent is the real microvm-agent, on the host, on
 // a Unix socket; the image is the real minimal template's (cached).
 
 #include "e2efixture.h"
 
+#include "tests/fakevmm.h"
 #include "tests/hostagent.h"
 #include "core/agent/agentclient.h"
 #include "core/vm/virtualmachine.h"
-#include "core/vmm/vmmdriver.h"
-#include "core/vmm/vmminstance.h"
 
 #include <QFile>
 #include <QPointer>
@@ -26,69 +25,6 @@ using Vm::VirtualMachine;
 using namespace E2e;
 
 namespace {
-
-// A test double of a VMM: starts at once, never runs anything.
-class FakeVmmInstance final : public Vmm::VmmInstance {
-public:
-    FakeVmmInstance(Vmm::VmSpec spec, QString agentSocket) : m_spec(std::move(spec)), m_agentSocket(std::move(agentSocket)) {}
-
-    QString driverName() const override { return QStringLiteral("fake"); }
-    const Vmm::VmSpec &spec() const override { return m_spec; }
-    State state() const override { return m_state; }
-    qint64 pid() const override { return 0; }
-    Core::Future<void> start() override { return to(State::Running); }
-    Core::Future<void> pause() override { return to(State::Paused); }
-    Core::Future<void> resume() override { return to(State::Running); }
-    Core::Future<void> shutdown() override { return to(State::Stopped); }
-    void kill() override { m_state = State::Stopped; }
-    Core::Future<void> saveState(const QString &) override { return unsupported(); }
-    Core::Future<void> startFromState(const QString &, const QString &) override { return unsupported(); }
-    QStringList stateFiles() const override { return {}; }
-    Vmm::AgentEndpoint agentEndpoint() const override { return {m_agentSocket, 0}; }
-    bool accelerated() const override { return false; }
-
-    // The "VMM" ends on its own, as a crashed QEMU would.
-    void die(const QString &why)
-    {
-        m_state = State::Failed;
-        Q_EMIT exitedUnexpectedly(Core::Error(Core::ErrorCode::VmmFailed, why));
-    }
-
-private:
-    Core::Future<void> to(State s)
-    {
-        m_state = s;
-        Q_EMIT stateChanged(s);
-        return Core::readyFuture();
-    }
-    static Core::Future<void> unsupported()
-    {
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the fake VMM saves nothing")));
-    }
-
-    Vmm::VmSpec m_spec;
-    QString m_agentSocket;
-    State m_state = State::NotStarted;
-};
-
-class FakeVmmDriver final : public Vmm::VmmDriver {
-public:
-    explicit FakeVmmDriver(QString agentSocket) : m_agentSocket(std::move(agentSocket)) {}
-    Vmm::DriverKind kind() const override { return Vmm::DriverKind::Qemu; }
-    QString name() const override { return QStringLiteral("fake"); }
-    Core::Result checkAvailable() const override { return {}; }
-    std::unique_ptr<Vmm::VmmInstance> createInstance(const Vmm::VmSpec &spec) const override
-    {
-        auto i = std::make_unique<FakeVmmInstance>(spec, m_agentSocket);
-        m_last = i.get();
-        return i;
-    }
-    FakeVmmInstance *last() const { return m_last; }
-
-private:
-    QString m_agentSocket;
-    mutable QPointer<FakeVmmInstance> m_last;
-};
 
 QStringList statesOf(const QSignalSpy &spy)
 {
@@ -126,7 +62,7 @@ private Q_SLOTS:
     // that connection fails it, and its callback must not replace the cause.
     void vmmDeathWhileConnectingKeepsItsCause()
     {
-        FakeVmmDriver driver(m_dir.filePath(QStringLiteral("nobody-listens.sock")));
+        FakeVmm::Driver driver(m_dir.filePath(QStringLiteral("nobody-listens.sock")));
         VirtualMachine vm(QStringLiteral("dies-booting"), minimalTemplate(), driver);
         QSignalSpy states(&vm, &VirtualMachine::stateChanged);
         auto started = vm.start();
@@ -145,7 +81,7 @@ private Q_SLOTS:
     // A kill while booting is a stop, not a failure.
     void killWhileBootingStops()
     {
-        FakeVmmDriver driver(m_dir.filePath(QStringLiteral("nobody-listens.sock")));
+        FakeVmm::Driver driver(m_dir.filePath(QStringLiteral("nobody-listens.sock")));
         VirtualMachine vm(QStringLiteral("killed-booting"), minimalTemplate(), driver);
         QSignalSpy states(&vm, &VirtualMachine::stateChanged);
         auto started = vm.start();
@@ -163,7 +99,7 @@ private Q_SLOTS:
     // once and stays failed.
     void vmmDeathWithACallerThatStopsFailsOnce()
     {
-        FakeVmmDriver driver(m_agentSocket);
+        FakeVmm::Driver driver(m_agentSocket);
         VirtualMachine vm(QStringLiteral("dies-running"), minimalTemplate(), driver);
         auto started = vm.start();
         QTRY_VERIFY_WITH_TIMEOUT(started.isFinished(), 300000);
