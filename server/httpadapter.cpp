@@ -3,6 +3,8 @@
 #include "server/apicontroller.h"
 #include "server/execsocket.h"
 #include "server/metrics.h"
+#include "server/requestauth.h"
+#include "server/router.h"
 #include "server/tokenstore.h"
 #include "server/uploadbody.h"
 #include "server/vncsocket.h"
@@ -54,7 +56,6 @@ using Status = QHttpServerResponder::StatusCode;
 
 constexpr qint64 kMaxHeaderBytes = 64 * 1024;
 constexpr int kRejectLingerMs = 2000;
-const QByteArray kSessionCookie = QByteArrayLiteral("mvs_token");
 constexpr int kDrainTimeoutMs = 30000; // the rest of an upload answered early
 
 // The one mapping of API errors to HTTP statuses.
@@ -136,60 +137,6 @@ QByteArray methodName(QHttpServerRequest::Method method)
     }
 }
 
-// Path segments of an encoded path, each percent-decoded on its own (so an
-// encoded '/' stays inside its segment).
-QStringList pathSegments(const QByteArray &encodedPath)
-{
-    QStringList out;
-    for (const QByteArray &part : encodedPath.split('/'))
-        out << QUrl::fromPercentEncoding(part);
-    return out;
-}
-
-struct Route {
-    enum class Body { Json, File };
-    QByteArray method;
-    QString pattern;
-    QStringList segments;
-    bool needsAuth = true;
-    bool webSocket = false; // GET with an Upgrade: websocket only
-    bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
-    bool cookieOk = false;  // the viewer's session cookie is accepted (same-origin requests only)
-    Body body = Body::Json;
-    ApiController::Handler handler = nullptr;
-
-    bool match(const QStringList &path, QHash<QString, QString> *params) const
-    {
-        // A last segment "{*rest}" takes one or more segments (never "." or "..").
-        const bool prefix = !segments.isEmpty() && segments.last().startsWith(QLatin1String("{*"));
-        if (prefix ? path.size() < segments.size() : path.size() != segments.size())
-            return false;
-        QHash<QString, QString> found;
-        for (qsizetype i = 0; i < segments.size(); ++i) {
-            const QString &s = segments.at(i);
-            if (prefix && i == segments.size() - 1) {
-                const QStringList rest = path.mid(i);
-                for (const QString &part : rest) {
-                    if (part.isEmpty() || part == QLatin1String(".") || part == QLatin1String("..") || part.contains(QLatin1Char('/')))
-                        return false;
-                }
-                found.insert(s.mid(2, s.size() - 3), rest.join(QLatin1Char('/')));
-                break;
-            }
-            if (s.startsWith(QLatin1Char('{')) && s.endsWith(QLatin1Char('}'))) {
-                if (path.at(i).isEmpty())
-                    return false;
-                found.insert(s.mid(1, s.size() - 2), path.at(i));
-            } else if (s != path.at(i)) {
-                return false;
-            }
-        }
-        if (params)
-            *params = std::move(found);
-        return true;
-    }
-};
-
 } // namespace
 
 class HttpAdapter::Private {
@@ -257,6 +204,7 @@ public:
         : m_q(q)
         , m_controller(controller)
         , m_options(std::move(options))
+        , m_auth(m_options.token)
         , m_server(std::make_unique<RawServer>(*this))
     {
         QObject::connect(m_server.get(), &QAbstractHttpServer::newWebSocketConnection, m_server.get(), [this]() { acceptWebSockets(); });
@@ -285,46 +233,43 @@ public:
         add("POST", "/api/v1/vms/{name}/snapshots/{snap}/fork", &C::forkSnapshot);
         add("GET", "/api/v1/vms/{name}/screenshot", &C::screenshot);
         add("POST", "/api/v1/vms/{name}/input", &C::input);
-        add("GET", "/api/v1/vms/{name}/display", &C::display);
-        m_routes.back().cookieOk = true;
-        add("POST", "/api/v1/vms/{name}/display/control", &C::displayControl);
-        m_routes.back().cookieOk = true;
+        add("GET", "/api/v1/vms/{name}/display", &C::display).cookieOk = true;
+        add("POST", "/api/v1/vms/{name}/display/control", &C::displayControl).cookieOk = true;
         addWebSocket("/api/v1/vms/{name}/exec/ws");
-        addWebSocket("/api/v1/vms/{name}/vnc");
-        m_routes.back().cookieOk = true;
-        add("GET", "/vnc/{name}", &C::viewerPage);
-        m_routes.back().pageToken = true;
-        m_routes.back().cookieOk = true;
-        add("GET", "/novnc/{*path}", &C::novncAsset);
-        m_routes.back().cookieOk = true;
+        addWebSocket("/api/v1/vms/{name}/vnc").cookieOk = true;
+        Route &viewer = add("GET", "/vnc/{name}", &C::viewerPage);
+        viewer.pageToken = true;
+        viewer.cookieOk = true;
+        add("GET", "/novnc/{*path}", &C::novncAsset).cookieOk = true;
         add("GET", "/api/v1/openapi.json", &C::openApi);
         add("GET", "/metrics", &C::metrics);
     }
 
-    void addWebSocket(const char *pattern)
+    Route &addWebSocket(const char *pattern)
     {
-        add("GET", pattern, nullptr);
-        m_routes.back().webSocket = true;
+        Route &r = add("GET", pattern, nullptr);
+        r.webSocket = true;
+        return r;
     }
 
     // The WebSocket route a request's path names, or nullptr.
     const Route *webSocketRoute(const QHttpServerRequest &request, QHash<QString, QString> *params = nullptr) const
     {
-        const QStringList path = pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8());
-        const Route *route = findRoute(QByteArrayLiteral("GET"), path, params, nullptr);
-        return route && route->webSocket ? route : nullptr;
+        Router::Match m = m_router.find(QByteArrayLiteral("GET"), Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
+        if (params)
+            *params = std::move(m.params);
+        return m.route && m.route->webSocket ? m.route : nullptr;
     }
 
     // Browsers cannot set headers on a WebSocket: ?token= is taken too.
     bool webSocketAuthorized(const QHttpServerRequest &request) const
     {
-        if (authorized(request.value(QByteArrayLiteral("authorization"))))
+        if (m_auth.bearer(request.value(QByteArrayLiteral("authorization"))))
             return true;
         const Route *route = webSocketRoute(request);
-        if (route && route->cookieOk && cookieAuthorized(request))
+        if (route && route->cookieOk && m_auth.cookie(cookieHeaders(request)))
             return true;
-        const QString token = request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
-        return !m_options.token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_options.token);
+        return m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     }
 
     // An upgraded socket, path and token checked in handleRequest().
@@ -334,9 +279,9 @@ public:
             std::unique_ptr<QWebSocket> ws = m_server->nextPendingWebSocketConnection();
             if (!ws)
                 continue;
-            QHash<QString, QString> params;
-            const QStringList path = pathSegments(ws->requestUrl().path(QUrl::FullyEncoded).toUtf8());
-            const Route *route = findRoute(QByteArrayLiteral("GET"), path, &params, nullptr);
+            const Router::Match m = m_router.find(QByteArrayLiteral("GET"), Router::pathSegments(ws->requestUrl().path(QUrl::FullyEncoded).toUtf8()));
+            const Route *route = m.route;
+            const QHash<QString, QString> &params = m.params;
             if (!route || !route->webSocket) {
                 ws->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("no such endpoint"));
                 continue;
@@ -355,17 +300,13 @@ public:
         m_server.reset();
     }
 
-    void add(const char *method, const char *pattern, ApiController::Handler handler, bool needsAuth = true,
-             Route::Body body = Route::Body::Json)
+    Route &add(const char *method, const char *pattern, ApiController::Handler handler, bool needsAuth = true,
+               Route::Body body = Route::Body::Json)
     {
-        Route r;
-        r.method = method;
-        r.pattern = QString::fromLatin1(pattern);
-        r.segments = r.pattern.split(QLatin1Char('/'));
+        Route &r = m_router.add(method, QString::fromLatin1(pattern), handler);
         r.needsAuth = needsAuth;
         r.body = body;
-        r.handler = handler;
-        m_routes.push_back(std::move(r));
+        return r;
     }
 
     qint64 bodyLimit(const Route *route) const
@@ -376,60 +317,10 @@ public:
     // The most any one request may make the server buffer, whatever it says.
     qint64 hardLimit() const { return qMax(m_options.maxFileBody, m_options.maxJsonBody) + kMaxHeaderBytes + (1 << 20); }
 
-    // The route for a method and path; *allowed lists the methods the path
-    // has when the method is not one of them.
-    const Route *findRoute(const QByteArray &method, const QStringList &path, QHash<QString, QString> *params, QByteArrayList *allowed) const
+    static RequestAuth::Headers cookieHeaders(const QHttpServerRequest &request)
     {
-        for (const Route &r : m_routes) {
-            if (!r.match(path, r.method == method ? params : nullptr))
-                continue;
-            if (r.method == method)
-                return &r;
-            if (allowed)
-                allowed->append(r.method);
-        }
-        return nullptr;
-    }
-
-    bool authorized(const QByteArray &authorizationHeader) const
-    {
-        if (m_options.token.isEmpty())
-            return false; // never open by accident
-        const QByteArray header = authorizationHeader.trimmed();
-        static const QByteArray scheme = QByteArrayLiteral("bearer ");
-        if (header.size() <= scheme.size() || header.left(scheme.size()).toLower() != scheme)
-            return false;
-        return TokenStore::equals(header.mid(scheme.size()).trimmed(), m_options.token);
-    }
-
-    // The viewer page's session cookie (HttpOnly, SameSite=Strict): what the
-    // browser sends with noVNC's WebSocket, its assets and the page's calls.
-    // Only from this origin: another page on this host (any port is the same
-    // "site" to SameSite) must not ride on the cookie. Browsers send Origin on
-    // WebSocket upgrades, POSTs and module scripts, and Sec-Fetch-Site on all.
-    bool cookieAuthorized(const QHttpServerRequest &request) const
-    {
-        const QByteArray origin = request.value(QByteArrayLiteral("origin"));
-        if (!origin.isEmpty() && origin != "http://" + request.value(QByteArrayLiteral("host")))
-            return false;
-        const QByteArray site = request.value(QByteArrayLiteral("sec-fetch-site"));
-        if (!site.isEmpty() && site != "same-origin" && site != "none")
-            return false;
-        const QByteArray cookieHeader = request.value(QByteArrayLiteral("cookie"));
-        if (m_options.token.isEmpty() || cookieHeader.isEmpty())
-            return false;
-        for (const QByteArray &pair : cookieHeader.split(';')) {
-            const QByteArray p = pair.trimmed();
-            if (p.startsWith(QByteArray(kSessionCookie + '=')) && TokenStore::equals(p.mid(kSessionCookie.size() + 1), m_options.token))
-                return true;
-        }
-        return false;
-    }
-
-    bool queryTokenAuthorized(const QHttpServerRequest &request) const
-    {
-        const QString token = request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
-        return !m_options.token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_options.token);
+        return {request.value(QByteArrayLiteral("origin")), request.value(QByteArrayLiteral("host")),
+                request.value(QByteArrayLiteral("sec-fetch-site")), request.value(QByteArrayLiteral("cookie"))};
     }
 
     static bool isWebSocketUpgrade(const QHttpServerRequest &request)
@@ -505,16 +396,16 @@ public:
     ApiFuture dispatch(const QHttpServerRequest &request, std::optional<QHttpServerResponse> *immediate, const Route **matched)
     {
         const QByteArray method = methodName(request.method());
-        const QStringList path = pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8());
-        QHash<QString, QString> params;
-        QByteArrayList allowed;
-        const Route *route = findRoute(method, path, &params, &allowed);
+        Router::Match match = m_router.find(method, Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
+        const Route *route = match.route;
+        const QByteArrayList &allowed = match.allowed;
         *matched = route;
 
         bool setCookie = false;
-        const bool authed = authorized(request.value(QByteArrayLiteral("authorization"))) ||
-                            (route && route->cookieOk && cookieAuthorized(request)) ||
-                            (route && route->pageToken && (setCookie = queryTokenAuthorized(request)));
+        const bool authed = m_auth.bearer(request.value(QByteArrayLiteral("authorization")))
+            || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request)))
+            || (route && route->pageToken
+                && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
         if ((!route || route->needsAuth) && !authed) {
             immediate->emplace(errorResponse(ApiError(ApiError::Code::Unauthorized,
                                                       QStringLiteral("a valid token is required: Authorization: Bearer <token>"))));
@@ -542,7 +433,7 @@ public:
             return {};
         }
         Request r;
-        r.params = std::move(params);
+        r.params = std::move(match.params);
         r.query = request.query();
         for (const auto &[name, value] : request.headers())
             r.headers.insert(name.toLower(), value);
@@ -551,7 +442,7 @@ public:
         if (!setCookie)
             return future;
         // A page opened with ?token=: its later requests carry the cookie.
-        const QByteArray cookie = QByteArray(kSessionCookie + '=' + m_options.token + "; Path=/; HttpOnly; SameSite=Strict");
+        const QByteArray cookie = m_auth.sessionCookie();
         return future.then([cookie](ApiResult result) {
             if (!result.ok())
                 return result;
@@ -622,8 +513,8 @@ public:
             return; // the server's parser answers that
         const QByteArray target = requestLine.at(1);
         const qsizetype q = target.indexOf('?');
-        QHash<QString, QString> ignored;
-        const Route *route = findRoute(requestLine.at(0), pathSegments(q < 0 ? target : target.left(q)), &ignored, nullptr);
+        Router::Match match = m_router.find(requestLine.at(0), Router::pathSegments(q < 0 ? target : target.left(q)));
+        const Route *route = match.route;
         qint64 contentLength = -1;
         bool expectContinue = false;
         QByteArray authorization;
@@ -643,15 +534,13 @@ public:
         }
         // Without a valid token, nobody gets to make the server buffer an
         // upload: such a body may be as large as a JSON one, no larger.
-        const bool authed = (route && !route->needsAuth) || authorized(authorization);
+        const bool authed = (route && !route->needsAuth) || m_auth.bearer(authorization);
         if (!authed && contentLength > m_options.maxJsonBody) {
             reject(socket, c, ApiError(ApiError::Code::Unauthorized, QStringLiteral("a valid token is required: Authorization: Bearer <token>")));
             return;
         }
         if (route && route->body == Route::Body::File && authed && contentLength >= 0 && c.queue.empty()) {
-            QHash<QString, QString> params;
-            route->match(pathSegments(q < 0 ? target : target.left(q)), &params);
-            streamUpload(socket, c, route, std::move(params), target, lines, end + (head.at(end) == '\r' ? 4 : 2), contentLength,
+            streamUpload(socket, c, route, std::move(match.params), target, lines, end + (head.at(end) == '\r' ? 4 : 2), contentLength,
                          expectContinue);
             return;
         }
@@ -791,7 +680,8 @@ public:
     HttpAdapter *m_q;
     ApiController &m_controller;
     Options m_options;
-    std::vector<Route> m_routes;
+    RequestAuth m_auth;
+    Router m_router;
     QHash<QTcpSocket *, Connection> m_connections;
     std::unique_ptr<RawServer> m_server;
     QPointer<GateServer> m_tcp;
@@ -826,7 +716,7 @@ quint16 HttpAdapter::port() const
 QStringList HttpAdapter::routes() const
 {
     QStringList out;
-    for (const Route &r : d->m_routes)
+    for (const Route &r : d->m_router.routes())
         out << QString::fromLatin1(r.method) + QLatin1Char(' ') + QString(r.pattern).replace(QLatin1String("{*"), QLatin1String("{"));
     return out;
 }
