@@ -69,8 +69,9 @@ QListWidgetItem *DesktopGrid::itemOf(const QString &vm) const
 
 bool DesktopGrid::wantsThumbnail(const QString &vm) const
 {
-    const Vm::VirtualMachine *machine = m_manager.vm(vm);
-    return machine && isUp(machine->state()) && machine->vmTemplate().desktop.enabled;
+    const auto info = m_manager.info(vm);
+    const auto desktop = m_manager.hasDesktop(vm);
+    return info && desktop && isUp(info->state) && *desktop;
 }
 
 void DesktopGrid::showEvent(QShowEvent *event)

@@ -110,13 +110,8 @@ void DisplayTab::attach()
         showMessage(info.error().message);
         return;
     }
-    bool hasDesktop = false;
-    if (const Vm::VirtualMachine *vm = m_manager.vm(m_vm)) {
-        hasDesktop = vm->vmTemplate().desktop.enabled;
-    } else if (auto tmpl = Templates::VmTemplate::load(info->record.templateName)) {
-        hasDesktop = tmpl->desktop.enabled;
-    }
-    if (!hasDesktop) {
+    const auto desktop = m_manager.hasDesktop(m_vm);
+    if (!desktop || !*desktop) {
         detach();
         showMessage(tr("%1 has no display: its template '%2' has no desktop.").arg(m_vm, info->record.templateName));
         return;

@@ -194,6 +194,7 @@ void MainWindow::buildStatusBar()
     m_cancelBuild->setToolTip(tr("Stop preparing the guest image (the VM is not started)"));
     m_cancelBuild->hide();
     connect(m_cancelBuild, &QToolButton::clicked, this, &MainWindow::cancelBuild);
+    connect(&m_manager, &Vm::VmManager::imageProgress, this, &MainWindow::showImageProgress);
     connect(&m_manager, &Vm::VmManager::vmStateChanged, this, [this](const QString &name, Vm::VirtualMachine::State state) {
         if (name == m_buildingVm && state != Vm::VirtualMachine::State::Preparing)
             hideBuildProgress();
@@ -375,8 +376,6 @@ void MainWindow::operate(Action which)
     case Action::Delete:
     case Action::Snapshot: return;
     }
-    if (which == Action::Start || which == Action::Restart)
-        watchProgress(vm);
     m_pending.insert(vm);
     updateActions();
     Core::whenDone(future, this, [this, vm, doing](const Core::Result &r) {
@@ -389,26 +388,20 @@ void MainWindow::operate(Action which)
     });
 }
 
-// Image builds and boots say how far they are in the status bar.
-void MainWindow::watchProgress(const QString &vm)
+// Image builds say how far they are in the status bar.
+void MainWindow::showImageProgress(const QString &vm, const QString &step, int percent)
 {
-    Vm::VirtualMachine *machine = m_manager.vm(vm);
-    if (!machine || m_progressWatched.value(vm) == machine)
+    statusBar()->showMessage(tr("%1: preparing the image: %2 (%3%)").arg(vm, step).arg(percent), kMessageMs);
+    if (percent >= 100) {
+        if (vm == m_buildingVm)
+            hideBuildProgress();
         return;
-    m_progressWatched.insert(vm, machine);
-    connect(machine, &Vm::VirtualMachine::imageProgress, this, [this, vm](const QString &step, int percent) {
-        statusBar()->showMessage(tr("%1: preparing the image: %2 (%3%)").arg(vm, step).arg(percent), kMessageMs);
-        if (percent >= 100) {
-            if (vm == m_buildingVm)
-                hideBuildProgress();
-            return;
-        }
-        m_buildingVm = vm;
-        m_buildProgress->setValue(percent);
-        m_buildProgress->setFormat(tr("%1: image %p%").arg(vm));
-        m_buildProgress->show();
-        m_cancelBuild->show();
-    });
+    }
+    m_buildingVm = vm;
+    m_buildProgress->setValue(percent);
+    m_buildProgress->setFormat(tr("%1: image %p%").arg(vm));
+    m_buildProgress->show();
+    m_cancelBuild->show();
 }
 
 // The first VM that runs tells how guests run on this host: say it, and when
@@ -441,10 +434,8 @@ void MainWindow::hideBuildProgress()
 
 void MainWindow::cancelBuild()
 {
-    Vm::VirtualMachine *machine = m_manager.vm(m_buildingVm);
-    if (machine && machine->imageBuilder())
-        machine->imageBuilder()->cancel();
-    statusBar()->showMessage(tr("Cancelled preparing the image of %1.").arg(m_buildingVm), kMessageMs);
+    if (m_manager.cancelImageBuild(m_buildingVm))
+        statusBar()->showMessage(tr("Cancelled preparing the image of %1.").arg(m_buildingVm), kMessageMs);
     hideBuildProgress();
 }
 

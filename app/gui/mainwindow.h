@@ -105,7 +105,7 @@ protected:
 
 private:
     void buildActions();
-    void watchProgress(const QString &vm);
+    void showImageProgress(const QString &vm, const QString &step, int percent);
     void buildStatusBar();
     void updateActions();
     void onSelectionChanged();
@@ -145,7 +145,6 @@ private:
     QPointer<QMessageBox> m_confirmDelete;
     QPointer<QMessageBox> m_confirmQuit;
     bool m_quitConfirmed = false;
-    QHash<QString, QPointer<Vm::VirtualMachine>> m_progressWatched;
     // An image build in progress (one at a time is shown): its bar and Cancel.
     QProgressBar *m_buildProgress = nullptr;
     QToolButton *m_cancelBuild = nullptr;

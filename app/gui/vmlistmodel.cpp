@@ -1,37 +1,13 @@
 #include "app/gui/vmlistmodel.h"
 
 #include "core/agent/agentclient.h"
-#include "core/vmm/vmminstance.h"
-
-#include <QFile>
 
 #include <algorithm>
-
-#include <unistd.h>
 
 namespace Gui {
 namespace {
 
 constexpr int kUptimeTickMs = 1000;
-
-// utime + stime of a process, in clock ticks (-1 when it cannot be read).
-qint64 cpuTicksOf(qint64 pid)
-{
-    QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
-    if (pid <= 0 || !f.open(QIODevice::ReadOnly))
-        return -1;
-    const QByteArray stat = f.readAll();
-    // "pid (comm) state ppid ...": comm may hold spaces; fields follow the last ')'.
-    const qsizetype paren = stat.lastIndexOf(')');
-    if (paren < 0)
-        return -1;
-    const QList<QByteArray> fields = stat.mid(paren + 2).split(' ');
-    constexpr int kUtime = 11; // field 14 of proc(5), counted from field 3
-    constexpr int kStime = 12;
-    if (fields.size() <= kStime)
-        return -1;
-    return fields.at(kUtime).toLongLong() + fields.at(kStime).toLongLong();
-}
 
 } // namespace
 
@@ -257,25 +233,23 @@ void VmListModel::updateTimer()
 void VmListModel::clearUsage(Row &row)
 {
     row.cpuPercent = -1;
-    row.cpuTicks = -1;
+    row.cpuMs = -1;
     row.memUsedMiB = -1;
     row.memTotalMiB = -1;
 }
 
 void VmListModel::sampleUsage()
 {
-    static const qint64 ticksPerSecond = qMax<long>(1, sysconf(_SC_CLK_TCK));
     const qint64 now = m_clock.elapsed();
     for (int i = 0; i < m_rows.size(); ++i) {
         Row &r = m_rows[i];
         if (!r.runningSince.isValid())
             continue;
         const QString name = r.info.record.name;
-        const Vm::VirtualMachine *vm = m_manager.vm(name);
-        const qint64 ticks = vm && vm->instance() ? cpuTicksOf(vm->instance()->pid()) : -1;
-        if (ticks >= 0 && r.cpuTicks >= 0 && now > r.sampledAtMs)
-            r.cpuPercent = 100.0 * double(ticks - r.cpuTicks) / double(ticksPerSecond) / (double(now - r.sampledAtMs) / 1000.0);
-        r.cpuTicks = ticks;
+        const qint64 cpuMs = m_manager.vmmCpuMs(name).valueOr(-1);
+        if (cpuMs >= 0 && r.cpuMs >= 0 && now > r.sampledAtMs)
+            r.cpuPercent = 100.0 * double(cpuMs - r.cpuMs) / double(now - r.sampledAtMs);
+        r.cpuMs = cpuMs;
         r.sampledAtMs = now;
         Q_EMIT dataChanged(index(i, CpuColumn), index(i, CpuColumn), {Qt::DisplayRole, SortRole});
 

@@ -51,7 +51,7 @@ private:
         Vm::VmInfo info;
         QDateTime runningSince; // invalid: not running
         double cpuPercent = -1;  // -1: not measured yet
-        qint64 cpuTicks = -1;    // the VMM's utime+stime at the last sample
+        qint64 cpuMs = -1;       // the VMM's CPU time at the last sample
         qint64 sampledAtMs = 0;
         qint64 memUsedMiB = -1;
         qint64 memTotalMiB = -1;

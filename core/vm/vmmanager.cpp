@@ -1,9 +1,11 @@
 #include "core/vm/vmmanager.h"
 
 #include "core/agent/agentclient.h"
+#include "core/image/imagebuilder.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
+#include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
 
@@ -273,6 +275,8 @@ Core::Result VmManager::ensureVm(Entry *entry)
     connect(vm.get(), &VirtualMachine::failed, this, [this, name](const Core::Error &error) {
         setLastError(name, error);
     });
+    connect(vm.get(), &VirtualMachine::imageProgress, this,
+            [this, name](const QString &step, int percent) { Q_EMIT imageProgress(name, step, percent); });
     clearRunningVmmWhenItEnds(vm.get(), name);
     entry->vm = std::move(vm);
     return {};
@@ -426,6 +430,43 @@ VirtualMachine *VmManager::vm(const QString &name) const
 {
     const Entry *e = find(name);
     return e ? e->vm.get() : nullptr;
+}
+
+Core::Expected<bool> VmManager::hasDesktop(const QString &name) const
+{
+    auto e = entryFor(name);
+    if (!e)
+        return e.error();
+    if ((*e)->vm)
+        return (*e)->vm->vmTemplate().desktop.enabled;
+    auto tmpl = Templates::VmTemplate::load((*e)->record.templateName);
+    if (!tmpl)
+        return tmpl.error();
+    return tmpl->desktop.enabled;
+}
+
+Core::Expected<qint64> VmManager::vmmCpuMs(const QString &name) const
+{
+    auto e = entryFor(name);
+    if (!e)
+        return e.error();
+    const VirtualMachine *vm = (*e)->vm.get();
+    const auto ms = vm && vm->instance() ? Vmm::processCpuMs(vm->instance()->pid()) : std::nullopt;
+    if (!ms)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("no VMM runs for VM %1").arg(name));
+    return *ms;
+}
+
+Core::Result VmManager::cancelImageBuild(const QString &name)
+{
+    auto e = entryFor(name);
+    if (!e)
+        return e.error();
+    VirtualMachine *vm = (*e)->vm.get();
+    if (!vm || vm->state() != VirtualMachine::State::Preparing || !vm->imageBuilder())
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("no image is being prepared for VM %1").arg(name));
+    vm->imageBuilder()->cancel();
+    return {};
 }
 
 Core::Expected<Agent::AgentClient *> VmManager::agent(const QString &name) const

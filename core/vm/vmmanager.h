@@ -127,6 +127,14 @@ public:
     VirtualMachine *vm(const QString &name) const;
     // The running VM's agent, or a clear NotFound / InvalidState error.
     Core::Expected<Agent::AgentClient *> agent(const QString &name) const;
+    // Whether the VM's template has a desktop (a display to show).
+    Core::Expected<bool> hasDesktop(const QString &name) const;
+    // The CPU time its VMM process has used, in milliseconds (InvalidState
+    // when no VMM runs).
+    Core::Expected<qint64> vmmCpuMs(const QString &name) const;
+    // Stop preparing the VM's image (its start then fails with Cancelled).
+    // InvalidState when no image is being prepared for it.
+    Core::Result cancelImageBuild(const QString &name);
 
     QString consoleLogPath(const QString &name) const;
     // Where a root-disk VM's own writable disk lives (<state dir>/<name>.disk).
@@ -198,6 +206,8 @@ Q_SIGNALS:
     void vmAdded(const QString &name);
     void vmRemoved(const QString &name);
     void vmStateChanged(const QString &name, Vm::VirtualMachine::State state);
+    // Preparing the VM's image (building or finding it), in percent.
+    void imageProgress(const QString &name, const QString &step, int percent);
     // A snapshot of the VM was taken or deleted.
     void snapshotsChanged(const QString &name);
 

@@ -52,30 +52,61 @@ Core::Expected<DetachedVmm> DetachedVmm::fromJson(const QJsonObject &o)
     return d;
 }
 
-std::optional<quint64> processStartTime(qint64 pid)
+namespace {
+
+// The fields of /proc/<pid>/stat from field 3 (state) on, or nothing when the
+// process does not exist or is a zombie. "pid (comm) state ppid ...": comm
+// may hold spaces and parentheses, so the fields start after the last ')'.
+std::optional<QList<QByteArray>> statFields(qint64 pid)
 {
     if (pid <= 0)
         return std::nullopt;
     QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
     if (!f.open(QIODevice::ReadOnly))
         return std::nullopt;
-    const QByteArray s = f.readAll();
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
-    // count the fields after the last ')'. Field 3 (state) is the first.
+    const QByteArray s = f.read(4096);
     const qsizetype close = s.lastIndexOf(')');
     if (close < 0)
         return std::nullopt;
-    const QList<QByteArray> fields = s.mid(close + 2).split(' ');
-    constexpr int kStateField = 3;
-    constexpr int kStartTimeField = 22;
-    if (fields.size() <= kStartTimeField - kStateField)
+    QList<QByteArray> fields = s.mid(close + 2).split(' ');
+    if (fields.isEmpty() || fields.at(0) == "Z" || fields.at(0) == "X")
         return std::nullopt;
-    const QByteArray state = fields.at(0);
-    if (state == "Z" || state == "X")
+    return fields;
+}
+
+// Field n of proc(5) (1-based), as a number.
+std::optional<quint64> statField(const QList<QByteArray> &fields, int n)
+{
+    constexpr int kFirst = 3; // statFields() starts at the state
+    if (fields.size() <= n - kFirst)
         return std::nullopt;
     bool ok = false;
-    const quint64 start = fields.at(kStartTimeField - kStateField).toULongLong(&ok);
-    return ok ? std::optional<quint64>(start) : std::nullopt;
+    const quint64 v = fields.at(n - kFirst).toULongLong(&ok);
+    return ok ? std::optional<quint64>(v) : std::nullopt;
+}
+
+} // namespace
+
+std::optional<quint64> processStartTime(qint64 pid)
+{
+    constexpr int kStartTime = 22;
+    const auto fields = statFields(pid);
+    return fields ? statField(*fields, kStartTime) : std::nullopt;
+}
+
+std::optional<qint64> processCpuMs(qint64 pid)
+{
+    constexpr int kUtime = 14;
+    constexpr int kStime = 15;
+    static const qint64 ticksPerSecond = qMax<long>(1, ::sysconf(_SC_CLK_TCK));
+    const auto fields = statFields(pid);
+    if (!fields)
+        return std::nullopt;
+    const auto user = statField(*fields, kUtime);
+    const auto system = statField(*fields, kStime);
+    if (!user || !system)
+        return std::nullopt;
+    return static_cast<qint64>((*user + *system) * 1000 / static_cast<quint64>(ticksPerSecond));
 }
 
 bool DetachedVmm::managedElsewhere() const

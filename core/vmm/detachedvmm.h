@@ -42,5 +42,8 @@ struct DetachedVmm {
 // /proc/<pid>/stat field 22, or nothing when the process does not exist or
 // is a zombie.
 std::optional<quint64> processStartTime(qint64 pid);
+// The CPU time a process has used (user + system), in milliseconds, or
+// nothing when it does not exist or is a zombie.
+std::optional<qint64> processCpuMs(qint64 pid);
 
 } // namespace Vmm

@@ -3,6 +3,7 @@
 // stopped after a reload, broken records skipped, removal.
 
 #include "core/vm/vmmanager.h"
+#include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
 
@@ -15,6 +16,8 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <limits>
 
 namespace {
 
@@ -333,6 +336,32 @@ private Q_SLOTS:
         QVERIFY(!agent);
         QCOMPARE(agent.error().code, Core::ErrorCode::InvalidState);
         QVERIFY2(agent.error().message.contains(QLatin1String("start it first")), qPrintable(agent.error().message));
+        auto cpu = m.vmmCpuMs(QStringLiteral("idle"));
+        QVERIFY(!cpu);
+        QCOMPARE(cpu.error().code, Core::ErrorCode::InvalidState);
+        auto cancel = m.cancelImageBuild(QStringLiteral("idle"));
+        QVERIFY(!cancel);
+        QCOMPARE(cancel.error().code, Core::ErrorCode::InvalidState);
+        QCOMPARE(m.vmmCpuMs(QStringLiteral("nobody")).error().code, Core::ErrorCode::NotFound);
+    }
+
+    // What the GUI asks the manager instead of reaching into a VM.
+    void desktopAndCpuTimeThroughTheManager()
+    {
+        Vm::VmManager m(m_driver, stateDir());
+        QVERIFY(m.create(options(QStringLiteral("plain"))));
+        QVERIFY(m.create(options(QStringLiteral("screen"), QStringLiteral("desktop"))));
+        QCOMPARE(m.hasDesktop(QStringLiteral("plain")).valueOr(true), false);
+        QCOMPARE(m.hasDesktop(QStringLiteral("screen")).valueOr(false), true);
+        // Also for a VM known only from its record (not instantiated yet).
+        Vm::VmManager reloaded(m_driver, stateDir());
+        QCOMPARE(reloaded.hasDesktop(QStringLiteral("screen")).valueOr(false), true);
+        QCOMPARE(reloaded.hasDesktop(QStringLiteral("nobody")).error().code, Core::ErrorCode::NotFound);
+        // The CPU time of a process, as the VM list samples a VMM's.
+        const auto self = Vmm::processCpuMs(QCoreApplication::applicationPid());
+        QVERIFY(self && *self >= 0);
+        QVERIFY(!Vmm::processCpuMs(0));
+        QVERIFY(!Vmm::processCpuMs(std::numeric_limits<int>::max()));
     }
 };
 
