@@ -10,7 +10,6 @@
 #include <QObject>
 #include <QPointer>
 #include <QPromise>
-#include <QThread>
 
 #include <memory>
 #include <type_traits>
@@ -142,23 +141,6 @@ auto then(Future<T> future, QObject *context, F fn)
         })
         .onCanceled([next]() { next.fail(ErrorCode::Cancelled, QStringLiteral("the operation was abandoned")); });
     return next.future();
-}
-
-// Run fn (returning Expected<T>) on a thread of its own, for file work that
-// would block the event loop (hashing, copying, fsync). The future resolves
-// on the main thread. fn must not touch QObjects of other threads.
-template<typename T, typename F>
-Future<T> runInThread(F fn)
-{
-    Promise<T> promise;
-    QThread *worker = QThread::create([promise, fn]() mutable {
-        Expected<T> result = fn();
-        QMetaObject::invokeMethod(
-            QCoreApplication::instance(), [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);
-    });
-    QObject::connect(worker, &QThread::finished, worker, &QObject::deleteLater);
-    worker->start();
-    return promise.future();
 }
 
 inline Future<void> readyFuture()

@@ -5,6 +5,7 @@
 #include "desktop/vmdisplay.h"
 
 #include "core/vm/vmmanager.h"
+#include "core/workerpool.h"
 
 #include <QBuffer>
 #include <QFile>
@@ -14,7 +15,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPromise>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <cmath>
 
@@ -147,7 +147,7 @@ ApiFuture DisplayController::screenshot(const Request &request)
             scale = std::get<double>(s);
         }
         // Scaling and PNG encoding take tens of ms: off the event loop.
-        QtConcurrent::run([frame, scale]() {
+        const auto encoded = Core::runInThread<Response>([frame, scale]() -> Core::Expected<Response> {
             QImage out = frame;
             if (scale < 1.0)
                 out = frame.scaled(qMax(1, int(std::lround(frame.width() * scale))), qMax(1, int(std::lround(frame.height() * scale))),
@@ -161,8 +161,9 @@ ApiFuture DisplayController::screenshot(const Request &request)
             r.headers.append({QByteArrayLiteral("X-Screen-Height"), QByteArray::number(frame.height())});
             r.headers.append({QByteArrayLiteral("X-Scale"), QByteArray::number(double(out.width()) / frame.width(), 'g', 6)});
             return r;
-        }).then(this, [shared](const Response &r) { // back on this thread: the adapter continues from here
-            shared->addResult(ApiResult(r));
+        });
+        Core::whenDone(encoded, this, [shared](const Core::Expected<Response> &r) { // back on this thread: the adapter continues from here
+            shared->addResult(r ? ApiResult(*r) : ApiResult(ApiError(ApiError::Code::Internal, r.error().message)));
             shared->finish();
         });
     });

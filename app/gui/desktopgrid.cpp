@@ -1,11 +1,9 @@
 #include "app/gui/desktopgrid.h"
 
 #include "core/vm/vmmanager.h"
+#include "core/workerpool.h"
 #include "desktop/vmdisplay.h"
 #include "vncview/vncconnection.h"
-
-#include <QFutureWatcher>
-#include <QtConcurrent>
 
 namespace Gui {
 namespace {
@@ -150,19 +148,16 @@ void DesktopGrid::refresh()
         m_lastFrame.insert(vm, c->frameCount());
         m_scaling.insert(vm);
         const QImage frame = c->snapshot();
-        auto *watcher = new QFutureWatcher<QImage>(this);
-        connect(watcher, &QFutureWatcher<QImage>::finished, this, [this, watcher, vm]() {
-            watcher->deleteLater();
+        const auto scaled = Core::runInThread<QImage>([frame]() -> Core::Expected<QImage> {
+            return frame.isNull() ? QImage() : frame.scaled(kThumbnailSize, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+        });
+        Core::whenDone(scaled, this, [this, vm](const Core::Expected<QImage> &image) {
             m_scaling.remove(vm);
-            const QImage scaled = watcher->result();
-            if (QListWidgetItem *it = itemOf(vm); it && !scaled.isNull()) {
-                it->setIcon(QIcon(QPixmap::fromImage(scaled)));
+            if (QListWidgetItem *it = itemOf(vm); it && image && !image->isNull()) {
+                it->setIcon(QIcon(QPixmap::fromImage(*image)));
                 ++m_made;
             }
         });
-        watcher->setFuture(QtConcurrent::run([frame]() {
-            return frame.isNull() ? QImage() : frame.scaled(kThumbnailSize, Qt::KeepAspectRatio, Qt::SmoothTransformation);
-        }));
     }
 }
 

@@ -9,15 +9,14 @@
 #include "app/gui/runtab.h"
 #include "app/gui/snapshotstab.h"
 #include "app/gui/vmlistmodel.h"
-#include "core/image/imagebuilder.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/kvmprobe.h"
+#include "core/workerpool.h"
 
 #include <QAction>
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
-#include <QFutureWatcher>
 #include <QHeaderView>
 #include <QLabel>
 #include <QMenu>
@@ -32,7 +31,6 @@
 #include <QToolButton>
 #include <QTableView>
 #include <QToolBar>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace Gui {
 namespace {
@@ -203,15 +201,11 @@ void MainWindow::buildStatusBar()
     m_accelLabel->setObjectName(QStringLiteral("accelLabel"));
     m_accelLabel->hide();
     // Why KVM is not used, for the TCG note (cached by core after the first probe).
-    auto *probe = new QFutureWatcher<QString>(this); // dies with the window, never outlives it
-    connect(probe, &QFutureWatcher<QString>::finished, this, [this, probe]() {
-        m_kvmReason = probe->result();
-        probe->deleteLater();
+    const auto kvm = Core::runInThread<Vmm::KvmStatus>([]() { return Core::Expected<Vmm::KvmStatus>(Vmm::kvmStatus()); });
+    Core::whenDone(kvm, this, [this](const Core::Expected<Vmm::KvmStatus> &k) {
+        if (k && !k->usable)
+            m_kvmReason = k->reason;
     });
-    probe->setFuture(QtConcurrent::run([]() {
-        const Vmm::KvmStatus k = Vmm::kvmStatus();
-        return k.usable ? QString() : k.reason;
-    }));
     connect(&m_manager, &Vm::VmManager::vmStateChanged, this, [this](const QString &name, Vm::VirtualMachine::State state) {
         if (state == Vm::VirtualMachine::State::Ready)
             showAccelerator(name);

@@ -5,6 +5,7 @@
 #include "core/image/rootfsbuilder.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/workerpool.h"
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
@@ -20,7 +21,6 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QTemporaryDir>
-#include <QThread>
 
 #include <functional>
 
@@ -225,7 +225,6 @@ Core::Future<GuestImage> ImageBuilder::ensure(const Templates::ImageRecipe &reci
     if (auto img = cached(recipe, agentBinary))
         return Core::readyFuture<GuestImage>(img);
 
-    Core::Promise<GuestImage> promise;
     *m_cancel = false;
     QPointer<ImageBuilder> self(this);
     auto report = [self](const QString &step, int percent) {
@@ -235,13 +234,8 @@ Core::Future<GuestImage> ImageBuilder::ensure(const Templates::ImageRecipe &reci
                 Q_EMIT self->progress(step, percent);
         }, Qt::QueuedConnection);
     };
-    QThread *worker = QThread::create([promise, recipe, agentBinary, k = *key, cancel = m_cancel, report]() {
-        Core::Expected<GuestImage> result = buildImage(recipe, agentBinary, k, *cancel, report);
-        QMetaObject::invokeMethod(QCoreApplication::instance(), [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);
-    });
-    connect(worker, &QThread::finished, worker, &QObject::deleteLater);
-    worker->start();
-    return promise.future();
+    return Core::runInThread<GuestImage>(
+        [recipe, agentBinary, k = *key, cancel = m_cancel, report]() { return buildImage(recipe, agentBinary, k, *cancel, report); });
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/workerpool.h"
 
 #include <QDir>
 #include <QFile>

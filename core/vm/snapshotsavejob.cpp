@@ -2,6 +2,7 @@
 
 #include "core/image/vmdisk.h"
 #include "core/vmm/vmminstance.h"
+#include "core/workerpool.h"
 
 #include <QDir>
 

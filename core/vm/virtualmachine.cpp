@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/vmm/vmmdriver.h"
+#include "core/workerpool.h"
 
 #include <QDateTime>
 #include <QDir>

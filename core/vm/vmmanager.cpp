@@ -8,6 +8,7 @@
 #include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
+#include "core/workerpool.h"
 
 #include <QDir>
 #include <QFile>

@@ -6,6 +6,7 @@
 #include "core/vmm/kvmprobe.h"
 #include "core/vmm/qemuinstance.h"
 #include "core/vmm/vmmprocess.h"
+#include "core/workerpool.h"
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
