@@ -8,7 +8,9 @@
 
 #include "app/serviceclient.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
+#include <QList>
 #include <QObject>
 #include <QStringList>
 
@@ -47,9 +49,34 @@ private:
     void write(const QJsonObject &message);
     void replyResult(const QJsonValue &id, const QJsonObject &result);
     void replyError(const QJsonValue &id, int code, const QString &message);
-    void callTool(const QString &tool, const QJsonObject &args, const Reply &reply);
-    // The snapshot_* tools; problem: what is already wrong with the arguments.
-    void snapshotTool(const QString &tool, const QString &name, const QJsonObject &args, QString problem, const Reply &reply);
+    using Handler = void (McpServer::*)(const QJsonObject &args, const Reply &reply);
+    struct Tool {
+        QJsonObject definition; // name, description, inputSchema
+        Handler handler;
+    };
+    static const QList<Tool> &tools();
+    static const Tool *findTool(const QString &name);
+    void callTool(const QString &name, const QJsonObject &args, const Reply &reply);
+    template<typename T, typename F>
+    void answer(Core::Future<T> call, const Reply &reply, F text);
+
+    // The tools, one each.
+    void listSandboxes(const QJsonObject &args, const Reply &reply);
+    void createSandbox(const QJsonObject &args, const Reply &reply);
+    void destroySandbox(const QJsonObject &args, const Reply &reply);
+    void runCommand(const QJsonObject &args, const Reply &reply);
+    static QJsonObject execBody(const QJsonObject &args, QString *problem);
+    void displayInfo(const QJsonObject &args, const Reply &reply);
+    void computerInput(const QJsonObject &args, const Reply &reply);
+    void screenshot(const QJsonObject &args, const Reply &reply);
+    void sendScreenshot(const QString &name, int width, int height, double scale, const Reply &reply);
+    void writeFile(const QJsonObject &args, const Reply &reply);
+    void readFile(const QJsonObject &args, const Reply &reply);
+    void snapshotList(const QJsonObject &args, const Reply &reply);
+    void snapshotCreate(const QJsonObject &args, const Reply &reply);
+    void snapshotRestore(const QJsonObject &args, const Reply &reply);
+    void snapshotFork(const QJsonObject &args, const Reply &reply);
+    void snapshotDelete(const QJsonObject &args, const Reply &reply);
     void maybeFinish();
 
     ServiceClient m_client;

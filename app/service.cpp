@@ -54,7 +54,10 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
 
     // The token: the file given, else MVS_TOKEN, else the config directory's.
     const QByteArray envToken = qgetenv("MVS_TOKEN").trimmed();
-    if (options.tokenFile.isEmpty() && !envToken.isEmpty()) {
+    if (!options.token.isEmpty()) {
+        s->m_token = options.token;
+        s->m_tokenSource = QStringLiteral("the caller");
+    } else if (options.tokenFile.isEmpty() && !envToken.isEmpty()) {
         s->m_token = envToken;
         s->m_tokenSource = QStringLiteral("MVS_TOKEN");
     } else {
@@ -70,7 +73,7 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     if (!driver)
         return driver.error();
     s->m_driver = std::move(*driver);
-    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver);
+    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, options.stateDir);
     s->m_manager->setDetachable(options.detachableVms);
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
     s->m_controller = std::make_unique<Server::ApiController>(*s->m_manager, s->m_displays.get());

@@ -42,6 +42,11 @@ public:
         // running and quit": Vm::VmManager::setDetachable + detachAll). Off
         // for --serve, which stops its VMs on exit.
         bool detachableVms = false;
+        // Where the VM records live; empty: the data directory's.
+        QString stateDir;
+        // A token of the caller's, never stored (a private service); empty:
+        // tokenFile, MVS_TOKEN or the stored one.
+        QByteArray token;
     };
 
     // Everything but listening: the token (loaded or made), the driver, the
