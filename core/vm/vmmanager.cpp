@@ -13,53 +13,13 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QJsonDocument>
 #include <QPointer>
-#include <QRegularExpression>
-#include <QSaveFile>
 
 #include <sys/statvfs.h>
 #include <csignal>
 
 namespace Vm {
 namespace {
-
-constexpr int kRecordVersion = 1;
-
-const QRegularExpression &namePattern()
-{
-    // Anchored for real: "$" alone would also accept a trailing newline.
-    static const QRegularExpression re(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9][a-z0-9-]{0,62}")));
-    return re;
-}
-
-std::optional<Core::ErrorCode> parseErrorCode(const QString &name)
-{
-    for (int i = 0; i <= static_cast<int>(Core::ErrorCode::Corrupted); ++i) {
-        const auto code = static_cast<Core::ErrorCode>(i);
-        if (Core::errorCodeName(code) == name)
-            return code;
-    }
-    return std::nullopt;
-}
-
-std::optional<VmRecord::Desired> parseDesired(const QString &name)
-{
-    for (auto d : {VmRecord::Desired::Stopped, VmRecord::Desired::Running, VmRecord::Desired::Paused})
-        if (desiredName(d) == name)
-            return d;
-    return std::nullopt;
-}
-
-QJsonValue timeToJson(const QDateTime &t)
-{
-    return t.isValid() ? QJsonValue(t.toUTC().toString(Qt::ISODateWithMs)) : QJsonValue(QJsonValue::Null);
-}
-
-Core::Error recordError(const QString &why)
-{
-    return Core::Error(Core::ErrorCode::InvalidArgument, why);
-}
 
 constexpr qint64 kLowSpaceBytes = 4 * 1024 * 1024;
 
@@ -89,86 +49,9 @@ bool isStartable(VirtualMachine::State s)
 
 } // namespace
 
-QString desiredName(VmRecord::Desired desired)
-{
-    switch (desired) {
-    case VmRecord::Desired::Stopped: return QStringLiteral("stopped");
-    case VmRecord::Desired::Running: return QStringLiteral("running");
-    case VmRecord::Desired::Paused: return QStringLiteral("paused");
-    }
-    return QStringLiteral("stopped");
-}
-
-QJsonObject VmRecord::toJson() const
-{
-    QJsonObject o;
-    o[QStringLiteral("version")] = kRecordVersion;
-    o[QStringLiteral("name")] = name;
-    o[QStringLiteral("template")] = templateName;
-    o[QStringLiteral("vcpus")] = vcpus;
-    o[QStringLiteral("memory_mb")] = memoryMiB;
-    o[QStringLiteral("desired_state")] = desiredName(desired);
-    o[QStringLiteral("created_at")] = timeToJson(createdAt);
-    o[QStringLiteral("last_started_at")] = timeToJson(lastStartedAt);
-    if (lastError) {
-        o[QStringLiteral("last_error")] = QJsonObject{{QStringLiteral("code"), Core::errorCodeName(lastError->code)},
-                                                      {QStringLiteral("message"), lastError->message}};
-    } else {
-        o[QStringLiteral("last_error")] = QJsonValue(QJsonValue::Null);
-    }
-    if (!currentSnapshot.isEmpty())
-        o[QStringLiteral("current_snapshot")] = currentSnapshot;
-    if (!forkedFrom.isEmpty())
-        o[QStringLiteral("forked_from")] = forkedFrom;
-    if (runningVmm)
-        o[QStringLiteral("running_vmm")] = runningVmm->toJson();
-    return o;
-}
-
-Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
-{
-    VmRecord r;
-    if (o.value(QStringLiteral("version")).toInt() != kRecordVersion)
-        return recordError(QStringLiteral("unsupported record version"));
-    const QJsonValue name = o.value(QStringLiteral("name"));
-    const QJsonValue tmpl = o.value(QStringLiteral("template"));
-    const QJsonValue vcpus = o.value(QStringLiteral("vcpus"));
-    const QJsonValue memory = o.value(QStringLiteral("memory_mb"));
-    if (!name.isString() || !tmpl.isString() || !vcpus.isDouble() || !memory.isDouble())
-        return recordError(QStringLiteral("name, template, vcpus and memory_mb are required"));
-    r.name = name.toString();
-    r.templateName = tmpl.toString();
-    r.vcpus = vcpus.toInt();
-    r.memoryMiB = memory.toInt();
-    const auto desired = parseDesired(o.value(QStringLiteral("desired_state")).toString());
-    if (!desired)
-        return recordError(QStringLiteral("bad desired_state"));
-    r.desired = *desired;
-    r.createdAt = QDateTime::fromString(o.value(QStringLiteral("created_at")).toString(), Qt::ISODateWithMs);
-    r.lastStartedAt = QDateTime::fromString(o.value(QStringLiteral("last_started_at")).toString(), Qt::ISODateWithMs);
-    const QJsonValue err = o.value(QStringLiteral("last_error"));
-    if (err.isObject()) {
-        const auto code = parseErrorCode(err[QStringLiteral("code")].toString());
-        r.lastError = Core::Error(code.value_or(Core::ErrorCode::Internal), err[QStringLiteral("message")].toString());
-    }
-    r.currentSnapshot = o.value(QStringLiteral("current_snapshot")).toString();
-    r.forkedFrom = o.value(QStringLiteral("forked_from")).toString();
-    // Optional (records written before it, or of VMs not left running). A
-    // malformed one is dropped: it can only name a VMM that is not adoptable.
-    if (const QJsonValue vmm = o.value(QStringLiteral("running_vmm")); vmm.isObject()) {
-        if (auto d = Vmm::DetachedVmm::fromJson(vmm.toObject()))
-            r.runningVmm = *d;
-    }
-    return r;
-}
-
 Core::Result VmManager::validateName(const QString &name)
 {
-    if (!namePattern().match(name).hasMatch())
-        return Core::Error(Core::ErrorCode::InvalidArgument,
-                           QStringLiteral("bad VM name '%1': 1 to 63 lowercase letters, digits or '-', starting with a letter or digit")
-                               .arg(name.left(80)));
-    return {};
+    return validateVmName(name);
 }
 
 QString VmManager::defaultStateDir()
@@ -180,6 +63,7 @@ VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, QObject *pa
     : QObject(parent)
     , m_driver(driver)
     , m_stateDir(stateDir.isEmpty() ? defaultStateDir() : std::move(stateDir))
+    , m_records(m_stateDir)
 {
     load();
     adoptLeftRunning();
@@ -201,35 +85,15 @@ VmManager::~VmManager()
 
 void VmManager::load()
 {
-    const QDir dir(m_stateDir);
-    const QStringList files = dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
-    for (const QString &file : files) {
-        const QString path = dir.filePath(file);
-        QFile f(path);
-        if (!f.open(QIODevice::ReadOnly)) {
-            m_loadWarnings << QStringLiteral("%1: %2").arg(path, f.errorString());
-            continue;
-        }
-        QJsonParseError pe;
-        const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &pe);
-        if (!doc.isObject()) {
-            m_loadWarnings << QStringLiteral("%1: not a JSON object (%2)").arg(path, pe.errorString());
-            continue;
-        }
-        auto record = VmRecord::fromJson(doc.object());
-        if (!record) {
-            m_loadWarnings << QStringLiteral("%1: %2").arg(path, record.error().message);
-            continue;
-        }
-        if (!validateName(record->name) || record->name + QStringLiteral(".json") != file) {
-            m_loadWarnings << QStringLiteral("%1: the name '%2' does not match the file").arg(path, record->name);
-            continue;
-        }
+    VmRecordStore::Loaded loaded = m_records.loadAll();
+    m_loadWarnings = loaded.warnings;
+    for (VmRecord &record : loaded.records) {
+        const QString name = record.name;
         auto entry = std::make_unique<Entry>();
-        entry->record = *record;
-        m_entries.emplace(record->name, std::move(entry));
+        entry->record = std::move(record);
+        m_entries.emplace(name, std::move(entry));
         // A snapshot interrupted by a crash is never listed; its files go.
-        for (const QString &stale : Snapshot::SnapshotStore(snapshotDir(record->name)).recover())
+        for (const QString &stale : Snapshot::SnapshotStore(snapshotDir(name)).recover())
             Core::Log::core()->warn("removed the unfinished snapshot {}", stale.toStdString());
     }
     for (const QString &w : std::as_const(m_loadWarnings))
@@ -305,38 +169,24 @@ VmInfo VmManager::infoOf(const Entry &entry) const
     return info;
 }
 
-QString VmManager::recordPath(const QString &name) const
-{
-    return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".json");
-}
-
 QString VmManager::diskDir(const QString &name) const
 {
-    return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".disk");
+    return m_records.diskDir(name);
 }
 
 QString VmManager::snapshotDir(const QString &name) const
 {
-    return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".snapshots");
+    return m_records.snapshotDir(name);
 }
 
 QString VmManager::consoleLogPath(const QString &name) const
 {
-    return m_stateDir + QLatin1Char('/') + name + QStringLiteral(".console.log");
+    return m_records.consoleLogPath(name);
 }
 
 Core::Result VmManager::persist(const VmRecord &record)
 {
-    if (auto ok = Core::Paths::ensurePrivateDir(m_stateDir); !ok)
-        return ok;
-    QSaveFile f(recordPath(record.name));
-    if (!f.open(QIODevice::WriteOnly))
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write %1: %2").arg(f.fileName(), f.errorString()));
-    f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
-    f.write(QJsonDocument(record.toJson()).toJson(QJsonDocument::Indented));
-    if (!f.commit())
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write %1: %2").arg(f.fileName(), f.errorString()));
-    return {};
+    return m_records.save(record);
 }
 
 void VmManager::setLastError(const QString &name, const std::optional<Core::Error> &error)
@@ -387,7 +237,7 @@ Core::Expected<VmInfo> VmManager::create(const CreateOptions &options)
     if (auto ok = ensureVm(e); !ok) {
         // Cannot happen for a template that just loaded; roll back anyway.
         m_entries.erase(options.name);
-        QFile::remove(recordPath(options.name));
+        QFile::remove(m_records.recordPath(options.name));
         return ok.error();
     }
     Q_EMIT vmAdded(options.name);
@@ -621,9 +471,9 @@ Core::Future<void> VmManager::remove(const QString &name)
             p.resolve({});
             return;
         }
-        if (QFile::exists(recordPath(name)) && !QFile::remove(recordPath(name))) {
+        if (auto removed = m_records.remove(name); !removed) {
             it->second->removing = false;
-            p.fail(Core::ErrorCode::Io, QStringLiteral("cannot delete %1").arg(recordPath(name)));
+            p.resolve(removed.error());
             return;
         }
         std::unique_ptr<Entry> gone = std::move(it->second);
@@ -877,7 +727,7 @@ Core::Expected<QStringList> VmManager::forkNames(const QString &prefix, int coun
             return Core::Error(Core::ErrorCode::InvalidArgument,
                                QStringLiteral("bad name prefix '%1': fork names <prefix>-<n> must be valid VM names (1 to 63 lowercase letters, digits or '-')")
                                    .arg(prefix.left(80)));
-        if (!find(candidate) && !QFileInfo::exists(recordPath(candidate)))
+        if (!find(candidate) && !QFileInfo::exists(m_records.recordPath(candidate)))
             names << candidate;
     }
     return names;

@@ -2,6 +2,8 @@
 
 #include "core/async.h"
 #include "core/vm/virtualmachine.h"
+#include "core/vm/vmrecord.h"
+#include "core/vm/vmrecordstore.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -21,38 +23,6 @@ class VmmDriver;
 }
 
 namespace Vm {
-
-// What a VmManager keeps on disk for one VM (<stateDir>/<name>.json).
-struct VmRecord {
-    // What the user last asked for. The VM's actual state is not persisted:
-    // it lives in the VMM process, which does not outlive the manager
-    // (unless left running: runningVmm).
-    enum class Desired { Stopped, Running, Paused };
-
-    QString name;
-    QString templateName;
-    int vcpus = 0;
-    int memoryMiB = 0;
-    Desired desired = Desired::Stopped;
-    QDateTime createdAt;
-    QDateTime lastStartedAt; // invalid: never started
-    std::optional<Core::Error> lastError;
-    // The snapshot the VM's current state descends from (the last one taken
-    // or restored): the parent of its next snapshot. Empty: a cold boot.
-    QString currentSnapshot;
-    // "<vm>/<snapshot>" when the VM was forked from a snapshot.
-    QString forkedFrom;
-    // Where the VM's VMM runs when it may outlive its manager: set while a
-    // detachable manager runs it, and while it runs on without a manager
-    // (VmManager::detachAll) until the manager that adopted it sees it end.
-    // Optional in the file.
-    std::optional<Vmm::DetachedVmm> runningVmm;
-
-    QJsonObject toJson() const;
-    static Core::Expected<VmRecord> fromJson(const QJsonObject &json);
-};
-
-QString desiredName(VmRecord::Desired desired);
 
 // A snapshot of one managed VM, for listings and the API.
 struct VmInfo {
@@ -227,7 +197,6 @@ private:
     Core::Result ensureVm(Entry *entry);
     VirtualMachine::State reportedState(const Entry &entry) const;
     VmInfo infoOf(const Entry &entry) const;
-    QString recordPath(const QString &name) const;
     Core::Result persist(const VmRecord &record);
     void setLastError(const QString &name, const std::optional<Core::Error> &error);
     Core::Expected<Entry *> snapshotEntry(const QString &name) const;
@@ -254,6 +223,7 @@ private:
     const Vmm::VmmDriver &m_driver;
     bool m_detachable = false;
     QString m_stateDir;
+    VmRecordStore m_records; // the records and per-VM files in m_stateDir
     QStringList m_loadWarnings;
     std::map<QString, std::unique_ptr<Entry>> m_entries;
 };

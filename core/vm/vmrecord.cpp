@@ -1,0 +1,130 @@
+#include "core/vm/vmrecord.h"
+
+#include <QJsonValue>
+#include <QRegularExpression>
+
+namespace Vm {
+namespace {
+
+constexpr int kRecordVersion = 1;
+
+const QRegularExpression &namePattern()
+{
+    // Anchored for real: "$" alone would also accept a trailing newline.
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9][a-z0-9-]{0,62}")));
+    return re;
+}
+
+std::optional<Core::ErrorCode> parseErrorCode(const QString &name)
+{
+    for (int i = 0; i <= static_cast<int>(Core::ErrorCode::Corrupted); ++i) {
+        const auto code = static_cast<Core::ErrorCode>(i);
+        if (Core::errorCodeName(code) == name)
+            return code;
+    }
+    return std::nullopt;
+}
+
+std::optional<VmRecord::Desired> parseDesired(const QString &name)
+{
+    for (auto d : {VmRecord::Desired::Stopped, VmRecord::Desired::Running, VmRecord::Desired::Paused})
+        if (desiredName(d) == name)
+            return d;
+    return std::nullopt;
+}
+
+QJsonValue timeToJson(const QDateTime &t)
+{
+    return t.isValid() ? QJsonValue(t.toUTC().toString(Qt::ISODateWithMs)) : QJsonValue(QJsonValue::Null);
+}
+
+Core::Error recordError(const QString &why)
+{
+    return Core::Error(Core::ErrorCode::InvalidArgument, why);
+}
+
+} // namespace
+
+Core::Result validateVmName(const QString &name)
+{
+    if (!namePattern().match(name).hasMatch())
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("bad VM name '%1': 1 to 63 lowercase letters, digits or '-', starting with a letter or digit")
+                               .arg(name.left(80)));
+    return {};
+}
+
+QString desiredName(VmRecord::Desired desired)
+{
+    switch (desired) {
+    case VmRecord::Desired::Stopped: return QStringLiteral("stopped");
+    case VmRecord::Desired::Running: return QStringLiteral("running");
+    case VmRecord::Desired::Paused: return QStringLiteral("paused");
+    }
+    return QStringLiteral("stopped");
+}
+
+QJsonObject VmRecord::toJson() const
+{
+    QJsonObject o;
+    o[QStringLiteral("version")] = kRecordVersion;
+    o[QStringLiteral("name")] = name;
+    o[QStringLiteral("template")] = templateName;
+    o[QStringLiteral("vcpus")] = vcpus;
+    o[QStringLiteral("memory_mb")] = memoryMiB;
+    o[QStringLiteral("desired_state")] = desiredName(desired);
+    o[QStringLiteral("created_at")] = timeToJson(createdAt);
+    o[QStringLiteral("last_started_at")] = timeToJson(lastStartedAt);
+    if (lastError) {
+        o[QStringLiteral("last_error")] = QJsonObject{{QStringLiteral("code"), Core::errorCodeName(lastError->code)},
+                                                      {QStringLiteral("message"), lastError->message}};
+    } else {
+        o[QStringLiteral("last_error")] = QJsonValue(QJsonValue::Null);
+    }
+    if (!currentSnapshot.isEmpty())
+        o[QStringLiteral("current_snapshot")] = currentSnapshot;
+    if (!forkedFrom.isEmpty())
+        o[QStringLiteral("forked_from")] = forkedFrom;
+    if (runningVmm)
+        o[QStringLiteral("running_vmm")] = runningVmm->toJson();
+    return o;
+}
+
+Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
+{
+    VmRecord r;
+    if (o.value(QStringLiteral("version")).toInt() != kRecordVersion)
+        return recordError(QStringLiteral("unsupported record version"));
+    const QJsonValue name = o.value(QStringLiteral("name"));
+    const QJsonValue tmpl = o.value(QStringLiteral("template"));
+    const QJsonValue vcpus = o.value(QStringLiteral("vcpus"));
+    const QJsonValue memory = o.value(QStringLiteral("memory_mb"));
+    if (!name.isString() || !tmpl.isString() || !vcpus.isDouble() || !memory.isDouble())
+        return recordError(QStringLiteral("name, template, vcpus and memory_mb are required"));
+    r.name = name.toString();
+    r.templateName = tmpl.toString();
+    r.vcpus = vcpus.toInt();
+    r.memoryMiB = memory.toInt();
+    const auto desired = parseDesired(o.value(QStringLiteral("desired_state")).toString());
+    if (!desired)
+        return recordError(QStringLiteral("bad desired_state"));
+    r.desired = *desired;
+    r.createdAt = QDateTime::fromString(o.value(QStringLiteral("created_at")).toString(), Qt::ISODateWithMs);
+    r.lastStartedAt = QDateTime::fromString(o.value(QStringLiteral("last_started_at")).toString(), Qt::ISODateWithMs);
+    const QJsonValue err = o.value(QStringLiteral("last_error"));
+    if (err.isObject()) {
+        const auto code = parseErrorCode(err[QStringLiteral("code")].toString());
+        r.lastError = Core::Error(code.value_or(Core::ErrorCode::Internal), err[QStringLiteral("message")].toString());
+    }
+    r.currentSnapshot = o.value(QStringLiteral("current_snapshot")).toString();
+    r.forkedFrom = o.value(QStringLiteral("forked_from")).toString();
+    // Optional (records written before it, or of VMs not left running). A
+    // malformed one is dropped: it can only name a VMM that is not adoptable.
+    if (const QJsonValue vmm = o.value(QStringLiteral("running_vmm")); vmm.isObject()) {
+        if (auto d = Vmm::DetachedVmm::fromJson(vmm.toObject()))
+            r.runningVmm = *d;
+    }
+    return r;
+}
+
+} // namespace Vm

@@ -1,0 +1,118 @@
+// VmRecordStore on its own: a record saved atomically with mode 0600 and read
+// back the same, the per-VM paths beside it, files that cannot be records
+// skipped with a warning each, and removal.
+
+#include "core/vm/vmrecordstore.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+#include <QTest>
+
+using Vm::VmRecord;
+using Vm::VmRecordStore;
+
+namespace {
+
+VmRecord record(const QString &name)
+{
+    VmRecord r;
+    r.name = name;
+    r.templateName = QStringLiteral("minimal");
+    r.vcpus = 2;
+    r.memoryMiB = 512;
+    r.desired = VmRecord::Desired::Paused;
+    r.createdAt = QDateTime::fromString(QStringLiteral("2026-12-01T10:00:00.000Z"), Qt::ISODateWithMs);
+    r.lastError = Core::Error(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU exited"));
+    r.currentSnapshot = QStringLiteral("clean");
+    return r;
+}
+
+void write(const QString &path, const QByteArray &data)
+{
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(data);
+}
+
+} // namespace
+
+class TestVmRecordStore : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+
+private Q_SLOTS:
+    void savedRecordsComeBackTheSame()
+    {
+        const VmRecordStore store(m_dir.filePath(QStringLiteral("a")));
+        QVERIFY(store.save(record(QStringLiteral("box"))));
+        QCOMPARE(QFile(store.recordPath(QStringLiteral("box"))).permissions() & (QFile::ReadGroup | QFile::ReadOther), QFile::Permissions());
+        const auto loaded = store.loadAll();
+        QVERIFY2(loaded.warnings.isEmpty(), qPrintable(loaded.warnings.join(QLatin1Char('\n'))));
+        QCOMPARE(loaded.records.size(), 1);
+        const VmRecord &r = loaded.records.first();
+        QCOMPARE(r.name, QStringLiteral("box"));
+        QCOMPARE(r.vcpus, 2);
+        QCOMPARE(r.memoryMiB, 512);
+        QCOMPARE(r.desired, VmRecord::Desired::Paused);
+        QCOMPARE(r.createdAt, record(QStringLiteral("box")).createdAt);
+        QVERIFY(r.lastError);
+        QCOMPARE(r.lastError->code, Core::ErrorCode::VmmFailed);
+        QCOMPARE(r.currentSnapshot, QStringLiteral("clean"));
+        QVERIFY(QDir(store.dir()).entryList(QDir::Files | QDir::Hidden).filter(QStringLiteral("box.json")).size() == 1);
+    }
+
+    void perVmPathsLieBesideTheRecord()
+    {
+        const VmRecordStore store(QStringLiteral("/s"));
+        QCOMPARE(store.recordPath(QStringLiteral("x")), QStringLiteral("/s/x.json"));
+        QCOMPARE(store.consoleLogPath(QStringLiteral("x")), QStringLiteral("/s/x.console.log"));
+        QCOMPARE(store.diskDir(QStringLiteral("x")), QStringLiteral("/s/x.disk"));
+        QCOMPARE(store.snapshotDir(QStringLiteral("x")), QStringLiteral("/s/x.snapshots"));
+    }
+
+    void filesThatAreNoRecordsAreSkippedWithAWarning()
+    {
+        const VmRecordStore store(m_dir.filePath(QStringLiteral("b")));
+        QVERIFY(store.save(record(QStringLiteral("good"))));
+        write(store.recordPath(QStringLiteral("garbage")), "{not json");
+        write(store.recordPath(QStringLiteral("array")), "[1, 2]");
+        write(store.recordPath(QStringLiteral("old")), R"({"version": 99, "name": "old"})");
+        VmRecord other = record(QStringLiteral("someone-else"));
+        write(store.recordPath(QStringLiteral("renamed")), QJsonDocument(other.toJson()).toJson());
+        VmRecord bad = record(QStringLiteral("Bad Name"));
+        write(store.recordPath(QStringLiteral("Bad Name")), QJsonDocument(bad.toJson()).toJson());
+        const auto loaded = store.loadAll();
+        QCOMPARE(loaded.records.size(), 1);
+        QCOMPARE(loaded.records.first().name, QStringLiteral("good"));
+        QCOMPARE(loaded.warnings.size(), 5);
+        QVERIFY(loaded.warnings.filter(QStringLiteral("garbage.json: not a JSON object")).size() == 1);
+        QVERIFY(loaded.warnings.filter(QStringLiteral("unsupported record version")).size() == 1);
+        QVERIFY(loaded.warnings.filter(QStringLiteral("does not match the file")).size() == 2);
+    }
+
+    void removeDeletesTheRecordOnly()
+    {
+        const VmRecordStore store(m_dir.filePath(QStringLiteral("c")));
+        QVERIFY(store.save(record(QStringLiteral("gone"))));
+        write(store.consoleLogPath(QStringLiteral("gone")), "log");
+        QVERIFY(store.remove(QStringLiteral("gone")));
+        QVERIFY(!QFile::exists(store.recordPath(QStringLiteral("gone"))));
+        QVERIFY(QFile::exists(store.consoleLogPath(QStringLiteral("gone"))));
+        QVERIFY(store.remove(QStringLiteral("never-there"))); // nothing to delete is not an error
+        QVERIFY(store.loadAll().records.isEmpty());
+    }
+
+    void namesAreChecked()
+    {
+        QVERIFY(Vm::validateVmName(QStringLiteral("a-1")));
+        QVERIFY(!Vm::validateVmName(QStringLiteral("-a")));
+        QVERIFY(!Vm::validateVmName(QStringLiteral("a\n")));
+        QVERIFY(!Vm::validateVmName(QString(64, QLatin1Char('a'))));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestVmRecordStore)
+#include "tst_vmrecordstore.moc"
