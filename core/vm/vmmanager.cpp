@@ -527,6 +527,17 @@ Core::Expected<VmManager::Entry *> VmManager::snapshotEntry(const QString &name)
     return e;
 }
 
+// A snapshot being taken: where it is staged and what it will be.
+struct VmManager::SnapshotTake {
+    QString vm;
+    Snapshot::SnapshotStore store{QString()};
+    QString stagingDir;
+    QString name;
+    QString parent;
+    QDateTime createdAt;
+    std::vector<std::unique_ptr<Snapshot::GrowingFileHasher>> hashers;
+};
+
 Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, const SnapshotOptions &options)
 {
     using Info = Snapshot::SnapshotInfo;
@@ -549,74 +560,83 @@ Core::Future<Snapshot::SnapshotInfo> VmManager::snapshot(const QString &name, co
         return Core::readyFuture<Info>(explainSnapshotFailure(staging.error(), store.root()));
 
     entry->snapshotting = true;
-    const QString parent = entry->record.currentSnapshot;
-    const QDateTime createdAt = QDateTime::currentDateTimeUtc();
-    const QString stagingDir = *staging;
-    Core::Promise<Info> promise;
-    auto fail = [this, name, store, stagingDir, promise](const Core::Error &error) {
-        // Judge the free space before the partial files go and free it.
-        const Core::Error explained = explainSnapshotFailure(error, store.root());
-        store.discard(stagingDir);
-        if (Entry *en = find(name))
-            en->snapshotting = false;
-        Core::Log::core()->warn("{}: snapshot failed: {}", name.toStdString(), explained.message.toStdString());
-        promise.resolve(explained);
-    };
+    auto take = std::make_shared<SnapshotTake>();
+    take->vm = name;
+    take->store = store;
+    take->stagingDir = *staging;
+    take->name = snapName;
+    take->parent = entry->record.currentSnapshot;
+    take->createdAt = QDateTime::currentDateTimeUtc();
     // The VMM's state files are hashed while they are written.
-    using Hashers = std::vector<std::unique_ptr<Snapshot::GrowingFileHasher>>;
-    auto hashers = std::make_shared<Hashers>();
     if (Vmm::VmmInstance *instance = entry->vm->instance())
         for (const QString &file : instance->stateFiles())
-            hashers->push_back(std::make_unique<Snapshot::GrowingFileHasher>(QDir(stagingDir).filePath(file)));
-    Core::whenDone(entry->vm->saveSnapshot(stagingDir, options.leavePaused), this,
-                   [this, name, store, stagingDir, promise, fail, snapName, parent, createdAt, hashers](const Core::Expected<Info> &saved) {
-        if (!saved) {
-            hashers->clear(); // stop reading before the files go
-            fail(saved.error());
+            take->hashers.push_back(std::make_unique<Snapshot::GrowingFileHasher>(QDir(take->stagingDir).filePath(file)));
+
+    const auto saved = entry->vm->saveSnapshot(take->stagingDir, options.leavePaused);
+    const auto committed = Core::then(saved, this, [take](const Info &info) { return commitSnapshot(take, info); });
+    Core::Promise<Info> promise;
+    Core::whenDone(committed, this, [this, take, promise](const Core::Expected<Info> &r) {
+        if (!r) {
+            promise.resolve(snapshotFailed(*take, r.error()));
             return;
         }
-        Info info = *saved;
-        info.name = snapName;
-        info.createdAt = createdAt;
-        info.parent = parent;
-        QStringList files = info.stateFiles;
-        if (!info.diskFile.isEmpty())
-            files << info.diskFile;
-        Core::whenDone(Core::runInThread<Info>([store, stagingDir, info, files, hashers]() {
-                           QList<Snapshot::SnapshotFile> hashed;
-                           for (const auto &hasher : *hashers)
-                               if (auto h = hasher->finish())
-                                   hashed << *h; // else commit hashes that file itself
-                           return store.commit(stagingDir, info, files, hashed);
-                       }),
-                       this,
-                       [this, name, promise, fail](const Core::Expected<Info> &committed) {
-            if (!committed) {
-                fail(committed.error());
-                return;
-            }
-            if (Entry *en = find(name)) {
-                en->snapshotting = false;
-                en->record.currentSnapshot = committed->name;
-                if (en->vm && en->vm->state() == VirtualMachine::State::Paused)
-                    en->record.desired = VmRecord::Desired::Paused;
-                if (auto ok = persist(en->record); !ok)
-                    Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
-            }
-            Core::Log::core()->info("{}: snapshot {} taken, {} bytes, paused {} ms", name.toStdString(), committed->name.toStdString(),
-                                    committed->sizeBytes(), committed->pausedMs);
-            // Durable in the background; the checksums cover a power cut before.
-            const Snapshot::SnapshotInfo listed = *committed;
-            Core::whenDone(Core::runInThread<void>([listed]() { return Snapshot::SnapshotStore::syncFiles(listed); }), this,
-                           [name](const Core::Result &synced) {
-                               if (!synced)
-                                   Core::Log::core()->warn("{}: {}", name.toStdString(), synced.error().message.toStdString());
-                           });
-            Q_EMIT snapshotsChanged(name);
-            promise.resolve(committed);
-        });
+        snapshotTaken(*take, *r);
+        promise.resolve(r);
     });
     return promise.future();
+}
+
+// The VM is saved: finish the hashes, write the manifest and list it (off
+// the event loop).
+Core::Future<Snapshot::SnapshotInfo> VmManager::commitSnapshot(const std::shared_ptr<SnapshotTake> &take, Snapshot::SnapshotInfo info)
+{
+    info.name = take->name;
+    info.createdAt = take->createdAt;
+    info.parent = take->parent;
+    QStringList files = info.stateFiles;
+    if (!info.diskFile.isEmpty())
+        files << info.diskFile;
+    return Core::runInThread<Snapshot::SnapshotInfo>([take, info, files]() {
+        QList<Snapshot::SnapshotFile> hashed;
+        for (const auto &hasher : take->hashers)
+            if (auto h = hasher->finish())
+                hashed << *h; // else commit hashes that file itself
+        return take->store.commit(take->stagingDir, info, files, hashed);
+    });
+}
+
+void VmManager::snapshotTaken(const SnapshotTake &take, const Snapshot::SnapshotInfo &listed)
+{
+    const QString &name = take.vm;
+    if (Entry *en = find(name)) {
+        en->snapshotting = false;
+        en->record.currentSnapshot = listed.name;
+        if (en->vm && en->vm->state() == VirtualMachine::State::Paused)
+            en->record.desired = VmRecord::Desired::Paused;
+        if (auto ok = persist(en->record); !ok)
+            Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+    }
+    Core::Log::core()->info("{}: snapshot {} taken, {} bytes, paused {} ms", name.toStdString(), listed.name.toStdString(), listed.sizeBytes(),
+                            listed.pausedMs);
+    // Durable in the background; the checksums cover a power cut before.
+    Core::whenDone(Core::runInThread<void>([listed]() { return Snapshot::SnapshotStore::syncFiles(listed); }), this,
+                   [name](const Core::Result &synced) {
+                       if (!synced)
+                           Core::Log::core()->warn("{}: {}", name.toStdString(), synced.error().message.toStdString());
+                   });
+    Q_EMIT snapshotsChanged(name);
+}
+
+Core::Error VmManager::snapshotFailed(SnapshotTake &take, const Core::Error &error)
+{
+    take.hashers.clear(); // stop reading before the files go
+    // Judge the free space before the partial files go and free it.
+    const Core::Error explained = explainSnapshotFailure(error, take.store.root());
+    take.store.discard(take.stagingDir);
+    if (Entry *en = find(take.vm))
+        en->snapshotting = false;
+    Core::Log::core()->warn("{}: snapshot failed: {}", take.vm.toStdString(), explained.message.toStdString());
+    return explained;
 }
 
 Core::Result VmManager::cancelSnapshot(const QString &name)

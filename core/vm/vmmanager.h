@@ -200,6 +200,10 @@ private:
     Core::Result persist(const VmRecord &record);
     void setLastError(const QString &name, const std::optional<Core::Error> &error);
     Core::Expected<Entry *> snapshotEntry(const QString &name) const;
+    struct SnapshotTake;
+    static Core::Future<Snapshot::SnapshotInfo> commitSnapshot(const std::shared_ptr<SnapshotTake> &take, Snapshot::SnapshotInfo info);
+    void snapshotTaken(const SnapshotTake &take, const Snapshot::SnapshotInfo &listed);
+    Core::Error snapshotFailed(SnapshotTake &take, const Core::Error &error);
     // Snapshots being read by a restore or a fork ("<vm>/<snapshot>" -> how
     // many): they cannot be deleted meanwhile.
     QHash<QString, int> m_snapshotsInUse;
