@@ -693,49 +693,56 @@ Core::Future<void> VmManager::restore(const QString &name, const QString &snapsh
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
                                                    QStringLiteral("VM %1 is %2; restore it once it runs or has stopped").arg(name, stateName(s))));
     entry->snapshotting = true;
-    Core::Promise<void> promise;
     const Snapshot::SnapshotInfo snap = *info;
+    auto touched = std::make_shared<bool>(false); // the VM was handed the snapshot (else it is as it was)
+    const auto verified = Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); });
+    const auto restored = Core::then(verified, this, [this, name, snap, touched]() { return restoreVerified(name, snap, touched.get()); });
+    Core::Promise<void> promise;
     markInUse(name, snap.name, promise.future());
-    Core::whenDone(Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); }), this,
-                   [this, name, snap, promise](const Core::Result &verified) {
-        Entry *en = find(name);
-        if (!en || en->removing || !en->vm) {
-            promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted").arg(name));
-            return;
-        }
-        if (!verified) {
-            en->snapshotting = false;
-            promise.resolve(verified.error()); // the VM is left as it was
-            return;
-        }
-        en->record.desired = VmRecord::Desired::Running;
-        en->record.lastStartedAt = QDateTime::currentDateTimeUtc();
-        en->record.lastError.reset();
-        en->record.currentSnapshot = snap.name;
-        en->record.vcpus = snap.vcpus;
-        en->record.memoryMiB = snap.memoryMiB;
-        if (auto ok = persist(en->record); !ok)
-            Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
-        en->vm->setPersistent(m_detachable);
-        Core::whenDone(en->vm->restoreSnapshot(snap), this, [this, name, snap, promise](const Core::Result &r) {
-            Entry *after = find(name);
-            if (after)
-                after->snapshotting = false;
-            if (r && m_detachable)
-                recordRunningVmm(name); // a new VMM
-            if (!r && after) {
-                after->record.desired = VmRecord::Desired::Stopped;
-                if (r.error().code != Core::ErrorCode::Cancelled)
-                    setLastError(name, r.error());
-                else if (auto ok = persist(after->record); !ok)
-                    Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
-            }
-            if (r)
-                Core::Log::core()->info("{}: restored snapshot {}", name.toStdString(), snap.name.toStdString());
-            promise.resolve(r);
-        });
+    Core::whenDone(restored, this, [this, name, snap, touched, promise](const Core::Result &r) {
+        restoreEnded(name, snap, *touched, r);
+        promise.resolve(r);
     });
     return promise.future();
+}
+
+// The snapshot's checksums hold: the VM runs from it now.
+Core::Future<void> VmManager::restoreVerified(const QString &name, const Snapshot::SnapshotInfo &snap, bool *touched)
+{
+    Entry *en = find(name);
+    if (!en || en->removing || !en->vm)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted").arg(name)));
+    en->record.desired = VmRecord::Desired::Running;
+    en->record.lastStartedAt = QDateTime::currentDateTimeUtc();
+    en->record.lastError.reset();
+    en->record.currentSnapshot = snap.name;
+    en->record.vcpus = snap.vcpus;
+    en->record.memoryMiB = snap.memoryMiB;
+    if (auto ok = persist(en->record); !ok)
+        Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
+    en->vm->setPersistent(m_detachable);
+    *touched = true;
+    return en->vm->restoreSnapshot(snap);
+}
+
+void VmManager::restoreEnded(const QString &name, const Snapshot::SnapshotInfo &snap, bool touched, const Core::Result &r)
+{
+    Entry *after = find(name);
+    if (after)
+        after->snapshotting = false;
+    if (r) {
+        if (m_detachable)
+            recordRunningVmm(name); // a new VMM
+        Core::Log::core()->info("{}: restored snapshot {}", name.toStdString(), snap.name.toStdString());
+        return;
+    }
+    if (!after || !touched)
+        return; // not verified, or deleted: the VM is left as it was
+    after->record.desired = VmRecord::Desired::Stopped;
+    if (r.error().code != Core::ErrorCode::Cancelled)
+        setLastError(name, r.error());
+    else if (auto ok = persist(after->record); !ok)
+        Core::Log::core()->warn("{}: {}", name.toStdString(), ok.error().message.toStdString());
 }
 
 Core::Expected<QStringList> VmManager::forkNames(const QString &prefix, int count) const

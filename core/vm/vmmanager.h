@@ -204,6 +204,8 @@ private:
     static Core::Future<Snapshot::SnapshotInfo> commitSnapshot(const std::shared_ptr<SnapshotTake> &take, Snapshot::SnapshotInfo info);
     void snapshotTaken(const SnapshotTake &take, const Snapshot::SnapshotInfo &listed);
     Core::Error snapshotFailed(SnapshotTake &take, const Core::Error &error);
+    Core::Future<void> restoreVerified(const QString &name, const Snapshot::SnapshotInfo &snap, bool *touched);
+    void restoreEnded(const QString &name, const Snapshot::SnapshotInfo &snap, bool touched, const Core::Result &r);
     // Snapshots being read by a restore or a fork ("<vm>/<snapshot>" -> how
     // many): they cannot be deleted meanwhile.
     QHash<QString, int> m_snapshotsInUse;
