@@ -94,171 +94,148 @@ Core::Future<void> VirtualMachine::start()
     if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
                                                    QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(m_name, stateName(m_state))));
-    m_startPromise = Core::Promise<void>();
-    m_lastError = Core::Error();
+    beginStart();
     setState(State::Preparing);
-
-    const QString agentBinary = Core::Paths::agentBinary();
     if (!m_builder) {
         m_builder = new Image::ImageBuilder(this);
         connect(m_builder, &Image::ImageBuilder::progress, this, &VirtualMachine::imageProgress);
     }
-    m_builder->ensure(m_template.image, agentBinary).then(this, [this](const Core::Expected<Image::GuestImage> &img) {
-        if (m_state != State::Preparing)
-            return; // killed meanwhile
-        if (!img) {
-            failStart(img.error());
-            return;
-        }
-        m_baseDiskPath = img->rootDiskPath;
-        if (img->rootDiskPath.isEmpty()) {
-            boot(img->kernelPath, img->initramfsPath, {});
-            return;
-        }
-        // The VM's own writable layer over the shared read-only root disk.
-        if (auto ok = ensureDiskDir(); !ok) {
-            failStart(ok.error());
-            return;
-        }
-        const auto layer = m_driver.kind() == Vmm::DriverKind::CloudHypervisor ? Image::DiskLayer::RawCopy : Image::DiskLayer::Qcow2Overlay;
-        Core::whenDone(Image::prepareVmDisk(img->rootDiskPath, diskDir(), layer), this,
-                       [this, kernel = img->kernelPath, initramfs = img->initramfsPath](const Core::Expected<Vmm::DiskSpec> &disk) {
-                           if (m_state != State::Preparing)
-                               return; // killed meanwhile
-                           if (!disk) {
-                               failStart(disk.error());
-                               return;
-                           }
-                           boot(kernel, initramfs, {*disk});
-                       });
-    });
+    BootJob::Request request = bootRequest(BootJob::Kind::Fresh);
+    request.builder = m_builder;
+    request.image = m_template.image;
+    request.agentBinary = Core::Paths::agentBinary();
+    request.diskLayer = m_driver.kind() == Vmm::DriverKind::CloudHypervisor ? Image::DiskLayer::RawCopy : Image::DiskLayer::Qcow2Overlay;
+    runBootJob(std::move(request));
     return m_startPromise.future();
 }
 
-Core::Result VirtualMachine::ensureDiskDir()
+void VirtualMachine::beginStart()
 {
-    if (!m_diskDir.isEmpty())
-        return Core::Paths::ensurePrivateDir(m_diskDir);
-    if (m_ownDiskDir)
-        return {};
-    const QString disks = Core::Paths::dataDir() + QStringLiteral("/disks");
-    if (auto ok = Core::Paths::ensurePrivateDir(disks); !ok)
-        return ok;
-    m_ownDiskDir = std::make_unique<QTemporaryDir>(disks + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
-    if (!m_ownDiskDir->isValid()) {
-        m_ownDiskDir.reset();
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a disk directory under %1").arg(disks));
-    }
-    return {};
+    m_startPromise = Core::Promise<void>();
+    m_lastError = Core::Error();
 }
 
-void VirtualMachine::boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks, const QString &restoreDir)
+// What every boot of this VM shares: its hardware, command line, console and
+// agent channel.
+BootJob::Request VirtualMachine::bootRequest(BootJob::Kind kind) const
 {
-    m_kernelPath = kernel;
-    m_initramfsPath = initramfs;
-    m_disks = disks;
-    const QString base = Core::Paths::runtimeDir();
-    if (auto ok = Core::Paths::ensurePrivateDir(base); !ok) {
-        failStart(ok.error());
-        return;
-    }
-    m_runtimeDir = std::make_unique<QTemporaryDir>(base + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
-    if (!m_runtimeDir->isValid()) {
-        failStart(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a runtime directory under %1").arg(base)));
-        return;
-    }
-    Vmm::VmSpec spec;
+    BootJob::Request request;
+    request.kind = kind;
+    request.readyTimeoutMs = m_readyTimeoutMs;
+    Vmm::VmSpec &spec = request.spec;
     spec.name = m_name;
     spec.vcpus = m_vcpus;
     spec.memoryMiB = m_memoryMiB;
-    spec.kernelPath = kernel;
-    spec.initramfsPath = initramfs;
     spec.kernelCmdline = QString(m_template.kernelCmdline + QStringLiteral(" mvs.hostname=") + m_name + QLatin1Char(' ') + m_extraKernelArgs).trimmed();
-    spec.disks = disks;
-    if (!disks.isEmpty()) // the initramfs mounts root= (the first disk) and switches into it
-        spec.kernelCmdline += QStringLiteral(" root=/dev/vda");
     if (m_template.desktop.enabled)
         spec.kernelCmdline += QLatin1Char(' ') + m_template.desktop.kernelArgs();
-    spec.runtimeDir = m_runtimeDir->path();
     spec.consoleLogPath = consoleLogPath();
     spec.agentPortName = m_template.agentPortName;
     spec.agentVsockPort = m_template.agentVsockPort;
     spec.machine = m_template.qemuMachine;
     spec.extraSerialPorts = m_extraSerialPorts;
-    if (!restoreDir.isEmpty())
-        spec.accel = m_restoreAccel;
     spec.persistent = m_persistent;
-    m_instance = m_driver.createInstance(spec);
-    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
+    return request;
+}
 
-    setState(State::Booting);
-    m_bootTimer.start();
-    Core::Future<void> started = restoreDir.isEmpty() ? m_instance->start() : m_instance->startFromState(restoreDir, m_restoreVmmVersion);
-    const bool restored = !restoreDir.isEmpty();
-    started.then(this, [this, restored](const Core::Result &r) {
-        if (m_state != State::Booting)
-            return;
+void VirtualMachine::runBootJob(BootJob::Request request)
+{
+    const bool adopting = request.kind == BootJob::Kind::Adopt;
+    auto *job = new BootJob(*this, std::move(request), this);
+    m_bootJob = job;
+    Core::whenDone(job->run(), this, [this, job = QPointer<BootJob>(job), adopting](const Core::Expected<BootJob::Outcome> &r) {
+        if (!job || job != m_bootJob)
+            return; // abandoned: the teardown that did it said why
+        m_bootJob = nullptr;
+        job->deleteLater();
         if (!r) {
             failStart(r.error());
             return;
         }
-        m_agent = new Agent::AgentClient(m_instance->agentEndpoint(), this);
-        connect(m_agent, &Agent::AgentClient::connectionLost, this, [this](const Core::Error &e) {
-            // The VMM's own death is reported by exitedUnexpectedly; a lost
-            // agent connection with the VMM alive is logged, the VM stays up.
-            Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString());
-        });
-        const int remaining = qMax(1000, m_readyTimeoutMs - static_cast<int>(m_bootTimer.elapsed()));
-        m_agent->connectToAgent(remaining).then(this, [this, restored](const Core::Expected<Agent::AgentInfo> &info) {
-            if (m_state != State::Booting)
-                return;
-            if (!info) {
-                Core::Error e = info.error();
-                if (e.code == Core::ErrorCode::Timeout) {
-                    e.message = QStringLiteral("VM %1 did not reach its guest agent within %2 s (%3). Serial log tail:\n%4")
-                                    .arg(m_name)
-                                    .arg(m_readyTimeoutMs / 1000)
-                                    .arg(m_instance->accelerated() ? QStringLiteral("KVM") : QStringLiteral("TCG"),
-                                         consoleLog(4096));
-                }
-                failStart(e);
-                return;
-            }
-            if (!restored) {
-                becomeReady(info->agentVersion);
-                return;
-            }
-            // What stood still in the snapshot moves on, in one exec: the
-            // guest's clock is set to now (whole seconds; NTP, where the guest
-            // runs it, does the rest), and its random number generator is
-            // reseeded from the host, so copies of one snapshot do not share
-            // a random stream.
-            QByteArray seed(kRngSeedBytes, Qt::Uninitialized);
-            QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(seed.data()), seed.size() / 4);
-            Agent::ExecRequest afterRestore;
-            afterRestore.argv = QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
-                                            QStringLiteral("date -u -s @%1 >/dev/null && exec /usr/sbin/microvm-agent --reseed-rng")
-                                                .arg(QDateTime::currentSecsSinceEpoch())};
-            afterRestore.stdinData = seed;
-            afterRestore.timeoutMs = kClockSyncTimeoutMs;
-            Core::whenDone(m_agent->run(afterRestore), this, [this, version = info->agentVersion](const Core::Expected<Agent::ExecResult> &set) {
-                if (m_state != State::Booting)
-                    return;
-                if (!set || set->exitCode != 0)
-                    Core::Log::core()->warn("{}: could not set the restored guest's clock and reseed its RNG: {}", m_name.toStdString(),
-                                            set ? QString::fromUtf8(set->stderrData).trimmed().toStdString() : set.error().message.toStdString());
-                becomeReady(version);
-            });
-        });
+        booted(*r, adopting);
     });
 }
 
-void VirtualMachine::becomeReady(const QString &agentVersion)
+void VirtualMachine::booted(const BootJob::Outcome &outcome, bool adopted)
 {
-    m_bootMs = m_bootTimer.elapsed();
-    Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), agentVersion.toStdString(), m_bootMs);
+    if (outcome.paused) {
+        Core::Log::core()->info("{}: adopted (paused)", m_name.toStdString());
+        setState(State::Paused);
+        m_startPromise.resolve({});
+        return;
+    }
+    if (adopted) {
+        Core::Log::core()->info("{}: adopted; agent {} answered after {} ms", m_name.toStdString(), outcome.agentVersion.toStdString(),
+                                outcome.bootMs);
+    } else {
+        m_bootMs = outcome.bootMs;
+        m_baseDiskPath = outcome.baseDiskPath;
+        Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), outcome.agentVersion.toStdString(), m_bootMs);
+    }
     setState(State::Ready);
     m_startPromise.resolve({});
+}
+
+Core::Expected<Vmm::VmmInstance *> VirtualMachine::attachInstance(Vmm::VmSpec spec)
+{
+    if (spec.runtimeDir.isEmpty()) {
+        auto dir = makeRuntimeDir();
+        if (!dir)
+            return dir.error();
+        spec.runtimeDir = *dir;
+        // What this run boots, for its snapshots.
+        m_kernelPath = spec.kernelPath;
+        m_initramfsPath = spec.initramfsPath;
+        m_disks = spec.disks;
+    } else {
+        m_adoptedRuntimeDir = spec.runtimeDir;
+    }
+    m_instance = m_driver.createInstance(spec);
+    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
+    setState(State::Booting);
+    return m_instance.get();
+}
+
+Core::Expected<QString> VirtualMachine::makeRuntimeDir()
+{
+    const QString base = Core::Paths::runtimeDir();
+    if (auto ok = Core::Paths::ensurePrivateDir(base); !ok)
+        return ok.error();
+    m_runtimeDir = std::make_unique<QTemporaryDir>(base + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
+    if (!m_runtimeDir->isValid())
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a runtime directory under %1").arg(base));
+    return m_runtimeDir->path();
+}
+
+Agent::AgentClient *VirtualMachine::attachAgent()
+{
+    m_agent = new Agent::AgentClient(m_instance->agentEndpoint(), this);
+    connect(m_agent, &Agent::AgentClient::connectionLost, this, [this](const Core::Error &e) {
+        // The VMM's own death is reported by exitedUnexpectedly; a lost
+        // agent connection with the VMM alive is logged, the VM stays up.
+        Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString());
+    });
+    return m_agent;
+}
+
+Core::Expected<QString> VirtualMachine::writableDiskDir()
+{
+    if (!m_diskDir.isEmpty()) {
+        if (auto ok = Core::Paths::ensurePrivateDir(m_diskDir); !ok)
+            return ok.error();
+        return m_diskDir;
+    }
+    if (m_ownDiskDir)
+        return m_ownDiskDir->path();
+    const QString disks = Core::Paths::dataDir() + QStringLiteral("/disks");
+    if (auto ok = Core::Paths::ensurePrivateDir(disks); !ok)
+        return ok.error();
+    m_ownDiskDir = std::make_unique<QTemporaryDir>(disks + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
+    if (!m_ownDiskDir->isValid()) {
+        m_ownDiskDir.reset();
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a disk directory under %1").arg(disks));
+    }
+    return m_ownDiskDir->path();
 }
 
 // The VMM died (crash, kill -9, guest poweroff) without being asked to.
@@ -312,8 +289,8 @@ Core::Future<void> VirtualMachine::resume()
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not paused").arg(m_name)));
     Core::Promise<void> p;
     m_instance->resume().then(this, [this, p](const Core::Result &r) {
-        if (r && !m_agent)
-            connectAdoptedAgent(); // adopted while paused
+        if (r && !m_agent) // adopted while paused: a new agent session
+            attachAgent()->connectToAgent(BootJob::kAdoptAgentTimeoutMs);
         if (r)
             setState(State::Ready);
         p.resolve(r);
@@ -370,6 +347,10 @@ void VirtualMachine::cleanup()
     // resolved futures) that may re-enter stop(), kill() or cleanup().
     if (m_saveJob)
         m_saveJob->abandon(); // its VMM goes now
+    if (BootJob *job = std::exchange(m_bootJob, nullptr)) {
+        job->abandon();
+        job->deleteLater();
+    }
     Agent::AgentClient *agent = std::exchange(m_agent, nullptr);
     std::unique_ptr<Vmm::VmmInstance> instance = std::move(m_instance);
     std::unique_ptr<QTemporaryDir> runtimeDir = std::move(m_runtimeDir);
@@ -425,63 +406,11 @@ Core::Future<void> VirtualMachine::adopt(const Vmm::DetachedVmm &vmm)
     if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
                                                    QStringLiteral("VM %1 is %2; only a stopped VM can adopt a VMM").arg(m_name, stateName(m_state))));
-    m_startPromise = Core::Promise<void>();
-    m_lastError = Core::Error();
-    m_adoptedRuntimeDir = vmm.runtimeDir;
-    Vmm::VmSpec spec;
-    spec.name = m_name;
-    spec.vcpus = m_vcpus;
-    spec.memoryMiB = m_memoryMiB;
-    spec.runtimeDir = vmm.runtimeDir;
-    spec.consoleLogPath = consoleLogPath();
-    spec.agentPortName = m_template.agentPortName;
-    spec.agentVsockPort = m_template.agentVsockPort;
-    spec.machine = m_template.qemuMachine;
-    spec.accel = vmm.accel;
-    spec.persistent = true;
-    m_instance = m_driver.createInstance(spec);
-    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
-    setState(State::Booting);
-    m_bootTimer.start();
-    m_instance->adopt(vmm).then(this, [this](const Core::Result &r) {
-        if (m_state != State::Booting)
-            return;
-        if (!r) {
-            failStart(r.error());
-            return;
-        }
-        if (m_instance->state() == Vmm::VmmInstance::State::Paused) {
-            // A paused guest cannot answer the agent's Hello: connect on resume.
-            Core::Log::core()->info("{}: adopted (paused)", m_name.toStdString());
-            setState(State::Paused);
-            m_startPromise.resolve({});
-            return;
-        }
-        connectAdoptedAgent().then(this, [this](const Core::Expected<Agent::AgentInfo> &info) {
-            if (m_state != State::Booting)
-                return;
-            if (!info) {
-                failStart(info.error());
-                return;
-            }
-            Core::Log::core()->info("{}: adopted; agent {} answered after {} ms", m_name.toStdString(), info->agentVersion.toStdString(),
-                                    m_bootTimer.elapsed());
-            setState(State::Ready);
-            m_startPromise.resolve({});
-        });
-    });
+    beginStart();
+    BootJob::Request request = bootRequest(BootJob::Kind::Adopt);
+    request.adopted = vmm;
+    runBootJob(std::move(request));
     return m_startPromise.future();
-}
-
-Core::Future<Agent::AgentInfo> VirtualMachine::connectAdoptedAgent()
-{
-    // A new connection and Hello: the guest agent drops what the previous
-    // client had open and starts a new session.
-    m_agent = new Agent::AgentClient(m_instance->agentEndpoint(), this);
-    connect(m_agent, &Agent::AgentClient::connectionLost, this, [this](const Core::Error &e) {
-        Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString());
-    });
-    return m_agent->connectToAgent(kAdoptAgentTimeoutMs);
 }
 
 Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString &directory, bool leavePaused)
@@ -563,36 +492,14 @@ Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo 
     }
 
     cleanup(); // a running VM's VMM goes: the snapshot replaces its state
-    m_startPromise = Core::Promise<void>();
-    m_lastError = Core::Error();
+    beginStart();
     m_vcpus = snapshot.vcpus;
     m_memoryMiB = snapshot.memoryMiB;
-    m_baseDiskPath = snapshot.baseDiskPath;
-    m_restoreAccel = snapshot.accel;
-    m_restoreVmmVersion = snapshot.vmmVersion;
     setState(State::Preparing);
-    const Core::Future<void> result = m_startPromise.future();
-    if (snapshot.diskFile.isEmpty()) {
-        boot(snapshot.kernelPath, snapshot.initramfsPath, {}, snapshot.directory);
-        return result;
-    }
-    if (auto ok = ensureDiskDir(); !ok) {
-        failStart(ok.error());
-        return result;
-    }
-    const Vmm::DiskSpec disk{QDir(diskDir()).filePath(QStringLiteral("root.") + snapshot.diskFormat), snapshot.diskFormat, false};
-    const QString source = QDir(snapshot.directory).filePath(snapshot.diskFile);
-    Core::whenDone(Core::runInThread<void>([source, target = disk.path]() { return Image::copyDiskFile(source, target); }), this,
-                   [this, disk, snapshot](const Core::Result &copied) {
-                       if (m_state != State::Preparing)
-                           return; // stopped meanwhile
-                       if (!copied) {
-                           failStart(copied.error());
-                           return;
-                       }
-                       boot(snapshot.kernelPath, snapshot.initramfsPath, {disk}, snapshot.directory);
-                   });
-    return result;
+    BootJob::Request request = bootRequest(BootJob::Kind::Restore);
+    request.snapshot = snapshot;
+    runBootJob(std::move(request));
+    return m_startPromise.future();
 }
 
 Core::Expected<PortForward *> VirtualMachine::forward(quint16 guestPort, const ForwardListen &listen)

@@ -4,6 +4,7 @@
 #include "core/snapshot/snapshotstore.h"
 #include "core/template/vmtemplate.h"
 #include "core/vmm/vmminstance.h"
+#include "core/vm/bootjob.h"
 #include "core/vm/portforward.h"
 #include "core/vm/snapshotsavejob.h"
 
@@ -33,19 +34,12 @@ namespace Vm {
 // agent answered the handshake. Tearing down always leaves nothing behind:
 // no VMM process, no sockets, no runtime directory (detach() is the one way
 // to leave a VMM running, on purpose).
-class VirtualMachine final : public QObject {
+class VirtualMachine final : public QObject, private BootJob::Host {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(VirtualMachine)
 public:
     enum class State { Created, Preparing, Booting, Ready, Paused, Stopping, Stopped, Failed };
     Q_ENUM(State)
-
-    // A restored guest's clock is set to the host's and its RNG reseeded
-    // with this much from the host before it is Ready.
-    static constexpr int kClockSyncTimeoutMs = 10000;
-    static constexpr int kRngSeedBytes = 64;
-    // adopt(): how long the running guest's agent gets to answer a new Hello.
-    static constexpr int kAdoptAgentTimeoutMs = 30000;
 
     // The driver must outlive the VM.
     VirtualMachine(QString name, Templates::VmTemplate tmpl, const Vmm::VmmDriver &driver, QObject *parent = nullptr);
@@ -127,7 +121,7 @@ public:
     Image::ImageBuilder *imageBuilder() const { return m_builder; }
     QString runtimeDir() const;
     QString consoleLogPath() const;
-    QString consoleLog(int maxBytes = 64 * 1024) const;
+    QString consoleLog(int maxBytes = 64 * 1024) const override;
     // Milliseconds from VMM spawn to the agent's handshake, for the last start.
     qint64 bootMs() const { return m_bootMs; }
 
@@ -145,16 +139,19 @@ Q_SIGNALS:
 
 private:
     void setState(State s);
-    // restoreDir set: load the saved state there instead of booting.
-    void boot(const QString &kernel, const QString &initramfs, const QList<Vmm::DiskSpec> &disks, const QString &restoreDir = QString());
-    Core::Result ensureDiskDir();
+    void beginStart();
+    BootJob::Request bootRequest(BootJob::Kind kind) const;
+    void runBootJob(BootJob::Request request);
+    void booted(const BootJob::Outcome &outcome, bool adopted);
+    // BootJob::Host
+    Core::Expected<Vmm::VmmInstance *> attachInstance(Vmm::VmSpec spec) override;
+    Agent::AgentClient *attachAgent() override;
+    Core::Expected<QString> writableDiskDir() override;
+    Core::Expected<QString> makeRuntimeDir();
     Snapshot::SnapshotInfo describeRun() const;
-    void becomeReady(const QString &agentVersion);
     void failStart(const Core::Error &error);
     void onVmmExited(const Core::Error &error);
     void cleanup();
-    // The agent of an adopted VM; Ready once it answered.
-    Core::Future<Agent::AgentInfo> connectAdoptedAgent();
 
     QString m_name;
     Templates::VmTemplate m_template;
@@ -174,15 +171,13 @@ private:
     Agent::AgentClient *m_agent = nullptr;
     Image::ImageBuilder *m_builder = nullptr;
     Core::Promise<void> m_startPromise;
-    QElapsedTimer m_bootTimer;
     // What the current run booted, for its snapshots.
     QString m_kernelPath;
     QString m_initramfsPath;
     QString m_baseDiskPath;
     QList<Vmm::DiskSpec> m_disks;
-    QString m_restoreAccel; // set while restoring: the accelerator the state was saved with
-    QString m_restoreVmmVersion; // ...and the VMM version that saved it
     QPointer<SnapshotSaveJob> m_saveJob; // the snapshot being taken, if any
+    QPointer<BootJob> m_bootJob;         // the start, restore or adoption under way, if any
     qint64 m_bootMs = 0;
     bool m_persistent = false;
     QString m_adoptedRuntimeDir; // an adopted VM's runtime directory, removed by cleanup()
