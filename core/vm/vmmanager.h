@@ -2,8 +2,9 @@
 
 #include "core/async.h"
 #include "core/vm/virtualmachine.h"
-#include "core/vm/vmrecord.h"
-#include "core/vm/vmrecordstore.h"
+#include "core/vm/vmadoption.h"
+#include "core/vm/vmregistry.h"
+#include "core/vm/vmsnapshots.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -23,14 +24,6 @@ class VmmDriver;
 }
 
 namespace Vm {
-
-// A snapshot of one managed VM, for listings and the API.
-struct VmInfo {
-    VmRecord record;
-    VirtualMachine::State state = VirtualMachine::State::Created;
-    bool accelerated = false; // meaningful while running
-    qint64 bootMs = 0;        // the last start's spawn -> agent time
-};
 
 // Owns the named VMs of one host user and keeps a durable record of each.
 //
@@ -55,7 +48,7 @@ struct VmInfo {
 // Operations are asynchronous and never block the thread. Operations on a
 // VM that do not fit its current state fail with InvalidState (for example
 // starting a VM that is booting); operations on a VM being removed fail too.
-class VmManager final : public QObject {
+class VmManager final : public QObject, private VmSnapshots::Host {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(VmManager)
 public:
@@ -120,11 +113,8 @@ public:
     Core::Future<void> restart(const QString &name);
 
     // --- snapshots (<state dir>/<name>.snapshots/, see Snapshot::SnapshotStore)
-    static constexpr int kMaxForkCount = 16;
-    struct SnapshotOptions {
-        QString name;             // empty: snap-<UTC time>
-        bool leavePaused = false; // stay paused afterwards (else it runs as before; a paused VM stays paused)
-    };
+    static constexpr int kMaxForkCount = VmSnapshots::kMaxForkCount;
+    using SnapshotOptions = Vm::SnapshotOptions;
     // Pause the VM, save memory, devices and disk, run it again; the
     // snapshot is listed only once all of it is written, hashed and synced.
     // On any failure (VMM error, writer killed, disk full) nothing is listed
@@ -142,10 +132,7 @@ public:
     // the VM is left alone), then run the VM from it in place: a running VM
     // loses its unsaved state, a stopped one starts. The snapshot stays.
     Core::Future<void> restore(const QString &vm, const QString &snapshot);
-    struct ForkOptions {
-        int count = 1;
-        QString namePrefix; // empty: "<vm>-fork"; VMs are named <prefix>-<n>, n = the next free numbers
-    };
+    using ForkOptions = Vm::ForkOptions;
     // Start `count` new VMs from one snapshot (verified once), each with its
     // own name, record, VMM, agent channel, writable disk (a copy of the
     // snapshot's) and guest host name; the read-only base image is shared.
@@ -182,56 +169,26 @@ Q_SIGNALS:
     void snapshotsChanged(const QString &name);
 
 private:
-    struct Entry {
-        VmRecord record;
-        std::unique_ptr<VirtualMachine> vm;
-        bool removing = false;
-        bool snapshotting = false; // a snapshot, restore or fork of this VM's snapshot is under way
-    };
+    using Entry = VmEntry;
 
-    void load();
-    Entry *find(const QString &name) const;
-    // The entry, ready for an operation: known, not being removed.
-    Core::Expected<Entry *> entryFor(const QString &name) const;
     // Instantiate the VM from its template when that was not done yet.
-    Core::Result ensureVm(Entry *entry);
-    VirtualMachine::State reportedState(const Entry &entry) const;
-    VmInfo infoOf(const Entry &entry) const;
-    Core::Result persist(const VmRecord &record);
-    void setLastError(const QString &name, const std::optional<Core::Error> &error);
-    Core::Expected<Entry *> snapshotEntry(const QString &name) const;
-    struct SnapshotTake;
-    static Core::Future<Snapshot::SnapshotInfo> commitSnapshot(const std::shared_ptr<SnapshotTake> &take, Snapshot::SnapshotInfo info);
-    void snapshotTaken(const SnapshotTake &take, const Snapshot::SnapshotInfo &listed);
-    Core::Error snapshotFailed(SnapshotTake &take, const Core::Error &error);
-    Core::Future<void> restoreVerified(const QString &name, const Snapshot::SnapshotInfo &snap, bool *touched);
-    void restoreEnded(const QString &name, const Snapshot::SnapshotInfo &snap, bool touched, const Core::Result &r);
-    // Snapshots being read by a restore or a fork ("<vm>/<snapshot>" -> how
-    // many): they cannot be deleted meanwhile.
-    QHash<QString, int> m_snapshotsInUse;
-    template<typename T>
-    void markInUse(const QString &vm, const QString &snapshot, const Core::Future<T> &until);
-    // Free names <prefix>-<n> for a fork.
-    Core::Expected<QStringList> forkNames(const QString &prefix, int count) const;
-    void forkOne(const QString &name, const Snapshot::SnapshotInfo &snapshot, Core::Promise<void> done);
-    // At construction: adopt the VMs whose recorded VMM still runs, clear
-    // the records of those whose VMM is gone.
-    void adoptLeftRunning();
-    void adopt(Entry *entry);
-    // A detachable manager records where each VM's VMM is once it runs, so
-    // that it is adopted even after a crash; cleared when the VM ends.
-    void recordRunningVmm(const QString &name);
-    void clearRunningVmmWhenItEnds(VirtualMachine *vm, const QString &name);
-    void clearRunningVmm(const QString &name);
-    // In the destructor: the VMs about to be stopped run nowhere any more.
-    void forgetRunningVmms();
+    Core::Result ensureVm(Entry *entry) override;
+    void prepareVmmStart(VmEntry *entry) override;
+    void vmmStarted(const QString &name) override;
+    Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB) override;
+    void removeVm(const QString &name) override;
+    Core::Expected<VmInfo> createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl);
+    void startEnded(const QString &name, const Core::Result &r);
+    Core::Future<void> persistDesiredAfter(const QString &name, Core::Future<void> done, VmRecord::Desired desired);
+    Core::Result forget(const QString &name);
 
     const Vmm::VmmDriver &m_driver;
     bool m_detachable = false;
     QString m_stateDir;
-    VmRecordStore m_records; // the records and per-VM files in m_stateDir
+    VmRegistry m_registry;
     QStringList m_loadWarnings;
-    std::map<QString, std::unique_ptr<Entry>> m_entries;
+    VmAdoption *m_adoption = nullptr;
+    VmSnapshots *m_snapshots = nullptr;
 };
 
 } // namespace Vm
