@@ -297,8 +297,8 @@ public:
         if (isWebSocketUpgrade(request)) {
             const Route *route = webSocketRoute(request);
             if (!route || !webSocketAuthorized(request)) {
-                m_api.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"),
-                                                     route ? 401 : 404, 0);
+                m_api.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404,
+                                              0);
                 return false; // missingHandler() answers
             }
             // The server's WebSocket side takes the socket (see the top).
