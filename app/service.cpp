@@ -4,7 +4,7 @@
 
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
 
@@ -76,7 +76,7 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, options.stateDir);
     s->m_manager->setDetachable(options.detachableVms);
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
-    s->m_controller = std::make_unique<Server::ApiController>(*s->m_manager, s->m_displays.get());
+    s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get());
     return s;
 }
 

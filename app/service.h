@@ -17,7 +17,7 @@ namespace Desktop {
 class DisplayHub;
 }
 namespace Server {
-class ApiController;
+class Api;
 class HttpAdapter;
 } // namespace Server
 namespace Vm {
@@ -82,7 +82,7 @@ private:
     std::unique_ptr<Vmm::VmmDriver> m_driver;
     std::unique_ptr<Vm::VmManager> m_manager;
     std::unique_ptr<Desktop::DisplayHub> m_displays;
-    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::Api> m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
 };
 

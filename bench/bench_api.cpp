@@ -8,7 +8,7 @@
 //     beside the same exec done directly through core (AgentClient::run) on
 //     the same VM, interleaved in blocks so drift hits both alike.
 //
-// The service is the real one (VmManager + ApiController + HttpAdapter) on
+// The service is the real one (VmManager + Api + HttpAdapter) on
 // the main thread, as under --serve; the HTTP clients are plain blocking
 // sockets on their own threads, so they never queue behind the server.
 //
@@ -17,7 +17,7 @@
 #include "core/agent/agentclient.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 
 #include "bench/benchutil.h"
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     if (!driver)
         die(driver.error().message);
     Vm::VmManager manager(**driver, state.path());
-    Server::ApiController controller(manager);
+    Server::Api controller(manager);
     Server::HttpAdapter::Options options;
     options.token = QByteArrayLiteral("bench-token");
     Server::HttpAdapter adapter(controller, options);

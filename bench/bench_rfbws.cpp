@@ -16,7 +16,7 @@
 #include "core/vmm/vmmdriver.h"
 #include "desktop/displayhub.h"
 #include "desktop/vmdisplay.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 
 #include "bench/benchutil.h"
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
         die(driver.error().message);
     Vm::VmManager manager(**driver, state.path());
     Desktop::DisplayHub displays(manager);
-    Server::ApiController controller(manager, &displays);
+    Server::Api controller(manager, &displays);
     Server::HttpAdapter::Options options;
     options.token = QByteArrayLiteral("bench-token");
     Server::HttpAdapter adapter(controller, options);

@@ -6,6 +6,7 @@
 
 #include "core/vm/vmmanager.h"
 #include "core/workerpool.h"
+#include "server/router.h"
 
 #include <QBuffer>
 #include <QFile>
@@ -14,7 +15,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QPromise>
+#include <QPointer>
 
 #include <cmath>
 
@@ -22,15 +23,6 @@ namespace Server {
 namespace {
 
 using Desktop::InputAction;
-
-ApiFuture answer(ApiResult result)
-{
-    QPromise<ApiResult> p;
-    p.start();
-    p.addResult(std::move(result));
-    p.finish();
-    return p.future();
-}
 
 ApiError invalid(const QString &message)
 {
@@ -70,7 +62,7 @@ std::optional<int> intField(const QJsonObject &o, const QString &key, bool *pres
 }
 
 // "0.5" (a factor in (0, 1]) or "1024x768" (fit inside): the factor.
-std::variant<double, ApiError> parseScale(const QString &text, QSize screen)
+ApiExpected<double> parseScale(const QString &text, QSize screen)
 {
     if (text.contains(QLatin1Char('x'))) {
         const QStringList wh = text.split(QLatin1Char('x'));
@@ -98,9 +90,22 @@ DisplayController::DisplayController(Desktop::DisplayHub *hub, QObject *parent)
 {
 }
 
+void DisplayController::addRoutes(Router &router)
+{
+    using C = DisplayController;
+    using WebSocket = RouteFlags::WebSocket;
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/screenshot"), this, &C::screenshot);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/input"), this, &C::input);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/display"), this, &C::display, {.cookieOk = true});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/display/control"), this, &C::control, {.cookieOk = true});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/vnc"), {}, {.webSocket = WebSocket::Vnc, .cookieOk = true});
+    router.add("GET", QStringLiteral("/vnc/{name}"), this, &C::viewerPage, {.pageToken = true, .cookieOk = true});
+    router.add("GET", QStringLiteral("/novnc/{*path}"), this, &C::novncAsset, {.cookieOk = true});
+}
+
 namespace {
 
-std::variant<Desktop::VmDisplay *, ApiError> displayOf(Desktop::DisplayHub *hub, const Request &request)
+ApiExpected<Desktop::VmDisplay *> displayOf(Desktop::DisplayHub *hub, const Request &request)
 {
     if (!hub)
         return ApiError(ApiError::Code::Unsupported, QStringLiteral("this service was started without display support"));
@@ -110,67 +115,70 @@ std::variant<Desktop::VmDisplay *, ApiError> displayOf(Desktop::DisplayHub *hub,
     return *d;
 }
 
+ApiError displayGone(const QString &name)
+{
+    return ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name));
+}
+
+ApiError controlHeld(const QString &name, const QString &more = {})
+{
+    return ApiError(ApiError::Code::ControlHeld,
+                    QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it").arg(name) +
+                        more);
+}
+
+// The PNG answer for a frame scaled by `scale` (slow: run off the event loop).
+Response screenshotPng(const QImage &frame, double scale)
+{
+    QImage out = frame;
+    if (scale < 1.0)
+        out = frame.scaled(qMax(1, int(std::lround(frame.width() * scale))), qMax(1, int(std::lround(frame.height() * scale))),
+                           Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+    QByteArray png;
+    QBuffer buffer(&png);
+    buffer.open(QIODevice::WriteOnly);
+    out.convertToFormat(QImage::Format_RGB888).save(&buffer, "PNG", 1);
+    Response r = Response::ofBytes(png, QByteArrayLiteral("image/png"));
+    r.headers.append({QByteArrayLiteral("X-Screen-Width"), QByteArray::number(frame.width())});
+    r.headers.append({QByteArrayLiteral("X-Screen-Height"), QByteArray::number(frame.height())});
+    r.headers.append({QByteArrayLiteral("X-Scale"), QByteArray::number(double(out.width()) / frame.width(), 'g', 6)});
+    return r;
+}
+
 } // namespace
 
 ApiFuture DisplayController::screenshot(const Request &request)
 {
-    auto d = displayOf(m_hub, request);
-    if (auto *e = std::get_if<ApiError>(&d))
-        return answer(*e);
-    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    auto display = displayOf(m_hub, request);
+    if (!display)
+        return finished(display.error());
     const QString scaleText = request.query.queryItemValue(QStringLiteral("scale"));
     for (const auto &item : request.query.queryItems()) {
         if (item.first != QLatin1String("scale"))
-            return answer(invalid(QStringLiteral("unknown query parameter '%1' (this route takes: scale)").arg(item.first.left(64))));
+            return finished(invalid(QStringLiteral("unknown query parameter '%1' (this route takes: scale)").arg(item.first.left(64))));
     }
-    QPromise<ApiResult> promise;
-    promise.start();
-    ApiFuture future = promise.future();
-    auto shared = std::make_shared<QPromise<ApiResult>>(std::move(promise));
-    Core::whenDone(display->screenshot(), this, [this, shared, scaleText](const Core::Expected<QImage> &shot) {
-        auto finish = [shared](ApiResult r) {
-            shared->addResult(std::move(r));
-            shared->finish();
-        };
-        if (!shot) {
-            finish(ApiError::fromCore(shot.error()));
-            return;
-        }
+    ApiPromise reply;
+    Core::whenDone((*display)->screenshot(), this, [this, reply, scaleText](const Core::Expected<QImage> &shot) {
+        if (!shot)
+            return reply.resolve(ApiError::fromCore(shot.error()));
         const QImage frame = *shot;
         double scale = 1.0;
         if (!scaleText.isEmpty()) {
             auto s = parseScale(scaleText, frame.size());
-            if (auto *e = std::get_if<ApiError>(&s)) {
-                finish(*e);
-                return;
-            }
-            scale = std::get<double>(s);
+            if (!s)
+                return reply.resolve(s.error());
+            scale = *s;
         }
         // Scaling and PNG encoding take tens of ms: off the event loop.
-        const auto encoded = Core::runInThread<Response>([frame, scale]() -> Core::Expected<Response> {
-            QImage out = frame;
-            if (scale < 1.0)
-                out = frame.scaled(qMax(1, int(std::lround(frame.width() * scale))), qMax(1, int(std::lround(frame.height() * scale))),
-                                   Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
-            QByteArray png;
-            QBuffer buffer(&png);
-            buffer.open(QIODevice::WriteOnly);
-            out.convertToFormat(QImage::Format_RGB888).save(&buffer, "PNG", 1);
-            Response r = Response::ofBytes(png, QByteArrayLiteral("image/png"));
-            r.headers.append({QByteArrayLiteral("X-Screen-Width"), QByteArray::number(frame.width())});
-            r.headers.append({QByteArrayLiteral("X-Screen-Height"), QByteArray::number(frame.height())});
-            r.headers.append({QByteArrayLiteral("X-Scale"), QByteArray::number(double(out.width()) / frame.width(), 'g', 6)});
-            return r;
-        });
-        Core::whenDone(encoded, this, [shared](const Core::Expected<Response> &r) { // back on this thread: the adapter continues from here
-            shared->addResult(r ? ApiResult(*r) : ApiResult(ApiError(ApiError::Code::Internal, r.error().message)));
-            shared->finish();
+        const auto encoded = Core::runInThread<Response>([frame, scale]() -> Core::Expected<Response> { return screenshotPng(frame, scale); });
+        Core::whenDone(encoded, this, [reply](const Core::Expected<Response> &r) { // back on this thread: the adapter continues from here
+            reply.resolve(r ? ApiResult(*r) : ApiResult(ApiError(ApiError::Code::Internal, r.error().message)));
         });
     });
-    return future;
+    return reply.future();
 }
 
-std::optional<ApiError> DisplayController::parseAction(const QJsonObject &o, double scale, InputAction *out)
+ApiExpected<InputAction> DisplayController::parseAction(const QJsonObject &o, double scale)
 {
     static const QStringList fields{QStringLiteral("action"), QStringLiteral("x"), QStringLiteral("y"), QStringLiteral("to_x"),
                                     QStringLiteral("to_y"), QStringLiteral("button"), QStringLiteral("count"), QStringLiteral("dx"),
@@ -204,7 +212,7 @@ std::optional<ApiError> DisplayController::parseAction(const QJsonObject &o, dou
     const auto dx = intField(o, QStringLiteral("dx"), &present, &error);
     const auto dy = intField(o, QStringLiteral("dy"), &present, &error);
     if (error)
-        return error;
+        return *error;
     if (hasX != hasY)
         return invalid(QStringLiteral("'x' and 'y' go together"));
     auto unscale = [scale](int v) { return int(std::lround(v / scale)); };
@@ -239,8 +247,7 @@ std::optional<ApiError> DisplayController::parseAction(const QJsonObject &o, dou
         a.text = o.value(QStringLiteral("keys")).toString();
         break;
     }
-    *out = a;
-    return std::nullopt;
+    return a;
 }
 
 ApiFuture DisplayController::input(const Request &request)
@@ -248,101 +255,84 @@ ApiFuture DisplayController::input(const Request &request)
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(request.body, &pe);
     if (pe.error != QJsonParseError::NoError || !doc.isObject())
-        return answer(ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be a JSON object: one action, or {\"actions\": [...]}")));
+        return finished(ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be a JSON object: one action, or {\"actions\": [...]}")));
     QJsonObject body = doc.object();
     double scale = 1.0;
     if (body.contains(QStringLiteral("scale"))) {
         scale = body.take(QStringLiteral("scale")).toDouble(0);
         if (!(scale > 0) || scale > 1)
-            return answer(invalid(QStringLiteral("field 'scale' must be the screenshot's scale, a number in (0, 1]")));
+            return finished(invalid(QStringLiteral("field 'scale' must be the screenshot's scale, a number in (0, 1]")));
     }
     QJsonArray list;
     if (body.contains(QStringLiteral("actions"))) {
         if (body.size() != 1 || !body.value(QStringLiteral("actions")).isArray())
-            return answer(invalid(QStringLiteral("'actions' must be an array of action objects (with 'scale' the only other field)")));
+            return finished(invalid(QStringLiteral("'actions' must be an array of action objects (with 'scale' the only other field)")));
         list = body.value(QStringLiteral("actions")).toArray();
     } else {
         list.append(body);
     }
     if (list.isEmpty() || list.size() > kMaxActions)
-        return answer(invalid(QStringLiteral("give 1 to %1 actions").arg(kMaxActions)));
+        return finished(invalid(QStringLiteral("give 1 to %1 actions").arg(kMaxActions)));
     QList<InputAction> actions;
     for (qsizetype i = 0; i < list.size(); ++i) {
         if (!list.at(i).isObject())
-            return answer(invalid(QStringLiteral("action %1 is not an object").arg(i)));
-        InputAction a;
-        if (auto e = parseAction(list.at(i).toObject(), scale, &a)) {
+            return finished(invalid(QStringLiteral("action %1 is not an object").arg(i)));
+        auto a = parseAction(list.at(i).toObject(), scale);
+        if (!a) {
+            ApiError e = a.error();
             if (list.size() > 1)
-                e->message = QStringLiteral("action %1: %2").arg(i).arg(e->message);
-            return answer(*e);
+                e.message = QStringLiteral("action %1: %2").arg(i).arg(e.message);
+            return finished(e);
         }
-        actions << a;
+        actions << *a;
     }
     auto d = displayOf(m_hub, request);
-    if (auto *e = std::get_if<ApiError>(&d))
-        return answer(*e);
-    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    if (!d)
+        return finished(d.error());
     const QString name = request.param(QStringLiteral("name"));
     // Refused at once while a human drives, even before connecting.
-    if (display->humanHasControl())
-        return answer(ApiError(ApiError::Code::ControlHeld,
-                               QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release "
-                                              "it (screenshots still work)")
-                                   .arg(name)));
-    QPromise<ApiResult> promise;
-    promise.start();
-    ApiFuture future = promise.future();
-    auto shared = std::make_shared<QPromise<ApiResult>>(std::move(promise));
+    if ((*d)->humanHasControl())
+        return finished(controlHeld(name, QStringLiteral(" (screenshots still work)")));
+    return perform(*d, actions, name);
+}
+
+ApiFuture DisplayController::perform(Desktop::VmDisplay *display, const QList<Desktop::InputAction> &actions, const QString &name)
+{
+    ApiPromise reply;
     const QPointer<Desktop::VmDisplay> guard(display);
-    Core::whenDone(display->ensureConnected(), this, [this, shared, guard, actions, name](const Core::Expected<void> &r) {
-        auto finish = [shared](ApiResult result) {
-            shared->addResult(std::move(result));
-            shared->finish();
-        };
+    Core::whenDone(display->ensureConnected(), this, [this, reply, guard, actions, name](const Core::Expected<void> &r) {
         if (!r)
-            return finish(ApiError::fromCore(r.error()));
+            return reply.resolve(ApiError::fromCore(r.error()));
         if (!guard)
-            return finish(ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name)));
+            return reply.resolve(displayGone(name));
         if (guard->humanHasControl())
-            return finish(ApiError(ApiError::Code::ControlHeld,
-                                   QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it")
-                                       .arg(name)));
+            return reply.resolve(controlHeld(name));
         Core::whenDone(guard->perform(actions, Desktop::VmDisplay::Controller::Agent), this,
-                       [finish, guard, name, count = actions.size()](const Core::Expected<void> &done) {
+                       [reply, guard, name, count = actions.size()](const Core::Expected<void> &done) {
                            if (!done)
-                               return finish(ApiError::fromCore(done.error()));
+                               return reply.resolve(ApiError::fromCore(done.error()));
                            if (!guard)
-                               return finish(ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name)));
+                               return reply.resolve(displayGone(name));
                            QJsonObject o = displayJson(name, guard);
                            o.insert(QStringLiteral("performed"), static_cast<int>(count));
-                           finish(Response::ofJson(o));
+                           reply.resolve(Response::ofJson(o));
                        });
     });
-    return future;
+    return reply.future();
 }
 
 ApiFuture DisplayController::display(const Request &request)
 {
-    auto d = displayOf(m_hub, request);
-    if (auto *e = std::get_if<ApiError>(&d))
-        return answer(*e);
-    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
+    auto display = displayOf(m_hub, request);
+    if (!display)
+        return finished(display.error());
     const QString name = request.param(QStringLiteral("name"));
-    QPromise<ApiResult> promise;
-    promise.start();
-    ApiFuture future = promise.future();
-    auto shared = std::make_shared<QPromise<ApiResult>>(std::move(promise));
-    const QPointer<Desktop::VmDisplay> guard(display);
-    Core::whenDone(display->ensureConnected(), this, [shared, guard, name](const Core::Expected<void> &r) {
-        if (!r)
-            shared->addResult(ApiError::fromCore(r.error()));
-        else if (!guard)
-            shared->addResult(ApiError(ApiError::Code::InvalidState, QStringLiteral("the display of %1 went away").arg(name)));
-        else
-            shared->addResult(Response::ofJson(displayJson(name, guard)));
-        shared->finish();
+    const QPointer<Desktop::VmDisplay> guard(*display);
+    return answerWhen((*display)->ensureConnected(), this, [guard, name]() -> ApiResult {
+        if (!guard)
+            return displayGone(name);
+        return Response::ofJson(displayJson(name, guard));
     });
-    return future;
 }
 
 ApiFuture DisplayController::control(const Request &request)
@@ -350,40 +340,38 @@ ApiFuture DisplayController::control(const Request &request)
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(request.body, &pe);
     if (pe.error != QJsonParseError::NoError || !doc.isObject())
-        return answer(ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be {\"controller\": \"human\" | \"agent\"}")));
+        return finished(ApiError(ApiError::Code::InvalidJson, QStringLiteral("the request body must be {\"controller\": \"human\" | \"agent\"}")));
     const QJsonObject o = doc.object();
     const QString who = o.value(QStringLiteral("controller")).toString();
     if (o.size() != 1 || (who != QLatin1String("human") && who != QLatin1String("agent")))
-        return answer(invalid(QStringLiteral("the body must be {\"controller\": \"human\"} to take control or {\"controller\": \"agent\"} to release it")));
-    auto d = displayOf(m_hub, request);
-    if (auto *e = std::get_if<ApiError>(&d))
-        return answer(*e);
-    Desktop::VmDisplay *display = std::get<Desktop::VmDisplay *>(d);
-    display->setController(who == QLatin1String("human") ? Desktop::VmDisplay::Controller::Human : Desktop::VmDisplay::Controller::Agent);
-    return answer(Response::ofJson(displayJson(request.param(QStringLiteral("name")), display)));
+        return finished(invalid(QStringLiteral("the body must be {\"controller\": \"human\"} to take control or {\"controller\": \"agent\"} to release it")));
+    auto display = displayOf(m_hub, request);
+    if (!display)
+        return finished(display.error());
+    (*display)->setController(who == QLatin1String("human") ? Desktop::VmDisplay::Controller::Human : Desktop::VmDisplay::Controller::Agent);
+    return finished(Response::ofJson(displayJson(request.param(QStringLiteral("name")), *display)));
 }
 
 ApiFuture DisplayController::viewerPage(const Request &request)
 {
     const QString name = request.param(QStringLiteral("name"));
     if (auto valid = Vm::VmManager::validateName(name); !valid)
-        return answer(ApiError::fromCore(valid.error()));
-    auto d = displayOf(m_hub, request);
-    if (auto *e = std::get_if<ApiError>(&d))
-        return answer(*e);
+        return finished(ApiError::fromCore(valid.error()));
+    if (auto display = displayOf(m_hub, request); !display)
+        return finished(display.error());
     if (!QFileInfo::exists(novncDir() + QStringLiteral("/core/rfb.js")))
-        return answer(ApiError(ApiError::Code::Unsupported,
+        return finished(ApiError(ApiError::Code::Unsupported,
                                QStringLiteral("noVNC is not installed: install Debian's 'novnc' package or set MVS_NOVNC_DIR to a noVNC "
                                               "checkout (it has core/rfb.js)")));
     QFile page(QStringLiteral(":/server/viewer.html"));
     if (!page.open(QIODevice::ReadOnly))
-        return answer(ApiError(ApiError::Code::Internal, QStringLiteral("the viewer page is missing from the build")));
+        return finished(ApiError(ApiError::Code::Internal, QStringLiteral("the viewer page is missing from the build")));
     QByteArray html = page.readAll();
     html.replace("@VM@", name.toUtf8()); // validated: [a-z0-9-]
     Response r = Response::ofBytes(html, QByteArrayLiteral("text/html; charset=utf-8"));
     r.headers.append({QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store")});
     r.headers.append({QByteArrayLiteral("Referrer-Policy"), QByteArrayLiteral("no-referrer")});
-    return answer(r);
+    return finished(r);
 }
 
 QString DisplayController::novncDir()
@@ -399,10 +387,10 @@ ApiFuture DisplayController::novncAsset(const Request &request)
     const QString root = QFileInfo(novncDir()).canonicalFilePath();
     const QString path = QFileInfo(novncDir() + QLatin1Char('/') + request.param(QStringLiteral("path"))).canonicalFilePath();
     if (root.isEmpty() || path.isEmpty() || !path.startsWith(root + QLatin1Char('/')) || !QFileInfo(path).isFile())
-        return answer(ApiError(ApiError::Code::NotFound, QStringLiteral("no such noVNC file")));
+        return finished(ApiError(ApiError::Code::NotFound, QStringLiteral("no such noVNC file")));
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
-        return answer(ApiError(ApiError::Code::NotFound, QStringLiteral("cannot read %1").arg(request.param(QStringLiteral("path")))));
+        return finished(ApiError(ApiError::Code::NotFound, QStringLiteral("cannot read %1").arg(request.param(QStringLiteral("path")))));
     static const QHash<QString, QByteArray> types{{QStringLiteral("js"), QByteArrayLiteral("text/javascript; charset=utf-8")},
                                                   {QStringLiteral("html"), QByteArrayLiteral("text/html; charset=utf-8")},
                                                   {QStringLiteral("css"), QByteArrayLiteral("text/css")},
@@ -414,7 +402,7 @@ ApiFuture DisplayController::novncAsset(const Request &request)
                                                   {QStringLiteral("woff2"), QByteArrayLiteral("font/woff2")}};
     Response r = Response::ofBytes(file.readAll(), types.value(QFileInfo(path).suffix().toLower(), QByteArrayLiteral("application/octet-stream")));
     r.headers.append({QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("private, max-age=3600")});
-    return answer(r);
+    return finished(r);
 }
 
 } // namespace Server

@@ -1,16 +1,22 @@
 #pragma once
-// The computer-use part of the API, free of HTTP like ApiController (which
-// owns one and forwards to it): screenshots, input and control of a VM's
-// live desktop, through the shared Desktop::DisplayHub.
+// The computer-use part of the API, free of HTTP: screenshots, input and
+// control of a VM's live desktop, through the shared Desktop::DisplayHub;
+// the viewer page, noVNC's files and the RFB WebSocket's route.
 
-#include "server/apicontroller.h"
+#include "server/apitypes.h"
+
+#include <QJsonObject>
+#include <QList>
 
 namespace Desktop {
 class DisplayHub;
+class VmDisplay;
 struct InputAction;
 } // namespace Desktop
 
 namespace Server {
+
+class Router;
 
 class DisplayController final : public QObject {
     Q_OBJECT
@@ -22,6 +28,9 @@ public:
     // hub may be null: every route then answers Unsupported.
     explicit DisplayController(Desktop::DisplayHub *hub, QObject *parent = nullptr);
 
+    void addRoutes(Router &router);
+    Desktop::DisplayHub *hub() const { return m_hub; }
+
     ApiFuture screenshot(const Request &request);
     ApiFuture input(const Request &request);
     ApiFuture display(const Request &request);
@@ -32,11 +41,14 @@ public:
     ApiFuture novncAsset(const Request &request);
     static QString novncDir();
 
-    // One action object of POST .../input into *out (coordinates divided by
-    // scale when the client gives screenshot coordinates).
-    static std::optional<ApiError> parseAction(const QJsonObject &o, double scale, Desktop::InputAction *out);
+    // One action object of POST .../input (coordinates divided by scale
+    // when the client gives screenshot coordinates).
+    static ApiExpected<Desktop::InputAction> parseAction(const QJsonObject &o, double scale);
 
 private:
+    // Connect if need be, then perform the actions as the agent.
+    ApiFuture perform(Desktop::VmDisplay *display, const QList<Desktop::InputAction> &actions, const QString &name);
+
     Desktop::DisplayHub *m_hub;
 };
 

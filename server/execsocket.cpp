@@ -1,7 +1,7 @@
 #include "server/execsocket.h"
 
 #include "core/agent/exechandle.h"
-#include "server/apicontroller.h"
+#include "server/guestcontroller.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -16,10 +16,10 @@ constexpr quint16 kCloseInternal = 1011; // the server or guest failed it
 
 } // namespace
 
-ExecSocket::ExecSocket(std::unique_ptr<QWebSocket> socket, ApiController &controller, QString vmName, QObject *parent)
+ExecSocket::ExecSocket(std::unique_ptr<QWebSocket> socket, GuestController &guest, QString vmName, QObject *parent)
     : QObject(parent)
     , m_socket(std::move(socket))
-    , m_controller(controller)
+    , m_guest(guest)
     , m_vm(std::move(vmName))
 {
     // Messages as big as the HTTP JSON cap at most.
@@ -99,14 +99,14 @@ void ExecSocket::onText(const QString &message)
 void ExecSocket::start(const QByteArray &request)
 {
     m_started = true;
-    auto started = m_controller.execStream(m_vm, request);
-    if (auto *e = std::get_if<ApiError>(&started)) {
-        m_controller.metrics().recordExec(false);
-        const bool badRequest = e->code == ApiError::Code::InvalidJson || e->code == ApiError::Code::InvalidArgument;
-        fail(*e, badRequest ? kClosePolicy : kCloseNormal);
+    auto started = m_guest.execStream(m_vm, request); // counted there when it cannot start
+    if (!started) {
+        const ApiError::Code code = started.error().code;
+        const bool badRequest = code == ApiError::Code::InvalidJson || code == ApiError::Code::InvalidArgument;
+        fail(started.error(), badRequest ? kClosePolicy : kCloseNormal);
         return;
     }
-    m_handle = std::get<Agent::ExecHandle *>(started);
+    m_handle = *started;
     const auto output = [this](const char *channel) {
         return [this, channel](const QByteArray &data) {
             send(QJsonObject{{QStringLiteral("type"), QLatin1String(channel)}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}});
@@ -116,7 +116,7 @@ void ExecSocket::start(const QByteArray &request)
     connect(m_handle, &Agent::ExecHandle::stderrReceived, this, output("stderr"));
     connect(m_handle, &Agent::ExecHandle::finished, this, &ExecSocket::finish);
     connect(m_handle, &Agent::ExecHandle::failed, this, [this](const Core::Error &error) {
-        m_controller.metrics().recordExec(false);
+        m_guest.countExec(false);
         fail(ApiError::fromCore(error), kCloseInternal);
     });
 }
@@ -126,7 +126,7 @@ void ExecSocket::finish(const Agent::ExecResult &result)
     if (m_done)
         return;
     m_done = true;
-    m_controller.metrics().recordExec(true, result.timedOut);
+    m_guest.countExec(true, result.timedOut);
     send(QJsonObject{{QStringLiteral("type"), QStringLiteral("exit")},
                      {QStringLiteral("exit_code"), result.signal ? QJsonValue(QJsonValue::Null) : QJsonValue(result.exitCode)},
                      {QStringLiteral("signal"), result.signal ? QJsonValue(result.signal) : QJsonValue(QJsonValue::Null)},

@@ -27,7 +27,7 @@ struct ExecResult;
 
 namespace Server {
 
-class ApiController;
+class GuestController;
 struct ApiError;
 
 class ExecSocket final : public QObject {
@@ -35,8 +35,8 @@ class ExecSocket final : public QObject {
     Q_DISABLE_COPY_MOVE(ExecSocket)
 public:
     // Deletes itself once the socket is closed. The controller must outlive
-    // it (HttpAdapter parents it, and goes before the controller).
-    ExecSocket(std::unique_ptr<QWebSocket> socket, ApiController &controller, QString vmName, QObject *parent = nullptr);
+    // it (HttpAdapter parents it, and goes before the API).
+    ExecSocket(std::unique_ptr<QWebSocket> socket, GuestController &guest, QString vmName, QObject *parent = nullptr);
     ~ExecSocket() override;
 
 private:
@@ -47,7 +47,7 @@ private:
     void finish(const Agent::ExecResult &result);
 
     std::unique_ptr<QWebSocket> m_socket;
-    ApiController &m_controller;
+    GuestController &m_guest;
     QString m_vm;
     QPointer<Agent::ExecHandle> m_handle;
     bool m_started = false;

@@ -1,12 +1,10 @@
 #include "server/httpadapter.h"
 
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/execsocket.h"
-#include "server/metrics.h"
+#include "server/httpmapping.h"
+#include "server/rawupload.h"
 #include "server/requestauth.h"
-#include "server/router.h"
-#include "server/tokenstore.h"
-#include "server/uploadbody.h"
 #include "server/vncsocket.h"
 
 #include <QAbstractHttpServer>
@@ -14,9 +12,6 @@
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -56,68 +51,79 @@ using Status = QHttpServerResponder::StatusCode;
 
 constexpr qint64 kMaxHeaderBytes = 64 * 1024;
 constexpr int kRejectLingerMs = 2000;
-constexpr int kDrainTimeoutMs = 30000; // the rest of an upload answered early
 
-// The one mapping of API errors to HTTP statuses.
-Status httpStatus(ApiError::Code code)
-{
-    switch (code) {
-    case ApiError::Code::InvalidJson:
-    case ApiError::Code::InvalidArgument: return Status::BadRequest;
-    case ApiError::Code::Unauthorized: return Status::Unauthorized;
-    case ApiError::Code::PermissionDenied: return Status::Forbidden;
-    case ApiError::Code::NotFound: return Status::NotFound;
-    case ApiError::Code::MethodNotAllowed: return Status::MethodNotAllowed;
-    case ApiError::Code::AlreadyExists:
-    case ApiError::Code::InvalidState:
-    case ApiError::Code::ControlHeld: return Status::Conflict;
-    case ApiError::Code::PayloadTooLarge: return Status::PayloadTooLarge;
-    case ApiError::Code::Timeout: return Status::GatewayTimeout;
-    case ApiError::Code::AgentUnavailable: return Status::ServiceUnavailable;
-    case ApiError::Code::GuestError: return Status::BadGateway;
-    case ApiError::Code::NoSpace: return Status::InsufficientStorage;
-    case ApiError::Code::Corrupted: return Status::UnprocessableEntity;
-    case ApiError::Code::Unsupported: return Status::NotImplemented;
-    case ApiError::Code::VmFailed:
-    case ApiError::Code::Internal: return Status::InternalServerError;
-    }
-    return Status::InternalServerError;
-}
+using Headers = QList<std::pair<QByteArray, QByteArray>>;
 
-QByteArray errorBody(const ApiError &error)
+// Qt's response for an answer.
+QHttpServerResponse toQt(const HttpAnswer &answer)
 {
-    const QJsonObject body{{QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)},
-                                                                 {QStringLiteral("message"), error.message}}}};
-    return QJsonDocument(body).toJson(QJsonDocument::Compact);
+    if (answer.status == 204)
+        return QHttpServerResponse(Status::NoContent);
+    QHttpServerResponse r(answer.contentType, answer.body, static_cast<Status>(answer.status));
+    for (const auto &[name, value] : answer.headers)
+        r.addHeader(name, value);
+    return r;
 }
 
 QHttpServerResponse errorResponse(const ApiError &error)
 {
-    QHttpServerResponse r(QByteArrayLiteral("application/json"), errorBody(error), httpStatus(error.code));
-    if (error.code == ApiError::Code::Unauthorized)
-        r.addHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"microvm-sandbox\""));
+    return toQt(errorAnswer(error));
+}
+
+// The one request builder, for requests the HTTP server read and for
+// uploads read here: names of headers in lower case.
+Request makeRequest(QHash<QString, QString> params, QUrlQuery query, const Headers &headers)
+{
+    Request r;
+    r.params = std::move(params);
+    r.query = std::move(query);
+    for (const auto &[name, value] : headers)
+        r.headers.insert(name.toLower(), value);
     return r;
 }
 
-QHttpServerResponse toHttp(const ApiResult &result)
-{
-    if (!result.ok())
-        return errorResponse(result.error());
-    const Response &response = result.response();
-    if (response.kind == Response::Kind::Empty)
-        return QHttpServerResponse(Status::NoContent);
-    const Status status = response.created ? Status::Created : Status::Ok;
-    if (response.kind == Response::Kind::Bytes) {
-        QHttpServerResponse r(response.contentType, response.bytes, status);
-        for (const auto &[name, value] : response.headers)
-            r.addHeader(name, value);
-        return r;
+// The head of a request as screen() peeks at it: the request line's method
+// and target, and the headers.
+struct Head {
+    QByteArray method;
+    QByteArray target;
+    Headers headers;
+    qsizetype length = 0; // bytes, with the blank line
+
+    // The last value of a header, if the head has it.
+    std::optional<QByteArray> header(const char *lowerName) const
+    {
+        std::optional<QByteArray> found;
+        for (const auto &[name, value] : headers) {
+            if (name.toLower() == lowerName)
+                found = value;
+        }
+        return found;
     }
-    const QJsonDocument doc = response.json.isArray() ? QJsonDocument(response.json.toArray()) : QJsonDocument(response.json.toObject());
-    QHttpServerResponse r(QByteArrayLiteral("application/json"), doc.toJson(QJsonDocument::Compact), status);
-    for (const auto &[name, value] : response.headers)
-        r.addHeader(name, value);
-    return r;
+    QByteArray path() const { return target.left(target.indexOf('?') < 0 ? target.size() : target.indexOf('?')); }
+    QUrlQuery query() const
+    {
+        const qsizetype q = target.indexOf('?');
+        return q < 0 ? QUrlQuery() : QUrlQuery(QString::fromUtf8(target.mid(q + 1)));
+    }
+};
+
+// A head whose end is at `end` ("\r\n\r\n" or "\n\n"); nullopt for a request
+// line the server's parser must answer.
+std::optional<Head> parseHead(const QByteArray &head, qsizetype end)
+{
+    const QList<QByteArray> lines = head.left(end).split('\n');
+    const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
+    if (requestLine.size() < 2)
+        return std::nullopt;
+    Head h{requestLine.at(0), requestLine.at(1), {}, end + (head.at(end) == '\r' ? 4 : 2)};
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        const QByteArray &line = lines.at(i);
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0)
+            h.headers.append({line.left(colon).trimmed(), line.mid(colon + 1).trimmed()});
+    }
+    return h;
 }
 
 QByteArray methodName(QHttpServerRequest::Method method)
@@ -200,56 +206,15 @@ public:
         bool rejected = false;                       // answered and closing; input is discarded
     };
 
-    Private(HttpAdapter *q, ApiController &controller, Options options)
+    Private(HttpAdapter *q, Api &api, Options options)
         : m_q(q)
-        , m_controller(controller)
+        , m_api(api)
+        , m_router(api.router())
         , m_options(std::move(options))
         , m_auth(m_options.token)
         , m_server(std::make_unique<RawServer>(*this))
     {
         QObject::connect(m_server.get(), &QAbstractHttpServer::newWebSocketConnection, m_server.get(), [this]() { acceptWebSockets(); });
-        using C = ApiController;
-        add("GET", "/api/v1/health", &C::health, false);
-        add("GET", "/api/v1/templates", &C::listTemplates);
-        add("GET", "/api/v1/vms", &C::listVms);
-        add("POST", "/api/v1/vms", &C::createVm);
-        add("GET", "/api/v1/vms/{name}", &C::getVm);
-        add("DELETE", "/api/v1/vms/{name}", &C::deleteVm);
-        add("POST", "/api/v1/vms/{name}/start", &C::startVm);
-        add("POST", "/api/v1/vms/{name}/stop", &C::stopVm);
-        add("POST", "/api/v1/vms/{name}/pause", &C::pauseVm);
-        add("POST", "/api/v1/vms/{name}/resume", &C::resumeVm);
-        add("POST", "/api/v1/vms/{name}/restart", &C::restartVm);
-        add("POST", "/api/v1/vms/{name}/exec", &C::exec);
-        add("PUT", "/api/v1/vms/{name}/files", &C::putFile, true, Route::Body::File);
-        add("GET", "/api/v1/vms/{name}/files", &C::getFile);
-        add("GET", "/api/v1/vms/{name}/files/list", &C::listFiles);
-        add("GET", "/api/v1/vms/{name}/console", &C::console);
-        add("POST", "/api/v1/vms/{name}/snapshots", &C::createSnapshot);
-        add("GET", "/api/v1/vms/{name}/snapshots", &C::listSnapshots);
-        add("GET", "/api/v1/vms/{name}/snapshots/{snap}", &C::getSnapshot);
-        add("DELETE", "/api/v1/vms/{name}/snapshots/{snap}", &C::deleteSnapshot);
-        add("POST", "/api/v1/vms/{name}/snapshots/{snap}/restore", &C::restoreSnapshot);
-        add("POST", "/api/v1/vms/{name}/snapshots/{snap}/fork", &C::forkSnapshot);
-        add("GET", "/api/v1/vms/{name}/screenshot", &C::screenshot);
-        add("POST", "/api/v1/vms/{name}/input", &C::input);
-        add("GET", "/api/v1/vms/{name}/display", &C::display).cookieOk = true;
-        add("POST", "/api/v1/vms/{name}/display/control", &C::displayControl).cookieOk = true;
-        addWebSocket("/api/v1/vms/{name}/exec/ws");
-        addWebSocket("/api/v1/vms/{name}/vnc").cookieOk = true;
-        Route &viewer = add("GET", "/vnc/{name}", &C::viewerPage);
-        viewer.pageToken = true;
-        viewer.cookieOk = true;
-        add("GET", "/novnc/{*path}", &C::novncAsset).cookieOk = true;
-        add("GET", "/api/v1/openapi.json", &C::openApi);
-        add("GET", "/metrics", &C::metrics);
-    }
-
-    Route &addWebSocket(const char *pattern)
-    {
-        Route &r = add("GET", pattern, nullptr);
-        r.webSocket = true;
-        return r;
     }
 
     // The WebSocket route a request's path names, or nullptr.
@@ -258,7 +223,7 @@ public:
         Router::Match m = m_router.find(QByteArrayLiteral("GET"), Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
         if (params)
             *params = std::move(m.params);
-        return m.route && m.route->webSocket ? m.route : nullptr;
+        return m.route && m.route->webSocket != Route::WebSocket::None ? m.route : nullptr;
     }
 
     // Browsers cannot set headers on a WebSocket: ?token= is taken too.
@@ -282,15 +247,15 @@ public:
             const Router::Match m = m_router.find(QByteArrayLiteral("GET"), Router::pathSegments(ws->requestUrl().path(QUrl::FullyEncoded).toUtf8()));
             const Route *route = m.route;
             const QHash<QString, QString> &params = m.params;
-            if (!route || !route->webSocket) {
+            if (!route || route->webSocket == Route::WebSocket::None) {
                 ws->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("no such endpoint"));
                 continue;
             }
-            m_controller.metrics().recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
-            if (route->pattern.endsWith(QLatin1String("/vnc")))
-                new VncSocket(std::move(ws), m_controller, params.value(QStringLiteral("name")), m_q);
+            m_api.metrics().recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
+            if (route->webSocket == Route::WebSocket::Vnc)
+                new VncSocket(std::move(ws), m_api.display(), params.value(QStringLiteral("name")), m_q);
             else
-                new ExecSocket(std::move(ws), m_controller, params.value(QStringLiteral("name")), m_q);
+                new ExecSocket(std::move(ws), m_api.guest(), params.value(QStringLiteral("name")), m_q);
         }
     }
 
@@ -298,15 +263,6 @@ public:
     {
         // Sockets die with the server; their slots into us are cut first.
         m_server.reset();
-    }
-
-    Route &add(const char *method, const char *pattern, ApiController::Handler handler, bool needsAuth = true,
-               Route::Body body = Route::Body::Json)
-    {
-        Route &r = m_router.add(method, QString::fromLatin1(pattern), handler);
-        r.needsAuth = needsAuth;
-        r.body = body;
-        return r;
     }
 
     qint64 bodyLimit(const Route *route) const
@@ -341,8 +297,8 @@ public:
         if (isWebSocketUpgrade(request)) {
             const Route *route = webSocketRoute(request);
             if (!route || !webSocketAuthorized(request)) {
-                m_controller.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"),
-                                                     route ? 401 : 404, 0);
+                m_api.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404,
+                                              0);
                 return false; // missingHandler() answers
             }
             // The server's WebSocket side takes the socket (see the top).
@@ -357,96 +313,81 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString method = QString::fromLatin1(methodName(request.method()));
-        std::optional<QHttpServerResponse> immediate;
-        const Route *route = nullptr;
-        ApiFuture future = dispatch(request, &immediate, &route);
+        const Dispatched d = dispatch(request);
         // The route's pattern, never the raw path: the label set stays bounded.
-        const QString routeLabel = route ? route->pattern : QStringLiteral("unmatched");
-        auto complete = [this, guard, slot, timer, method, routeLabel](QHttpServerResponse response) {
-            m_controller.metrics().recordRequest(method, routeLabel, static_cast<int>(response.statusCode()), timer.nsecsElapsed() / 1e9);
-            slot->response.emplace(std::move(response));
+        const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
+        auto complete = [this, guard, slot, timer, method, routeLabel](const HttpAnswer &answer) {
+            m_api.metrics().recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
+            slot->response.emplace(toQt(answer));
             if (guard)
                 flush(guard);
         };
-        if (immediate) {
-            complete(std::move(*immediate));
+        if (d.immediate) {
+            complete(*d.immediate);
             return true;
         }
-        const QPointer<HttpAdapter> alive(m_q);
-        const bool isExec = route && route->handler == &ApiController::exec;
-        future
-            .then([this, alive, complete, isExec](const ApiResult &result) {
-                if (!alive)
-                    return;
-                if (isExec)
-                    m_controller.metrics().recordExec(result.ok(),
-                                                      result.ok() && result.response().json[QStringLiteral("timed_out")].toBool());
-                complete(toHttp(result));
-            })
-            .onCanceled([alive, complete]() {
-                if (alive)
-                    complete(errorResponse(ApiError(ApiError::Code::Internal, QStringLiteral("the operation was abandoned"))));
-            });
+        Core::whenDone(d.future, m_q, [complete](const ApiResult &result) { complete(httpAnswer(result)); });
         return true;
     }
 
-    // Auth, routing and caps; then the controller. Failures before the
-    // controller are answered through *immediate.
-    // *matched: the route, even when the request fails before it runs.
-    ApiFuture dispatch(const QHttpServerRequest &request, std::optional<QHttpServerResponse> *immediate, const Route **matched)
+    struct Dispatched {
+        const Route *route = nullptr;          // the route, even when the request fails before it runs
+        std::optional<HttpAnswer> immediate;   // failed before its handler: auth, routing, caps
+        ApiFuture future;                      // otherwise: the handler's answer
+    };
+
+    // Auth, routing and caps; then the route's handler.
+    Dispatched dispatch(const QHttpServerRequest &request)
     {
         const QByteArray method = methodName(request.method());
         Router::Match match = m_router.find(method, Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
         const Route *route = match.route;
-        const QByteArrayList &allowed = match.allowed;
-        *matched = route;
+        Dispatched d{route, {}, {}};
 
         bool setCookie = false;
         const bool authed = m_auth.bearer(request.value(QByteArrayLiteral("authorization")))
             || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request)))
             || (route && route->pageToken
                 && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
-        if ((!route || route->needsAuth) && !authed) {
-            immediate->emplace(errorResponse(ApiError(ApiError::Code::Unauthorized,
-                                                      QStringLiteral("a valid token is required: Authorization: Bearer <token>"))));
-            return {};
-        }
-        if (!route) {
-            if (allowed.isEmpty()) {
-                immediate->emplace(errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no route %1").arg(request.url().path()))));
-            } else {
-                immediate->emplace(errorResponse(ApiError(ApiError::Code::MethodNotAllowed,
-                                                          QStringLiteral("%1 is not allowed on %2 (allowed: %3)")
-                                                              .arg(QString::fromLatin1(method), request.url().path(),
-                                                                   QString::fromLatin1(allowed.join(", "))))));
-                (*immediate)->addHeader(QByteArrayLiteral("Allow"), allowed.join(", "));
-            }
-            return {};
-        }
-        if (route->webSocket) {
-            immediate->emplace(errorResponse(
-                ApiError(ApiError::Code::InvalidArgument, QStringLiteral("%1 takes a WebSocket upgrade only").arg(request.url().path()))));
-            return {};
-        }
-        if (request.body().size() > bodyLimit(route)) {
-            immediate->emplace(errorResponse(tooLarge(bodyLimit(route))));
-            return {};
-        }
-        Request r;
-        r.params = std::move(match.params);
-        r.query = request.query();
-        for (const auto &[name, value] : request.headers())
-            r.headers.insert(name.toLower(), value);
+        if ((!route || route->needsAuth) && !authed)
+            d.immediate = errorAnswer(unauthorized());
+        else if (!route)
+            d.immediate = noRoute(method, request.url().path(), match.allowed);
+        else if (route->webSocket != Route::WebSocket::None)
+            d.immediate = errorAnswer(
+                ApiError(ApiError::Code::InvalidArgument, QStringLiteral("%1 takes a WebSocket upgrade only").arg(request.url().path())));
+        else if (request.body().size() > bodyLimit(route))
+            d.immediate = errorAnswer(tooLarge(bodyLimit(route)));
+        if (d.immediate)
+            return d;
+        Request r = makeRequest(std::move(match.params), request.query(), request.headers());
         r.body = request.body();
-        ApiFuture future = (m_controller.*(route->handler))(r);
-        if (!setCookie)
-            return future;
-        // A page opened with ?token=: its later requests carry the cookie.
+        d.future = route->handler(r);
+        if (setCookie)
+            d.future = withSessionCookie(d.future);
+        return d;
+    }
+
+    // 404, or 405 with the methods the path has.
+    static HttpAnswer noRoute(const QByteArray &method, const QString &path, const QByteArrayList &allowed)
+    {
+        if (allowed.isEmpty())
+            return errorAnswer(ApiError(ApiError::Code::NotFound, QStringLiteral("no route %1").arg(path)));
+        HttpAnswer a = errorAnswer(ApiError(ApiError::Code::MethodNotAllowed, QStringLiteral("%1 is not allowed on %2 (allowed: %3)")
+                                                                                 .arg(QString::fromLatin1(method), path,
+                                                                                      QString::fromLatin1(allowed.join(", ")))));
+        a.headers.append({QByteArrayLiteral("Allow"), allowed.join(", ")});
+        return a;
+    }
+
+    // A page opened with ?token=: its later requests carry the cookie.
+    ApiFuture withSessionCookie(ApiFuture future) const
+    {
         const QByteArray cookie = m_auth.sessionCookie();
         return future.then([cookie](ApiResult result) {
-            if (!result.ok())
+            if (!result)
                 return result;
-            Response response = result.response();
+            Response response = *result;
             response.headers.append({QByteArrayLiteral("Set-Cookie"), cookie});
             return ApiResult(response);
         });
@@ -498,50 +439,39 @@ public:
             return;
         }
         c.requestBytes = socket->bytesAvailable();
-        const QByteArray head = socket->peek(kMaxHeaderBytes);
-        qsizetype end = head.indexOf("\r\n\r\n");
+        const QByteArray peeked = socket->peek(kMaxHeaderBytes);
+        qsizetype end = peeked.indexOf("\r\n\r\n");
         if (end < 0)
-            end = head.indexOf("\n\n");
+            end = peeked.indexOf("\n\n");
         if (end < 0) {
-            if (head.size() >= kMaxHeaderBytes)
+            if (peeked.size() >= kMaxHeaderBytes)
                 reject(socket, c, ApiError(ApiError::Code::PayloadTooLarge, QStringLiteral("the request head is larger than %1 bytes").arg(kMaxHeaderBytes)));
             return; // the rest of the head comes later; the hard limit still applies
         }
-        const QList<QByteArray> lines = head.left(end).split('\n');
-        const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
-        if (requestLine.size() < 2)
+        std::optional<Head> head = parseHead(peeked, end);
+        if (!head)
             return; // the server's parser answers that
-        const QByteArray target = requestLine.at(1);
-        const qsizetype q = target.indexOf('?');
-        Router::Match match = m_router.find(requestLine.at(0), Router::pathSegments(q < 0 ? target : target.left(q)));
+        screenHead(socket, c, std::move(*head));
+    }
+
+    // A whole head peeked at: refuse it, take it as a streamed upload, or
+    // leave it to the HTTP server (answering "Expect: 100-continue").
+    void screenHead(QTcpSocket *socket, Connection &c, Head head)
+    {
+        Router::Match match = m_router.find(head.method, Router::pathSegments(head.path()));
         const Route *route = match.route;
-        qint64 contentLength = -1;
-        bool expectContinue = false;
-        QByteArray authorization;
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const QByteArray &line = lines.at(i);
-            const qsizetype colon = line.indexOf(':');
-            if (colon < 0)
-                continue;
-            const QByteArray name = line.left(colon).trimmed().toLower();
-            const QByteArray value = line.mid(colon + 1).trimmed();
-            if (name == "content-length")
-                contentLength = value.toLongLong();
-            else if (name == "expect")
-                expectContinue = value.toLower() == "100-continue";
-            else if (name == "authorization")
-                authorization = value;
-        }
+        const std::optional<QByteArray> length = head.header("content-length");
+        const qint64 contentLength = length ? length->toLongLong() : -1;
+        const bool expectContinue = head.header("expect").value_or(QByteArray()).toLower() == "100-continue";
         // Without a valid token, nobody gets to make the server buffer an
         // upload: such a body may be as large as a JSON one, no larger.
-        const bool authed = (route && !route->needsAuth) || m_auth.bearer(authorization);
+        const bool authed = (route && !route->needsAuth) || m_auth.bearer(head.header("authorization").value_or(QByteArray()));
         if (!authed && contentLength > m_options.maxJsonBody) {
-            reject(socket, c, ApiError(ApiError::Code::Unauthorized, QStringLiteral("a valid token is required: Authorization: Bearer <token>")));
+            reject(socket, c, unauthorized());
             return;
         }
         if (route && route->body == Route::Body::File && authed && contentLength >= 0 && c.queue.empty()) {
-            streamUpload(socket, c, route, std::move(match.params), target, lines, end + (head.at(end) == '\r' ? 4 : 2), contentLength,
-                         expectContinue);
+            streamUpload(socket, c, *route, std::move(match.params), head, contentLength, expectContinue);
             return;
         }
         if (contentLength > bodyLimit(route)) {
@@ -553,117 +483,30 @@ public:
             socket->write("HTTP/1.1 100 Continue\r\n\r\n");
     }
 
-    // A file upload with a declared length is taken from the HTTP server
-    // (which would buffer it whole) and streamed to the controller through
-    // an UploadBody. The answer is written here and closes the connection.
-    void streamUpload(QTcpSocket *socket, Connection &c, const Route *route, QHash<QString, QString> params, const QByteArray &target,
-                      const QList<QByteArray> &headLines, qsizetype headLength, qint64 contentLength, bool expectContinue)
+    // A file upload with a declared length goes the raw upload path (see
+    // rawupload.h), off the HTTP server.
+    void streamUpload(QTcpSocket *socket, Connection &c, const Route &route, QHash<QString, QString> params, const Head &head,
+                      qint64 contentLength, bool expectContinue)
     {
         // Cut the HTTP server's reader (and screen()) off this socket; its
         // clean-up on disconnect stays.
         QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
         c.rejected = true; // nothing more for the HTTP server on this connection
-        socket->skip(headLength);
-
-        Request r;
-        r.params = std::move(params);
-        const qsizetype q = target.indexOf('?');
-        if (q >= 0)
-            r.query = QUrlQuery(QString::fromUtf8(target.mid(q + 1)));
-        for (qsizetype i = 1; i < headLines.size(); ++i) {
-            const QByteArray &line = headLines.at(i);
-            const qsizetype colon = line.indexOf(':');
-            if (colon > 0)
-                r.headers.insert(line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed());
-        }
-        auto body = std::make_shared<UploadBody>(socket, contentLength);
-        r.bodyStream = body;
-        r.bodyStreamSize = contentLength;
+        socket->skip(head.length);
         QElapsedTimer timer;
         timer.start();
-        const QPointer<QTcpSocket> guard(socket);
-        const QPointer<HttpAdapter> alive(m_q);
-        const QString pattern = route->pattern;
-        auto answer = [this, alive, guard, timer, pattern, body](const ApiResult &result) {
-            if (!alive)
-                return;
-            const QHttpServerResponse response = toHttp(result);
-            m_controller.metrics().recordRequest(QStringLiteral("PUT"), pattern, static_cast<int>(response.statusCode()),
-                                                 timer.nsecsElapsed() / 1e9);
-            if (!guard || guard->state() != QAbstractSocket::ConnectedState)
-                return;
-            writeRaw(guard, response);
-            // An early answer (an error before the body was taken): the rest
-            // of the declared body is read and dropped, then the connection
-            // closes. Closing with unread input would reset it and could lose
-            // the answer.
-            QTcpSocket *client = guard.data();
-            auto closeWhenDone = [client, body]() {
-                body->skip(body->bytesAvailable());
-                if (body->atEnd() && client->bytesToWrite() == 0)
-                    client->disconnectFromHost();
-            };
-            QObject::connect(client, &QIODevice::readyRead, client, closeWhenDone);
-            QObject::connect(client, &QIODevice::bytesWritten, client, closeWhenDone);
-            closeWhenDone();
-            QTimer::singleShot(kDrainTimeoutMs, client, [client]() { client->abort(); });
-        };
-        ApiFuture future = (m_controller.*(route->handler))(r);
-        // Answered at once (unknown VM, bad path): the client that asked
-        // first is told before it sends the body.
-        if (expectContinue && contentLength > 0 && !future.isFinished())
-            socket->write("HTTP/1.1 100 Continue\r\n\r\n");
-        future.then([answer](const ApiResult &result) { answer(result); })
-            .onCanceled([answer]() { answer(ApiError(ApiError::Code::Internal, QStringLiteral("the operation was abandoned"))); });
-    }
-
-    // A response written by hand (for connections taken from the HTTP server).
-    static void writeRaw(QTcpSocket *socket, const QHttpServerResponse &response)
-    {
-        const int status = static_cast<int>(response.statusCode());
-        QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";
-        out += "Content-Type: " + response.mimeType() + "\r\n";
-        for (const QByteArray &value : response.headers(QByteArrayLiteral("WWW-Authenticate")))
-            out += "WWW-Authenticate: " + value + "\r\n";
-        out += "Content-Length: " + QByteArray::number(response.data().size()) + "\r\nConnection: close\r\n\r\n";
-        out += response.data();
-        socket->write(out);
-    }
-
-    static QByteArray reasonPhrase(int status)
-    {
-        switch (status) {
-        case 200: return QByteArrayLiteral("OK");
-        case 201: return QByteArrayLiteral("Created");
-        case 400: return QByteArrayLiteral("Bad Request");
-        case 401: return QByteArrayLiteral("Unauthorized");
-        case 403: return QByteArrayLiteral("Forbidden");
-        case 404: return QByteArrayLiteral("Not Found");
-        case 409: return QByteArrayLiteral("Conflict");
-        case 413: return QByteArrayLiteral("Payload Too Large");
-        case 500: return QByteArrayLiteral("Internal Server Error");
-        case 502: return QByteArrayLiteral("Bad Gateway");
-        case 503: return QByteArrayLiteral("Service Unavailable");
-        case 504: return QByteArrayLiteral("Gateway Timeout");
-        case 507: return QByteArrayLiteral("Insufficient Storage");
-        default: return QByteArrayLiteral("Status");
-        }
+        const QString pattern = route.pattern;
+        RawUpload::start(socket, makeRequest(std::move(params), head.query(), head.headers), contentLength, expectContinue, route.handler, m_q,
+                         [this, timer, pattern](int status) {
+                             m_api.metrics().recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9);
+                         });
     }
 
     // Answer now, discard whatever else the client sends, close soon.
     void reject(QTcpSocket *socket, Connection &c, const ApiError &error)
     {
         c.rejected = true;
-        const QByteArray body = errorBody(error);
-        const int status = static_cast<int>(httpStatus(error.code));
-        const QByteArray reason = status == 413 ? QByteArrayLiteral("Payload Too Large")
-                                  : status == 401 ? QByteArrayLiteral("Unauthorized")
-                                                  : QByteArrayLiteral("Bad Request");
-        const QByteArray challenge = status == 401 ? QByteArrayLiteral("WWW-Authenticate: Bearer realm=\"microvm-sandbox\"\r\n") : QByteArray();
-        socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason + "\r\n" + challenge +
-                      "Content-Type: application/json\r\n"
-                      "Content-Length: " + QByteArray::number(body.size()) + "\r\n"
-                      "Connection: close\r\n\r\n" + body);
+        socket->write(rawResponse(errorAnswer(error)));
         discardInput(socket);
         // Closing with unread input makes the kernel reset the connection,
         // which can lose the answer: keep reading (and dropping) a while.
@@ -678,18 +521,18 @@ public:
     }
 
     HttpAdapter *m_q;
-    ApiController &m_controller;
+    Api &m_api;
+    const Router &m_router;
     Options m_options;
     RequestAuth m_auth;
-    Router m_router;
     QHash<QTcpSocket *, Connection> m_connections;
     std::unique_ptr<RawServer> m_server;
     QPointer<GateServer> m_tcp;
 };
 
-HttpAdapter::HttpAdapter(ApiController &controller, Options options, QObject *parent)
+HttpAdapter::HttpAdapter(Api &api, Options options, QObject *parent)
     : QObject(parent)
-    , d(std::make_unique<Private>(this, controller, std::move(options)))
+    , d(std::make_unique<Private>(this, api, std::move(options)))
 {
 }
 

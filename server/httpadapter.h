@@ -1,8 +1,9 @@
 #pragma once
-// The HTTP face of ApiController: the one place that knows Qt HttpServer.
-// It owns the route table (/api/v1/..., /metrics), the bearer-token check,
-// the body size caps, the single ApiError -> HTTP status mapping, the request
-// metrics, and the WebSocket upgrades it hands to ExecSocket.
+// The HTTP face of the Api: the one place that knows Qt HttpServer. It
+// serves the Api's routes with request authentication (RequestAuth), the
+// body size caps, the answers as HttpMapping makes them, the request metrics
+// (every route alike), uploads through the raw upload path, and the
+// WebSocket upgrades it hands to ExecSocket and VncSocket.
 
 #include "core/expected.h"
 
@@ -15,7 +16,7 @@
 
 namespace Server {
 
-class ApiController;
+class Api;
 
 class HttpAdapter final : public QObject {
     Q_OBJECT
@@ -31,8 +32,8 @@ public:
         qint64 maxFileBody = qint64(512) << 20;
     };
 
-    // The controller must outlive the adapter.
-    HttpAdapter(ApiController &controller, Options options, QObject *parent = nullptr);
+    // The API must outlive the adapter.
+    HttpAdapter(Api &api, Options options, QObject *parent = nullptr);
     ~HttpAdapter() override;
 
     // Start listening; returns the port (the chosen one when port is 0).

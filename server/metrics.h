@@ -1,7 +1,8 @@
 #pragma once
 // The service's counters, rendered in the Prometheus text format 0.0.4.
 // Plain C++ over Qt Core: HttpAdapter feeds it (one call per answered
-// request), ApiController renders it for GET /metrics with the VM counts.
+// request), GuestController (one call per exec, HTTP or WebSocket alike);
+// MetaController renders it for GET /metrics with the VM counts.
 
 #include <QByteArray>
 #include <QMap>

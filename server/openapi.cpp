@@ -114,9 +114,9 @@ QJsonObject vmResponse(const char *description)
                        {QStringLiteral("409"), errorRef("Conflict")}};
 }
 
-QJsonObject schemas()
+// Errors, health, templates.
+void metaSchemas(QJsonObject &s)
 {
-    QJsonObject s;
     s[QStringLiteral("Error")] = object(
         {{QStringLiteral("error"),
           object({{QStringLiteral("code"), type("string", "invalid_json, invalid_argument, unauthorized, not_found, invalid_state, ...")},
@@ -129,6 +129,11 @@ QJsonObject schemas()
                                             {QStringLiteral("description"), type("string")},
                                             {QStringLiteral("vcpus"), type("integer")},
                                             {QStringLiteral("memory_mb"), type("integer")}});
+}
+
+// A VM and its creation.
+void vmSchemas(QJsonObject &s)
+{
     QJsonObject nullableTime = type("string");
     nullableTime[QStringLiteral("format")] = QStringLiteral("date-time");
     nullableTime[QStringLiteral("nullable")] = true;
@@ -161,6 +166,11 @@ QJsonObject schemas()
                                             {QStringLiteral("memory_mb"), type("integer")},
                                             {QStringLiteral("start"), type("boolean", "start it at once (default true)")}},
                                            {QStringLiteral("name"), QStringLiteral("template")});
+}
+
+// Exec and guest files.
+void guestSchemas(QJsonObject &s)
+{
     QJsonObject cmd{{QStringLiteral("oneOf"), QJsonArray{arrayOf(type("string")), type("string", "run by /bin/sh -c")}},
                     {QStringLiteral("description"), QStringLiteral("argv, or a shell string")}};
     QJsonObject env = type("object");
@@ -191,6 +201,11 @@ QJsonObject schemas()
                                              {QStringLiteral("uid"), type("integer")},
                                              {QStringLiteral("gid"), type("integer")},
                                              {QStringLiteral("link_target"), type("string")}});
+}
+
+// Input actions and the display.
+void displaySchemas(QJsonObject &s)
+{
     s[QStringLiteral("InputAction")] = object(
         {{QStringLiteral("action"), type("string", "move, click, drag, scroll, type or key")},
          {QStringLiteral("x"), type("integer", "move, drag (start); click and scroll (optional: else where the pointer is)")},
@@ -219,6 +234,11 @@ QJsonObject schemas()
                                            {QStringLiteral("viewer"), type("string", "the noVNC page")},
                                            {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
                                            {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
+}
+
+// Snapshots and forks.
+void snapshotSchemas(QJsonObject &s)
+{
     QJsonObject snapshotName = type("string");
     snapshotName[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
     s[QStringLiteral("SnapshotFile")] = object({{QStringLiteral("name"), type("string", "relative to the snapshot's directory")},
@@ -251,6 +271,16 @@ QJsonObject schemas()
     count[QStringLiteral("maximum")] = 16;
     s[QStringLiteral("ForkRequest")] = object({{QStringLiteral("count"), count},
                                                {QStringLiteral("name_prefix"), type("string", "the new VMs are <prefix>-<n> (default <vm>-fork)")}});
+}
+
+QJsonObject schemas()
+{
+    QJsonObject s;
+    metaSchemas(s);
+    vmSchemas(s);
+    guestSchemas(s);
+    displaySchemas(s);
+    snapshotSchemas(s);
     return s;
 }
 
@@ -284,48 +314,76 @@ QJsonObject components()
                                                   {QStringLiteral("NoSpace"), err("no_space: the disk is full; nothing was kept")}}}};
 }
 
-} // namespace
-
-QJsonObject document()
-{
-    const QJsonArray byName{nameParameter()};
-    const QJsonObject noContent;
-
-    QJsonObject paths;
-    const auto add = [&paths](const char *path, const char *method, const Op &op) {
-        QJsonObject item = paths.value(QLatin1String(path)).toObject();
+// The paths object, filled one operation at a time.
+class Paths {
+public:
+    void add(const char *path, const char *method, const Op &op)
+    {
+        QJsonObject item = m_paths.value(QLatin1String(path)).toObject();
         item[QLatin1String(method)] = operation(op);
-        paths[QLatin1String(path)] = item;
-    };
+        m_paths[QLatin1String(path)] = item;
+    }
+    const QJsonObject &json() const { return m_paths; }
 
-    add("/api/v1/health", "get", {"Service status and version (no token needed)", "health", {}, {},
+private:
+    QJsonObject m_paths;
+};
+
+QJsonObject binary()
+{
+    QJsonObject b = type("string");
+    b[QStringLiteral("format")] = QStringLiteral("binary");
+    return b;
+}
+
+// What the service says about itself.
+void servicePaths(Paths &paths)
+{
+    paths.add("/api/v1/health", "get", {"Service status and version (no token needed)", "health", {}, {},
                                   {{QStringLiteral("200"), response("the service is up", jsonContent(ref("Health")))}}, false});
-    add("/api/v1/templates", "get", {"List the VM templates", "listTemplates", {}, {},
+    paths.add("/api/v1/templates", "get", {"List the VM templates", "listTemplates", {}, {},
                                      {{QStringLiteral("200"), response("templates", jsonContent(object({{QStringLiteral("templates"),
                                                                                                          arrayOf(ref("Template"))}})))}}});
-    add("/api/v1/vms", "get", {"List the VMs", "listVms", {}, {},
+    paths.add("/api/v1/openapi.json", "get",
+        {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
+    paths.add("/metrics", "get",
+        {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs", "metrics", {}, {},
+         {{QStringLiteral("200"), response("metrics", content("text/plain", type("string")))}}});
+}
+
+// The VMs and their lifecycle.
+void vmPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    paths.add("/api/v1/vms", "get", {"List the VMs", "listVms", {}, {},
                                {{QStringLiteral("200"), response("VMs", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))}}});
-    add("/api/v1/vms", "post",
+    paths.add("/api/v1/vms", "post",
         {"Create a VM (and start it unless start is false)", "createVm", {},
          QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CreateVm"))}},
          {{QStringLiteral("201"), response("the new VM", jsonContent(ref("Vm")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
-    add("/api/v1/vms/{name}", "get", {"One VM", "getVm", byName, {}, {{QStringLiteral("200"), response("the VM", jsonContent(ref("Vm")))}}});
-    add("/api/v1/vms/{name}", "delete",
+    paths.add("/api/v1/vms/{name}", "get", {"One VM", "getVm", byName, {}, {{QStringLiteral("200"), response("the VM", jsonContent(ref("Vm")))}}});
+    paths.add("/api/v1/vms/{name}", "delete",
         {"Stop (kill) and delete a VM, its record and console log", "deleteVm", byName, {},
          {{QStringLiteral("200"), response("deleted", jsonContent(object({{QStringLiteral("name"), type("string")},
                                                                            {QStringLiteral("deleted"), type("boolean")}})))}}});
-    add("/api/v1/vms/{name}/start", "post", {"Start a stopped VM; answers once its agent is up", "startVm", byName, {}, vmResponse("the VM")});
-    add("/api/v1/vms/{name}/stop", "post", {"Stop a VM", "stopVm", byName, {}, vmResponse("the VM")});
-    add("/api/v1/vms/{name}/pause", "post", {"Pause a running VM", "pauseVm", byName, {}, vmResponse("the VM")});
-    add("/api/v1/vms/{name}/resume", "post", {"Resume a paused VM", "resumeVm", byName, {}, vmResponse("the VM")});
-    add("/api/v1/vms/{name}/restart", "post", {"Stop (if running) and start a VM", "restartVm", byName, {}, vmResponse("the VM")});
-    add("/api/v1/vms/{name}/exec", "post",
+    paths.add("/api/v1/vms/{name}/start", "post", {"Start a stopped VM; answers once its agent is up", "startVm", byName, {}, vmResponse("the VM")});
+    paths.add("/api/v1/vms/{name}/stop", "post", {"Stop a VM", "stopVm", byName, {}, vmResponse("the VM")});
+    paths.add("/api/v1/vms/{name}/pause", "post", {"Pause a running VM", "pauseVm", byName, {}, vmResponse("the VM")});
+    paths.add("/api/v1/vms/{name}/resume", "post", {"Resume a paused VM", "resumeVm", byName, {}, vmResponse("the VM")});
+    paths.add("/api/v1/vms/{name}/restart", "post", {"Stop (if running) and start a VM", "restartVm", byName, {}, vmResponse("the VM")});
+}
+
+// Inside a guest: exec (plain and streamed), files, the console.
+void guestPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    paths.add("/api/v1/vms/{name}/exec", "post",
         {"Run a command in the VM and wait for it", "exec", byName,
          QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
          {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
           {QStringLiteral("409"), errorRef("Conflict")}}});
 
-    add("/api/v1/vms/{name}/exec/ws", "get",
+    paths.add("/api/v1/vms/{name}/exec/ws", "get",
         {"Streamed exec over a WebSocket (upgrade). Text frames of JSON: the client sends the exec request (the fields of "
          "POST .../exec), then {\"type\":\"stdin\",\"data\":base64} and {\"type\":\"stdin_eof\"}; the server sends "
          "{\"type\":\"stdout\"|\"stderr\",\"data\":base64} as output comes, then {\"type\":\"exit\",\"exit_code\","
@@ -336,10 +394,35 @@ QJsonObject document()
          {},
          {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
 
-    // Snapshots: a VM's saved state (memory, devices, disk), restored in
-    // place or forked into new VMs.
+    const QJsonArray byNameAndPath{nameParameter(), queryParameter("path", type("string"), true, "an absolute path in the guest")};
+    paths.add("/api/v1/vms/{name}/files", "put",
+        {"Write a file in the guest (raw body, any content)", "putFile", byNameAndPath,
+         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), content("application/octet-stream", binary())}},
+         {{QStringLiteral("200"), response("written", jsonContent(object({{QStringLiteral("path"), type("string")},
+                                                                          {QStringLiteral("size"), type("integer")}})))},
+          {QStringLiteral("413"), errorRef("Error")}}});
+    paths.add("/api/v1/vms/{name}/files", "get",
+        {"Read a file from the guest (raw body)", "getFile", byNameAndPath, {},
+         {{QStringLiteral("200"), response("the file's bytes", content("application/octet-stream", binary()))}}});
+    paths.add("/api/v1/vms/{name}/files/list", "get",
+        {"List a directory in the guest", "listFiles", byNameAndPath, {},
+         {{QStringLiteral("200"), response("the entries", jsonContent(object({{QStringLiteral("path"), type("string")},
+                                                                              {QStringLiteral("entries"), arrayOf(ref("FileEntry"))}})))}}});
+    QJsonObject bytes = type("integer");
+    bytes[QStringLiteral("minimum")] = 1;
+    paths.add("/api/v1/vms/{name}/console", "get",
+        {"The VM's serial console log (its end)", "console",
+         QJsonArray{nameParameter(), queryParameter("bytes", bytes, false, "how many bytes of the end of the log (default 262144)")}, {},
+         {{QStringLiteral("200"), response("the log", content("text/plain", type("string")))}}});
+}
+
+// Snapshots: a VM's saved state (memory, devices, disk), restored in
+// place or forked into new VMs.
+void snapshotPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
     const QJsonArray bySnapshot{nameParameter(), QJsonObject{{QStringLiteral("$ref"), QStringLiteral("#/components/parameters/SnapshotName")}}};
-    add("/api/v1/vms/{name}/snapshots", "post",
+    paths.add("/api/v1/vms/{name}/snapshots", "post",
         {"Snapshot a running or paused VM: pause it, save memory, devices and disk, run it again (unless leave_paused). "
          "Listed only once every file is written, hashed and synced; on any failure nothing is kept",
          "createSnapshot", byName,
@@ -347,70 +430,52 @@ QJsonObject document()
          {{QStringLiteral("201"), response("the snapshot", jsonContent(ref("Snapshot")))},
           {QStringLiteral("409"), errorRef("Conflict")},
           {QStringLiteral("507"), errorRef("NoSpace")}}});
-    add("/api/v1/vms/{name}/snapshots", "get",
+    paths.add("/api/v1/vms/{name}/snapshots", "get",
         {"A VM's snapshots, oldest first", "listSnapshots", byName, {},
          {{QStringLiteral("200"), response("snapshots", jsonContent(object({{QStringLiteral("snapshots"), arrayOf(ref("Snapshot"))}})))}}});
-    add("/api/v1/vms/{name}/snapshots/{snap}", "get",
+    paths.add("/api/v1/vms/{name}/snapshots/{snap}", "get",
         {"One snapshot", "getSnapshot", bySnapshot, {}, {{QStringLiteral("200"), response("the snapshot", jsonContent(ref("Snapshot")))}}});
-    add("/api/v1/vms/{name}/snapshots/{snap}", "delete",
+    paths.add("/api/v1/vms/{name}/snapshots/{snap}", "delete",
         {"Delete a snapshot (its children keep working and get its parent as theirs)", "deleteSnapshot", bySnapshot, {},
          {{QStringLiteral("204"), response("deleted")}, {QStringLiteral("409"), errorRef("Conflict")}}});
-    add("/api/v1/vms/{name}/snapshots/{snap}/restore", "post",
+    paths.add("/api/v1/vms/{name}/snapshots/{snap}/restore", "post",
         {"Verify the snapshot's checksums, then run the VM from it in place (a running VM loses its unsaved state, a stopped "
          "one starts). A corrupted snapshot is refused (422) and the VM is left as it was",
          "restoreSnapshot", bySnapshot, {},
          {{QStringLiteral("200"), response("the VM, running from the snapshot", jsonContent(ref("Vm")))},
           {QStringLiteral("409"), errorRef("Conflict")},
           {QStringLiteral("422"), errorRef("Corrupted")}}});
-    add("/api/v1/vms/{name}/snapshots/{snap}/fork", "post",
+    paths.add("/api/v1/vms/{name}/snapshots/{snap}/fork", "post",
         {"Start new VMs from a snapshot, each with its own name, disk copy and host name. All or nothing", "forkSnapshot", bySnapshot,
          QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("ForkRequest"))}},
          {{QStringLiteral("201"), response("the new VMs, running", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))},
           {QStringLiteral("409"), errorRef("Conflict")},
           {QStringLiteral("422"), errorRef("Corrupted")},
           {QStringLiteral("507"), errorRef("NoSpace")}}});
+}
 
-    QJsonObject binary = type("string");
-    binary[QStringLiteral("format")] = QStringLiteral("binary");
-    const QJsonArray byNameAndPath{nameParameter(), queryParameter("path", type("string"), true, "an absolute path in the guest")};
-    add("/api/v1/vms/{name}/files", "put",
-        {"Write a file in the guest (raw body, any content)", "putFile", byNameAndPath,
-         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), content("application/octet-stream", binary)}},
-         {{QStringLiteral("200"), response("written", jsonContent(object({{QStringLiteral("path"), type("string")},
-                                                                          {QStringLiteral("size"), type("integer")}})))},
-          {QStringLiteral("413"), errorRef("Error")}}});
-    add("/api/v1/vms/{name}/files", "get",
-        {"Read a file from the guest (raw body)", "getFile", byNameAndPath, {},
-         {{QStringLiteral("200"), response("the file's bytes", content("application/octet-stream", binary))}}});
-    add("/api/v1/vms/{name}/files/list", "get",
-        {"List a directory in the guest", "listFiles", byNameAndPath, {},
-         {{QStringLiteral("200"), response("the entries", jsonContent(object({{QStringLiteral("path"), type("string")},
-                                                                              {QStringLiteral("entries"), arrayOf(ref("FileEntry"))}})))}}});
-    QJsonObject bytes = type("integer");
-    bytes[QStringLiteral("minimum")] = 1;
-    add("/api/v1/vms/{name}/console", "get",
-        {"The VM's serial console log (its end)", "console",
-         QJsonArray{nameParameter(), queryParameter("bytes", bytes, false, "how many bytes of the end of the log (default 262144)")}, {},
-         {{QStringLiteral("200"), response("the log", content("text/plain", type("string")))}}});
-    // Computer use: the VM's live desktop (templates with a desktop).
-    add("/api/v1/vms/{name}/screenshot", "get",
+// Computer use: the VM's live desktop (templates with a desktop).
+void displayPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    paths.add("/api/v1/vms/{name}/screenshot", "get",
         {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
          "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
          "screenshot",
          QJsonArray{nameParameter(), queryParameter("scale", type("string"), false,
                                                     "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in")},
          {},
-         {{QStringLiteral("200"), response("the screen", content("image/png", binary))}, {QStringLiteral("409"), errorRef("Conflict")}}});
-    add("/api/v1/vms/{name}/input", "post",
+         {{QStringLiteral("200"), response("the screen", content("image/png", binary()))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    paths.add("/api/v1/vms/{name}/input", "post",
         {"Mouse and keyboard input, one action or {\"actions\": [...]}, applied in order. Refused with 409 control_held "
          "while a human holds control of the display",
          "input", byName,
          QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("InputRequest"))}},
          {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
-    add("/api/v1/vms/{name}/display", "get",
+    paths.add("/api/v1/vms/{name}/display", "get",
         {"The display's size and who is driving it (agent or human)", "display", byName, {},
          {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
-    add("/api/v1/vms/{name}/display/control", "post",
+    paths.add("/api/v1/vms/{name}/display/control", "post",
         {"A human takes control ({\"controller\": \"human\"}: agent input is refused) or gives it back "
          "({\"controller\": \"agent\"})",
          "displayControl", byName,
@@ -419,7 +484,7 @@ QJsonObject document()
                                                                     {QStringLiteral("controller")}))}},
          {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}}});
 
-    add("/api/v1/vms/{name}/vnc", "get",
+    paths.add("/api/v1/vms/{name}/vnc", "get",
         {"Raw RFB over a WebSocket (upgrade, binary frames) to the VM's VNC server, for noVNC and other web VNC clients. "
          "The token goes in the Authorization header, ?token= or the viewer page's cookie. The viewer's keyboard and "
          "pointer reach the guest only while a human holds control (POST .../display/control)",
@@ -427,14 +492,14 @@ QJsonObject document()
          QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
          {},
          {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
-    add("/vnc/{name}", "get",
+    paths.add("/vnc/{name}", "get",
         {"The noVNC viewer page of a VM's desktop. Open it once with ?token=<token>: the answer sets a session cookie "
          "(HttpOnly, SameSite=Strict) and the page drops the token from the address",
          "viewerPage",
          QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token (browsers)")},
          {},
          {{QStringLiteral("200"), response("the page", content("text/html", type("string")))}}});
-    add("/novnc/{path}", "get",
+    paths.add("/novnc/{path}", "get",
         {"noVNC's own files, used by the viewer page (from Debian's novnc package or MVS_NOVNC_DIR)", "novncAsset",
          QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("path")},
                                 {QStringLiteral("in"), QStringLiteral("path")},
@@ -442,13 +507,19 @@ QJsonObject document()
                                 {QStringLiteral("description"), QStringLiteral("a file under noVNC's directory; may contain '/'")},
                                 {QStringLiteral("schema"), type("string")}}},
          {},
-         {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary))}}});
-    add("/api/v1/openapi.json", "get",
-        {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
-    add("/metrics", "get",
-        {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs", "metrics", {}, {},
-         {{QStringLiteral("200"), response("metrics", content("text/plain", type("string")))}}});
+         {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary()))}}});
+}
 
+} // namespace
+
+QJsonObject document()
+{
+    Paths paths;
+    servicePaths(paths);
+    vmPaths(paths);
+    guestPaths(paths);
+    snapshotPaths(paths);
+    displayPaths(paths);
     return QJsonObject{
         {QStringLiteral("openapi"), QStringLiteral("3.0.3")},
         {QStringLiteral("info"), QJsonObject{{QStringLiteral("title"), QStringLiteral("MicroVM Sandbox API")},
@@ -457,7 +528,7 @@ QJsonObject document()
                                               QStringLiteral("Run commands in microVMs. Errors are {\"error\": {\"code\", \"message\"}}.")}}},
         {QStringLiteral("servers"), QJsonArray{QJsonObject{{QStringLiteral("url"), QStringLiteral("http://127.0.0.1:8000")}}}},
         {QStringLiteral("security"), QJsonArray{QJsonObject{{QStringLiteral("bearer"), QJsonArray()}}}},
-        {QStringLiteral("paths"), paths},
+        {QStringLiteral("paths"), paths.json()},
         {QStringLiteral("components"), components()}};
 }
 

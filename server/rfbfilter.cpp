@@ -228,50 +228,15 @@ RfbFilter::Step RfbFilter::examineMessageHeader()
         m_isInput = h[1] != 0;
         m_total = kKeyEventLength;
         return Step::Complete;
-    case kPointerEvent: {
-        // The length hangs on the button mask, see PointerFraming.
-        m_isInput = true;
-        if (h.size() < 2)
-            return Step::NeedMore;
-        const bool marked = (static_cast<quint8>(h[1]) & kPointerMarkerBit) != 0;
-        const bool extended = marked && m_clientExtendedMouse;
-        if (extended && m_pointerFraming == PointerFraming::Standard)
-            return fail(QStringLiteral("extended PointerEvent (marker bit set after the client announced "
-                                       "ExtendedMouseButtons) but the relay frames for a server without that extension"));
-        m_total = extended ? kExtendedPointerEventLength : kPointerEventLength;
-        return Step::Complete;
-    }
-    case kClientCutText: {
-        m_isInput = true;
-        if (h.size() < kClientCutTextHeader)
-            return Step::NeedMore;
-        const quint32 raw = qFromBigEndian<quint32>(bytes(h) + 4);
-        // Negative as s32: the Extended Clipboard format, abs(length) bytes
-        // follow. 0u - raw is abs() without the overflow at INT32_MIN.
-        const bool extended = (raw & 0x80000000u) != 0;
-        const quint32 length = extended ? 0u - raw : raw;
-        if (length > kMaxCutTextBytes)
-            return fail(QStringLiteral("ClientCutText%1 of %2 bytes is over the relay's limit of %3")
-                            .arg(extended ? QStringLiteral(" (extended clipboard)") : QString())
-                            .arg(length)
-                            .arg(kMaxCutTextBytes));
-        m_total = kClientCutTextHeader + quint64(length);
-        return Step::Complete;
-    }
+    case kPointerEvent:
+        return examinePointerEvent();
+    case kClientCutText:
+        return examineClientCutText();
     case kEnableContinuousUpdates:
         m_total = kEnableContinuousUpdatesLength;
         return Step::Complete;
-    case kClientFence: {
-        if (h.size() < kClientFenceHeader)
-            return Step::NeedMore;
-        const auto length = static_cast<quint8>(h[8]);
-        if (length > kMaxFencePayload)
-            return fail(QStringLiteral("ClientFence payload of %1 bytes is over the protocol's limit of %2")
-                            .arg(int(length))
-                            .arg(kMaxFencePayload));
-        m_total = kClientFenceHeader + quint64(length);
-        return Step::Complete;
-    }
+    case kClientFence:
+        return examineClientFence();
     case kXvp:
         m_total = kXvpLength;
         return Step::Complete;
@@ -280,35 +245,93 @@ RfbFilter::Step RfbFilter::examineMessageHeader()
             return Step::NeedMore;
         m_total = kSetDesktopSizeHeader + kScreenLength * static_cast<quint8>(h[6]);
         return Step::Complete;
-    case kQemuClientMessage: {
-        if (h.size() < 2)
-            return Step::NeedMore;
-        const auto subType = static_cast<quint8>(h[1]);
-        if (subType == kQemuExtendedKeyEvent) {
-            if (h.size() < 4)
-                return Step::NeedMore;
-            m_isInput = qFromBigEndian<quint16>(bytes(h) + 2) != 0; // releases pass, as for KeyEvent
-            m_total = kQemuExtendedKeyEventLength;
-            return Step::Complete;
-        }
-        if (subType != kQemuAudio)
-            return fail(QStringLiteral("unknown QEMU client message sub-type %1").arg(int(subType)));
-        if (h.size() < kQemuAudioHeader)
-            return Step::NeedMore;
-        const quint16 operation = qFromBigEndian<quint16>(bytes(h) + 2);
-        if (operation == kQemuAudioEnable || operation == kQemuAudioDisable) {
-            m_total = kQemuAudioLength;
-            return Step::Complete;
-        }
-        if (operation == kQemuAudioSetFormat) {
-            m_total = kQemuAudioSetFormatLength;
-            return Step::Complete;
-        }
-        return fail(QStringLiteral("unknown QEMU audio operation %1").arg(int(operation)));
-    }
+    case kQemuClientMessage:
+        return examineQemuMessage();
     default:
         return fail(QStringLiteral("unknown RFB client message type %1").arg(int(type)));
     }
+}
+
+// PointerEvent: the length hangs on the button mask, see PointerFraming.
+RfbFilter::Step RfbFilter::examinePointerEvent()
+{
+    const QByteArray &h = m_header;
+    m_isInput = true;
+    if (h.size() < 2)
+        return Step::NeedMore;
+    const bool marked = (static_cast<quint8>(h[1]) & kPointerMarkerBit) != 0;
+    const bool extended = marked && m_clientExtendedMouse;
+    if (extended && m_pointerFraming == PointerFraming::Standard)
+        return fail(QStringLiteral("extended PointerEvent (marker bit set after the client announced "
+                                   "ExtendedMouseButtons) but the relay frames for a server without that extension"));
+    m_total = extended ? kExtendedPointerEventLength : kPointerEventLength;
+    return Step::Complete;
+}
+
+// ClientCutText, plain or in the Extended Clipboard format, up to kMaxCutTextBytes.
+RfbFilter::Step RfbFilter::examineClientCutText()
+{
+    const QByteArray &h = m_header;
+    m_isInput = true;
+    if (h.size() < kClientCutTextHeader)
+        return Step::NeedMore;
+    const quint32 raw = qFromBigEndian<quint32>(bytes(h) + 4);
+    // Negative as s32: the Extended Clipboard format, abs(length) bytes
+    // follow. 0u - raw is abs() without the overflow at INT32_MIN.
+    const bool extended = (raw & 0x80000000u) != 0;
+    const quint32 length = extended ? 0u - raw : raw;
+    if (length > kMaxCutTextBytes)
+        return fail(QStringLiteral("ClientCutText%1 of %2 bytes is over the relay's limit of %3")
+                        .arg(extended ? QStringLiteral(" (extended clipboard)") : QString())
+                        .arg(length)
+                        .arg(kMaxCutTextBytes));
+    m_total = kClientCutTextHeader + quint64(length);
+    return Step::Complete;
+}
+
+// ClientFence, with its payload of at most kMaxFencePayload bytes.
+RfbFilter::Step RfbFilter::examineClientFence()
+{
+    const QByteArray &h = m_header;
+    if (h.size() < kClientFenceHeader)
+        return Step::NeedMore;
+    const auto length = static_cast<quint8>(h[8]);
+    if (length > kMaxFencePayload)
+        return fail(QStringLiteral("ClientFence payload of %1 bytes is over the protocol's limit of %2")
+                        .arg(int(length))
+                        .arg(kMaxFencePayload));
+    m_total = kClientFenceHeader + quint64(length);
+    return Step::Complete;
+}
+
+// QEMU's client messages: the extended key event and audio.
+RfbFilter::Step RfbFilter::examineQemuMessage()
+{
+    const QByteArray &h = m_header;
+    if (h.size() < 2)
+        return Step::NeedMore;
+    const auto subType = static_cast<quint8>(h[1]);
+    if (subType == kQemuExtendedKeyEvent) {
+        if (h.size() < 4)
+            return Step::NeedMore;
+        m_isInput = qFromBigEndian<quint16>(bytes(h) + 2) != 0; // releases pass, as for KeyEvent
+        m_total = kQemuExtendedKeyEventLength;
+        return Step::Complete;
+    }
+    if (subType != kQemuAudio)
+        return fail(QStringLiteral("unknown QEMU client message sub-type %1").arg(int(subType)));
+    if (h.size() < kQemuAudioHeader)
+        return Step::NeedMore;
+    const quint16 operation = qFromBigEndian<quint16>(bytes(h) + 2);
+    if (operation == kQemuAudioEnable || operation == kQemuAudioDisable) {
+        m_total = kQemuAudioLength;
+        return Step::Complete;
+    }
+    if (operation == kQemuAudioSetFormat) {
+        m_total = kQemuAudioSetFormatLength;
+        return Step::Complete;
+    }
+    return fail(QStringLiteral("unknown QEMU audio operation %1").arg(int(operation)));
 }
 
 void RfbFilter::startBody()

@@ -82,6 +82,10 @@ private:
 
     Step examineHeader();
     Step examineMessageHeader();
+    Step examinePointerEvent();
+    Step examineClientCutText();
+    Step examineClientFence();
+    Step examineQemuMessage();
     Step fail(const QString &message);
     void startBody();
     void consumeBody(QByteArrayView bytes);

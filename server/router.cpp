@@ -35,13 +35,14 @@ bool Route::match(const QStringList &path, QHash<QString, QString> *params) cons
     return true;
 }
 
-Route &Router::add(const QByteArray &method, const QString &pattern, ApiController::Handler handler)
+Route &Router::add(const QByteArray &method, const QString &pattern, Handler handler, RouteFlags flags)
 {
     Route r;
+    static_cast<RouteFlags &>(r) = flags;
     r.method = method;
     r.pattern = pattern;
     r.segments = pattern.split(QLatin1Char('/'));
-    r.handler = handler;
+    r.handler = std::move(handler);
     m_routes.push_back(std::move(r));
     return m_routes.back();
 }

@@ -2,29 +2,40 @@
 // The route table of the service, pure: patterns with {param} segments and a
 // last {*rest} segment, matched against a request's method and path. No HTTP
 // types: the adapter turns what it finds into answers (404, 405 + Allow).
+// Each controller adds its own routes, their flags declared with them:
+//   router.add("GET", "/vnc/{name}", this, &DisplayController::viewerPage, {.pageToken = true, .cookieOk = true});
 
-#include "server/apicontroller.h"
+#include "server/apitypes.h"
 
 #include <QByteArrayList>
 #include <QHash>
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <vector>
 
 namespace Server {
 
-struct Route {
+using Handler = std::function<ApiFuture(const Request &)>;
+
+// How a route is reached, declared where it is added.
+struct RouteFlags {
     enum class Body { Json, File };
+    // A WebSocket endpoint (GET with an Upgrade: websocket only) and what it streams.
+    enum class WebSocket { None, Exec, Vnc };
+    bool needsAuth = true;
+    WebSocket webSocket = WebSocket::None;
+    bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
+    bool cookieOk = false;  // the viewer's session cookie is accepted (same-origin requests only)
+    Body body = Body::Json; // File: an upload, streamed and capped as such
+};
+
+struct Route : RouteFlags {
     QByteArray method;
     QString pattern;
     QStringList segments;
-    bool needsAuth = true;
-    bool webSocket = false; // GET with an Upgrade: websocket only
-    bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
-    bool cookieOk = false;  // the viewer's session cookie is accepted (same-origin requests only)
-    Body body = Body::Json;
-    ApiController::Handler handler = nullptr;
+    Handler handler; // empty for WebSocket endpoints
 
     // Whether `path` (decoded segments, see Router::pathSegments) fits the
     // pattern; its parameters go to *params.
@@ -40,7 +51,13 @@ public:
     };
 
     // Adds a route; the reference stays valid until the next add().
-    Route &add(const QByteArray &method, const QString &pattern, ApiController::Handler handler = nullptr);
+    Route &add(const QByteArray &method, const QString &pattern, Handler handler = {}, RouteFlags flags = {});
+    // A controller's member function as the handler.
+    template<typename C>
+    Route &add(const QByteArray &method, const QString &pattern, C *controller, ApiFuture (C::*fn)(const Request &), RouteFlags flags = {})
+    {
+        return add(method, pattern, [controller, fn](const Request &r) { return (controller->*fn)(r); }, flags);
+    }
     Match find(const QByteArray &method, const QStringList &path) const;
     const std::vector<Route> &routes() const { return m_routes; }
 

@@ -3,16 +3,16 @@
 #include "core/async.h"
 #include "desktop/displayhub.h"
 #include "desktop/vmdisplay.h"
-#include "server/apicontroller.h"
+#include "server/displaycontroller.h"
 
 #include <QLocalSocket>
 #include <QWebSocket>
 
 namespace Server {
-VncSocket::VncSocket(std::unique_ptr<QWebSocket> socket, ApiController &controller, QString vmName, QObject *parent)
+VncSocket::VncSocket(std::unique_ptr<QWebSocket> socket, DisplayController &display, QString vmName, QObject *parent)
     : QObject(parent)
     , m_socket(std::move(socket))
-    , m_controller(controller)
+    , m_displayController(display)
     , m_vm(std::move(vmName))
 {
     m_socket->setParent(nullptr);
@@ -57,7 +57,7 @@ void VncSocket::close(QWebSocketProtocol::CloseCode code, const QString &reason)
 
 void VncSocket::connectGuest()
 {
-    Desktop::DisplayHub *hub = m_controller.displays();
+    Desktop::DisplayHub *hub = m_displayController.hub();
     if (!hub) {
         close(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("this service has no display support"));
         return;

@@ -29,7 +29,7 @@ class VmDisplay;
 
 namespace Server {
 
-class ApiController;
+class DisplayController;
 
 class VncSocket final : public QObject {
     Q_OBJECT
@@ -39,7 +39,7 @@ public:
     static constexpr qint64 kReadChunk = 256 * 1024;
 
     // Deletes itself once either side is closed.
-    VncSocket(std::unique_ptr<QWebSocket> socket, ApiController &controller, QString vmName, QObject *parent = nullptr);
+    VncSocket(std::unique_ptr<QWebSocket> socket, DisplayController &display, QString vmName, QObject *parent = nullptr);
     ~VncSocket() override;
 
 private:
@@ -49,7 +49,7 @@ private:
     void close(QWebSocketProtocol::CloseCode code, const QString &reason);
 
     std::unique_ptr<QWebSocket> m_socket;
-    ApiController &m_controller;
+    DisplayController &m_displayController;
     QString m_vm;
     QPointer<Desktop::VmDisplay> m_display;
     QLocalSocket *m_guest = nullptr;

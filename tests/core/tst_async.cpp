@@ -1,11 +1,15 @@
 // Core::then, the chaining primitive: values flow down a chain of steps
 // (plain and asynchronous), an error skips the rest, an abandoned future and
 // a context destroyed mid-chain end it with Cancelled without running a step.
+// Expected, Promise, Future, whenDone and then with an error type of a
+// layer's own (a specialised Abandoned, or one built from a Core::Error).
 
 #include "core/async.h"
 
 #include <QTest>
 #include <QTimer>
+
+#include <optional>
 
 using Core::ErrorCode;
 using Core::Expected;
@@ -33,7 +37,34 @@ Future<T> later(T value, QObject *context, int ms = 20)
     return p.future();
 }
 
+// An error type with its own word for "abandoned".
+struct HttpishError {
+    int status = 500;
+    QString message;
+};
+
+// One that is built from a Core::Error (the default Abandoned).
+struct WrappedError {
+    WrappedError() = default;
+    explicit WrappedError(const Core::Error &e) : code(e.code), message(e.message) {}
+    ErrorCode code = ErrorCode::Internal;
+    QString message;
+};
+
+template<typename T, typename E>
+Expected<T, E> awaitAny(Future<T, E> f, int ms = 5000)
+{
+    if (!QTest::qWaitFor([&]() { return f.isFinished(); }, ms) || f.isCanceled())
+        return E();
+    return f.result();
+}
+
 } // namespace
+
+template<>
+struct Core::Abandoned<HttpishError> {
+    static HttpishError error(const QString &message) { return HttpishError{499, message}; }
+};
 
 class TestAsync : public QObject {
     Q_OBJECT
@@ -118,6 +149,81 @@ private Q_SLOTS:
         const auto rb = await(b);
         QVERIFY(!rb);
         QCOMPARE(rb.error().code, ErrorCode::Cancelled);
+    }
+
+    void anotherErrorType()
+    {
+        using E = HttpishError;
+        const Expected<int, E> v(3);
+        QVERIFY(v);
+        QCOMPARE(*v, 3);
+        const Expected<int, E> e(E{404, QStringLiteral("no such thing")});
+        QVERIFY(!e);
+        QCOMPARE(e.error().status, 404);
+        const Expected<void, E> ok;
+        QVERIFY(ok);
+        const Expected<void, E> failed(E{409, QStringLiteral("busy")});
+        QVERIFY(!failed);
+        QCOMPARE(failed.error().status, 409);
+
+        // Promise, readyFuture and whenDone carry it as it is.
+        Promise<QString, E> p;
+        std::optional<Expected<QString, E>> seen;
+        QObject ctx;
+        Core::whenDone(p.future(), &ctx, [&](const Expected<QString, E> &r) { seen = r; });
+        p.resolve(E{418, QStringLiteral("teapot")});
+        p.resolve(QStringLiteral("too late")); // the first resolve wins
+        QVERIFY(QTest::qWaitFor([&]() { return seen.has_value(); }, 5000));
+        QVERIFY(!*seen);
+        QCOMPARE(seen->error().status, 418);
+        const auto ready = awaitAny(Core::readyFuture<int, E>(7));
+        QVERIFY(ready);
+        QCOMPARE(*ready, 7);
+    }
+
+    void anotherErrorTypeThroughAChain()
+    {
+        using E = HttpishError;
+        QObject ctx;
+        bool ran = false;
+        auto a = Core::then(Core::readyFuture<int, E>(1), &ctx, [](int v) { return Expected<int, E>(v + 1); });
+        auto b = Core::then(a, &ctx, [](int) { return Core::readyFuture<int, E>(E{422, QStringLiteral("corrupted")}); });
+        auto c = Core::then(b, &ctx, [&](int v) {
+            ran = true;
+            return Expected<int, E>(v);
+        });
+        const auto r = awaitAny(c);
+        QVERIFY(!r);
+        QCOMPARE(r.error().status, 422);
+        QCOMPARE(r.error().message, QStringLiteral("corrupted"));
+        QVERIFY(!ran);
+
+        // Abandoned, in the type's own words.
+        Future<int, E> abandoned;
+        {
+            Promise<int, E> p;
+            abandoned = p.future();
+        }
+        const auto ra = awaitAny(Core::then(abandoned, &ctx, [](int v) { return Expected<int, E>(v); }));
+        QVERIFY(!ra);
+        QCOMPARE(ra.error().status, 499);
+        std::optional<Expected<void, E>> seen;
+        {
+            Promise<void, E> p;
+            Core::whenDone(p.future(), &ctx, [&](const Expected<void, E> &done) { seen = done; });
+        }
+        QVERIFY(QTest::qWaitFor([&]() { return seen.has_value(); }, 5000));
+        QCOMPARE(seen->error().status, 499);
+
+        // A type built from a Core::Error gets Cancelled by default.
+        Future<QString, WrappedError> dropped;
+        {
+            Promise<QString, WrappedError> p;
+            dropped = p.future();
+        }
+        const auto rw = awaitAny(Core::then(dropped, &ctx, [](const QString &s) { return Expected<QString, WrappedError>(s); }));
+        QVERIFY(!rw);
+        QCOMPARE(rw.error().code, ErrorCode::Cancelled);
     }
 
     void aContextDestroyedMidChainRunsNoMoreSteps()

@@ -1,11 +1,11 @@
 #pragma once
 // The REST service inside the test process, on real guests: a VmManager over
-// the driver (its records under MVS_DATA_DIR), its ApiController, and the
+// the driver (its records under MVS_DATA_DIR), its Api, and the
 // HttpAdapter on an ephemeral port of 127.0.0.1, taking the user's token
 // (TokenStore, under MVS_CONFIG_DIR) as `--serve` does.
 
 #include "core/vm/vmmanager.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
 
@@ -23,7 +23,7 @@ public:
             return token.error().toString();
         m_token = *token;
         m_manager = std::make_unique<Vm::VmManager>(driver);
-        m_controller = std::make_unique<Server::ApiController>(*m_manager);
+        m_controller = std::make_unique<Server::Api>(*m_manager);
         Server::HttpAdapter::Options o;
         o.token = m_token;
         m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
@@ -47,7 +47,7 @@ public:
 
 private:
     std::unique_ptr<Vm::VmManager> m_manager;
-    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::Api> m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
     QByteArray m_token;
     quint16 m_port = 0;

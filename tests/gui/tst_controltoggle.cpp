@@ -17,7 +17,7 @@
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
 #include "desktop/vmdisplay.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 #include "vncview/widget/vncviewwidget.h"
 
@@ -73,7 +73,7 @@ private Q_SLOTS:
         QVERIFY2(d.driver, qPrintable(d.skipReason));
         Vm::VmManager manager(*d.driver, m_home.filePath(QStringLiteral("vms")));
         Desktop::DisplayHub displays(manager);
-        Server::ApiController controller(manager, &displays);
+        Server::Api controller(manager, &displays);
         Server::HttpAdapter::Options o;
         o.token = m_token;
         Server::HttpAdapter adapter(controller, o);

@@ -6,7 +6,7 @@
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 
 #include <QCoreApplication>
@@ -50,7 +50,7 @@ public:
 
     quint16 port() const { return m_port; }
     Server::HttpAdapter &adapter() { return *m_adapter; }
-    Server::ApiController &controller() { return m_controller; }
+    Server::Api &controller() { return m_controller; }
 
     Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, bool withToken = true)
     {
@@ -75,7 +75,7 @@ private:
     QTemporaryDir m_dir;
     NoDriver m_driver;
     Vm::VmManager m_manager;
-    Server::ApiController m_controller;
+    Server::Api m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
     QNetworkAccessManager m_nam;
     quint16 m_port = 0;

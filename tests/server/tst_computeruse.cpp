@@ -13,7 +13,7 @@
 
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 
 #include <QElapsedTimer>
@@ -54,7 +54,7 @@ class TestComputerUse : public QObject {
     QTemporaryDir m_home;
     std::unique_ptr<Vm::VmManager> m_manager;
     std::unique_ptr<Desktop::DisplayHub> m_displays;
-    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::Api> m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
     QByteArray m_token = QByteArrayLiteral("computer-use-test-token");
     quint16 m_port = 0;
@@ -109,7 +109,7 @@ class TestComputerUse : public QObject {
     {
         m_manager = std::make_unique<Vm::VmManager>(driver, m_home.filePath(QStringLiteral("vms")));
         m_displays = std::make_unique<Desktop::DisplayHub>(*m_manager);
-        m_controller = std::make_unique<Server::ApiController>(*m_manager, m_displays.get());
+        m_controller = std::make_unique<Server::Api>(*m_manager, m_displays.get());
         Server::HttpAdapter::Options o;
         o.token = m_token;
         m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);

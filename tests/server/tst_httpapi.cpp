@@ -8,7 +8,7 @@
 #include "e2efixture.h"
 
 #include "core/vm/vmmanager.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
 
@@ -75,7 +75,7 @@ private:
     std::shared_ptr<Vmm::VmmDriver> m_driver;
     QString m_driverProblem;
     std::unique_ptr<Vm::VmManager> m_manager;
-    std::unique_ptr<Server::ApiController> m_controller;
+    std::unique_ptr<Server::Api> m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
     QByteArray m_token;
     quint16 m_port = 0;
@@ -84,7 +84,7 @@ private:
     void startService()
     {
         m_manager = std::make_unique<Vm::VmManager>(*m_driver);
-        m_controller = std::make_unique<Server::ApiController>(*m_manager);
+        m_controller = std::make_unique<Server::Api>(*m_manager);
         Server::HttpAdapter::Options o;
         o.token = m_token;
         o.maxJsonBody = kJsonCap;

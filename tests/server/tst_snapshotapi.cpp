@@ -12,7 +12,7 @@
 #include "tests/apicall.h"
 
 #include "core/vm/vmmanager.h"
-#include "server/apicontroller.h"
+#include "server/api.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
 

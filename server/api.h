@@ -1,0 +1,52 @@
+#pragma once
+// The service's API, free of HTTP: one controller per scope (VMs, guest
+// operations, snapshots, display, meta), each adding its routes to one
+// Router, and the metrics every request and exec is counted in.
+// HttpAdapter serves it.
+
+#include "server/metrics.h"
+#include "server/router.h"
+
+#include <memory>
+
+namespace Desktop {
+class DisplayHub;
+}
+namespace Vm {
+class VmManager;
+}
+
+namespace Server {
+
+class DisplayController;
+class GuestController;
+class MetaController;
+class SnapshotController;
+class VmController;
+
+class Api final {
+    Q_DISABLE_COPY_MOVE(Api)
+public:
+    // The manager (and the hub) must outlive the API. displays may be null
+    // (no computer use: its routes answer Unsupported).
+    explicit Api(Vm::VmManager &manager, Desktop::DisplayHub *displays = nullptr);
+    ~Api();
+
+    const Router &router() const { return m_router; }
+    // Fed by the HTTP adapter (requests) and the guest operations (exec),
+    // rendered by GET /metrics.
+    Metrics &metrics() { return m_metrics; }
+    GuestController &guest() { return *m_guest; }
+    DisplayController &display() { return *m_display; }
+
+private:
+    Metrics m_metrics;
+    Router m_router;
+    std::unique_ptr<MetaController> m_meta;
+    std::unique_ptr<VmController> m_vms;
+    std::unique_ptr<GuestController> m_guest;
+    std::unique_ptr<SnapshotController> m_snapshots;
+    std::unique_ptr<DisplayController> m_display;
+};
+
+} // namespace Server

@@ -1,0 +1,280 @@
+#include "server/guestcontroller.h"
+
+#include "core/agent/agentclient.h"
+#include "core/vm/vmmanager.h"
+#include "server/apijson.h"
+#include "server/metrics.h"
+#include "server/router.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QPointer>
+
+#include <cmath>
+#include <utility>
+
+namespace Server {
+
+using namespace ApiJson;
+
+namespace {
+
+ApiError invalid(const QString &message)
+{
+    return ApiError(ApiError::Code::InvalidArgument, message);
+}
+
+ApiExpected<QString> guestPath(const Request &request)
+{
+    if (!request.query.hasQueryItem(QStringLiteral("path")))
+        return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("the query parameter 'path' is required"));
+    const QString path = request.query.queryItemValue(QStringLiteral("path"), QUrl::FullyDecoded);
+    if (!path.startsWith(QLatin1Char('/')) || path.contains(QChar(0)))
+        return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("'path' must be an absolute guest path"));
+    return path;
+}
+
+// A file route's VM agent and its ?path=.
+struct FileTarget {
+    Agent::AgentClient *agent = nullptr;
+    QString path;
+};
+
+ApiExpected<FileTarget> fileTarget(const Vm::VmManager &manager, const Request &request)
+{
+    auto agent = manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return ApiError::fromCore(agent.error());
+    auto path = guestPath(request);
+    if (!path)
+        return path.error();
+    return FileTarget{*agent, *path};
+}
+
+} // namespace
+
+GuestController::GuestController(Vm::VmManager &manager, Metrics &metrics, QObject *parent)
+    : QObject(parent)
+    , m_manager(manager)
+    , m_metrics(metrics)
+{
+}
+
+void GuestController::addRoutes(Router &router)
+{
+    using C = GuestController;
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/exec"), this, &C::exec);
+    router.add("PUT", QStringLiteral("/api/v1/vms/{name}/files"), this, &C::putFile, {.body = RouteFlags::Body::File});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/files"), this, &C::getFile);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/files/list"), this, &C::listFiles);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/console"), this, &C::console);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/exec/ws"), {}, {.webSocket = RouteFlags::WebSocket::Exec});
+}
+
+void GuestController::countExec(bool ran, bool timedOut)
+{
+    m_metrics.recordExec(ran, timedOut);
+}
+
+ApiExpected<Agent::ExecRequest> GuestController::parseExecRequest(const QByteArray &body)
+{
+    auto parsed = parseObject(body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"), QStringLiteral("stdin"),
+                                     QStringLiteral("timeout_s")});
+    if (!parsed)
+        return parsed.error();
+    const QJsonObject &o = *parsed;
+
+    Agent::ExecRequest exec;
+    const QJsonValue cmd = o.value(QStringLiteral("cmd"));
+    if (cmd.isString() && !cmd.toString().isEmpty()) {
+        exec.shell = cmd.toString();
+    } else if (cmd.isArray() && !cmd.toArray().isEmpty()) {
+        for (const QJsonValue &arg : cmd.toArray()) {
+            if (!arg.isString())
+                return wrongType(QStringLiteral("cmd"), QStringLiteral("an array of strings or a shell string"));
+            exec.argv << arg.toString();
+        }
+        if (exec.argv.first().isEmpty())
+            return wrongType(QStringLiteral("cmd"), QStringLiteral("an array whose first string names the program"));
+    } else {
+        return wrongType(QStringLiteral("cmd"), QStringLiteral("a non-empty array of strings or a non-empty shell string (required)"));
+    }
+    if (o.contains(QStringLiteral("env"))) {
+        const QJsonValue env = o.value(QStringLiteral("env"));
+        if (!env.isObject())
+            return wrongType(QStringLiteral("env"), QStringLiteral("an object of string values"));
+        const QJsonObject vars = env.toObject();
+        for (auto it = vars.begin(); it != vars.end(); ++it) {
+            if (it.key().isEmpty() || it.key().contains(QLatin1Char('=')) || it.key().contains(QChar(0)))
+                return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("bad environment variable name '%1'").arg(it.key().left(64)));
+            if (!it.value().isString())
+                return wrongType(QStringLiteral("env.") + it.key().left(64), QStringLiteral("a string"));
+            exec.env << it.key() + QLatin1Char('=') + it.value().toString();
+        }
+    }
+    if (o.contains(QStringLiteral("cwd"))) {
+        if (!o.value(QStringLiteral("cwd")).isString())
+            return wrongType(QStringLiteral("cwd"), QStringLiteral("a string"));
+        exec.cwd = o.value(QStringLiteral("cwd")).toString();
+    }
+    if (o.contains(QStringLiteral("stdin"))) {
+        if (!o.value(QStringLiteral("stdin")).isString())
+            return wrongType(QStringLiteral("stdin"), QStringLiteral("a string"));
+        exec.stdinData = o.value(QStringLiteral("stdin")).toString().toUtf8();
+    }
+    if (o.contains(QStringLiteral("timeout_s"))) {
+        const QJsonValue t = o.value(QStringLiteral("timeout_s"));
+        if (!t.isDouble() || !(t.toDouble() > 0) || t.toDouble() > kMaxExecTimeoutS)
+            return wrongType(QStringLiteral("timeout_s"), QStringLiteral("a number of seconds above 0, at most %1").arg(kMaxExecTimeoutS));
+        exec.timeoutMs = qMax(1, static_cast<int>(std::ceil(t.toDouble() * 1000)));
+    }
+
+    return exec;
+}
+
+ApiExpected<Agent::ExecHandle *> GuestController::startExec(const QString &name, const QByteArray &requestJson, bool streamStdin)
+{
+    auto agent = m_manager.agent(name);
+    if (!agent)
+        return ApiError::fromCore(agent.error());
+    auto exec = parseExecRequest(requestJson);
+    if (!exec)
+        return exec.error();
+    exec->collectOutput = false; // the caller takes the output as it comes
+    if (!streamStdin)
+        return (*agent)->exec(*exec);
+    exec->streamStdin = true;
+    const QByteArray initialStdin = std::exchange(exec->stdinData, QByteArray());
+    Agent::ExecHandle *handle = (*agent)->exec(*exec);
+    if (!initialStdin.isEmpty())
+        handle->writeStdin(initialStdin);
+    return handle;
+}
+
+ApiExpected<Agent::ExecHandle *> GuestController::execStream(const QString &name, const QByteArray &requestJson)
+{
+    auto started = startExec(name, requestJson, true);
+    if (!started)
+        countExec(false);
+    return started;
+}
+
+ApiFuture GuestController::exec(const Request &request)
+{
+    auto started = startExec(request.param(QStringLiteral("name")), request.body, false);
+    if (!started) {
+        countExec(false);
+        return finished(started.error());
+    }
+    return collect(*started);
+}
+
+ApiFuture GuestController::collect(Agent::ExecHandle *started)
+{
+    struct Output {
+        QByteArray out;
+        QByteArray err;
+        bool outTruncated = false;
+        bool errTruncated = false;
+    };
+    auto output = std::make_shared<Output>();
+    auto append = [](QByteArray &to, bool &truncated, const QByteArray &data) {
+        const qint64 room = kMaxExecOutputBytes - to.size();
+        if (data.size() > room) {
+            truncated = true;
+            to += data.left(qMax<qint64>(0, room));
+        } else {
+            to += data;
+        }
+    };
+    const QPointer<Agent::ExecHandle> handle = started;
+    connect(handle, &Agent::ExecHandle::stdoutReceived, this,
+            [output, append](const QByteArray &d) { append(output->out, output->outTruncated, d); });
+    connect(handle, &Agent::ExecHandle::stderrReceived, this,
+            [output, append](const QByteArray &d) { append(output->err, output->errTruncated, d); });
+    ApiPromise reply;
+    Core::whenDone(handle->result(), this, [this, reply, output, handle](const Core::Expected<Agent::ExecResult> &r) {
+        if (handle)
+            handle->deleteLater();
+        countExec(r.hasValue(), r && r->timedOut);
+        if (!r) {
+            reply.resolve(ApiError::fromCore(r.error()));
+            return;
+        }
+        QJsonObject out{{QStringLiteral("exit_code"), r->signal ? QJsonValue(QJsonValue::Null) : QJsonValue(r->exitCode)},
+                        {QStringLiteral("stdout"), QString::fromUtf8(output->out)},
+                        {QStringLiteral("stderr"), QString::fromUtf8(output->err)},
+                        {QStringLiteral("duration_ms"), static_cast<double>(r->durationUs) / 1000.0},
+                        {QStringLiteral("timed_out"), r->timedOut}};
+        if (r->signal)
+            out[QStringLiteral("signal")] = r->signal;
+        if (output->outTruncated)
+            out[QStringLiteral("stdout_truncated")] = true;
+        if (output->errTruncated)
+            out[QStringLiteral("stderr_truncated")] = true;
+        reply.resolve(Response::ofJson(out));
+    });
+    return reply.future();
+}
+
+ApiFuture GuestController::putFile(const Request &request)
+{
+    auto target = fileTarget(m_manager, request);
+    if (!target)
+        return finished(target.error());
+    quint32 mode = 0644;
+    if (request.query.hasQueryItem(QStringLiteral("mode"))) {
+        bool ok = false;
+        mode = request.query.queryItemValue(QStringLiteral("mode")).toUInt(&ok, 8);
+        if (!ok || mode > 07777)
+            return finished(invalid(QStringLiteral("'mode' must be octal permission bits, e.g. 0644")));
+    }
+    const QString guestFile = target->path;
+    Core::Future<quint64> put = request.bodyStream ? target->agent->putFile(guestFile, request.bodyStream,
+                                                                            static_cast<quint64>(request.bodyStreamSize), mode, true)
+                                                   : target->agent->putData(guestFile, request.body, mode, true);
+    return answerWhen(put, this, [guestFile](quint64 size) {
+        return Response::ofJson(QJsonObject{{QStringLiteral("path"), guestFile}, {QStringLiteral("size"), static_cast<qint64>(size)}});
+    });
+}
+
+ApiFuture GuestController::getFile(const Request &request)
+{
+    auto target = fileTarget(m_manager, request);
+    if (!target)
+        return finished(target.error());
+    return answerWhen(target->agent->getData(target->path), this,
+                      [](const QByteArray &data) { return Response::ofBytes(data, QByteArrayLiteral("application/octet-stream")); });
+}
+
+ApiFuture GuestController::listFiles(const Request &request)
+{
+    auto target = fileTarget(m_manager, request);
+    if (!target)
+        return finished(target.error());
+    const QString dir = target->path;
+    return answerWhen(target->agent->list(dir), this, [dir](const QList<Agent::FileInfo> &files) {
+        QJsonArray entries;
+        for (const Agent::FileInfo &f : files)
+            entries.append(fileToJson(f));
+        return Response::ofJson(QJsonObject{{QStringLiteral("path"), dir}, {QStringLiteral("entries"), entries}});
+    });
+}
+
+ApiFuture GuestController::console(const Request &request)
+{
+    qint64 bytes = kDefaultConsoleBytes;
+    if (request.query.hasQueryItem(QStringLiteral("bytes"))) {
+        bool ok = false;
+        bytes = request.query.queryItemValue(QStringLiteral("bytes")).toLongLong(&ok);
+        if (!ok || bytes < 1 || bytes > kMaxConsoleBytes)
+            return finished(invalid(QStringLiteral("'bytes' must be between 1 and %1").arg(kMaxConsoleBytes)));
+    }
+    auto log = m_manager.consoleLog(request.param(QStringLiteral("name")), bytes);
+    if (!log)
+        return finished(ApiError::fromCore(log.error()));
+    return finished(Response::ofBytes(*log, QByteArrayLiteral("text/plain; charset=utf-8")));
+}
+
+
+} // namespace Server

@@ -1,0 +1,63 @@
+#pragma once
+// Operations inside a running guest, through its agent: exec (collected,
+// with a cap, or streamed over a WebSocket by ExecSocket), files (upload,
+// download, list) and the serial console's log. Every exec is counted here,
+// once, whichever way it came.
+
+#include "server/apitypes.h"
+
+namespace Agent {
+class ExecHandle;
+struct ExecRequest;
+} // namespace Agent
+namespace Vm {
+class VmManager;
+}
+
+namespace Server {
+
+class Metrics;
+class Router;
+
+class GuestController final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(GuestController)
+public:
+    static constexpr qint64 kDefaultConsoleBytes = 256 * 1024;
+    static constexpr qint64 kMaxConsoleBytes = 16 * 1024 * 1024;
+    // Per stream; the rest of a command's output is dropped and the result
+    // says so ("stdout_truncated").
+    static constexpr qint64 kMaxExecOutputBytes = 16 * 1024 * 1024;
+    static constexpr double kMaxExecTimeoutS = 7 * 24 * 3600;
+
+    // The manager and the metrics must outlive the controller.
+    GuestController(Vm::VmManager &manager, Metrics &metrics, QObject *parent = nullptr);
+
+    // Its routes, the exec WebSocket's among them.
+    void addRoutes(Router &router);
+
+    ApiFuture exec(const Request &request);
+    ApiFuture putFile(const Request &request);
+    ApiFuture getFile(const Request &request);
+    ApiFuture listFiles(const Request &request);
+    ApiFuture console(const Request &request);
+
+    // The body of POST .../exec (and the first WebSocket message).
+    static ApiExpected<Agent::ExecRequest> parseExecRequest(const QByteArray &body);
+    // A command started with stdin left open, for streamed exec: the handle
+    // (a child of the VM's agent client; output comes as its signals), or
+    // why it could not start (counted as a failed exec).
+    ApiExpected<Agent::ExecHandle *> execStream(const QString &name, const QByteArray &requestJson);
+    // One exec ended: it ran (an exit status came back) or it failed.
+    void countExec(bool ran, bool timedOut = false);
+
+private:
+    ApiExpected<Agent::ExecHandle *> startExec(const QString &name, const QByteArray &requestJson, bool streamStdin);
+    // The answer to POST .../exec: its output collected up to the cap.
+    ApiFuture collect(Agent::ExecHandle *handle);
+
+    Vm::VmManager &m_manager;
+    Metrics &m_metrics;
+};
+
+} // namespace Server

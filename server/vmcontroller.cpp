@@ -1,0 +1,144 @@
+#include "server/vmcontroller.h"
+
+#include "core/vm/vmmanager.h"
+#include "server/apijson.h"
+#include "server/router.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+
+namespace Server {
+
+using namespace ApiJson;
+
+VmController::VmController(Vm::VmManager &manager, QObject *parent)
+    : QObject(parent)
+    , m_manager(manager)
+{
+}
+
+void VmController::addRoutes(Router &router)
+{
+    using C = VmController;
+    router.add("GET", QStringLiteral("/api/v1/vms"), this, &C::listVms);
+    router.add("POST", QStringLiteral("/api/v1/vms"), this, &C::createVm);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}"), this, &C::getVm);
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}"), this, &C::deleteVm);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/start"), this, &C::startVm);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/stop"), this, &C::stopVm);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/pause"), this, &C::pauseVm);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/resume"), this, &C::resumeVm);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/restart"), this, &C::restartVm);
+}
+
+ApiFuture VmController::listVms(const Request &)
+{
+    QJsonArray list;
+    for (const Vm::VmInfo &info : m_manager.list())
+        list.append(vmToJson(info));
+    return finished(Response::ofJson(QJsonObject{{QStringLiteral("vms"), list}}));
+}
+
+ApiFuture VmController::createVm(const Request &request)
+{
+    auto parsed = parseObject(request.body, {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"),
+                                             QStringLiteral("memory_mb"), QStringLiteral("start")});
+    if (!parsed)
+        return finished(parsed.error());
+    const QJsonObject &o = *parsed;
+
+    Vm::VmManager::CreateOptions options;
+    const QJsonValue name = o.value(QStringLiteral("name"));
+    if (!name.isString())
+        return finished(wrongType(QStringLiteral("name"), QStringLiteral("a string (required)")));
+    options.name = name.toString();
+    const QJsonValue tmpl = o.value(QStringLiteral("template"));
+    if (!tmpl.isString())
+        return finished(wrongType(QStringLiteral("template"), QStringLiteral("a string (required)")));
+    options.templateName = tmpl.toString();
+    if (o.contains(QStringLiteral("vcpus"))) {
+        if (!isInteger(o.value(QStringLiteral("vcpus"))))
+            return finished(wrongType(QStringLiteral("vcpus"), QStringLiteral("an integer")));
+        options.vcpus = o.value(QStringLiteral("vcpus")).toInt();
+    }
+    if (o.contains(QStringLiteral("memory_mb"))) {
+        if (!isInteger(o.value(QStringLiteral("memory_mb"))))
+            return finished(wrongType(QStringLiteral("memory_mb"), QStringLiteral("an integer")));
+        options.memoryMiB = o.value(QStringLiteral("memory_mb")).toInt();
+    }
+    bool start = true;
+    if (o.contains(QStringLiteral("start"))) {
+        if (!o.value(QStringLiteral("start")).isBool())
+            return finished(wrongType(QStringLiteral("start"), QStringLiteral("true or false")));
+        start = o.value(QStringLiteral("start")).toBool();
+    }
+
+    auto created = m_manager.create(options);
+    if (!created)
+        return finished(ApiError::fromCore(created.error()));
+    if (!start)
+        return finished(Response::ofJson(vmToJson(*created), true));
+    return startCreated(options.name);
+}
+
+ApiFuture VmController::startCreated(const QString &name)
+{
+    // Started as part of creation: a VM that does not start is not kept.
+    ApiPromise reply;
+    Core::whenDone(m_manager.start(name), this, [this, reply, name](const Core::Result &r) {
+        if (r) {
+            reply.resolve(vmAnswer(m_manager, name, true));
+            return;
+        }
+        ApiError error = ApiError::fromCore(r.error());
+        error.message = QStringLiteral("VM %1 did not start and was removed: %2").arg(name, error.message);
+        Core::whenDone(m_manager.remove(name), this, [reply, error](const Core::Result &) { reply.resolve(error); });
+    });
+    return reply.future();
+}
+
+ApiFuture VmController::getVm(const Request &request)
+{
+    return finished(vmAnswer(m_manager, request.param(QStringLiteral("name"))));
+}
+
+ApiFuture VmController::deleteVm(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return answerWhen(m_manager.remove(name), this, [name]() {
+        return Response::ofJson(QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("deleted"), true}});
+    });
+}
+
+ApiFuture VmController::vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &))
+{
+    const QString name = request.param(QStringLiteral("name"));
+    return answerWhen((m_manager.*operation)(name), this, [this, name]() { return vmAnswer(m_manager, name); });
+}
+
+ApiFuture VmController::startVm(const Request &request)
+{
+    return vmAction(request, &Vm::VmManager::start);
+}
+
+ApiFuture VmController::stopVm(const Request &request)
+{
+    return vmAction(request, &Vm::VmManager::stop);
+}
+
+ApiFuture VmController::pauseVm(const Request &request)
+{
+    return vmAction(request, &Vm::VmManager::pause);
+}
+
+ApiFuture VmController::resumeVm(const Request &request)
+{
+    return vmAction(request, &Vm::VmManager::resume);
+}
+
+ApiFuture VmController::restartVm(const Request &request)
+{
+    return vmAction(request, &Vm::VmManager::restart);
+}
+
+} // namespace Server

@@ -1,0 +1,43 @@
+#pragma once
+// The VMs themselves: create, list, get, delete, and their lifecycle
+// (start, stop, pause, resume, restart), over Vm::VmManager.
+
+#include "server/apitypes.h"
+
+namespace Vm {
+class VmManager;
+}
+
+namespace Server {
+
+class Router;
+
+class VmController final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(VmController)
+public:
+    // The manager must outlive the controller.
+    explicit VmController(Vm::VmManager &manager, QObject *parent = nullptr);
+
+    void addRoutes(Router &router);
+
+    ApiFuture listVms(const Request &request);
+    ApiFuture createVm(const Request &request);
+    ApiFuture getVm(const Request &request);
+    ApiFuture deleteVm(const Request &request);
+    ApiFuture startVm(const Request &request);
+    ApiFuture stopVm(const Request &request);
+    ApiFuture pauseVm(const Request &request);
+    ApiFuture resumeVm(const Request &request);
+    ApiFuture restartVm(const Request &request);
+
+private:
+    // Run one VmManager lifecycle call for the {name} parameter; answer with the VM.
+    ApiFuture vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &));
+    // Start a VM just created; one that does not start is removed.
+    ApiFuture startCreated(const QString &name);
+
+    Vm::VmManager &m_manager;
+};
+
+} // namespace Server
