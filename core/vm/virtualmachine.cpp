@@ -129,7 +129,6 @@ BootJob::Request VirtualMachine::bootRequest(BootJob::Kind kind) const
     spec.kernelCmdline = QString(m_template.kernelCmdline + QStringLiteral(" mvs.hostname=") + m_name + QLatin1Char(' ') + m_extraKernelArgs).trimmed();
     if (m_template.desktop.enabled)
         spec.kernelCmdline += QLatin1Char(' ') + m_template.desktop.kernelArgs();
-    spec.consoleLogPath = consoleLogPath();
     spec.agentPortName = m_template.agentPortName;
     spec.agentVsockPort = m_template.agentVsockPort;
     spec.machine = m_template.qemuMachine;
@@ -190,6 +189,7 @@ Core::Expected<Vmm::VmmInstance *> VirtualMachine::attachInstance(Vmm::VmSpec sp
     } else {
         m_adoptedRuntimeDir = spec.runtimeDir;
     }
+    spec.consoleLogPath = consoleLogPath(); // in the runtime directory unless set
     m_instance = m_driver.createInstance(spec);
     connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
     setState(State::Booting);
