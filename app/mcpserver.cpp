@@ -64,6 +64,36 @@ QJsonObject tool(const char *name, const char *description, const QJsonObject &p
                        {QStringLiteral("inputSchema"), schema}};
 }
 
+// Arguments that several tools share.
+const QString kNameArg = QStringLiteral("name");
+const QString kSnapshotArg = QStringLiteral("snapshot");
+const QString kPathArg = QStringLiteral("path");
+
+QJsonObject sandboxNameProp()
+{
+    return prop("string", "The sandbox's name");
+}
+
+QJsonObject pathProp()
+{
+    return prop("string", "Absolute path in the sandbox");
+}
+
+QJsonObject snapshotNameProp()
+{
+    return prop("string", "The snapshot's name");
+}
+
+QJsonObject commandProp()
+{
+    return QJsonObject{{QStringLiteral("description"),
+                        QStringLiteral("The command: a shell string (run by /bin/sh -c) or an argv array of strings")},
+                       {QStringLiteral("oneOf"), QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}},
+                                                            QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
+                                                                        {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}}},
+                                                                        {QStringLiteral("minItems"), 1}}}}};
+}
+
 QString compact(const QJsonValue &v)
 {
     return QString::fromUtf8(v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented)
@@ -232,101 +262,122 @@ void McpServer::handleMessage(const QByteArray &line)
     replyError(id, kMethodNotFound, QStringLiteral("method not found: %1").arg(method));
 }
 
-// The tools: one table of name, description, input schema and handler.
+// The tools: one table of name, description, input schema and handler,
+// assembled from its groups in the order tools/list shows them.
 const QList<McpServer::Tool> &McpServer::tools()
 {
-    static const QList<Tool> table = [] {
-        const QJsonObject name = prop("string", "The sandbox's name");
-        const QJsonObject path = prop("string", "Absolute path in the sandbox");
-        const QJsonObject snapshot = prop("string", "The snapshot's name");
-        const QString n = QStringLiteral("name");
-        const QString s = QStringLiteral("snapshot");
-        const QString p = QStringLiteral("path");
-        QJsonObject command{{QStringLiteral("description"),
-                             QStringLiteral("The command: a shell string (run by /bin/sh -c) or an argv array of strings")},
-                            {QStringLiteral("oneOf"), QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}},
-                                                                 QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
-                                                                             {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}}},
-                                                                             {QStringLiteral("minItems"), 1}}}}};
-        return QList<Tool>{
-            {tool("create_sandbox", "Create and boot a new sandbox (a microVM) and return its name.",
-                  {{n, prop("string", "A name for it (letters, digits, '-', '_'); made up when absent")},
-                   {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")}},
-                  {}),
-             &McpServer::createSandbox},
-            {tool("list_sandboxes", "List the sandboxes with their state and template.", {}, {}), &McpServer::listSandboxes},
-            {tool("destroy_sandbox", "Stop a sandbox and delete it.", {{n, name}}, {n}), &McpServer::destroySandbox},
-            {tool("run_command", "Run a command in a sandbox and return its exit code, stdout and stderr.",
-                  {{n, name},
-                   {QStringLiteral("command"), command},
-                   {QStringLiteral("timeout_s"), prop("number", "Kill the command after this many seconds")},
-                   {QStringLiteral("stdin"), prop("string", "Text fed to the command's standard input")}},
-                  {n, QStringLiteral("command")}),
-             &McpServer::runCommand},
-            {tool("write_file", "Write a file in a sandbox (parent directories are created).",
-                  {{n, name},
-                   {p, path},
-                   {QStringLiteral("content"), prop("string", "The file's text (UTF-8)")},
-                   {QStringLiteral("content_base64"), prop("string", "The file's bytes, base64 encoded (instead of content)")}},
-                  {n, p}),
-             &McpServer::writeFile},
-            {tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.", {{n, name}, {p, path}}, {n, p}),
-             &McpServer::readFile},
-            {tool("screenshot",
-                  "Take a screenshot of a sandbox's desktop (desktop templates). Returns a PNG image and the scale "
-                  "to map image coordinates back to the screen.",
-                  {{n, name},
-                   {QStringLiteral("max_width"), prop("integer", "Scale the image down to fit this width (default: the screen's)")},
-                   {QStringLiteral("max_height"), prop("integer", "Scale the image down to fit this height (default: the screen's)")}},
-                  {n}),
-             &McpServer::screenshot},
-            {tool("computer_input",
-                  "Drive a sandbox's desktop with the mouse and keyboard. 'actions' is a list of objects applied in order, each with "
-                  "'action' one of: move {x,y}; click {x?,y?,button? (left|middle|right),count? (1-3)}; drag {x,y,to_x,to_y,button?}; "
-                  "scroll {x?,y?,dx?,dy? (notches; dy>0 scrolls down)}; type {text}; key {keys, e.g. \"ctrl+alt+t\", \"Return\"}. "
-                  "Coordinates are screen pixels, or screenshot pixels when 'scale' is the screenshot's scale. Refused while a "
-                  "human has taken control of the desktop.",
-                  {{n, name},
-                   {QStringLiteral("actions"), QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
-                                                           {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("object")}}},
-                                                           {QStringLiteral("minItems"), 1}}},
-                   {QStringLiteral("scale"), prop("number", "The scale of the screenshot the coordinates come from (default 1)")}},
-                  {n, QStringLiteral("actions")}),
-             &McpServer::computerInput},
-            {tool("display_info", "A sandbox's desktop: its size and who is driving it (the agent, or a human who took control).",
-                  {{n, name}}, {n}),
-             &McpServer::displayInfo},
-            {tool("snapshot_create",
-                  "Snapshot a running sandbox: its memory, processes and disk, to come back to later (snapshot_restore) or to "
-                  "start copies from (snapshot_fork). The sandbox is paused for about a second, then runs on.",
-                  {{n, name},
-                   {s, prop("string", "A name for the snapshot (lowercase letters, digits, '-'); snap-<UTC time> when absent")},
-                   {QStringLiteral("leave_paused"), prop("boolean", "Leave the sandbox paused afterwards (default false)")}},
-                  {n}),
-             &McpServer::snapshotCreate},
-            {tool("snapshot_list", "List a sandbox's snapshots, oldest first: name, time, parent and size.", {{n, name}}, {n}),
-             &McpServer::snapshotList},
-            {tool("snapshot_restore",
-                  "Bring a sandbox back to a snapshot: files, memory and running processes as they were when it was taken. "
-                  "Whatever happened since is lost; the snapshot stays. A corrupted snapshot is refused and the sandbox left alone.",
-                  {{n, name}, {s, snapshot}}, {n, s}),
-             &McpServer::snapshotRestore},
-            {tool("snapshot_fork",
-                  "Start new sandboxes from a snapshot, each a running copy with its own name, disk and host name. Returns their names.",
-                  {{n, name},
-                   {s, snapshot},
-                   {QStringLiteral("count"), QJsonObject{{QStringLiteral("type"), QStringLiteral("integer")},
-                                                         {QStringLiteral("description"), QStringLiteral("How many (default 1)")},
-                                                         {QStringLiteral("minimum"), 1},
-                                                         {QStringLiteral("maximum"), 16}}},
-                   {QStringLiteral("name_prefix"), prop("string", "The new sandboxes are named <prefix>-<n> (default <name>-fork)")}},
-                  {n, s}),
-             &McpServer::snapshotFork},
-            {tool("snapshot_delete", "Delete a snapshot of a sandbox (the sandbox itself is not touched).", {{n, name}, {s, snapshot}}, {n, s}),
-             &McpServer::snapshotDelete},
-        };
-    }();
+    static const QList<Tool> table = sandboxTools() + guestTools() + desktopTools() + snapshotTools();
     return table;
+}
+
+QList<McpServer::Tool> McpServer::sandboxTools()
+{
+    const QString &n = kNameArg;
+    return {
+        {tool("create_sandbox", "Create and boot a new sandbox (a microVM) and return its name.",
+              {{n, prop("string", "A name for it (letters, digits, '-', '_'); made up when absent")},
+               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")}},
+              {}),
+         &McpServer::createSandbox},
+        {tool("list_sandboxes", "List the sandboxes with their state and template.", {}, {}), &McpServer::listSandboxes},
+        {tool("destroy_sandbox", "Stop a sandbox and delete it.", {{n, sandboxNameProp()}}, {n}), &McpServer::destroySandbox},
+    };
+}
+
+QList<McpServer::Tool> McpServer::guestTools()
+{
+    const QString &n = kNameArg;
+    const QString &p = kPathArg;
+    const QJsonObject name = sandboxNameProp();
+    const QJsonObject path = pathProp();
+    return {
+        {tool("run_command", "Run a command in a sandbox and return its exit code, stdout and stderr.",
+              {{n, name},
+               {QStringLiteral("command"), commandProp()},
+               {QStringLiteral("timeout_s"), prop("number", "Kill the command after this many seconds")},
+               {QStringLiteral("stdin"), prop("string", "Text fed to the command's standard input")}},
+              {n, QStringLiteral("command")}),
+         &McpServer::runCommand},
+        {tool("write_file", "Write a file in a sandbox (parent directories are created).",
+              {{n, name},
+               {p, path},
+               {QStringLiteral("content"), prop("string", "The file's text (UTF-8)")},
+               {QStringLiteral("content_base64"), prop("string", "The file's bytes, base64 encoded (instead of content)")}},
+              {n, p}),
+         &McpServer::writeFile},
+        {tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.", {{n, name}, {p, path}}, {n, p}),
+         &McpServer::readFile},
+    };
+}
+
+QList<McpServer::Tool> McpServer::desktopTools()
+{
+    const QString &n = kNameArg;
+    const QJsonObject name = sandboxNameProp();
+    return {
+        {tool("screenshot",
+              "Take a screenshot of a sandbox's desktop (desktop templates). Returns a PNG image and the scale "
+              "to map image coordinates back to the screen.",
+              {{n, name},
+               {QStringLiteral("max_width"), prop("integer", "Scale the image down to fit this width (default: the screen's)")},
+               {QStringLiteral("max_height"), prop("integer", "Scale the image down to fit this height (default: the screen's)")}},
+              {n}),
+         &McpServer::screenshot},
+        {tool("computer_input",
+              "Drive a sandbox's desktop with the mouse and keyboard. 'actions' is a list of objects applied in order, each with "
+              "'action' one of: move {x,y}; click {x?,y?,button? (left|middle|right),count? (1-3)}; drag {x,y,to_x,to_y,button?}; "
+              "scroll {x?,y?,dx?,dy? (notches; dy>0 scrolls down)}; type {text}; key {keys, e.g. \"ctrl+alt+t\", \"Return\"}. "
+              "Coordinates are screen pixels, or screenshot pixels when 'scale' is the screenshot's scale. Refused while a "
+              "human has taken control of the desktop.",
+              {{n, name},
+               {QStringLiteral("actions"), QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
+                                                       {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("object")}}},
+                                                       {QStringLiteral("minItems"), 1}}},
+               {QStringLiteral("scale"), prop("number", "The scale of the screenshot the coordinates come from (default 1)")}},
+              {n, QStringLiteral("actions")}),
+         &McpServer::computerInput},
+        {tool("display_info", "A sandbox's desktop: its size and who is driving it (the agent, or a human who took control).",
+              {{n, name}}, {n}),
+         &McpServer::displayInfo},
+    };
+}
+
+QList<McpServer::Tool> McpServer::snapshotTools()
+{
+    const QString &n = kNameArg;
+    const QString &s = kSnapshotArg;
+    const QJsonObject name = sandboxNameProp();
+    const QJsonObject snapshot = snapshotNameProp();
+    return {
+        {tool("snapshot_create",
+              "Snapshot a running sandbox: its memory, processes and disk, to come back to later (snapshot_restore) or to "
+              "start copies from (snapshot_fork). The sandbox is paused for about a second, then runs on.",
+              {{n, name},
+               {s, prop("string", "A name for the snapshot (lowercase letters, digits, '-'); snap-<UTC time> when absent")},
+               {QStringLiteral("leave_paused"), prop("boolean", "Leave the sandbox paused afterwards (default false)")}},
+              {n}),
+         &McpServer::snapshotCreate},
+        {tool("snapshot_list", "List a sandbox's snapshots, oldest first: name, time, parent and size.", {{n, name}}, {n}),
+         &McpServer::snapshotList},
+        {tool("snapshot_restore",
+              "Bring a sandbox back to a snapshot: files, memory and running processes as they were when it was taken. "
+              "Whatever happened since is lost; the snapshot stays. A corrupted snapshot is refused and the sandbox left alone.",
+              {{n, name}, {s, snapshot}}, {n, s}),
+         &McpServer::snapshotRestore},
+        {tool("snapshot_fork",
+              "Start new sandboxes from a snapshot, each a running copy with its own name, disk and host name. Returns their names.",
+              {{n, name},
+               {s, snapshot},
+               {QStringLiteral("count"), QJsonObject{{QStringLiteral("type"), QStringLiteral("integer")},
+                                                     {QStringLiteral("description"), QStringLiteral("How many (default 1)")},
+                                                     {QStringLiteral("minimum"), 1},
+                                                     {QStringLiteral("maximum"), 16}}},
+               {QStringLiteral("name_prefix"), prop("string", "The new sandboxes are named <prefix>-<n> (default <name>-fork)")}},
+              {n, s}),
+         &McpServer::snapshotFork},
+        {tool("snapshot_delete", "Delete a snapshot of a sandbox (the sandbox itself is not touched).", {{n, name}, {s, snapshot}}, {n, s}),
+         &McpServer::snapshotDelete},
+    };
 }
 
 QJsonArray McpServer::toolDefinitions()

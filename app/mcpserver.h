@@ -55,6 +55,11 @@ private:
         Handler handler;
     };
     static const QList<Tool> &tools();
+    // The tools by group: sandboxes, guest commands and files, desktop, snapshots.
+    static QList<Tool> sandboxTools();
+    static QList<Tool> guestTools();
+    static QList<Tool> desktopTools();
+    static QList<Tool> snapshotTools();
     static const Tool *findTool(const QString &name);
     void callTool(const QString &name, const QJsonObject &args, const Reply &reply);
     template<typename T, typename F>

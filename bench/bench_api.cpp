@@ -204,31 +204,9 @@ double coreExecs(Agent::AgentClient *agent, int count)
 }
 
 
-} // namespace
-
-int main(int argc, char **argv)
+// One running VM for exec ("bench"), the rest as records so the list has rows.
+void createVms(Vm::VmManager &manager, int vmCount)
 {
-    QCoreApplication app(argc, argv);
-    const QStringList args = app.arguments();
-    const int clients = Bench::intArg(args, QStringLiteral("--clients"), 32);
-    const int requests = Bench::intArg(args, QStringLiteral("--requests"), 100);
-    const int vmCount = Bench::intArg(args, QStringLiteral("--vms"), 8);
-    const int execs = Bench::intArg(args, QStringLiteral("--execs"), 200);
-
-    QTemporaryDir state;
-    auto driver = Vmm::createDriver(Vmm::DriverOptions());
-    if (!driver)
-        die(driver.error().message);
-    Vm::VmManager manager(**driver, state.path());
-    Server::Api controller(manager);
-    Server::HttpAdapter::Options options;
-    options.token = QByteArrayLiteral("bench-token");
-    Server::HttpAdapter adapter(controller, options);
-    auto port = adapter.listen(QHostAddress::LocalHost, 0);
-    if (!port)
-        die(port.error().message);
-
-    // One running VM for exec, the rest as records so the list has rows.
     for (int i = 0; i < vmCount; ++i) {
         Vm::VmManager::CreateOptions o;
         o.name = i == 0 ? QStringLiteral("bench") : QStringLiteral("idle-%1").arg(i);
@@ -236,44 +214,50 @@ int main(int argc, char **argv)
         if (auto r = manager.create(o); !r)
             die(r.error().message);
     }
-    std::printf("booting the exec VM (%s driver)...\n", qPrintable((*driver)->name()));
-    std::fflush(stdout);
-    if (auto r = Bench::await(manager.start(QStringLiteral("bench")), kBootTimeoutMs); !r)
-        die(QStringLiteral("boot failed: %1").arg(r.error().toString()));
-    auto agent = manager.agent(QStringLiteral("bench"));
-    if (!agent)
-        die(agent.error().toString());
+}
 
-    // 1. list latency under load, beside health under the same load
-    const LoadResult health = load(*port, options.token, "/api/v1/health", clients, requests);
-    const LoadResult list = load(*port, options.token, "/api/v1/vms", clients, requests);
-    if (!health.error.isEmpty() || !list.error.isEmpty())
-        die(QStringLiteral("load failed: %1 %2").arg(health.error, list.error));
-
-    // 2. exec: API beside core, interleaved in blocks
-    coreExecs(*agent, 10); // warm up both paths
-    QString error;
-    apiExecs(*port, options.token, "bench", 10, &error);
+struct ExecTimes {
     double coreS = 0;
     double apiS = 0;
+};
+
+// Exec: API beside core, interleaved in blocks.
+ExecTimes measureExecs(Agent::AgentClient *agent, quint16 port, const QByteArray &token, int execs)
+{
+    coreExecs(agent, 10); // warm up both paths
+    QString error;
+    apiExecs(port, token, "bench", 10, &error);
+    ExecTimes times;
     for (int done = 0; done < execs && error.isEmpty(); done += kExecBlock) {
         const int n = std::min(kExecBlock, execs - done);
-        coreS += coreExecs(*agent, n);
-        apiS += apiExecs(*port, options.token, "bench", n, &error);
+        times.coreS += coreExecs(agent, n);
+        times.apiS += apiExecs(port, token, "bench", n, &error);
     }
     if (!error.isEmpty())
         die(error);
+    return times;
+}
 
+struct Report {
+    int clients = 0;
+    int requests = 0;
+    int vmCount = 0;
+    int execs = 0;
+    QString driverName;
+};
+
+void printReport(const Report &run, const LoadResult &health, const LoadResult &list, const ExecTimes &times)
+{
     const double healthP50 = Bench::percentile(health.latenciesMs, 0.5);
     const double healthP99 = Bench::percentile(health.latenciesMs, 0.99);
     const double listP50 = Bench::percentile(list.latenciesMs, 0.5);
     const double listP99 = Bench::percentile(list.latenciesMs, 0.99);
-    const double coreRate = execs / coreS;
-    const double apiRate = execs / apiS;
-    const double overhead = (apiS / coreS - 1.0) * 100.0;
+    const double coreRate = run.execs / times.coreS;
+    const double apiRate = run.execs / times.apiS;
+    const double overhead = (times.apiS / times.coreS - 1.0) * 100.0;
 
-    std::printf("\nbench_api: %d clients x %d requests, %d VMs listed, %d execs of `true` each way (%s driver)\n\n", clients, requests,
-                vmCount, execs, qPrintable((*driver)->name()));
+    std::printf("\nbench_api: %d clients x %d requests, %d VMs listed, %d execs of `true` each way (%s driver)\n\n", run.clients,
+                run.requests, run.vmCount, run.execs, qPrintable(run.driverName));
     std::printf("| measure | service | floor (same run) | ratio | aim |\n|---|---|---|---|---|\n");
     std::printf("| GET /api/v1/vms p50 | %.2f ms | GET /api/v1/health p50: %.2f ms | %.2f | |\n", listP50, healthP50, listP50 / healthP50);
     std::printf("| GET /api/v1/vms p99 | %.2f ms | GET /api/v1/health p99: %.2f ms | %.2f | |\n", listP99, healthP99, listP99 / healthP99);
@@ -283,6 +267,51 @@ int main(int argc, char **argv)
     std::printf("| exec round trips | %.1f /s via API | %.1f /s via core | %.3f | overhead %.1f%% (aim < 10%%: %s) |\n", apiRate, coreRate,
                 apiRate / coreRate, overhead, overhead < 10.0 ? "met" : "NOT met");
     std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const QStringList args = app.arguments();
+    Report run;
+    run.clients = Bench::intArg(args, QStringLiteral("--clients"), 32);
+    run.requests = Bench::intArg(args, QStringLiteral("--requests"), 100);
+    run.vmCount = Bench::intArg(args, QStringLiteral("--vms"), 8);
+    run.execs = Bench::intArg(args, QStringLiteral("--execs"), 200);
+
+    QTemporaryDir state;
+    auto driver = Vmm::createDriver(Vmm::DriverOptions());
+    if (!driver)
+        die(driver.error().message);
+    run.driverName = (*driver)->name();
+    Vm::VmManager manager(**driver, state.path());
+    Server::Api controller(manager);
+    Server::HttpAdapter::Options options;
+    options.token = QByteArrayLiteral("bench-token");
+    Server::HttpAdapter adapter(controller, options);
+    auto port = adapter.listen(QHostAddress::LocalHost, 0);
+    if (!port)
+        die(port.error().message);
+
+    createVms(manager, run.vmCount);
+    std::printf("booting the exec VM (%s driver)...\n", qPrintable(run.driverName));
+    std::fflush(stdout);
+    if (auto r = Bench::await(manager.start(QStringLiteral("bench")), kBootTimeoutMs); !r)
+        die(QStringLiteral("boot failed: %1").arg(r.error().toString()));
+    auto agent = manager.agent(QStringLiteral("bench"));
+    if (!agent)
+        die(agent.error().toString());
+
+    // 1. list latency under load, beside health under the same load
+    const LoadResult health = load(*port, options.token, "/api/v1/health", run.clients, run.requests);
+    const LoadResult list = load(*port, options.token, "/api/v1/vms", run.clients, run.requests);
+    if (!health.error.isEmpty() || !list.error.isEmpty())
+        die(QStringLiteral("load failed: %1 %2").arg(health.error, list.error));
+    // 2. exec: API beside core
+    const ExecTimes times = measureExecs(*agent, *port, options.token, run.execs);
+    printReport(run, health, list, times);
 
     if (auto r = Bench::await(manager.remove(QStringLiteral("bench")), 60000); !r)
         std::fprintf(stderr, "bench_api: cleanup: %s\n", qPrintable(r.error().toString()));

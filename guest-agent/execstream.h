@@ -34,6 +34,9 @@ private:
     };
 
     void fail(Protocol::ErrorCode code, const std::string &message);
+    void watchOutput(UniqueFd stdoutFd, UniqueFd stderrFd);
+    void watchStdin(UniqueFd stdinFd);
+    void announceStarted(std::uint32_t timeoutMs);
     void onOutput(int index);
     void closeOutput(int index);
     void onChildExit(int status);

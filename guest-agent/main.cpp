@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,183 @@ struct TransportSpec {
     std::string value;
 };
 
+struct Options {
+    AgentConfig config;
+    std::string portName = "org.microvm.agent";
+    std::vector<TransportSpec> specs;
+    bool autoChannels = false;
+    std::string autoVsockPort = "1024";
+};
+
+// Walks the command line one option at a time; "--name=value" and
+// "--name value" both work.
+class ArgCursor {
+public:
+    ArgCursor(int argc, char **argv) : m_argc(argc), m_argv(argv) {}
+
+    bool next()
+    {
+        if (++m_index >= m_argc)
+            return false;
+        m_name = m_argv[m_index];
+        m_value.clear();
+        m_hasValue = false;
+        if (const auto eq = m_name.find('='); m_name.rfind("--", 0) == 0 && eq != std::string::npos) {
+            m_value = m_name.substr(eq + 1);
+            m_name.resize(eq);
+            m_hasValue = true;
+        }
+        return true;
+    }
+    // The option without its "=value".
+    const std::string &name() const { return m_name; }
+    // The option as given.
+    const char *raw() const { return m_argv[m_index]; }
+    // The option's value, from "=value" or the next argument.
+    bool value(std::string *out)
+    {
+        if (m_hasValue) {
+            *out = m_value;
+            return true;
+        }
+        if (m_index + 1 >= m_argc) {
+            std::fprintf(stderr, "microvm-agent: %s needs a value\n", m_name.c_str());
+            return false;
+        }
+        *out = m_argv[++m_index];
+        return true;
+    }
+
+private:
+    const int m_argc;
+    char **const m_argv;
+    int m_index = 0;
+    std::string m_name;
+    std::string m_value;
+    bool m_hasValue = false;
+};
+
+// The transport options (and --port-name); anything else is unknown.
+// Returns an exit code, or nothing to go on.
+std::optional<int> parseTransportOption(ArgCursor &args, Options &options)
+{
+    const std::string arg = args.name();
+    std::string v;
+    if (arg == "--serial") {
+        if (!args.value(&v))
+            return 2;
+        options.specs.push_back({TransportSpec::Serial, v});
+    } else if (arg == "--port-name") {
+        if (!args.value(&v))
+            return 2;
+        options.portName = v;
+    } else if (arg == "--vsock") {
+        unsigned long port = 0;
+        if (!args.value(&v))
+            return 2;
+        if (!parseUnsigned(v, 0xffffffffUL, &port)) {
+            std::fprintf(stderr, "microvm-agent: bad vsock port \"%s\"\n", v.c_str());
+            return 2;
+        }
+        options.specs.push_back({TransportSpec::Vsock, v});
+    } else if (arg == "--unix") {
+        if (!args.value(&v))
+            return 2;
+        options.specs.push_back({TransportSpec::Unix, v});
+    } else if (arg == "--fd" || arg == "--listen-fd") {
+        unsigned long fd = 0;
+        if (!args.value(&v))
+            return 2;
+        if (!parseUnsigned(v, 1u << 20, &fd)) {
+            std::fprintf(stderr, "microvm-agent: bad fd \"%s\"\n", v.c_str());
+            return 2;
+        }
+        options.specs.push_back({TransportSpec::Fd, v});
+    } else {
+        std::fprintf(stderr, "microvm-agent: unknown option \"%s\"\n", args.raw());
+        printUsage(stderr);
+        return 2;
+    }
+    return std::nullopt;
+}
+
+// One option. The one-shot modes (--version, --help, --init-setup,
+// --reseed-rng) run here. Returns an exit code, or nothing to go on.
+std::optional<int> parseOption(ArgCursor &args, Options &options)
+{
+    const std::string &arg = args.name();
+    if (arg == "--version") {
+        std::printf("microvm-agent %s\n", MVS_AGENT_VERSION);
+        return 0;
+    }
+    if (arg == "--help" || arg == "-h") {
+        printUsage(stdout);
+        return 0;
+    }
+    if (arg == "--init-setup")
+        return GuestInit::runSetup();
+    if (arg == "--reseed-rng")
+        return GuestInit::reseedRandom();
+    if (arg == "--auto") {
+        options.autoChannels = true;
+        return std::nullopt;
+    }
+    if (arg == "--vsock-port") {
+        unsigned long port = 0;
+        if (!args.value(&options.autoVsockPort) || !parseUnsigned(options.autoVsockPort, 0xffffffffUL, &port)) {
+            std::fprintf(stderr, "microvm-agent: bad --vsock-port\n");
+            return 2;
+        }
+        return std::nullopt;
+    }
+    if (arg == "--no-shutdown") {
+        options.config.allowShutdown = false;
+        return std::nullopt;
+    }
+    return parseTransportOption(args, options);
+}
+
+// The whole command line, then the channels --auto finds. Returns an exit
+// code, or nothing when there is something to serve.
+std::optional<int> parseArguments(int argc, char **argv, Options &options)
+{
+    ArgCursor args(argc, argv);
+    while (args.next()) {
+        if (const auto exitCode = parseOption(args, options))
+            return exitCode;
+    }
+    if (options.autoChannels) {
+        const GuestInit::Channels ch = GuestInit::detectChannels(options.portName);
+        if (ch.serial)
+            options.specs.push_back({TransportSpec::Serial, "auto"});
+        if (ch.vsock)
+            options.specs.push_back({TransportSpec::Vsock, options.autoVsockPort});
+    }
+    if (options.specs.empty()) {
+        std::fprintf(stderr, "microvm-agent: no transport given\n");
+        printUsage(stderr);
+        return 2;
+    }
+    return std::nullopt;
+}
+
+std::unique_ptr<Transport> makeTransport(EventLoop &loop, const Options &options, const TransportSpec &spec)
+{
+    switch (spec.kind) {
+    case TransportSpec::Serial:
+        return std::make_unique<SerialTransport>(loop, options.config, spec.value, options.portName);
+    case TransportSpec::Vsock:
+        return std::make_unique<VsockTransport>(
+            loop, options.config, static_cast<std::uint32_t>(std::strtoul(spec.value.c_str(), nullptr, 10)));
+    case TransportSpec::Unix:
+        return std::make_unique<UnixTransport>(loop, options.config, spec.value);
+    case TransportSpec::Fd:
+        return std::make_unique<FdTransport>(loop, options.config,
+                                             static_cast<int>(std::strtol(spec.value.c_str(), nullptr, 10)));
+    }
+    return nullptr;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -90,111 +268,9 @@ int main(int argc, char **argv)
     ensureStandardFds();
     ::signal(SIGPIPE, SIG_IGN);
 
-    AgentConfig config;
-    std::string portName = "org.microvm.agent";
-    std::vector<TransportSpec> specs;
-    bool autoChannels = false;
-    std::string autoVsockPort = "1024";
-
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        std::string value;
-        bool hasValue = false;
-        if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-            value = arg.substr(eq + 1);
-            arg.resize(eq);
-            hasValue = true;
-        }
-        const auto needValue = [&](std::string *out) {
-            if (hasValue) {
-                *out = value;
-                return true;
-            }
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "microvm-agent: %s needs a value\n", arg.c_str());
-                return false;
-            }
-            *out = argv[++i];
-            return true;
-        };
-
-        if (arg == "--version") {
-            std::printf("microvm-agent %s\n", MVS_AGENT_VERSION);
-            return 0;
-        }
-        if (arg == "--help" || arg == "-h") {
-            printUsage(stdout);
-            return 0;
-        }
-        if (arg == "--init-setup")
-            return GuestInit::runSetup();
-        if (arg == "--reseed-rng")
-            return GuestInit::reseedRandom();
-        if (arg == "--auto") {
-            autoChannels = true;
-            continue;
-        }
-        if (arg == "--vsock-port") {
-            unsigned long port = 0;
-            if (!needValue(&autoVsockPort) || !parseUnsigned(autoVsockPort, 0xffffffffUL, &port)) {
-                std::fprintf(stderr, "microvm-agent: bad --vsock-port\n");
-                return 2;
-            }
-            continue;
-        }
-        if (arg == "--no-shutdown") {
-            config.allowShutdown = false;
-            continue;
-        }
-        std::string v;
-        if (arg == "--serial") {
-            if (!needValue(&v))
-                return 2;
-            specs.push_back({TransportSpec::Serial, v});
-        } else if (arg == "--port-name") {
-            if (!needValue(&v))
-                return 2;
-            portName = v;
-        } else if (arg == "--vsock") {
-            unsigned long port = 0;
-            if (!needValue(&v))
-                return 2;
-            if (!parseUnsigned(v, 0xffffffffUL, &port)) {
-                std::fprintf(stderr, "microvm-agent: bad vsock port \"%s\"\n", v.c_str());
-                return 2;
-            }
-            specs.push_back({TransportSpec::Vsock, v});
-        } else if (arg == "--unix") {
-            if (!needValue(&v))
-                return 2;
-            specs.push_back({TransportSpec::Unix, v});
-        } else if (arg == "--fd" || arg == "--listen-fd") {
-            unsigned long fd = 0;
-            if (!needValue(&v))
-                return 2;
-            if (!parseUnsigned(v, 1u << 20, &fd)) {
-                std::fprintf(stderr, "microvm-agent: bad fd \"%s\"\n", v.c_str());
-                return 2;
-            }
-            specs.push_back({TransportSpec::Fd, v});
-        } else {
-            std::fprintf(stderr, "microvm-agent: unknown option \"%s\"\n", argv[i]);
-            printUsage(stderr);
-            return 2;
-        }
-    }
-    if (autoChannels) {
-        const GuestInit::Channels ch = GuestInit::detectChannels(portName);
-        if (ch.serial)
-            specs.push_back({TransportSpec::Serial, "auto"});
-        if (ch.vsock)
-            specs.push_back({TransportSpec::Vsock, autoVsockPort});
-    }
-    if (specs.empty()) {
-        std::fprintf(stderr, "microvm-agent: no transport given\n");
-        printUsage(stderr);
-        return 2;
-    }
+    Options options;
+    if (const auto exitCode = parseArguments(argc, argv, options))
+        return *exitCode;
 
     EventLoop loop;
     if (!loop.init())
@@ -205,24 +281,8 @@ int main(int argc, char **argv)
     });
 
     std::vector<std::unique_ptr<Transport>> transports;
-    for (const auto &spec : specs) {
-        switch (spec.kind) {
-        case TransportSpec::Serial:
-            transports.push_back(std::make_unique<SerialTransport>(loop, config, spec.value, portName));
-            break;
-        case TransportSpec::Vsock:
-            transports.push_back(std::make_unique<VsockTransport>(
-                loop, config, static_cast<std::uint32_t>(std::strtoul(spec.value.c_str(), nullptr, 10))));
-            break;
-        case TransportSpec::Unix:
-            transports.push_back(std::make_unique<UnixTransport>(loop, config, spec.value));
-            break;
-        case TransportSpec::Fd:
-            transports.push_back(
-                std::make_unique<FdTransport>(loop, config, static_cast<int>(std::strtol(spec.value.c_str(), nullptr, 10))));
-            break;
-        }
-    }
+    for (const auto &spec : options.specs)
+        transports.push_back(makeTransport(loop, options, spec));
     logMessage("version %s starting", MVS_AGENT_VERSION);
     for (auto &transport : transports)
         transport->start();

@@ -38,6 +38,17 @@ std::string printable(std::string_view s)
     return out;
 }
 
+// The request's payload decoded, or nothing (and the host told) if malformed.
+template <typename Request>
+std::optional<Request> decodeRequest(Session &session, std::uint32_t id, std::string_view payload, const char *what)
+{
+    Request req;
+    if (Request::decode(payload, &req))
+        return req;
+    session.sendError(id, ErrorCode::Protocol, std::string("malformed ") + what + " payload");
+    return std::nullopt;
+}
+
 } // namespace
 
 Session::Session(EventLoop &loop, UniqueFd fd, Mode mode, std::string name, const AgentConfig &config,
@@ -382,81 +393,54 @@ void Session::addStream(const std::shared_ptr<Stream> &stream)
     m_streams.emplace(stream->id(), stream);
 }
 
-void Session::handleRequest(MsgType type, std::uint32_t id, std::string_view payload)
+template <typename StreamType, typename Argument>
+void Session::startStream(std::uint32_t id, const Argument &argument)
+{
+    auto stream = std::make_shared<StreamType>(*this, id);
+    addStream(stream);
+    stream->start(argument);
+}
+
+bool Session::acceptsStreamId(MsgType type, std::uint32_t id)
 {
     if (id == 0 && type != MsgType::Health && type != MsgType::Shutdown) {
         sendError(0, ErrorCode::Protocol, "operations need a non-zero stream id");
-        return;
+        return false;
     }
     if (id != 0 && m_streams.count(id) != 0) {
         sendError(id, ErrorCode::Busy, "stream " + std::to_string(id) + " is in use");
-        return;
+        return false;
     }
-    const auto malformed = [this, id](const char *what) {
-        sendError(id, ErrorCode::Protocol, std::string("malformed ") + what + " payload");
-    };
+    return true;
+}
 
+void Session::handleRequest(MsgType type, std::uint32_t id, std::string_view payload)
+{
+    if (!acceptsStreamId(type, id))
+        return;
     switch (type) {
-    case MsgType::ExecStart: {
-        Protocol::ExecStart req;
-        if (!Protocol::ExecStart::decode(payload, &req))
-            return malformed("ExecStart");
-        auto stream = std::make_shared<ExecStream>(*this, id);
-        addStream(stream);
-        stream->start(req);
+    case MsgType::ExecStart:
+        if (const auto req = decodeRequest<Protocol::ExecStart>(*this, id, payload, "ExecStart"))
+            startStream<ExecStream>(id, *req);
         return;
-    }
-    case MsgType::FilePut: {
-        Protocol::FilePut req;
-        if (!Protocol::FilePut::decode(payload, &req))
-            return malformed("FilePut");
-        auto stream = std::make_shared<FilePutStream>(*this, id);
-        addStream(stream);
-        stream->start(req);
+    case MsgType::FilePut:
+        if (const auto req = decodeRequest<Protocol::FilePut>(*this, id, payload, "FilePut"))
+            startStream<FilePutStream>(id, *req);
         return;
-    }
-    case MsgType::FileGet: {
-        Protocol::PathRequest req;
-        if (!Protocol::PathRequest::decode(payload, &req))
-            return malformed("FileGet");
-        auto stream = std::make_shared<FileGetStream>(*this, id);
-        addStream(stream);
-        stream->start(req.path);
+    case MsgType::FileGet:
+        if (const auto req = decodeRequest<Protocol::PathRequest>(*this, id, payload, "FileGet"))
+            startStream<FileGetStream>(id, req->path);
         return;
-    }
-    case MsgType::StreamOpen: {
-        Protocol::StreamOpen req;
-        if (!Protocol::StreamOpen::decode(payload, &req))
-            return malformed("StreamOpen");
-        auto stream = std::make_shared<ForwardStream>(*this, id);
-        addStream(stream);
-        stream->start(req);
+    case MsgType::StreamOpen:
+        if (const auto req = decodeRequest<Protocol::StreamOpen>(*this, id, payload, "StreamOpen"))
+            startStream<ForwardStream>(id, *req);
         return;
-    }
-    case MsgType::Stat: {
-        Protocol::PathRequest req;
-        if (!Protocol::PathRequest::decode(payload, &req))
-            return malformed("Stat");
-        if (req.path.empty() || hasNul(req.path))
-            return sendError(id, ErrorCode::InvalidArgument, "invalid path");
-        Protocol::StatResult result;
-        if (const int err = statPath(req.path, &result.info); err != 0)
-            return sendError(id, errorCodeFromErrno(err), errnoMessage("stat", req.path, err));
-        send(MsgType::StatResult, id, result.encode());
+    case MsgType::Stat:
+        handleStat(id, payload);
         return;
-    }
-    case MsgType::List: {
-        Protocol::PathRequest req;
-        if (!Protocol::PathRequest::decode(payload, &req))
-            return malformed("List");
-        if (req.path.empty() || hasNul(req.path))
-            return sendError(id, ErrorCode::InvalidArgument, "invalid path");
-        Protocol::ListResult result;
-        if (const int err = listDirectory(req.path, &result.entries); err != 0)
-            return sendError(id, errorCodeFromErrno(err), errnoMessage("list", req.path, err));
-        send(MsgType::ListResult, id, result.encode());
+    case MsgType::List:
+        handleList(id, payload);
         return;
-    }
     case MsgType::Health:
         send(MsgType::HealthResult, id, collectHealth(activeStreams()).encode());
         return;
@@ -467,6 +451,40 @@ void Session::handleRequest(MsgType type, std::uint32_t id, std::string_view pay
         sendError(id, ErrorCode::Unsupported, "unsupported request");
         return;
     }
+}
+
+std::optional<std::string> Session::requestedPath(std::uint32_t id, std::string_view payload, const char *what)
+{
+    const auto req = decodeRequest<Protocol::PathRequest>(*this, id, payload, what);
+    if (!req)
+        return std::nullopt;
+    if (req->path.empty() || hasNul(req->path)) {
+        sendError(id, ErrorCode::InvalidArgument, "invalid path");
+        return std::nullopt;
+    }
+    return req->path;
+}
+
+void Session::handleStat(std::uint32_t id, std::string_view payload)
+{
+    const auto path = requestedPath(id, payload, "Stat");
+    if (!path)
+        return;
+    Protocol::StatResult result;
+    if (const int err = statPath(*path, &result.info); err != 0)
+        return sendError(id, errorCodeFromErrno(err), errnoMessage("stat", *path, err));
+    send(MsgType::StatResult, id, result.encode());
+}
+
+void Session::handleList(std::uint32_t id, std::string_view payload)
+{
+    const auto path = requestedPath(id, payload, "List");
+    if (!path)
+        return;
+    Protocol::ListResult result;
+    if (const int err = listDirectory(*path, &result.entries); err != 0)
+        return sendError(id, errorCodeFromErrno(err), errnoMessage("list", *path, err));
+    send(MsgType::ListResult, id, result.encode());
 }
 
 void Session::handleShutdown(std::uint32_t id, std::string_view payload)

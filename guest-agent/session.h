@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,13 @@ private:
     void handleFrame(const Protocol::Frame &frame);
     void handleHello(std::string_view payload);
     void handleRequest(Protocol::MsgType type, std::uint32_t stream, std::string_view payload);
+    bool acceptsStreamId(Protocol::MsgType type, std::uint32_t stream);
+    template <typename StreamType, typename Argument>
+    void startStream(std::uint32_t stream, const Argument &argument);
+    // A PathRequest's path, or nothing (and the host told) if malformed or invalid.
+    std::optional<std::string> requestedPath(std::uint32_t stream, std::string_view payload, const char *what);
+    void handleStat(std::uint32_t stream, std::string_view payload);
+    void handleList(std::uint32_t stream, std::string_view payload);
     void handleShutdown(std::uint32_t stream, std::string_view payload);
     void addStream(const std::shared_ptr<Stream> &stream);
 

@@ -161,7 +161,18 @@ struct VncConnection::Private {
     bool fullUpdateWanted = false;
     QString lastMessage;
 
+    // What waiting for the server found.
+    enum class Wait { Readable, Nothing, Failed };
+
     void run();
+    void prepareThread();
+    void configureClient(rfbClient *cl);
+    // Connects; on failure (or a stop first) finishes and returns false.
+    bool establishConnection(rfbClient *cl);
+    // The message loop, until a stop or an error.
+    Error handleConnection(rfbClient *cl);
+    Wait waitForServer(rfbClient *cl);
+    void closeConnection(rfbClient *cl, Error err);
     void wake() const;
     void requestStop();
     void enqueue(InputEvent ev);
@@ -388,6 +399,21 @@ void VncConnection::Private::setState(State s)
 
 void VncConnection::Private::run()
 {
+    prepareThread();
+    rfbClient *cl = rfbGetClient(8, 3, 4);
+    if (!cl) {
+        finish(Error::ConnectFailed, QStringLiteral("cannot allocate the VNC client"));
+        return;
+    }
+    configureClient(cl);
+    if (!establishConnection(cl))
+        return;
+    const Error err = handleConnection(cl);
+    closeConnection(cl, err);
+}
+
+void VncConnection::Private::prepareThread()
+{
     // libvncclient writes with write(): a peer that went away raises SIGPIPE,
     // whose default action kills the process. Blocked on this thread only,
     // the write fails with EPIPE instead; the process disposition is untouched.
@@ -399,12 +425,10 @@ void VncConnection::Private::run()
     installLogHandlers();
     t_logOwner = q;
     t_lastMessage = &lastMessage;
+}
 
-    rfbClient *cl = rfbGetClient(8, 3, 4);
-    if (!cl) {
-        finish(Error::ConnectFailed, QStringLiteral("cannot allocate the VNC client"));
-        return;
-    }
+void VncConnection::Private::configureClient(rfbClient *cl)
+{
     // 32 bits per pixel laid out as 0x00RRGGBB in host order: QImage::Format_RGB32.
     cl->format.redShift = 16;
     cl->format.greenShift = 8;
@@ -429,11 +453,14 @@ void VncConnection::Private::run()
     cl->serverHost = strdup(host.constData());
     cl->serverPort = port;
     rfbClientSetClientData(cl, &kClientTag, this);
+}
 
+bool VncConnection::Private::establishConnection(rfbClient *cl)
+{
     if (stop.load()) {
         rfbClientCleanup(cl);
         finish(Error::None, QStringLiteral("stopped"));
-        return;
+        return false;
     }
     // On failure rfbInitClient frees cl (rfbClientCleanup); our framebuffer is ours.
     if (!rfbInitClient(cl, nullptr, nullptr)) {
@@ -443,7 +470,7 @@ void VncConnection::Private::run()
                           : passwordRequested ? Error::AuthenticationFailed
                                               : Error::ConnectFailed;
         finish(err, QStringLiteral("%1: %2").arg(where, lastMessage.isEmpty() ? QStringLiteral("connection failed") : lastMessage));
-        return;
+        return false;
     }
     {
         QMutexLocker lock(&sockMutex);
@@ -458,39 +485,52 @@ void VncConnection::Private::run()
     const QSize size(cl->width, cl->height);
     setState(State::Connected);
     post([qq = q, size] { Q_EMIT qq->connected(size); });
+    return true;
+}
 
-    Error err = Error::None;
+VncConnection::Error VncConnection::Private::handleConnection(rfbClient *cl)
+{
     lastMessage.clear();
     while (!stop.load()) {
-        if (!sendQueuedInput(cl)) {
-            err = Error::ConnectionLost;
-            break;
-        }
+        if (!sendQueuedInput(cl))
+            return Error::ConnectionLost;
         // Data already buffered by libvncclient is not seen by poll().
         if (cl->buffered == 0) {
-            pollfd fds[2] = {{cl->sock, POLLIN, 0}, {wakeFd, POLLIN, 0}};
-            const int n = ::poll(fds, 2, kIdleWakeMs);
-            if (n < 0 && errno != EINTR) {
-                lastMessage = QString::fromLocal8Bit(std::strerror(errno));
-                err = Error::ConnectionLost;
-                break;
-            }
-            if (fds[1].revents & POLLIN) {
-                uint64_t v;
-                [[maybe_unused]] const ssize_t r = ::read(wakeFd, &v, sizeof v);
-            }
-            if (n <= 0 || !(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            const Wait wait = waitForServer(cl);
+            if (wait == Wait::Failed)
+                return Error::ConnectionLost;
+            if (wait == Wait::Nothing)
                 continue;
         }
-        if (!HandleRFBServerMessage(cl)) {
-            err = stop.load() ? Error::None : Error::ConnectionLost;
-            break;
-        }
+        if (!HandleRFBServerMessage(cl))
+            return stop.load() ? Error::None : Error::ConnectionLost;
         if (fullUpdateWanted) {
             fullUpdateWanted = false;
             SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE);
         }
     }
+    return Error::None;
+}
+
+VncConnection::Private::Wait VncConnection::Private::waitForServer(rfbClient *cl)
+{
+    pollfd fds[2] = {{cl->sock, POLLIN, 0}, {wakeFd, POLLIN, 0}};
+    const int n = ::poll(fds, 2, kIdleWakeMs);
+    if (n < 0 && errno != EINTR) {
+        lastMessage = QString::fromLocal8Bit(std::strerror(errno));
+        return Wait::Failed;
+    }
+    if (fds[1].revents & POLLIN) {
+        uint64_t v;
+        [[maybe_unused]] const ssize_t r = ::read(wakeFd, &v, sizeof v);
+    }
+    if (n <= 0 || !(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        return Wait::Nothing;
+    return Wait::Readable;
+}
+
+void VncConnection::Private::closeConnection(rfbClient *cl, Error err)
+{
     {
         QMutexLocker lock(&sockMutex);
         sock = -1;

@@ -23,6 +23,7 @@
 #include <QTemporaryDir>
 
 #include <functional>
+#include <memory>
 
 namespace Image {
 namespace {
@@ -160,8 +161,72 @@ Core::Expected<QStringList> sharedLibraries(const QString &binary)
     return libs;
 }
 
-Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, const QString &agentBinary, const QString &key,
-                                     const std::atomic<bool> &cancel, const std::function<void(const QString &, int)> &report);
+// One build of one image, on a worker thread: a flat sequence of steps that
+// share what they found on this object. Holds the build lock while it lives.
+class ImageBuild {
+public:
+    using Report = std::function<void(const QString &, int)>;
+
+    ImageBuild(const Templates::ImageRecipe &recipe, const QString &agentBinary, const QString &key,
+               const std::atomic<bool> &cancel, const Report &report)
+        : m_recipe(recipe), m_agentBinary(agentBinary), m_key(key), m_cancel(cancel), m_report(report)
+        , m_images(imagesDir()), m_lock(m_images + QLatin1Char('/') + key + QStringLiteral(".lock"))
+    {
+    }
+
+    Core::Expected<GuestImage> run();
+
+private:
+    // A file the initramfs gets from the host.
+    struct Copy {
+        QString guestPath;
+        QString hostPath;
+        quint32 mode;
+    };
+    using Step = Core::Result (ImageBuild::*)();
+
+    Core::Result lock();
+    Core::Result makeWorkDir();
+    Core::Result buildRootDisk();
+    Core::Result fetchKernel();
+    Core::Result followKernelDependency(const QString &deb);
+    Core::Result resolveModules();
+    Core::Result fetchBusybox();
+    Core::Result fetchExtraPackages();
+    Core::Result addPackageBinaries(const Templates::ExtraPackage &pkg, const QString &root);
+    Core::Result writeInitramfs();
+    Core::Result writeSkeleton(CpioWriter &cpio);
+    Core::Result writeApplets(CpioWriter &cpio);
+    Core::Result writeModulesAndExtras(CpioWriter &cpio);
+    Core::Result writeConfiguration(CpioWriter &cpio);
+    Core::Result copyKernel();
+    Core::Result writeManifest();
+    Core::Result moveIntoPlace();
+
+    Core::Result checkCancelled() const;
+    // Progress of the steps after the root disk, scaled behind it.
+    int at(int percent) const;
+
+    const Templates::ImageRecipe &m_recipe;
+    const QString &m_agentBinary;
+    const QString &m_key;
+    const std::atomic<bool> &m_cancel;
+    const Report &m_report;
+    const QString m_images;
+    QLockFile m_lock;
+    std::unique_ptr<QTemporaryDir> m_work;
+
+    QString m_kernelPkg;
+    QString m_kernelRoot;
+    QString m_kernelFile;
+    QString m_kernelVersion;
+    QString m_moduleDir;
+    QStringList m_moduleOrder;
+    QString m_busybox;
+    QByteArray m_applets;
+    QList<Copy> m_extra;
+    QStringList m_modulesList;
+};
 
 } // namespace
 
@@ -234,206 +299,299 @@ Core::Future<GuestImage> ImageBuilder::ensure(const Templates::ImageRecipe &reci
                 Q_EMIT self->progress(step, percent);
         }, Qt::QueuedConnection);
     };
-    return Core::runInThread<GuestImage>(
-        [recipe, agentBinary, k = *key, cancel = m_cancel, report]() { return buildImage(recipe, agentBinary, k, *cancel, report); });
+    return Core::runInThread<GuestImage>([recipe, agentBinary, k = *key, cancel = m_cancel, report]() {
+        return ImageBuild(recipe, agentBinary, k, *cancel, report).run();
+    });
 }
 
 namespace {
 
-Core::Expected<GuestImage> buildImage(const Templates::ImageRecipe &recipe, const QString &agentBinary, const QString &key,
-                                     const std::atomic<bool> &cancel, const std::function<void(const QString &, int)> &report)
+Core::Expected<GuestImage> ImageBuild::run()
 {
-    const QString images = imagesDir();
-    if (auto ok = Core::Paths::ensurePrivateDir(images); !ok)
+    if (auto ok = lock(); !ok)
         return ok.error();
-    QLockFile lock(images + QLatin1Char('/') + key + QStringLiteral(".lock"));
-    lock.setStaleLockTime(0);
-    report(QStringLiteral("Waiting for other builds of this image"), 0);
-    if (!lock.tryLock(ImageBuilder::kLockTimeoutMs))
-        return buildError(QStringLiteral("another process holds the build lock of image %1").arg(key));
-    if (auto img = ImageBuilder::cached(recipe, agentBinary))
+    if (auto img = ImageBuilder::cached(m_recipe, m_agentBinary))
         return img; // built by another process meanwhile
-
-    QTemporaryDir work(images + QStringLiteral("/.build-") + key + QStringLiteral("-XXXXXX"));
-    if (!work.isValid())
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a build directory under %1").arg(images));
-    auto cancelled = [&cancel]() { return cancel.load(); };
-    const Core::Error cancelError(Core::ErrorCode::Cancelled, QStringLiteral("image build cancelled"));
-
-    // 0. The root disk (slow, cached on its own key: a new agent does not rebuild it).
-    if (recipe.hasRootDisk()) {
-        auto disk = RootfsBuilder::ensure(recipe, cancel, [&report](const QString &step, int percent) { report(step, percent * 6 / 10); });
-        if (!disk)
-            return disk.error();
-        if (cancelled())
-            return cancelError;
+    static constexpr Step kSteps[] = {
+        &ImageBuild::makeWorkDir,        &ImageBuild::buildRootDisk,  &ImageBuild::fetchKernel,
+        &ImageBuild::resolveModules,     &ImageBuild::fetchBusybox,   &ImageBuild::fetchExtraPackages,
+        &ImageBuild::writeInitramfs,     &ImageBuild::copyKernel,     &ImageBuild::writeManifest,
+        &ImageBuild::moveIntoPlace,
+    };
+    for (const Step step : kSteps) {
+        if (auto ok = (this->*step)(); !ok)
+            return ok.error();
     }
-    const int base = recipe.hasRootDisk() ? 60 : 0; // progress of the rest, scaled after the disk
-    const auto at = [base](int percent) { return base + percent * (100 - base) / 100; };
+    m_report(QStringLiteral("Image ready"), 100);
+    return ImageBuilder::cached(m_recipe, m_agentBinary);
+}
 
-    // 1. Kernel: follow a metapackage to the package that has /boot/vmlinuz-*.
-    report(QStringLiteral("Downloading kernel package %1").arg(recipe.kernelPackage), at(5));
-    QString kernelPkg = recipe.kernelPackage;
-    QString kernelRoot, kernelFile;
-    for (int depth = 0; depth < 4 && kernelFile.isEmpty(); ++depth) {
-        auto deb = downloadPackage(kernelPkg);
+Core::Result ImageBuild::lock()
+{
+    if (auto ok = Core::Paths::ensurePrivateDir(m_images); !ok)
+        return ok.error();
+    m_lock.setStaleLockTime(0);
+    m_report(QStringLiteral("Waiting for other builds of this image"), 0);
+    if (!m_lock.tryLock(ImageBuilder::kLockTimeoutMs))
+        return buildError(QStringLiteral("another process holds the build lock of image %1").arg(m_key));
+    return {};
+}
+
+Core::Result ImageBuild::makeWorkDir()
+{
+    m_work = std::make_unique<QTemporaryDir>(m_images + QStringLiteral("/.build-") + m_key + QStringLiteral("-XXXXXX"));
+    if (!m_work->isValid())
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a build directory under %1").arg(m_images));
+    return {};
+}
+
+Core::Result ImageBuild::checkCancelled() const
+{
+    if (m_cancel.load())
+        return Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("image build cancelled"));
+    return {};
+}
+
+int ImageBuild::at(int percent) const
+{
+    const int base = m_recipe.hasRootDisk() ? 60 : 0;
+    return base + percent * (100 - base) / 100;
+}
+
+// The root disk: slow, cached on its own key (a new agent does not rebuild it).
+Core::Result ImageBuild::buildRootDisk()
+{
+    if (!m_recipe.hasRootDisk())
+        return {};
+    auto disk = RootfsBuilder::ensure(m_recipe, m_cancel,
+                                      [this](const QString &step, int percent) { m_report(step, percent * 6 / 10); });
+    if (!disk)
+        return disk.error();
+    return checkCancelled();
+}
+
+// Follows a metapackage to the package that has /boot/vmlinuz-*.
+Core::Result ImageBuild::fetchKernel()
+{
+    m_report(QStringLiteral("Downloading kernel package %1").arg(m_recipe.kernelPackage), at(5));
+    m_kernelPkg = m_recipe.kernelPackage;
+    for (int depth = 0; depth < 4 && m_kernelFile.isEmpty(); ++depth) {
+        auto deb = downloadPackage(m_kernelPkg);
         if (!deb)
             return deb.error();
-        if (cancelled())
-            return cancelError;
-        kernelRoot = work.filePath(QStringLiteral("kernel-%1").arg(depth));
-        report(QStringLiteral("Unpacking %1").arg(QFileInfo(*deb).fileName()), at(20));
-        if (auto ok = extractPackage(*deb, kernelRoot); !ok)
+        if (auto ok = checkCancelled(); !ok)
+            return ok;
+        m_kernelRoot = m_work->filePath(QStringLiteral("kernel-%1").arg(depth));
+        m_report(QStringLiteral("Unpacking %1").arg(QFileInfo(*deb).fileName()), at(20));
+        if (auto ok = extractPackage(*deb, m_kernelRoot); !ok)
             return ok.error();
-        kernelFile = findKernel(kernelRoot);
-        if (kernelFile.isEmpty()) {
-            auto deps = runTool(QStringLiteral("dpkg-deb"), {QStringLiteral("-f"), *deb, QStringLiteral("Depends")});
-            if (!deps)
-                return deps.error();
-            static const QRegularExpression imageDep(QStringLiteral("(linux-image-[A-Za-z0-9.+-]+)"));
-            const auto m = imageDep.match(QString::fromLatin1(*deps));
-            if (!m.hasMatch())
-                return buildError(QStringLiteral("package %1 has no kernel and depends on no linux-image package").arg(kernelPkg));
-            kernelPkg = m.captured(1);
+        m_kernelFile = findKernel(m_kernelRoot);
+        if (m_kernelFile.isEmpty()) {
+            if (auto ok = followKernelDependency(*deb); !ok)
+                return ok;
         }
     }
-    if (kernelFile.isEmpty())
-        return buildError(QStringLiteral("no /boot/vmlinuz-* found following %1").arg(recipe.kernelPackage));
-    const QString kernelVersion = QFileInfo(kernelFile).fileName().mid(QStringLiteral("vmlinuz-").size());
-    const QString moduleDir = kernelRoot + QStringLiteral("/lib/modules/") + kernelVersion;
+    if (m_kernelFile.isEmpty())
+        return buildError(QStringLiteral("no /boot/vmlinuz-* found following %1").arg(m_recipe.kernelPackage));
+    m_kernelVersion = QFileInfo(m_kernelFile).fileName().mid(QStringLiteral("vmlinuz-").size());
+    m_moduleDir = m_kernelRoot + QStringLiteral("/lib/modules/") + m_kernelVersion;
+    return {};
+}
 
-    report(QStringLiteral("Resolving kernel modules"), at(35));
-    QStringList moduleOrder;
-    if (!recipe.modules.isEmpty()) {
-        auto km = KernelModules::scan(moduleDir);
-        if (!km)
-            return km.error();
-        auto order = km->loadOrder(recipe.modules);
-        if (!order)
-            return order.error();
-        moduleOrder = *order;
-    }
+// A package without a kernel: the next one to try is the linux-image it depends on.
+Core::Result ImageBuild::followKernelDependency(const QString &deb)
+{
+    auto deps = runTool(QStringLiteral("dpkg-deb"), {QStringLiteral("-f"), deb, QStringLiteral("Depends")});
+    if (!deps)
+        return deps.error();
+    static const QRegularExpression imageDep(QStringLiteral("(linux-image-[A-Za-z0-9.+-]+)"));
+    const auto m = imageDep.match(QString::fromLatin1(*deps));
+    if (!m.hasMatch())
+        return buildError(QStringLiteral("package %1 has no kernel and depends on no linux-image package").arg(m_kernelPkg));
+    m_kernelPkg = m.captured(1);
+    return {};
+}
 
-    // 2. Busybox.
-    report(QStringLiteral("Downloading %1").arg(recipe.busyboxPackage), at(45));
-    auto bbDeb = downloadPackage(recipe.busyboxPackage);
+Core::Result ImageBuild::resolveModules()
+{
+    m_report(QStringLiteral("Resolving kernel modules"), at(35));
+    if (m_recipe.modules.isEmpty())
+        return {};
+    auto km = KernelModules::scan(m_moduleDir);
+    if (!km)
+        return km.error();
+    auto order = km->loadOrder(m_recipe.modules);
+    if (!order)
+        return order.error();
+    m_moduleOrder = *order;
+    return {};
+}
+
+Core::Result ImageBuild::fetchBusybox()
+{
+    m_report(QStringLiteral("Downloading %1").arg(m_recipe.busyboxPackage), at(45));
+    auto bbDeb = downloadPackage(m_recipe.busyboxPackage);
     if (!bbDeb)
         return bbDeb.error();
-    const QString bbRoot = work.filePath(QStringLiteral("busybox"));
+    const QString bbRoot = m_work->filePath(QStringLiteral("busybox"));
     if (auto ok = extractPackage(*bbDeb, bbRoot); !ok)
         return ok.error();
-    const QString busybox = bbRoot + QStringLiteral("/bin/busybox");
-    if (!QFileInfo(busybox).isExecutable())
-        return buildError(QStringLiteral("package %1 has no bin/busybox").arg(recipe.busyboxPackage));
-    auto applets = runTool(busybox, {QStringLiteral("--list-full")});
+    m_busybox = bbRoot + QStringLiteral("/bin/busybox");
+    if (!QFileInfo(m_busybox).isExecutable())
+        return buildError(QStringLiteral("package %1 has no bin/busybox").arg(m_recipe.busyboxPackage));
+    auto applets = runTool(m_busybox, {QStringLiteral("--list-full")});
     if (!applets)
         return applets.error();
-    if (cancelled())
-        return cancelError;
+    m_applets = *applets;
+    return checkCancelled();
+}
 
-    // 3. Extra packages: their binaries and the libraries those need.
-    struct Copy {
-        QString guestPath;
-        QString hostPath;
-        quint32 mode;
-    };
-    QList<Copy> extra;
+// Extra packages: their binaries and the libraries those need.
+Core::Result ImageBuild::fetchExtraPackages()
+{
     int pkgIndex = 0;
-    for (const Templates::ExtraPackage &pkg : recipe.packages) {
-        report(QStringLiteral("Adding package %1").arg(pkg.name), at(55));
+    for (const Templates::ExtraPackage &pkg : m_recipe.packages) {
+        m_report(QStringLiteral("Adding package %1").arg(pkg.name), at(55));
         auto deb = downloadPackage(pkg.name);
         if (!deb)
             return deb.error();
-        const QString root = work.filePath(QStringLiteral("pkg-%1").arg(pkgIndex++));
+        const QString root = m_work->filePath(QStringLiteral("pkg-%1").arg(pkgIndex++));
         if (auto ok = extractPackage(*deb, root); !ok)
             return ok.error();
-        for (const QString &bin : pkg.binaries) {
-            const QString host = root + QLatin1Char('/') + bin;
-            if (!QFileInfo(host).isFile())
-                return buildError(QStringLiteral("package %1 has no %2").arg(pkg.name, bin));
-            extra << Copy{bin, host, 0755};
-            auto libs = sharedLibraries(host);
-            if (!libs)
-                return libs.error();
-            for (const QString &lib : *libs)
-                extra << Copy{lib.mid(1), lib, 0755};
-        }
+        if (auto ok = addPackageBinaries(pkg, root); !ok)
+            return ok;
     }
+    return {};
+}
 
-    // 4. The initramfs.
-    report(QStringLiteral("Writing the initramfs"), at(70));
-    const QString cpioPath = work.filePath(QStringLiteral("initramfs.cpio"));
-    CpioWriter cpio(cpioPath);
+Core::Result ImageBuild::addPackageBinaries(const Templates::ExtraPackage &pkg, const QString &root)
+{
+    for (const QString &bin : pkg.binaries) {
+        const QString host = root + QLatin1Char('/') + bin;
+        if (!QFileInfo(host).isFile())
+            return buildError(QStringLiteral("package %1 has no %2").arg(pkg.name, bin));
+        m_extra << Copy{bin, host, 0755};
+        auto libs = sharedLibraries(host);
+        if (!libs)
+            return libs.error();
+        for (const QString &lib : *libs)
+            m_extra << Copy{lib.mid(1), lib, 0755};
+    }
+    return {};
+}
+
+Core::Result ImageBuild::writeInitramfs()
+{
+    m_report(QStringLiteral("Writing the initramfs"), at(70));
+    CpioWriter cpio(m_work->filePath(QStringLiteral("initramfs.cpio")));
+    if (auto ok = cpio.open(); !ok)
+        return ok;
+    for (auto part : {&ImageBuild::writeSkeleton, &ImageBuild::writeApplets, &ImageBuild::writeModulesAndExtras,
+                      &ImageBuild::writeConfiguration}) {
+        if (auto ok = (this->*part)(cpio); !ok)
+            return ok;
+    }
+    return checkCancelled();
+}
+
+// Directories, device nodes, busybox and the init.
+Core::Result ImageBuild::writeSkeleton(CpioWriter &cpio)
+{
     auto check = [](const Core::Result &r) { return r.hasValue(); };
-    Core::Result status = cpio.open();
-    if (!status)
-        return status.error();
+    Core::Result status;
     for (const char *d : {"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "root", "var/log", "mnt", "lib/modules"})
         if (!check(status = cpio.addDirectory(QString::fromLatin1(d))))
-            return status.error();
+            return status;
     if (!check(status = cpio.addCharDevice(QStringLiteral("dev/console"), 0600, 5, 1))
         || !check(status = cpio.addCharDevice(QStringLiteral("dev/null"), 0666, 1, 3))
-        || !check(status = cpio.addFileFrom(QStringLiteral("bin/busybox"), busybox, 0755)))
-        return status.error();
+        || !check(status = cpio.addFileFrom(QStringLiteral("bin/busybox"), m_busybox, 0755)))
+        return status;
     // Busybox init from the initramfs, or a script that switches into the root disk.
-    status = recipe.hasRootDisk() ? cpio.addFile(QStringLiteral("init"), RootfsBuilder::initramfsInit().toUtf8(), 0755)
-                                  : cpio.addSymlink(QStringLiteral("init"), QStringLiteral("/bin/busybox"));
-    if (!check(status) || (recipe.hasRootDisk() && !check(status = cpio.addDirectory(QStringLiteral("newroot")))))
-        return status.error();
-    for (const QByteArray &line : applets->split('\n')) {
+    status = m_recipe.hasRootDisk() ? cpio.addFile(QStringLiteral("init"), RootfsBuilder::initramfsInit().toUtf8(), 0755)
+                                    : cpio.addSymlink(QStringLiteral("init"), QStringLiteral("/bin/busybox"));
+    if (!check(status) || (m_recipe.hasRootDisk() && !check(status = cpio.addDirectory(QStringLiteral("newroot")))))
+        return status;
+    return {};
+}
+
+Core::Result ImageBuild::writeApplets(CpioWriter &cpio)
+{
+    for (const QByteArray &line : m_applets.split('\n')) {
         const QString applet = QString::fromLatin1(line.trimmed());
         if (applet.isEmpty() || applet == QLatin1String("bin/busybox"))
             continue;
-        if (!check(status = cpio.addSymlink(applet, QStringLiteral("/bin/busybox"))))
-            return status.error();
+        if (auto ok = cpio.addSymlink(applet, QStringLiteral("/bin/busybox")); !ok)
+            return ok;
     }
-    QStringList modulesList;
-    for (const QString &rel : moduleOrder) {
-        const QString guestRel = kernelVersion + QLatin1Char('/') + rel;
-        if (!check(status = cpio.addFileFrom(QStringLiteral("lib/modules/") + guestRel, moduleDir + QLatin1Char('/') + rel, 0644)))
-            return status.error();
-        modulesList << guestRel;
+    return {};
+}
+
+Core::Result ImageBuild::writeModulesAndExtras(CpioWriter &cpio)
+{
+    for (const QString &rel : m_moduleOrder) {
+        const QString guestRel = m_kernelVersion + QLatin1Char('/') + rel;
+        if (auto ok = cpio.addFileFrom(QStringLiteral("lib/modules/") + guestRel, m_moduleDir + QLatin1Char('/') + rel, 0644); !ok)
+            return ok;
+        m_modulesList << guestRel;
     }
-    for (const Copy &c : extra)
-        if (!check(status = cpio.addFileFrom(c.guestPath, c.hostPath, c.mode)))
-            return status.error();
-    if (!check(status = cpio.addFileFrom(QStringLiteral("usr/sbin/microvm-agent"), agentBinary, 0755))
+    for (const Copy &c : m_extra)
+        if (auto ok = cpio.addFileFrom(c.guestPath, c.hostPath, c.mode); !ok)
+            return ok;
+    return {};
+}
+
+// The agent, the init scripts and /etc, then the trailer.
+Core::Result ImageBuild::writeConfiguration(CpioWriter &cpio)
+{
+    auto check = [](const Core::Result &r) { return r.hasValue(); };
+    Core::Result status;
+    if (!check(status = cpio.addFileFrom(QStringLiteral("usr/sbin/microvm-agent"), m_agentBinary, 0755))
         || !check(status = cpio.addFile(QStringLiteral("etc/rc.sysinit"), initScript().toUtf8(), 0755))
-        || !check(status = cpio.addFile(QStringLiteral("etc/inittab"), inittab(recipe).toUtf8(), 0644))
-        || !check(status = cpio.addFile(QStringLiteral("etc/modules"), (modulesList.join(QLatin1Char('\n')) + QLatin1Char('\n')).toUtf8(), 0644))
+        || !check(status = cpio.addFile(QStringLiteral("etc/inittab"), inittab(m_recipe).toUtf8(), 0644))
+        || !check(status = cpio.addFile(QStringLiteral("etc/modules"), (m_modulesList.join(QLatin1Char('\n')) + QLatin1Char('\n')).toUtf8(), 0644))
         || !check(status = cpio.addFile(QStringLiteral("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0644))
         || !check(status = cpio.addFile(QStringLiteral("etc/group"), "root:x:0:\n", 0644))
-        || !check(status = cpio.addFile(QStringLiteral("etc/mvs-image.json"), QJsonDocument(recipe.toJson()).toJson(), 0644))
+        || !check(status = cpio.addFile(QStringLiteral("etc/mvs-image.json"), QJsonDocument(m_recipe.toJson()).toJson(), 0644))
         || !check(status = cpio.finish()))
-        return status.error();
-    if (cancelled())
-        return cancelError;
+        return status;
+    return {};
+}
 
-    // 5. Publish atomically: copy the kernel, write the manifest, rename.
-    report(QStringLiteral("Publishing image %1").arg(key), at(90));
-    if (!QFile::copy(kernelFile, work.filePath(QStringLiteral("vmlinuz"))))
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot copy the kernel into %1").arg(work.path()));
-    QJsonObject manifest = recipe.toJson();
-    manifest.insert(QStringLiteral("key"), key);
-    manifest.insert(QStringLiteral("kernel_version"), kernelVersion);
-    manifest.insert(QStringLiteral("kernel_deb_package"), kernelPkg);
-    manifest.insert(QStringLiteral("modules_loaded"), QJsonArray::fromStringList(modulesList));
+// Publishing is atomic: copy the kernel, write the manifest, rename.
+Core::Result ImageBuild::copyKernel()
+{
+    m_report(QStringLiteral("Publishing image %1").arg(m_key), at(90));
+    if (!QFile::copy(m_kernelFile, m_work->filePath(QStringLiteral("vmlinuz"))))
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot copy the kernel into %1").arg(m_work->path()));
+    return {};
+}
+
+Core::Result ImageBuild::writeManifest()
+{
+    QJsonObject manifest = m_recipe.toJson();
+    manifest.insert(QStringLiteral("key"), m_key);
+    manifest.insert(QStringLiteral("kernel_version"), m_kernelVersion);
+    manifest.insert(QStringLiteral("kernel_deb_package"), m_kernelPkg);
+    manifest.insert(QStringLiteral("modules_loaded"), QJsonArray::fromStringList(m_modulesList));
     manifest.insert(QStringLiteral("builder"), ImageBuilder::kBuilderVersion);
-    {
-        QSaveFile mf(work.filePath(QLatin1String(kManifest)));
-        if (!mf.open(QIODevice::WriteOnly) || mf.write(QJsonDocument(manifest).toJson()) < 0 || !mf.commit())
-            return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write the image manifest"));
-    }
-    // Drop the unpacked packages, keep only the image files.
-    for (const QString &entry : QDir(work.path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-        QDir(work.filePath(entry)).removeRecursively();
-    const QString final = images + QLatin1Char('/') + key;
+    QSaveFile mf(m_work->filePath(QLatin1String(kManifest)));
+    if (!mf.open(QIODevice::WriteOnly) || mf.write(QJsonDocument(manifest).toJson()) < 0 || !mf.commit())
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write the image manifest"));
+    return {};
+}
+
+// Drops the unpacked packages, keeps only the image files, and renames the
+// work directory into the cache.
+Core::Result ImageBuild::moveIntoPlace()
+{
+    for (const QString &entry : QDir(m_work->path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+        QDir(m_work->filePath(entry)).removeRecursively();
+    const QString final = m_images + QLatin1Char('/') + m_key;
     QDir(final).removeRecursively(); // an incomplete leftover without a manifest
-    if (!QDir().rename(work.path(), final))
+    if (!QDir().rename(m_work->path(), final))
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot move the image into %1").arg(final));
-    work.setAutoRemove(false);
-    report(QStringLiteral("Image ready"), 100);
-    return ImageBuilder::cached(recipe, agentBinary);
+    m_work->setAutoRemove(false);
+    return {};
 }
 
 } // namespace

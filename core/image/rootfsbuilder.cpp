@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <memory>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -434,11 +435,80 @@ void removeTree(const QString &path)
         Core::Log::image()->warn("cannot remove {}: {}", path.toStdString(), r.error().message.toStdString());
 }
 
-Core::Expected<RootDisk> ensure(const Templates::ImageRecipe &recipe, const std::atomic<bool> &cancel, const Report &report)
+namespace {
+
+// One build of one root disk, on the image builder's worker thread: a flat
+// sequence of steps sharing what they found on this object. Holds the build
+// lock while it lives, and removes its scratch tree when it goes.
+class RootfsBuild {
+public:
+    RootfsBuild(const Templates::ImageRecipe &recipe, const std::atomic<bool> &cancel, const Report &report)
+        : m_recipe(recipe), m_r(recipe.rootfs), m_cancel(cancel), m_report(report), m_key(diskKey(recipe))
+        , m_images(imagesDir()), m_lock(m_images + QStringLiteral("/rootfs-") + m_key + QStringLiteral(".lock"))
+    {
+    }
+    ~RootfsBuild() { removeTree(m_scratch); }
+    RootfsBuild(const RootfsBuild &) = delete;
+    RootfsBuild &operator=(const RootfsBuild &) = delete;
+
+    Core::Expected<RootDisk> run();
+
+private:
+    using Step = Core::Result (RootfsBuild::*)();
+
+    Core::Result checkHost() const;
+    Core::Result lock();
+    Core::Result makeWorkDir();
+    Core::Result debootstrap();
+    Core::Result configureTree();
+    Core::Result writeInitFiles();
+    Core::Result writeDiskImage();
+    Core::Result writeManifest();
+    Core::Result moveIntoPlace();
+    Core::Result checkCancelled() const;
+
+    const Templates::ImageRecipe &m_recipe;
+    const Templates::RootfsRecipe &m_r;
+    const std::atomic<bool> &m_cancel;
+    const Report &m_report;
+    const QString m_key;
+    const QString m_images;
+    QLockFile m_lock;
+    std::unique_ptr<QTemporaryDir> m_work;
+    QString m_scratch; // removed on destruction unless published
+
+    QString m_tree;
+    QString m_mirror;
+    QElapsedTimer m_timer;
+    qint64 m_debootstrapS = 0;
+    int m_treeMiB = 0;
+    int m_sizeMiB = 0;
+};
+
+Core::Expected<RootDisk> RootfsBuild::run()
 {
-    const QString key = diskKey(recipe);
-    if (auto disk = readCached(key))
+    if (auto disk = readCached(m_key))
         return disk;
+    if (auto ok = checkHost(); !ok)
+        return ok.error();
+    if (auto ok = lock(); !ok)
+        return ok.error();
+    if (auto disk = readCached(m_key))
+        return disk; // built by another process meanwhile
+    static constexpr Step kSteps[] = {
+        &RootfsBuild::makeWorkDir,    &RootfsBuild::debootstrap,   &RootfsBuild::configureTree,
+        &RootfsBuild::writeDiskImage, &RootfsBuild::writeManifest, &RootfsBuild::moveIntoPlace,
+    };
+    for (const Step step : kSteps) {
+        if (auto ok = (this->*step)(); !ok)
+            return ok.error();
+    }
+    m_report(QStringLiteral("Root disk ready"), 100);
+    return readCached(m_key);
+}
+
+Core::Result RootfsBuild::checkHost() const
+{
     if (::geteuid() != 0)
         return Core::Error(Core::ErrorCode::PermissionDenied,
                            QStringLiteral("building a root disk image needs root (debootstrap); run 'microvm-sandbox image build' as root once"));
@@ -446,127 +516,160 @@ Core::Expected<RootDisk> ensure(const Templates::ImageRecipe &recipe, const std:
         if (QStandardPaths::findExecutable(QLatin1String(tool), {QStringLiteral("/usr/sbin"), QStringLiteral("/sbin"), QStringLiteral("/usr/bin")}).isEmpty())
             return Core::Error(Core::ErrorCode::BinaryMissing,
                                QStringLiteral("%1 is missing: install debootstrap and e2fsprogs (apt-get install debootstrap e2fsprogs)").arg(QLatin1String(tool)));
+    return {};
+}
 
-    const QString images = imagesDir();
-    if (auto ok = Core::Paths::ensurePrivateDir(images); !ok)
+Core::Result RootfsBuild::lock()
+{
+    if (auto ok = Core::Paths::ensurePrivateDir(m_images); !ok)
         return ok.error();
-    QLockFile lock(images + QStringLiteral("/rootfs-") + key + QStringLiteral(".lock"));
-    lock.setStaleLockTime(0);
-    report(QStringLiteral("Waiting for other builds of root disk %1").arg(key), 0);
-    if (!lock.tryLock(kLockTimeoutMs))
-        return buildError(QStringLiteral("another process holds the build lock of root disk %1").arg(key));
-    if (auto disk = readCached(key))
-        return disk; // built by another process meanwhile
+    m_lock.setStaleLockTime(0);
+    m_report(QStringLiteral("Waiting for other builds of root disk %1").arg(m_key), 0);
+    if (!m_lock.tryLock(kLockTimeoutMs))
+        return buildError(QStringLiteral("another process holds the build lock of root disk %1").arg(m_key));
+    return {};
+}
 
+Core::Result RootfsBuild::makeWorkDir()
+{
     // Under the lock, any other scratch tree of this disk is an interrupted build's.
-    for (const QString &stale : QDir(images).entryList({QStringLiteral(".build-rootfs-") + key + QStringLiteral("-*")}, QDir::Dirs | QDir::Hidden))
-        removeTree(images + QLatin1Char('/') + stale);
-    QTemporaryDir work(images + QStringLiteral("/.build-rootfs-") + key + QStringLiteral("-XXXXXX"));
-    if (!work.isValid())
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a build directory under %1").arg(images));
+    for (const QString &stale : QDir(m_images).entryList({QStringLiteral(".build-rootfs-") + m_key + QStringLiteral("-*")}, QDir::Dirs | QDir::Hidden))
+        removeTree(m_images + QLatin1Char('/') + stale);
+    m_work = std::make_unique<QTemporaryDir>(m_images + QStringLiteral("/.build-rootfs-") + m_key + QStringLiteral("-XXXXXX"));
+    if (!m_work->isValid())
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a build directory under %1").arg(m_images));
     // QTemporaryDir would remove recursively, through any mount debootstrap left behind.
-    work.setAutoRemove(false);
-    struct Cleanup {
-        QString path;
-        ~Cleanup() { removeTree(path); }
-    } cleanup{work.path()};
-    const Core::Error cancelError(Core::ErrorCode::Cancelled, QStringLiteral("image build cancelled"));
-    const Templates::RootfsRecipe &r = recipe.rootfs;
+    m_work->setAutoRemove(false);
+    m_scratch = m_work->path();
+    return {};
+}
 
-    // 1. debootstrap, with the packages cached across builds.
-    const QString tree = work.filePath(QStringLiteral("tree"));
+Core::Result RootfsBuild::checkCancelled() const
+{
+    if (m_cancel.load())
+        return Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("image build cancelled"));
+    return {};
+}
+
+// debootstrap, with the packages cached across builds.
+Core::Result RootfsBuild::debootstrap()
+{
+    m_tree = m_work->filePath(QStringLiteral("tree"));
     const QString debCache = Core::Paths::cacheDir() + QStringLiteral("/debootstrap");
     if (auto ok = Core::Paths::ensurePrivateDir(debCache); !ok)
         return ok.error();
-    const QString mirror = r.mirror == QLatin1String("auto") ? hostMirror(r.suite) : r.mirror;
-    QStringList include = r.packages;
+    m_mirror = m_r.mirror == QLatin1String("auto") ? hostMirror(m_r.suite) : m_r.mirror;
+    QStringList include = m_r.packages;
     if (!include.contains(QLatin1String("busybox-static")))
         include << QStringLiteral("busybox-static"); // the disk's init
-    report(QStringLiteral("debootstrap %1 (%2) from %3: a few minutes").arg(r.suite, r.variant, mirror), 5);
-    QElapsedTimer timer;
-    timer.start();
+    m_report(QStringLiteral("debootstrap %1 (%2) from %3: a few minutes").arg(m_r.suite, m_r.variant, m_mirror), 5);
+    m_timer.start();
     auto boot = runTool(QStringLiteral("debootstrap"),
-                        {QStringLiteral("--variant=") + r.variant, QStringLiteral("--arch=amd64"), QStringLiteral("--cache-dir=") + debCache,
-                         QStringLiteral("--include=") + include.join(QLatin1Char(',')), r.suite, tree, mirror},
-                        cancel, kDebootstrapTimeoutMs);
+                        {QStringLiteral("--variant=") + m_r.variant, QStringLiteral("--arch=amd64"), QStringLiteral("--cache-dir=") + debCache,
+                         QStringLiteral("--include=") + include.join(QLatin1Char(',')), m_r.suite, m_tree, m_mirror},
+                        m_cancel, kDebootstrapTimeoutMs);
     if (!boot)
         return boot.error();
-    const qint64 debootstrapS = timer.elapsed() / 1000;
-    Core::Log::image()->info("debootstrap {} took {} s", r.suite.toStdString(), debootstrapS);
-    for (const QString &m : mountsBelow(tree)) // debootstrap unmounts on success; be sure
+    m_debootstrapS = m_timer.elapsed() / 1000;
+    Core::Log::image()->info("debootstrap {} took {} s", m_r.suite.toStdString(), m_debootstrapS);
+    for (const QString &m : mountsBelow(m_tree)) // debootstrap unmounts on success; be sure
         ::umount2(m.toLocal8Bit().constData(), MNT_DETACH);
-    if (cancel.load())
-        return cancelError;
+    return checkCancelled();
+}
 
-    // 2. Trim, then the init files.
-    report(QStringLiteral("Configuring the root filesystem"), 70);
-    const QString treeCanonical = QFileInfo(tree).canonicalFilePath();
-    for (const QString &rel : r.remove)
-        if (auto ok = removeMatching(tree, treeCanonical, rel); !ok)
+// Trim, then the init files.
+Core::Result RootfsBuild::configureTree()
+{
+    m_report(QStringLiteral("Configuring the root filesystem"), 70);
+    const QString treeCanonical = QFileInfo(m_tree).canonicalFilePath();
+    for (const QString &rel : m_r.remove)
+        if (auto ok = removeMatching(m_tree, treeCanonical, rel); !ok)
             return ok.error();
+    if (auto ok = writeInitFiles(); !ok)
+        return ok;
+    if (!QFileInfo(m_tree + QStringLiteral("/bin/busybox")).isExecutable())
+        return buildError(QStringLiteral("the root filesystem has no /bin/busybox (busybox-static) for its init"));
+    return {};
+}
+
+Core::Result RootfsBuild::writeInitFiles()
+{
     const QString agentPlaceholder = QStringLiteral("#!/bin/sh\necho 'microvm-agent: the initramfs supplies the agent at boot' >&2\nexit 127\n");
     Core::Result status;
     const auto write = [&status](const QString &path, const QByteArray &data, QFile::Permissions perms) {
         if (status)
             status = writeFile(path, data, perms);
     };
-    write(tree + QStringLiteral("/etc/inittab"), inittab(recipe).toUtf8(), kRead);
-    write(tree + QStringLiteral("/usr/sbin/microvm-agent"), agentPlaceholder.toUtf8(), kExec);
-    write(tree + QStringLiteral("/etc/modules"), "# The initramfs loads the kernel modules (microvm-sandbox).\n", kRead);
-    write(tree + QStringLiteral("/etc/mvs-image.json"), QJsonDocument(recipe.toJson()).toJson(), kRead);
-    if (r.hasDesktop()) {
-        write(tree + QStringLiteral("/usr/lib/microvm-sandbox/desktop"), desktopScript().toUtf8(), kExec);
-        write(tree + QStringLiteral("/etc/microvm-sandbox/desktop.conf"), desktopConf(r).toUtf8(), kRead);
+    write(m_tree + QStringLiteral("/etc/inittab"), inittab(m_recipe).toUtf8(), kRead);
+    write(m_tree + QStringLiteral("/usr/sbin/microvm-agent"), agentPlaceholder.toUtf8(), kExec);
+    write(m_tree + QStringLiteral("/etc/modules"), "# The initramfs loads the kernel modules (microvm-sandbox).\n", kRead);
+    write(m_tree + QStringLiteral("/etc/mvs-image.json"), QJsonDocument(m_recipe.toJson()).toJson(), kRead);
+    if (m_r.hasDesktop()) {
+        write(m_tree + QStringLiteral("/usr/lib/microvm-sandbox/desktop"), desktopScript().toUtf8(), kExec);
+        write(m_tree + QStringLiteral("/etc/microvm-sandbox/desktop.conf"), desktopConf(m_r).toUtf8(), kRead);
     }
-    if (!status)
-        return status.error();
-    if (!QFileInfo(tree + QStringLiteral("/bin/busybox")).isExecutable())
-        return buildError(QStringLiteral("the root filesystem has no /bin/busybox (busybox-static) for its init"));
+    return status;
+}
 
-    // 3. The ext4 image, filled from the tree (no mount, no loop device).
-    auto du = runTool(QStringLiteral("du"), {QStringLiteral("-sxm"), tree}, cancel);
+// The ext4 image, filled from the tree (no mount, no loop device).
+Core::Result RootfsBuild::writeDiskImage()
+{
+    auto du = runTool(QStringLiteral("du"), {QStringLiteral("-sxm"), m_tree}, m_cancel);
     if (!du)
         return du.error();
-    const int treeMiB = QString::fromLatin1(du->split('\t').value(0)).toInt();
-    const int neededMiB = static_cast<int>(treeMiB * kOverheadFactor) + kMinFreeMiB;
-    const int sizeMiB = std::max(r.diskSizeMiB, neededMiB);
-    if (sizeMiB > r.diskSizeMiB)
-        Core::Log::image()->info("root filesystem needs {} MiB: disk grown from {} MiB", neededMiB, r.diskSizeMiB);
-    report(QStringLiteral("Writing the %1 MiB ext4 image (%2 MiB of files)").arg(sizeMiB).arg(treeMiB), 80);
-    const QString img = work.filePath(QLatin1String(kDiskFile));
+    m_treeMiB = QString::fromLatin1(du->split('\t').value(0)).toInt();
+    const int neededMiB = static_cast<int>(m_treeMiB * kOverheadFactor) + kMinFreeMiB;
+    m_sizeMiB = std::max(m_r.diskSizeMiB, neededMiB);
+    if (m_sizeMiB > m_r.diskSizeMiB)
+        Core::Log::image()->info("root filesystem needs {} MiB: disk grown from {} MiB", neededMiB, m_r.diskSizeMiB);
+    m_report(QStringLiteral("Writing the %1 MiB ext4 image (%2 MiB of files)").arg(m_sizeMiB).arg(m_treeMiB), 80);
+    const QString img = m_work->filePath(QLatin1String(kDiskFile));
     auto mk = runTool(QStringLiteral("mke2fs"),
                       {QStringLiteral("-t"), QStringLiteral("ext4"), QStringLiteral("-q"), QStringLiteral("-F"), QStringLiteral("-L"),
                        QStringLiteral("mvs-root"), QStringLiteral("-m"), QStringLiteral("0"), QStringLiteral("-E"), QStringLiteral("root_owner=0:0"),
-                       QStringLiteral("-d"), tree, img, QStringLiteral("%1M").arg(sizeMiB)},
-                      cancel);
+                       QStringLiteral("-d"), m_tree, img, QStringLiteral("%1M").arg(m_sizeMiB)},
+                      m_cancel);
     if (!mk)
         return mk.error();
-    removeTree(tree);
-    if (cancel.load())
-        return cancelError;
+    removeTree(m_tree);
+    if (auto ok = checkCancelled(); !ok)
+        return ok;
     QFile::setPermissions(img, QFile::ReadOwner | QFile::ReadGroup | QFile::ReadOther); // shared by every VM: never written
+    return {};
+}
 
-    // 4. Publish atomically.
-    QJsonObject manifest{{QStringLiteral("key"), key},
-                         {QStringLiteral("rootfs"), r.toJson()},
-                         {QStringLiteral("mirror"), mirror},
-                         {QStringLiteral("size_mb"), sizeMiB},
-                         {QStringLiteral("tree_mb"), treeMiB},
-                         {QStringLiteral("debootstrap_s"), debootstrapS},
-                         {QStringLiteral("build_s"), timer.elapsed() / 1000},
+// Publishing is atomic: the manifest, then a rename.
+Core::Result RootfsBuild::writeManifest()
+{
+    QJsonObject manifest{{QStringLiteral("key"), m_key},
+                         {QStringLiteral("rootfs"), m_r.toJson()},
+                         {QStringLiteral("mirror"), m_mirror},
+                         {QStringLiteral("size_mb"), m_sizeMiB},
+                         {QStringLiteral("tree_mb"), m_treeMiB},
+                         {QStringLiteral("debootstrap_s"), m_debootstrapS},
+                         {QStringLiteral("build_s"), m_timer.elapsed() / 1000},
                          {QStringLiteral("rootfs_builder"), kVersion}};
-    {
-        QSaveFile mf(work.filePath(QLatin1String(kManifest)));
-        if (!mf.open(QIODevice::WriteOnly) || mf.write(QJsonDocument(manifest).toJson()) < 0 || !mf.commit())
-            return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write the root disk manifest"));
-    }
-    const QString final = diskDir(key);
+    QSaveFile mf(m_work->filePath(QLatin1String(kManifest)));
+    if (!mf.open(QIODevice::WriteOnly) || mf.write(QJsonDocument(manifest).toJson()) < 0 || !mf.commit())
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write the root disk manifest"));
+    return {};
+}
+
+Core::Result RootfsBuild::moveIntoPlace()
+{
+    const QString final = diskDir(m_key);
     removeTree(final); // an incomplete leftover without a manifest
-    if (!QDir().rename(work.path(), final))
+    if (!QDir().rename(m_work->path(), final))
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot move the root disk into %1").arg(final));
-    cleanup.path.clear();
-    report(QStringLiteral("Root disk ready"), 100);
-    return readCached(key);
+    m_scratch.clear();
+    return {};
+}
+
+} // namespace
+
+Core::Expected<RootDisk> ensure(const Templates::ImageRecipe &recipe, const std::atomic<bool> &cancel, const Report &report)
+{
+    return RootfsBuild(recipe, cancel, report).run();
 }
 
 } // namespace Image::RootfsBuilder

@@ -152,6 +152,148 @@ Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &sou
     return {};
 }
 
+// name, description, vcpus and memory_mb; every top-level key must be known.
+Core::Result parseBasics(const YAML::Node &root, VmTemplate &t, const QString &source)
+{
+    static const QStringList knownTop = {QStringLiteral("name"), QStringLiteral("description"), QStringLiteral("vcpus"),
+                                         QStringLiteral("memory_mb"), QStringLiteral("kernel"), QStringLiteral("image"),
+                                         QStringLiteral("agent"), QStringLiteral("qemu"),
+                                         QStringLiteral("desktop")};
+    for (const auto &kv : root) {
+        const QString key = str(kv.first);
+        if (!knownTop.contains(key))
+            return templateError(source, QStringLiteral("unknown key '%1'").arg(key));
+    }
+    if (!root["name"])
+        return templateError(source, QStringLiteral("'name' is required"));
+    t.name = str(root["name"]);
+    if (!namePattern().match(t.name).hasMatch())
+        return templateError(source, QStringLiteral("name '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(t.name));
+    if (root["description"])
+        t.description = str(root["description"]);
+    if (root["vcpus"])
+        t.vcpus = root["vcpus"].as<int>();
+    if (root["memory_mb"])
+        t.memoryMiB = root["memory_mb"].as<int>();
+    if (t.vcpus < 1 || t.vcpus > 64)
+        return templateError(source, QStringLiteral("vcpus must be 1-64, not %1").arg(t.vcpus));
+    if (t.memoryMiB < 64 || t.memoryMiB > 65536)
+        return templateError(source, QStringLiteral("memory_mb must be 64-65536, not %1").arg(t.memoryMiB));
+    return {};
+}
+
+Core::Result parseKernel(const YAML::Node &kernel, VmTemplate &t, const QString &source)
+{
+    if (!kernel || !kernel.IsMap() || !kernel["package"])
+        return templateError(source, QStringLiteral("'kernel.package' is required"));
+    t.image.kernelPackage = str(kernel["package"]);
+    if (kernel["cmdline"])
+        t.kernelCmdline = str(kernel["cmdline"]);
+    return {};
+}
+
+Core::Result parseExtraPackages(const YAML::Node &packages, ImageRecipe &recipe, const QString &source)
+{
+    if (!packages.IsSequence())
+        return templateError(source, QStringLiteral("image.packages must be a list"));
+    for (const auto &p : packages) {
+        ExtraPackage ep;
+        if (!p.IsMap() || !p["name"] || !p["binaries"] || !p["binaries"].IsSequence())
+            return templateError(source, QStringLiteral("each image.packages entry needs 'name' and a 'binaries' list"));
+        ep.name = str(p["name"]);
+        for (const auto &b : p["binaries"]) {
+            const QString bin = str(b);
+            if (bin.startsWith(QLatin1Char('/')) || bin.contains(QStringLiteral("..")))
+                return templateError(source, QStringLiteral("binary path '%1' must be relative to the package root").arg(bin));
+            ep.binaries << bin;
+        }
+        recipe.packages << ep;
+    }
+    return {};
+}
+
+// The optional 'image' mapping: type, rootfs, busybox, modules, packages.
+Core::Result parseImage(const YAML::Node &image, ImageRecipe &recipe, const QString &source)
+{
+    if (!image)
+        return {};
+    if (!image.IsMap())
+        return templateError(source, QStringLiteral("'image' must be a mapping"));
+    if (image["type"])
+        recipe.type = str(image["type"]);
+    if (recipe.type != QLatin1String("initramfs") && recipe.type != QLatin1String("rootfs"))
+        return templateError(source, QStringLiteral("image.type '%1' is not supported (initramfs, rootfs)").arg(recipe.type));
+    if (recipe.hasRootDisk()) {
+        if (auto ok = parseRootfs(image["rootfs"], recipe.rootfs, source); !ok)
+            return ok;
+    } else if (image["rootfs"]) {
+        return templateError(source, QStringLiteral("image.rootfs needs image.type rootfs"));
+    }
+    if (image["busybox"])
+        recipe.busyboxPackage = str(image["busybox"]);
+    if (image["modules"]) {
+        if (!image["modules"].IsSequence())
+            return templateError(source, QStringLiteral("image.modules must be a list"));
+        for (const auto &m : image["modules"])
+            recipe.modules << str(m);
+    }
+    if (image["packages"])
+        return parseExtraPackages(image["packages"], recipe, source);
+    return {};
+}
+
+// The initramfs mounts the root disk: it needs the block driver and the filesystem.
+Core::Result checkRootDiskModules(const ImageRecipe &recipe, const QString &source)
+{
+    if (!recipe.hasRootDisk())
+        return {};
+    for (const char *m : {"virtio_pci", "virtio_blk", "ext4"})
+        if (!recipe.modules.contains(QLatin1String(m)))
+            return templateError(source, QStringLiteral("image.modules must include %1 for a rootfs image (the initramfs mounts the root disk with it)")
+                                             .arg(QLatin1String(m)));
+    return {};
+}
+
+// The optional 'agent' mapping; the image recipe gets the agent's channels.
+Core::Result parseAgent(const YAML::Node &agent, VmTemplate &t, const QString &source)
+{
+    if (agent) {
+        if (agent["port_name"])
+            t.agentPortName = str(agent["port_name"]);
+        if (agent["vsock_port"])
+            t.agentVsockPort = agent["vsock_port"].as<quint32>();
+        if (agent["ready_timeout_s"])
+            t.agentReadyTimeoutS = agent["ready_timeout_s"].as<int>();
+        if (t.agentReadyTimeoutS < 1 || t.agentReadyTimeoutS > 3600)
+            return templateError(source, QStringLiteral("agent.ready_timeout_s must be 1-3600"));
+    }
+    t.image.agentPortName = t.agentPortName;
+    t.image.agentVsockPort = t.agentVsockPort;
+    return {};
+}
+
+// Every section of a template in order; YAML conversion errors propagate as exceptions.
+Core::Result parseSections(const YAML::Node &root, VmTemplate &t, const QString &source)
+{
+    if (auto ok = parseBasics(root, t, source); !ok)
+        return ok;
+    if (auto ok = parseKernel(root["kernel"], t, source); !ok)
+        return ok;
+    if (auto ok = parseImage(root["image"], t.image, source); !ok)
+        return ok;
+    if (auto ok = checkRootDiskModules(t.image, source); !ok)
+        return ok;
+    if (root["desktop"])
+        if (auto ok = parseDesktop(root["desktop"], t, source); !ok)
+            return ok;
+    if (auto ok = parseAgent(root["agent"], t, source); !ok)
+        return ok;
+    const YAML::Node qemu = root["qemu"];
+    if (qemu && qemu["machine"])
+        t.qemuMachine = str(qemu["machine"]);
+    return {};
+}
+
 } // namespace
 
 QJsonObject RootfsRecipe::toJson() const
@@ -202,107 +344,11 @@ Core::Expected<VmTemplate> VmTemplate::fromYaml(const QByteArray &yaml, const QS
     if (!root.IsMap())
         return templateError(sourceName, QStringLiteral("the top level must be a mapping"));
 
-    static const QStringList knownTop = {QStringLiteral("name"), QStringLiteral("description"), QStringLiteral("vcpus"),
-                                         QStringLiteral("memory_mb"), QStringLiteral("kernel"), QStringLiteral("image"),
-                                         QStringLiteral("agent"), QStringLiteral("qemu"),
-                                         QStringLiteral("desktop")};
     VmTemplate t;
     t.sourcePath = sourceName;
     try {
-        for (const auto &kv : root) {
-            const QString key = str(kv.first);
-            if (!knownTop.contains(key))
-                return templateError(sourceName, QStringLiteral("unknown key '%1'").arg(key));
-        }
-        if (!root["name"])
-            return templateError(sourceName, QStringLiteral("'name' is required"));
-        t.name = str(root["name"]);
-        if (!namePattern().match(t.name).hasMatch())
-            return templateError(sourceName, QStringLiteral("name '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(t.name));
-        if (root["description"])
-            t.description = str(root["description"]);
-        if (root["vcpus"])
-            t.vcpus = root["vcpus"].as<int>();
-        if (root["memory_mb"])
-            t.memoryMiB = root["memory_mb"].as<int>();
-        if (t.vcpus < 1 || t.vcpus > 64)
-            return templateError(sourceName, QStringLiteral("vcpus must be 1-64, not %1").arg(t.vcpus));
-        if (t.memoryMiB < 64 || t.memoryMiB > 65536)
-            return templateError(sourceName, QStringLiteral("memory_mb must be 64-65536, not %1").arg(t.memoryMiB));
-
-        const YAML::Node kernel = root["kernel"];
-        if (!kernel || !kernel.IsMap() || !kernel["package"])
-            return templateError(sourceName, QStringLiteral("'kernel.package' is required"));
-        t.image.kernelPackage = str(kernel["package"]);
-        if (kernel["cmdline"])
-            t.kernelCmdline = str(kernel["cmdline"]);
-
-        const YAML::Node image = root["image"];
-        if (image) {
-            if (!image.IsMap())
-                return templateError(sourceName, QStringLiteral("'image' must be a mapping"));
-            if (image["type"])
-                t.image.type = str(image["type"]);
-            if (t.image.type != QLatin1String("initramfs") && t.image.type != QLatin1String("rootfs"))
-                return templateError(sourceName, QStringLiteral("image.type '%1' is not supported (initramfs, rootfs)").arg(t.image.type));
-            if (t.image.hasRootDisk()) {
-                if (auto ok = parseRootfs(image["rootfs"], t.image.rootfs, sourceName); !ok)
-                    return ok.error();
-            } else if (image["rootfs"]) {
-                return templateError(sourceName, QStringLiteral("image.rootfs needs image.type rootfs"));
-            }
-            if (image["busybox"])
-                t.image.busyboxPackage = str(image["busybox"]);
-            if (image["modules"]) {
-                if (!image["modules"].IsSequence())
-                    return templateError(sourceName, QStringLiteral("image.modules must be a list"));
-                for (const auto &m : image["modules"])
-                    t.image.modules << str(m);
-            }
-            if (image["packages"]) {
-                if (!image["packages"].IsSequence())
-                    return templateError(sourceName, QStringLiteral("image.packages must be a list"));
-                for (const auto &p : image["packages"]) {
-                    ExtraPackage ep;
-                    if (!p.IsMap() || !p["name"] || !p["binaries"] || !p["binaries"].IsSequence())
-                        return templateError(sourceName, QStringLiteral("each image.packages entry needs 'name' and a 'binaries' list"));
-                    ep.name = str(p["name"]);
-                    for (const auto &b : p["binaries"]) {
-                        const QString bin = str(b);
-                        if (bin.startsWith(QLatin1Char('/')) || bin.contains(QStringLiteral("..")))
-                            return templateError(sourceName, QStringLiteral("binary path '%1' must be relative to the package root").arg(bin));
-                        ep.binaries << bin;
-                    }
-                    t.image.packages << ep;
-                }
-            }
-        }
-        if (t.image.hasRootDisk()) {
-            // The initramfs mounts the root disk: it needs the block driver and the filesystem.
-            for (const char *m : {"virtio_pci", "virtio_blk", "ext4"})
-                if (!t.image.modules.contains(QLatin1String(m)))
-                    return templateError(sourceName, QStringLiteral("image.modules must include %1 for a rootfs image (the initramfs mounts the root disk with it)")
-                                                         .arg(QLatin1String(m)));
-        }
-        if (root["desktop"])
-            if (auto ok = parseDesktop(root["desktop"], t, sourceName); !ok)
-                return ok.error();
-        const YAML::Node agent = root["agent"];
-        if (agent) {
-            if (agent["port_name"])
-                t.agentPortName = str(agent["port_name"]);
-            if (agent["vsock_port"])
-                t.agentVsockPort = agent["vsock_port"].as<quint32>();
-            if (agent["ready_timeout_s"])
-                t.agentReadyTimeoutS = agent["ready_timeout_s"].as<int>();
-            if (t.agentReadyTimeoutS < 1 || t.agentReadyTimeoutS > 3600)
-                return templateError(sourceName, QStringLiteral("agent.ready_timeout_s must be 1-3600"));
-        }
-        t.image.agentPortName = t.agentPortName;
-        t.image.agentVsockPort = t.agentVsockPort;
-        const YAML::Node qemu = root["qemu"];
-        if (qemu && qemu["machine"])
-            t.qemuMachine = str(qemu["machine"]);
+        if (auto ok = parseSections(root, t, sourceName); !ok)
+            return ok.error();
     } catch (const YAML::Exception &e) {
         return templateError(sourceName, QStringLiteral("bad value: %1").arg(QString::fromStdString(e.what())));
     }

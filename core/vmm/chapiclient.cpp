@@ -34,6 +34,55 @@ QString endpointName(const QByteArray &endpoint)
     return QString::fromLatin1(endpoint);
 }
 
+Core::Error protocolError(const QString &message)
+{
+    return Core::Error(Core::ErrorCode::Protocol, message);
+}
+
+// The status code of "HTTP/1.x NNN [reason]".
+Core::Expected<int> parseStatusLine(const QByteArray &line)
+{
+    const QByteArray statusLine = line.trimmed();
+    const QList<QByteArray> statusParts = statusLine.split(' ');
+    bool ok = false;
+    const int status = statusParts.value(1).toInt(&ok);
+    if (!statusLine.startsWith("HTTP/1.") || !ok || status < 100 || status > 599)
+        return protocolError(QStringLiteral("cloud-hypervisor sent a malformed HTTP status line: %1")
+                                 .arg(QString::fromLatin1(statusLine.left(80))));
+    return status;
+}
+
+// What the header lines say about where the answer ends.
+struct Framing {
+    qint64 contentLength = -1; // -1: none given
+    bool close = false;        // Connection: close
+};
+
+Core::Expected<Framing> parseFraming(const QList<QByteArray> &lines)
+{
+    Framing framing;
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        const QByteArray &line = lines.at(i);
+        const qsizetype colon = line.indexOf(':');
+        if (colon <= 0)
+            continue;
+        const QByteArray name = line.left(colon).trimmed().toLower();
+        const QByteArray value = line.mid(colon + 1).trimmed();
+        if (name == "content-length") {
+            bool ok = false;
+            framing.contentLength = value.toLongLong(&ok);
+            if (!ok || framing.contentLength < 0)
+                return protocolError(QStringLiteral("cloud-hypervisor sent a bad Content-Length: %1").arg(QString::fromLatin1(value.left(40))));
+        } else if (name == "transfer-encoding" && value.toLower() != "identity") {
+            return protocolError(QStringLiteral("cloud-hypervisor sent an unsupported Transfer-Encoding: %1")
+                                     .arg(QString::fromLatin1(value.left(40))));
+        } else if (name == "connection" && value.toLower() == "close") {
+            framing.close = true;
+        }
+    }
+    return framing;
+}
+
 } // namespace
 
 QString chApiErrorMessage(const QByteArray &endpoint, int status, const QByteArray &body)
@@ -369,74 +418,58 @@ std::optional<ChApiClient::Response> ChApiClient::parseResponse(bool atEof)
             return std::nullopt;
         }
         const QList<QByteArray> lines = m_buffer.left(headerEnd).split('\n');
-        const QByteArray statusLine = lines.first().trimmed();
-        const QList<QByteArray> statusParts = statusLine.split(' ');
-        bool ok = false;
-        const int status = statusParts.value(1).toInt(&ok);
-        if (!statusLine.startsWith("HTTP/1.") || !ok || status < 100 || status > 599) {
-            m_protocolError = QStringLiteral("cloud-hypervisor sent a malformed HTTP status line: %1")
-                                  .arg(QString::fromLatin1(statusLine.left(80)));
+        const auto status = parseStatusLine(lines.first());
+        if (!status) {
+            m_protocolError = status.error().message;
             return std::nullopt;
         }
         const qsizetype bodyStart = headerEnd + 4;
-        if (status >= 100 && status < 200) { // 100 Continue: the real answer follows
+        if (*status >= 100 && *status < 200) { // 100 Continue: the real answer follows
             m_buffer.remove(0, bodyStart);
             continue;
         }
-        qint64 contentLength = -1;
-        bool close = false;
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const QByteArray &line = lines.at(i);
-            const qsizetype colon = line.indexOf(':');
-            if (colon <= 0)
-                continue;
-            const QByteArray name = line.left(colon).trimmed().toLower();
-            const QByteArray value = line.mid(colon + 1).trimmed();
-            if (name == "content-length") {
-                contentLength = value.toLongLong(&ok);
-                if (!ok || contentLength < 0) {
-                    m_protocolError = QStringLiteral("cloud-hypervisor sent a bad Content-Length: %1").arg(QString::fromLatin1(value.left(40)));
-                    return std::nullopt;
-                }
-            } else if (name == "transfer-encoding" && value.toLower() != "identity") {
-                m_protocolError = QStringLiteral("cloud-hypervisor sent an unsupported Transfer-Encoding: %1")
-                                      .arg(QString::fromLatin1(value.left(40)));
-                return std::nullopt;
-            } else if (name == "connection" && value.toLower() == "close") {
-                close = true;
-            }
-        }
-        qint64 bodyLength = 0;
-        if (status == 204 || status == 304) {
-            bodyLength = 0; // never a body, and micro_http sends no Content-Length
-        } else if (contentLength >= 0) {
-            bodyLength = contentLength;
-        } else {
-            // No framing at all (micro_http always frames): the body ends with the stream.
-            close = true;
-            if (!atEof) {
-                if (m_buffer.size() - bodyStart > kMaxResponseBodyBytes)
-                    m_protocolError = QStringLiteral("cloud-hypervisor sent an answer over %1 bytes").arg(kMaxResponseBodyBytes);
-                return std::nullopt;
-            }
-            bodyLength = m_buffer.size() - bodyStart;
-        }
-        if (bodyLength > kMaxResponseBodyBytes) {
-            m_protocolError = QStringLiteral("cloud-hypervisor sent an answer over %1 bytes").arg(kMaxResponseBodyBytes);
+        auto framing = parseFraming(lines);
+        if (!framing) {
+            m_protocolError = framing.error().message;
             return std::nullopt;
         }
-        if (m_buffer.size() - bodyStart < bodyLength) {
-            if (atEof)
-                m_protocolError = QStringLiteral("cloud-hypervisor closed the API connection in the middle of an answer");
-            return std::nullopt;
-        }
-        Response response;
-        response.status = status;
-        response.body = m_buffer.mid(bodyStart, bodyLength);
-        m_buffer.remove(0, bodyStart + bodyLength);
-        response.close = close;
-        return response;
+        return takeResponse(*status, bodyStart, framing->contentLength, framing->close, atEof);
     }
+}
+
+std::optional<ChApiClient::Response> ChApiClient::takeResponse(int status, qsizetype bodyStart, qint64 contentLength,
+                                                               bool close, bool atEof)
+{
+    qint64 bodyLength = 0;
+    if (status == 204 || status == 304) {
+        bodyLength = 0; // never a body, and micro_http sends no Content-Length
+    } else if (contentLength >= 0) {
+        bodyLength = contentLength;
+    } else {
+        // No framing at all (micro_http always frames): the body ends with the stream.
+        close = true;
+        if (!atEof) {
+            if (m_buffer.size() - bodyStart > kMaxResponseBodyBytes)
+                m_protocolError = QStringLiteral("cloud-hypervisor sent an answer over %1 bytes").arg(kMaxResponseBodyBytes);
+            return std::nullopt;
+        }
+        bodyLength = m_buffer.size() - bodyStart;
+    }
+    if (bodyLength > kMaxResponseBodyBytes) {
+        m_protocolError = QStringLiteral("cloud-hypervisor sent an answer over %1 bytes").arg(kMaxResponseBodyBytes);
+        return std::nullopt;
+    }
+    if (m_buffer.size() - bodyStart < bodyLength) {
+        if (atEof)
+            m_protocolError = QStringLiteral("cloud-hypervisor closed the API connection in the middle of an answer");
+        return std::nullopt;
+    }
+    Response response;
+    response.status = status;
+    response.body = m_buffer.mid(bodyStart, bodyLength);
+    m_buffer.remove(0, bodyStart + bodyLength);
+    response.close = close;
+    return response;
 }
 
 void ChApiClient::complete(const Response &response)

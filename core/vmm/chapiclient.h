@@ -131,6 +131,8 @@ private:
     void onTimeout();
     // Parses m_buffer. nullopt: incomplete. Sets m_protocolError on garbage.
     std::optional<Response> parseResponse(bool atEof);
+    // The answer whose header ends at bodyStart, once its body is all in m_buffer.
+    std::optional<Response> takeResponse(int status, qsizetype bodyStart, qint64 contentLength, bool close, bool atEof);
     void complete(const Response &response);
     void failCurrent(Core::ErrorCode code, const QString &message);
     void dropConnection();

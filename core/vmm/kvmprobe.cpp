@@ -42,20 +42,17 @@ bool featureMsrsRoundTrip(int kvm, int vcpu)
     return true;
 }
 
-// Runs in the forked child: only raw syscalls, exits with a ProbeExit code.
-[[noreturn]] void probeChild()
+// 2 MiB of guest RAM at 0: page tables at 0x2000..0x4fff identity-map
+// it with one 2 MiB page; code at 0 writes a marker through paging and halts.
+constexpr size_t kMemSize = 0x200000;
+constexpr size_t kMarkerAddress = 0x5000;
+constexpr __u32 kMarker = 0x12345678;
+
+// The child's steps below exit with a ProbeExit code when they fail.
+
+// The guest RAM with its code and page tables, registered with the VM.
+unsigned char *setUpGuestMemory(int vm)
 {
-    const int kvm = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0)
-        ::_exit(errno == ENOENT ? NoDevice : NoAccess);
-    if (::ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-        ::_exit(BadApi);
-    const int vm = ::ioctl(kvm, KVM_CREATE_VM, 0);
-    if (vm < 0)
-        ::_exit(NoVm);
-    // 2 MiB of guest RAM at 0: page tables at 0x2000..0x4fff identity-map
-    // it with one 2 MiB page; code at 0 writes a marker through paging and halts.
-    constexpr size_t kMemSize = 0x200000;
     auto *mem = static_cast<unsigned char *>(::mmap(nullptr, kMemSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
     if (mem == MAP_FAILED)
         ::_exit(NoMemory);
@@ -78,21 +75,15 @@ bool featureMsrsRoundTrip(int kvm, int vcpu)
     region.userspace_addr = reinterpret_cast<__u64>(mem);
     if (::ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         ::_exit(NoMemory);
-    const int vcpu = ::ioctl(vm, KVM_CREATE_VCPU, 0);
-    if (vcpu < 0)
-        ::_exit(NoVcpu);
-    const int runSize = ::ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (runSize <= 0)
-        ::_exit(NoVcpu);
-    auto *run = static_cast<kvm_run *>(::mmap(nullptr, static_cast<size_t>(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0));
-    if (run == MAP_FAILED)
-        ::_exit(NoVcpu);
-    if (!featureMsrsRoundTrip(kvm, vcpu))
-        ::_exit(BadMsr);
+    return mem;
+}
+
+// Long mode with paging, as every 64-bit kernel runs.
+void enterLongMode(int vcpu)
+{
     kvm_sregs sregs{};
     if (::ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
         ::_exit(NoVcpu);
-    // Long mode with paging, as every 64-bit kernel runs.
     sregs.cr3 = 0x2000;
     sregs.cr4 = 0x20;                                                      // PAE
     sregs.cr0 = 0x1 | 0x2 | 0x10 | 0x20 | 0x10000 | 0x40000 | 0x80000000u; // PE MP ET NE WP AM PG
@@ -119,11 +110,49 @@ bool featureMsrsRoundTrip(int kvm, int vcpu)
     regs.rflags = 0x2;
     if (::ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
         ::_exit(NoVcpu);
-    if (::ioctl(vcpu, KVM_RUN, 0) < 0)
+}
+
+struct Vcpu {
+    int fd;
+    kvm_run *run;
+};
+
+// The vcpu and its mapped kvm_run, with the host's feature MSRs accepted.
+Vcpu createVcpu(int kvm, int vm)
+{
+    const int vcpu = ::ioctl(vm, KVM_CREATE_VCPU, 0);
+    if (vcpu < 0)
+        ::_exit(NoVcpu);
+    const int runSize = ::ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (runSize <= 0)
+        ::_exit(NoVcpu);
+    auto *run = static_cast<kvm_run *>(::mmap(nullptr, static_cast<size_t>(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0));
+    if (run == MAP_FAILED)
+        ::_exit(NoVcpu);
+    if (!featureMsrsRoundTrip(kvm, vcpu))
+        ::_exit(BadMsr);
+    return {vcpu, run};
+}
+
+// Runs in the forked child: only raw syscalls, exits with a ProbeExit code.
+[[noreturn]] void probeChild()
+{
+    const int kvm = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0)
+        ::_exit(errno == ENOENT ? NoDevice : NoAccess);
+    if (::ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+        ::_exit(BadApi);
+    const int vm = ::ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm < 0)
+        ::_exit(NoVm);
+    unsigned char *mem = setUpGuestMemory(vm);
+    const Vcpu vcpu = createVcpu(kvm, vm);
+    enterLongMode(vcpu.fd);
+    if (::ioctl(vcpu.fd, KVM_RUN, 0) < 0)
         ::_exit(NoRun);
     __u32 marker = 0;
-    std::memcpy(&marker, mem + 0x5000, sizeof marker);
-    ::_exit(run->exit_reason == KVM_EXIT_HLT && marker == 0x12345678 ? Ok : NotHalted);
+    std::memcpy(&marker, mem + kMarkerAddress, sizeof marker);
+    ::_exit(vcpu.run->exit_reason == KVM_EXIT_HLT && marker == kMarker ? Ok : NotHalted);
 }
 
 KvmStatus probe()
