@@ -1,7 +1,9 @@
 #pragma once
 
+#include "core/agent/agenttypes.h"
 #include "core/agent/exechandle.h"
 #include "core/agent/forwardedstream.h"
+#include "core/agent/streamlimits.h"
 #include "core/async.h"
 #include "core/vmm/vmspec.h"
 
@@ -20,43 +22,17 @@ class QIODevice;
 
 namespace Agent {
 
-struct AgentInfo {
-    QString agentVersion;
-    QString bootId;
-    quint32 maxPayload = 0;
-};
-
-struct FileInfo {
-    enum class Type { Other, Regular, Directory, Symlink, CharDevice, BlockDevice, Fifo, Socket };
-    QString name;
-    Type type = Type::Other;
-    quint32 mode = 0;
-    quint64 size = 0;
-    qint64 mtimeSec = 0;
-    quint32 uid = 0;
-    quint32 gid = 0;
-    QString linkTarget;
-};
-QString fileTypeName(FileInfo::Type type);
-
-struct Health {
-    QString agentVersion;
-    quint64 agentUptimeMs = 0;
-    quint64 systemUptimeMs = 0;
-    quint64 memTotalKiB = 0;
-    quint64 memAvailableKiB = 0;
-    double load1 = 0;
-    quint32 cpus = 0;
-    quint32 activeStreams = 0;
-    QString hostname;
-    QString kernel;
-};
+class AgentStream;
 
 // Host side of the guest-agent protocol over one byte stream: a QLocalSocket
 // to QEMU's virtio-serial chardev, or to cloud-hypervisor's hybrid vsock
 // socket (after "CONNECT <port>"). Many operations run at once, each on its
-// own stream. Everything is asynchronous; when the connection drops, every
-// pending operation fails with AgentUnavailable at once.
+// own stream, an object of its kind (exec, file put and get, request,
+// forward) that owns its state and its promise; the client keeps the
+// connection, the table of streams and hands each its frames. Everything is
+// asynchronous; when the connection drops, every pending operation fails
+// with AgentUnavailable at once. What a request keeps of the guest's answer
+// and how long it waits are its StreamLimits.
 class AgentClient final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(AgentClient)
@@ -84,13 +60,16 @@ public:
     Core::Future<ExecResult> run(const ExecRequest &request);
 
     // Upload `size` bytes from `source` to `guestPath` (atomically replaced).
-    Core::Future<quint64> putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size,
-                                  quint32 mode = 0644, bool makeParents = true);
-    Core::Future<quint64> putData(const QString &guestPath, const QByteArray &data, quint32 mode = 0644, bool makeParents = true);
-    // Download into `sink`; resolves with the byte count.
-    Core::Future<quint64> getFile(const QString &guestPath, std::shared_ptr<QIODevice> sink);
-    Core::Future<QByteArray> getData(const QString &guestPath);
+    Core::Future<quint64> putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size, quint32 mode = 0644,
+                                  bool makeParents = true, StreamLimits limits = StreamLimits::transfer());
+    Core::Future<quint64> putData(const QString &guestPath, const QByteArray &data, quint32 mode = 0644, bool makeParents = true,
+                                  StreamLimits limits = StreamLimits::transfer());
+    // Download into `sink`; resolves with the byte count. Never more than
+    // the size the guest declared, nor than limits.maxBytes when set.
+    Core::Future<quint64> getFile(const QString &guestPath, std::shared_ptr<QIODevice> sink, StreamLimits limits = StreamLimits::transfer());
+    Core::Future<QByteArray> getData(const QString &guestPath, StreamLimits limits = StreamLimits::inMemoryDownload());
 
+    // Requests with one reply, within StreamLimits::kRequestDeadlineMs.
     Core::Future<FileInfo> stat(const QString &guestPath);
     Core::Future<QList<FileInfo>> list(const QString &guestPath);
     Core::Future<Health> health();
@@ -109,9 +88,7 @@ Q_SIGNALS:
     void connectionLost(const Core::Error &error);
 
 private:
-    friend class ExecHandle;
-    friend class ForwardedStream;
-    struct Stream;
+    friend class AgentStream;
 
     void tryConnect();
     void onConnected();
@@ -120,22 +97,23 @@ private:
     void resumeInput();
     void releaseInputBlock();
     void onDisconnected();
+    void dropConnection(const Core::Error &error);
     void sendHello();
     void handleFrame(const Protocol::Frame &frame);
+    void handleConnectionFrame(Protocol::MsgType type, std::string_view payload);
+    void onHelloAck(std::string_view payload);
     void send(Protocol::MsgType type, quint32 stream, std::string_view payload);
     void pumpUploads();
     quint32 allocateStream();
+    template<typename S, typename... Args>
+    std::shared_ptr<S> addStream(Args &&...args);
+    template<typename T>
+    Core::Future<T> request(Protocol::MsgType type, const std::string &payload, QString what, Protocol::MsgType reply,
+                            bool (*decode)(std::string_view, T *));
     Core::Error notReady() const;
     void failAll(const Core::Error &error);
     void endStream(quint32 id);
     quint32 dataChunk() const;
-
-    // For ForwardedStream.
-    void queueStreamData(quint32 id, const char *data, qint64 size);
-    qint64 streamBytesToWrite(quint32 id) const;
-    void closeStream(quint32 id);
-    void abortStream(quint32 id);
-    void streamDrained(quint32 id);
 
     Vmm::AgentEndpoint m_endpoint;
     QLocalSocket *m_socket = nullptr;
@@ -151,7 +129,7 @@ private:
     AgentInfo m_info;
     Core::Promise<AgentInfo> m_connectPromise;
     quint32 m_nextStream = 1;
-    QHash<quint32, std::shared_ptr<Stream>> m_streams;
+    QHash<quint32, std::shared_ptr<AgentStream>> m_streams;
     int m_inputBlocked = 0; // forwarded streams above their read high-water mark
     bool m_resumePosted = false;
 };

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/agent/streamlimits.h"
 #include "core/async.h"
 
 #include <QByteArray>
@@ -7,9 +8,12 @@
 #include <QPointer>
 #include <QStringList>
 
+#include <memory>
+
 namespace Agent {
 
 class AgentClient;
+class ExecStream;
 
 struct ExecRequest {
     QStringList argv;   // run argv[0] with these arguments (PATH lookup in the guest)...
@@ -21,6 +25,11 @@ struct ExecRequest {
     bool streamStdin = false; // stdin stays open for ExecHandle::writeStdin
     int timeoutMs = 0;  // 0: none; on expiry the guest kills the process group
     bool collectOutput = true; // keep stdout/stderr in the ExecResult
+    // maxBytes: what the ExecResult keeps of stdout, and of stderr; the rest
+    // is dropped and the result says truncated (the signals still carry
+    // every byte). deadlineMs: when the host gives up on the guest (0:
+    // timeoutMs plus StreamLimits::kExecDeadlineGraceMs, none without one).
+    StreamLimits limits = StreamLimits::exec();
 };
 
 struct ExecResult {
@@ -31,20 +40,24 @@ struct ExecResult {
     int pid = 0;
     QByteArray stdoutData;
     QByteArray stderrData;
+    bool stdoutTruncated = false; // stdoutData stops at ExecRequest::limits.maxBytes
+    bool stderrTruncated = false;
 };
 
 // One running command in the guest. Output arrives as signals while it runs;
 // result() resolves with the exit status (and the collected output), or with
-// an error if it could not start or the agent went away.
+// an error if it could not start, the agent went away, or the guest did not
+// report the exit by the request's deadline (Timeout; the command is then
+// killed in the guest). The state is the ExecStream's; this is its face.
 class ExecHandle final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ExecHandle)
 public:
     ~ExecHandle() override;
 
-    quint32 streamId() const { return m_stream; }
-    Core::Future<ExecResult> result() const { return m_promise.future(); }
-    bool isFinished() const { return m_promise.isResolved(); }
+    quint32 streamId() const;
+    Core::Future<ExecResult> result() const;
+    bool isFinished() const;
 
     void writeStdin(const QByteArray &data);
     void closeStdin();
@@ -60,17 +73,9 @@ Q_SIGNALS:
 
 private:
     friend class AgentClient;
-    ExecHandle(AgentClient *client, quint32 stream, bool collect);
-    void onStarted(int pid);
-    void onOutput(bool isStderr, const QByteArray &data);
-    void onExit(ExecResult r);
-    void onError(const Core::Error &e);
+    ExecHandle(AgentClient *client, std::shared_ptr<ExecStream> stream);
 
-    QPointer<AgentClient> m_client; // null once the client is being destroyed (it is our parent)
-    quint32 m_stream;
-    bool m_collect;
-    ExecResult m_result;
-    Core::Promise<ExecResult> m_promise;
+    std::shared_ptr<ExecStream> m_stream; // its state and its promise
 };
 
 } // namespace Agent

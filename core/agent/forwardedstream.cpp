@@ -1,16 +1,17 @@
 #include "core/agent/forwardedstream.h"
 
 #include "core/agent/agentclient.h"
+#include "core/agent/forwardstream.h"
 
 #include <cstring>
 #include <utility>
 
 namespace Agent {
 
-ForwardedStream::ForwardedStream(AgentClient *client, quint32 id, QString peer)
+ForwardedStream::ForwardedStream(AgentClient *client, std::weak_ptr<ForwardStream> stream, QString peer)
     : QIODevice(client)
-    , m_client(client)
-    , m_id(id)
+    , m_stream(stream)
+    , m_id(stream.lock()->id())
     , m_peer(std::move(peer))
 {
     // Our own read buffer (the chunks) is the only one.
@@ -20,8 +21,10 @@ ForwardedStream::ForwardedStream(AgentClient *client, quint32 id, QString peer)
 ForwardedStream::~ForwardedStream()
 {
     // A closing stream stays with the client until its queued bytes are out.
-    if (m_state == State::Open && m_client)
-        m_client->abortStream(m_id);
+    if (m_state != State::Open)
+        return;
+    if (const auto stream = m_stream.lock())
+        stream->abortInGuest();
 }
 
 qint64 ForwardedStream::bytesAvailable() const
@@ -31,7 +34,8 @@ qint64 ForwardedStream::bytesAvailable() const
 
 qint64 ForwardedStream::bytesToWrite() const
 {
-    return m_client ? m_client->streamBytesToWrite(m_id) : 0;
+    const auto stream = m_stream.lock();
+    return stream ? stream->bytesToWrite() : 0;
 }
 
 bool ForwardedStream::canReadLine() const
@@ -60,8 +64,8 @@ qint64 ForwardedStream::readData(char *data, qint64 maxSize)
         }
     }
     m_readBytes -= done;
-    if (done > 0 && m_readBytes <= kReadLowWater && m_client)
-        m_client->streamDrained(m_id);
+    if (done > 0 && m_readBytes <= kReadLowWater)
+        drained();
     if (done == 0 && m_state == State::Closed)
         return -1; // the end: nothing more will come
     return done;
@@ -69,11 +73,12 @@ qint64 ForwardedStream::readData(char *data, qint64 maxSize)
 
 qint64 ForwardedStream::writeData(const char *data, qint64 size)
 {
-    if (m_state != State::Open || !m_client) {
+    const auto stream = m_stream.lock();
+    if (m_state != State::Open || !stream) {
         setErrorString(m_hasError ? m_error.message : QStringLiteral("the forwarded connection to %1 is closed").arg(m_peer));
         return -1;
     }
-    m_client->queueStreamData(m_id, data, size);
+    stream->queue(data, size);
     return size;
 }
 
@@ -83,30 +88,38 @@ void ForwardedStream::close()
         return;
     if (m_state == State::Open) {
         m_state = State::Closing;
-        if (m_client)
-            m_client->closeStream(m_id); // may finish at once when nothing is queued
+        if (const auto stream = m_stream.lock())
+            stream->closeAfterFlush(); // may finish at once when nothing is queued
         else
             finish();
     }
-    m_readChunks.clear();
-    m_readOffset = 0;
-    m_readBytes = 0;
-    if (m_client)
-        m_client->streamDrained(m_id);
+    dropUnread();
+    drained();
     QIODevice::close();
 }
 
 void ForwardedStream::abort()
 {
     if (m_state != State::Closed) {
-        if (m_client)
-            m_client->abortStream(m_id);
+        if (const auto stream = m_stream.lock())
+            stream->abortInGuest();
         finish();
     }
+    dropUnread();
+    QIODevice::close();
+}
+
+void ForwardedStream::dropUnread()
+{
     m_readChunks.clear();
     m_readOffset = 0;
     m_readBytes = 0;
-    QIODevice::close();
+}
+
+void ForwardedStream::drained()
+{
+    if (const auto stream = m_stream.lock())
+        stream->drained();
 }
 
 void ForwardedStream::onData(QByteArray data)

@@ -7,10 +7,12 @@
 #include <QPointer>
 
 #include <deque>
+#include <memory>
 
 namespace Agent {
 
 class AgentClient;
+class ForwardStream;
 
 // One TCP connection made from inside the guest (AgentClient::openStream),
 // as a sequential QIODevice on the host, like a QTcpSocket:
@@ -80,21 +82,23 @@ protected:
     qint64 writeData(const char *data, qint64 size) override;
 
 private:
-    friend class AgentClient;
-    ForwardedStream(AgentClient *client, quint32 id, QString peer);
+    friend class ForwardStream;
+    ForwardedStream(AgentClient *client, std::weak_ptr<ForwardStream> stream, QString peer);
 
-    // Called by AgentClient.
+    // Called by ForwardStream.
     void onData(QByteArray data);
     void onPeerClosed();
     void onError(const Core::Error &error);
     void onFlushedAndClosed();
     void onHandedOver(qint64 bytes);
 
+    void dropUnread();
+    void drained(); // tell the protocol side the reader caught up
     void finish();
     void scheduleSignals();
     void emitSignals();
 
-    QPointer<AgentClient> m_client;
+    const std::weak_ptr<ForwardStream> m_stream; // the protocol side, while the client has it
     const quint32 m_id;
     const QString m_peer;
     State m_state = State::Open;

@@ -9,8 +9,10 @@
 #include "protocol/framereader.h"
 #include "protocol/messages.h"
 
+#include <QBuffer>
 #include <QCryptographicHash>
 #include <QDeadlineTimer>
+#include <QElapsedTimer>
 #include <QLocalServer>
 #include <QLocalSocket>
 #include <QProcess>
@@ -41,7 +43,7 @@ QByteArray frame(Protocol::MsgType type, quint32 stream, const std::string &payl
 // does what the test asks with the next request.
 class FakeAgent : public QObject {
 public:
-    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble };
+    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload };
     FakeAgent(const QString &path, Mode mode) : m_mode(mode)
     {
         QLocalServer::removeServer(path);
@@ -52,6 +54,7 @@ public:
         });
     }
     QByteArray preamble;
+    QList<QPair<Protocol::MsgType, quint32>> received; // every frame after the handshake
 
 private:
     void onData()
@@ -73,6 +76,8 @@ private:
             if (m_mode == Mode::Silent)
                 continue;
             const auto type = static_cast<Protocol::MsgType>(f.header.type);
+            if (type != Protocol::MsgType::Hello)
+                received.append({type, f.header.stream});
             if (type == Protocol::MsgType::Hello) {
                 Protocol::Hello h;
                 Protocol::Hello::decode(f.payload, &h);
@@ -85,6 +90,11 @@ private:
                 Protocol::encodeHeader(header, Protocol::FrameHeader{std::uint8_t(Protocol::MsgType::HealthResult), 0, f.header.stream,
                                                                       Protocol::kDefaultMaxPayload + 1});
                 m_sock->write(header, Protocol::kHeaderSize);
+            } else if (type == Protocol::MsgType::FileGet && m_mode == Mode::OverlongDownload) {
+                // Declares 4 bytes, sends 8.
+                m_sock->write(frame(Protocol::MsgType::FileGetInfo, f.header.stream, Protocol::FileGetInfo{4, 0644}.encode()));
+                m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "12345678"));
+                m_sock->write(frame(Protocol::MsgType::FileEnd, f.header.stream, {}));
             } else if (type == Protocol::MsgType::Health) {
                 Protocol::HealthResult r;
                 r.agentVersion = "fake";
@@ -153,6 +163,126 @@ private Q_SLOTS:
         QVERIFY(!missing);
         QCOMPARE(missing.error().code, Core::ErrorCode::NotFound);
         QCOMPARE(missing.error().detail, int(Protocol::ErrorCode::NotFound));
+    }
+
+    // The request's limits, not the caller, bound what is kept: the first
+    // maxBytes of each output, the rest dropped and flagged, while the
+    // signals still carry every byte.
+    void execOutputCapKeepsTheFirstBytesAndSaysTruncated()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        Agent::ExecRequest req;
+        req.shell = QStringLiteral("head -c 3000000 /dev/zero; printf err >&2");
+        req.limits.maxBytes = 1 << 20;
+        Agent::ExecHandle *h = client.exec(req);
+        qint64 streamed = 0;
+        connect(h, &Agent::ExecHandle::stdoutReceived, this, [&streamed](const QByteArray &d) { streamed += d.size(); });
+        auto r = await(h->result());
+        QVERIFY2(r, r ? "" : qPrintable(r.error().message));
+        QCOMPARE(r->exitCode, 0);
+        QCOMPARE(r->stdoutData.size(), qsizetype(1 << 20));
+        QVERIFY(r->stdoutData.capacity() < 2 * (1 << 20));
+        QCOMPARE(r->stdoutData, QByteArray(1 << 20, '\0'));
+        QVERIFY(r->stdoutTruncated);
+        QCOMPARE(r->stderrData, QByteArray("err"));
+        QVERIFY(!r->stderrTruncated);
+        QCOMPARE(streamed, qint64(3000000));
+        delete h;
+
+        Agent::ExecRequest small;
+        small.shell = QStringLiteral("printf 12345");
+        QCOMPARE(small.limits.maxBytes, Agent::StreamLimits::kDefaultMaxOutputBytes);
+        small.limits.maxBytes = 5;
+        auto exact = await(client.run(small));
+        QVERIFY(exact);
+        QCOMPARE(exact->stdoutData, QByteArray("12345"));
+        QVERIFY(!exact->stdoutTruncated);
+    }
+
+    // Past the request's deadline the host gives up with Timeout and the
+    // command is killed in the guest (the host agent's processes are ours).
+    void execDeadlineFailsWithTimeoutAndKillsTheCommand()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        Agent::ExecRequest req;
+        req.argv = QStringList{QStringLiteral("sleep"), QStringLiteral("30")};
+        req.limits.deadlineMs = 300;
+        Agent::ExecHandle *h = client.exec(req);
+        int pid = 0;
+        connect(h, &Agent::ExecHandle::started, this, [&pid](int p) { pid = p; });
+        QElapsedTimer t;
+        t.start();
+        auto r = await(h->result());
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::Timeout);
+        QVERIFY2(t.elapsed() < 10000, qPrintable(QString::number(t.elapsed())));
+        QVERIFY(pid > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(!QFile::exists(QStringLiteral("/proc/%1").arg(pid)), 10000);
+        delete h;
+
+        // Without its own deadline an exec waits out the guest's timeout
+        // (plus a grace): the guest's verdict arrives first.
+        Agent::ExecRequest timed;
+        timed.argv = QStringList{QStringLiteral("sleep"), QStringLiteral("30")};
+        timed.timeoutMs = 200;
+        auto killed = await(client.run(timed));
+        QVERIFY2(killed, killed ? "" : qPrintable(killed.error().message));
+        QVERIFY(killed->timedOut);
+        QVERIFY(client.isReady());
+    }
+
+    void transferDeadlineFailsWithTimeoutAndCancelsInTheGuest()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("mute.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::Normal); // never answers FileGet
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        auto got = await(client.getData(QStringLiteral("/x"), Agent::StreamLimits{0, 300}), 10000);
+        QVERIFY(!got);
+        QCOMPARE(got.error().code, Core::ErrorCode::Timeout);
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(0).first, Protocol::MsgType::FileGet);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+        QCOMPARE(fake.received.at(1).second, fake.received.at(0).second);
+        auto h = await(client.health()); // the connection is fine
+        QVERIFY(h);
+    }
+
+    // A hostile guest: more bytes than it declared are refused, the stream
+    // cancelled, nothing beyond the declared size kept.
+    void downloadLongerThanDeclaredIsRefused()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("overlong.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::OverlongDownload);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        auto sink = std::make_shared<QBuffer>();
+        sink->open(QIODevice::WriteOnly);
+        auto got = await(client.getFile(QStringLiteral("/x"), sink), 10000);
+        QVERIFY(!got);
+        QCOMPARE(got.error().code, Core::ErrorCode::Io);
+        QVERIFY2(got.error().message.contains(QLatin1String("declared")), qPrintable(got.error().message));
+        QCOMPARE(sink->data().size(), qsizetype(0));
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+    }
+
+    void downloadAboveTheLimitIsRefusedBeforeReading()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        const QString path = m_dir.filePath(QStringLiteral("thousand.bin"));
+        QVERIFY(await(client.putData(path, QByteArray(1000, 'x'))));
+        auto refused = await(client.getData(path, Agent::StreamLimits{999, 0}));
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, Core::ErrorCode::InvalidArgument);
+        QCOMPARE(refused.error().detail, int(Protocol::ErrorCode::TooLarge));
+        auto fits = await(client.getData(path, Agent::StreamLimits{1000, 0}));
+        QVERIFY(fits);
+        QCOMPARE(fits->size(), qsizetype(1000));
+        QVERIFY(client.isReady());
     }
 
     void operationsBeforeTheHandshakeFailAtOnce()

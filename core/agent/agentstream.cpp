@@ -1,0 +1,130 @@
+#include "core/agent/agentstream.h"
+
+#include "core/agent/agentclient.h"
+
+namespace Agent {
+
+AgentStream::AgentStream(AgentClient *client, quint32 id, QString what)
+    : m_client(client)
+    , m_id(id)
+    , m_what(std::move(what))
+{
+    m_deadline.setSingleShot(true);
+    QObject::connect(&m_deadline, &QTimer::timeout, [this]() { expire(); });
+}
+
+AgentStream::~AgentStream() = default;
+
+bool AgentStream::isActive() const
+{
+    return m_id != 0 && !m_ended && m_client;
+}
+
+AgentClient *AgentStream::client() const
+{
+    return m_client;
+}
+
+void AgentStream::fail(const Core::Error &error)
+{
+    m_ended = true;
+    m_deadline.stop();
+    failed(error);
+}
+
+void AgentStream::send(Protocol::MsgType type, std::string_view payload)
+{
+    if (m_client)
+        m_client->send(type, m_id, payload);
+}
+
+quint32 AgentStream::dataChunk() const
+{
+    return m_client ? m_client->dataChunk() : Protocol::kDataChunk;
+}
+
+void AgentStream::end()
+{
+    if (m_ended)
+        return;
+    m_ended = true;
+    m_deadline.stop();
+    if (!m_client)
+        return;
+    ended();
+    m_client->endStream(m_id);
+}
+
+void AgentStream::abort(const Core::Error &error, bool cancelInGuest)
+{
+    const std::shared_ptr<AgentStream> self = shared_from_this(); // end() drops the table's reference
+    if (cancelInGuest && isActive())
+        send(Protocol::MsgType::Cancel);
+    end();
+    fail(error);
+}
+
+void AgentStream::malformed()
+{
+    abort(Core::Error(Core::ErrorCode::Protocol, QStringLiteral("malformed reply from the guest agent")), false);
+}
+
+void AgentStream::startDeadline(int ms)
+{
+    if (ms > 0)
+        m_deadline.start(ms);
+}
+
+void AgentStream::expire()
+{
+    abort(Core::Error(Core::ErrorCode::Timeout,
+                      QStringLiteral("the guest agent did not finish %1 within %2 ms").arg(m_what).arg(m_deadline.interval())),
+          true);
+}
+
+void AgentStream::blockInput()
+{
+    if (m_client)
+        ++m_client->m_inputBlocked;
+}
+
+void AgentStream::releaseInput()
+{
+    if (m_client)
+        m_client->releaseInputBlock();
+}
+
+void AgentStream::pumpAll()
+{
+    if (m_client)
+        m_client->pumpUploads();
+}
+
+void AgentStream::pumpOnReadyRead(QIODevice *source)
+{
+    if (m_client)
+        QObject::connect(source, &QIODevice::readyRead, m_client, &AgentClient::pumpUploads);
+}
+
+Core::Error agentError(const Protocol::ErrorMsg &e)
+{
+    // Map the guest's code onto core codes where one fits, keep the detail.
+    Core::ErrorCode code = Core::ErrorCode::Agent;
+    switch (e.code) {
+    case Protocol::ErrorCode::NotFound: code = Core::ErrorCode::NotFound; break;
+    case Protocol::ErrorCode::PermissionDenied: code = Core::ErrorCode::PermissionDenied; break;
+    case Protocol::ErrorCode::InvalidArgument:
+    case Protocol::ErrorCode::IsDirectory:
+    case Protocol::ErrorCode::NotDirectory: code = Core::ErrorCode::InvalidArgument; break;
+    case Protocol::ErrorCode::NoSpace: code = Core::ErrorCode::NoSpace; break;
+    case Protocol::ErrorCode::Exists: code = Core::ErrorCode::AlreadyExists; break;
+    case Protocol::ErrorCode::Cancelled: code = Core::ErrorCode::Cancelled; break;
+    case Protocol::ErrorCode::Protocol: code = Core::ErrorCode::Protocol; break;
+    case Protocol::ErrorCode::Unsupported: code = Core::ErrorCode::Unsupported; break;
+    case Protocol::ErrorCode::ConnectionRefused: code = Core::ErrorCode::NotFound; break; // nothing listens there
+    default: break;
+    }
+    return Core::Error(code, QStringLiteral("guest: %1").arg(QString::fromStdString(e.message)), static_cast<int>(e.code));
+}
+
+} // namespace Agent

@@ -1,0 +1,82 @@
+#include "core/agent/requeststream.h"
+
+namespace Agent {
+
+QString fileTypeName(FileInfo::Type type)
+{
+    switch (type) {
+    case FileInfo::Type::Regular: return QStringLiteral("file");
+    case FileInfo::Type::Directory: return QStringLiteral("directory");
+    case FileInfo::Type::Symlink: return QStringLiteral("symlink");
+    case FileInfo::Type::CharDevice: return QStringLiteral("char-device");
+    case FileInfo::Type::BlockDevice: return QStringLiteral("block-device");
+    case FileInfo::Type::Fifo: return QStringLiteral("fifo");
+    case FileInfo::Type::Socket: return QStringLiteral("socket");
+    case FileInfo::Type::Other: break;
+    }
+    return QStringLiteral("other");
+}
+
+namespace {
+
+QString qs(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
+
+FileInfo toFileInfo(const Protocol::FileInfo &p)
+{
+    FileInfo f;
+    f.name = qs(p.name);
+    f.type = static_cast<FileInfo::Type>(static_cast<int>(p.type) <= 7 ? static_cast<int>(p.type) : 0);
+    f.mode = p.mode;
+    f.size = p.size;
+    f.mtimeSec = p.mtimeSec;
+    f.uid = p.uid;
+    f.gid = p.gid;
+    f.linkTarget = qs(p.linkTarget);
+    return f;
+}
+
+} // namespace
+
+bool decodeStat(std::string_view payload, FileInfo *out)
+{
+    Protocol::StatResult m;
+    if (!Protocol::StatResult::decode(payload, &m))
+        return false;
+    *out = toFileInfo(m.info);
+    return true;
+}
+
+bool decodeList(std::string_view payload, QList<FileInfo> *out)
+{
+    Protocol::ListResult m;
+    if (!Protocol::ListResult::decode(payload, &m))
+        return false;
+    out->clear();
+    out->reserve(static_cast<qsizetype>(m.entries.size()));
+    for (const auto &e : m.entries)
+        *out << toFileInfo(e);
+    return true;
+}
+
+bool decodeHealth(std::string_view payload, Health *out)
+{
+    Protocol::HealthResult m;
+    if (!Protocol::HealthResult::decode(payload, &m))
+        return false;
+    out->agentVersion = qs(m.agentVersion);
+    out->agentUptimeMs = m.agentUptimeMs;
+    out->systemUptimeMs = m.systemUptimeMs;
+    out->memTotalKiB = m.memTotalKiB;
+    out->memAvailableKiB = m.memAvailableKiB;
+    out->load1 = m.load1Milli / 1000.0;
+    out->cpus = m.cpus;
+    out->activeStreams = m.activeStreams;
+    out->hostname = qs(m.hostname);
+    out->kernel = qs(m.kernel);
+    return true;
+}
+
+} // namespace Agent
