@@ -140,7 +140,10 @@ ApiExpected<Agent::ExecHandle *> GuestController::startExec(const QString &name,
     auto exec = parseExecRequest(requestJson);
     if (!exec)
         return exec.error();
-    exec->collectOutput = false; // the caller takes the output as it comes
+    // Collected, the output is kept up to core's cap (the result says what
+    // was truncated); streamed, the caller takes it as it comes.
+    exec->limits = Agent::StreamLimits::exec();
+    exec->collectOutput = !streamStdin;
     if (!streamStdin)
         return (*agent)->exec(*exec);
     exec->streamStdin = true;
@@ -171,29 +174,9 @@ ApiFuture GuestController::exec(const Request &request)
 
 ApiFuture GuestController::collect(Agent::ExecHandle *started)
 {
-    struct Output {
-        QByteArray out;
-        QByteArray err;
-        bool outTruncated = false;
-        bool errTruncated = false;
-    };
-    auto output = std::make_shared<Output>();
-    auto append = [](QByteArray &to, bool &truncated, const QByteArray &data) {
-        const qint64 room = kMaxExecOutputBytes - to.size();
-        if (data.size() > room) {
-            truncated = true;
-            to += data.left(qMax<qint64>(0, room));
-        } else {
-            to += data;
-        }
-    };
     const QPointer<Agent::ExecHandle> handle = started;
-    connect(handle, &Agent::ExecHandle::stdoutReceived, this,
-            [output, append](const QByteArray &d) { append(output->out, output->outTruncated, d); });
-    connect(handle, &Agent::ExecHandle::stderrReceived, this,
-            [output, append](const QByteArray &d) { append(output->err, output->errTruncated, d); });
     ApiPromise reply;
-    Core::whenDone(handle->result(), this, [this, reply, output, handle](const Core::Expected<Agent::ExecResult> &r) {
+    Core::whenDone(handle->result(), this, [this, reply, handle](const Core::Expected<Agent::ExecResult> &r) {
         if (handle)
             handle->deleteLater();
         countExec(r.hasValue(), r && r->timedOut);
@@ -202,15 +185,15 @@ ApiFuture GuestController::collect(Agent::ExecHandle *started)
             return;
         }
         QJsonObject out{{QStringLiteral("exit_code"), r->signal ? QJsonValue(QJsonValue::Null) : QJsonValue(r->exitCode)},
-                        {QStringLiteral("stdout"), QString::fromUtf8(output->out)},
-                        {QStringLiteral("stderr"), QString::fromUtf8(output->err)},
+                        {QStringLiteral("stdout"), QString::fromUtf8(r->stdoutData)},
+                        {QStringLiteral("stderr"), QString::fromUtf8(r->stderrData)},
                         {QStringLiteral("duration_ms"), static_cast<double>(r->durationUs) / 1000.0},
                         {QStringLiteral("timed_out"), r->timedOut}};
         if (r->signal)
             out[QStringLiteral("signal")] = r->signal;
-        if (output->outTruncated)
+        if (r->stdoutTruncated)
             out[QStringLiteral("stdout_truncated")] = true;
-        if (output->errTruncated)
+        if (r->stderrTruncated)
             out[QStringLiteral("stderr_truncated")] = true;
         reply.resolve(Response::ofJson(out));
     });

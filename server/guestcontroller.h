@@ -25,9 +25,6 @@ class GuestController final : public QObject {
 public:
     static constexpr qint64 kDefaultConsoleBytes = 256 * 1024;
     static constexpr qint64 kMaxConsoleBytes = 16 * 1024 * 1024;
-    // Per stream; the rest of a command's output is dropped and the result
-    // says so ("stdout_truncated").
-    static constexpr qint64 kMaxExecOutputBytes = 16 * 1024 * 1024;
     static constexpr double kMaxExecTimeoutS = 7 * 24 * 3600;
 
     // The manager and the metrics must outlive the controller.
