@@ -97,10 +97,7 @@ class TestSnapshots : public QObject {
         return started.hasValue();
     }
 
-    Core::Expected<Snapshot::SnapshotInfo> snap(const QString &vm, const QString &name)
-    {
-        return await(m_manager->snapshot(vm, {name, false}), kOpTimeoutMs);
-    }
+    Core::Expected<Snapshot::SnapshotInfo> snap(const QString &vm, const QString &name) { return await(m_manager->snapshot(vm, {name, false}), kOpTimeoutMs); }
 
 private Q_SLOTS:
     void initTestCase() { initEnvironment(); }
@@ -120,8 +117,9 @@ private Q_SLOTS:
         const QString vm = QStringLiteral("keeper");
         QCOMPARE(out(vm, QStringLiteral("echo before > /root/state.txt && cat /root/state.txt")), QStringLiteral("before"));
         // A counter in the background, detached from the agent's pipes.
-        const QString pid = out(vm, QStringLiteral("setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done' "
-                                                   "</dev/null >/dev/null 2>&1 & echo $!"));
+        const QString pid = out(vm,
+                                QStringLiteral("setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done' "
+                                               "</dev/null >/dev/null 2>&1 & echo $!"));
         QVERIFY2(pid.toInt() > 1, qPrintable(pid));
         QTRY_VERIFY_WITH_TIMEOUT(out(vm, QStringLiteral("cat /tmp/counter 2>/dev/null || echo 0")).toInt() > 2, 20000);
         QTest::qWait(5000); // the snapshot's clock is behind by the time it is restored
@@ -151,6 +149,8 @@ private Q_SLOTS:
         const qint64 guestNow = out(vm, QStringLiteral("date +%s")).toLongLong();
         const qint64 hostNow = QDateTime::currentSecsSinceEpoch();
         QVERIFY2(qAbs(guestNow - hostNow) <= 2, qPrintable(QStringLiteral("guest %1, host %2").arg(guestNow).arg(hostNow)));
+        // The restore is done: the snapshot is not held any more.
+        E2E_VERIFY_OK(m_manager->deleteSnapshot(vm, QStringLiteral("base")));
     }
 
     // Ten snapshot-restore cycles in a row on one VM, each restore checked.
@@ -287,6 +287,9 @@ private Q_SLOTS:
         auto more = await(m_manager->fork(vm, QStringLiteral("golden"), {1, QStringLiteral("worker")}), kOpTimeoutMs);
         E2E_VERIFY_OK(more);
         QCOMPARE(*more, QStringList{QStringLiteral("worker-4")});
+        // Once the forks are done the snapshot is no longer held (its reader
+        // count is released where the caller's future resolves).
+        E2E_VERIFY_OK(m_manager->deleteSnapshot(vm, QStringLiteral("golden")));
     }
 
     // A snapshot whose file changed after it was written is refused, and
@@ -455,7 +458,7 @@ private Q_SLOTS:
         QVERIFY(createAndStart(vm));
         // Guest memory in use, and a host file that leaves less room than it needs.
         QCOMPARE(out(vm, QStringLiteral("dd if=/dev/urandom of=/root/fill bs=1M count=24 2>/dev/null && echo ok")), QStringLiteral("ok"));
-        struct statvfs fs {};
+        struct statvfs fs { };
         QCOMPARE(::statvfs(QFile::encodeName(mountPoint.path()).constData(), &fs), 0);
         const qint64 room = qint64(fs.f_bavail) * qint64(fs.f_frsize);
         QFile filler(mountPoint.path() + QStringLiteral("/filler"));
@@ -513,8 +516,9 @@ private Q_SLOTS:
                 continue;
             // Its own overlay, over the same read-only base.
             QProcess info;
-            info.start(QStringLiteral("qemu-img"), {QStringLiteral("info"), QStringLiteral("--force-share"), QStringLiteral("--output=json"),
-                                                    m_manager->diskDir(f) + QStringLiteral("/root.qcow2")});
+            info.start(QStringLiteral("qemu-img"),
+                       {QStringLiteral("info"), QStringLiteral("--force-share"), QStringLiteral("--output=json"),
+                        m_manager->diskDir(f) + QStringLiteral("/root.qcow2")});
             QVERIFY(info.waitForFinished(30000));
             QVERIFY2(info.readAllStandardOutput().contains(taken->baseDiskPath.toUtf8()), "the fork's disk is not an overlay of the shared base");
         }
