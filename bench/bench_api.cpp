@@ -18,8 +18,8 @@
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
 #include "server/api.h"
-#include "server/httpadapter.h"
 
+#include "bench/benchservice.h"
 #include "bench/benchutil.h"
 
 #include <QCoreApplication>
@@ -50,12 +50,14 @@ constexpr int kExecBlock = 20;
     std::exit(1);
 }
 
-
-
 // A minimal HTTP/1.1 keep-alive client on a blocking socket (its own thread).
 class HttpClient {
 public:
-    HttpClient(quint16 port, QByteArray token) : m_port(port), m_token(std::move(token)) {}
+    HttpClient(quint16 port, QByteArray token)
+        : m_port(port)
+        , m_token(std::move(token))
+    {
+    }
 
     // Status, or -1 with *error set.
     int request(const QByteArray &method, const QByteArray &path, const QByteArray &body, QByteArray *response, QString *error)
@@ -203,7 +205,6 @@ double coreExecs(Agent::AgentClient *agent, int count)
     return double(t.nsecsElapsed()) / 1e9;
 }
 
-
 // One running VM for exec ("bench"), the rest as records so the list has rows.
 void createVms(Vm::VmManager &manager, int vmCount)
 {
@@ -256,16 +257,16 @@ void printReport(const Report &run, const LoadResult &health, const LoadResult &
     const double apiRate = run.execs / times.apiS;
     const double overhead = (times.apiS / times.coreS - 1.0) * 100.0;
 
-    std::printf("\nbench_api: %d clients x %d requests, %d VMs listed, %d execs of `true` each way (%s driver)\n\n", run.clients,
-                run.requests, run.vmCount, run.execs, qPrintable(run.driverName));
+    std::printf("\nbench_api: %d clients x %d requests, %d VMs listed, %d execs of `true` each way (%s driver)\n\n", run.clients, run.requests, run.vmCount,
+                run.execs, qPrintable(run.driverName));
     std::printf("| measure | service | floor (same run) | ratio | aim |\n|---|---|---|---|---|\n");
     std::printf("| GET /api/v1/vms p50 | %.2f ms | GET /api/v1/health p50: %.2f ms | %.2f | |\n", listP50, healthP50, listP50 / healthP50);
     std::printf("| GET /api/v1/vms p99 | %.2f ms | GET /api/v1/health p99: %.2f ms | %.2f | |\n", listP99, healthP99, listP99 / healthP99);
     std::printf("| GET /api/v1/vms throughput | %.0f req/s | health: %.0f req/s | %.2f | |\n", double(list.latenciesMs.size()) / list.seconds,
                 double(health.latenciesMs.size()) / health.seconds,
                 (double(list.latenciesMs.size()) / list.seconds) / (double(health.latenciesMs.size()) / health.seconds));
-    std::printf("| exec round trips | %.1f /s via API | %.1f /s via core | %.3f | overhead %.1f%% (aim < 10%%: %s) |\n", apiRate, coreRate,
-                apiRate / coreRate, overhead, overhead < 10.0 ? "met" : "NOT met");
+    std::printf("| exec round trips | %.1f /s via API | %.1f /s via core | %.3f | overhead %.1f%% (aim < 10%%: %s) |\n", apiRate, coreRate, apiRate / coreRate,
+                overhead, overhead < 10.0 ? "met" : "NOT met");
     std::fflush(stdout);
 }
 
@@ -288,12 +289,10 @@ int main(int argc, char **argv)
     run.driverName = (*driver)->name();
     Vm::VmManager manager(**driver, state.path());
     Server::Api controller(manager);
-    Server::HttpAdapter::Options options;
-    options.token = QByteArrayLiteral("bench-token");
-    Server::HttpAdapter adapter(controller, options);
-    auto port = adapter.listen(QHostAddress::LocalHost, 0);
-    if (!port)
-        die(port.error().message);
+    auto service = Bench::listenLocally(controller);
+    if (!service)
+        die(service.error().message);
+    const quint16 port = service->port;
 
     createVms(manager, run.vmCount);
     std::printf("booting the exec VM (%s driver)...\n", qPrintable(run.driverName));
@@ -305,12 +304,12 @@ int main(int argc, char **argv)
         die(agent.error().toString());
 
     // 1. list latency under load, beside health under the same load
-    const LoadResult health = load(*port, options.token, "/api/v1/health", run.clients, run.requests);
-    const LoadResult list = load(*port, options.token, "/api/v1/vms", run.clients, run.requests);
+    const LoadResult health = load(port, Bench::kServiceToken, "/api/v1/health", run.clients, run.requests);
+    const LoadResult list = load(port, Bench::kServiceToken, "/api/v1/vms", run.clients, run.requests);
     if (!health.error.isEmpty() || !list.error.isEmpty())
         die(QStringLiteral("load failed: %1 %2").arg(health.error, list.error));
     // 2. exec: API beside core
-    const ExecTimes times = measureExecs(*agent, *port, options.token, run.execs);
+    const ExecTimes times = measureExecs(*agent, port, Bench::kServiceToken, run.execs);
     printReport(run, health, list, times);
 
     if (auto r = Bench::await(manager.remove(QStringLiteral("bench")), 60000); !r)

@@ -17,8 +17,8 @@
 #include "desktop/displayhub.h"
 #include "desktop/vmdisplay.h"
 #include "server/api.h"
-#include "server/httpadapter.h"
 
+#include "bench/benchservice.h"
 #include "bench/benchutil.h"
 
 #include <QCoreApplication>
@@ -46,7 +46,6 @@ constexpr int kStepTimeoutMs = 120000;
     std::fprintf(stderr, "bench_rfbws: %s\n", qPrintable(m));
     std::exit(1);
 }
-
 
 quint16 freePort()
 {
@@ -237,8 +236,7 @@ quint16 startWebsockify(Vm::VmManager &manager, const QString &name, QProcess &w
         die(forward.error().message);
     const quint16 wsPort = freePort();
     websockify.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    websockify.start(QStringLiteral("websockify"),
-                     {QStringLiteral("127.0.0.1:%1").arg(wsPort), QStringLiteral("127.0.0.1:%1").arg((*forward)->tcpPort())});
+    websockify.start(QStringLiteral("websockify"), {QStringLiteral("127.0.0.1:%1").arg(wsPort), QStringLiteral("127.0.0.1:%1").arg((*forward)->tcpPort())});
     if (!websockify.waitForStarted(10000))
         die(QStringLiteral("websockify did not start"));
     QTcpSocket probe;
@@ -276,8 +274,8 @@ Totals measureRounds(const QNetworkRequest &ours, const QNetworkRequest &peer, i
         t.peerBytes += b.bytes;
         t.peerSeconds += b.seconds;
         t.peerUpdates += b.updates;
-        std::printf("round %d: ours %.1f MiB/s (%d updates), websockify %.1f MiB/s (%d updates)\n", round + 1,
-                    a.bytes / a.seconds / 1048576.0, a.updates, b.bytes / b.seconds / 1048576.0, b.updates);
+        std::printf("round %d: ours %.1f MiB/s (%d updates), websockify %.1f MiB/s (%d updates)\n", round + 1, a.bytes / a.seconds / 1048576.0, a.updates,
+                    b.bytes / b.seconds / 1048576.0, b.updates);
         std::fflush(stdout);
     }
     return t;
@@ -317,20 +315,18 @@ int main(int argc, char **argv)
     Vm::VmManager manager(**driver, state.path());
     Desktop::DisplayHub displays(manager);
     Server::Api controller(manager, &displays);
-    Server::HttpAdapter::Options options;
-    options.token = QByteArrayLiteral("bench-token");
-    Server::HttpAdapter adapter(controller, options);
-    auto port = adapter.listen(QHostAddress::LocalHost, 0);
-    if (!port)
-        die(port.error().message);
+    auto service = Bench::listenLocally(controller);
+    if (!service)
+        die(service.error().message);
+    const quint16 port = service->port;
 
     const QString name = QStringLiteral("rfb");
     bootDesktop(manager, displays, name, driverName);
     QProcess websockify;
     const quint16 wsPort = startWebsockify(manager, name, websockify);
 
-    QNetworkRequest ours(QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/vms/rfb/vnc").arg(*port)));
-    ours.setRawHeader("Authorization", "Bearer " + options.token);
+    QNetworkRequest ours(QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/vms/rfb/vnc").arg(port)));
+    ours.setRawHeader("Authorization", "Bearer " + Bench::kServiceToken);
     QNetworkRequest peer(QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(wsPort)));
     const Totals totals = measureRounds(ours, peer, rounds, seconds);
     websockify.terminate();
