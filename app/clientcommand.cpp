@@ -19,19 +19,18 @@ namespace {
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
-const char kUsage[] =
-    "usage: microvm-sandbox vm COMMAND [--url URL] [--token TOKEN] [--json]\n"
-    "  vm list\n"
-    "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--no-start]\n"
-    "  vm start|stop|rm NAME\n"
-    "  vm exec NAME [--timeout S] [--stdin] -- COMMAND [ARGS...]\n"
-    "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
-    "  vm console NAME\n"
-    "  vm snapshot NAME [--name SNAP] [--leave-paused]\n"
-    "  vm snapshots NAME\n"
-    "  vm restore NAME SNAP\n"
-    "  vm fork NAME SNAP [--count N] [--prefix PREFIX]\n"
-    "  vm snapshot-delete NAME SNAP\n";
+const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TOKEN] [--json]\n"
+                      "  vm list\n"
+                      "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--no-start]\n"
+                      "  vm start|stop|rm NAME\n"
+                      "  vm exec NAME [--timeout S] [--stdin] -- COMMAND [ARGS...]\n"
+                      "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
+                      "  vm console NAME\n"
+                      "  vm snapshot NAME [--name SNAP] [--leave-paused]\n"
+                      "  vm snapshots NAME\n"
+                      "  vm restore NAME SNAP\n"
+                      "  vm fork NAME SNAP [--count N] [--prefix PREFIX]\n"
+                      "  vm snapshot-delete NAME SNAP\n";
 
 template<typename T>
 Core::Expected<T> wait(Core::Future<T> future)
@@ -61,8 +60,8 @@ int usageError(const QString &message)
 
 void printJson(const QJsonValue &v)
 {
-    const QByteArray out = v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented)
-                                       : QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented);
+    const QByteArray out =
+        v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented) : QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented);
     std::fwrite(out.constData(), 1, size_t(out.size()), stdout);
 }
 
@@ -152,8 +151,8 @@ int create(ServiceClient &client, const Common &c, QStringList args)
     QString tmpl = QStringLiteral("minimal");
     QString vcpus;
     QString memory;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--template"), &tmpl}, std::pair{QStringLiteral("--vcpus"), &vcpus},
-                                std::pair{QStringLiteral("--memory"), &memory}}) {
+    for (auto [flag, target] :
+         {std::pair{QStringLiteral("--template"), &tmpl}, std::pair{QStringLiteral("--vcpus"), &vcpus}, std::pair{QStringLiteral("--memory"), &memory}}) {
         auto r = takeOption(args, flag, target);
         if (!r)
             return usageError(r.error().message);
@@ -348,8 +347,8 @@ int snapshot(ServiceClient &client, const Common &c, QStringList args)
         printJson(*r);
         return 0;
     }
-    std::printf("snapshot %s of %s: %s, the VM was paused %lld ms\n", qPrintable(r->value(QStringLiteral("name")).toString()),
-                qPrintable(args.first()), qPrintable(humanSize(r->value(QStringLiteral("size_bytes")).toInteger())),
+    std::printf("snapshot %s of %s: %s, the VM was paused %lld ms\n", qPrintable(r->value(QStringLiteral("name")).toString()), qPrintable(args.first()),
+                qPrintable(humanSize(r->value(QStringLiteral("size_bytes")).toInteger())),
                 static_cast<long long>(r->value(QStringLiteral("paused_ms")).toInteger()));
     return 0;
 }

@@ -40,8 +40,7 @@ Core::Result DriverFlags::take(QStringList &args)
     qemuBinary = pick("MVS_QEMU", config->qemuBinary);
     chBinary = pick("MVS_CLOUD_HYPERVISOR", config->chBinary);
     for (auto [flag, target] : {std::pair{QStringLiteral("--driver"), &driver}, std::pair{QStringLiteral("--accel"), &accel},
-                                std::pair{QStringLiteral("--qemu-binary"), &qemuBinary},
-                                std::pair{QStringLiteral("--ch-binary"), &chBinary}}) {
+                                std::pair{QStringLiteral("--qemu-binary"), &qemuBinary}, std::pair{QStringLiteral("--ch-binary"), &chBinary}}) {
         auto r = takeOption(args, flag, target);
         if (!r)
             return r.error();

@@ -42,26 +42,25 @@ int imageCommand(QStringList args)
         return 0;
     }
     Image::ImageBuilder builder;
-    QObject::connect(&builder, &Image::ImageBuilder::progress, &builder, [](const QString &step, int pct) {
-        std::fprintf(stderr, "[image %3d%%] %s\n", pct, qPrintable(step));
-    });
+    QObject::connect(&builder, &Image::ImageBuilder::progress, &builder,
+                     [](const QString &step, int pct) { std::fprintf(stderr, "[image %3d%%] %s\n", pct, qPrintable(step)); });
     int rc = 1;
     // Start inside the event loop: a cached image resolves at once, and an
     // exit() before exec() would be lost.
     QTimer::singleShot(0, &builder, [&]() {
-    builder.ensure(tmpl->image, agent).then(&builder, [&rc](const Core::Expected<Image::GuestImage> &img) {
-        if (!img) {
-            std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(img.error().message));
-            rc = 1;
-        } else {
-            std::printf("image %s\nkernel %s (%s)\ninitramfs %s\n", qPrintable(img->key), qPrintable(img->kernelPath),
-                        qPrintable(img->kernelVersion), qPrintable(img->initramfsPath));
-            if (!img->rootDiskPath.isEmpty())
-                std::printf("rootdisk %s (shared read-only; each VM writes to its own layer)\n", qPrintable(img->rootDiskPath));
-            rc = 0;
-        }
-        QCoreApplication::exit(rc);
-    });
+        builder.ensure(tmpl->image, agent).then(&builder, [&rc](const Core::Expected<Image::GuestImage> &img) {
+            if (!img) {
+                std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(img.error().message));
+                rc = 1;
+            } else {
+                std::printf("image %s\nkernel %s (%s)\ninitramfs %s\n", qPrintable(img->key), qPrintable(img->kernelPath), qPrintable(img->kernelVersion),
+                            qPrintable(img->initramfsPath));
+                if (!img->rootDiskPath.isEmpty())
+                    std::printf("rootdisk %s (shared read-only; each VM writes to its own layer)\n", qPrintable(img->rootDiskPath));
+                rc = 0;
+            }
+            QCoreApplication::exit(rc);
+        });
     });
     QCoreApplication::exec();
     return rc;

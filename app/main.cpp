@@ -14,31 +14,30 @@ namespace {
 
 void usage()
 {
-    std::printf(
-        "microvm-sandbox %s: run AI agents in microVMs\n\n"
-        "usage:\n"
-        "  microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH]\n"
-        "      the desktop application (needs a display), with the API service running inside it\n"
-        "  microvm-sandbox run [--template NAME] [--vcpus N] [--memory MiB] [--timeout S] [--keep-console FILE] [--quiet]\n"
-        "                      -- COMMAND [ARGS...]\n"
-        "      create a VM, run COMMAND in it with streamed output (piped stdin is forwarded), destroy the VM;\n"
-        "      exit with COMMAND's code (128+N: signal, 124: timeout, 125: the sandbox failed)\n"
-        "  microvm-sandbox image build|path [--template NAME]\n"
-        "      build (once, cached) or locate a template's guest image\n"
-        "  microvm-sandbox template list [--json]\n"
-        "  microvm-sandbox vm list|create|start|stop|rm|exec|cp|console|snapshot|snapshots|restore|fork|snapshot-delete ...\n"
-        "                     [--url URL] [--token TOKEN] [--json]\n"
-        "      drive the running service (MVS_URL, MVS_TOKEN; default http://127.0.0.1:8000 and the token file);\n"
-        "      `microvm-sandbox vm --help` lists the commands\n"
-        "  microvm-sandbox mcp [--standalone] [--url URL] [--token TOKEN]\n"
-        "      a Model Context Protocol server on stdio (uses the running service, else starts its own)\n"
-        "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH]\n"
-        "      run the REST API service (default 127.0.0.1:8000); the token is made on first start (config dir,\n"
-        "      0600) and printed once; --token-file or MVS_TOKEN override it; SIGINT/SIGTERM stop it (exit 0)\n"
-        "  microvm-sandbox --version\n\n"
-        "driver options: --driver auto|qemu|cloud-hypervisor  --accel auto|kvm|tcg  --qemu-binary PATH  --ch-binary PATH\n"
-        "environment: MVS_DRIVER MVS_ACCEL MVS_TOKEN MVS_CACHE_DIR MVS_CONFIG_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug\n",
-        MVS_VERSION);
+    std::printf("microvm-sandbox %s: run AI agents in microVMs\n\n"
+                "usage:\n"
+                "  microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH]\n"
+                "      the desktop application (needs a display), with the API service running inside it\n"
+                "  microvm-sandbox run [--template NAME] [--vcpus N] [--memory MiB] [--timeout S] [--keep-console FILE] [--quiet]\n"
+                "                      -- COMMAND [ARGS...]\n"
+                "      create a VM, run COMMAND in it with streamed output (piped stdin is forwarded), destroy the VM;\n"
+                "      exit with COMMAND's code (128+N: signal, 124: timeout, 125: the sandbox failed)\n"
+                "  microvm-sandbox image build|path [--template NAME]\n"
+                "      build (once, cached) or locate a template's guest image\n"
+                "  microvm-sandbox template list [--json]\n"
+                "  microvm-sandbox vm list|create|start|stop|rm|exec|cp|console|snapshot|snapshots|restore|fork|snapshot-delete ...\n"
+                "                     [--url URL] [--token TOKEN] [--json]\n"
+                "      drive the running service (MVS_URL, MVS_TOKEN; default http://127.0.0.1:8000 and the token file);\n"
+                "      `microvm-sandbox vm --help` lists the commands\n"
+                "  microvm-sandbox mcp [--standalone] [--url URL] [--token TOKEN]\n"
+                "      a Model Context Protocol server on stdio (uses the running service, else starts its own)\n"
+                "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH]\n"
+                "      run the REST API service (default 127.0.0.1:8000); the token is made on first start (config dir,\n"
+                "      0600) and printed once; --token-file or MVS_TOKEN override it; SIGINT/SIGTERM stop it (exit 0)\n"
+                "  microvm-sandbox --version\n\n"
+                "driver options: --driver auto|qemu|cloud-hypervisor  --accel auto|kvm|tcg  --qemu-binary PATH  --ch-binary PATH\n"
+                "environment: MVS_DRIVER MVS_ACCEL MVS_TOKEN MVS_CACHE_DIR MVS_CONFIG_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug\n",
+                MVS_VERSION);
 }
 
 } // namespace

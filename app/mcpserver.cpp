@@ -39,8 +39,7 @@ void log(const QString &line)
 
 QJsonObject textResult(const QString &text, bool isError = false)
 {
-    return QJsonObject{{QStringLiteral("content"),
-                        QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("text")}, {QStringLiteral("text"), text}}}},
+    return QJsonObject{{QStringLiteral("content"), QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("text")}, {QStringLiteral("text"), text}}}},
                        {QStringLiteral("isError"), isError}};
 }
 
@@ -86,12 +85,12 @@ QJsonObject snapshotNameProp()
 
 QJsonObject commandProp()
 {
-    return QJsonObject{{QStringLiteral("description"),
-                        QStringLiteral("The command: a shell string (run by /bin/sh -c) or an argv array of strings")},
-                       {QStringLiteral("oneOf"), QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}},
-                                                            QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
-                                                                        {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}}},
-                                                                        {QStringLiteral("minItems"), 1}}}}};
+    return QJsonObject{{QStringLiteral("description"), QStringLiteral("The command: a shell string (run by /bin/sh -c) or an argv array of strings")},
+                       {QStringLiteral("oneOf"),
+                        QJsonArray{QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}},
+                                   QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
+                                               {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}}},
+                                               {QStringLiteral("minItems"), 1}}}}};
 }
 
 QString compact(const QJsonValue &v)
@@ -126,7 +125,11 @@ Core::Expected<T> wait(Core::Future<T> future)
 
 } // namespace
 
-McpServer::McpServer(ServiceClient::Endpoint endpoint, QObject *parent) : QObject(parent), m_client(std::move(endpoint)) {}
+McpServer::McpServer(ServiceClient::Endpoint endpoint, QObject *parent)
+    : QObject(parent)
+    , m_client(std::move(endpoint))
+{
+}
 
 McpServer::~McpServer() = default;
 
@@ -223,13 +226,15 @@ void McpServer::handleMessage(const QByteArray &line)
     if (method == QLatin1String("initialize")) {
         const QString asked = params.value(QStringLiteral("protocolVersion")).toString();
         const QString version = supportedProtocols().contains(asked) ? asked : QString::fromLatin1(kLatestProtocol);
-        replyResult(id, QJsonObject{{QStringLiteral("protocolVersion"), version},
-                                    {QStringLiteral("capabilities"), QJsonObject{{QStringLiteral("tools"), QJsonObject()}}},
-                                    {QStringLiteral("serverInfo"), QJsonObject{{QStringLiteral("name"), QStringLiteral("microvm-sandbox")},
-                                                                               {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}},
-                                    {QStringLiteral("instructions"),
-                                     QStringLiteral("Each sandbox is a Linux microVM. Create one, run commands and move files in it, "
-                                                    "snapshot it to come back to a state later or to fork copies, destroy it when done.")}});
+        replyResult(
+            id,
+            QJsonObject{{QStringLiteral("protocolVersion"), version},
+                        {QStringLiteral("capabilities"), QJsonObject{{QStringLiteral("tools"), QJsonObject()}}},
+                        {QStringLiteral("serverInfo"),
+                         QJsonObject{{QStringLiteral("name"), QStringLiteral("microvm-sandbox")}, {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}},
+                        {QStringLiteral("instructions"),
+                         QStringLiteral("Each sandbox is a Linux microVM. Create one, run commands and move files in it, "
+                                        "snapshot it to come back to a state later or to fork copies, destroy it when done.")}});
         return;
     }
     if (method == QLatin1String("ping")) {
@@ -305,8 +310,7 @@ QList<McpServer::Tool> McpServer::guestTools()
                {QStringLiteral("content_base64"), prop("string", "The file's bytes, base64 encoded (instead of content)")}},
               {n, p}),
          &McpServer::writeFile},
-        {tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.", {{n, name}, {p, path}}, {n, p}),
-         &McpServer::readFile},
+        {tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.", {{n, name}, {p, path}}, {n, p}), &McpServer::readFile},
     };
 }
 
@@ -330,14 +334,14 @@ QList<McpServer::Tool> McpServer::desktopTools()
               "Coordinates are screen pixels, or screenshot pixels when 'scale' is the screenshot's scale. Refused while a "
               "human has taken control of the desktop.",
               {{n, name},
-               {QStringLiteral("actions"), QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
-                                                       {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("object")}}},
-                                                       {QStringLiteral("minItems"), 1}}},
+               {QStringLiteral("actions"),
+                QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
+                            {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("object")}}},
+                            {QStringLiteral("minItems"), 1}}},
                {QStringLiteral("scale"), prop("number", "The scale of the screenshot the coordinates come from (default 1)")}},
               {n, QStringLiteral("actions")}),
          &McpServer::computerInput},
-        {tool("display_info", "A sandbox's desktop: its size and who is driving it (the agent, or a human who took control).",
-              {{n, name}}, {n}),
+        {tool("display_info", "A sandbox's desktop: its size and who is driving it (the agent, or a human who took control).", {{n, name}}, {n}),
          &McpServer::displayInfo},
     };
 }
@@ -357,21 +361,20 @@ QList<McpServer::Tool> McpServer::snapshotTools()
                {QStringLiteral("leave_paused"), prop("boolean", "Leave the sandbox paused afterwards (default false)")}},
               {n}),
          &McpServer::snapshotCreate},
-        {tool("snapshot_list", "List a sandbox's snapshots, oldest first: name, time, parent and size.", {{n, name}}, {n}),
-         &McpServer::snapshotList},
+        {tool("snapshot_list", "List a sandbox's snapshots, oldest first: name, time, parent and size.", {{n, name}}, {n}), &McpServer::snapshotList},
         {tool("snapshot_restore",
               "Bring a sandbox back to a snapshot: files, memory and running processes as they were when it was taken. "
               "Whatever happened since is lost; the snapshot stays. A corrupted snapshot is refused and the sandbox left alone.",
               {{n, name}, {s, snapshot}}, {n, s}),
          &McpServer::snapshotRestore},
-        {tool("snapshot_fork",
-              "Start new sandboxes from a snapshot, each a running copy with its own name, disk and host name. Returns their names.",
+        {tool("snapshot_fork", "Start new sandboxes from a snapshot, each a running copy with its own name, disk and host name. Returns their names.",
               {{n, name},
                {s, snapshot},
-               {QStringLiteral("count"), QJsonObject{{QStringLiteral("type"), QStringLiteral("integer")},
-                                                     {QStringLiteral("description"), QStringLiteral("How many (default 1)")},
-                                                     {QStringLiteral("minimum"), 1},
-                                                     {QStringLiteral("maximum"), 16}}},
+               {QStringLiteral("count"),
+                QJsonObject{{QStringLiteral("type"), QStringLiteral("integer")},
+                            {QStringLiteral("description"), QStringLiteral("How many (default 1)")},
+                            {QStringLiteral("minimum"), 1},
+                            {QStringLiteral("maximum"), 16}}},
                {QStringLiteral("name_prefix"), prop("string", "The new sandboxes are named <prefix>-<n> (default <name>-fork)")}},
               {n, s}),
          &McpServer::snapshotFork},
@@ -437,8 +440,8 @@ void McpServer::createSandbox(const QJsonObject &args, const Reply &reply)
     QString tmpl = args.value(QStringLiteral("template")).toString();
     if (tmpl.isEmpty())
         tmpl = QStringLiteral("minimal");
-    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}}),
-           reply, [](const QJsonObject &r) {
+    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}}), reply,
+           [](const QJsonObject &r) {
                return QStringLiteral("created sandbox %1 (template %2, %3)")
                    .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(),
                         r.value(QStringLiteral("state")).toString());
@@ -451,8 +454,7 @@ void McpServer::destroySandbox(const QJsonObject &args, const Reply &reply)
     const QString name = requiredString(args, QStringLiteral("name"), &problem);
     if (!problem.isEmpty())
         return reply(errorResult(problem));
-    answer(m_client.deleteJson(ServiceClient::vmPath(name)), reply,
-           [name](const QJsonObject &) { return QStringLiteral("destroyed sandbox %1").arg(name); });
+    answer(m_client.deleteJson(ServiceClient::vmPath(name)), reply, [name](const QJsonObject &) { return QStringLiteral("destroyed sandbox %1").arg(name); });
 }
 
 // The body of an exec request from run_command's arguments; *problem: what is wrong with them.
@@ -512,8 +514,7 @@ void McpServer::displayInfo(const QJsonObject &args, const Reply &reply)
     const QString name = requiredString(args, QStringLiteral("name"), &problem);
     if (!problem.isEmpty())
         return reply(errorResult(problem));
-    answer(m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("display")), kDisplayTimeoutMs), reply,
-           [](const QJsonObject &r) { return compact(r); });
+    answer(m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("display")), kDisplayTimeoutMs), reply, [](const QJsonObject &r) { return compact(r); });
 }
 
 void McpServer::computerInput(const QJsonObject &args, const Reply &reply)
@@ -625,10 +626,7 @@ void McpServer::readFile(const QJsonObject &args, const Reply &reply)
         const QString text = utf8.decode(r);
         if (!utf8.hasError() && !r.contains('\0'))
             return text;
-        return QStringLiteral("%1 is not UTF-8 text (%2 bytes); its content in base64:\n%3")
-            .arg(path)
-            .arg(r.size())
-            .arg(QString::fromLatin1(r.toBase64()));
+        return QStringLiteral("%1 is not UTF-8 text (%2 bytes); its content in base64:\n%3").arg(path).arg(r.size()).arg(QString::fromLatin1(r.toBase64()));
     });
 }
 
@@ -807,7 +805,8 @@ int mcpCommand(QStringList args)
     }
 
     McpServer server(endpoint);
-    QObject::connect(&server, &McpServer::finished, qApp, [] { QCoreApplication::exit(0); }, Qt::QueuedConnection);
+    QObject::connect(
+        &server, &McpServer::finished, qApp, [] { QCoreApplication::exit(0); }, Qt::QueuedConnection);
     SignalWatcher signals;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, qApp, [](int) { QCoreApplication::exit(0); });
     server.start();

@@ -72,7 +72,10 @@ Core::Expected<RunRequest> parseRunRequest(QStringList args)
 class RunSession {
 public:
     RunSession(Vm::VirtualMachine &vm, QStringList command, int timeoutS, bool quiet)
-        : m_vm(vm), m_command(std::move(command)), m_timeoutS(timeoutS), m_quiet(quiet)
+        : m_vm(vm)
+        , m_command(std::move(command))
+        , m_timeoutS(timeoutS)
+        , m_quiet(quiet)
     {
     }
 
@@ -100,9 +103,7 @@ int RunSession::exec()
     watchVm();
     // Start inside the event loop, so that a failure reported at once still
     // reaches a running loop (an exit() before exec() would be lost).
-    QTimer::singleShot(0, &m_vm, [this]() {
-        m_vm.start().then(&m_vm, [this](const Core::Result &started) { onStarted(started); });
-    });
+    QTimer::singleShot(0, &m_vm, [this]() { m_vm.start().then(&m_vm, [this](const Core::Result &started) { onStarted(started); }); });
     const int rc = QCoreApplication::exec();
     m_vm.kill();
     QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);

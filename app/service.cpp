@@ -12,9 +12,7 @@ namespace App {
 
 Core::Expected<std::pair<QHostAddress, quint16>> parseListen(const QString &spec)
 {
-    const auto bad = [&spec]() {
-        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("--listen takes HOST:PORT, not '%1'").arg(spec));
-    };
+    const auto bad = [&spec]() { return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("--listen takes HOST:PORT, not '%1'").arg(spec)); };
     QString host = QStringLiteral("127.0.0.1");
     QString port = spec;
     const qsizetype colon = spec.lastIndexOf(QLatin1Char(':'));

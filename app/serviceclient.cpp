@@ -73,7 +73,11 @@ ServiceClient::Endpoint ServiceClient::resolve(const QString &url, const QString
     return e;
 }
 
-ServiceClient::ServiceClient(Endpoint endpoint, QObject *parent) : QObject(parent), m_endpoint(std::move(endpoint)) {}
+ServiceClient::ServiceClient(Endpoint endpoint, QObject *parent)
+    : QObject(parent)
+    , m_endpoint(std::move(endpoint))
+{
+}
 
 ServiceClient::~ServiceClient() = default;
 
@@ -105,8 +109,8 @@ bool ServiceClient::isUnreachable(const Core::Error &error)
     return error.code == Core::ErrorCode::Io && error.detail == kUnreachableDetail;
 }
 
-Core::Future<QByteArray> ServiceClient::send(const QByteArray &method, const QString &path, const QByteArray &body,
-                                             const QByteArray &contentType, int timeoutMs)
+Core::Future<QByteArray> ServiceClient::send(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType,
+                                             int timeoutMs)
 {
     QUrl url = m_endpoint.url;
     const qsizetype q = path.indexOf(QLatin1Char('?'));
@@ -143,16 +147,13 @@ Core::Future<QByteArray> ServiceClient::send(const QByteArray &method, const QSt
             case QNetworkReply::TimeoutError:
                 promise.fail(Core::ErrorCode::Timeout, QStringLiteral("the service at %1 did not answer in time").arg(where));
                 return;
-            default:
-                promise.fail(Core::ErrorCode::Io, QStringLiteral("cannot reach the service at %1: %2").arg(where, reply->errorString()));
-                return;
+            default: promise.fail(Core::ErrorCode::Io, QStringLiteral("cannot reach the service at %1: %2").arg(where, reply->errorString())); return;
             }
         }
         if (status == 401) {
             promise.fail(Core::ErrorCode::PermissionDenied,
                          endpoint.token.isEmpty()
-                             ? QStringLiteral("the service wants a token (401): none found in %1; pass --token or set MVS_TOKEN")
-                                   .arg(endpoint.tokenSource)
+                             ? QStringLiteral("the service wants a token (401): none found in %1; pass --token or set MVS_TOKEN").arg(endpoint.tokenSource)
                              : QStringLiteral("the service refused the token from %1 (401): use the one the service printed "
                                               "on first start, kept in %2 (or pass --token / MVS_TOKEN)")
                                    .arg(endpoint.tokenSource, Server::TokenStore::defaultPath()));
@@ -170,8 +171,8 @@ Core::Future<QByteArray> ServiceClient::send(const QByteArray &method, const QSt
     return promise.future();
 }
 
-Core::Future<QJsonObject> ServiceClient::sendJson(const QByteArray &method, const QString &path, const QByteArray &body,
-                                                  const QByteArray &contentType, int timeoutMs)
+Core::Future<QJsonObject> ServiceClient::sendJson(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType,
+                                                  int timeoutMs)
 {
     Core::Promise<QJsonObject> promise;
     send(method, path, body, contentType, timeoutMs).then(this, [promise](const Core::Expected<QByteArray> &r) {

@@ -52,10 +52,8 @@ public:
     static bool isUnreachable(const Core::Error &error);
 
 private:
-    Core::Future<QByteArray> send(const QByteArray &method, const QString &path, const QByteArray &body,
-                                  const QByteArray &contentType, int timeoutMs);
-    Core::Future<QJsonObject> sendJson(const QByteArray &method, const QString &path, const QByteArray &body,
-                                       const QByteArray &contentType, int timeoutMs);
+    Core::Future<QByteArray> send(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType, int timeoutMs);
+    Core::Future<QJsonObject> sendJson(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType, int timeoutMs);
 
     Endpoint m_endpoint;
     QNetworkAccessManager m_nam;

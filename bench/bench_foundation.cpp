@@ -42,13 +42,11 @@ namespace {
 
 constexpr const char *kPeerPort = "org.qemu.guest_agent.0";
 
-
 [[noreturn]] void die(const QString &m)
 {
     std::fprintf(stderr, "bench_foundation: %s\n", qPrintable(m));
     std::exit(1);
 }
-
 
 // Spawn the floor: the same command line, kernel told to stop at init.
 double floorBootMs(const Vmm::VmSpec &base, Vmm::QemuCommandLine::Accel accel, const QString &qemu)
@@ -153,8 +151,7 @@ private:
 
 void row(const char *what, double ours, double peer, const char *unit, const char *peerName, const QString &verdict)
 {
-    std::printf("%-34s %10.2f %-6s %-26s %10.2f %-6s ratio %6.2f  %s\n", what, ours, unit, peerName, peer, unit, ours / peer,
-                qPrintable(verdict));
+    std::printf("%-34s %10.2f %-6s %-26s %10.2f %-6s ratio %6.2f  %s\n", what, ours, unit, peerName, peer, unit, ours / peer, qPrintable(verdict));
 }
 
 double msSince(const QElapsedTimer &t)
@@ -260,10 +257,12 @@ void measureExecs(Agent::AgentClient *agent, QgaClient &qga, int execs, Results 
 
         e.restart();
         const qint64 pid = qga.call(QStringLiteral("guest-exec"), {{QStringLiteral("path"), QStringLiteral("/bin/true")}})
-                               .value(QStringLiteral("return")).toObject().value(QStringLiteral("pid")).toInteger();
+                               .value(QStringLiteral("return"))
+                               .toObject()
+                               .value(QStringLiteral("pid"))
+                               .toInteger();
         for (;;) {
-            const QJsonObject st = qga.call(QStringLiteral("guest-exec-status"), {{QStringLiteral("pid"), pid}})
-                                       .value(QStringLiteral("return")).toObject();
+            const QJsonObject st = qga.call(QStringLiteral("guest-exec-status"), {{QStringLiteral("pid"), pid}}).value(QStringLiteral("return")).toObject();
             if (st.value(QStringLiteral("exited")).toBool())
                 break;
         }
@@ -322,8 +321,10 @@ void measureOurTransfer(Agent::AgentClient *agent, const QByteArray &data, int m
 
 qint64 openPeerFile(QgaClient &qga, const char *mode)
 {
-    return qga.call(QStringLiteral("guest-file-open"), {{QStringLiteral("path"), QStringLiteral("/tmp/peer.bin")}, {QStringLiteral("mode"), QLatin1String(mode)}})
-        .value(QStringLiteral("return")).toInteger();
+    return qga
+        .call(QStringLiteral("guest-file-open"), {{QStringLiteral("path"), QStringLiteral("/tmp/peer.bin")}, {QStringLiteral("mode"), QLatin1String(mode)}})
+        .value(QStringLiteral("return"))
+        .toInteger();
 }
 
 // --- 3. throughput, the peer's (1 MiB base64 chunks).
@@ -343,7 +344,8 @@ void measurePeerTransfer(QgaClient &qga, const QByteArray &data, int mib, Result
     QByteArray peerData;
     for (;;) {
         const QJsonObject r = qga.call(QStringLiteral("guest-file-read"), {{QStringLiteral("handle"), h}, {QStringLiteral("count"), kQgaChunk}})
-                                  .value(QStringLiteral("return")).toObject();
+                                  .value(QStringLiteral("return"))
+                                  .toObject();
         peerData += QByteArray::fromBase64(r.value(QStringLiteral("buf-b64")).toString().toLatin1());
         if (r.value(QStringLiteral("eof")).toBool())
             break;
@@ -360,13 +362,17 @@ void printReport(const Options &o, const Results &res)
     std::printf("\nbench_foundation: QEMU %s, 1 vCPU, 256 MiB, Debian cloud kernel + busybox initramfs; %d boots, %d execs, %d MiB\n\n",
                 res.kvm ? "KVM" : "TCG", o.boots, o.execs, o.mib);
     std::printf("%-34s %17s %-26s %17s\n", "measure", "ours", "floor / peer", "");
-    row("create->agent ready, median", rMed, fMed, "ms", "bare QEMU to init", fMed > 0 && rMed / fMed <= 1.2 ? QStringLiteral("aim <=1.2x: met") : QStringLiteral("aim <=1.2x: NOT met"));
+    row("create->agent ready, median", rMed, fMed, "ms", "bare QEMU to init",
+        fMed > 0 && rMed / fMed <= 1.2 ? QStringLiteral("aim <=1.2x: met") : QStringLiteral("aim <=1.2x: NOT met"));
     const double o50 = Bench::percentile(res.oursExec, 0.5), p50 = Bench::percentile(res.peerExec, 0.5);
     row("exec `true` p50", o50, p50, "ms", "qemu-ga exec+status", o50 <= p50 / 2 ? QStringLiteral("aim <=0.5x: met") : QStringLiteral("aim <=0.5x: NOT met"));
     row("exec `true` p90", Bench::percentile(res.oursExec, 0.9), Bench::percentile(res.peerExec, 0.9), "ms", "qemu-ga exec+status", QString());
-    row("round trip (health / guest-ping) p50", Bench::percentile(res.oursPing, 0.5), Bench::percentile(res.peerPing, 0.5), "ms", "qemu-ga guest-ping", QString());
-    row("file put", res.oursPut, res.peerPut, "MiB/s", "qemu-ga file-write", res.oursPut >= 5 * res.peerPut ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
-    row("file get", res.oursGet, res.peerGet, "MiB/s", "qemu-ga file-read", res.oursGet >= 5 * res.peerGet ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
+    row("round trip (health / guest-ping) p50", Bench::percentile(res.oursPing, 0.5), Bench::percentile(res.peerPing, 0.5), "ms", "qemu-ga guest-ping",
+        QString());
+    row("file put", res.oursPut, res.peerPut, "MiB/s", "qemu-ga file-write",
+        res.oursPut >= 5 * res.peerPut ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
+    row("file get", res.oursGet, res.peerGet, "MiB/s", "qemu-ga file-read",
+        res.oursGet >= 5 * res.peerGet ? QStringLiteral("aim >=5x: met") : QStringLiteral("aim >=5x: NOT met"));
     std::printf("\nboot ms, ours: ");
     for (double v : res.readyMs)
         std::printf("%.0f ", v);

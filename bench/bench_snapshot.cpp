@@ -299,7 +299,9 @@ Options parseOptions(const QStringList &args)
 class SnapshotBench {
 public:
     SnapshotBench(const Options &options, Vm::VmManager &manager, QString qemuBinary)
-        : m_options(options), m_manager(manager), m_qemuBinary(std::move(qemuBinary))
+        : m_options(options)
+        , m_manager(manager)
+        , m_qemuBinary(std::move(qemuBinary))
     {
         m_total.start();
     }
@@ -421,9 +423,8 @@ void SnapshotBench::measureWorkload(const QString &name, FloorVm &floor, int mib
             measureFloor(name, floor, s);
             measureOurs(name, s, run);
         }
-        std::printf("%d MiB %s run %d: snapshot %.0f ms (paused %.0f) vs floor save %.0f; restore %.0f ms vs floor load %.0f\n", mib,
-                    qPrintable(s.workload), run + 1, s.oursSnap.last(), s.pausedMs.last(), s.floorSave.last(), s.oursRestore.last(),
-                    s.floorLoad.last());
+        std::printf("%d MiB %s run %d: snapshot %.0f ms (paused %.0f) vs floor save %.0f; restore %.0f ms vs floor load %.0f\n", mib, qPrintable(s.workload),
+                    run + 1, s.oursSnap.last(), s.pausedMs.last(), s.floorSave.last(), s.oursRestore.last(), s.floorLoad.last());
         std::fflush(stdout);
     }
 }
@@ -494,21 +495,18 @@ void SnapshotBench::printSizeRows(const SizeResult &r) const
     for (const Samples &s : r.byWorkload) {
         const QString &workload = s.workload;
         const double snap = med(s.oursSnap), save = med(s.floorSave), rest = med(s.oursRestore), load = med(s.floorLoad);
-        std::printf("| %d MiB | %s | snapshot (call) | %.0f ms | save %.0f ms | %.2f | <=1.2x: %s |\n", r.mib, qPrintable(workload), snap, save,
-                    snap / save, verdict(snap / save <= 1.2));
-        std::printf("| %d MiB | %s | of which paused (manifest paused_ms) | %.0f ms | stop->cont %.0f ms | %.2f | |\n", r.mib,
-                    qPrintable(workload), med(s.pausedMs), save, med(s.pausedMs) / save);
+        std::printf("| %d MiB | %s | snapshot (call) | %.0f ms | save %.0f ms | %.2f | <=1.2x: %s |\n", r.mib, qPrintable(workload), snap, save, snap / save,
+                    verdict(snap / save <= 1.2));
+        std::printf("| %d MiB | %s | of which paused (manifest paused_ms) | %.0f ms | stop->cont %.0f ms | %.2f | |\n", r.mib, qPrintable(workload),
+                    med(s.pausedMs), save, med(s.pausedMs) / save);
         // The state is hashed while QEMU writes it (GrowingFileHasher), so
         // after the resume only the hash's tail, the manifest and the
         // rename remain; a separate hashing pass is printed for scale.
-        std::printf("| %d MiB | %s | of which after resume (hash tail, manifest, rename) | %.0f ms | - | | |\n", r.mib, qPrintable(workload),
-                    med(s.commitMs));
-        std::printf("| %d MiB | %s | (a separate sha256 pass would add) | %.0f ms | - | | |\n", r.mib, qPrintable(workload),
-                    med(s.verifyMs));
-        std::printf("| %d MiB | %s | restore -> agent ready | %.0f ms | load -> agent ready %.0f ms | %.2f | <=1.2x: %s |\n", r.mib,
-                    qPrintable(workload), rest, load, rest / load, verdict(rest / load <= 1.2));
-        std::printf("| %d MiB | %s | of which verify (sha256, timed alone) | %.0f ms | - | | |\n", r.mib, qPrintable(workload),
-                    med(s.verifyMs));
+        std::printf("| %d MiB | %s | of which after resume (hash tail, manifest, rename) | %.0f ms | - | | |\n", r.mib, qPrintable(workload), med(s.commitMs));
+        std::printf("| %d MiB | %s | (a separate sha256 pass would add) | %.0f ms | - | | |\n", r.mib, qPrintable(workload), med(s.verifyMs));
+        std::printf("| %d MiB | %s | restore -> agent ready | %.0f ms | load -> agent ready %.0f ms | %.2f | <=1.2x: %s |\n", r.mib, qPrintable(workload), rest,
+                    load, rest / load, verdict(rest / load <= 1.2));
+        std::printf("| %d MiB | %s | of which verify (sha256, timed alone) | %.0f ms | - | | |\n", r.mib, qPrintable(workload), med(s.verifyMs));
         std::printf("| %d MiB | %s | of which spawn -> agent ready (VirtualMachine::bootMs) | %.0f ms | load -> agent ready %.0f ms | %.2f | |\n", r.mib,
                     qPrintable(workload), med(s.restoreBootMs), load, med(s.restoreBootMs) / load);
         std::printf("| %d MiB | %s | of which the rest (old VMM killed, records) | %.0f ms | - | | |\n", r.mib, qPrintable(workload),
@@ -528,8 +526,8 @@ void SnapshotBench::printRuns() const
             const QString &workload = s.workload;
             std::printf("  %d MiB %s: snapshot %s | paused %s | commit %s | floor save %s\n", r.mib, qPrintable(workload), qPrintable(list(s.oursSnap)),
                         qPrintable(list(s.pausedMs)), qPrintable(list(s.commitMs)), qPrintable(list(s.floorSave)));
-            std::printf("  %d MiB %s: restore %s | verify %s | spawn->agent %s | floor load %s\n", r.mib, qPrintable(workload),
-                        qPrintable(list(s.oursRestore)), qPrintable(list(s.verifyMs)), qPrintable(list(s.restoreBootMs)), qPrintable(list(s.floorLoad)));
+            std::printf("  %d MiB %s: restore %s | verify %s | spawn->agent %s | floor load %s\n", r.mib, qPrintable(workload), qPrintable(list(s.oursRestore)),
+                        qPrintable(list(s.verifyMs)), qPrintable(list(s.restoreBootMs)), qPrintable(list(s.floorLoad)));
         }
     }
 }

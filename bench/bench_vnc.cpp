@@ -58,7 +58,6 @@ double median(QList<double> v)
     return v.isEmpty() ? 0 : v.at(v.size() / 2);
 }
 
-
 // Does the 15x15 box around p hold a pixel other than the background?
 template<typename PixelAt>
 bool cursorAt(QPoint p, int w, int h, PixelAt pixelAt)
@@ -248,8 +247,7 @@ QList<double> oursLatency(quint16 port, int samples)
 
 void row(const char *what, double ours, double peer, const char *unit, const QString &verdict)
 {
-    std::printf("%-34s %10.2f %-6s %-22s %10.2f %-6s ratio %6.2f  %s\n", what, ours, unit, "bare libvncclient", peer, unit,
-                ours / peer, qPrintable(verdict));
+    std::printf("%-34s %10.2f %-6s %-22s %10.2f %-6s ratio %6.2f  %s\n", what, ours, unit, "bare libvncclient", peer, unit, ours / peer, qPrintable(verdict));
 }
 
 } // namespace
@@ -270,15 +268,15 @@ int main(int argc, char **argv)
     if (!VncTest::XvncServer::available() || !VncTest::XvncServer::have(QStringLiteral("xsetroot")))
         die(QStringLiteral("needs Xvnc and xsetroot (tigervnc-standalone-server, x11-xserver-utils)"));
     rfbEnableClientLogging = FALSE; // both clients stay quiet
-    std::signal(SIGPIPE, SIG_IGN);  // the bare client writes with write() too
+    std::signal(SIGPIPE, SIG_IGN); // the bare client writes with write() too
 
     VncTest::XvncServer server;
     g_server = &server;
     if (!server.start({}))
         die(server.error());
     const quint16 port = server.port();
-    std::printf("Xvnc %s on 127.0.0.1:%u, 800x600x24, encodings \"%s\", compress %d, no JPEG\n", qPrintable(server.display()),
-                unsigned(port), kEncodings, kCompress);
+    std::printf("Xvnc %s on 127.0.0.1:%u, 800x600x24, encodings \"%s\", compress %d, no JPEG\n", qPrintable(server.display()), unsigned(port), kEncodings,
+                kCompress);
 
     // 1. Latency first, on a still screen.
     server.run(QStringLiteral("xsetroot"), {QStringLiteral("-solid"), QStringLiteral("#808080"), QStringLiteral("-cursor_name"), QStringLiteral("X_cursor")});
@@ -296,9 +294,10 @@ int main(int argc, char **argv)
     const QString animate = xterm ? QStringLiteral("while :; do od -An -tx1 -N65536 /dev/urandom; done")
                                   : QStringLiteral("while :; do xsetroot -mod 4 4 -fg '#ff0000' -bg '#0000ff'; "
                                                    "xsetroot -mod 7 7 -fg '#00ff00' -bg '#000000'; done");
-    const bool started = xterm ? server.spawn(QStringLiteral("xterm"), {QStringLiteral("-geometry"), QStringLiteral("132x46+0+0"),
-                                                                        QStringLiteral("-e"), QStringLiteral("sh"), QStringLiteral("-c"), animate})
-                               : server.spawn(QStringLiteral("sh"), {QStringLiteral("-c"), animate});
+    const bool started = xterm
+        ? server.spawn(QStringLiteral("xterm"),
+                       {QStringLiteral("-geometry"), QStringLiteral("132x46+0+0"), QStringLiteral("-e"), QStringLiteral("sh"), QStringLiteral("-c"), animate})
+        : server.spawn(QStringLiteral("sh"), {QStringLiteral("-c"), animate});
     if (!started)
         die(QStringLiteral("cannot start the animation"));
     std::printf("animation: %s\n", xterm ? "xterm scrolling od of /dev/urandom" : "xsetroot pattern loop");

@@ -26,7 +26,11 @@ using Future = QFuture<Expected<T, E>>;
 template<typename T, typename E = Error>
 class Promise {
 public:
-    Promise() : m_p(std::make_shared<QPromise<Expected<T, E>>>()) { m_p->start(); }
+    Promise()
+        : m_p(std::make_shared<QPromise<Expected<T, E>>>())
+    {
+        m_p->start();
+    }
 
     Future<T, E> future() const { return m_p->future(); }
     bool isResolved() const { return m_p->future().isFinished(); }
@@ -106,8 +110,9 @@ auto invokeStep(F &fn, const Expected<T, E> &value)
 template<typename U, typename E>
 void forwardTo(Future<U, E> future, Promise<U, E> promise)
 {
-    future.then([promise](const Expected<U, E> &r) { promise.resolve(r); })
-        .onCanceled([promise]() { promise.abandon(QStringLiteral("the operation was abandoned")); });
+    future.then([promise](const Expected<U, E> &r) { promise.resolve(r); }).onCanceled([promise]() {
+        promise.abandon(QStringLiteral("the operation was abandoned"));
+    });
 }
 
 } // namespace Detail

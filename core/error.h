@@ -10,26 +10,26 @@ namespace Core {
 // person and says what to do where there is something to do.
 enum class ErrorCode {
     Internal,
-    InvalidArgument,   // the caller's input is wrong
-    NotFound,          // a VM, template, file or path does not exist
+    InvalidArgument, // the caller's input is wrong
+    NotFound, // a VM, template, file or path does not exist
     AlreadyExists,
-    InvalidState,      // the operation does not fit the VM's current state
+    InvalidState, // the operation does not fit the VM's current state
     Timeout,
     Cancelled,
-    BinaryMissing,     // a VMM or tool binary is not installed
-    KvmUnavailable,    // /dev/kvm missing or unusable where KVM is required
-    VmmFailed,         // the VMM process failed to start or died
-    VmmApi,            // the VMM answered an API call with an error
-    AgentUnavailable,  // the guest agent cannot be reached
-    Agent,             // the guest agent reported an error for an operation
-    Protocol,          // a peer broke the wire protocol
+    BinaryMissing, // a VMM or tool binary is not installed
+    KvmUnavailable, // /dev/kvm missing or unusable where KVM is required
+    VmmFailed, // the VMM process failed to start or died
+    VmmApi, // the VMM answered an API call with an error
+    AgentUnavailable, // the guest agent cannot be reached
+    Agent, // the guest agent reported an error for an operation
+    Protocol, // a peer broke the wire protocol
     Io,
     NoSpace,
     PermissionDenied,
     ImageBuild,
     Template,
     Unsupported,
-    Corrupted,         // stored data failed its integrity check (a snapshot's checksums)
+    Corrupted, // stored data failed its integrity check (a snapshot's checksums)
 };
 
 QString errorCodeName(ErrorCode code);
@@ -41,7 +41,12 @@ struct Error {
     int detail = 0;
 
     Error() = default;
-    Error(ErrorCode c, QString m, int d = 0) : code(c), message(std::move(m)), detail(d) {}
+    Error(ErrorCode c, QString m, int d = 0)
+        : code(c)
+        , message(std::move(m))
+        , detail(d)
+    {
+    }
 
     // "not_found: no such file /x" style one-liner for logs.
     QString toString() const;

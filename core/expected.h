@@ -16,10 +16,22 @@ class [[nodiscard]] Expected {
 public:
     using ErrorType = E;
 
-    Expected(const T &value) : m_v(std::in_place_index<0>, value) {}
-    Expected(T &&value) : m_v(std::in_place_index<0>, std::move(value)) {}
-    Expected(const E &error) : m_v(std::in_place_index<1>, error) {}
-    Expected(E &&error) : m_v(std::in_place_index<1>, std::move(error)) {}
+    Expected(const T &value)
+        : m_v(std::in_place_index<0>, value)
+    {
+    }
+    Expected(T &&value)
+        : m_v(std::in_place_index<0>, std::move(value))
+    {
+    }
+    Expected(const E &error)
+        : m_v(std::in_place_index<1>, error)
+    {
+    }
+    Expected(E &&error)
+        : m_v(std::in_place_index<1>, std::move(error))
+    {
+    }
 
     bool hasValue() const { return m_v.index() == 0; }
     explicit operator bool() const { return hasValue(); }
@@ -46,8 +58,16 @@ public:
     using ErrorType = E;
 
     Expected() = default;
-    Expected(const E &error) : m_error(error), m_ok(false) {}
-    Expected(E &&error) : m_error(std::move(error)), m_ok(false) {}
+    Expected(const E &error)
+        : m_error(error)
+        , m_ok(false)
+    {
+    }
+    Expected(E &&error)
+        : m_error(std::move(error))
+        , m_ok(false)
+    {
+    }
 
     bool hasValue() const { return m_ok; }
     explicit operator bool() const { return m_ok; }

@@ -35,10 +35,22 @@ spdlog::logger *get(const char *name)
 
 } // namespace
 
-spdlog::logger *core() { return get("core"); }
-spdlog::logger *vmm() { return get("vmm"); }
-spdlog::logger *agent() { return get("agent"); }
-spdlog::logger *image() { return get("image"); }
+spdlog::logger *core()
+{
+    return get("core");
+}
+spdlog::logger *vmm()
+{
+    return get("vmm");
+}
+spdlog::logger *agent()
+{
+    return get("agent");
+}
+spdlog::logger *image()
+{
+    return get("image");
+}
 
 void setLevel(const QString &level)
 {

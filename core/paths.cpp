@@ -92,8 +92,7 @@ QString agentBinary()
     const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
     if (!appDir.isEmpty()) {
         for (const QString &rel : {QStringLiteral("/microvm-agent"), QStringLiteral("/../guest-agent/microvm-agent"),
-                                   QStringLiteral("/../../guest-agent/microvm-agent"),
-                                   QStringLiteral("/../libexec/microvm-sandbox/microvm-agent")}) {
+                                   QStringLiteral("/../../guest-agent/microvm-agent"), QStringLiteral("/../libexec/microvm-sandbox/microvm-agent")}) {
             const QString p = QDir::cleanPath(appDir + rel);
             if (QFileInfo(p).isExecutable())
                 return p;

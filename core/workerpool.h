@@ -35,7 +35,8 @@ public:
         Promise<T> promise;
         m_pool.start([this, promise, fn]() mutable {
             Expected<T> result = fn();
-            QMetaObject::invokeMethod(this, [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);
         });
         return promise.future();
     }

@@ -12,14 +12,14 @@ struct InputAction {
     enum class Button { Left, Middle, Right };
 
     Kind kind = Kind::Move;
-    QPoint point;          // Move, Click, Scroll (target); Drag (from)
-    QPoint to;             // Drag
+    QPoint point; // Move, Click, Scroll (target); Drag (from)
+    QPoint to; // Drag
     bool hasPoint = false; // Click/Scroll: false means "where the pointer is"
     Button button = Button::Left;
-    int count = 1;         // Click: 1 single, 2 double, 3 triple
-    int scrollX = 0;       // Scroll: notches right (+) or left (-)
-    int scrollY = 0;       // Scroll: notches down (+) or up (-)
-    QString text;          // Type: any Unicode; Key: a combination such as "ctrl+alt+t"
+    int count = 1; // Click: 1 single, 2 double, 3 triple
+    int scrollX = 0; // Scroll: notches right (+) or left (-)
+    int scrollY = 0; // Scroll: notches down (+) or up (-)
+    QString text; // Type: any Unicode; Key: a combination such as "ctrl+alt+t"
 
     static constexpr int kMaxClickCount = 3;
     static constexpr int kMaxScroll = 50;

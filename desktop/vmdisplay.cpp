@@ -93,8 +93,7 @@ void VmDisplay::connectNow()
     }
     m_vnc = new Vnc::VncConnection(this);
     connect(m_vnc, &Vnc::VncConnection::connected, this, &VmDisplay::onConnected);
-    connect(m_vnc, &Vnc::VncConnection::disconnected, this,
-            [this](Vnc::VncConnection::Error, const QString &message) { onDisconnected(message); });
+    connect(m_vnc, &Vnc::VncConnection::disconnected, this, [this](Vnc::VncConnection::Error, const QString &message) { onDisconnected(message); });
     connect(m_vnc, &Vnc::VncConnection::frameUpdated, this, [this]() {
         m_sinceFrame.start();
         if (!m_shotWaiters.isEmpty())
@@ -106,8 +105,7 @@ void VmDisplay::connectNow()
 void VmDisplay::onConnected()
 {
     m_connected = true;
-    Core::Log::core()->info("display of {}: connected, {}x{}", m_vmName.toStdString(), m_vnc->frameSize().width(),
-                            m_vnc->frameSize().height());
+    Core::Log::core()->info("display of {}: connected, {}x{}", m_vmName.toStdString(), m_vnc->frameSize().width(), m_vnc->frameSize().height());
     const auto waiters = std::exchange(m_connectWaiters, {});
     for (const auto &w : waiters)
         w.resolve(Core::Expected<void>());
@@ -206,8 +204,7 @@ void VmDisplay::setController(Controller controller)
     if (m_controller == controller)
         return;
     m_controller = controller;
-    Core::Log::core()->info("display of {}: {} has control", m_vmName.toStdString(),
-                            controller == Controller::Human ? "a human" : "the agent");
+    Core::Log::core()->info("display of {}: {} has control", m_vmName.toStdString(), controller == Controller::Human ? "a human" : "the agent");
     Q_EMIT controllerChanged(controller);
 }
 
@@ -216,12 +213,13 @@ Core::Result VmDisplay::check(const InputAction &a) const
     const QSize screen = size();
     auto inside = [&](QPoint p, const char *what) -> Core::Result {
         if (p.x() < 0 || p.y() < 0 || p.x() >= screen.width() || p.y() >= screen.height())
-            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("%1 (%2, %3) is outside the %4x%5 screen")
-                                                                     .arg(QLatin1String(what))
-                                                                     .arg(p.x())
-                                                                     .arg(p.y())
-                                                                     .arg(screen.width())
-                                                                     .arg(screen.height()));
+            return Core::Error(Core::ErrorCode::InvalidArgument,
+                               QStringLiteral("%1 (%2, %3) is outside the %4x%5 screen")
+                                   .arg(QLatin1String(what))
+                                   .arg(p.x())
+                                   .arg(p.y())
+                                   .arg(screen.width())
+                                   .arg(screen.height()));
         return {};
     };
     switch (a.kind) {
@@ -236,13 +234,11 @@ Core::Result VmDisplay::check(const InputAction &a) const
         return inside(a.to, "the end");
     case InputAction::Kind::Scroll:
         if (qAbs(a.scrollX) > InputAction::kMaxScroll || qAbs(a.scrollY) > InputAction::kMaxScroll || (a.scrollX == 0 && a.scrollY == 0))
-            return Core::Error(Core::ErrorCode::InvalidArgument,
-                               QStringLiteral("scroll needs dx or dy, each at most %1 notches").arg(InputAction::kMaxScroll));
+            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("scroll needs dx or dy, each at most %1 notches").arg(InputAction::kMaxScroll));
         return a.hasPoint ? inside(a.point, "the point") : Core::Result();
     case InputAction::Kind::Type:
         if (a.text.isEmpty() || a.text.size() > InputAction::kMaxTextLength)
-            return Core::Error(Core::ErrorCode::InvalidArgument,
-                               QStringLiteral("type needs text of 1 to %1 characters").arg(InputAction::kMaxTextLength));
+            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("type needs text of 1 to %1 characters").arg(InputAction::kMaxTextLength));
         return {};
     case InputAction::Kind::Key:
         if (!Vnc::Keysyms::parseCombo(a.text))
@@ -256,11 +252,11 @@ Core::Result VmDisplay::check(const InputAction &a) const
 Core::Future<void> VmDisplay::perform(const QList<InputAction> &actions, Controller who)
 {
     if (who == Controller::Agent && m_controller == Controller::Human)
-        return Core::readyFuture<void>(Core::Error(
-            Core::ErrorCode::InvalidState,
-            QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it "
-                           "(screenshots still work)")
-                .arg(m_vmName)));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState,
+                        QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it "
+                                       "(screenshots still work)")
+                            .arg(m_vmName)));
     if (!isConnected())
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the display of %1 is not connected").arg(m_vmName)));
     for (const InputAction &a : actions) {

@@ -115,9 +115,9 @@ private:
     QList<Core::Promise<void>> m_connectWaiters;
 
     Controller m_controller = Controller::Agent;
-    QPoint m_pointer;     // where the planned steps leave the pointer
-    int m_sentMask = 0;   // the button mask last sent
-    QList<Step> m_steps;  // planned, not sent yet
+    QPoint m_pointer; // where the planned steps leave the pointer
+    int m_sentMask = 0; // the button mask last sent
+    QList<Step> m_steps; // planned, not sent yet
     QTimer m_stepTimer;
     QElapsedTimer m_sinceInput; // invalid: no input yet
     quint64 m_framesAtInput = 0;

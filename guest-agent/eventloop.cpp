@@ -19,8 +19,8 @@ void onSignal(int signo)
 {
     const int savedErrno = errno;
     const char c = signo == SIGCHLD ? 'C' : 'T';
-    if (g_signalWriteFd >= 0)
-        [[maybe_unused]] const ssize_t n = ::write(g_signalWriteFd, &c, 1);
+    if (g_signalWriteFd >= 0) [[maybe_unused]]
+        const ssize_t n = ::write(g_signalWriteFd, &c, 1);
     errno = savedErrno;
 }
 
@@ -46,7 +46,7 @@ bool EventLoop::init()
     }
     g_signalWriteFd = m_signalPipe[1];
 
-    struct sigaction sa {};
+    struct sigaction sa { };
     sa.sa_handler = onSignal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;

@@ -84,9 +84,18 @@ private:
 class WatchHandle {
 public:
     WatchHandle() = default;
-    WatchHandle(EventLoop *loop, std::uint64_t id) : m_loop(loop), m_id(id) {}
+    WatchHandle(EventLoop *loop, std::uint64_t id)
+        : m_loop(loop)
+        , m_id(id)
+    {
+    }
     ~WatchHandle() { reset(); }
-    WatchHandle(WatchHandle &&other) noexcept : m_loop(other.m_loop), m_id(other.m_id) { other.m_id = 0; }
+    WatchHandle(WatchHandle &&other) noexcept
+        : m_loop(other.m_loop)
+        , m_id(other.m_id)
+    {
+        other.m_id = 0;
+    }
     WatchHandle &operator=(WatchHandle &&other) noexcept
     {
         if (this != &other) {

@@ -126,7 +126,7 @@ MaybeFailure resolveProgram(const std::vector<std::string> &env, std::string &fi
         const std::string dir = end > start ? path.substr(start, end - start) : std::string(".");
         const std::string candidate = dir + "/" + file;
         if (::access(candidate.c_str(), X_OK) == 0) {
-            struct stat st {};
+            struct stat st { };
             if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
                 file = candidate;
                 return std::nullopt;
@@ -136,8 +136,7 @@ MaybeFailure resolveProgram(const std::vector<std::string> &env, std::string &fi
         }
         start = end + 1;
     }
-    return StartFailure{lastErr == EACCES ? ErrorCode::PermissionDenied : ErrorCode::NotFound,
-                        errnoMessage("exec", file, lastErr)};
+    return StartFailure{lastErr == EACCES ? ErrorCode::PermissionDenied : ErrorCode::NotFound, errnoMessage("exec", file, lastErr)};
 }
 
 MaybeFailure prepareCommand(const Protocol::ExecStart &request, Command &command)
@@ -174,8 +173,7 @@ struct ChildPipes {
     // 0, or the errno of the pipe2() that failed (then nothing is left open).
     int open(bool stdinPipe)
     {
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0
-            || ::pipe2(status, O_CLOEXEC) != 0) {
+        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(status, O_CLOEXEC) != 0) {
             const int error = errno;
             closeAll();
             return error;
@@ -234,7 +232,7 @@ std::vector<char *> nullTerminated(std::vector<std::string> &strings)
 // Child side: default signal dispositions, nothing blocked.
 void resetChildSignals()
 {
-    struct sigaction dfl {};
+    struct sigaction dfl { };
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGPIPE, SIGHUP})
@@ -251,15 +249,13 @@ void closeFdsAbove3()
         return;
     // Kernels before 5.9 have no close_range: close up to the limit.
     rlimit nofile{};
-    const int maxFd =
-        (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536) ? static_cast<int>(nofile.rlim_cur) : 65536;
+    const int maxFd = (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536) ? static_cast<int>(nofile.rlim_cur) : 65536;
     for (int fd = 4; fd < maxFd; ++fd)
         ::close(fd);
 }
 
 // The vfork()ed child: async-signal-safe calls only; never returns.
-[[noreturn]] void runChild(const ChildPipes &pipes, const char *file, const char *cwd, char *const argv[],
-                           char *const envp[])
+[[noreturn]] void runChild(const ChildPipes &pipes, const char *file, const char *cwd, char *const argv[], char *const envp[])
 {
     resetChildSignals();
     const int statusFd = pipes.status[1];
@@ -336,7 +332,8 @@ MaybeFailure awaitExec(pid_t pid, ChildPipes &pipes, const Command &command)
 
 } // namespace
 
-ExecStream::ExecStream(Session &session, std::uint32_t id) : Stream(session, id)
+ExecStream::ExecStream(Session &session, std::uint32_t id)
+    : Stream(session, id)
 {
     m_output[0].type = MsgType::ExecStdout;
     m_output[1].type = MsgType::ExecStderr;
@@ -389,8 +386,7 @@ void ExecStream::watchOutput(UniqueFd stdoutFd, UniqueFd stderrFd)
     m_output[1].fd = std::move(stderrFd);
     for (int i = 0; i < 2; ++i) {
         setNonBlocking(m_output[i].fd.get(), true);
-        m_output[i].watch = WatchHandle(&m_session.loop(), m_session.loop().addWatch(m_output[i].fd.get(), 0,
-                                                                                      [this, i](short) { onOutput(i); }));
+        m_output[i].watch = WatchHandle(&m_session.loop(), m_session.loop().addWatch(m_output[i].fd.get(), 0, [this, i](short) { onOutput(i); }));
     }
 }
 
@@ -398,8 +394,7 @@ void ExecStream::watchStdin(UniqueFd stdinFd)
 {
     m_stdin = std::move(stdinFd);
     setNonBlocking(m_stdin.get(), true);
-    m_stdinWatch =
-        WatchHandle(&m_session.loop(), m_session.loop().addWatch(m_stdin.get(), 0, [this](short) { writeStdin(); }));
+    m_stdinWatch = WatchHandle(&m_session.loop(), m_session.loop().addWatch(m_stdin.get(), 0, [this](short) { writeStdin(); }));
 }
 
 // Tells the host the pid and arms the timeout.
@@ -529,10 +524,7 @@ void ExecStream::handleFrame(MsgType type, std::string_view payload)
         if (inboundBuffered() == 0)
             closeStdin();
         return;
-    default:
-        fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type))
-                                      + " on an exec stream");
-        return;
+    default: fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type)) + " on an exec stream"); return;
     }
 }
 

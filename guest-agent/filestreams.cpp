@@ -30,7 +30,7 @@ int makeDirectories(const std::string &dir)
         if (pos == std::string::npos)
             break;
     }
-    struct stat st {};
+    struct stat st { };
     if (::stat(dir.c_str(), &st) != 0)
         return errno;
     return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
@@ -49,7 +49,10 @@ void syncDirectory(const std::string &dir)
 
 // ================================================================ FilePutStream
 
-FilePutStream::FilePutStream(Session &session, std::uint32_t id) : Stream(session, id) {}
+FilePutStream::FilePutStream(Session &session, std::uint32_t id)
+    : Stream(session, id)
+{
+}
 
 FilePutStream::~FilePutStream()
 {
@@ -85,7 +88,7 @@ void FilePutStream::start(const Protocol::FilePut &request)
             return fail(errorCodeFromErrno(err), errnoMessage("mkdir", m_dir, err));
     }
 
-    struct stat st {};
+    struct stat st { };
     if (::lstat(m_path.c_str(), &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return fail(ErrorCode::IsDirectory, errnoMessage("open", m_path, EISDIR));
@@ -109,16 +112,9 @@ void FilePutStream::start(const Protocol::FilePut &request)
 void FilePutStream::handleFrame(MsgType type, std::string_view payload)
 {
     switch (type) {
-    case MsgType::FileData:
-        writeData(payload);
-        return;
-    case MsgType::FileEnd:
-        commit();
-        return;
-    default:
-        fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type))
-                                      + " on a put stream");
-        return;
+    case MsgType::FileData: writeData(payload); return;
+    case MsgType::FileEnd: commit(); return;
+    default: fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type)) + " on a put stream"); return;
     }
 }
 
@@ -127,8 +123,7 @@ void FilePutStream::writeData(std::string_view data)
     if (!m_file.valid())
         return;
     if (data.size() > m_expected - m_written) {
-        return fail(ErrorCode::InvalidArgument, "put " + m_path + ": more data than the announced "
-                                                    + std::to_string(m_expected) + " bytes");
+        return fail(ErrorCode::InvalidArgument, "put " + m_path + ": more data than the announced " + std::to_string(m_expected) + " bytes");
     }
     while (!data.empty()) {
         const ssize_t n = ::write(m_file.get(), data.data(), data.size());
@@ -148,8 +143,7 @@ void FilePutStream::commit()
     if (!m_file.valid())
         return;
     if (m_written != m_expected) {
-        return fail(ErrorCode::InvalidArgument, "put " + m_path + ": received " + std::to_string(m_written)
-                                                    + " bytes, expected " + std::to_string(m_expected));
+        return fail(ErrorCode::InvalidArgument, "put " + m_path + ": received " + std::to_string(m_written) + " bytes, expected " + std::to_string(m_expected));
     }
     if (::fchmod(m_file.get(), m_mode) != 0) {
         const int err = errno;
@@ -208,7 +202,10 @@ void FilePutStream::release()
 
 // ================================================================ FileGetStream
 
-FileGetStream::FileGetStream(Session &session, std::uint32_t id) : Stream(session, id) {}
+FileGetStream::FileGetStream(Session &session, std::uint32_t id)
+    : Stream(session, id)
+{
+}
 
 FileGetStream::~FileGetStream()
 {
@@ -234,7 +231,7 @@ void FileGetStream::start(const std::string &path)
         return fail(errorCodeFromErrno(err), errnoMessage("open", m_path, err));
     }
     m_file.reset(fd);
-    struct stat st {};
+    struct stat st { };
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         return fail(errorCodeFromErrno(err), errnoMessage("stat", m_path, err));
@@ -303,8 +300,7 @@ void FileGetStream::outputResumed()
 
 void FileGetStream::handleFrame(MsgType type, std::string_view)
 {
-    fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type))
-                                  + " on a get stream");
+    fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type)) + " on a get stream");
 }
 
 void FileGetStream::cancel()

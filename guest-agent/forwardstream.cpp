@@ -28,16 +28,17 @@ ErrorCode connectErrorCode(int err)
     case ETIMEDOUT:
     case EHOSTUNREACH:
     case ENETUNREACH:
-    case ECONNRESET:
-        return ErrorCode::ConnectionRefused;
-    default:
-        return errorCodeFromErrno(err);
+    case ECONNRESET: return ErrorCode::ConnectionRefused;
+    default: return errorCodeFromErrno(err);
     }
 }
 
 } // namespace
 
-ForwardStream::ForwardStream(Session &session, std::uint32_t id) : Stream(session, id) {}
+ForwardStream::ForwardStream(Session &session, std::uint32_t id)
+    : Stream(session, id)
+{
+}
 
 ForwardStream::~ForwardStream()
 {
@@ -76,8 +77,7 @@ void ForwardStream::start(const Protocol::StreamOpen &request)
         v6->sin6_port = htons(request.port);
         addrLen = sizeof(sockaddr_in6);
     } else {
-        return fail(ErrorCode::InvalidArgument,
-                    "cannot resolve " + request.host + ": only numeric addresses and localhost are supported");
+        return fail(ErrorCode::InvalidArgument, "cannot resolve " + request.host + ": only numeric addresses and localhost are supported");
     }
 
     const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -101,8 +101,7 @@ void ForwardStream::start(const Protocol::StreamOpen &request)
         return fail(connectErrorCode(err), errnoMessage("connect", m_target, err));
     }
     m_connecting = true;
-    m_connectTimer.start(m_session.loop(), kConnectTimeoutMs,
-                         [this] { fail(ErrorCode::ConnectionRefused, errnoMessage("connect", m_target, ETIMEDOUT)); });
+    m_connectTimer.start(m_session.loop(), kConnectTimeoutMs, [this] { fail(ErrorCode::ConnectionRefused, errnoMessage("connect", m_target, ETIMEDOUT)); });
     updateInterest();
 }
 
@@ -250,10 +249,7 @@ void ForwardStream::handleFrame(MsgType type, std::string_view payload)
         }
         updateInterest();
         return;
-    default:
-        fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type))
-                                      + " on a forward stream");
-        return;
+    default: fail(ErrorCode::Protocol, "unexpected message type " + std::to_string(static_cast<int>(type)) + " on a forward stream"); return;
     }
 }
 

@@ -40,7 +40,7 @@ private:
     bool m_connecting = false;
     bool m_connected = false;
     bool m_closeRequested = false; // the host sent StreamClose: flush, then close
-    std::string m_outBuffer;       // host -> socket
+    std::string m_outBuffer; // host -> socket
     std::size_t m_outOffset = 0;
     bool m_released = false;
 };

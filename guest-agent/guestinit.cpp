@@ -27,7 +27,7 @@ int reseedRandom()
     constexpr std::size_t kMaxSeed = 256;
     struct {
         int entropyCount; // bits
-        int bufSize;      // bytes
+        int bufSize; // bytes
         std::uint32_t buf[kMaxSeed / 4];
     } pool{};
     auto *seed = reinterpret_cast<unsigned char *>(pool.buf);
@@ -73,7 +73,8 @@ void say(const std::string &message)
 // A directory is a mount point when it is on another device than its parent.
 bool isMountPoint(const char *target)
 {
-    struct stat self {}, parent {};
+    struct stat self {
+    }, parent{};
     const std::string up = std::string(target) + "/..";
     return ::stat(target, &self) == 0 && ::stat(up.c_str(), &parent) == 0 && self.st_dev != parent.st_dev;
 }

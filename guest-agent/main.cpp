@@ -95,7 +95,11 @@ struct Options {
 // "--name value" both work.
 class ArgCursor {
 public:
-    ArgCursor(int argc, char **argv) : m_argc(argc), m_argv(argv) {}
+    ArgCursor(int argc, char **argv)
+        : m_argc(argc)
+        , m_argv(argv)
+    {
+    }
 
     bool next()
     {
@@ -246,16 +250,11 @@ std::optional<int> parseArguments(int argc, char **argv, Options &options)
 std::unique_ptr<Transport> makeTransport(EventLoop &loop, const Options &options, const TransportSpec &spec)
 {
     switch (spec.kind) {
-    case TransportSpec::Serial:
-        return std::make_unique<SerialTransport>(loop, options.config, spec.value, options.portName);
+    case TransportSpec::Serial: return std::make_unique<SerialTransport>(loop, options.config, spec.value, options.portName);
     case TransportSpec::Vsock:
-        return std::make_unique<VsockTransport>(
-            loop, options.config, static_cast<std::uint32_t>(std::strtoul(spec.value.c_str(), nullptr, 10)));
-    case TransportSpec::Unix:
-        return std::make_unique<UnixTransport>(loop, options.config, spec.value);
-    case TransportSpec::Fd:
-        return std::make_unique<FdTransport>(loop, options.config,
-                                             static_cast<int>(std::strtol(spec.value.c_str(), nullptr, 10)));
+        return std::make_unique<VsockTransport>(loop, options.config, static_cast<std::uint32_t>(std::strtoul(spec.value.c_str(), nullptr, 10)));
+    case TransportSpec::Unix: return std::make_unique<UnixTransport>(loop, options.config, spec.value);
+    case TransportSpec::Fd: return std::make_unique<FdTransport>(loop, options.config, static_cast<int>(std::strtol(spec.value.c_str(), nullptr, 10)));
     }
     return nullptr;
 }

@@ -39,7 +39,7 @@ std::string printable(std::string_view s)
 }
 
 // The request's payload decoded, or nothing (and the host told) if malformed.
-template <typename Request>
+template<typename Request>
 std::optional<Request> decodeRequest(Session &session, std::uint32_t id, std::string_view payload, const char *what)
 {
     Request req;
@@ -51,8 +51,7 @@ std::optional<Request> decodeRequest(Session &session, std::uint32_t id, std::st
 
 } // namespace
 
-Session::Session(EventLoop &loop, UniqueFd fd, Mode mode, std::string name, const AgentConfig &config,
-                 std::function<void()> onClosed)
+Session::Session(EventLoop &loop, UniqueFd fd, Mode mode, std::string name, const AgentConfig &config, std::function<void()> onClosed)
     : m_loop(loop)
     , m_fd(std::move(fd))
     , m_mode(mode)
@@ -97,8 +96,8 @@ void Session::send(MsgType type, std::uint32_t stream, std::string_view payload)
     if (m_closed || !m_hostConnected)
         return;
     if (payload.size() > m_peerMax) {
-        logMessage("%s: reply type %u on stream %u is %zu bytes, above the host's maximum %u", m_name.c_str(),
-                   static_cast<unsigned>(type), stream, payload.size(), m_peerMax);
+        logMessage("%s: reply type %u on stream %u is %zu bytes, above the host's maximum %u", m_name.c_str(), static_cast<unsigned>(type), stream,
+                   payload.size(), m_peerMax);
         if (type != MsgType::Error)
             sendError(stream, ErrorCode::TooLarge, "reply larger than the host's maximum payload");
         return;
@@ -280,8 +279,8 @@ void Session::processFrames()
             break;
         if (status == Protocol::FrameReader::Status::Oversize) {
             const auto &header = m_reader.lastHeader();
-            logMessage("%s: frame type %u on stream %u announces %u payload bytes, maximum is %u", m_name.c_str(),
-                       header.type, header.stream, header.length, m_reader.maxPayload());
+            logMessage("%s: frame type %u on stream %u announces %u payload bytes, maximum is %u", m_name.c_str(), header.type, header.stream, header.length,
+                       m_reader.maxPayload());
             sendError(0, ErrorCode::Protocol, "frame too large");
             m_reader.reset();
             if (m_mode == Mode::Socket) {
@@ -311,8 +310,7 @@ void Session::handleFrame(const Protocol::Frame &frame)
         }
         handleHello(payload);
         return;
-    case MsgType::Error:
-        return; // never answer an error with an error
+    case MsgType::Error: return; // never answer an error with an error
     case MsgType::ExecStart:
     case MsgType::FilePut:
     case MsgType::FileGet:
@@ -346,8 +344,7 @@ void Session::handleFrame(const Protocol::Frame &frame)
             stream->handleFrame(type, payload);
         return;
     }
-    default:
-        break;
+    default: break;
     }
     sendError(id, ErrorCode::Unsupported, "unsupported message type " + std::to_string(frame.header.type));
 }
@@ -366,14 +363,11 @@ void Session::handleHello(std::string_view payload)
     m_peerMax = Protocol::kDefaultMaxPayload;
     if (hello.version != Protocol::kVersion) {
         sendError(0, ErrorCode::Protocol,
-                  "unsupported protocol version " + std::to_string(hello.version) + " (agent speaks "
-                      + std::to_string(Protocol::kVersion) + ")");
+                  "unsupported protocol version " + std::to_string(hello.version) + " (agent speaks " + std::to_string(Protocol::kVersion) + ")");
         return;
     }
     if (hello.maxPayload < kMinPeerPayload) {
-        sendError(0, ErrorCode::InvalidArgument,
-                  "maxPayload " + std::to_string(hello.maxPayload) + " is below the minimum "
-                      + std::to_string(kMinPeerPayload));
+        sendError(0, ErrorCode::InvalidArgument, "maxPayload " + std::to_string(hello.maxPayload) + " is below the minimum " + std::to_string(kMinPeerPayload));
         return;
     }
     m_peerMax = std::min(hello.maxPayload, Protocol::kMaxPayloadCeiling);
@@ -393,7 +387,7 @@ void Session::addStream(const std::shared_ptr<Stream> &stream)
     m_streams.emplace(stream->id(), stream);
 }
 
-template <typename StreamType, typename Argument>
+template<typename StreamType, typename Argument>
 void Session::startStream(std::uint32_t id, const Argument &argument)
 {
     auto stream = std::make_shared<StreamType>(*this, id);
@@ -435,21 +429,11 @@ void Session::handleRequest(MsgType type, std::uint32_t id, std::string_view pay
         if (const auto req = decodeRequest<Protocol::StreamOpen>(*this, id, payload, "StreamOpen"))
             startStream<ForwardStream>(id, *req);
         return;
-    case MsgType::Stat:
-        handleStat(id, payload);
-        return;
-    case MsgType::List:
-        handleList(id, payload);
-        return;
-    case MsgType::Health:
-        send(MsgType::HealthResult, id, collectHealth(activeStreams()).encode());
-        return;
-    case MsgType::Shutdown:
-        handleShutdown(id, payload);
-        return;
-    default:
-        sendError(id, ErrorCode::Unsupported, "unsupported request");
-        return;
+    case MsgType::Stat: handleStat(id, payload); return;
+    case MsgType::List: handleList(id, payload); return;
+    case MsgType::Health: send(MsgType::HealthResult, id, collectHealth(activeStreams()).encode()); return;
+    case MsgType::Shutdown: handleShutdown(id, payload); return;
+    default: sendError(id, ErrorCode::Unsupported, "unsupported request"); return;
     }
 }
 

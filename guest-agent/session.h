@@ -36,8 +36,7 @@ public:
 
     // onClosed is called (from a posted task) once the channel is dead; the
     // owner then destroys the session.
-    Session(EventLoop &loop, UniqueFd fd, Mode mode, std::string name, const AgentConfig &config,
-            std::function<void()> onClosed);
+    Session(EventLoop &loop, UniqueFd fd, Mode mode, std::string name, const AgentConfig &config, std::function<void()> onClosed);
     ~Session();
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
@@ -73,7 +72,7 @@ private:
     void handleHello(std::string_view payload);
     void handleRequest(Protocol::MsgType type, std::uint32_t stream, std::string_view payload);
     bool acceptsStreamId(Protocol::MsgType type, std::uint32_t stream);
-    template <typename StreamType, typename Argument>
+    template<typename StreamType, typename Argument>
     void startStream(std::uint32_t stream, const Argument &argument);
     // A PathRequest's path, or nothing (and the host told) if malformed or invalid.
     std::optional<std::string> requestedPath(std::uint32_t stream, std::string_view payload, const char *what);
@@ -112,12 +111,12 @@ private:
 
     std::deque<std::string> m_out;
     std::size_t m_outOffset = 0; // bytes of m_out.front() already written
-    std::size_t m_outBytes = 0;  // unwritten bytes in m_out
+    std::size_t m_outBytes = 0; // unwritten bytes in m_out
     bool m_congested = false;
     bool m_resumePosted = false;
 
     bool m_hostConnected = true; // serial only
-    bool m_closing = false;      // no more input; close when the queue drains
+    bool m_closing = false; // no more input; close when the queue drains
     bool m_closed = false;
 
     std::map<std::uint32_t, std::shared_ptr<Stream>> m_streams;

@@ -14,7 +14,11 @@ class Session;
 
 class Stream : public std::enable_shared_from_this<Stream> {
 public:
-    Stream(Session &session, std::uint32_t id) : m_session(session), m_id(id) {}
+    Stream(Session &session, std::uint32_t id)
+        : m_session(session)
+        , m_id(id)
+    {
+    }
     virtual ~Stream() = default;
     Stream(const Stream &) = delete;
     Stream &operator=(const Stream &) = delete;
@@ -29,7 +33,7 @@ public:
     // fds). Called once when the stream leaves the session's table.
     virtual void release() = 0;
     // The session's output queue drained below its low-water mark.
-    virtual void outputResumed() {}
+    virtual void outputResumed() { }
     // Host bytes accepted but not yet delivered (stdin, TCP).
     virtual std::size_t inboundBuffered() const { return 0; }
 

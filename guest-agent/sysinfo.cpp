@@ -116,7 +116,7 @@ Protocol::HealthResult collectHealth(std::uint32_t activeStreams)
 
 int statPath(const std::string &path, Protocol::FileInfo *info)
 {
-    struct stat st {};
+    struct stat st { };
     if (::lstat(path.c_str(), &st) != 0)
         return errno;
     info->name = path;
@@ -149,7 +149,7 @@ int listDirectory(const std::string &path, std::vector<Protocol::FileInfo> *entr
         const char *name = entry->d_name;
         if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0)
             continue;
-        struct stat st {};
+        struct stat st { };
         if (::fstatat(dirFd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue; // vanished in between
         Protocol::FileInfo info;
@@ -162,8 +162,7 @@ int listDirectory(const std::string &path, std::vector<Protocol::FileInfo> *entr
     ::closedir(dir); // closes dirFd
     if (err != 0)
         return err;
-    std::sort(entries->begin(), entries->end(),
-              [](const Protocol::FileInfo &a, const Protocol::FileInfo &b) { return a.name < b.name; });
+    std::sort(entries->begin(), entries->end(), [](const Protocol::FileInfo &a, const Protocol::FileInfo &b) { return a.name < b.name; });
     return 0;
 }
 

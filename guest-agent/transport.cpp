@@ -42,8 +42,7 @@ void Transport::logRetry(const std::string &error)
         return;
     m_lastError = error;
     m_lastLogMs = now;
-    logMessage("%s: %s (retrying every %llu ms)", describe().c_str(), error.c_str(),
-               static_cast<unsigned long long>(kRetryMs));
+    logMessage("%s: %s (retrying every %llu ms)", describe().c_str(), error.c_str(), static_cast<unsigned long long>(kRetryMs));
 }
 
 void Transport::logOpened(const std::string &what)
@@ -107,8 +106,7 @@ void ListenTransport::onAcceptable()
         }
         const std::uint64_t key = m_nextSession++;
         const std::string name = describe() + "#" + std::to_string(key);
-        auto session = std::make_unique<Session>(m_loop, UniqueFd(fd), Session::Mode::Socket, name, m_config,
-                                                 [this, key] { m_sessions.erase(key); });
+        auto session = std::make_unique<Session>(m_loop, UniqueFd(fd), Session::Mode::Socket, name, m_config, [this, key] { m_sessions.erase(key); });
         Session *raw = session.get();
         m_sessions.emplace(key, std::move(session));
         raw->start();
@@ -211,7 +209,7 @@ std::string SerialTransport::findPort(std::string *error) const
     }
 
     const std::string device = "/dev/" + found;
-    struct stat st {};
+    struct stat st { };
     if (::stat(device.c_str(), &st) == 0)
         return device;
     // No udev in the initramfs: create the node from sysfs "major:minor".

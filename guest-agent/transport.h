@@ -16,7 +16,11 @@ namespace GuestAgent {
 
 class Transport {
 public:
-    Transport(EventLoop &loop, const AgentConfig &config) : m_loop(loop), m_config(config) {}
+    Transport(EventLoop &loop, const AgentConfig &config)
+        : m_loop(loop)
+        , m_config(config)
+    {
+    }
     virtual ~Transport() = default;
     Transport(const Transport &) = delete;
     Transport &operator=(const Transport &) = delete;
@@ -43,7 +47,11 @@ private:
 // when it closes (used by host-side tests).
 class FdTransport final : public Transport {
 public:
-    FdTransport(EventLoop &loop, const AgentConfig &config, int fd) : Transport(loop, config), m_fd(fd) {}
+    FdTransport(EventLoop &loop, const AgentConfig &config, int fd)
+        : Transport(loop, config)
+        , m_fd(fd)
+    {
+    }
     void start() override;
     std::string describe() const override { return "fd " + std::to_string(m_fd); }
 
@@ -76,7 +84,8 @@ private:
 class UnixTransport final : public ListenTransport {
 public:
     UnixTransport(EventLoop &loop, const AgentConfig &config, std::string path)
-        : ListenTransport(loop, config), m_path(std::move(path))
+        : ListenTransport(loop, config)
+        , m_path(std::move(path))
     {
     }
     ~UnixTransport() override;
@@ -93,7 +102,8 @@ private:
 class VsockTransport final : public ListenTransport {
 public:
     VsockTransport(EventLoop &loop, const AgentConfig &config, std::uint32_t port)
-        : ListenTransport(loop, config), m_port(port)
+        : ListenTransport(loop, config)
+        , m_port(port)
     {
     }
     std::string describe() const override { return "vsock:" + std::to_string(m_port); }
@@ -110,7 +120,9 @@ private:
 class SerialTransport final : public Transport {
 public:
     SerialTransport(EventLoop &loop, const AgentConfig &config, std::string path, std::string portName)
-        : Transport(loop, config), m_path(std::move(path)), m_portName(std::move(portName))
+        : Transport(loop, config)
+        , m_path(std::move(path))
+        , m_portName(std::move(portName))
     {
     }
     void start() override;

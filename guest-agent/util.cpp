@@ -74,30 +74,20 @@ Protocol::ErrorCode errorCodeFromErrno(int err)
 {
     using Protocol::ErrorCode;
     switch (err) {
-    case ENOENT:
-        return ErrorCode::NotFound;
+    case ENOENT: return ErrorCode::NotFound;
     case EACCES:
     case EPERM:
-    case EROFS:
-        return ErrorCode::PermissionDenied;
+    case EROFS: return ErrorCode::PermissionDenied;
     case ENOSPC:
-    case EDQUOT:
-        return ErrorCode::NoSpace;
-    case EISDIR:
-        return ErrorCode::IsDirectory;
-    case ENOTDIR:
-        return ErrorCode::NotDirectory;
-    case EEXIST:
-        return ErrorCode::Exists;
+    case EDQUOT: return ErrorCode::NoSpace;
+    case EISDIR: return ErrorCode::IsDirectory;
+    case ENOTDIR: return ErrorCode::NotDirectory;
+    case EEXIST: return ErrorCode::Exists;
     case EINVAL:
-    case ENAMETOOLONG:
-        return ErrorCode::InvalidArgument;
-    case ECONNREFUSED:
-        return ErrorCode::ConnectionRefused;
-    case EFBIG:
-        return ErrorCode::TooLarge;
-    default:
-        return ErrorCode::Io;
+    case ENAMETOOLONG: return ErrorCode::InvalidArgument;
+    case ECONNREFUSED: return ErrorCode::ConnectionRefused;
+    case EFBIG: return ErrorCode::TooLarge;
+    default: return ErrorCode::Io;
     }
 }
 

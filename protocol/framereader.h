@@ -17,7 +17,10 @@ class FrameReader {
 public:
     enum class Status { Frame, NeedMore, Oversize };
 
-    explicit FrameReader(std::uint32_t maxPayload = kDefaultMaxPayload) : m_maxPayload(maxPayload) {}
+    explicit FrameReader(std::uint32_t maxPayload = kDefaultMaxPayload)
+        : m_maxPayload(maxPayload)
+    {
+    }
 
     void setMaxPayload(std::uint32_t max) { m_maxPayload = max < kMaxPayloadCeiling ? max : kMaxPayloadCeiling; }
     std::uint32_t maxPayload() const { return m_maxPayload; }

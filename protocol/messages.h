@@ -123,8 +123,8 @@ inline const char *errorCodeName(ErrorCode c)
 struct Hello {
     std::uint16_t version = kVersion;
     std::uint32_t maxPayload = kDefaultMaxPayload; // largest payload the host accepts
-    std::uint64_t nonce = 0;                       // echoed in HelloAck
-    std::string client;                            // e.g. "microvm-sandbox 0.1.0"
+    std::uint64_t nonce = 0; // echoed in HelloAck
+    std::string client; // e.g. "microvm-sandbox 0.1.0"
     std::string encode() const
     {
         Writer w;
@@ -148,7 +148,7 @@ struct Hello {
 struct HelloAck {
     std::uint16_t version = kVersion;
     std::uint32_t maxPayload = kDefaultMaxPayload; // largest payload the agent accepts
-    std::uint64_t nonce = 0;                       // the nonce of the Hello answered
+    std::uint64_t nonce = 0; // the nonce of the Hello answered
     std::string agentVersion;
     std::string bootId; // /proc/sys/kernel/random/boot_id: changes on every guest boot
     std::string encode() const
@@ -214,13 +214,13 @@ struct ErrorMsg {
 struct ExecStart {
     enum Flags : std::uint32_t {
         StdinPipe = 1u << 0, // stdin comes as ExecStdin frames; otherwise /dev/null
-        ClearEnv = 1u << 1,  // start from an empty environment instead of the agent's
+        ClearEnv = 1u << 1, // start from an empty environment instead of the agent's
     };
     std::vector<std::string> argv; // empty: run `shell` with /bin/sh -c
     std::string shell;
     std::vector<std::string> env; // "NAME=value", added to (or replacing) the environment
-    std::string cwd;              // empty: "/"
-    std::uint32_t timeoutMs = 0;  // 0: no timeout; on expiry the process group gets SIGKILL
+    std::string cwd; // empty: "/"
+    std::uint32_t timeoutMs = 0; // 0: no timeout; on expiry the process group gets SIGKILL
     std::uint32_t flags = 0;
     std::string encode() const
     {
@@ -264,7 +264,7 @@ struct ExecStarted {
 
 struct ExecExit {
     std::int32_t exitCode = -1; // valid when signal == 0
-    std::int32_t signal = 0;    // terminating signal, 0 if it exited
+    std::int32_t signal = 0; // terminating signal, 0 if it exited
     bool timedOut = false;
     std::uint64_t durationUs = 0;
     std::string encode() const
@@ -298,7 +298,7 @@ struct FilePut {
     };
     std::string path;
     std::uint32_t mode = 0644; // permission bits (07777)
-    std::uint64_t size = 0;    // total bytes that will follow (checked at FileEnd)
+    std::uint64_t size = 0; // total bytes that will follow (checked at FileEnd)
     std::uint32_t flags = 0;
     std::string encode() const
     {

@@ -82,7 +82,10 @@ private:
 // every later read returns a zero value, so decoders check ok() once.
 class Reader {
 public:
-    explicit Reader(std::string_view data) : m_data(data) {}
+    explicit Reader(std::string_view data)
+        : m_data(data)
+    {
+    }
 
     std::uint8_t u8() { return static_cast<std::uint8_t>(getLe(1)); }
     std::uint16_t u16() { return static_cast<std::uint16_t>(getLe(2)); }

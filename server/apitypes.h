@@ -37,10 +37,10 @@ struct Request {
 struct Response {
     enum class Kind { Json, Bytes, Empty };
     Kind kind = Kind::Json;
-    QJsonValue json;        // Kind::Json: an object or an array
-    QByteArray bytes;       // Kind::Bytes
+    QJsonValue json; // Kind::Json: an object or an array
+    QByteArray bytes; // Kind::Bytes
     QByteArray contentType; // Kind::Bytes
-    bool created = false;   // the request made a new resource
+    bool created = false; // the request made a new resource
     QList<std::pair<QByteArray, QByteArray>> headers; // extra response headers
 
     static Response ofJson(QJsonValue json, bool created = false);
@@ -51,30 +51,34 @@ struct Response {
 
 struct ApiError {
     enum class Code {
-        InvalidJson,      // the body is not the JSON the route takes
-        InvalidArgument,  // a field, parameter or name is wrong
-        Unauthorized,     // no or wrong token
+        InvalidJson, // the body is not the JSON the route takes
+        InvalidArgument, // a field, parameter or name is wrong
+        Unauthorized, // no or wrong token
         PermissionDenied, // refused in the guest
-        NotFound,         // no such route, VM, template, guest path
+        NotFound, // no such route, VM, template, guest path
         MethodNotAllowed,
         AlreadyExists,
-        InvalidState,     // the VM's state does not allow the operation
+        InvalidState, // the VM's state does not allow the operation
         PayloadTooLarge,
         Timeout,
         AgentUnavailable, // the guest agent cannot be reached
-        GuestError,       // the guest agent failed the operation
-        VmFailed,         // the VM could not be started or its VMM failed
+        GuestError, // the guest agent failed the operation
+        VmFailed, // the VM could not be started or its VMM failed
         NoSpace,
         Unsupported,
-        ControlHeld,      // a human holds the display: agent input refused
-        Corrupted,        // stored data (a snapshot) failed its integrity check
+        ControlHeld, // a human holds the display: agent input refused
+        Corrupted, // stored data (a snapshot) failed its integrity check
         Internal,
     };
     Code code = Code::Internal;
     QString message;
 
     ApiError() = default;
-    ApiError(Code c, QString m) : code(c), message(std::move(m)) {}
+    ApiError(Code c, QString m)
+        : code(c)
+        , message(std::move(m))
+    {
+    }
     static ApiError fromCore(const Core::Error &error);
 };
 

@@ -71,8 +71,8 @@ ApiExpected<double> parseScale(const QString &text, QSize screen)
         const int w = wh.value(0).toInt(&okW);
         const int h = wh.value(1).toInt(&okH);
         if (wh.size() != 2 || !okW || !okH || w < DisplayController::kMinScaledSide || h < DisplayController::kMinScaledSide)
-            return invalid(QStringLiteral("'scale' must be a factor in (0, 1] or a maximum size WIDTHxHEIGHT (each at least %1)")
-                               .arg(DisplayController::kMinScaledSide));
+            return invalid(
+                QStringLiteral("'scale' must be a factor in (0, 1] or a maximum size WIDTHxHEIGHT (each at least %1)").arg(DisplayController::kMinScaledSide));
         return qMin(1.0, qMin(double(w) / screen.width(), double(h) / screen.height()));
     }
     bool ok = false;
@@ -123,8 +123,7 @@ ApiError displayGone(const QString &name)
 ApiError controlHeld(const QString &name, const QString &more = {})
 {
     return ApiError(ApiError::Code::ControlHeld,
-                    QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it").arg(name) +
-                        more);
+                    QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it").arg(name) + more);
 }
 
 // The PNG answer for a frame scaled by `scale` (slow: run off the event loop).
@@ -132,8 +131,8 @@ Response screenshotPng(const QImage &frame, double scale)
 {
     QImage out = frame;
     if (scale < 1.0)
-        out = frame.scaled(qMax(1, int(std::lround(frame.width() * scale))), qMax(1, int(std::lround(frame.height() * scale))),
-                           Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+        out = frame.scaled(qMax(1, int(std::lround(frame.width() * scale))), qMax(1, int(std::lround(frame.height() * scale))), Qt::IgnoreAspectRatio,
+                           Qt::SmoothTransformation);
     QByteArray png;
     QBuffer buffer(&png);
     buffer.open(QIODevice::WriteOnly);
@@ -180,20 +179,18 @@ ApiFuture DisplayController::screenshot(const Request &request)
 
 ApiExpected<InputAction> DisplayController::parseAction(const QJsonObject &o, double scale)
 {
-    static const QStringList fields{QStringLiteral("action"), QStringLiteral("x"), QStringLiteral("y"), QStringLiteral("to_x"),
-                                    QStringLiteral("to_y"), QStringLiteral("button"), QStringLiteral("count"), QStringLiteral("dx"),
-                                    QStringLiteral("dy"), QStringLiteral("text"), QStringLiteral("keys")};
+    static const QStringList fields{QStringLiteral("action"), QStringLiteral("x"),      QStringLiteral("y"),     QStringLiteral("to_x"),
+                                    QStringLiteral("to_y"),   QStringLiteral("button"), QStringLiteral("count"), QStringLiteral("dx"),
+                                    QStringLiteral("dy"),     QStringLiteral("text"),   QStringLiteral("keys")};
     for (auto it = o.begin(); it != o.end(); ++it) {
         if (!fields.contains(it.key()))
             return invalid(QStringLiteral("unknown field '%1' in an input action (fields: %2)").arg(it.key().left(64), fields.join(QStringLiteral(", "))));
     }
     const QString action = o.value(QStringLiteral("action")).toString();
-    static const QHash<QString, InputAction::Kind> kinds{{QStringLiteral("move"), InputAction::Kind::Move},
-                                                         {QStringLiteral("click"), InputAction::Kind::Click},
-                                                         {QStringLiteral("drag"), InputAction::Kind::Drag},
-                                                         {QStringLiteral("scroll"), InputAction::Kind::Scroll},
-                                                         {QStringLiteral("type"), InputAction::Kind::Type},
-                                                         {QStringLiteral("key"), InputAction::Kind::Key}};
+    static const QHash<QString, InputAction::Kind> kinds{
+        {QStringLiteral("move"), InputAction::Kind::Move}, {QStringLiteral("click"), InputAction::Kind::Click},
+        {QStringLiteral("drag"), InputAction::Kind::Drag}, {QStringLiteral("scroll"), InputAction::Kind::Scroll},
+        {QStringLiteral("type"), InputAction::Kind::Type}, {QStringLiteral("key"), InputAction::Kind::Key}};
     if (!kinds.contains(action))
         return invalid(QStringLiteral("field 'action' must be one of move, click, drag, scroll, type, key"));
     InputAction a;
@@ -361,8 +358,8 @@ ApiFuture DisplayController::viewerPage(const Request &request)
         return finished(display.error());
     if (!QFileInfo::exists(novncDir() + QStringLiteral("/core/rfb.js")))
         return finished(ApiError(ApiError::Code::Unsupported,
-                               QStringLiteral("noVNC is not installed: install Debian's 'novnc' package or set MVS_NOVNC_DIR to a noVNC "
-                                              "checkout (it has core/rfb.js)")));
+                                 QStringLiteral("noVNC is not installed: install Debian's 'novnc' package or set MVS_NOVNC_DIR to a noVNC "
+                                                "checkout (it has core/rfb.js)")));
     QFile page(QStringLiteral(":/server/viewer.html"));
     if (!page.open(QIODevice::ReadOnly))
         return finished(ApiError(ApiError::Code::Internal, QStringLiteral("the viewer page is missing from the build")));

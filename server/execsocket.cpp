@@ -11,7 +11,7 @@ namespace Server {
 namespace {
 
 constexpr quint16 kCloseNormal = 1000;
-constexpr quint16 kClosePolicy = 1008;   // QWebSocketProtocol::CloseCodePolicyViolated
+constexpr quint16 kClosePolicy = 1008; // QWebSocketProtocol::CloseCodePolicyViolated
 constexpr quint16 kCloseInternal = 1011; // the server or guest failed it
 
 } // namespace
@@ -26,8 +26,7 @@ ExecSocket::ExecSocket(std::unique_ptr<QWebSocket> socket, GuestController &gues
     m_socket->setMaxAllowedIncomingMessageSize(4 << 20);
     connect(m_socket.get(), &QWebSocket::textMessageReceived, this, &ExecSocket::onText);
     connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &) {
-        fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("binary messages are not part of the protocol; send JSON text")),
-             kClosePolicy);
+        fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("binary messages are not part of the protocol; send JSON text")), kClosePolicy);
     });
     connect(m_socket.get(), &QWebSocket::disconnected, this, [this]() {
         // The client went away: the command dies with it.
@@ -58,9 +57,9 @@ void ExecSocket::fail(const ApiError &error, quint16 closeCode)
     if (m_done)
         return;
     m_done = true;
-    send(QJsonObject{{QStringLiteral("type"), QStringLiteral("error")},
-                     {QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)},
-                                                          {QStringLiteral("message"), error.message}}}});
+    send(QJsonObject{
+        {QStringLiteral("type"), QStringLiteral("error")},
+        {QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)}, {QStringLiteral("message"), error.message}}}});
     if (m_handle)
         m_handle->cancel();
     m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(closeCode), error.message.left(120));
@@ -91,8 +90,7 @@ void ExecSocket::onText(const QString &message)
         if (m_handle)
             m_handle->closeStdin();
     } else {
-        fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("unknown message type '%1' (stdin, stdin_eof)").arg(type.left(32))),
-             kClosePolicy);
+        fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("unknown message type '%1' (stdin, stdin_eof)").arg(type.left(32))), kClosePolicy);
     }
 }
 

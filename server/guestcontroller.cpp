@@ -78,8 +78,8 @@ void GuestController::countExec(bool ran, bool timedOut)
 
 ApiExpected<Agent::ExecRequest> GuestController::parseExecRequest(const QByteArray &body)
 {
-    auto parsed = parseObject(body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"), QStringLiteral("stdin"),
-                                     QStringLiteral("timeout_s")});
+    auto parsed =
+        parseObject(body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"), QStringLiteral("stdin"), QStringLiteral("timeout_s")});
     if (!parsed)
         return parsed.error();
     const QJsonObject &o = *parsed;
@@ -213,9 +213,9 @@ ApiFuture GuestController::putFile(const Request &request)
             return finished(invalid(QStringLiteral("'mode' must be octal permission bits, e.g. 0644")));
     }
     const QString guestFile = target->path;
-    Core::Future<quint64> put = request.bodyStream ? target->agent->putFile(guestFile, request.bodyStream,
-                                                                            static_cast<quint64>(request.bodyStreamSize), mode, true)
-                                                   : target->agent->putData(guestFile, request.body, mode, true);
+    Core::Future<quint64> put = request.bodyStream
+        ? target->agent->putFile(guestFile, request.bodyStream, static_cast<quint64>(request.bodyStreamSize), mode, true)
+        : target->agent->putData(guestFile, request.body, mode, true);
     return answerWhen(put, this, [guestFile](quint64 size) {
         return Response::ofJson(QJsonObject{{QStringLiteral("path"), guestFile}, {QStringLiteral("size"), static_cast<qint64>(size)}});
     });
@@ -258,6 +258,5 @@ ApiFuture GuestController::console(const Request &request)
         return finished(ApiError::fromCore(log.error()));
     return finished(Response::ofBytes(*log, QByteArrayLiteral("text/plain; charset=utf-8")));
 }
-
 
 } // namespace Server

@@ -150,7 +150,10 @@ public:
     // Subclassed for handleRequest(request, socket) and makeResponder().
     class RawServer final : public QAbstractHttpServer {
     public:
-        explicit RawServer(Private &p) : m_p(p) {}
+        explicit RawServer(Private &p)
+            : m_p(p)
+        {
+        }
         static void send(const QHttpServerRequest &request, QTcpSocket *socket, const QHttpServerResponse &response)
         {
             response.write(makeResponder(request, socket));
@@ -162,9 +165,8 @@ public:
         {
             // The server closes the connection after this: say so.
             QHttpServerResponse response = m_p.webSocketRoute(request)
-                                               ? errorResponse(unauthorized())
-                                               : errorResponse(ApiError(ApiError::Code::NotFound,
-                                                                        QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
+                ? errorResponse(unauthorized())
+                : errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
             response.addHeader(QByteArrayLiteral("Connection"), QByteArrayLiteral("close"));
             send(request, socket, response);
         }
@@ -177,7 +179,11 @@ public:
     // runs before the HTTP server's (see screen()).
     class GateServer final : public QTcpServer {
     public:
-        GateServer(Private &p, QObject *parent) : QTcpServer(parent), m_p(p) {}
+        GateServer(Private &p, QObject *parent)
+            : QTcpServer(parent)
+            , m_p(p)
+        {
+        }
 
     protected:
         void incomingConnection(qintptr handle) override
@@ -201,9 +207,9 @@ public:
     };
     struct Connection {
         const QHttpServerRequest *request = nullptr; // one per socket, lives as long as it
-        std::deque<std::shared_ptr<Slot>> queue;     // answers in request order
-        qint64 requestBytes = 0;                     // read for the current request
-        bool rejected = false;                       // answered and closing; input is discarded
+        std::deque<std::shared_ptr<Slot>> queue; // answers in request order
+        qint64 requestBytes = 0; // read for the current request
+        bool rejected = false; // answered and closing; input is discarded
     };
 
     Private(HttpAdapter *q, Api &api, Options options)
@@ -265,18 +271,15 @@ public:
         m_server.reset();
     }
 
-    qint64 bodyLimit(const Route *route) const
-    {
-        return route && route->body == Route::Body::File ? m_options.maxFileBody : m_options.maxJsonBody;
-    }
+    qint64 bodyLimit(const Route *route) const { return route && route->body == Route::Body::File ? m_options.maxFileBody : m_options.maxJsonBody; }
 
     // The most any one request may make the server buffer, whatever it says.
     qint64 hardLimit() const { return qMax(m_options.maxFileBody, m_options.maxJsonBody) + kMaxHeaderBytes + (1 << 20); }
 
     static RequestAuth::Headers cookieHeaders(const QHttpServerRequest &request)
     {
-        return {request.value(QByteArrayLiteral("origin")), request.value(QByteArrayLiteral("host")),
-                request.value(QByteArrayLiteral("sec-fetch-site")), request.value(QByteArrayLiteral("cookie"))};
+        return {request.value(QByteArrayLiteral("origin")), request.value(QByteArrayLiteral("host")), request.value(QByteArrayLiteral("sec-fetch-site")),
+                request.value(QByteArrayLiteral("cookie"))};
     }
 
     static bool isWebSocketUpgrade(const QHttpServerRequest &request)
@@ -297,8 +300,7 @@ public:
         if (isWebSocketUpgrade(request)) {
             const Route *route = webSocketRoute(request);
             if (!route || !webSocketAuthorized(request)) {
-                m_api.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404,
-                                              0);
+                m_api.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404, 0);
                 return false; // missingHandler() answers
             }
             // The server's WebSocket side takes the socket (see the top).
@@ -331,9 +333,9 @@ public:
     }
 
     struct Dispatched {
-        const Route *route = nullptr;          // the route, even when the request fails before it runs
-        std::optional<HttpAnswer> immediate;   // failed before its handler: auth, routing, caps
-        ApiFuture future;                      // otherwise: the handler's answer
+        const Route *route = nullptr; // the route, even when the request fails before it runs
+        std::optional<HttpAnswer> immediate; // failed before its handler: auth, routing, caps
+        ApiFuture future; // otherwise: the handler's answer
     };
 
     // Auth, routing and caps; then the route's handler.
@@ -347,15 +349,13 @@ public:
         bool setCookie = false;
         const bool authed = m_auth.bearer(request.value(QByteArrayLiteral("authorization")))
             || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request)))
-            || (route && route->pageToken
-                && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
+            || (route && route->pageToken && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
         if ((!route || route->needsAuth) && !authed)
             d.immediate = errorAnswer(unauthorized());
         else if (!route)
             d.immediate = noRoute(method, request.url().path(), match.allowed);
         else if (route->webSocket != Route::WebSocket::None)
-            d.immediate = errorAnswer(
-                ApiError(ApiError::Code::InvalidArgument, QStringLiteral("%1 takes a WebSocket upgrade only").arg(request.url().path())));
+            d.immediate = errorAnswer(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("%1 takes a WebSocket upgrade only").arg(request.url().path())));
         else if (request.body().size() > bodyLimit(route))
             d.immediate = errorAnswer(tooLarge(bodyLimit(route)));
         if (d.immediate)
@@ -373,9 +373,9 @@ public:
     {
         if (allowed.isEmpty())
             return errorAnswer(ApiError(ApiError::Code::NotFound, QStringLiteral("no route %1").arg(path)));
-        HttpAnswer a = errorAnswer(ApiError(ApiError::Code::MethodNotAllowed, QStringLiteral("%1 is not allowed on %2 (allowed: %3)")
-                                                                                 .arg(QString::fromLatin1(method), path,
-                                                                                      QString::fromLatin1(allowed.join(", ")))));
+        HttpAnswer a = errorAnswer(
+            ApiError(ApiError::Code::MethodNotAllowed,
+                     QStringLiteral("%1 is not allowed on %2 (allowed: %3)").arg(QString::fromLatin1(method), path, QString::fromLatin1(allowed.join(", ")))));
         a.headers.append({QByteArrayLiteral("Allow"), allowed.join(", ")});
         return a;
     }
@@ -485,8 +485,8 @@ public:
 
     // A file upload with a declared length goes the raw upload path (see
     // rawupload.h), off the HTTP server.
-    void streamUpload(QTcpSocket *socket, Connection &c, const Route &route, QHash<QString, QString> params, const Head &head,
-                      qint64 contentLength, bool expectContinue)
+    void streamUpload(QTcpSocket *socket, Connection &c, const Route &route, QHash<QString, QString> params, const Head &head, qint64 contentLength,
+                      bool expectContinue)
     {
         // Cut the HTTP server's reader (and screen()) off this socket; its
         // clean-up on disconnect stays.
@@ -496,10 +496,9 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString pattern = route.pattern;
-        RawUpload::start(socket, makeRequest(std::move(params), head.query(), head.headers), contentLength, expectContinue, route.handler, m_q,
-                         [this, timer, pattern](int status) {
-                             m_api.metrics().recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9);
-                         });
+        RawUpload::start(
+            socket, makeRequest(std::move(params), head.query(), head.headers), contentLength, expectContinue, route.handler, m_q,
+            [this, timer, pattern](int status) { m_api.metrics().recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9); });
     }
 
     // Answer now, discard whatever else the client sends, close soon.

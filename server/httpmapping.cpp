@@ -33,8 +33,8 @@ int httpStatus(ApiError::Code code)
 
 QByteArray errorBody(const ApiError &error)
 {
-    const QJsonObject body{{QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)},
-                                                                 {QStringLiteral("message"), error.message}}}};
+    const QJsonObject body{
+        {QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)}, {QStringLiteral("message"), error.message}}}};
     return QJsonDocument(body).toJson(QJsonDocument::Compact);
 }
 
@@ -101,4 +101,3 @@ QByteArray rawResponse(const HttpAnswer &answer)
 }
 
 } // namespace Server
-

@@ -29,8 +29,7 @@ void MetaController::addRoutes(Router &router)
 
 ApiFuture MetaController::health(const Request &)
 {
-    return finished(Response::ofJson(QJsonObject{{QStringLiteral("status"), QStringLiteral("ok")},
-                                                 {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}));
+    return finished(Response::ofJson(QJsonObject{{QStringLiteral("status"), QStringLiteral("ok")}, {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}));
 }
 
 ApiFuture MetaController::listTemplates(const Request &)
@@ -54,8 +53,7 @@ QMap<QString, int> MetaController::vmCountsByState() const
 {
     using State = Vm::VirtualMachine::State;
     QMap<QString, int> counts;
-    for (State s : {State::Created, State::Preparing, State::Booting, State::Ready, State::Paused, State::Stopping, State::Stopped,
-                    State::Failed})
+    for (State s : {State::Created, State::Preparing, State::Booting, State::Ready, State::Paused, State::Stopping, State::Stopped, State::Failed})
         counts.insert(Vm::stateName(s), 0);
     for (const Vm::VmInfo &info : m_manager.list())
         ++counts[Vm::stateName(info.state)];

@@ -71,8 +71,8 @@ QByteArray Metrics::render(const QMap<QString, int> &vmsByState) const
            "# TYPE mvs_http_requests_total counter\n";
     for (const auto &[key, statuses] : m_requests) {
         for (const auto &[status, count] : statuses)
-            out += "mvs_http_requests_total{method=\"" + label(key.first) + "\",route=\"" + label(key.second) + "\",status=\"" +
-                   QByteArray::number(status) + "\"} " + QByteArray::number(count) + '\n';
+            out += "mvs_http_requests_total{method=\"" + label(key.first) + "\",route=\"" + label(key.second) + "\",status=\"" + QByteArray::number(status)
+                + "\"} " + QByteArray::number(count) + '\n';
     }
 
     out += "# HELP mvs_http_request_duration_seconds Time from a whole request read to its answer, by method and route pattern.\n"
@@ -82,8 +82,8 @@ QByteArray Metrics::render(const QMap<QString, int> &vmsByState) const
         quint64 cumulative = 0;
         for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
             cumulative += l.buckets[i];
-            out += "mvs_http_request_duration_seconds_bucket{" + labels + ",le=\"" + number(kLatencyBuckets[i]) + "\"} " +
-                   QByteArray::number(cumulative) + '\n';
+            out +=
+                "mvs_http_request_duration_seconds_bucket{" + labels + ",le=\"" + number(kLatencyBuckets[i]) + "\"} " + QByteArray::number(cumulative) + '\n';
         }
         out += "mvs_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " + QByteArray::number(l.count) + '\n';
         out += "mvs_http_request_duration_seconds_sum{" + labels + "} " + number(l.sum) + '\n';

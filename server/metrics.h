@@ -18,8 +18,7 @@ class Metrics {
 public:
     // Upper bounds (seconds) of the request latency histogram buckets; +Inf
     // is implied.
-    static constexpr std::array<double, 14> kLatencyBuckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                             0.5,   1,     2.5,  5,     10,   30,  60};
+    static constexpr std::array<double, 14> kLatencyBuckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
     // route: the route's pattern ("/api/v1/vms/{name}"), never the raw path
     // (the label set stays bounded); "unmatched" for no route.

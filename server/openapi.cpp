@@ -110,19 +110,18 @@ QJsonObject operation(const Op &op)
 
 QJsonObject vmResponse(const char *description)
 {
-    return QJsonObject{{QStringLiteral("200"), response(description, jsonContent(ref("Vm")))},
-                       {QStringLiteral("409"), errorRef("Conflict")}};
+    return QJsonObject{{QStringLiteral("200"), response(description, jsonContent(ref("Vm")))}, {QStringLiteral("409"), errorRef("Conflict")}};
 }
 
 // Errors, health, templates.
 void metaSchemas(QJsonObject &s)
 {
-    s[QStringLiteral("Error")] = object(
-        {{QStringLiteral("error"),
-          object({{QStringLiteral("code"), type("string", "invalid_json, invalid_argument, unauthorized, not_found, invalid_state, ...")},
-                  {QStringLiteral("message"), type("string")}},
-                 {QStringLiteral("code"), QStringLiteral("message")})}},
-        {QStringLiteral("error")});
+    s[QStringLiteral("Error")] =
+        object({{QStringLiteral("error"),
+                 object({{QStringLiteral("code"), type("string", "invalid_json, invalid_argument, unauthorized, not_found, invalid_state, ...")},
+                         {QStringLiteral("message"), type("string")}},
+                        {QStringLiteral("code"), QStringLiteral("message")})}},
+               {QStringLiteral("error")});
     s[QStringLiteral("Health")] = object({{QStringLiteral("status"), type("string")}, {QStringLiteral("version"), type("string")}},
                                          {QStringLiteral("status"), QStringLiteral("version")});
     s[QStringLiteral("Template")] = object({{QStringLiteral("name"), type("string")},
@@ -138,26 +137,25 @@ void vmSchemas(QJsonObject &s)
     nullableTime[QStringLiteral("format")] = QStringLiteral("date-time");
     nullableTime[QStringLiteral("nullable")] = true;
     QJsonObject state = type("string");
-    state[QStringLiteral("enum")] = QJsonArray{QStringLiteral("created"), QStringLiteral("preparing"), QStringLiteral("booting"),
-                                               QStringLiteral("running"), QStringLiteral("paused"),    QStringLiteral("stopping"),
-                                               QStringLiteral("stopped"), QStringLiteral("failed")};
+    state[QStringLiteral("enum")] = QJsonArray{QStringLiteral("created"), QStringLiteral("preparing"), QStringLiteral("booting"), QStringLiteral("running"),
+                                               QStringLiteral("paused"),  QStringLiteral("stopping"),  QStringLiteral("stopped"), QStringLiteral("failed")};
     QJsonObject lastError = ref("ErrorDetail");
     s[QStringLiteral("ErrorDetail")] = object({{QStringLiteral("code"), type("string")}, {QStringLiteral("message"), type("string")}});
-    s[QStringLiteral("Vm")] = object({{QStringLiteral("name"), type("string")},
-                                      {QStringLiteral("template"), type("string")},
-                                      {QStringLiteral("state"), state},
-                                      {QStringLiteral("desired_state"), type("string", "stopped, running or paused")},
-                                      {QStringLiteral("vcpus"), type("integer")},
-                                      {QStringLiteral("memory_mb"), type("integer")},
-                                      {QStringLiteral("created_at"), nullableTime},
-                                      {QStringLiteral("last_started_at"), nullableTime},
-                                      {QStringLiteral("last_error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{lastError}},
-                                                                                 {QStringLiteral("nullable"), true}}},
-                                      {QStringLiteral("current_snapshot"), nullableString("the snapshot its state descends from (the last taken or restored); null after a cold boot")},
-                                      {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
-                                      {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
-                                      {QStringLiteral("accelerated"), type("boolean", "while running or paused")}},
-                                     {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
+    s[QStringLiteral("Vm")] = object(
+        {{QStringLiteral("name"), type("string")},
+         {QStringLiteral("template"), type("string")},
+         {QStringLiteral("state"), state},
+         {QStringLiteral("desired_state"), type("string", "stopped, running or paused")},
+         {QStringLiteral("vcpus"), type("integer")},
+         {QStringLiteral("memory_mb"), type("integer")},
+         {QStringLiteral("created_at"), nullableTime},
+         {QStringLiteral("last_started_at"), nullableTime},
+         {QStringLiteral("last_error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{lastError}}, {QStringLiteral("nullable"), true}}},
+         {QStringLiteral("current_snapshot"), nullableString("the snapshot its state descends from (the last taken or restored); null after a cold boot")},
+         {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
+         {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
+         {QStringLiteral("accelerated"), type("boolean", "while running or paused")}},
+        {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
     QJsonObject name = type("string");
     name[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
     s[QStringLiteral("CreateVm")] = object({{QStringLiteral("name"), name},
@@ -183,16 +181,16 @@ void guestSchemas(QJsonObject &s)
                                               {QStringLiteral("cmd")});
     QJsonObject exitCode = type("integer", "null when a signal ended the command");
     exitCode[QStringLiteral("nullable")] = true;
-    s[QStringLiteral("ExecResult")] = object({{QStringLiteral("exit_code"), exitCode},
-                                              {QStringLiteral("signal"), type("integer")},
-                                              {QStringLiteral("stdout"), type("string")},
-                                              {QStringLiteral("stderr"), type("string")},
-                                              {QStringLiteral("duration_ms"), type("number")},
-                                              {QStringLiteral("timed_out"), type("boolean")},
-                                              {QStringLiteral("stdout_truncated"), type("boolean")},
-                                              {QStringLiteral("stderr_truncated"), type("boolean")}},
-                                             {QStringLiteral("exit_code"), QStringLiteral("stdout"), QStringLiteral("stderr"),
-                                              QStringLiteral("duration_ms"), QStringLiteral("timed_out")});
+    s[QStringLiteral("ExecResult")] =
+        object({{QStringLiteral("exit_code"), exitCode},
+                {QStringLiteral("signal"), type("integer")},
+                {QStringLiteral("stdout"), type("string")},
+                {QStringLiteral("stderr"), type("string")},
+                {QStringLiteral("duration_ms"), type("number")},
+                {QStringLiteral("timed_out"), type("boolean")},
+                {QStringLiteral("stdout_truncated"), type("boolean")},
+                {QStringLiteral("stderr_truncated"), type("boolean")}},
+               {QStringLiteral("exit_code"), QStringLiteral("stdout"), QStringLiteral("stderr"), QStringLiteral("duration_ms"), QStringLiteral("timed_out")});
     s[QStringLiteral("FileEntry")] = object({{QStringLiteral("name"), type("string")},
                                              {QStringLiteral("type"), type("string")},
                                              {QStringLiteral("mode"), type("integer")},
@@ -206,25 +204,27 @@ void guestSchemas(QJsonObject &s)
 // Input actions and the display.
 void displaySchemas(QJsonObject &s)
 {
-    s[QStringLiteral("InputAction")] = object(
-        {{QStringLiteral("action"), type("string", "move, click, drag, scroll, type or key")},
-         {QStringLiteral("x"), type("integer", "move, drag (start); click and scroll (optional: else where the pointer is)")},
-         {QStringLiteral("y"), type("integer")},
-         {QStringLiteral("to_x"), type("integer", "drag: the end")},
-         {QStringLiteral("to_y"), type("integer")},
-         {QStringLiteral("button"), type("string", "left (default), middle or right")},
-         {QStringLiteral("count"), type("integer", "click: 1 to 3")},
-         {QStringLiteral("dx"), type("integer", "scroll: notches right (+) or left (-)")},
-         {QStringLiteral("dy"), type("integer", "scroll: notches down (+) or up (-)")},
-         {QStringLiteral("text"), type("string", "type: any Unicode text")},
-         {QStringLiteral("keys"), type("string", "key: a combination such as ctrl+alt+t, Return, shift+Tab")}},
-        {QStringLiteral("action")});
-    s[QStringLiteral("InputRequest")] = QJsonObject{
-        {QStringLiteral("description"), QStringLiteral("one action, or {\"actions\": [...]}; 'scale' (optional) is the screenshot's scale "
-                                                       "the coordinates were taken at")},
-        {QStringLiteral("oneOf"), QJsonArray{ref("InputAction"), object({{QStringLiteral("actions"), arrayOf(ref("InputAction"))},
-                                                                           {QStringLiteral("scale"), type("number")}},
-                                                                          {QStringLiteral("actions")})}}};
+    s[QStringLiteral("InputAction")] =
+        object({{QStringLiteral("action"), type("string", "move, click, drag, scroll, type or key")},
+                {QStringLiteral("x"), type("integer", "move, drag (start); click and scroll (optional: else where the pointer is)")},
+                {QStringLiteral("y"), type("integer")},
+                {QStringLiteral("to_x"), type("integer", "drag: the end")},
+                {QStringLiteral("to_y"), type("integer")},
+                {QStringLiteral("button"), type("string", "left (default), middle or right")},
+                {QStringLiteral("count"), type("integer", "click: 1 to 3")},
+                {QStringLiteral("dx"), type("integer", "scroll: notches right (+) or left (-)")},
+                {QStringLiteral("dy"), type("integer", "scroll: notches down (+) or up (-)")},
+                {QStringLiteral("text"), type("string", "type: any Unicode text")},
+                {QStringLiteral("keys"), type("string", "key: a combination such as ctrl+alt+t, Return, shift+Tab")}},
+               {QStringLiteral("action")});
+    s[QStringLiteral("InputRequest")] =
+        QJsonObject{{QStringLiteral("description"),
+                     QStringLiteral("one action, or {\"actions\": [...]}; 'scale' (optional) is the screenshot's scale "
+                                    "the coordinates were taken at")},
+                    {QStringLiteral("oneOf"),
+                     QJsonArray{ref("InputAction"),
+                                object({{QStringLiteral("actions"), arrayOf(ref("InputAction"))}, {QStringLiteral("scale"), type("number")}},
+                                       {QStringLiteral("actions")})}}};
     s[QStringLiteral("Display")] = object({{QStringLiteral("name"), type("string")},
                                            {QStringLiteral("connected"), type("boolean")},
                                            {QStringLiteral("width"), type("integer")},
@@ -263,14 +263,14 @@ void snapshotSchemas(QJsonObject &s)
                                            {QStringLiteral("name"), QStringLiteral("vm"), QStringLiteral("created_at"), QStringLiteral("files")});
     QJsonObject snapshotNameField = snapshotName;
     snapshotNameField[QStringLiteral("description")] = QStringLiteral("default: snap-<UTC time>");
-    s[QStringLiteral("CreateSnapshot")] = object(
-        {{QStringLiteral("name"), snapshotNameField},
-         {QStringLiteral("leave_paused"), type("boolean", "stay paused afterwards (default false: a running VM runs on; a paused one stays paused)")}});
+    s[QStringLiteral("CreateSnapshot")] =
+        object({{QStringLiteral("name"), snapshotNameField},
+                {QStringLiteral("leave_paused"), type("boolean", "stay paused afterwards (default false: a running VM runs on; a paused one stays paused)")}});
     QJsonObject count = type("integer", "how many VMs to start (default 1)");
     count[QStringLiteral("minimum")] = 1;
     count[QStringLiteral("maximum")] = 16;
-    s[QStringLiteral("ForkRequest")] = object({{QStringLiteral("count"), count},
-                                               {QStringLiteral("name_prefix"), type("string", "the new VMs are <prefix>-<n> (default <vm>-fork)")}});
+    s[QStringLiteral("ForkRequest")] =
+        object({{QStringLiteral("count"), count}, {QStringLiteral("name_prefix"), type("string", "the new VMs are <prefix>-<n> (default <vm>-fork)")}});
 }
 
 QJsonObject schemas()
@@ -286,32 +286,34 @@ QJsonObject schemas()
 
 QJsonObject components()
 {
-    QJsonObject vmName{{QStringLiteral("name"), QStringLiteral("name")},
-                       {QStringLiteral("in"), QStringLiteral("path")},
-                       {QStringLiteral("required"), true},
-                       {QStringLiteral("description"), QStringLiteral("the VM's name")},
-                       {QStringLiteral("schema"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")},
-                                                              {QStringLiteral("pattern"), QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$")}}}};
+    QJsonObject vmName{
+        {QStringLiteral("name"), QStringLiteral("name")},
+        {QStringLiteral("in"), QStringLiteral("path")},
+        {QStringLiteral("required"), true},
+        {QStringLiteral("description"), QStringLiteral("the VM's name")},
+        {QStringLiteral("schema"),
+         QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}, {QStringLiteral("pattern"), QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$")}}}};
     QJsonObject snapshotName = vmName;
     snapshotName[QStringLiteral("name")] = QStringLiteral("snap");
     snapshotName[QStringLiteral("description")] = QStringLiteral("the snapshot's name");
     const auto err = [](const char *description) { return response(description, jsonContent(ref("Error"))); };
-    return QJsonObject{
-        {QStringLiteral("securitySchemes"),
-         QJsonObject{{QStringLiteral("bearer"), QJsonObject{{QStringLiteral("type"), QStringLiteral("http")},
-                                                            {QStringLiteral("scheme"), QStringLiteral("bearer")},
-                                                            {QStringLiteral("description"),
-                                                             QStringLiteral("the token printed on the service's first start "
-                                                                            "(stored in the config directory, file 'token')")}}}}},
-        {QStringLiteral("parameters"), QJsonObject{{QStringLiteral("VmName"), vmName}, {QStringLiteral("SnapshotName"), snapshotName}}},
-        {QStringLiteral("schemas"), schemas()},
-        {QStringLiteral("responses"), QJsonObject{{QStringLiteral("Error"), err("an error")},
-                                                  {QStringLiteral("BadRequest"), err("malformed JSON, a wrong field or parameter")},
-                                                  {QStringLiteral("Unauthorized"), err("no or a wrong bearer token")},
-                                                  {QStringLiteral("NotFound"), err("no such VM, template or guest path")},
-                                                  {QStringLiteral("Conflict"), err("the VM's state does not allow it, or it exists")},
-                                                  {QStringLiteral("Corrupted"), err("corrupted: the snapshot's files fail their checksums")},
-                                                  {QStringLiteral("NoSpace"), err("no_space: the disk is full; nothing was kept")}}}};
+    return QJsonObject{{QStringLiteral("securitySchemes"),
+                        QJsonObject{{QStringLiteral("bearer"),
+                                     QJsonObject{{QStringLiteral("type"), QStringLiteral("http")},
+                                                 {QStringLiteral("scheme"), QStringLiteral("bearer")},
+                                                 {QStringLiteral("description"),
+                                                  QStringLiteral("the token printed on the service's first start "
+                                                                 "(stored in the config directory, file 'token')")}}}}},
+                       {QStringLiteral("parameters"), QJsonObject{{QStringLiteral("VmName"), vmName}, {QStringLiteral("SnapshotName"), snapshotName}}},
+                       {QStringLiteral("schemas"), schemas()},
+                       {QStringLiteral("responses"),
+                        QJsonObject{{QStringLiteral("Error"), err("an error")},
+                                    {QStringLiteral("BadRequest"), err("malformed JSON, a wrong field or parameter")},
+                                    {QStringLiteral("Unauthorized"), err("no or a wrong bearer token")},
+                                    {QStringLiteral("NotFound"), err("no such VM, template or guest path")},
+                                    {QStringLiteral("Conflict"), err("the VM's state does not allow it, or it exists")},
+                                    {QStringLiteral("Corrupted"), err("corrupted: the snapshot's files fail their checksums")},
+                                    {QStringLiteral("NoSpace"), err("no_space: the disk is full; nothing was kept")}}}};
 }
 
 // The paths object, filled one operation at a time.
@@ -339,33 +341,50 @@ QJsonObject binary()
 // What the service says about itself.
 void servicePaths(Paths &paths)
 {
-    paths.add("/api/v1/health", "get", {"Service status and version (no token needed)", "health", {}, {},
-                                  {{QStringLiteral("200"), response("the service is up", jsonContent(ref("Health")))}}, false});
-    paths.add("/api/v1/templates", "get", {"List the VM templates", "listTemplates", {}, {},
-                                     {{QStringLiteral("200"), response("templates", jsonContent(object({{QStringLiteral("templates"),
-                                                                                                         arrayOf(ref("Template"))}})))}}});
+    paths.add("/api/v1/health", "get",
+              {"Service status and version (no token needed)",
+               "health",
+               {},
+               {},
+               {{QStringLiteral("200"), response("the service is up", jsonContent(ref("Health")))}},
+               false});
+    paths.add("/api/v1/templates", "get",
+              {"List the VM templates",
+               "listTemplates",
+               {},
+               {},
+               {{QStringLiteral("200"), response("templates", jsonContent(object({{QStringLiteral("templates"), arrayOf(ref("Template"))}})))}}});
     paths.add("/api/v1/openapi.json", "get",
-        {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
+              {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
     paths.add("/metrics", "get",
-        {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs", "metrics", {}, {},
-         {{QStringLiteral("200"), response("metrics", content("text/plain", type("string")))}}});
+              {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs",
+               "metrics",
+               {},
+               {},
+               {{QStringLiteral("200"), response("metrics", content("text/plain", type("string")))}}});
 }
 
 // The VMs and their lifecycle.
 void vmPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
-    paths.add("/api/v1/vms", "get", {"List the VMs", "listVms", {}, {},
-                               {{QStringLiteral("200"), response("VMs", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))}}});
+    paths.add(
+        "/api/v1/vms", "get",
+        {"List the VMs", "listVms", {}, {}, {{QStringLiteral("200"), response("VMs", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))}}});
     paths.add("/api/v1/vms", "post",
-        {"Create a VM (and start it unless start is false)", "createVm", {},
-         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CreateVm"))}},
-         {{QStringLiteral("201"), response("the new VM", jsonContent(ref("Vm")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+              {"Create a VM (and start it unless start is false)",
+               "createVm",
+               {},
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CreateVm"))}},
+               {{QStringLiteral("201"), response("the new VM", jsonContent(ref("Vm")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
     paths.add("/api/v1/vms/{name}", "get", {"One VM", "getVm", byName, {}, {{QStringLiteral("200"), response("the VM", jsonContent(ref("Vm")))}}});
     paths.add("/api/v1/vms/{name}", "delete",
-        {"Stop (kill) and delete a VM, its record and console log", "deleteVm", byName, {},
-         {{QStringLiteral("200"), response("deleted", jsonContent(object({{QStringLiteral("name"), type("string")},
-                                                                           {QStringLiteral("deleted"), type("boolean")}})))}}});
+              {"Stop (kill) and delete a VM, its record and console log",
+               "deleteVm",
+               byName,
+               {},
+               {{QStringLiteral("200"),
+                 response("deleted", jsonContent(object({{QStringLiteral("name"), type("string")}, {QStringLiteral("deleted"), type("boolean")}})))}}});
     paths.add("/api/v1/vms/{name}/start", "post", {"Start a stopped VM; answers once its agent is up", "startVm", byName, {}, vmResponse("the VM")});
     paths.add("/api/v1/vms/{name}/stop", "post", {"Stop a VM", "stopVm", byName, {}, vmResponse("the VM")});
     paths.add("/api/v1/vms/{name}/pause", "post", {"Pause a running VM", "pauseVm", byName, {}, vmResponse("the VM")});
@@ -378,42 +397,55 @@ void guestPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
     paths.add("/api/v1/vms/{name}/exec", "post",
-        {"Run a command in the VM and wait for it", "exec", byName,
-         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
-         {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
-          {QStringLiteral("409"), errorRef("Conflict")}}});
+              {"Run a command in the VM and wait for it",
+               "exec",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
+               {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
+                {QStringLiteral("409"), errorRef("Conflict")}}});
 
     paths.add("/api/v1/vms/{name}/exec/ws", "get",
-        {"Streamed exec over a WebSocket (upgrade). Text frames of JSON: the client sends the exec request (the fields of "
-         "POST .../exec), then {\"type\":\"stdin\",\"data\":base64} and {\"type\":\"stdin_eof\"}; the server sends "
-         "{\"type\":\"stdout\"|\"stderr\",\"data\":base64} as output comes, then {\"type\":\"exit\",\"exit_code\","
-         "\"signal\",\"timed_out\",\"duration_ms\"} and closes (or {\"type\":\"error\",\"error\":{...}}). The token goes "
-         "in the Authorization header or ?token=.",
-         "execWebSocket",
-         QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
-         {},
-         {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
+              {"Streamed exec over a WebSocket (upgrade). Text frames of JSON: the client sends the exec request (the fields of "
+               "POST .../exec), then {\"type\":\"stdin\",\"data\":base64} and {\"type\":\"stdin_eof\"}; the server sends "
+               "{\"type\":\"stdout\"|\"stderr\",\"data\":base64} as output comes, then {\"type\":\"exit\",\"exit_code\","
+               "\"signal\",\"timed_out\",\"duration_ms\"} and closes (or {\"type\":\"error\",\"error\":{...}}). The token goes "
+               "in the Authorization header or ?token=.",
+               "execWebSocket",
+               QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
+               {},
+               {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
 
     const QJsonArray byNameAndPath{nameParameter(), queryParameter("path", type("string"), true, "an absolute path in the guest")};
     paths.add("/api/v1/vms/{name}/files", "put",
-        {"Write a file in the guest (raw body, any content)", "putFile", byNameAndPath,
-         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), content("application/octet-stream", binary())}},
-         {{QStringLiteral("200"), response("written", jsonContent(object({{QStringLiteral("path"), type("string")},
-                                                                          {QStringLiteral("size"), type("integer")}})))},
-          {QStringLiteral("413"), errorRef("Error")}}});
+              {"Write a file in the guest (raw body, any content)",
+               "putFile",
+               byNameAndPath,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), content("application/octet-stream", binary())}},
+               {{QStringLiteral("200"),
+                 response("written", jsonContent(object({{QStringLiteral("path"), type("string")}, {QStringLiteral("size"), type("integer")}})))},
+                {QStringLiteral("413"), errorRef("Error")}}});
     paths.add("/api/v1/vms/{name}/files", "get",
-        {"Read a file from the guest (raw body)", "getFile", byNameAndPath, {},
-         {{QStringLiteral("200"), response("the file's bytes", content("application/octet-stream", binary()))}}});
-    paths.add("/api/v1/vms/{name}/files/list", "get",
-        {"List a directory in the guest", "listFiles", byNameAndPath, {},
-         {{QStringLiteral("200"), response("the entries", jsonContent(object({{QStringLiteral("path"), type("string")},
-                                                                              {QStringLiteral("entries"), arrayOf(ref("FileEntry"))}})))}}});
+              {"Read a file from the guest (raw body)",
+               "getFile",
+               byNameAndPath,
+               {},
+               {{QStringLiteral("200"), response("the file's bytes", content("application/octet-stream", binary()))}}});
+    paths.add(
+        "/api/v1/vms/{name}/files/list", "get",
+        {"List a directory in the guest",
+         "listFiles",
+         byNameAndPath,
+         {},
+         {{QStringLiteral("200"),
+           response("the entries", jsonContent(object({{QStringLiteral("path"), type("string")}, {QStringLiteral("entries"), arrayOf(ref("FileEntry"))}})))}}});
     QJsonObject bytes = type("integer");
     bytes[QStringLiteral("minimum")] = 1;
     paths.add("/api/v1/vms/{name}/console", "get",
-        {"The VM's serial console log (its end)", "console",
-         QJsonArray{nameParameter(), queryParameter("bytes", bytes, false, "how many bytes of the end of the log (default 262144)")}, {},
-         {{QStringLiteral("200"), response("the log", content("text/plain", type("string")))}}});
+              {"The VM's serial console log (its end)",
+               "console",
+               QJsonArray{nameParameter(), queryParameter("bytes", bytes, false, "how many bytes of the end of the log (default 262144)")},
+               {},
+               {{QStringLiteral("200"), response("the log", content("text/plain", type("string")))}}});
 }
 
 // Snapshots: a VM's saved state (memory, devices, disk), restored in
@@ -423,91 +455,108 @@ void snapshotPaths(Paths &paths)
     const QJsonArray byName{nameParameter()};
     const QJsonArray bySnapshot{nameParameter(), QJsonObject{{QStringLiteral("$ref"), QStringLiteral("#/components/parameters/SnapshotName")}}};
     paths.add("/api/v1/vms/{name}/snapshots", "post",
-        {"Snapshot a running or paused VM: pause it, save memory, devices and disk, run it again (unless leave_paused). "
-         "Listed only once every file is written, hashed and synced; on any failure nothing is kept",
-         "createSnapshot", byName,
-         QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("CreateSnapshot"))}},
-         {{QStringLiteral("201"), response("the snapshot", jsonContent(ref("Snapshot")))},
-          {QStringLiteral("409"), errorRef("Conflict")},
-          {QStringLiteral("507"), errorRef("NoSpace")}}});
+              {"Snapshot a running or paused VM: pause it, save memory, devices and disk, run it again (unless leave_paused). "
+               "Listed only once every file is written, hashed and synced; on any failure nothing is kept",
+               "createSnapshot",
+               byName,
+               QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("CreateSnapshot"))}},
+               {{QStringLiteral("201"), response("the snapshot", jsonContent(ref("Snapshot")))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("507"), errorRef("NoSpace")}}});
     paths.add("/api/v1/vms/{name}/snapshots", "get",
-        {"A VM's snapshots, oldest first", "listSnapshots", byName, {},
-         {{QStringLiteral("200"), response("snapshots", jsonContent(object({{QStringLiteral("snapshots"), arrayOf(ref("Snapshot"))}})))}}});
+              {"A VM's snapshots, oldest first",
+               "listSnapshots",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("snapshots", jsonContent(object({{QStringLiteral("snapshots"), arrayOf(ref("Snapshot"))}})))}}});
     paths.add("/api/v1/vms/{name}/snapshots/{snap}", "get",
-        {"One snapshot", "getSnapshot", bySnapshot, {}, {{QStringLiteral("200"), response("the snapshot", jsonContent(ref("Snapshot")))}}});
+              {"One snapshot", "getSnapshot", bySnapshot, {}, {{QStringLiteral("200"), response("the snapshot", jsonContent(ref("Snapshot")))}}});
     paths.add("/api/v1/vms/{name}/snapshots/{snap}", "delete",
-        {"Delete a snapshot (its children keep working and get its parent as theirs)", "deleteSnapshot", bySnapshot, {},
-         {{QStringLiteral("204"), response("deleted")}, {QStringLiteral("409"), errorRef("Conflict")}}});
+              {"Delete a snapshot (its children keep working and get its parent as theirs)",
+               "deleteSnapshot",
+               bySnapshot,
+               {},
+               {{QStringLiteral("204"), response("deleted")}, {QStringLiteral("409"), errorRef("Conflict")}}});
     paths.add("/api/v1/vms/{name}/snapshots/{snap}/restore", "post",
-        {"Verify the snapshot's checksums, then run the VM from it in place (a running VM loses its unsaved state, a stopped "
-         "one starts). A corrupted snapshot is refused (422) and the VM is left as it was",
-         "restoreSnapshot", bySnapshot, {},
-         {{QStringLiteral("200"), response("the VM, running from the snapshot", jsonContent(ref("Vm")))},
-          {QStringLiteral("409"), errorRef("Conflict")},
-          {QStringLiteral("422"), errorRef("Corrupted")}}});
+              {"Verify the snapshot's checksums, then run the VM from it in place (a running VM loses its unsaved state, a stopped "
+               "one starts). A corrupted snapshot is refused (422) and the VM is left as it was",
+               "restoreSnapshot",
+               bySnapshot,
+               {},
+               {{QStringLiteral("200"), response("the VM, running from the snapshot", jsonContent(ref("Vm")))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("422"), errorRef("Corrupted")}}});
     paths.add("/api/v1/vms/{name}/snapshots/{snap}/fork", "post",
-        {"Start new VMs from a snapshot, each with its own name, disk copy and host name. All or nothing", "forkSnapshot", bySnapshot,
-         QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("ForkRequest"))}},
-         {{QStringLiteral("201"), response("the new VMs, running", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))},
-          {QStringLiteral("409"), errorRef("Conflict")},
-          {QStringLiteral("422"), errorRef("Corrupted")},
-          {QStringLiteral("507"), errorRef("NoSpace")}}});
+              {"Start new VMs from a snapshot, each with its own name, disk copy and host name. All or nothing",
+               "forkSnapshot",
+               bySnapshot,
+               QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("ForkRequest"))}},
+               {{QStringLiteral("201"), response("the new VMs, running", jsonContent(object({{QStringLiteral("vms"), arrayOf(ref("Vm"))}})))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("422"), errorRef("Corrupted")},
+                {QStringLiteral("507"), errorRef("NoSpace")}}});
 }
 
 // Computer use: the VM's live desktop (templates with a desktop).
 void displayPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
-    paths.add("/api/v1/vms/{name}/screenshot", "get",
+    paths.add(
+        "/api/v1/vms/{name}/screenshot", "get",
         {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
          "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
          "screenshot",
-         QJsonArray{nameParameter(), queryParameter("scale", type("string"), false,
-                                                    "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in")},
+         QJsonArray{nameParameter(), queryParameter("scale", type("string"), false, "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in")},
          {},
          {{QStringLiteral("200"), response("the screen", content("image/png", binary()))}, {QStringLiteral("409"), errorRef("Conflict")}}});
     paths.add("/api/v1/vms/{name}/input", "post",
-        {"Mouse and keyboard input, one action or {\"actions\": [...]}, applied in order. Refused with 409 control_held "
-         "while a human holds control of the display",
-         "input", byName,
-         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("InputRequest"))}},
-         {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+              {"Mouse and keyboard input, one action or {\"actions\": [...]}, applied in order. Refused with 409 control_held "
+               "while a human holds control of the display",
+               "input",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("InputRequest"))}},
+               {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
     paths.add("/api/v1/vms/{name}/display", "get",
-        {"The display's size and who is driving it (agent or human)", "display", byName, {},
-         {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+              {"The display's size and who is driving it (agent or human)",
+               "display",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
     paths.add("/api/v1/vms/{name}/display/control", "post",
-        {"A human takes control ({\"controller\": \"human\"}: agent input is refused) or gives it back "
-         "({\"controller\": \"agent\"})",
-         "displayControl", byName,
-         QJsonObject{{QStringLiteral("required"), true},
-                     {QStringLiteral("content"), jsonContent(object({{QStringLiteral("controller"), type("string", "human or agent")}},
-                                                                    {QStringLiteral("controller")}))}},
-         {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}}});
+              {"A human takes control ({\"controller\": \"human\"}: agent input is refused) or gives it back "
+               "({\"controller\": \"agent\"})",
+               "displayControl",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true},
+                           {QStringLiteral("content"),
+                            jsonContent(object({{QStringLiteral("controller"), type("string", "human or agent")}}, {QStringLiteral("controller")}))}},
+               {{QStringLiteral("200"), response("the display", jsonContent(ref("Display")))}}});
 
     paths.add("/api/v1/vms/{name}/vnc", "get",
-        {"Raw RFB over a WebSocket (upgrade, binary frames) to the VM's VNC server, for noVNC and other web VNC clients. "
-         "The token goes in the Authorization header, ?token= or the viewer page's cookie. The viewer's keyboard and "
-         "pointer reach the guest only while a human holds control (POST .../display/control)",
-         "vncWebSocket",
-         QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
-         {},
-         {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
+              {"Raw RFB over a WebSocket (upgrade, binary frames) to the VM's VNC server, for noVNC and other web VNC clients. "
+               "The token goes in the Authorization header, ?token= or the viewer page's cookie. The viewer's keyboard and "
+               "pointer reach the guest only while a human holds control (POST .../display/control)",
+               "vncWebSocket",
+               QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
+               {},
+               {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
     paths.add("/vnc/{name}", "get",
-        {"The noVNC viewer page of a VM's desktop. Open it once with ?token=<token>: the answer sets a session cookie "
-         "(HttpOnly, SameSite=Strict) and the page drops the token from the address",
-         "viewerPage",
-         QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token (browsers)")},
-         {},
-         {{QStringLiteral("200"), response("the page", content("text/html", type("string")))}}});
+              {"The noVNC viewer page of a VM's desktop. Open it once with ?token=<token>: the answer sets a session cookie "
+               "(HttpOnly, SameSite=Strict) and the page drops the token from the address",
+               "viewerPage",
+               QJsonArray{nameParameter(), queryParameter("token", type("string"), false, "the bearer token (browsers)")},
+               {},
+               {{QStringLiteral("200"), response("the page", content("text/html", type("string")))}}});
     paths.add("/novnc/{path}", "get",
-        {"noVNC's own files, used by the viewer page (from Debian's novnc package or MVS_NOVNC_DIR)", "novncAsset",
-         QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("path")},
-                                {QStringLiteral("in"), QStringLiteral("path")},
-                                {QStringLiteral("required"), true},
-                                {QStringLiteral("description"), QStringLiteral("a file under noVNC's directory; may contain '/'")},
-                                {QStringLiteral("schema"), type("string")}}},
-         {},
-         {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary()))}}});
+              {"noVNC's own files, used by the viewer page (from Debian's novnc package or MVS_NOVNC_DIR)",
+               "novncAsset",
+               QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("path")},
+                                      {QStringLiteral("in"), QStringLiteral("path")},
+                                      {QStringLiteral("required"), true},
+                                      {QStringLiteral("description"), QStringLiteral("a file under noVNC's directory; may contain '/'")},
+                                      {QStringLiteral("schema"), type("string")}}},
+               {},
+               {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary()))}}});
 }
 
 } // namespace
@@ -522,10 +571,10 @@ QJsonObject document()
     displayPaths(paths);
     return QJsonObject{
         {QStringLiteral("openapi"), QStringLiteral("3.0.3")},
-        {QStringLiteral("info"), QJsonObject{{QStringLiteral("title"), QStringLiteral("MicroVM Sandbox API")},
-                                             {QStringLiteral("version"), QStringLiteral(MVS_VERSION)},
-                                             {QStringLiteral("description"),
-                                              QStringLiteral("Run commands in microVMs. Errors are {\"error\": {\"code\", \"message\"}}.")}}},
+        {QStringLiteral("info"),
+         QJsonObject{{QStringLiteral("title"), QStringLiteral("MicroVM Sandbox API")},
+                     {QStringLiteral("version"), QStringLiteral(MVS_VERSION)},
+                     {QStringLiteral("description"), QStringLiteral("Run commands in microVMs. Errors are {\"error\": {\"code\", \"message\"}}.")}}},
         {QStringLiteral("servers"), QJsonArray{QJsonObject{{QStringLiteral("url"), QStringLiteral("http://127.0.0.1:8000")}}}},
         {QStringLiteral("security"), QJsonArray{QJsonObject{{QStringLiteral("bearer"), QJsonArray()}}}},
         {QStringLiteral("paths"), paths.json()},

@@ -22,7 +22,10 @@ public:
     };
 
     // An empty token authorizes nothing: the service is never open by accident.
-    explicit RequestAuth(QByteArray token) : m_token(std::move(token)) {}
+    explicit RequestAuth(QByteArray token)
+        : m_token(std::move(token))
+    {
+    }
 
     // "Authorization: Bearer <token>" (scheme case-insensitive).
     bool bearer(const QByteArray &authorizationHeader) const;

@@ -19,43 +19,43 @@ namespace Server {
 
 namespace {
 
-constexpr qsizetype kVersionLength = 12;          // [RFC] 7.1.1 "RFB xxx.yyy\n"
-constexpr quint8 kSecurityNone = 1;               // [RFC] 7.1.2
-constexpr quint8 kSecurityVncAuth = 2;            // [RFC] 7.1.2
-constexpr quint64 kVncAuthResponseLength = 16;    // [RFC] 7.2.2 DES(challenge)
-constexpr quint64 kClientInitLength = 1;          // [RFC] 7.3.1 shared-flag
+constexpr qsizetype kVersionLength = 12; // [RFC] 7.1.1 "RFB xxx.yyy\n"
+constexpr quint8 kSecurityNone = 1; // [RFC] 7.1.2
+constexpr quint8 kSecurityVncAuth = 2; // [RFC] 7.1.2
+constexpr quint64 kVncAuthResponseLength = 16; // [RFC] 7.2.2 DES(challenge)
+constexpr quint64 kClientInitLength = 1; // [RFC] 7.3.1 shared-flag
 
 // Client message types and their lengths.
-constexpr quint8 kSetPixelFormat = 0;             // [RFC] 7.5.1: type, 3 pad, PIXEL_FORMAT(16)
+constexpr quint8 kSetPixelFormat = 0; // [RFC] 7.5.1: type, 3 pad, PIXEL_FORMAT(16)
 constexpr quint64 kSetPixelFormatLength = 20;
-constexpr quint8 kSetEncodings = 2;               // [RFC] 7.5.2: type, pad, u16 n, n * s32
+constexpr quint8 kSetEncodings = 2; // [RFC] 7.5.2: type, pad, u16 n, n * s32
 constexpr qsizetype kSetEncodingsHeader = 4;
 constexpr quint64 kEncodingLength = 4;
-constexpr quint8 kFramebufferUpdateRequest = 3;   // [RFC] 7.5.3: type, incremental, x, y, w, h
+constexpr quint8 kFramebufferUpdateRequest = 3; // [RFC] 7.5.3: type, incremental, x, y, w, h
 constexpr quint64 kFramebufferUpdateRequestLength = 10;
-constexpr quint8 kKeyEvent = 4;                   // [RFC] 7.5.4: type, down, 2 pad, u32 keysym
+constexpr quint8 kKeyEvent = 4; // [RFC] 7.5.4: type, down, 2 pad, u32 keysym
 constexpr quint64 kKeyEventLength = 8;
-constexpr quint8 kPointerEvent = 5;               // [RFC] 7.5.5: type, mask, u16 x, u16 y
+constexpr quint8 kPointerEvent = 5; // [RFC] 7.5.5: type, mask, u16 x, u16 y
 constexpr quint64 kPointerEventLength = 6;
 constexpr quint64 kExtendedPointerEventLength = 7; // [PROTO] ExtendedMouseButtons: + u8 high mask
-constexpr quint8 kPointerMarkerBit = 0x80;        // [PROTO] top bit of button-mask; [TIGER] 1.15
+constexpr quint8 kPointerMarkerBit = 0x80; // [PROTO] top bit of button-mask; [TIGER] 1.15
 constexpr qint32 kExtendedMouseButtonsEncoding = -316; // [PROTO], [NOVNC] encodings.js
-constexpr quint8 kClientCutText = 6;              // [RFC] 7.5.6: type, 3 pad, u32 length, text
-constexpr qsizetype kClientCutTextHeader = 8;     // [PROTO] Extended Clipboard: length is s32,
-                                                  // negative = abs(length) bytes follow ([TIGER], [NOVNC])
-constexpr quint8 kEnableContinuousUpdates = 150;  // [PROTO]: type, enable, x, y, w, h
+constexpr quint8 kClientCutText = 6; // [RFC] 7.5.6: type, 3 pad, u32 length, text
+constexpr qsizetype kClientCutTextHeader = 8; // [PROTO] Extended Clipboard: length is s32,
+    // negative = abs(length) bytes follow ([TIGER], [NOVNC])
+constexpr quint8 kEnableContinuousUpdates = 150; // [PROTO]: type, enable, x, y, w, h
 constexpr quint64 kEnableContinuousUpdatesLength = 10;
-constexpr quint8 kClientFence = 248;              // [PROTO]: type, 3 pad, u32 flags, u8 length, payload
+constexpr quint8 kClientFence = 248; // [PROTO]: type, 3 pad, u32 flags, u8 length, payload
 constexpr qsizetype kClientFenceHeader = 9;
-constexpr quint8 kXvp = 250;                      // [PROTO]: type, pad, u8 version, u8 code
+constexpr quint8 kXvp = 250; // [PROTO]: type, pad, u8 version, u8 code
 constexpr quint64 kXvpLength = 4;
-constexpr quint8 kSetDesktopSize = 251;           // [PROTO]: type, pad, u16 w, u16 h, u8 n, pad, n * SCREEN
+constexpr quint8 kSetDesktopSize = 251; // [PROTO]: type, pad, u16 w, u16 h, u8 n, pad, n * SCREEN
 constexpr qsizetype kSetDesktopSizeHeader = 8;
-constexpr quint64 kScreenLength = 16;             // [PROTO] SCREEN: u32 id, 4 * u16, u32 flags
-constexpr quint8 kQemuClientMessage = 255;        // [PROTO]: type, u8 sub-type, ...
-constexpr quint8 kQemuExtendedKeyEvent = 0;       // [PROTO]: + u16 down, u32 keysym, u32 keycode
+constexpr quint64 kScreenLength = 16; // [PROTO] SCREEN: u32 id, 4 * u16, u32 flags
+constexpr quint8 kQemuClientMessage = 255; // [PROTO]: type, u8 sub-type, ...
+constexpr quint8 kQemuExtendedKeyEvent = 0; // [PROTO]: + u16 down, u32 keysym, u32 keycode
 constexpr quint64 kQemuExtendedKeyEventLength = 12;
-constexpr quint8 kQemuAudio = 1;                  // [PROTO]: + u16 operation [, u8 format, u8 channels, u32 Hz]
+constexpr quint8 kQemuAudio = 1; // [PROTO]: + u16 operation [, u8 format, u8 channels, u32 Hz]
 constexpr qsizetype kQemuAudioHeader = 4;
 constexpr quint16 kQemuAudioEnable = 0;
 constexpr quint16 kQemuAudioDisable = 1;
@@ -135,13 +135,9 @@ RfbFilter::Result RfbFilter::feed(QByteArrayView in, bool allowInput)
             m_allowAtType = allowInput;
         m_header.append(in[pos++]);
         switch (examineHeader()) {
-        case Step::NeedMore:
-            break;
-        case Step::Fail:
-            break;
-        case Step::Complete:
-            startBody();
-            break;
+        case Step::NeedMore: break;
+        case Step::Fail: break;
+        case Step::Complete: startBody(); break;
         }
     }
     return m_phase == Phase::Failed ? Result::Error : Result::Ok;
@@ -166,8 +162,7 @@ RfbFilter::Step RfbFilter::examineHeader()
             return Step::NeedMore;
         const QByteArray &v = m_header;
         const auto digit = [&v](qsizetype i) { return v[i] >= '0' && v[i] <= '9'; };
-        const bool wellFormed = v.startsWith("RFB ") && digit(4) && digit(5) && digit(6) && v[7] == '.' && digit(8)
-            && digit(9) && digit(10) && v[11] == '\n';
+        const bool wellFormed = v.startsWith("RFB ") && digit(4) && digit(5) && digit(6) && v[7] == '.' && digit(8) && digit(9) && digit(10) && v[11] == '\n';
         if (!wellFormed)
             return fail(QStringLiteral("not an RFB ProtocolVersion message: %1").arg(quoted(v)));
         const int major = v.mid(4, 3).toInt();
@@ -189,16 +184,10 @@ RfbFilter::Step RfbFilter::examineHeader()
         m_total = 1;
         return Step::Complete;
     }
-    case Phase::VncAuthResponse:
-        m_total = kVncAuthResponseLength;
-        return Step::Complete;
-    case Phase::ClientInit:
-        m_total = kClientInitLength;
-        return Step::Complete;
-    case Phase::Messages:
-        return examineMessageHeader();
-    case Phase::Failed:
-        break;
+    case Phase::VncAuthResponse: m_total = kVncAuthResponseLength; return Step::Complete;
+    case Phase::ClientInit: m_total = kClientInitLength; return Step::Complete;
+    case Phase::Messages: return examineMessageHeader();
+    case Phase::Failed: break;
     }
     return Step::Fail;
 }
@@ -208,17 +197,13 @@ RfbFilter::Step RfbFilter::examineMessageHeader()
     const QByteArray &h = m_header;
     const auto type = static_cast<quint8>(h[0]);
     switch (type) {
-    case kSetPixelFormat:
-        m_total = kSetPixelFormatLength;
-        return Step::Complete;
+    case kSetPixelFormat: m_total = kSetPixelFormatLength; return Step::Complete;
     case kSetEncodings:
         if (h.size() < kSetEncodingsHeader)
             return Step::NeedMore;
         m_total = kSetEncodingsHeader + kEncodingLength * qFromBigEndian<quint16>(bytes(h) + 2);
         return Step::Complete;
-    case kFramebufferUpdateRequest:
-        m_total = kFramebufferUpdateRequestLength;
-        return Step::Complete;
+    case kFramebufferUpdateRequest: m_total = kFramebufferUpdateRequestLength; return Step::Complete;
     case kKeyEvent:
         // A release always passes: a key pressed while a person held control
         // must not stay down once they give it back (releasing a key that is
@@ -228,27 +213,18 @@ RfbFilter::Step RfbFilter::examineMessageHeader()
         m_isInput = h[1] != 0;
         m_total = kKeyEventLength;
         return Step::Complete;
-    case kPointerEvent:
-        return examinePointerEvent();
-    case kClientCutText:
-        return examineClientCutText();
-    case kEnableContinuousUpdates:
-        m_total = kEnableContinuousUpdatesLength;
-        return Step::Complete;
-    case kClientFence:
-        return examineClientFence();
-    case kXvp:
-        m_total = kXvpLength;
-        return Step::Complete;
+    case kPointerEvent: return examinePointerEvent();
+    case kClientCutText: return examineClientCutText();
+    case kEnableContinuousUpdates: m_total = kEnableContinuousUpdatesLength; return Step::Complete;
+    case kClientFence: return examineClientFence();
+    case kXvp: m_total = kXvpLength; return Step::Complete;
     case kSetDesktopSize:
         if (h.size() < kSetDesktopSizeHeader)
             return Step::NeedMore;
         m_total = kSetDesktopSizeHeader + kScreenLength * static_cast<quint8>(h[6]);
         return Step::Complete;
-    case kQemuClientMessage:
-        return examineQemuMessage();
-    default:
-        return fail(QStringLiteral("unknown RFB client message type %1").arg(int(type)));
+    case kQemuClientMessage: return examineQemuMessage();
+    default: return fail(QStringLiteral("unknown RFB client message type %1").arg(int(type)));
     }
 }
 
@@ -297,9 +273,7 @@ RfbFilter::Step RfbFilter::examineClientFence()
         return Step::NeedMore;
     const auto length = static_cast<quint8>(h[8]);
     if (length > kMaxFencePayload)
-        return fail(QStringLiteral("ClientFence payload of %1 bytes is over the protocol's limit of %2")
-                        .arg(int(length))
-                        .arg(kMaxFencePayload));
+        return fail(QStringLiteral("ClientFence payload of %1 bytes is over the protocol's limit of %2").arg(int(length)).arg(kMaxFencePayload));
     m_total = kClientFenceHeader + quint64(length);
     return Step::Complete;
 }
@@ -368,18 +342,10 @@ void RfbFilter::consumeBody(QByteArrayView body)
 void RfbFilter::finishMessage()
 {
     switch (m_phase) {
-    case Phase::ProtocolVersion:
-        m_phase = Phase::SecurityType;
-        break;
-    case Phase::SecurityType:
-        m_phase = static_cast<quint8>(m_header[0]) == kSecurityVncAuth ? Phase::VncAuthResponse : Phase::ClientInit;
-        break;
-    case Phase::VncAuthResponse:
-        m_phase = Phase::ClientInit;
-        break;
-    case Phase::ClientInit:
-        m_phase = Phase::Messages;
-        break;
+    case Phase::ProtocolVersion: m_phase = Phase::SecurityType; break;
+    case Phase::SecurityType: m_phase = static_cast<quint8>(m_header[0]) == kSecurityVncAuth ? Phase::VncAuthResponse : Phase::ClientInit; break;
+    case Phase::VncAuthResponse: m_phase = Phase::ClientInit; break;
+    case Phase::ClientInit: m_phase = Phase::Messages; break;
     case Phase::Messages:
         if (static_cast<quint8>(m_header[0]) == kSetEncodings)
             m_clientExtendedMouse = m_listsExtendedMouse; // [TIGER] the latest SetEncodings replaces the set
@@ -388,8 +354,7 @@ void RfbFilter::finishMessage()
         else
             ++m_dropped;
         break;
-    case Phase::Failed:
-        break;
+    case Phase::Failed: break;
     }
     m_header.clear();
 }

@@ -54,8 +54,8 @@ public:
     };
 
     static constexpr quint32 kMaxCutTextBytes = 1024 * 1024; // declared ClientCutText length cap
-    static constexpr int kMaxFencePayload = 64;                // rfbproto ClientFence limit
-    static constexpr int kMaxHeldBytes = 12;                   // the longest header held: ProtocolVersion
+    static constexpr int kMaxFencePayload = 64; // rfbproto ClientFence limit
+    static constexpr int kMaxHeldBytes = 12; // the longest header held: ProtocolVersion
 
     explicit RfbFilter(PointerFraming pointerFraming = PointerFraming::Standard);
 
@@ -97,10 +97,10 @@ private:
     QString m_error;
 
     // The message being parsed.
-    QByteArray m_header;          // its first bytes, held until its length is known
-    quint64 m_total = 0;          // its full length, once known
-    quint64 m_bodyLeft = 0;       // bytes after the header still to come
-    bool m_allowAtType = false;   // allowInput when its type byte arrived
+    QByteArray m_header; // its first bytes, held until its length is known
+    quint64 m_total = 0; // its full length, once known
+    quint64 m_bodyLeft = 0; // bytes after the header still to come
+    bool m_allowAtType = false; // allowInput when its type byte arrived
     bool m_isInput = false;
     bool m_forward = true;
 

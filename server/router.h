@@ -27,7 +27,7 @@ struct RouteFlags {
     bool needsAuth = true;
     WebSocket webSocket = WebSocket::None;
     bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
-    bool cookieOk = false;  // the viewer's session cookie is accepted (same-origin requests only)
+    bool cookieOk = false; // the viewer's session cookie is accepted (same-origin requests only)
     Body body = Body::Json; // File: an upload, streamed and capped as such
 };
 
@@ -45,9 +45,9 @@ struct Route : RouteFlags {
 class Router {
 public:
     struct Match {
-        const Route *route = nullptr;   // the route for the method and path
+        const Route *route = nullptr; // the route for the method and path
         QHash<QString, QString> params; // its parameters
-        QByteArrayList allowed;         // no route for the method: the methods the path has (405), empty for 404
+        QByteArrayList allowed; // no route for the method: the methods the path has (405), empty for 404
     };
 
     // Adds a route; the reference stays valid until the next add().
@@ -56,7 +56,8 @@ public:
     template<typename C>
     Route &add(const QByteArray &method, const QString &pattern, C *controller, ApiFuture (C::*fn)(const Request &), RouteFlags flags = {})
     {
-        return add(method, pattern, [controller, fn](const Request &r) { return (controller->*fn)(r); }, flags);
+        return add(
+            method, pattern, [controller, fn](const Request &r) { return (controller->*fn)(r); }, flags);
     }
     Match find(const QByteArray &method, const QStringList &path) const;
     const std::vector<Route> &routes() const { return m_routes; }

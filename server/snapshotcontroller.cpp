@@ -76,8 +76,7 @@ ApiFuture SnapshotController::restoreSnapshot(const Request &request)
     if (!parsed)
         return finished(parsed.error());
     const QString name = request.param(QStringLiteral("name"));
-    return answerWhen(m_manager.restore(name, request.param(QStringLiteral("snap"))), this,
-                      [this, name]() { return vmAnswer(m_manager, name); });
+    return answerWhen(m_manager.restore(name, request.param(QStringLiteral("snap"))), this, [this, name]() { return vmAnswer(m_manager, name); });
 }
 
 ApiFuture SnapshotController::forkSnapshot(const Request &request)

@@ -48,8 +48,7 @@ Core::Expected<QByteArray> TokenStore::load() const
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the token file %1 is empty").arg(m_path));
     for (char c : token) {
         if (c <= ' ' || c > '~')
-            return Core::Error(Core::ErrorCode::InvalidArgument,
-                               QStringLiteral("the token file %1 holds more than one printable word").arg(m_path));
+            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the token file %1 holds more than one printable word").arg(m_path));
     }
     return token;
 }

@@ -41,8 +41,8 @@ ApiFuture VmController::listVms(const Request &)
 
 ApiFuture VmController::createVm(const Request &request)
 {
-    auto parsed = parseObject(request.body, {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"),
-                                             QStringLiteral("memory_mb"), QStringLiteral("start")});
+    auto parsed = parseObject(
+        request.body, {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"), QStringLiteral("memory_mb"), QStringLiteral("start")});
     if (!parsed)
         return finished(parsed.error());
     const QJsonObject &o = *parsed;

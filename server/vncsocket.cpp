@@ -64,8 +64,8 @@ void VncSocket::connectGuest()
     }
     auto display = hub->display(m_vm);
     if (!display) {
-        close(display.error().code == Core::ErrorCode::Unsupported || display.error().code == Core::ErrorCode::NotFound ||
-                      display.error().code == Core::ErrorCode::InvalidState
+        close(display.error().code == Core::ErrorCode::Unsupported || display.error().code == Core::ErrorCode::NotFound
+                      || display.error().code == Core::ErrorCode::InvalidState
                   ? QWebSocketProtocol::CloseCodeNormal
                   : QWebSocketProtocol::CloseCodeBadOperation,
               display.error().message);

@@ -24,8 +24,8 @@ struct Reply {
 };
 
 // token empty: no Authorization header.
-inline Reply call(QNetworkAccessManager &nam, quint16 port, const QByteArray &token, const QByteArray &method, const QString &path,
-                  const QByteArray &body = {}, int timeoutMs = 60000)
+inline Reply call(QNetworkAccessManager &nam, quint16 port, const QByteArray &token, const QByteArray &method, const QString &path, const QByteArray &body = {},
+                  int timeoutMs = 60000)
 {
     QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
     if (!token.isEmpty())

@@ -17,7 +17,11 @@ namespace FakeVmm {
 
 class Instance final : public Vmm::VmmInstance {
 public:
-    Instance(Vmm::VmSpec spec, QString agentSocket) : m_spec(std::move(spec)), m_agentSocket(std::move(agentSocket)) {}
+    Instance(Vmm::VmSpec spec, QString agentSocket)
+        : m_spec(std::move(spec))
+        , m_agentSocket(std::move(agentSocket))
+    {
+    }
 
     QString driverName() const override { return QStringLiteral("fake"); }
     const Vmm::VmSpec &spec() const override { return m_spec; }
@@ -96,7 +100,10 @@ private:
 
 class Driver final : public Vmm::VmmDriver {
 public:
-    explicit Driver(QString agentSocket = {}) : m_agentSocket(std::move(agentSocket)) {}
+    explicit Driver(QString agentSocket = {})
+        : m_agentSocket(std::move(agentSocket))
+    {
+    }
     Vmm::DriverKind kind() const override { return Vmm::DriverKind::Qemu; }
     QString name() const override { return QStringLiteral("fake"); }
     Core::Result checkAvailable() const override { return {}; }

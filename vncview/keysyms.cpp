@@ -12,24 +12,15 @@ struct Named {
 
 // Lower-case names; lookups are case-insensitive.
 constexpr Named kNames[] = {
-    {"return", Return}, {"enter", Return}, {"ret", Return},
-    {"tab", Tab},
-    {"backspace", BackSpace}, {"bs", BackSpace},
-    {"escape", Escape}, {"esc", Escape},
-    {"delete", Delete}, {"del", Delete},
-    {"insert", 0xff63}, {"ins", 0xff63},
-    {"home", 0xff50}, {"end", 0xff57},
-    {"pageup", 0xff55}, {"page_up", 0xff55}, {"prior", 0xff55}, {"pgup", 0xff55},
-    {"pagedown", 0xff56}, {"page_down", 0xff56}, {"next", 0xff56}, {"pgdn", 0xff56},
-    {"left", 0xff51}, {"up", 0xff52}, {"right", 0xff53}, {"down", 0xff54},
-    {"space", 0x20}, {"plus", 0x2b}, {"minus", 0x2d},
-    {"print", 0xff61}, {"printscreen", 0xff61}, {"pause", 0xff13}, {"menu", 0xff67},
-    {"capslock", 0xffe5}, {"caps_lock", 0xffe5}, {"numlock", 0xff7f}, {"scrolllock", 0xff14},
-    {"kp_enter", 0xff8d},
-    {"shift", ShiftL}, {"shift_l", ShiftL}, {"shift_r", 0xffe2},
-    {"ctrl", ControlL}, {"control", ControlL}, {"control_l", ControlL}, {"control_r", 0xffe4},
-    {"alt", AltL}, {"alt_l", AltL}, {"alt_r", 0xffea}, {"altgr", 0xfe03},
-    {"super", SuperL}, {"super_l", SuperL}, {"super_r", 0xffec}, {"win", SuperL}, {"meta", SuperL},
+    {"return", Return},      {"enter", Return},       {"ret", Return},       {"tab", Tab},         {"backspace", BackSpace}, {"bs", BackSpace},
+    {"escape", Escape},      {"esc", Escape},         {"delete", Delete},    {"del", Delete},      {"insert", 0xff63},       {"ins", 0xff63},
+    {"home", 0xff50},        {"end", 0xff57},         {"pageup", 0xff55},    {"page_up", 0xff55},  {"prior", 0xff55},        {"pgup", 0xff55},
+    {"pagedown", 0xff56},    {"page_down", 0xff56},   {"next", 0xff56},      {"pgdn", 0xff56},     {"left", 0xff51},         {"up", 0xff52},
+    {"right", 0xff53},       {"down", 0xff54},        {"space", 0x20},       {"plus", 0x2b},       {"minus", 0x2d},          {"print", 0xff61},
+    {"printscreen", 0xff61}, {"pause", 0xff13},       {"menu", 0xff67},      {"capslock", 0xffe5}, {"caps_lock", 0xffe5},    {"numlock", 0xff7f},
+    {"scrolllock", 0xff14},  {"kp_enter", 0xff8d},    {"shift", ShiftL},     {"shift_l", ShiftL},  {"shift_r", 0xffe2},      {"ctrl", ControlL},
+    {"control", ControlL},   {"control_l", ControlL}, {"control_r", 0xffe4}, {"alt", AltL},        {"alt_l", AltL},          {"alt_r", 0xffea},
+    {"altgr", 0xfe03},       {"super", SuperL},       {"super_l", SuperL},   {"super_r", 0xffec},  {"win", SuperL},          {"meta", SuperL},
     {"cmd", SuperL},
 };
 
@@ -50,18 +41,12 @@ quint32 fromCodepoint(char32_t cp)
 {
     switch (cp) {
     case U'\n':
-    case U'\r':
-        return Return;
-    case U'\t':
-        return Tab;
-    case U'\b':
-        return BackSpace;
-    case 0x1b:
-        return Escape;
-    case 0x7f:
-        return Delete;
-    default:
-        break;
+    case U'\r': return Return;
+    case U'\t': return Tab;
+    case U'\b': return BackSpace;
+    case 0x1b: return Escape;
+    case 0x7f: return Delete;
+    default: break;
     }
     if (cp < 0x20 || (cp >= 0x80 && cp < 0xa0) || cp > 0x10ffff)
         return 0;

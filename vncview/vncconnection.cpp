@@ -105,10 +105,12 @@ struct InputEvent {
 
 } // namespace
 
-class VncConnection::Thread final : public QThread
-{
+class VncConnection::Thread final : public QThread {
 public:
-    explicit Thread(VncConnection::Private *p) : m_p(p) {}
+    explicit Thread(VncConnection::Private *p)
+        : m_p(p)
+    {
+    }
     void run() override;
 
 private:
@@ -116,7 +118,10 @@ private:
 };
 
 struct VncConnection::Private {
-    explicit Private(VncConnection *qq) : q(qq) {}
+    explicit Private(VncConnection *qq)
+        : q(qq)
+    {
+    }
 
     VncConnection *q;
 
@@ -179,7 +184,11 @@ struct VncConnection::Private {
     bool sendQueuedInput(rfbClient *cl);
     void finish(Error err, const QString &message);
     void setState(State s);
-    template<typename F> void post(F &&fn) { QMetaObject::invokeMethod(q, std::forward<F>(fn), Qt::QueuedConnection); }
+    template<typename F>
+    void post(F &&fn)
+    {
+        QMetaObject::invokeMethod(q, std::forward<F>(fn), Qt::QueuedConnection);
+    }
 
     static Private *self(rfbClient *cl) { return static_cast<Private *>(rfbClientGetClientData(cl, &kClientTag)); }
     static rfbBool hookMallocFrameBuffer(rfbClient *cl);
@@ -197,7 +206,9 @@ void VncConnection::Thread::run()
     m_p->run();
 }
 
-VncConnection::VncConnection(QObject *parent) : QObject(parent), d(std::make_unique<Private>(this))
+VncConnection::VncConnection(QObject *parent)
+    : QObject(parent)
+    , d(std::make_unique<Private>(this))
 {
     d->wakeFd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
@@ -221,11 +232,26 @@ VncConnection::~VncConnection()
             stmt; \
     } while (false)
 
-void VncConnection::setPassword(const QString &password) { MVS_VNC_SETTING(d->password = password.toLatin1()); }
-void VncConnection::setEncodings(const QString &encodings) { MVS_VNC_SETTING(d->encodings = encodings.toLatin1()); }
-void VncConnection::setQualityLevel(int level) { MVS_VNC_SETTING(d->quality = qBound(-1, level, 9)); }
-void VncConnection::setCompressLevel(int level) { MVS_VNC_SETTING(d->compress = qBound(0, level, 9)); }
-void VncConnection::setConnectTimeout(int seconds) { MVS_VNC_SETTING(d->connectTimeout = qMax(1, seconds)); }
+void VncConnection::setPassword(const QString &password)
+{
+    MVS_VNC_SETTING(d->password = password.toLatin1());
+}
+void VncConnection::setEncodings(const QString &encodings)
+{
+    MVS_VNC_SETTING(d->encodings = encodings.toLatin1());
+}
+void VncConnection::setQualityLevel(int level)
+{
+    MVS_VNC_SETTING(d->quality = qBound(-1, level, 9));
+}
+void VncConnection::setCompressLevel(int level)
+{
+    MVS_VNC_SETTING(d->compress = qBound(0, level, 9));
+}
+void VncConnection::setConnectTimeout(int seconds)
+{
+    MVS_VNC_SETTING(d->connectTimeout = qMax(1, seconds));
+}
 
 #undef MVS_VNC_SETTING
 
@@ -278,7 +304,10 @@ bool VncConnection::waitForFinished(int msecs)
     return !d->thread || d->thread->wait(QDeadlineTimer(msecs));
 }
 
-VncConnection::State VncConnection::state() const { return d->state.load(); }
+VncConnection::State VncConnection::state() const
+{
+    return d->state.load();
+}
 
 VncConnection::Error VncConnection::error() const
 {
@@ -310,7 +339,10 @@ QSize VncConnection::frameSize() const
     return d->image.size();
 }
 
-quint64 VncConnection::frameCount() const { return d->frames.load(std::memory_order_relaxed); }
+quint64 VncConnection::frameCount() const
+{
+    return d->frames.load(std::memory_order_relaxed);
+}
 
 void VncConnection::sendPointer(int x, int y, int buttonMask)
 {
@@ -464,11 +496,8 @@ bool VncConnection::Private::establishConnection(rfbClient *cl)
     }
     // On failure rfbInitClient frees cl (rfbClientCleanup); our framebuffer is ours.
     if (!rfbInitClient(cl, nullptr, nullptr)) {
-        const QString where = port > 0 ? QStringLiteral("%1:%2").arg(QString::fromLocal8Bit(host)).arg(port)
-                                       : QString::fromLocal8Bit(host);
-        const Error err = stop.load() ? Error::None
-                          : passwordRequested ? Error::AuthenticationFailed
-                                              : Error::ConnectFailed;
+        const QString where = port > 0 ? QStringLiteral("%1:%2").arg(QString::fromLocal8Bit(host)).arg(port) : QString::fromLocal8Bit(host);
+        const Error err = stop.load() ? Error::None : passwordRequested ? Error::AuthenticationFailed : Error::ConnectFailed;
         finish(err, QStringLiteral("%1: %2").arg(where, lastMessage.isEmpty() ? QStringLiteral("connection failed") : lastMessage));
         return false;
     }
@@ -558,11 +587,8 @@ bool VncConnection::Private::sendQueuedInput(rfbClient *cl)
         case InputEvent::Kind::Pointer:
             ok = SendPointerEvent(cl, qBound(0, ev.a, qMax(0, cl->width - 1)), qBound(0, ev.b, qMax(0, cl->height - 1)), ev.c);
             break;
-        case InputEvent::Kind::Key:
-            ok = SendKeyEvent(cl, uint32_t(ev.a), ev.b ? TRUE : FALSE);
-            break;
-        case InputEvent::Kind::ClientCut:
-        {
+        case InputEvent::Kind::Key: ok = SendKeyEvent(cl, uint32_t(ev.a), ev.b ? TRUE : FALSE); break;
+        case InputEvent::Kind::ClientCut: {
 #if MVS_LIBVNC_UTF8_CLIPBOARD
             // FALSE when the server lacks the extended clipboard: Latin-1 then,
             // as libvncclient's SDLvncviewer does.
@@ -574,9 +600,7 @@ bool VncConnection::Private::sendQueuedInput(rfbClient *cl)
             ok = SendClientCutText(cl, latin1.data(), int(latin1.size()));
             break;
         }
-        case InputEvent::Kind::FullUpdate:
-            ok = SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE);
-            break;
+        case InputEvent::Kind::FullUpdate: ok = SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE); break;
         }
         if (!ok)
             return false;

@@ -25,8 +25,7 @@
 
 namespace Vnc {
 
-class VncConnection final : public QObject
-{
+class VncConnection final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(VncConnection)
 

@@ -19,7 +19,7 @@ class ConsoleTab final : public QWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ConsoleTab)
 public:
-    static constexpr qint64 kTailBytes = 64 * 1024;  // shown when a VM is selected
+    static constexpr qint64 kTailBytes = 64 * 1024; // shown when a VM is selected
     static constexpr qint64 kReadChunk = 256 * 1024; // read at most this per update
     static constexpr int kMaxLines = 10000;
     static constexpr int kPollMs = 1000; // besides the watcher (a file made later, missed events)

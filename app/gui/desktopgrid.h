@@ -55,8 +55,8 @@ private:
     QPointer<Desktop::DisplayHub> m_displays;
     QTimer m_timer;
     QHash<QString, quint64> m_lastFrame; // frame count at the last thumbnail
-    QSet<QString> m_scaling;             // a scale job is under way
-    QSet<QString> m_connecting;          // ensureConnected() under way
+    QSet<QString> m_scaling; // a scale job is under way
+    QSet<QString> m_connecting; // ensureConnected() under way
     int m_made = 0;
 };
 

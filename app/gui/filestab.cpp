@@ -28,7 +28,8 @@ namespace {
 // gate, then fail, which the agent client answers by cancelling the stream.
 class GateDevice final : public QIODevice {
 public:
-    explicit GateDevice(std::shared_ptr<QFileDevice> file) : m_file(std::move(file))
+    explicit GateDevice(std::shared_ptr<QFileDevice> file)
+        : m_file(std::move(file))
     {
         setOpenMode(m_file->openMode() | QIODevice::Unbuffered);
     }
@@ -176,15 +177,14 @@ void FilesTab::upload()
     const std::shared_ptr<QIODevice> gate = begin(file, file->size(), true);
     m_status->setText(tr("Uploading %1 to %2:%3…").arg(QFileInfo(file->fileName()).fileName(), vm, guestPath));
     const quint32 mode = (file->permissions() & QFileDevice::ExeUser) ? 0755 : 0644;
-    Core::whenDone((*agent)->putFile(guestPath, gate, static_cast<quint64>(file->size()), mode), this,
-                   [this, vm, guestPath](const Core::Expected<quint64> &r) {
-                       if (!r && m_cancelled)
-                           finish(false, tr("Upload cancelled: nothing was written to %1:%2").arg(vm, guestPath));
-                       else if (!r)
-                           finish(false, tr("Upload failed: %1").arg(r.error().message));
-                       else
-                           finish(true, tr("Uploaded %1 bytes to %2:%3").arg(QLocale().toString(*r), vm, guestPath));
-                   });
+    Core::whenDone((*agent)->putFile(guestPath, gate, static_cast<quint64>(file->size()), mode), this, [this, vm, guestPath](const Core::Expected<quint64> &r) {
+        if (!r && m_cancelled)
+            finish(false, tr("Upload cancelled: nothing was written to %1:%2").arg(vm, guestPath));
+        else if (!r)
+            finish(false, tr("Upload failed: %1").arg(r.error().message));
+        else
+            finish(true, tr("Uploaded %1 bytes to %2:%3").arg(QLocale().toString(*r), vm, guestPath));
+    });
 }
 
 void FilesTab::download()
@@ -224,8 +224,7 @@ void FilesTab::download()
             if (!r) {
                 file->cancelWriting();
                 file->commit();
-                finish(false, m_cancelled ? tr("Download cancelled: %1 was not saved").arg(localPath)
-                                          : tr("Download failed: %1").arg(r.error().message));
+                finish(false, m_cancelled ? tr("Download cancelled: %1 was not saved").arg(localPath) : tr("Download failed: %1").arg(r.error().message));
                 return;
             }
             if (!file->commit()) {

@@ -64,7 +64,7 @@ private:
     QString m_vm;
     bool m_busy = false;
     std::shared_ptr<QFileDevice> m_file; // the local side of the transfer
-    std::shared_ptr<QIODevice> m_gate;   // what the agent reads or writes: m_file until cancelled
+    std::shared_ptr<QIODevice> m_gate; // what the agent reads or writes: m_file until cancelled
     qint64 m_total = 0;
     bool m_isUpload = false;
     QLineEdit *m_upLocal = nullptr;

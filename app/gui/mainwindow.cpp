@@ -77,9 +77,7 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
 
     m_grid = new DesktopGrid(manager, displays, this);
     connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
-    connect(m_view, &QTableView::doubleClicked, this, [this](const QModelIndex &index) {
-        openDisplay(index.data(VmListModel::NameRole).toString());
-    });
+    connect(m_view, &QTableView::doubleClicked, this, [this](const QModelIndex &index) { openDisplay(index.data(VmListModel::NameRole).toString()); });
     m_overview = new QTabWidget(this);
     m_overview->addTab(m_view, tr("VMs"));
     m_overview->addTab(m_grid, tr("Desktops"));
@@ -361,11 +359,26 @@ void MainWindow::operate(Action which)
     Core::Future<void> future;
     QString doing;
     switch (which) {
-    case Action::Start: future = m_manager.start(vm); doing = tr("start"); break;
-    case Action::Stop: future = m_manager.stop(vm); doing = tr("stop"); break;
-    case Action::Pause: future = m_manager.pause(vm); doing = tr("pause"); break;
-    case Action::Resume: future = m_manager.resume(vm); doing = tr("resume"); break;
-    case Action::Restart: future = m_manager.restart(vm); doing = tr("restart"); break;
+    case Action::Start:
+        future = m_manager.start(vm);
+        doing = tr("start");
+        break;
+    case Action::Stop:
+        future = m_manager.stop(vm);
+        doing = tr("stop");
+        break;
+    case Action::Pause:
+        future = m_manager.pause(vm);
+        doing = tr("pause");
+        break;
+    case Action::Resume:
+        future = m_manager.resume(vm);
+        doing = tr("resume");
+        break;
+    case Action::Restart:
+        future = m_manager.restart(vm);
+        doing = tr("restart");
+        break;
     case Action::Create:
     case Action::Delete:
     case Action::Snapshot: return;
@@ -409,8 +422,7 @@ void MainWindow::showAccelerator(const QString &vm)
         m_accelLabel->setText(tr("KVM"));
         m_accelLabel->setToolTip(tr("Guests run with hardware virtualization (KVM)."));
     } else {
-        const QString why = m_kvmReason.isEmpty() ? tr("KVM looks usable, but a guest kernel does not boot under it on this host")
-                                                  : m_kvmReason;
+        const QString why = m_kvmReason.isEmpty() ? tr("KVM looks usable, but a guest kernel does not boot under it on this host") : m_kvmReason;
         m_accelLabel->setText(tr("TCG: software emulation"));
         m_accelLabel->setToolTip(tr("KVM is not used (%1), so QEMU emulates the CPU in software (TCG). Guests work the same, "
                                     "but boot and run several times slower.")
@@ -459,10 +471,10 @@ void MainWindow::closeEvent(QCloseEvent *event)
         m_confirmQuit->raise();
         return;
     }
-    auto *box = new QMessageBox(QMessageBox::Question, tr("Quit MicroVM Sandbox?"),
-                                tr("%n VM(s) are running. Stop them, or leave them running: the next start of MicroVM Sandbox takes them over again.",
-                                   nullptr, running),
-                                QMessageBox::Cancel, this);
+    auto *box = new QMessageBox(
+        QMessageBox::Question, tr("Quit MicroVM Sandbox?"),
+        tr("%n VM(s) are running. Stop them, or leave them running: the next start of MicroVM Sandbox takes them over again.", nullptr, running),
+        QMessageBox::Cancel, this);
     QPushButton *stop = box->addButton(tr("Stop VMs and quit"), QMessageBox::DestructiveRole);
     stop->setObjectName(QStringLiteral("stopAndQuit"));
     QPushButton *leave = box->addButton(tr("Leave running and quit"), QMessageBox::AcceptRole);

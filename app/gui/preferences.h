@@ -10,9 +10,9 @@ namespace Gui {
 
 struct Preferences {
     QString listen = QStringLiteral("127.0.0.1:8000"); // HOST:PORT
-    QString dataDir;                                  // empty: the default (MVS_DATA_DIR, else ~/.local/share/...)
-    QString driver = QStringLiteral("auto");          // auto | qemu | cloud-hypervisor
-    QString accel = QStringLiteral("auto");           // auto | kvm | tcg
+    QString dataDir; // empty: the default (MVS_DATA_DIR, else ~/.local/share/...)
+    QString driver = QStringLiteral("auto"); // auto | qemu | cloud-hypervisor
+    QString accel = QStringLiteral("auto"); // auto | kvm | tcg
 
     static QString path(); // Core::Paths::configDir() + "/gui.conf"
     static Preferences load();

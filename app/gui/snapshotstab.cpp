@@ -71,8 +71,7 @@ SnapshotsTab::SnapshotsTab(Vm::VmManager &manager, QWidget *parent)
         if (m_takingVm.isEmpty())
             return;
         const Core::Result r = m_manager.cancelSnapshot(m_takingVm);
-        m_status->setText(r ? tr("Cancelling the snapshot of %1…").arg(m_takingVm)
-                            : tr("Cannot cancel: %1").arg(r.error().message));
+        m_status->setText(r ? tr("Cancelling the snapshot of %1…").arg(m_takingVm) : tr("Cannot cancel: %1").arg(r.error().message));
         m_cancel->setEnabled(false);
     });
     connect(m_list, &QTreeWidget::itemSelectionChanged, this, &SnapshotsTab::updateButtons);
@@ -153,8 +152,8 @@ void SnapshotsTab::updateButtons()
     const bool idle = m_doing.isEmpty() && info.hasValue();
     const auto state = info ? info->state : Vm::VirtualMachine::State::Created;
     const bool runs = state == Vm::VirtualMachine::State::Ready || state == Vm::VirtualMachine::State::Paused;
-    const bool settled = runs || state == Vm::VirtualMachine::State::Created || state == Vm::VirtualMachine::State::Stopped
-        || state == Vm::VirtualMachine::State::Failed;
+    const bool settled =
+        runs || state == Vm::VirtualMachine::State::Created || state == Vm::VirtualMachine::State::Stopped || state == Vm::VirtualMachine::State::Failed;
     const bool selected = !selectedSnapshot().isEmpty();
     m_take->setEnabled(idle && runs);
     m_name->setEnabled(idle && runs);
@@ -202,9 +201,8 @@ void SnapshotsTab::take()
             return;
         }
         m_name->clear();
-        finish(true, tr("Took snapshot %1 of %2 (%3; the VM was paused for %4 ms).")
-                         .arg(r->name, vm, QLocale().formattedDataSize(r->sizeBytes()))
-                         .arg(r->pausedMs));
+        finish(true,
+               tr("Took snapshot %1 of %2 (%3; the VM was paused for %4 ms).").arg(r->name, vm, QLocale().formattedDataSize(r->sizeBytes())).arg(r->pausedMs));
         selectSnapshot(r->name);
     });
 }
@@ -232,9 +230,8 @@ void SnapshotsTab::restoreSelected()
     const QString snap = selectedSnapshot();
     if (!m_restore->isEnabled() || snap.isEmpty())
         return;
-    confirm(tr("Restore %1?").arg(vm),
-            tr("Restore %1 to the snapshot %2? What it did since then is lost, unless it is in another snapshot.").arg(vm, snap), tr("Restore"),
-            [this, vm, snap]() {
+    confirm(tr("Restore %1?").arg(vm), tr("Restore %1 to the snapshot %2? What it did since then is lost, unless it is in another snapshot.").arg(vm, snap),
+            tr("Restore"), [this, vm, snap]() {
                 begin(tr("Restoring %1 to %2…").arg(vm, snap));
                 Core::whenDone(m_manager.restore(vm, snap), this, [this, vm, snap](const Core::Result &r) {
                     if (!r)

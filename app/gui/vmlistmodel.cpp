@@ -62,8 +62,7 @@ QVariant VmListModel::data(const QModelIndex &index, int role) const
         case VcpusColumn: return rec.vcpus;
         case MemoryColumn: return tr("%1 MiB").arg(rec.memoryMiB);
         case CpuColumn: return row.cpuPercent >= 0 ? tr("%1 %").arg(row.cpuPercent, 0, 'f', 0) : QString();
-        case MemoryUseColumn:
-            return row.memUsedMiB >= 0 ? tr("%1 / %2 MiB").arg(row.memUsedMiB).arg(row.memTotalMiB) : QString();
+        case MemoryUseColumn: return row.memUsedMiB >= 0 ? tr("%1 / %2 MiB").arg(row.memUsedMiB).arg(row.memTotalMiB) : QString();
         case UptimeColumn: return uptime >= 0 ? uptimeText(uptime) : QString();
         default: return {};
         }
@@ -163,8 +162,7 @@ void VmListModel::onAdded(const QString &name)
     auto info = m_manager.info(name);
     if (!info)
         return;
-    const auto it = std::lower_bound(m_rows.cbegin(), m_rows.cend(), name,
-                                     [](const Row &r, const QString &n) { return r.info.record.name < n; });
+    const auto it = std::lower_bound(m_rows.cbegin(), m_rows.cend(), name, [](const Row &r, const QString &n) { return r.info.record.name < n; });
     const int row = static_cast<int>(it - m_rows.cbegin());
     beginInsertRows({}, row, row);
     m_rows.insert(row, Row{*info, isUp(info->state) ? QDateTime::currentDateTimeUtc() : QDateTime()});

@@ -25,8 +25,8 @@ public:
     enum Column { NameColumn, TemplateColumn, StateColumn, VcpusColumn, MemoryColumn, CpuColumn, MemoryUseColumn, UptimeColumn, ColumnCount };
     enum Role {
         NameRole = Qt::UserRole + 1, // the VM's name (every column)
-        StateRole,                   // int(Vm::VirtualMachine::State) (every column)
-        SortRole,                    // numbers as numbers for the sort proxy
+        StateRole, // int(Vm::VirtualMachine::State) (every column)
+        SortRole, // numbers as numbers for the sort proxy
     };
 
     // The manager must outlive the model.
@@ -50,8 +50,8 @@ private:
     struct Row {
         Vm::VmInfo info;
         QDateTime runningSince; // invalid: not running
-        double cpuPercent = -1;  // -1: not measured yet
-        qint64 cpuMs = -1;       // the VMM's CPU time at the last sample
+        double cpuPercent = -1; // -1: not measured yet
+        qint64 cpuMs = -1; // the VMM's CPU time at the last sample
         qint64 sampledAtMs = 0;
         qint64 memUsedMiB = -1;
         qint64 memTotalMiB = -1;

@@ -140,10 +140,9 @@ void AgentClient::processFrames()
         if (st == Protocol::FrameReader::Status::NeedMore)
             break;
         if (st == Protocol::FrameReader::Status::Oversize) {
-            const Core::Error e(Core::ErrorCode::Protocol,
-                                QStringLiteral("the guest agent sent a %1-byte frame, above the %2-byte limit")
-                                    .arg(m_reader.lastHeader().length)
-                                    .arg(m_reader.maxPayload()));
+            const Core::Error e(
+                Core::ErrorCode::Protocol,
+                QStringLiteral("the guest agent sent a %1-byte frame, above the %2-byte limit").arg(m_reader.lastHeader().length).arg(m_reader.maxPayload()));
             Core::Log::agent()->error("{}", e.message.toStdString());
             dropConnection(e);
             return;
@@ -279,9 +278,9 @@ void AgentClient::onHelloAck(std::string_view payload)
     if (!Protocol::HelloAck::decode(payload, &ack) || ack.nonce != m_nonce || m_ready)
         return; // answer to an older Hello
     if (ack.version != Protocol::kVersion) {
-        const Core::Error e(Core::ErrorCode::Protocol, QStringLiteral("the guest agent speaks protocol version %1, this build speaks %2: rebuild the image")
-                                                           .arg(ack.version)
-                                                           .arg(Protocol::kVersion));
+        const Core::Error e(
+            Core::ErrorCode::Protocol,
+            QStringLiteral("the guest agent speaks protocol version %1, this build speaks %2: rebuild the image").arg(ack.version).arg(Protocol::kVersion));
         m_connectPromise.resolve(e);
         close();
         return;
@@ -341,7 +340,8 @@ ExecHandle *AgentClient::exec(const ExecRequest &request)
     if (refused) {
         auto stream = std::make_shared<ExecStream>(this, 0, request); // never started
         auto *handle = new ExecHandle(this, stream);
-        QMetaObject::invokeMethod(handle, [stream, e = *refused]() { stream->fail(e); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            handle, [stream, e = *refused]() { stream->fail(e); }, Qt::QueuedConnection);
         return handle;
     }
     const auto stream = addStream<ExecStream>(request);
@@ -359,8 +359,8 @@ Core::Future<ExecResult> AgentClient::run(const ExecRequest &request)
     return f;
 }
 
-Core::Future<quint64> AgentClient::putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size, quint32 mode,
-                                           bool makeParents, StreamLimits limits)
+Core::Future<quint64> AgentClient::putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size, quint32 mode, bool makeParents,
+                                           StreamLimits limits)
 {
     if (!m_ready)
         return Core::readyFuture<quint64>(notReady());
@@ -376,8 +376,7 @@ Core::Future<quint64> AgentClient::putFile(const QString &guestPath, std::shared
     return done;
 }
 
-Core::Future<quint64> AgentClient::putData(const QString &guestPath, const QByteArray &data, quint32 mode, bool makeParents,
-                                           StreamLimits limits)
+Core::Future<quint64> AgentClient::putData(const QString &guestPath, const QByteArray &data, quint32 mode, bool makeParents, StreamLimits limits)
 {
     auto buffer = std::make_shared<QBuffer>();
     buffer->setData(data);
@@ -445,8 +444,8 @@ Core::Future<FileInfo> AgentClient::stat(const QString &guestPath)
 
 Core::Future<QList<FileInfo>> AgentClient::list(const QString &guestPath)
 {
-    return request<QList<FileInfo>>(MsgType::List, Protocol::PathRequest{guestPath.toStdString()}.encode(),
-                                    QStringLiteral("the listing of %1").arg(guestPath), MsgType::ListResult, decodeList);
+    return request<QList<FileInfo>>(MsgType::List, Protocol::PathRequest{guestPath.toStdString()}.encode(), QStringLiteral("the listing of %1").arg(guestPath),
+                                    MsgType::ListResult, decodeList);
 }
 
 Core::Future<Health> AgentClient::health()

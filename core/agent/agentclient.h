@@ -37,8 +37,8 @@ class AgentClient final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(AgentClient)
 public:
-    static constexpr int kHelloRetryMs = 1000;        // resend Hello until answered
-    static constexpr int kReconnectIntervalMs = 20;   // socket not there / refused yet
+    static constexpr int kHelloRetryMs = 1000; // resend Hello until answered
+    static constexpr int kReconnectIntervalMs = 20; // socket not there / refused yet
     static constexpr int kVsockConnectTimeoutMs = 3000; // CONNECT -> OK
     static constexpr qint64 kWriteHighWater = 4 << 20; // stop feeding uploads above this
     // Bytes the agent socket may hold unread while a forwarded stream's reader
@@ -60,8 +60,8 @@ public:
     Core::Future<ExecResult> run(const ExecRequest &request);
 
     // Upload `size` bytes from `source` to `guestPath` (atomically replaced).
-    Core::Future<quint64> putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size, quint32 mode = 0644,
-                                  bool makeParents = true, StreamLimits limits = StreamLimits::transfer());
+    Core::Future<quint64> putFile(const QString &guestPath, std::shared_ptr<QIODevice> source, quint64 size, quint32 mode = 0644, bool makeParents = true,
+                                  StreamLimits limits = StreamLimits::transfer());
     Core::Future<quint64> putData(const QString &guestPath, const QByteArray &data, quint32 mode = 0644, bool makeParents = true,
                                   StreamLimits limits = StreamLimits::transfer());
     // Download into `sink`; resolves with the byte count. Never more than
@@ -108,8 +108,7 @@ private:
     template<typename S, typename... Args>
     std::shared_ptr<S> addStream(Args &&...args);
     template<typename T>
-    Core::Future<T> request(Protocol::MsgType type, const std::string &payload, QString what, Protocol::MsgType reply,
-                            bool (*decode)(std::string_view, T *));
+    Core::Future<T> request(Protocol::MsgType type, const std::string &payload, QString what, Protocol::MsgType reply, bool (*decode)(std::string_view, T *));
     Core::Error notReady() const;
     void failAll(const Core::Error &error);
     void endStream(quint32 id);

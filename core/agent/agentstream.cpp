@@ -77,9 +77,7 @@ void AgentStream::startDeadline(int ms)
 
 void AgentStream::expire()
 {
-    abort(Core::Error(Core::ErrorCode::Timeout,
-                      QStringLiteral("the guest agent did not finish %1 within %2 ms").arg(m_what).arg(m_deadline.interval())),
-          true);
+    abort(Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the guest agent did not finish %1 within %2 ms").arg(m_what).arg(m_deadline.interval())), true);
 }
 
 void AgentStream::blockInput()

@@ -48,7 +48,7 @@ protected:
     // Resolve the operation's promise with the error and tell its owner.
     virtual void failed(const Core::Error &error) = 0;
     // Just left the client's table (the client is still there).
-    virtual void ended() {}
+    virtual void ended() { }
 
     AgentClient *client() const;
     void send(Protocol::MsgType type, std::string_view payload = {});

@@ -16,14 +16,14 @@ class AgentClient;
 class ExecStream;
 
 struct ExecRequest {
-    QStringList argv;   // run argv[0] with these arguments (PATH lookup in the guest)...
-    QString shell;      // ...or, when argv is empty, this string with /bin/sh -c
-    QStringList env;    // "NAME=value" added to the agent's environment
+    QStringList argv; // run argv[0] with these arguments (PATH lookup in the guest)...
+    QString shell; // ...or, when argv is empty, this string with /bin/sh -c
+    QStringList env; // "NAME=value" added to the agent's environment
     bool clearEnv = false;
-    QString cwd;        // empty: /
+    QString cwd; // empty: /
     QByteArray stdinData; // sent then closed, unless streamStdin
     bool streamStdin = false; // stdin stays open for ExecHandle::writeStdin
-    int timeoutMs = 0;  // 0: none; on expiry the guest kills the process group
+    int timeoutMs = 0; // 0: none; on expiry the guest kills the process group
     bool collectOutput = true; // keep stdout/stderr in the ExecResult
     // maxBytes: what the ExecResult keeps of stdout, and of stderr; the rest
     // is dropped and the result says truncated (the signals still carry
@@ -34,7 +34,7 @@ struct ExecRequest {
 
 struct ExecResult {
     int exitCode = -1; // valid when signal == 0
-    int signal = 0;    // terminating signal, 0 when it exited
+    int signal = 0; // terminating signal, 0 when it exited
     bool timedOut = false;
     qint64 durationUs = 0;
     int pid = 0;

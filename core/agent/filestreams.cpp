@@ -109,9 +109,10 @@ void FileGetStream::onData(std::string_view payload)
         return abort(Core::Error(Core::ErrorCode::Protocol, QStringLiteral("the guest agent sent file data before the file's size")), true);
     const qint64 n = static_cast<qint64>(payload.size());
     if (m_received + quint64(n) > m_expected) {
-        abort(Core::Error(Core::ErrorCode::Io, QStringLiteral("the guest sent more than the %1 bytes it declared for the download (the file grew "
-                                                              "while being read?)")
-                                                   .arg(m_expected)),
+        abort(Core::Error(Core::ErrorCode::Io,
+                          QStringLiteral("the guest sent more than the %1 bytes it declared for the download (the file grew "
+                                         "while being read?)")
+                              .arg(m_expected)),
               true);
         return;
     }
@@ -129,8 +130,7 @@ void FileGetStream::onEnd()
     end();
     if (m_received != m_expected)
         m_promise.resolve(Core::Error(
-            Core::ErrorCode::Io,
-            QStringLiteral("download ended after %1 of %2 bytes (the file changed while being read?)").arg(m_received).arg(m_expected)));
+            Core::ErrorCode::Io, QStringLiteral("download ended after %1 of %2 bytes (the file changed while being read?)").arg(m_received).arg(m_expected)));
     else
         m_promise.resolve(m_received);
 }

@@ -45,9 +45,9 @@ public:
     static constexpr qint64 kReadLowWater = 1 << 20;
 
     enum class State {
-        Open,    // both directions flow
+        Open, // both directions flow
         Closing, // close() was called: queued bytes are still going out
-        Closed,  // ended by either side or failed
+        Closed, // ended by either side or failed
     };
     Q_ENUM(State)
 

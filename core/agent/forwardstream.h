@@ -43,10 +43,10 @@ private:
     Core::Promise<ForwardedStream *> m_openPromise;
     bool m_opened = false;
     std::deque<QByteArray> m_outChunks; // host -> guest, not yet handed to the socket
-    qsizetype m_outOffset = 0;          // sent bytes of m_outChunks.front()
+    qsizetype m_outOffset = 0; // sent bytes of m_outChunks.front()
     qint64 m_outBytes = 0;
     bool m_closeAfterFlush = false; // StreamClose once m_outChunks is empty
-    bool m_blocking = false;        // holding the client's input block
+    bool m_blocking = false; // holding the client's input block
 };
 
 } // namespace Agent

@@ -81,15 +81,15 @@ Core::Result CpioWriter::writeEntry(const QString &path, quint32 mode, const QBy
     QByteArray header = "070701";
     header += hex(m_nextInode++);
     header += hex(mode);
-    header += hex(0);                                                          // uid
-    header += hex(0);                                                          // gid
-    header += hex((mode & S_IFMT) == S_IFDIR ? 2 : 1);                         // nlink
-    header += hex(0);                                                          // mtime: reproducible
+    header += hex(0); // uid
+    header += hex(0); // gid
+    header += hex((mode & S_IFMT) == S_IFDIR ? 2 : 1); // nlink
+    header += hex(0); // mtime: reproducible
     header += hex(static_cast<quint32>(data.size()));
-    header += hex(0) + hex(0);                                                 // dev
+    header += hex(0) + hex(0); // dev
     header += hex(rdevMajor) + hex(rdevMinor);
     header += hex(static_cast<quint32>(name.size() + 1));
-    header += hex(0);                                                          // check
+    header += hex(0); // check
     header += name;
     header += '\0';
     while (header.size() % 4)

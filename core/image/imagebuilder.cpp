@@ -127,11 +127,10 @@ QString initScript()
 
 QString inittab(const Templates::ImageRecipe &recipe)
 {
-    return QStringLiteral(
-               "::sysinit:/etc/rc.sysinit\n"
-               "::respawn:/usr/sbin/microvm-agent --auto --port-name %1 --vsock-port %2\n"
-               "::ctrlaltdel:/sbin/reboot -f\n"
-               "::shutdown:/bin/sync\n")
+    return QStringLiteral("::sysinit:/etc/rc.sysinit\n"
+                          "::respawn:/usr/sbin/microvm-agent --auto --port-name %1 --vsock-port %2\n"
+                          "::ctrlaltdel:/sbin/reboot -f\n"
+                          "::shutdown:/bin/sync\n")
         .arg(recipe.agentPortName)
         .arg(recipe.agentVsockPort);
 }
@@ -167,10 +166,14 @@ class ImageBuild {
 public:
     using Report = std::function<void(const QString &, int)>;
 
-    ImageBuild(const Templates::ImageRecipe &recipe, const QString &agentBinary, const QString &key,
-               const std::atomic<bool> &cancel, const Report &report)
-        : m_recipe(recipe), m_agentBinary(agentBinary), m_key(key), m_cancel(cancel), m_report(report)
-        , m_images(imagesDir()), m_lock(m_images + QLatin1Char('/') + key + QStringLiteral(".lock"))
+    ImageBuild(const Templates::ImageRecipe &recipe, const QString &agentBinary, const QString &key, const std::atomic<bool> &cancel, const Report &report)
+        : m_recipe(recipe)
+        , m_agentBinary(agentBinary)
+        , m_key(key)
+        , m_cancel(cancel)
+        , m_report(report)
+        , m_images(imagesDir())
+        , m_lock(m_images + QLatin1Char('/') + key + QStringLiteral(".lock"))
     {
     }
 
@@ -269,8 +272,8 @@ Core::Expected<GuestImage> ImageBuilder::cached(const Templates::ImageRecipe &re
     if (!manifest.open(QIODevice::ReadOnly))
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("image %1 is not built").arg(*key));
     const QJsonObject m = QJsonDocument::fromJson(manifest.readAll()).object();
-    GuestImage img{*key, dir, dir + QStringLiteral("/vmlinuz"), dir + QStringLiteral("/initramfs.cpio"),
-                   m.value(QStringLiteral("kernel_version")).toString(), QString()};
+    GuestImage img{
+        *key, dir, dir + QStringLiteral("/vmlinuz"), dir + QStringLiteral("/initramfs.cpio"), m.value(QStringLiteral("kernel_version")).toString(), QString()};
     if (!QFileInfo::exists(img.kernelPath) || !QFileInfo::exists(img.initramfsPath))
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("image %1 is incomplete").arg(*key));
     if (recipe.hasRootDisk()) {
@@ -294,14 +297,16 @@ Core::Future<GuestImage> ImageBuilder::ensure(const Templates::ImageRecipe &reci
     QPointer<ImageBuilder> self(this);
     auto report = [self](const QString &step, int percent) {
         Core::Log::image()->info("[{}%] {}", percent, step.toStdString());
-        QMetaObject::invokeMethod(QCoreApplication::instance(), [self, step, percent]() {
-            if (self)
-                Q_EMIT self->progress(step, percent);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, step, percent]() {
+                if (self)
+                    Q_EMIT self->progress(step, percent);
+            },
+            Qt::QueuedConnection);
     };
-    return Core::runInThread<GuestImage>([recipe, agentBinary, k = *key, cancel = m_cancel, report]() {
-        return ImageBuild(recipe, agentBinary, k, *cancel, report).run();
-    });
+    return Core::runInThread<GuestImage>(
+        [recipe, agentBinary, k = *key, cancel = m_cancel, report]() { return ImageBuild(recipe, agentBinary, k, *cancel, report).run(); });
 }
 
 namespace {
@@ -313,10 +318,8 @@ Core::Expected<GuestImage> ImageBuild::run()
     if (auto img = ImageBuilder::cached(m_recipe, m_agentBinary))
         return img; // built by another process meanwhile
     static constexpr Step kSteps[] = {
-        &ImageBuild::makeWorkDir,        &ImageBuild::buildRootDisk,  &ImageBuild::fetchKernel,
-        &ImageBuild::resolveModules,     &ImageBuild::fetchBusybox,   &ImageBuild::fetchExtraPackages,
-        &ImageBuild::writeInitramfs,     &ImageBuild::copyKernel,     &ImageBuild::writeManifest,
-        &ImageBuild::moveIntoPlace,
+        &ImageBuild::makeWorkDir,        &ImageBuild::buildRootDisk,  &ImageBuild::fetchKernel, &ImageBuild::resolveModules, &ImageBuild::fetchBusybox,
+        &ImageBuild::fetchExtraPackages, &ImageBuild::writeInitramfs, &ImageBuild::copyKernel,  &ImageBuild::writeManifest,  &ImageBuild::moveIntoPlace,
     };
     for (const Step step : kSteps) {
         if (auto ok = (this->*step)(); !ok)
@@ -363,8 +366,7 @@ Core::Result ImageBuild::buildRootDisk()
 {
     if (!m_recipe.hasRootDisk())
         return {};
-    auto disk = RootfsBuilder::ensure(m_recipe, m_cancel,
-                                      [this](const QString &step, int percent) { m_report(step, percent * 6 / 10); });
+    auto disk = RootfsBuilder::ensure(m_recipe, m_cancel, [this](const QString &step, int percent) { m_report(step, percent * 6 / 10); });
     if (!disk)
         return disk.error();
     return checkCancelled();
@@ -486,8 +488,7 @@ Core::Result ImageBuild::writeInitramfs()
     CpioWriter cpio(m_work->filePath(QStringLiteral("initramfs.cpio")));
     if (auto ok = cpio.open(); !ok)
         return ok;
-    for (auto part : {&ImageBuild::writeSkeleton, &ImageBuild::writeApplets, &ImageBuild::writeModulesAndExtras,
-                      &ImageBuild::writeConfiguration}) {
+    for (auto part : {&ImageBuild::writeSkeleton, &ImageBuild::writeApplets, &ImageBuild::writeModulesAndExtras, &ImageBuild::writeConfiguration}) {
         if (auto ok = (this->*part)(cpio); !ok)
             return ok;
     }

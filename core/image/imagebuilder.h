@@ -11,9 +11,9 @@
 namespace Image {
 
 struct GuestImage {
-    QString key;           // cache key: sha256 of the recipe, the agent and the builder version
-    QString dir;           // <cache>/images/<key>
-    QString kernelPath;    // bzImage
+    QString key; // cache key: sha256 of the recipe, the agent and the builder version
+    QString dir; // <cache>/images/<key>
+    QString kernelPath; // bzImage
     QString initramfsPath; // uncompressed newc cpio
     QString kernelVersion;
     // "rootfs" images: the shared read-only raw ext4 base (RootfsBuilder);

@@ -27,9 +27,9 @@ public:
 
 private:
     QString m_dir;
-    QHash<QString, QString> m_path;      // name -> relative path
-    QHash<QString, QStringList> m_deps;  // name -> dependency names
-    QSet<QString> m_builtin;             // names in modules.builtin
+    QHash<QString, QString> m_path; // name -> relative path
+    QHash<QString, QStringList> m_deps; // name -> dependency names
+    QSet<QString> m_builtin; // names in modules.builtin
 };
 
 } // namespace Image

@@ -77,8 +77,7 @@ QList<pid_t> processTree(pid_t root)
 
 // Runs a tool, polling for cancellation; a cancelled or overdue run is
 // terminated with all its descendants (debootstrap runs dpkg, chroot, ...).
-Core::Expected<QByteArray> runTool(const QString &program, const QStringList &args, const std::atomic<bool> &cancel,
-                                   int timeoutMs = kToolTimeoutMs)
+Core::Expected<QByteArray> runTool(const QString &program, const QStringList &args, const std::atomic<bool> &cancel, int timeoutMs = kToolTimeoutMs)
 {
     QProcess p;
     p.setProgram(program);
@@ -173,18 +172,17 @@ Core::Result writeFile(const QString &path, const QByteArray &data, QFile::Permi
     return {};
 }
 
-constexpr QFile::Permissions kExec = QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadGroup | QFile::ExeGroup
-    | QFile::ReadOther | QFile::ExeOther;
+constexpr QFile::Permissions kExec =
+    QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadGroup | QFile::ExeGroup | QFile::ReadOther | QFile::ExeOther;
 constexpr QFile::Permissions kRead = QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther;
 
 QString inittab(const Templates::ImageRecipe &recipe)
 {
-    QString t = QStringLiteral(
-                    "# MicroVM Sandbox root disk init (busybox init), written by the image builder.\n"
-                    "# The initramfs already mounted the filesystems and loaded the modules;\n"
-                    "# --init-setup only does what is missing.\n"
-                    "::sysinit:/usr/sbin/microvm-agent --init-setup\n"
-                    "::respawn:/usr/sbin/microvm-agent --auto --port-name %1 --vsock-port %2\n")
+    QString t = QStringLiteral("# MicroVM Sandbox root disk init (busybox init), written by the image builder.\n"
+                               "# The initramfs already mounted the filesystems and loaded the modules;\n"
+                               "# --init-setup only does what is missing.\n"
+                               "::sysinit:/usr/sbin/microvm-agent --init-setup\n"
+                               "::respawn:/usr/sbin/microvm-agent --auto --port-name %1 --vsock-port %2\n")
                     .arg(recipe.agentPortName)
                     .arg(recipe.agentVsockPort);
     if (recipe.rootfs.hasDesktop())
@@ -443,8 +441,13 @@ namespace {
 class RootfsBuild {
 public:
     RootfsBuild(const Templates::ImageRecipe &recipe, const std::atomic<bool> &cancel, const Report &report)
-        : m_recipe(recipe), m_r(recipe.rootfs), m_cancel(cancel), m_report(report), m_key(diskKey(recipe))
-        , m_images(imagesDir()), m_lock(m_images + QStringLiteral("/rootfs-") + m_key + QStringLiteral(".lock"))
+        : m_recipe(recipe)
+        , m_r(recipe.rootfs)
+        , m_cancel(cancel)
+        , m_report(report)
+        , m_key(diskKey(recipe))
+        , m_images(imagesDir())
+        , m_lock(m_images + QStringLiteral("/rootfs-") + m_key + QStringLiteral(".lock"))
     {
     }
     ~RootfsBuild() { removeTree(m_scratch); }
@@ -514,8 +517,9 @@ Core::Result RootfsBuild::checkHost() const
                            QStringLiteral("building a root disk image needs root (debootstrap); run 'microvm-sandbox image build' as root once"));
     for (const char *tool : {"debootstrap", "mke2fs"})
         if (QStandardPaths::findExecutable(QLatin1String(tool), {QStringLiteral("/usr/sbin"), QStringLiteral("/sbin"), QStringLiteral("/usr/bin")}).isEmpty())
-            return Core::Error(Core::ErrorCode::BinaryMissing,
-                               QStringLiteral("%1 is missing: install debootstrap and e2fsprogs (apt-get install debootstrap e2fsprogs)").arg(QLatin1String(tool)));
+            return Core::Error(
+                Core::ErrorCode::BinaryMissing,
+                QStringLiteral("%1 is missing: install debootstrap and e2fsprogs (apt-get install debootstrap e2fsprogs)").arg(QLatin1String(tool)));
     return {};
 }
 

@@ -12,8 +12,8 @@ namespace Image {
 
 // The shared, read-only root disk of a "rootfs" template: a raw ext4 image.
 struct RootDisk {
-    QString key;  // sha256 of the rootfs recipe and the builder version
-    QString dir;  // <cache>/images/rootfs-<key>
+    QString key; // sha256 of the rootfs recipe and the builder version
+    QString dir; // <cache>/images/rootfs-<key>
     QString path; // <dir>/rootfs.img (mode 0444; VMs write to their own layer)
     int sizeMiB = 0;
 };

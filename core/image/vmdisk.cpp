@@ -21,15 +21,17 @@ Core::Expected<QByteArray> run(const QString &program, const QStringList &args)
     QProcess p;
     p.start(program, args);
     if (!p.waitForStarted())
-        return Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot run %1 (%2): install qemu-utils and coreutils").arg(program, p.errorString()));
+        return Core::Error(Core::ErrorCode::BinaryMissing,
+                           QStringLiteral("cannot run %1 (%2): install qemu-utils and coreutils").arg(program, p.errorString()));
     if (!p.waitForFinished(kToolTimeoutMs)) {
         p.kill();
         p.waitForFinished();
         return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("%1 took too long").arg(program));
     }
     if (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("%1 %2 failed: %3")
-                                                    .arg(program, args.join(QLatin1Char(' ')), QString::fromLocal8Bit(p.readAllStandardError()).trimmed().right(400)));
+        return Core::Error(Core::ErrorCode::Io,
+                           QStringLiteral("%1 %2 failed: %3")
+                               .arg(program, args.join(QLatin1Char(' ')), QString::fromLocal8Bit(p.readAllStandardError()).trimmed().right(400)));
     return p.readAllStandardOutput();
 }
 
@@ -44,9 +46,10 @@ Core::Result checkOverlay(const QString &overlay, const QString &basePath)
     if (backing.isEmpty())
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("%1 has no base image").arg(overlay));
     if (!QFileInfo::exists(backing))
-        return Core::Error(Core::ErrorCode::NotFound,
-                           QStringLiteral("the VM's disk %1 was made over %2, which is gone from the image cache: delete the VM (its writes are lost) or rebuild that image")
-                               .arg(overlay, backing));
+        return Core::Error(
+            Core::ErrorCode::NotFound,
+            QStringLiteral("the VM's disk %1 was made over %2, which is gone from the image cache: delete the VM (its writes are lost) or rebuild that image")
+                .arg(overlay, backing));
     if (backing != basePath)
         Core::Log::image()->info("{} keeps its older base {}", overlay.toStdString(), backing.toStdString());
     return {};
@@ -67,9 +70,11 @@ Core::Expected<Vmm::DiskSpec> prepare(const QString &basePath, const QString &di
     }
     const QString partial = disk.path + QStringLiteral(".partial");
     QFile::remove(partial);
-    auto made = qcow2 ? run(QStringLiteral("qemu-img"), {QStringLiteral("create"), QStringLiteral("-q"), QStringLiteral("-f"), QStringLiteral("qcow2"),
-                                                         QStringLiteral("-F"), QStringLiteral("raw"), QStringLiteral("-b"), basePath, partial})
-                      : run(QStringLiteral("cp"), {QStringLiteral("--reflink=auto"), QStringLiteral("--sparse=always"), QStringLiteral("--"), basePath, partial});
+    auto made = qcow2
+        ? run(QStringLiteral("qemu-img"),
+              {QStringLiteral("create"), QStringLiteral("-q"), QStringLiteral("-f"), QStringLiteral("qcow2"), QStringLiteral("-F"), QStringLiteral("raw"),
+               QStringLiteral("-b"), basePath, partial})
+        : run(QStringLiteral("cp"), {QStringLiteral("--reflink=auto"), QStringLiteral("--sparse=always"), QStringLiteral("--"), basePath, partial});
     if (!made) {
         QFile::remove(partial);
         return made.error();

@@ -10,7 +10,7 @@ namespace Image {
 // How a VM gets its own writable root disk over a shared read-only base.
 enum class DiskLayer {
     Qcow2Overlay, // QEMU: qemu-img create -f qcow2 -F raw -b <base>; only changed blocks are stored
-    RawCopy,      // cloud-hypervisor (raw only): cp --reflink=auto --sparse=always
+    RawCopy, // cloud-hypervisor (raw only): cp --reflink=auto --sparse=always
 };
 
 // The VM's disk in dir ("root.qcow2" or "root.raw"), made on first use and

@@ -125,8 +125,8 @@ Core::Expected<SnapshotInfo> SnapshotInfo::fromJson(const QJsonObject &o)
             return bad(QStringLiteral("a file entry is incomplete"));
         s.files << file;
     }
-    if (!SnapshotStore::validateName(s.name) || s.vm.isEmpty() || !s.createdAt.isValid() || s.driver.isEmpty()
-        || s.vcpus < 1 || s.memoryMiB < 1 || s.kernelPath.isEmpty() || s.stateFiles.isEmpty() || s.files.isEmpty())
+    if (!SnapshotStore::validateName(s.name) || s.vm.isEmpty() || !s.createdAt.isValid() || s.driver.isEmpty() || s.vcpus < 1 || s.memoryMiB < 1
+        || s.kernelPath.isEmpty() || s.stateFiles.isEmpty() || s.files.isEmpty())
         return bad(QStringLiteral("a required field is missing"));
     for (const QString &f : std::as_const(s.stateFiles))
         if (std::none_of(s.files.begin(), s.files.end(), [&f](const SnapshotFile &x) { return x.name == f; }))
@@ -255,9 +255,9 @@ Core::Result SnapshotStore::validateName(const QString &name)
 {
     static const QRegularExpression re(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9][a-z0-9-]{0,62}")));
     if (!re.match(name).hasMatch())
-        return Core::Error(Core::ErrorCode::InvalidArgument,
-                           QStringLiteral("bad snapshot name '%1': 1 to 63 lowercase letters, digits or '-', starting with a letter or digit")
-                               .arg(name.left(80)));
+        return Core::Error(
+            Core::ErrorCode::InvalidArgument,
+            QStringLiteral("bad snapshot name '%1': 1 to 63 lowercase letters, digits or '-', starting with a letter or digit").arg(name.left(80)));
     return {};
 }
 
@@ -293,9 +293,8 @@ QList<SnapshotInfo> SnapshotStore::list(QStringList *warnings) const
         }
         out << *info;
     }
-    std::sort(out.begin(), out.end(), [](const SnapshotInfo &a, const SnapshotInfo &b) {
-        return a.createdAt != b.createdAt ? a.createdAt < b.createdAt : a.name < b.name;
-    });
+    std::sort(out.begin(), out.end(),
+              [](const SnapshotInfo &a, const SnapshotInfo &b) { return a.createdAt != b.createdAt ? a.createdAt < b.createdAt : a.name < b.name; });
     return out;
 }
 
@@ -434,18 +433,17 @@ Core::Result SnapshotStore::verify(const SnapshotInfo &info)
         if (!fi.isFile())
             return Core::Error(Core::ErrorCode::Corrupted, QStringLiteral("snapshot '%1' is damaged: its file %2 is missing").arg(info.name, f.name));
         if (fi.size() != f.size)
-            return Core::Error(Core::ErrorCode::Corrupted, QStringLiteral("snapshot '%1' is damaged: %2 is %3 bytes, %4 were written")
-                                                               .arg(info.name, f.name)
-                                                               .arg(fi.size())
-                                                               .arg(f.size));
+            return Core::Error(Core::ErrorCode::Corrupted,
+                               QStringLiteral("snapshot '%1' is damaged: %2 is %3 bytes, %4 were written").arg(info.name, f.name).arg(fi.size()).arg(f.size));
     }
     for (const SnapshotFile &f : info.files) {
         auto sum = sha256File(dir.filePath(f.name));
         if (!sum)
             return sum.error();
         if (*sum != f.sha256)
-            return Core::Error(Core::ErrorCode::Corrupted,
-                               QStringLiteral("snapshot '%1' is damaged: %2 does not match its checksum (it changed after it was written)").arg(info.name, f.name));
+            return Core::Error(
+                Core::ErrorCode::Corrupted,
+                QStringLiteral("snapshot '%1' is damaged: %2 does not match its checksum (it changed after it was written)").arg(info.name, f.name));
     }
     return {};
 }

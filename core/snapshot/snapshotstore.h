@@ -23,11 +23,11 @@ struct SnapshotFile {
 // one never harms another. "parent" is lineage only.
 struct SnapshotInfo {
     QString name;
-    QString vm;          // the VM it was taken of
+    QString vm; // the VM it was taken of
     QDateTime createdAt; // UTC
-    QString parent;      // the snapshot this VM's state descended from; empty: a cold boot
-    QString driver;      // "qemu" or "cloud-hypervisor"
-    QString vmmVersion;  // the VMM that saved it; only the same version loads it (empty: not recorded)
+    QString parent; // the snapshot this VM's state descended from; empty: a cold boot
+    QString driver; // "qemu" or "cloud-hypervisor"
+    QString vmmVersion; // the VMM that saved it; only the same version loads it (empty: not recorded)
     QString templateName;
     int vcpus = 0;
     int memoryMiB = 0;
@@ -37,10 +37,10 @@ struct SnapshotInfo {
     QString kernelPath;
     QString initramfsPath;
     QString baseDiskPath; // the read-only base of the disk; empty without a disk
-    QString diskFile;     // the VM's writable disk in this snapshot; empty without one
-    QString diskFormat;   // "qcow2" or "raw"
+    QString diskFile; // the VM's writable disk in this snapshot; empty without one
+    QString diskFormat; // "qcow2" or "raw"
     QStringList stateFiles; // the VMM's state (QEMU: memory.state)
-    qint64 pausedMs = 0;    // how long the VM was paused for it
+    qint64 pausedMs = 0; // how long the VM was paused for it
     QList<SnapshotFile> files;
     QString directory; // where it is (not stored)
 
@@ -91,8 +91,7 @@ public:
     // name. On any error the staging directory is removed.
     // `hashed`: checksums already taken (GrowingFileHasher); a file whose
     // size still matches is not read again.
-    Core::Expected<SnapshotInfo> commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files,
-                                        const QList<SnapshotFile> &hashed = {}) const;
+    Core::Expected<SnapshotInfo> commit(const QString &stagingDir, SnapshotInfo info, const QStringList &files, const QList<SnapshotFile> &hashed = {}) const;
     // Blocking. fsync every file of a listed snapshot.
     static Core::Result syncFiles(const SnapshotInfo &info);
     // Blocking. Every file listed exists with its size and checksum;
@@ -123,7 +122,7 @@ Core::Expected<QString> sha256File(const QString &path);
 class GrowingFileHasher {
 public:
     static constexpr int kPollMs = 2; // no new data yet: look again after this
-    static constexpr int kNice = 10;  // the hashing thread's niceness
+    static constexpr int kNice = 10; // the hashing thread's niceness
 
     explicit GrowingFileHasher(QString path);
     ~GrowingFileHasher(); // stops the thread; the result is dropped

@@ -58,7 +58,7 @@ Core::Result parseRootfs(const YAML::Node &n, RootfsRecipe &r, const QString &so
 {
     if (!n || !n.IsMap())
         return templateError(source, QStringLiteral("image.type rootfs needs an 'image.rootfs' mapping (suite, packages, disk_size_mb)"));
-    static const QStringList known = {QStringLiteral("suite"), QStringLiteral("mirror"), QStringLiteral("variant"),
+    static const QStringList known = {QStringLiteral("suite"),    QStringLiteral("mirror"), QStringLiteral("variant"),
                                       QStringLiteral("packages"), QStringLiteral("remove"), QStringLiteral("disk_size_mb")};
     for (const auto &kv : n)
         if (!known.contains(str(kv.first)))
@@ -108,7 +108,7 @@ Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &sou
 {
     if (!n.IsMap())
         return templateError(source, QStringLiteral("'desktop' must be a mapping"));
-    static const QStringList known = {QStringLiteral("geometry"), QStringLiteral("depth"), QStringLiteral("display"),
+    static const QStringList known = {QStringLiteral("geometry"), QStringLiteral("depth"),          QStringLiteral("display"),
                                       QStringLiteral("vnc_port"), QStringLiteral("window_manager"), QStringLiteral("terminal")};
     for (const auto &kv : n)
         if (!known.contains(str(kv.first)))
@@ -155,10 +155,9 @@ Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &sou
 // name, description, vcpus and memory_mb; every top-level key must be known.
 Core::Result parseBasics(const YAML::Node &root, VmTemplate &t, const QString &source)
 {
-    static const QStringList knownTop = {QStringLiteral("name"), QStringLiteral("description"), QStringLiteral("vcpus"),
-                                         QStringLiteral("memory_mb"), QStringLiteral("kernel"), QStringLiteral("image"),
-                                         QStringLiteral("agent"), QStringLiteral("qemu"),
-                                         QStringLiteral("desktop")};
+    static const QStringList knownTop = {QStringLiteral("name"),      QStringLiteral("description"), QStringLiteral("vcpus"),
+                                         QStringLiteral("memory_mb"), QStringLiteral("kernel"),      QStringLiteral("image"),
+                                         QStringLiteral("agent"),     QStringLiteral("qemu"),        QStringLiteral("desktop")};
     for (const auto &kv : root) {
         const QString key = str(kv.first);
         if (!knownTop.contains(key))
@@ -249,8 +248,8 @@ Core::Result checkRootDiskModules(const ImageRecipe &recipe, const QString &sour
         return {};
     for (const char *m : {"virtio_pci", "virtio_blk", "ext4"})
         if (!recipe.modules.contains(QLatin1String(m)))
-            return templateError(source, QStringLiteral("image.modules must include %1 for a rootfs image (the initramfs mounts the root disk with it)")
-                                             .arg(QLatin1String(m)));
+            return templateError(
+                source, QStringLiteral("image.modules must include %1 for a rootfs image (the initramfs mounts the root disk with it)").arg(QLatin1String(m)));
     return {};
 }
 
@@ -375,8 +374,7 @@ Core::Expected<VmTemplate> VmTemplate::load(const QString &nameOrPath)
         if (QFileInfo::exists(p))
             return fromFile(p);
     }
-    return Core::Error(Core::ErrorCode::NotFound,
-                       QStringLiteral("no template '%1' (looked in %2)").arg(nameOrPath, dirs.join(QStringLiteral(", "))));
+    return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no template '%1' (looked in %2)").arg(nameOrPath, dirs.join(QStringLiteral(", "))));
 }
 
 QList<VmTemplate> VmTemplate::all()

@@ -23,12 +23,12 @@ struct RootfsRecipe {
     QString suite = QStringLiteral("bookworm");
     QString mirror = QStringLiteral("auto"); // "auto": the host's apt source, else deb.debian.org
     QString variant = QStringLiteral("minbase");
-    QStringList packages;     // --include; busybox-static is always added (init)
-    QStringList remove;       // paths (relative to /) deleted from the tree afterwards
-    int diskSizeMiB = 2048;   // the filesystem size (grown when the tree needs more)
+    QStringList packages; // --include; busybox-static is always added (init)
+    QStringList remove; // paths (relative to /) deleted from the tree afterwards
+    int diskSizeMiB = 2048; // the filesystem size (grown when the tree needs more)
     // The desktop session baked into the image's init (both empty: none).
-    QString windowManager;    // e.g. "matchbox-window-manager -use_titlebar no"
-    QString terminal;         // e.g. "xterm"
+    QString windowManager; // e.g. "matchbox-window-manager -use_titlebar no"
+    QString terminal; // e.g. "xterm"
     bool hasDesktop() const { return !windowManager.isEmpty() || !terminal.isEmpty(); }
     QJsonObject toJson() const;
 };
@@ -56,7 +56,7 @@ struct DesktopSpec {
     int width = 1280;
     int height = 800;
     int depth = 24;
-    int display = 0;        // X display :N
+    int display = 0; // X display :N
     quint16 vncPort = 5900; // Xvnc listens on 127.0.0.1:<vncPort> in the guest
     // "mvs.desktop=1280x800x24 mvs.display=0 mvs.vnc_port=5900", or empty.
     QString kernelArgs() const;

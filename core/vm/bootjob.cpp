@@ -176,9 +176,9 @@ Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentIn
     QByteArray seed(kRngSeedBytes, Qt::Uninitialized);
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(seed.data()), seed.size() / 4);
     Agent::ExecRequest afterRestore;
-    afterRestore.argv = QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
-                                    QStringLiteral("date -u -s @%1 >/dev/null && exec /usr/sbin/microvm-agent --reseed-rng")
-                                        .arg(QDateTime::currentSecsSinceEpoch())};
+    afterRestore.argv =
+        QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
+                    QStringLiteral("date -u -s @%1 >/dev/null && exec /usr/sbin/microvm-agent --reseed-rng").arg(QDateTime::currentSecsSinceEpoch())};
     afterRestore.stdinData = seed;
     afterRestore.timeoutMs = kClockSyncTimeoutMs;
     Core::Promise<Outcome> promise;

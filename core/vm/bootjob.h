@@ -83,8 +83,8 @@ public:
 
     struct Outcome {
         QString agentVersion; // empty when adopted paused
-        bool paused = false;  // adopted while paused
-        qint64 bootMs = 0;    // VMM spawn -> agent handshake
+        bool paused = false; // adopted while paused
+        qint64 bootMs = 0; // VMM spawn -> agent handshake
         QString baseDiskPath; // the shared read-only disk under the VM's own
     };
 

@@ -64,20 +64,18 @@ public:
     {
         const QString target = QStringLiteral("%1:%2").arg(m_owner->guestHost()).arg(m_owner->guestPort());
         if (!agent || !agent->isReady()) {
-            fail(Core::Error(Core::ErrorCode::AgentUnavailable,
-                             QStringLiteral("cannot reach %1 in the guest: the guest agent is not connected").arg(target)));
+            fail(Core::Error(Core::ErrorCode::AgentUnavailable, QStringLiteral("cannot reach %1 in the guest: the guest agent is not connected").arg(target)));
             return;
         }
         const QPointer<ForwardConnection> self(this);
-        Core::whenDone(agent->openStream(m_owner->guestHost(), m_owner->guestPort()), agent,
-                       [self](const Core::Expected<Agent::ForwardedStream *> &r) {
-                           if (self) {
-                               self->onOpened(r);
-                           } else if (r) { // the local side went away meanwhile
-                               (*r)->abort();
-                               (*r)->deleteLater();
-                           }
-                       });
+        Core::whenDone(agent->openStream(m_owner->guestHost(), m_owner->guestPort()), agent, [self](const Core::Expected<Agent::ForwardedStream *> &r) {
+            if (self) {
+                self->onOpened(r);
+            } else if (r) { // the local side went away meanwhile
+                (*r)->abort();
+                (*r)->deleteLater();
+            }
+        });
     }
 
     // PortForward is closing: end both sides now.
@@ -170,8 +168,8 @@ private:
         m_failed = true;
         m_error = error;
         m_streamEnded = true;
-        Core::Log::core()->warn("port forward {} -> guest {}:{}: {}", m_localName.toStdString(), m_owner->guestHost().toStdString(),
-                                m_owner->guestPort(), error.message.toStdString());
+        Core::Log::core()->warn("port forward {} -> guest {}:{}: {}", m_localName.toStdString(), m_owner->guestHost().toStdString(), m_owner->guestPort(),
+                                error.message.toStdString());
         closeLocal();
         maybeFinish();
     }
@@ -211,9 +209,9 @@ private:
     QIODevice *m_local;
     QString m_localName;
     QPointer<Agent::ForwardedStream> m_stream;
-    bool m_localGone = false;    // the local peer closed, or we closed it
+    bool m_localGone = false; // the local peer closed, or we closed it
     bool m_localClosing = false; // we are closing it
-    bool m_streamEnded = false;  // the stream ended, or never opened
+    bool m_streamEnded = false; // the stream ended, or never opened
     bool m_finished = false;
     bool m_failed = false;
     Core::Error m_error;
@@ -238,7 +236,7 @@ Core::Result PortForward::listenUnix(const QString &path)
         return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("already listening on %1").arg(m_unixPath));
     const QFileInfo info(path);
     if (info.exists() || info.isSymLink()) {
-        struct stat st {};
+        struct stat st { };
         const bool isSocket = ::lstat(QFile::encodeName(path).constData(), &st) == 0 && S_ISSOCK(st.st_mode);
         if (!isSocket || unixSocketInUse(path))
             return Core::Error(Core::ErrorCode::AlreadyExists, QStringLiteral("cannot listen on %1: it exists").arg(path));

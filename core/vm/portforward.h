@@ -21,8 +21,8 @@ class ForwardConnection;
 // Where a PortForward listens on this host.
 struct ForwardListen {
     bool unixSocket = true; // a socket in the VM's runtime directory, mode 0600
-    bool tcp = false;       // 127.0.0.1 (see tcpAddress)
-    quint16 tcpPort = 0;    // 0: an ephemeral port
+    bool tcp = false; // 127.0.0.1 (see tcpAddress)
+    quint16 tcpPort = 0; // 0: an ephemeral port
     QHostAddress tcpAddress = QHostAddress(QHostAddress::LocalHost);
 };
 
@@ -39,8 +39,8 @@ class PortForward final : public QObject {
     Q_DISABLE_COPY_MOVE(PortForward)
 public:
     static constexpr qint64 kHighWater = 1 << 20;
-    static constexpr qint64 kRelayChunk = 256 * 1024;       // bytes moved per read
-    static constexpr qint64 kLocalReadBuffer = 256 * 1024;  // Qt's read buffer per local socket
+    static constexpr qint64 kRelayChunk = 256 * 1024; // bytes moved per read
+    static constexpr qint64 kLocalReadBuffer = 256 * 1024; // Qt's read buffer per local socket
 
     PortForward(Agent::AgentClient *agent, QString guestHost, quint16 guestPort, QObject *parent = nullptr);
     ~PortForward() override; // stops listening, drops every connection, removes the socket file
@@ -56,7 +56,7 @@ public:
     QString guestHost() const { return m_guestHost; }
     quint16 guestPort() const { return m_guestPort; }
     QString unixSocketPath() const; // empty when not listening there
-    quint16 tcpPort() const;        // 0 when not listening on TCP
+    quint16 tcpPort() const; // 0 when not listening on TCP
     QHostAddress tcpAddress() const;
     int connectionCount() const { return static_cast<int>(m_connections.size()); }
 

@@ -27,8 +27,8 @@ class SnapshotSaveJob final : public QObject {
 public:
     struct Request {
         QString vmName;
-        QString directory;   // existing, empty: where the state and disk go
-        QString diskSource;  // the VM's writable disk; empty when it has none
+        QString directory; // existing, empty: where the state and disk go
+        QString diskSource; // the VM's writable disk; empty when it has none
         bool wasPaused = false;
         bool leavePaused = false;
         Snapshot::SnapshotInfo info; // what the VM runs (filled by the VM)

@@ -92,8 +92,8 @@ QString VirtualMachine::diskDir() const
 Core::Future<void> VirtualMachine::start()
 {
     if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(m_name, stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(m_name, stateName(m_state))));
     beginStart();
     setState(State::Preparing);
     if (!m_builder) {
@@ -164,8 +164,7 @@ void VirtualMachine::booted(const BootJob::Outcome &outcome, bool adopted)
         return;
     }
     if (adopted) {
-        Core::Log::core()->info("{}: adopted; agent {} answered after {} ms", m_name.toStdString(), outcome.agentVersion.toStdString(),
-                                outcome.bootMs);
+        Core::Log::core()->info("{}: adopted; agent {} answered after {} ms", m_name.toStdString(), outcome.agentVersion.toStdString(), outcome.bootMs);
     } else {
         m_bootMs = outcome.bootMs;
         m_baseDiskPath = outcome.baseDiskPath;
@@ -404,8 +403,8 @@ Core::Expected<Vmm::DetachedVmm> VirtualMachine::vmmHandle() const
 Core::Future<void> VirtualMachine::adopt(const Vmm::DetachedVmm &vmm)
 {
     if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("VM %1 is %2; only a stopped VM can adopt a VMM").arg(m_name, stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can adopt a VMM").arg(m_name, stateName(m_state))));
     beginStart();
     BootJob::Request request = bootRequest(BootJob::Kind::Adopt);
     request.adopted = vmm;
@@ -417,8 +416,8 @@ Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString 
 {
     using Info = Snapshot::SnapshotInfo;
     if ((m_state != State::Ready && m_state != State::Paused) || !m_instance)
-        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(m_name, stateName(m_state))));
+        return Core::readyFuture<Info>(Core::Error(
+            Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(m_name, stateName(m_state))));
     if (m_saveJob)
         return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken already").arg(m_name)));
     SnapshotSaveJob::Request request;

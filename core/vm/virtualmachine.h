@@ -19,7 +19,7 @@ class QTemporaryDir;
 namespace Agent {
 class AgentClient;
 struct AgentInfo;
-}
+} // namespace Agent
 namespace Image {
 class ImageBuilder;
 }
@@ -177,7 +177,7 @@ private:
     QString m_baseDiskPath;
     QList<Vmm::DiskSpec> m_disks;
     QPointer<SnapshotSaveJob> m_saveJob; // the snapshot being taken, if any
-    QPointer<BootJob> m_bootJob;         // the start, restore or adoption under way, if any
+    QPointer<BootJob> m_bootJob; // the start, restore or adoption under way, if any
     qint64 m_bootMs = 0;
     bool m_persistent = false;
     QString m_adoptedRuntimeDir; // an adopted VM's runtime directory, removed by cleanup()

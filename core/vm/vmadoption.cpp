@@ -91,24 +91,21 @@ void VmAdoption::adopt(VmEntry *entry)
         // Its runtime directory, if it is one of ours (never follow a record
         // anywhere else).
         const QFileInfo dir(vmm.runtimeDir);
-        if (dir.isDir() && QDir(dir.absolutePath()) == QDir(Core::Paths::runtimeDir())
-            && dir.fileName().startsWith(name.left(32) + QLatin1Char('-')))
+        if (dir.isDir() && QDir(dir.absolutePath()) == QDir(Core::Paths::runtimeDir()) && dir.fileName().startsWith(name.left(32) + QLatin1Char('-')))
             QDir(vmm.runtimeDir).removeRecursively();
         clearRunningVmm(name);
         return;
     }
     if (vmm.driver != m_driver.name()) {
-        Core::Log::core()->warn("{}: its VMM (pid {}) runs with the {} driver, this manager uses {}: not adopted, left running",
-                                name.toStdString(), vmm.pid, vmm.driver.toStdString(), m_driver.name().toStdString());
+        Core::Log::core()->warn("{}: its VMM (pid {}) runs with the {} driver, this manager uses {}: not adopted, left running", name.toStdString(), vmm.pid,
+                                vmm.driver.toStdString(), m_driver.name().toStdString());
         return;
     }
     if (auto ok = m_ensureVm(entry); !ok) {
-        Core::Log::core()->warn("{}: cannot adopt its VMM (pid {}): {}; left running", name.toStdString(), vmm.pid,
-                                ok.error().message.toStdString());
+        Core::Log::core()->warn("{}: cannot adopt its VMM (pid {}): {}; left running", name.toStdString(), vmm.pid, ok.error().message.toStdString());
         return;
     }
-    Core::Log::core()->info("{}: adopting the VMM left running (pid {}, runtime directory {})", name.toStdString(), vmm.pid,
-                            vmm.runtimeDir.toStdString());
+    Core::Log::core()->info("{}: adopting the VMM left running (pid {}, runtime directory {})", name.toStdString(), vmm.pid, vmm.runtimeDir.toStdString());
     Core::whenDone(entry->vm->adopt(vmm), this, [this, name](const Core::Result &r) { adoptionEnded(name, r); });
 }
 

@@ -29,7 +29,7 @@ public:
     // At construction of the manager.
     void adoptLeftRunning();
     struct Detached {
-        QStringList left;    // left running
+        QStringList left; // left running
         QStringList touched; // whose reported state changed (left, or stopped because their record could not be saved)
     };
     Detached detachAll();

@@ -38,7 +38,8 @@ VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, QObject *pa
     , m_stateDir(stateDir.isEmpty() ? defaultStateDir() : std::move(stateDir))
     , m_registry(m_stateDir)
 {
-    m_adoption = new VmAdoption(m_registry, m_driver, [this](VmEntry *entry) { return ensureVm(entry); }, this);
+    m_adoption = new VmAdoption(
+        m_registry, m_driver, [this](VmEntry *entry) { return ensureVm(entry); }, this);
     m_snapshots = new VmSnapshots(m_registry, *this, this);
     connect(m_snapshots, &VmSnapshots::changed, this, &VmManager::snapshotsChanged);
     m_loadWarnings = m_registry.load();
@@ -80,8 +81,7 @@ Core::Result VmManager::ensureVm(Entry *entry)
             Q_EMIT vmStateChanged(name, VmRegistry::reportedState(*e));
     });
     connect(vm.get(), &VirtualMachine::failed, this, [this, name](const Core::Error &error) { m_registry.setLastError(name, error); });
-    connect(vm.get(), &VirtualMachine::imageProgress, this,
-            [this, name](const QString &step, int percent) { Q_EMIT imageProgress(name, step, percent); });
+    connect(vm.get(), &VirtualMachine::imageProgress, this, [this, name](const QString &step, int percent) { Q_EMIT imageProgress(name, step, percent); });
     m_adoption->clearRunningVmmWhenItEnds(vm.get(), name);
     entry->vm = std::move(vm);
     return {};
@@ -138,8 +138,7 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     if (vcpus < 1 || vcpus > kMaxVcpus)
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vcpus must be between 1 and %1").arg(kMaxVcpus));
     if (memory < kMinMemoryMiB || memory > kMaxMemoryMiB)
-        return Core::Error(Core::ErrorCode::InvalidArgument,
-                           QStringLiteral("memory must be between %1 and %2 MiB").arg(kMinMemoryMiB).arg(kMaxMemoryMiB));
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("memory must be between %1 and %2 MiB").arg(kMinMemoryMiB).arg(kMaxMemoryMiB));
     auto entry = std::make_unique<Entry>();
     entry->record.name = options.name;
     entry->record.templateName = tmpl.name;
@@ -288,8 +287,8 @@ Core::Future<void> VmManager::start(const QString &name)
     }
     const VirtualMachine::State s = entry->vm->state();
     if (!isStartable(s))
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(name, stateName(s))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(name, stateName(s))));
     entry->record.desired = VmRecord::Desired::Running;
     entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
     entry->record.lastError.reset();

@@ -59,7 +59,7 @@ public:
     struct CreateOptions {
         QString name;
         QString templateName;
-        std::optional<int> vcpus;     // default: the template's
+        std::optional<int> vcpus; // default: the template's
         std::optional<int> memoryMiB; // default: the template's
     };
 

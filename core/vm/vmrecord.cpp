@@ -49,8 +49,7 @@ Core::Result validateVmName(const QString &name)
 {
     if (!namePattern().match(name).hasMatch())
         return Core::Error(Core::ErrorCode::InvalidArgument,
-                           QStringLiteral("bad VM name '%1': 1 to 63 lowercase letters, digits or '-', starting with a letter or digit")
-                               .arg(name.left(80)));
+                           QStringLiteral("bad VM name '%1': 1 to 63 lowercase letters, digits or '-', starting with a letter or digit").arg(name.left(80)));
     return {};
 }
 
@@ -76,8 +75,8 @@ QJsonObject VmRecord::toJson() const
     o[QStringLiteral("created_at")] = timeToJson(createdAt);
     o[QStringLiteral("last_started_at")] = timeToJson(lastStartedAt);
     if (lastError) {
-        o[QStringLiteral("last_error")] = QJsonObject{{QStringLiteral("code"), Core::errorCodeName(lastError->code)},
-                                                      {QStringLiteral("message"), lastError->message}};
+        o[QStringLiteral("last_error")] =
+            QJsonObject{{QStringLiteral("code"), Core::errorCodeName(lastError->code)}, {QStringLiteral("message"), lastError->message}};
     } else {
         o[QStringLiteral("last_error")] = QJsonValue(QJsonValue::Null);
     }

@@ -12,7 +12,10 @@ namespace Vm {
 // VM's console log, writable disk and snapshots.
 class VmRecordStore {
 public:
-    explicit VmRecordStore(QString dir) : m_dir(std::move(dir)) {}
+    explicit VmRecordStore(QString dir)
+        : m_dir(std::move(dir))
+    {
+    }
 
     QString dir() const { return m_dir; }
     QString recordPath(const QString &name) const { return file(name, QStringLiteral(".json")); }
@@ -25,7 +28,7 @@ public:
 
     struct Loaded {
         QList<VmRecord> records; // by name
-        QStringList warnings;    // one line per file that could not be read (skipped): the file and why
+        QStringList warnings; // one line per file that could not be read (skipped): the file and why
     };
     Loaded loadAll() const;
 

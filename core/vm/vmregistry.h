@@ -19,7 +19,7 @@ struct VmInfo {
     VmRecord record;
     VirtualMachine::State state = VirtualMachine::State::Created;
     bool accelerated = false; // meaningful while running
-    qint64 bootMs = 0;        // the last start's spawn -> agent time
+    qint64 bootMs = 0; // the last start's spawn -> agent time
 };
 
 // One named VM of a manager: its durable record and, once instantiated, the

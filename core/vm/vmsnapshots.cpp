@@ -26,10 +26,9 @@ Core::Error explainSnapshotFailure(Core::Error error, const QString &dir)
         error.message += QStringLiteral("; nothing was kept");
         return error;
     }
-    struct statvfs fs {};
+    struct statvfs fs { };
     if (::statvfs(QFile::encodeName(dir).constData(), &fs) == 0 && qint64(fs.f_bavail) * qint64(fs.f_frsize) < kLowSpaceBytes)
-        return Core::Error(Core::ErrorCode::NoSpace,
-                           QStringLiteral("no space left for the snapshot in %1 (%2); nothing was kept").arg(dir, error.message));
+        return Core::Error(Core::ErrorCode::NoSpace, QStringLiteral("no space left for the snapshot in %1 (%2); nothing was kept").arg(dir, error.message));
     error.message += QStringLiteral("; nothing was kept");
     return error;
 }
@@ -63,14 +62,15 @@ Core::Future<Snapshot::SnapshotInfo> VmSnapshots::take(const QString &name, cons
     VmEntry *entry = *e;
     const VirtualMachine::State s = VmRegistry::reportedState(*entry);
     if (!entry->vm || (s != VirtualMachine::State::Ready && s != VirtualMachine::State::Paused))
-        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(name, stateName(s))));
+        return Core::readyFuture<Info>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a running or paused VM can be snapshotted").arg(name, stateName(s))));
     const Snapshot::SnapshotStore store(m_registry.records().snapshotDir(name));
     const QString snapName = options.name.isEmpty() ? store.uniqueName() : options.name;
     if (auto ok = Snapshot::SnapshotStore::validateName(snapName); !ok)
         return Core::readyFuture<Info>(ok.error());
     if (store.contains(snapName))
-        return Core::readyFuture<Info>(Core::Error(Core::ErrorCode::AlreadyExists, QStringLiteral("VM %1 has a snapshot named '%2' already").arg(name, snapName)));
+        return Core::readyFuture<Info>(
+            Core::Error(Core::ErrorCode::AlreadyExists, QStringLiteral("VM %1 has a snapshot named '%2' already").arg(name, snapName)));
     auto staging = store.beginStaging(snapName);
     if (!staging)
         return Core::readyFuture<Info>(explainSnapshotFailure(staging.error(), store.root()));
@@ -134,11 +134,10 @@ void VmSnapshots::taken(const Take &take, const Snapshot::SnapshotInfo &listed)
     Core::Log::core()->info("{}: snapshot {} taken, {} bytes, paused {} ms", name.toStdString(), listed.name.toStdString(), listed.sizeBytes(),
                             listed.pausedMs);
     // Durable in the background; the checksums cover a power cut before.
-    Core::whenDone(Core::runInThread<void>([listed]() { return Snapshot::SnapshotStore::syncFiles(listed); }), this,
-                   [name](const Core::Result &synced) {
-                       if (!synced)
-                           Core::Log::core()->warn("{}: {}", name.toStdString(), synced.error().message.toStdString());
-                   });
+    Core::whenDone(Core::runInThread<void>([listed]() { return Snapshot::SnapshotStore::syncFiles(listed); }), this, [name](const Core::Result &synced) {
+        if (!synced)
+            Core::Log::core()->warn("{}: {}", name.toStdString(), synced.error().message.toStdString());
+    });
     Q_EMIT changed(name);
 }
 
@@ -205,8 +204,8 @@ Core::Future<void> VmSnapshots::restore(const QString &name, const QString &snap
         return Core::readyFuture<void>(ok.error());
     const VirtualMachine::State s = entry->vm->state();
     if (s == VirtualMachine::State::Preparing || s == VirtualMachine::State::Booting || s == VirtualMachine::State::Stopping)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("VM %1 is %2; restore it once it runs or has stopped").arg(name, stateName(s))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; restore it once it runs or has stopped").arg(name, stateName(s))));
     entry->snapshotting = true;
     const Snapshot::SnapshotInfo snap = *found;
     auto touched = std::make_shared<bool>(false); // the VM was handed the snapshot (else it is as it was)
@@ -264,8 +263,8 @@ void VmSnapshots::restoreEnded(const QString &name, const Snapshot::SnapshotInfo
 Core::Future<QStringList> VmSnapshots::fork(const QString &name, const QString &snapshot, const ForkOptions &options)
 {
     if (options.count < 1 || options.count > kMaxForkCount)
-        return Core::readyFuture<QStringList>(Core::Error(Core::ErrorCode::InvalidArgument,
-                                                          QStringLiteral("count must be between 1 and %1, not %2").arg(kMaxForkCount).arg(options.count)));
+        return Core::readyFuture<QStringList>(
+            Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("count must be between 1 and %1, not %2").arg(kMaxForkCount).arg(options.count)));
     auto found = info(name, snapshot);
     if (!found)
         return Core::readyFuture<QStringList>(found.error());

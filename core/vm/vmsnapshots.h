@@ -9,7 +9,7 @@
 namespace Vm {
 
 struct SnapshotOptions {
-    QString name;             // empty: snap-<UTC time>
+    QString name; // empty: snap-<UTC time>
     bool leavePaused = false; // stay paused afterwards (else it runs as before; a paused VM stays paused)
 };
 

@@ -47,15 +47,14 @@ Core::Expected<int> parseStatusLine(const QByteArray &line)
     bool ok = false;
     const int status = statusParts.value(1).toInt(&ok);
     if (!statusLine.startsWith("HTTP/1.") || !ok || status < 100 || status > 599)
-        return protocolError(QStringLiteral("cloud-hypervisor sent a malformed HTTP status line: %1")
-                                 .arg(QString::fromLatin1(statusLine.left(80))));
+        return protocolError(QStringLiteral("cloud-hypervisor sent a malformed HTTP status line: %1").arg(QString::fromLatin1(statusLine.left(80))));
     return status;
 }
 
 // What the header lines say about where the answer ends.
 struct Framing {
     qint64 contentLength = -1; // -1: none given
-    bool close = false;        // Connection: close
+    bool close = false; // Connection: close
 };
 
 Core::Expected<Framing> parseFraming(const QList<QByteArray> &lines)
@@ -74,8 +73,7 @@ Core::Expected<Framing> parseFraming(const QList<QByteArray> &lines)
             if (!ok || framing.contentLength < 0)
                 return protocolError(QStringLiteral("cloud-hypervisor sent a bad Content-Length: %1").arg(QString::fromLatin1(value.left(40))));
         } else if (name == "transfer-encoding" && value.toLower() != "identity") {
-            return protocolError(QStringLiteral("cloud-hypervisor sent an unsupported Transfer-Encoding: %1")
-                                     .arg(QString::fromLatin1(value.left(40))));
+            return protocolError(QStringLiteral("cloud-hypervisor sent an unsupported Transfer-Encoding: %1").arg(QString::fromLatin1(value.left(40))));
         } else if (name == "connection" && value.toLower() == "close") {
             framing.close = true;
         }
@@ -95,8 +93,7 @@ QString chApiErrorMessage(const QByteArray &endpoint, int status, const QByteArr
         QStringList parts;
         const QJsonArray chain = doc.array();
         for (const QJsonValue &v : chain) {
-            const QString part = v.isString() ? v.toString().trimmed()
-                                              : QString::fromUtf8(QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact));
+            const QString part = v.isString() ? v.toString().trimmed() : QString::fromUtf8(QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact));
             if (!part.isEmpty())
                 parts.append(part);
         }
@@ -305,10 +302,8 @@ void ChApiClient::pump()
 void ChApiClient::send()
 {
     const Call &call = *m_current;
-    QByteArray head = (call.method == Method::Get ? QByteArrayLiteral("GET ") : QByteArrayLiteral("PUT "))
-        + kApiRoot + call.endpoint + QByteArrayLiteral(" HTTP/1.1\r\n")
-        + QByteArrayLiteral("Host: localhost\r\n")
-        + QByteArrayLiteral("Accept: application/json\r\n");
+    QByteArray head = (call.method == Method::Get ? QByteArrayLiteral("GET ") : QByteArrayLiteral("PUT ")) + kApiRoot + call.endpoint
+        + QByteArrayLiteral(" HTTP/1.1\r\n") + QByteArrayLiteral("Host: localhost\r\n") + QByteArrayLiteral("Accept: application/json\r\n");
     if (!call.body.isEmpty())
         head += QByteArrayLiteral("Content-Type: application/json\r\n");
     if (call.method == Method::Put || !call.body.isEmpty())
@@ -332,8 +327,7 @@ void ChApiClient::onSocketError()
     if (m_link == Link::Connecting) {
         const QString why = m_socket ? m_socket->errorString() : QString();
         dropConnection();
-        failCurrent(Core::ErrorCode::VmmFailed,
-                    QStringLiteral("cannot connect to the cloud-hypervisor API socket %1: %2").arg(m_socketPath, why));
+        failCurrent(Core::ErrorCode::VmmFailed, QStringLiteral("cannot connect to the cloud-hypervisor API socket %1: %2").arg(m_socketPath, why));
         return;
     }
     onDisconnected(); // an error on an open connection ends it
@@ -401,9 +395,7 @@ void ChApiClient::onTimeout()
         return;
     dropConnection();
     failCurrent(Core::ErrorCode::Timeout,
-                QStringLiteral("cloud-hypervisor did not answer %1 within %2 ms")
-                    .arg(endpointName(m_current->endpoint))
-                    .arg(m_current->timeoutMs));
+                QStringLiteral("cloud-hypervisor did not answer %1 within %2 ms").arg(endpointName(m_current->endpoint)).arg(m_current->timeoutMs));
 }
 
 std::optional<ChApiClient::Response> ChApiClient::parseResponse(bool atEof)
@@ -437,8 +429,7 @@ std::optional<ChApiClient::Response> ChApiClient::parseResponse(bool atEof)
     }
 }
 
-std::optional<ChApiClient::Response> ChApiClient::takeResponse(int status, qsizetype bodyStart, qint64 contentLength,
-                                                               bool close, bool atEof)
+std::optional<ChApiClient::Response> ChApiClient::takeResponse(int status, qsizetype bodyStart, qint64 contentLength, bool close, bool atEof)
 {
     qint64 bodyLength = 0;
     if (status == 204 || status == 304) {

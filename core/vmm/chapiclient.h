@@ -54,9 +54,9 @@ class ChApiClient final : public QObject {
 public:
     // Per-call deadlines, counted from when the call is sent.
     static constexpr int kDefaultTimeoutMs = 5000;
-    static constexpr int kBootTimeoutMs = 30000;      // vm.create / vm.boot: open disks, load the kernel
+    static constexpr int kBootTimeoutMs = 30000; // vm.create / vm.boot: open disks, load the kernel
     static constexpr int kSnapshotTimeoutMs = 300000; // vm.snapshot writes all guest RAM to disk
-    static constexpr int kRestoreTimeoutMs = 300000;  // vm.restore reads it back
+    static constexpr int kRestoreTimeoutMs = 300000; // vm.restore reads it back
     // micro_http's request payload limit (server.rs MAX_PAYLOAD_SIZE) in every
     // release up to v53.0; bigger bodies get a 400 and a closed connection.
     static constexpr qsizetype kMaxRequestBodyBytes = 51200;
@@ -79,8 +79,7 @@ public:
     // One call. Resolves with the response body (empty for 204) on 2xx.
     // `jsonBody` is sent with Content-Type: application/json when not empty.
     // timeoutMs < 0: defaultTimeoutMs().
-    Core::Future<QByteArray> request(Method method, const char *endpoint, const QByteArray &jsonBody = {},
-                                     int timeoutMs = -1);
+    Core::Future<QByteArray> request(Method method, const char *endpoint, const QByteArray &jsonBody = {}, int timeoutMs = -1);
 
     // GET vmm.ping: {"version", "build_version", "pid", "features"}.
     Core::Future<QJsonObject> ping(int timeoutMs = -1);

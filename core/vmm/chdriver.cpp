@@ -22,15 +22,15 @@ Core::Result ChDriver::checkAvailable() const
         if (m_binary == QLatin1String(kDefaultBinary))
             return Core::Error(Core::ErrorCode::BinaryMissing,
                                QStringLiteral("cloud-hypervisor binary not found on PATH; install it or set the binary in the config, or use --driver qemu"));
-        return Core::Error(Core::ErrorCode::BinaryMissing,
-                           QStringLiteral("cloud-hypervisor binary '%1' not found or not executable; install it or set the binary in the config, or use --driver qemu")
-                               .arg(m_binary));
+        return Core::Error(
+            Core::ErrorCode::BinaryMissing,
+            QStringLiteral("cloud-hypervisor binary '%1' not found or not executable; install it or set the binary in the config, or use --driver qemu")
+                .arg(m_binary));
     }
     const KvmStatus kvm = kvmStatus();
     if (!kvm.usable)
         return Core::Error(Core::ErrorCode::KvmUnavailable,
-                           QStringLiteral("cloud-hypervisor needs a usable /dev/kvm (%1); use --driver qemu for software emulation")
-                               .arg(kvm.reason));
+                           QStringLiteral("cloud-hypervisor needs a usable /dev/kvm (%1); use --driver qemu for software emulation").arg(kvm.reason));
     return {};
 }
 

@@ -41,8 +41,7 @@ Core::Expected<int> listenOnUnixSocket(const QString &path, int backlog)
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a Unix socket: %1").arg(qt_error_string(errno)));
-    if (::bind(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) != 0
-        || ::chmod(native.constData(), S_IRUSR | S_IWUSR) != 0
+    if (::bind(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) != 0 || ::chmod(native.constData(), S_IRUSR | S_IWUSR) != 0
         || ::listen(fd, backlog) != 0) {
         const int err = errno;
         ::close(fd);
@@ -69,8 +68,7 @@ ChInstance::ChInstance(VmSpec spec, QString binary, QObject *parent)
     connect(&m_exitTimer, &QTimer::timeout, this, [this]() {
         if (m_state != State::Stopping)
             return;
-        Core::Log::vmm()->warn("{}: cloud-hypervisor still runs {} ms after vmm.shutdown, killing it",
-                               m_spec.name.toStdString(), kExitTimeoutMs);
+        Core::Log::vmm()->warn("{}: cloud-hypervisor still runs {} ms after vmm.shutdown, killing it", m_spec.name.toStdString(), kExitTimeoutMs);
         finishShutdown();
     });
 }
@@ -141,8 +139,7 @@ Core::Future<void> ChInstance::startFromSnapshot(const QString &directory)
     if (auto body = ChVmConfig::vmRestore(directory); !body)
         return Core::readyFuture<void>(body.error());
     if (!QFileInfo(directory).isDir())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound,
-                                                   QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound, QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
     m_restoreDir = directory;
     return launch(&ChInstance::restoreAndResume);
 }
@@ -163,8 +160,8 @@ Core::Future<void> ChInstance::startFromState(const QString &directory, const QS
     const QDir source(directory);
     QFile configFile(source.filePath(QStringLiteral("config.json")));
     if (!configFile.open(QIODevice::ReadOnly))
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound,
-                                                   QStringLiteral("cannot read %1: %2").arg(configFile.fileName(), configFile.errorString())));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::NotFound, QStringLiteral("cannot read %1: %2").arg(configFile.fileName(), configFile.errorString())));
     const QJsonObject saved = QJsonDocument::fromJson(configFile.readAll()).object();
     auto config = ChVmConfig::retargetSnapshotConfig(saved, m_spec);
     if (!config)
@@ -191,16 +188,16 @@ Core::Future<void> ChInstance::launch(Step next)
     if (auto ok = ChVmConfig::validate(m_spec); !ok)
         return Core::readyFuture<void>(ok.error());
     if (!QFileInfo(m_spec.runtimeDir).isDir())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
-                                                   QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
     // Left by a VMM that crashed: cloud-hypervisor cannot bind its vsock
     // socket over an existing file, nor could we bind the API socket.
     removeSockets();
     const QString program = findExecutable(m_binary);
     if (program.isEmpty())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::BinaryMissing,
-                                                   QStringLiteral("cloud-hypervisor binary '%1' not found; install it or set the binary in the config, or use --driver qemu")
-                                                       .arg(m_binary)));
+        return Core::readyFuture<void>(Core::Error(
+            Core::ErrorCode::BinaryMissing,
+            QStringLiteral("cloud-hypervisor binary '%1' not found; install it or set the binary in the config, or use --driver qemu").arg(m_binary)));
 
     const Core::Expected<int> listenFd = listenOnUnixSocket(apiSocketPath(), kApiListenBacklog);
     if (!listenFd)
@@ -208,8 +205,7 @@ Core::Future<void> ChInstance::launch(Step next)
     const int fd = *listenFd;
 
     const QStringList args{QStringLiteral("--api-socket"), QStringLiteral("fd=%1").arg(fd)};
-    Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), program.toStdString(),
-                           args.join(QLatin1Char(' ')).toStdString());
+    Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), program.toStdString(), args.join(QLatin1Char(' ')).toStdString());
     m_process = new VmmProcess(program, args, ChVmConfig::vmmLogPath(m_spec), this);
     m_process->setInheritedFds({fd});
     connect(m_process, &VmmProcess::finished, this, &ChInstance::onProcessFinished);
@@ -230,8 +226,7 @@ Core::Future<void> ChInstance::launch(Step next)
                 return;
             }
             m_vmmVersion = pong->value(QStringLiteral("version")).toString();
-            Core::Log::vmm()->info("{}: cloud-hypervisor {} is up (pid {})", m_spec.name.toStdString(),
-                                   m_vmmVersion.toStdString(), pid());
+            Core::Log::vmm()->info("{}: cloud-hypervisor {} is up (pid {})", m_spec.name.toStdString(), m_vmmVersion.toStdString(), pid());
             (this->*next)();
         });
     });
@@ -273,8 +268,7 @@ Core::Future<void> ChInstance::expectVmState(const QString &expected, const char
             return state.error();
         if (*state != expected)
             return Core::Error(Core::ErrorCode::VmmApi,
-                               QStringLiteral("cloud-hypervisor reports the VM as '%1' after %2, expected '%3'")
-                                   .arg(*state, call, expected));
+                               QStringLiteral("cloud-hypervisor reports the VM as '%1' after %2, expected '%3'").arg(*state, call, expected));
         return {};
     });
 }
@@ -288,9 +282,7 @@ void ChInstance::createAndBoot()
     }
     startStep(m_api->createVm(*config), [this]() {
         startStep(expectVmState(kVmCreated, ChEndpoint::VmCreate), [this]() {
-            startStep(m_api->bootVm(), [this]() {
-                startStep(expectVmState(kVmRunning, ChEndpoint::VmBoot), [this]() { startSucceeded(); });
-            });
+            startStep(m_api->bootVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmBoot), [this]() { startSucceeded(); }); });
         });
     });
 }
@@ -311,9 +303,7 @@ void ChInstance::restoreAndResume()
     // A restored VM comes back paused.
     startStep(m_api->restoreVm(*body), [this]() {
         startStep(expectVmState(kVmPaused, ChEndpoint::VmRestore), [this]() {
-            startStep(m_api->resumeVm(), [this]() {
-                startStep(expectVmState(kVmRunning, ChEndpoint::VmResume), [this]() { startSucceeded(); });
-            });
+            startStep(m_api->resumeVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmResume), [this]() { startSucceeded(); }); });
         });
     });
 }
@@ -343,8 +333,8 @@ void ChInstance::failStart(const Core::Error &error)
 Core::Future<void> ChInstance::pause()
 {
     if (m_state != State::Running)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("only a running VM can be paused (it is %1)").arg(stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM can be paused (it is %1)").arg(stateName(m_state))));
     Core::Promise<void> promise;
     m_api->pauseVm().then(this, [this, promise](const Core::Result &paused) {
         if (!paused) {
@@ -363,8 +353,8 @@ Core::Future<void> ChInstance::pause()
 Core::Future<void> ChInstance::resume()
 {
     if (m_state != State::Paused)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("only a paused VM can be resumed (it is %1)").arg(stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM can be resumed (it is %1)").arg(stateName(m_state))));
     Core::Promise<void> promise;
     m_api->resumeVm().then(this, [this, promise](const Core::Result &resumed) {
         if (!resumed) {
@@ -383,14 +373,13 @@ Core::Future<void> ChInstance::resume()
 Core::Future<void> ChInstance::snapshot(const QString &directory)
 {
     if (m_state != State::Paused)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("only a paused VM can be snapshotted (it is %1)").arg(stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM can be snapshotted (it is %1)").arg(stateName(m_state))));
     const Core::Expected<QJsonObject> body = ChVmConfig::vmSnapshot(directory);
     if (!body)
         return Core::readyFuture<void>(body.error());
     if (!QFileInfo(directory).isDir())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound,
-                                                   QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound, QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
     return m_api->snapshotVm(*body);
 }
 
@@ -406,12 +395,10 @@ Core::Future<void> ChInstance::shutdown()
             removeSockets();
         setState(State::Stopped);
         return Core::readyFuture();
-    case State::Stopping:
-        return m_shutdownPromise.future();
+    case State::Stopping: return m_shutdownPromise.future();
     case State::Starting:
     case State::Running:
-    case State::Paused:
-        break;
+    case State::Paused: break;
     }
     const bool wasStarting = m_state == State::Starting;
     m_shutdownPromise = Core::Promise<void>();
@@ -467,16 +454,13 @@ void ChInstance::finishShutdown()
 void ChInstance::kill()
 {
     switch (m_state) {
-    case State::NotStarted:
-        return;
+    case State::NotStarted: return;
     case State::Starting:
     case State::Running:
     case State::Paused:
         setState(State::Stopping); // so the exit is not reported as unexpected
         [[fallthrough]];
-    case State::Stopping:
-        finishShutdown();
-        return;
+    case State::Stopping: finishShutdown(); return;
     case State::Stopped:
     case State::Failed:
         if (m_process)
@@ -491,19 +475,15 @@ void ChInstance::onProcessFinished(int exitCode, bool crashed)
     switch (m_state) {
     case State::Starting:
         failStart(Core::Error(Core::ErrorCode::VmmFailed,
-                              withOutputTail(QStringLiteral("cloud-hypervisor exited during start (%1)")
-                                                 .arg(exitDescription(exitCode, crashed)))));
+                              withOutputTail(QStringLiteral("cloud-hypervisor exited during start (%1)").arg(exitDescription(exitCode, crashed)))));
         return;
-    case State::Stopping:
-        finishShutdown();
-        return;
+    case State::Stopping: finishShutdown(); return;
     case State::Running:
     case State::Paused: {
         // With an API socket, cloud-hypervisor exits when the guest powers off.
         const bool clean = !crashed && exitCode == 0;
-        const QString reason = clean
-            ? QStringLiteral("cloud-hypervisor exited: the guest powered off")
-            : withOutputTail(QStringLiteral("cloud-hypervisor exited unexpectedly (%1)").arg(exitDescription(exitCode, crashed)));
+        const QString reason = clean ? QStringLiteral("cloud-hypervisor exited: the guest powered off")
+                                     : withOutputTail(QStringLiteral("cloud-hypervisor exited unexpectedly (%1)").arg(exitDescription(exitCode, crashed)));
         Core::Log::vmm()->warn("{}: {}", m_spec.name.toStdString(), reason.toStdString());
         if (m_api)
             m_api->abort(Core::ErrorCode::VmmFailed, QStringLiteral("cloud-hypervisor exited"));
@@ -514,9 +494,7 @@ void ChInstance::onProcessFinished(int exitCode, bool crashed)
     }
     case State::NotStarted:
     case State::Stopped:
-    case State::Failed:
-        removeSockets();
-        return;
+    case State::Failed: removeSockets(); return;
     }
 }
 

@@ -31,10 +31,10 @@ class ChInstance final : public VmmInstance {
     Q_DISABLE_COPY_MOVE(ChInstance)
 public:
     // Named deadlines.
-    static constexpr int kApiReadyTimeoutMs = 10000;  // spawn -> first vmm.ping answered
+    static constexpr int kApiReadyTimeoutMs = 10000; // spawn -> first vmm.ping answered
     static constexpr int kVmShutdownTimeoutMs = 5000; // vm.shutdown during shutdown()
-    static constexpr int kExitTimeoutMs = 5000;       // vmm.shutdown -> process gone, else SIGKILL
-    static constexpr int kApiListenBacklog = 8;       // micro_http serves at most 10 connections
+    static constexpr int kExitTimeoutMs = 5000; // vmm.shutdown -> process gone, else SIGKILL
+    static constexpr int kApiListenBacklog = 8; // micro_http serves at most 10 connections
     // When the API connection drops during start, how long to wait for the
     // process exit to be reported (its exit code and output make the error).
     static constexpr int kExitReportGraceMs = 500;

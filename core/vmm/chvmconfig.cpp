@@ -48,8 +48,7 @@ Core::Result validate(const VmSpec &spec)
     if (spec.memoryMiB < kMinMemoryMiB)
         return invalid(QStringLiteral("memory must be at least %1 MiB (got %2 MiB)").arg(kMinMemoryMiB).arg(spec.memoryMiB));
     if (spec.vsockCid < kMinVsockCid || spec.vsockCid == kVsockCidAny)
-        return invalid(QStringLiteral("vsock CID must be between %1 and %2 (got %3)")
-                           .arg(kMinVsockCid).arg(kVsockCidAny - 1).arg(spec.vsockCid));
+        return invalid(QStringLiteral("vsock CID must be between %1 and %2 (got %3)").arg(kMinVsockCid).arg(kVsockCidAny - 1).arg(spec.vsockCid));
     if (spec.agentVsockPort == 0)
         return invalid(QStringLiteral("the guest agent's vsock port must not be 0"));
     if (!spec.extraSerialPorts.isEmpty())
@@ -58,18 +57,18 @@ Core::Result validate(const VmSpec &spec)
                                .arg(spec.extraSerialPorts.join(QStringLiteral(", "))));
     if (spec.runtimeDir.isEmpty())
         return invalid(QStringLiteral("no runtime directory for the VM's sockets"));
-    const qsizetype longest = qMax(QFile::encodeName(apiSocketPath(spec)).size(),
-                                   QFile::encodeName(vsockSocketPath(spec)).size() + kVsockPortSuffixBytes);
+    const qsizetype longest = qMax(QFile::encodeName(apiSocketPath(spec)).size(), QFile::encodeName(vsockSocketPath(spec)).size() + kVsockPortSuffixBytes);
     if (longest > kMaxUnixSocketPathBytes)
         return invalid(QStringLiteral("runtime directory %1 is too long for Unix socket paths (at most %2 bytes per socket)")
-                           .arg(spec.runtimeDir).arg(kMaxUnixSocketPathBytes));
+                           .arg(spec.runtimeDir)
+                           .arg(kMaxUnixSocketPathBytes));
     for (const DiskSpec &disk : spec.disks) {
         if (disk.path.isEmpty())
             return invalid(QStringLiteral("a disk has no path"));
         if (disk.format != QLatin1String("raw"))
-            return Core::Error(Core::ErrorCode::Unsupported,
-                               QStringLiteral("disk %1 is %2: the cloud-hypervisor driver takes raw disks only (use --driver qemu)")
-                                   .arg(disk.path, disk.format));
+            return Core::Error(
+                Core::ErrorCode::Unsupported,
+                QStringLiteral("disk %1 is %2: the cloud-hypervisor driver takes raw disks only (use --driver qemu)").arg(disk.path, disk.format));
     }
     return {};
 }
@@ -182,12 +181,8 @@ Core::Expected<QJsonObject> vmCreate(const VmSpec &spec)
     if (auto ok = validate(spec); !ok)
         return ok.error();
     QJsonObject config{
-        {QStringLiteral("cpus"), cpus(spec)},
-        {QStringLiteral("memory"), memory(spec)},
-        {QStringLiteral("payload"), payload(spec)},
-        {QStringLiteral("rng"), rng()},
-        {QStringLiteral("vsock"), vsock(spec)},
-        {QStringLiteral("serial"), serial(spec)},
+        {QStringLiteral("cpus"), cpus(spec)},   {QStringLiteral("memory"), memory(spec)}, {QStringLiteral("payload"), payload(spec)},
+        {QStringLiteral("rng"), rng()},         {QStringLiteral("vsock"), vsock(spec)},   {QStringLiteral("serial"), serial(spec)},
         {QStringLiteral("console"), console()},
     };
     if (!spec.disks.isEmpty())

@@ -14,7 +14,7 @@
 namespace Vmm::ChVmConfig {
 
 inline constexpr int kMinMemoryMiB = 64;
-inline constexpr quint32 kMinVsockCid = 3;        // 0-2 are reserved (hypervisor, local, host)
+inline constexpr quint32 kMinVsockCid = 3; // 0-2 are reserved (hypervisor, local, host)
 inline constexpr quint32 kVsockCidAny = 0xFFFFFFFFu; // VMADDR_CID_ANY
 // sizeof(sockaddr_un::sun_path) minus the terminating NUL.
 inline constexpr int kMaxUnixSocketPathBytes = 107;
@@ -27,13 +27,13 @@ inline constexpr char kGuestConsoleArg[] = "console=ttyS0";
 // Files the driver keeps in spec.runtimeDir (absolute paths).
 // The API socket: bound and listened on by ChInstance, inherited by
 // cloud-hypervisor as --api-socket fd=N.
-QString apiSocketPath(const VmSpec &spec);   // <runtimeDir>/ch-api.sock
+QString apiSocketPath(const VmSpec &spec); // <runtimeDir>/ch-api.sock
 // The hybrid-vsock socket (VsockConfig.socket). Host -> guest: connect here
 // and send "CONNECT <port>\n". Guest -> host port P: cloud-hypervisor connects
 // to "<this path>_P", so the path leaves room for "_4294967295".
 QString vsockSocketPath(const VmSpec &spec); // <runtimeDir>/vsock.sock
 // cloud-hypervisor's own stdout/stderr (VmmProcess output log).
-QString vmmLogPath(const VmSpec &spec);      // <runtimeDir>/vmm.log
+QString vmmLogPath(const VmSpec &spec); // <runtimeDir>/vmm.log
 
 // Whether cloud-hypervisor can run this spec: a kernel, vcpus >= 1, memory >=
 // kMinMemoryMiB, a usable vsock CID and agent port, raw disks with paths, a
@@ -45,12 +45,12 @@ Core::Result validate(const VmSpec &spec);
 QString guestCmdline(const VmSpec &spec);
 
 // The sections of vm.create. They do not validate; vmCreate() does.
-QJsonObject cpus(const VmSpec &spec);    // CpusConfig: boot_vcpus = max_vcpus = spec.vcpus
-QJsonObject memory(const VmSpec &spec);  // MemoryConfig: size in bytes
+QJsonObject cpus(const VmSpec &spec); // CpusConfig: boot_vcpus = max_vcpus = spec.vcpus
+QJsonObject memory(const VmSpec &spec); // MemoryConfig: size in bytes
 QJsonObject payload(const VmSpec &spec); // PayloadConfig: kernel, cmdline, initramfs (if any)
-QJsonArray disks(const VmSpec &spec);    // DiskConfig[]: path, readonly, image_type "Raw"
-QJsonObject rng();                       // RngConfig: src
-QJsonObject vsock(const VmSpec &spec);   // VsockConfig: cid, socket
+QJsonArray disks(const VmSpec &spec); // DiskConfig[]: path, readonly, image_type "Raw"
+QJsonObject rng(); // RngConfig: src
+QJsonObject vsock(const VmSpec &spec); // VsockConfig: cid, socket
 // SerialConfig: mode File into spec.consoleLogPath (mode Null without one).
 // Note: cloud-hypervisor opens the file with File::create, which truncates it
 // (vmm/src/console_devices.rs); the log holds one VMM run.

@@ -47,8 +47,7 @@ Core::Expected<DetachedVmm> DetachedVmm::fromJson(const QJsonObject &o)
     d.managerPid = o.value(QStringLiteral("manager_pid")).toInteger();
     d.managerStartTime = o.value(QStringLiteral("manager_start_time")).toString().toULongLong();
     if (d.pid <= 0 || !ok || d.runtimeDir.isEmpty() || d.apiSocket.isEmpty() || d.agentSocket.isEmpty())
-        return Core::Error(Core::ErrorCode::InvalidArgument,
-                           QStringLiteral("running_vmm needs pid, pid_start_time, runtime_dir, qmp_socket and agent_socket"));
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("running_vmm needs pid, pid_start_time, runtime_dir, qmp_socket and agent_socket"));
     return d;
 }
 

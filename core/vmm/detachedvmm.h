@@ -14,13 +14,13 @@ namespace Vmm {
 // apart from a later process that reuses its pid by its start time, and
 // where it listens. Stored in the VM's record under "running_vmm".
 struct DetachedVmm {
-    QString driver;      // "qemu"
+    QString driver; // "qemu"
     qint64 pid = 0;
     quint64 startTime = 0; // /proc/<pid>/stat field 22 (clock ticks since boot)
-    QString runtimeDir;  // kept when detached; removed when the VM stops
-    QString apiSocket;   // QEMU: the QMP socket
+    QString runtimeDir; // kept when detached; removed when the VM stops
+    QString apiSocket; // QEMU: the QMP socket
     QString agentSocket;
-    QString accel;       // "kvm" or "tcg"
+    QString accel; // "kvm" or "tcg"
     // The process that manages the VMM now (0: none, it was left running).
     // Another manager on the same state directory must not take it over.
     qint64 managerPid = 0;

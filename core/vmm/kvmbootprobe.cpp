@@ -61,12 +61,23 @@ KvmBootProbe::~KvmBootProbe()
 
 QStringList KvmBootProbe::arguments(const QString &kernelPath, const QString &serialLogPath)
 {
-    return {QStringLiteral("-machine"), QStringLiteral("q35,accel=kvm"), QStringLiteral("-cpu"), QStringLiteral("host"),
-            QStringLiteral("-m"), QStringLiteral("256M"), QStringLiteral("-nodefaults"), QStringLiteral("-no-user-config"),
-            QStringLiteral("-display"), QStringLiteral("none"), QStringLiteral("-no-reboot"),
-            QStringLiteral("-kernel"), kernelPath,
-            QStringLiteral("-append"), QStringLiteral("console=ttyS0 panic=-1 reboot=t"),
-            QStringLiteral("-serial"), QStringLiteral("file:") + serialLogPath};
+    return {QStringLiteral("-machine"),
+            QStringLiteral("q35,accel=kvm"),
+            QStringLiteral("-cpu"),
+            QStringLiteral("host"),
+            QStringLiteral("-m"),
+            QStringLiteral("256M"),
+            QStringLiteral("-nodefaults"),
+            QStringLiteral("-no-user-config"),
+            QStringLiteral("-display"),
+            QStringLiteral("none"),
+            QStringLiteral("-no-reboot"),
+            QStringLiteral("-kernel"),
+            kernelPath,
+            QStringLiteral("-append"),
+            QStringLiteral("console=ttyS0 panic=-1 reboot=t"),
+            QStringLiteral("-serial"),
+            QStringLiteral("file:") + serialLogPath};
 }
 
 Core::Future<KvmBootProbe::Verdict> KvmBootProbe::verdict()

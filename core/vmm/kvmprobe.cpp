@@ -58,7 +58,7 @@ unsigned char *setUpGuestMemory(int vm)
         ::_exit(NoMemory);
     const unsigned char code[] = {
         0xc7, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12, // mov dword [0x5000], 0x12345678
-        0xf4,                                                             // hlt
+        0xf4, // hlt
     };
     std::memcpy(mem, code, sizeof code);
     auto *pml4 = reinterpret_cast<__u64 *>(mem + 0x2000);
@@ -85,9 +85,9 @@ void enterLongMode(int vcpu)
     if (::ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
         ::_exit(NoVcpu);
     sregs.cr3 = 0x2000;
-    sregs.cr4 = 0x20;                                                      // PAE
+    sregs.cr4 = 0x20; // PAE
     sregs.cr0 = 0x1 | 0x2 | 0x10 | 0x20 | 0x10000 | 0x40000 | 0x80000000u; // PE MP ET NE WP AM PG
-    sregs.efer = 0x100 | 0x400;                                            // LME LMA
+    sregs.efer = 0x100 | 0x400; // LME LMA
     kvm_segment seg{};
     seg.base = 0;
     seg.limit = 0xffffffff;

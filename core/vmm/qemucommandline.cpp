@@ -40,8 +40,8 @@ Core::Result validate(const VmSpec &spec)
         if (d.path.contains(QLatin1Char(',')))
             return invalid(QStringLiteral("disk paths may not contain commas: %1").arg(d.path));
     }
-    if (spec.kernelPath.contains(QLatin1Char(',')) || spec.initramfsPath.contains(QLatin1Char(','))
-        || spec.runtimeDir.contains(QLatin1Char(',')) || spec.consoleLogPath.contains(QLatin1Char(',')))
+    if (spec.kernelPath.contains(QLatin1Char(',')) || spec.initramfsPath.contains(QLatin1Char(',')) || spec.runtimeDir.contains(QLatin1Char(','))
+        || spec.consoleLogPath.contains(QLatin1Char(',')))
         return invalid(QStringLiteral("paths given to QEMU may not contain commas"));
     static const QRegularExpression portName(QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9._-]{1,64}")));
     if (!portName.match(spec.agentPortName).hasMatch())
@@ -63,6 +63,8 @@ QString kernelCmdline(const VmSpec &spec)
     return cmdline;
 }
 
+// One option and its value per line, as QEMU documents them.
+// clang-format off
 QStringList build(const VmSpec &spec, Accel accel, Boot boot)
 {
     const QString machine = spec.machine.isEmpty() ? QString::fromLatin1(kDefaultMachine) : spec.machine;
@@ -117,5 +119,6 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot)
         a << QStringLiteral("-incoming") << QStringLiteral("defer");
     return a;
 }
+// clang-format on
 
 } // namespace Vmm::QemuCommandLine

@@ -35,14 +35,13 @@ QString QemuDriver::binary() const
 Core::Result QemuDriver::checkAvailable() const
 {
     if (binary().isEmpty())
-        return Core::Error(Core::ErrorCode::BinaryMissing,
-                           QStringLiteral("%1 not found: install it (Debian: apt-get install qemu-system-x86) or set the QEMU binary in the config")
-                               .arg(m_binary));
+        return Core::Error(
+            Core::ErrorCode::BinaryMissing,
+            QStringLiteral("%1 not found: install it (Debian: apt-get install qemu-system-x86) or set the QEMU binary in the config").arg(m_binary));
     if (m_accel == QLatin1String("kvm")) {
         const KvmStatus kvm = kvmStatus();
         if (!kvm.usable)
-            return Core::Error(Core::ErrorCode::KvmUnavailable,
-                               QStringLiteral("accel=kvm was asked for but %1; use accel auto or tcg").arg(kvm.reason));
+            return Core::Error(Core::ErrorCode::KvmUnavailable, QStringLiteral("accel=kvm was asked for but %1; use accel auto or tcg").arg(kvm.reason));
     } else if (m_accel != QLatin1String("auto") && m_accel != QLatin1String("tcg")) {
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("unknown accelerator '%1' (auto, kvm or tcg)").arg(m_accel));
     }
@@ -69,8 +68,8 @@ QString bootId()
 QString verdictPath(const QString &binary, const QString &kernelPath)
 {
     const QFileInfo q(binary), k(kernelPath);
-    const QByteArray key = (bootId() + QLatin1Char('|') + q.absoluteFilePath() + QString::number(q.lastModified().toSecsSinceEpoch())
-                            + QLatin1Char('|') + k.fileName() + QString::number(k.size()))
+    const QByteArray key = (bootId() + QLatin1Char('|') + q.absoluteFilePath() + QString::number(q.lastModified().toSecsSinceEpoch()) + QLatin1Char('|')
+                            + k.fileName() + QString::number(k.size()))
                                .toUtf8();
     const QString hash = QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha256).toHex().left(24));
     return kvmProbeDir() + QStringLiteral("/kvm-boot-") + hash;
@@ -128,8 +127,7 @@ Core::Future<KvmBootProbe::Verdict> kvmBootVerdict(const QString &binary, const 
             return; // abandoned: no verdict to keep
         writeVerdict(verdictFile, *v);
         if (!v->kvm)
-            Core::Log::vmm()->warn("KVM looks usable but a guest kernel does not boot under it ({}); using TCG on this host",
-                                   v->reason.toStdString());
+            Core::Log::vmm()->warn("KVM looks usable but a guest kernel does not boot under it ({}); using TCG on this host", v->reason.toStdString());
     });
     QObject::connect(probe, &KvmBootProbe::done, probe, [verdictFile, probe]() {
         probesUnderWay().remove(verdictFile);

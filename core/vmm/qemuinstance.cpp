@@ -35,7 +35,7 @@ qint64 QemuInstance::pid() const
 QStringList QemuInstance::commandLine() const
 {
     return QStringList{m_binary}
-        + QemuCommandLine::build(m_spec, m_accel, m_incomingFile.isEmpty() ? QemuCommandLine::Boot::Fresh : QemuCommandLine::Boot::Incoming);
+    + QemuCommandLine::build(m_spec, m_accel, m_incomingFile.isEmpty() ? QemuCommandLine::Boot::Fresh : QemuCommandLine::Boot::Incoming);
 }
 
 AgentEndpoint QemuInstance::agentEndpoint() const
@@ -58,8 +58,8 @@ Core::Future<void> QemuInstance::start()
     if (auto ok = QemuCommandLine::validate(m_spec); !ok)
         return Core::readyFuture<void>(ok.error());
     if (!QDir(m_spec.runtimeDir).exists())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
-                                                   QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
     removeSockets(); // stale sockets from a crashed run would make QEMU fail to bind
 
     setState(State::Starting);
@@ -146,7 +146,8 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
             if (!m_incomingFile.isEmpty()) {
                 if (status != QLatin1String("inmigrate")) {
                     setState(State::Failed);
-                    promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' before loading a state, expected 'inmigrate'").arg(status));
+                    promise.fail(Core::ErrorCode::VmmFailed,
+                                 QStringLiteral("QEMU reports status '%1' before loading a state, expected 'inmigrate'").arg(status));
                     m_process->kill();
                     return;
                 }
@@ -171,9 +172,7 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
 
 Core::Future<void> QemuInstance::expectStatus(const QString &command, const QString &expected, State target)
 {
-    const auto sent = Core::then(m_qmp->execute(command), this, [this](const QJsonObject &) {
-        return m_qmp->execute(QStringLiteral("query-status"));
-    });
+    const auto sent = Core::then(m_qmp->execute(command), this, [this](const QJsonObject &) { return m_qmp->execute(QStringLiteral("query-status")); });
     return Core::then(sent, this, [this, expected, target](const QJsonObject &st) -> Core::Result {
         const QString status = st.value(QStringLiteral("status")).toString();
         if (status != expected)
@@ -186,14 +185,16 @@ Core::Future<void> QemuInstance::expectStatus(const QString &command, const QStr
 Core::Future<void> QemuInstance::pause()
 {
     if (m_state != State::Running)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM can be paused (it is %1)").arg(stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM can be paused (it is %1)").arg(stateName(m_state))));
     return expectStatus(QStringLiteral("stop"), QStringLiteral("paused"), State::Paused);
 }
 
 Core::Future<void> QemuInstance::resume()
 {
     if (m_state != State::Paused)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM can be resumed (it is %1)").arg(stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM can be resumed (it is %1)").arg(stateName(m_state))));
     return expectStatus(QStringLiteral("cont"), QStringLiteral("running"), State::Running);
 }
 
@@ -236,11 +237,11 @@ QString shellQuote(const QString &path)
 Core::Future<void> QemuInstance::saveState(const QString &directory)
 {
     if (m_state != State::Paused || !m_qmp || !m_qmp->isReady())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState,
-                                                   QStringLiteral("only a paused VM's state can be saved (it is %1)").arg(stateName(m_state))));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM's state can be saved (it is %1)").arg(stateName(m_state))));
     if (!QDir::isAbsolutePath(directory) || !QDir(directory).exists())
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
-                                                   QStringLiteral("the state directory %1 must be an existing absolute path").arg(directory)));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the state directory %1 must be an existing absolute path").arg(directory)));
     const QString file = QDir(directory).filePath(QString::fromLatin1(kStateFile));
     Core::Promise<void> promise;
     // No bandwidth cap (QEMU's default is 128 MiB/s, meant for live
@@ -299,8 +300,8 @@ void QemuInstance::pollMigration(Core::Promise<void> promise, qint64 deadline)
         if (status == QLatin1String("failed")) {
             m_saving = false;
             const QString why = r->value(QStringLiteral("error-desc")).toString();
-            promise.fail(Core::ErrorCode::Io, QStringLiteral("QEMU could not save the VM's state (%1)%2")
-                                                  .arg(status, why.isEmpty() ? QString() : QStringLiteral(": ") + why));
+            promise.fail(Core::ErrorCode::Io,
+                         QStringLiteral("QEMU could not save the VM's state (%1)%2").arg(status, why.isEmpty() ? QString() : QStringLiteral(": ") + why));
             return;
         }
         if (QDateTime::currentMSecsSinceEpoch() > deadline) {
@@ -326,8 +327,9 @@ Core::Future<void> QemuInstance::startFromState(const QString &directory, const 
     if (!QDir::isAbsolutePath(directory) || !QFileInfo(file).isFile())
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no saved state at %1").arg(file)));
     if (m_spec.accel != QLatin1String("kvm") && m_spec.accel != QLatin1String("tcg"))
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
-                                                   QStringLiteral("a saved state is loaded with the accelerator it was saved with (kvm or tcg), not '%1'").arg(m_spec.accel)));
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidArgument,
+                        QStringLiteral("a saved state is loaded with the accelerator it was saved with (kvm or tcg), not '%1'").arg(m_spec.accel)));
     m_incomingFile = file;
     m_savedBy = savedBy;
     return start();
@@ -340,8 +342,9 @@ void QemuInstance::loadState(Core::Promise<void> promise)
 {
     if (!m_savedBy.isEmpty() && vmmVersion() != m_savedBy) {
         setState(State::Failed);
-        promise.fail(Core::ErrorCode::Unsupported, QStringLiteral("the state was saved by QEMU %1 and this is QEMU %2, which cannot load it reliably")
-                                                       .arg(m_savedBy, vmmVersion().isEmpty() ? QStringLiteral("of an unknown version") : vmmVersion()));
+        promise.fail(Core::ErrorCode::Unsupported,
+                     QStringLiteral("the state was saved by QEMU %1 and this is QEMU %2, which cannot load it reliably")
+                         .arg(m_savedBy, vmmVersion().isEmpty() ? QStringLiteral("of an unknown version") : vmmVersion()));
         m_process->kill();
         return;
     }
@@ -406,7 +409,8 @@ void QemuInstance::pollIncoming(Core::Promise<void> promise, qint64 deadline)
                 const QString now = after ? after->value(QStringLiteral("status")).toString() : QString();
                 if (now != QLatin1String("running")) {
                     setState(State::Failed);
-                    promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU reports status '%1' after resuming the loaded state, expected 'running'").arg(now));
+                    promise.fail(Core::ErrorCode::VmmFailed,
+                                 QStringLiteral("QEMU reports status '%1' after resuming the loaded state, expected 'running'").arg(now));
                     m_process->kill();
                     return;
                 }
@@ -481,8 +485,7 @@ Core::Expected<DetachedVmm> QemuInstance::handle() const
     if (m_state != State::Running && m_state != State::Paused)
         return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running or paused VM can be left running (it is %1)").arg(stateName(m_state)));
     if (!m_process->isPersistent())
-        return Core::Error(Core::ErrorCode::Unsupported,
-                           QStringLiteral("QEMU was started as a child of this process and cannot outlive it (not persistent)"));
+        return Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("QEMU was started as a child of this process and cannot outlive it (not persistent)"));
     DetachedVmm d;
     d.driver = driverName();
     d.pid = m_process->pid();
@@ -515,9 +518,9 @@ Core::Future<void> QemuInstance::adopt(const DetachedVmm &vmm)
     if (m_state != State::NotStarted)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
     if (vmm.apiSocket != QemuCommandLine::qmpSocketPath(m_spec) || vmm.agentSocket != QemuCommandLine::agentSocketPath(m_spec))
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument,
-                                                   QStringLiteral("the recorded sockets %1 and %2 are not those of runtime directory %3")
-                                                       .arg(vmm.apiSocket, vmm.agentSocket, m_spec.runtimeDir)));
+        return Core::readyFuture<void>(Core::Error(
+            Core::ErrorCode::InvalidArgument,
+            QStringLiteral("the recorded sockets %1 and %2 are not those of runtime directory %3").arg(vmm.apiSocket, vmm.agentSocket, m_spec.runtimeDir)));
     m_accel = vmm.accel == QLatin1String("kvm") ? QemuCommandLine::Accel::Kvm : QemuCommandLine::Accel::Tcg;
     m_adopting = true;
     m_startPromise = Core::Promise<void>();

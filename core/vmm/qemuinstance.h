@@ -17,14 +17,14 @@ public:
     // Named deadlines.
     static constexpr int kQmpSocketTimeoutMs = 15000; // spawn -> QMP socket accepting
     static constexpr int kQmpPollIntervalMs = 5;
-    static constexpr int kQuitTimeoutMs = 5000;       // 'quit' -> process gone, else SIGKILL
-    static constexpr int kMigratePollIntervalMs = 10;  // query-migrate / query-status while saving or loading
-    static constexpr int kSaveTimeoutMs = 5 * 60 * 1000;    // migrate to a file -> completed
+    static constexpr int kQuitTimeoutMs = 5000; // 'quit' -> process gone, else SIGKILL
+    static constexpr int kMigratePollIntervalMs = 10; // query-migrate / query-status while saving or loading
+    static constexpr int kSaveTimeoutMs = 5 * 60 * 1000; // migrate to a file -> completed
     static constexpr int kRestoreTimeoutMs = 5 * 60 * 1000; // migrate-incoming -> paused
     // The state file saveState writes. A stream of QEMU's migration format
     // (QEMU 7.2 has no file: URI; it goes through "exec:cat").
     static constexpr const char *kStateFile = "memory.state";
-    static constexpr int kAdoptQmpTimeoutMs = 10000;  // adopt -> QMP answered query-status
+    static constexpr int kAdoptQmpTimeoutMs = 10000; // adopt -> QMP answered query-status
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
     QemuInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
@@ -78,8 +78,8 @@ private:
     Core::Promise<void> m_shutdownPromise;
     bool m_guestShutdown = false;
     QString m_incomingFile; // set: start() loads this state instead of booting
-    QString m_savedBy;      // the QEMU version that saved it
-    bool m_saving = false;   // a migration to a state file is under way
+    QString m_savedBy; // the QEMU version that saved it
+    bool m_saving = false; // a migration to a state file is under way
     bool m_adopting = false; // adopt(): a paused VM is fine too
     bool m_detached = false; // detach(): the VMM and its sockets are not ours any more
 };

@@ -30,8 +30,7 @@ public:
 
     // Resolves with the command's "return" value (an object, or {"return": v}
     // wrapped when QEMU returns a non-object), or VmmApi with QEMU's error.
-    Core::Future<QJsonObject> execute(const QString &command, const QJsonObject &arguments = {},
-                                      int timeoutMs = kCommandTimeoutMs);
+    Core::Future<QJsonObject> execute(const QString &command, const QJsonObject &arguments = {}, int timeoutMs = kCommandTimeoutMs);
     void close();
 
 Q_SIGNALS:

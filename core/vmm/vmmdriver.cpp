@@ -27,8 +27,7 @@ Core::Expected<DriverKind> parseDriverKind(const QString &name)
         return DriverKind::Qemu;
     if (n == QLatin1String("cloud-hypervisor") || n == QLatin1String("ch") || n == QLatin1String("cloudhypervisor"))
         return DriverKind::CloudHypervisor;
-    return Core::Error(Core::ErrorCode::InvalidArgument,
-                       QStringLiteral("unknown VMM driver '%1' (auto, qemu or cloud-hypervisor)").arg(name));
+    return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("unknown VMM driver '%1' (auto, qemu or cloud-hypervisor)").arg(name));
 }
 
 Core::Expected<std::unique_ptr<VmmDriver>> createDriver(const DriverOptions &options)
@@ -39,8 +38,7 @@ Core::Expected<std::unique_ptr<VmmDriver>> createDriver(const DriverOptions &opt
         const KvmStatus kvm = kvmStatus();
         kind = (!ch.isEmpty() && kvm.usable) ? DriverKind::CloudHypervisor : DriverKind::Qemu;
         Core::Log::vmm()->info("driver auto: {} (cloud-hypervisor binary {}, KVM {})", driverKindName(kind).toStdString(),
-                               ch.isEmpty() ? "not found" : ch.toStdString(),
-                               kvm.usable ? "usable" : kvm.reason.toStdString());
+                               ch.isEmpty() ? "not found" : ch.toStdString(), kvm.usable ? "usable" : kvm.reason.toStdString());
     }
     std::unique_ptr<VmmDriver> driver;
     if (kind == DriverKind::CloudHypervisor)

@@ -13,8 +13,8 @@ enum class DriverKind { Auto, Qemu, CloudHypervisor };
 
 struct DriverOptions {
     DriverKind kind = DriverKind::Auto;
-    QString qemuBinary;  // empty: "qemu-system-x86_64" on PATH
-    QString chBinary;    // empty: "cloud-hypervisor" on PATH
+    QString qemuBinary; // empty: "qemu-system-x86_64" on PATH
+    QString chBinary; // empty: "cloud-hypervisor" on PATH
     QString accel = QStringLiteral("auto"); // QEMU: auto | kvm | tcg
 };
 

@@ -58,8 +58,7 @@ Core::Future<void> VmmProcess::start()
     connect(m_process, &QProcess::errorOccurred, this, [this, promise](QProcess::ProcessError error) {
         if (error == QProcess::FailedToStart) {
             m_finished = true;
-            promise.fail(Core::ErrorCode::BinaryMissing,
-                         QStringLiteral("cannot run %1: %2").arg(m_program, m_process->errorString()));
+            promise.fail(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot run %1: %2").arg(m_program, m_process->errorString()));
         }
     });
     connect(m_process, &QProcess::finished, this, [this](int exitCode, QProcess::ExitStatus status) {
@@ -124,8 +123,8 @@ Core::Result VmmProcess::watchPid(qint64 pid, std::optional<quint64> expectedSta
     const auto start = processStartTime(pid);
     if (!start || (expectedStartTime && *start != *expectedStartTime)) {
         ::close(fd);
-        return Core::Error(Core::ErrorCode::NotFound, start ? QStringLiteral("pid %1 belongs to another process now").arg(pid)
-                                                            : QStringLiteral("process %1 is gone").arg(pid));
+        return Core::Error(Core::ErrorCode::NotFound,
+                           start ? QStringLiteral("pid %1 belongs to another process now").arg(pid) : QStringLiteral("process %1 is gone").arg(pid));
     }
     m_pidfd = fd;
     m_watched = true;

@@ -18,11 +18,11 @@ struct VmSpec {
     QString name;
     int vcpus = 1;
     int memoryMiB = 256;
-    QString kernelPath;    // bzImage (QEMU, CH) or PVH vmlinux (CH)
+    QString kernelPath; // bzImage (QEMU, CH) or PVH vmlinux (CH)
     QString initramfsPath; // may be empty when booting from a disk
     QString kernelCmdline; // the guest's arguments; the driver appends its console settings
     QList<DiskSpec> disks;
-    QString runtimeDir;     // private per-VM directory for sockets; exists before start()
+    QString runtimeDir; // private per-VM directory for sockets; exists before start()
     QString consoleLogPath; // the guest's serial console (QEMU appends; cloud-hypervisor rewrites it per boot)
     // Guest agent channel. QEMU: a virtio-serial port with this name.
     // cloud-hypervisor: vsock with this CID, agent listening on agentVsockPort.

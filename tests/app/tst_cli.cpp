@@ -118,9 +118,9 @@ private Q_SLOTS:
 
     void runStreamsOutputAndReturnsExitCode()
     {
-        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
-                              QStringLiteral("uname -s; echo to-stderr >&2; exit 3")},
-                             {}, m_env);
+        const Run r = runCli(
+            {QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"), QStringLiteral("uname -s; echo to-stderr >&2; exit 3")},
+            {}, m_env);
         QCOMPARE(r.exitCode, 3);
         QCOMPARE(r.out, QByteArray("Linux\n"));
         QVERIFY2(r.err.contains("to-stderr\n"), r.err.constData());
@@ -130,17 +130,16 @@ private Q_SLOTS:
 
     void pipedStdinIsForwarded()
     {
-        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("wc"), QStringLiteral("-c")},
-                             QByteArray(100000, 'x'), m_env);
+        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("wc"), QStringLiteral("-c")}, QByteArray(100000, 'x'), m_env);
         QCOMPARE(r.exitCode, 0);
         QCOMPARE(r.out.trimmed(), QByteArray("100000"));
     }
 
     void timeoutGives124()
     {
-        const Run r = runCli({QStringLiteral("run"), QStringLiteral("--timeout"), QStringLiteral("2"), QStringLiteral("--"),
-                              QStringLiteral("sleep"), QStringLiteral("60")},
-                             {}, m_env);
+        const Run r = runCli(
+            {QStringLiteral("run"), QStringLiteral("--timeout"), QStringLiteral("2"), QStringLiteral("--"), QStringLiteral("sleep"), QStringLiteral("60")}, {},
+            m_env);
         QCOMPARE(r.exitCode, 124);
         QVERIFY(r.err.contains("timed out"));
     }
@@ -187,8 +186,7 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 125);
         QVERIFY2(r.err.contains("/nonexistent/qemu-from-config"), r.err.constData());
         // The flag wins over the config key.
-        r = runCli({QStringLiteral("run"), QStringLiteral("--qemu-binary"), QStringLiteral("qemu-system-x86_64"), QStringLiteral("--"),
-                    QStringLiteral("true")},
+        r = runCli({QStringLiteral("run"), QStringLiteral("--qemu-binary"), QStringLiteral("qemu-system-x86_64"), QStringLiteral("--"), QStringLiteral("true")},
                    {}, env);
         QCOMPARE(r.exitCode, 0);
         writeConfig("driver: [not, a, string]\n");
@@ -205,8 +203,8 @@ private Q_SLOTS:
     {
         QProcess p;
         p.setProcessEnvironment(m_env);
-        p.start(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"),
-                                                  QStringLiteral("echo started; sleep 600")});
+        p.start(QStringLiteral(MVS_APP_BINARY),
+                {QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("sh"), QStringLiteral("-c"), QStringLiteral("echo started; sleep 600")});
         QVERIFY(p.waitForStarted());
         QByteArray out;
         QElapsedTimer t;

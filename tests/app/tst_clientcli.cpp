@@ -94,10 +94,7 @@ private Q_SLOTS:
         m_env.insert(QStringLiteral("MVS_URL"), QStringLiteral("http://127.0.0.1:%1").arg(m_service.port()));
     }
 
-    void cleanupTestCase()
-    {
-        m_service.stop();
-    }
+    void cleanupTestCase() { m_service.stop(); }
 
     void serviceDownSaysHowToStartIt()
     {
@@ -133,8 +130,10 @@ private Q_SLOTS:
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot"), QStringLiteral("x"), QStringLiteral("--name")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshots"), QStringLiteral("x"), QStringLiteral("y")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("restore"), QStringLiteral("x")}).exitCode, 2);
-        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("fork"), QStringLiteral("x"), QStringLiteral("s"), QStringLiteral("--count"),
-                      QStringLiteral("many")}).exitCode, 2);
+        QCOMPARE(
+            cli({QStringLiteral("vm"), QStringLiteral("fork"), QStringLiteral("x"), QStringLiteral("s"), QStringLiteral("--count"), QStringLiteral("many")})
+                .exitCode,
+            2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot-delete"), QStringLiteral("x")}).exitCode, 2);
         const Run help = cli({QStringLiteral("vm"), QStringLiteral("--help")});
         QCOMPARE(help.exitCode, 0);
@@ -182,8 +181,8 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 7);
         QCOMPARE(r.out, QByteArray("Linux\n"));
         QCOMPARE(r.err, QByteArray("to-stderr\n"));
-        r = cli({QStringLiteral("vm"), QStringLiteral("exec"), QStringLiteral("--json"), vm, QStringLiteral("--"), QStringLiteral("echo"),
-                 QStringLiteral("hi")});
+        r = cli(
+            {QStringLiteral("vm"), QStringLiteral("exec"), QStringLiteral("--json"), vm, QStringLiteral("--"), QStringLiteral("echo"), QStringLiteral("hi")});
         QCOMPARE(r.exitCode, 0);
         const QJsonObject ex = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(ex[QStringLiteral("exit_code")].toInt(-1), 0);
@@ -286,8 +285,8 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("nope") && r.err.count('\n') == 1, r.describe().constData());
 
         // fork: one new VM, listed; it has the second snapshot's file
-        r = cli({vmCmd, QStringLiteral("fork"), vm, second, QStringLiteral("--count"), QStringLiteral("1"), QStringLiteral("--prefix"),
-                 QStringLiteral("clifk"), QStringLiteral("--json")},
+        r = cli({vmCmd, QStringLiteral("fork"), vm, second, QStringLiteral("--count"), QStringLiteral("1"), QStringLiteral("--prefix"), QStringLiteral("clifk"),
+                 QStringLiteral("--json")},
                 300000);
         QVERIFY2(r.exitCode == 0, r.describe().constData());
         const QJsonArray forks = QJsonDocument::fromJson(r.out).array();

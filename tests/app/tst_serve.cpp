@@ -97,13 +97,10 @@ class TestServe : public QObject {
         return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     }
 
-    int get(quint16 port, const QString &path, const QByteArray &token = {}, QByteArray *body = nullptr)
-    {
-        return request("GET", port, path, token, {}, body);
-    }
+    int get(quint16 port, const QString &path, const QByteArray &token = {}, QByteArray *body = nullptr) { return request("GET", port, path, token, {}, body); }
 
-    int request(const QByteArray &method, quint16 port, const QString &path, const QByteArray &token, const QByteArray &payload,
-                QByteArray *body = nullptr, int timeoutMs = 10000)
+    int request(const QByteArray &method, quint16 port, const QString &path, const QByteArray &token, const QByteArray &payload, QByteArray *body = nullptr,
+                int timeoutMs = 10000)
     {
         QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
         if (!token.isEmpty())
@@ -138,7 +135,7 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::ReadOnly));
         const QByteArray token = f.readAll().trimmed();
         QCOMPARE(token.size(), 64);
-        struct stat st {};
+        struct stat st { };
         QCOMPARE(::stat(QFile::encodeName(tokenPath).constData(), &st), 0);
         QCOMPARE(st.st_mode & 0777, 0600u);
         QVERIFY2(err.contains(token), err.constData());
@@ -220,8 +217,8 @@ private Q_SLOTS:
         QProcess p;
         QVERIFY2(start(p, env, port, &err), err.constData());
         QByteArray body;
-        const int created = request("POST", port, QStringLiteral("/api/v1/vms"), "vm-token",
-                                    R"({"name": "keep", "template": "minimal", "start": true})", &body, 360000);
+        const int created =
+            request("POST", port, QStringLiteral("/api/v1/vms"), "vm-token", R"({"name": "keep", "template": "minimal", "start": true})", &body, 360000);
         QVERIFY2(created == 201, body.constData());
         QCOMPARE(QJsonDocument::fromJson(body).object()[QStringLiteral("state")].toString(), QStringLiteral("running"));
         QVERIFY(processesUnder(runtimeDir) >= 1);

@@ -44,7 +44,8 @@ QByteArray frame(Protocol::MsgType type, quint32 stream, const std::string &payl
 class FakeAgent : public QObject {
 public:
     enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload };
-    FakeAgent(const QString &path, Mode mode) : m_mode(mode)
+    FakeAgent(const QString &path, Mode mode)
+        : m_mode(mode)
     {
         QLocalServer::removeServer(path);
         m_server.listen(path);
@@ -87,8 +88,8 @@ private:
                 m_sock->write(frame(Protocol::MsgType::HelloAck, 0, ack.encode()));
             } else if (type == Protocol::MsgType::Health && m_mode == Mode::OversizeReply) {
                 char header[Protocol::kHeaderSize];
-                Protocol::encodeHeader(header, Protocol::FrameHeader{std::uint8_t(Protocol::MsgType::HealthResult), 0, f.header.stream,
-                                                                      Protocol::kDefaultMaxPayload + 1});
+                Protocol::encodeHeader(
+                    header, Protocol::FrameHeader{std::uint8_t(Protocol::MsgType::HealthResult), 0, f.header.stream, Protocol::kDefaultMaxPayload + 1});
                 m_sock->write(header, Protocol::kHeaderSize);
             } else if (type == Protocol::MsgType::FileGet && m_mode == Mode::OverlongDownload) {
                 // Declares 4 bytes, sends 8.
@@ -126,10 +127,7 @@ private Q_SLOTS:
         m_agentSocket = m_dir.filePath(QStringLiteral("agent.sock"));
         QVERIFY(HostAgent::start(m_agent, m_agentSocket));
     }
-    void cleanupTestCase()
-    {
-        HostAgent::stop(m_agent);
-    }
+    void cleanupTestCase() { HostAgent::stop(m_agent); }
 
     void realAgentExecAndFiles()
     {

@@ -46,7 +46,11 @@ struct HttpishError {
 // One that is built from a Core::Error (the default Abandoned).
 struct WrappedError {
     WrappedError() = default;
-    explicit WrappedError(const Core::Error &e) : code(e.code), message(e.message) {}
+    explicit WrappedError(const Core::Error &e)
+        : code(e.code)
+        , message(e.message)
+    {
+    }
     ErrorCode code = ErrorCode::Internal;
     QString message;
 };

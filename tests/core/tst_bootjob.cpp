@@ -28,7 +28,11 @@ namespace {
 // Stands in for the VM: keeps what the job attaches, and says what it was asked.
 class TestHost final : public BootJob::Host {
 public:
-    TestHost(const FakeVmm::Driver &driver, QString dir) : m_driver(driver), m_dir(std::move(dir)) {}
+    TestHost(const FakeVmm::Driver &driver, QString dir)
+        : m_driver(driver)
+        , m_dir(std::move(dir))
+    {
+    }
 
     Core::Expected<Vmm::VmmInstance *> attachInstance(Vmm::VmSpec spec) override
     {
@@ -69,7 +73,7 @@ private:
 };
 
 template<typename T>
-Core::Expected<T> await(const Core::Future<T> &f, int timeoutMs = 300000)
+Core::Expected<T> finish(const Core::Future<T> &f, int timeoutMs = 300000)
 {
     if (!QTest::qWaitFor([&]() { return f.isFinished(); }, timeoutMs))
         return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the test gave up waiting"));
@@ -134,7 +138,7 @@ private Q_SLOTS:
         request.image = minimalTemplate().image;
         request.agentBinary = QStringLiteral(MVS_AGENT_BINARY);
         BootJob job(host, request);
-        const auto r = await(job.run());
+        const auto r = finish(job.run());
         QVERIFY2(r.hasValue(), r ? "" : qPrintable(r.error().message));
         QVERIFY(!r->agentVersion.isEmpty());
         QVERIFY(!r->paused);
@@ -144,7 +148,7 @@ private Q_SLOTS:
         QVERIFY(!host.attachedSpec.kernelCmdline.contains(QStringLiteral("root=")));
         QVERIFY(host.attachedSpec.disks.isEmpty());
         // Once only.
-        QCOMPARE(await(job.run()).error().code, Core::ErrorCode::InvalidState);
+        QCOMPARE(finish(job.run()).error().code, Core::ErrorCode::InvalidState);
     }
 
     // Restore: the VMM loads the snapshot's state with the accelerator and
@@ -157,7 +161,7 @@ private Q_SLOTS:
         BootJob::Request request = baseRequest(BootJob::Kind::Restore, QStringLiteral("restored"));
         request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
         BootJob job(host, request);
-        const auto r = await(job.run());
+        const auto r = finish(job.run());
         QVERIFY2(r.hasValue(), r ? "" : qPrintable(r.error().message));
         QCOMPARE(host.instance()->log(), QStringList{QStringLiteral("load")});
         QCOMPARE(host.attachedSpec.accel, QStringLiteral("tcg"));
@@ -177,7 +181,7 @@ private Q_SLOTS:
         request.adopted.runtimeDir = m_dir.filePath(QStringLiteral("left-running"));
         request.adopted.accel = QStringLiteral("kvm");
         BootJob job(host, request);
-        const auto r = await(job.run());
+        const auto r = finish(job.run());
         QCOMPARE(host.attachedSpec.runtimeDir, m_dir.filePath(QStringLiteral("left-running")));
         QCOMPARE(host.attachedSpec.accel, QStringLiteral("kvm"));
         QVERIFY(host.attachedSpec.persistent);
@@ -197,7 +201,7 @@ private Q_SLOTS:
         BootJob::Request request = baseRequest(BootJob::Kind::Restore, QStringLiteral("fails"));
         request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
         BootJob job(host, request);
-        const auto r = await(job.run(), 10000);
+        const auto r = finish(job.run(), 10000);
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
         QCOMPARE(r.error().message, QStringLiteral("QEMU exited during start"));
@@ -214,7 +218,7 @@ private Q_SLOTS:
         request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
         request.readyTimeoutMs = 1500;
         BootJob job(host, request);
-        const auto r = await(job.run(), 30000);
+        const auto r = finish(job.run(), 30000);
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::Timeout);
         QVERIFY2(r.error().message.contains(QStringLiteral("did not reach its guest agent within 1 s (TCG)")), qPrintable(r.error().message));
@@ -236,7 +240,7 @@ private Q_SLOTS:
         QVERIFY(!r.isFinished());
         job.abandon();
         host.instance()->release(QStringLiteral("load"));
-        const auto ended = await(r, 10000);
+        const auto ended = finish(r, 10000);
         QVERIFY(!ended);
         QCOMPARE(ended.error().code, Core::ErrorCode::Cancelled);
         QCOMPARE(host.calls, QStringList{QStringLiteral("instance")});
@@ -255,7 +259,7 @@ private Q_SLOTS:
         QVERIFY(host.instance()->isHolding(QStringLiteral("load")));
         job.reset();
         host.instance()->release(QStringLiteral("load"));
-        const auto ended = await(r, 10000);
+        const auto ended = finish(r, 10000);
         QVERIFY(!ended);
         QCOMPARE(ended.error().code, Core::ErrorCode::Cancelled);
         QCOMPARE(host.calls, QStringList{QStringLiteral("instance")});

@@ -88,9 +88,9 @@ public:
     };
     struct Reply {
         QByteArray bytes = noContent();
-        QList<int> chunks;      // write in pieces of these sizes (the rest last)
+        QList<int> chunks; // write in pieces of these sizes (the rest last)
         int chunkDelayMs = 5;
-        int delayMs = 0;        // before the first byte
+        int delayMs = 0; // before the first byte
         bool closeAfter = false;
         bool closeInsteadOfAnswer = false;
         bool never = false;
@@ -292,9 +292,8 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("target");
         QTest::addColumn<int>("call");
         const QList<std::tuple<const char *, const char *>> rows{
-            {"PUT", "vmm.shutdown"}, {"PUT", "vm.shutdown"}, {"PUT", "vm.pause"}, {"PUT", "vm.resume"},
-            {"PUT", "vm.delete"},    {"PUT", "vm.snapshot"}, {"PUT", "vm.restore"}, {"PUT", "vm.resize"},
-            {"GET", "vm.info"},      {"GET", "vm.counters"},
+            {"PUT", "vmm.shutdown"}, {"PUT", "vm.shutdown"}, {"PUT", "vm.pause"},  {"PUT", "vm.resume"}, {"PUT", "vm.delete"},
+            {"PUT", "vm.snapshot"},  {"PUT", "vm.restore"},  {"PUT", "vm.resize"}, {"GET", "vm.info"},   {"GET", "vm.counters"},
         };
         int i = 0;
         for (const auto &[method, endpoint] : rows)
@@ -380,29 +379,22 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("response");
         QTest::addColumn<QString>("message");
-        QTest::newRow("500 error chain (v47+)")
-            << withBody(500, R"(["Error from API","The VM could not boot","Error loading kernel"])")
-            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 500 Internal Server Error): "
-                              "Error from API: The VM could not boot: Error loading kernel");
-        QTest::newRow("400 config validation (v53)")
-            << withBody(400, R"(["Error from API","The VM could not be created","Invalid vCPU count"])")
-            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 400 Bad Request): "
-                              "Error from API: The VM could not be created: Invalid vCPU count");
-        QTest::newRow("404 unknown endpoint")
-            << withBody(404, R"(["Not Found"])")
-            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 404 Not Found): Not Found");
-        QTest::newRow("404 empty body")
-            << withBody(404, QByteArray())
-            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 404 Not Found): unknown endpoint, or no VM created yet");
-        QTest::newRow("400 wrong method, no body")
-            << withBody(400, QByteArray())
-            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 400 Bad Request)");
+        QTest::newRow("500 error chain (v47+)") << withBody(500, R"(["Error from API","The VM could not boot","Error loading kernel"])")
+                                                << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 500 Internal Server Error): "
+                                                                  "Error from API: The VM could not boot: Error loading kernel");
+        QTest::newRow("400 config validation (v53)") << withBody(400, R"(["Error from API","The VM could not be created","Invalid vCPU count"])")
+                                                     << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 400 Bad Request): "
+                                                                       "Error from API: The VM could not be created: Invalid vCPU count");
+        QTest::newRow("404 unknown endpoint") << withBody(404, R"(["Not Found"])")
+                                              << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 404 Not Found): Not Found");
+        QTest::newRow("404 empty body") << withBody(404, QByteArray())
+                                        << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 404 Not Found): unknown endpoint, or no VM created yet");
+        QTest::newRow("400 wrong method, no body") << withBody(400, QByteArray()) << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 400 Bad Request)");
         QTest::newRow("500 plain text (v46 and older)")
             << withBody(500, "VmBoot(KernelLoad(...))\n")
             << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 500 Internal Server Error): VmBoot(KernelLoad(...))");
-        QTest::newRow("429 resize pending")
-            << withBody(429, R"(["Too Many Requests"])")
-            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 429 Too Many Requests): Too Many Requests");
+        QTest::newRow("429 resize pending") << withBody(429, R"(["Too Many Requests"])")
+                                            << QStringLiteral("cloud-hypervisor rejected vm.boot (HTTP 429 Too Many Requests): Too Many Requests");
     }
 
     void errorResponses()
@@ -456,8 +448,7 @@ private Q_SLOTS:
         const auto r = await(m_client->bootVm());
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
-        QVERIFY2(r.error().message.contains(QLatin1String("closed the API connection before answering vm.boot")),
-                 qPrintable(r.error().message));
+        QVERIFY2(r.error().message.contains(QLatin1String("closed the API connection before answering vm.boot")), qPrintable(r.error().message));
         QCOMPARE(m_server->requests.size(), 1);
     }
 
@@ -650,15 +641,16 @@ private Q_SLOTS:
         {
             QFile f(junk);
             QVERIFY(f.open(QIODevice::WriteOnly));
-            f.write(QByteArray("\x7f" "ELF not really", 15));
+            f.write(QByteArray("\x7f"
+                               "ELF not really",
+                               15));
             f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
         }
         ChInstance instance(specIn(runtime.path()), junk);
         QSignalSpy unexpected(&instance, &VmmInstance::exitedUnexpectedly);
         const auto r = await(instance.start());
         QVERIFY(!r);
-        QVERIFY2(r.error().code == Core::ErrorCode::BinaryMissing || r.error().code == Core::ErrorCode::VmmFailed,
-                 qPrintable(why(r)));
+        QVERIFY2(r.error().code == Core::ErrorCode::BinaryMissing || r.error().code == Core::ErrorCode::VmmFailed, qPrintable(why(r)));
         QCOMPARE(instance.state(), VmmInstance::State::Failed);
         QCOMPARE(socketsIn(runtime.path()), QStringList());
         QCOMPARE(unexpected.count(), 0);
@@ -690,8 +682,7 @@ private Q_SLOTS:
         ChInstance noDir(spec, QString());
         QCOMPARE(await(noDir.start()).error().code, Core::ErrorCode::InvalidArgument);
         ChInstance noSnapshot(specIn(runtime.path()), QString());
-        QCOMPARE(await(noSnapshot.startFromSnapshot(runtime.filePath(QStringLiteral("nosnap")))).error().code,
-                 Core::ErrorCode::NotFound);
+        QCOMPARE(await(noSnapshot.startFromSnapshot(runtime.filePath(QStringLiteral("nosnap")))).error().code, Core::ErrorCode::NotFound);
     }
 
     void driver()

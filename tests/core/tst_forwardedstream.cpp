@@ -48,7 +48,8 @@ Core::Expected<T> await(Core::Future<T> f, int timeoutMs = kWaitMs)
 // (default: echo everything back).
 class TestServer : public QObject {
 public:
-    explicit TestServer(std::function<void(QTcpSocket *)> onConnection = {}) : m_onConnection(std::move(onConnection))
+    explicit TestServer(std::function<void(QTcpSocket *)> onConnection = {})
+        : m_onConnection(std::move(onConnection))
     {
         m_server.listen(QHostAddress::LocalHost, 0);
         connect(&m_server, &QTcpServer::newConnection, this, [this]() {
@@ -250,15 +251,14 @@ private Q_SLOTS:
         // Subscribe in the continuation, as real callers do: polling the
         // future (await) can miss signals emitted before it returns.
         std::shared_ptr<QSignalSpy> finished, disconnected, errors;
-        auto opened = m_client->openStream(QStringLiteral("127.0.0.1"), server.port())
-                          .then([&](const Core::Expected<Agent::ForwardedStream *> &r) {
-                              if (!r)
-                                  return r;
-                              finished = std::make_shared<QSignalSpy>(*r, &QIODevice::readChannelFinished);
-                              disconnected = std::make_shared<QSignalSpy>(*r, &Agent::ForwardedStream::disconnected);
-                              errors = std::make_shared<QSignalSpy>(*r, &Agent::ForwardedStream::errorOccurred);
-                              return r;
-                          });
+        auto opened = m_client->openStream(QStringLiteral("127.0.0.1"), server.port()).then([&](const Core::Expected<Agent::ForwardedStream *> &r) {
+            if (!r)
+                return r;
+            finished = std::make_shared<QSignalSpy>(*r, &QIODevice::readChannelFinished);
+            disconnected = std::make_shared<QSignalSpy>(*r, &Agent::ForwardedStream::disconnected);
+            errors = std::make_shared<QSignalSpy>(*r, &Agent::ForwardedStream::errorOccurred);
+            return r;
+        });
         auto r = await(opened);
         QVERIFY(r);
         std::unique_ptr<Agent::ForwardedStream> s(*r);
@@ -274,9 +274,7 @@ private Q_SLOTS:
     void hostSideCloseReachesTheGuest()
     {
         QByteArray received;
-        TestServer server([&received](QTcpSocket *s) {
-            connect(s, &QTcpSocket::readyRead, s, [s, &received]() { received += s->readAll(); });
-        });
+        TestServer server([&received](QTcpSocket *s) { connect(s, &QTcpSocket::readyRead, s, [s, &received]() { received += s->readAll(); }); });
         // Queued bytes still go out after close().
         std::unique_ptr<Agent::ForwardedStream> s(open(server.port()));
         QVERIFY(s);
@@ -326,8 +324,7 @@ private Q_SLOTS:
         // Nobody reads for a while: the stream stops growing near its
         // high-water mark and the server is held back.
         QTest::qWait(1500);
-        QVERIFY2(s->bytesAvailable() <= Agent::ForwardedStream::kReadHighWater + Protocol::kDataChunk,
-                 qPrintable(QString::number(s->bytesAvailable())));
+        QVERIFY2(s->bytesAvailable() <= Agent::ForwardedStream::kReadHighWater + Protocol::kDataChunk, qPrintable(QString::number(s->bytesAvailable())));
         QVERIFY2(serverSent < kTotal, "the server was not held back");
         // Other operations wait while the channel is held, and go on after.
         auto health = m_client->health();

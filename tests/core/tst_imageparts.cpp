@@ -66,7 +66,10 @@ private Q_SLOTS:
             QFile f(dir.filePath(rel));
             QVERIFY(f.open(QIODevice::WriteOnly));
             // What a .modinfo section looks like inside the ELF file.
-            f.write(QByteArray("\x7f" "ELF junk\0license=GPL\0depends=", 30) + depends + QByteArray("\0retpoline=Y\0name=x\0", 20));
+            f.write(QByteArray("\x7f"
+                               "ELF junk\0license=GPL\0depends=",
+                               30)
+                    + depends + QByteArray("\0retpoline=Y\0name=x\0", 20));
         };
         ko(QStringLiteral("kernel/drivers/virtio/virtio_pci.ko"), "virtio_ring,virtio,virtio_pci_modern_dev");
         ko(QStringLiteral("kernel/drivers/virtio/virtio_ring.ko"), "virtio");
@@ -78,10 +81,10 @@ private Q_SLOTS:
         QVERIFY(km);
         auto order = km->loadOrder({QStringLiteral("virtio_pci"), QStringLiteral("virtio-console")});
         QVERIFY2(order, qPrintable(order ? QString() : order.error().message));
-        QCOMPARE(*order, QStringList({QStringLiteral("kernel/drivers/virtio/virtio.ko"), QStringLiteral("kernel/drivers/virtio/virtio_ring.ko"),
-                                      QStringLiteral("kernel/drivers/virtio/virtio_pci_modern_dev.ko"),
-                                      QStringLiteral("kernel/drivers/virtio/virtio_pci.ko"),
-                                      QStringLiteral("kernel/drivers/char/virtio_console.ko")}));
+        QCOMPARE(*order,
+                 QStringList({QStringLiteral("kernel/drivers/virtio/virtio.ko"), QStringLiteral("kernel/drivers/virtio/virtio_ring.ko"),
+                              QStringLiteral("kernel/drivers/virtio/virtio_pci_modern_dev.ko"), QStringLiteral("kernel/drivers/virtio/virtio_pci.ko"),
+                              QStringLiteral("kernel/drivers/char/virtio_console.ko")}));
         auto bad = km->loadOrder({QStringLiteral("broken")});
         QVERIFY(!bad);
         QVERIFY(bad.error().message.contains(QLatin1String("missing_module")));

@@ -106,8 +106,8 @@ class TestKvmBootProbe : public QObject {
         }
         QTest::qWait(300); // late signals must not add a second verdict
         const KvmBootProbe::Verdict v = first.result().value();
-        const bool consistent = done.count() == 1 && first.isFinished() && second.isFinished() && second.result().hasValue()
-            && second.result()->kvm == v.kvm && second.result()->reason == v.reason && p->isDone();
+        const bool consistent = done.count() == 1 && first.isFinished() && second.isFinished() && second.result().hasValue() && second.result()->kvm == v.kvm
+            && second.result()->reason == v.reason && p->isDone();
         // A caller that asks after the end gets the same verdict at once.
         auto late = p->verdict();
         const bool lateSame = late.isFinished() && late.result()->reason == v.reason;
@@ -157,8 +157,7 @@ private Q_SLOTS:
 
     void exitWithoutBootMeansTcg()
     {
-        const QString q = fakeQemu(QStringLiteral("qemu-exits"),
-                                   "echo 'qemu-system-x86_64: failed to initialize kvm: Operation not permitted' >&2\nexit 1\n");
+        const QString q = fakeQemu(QStringLiteral("qemu-exits"), "echo 'qemu-system-x86_64: failed to initialize kvm: Operation not permitted' >&2\nexit 1\n");
         const auto v = probe(q);
         QVERIFY(!v.kvm);
         QVERIFY2(v.reason.contains(QStringLiteral("exit code 1")), qPrintable(v.reason));
@@ -195,8 +194,7 @@ private Q_SLOTS:
                                    QStringLiteral("sleep %1.%2\nexit 1\n").arg(exitAfterMs / 1000).arg(exitAfterMs % 1000, 3, 10, QLatin1Char('0')).toUtf8());
         const auto v = probe(q, kTestTimeoutMs, blockMs);
         QVERIFY(!v.kvm);
-        QVERIFY2(v.reason.startsWith(QStringLiteral("no kernel boot within")) || v.reason.contains(QStringLiteral("exit code 1")),
-                 qPrintable(v.reason));
+        QVERIFY2(v.reason.startsWith(QStringLiteral("no kernel boot within")) || v.reason.contains(QStringLiteral("exit code 1")), qPrintable(v.reason));
         verifyNothingLeft();
     }
 
@@ -259,8 +257,7 @@ private Q_SLOTS:
 
     void verdictFileIsWrittenOnceAndShared()
     {
-        const QString q = fakeQemu(QStringLiteral("qemu-slow-panic"),
-                                   "sleep 0.3\nprintf 'Kernel panic - not syncing: VFS\\n' > \"$serial\"\nexit 0\n");
+        const QString q = fakeQemu(QStringLiteral("qemu-slow-panic"), "sleep 0.3\nprintf 'Kernel panic - not syncing: VFS\\n' > \"$serial\"\nexit 0\n");
         const QString verdictFile = m_work + QStringLiteral("/kvm-boot-test");
         QFile::remove(verdictFile);
         // Three callers at once: one QEMU.

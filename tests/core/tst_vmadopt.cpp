@@ -295,8 +295,7 @@ private Q_SLOTS:
         if (kind == QLatin1String("managed")) {
             // Left alone: the record and the runtime directory are the other manager's.
             QVERIFY(!m.vm(name));
-            QCOMPARE(readRecord(stateDir, name).value(QStringLiteral("running_vmm"))[QStringLiteral("manager_pid")].toInteger(),
-                     d.managerPid);
+            QCOMPARE(readRecord(stateDir, name).value(QStringLiteral("running_vmm"))[QStringLiteral("manager_pid")].toInteger(), d.managerPid);
             QVERIFY(QDir(leftover).exists());
             otherManager.kill();
             otherManager.waitForFinished();

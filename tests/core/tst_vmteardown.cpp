@@ -53,10 +53,7 @@ private Q_SLOTS:
         m_agentSocket = m_dir.filePath(QStringLiteral("agent.sock"));
         QVERIFY(HostAgent::start(m_agent, m_agentSocket));
     }
-    void cleanupTestCase()
-    {
-        HostAgent::stop(m_agent);
-    }
+    void cleanupTestCase() { HostAgent::stop(m_agent); }
 
     // The VMM dies while the agent connection is still being tried: closing
     // that connection fails it, and its callback must not replace the cause.

@@ -120,8 +120,8 @@ private Q_SLOTS:
         QTest::newRow("rootfs remove absolute") << rootfsHead + "  rootfs: {remove: [/etc]}\n" << QStringLiteral("image.rootfs.remove");
         QTest::newRow("rootfs remove escapes") << rootfsHead + "  rootfs: {remove: [usr/../../etc]}\n" << QStringLiteral("inside it");
         QTest::newRow("rootfs disk size") << rootfsHead + "  rootfs: {disk_size_mb: 100}\n" << QStringLiteral("disk_size_mb");
-        QTest::newRow("rootfs needs virtio_blk")
-            << QByteArray("name: x\nkernel: {package: k}\nimage: {type: rootfs, modules: [virtio_pci], rootfs: {}}\n") << QStringLiteral("virtio_blk");
+        QTest::newRow("rootfs needs virtio_blk") << QByteArray("name: x\nkernel: {package: k}\nimage: {type: rootfs, modules: [virtio_pci], rootfs: {}}\n")
+                                                 << QStringLiteral("virtio_blk");
         QTest::newRow("desktop without rootfs") << QByteArray("name: x\nkernel: {package: k}\ndesktop: {geometry: 800x600}\n")
                                                 << QStringLiteral("needs image.type rootfs");
         const QByteArray desktopHead = rootfsHead + "  rootfs: {}\n";

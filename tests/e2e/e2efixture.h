@@ -54,17 +54,17 @@ inline constexpr int kBootTimeoutMs = 60000;
 } // namespace E2e
 
 // QCOMPARE/QVERIFY helpers that print the core error.
-#define E2E_VERIFY_OK(expr)                                                                    \
-    do {                                                                                       \
-        const auto &r_ = (expr);                                                               \
+#define E2E_VERIFY_OK(expr) \
+    do { \
+        const auto &r_ = (expr); \
         QVERIFY2(r_.hasValue(), qPrintable(r_.hasValue() ? QString() : r_.error().toString())); \
     } while (false)
 
 // Declares `var`, the row's driver; skips the row (with its reason) where the
 // driver cannot run here, fails it where QEMU itself is unusable.
-#define E2E_DRIVER_OR_SKIP(var)                                                 \
-    const auto var##Row_ = E2e::driverFor(E2e::currentDriverKind());            \
+#define E2E_DRIVER_OR_SKIP(var) \
+    const auto var##Row_ = E2e::driverFor(E2e::currentDriverKind()); \
     if (!var##Row_.driver && !var##Row_.skipReason.startsWith(QLatin1String("FAIL"))) \
-        QSKIP(qPrintable(var##Row_.skipReason));                                \
-    QVERIFY2(var##Row_.driver, qPrintable(var##Row_.skipReason));               \
+        QSKIP(qPrintable(var##Row_.skipReason)); \
+    QVERIFY2(var##Row_.driver, qPrintable(var##Row_.skipReason)); \
     Vmm::VmmDriver &var = *var##Row_.driver

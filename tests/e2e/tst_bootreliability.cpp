@@ -47,8 +47,8 @@ private Q_SLOTS:
             QCOMPARE(vm.state(), Vm::VirtualMachine::State::Stopped);
         }
         std::sort(times.begin(), times.end());
-        qInfo("%d/%d boots reached the agent; spawn->agent ms: min %lld, median %lld, max %lld", boots, boots, times.first(),
-              times.at(times.size() / 2), times.last());
+        qInfo("%d/%d boots reached the agent; spawn->agent ms: min %lld, median %lld, max %lld", boots, boots, times.first(), times.at(times.size() / 2),
+              times.last());
     }
 };
 

@@ -51,31 +51,31 @@ QString out(const Core::Expected<Agent::ExecResult> &r)
 // costs the boot CPU time; the session logs when it starts the terminal) until Xvnc listens on 127.0.0.1:5900 (0x170C) and
 // the window manager made the xterm the active window. Prints the guest
 // uptime at both moments and the focused window's name.
-const QString kDesktopProbe = QStringLiteral(
-    "n=0\n"
-    "until grep -qE '^ *[0-9]+: 0100007F:170C 00000000:0000 0A' /proc/net/tcp; do\n"
-    "    n=$((n + 1)); [ $n -gt 900 ] && { echo 'Xvnc does not listen on 127.0.0.1:5900'; exit 3; }; sleep 0.2\n"
-    "done\n"
-    "listen=$(cut -d' ' -f1 /proc/uptime)\n"
-    "if grep -qE '^ *[0-9]+: 00000000:170C ' /proc/net/tcp || grep -qiE '^ *[0-9]+: [0-9A-F]{32}:170C ' /proc/net/tcp6 2>/dev/null; then\n"
-    "    echo 'Xvnc listens beyond the loopback interface'; exit 4\n"
-    "fi\n"
-    "export DISPLAY=:0\n"
-    "n=0\n"
-    "until grep -q 'starting' /var/log/mvs-desktop-terminal.log 2>/dev/null; do\n"
-    "    n=$((n + 1)); [ $n -gt 900 ] && { echo 'the terminal was not started'; exit 5; }; sleep 0.2\n"
-    "done\n"
-    "n=0\n"
-    "until [ \"$(xdotool getactivewindow getwindowname 2>/dev/null)\" = xterm ]; do\n"
-    "    n=$((n + 1)); [ $n -gt 300 ] && { echo \"active window: $(xdotool getactivewindow getwindowname 2>&1)\"; exit 5; }; sleep 0.5\n"
-    "done\n"
-    "desktop=$(cut -d' ' -f1 /proc/uptime)\n"
-    "echo \"$listen $desktop $(xdotool getwindowfocus getwindowname)\"\n");
+const QString kDesktopProbe =
+    QStringLiteral("n=0\n"
+                   "until grep -qE '^ *[0-9]+: 0100007F:170C 00000000:0000 0A' /proc/net/tcp; do\n"
+                   "    n=$((n + 1)); [ $n -gt 900 ] && { echo 'Xvnc does not listen on 127.0.0.1:5900'; exit 3; }; sleep 0.2\n"
+                   "done\n"
+                   "listen=$(cut -d' ' -f1 /proc/uptime)\n"
+                   "if grep -qE '^ *[0-9]+: 00000000:170C ' /proc/net/tcp || grep -qiE '^ *[0-9]+: [0-9A-F]{32}:170C ' /proc/net/tcp6 2>/dev/null; then\n"
+                   "    echo 'Xvnc listens beyond the loopback interface'; exit 4\n"
+                   "fi\n"
+                   "export DISPLAY=:0\n"
+                   "n=0\n"
+                   "until grep -q 'starting' /var/log/mvs-desktop-terminal.log 2>/dev/null; do\n"
+                   "    n=$((n + 1)); [ $n -gt 900 ] && { echo 'the terminal was not started'; exit 5; }; sleep 0.2\n"
+                   "done\n"
+                   "n=0\n"
+                   "until [ \"$(xdotool getactivewindow getwindowname 2>/dev/null)\" = xterm ]; do\n"
+                   "    n=$((n + 1)); [ $n -gt 300 ] && { echo \"active window: $(xdotool getactivewindow getwindowname 2>&1)\"; exit 5; }; sleep 0.5\n"
+                   "done\n"
+                   "desktop=$(cut -d' ' -f1 /proc/uptime)\n"
+                   "echo \"$listen $desktop $(xdotool getwindowfocus getwindowname)\"\n");
 
 struct DesktopTimes {
-    qint64 agentMs = 0;   // start() -> agent ready (includes making the disk layer)
+    qint64 agentMs = 0; // start() -> agent ready (includes making the disk layer)
     qint64 desktopMs = 0; // start() -> xterm active
-    double listenUptimeS = 0;  // guest uptime when Xvnc listened
+    double listenUptimeS = 0; // guest uptime when Xvnc listened
     double desktopUptimeS = 0; // guest uptime when the xterm was active
 };
 
@@ -100,9 +100,7 @@ bool bootToDesktop(Vm::VirtualMachine &vm, DesktopTimes &times, QString &why)
     const QStringList f = out(r).split(QLatin1Char(' '));
     if (r->exitCode != 0 || f.size() != 3) {
         const auto logs = sh(vm, QStringLiteral("tail -n 20 /var/log/mvs-desktop-*.log; ps -eo pid,etimes,args"));
-        why = QStringLiteral("no desktop (exit %1): %2 %3\n--- desktop logs ---\n%4")
-                  .arg(r->exitCode)
-                  .arg(out(r), QString::fromUtf8(r->stderrData), out(logs));
+        why = QStringLiteral("no desktop (exit %1): %2 %3\n--- desktop logs ---\n%4").arg(r->exitCode).arg(out(r), QString::fromUtf8(r->stderrData), out(logs));
         return false;
     }
     if (f.at(2) != QLatin1String("xterm")) {

@@ -58,11 +58,11 @@ private:
         return f->skip.isEmpty() && f->failure.isEmpty() ? f->vm.get() : nullptr;
     }
 
-#define ACQUIRE_VM(vm)                                  \
-    QString skip_, failure_;                            \
+#define ACQUIRE_VM(vm) \
+    QString skip_, failure_; \
     Vm::VirtualMachine *vm = vmForRow(&skip_, &failure_); \
-    if (!skip_.isEmpty())                               \
-        QSKIP(qPrintable(skip_));                       \
+    if (!skip_.isEmpty()) \
+        QSKIP(qPrintable(skip_)); \
     QVERIFY2(vm != nullptr, qPrintable(failure_))
 
     Agent::ExecResult run(Vm::VirtualMachine *vm, const Agent::ExecRequest &req, int timeoutMs = 60000)
@@ -76,7 +76,10 @@ private:
     }
 
 private Q_SLOTS:
-    void initTestCase() { initEnvironment(); }
+    void initTestCase()
+    {
+        initEnvironment();
+    }
     void cleanupTestCase()
     {
         for (auto &f : m_fixtures)
@@ -85,7 +88,10 @@ private Q_SLOTS:
         m_fixtures.clear();
     }
 
-    void execOutputAndExitCode_data() { addDriverRows(); }
+    void execOutputAndExitCode_data()
+    {
+        addDriverRows();
+    }
     void execOutputAndExitCode()
     {
         ACQUIRE_VM(vm);
@@ -104,7 +110,10 @@ private Q_SLOTS:
         QCOMPARE(run(vm, uname).stdoutData, QByteArray("Linux\n"));
     }
 
-    void stderrSeparateFromStdout_data() { addDriverRows(); }
+    void stderrSeparateFromStdout_data()
+    {
+        addDriverRows();
+    }
     void stderrSeparateFromStdout()
     {
         ACQUIRE_VM(vm);
@@ -116,7 +125,10 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 0);
     }
 
-    void nonZeroExit_data() { addDriverRows(); }
+    void nonZeroExit_data()
+    {
+        addDriverRows();
+    }
     void nonZeroExit()
     {
         ACQUIRE_VM(vm);
@@ -132,7 +144,10 @@ private Q_SLOTS:
         QCOMPARE(run(vm, f).exitCode, 1);
     }
 
-    void envCwdAndStdin_data() { addDriverRows(); }
+    void envCwdAndStdin_data()
+    {
+        addDriverRows();
+    }
     void envCwdAndStdin()
     {
         ACQUIRE_VM(vm);
@@ -146,7 +161,10 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 0);
     }
 
-    void commandKilledByTimeout_data() { addDriverRows(); }
+    void commandKilledByTimeout_data()
+    {
+        addDriverRows();
+    }
     void commandKilledByTimeout()
     {
         ACQUIRE_VM(vm);
@@ -167,7 +185,10 @@ private Q_SLOTS:
         QCOMPARE(run(vm, ps).stdoutData.trimmed(), QByteArray("0"));
     }
 
-    void eightCommandsAtOnce_data() { addDriverRows(); }
+    void eightCommandsAtOnce_data()
+    {
+        addDriverRows();
+    }
     void eightCommandsAtOnce()
     {
         ACQUIRE_VM(vm);
@@ -181,7 +202,7 @@ private Q_SLOTS:
             Agent::ExecRequest req;
             req.shell = QStringLiteral("touch /tmp/par/%1; n=0; while [ $(ls /tmp/par | wc -l) -lt 8 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; "
                                        "echo cmd-%1 $(ls /tmp/par | wc -l); echo err-%1 >&2")
-                             .arg(i);
+                            .arg(i);
             handles << vm->agent()->exec(req);
         }
         for (int i = 0; i < 8; ++i) {
@@ -194,7 +215,10 @@ private Q_SLOTS:
         qDeleteAll(handles);
     }
 
-    void streamedOutputArrivesBeforeExit_data() { addDriverRows(); }
+    void streamedOutputArrivesBeforeExit_data()
+    {
+        addDriverRows();
+    }
     void streamedOutputArrivesBeforeExit()
     {
         ACQUIRE_VM(vm);
@@ -214,7 +238,10 @@ private Q_SLOTS:
         delete h;
     }
 
-    void fileRoundTrip32MiB_data() { addDriverRows(); }
+    void fileRoundTrip32MiB_data()
+    {
+        addDriverRows();
+    }
     void fileRoundTrip32MiB()
     {
         ACQUIRE_VM(vm);
@@ -250,7 +277,10 @@ private Q_SLOTS:
         QCOMPARE(st->type, Agent::FileInfo::Type::Regular);
     }
 
-    void fileFromDiskStreams_data() { addDriverRows(); }
+    void fileFromDiskStreams_data()
+    {
+        addDriverRows();
+    }
     void fileFromDiskStreams()
     {
         ACQUIRE_VM(vm);
@@ -285,7 +315,10 @@ private Q_SLOTS:
         QCOMPARE(st->mode, 0755u);
     }
 
-    void listDirectory_data() { addDriverRows(); }
+    void listDirectory_data()
+    {
+        addDriverRows();
+    }
     void listDirectory()
     {
         ACQUIRE_VM(vm);
@@ -304,7 +337,10 @@ private Q_SLOTS:
         QCOMPARE(l->at(2).type, Agent::FileInfo::Type::Directory);
     }
 
-    void missingPathsGiveClearErrors_data() { addDriverRows(); }
+    void missingPathsGiveClearErrors_data()
+    {
+        addDriverRows();
+    }
     void missingPathsGiveClearErrors()
     {
         ACQUIRE_VM(vm);
@@ -340,7 +376,10 @@ private Q_SLOTS:
         QCOMPARE(run(vm, ok).exitCode, 0);
     }
 
-    void health_data() { addDriverRows(); }
+    void health_data()
+    {
+        addDriverRows();
+    }
     void health()
     {
         ACQUIRE_VM(vm);

@@ -87,8 +87,7 @@ private:
             f->failure = started.error().toString();
             return f.get();
         }
-        qInfo("%s: booted to agent in %lld ms (%s)", qPrintable(Vmm::driverKindName(kind)), f->vm->bootMs(),
-              f->vm->instance()->accelerated() ? "KVM" : "TCG");
+        qInfo("%s: booted to agent in %lld ms (%s)", qPrintable(Vmm::driverKindName(kind)), f->vm->bootMs(), f->vm->instance()->accelerated() ? "KVM" : "TCG");
         // A persistent echo server: nc forks `cat` for every connection.
         Agent::ExecRequest req;
         req.shell = QStringLiteral("exec nc -ll -p %1 -e cat").arg(kEchoPort);
@@ -99,15 +98,18 @@ private:
         return f.get();
     }
 
-#define ACQUIRE_VM(vm)                                                  \
-    Fixture *fx_ = fixtureForRow();                                     \
-    if (!fx_->skip.isEmpty())                                           \
-        QSKIP(qPrintable(fx_->skip));                                   \
-    QVERIFY2(fx_->failure.isEmpty(), qPrintable(fx_->failure));         \
+#define ACQUIRE_VM(vm) \
+    Fixture *fx_ = fixtureForRow(); \
+    if (!fx_->skip.isEmpty()) \
+        QSKIP(qPrintable(fx_->skip)); \
+    QVERIFY2(fx_->failure.isEmpty(), qPrintable(fx_->failure)); \
     Vm::VirtualMachine *vm = fx_->vm.get()
 
 private Q_SLOTS:
-    void initTestCase() { initEnvironment(); }
+    void initTestCase()
+    {
+        initEnvironment();
+    }
     void cleanupTestCase()
     {
         for (auto &f : m_fixtures) {
@@ -119,7 +121,10 @@ private Q_SLOTS:
         m_fixtures.clear();
     }
 
-    void roundTripOverUnixSocketAndTcp_data() { addDriverRows(); }
+    void roundTripOverUnixSocketAndTcp_data()
+    {
+        addDriverRows();
+    }
     void roundTripOverUnixSocketAndTcp()
     {
         ACQUIRE_VM(vm);
@@ -152,7 +157,10 @@ private Q_SLOTS:
         QVERIFY((*again)->unixSocketPath() != path);
     }
 
-    void eightMiBEcho_data() { addDriverRows(); }
+    void eightMiBEcho_data()
+    {
+        addDriverRows();
+    }
     void eightMiBEcho()
     {
         ACQUIRE_VM(vm);
@@ -171,11 +179,14 @@ private Q_SLOTS:
         const QByteArray got = pumpThrough(&tcp, data, data.size());
         QCOMPARE(got.size(), data.size());
         QCOMPARE(sha(got), sha(data));
-        qInfo("8 MiB echoed through the guest in %.2f s (%.1f MiB/s each way, %s)", t.elapsed() / 1000.0,
-              8 / (t.elapsed() / 1000.0), vm->instance()->accelerated() ? "KVM" : "TCG");
+        qInfo("8 MiB echoed through the guest in %.2f s (%.1f MiB/s each way, %s)", t.elapsed() / 1000.0, 8 / (t.elapsed() / 1000.0),
+              vm->instance()->accelerated() ? "KVM" : "TCG");
     }
 
-    void concurrentConnections_data() { addDriverRows(); }
+    void concurrentConnections_data()
+    {
+        addDriverRows();
+    }
     void concurrentConnections()
     {
         ACQUIRE_VM(vm);
@@ -237,7 +248,10 @@ private Q_SLOTS:
         QCOMPARE((*fwd)->connectionCount(), 0);
     }
 
-    void guestClosesTheConnection_data() { addDriverRows(); }
+    void guestClosesTheConnection_data()
+    {
+        addDriverRows();
+    }
     void guestClosesTheConnection()
     {
         ACQUIRE_VM(vm);
@@ -262,7 +276,10 @@ private Q_SLOTS:
         (void)await(server->result(), kWaitMs);
     }
 
-    void closedGuestPortClosesTheLocalConnection_data() { addDriverRows(); }
+    void closedGuestPortClosesTheLocalConnection_data()
+    {
+        addDriverRows();
+    }
     void closedGuestPortClosesTheLocalConnection()
     {
         ACQUIRE_VM(vm);

@@ -89,7 +89,8 @@ private Q_SLOTS:
         QVERIFY(socketsUnder(runtimeDir).isEmpty());
 
         // Operations on the dead VM fail at once with a clear error.
-        auto again = await(vm.agent() ? vm.agent()->health() : Core::readyFuture<Agent::Health>(Core::Error(Core::ErrorCode::AgentUnavailable, QStringLiteral("gone"))), 2000);
+        auto again = await(
+            vm.agent() ? vm.agent()->health() : Core::readyFuture<Agent::Health>(Core::Error(Core::ErrorCode::AgentUnavailable, QStringLiteral("gone"))), 2000);
         QVERIFY(!again);
         QTRY_VERIFY_WITH_TIMEOUT(h.isNull(), 5000);
     }

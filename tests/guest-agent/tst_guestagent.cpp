@@ -44,7 +44,10 @@ constexpr int kTimeoutMs = 15000;
 
 class Deadline {
 public:
-    explicit Deadline(int ms) : m_end(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)) {}
+    explicit Deadline(int ms)
+        : m_end(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms))
+    {
+    }
     int remaining() const
     {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_end - std::chrono::steady_clock::now());
@@ -75,7 +78,8 @@ std::string randomBytes(std::size_t n)
 // Blocking protocol client with deadlines: never waits forever.
 class Connection {
 public:
-    explicit Connection(int fd) : m_fd(fd)
+    explicit Connection(int fd)
+        : m_fd(fd)
     {
         const int flags = ::fcntl(m_fd, F_GETFL);
         ::fcntl(m_fd, F_SETFL, flags | O_NONBLOCK);
@@ -348,21 +352,14 @@ bool absorbExecFrame(const Frame &f, ExecOutcome *o)
         o->pid = s.pid;
         return false;
     }
-    case MsgType::ExecStdout:
-        o->out += f.payload;
-        return false;
-    case MsgType::ExecStderr:
-        o->err += f.payload;
-        return false;
-    case MsgType::ExecExit:
-        o->exited = ExecExit::decode(f.payload, &o->exit);
-        return true;
+    case MsgType::ExecStdout: o->out += f.payload; return false;
+    case MsgType::ExecStderr: o->err += f.payload; return false;
+    case MsgType::ExecExit: o->exited = ExecExit::decode(f.payload, &o->exit); return true;
     case MsgType::Error:
         o->failed = true;
         ErrorMsg::decode(f.payload, &o->error);
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -453,23 +450,16 @@ struct GetOutcome {
 bool absorbGetFrame(const Frame &f, GetOutcome *o)
 {
     switch (static_cast<MsgType>(f.header.type)) {
-    case MsgType::FileGetInfo:
-        FileGetInfo::decode(f.payload, &o->info);
-        return false;
-    case MsgType::FileData:
-        o->data += f.payload;
-        return false;
-    case MsgType::FileEnd:
-        o->complete = true;
-        return true;
+    case MsgType::FileGetInfo: FileGetInfo::decode(f.payload, &o->info); return false;
+    case MsgType::FileData: o->data += f.payload; return false;
+    case MsgType::FileEnd: o->complete = true; return true;
     case MsgType::Error: {
         ErrorMsg e;
         ErrorMsg::decode(f.payload, &e);
         o->error = e;
         return true;
     }
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -775,8 +765,7 @@ void TestGuestAgent::concurrentExecs()
         expected[id] = want;
         outcomes[id];
         QVERIFY(c.send(MsgType::ExecStart, id,
-                       shellCommand("seq " + std::to_string(first) + " " + std::to_string(last) + "; echo e" + std::to_string(i) + " >&2")
-                           .encode()));
+                       shellCommand("seq " + std::to_string(first) + " " + std::to_string(last) + "; echo e" + std::to_string(i) + " >&2").encode()));
     }
     int finished = 0;
     const Deadline deadline(30000);
@@ -842,7 +831,7 @@ void TestGuestAgent::putGetLarge()
     const auto p = putFile(c, 1, put, data);
     QVERIFY(p.done);
     QCOMPARE(p.result.bytesWritten, static_cast<std::uint64_t>(data.size()));
-    struct stat st {};
+    struct stat st { };
     QCOMPARE(::stat(path.c_str(), &st), 0);
     QCOMPARE(static_cast<int>(st.st_mode & 07777), 0640);
     QCOMPARE(static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(data.size()));

@@ -37,7 +37,7 @@ using namespace E2e;
 namespace {
 
 constexpr int kCreateTimeoutMs = 20 * 60 * 1000; // the first run may build the desktop image
-constexpr int kDesktopTimeoutMs = 120000;          // agent up -> the display connected and drawn
+constexpr int kDesktopTimeoutMs = 120000; // agent up -> the display connected and drawn
 constexpr int kMinDrawnPixels = 100;
 
 using Reply = TestApi::Reply;
@@ -115,8 +115,9 @@ private Q_SLOTS:
         } while (nonBackgroundPixels(shot) < kMinDrawnPixels && !drawn.hasExpired());
         QVERIFY2(nonBackgroundPixels(shot) >= kMinDrawnPixels, "the display widget stayed blank");
         // Something for the screenshot (and the thumbnail) to show: the agent types.
-        Reply typed = call("POST", QStringLiteral("/api/v1/vms/desk/input"),
-                           R"({"actions": [{"action": "type", "text": "echo the agent is typing in MicroVM Sandbox; uname -a"}, {"action": "key", "keys": "Return"}]})");
+        Reply typed =
+            call("POST", QStringLiteral("/api/v1/vms/desk/input"),
+                 R"({"actions": [{"action": "type", "text": "echo the agent is typing in MicroVM Sandbox; uname -a"}, {"action": "key", "keys": "Return"}]})");
         QVERIFY2(typed.status == 200, qPrintable(typed.describe()));
         QTest::qWait(1500);
         const QString png = qEnvironmentVariable("MVS_GUI_SCREENSHOT", m_home.filePath(QStringLiteral("mainwindow.png")));
@@ -133,8 +134,7 @@ private Q_SLOTS:
             return thumb.size() == Gui::DesktopGrid::kThumbnailSize ? nonBackgroundPixels(thumb) : -1;
         };
         QTRY_VERIFY2_WITH_TIMEOUT(thumbPixels() >= 10, qPrintable(QStringLiteral("the thumbnail is blank (%1)").arg(thumbPixels())), 20000);
-        QVERIFY2(grid->itemOf(QStringLiteral("desk"))->text().contains(QStringLiteral("agent")),
-                 qPrintable(grid->itemOf(QStringLiteral("desk"))->text()));
+        QVERIFY2(grid->itemOf(QStringLiteral("desk"))->text().contains(QStringLiteral("agent")), qPrintable(grid->itemOf(QStringLiteral("desk"))->text()));
         w.details()->setCurrentIndex(1);
         // Activating the thumbnail (Enter here; a double click does the same) opens it.
         grid->setFocus();

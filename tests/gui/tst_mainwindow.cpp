@@ -57,8 +57,8 @@ constexpr int kStartTimeoutMs = kBootTimeoutMs + 300000; // the first run may bu
 QString enabledActions(const MainWindow &w)
 {
     QString s;
-    for (auto a : {MainWindow::Action::Start, MainWindow::Action::Stop, MainWindow::Action::Pause, MainWindow::Action::Resume,
-                   MainWindow::Action::Restart, MainWindow::Action::Delete})
+    for (auto a : {MainWindow::Action::Start, MainWindow::Action::Stop, MainWindow::Action::Pause, MainWindow::Action::Resume, MainWindow::Action::Restart,
+                   MainWindow::Action::Delete})
         s += w.action(a)->isEnabled() ? QLatin1Char('1') : QLatin1Char('0');
     return s;
 }
@@ -230,8 +230,7 @@ private Q_SLOTS:
 
         // The console shows the boot log and follows it.
         QTRY_VERIFY_WITH_TIMEOUT(!w.consoleTab()->view()->toPlainText().isEmpty(), 5000);
-        QVERIFY2(w.consoleTab()->view()->toPlainText().contains(QStringLiteral("microvm-agent")),
-                 qPrintable(w.consoleTab()->view()->toPlainText().left(400)));
+        QVERIFY2(w.consoleTab()->view()->toPlainText().contains(QStringLiteral("microvm-agent")), qPrintable(w.consoleTab()->view()->toPlainText().left(400)));
 
         // Run: streamed stdout and stderr, the exit code.
         Gui::RunTab *run = w.runTab();

@@ -55,8 +55,9 @@ private Q_SLOTS:
         QStringList names;
         for (int c = 0; c < model.columnCount(); ++c)
             names << model.headerData(c, Qt::Horizontal).toString();
-        QCOMPARE(names, (QStringList{QStringLiteral("Name"), QStringLiteral("Template"), QStringLiteral("State"), QStringLiteral("vCPUs"),
-                                     QStringLiteral("Memory"), QStringLiteral("CPU"), QStringLiteral("Memory use"), QStringLiteral("Uptime")}));
+        QCOMPARE(names,
+                 (QStringList{QStringLiteral("Name"), QStringLiteral("Template"), QStringLiteral("State"), QStringLiteral("vCPUs"), QStringLiteral("Memory"),
+                              QStringLiteral("CPU"), QStringLiteral("Memory use"), QStringLiteral("Uptime")}));
         QCOMPARE(VmListModel::uptimeText(59), QStringLiteral("0:59"));
         QCOMPARE(VmListModel::uptimeText(3725), QStringLiteral("1:02:05"));
     }
@@ -138,8 +139,7 @@ private Q_SLOTS:
         QVERIFY2(QRegularExpression(QStringLiteral("^\\d+ %$")).match(cell(model, 0, VmListModel::CpuColumn)).hasMatch(),
                  qPrintable(cell(model, 0, VmListModel::CpuColumn)));
         QTRY_VERIFY_WITH_TIMEOUT(!cell(model, 0, VmListModel::MemoryUseColumn).isEmpty(), 3 * VmListModel::kUsageMs + 1000);
-        const QRegularExpressionMatch mem =
-            QRegularExpression(QStringLiteral("^(\\d+) / (\\d+) MiB$")).match(cell(model, 0, VmListModel::MemoryUseColumn));
+        const QRegularExpressionMatch mem = QRegularExpression(QStringLiteral("^(\\d+) / (\\d+) MiB$")).match(cell(model, 0, VmListModel::MemoryUseColumn));
         QVERIFY2(mem.hasMatch(), qPrintable(cell(model, 0, VmListModel::MemoryUseColumn)));
         QVERIFY(mem.captured(1).toInt() > 0);
         QVERIFY(mem.captured(1).toInt() < mem.captured(2).toInt());

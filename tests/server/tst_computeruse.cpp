@@ -35,9 +35,9 @@ using namespace E2e;
 namespace {
 
 constexpr int kCreateTimeoutMs = 20 * 60 * 1000; // the first run builds the desktop image (debootstrap)
-constexpr int kDesktopTimeoutMs = 120000;         // agent up -> the screen shows the desktop
-constexpr int kObserveTimeoutMs = 20000;          // input -> its effect seen in the guest
-constexpr int kMinDrawnPixels = 100;              // a prompt and a cursor, at least
+constexpr int kDesktopTimeoutMs = 120000; // agent up -> the screen shows the desktop
+constexpr int kObserveTimeoutMs = 20000; // input -> its effect seen in the guest
+constexpr int kMinDrawnPixels = 100; // a prompt and a cursor, at least
 
 using Reply = TestApi::Reply;
 
@@ -60,8 +60,7 @@ class TestComputerUse : public QObject {
     quint16 m_port = 0;
     QNetworkAccessManager m_nam;
 
-    Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000,
-               bool auth = true)
+    Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000, bool auth = true)
     {
         return TestApi::call(m_nam, m_port, auth ? m_token : QByteArray(), method, path, body, timeoutMs);
     }
@@ -69,10 +68,9 @@ class TestComputerUse : public QObject {
     // Run a shell command in the guest (as the desktop's user sees it).
     QString sh(const QString &command, int timeoutMs = 60000)
     {
-        const Reply r = call("POST", QStringLiteral("/api/v1/vms/desk/exec"),
-                             compact({{QStringLiteral("cmd"), command},
-                                      {QStringLiteral("env"), QJsonObject{{QStringLiteral("DISPLAY"), QStringLiteral(":0")}}}}),
-                             timeoutMs);
+        const Reply r = call(
+            "POST", QStringLiteral("/api/v1/vms/desk/exec"),
+            compact({{QStringLiteral("cmd"), command}, {QStringLiteral("env"), QJsonObject{{QStringLiteral("DISPLAY"), QStringLiteral(":0")}}}}), timeoutMs);
         if (r.status != 200)
             return QStringLiteral("<exec failed: %1>").arg(r.describe());
         return r.json[QStringLiteral("stdout")].toString();
@@ -161,9 +159,9 @@ private Q_SLOTS:
 
         // The desktop is up once the terminal has the keyboard focus.
         QString seen;
-        QVERIFY2(waitFor(QStringLiteral("xdotool getwindowfocus getwindowname 2>&1"), QRegularExpression(QStringLiteral("^xterm\\n$")), &seen,
-                         kDesktopTimeoutMs),
-                 qPrintable(QStringLiteral("the terminal never got the focus: %1").arg(seen)));
+        QVERIFY2(
+            waitFor(QStringLiteral("xdotool getwindowfocus getwindowname 2>&1"), QRegularExpression(QStringLiteral("^xterm\\n$")), &seen, kDesktopTimeoutMs),
+            qPrintable(QStringLiteral("the terminal never got the focus: %1").arg(seen)));
         qInfo("terminal focused %lld ms after the agent", t.elapsed());
 
         // The screenshot: a PNG of the guest's size, not blank.
@@ -206,8 +204,7 @@ private Q_SLOTS:
                    act("key", {{QStringLiteral("keys"), QStringLiteral("ctrl+u")}}),
                    act("type", {{QStringLiteral("text"), QStringLiteral("echo ok > /tmp/combo.txt\n")}})});
         QCOMPARE(r.status, 200);
-        QVERIFY2(waitFor(QStringLiteral("cat /tmp/combo.txt 2>/dev/null"), QRegularExpression(QStringLiteral("^ok\\n$")), &seen),
-                 qPrintable(seen));
+        QVERIFY2(waitFor(QStringLiteral("cat /tmp/combo.txt 2>/dev/null"), QRegularExpression(QStringLiteral("^ok\\n$")), &seen), qPrintable(seen));
 
         // move: the X server's pointer is where we put it (also through a
         // screenshot's scale).
@@ -219,23 +216,20 @@ private Q_SLOTS:
         // click, double click, right click, scroll and drag, seen by xev in
         // its own window (which the window manager shows full screen).
         sh(QStringLiteral("(xev -event button > /tmp/xev.log 2>&1 &) ; sleep 0.2"));
-        QVERIFY2(waitFor(QStringLiteral("xdotool search --name 'Event Tester' getwindowgeometry"), QRegularExpression(QStringLiteral("Geometry")),
-                         &seen),
+        QVERIFY2(waitFor(QStringLiteral("xdotool search --name 'Event Tester' getwindowgeometry"), QRegularExpression(QStringLiteral("Geometry")), &seen),
                  qPrintable(seen));
         QTest::qWait(500); // mapped and drawn
         r = input({act("click", {{QStringLiteral("x"), 400}, {QStringLiteral("y"), 300}}),
                    act("click", {{QStringLiteral("x"), 410}, {QStringLiteral("y"), 310}, {QStringLiteral("count"), 2}}),
-                   act("click", {{QStringLiteral("button"), QStringLiteral("right")}}),
-                   act("scroll", {{QStringLiteral("dy"), 2}}),
+                   act("click", {{QStringLiteral("button"), QStringLiteral("right")}}), act("scroll", {{QStringLiteral("dy"), 2}}),
                    act("drag", {{QStringLiteral("x"), 300}, {QStringLiteral("y"), 200}, {QStringLiteral("to_x"), 500}, {QStringLiteral("to_y"), 260}})});
         QVERIFY2(r.status == 200, qPrintable(r.describe()));
-        const auto count = [&](const QString &what) {
-            return sh(QStringLiteral("grep -c '%1' /tmp/xev.log").arg(what)).trimmed().toInt();
-        };
+        const auto count = [&](const QString &what) { return sh(QStringLiteral("grep -c '%1' /tmp/xev.log").arg(what)).trimmed().toInt(); };
         QDeadlineTimer events(kObserveTimeoutMs);
         while (count(QStringLiteral("ButtonRelease")) < 7 && !events.hasExpired())
             QTest::qWait(300);
-        const QString log = sh(QStringLiteral("grep -A2 -E 'ButtonPress|ButtonRelease' /tmp/xev.log | grep -oE '(ButtonPress|ButtonRelease)|\\(-?[0-9]+,-?[0-9]+\\)|button [0-9]+' | paste -sd' '"));
+        const QString log = sh(QStringLiteral("grep -A2 -E 'ButtonPress|ButtonRelease' /tmp/xev.log | grep -oE "
+                                              "'(ButtonPress|ButtonRelease)|\\(-?[0-9]+,-?[0-9]+\\)|button [0-9]+' | paste -sd' '"));
         qInfo("xev saw: %s", qPrintable(log.trimmed()));
         // 1 + 2 left clicks, 1 right, 2 wheel notches (button 5), 1 drag.
         QCOMPARE(sh(QStringLiteral("grep -c 'button 1,' /tmp/xev.log")).trimmed().toInt(), 2 * (1 + 2 + 1));

@@ -63,8 +63,8 @@ struct WsSession {
 
 } // namespace
 
-#define REQUIRE_DRIVER()  \
-    if (!m_driver)        \
+#define REQUIRE_DRIVER() \
+    if (!m_driver) \
     QFAIL(qPrintable(m_driverProblem))
 
 class TestHttpApi : public QObject {
@@ -142,8 +142,8 @@ private:
         return callAs(bearer(), method, path, body, timeoutMs);
     }
 
-    HttpResult callAs(const QByteArray &auth, const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
-                      int timeoutMs = 30000, const QByteArray &contentType = QByteArrayLiteral("application/json"))
+    HttpResult callAs(const QByteArray &auth, const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(), int timeoutMs = 30000,
+                      const QByteArray &contentType = QByteArrayLiteral("application/json"))
     {
         QElapsedTimer t;
         t.start();
@@ -184,8 +184,7 @@ private:
 
     // Open the exec WebSocket of a VM (token by header unless queryToken),
     // send the messages (the first is the exec request), wait for the close.
-    WsSession webSocketExec(const QString &vm, const QList<QJsonObject> &messages, const QByteArray &auth, bool queryToken = false,
-                            int timeoutMs = 60000)
+    WsSession webSocketExec(const QString &vm, const QList<QJsonObject> &messages, const QByteArray &auth, bool queryToken = false, int timeoutMs = 60000)
     {
         WsSession s;
         QWebSocket ws;
@@ -386,12 +385,13 @@ private Q_SLOTS:
         QTest::newRow("template not a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": ["minimal"]})") << 400 << bad;
         QTest::newRow("vcpus a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": "two"})") << 400 << bad;
         QTest::newRow("vcpus fractional") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 1.5})") << 400 << bad;
-        QTest::newRow("memory a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": "512"})") << 400 << bad;
+        QTest::newRow("memory a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": "512"})") << 400
+                                         << bad;
         QTest::newRow("start a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "start": "yes"})") << 400 << bad;
         QTest::newRow("unknown field") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "colour": "red"})") << 400 << bad;
         QTest::newRow("bad name") << QByteArray("POST") << vms << QByteArray(R"({"name": "Bad_Name", "template": "minimal"})") << 400 << bad;
-        QTest::newRow("name too long") << QByteArray("POST") << vms
-                                       << QByteArray("{\"name\": \"" + QByteArray(64, 'a') + "\", \"template\": \"minimal\"}") << 400 << bad;
+        QTest::newRow("name too long") << QByteArray("POST") << vms << QByteArray("{\"name\": \"" + QByteArray(64, 'a') + "\", \"template\": \"minimal\"}")
+                                       << 400 << bad;
         QTest::newRow("template path") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "/etc/passwd"})") << 400 << bad;
         QTest::newRow("zero vcpus") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 0})") << 400 << bad;
         QTest::newRow("tiny memory") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": 1})") << 400 << bad;
@@ -412,8 +412,8 @@ private Q_SLOTS:
         QTest::newRow("bad name in path") << QByteArray("GET") << QStringLiteral("/api/v1/vms/Bad_Name") << QByteArray() << 400 << bad;
         QTest::newRow("encoded slash in name") << QByteArray("GET") << QStringLiteral("/api/v1/vms/a%2Fb") << QByteArray() << 400 << bad;
         QTest::newRow("dot dot name") << QByteArray("DELETE") << QStringLiteral("/api/v1/vms/..%2E") << QByteArray() << 400 << bad;
-        QTest::newRow("console bytes not a number") << QByteArray("GET") << QStringLiteral("/api/v1/vms/nobody/console?bytes=lots") << QByteArray()
-                                                    << 400 << bad;
+        QTest::newRow("console bytes not a number") << QByteArray("GET") << QStringLiteral("/api/v1/vms/nobody/console?bytes=lots") << QByteArray() << 400
+                                                    << bad;
     }
     void badRequests()
     {
@@ -441,14 +441,13 @@ private Q_SLOTS:
         // An upload with a declared length streams (no cap): to a VM that
         // does not exist it is answered 404 at once, the body dropped.
         QByteArray huge(kFileCap + 8 * 1024 * 1024, 'z');
-        r = callAs(bearer(), "PUT", QStringLiteral("/api/v1/vms/nobody/files?path=/tmp/huge"), huge, 60000,
-                   QByteArrayLiteral("application/octet-stream"));
+        r = callAs(bearer(), "PUT", QStringLiteral("/api/v1/vms/nobody/files?path=/tmp/huge"), huge, 60000, QByteArrayLiteral("application/octet-stream"));
         QVERIFY2(r.status == 404, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
         QCOMPARE(r.errorCode(), QStringLiteral("not_found"));
 
         // A chunked upload (no declared length) is buffered, so capped.
-        QByteArray chunked = "PUT /api/v1/vms/nobody/files?path=/tmp/huge HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() +
-                             "\r\nTransfer-Encoding: chunked\r\n\r\n";
+        QByteArray chunked =
+            "PUT /api/v1/vms/nobody/files?path=/tmp/huge HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() + "\r\nTransfer-Encoding: chunked\r\n\r\n";
         const QByteArray piece(1 << 20, 'k');
         for (qint64 sent = 0; sent <= kFileCap + (2 << 20); sent += piece.size())
             chunked += QByteArray::number(piece.size(), 16) + "\r\n" + piece + "\r\n";
@@ -477,9 +476,8 @@ private Q_SLOTS:
         in = rawExchange(QByteArray(70000, 'A'), "\r\n\r\n", 3000);
         QVERIFY2(!in.startsWith("HTTP/1.1 2"), in.constData());
         // A declared JSON body over the cap is refused before it is sent.
-        in = rawExchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
-                             + "\r\nContent-Length: 999999999999\r\nExpect: 100-continue\r\n\r\n",
-                         "}");
+        in = rawExchange(
+            "POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() + "\r\nContent-Length: 999999999999\r\nExpect: 100-continue\r\n\r\n", "}");
         QVERIFY2(in.startsWith("HTTP/1.1 413 "), in.constData());
         QVERIFY(in.contains("payload_too_large"));
         // An upload (streamed, any size) that cannot go anywhere is refused
@@ -490,13 +488,11 @@ private Q_SLOTS:
         QVERIFY2(in.startsWith("HTTP/1.1 404 "), in.constData());
         QVERIFY(in.contains("not_found"));
         // "Expect: 100-continue" within the cap gets its 100.
-        in = rawExchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
-                             + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        in = rawExchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
                          "100 Continue\r\n\r\n");
         QVERIFY2(in.startsWith("HTTP/1.1 100 Continue\r\n\r\n"), in.constData());
         // Two requests in one write are answered in order on one connection.
-        in = rawExchange("GET /api/v1/vms/nobody HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
-                             + "\r\n\r\nGET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+        in = rawExchange("GET /api/v1/vms/nobody HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() + "\r\n\r\nGET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
                          "\"status\":\"ok\"");
         QVERIFY2(in.startsWith("HTTP/1.1 404 "), in.constData());
         QVERIFY2(in.indexOf("not_found") < in.indexOf("\"status\":\"ok\""), in.constData());
@@ -566,10 +562,11 @@ private Q_SLOTS:
         QCOMPARE(r.json[QStringLiteral("stderr")].toString(), QStringLiteral("to-err\n"));
         QCOMPARE(r.json[QStringLiteral("exit_code")].toInt(), 3);
 
-        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("echo \"$GREETING\"; pwd; cat")},
-                                         {QStringLiteral("env"), QJsonObject{{QStringLiteral("GREETING"), QStringLiteral("hi there")}}},
-                                         {QStringLiteral("cwd"), QStringLiteral("/tmp")},
-                                         {QStringLiteral("stdin"), QStringLiteral("from stdin\n")}});
+        r = exec(QStringLiteral("web"),
+                 {{QStringLiteral("cmd"), QStringLiteral("echo \"$GREETING\"; pwd; cat")},
+                  {QStringLiteral("env"), QJsonObject{{QStringLiteral("GREETING"), QStringLiteral("hi there")}}},
+                  {QStringLiteral("cwd"), QStringLiteral("/tmp")},
+                  {QStringLiteral("stdin"), QStringLiteral("from stdin\n")}});
         QCOMPARE(r.status, 200);
         QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("hi there\n/tmp\nfrom stdin\n"));
 
@@ -602,7 +599,8 @@ private Q_SLOTS:
         QVERIFY2(r.status == 200, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("size")].toInteger(), qint64(data.size()));
         const qint64 putMs = r.ms;
-        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("sha256sum /tmp/up/big.bin | cut -d' ' -f1; stat -c %a /tmp/up/big.bin")}}, 120000);
+        r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("sha256sum /tmp/up/big.bin | cut -d' ' -f1; stat -c %a /tmp/up/big.bin")}},
+                 120000);
         QCOMPARE(r.json[QStringLiteral("stdout")].toString().toLatin1(), hash + "\n640\n");
         r = call("GET", QStringLiteral("/api/v1/vms/web/files?path=/tmp/up/big.bin"), QByteArray(), 300000);
         QCOMPARE(r.status, 200);
@@ -622,20 +620,22 @@ private Q_SLOTS:
             QVERIFY2(r.status == 200, qPrintable(r.describe() + QLatin1Char(' ') + r.errorString));
             QCOMPARE(r.json[QStringLiteral("size")].toInteger(), qint64(over.size()));
             qInfo("%lld MiB streamed upload (over the %lld MiB buffered cap): %lld ms", qint64(over.size() >> 20), kFileCap >> 20, r.ms);
-            HttpResult h = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("sha256sum /tmp/stream/over.bin | cut -d' ' -f1; rm /tmp/stream/over.bin")}}, 120000);
+            HttpResult h = exec(QStringLiteral("web"),
+                                {{QStringLiteral("cmd"), QStringLiteral("sha256sum /tmp/stream/over.bin | cut -d' ' -f1; rm /tmp/stream/over.bin")}}, 120000);
             QCOMPARE(h.json[QStringLiteral("stdout")].toString().toLatin1(), overHash + "\n");
 
             // A client that goes away midway leaves nothing in the guest.
             QTcpSocket socket;
             socket.connectToHost(QHostAddress::LocalHost, m_port);
             QVERIFY(socket.waitForConnected(5000));
-            socket.write("PUT /api/v1/vms/web/files?path=/tmp/stream/cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() +
-                         "\r\nContent-Length: 10485760\r\n\r\n" + QByteArray(1 << 20, 'c'));
+            socket.write("PUT /api/v1/vms/web/files?path=/tmp/stream/cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                         + "\r\nContent-Length: 10485760\r\n\r\n" + QByteArray(1 << 20, 'c'));
             QVERIFY(socket.waitForBytesWritten(5000));
             QTest::qWait(300);
             socket.abort();
-            QTRY_VERIFY_WITH_TIMEOUT(exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("ls -A /tmp/stream")}})
-                                         .json[QStringLiteral("stdout")].toString().isEmpty(), 15000);
+            QTRY_VERIFY_WITH_TIMEOUT(
+                exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("ls -A /tmp/stream")}}).json[QStringLiteral("stdout")].toString().isEmpty(),
+                15000);
         }
 
         r = call("GET", QStringLiteral("/api/v1/vms/web/files/list?path=/tmp/up"));
@@ -665,10 +665,10 @@ private Q_SLOTS:
 
         // A slow answer first, a fast one pipelined behind it: in order.
         const QByteArray slowExec = R"({"cmd": "sleep 1; echo first"})";
-        QByteArray in = rawExchange("POST /api/v1/vms/web/exec HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
-                                        + "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(slowExec.size())
-                                        + "\r\n\r\n" + slowExec + "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
-                                    "\"status\":\"ok\"", 30000);
+        QByteArray in =
+            rawExchange("POST /api/v1/vms/web/exec HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer() + "\r\nContent-Type: application/json\r\nContent-Length: "
+                            + QByteArray::number(slowExec.size()) + "\r\n\r\n" + slowExec + "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                        "\"status\":\"ok\"", 30000);
         QVERIFY2(in.startsWith("HTTP/1.1 200 "), in.constData());
         QVERIFY2(in.contains("first\\n") && in.indexOf("first\\n") < in.indexOf("\"status\":\"ok\""), in.constData());
 
@@ -737,8 +737,7 @@ private Q_SLOTS:
         }
         const HttpResult created = finish(create, 1000, createTimer);
         QVERIFY2(created.status == 201, qPrintable(created.describe()));
-        qInfo("%d health checks answered while the VM was starting (create+boot %lld ms), slowest answer %lld ms",
-              answeredWhileStarting, created.ms, worst);
+        qInfo("%d health checks answered while the VM was starting (create+boot %lld ms), slowest answer %lld ms", answeredWhileStarting, created.ms, worst);
         QVERIFY(answeredWhileStarting >= 1);
         QVERIFY2(worst < 1000, qPrintable(QStringLiteral("an answer took %1 ms").arg(worst)));
     }
@@ -765,8 +764,8 @@ private Q_SLOTS:
         QCOMPARE(s.last()[QStringLiteral("timed_out")].toBool(true), false);
 
         // Output comes as it is made, not at the end; the token as a query.
-        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QJsonArray{QStringLiteral("sh"), QStringLiteral("-c"),
-                                                                                        QStringLiteral("echo one; sleep 2; echo two")}}}},
+        s = webSocketExec(QStringLiteral("slow"),
+                          {{{QStringLiteral("cmd"), QJsonArray{QStringLiteral("sh"), QStringLiteral("-c"), QStringLiteral("echo one; sleep 2; echo two")}}}},
                           m_token, true);
         QCOMPARE(s.out, QByteArray("one\ntwo\n"));
         QVERIFY(s.messages.size() >= 3);
@@ -776,8 +775,9 @@ private Q_SLOTS:
         QCOMPARE(s.last()[QStringLiteral("exit_code")].toInt(-1), 0);
 
         // stdin in the request, and a timeout.
-        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("cat")}, {QStringLiteral("stdin"), QStringLiteral("given\n")}},
-                                                   {{QStringLiteral("type"), QStringLiteral("stdin_eof")}}},
+        s = webSocketExec(QStringLiteral("slow"),
+                          {{{QStringLiteral("cmd"), QStringLiteral("cat")}, {QStringLiteral("stdin"), QStringLiteral("given\n")}},
+                           {{QStringLiteral("type"), QStringLiteral("stdin_eof")}}},
                           bearer());
         QCOMPARE(s.out, QByteArray("given\n"));
         s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("sleep 30")}, {QStringLiteral("timeout_s"), 1}}}, bearer());

@@ -22,16 +22,24 @@ private Q_SLOTS:
         QTest::addColumn<int>("status");
         QTest::addColumn<QString>("name");
         using C = ApiError::Code;
-        const std::initializer_list<std::tuple<const char *, C, int>> rows{
-            {"invalid_json", C::InvalidJson, 400},     {"invalid_argument", C::InvalidArgument, 400},
-            {"unauthorized", C::Unauthorized, 401},    {"permission_denied", C::PermissionDenied, 403},
-            {"not_found", C::NotFound, 404},           {"method_not_allowed", C::MethodNotAllowed, 405},
-            {"already_exists", C::AlreadyExists, 409}, {"invalid_state", C::InvalidState, 409},
-            {"control_held", C::ControlHeld, 409},     {"payload_too_large", C::PayloadTooLarge, 413},
-            {"corrupted", C::Corrupted, 422},          {"internal", C::Internal, 500},
-            {"vm_failed", C::VmFailed, 500},           {"unsupported", C::Unsupported, 501},
-            {"guest_error", C::GuestError, 502},       {"agent_unavailable", C::AgentUnavailable, 503},
-            {"timeout", C::Timeout, 504},              {"no_space", C::NoSpace, 507}};
+        const std::initializer_list<std::tuple<const char *, C, int>> rows{{"invalid_json", C::InvalidJson, 400},
+                                                                           {"invalid_argument", C::InvalidArgument, 400},
+                                                                           {"unauthorized", C::Unauthorized, 401},
+                                                                           {"permission_denied", C::PermissionDenied, 403},
+                                                                           {"not_found", C::NotFound, 404},
+                                                                           {"method_not_allowed", C::MethodNotAllowed, 405},
+                                                                           {"already_exists", C::AlreadyExists, 409},
+                                                                           {"invalid_state", C::InvalidState, 409},
+                                                                           {"control_held", C::ControlHeld, 409},
+                                                                           {"payload_too_large", C::PayloadTooLarge, 413},
+                                                                           {"corrupted", C::Corrupted, 422},
+                                                                           {"internal", C::Internal, 500},
+                                                                           {"vm_failed", C::VmFailed, 500},
+                                                                           {"unsupported", C::Unsupported, 501},
+                                                                           {"guest_error", C::GuestError, 502},
+                                                                           {"agent_unavailable", C::AgentUnavailable, 503},
+                                                                           {"timeout", C::Timeout, 504},
+                                                                           {"no_space", C::NoSpace, 507}};
         for (const auto &[name, code, status] : rows)
             QTest::newRow(name) << code << status << QString::fromLatin1(name);
     }
@@ -82,7 +90,8 @@ private Q_SLOTS:
         QVERIFY(raw.contains("\r\nConnection: close\r\n\r\n{\"error\""));
         const qsizetype bodyStart = raw.indexOf("\r\n\r\n") + 4;
         QVERIFY(raw.contains(QByteArray("Content-Length: " + QByteArray::number(raw.size() - bodyStart) + "\r\n")));
-        QVERIFY(Server::rawResponse(Server::errorAnswer(ApiError(ApiError::Code::PayloadTooLarge, QString()))).startsWith("HTTP/1.1 413 Payload Too Large\r\n"));
+        QVERIFY(
+            Server::rawResponse(Server::errorAnswer(ApiError(ApiError::Code::PayloadTooLarge, QString()))).startsWith("HTTP/1.1 413 Payload Too Large\r\n"));
     }
 };
 

@@ -115,8 +115,7 @@ private Q_SLOTS:
         const TestService::Reply c = m_service->call("POST", QStringLiteral("/api/v1/vms"), create);
         QVERIFY2(c.status == 201, c.body.constData());
         // Exec on a VM that is not running fails: an exec error.
-        const TestService::Reply e = m_service->call("POST", QStringLiteral("/api/v1/vms/m1/exec"),
-                                                     QByteArrayLiteral("{\"cmd\":[\"true\"]}"));
+        const TestService::Reply e = m_service->call("POST", QStringLiteral("/api/v1/vms/m1/exec"), QByteArrayLiteral("{\"cmd\":[\"true\"]}"));
         QCOMPARE(e.status, 409);
 
         const QHash<QString, double> after = scrape();

@@ -17,8 +17,8 @@
 
 namespace {
 
-const QStringList kMethods{QStringLiteral("get"),    QStringLiteral("put"),     QStringLiteral("post"), QStringLiteral("delete"),
-                           QStringLiteral("options"), QStringLiteral("head"),   QStringLiteral("patch"), QStringLiteral("trace")};
+const QStringList kMethods{QStringLiteral("get"),     QStringLiteral("put"),  QStringLiteral("post"),  QStringLiteral("delete"),
+                           QStringLiteral("options"), QStringLiteral("head"), QStringLiteral("patch"), QStringLiteral("trace")};
 
 QSet<QString> documentedRoutes(const QJsonObject &doc)
 {

@@ -46,8 +46,7 @@ namespace Msg {
 
 QByteArray setPixelFormat()
 {
-    return u8(0) + QByteArray(3, 0) + u8(32) + u8(24) + u8(0) + u8(1) + u16(255) + u16(255) + u16(255) + u8(0) + u8(8)
-        + u8(16) + QByteArray(3, 0);
+    return u8(0) + QByteArray(3, 0) + u8(32) + u8(24) + u8(0) + u8(1) + u16(255) + u16(255) + u16(255) + u8(0) + u8(8) + u8(16) + QByteArray(3, 0);
 }
 QByteArray setEncodings(const QList<qint32> &encodings)
 {
@@ -179,8 +178,14 @@ public:
                 item.bytes = Msg::pointerEvent(mask, quint16(m_rng.bounded(2000)), quint16(m_rng.bounded(2000)));
             break;
         }
-        case 5: item.input = true; item.bytes = Msg::cutText(randomBytes(int(m_rng.bounded(300)))); break;
-        case 6: item.input = true; item.bytes = Msg::extendedCutText(randomBytes(4 + int(m_rng.bounded(300)))); break;
+        case 5:
+            item.input = true;
+            item.bytes = Msg::cutText(randomBytes(int(m_rng.bounded(300))));
+            break;
+        case 6:
+            item.input = true;
+            item.bytes = Msg::extendedCutText(randomBytes(4 + int(m_rng.bounded(300))));
+            break;
         case 7: item.bytes = Msg::continuousUpdates(m_rng.bounded(2) == 1); break;
         case 8: item.bytes = Msg::fence(randomBytes(int(m_rng.bounded(65)))); break;
         case 9: item.bytes = Msg::xvp(2 + int(m_rng.bounded(3))); break;
@@ -339,13 +344,14 @@ private Q_SLOTS:
         const QByteArray fence = Msg::fence("abc");
         const QByteArray input = Msg::keyEvent(true, 0x41) + Msg::pointerEvent(1, 5, 5) + Msg::cutText("secret")
             + Msg::extendedCutText(u32(0x10000000) + u32(0)) + Msg::qemuKeyEvent(false, 0x41, 0x1e);
-        const QByteArray stream = handshakeNone() + Msg::updateRequest() + input + encodings + Msg::keyEvent(false, 0x41)
-            + fence + Msg::pointerEvent(0, 6, 6) + Msg::setDesktopSize(2);
+        const QByteArray stream = handshakeNone() + Msg::updateRequest() + input + encodings + Msg::keyEvent(false, 0x41) + fence + Msg::pointerEvent(0, 6, 6)
+            + Msg::setDesktopSize(2);
         RfbFilter f;
         QCOMPARE(f.feed(stream, false), RfbFilter::Result::Ok);
         // Key releases pass (a key must not stay down), presses do not.
-        QCOMPARE(f.takeOutput(), handshakeNone() + Msg::updateRequest() + Msg::qemuKeyEvent(false, 0x41, 0x1e) + encodings
-                                     + Msg::keyEvent(false, 0x41) + fence + Msg::setDesktopSize(2));
+        QCOMPARE(f.takeOutput(),
+                 handshakeNone() + Msg::updateRequest() + Msg::qemuKeyEvent(false, 0x41, 0x1e) + encodings + Msg::keyEvent(false, 0x41) + fence
+                     + Msg::setDesktopSize(2));
         QCOMPARE(f.passedMessages(), quint64(6));
         QCOMPARE(f.droppedInputMessages(), quint64(5));
     }
@@ -449,8 +455,7 @@ private Q_SLOTS:
                     }
                     allow = allowAt[nextType++];
                 }
-                QCOMPARE(f.feed(QByteArrayView(stream).sliced(pos, end - pos), allow.value_or(model.rng().bounded(2) == 1)),
-                         RfbFilter::Result::Ok);
+                QCOMPARE(f.feed(QByteArrayView(stream).sliced(pos, end - pos), allow.value_or(model.rng().bounded(2) == 1)), RfbFilter::Result::Ok);
                 pos = end;
             }
             QCOMPARE(f.output(), want.output);

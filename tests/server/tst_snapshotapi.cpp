@@ -30,7 +30,7 @@ using namespace E2e;
 namespace {
 
 constexpr int kCreateTimeoutMs = kBootTimeoutMs + 300000; // the first run may build the image
-constexpr int kOpTimeoutMs = 240000;                       // a snapshot, restore or fork under TCG on a busy host
+constexpr int kOpTimeoutMs = 240000; // a snapshot, restore or fork under TCG on a busy host
 
 using HttpResult = TestApi::Reply;
 
@@ -75,10 +75,7 @@ class TestSnapshotApi : public QObject {
         return r.json[QStringLiteral("stdout")].toString().trimmed();
     }
 
-    QString state(const QString &vm)
-    {
-        return call("GET", QStringLiteral("/api/v1/vms/") + vm).json[QStringLiteral("state")].toString();
-    }
+    QString state(const QString &vm) { return call("GET", QStringLiteral("/api/v1/vms/") + vm).json[QStringLiteral("state")].toString(); }
 
     QStringList vmNames()
     {
@@ -195,8 +192,7 @@ private Q_SLOTS:
         QTest::newRow("take: unknown vm with a body") << QByteArray("POST") << take << QByteArray(R"({"name": "s1"})") << 404 << nf;
         QTest::newRow("list: unknown vm") << QByteArray("GET") << take << QByteArray() << 404 << nf;
         QTest::newRow("get: unknown vm") << QByteArray("GET") << snapshots(QStringLiteral("nobody"), QStringLiteral("s1")) << QByteArray() << 404 << nf;
-        QTest::newRow("delete: unknown vm") << QByteArray("DELETE") << snapshots(QStringLiteral("nobody"), QStringLiteral("s1")) << QByteArray() << 404
-                                            << nf;
+        QTest::newRow("delete: unknown vm") << QByteArray("DELETE") << snapshots(QStringLiteral("nobody"), QStringLiteral("s1")) << QByteArray() << 404 << nf;
         QTest::newRow("restore: unknown vm") << QByteArray("POST") << restore << QByteArray() << 404 << nf;
         QTest::newRow("fork: unknown vm") << QByteArray("POST") << fork << QByteArray(R"({"count": 2})") << 404 << nf;
         QTest::newRow("list: bad vm name") << QByteArray("GET") << snapshots(QStringLiteral("Bad_Name")) << QByteArray() << 400 << bad;
@@ -300,8 +296,7 @@ private Q_SLOTS:
         QCOMPARE(vm.json[QStringLiteral("state")].toString(), QStringLiteral("running"));
 
         // leave_paused: the VM stays paused, then resumes.
-        r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("held")}, {QStringLiteral("leave_paused"), true}}),
-                 kOpTimeoutMs);
+        r = call("POST", snapshots(m_vm), json({{QStringLiteral("name"), QStringLiteral("held")}, {QStringLiteral("leave_paused"), true}}), kOpTimeoutMs);
         QVERIFY2(r.status == 201, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("parent")].toString(), QStringLiteral("base"));
         QCOMPARE(state(m_vm), QStringLiteral("paused"));

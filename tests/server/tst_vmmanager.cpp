@@ -131,8 +131,7 @@ private Q_SLOTS:
         QCOMPARE(added.first().first().toString(), QStringLiteral("alpha"));
 
         const QString path = stateDir() + QStringLiteral("/alpha.json");
-        QCOMPARE(QFile::permissions(path) & ~(QFile::ReadUser | QFile::WriteUser),
-                 QFile::ReadOwner | QFile::WriteOwner);
+        QCOMPARE(QFile::permissions(path) & ~(QFile::ReadUser | QFile::WriteUser), QFile::ReadOwner | QFile::WriteOwner);
         const QJsonObject j = readJson(path);
         QCOMPARE(j[QStringLiteral("name")].toString(), QStringLiteral("alpha"));
         QCOMPARE(j[QStringLiteral("template")].toString(), QStringLiteral("minimal"));
@@ -308,8 +307,8 @@ private Q_SLOTS:
     void unknownAndBadNames()
     {
         Vm::VmManager m(m_driver, stateDir());
-        for (auto op : {&Vm::VmManager::start, &Vm::VmManager::stop, &Vm::VmManager::pause, &Vm::VmManager::resume,
-                        &Vm::VmManager::restart, &Vm::VmManager::remove}) {
+        for (auto op :
+             {&Vm::VmManager::start, &Vm::VmManager::stop, &Vm::VmManager::pause, &Vm::VmManager::resume, &Vm::VmManager::restart, &Vm::VmManager::remove}) {
             auto r = await((m.*op)(QStringLiteral("nobody")));
             QVERIFY(!r);
             QCOMPARE(r.error().code, Core::ErrorCode::NotFound);

@@ -8,8 +8,7 @@ using namespace Vnc;
 
 using KeyList = QList<quint32>;
 
-class TestKeysyms : public QObject
-{
+class TestKeysyms : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:

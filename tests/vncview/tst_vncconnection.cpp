@@ -32,8 +32,7 @@ QRgb centrePixel(const VncConnection &c)
 
 } // namespace
 
-class TestVncConnection : public QObject
-{
+class TestVncConnection : public QObject {
     Q_OBJECT
 
 private:
@@ -162,8 +161,8 @@ private Q_SLOTS:
         const QString out = server.dir() + QStringLiteral("/typed.txt");
         const QString ready = server.dir() + QStringLiteral("/ready");
         QVERIFY(server.spawn(QStringLiteral("xterm"),
-                             {QStringLiteral("-geometry"), QStringLiteral("80x24+0+0"), QStringLiteral("-e"), QStringLiteral("sh"),
-                              QStringLiteral("-c"), QStringLiteral("stty -echo; touch '%1'; exec cat > '%2'").arg(ready, out)}));
+                             {QStringLiteral("-geometry"), QStringLiteral("80x24+0+0"), QStringLiteral("-e"), QStringLiteral("sh"), QStringLiteral("-c"),
+                              QStringLiteral("stty -echo; touch '%1'; exec cat > '%2'").arg(ready, out)}));
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(ready), 10000);
         // No window manager: keyboard focus follows the pointer.
         conn.sendPointer(100, 100, 0);
@@ -197,12 +196,14 @@ private Q_SLOTS:
         // Client -> server: Xvnc puts it on the X clipboard.
         conn.sendClipboard(QStringLiteral("from the client"));
         QByteArray out;
-        QTRY_VERIFY_WITH_TIMEOUT(server.run(QStringLiteral("xclip"), {QStringLiteral("-o"), QStringLiteral("-selection"), QStringLiteral("clipboard")}, 5000, &out)
-                                     && out == "from the client",
-                                 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            server.run(QStringLiteral("xclip"), {QStringLiteral("-o"), QStringLiteral("-selection"), QStringLiteral("clipboard")}, 5000, &out)
+                && out == "from the client",
+            10000);
         // Server -> client: an X client owns the clipboard.
         QSignalSpy received(&conn, &VncConnection::clipboardReceived);
-        QProcess *xclip = server.spawn(QStringLiteral("xclip"), {QStringLiteral("-i"), QStringLiteral("-selection"), QStringLiteral("clipboard"), QStringLiteral("-quiet")});
+        QProcess *xclip =
+            server.spawn(QStringLiteral("xclip"), {QStringLiteral("-i"), QStringLiteral("-selection"), QStringLiteral("clipboard"), QStringLiteral("-quiet")});
         QVERIFY(xclip);
         xclip->write("caf\xc3\xa9 from X");
         xclip->closeWriteChannel();
@@ -287,8 +288,9 @@ private Q_SLOTS:
     {
         XvncServer server;
         QVERIFY2(server.start({}), qPrintable(server.error()));
-        QVERIFY(server.spawn(QStringLiteral("sh"), {QStringLiteral("-c"),
-            QStringLiteral("while :; do xsetroot -mod 3 3 -fg red -bg blue; xsetroot -mod 5 5 -fg green -bg black; done")}));
+        QVERIFY(server.spawn(
+            QStringLiteral("sh"),
+            {QStringLiteral("-c"), QStringLiteral("while :; do xsetroot -mod 3 3 -fg red -bg blue; xsetroot -mod 5 5 -fg green -bg black; done")}));
         for (int i = 0; i < 15; ++i) {
             VncConnection conn;
             QVERIFY(attach(server, conn));
@@ -306,8 +308,8 @@ private Q_SLOTS:
         VncConnection conn;
         QVERIFY(connectTo(server, conn));
         // Keep traffic flowing while the server dies.
-        QProcess *anim = server.spawn(QStringLiteral("sh"), {QStringLiteral("-c"),
-            QStringLiteral("while :; do xsetroot -solid red; xsetroot -solid blue; done")});
+        QProcess *anim =
+            server.spawn(QStringLiteral("sh"), {QStringLiteral("-c"), QStringLiteral("while :; do xsetroot -solid red; xsetroot -solid blue; done")});
         QVERIFY(anim);
         QTest::qWait(300);
         QSignalSpy disconnected(&conn, &VncConnection::disconnected);

@@ -28,8 +28,7 @@ QRgb grabPixel(VncViewWidget &w, QPoint p)
 
 } // namespace
 
-class TestVncViewWidget : public QObject
-{
+class TestVncViewWidget : public QObject {
     Q_OBJECT
 
     std::unique_ptr<XvncServer> m_server;
@@ -93,8 +92,9 @@ private Q_SLOTS:
 
         // Pixels match the server's framebuffer, not just the colour fill:
         // draw a pattern with xdotool-free tools (a root bitmap).
-        QVERIFY(m_server->run(QStringLiteral("xsetroot"), {QStringLiteral("-mod"), QStringLiteral("16"), QStringLiteral("16"),
-                                                            QStringLiteral("-fg"), QStringLiteral("#ffffff"), QStringLiteral("-bg"), QStringLiteral("#000000")}));
+        QVERIFY(m_server->run(QStringLiteral("xsetroot"),
+                              {QStringLiteral("-mod"), QStringLiteral("16"), QStringLiteral("16"), QStringLiteral("-fg"), QStringLiteral("#ffffff"),
+                               QStringLiteral("-bg"), QStringLiteral("#000000")}));
         w.resize(800, 600);
         QTRY_VERIFY_WITH_TIMEOUT(w.grab().toImage().convertToFormat(QImage::Format_RGB32) == m_conn->snapshot(), 5000);
     }
@@ -136,8 +136,8 @@ private Q_SLOTS:
         const QString out = m_server->dir() + QStringLiteral("/typed.txt");
         const QString ready = m_server->dir() + QStringLiteral("/ready");
         QVERIFY(m_server->spawn(QStringLiteral("xterm"),
-                                {QStringLiteral("-geometry"), QStringLiteral("80x24+0+0"), QStringLiteral("-e"), QStringLiteral("sh"),
-                                 QStringLiteral("-c"), QStringLiteral("stty -echo; touch '%1'; exec cat > '%2'").arg(ready, out)}));
+                                {QStringLiteral("-geometry"), QStringLiteral("80x24+0+0"), QStringLiteral("-e"), QStringLiteral("sh"), QStringLiteral("-c"),
+                                 QStringLiteral("stty -echo; touch '%1'; exec cat > '%2'").arg(ready, out)}));
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(ready), 10000);
         m_conn->sendPointer(100, 100, 0); // focus follows the pointer (no window manager)
         QTRY_COMPARE_WITH_TIMEOUT(m_server->mouseLocation(), QPoint(100, 100), 5000);

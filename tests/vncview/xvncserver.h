@@ -29,8 +29,7 @@ inline void dieWithParent(QProcess &p)
     p.setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
 }
 
-class XvncServer
-{
+class XvncServer {
 public:
     struct Options {
         QSize geometry{800, 600};
@@ -66,10 +65,15 @@ private:
         if (m_display < 0)
             return fail(QStringLiteral("no free X display number"));
         QStringList args{QStringLiteral(":%1").arg(m_display),
-                         QStringLiteral("-geometry"), QStringLiteral("%1x%2").arg(opts.geometry.width()).arg(opts.geometry.height()),
-                         QStringLiteral("-depth"), QStringLiteral("24"),
-                         QStringLiteral("-ac"), QStringLiteral("-nolisten"), QStringLiteral("tcp"),
-                         QStringLiteral("-desktop"), QStringLiteral("mvs-test")};
+                         QStringLiteral("-geometry"),
+                         QStringLiteral("%1x%2").arg(opts.geometry.width()).arg(opts.geometry.height()),
+                         QStringLiteral("-depth"),
+                         QStringLiteral("24"),
+                         QStringLiteral("-ac"),
+                         QStringLiteral("-nolisten"),
+                         QStringLiteral("tcp"),
+                         QStringLiteral("-desktop"),
+                         QStringLiteral("mvs-test")};
         if (opts.unixSocket) {
             m_socketPath = m_dir.filePath(QStringLiteral("vnc.sock"));
             args << QStringLiteral("-rfbport") << QStringLiteral("-1") << QStringLiteral("-rfbunixpath") << m_socketPath;
@@ -113,7 +117,6 @@ private:
     }
 
 public:
-
     void stop()
     {
         for (auto &p : m_children) {
@@ -230,8 +233,7 @@ private:
     static int freeDisplay(int from)
     {
         for (int n = from; n < 600; ++n) {
-            if (!QFile::exists(QStringLiteral("/tmp/.X%1-lock").arg(n))
-                && !QFile::exists(QStringLiteral("/tmp/.X11-unix/X%1").arg(n)))
+            if (!QFile::exists(QStringLiteral("/tmp/.X%1-lock").arg(n)) && !QFile::exists(QStringLiteral("/tmp/.X11-unix/X%1").arg(n)))
                 return n;
         }
         return -1;

@@ -13,7 +13,8 @@
 
 namespace Vnc {
 
-VncViewWidget::VncViewWidget(QWidget *parent) : QWidget(parent)
+VncViewWidget::VncViewWidget(QWidget *parent)
+    : QWidget(parent)
 {
     setAttribute(Qt::WA_OpaquePaintEvent);
     setFocusPolicy(Qt::StrongFocus);
@@ -44,9 +45,15 @@ void VncViewWidget::setConnection(VncConnection *connection)
     update();
 }
 
-VncConnection *VncViewWidget::connection() const { return m_connection; }
+VncConnection *VncViewWidget::connection() const
+{
+    return m_connection;
+}
 
-bool VncViewWidget::isViewOnly() const { return m_viewOnly; }
+bool VncViewWidget::isViewOnly() const
+{
+    return m_viewOnly;
+}
 
 void VncViewWidget::setViewOnly(bool viewOnly)
 {
@@ -58,7 +65,10 @@ void VncViewWidget::setViewOnly(bool viewOnly)
     Q_EMIT viewOnlyChanged(viewOnly);
 }
 
-bool VncViewWidget::smoothScaling() const { return m_smooth; }
+bool VncViewWidget::smoothScaling() const
+{
+    return m_smooth;
+}
 
 void VncViewWidget::setSmoothScaling(bool smooth)
 {
@@ -129,8 +139,7 @@ void VncViewWidget::paintEvent(QPaintEvent *event)
         // Only the part of the frame under this dirty area is scaled.
         const QRectF area = QRectF(dirty) & target;
         if (!area.isEmpty()) {
-            const QRectF src((area.left() - target.left()) * sx, (area.top() - target.top()) * sy, area.width() * sx,
-                             area.height() * sy);
+            const QRectF src((area.left() - target.left()) * sx, (area.top() - target.top()) * sy, area.width() * sx, area.height() * sy);
             painter.drawImage(area, image, src);
         }
         // The letterbox bands.

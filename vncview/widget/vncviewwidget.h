@@ -13,8 +13,7 @@ namespace Vnc {
 
 class VncConnection;
 
-class VncViewWidget final : public QWidget
-{
+class VncViewWidget final : public QWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(VncViewWidget)
     Q_PROPERTY(bool viewOnly READ isViewOnly WRITE setViewOnly NOTIFY viewOnlyChanged)
