@@ -91,9 +91,9 @@ test)
     # The suites of code that tears itself down from its own callbacks also
     # run under AddressSanitizer + UBSan (a double free there once crashed
     # every first run).
-    build asan tst_kvmbootprobe tst_async tst_workerpool tst_snapshotsavejob tst_bootjob tst_vmteardown tst_agentclient tst_forwardedstream tst_vmmanager tst_router tst_requestauth tst_httpmapping
+    build asan tst_kvmbootprobe tst_async tst_workerpool tst_snapshotsavejob tst_bootjob tst_vmmanagerstates tst_vmteardown tst_agentclient tst_forwardedstream tst_vmmanager tst_router tst_requestauth tst_httpmapping
     echo "== running the teardown suites under the asan preset"
-    ctest --test-dir build/asan --output-on-failure --timeout 600 -j2 -R '^(tst_kvmbootprobe|tst_async|tst_workerpool|tst_snapshotsavejob|tst_bootjob|tst_vmteardown|tst_agentclient|tst_forwardedstream|tst_vmmanager|tst_router|tst_requestauth|tst_httpmapping)$'
+    ctest --test-dir build/asan --output-on-failure --timeout 600 -j2 -R '^(tst_kvmbootprobe|tst_async|tst_workerpool|tst_snapshotsavejob|tst_bootjob|tst_vmmanagerstates|tst_vmteardown|tst_agentclient|tst_forwardedstream|tst_vmmanager|tst_router|tst_requestauth|tst_httpmapping)$'
     echo "== running the test suite"
     ctest --test-dir build/dev --output-on-failure --timeout 1200 -j2 "$@"
     ;;

@@ -13,6 +13,8 @@
 #include <QPointer>
 #include <QSet>
 
+#include <functional>
+
 namespace FakeVmm {
 
 class Instance final : public Vmm::VmmInstance {
@@ -111,13 +113,18 @@ public:
     {
         auto i = std::make_unique<Instance>(spec, m_agentSocket);
         m_last = i.get();
+        if (m_setup)
+            m_setup(i.get());
         return i;
     }
     Instance *last() const { return m_last; }
+    // Applied to every instance made from now on (hold or fail its calls).
+    void setInstanceSetup(std::function<void(Instance *)> setup) { m_setup = std::move(setup); }
 
 private:
     QString m_agentSocket;
     mutable QPointer<Instance> m_last;
+    std::function<void(Instance *)> m_setup;
 };
 
 } // namespace FakeVmm

@@ -5,6 +5,8 @@
 #include <QDeadlineTimer>
 #include <QFile>
 #include <QProcess>
+#include <QProcessEnvironment>
+#include <QStringList>
 #include <QTest>
 
 namespace HostAgent {
@@ -20,6 +22,45 @@ inline bool start(QProcess &p, const QString &socket)
     while (!QFile::exists(socket) && !d.hasExpired())
         QTest::qWait(10);
     return QFile::exists(socket);
+}
+
+// The commands the host runs in a guest to set it up after a restore or a
+// fork (the clock, the host name) would change this machine when the "guest"
+// is the host agent. With these stubs first on the agent's PATH they only
+// write their arguments to <stubDir>/<command>.args.
+inline const QStringList kStubbedCommands{QStringLiteral("date"), QStringLiteral("hostname")};
+
+inline bool writeCommandStubs(const QString &stubDir)
+{
+    for (const QString &command : kStubbedCommands) {
+        QFile f(stubDir + QLatin1Char('/') + command);
+        if (!f.open(QIODevice::WriteOnly))
+            return false;
+        f.write("#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/" + command.toUtf8() + ".args\"\n");
+        f.close();
+        f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    }
+    return true;
+}
+
+// As start(), with the command stubs in stubDir first on the agent's PATH.
+inline bool startWithStubs(QProcess &p, const QString &socket, const QString &stubDir)
+{
+    if (!writeCommandStubs(stubDir))
+        return false;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("PATH"), stubDir + QLatin1Char(':') + env.value(QStringLiteral("PATH")));
+    p.setProcessEnvironment(env);
+    return start(p, socket);
+}
+
+// What a stub was called with, one line per call.
+inline QStringList stubCalls(const QString &stubDir, const QString &command)
+{
+    QFile f(stubDir + QLatin1Char('/') + command + QStringLiteral(".args"));
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
 }
 
 inline void stop(QProcess &p)

@@ -12,6 +12,7 @@
 #include "core/image/imagebuilder.h"
 #include "core/vm/bootjob.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
 #include <QProcess>
@@ -121,7 +122,9 @@ private Q_SLOTS:
         qputenv("MVS_RUNTIME_DIR", m_dir.filePath(QStringLiteral("run")).toUtf8());
         m_agentSocket = m_dir.filePath(QStringLiteral("agent.sock"));
         m_silentSocket = m_dir.filePath(QStringLiteral("nobody-listens.sock"));
-        QVERIFY(HostAgent::start(m_agent, m_agentSocket));
+        // The restored guest's clock step must not set this machine's clock.
+        QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("stubs"))));
+        QVERIFY(HostAgent::startWithStubs(m_agent, m_agentSocket, m_dir.filePath(QStringLiteral("stubs"))));
     }
     void cleanupTestCase() { HostAgent::stop(m_agent); }
 
@@ -168,6 +171,13 @@ private Q_SLOTS:
         QCOMPARE(host.attachedSpec.kernelPath, QStringLiteral("/boot/vmlinuz-test"));
         QCOMPARE(host.attachedSpec.initramfsPath, QStringLiteral("/boot/initramfs-test"));
         QVERIFY(!host.calls.contains(QStringLiteral("disk-dir"))); // no disk to copy
+        // The guest's clock was set to now, in one exec with the RNG reseed
+        // (which fails on the host agent, logged, not fatal).
+        const QStringList dates = HostAgent::stubCalls(m_dir.filePath(QStringLiteral("stubs")), QStringLiteral("date"));
+        QCOMPARE(dates.size(), 1);
+        QVERIFY2(dates.first().startsWith(QStringLiteral("-u -s @")), qPrintable(dates.first()));
+        const qint64 setTo = dates.first().mid(7).toLongLong();
+        QVERIFY2(qAbs(setTo - QDateTime::currentSecsSinceEpoch()) <= 5, qPrintable(dates.first()));
     }
 
     // Adopt: the VMM left running is taken over in its own runtime directory.
