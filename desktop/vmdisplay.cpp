@@ -92,6 +92,8 @@ void VmDisplay::connectNow()
         m_forward->setParent(this);
     }
     m_vnc = new Vnc::VncConnection(this);
+    const Templates::DesktopSpec &desktop = m_vm->vmTemplate().desktop;
+    m_vnc->setMaxScreenSize(QSize(qMax(desktop.width, kMaxGuestScreenWidth), qMax(desktop.height, kMaxGuestScreenHeight)));
     connect(m_vnc, &Vnc::VncConnection::connected, this, &VmDisplay::onConnected);
     connect(m_vnc, &Vnc::VncConnection::disconnected, this, [this](Vnc::VncConnection::Error, const QString &message) { onDisconnected(message); });
     connect(m_vnc, &Vnc::VncConnection::frameUpdated, this, [this]() {

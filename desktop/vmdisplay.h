@@ -48,6 +48,10 @@ public:
     static constexpr int kSettleMs = 150;
     static constexpr int kFreshMaxMs = 2000;
     static constexpr int kButtonPauseMs = 25;
+    // The largest screen a guest may announce: its template's size or 4K
+    // UHD, whichever is larger (a larger one ends the connection).
+    static constexpr int kMaxGuestScreenWidth = 3840;
+    static constexpr int kMaxGuestScreenHeight = 2160;
 
     // The VM must be running and outlive this object (DisplayHub drops its
     // displays when their VM stops).

@@ -165,6 +165,8 @@ struct VncConnection::Private {
     bool passwordRequested = false;
     bool fullUpdateWanted = false;
     QString lastMessage;
+    QString refusal; // why the client ended the connection itself (it outranks libvncclient's last word)
+    QSize maxScreen{kDefaultMaxScreenWidth, kDefaultMaxScreenHeight};
 
     // What waiting for the server found.
     enum class Wait { Readable, Nothing, Failed };
@@ -251,6 +253,11 @@ void VncConnection::setCompressLevel(int level)
 void VncConnection::setConnectTimeout(int seconds)
 {
     MVS_VNC_SETTING(d->connectTimeout = qMax(1, seconds));
+}
+
+void VncConnection::setMaxScreenSize(const QSize &size)
+{
+    MVS_VNC_SETTING(d->maxScreen = size.expandedTo(QSize(1, 1)));
 }
 
 #undef MVS_VNC_SETTING
@@ -498,7 +505,8 @@ bool VncConnection::Private::establishConnection(rfbClient *cl)
     if (!rfbInitClient(cl, nullptr, nullptr)) {
         const QString where = port > 0 ? QStringLiteral("%1:%2").arg(QString::fromLocal8Bit(host)).arg(port) : QString::fromLocal8Bit(host);
         const Error err = stop.load() ? Error::None : passwordRequested ? Error::AuthenticationFailed : Error::ConnectFailed;
-        finish(err, QStringLiteral("%1: %2").arg(where, lastMessage.isEmpty() ? QStringLiteral("connection failed") : lastMessage));
+        const QString why = !refusal.isEmpty() ? refusal : lastMessage.isEmpty() ? QStringLiteral("connection failed") : lastMessage;
+        finish(err, QStringLiteral("%1: %2").arg(where, why));
         return false;
     }
     {
@@ -570,7 +578,7 @@ void VncConnection::Private::closeConnection(rfbClient *cl, Error err)
     if (err == Error::None)
         message = QStringLiteral("disconnected");
     else
-        message = lastMessage.isEmpty() ? QStringLiteral("connection lost") : lastMessage;
+        message = !refusal.isEmpty() ? refusal : lastMessage.isEmpty() ? QStringLiteral("connection lost") : lastMessage;
     finish(err, message);
 }
 
@@ -628,6 +636,14 @@ rfbBool VncConnection::Private::hookMallocFrameBuffer(rfbClient *cl)
     Private *p = self(cl);
     const int w = qMax(0, cl->width);
     const int h = qMax(0, cl->height);
+    if (w > p->maxScreen.width() || h > p->maxScreen.height()) {
+        p->refusal = QStringLiteral("the VNC server announced a %1x%2 screen, larger than the %3x%4 this connection allows")
+                         .arg(w)
+                         .arg(h)
+                         .arg(p->maxScreen.width())
+                         .arg(p->maxScreen.height());
+        return FALSE;
+    }
     p->fb.assign(size_t(w) * size_t(h), 0u);
     cl->frameBuffer = reinterpret_cast<uint8_t *>(p->fb.data());
     p->dirty = QRegion();

@@ -60,6 +60,12 @@ public:
     void setQualityLevel(int level);
     void setCompressLevel(int level); // 0..9, default 1
     void setConnectTimeout(int seconds); // default 10
+    // The largest screen the server may announce, at connection or by a
+    // resize; a larger one ends the connection (a hostile server would have
+    // the client allocate width x height x 4 bytes twice). Default: 8K UHD.
+    static constexpr int kDefaultMaxScreenWidth = 7680;
+    static constexpr int kDefaultMaxScreenHeight = 4320;
+    void setMaxScreenSize(const QSize &size);
 
     // Starts the VNC thread. A path to a Unix socket connects there.
     void connectToHost(const QString &host, quint16 port);
