@@ -6,6 +6,7 @@
 #include <QFileInfo>
 #include <QStandardPaths>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace Core::Paths {
@@ -68,6 +69,33 @@ Core::Result ensurePrivateDir(const QString &path)
         return Error(ErrorCode::Io, QStringLiteral("cannot create directory %1").arg(path));
     QFile::setPermissions(path, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
     return {};
+}
+
+Core::Result ensureOwnedPrivateDir(const QString &path)
+{
+    if (!QFileInfo::exists(path) && !QFileInfo(path).isSymLink() && !QDir().mkpath(path))
+        return Error(ErrorCode::Io, QStringLiteral("cannot create directory %1").arg(path));
+    // Never trust a directory someone else made (a shared /tmp): it must be
+    // a real directory, not a link, and ours; then only we may use it.
+    struct stat st { };
+    if (::lstat(QFile::encodeName(path).constData(), &st) != 0)
+        return Error(ErrorCode::Io, QStringLiteral("cannot read directory %1").arg(path));
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode))
+        return Error(ErrorCode::PermissionDenied, QStringLiteral("%1 is not a directory but a link or a file; refusing to use it (remove it)").arg(path));
+    if (st.st_uid != ::geteuid())
+        return Error(ErrorCode::PermissionDenied,
+                     QStringLiteral("%1 belongs to another user (uid %2); refusing to use it (remove it, or set MVS_RUNTIME_DIR)").arg(path).arg(st.st_uid));
+    if ((st.st_mode & 07777) != 0700 && ::chmod(QFile::encodeName(path).constData(), 0700) != 0)
+        return Error(ErrorCode::Io, QStringLiteral("cannot make directory %1 private").arg(path));
+    return {};
+}
+
+Core::Expected<QString> ensureRuntimeDir()
+{
+    const QString dir = runtimeDir();
+    if (auto ok = ensureOwnedPrivateDir(dir); !ok)
+        return ok.error();
+    return dir;
 }
 
 QStringList templateSearchPath()

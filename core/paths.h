@@ -19,6 +19,13 @@ QString runtimeDir();
 
 // Create a directory (and parents) with mode 0700 if missing.
 Core::Result ensurePrivateDir(const QString &path);
+// As ensurePrivateDir, but one that exists must be a real directory (not a
+// link) owned by this user, else PermissionDenied: a directory someone else
+// made in a shared place (/tmp) is never used.
+Core::Result ensureOwnedPrivateDir(const QString &path);
+// The runtime directory (sockets, VMM state, probe verdicts), made or
+// checked as ensureOwnedPrivateDir does.
+Core::Expected<QString> ensureRuntimeDir();
 
 // Where template YAML files are searched: MVS_TEMPLATE_PATH (colon-separated),
 // the user's config dir, the installed share dir, then the source tree.

@@ -197,9 +197,10 @@ Core::Expected<Vmm::VmmInstance *> VirtualMachine::attachInstance(Vmm::VmSpec sp
 
 Core::Expected<QString> VirtualMachine::makeRuntimeDir()
 {
-    const QString base = Core::Paths::runtimeDir();
-    if (auto ok = Core::Paths::ensurePrivateDir(base); !ok)
-        return ok.error();
+    const auto runtime = Core::Paths::ensureRuntimeDir();
+    if (!runtime)
+        return runtime.error();
+    const QString base = *runtime;
     m_runtimeDir = std::make_unique<QTemporaryDir>(base + QLatin1Char('/') + m_name.left(32) + QStringLiteral("-XXXXXX"));
     if (!m_runtimeDir->isValid())
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a runtime directory under %1").arg(base));

@@ -77,6 +77,8 @@ QString verdictPath(const QString &binary, const QString &kernelPath)
 
 std::optional<KvmBootProbe::Verdict> readVerdict(const QString &path)
 {
+    if (!Core::Paths::ensureRuntimeDir())
+        return std::nullopt; // a runtime directory not ours holds no verdict we trust
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
         return std::nullopt;
@@ -90,6 +92,8 @@ std::optional<KvmBootProbe::Verdict> readVerdict(const QString &path)
 
 void writeVerdict(const QString &path, const KvmBootProbe::Verdict &v)
 {
+    if (!Core::Paths::ensureRuntimeDir())
+        return; // never write into a runtime directory that is not ours
     QDir().mkpath(QFileInfo(path).absolutePath());
     QSaveFile out(path);
     if (!out.open(QIODevice::WriteOnly))
