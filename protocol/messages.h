@@ -4,7 +4,8 @@
 // Conversation:
 //  - The agent sends Announce on stream 0 whenever it (re)opens its channel.
 //  - The host sends Hello on stream 0 with a fresh nonce: on connecting, on
-//    every Announce, and (as a safety net) periodically until it sees the
+//    an Announce (at most one per AgentClient::kMinHelloIntervalMs), and (as
+//    a safety net) periodically until it sees the
 //    HelloAck that echoes its latest nonce. The agent answers every Hello with
 //    HelloAck carrying the same nonce. A Hello always starts a fresh session:
 //    the agent cancels every stream of the previous one (kills its processes,

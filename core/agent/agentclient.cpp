@@ -23,6 +23,8 @@ AgentClient::AgentClient(Vmm::AgentEndpoint endpoint, QObject *parent)
     connect(&m_retryTimer, &QTimer::timeout, this, &AgentClient::tryConnect);
     m_helloTimer.setInterval(kHelloRetryMs);
     connect(&m_helloTimer, &QTimer::timeout, this, &AgentClient::sendHello);
+    m_announcedHello.setSingleShot(true);
+    connect(&m_announcedHello, &QTimer::timeout, this, &AgentClient::sendHello);
     m_deadlineTimer.setSingleShot(true);
     connect(&m_deadlineTimer, &QTimer::timeout, this, [this]() {
         if (m_ready || m_connectPromise.isResolved())
@@ -103,6 +105,21 @@ void AgentClient::sendHello()
     hello.client = "microvm-sandbox " MVS_VERSION;
     m_nonce = hello.nonce;
     send(MsgType::Hello, 0, hello.encode());
+    m_sinceHello.start();
+}
+
+// The agent (re)opened its port: an earlier Hello may be lost. Send one now,
+// or once kMinHelloIntervalMs after the last; many Announces, one Hello.
+void AgentClient::helloAnnounced()
+{
+    if (m_announcedHello.isActive())
+        return;
+    const qint64 since = m_sinceHello.isValid() ? m_sinceHello.elapsed() : kMinHelloIntervalMs;
+    if (since >= kMinHelloIntervalMs) {
+        sendHello();
+        return;
+    }
+    m_announcedHello.start(int(kMinHelloIntervalMs - since));
 }
 
 void AgentClient::onReadyRead()
@@ -179,6 +196,7 @@ void AgentClient::onDisconnected()
         // QEMU's chardev drops a client it cannot serve yet; CH resets when
         // the guest is not listening yet. Both mean: try again shortly.
         m_helloTimer.stop();
+        m_announcedHello.stop();
         m_retryTimer.start(kReconnectIntervalMs);
         return;
     }
@@ -192,6 +210,7 @@ void AgentClient::dropConnection(const Core::Error &error)
     const bool wasReady = m_ready;
     m_ready = false;
     m_helloTimer.stop();
+    m_announcedHello.stop();
     // Detached before the calls fail: their callbacks may close() us.
     if (QLocalSocket *socket = std::exchange(m_socket, nullptr)) {
         socket->disconnect(this);
@@ -209,6 +228,7 @@ void AgentClient::close()
     m_retryTimer.stop();
     m_deadlineTimer.stop();
     m_helloTimer.stop();
+    m_announcedHello.stop();
     m_ready = false;
     failAll(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the agent connection was closed")));
     m_connectPromise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the agent connection was closed"));
@@ -259,7 +279,7 @@ void AgentClient::handleConnectionFrame(MsgType type, std::string_view payload)
     switch (type) {
     case MsgType::Announce:
         if (!m_ready)
-            sendHello(); // the agent (re)opened its port: our earlier Hello may be lost
+            helloAnnounced();
         return;
     case MsgType::HelloAck: return onHelloAck(payload);
     case MsgType::Error: {
@@ -286,6 +306,7 @@ void AgentClient::onHelloAck(std::string_view payload)
         return;
     }
     m_helloTimer.stop();
+    m_announcedHello.stop();
     m_deadlineTimer.stop();
     m_info = AgentInfo{QString::fromStdString(ack.agentVersion), QString::fromStdString(ack.bootId), ack.maxPayload};
     m_ready = true;

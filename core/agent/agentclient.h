@@ -14,6 +14,7 @@
 #include <QLocalSocket>
 #include <QObject>
 #include <QPointer>
+#include <QElapsedTimer>
 #include <QTimer>
 
 #include <memory>
@@ -38,6 +39,9 @@ class AgentClient final : public QObject {
     Q_DISABLE_COPY_MOVE(AgentClient)
 public:
     static constexpr int kHelloRetryMs = 1000; // resend Hello until answered
+    // An Announce from the agent asks for a Hello at once, but at most one
+    // per this interval: a guest spamming Announce gets no flood of Hellos.
+    static constexpr int kMinHelloIntervalMs = 100;
     static constexpr int kReconnectIntervalMs = 20; // socket not there / refused yet
     static constexpr int kVsockConnectTimeoutMs = 3000; // CONNECT -> OK
     static constexpr qint64 kWriteHighWater = 4 << 20; // stop feeding uploads above this
@@ -99,6 +103,7 @@ private:
     void onDisconnected();
     void dropConnection(const Core::Error &error);
     void sendHello();
+    void helloAnnounced();
     void handleFrame(const Protocol::Frame &frame);
     void handleConnectionFrame(Protocol::MsgType type, std::string_view payload);
     void onHelloAck(std::string_view payload);
@@ -118,6 +123,8 @@ private:
     QLocalSocket *m_socket = nullptr;
     QTimer m_retryTimer;
     QTimer m_helloTimer;
+    QTimer m_announcedHello; // the one Hello an Announce asked for, paced
+    QElapsedTimer m_sinceHello;
     QTimer m_deadlineTimer;
     qint64 m_deadline = 0;
     bool m_vsockHandshake = false;

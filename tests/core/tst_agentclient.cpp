@@ -43,7 +43,7 @@ QByteArray frame(Protocol::MsgType type, quint32 stream, const std::string &payl
 // does what the test asks with the next request.
 class FakeAgent : public QObject {
 public:
-    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload };
+    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload, AnnounceSpam };
     FakeAgent(const QString &path, Mode mode)
         : m_mode(mode)
     {
@@ -52,10 +52,13 @@ public:
         connect(&m_server, &QLocalServer::newConnection, this, [this]() {
             m_sock = m_server.nextPendingConnection();
             connect(m_sock, &QLocalSocket::readyRead, this, [this]() { onData(); });
+            if (m_mode == Mode::AnnounceSpam)
+                announce(1000);
         });
     }
     QByteArray preamble;
     QList<QPair<Protocol::MsgType, quint32>> received; // every frame after the handshake
+    int hellos = 0;
 
 private:
     void onData()
@@ -74,9 +77,15 @@ private:
         m_reader.feed(data.constData(), size_t(data.size()));
         Protocol::Frame f;
         while (m_reader.next(&f) == Protocol::FrameReader::Status::Frame) {
+            const auto type = static_cast<Protocol::MsgType>(f.header.type);
+            if (type == Protocol::MsgType::Hello)
+                ++hellos;
+            if (m_mode == Mode::AnnounceSpam) {
+                announce(50); // never answered: more Announces instead
+                continue;
+            }
             if (m_mode == Mode::Silent)
                 continue;
-            const auto type = static_cast<Protocol::MsgType>(f.header.type);
             if (type != Protocol::MsgType::Hello)
                 received.append({type, f.header.stream});
             if (type == Protocol::MsgType::Hello) {
@@ -104,6 +113,14 @@ private:
             }
         }
     }
+    void announce(int times)
+    {
+        QByteArray burst;
+        for (int i = 0; i < times; ++i)
+            burst += frame(Protocol::MsgType::Announce, 0, Protocol::Announce{}.encode());
+        m_sock->write(burst);
+    }
+
     Mode m_mode;
     QLocalServer m_server;
     QLocalSocket *m_sock = nullptr;
@@ -318,6 +335,22 @@ private Q_SLOTS:
         QVERIFY(!info);
         QCOMPARE(info.error().code, Core::ErrorCode::Timeout);
         QVERIFY(!client.isReady());
+    }
+
+    // A guest spamming Announce before the handshake gets at most one Hello
+    // per AgentClient::kMinHelloIntervalMs, not one per Announce.
+    void announceSpamGetsPacedHellos()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("spam.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::AnnounceSpam);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        const int waitMs = 1500;
+        auto info = await(client.connectToAgent(waitMs), 10000);
+        QVERIFY(!info);
+        QCOMPARE(info.error().code, Core::ErrorCode::Timeout);
+        QVERIFY(fake.hellos >= 2);
+        const int bound = waitMs / Agent::AgentClient::kMinHelloIntervalMs + waitMs / Agent::AgentClient::kHelloRetryMs + 3;
+        QVERIFY2(fake.hellos <= bound, qPrintable(QStringLiteral("%1 Hellos for thousands of Announces (bound %2)").arg(fake.hellos).arg(bound)));
     }
 
     void silentAgentTimesOut()
