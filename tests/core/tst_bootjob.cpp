@@ -73,13 +73,8 @@ private:
     std::unique_ptr<Agent::AgentClient> m_agent;
 };
 
-template<typename T>
-Core::Expected<T> finish(const Core::Future<T> &f, int timeoutMs = 300000)
-{
-    if (!QTest::qWaitFor([&]() { return f.isFinished(); }, timeoutMs))
-        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the test gave up waiting"));
-    return f.result();
-}
+// A boot that builds the minimal image on a first run takes minutes.
+constexpr int kFirstBootMs = 300000;
 
 BootJob::Request baseRequest(BootJob::Kind kind, const QString &name)
 {
@@ -141,7 +136,7 @@ private Q_SLOTS:
         request.image = minimalTemplate().image;
         request.agentBinary = QStringLiteral(MVS_AGENT_BINARY);
         BootJob job(host, request);
-        const auto r = finish(job.run());
+        const auto r = await(job.run(), kFirstBootMs);
         QVERIFY2(r.hasValue(), r ? "" : qPrintable(r.error().message));
         QVERIFY(!r->agentVersion.isEmpty());
         QVERIFY(!r->paused);
@@ -151,7 +146,7 @@ private Q_SLOTS:
         QVERIFY(!host.attachedSpec.kernelCmdline.contains(QStringLiteral("root=")));
         QVERIFY(host.attachedSpec.disks.isEmpty());
         // Once only.
-        QCOMPARE(finish(job.run()).error().code, Core::ErrorCode::InvalidState);
+        QCOMPARE(await(job.run(), kFirstBootMs).error().code, Core::ErrorCode::InvalidState);
     }
 
     // Restore: the VMM loads the snapshot's state with the accelerator and
@@ -164,7 +159,7 @@ private Q_SLOTS:
         BootJob::Request request = baseRequest(BootJob::Kind::Restore, QStringLiteral("restored"));
         request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
         BootJob job(host, request);
-        const auto r = finish(job.run());
+        const auto r = await(job.run(), kFirstBootMs);
         QVERIFY2(r.hasValue(), r ? "" : qPrintable(r.error().message));
         QCOMPARE(host.instance()->log(), QStringList{QStringLiteral("load")});
         QCOMPARE(host.attachedSpec.accel, QStringLiteral("tcg"));
@@ -191,7 +186,7 @@ private Q_SLOTS:
         request.adopted.runtimeDir = m_dir.filePath(QStringLiteral("left-running"));
         request.adopted.accel = QStringLiteral("kvm");
         BootJob job(host, request);
-        const auto r = finish(job.run());
+        const auto r = await(job.run(), kFirstBootMs);
         QCOMPARE(host.attachedSpec.runtimeDir, m_dir.filePath(QStringLiteral("left-running")));
         QCOMPARE(host.attachedSpec.accel, QStringLiteral("kvm"));
         QVERIFY(host.attachedSpec.persistent);
@@ -211,7 +206,7 @@ private Q_SLOTS:
         BootJob::Request request = baseRequest(BootJob::Kind::Restore, QStringLiteral("fails"));
         request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
         BootJob job(host, request);
-        const auto r = finish(job.run(), 10000);
+        const auto r = await(job.run(), 10000);
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
         QCOMPARE(r.error().message, QStringLiteral("QEMU exited during start"));
@@ -228,7 +223,7 @@ private Q_SLOTS:
         request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
         request.readyTimeoutMs = 1500;
         BootJob job(host, request);
-        const auto r = finish(job.run(), 30000);
+        const auto r = await(job.run(), 30000);
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::Timeout);
         QVERIFY2(r.error().message.contains(QStringLiteral("did not reach its guest agent within 1 s (TCG)")), qPrintable(r.error().message));
@@ -250,7 +245,7 @@ private Q_SLOTS:
         QVERIFY(!r.isFinished());
         job.abandon();
         host.instance()->release(QStringLiteral("load"));
-        const auto ended = finish(r, 10000);
+        const auto ended = await(r, 10000);
         QVERIFY(!ended);
         QCOMPARE(ended.error().code, Core::ErrorCode::Cancelled);
         QCOMPARE(host.calls, QStringList{QStringLiteral("instance")});
@@ -269,7 +264,7 @@ private Q_SLOTS:
         QVERIFY(host.instance()->isHolding(QStringLiteral("load")));
         job.reset();
         host.instance()->release(QStringLiteral("load"));
-        const auto ended = finish(r, 10000);
+        const auto ended = await(r, 10000);
         QVERIFY(!ended);
         QCOMPARE(ended.error().code, Core::ErrorCode::Cancelled);
         QCOMPARE(host.calls, QStringList{QStringLiteral("instance")});
