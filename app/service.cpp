@@ -2,6 +2,7 @@
 
 #include "app/clioptions.h"
 
+#include "core/vm/statedirlock.h"
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
 #include "server/api.h"
@@ -71,7 +72,12 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     if (!driver)
         return driver.error();
     s->m_driver = std::move(*driver);
-    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, options.stateDir);
+    const QString stateDir = options.stateDir.isEmpty() ? Vm::VmManager::defaultStateDir() : options.stateDir;
+    auto lock = Vm::StateDirLock::acquire(stateDir);
+    if (!lock)
+        return lock.error();
+    s->m_stateLock = std::move(*lock);
+    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, stateDir);
     s->m_manager->setDetachable(options.detachableVms);
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
     s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get());

@@ -21,6 +21,7 @@ class Api;
 class HttpAdapter;
 } // namespace Server
 namespace Vm {
+class StateDirLock;
 class VmManager;
 }
 
@@ -79,6 +80,7 @@ private:
     QString m_tokenSource;
     bool m_tokenCreated = false;
     QString m_url;
+    std::unique_ptr<Vm::StateDirLock> m_stateLock; // held until after the manager is gone
     std::unique_ptr<Vmm::VmmDriver> m_driver;
     std::unique_ptr<Vm::VmManager> m_manager;
     std::unique_ptr<Desktop::DisplayHub> m_displays;

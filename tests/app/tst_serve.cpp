@@ -205,6 +205,28 @@ private Q_SLOTS:
         QVERIFY2(last.contains("in use"), last.constData());
     }
 
+    // One data directory, one service: a second --serve on the first one's
+    // directory (on another port) exits 1 naming the holder and its pid,
+    // and the first one serves on untouched.
+    void secondServiceOnTheSameDataIsRefused()
+    {
+        const QProcessEnvironment env = environment(QStringLiteral("lock"));
+        QProcess first;
+        QByteArray err;
+        const quint16 port = freePort();
+        QVERIFY2(start(first, env, port, &err), err.constData());
+        QProcess second;
+        second.setProcessEnvironment(env);
+        second.start(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("--serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(freePort())});
+        QVERIFY(second.waitForFinished(kStartTimeoutMs));
+        QCOMPARE(second.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(second.exitCode(), 1);
+        const QByteArray last = second.readAllStandardError().trimmed().split('\n').last();
+        QVERIFY2(last.contains(QByteArray("in use by microvm-sandbox (pid ").append(QByteArray::number(first.processId()))), last.constData());
+        QCOMPARE(get(port, QStringLiteral("/api/v1/health")), 200);
+        QCOMPARE(terminate(first), 0);
+    }
+
     void sigtermStopsRunningVmsAndTheyAreListedAgain()
     {
         QProcessEnvironment env = environment(QStringLiteral("e"));
