@@ -35,10 +35,14 @@ Core::Error buildError(const QString &m)
     return Core::Error(Core::ErrorCode::ImageBuild, m);
 }
 
-QString imagesDir()
+} // namespace
+
+QString ImageBuilder::imagesDir()
 {
     return Core::Paths::cacheDir() + QStringLiteral("/images");
 }
+
+namespace {
 
 Core::Expected<QByteArray> sha256OfFile(const QString &path)
 {
@@ -172,7 +176,7 @@ public:
         , m_key(key)
         , m_cancel(cancel)
         , m_report(report)
-        , m_images(imagesDir())
+        , m_images(ImageBuilder::imagesDir())
         , m_lock(m_images + QLatin1Char('/') + key + QStringLiteral(".lock"))
     {
     }

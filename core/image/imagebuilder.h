@@ -40,6 +40,8 @@ public:
     explicit ImageBuilder(QObject *parent = nullptr);
     ~ImageBuilder() override;
 
+    // Where built images live (under the cache directory).
+    static QString imagesDir();
     static Core::Expected<QString> cacheKey(const Templates::ImageRecipe &recipe, const QString &agentBinary);
     // The cached image for this recipe, if it was built.
     static Core::Expected<GuestImage> cached(const Templates::ImageRecipe &recipe, const QString &agentBinary);

@@ -93,6 +93,39 @@ QJsonObject SnapshotInfo::toJson() const
     };
 }
 
+namespace {
+
+// A name inside the snapshot's directory: no separator, not "." or "..".
+bool isPlainFileName(const QString &name)
+{
+    return !name.isEmpty() && !name.contains(QLatin1Char('/')) && name != QLatin1String(".") && name != QLatin1String("..");
+}
+
+// A host path the manifest names (the image it was taken from): absolute
+// and clean, so it means what it says (ImageBuilder's directory is checked
+// at restore, SnapshotStore::checkImagePaths).
+bool isCleanAbsolutePath(const QString &path)
+{
+    return path.startsWith(QLatin1Char('/')) && QDir::cleanPath(path) == path && !path.contains(QLatin1String("/../"));
+}
+
+// What is wrong with the paths of a manifest read back, or empty.
+QString pathProblem(const SnapshotInfo &s)
+{
+    for (const QString &path : {s.kernelPath, s.initramfsPath, s.baseDiskPath})
+        if (!path.isEmpty() && !isCleanAbsolutePath(path))
+            return QStringLiteral("image path %1 is not a clean absolute path").arg(path);
+    if (s.diskFile.isEmpty())
+        return {};
+    if (!isPlainFileName(s.diskFile))
+        return QStringLiteral("disk file %1 is not a file of the snapshot").arg(s.diskFile);
+    if (std::none_of(s.files.begin(), s.files.end(), [&s](const SnapshotFile &x) { return x.name == s.diskFile; }))
+        return QStringLiteral("disk file %1 has no checksum").arg(s.diskFile);
+    return {};
+}
+
+} // namespace
+
 Core::Expected<SnapshotInfo> SnapshotInfo::fromJson(const QJsonObject &o)
 {
     auto bad = [](const QString &why) { return Core::Error(Core::ErrorCode::Corrupted, QStringLiteral("bad snapshot manifest: %1").arg(why)); };
@@ -121,7 +154,7 @@ Core::Expected<SnapshotInfo> SnapshotInfo::fromJson(const QJsonObject &o)
         const QJsonObject f = v.toObject();
         SnapshotFile file{f.value(QStringLiteral("name")).toString(), f.value(QStringLiteral("size")).toInteger(-1),
                           f.value(QStringLiteral("sha256")).toString()};
-        if (file.name.isEmpty() || file.name.contains(QLatin1Char('/')) || file.size < 0 || file.sha256.size() != 64)
+        if (!isPlainFileName(file.name) || file.size < 0 || file.sha256.size() != 64)
             return bad(QStringLiteral("a file entry is incomplete"));
         s.files << file;
     }
@@ -131,6 +164,8 @@ Core::Expected<SnapshotInfo> SnapshotInfo::fromJson(const QJsonObject &o)
     for (const QString &f : std::as_const(s.stateFiles))
         if (std::none_of(s.files.begin(), s.files.end(), [&f](const SnapshotFile &x) { return x.name == f; }))
             return bad(QStringLiteral("state file %1 has no checksum").arg(f));
+    if (const QString why = pathProblem(s); !why.isEmpty())
+        return bad(why);
     return s;
 }
 
@@ -424,6 +459,23 @@ Core::Result SnapshotStore::syncFiles(const SnapshotInfo &info)
     return {};
 }
 
+Core::Result SnapshotStore::checkImagePaths(const SnapshotInfo &info, const QString &imagesDir)
+{
+    const QString root = QFileInfo(imagesDir).canonicalFilePath();
+    for (const QString &path : {info.kernelPath, info.initramfsPath, info.baseDiskPath}) {
+        if (path.isEmpty())
+            continue;
+        const QString real = QFileInfo(path).canonicalFilePath();
+        if (real.isEmpty())
+            return Core::Error(Core::ErrorCode::NotFound,
+                               QStringLiteral("snapshot %1: its image file %2 is gone (rebuild the template's image)").arg(info.name, path));
+        if (root.isEmpty() || !real.startsWith(root + QLatin1Char('/')))
+            return Core::Error(Core::ErrorCode::Corrupted,
+                               QStringLiteral("snapshot %1: its image file %2 is outside the image cache %3").arg(info.name, path, imagesDir));
+    }
+    return {};
+}
+
 Core::Result SnapshotStore::verify(const SnapshotInfo &info)
 {
     const QDir dir(info.directory);
@@ -475,9 +527,11 @@ Core::Result SnapshotStore::remove(const QString &name) const
     return {};
 }
 
-void SnapshotStore::removeAll() const
+Core::Result SnapshotStore::removeAll() const
 {
-    QDir(m_root).removeRecursively();
+    if (!QDir(m_root).removeRecursively() || QFileInfo::exists(m_root))
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot delete the snapshots in %1").arg(m_root));
+    return {};
 }
 
 } // namespace Snapshot

@@ -97,12 +97,16 @@ public:
     // Blocking. Every file listed exists with its size and checksum;
     // Corrupted names the first that does not.
     static Core::Result verify(const SnapshotInfo &info);
+    // The image files a snapshot boots from (kernel, initramfs, base disk)
+    // exist and lie in imagesDir once links are resolved: NotFound or
+    // Corrupted otherwise. A manifest never makes the VMM open another file.
+    static Core::Result checkImagePaths(const SnapshotInfo &info, const QString &imagesDir);
     // Delete a snapshot. Snapshots that named it as their parent get its
     // parent instead (their manifests are rewritten atomically); their files
     // are not touched, nor are the VM's.
     Core::Result remove(const QString &name) const;
     // Delete every snapshot and the root (when the VM is deleted).
-    void removeAll() const;
+    Core::Result removeAll() const;
 
 private:
     Core::Result writeManifest(const QString &dir, const SnapshotInfo &info) const;

@@ -11,6 +11,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 
 namespace Vm {
 namespace {
@@ -145,10 +146,17 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     entry->record.vcpus = vcpus;
     entry->record.memoryMiB = memory;
     entry->record.createdAt = QDateTime::currentDateTimeUtc();
+    // A record that did not load (see loadWarnings) still names its disk.
+    if (QFileInfo::exists(m_registry.records().recordPath(options.name)))
+        return Core::Error(
+            Core::ErrorCode::AlreadyExists,
+            QStringLiteral("the record %1 exists but was not loaded: repair or delete it first").arg(m_registry.records().recordPath(options.name)));
+    // Files an earlier VM of this name left (a delete cut short, a record
+    // lost) are not this VM's: it never boots an old disk.
+    if (auto clean = removeVmFiles(options.name); !clean)
+        return clean.error();
     if (auto ok = m_registry.save(entry->record); !ok)
         return ok.error();
-    // A stale console log of an earlier VM of the same name is not this VM's.
-    QFile::remove(consoleLogPath(options.name));
     Entry *e = m_registry.insert(std::move(entry));
     if (auto ok = ensureVm(e); !ok) {
         // Cannot happen for a template that just loaded; roll back anyway.
@@ -397,20 +405,37 @@ Core::Future<void> VmManager::remove(const QString &name)
     return p.future();
 }
 
+// A VM's files beside its record: console log, writable disk, snapshots.
+// Io when any of them is still there afterwards.
+Core::Result VmManager::removeVmFiles(const QString &name) const
+{
+    const QString disk = diskDir(name);
+    QFile::remove(consoleLogPath(name));
+    if (!QDir(disk).removeRecursively() || QFileInfo::exists(disk))
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot delete the disk of VM %1 (%2)").arg(name, disk));
+    if (auto snapshots = Snapshot::SnapshotStore(snapshotDir(name)).removeAll(); !snapshots)
+        return snapshots;
+    if (QFileInfo::exists(consoleLogPath(name)))
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot delete the console log of VM %1").arg(name));
+    return {};
+}
+
 // The VM is stopped: its record, console log, disk and snapshots go.
 Core::Result VmManager::forget(const QString &name)
 {
     Entry *entry = m_registry.find(name);
     if (!entry)
         return {};
-    if (auto removed = m_registry.records().remove(name); !removed) {
+    // Files first, the record last: a delete that fails halfway (or a crash
+    // in it) leaves a record to delete again, never a disk without one.
+    Core::Result removed = removeVmFiles(name);
+    if (removed)
+        removed = m_registry.records().remove(name);
+    if (!removed) {
         entry->removing = false;
         return removed.error();
     }
     std::unique_ptr<Entry> gone = m_registry.take(name);
-    QFile::remove(consoleLogPath(name));
-    QDir(diskDir(name)).removeRecursively();
-    Snapshot::SnapshotStore(snapshotDir(name)).removeAll();
     if (gone->vm) {
         // This may run inside the VM's own continuation: delete it later.
         gone->vm->disconnect(this);

@@ -181,6 +181,7 @@ private:
     void startEnded(const QString &name, const Core::Result &r);
     Core::Future<void> persistDesiredAfter(const QString &name, Core::Future<void> done, VmRecord::Desired desired);
     Core::Result forget(const QString &name);
+    Core::Result removeVmFiles(const QString &name) const;
 
     const Vmm::VmmDriver &m_driver;
     bool m_detachable = false;

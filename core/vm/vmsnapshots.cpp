@@ -1,5 +1,6 @@
 #include "core/vm/vmsnapshots.h"
 
+#include "core/image/imagebuilder.h"
 #include "core/log.h"
 #include "core/vm/forkjob.h"
 #include "core/vmm/vmminstance.h"
@@ -209,7 +210,11 @@ Core::Future<void> VmSnapshots::restore(const QString &name, const QString &snap
     entry->snapshotting = true;
     const Snapshot::SnapshotInfo snap = *found;
     auto touched = std::make_shared<bool>(false); // the VM was handed the snapshot (else it is as it was)
-    const auto verified = Core::runInThread<void>([snap]() { return Snapshot::SnapshotStore::verify(snap); });
+    const auto verified = Core::runInThread<void>([snap, images = Image::ImageBuilder::imagesDir()]() -> Core::Result {
+        if (auto confined = Snapshot::SnapshotStore::checkImagePaths(snap, images); !confined)
+            return confined;
+        return Snapshot::SnapshotStore::verify(snap);
+    });
     const auto restored = Core::then(verified, this, [this, name, snap, touched]() { return restoreVerified(name, snap, touched.get()); });
     // The snapshot cannot be deleted while it is read. (Released where the
     // caller's future is resolved: a future runs one continuation only.)

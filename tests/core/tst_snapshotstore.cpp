@@ -11,6 +11,7 @@
 #include <QFile>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
+#include <QJsonObject>
 #include <QTest>
 
 #include <thread>
@@ -160,7 +161,7 @@ private Q_SLOTS:
         for (const SnapshotInfo &i : store.list())
             names << i.name;
         QCOMPARE(names, (QStringList{QStringLiteral("s3"), QStringLiteral("s4")}));
-        store.removeAll();
+        QVERIFY(store.removeAll().hasValue());
         QVERIFY(!QFileInfo::exists(store.root()));
     }
 
@@ -185,6 +186,65 @@ private Q_SLOTS:
         for (const char *bad : {"", "Bad", "-x", "a/b", "..", "a b"})
             QVERIFY(!SnapshotStore::validateName(QString::fromLatin1(bad)));
         QVERIFY(store.uniqueName().startsWith(QLatin1String("snap-")));
+    }
+
+    // A manifest names only files of its own directory and clean absolute
+    // image paths; anything else is Corrupted when read back.
+    void manifestPathsAreConfined_data()
+    {
+        QTest::addColumn<QString>("field");
+        QTest::addColumn<QJsonValue>("value");
+        QTest::newRow("disk file up") << QStringLiteral("disk_file") << QJsonValue(QStringLiteral("../../other.qcow2"));
+        QTest::newRow("disk file dotdot") << QStringLiteral("disk_file") << QJsonValue(QStringLiteral(".."));
+        QTest::newRow("disk file absolute") << QStringLiteral("disk_file") << QJsonValue(QStringLiteral("/etc/shadow"));
+        QTest::newRow("disk file unlisted") << QStringLiteral("disk_file") << QJsonValue(QStringLiteral("disk.qcow2"));
+        QTest::newRow("kernel relative") << QStringLiteral("kernel") << QJsonValue(QStringLiteral("vmlinuz"));
+        QTest::newRow("kernel dotdot") << QStringLiteral("kernel") << QJsonValue(QStringLiteral("/cache/../etc/vmlinuz"));
+        QTest::newRow("base disk dotdot") << QStringLiteral("base_disk") << QJsonValue(QStringLiteral("/cache/images/../../root.img"));
+        QTest::newRow("initramfs relative") << QStringLiteral("initramfs") << QJsonValue(QStringLiteral("./initrd"));
+    }
+
+    void manifestPathsAreConfined()
+    {
+        QFETCH(QString, field);
+        QFETCH(QJsonValue, value);
+        SnapshotInfo info = infoFor(QStringLiteral("s"), QString(), 1);
+        info.files = {{QStringLiteral("memory.state"), 4, QString(64, QLatin1Char('a'))}};
+        QVERIFY2(SnapshotInfo::fromJson(info.toJson()).hasValue(), "the unchanged manifest reads back");
+        QJsonObject json = info.toJson();
+        json.insert(field, value);
+        const auto read = SnapshotInfo::fromJson(json);
+        QVERIFY(!read.hasValue());
+        QCOMPARE(read.error().code, Core::ErrorCode::Corrupted);
+    }
+
+    // At restore, the image files must lie in the image cache, links
+    // resolved: a manifest never makes the VMM open another file.
+    void imagePathsMustBeInTheImageCache()
+    {
+        const QString images = m_dir.filePath(QStringLiteral("images"));
+        QVERIFY(QDir().mkpath(images + QStringLiteral("/key")));
+        const QString kernel = images + QStringLiteral("/key/vmlinuz");
+        QVERIFY(writeFile(kernel, "kernel"));
+        const QString outside = m_dir.filePath(QStringLiteral("outside-vmlinuz"));
+        QVERIFY(writeFile(outside, "elsewhere"));
+        const QString link = images + QStringLiteral("/key/link");
+        QVERIFY(QFile::link(outside, link));
+
+        SnapshotInfo info = infoFor(QStringLiteral("s"), QString(), 1);
+        info.kernelPath = kernel;
+        const auto inside = SnapshotStore::checkImagePaths(info, images);
+        QVERIFY2(inside.hasValue(), inside ? "" : qPrintable(inside.error().message));
+        info.kernelPath = outside;
+        QCOMPARE(SnapshotStore::checkImagePaths(info, images).error().code, Core::ErrorCode::Corrupted);
+        info.kernelPath = link;
+        QCOMPARE(SnapshotStore::checkImagePaths(info, images).error().code, Core::ErrorCode::Corrupted);
+        info.kernelPath = images + QStringLiteral("/key/gone");
+        QCOMPARE(SnapshotStore::checkImagePaths(info, images).error().code, Core::ErrorCode::NotFound);
+        info.kernelPath = kernel;
+        info.baseDiskPath = images + QStringLiteral("-evil/root.img"); // a sibling sharing the prefix
+        QVERIFY(writeFile(QDir().mkpath(images + QStringLiteral("-evil")) ? info.baseDiskPath : QString(), "x"));
+        QCOMPARE(SnapshotStore::checkImagePaths(info, images).error().code, Core::ErrorCode::Corrupted);
     }
 
     // Hashed while a writer appends in bursts: the checksum of the whole.

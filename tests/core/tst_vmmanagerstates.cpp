@@ -18,6 +18,7 @@
 #include <QProcess>
 #include <QSet>
 #include <QTemporaryDir>
+#include <QFileInfo>
 #include <QTest>
 
 using namespace E2e;
@@ -149,6 +150,40 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!manager.contains(QStringLiteral("doomed-1")) && !manager.contains(QStringLiteral("doomed-2")), 10000);
         QCOMPARE(manager.names(), QStringList{QStringLiteral("box")});
         E2E_VERIFY_OK(manager.deleteSnapshot(QStringLiteral("box"), QStringLiteral("golden")));
+    }
+
+    // A delete cut short (or a record lost) leaves a disk, snapshots and a
+    // console log without a record: a new VM of that name starts clean,
+    // never from them. A record that did not load is refused, not replaced.
+    void newVmNeverInheritsLeftovers()
+    {
+        FakeVmm::Driver driver(m_agentSocket);
+        const QString dir = stateDir();
+        QVERIFY(QDir().mkpath(dir + QStringLiteral("/box.disk")));
+        QVERIFY(QDir().mkpath(dir + QStringLiteral("/box.snapshots/old")));
+        for (const QString &leftover :
+             {QStringLiteral("/box.disk/overlay.qcow2"), QStringLiteral("/box.snapshots/old/manifest.json"), QStringLiteral("/box.console.log")}) {
+            QFile f(dir + leftover);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("an earlier VM's");
+        }
+        QFile broken(dir + QStringLiteral("/kept.json"));
+        QVERIFY(broken.open(QIODevice::WriteOnly));
+        broken.write("{not a record");
+        broken.close();
+
+        Vm::VmManager manager(driver, dir);
+        QCOMPARE(manager.loadWarnings().size(), 1);
+        E2E_VERIFY_OK(manager.create({QStringLiteral("box"), QStringLiteral("minimal"), 1, 256}));
+        QVERIFY(!QFileInfo::exists(dir + QStringLiteral("/box.disk/overlay.qcow2")));
+        QVERIFY(!QFileInfo::exists(dir + QStringLiteral("/box.snapshots")));
+        QVERIFY(!QFileInfo::exists(dir + QStringLiteral("/box.console.log")));
+        QVERIFY(manager.snapshots(QStringLiteral("box"))->isEmpty());
+
+        const auto refused = manager.create({QStringLiteral("kept"), QStringLiteral("minimal"), 1, 256});
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, Core::ErrorCode::AlreadyExists);
+        QCOMPARE(QFileInfo(dir + QStringLiteral("/kept.json")).size(), qint64(13));
     }
 };
 
