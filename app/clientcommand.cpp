@@ -2,6 +2,7 @@
 
 #include "app/clioptions.h"
 #include "app/serviceclient.h"
+#include "app/terminaltext.h"
 
 #include <QDateTime>
 #include <QEventLoop>
@@ -25,7 +26,7 @@ const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TO
                       "  vm start|stop|rm NAME\n"
                       "  vm exec NAME [--timeout S] [--stdin] -- COMMAND [ARGS...]\n"
                       "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
-                      "  vm console NAME\n"
+                      "  vm console NAME [--raw]\n"
                       "  vm snapshot NAME [--name SNAP] [--leave-paused]\n"
                       "  vm snapshots NAME\n"
                       "  vm restore NAME SNAP\n"
@@ -282,12 +283,16 @@ int copy(ServiceClient &client, const Common &c, const QStringList &args)
 
 int console(ServiceClient &client, const QStringList &args)
 {
-    if (args.size() != 1)
-        return usageError(QStringLiteral("vm console takes one NAME"));
-    auto r = wait(client.getBytes(ServiceClient::vmPath(args.first(), QStringLiteral("console"))));
+    QStringList rest = args;
+    const bool raw = rest.removeAll(QStringLiteral("--raw")) > 0;
+    if (rest.size() != 1)
+        return usageError(QStringLiteral("vm console takes one NAME (and --raw)"));
+    auto r = wait(client.getBytes(ServiceClient::vmPath(rest.first(), QStringLiteral("console"))));
     if (!r)
         return fail(r.error());
-    writeAll(stdout, *r);
+    // The guest wrote these bytes: shown as plain text unless asked for raw
+    // (a pipe often ends on a terminal too).
+    writeAll(stdout, raw ? *r : printableTerminalText(*r));
     return 0;
 }
 

@@ -40,6 +40,7 @@ CreateDialog::CreateDialog(const Vm::VmManager &manager, QWidget *parent)
     }
     form->addRow(tr("&Template:"), m_template);
     m_templateInfo = new QLabel(this);
+    m_templateInfo->setTextFormat(Qt::PlainText); // a template file's text, shown as written
     m_templateInfo->setWordWrap(true);
     form->addRow(QString(), m_templateInfo);
 
@@ -48,6 +49,7 @@ CreateDialog::CreateDialog(const Vm::VmManager &manager, QWidget *parent)
     m_name->setMaxLength(63);
     form->addRow(tr("&Name:"), m_name);
     m_problem = new QLabel(this);
+    m_problem->setTextFormat(Qt::PlainText); // error text, shown as written
     m_problem->setWordWrap(true);
     m_problem->setObjectName(QStringLiteral("nameProblem"));
     QPalette pal = m_problem->palette();

@@ -33,6 +33,7 @@ DisplayTab::DisplayTab(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
 {
     m_stack = new QStackedWidget(this);
     m_message = new QLabel(this);
+    m_message->setTextFormat(Qt::PlainText); // may show a guest's text: never rich text
     m_message->setAlignment(Qt::AlignCenter);
     m_message->setWordWrap(true);
     m_view = new Vnc::VncViewWidget(this);

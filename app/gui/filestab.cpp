@@ -96,6 +96,7 @@ FilesTab::FilesTab(Vm::VmManager &manager, QWidget *parent)
     m_cancel->setEnabled(false);
     connect(m_cancel, &QPushButton::clicked, this, &FilesTab::cancel);
     m_status = new QLabel(this);
+    m_status->setTextFormat(Qt::PlainText); // may show a guest's text: never rich text
     m_status->setWordWrap(true);
 
     auto *layout = new QVBoxLayout(this);

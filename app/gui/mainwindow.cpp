@@ -556,6 +556,7 @@ void MainWindow::showError(const QString &message, const QString &vm)
     auto *box = new QMessageBox(QMessageBox::Warning, tr("MicroVM Sandbox"), message, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setObjectName(QStringLiteral("errorMessage"));
+    box->setTextFormat(Qt::PlainText); // errors can carry a guest's text
     if (!vm.isEmpty() && m_manager.contains(vm)) {
         QPushButton *console = box->addButton(tr("Show console"), QMessageBox::ActionRole);
         console->setObjectName(QStringLiteral("showConsole"));
@@ -572,7 +573,9 @@ QString MainWindow::applicationDisplayName()
 
 void MainWindow::showStartupError(const QString &message)
 {
-    QMessageBox::critical(nullptr, applicationDisplayName(), tr("MicroVM Sandbox cannot manage VMs here:\n\n%1").arg(message));
+    QMessageBox box(QMessageBox::Critical, applicationDisplayName(), tr("MicroVM Sandbox cannot manage VMs here:\n\n%1").arg(message));
+    box.setTextFormat(Qt::PlainText);
+    box.exec();
 }
 
 } // namespace Gui

@@ -22,6 +22,7 @@ PreferencesDialog::PreferencesDialog(const Preferences &preferences, QWidget *pa
     m_listen->setToolTip(tr("Where the REST API listens (HOST:PORT); 127.0.0.1 keeps it on this computer"));
     form->addRow(tr("API &listen address:"), m_listen);
     m_problem = new QLabel(this);
+    m_problem->setTextFormat(Qt::PlainText); // error text, shown as written
     m_problem->setWordWrap(true);
     QPalette pal = m_problem->palette();
     pal.setColor(QPalette::WindowText, Qt::darkRed);

@@ -29,6 +29,7 @@ RunTab::RunTab(Vm::VmManager &manager, QWidget *parent)
     m_output->setMaximumBlockCount(kMaxLines);
     m_output->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_status = new QLabel(this);
+    m_status->setTextFormat(Qt::PlainText); // may show a guest's text: never rich text
     m_status->setWordWrap(true);
 
     auto *line = new QHBoxLayout;

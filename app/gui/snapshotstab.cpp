@@ -43,6 +43,7 @@ SnapshotsTab::SnapshotsTab(Vm::VmManager &manager, QWidget *parent)
     m_busy->setMaximumWidth(160);
     m_busy->hide();
     m_status = new QLabel(this);
+    m_status->setTextFormat(Qt::PlainText); // may show a guest's text: never rich text
     m_status->setWordWrap(true);
 
     auto *takeRow = new QHBoxLayout;
@@ -212,6 +213,7 @@ void SnapshotsTab::confirm(const QString &title, const QString &text, const QStr
     if (m_confirm)
         return;
     auto *box = new QMessageBox(QMessageBox::Question, title, text, QMessageBox::Cancel, this);
+    box->setTextFormat(Qt::PlainText);
     QPushButton *yes = box->addButton(action, QMessageBox::AcceptRole);
     box->setDefaultButton(QMessageBox::Cancel);
     box->setObjectName(QStringLiteral("confirmSnapshot"));
