@@ -237,8 +237,9 @@ public:
     {
         if (m_auth.bearer(request.value(QByteArrayLiteral("authorization"))))
             return true;
-        const Route *route = webSocketRoute(request);
-        if (route && route->cookieOk && m_auth.cookie(cookieHeaders(request)))
+        QHash<QString, QString> params;
+        const Route *route = webSocketRoute(request, &params);
+        if (route && route->cookieOk && m_auth.cookie(cookieHeaders(request), params.value(QStringLiteral("name"))))
             return true;
         return m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     }
@@ -347,8 +348,9 @@ public:
         Dispatched d{route, {}, {}};
 
         bool setCookie = false;
+        const QString vm = match.params.value(QStringLiteral("name")); // a viewer session is one VM's
         const bool authed = m_auth.bearer(request.value(QByteArrayLiteral("authorization")))
-            || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request)))
+            || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request), vm))
             || (route && route->pageToken && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
         if ((!route || route->needsAuth) && !authed)
             d.immediate = errorAnswer(unauthorized());
@@ -364,7 +366,7 @@ public:
         r.body = request.body();
         d.future = route->handler(r);
         if (setCookie)
-            d.future = withSessionCookie(d.future);
+            d.future = withViewerSession(d.future, vm);
         return d;
     }
 
@@ -380,10 +382,11 @@ public:
         return a;
     }
 
-    // A page opened with ?token=: its later requests carry the cookie.
-    ApiFuture withSessionCookie(ApiFuture future) const
+    // A page opened with ?token=: its later requests carry a viewer
+    // session's cookie for that VM, never the token.
+    ApiFuture withViewerSession(ApiFuture future, const QString &vm)
     {
-        const QByteArray cookie = m_auth.sessionCookie();
+        const QByteArray cookie = m_auth.openViewerSession(vm);
         return future.then([cookie](ApiResult result) {
             if (!result)
                 return result;

@@ -3,8 +3,15 @@
 #include "server/tokenstore.h"
 
 #include <QByteArrayList>
+#include <QDateTime>
 
 namespace Server {
+
+RequestAuth::RequestAuth(QByteArray token, Clock clock)
+    : m_token(std::move(token))
+    , m_clock(clock ? std::move(clock) : Clock([] { return QDateTime::currentMSecsSinceEpoch(); }))
+{
+}
 
 bool RequestAuth::bearer(const QByteArray &authorizationHeader) const
 {
@@ -17,7 +24,7 @@ bool RequestAuth::bearer(const QByteArray &authorizationHeader) const
     return TokenStore::equals(header.mid(scheme.size()).trimmed(), m_token);
 }
 
-bool RequestAuth::cookie(const Headers &headers) const
+bool RequestAuth::cookie(const Headers &headers, const QString &vm) const
 {
     if (!headers.origin.isEmpty() && headers.origin != "http://" + headers.host)
         return false;
@@ -25,9 +32,12 @@ bool RequestAuth::cookie(const Headers &headers) const
         return false;
     if (m_token.isEmpty() || headers.cookie.isEmpty())
         return false;
+    const QByteArray wanted = vm.isEmpty() ? kViewerCookiePrefix : kViewerCookiePrefix + vm.toUtf8() + '=';
+    const qint64 now = m_clock();
     for (const QByteArray &pair : headers.cookie.split(';')) {
         const QByteArray p = pair.trimmed();
-        if (p.startsWith(QByteArray(kSessionCookie + '=')) && TokenStore::equals(p.mid(kSessionCookie.size() + 1), m_token))
+        const qsizetype eq = p.indexOf('=');
+        if (eq > 0 && p.startsWith(wanted) && m_sessions.use(p.mid(eq + 1), vm, now))
             return true;
     }
     return false;
@@ -38,9 +48,11 @@ bool RequestAuth::queryToken(const QString &token) const
     return !m_token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_token);
 }
 
-QByteArray RequestAuth::sessionCookie() const
+QByteArray RequestAuth::openViewerSession(const QString &vm)
 {
-    return QByteArray(kSessionCookie + '=' + m_token + "; Path=/; HttpOnly; SameSite=Strict");
+    const QByteArray id = m_sessions.open(vm, m_clock());
+    return kViewerCookiePrefix + vm.toUtf8() + '=' + id + "; Path=/; Max-Age=" + QByteArray::number(ViewerSessions::kMaxLifetimeMs / 1000)
+        + "; HttpOnly; SameSite=Strict";
 }
 
 } // namespace Server

@@ -226,7 +226,8 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
             const response = await page.goto(`${base}/vnc/${VM}?token=${token}`);
             assert.equal(response.status(), 200);
             const setCookie = (await response.allHeaders())['set-cookie'] ?? '';
-            assert.match(setCookie, /mvs_token=/);
+            assert.match(setCookie, new RegExp(`mvs_view_${VM}=[0-9a-f]{64};`));
+            assert.doesNotMatch(setCookie, new RegExp(token), 'the cookie is a viewer session, never the token');
             assert.match(setCookie, /HttpOnly/i);
             assert.match(setCookie, /SameSite=Strict/i);
             await page.waitForFunction(() => document.body.dataset.state !== 'connecting', null, { timeout: 240_000, polling: 200 });
@@ -236,12 +237,13 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
 
             assert.equal(page.url(), `${base}/vnc/${VM}`, 'the token must be gone from the address');
             const cookies = await context.cookies(base);
-            const session = cookies.find((c) => c.name === 'mvs_token');
-            assert.ok(session, `no mvs_token cookie in ${JSON.stringify(cookies.map((c) => c.name))}`);
-            assert.equal(session.value, token);
+            const session = cookies.find((c) => c.name === `mvs_view_${VM}`);
+            assert.ok(session, `no mvs_view_${VM} cookie in ${JSON.stringify(cookies.map((c) => c.name))}`);
+            assert.notEqual(session.value, token);
+            assert.ok(session.expires > 0 && session.expires * 1000 <= Date.now() + 12 * 3600 * 1000 + 60_000, 'a viewer session is short-lived');
             assert.equal(session.httpOnly, true);
             assert.equal(session.sameSite, 'Strict');
-            assert.doesNotMatch(await page.evaluate(() => document.cookie), /mvs_token/, 'scripts must not see the session cookie');
+            assert.doesNotMatch(await page.evaluate(() => document.cookie), /mvs_view_/, 'scripts must not see the session cookie');
             assert.deepEqual(pageErrors, [], 'uncaught errors in the viewer page');
         });
 
@@ -399,7 +401,9 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
             assert.equal(await upgrade(port, wsPath), 401);
             assert.equal(await upgrade(port, `${wsPath}?token=wrong`), 401);
             assert.equal(await upgrade(port, wsPath, { Authorization: 'Bearer wrong' }), 401);
-            assert.equal(await upgrade(port, wsPath, { Cookie: 'mvs_token=wrong' }), 401);
+            assert.equal(await upgrade(port, wsPath, { Cookie: `mvs_view_${VM}=wrong` }), 401);
+            assert.equal(await upgrade(port, wsPath, { Cookie: `mvs_view_${VM}=${token}` }), 401, 'the token is no viewer session');
+            assert.equal(await upgrade(port, wsPath, { Cookie: `mvs_token=${token}` }), 401, 'the token is no cookie');
             assert.equal(await upgrade(port, wsPath, { Authorization: `Bearer ${token}` }), 101, 'the same upgrade with the token');
 
             const fresh = await browser.newContext();

@@ -1,6 +1,7 @@
-// Who may make a request (RequestAuth, pure): the bearer header, the viewer's
-// session cookie only from this origin, the ?token= query, and an empty
-// token that opens nothing.
+// Who may make a request (RequestAuth, a test clock): the bearer header, a
+// viewer session's cookie (one VM's display, only from this origin, short
+// lived, never the token), the ?token= query, and an empty token that opens
+// nothing.
 
 #include "server/requestauth.h"
 
@@ -11,7 +12,11 @@ using Server::RequestAuth;
 class TestRequestAuth : public QObject {
     Q_OBJECT
 
-    const RequestAuth m_auth{QByteArrayLiteral("s3cret")};
+    qint64 m_now = 1'800'000'000'000;
+    RequestAuth m_auth{QByteArrayLiteral("s3cret"), [this] { return m_now; }};
+
+    // The cookie pair ("name=value") a viewer session's Set-Cookie carries.
+    static QByteArray pairOf(const QByteArray &setCookie) { return setCookie.left(setCookie.indexOf(';')); }
 
     static RequestAuth::Headers sameOrigin(const QByteArray &cookie)
     {
@@ -34,24 +39,73 @@ private Q_SLOTS:
 
     void cookieFromThisOriginOnly()
     {
-        QVERIFY(m_auth.cookie(sameOrigin("mvs_token=s3cret")));
-        QVERIFY(m_auth.cookie(sameOrigin("theme=dark; mvs_token=s3cret")));
-        QVERIFY(!m_auth.cookie(sameOrigin("mvs_token=wrong")));
-        QVERIFY(!m_auth.cookie(sameOrigin("other=s3cret")));
-        QVERIFY(!m_auth.cookie(sameOrigin("")));
+        const QByteArray box = pairOf(m_auth.openViewerSession(QStringLiteral("box")));
+        QVERIFY(m_auth.cookie(sameOrigin(box), QStringLiteral("box")));
+        QVERIFY(m_auth.cookie(sameOrigin("theme=dark; " + box), QStringLiteral("box")));
+        QVERIFY(!m_auth.cookie(sameOrigin("mvs_view_box=wrong"), QStringLiteral("box")));
+        QVERIFY(!m_auth.cookie(sameOrigin("other=" + box.mid(box.indexOf('=') + 1)), QStringLiteral("box")));
+        QVERIFY(!m_auth.cookie(sameOrigin(""), QStringLiteral("box")));
         // Another port on this host is another origin.
-        RequestAuth::Headers h = sameOrigin("mvs_token=s3cret");
+        RequestAuth::Headers h = sameOrigin(box);
         h.origin = "http://127.0.0.1:9999";
-        QVERIFY(!m_auth.cookie(h));
+        QVERIFY(!m_auth.cookie(h, QStringLiteral("box")));
         // A cross-site fetch, even without Origin.
-        h = sameOrigin("mvs_token=s3cret");
+        h = sameOrigin(box);
         h.origin.clear();
         h.secFetchSite = "same-site";
-        QVERIFY(!m_auth.cookie(h));
+        QVERIFY(!m_auth.cookie(h, QStringLiteral("box")));
         h.secFetchSite = "none"; // typed into the address bar
-        QVERIFY(m_auth.cookie(h));
+        QVERIFY(m_auth.cookie(h, QStringLiteral("box")));
         h.secFetchSite.clear(); // an older client that sends neither
-        QVERIFY(m_auth.cookie(h));
+        QVERIFY(m_auth.cookie(h, QStringLiteral("box")));
+    }
+
+    // The token itself is no cookie; a session opens its VM's display and the
+    // shared viewer assets, not another VM's.
+    void aSessionIsOneVmsAndNotTheToken()
+    {
+        QVERIFY(!m_auth.cookie(sameOrigin("mvs_view_box=s3cret"), QStringLiteral("box")));
+        QVERIFY(!m_auth.cookie(sameOrigin("mvs_token=s3cret"), QStringLiteral("box")));
+        const QByteArray box = pairOf(m_auth.openViewerSession(QStringLiteral("box")));
+        QVERIFY(!box.contains("s3cret"));
+        QVERIFY(m_auth.cookie(sameOrigin(box), QString())); // /novnc/ assets
+        QVERIFY(!m_auth.cookie(sameOrigin(box), QStringLiteral("other")));
+        // The same id under the other VM's cookie name is still box's session.
+        QVERIFY(!m_auth.cookie(sameOrigin("mvs_view_other=" + box.mid(box.indexOf('=') + 1)), QStringLiteral("other")));
+        const QByteArray other = pairOf(m_auth.openViewerSession(QStringLiteral("other")));
+        QVERIFY(m_auth.cookie(sameOrigin(box + "; " + other), QStringLiteral("other")));
+        QVERIFY(m_auth.cookie(sameOrigin(box + "; " + other), QStringLiteral("box")));
+        QVERIFY(box != other);
+    }
+
+    // Idle for an hour, or twelve hours old whatever the use: gone.
+    void sessionsAreShortLived()
+    {
+        const QByteArray idle = pairOf(m_auth.openViewerSession(QStringLiteral("box")));
+        m_now += Server::ViewerSessions::kIdleLifetimeMs - 1000;
+        QVERIFY(m_auth.cookie(sameOrigin(idle), QStringLiteral("box"))); // a use keeps it alive
+        m_now += Server::ViewerSessions::kIdleLifetimeMs + 1;
+        QVERIFY(!m_auth.cookie(sameOrigin(idle), QStringLiteral("box")));
+
+        const QByteArray busy = pairOf(m_auth.openViewerSession(QStringLiteral("box")));
+        const qint64 opened = m_now;
+        while (m_now - opened < Server::ViewerSessions::kMaxLifetimeMs - Server::ViewerSessions::kIdleLifetimeMs) {
+            m_now += Server::ViewerSessions::kIdleLifetimeMs / 2;
+            QVERIFY(m_auth.cookie(sameOrigin(busy), QStringLiteral("box")));
+        }
+        m_now = opened + Server::ViewerSessions::kMaxLifetimeMs + 1;
+        QVERIFY(!m_auth.cookie(sameOrigin(busy), QStringLiteral("box")));
+    }
+
+    // The table is bounded: the oldest session makes room.
+    void sessionsAreBounded()
+    {
+        Server::ViewerSessions sessions;
+        const QByteArray first = sessions.open(QStringLiteral("box"), 1);
+        for (int i = 1; i < Server::ViewerSessions::kMaxSessions + 10; ++i)
+            sessions.open(QStringLiteral("box"), 1 + i);
+        QCOMPARE(sessions.size(), Server::ViewerSessions::kMaxSessions);
+        QVERIFY(!sessions.use(first, QStringLiteral("box"), 1000));
     }
 
     void queryToken()
@@ -61,13 +115,15 @@ private Q_SLOTS:
         QVERIFY(!m_auth.queryToken(QString()));
     }
 
-    void theSessionCookieIsHttpOnlyAndStrict()
+    void theViewerCookieIsHttpOnlyStrictAndExpires()
     {
-        const QByteArray c = m_auth.sessionCookie();
-        QVERIFY(c.startsWith("mvs_token=s3cret;"));
+        const QByteArray c = m_auth.openViewerSession(QStringLiteral("box"));
+        QVERIFY(c.startsWith("mvs_view_box="));
+        QCOMPARE(c.left(c.indexOf(';')).size(), qsizetype(13 + 2 * Server::ViewerSessions::kIdBytes));
         QVERIFY(c.contains("HttpOnly"));
         QVERIFY(c.contains("SameSite=Strict"));
         QVERIFY(c.contains("Path=/"));
+        QVERIFY(c.contains("Max-Age=43200"));
     }
 
     void anEmptyTokenOpensNothing()
@@ -75,7 +131,7 @@ private Q_SLOTS:
         const RequestAuth open{QByteArray()};
         QVERIFY(!open.bearer("Bearer "));
         QVERIFY(!open.bearer("Bearer x"));
-        QVERIFY(!open.cookie(sameOrigin("mvs_token=")));
+        QVERIFY(!open.cookie(sameOrigin("mvs_view_box="), QStringLiteral("box")));
         QVERIFY(!open.queryToken(QString()));
         QVERIFY(!open.queryToken(QStringLiteral("x")));
     }
