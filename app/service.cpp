@@ -92,6 +92,7 @@ Core::Expected<QString> Service::listen()
         return m_url;
     Server::HttpAdapter::Options adapterOptions;
     adapterOptions.token = m_token;
+    adapterOptions.connections = m_options.connections;
     auto adapter = std::make_unique<Server::HttpAdapter>(*m_controller, adapterOptions);
     auto port = adapter->listen(m_options.address, m_options.port);
     if (!port)
@@ -125,6 +126,25 @@ int Service::shutdown()
     return running;
 }
 
+namespace {
+
+// A positive number of milliseconds from the environment, if set.
+Core::Result timeoutFromEnvironment(const char *name, int *ms)
+{
+    const QByteArray value = qgetenv(name);
+    if (value.isEmpty())
+        return {};
+    bool ok = false;
+    const int v = value.toInt(&ok);
+    if (!ok || v <= 0)
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("%1 must be a positive number of milliseconds, not '%2'").arg(QLatin1String(name), QString::fromLocal8Bit(value)));
+    *ms = v;
+    return {};
+}
+
+} // namespace
+
 Core::Expected<Service::Options> serviceOptions(const ServiceFlags &flags)
 {
     Service::Options options;
@@ -139,6 +159,10 @@ Core::Expected<Service::Options> serviceOptions(const ServiceFlags &flags)
         return driver.error();
     options.driver = *driver;
     options.tokenFile = flags.tokenFile;
+    if (auto r = timeoutFromEnvironment("MVS_HTTP_HEAD_TIMEOUT_MS", &options.connections.headTimeoutMs); !r)
+        return r.error();
+    if (auto r = timeoutFromEnvironment("MVS_HTTP_IDLE_TIMEOUT_MS", &options.connections.idleTimeoutMs); !r)
+        return r.error();
     return options;
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/expected.h"
 #include "core/vmm/vmmdriver.h"
+#include "server/connectionguard.h"
 
 #include <QByteArray>
 #include <QHostAddress>
@@ -48,6 +49,9 @@ public:
         // A token of the caller's, never stored (a private service); empty:
         // tokenFile, MVS_TOKEN or the stored one.
         QByteArray token;
+        // The HTTP connections' cap and timeouts; serviceOptions() takes the
+        // timeouts from MVS_HTTP_HEAD_TIMEOUT_MS and MVS_HTTP_IDLE_TIMEOUT_MS.
+        Server::ConnectionGuard::Limits connections;
     };
 
     // Everything but listening: the token (loaded or made), the driver, the

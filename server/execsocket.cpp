@@ -22,8 +22,9 @@ ExecSocket::ExecSocket(std::unique_ptr<QWebSocket> socket, GuestController &gues
     , m_guest(guest)
     , m_vm(std::move(vmName))
 {
-    // Messages as big as the HTTP JSON cap at most.
+    // Messages as big as the HTTP JSON cap at most, in frames no larger.
     m_socket->setMaxAllowedIncomingMessageSize(4 << 20);
+    m_socket->setMaxAllowedIncomingFrameSize(4 << 20);
     connect(m_socket.get(), &QWebSocket::textMessageReceived, this, &ExecSocket::onText);
     connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &) {
         fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("binary messages are not part of the protocol; send JSON text")), kClosePolicy);

@@ -34,9 +34,15 @@
 // while the socket lives. Answers go out in request order per connection.
 // - A request reaches handleRequest() only once its body is buffered whole
 //   (QHttpServerRequestPrivate::parse). Sockets come through our own
-//   QTcpServer, whose readyRead slot runs before the server's: it refuses a
-//   declared Content-Length over the route's cap before the body is read, and
-//   caps what any one request may make the server buffer.
+//   QTcpServer, whose readyRead slot runs before the server's: it decides a
+//   request's credential as soon as its head is complete, refuses a body it
+//   may not send (declared or chunked) before the body is read, and caps a
+//   chunked body at its route's limit.
+// - The server reads a socket on every readyRead, through a read transaction
+//   it opens for each request. To stop reading a connection (its answers are
+//   unread) our slot and the server's are cut off it between two requests;
+//   handing the socket to the server again as a new pending connection
+//   resumes it (the server's handleNewConnections only connects slots).
 // - WebSocket upgrades are handed over only when handleRequest() returns true
 //   and newWebSocketConnection is connected; otherwise missingHandler() runs
 //   and the socket is closed (qabstracthttpserver.cpp, handleReadyRead). On
@@ -51,6 +57,20 @@ using Status = QHttpServerResponder::StatusCode;
 
 constexpr qint64 kMaxHeaderBytes = 64 * 1024;
 constexpr int kRejectLingerMs = 2000;
+// ...or, without a credential, until this much more input was dropped (a
+// client that sends its body without waiting still reads its answer; one
+// that keeps sending is not read for long).
+constexpr qint64 kRejectDrainBytes = 16 << 20;
+// What a connection may read into memory beyond the request being read (its
+// head and body as far as they may go): pipelined requests wait in the
+// kernel, and then in the client.
+constexpr qint64 kReadAhead = 256 * 1024;
+// What a held connection (see ConnectionGuard::holdReading) may still read.
+constexpr qint64 kHeldReadBuffer = 64 * 1024;
+// A chunked body is cut at its cap plus chunk framing: this much, and a
+// 1/kChunkFramingShare of the cap (8 bytes per 8 KiB chunk).
+constexpr qint64 kChunkFramingSlack = 64 * 1024;
+constexpr qint64 kChunkFramingShare = 1024;
 
 using Headers = QList<std::pair<QByteArray, QByteArray>>;
 
@@ -185,15 +205,32 @@ public:
         {
         }
 
+        // A held connection goes back to the HTTP server, which connects
+        // its reader again (and our screen() before it).
+        void resume(QTcpSocket *socket)
+        {
+            m_p.screenBeforeServer(socket);
+            addPendingConnection(socket);
+            QMetaObject::invokeMethod(this, "pendingConnectionAvailable", Qt::DirectConnection);
+            if (socket->bytesAvailable() > 0)
+                QMetaObject::invokeMethod(socket, &QIODevice::readyRead, Qt::QueuedConnection);
+        }
+
     protected:
         void incomingConnection(qintptr handle) override
         {
             auto *socket = new QTcpSocket(this);
             socket->setSocketDescriptor(handle);
+            if (!m_p.m_guard.admit(socket)) {
+                socket->abort(); // every connection is busy: no room
+                socket->deleteLater();
+                return;
+            }
             m_p.m_connections.insert(socket, Connection());
-            // The HTTP server is the context: its destruction cuts these
+            socket->setReadBufferSize(kReadAhead);
+            m_p.screenBeforeServer(socket);
+            // The HTTP server is the context: its destruction cuts this
             // before its sockets go.
-            connect(socket, &QTcpSocket::readyRead, m_p.m_server.get(), [this, socket]() { m_p.screen(socket); });
             connect(socket, &QObject::destroyed, m_p.m_server.get(), [this, socket]() { m_p.m_connections.remove(socket); });
             addPendingConnection(socket); // the HTTP server takes it from here
         }
@@ -208,8 +245,14 @@ public:
     struct Connection {
         const QHttpServerRequest *request = nullptr; // one per socket, lives as long as it
         std::deque<std::shared_ptr<Slot>> queue; // answers in request order
-        qint64 requestBytes = 0; // read for the current request
-        bool rejected = false; // answered and closing; input is discarded
+        bool headScreened = false; // the current request's head was screened
+        qint64 bodyCap = 0; // the current request's body cap
+        qint64 requestBytes = 0; // of a chunked request: read so far, head included
+        qint64 rawCap = -1; // of a chunked request: the most it may take, head and framing included; else -1
+        bool uploading = false; // on the raw upload path
+        bool rejected = false; // answered and closing (or uploading); input is discarded
+        qint64 discarded = 0; // input dropped since
+        bool authed = false; // the current request's head carries a credential
     };
 
     Private(HttpAdapter *q, Api &api, Options options)
@@ -219,6 +262,7 @@ public:
         , m_options(std::move(options))
         , m_auth(m_options.token)
         , m_server(std::make_unique<RawServer>(*this))
+        , m_guard(m_options.connections, [this](QTcpSocket *socket) { return busy(socket); })
     {
         QObject::connect(m_server.get(), &QAbstractHttpServer::newWebSocketConnection, m_server.get(), [this]() { acceptWebSockets(); });
     }
@@ -274,9 +318,6 @@ public:
 
     qint64 bodyLimit(const Route *route) const { return route && route->body == Route::Body::File ? m_options.maxFileBody : m_options.maxJsonBody; }
 
-    // The most any one request may make the server buffer, whatever it says.
-    qint64 hardLimit() const { return qMax(m_options.maxFileBody, m_options.maxJsonBody) + kMaxHeaderBytes + (1 << 20); }
-
     static RequestAuth::Headers cookieHeaders(const QHttpServerRequest &request)
     {
         return {request.value(QByteArrayLiteral("origin")), request.value(QByteArrayLiteral("host")), request.value(QByteArrayLiteral("sec-fetch-site")),
@@ -295,7 +336,7 @@ public:
         if (it == m_connections.end())
             return false;
         Connection &c = *it;
-        c.requestBytes = 0;
+        wholeRequestRead(socket, c);
         if (c.rejected)
             return true; // answered already; the connection is closing
         if (isWebSocketUpgrade(request)) {
@@ -306,6 +347,8 @@ public:
             }
             // The server's WebSocket side takes the socket (see the top).
             m_connections.erase(it);
+            m_guard.release(socket);
+            socket->setReadBufferSize(0); // QWebSocket reads whole frames, capped by VncSocket and ExecSocket
             return true;
         }
         c.request = &request;
@@ -421,9 +464,36 @@ public:
         }
     }
 
-    // Runs on readyRead before the HTTP server reads. Between requests (no
-    // read transaction open) the head of the next request is peeked at; a
-    // declared body over the route's cap is refused before it is read.
+    // The server read a request whole: what follows is read ahead no more
+    // than kReadAhead. Setting the size also turns the socket's reading on
+    // again when its buffer is empty: Qt stops reading at a full buffer and
+    // starts again only on a read past its end, which the server never makes
+    // when a request ends exactly where the buffer does.
+    static void wholeRequestRead(QTcpSocket *socket, Connection &c)
+    {
+        c.requestBytes = 0;
+        socket->setReadBufferSize(kReadAhead);
+    }
+
+    // Our screen() on a socket's readyRead, connected before the HTTP
+    // server's reader so that it runs first. The HTTP server is the context:
+    // its destruction cuts this before its sockets go.
+    void screenBeforeServer(QTcpSocket *socket)
+    {
+        QObject::connect(socket, &QTcpSocket::readyRead, m_server.get(), [this, socket]() { screen(socket); });
+    }
+
+    // A request of the connection is being answered, or read past its head,
+    // or an upload streams: the connection is neither idle nor evictable.
+    bool busy(QTcpSocket *socket) const
+    {
+        auto it = m_connections.constFind(socket);
+        return it != m_connections.cend() && (!it->queue.empty() || it->uploading || (it->headScreened && socket->isTransactionStarted()));
+    }
+
+    // Runs on readyRead before the HTTP server reads. A new request starts
+    // when no read transaction is open; its head is screened once complete;
+    // a chunked body is counted against its cap.
     void screen(QTcpSocket *socket)
     {
         auto it = m_connections.find(socket);
@@ -431,30 +501,108 @@ public:
             return;
         Connection &c = *it;
         if (c.rejected) {
-            discardInput(socket);
+            c.discarded += discardInput(socket);
+            if (!c.authed && c.discarded > kRejectDrainBytes)
+                socket->disconnectFromHost();
             return;
         }
-        if (socket->isTransactionStarted()) {
-            // In the middle of a request: the server consumed what came before.
-            c.requestBytes += socket->bytesAvailable();
-            if (c.requestBytes > hardLimit())
-                reject(socket, c, tooLarge(hardLimit()));
+        if (!socket->isTransactionStarted()) {
+            if (holdReading(socket))
+                return;
+            c.headScreened = false;
+            c.rawCap = -1;
+            socket->setReadBufferSize(kReadAhead);
+        }
+        if (!c.headScreened) {
+            screenNewHead(socket, c);
             return;
         }
-        c.requestBytes = socket->bytesAvailable();
-        const QByteArray peeked = socket->peek(kMaxHeaderBytes);
+        if (c.rawCap < 0)
+            return;
+        // The server consumed what came before: these bytes are new.
+        c.requestBytes += socket->bytesAvailable();
+        if (c.requestBytes > c.rawCap)
+            reject(socket, c, tooLarge(c.bodyCap));
+    }
+
+    // Between two requests: stop reading a connection whose answers are
+    // unread (over the guard's high-water mark) until they drain.
+    bool holdReading(QTcpSocket *socket)
+    {
+        const QPointer<QTcpSocket> guard(socket);
+        const bool held = m_guard.holdReading(socket, [this, guard]() {
+            if (!guard || !m_tcp || !m_connections.contains(guard))
+                return;
+            guard->setReadBufferSize(kReadAhead);
+            m_tcp->resume(guard);
+        });
+        if (held) {
+            // Our slot and the server's reader (this emission's too).
+            QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
+            socket->setReadBufferSize(kHeldReadBuffer);
+        }
+        return held;
+    }
+
+    struct RequestStart {
+        QByteArray bytes; // up to a whole head
+        qint64 arrived = 0; // all there is from the request's first byte
+    };
+
+    // The current request from its first byte. When the head came in pieces
+    // the server has read some of it in its transaction: rewound, peeked
+    // at, read again.
+    static RequestStart peekRequestStart(QTcpSocket *socket)
+    {
+        if (!socket->isTransactionStarted())
+            return {socket->peek(kMaxHeaderBytes), socket->bytesAvailable()};
+        const qint64 unread = socket->bytesAvailable();
+        socket->rollbackTransaction();
+        RequestStart start{socket->peek(kMaxHeaderBytes), socket->bytesAvailable()};
+        socket->startTransaction();
+        socket->read(start.arrived - unread);
+        return start;
+    }
+
+    // The head of a new request, whole or in part.
+    void screenNewHead(QTcpSocket *socket, Connection &c)
+    {
+        const RequestStart start = peekRequestStart(socket);
+        const QByteArray &peeked = start.bytes;
+        if (peeked.isEmpty())
+            return;
+        m_guard.headStarted(socket);
         qsizetype end = peeked.indexOf("\r\n\r\n");
         if (end < 0)
             end = peeked.indexOf("\n\n");
         if (end < 0) {
             if (peeked.size() >= kMaxHeaderBytes)
                 reject(socket, c, ApiError(ApiError::Code::PayloadTooLarge, QStringLiteral("the request head is larger than %1 bytes").arg(kMaxHeaderBytes)));
-            return; // the rest of the head comes later; the hard limit still applies
+            return; // the rest of the head comes later, within the guard's head timeout
         }
+        m_guard.headComplete(socket);
+        c.headScreened = true;
         std::optional<Head> head = parseHead(peeked, end);
         if (!head)
             return; // the server's parser answers that
+        c.requestBytes = start.arrived; // later bytes are new
+
         screenHead(socket, c, std::move(*head));
+    }
+
+    // Whether a head carries a credential its route takes. Decides only how
+    // much body is read; dispatch() decides whether the request is served.
+    bool credentialed(const Head &head, const Router::Match &match) const
+    {
+        const Route *route = match.route;
+        if (m_auth.bearer(head.header("authorization").value_or(QByteArray())))
+            return true;
+        if (route && route->cookieOk
+            && m_auth.cookie({head.header("origin").value_or(QByteArray()), head.header("host").value_or(QByteArray()),
+                              head.header("sec-fetch-site").value_or(QByteArray()), head.header("cookie").value_or(QByteArray())},
+                             match.params.value(QStringLiteral("name"))))
+            return true;
+        return route && route->pageToken && m_auth.queryToken(head.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     }
 
     // A whole head peeked at: refuse it, take it as a streamed upload, or
@@ -465,24 +613,30 @@ public:
         const Route *route = match.route;
         const std::optional<QByteArray> length = head.header("content-length");
         const qint64 contentLength = length ? length->toLongLong() : -1;
+        const bool chunked = head.header("transfer-encoding").value_or(QByteArray()).toLower().contains("chunked");
         const bool expectContinue = head.header("expect").value_or(QByteArray()).toLower() == "100-continue";
-        // Without a valid token, nobody gets to make the server buffer an
-        // upload: such a body may be as large as a JSON one, no larger.
-        const bool authed = (route && !route->needsAuth) || m_auth.bearer(head.header("authorization").value_or(QByteArray()));
-        if (!authed && contentLength > m_options.maxJsonBody) {
+        // Without a valid token nobody gets to make the server buffer more
+        // than a few KiB, and a chunked body (of any size) is not read at all.
+        const bool authed = c.authed = credentialed(head, match);
+        c.bodyCap = authed ? bodyLimit(route) : HttpAdapter::kMaxUnauthenticatedBody;
+        if (!authed && (chunked || contentLength > c.bodyCap)) {
             reject(socket, c, unauthorized());
             return;
         }
-        if (route && route->body == Route::Body::File && authed && contentLength >= 0 && c.queue.empty()) {
+        if (route && route->body == Route::Body::File && authed && contentLength >= 0 && !chunked && c.queue.empty()) {
             streamUpload(socket, c, *route, std::move(match.params), head, contentLength, expectContinue);
             return;
         }
-        if (contentLength > bodyLimit(route)) {
-            reject(socket, c, tooLarge(bodyLimit(route)));
+        if (contentLength > c.bodyCap) {
+            reject(socket, c, tooLarge(c.bodyCap));
             return;
         }
+        if (chunked)
+            c.rawCap = head.length + c.bodyCap + c.bodyCap / kChunkFramingShare + kChunkFramingSlack;
+        // The server reads the whole request in one transaction: room for it.
+        socket->setReadBufferSize((chunked ? c.rawCap : head.length + qMax<qint64>(contentLength, 0)) + kReadAhead);
         // Qt 6.4 never answers "Expect: 100-continue" (curl then waits 1 s).
-        if (expectContinue && authed && contentLength > 0 && c.queue.empty())
+        if (expectContinue && authed && (contentLength > 0 || chunked) && c.queue.empty())
             socket->write("HTTP/1.1 100 Continue\r\n\r\n");
     }
 
@@ -495,6 +649,9 @@ public:
         // clean-up on disconnect stays.
         QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
         c.rejected = true; // nothing more for the HTTP server on this connection
+        c.uploading = true;
+        if (socket->isTransactionStarted())
+            socket->rollbackTransaction(); // to the head's first byte
         socket->skip(head.length);
         QElapsedTimer timer;
         timer.start();
@@ -515,11 +672,12 @@ public:
         QTimer::singleShot(kRejectLingerMs, socket, [socket]() { socket->disconnectFromHost(); });
     }
 
-    static void discardInput(QTcpSocket *socket)
+    // The input dropped.
+    static qint64 discardInput(QTcpSocket *socket)
     {
         if (socket->isTransactionStarted())
             socket->commitTransaction(); // nothing is kept for a rollback
-        socket->skip(socket->bytesAvailable());
+        return socket->skip(socket->bytesAvailable());
     }
 
     HttpAdapter *m_q;
@@ -529,6 +687,7 @@ public:
     RequestAuth m_auth;
     QHash<QTcpSocket *, Connection> m_connections;
     std::unique_ptr<RawServer> m_server;
+    ConnectionGuard m_guard;
     QPointer<GateServer> m_tcp;
 };
 
@@ -550,6 +709,7 @@ Core::Expected<quint16> HttpAdapter::listen(const QHostAddress &address, quint16
     }
     d->m_server->bind(tcp); // takes ownership
     d->m_tcp = tcp;
+    d->m_guard.watch(tcp);
     return tcp->serverPort();
 }
 

@@ -1,11 +1,13 @@
 #pragma once
 // The HTTP face of the Api: the one place that knows Qt HttpServer. It
-// serves the Api's routes with request authentication (RequestAuth), the
-// body size caps, the answers as HttpMapping makes them, the request metrics
+// serves the Api's routes with request authentication (RequestAuth, decided
+// when a request's head arrives), the body size caps, the connection walls
+// (ConnectionGuard), the answers as HttpMapping makes them, the request metrics
 // (every route alike), uploads through the raw upload path, and the
 // WebSocket upgrades it hands to ExecSocket and VncSocket.
 
 #include "core/expected.h"
+#include "server/connectionguard.h"
 
 #include <QByteArray>
 #include <QHostAddress>
@@ -30,7 +32,14 @@ public:
         // the cap is refused before the body is read.
         qint64 maxJsonBody = 1 << 20;
         qint64 maxFileBody = qint64(512) << 20;
+        // Connection cap, head and idle timeouts, unread-answer high-water
+        // mark (ConnectionGuard's defaults; tests make them short).
+        ConnectionGuard::Limits connections;
     };
+
+    // A request without a valid credential may carry this much body at most
+    // (a declared one; a chunked one is refused with 401 at its head).
+    static constexpr qint64 kMaxUnauthenticatedBody = 4 * 1024;
 
     // The API must outlive the adapter.
     HttpAdapter(Api &api, Options options, QObject *parent = nullptr);

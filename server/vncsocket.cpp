@@ -16,6 +16,8 @@ VncSocket::VncSocket(std::unique_ptr<QWebSocket> socket, DisplayController &disp
     , m_vm(std::move(vmName))
 {
     m_socket->setParent(nullptr);
+    m_socket->setMaxAllowedIncomingMessageSize(kMaxIncomingMessage);
+    m_socket->setMaxAllowedIncomingFrameSize(kMaxIncomingMessage);
     connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, &VncSocket::onBinary);
     connect(m_socket.get(), &QWebSocket::textMessageReceived, this,
             [this]() { close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("RFB goes in binary frames")); });
@@ -128,6 +130,8 @@ void VncSocket::onBinary(const QByteArray &data)
         return;
     if (m_guest && m_guest->state() == QLocalSocket::ConnectedState)
         m_guest->write(out);
+    else if (m_pendingToGuest.size() + out.size() > kMaxPendingToGuest)
+        close(QWebSocketProtocol::CloseCodeTooMuchData, QStringLiteral("more than %1 bytes before the guest's VNC server answered").arg(kMaxPendingToGuest));
     else
         m_pendingToGuest += out;
 }

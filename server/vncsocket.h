@@ -37,6 +37,10 @@ class VncSocket final : public QObject {
 public:
     static constexpr qint64 kHighWater = 4 << 20; // bytes queued to the browser before we stop reading the guest
     static constexpr qint64 kReadChunk = 256 * 1024;
+    // A viewer's messages are key, pointer and clipboard events: small.
+    static constexpr quint64 kMaxIncomingMessage = 1 << 20;
+    // Viewer bytes held until the guest side connects.
+    static constexpr qsizetype kMaxPendingToGuest = 1 << 20;
 
     // Deletes itself once either side is closed.
     VncSocket(std::unique_ptr<QWebSocket> socket, DisplayController &display, QString vmName, QObject *parent = nullptr);
