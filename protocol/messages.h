@@ -387,6 +387,9 @@ struct FileGetInfo {
 enum class FileType : std::uint8_t { Other = 0, Regular = 1, Directory = 2, Symlink = 3, CharDevice = 4, BlockDevice = 5, Fifo = 6, Socket = 7 };
 
 struct FileInfo {
+    // The fewest bytes one entry takes on the wire (empty strings): bounds
+    // the count a ListResult may claim for the bytes it has.
+    static constexpr std::size_t kMinEncodedSize = 4 + 1 + 4 + 8 + 8 + 4 + 4 + 4;
     std::string name; // base name in ListResult; the full path in StatResult
     FileType type = FileType::Other;
     std::uint32_t mode = 0; // permission bits
@@ -451,7 +454,7 @@ struct ListResult {
     {
         Reader r(p);
         const std::uint32_t n = r.u32();
-        if (!r.ok() || n > r.remaining() / 8)
+        if (!r.ok() || n > r.remaining() / FileInfo::kMinEncodedSize)
             return false;
         m->entries.resize(n);
         for (auto &e : m->entries)
