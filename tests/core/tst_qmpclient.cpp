@@ -15,16 +15,7 @@
 
 namespace {
 
-template<typename T>
-Core::Expected<T> await(Core::Future<T> future, int timeoutMs = 10000)
-{
-    QDeadlineTimer deadline(timeoutMs);
-    while (!future.isFinished() && !deadline.hasExpired())
-        QTest::qWait(2);
-    if (!future.isFinished())
-        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("test: the future did not finish in time"));
-    return future.result();
-}
+constexpr int kWaitMs = 10000;
 
 // Answers the greeting's handshake: every {"execute": ..., "id": id} with
 // {"return": {}, "id": id}.
@@ -72,10 +63,14 @@ private Q_SLOTS:
     {
         FakeQemu qemu(m_dir.filePath(QStringLiteral("a.sock")));
         Vmm::QmpClient client;
-        const auto connected = await(client.connectTo(m_dir.filePath(QStringLiteral("a.sock"))));
+        const auto connecting = client.connectTo(m_dir.filePath(QStringLiteral("a.sock")));
+        QTRY_VERIFY_WITH_TIMEOUT(connecting.isFinished(), kWaitMs);
+        const auto connected = connecting.result();
         QVERIFY2(connected, connected ? "" : qPrintable(connected.error().message));
         QCOMPARE(client.qemuVersion(), QStringLiteral("7.2.2"));
-        const auto r = await(client.execute(QStringLiteral("query-status")));
+        const auto executing = client.execute(QStringLiteral("query-status"));
+        QTRY_VERIFY_WITH_TIMEOUT(executing.isFinished(), kWaitMs);
+        const auto r = executing.result();
         QVERIFY2(r, r ? "" : qPrintable(r.error().message));
     }
 
@@ -83,8 +78,9 @@ private Q_SLOTS:
     {
         FakeQemu qemu(m_dir.filePath(QStringLiteral("b.sock")));
         Vmm::QmpClient client;
-        const auto connected = await(client.connectTo(m_dir.filePath(QStringLiteral("b.sock"))));
-        QVERIFY2(connected, connected ? "" : qPrintable(connected.error().message));
+        const auto connecting = client.connectTo(m_dir.filePath(QStringLiteral("b.sock")));
+        QTRY_VERIFY_WITH_TIMEOUT(connecting.isFinished(), kWaitMs);
+        QVERIFY(connecting.result().hasValue());
         qemu.answer = false;
         const auto pending = client.execute(QStringLiteral("query-status"));
         // A line that never ends, written in pieces as the client reads.
@@ -95,7 +91,8 @@ private Q_SLOTS:
                 qemu.sock->write(piece);
             QTest::qWait(1);
         }
-        const auto r = await(pending);
+        QTRY_VERIFY_WITH_TIMEOUT(pending.isFinished(), kWaitMs);
+        const auto r = pending.result();
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
         QVERIFY2(r.error().message.contains(QStringLiteral("QMP message over")), qPrintable(r.error().message));
