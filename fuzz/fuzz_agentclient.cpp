@@ -2,7 +2,8 @@
 // agent on a Unix socket completes the handshake; the client then starts
 // one operation of every kind (exec, put, get, stat, list, health, forward,
 // shutdown) and the agent answers with arbitrary frames (type, a stream id
-// among the open ones, payload) written in arbitrary pieces, then hangs up.
+// among the open ones, payload) and raw bytes, written in arbitrary pieces,
+// then hangs up.
 // Properties: no crash, leak or undefined behaviour, memory stays within
 // -rss_limit_mb, and once the connection is gone every operation has
 // finished (failed or not) within LocalPeer::kStepMs: nothing waits
@@ -24,6 +25,7 @@ using Fuzz::LocalPeer;
 
 constexpr int kStreams = 10; // frames go to streams 0 .. kStreams - 1
 constexpr std::size_t kMaxPayload = 8192; // per fuzzed frame
+constexpr std::uint8_t kRawBytes = 0; // the type that means "no frame"
 
 QByteArray frame(std::uint8_t type, quint32 stream, std::string_view payload)
 {
@@ -96,7 +98,9 @@ void sendFrames(FuzzedDataProvider &in, QLocalSocket *peer)
         const auto stream = in.ConsumeIntegralInRange<quint32>(0, kStreams - 1);
         const bool pause = in.ConsumeBool();
         const std::string payload = in.ConsumeRandomLengthString(kMaxPayload);
-        peer->write(frame(type, stream, payload));
+        // Type 0 is no message: its payload goes out raw (garbage between
+        // frames, torn or oversize headers).
+        peer->write(type == kRawBytes ? QByteArray(payload.data(), qsizetype(payload.size())) : frame(type, stream, payload));
         if (pause)
             QCoreApplication::processEvents();
         peer->readAll(); // what the client sends is dropped

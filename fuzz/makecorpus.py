@@ -126,7 +126,7 @@ INPUT = {
 # fuzz_agentclient: frames of (type, stream, pause) from the end, payloads
 # from the front. Streams of the operations it starts, in order: run 1,
 # putData 2, getData 3, stat 4, list 5, health 6, openStream 7, shutdown 8,
-# the streaming exec 9.
+# the streaming exec 9. Type 0: the payload goes out raw, unframed.
 def agent_frames(frames):
     front = strings([p for (_, _, p) in frames])
     tail = b"".join(bytes([0, stream, type_]) for (type_, stream, _) in reversed(frames))
@@ -139,6 +139,7 @@ AGENT = {
     "files": agent_frames([(35, 2, u64(100)), (37, 3, u64(4) + u32(0o644)), (33, 3, b"abcd"), (34, 3, b"")]),
     "requests": agent_frames([(49, 4, FILE_INFO_A), (51, 5, u32(2) + FILE_INFO_A + FILE_INFO_B), (65, 6, HEALTH)]),
     "stream": agent_frames([(97, 7, b""), (98, 7, b"GET / HTTP/1.0\r\n\r\n"), (99, 7, b"")]),
+    "raw": agent_frames([(0, 0, b"login: \x56\x4d\x13"), (0, 0, u16(0x4D56) + u8(65) + u8(0) + u32(6) + u32(0xffffff))]),
     "errors": agent_frames([(4, 9, u32(1) + s("nope")), (4, 3, u32(9) + s("too large")), (3, 0, u16(1) + s("0.1.0"))]),
 }
 
