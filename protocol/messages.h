@@ -118,8 +118,9 @@ inline const char *errorCodeName(ErrorCode c)
     return "unknown";
 }
 
-// Every message: `std::string encode() const` and
-// `static bool decode(std::string_view payload, T *out)` (false = malformed).
+// Every message: `std::string encode() const`,
+// `static bool decode(std::string_view payload, T *out)` (false = malformed)
+// and ==; decode(encode(m)) == m (fuzz/fuzz_messages checks it).
 
 struct Hello {
     std::uint16_t version = kVersion;
@@ -144,6 +145,7 @@ struct Hello {
         m->client = r.str();
         return r.ok();
     }
+    bool operator==(const Hello &) const = default;
 };
 
 struct HelloAck {
@@ -172,6 +174,7 @@ struct HelloAck {
         m->bootId = r.str();
         return r.ok();
     }
+    bool operator==(const HelloAck &) const = default;
 };
 
 struct Announce {
@@ -191,6 +194,7 @@ struct Announce {
         m->agentVersion = r.str();
         return r.ok();
     }
+    bool operator==(const Announce &) const = default;
 };
 
 struct ErrorMsg {
@@ -210,6 +214,7 @@ struct ErrorMsg {
         m->message = r.str();
         return r.ok();
     }
+    bool operator==(const ErrorMsg &) const = default;
 };
 
 struct ExecStart {
@@ -245,6 +250,7 @@ struct ExecStart {
         m->flags = r.u32();
         return r.ok();
     }
+    bool operator==(const ExecStart &) const = default;
 };
 
 struct ExecStarted {
@@ -261,6 +267,7 @@ struct ExecStarted {
         m->pid = r.i32();
         return r.ok();
     }
+    bool operator==(const ExecStarted &) const = default;
 };
 
 struct ExecExit {
@@ -286,6 +293,7 @@ struct ExecExit {
         m->durationUs = r.u64();
         return r.ok();
     }
+    bool operator==(const ExecExit &) const = default;
 };
 
 // ExecStdin, ExecStdout, ExecStderr, FileData and StreamData carry raw bytes
@@ -319,6 +327,7 @@ struct FilePut {
         m->flags = r.u32();
         return r.ok();
     }
+    bool operator==(const FilePut &) const = default;
 };
 
 struct FilePutDone {
@@ -335,6 +344,7 @@ struct FilePutDone {
         m->bytesWritten = r.u64();
         return r.ok();
     }
+    bool operator==(const FilePutDone &) const = default;
 };
 
 struct PathRequest { // FileGet, Stat, List
@@ -351,6 +361,7 @@ struct PathRequest { // FileGet, Stat, List
         m->path = r.str();
         return r.ok();
     }
+    bool operator==(const PathRequest &) const = default;
 };
 
 struct FileGetInfo {
@@ -370,11 +381,15 @@ struct FileGetInfo {
         m->mode = r.u32();
         return r.ok();
     }
+    bool operator==(const FileGetInfo &) const = default;
 };
 
 enum class FileType : std::uint8_t { Other = 0, Regular = 1, Directory = 2, Symlink = 3, CharDevice = 4, BlockDevice = 5, Fifo = 6, Socket = 7 };
 
 struct FileInfo {
+    // The fewest bytes one entry takes on the wire (empty strings): bounds
+    // the count a ListResult may claim for the bytes it has.
+    static constexpr std::size_t kMinEncodedSize = 4 + 1 + 4 + 8 + 8 + 4 + 4 + 4;
     std::string name; // base name in ListResult; the full path in StatResult
     FileType type = FileType::Other;
     std::uint32_t mode = 0; // permission bits
@@ -405,6 +420,7 @@ struct FileInfo {
         gid = r.u32();
         linkTarget = r.str();
     }
+    bool operator==(const FileInfo &) const = default;
 };
 
 struct StatResult {
@@ -421,6 +437,7 @@ struct StatResult {
         m->info.read(r);
         return r.ok();
     }
+    bool operator==(const StatResult &) const = default;
 };
 
 struct ListResult {
@@ -437,13 +454,14 @@ struct ListResult {
     {
         Reader r(p);
         const std::uint32_t n = r.u32();
-        if (!r.ok() || n > r.remaining() / 8)
+        if (!r.ok() || n > r.remaining() / FileInfo::kMinEncodedSize)
             return false;
         m->entries.resize(n);
         for (auto &e : m->entries)
             e.read(r);
         return r.ok();
     }
+    bool operator==(const ListResult &) const = default;
 };
 
 struct HealthResult {
@@ -487,6 +505,7 @@ struct HealthResult {
         m->kernel = r.str();
         return r.ok();
     }
+    bool operator==(const HealthResult &) const = default;
 };
 
 struct Shutdown {
@@ -503,6 +522,7 @@ struct Shutdown {
         m->reboot = r.boolean();
         return r.ok();
     }
+    bool operator==(const Shutdown &) const = default;
 };
 
 // Opens a TCP connection from inside the guest (host usually 127.0.0.1) and
@@ -524,6 +544,7 @@ struct StreamOpen {
         m->port = r.u16();
         return r.ok();
     }
+    bool operator==(const StreamOpen &) const = default;
 };
 
 } // namespace Protocol

@@ -79,6 +79,7 @@ run)
 test)
     # The browser test drives Debian's Chromium (never a downloaded browser).
     PACKAGES+=(chromium xvfb xauth)  # xvfb: the window's screenshot test runs under a real X server
+    PACKAGES+=(clang libclang-rt-dev)  # the fuzz harnesses: clang and its libFuzzer runtime (libclang_rt.fuzzer)
     install_deps
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
@@ -94,6 +95,9 @@ test)
     build asan tst_kvmbootprobe tst_async tst_workerpool tst_snapshotsavejob tst_bootjob tst_vmmanagerstates tst_vmteardown tst_agentclient tst_forwardedstream tst_vmmanager tst_router tst_requestauth tst_httpmapping
     echo "== running the teardown suites under the asan preset"
     ctest --test-dir build/asan --output-on-failure --timeout 600 -j2 -R '^(tst_kvmbootprobe|tst_async|tst_workerpool|tst_snapshotsavejob|tst_bootjob|tst_vmmanagerstates|tst_vmteardown|tst_agentclient|tst_forwardedstream|tst_vmmanager|tst_router|tst_requestauth|tst_httpmapping)$'
+    # Every libFuzzer harness (fuzz/) for a bounded time on a copy of its
+    # seeds; any crash, leak or timeout fails. Longer runs: scripts/fuzz.sh 600.
+    scripts/fuzz.sh 20
     echo "== running the test suite"
     ctest --test-dir build/dev --output-on-failure --timeout 1200 -j2 "$@"
     ;;

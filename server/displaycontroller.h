@@ -22,9 +22,6 @@ class DisplayController final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(DisplayController)
 public:
-    static constexpr int kMaxActions = 200;
-    static constexpr int kMinScaledSide = 16;
-
     // hub may be null: every route then answers Unsupported.
     explicit DisplayController(Desktop::DisplayHub *hub, QObject *parent = nullptr);
 
@@ -40,10 +37,6 @@ public:
     ApiFuture viewerPage(const Request &request);
     ApiFuture novncAsset(const Request &request);
     static QString novncDir();
-
-    // One action object of POST .../input (coordinates divided by scale
-    // when the client gives screenshot coordinates).
-    static ApiExpected<Desktop::InputAction> parseAction(const QJsonObject &o, double scale);
 
 private:
     // Connect if need be, then perform the actions as the agent.

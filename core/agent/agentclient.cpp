@@ -285,7 +285,7 @@ void AgentClient::handleConnectionFrame(MsgType type, std::string_view payload)
     case MsgType::Error: {
         Protocol::ErrorMsg e;
         if (Protocol::ErrorMsg::decode(payload, &e))
-            Core::Log::agent()->warn("agent: {}", e.message);
+            Core::Log::agent()->warn("agent: {}", guestText(e.message).toStdString());
         return;
     }
     default: return;

@@ -122,7 +122,20 @@ Core::Error agentError(const Protocol::ErrorMsg &e)
     case Protocol::ErrorCode::ConnectionRefused: code = Core::ErrorCode::NotFound; break; // nothing listens there
     default: break;
     }
-    return Core::Error(code, QStringLiteral("guest: %1").arg(QString::fromStdString(e.message)), static_cast<int>(e.code));
+    return Core::Error(code, QStringLiteral("guest: %1").arg(guestText(e.message)), static_cast<int>(e.code));
+}
+
+QString guestText(std::string_view raw)
+{
+    const std::string_view head = raw.substr(0, std::size_t(kMaxGuestTextChars) * 4); // at most 4 UTF-8 bytes a character
+    QString text = QString::fromUtf8(head.data(), qsizetype(head.size()));
+    const bool cut = text.size() > kMaxGuestTextChars || head.size() < raw.size();
+    text.truncate(kMaxGuestTextChars);
+    for (QChar &c : text) {
+        if (c.category() == QChar::Other_Control || c == QChar::LineSeparator || c == QChar::ParagraphSeparator)
+            c = QLatin1Char('?');
+    }
+    return cut ? text + QStringLiteral("...") : text;
 }
 
 } // namespace Agent

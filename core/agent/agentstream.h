@@ -79,7 +79,13 @@ private:
 };
 
 // The guest's Error frame as a core error: its code mapped where one fits,
-// the guest's own code kept as the detail.
+// the guest's own code kept as the detail, its text through guestText().
 Core::Error agentError(const Protocol::ErrorMsg &error);
+
+// Text from the guest made fit for a one-line message or a log line: UTF-8
+// decoded, control characters (newlines, escape sequences) shown as '?',
+// cut after kMaxGuestTextChars with "...".
+inline constexpr qsizetype kMaxGuestTextChars = 1024;
+QString guestText(std::string_view raw);
 
 } // namespace Agent

@@ -95,6 +95,12 @@ void QmpClient::onReadyRead()
             continue; // QEMU only sends objects; ignore anything else
         handleMessage(doc.object());
     }
+    if (m_buffer.size() > kMaxMessageBytes) {
+        const Core::Error e(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU sent a QMP message over %1 bytes").arg(kMaxMessageBytes));
+        m_connectPromise.resolve(e);
+        failAll(e);
+        close();
+    }
 }
 
 void QmpClient::handleMessage(const QJsonObject &msg)

@@ -18,6 +18,10 @@ class QmpClient final : public QObject {
     Q_DISABLE_COPY_MOVE(QmpClient)
 public:
     static constexpr int kCommandTimeoutMs = 10000;
+    // One QMP message (a line) at most; QEMU's longest answer, the QMP
+    // schema, is well under 1 MiB. A longer one ends the connection, so a
+    // QEMU that never ends its line cannot make the client buffer forever.
+    static constexpr qsizetype kMaxMessageBytes = 16 << 20;
 
     explicit QmpClient(QObject *parent = nullptr);
     ~QmpClient() override;

@@ -5,6 +5,7 @@
 
 #include "tests/hostagent.h"
 #include "core/agent/agentclient.h"
+#include "core/agent/agentstream.h"
 
 #include "protocol/framereader.h"
 #include "protocol/messages.h"
@@ -145,6 +146,22 @@ private Q_SLOTS:
         QVERIFY(HostAgent::start(m_agent, m_agentSocket));
     }
     void cleanupTestCase() { HostAgent::stop(m_agent); }
+
+    // A guest's error text becomes one bounded line: no forged log lines or
+    // terminal escapes, not a megabyte in an API answer (issue 14).
+    void guestErrorTextIsOneBoundedLine()
+    {
+        const Protocol::ErrorMsg hostile{Protocol::ErrorCode::Io, "first\nforged line\r\x1b[31mred\t" + std::string(100000, 'x')};
+        const Core::Error e = Agent::agentError(hostile);
+        QCOMPARE(e.code, Core::ErrorCode::Agent);
+        QVERIFY(e.message.startsWith(QStringLiteral("guest: first?forged line??[31mred?x")));
+        QVERIFY(e.message.endsWith(QStringLiteral("...")));
+        QVERIFY(e.message.size() <= Agent::kMaxGuestTextChars + 16);
+        for (const QChar c : e.message)
+            QVERIFY(c.category() != QChar::Other_Control);
+        QCOMPARE(Agent::guestText("no such file"), QStringLiteral("no such file"));
+        QCOMPARE(Agent::guestText("caf\xc3\xa9"), QStringLiteral("caf\u00e9"));
+    }
 
     void realAgentExecAndFiles()
     {

@@ -80,6 +80,22 @@ private Q_SLOTS:
         QVERIFY(!ListResult::decode(w.data(), &l));
     }
 
+    void listCountsAreBoundByTheSmallestEntry()
+    {
+        Writer empty;
+        FileInfo{}.write(empty);
+        QCOMPARE(empty.data().size(), FileInfo::kMinEncodedSize);
+        // 8 bytes per claimed entry: more than the bytes can hold, refused
+        // before any entry is made (the bound was once 8 bytes an entry).
+        constexpr std::uint32_t kClaimed = 1000;
+        Writer w;
+        w.u32(kClaimed);
+        w.raw(std::string(kClaimed * 8, '\0'));
+        ListResult l;
+        QVERIFY(!ListResult::decode(w.data(), &l));
+        QVERIFY(l.entries.empty());
+    }
+
     void framesSurviveAnySplit()
     {
         std::string stream;

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of the fuzz harnesses: a few small valid inputs each,
+in fuzz/corpus/<harness>/<name>. Run it again after changing an input format:
+    python3 fuzz/makecorpus.py
+Layouts follow the harnesses: libFuzzer's FuzzedDataProvider takes integers,
+booleans and floats from the end of the input and strings from the front."""
+
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def u8(v): return struct.pack("<B", v)
+def u16(v): return struct.pack("<H", v)
+def u32(v): return struct.pack("<I", v)
+def u64(v): return struct.pack("<Q", v)
+def s(b): b = b if isinstance(b, bytes) else b.encode(); return u32(len(b)) + b
+def slist(items): return u32(len(items)) + b"".join(s(i) for i in items)
+
+
+def frame(type_, stream, payload):
+    return u16(0x4D56) + u8(type_) + u8(0) + u32(stream) + u32(len(payload)) + payload
+
+
+HELLO = u16(1) + u32(1 << 20) + u64(42) + s("microvm-sandbox 0.1.0")
+HELLO_ACK = u16(1) + u32(1 << 20) + u64(42) + s("0.1.0") + s("0c8f6a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f")
+EXEC_START = slist(["/bin/echo", "hi"]) + s("") + slist(["A=1"]) + s("/tmp") + u32(5000) + u32(1)
+FILE_INFO_A = s("a.txt") + u8(1) + u32(0o644) + u64(12) + u64(1700000000) + u32(0) + u32(0) + s("")
+FILE_INFO_B = s("link") + u8(3) + u32(0o777) + u64(0) + u64(1700000001) + u32(1000) + u32(1000) + s("a.txt")
+HEALTH = s("0.1.0") + u64(1000) + u64(2000) + u64(4096) + u64(2048) + u32(150) + u32(2) + u32(1) + s("box") + s("Linux 6.1")
+
+# Message selectors: the order of kDecoders in fuzz_messages.cpp.
+MESSAGES = {
+    "hello": (0, HELLO),
+    "helloack": (1, HELLO_ACK),
+    "announce": (2, u16(1) + s("0.1.0")),
+    "error": (3, u32(1) + s("no such file")),
+    "execstart": (4, EXEC_START),
+    "execexit": (6, u32(0) + u32(0) + u8(0) + u64(1234)),
+    "fileput": (7, s("/tmp/x") + u32(0o644) + u64(3) + u32(1)),
+    "statresult": (11, FILE_INFO_A),
+    "listresult": (12, u32(2) + FILE_INFO_A + FILE_INFO_B),
+    "healthresult": (13, HEALTH),
+    "streamopen": (15, s("127.0.0.1") + u16(8080)),
+}
+
+FRAMES = {
+    "handshake": frame(1, 0, HELLO) + frame(2, 0, HELLO_ACK) + b"\x40\x00",
+    "exec": frame(16, 7, EXEC_START) + frame(19, 7, b"hi\n") + frame(21, 7, u32(0) * 2 + u8(0) + u64(9)) + b"\x03\x05\x00\x10",
+    "garbage-then-frame": b"login: \x56\x4d\x01\x07junk" + frame(64, 3, b"") + b"\x01\x00\x01",
+    "oversize": frame(33, 9, b"x" * 64) + b"\x20\x00",
+}
+
+RFB_CLIENT = (
+    b"RFB 003.008\n" + b"\x01" + b"\x01"  # version, security None, ClientInit (shared)
+    + b"\x00\x00\x00\x00" + b"\x20\x18\x00\x01\x00\xff\x00\xff\x00\xff\x10\x08\x00\x00\x00\x00"  # SetPixelFormat
+    + b"\x02\x00\x00\x03" + struct.pack(">iii", 0, 7, -316)  # SetEncodings with ExtendedMouseButtons
+    + b"\x03\x00\x00\x00\x00\x00\x04\x00\x03\x00"  # FramebufferUpdateRequest
+    + b"\x04\x01\x00\x00\x00\x00\x00\x61" + b"\x04\x00\x00\x00\x00\x00\x00\x61"  # KeyEvent a down, up
+    + b"\x05\x01\x00\x10\x00\x20"  # PointerEvent
+    + b"\x06\x00\x00\x00\x00\x00\x00\x05hello"  # ClientCutText
+    + b"\xff\x00\x00\x01\x00\x00\x00\x61\x00\x00\x00\x1e"  # QEMU extended key event
+    + b"\xf8\x00\x00\x00\x00\x00\x00\x00\x02ab"  # ClientFence
+)
+VNC_AUTH = b"RFB 003.008\n" + b"\x02" + bytes(range(16)) + b"\x00" + b"\x05\x00\x00\x01\x00\x01"
+
+
+def strings(pieces):
+    """Strings for ConsumeRandomLengthString, in a row: a backslash then
+    another byte ends one, a doubled backslash is one backslash."""
+    return b"\\x".join(p.replace(b"\\", b"\\\\") for p in pieces)
+
+
+def rfb_pieces(stream, allow, framing, cut):
+    """The client stream cut every `cut` bytes; allowInput and the framing
+    as booleans from the end."""
+    pieces = [stream[i:i + cut] for i in range(0, len(stream), cut)]
+    front = strings(pieces)
+    tail = bytes(allow[i % len(allow)] for i in reversed(range(len(pieces))))
+    return front + tail + u8(framing)
+
+
+RFB = {
+    "watcher": rfb_pieces(RFB_CLIENT, [0], 0, 1000),
+    "controller": rfb_pieces(RFB_CLIENT, [1], 1, 1000),
+    "toggling": rfb_pieces(RFB_CLIENT, [1, 0], 1, 7),
+    "vncauth": rfb_pieces(VNC_AUTH, [0], 0, 5),
+}
+
+NOW = "2026-12-01T10:00:00.000Z"
+VM_RECORD = {"version": 1, "name": "box", "template": "minimal", "vcpus": 2, "memory_mb": 1024, "desired_state": "running",
+             "created_at": NOW, "last_started_at": NOW, "last_error": {"code": "timeout", "message": "boot timed out"},
+             "current_snapshot": "s1", "forked_from": "base/s0",
+             "running_vmm": {"driver": "qemu", "pid": 1234, "pid_start_time": "5678", "runtime_dir": "/run/x", "qmp_socket": "/run/x/qmp",
+                             "agent_socket": "/run/x/agent", "accel": "kvm", "manager_pid": 99, "manager_start_time": "42"}}
+SHA = "ab" * 32
+MANIFEST = {"version": 1, "name": "snap", "vm": "box", "created_at": NOW, "parent": None, "driver": "qemu", "vmm_version": "7.2",
+            "template": "minimal", "vcpus": 1, "memory_mb": 512, "accel": "tcg", "kernel": "/k", "initramfs": "/i", "base_disk": "",
+            "disk_file": "disk.qcow2", "disk_format": "qcow2", "state_files": ["memory.state"], "paused_ms": 30,
+            "files": [{"name": "memory.state", "size": 10, "sha256": SHA}, {"name": "disk.qcow2", "size": 20, "sha256": SHA}]}
+RECORDS = {
+    "vmrecord": b"\x00" + json.dumps(VM_RECORD).encode(),
+    "vmrecord-minimal": b"\x00" + json.dumps({"version": 1, "name": "a", "template": "t", "vcpus": 1, "memory_mb": 256}).encode(),
+    "manifest": b"\x01" + json.dumps(MANIFEST).encode(),
+    "token": b"\x02" + b"3f" * 32 + b"\n",
+}
+
+INPUT = {
+    "click": b"\x00" + json.dumps({"action": "click", "x": 10, "y": 20, "button": "right", "count": 2}).encode(),
+    "drag": b"\x00" + json.dumps({"action": "drag", "x": 1, "y": 2, "to_x": 300, "to_y": 400, "scale": 0.5}).encode(),
+    "actions": b"\x00" + json.dumps({"actions": [{"action": "move", "x": 5, "y": 6}, {"action": "key", "keys": "Return"}], "scale": 0.25}).encode(),
+    "scroll": b"\x00" + json.dumps({"action": "scroll", "dx": 0, "dy": -3}).encode(),
+    "type": b"\x00" + json.dumps({"action": "type", "text": "héllo\n"}).encode(),
+    "key": b"\x00" + json.dumps({"action": "key", "keys": "ctrl+alt+t"}).encode(),
+    "scale-factor": b"\x010.5",
+    "scale-size": b"\x011024x768" + b"\x00\x04\x00\x03",
+    "combo": b"\x02shift+Tab",
+    "combo-plus": b"\x02ctrl++",
+    "name": b"\x03PageUp",
+    "name-hex": b"\x030xff0d",
+}
+
+
+# fuzz_agentclient: frames of (type, stream, pause) from the end, payloads
+# from the front. Streams of the operations it starts, in order: run 1,
+# putData 2, getData 3, stat 4, list 5, health 6, openStream 7, shutdown 8,
+# the streaming exec 9. Type 0: the payload goes out raw, unframed.
+def agent_frames(frames):
+    front = strings([p for (_, _, p) in frames])
+    tail = b"".join(bytes([0, stream, type_]) for (type_, stream, _) in reversed(frames))
+    return front + tail
+
+
+EXEC_EXIT = u32(0) + u32(0) + u8(0) + u64(1234)
+AGENT = {
+    "exec": agent_frames([(22, 1, u32(42)), (19, 1, b"out"), (20, 1, b"err"), (21, 1, EXEC_EXIT)]),
+    "files": agent_frames([(35, 2, u64(100)), (37, 3, u64(4) + u32(0o644)), (33, 3, b"abcd"), (34, 3, b"")]),
+    "requests": agent_frames([(49, 4, FILE_INFO_A), (51, 5, u32(2) + FILE_INFO_A + FILE_INFO_B), (65, 6, HEALTH)]),
+    "stream": agent_frames([(97, 7, b""), (98, 7, b"GET / HTTP/1.0\r\n\r\n"), (99, 7, b"")]),
+    "raw": agent_frames([(0, 0, b"login: \x56\x4d\x13"), (0, 0, u16(0x4D56) + u8(65) + u8(0) + u32(6) + u32(0xffffff))]),
+    "errors": agent_frames([(4, 9, u32(1) + s("nope")), (4, 3, u32(9) + s("too large")), (3, 0, u16(1) + s("0.1.0"))]),
+}
+
+
+def http(status, body=b""):
+    head = b"HTTP/1.1 %d \r\nServer: Cloud Hypervisor API\r\nConnection: keep-alive\r\n" % status
+    if body:
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    return head + b"\r\n" + body
+
+
+QMP_GREETING = b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\n'
+# fuzz_vmmapi: a selector byte, then for QMP what QEMU says before the
+# command and after it; the last byte is the count of write pieces (0: whole).
+VMMAPI = {
+    "qmp": b"\x00" + strings([QMP_GREETING + b'{"return": {}, "id": "1"}\n',
+                               b'{"return": {"status": "running", "running": true}, "id": "2"}\n'
+                               b'{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}\n']) + b"\x00",
+    "qmp-error": b"\x00" + strings([QMP_GREETING + b'{"return": {}, "id": "1"}\n',
+                                     b'{"error": {"class": "GenericError", "desc": "no"}, "id": "2"}\n']) + b"\x00",
+    "ch": b"\x01" + http(200, b'{"version": "v38.0", "build_version": "v38.0", "pid": 7, "features": []}')
+    + http(200, b'{"config": {}, "state": "Running", "memory_actual_size": 0}') + http(204) + b"\x00",
+    "ch-error": b"\x01" + http(500, b'["Error from API", "The VM could not be paused"]') + b"\x00",
+}
+
+
+def write(harness, seeds):
+    d = os.path.join(ROOT, harness)
+    os.makedirs(d, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+
+
+write("fuzz_framereader", FRAMES)
+write("fuzz_messages", {k: u8(sel) + p for k, (sel, p) in MESSAGES.items()})
+write("fuzz_rfbfilter", RFB)
+write("fuzz_records", RECORDS)
+write("fuzz_inputparsers", INPUT)
+write("fuzz_agentclient", AGENT)
+write("fuzz_vmmapi", VMMAPI)
