@@ -15,4 +15,7 @@ inline constexpr int kDrainMs = 3000;
 inline constexpr std::uint64_t kOverfeedDeclared = 1u << 20;
 inline constexpr std::uint64_t kOverfeedFactor = 16;
 
+// hostile-rfb: the side of the square screen it announces, RFB's largest.
+inline constexpr unsigned kHugeRfbSide = 65535;
+
 } // namespace Hostile
