@@ -5,6 +5,7 @@
 #include "server/httpmapping.h"
 #include "server/rawupload.h"
 #include "server/requestauth.h"
+#include "server/streamedbody.h"
 #include "server/vncsocket.h"
 
 #include <QAbstractHttpServer>
@@ -203,13 +204,14 @@ public:
     };
 
     struct Slot {
-        std::optional<QHttpServerResponse> response;
+        std::optional<HttpAnswer> answer;
     };
     struct Connection {
         const QHttpServerRequest *request = nullptr; // one per socket, lives as long as it
         std::deque<std::shared_ptr<Slot>> queue; // answers in request order
         qint64 requestBytes = 0; // read for the current request
         bool rejected = false; // answered and closing; input is discarded
+        bool streaming = false; // a streamed body is going out: later answers wait
     };
 
     Private(HttpAdapter *q, Api &api, Options options)
@@ -320,7 +322,7 @@ public:
         const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
         auto complete = [this, guard, slot, timer, method, routeLabel](const HttpAnswer &answer) {
             m_api.metrics().recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
-            slot->response.emplace(toQt(answer));
+            slot->answer.emplace(answer);
             if (guard)
                 flush(guard);
         };
@@ -410,12 +412,35 @@ public:
         if (it == m_connections.end())
             return;
         Connection &c = *it;
-        while (!c.queue.empty() && c.queue.front()->response) {
+        while (!c.streaming && !c.queue.empty() && c.queue.front()->answer) {
             const std::shared_ptr<Slot> slot = c.queue.front();
             c.queue.pop_front();
-            if (c.request && socket->state() == QAbstractSocket::ConnectedState)
-                RawServer::send(*c.request, socket, *slot->response);
+            const HttpAnswer &answer = *slot->answer;
+            if (!c.request || socket->state() != QAbstractSocket::ConnectedState)
+                continue;
+            if (answer.stream)
+                startStream(socket, c, answer);
+            else
+                RawServer::send(*c.request, socket, toQt(answer));
         }
+    }
+
+    // A streamed body: its head now, its bytes as the client takes them;
+    // the connection's later answers wait for its end.
+    void startStream(QTcpSocket *socket, Connection &c, const HttpAnswer &answer)
+    {
+        c.streaming = true;
+        socket->write(streamedHead(answer));
+        StreamedBody::start(socket, answer.stream, answer.streamSize, [this, socket](bool complete) {
+            auto it = m_connections.find(socket);
+            if (it == m_connections.end())
+                return;
+            it->streaming = false;
+            if (complete)
+                flush(socket);
+            else
+                it->queue.clear(); // the connection is closing
+        });
     }
 
     // Runs on readyRead before the HTTP server reads. Between requests (no

@@ -1,6 +1,7 @@
 #include "core/agent/agentclient.h"
 
 #include "core/agent/agentstream.h"
+#include "core/agent/downloadstream.h"
 #include "core/agent/execstream.h"
 #include "core/agent/filestreams.h"
 #include "core/agent/forwardstream.h"
@@ -432,7 +433,14 @@ Core::Future<quint64> AgentClient::getFile(const QString &guestPath, std::shared
         return Core::readyFuture<quint64>(notReady());
     if (!sink || !sink->isWritable())
         return Core::readyFuture<quint64>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the download target is not writable")));
-    return addStream<FileGetStream>(std::move(sink), limits)->start(guestPath);
+    return addStream<FileSaveStream>(std::move(sink), limits)->start(guestPath, limits.deadlineMs);
+}
+
+Core::Future<FileDownload *> AgentClient::download(const QString &guestPath, StreamLimits limits)
+{
+    if (!m_ready)
+        return Core::readyFuture<FileDownload *>(notReady());
+    return addStream<DownloadStream>(limits)->start(guestPath);
 }
 
 Core::Future<QByteArray> AgentClient::getData(const QString &guestPath, StreamLimits limits)

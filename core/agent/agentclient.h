@@ -24,6 +24,7 @@ class QIODevice;
 namespace Agent {
 
 class AgentStream;
+class FileDownload;
 
 // Host side of the guest-agent protocol over one byte stream: a QLocalSocket
 // to QEMU's virtio-serial chardev, or to cloud-hypervisor's hybrid vsock
@@ -72,6 +73,12 @@ public:
     // the size the guest declared, nor than limits.maxBytes when set.
     Core::Future<quint64> getFile(const QString &guestPath, std::shared_ptr<QIODevice> sink, StreamLimits limits = StreamLimits::transfer());
     Core::Future<QByteArray> getData(const QString &guestPath, StreamLimits limits = StreamLimits::inMemoryDownload());
+    // Download as a reader, with memory flat for any size: resolves once the
+    // guest declared the file's size (refused above limits.maxBytes when
+    // set), with a device the caller owns (deleteLater() it; deleting it
+    // early cancels the transfer). limits.deadlineMs is the most time
+    // without progress. See FileDownload.
+    Core::Future<FileDownload *> download(const QString &guestPath, StreamLimits limits = StreamLimits::streamedDownload());
 
     // Requests with one reply, within StreamLimits::kRequestDeadlineMs.
     Core::Future<FileInfo> stat(const QString &guestPath);

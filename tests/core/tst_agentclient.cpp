@@ -5,6 +5,7 @@
 
 #include "tests/hostagent.h"
 #include "core/agent/agentclient.h"
+#include "core/agent/filedownload.h"
 
 #include "protocol/framereader.h"
 #include "protocol/messages.h"
@@ -280,6 +281,94 @@ private Q_SLOTS:
         QCOMPARE(got.error().code, Core::ErrorCode::Io);
         QVERIFY2(got.error().message.contains(QLatin1String("declared")), qPrintable(got.error().message));
         QCOMPARE(sink->data().size(), qsizetype(0));
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+    }
+
+    // A download handed out as a reader: while nobody reads, the host holds
+    // at most the reader's high-water mark (and a frame) of a file of any
+    // size; read, every byte arrives and it ends cleanly.
+    void streamedDownloadHoldsLittleUntilRead()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        const QString path = m_dir.filePath(QStringLiteral("sparse.bin"));
+        const qint64 size = 64 << 20;
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly) && f.resize(size));
+        }
+        auto got = await(client.download(path));
+        QVERIFY2(got, got ? "" : qPrintable(got.error().message));
+        std::unique_ptr<Agent::FileDownload> download(*got);
+        QCOMPARE(download->fileSize(), quint64(size));
+        QTest::qWait(500);
+        const qint64 bound = Agent::FileDownload::kReadHighWater + Protocol::kDataChunk;
+        QVERIFY2(download->bytesAvailable() <= bound, qPrintable(QString::number(download->bytesAvailable())));
+        QVERIFY(download->bytesAvailable() > 0);
+        bool finished = false;
+        connect(download.get(), &Agent::FileDownload::finished, this, [&finished]() { finished = true; });
+        qint64 total = 0;
+        QByteArray buf(1 << 20, Qt::Uninitialized);
+        QDeadlineTimer d(60000);
+        while (!download->atEnd() && !d.hasExpired()) {
+            const qint64 n = download->read(buf.data(), buf.size());
+            QVERIFY(n >= 0);
+            QVERIFY(download->bytesAvailable() <= bound);
+            if (n > 0 && std::any_of(buf.cbegin(), buf.cbegin() + n, [](char c) { return c != 0; }))
+                QFAIL("non-zero byte in a sparse file");
+            total += n;
+            if (n == 0)
+                QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+        }
+        QCOMPARE(total, size);
+        QVERIFY(!download->hasError());
+        QTRY_VERIFY(finished);
+        QVERIFY(client.isReady());
+    }
+
+    // The reader going away before the end cancels the transfer in the
+    // guest and releases the channel: other operations go on.
+    void streamedDownloadDeletedEarlyIsCancelled()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        const QString path = m_dir.filePath(QStringLiteral("sparse2.bin"));
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly) && f.resize(qint64(256) << 20));
+        }
+        auto got = await(client.download(path));
+        QVERIFY(got);
+        Agent::FileDownload *download = *got;
+        QTRY_VERIFY(download->bytesAvailable() > Agent::FileDownload::kReadHighWater / 2);
+        download->read(1 << 20);
+        delete download;
+        auto h = await(client.health(), 10000);
+        QVERIFY2(h, h ? "" : qPrintable(h.error().message));
+        Agent::ExecRequest req;
+        req.shell = QStringLiteral("printf ok");
+        auto r = await(client.run(req), 10000);
+        QVERIFY(r);
+        QCOMPARE(r->stdoutData, QByteArray("ok"));
+    }
+
+    // A hostile guest sending more than it declared: the reader fails, the
+    // extra bytes are never handed out.
+    void streamedDownloadLongerThanDeclaredFails()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("overlong2.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::OverlongDownload);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        auto got = await(client.download(QStringLiteral("/x")), 10000);
+        QVERIFY(got);
+        std::unique_ptr<Agent::FileDownload> download(*got);
+        // The failure may be known before anyone could connect to errorOccurred.
+        QTRY_VERIFY(download->hasError());
+        QCOMPARE(download->error().code, Core::ErrorCode::Io);
+        QCOMPARE(download->bytesAvailable(), qint64(0));
+        QCOMPARE(download->read(16), QByteArray());
         QTRY_COMPARE(fake.received.size(), 2);
         QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
     }
