@@ -3,9 +3,10 @@
 //
 //   silent         answers every Hello (so the host thinks it is talking to
 //                  an agent), then never answers anything else
-//   announce-spam  writes Announce frames for Hostile::kSpamMs without reading a byte,
-//                  then counts the Hellos the host queued meanwhile and
-//                  prints the count on the console; silent afterwards
+//   announce-spam  in cycles, for ever: writes Announce frames for
+//                  Hostile::kSpamMs without reading a byte, then for
+//                  Hostile::kDrainMs reads (and answers) the Hellos the host
+//                  queued meanwhile, and prints how many on the console
 //   overfeed       answers a file get with a declared size of
 //                  Hostile::kOverfeedDeclared bytes, then sends kOverfeedFactor times
 //                  as much data and a FileEnd; silent otherwise
@@ -34,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <thread>
+#include <utility>
 #include <unistd.h>
 
 namespace {
@@ -181,7 +183,8 @@ public:
     }
 
     bool streaming() const { return !m_execs.empty(); }
-    int hellos() const { return m_hellos; }
+    // Hellos answered since the last call.
+    int takeHellos() { return std::exchange(m_hellos, 0); }
 
 private:
     void handle(const Protocol::Frame &frame)
@@ -235,8 +238,9 @@ private:
     int m_hellos = 0;
 };
 
-// Announces for Hostile::kSpamMs without reading, then counts the Hellos queued.
-void spamAnnounces(int fd, Agent &agent)
+// Announces for Hostile::kSpamMs without reading, then counts the Hellos
+// queued. False when the port is gone.
+bool spamAnnounces(int fd, Agent &agent)
 {
     std::string batch;
     for (int i = 0; i < kSpamBatch; ++i)
@@ -246,9 +250,11 @@ void spamAnnounces(int fd, Agent &agent)
     while (std::chrono::steady_clock::now() < end && writeAll(fd, batch))
         sent += kSpamBatch;
     const auto drainEnd = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainMs);
-    while (std::chrono::steady_clock::now() < drainEnd && agent.pump(100)) {
-    }
-    say("sent " + std::to_string(sent) + " announces in " + std::to_string(kSpamMs) + " ms; hellos=" + std::to_string(agent.hellos()));
+    bool open = true;
+    while (open && std::chrono::steady_clock::now() < drainEnd)
+        open = agent.pump(100);
+    say("sent " + std::to_string(sent) + " announces in " + std::to_string(kSpamMs) + " ms; hellos=" + std::to_string(agent.takeHellos()));
+    return open;
 }
 
 } // namespace
@@ -266,8 +272,10 @@ int main(int argc, char **argv)
     Agent agent(fd);
     send(fd, MsgType::Announce, 0, Protocol::Announce{Protocol::kVersion, std::string("hostile-") + g_mode}.encode());
     say("ready");
-    if (std::strcmp(g_mode, "announce-spam") == 0)
-        spamAnnounces(fd, agent);
+    if (std::strcmp(g_mode, "announce-spam") == 0) {
+        while (spamAnnounces(fd, agent)) {
+        }
+    }
     for (;;) {
         if (!agent.pump(agent.streaming() ? 0 : 1000))
             break;
