@@ -10,17 +10,6 @@
 
 namespace {
 
-template<typename T>
-Core::Expected<T> await(Core::Future<T> f, int timeoutMs = 30000)
-{
-    QDeadlineTimer d(timeoutMs);
-    while (!f.isFinished() && !d.hasExpired())
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
-    if (!f.isFinished())
-        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("test wait expired"));
-    return f.result();
-}
-
 // Answers every request with `head` and then `bodyBytes` of body, in 64 KiB
 // writes as the socket drains; counts what it wrote.
 class FakeService : public QObject {
@@ -65,6 +54,16 @@ App::ServiceClient::Endpoint endpoint(quint16 port)
     return {QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)), QByteArrayLiteral("t"), QStringLiteral("test")};
 }
 
+// GET /x through a ServiceClient with a cap on the body.
+Core::Expected<QByteArray> getCapped(quint16 port, qint64 cap)
+{
+    App::ServiceClient client(endpoint(port));
+    auto f = client.getBytes(QStringLiteral("/x"), 30000, cap);
+    if (!QTest::qWaitFor([&f]() { return f.isFinished(); }, 30000))
+        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("test wait expired"));
+    return f.result();
+}
+
 } // namespace
 
 class TestServiceClient : public QObject {
@@ -75,8 +74,7 @@ private Q_SLOTS:
     {
         const qint64 length = qint64(1) << 30;
         FakeService fake("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + QByteArray::number(length) + "\r\n\r\n", length);
-        App::ServiceClient client(endpoint(fake.port()));
-        auto r = await(client.getBytes(QStringLiteral("/x"), 30000, 1 << 20));
+        const auto r = getCapped(fake.port(), 1 << 20);
         QVERIFY(!r);
         QCOMPARE(r.error().detail, App::ServiceClient::kTooLargeDetail);
         QCOMPARE(r.error().code, Core::ErrorCode::InvalidArgument);
@@ -86,8 +84,7 @@ private Q_SLOTS:
     void undeclaredBodyIsCutAtTheCap()
     {
         FakeService fake("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n", qint64(1) << 30);
-        App::ServiceClient client(endpoint(fake.port()));
-        auto r = await(client.getBytes(QStringLiteral("/x"), 30000, 1 << 20));
+        const auto r = getCapped(fake.port(), 1 << 20);
         QVERIFY(!r);
         QCOMPARE(r.error().detail, App::ServiceClient::kTooLargeDetail);
         QVERIFY2(fake.written < (64 << 20), qPrintable(QString::number(fake.written)));
@@ -96,8 +93,7 @@ private Q_SLOTS:
     void bodyWithinTheCapArrives()
     {
         FakeService fake("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n", 1000);
-        App::ServiceClient client(endpoint(fake.port()));
-        auto r = await(client.getBytes(QStringLiteral("/x"), 30000, 1000));
+        const auto r = getCapped(fake.port(), 1000);
         QVERIFY2(r, r ? "" : qPrintable(r.error().message));
         QCOMPARE(r->size(), qsizetype(1000));
     }
