@@ -61,6 +61,7 @@ ApiError ApiError::fromCore(const Core::Error &error)
     case C::PermissionDenied: code = Code::PermissionDenied; break;
     case C::Unsupported: code = Code::Unsupported; break;
     case C::Corrupted: code = Code::Corrupted; break;
+    case C::TooLarge: code = Code::PayloadTooLarge; break;
     case C::Io:
     case C::Internal: code = Code::Internal; break;
     }

@@ -9,6 +9,7 @@
 
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QFutureWatcher>
 #include <QPointer>
 
 #include <cmath>
@@ -177,6 +178,11 @@ ApiFuture GuestController::collect(Agent::ExecHandle *started)
 {
     const QPointer<Agent::ExecHandle> handle = started;
     ApiPromise reply;
+    // The client gone (the adapter cancels the answer): the command is
+    // killed in the guest and its output dropped with the handle.
+    auto *clientGone = new QFutureWatcher<ApiResult>(started);
+    connect(clientGone, &QFutureWatcherBase::canceled, started, &QObject::deleteLater);
+    clientGone->setFuture(reply.future());
     Core::whenDone(handle->result(), this, [this, reply, handle](const Core::Expected<Agent::ExecResult> &r) {
         if (handle)
             handle->deleteLater();

@@ -320,7 +320,9 @@ public:
         const Dispatched d = dispatch(request);
         // The route's pattern, never the raw path: the label set stays bounded.
         const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
-        auto complete = [this, guard, slot, timer, method, routeLabel](const HttpAnswer &answer) {
+        const auto clientGone = std::make_shared<QMetaObject::Connection>();
+        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone](const HttpAnswer &answer) {
+            QObject::disconnect(*clientGone);
             m_api.metrics().recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
             slot->answer.emplace(answer);
             if (guard)
@@ -330,8 +332,17 @@ public:
             complete(*d.immediate);
             return true;
         }
+        *clientGone = cancelWhenGone(socket, d.future);
         Core::whenDone(d.future, m_q, [complete](const ApiResult &result) { complete(httpAnswer(result)); });
         return true;
+    }
+
+    // The client going away before its answer cancels the handler's future:
+    // the handler may stop the work (an orphaned exec is killed in the
+    // guest and its output dropped).
+    QMetaObject::Connection cancelWhenGone(QTcpSocket *socket, ApiFuture future)
+    {
+        return QObject::connect(socket, &QAbstractSocket::disconnected, m_q, [future]() mutable { future.cancel(); });
     }
 
     struct Dispatched {

@@ -35,8 +35,12 @@ void AgentStream::fail(const Core::Error &error)
 
 void AgentStream::send(Protocol::MsgType type, std::string_view payload)
 {
-    if (m_client)
-        m_client->send(type, m_id, payload);
+    if (!m_client)
+        return;
+    // The agent would drop every stream on a frame above its limit.
+    if (payload.size() > m_client->maxPayload())
+        return abort(m_client->tooLarge(m_what, payload.size()), false);
+    m_client->send(type, m_id, payload);
 }
 
 quint32 AgentStream::dataChunk() const

@@ -21,6 +21,11 @@ struct StreamLimits {
     // A download handed out as a reader (AgentClient::download): it fails
     // when neither the guest sent nor the reader took a byte for this long.
     static constexpr int kTransferIdleMs = 2 * 60 * 1000;
+    // What the host keeps of its own commands' output (clock, RNG, host
+    // name after a restore or fork), and how long past their timeout it
+    // waits for a guest that does not report the exit.
+    static constexpr qint64 kInternalOutputBytes = 64 << 10;
+    static constexpr int kInternalGraceMs = 5 * 1000;
     // A stat, a list, a health check, opening a forwarded connection.
     static constexpr int kRequestDeadlineMs = 60 * 1000;
 
@@ -37,6 +42,7 @@ struct StreamLimits {
     static constexpr StreamLimits transfer() { return {0, kDefaultTransferDeadlineMs}; }
     static constexpr StreamLimits inMemoryDownload() { return {kDefaultMaxDataBytes, kDefaultTransferDeadlineMs}; }
     static constexpr StreamLimits streamedDownload() { return {0, kTransferIdleMs}; }
+    static constexpr StreamLimits internalCommand(int timeoutMs) { return {kInternalOutputBytes, timeoutMs + kInternalGraceMs}; }
     static constexpr StreamLimits request() { return {0, kRequestDeadlineMs}; }
 };
 
