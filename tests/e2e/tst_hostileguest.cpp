@@ -47,8 +47,9 @@ constexpr int kOpTimeoutMs = 240000; // a snapshot, restore or fork under TCG on
 // An exec the guest never ends: its timeout, and when the host gives up.
 constexpr int kExecTimeoutS = 2;
 constexpr int kExecDeadlineMs = kExecTimeoutS * 1000 + Agent::StreamLimits::kExecDeadlineGraceMs;
-// A restore or a fork whose guest agent never answers the exec after it.
-constexpr int kMoveOnDeadlineMs = Vm::BootJob::kClockSyncTimeoutMs + Agent::StreamLimits::kExecDeadlineGraceMs;
+// A restore or a fork whose guest agent never answers the command after it
+// (the clock and RNG, the host name): when the host gives up on that.
+constexpr int kMoveOnDeadlineMs = Vm::BootJob::kClockSyncTimeoutMs + Agent::StreamLimits::kInternalGraceMs;
 // Hellos the host may send while a guest spams Announce for one spam and
 // drain cycle: one per AgentClient::kMinHelloIntervalMs, one per
 // kHelloRetryMs, and the one on connecting.
@@ -529,10 +530,11 @@ void TestHostileGuest::sparseDownloadOf50GiB()
 
 // `yes` on the exec WebSocket, with a client that reads nothing after the
 // upgrade (its socket buffer is kReadBufferBytes), a MiB at a time, the
-// guest counting the MiB written in /tmp/written. Watched until the service
-// is over its bound, the guest wrote kFirehoseMiB (more than the bound could
-// hold), its writes stalled for kStallMs (held back), or kFirehoseWindowMs:
-// the service's memory stays flat, and closing the socket kills the command.
+// guest counting the MiB written on its console (the serial port, not the
+// agent's channel). Watched until the service is over its bound, the guest
+// wrote kFirehoseMiB (more than the bound could hold), its writes stalled
+// for kStallMs (held back), or kFirehoseWindowMs: the service's memory
+// stays flat, and closing the socket kills the command.
 void TestHostileGuest::execWebSocketNeverRead()
 {
     const QString vm = QStringLiteral("firehose");
@@ -547,16 +549,19 @@ void TestHostileGuest::execWebSocketNeverRead()
                  + m_service.token() + "\r\n\r\n");
     QTRY_VERIFY_WITH_TIMEOUT(socket.bytesAvailable() > 0, 10000);
     QVERIFY2(socket.peek(64).startsWith("HTTP/1.1 101"), socket.peek(200).constData());
-    const QString firehose = QStringLiteral("i=0; while :; do yes | head -c 1048576; i=$((i+1)); echo $i > /tmp/written; done");
+    const QString firehose = QStringLiteral("i=0; while :; do yes | head -c 1048576; i=$((i+1)); echo \"firehose: $i MiB\" > /dev/console; done");
     socket.write(webSocketText(json({{QStringLiteral("cmd"), firehose}, {QStringLiteral("timeout_s"), 600}})));
 
+    static const QRegularExpression progress(QStringLiteral("firehose: (\\d+) MiB"));
     QDeadlineTimer window(kFirehoseWindowMs);
     QElapsedTimer sinceProgress;
     sinceProgress.start();
     int written = 0;
     while (!window.hasExpired() && m_rss->growth() < kRssHeadroomBytes && written < kFirehoseMiB && sinceProgress.elapsed() < kStallMs) {
         QTest::qWait(1000);
-        const int now = sh(vm, QStringLiteral("cat /tmp/written 2>/dev/null || echo 0"), 30000).toInt();
+        int now = 0;
+        for (auto it = progress.globalMatch(console(vm)); it.hasNext();)
+            now = qMax(now, it.next().captured(1).toInt());
         if (now > written)
             sinceProgress.restart();
         written = qMax(written, now);
@@ -565,12 +570,22 @@ void TestHostileGuest::execWebSocketNeverRead()
           socket.bytesAvailable());
     QVERIFY2(written > 0, "the command wrote nothing");
     const QString rss = rssProblem();
+    // The client held back is its own business: the VM's other calls go on.
+    QElapsedTimer other;
+    other.start();
+    const QString echoed = sh(vm, QStringLiteral("echo ok"), kSlackMs);
+    qInfo("another exec on that VM meanwhile: %s after %lld ms", qPrintable(echoed.left(200)), other.elapsed());
+    QEXPECT_FAIL("",
+                 "Holding back an exec WebSocket's output pauses the VM's whole agent channel (AgentClient's input block, as a forward's slow "
+                 "reader does): every other call to that VM waits until the client reads or goes (issue14-agent)",
+                 Continue);
+    QCOMPARE(echoed, QStringLiteral("ok"));
     socket.abort();
-    QEXPECT_FAIL("", "The exec WebSocket has no backpressure yet (issue14-agent): output for a client that does not read is queued in the service", Continue);
     QVERIFY2(rss.isEmpty(), qPrintable(rss));
     // The socket's close killed the command in the guest.
     QTRY_COMPARE_WITH_TIMEOUT(sh(vm, QStringLiteral("pidof yes head || echo none"), 30000), QStringLiteral("none"), 30000);
-    QVERIFY2(bystanderProblem().isEmpty(), qPrintable(bystanderProblem()));
+    const QString harm = hostUnharmed();
+    QVERIFY2(harm.isEmpty(), qPrintable(harm));
 }
 
 // A desktop guest's VNC server replaced by hostile-rfb (init respawns the
