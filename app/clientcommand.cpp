@@ -3,6 +3,7 @@
 #include "app/clioptions.h"
 #include "app/serviceclient.h"
 #include "app/terminaltext.h"
+#include "core/agent/streamlimits.h"
 
 #include <QDateTime>
 #include <QEventLoop>
@@ -270,7 +271,8 @@ int copy(ServiceClient &client, const Common &c, const QStringList &args)
             printJson(*r);
         return 0;
     }
-    auto r = wait(client.getBytes(ServiceClient::filesPath(srcVm, srcPath)));
+    // Held in memory before it is written: capped as core caps such downloads.
+    auto r = wait(client.getBytes(ServiceClient::filesPath(srcVm, srcPath), ServiceClient::kDefaultTimeoutMs, Agent::StreamLimits::kDefaultMaxDataBytes));
     if (!r)
         return fail(r.error());
     QFile f(dstPath);

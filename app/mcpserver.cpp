@@ -30,6 +30,7 @@ constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kProbeTimeoutMs = 3000;
 constexpr int kDisplayTimeoutMs = 90000; // the first call waits for the desktop to come up
+constexpr qint64 kMaxReadFileBytes = 16 << 20; // read_file's answer goes whole into one JSON message
 
 void log(const QString &line)
 {
@@ -621,7 +622,17 @@ void McpServer::readFile(const QJsonObject &args, const Reply &reply)
     const QString path = requiredString(args, QStringLiteral("path"), &problem);
     if (!problem.isEmpty())
         return reply(errorResult(problem));
-    answer(m_client.getBytes(ServiceClient::filesPath(name, path)), reply, [path](const QByteArray &r) {
+    Core::Future<QByteArray> got =
+        m_client.getBytes(ServiceClient::filesPath(name, path), ServiceClient::kDefaultTimeoutMs, kMaxReadFileBytes).then([path](Core::Expected<QByteArray> r) {
+            if (!r && r.error().detail == ServiceClient::kTooLargeDetail)
+                return Core::Expected<QByteArray>(Core::Error(Core::ErrorCode::InvalidArgument,
+                                                              QStringLiteral("%1 is larger than read_file's %2 MiB limit: read part of it with run_command "
+                                                                             "(head -c, tail -c), or fetch it whole with GET /api/v1/vms/NAME/files")
+                                                                  .arg(path)
+                                                                  .arg(kMaxReadFileBytes >> 20)));
+            return r;
+        });
+    answer(got, reply, [path](const QByteArray &r) {
         QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
         const QString text = utf8.decode(r);
         if (!utf8.hasError() && !r.contains('\0'))

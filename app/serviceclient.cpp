@@ -110,7 +110,7 @@ bool ServiceClient::isUnreachable(const Core::Error &error)
 }
 
 Core::Future<QByteArray> ServiceClient::send(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType,
-                                             int timeoutMs)
+                                             int timeoutMs, qint64 maxBytes)
 {
     QUrl url = m_endpoint.url;
     const qsizetype q = path.indexOf(QLatin1Char('?'));
@@ -127,8 +127,12 @@ Core::Future<QByteArray> ServiceClient::send(const QByteArray &method, const QSt
     QNetworkReply *reply = m_nam.sendCustomRequest(req, method, body);
     Core::Promise<QByteArray> promise;
     const Endpoint endpoint = m_endpoint;
+    if (maxBytes > 0)
+        refuseAbove(reply, maxBytes, promise);
     connect(reply, &QNetworkReply::finished, this, [reply, promise, endpoint]() {
         reply->deleteLater();
+        if (promise.isResolved())
+            return; // refused as too large
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
         const QByteArray data = reply->readAll();
         const QString where = endpoint.url.toString();
@@ -210,9 +214,21 @@ Core::Future<QJsonObject> ServiceClient::deleteJson(const QString &path, int tim
     return sendJson("DELETE", path, QByteArray(), QByteArray(), timeoutMs);
 }
 
-Core::Future<QByteArray> ServiceClient::getBytes(const QString &path, int timeoutMs)
+Core::Future<QByteArray> ServiceClient::getBytes(const QString &path, int timeoutMs, qint64 maxBytes)
 {
-    return send("GET", path, QByteArray(), QByteArray(), timeoutMs);
+    return send("GET", path, QByteArray(), QByteArray(), timeoutMs, maxBytes);
+}
+
+void ServiceClient::refuseAbove(QNetworkReply *reply, qint64 maxBytes, Core::Promise<QByteArray> promise)
+{
+    connect(reply, &QNetworkReply::downloadProgress, reply, [reply, maxBytes, promise](qint64 received, qint64 total) {
+        if (promise.isResolved() || (total <= maxBytes && received <= maxBytes))
+            return;
+        promise.resolve(Core::Error(Core::ErrorCode::InvalidArgument,
+                                    QStringLiteral("the answer is %1 bytes, above the %2-byte limit here").arg(qMax(total, received)).arg(maxBytes),
+                                    kTooLargeDetail));
+        reply->abort();
+    });
 }
 
 Core::Future<QJsonObject> ServiceClient::putBytes(const QString &path, const QByteArray &body, int timeoutMs)

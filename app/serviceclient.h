@@ -38,8 +38,11 @@ public:
     Core::Future<QJsonObject> getJson(const QString &path, int timeoutMs = kDefaultTimeoutMs);
     Core::Future<QJsonObject> postJson(const QString &path, const QJsonObject &body, int timeoutMs = kDefaultTimeoutMs);
     Core::Future<QJsonObject> deleteJson(const QString &path, int timeoutMs = kDefaultTimeoutMs);
-    // Raw bodies (files, console).
-    Core::Future<QByteArray> getBytes(const QString &path, int timeoutMs = kDefaultTimeoutMs);
+    // Raw bodies (files, console). A body above maxBytes (0: no cap) is
+    // refused (InvalidArgument, detail kTooLargeDetail) as soon as its
+    // Content-Length, or what arrived, says so: the rest is never read.
+    static constexpr int kTooLargeDetail = -2;
+    Core::Future<QByteArray> getBytes(const QString &path, int timeoutMs = kDefaultTimeoutMs, qint64 maxBytes = 0);
     Core::Future<QJsonObject> putBytes(const QString &path, const QByteArray &body, int timeoutMs = kDefaultTimeoutMs);
 
     // "/api/v1/vms/NAME/files?path=..." with the parts encoded.
@@ -52,8 +55,12 @@ public:
     static bool isUnreachable(const Core::Error &error);
 
 private:
-    Core::Future<QByteArray> send(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType, int timeoutMs);
+    Core::Future<QByteArray> send(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType, int timeoutMs,
+                                  qint64 maxBytes = 0);
     Core::Future<QJsonObject> sendJson(const QByteArray &method, const QString &path, const QByteArray &body, const QByteArray &contentType, int timeoutMs);
+
+    // Fails promise and aborts reply once its body passes maxBytes.
+    static void refuseAbove(QNetworkReply *reply, qint64 maxBytes, Core::Promise<QByteArray> promise);
 
     Endpoint m_endpoint;
     QNetworkAccessManager m_nam;

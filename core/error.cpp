@@ -26,6 +26,7 @@ QString errorCodeName(ErrorCode code)
     case ErrorCode::Template: return QStringLiteral("template");
     case ErrorCode::Unsupported: return QStringLiteral("unsupported");
     case ErrorCode::Corrupted: return QStringLiteral("corrupted");
+    case ErrorCode::TooLarge: return QStringLiteral("too_large");
     }
     return QStringLiteral("unknown");
 }

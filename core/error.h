@@ -30,6 +30,7 @@ enum class ErrorCode {
     Template,
     Unsupported,
     Corrupted, // stored data failed its integrity check (a snapshot's checksums)
+    TooLarge, // a request is larger than its peer takes (the guest agent's frame limit)
 };
 
 QString errorCodeName(ErrorCode code);

@@ -27,6 +27,16 @@ Response Response::ofBytes(QByteArray bytes, QByteArray contentType)
     return r;
 }
 
+Response Response::ofStream(std::shared_ptr<QIODevice> body, qint64 size, QByteArray contentType)
+{
+    Response r;
+    r.kind = Kind::Stream;
+    r.stream = std::move(body);
+    r.streamSize = size;
+    r.contentType = std::move(contentType);
+    return r;
+}
+
 ApiError ApiError::fromCore(const Core::Error &error)
 {
     using C = Core::ErrorCode;
@@ -51,6 +61,7 @@ ApiError ApiError::fromCore(const Core::Error &error)
     case C::PermissionDenied: code = Code::PermissionDenied; break;
     case C::Unsupported: code = Code::Unsupported; break;
     case C::Corrupted: code = Code::Corrupted; break;
+    case C::TooLarge: code = Code::PayloadTooLarge; break;
     case C::Io:
     case C::Internal: code = Code::Internal; break;
     }

@@ -35,16 +35,23 @@ struct Request {
 };
 
 struct Response {
-    enum class Kind { Json, Bytes, Empty };
+    enum class Kind { Json, Bytes, Empty, Stream };
     Kind kind = Kind::Json;
     QJsonValue json; // Kind::Json: an object or an array
     QByteArray bytes; // Kind::Bytes
-    QByteArray contentType; // Kind::Bytes
+    QByteArray contentType; // Kind::Bytes, Kind::Stream
+    // Kind::Stream: the body, read as the client takes it, and its length.
+    // The device must read -1 (or atEnd()) at its end; ending short of
+    // streamSize bytes aborts the connection, and the client going away
+    // closes the device.
+    std::shared_ptr<QIODevice> stream;
+    qint64 streamSize = 0;
     bool created = false; // the request made a new resource
     QList<std::pair<QByteArray, QByteArray>> headers; // extra response headers
 
     static Response ofJson(QJsonValue json, bool created = false);
     static Response ofBytes(QByteArray bytes, QByteArray contentType);
+    static Response ofStream(std::shared_ptr<QIODevice> body, qint64 size, QByteArray contentType);
     // Done, nothing to say (HTTP 204).
     static Response empty();
 };

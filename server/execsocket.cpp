@@ -12,6 +12,7 @@ namespace {
 
 constexpr quint16 kCloseNormal = 1000;
 constexpr quint16 kClosePolicy = 1008; // QWebSocketProtocol::CloseCodePolicyViolated
+constexpr quint16 kCloseTooBig = 1009; // QWebSocketProtocol::CloseCodeTooMuchData
 constexpr quint16 kCloseInternal = 1011; // the server or guest failed it
 
 } // namespace
@@ -29,6 +30,7 @@ ExecSocket::ExecSocket(std::unique_ptr<QWebSocket> socket, GuestController &gues
     connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &) {
         fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("binary messages are not part of the protocol; send JSON text")), kClosePolicy);
     });
+    connect(m_socket.get(), &QWebSocket::bytesWritten, this, &ExecSocket::onBytesWritten);
     connect(m_socket.get(), &QWebSocket::disconnected, this, [this]() {
         // The client went away: the command dies with it.
         if (m_handle && !m_done)
@@ -61,8 +63,10 @@ void ExecSocket::fail(const ApiError &error, quint16 closeCode)
     send(QJsonObject{
         {QStringLiteral("type"), QStringLiteral("error")},
         {QStringLiteral("error"), QJsonObject{{QStringLiteral("code"), apiErrorCodeName(error.code)}, {QStringLiteral("message"), error.message}}}});
-    if (m_handle)
+    if (m_handle) {
+        m_handle->setOutputPaused(false); // nobody reads it any more
         m_handle->cancel();
+    }
     m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(closeCode), error.message.left(120));
 }
 
@@ -85,8 +89,8 @@ void ExecSocket::onText(const QString &message)
         const auto decoded = QByteArray::fromBase64Encoding(data.toString().toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
         if (!data.isString() || !decoded)
             fail(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("'data' must be a base64 string")), kClosePolicy);
-        else if (m_handle)
-            m_handle->writeStdin(*decoded);
+        else
+            writeStdin(*decoded);
     } else if (type == QLatin1String("stdin_eof")) {
         if (m_handle)
             m_handle->closeStdin();
@@ -106,18 +110,41 @@ void ExecSocket::start(const QByteArray &request)
         return;
     }
     m_handle = *started;
-    const auto output = [this](const char *channel) {
-        return [this, channel](const QByteArray &data) {
-            send(QJsonObject{{QStringLiteral("type"), QLatin1String(channel)}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}});
-        };
-    };
-    connect(m_handle, &Agent::ExecHandle::stdoutReceived, this, output("stdout"));
-    connect(m_handle, &Agent::ExecHandle::stderrReceived, this, output("stderr"));
+    connect(m_handle, &Agent::ExecHandle::stdoutReceived, this, [this](const QByteArray &data) { sendOutput("stdout", data); });
+    connect(m_handle, &Agent::ExecHandle::stderrReceived, this, [this](const QByteArray &data) { sendOutput("stderr", data); });
     connect(m_handle, &Agent::ExecHandle::finished, this, &ExecSocket::finish);
     connect(m_handle, &Agent::ExecHandle::failed, this, [this](const Core::Error &error) {
         m_guest.countExec(false);
-        fail(ApiError::fromCore(error), kCloseInternal);
+        fail(ApiError::fromCore(error), error.code == Core::ErrorCode::TooLarge ? kCloseTooBig : kCloseInternal);
     });
+}
+
+void ExecSocket::sendOutput(const char *channel, const QByteArray &data)
+{
+    send(QJsonObject{{QStringLiteral("type"), QLatin1String(channel)}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}});
+    if (!m_outputPaused && m_handle && m_socket->bytesToWrite() > kOutputHighWater) {
+        m_outputPaused = true;
+        m_handle->setOutputPaused(true);
+    }
+}
+
+void ExecSocket::onBytesWritten()
+{
+    if (m_outputPaused && m_handle && m_socket->bytesToWrite() <= kOutputLowWater) {
+        m_outputPaused = false;
+        m_handle->setOutputPaused(false);
+    }
+}
+
+void ExecSocket::writeStdin(const QByteArray &data)
+{
+    if (!m_handle)
+        return;
+    m_handle->writeStdin(data);
+    if (m_handle->stdinBytesToWrite() > kMaxQueuedStdin)
+        fail(ApiError(ApiError::Code::PayloadTooLarge,
+                      QStringLiteral("stdin arrives faster than the guest takes it: more than %1 bytes wait; send it more slowly").arg(kMaxQueuedStdin)),
+             kCloseTooBig);
 }
 
 void ExecSocket::finish(const Agent::ExecResult &result)

@@ -12,6 +12,11 @@
 //   and a close: 1008 (policy) for a malformed message, 1011 when the
 //   command failed in the service or guest, 1000 otherwise.
 // The client closing before the exit kills the command in the guest.
+// Backpressure both ways: above kOutputHighWater bytes queued for the client
+// the agent channel is not read (the guest's writes block) until they drain
+// below kOutputLowWater; stdin waits in the agent client until the agent
+// channel has room, and a client that queues more than kMaxQueuedStdin
+// there is refused (payload_too_large, close 1009).
 
 #include <QObject>
 #include <QPointer>
@@ -39,12 +44,19 @@ public:
     ExecSocket(std::unique_ptr<QWebSocket> socket, GuestController &guest, QString vmName, QObject *parent = nullptr);
     ~ExecSocket() override;
 
+    static constexpr qint64 kOutputHighWater = 4 << 20;
+    static constexpr qint64 kOutputLowWater = 1 << 20;
+    static constexpr qint64 kMaxQueuedStdin = 16 << 20;
+
 private:
     void onText(const QString &message);
     void start(const QByteArray &request);
     void fail(const ApiError &error, quint16 closeCode);
     void send(const QJsonObject &message);
     void finish(const Agent::ExecResult &result);
+    void sendOutput(const char *channel, const QByteArray &data);
+    void onBytesWritten();
+    void writeStdin(const QByteArray &data);
 
     std::unique_ptr<QWebSocket> m_socket;
     GuestController &m_guest;
@@ -52,6 +64,7 @@ private:
     QPointer<Agent::ExecHandle> m_handle;
     bool m_started = false;
     bool m_done = false;
+    bool m_outputPaused = false;
 };
 
 } // namespace Server

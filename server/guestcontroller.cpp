@@ -1,6 +1,7 @@
 #include "server/guestcontroller.h"
 
 #include "core/agent/agentclient.h"
+#include "core/agent/filedownload.h"
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
 #include "server/metrics.h"
@@ -8,6 +9,7 @@
 
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QFutureWatcher>
 #include <QPointer>
 
 #include <cmath>
@@ -176,6 +178,11 @@ ApiFuture GuestController::collect(Agent::ExecHandle *started)
 {
     const QPointer<Agent::ExecHandle> handle = started;
     ApiPromise reply;
+    // The client gone (the adapter cancels the answer): the command is
+    // killed in the guest and its output dropped with the handle.
+    auto *clientGone = new QFutureWatcher<ApiResult>(started);
+    connect(clientGone, &QFutureWatcherBase::canceled, started, &QObject::deleteLater);
+    clientGone->setFuture(reply.future());
     Core::whenDone(handle->result(), this, [this, reply, handle](const Core::Expected<Agent::ExecResult> &r) {
         if (handle)
             handle->deleteLater();
@@ -226,8 +233,13 @@ ApiFuture GuestController::getFile(const Request &request)
     auto target = fileTarget(m_manager, request);
     if (!target)
         return finished(target.error());
-    return answerWhen(target->agent->getData(target->path), this,
-                      [](const QByteArray &data) { return Response::ofBytes(data, QByteArrayLiteral("application/octet-stream")); });
+    // Streamed as the client reads it; the reader is deleted (and an
+    // unfinished transfer cancelled) once the answer is done with it.
+    return answerWhen(target->agent->download(target->path), this, [](Agent::FileDownload *download) {
+        const auto size = static_cast<qint64>(download->fileSize());
+        std::shared_ptr<QIODevice> body(download, [](QIODevice *d) { d->deleteLater(); });
+        return Response::ofStream(std::move(body), size, QByteArrayLiteral("application/octet-stream"));
+    });
 }
 
 ApiFuture GuestController::listFiles(const Request &request)

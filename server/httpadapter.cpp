@@ -5,6 +5,7 @@
 #include "server/httpmapping.h"
 #include "server/rawupload.h"
 #include "server/requestauth.h"
+#include "server/streamedbody.h"
 #include "server/vncsocket.h"
 
 #include <QAbstractHttpServer>
@@ -240,7 +241,7 @@ public:
     };
 
     struct Slot {
-        std::optional<QHttpServerResponse> response;
+        std::optional<HttpAnswer> answer;
     };
     struct Connection {
         const QHttpServerRequest *request = nullptr; // one per socket, lives as long as it
@@ -253,6 +254,7 @@ public:
         bool rejected = false; // answered and closing (or uploading); input is discarded
         qint64 discarded = 0; // input dropped since
         bool authed = false; // the current request's head carries a credential
+        bool streaming = false; // a streamed body is going out: later answers wait
     };
 
     Private(HttpAdapter *q, Api &api, Options options)
@@ -362,9 +364,11 @@ public:
         const Dispatched d = dispatch(request);
         // The route's pattern, never the raw path: the label set stays bounded.
         const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
-        auto complete = [this, guard, slot, timer, method, routeLabel](const HttpAnswer &answer) {
+        const auto clientGone = std::make_shared<QMetaObject::Connection>();
+        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone](const HttpAnswer &answer) {
+            QObject::disconnect(*clientGone);
             m_api.metrics().recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
-            slot->response.emplace(toQt(answer));
+            slot->answer.emplace(answer);
             if (guard)
                 flush(guard);
         };
@@ -372,8 +376,17 @@ public:
             complete(*d.immediate);
             return true;
         }
+        *clientGone = cancelWhenGone(socket, d.future);
         Core::whenDone(d.future, m_q, [complete](const ApiResult &result) { complete(httpAnswer(result)); });
         return true;
+    }
+
+    // The client going away before its answer cancels the handler's future:
+    // the handler may stop the work (an orphaned exec is killed in the
+    // guest and its output dropped).
+    QMetaObject::Connection cancelWhenGone(QTcpSocket *socket, ApiFuture future)
+    {
+        return QObject::connect(socket, &QAbstractSocket::disconnected, m_q, [future]() mutable { future.cancel(); });
     }
 
     struct Dispatched {
@@ -456,11 +469,16 @@ public:
         if (it == m_connections.end())
             return;
         Connection &c = *it;
-        while (!c.queue.empty() && c.queue.front()->response) {
+        while (!c.streaming && !c.queue.empty() && c.queue.front()->answer) {
             const std::shared_ptr<Slot> slot = c.queue.front();
             c.queue.pop_front();
-            if (c.request && socket->state() == QAbstractSocket::ConnectedState)
-                RawServer::send(*c.request, socket, *slot->response);
+            const HttpAnswer &answer = *slot->answer;
+            if (!c.request || socket->state() != QAbstractSocket::ConnectedState)
+                continue;
+            if (answer.stream)
+                startStream(socket, c, answer);
+            else
+                RawServer::send(*c.request, socket, toQt(answer));
         }
     }
 
@@ -488,7 +506,25 @@ public:
     bool busy(QTcpSocket *socket) const
     {
         auto it = m_connections.constFind(socket);
-        return it != m_connections.cend() && (!it->queue.empty() || it->uploading || (it->headScreened && socket->isTransactionStarted()));
+        return it != m_connections.cend() && (!it->queue.empty() || it->streaming || it->uploading || (it->headScreened && socket->isTransactionStarted()));
+    }
+
+    // A streamed body: its head now, its bytes as the client takes them;
+    // the connection's later answers wait for its end.
+    void startStream(QTcpSocket *socket, Connection &c, const HttpAnswer &answer)
+    {
+        c.streaming = true;
+        socket->write(streamedHead(answer));
+        StreamedBody::start(socket, answer.stream, answer.streamSize, [this, socket](bool complete) {
+            auto it = m_connections.find(socket);
+            if (it == m_connections.end())
+                return;
+            it->streaming = false;
+            if (complete)
+                flush(socket);
+            else
+                it->queue.clear(); // the connection is closing
+        });
     }
 
     // Runs on readyRead before the HTTP server reads. A new request starts

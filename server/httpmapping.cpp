@@ -40,7 +40,7 @@ QByteArray errorBody(const ApiError &error)
 
 HttpAnswer errorAnswer(const ApiError &error)
 {
-    HttpAnswer a{httpStatus(error.code), QByteArrayLiteral("application/json"), errorBody(error), {}};
+    HttpAnswer a{httpStatus(error.code), QByteArrayLiteral("application/json"), errorBody(error), {}, {}, 0};
     if (error.code == ApiError::Code::Unauthorized)
         a.headers.append({QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"microvm-sandbox\"")});
     return a;
@@ -52,13 +52,15 @@ HttpAnswer httpAnswer(const ApiResult &result)
         return errorAnswer(result.error());
     const Response &response = *result;
     if (response.kind == Response::Kind::Empty)
-        return HttpAnswer{204, {}, {}, {}};
+        return HttpAnswer{204, {}, {}, {}, {}, 0};
     HttpAnswer a;
     a.status = response.created ? 201 : 200;
     a.headers = response.headers;
-    if (response.kind == Response::Kind::Bytes) {
+    if (response.kind == Response::Kind::Bytes || response.kind == Response::Kind::Stream) {
         a.contentType = response.contentType;
         a.body = response.bytes;
+        a.stream = response.stream;
+        a.streamSize = response.streamSize;
         return a;
     }
     const QJsonDocument doc = response.json.isArray() ? QJsonDocument(response.json.toArray()) : QJsonDocument(response.json.toObject());
@@ -97,6 +99,16 @@ QByteArray rawResponse(const HttpAnswer &answer)
     out += "Content-Type: " + answer.contentType + "\r\n";
     out += "Content-Length: " + QByteArray::number(answer.body.size()) + "\r\nConnection: close\r\n\r\n";
     out += answer.body;
+    return out;
+}
+
+QByteArray streamedHead(const HttpAnswer &answer)
+{
+    QByteArray out = "HTTP/1.1 " + QByteArray::number(answer.status) + ' ' + reasonPhrase(answer.status) + "\r\n";
+    for (const auto &[name, value] : answer.headers)
+        out += name + ": " + value + "\r\n";
+    out += "Content-Type: " + answer.contentType + "\r\n";
+    out += "Content-Length: " + QByteArray::number(answer.streamSize) + "\r\n\r\n";
     return out;
 }
 

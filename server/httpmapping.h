@@ -9,6 +9,8 @@
 #include <QByteArray>
 #include <QList>
 
+#include <memory>
+
 #include <utility>
 
 namespace Server {
@@ -18,6 +20,9 @@ struct HttpAnswer {
     QByteArray contentType; // empty for 204
     QByteArray body;
     QList<std::pair<QByteArray, QByteArray>> headers; // extra headers (Allow, Set-Cookie, WWW-Authenticate...)
+    // Instead of body: a body of streamSize bytes read from this device.
+    std::shared_ptr<QIODevice> stream;
+    qint64 streamSize = 0;
 };
 
 int httpStatus(ApiError::Code code);
@@ -29,5 +34,8 @@ QByteArray reasonPhrase(int status);
 // The whole answer as HTTP/1.1 bytes, closing the connection (for the
 // connections the adapter answers by hand).
 QByteArray rawResponse(const HttpAnswer &answer);
+// The status line and headers of a streamed answer (Content-Length is its
+// streamSize), up to the blank line; the connection stays open.
+QByteArray streamedHead(const HttpAnswer &answer);
 
 } // namespace Server

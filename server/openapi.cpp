@@ -402,7 +402,8 @@ void guestPaths(Paths &paths)
                byName,
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
                {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
-                {QStringLiteral("409"), errorRef("Conflict")}}});
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("413"), errorRef("Error")}}});
 
     paths.add("/api/v1/vms/{name}/exec/ws", "get",
               {"Streamed exec over a WebSocket (upgrade). Text frames of JSON: the client sends the exec request (the fields of "
@@ -425,7 +426,7 @@ void guestPaths(Paths &paths)
                  response("written", jsonContent(object({{QStringLiteral("path"), type("string")}, {QStringLiteral("size"), type("integer")}})))},
                 {QStringLiteral("413"), errorRef("Error")}}});
     paths.add("/api/v1/vms/{name}/files", "get",
-              {"Read a file from the guest (raw body)",
+              {"Read a file from the guest (raw body, streamed; Content-Length is the size the guest declared)",
                "getFile",
                byNameAndPath,
                {},

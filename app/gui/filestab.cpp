@@ -15,6 +15,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QStorageInfo>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -215,13 +216,23 @@ void FilesTab::download()
             finish(false, tr("Download failed: the guest agent of %1 went away").arg(vm));
             return;
         }
+        // Never more than the target's free space, whatever the guest says.
+        const qint64 room = QStorageInfo(QFileInfo(localPath).absolutePath()).bytesAvailable();
+        if (room >= 0 && st->size > quint64(room)) {
+            finish(false,
+                   tr("Download refused: %1 is %2 bytes, %3 has %4 bytes free")
+                       .arg(guestPath, QLocale().toString(st->size), QFileInfo(localPath).absolutePath(), QLocale().toString(room)));
+            return;
+        }
+        Agent::StreamLimits limits = Agent::StreamLimits::transfer();
+        limits.maxBytes = qMax<qint64>(0, room);
         auto file = std::make_shared<QSaveFile>(localPath);
         if (!file->open(QIODevice::WriteOnly)) {
             finish(false, tr("Cannot write %1: %2").arg(localPath, file->errorString()));
             return;
         }
         const std::shared_ptr<QIODevice> gate = begin(file, static_cast<qint64>(st->size), false);
-        Core::whenDone(client->getFile(guestPath, gate), this, [this, file, vm, guestPath, localPath](const Core::Expected<quint64> &r) {
+        Core::whenDone(client->getFile(guestPath, gate, limits), this, [this, file, vm, guestPath, localPath](const Core::Expected<quint64> &r) {
             if (!r) {
                 file->cancelWriting();
                 file->commit();

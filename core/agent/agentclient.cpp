@@ -1,6 +1,7 @@
 #include "core/agent/agentclient.h"
 
 #include "core/agent/agentstream.h"
+#include "core/agent/downloadstream.h"
 #include "core/agent/execstream.h"
 #include "core/agent/filestreams.h"
 #include "core/agent/forwardstream.h"
@@ -207,7 +208,7 @@ void AgentClient::onDisconnected()
 // The connection is gone or broken: every open stream fails once with error.
 void AgentClient::dropConnection(const Core::Error &error)
 {
-    const bool wasReady = m_ready;
+    const bool wasReady = m_ready || std::exchange(m_resyncing, false);
     m_ready = false;
     m_helloTimer.stop();
     m_announcedHello.stop();
@@ -230,6 +231,7 @@ void AgentClient::close()
     m_helloTimer.stop();
     m_announcedHello.stop();
     m_ready = false;
+    m_resyncing = false;
     failAll(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("the agent connection was closed")));
     m_connectPromise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the agent connection was closed"));
     if (m_socket) {
@@ -248,10 +250,14 @@ void AgentClient::send(MsgType type, quint32 stream, std::string_view payload)
     m_socket->write(frame.data(), static_cast<qint64>(frame.size()));
 }
 
+quint32 AgentClient::maxPayload() const
+{
+    return m_info.maxPayload ? m_info.maxPayload : Protocol::kDefaultMaxPayload;
+}
+
 quint32 AgentClient::dataChunk() const
 {
-    const quint32 peer = m_info.maxPayload ? m_info.maxPayload : Protocol::kDefaultMaxPayload;
-    return qMin(Protocol::kDataChunk, peer);
+    return qMin(Protocol::kDataChunk, maxPayload());
 }
 
 // Frames of stream 0 belong to the connection; every other frame to the
@@ -282,14 +288,30 @@ void AgentClient::handleConnectionFrame(MsgType type, std::string_view payload)
             helloAnnounced();
         return;
     case MsgType::HelloAck: return onHelloAck(payload);
-    case MsgType::Error: {
-        Protocol::ErrorMsg e;
-        if (Protocol::ErrorMsg::decode(payload, &e))
-            Core::Log::agent()->warn("agent: {}", guestText(e.message).toStdString());
-        return;
-    }
+    case MsgType::Error: return onConnectionError(payload);
     default: return;
     }
+}
+
+// A Protocol error on stream 0 means the agent dropped every stream and
+// forgot the handshake (guest-agent/session.cpp): so do we, and greet it
+// again; operations fail with AgentUnavailable until it answers.
+void AgentClient::onConnectionError(std::string_view payload)
+{
+    Protocol::ErrorMsg e;
+    if (!Protocol::ErrorMsg::decode(payload, &e))
+        return;
+    Core::Log::agent()->warn("agent: {}", guestText(e.message).toStdString());
+    if (e.code != Protocol::ErrorCode::Protocol || !m_ready)
+        return;
+    m_ready = false;
+    m_resyncing = true;
+    failAll(
+        Core::Error(Core::ErrorCode::Protocol, QStringLiteral("the guest agent reset its session (%1): the operation was dropped").arg(guestText(e.message))));
+    if (!m_socket)
+        return; // closed by a caller
+    sendHello();
+    m_helloTimer.start();
 }
 
 void AgentClient::onHelloAck(std::string_view payload)
@@ -310,6 +332,7 @@ void AgentClient::onHelloAck(std::string_view payload)
     m_deadlineTimer.stop();
     m_info = AgentInfo{QString::fromStdString(ack.agentVersion), QString::fromStdString(ack.bootId), ack.maxPayload};
     m_ready = true;
+    m_resyncing = false;
     m_connectPromise.resolve(m_info);
     Q_EMIT ready(m_info);
 }
@@ -331,6 +354,16 @@ std::shared_ptr<S> AgentClient::addStream(Args &&...args)
     auto stream = std::make_shared<S>(this, allocateStream(), std::forward<Args>(args)...);
     m_streams.insert(stream->id(), stream);
     return stream;
+}
+
+Core::Error AgentClient::tooLarge(const QString &what, size_t size) const
+{
+    return Core::Error(Core::ErrorCode::TooLarge,
+                       QStringLiteral("%1 takes %2 bytes, above the guest agent's %3-byte message limit (send large input as a file "
+                                      "or through stdin)")
+                           .arg(what)
+                           .arg(size)
+                           .arg(maxPayload()));
 }
 
 Core::Error AgentClient::notReady() const
@@ -358,6 +391,8 @@ ExecHandle *AgentClient::exec(const ExecRequest &request)
         refused = notReady();
     else if (request.argv.isEmpty() && request.shell.isEmpty())
         refused = Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("no command given"));
+    else if (const size_t size = ExecStream::startMessage(request).encode().size(); size > maxPayload())
+        refused = tooLarge(QStringLiteral("the command"), size);
     if (refused) {
         auto stream = std::make_shared<ExecStream>(this, 0, request); // never started
         auto *handle = new ExecHandle(this, stream);
@@ -432,7 +467,14 @@ Core::Future<quint64> AgentClient::getFile(const QString &guestPath, std::shared
         return Core::readyFuture<quint64>(notReady());
     if (!sink || !sink->isWritable())
         return Core::readyFuture<quint64>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the download target is not writable")));
-    return addStream<FileGetStream>(std::move(sink), limits)->start(guestPath);
+    return addStream<FileSaveStream>(std::move(sink), limits)->start(guestPath, limits.deadlineMs);
+}
+
+Core::Future<FileDownload *> AgentClient::download(const QString &guestPath, StreamLimits limits)
+{
+    if (!m_ready)
+        return Core::readyFuture<FileDownload *>(notReady());
+    return addStream<DownloadStream>(limits)->start(guestPath);
 }
 
 Core::Future<QByteArray> AgentClient::getData(const QString &guestPath, StreamLimits limits)

@@ -24,6 +24,7 @@ class QIODevice;
 namespace Agent {
 
 class AgentStream;
+class FileDownload;
 
 // Host side of the guest-agent protocol over one byte stream: a QLocalSocket
 // to QEMU's virtio-serial chardev, or to cloud-hypervisor's hybrid vsock
@@ -55,6 +56,9 @@ public:
     // Connect and handshake; keeps retrying the socket until the deadline.
     Core::Future<AgentInfo> connectToAgent(int timeoutMs);
     bool isReady() const { return m_ready; }
+    // The largest frame payload the agent takes; larger requests are refused
+    // (TooLarge) before anything is sent.
+    quint32 maxPayload() const;
     AgentInfo info() const { return m_info; }
     void close();
 
@@ -72,6 +76,12 @@ public:
     // the size the guest declared, nor than limits.maxBytes when set.
     Core::Future<quint64> getFile(const QString &guestPath, std::shared_ptr<QIODevice> sink, StreamLimits limits = StreamLimits::transfer());
     Core::Future<QByteArray> getData(const QString &guestPath, StreamLimits limits = StreamLimits::inMemoryDownload());
+    // Download as a reader, with memory flat for any size: resolves once the
+    // guest declared the file's size (refused above limits.maxBytes when
+    // set), with a device the caller owns (deleteLater() it; deleting it
+    // early cancels the transfer). limits.deadlineMs is the most time
+    // without progress. See FileDownload.
+    Core::Future<FileDownload *> download(const QString &guestPath, StreamLimits limits = StreamLimits::streamedDownload());
 
     // Requests with one reply, within StreamLimits::kRequestDeadlineMs.
     Core::Future<FileInfo> stat(const QString &guestPath);
@@ -107,6 +117,7 @@ private:
     void handleFrame(const Protocol::Frame &frame);
     void handleConnectionFrame(Protocol::MsgType type, std::string_view payload);
     void onHelloAck(std::string_view payload);
+    void onConnectionError(std::string_view payload);
     void send(Protocol::MsgType type, quint32 stream, std::string_view payload);
     void pumpUploads();
     quint32 allocateStream();
@@ -115,6 +126,7 @@ private:
     template<typename T>
     Core::Future<T> request(Protocol::MsgType type, const std::string &payload, QString what, Protocol::MsgType reply, bool (*decode)(std::string_view, T *));
     Core::Error notReady() const;
+    Core::Error tooLarge(const QString &what, size_t size) const;
     void failAll(const Core::Error &error);
     void endStream(quint32 id);
     quint32 dataChunk() const;
@@ -131,6 +143,7 @@ private:
     QByteArray m_vsockLine;
     Protocol::FrameReader m_reader;
     bool m_ready = false;
+    bool m_resyncing = false; // the agent reset the session: greeting it again
     quint64 m_nonce = 0;
     AgentInfo m_info;
     Core::Promise<AgentInfo> m_connectPromise;

@@ -28,14 +28,19 @@ AgentClient *AgentStream::client() const
 void AgentStream::fail(const Core::Error &error)
 {
     m_ended = true;
+    m_holdingInput = false; // the client dropped every hold, or end() released it
     m_deadline.stop();
     failed(error);
 }
 
 void AgentStream::send(Protocol::MsgType type, std::string_view payload)
 {
-    if (m_client)
-        m_client->send(type, m_id, payload);
+    if (!m_client)
+        return;
+    // The agent would drop every stream on a frame above its limit.
+    if (payload.size() > m_client->maxPayload())
+        return abort(m_client->tooLarge(m_what, payload.size()), false);
+    m_client->send(type, m_id, payload);
 }
 
 quint32 AgentStream::dataChunk() const
@@ -51,6 +56,7 @@ void AgentStream::end()
     m_deadline.stop();
     if (!m_client)
         return;
+    holdInput(false);
     ended();
     m_client->endStream(m_id);
 }
@@ -80,15 +86,14 @@ void AgentStream::expire()
     abort(Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the guest agent did not finish %1 within %2 ms").arg(m_what).arg(m_deadline.interval())), true);
 }
 
-void AgentStream::blockInput()
+void AgentStream::holdInput(bool hold)
 {
-    if (m_client)
+    if (hold == m_holdingInput || !m_client || (hold && m_ended))
+        return;
+    m_holdingInput = hold;
+    if (hold)
         ++m_client->m_inputBlocked;
-}
-
-void AgentStream::releaseInput()
-{
-    if (m_client)
+    else
         m_client->releaseInputBlock();
 }
 

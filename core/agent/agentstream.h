@@ -60,9 +60,10 @@ protected:
     // Timeout.
     void startDeadline(int ms);
     void stopDeadline() { m_deadline.stop(); }
-    // Forwarded streams: stop reading the agent socket until released.
-    void blockInput();
-    void releaseInput();
+    // A reader behind (forwarded streams, downloads): stop reading the agent
+    // socket while held (it holds up every stream: the protocol has no
+    // per-stream window). Ending the stream releases it.
+    void holdInput(bool hold);
     // Send what waits to go out, on every stream, while the socket has room.
     void pumpAll();
     // Uploads from a sequential source: feed again when it has more.
@@ -75,6 +76,7 @@ private:
     const quint32 m_id;
     const QString m_what;
     bool m_ended = false;
+    bool m_holdingInput = false;
     QTimer m_deadline;
 };
 

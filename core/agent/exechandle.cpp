@@ -42,6 +42,16 @@ void ExecHandle::closeStdin()
     m_stream->closeStdin();
 }
 
+qint64 ExecHandle::stdinBytesToWrite() const
+{
+    return m_stream->stdinBytesToWrite();
+}
+
+void ExecHandle::setOutputPaused(bool paused)
+{
+    m_stream->pauseOutput(paused);
+}
+
 void ExecHandle::cancel()
 {
     m_stream->cancel();

@@ -59,8 +59,14 @@ public:
     Core::Future<ExecResult> result() const;
     bool isFinished() const;
 
+    // Queued; it goes out while the agent channel has room. Stop writing
+    // while stdinBytesToWrite() is high.
     void writeStdin(const QByteArray &data);
     void closeStdin();
+    qint64 stdinBytesToWrite() const;
+    // The output's reader is behind: stop reading the agent channel (every
+    // stream of it) until unpaused. A deleted handle unpauses.
+    void setOutputPaused(bool paused);
     // Kill the process group in the guest; result() still resolves (signal 9).
     void cancel();
 

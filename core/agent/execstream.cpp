@@ -28,7 +28,7 @@ ExecStream::ExecStream(AgentClient *client, quint32 id, const ExecRequest &reque
 {
 }
 
-void ExecStream::start(const ExecRequest &request)
+Protocol::ExecStart ExecStream::startMessage(const ExecRequest &request)
 {
     Protocol::ExecStart m;
     for (const QString &a : request.argv)
@@ -40,8 +40,16 @@ void ExecStream::start(const ExecRequest &request)
     m.timeoutMs = static_cast<std::uint32_t>(qMax(0, request.timeoutMs));
     const bool hasStdin = request.streamStdin || !request.stdinData.isEmpty();
     m.flags = (hasStdin ? Protocol::ExecStart::StdinPipe : 0u) | (request.clearEnv ? Protocol::ExecStart::ClearEnv : 0u);
-    send(MsgType::ExecStart, m.encode());
-    startDeadline(deadlineMs(request));
+    return m;
+}
+
+void ExecStream::start(const ExecRequest &request)
+{
+    const bool hasStdin = request.streamStdin || !request.stdinData.isEmpty();
+    send(MsgType::ExecStart, startMessage(request).encode());
+    // A command without a deadline still has to start within a request's.
+    m_deadlineMs = deadlineMs(request);
+    startDeadline(m_deadlineMs > 0 ? m_deadlineMs : StreamLimits::kRequestDeadlineMs);
     if (!request.stdinData.isEmpty())
         writeStdin(request.stdinData);
     if (hasStdin && !request.streamStdin)
@@ -58,19 +66,32 @@ int ExecStream::deadlineMs(const ExecRequest &request) const
 
 void ExecStream::writeStdin(const QByteArray &data)
 {
-    if (m_promise.isResolved() || !isActive())
+    if (m_promise.isResolved() || !isActive() || m_stdinEof)
         return;
-    const qsizetype chunk = dataChunk();
-    for (qsizetype off = 0; off < data.size(); off += chunk) {
-        const qsizetype n = qMin(chunk, data.size() - off);
-        send(MsgType::ExecStdin, std::string_view(data.constData() + off, static_cast<size_t>(n)));
-    }
+    m_stdin.append(data);
+    pumpAll();
 }
 
 void ExecStream::closeStdin()
 {
-    if (!m_promise.isResolved() && isActive())
+    if (m_promise.isResolved() || !isActive() || m_stdinEof)
+        return;
+    m_stdinEof = true;
+    pumpAll();
+}
+
+bool ExecStream::pump()
+{
+    if (!isActive())
+        return false;
+    if (!m_stdin.isEmpty()) {
+        const QByteArray chunk = m_stdin.take(dataChunk());
+        send(MsgType::ExecStdin, std::string_view(chunk.constData(), static_cast<size_t>(chunk.size())));
+        return true;
+    }
+    if (m_stdinEof && !std::exchange(m_eofSent, true))
         send(MsgType::ExecStdinEof);
+    return false;
 }
 
 void ExecStream::cancel()
@@ -103,6 +124,8 @@ void ExecStream::onStarted(std::string_view payload)
     if (!Protocol::ExecStarted::decode(payload, &m))
         return malformed();
     m_result.pid = m.pid;
+    if (m_deadlineMs <= 0)
+        stopDeadline(); // it runs as long as its caller wants
     if (m_handle)
         Q_EMIT m_handle->started(m.pid);
 }

@@ -63,18 +63,16 @@ void FilePutStream::failed(const Core::Error &error)
     m_promise.resolve(error);
 }
 
-FileGetStream::FileGetStream(AgentClient *client, quint32 id, std::shared_ptr<QIODevice> sink, const StreamLimits &limits)
-    : AgentStream(client, id, QStringLiteral("the download"))
-    , m_sink(std::move(sink))
+FileGetStream::FileGetStream(AgentClient *client, quint32 id, const StreamLimits &limits, QString what)
+    : AgentStream(client, id, std::move(what))
     , m_limits(limits)
 {
 }
 
-Core::Future<quint64> FileGetStream::start(const QString &guestPath)
+void FileGetStream::sendGet(const QString &guestPath, int deadlineMs)
 {
     send(MsgType::FileGet, Protocol::PathRequest{guestPath.toStdString()}.encode());
-    startDeadline(m_limits.deadlineMs);
-    return m_promise.future();
+    startDeadline(deadlineMs);
 }
 
 void FileGetStream::handleFrame(MsgType type, std::string_view payload)
@@ -101,14 +99,15 @@ void FileGetStream::onInfo(std::string_view payload)
     }
     m_gotInfo = true;
     m_expected = m.size;
+    opened(m_expected);
 }
 
 void FileGetStream::onData(std::string_view payload)
 {
     if (!m_gotInfo)
         return abort(Core::Error(Core::ErrorCode::Protocol, QStringLiteral("the guest agent sent file data before the file's size")), true);
-    const qint64 n = static_cast<qint64>(payload.size());
-    if (m_received + quint64(n) > m_expected) {
+    const quint64 n = payload.size();
+    if (m_received + n > m_expected) {
         abort(Core::Error(Core::ErrorCode::Io,
                           QStringLiteral("the guest sent more than the %1 bytes it declared for the download (the file grew "
                                          "while being read?)")
@@ -116,26 +115,51 @@ void FileGetStream::onData(std::string_view payload)
               true);
         return;
     }
-    if (m_sink->write(payload.data(), n) != n) {
-        abort(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write the download: %1").arg(m_sink->errorString())), true);
-        return;
-    }
-    m_received += quint64(n);
+    if (deliver(payload))
+        m_received += n;
 }
 
 void FileGetStream::onEnd()
 {
     if (!m_gotInfo)
         return malformed();
+    if (m_received != m_expected) {
+        abort(Core::Error(Core::ErrorCode::Io,
+                          QStringLiteral("download ended after %1 of %2 bytes (the file changed while being read?)").arg(m_received).arg(m_expected)),
+              false);
+        return;
+    }
     end();
-    if (m_received != m_expected)
-        m_promise.resolve(Core::Error(
-            Core::ErrorCode::Io, QStringLiteral("download ended after %1 of %2 bytes (the file changed while being read?)").arg(m_received).arg(m_expected)));
-    else
-        m_promise.resolve(m_received);
+    completed(m_received);
 }
 
-void FileGetStream::failed(const Core::Error &error)
+FileSaveStream::FileSaveStream(AgentClient *client, quint32 id, std::shared_ptr<QIODevice> sink, const StreamLimits &limits)
+    : FileGetStream(client, id, limits, QStringLiteral("the download"))
+    , m_sink(std::move(sink))
+{
+}
+
+Core::Future<quint64> FileSaveStream::start(const QString &guestPath, int deadlineMs)
+{
+    sendGet(guestPath, deadlineMs);
+    return m_promise.future();
+}
+
+bool FileSaveStream::deliver(std::string_view data)
+{
+    const qint64 n = static_cast<qint64>(data.size());
+    if (m_sink->write(data.data(), n) == n)
+        return true;
+    abort(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write the download: %1").arg(m_sink->errorString())), true);
+    return false;
+}
+
+void FileSaveStream::completed(quint64 size)
+{
+    m_promise.resolve(size);
+}
+
+void FileSaveStream::failed(const Core::Error &error)
 {
     m_promise.resolve(error);
 }

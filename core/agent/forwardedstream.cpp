@@ -3,7 +3,6 @@
 #include "core/agent/agentclient.h"
 #include "core/agent/forwardstream.h"
 
-#include <cstring>
 #include <utility>
 
 namespace Agent {
@@ -29,7 +28,7 @@ ForwardedStream::~ForwardedStream()
 
 qint64 ForwardedStream::bytesAvailable() const
 {
-    return m_readBytes + QIODevice::bytesAvailable();
+    return m_unread.size() + QIODevice::bytesAvailable();
 }
 
 qint64 ForwardedStream::bytesToWrite() const
@@ -40,31 +39,13 @@ qint64 ForwardedStream::bytesToWrite() const
 
 bool ForwardedStream::canReadLine() const
 {
-    qsizetype offset = m_readOffset;
-    for (const QByteArray &chunk : m_readChunks) {
-        if (std::memchr(chunk.constData() + offset, '\n', static_cast<size_t>(chunk.size() - offset)))
-            return true;
-        offset = 0;
-    }
-    return QIODevice::canReadLine();
+    return m_unread.containsNewline() || QIODevice::canReadLine();
 }
 
 qint64 ForwardedStream::readData(char *data, qint64 maxSize)
 {
-    qint64 done = 0;
-    while (done < maxSize && !m_readChunks.empty()) {
-        QByteArray &front = m_readChunks.front();
-        const qint64 n = qMin<qint64>(maxSize - done, front.size() - m_readOffset);
-        std::memcpy(data + done, front.constData() + m_readOffset, static_cast<size_t>(n));
-        done += n;
-        m_readOffset += n;
-        if (m_readOffset == front.size()) {
-            m_readChunks.pop_front();
-            m_readOffset = 0;
-        }
-    }
-    m_readBytes -= done;
-    if (done > 0 && m_readBytes <= kReadLowWater)
+    const qint64 done = m_unread.read(data, maxSize);
+    if (done > 0 && m_unread.size() <= kReadLowWater)
         drained();
     if (done == 0 && m_state == State::Closed)
         return -1; // the end: nothing more will come
@@ -111,9 +92,7 @@ void ForwardedStream::abort()
 
 void ForwardedStream::dropUnread()
 {
-    m_readChunks.clear();
-    m_readOffset = 0;
-    m_readBytes = 0;
+    m_unread.clear();
 }
 
 void ForwardedStream::drained()
@@ -124,8 +103,7 @@ void ForwardedStream::drained()
 
 void ForwardedStream::onData(QByteArray data)
 {
-    m_readBytes += data.size();
-    m_readChunks.push_back(std::move(data));
+    m_unread.append(std::move(data));
     m_pendingReadyRead = true;
     scheduleSignals();
 }

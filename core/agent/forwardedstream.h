@@ -1,12 +1,12 @@
 #pragma once
 
+#include "core/agent/chunkqueue.h"
 #include "core/error.h"
 
 #include <QByteArray>
 #include <QIODevice>
 #include <QPointer>
 
-#include <deque>
 #include <memory>
 
 namespace Agent {
@@ -105,9 +105,7 @@ private:
     bool m_hasError = false;
     Core::Error m_error;
 
-    std::deque<QByteArray> m_readChunks;
-    qsizetype m_readOffset = 0; // consumed bytes of m_readChunks.front()
-    qint64 m_readBytes = 0;
+    ChunkQueue m_unread;
 
     // Signals waiting for the event loop.
     bool m_signalsPosted = false;

@@ -53,10 +53,8 @@ void ForwardStream::onData(std::string_view payload)
     if (m_closeAfterFlush || !m_device)
         return; // closed for reading on this side
     m_device->onData(QByteArray(payload.data(), static_cast<qsizetype>(payload.size())));
-    if (!m_blocking && m_device->bytesAvailable() > ForwardedStream::kReadHighWater) {
-        m_blocking = true;
-        blockInput();
-    }
+    if (m_device->bytesAvailable() > ForwardedStream::kReadHighWater)
+        holdInput(true);
 }
 
 void ForwardStream::onClosed()
@@ -74,8 +72,8 @@ bool ForwardStream::pump()
 {
     if (!m_opened || !isActive())
         return false;
-    if (m_outBytes > 0) {
-        const QByteArray payload = takeOut(dataChunk());
+    if (!m_out.isEmpty()) {
+        const QByteArray payload = m_out.take(dataChunk());
         send(MsgType::StreamData, std::string_view(payload.constData(), static_cast<size_t>(payload.size())));
         if (m_device)
             m_device->onHandedOver(payload.size());
@@ -90,36 +88,11 @@ bool ForwardStream::pump()
     return false;
 }
 
-QByteArray ForwardStream::takeOut(qint64 max)
-{
-    const qint64 n = qMin(max, m_outBytes);
-    QByteArray out;
-    if (m_outOffset == 0 && m_outChunks.front().size() == n) {
-        out = std::move(m_outChunks.front());
-        m_outChunks.pop_front();
-    } else {
-        out.reserve(n);
-        while (out.size() < n) {
-            QByteArray &front = m_outChunks.front();
-            const qsizetype take = qMin<qsizetype>(front.size() - m_outOffset, n - out.size());
-            out.append(front.constData() + m_outOffset, take);
-            m_outOffset += take;
-            if (m_outOffset == front.size()) {
-                m_outChunks.pop_front();
-                m_outOffset = 0;
-            }
-        }
-    }
-    m_outBytes -= n;
-    return out;
-}
-
 void ForwardStream::queue(const char *data, qint64 size)
 {
     if (!isActive() || m_closeAfterFlush || size <= 0)
         return;
-    m_outChunks.emplace_back(data, static_cast<qsizetype>(size));
-    m_outBytes += size;
+    m_out.append(QByteArray(data, static_cast<qsizetype>(size)));
     pumpAll();
 }
 
@@ -141,10 +114,8 @@ void ForwardStream::abortInGuest()
 
 void ForwardStream::drained()
 {
-    if (!isActive() || !m_blocking || (m_device && m_device->bytesAvailable() > ForwardedStream::kReadLowWater))
-        return;
-    m_blocking = false;
-    releaseInput();
+    if (isActive() && !(m_device && m_device->bytesAvailable() > ForwardedStream::kReadLowWater))
+        holdInput(false);
 }
 
 void ForwardStream::failed(const Core::Error &error)
@@ -156,12 +127,6 @@ void ForwardStream::failed(const Core::Error &error)
     } else if (m_device) {
         m_device->onError(error);
     }
-}
-
-void ForwardStream::ended()
-{
-    if (std::exchange(m_blocking, false))
-        releaseInput();
 }
 
 } // namespace Agent

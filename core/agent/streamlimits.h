@@ -18,6 +18,14 @@ struct StreamLimits {
     static constexpr int kExecDeadlineGraceMs = 30 * 1000;
     // A whole upload or download.
     static constexpr int kDefaultTransferDeadlineMs = 60 * 60 * 1000;
+    // A download handed out as a reader (AgentClient::download): it fails
+    // when neither the guest sent nor the reader took a byte for this long.
+    static constexpr int kTransferIdleMs = 2 * 60 * 1000;
+    // What the host keeps of its own commands' output (clock, RNG, host
+    // name after a restore or fork), and how long past their timeout it
+    // waits for a guest that does not report the exit.
+    static constexpr qint64 kInternalOutputBytes = 64 << 10;
+    static constexpr int kInternalGraceMs = 5 * 1000;
     // A stat, a list, a health check, opening a forwarded connection.
     static constexpr int kRequestDeadlineMs = 60 * 1000;
 
@@ -27,11 +35,14 @@ struct StreamLimits {
     qint64 maxBytes = 0;
     // Past this the stream fails with Timeout and is cancelled in the guest.
     // 0: none (an exec then waits its timeoutMs plus kExecDeadlineGraceMs).
+    // For a download handed out as a reader: the most time without progress.
     int deadlineMs = 0;
 
     static constexpr StreamLimits exec() { return {kDefaultMaxOutputBytes, 0}; }
     static constexpr StreamLimits transfer() { return {0, kDefaultTransferDeadlineMs}; }
     static constexpr StreamLimits inMemoryDownload() { return {kDefaultMaxDataBytes, kDefaultTransferDeadlineMs}; }
+    static constexpr StreamLimits streamedDownload() { return {0, kTransferIdleMs}; }
+    static constexpr StreamLimits internalCommand(int timeoutMs) { return {kInternalOutputBytes, timeoutMs + kInternalGraceMs}; }
     static constexpr StreamLimits request() { return {0, kRequestDeadlineMs}; }
 };
 

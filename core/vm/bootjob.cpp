@@ -181,6 +181,7 @@ Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentIn
                     QStringLiteral("date -u -s @%1 >/dev/null && exec /usr/sbin/microvm-agent --reseed-rng").arg(QDateTime::currentSecsSinceEpoch())};
     afterRestore.stdinData = seed;
     afterRestore.timeoutMs = kClockSyncTimeoutMs;
+    afterRestore.limits = Agent::StreamLimits::internalCommand(kClockSyncTimeoutMs); // a silent guest cannot hold the restore
     Core::Promise<Outcome> promise;
     Core::whenDone(m_agent->run(afterRestore), this, [this, info, promise](const Core::Expected<Agent::ExecResult> &set) {
         if (!set || set->exitCode != 0)

@@ -107,6 +107,7 @@ Core::Future<void> ForkJob::nameGuest(const QString &name)
     Agent::ExecRequest req;
     req.argv = QStringList{QStringLiteral("hostname"), name};
     req.timeoutMs = kHostnameTimeoutMs;
+    req.limits = Agent::StreamLimits::internalCommand(kHostnameTimeoutMs); // a silent guest cannot hold the fork
     Core::Promise<void> named;
     Core::whenDone(entry->vm->agent()->run(req), this, [name, named](const Core::Expected<Agent::ExecResult> &set) {
         if (!set || set->exitCode != 0)

@@ -6,6 +6,7 @@
 #include "tests/hostagent.h"
 #include "core/agent/agentclient.h"
 #include "core/agent/agentstream.h"
+#include "core/agent/filedownload.h"
 
 #include "protocol/framereader.h"
 #include "protocol/messages.h"
@@ -44,7 +45,7 @@ QByteArray frame(Protocol::MsgType type, quint32 stream, const std::string &payl
 // does what the test asks with the next request.
 class FakeAgent : public QObject {
 public:
-    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload, AnnounceSpam };
+    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload, AnnounceSpam, ResetOnHealth };
     FakeAgent(const QString &path, Mode mode)
         : m_mode(mode)
     {
@@ -106,6 +107,11 @@ private:
                 m_sock->write(frame(Protocol::MsgType::FileGetInfo, f.header.stream, Protocol::FileGetInfo{4, 0644}.encode()));
                 m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "12345678"));
                 m_sock->write(frame(Protocol::MsgType::FileEnd, f.header.stream, {}));
+            } else if (type == Protocol::MsgType::Health && m_mode == Mode::ResetOnHealth && !m_resetDone) {
+                // As the agent does on a frame above its limit: drop every
+                // stream, forget the handshake, say so on stream 0.
+                m_resetDone = true;
+                m_sock->write(frame(Protocol::MsgType::Error, 0, Protocol::ErrorMsg{Protocol::ErrorCode::Protocol, "frame too large"}.encode()));
             } else if (type == Protocol::MsgType::Health) {
                 Protocol::HealthResult r;
                 r.agentVersion = "fake";
@@ -127,6 +133,7 @@ private:
     QLocalSocket *m_sock = nullptr;
     Protocol::FrameReader m_reader;
     bool m_preambleDone = false;
+    bool m_resetDone = false;
 };
 
 } // namespace
@@ -265,6 +272,50 @@ private Q_SLOTS:
         QVERIFY(client.isReady());
     }
 
+    // An exec's reader behind: paused, the client stops reading the agent
+    // channel (little more arrives); unpaused, the rest comes. Stdin waits
+    // in the client while the channel is full, not in the socket.
+    void execBackpressureBothWays()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        Agent::ExecRequest req;
+        req.shell = QStringLiteral("head -c 67108864 /dev/zero");
+        req.collectOutput = false;
+        Agent::ExecHandle *h = client.exec(req);
+        qint64 received = 0;
+        connect(h, &Agent::ExecHandle::stdoutReceived, this, [&received, h](const QByteArray &d) {
+            if (received == 0)
+                h->setOutputPaused(true);
+            received += d.size();
+        });
+        QTRY_VERIFY(received > 0);
+        QTest::qWait(1000);
+        const qint64 whilePaused = received;
+        QTest::qWait(500);
+        QCOMPARE(received, whilePaused); // nothing more read while paused
+        QVERIFY2(received < (8 << 20), qPrintable(QString::number(received)));
+        h->setOutputPaused(false);
+        auto r = await(h->result(), 60000);
+        QVERIFY2(r, r ? "" : qPrintable(r.error().message));
+        QCOMPARE(received, qint64(64) << 20);
+        delete h;
+
+        Agent::ExecRequest sink;
+        sink.shell = QStringLiteral("wc -c");
+        sink.streamStdin = true;
+        Agent::ExecHandle *in = client.exec(sink);
+        in->writeStdin(QByteArray(32 << 20, 'i'));
+        QVERIFY2(in->stdinBytesToWrite() >= (32 << 20) - Agent::AgentClient::kWriteHighWater - Protocol::kDataChunk,
+                 qPrintable(QString::number(in->stdinBytesToWrite())));
+        in->closeStdin();
+        auto counted = await(in->result(), 60000);
+        QVERIFY2(counted, counted ? "" : qPrintable(counted.error().message));
+        QCOMPARE(counted->stdoutData.trimmed(), QByteArray::number(32 << 20));
+        QCOMPARE(in->stdinBytesToWrite(), qint64(0));
+        delete in;
+    }
+
     void transferDeadlineFailsWithTimeoutAndCancelsInTheGuest()
     {
         const QString path = m_dir.filePath(QStringLiteral("mute.sock"));
@@ -301,6 +352,94 @@ private Q_SLOTS:
         QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
     }
 
+    // A download handed out as a reader: while nobody reads, the host holds
+    // at most the reader's high-water mark (and a frame) of a file of any
+    // size; read, every byte arrives and it ends cleanly.
+    void streamedDownloadHoldsLittleUntilRead()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        const QString path = m_dir.filePath(QStringLiteral("sparse.bin"));
+        const qint64 size = 64 << 20;
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly) && f.resize(size));
+        }
+        auto got = await(client.download(path));
+        QVERIFY2(got, got ? "" : qPrintable(got.error().message));
+        std::unique_ptr<Agent::FileDownload> download(*got);
+        QCOMPARE(download->fileSize(), quint64(size));
+        QTest::qWait(500);
+        const qint64 bound = Agent::FileDownload::kReadHighWater + Protocol::kDataChunk;
+        QVERIFY2(download->bytesAvailable() <= bound, qPrintable(QString::number(download->bytesAvailable())));
+        QVERIFY(download->bytesAvailable() > 0);
+        bool finished = false;
+        connect(download.get(), &Agent::FileDownload::finished, this, [&finished]() { finished = true; });
+        qint64 total = 0;
+        QByteArray buf(1 << 20, Qt::Uninitialized);
+        QDeadlineTimer d(60000);
+        while (!download->atEnd() && !d.hasExpired()) {
+            const qint64 n = download->read(buf.data(), buf.size());
+            QVERIFY(n >= 0);
+            QVERIFY(download->bytesAvailable() <= bound);
+            if (n > 0 && std::any_of(buf.cbegin(), buf.cbegin() + n, [](char c) { return c != 0; }))
+                QFAIL("non-zero byte in a sparse file");
+            total += n;
+            if (n == 0)
+                QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
+        }
+        QCOMPARE(total, size);
+        QVERIFY(!download->hasError());
+        QTRY_VERIFY(finished);
+        QVERIFY(client.isReady());
+    }
+
+    // The reader going away before the end cancels the transfer in the
+    // guest and releases the channel: other operations go on.
+    void streamedDownloadDeletedEarlyIsCancelled()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        const QString path = m_dir.filePath(QStringLiteral("sparse2.bin"));
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly) && f.resize(qint64(256) << 20));
+        }
+        auto got = await(client.download(path));
+        QVERIFY(got);
+        Agent::FileDownload *download = *got;
+        QTRY_VERIFY(download->bytesAvailable() > Agent::FileDownload::kReadHighWater / 2);
+        download->read(1 << 20);
+        delete download;
+        auto h = await(client.health(), 10000);
+        QVERIFY2(h, h ? "" : qPrintable(h.error().message));
+        Agent::ExecRequest req;
+        req.shell = QStringLiteral("printf ok");
+        auto r = await(client.run(req), 10000);
+        QVERIFY(r);
+        QCOMPARE(r->stdoutData, QByteArray("ok"));
+    }
+
+    // A hostile guest sending more than it declared: the reader fails, the
+    // extra bytes are never handed out.
+    void streamedDownloadLongerThanDeclaredFails()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("overlong2.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::OverlongDownload);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        auto got = await(client.download(QStringLiteral("/x")), 10000);
+        QVERIFY(got);
+        std::unique_ptr<Agent::FileDownload> download(*got);
+        // The failure may be known before anyone could connect to errorOccurred.
+        QTRY_VERIFY(download->hasError());
+        QCOMPARE(download->error().code, Core::ErrorCode::Io);
+        QCOMPARE(download->bytesAvailable(), qint64(0));
+        QCOMPARE(download->read(16), QByteArray());
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+    }
+
     void downloadAboveTheLimitIsRefusedBeforeReading()
     {
         Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
@@ -315,6 +454,49 @@ private Q_SLOTS:
         QVERIFY(fits);
         QCOMPARE(fits->size(), qsizetype(1000));
         QVERIFY(client.isReady());
+    }
+
+    // A command whose ExecStart would pass the agent's frame limit is
+    // refused (TooLarge) before anything is sent: the session goes on.
+    void oversizeExecIsRefusedBeforeSending()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        Agent::ExecRequest big;
+        big.shell = QStringLiteral("true # ") + QString(int(Protocol::kDefaultMaxPayload), QLatin1Char('x'));
+        auto refused = await(client.run(big), 10000);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, Core::ErrorCode::TooLarge);
+        QVERIFY2(refused.error().message.contains(QLatin1String("limit")), qPrintable(refused.error().message));
+        QVERIFY(client.isReady());
+        Agent::ExecRequest small;
+        small.shell = QStringLiteral("printf fine");
+        auto r = await(client.run(small), 10000);
+        QVERIFY2(r, r ? "" : qPrintable(r.error().message));
+        QCOMPARE(r->stdoutData, QByteArray("fine"));
+    }
+
+    // The agent's stream-0 Protocol error means it dropped every stream and
+    // forgot the handshake: every operation in flight fails, the client
+    // greets it again and is ready once it answers.
+    void protocolErrorFailsEveryStreamAndRedoesTheHandshake()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("reset.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::ResetOnHealth);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        QCOMPARE(fake.hellos, 1);
+        auto pending = client.getData(QStringLiteral("/x")); // never answered
+        auto h = await(client.health(), 5000);
+        QVERIFY(!h);
+        QCOMPARE(h.error().code, Core::ErrorCode::Protocol);
+        auto dropped = await(pending, 5000);
+        QVERIFY(!dropped);
+        QCOMPARE(dropped.error().code, Core::ErrorCode::Protocol);
+        QTRY_VERIFY(client.isReady());
+        QCOMPARE(fake.hellos, 2);
+        auto again = await(client.health(), 5000);
+        QVERIFY2(again, again ? "" : qPrintable(again.error().message));
     }
 
     void operationsBeforeTheHandshakeFailAtOnce()

@@ -2,9 +2,11 @@
 // The REST service inside the test process, on real guests: a VmManager over
 // the driver (its records under MVS_DATA_DIR), its Api, and the
 // HttpAdapter on an ephemeral port of 127.0.0.1, taking the user's token
-// (TokenStore, under MVS_CONFIG_DIR) as `--serve` does.
+// (TokenStore, under MVS_CONFIG_DIR) as `--serve` does. With displays, a
+// DisplayHub serves the desktops' routes (screenshot, display, input).
 
 #include "core/vm/vmmanager.h"
+#include "desktop/displayhub.h"
 #include "server/api.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
@@ -15,15 +17,19 @@ namespace E2e {
 
 class Service {
 public:
+    enum class Displays { None, Served };
+
     // Empty when it listens; else why it does not.
-    QString start(const Vmm::VmmDriver &driver)
+    QString start(const Vmm::VmmDriver &driver, Displays displays = Displays::None)
     {
         auto token = Server::TokenStore().loadOrCreate();
         if (!token)
             return token.error().toString();
         m_token = *token;
         m_manager = std::make_unique<Vm::VmManager>(driver);
-        m_controller = std::make_unique<Server::Api>(*m_manager);
+        if (displays == Displays::Served)
+            m_displays = std::make_unique<Desktop::DisplayHub>(*m_manager);
+        m_controller = std::make_unique<Server::Api>(*m_manager, m_displays.get());
         Server::HttpAdapter::Options o;
         o.token = m_token;
         m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
@@ -38,6 +44,7 @@ public:
     {
         m_adapter.reset();
         m_controller.reset();
+        m_displays.reset();
         m_manager.reset();
     }
 
@@ -47,6 +54,7 @@ public:
 
 private:
     std::unique_ptr<Vm::VmManager> m_manager;
+    std::unique_ptr<Desktop::DisplayHub> m_displays;
     std::unique_ptr<Server::Api> m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
     QByteArray m_token;

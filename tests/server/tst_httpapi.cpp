@@ -227,6 +227,56 @@ private:
         return {{QStringLiteral("type"), QStringLiteral("stdin")}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}};
     }
 
+    static qint64 rssKiB()
+    {
+        QFile status(QStringLiteral("/proc/self/status"));
+        if (!status.open(QIODevice::ReadOnly))
+            return -1;
+        for (const QByteArray &line : status.readAll().split('\n')) {
+            if (line.startsWith("VmRSS:"))
+                return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+        }
+        return -1;
+    }
+
+    // A 50 GiB sparse guest file streams: Content-Length is its size, the
+    // service (this process) keeps its memory flat while a few hundred MiB
+    // go through, and the client closing early cancels the transfer (the
+    // VM answers at once after).
+    void hugeSparseFileStreams(const QString &vm)
+    {
+        HttpResult r = exec(vm, {{QStringLiteral("cmd"), QStringLiteral("truncate -s 50G /tmp/big")}});
+        QVERIFY2(r.status == 200 && r.json[QStringLiteral("exit_code")].toInt(-1) == 0, qPrintable(r.describe()));
+        QNetworkReply *reply = send("GET", QStringLiteral("/api/v1/vms/%1/files?path=/tmp/big").arg(vm), QByteArray(), bearer());
+        reply->setReadBufferSize(1 << 20);
+        const qint64 want = qint64(256) << 20;
+        qint64 got = 0;
+        qint64 baseline = -1;
+        qint64 peak = 0;
+        QElapsedTimer t;
+        t.start();
+        QDeadlineTimer deadline(600000);
+        while (got < want && !reply->isFinished() && !deadline.hasExpired()) {
+            QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+            got += reply->skip(reply->bytesAvailable());
+            if (baseline < 0 && got >= (16 << 20))
+                baseline = rssKiB();
+            peak = qMax(peak, rssKiB());
+        }
+        QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QCOMPARE(reply->header(QNetworkRequest::ContentLengthHeader).toLongLong(), qint64(50) << 30);
+        QVERIFY2(got >= want, qPrintable(QStringLiteral("%1 bytes in %2 ms").arg(got).arg(t.elapsed())));
+        qInfo("50 GiB sparse file: %lld MiB in %lld ms, RSS %lld KiB after 16 MiB, peak %lld KiB", got >> 20, t.elapsed(), baseline, peak);
+        QVERIFY2(peak - baseline < 64 * 1024, qPrintable(QStringLiteral("RSS grew from %1 to %2 KiB").arg(baseline).arg(peak)));
+        reply->abort();
+        reply->deleteLater();
+        QElapsedTimer after;
+        after.start();
+        r = exec(vm, {{QStringLiteral("cmd"), QStringLiteral("rm /tmp/big; echo done")}}, 60000);
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("done\n"));
+        qInfo("the next exec answered %lld ms after the client closed", after.elapsed());
+    }
+
     QStringList vmNames()
     {
         QStringList names;
@@ -655,6 +705,33 @@ private Q_SLOTS:
         QCOMPARE(r.status, 400);
         r = call("GET", QStringLiteral("/api/v1/vms/web/files/list?path=/no/such/dir"));
         QCOMPARE(r.status, 404);
+        hugeSparseFileStreams(QStringLiteral("web"));
+        if (QTest::currentTestFailed())
+            return;
+
+        // A REST exec whose client goes away is killed in the guest.
+        {
+            QTcpSocket client;
+            client.connectToHost(QHostAddress::LocalHost, m_port);
+            QVERIFY(client.waitForConnected(5000));
+            const QByteArray body = R"({"cmd":"sleep 321"})";
+            client.write("POST /api/v1/vms/web/exec HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer()
+                         + "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+            QVERIFY(client.waitForBytesWritten(5000));
+            QDeadlineTimer started(30000);
+            do {
+                QTest::qWait(300);
+                r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("ps | grep -q '[s]leep 321' && echo alive")}});
+            } while (r.json[QStringLiteral("stdout")].toString() != QLatin1String("alive\n") && !started.hasExpired());
+            QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("alive\n"));
+            client.abort();
+        }
+        QDeadlineTimer killed(30000);
+        do {
+            QTest::qWait(500);
+            r = exec(QStringLiteral("web"), {{QStringLiteral("cmd"), QStringLiteral("if ps | grep -q '[s]leep 321'; then echo alive; else echo gone; fi")}});
+        } while (r.json[QStringLiteral("stdout")].toString() != QLatin1String("gone\n") && !killed.hasExpired());
+        QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("gone\n"));
 
         r = call("GET", QStringLiteral("/api/v1/vms/web/console"));
         QCOMPARE(r.status, 200);
@@ -784,6 +861,16 @@ private Q_SLOTS:
         QCOMPARE(s.lastType(), QStringLiteral("exit"));
         QCOMPARE(s.last()[QStringLiteral("timed_out")].toBool(), true);
         QCOMPARE(s.last()[QStringLiteral("signal")].toInt(), 9);
+
+        // A request above the agent's message limit: refused before it is
+        // sent (payload_too_large, close 1009); the VM goes on.
+        const QString huge = QStringLiteral("true #") + QString(2 << 20, QLatin1Char('x'));
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), huge}}}, bearer());
+        QCOMPARE(s.lastType(), QStringLiteral("error"));
+        QCOMPARE(s.last()[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("payload_too_large"));
+        QCOMPARE(s.closeCode, 1009);
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("echo still")}}}, bearer());
+        QCOMPARE(s.out, QByteArray("still\n"));
 
         // A malformed request: an error and a policy-violation close.
         s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), 42}}}, bearer());
