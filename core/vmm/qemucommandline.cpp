@@ -78,7 +78,7 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot)
       << QStringLiteral("-display") << QStringLiteral("none")
       << QStringLiteral("-vga") << QStringLiteral("none")
       << QStringLiteral("-no-reboot")
-      << QStringLiteral("-sandbox") << QStringLiteral("on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny")
+      << QStringLiteral("-sandbox") << QStringLiteral("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
       << QStringLiteral("-kernel") << spec.kernelPath;
     if (!spec.initramfsPath.isEmpty())
         a << QStringLiteral("-initrd") << spec.initramfsPath;
