@@ -94,7 +94,8 @@ Core::Result QmpClient::writeWithFd(const QByteArray &bytes, int fd)
         sent = ::sendmsg(static_cast<int>(m_socket->socketDescriptor()), &msg, MSG_NOSIGNAL);
     } while (sent < 0 && errno == EINTR);
     if (sent < 0)
-        return Core::Error(Core::ErrorCode::VmmFailed, QStringLiteral("cannot pass a file descriptor to QEMU: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+        return Core::Error(Core::ErrorCode::VmmFailed,
+                           QStringLiteral("cannot pass a file descriptor to QEMU: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
     if (sent < bytes.size())
         m_socket->write(bytes.mid(sent));
     return {};
