@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
+#include "core/vmm/consolelog.h"
 #include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
@@ -148,7 +149,7 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     if (auto ok = m_registry.save(entry->record); !ok)
         return ok.error();
     // A stale console log of an earlier VM of the same name is not this VM's.
-    QFile::remove(consoleLogPath(options.name));
+    Vmm::ConsoleLog::remove(consoleLogPath(options.name));
     Entry *e = m_registry.insert(std::move(entry));
     if (auto ok = ensureVm(e); !ok) {
         // Cannot happen for a template that just loaded; roll back anyway.
@@ -267,12 +268,7 @@ Core::Expected<QByteArray> VmManager::consoleLog(const QString &name, qint64 max
         return ok.error();
     if (!m_registry.find(name))
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no VM named '%1'").arg(name));
-    QFile f(consoleLogPath(name));
-    if (!f.open(QIODevice::ReadOnly))
-        return QByteArray();
-    if (maxBytes >= 0 && f.size() > maxBytes)
-        f.seek(f.size() - maxBytes);
-    return f.readAll();
+    return Vmm::ConsoleLog::tail(consoleLogPath(name), maxBytes);
 }
 
 Core::Future<void> VmManager::start(const QString &name)
@@ -408,7 +404,7 @@ Core::Result VmManager::forget(const QString &name)
         return removed.error();
     }
     std::unique_ptr<Entry> gone = m_registry.take(name);
-    QFile::remove(consoleLogPath(name));
+    Vmm::ConsoleLog::remove(consoleLogPath(name));
     QDir(diskDir(name)).removeRecursively();
     Snapshot::SnapshotStore(snapshotDir(name)).removeAll();
     if (gone->vm) {

@@ -1,6 +1,7 @@
 #include "core/vmm/qemuinstance.h"
 
 #include "core/log.h"
+#include "core/vmm/consolelog.h"
 #include "core/vmm/qemudriver.h"
 #include "core/vmm/qmpclient.h"
 #include "core/vmm/vmmprocess.h"
@@ -139,6 +140,7 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
             QTimer::singleShot(kQmpPollIntervalMs, this, [this, promise, deadline]() { tryConnectQmp(promise, deadline); });
             return;
         }
+        attachConsole(); // QEMU made its console socket before the QMP one
         m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise](const Core::Expected<QJsonObject> &st) {
             if (promise.isResolved())
                 return;
@@ -267,9 +269,8 @@ Core::Future<void> QemuInstance::saveState(const QString &directory)
             return;
         }
         const QJsonObject args{{QStringLiteral("uri"), stateFdUri()}};
-        auto sent = Core::then(passStateFd(file, O_WRONLY | O_CREAT | O_TRUNC), this, [this, args]() {
-            return m_qmp->execute(QStringLiteral("migrate"), args);
-        });
+        auto sent =
+            Core::then(passStateFd(file, O_WRONLY | O_CREAT | O_TRUNC), this, [this, args]() { return m_qmp->execute(QStringLiteral("migrate"), args); });
         sent.then(this, [this, promise](const Core::Expected<QJsonObject> &started) {
             if (!started) {
                 promise.resolve(started.error());
@@ -366,9 +367,7 @@ void QemuInstance::loadState(Core::Promise<void> promise)
         return;
     }
     const QJsonObject args{{QStringLiteral("uri"), stateFdUri()}};
-    auto sent = Core::then(passStateFd(m_incomingFile, O_RDONLY), this, [this, args]() {
-        return m_qmp->execute(QStringLiteral("migrate-incoming"), args);
-    });
+    auto sent = Core::then(passStateFd(m_incomingFile, O_RDONLY), this, [this, args]() { return m_qmp->execute(QStringLiteral("migrate-incoming"), args); });
     sent.then(this, [this, promise](const Core::Expected<QJsonObject> &r) {
         if (promise.isResolved())
             return;
@@ -525,9 +524,11 @@ Core::Expected<DetachedVmm> QemuInstance::detach()
     if (auto ok = m_process->release(); !ok)
         return ok.error();
     m_detached = true;
-    // QEMU's QMP monitor takes the next client once this one is gone.
+    // QEMU's QMP monitor and console take the next client once these are gone.
     if (m_qmp)
         m_qmp->close();
+    if (m_console)
+        m_console->close();
     Core::Log::vmm()->info("{}: QEMU (pid {}) left running", m_spec.name.toStdString(), d->pid);
     setState(State::Stopped);
     return d;
@@ -556,8 +557,21 @@ Core::Future<void> QemuInstance::adopt(const DetachedVmm &vmm)
     return m_startPromise.future();
 }
 
+// Bytes the guest writes before this connects are lost (QEMU drops them
+// while no client is connected): the window is QEMU's own startup, before the
+// guest kernel prints. An adopted VM's console is read again from here on.
+void QemuInstance::attachConsole()
+{
+    if (m_spec.consoleLogPath.isEmpty())
+        return;
+    if (!m_console)
+        m_console = new ConsoleLog(m_spec.consoleLogPath, this);
+    m_console->attach(QemuCommandLine::consoleSocketPath(m_spec));
+}
+
 void QemuInstance::removeSockets()
 {
+    QFile::remove(QemuCommandLine::consoleSocketPath(m_spec));
     QFile::remove(QemuCommandLine::qmpSocketPath(m_spec));
     QFile::remove(QemuCommandLine::agentSocketPath(m_spec));
     for (const QString &port : m_spec.extraSerialPorts)
