@@ -185,6 +185,7 @@ Core::Expected<Vmm::VmmInstance *> VirtualMachine::attachInstance(Vmm::VmSpec sp
         m_adoptedRuntimeDir = spec.runtimeDir;
     }
     spec.consoleLogPath = consoleLogPath(); // in the runtime directory unless set
+    spec.stateDir = m_stateDir;
     m_instance = m_driver.createInstance(spec);
     connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
     setState(State::Booting);

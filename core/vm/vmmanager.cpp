@@ -74,6 +74,7 @@ Core::Result VmManager::ensureVm(Entry *entry)
     vm->setVcpus(entry->record.vcpus);
     vm->setMemoryMiB(entry->record.memoryMiB);
     vm->setConsoleLogPath(consoleLogPath(name));
+    vm->setStateDir(snapshotDir(name));
     // Root-disk templates: the VM's own writable layer lives with its record,
     // so what it wrote survives stop/start and a restart of the service.
     vm->setDiskDir(diskDir(name));

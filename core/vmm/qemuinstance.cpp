@@ -1,7 +1,6 @@
 #include "core/vmm/qemuinstance.h"
 
 #include "core/log.h"
-#include "core/vmm/consolelog.h"
 #include "core/vmm/qemudriver.h"
 #include "core/vmm/qmpclient.h"
 #include "core/vmm/vmmprocess.h"
@@ -140,7 +139,11 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
             QTimer::singleShot(kQmpPollIntervalMs, this, [this, promise, deadline]() { tryConnectQmp(promise, deadline); });
             return;
         }
-        attachConsole(); // QEMU made its console socket before the QMP one
+        // QEMU made its console socket before the QMP one. What the guest
+        // wrote before this connects is lost (QEMU drops it with no client):
+        // QEMU's own startup, before the guest kernel prints. An adopted VM's
+        // console is read again from here on.
+        readConsole(QemuCommandLine::consoleSocketPath(m_spec));
         m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise](const Core::Expected<QJsonObject> &st) {
             if (promise.isResolved())
                 return;
@@ -527,8 +530,7 @@ Core::Expected<DetachedVmm> QemuInstance::detach()
     // QEMU's QMP monitor and console take the next client once these are gone.
     if (m_qmp)
         m_qmp->close();
-    if (m_console)
-        m_console->close();
+    closeConsole();
     Core::Log::vmm()->info("{}: QEMU (pid {}) left running", m_spec.name.toStdString(), d->pid);
     setState(State::Stopped);
     return d;
@@ -555,18 +557,6 @@ Core::Future<void> QemuInstance::adopt(const DetachedVmm &vmm)
     Core::Log::vmm()->info("{}: adopting QEMU (pid {})", m_spec.name.toStdString(), vmm.pid);
     tryConnectQmp(m_startPromise, QDateTime::currentMSecsSinceEpoch() + kAdoptQmpTimeoutMs);
     return m_startPromise.future();
-}
-
-// Bytes the guest writes before this connects are lost (QEMU drops them
-// while no client is connected): the window is QEMU's own startup, before the
-// guest kernel prints. An adopted VM's console is read again from here on.
-void QemuInstance::attachConsole()
-{
-    if (m_spec.consoleLogPath.isEmpty())
-        return;
-    if (!m_console)
-        m_console = new ConsoleLog(m_spec.consoleLogPath, this);
-    m_console->attach(QemuCommandLine::consoleSocketPath(m_spec));
 }
 
 void QemuInstance::removeSockets()

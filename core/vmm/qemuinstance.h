@@ -5,7 +5,6 @@
 
 namespace Vmm {
 
-class ConsoleLog;
 class QmpClient;
 class VmmProcess;
 
@@ -67,7 +66,6 @@ private:
     Core::Future<void> expectStatus(const QString &command, const QString &expected, State target);
     void onProcessFinished(int exitCode, bool crashed);
     void removeSockets();
-    void attachConsole();
     void loadState(Core::Promise<void> promise);
     Core::Future<void> passStateFd(const QString &file, int flags);
     static QString stateFdUri();
@@ -80,7 +78,6 @@ private:
     State m_state = State::NotStarted;
     VmmProcess *m_process = nullptr;
     QmpClient *m_qmp = nullptr;
-    ConsoleLog *m_console = nullptr; // the serial console -> spec.consoleLogPath
     Core::Promise<void> m_startPromise;
     Core::Promise<void> m_shutdownPromise;
     bool m_guestShutdown = false;
