@@ -6,7 +6,6 @@
 
 #include "e2efixture.h"
 
-#include "core/agent/agentclient.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/consolelog.h"
 #include "core/vmm/vmmprocess.h"
@@ -24,6 +23,7 @@ constexpr int kStartTimeoutMs = kBootTimeoutMs + 300000; // a first run may buil
 // The flood: more than both console files hold, bounded in time too.
 constexpr qint64 kFloodBytes = 3 * Vmm::ConsoleLog::kMaxFileBytes;
 constexpr int kFloodSeconds = 60;
+constexpr int kExecTimeoutMs = 60000;
 
 // NUL-separated /proc/<pid>/<what> (cmdline, environ).
 QList<QByteArray> procList(qint64 pid, const char *what)
@@ -47,17 +47,6 @@ class TestVmmConfinement : public QObject {
     Q_OBJECT
 
     QTemporaryDir m_home;
-
-    static Core::Expected<Agent::ExecResult> run(Vm::VmManager &m, const QString &vm, const QString &command, int timeoutMs = 60000)
-    {
-        auto agent = m.agent(vm);
-        if (!agent)
-            return agent.error();
-        Agent::ExecRequest req;
-        req.shell = command;
-        req.timeoutMs = timeoutMs;
-        return await((*agent)->run(req), timeoutMs + 30000);
-    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -97,9 +86,8 @@ private Q_SLOTS:
 
         // A console flood: the log rotates and stays capped.
         const QString log = m.consoleLogPath(name);
-        const QString flood =
-            QStringLiteral("timeout %1 sh -c 'head -c %2 /dev/urandom > /dev/ttyS0'; echo flooded").arg(kFloodSeconds).arg(kFloodBytes);
-        auto flooded = run(m, name, flood, (kFloodSeconds + 30) * 1000);
+        const QString flood = QStringLiteral("timeout %1 sh -c 'head -c %2 /dev/urandom > /dev/ttyS0'; echo flooded").arg(kFloodSeconds).arg(kFloodBytes);
+        auto flooded = runInVm(m, name, flood, (kFloodSeconds + 30) * 1000);
         E2E_VERIFY_OK(flooded);
         QCOMPARE(QString::fromUtf8(flooded->stdoutData).trimmed(), QStringLiteral("flooded"));
         qInfo("console after the flood: %lld + %lld bytes", sizeOf(log), sizeOf(log + QStringLiteral(".1")));
@@ -107,7 +95,7 @@ private Q_SLOTS:
         QVERIFY(sizeOf(log + QStringLiteral(".1")) <= Vmm::ConsoleLog::kMaxFileBytes);
         QVERIFY(!QFile::exists(log + QStringLiteral(".2")));
         // Still captured afterwards, and read across the rotation.
-        E2E_VERIFY_OK(run(m, name, QStringLiteral("echo console-after-flood > /dev/ttyS0")));
+        E2E_VERIFY_OK(runInVm(m, name, QStringLiteral("echo console-after-flood > /dev/ttyS0"), kExecTimeoutMs));
         QTRY_VERIFY_WITH_TIMEOUT(m.consoleLog(name, 64 * 1024)->contains("console-after-flood"), 20000);
         QVERIFY(sizeOf(log) <= Vmm::ConsoleLog::kMaxFileBytes);
     }
