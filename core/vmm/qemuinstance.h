@@ -24,6 +24,8 @@ public:
     // The state file saveState writes: a stream of QEMU's migration format
     // (QEMU 7.2 has no file: URI). This process opens it and QEMU migrates
     // through the descriptor it receives over QMP under this name (fd: URI).
+    // Later QEMUs deprecate fd: on a regular file in favour of file: with
+    // add-fd (/dev/fdset/N, 8.2+); this is the URI 7.2 has.
     static constexpr const char *kStateFile = "memory.state";
     static constexpr const char *kStateFdName = "mvs-state";
     static constexpr int kAdoptQmpTimeoutMs = 10000; // adopt -> QMP answered query-status

@@ -76,13 +76,13 @@ private Q_SLOTS:
 
         // Nothing of this process's environment: only what vmmEnvironment() sets.
         QVERIFY(qgetenv("MVS_TOKEN") == kToken);
-        const QList<QByteArray> environ = procList(pid, "environ");
-        QVERIFY2(!environ.isEmpty(), "cannot read the VMM's environment");
-        for (const QByteArray &var : environ) {
+        const QList<QByteArray> vmmEnv = procList(pid, "environ");
+        QVERIFY2(!vmmEnv.isEmpty(), "cannot read the VMM's environment");
+        for (const QByteArray &var : vmmEnv) {
             QVERIFY2(!var.startsWith("MVS_"), var.constData());
             QVERIFY2(!var.contains(kToken), var.constData());
         }
-        QVERIFY(environ.contains(QByteArray("PATH=") + Vmm::kVmmPath));
+        QVERIFY(vmmEnv.contains(QByteArray("PATH=") + Vmm::kVmmPath));
 
         // A console flood: the log rotates and stays capped.
         const QString log = m.consoleLogPath(name);
