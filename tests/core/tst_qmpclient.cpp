@@ -68,12 +68,11 @@ class TestQmpClient : public QObject {
                 continue;
             char buf[4096];
             iovec iov{buf, sizeof(buf)};
-            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-            msghdr msg{};
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof(control);
+            union {
+                cmsghdr header;
+                char bytes[CMSG_SPACE(sizeof(int)) * 4]; // room for more than one, to see them
+            } control{};
+            msghdr msg{nullptr, 0, &iov, 1, &control, sizeof(control), 0};
             const ssize_t n = ::recvmsg(m_conn, &msg, MSG_CMSG_CLOEXEC);
             if (n <= 0)
                 break;
