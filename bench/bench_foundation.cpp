@@ -15,6 +15,7 @@
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
 #include "core/vm/virtualmachine.h"
+#include "core/vmm/consolelog.h"
 #include "core/vmm/qemucommandline.h"
 #include "core/vmm/qemudriver.h"
 #include "core/vmm/vmmdriver.h"
@@ -60,13 +61,18 @@ double floorBootMs(const Vmm::VmSpec &base, Vmm::QemuCommandLine::Accel accel, c
     p.setProgram(qemu);
     p.setArguments(Vmm::QemuCommandLine::build(spec, accel));
     p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    // The serial console is served on a socket; read it as the product does.
+    Vmm::ConsoleLog console(spec.consoleLogPath);
+    const QString consoleSocket = Vmm::QemuCommandLine::consoleSocketPath(spec);
     QElapsedTimer t;
     t.start();
     p.start();
     double reached = -1;
     while (t.elapsed() < 120000) {
-        QFile f(spec.consoleLogPath);
-        if (f.open(QIODevice::ReadOnly) && f.readAll().contains("mvs-init: reached")) {
+        if (!console.isAttached() && QFile::exists(consoleSocket))
+            console.attach(consoleSocket);
+        QCoreApplication::processEvents(QEventLoop::AllEvents);
+        if (Vmm::ConsoleLog::tail(spec.consoleLogPath, -1).contains("mvs-init: reached")) {
             reached = double(t.nsecsElapsed()) / 1e6;
             break;
         }

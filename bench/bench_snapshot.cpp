@@ -8,10 +8,10 @@
 //         which is agent-ready).
 //  floor: a second QEMU with the identical command line (the core VM's
 //         spec, its own runtime directory). save = stop +
-//         migrate-set-parameters (same max-bandwidth) + migrate to
-//         "exec:cat > file" + query-migrate polling until completed + cont.
-//         load = kill the running floor QEMU, spawn the same command line with
-//         -incoming defer, migrate-incoming "exec:cat file", query-status
+//         migrate-set-parameters (same max-bandwidth) + getfd (the opened
+//         file) + migrate to "fd:" + query-migrate polling until completed +
+//         cont. load = kill the running floor QEMU, spawn the same command
+//         line with -incoming defer, getfd + migrate-incoming "fd:", query-status
 //         polling until paused, cont, then an agent Hello (so both sides
 //         measure "to agent-ready").
 //  cold:  VmManager::start -> agent ready for the same size (the aim: restore
@@ -51,7 +51,9 @@
 #include <QTemporaryDir>
 
 #include <cstdio>
+#include <fcntl.h>
 #include <memory>
+#include <unistd.h>
 
 namespace {
 
@@ -88,13 +90,6 @@ QList<int> intList(const QStringList &args, const QString &name, const QList<int
     for (const QString &s : args.at(i + 1).split(QLatin1Char(','), Qt::SkipEmptyParts))
         out << s.toInt();
     return out;
-}
-
-QString shellQuote(const QString &path)
-{
-    QString q = path;
-    q.replace(QLatin1Char('\''), QStringLiteral("'\\''"));
-    return QLatin1Char('\'') + q + QLatin1Char('\'');
 }
 
 // Run a shell command in the guest; it must succeed.
@@ -144,7 +139,8 @@ public:
         QFile::remove(stateFile());
         qmp(QStringLiteral("stop"));
         qmp(QStringLiteral("migrate-set-parameters"), {{QStringLiteral("max-bandwidth"), kMaxBandwidth}});
-        qmp(QStringLiteral("migrate"), {{QStringLiteral("uri"), QString(QStringLiteral("exec:cat > ") + shellQuote(stateFile()))}});
+        passStateFd(O_WRONLY | O_CREAT | O_TRUNC);
+        qmp(QStringLiteral("migrate"), {{QStringLiteral("uri"), QStringLiteral("fd:floor-state")}});
         for (;;) {
             const QString status = qmp(QStringLiteral("query-migrate")).value(QStringLiteral("status")).toString();
             if (status == QLatin1String("completed"))
@@ -162,7 +158,8 @@ public:
     {
         kill();
         spawn(Vmm::QemuCommandLine::Boot::Incoming);
-        qmp(QStringLiteral("migrate-incoming"), {{QStringLiteral("uri"), QString(QStringLiteral("exec:cat ") + shellQuote(stateFile()))}});
+        passStateFd(O_RDONLY);
+        qmp(QStringLiteral("migrate-incoming"), {{QStringLiteral("uri"), QStringLiteral("fd:floor-state")}});
         for (;;) {
             const QString status = qmp(QStringLiteral("query-status")).value(QStringLiteral("status")).toString();
             if (status == QLatin1String("paused") || status == QLatin1String("running"))
@@ -198,6 +195,19 @@ private:
         if (!r)
             die(QStringLiteral("floor: QMP %1: %2").arg(command, r.error().toString()));
         return *r;
+    }
+
+    // The state file, opened here and passed over QMP (QEMU may not spawn
+    // a writer), as QemuInstance does.
+    void passStateFd(int flags)
+    {
+        const int fd = ::open(QFile::encodeName(stateFile()).constData(), flags | O_CLOEXEC, 0600);
+        if (fd < 0)
+            die(QStringLiteral("floor: cannot open %1").arg(stateFile()));
+        auto r = Bench::await(m_qmp->executeWithFd(QStringLiteral("getfd"), {{QStringLiteral("fdname"), QStringLiteral("floor-state")}}, fd), 60000);
+        ::close(fd);
+        if (!r)
+            die(QStringLiteral("floor: QMP getfd: %1").arg(r.error().toString()));
     }
 
     void spawn(Vmm::QemuCommandLine::Boot boot)

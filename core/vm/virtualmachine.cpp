@@ -5,6 +5,7 @@
 #include "core/image/vmdisk.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/vmm/consolelog.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/workerpool.h"
 
@@ -74,12 +75,7 @@ QString VirtualMachine::consoleLogPath() const
 
 QString VirtualMachine::consoleLog(int maxBytes) const
 {
-    QFile f(consoleLogPath());
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    if (f.size() > maxBytes)
-        f.seek(f.size() - maxBytes);
-    return QString::fromUtf8(f.readAll());
+    return QString::fromUtf8(Vmm::ConsoleLog::tail(consoleLogPath(), maxBytes));
 }
 
 QString VirtualMachine::diskDir() const
@@ -189,6 +185,7 @@ Core::Expected<Vmm::VmmInstance *> VirtualMachine::attachInstance(Vmm::VmSpec sp
         m_adoptedRuntimeDir = spec.runtimeDir;
     }
     spec.consoleLogPath = consoleLogPath(); // in the runtime directory unless set
+    spec.stateDir = m_stateDir;
     m_instance = m_driver.createInstance(spec);
     connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
     setState(State::Booting);

@@ -58,6 +58,8 @@ public:
     void setExtraKernelArgs(const QString &args) { m_extraKernelArgs = args; }
     // Where the serial console goes; default: the VM's runtime directory.
     void setConsoleLogPath(const QString &path) { m_consoleLogPath = path; }
+    // Where this VM's snapshots go (VmSpec::stateDir); default: none.
+    void setStateDir(const QString &dir) { m_stateDir = dir; }
     // QEMU only: extra named virtio-serial ports (see VmSpec).
     void setExtraSerialPorts(const QStringList &names) { m_extraSerialPorts = names; }
     // Boot deadline (spawn -> agent handshake); default: the template's.
@@ -161,6 +163,7 @@ private:
     int m_readyTimeoutMs;
     QString m_extraKernelArgs;
     QString m_consoleLogPath;
+    QString m_stateDir;
     QStringList m_extraSerialPorts;
     QString m_diskDir;
     std::unique_ptr<QTemporaryDir> m_ownDiskDir;

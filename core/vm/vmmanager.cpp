@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
+#include "core/vmm/consolelog.h"
 #include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmmdriver.h"
 #include "core/vmm/vmminstance.h"
@@ -74,6 +75,7 @@ Core::Result VmManager::ensureVm(Entry *entry)
     vm->setVcpus(entry->record.vcpus);
     vm->setMemoryMiB(entry->record.memoryMiB);
     vm->setConsoleLogPath(consoleLogPath(name));
+    vm->setStateDir(snapshotDir(name));
     // Root-disk templates: the VM's own writable layer lives with its record,
     // so what it wrote survives stop/start and a restart of the service.
     vm->setDiskDir(diskDir(name));
@@ -275,12 +277,7 @@ Core::Expected<QByteArray> VmManager::consoleLog(const QString &name, qint64 max
         return ok.error();
     if (!m_registry.find(name))
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no VM named '%1'").arg(name));
-    QFile f(consoleLogPath(name));
-    if (!f.open(QIODevice::ReadOnly))
-        return QByteArray();
-    if (maxBytes >= 0 && f.size() > maxBytes)
-        f.seek(f.size() - maxBytes);
-    return f.readAll();
+    return Vmm::ConsoleLog::tail(consoleLogPath(name), maxBytes);
 }
 
 Core::Future<void> VmManager::start(const QString &name)
@@ -410,12 +407,12 @@ Core::Future<void> VmManager::remove(const QString &name)
 Core::Result VmManager::removeVmFiles(const QString &name) const
 {
     const QString disk = diskDir(name);
-    QFile::remove(consoleLogPath(name));
+    Vmm::ConsoleLog::remove(consoleLogPath(name));
     if (!QDir(disk).removeRecursively() || QFileInfo::exists(disk))
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot delete the disk of VM %1 (%2)").arg(name, disk));
     if (auto snapshots = Snapshot::SnapshotStore(snapshotDir(name)).removeAll(); !snapshots)
         return snapshots;
-    if (QFileInfo::exists(consoleLogPath(name)))
+    if (QFileInfo::exists(consoleLogPath(name)) || QFileInfo::exists(consoleLogPath(name) + QLatin1String(Vmm::ConsoleLog::kRotatedSuffix)))
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot delete the console log of VM %1").arg(name));
     return {};
 }

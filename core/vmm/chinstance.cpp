@@ -1,6 +1,7 @@
 #include "core/vmm/chinstance.h"
 
 #include "core/log.h"
+#include "core/paths.h"
 #include "core/vmm/chapiclient.h"
 #include "core/vmm/chvmconfig.h"
 #include "core/vmm/vmmprocess.h"
@@ -123,6 +124,7 @@ void ChInstance::removeSockets()
 {
     QFile::remove(ChVmConfig::apiSocketPath(m_spec));
     QFile::remove(ChVmConfig::vsockSocketPath(m_spec));
+    QFile::remove(ChVmConfig::consoleSocketPath(m_spec));
 }
 
 Core::Future<void> ChInstance::start()
@@ -190,6 +192,10 @@ Core::Future<void> ChInstance::launch(Step next)
     if (!QFileInfo(m_spec.runtimeDir).isDir())
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
+    // Its landlock rule must name an existing directory, or vm.create fails.
+    if (!m_spec.stateDir.isEmpty())
+        if (auto ok = Core::Paths::ensurePrivateDir(m_spec.stateDir); !ok)
+            return Core::readyFuture<void>(ok.error());
     // Left by a VMM that crashed: cloud-hypervisor cannot bind its vsock
     // socket over an existing file, nor could we bind the API socket.
     removeSockets();
@@ -282,6 +288,8 @@ void ChInstance::createAndBoot()
     }
     startStep(m_api->createVm(*config), [this]() {
         startStep(expectVmState(kVmCreated, ChEndpoint::VmCreate), [this]() {
+            // Made with the VM; the guest has not run yet, so nothing is lost.
+            readConsole(ChVmConfig::consoleSocketPath(m_spec));
             startStep(m_api->bootVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmBoot), [this]() { startSucceeded(); }); });
         });
     });
@@ -303,6 +311,7 @@ void ChInstance::restoreAndResume()
     // A restored VM comes back paused.
     startStep(m_api->restoreVm(*body), [this]() {
         startStep(expectVmState(kVmPaused, ChEndpoint::VmRestore), [this]() {
+            readConsole(ChVmConfig::consoleSocketPath(m_spec));
             startStep(m_api->resumeVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmResume), [this]() { startSucceeded(); }); });
         });
     });

@@ -34,6 +34,11 @@ QString vsockSocketPath(const VmSpec &spec)
     return runtimeFile(spec, QStringLiteral("vsock.sock"));
 }
 
+QString consoleSocketPath(const VmSpec &spec)
+{
+    return runtimeFile(spec, QStringLiteral("console.sock"));
+}
+
 QString vmmLogPath(const VmSpec &spec)
 {
     return runtimeFile(spec, QStringLiteral("vmm.log"));
@@ -138,10 +143,35 @@ QJsonObject serial(const VmSpec &spec)
     if (spec.consoleLogPath.isEmpty())
         return QJsonObject{{QStringLiteral("mode"), QStringLiteral("Null")}};
     return QJsonObject{
-        {QStringLiteral("mode"), QStringLiteral("File")},
-        {QStringLiteral("file"), QDir::cleanPath(QDir().absoluteFilePath(spec.consoleLogPath))},
+        {QStringLiteral("mode"), QStringLiteral("Socket")},
+        {QStringLiteral("socket"), consoleSocketPath(spec)},
     };
 }
+
+QJsonArray landlockRules(const VmSpec &spec)
+{
+    QJsonArray rules;
+    if (!spec.stateDir.isEmpty())
+        rules.append(QJsonObject{
+            {QStringLiteral("path"), QDir::cleanPath(QDir().absoluteFilePath(spec.stateDir))},
+            {QStringLiteral("access"), QStringLiteral("rw")},
+        });
+    return rules;
+}
+
+namespace {
+
+void confine(QJsonObject &config, const VmSpec &spec)
+{
+    config.insert(QStringLiteral("landlock_enable"), true);
+    const QJsonArray rules = landlockRules(spec);
+    if (rules.isEmpty())
+        config.remove(QStringLiteral("landlock_rules"));
+    else
+        config.insert(QStringLiteral("landlock_rules"), rules);
+}
+
+} // namespace
 
 Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec)
 {
@@ -163,6 +193,7 @@ Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, co
     v.insert(QStringLiteral("socket"), vsockSocketPath(spec));
     out.insert(QStringLiteral("vsock"), v);
     out.insert(QStringLiteral("serial"), serial(spec));
+    confine(out, spec);
     QJsonObject p = config.value(QStringLiteral("payload")).toObject();
     p.insert(QStringLiteral("kernel"), spec.kernelPath);
     if (!spec.initramfsPath.isEmpty())
@@ -187,6 +218,7 @@ Core::Expected<QJsonObject> vmCreate(const VmSpec &spec)
     };
     if (!spec.disks.isEmpty())
         config.insert(QStringLiteral("disks"), disks(spec));
+    confine(config, spec);
     return config;
 }
 

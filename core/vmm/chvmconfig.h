@@ -32,6 +32,9 @@ QString apiSocketPath(const VmSpec &spec); // <runtimeDir>/ch-api.sock
 // and send "CONNECT <port>\n". Guest -> host port P: cloud-hypervisor connects
 // to "<this path>_P", so the path leaves room for "_4294967295".
 QString vsockSocketPath(const VmSpec &spec); // <runtimeDir>/vsock.sock
+// The serial console, served by cloud-hypervisor (SerialConfig mode Socket)
+// and read by ConsoleLog into spec.consoleLogPath.
+QString consoleSocketPath(const VmSpec &spec); // <runtimeDir>/console.sock
 // cloud-hypervisor's own stdout/stderr (VmmProcess output log).
 QString vmmLogPath(const VmSpec &spec); // <runtimeDir>/vmm.log
 
@@ -51,15 +54,22 @@ QJsonObject payload(const VmSpec &spec); // PayloadConfig: kernel, cmdline, init
 QJsonArray disks(const VmSpec &spec); // DiskConfig[]: path, readonly, image_type "Raw"
 QJsonObject rng(); // RngConfig: src
 QJsonObject vsock(const VmSpec &spec); // VsockConfig: cid, socket
-// SerialConfig: mode File into spec.consoleLogPath (mode Null without one).
-// Note: cloud-hypervisor opens the file with File::create, which truncates it
-// (vmm/src/console_devices.rs); the log holds one VMM run.
+// SerialConfig: mode Socket at consoleSocketPath (mode Null without a
+// console log): cloud-hypervisor writes no host file for the guest.
 QJsonObject serial(const VmSpec &spec);
+// VmConfig landlock_rules (LandlockConfig[]): what cloud-hypervisor may touch
+// beyond the files of its own config, which its landlock ruleset covers by
+// itself (vmm/src/vm_config.rs, ApplyLandlock): the state directory, read
+// and written, for vm.snapshot. Empty without one.
+QJsonArray landlockRules(const VmSpec &spec);
 // ConsoleConfig: mode Off. virtio-console (hvc0) has no socket mode and the
 // serial port carries the console, so the second console device is dropped.
 QJsonObject console();
 
-// The body of PUT vm.create (VmConfig), after validate().
+// The body of PUT vm.create (VmConfig), after validate(). landlock_enable
+// is set: cloud-hypervisor confines itself to its config's files and
+// landlockRules() once the VM is created (docs/landlock.md); its default
+// seccomp filters stay on (no --seccomp argument).
 Core::Expected<QJsonObject> vmCreate(const VmSpec &spec);
 
 // PUT vm.snapshot (VmSnapshotConfig). `directory` must be absolute; it must
@@ -74,8 +84,8 @@ Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault = 
 // memory_manager.rs).
 inline constexpr const char *kSnapshotFiles[] = {"config.json", "state.json", "memory-ranges"};
 // A snapshot's config.json (VmConfig) pointed at another VM's files: its
-// vsock socket, serial log, disks (same count, in order) and payload become
-// the spec's, so a snapshot restores into a VM with its own runtime directory
+// vsock socket, serial console socket, landlock rules, disks (same count, in
+// order) and payload become the spec's, so a snapshot restores into a VM with its own runtime directory
 // (a fork) without touching the snapshot. Everything else (CPUs, memory,
 // devices) stays as saved; a disk count that differs is an error.
 Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec);

@@ -15,6 +15,11 @@ QString agentSocketPath(const VmSpec &spec)
     return QDir(spec.runtimeDir).filePath(QStringLiteral("agent.sock"));
 }
 
+QString consoleSocketPath(const VmSpec &spec)
+{
+    return QDir(spec.runtimeDir).filePath(QStringLiteral("console.sock"));
+}
+
 QString extraPortSocketPath(const VmSpec &spec, const QString &portName)
 {
     return QDir(spec.runtimeDir).filePath(portName + QStringLiteral(".sock"));
@@ -78,15 +83,19 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot)
       << QStringLiteral("-display") << QStringLiteral("none")
       << QStringLiteral("-vga") << QStringLiteral("none")
       << QStringLiteral("-no-reboot")
-      << QStringLiteral("-sandbox") << QStringLiteral("on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny")
+      << QStringLiteral("-sandbox") << QStringLiteral("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
       << QStringLiteral("-kernel") << spec.kernelPath;
     if (!spec.initramfsPath.isEmpty())
         a << QStringLiteral("-initrd") << spec.initramfsPath;
     a << QStringLiteral("-append") << kernelCmdline(spec);
 
-    // Serial console (ttyS0) appended to the console log.
-    a << QStringLiteral("-chardev") << QStringLiteral("file,id=serial0,path=%1,append=on").arg(spec.consoleLogPath)
-      << QStringLiteral("-serial") << QStringLiteral("chardev:serial0");
+    // Serial console (ttyS0) on a socket this process reads (ConsoleLog),
+    // so QEMU writes no host file for the guest and the log stays capped.
+    if (spec.consoleLogPath.isEmpty())
+        a << QStringLiteral("-serial") << QStringLiteral("null");
+    else
+        a << QStringLiteral("-chardev") << QStringLiteral("socket,id=serial0,path=%1,server=on,wait=off").arg(consoleSocketPath(spec))
+          << QStringLiteral("-serial") << QStringLiteral("chardev:serial0");
 
     // Control: QMP on a Unix socket the instance connects to.
     a << QStringLiteral("-chardev") << QStringLiteral("socket,id=qmp0,path=%1,server=on,wait=off").arg(qmpSocketPath(spec))

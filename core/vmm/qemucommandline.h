@@ -19,6 +19,9 @@ enum class Boot { Fresh, Incoming };
 // Where the instance keeps its sockets, derived from spec.runtimeDir.
 QString qmpSocketPath(const VmSpec &spec);
 QString agentSocketPath(const VmSpec &spec);
+// The serial console (ttyS0), served by QEMU; ConsoleLog reads it into
+// spec.consoleLogPath. No console socket when the spec has no log.
+QString consoleSocketPath(const VmSpec &spec);
 QString extraPortSocketPath(const VmSpec &spec, const QString &portName);
 
 // Machine type used when the spec leaves it empty. q35 with virtio-pci boots

@@ -12,6 +12,11 @@
 #include <QJsonObject>
 #include <QTimer>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace Vmm {
 
 QemuInstance::QemuInstance(VmSpec spec, QString binary, QObject *parent)
@@ -134,6 +139,11 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
             QTimer::singleShot(kQmpPollIntervalMs, this, [this, promise, deadline]() { tryConnectQmp(promise, deadline); });
             return;
         }
+        // QEMU made its console socket before the QMP one. What the guest
+        // wrote before this connects is lost (QEMU drops it with no client):
+        // QEMU's own startup, before the guest kernel prints. An adopted VM's
+        // console is read again from here on.
+        readConsole(QemuCommandLine::consoleSocketPath(m_spec));
         m_qmp->execute(QStringLiteral("query-status")).then(this, [this, promise](const Core::Expected<QJsonObject> &st) {
             if (promise.isResolved())
                 return;
@@ -222,17 +232,26 @@ Core::Future<void> QemuInstance::shutdown()
     return m_shutdownPromise.future();
 }
 
-namespace {
-
-// exec: runs its argument with /bin/sh -c.
-QString shellQuote(const QString &path)
+// QEMU never opens the state file itself: this process opens it and passes
+// the descriptor over QMP (getfd), so QEMU's sandbox may deny spawning (the
+// exec: URI ran a shell) and QEMU needs no access to the snapshot directory.
+Core::Future<void> QemuInstance::passStateFd(const QString &file, int flags)
 {
-    QString q = path;
-    q.replace(QLatin1Char('\''), QStringLiteral("'\\''"));
-    return QLatin1Char('\'') + q + QLatin1Char('\'');
+    const QByteArray path = QFile::encodeName(file);
+    const int fd = ::open(path.constData(), flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot open %1: %2").arg(file, QString::fromLocal8Bit(std::strerror(errno)))));
+    const QJsonObject args{{QStringLiteral("fdname"), QString::fromLatin1(kStateFdName)}};
+    auto passed = m_qmp->executeWithFd(QStringLiteral("getfd"), args, fd);
+    ::close(fd); // QEMU holds its own copy once the command is sent
+    return Core::then(passed, this, [](const QJsonObject &) -> Core::Result { return {}; });
 }
 
-} // namespace
+QString QemuInstance::stateFdUri()
+{
+    return QStringLiteral("fd:") + QString::fromLatin1(kStateFdName);
+}
 
 Core::Future<void> QemuInstance::saveState(const QString &directory)
 {
@@ -252,8 +271,10 @@ Core::Future<void> QemuInstance::saveState(const QString &directory)
             promise.resolve(set.error());
             return;
         }
-        const QJsonObject args{{QStringLiteral("uri"), QString(QStringLiteral("exec:cat > ") + shellQuote(file))}};
-        m_qmp->execute(QStringLiteral("migrate"), args).then(this, [this, promise](const Core::Expected<QJsonObject> &started) {
+        const QJsonObject args{{QStringLiteral("uri"), stateFdUri()}};
+        auto sent =
+            Core::then(passStateFd(file, O_WRONLY | O_CREAT | O_TRUNC), this, [this, args]() { return m_qmp->execute(QStringLiteral("migrate"), args); });
+        sent.then(this, [this, promise](const Core::Expected<QJsonObject> &started) {
             if (!started) {
                 promise.resolve(started.error());
                 return;
@@ -348,8 +369,9 @@ void QemuInstance::loadState(Core::Promise<void> promise)
         m_process->kill();
         return;
     }
-    const QJsonObject args{{QStringLiteral("uri"), QString(QStringLiteral("exec:cat ") + shellQuote(m_incomingFile))}};
-    m_qmp->execute(QStringLiteral("migrate-incoming"), args).then(this, [this, promise](const Core::Expected<QJsonObject> &r) {
+    const QJsonObject args{{QStringLiteral("uri"), stateFdUri()}};
+    auto sent = Core::then(passStateFd(m_incomingFile, O_RDONLY), this, [this, args]() { return m_qmp->execute(QStringLiteral("migrate-incoming"), args); });
+    sent.then(this, [this, promise](const Core::Expected<QJsonObject> &r) {
         if (promise.isResolved())
             return;
         if (!r) {
@@ -505,9 +527,10 @@ Core::Expected<DetachedVmm> QemuInstance::detach()
     if (auto ok = m_process->release(); !ok)
         return ok.error();
     m_detached = true;
-    // QEMU's QMP monitor takes the next client once this one is gone.
+    // QEMU's QMP monitor and console take the next client once these are gone.
     if (m_qmp)
         m_qmp->close();
+    closeConsole();
     Core::Log::vmm()->info("{}: QEMU (pid {}) left running", m_spec.name.toStdString(), d->pid);
     setState(State::Stopped);
     return d;
@@ -538,6 +561,7 @@ Core::Future<void> QemuInstance::adopt(const DetachedVmm &vmm)
 
 void QemuInstance::removeSockets()
 {
+    QFile::remove(QemuCommandLine::consoleSocketPath(m_spec));
     QFile::remove(QemuCommandLine::qmpSocketPath(m_spec));
     QFile::remove(QemuCommandLine::agentSocketPath(m_spec));
     for (const QString &port : m_spec.extraSerialPorts)

@@ -21,9 +21,13 @@ public:
     static constexpr int kMigratePollIntervalMs = 10; // query-migrate / query-status while saving or loading
     static constexpr int kSaveTimeoutMs = 5 * 60 * 1000; // migrate to a file -> completed
     static constexpr int kRestoreTimeoutMs = 5 * 60 * 1000; // migrate-incoming -> paused
-    // The state file saveState writes. A stream of QEMU's migration format
-    // (QEMU 7.2 has no file: URI; it goes through "exec:cat").
+    // The state file saveState writes: a stream of QEMU's migration format
+    // (QEMU 7.2 has no file: URI). This process opens it and QEMU migrates
+    // through the descriptor it receives over QMP under this name (fd: URI).
+    // Later QEMUs deprecate fd: on a regular file in favour of file: with
+    // add-fd (/dev/fdset/N, 8.2+); this is the URI 7.2 has.
     static constexpr const char *kStateFile = "memory.state";
+    static constexpr const char *kStateFdName = "mvs-state";
     static constexpr int kAdoptQmpTimeoutMs = 10000; // adopt -> QMP answered query-status
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
@@ -65,6 +69,8 @@ private:
     void onProcessFinished(int exitCode, bool crashed);
     void removeSockets();
     void loadState(Core::Promise<void> promise);
+    Core::Future<void> passStateFd(const QString &file, int flags);
+    static QString stateFdUri();
     void pollMigration(Core::Promise<void> promise, qint64 deadline);
     void pollIncoming(Core::Promise<void> promise, qint64 deadline);
 

@@ -2,6 +2,11 @@
 
 #include <QJsonDocument>
 
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 namespace Vmm {
 
 QmpClient::QmpClient(QObject *parent)
@@ -53,6 +58,51 @@ void QmpClient::close()
 
 Core::Future<QJsonObject> QmpClient::execute(const QString &command, const QJsonObject &arguments, int timeoutMs)
 {
+    return send(command, arguments, -1, timeoutMs);
+}
+
+Core::Future<QJsonObject> QmpClient::executeWithFd(const QString &command, const QJsonObject &arguments, int fd, int timeoutMs)
+{
+    if (fd < 0)
+        return Core::readyFuture<QJsonObject>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("no file descriptor to pass to QEMU")));
+    return send(command, arguments, fd, timeoutMs);
+}
+
+// QLocalSocket cannot send ancillary data: the command goes out with one
+// sendmsg() on its descriptor, after anything QLocalSocket still buffers (so
+// commands stay in order). A short write leaves the rest to QLocalSocket; the
+// descriptor travels with the first byte.
+Core::Result QmpClient::writeWithFd(const QByteArray &bytes, int fd)
+{
+    m_socket->flush();
+    if (m_socket->bytesToWrite() > 0 && !m_socket->waitForBytesWritten(kCommandTimeoutMs))
+        return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("QEMU does not read its QMP socket"));
+    iovec iov{const_cast<char *>(bytes.constData()), static_cast<size_t>(bytes.size())};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    ssize_t sent;
+    do {
+        sent = ::sendmsg(static_cast<int>(m_socket->socketDescriptor()), &msg, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0)
+        return Core::Error(Core::ErrorCode::VmmFailed,
+                           QStringLiteral("cannot pass a file descriptor to QEMU: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+    if (sent < bytes.size())
+        m_socket->write(bytes.mid(sent));
+    return {};
+}
+
+Core::Future<QJsonObject> QmpClient::send(const QString &command, const QJsonObject &arguments, int fd, int timeoutMs)
+{
     Core::Promise<QJsonObject> promise;
     if (!m_socket || !m_greeted) {
         promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QMP is not connected"));
@@ -74,9 +124,18 @@ Core::Future<QJsonObject> QmpClient::execute(const QString &command, const QJson
         it->timer->deleteLater();
         m_pending.erase(it);
     });
+    const QByteArray bytes = QJsonDocument(msg).toJson(QJsonDocument::Compact) + '\n';
+    if (fd >= 0) {
+        if (auto ok = writeWithFd(bytes, fd); !ok) {
+            p.timer->deleteLater();
+            promise.resolve(ok.error());
+            return promise.future();
+        }
+    } else {
+        m_socket->write(bytes);
+    }
     p.timer->start(timeoutMs);
     m_pending.insert(id, p);
-    m_socket->write(QJsonDocument(msg).toJson(QJsonDocument::Compact) + '\n');
     return promise.future();
 }
 

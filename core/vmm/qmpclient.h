@@ -35,6 +35,10 @@ public:
     // Resolves with the command's "return" value (an object, or {"return": v}
     // wrapped when QEMU returns a non-object), or VmmApi with QEMU's error.
     Core::Future<QJsonObject> execute(const QString &command, const QJsonObject &arguments = {}, int timeoutMs = kCommandTimeoutMs);
+    // Like execute(), with a file descriptor attached to the command's bytes
+    // (SCM_RIGHTS), as QMP's getfd and add-fd expect. The descriptor is
+    // duplicated into QEMU; the caller keeps (and closes) its own.
+    Core::Future<QJsonObject> executeWithFd(const QString &command, const QJsonObject &arguments, int fd, int timeoutMs = kCommandTimeoutMs);
     void close();
 
 Q_SIGNALS:
@@ -46,6 +50,8 @@ private:
         Core::Promise<QJsonObject> promise;
         QTimer *timer = nullptr;
     };
+    Core::Future<QJsonObject> send(const QString &command, const QJsonObject &arguments, int fd, int timeoutMs);
+    Core::Result writeWithFd(const QByteArray &bytes, int fd);
     void onReadyRead();
     void handleMessage(const QJsonObject &msg);
     void failAll(const Core::Error &error);

@@ -1,5 +1,7 @@
 #include "core/vmm/vmminstance.h"
 
+#include "core/vmm/consolelog.h"
+
 namespace Vmm {
 
 Core::Expected<DetachedVmm> VmmInstance::handle() const
@@ -15,6 +17,21 @@ Core::Expected<DetachedVmm> VmmInstance::detach()
 Core::Future<void> VmmInstance::adopt(const DetachedVmm &)
 {
     return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot adopt a running VM").arg(driverName())));
+}
+
+void VmmInstance::readConsole(const QString &socketPath)
+{
+    if (consoleLogPath().isEmpty())
+        return;
+    if (!m_console)
+        m_console = new ConsoleLog(consoleLogPath(), this);
+    m_console->attach(socketPath);
+}
+
+void VmmInstance::closeConsole()
+{
+    if (m_console)
+        m_console->close();
 }
 
 QString stateName(VmmInstance::State state)

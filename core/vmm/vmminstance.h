@@ -8,6 +8,8 @@
 
 namespace Vmm {
 
+class ConsoleLog;
+
 // One VMM process running one VM. Implementations: QemuInstance, ChInstance.
 // Every call is asynchronous and verifies the state transition it asked for
 // with the VMM (query-status / vm.info) before resolving.
@@ -87,6 +89,16 @@ Q_SIGNALS:
     // The VMM process ended without being asked to (crash, kill -9, guest
     // poweroff). state() is Failed or Stopped by then.
     void exitedUnexpectedly(const Core::Error &reason);
+
+protected:
+    // The drivers serve the guest's serial console on a socket: read it into
+    // consoleLogPath() (a ConsoleLog, capped), from now on. No-op without a
+    // console log. closeConsole(): stop reading (a detached VM).
+    void readConsole(const QString &socketPath);
+    void closeConsole();
+
+private:
+    ConsoleLog *m_console = nullptr;
 };
 
 QString stateName(VmmInstance::State state);

@@ -45,6 +45,7 @@ Core::Future<void> VmmProcess::start()
     m_process = new QProcess(this);
     m_process->setProgram(m_program);
     m_process->setArguments(m_arguments);
+    m_process->setProcessEnvironment(vmmEnvironment());
     m_process->setStandardInputFile(QProcess::nullDevice());
     m_process->setProcessChannelMode(QProcess::MergedChannels);
     if (!m_outputLogPath.isEmpty())
@@ -78,6 +79,7 @@ Core::Future<void> VmmProcess::startDetached()
     QProcess p;
     p.setProgram(m_program);
     p.setArguments(m_arguments);
+    p.setProcessEnvironment(vmmEnvironment());
     p.setStandardInputFile(QProcess::nullDevice());
     const QString log = m_outputLogPath.isEmpty() ? QProcess::nullDevice() : m_outputLogPath;
     p.setStandardOutputFile(log, QIODevice::Append);
@@ -234,6 +236,14 @@ void bindChildToParent(QProcess &process, const QList<int> &inheritedFds)
         }
         ::setpgid(0, 0);
     });
+}
+
+QProcessEnvironment vmmEnvironment()
+{
+    QProcessEnvironment env;
+    env.insert(QStringLiteral("PATH"), QString::fromLatin1(kVmmPath));
+    env.insert(QStringLiteral("LANG"), QStringLiteral("C.UTF-8"));
+    return env;
 }
 
 QString findExecutable(const QString &name)

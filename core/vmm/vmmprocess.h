@@ -12,7 +12,8 @@ class QSocketNotifier;
 namespace Vmm {
 
 // Process lifecycle shared by the VMM drivers: spawn with a parent-death
-// signal (a crashed manager never leaves a VMM behind), capture the VMM's own
+// signal (a crashed manager never leaves a VMM behind) and a clean
+// environment (vmmEnvironment), capture the VMM's own
 // output to a log file, report an unexpected exit, kill and reap.
 //
 // A persistent VMM (setPersistent) is instead started detached: its own
@@ -91,6 +92,11 @@ private:
 // group (a terminal's Ctrl-C reaches only us; kill(-pid) reaches all it
 // spawned) and inherits `inheritedFds` (FD_CLOEXEC cleared in the child).
 void bindChildToParent(QProcess &process, const QList<int> &inheritedFds = {});
+
+// What a VMM's environment holds: a fixed PATH and the C.UTF-8 locale,
+// nothing of this process's (no MVS_TOKEN, no HOME, no XDG_* paths).
+QProcessEnvironment vmmEnvironment();
+inline constexpr char kVmmPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // Absolute path of an executable: `name` itself if it contains a slash and is
 // executable, else searched on PATH. Empty when not found.

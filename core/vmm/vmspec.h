@@ -23,7 +23,10 @@ struct VmSpec {
     QString kernelCmdline; // the guest's arguments; the driver appends its console settings
     QList<DiskSpec> disks;
     QString runtimeDir; // private per-VM directory for sockets; exists before start()
-    QString consoleLogPath; // the guest's serial console (QEMU appends; cloud-hypervisor rewrites it per boot)
+    QString consoleLogPath; // the guest's serial console, written (capped) by ConsoleLog from the VMM's console socket
+    // Where the VMM writes saved states (the VM's snapshot directory), for
+    // cloud-hypervisor's landlock rules; empty: it may write none.
+    QString stateDir;
     // Guest agent channel. QEMU: a virtio-serial port with this name.
     // cloud-hypervisor: vsock with this CID, agent listening on agentVsockPort.
     QString agentPortName = QStringLiteral("org.microvm.agent");

@@ -51,6 +51,7 @@ VmSpec disksSpec()
     s.agentVsockPort = 5000;
     s.disks = {DiskSpec{QStringLiteral("/var/lib/mvs/vms/vm1/root.raw"), QStringLiteral("raw"), false},
                DiskSpec{QStringLiteral("/var/lib/mvs/images/tools.raw"), QStringLiteral("raw"), true}};
+    s.stateDir = QStringLiteral("/var/lib/mvs/vms/vm1.snapshots");
     return s;
 }
 
@@ -239,6 +240,7 @@ private Q_SLOTS:
         fork.name = QStringLiteral("fork-1");
         fork.runtimeDir = QStringLiteral("/run/mvs/fork-1-xyz");
         fork.consoleLogPath = QStringLiteral("/var/lib/mvs/vms/fork-1.console.log");
+        fork.stateDir = QStringLiteral("/var/lib/mvs/vms/fork-1.snapshots");
         for (int i = 0; i < fork.disks.size(); ++i)
             fork.disks[i].path = QStringLiteral("/var/lib/mvs/vms/fork-1.disk/disk%1.raw").arg(i);
         return fork;
@@ -255,6 +257,12 @@ private Q_SLOTS:
         QCOMPARE(retargeted->value(QStringLiteral("memory")), saved.value(QStringLiteral("memory")));
         QCOMPARE(retargeted->value(QStringLiteral("vsock")).toObject().value(QStringLiteral("socket")).toString(),
                  QStringLiteral("/run/mvs/fork-1-xyz/vsock.sock"));
+        // The fork's console socket and landlock rules, not the original's.
+        QCOMPARE(retargeted->value(QStringLiteral("serial")).toObject().value(QStringLiteral("socket")).toString(),
+                 QStringLiteral("/run/mvs/fork-1-xyz/console.sock"));
+        QCOMPARE(retargeted->value(QStringLiteral("landlock_enable")), QJsonValue(true));
+        const QJsonObject rule{{QStringLiteral("path"), QStringLiteral("/var/lib/mvs/vms/fork-1.snapshots")}, {QStringLiteral("access"), QStringLiteral("rw")}};
+        QCOMPARE(retargeted->value(QStringLiteral("landlock_rules")).toArray(), QJsonArray{rule});
         // Still a valid VmConfig.
         const QJsonObject fixture = readJsonObject(dataPath(QStringLiteral("openapi-fields.json")));
         const QString schema = fixture.value(QStringLiteral("bodies")).toObject().value(QStringLiteral("vm.create")).toString();

@@ -58,13 +58,7 @@ bool alive(qint64 pid)
 
 Core::Expected<Agent::ExecResult> runIn(Vm::VmManager &m, const QString &vm, const QString &shell)
 {
-    auto agent = m.agent(vm);
-    if (!agent)
-        return agent.error();
-    Agent::ExecRequest req;
-    req.shell = shell;
-    req.timeoutMs = kExecTimeoutMs;
-    return await((*agent)->run(req), kExecTimeoutMs + 5000);
+    return runInVm(m, vm, shell, kExecTimeoutMs);
 }
 
 } // namespace

@@ -41,6 +41,18 @@ DriverOrSkip driverFor(Vmm::DriverKind kind)
     return {std::shared_ptr<Vmm::VmmDriver>(std::move(*d)), QString()};
 }
 
+Core::Expected<Agent::ExecResult> runInVm(Vm::VmManager &manager, const QString &vm, const QString &shell, int timeoutMs)
+{
+    constexpr int kGraceMs = 30000; // the guest's own timeout answers first
+    auto agent = manager.agent(vm);
+    if (!agent)
+        return agent.error();
+    Agent::ExecRequest req;
+    req.shell = shell;
+    req.timeoutMs = timeoutMs;
+    return await((*agent)->run(req), timeoutMs + kGraceMs);
+}
+
 QList<int> childProcessesOf(qint64 parent)
 {
     QList<int> out;

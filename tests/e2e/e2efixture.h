@@ -2,7 +2,9 @@
 // Shared helpers for the end-to-end suites: driver rows, waiting on core
 // futures while the event loop runs, and booting a VM from a template.
 
+#include "core/agent/agentclient.h"
 #include "core/async.h"
+#include "core/vm/vmmanager.h"
 #include "core/template/vmtemplate.h"
 #include "core/vm/virtualmachine.h"
 #include "core/vmm/vmmdriver.h"
@@ -31,6 +33,10 @@ DriverOrSkip driverFor(Vmm::DriverKind kind);
 Vmm::DriverKind currentDriverKind();
 
 Templates::VmTemplate minimalTemplate();
+
+// A shell command run by a VmManager's VM's agent, bounded by timeoutMs
+// (in the guest) plus a grace period (here).
+Core::Expected<Agent::ExecResult> runInVm(Vm::VmManager &manager, const QString &vm, const QString &shell, int timeoutMs);
 
 // Live (not zombie) processes whose parent is `parent` (from /proc/*/stat).
 QList<int> childProcessesOf(qint64 parent);
