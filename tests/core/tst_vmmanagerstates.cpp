@@ -176,6 +176,8 @@ private Q_SLOTS:
         auto pending = manager.snapshot(QStringLiteral("box"), {QStringLiteral("doomed"), false});
         QTRY_VERIFY(vmm && vmm->isHolding(QStringLiteral("save")));
         vmm->die(QStringLiteral("QEMU was killed by signal 9"));
+        QVERIFY(vmm); // deleted from the event loop: its save call still ends
+        vmm->release(QStringLiteral("save"));
         const auto taken = await(pending, 10000);
         QVERIFY(!taken);
         QCOMPARE(taken.error().code, Core::ErrorCode::VmmFailed);
