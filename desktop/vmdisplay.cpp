@@ -95,7 +95,7 @@ void VmDisplay::connectNow()
     const Templates::DesktopSpec &desktop = m_vm->vmTemplate().desktop;
     m_vnc->setMaxScreenSize(QSize(qMax(desktop.width, kMaxGuestScreenWidth), qMax(desktop.height, kMaxGuestScreenHeight)));
     connect(m_vnc, &Vnc::VncConnection::connected, this, &VmDisplay::onConnected);
-    connect(m_vnc, &Vnc::VncConnection::disconnected, this, [this](Vnc::VncConnection::Error, const QString &message) { onDisconnected(message); });
+    connect(m_vnc, &Vnc::VncConnection::disconnected, this, &VmDisplay::onDisconnected);
     connect(m_vnc, &Vnc::VncConnection::frameUpdated, this, [this]() {
         m_sinceFrame.start();
         if (!m_shotWaiters.isEmpty())
@@ -114,7 +114,7 @@ void VmDisplay::onConnected()
     Q_EMIT connectedChanged(true);
 }
 
-void VmDisplay::onDisconnected(const QString &why)
+void VmDisplay::onDisconnected(Vnc::VncConnection::Error error, const QString &why)
 {
     const bool wasConnected = m_connected;
     m_connected = false;
@@ -126,6 +126,13 @@ void VmDisplay::onDisconnected(const QString &why)
     if (wasConnected) {
         Core::Log::core()->info("display of {}: disconnected: {}", m_vmName.toStdString(), why.toStdString());
         Q_EMIT connectedChanged(false);
+    }
+    // The guest's screen is too large to take: no retry makes it smaller.
+    if (error == Vnc::VncConnection::Error::ScreenTooLarge) {
+        failWaiters(screenTooLarge(m_vmName, why));
+        return;
+    }
+    if (wasConnected) {
         failWaiters(Core::Error(Core::ErrorCode::Io, QStringLiteral("the display of %1 was lost: %2").arg(m_vmName, why)));
         return;
     }
@@ -141,6 +148,11 @@ void VmDisplay::onDisconnected(const QString &why)
                                 .arg(m_guestPort)
                                 .arg(kConnectTimeoutMs / 1000)
                                 .arg(why)));
+}
+
+Core::Error VmDisplay::screenTooLarge(const QString &vmName, const QString &why)
+{
+    return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the display of %1 is refused: %2").arg(vmName, why));
 }
 
 void VmDisplay::failWaiters(const Core::Error &error)

@@ -7,7 +7,9 @@
 // the VM's runtime directory and a Vnc::VncConnection (libvncclient on its
 // own thread) connects there. Connecting is lazy and retried until the
 // desktop is up; a connection that breaks is dropped and made again on the
-// next request.
+// next request. A guest whose screen is larger than the limit
+// (kMaxGuestScreenWidth x kMaxGuestScreenHeight, or its template's) is
+// refused at once with InvalidState naming the size, not retried.
 //
 // Control arbitration: by default the agent (API) drives. A human who takes
 // control makes agent input fail with InvalidState until they release it;
@@ -15,6 +17,7 @@
 
 #include "core/async.h"
 #include "desktop/inputaction.h"
+#include "vncview/vncconnection.h"
 
 #include <QElapsedTimer>
 #include <QImage>
@@ -27,9 +30,6 @@ namespace Vm {
 class PortForward;
 class VirtualMachine;
 } // namespace Vm
-namespace Vnc {
-class VncConnection;
-}
 
 namespace Desktop {
 
@@ -52,6 +52,10 @@ public:
     // UHD, whichever is larger (a larger one ends the connection).
     static constexpr int kMaxGuestScreenWidth = 3840;
     static constexpr int kMaxGuestScreenHeight = 2160;
+
+    // What waiters get when the guest's VNC server announced a screen above
+    // the limit (VncConnection::Error::ScreenTooLarge; `why` names the size).
+    static Core::Error screenTooLarge(const QString &vmName, const QString &why);
 
     // The VM must be running and outlive this object (DisplayHub drops its
     // displays when their VM stops).
@@ -91,7 +95,7 @@ Q_SIGNALS:
 private:
     void connectNow();
     void onConnected();
-    void onDisconnected(const QString &why);
+    void onDisconnected(Vnc::VncConnection::Error error, const QString &why);
     void failWaiters(const Core::Error &error);
     struct Step {
         enum class Kind { Pointer, Text, Combo, Done };

@@ -25,20 +25,36 @@ inline bool start(QProcess &p, const QString &socket)
 }
 
 // The commands the host runs in a guest to set it up after a restore or a
-// fork (the clock, the host name) would change this machine when the "guest"
-// is the host agent. With these stubs first on the agent's PATH they only
-// write their arguments to <stubDir>/<command>.args.
-inline const QStringList kStubbedCommands{QStringLiteral("date"), QStringLiteral("hostname")};
+// fork (the clock, the RNG reseed, the host name) would change this machine
+// when the "guest" is the host agent. With these stubs first on the agent's
+// PATH they only write their arguments to <stubDir>/<command>.args (the
+// reseed also takes its seed from stdin).
+inline const QStringList kStubbedCommands{QStringLiteral("date"), QStringLiteral("hostname"), QStringLiteral("microvm-agent")};
+
+// Writes <stubDir>/<command> as a shell script with this body: a guest
+// command that fails or hangs (writeCommandStubs() puts the usual one back).
+inline bool writeStub(const QString &stubDir, const QString &command, const QByteArray &body)
+{
+    const QString path = stubDir + QLatin1Char('/') + command;
+    QFile f(path + QStringLiteral(".new"));
+    if (!f.open(QIODevice::WriteOnly))
+        return false;
+    f.write("#!/bin/sh\n" + body + "\n");
+    f.close();
+    f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    // Renamed into place: the agent may be running the old one right now.
+    QFile::remove(path);
+    return f.rename(path);
+}
 
 inline bool writeCommandStubs(const QString &stubDir)
 {
     for (const QString &command : kStubbedCommands) {
-        QFile f(stubDir + QLatin1Char('/') + command);
-        if (!f.open(QIODevice::WriteOnly))
+        QByteArray body = "echo \"$*\" >> \"$(dirname \"$0\")/" + command.toUtf8() + ".args\"";
+        if (command == QLatin1String("microvm-agent"))
+            body += "\ncat >/dev/null";
+        if (!writeStub(stubDir, command, body))
             return false;
-        f.write("#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/" + command.toUtf8() + ".args\"\n");
-        f.close();
-        f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
     }
     return true;
 }

@@ -166,6 +166,7 @@ struct VncConnection::Private {
     bool fullUpdateWanted = false;
     QString lastMessage;
     QString refusal; // why the client ended the connection itself (it outranks libvncclient's last word)
+    Error refusalError = Error::None; // and as an error, when it did
     QSize maxScreen{kDefaultMaxScreenWidth, kDefaultMaxScreenHeight};
 
     // What waiting for the server found.
@@ -504,7 +505,11 @@ bool VncConnection::Private::establishConnection(rfbClient *cl)
     // On failure rfbInitClient frees cl (rfbClientCleanup); our framebuffer is ours.
     if (!rfbInitClient(cl, nullptr, nullptr)) {
         const QString where = port > 0 ? QStringLiteral("%1:%2").arg(QString::fromLocal8Bit(host)).arg(port) : QString::fromLocal8Bit(host);
-        const Error err = stop.load() ? Error::None : passwordRequested ? Error::AuthenticationFailed : Error::ConnectFailed;
+        Error err = passwordRequested ? Error::AuthenticationFailed : Error::ConnectFailed;
+        if (stop.load())
+            err = Error::None;
+        else if (refusalError != Error::None)
+            err = refusalError;
         const QString why = !refusal.isEmpty() ? refusal : lastMessage.isEmpty() ? QStringLiteral("connection failed") : lastMessage;
         finish(err, QStringLiteral("%1: %2").arg(where, why));
         return false;
@@ -539,8 +544,11 @@ VncConnection::Error VncConnection::Private::handleConnection(rfbClient *cl)
             if (wait == Wait::Nothing)
                 continue;
         }
-        if (!HandleRFBServerMessage(cl))
-            return stop.load() ? Error::None : Error::ConnectionLost;
+        if (!HandleRFBServerMessage(cl)) {
+            if (stop.load())
+                return Error::None;
+            return refusalError != Error::None ? refusalError : Error::ConnectionLost;
+        }
         if (fullUpdateWanted) {
             fullUpdateWanted = false;
             SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE);
@@ -642,6 +650,7 @@ rfbBool VncConnection::Private::hookMallocFrameBuffer(rfbClient *cl)
                          .arg(h)
                          .arg(p->maxScreen.width())
                          .arg(p->maxScreen.height());
+        p->refusalError = Error::ScreenTooLarge;
         return FALSE;
     }
     p->fb.assign(size_t(w) * size_t(h), 0u);

@@ -34,7 +34,9 @@ public:
     Q_ENUM(State)
 
     // Why the connection ended. None: disconnectFromServer() or destruction.
-    enum class Error { None, ConnectFailed, AuthenticationFailed, ConnectionLost };
+    // ScreenTooLarge: the server announced a screen above setMaxScreenSize(),
+    // at connection or by a resize (the message names both sizes).
+    enum class Error { None, ConnectFailed, AuthenticationFailed, ConnectionLost, ScreenTooLarge };
     Q_ENUM(Error)
 
     // RFB PointerEvent button mask bits.

@@ -44,6 +44,13 @@ struct ExecResult {
     bool stderrTruncated = false;
 };
 
+// A command the host needs done in the guest (a restored guest's clock and
+// RNG, a fork's host name): nothing when it exited 0, else why not, after
+// `what`: the run's own error (Timeout when the guest did not answer by the
+// host's deadline), Timeout when the guest killed it at its timeout, Agent
+// when it exited non-zero or by a signal (with its stderr, guestText()).
+Core::Result requireSuccess(const Core::Expected<ExecResult> &result, const QString &what);
+
 // One running command in the guest. Output arrives as signals while it runs;
 // result() resolves with the exit status (and the collected output), or with
 // an error if it could not start, the agent went away, or the guest did not

@@ -34,6 +34,7 @@ void FileDownload::close()
 {
     cancel();
     m_unread.clear();
+    m_held.clear();
     QIODevice::close();
 }
 
@@ -64,18 +65,29 @@ qint64 FileDownload::writeData(const char *, qint64)
     return -1;
 }
 
+// The chunk before this one was within the declared size: it goes out now.
 void FileDownload::onData(QByteArray data)
 {
-    m_unread.append(std::move(data));
-    m_pendingReadyRead = true;
-    scheduleSignals();
+    if (releaseHeld())
+        scheduleSignals();
+    m_held = std::move(data);
 }
 
 void FileDownload::onComplete()
 {
+    releaseHeld();
     m_complete = true;
     m_pendingFinished = true;
     scheduleSignals();
+}
+
+bool FileDownload::releaseHeld()
+{
+    if (m_held.isEmpty())
+        return false;
+    m_unread.append(std::exchange(m_held, {}));
+    m_pendingReadyRead = true;
+    return true;
 }
 
 void FileDownload::onError(const Core::Error &error)
@@ -83,6 +95,7 @@ void FileDownload::onError(const Core::Error &error)
     if (m_complete)
         return;
     m_complete = true;
+    m_held.clear(); // maybe the last of an overfed file: never handed out
     m_hasError = true;
     m_error = error;
     setErrorString(error.message);

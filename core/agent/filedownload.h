@@ -18,7 +18,10 @@ class DownloadStream;
 //    (the guest's agent then blocks writing) until the reader drains below
 //    kReadLowWater. The channel is shared: read or close every download.
 //  - fileSize() is the size the guest declared; the guest may send no more,
-//    and a download that ends short fails.
+//    and a download that ends short fails. The latest chunk is held back
+//    until the next one or a clean end arrives: a guest that sends more than
+//    it declared fails the download short of its size, never with every
+//    declared byte handed out (a reader passing them on would look done).
 //  - finished() once every byte arrived (some may still be unread), then
 //    readChannelFinished(); atEnd() once those are read too.
 //  - errorOccurred() when it failed (the guest's error, the connection lost,
@@ -64,6 +67,8 @@ private:
     void onData(QByteArray data);
     void onComplete();
     void onError(const Core::Error &error);
+    // Moves the held chunk to the unread ones; false when none was held.
+    bool releaseHeld();
 
     void cancel();
     void scheduleSignals();
@@ -73,6 +78,7 @@ private:
     const QString m_path;
     const quint64 m_size;
     ChunkQueue m_unread;
+    QByteArray m_held; // the latest chunk, until the next one or the end
     bool m_complete = false;
     bool m_hasError = false;
     Core::Error m_error;

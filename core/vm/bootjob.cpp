@@ -2,7 +2,6 @@
 
 #include "core/agent/agentclient.h"
 #include "core/image/imagebuilder.h"
-#include "core/log.h"
 #include "core/vmm/vmminstance.h"
 #include "core/workerpool.h"
 
@@ -168,7 +167,8 @@ Core::Error BootJob::explainAgentFailure(Core::Error error) const
 // guest's clock is set to now (whole seconds; NTP, where the guest runs it,
 // does the rest), and its random number generator is reseeded from the
 // host, so copies of one snapshot do not share a random stream. A guest
-// that cannot is logged, not failed.
+// that cannot, or does not answer by the deadline, fails the restore: a
+// guest with a stale clock and a shared random stream is not ready.
 Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentInfo &info)
 {
     if (auto ok = goOn(); !ok)
@@ -176,18 +176,17 @@ Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentIn
     QByteArray seed(kRngSeedBytes, Qt::Uninitialized);
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(seed.data()), seed.size() / 4);
     Agent::ExecRequest afterRestore;
-    afterRestore.argv =
-        QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
-                    QStringLiteral("date -u -s @%1 >/dev/null && exec /usr/sbin/microvm-agent --reseed-rng").arg(QDateTime::currentSecsSinceEpoch())};
+    afterRestore.argv = QStringList{
+        QStringLiteral("/bin/sh"), QStringLiteral("-c"),
+        QStringLiteral("date -u -s @%1 >/dev/null && exec %2 --reseed-rng").arg(QDateTime::currentSecsSinceEpoch()).arg(QLatin1String(kGuestAgentCommand))};
     afterRestore.stdinData = seed;
     afterRestore.timeoutMs = kClockSyncTimeoutMs;
     afterRestore.limits = Agent::StreamLimits::internalCommand(kClockSyncTimeoutMs); // a silent guest cannot hold the restore
     Core::Promise<Outcome> promise;
     Core::whenDone(m_agent->run(afterRestore), this, [this, info, promise](const Core::Expected<Agent::ExecResult> &set) {
-        if (!set || set->exitCode != 0)
-            Core::Log::core()->warn("{}: could not set the restored guest's clock and reseed its RNG: {}", m_request.spec.name.toStdString(),
-                                    set ? QString::fromUtf8(set->stderrData).trimmed().toStdString() : set.error().message.toStdString());
-        promise.resolve(ready(info));
+        const auto done =
+            Agent::requireSuccess(set, QStringLiteral("VM %1: setting the restored guest's clock and reseeding its RNG").arg(m_request.spec.name));
+        promise.resolve(done ? ready(info) : Core::Expected<Outcome>(done.error()));
     });
     return promise.future();
 }

@@ -29,7 +29,8 @@ namespace Vm {
 //   Fresh:   prepare the image, the VM's writable disk layer over it, start
 //            the VMM, connect the guest agent.
 //   Restore: copy the snapshot's disk, start the VMM from its saved state,
-//            connect the agent, move the guest's clock and RNG on.
+//            connect the agent, move the guest's clock and RNG on (a guest
+//            that fails or does not answer that fails the restore).
 //   Adopt:   take over a VMM left running by an earlier process, connect a
 //            new agent session (a paused guest connects on resume).
 // The job owns its progress, its deadline and its cancellation. What
@@ -44,6 +45,9 @@ class BootJob final : public QObject {
 public:
     static constexpr int kAdoptAgentTimeoutMs = 30000;
     static constexpr int kClockSyncTimeoutMs = 10000;
+    // The guest agent's binary as a restored guest's shell finds it on its
+    // PATH (/usr/sbin in every image), run there to reseed the RNG.
+    static constexpr const char *kGuestAgentCommand = "microvm-agent";
     static constexpr int kRngSeedBytes = 64;
     static constexpr int kMinAgentWaitMs = 1000;
     static constexpr int kConsoleTailBytes = 4096;

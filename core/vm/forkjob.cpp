@@ -1,7 +1,6 @@
 #include "core/vm/forkjob.h"
 
 #include "core/agent/agentclient.h"
-#include "core/log.h"
 #include "core/workerpool.h"
 
 #include <QFileInfo>
@@ -96,8 +95,8 @@ Core::Future<void> ForkJob::restoreFork(const QString &name)
 }
 
 // Its own identity in the guest too: the host name it was booted with
-// belongs to the VM the snapshot was taken of. A guest that cannot take it
-// is logged, not failed.
+// belongs to the VM the snapshot was taken of. A guest that cannot take it,
+// or does not answer by the deadline, fails the fork (all of it).
 Core::Future<void> ForkJob::nameGuest(const QString &name)
 {
     VmEntry *entry = m_registry.find(name);
@@ -109,11 +108,8 @@ Core::Future<void> ForkJob::nameGuest(const QString &name)
     req.timeoutMs = kHostnameTimeoutMs;
     req.limits = Agent::StreamLimits::internalCommand(kHostnameTimeoutMs); // a silent guest cannot hold the fork
     Core::Promise<void> named;
-    Core::whenDone(entry->vm->agent()->run(req), this, [name, named](const Core::Expected<Agent::ExecResult> &set) {
-        if (!set || set->exitCode != 0)
-            Core::Log::core()->warn("{}: could not set the fork's host name: {}", name.toStdString(),
-                                    set ? QString::fromUtf8(set->stderrData).trimmed().toStdString() : set.error().message.toStdString());
-        named.resolve({});
+    Core::whenDone(entry->vm->agent()->run(req), this, [named](const Core::Expected<Agent::ExecResult> &set) {
+        named.resolve(Agent::requireSuccess(set, QStringLiteral("setting the guest's host name")));
     });
     return named.future();
 }

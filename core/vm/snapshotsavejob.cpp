@@ -142,11 +142,22 @@ void SnapshotSaveJob::recover(const Core::Error &error)
 void SnapshotSaveJob::finish(const Core::Expected<Snapshot::SnapshotInfo> &result)
 {
     m_step = Step::Done;
-    m_promise.resolve(result);
+    // A step that failed because the VMM died says so, whatever it saw.
+    m_promise.resolve(!result && m_abandonedFor ? Core::Expected<Snapshot::SnapshotInfo>(stoppedError()) : result);
+}
+
+void SnapshotSaveJob::abandon(const Core::Error &why)
+{
+    if (!m_abandoned)
+        m_abandonedFor = why;
+    m_abandoned = true;
 }
 
 Core::Error SnapshotSaveJob::stoppedError() const
 {
+    if (m_abandonedFor)
+        return Core::Error(m_abandonedFor->code,
+                           QStringLiteral("the VMM of VM %1 ended while its snapshot was being taken: %2").arg(m_request.vmName, m_abandonedFor->message));
     return Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 stopped while its snapshot was being taken").arg(m_request.vmName));
 }
 

@@ -7,6 +7,8 @@
 #include <QObject>
 #include <QPointer>
 
+#include <optional>
+
 namespace Vmm {
 class VmmInstance;
 }
@@ -20,7 +22,8 @@ namespace Vm {
 //
 // A failure or a cancel after the VM was paused for the snapshot runs it
 // again (unless it was paused before). If the VMM goes away meanwhile (the
-// VM was stopped, abandon()), the job ends with Cancelled at its next step.
+// VM was stopped, abandon()), the job ends with Cancelled at its next step;
+// if it died (abandon(why)), with that error (VmmFailed).
 class SnapshotSaveJob final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(SnapshotSaveJob)
@@ -43,6 +46,8 @@ public:
     bool cancel();
     // The VMM is gone (the VM stopped or was killed).
     void abandon() { m_abandoned = true; }
+    // The VMM died: the job fails with why (the first reason given stands).
+    void abandon(const Core::Error &why);
 
 private:
     enum class Step { NotStarted, Pausing, Saving, Copying, Resuming, Repausing, Done };
@@ -64,6 +69,7 @@ private:
     bool m_pausedBySnapshot = false;
     bool m_cancelRequested = false;
     bool m_abandoned = false;
+    std::optional<Core::Error> m_abandonedFor; // the VMM died of this
     QElapsedTimer m_pausedFor;
     Core::Promise<Snapshot::SnapshotInfo> m_promise;
 };

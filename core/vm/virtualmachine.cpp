@@ -245,6 +245,8 @@ void VirtualMachine::onVmmExited(const Core::Error &error)
     if ((m_state == State::Ready || m_state == State::Paused) && !m_ending) {
         const QScopedValueRollback ending(m_ending, true);
         m_lastError = error;
+        if (m_saveJob)
+            m_saveJob->abandon(error); // a snapshot under way fails with why, not as cancelled
         cleanup(); // closing the agent fails its calls; a stop() from their callbacks finds the VM ending
         setState(State::Failed);
         Q_EMIT failed(error);

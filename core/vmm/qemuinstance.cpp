@@ -464,8 +464,10 @@ void QemuInstance::kill()
 
 void QemuInstance::onProcessFinished(int exitCode, bool crashed)
 {
+    // Calls under way (a snapshot's migration) fail because QEMU is gone,
+    // not as cancelled (a kill() closed the connection before already).
     if (m_qmp)
-        m_qmp->close();
+        m_qmp->close(Core::Error(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU exited")));
     removeSockets();
     const State was = m_state;
     if (was == State::Starting) {

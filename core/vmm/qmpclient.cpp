@@ -42,6 +42,11 @@ Core::Future<void> QmpClient::connectTo(const QString &socketPath)
 
 void QmpClient::close()
 {
+    close(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("QMP connection closed")));
+}
+
+void QmpClient::close(const Core::Error &why)
+{
     if (!m_socket)
         return;
     m_socket->disconnect(this);
@@ -51,9 +56,8 @@ void QmpClient::close()
     m_buffer.clear();
     m_greeted = false;
     m_ready = false;
-    const Core::Error closed(Core::ErrorCode::Cancelled, QStringLiteral("QMP connection closed"));
-    m_connectPromise.resolve(closed); // a connect still waiting for QEMU's greeting
-    failAll(closed);
+    m_connectPromise.resolve(why); // a connect still waiting for QEMU's greeting
+    failAll(why);
 }
 
 Core::Future<QJsonObject> QmpClient::execute(const QString &command, const QJsonObject &arguments, int timeoutMs)

@@ -39,7 +39,9 @@ public:
     // (SCM_RIGHTS), as QMP's getfd and add-fd expect. The descriptor is
     // duplicated into QEMU; the caller keeps (and closes) its own.
     Core::Future<QJsonObject> executeWithFd(const QString &command, const QJsonObject &arguments, int fd, int timeoutMs = kCommandTimeoutMs);
+    // Pending and later commands fail with Cancelled, or with why.
     void close();
+    void close(const Core::Error &why);
 
 Q_SIGNALS:
     void event(const QString &name, const QJsonObject &data);

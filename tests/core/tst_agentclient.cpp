@@ -45,7 +45,18 @@ QByteArray frame(Protocol::MsgType type, quint32 stream, const std::string &payl
 // does what the test asks with the next request.
 class FakeAgent : public QObject {
 public:
-    enum class Mode { Normal, WrongNonce, Silent, OversizeReply, VsockPreamble, OverlongDownload, AnnounceSpam, ResetOnHealth };
+    enum class Mode {
+        Normal,
+        WrongNonce,
+        Silent,
+        OversizeReply,
+        VsockPreamble,
+        OverlongDownload,
+        OverfedDownload,
+        UnendedDownload,
+        AnnounceSpam,
+        ResetOnHealth
+    };
     FakeAgent(const QString &path, Mode mode)
         : m_mode(mode)
     {
@@ -61,6 +72,9 @@ public:
     QByteArray preamble;
     QList<QPair<Protocol::MsgType, quint32>> received; // every frame after the handshake
     int hellos = 0;
+
+    // UnendedDownload: the FileEnd the download still waits for.
+    void endDownload() { m_sock->write(frame(Protocol::MsgType::FileEnd, m_downloadStream, {})); }
 
 private:
     void onData()
@@ -107,6 +121,18 @@ private:
                 m_sock->write(frame(Protocol::MsgType::FileGetInfo, f.header.stream, Protocol::FileGetInfo{4, 0644}.encode()));
                 m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "12345678"));
                 m_sock->write(frame(Protocol::MsgType::FileEnd, f.header.stream, {}));
+            } else if (type == Protocol::MsgType::FileGet && (m_mode == Mode::OverfedDownload || m_mode == Mode::UnendedDownload)) {
+                // Declares 8 bytes and sends them in two chunks; overfed, a
+                // third chunk past the size and a FileEnd follow; unended,
+                // the FileEnd waits for endDownload().
+                m_downloadStream = f.header.stream;
+                m_sock->write(frame(Protocol::MsgType::FileGetInfo, f.header.stream, Protocol::FileGetInfo{8, 0644}.encode()));
+                m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "1234"));
+                m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "5678"));
+                if (m_mode == Mode::OverfedDownload) {
+                    m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "9"));
+                    m_sock->write(frame(Protocol::MsgType::FileEnd, f.header.stream, {}));
+                }
             } else if (type == Protocol::MsgType::Health && m_mode == Mode::ResetOnHealth && !m_resetDone) {
                 // As the agent does on a frame above its limit: drop every
                 // stream, forget the handshake, say so on stream 0.
@@ -134,6 +160,7 @@ private:
     Protocol::FrameReader m_reader;
     bool m_preambleDone = false;
     bool m_resetDone = false;
+    quint32 m_downloadStream = 0;
 };
 
 } // namespace
@@ -438,6 +465,56 @@ private Q_SLOTS:
         QCOMPARE(download->read(16), QByteArray());
         QTRY_COMPARE(fake.received.size(), 2);
         QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+    }
+
+    // A guest that sends every declared byte and then more: the reader is
+    // never handed all of the declared size (its last chunk was held back
+    // until the next), so whoever passes the bytes on ends short.
+    void streamedDownloadOverfedEndsShortOfItsSize()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("overfed.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::OverfedDownload);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        auto got = await(client.download(QStringLiteral("/x")), 10000);
+        QVERIFY(got);
+        std::unique_ptr<Agent::FileDownload> download(*got);
+        QCOMPARE(download->fileSize(), quint64(8));
+        bool finished = false;
+        connect(download.get(), &Agent::FileDownload::finished, this, [&finished]() { finished = true; });
+        QTRY_VERIFY(download->hasError());
+        QCOMPARE(download->error().code, Core::ErrorCode::Io);
+        QVERIFY2(download->error().message.contains(QLatin1String("declared")), qPrintable(download->error().message));
+        QCOMPARE(download->readAll(), QByteArray("1234"));
+        QVERIFY(download->atEnd());
+        QVERIFY(!finished);
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+    }
+
+    // Every declared byte arrived but not the guest's FileEnd: the last
+    // chunk waits for it; once it comes, every byte is there and it is done.
+    void streamedDownloadHoldsItsLastChunkUntilTheEnd()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("unended.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::UnendedDownload);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        auto got = await(client.download(QStringLiteral("/x")), 10000);
+        QVERIFY(got);
+        std::unique_ptr<Agent::FileDownload> download(*got);
+        bool finished = false;
+        connect(download.get(), &Agent::FileDownload::finished, this, [&finished]() { finished = true; });
+        QTRY_COMPARE(download->bytesAvailable(), qint64(4));
+        QTest::qWait(200);
+        QCOMPARE(download->bytesAvailable(), qint64(4));
+        QVERIFY(!finished && !download->isComplete());
+        QCOMPARE(download->read(4), QByteArray("1234"));
+        fake.endDownload();
+        QTRY_VERIFY(finished);
+        QCOMPARE(download->readAll(), QByteArray("5678"));
+        QVERIFY(download->atEnd());
+        QVERIFY(!download->hasError());
     }
 
     void downloadAboveTheLimitIsRefusedBeforeReading()

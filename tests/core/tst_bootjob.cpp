@@ -2,7 +2,8 @@
 // and a test Host standing in for the VM: the image and disk steps, the VMM
 // start, the agent (the real microvm-agent on the host, on a Unix socket),
 // a restore's saved state, an adoption, and what ends a job early: a failing
-// VMM, an agent that never answers, and an abandon in the middle of a step.
+// VMM, an agent that never answers, a restored guest whose clock step fails
+// or hangs, and an abandon in the middle of a step.
 
 #include "e2efixture.h"
 
@@ -13,6 +14,8 @@
 #include "core/vm/bootjob.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
+#include <QScopeGuard>
 #include <QDir>
 #include <QFileInfo>
 #include <QProcess>
@@ -109,6 +112,8 @@ class TestBootJob : public QObject {
     QString m_agentSocket;
     QString m_silentSocket; // nobody listens there
 
+    QString stubs() const { return m_dir.filePath(QStringLiteral("stubs")); }
+
 private Q_SLOTS:
     void initTestCase()
     {
@@ -151,7 +156,7 @@ private Q_SLOTS:
 
     // Restore: the VMM loads the snapshot's state with the accelerator and
     // VMM version it was saved with; the restored guest's clock and RNG step
-    // runs (it fails on this host agent, which is logged, not fatal).
+    // runs (both stubs here).
     void restoreLoadsTheSavedState()
     {
         FakeVmm::Driver driver(m_agentSocket);
@@ -166,13 +171,49 @@ private Q_SLOTS:
         QCOMPARE(host.attachedSpec.kernelPath, QStringLiteral("/boot/vmlinuz-test"));
         QCOMPARE(host.attachedSpec.initramfsPath, QStringLiteral("/boot/initramfs-test"));
         QVERIFY(!host.calls.contains(QStringLiteral("disk-dir"))); // no disk to copy
-        // The guest's clock was set to now, in one exec with the RNG reseed
-        // (which fails on the host agent, logged, not fatal).
-        const QStringList dates = HostAgent::stubCalls(m_dir.filePath(QStringLiteral("stubs")), QStringLiteral("date"));
+        // The guest's clock was set to now, in one exec with the RNG reseed.
+        const QStringList dates = HostAgent::stubCalls(stubs(), QStringLiteral("date"));
         QCOMPARE(dates.size(), 1);
         QVERIFY2(dates.first().startsWith(QStringLiteral("-u -s @")), qPrintable(dates.first()));
         const qint64 setTo = dates.first().mid(7).toLongLong();
         QVERIFY2(qAbs(setTo - QDateTime::currentSecsSinceEpoch()) <= 5, qPrintable(dates.first()));
+        QCOMPARE(HostAgent::stubCalls(stubs(), QStringLiteral("microvm-agent")), QStringList{QStringLiteral("--reseed-rng")});
+    }
+
+    // A restored guest whose clock cannot be set, or that does not finish
+    // setting it by the deadline: the restore fails (with the guest's words,
+    // or Timeout once the guest's timeout and the host's grace passed); the
+    // RNG reseed is not run.
+    void restoreFailsWhenTheGuestCannotMoveOn_data()
+    {
+        QTest::addColumn<QByteArray>("dateStub");
+        QTest::addColumn<int>("code"); // Core::ErrorCode
+        QTest::addColumn<QString>("says");
+        QTest::newRow("date fails") << QByteArray("echo 'date: cannot set date: Operation not permitted' >&2; exit 1") << int(Core::ErrorCode::Agent)
+                                    << QStringLiteral("exit 1: date: cannot set date: Operation not permitted");
+        QTest::newRow("date hangs") << QByteArray("exec sleep 600") << int(Core::ErrorCode::Timeout) << QStringLiteral("in time");
+    }
+    void restoreFailsWhenTheGuestCannotMoveOn()
+    {
+        QFETCH(QByteArray, dateStub);
+        QFETCH(int, code);
+        QFETCH(QString, says);
+        QVERIFY(HostAgent::writeStub(stubs(), QStringLiteral("date"), dateStub));
+        const auto restoreStubs = qScopeGuard([this] { HostAgent::writeCommandStubs(stubs()); });
+        const int reseedsBefore = HostAgent::stubCalls(stubs(), QStringLiteral("microvm-agent")).size();
+        FakeVmm::Driver driver(m_agentSocket);
+        TestHost host(driver, m_dir.path());
+        BootJob::Request request = baseRequest(BootJob::Kind::Restore, QStringLiteral("stuck"));
+        request.snapshot = diskless(m_dir.filePath(QStringLiteral("snap")));
+        BootJob job(host, request);
+        QElapsedTimer t;
+        t.start();
+        const auto r = await(job.run(), BootJob::kClockSyncTimeoutMs + Agent::StreamLimits::kInternalGraceMs + 10000);
+        QVERIFY(!r);
+        QCOMPARE(int(r.error().code), code);
+        QVERIFY2(r.error().message.contains(QLatin1String("clock")) && r.error().message.contains(says), qPrintable(r.error().message));
+        QVERIFY2(t.elapsed() < BootJob::kClockSyncTimeoutMs + Agent::StreamLimits::kInternalGraceMs + 5000, qPrintable(QString::number(t.elapsed())));
+        QCOMPARE(HostAgent::stubCalls(stubs(), QStringLiteral("microvm-agent")).size(), reseedsBefore);
     }
 
     // Adopt: the VMM left running is taken over in its own runtime directory.

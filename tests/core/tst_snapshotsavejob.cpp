@@ -1,7 +1,7 @@
 // SnapshotSaveJob against a VMM test double (tests/fakevmm.h, no QEMU): the
 // order of its steps, staying paused, a VM paused before, failures and
-// cancels at each step (the VM runs again), a VMM that goes away midway, and
-// the disk copied beside the state.
+// cancels at each step (the VM runs again), a VMM that goes away midway (or
+// dies: its error, not Cancelled), and the disk copied beside the state.
 
 #include "tests/fakevmm.h"
 #include "core/vm/snapshotsavejob.h"
@@ -174,6 +174,23 @@ private Q_SLOTS:
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::Cancelled);
         QVERIFY2(r.error().message.contains(QStringLiteral("stopped")), qPrintable(r.error().message));
+        QCOMPARE(m_vmm->log().mid(1), list({"pause", "save"}));
+    }
+
+    // The VMM died midway (the VM says why): the job fails with that, not as
+    // cancelled, and a later stop does not change it.
+    void aVmmDeadMidwayEndsWithItsError()
+    {
+        m_vmm->hold(QStringLiteral("save"));
+        SnapshotSaveJob job(m_vmm.get(), request());
+        auto f = job.run();
+        job.abandon(Core::Error(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU was killed by signal 9")));
+        job.abandon();
+        m_vmm->release(QStringLiteral("save"));
+        const auto r = await(f);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
+        QVERIFY2(r.error().message.contains(QStringLiteral("QEMU was killed by signal 9")), qPrintable(r.error().message));
         QCOMPARE(m_vmm->log().mid(1), list({"pause", "save"}));
     }
 

@@ -5,17 +5,24 @@
 // record following; a snapshot taken, restored from and then deleted (it
 // is not held once the restore is done); a fork of two, each its own VM,
 // named in its "guest", the snapshot free again afterwards; a fork whose
-// VMM fails leaves nothing behind.
+// VMM fails leaves nothing behind; a restore or fork whose guest fails or
+// hangs on the commands after it (the clock, the host name) fails, the VM
+// failed or no fork left, the snapshot kept and free; a VMM that dies while
+// a snapshot is written fails it with its error and leaves nothing of it.
 
 #include "e2efixture.h"
 
 #include "tests/fakevmm.h"
 #include "tests/hostagent.h"
+#include "core/agent/streamlimits.h"
+#include "core/vm/bootjob.h"
 #include "core/vm/vmmanager.h"
 
 #include <QDir>
 #include <QFile>
+#include <QPointer>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QFileInfo>
@@ -27,6 +34,9 @@ using State = Vm::VirtualMachine::State;
 namespace {
 
 constexpr int kOpTimeoutMs = 300000; // the first start may build the minimal image
+// A guest step after a restore or fork that hangs ends by the host's
+// deadline for it, well within this.
+constexpr int kGuestStepBoundMs = Vm::BootJob::kClockSyncTimeoutMs + Agent::StreamLimits::kInternalGraceMs + 10000;
 
 } // namespace
 
@@ -149,6 +159,106 @@ private Q_SLOTS:
         QVERIFY2(forks.error().message.startsWith(QStringLiteral("fork doomed-")), qPrintable(forks.error().message));
         QTRY_VERIFY_WITH_TIMEOUT(!manager.contains(QStringLiteral("doomed-1")) && !manager.contains(QStringLiteral("doomed-2")), 10000);
         QCOMPARE(manager.names(), QStringList{QStringLiteral("box")});
+        E2E_VERIFY_OK(manager.deleteSnapshot(QStringLiteral("box"), QStringLiteral("golden")));
+    }
+
+    // The VMM dies while the snapshot's state is written: the snapshot fails
+    // with the VMM's error (not Cancelled), nothing of it is left, the VM
+    // ends failed with that error on its record, and starts again.
+    void vmmDeadDuringSnapshotLeavesNothing()
+    {
+        FakeVmm::Driver driver(m_agentSocket);
+        Vm::VmManager manager(driver, stateDir());
+        E2E_VERIFY_OK(manager.create({QStringLiteral("box"), QStringLiteral("minimal"), 1, 256}));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("box")), kOpTimeoutMs));
+        QPointer<FakeVmm::Instance> vmm = driver.last();
+        vmm->hold(QStringLiteral("save"));
+        auto pending = manager.snapshot(QStringLiteral("box"), {QStringLiteral("doomed"), false});
+        QTRY_VERIFY(vmm && vmm->isHolding(QStringLiteral("save")));
+        vmm->die(QStringLiteral("QEMU was killed by signal 9"));
+        QVERIFY(vmm); // deleted from the event loop: its save call still ends
+        vmm->release(QStringLiteral("save"));
+        const auto taken = await(pending, 10000);
+        QVERIFY(!taken);
+        QCOMPARE(taken.error().code, Core::ErrorCode::VmmFailed);
+        QVERIFY2(taken.error().message.contains(QLatin1String("signal 9")), qPrintable(taken.error().message));
+        QCOMPARE(manager.info(QStringLiteral("box"))->state, State::Failed);
+        QVERIFY(manager.info(QStringLiteral("box"))->record.lastError.has_value());
+        QCOMPARE(manager.info(QStringLiteral("box"))->record.lastError->code, Core::ErrorCode::VmmFailed);
+        QVERIFY(manager.snapshots(QStringLiteral("box"))->isEmpty());
+        QCOMPARE(QDir(manager.snapshotDir(QStringLiteral("box"))).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot), QStringList());
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("box")), kOpTimeoutMs));
+        QCOMPARE(manager.info(QStringLiteral("box"))->state, State::Ready);
+    }
+
+    // A restored guest whose clock step fails (date exits 1) or hangs past
+    // its deadline: the restore fails with why, the VM ends failed with that
+    // error on its record (not wanted running), the snapshot is kept and
+    // free again (deletable).
+    void restoreWhoseGuestCannotMoveOnFails_data()
+    {
+        QTest::addColumn<QByteArray>("dateStub");
+        QTest::addColumn<int>("code"); // Core::ErrorCode
+        QTest::newRow("date fails") << QByteArray("echo 'date: cannot set date' >&2; exit 1") << int(Core::ErrorCode::Agent);
+        QTest::newRow("date hangs") << QByteArray("exec sleep 600") << int(Core::ErrorCode::Timeout);
+    }
+    void restoreWhoseGuestCannotMoveOnFails()
+    {
+        QFETCH(QByteArray, dateStub);
+        QFETCH(int, code);
+        FakeVmm::Driver driver(m_agentSocket);
+        Vm::VmManager manager(driver, stateDir());
+        E2E_VERIFY_OK(manager.create({QStringLiteral("box"), QStringLiteral("minimal"), 1, 256}));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("box")), kOpTimeoutMs));
+        E2E_VERIFY_OK(await(manager.snapshot(QStringLiteral("box"), {QStringLiteral("s1"), false}), 30000));
+        QVERIFY(HostAgent::writeStub(m_stubs, QStringLiteral("date"), dateStub));
+        const auto restoreStubs = qScopeGuard([this] { HostAgent::writeCommandStubs(m_stubs); });
+
+        const auto restored = await(manager.restore(QStringLiteral("box"), QStringLiteral("s1")), kGuestStepBoundMs);
+        QVERIFY(!restored);
+        QCOMPARE(int(restored.error().code), code);
+        QVERIFY2(restored.error().message.contains(QLatin1String("clock")), qPrintable(restored.error().message));
+        const auto info = manager.info(QStringLiteral("box"));
+        QVERIFY(info->state == State::Failed || info->state == State::Stopped);
+        QCOMPARE(info->record.desired, Vm::VmRecord::Desired::Stopped);
+        QVERIFY(info->record.lastError.has_value());
+        QCOMPARE(int(info->record.lastError->code), code);
+        QVERIFY(!driver.last() || driver.last()->log().contains(QStringLiteral("kill"))); // its VMM is gone
+        QCOMPARE(manager.snapshots(QStringLiteral("box"))->size(), 1);
+        E2E_VERIFY_OK(manager.deleteSnapshot(QStringLiteral("box"), QStringLiteral("s1")));
+    }
+
+    // A fork whose guest cannot take its host name or set its clock (fails
+    // or hangs): the fork fails, no fork is left, the snapshot is free again.
+    void forkWhoseGuestCannotMoveOnLeavesNothing_data()
+    {
+        QTest::addColumn<QString>("command");
+        QTest::addColumn<QByteArray>("stub");
+        QTest::addColumn<int>("code"); // Core::ErrorCode
+        QTest::newRow("hostname fails") << QStringLiteral("hostname") << QByteArray("echo 'hostname: you must be root' >&2; exit 1")
+                                        << int(Core::ErrorCode::Agent);
+        QTest::newRow("date hangs") << QStringLiteral("date") << QByteArray("exec sleep 600") << int(Core::ErrorCode::Timeout);
+    }
+    void forkWhoseGuestCannotMoveOnLeavesNothing()
+    {
+        QFETCH(QString, command);
+        QFETCH(QByteArray, stub);
+        QFETCH(int, code);
+        FakeVmm::Driver driver(m_agentSocket);
+        Vm::VmManager manager(driver, stateDir());
+        E2E_VERIFY_OK(manager.create({QStringLiteral("box"), QStringLiteral("minimal"), 1, 256}));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("box")), kOpTimeoutMs));
+        E2E_VERIFY_OK(await(manager.snapshot(QStringLiteral("box"), {QStringLiteral("golden"), false}), 30000));
+        QVERIFY(HostAgent::writeStub(m_stubs, command, stub));
+        const auto restoreStubs = qScopeGuard([this] { HostAgent::writeCommandStubs(m_stubs); });
+
+        auto forks = await(manager.fork(QStringLiteral("box"), QStringLiteral("golden"), {2, QStringLiteral("mute")}), kGuestStepBoundMs);
+        QVERIFY(!forks);
+        QCOMPARE(int(forks.error().code), code);
+        QVERIFY2(forks.error().message.startsWith(QStringLiteral("fork mute-")), qPrintable(forks.error().message));
+        QTRY_VERIFY_WITH_TIMEOUT(!manager.contains(QStringLiteral("mute-1")) && !manager.contains(QStringLiteral("mute-2")), 10000);
+        QCOMPARE(manager.names(), QStringList{QStringLiteral("box")});
+        QCOMPARE(manager.info(QStringLiteral("box"))->state, State::Ready); // the source is untouched
         E2E_VERIFY_OK(manager.deleteSnapshot(QStringLiteral("box"), QStringLiteral("golden")));
     }
 

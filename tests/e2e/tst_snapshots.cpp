@@ -375,45 +375,46 @@ private Q_SLOTS:
         QCOMPARE(m_manager->names(), QStringList{vm});
     }
 
-    // Kill the snapshot's writer midway: the VM keeps running, nothing is listed.
-    void killedWriterLeavesNothing_data() { addDriverRows(); }
-    void killedWriterLeavesNothing()
+    // Kill the VMM while it writes the snapshot's state: the snapshot fails
+    // with VmmFailed, no staging directory or manifest is left, the VM ends
+    // failed with that error on its record, and the manager goes on (the VM
+    // starts again and takes a snapshot).
+    void killedVmmLeavesNothing_data() { addDriverRows(); }
+    void killedVmmLeavesNothing()
     {
         E2E_DRIVER_OR_SKIP(driver);
-        // QEMU migrates into a descriptor this process passes it (fd:) and its
-        // sandbox denies spawning, so no writer process exists to kill; a
-        // writer failing midway is fullDiskLeavesNothing.
-        QSKIP("the VMM writes the state in its own process (QEMU: fd: migration; cloud-hypervisor: its own snapshot code)");
         QVERIFY(makeManager(driver));
         const QString vm = QStringLiteral("victim");
         QVERIFY(createAndStart(vm, 512));
         // Enough guest memory in use that saving it takes a while.
         QCOMPARE(out(vm, QStringLiteral("dd if=/dev/urandom of=/root/fill bs=1M count=200 2>/dev/null && echo ok")), QStringLiteral("ok"));
-        const qint64 qemuPid = m_manager->vm(vm)->instance()->pid();
+        const qint64 vmmPid = m_manager->vm(vm)->instance()->pid();
+        QVERIFY(vmmPid > 0);
         auto pending = m_manager->snapshot(vm, {QStringLiteral("doomed"), false});
-        // The writer: QEMU's child (the shell running cat, or cat itself).
-        QList<int> writers;
+        // Midway: QEMU's state file grows (cloud-hypervisor: give it a moment).
         QDeadlineTimer deadline(60000);
-        while (writers.isEmpty() && !deadline.hasExpired() && !pending.isFinished()) {
-            writers = childrenOf(qemuPid);
-            if (writers.isEmpty())
-                QCoreApplication::processEvents(QEventLoop::AllEvents, 2);
-        }
-        QVERIFY2(!writers.isEmpty(), "never saw the snapshot's writer process");
-        QTest::qWait(100); // midway
-        for (int w : std::as_const(writers)) {
-            for (int grandchild : childrenOf(w))
-                ::kill(grandchild, SIGKILL);
-            ::kill(w, SIGKILL);
-        }
+        while (driver.kind() == Vmm::DriverKind::Qemu && stateBytesUnder(m_manager->snapshotDir(vm)) == 0 && !deadline.hasExpired() && !pending.isFinished())
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 2);
+        if (driver.kind() != Vmm::DriverKind::Qemu)
+            QTest::qWait(200);
+        QVERIFY2(!pending.isFinished(), "the snapshot ended before the VMM could be killed");
+        qInfo("killing the VMM (pid %lld) with %lld bytes of state written", vmmPid, stateBytesUnder(m_manager->snapshotDir(vm)));
+        QCOMPARE(::kill(pid_t(vmmPid), SIGKILL), 0);
         auto result = await(pending, kOpTimeoutMs);
-        QVERIFY2(!result, "the snapshot succeeded although its writer was killed");
-        qInfo() << "snapshot with a killed writer:" << result.error().toString();
-        QCOMPARE(m_manager->info(vm)->state, Vm::VirtualMachine::State::Ready);
-        QCOMPARE(out(vm, QStringLiteral("echo alive")), QStringLiteral("alive"));
+        QVERIFY2(!result, "the snapshot succeeded although its VMM was killed");
+        qInfo() << "snapshot with a killed VMM:" << result.error().toString();
+        QCOMPARE(result.error().code, Core::ErrorCode::VmmFailed);
         QVERIFY(m_manager->snapshots(vm)->isEmpty());
         QCOMPARE(QDir(m_manager->snapshotDir(vm)).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot), QStringList());
-        // And the next snapshot works.
+        const auto info = m_manager->info(vm);
+        QVERIFY2(info->state == Vm::VirtualMachine::State::Failed || info->state == Vm::VirtualMachine::State::Stopped,
+                 Vm::stateName(info->state).toUtf8().constData());
+        QVERIFY(info->record.lastError.has_value());
+        QCOMPARE(info->record.lastError->code, Core::ErrorCode::VmmFailed);
+        // The manager goes on: the VM starts again, and snapshots.
+        auto restarted = await(m_manager->start(vm), kBootTimeoutMs);
+        E2E_VERIFY_OK(restarted);
+        QCOMPARE(out(vm, QStringLiteral("echo alive")), QStringLiteral("alive"));
         E2E_VERIFY_OK(snap(vm, QStringLiteral("after")));
         QCOMPARE(m_manager->snapshots(vm)->size(), 1);
     }
@@ -433,8 +434,7 @@ private Q_SLOTS:
         // QEMU's own process: its sandbox lets it spawn no writer.
         const qint64 qemuPid = m_manager->vm(vm)->instance()->pid();
         QDeadlineTimer deadline(60000);
-        while (driver.kind() == Vmm::DriverKind::Qemu && stateBytesUnder(m_manager->snapshotDir(vm)) == 0 && !deadline.hasExpired()
-               && !pending.isFinished())
+        while (driver.kind() == Vmm::DriverKind::Qemu && stateBytesUnder(m_manager->snapshotDir(vm)) == 0 && !deadline.hasExpired() && !pending.isFinished())
             QCoreApplication::processEvents(QEventLoop::AllEvents, 2);
         QVERIFY2(driver.kind() != Vmm::DriverKind::Qemu || stateBytesUnder(m_manager->snapshotDir(vm)) > 0, "never saw the state being written");
         if (driver.kind() == Vmm::DriverKind::Qemu)

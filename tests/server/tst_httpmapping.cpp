@@ -1,7 +1,9 @@
 // The one mapping of API answers to HTTP, pure: every ApiError code's
-// status, the error body and the bearer challenge, 200/201/204, extra
+// status, the error body and the bearer challenge, a too-large guest screen
+// (409 invalid_state naming the size), 200/201/204, extra
 // headers, and an answer written by hand (the raw paths).
 
+#include "desktop/vmdisplay.h"
 #include "server/httpmapping.h"
 
 #include <QJsonDocument>
@@ -58,6 +60,20 @@ private Q_SLOTS:
         QCOMPARE(error.value(QStringLiteral("message")).toString(), QStringLiteral("why"));
         const bool challenged = !a.headers.isEmpty() && a.headers.first().first == "WWW-Authenticate";
         QCOMPARE(challenged, code == ApiError::Code::Unauthorized);
+    }
+
+    // A guest VNC server announcing a screen above the limit: the display's
+    // refusal answers 409 invalid_state (the caller's VM is in a state the
+    // display cannot serve, no retry changes it), naming the size.
+    void screenTooLargeIsInvalidState()
+    {
+        const QString why = QStringLiteral("the VNC server announced a 65535x65535 screen, larger than the 3840x2160 this connection allows");
+        const HttpAnswer a = Server::httpAnswer(ApiError::fromCore(Desktop::VmDisplay::screenTooLarge(QStringLiteral("painter"), why)));
+        QCOMPARE(a.status, 409);
+        const QJsonObject error = QJsonDocument::fromJson(a.body).object().value(QStringLiteral("error")).toObject();
+        QCOMPARE(error.value(QStringLiteral("code")).toString(), QStringLiteral("invalid_state"));
+        const QString message = error.value(QStringLiteral("message")).toString();
+        QVERIFY2(message.contains(QLatin1String("painter")) && message.contains(QLatin1String("65535x65535")), qPrintable(message));
     }
 
     void successes()

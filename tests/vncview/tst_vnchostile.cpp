@@ -1,8 +1,8 @@
 // Vnc::VncConnection against a hostile VNC server (tests/vncview/
 // hostilerfbserver.h, what a guest could run): a 65535x65535 screen
 // announced at connection, or reached by a resize after a sane start, ends
-// the connection with a clear reason before anything that size is
-// allocated; the limit is the connection's, and a screen within it connects.
+// the connection with its own error (ScreenTooLarge) and a reason naming the
+// size before anything that size is allocated; the limit is the connection's, and a screen within it connects.
 
 #include "vncview/vncconnection.h"
 #include "hostilerfbserver.h"
@@ -29,7 +29,8 @@ private Q_SLOTS:
         conn->connectToHost(QStringLiteral("127.0.0.1"), server.port());
         QVERIFY(disconnected.wait(10000));
         QCOMPARE(connected.size(), 0);
-        QCOMPARE(disconnected.first().at(0).value<VncConnection::Error>(), VncConnection::Error::ConnectFailed);
+        QCOMPARE(disconnected.first().at(0).value<VncConnection::Error>(), VncConnection::Error::ScreenTooLarge);
+        QCOMPARE(conn->error(), VncConnection::Error::ScreenTooLarge);
         QVERIFY2(reasonOf(disconnected).contains(QStringLiteral("announced a 65535x65535 screen, larger than the 7680x4320")),
                  qPrintable(reasonOf(disconnected)));
         QVERIFY(conn->snapshot().isNull());
@@ -50,7 +51,8 @@ private Q_SLOTS:
         QCOMPARE(connected.size(), 1);
         QVERIFY(server.resized());
         QCOMPARE(resized.size(), 0);
-        QCOMPARE(disconnected.first().at(0).value<VncConnection::Error>(), VncConnection::Error::ConnectionLost);
+        QCOMPARE(disconnected.first().at(0).value<VncConnection::Error>(), VncConnection::Error::ScreenTooLarge);
+        QCOMPARE(conn->error(), VncConnection::Error::ScreenTooLarge);
         QVERIFY2(reasonOf(disconnected).contains(QStringLiteral("announced a 65535x65535 screen, larger than the 1280x800")),
                  qPrintable(reasonOf(disconnected)));
         conn->deleteLater();
