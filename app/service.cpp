@@ -93,7 +93,7 @@ Core::Expected<QString> Service::listen()
     Server::HttpAdapter::Options adapterOptions;
     adapterOptions.token = m_token;
     adapterOptions.connections = m_options.connections;
-    auto adapter = std::make_unique<Server::HttpAdapter>(*m_controller, adapterOptions);
+    auto adapter = std::make_unique<Server::HttpAdapter>(m_controller->httpEndpoints(), adapterOptions);
     auto port = adapter->listen(m_options.address, m_options.port);
     if (!port)
         return port.error();

@@ -23,7 +23,7 @@ inline Core::Expected<Service> listenLocally(Server::Api &api)
     Server::HttpAdapter::Options options;
     options.token = kServiceToken;
     Service service;
-    service.adapter = std::make_unique<Server::HttpAdapter>(api, options);
+    service.adapter = std::make_unique<Server::HttpAdapter>(api.httpEndpoints(), options);
     auto port = service.adapter->listen(QHostAddress::LocalHost, 0);
     if (!port)
         return port.error();

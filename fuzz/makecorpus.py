@@ -8,6 +8,7 @@ booleans and floats from the end of the input and strings from the front."""
 import json
 import os
 import struct
+import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -166,6 +167,95 @@ VMMAPI = {
 }
 
 
+# fuzz_httpadapter: byte 0 the count of split points, then u16 offsets
+# (little-endian), then the bytes a client writes. The token is the
+# harness's; routes are its StubController's.
+def http_input(raw, splits=()):
+    return u8(len(splits)) + b"".join(u16(o) for o in splits) + raw
+
+
+def req(head, body=b"", token=True):
+    auth = b"Authorization: Bearer fuzz-token\r\n" if token else b""
+    length = b"Content-Length: %d\r\n" % len(body) if body else b""
+    return head + b"\r\nHost: 127.0.0.1\r\n" + auth + length + b"\r\n" + body
+
+
+PIPELINED = (req(b"GET /api/v1/health HTTP/1.1", token=False) + req(b"GET /api/v1/vms/a HTTP/1.1")
+             + req(b"DELETE /api/v1/vms/a HTTP/1.1") + req(b"GET /api/v1/vms/a/missing HTTP/1.1")
+             + req(b"GET /api/v1/vms/a/files/etc/hosts HTTP/1.1"))
+WS_KEY = b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+HTTPADAPTER = {
+    "health": http_input(req(b"GET /api/v1/health HTTP/1.1", token=False)),
+    "authed": http_input(req(b"GET /api/v1/vms/a HTTP/1.1")),
+    "post": http_input(req(b"POST /api/v1/vms HTTP/1.1\r\nContent-Type: application/json", b'{"name": "a"}')),
+    "echo-unauthed": http_input(req(b"POST /api/v1/echo HTTP/1.1", b"x" * 100, token=False)),
+    "too-large-unauthed": http_input(req(b"POST /api/v1/echo HTTP/1.1", b"y" * 5000, token=False)),
+    "chunked": http_input(req(b"POST /api/v1/vms HTTP/1.1\r\nTransfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n"),
+    "chunked-unauthed": http_input(req(b"POST /api/v1/echo HTTP/1.1\r\nTransfer-Encoding: chunked", token=False) + b"5\r\nhello\r\n0\r\n\r\n"),
+    "upload": http_input(req(b"PUT /api/v1/vms/a/files/tmp/x HTTP/1.1\r\nExpect: 100-continue", b"0123456789"), [60, 140]),
+    "pipelined": http_input(PIPELINED, [30, 97, 200]),
+    "websocket": http_input(req(b"GET /api/v1/vms/a/vnc HTTP/1.1\r\n" + WS_KEY)),
+    "websocket-unauthed": http_input(req(b"GET /api/v1/vms/a/vnc HTTP/1.1\r\n" + WS_KEY, token=False)),
+    "page-token": http_input(req(b"GET /vnc/a?token=fuzz-token HTTP/1.1", token=False)),
+    "slow-head": http_input(b"GET /api/v1/vms/a HTTP/1.1\r\nAuthorization: Bearer fuzz-token\r\nX-Slow: 1\r\n"),
+    "garbage": http_input(b"\x16\x03\x01\x02\x00NOT HTTP\r\n\r\n", [3]),
+}
+
+
+# fuzz_vncconnection: read from the front. Version, security, ServerInit
+# (u16 width, u16 height, pixel format, u32 name length, name), then
+# messages: a kind byte (0 update, 1 colour map, 2 bell, 3 cut text, 4 raw,
+# 5 pause, 6 hang up, 7 any type byte); an update is a rect count then per
+# rectangle x, y, w, h (u16), an encoding index into the harness's table
+# (0 raw, 1 copyrect, 2 RRE, 3 CoRRE, 4 hextile, 5 zlib, 6 tight, 7 ZRLE,
+# 8 TRLE, 9 ultra, 10 desktop size, 11 ExtendedDesktopSize, 12 rich cursor,
+# 13 X cursor, 14 pointer position, 15 last rect), its payload (exact for
+# raw, copyrect, cursors; else a u16 length and bytes).
+def be16(v): return struct.pack(">H", v)
+def be32(v): return struct.pack(">I", v)
+
+
+PIXEL_FORMAT = bytes.fromhex("2018000100ff00ff00ff100800000000")
+
+
+def vnc(w=320, h=240, version=0, security=b"\x00", messages=b""):
+    return u8(version) + security + be16(w) + be16(h) + PIXEL_FORMAT + be32(4) + b"fuzz" + messages
+
+
+def update(*rects):
+    return b"\x00" + u8(len(rects)) + b"".join(rects)
+
+
+def rect(x, y, w, h, encoding, payload=b""):
+    return be16(x) + be16(y) + be16(w) + be16(h) + u8(encoding) + payload
+
+
+def blob(data):
+    return be16(len(data)) + data
+
+
+# ZRLE's zlib stream runs across rectangles: flushed, never finished.
+_zrle = zlib.compressobj()
+ZRLE_SOLID = _zrle.compress(b"\x01\x00\x00\xff") + _zrle.flush(zlib.Z_SYNC_FLUSH)
+VNC = {
+    "raw": vnc(messages=update(rect(0, 0, 4, 4, 0, b"\x80" * 64)) + b"\x06"),
+    "copyrect-bell": vnc(messages=update(rect(0, 0, 8, 8, 0), rect(8, 8, 8, 8, 1, be16(0) + be16(0))) + b"\x02\x05" + b"\x06"),
+    "rre-hextile": vnc(messages=update(rect(0, 0, 16, 16, 2, blob(be32(1) + b"\x00" * 4 + b"\xff" * 4 + be16(1) + be16(1) + be16(2) + be16(2))),
+                                       rect(16, 0, 4, 4, 4, blob(b"\x01" + b"\x40" * 64)))),
+    "zrle": vnc(messages=update(rect(0, 0, 4, 4, 7, blob(be32(len(ZRLE_SOLID)) + ZRLE_SOLID)))),
+    "tight-fill": vnc(messages=update(rect(0, 0, 32, 32, 6, blob(b"\x80\xff\x00\x00")))),
+    "resize": vnc(messages=update(rect(0, 0, 200, 100, 10)) + b"\x05" + update(rect(0, 0, 200, 100, 0)) + b"\x06"),
+    "resize-over-cap": vnc(messages=update(rect(0, 0, 321, 240, 10)) + update(rect(0, 0, 2, 2, 0))),
+    "extdesktop": vnc(messages=update(rect(0, 0, 300, 200, 11, b"\x01" + b"\x00" * 3 + be32(1) + be16(0) + be16(0) + be16(300) + be16(200) + be32(0)))),
+    "cursors": vnc(messages=update(rect(1, 1, 4, 4, 12, b"\xff" * 64 + b"\xf0" * 4), rect(0, 0, 8, 2, 13, b"\x00" * 6 + b"\xff" * 4), rect(5, 5, 0, 0, 14))),
+    "lastrect": vnc(messages=b"\x00\x82" + rect(0, 0, 2, 2, 0, b"\x01" * 16) + rect(0, 0, 0, 0, 15)),
+    "huge-init": vnc(w=65535, h=65535),
+    "cuttext-colourmap": vnc(messages=b"\x03" + be32(5) + b"hello" + b"\x01" + be16(0) + b"\x02" + b"\x00" * 12),
+    "vncauth-33": vnc(version=1, security=b"\x01" + bytes(range(16))),
+    "refused": u8(0) + b"\x02" + u8(7) + b"go away",
+}
+
+
 def write(harness, seeds):
     d = os.path.join(ROOT, harness)
     os.makedirs(d, exist_ok=True)
@@ -181,3 +271,5 @@ write("fuzz_records", RECORDS)
 write("fuzz_inputparsers", INPUT)
 write("fuzz_agentclient", AGENT)
 write("fuzz_vmmapi", VMMAPI)
+write("fuzz_httpadapter", HTTPADAPTER)
+write("fuzz_vncconnection", VNC)

@@ -1,10 +1,14 @@
 #include "server/api.h"
 
 #include "server/displaycontroller.h"
+#include "server/execsocket.h"
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
 #include "server/snapshotcontroller.h"
 #include "server/vmcontroller.h"
+#include "server/vncsocket.h"
+
+#include <QWebSocket>
 
 namespace Server {
 
@@ -23,5 +27,17 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
 }
 
 Api::~Api() = default;
+
+HttpEndpoints Api::httpEndpoints()
+{
+    auto webSocket = [this](std::unique_ptr<QWebSocket> ws, const Route &route, const QHash<QString, QString> &params, QObject *parent) {
+        const QString vm = params.value(QStringLiteral("name"));
+        if (route.webSocket == Route::WebSocket::Vnc)
+            new VncSocket(std::move(ws), *m_display, vm, parent);
+        else
+            new ExecSocket(std::move(ws), *m_guest, vm, parent);
+    };
+    return HttpEndpoints{m_router, m_metrics, webSocket};
+}
 
 } // namespace Server

@@ -2,8 +2,9 @@
 // The service's API, free of HTTP: one controller per scope (VMs, guest
 // operations, snapshots, display, meta), each adding its routes to one
 // Router, and the metrics every request and exec is counted in.
-// HttpAdapter serves it.
+// HttpAdapter serves it (httpEndpoints()).
 
+#include "server/httpendpoints.h"
 #include "server/metrics.h"
 #include "server/router.h"
 
@@ -38,6 +39,9 @@ public:
     Metrics &metrics() { return m_metrics; }
     GuestController &guest() { return *m_guest; }
     DisplayController &display() { return *m_display; }
+    // The routes, the metrics, and the WebSocket endpoints: VNC to the
+    // display, exec to the guest operations. The API must outlive its users.
+    HttpEndpoints httpEndpoints();
 
 private:
     Metrics m_metrics;

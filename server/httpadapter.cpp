@@ -1,12 +1,9 @@
 #include "server/httpadapter.h"
 
-#include "server/api.h"
-#include "server/execsocket.h"
 #include "server/httpmapping.h"
 #include "server/rawupload.h"
 #include "server/requestauth.h"
 #include "server/streamedbody.h"
-#include "server/vncsocket.h"
 
 #include <QAbstractHttpServer>
 #include <QElapsedTimer>
@@ -257,10 +254,10 @@ public:
         bool streaming = false; // a streamed body is going out: later answers wait
     };
 
-    Private(HttpAdapter *q, Api &api, Options options)
+    Private(HttpAdapter *q, HttpEndpoints endpoints, Options options)
         : m_q(q)
-        , m_api(api)
-        , m_router(api.router())
+        , m_endpoints(std::move(endpoints))
+        , m_router(m_endpoints.router)
         , m_options(std::move(options))
         , m_auth(m_options.token)
         , m_server(std::make_unique<RawServer>(*this))
@@ -300,15 +297,12 @@ public:
             const Router::Match m = m_router.find(QByteArrayLiteral("GET"), Router::pathSegments(ws->requestUrl().path(QUrl::FullyEncoded).toUtf8()));
             const Route *route = m.route;
             const QHash<QString, QString> &params = m.params;
-            if (!route || route->webSocket == Route::WebSocket::None) {
+            if (!route || route->webSocket == Route::WebSocket::None || !m_endpoints.webSocket) {
                 ws->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("no such endpoint"));
                 continue;
             }
-            m_api.metrics().recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
-            if (route->webSocket == Route::WebSocket::Vnc)
-                new VncSocket(std::move(ws), m_api.display(), params.value(QStringLiteral("name")), m_q);
-            else
-                new ExecSocket(std::move(ws), m_api.guest(), params.value(QStringLiteral("name")), m_q);
+            m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
+            m_endpoints.webSocket(std::move(ws), *route, params, m_q);
         }
     }
 
@@ -344,7 +338,7 @@ public:
         if (isWebSocketUpgrade(request)) {
             const Route *route = webSocketRoute(request);
             if (!route || !webSocketAuthorized(request)) {
-                m_api.metrics().recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404, 0);
+                m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404, 0);
                 return false; // missingHandler() answers
             }
             // The server's WebSocket side takes the socket (see the top).
@@ -367,7 +361,7 @@ public:
         const auto clientGone = std::make_shared<QMetaObject::Connection>();
         auto complete = [this, guard, slot, timer, method, routeLabel, clientGone](const HttpAnswer &answer) {
             QObject::disconnect(*clientGone);
-            m_api.metrics().recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
+            m_endpoints.metrics.recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
             slot->answer.emplace(answer);
             if (guard)
                 flush(guard);
@@ -694,7 +688,7 @@ public:
         const QString pattern = route.pattern;
         RawUpload::start(
             socket, makeRequest(std::move(params), head.query(), head.headers), contentLength, expectContinue, route.handler, m_q,
-            [this, timer, pattern](int status) { m_api.metrics().recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9); });
+            [this, timer, pattern](int status) { m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9); });
     }
 
     // Answer now, discard whatever else the client sends, close soon.
@@ -717,7 +711,7 @@ public:
     }
 
     HttpAdapter *m_q;
-    Api &m_api;
+    HttpEndpoints m_endpoints;
     const Router &m_router;
     Options m_options;
     RequestAuth m_auth;
@@ -727,9 +721,9 @@ public:
     QPointer<GateServer> m_tcp;
 };
 
-HttpAdapter::HttpAdapter(Api &api, Options options, QObject *parent)
+HttpAdapter::HttpAdapter(HttpEndpoints endpoints, Options options, QObject *parent)
     : QObject(parent)
-    , d(std::make_unique<Private>(this, api, std::move(options)))
+    , d(std::make_unique<Private>(this, std::move(endpoints), std::move(options)))
 {
 }
 
@@ -752,6 +746,11 @@ Core::Expected<quint16> HttpAdapter::listen(const QHostAddress &address, quint16
 quint16 HttpAdapter::port() const
 {
     return d->m_tcp ? d->m_tcp->serverPort() : 0;
+}
+
+int HttpAdapter::connectionCount() const
+{
+    return d->m_guard.count();
 }
 
 QStringList HttpAdapter::routes() const

@@ -8,6 +8,7 @@
 
 #include "core/expected.h"
 #include "server/connectionguard.h"
+#include "server/httpendpoints.h"
 
 #include <QByteArray>
 #include <QHostAddress>
@@ -17,8 +18,6 @@
 #include <memory>
 
 namespace Server {
-
-class Api;
 
 class HttpAdapter final : public QObject {
     Q_OBJECT
@@ -41,8 +40,9 @@ public:
     // (a declared one; a chunked one is refused with 401 at its head).
     static constexpr qint64 kMaxUnauthenticatedBody = 4 * 1024;
 
-    // The API must outlive the adapter.
-    HttpAdapter(Api &api, Options options, QObject *parent = nullptr);
+    // What endpoints refer to (the Api, see Api::httpEndpoints()) must
+    // outlive the adapter.
+    HttpAdapter(HttpEndpoints endpoints, Options options, QObject *parent = nullptr);
     ~HttpAdapter() override;
 
     // Start listening; returns the port (the chosen one when port is 0).
@@ -52,6 +52,9 @@ public:
     // "METHOD /path/{param}" for every registered route, in order (the
     // WebSocket one as GET). tst_openapi compares it with the OpenAPI document.
     QStringList routes() const;
+
+    // The connections open (those handed to a WebSocket are no longer counted).
+    int connectionCount() const;
 
 private:
     class Private;

@@ -181,6 +181,7 @@ struct VncConnection::Private {
     Error handleConnection(rfbClient *cl);
     Wait waitForServer(rfbClient *cl);
     void closeConnection(rfbClient *cl, Error err);
+    static void freeCursorShape(rfbClient *cl);
     void wake() const;
     void requestStop();
     void enqueue(InputEvent ev);
@@ -201,6 +202,7 @@ struct VncConnection::Private {
 #if MVS_LIBVNC_UTF8_CLIPBOARD
     static void hookCutTextUtf8(rfbClient *cl, const char *text, int len);
 #endif
+    static void hookCursorShape(rfbClient *cl, int xhot, int yhot, int width, int height, int bytesPerPixel);
     static char *hookPassword(rfbClient *cl);
 };
 
@@ -483,6 +485,7 @@ void VncConnection::Private::configureClient(rfbClient *cl)
     cl->GotXCutTextUTF8 = hookCutTextUtf8;
 #endif
     cl->GetPassword = hookPassword;
+    cl->GotCursorShape = hookCursorShape;
     cl->appData.encodingsString = encodings.constData();
     cl->appData.compressLevel = compress;
     cl->appData.enableJPEG = quality >= 0 ? TRUE : FALSE;
@@ -579,6 +582,7 @@ void VncConnection::Private::closeConnection(rfbClient *cl, Error err)
     {
         QMutexLocker lock(&sockMutex);
         sock = -1;
+        freeCursorShape(cl);
         rfbClientCleanup(cl); // closes the socket
     }
     fb = {};
@@ -588,6 +592,21 @@ void VncConnection::Private::closeConnection(rfbClient *cl, Error err)
     else
         message = !refusal.isEmpty() ? refusal : lastMessage.isEmpty() ? QStringLiteral("connection lost") : lastMessage;
     finish(err, message);
+}
+
+void VncConnection::Private::freeCursorShape(rfbClient *cl)
+{
+    // A server may send cursor shapes (XCursor, RichCursor) though none was
+    // asked for. libvncclient 0.9.14 keeps the last in rcSource and rcMask,
+    // allocates a new rcMask for each without freeing the old one, and its
+    // rfbClientCleanup frees neither: a hostile server could grow the
+    // client's memory without bound. Freed after each shape (nothing here
+    // draws a remote cursor) and at the end; a libvncclient that frees them
+    // itself finds null pointers.
+    std::free(cl->rcSource);
+    cl->rcSource = nullptr;
+    std::free(cl->rcMask);
+    cl->rcMask = nullptr;
 }
 
 bool VncConnection::Private::sendQueuedInput(rfbClient *cl)
@@ -734,6 +753,11 @@ void VncConnection::Private::hookCutTextUtf8(rfbClient *cl, const char *text, in
     p->post([qq = p->q, s] { Q_EMIT qq->clipboardReceived(s); });
 }
 #endif
+
+void VncConnection::Private::hookCursorShape(rfbClient *cl, int, int, int, int, int)
+{
+    freeCursorShape(cl);
+}
 
 char *VncConnection::Private::hookPassword(rfbClient *cl)
 {

@@ -32,7 +32,7 @@ public:
         m_controller = std::make_unique<Server::Api>(*m_manager, m_displays.get());
         Server::HttpAdapter::Options o;
         o.token = m_token;
-        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
+        m_adapter = std::make_unique<Server::HttpAdapter>(m_controller->httpEndpoints(), o);
         auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
         if (!port)
             return port.error().toString();

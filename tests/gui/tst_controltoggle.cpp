@@ -76,7 +76,7 @@ private Q_SLOTS:
         Server::Api controller(manager, &displays);
         Server::HttpAdapter::Options o;
         o.token = m_token;
-        Server::HttpAdapter adapter(controller, o);
+        Server::HttpAdapter adapter(controller.httpEndpoints(), o);
         auto port = adapter.listen(QHostAddress::LocalHost, 0);
         QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
         m_port = *port;

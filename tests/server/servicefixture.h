@@ -43,7 +43,7 @@ public:
     {
         Server::HttpAdapter::Options o;
         o.token = kToken;
-        m_adapter = std::make_unique<Server::HttpAdapter>(m_controller, o);
+        m_adapter = std::make_unique<Server::HttpAdapter>(m_controller.httpEndpoints(), o);
         auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
         m_port = port ? *port : 0;
     }

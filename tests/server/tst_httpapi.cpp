@@ -89,7 +89,7 @@ private:
         o.token = m_token;
         o.maxJsonBody = kJsonCap;
         o.maxFileBody = kFileCap;
-        m_adapter = std::make_unique<Server::HttpAdapter>(*m_controller, o);
+        m_adapter = std::make_unique<Server::HttpAdapter>(m_controller->httpEndpoints(), o);
         auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
         QVERIFY2(port, qPrintable(port ? QString() : port.error().toString()));
         m_port = *port;

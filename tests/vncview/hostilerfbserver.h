@@ -2,7 +2,8 @@
 // A test double of a hostile VNC server (what a guest could run): it speaks
 // just enough RFB 3.8 to bring a client up (no security), then announces the
 // screen size the test chose, at connection or later as a DesktopSize
-// resize. One client at a time, on 127.0.0.1.
+// resize, and sends the cursor shapes the test asked for (RichCursor, which
+// the client never asked for). One client at a time, on 127.0.0.1.
 
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -28,6 +29,14 @@ public:
         });
     }
 
+    // Once the client runs: `count` framebuffer updates, each one RichCursor
+    // rectangle of `size` (pixels 32 bpp, then the 1 bpp mask).
+    void sendCursorShapes(int count, QSize size)
+    {
+        m_cursorShapes = count;
+        m_cursorSize = size;
+    }
+
     bool listen() { return m_server.listen(QHostAddress::LocalHost, 0); }
     quint16 port() const { return m_server.serverPort(); }
     bool resized() const { return m_step == Step::Resized; }
@@ -51,6 +60,8 @@ private:
         }
         if (m_step == Step::Running) {
             m_client->readAll(); // SetPixelFormat, SetEncodings, update requests
+            for (; m_cursorShapes > 0; --m_cursorShapes)
+                m_client->write(richCursor(m_cursorSize));
             if (m_resizeTo.isValid()) {
                 m_client->write(desktopSize(m_resizeTo));
                 m_step = Step::Resized;
@@ -86,11 +97,22 @@ private:
         return QByteArray::fromHex("00000001") + u16(0) + u16(0) + u16(size.width()) + u16(size.height()) + QByteArray::fromHex("ffffff21");
     }
 
+    static QByteArray richCursor(QSize size)
+    {
+        // FramebufferUpdate, one rectangle (hotspot 0,0), the RichCursor pseudo-encoding (-239).
+        const int w = size.width();
+        const int h = size.height();
+        return QByteArray::fromHex("00000001") + u16(0) + u16(0) + u16(w) + u16(h) + QByteArray::fromHex("ffffff11") + QByteArray(w * h * 4, '\x7f')
+            + QByteArray((w + 7) / 8 * h, '\xff');
+    }
+
     QTcpServer m_server;
     std::unique_ptr<QTcpSocket> m_client;
     Step m_step = Step::Version;
     QSize m_initial;
     QSize m_resizeTo;
+    int m_cursorShapes = 0;
+    QSize m_cursorSize;
 };
 
 } // namespace VncTest

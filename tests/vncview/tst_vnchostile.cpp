@@ -3,6 +3,9 @@
 // announced at connection, or reached by a resize after a sane start, ends
 // the connection with its own error (ScreenTooLarge) and a reason naming the
 // size before anything that size is allocated; the limit is the connection's, and a screen within it connects.
+// Cursor shapes the client never asked for are taken and freed (libvncclient
+// 0.9.14 leaks each one's mask and the last one's pixels: the asan preset's
+// LeakSanitizer reports it at exit without VncConnection's clean-up).
 
 #include "vncview/vncconnection.h"
 #include "hostilerfbserver.h"
@@ -70,6 +73,27 @@ private Q_SLOTS:
         QCOMPARE(conn->snapshot().size(), QSize(1280, 800));
         conn->disconnectFromServer();
         conn->deleteLater();
+    }
+
+    void cursorShapesAreFreed()
+    {
+        constexpr int kShapes = 20;
+        HostileRfbServer server(QSize(640, 480));
+        server.sendCursorShapes(kShapes, QSize(64, 64));
+        QVERIFY(server.listen());
+        auto *conn = new VncConnection;
+        QSignalSpy connected(conn, &VncConnection::connected);
+        QSignalSpy disconnected(conn, &VncConnection::disconnected);
+        conn->connectToHost(QStringLiteral("127.0.0.1"), server.port());
+        QVERIFY(connected.wait(10000));
+        // Each shape is its own update: all were decoded once as many ended.
+        QTRY_VERIFY_WITH_TIMEOUT(conn->frameCount() >= kShapes, 10000);
+        QCOMPARE(conn->state(), VncConnection::State::Connected);
+        conn->disconnectFromServer();
+        QVERIFY(disconnected.wait(10000));
+        QCOMPARE(disconnected.first().at(0).value<VncConnection::Error>(), VncConnection::Error::None);
+        QVERIFY(conn->waitForFinished(10000));
+        delete conn;
     }
 };
 

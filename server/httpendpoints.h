@@ -1,0 +1,31 @@
+#pragma once
+// What HttpAdapter serves: the route table, the metrics each request is
+// counted in, and where an upgraded WebSocket goes. Api::httpEndpoints()
+// gives the service's; a test double gives its own (fuzz/fuzz_httpadapter),
+// so that the adapter is driven without the controllers behind it.
+
+#include "server/metrics.h"
+#include "server/router.h"
+
+#include <QHash>
+#include <QObject>
+#include <QString>
+
+#include <functional>
+#include <memory>
+
+class QWebSocket;
+
+namespace Server {
+
+struct HttpEndpoints {
+    // Path and credential checked: the socket of a route whose webSocket is
+    // not None, the route's parameters, the parent for what serves it.
+    using WebSocketHandler = std::function<void(std::unique_ptr<QWebSocket>, const Route &, const QHash<QString, QString> &, QObject *parent)>;
+
+    const Router &router;
+    Metrics &metrics;
+    WebSocketHandler webSocket;
+};
+
+} // namespace Server
