@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <poll.h>
+#include <set>
 #include <spawn.h>
 #include <string>
 #include <sys/socket.h>
@@ -129,7 +130,10 @@ public:
         return sendRaw(encodeFrame(static_cast<std::uint8_t>(type), stream, payload));
     }
 
-    // Next frame of `stream` (or of any stream), frames of other streams stay queued.
+    // Next frame of `stream` (or of any stream), frames of other streams stay
+    // queued. A data frame taken counts as consumed: its bytes go back to
+    // the agent as credit, a kCreditBatch at a time, as the host does,
+    // unless the stream's credit is withheld.
     std::optional<Frame> next(std::optional<std::uint32_t> stream, int timeoutMs = kTimeoutMs)
     {
         const Deadline deadline(timeoutMs);
@@ -138,6 +142,7 @@ public:
                 if (!stream || it->header.stream == *stream) {
                     Frame f = std::move(*it);
                     m_queue.erase(it);
+                    consumed(f);
                     return f;
                 }
             }
@@ -168,6 +173,32 @@ public:
         return true;
     }
 
+    // No credit goes back for the stream until released (then what was
+    // consumed meanwhile goes back at once).
+    void withholdCredit(std::uint32_t stream, bool withhold)
+    {
+        if (withhold) {
+            m_withheld.insert(stream);
+            return;
+        }
+        m_withheld.erase(stream);
+        grant(stream, 0);
+    }
+
+    // Data bytes of the stream that arrived and wait in the queue.
+    std::size_t queuedData(std::uint32_t stream)
+    {
+        pollfd p{m_fd, POLLIN, 0};
+        while (::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !m_eof)
+            readAvailable();
+        std::size_t bytes = 0;
+        for (const auto &f : m_queue) {
+            if (f.header.stream == stream && isData(f))
+                bytes += f.payload.size();
+        }
+        return bytes;
+    }
+
     bool hasQueued(std::uint32_t stream) const
     {
         for (const auto &f : m_queue) {
@@ -178,6 +209,28 @@ public:
     }
 
 private:
+    static bool isData(const Frame &f)
+    {
+        const auto type = static_cast<MsgType>(f.header.type);
+        return type == MsgType::ExecStdout || type == MsgType::ExecStderr || type == MsgType::FileData || type == MsgType::StreamData;
+    }
+
+    void consumed(const Frame &f)
+    {
+        if (isData(f))
+            grant(f.header.stream, f.payload.size());
+    }
+
+    void grant(std::uint32_t stream, std::size_t bytes)
+    {
+        std::size_t &unacked = m_unacked[stream];
+        unacked += bytes;
+        if (m_withheld.count(stream) != 0 || unacked == 0 || (bytes != 0 && unacked < kCreditBatch))
+            return;
+        const StreamCredit credit{static_cast<std::uint32_t>(std::exchange(unacked, 0))};
+        send(MsgType::StreamCredit, stream, credit.encode());
+    }
+
     bool waitReadable(const Deadline &deadline)
     {
         pollfd p{m_fd, POLLIN, 0};
@@ -218,6 +271,8 @@ private:
     bool m_eof = false;
     FrameReader m_reader;
     std::deque<Frame> m_queue;
+    std::map<std::uint32_t, std::size_t> m_unacked; // consumed, not yet granted back
+    std::set<std::uint32_t> m_withheld;
 };
 
 // The agent process; stopped (and if need be killed) on destruction.
