@@ -356,7 +356,9 @@ void Session::grantCredit(Stream &stream, std::string_view payload)
 {
     Protocol::StreamCredit credit;
     if (!Protocol::StreamCredit::decode(payload, &credit)) {
-        sendError(stream.id(), ErrorCode::Protocol, "malformed StreamCredit payload");
+        const std::uint32_t id = stream.id();
+        finishStream(id); // released first: its process or file is gone when the host hears
+        sendError(id, ErrorCode::Protocol, "malformed StreamCredit payload");
         return;
     }
     stream.grantCredit(credit.bytes);

@@ -573,6 +573,8 @@ private Q_SLOTS:
     void execCancel();
     void concurrentExecs();
     void backpressure();
+    void creditHoldsOneStreamOnly();
+    void malformedCredit();
     void putGetLarge();
     void putWrongSize();
     void putFlags();
@@ -630,6 +632,7 @@ void TestGuestAgent::handshake()
     const auto err = expectError(*agent.conn, 0);
     QVERIFY(err);
     QCOMPARE(err->code, ErrorCode::Protocol);
+    QVERIFY2(err->message.rfind(std::string(kVersionRefusal), 0) == 0, err->message.c_str()); // how the host recognises it
 }
 
 void TestGuestAgent::requestBeforeHello()
@@ -866,6 +869,60 @@ void TestGuestAgent::backpressure()
     QVERIFY(o.exited);
     QCOMPARE(o.exit.exitCode, 0);
     QCOMPARE(o.out.size(), kTotal);
+}
+
+// A stream whose credit the host withholds gets exactly its window and
+// stops (the agent stops reading that pipe); another exec, a stat, a put
+// and a get on the same session go on. Credit back, the rest comes.
+void TestGuestAgent::creditHoldsOneStreamOnly()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    constexpr std::size_t kTotal = 8u << 20;
+    c.withholdCredit(1, true);
+    QVERIFY(c.send(MsgType::ExecStart, 1, shellCommand("head -c " + std::to_string(kTotal) + " /dev/zero").encode()));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::string path = tempPath(dir, "side.txt");
+    FilePut put;
+    put.path = path;
+    put.size = 5;
+    QVERIFY(putFile(c, 2, put, "side\n").done);
+    const auto other = runExec(c, 3, shellCommand("echo other"));
+    QVERIFY(other.exited);
+    QCOMPARE(other.out, std::string("other\n"));
+    QVERIFY(c.send(MsgType::Stat, 4, PathRequest{path}.encode()));
+    const auto stat = c.next(4);
+    QVERIFY(stat && stat->header.type == static_cast<std::uint8_t>(MsgType::StatResult));
+    const auto got = getFile(c, 5, path);
+    QVERIFY(got.complete);
+    QCOMPARE(got.data, std::string("side\n"));
+
+    ::usleep(500000);
+    QCOMPARE(c.queuedData(1), std::size_t(kStreamWindow)); // the window, not a byte more
+    c.withholdCredit(1, false);
+    const auto held = collectExec(c, 1, 60000);
+    QVERIFY(held.exited);
+    QCOMPARE(held.out.size(), kTotal);
+}
+
+// A StreamCredit the agent cannot decode fails that stream, nothing else.
+void TestGuestAgent::malformedCredit()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    QVERIFY(c.send(MsgType::ExecStart, 1, shellCommand("sleep 30").encode()));
+    QVERIFY(c.nextSkipping(1, MsgType::Announce)); // ExecStarted
+    QVERIFY(c.send(MsgType::StreamCredit, 1, "x"));
+    const auto err = expectError(c, 1);
+    QVERIFY(err);
+    QCOMPARE(err->code, ErrorCode::Protocol);
+    const auto echo = runExec(c, 2, shellCommand("echo still"));
+    QCOMPARE(echo.out, std::string("still\n"));
 }
 
 void TestGuestAgent::putGetLarge()
