@@ -371,9 +371,10 @@ private Q_SLOTS:
         QCOMPARE(received, kTotal);
     }
 
-    // A guest sending more on a stream than its credit: that operation
-    // fails with a protocol error and is cancelled in the guest; the
-    // connection and the other operations go on.
+    // A guest sending more on a stream than its credit (its consumer holds,
+    // so none came back): that operation fails with a protocol error and
+    // is cancelled in the guest; the connection and the other operations
+    // go on.
     void guestOverrunningCreditFailsOnlyThatStream()
     {
         const QString path = m_dir.filePath(QStringLiteral("overrun.sock"));
@@ -382,7 +383,9 @@ private Q_SLOTS:
         QVERIFY(await(client.connectToAgent(5000)));
         Agent::ExecRequest req;
         req.shell = QStringLiteral("yes");
-        auto r = await(client.run(req), 10000);
+        std::unique_ptr<Agent::ExecHandle> exec(client.exec(req));
+        exec->setOutputPaused(true);
+        auto r = await(exec->result(), 10000);
         QVERIFY(!r);
         QCOMPARE(r.error().code, Core::ErrorCode::Protocol);
         QVERIFY2(r.error().message.contains(QLatin1String("credit")), qPrintable(r.error().message));

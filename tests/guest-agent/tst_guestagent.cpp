@@ -185,11 +185,12 @@ public:
         grant(stream, 0);
     }
 
-    // Data bytes of the stream that arrived and wait in the queue.
-    std::size_t queuedData(std::uint32_t stream)
+    // Data bytes of the stream that arrived (until the agent is quiet for
+    // quietMs) and wait in the queue.
+    std::size_t queuedData(std::uint32_t stream, int quietMs = 300)
     {
         pollfd p{m_fd, POLLIN, 0};
-        while (::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) && !m_eof)
+        while (::poll(&p, 1, quietMs) > 0 && (p.revents & POLLIN) && !m_eof)
             readAvailable();
         std::size_t bytes = 0;
         for (const auto &f : m_queue) {
