@@ -281,8 +281,8 @@ private Q_SLOTS:
         QVERIFY(client.isReady());
     }
 
-    // An exec's reader behind: paused, the client stops reading the agent
-    // channel (little more arrives); unpaused, the rest comes. Stdin waits
+    // An exec's reader behind: paused, the stream's credit is withheld (at
+    // most a window more arrives); unpaused, the rest comes. Stdin waits
     // in the client while the channel is full, not in the socket.
     void execBackpressureBothWays()
     {
