@@ -25,8 +25,8 @@ def frame(type_, stream, payload):
     return u16(0x4D56) + u8(type_) + u8(0) + u32(stream) + u32(len(payload)) + payload
 
 
-HELLO = u16(1) + u32(1 << 20) + u64(42) + s("microvm-sandbox 0.1.0")
-HELLO_ACK = u16(1) + u32(1 << 20) + u64(42) + s("0.1.0") + s("0c8f6a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f")
+HELLO = u16(2) + u32(1 << 20) + u64(42) + s("microvm-sandbox 0.1.0")
+HELLO_ACK = u16(2) + u32(1 << 20) + u64(42) + s("0.1.0") + s("0c8f6a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f")
 EXEC_START = slist(["/bin/echo", "hi"]) + s("") + slist(["A=1"]) + s("/tmp") + u32(5000) + u32(1)
 FILE_INFO_A = s("a.txt") + u8(1) + u32(0o644) + u64(12) + u64(1700000000) + u32(0) + u32(0) + s("")
 FILE_INFO_B = s("link") + u8(3) + u32(0o777) + u64(0) + u64(1700000001) + u32(1000) + u32(1000) + s("a.txt")
@@ -36,7 +36,7 @@ HEALTH = s("0.1.0") + u64(1000) + u64(2000) + u64(4096) + u64(2048) + u32(150) +
 MESSAGES = {
     "hello": (0, HELLO),
     "helloack": (1, HELLO_ACK),
-    "announce": (2, u16(1) + s("0.1.0")),
+    "announce": (2, u16(2) + s("0.1.0")),
     "error": (3, u32(1) + s("no such file")),
     "execstart": (4, EXEC_START),
     "execexit": (6, u32(0) + u32(0) + u8(0) + u64(1234)),
@@ -45,6 +45,7 @@ MESSAGES = {
     "listresult": (12, u32(2) + FILE_INFO_A + FILE_INFO_B),
     "healthresult": (13, HEALTH),
     "streamopen": (15, s("127.0.0.1") + u16(8080)),
+    "streamcredit": (16, u32(1 << 18)),
 }
 
 FRAMES = {

@@ -415,10 +415,11 @@ void ExecStream::announceStarted(std::uint32_t timeoutMs)
 
 void ExecStream::updateInterest()
 {
-    const bool congested = m_session.congested();
+    // Stopped while the channel is congested or this stream's credit is spent.
+    const bool stopped = m_session.congested() || !hasCredit();
     for (auto &out : m_output) {
         if (out.fd.valid())
-            out.watch.setEvents(congested ? 0 : POLLIN);
+            out.watch.setEvents(stopped ? 0 : POLLIN);
     }
     if (m_stdin.valid())
         m_stdinWatch.setEvents(inboundBuffered() > 0 ? POLLOUT : 0);
@@ -435,8 +436,14 @@ void ExecStream::onOutput(int index)
     if (!out.fd.valid())
         return;
     static char buf[Protocol::kDataChunk];
-    const ssize_t n = ::read(out.fd.get(), buf, std::min(sizeof buf, m_session.chunkSize()));
+    const std::size_t max = sendable(std::min(sizeof buf, m_session.chunkSize()));
+    if (max == 0) {
+        updateInterest(); // no credit: wait for StreamCredit
+        return;
+    }
+    const ssize_t n = ::read(out.fd.get(), buf, max);
     if (n > 0) {
+        spendCredit(static_cast<std::size_t>(n));
         m_session.send(out.type, m_id, std::string_view(buf, static_cast<std::size_t>(n)));
         if (!m_released)
             updateInterest();

@@ -266,13 +266,15 @@ void FileGetStream::pump()
     m_pumpPosted = false;
     if (m_released || !m_file.valid())
         return;
-    if (m_session.congested()) {
-        m_waiting = true;
+    static char buf[Protocol::kDataChunk];
+    const std::size_t max = sendable(std::min(sizeof buf, m_session.chunkSize()));
+    if (m_session.congested() || max == 0) {
+        m_waiting = true; // until the channel drains or credit arrives
         return;
     }
-    static char buf[Protocol::kDataChunk];
-    const ssize_t n = ::read(m_file.get(), buf, std::min(sizeof buf, m_session.chunkSize()));
+    const ssize_t n = ::read(m_file.get(), buf, max);
     if (n > 0) {
+        spendCredit(static_cast<std::size_t>(n));
         m_session.send(MsgType::FileData, m_id, std::string_view(buf, static_cast<std::size_t>(n)));
         schedulePump();
         return;

@@ -126,7 +126,7 @@ void ForwardStream::updateInterest()
     if (m_connecting) {
         events = POLLOUT;
     } else if (m_connected) {
-        if (!m_closeRequested && !m_session.congested())
+        if (!m_closeRequested && !m_session.congested() && hasCredit())
             events |= POLLIN;
         if (inboundBuffered() > 0)
             events |= POLLOUT;
@@ -167,8 +167,14 @@ void ForwardStream::readSocket()
     if (!m_connected || m_closeRequested)
         return;
     static char buf[Protocol::kDataChunk];
-    const ssize_t n = ::read(m_socket.get(), buf, std::min(sizeof buf, m_session.chunkSize()));
+    const std::size_t max = sendable(std::min(sizeof buf, m_session.chunkSize()));
+    if (max == 0) {
+        updateInterest(); // no credit: wait for StreamCredit
+        return;
+    }
+    const ssize_t n = ::read(m_socket.get(), buf, max);
     if (n > 0) {
+        spendCredit(static_cast<std::size_t>(n));
         m_session.send(MsgType::StreamData, m_id, std::string_view(buf, static_cast<std::size_t>(n)));
         updateInterest();
         return;

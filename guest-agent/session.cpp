@@ -331,6 +331,7 @@ void Session::handleFrame(const Protocol::Frame &frame)
     case MsgType::FileEnd:
     case MsgType::StreamData:
     case MsgType::StreamClose:
+    case MsgType::StreamCredit:
     case MsgType::Cancel: {
         if (!m_helloDone || id == 0)
             return;
@@ -340,6 +341,8 @@ void Session::handleFrame(const Protocol::Frame &frame)
         const std::shared_ptr<Stream> stream = it->second;
         if (type == MsgType::Cancel)
             stream->cancel();
+        else if (type == MsgType::StreamCredit)
+            grantCredit(*stream, payload);
         else
             stream->handleFrame(type, payload);
         return;
@@ -347,6 +350,18 @@ void Session::handleFrame(const Protocol::Frame &frame)
     default: break;
     }
     sendError(id, ErrorCode::Unsupported, "unsupported message type " + std::to_string(frame.header.type));
+}
+
+void Session::grantCredit(Stream &stream, std::string_view payload)
+{
+    Protocol::StreamCredit credit;
+    if (!Protocol::StreamCredit::decode(payload, &credit)) {
+        const std::uint32_t id = stream.id();
+        finishStream(id); // released first: its process or file is gone when the host hears
+        sendError(id, ErrorCode::Protocol, "malformed StreamCredit payload");
+        return;
+    }
+    stream.grantCredit(credit.bytes);
 }
 
 void Session::handleHello(std::string_view payload)
@@ -363,7 +378,7 @@ void Session::handleHello(std::string_view payload)
     m_peerMax = Protocol::kDefaultMaxPayload;
     if (hello.version != Protocol::kVersion) {
         sendError(0, ErrorCode::Protocol,
-                  "unsupported protocol version " + std::to_string(hello.version) + " (agent speaks " + std::to_string(Protocol::kVersion) + ")");
+                  std::string(Protocol::kVersionRefusal) + " " + std::to_string(hello.version) + " (agent speaks " + std::to_string(Protocol::kVersion) + ")");
         return;
     }
     if (hello.maxPayload < kMinPeerPayload) {

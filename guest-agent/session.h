@@ -70,6 +70,7 @@ private:
     void processFrames();
     void handleFrame(const Protocol::Frame &frame);
     void handleHello(std::string_view payload);
+    void grantCredit(Stream &stream, std::string_view payload);
     void handleRequest(Protocol::MsgType type, std::uint32_t stream, std::string_view payload);
     bool acceptsStreamId(Protocol::MsgType type, std::uint32_t stream);
     template<typename StreamType, typename Argument>

@@ -1,5 +1,5 @@
 #pragma once
-// Messages of the guest-agent protocol (version 1).
+// Messages of the guest-agent protocol (version 2).
 //
 // Conversation:
 //  - The agent sends Announce on stream 0 whenever it (re)opens its channel.
@@ -17,6 +17,16 @@
 //  - Cancel from the host ends a stream early (kills an exec's process
 //    group, aborts a transfer); the agent answers with the stream's normal
 //    end (ExecExit / Error with code Cancelled).
+//  - Flow control: the agent's data on a stream (ExecStdout, ExecStderr,
+//    FileData, StreamData payload bytes) is limited by that stream's credit,
+//    kStreamWindow when the stream starts. The host returns credit with
+//    StreamCredit on the stream as its consumer takes the bytes (in
+//    kCreditBatch batches) and withholds it while the consumer is behind:
+//    the agent then stops reading that stream's source (pipe, file, socket)
+//    while every other stream goes on. An agent that sends more than its
+//    credit fails that stream only (the host cancels it). Stream 0 and the
+//    other messages are never credit-limited; the host's data to the agent
+//    is paced by the channel itself.
 //
 // Operations (host -> agent, then agent -> host):
 //  exec:  ExecStart, [ExecStdin..., ExecStdinEof]  ->  ExecStarted, ExecStdout/ExecStderr..., ExecExit
@@ -42,6 +52,7 @@ enum class MsgType : std::uint8_t {
     Announce = 3,
     Error = 4,
     Cancel = 5,
+    StreamCredit = 6, // host -> agent, on the stream it grants credit to
 
     ExecStart = 16,
     ExecStdin = 17,
@@ -215,6 +226,24 @@ struct ErrorMsg {
         return r.ok();
     }
     bool operator==(const ErrorMsg &) const = default;
+};
+
+// More bytes the agent may send on the frame's stream (added to what is left).
+struct StreamCredit {
+    std::uint32_t bytes = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.u32(bytes);
+        return w.take();
+    }
+    static bool decode(std::string_view p, StreamCredit *m)
+    {
+        Reader r(p);
+        m->bytes = r.u32();
+        return r.ok();
+    }
+    bool operator==(const StreamCredit &) const = default;
 };
 
 struct ExecStart {

@@ -25,7 +25,12 @@
 namespace Protocol {
 
 inline constexpr std::uint16_t kMagic = 0x4D56;
-inline constexpr std::uint16_t kVersion = 1;
+// 2: per-stream flow control (StreamCredit, kStreamWindow). Both sides
+// refuse a peer of another version in the handshake.
+inline constexpr std::uint16_t kVersion = 2;
+// How an agent's Error (code Protocol, stream 0) refusing a Hello of another
+// version begins; version 1 agents word it the same way.
+inline constexpr std::string_view kVersionRefusal = "unsupported protocol version";
 inline constexpr std::size_t kHeaderSize = 12;
 // Largest payload either side accepts before the handshake, and the default
 // it announces. Each side announces the largest payload it will accept in
@@ -35,6 +40,12 @@ inline constexpr std::uint32_t kDefaultMaxPayload = 1u << 20;
 inline constexpr std::uint32_t kMaxPayloadCeiling = 16u << 20;
 // Chunk size used for file and stream data, well under kDefaultMaxPayload.
 inline constexpr std::uint32_t kDataChunk = 1024u * 1024u;
+// Flow control: the bytes of data (ExecStdout, ExecStderr, FileData,
+// StreamData) the agent may send on one stream before the host grants more
+// with StreamCredit. Every stream starts with this much credit.
+inline constexpr std::uint32_t kStreamWindow = 1u << 20;
+// The host grants credit back in batches of this many bytes.
+inline constexpr std::uint32_t kCreditBatch = kStreamWindow / 4;
 
 struct FrameHeader {
     std::uint8_t type = 0;

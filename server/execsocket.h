@@ -13,8 +13,10 @@
 //   command failed in the service or guest, 1000 otherwise.
 // The client closing before the exit kills the command in the guest.
 // Backpressure both ways: above kOutputHighWater bytes queued for the client
-// the agent channel is not read (the guest's writes block) until they drain
-// below kOutputLowWater; stdin waits in the agent client until the agent
+// the exec's stream gets no more credit (the guest stops reading the
+// command's output once the window in flight arrived, the command's writes
+// block; the VM's other operations go on) until they drain below
+// kOutputLowWater; stdin waits in the agent client until the agent
 // channel has room, and a client that queues more than kMaxQueuedStdin
 // there is refused (payload_too_large, close 1009).
 

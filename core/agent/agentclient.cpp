@@ -65,7 +65,6 @@ void AgentClient::tryConnect()
         m_socket->deleteLater();
     }
     m_socket = new QLocalSocket(this);
-    m_socket->setReadBufferSize(kSocketReadBuffer);
     m_reader.reset();
     m_reader.setMaxPayload(Protocol::kDefaultMaxPayload);
     m_vsockHandshake = m_endpoint.vsockPort != 0;
@@ -125,8 +124,8 @@ void AgentClient::helloAnnounced()
 
 void AgentClient::onReadyRead()
 {
-    if (!m_socket || m_inputBlocked > 0)
-        return; // a forwarded stream's reader is behind: leave it in the socket
+    if (!m_socket)
+        return;
     QByteArray data = m_socket->readAll();
     if (m_vsockHandshake) {
         m_vsockLine += data;
@@ -153,7 +152,7 @@ void AgentClient::onReadyRead()
 void AgentClient::processFrames()
 {
     Protocol::Frame frame;
-    while (m_inputBlocked == 0) {
+    for (;;) {
         const auto st = m_reader.next(&frame);
         if (st == Protocol::FrameReader::Status::NeedMore)
             break;
@@ -169,26 +168,6 @@ void AgentClient::processFrames()
         if (!m_socket)
             return; // closed by a handler
     }
-}
-
-void AgentClient::releaseInputBlock()
-{
-    m_inputBlocked = qMax(0, m_inputBlocked - 1);
-    if (m_inputBlocked > 0 || m_resumePosted)
-        return;
-    m_resumePosted = true;
-    QMetaObject::invokeMethod(this, &AgentClient::resumeInput, Qt::QueuedConnection);
-}
-
-// Every reader caught up: the frames already parsed, then the socket.
-void AgentClient::resumeInput()
-{
-    m_resumePosted = false;
-    if (!m_socket || m_inputBlocked > 0)
-        return;
-    processFrames();
-    if (m_socket && m_inputBlocked == 0 && m_socket->bytesAvailable() > 0)
-        onReadyRead();
 }
 
 void AgentClient::onDisconnected()
@@ -273,11 +252,31 @@ void AgentClient::handleFrame(const Protocol::Frame &frame)
     if (!stream)
         return; // a stream we already ended (e.g. output after cancel)
     if (type != MsgType::Error)
-        return stream->handleFrame(type, frame.payload);
+        return handleStreamFrame(stream, type, frame.payload);
     Protocol::ErrorMsg e;
     if (!Protocol::ErrorMsg::decode(frame.payload, &e))
         e = Protocol::ErrorMsg{Protocol::ErrorCode::Protocol, "malformed error"};
     stream->abort(agentError(e), false);
+}
+
+namespace {
+
+// The guest's data, limited by each stream's credit.
+bool isCreditedData(MsgType type)
+{
+    return type == MsgType::ExecStdout || type == MsgType::ExecStderr || type == MsgType::FileData || type == MsgType::StreamData;
+}
+
+} // namespace
+
+void AgentClient::handleStreamFrame(const std::shared_ptr<AgentStream> &stream, MsgType type, std::string_view payload)
+{
+    const bool data = isCreditedData(type);
+    if (data && !stream->spendCredit(payload.size()))
+        return; // overrun: that stream failed, the others go on
+    stream->handleFrame(type, payload);
+    if (data)
+        stream->handedOver(payload.size());
 }
 
 void AgentClient::handleConnectionFrame(MsgType type, std::string_view payload)
@@ -302,6 +301,9 @@ void AgentClient::onConnectionError(std::string_view payload)
     if (!Protocol::ErrorMsg::decode(payload, &e))
         return;
     Core::Log::agent()->warn("agent: {}", guestText(e.message).toStdString());
+    if (e.code == Protocol::ErrorCode::Protocol && !m_ready && !m_connectPromise.isResolved()
+        && std::string_view(e.message).find(Protocol::kVersionRefusal) != std::string_view::npos)
+        return refuseVersion(guestText(e.message));
     if (e.code != Protocol::ErrorCode::Protocol || !m_ready)
         return;
     m_ready = false;
@@ -319,14 +321,8 @@ void AgentClient::onHelloAck(std::string_view payload)
     Protocol::HelloAck ack;
     if (!Protocol::HelloAck::decode(payload, &ack) || ack.nonce != m_nonce || m_ready)
         return; // answer to an older Hello
-    if (ack.version != Protocol::kVersion) {
-        const Core::Error e(
-            Core::ErrorCode::Protocol,
-            QStringLiteral("the guest agent speaks protocol version %1, this build speaks %2: rebuild the image").arg(ack.version).arg(Protocol::kVersion));
-        m_connectPromise.resolve(e);
-        close();
-        return;
-    }
+    if (ack.version != Protocol::kVersion)
+        return refuseVersion(QStringLiteral("it speaks protocol version %1").arg(ack.version));
     m_helloTimer.stop();
     m_announcedHello.stop();
     m_deadlineTimer.stop();
@@ -335,6 +331,18 @@ void AgentClient::onHelloAck(std::string_view payload)
     m_resyncing = false;
     m_connectPromise.resolve(m_info);
     Q_EMIT ready(m_info);
+}
+
+// A peer of another protocol version (an image built with an older or
+// newer agent) is refused for good: retrying cannot help.
+void AgentClient::refuseVersion(const QString &why)
+{
+    m_connectPromise.resolve(
+        Core::Error(Core::ErrorCode::Protocol,
+                    QStringLiteral("the guest agent refused the handshake or speaks another protocol (%1); this build speaks version %2: rebuild the image")
+                        .arg(why)
+                        .arg(Protocol::kVersion)));
+    close();
 }
 
 quint32 AgentClient::allocateStream()
@@ -379,7 +387,6 @@ void AgentClient::endStream(quint32 id)
 void AgentClient::failAll(const Core::Error &error)
 {
     const auto streams = std::exchange(m_streams, {});
-    m_inputBlocked = 0;
     for (const auto &s : streams)
         s->fail(error);
 }

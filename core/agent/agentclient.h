@@ -34,7 +34,9 @@ class FileDownload;
 // connection, the table of streams and hands each its frames. Everything is
 // asynchronous; when the connection drops, every pending operation fails
 // with AgentUnavailable at once. What a request keeps of the guest's answer
-// and how long it waits are its StreamLimits.
+// and how long it waits are its StreamLimits. The socket is always read:
+// a consumer that falls behind withholds its own stream's credit
+// (AgentStream::holdCredit), never the channel.
 class AgentClient final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(AgentClient)
@@ -46,9 +48,6 @@ public:
     static constexpr int kReconnectIntervalMs = 20; // socket not there / refused yet
     static constexpr int kVsockConnectTimeoutMs = 3000; // CONNECT -> OK
     static constexpr qint64 kWriteHighWater = 4 << 20; // stop feeding uploads above this
-    // Bytes the agent socket may hold unread while a forwarded stream's reader
-    // is behind (the kernel's socket buffer then pushes back on the guest).
-    static constexpr qint64 kSocketReadBuffer = 2 << 20;
 
     explicit AgentClient(Vmm::AgentEndpoint endpoint, QObject *parent = nullptr);
     ~AgentClient() override;
@@ -108,16 +107,16 @@ private:
     void onConnected();
     void onReadyRead();
     void processFrames();
-    void resumeInput();
-    void releaseInputBlock();
     void onDisconnected();
     void dropConnection(const Core::Error &error);
     void sendHello();
     void helloAnnounced();
     void handleFrame(const Protocol::Frame &frame);
+    void handleStreamFrame(const std::shared_ptr<AgentStream> &stream, Protocol::MsgType type, std::string_view payload);
     void handleConnectionFrame(Protocol::MsgType type, std::string_view payload);
     void onHelloAck(std::string_view payload);
     void onConnectionError(std::string_view payload);
+    void refuseVersion(const QString &why);
     void send(Protocol::MsgType type, quint32 stream, std::string_view payload);
     void pumpUploads();
     quint32 allocateStream();
@@ -149,8 +148,6 @@ private:
     Core::Promise<AgentInfo> m_connectPromise;
     quint32 m_nextStream = 1;
     QHash<quint32, std::shared_ptr<AgentStream>> m_streams;
-    int m_inputBlocked = 0; // forwarded streams above their read high-water mark
-    bool m_resumePosted = false;
 };
 
 } // namespace Agent

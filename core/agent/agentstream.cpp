@@ -28,7 +28,6 @@ AgentClient *AgentStream::client() const
 void AgentStream::fail(const Core::Error &error)
 {
     m_ended = true;
-    m_holdingInput = false; // the client dropped every hold, or end() released it
     m_deadline.stop();
     failed(error);
 }
@@ -56,7 +55,6 @@ void AgentStream::end()
     m_deadline.stop();
     if (!m_client)
         return;
-    holdInput(false);
     ended();
     m_client->endStream(m_id);
 }
@@ -86,15 +84,45 @@ void AgentStream::expire()
     abort(Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the guest agent did not finish %1 within %2 ms").arg(m_what).arg(m_deadline.interval())), true);
 }
 
-void AgentStream::holdInput(bool hold)
+void AgentStream::holdCredit(bool hold)
 {
-    if (hold == m_holdingInput || !m_client || (hold && m_ended))
+    if (hold == m_holdingCredit)
         return;
-    m_holdingInput = hold;
-    if (hold)
-        ++m_client->m_inputBlocked;
-    else
-        m_client->releaseInputBlock();
+    m_holdingCredit = hold;
+    grantCredit();
+}
+
+bool AgentStream::spendCredit(std::size_t bytes)
+{
+    if (bytes <= m_credit) {
+        m_credit -= bytes;
+        return true;
+    }
+    abort(Core::Error(Core::ErrorCode::Protocol,
+                      QStringLiteral("the guest agent sent %1 bytes on stream %2 of %3, above the %4 bytes of credit it had")
+                          .arg(bytes)
+                          .arg(m_id)
+                          .arg(m_what)
+                          .arg(m_credit)),
+          true);
+    return false;
+}
+
+void AgentStream::handedOver(std::size_t bytes)
+{
+    m_unacked += bytes;
+    grantCredit();
+}
+
+// What the consumer took goes back to the guest as credit, a batch at a
+// time, unless the consumer is held.
+void AgentStream::grantCredit()
+{
+    if (m_holdingCredit || m_unacked < Protocol::kCreditBatch || !isActive())
+        return;
+    const auto bytes = static_cast<std::uint32_t>(std::exchange(m_unacked, 0));
+    m_credit += bytes;
+    send(Protocol::MsgType::StreamCredit, Protocol::StreamCredit{bytes}.encode());
 }
 
 void AgentStream::pumpAll()

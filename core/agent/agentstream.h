@@ -44,6 +44,14 @@ public:
     // operation when cancelInGuest, and fail.
     void abort(const Core::Error &error, bool cancelInGuest);
 
+    // Flow control (protocol/messages.h), called by the client around
+    // handleFrame() for each of the guest's data frames: spend credit for
+    // `bytes` (false: the guest overran it; the stream is then cancelled in
+    // the guest and failed with Protocol), then count them as handed to the
+    // consumer and grant credit back in batches unless held.
+    bool spendCredit(std::size_t bytes);
+    void handedOver(std::size_t bytes);
+
 protected:
     // Resolve the operation's promise with the error and tell its owner.
     virtual void failed(const Core::Error &error) = 0;
@@ -60,10 +68,11 @@ protected:
     // Timeout.
     void startDeadline(int ms);
     void stopDeadline() { m_deadline.stop(); }
-    // A reader behind (forwarded streams, downloads): stop reading the agent
-    // socket while held (it holds up every stream: the protocol has no
-    // per-stream window). Ending the stream releases it.
-    void holdInput(bool hold);
+    // The consumer is behind (a forwarded stream's or a download's reader,
+    // an exec's output): withhold this stream's credit while held, so the
+    // guest stops sending on it once the window in flight is spent (at most
+    // Protocol::kStreamWindow more bytes arrive). Every other stream goes on.
+    void holdCredit(bool hold);
     // Send what waits to go out, on every stream, while the socket has room.
     void pumpAll();
     // Uploads from a sequential source: feed again when it has more.
@@ -75,8 +84,12 @@ private:
     QPointer<AgentClient> m_client; // null once the client is being destroyed
     const quint32 m_id;
     const QString m_what;
+    void grantCredit();
+
     bool m_ended = false;
-    bool m_holdingInput = false;
+    bool m_holdingCredit = false;
+    std::uint64_t m_credit = Protocol::kStreamWindow; // the guest may still send this much
+    std::uint64_t m_unacked = 0; // handed to the consumer, not yet granted back
     QTimer m_deadline;
 };
 

@@ -35,7 +35,7 @@ bool DownloadStream::deliver(std::string_view data)
     m_device->onData(QByteArray(data.data(), static_cast<qsizetype>(data.size())));
     progress();
     if (m_device->bytesAvailable() > FileDownload::kReadHighWater)
-        holdInput(true);
+        holdCredit(true);
     return true;
 }
 
@@ -59,7 +59,7 @@ void DownloadStream::drained(qint64 unread)
         return;
     progress();
     if (unread <= FileDownload::kReadLowWater)
-        holdInput(false);
+        holdCredit(false);
 }
 
 void DownloadStream::cancel()

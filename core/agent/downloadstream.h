@@ -1,6 +1,6 @@
 #pragma once
 // A download handed out as a reader (AgentClient::download): the guest's
-// bytes go to a FileDownload, and the agent channel stops being read while
+// bytes go to a FileDownload, and the stream's credit is withheld while
 // that reader is behind. Until the guest declares the size the stream waits
 // a request's deadline; after, it fails when neither the guest sent nor the
 // reader took a byte for StreamLimits::kTransferIdleMs.

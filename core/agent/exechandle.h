@@ -71,8 +71,10 @@ public:
     void writeStdin(const QByteArray &data);
     void closeStdin();
     qint64 stdinBytesToWrite() const;
-    // The output's reader is behind: stop reading the agent channel (every
-    // stream of it) until unpaused. A deleted handle unpauses.
+    // The output's reader is behind: the guest stops reading the command's
+    // output once the credit in flight is spent (at most
+    // Protocol::kStreamWindow more bytes arrive after pausing); other
+    // operations on the VM go on. A deleted handle unpauses.
     void setOutputPaused(bool paused);
     // Kill the process group in the guest; result() still resolves (signal 9).
     void cancel();

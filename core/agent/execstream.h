@@ -26,8 +26,8 @@ public:
     void writeStdin(const QByteArray &data);
     void closeStdin();
     qint64 stdinBytesToWrite() const { return m_stdin.size(); }
-    // The output's reader is behind: stop reading the agent channel.
-    void pauseOutput(bool paused) { holdInput(paused); }
+    // The output's reader is behind: withhold this stream's credit.
+    void pauseOutput(bool paused) { holdCredit(paused); }
     // Kill the process group in the guest; the exit still comes.
     void cancel();
     // The handle is going away: cancel in the guest, fail Cancelled.

@@ -14,9 +14,10 @@ class DownloadStream;
 // A guest file as it is read (AgentClient::download), a sequential read-only
 // QIODevice whose memory stays flat for any file size:
 //  - readyRead when bytes arrived; they stay here until read. Above
-//    kReadHighWater unread bytes the client stops reading the agent channel
-//    (the guest's agent then blocks writing) until the reader drains below
-//    kReadLowWater. The channel is shared: read or close every download.
+//    kReadHighWater unread bytes the stream's credit is withheld (the
+//    guest's agent stops reading the file once the window in flight,
+//    Protocol::kStreamWindow, arrived) until the reader drains below
+//    kReadLowWater. Other operations on the VM go on meanwhile.
 //  - fileSize() is the size the guest declared; the guest may send no more,
 //    and a download that ends short fails. The latest chunk is held back
 //    until the next one or a clean end arrives: a guest that sends more than

@@ -17,11 +17,10 @@ class ForwardStream;
 // One TCP connection made from inside the guest (AgentClient::openStream),
 // as a sequential QIODevice on the host, like a QTcpSocket:
 //  - readyRead when guest bytes arrived; they stay in the stream until read.
-//    Above kReadHighWater unread bytes the client stops reading the agent
-//    channel (so the guest stops reading its socket) until the reader
-//    drains the stream below kReadLowWater. The protocol has no per-stream
-//    window, so a stream nobody reads holds up the whole channel: read or
-//    close every stream you open.
+//    Above kReadHighWater unread bytes the client withholds this stream's
+//    credit (so the guest stops reading its socket once the window in
+//    flight, Protocol::kStreamWindow, arrived) until the reader drains the
+//    stream below kReadLowWater. Other streams of the VM go on.
 //  - write() queues bytes; they go out as StreamData frames (at most the
 //    agent's maximum payload each) while the agent channel's write queue is
 //    short, as uploads do. bytesToWrite() is what is still queued here and

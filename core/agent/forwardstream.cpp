@@ -54,7 +54,7 @@ void ForwardStream::onData(std::string_view payload)
         return; // closed for reading on this side
     m_device->onData(QByteArray(payload.data(), static_cast<qsizetype>(payload.size())));
     if (m_device->bytesAvailable() > ForwardedStream::kReadHighWater)
-        holdInput(true);
+        holdCredit(true);
 }
 
 void ForwardStream::onClosed()
@@ -115,7 +115,7 @@ void ForwardStream::abortInGuest()
 void ForwardStream::drained()
 {
     if (isActive() && !(m_device && m_device->bytesAvailable() > ForwardedStream::kReadLowWater))
-        holdInput(false);
+        holdCredit(false);
 }
 
 void ForwardStream::failed(const Core::Error &error)

@@ -55,7 +55,9 @@ public:
         OverfedDownload,
         UnendedDownload,
         AnnounceSpam,
-        ResetOnHealth
+        ResetOnHealth,
+        OverrunCredit,
+        OldVersion
     };
     FakeAgent(const QString &path, Mode mode)
         : m_mode(mode)
@@ -104,7 +106,11 @@ private:
                 continue;
             if (type != Protocol::MsgType::Hello)
                 received.append({type, f.header.stream});
-            if (type == Protocol::MsgType::Hello) {
+            if (type == Protocol::MsgType::Hello && m_mode == Mode::OldVersion) {
+                // As a version 1 agent answers a version 2 Hello.
+                m_sock->write(frame(Protocol::MsgType::Error, 0,
+                                    Protocol::ErrorMsg{Protocol::ErrorCode::Protocol, "unsupported protocol version 2 (agent speaks 1)"}.encode()));
+            } else if (type == Protocol::MsgType::Hello) {
                 Protocol::Hello h;
                 Protocol::Hello::decode(f.payload, &h);
                 Protocol::HelloAck ack;
@@ -133,6 +139,11 @@ private:
                     m_sock->write(frame(Protocol::MsgType::FileData, f.header.stream, "9"));
                     m_sock->write(frame(Protocol::MsgType::FileEnd, f.header.stream, {}));
                 }
+            } else if (type == Protocol::MsgType::ExecStart && m_mode == Mode::OverrunCredit) {
+                // A whole window, then one byte the host never granted.
+                m_sock->write(frame(Protocol::MsgType::ExecStarted, f.header.stream, Protocol::ExecStarted{42}.encode()));
+                m_sock->write(frame(Protocol::MsgType::ExecStdout, f.header.stream, std::string(Protocol::kStreamWindow, 'o')));
+                m_sock->write(frame(Protocol::MsgType::ExecStderr, f.header.stream, "!"));
             } else if (type == Protocol::MsgType::Health && m_mode == Mode::ResetOnHealth && !m_resetDone) {
                 // As the agent does on a frame above its limit: drop every
                 // stream, forget the handshake, say so on stream 0.
@@ -299,8 +310,8 @@ private Q_SLOTS:
         QVERIFY(client.isReady());
     }
 
-    // An exec's reader behind: paused, the client stops reading the agent
-    // channel (little more arrives); unpaused, the rest comes. Stdin waits
+    // An exec's reader behind: paused, the stream's credit is withheld (at
+    // most a window more arrives); unpaused, the rest comes. Stdin waits
     // in the client while the channel is full, not in the socket.
     void execBackpressureBothWays()
     {
@@ -341,6 +352,92 @@ private Q_SLOTS:
         QCOMPARE(counted->stdoutData.trimmed(), QByteArray::number(32 << 20));
         QCOMPARE(in->stdinBytesToWrite(), qint64(0));
         delete in;
+    }
+
+    // Issue 14: an exec whose consumer holds its output and never reads
+    // holds only its own stream (the guest gets no more credit for it): on
+    // the same VM another exec, a stat, a put and a get complete meanwhile.
+    // Released, the held exec's 32 MiB all arrive.
+    void heldExecHoldsOnlyItsStream()
+    {
+        Agent::AgentClient client(Vmm::AgentEndpoint{m_agentSocket, 0});
+        QVERIFY(await(client.connectToAgent(10000)));
+        constexpr qint64 kTotal = qint64(32) << 20;
+        Agent::ExecRequest req;
+        req.shell = QStringLiteral("head -c %1 /dev/zero").arg(kTotal);
+        req.collectOutput = false;
+        std::unique_ptr<Agent::ExecHandle> held(client.exec(req));
+        held->setOutputPaused(true); // the consumer holds from the start
+        qint64 received = 0;
+        connect(held.get(), &Agent::ExecHandle::stdoutReceived, this, [&received](const QByteArray &d) { received += d.size(); });
+        QTRY_COMPARE(received, qint64(Protocol::kStreamWindow)); // the window in flight, then nothing
+        QTest::qWait(300);
+        QCOMPARE(received, qint64(Protocol::kStreamWindow));
+
+        QElapsedTimer t;
+        t.start();
+        Agent::ExecRequest echo;
+        echo.shell = QStringLiteral("echo second");
+        auto second = await(client.run(echo), 10000);
+        const qint64 secondMs = t.elapsed();
+        QVERIFY2(second, second ? "" : qPrintable(second.error().message));
+        QCOMPARE(second->stdoutData, QByteArray("second\n"));
+        const QString path = m_dir.filePath(QStringLiteral("beside-held.txt"));
+        auto put = await(client.putData(path, "beside"), 10000);
+        QVERIFY2(put, put ? "" : qPrintable(put.error().message));
+        auto st = await(client.stat(path), 10000);
+        QVERIFY2(st, st ? "" : qPrintable(st.error().message));
+        QCOMPARE(st->size, quint64(6));
+        auto got = await(client.getData(path), 10000);
+        QVERIFY2(got, got ? "" : qPrintable(got.error().message));
+        QCOMPARE(*got, QByteArray("beside"));
+        qInfo("with a 32 MiB exec held: the second exec took %lld ms, exec+put+stat+get %lld ms", secondMs, t.elapsed());
+        QCOMPARE(received, qint64(Protocol::kStreamWindow));
+
+        held->setOutputPaused(false);
+        auto r = await(held->result(), 60000);
+        QVERIFY2(r, r ? "" : qPrintable(r.error().message));
+        QCOMPARE(received, kTotal);
+    }
+
+    // A guest sending more on a stream than its credit (its consumer holds,
+    // so none came back): that operation fails with a protocol error and
+    // is cancelled in the guest; the connection and the other operations
+    // go on.
+    void guestOverrunningCreditFailsOnlyThatStream()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("overrun.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::OverrunCredit);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        Agent::ExecRequest req;
+        req.shell = QStringLiteral("yes");
+        std::unique_ptr<Agent::ExecHandle> exec(client.exec(req));
+        exec->setOutputPaused(true);
+        auto r = await(exec->result(), 10000);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::Protocol);
+        QVERIFY2(r.error().message.contains(QLatin1String("credit")), qPrintable(r.error().message));
+        QVERIFY(client.isReady());
+        auto h = await(client.health(), 5000);
+        QVERIFY2(h, h ? "" : qPrintable(h.error().message));
+        QCOMPARE(h->cpus, quint32(3));
+        QVERIFY(fake.received.contains(qMakePair(Protocol::MsgType::Cancel, fake.received.first().second)));
+    }
+
+    // A peer of another protocol version is refused at once, saying so.
+    void otherProtocolVersionIsRefused()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("old.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::OldVersion);
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QElapsedTimer t;
+        t.start();
+        auto r = await(client.connectToAgent(20000));
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::Protocol);
+        QVERIFY2(r.error().message.contains(QLatin1String("rebuild the image")), qPrintable(r.error().message));
+        QVERIFY2(t.elapsed() < 5000, qPrintable(QString::number(t.elapsed())));
     }
 
     void transferDeadlineFailsWithTimeoutAndCancelsInTheGuest()

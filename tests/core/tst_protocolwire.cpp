@@ -57,6 +57,13 @@ private Q_SLOTS:
         QVERIFY(ExecExit::decode(x.encode(), &xd));
         QCOMPARE(xd.signal, 9);
         QVERIFY(xd.timedOut);
+
+        const StreamCredit c{kCreditBatch};
+        StreamCredit cd;
+        QVERIFY(StreamCredit::decode(c.encode(), &cd));
+        QVERIFY(cd == c);
+        QCOMPARE(c.encode().size(), size_t(4));
+        QVERIFY(!StreamCredit::decode("abc", &cd));
     }
 
     void truncatedPayloadsAreRejected()

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <poll.h>
+#include <set>
 #include <spawn.h>
 #include <string>
 #include <sys/socket.h>
@@ -129,7 +130,10 @@ public:
         return sendRaw(encodeFrame(static_cast<std::uint8_t>(type), stream, payload));
     }
 
-    // Next frame of `stream` (or of any stream), frames of other streams stay queued.
+    // Next frame of `stream` (or of any stream), frames of other streams stay
+    // queued. A data frame taken counts as consumed: its bytes go back to
+    // the agent as credit, a kCreditBatch at a time, as the host does,
+    // unless the stream's credit is withheld.
     std::optional<Frame> next(std::optional<std::uint32_t> stream, int timeoutMs = kTimeoutMs)
     {
         const Deadline deadline(timeoutMs);
@@ -138,6 +142,7 @@ public:
                 if (!stream || it->header.stream == *stream) {
                     Frame f = std::move(*it);
                     m_queue.erase(it);
+                    consumed(f);
                     return f;
                 }
             }
@@ -168,6 +173,33 @@ public:
         return true;
     }
 
+    // No credit goes back for the stream until released (then what was
+    // consumed meanwhile goes back at once).
+    void withholdCredit(std::uint32_t stream, bool withhold)
+    {
+        if (withhold) {
+            m_withheld.insert(stream);
+            return;
+        }
+        m_withheld.erase(stream);
+        grant(stream, 0);
+    }
+
+    // Data bytes of the stream that arrived (until the agent is quiet for
+    // quietMs) and wait in the queue.
+    std::size_t queuedData(std::uint32_t stream, int quietMs = 300)
+    {
+        pollfd p{m_fd, POLLIN, 0};
+        while (::poll(&p, 1, quietMs) > 0 && (p.revents & POLLIN) && !m_eof)
+            readAvailable();
+        std::size_t bytes = 0;
+        for (const auto &f : m_queue) {
+            if (f.header.stream == stream && isData(f))
+                bytes += f.payload.size();
+        }
+        return bytes;
+    }
+
     bool hasQueued(std::uint32_t stream) const
     {
         for (const auto &f : m_queue) {
@@ -178,6 +210,28 @@ public:
     }
 
 private:
+    static bool isData(const Frame &f)
+    {
+        const auto type = static_cast<MsgType>(f.header.type);
+        return type == MsgType::ExecStdout || type == MsgType::ExecStderr || type == MsgType::FileData || type == MsgType::StreamData;
+    }
+
+    void consumed(const Frame &f)
+    {
+        if (isData(f))
+            grant(f.header.stream, f.payload.size());
+    }
+
+    void grant(std::uint32_t stream, std::size_t bytes)
+    {
+        std::size_t &unacked = m_unacked[stream];
+        unacked += bytes;
+        if (m_withheld.count(stream) != 0 || unacked == 0 || (bytes != 0 && unacked < kCreditBatch))
+            return;
+        const StreamCredit credit{static_cast<std::uint32_t>(std::exchange(unacked, 0))};
+        send(MsgType::StreamCredit, stream, credit.encode());
+    }
+
     bool waitReadable(const Deadline &deadline)
     {
         pollfd p{m_fd, POLLIN, 0};
@@ -218,6 +272,8 @@ private:
     bool m_eof = false;
     FrameReader m_reader;
     std::deque<Frame> m_queue;
+    std::map<std::uint32_t, std::size_t> m_unacked; // consumed, not yet granted back
+    std::set<std::uint32_t> m_withheld;
 };
 
 // The agent process; stopped (and if need be killed) on destruction.
@@ -518,6 +574,8 @@ private Q_SLOTS:
     void execCancel();
     void concurrentExecs();
     void backpressure();
+    void creditHoldsOneStreamOnly();
+    void malformedCredit();
     void putGetLarge();
     void putWrongSize();
     void putFlags();
@@ -575,6 +633,7 @@ void TestGuestAgent::handshake()
     const auto err = expectError(*agent.conn, 0);
     QVERIFY(err);
     QCOMPARE(err->code, ErrorCode::Protocol);
+    QVERIFY2(err->message.rfind(std::string(kVersionRefusal), 0) == 0, err->message.c_str()); // how the host recognises it
 }
 
 void TestGuestAgent::requestBeforeHello()
@@ -811,6 +870,60 @@ void TestGuestAgent::backpressure()
     QVERIFY(o.exited);
     QCOMPARE(o.exit.exitCode, 0);
     QCOMPARE(o.out.size(), kTotal);
+}
+
+// A stream whose credit the host withholds gets exactly its window and
+// stops (the agent stops reading that pipe); another exec, a stat, a put
+// and a get on the same session go on. Credit back, the rest comes.
+void TestGuestAgent::creditHoldsOneStreamOnly()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    constexpr std::size_t kTotal = 8u << 20;
+    c.withholdCredit(1, true);
+    QVERIFY(c.send(MsgType::ExecStart, 1, shellCommand("head -c " + std::to_string(kTotal) + " /dev/zero").encode()));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::string path = tempPath(dir, "side.txt");
+    FilePut put;
+    put.path = path;
+    put.size = 5;
+    QVERIFY(putFile(c, 2, put, "side\n").done);
+    const auto other = runExec(c, 3, shellCommand("echo other"));
+    QVERIFY(other.exited);
+    QCOMPARE(other.out, std::string("other\n"));
+    QVERIFY(c.send(MsgType::Stat, 4, PathRequest{path}.encode()));
+    const auto stat = c.next(4);
+    QVERIFY(stat && stat->header.type == static_cast<std::uint8_t>(MsgType::StatResult));
+    const auto got = getFile(c, 5, path);
+    QVERIFY(got.complete);
+    QCOMPARE(got.data, std::string("side\n"));
+
+    ::usleep(500000);
+    QCOMPARE(c.queuedData(1), std::size_t(kStreamWindow)); // the window, not a byte more
+    c.withholdCredit(1, false);
+    const auto held = collectExec(c, 1, 60000);
+    QVERIFY(held.exited);
+    QCOMPARE(held.out.size(), kTotal);
+}
+
+// A StreamCredit the agent cannot decode fails that stream, nothing else.
+void TestGuestAgent::malformedCredit()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    QVERIFY(c.send(MsgType::ExecStart, 1, shellCommand("sleep 30").encode()));
+    QVERIFY(c.nextSkipping(1, MsgType::Announce)); // ExecStarted
+    QVERIFY(c.send(MsgType::StreamCredit, 1, "x"));
+    const auto err = expectError(c, 1);
+    QVERIFY(err);
+    QCOMPARE(err->code, ErrorCode::Protocol);
+    const auto echo = runExec(c, 2, shellCommand("echo still"));
+    QCOMPARE(echo.out, std::string("still\n"));
 }
 
 void TestGuestAgent::putGetLarge()

@@ -11,8 +11,9 @@
 //                  Hostile::kOverfeedDeclared bytes, then sends kOverfeedFactor times
 //                  as much data and a FileEnd; silent otherwise
 //   endless-exec   answers ExecStart with ExecStarted, then streams stdout
-//                  on every exec stream for ever, ignoring Cancel; never
-//                  sends ExecExit
+//                  on every exec stream for ever (as fast as the host's
+//                  credit allows: an overrun would only fail the stream
+//                  early), ignoring Cancel; never sends ExecExit
 //
 // Every line it prints starts "hostile-agent: <mode>:" and goes to stderr,
 // which busybox init points at the serial console; tst_hostileguest waits
@@ -23,14 +24,15 @@
 #include "protocol/framereader.h"
 #include "protocol/messages.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <map>
 #include <poll.h>
-#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -166,7 +168,7 @@ public:
         return true;
     }
 
-    // One chunk of stdout on every exec stream.
+    // One chunk of stdout on every exec stream that has credit left.
     bool streamOutput()
     {
         static const std::string yes = [] {
@@ -175,14 +177,25 @@ public:
                 s += "y\n";
             return s;
         }();
-        for (std::uint32_t stream : m_execs) {
-            if (!send(m_fd, MsgType::ExecStdout, stream, yes))
+        for (auto &[stream, credit] : m_execs) {
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(credit, yes.size()));
+            if (n == 0)
+                continue;
+            credit -= n;
+            if (!send(m_fd, MsgType::ExecStdout, stream, yes.substr(0, n)))
                 return false;
         }
         return true;
     }
 
-    bool streaming() const { return !m_execs.empty(); }
+    bool streaming() const
+    {
+        for (const auto &[stream, credit] : m_execs) {
+            if (credit > 0)
+                return true;
+        }
+        return false;
+    }
     // Hellos answered since the last call.
     int takeHellos() { return std::exchange(m_hellos, 0); }
 
@@ -198,8 +211,12 @@ private:
             Protocol::ExecStarted started;
             started.pid = 4242;
             send(m_fd, MsgType::ExecStarted, frame.header.stream, started.encode());
-            m_execs.insert(frame.header.stream);
+            m_execs[frame.header.stream] = Protocol::kStreamWindow;
         }
+        Protocol::StreamCredit credit;
+        const auto exec = m_execs.find(frame.header.stream);
+        if (type == MsgType::StreamCredit && exec != m_execs.end() && Protocol::StreamCredit::decode(frame.payload, &credit))
+            exec->second += credit.bytes;
         // Anything else (Cancel included) is never answered.
     }
 
@@ -234,7 +251,7 @@ private:
 
     int m_fd;
     Protocol::FrameReader m_reader;
-    std::set<std::uint32_t> m_execs;
+    std::map<std::uint32_t, std::uint64_t> m_execs; // exec stream -> credit left
     int m_hellos = 0;
 };
 
