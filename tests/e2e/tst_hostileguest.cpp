@@ -31,6 +31,8 @@
 #include <QTcpSocket>
 #include <QTemporaryDir>
 
+#include <memory>
+
 using namespace E2e;
 
 namespace {
@@ -341,11 +343,13 @@ void TestHostileGuest::silentAgent()
     const QString problem = hostileVictim(vm, QStringLiteral("silent"));
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
 
-    QElapsedTimer clock;
-    clock.start();
-    QHash<QNetworkReply *, qint64> finishedAt;
+    // Shared with the replies' slots: a reply may finish after a failed
+    // check has left this function (while cleanup() waits).
+    const auto clock = std::make_shared<QElapsedTimer>();
+    clock->start();
+    const auto finishedAt = std::make_shared<QHash<QNetworkReply *, qint64>>();
     const auto timed = [&](QNetworkReply *reply) {
-        connect(reply, &QNetworkReply::finished, this, [&finishedAt, &clock, reply] { finishedAt[reply] = clock.elapsed(); });
+        connect(reply, &QNetworkReply::finished, this, [finishedAt, clock, reply] { (*finishedAt)[reply] = clock->elapsed(); });
         return reply;
     };
     QNetworkRequest execReq = request(vmPath(vm, QStringLiteral("exec")));
@@ -359,7 +363,7 @@ void TestHostileGuest::silentAgent()
 
     const int requestBoundMs = Agent::StreamLimits::kRequestDeadlineMs + kSlackMs;
     waitAll({exec, list}, requestBoundMs);
-    QVERIFY2(exec->isFinished() && finishedAt.value(exec) < kExecDeadlineMs + kSlackMs, qPrintable(QString::number(finishedAt.value(exec, -1))));
+    QVERIFY2(exec->isFinished() && finishedAt->value(exec) < kExecDeadlineMs + kSlackMs, qPrintable(QString::number(finishedAt->value(exec, -1))));
     const QByteArray execBody = exec->readAll();
     QCOMPARE(statusOf(exec), 504);
     QCOMPARE(errorCodeOf(execBody), QStringLiteral("timeout"));
@@ -371,12 +375,12 @@ void TestHostileGuest::silentAgent()
     QCOMPARE(statResult.error().code, Core::ErrorCode::Timeout);
 
     // A download's deadline is the idle one: no byte for kTransferIdleMs.
-    waitAll({get}, qMax(0, Agent::StreamLimits::kTransferIdleMs + kSlackMs - int(clock.elapsed())));
+    waitAll({get}, qMax(0, Agent::StreamLimits::kTransferIdleMs + kSlackMs - int(clock->elapsed())));
     const bool getEnded = get->isFinished();
     if (!getEnded)
         get->abort();
-    qInfo("silent download: %s after %lld ms: %s", getEnded ? "ended" : "still waiting", finishedAt.value(get, clock.elapsed()), get->readAll().constData());
-    QVERIFY2(getEnded && finishedAt.value(get) < Agent::StreamLimits::kTransferIdleMs + kSlackMs && statusOf(get) == 504,
+    qInfo("silent download: %s after %lld ms: %s", getEnded ? "ended" : "still waiting", finishedAt->value(get, clock->elapsed()), get->readAll().constData());
+    QVERIFY2(getEnded && finishedAt->value(get) < Agent::StreamLimits::kTransferIdleMs + kSlackMs && statusOf(get) == 504,
              qPrintable(QStringLiteral("the download %1").arg(getEnded ? QString::number(statusOf(get)) : QStringLiteral("is still waiting"))));
     for (QNetworkReply *r : {exec, list, get})
         r->deleteLater();
