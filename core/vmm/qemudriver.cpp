@@ -18,6 +18,7 @@
 #include <QSaveFile>
 
 #include <optional>
+#include <sys/stat.h>
 
 namespace Vmm {
 
@@ -167,14 +168,26 @@ void decideAccel(const KvmStatus &kvm, const QString &binary, const QString &acc
 
 } // namespace
 
-Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath)
+KvmStatus kvmStatusFor(const KvmStatus &kvm, const std::optional<VmmCredentials> &vmmUser, const QString &device)
+{
+    if (!kvm.usable || !vmmUser)
+        return kvm;
+    struct stat st { };
+    if (::stat(QFile::encodeName(device).constData(), &st) == 0 && mayReadWrite(*vmmUser, st.st_uid, st.st_gid, st.st_mode))
+        return kvm;
+    return KvmStatus{false,
+                     QStringLiteral("the VMM user %1 may not open %2 (add it to the group that owns it: usermod -a -G kvm %1)").arg(vmmUser->user, device)};
+}
+
+Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath,
+                                                      const std::optional<VmmCredentials> &vmmUser)
 {
     if (accel == QLatin1String("tcg"))
         return Core::readyFuture<QemuCommandLine::Accel>(QemuCommandLine::Accel::Tcg);
     // The vCPU probe forks and waits (up to kKvmProbeTimeoutMs on a broken
     // host): off this thread, which may be the GUI's.
     Core::Promise<QemuCommandLine::Accel> promise;
-    Core::runInThread<KvmStatus>([]() { return Core::Expected<KvmStatus>(kvmStatus()); })
+    Core::runInThread<KvmStatus>([vmmUser]() { return Core::Expected<KvmStatus>(kvmStatusFor(kvmStatus(), vmmUser)); })
         .then([binary, accel, kernelPath, promise](const Core::Expected<KvmStatus> &kvm) {
             decideAccel(*kvm, binary, accel, kernelPath, promise); // runInThread resolves on the main thread
         })

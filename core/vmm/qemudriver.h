@@ -2,7 +2,9 @@
 
 #include "core/async.h"
 #include "core/vmm/kvmbootprobe.h"
+#include "core/vmm/kvmprobe.h"
 #include "core/vmm/qemucommandline.h"
+#include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmmdriver.h"
 
 namespace Vmm {
@@ -31,7 +33,12 @@ private:
 // kept per host boot, QEMU binary and kernel in kvmProbeDir() (per-boot state:
 // the runtime directory), so the boot probe runs once; VMs that start while it
 // runs share it. The probe belongs to the application, not to the caller.
-Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath);
+// With `vmmUser`, KVM counts only if that user may open /dev/kvm (e.g. in
+// the kvm group): the probes run as this process.
+Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath,
+                                                      const std::optional<VmmCredentials> &vmmUser = std::nullopt);
+// KVM as usable by `vmmUser`: `kvm`, unless that user may not open `device`.
+KvmStatus kvmStatusFor(const KvmStatus &kvm, const std::optional<VmmCredentials> &vmmUser, const QString &device = QStringLiteral("/dev/kvm"));
 
 // The boot probe's verdict for this QEMU and kernel: read from `verdictFile`
 // when it holds one, else probed (one probe for all who ask meanwhile) and
