@@ -40,6 +40,15 @@ Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, con
 // KVM as usable by `vmmUser`: `kvm`, unless that user may not open `device`.
 KvmStatus kvmStatusFor(const KvmStatus &kvm, const std::optional<VmmCredentials> &vmmUser, const QString &device = QStringLiteral("/dev/kvm"));
 
+// When this host's KVM is usable but the VMM user may not open /dev/kvm,
+// QEMU uses TCG without a boot probe; that decision is kept as a verdict too
+// ("tcg: <why>", in kvmVmmUserVerdictPath()), so a person sees why KVM was
+// not used. It is not read back: the check is one stat and must follow a
+// usermod or chmod at once, not at the next host boot. Removed once the
+// user may open it.
+void keepKvmVmmUserVerdict(const KvmStatus &host, const KvmStatus &forVmm);
+QString kvmVmmUserVerdictPath();
+
 // The boot probe's verdict for this QEMU and kernel: read from `verdictFile`
 // when it holds one, else probed (one probe for all who ask meanwhile) and
 // written there. Resolved with Cancelled only when the probe is abandoned

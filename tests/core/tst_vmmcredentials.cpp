@@ -140,6 +140,33 @@ private Q_SLOTS:
         QVERIFY(Vmm::kvmStatusFor(usable, someUser(), device).usable);
     }
 
+    // TCG because the VMM user may not open /dev/kvm: kept as a verdict a
+    // person can read (a first run leaves one, as the boot probe does), and
+    // gone once the user may open it.
+    void theVmmUsersKvmDecisionIsKept()
+    {
+        QTemporaryDir dir;
+        qputenv("MVS_RUNTIME_DIR", dir.filePath(QStringLiteral("run")).toUtf8());
+        const QString verdict = Vmm::kvmVmmUserVerdictPath();
+        QCOMPARE(verdict, dir.filePath(QStringLiteral("run/probes/kvm-vmm-user")));
+        const Vmm::KvmStatus usable{true, QString()};
+        const Vmm::KvmStatus denied{false, QStringLiteral("the VMM user vmmtest may not open /dev/kvm")};
+        Vmm::keepKvmVmmUserVerdict(usable, usable);
+        QVERIFY(!QFile::exists(verdict));
+        Vmm::keepKvmVmmUserVerdict(usable, denied);
+        QFile f(verdict);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), QByteArray("tcg: the VMM user vmmtest may not open /dev/kvm\n"));
+        f.close();
+        Vmm::keepKvmVmmUserVerdict(usable, usable);
+        QVERIFY(!QFile::exists(verdict));
+        // No KVM on the host at all: not the VMM user's doing, nothing kept.
+        const Vmm::KvmStatus none{false, QStringLiteral("/dev/kvm does not exist")};
+        Vmm::keepKvmVmmUserVerdict(none, none);
+        QVERIFY(!QFile::exists(verdict));
+        qunsetenv("MVS_RUNTIME_DIR");
+    }
+
     void qcow2BackingIsReadFromTheHeader()
     {
         auto b = Vmm::parseQcow2Backing(qcow2Head("/cache/images/rootfs-1/root.img", "raw"), QStringLiteral("/data"));
