@@ -42,6 +42,23 @@ install_deps() {
     if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
         as_root apt-get update -q
     fi
+    ensure_vmm_user
+}
+
+# A service running as root starts its VMMs (QEMU, cloud-hypervisor) as this
+# unprivileged system user (core/vmm/vmmcredentials.h); it owns no files: the
+# service passes the VMM what it needs as open descriptors. In the kvm group
+# (where there is one) so that it may use /dev/kvm.
+VMM_USER=microvm-sandbox-vmm
+ensure_vmm_user() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    if ! getent passwd "$VMM_USER" >/dev/null; then
+        echo "== creating the system user $VMM_USER (runs the VMMs of a service started as root)"
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$VMM_USER"
+    fi
+    if getent group kvm >/dev/null && ! id -nG "$VMM_USER" | grep -qw kvm; then
+        usermod -a -G kvm "$VMM_USER"
+    fi
 }
 
 build() {

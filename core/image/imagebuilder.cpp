@@ -566,8 +566,12 @@ Core::Result ImageBuild::writeConfiguration(CpioWriter &cpio)
 Core::Result ImageBuild::copyKernel()
 {
     m_report(QStringLiteral("Publishing image %1").arg(m_key), at(90));
-    if (!QFile::copy(m_kernelFile, m_work->filePath(QStringLiteral("vmlinuz"))))
+    const QString kernel = m_work->filePath(QStringLiteral("vmlinuz"));
+    if (!QFile::copy(m_kernelFile, kernel))
         return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot copy the kernel into %1").arg(m_work->path()));
+    // World-readable whatever the package's mode: a root service's QEMU runs
+    // as the VMM user and reads it through /proc/self/fd (Vmm::openQemuFds).
+    QFile::setPermissions(kernel, QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
     return {};
 }
 

@@ -4,6 +4,7 @@
 #include "core/paths.h"
 #include "core/vmm/chapiclient.h"
 #include "core/vmm/chvmconfig.h"
+#include "core/vmm/vmmfiles.h"
 #include "core/vmm/vmmprocess.h"
 
 #include <QDir>
@@ -27,31 +28,6 @@ namespace {
 const QString kVmCreated = QStringLiteral("Created");
 const QString kVmRunning = QStringLiteral("Running");
 const QString kVmPaused = QStringLiteral("Paused");
-
-// A listening Unix stream socket at `path`, close-on-exec (VmmProcess clears
-// the flag in the child only). Only the owner may connect.
-Core::Expected<int> listenOnUnixSocket(const QString &path, int backlog)
-{
-    const QByteArray native = QFile::encodeName(path);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (native.size() >= qsizetype(sizeof(addr.sun_path)))
-        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("socket path %1 is too long").arg(path));
-    std::memcpy(addr.sun_path, native.constData(), size_t(native.size()));
-
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create a Unix socket: %1").arg(qt_error_string(errno)));
-    if (::bind(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) != 0 || ::chmod(native.constData(), S_IRUSR | S_IWUSR) != 0
-        || ::listen(fd, backlog) != 0) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(native.constData());
-        return Core::Error(err == EACCES ? Core::ErrorCode::PermissionDenied : Core::ErrorCode::Io,
-                           QStringLiteral("cannot listen on %1: %2").arg(path, qt_error_string(err)));
-    }
-    return fd;
-}
 
 QString exitDescription(int exitCode, bool crashed)
 {

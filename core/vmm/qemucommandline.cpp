@@ -68,9 +68,64 @@ QString kernelCmdline(const VmSpec &spec)
     return cmdline;
 }
 
-// One option and its value per line, as QEMU documents them.
+QList<int> PassedFds::all() const
+{
+    QList<int> fds{kernel, initramfs, qmpSocket, agentSocket, consoleSocket};
+    fds += extraPortSockets;
+    for (const Disk &d : disks)
+        fds << d.file << d.backing;
+    fds.removeAll(-1);
+    return fds;
+}
+
+namespace {
+
+QString procFd(int fd)
+{
+    return QStringLiteral("/proc/self/fd/%1").arg(fd);
+}
+
+// A listening chardev socket: at `path`, or on a descriptor bound for QEMU.
+QString socketChardev(const QString &id, const QString &path, int fd)
+{
+    const QString where = fd >= 0 ? QStringLiteral("fd=%1").arg(fd) : QStringLiteral("path=%1").arg(path);
+    return QStringLiteral("socket,id=%1,%2,server=on,wait=off").arg(id, where);
+}
+
+int fdAt(const std::optional<PassedFds> &fds, int PassedFds::*member)
+{
+    return fds ? (*fds).*member : -1;
+}
+
 // clang-format off
-QStringList build(const VmSpec &spec, Accel accel, Boot boot)
+// A disk by path, or its descriptor in fd set 2i+1 (and a qcow2's base in
+// 2i+2, as a read-only node of its own).
+QStringList diskArgs(const DiskSpec &d, int i, const std::optional<PassedFds> &fds)
+{
+    const QString ro = d.readOnly ? QStringLiteral(",read-only=on") : QString();
+    const PassedFds::Disk passed = fds ? fds->disks.value(i) : PassedFds::Disk{};
+    QStringList a;
+    QString file = d.path, backing;
+    if (fds) {
+        a << QStringLiteral("-add-fd") << QStringLiteral("fd=%1,set=%2").arg(passed.file).arg(2 * i + 1);
+        file = QStringLiteral("/dev/fdset/%1").arg(2 * i + 1);
+    }
+    if (fds && passed.backing >= 0) {
+        a << QStringLiteral("-add-fd") << QStringLiteral("fd=%1,set=%2").arg(passed.backing).arg(2 * i + 2)
+          << QStringLiteral("-blockdev") << QStringLiteral("driver=file,node-name=base%1-file,filename=/dev/fdset/%2,read-only=on").arg(i).arg(2 * i + 2)
+          << QStringLiteral("-blockdev") << QStringLiteral("driver=%1,node-name=base%2,file=base%2-file,read-only=on").arg(passed.backingFormat).arg(i);
+        backing = QStringLiteral(",backing=base%1").arg(i);
+    }
+    a << QStringLiteral("-blockdev") << QStringLiteral("driver=file,node-name=file%1,filename=%2%3").arg(i).arg(file, ro)
+      << QStringLiteral("-blockdev") << QStringLiteral("driver=%1,node-name=disk%2,file=file%2%3%4").arg(d.format).arg(i).arg(backing, ro)
+      << QStringLiteral("-device") << QStringLiteral("virtio-blk-pci,drive=disk%1").arg(i);
+    return a;
+}
+
+} // namespace
+
+// One option and its value per line, as QEMU documents them.
+QStringList build(const VmSpec &spec, Accel accel, Boot boot, const std::optional<PassedFds> &fds)
 {
     const QString machine = spec.machine.isEmpty() ? QString::fromLatin1(kDefaultMachine) : spec.machine;
     QStringList a;
@@ -84,9 +139,9 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot)
       << QStringLiteral("-vga") << QStringLiteral("none")
       << QStringLiteral("-no-reboot")
       << QStringLiteral("-sandbox") << QStringLiteral("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
-      << QStringLiteral("-kernel") << spec.kernelPath;
+      << QStringLiteral("-kernel") << (fds ? procFd(fds->kernel) : spec.kernelPath);
     if (!spec.initramfsPath.isEmpty())
-        a << QStringLiteral("-initrd") << spec.initramfsPath;
+        a << QStringLiteral("-initrd") << (fds ? procFd(fds->initramfs) : spec.initramfsPath);
     a << QStringLiteral("-append") << kernelCmdline(spec);
 
     // Serial console (ttyS0) on a socket this process reads (ConsoleLog),
@@ -94,21 +149,21 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot)
     if (spec.consoleLogPath.isEmpty())
         a << QStringLiteral("-serial") << QStringLiteral("null");
     else
-        a << QStringLiteral("-chardev") << QStringLiteral("socket,id=serial0,path=%1,server=on,wait=off").arg(consoleSocketPath(spec))
+        a << QStringLiteral("-chardev") << socketChardev(QStringLiteral("serial0"), consoleSocketPath(spec), fdAt(fds, &PassedFds::consoleSocket))
           << QStringLiteral("-serial") << QStringLiteral("chardev:serial0");
 
     // Control: QMP on a Unix socket the instance connects to.
-    a << QStringLiteral("-chardev") << QStringLiteral("socket,id=qmp0,path=%1,server=on,wait=off").arg(qmpSocketPath(spec))
+    a << QStringLiteral("-chardev") << socketChardev(QStringLiteral("qmp0"), qmpSocketPath(spec), fdAt(fds, &PassedFds::qmpSocket))
       << QStringLiteral("-mon") << QStringLiteral("chardev=qmp0,mode=control");
 
     // Guest agent: one named virtio-serial port.
     a << QStringLiteral("-device") << QStringLiteral("virtio-serial-pci,id=vser0")
-      << QStringLiteral("-chardev") << QStringLiteral("socket,id=agent0,path=%1,server=on,wait=off").arg(agentSocketPath(spec))
+      << QStringLiteral("-chardev") << socketChardev(QStringLiteral("agent0"), agentSocketPath(spec), fdAt(fds, &PassedFds::agentSocket))
       << QStringLiteral("-device") << QStringLiteral("virtserialport,bus=vser0.0,nr=1,chardev=agent0,name=%1").arg(spec.agentPortName);
 
     for (int i = 0; i < spec.extraSerialPorts.size(); ++i) {
         const QString &port = spec.extraSerialPorts.at(i);
-        a << QStringLiteral("-chardev") << QStringLiteral("socket,id=port%1,path=%2,server=on,wait=off").arg(i).arg(extraPortSocketPath(spec, port))
+        a << QStringLiteral("-chardev") << socketChardev(QStringLiteral("port%1").arg(i), extraPortSocketPath(spec, port), fds ? fds->extraPortSockets.value(i, -1) : -1)
           << QStringLiteral("-device") << QStringLiteral("virtserialport,bus=vser0.0,nr=%1,chardev=port%2,name=%3").arg(i + 2).arg(i).arg(port);
     }
 
@@ -116,14 +171,8 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot)
     a << QStringLiteral("-object") << QStringLiteral("rng-random,id=rng0,filename=/dev/urandom")
       << QStringLiteral("-device") << QStringLiteral("virtio-rng-pci,rng=rng0");
 
-    for (int i = 0; i < spec.disks.size(); ++i) {
-        const DiskSpec &d = spec.disks.at(i);
-        a << QStringLiteral("-blockdev")
-          << QStringLiteral("driver=file,node-name=file%1,filename=%2%3").arg(i).arg(d.path, d.readOnly ? QStringLiteral(",read-only=on") : QString())
-          << QStringLiteral("-blockdev")
-          << QStringLiteral("driver=%1,node-name=disk%2,file=file%2%3").arg(d.format).arg(i).arg(d.readOnly ? QStringLiteral(",read-only=on") : QString())
-          << QStringLiteral("-device") << QStringLiteral("virtio-blk-pci,drive=disk%1").arg(i);
-    }
+    for (int i = 0; i < spec.disks.size(); ++i)
+        a << diskArgs(spec.disks.at(i), i, fds);
     if (boot == Boot::Incoming)
         a << QStringLiteral("-incoming") << QStringLiteral("defer");
     return a;

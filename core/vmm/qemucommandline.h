@@ -5,6 +5,8 @@
 
 #include <QStringList>
 
+#include <optional>
+
 namespace Vmm {
 
 // Pure functions that turn a VmSpec into QEMU's command line. No I/O: golden
@@ -29,9 +31,35 @@ QString extraPortSocketPath(const VmSpec &spec, const QString &portName);
 // boots; microvm without ACPI needs virtio-mmio command-line devices).
 inline constexpr const char *kDefaultMachine = "q35";
 
+// Descriptors this process opened for a QEMU that runs as another user
+// (VmmCredentials) and cannot open our files by path: QEMU inherits them.
+// The sockets are bound here and handed over (chardev fd=); the kernel and
+// initramfs are read through /proc/self/fd/N (QEMU's loader opens a path);
+// disks go into fd sets (-add-fd, /dev/fdset/N), and a qcow2's backing file
+// is a node of its own (backing=), so QEMU never opens the path recorded in
+// the overlay.
+struct PassedFds {
+    struct Disk {
+        int file = -1;
+        int backing = -1; // a qcow2 overlay's base, -1 for none
+        QString backingFormat = QStringLiteral("raw");
+    };
+    int kernel = -1;
+    int initramfs = -1; // -1 when the spec has none
+    int qmpSocket = -1;
+    int agentSocket = -1;
+    int consoleSocket = -1; // -1 when the spec has no console log
+    QList<int> extraPortSockets; // as spec.extraSerialPorts
+    QList<Disk> disks; // as spec.disks
+
+    // Every descriptor above, for VmmProcess::setInheritedFds.
+    QList<int> all() const;
+};
+
 Core::Result validate(const VmSpec &spec);
-// Everything after the program name.
-QStringList build(const VmSpec &spec, Accel accel, Boot boot = Boot::Fresh);
+// Everything after the program name. With `fds`, QEMU opens nothing of the
+// spec's by path.
+QStringList build(const VmSpec &spec, Accel accel, Boot boot = Boot::Fresh, const std::optional<PassedFds> &fds = std::nullopt);
 // The guest kernel command line: the spec's, plus the console and the
 // reboot/panic settings that make a guest poweroff or panic end QEMU.
 QString kernelCmdline(const VmSpec &spec);

@@ -18,6 +18,7 @@
 #include <QSaveFile>
 
 #include <optional>
+#include <sys/stat.h>
 
 namespace Vmm {
 
@@ -165,18 +166,55 @@ void decideAccel(const KvmStatus &kvm, const QString &binary, const QString &acc
         .onCanceled([promise]() { promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the KVM boot probe was abandoned")); });
 }
 
+// KVM for this host and as the VMM user may use it.
+struct KvmCheck {
+    KvmStatus host;
+    KvmStatus forVmm;
+};
+
 } // namespace
 
-Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath)
+QString kvmVmmUserVerdictPath()
+{
+    return kvmProbeDir() + QStringLiteral("/kvm-vmm-user");
+}
+
+void keepKvmVmmUserVerdict(const KvmStatus &host, const KvmStatus &forVmm)
+{
+    const QString path = kvmVmmUserVerdictPath();
+    if (host.usable && !forVmm.usable)
+        writeVerdict(path, KvmBootProbe::Verdict{false, forVmm.reason});
+    else if (QFile::exists(path) && Core::Paths::ensureRuntimeDir())
+        QFile::remove(path); // the VMM user may open it now: nothing left to explain
+}
+
+KvmStatus kvmStatusFor(const KvmStatus &kvm, const std::optional<VmmCredentials> &vmmUser, const QString &device)
+{
+    if (!kvm.usable || !vmmUser)
+        return kvm;
+    struct stat st { };
+    if (::stat(QFile::encodeName(device).constData(), &st) == 0 && mayReadWrite(*vmmUser, st.st_uid, st.st_gid, st.st_mode))
+        return kvm;
+    return KvmStatus{false,
+                     QStringLiteral("the VMM user %1 may not open %2 (add it to the group that owns it: usermod -a -G kvm %1)").arg(vmmUser->user, device)};
+}
+
+Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath,
+                                                      const std::optional<VmmCredentials> &vmmUser)
 {
     if (accel == QLatin1String("tcg"))
         return Core::readyFuture<QemuCommandLine::Accel>(QemuCommandLine::Accel::Tcg);
     // The vCPU probe forks and waits (up to kKvmProbeTimeoutMs on a broken
     // host): off this thread, which may be the GUI's.
     Core::Promise<QemuCommandLine::Accel> promise;
-    Core::runInThread<KvmStatus>([]() { return Core::Expected<KvmStatus>(kvmStatus()); })
-        .then([binary, accel, kernelPath, promise](const Core::Expected<KvmStatus> &kvm) {
-            decideAccel(*kvm, binary, accel, kernelPath, promise); // runInThread resolves on the main thread
+    Core::runInThread<KvmCheck>([vmmUser]() {
+        const KvmStatus host = kvmStatus();
+        return Core::Expected<KvmCheck>(KvmCheck{host, kvmStatusFor(host, vmmUser)});
+    })
+        .then([binary, accel, kernelPath, promise](const Core::Expected<KvmCheck> &kvm) {
+            // runInThread resolves on the main thread
+            keepKvmVmmUserVerdict(kvm->host, kvm->forVmm);
+            decideAccel(kvm->forVmm, binary, accel, kernelPath, promise);
         })
         .onCanceled([promise]() { promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("the KVM probe was abandoned")); });
     return promise.future();

@@ -2,7 +2,9 @@
 
 #include "core/async.h"
 #include "core/vmm/kvmbootprobe.h"
+#include "core/vmm/kvmprobe.h"
 #include "core/vmm/qemucommandline.h"
+#include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmmdriver.h"
 
 namespace Vmm {
@@ -31,7 +33,21 @@ private:
 // kept per host boot, QEMU binary and kernel in kvmProbeDir() (per-boot state:
 // the runtime directory), so the boot probe runs once; VMs that start while it
 // runs share it. The probe belongs to the application, not to the caller.
-Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath);
+// With `vmmUser`, KVM counts only if that user may open /dev/kvm (e.g. in
+// the kvm group): the probes run as this process.
+Core::Future<QemuCommandLine::Accel> resolveQemuAccel(const QString &binary, const QString &accel, const QString &kernelPath,
+                                                      const std::optional<VmmCredentials> &vmmUser = std::nullopt);
+// KVM as usable by `vmmUser`: `kvm`, unless that user may not open `device`.
+KvmStatus kvmStatusFor(const KvmStatus &kvm, const std::optional<VmmCredentials> &vmmUser, const QString &device = QStringLiteral("/dev/kvm"));
+
+// When this host's KVM is usable but the VMM user may not open /dev/kvm,
+// QEMU uses TCG without a boot probe; that decision is kept as a verdict too
+// ("tcg: <why>", in kvmVmmUserVerdictPath()), so a person sees why KVM was
+// not used. It is not read back: the check is one stat and must follow a
+// usermod or chmod at once, not at the next host boot. Removed once the
+// user may open it.
+void keepKvmVmmUserVerdict(const KvmStatus &host, const KvmStatus &forVmm);
+QString kvmVmmUserVerdictPath();
 
 // The boot probe's verdict for this QEMU and kernel: read from `verdictFile`
 // when it holds one, else probed (one probe for all who ask meanwhile) and

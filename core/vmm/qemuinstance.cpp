@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "core/vmm/qemudriver.h"
 #include "core/vmm/qmpclient.h"
+#include "core/vmm/vmmfiles.h"
 #include "core/vmm/vmmprocess.h"
 
 #include <QDateTime>
@@ -40,7 +41,7 @@ qint64 QemuInstance::pid() const
 QStringList QemuInstance::commandLine() const
 {
     return QStringList{m_binary}
-    + QemuCommandLine::build(m_spec, m_accel, m_incomingFile.isEmpty() ? QemuCommandLine::Boot::Fresh : QemuCommandLine::Boot::Incoming);
+    + QemuCommandLine::build(m_spec, m_accel, m_incomingFile.isEmpty() ? QemuCommandLine::Boot::Fresh : QemuCommandLine::Boot::Incoming, m_passedFds);
 }
 
 AgentEndpoint QemuInstance::agentEndpoint() const
@@ -65,11 +66,15 @@ Core::Future<void> QemuInstance::start()
     if (!QDir(m_spec.runtimeDir).exists())
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
+    auto credentials = vmmCredentials();
+    if (!credentials)
+        return Core::readyFuture<void>(credentials.error());
+    m_credentials = *credentials;
     removeSockets(); // stale sockets from a crashed run would make QEMU fail to bind
 
     setState(State::Starting);
     m_startPromise = Core::Promise<void>();
-    resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath).then(this, [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
+    resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath, m_credentials).then(this, [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
         if (m_state != State::Starting)
             return; // killed meanwhile
         if (!accel) {
@@ -83,16 +88,36 @@ Core::Future<void> QemuInstance::start()
     return m_startPromise.future();
 }
 
+// A QEMU that runs as another user gets everything it needs as
+// descriptors: this process's copies are closed once it has started.
 void QemuInstance::spawn()
 {
+    HeldFds held;
+    m_passedFds.reset();
+    if (m_credentials) {
+        auto fds = openQemuFds(m_spec, *m_credentials, held);
+        if (!fds) {
+            setState(State::Failed);
+            removeSockets();
+            m_startPromise.resolve(fds.error());
+            return;
+        }
+        m_passedFds = *fds;
+    }
     const QStringList args = commandLine().mid(1);
-    Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), m_binary.toStdString(), args.join(QLatin1Char(' ')).toStdString());
+    Core::Log::vmm()->info("{}: starting {}{} {}", m_spec.name.toStdString(), m_binary.toStdString(),
+                           m_credentials ? " as " + m_credentials->user.toStdString() : std::string(), args.join(QLatin1Char(' ')).toStdString());
 
     m_process = new VmmProcess(m_binary, args, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
     m_process->setPersistent(m_spec.persistent);
+    m_process->setCredentials(m_credentials);
+    if (m_passedFds)
+        m_process->setInheritedFds(m_passedFds->all());
     connect(m_process, &VmmProcess::finished, this, &QemuInstance::onProcessFinished);
     const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + kQmpSocketTimeoutMs;
-    m_process->start().then(this, [this, deadline](const Core::Result &r) {
+    auto started = m_process->start(); // forks and execs now: QEMU has its copies
+    held.closeAll();
+    started.then(this, [this, deadline](const Core::Result &r) {
         if (!r) {
             setState(State::Failed);
             m_startPromise.resolve(r.error());

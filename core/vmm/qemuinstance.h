@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/vmm/qemucommandline.h"
+#include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmminstance.h"
 
 namespace Vmm {
@@ -88,6 +89,10 @@ private:
     bool m_saving = false; // a migration to a state file is under way
     bool m_adopting = false; // adopt(): a paused VM is fine too
     bool m_detached = false; // detach(): the VMM and its sockets are not ours any more
+    // The user QEMU runs as (a root service's VMM user), and what it was
+    // handed instead of paths (QemuCommandLine::PassedFds).
+    std::optional<VmmCredentials> m_credentials;
+    std::optional<QemuCommandLine::PassedFds> m_passedFds;
 };
 
 } // namespace Vmm

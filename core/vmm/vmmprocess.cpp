@@ -12,12 +12,172 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace Vmm {
+
+namespace {
+
+// Credentials in the form the child uses between fork and exec, where only
+// async-signal-safe calls are allowed (no allocation).
+struct ChildCredentials {
+    bool drop = false;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
+ChildCredentials childCredentials(const std::optional<VmmCredentials> &credentials)
+{
+    ChildCredentials c;
+    if (!credentials)
+        return c;
+    c.drop = true;
+    c.uid = credentials->uid;
+    c.gid = credentials->gid;
+    c.groups.assign(credentials->groups.cbegin(), credentials->groups.cend());
+    return c;
+}
+
+// In the child: groups first, then the gid, then the uid (after which none
+// of the others may be changed). Checked: a uid that did not change is a
+// failure, never a VMM left running as root.
+bool dropCredentials(const ChildCredentials &c)
+{
+    if (!c.drop)
+        return true;
+    if (::setgroups(c.groups.size(), c.groups.data()) != 0 || ::setresgid(c.gid, c.gid, c.gid) != 0 || ::setresuid(c.uid, c.uid, c.uid) != 0)
+        return false;
+    return ::geteuid() == c.uid && ::getuid() == c.uid && ::getegid() == c.gid;
+}
+
+void writeToStderr(const char *message)
+{
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, message, std::strlen(message));
+}
+
+void keepFdsOpen(const QList<int> &fds)
+{
+    for (int fd : fds) {
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0)
+            ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+}
+
+// What went wrong in the detached grandchild before or at exec.
+struct ExecFailure {
+    int stage = 0; // 1: credentials, 2: exec
+    int error = 0;
+};
+
+struct ExecArgs {
+    std::vector<QByteArray> storage;
+    std::vector<char *> argv;
+    std::vector<char *> envp;
+};
+
+ExecArgs execArgs(const QString &program, const QStringList &arguments)
+{
+    ExecArgs e;
+    e.storage.push_back(QFile::encodeName(program));
+    for (const QString &a : arguments)
+        e.storage.push_back(a.toLocal8Bit());
+    const QStringList env = vmmEnvironment().toStringList();
+    for (const QString &v : env)
+        e.storage.push_back(v.toLocal8Bit());
+    for (size_t i = 0; i < e.storage.size(); ++i)
+        (i <= size_t(arguments.size()) ? e.argv : e.envp).push_back(e.storage[i].data());
+    e.argv.push_back(nullptr);
+    e.envp.push_back(nullptr);
+    return e;
+}
+
+// The grandchild of a detached start: standard streams, descriptors,
+// credentials, exec. Reports a failure on `report` (close-on-exec).
+[[noreturn]] void execDetached(const ExecArgs &e, int devNull, int log, int report, const QList<int> &fds, const ChildCredentials &creds)
+{
+    ::dup2(devNull, STDIN_FILENO);
+    ::dup2(log, STDOUT_FILENO);
+    ::dup2(log, STDERR_FILENO);
+    keepFdsOpen(fds);
+    ExecFailure failure;
+    if (!dropCredentials(creds)) {
+        failure = {1, errno};
+    } else {
+        ::execve(e.argv[0], e.argv.data(), e.envp.data());
+        failure = {2, errno};
+    }
+    [[maybe_unused]] const ssize_t n = ::write(report, &failure, sizeof failure);
+    ::_exit(127);
+}
+
+// fork, setsid, fork again (so the VMM is not our child and has no
+// controlling terminal), then execDetached. QProcess::startDetached cannot
+// drop credentials (Qt 6.4 runs no child modifier there).
+Core::Expected<qint64> spawnDetached(const QString &program, const QStringList &arguments, const QString &logPath, const QList<int> &fds,
+                                     const std::optional<VmmCredentials> &credentials)
+{
+    const ExecArgs e = execArgs(program, arguments);
+    const ChildCredentials creds = childCredentials(credentials);
+    const QByteArray logName = QFile::encodeName(logPath.isEmpty() ? QProcess::nullDevice() : logPath);
+    const int devNull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const int log = ::open(logName.constData(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int pidPipe[2] = {-1, -1}, reportPipe[2] = {-1, -1};
+    auto closeAll = [&]() {
+        for (int fd : {devNull, log, pidPipe[0], pidPipe[1], reportPipe[0], reportPipe[1]})
+            if (fd >= 0)
+                ::close(fd);
+    };
+    if (devNull < 0 || log < 0 || ::pipe2(pidPipe, O_CLOEXEC) != 0 || ::pipe2(reportPipe, O_CLOEXEC) != 0) {
+        const int err = errno;
+        closeAll();
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot prepare to start %1: %2").arg(program, QString::fromLocal8Bit(std::strerror(err))));
+    }
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::setsid();
+        const pid_t grandchild = ::fork();
+        if (grandchild == 0)
+            execDetached(e, devNull, log, reportPipe[1], fds, creds);
+        [[maybe_unused]] const ssize_t n = ::write(pidPipe[1], &grandchild, sizeof grandchild);
+        ::_exit(0);
+    }
+    ::close(pidPipe[1]);
+    pidPipe[1] = -1;
+    ::close(reportPipe[1]);
+    reportPipe[1] = -1;
+    pid_t pid = -1;
+    if (child > 0) {
+        while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        if (::read(pidPipe[0], &pid, sizeof pid) != ssize_t(sizeof pid))
+            pid = -1;
+    }
+    ExecFailure failure;
+    ssize_t got = -1;
+    while ((got = ::read(reportPipe[0], &failure, sizeof failure)) < 0 && errno == EINTR) {
+    }
+    closeAll();
+    if (pid <= 0)
+        return Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot run %1: fork failed").arg(program));
+    if (got == ssize_t(sizeof failure)) {
+        const QString why = QString::fromLocal8Bit(std::strerror(failure.error));
+        if (failure.stage == 1)
+            return Core::Error(Core::ErrorCode::PermissionDenied, QStringLiteral("cannot run %1 as %2: %3").arg(program, credentials->user, why));
+        return Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot run %1: %2").arg(program, why));
+    }
+    return qint64(pid);
+}
+
+} // namespace
 
 VmmProcess::VmmProcess(QString program, QStringList arguments, QString outputLogPath, QObject *parent)
     : QObject(parent)
@@ -53,7 +213,7 @@ Core::Future<void> VmmProcess::start()
     else
         m_process->setStandardOutputFile(QProcess::nullDevice());
 
-    bindChildToParent(*m_process, m_inheritedFds);
+    bindChildToParent(*m_process, m_inheritedFds, m_credentials);
 
     connect(m_process, &QProcess::started, this, [promise]() { promise.resolve({}); });
     connect(m_process, &QProcess::errorOccurred, this, [this, promise](QProcess::ProcessError error) {
@@ -74,23 +234,14 @@ Core::Future<void> VmmProcess::startDetached()
 {
     if (m_pid > 0 || m_pidfd >= 0)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VMM process was already started")));
-    // QProcess::startDetached double-forks and starts a new session: the VMM
-    // is not our child, gets no parent-death signal and no terminal Ctrl-C.
-    QProcess p;
-    p.setProgram(m_program);
-    p.setArguments(m_arguments);
-    p.setProcessEnvironment(vmmEnvironment());
-    p.setStandardInputFile(QProcess::nullDevice());
-    const QString log = m_outputLogPath.isEmpty() ? QProcess::nullDevice() : m_outputLogPath;
-    p.setStandardOutputFile(log, QIODevice::Append);
-    p.setStandardErrorFile(log, QIODevice::Append);
-    qint64 pid = 0;
-    if (!p.startDetached(&pid) || pid <= 0) {
+    // Its own session, no parent-death signal, not our child.
+    const auto pid = spawnDetached(m_program, m_arguments, m_outputLogPath, m_inheritedFds, m_credentials);
+    if (!pid) {
         m_finished = true;
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot run %1: %2").arg(m_program, p.errorString())));
+        return Core::readyFuture<void>(pid.error());
     }
-    m_pid = pid;
-    if (auto ok = watchPid(pid, std::nullopt); !ok) {
+    m_pid = *pid;
+    if (auto ok = watchPid(m_pid, std::nullopt); !ok) {
         // Gone already (it failed right after exec): report it as an exit,
         // after start() resolved, like a QProcess child.
         m_finished = true;
@@ -221,19 +372,20 @@ QString VmmProcess::outputTail(int maxLines) const
     return lines.join(QStringLiteral(" | "));
 }
 
-void bindChildToParent(QProcess &process, const QList<int> &inheritedFds)
+void bindChildToParent(QProcess &process, const QList<int> &inheritedFds, const std::optional<VmmCredentials> &credentials)
 {
     const pid_t parentPid = ::getpid();
-    process.setChildProcessModifier([fds = inheritedFds, parentPid]() {
+    process.setChildProcessModifier([fds = inheritedFds, parentPid, creds = childCredentials(credentials)]() {
         // Runs in the child between fork and exec: async-signal-safe calls only.
+        if (!dropCredentials(creds)) {
+            writeToStderr("cannot switch to the VMM user's uid and groups\n");
+            ::_exit(kCredentialsFailedExit);
+        }
+        // After the uid change, which clears the parent-death signal.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parentPid)
             ::_exit(127); // the parent died before prctl took effect
-        for (int fd : fds) {
-            const int flags = ::fcntl(fd, F_GETFD);
-            if (flags >= 0)
-                ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
-        }
+        keepFdsOpen(fds);
         ::setpgid(0, 0);
     });
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/async.h"
+#include "core/vmm/vmmcredentials.h"
 
 #include <QObject>
 #include <QProcess>
@@ -32,8 +33,10 @@ public:
     ~VmmProcess() override;
 
     // File descriptors the child inherits (FD_CLOEXEC cleared in the child).
-    // Not with setPersistent.
     void setInheritedFds(QList<int> fds) { m_inheritedFds = std::move(fds); }
+    // Before start(): the user the VMM runs as (vmmCredentials()); nothing:
+    // this process's. Dropped in the child before exec: groups, gid, uid.
+    void setCredentials(std::optional<VmmCredentials> credentials) { m_credentials = std::move(credentials); }
     // Before start(): start detached so the VMM may outlive this process.
     void setPersistent(bool persistent) { m_persistent = persistent; }
     // Persistent or adopted: watched by pidfd, may be release()d.
@@ -75,6 +78,7 @@ private:
     QStringList m_arguments;
     QString m_outputLogPath;
     QList<int> m_inheritedFds;
+    std::optional<VmmCredentials> m_credentials;
     QProcess *m_process = nullptr;
     bool m_finished = false;
     // Persistent or adopted VMMs.
@@ -87,11 +91,15 @@ private:
     QSocketNotifier *m_pidNotifier = nullptr;
 };
 
-// Before start(): the child dies with this process (PR_SET_PDEATHSIG, also
-// if this process died before the child got that far), leads its own process
-// group (a terminal's Ctrl-C reaches only us; kill(-pid) reaches all it
-// spawned) and inherits `inheritedFds` (FD_CLOEXEC cleared in the child).
-void bindChildToParent(QProcess &process, const QList<int> &inheritedFds = {});
+// Before start(): the child becomes `credentials` (when given), dies with
+// this process (PR_SET_PDEATHSIG, set after the uid change, which clears it;
+// also if this process died before the child got that far), leads its own
+// process group (a terminal's Ctrl-C reaches only us; kill(-pid) reaches all
+// it spawned) and inherits `inheritedFds` (FD_CLOEXEC cleared in the child).
+void bindChildToParent(QProcess &process, const QList<int> &inheritedFds = {}, const std::optional<VmmCredentials> &credentials = std::nullopt);
+
+// The exit code of a child that could not take on its credentials.
+inline constexpr int kCredentialsFailedExit = 126;
 
 // What a VMM's environment holds: a fixed PATH and the C.UTF-8 locale,
 // nothing of this process's (no MVS_TOKEN, no HOME, no XDG_* paths).

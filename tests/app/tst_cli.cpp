@@ -2,6 +2,9 @@
 // VM), exit codes, streams, and Ctrl-C tearing everything down.
 
 #include "core/vmm/kvmprobe.h"
+#include "core/vmm/qemudriver.h"
+#include "core/vmm/vmmcredentials.h"
+#include "tests/vmmprocesses.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -36,16 +39,12 @@ Run runCli(const QStringList &args, const QByteArray &stdinData = {}, const QPro
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
 }
 
-// QEMU processes whose command line mentions this runtime directory.
+// The VMMs that hold something under this runtime directory (their sockets
+// are bound there; a root service's VMM, run as the VMM user with its
+// sockets passed as descriptors, names none of it on its command line).
 int qemuProcessesUnder(const QString &runtimeDir)
 {
-    int n = 0;
-    for (const QString &pid : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
-        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
-        if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().contains(runtimeDir.toUtf8()))
-            ++n;
-    }
-    return n;
+    return int(VmmProcesses::vmmsUnder(runtimeDir).size());
 }
 
 // What a VM left in the runtime directory: everything but the KVM boot
@@ -84,7 +83,8 @@ private Q_SLOTS:
     // image itself, without `image build` first) and no probe verdict (this
     // runtime directory is new), so `run` probes whether KVM boots a kernel
     // here. The probe must finish once, whatever it finds, and leave one
-    // verdict behind that the next run reads.
+    // verdict behind that the next run reads. As root with a VMM user that
+    // may not open /dev/kvm there is no probe: the verdict kept says why.
     void firstRunOnAFreshMachine()
     {
         QTemporaryDir cache;
@@ -100,6 +100,14 @@ private Q_SLOTS:
         QVERIFY2(leftoversIn(m_runtime.path()).isEmpty(), qPrintable(leftoversIn(m_runtime.path()).join(QLatin1Char(' '))));
         if (Vmm::kvmStatus().usable) // else there is nothing to probe
             QVERIFY2(!QDir(m_runtime.path() + QStringLiteral("/probes")).entryList(QDir::Files).isEmpty(), "no verdict was kept");
+        // As root, a VMM user that may not open /dev/kvm means TCG without the
+        // boot probe: that verdict is the one kept, saying why.
+        const auto vmmUser = Vmm::vmmCredentials();
+        if (vmmUser && *vmmUser && !Vmm::kvmStatusFor(Vmm::kvmStatus(), *vmmUser).usable && Vmm::kvmStatus().usable) {
+            QFile verdict(m_runtime.path() + QStringLiteral("/probes/kvm-vmm-user"));
+            QVERIFY2(verdict.open(QIODevice::ReadOnly), "no verdict for the VMM user's /dev/kvm");
+            QVERIFY(verdict.readAll().startsWith("tcg: the VMM user"));
+        }
         // The second run reads the verdict (and the image): no second warning.
         const Run again = runCli({QStringLiteral("run"), QStringLiteral("--"), QStringLiteral("true")}, {}, env);
         QVERIFY2(again.exitCode == 0, again.err.constData());

@@ -5,6 +5,8 @@
 // port in use -> one clear line and exit 1. Then a real guest: SIGTERM stops
 // the VM it runs (no VMM left), and the next start lists it again.
 
+#include "tests/vmmprocesses.h"
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QJsonArray>
@@ -35,16 +37,12 @@ quint16 freePort()
     return s.serverPort();
 }
 
-// Processes whose command line mentions this runtime directory (the VMMs).
+// The VMMs that hold something under this runtime directory (their sockets
+// are bound there; a root service's VMM, run as the VMM user with its
+// sockets passed as descriptors, names none of it on its command line).
 int processesUnder(const QString &runtimeDir)
 {
-    int n = 0;
-    for (const QString &pid : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
-        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
-        if (cmd.open(QIODevice::ReadOnly) && cmd.readAll().contains(runtimeDir.toUtf8()))
-            ++n;
-    }
-    return n;
+    return int(VmmProcesses::vmmsUnder(runtimeDir).size());
 }
 
 } // namespace

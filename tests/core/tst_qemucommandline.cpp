@@ -26,6 +26,21 @@ class TestQemuCommandLine : public QObject {
         return s;
     }
 
+    // Descriptors as QemuInstance opens them for a QEMU running as the VMM
+    // user: two disks, the first a qcow2 overlay over a raw base.
+    static Vmm::QemuCommandLine::PassedFds passedFds()
+    {
+        Vmm::QemuCommandLine::PassedFds f;
+        f.kernel = 10;
+        f.initramfs = 11;
+        f.qmpSocket = 12;
+        f.agentSocket = 13;
+        f.consoleSocket = 14;
+        f.extraPortSockets = {15};
+        f.disks = {Vmm::QemuCommandLine::PassedFds::Disk{16, 17, QStringLiteral("raw")}, Vmm::QemuCommandLine::PassedFds::Disk{18, -1, QString()}};
+        return f;
+    }
+
     static void compareGolden(const QStringList &args, const QString &name)
     {
         const QString path = QStringLiteral(MVS_TEST_DATA_DIR "/qemu/") + name;
@@ -53,6 +68,7 @@ private Q_SLOTS:
         QTest::newRow("kvm-4cpu-2g") << QStringLiteral("kvm-4cpu-2g.args") << 1;
         QTest::newRow("disks-pc") << QStringLiteral("disks-pc.args") << 2;
         QTest::newRow("incoming") << QStringLiteral("incoming-tcg.args") << 3;
+        QTest::newRow("passed-fds") << QStringLiteral("passed-fds.args") << 4;
     }
     void golden()
     {
@@ -69,11 +85,32 @@ private Q_SLOTS:
             s.disks << Vmm::DiskSpec{QStringLiteral("/data/root.raw"), QStringLiteral("raw"), true}
                     << Vmm::DiskSpec{QStringLiteral("/data/overlay.qcow2"), QStringLiteral("qcow2"), false};
         }
+        std::optional<Vmm::QemuCommandLine::PassedFds> fds;
+        if (variant == 4) {
+            s.disks << Vmm::DiskSpec{QStringLiteral("/data/root.qcow2"), QStringLiteral("qcow2"), false}
+                    << Vmm::DiskSpec{QStringLiteral("/data/scratch.raw"), QStringLiteral("raw"), true};
+            s.extraSerialPorts << QStringLiteral("peer");
+            fds = passedFds();
+        }
         QVERIFY(Vmm::QemuCommandLine::validate(s));
         // Loading a saved state: the same machine, waiting for the state
         // (-incoming defer), so only the end differs from a fresh boot.
         const auto boot = variant == 3 ? Vmm::QemuCommandLine::Boot::Incoming : Vmm::QemuCommandLine::Boot::Fresh;
-        compareGolden(Vmm::QemuCommandLine::build(s, accel, boot), golden);
+        compareGolden(Vmm::QemuCommandLine::build(s, accel, boot, fds), golden);
+    }
+
+    // A QEMU running as the VMM user opens no path of the spec's: it gets
+    // descriptors (and /dev/urandom, which anyone may read).
+    void passedFdsNameNoPathOfTheSpec()
+    {
+        Vmm::VmSpec s = baseSpec();
+        s.disks << Vmm::DiskSpec{QStringLiteral("/data/root.qcow2"), QStringLiteral("qcow2"), false}
+                << Vmm::DiskSpec{QStringLiteral("/data/scratch.raw"), QStringLiteral("raw"), true};
+        s.extraSerialPorts << QStringLiteral("peer");
+        const QString line = Vmm::QemuCommandLine::build(s, Accel::Tcg, Vmm::QemuCommandLine::Boot::Fresh, passedFds()).join(QLatin1Char(' '));
+        for (const QString &path : {s.kernelPath, s.initramfsPath, s.runtimeDir, QStringLiteral("/data/")})
+            QVERIFY2(!line.contains(path), qPrintable(path));
+        QCOMPARE(passedFds().all(), (QList<int>{10, 11, 12, 13, 14, 15, 16, 17, 18}));
     }
 
     void incomingDiffersOnlyByWaitingForState()

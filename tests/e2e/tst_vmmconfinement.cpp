@@ -2,6 +2,8 @@
 // spawning, its environment holds nothing of the service's (MVS_TOKEN is set
 // in this process, which plays the service), and a guest flooding its serial
 // console leaves a console log under its cap, still readable afterwards.
+// As root, QEMU runs as the VMM user (not the service's uid), which cannot
+// read the service's token file or its data directory.
 // QEMU only: cloud-hypervisor's confinement is pinned by tst_chvmconfig.
 
 #include "e2efixture.h"
@@ -10,9 +12,13 @@
 #include "core/vmm/consolelog.h"
 #include "core/vmm/vmmprocess.h"
 
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QSignalSpy>
 #include <QTemporaryDir>
+
+#include <unistd.h>
 
 using namespace E2e;
 
@@ -36,6 +42,31 @@ QList<QByteArray> procList(qint64 pid, const char *what)
     return items;
 }
 
+// A "Name:\tv1\tv2..." line of /proc/<pid>/status.
+QList<QByteArray> statusField(qint64 pid, const QByteArray &name)
+{
+    QFile f(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    for (const QByteArray &line : f.readAll().split('\n'))
+        if (line.startsWith(QByteArray(name + ':')))
+            return line.mid(name.size() + 1).simplified().split(' ');
+    return {};
+}
+
+// What `script` prints when run as `creds` (with VmmProcess, like a VMM).
+QByteArray runAs(const Vmm::VmmCredentials &creds, const QString &script, const QString &log)
+{
+    Vmm::VmmProcess p(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), script}, log);
+    p.setCredentials(creds);
+    QSignalSpy finished(&p, &Vmm::VmmProcess::finished);
+    p.start();
+    if (!finished.wait(kExecTimeoutMs))
+        return {};
+    QFile f(log);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
 qint64 sizeOf(const QString &path)
 {
     return QFileInfo(path).size();
@@ -47,6 +78,42 @@ class TestVmmConfinement : public QObject {
     Q_OBJECT
 
     QTemporaryDir m_home;
+
+    // As root: QEMU's real, effective, saved and file-system uids (and gids)
+    // are the VMM user's, it has no supplementary group of root, and that
+    // user cannot read the service's token file or its state directory.
+    void checkVmmUser(qint64 pid)
+    {
+        if (::geteuid() != 0) {
+            qInfo("not root: QEMU runs as the service's uid");
+            QCOMPARE(statusField(pid, "Uid").value(0), QByteArray::number(::geteuid()));
+            return;
+        }
+        const auto creds = Vmm::vmmCredentials();
+        QVERIFY2(creds && creds->has_value(), creds ? "no VMM user" : qPrintable(creds.error().message));
+        const Vmm::VmmCredentials &vmm = **creds;
+        const QByteArray uid = QByteArray::number(vmm.uid), gid = QByteArray::number(vmm.gid);
+        QCOMPARE(statusField(pid, "Uid"), (QList<QByteArray>{uid, uid, uid, uid}));
+        QCOMPARE(statusField(pid, "Gid"), (QList<QByteArray>{gid, gid, gid, gid}));
+        QVERIFY(!statusField(pid, "Groups").contains("0"));
+        QVERIFY(vmm.uid != ::geteuid());
+
+        const QString token = m_home.filePath(QStringLiteral("token"));
+        QFile t(token);
+        QVERIFY(t.open(QIODevice::WriteOnly));
+        t.write(kToken);
+        t.close();
+        QVERIFY(t.setPermissions(QFile::ReadOwner | QFile::WriteOwner));
+        const QString state = m_home.filePath(QStringLiteral("state"));
+        const QString script = QStringLiteral("cat %1 2>/dev/null || echo no-token; ls %2 >/dev/null 2>&1 || echo no-state").arg(token, state);
+        const QByteArray out = runAs(vmm, script, m_home.filePath(QStringLiteral("runas.log")));
+        QVERIFY2(out.contains("no-token\n") && out.contains("no-state\n") && !out.contains(kToken), out.constData());
+
+        // QEMU holds no descriptor of the service's files but its own VM's.
+        QDir fds(QStringLiteral("/proc/%1/fd").arg(pid));
+        for (const QFileInfo &fd : fds.entryInfoList(QDir::NoDotAndDotDot | QDir::System))
+            QVERIFY2(fd.symLinkTarget() != token, qPrintable(fd.symLinkTarget()));
+    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -83,6 +150,7 @@ private Q_SLOTS:
             QVERIFY2(!var.contains(kToken), var.constData());
         }
         QVERIFY(vmmEnv.contains(QByteArray("PATH=") + Vmm::kVmmPath));
+        checkVmmUser(pid);
 
         // A console flood: the log rotates and stays capped.
         const QString log = m.consoleLogPath(name);
