@@ -16,13 +16,13 @@
 // leak or undefined behaviour.
 
 #include "fuzz/fuzzcheck.h"
+#include "fuzz/localpeer.h"
 
 #include "server/httpadapter.h"
 #include "server/httpendpoints.h"
 
 #include <QBuffer>
 #include <QCoreApplication>
-#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QNetworkRequest>
@@ -30,7 +30,6 @@
 #include <QWebSocket>
 
 #include <algorithm>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -41,6 +40,7 @@
 namespace {
 
 using namespace Server;
+using Fuzz::LocalPeer;
 
 const QByteArray kToken = QByteArrayLiteral("fuzz-token");
 constexpr int kHeadTimeoutMs = 200; // the guard's, shortened as tst_connectionguard does
@@ -156,10 +156,7 @@ private:
 
 // One adapter, its stub and an application for the whole run.
 struct Service {
-    int argc = 1;
-    char arg0[8] = "fuzz";
-    char *argv[2] = {arg0, nullptr};
-    QCoreApplication app{argc, argv};
+    QCoreApplication &app = LocalPeer::application();
     Router router;
     Metrics metrics;
     StubController stub{router};
@@ -187,17 +184,6 @@ struct Service {
         return s;
     }
 };
-
-bool pumpUntil(int ms, const std::function<bool()> &done)
-{
-    QDeadlineTimer deadline(ms);
-    while (!done()) {
-        if (deadline.hasExpired())
-            return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 5);
-    }
-    return true;
-}
 
 // Byte 0 and the split points; the rest is what the client writes.
 std::vector<QByteArray> pieces(const std::uint8_t *data, std::size_t size)
@@ -280,18 +266,20 @@ QByteArray converse(QTcpSocket &client, const std::vector<QByteArray> &input)
         if (client.state() != QAbstractSocket::ConnectedState)
             break;
         client.write(piece);
-        pumpUntil(kAnswerMs, [&]() { return client.bytesToWrite() == 0 || client.state() != QAbstractSocket::ConnectedState; });
+        LocalPeer::pumpUntil([&]() { return client.bytesToWrite() == 0 || client.state() != QAbstractSocket::ConnectedState; }, kAnswerMs);
         for (int i = 0; i < 3; ++i)
             QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 1);
         readSome();
     }
     QElapsedTimer quiet;
     quiet.start();
-    pumpUntil(kAnswerMs, [&]() {
-        if (readSome())
-            quiet.restart();
-        return client.state() != QAbstractSocket::ConnectedState || quiet.hasExpired(kQuietMs);
-    });
+    LocalPeer::pumpUntil(
+        [&]() {
+            if (readSome())
+                quiet.restart();
+            return client.state() != QAbstractSocket::ConnectedState || quiet.hasExpired(kQuietMs);
+        },
+        kAnswerMs);
     readSome();
     return answers;
 }
@@ -309,7 +297,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 
     QTcpSocket client;
     client.connectToHost(QHostAddress::LocalHost, service.port);
-    MVS_FUZZ_CHECK(pumpUntil(kAnswerMs, [&]() { return client.state() == QAbstractSocket::ConnectedState && service.adapter->connectionCount() == 1; }));
+    MVS_FUZZ_CHECK(
+        LocalPeer::pumpUntil([&]() { return client.state() == QAbstractSocket::ConnectedState && service.adapter->connectionCount() == 1; }, kAnswerMs));
     const QByteArray answers = converse(client, input);
     // MVS_FUZZ_TRACE=1 shows what the client read (reproducing an input).
     static const bool trace = qEnvironmentVariableIsSet("MVS_FUZZ_TRACE");
@@ -319,9 +308,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     client.abort();
     // Outside exec(), deleteLater() needs a push (the HTTP server deletes a
     // socket that way once it is disconnected).
-    MVS_FUZZ_CHECK(pumpUntil(kCloseMs, [&]() {
-        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
-        return service.adapter->connectionCount() == 0;
-    }));
+    MVS_FUZZ_CHECK(LocalPeer::pumpUntil(
+        [&]() {
+            QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+            return service.adapter->connectionCount() == 0;
+        },
+        kCloseMs));
     return 0;
 }

@@ -2,7 +2,9 @@
 // For harnesses of clients that talk over a Unix socket (the guest agent's,
 // QMP, the cloud-hypervisor API): one QCoreApplication and one listening
 // QLocalServer for the whole run, the client's peer socket per input, and
-// an event loop pumped until a condition holds or kStepMs passed.
+// an event loop pumped until a condition holds or kStepMs passed. Harnesses
+// on other sockets (fuzz_httpadapter's TCP) use the application and the pump
+// alone.
 
 #include "fuzz/fuzzcheck.h"
 
@@ -27,12 +29,22 @@ public:
         return peer;
     }
 
+    // The run's QCoreApplication, made on first use.
+    static QCoreApplication &application()
+    {
+        static int argc = 1;
+        static char arg0[] = "fuzz";
+        static char *argv[] = {arg0, nullptr};
+        static QCoreApplication app(argc, argv);
+        return app;
+    }
+
     QString path() const { return m_path; }
 
-    // Pumps the event loop until done() or kStepMs; false on timeout.
-    static bool pumpUntil(const std::function<bool()> &done)
+    // Pumps the event loop until done() or ms passed; false on timeout.
+    static bool pumpUntil(const std::function<bool()> &done, int ms = kStepMs)
     {
-        QDeadlineTimer deadline(kStepMs);
+        QDeadlineTimer deadline(ms);
         while (!done()) {
             if (deadline.hasExpired())
                 return false;
@@ -98,10 +110,7 @@ private:
         MVS_FUZZ_CHECK(m_server.listen(m_path));
     }
 
-    int m_argc = 1;
-    char m_arg0[8] = "fuzz";
-    char *m_argv[2] = {m_arg0, nullptr};
-    QCoreApplication m_app{m_argc, m_argv};
+    QCoreApplication &m_app = application(); // before the server
     QTemporaryDir m_dir;
     QString m_path = m_dir.filePath(QStringLiteral("peer.sock"));
     QLocalServer m_server;

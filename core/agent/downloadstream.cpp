@@ -34,7 +34,7 @@ bool DownloadStream::deliver(std::string_view data)
     }
     m_device->onData(QByteArray(data.data(), static_cast<qsizetype>(data.size())));
     progress();
-    if (m_device->bytesAvailable() > FileDownload::kReadHighWater)
+    if (m_device->isReaderBehind())
         holdCredit(true);
     return true;
 }
@@ -53,12 +53,12 @@ void DownloadStream::failed(const Core::Error &error)
         m_device->onError(error);
 }
 
-void DownloadStream::drained(qint64 unread)
+void DownloadStream::drained()
 {
     if (!isActive())
         return;
     progress();
-    if (unread <= FileDownload::kReadLowWater)
+    if (!m_device || m_device->hasReaderCaughtUp())
         holdCredit(false);
 }
 

@@ -22,7 +22,7 @@ public:
     Core::Future<FileDownload *> start(const QString &guestPath);
 
     // For FileDownload.
-    void drained(qint64 unread);
+    void drained();
     void cancel();
 
 private:

@@ -1,9 +1,6 @@
 #pragma once
 
-#include "core/agent/chunkqueue.h"
-#include "core/error.h"
-
-#include <QIODevice>
+#include "core/agent/streamdevice.h"
 
 #include <memory>
 
@@ -29,35 +26,27 @@ class DownloadStream;
 //    no progress for StreamLimits::kTransferIdleMs), then
 //    readChannelFinished(); error() says why. Unread bytes stay readable.
 //  - Closing or deleting it before the end cancels the transfer in the guest.
-// Signals are emitted from the event loop, never from inside read().
-class FileDownload final : public QIODevice {
+// Signals are emitted from the event loop, never from inside read(); the
+// reading, the water marks and the failure are StreamDevice's.
+class FileDownload final : public StreamDevice {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(FileDownload)
 public:
-    static constexpr qint64 kReadHighWater = 4 << 20;
-    static constexpr qint64 kReadLowWater = 1 << 20;
-
     ~FileDownload() override;
 
     QString guestPath() const { return m_path; }
     quint64 fileSize() const { return m_size; }
     // Every declared byte arrived, or the download failed.
-    bool isComplete() const { return m_complete; }
-    bool hasError() const { return m_hasError; }
-    Core::Error error() const { return m_error; }
+    bool isComplete() const { return isEnded(); }
 
-    bool isSequential() const override { return true; }
-    qint64 bytesAvailable() const override;
     bool atEnd() const override;
     // Unread bytes are dropped; an unfinished transfer is cancelled.
     void close() override;
 
 Q_SIGNALS:
     void finished();
-    void errorOccurred(const Core::Error &error);
 
 protected:
-    qint64 readData(char *data, qint64 maxSize) override;
     qint64 writeData(const char *data, qint64 size) override;
 
 private:
@@ -68,26 +57,17 @@ private:
     void onData(QByteArray data);
     void onComplete();
     void onError(const Core::Error &error);
-    // Moves the held chunk to the unread ones; false when none was held.
-    bool releaseHeld();
+    // Moves the held chunk to the unread ones.
+    void releaseHeld();
 
     void cancel();
-    void scheduleSignals();
-    void emitSignals();
+    void taken(qint64 unread) override;
+    void emitEnd() override;
 
     const std::weak_ptr<DownloadStream> m_stream; // the protocol side, while the client has it
     const QString m_path;
     const quint64 m_size;
-    ChunkQueue m_unread;
     QByteArray m_held; // the latest chunk, until the next one or the end
-    bool m_complete = false;
-    bool m_hasError = false;
-    Core::Error m_error;
-
-    bool m_signalsPosted = false;
-    bool m_pendingReadyRead = false;
-    bool m_pendingFinished = false;
-    bool m_pendingError = false;
 };
 
 } // namespace Agent

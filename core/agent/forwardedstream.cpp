@@ -3,18 +3,18 @@
 #include "core/agent/agentclient.h"
 #include "core/agent/forwardstream.h"
 
+#include <QPointer>
+
 #include <utility>
 
 namespace Agent {
 
 ForwardedStream::ForwardedStream(AgentClient *client, std::weak_ptr<ForwardStream> stream, QString peer)
-    : QIODevice(client)
+    : StreamDevice(client, QIODevice::ReadWrite)
     , m_stream(stream)
     , m_id(stream.lock()->id())
     , m_peer(std::move(peer))
 {
-    // Our own read buffer (the chunks) is the only one.
-    QIODevice::open(QIODevice::ReadWrite | QIODevice::Unbuffered);
 }
 
 ForwardedStream::~ForwardedStream()
@@ -26,11 +26,6 @@ ForwardedStream::~ForwardedStream()
         stream->abortInGuest();
 }
 
-qint64 ForwardedStream::bytesAvailable() const
-{
-    return m_unread.size() + QIODevice::bytesAvailable();
-}
-
 qint64 ForwardedStream::bytesToWrite() const
 {
     const auto stream = m_stream.lock();
@@ -39,24 +34,20 @@ qint64 ForwardedStream::bytesToWrite() const
 
 bool ForwardedStream::canReadLine() const
 {
-    return m_unread.containsNewline() || QIODevice::canReadLine();
+    return unread().containsNewline() || QIODevice::canReadLine();
 }
 
-qint64 ForwardedStream::readData(char *data, qint64 maxSize)
+void ForwardedStream::taken(qint64 unread)
 {
-    const qint64 done = m_unread.read(data, maxSize);
-    if (done > 0 && m_unread.size() <= kReadLowWater)
+    if (unread <= kReadLowWater)
         drained();
-    if (done == 0 && m_state == State::Closed)
-        return -1; // the end: nothing more will come
-    return done;
 }
 
 qint64 ForwardedStream::writeData(const char *data, qint64 size)
 {
     const auto stream = m_stream.lock();
     if (m_state != State::Open || !stream) {
-        setErrorString(m_hasError ? m_error.message : QStringLiteral("the forwarded connection to %1 is closed").arg(m_peer));
+        setErrorString(hasError() ? error().message : QStringLiteral("the forwarded connection to %1 is closed").arg(m_peer));
         return -1;
     }
     stream->queue(data, size);
@@ -90,11 +81,6 @@ void ForwardedStream::abort()
     QIODevice::close();
 }
 
-void ForwardedStream::dropUnread()
-{
-    m_unread.clear();
-}
-
 void ForwardedStream::drained()
 {
     if (const auto stream = m_stream.lock())
@@ -103,9 +89,7 @@ void ForwardedStream::drained()
 
 void ForwardedStream::onData(QByteArray data)
 {
-    m_unread.append(std::move(data));
-    m_pendingReadyRead = true;
-    scheduleSignals();
+    received(std::move(data));
 }
 
 void ForwardedStream::onPeerClosed()
@@ -115,13 +99,8 @@ void ForwardedStream::onPeerClosed()
 
 void ForwardedStream::onError(const Core::Error &error)
 {
-    if (m_state == State::Closed)
-        return;
-    m_hasError = true;
-    m_error = error;
-    setErrorString(error.message);
-    m_pendingError = true;
-    finish();
+    if (fail(error))
+        m_state = State::Closed;
 }
 
 void ForwardedStream::onFlushedAndClosed()
@@ -137,48 +116,27 @@ void ForwardedStream::onHandedOver(qint64 bytes)
 
 void ForwardedStream::finish()
 {
-    if (m_state == State::Closed)
-        return;
-    m_state = State::Closed;
-    m_pendingEnd = true;
-    scheduleSignals();
+    if (end())
+        m_state = State::Closed;
 }
 
-void ForwardedStream::scheduleSignals()
+bool ForwardedStream::emitProgress()
 {
-    if (m_signalsPosted)
-        return;
-    m_signalsPosted = true;
-    QMetaObject::invokeMethod(this, &ForwardedStream::emitSignals, Qt::QueuedConnection);
-}
-
-// In the order a socket would: data, progress, the failure, the end. A slot
-// may delete the stream (deleteLater is the safe way, but be robust).
-void ForwardedStream::emitSignals()
-{
-    m_signalsPosted = false;
+    const qint64 written = std::exchange(m_pendingWritten, 0);
+    if (written <= 0)
+        return true;
     const QPointer<ForwardedStream> self(this);
-    if (std::exchange(m_pendingReadyRead, false) && bytesAvailable() > 0) {
-        Q_EMIT readyRead();
-        if (!self)
-            return;
-    }
-    if (const qint64 written = std::exchange(m_pendingWritten, 0); written > 0) {
-        Q_EMIT bytesWritten(written);
-        if (!self)
-            return;
-    }
-    if (std::exchange(m_pendingError, false)) {
-        Q_EMIT errorOccurred(m_error);
-        if (!self)
-            return;
-    }
-    if (std::exchange(m_pendingEnd, false)) {
-        Q_EMIT readChannelFinished();
-        if (!self)
-            return;
+    Q_EMIT bytesWritten(written);
+    return !self.isNull();
+}
+
+// Like a socket: the read channel, then the connection.
+void ForwardedStream::emitEnd()
+{
+    const QPointer<ForwardedStream> self(this);
+    Q_EMIT readChannelFinished();
+    if (self)
         Q_EMIT disconnected();
-    }
 }
 
 } // namespace Agent

@@ -1,11 +1,8 @@
 #pragma once
 
-#include "core/agent/chunkqueue.h"
-#include "core/error.h"
+#include "core/agent/streamdevice.h"
 
 #include <QByteArray>
-#include <QIODevice>
-#include <QPointer>
 
 #include <memory>
 
@@ -30,19 +27,17 @@ class ForwardStream;
 //    readChannelFinished() then disconnected(); unread bytes stay readable.
 //  - It failed (guest error, lost agent connection): errorOccurred(), then
 //    readChannelFinished() and disconnected(); error() says why.
-// Signals are emitted from the event loop, never from inside read()/write().
+// Signals are emitted from the event loop, never from inside read()/write();
+// the reading, the water marks and the failure are StreamDevice's.
 // Bytes and even the end can arrive before the caller subscribes: connect in
 // the future's continuation, or check bytesAvailable() and state() after
 // connecting.
 // The protocol has no half-close: close() sends what is queued, then ends
 // the connection in both directions.
-class ForwardedStream final : public QIODevice {
+class ForwardedStream final : public StreamDevice {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ForwardedStream)
 public:
-    static constexpr qint64 kReadHighWater = 4 << 20;
-    static constexpr qint64 kReadLowWater = 1 << 20;
-
     enum class State {
         Open, // both directions flow
         Closing, // close() was called: queued bytes are still going out
@@ -58,12 +53,7 @@ public:
     // "host:port" as seen from inside the guest.
     QString peerName() const { return m_peer; }
     State state() const { return m_state; }
-    // Why it ended, when it failed; hasError() is false after a clean close.
-    bool hasError() const { return m_hasError; }
-    Core::Error error() const { return m_error; }
 
-    bool isSequential() const override { return true; }
-    qint64 bytesAvailable() const override;
     qint64 bytesToWrite() const override;
     bool canReadLine() const override;
     // Queued bytes still go to the guest, then the connection ends. Unread
@@ -74,10 +64,8 @@ public:
 
 Q_SIGNALS:
     void disconnected();
-    void errorOccurred(const Core::Error &error);
 
 protected:
-    qint64 readData(char *data, qint64 maxSize) override;
     qint64 writeData(const char *data, qint64 size) override;
 
 private:
@@ -91,27 +79,17 @@ private:
     void onFlushedAndClosed();
     void onHandedOver(qint64 bytes);
 
-    void dropUnread();
     void drained(); // tell the protocol side the reader caught up
     void finish();
-    void scheduleSignals();
-    void emitSignals();
+    void taken(qint64 unread) override;
+    bool emitProgress() override;
+    void emitEnd() override;
 
     const std::weak_ptr<ForwardStream> m_stream; // the protocol side, while the client has it
     const quint32 m_id;
     const QString m_peer;
     State m_state = State::Open;
-    bool m_hasError = false;
-    Core::Error m_error;
-
-    ChunkQueue m_unread;
-
-    // Signals waiting for the event loop.
-    bool m_signalsPosted = false;
-    bool m_pendingReadyRead = false;
-    qint64 m_pendingWritten = 0;
-    bool m_pendingError = false;
-    bool m_pendingEnd = false;
+    qint64 m_pendingWritten = 0; // bytesWritten() waiting for the event loop
 };
 
 } // namespace Agent

@@ -53,7 +53,7 @@ void ForwardStream::onData(std::string_view payload)
     if (m_closeAfterFlush || !m_device)
         return; // closed for reading on this side
     m_device->onData(QByteArray(payload.data(), static_cast<qsizetype>(payload.size())));
-    if (m_device->bytesAvailable() > ForwardedStream::kReadHighWater)
+    if (m_device->isReaderBehind())
         holdCredit(true);
 }
 
@@ -114,7 +114,7 @@ void ForwardStream::abortInGuest()
 
 void ForwardStream::drained()
 {
-    if (isActive() && !(m_device && m_device->bytesAvailable() > ForwardedStream::kReadLowWater))
+    if (isActive() && (!m_device || m_device->hasReaderCaughtUp()))
         holdCredit(false);
 }
 
