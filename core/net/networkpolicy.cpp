@@ -15,12 +15,12 @@ Core::Error policyError(const QString &where, const QString &what)
     return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("%1: %2").arg(where, what));
 }
 
-QString protocolSuffix(Protocol p)
+QString protocolSuffix(Transport p)
 {
     switch (p) {
-    case Protocol::Tcp: return QStringLiteral("/tcp");
-    case Protocol::Udp: return QStringLiteral("/udp");
-    case Protocol::Any: break;
+    case Transport::Tcp: return QStringLiteral("/tcp");
+    case Transport::Udp: return QStringLiteral("/udp");
+    case Transport::Any: break;
     }
     return {};
 }
@@ -149,7 +149,7 @@ Core::Expected<PortRange> PortRange::parse(const QString &text)
     PortRange p;
     p.first = quint16(first);
     p.last = quint16(last);
-    p.protocol = m.captured(3) == QLatin1String("tcp") ? Protocol::Tcp : m.captured(3) == QLatin1String("udp") ? Protocol::Udp : Protocol::Any;
+    p.protocol = m.captured(3) == QLatin1String("tcp") ? Transport::Tcp : m.captured(3) == QLatin1String("udp") ? Transport::Udp : Transport::Any;
     return p;
 }
 
@@ -224,6 +224,10 @@ Core::Expected<NetworkPolicy> NetworkPolicy::fromJson(const QJsonObject &json, c
     auto deny = parseRules(json.value(QLatin1String("deny")), where + QStringLiteral(".deny"));
     if (!deny)
         return deny.error();
+    for (int i = 0; i < deny->size(); ++i)
+        if (deny->at(i).hasDomain() && !deny->at(i).ports.isEmpty())
+            return policyError(QStringLiteral("%1.deny[%2].ports").arg(where).arg(i),
+                               QStringLiteral("a denied domain is not resolved at all, so ports do not apply to it"));
     p.allow = *allow;
     p.deny = *deny;
     return p;

@@ -9,11 +9,11 @@
 
 namespace Net {
 
-enum class Protocol { Any, Tcp, Udp };
+enum class Transport { Any, Tcp, Udp };
 
 // "443", "8000-8100", "53/udp", "1000-2000/tcp" (no protocol: TCP and UDP).
 struct PortRange {
-    Protocol protocol = Protocol::Any;
+    Transport protocol = Transport::Any;
     quint16 first = 0;
     quint16 last = 0;
 
@@ -44,8 +44,9 @@ struct PolicyRule {
 // A VM's egress policy (issue 15). Semantics, shared by every backend:
 //
 // Addresses. A connection to address A, port P is decided in this order:
-//  1. a deny rule matching A (its network; a domain deny works through DNS
-//     only) and P denies it;
+//  1. a deny rule matching A (its network, or any address) and P denies it
+//     (a denied domain works through DNS only: it is not resolved at all,
+//     so it takes no ports);
 //  2. A in an always-denied range (alwaysDenied(), the VM subnet, the host
 //     itself) is denied unless an allow rule *names* it: the rule's network
 //     lies wholly inside that always-denied range (10.1.2.3/32, 192.168.0.0/16,

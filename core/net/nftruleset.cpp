@@ -40,9 +40,9 @@ QStringList portMatches(const QList<PortRange> &ports)
     QList<PortRange> tcp;
     QList<PortRange> udp;
     for (const PortRange &p : ports) {
-        if (p.protocol != Protocol::Udp)
+        if (p.protocol != Transport::Udp)
             tcp << p;
-        if (p.protocol != Protocol::Tcp)
+        if (p.protocol != Transport::Tcp)
             udp << p;
     }
     QStringList out;

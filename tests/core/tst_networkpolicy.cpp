@@ -36,7 +36,7 @@ private Q_SLOTS:
         QCOMPARE(p->allow.at(2).cidr.toString(), QStringLiteral("203.0.113.0/24"));
         QVERIFY(p->allow.at(3).cidr.isV6());
         QCOMPARE(p->allow.at(4).ports.size(), 3);
-        QCOMPARE(p->allow.at(4).ports.at(2).protocol, Protocol::Udp);
+        QCOMPARE(p->allow.at(4).ports.at(2).protocol, Transport::Udp);
         QCOMPARE(p->allow.at(5).cidr.toString(), QStringLiteral("198.51.100.7/32"));
         QCOMPARE(p->deny.at(0).ports.at(0).toString(), QStringLiteral("25/tcp"));
 
@@ -84,6 +84,8 @@ private Q_SLOTS:
                                   << QStringLiteral("1-65535");
         QTest::newRow("ports empty") << QByteArray(R"({"default": "deny", "allow": [{"ports": []}]})") << QStringLiteral("policy.allow[0].ports")
                                      << QStringLiteral("1-64");
+        QTest::newRow("denied domain ports") << QByteArray(R"({"default": "allow", "deny": [{"domain": "x.test", "ports": [443]}]})")
+                                             << QStringLiteral("policy.deny[0].ports") << QStringLiteral("not resolved at all");
         QTest::newRow("rule type") << QByteArray(R"({"default": "deny", "allow": [42]})") << QStringLiteral("policy.allow[0]")
                                    << QStringLiteral("string or an object");
     }

@@ -160,7 +160,7 @@ private Q_SLOTS:
         QCOMPARE(p.allow.at(1).domain, QStringLiteral("*.pythonhosted.org"));
         QCOMPARE(p.allow.at(1).ports.at(0).first, quint16(443));
         QCOMPARE(p.allow.at(2).ports.size(), 2);
-        QCOMPARE(p.deny.at(0).ports.at(0).protocol, Net::Protocol::Tcp);
+        QCOMPARE(p.deny.at(0).ports.at(0).protocol, Net::Transport::Tcp);
         // No section: no NIC, as before; egress without a policy denies everything.
         auto none = Templates::VmTemplate::fromYaml("name: x\nkernel: {package: k}\n", QStringLiteral("test.yaml"));
         QVERIFY(none && !none->network.hasNic());
