@@ -64,7 +64,9 @@ public:
     // previousDnsGroups: dnsGroups(old policy).size() when replacing, so the
     // sets it no longer uses are deleted.
     Core::Expected<QString> vmScript(const VmFilter &vm, int previousDnsGroups = 0) const;
-    // Deletes exactly what vmScript(vm) added; also when some of it is gone.
+    // Deletes exactly what vmScript(vm) added (vm.policy: the policy last
+    // applied), also when some of it is gone. Needs the table: without it,
+    // an empty table is left, which tableDeleteScript() removes.
     Core::Expected<QString> vmDeleteScript(const VmFilter &vm) const;
     // Deletes the whole table (idempotent).
     QString tableDeleteScript() const;
