@@ -6,6 +6,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QJsonObject>
 #include <QRegularExpression>
 
 #include <yaml-cpp/yaml.h>
@@ -152,12 +153,63 @@ Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &sou
     return {};
 }
 
+// A YAML tree as JSON (scalars as strings), for parsers that take JSON.
+QJsonValue yamlToJson(const YAML::Node &n)
+{
+    if (n.IsSequence()) {
+        QJsonArray a;
+        for (const auto &v : n)
+            a.append(yamlToJson(v));
+        return a;
+    }
+    if (n.IsMap()) {
+        QJsonObject o;
+        for (const auto &kv : n)
+            o.insert(str(kv.first), yamlToJson(kv.second));
+        return o;
+    }
+    if (n.IsScalar())
+        return str(n);
+    return QJsonValue();
+}
+
+// network: {mode, private_network, policy}; the policy as the REST API takes it.
+Core::Result parseNetwork(const YAML::Node &n, NetworkSpec &net, const QString &source)
+{
+    if (!n.IsMap())
+        return templateError(source, QStringLiteral("'network' must be a mapping"));
+    for (const auto &kv : n)
+        if (!QStringList{QStringLiteral("mode"), QStringLiteral("private_network"), QStringLiteral("policy")}.contains(str(kv.first)))
+            return templateError(source, QStringLiteral("unknown key 'network.%1'").arg(str(kv.first)));
+    if (n["mode"])
+        net.mode = str(n["mode"]);
+    if (!QStringList{QStringLiteral("none"), QStringLiteral("egress"), QStringLiteral("private")}.contains(net.mode))
+        return templateError(source, QStringLiteral("network.mode must be none, egress or private, not '%1'").arg(net.mode));
+    if (n["private_network"])
+        net.privateNetwork = str(n["private_network"]);
+    if ((net.mode == QLatin1String("private")) != !net.privateNetwork.isEmpty())
+        return templateError(source, QStringLiteral("network.private_network names the group of mode private (and only of it)"));
+    if (n["private_network"] && !namePattern().match(net.privateNetwork).hasMatch())
+        return templateError(source, QStringLiteral("network.private_network '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(net.privateNetwork));
+    if (!n["policy"])
+        return {};
+    if (!net.hasNic())
+        return templateError(source, QStringLiteral("network.policy needs network.mode egress or private"));
+    if (!n["policy"].IsMap())
+        return templateError(source, QStringLiteral("'network.policy' must be a mapping"));
+    auto policy = Net::NetworkPolicy::fromJson(yamlToJson(n["policy"]).toObject(), QStringLiteral("network.policy"));
+    if (!policy)
+        return templateError(source, policy.error().message);
+    net.policy = *policy;
+    return {};
+}
+
 // name, description, vcpus and memory_mb; every top-level key must be known.
 Core::Result parseBasics(const YAML::Node &root, VmTemplate &t, const QString &source)
 {
-    static const QStringList knownTop = {QStringLiteral("name"),      QStringLiteral("description"), QStringLiteral("vcpus"),
-                                         QStringLiteral("memory_mb"), QStringLiteral("kernel"),      QStringLiteral("image"),
-                                         QStringLiteral("agent"),     QStringLiteral("qemu"),        QStringLiteral("desktop")};
+    static const QStringList knownTop = {QStringLiteral("name"),    QStringLiteral("description"), QStringLiteral("vcpus"), QStringLiteral("memory_mb"),
+                                         QStringLiteral("kernel"),  QStringLiteral("image"),       QStringLiteral("agent"), QStringLiteral("qemu"),
+                                         QStringLiteral("desktop"), QStringLiteral("network")};
     for (const auto &kv : root) {
         const QString key = str(kv.first);
         if (!knownTop.contains(key))
@@ -287,6 +339,9 @@ Core::Result parseSections(const YAML::Node &root, VmTemplate &t, const QString 
             return ok;
     if (auto ok = parseAgent(root["agent"], t, source); !ok)
         return ok;
+    if (root["network"])
+        if (auto ok = parseNetwork(root["network"], t.network, source); !ok)
+            return ok;
     const YAML::Node qemu = root["qemu"];
     if (qemu && qemu["machine"])
         t.qemuMachine = str(qemu["machine"]);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/expected.h"
+#include "core/net/networkpolicy.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -62,6 +63,16 @@ struct DesktopSpec {
     QString kernelArgs() const;
 };
 
+// The template's network: section. Modes: "none" (no NIC, the default),
+// "egress" (outbound through the host, filtered by the policy), "private"
+// (also reaching the VMs of privateNetwork that the policy allows).
+struct NetworkSpec {
+    QString mode = QStringLiteral("none");
+    QString privateNetwork; // mode "private" only
+    Net::NetworkPolicy policy; // without one: default deny, no rules
+    bool hasNic() const { return mode != QLatin1String("none"); }
+};
+
 struct VmTemplate {
     QString name;
     QString description;
@@ -75,6 +86,7 @@ struct VmTemplate {
     int agentReadyTimeoutS = 60;
     QString qemuMachine;
     DesktopSpec desktop;
+    NetworkSpec network;
 
     // Parse and validate YAML text. Errors name the file, the key and why.
     static Core::Expected<VmTemplate> fromYaml(const QByteArray &yaml, const QString &sourceName);

@@ -134,8 +134,43 @@ private Q_SLOTS:
         QTest::newRow("desktop port") << desktopHead + "desktop: {vnc_port: 70000}\n" << QStringLiteral("desktop.vnc_port");
         QTest::newRow("desktop port type") << desktopHead + "desktop: {vnc_port: vnc}\n" << QStringLiteral("bad value");
         QTest::newRow("desktop wm quote") << desktopHead + "desktop: {window_manager: \"wm '; reboot\"}\n" << QStringLiteral("desktop.window_manager");
+        const QByteArray netHead("name: x\nkernel: {package: k}\n");
+        QTest::newRow("network not a map") << netHead + "network: egress\n" << QStringLiteral("'network' must be a mapping");
+        QTest::newRow("network unknown key") << netHead + "network: {mode: egress, nic: virtio}\n" << QStringLiteral("network.nic");
+        QTest::newRow("network mode") << netHead + "network: {mode: bridge}\n" << QStringLiteral("network.mode");
+        QTest::newRow("network private name") << netHead + "network: {mode: private}\n" << QStringLiteral("network.private_network");
+        QTest::newRow("network policy without nic") << netHead + "network: {policy: {default: deny}}\n" << QStringLiteral("needs network.mode");
+        QTest::newRow("network policy field") << netHead + "network: {mode: egress, policy: {default: deny, allow: [{cidr: 10.1.2.3/8}]}}\n"
+                                              << QStringLiteral("network.policy.allow[0].cidr: '10.1.2.3/8'");
+        QTest::newRow("network policy default") << netHead + "network: {mode: egress, policy: {allow: [a.test]}}\n" << QStringLiteral("network.policy.default");
         QTest::newRow("desktop empty terminal") << desktopHead + "desktop: {terminal: \"\"}\n" << QStringLiteral("desktop.terminal");
     }
+    void networkSection()
+    {
+        const QByteArray yaml = "name: x\nkernel: {package: k}\nnetwork:\n  mode: egress\n  policy:\n    default: deny\n    allow:\n"
+                                "      - pypi.org\n      - domain: \"*.pythonhosted.org\"\n        ports: [443]\n      - cidr: 203.0.113.0/24\n"
+                                "        ports: [80/tcp, 8000-8100]\n    deny:\n      - ports: [25/tcp]\n";
+        auto t = Templates::VmTemplate::fromYaml(yaml, QStringLiteral("test.yaml"));
+        QVERIFY2(t, t ? "" : qPrintable(t.error().message));
+        QCOMPARE(t->network.mode, QStringLiteral("egress"));
+        QVERIFY(t->network.hasNic());
+        const Net::NetworkPolicy &p = t->network.policy;
+        QCOMPARE(p.defaultAction, Net::NetworkPolicy::Default::Deny);
+        QCOMPARE(p.allow.size(), 3);
+        QCOMPARE(p.allow.at(1).domain, QStringLiteral("*.pythonhosted.org"));
+        QCOMPARE(p.allow.at(1).ports.at(0).first, quint16(443));
+        QCOMPARE(p.allow.at(2).ports.size(), 2);
+        QCOMPARE(p.deny.at(0).ports.at(0).protocol, Net::Transport::Tcp);
+        // No section: no NIC, as before; egress without a policy denies everything.
+        auto none = Templates::VmTemplate::fromYaml("name: x\nkernel: {package: k}\n", QStringLiteral("test.yaml"));
+        QVERIFY(none && !none->network.hasNic());
+        auto bare = Templates::VmTemplate::fromYaml("name: x\nkernel: {package: k}\nnetwork: {mode: egress}\n", QStringLiteral("test.yaml"));
+        QVERIFY(bare && bare->network.policy.allow.isEmpty() && bare->network.policy.defaultAction == Net::NetworkPolicy::Default::Deny);
+        auto priv =
+            Templates::VmTemplate::fromYaml("name: x\nkernel: {package: k}\nnetwork: {mode: private, private_network: team-a}\n", QStringLiteral("test.yaml"));
+        QVERIFY(priv && priv->network.privateNetwork == QLatin1String("team-a"));
+    }
+
     void errors()
     {
         QFETCH(QByteArray, yaml);

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "core/expected.h"
+#include "core/net/networkpolicy.h"
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QList>
+#include <QString>
+
+namespace Net {
+
+// One VM's resolver: a dnsmasq configuration file (pure text; the caller
+// writes it and runs `dnsmasq --keep-in-foreground --conf-file=<file>`).
+//
+// It listens on the VM's gateway address only (bind-interfaces: the address
+// exists on the VM's tap alone, so each VM's dnsmasq binds its own), never on
+// loopback. It reads nothing of the host's (no /etc/hosts, no resolv.conf):
+// its upstreams are given. No DHCP. Names resolve as the policy says
+// (NetworkPolicy::resolves): under default deny every name answers NXDOMAIN
+// (address=/#/) but the allowed patterns, which are forwarded; denied
+// patterns answer NXDOMAIN. Answers for allowed patterns are added to the
+// VM's nftables sets (nftset=, NftRuleset::dnsSetName), which is what lets the
+// VM connect to them. Upstream answers in private ranges are dropped
+// (stop-dns-rebind). Queries are logged only when logQueries is set, to
+// logFile, which the caller keeps bounded (rename it and send SIGUSR2: dnsmasq
+// reopens it); logFile has dnsmasq's start-up messages and errors otherwise.
+struct DnsmasqConfig {
+    static constexpr int kCacheSize = 1000;
+    static constexpr int kMaxUpstreams = 4;
+
+    QString table; // the instance's nftables table ("mvs_<instance>")
+    int slot = -1; // the VM's slot: its sets' names
+    QHostAddress listenAddress; // the VM's gateway
+    QStringList upstreams; // "10.0.0.53" or "10.0.0.53#5353"
+    QString pidFile;
+    QString logFile;
+    bool logQueries = false;
+    NetworkPolicy policy;
+
+    Core::Expected<QString> text() const;
+
+    // The nameservers of a resolv.conf (the host's resolvers, for upstreams).
+    static QStringList nameservers(const QByteArray &resolvConf);
+};
+
+} // namespace Net
