@@ -2,6 +2,8 @@
 
 #include "core/vmm/chinstance.h"
 #include "core/vmm/kvmprobe.h"
+#include "core/vmm/qemudriver.h" // kvmStatusFor
+#include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmmprocess.h"
 
 namespace Vmm {
@@ -27,7 +29,12 @@ Core::Result ChDriver::checkAvailable() const
             QStringLiteral("cloud-hypervisor binary '%1' not found or not executable; install it or set the binary in the config, or use --driver qemu")
                 .arg(m_binary));
     }
-    const KvmStatus kvm = kvmStatus();
+    // A root service's cloud-hypervisor runs as the VMM user: KVM counts
+    // only if that user may open /dev/kvm.
+    const auto vmmUser = vmmCredentials();
+    if (!vmmUser)
+        return vmmUser.error();
+    const KvmStatus kvm = kvmStatusFor(kvmStatus(), *vmmUser);
     if (!kvm.usable)
         return Core::Error(Core::ErrorCode::KvmUnavailable,
                            QStringLiteral("cloud-hypervisor needs a usable /dev/kvm (%1); use --driver qemu for software emulation").arg(kvm.reason));

@@ -14,7 +14,8 @@ public:
 
     DriverKind kind() const override { return DriverKind::CloudHypervisor; }
     QString name() const override { return QStringLiteral("cloud-hypervisor"); }
-    // BinaryMissing without the binary, KvmUnavailable without a usable /dev/kvm.
+    // BinaryMissing without the binary, KvmUnavailable without a /dev/kvm the
+    // VMM's user may use, PermissionDenied for a root service without its VMM user.
     Core::Result checkAvailable() const override;
     std::unique_ptr<VmmInstance> createInstance(const VmSpec &spec) const override;
 

@@ -4,6 +4,7 @@
 #include "core/paths.h"
 #include "core/vmm/chapiclient.h"
 #include "core/vmm/chvmconfig.h"
+#include "core/vmm/chvmmfiles.h"
 #include "core/vmm/vmmfiles.h"
 #include "core/vmm/vmmprocess.h"
 
@@ -135,30 +136,76 @@ Core::Future<void> ChInstance::startFromState(const QString &directory, const QS
     m_savedBy = savedBy;
     if (m_state != State::NotStarted)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
-    const QDir source(directory);
-    QFile configFile(source.filePath(QStringLiteral("config.json")));
+    QFile configFile(QDir(directory).filePath(QStringLiteral("config.json")));
     if (!configFile.open(QIODevice::ReadOnly))
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::NotFound, QStringLiteral("cannot read %1: %2").arg(configFile.fileName(), configFile.errorString())));
-    const QJsonObject saved = QJsonDocument::fromJson(configFile.readAll()).object();
-    auto config = ChVmConfig::retargetSnapshotConfig(saved, m_spec);
-    if (!config)
+    m_savedConfig = QJsonDocument::fromJson(configFile.readAll()).object();
+    // Checked now; written with the descriptors in launch().
+    if (auto config = ChVmConfig::retargetSnapshotConfig(m_savedConfig, m_spec); !config)
         return Core::readyFuture<void>(config.error());
-    // The restore directory lives in this VM's runtime directory: the
-    // snapshot itself stays untouched (its files are checksummed).
-    const QString restoreDir = QDir(m_spec.runtimeDir).filePath(QStringLiteral("restore"));
-    QDir().mkpath(restoreDir);
-    const QDir target(restoreDir);
+    m_stateSource = directory;
+    m_restoreDir = ChVmConfig::restoreDir(m_spec);
+    return launch(&ChInstance::restoreAndResume);
+}
+
+// The restore directory lives in the VMM's directory: the snapshot itself
+// stays untouched (its files are checksummed). Written before the VMM runs.
+Core::Result ChInstance::writeRestoreDir()
+{
+    auto config = ChVmConfig::retargetSnapshotConfig(m_savedConfig, m_spec, m_passedFds);
+    if (!config)
+        return config.error();
+    constexpr mode_t kRestoreDirMode = 0755; // in the VMM's 0700 directory
+    const QByteArray dirName = QFile::encodeName(m_restoreDir);
+    // Made afresh: never through a link an earlier VMM could have left in its directory.
+    if (QFileInfo(m_restoreDir).isSymLink())
+        QFile::remove(m_restoreDir);
+    else
+        QDir(m_restoreDir).removeRecursively();
+    if (::mkdir(dirName.constData(), kRestoreDirMode) != 0 || ::chmod(dirName.constData(), kRestoreDirMode) != 0)
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot create %1: %2").arg(m_restoreDir, QString::fromLocal8Bit(std::strerror(errno))));
+    const QDir target(m_restoreDir);
     QFile out(target.filePath(QStringLiteral("config.json")));
     if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate) || out.write(QJsonDocument(*config).toJson()) < 0)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write %1: %2").arg(out.fileName(), out.errorString())));
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot write %1: %2").arg(out.fileName(), out.errorString()));
     out.close();
-    for (const QString &name : {QStringLiteral("state.json"), QStringLiteral("memory-ranges")}) {
-        QFile::remove(target.filePath(name));
-        if (!QFile::link(source.absoluteFilePath(name), target.filePath(name)))
-            return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot link %1 into %2").arg(source.filePath(name), restoreDir)));
+    const QDir source(m_stateSource);
+    const int state = m_passedFds ? m_passedFds->restoreState : -1;
+    const int memory = m_passedFds ? m_passedFds->restoreMemory : -1;
+    for (const auto &[name, fd] : {std::pair{QStringLiteral("state.json"), state}, std::pair{QStringLiteral("memory-ranges"), memory}}) {
+        // A descriptor's link resolves in the VMM's own descriptor table.
+        const QString linkTarget = fd >= 0 ? ChVmConfig::procFdPath(fd) : source.absoluteFilePath(name);
+        if (::symlink(QFile::encodeName(linkTarget).constData(), QFile::encodeName(target.filePath(name)).constData()) != 0)
+            return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot link %1 into %2").arg(source.filePath(name), m_restoreDir));
     }
-    return startFromSnapshot(restoreDir);
+    return {};
+}
+
+Core::Result ChInstance::prepareFiles(HeldFds &held)
+{
+    auto credentials = vmmCredentials();
+    if (!credentials)
+        return credentials.error();
+    m_credentials = *credentials;
+    m_passedFds.reset();
+    if (m_credentials) {
+        auto fds = openChFds(m_spec, *m_credentials, held);
+        if (!fds)
+            return fds.error();
+        if (!m_stateSource.isEmpty())
+            if (auto ok = openChRestoreFds(m_stateSource, *m_credentials, held, *fds); !ok)
+                return ok;
+        m_passedFds = *fds;
+    } else {
+        if (auto ok = prepareChVmmDir(ChVmConfig::vmmDir(m_spec), std::nullopt); !ok)
+            return ok;
+        // Its landlock rule must name an existing directory, or vm.create fails.
+        if (!m_spec.stateDir.isEmpty())
+            if (auto ok = Core::Paths::ensurePrivateDir(m_spec.stateDir); !ok)
+                return ok;
+    }
+    return m_stateSource.isEmpty() ? Core::Result() : writeRestoreDir();
 }
 
 Core::Future<void> ChInstance::launch(Step next)
@@ -168,10 +215,6 @@ Core::Future<void> ChInstance::launch(Step next)
     if (!QFileInfo(m_spec.runtimeDir).isDir())
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
-    // Its landlock rule must name an existing directory, or vm.create fails.
-    if (!m_spec.stateDir.isEmpty())
-        if (auto ok = Core::Paths::ensurePrivateDir(m_spec.stateDir); !ok)
-            return Core::readyFuture<void>(ok.error());
     // Left by a VMM that crashed: cloud-hypervisor cannot bind its vsock
     // socket over an existing file, nor could we bind the API socket.
     removeSockets();
@@ -181,23 +224,30 @@ Core::Future<void> ChInstance::launch(Step next)
             Core::ErrorCode::BinaryMissing,
             QStringLiteral("cloud-hypervisor binary '%1' not found; install it or set the binary in the config, or use --driver qemu").arg(m_binary)));
 
+    HeldFds held; // our copies of what the VMM inherits, closed once it has started
+    if (auto ok = prepareFiles(held); !ok) {
+        removeSockets();
+        return Core::readyFuture<void>(ok.error());
+    }
     const Core::Expected<int> listenFd = listenOnUnixSocket(apiSocketPath(), kApiListenBacklog);
     if (!listenFd)
         return Core::readyFuture<void>(listenFd.error());
-    const int fd = *listenFd;
+    const int fd = held.keep(*listenFd);
 
-    const QStringList args{QStringLiteral("--api-socket"), QStringLiteral("fd=%1").arg(fd)};
-    Core::Log::vmm()->info("{}: starting {} {}", m_spec.name.toStdString(), program.toStdString(), args.join(QLatin1Char(' ')).toStdString());
+    const QStringList args = ChVmConfig::commandLine(fd);
+    Core::Log::vmm()->info("{}: starting {}{} {}", m_spec.name.toStdString(), program.toStdString(),
+                           m_credentials ? " as " + m_credentials->user.toStdString() : std::string(), args.join(QLatin1Char(' ')).toStdString());
     m_process = new VmmProcess(program, args, ChVmConfig::vmmLogPath(m_spec), this);
-    m_process->setInheritedFds({fd});
+    m_process->setCredentials(m_credentials);
+    m_process->setInheritedFds(QList<int>{fd} + (m_passedFds ? m_passedFds->all() : QList<int>()));
     connect(m_process, &VmmProcess::finished, this, &ChInstance::onProcessFinished);
     m_api = new ChApiClient(apiSocketPath(), this);
 
     m_startPromise = Core::Promise<void>();
     setState(State::Starting);
     const Core::Future<void> started = m_process->start();
-    // QProcess forks inside start(): the child holds its own copy by now.
-    ::close(fd);
+    // QProcess forks inside start(): the child holds its own copies by now.
+    held.closeAll();
     startStep(started, [this, next]() {
         // Calls made now wait in the socket's backlog until the API server runs.
         m_api->ping(kApiReadyTimeoutMs).then(this, [this, next](const Core::Expected<QJsonObject> &pong) {
@@ -257,7 +307,7 @@ Core::Future<void> ChInstance::expectVmState(const QString &expected, const char
 
 void ChInstance::createAndBoot()
 {
-    const Core::Expected<QJsonObject> config = ChVmConfig::vmCreate(m_spec);
+    const Core::Expected<QJsonObject> config = ChVmConfig::vmCreate(m_spec, m_passedFds);
     if (!config) {
         failStart(config.error());
         return;
@@ -279,7 +329,9 @@ void ChInstance::restoreAndResume()
                                   .arg(m_savedBy, m_vmmVersion)));
         return;
     }
-    const Core::Expected<QJsonObject> body = ChVmConfig::vmRestore(m_restoreDir);
+    // startFromState's directory is the VMM's (by descriptor when it runs as another user).
+    const QString source = m_stateSource.isEmpty() ? m_restoreDir : ChVmConfig::vmmPath(m_spec, m_restoreDir, m_passedFds);
+    const Core::Expected<QJsonObject> body = ChVmConfig::vmRestore(source);
     if (!body) {
         failStart(body.error());
         return;
@@ -360,12 +412,27 @@ Core::Future<void> ChInstance::snapshot(const QString &directory)
     if (m_state != State::Paused)
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a paused VM can be snapshotted (it is %1)").arg(stateName(m_state))));
-    const Core::Expected<QJsonObject> body = ChVmConfig::vmSnapshot(directory);
+    const Core::Expected<QString> where = ChVmConfig::vmmSnapshotDir(m_spec, directory, m_passedFds);
+    if (!where)
+        return Core::readyFuture<void>(where.error());
+    const Core::Expected<QJsonObject> body = ChVmConfig::vmSnapshot(*where);
     if (!body)
         return Core::readyFuture<void>(body.error());
     if (!QFileInfo(directory).isDir())
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound, QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
-    return m_api->snapshotVm(*body);
+    if (!m_passedFds || !m_credentials)
+        return m_api->snapshotVm(*body);
+    // The VMM user's while it writes the snapshot's files (they stay its,
+    // readable by it for a restore); the service's again afterwards.
+    const VmmCredentials creds = *m_credentials;
+    if (auto ok = lendDirectory(directory, creds, true); !ok)
+        return Core::readyFuture<void>(ok.error());
+    Core::Promise<void> promise;
+    m_api->snapshotVm(*body).then([directory, creds, promise](const Core::Result &r) {
+        const Core::Result back = lendDirectory(directory, creds, false);
+        promise.resolve(r ? back : r);
+    });
+    return promise.future();
 }
 
 Core::Future<void> ChInstance::shutdown()

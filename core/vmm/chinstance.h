@@ -1,25 +1,40 @@
 #pragma once
 
+#include "core/vmm/chvmconfig.h"
+#include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmminstance.h"
 
+#include <QJsonObject>
 #include <QTimer>
 
 #include <functional>
+#include <optional>
 
 namespace Vmm {
 
 class ChApiClient;
+class HeldFds;
 class VmmProcess;
 
 // One cloud-hypervisor process running one VM (KVM only).
 //
 // start(): bind and listen on <runtimeDir>/ch-api.sock ourselves and spawn
-// `cloud-hypervisor --api-socket fd=N` with that descriptor inherited
+// `cloud-hypervisor --api-socket fd=N --seccomp true` with that descriptor inherited
 // (libvirt's chMonitorCreateSocket): calls can be sent at once and wait in
 // the socket's backlog, so there is no race on the socket file and no ping
 // polling. Then vmm.ping (the server is up) -> vm.create -> vm.info "Created"
 // -> vm.boot -> vm.info "Running". A VMM that exits during start fails it
 // with the VMM's output tail, which VmmProcess keeps in <runtimeDir>/vmm.log.
+//
+// Who it runs as (vmmCredentials()): a root service's cloud-hypervisor runs
+// as the VMM user with a clean environment (VmmProcess). It is handed its
+// kernel, initramfs and disks as descriptors (ChVmConfig::PassedFds, named
+// /proc/self/fd/N in its config; a disk goes to the VMM user's group when
+// that user could not open it otherwise), binds its vsock and console
+// sockets in <runtimeDir>/vmm (the VMM user's, 0700, handed as a
+// descriptor too), and reaches the VM's snapshot directory (its group,
+// 0710) only to write a snapshot into a staging directory lent to it for
+// that call. Its landlock ruleset (vm.create) names exactly those.
 //
 // shutdown(): vm.shutdown (best effort) -> vmm.shutdown -> wait for the
 // process (kExitTimeoutMs) -> SIGKILL; then the API and vsock sockets are
@@ -60,19 +75,25 @@ public:
 
     // saveState = snapshot(); startFromState retargets a copy of the
     // snapshot's config.json at this instance's runtime directory, console
-    // log and disks (ChVmConfig::retargetSnapshotConfig) and restores from it.
+    // log and disks (ChVmConfig::retargetSnapshotConfig) in
+    // ChVmConfig::restoreDir, links the snapshot's other files there (by
+    // descriptor when the VMM runs as another user) and restores from it.
     Core::Future<void> saveState(const QString &directory) override { return snapshot(directory); }
     Core::Future<void> startFromState(const QString &directory, const QString &savedBy = QString()) override;
     QStringList stateFiles() const override;
 
     // cloud-hypervisor specific.
     // Snapshot a paused VM into `directory` (absolute, existing): config.json,
-    // state.json and memory-ranges. Disk images are not included.
+    // state.json and memory-ranges. Disk images are not included. When the
+    // VMM runs as another user, `directory` must be directly in the spec's
+    // stateDir; it is the VMM user's during the call only.
     Core::Future<void> snapshot(const QString &directory);
     // Instead of start(): spawn a fresh VMM and restore the VM from a snapshot
     // directory, then resume it. The snapshot's config.json names the vsock
     // socket and console log of the VM it was taken from, so restore into an
     // instance with the same runtime directory, or edit config.json first.
+    // The VMM must be able to open `directory` by path (a service that is
+    // not root); startFromState works for both.
     Core::Future<void> startFromSnapshot(const QString &directory);
 
     QString binary() const { return m_binary; }
@@ -82,6 +103,10 @@ public:
 
 private:
     using Step = void (ChInstance::*)();
+    // Who the VMM runs as, and what it is handed (openChFds), before spawning it.
+    Core::Result prepareFiles(HeldFds &held);
+    // startFromState: the retargeted config.json and links to the snapshot's files.
+    Core::Result writeRestoreDir();
     // Spawn the VMM on our API socket and wait for vmm.ping, then run `next`.
     Core::Future<void> launch(Step next);
     void createAndBoot();
@@ -109,6 +134,10 @@ private:
     Core::Promise<void> m_startPromise;
     Core::Promise<void> m_shutdownPromise;
     QString m_restoreDir;
+    QString m_stateSource; // startFromState: the snapshot directory
+    QJsonObject m_savedConfig; // and its config.json
+    std::optional<VmmCredentials> m_credentials;
+    std::optional<ChVmConfig::PassedFds> m_passedFds;
     QString m_vmmVersion;
     QString m_savedBy; // startFromState: the version that saved the snapshot
     QTimer m_exitTimer;

@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 
 namespace Vmm::ChVmConfig {
 
@@ -11,6 +12,7 @@ constexpr qint64 kMiB = 1024 * 1024;
 // The longest suffix cloud-hypervisor appends to the vsock socket path when
 // the guest connects to a host port ("_" + a 32-bit port number).
 constexpr int kVsockPortSuffixBytes = 11;
+constexpr char kVmmDirName[] = "vmm";
 
 QString runtimeFile(const VmSpec &spec, const QString &name)
 {
@@ -24,19 +26,67 @@ Core::Error invalid(const QString &message)
 
 } // namespace
 
+QList<int> PassedFds::all() const
+{
+    QList<int> fds{vmmDir, kernel, initramfs, stateDir, restoreState, restoreMemory};
+    fds += disks;
+    fds.removeAll(-1);
+    return fds;
+}
+
+QString procFdPath(int fd, const QString &name)
+{
+    const QString dir = QStringLiteral("/proc/self/fd/%1").arg(fd);
+    return name.isEmpty() ? dir : dir + QLatin1Char('/') + name;
+}
+
+QStringList commandLine(int apiSocketFd)
+{
+    return QStringList{QStringLiteral("--api-socket"), QStringLiteral("fd=%1").arg(apiSocketFd), QStringLiteral("--seccomp"), QStringLiteral("true")};
+}
+
 QString apiSocketPath(const VmSpec &spec)
 {
     return runtimeFile(spec, QStringLiteral("ch-api.sock"));
 }
 
+QString vmmDir(const VmSpec &spec)
+{
+    return runtimeFile(spec, QLatin1String(kVmmDirName));
+}
+
 QString vsockSocketPath(const VmSpec &spec)
 {
-    return runtimeFile(spec, QStringLiteral("vsock.sock"));
+    return QDir(vmmDir(spec)).filePath(QStringLiteral("vsock.sock"));
 }
 
 QString consoleSocketPath(const VmSpec &spec)
 {
-    return runtimeFile(spec, QStringLiteral("console.sock"));
+    return QDir(vmmDir(spec)).filePath(QStringLiteral("console.sock"));
+}
+
+QString restoreDir(const VmSpec &spec)
+{
+    return QDir(vmmDir(spec)).filePath(QStringLiteral("restore"));
+}
+
+QString vmmPath(const VmSpec &spec, const QString &hostPath, const std::optional<PassedFds> &fds)
+{
+    if (!fds || fds->vmmDir < 0)
+        return hostPath;
+    return procFdPath(fds->vmmDir, QDir(vmmDir(spec)).relativeFilePath(hostPath));
+}
+
+Core::Expected<QString> vmmSnapshotDir(const VmSpec &spec, const QString &directory, const std::optional<PassedFds> &fds)
+{
+    if (!fds)
+        return directory;
+    const QFileInfo dir(QDir::cleanPath(directory));
+    if (fds->stateDir < 0 || spec.stateDir.isEmpty() || dir.absolutePath() != QDir::cleanPath(QDir().absoluteFilePath(spec.stateDir)))
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("cloud-hypervisor runs as another user and writes snapshots only into the VM's state directory %1, not %2")
+                               .arg(spec.stateDir, directory));
+    return procFdPath(fds->stateDir, dir.fileName());
 }
 
 QString vmmLogPath(const VmSpec &spec)
@@ -98,26 +148,37 @@ QJsonObject memory(const VmSpec &spec)
     return QJsonObject{{QStringLiteral("size"), qint64(spec.memoryMiB) * kMiB}};
 }
 
-QJsonObject payload(const VmSpec &spec)
+namespace {
+
+// `path`, or the descriptor that stands for it when one was passed.
+QString named(const QString &path, int fd)
+{
+    return fd >= 0 ? procFdPath(fd) : path;
+}
+
+} // namespace
+
+QJsonObject payload(const VmSpec &spec, const Fds &fds)
 {
     QJsonObject p{
-        {QStringLiteral("kernel"), spec.kernelPath},
+        {QStringLiteral("kernel"), named(spec.kernelPath, fds ? fds->kernel : -1)},
         {QStringLiteral("cmdline"), guestCmdline(spec)},
     };
     if (!spec.initramfsPath.isEmpty())
-        p.insert(QStringLiteral("initramfs"), spec.initramfsPath);
+        p.insert(QStringLiteral("initramfs"), named(spec.initramfsPath, fds ? fds->initramfs : -1));
     return p;
 }
 
-QJsonArray disks(const VmSpec &spec)
+QJsonArray disks(const VmSpec &spec, const Fds &fds)
 {
     QJsonArray list;
-    for (const DiskSpec &disk : spec.disks) {
+    for (qsizetype i = 0; i < spec.disks.size(); ++i) {
+        const DiskSpec &disk = spec.disks.at(i);
         // An explicit image_type (v51+; older releases ignore unknown keys)
         // stops format probing, and keeps sector 0 writable: an autodetected
         // raw image gets sector 0 writes disabled (vmm/src/device_manager.rs).
         list.append(QJsonObject{
-            {QStringLiteral("path"), disk.path},
+            {QStringLiteral("path"), named(disk.path, fds && i < fds->disks.size() ? fds->disks.at(i) : -1)},
             {QStringLiteral("readonly"), disk.readOnly},
             {QStringLiteral("image_type"), QStringLiteral("Raw")},
         });
@@ -130,30 +191,30 @@ QJsonObject rng()
     return QJsonObject{{QStringLiteral("src"), QLatin1String(kRngSource)}};
 }
 
-QJsonObject vsock(const VmSpec &spec)
+QJsonObject vsock(const VmSpec &spec, const Fds &fds)
 {
     return QJsonObject{
         {QStringLiteral("cid"), qint64(spec.vsockCid)},
-        {QStringLiteral("socket"), vsockSocketPath(spec)},
+        {QStringLiteral("socket"), vmmPath(spec, vsockSocketPath(spec), fds)},
     };
 }
 
-QJsonObject serial(const VmSpec &spec)
+QJsonObject serial(const VmSpec &spec, const Fds &fds)
 {
     if (spec.consoleLogPath.isEmpty())
         return QJsonObject{{QStringLiteral("mode"), QStringLiteral("Null")}};
     return QJsonObject{
         {QStringLiteral("mode"), QStringLiteral("Socket")},
-        {QStringLiteral("socket"), consoleSocketPath(spec)},
+        {QStringLiteral("socket"), vmmPath(spec, consoleSocketPath(spec), fds)},
     };
 }
 
-QJsonArray landlockRules(const VmSpec &spec)
+QJsonArray landlockRules(const VmSpec &spec, const Fds &fds)
 {
     QJsonArray rules;
     if (!spec.stateDir.isEmpty())
         rules.append(QJsonObject{
-            {QStringLiteral("path"), QDir::cleanPath(QDir().absoluteFilePath(spec.stateDir))},
+            {QStringLiteral("path"), named(QDir::cleanPath(QDir().absoluteFilePath(spec.stateDir)), fds ? fds->stateDir : -1)},
             {QStringLiteral("access"), QStringLiteral("rw")},
         });
     return rules;
@@ -161,10 +222,10 @@ QJsonArray landlockRules(const VmSpec &spec)
 
 namespace {
 
-void confine(QJsonObject &config, const VmSpec &spec)
+void confine(QJsonObject &config, const VmSpec &spec, const Fds &fds)
 {
     config.insert(QStringLiteral("landlock_enable"), true);
-    const QJsonArray rules = landlockRules(spec);
+    const QJsonArray rules = landlockRules(spec, fds);
     if (rules.isEmpty())
         config.remove(QStringLiteral("landlock_rules"));
     else
@@ -173,16 +234,17 @@ void confine(QJsonObject &config, const VmSpec &spec)
 
 } // namespace
 
-Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec)
+Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec, const Fds &fds)
 {
     QJsonObject out = config;
     QJsonArray savedDisks = config.value(QStringLiteral("disks")).toArray();
     if (savedDisks.size() != spec.disks.size())
         return Core::Error(Core::ErrorCode::InvalidArgument,
                            QStringLiteral("the snapshot has %1 disk(s), the VM %2").arg(savedDisks.size()).arg(spec.disks.size()));
+    const QJsonArray ourDisks = disks(spec, fds);
     for (int i = 0; i < savedDisks.size(); ++i) {
         QJsonObject d = savedDisks.at(i).toObject();
-        d.insert(QStringLiteral("path"), spec.disks.at(i).path);
+        d.insert(QStringLiteral("path"), ourDisks.at(i).toObject().value(QStringLiteral("path")));
         savedDisks.replace(i, d);
     }
     if (!savedDisks.isEmpty())
@@ -190,14 +252,15 @@ Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, co
     QJsonObject v = config.value(QStringLiteral("vsock")).toObject();
     if (v.isEmpty())
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the snapshot's VM has no vsock device (no guest agent channel)"));
-    v.insert(QStringLiteral("socket"), vsockSocketPath(spec));
+    v.insert(QStringLiteral("socket"), vsock(spec, fds).value(QStringLiteral("socket")));
     out.insert(QStringLiteral("vsock"), v);
-    out.insert(QStringLiteral("serial"), serial(spec));
-    confine(out, spec);
+    out.insert(QStringLiteral("serial"), serial(spec, fds));
+    confine(out, spec, fds);
     QJsonObject p = config.value(QStringLiteral("payload")).toObject();
-    p.insert(QStringLiteral("kernel"), spec.kernelPath);
+    const QJsonObject ours = payload(spec, fds);
+    p.insert(QStringLiteral("kernel"), ours.value(QStringLiteral("kernel")));
     if (!spec.initramfsPath.isEmpty())
-        p.insert(QStringLiteral("initramfs"), spec.initramfsPath);
+        p.insert(QStringLiteral("initramfs"), ours.value(QStringLiteral("initramfs")));
     out.insert(QStringLiteral("payload"), p);
     return out;
 }
@@ -207,18 +270,18 @@ QJsonObject console()
     return QJsonObject{{QStringLiteral("mode"), QStringLiteral("Off")}};
 }
 
-Core::Expected<QJsonObject> vmCreate(const VmSpec &spec)
+Core::Expected<QJsonObject> vmCreate(const VmSpec &spec, const Fds &fds)
 {
     if (auto ok = validate(spec); !ok)
         return ok.error();
     QJsonObject config{
-        {QStringLiteral("cpus"), cpus(spec)},   {QStringLiteral("memory"), memory(spec)}, {QStringLiteral("payload"), payload(spec)},
-        {QStringLiteral("rng"), rng()},         {QStringLiteral("vsock"), vsock(spec)},   {QStringLiteral("serial"), serial(spec)},
+        {QStringLiteral("cpus"), cpus(spec)},   {QStringLiteral("memory"), memory(spec)},    {QStringLiteral("payload"), payload(spec, fds)},
+        {QStringLiteral("rng"), rng()},         {QStringLiteral("vsock"), vsock(spec, fds)}, {QStringLiteral("serial"), serial(spec, fds)},
         {QStringLiteral("console"), console()},
     };
     if (!spec.disks.isEmpty())
-        config.insert(QStringLiteral("disks"), disks(spec));
-    confine(config, spec);
+        config.insert(QStringLiteral("disks"), disks(spec, fds));
+    confine(config, spec, fds);
     return config;
 }
 

@@ -4,6 +4,7 @@
 #include "core/vmm/chdriver.h"
 #include "core/vmm/kvmprobe.h"
 #include "core/vmm/qemudriver.h"
+#include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmmprocess.h"
 
 namespace Vmm {
@@ -35,7 +36,8 @@ Core::Expected<std::unique_ptr<VmmDriver>> createDriver(const DriverOptions &opt
     DriverKind kind = options.kind;
     if (kind == DriverKind::Auto) {
         const QString ch = findExecutable(options.chBinary.isEmpty() ? QStringLiteral("cloud-hypervisor") : options.chBinary);
-        const KvmStatus kvm = kvmStatus();
+        // cloud-hypervisor of a root service runs as the VMM user: KVM must be that user's.
+        const KvmStatus kvm = kvmStatusFor(kvmStatus(), vmmCredentials().valueOr(std::nullopt));
         kind = (!ch.isEmpty() && kvm.usable) ? DriverKind::CloudHypervisor : DriverKind::Qemu;
         Core::Log::vmm()->info("driver auto: {} (cloud-hypervisor binary {}, KVM {})", driverKindName(kind).toStdString(),
                                ch.isEmpty() ? "not found" : ch.toStdString(), kvm.usable ? "usable" : kvm.reason.toStdString());

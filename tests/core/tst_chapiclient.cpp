@@ -11,6 +11,8 @@
 #include "core/vmm/chinstance.h"
 #include "core/vmm/chvmconfig.h"
 #include "core/vmm/kvmprobe.h"
+#include "core/vmm/qemudriver.h" // kvmStatusFor
+#include "core/vmm/vmmcredentials.h"
 
 #include <QDeadlineTimer>
 #include <QDir>
@@ -209,9 +211,16 @@ VmSpec specIn(const QString &runtimeDir)
     return s;
 }
 
+// The runtime directory's sockets, and those cloud-hypervisor binds in its
+// own directory there (ChVmConfig::vmmDir).
 QStringList socketsIn(const QString &dir)
 {
-    return QDir(dir).entryList({QStringLiteral("*.sock"), QStringLiteral("*.sock_*")}, QDir::AllEntries | QDir::System | QDir::Hidden);
+    const QStringList patterns{QStringLiteral("*.sock"), QStringLiteral("*.sock_*")};
+    const QDir::Filters filters = QDir::AllEntries | QDir::System | QDir::Hidden;
+    QStringList found = QDir(dir).entryList(patterns, filters);
+    for (const QString &name : QDir(QDir(dir).filePath(QStringLiteral("vmm"))).entryList(patterns, filters))
+        found << QStringLiteral("vmm/") + name;
+    return found;
 }
 
 } // namespace
@@ -615,6 +624,7 @@ private Q_SLOTS:
         QTemporaryDir runtime;
         QVERIFY(runtime.isValid());
         const VmSpec spec = specIn(runtime.path());
+        QVERIFY(QDir().mkpath(ChVmConfig::vmmDir(spec)));
         for (const QString &stale : {ChVmConfig::apiSocketPath(spec), ChVmConfig::vsockSocketPath(spec)}) {
             QFile f(stale);
             QVERIFY(f.open(QIODevice::WriteOnly));
@@ -646,7 +656,15 @@ private Q_SLOTS:
                                15));
             f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
         }
-        ChInstance instance(specIn(runtime.path()), junk);
+        // A kernel it may read: as root, the files are opened before the VMM user execs.
+        VmSpec spec = specIn(runtime.path());
+        spec.kernelPath = runtime.filePath(QStringLiteral("vmlinuz"));
+        {
+            QFile kernel(spec.kernelPath);
+            QVERIFY(kernel.open(QIODevice::WriteOnly));
+            kernel.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
+        }
+        ChInstance instance(spec, junk);
         QSignalSpy unexpected(&instance, &VmmInstance::exitedUnexpectedly);
         const auto r = await(instance.start());
         QVERIFY(!r);
@@ -656,6 +674,46 @@ private Q_SLOTS:
         QCOMPARE(unexpected.count(), 0);
         QVERIFY(await(instance.shutdown()).hasValue());
         QCOMPARE(instance.state(), VmmInstance::State::Stopped);
+    }
+
+    // As root: cloud-hypervisor runs as the VMM user with a clean
+    // environment and its API socket, seccomp stated; its directory is that
+    // user's. A stand-in binary reports this and exits.
+    void instanceRunsAsTheVmmUser()
+    {
+        if (::geteuid() != 0)
+            QSKIP("needs root to run the VMM as its user");
+        const auto creds = vmmCredentials();
+        QVERIFY(creds && *creds);
+        QTemporaryDir bin; // the VMM user must reach the binary
+        QVERIFY(QFile::setPermissions(bin.path(), QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadOther | QFile::ExeOther));
+        const QString binary = bin.filePath(QStringLiteral("cloud-hypervisor"));
+        {
+            QFile f(binary);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("#!/bin/sh\necho \"uid=$(id -u) args=$*\"\nenv | grep -c -e HOME= -e MVS_ -e XDG_ | sed 's/^/leaked=/'\nexit 3\n");
+            f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadOther | QFile::ExeOther);
+        }
+        qputenv("MVS_TOKEN", "secret");
+        QTemporaryDir runtime;
+        VmSpec spec = specIn(runtime.path());
+        spec.kernelPath = runtime.filePath(QStringLiteral("vmlinuz"));
+        {
+            QFile kernel(spec.kernelPath);
+            QVERIFY(kernel.open(QIODevice::WriteOnly));
+            kernel.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
+        }
+        ChInstance instance(spec, binary);
+        const auto r = await(instance.start());
+        qunsetenv("MVS_TOKEN");
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
+        const QString expected = QStringLiteral("uid=%1 args=--api-socket fd=").arg((*creds)->uid);
+        QVERIFY2(r.error().message.contains(expected), qPrintable(r.error().message));
+        QVERIFY2(r.error().message.contains(QLatin1String(" --seccomp true | leaked=0")), qPrintable(r.error().message));
+        QFileInfo vmmDir(ChVmConfig::vmmDir(spec));
+        QCOMPARE(vmmDir.ownerId(), (*creds)->uid);
+        QCOMPARE(socketsIn(runtime.path()), QStringList());
     }
 
     void instanceBasics()
@@ -668,7 +726,7 @@ private Q_SLOTS:
         QCOMPARE(instance.binary(), QStringLiteral("cloud-hypervisor"));
         QVERIFY(instance.accelerated());
         QCOMPARE(instance.state(), VmmInstance::State::NotStarted);
-        QCOMPARE(instance.agentEndpoint().socketPath, runtime.filePath(QStringLiteral("vsock.sock")));
+        QCOMPARE(instance.agentEndpoint().socketPath, runtime.filePath(QStringLiteral("vmm/vsock.sock")));
         QCOMPARE(instance.agentEndpoint().vsockPort, 7000u);
         QCOMPARE(await(instance.pause()).error().code, Core::ErrorCode::InvalidState);
         QCOMPARE(await(instance.resume()).error().code, Core::ErrorCode::InvalidState);
@@ -704,12 +762,13 @@ private Q_SLOTS:
         QCOMPARE(driver.kind(), DriverKind::CloudHypervisor);
         QCOMPARE(driver.name(), QStringLiteral("cloud-hypervisor"));
         const Core::Result available = driver.checkAvailable();
-        const KvmStatus kvm = kvmStatus();
+        // As root, KVM counts when the VMM user may open /dev/kvm.
+        const KvmStatus kvm = kvmStatusFor(kvmStatus(), vmmCredentials().valueOr(std::nullopt));
         if (kvm.usable) {
             QVERIFY(available.hasValue());
         } else {
             QCOMPARE(available.error().code, Core::ErrorCode::KvmUnavailable);
-            QVERIFY(available.error().message.startsWith(QLatin1String("cloud-hypervisor needs a usable /dev/kvm (")));
+            QVERIFY2(available.error().message.startsWith(QLatin1String("cloud-hypervisor needs a usable /dev/kvm (")), qPrintable(available.error().message));
             QVERIFY(available.error().message.endsWith(QLatin1String("; use --driver qemu for software emulation")));
         }
         QTemporaryDir runtime;

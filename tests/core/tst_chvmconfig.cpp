@@ -193,6 +193,35 @@ private:
         return {};
     }
 
+    // What ChInstance hands a cloud-hypervisor running as the VMM user for
+    // disksSpec() (descriptor numbers as openChFds might return them).
+    static ChVmConfig::PassedFds passedFds()
+    {
+        ChVmConfig::PassedFds fds;
+        fds.vmmDir = 20;
+        fds.stateDir = 21;
+        fds.kernel = 22;
+        fds.initramfs = 23;
+        fds.disks = {24, 25};
+        return fds;
+    }
+
+    // No path of the spec's is left in a body (only /dev/urandom, which is
+    // everyone's): cloud-hypervisor running as the VMM user could reach none.
+    static QStringList pathsIn(const QJsonValue &v)
+    {
+        if (v.isString())
+            return v.toString().startsWith(QLatin1Char('/')) ? QStringList{v.toString()} : QStringList();
+        QStringList paths;
+        if (v.isObject())
+            for (const QJsonValue item : v.toObject())
+                paths += pathsIn(item);
+        if (v.isArray())
+            for (const QJsonValue item : v.toArray())
+                paths += pathsIn(item);
+        return paths;
+    }
+
 private Q_SLOTS:
     void vmCreate_data()
     {
@@ -201,13 +230,16 @@ private Q_SLOTS:
         QTest::newRow("minimal") << QStringLiteral("minimal") << QStringLiteral("create-minimal.json");
         QTest::newRow("disks, readonly, initramfs") << QStringLiteral("disks") << QStringLiteral("create-disks.json");
         QTest::newRow("8 vcpus, 16 GiB, no console log") << QStringLiteral("large") << QStringLiteral("create-large.json");
+        QTest::newRow("as the VMM user: descriptors") << QStringLiteral("disks fds") << QStringLiteral("create-passed-fds.json");
     }
 
     void vmCreate()
     {
         QFETCH(QString, spec);
         QFETCH(QString, golden);
-        const Core::Expected<QJsonObject> body = ChVmConfig::vmCreate(specNamed(spec));
+        const bool passed = spec.endsWith(QLatin1String(" fds"));
+        const Core::Expected<QJsonObject> body =
+            ChVmConfig::vmCreate(specNamed(passed ? spec.chopped(4) : spec), passed ? std::optional(passedFds()) : std::nullopt);
         QVERIFY2(body.hasValue(), qPrintable(body.hasValue() ? QString() : body.error().toString()));
         compareWithGolden(*body, golden);
     }
@@ -256,10 +288,10 @@ private Q_SLOTS:
         QCOMPARE(retargeted->value(QStringLiteral("cpus")), saved.value(QStringLiteral("cpus")));
         QCOMPARE(retargeted->value(QStringLiteral("memory")), saved.value(QStringLiteral("memory")));
         QCOMPARE(retargeted->value(QStringLiteral("vsock")).toObject().value(QStringLiteral("socket")).toString(),
-                 QStringLiteral("/run/mvs/fork-1-xyz/vsock.sock"));
+                 QStringLiteral("/run/mvs/fork-1-xyz/vmm/vsock.sock"));
         // The fork's console socket and landlock rules, not the original's.
         QCOMPARE(retargeted->value(QStringLiteral("serial")).toObject().value(QStringLiteral("socket")).toString(),
-                 QStringLiteral("/run/mvs/fork-1-xyz/console.sock"));
+                 QStringLiteral("/run/mvs/fork-1-xyz/vmm/console.sock"));
         QCOMPARE(retargeted->value(QStringLiteral("landlock_enable")), QJsonValue(true));
         const QJsonObject rule{{QStringLiteral("path"), QStringLiteral("/var/lib/mvs/vms/fork-1.snapshots")}, {QStringLiteral("access"), QStringLiteral("rw")}};
         QCOMPARE(retargeted->value(QStringLiteral("landlock_rules")).toArray(), QJsonArray{rule});
@@ -268,6 +300,64 @@ private Q_SLOTS:
         const QString schema = fixture.value(QStringLiteral("bodies")).toObject().value(QStringLiteral("vm.create")).toString();
         const QStringList errors = SchemaChecker(fixture).check(*retargeted, schema, QStringLiteral("config.json"));
         QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1Char('\n'))));
+    }
+
+    // A snapshot restored by a cloud-hypervisor running as the VMM user: the
+    // fork's files by descriptor, everything else as saved.
+    void retargetWithDescriptors()
+    {
+        const QJsonObject saved = ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({});
+        const auto retargeted = ChVmConfig::retargetSnapshotConfig(saved, forkSpec(), passedFds());
+        QVERIFY2(retargeted.hasValue(), qPrintable(retargeted.hasValue() ? QString() : retargeted.error().toString()));
+        compareWithGolden(*retargeted, QStringLiteral("retarget-passed-fds.json"));
+        QStringList paths = pathsIn(*retargeted);
+        paths.removeAll(QStringLiteral("/dev/urandom"));
+        for (const QString &p : std::as_const(paths))
+            QVERIFY2(p.startsWith(QLatin1String("/proc/self/fd/")), qPrintable(p));
+    }
+
+    void passedFdsLeaveNoPath()
+    {
+        const auto body = ChVmConfig::vmCreate(specNamed(QStringLiteral("disks")), passedFds());
+        QVERIFY(body);
+        QStringList paths = pathsIn(*body);
+        QVERIFY(paths.removeAll(QStringLiteral("/dev/urandom")) == 1);
+        QCOMPARE(paths.size(), 7); // kernel, initramfs, two disks, two sockets, the state directory's landlock rule
+        for (const QString &p : std::as_const(paths))
+            QVERIFY2(p.startsWith(QLatin1String("/proc/self/fd/")), qPrintable(p));
+        QCOMPARE(passedFds().all(), (QList<int>{20, 22, 23, 21, 24, 25}));
+    }
+
+    // --api-socket fd=N and seccomp stated; no --landlock (it requires a
+    // payload on the command line since v43).
+    void commandLine()
+    {
+        QCOMPARE(ChVmConfig::commandLine(7),
+                 (QStringList{QStringLiteral("--api-socket"), QStringLiteral("fd=7"), QStringLiteral("--seccomp"), QStringLiteral("true")}));
+        QCOMPARE(ChVmConfig::procFdPath(9), QStringLiteral("/proc/self/fd/9"));
+        QCOMPARE(ChVmConfig::procFdPath(9, QStringLiteral("restore")), QStringLiteral("/proc/self/fd/9/restore"));
+    }
+
+    // Where a snapshot goes, as cloud-hypervisor names it: by path for a
+    // VMM of the service's user, through the state directory's descriptor
+    // (a staging directory directly in it, nothing else) for the VMM user.
+    void snapshotDirectoryAsTheVmmSeesIt()
+    {
+        const VmSpec s = specNamed(QStringLiteral("disks"));
+        const QString staging = QStringLiteral("/var/lib/mvs/vms/vm1.snapshots/.staging-snap-XYZ");
+        QCOMPARE(ChVmConfig::vmmSnapshotDir(s, staging, std::nullopt).valueOr({}), staging);
+        QCOMPARE(ChVmConfig::vmmSnapshotDir(s, staging, passedFds()).valueOr({}), QStringLiteral("/proc/self/fd/21/.staging-snap-XYZ"));
+        QCOMPARE(ChVmConfig::vmSnapshot(ChVmConfig::vmmSnapshotDir(s, staging + QLatin1Char('/'), passedFds()).valueOr({})).valueOr({}),
+                 (QJsonObject{{QStringLiteral("destination_url"), QStringLiteral("file:///proc/self/fd/21/.staging-snap-XYZ")}}));
+        for (const QString &elsewhere : {QStringLiteral("/var/lib/mvs/vms/other.snapshots/s"), QStringLiteral("/var/lib/mvs/vms/vm1.snapshots/a/b"),
+                                         QStringLiteral("/var/lib/mvs/vms/vm1.snapshots")}) {
+            const auto r = ChVmConfig::vmmSnapshotDir(s, elsewhere, passedFds());
+            QVERIFY2(!r, qPrintable(elsewhere));
+            QCOMPARE(r.error().code, Core::ErrorCode::InvalidArgument);
+        }
+        // The sockets and the restore directory through the VMM's directory.
+        QCOMPARE(ChVmConfig::vmmPath(s, ChVmConfig::restoreDir(s), passedFds()), QStringLiteral("/proc/self/fd/20/restore"));
+        QCOMPARE(ChVmConfig::vmmPath(s, ChVmConfig::restoreDir(s), std::nullopt), ChVmConfig::restoreDir(s));
     }
 
     void retargetRefusesAnotherMachine()
@@ -293,6 +383,8 @@ private Q_SLOTS:
             const auto body = ChVmConfig::vmCreate(specNamed(QLatin1String(spec)));
             QTest::addRow("vm.create %s", spec) << QStringLiteral("vm.create") << body.valueOr({});
         }
+        QTest::newRow("vm.create descriptors") << QStringLiteral("vm.create")
+                                               << ChVmConfig::vmCreate(specNamed(QStringLiteral("disks")), passedFds()).valueOr({});
         QTest::newRow("vm.snapshot") << QStringLiteral("vm.snapshot") << bodyFor(QStringLiteral("snapshot"));
         QTest::newRow("vm.restore") << QStringLiteral("vm.restore") << bodyFor(QStringLiteral("restore-prefault"));
         QTest::newRow("vm.resize") << QStringLiteral("vm.resize") << bodyFor(QStringLiteral("resize"));
@@ -356,7 +448,10 @@ private Q_SLOTS:
         VmSpec s = minimalSpec();
         s.runtimeDir = QStringLiteral("/run/mvs/vm1/");
         QCOMPARE(ChVmConfig::apiSocketPath(s), QStringLiteral("/run/mvs/vm1/ch-api.sock"));
-        QCOMPARE(ChVmConfig::vsockSocketPath(s), QStringLiteral("/run/mvs/vm1/vsock.sock"));
+        QCOMPARE(ChVmConfig::vmmDir(s), QStringLiteral("/run/mvs/vm1/vmm"));
+        QCOMPARE(ChVmConfig::vsockSocketPath(s), QStringLiteral("/run/mvs/vm1/vmm/vsock.sock"));
+        QCOMPARE(ChVmConfig::consoleSocketPath(s), QStringLiteral("/run/mvs/vm1/vmm/console.sock"));
+        QCOMPARE(ChVmConfig::restoreDir(s), QStringLiteral("/run/mvs/vm1/vmm/restore"));
         QCOMPARE(ChVmConfig::vmmLogPath(s), QStringLiteral("/run/mvs/vm1/vmm.log"));
         QCOMPARE(ChVmConfig::vsock(s).value(QStringLiteral("socket")).toString(), ChVmConfig::vsockSocketPath(s));
     }
@@ -424,8 +519,8 @@ private Q_SLOTS:
         s.memoryMiB = ChVmConfig::kMinMemoryMiB;
         s.vsockCid = ChVmConfig::kMinVsockCid;
         QVERIFY(ChVmConfig::validate(s));
-        // The longest runtime dir that still leaves room for "vsock.sock_4294967295".
-        s.runtimeDir = QLatin1Char('/') + QString(ChVmConfig::kMaxUnixSocketPathBytes - 23, QLatin1Char('r'));
+        // The longest runtime dir that still leaves room for "vmm/vsock.sock_4294967295".
+        s.runtimeDir = QLatin1Char('/') + QString(ChVmConfig::kMaxUnixSocketPathBytes - 27, QLatin1Char('r'));
         QCOMPARE(ChVmConfig::vsockSocketPath(s).size() + 11, ChVmConfig::kMaxUnixSocketPathBytes);
         QVERIFY(ChVmConfig::validate(s));
         s.runtimeDir += QLatin1Char('r');
