@@ -46,7 +46,9 @@
 //   and the socket is closed (qabstracthttpserver.cpp, handleReadyRead). On
 //   hand-over the server calls socket->disconnect(), which cuts our slots on
 //   the socket too, so the connection is forgotten here first. Path and token
-//   are checked in handleRequest(); missingHandler() answers 401 or 404.
+//   are checked in handleRequest(), and the handshake; missingHandler() answers
+//   401, 404 or 400 (the server's own refusal of a bad handshake would lack a
+//   Content-Length).
 
 namespace Server {
 namespace {
@@ -161,6 +163,32 @@ QByteArray methodName(QHttpServerRequest::Method method)
     }
 }
 
+// The WebSocket version this server speaks (RFC 6455).
+constexpr char kWebSocketVersion[] = "13";
+constexpr int kWebSocketKeyBytes = 16;
+
+// Why the server's WebSocket side would refuse this upgrade (RFC 6455
+// 4.2.1), or nothing. Such a request is answered here, in full: Qt's own
+// refusal (a 400 with no Content-Length) is not a complete answer.
+std::optional<QString> webSocketHandshakeProblem(const QHttpServerRequest &request)
+{
+    if (request.method() != QHttpServerRequest::Method::Get)
+        return QStringLiteral("a WebSocket upgrade must be a GET");
+    if (request.value(QByteArrayLiteral("host")).trimmed().isEmpty())
+        return QStringLiteral("a WebSocket upgrade needs a Host header");
+    bool upgrade = false;
+    for (const QByteArray &token : request.value(QByteArrayLiteral("connection")).split(','))
+        upgrade = upgrade || token.trimmed().compare(QByteArrayLiteral("upgrade"), Qt::CaseInsensitive) == 0;
+    if (!upgrade)
+        return QStringLiteral("a WebSocket upgrade needs \"Connection: Upgrade\"");
+    const auto key = QByteArray::fromBase64Encoding(request.value(QByteArrayLiteral("sec-websocket-key")).trimmed(), QByteArray::AbortOnBase64DecodingErrors);
+    if (!key || key.decoded.size() != kWebSocketKeyBytes)
+        return QStringLiteral("Sec-WebSocket-Key must be %1 bytes in base64").arg(kWebSocketKeyBytes);
+    if (request.value(QByteArrayLiteral("sec-websocket-version")).trimmed() != kWebSocketVersion)
+        return QStringLiteral("this server speaks WebSocket version %1 only").arg(QLatin1String(kWebSocketVersion));
+    return std::nullopt;
+}
+
 } // namespace
 
 class HttpAdapter::Private {
@@ -182,9 +210,7 @@ public:
         void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
         {
             // The server closes the connection after this: say so.
-            QHttpServerResponse response = m_p.webSocketRoute(request)
-                ? errorResponse(unauthorized())
-                : errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
+            QHttpServerResponse response = m_p.webSocketRefusal(request);
             response.addHeader(QByteArrayLiteral("Connection"), QByteArrayLiteral("close"));
             send(request, socket, response);
         }
@@ -287,6 +313,20 @@ public:
         return m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     }
 
+    // The answer to an upgrade handleRequest() refused: no such endpoint, no
+    // credential, or a handshake the server's WebSocket side would refuse
+    // (with the version this server speaks).
+    QHttpServerResponse webSocketRefusal(const QHttpServerRequest &request) const
+    {
+        if (!webSocketRoute(request))
+            return errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
+        if (!webSocketAuthorized(request))
+            return errorResponse(unauthorized());
+        QHttpServerResponse response = errorResponse(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
+        response.addHeader(QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion));
+        return response;
+    }
+
     // An upgraded socket, path and token checked in handleRequest().
     void acceptWebSockets()
     {
@@ -337,8 +377,9 @@ public:
             return true; // answered already; the connection is closing
         if (isWebSocketUpgrade(request)) {
             const Route *route = webSocketRoute(request);
-            if (!route || !webSocketAuthorized(request)) {
-                m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), route ? 401 : 404, 0);
+            const int refused = !route ? 404 : !webSocketAuthorized(request) ? 401 : webSocketHandshakeProblem(request) ? 400 : 0;
+            if (refused != 0) {
+                m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), refused, 0);
                 return false; // missingHandler() answers
             }
             // The server's WebSocket side takes the socket (see the top).

@@ -266,6 +266,38 @@ private Q_SLOTS:
         QVERIFY2(grown < kRssBoundKiB, qPrintable(QStringLiteral("RSS grew by %1 KiB").arg(grown)));
     }
 
+    // A WebSocket handshake the server's WebSocket side would refuse is
+    // answered by the adapter in full (Qt's own 400 has no Content-Length, so
+    // a client could not tell where it ends); a good one still upgrades.
+    void badWebSocketHandshakesAnsweredWhole_data()
+    {
+        QTest::addColumn<QByteArray>("headers");
+        QTest::addColumn<QByteArray>("status");
+        const QByteArray key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        const QByteArray upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+        QTest::newRow("version 12") << QByteArray(upgrade + key + "Sec-WebSocket-Version: 12\r\n") << QByteArray("400");
+        QTest::newRow("no version") << QByteArray(upgrade + key) << QByteArray("400");
+        QTest::newRow("no key") << QByteArray(upgrade + "Sec-WebSocket-Version: 13\r\n") << QByteArray("400");
+        QTest::newRow("short key") << QByteArray(upgrade + "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n") << QByteArray("400");
+        QTest::newRow("no Connection: Upgrade") << QByteArray("Upgrade: websocket\r\n" + key + "Sec-WebSocket-Version: 13\r\n") << QByteArray("400");
+        QTest::newRow("good") << QByteArray(upgrade + key + "Sec-WebSocket-Version: 13\r\n") << QByteArray("101");
+    }
+
+    void badWebSocketHandshakesAnsweredWhole()
+    {
+        QFETCH(QByteArray, headers);
+        QFETCH(QByteArray, status);
+        const QByteArray answer =
+            exchange(QByteArray("GET /api/v1/vms/a/vnc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kToken + "\r\n" + headers + "\r\n"));
+        QVERIFY2(answer.startsWith(QByteArray(QByteArray("HTTP/1.1 ") + status)), answer.left(300).constData());
+        if (status == "400") {
+            const QByteArray head = answer.left(answer.indexOf("\r\n\r\n") + 2).toLower();
+            QVERIFY2(head.contains("\r\ncontent-length: "), answer.constData());
+            QVERIFY2(head.contains("\r\nsec-websocket-version: 13\r\n"), answer.constData());
+            QVERIFY2(complete(answer), answer.constData());
+        }
+    }
+
     void idleConnections()
     {
         const qint64 rss0 = rssKiB();
