@@ -147,6 +147,8 @@ private:
             MVS_FUZZ_CHECK(*read <= size);
             if (*read == size)
                 answer.resolve(Response::ofJson(QJsonObject{{QStringLiteral("bytes"), size}}));
+            else if (body->atEnd()) // the client left early: fail, as the guest's upload does
+                answer.resolve(ApiError(ApiError::Code::InvalidArgument, QStringLiteral("the body ended after %1 of %2 bytes").arg(*read).arg(size)));
         };
         QObject::connect(body, &QIODevice::readyRead, body, drain);
         drain();
