@@ -95,14 +95,23 @@ std::optional<Vmm::SubIdRange> vmmUidRange(const Vmm::VmmCredentials &vmmUser)
     return Vmm::subIdRangeOf(Vmm::parseSubIds(f.readAll()), vmmUser.user, vmmUser.uid);
 }
 
-// The descriptor number of QEMU's disk (disk.qcow2, disk.raw), or -1.
-int diskFdOf(qint64 pid)
+// A descriptor of QEMU's on a path: its disk (disk.qcow2, disk.raw) if it
+// has one (the minimal image has none), else a regular file, else any path
+// (/dev/null). -1 if none.
+int pathFdOf(qint64 pid)
 {
     QDir fds(QStringLiteral("/proc/%1/fd").arg(pid));
-    for (const QFileInfo &fd : fds.entryInfoList(QDir::NoDotAndDotDot | QDir::System))
-        if (QFileInfo(fd.symLinkTarget()).fileName().startsWith(QLatin1String("disk.")))
+    int file = -1, path = -1;
+    for (const QFileInfo &fd : fds.entryInfoList(QDir::NoDotAndDotDot | QDir::System)) {
+        const QString target = fd.symLinkTarget();
+        if (QFileInfo(target).fileName().startsWith(QLatin1String("disk.")))
             return fd.fileName().toInt();
-    return -1;
+        if (file < 0 && QFileInfo(target).isFile())
+            file = fd.fileName().toInt();
+        if (path < 0 && QFileInfo::exists(target))
+            path = fd.fileName().toInt();
+    }
+    return file >= 0 ? file : path;
 }
 
 qint64 sizeOf(const QString &path)
@@ -213,8 +222,9 @@ private Q_SLOTS:
     }
 
     // As root: two VMs at once, two uids. A process of the first QEMU's uid
-    // (with its groups) can open its own QEMU's environment but neither the
-    // second QEMU's disk descriptor through /proc, nor its environment or
+    // (with its groups) can open its own QEMU's environment and descriptors but neither the
+    // second QEMU's files through /proc/<pid>/fd (its disk; the minimal
+    // image has none: a file or device it holds), nor its environment or
     // memory, nor list its descriptors.
     void qemusOfTwoVmsCannotReachEachOther()
     {
@@ -238,21 +248,25 @@ private Q_SLOTS:
         qInfo("QEMU of %s: uid %u gid %u; of %s: uid %u gid %u", qPrintable(a), credsA.uid, credsA.gid, qPrintable(b), credsB.uid, credsB.gid);
         QVERIFY(credsA.uid != credsB.uid);
         QVERIFY(credsA.gid != credsB.gid);
-        const int diskB = diskFdOf(pidB);
-        QVERIFY2(diskB >= 0, "no disk descriptor in the second QEMU");
+        const int fileA = pathFdOf(pidA), fileB = pathFdOf(pidB);
+        QVERIFY2(fileA >= 0 && fileB >= 0, "no descriptor on a path in a QEMU");
+        qInfo("the second QEMU's descriptor %d: %s", fileB, qPrintable(QFileInfo(QStringLiteral("/proc/%1/fd/%2").arg(pidB).arg(fileB)).symLinkTarget()));
 
         const QString script = QStringLiteral("cat /proc/%1/environ >/dev/null 2>&1 && echo own-environ; "
-                                              "cat /proc/%2/fd/%3 >/dev/null 2>&1 && echo read-disk || echo no-disk; "
+                                              "(exec 3</proc/%1/fd/%4) 2>/dev/null && echo own-file; "
+                                              "(exec 3</proc/%2/fd/%3) 2>/dev/null && echo read-file || echo no-file; "
                                               "cat /proc/%2/environ >/dev/null 2>&1 && echo read-environ || echo no-environ; "
                                               "head -c 1 /proc/%2/mem >/dev/null 2>&1 && echo read-mem || echo no-mem; "
                                               "ls /proc/%2/fd >/dev/null 2>&1 && echo listed-fds || echo no-fds")
                                    .arg(pidA)
                                    .arg(pidB)
-                                   .arg(diskB);
+                                   .arg(fileB)
+                                   .arg(fileA);
         const QByteArray out = runAs(credsA, script, m_home.filePath(QStringLiteral("neighbour.log")));
         qInfo("as uid %u: %s", credsA.uid, out.simplified().constData());
-        QVERIFY2(out.contains("own-environ\n"), out.constData()); // the same uid could: the checks below mean something
-        for (const char *denied : {"no-disk\n", "no-environ\n", "no-mem\n", "no-fds\n"})
+        // the same uid could: the checks below mean something
+        QVERIFY2(out.contains("own-environ\n") && out.contains("own-file\n"), out.constData());
+        for (const char *denied : {"no-file\n", "no-environ\n", "no-mem\n", "no-fds\n"})
             QVERIFY2(out.contains(denied), out.constData());
         E2E_VERIFY_OK(await(m.stop(a), kStopTimeoutMs));
         E2E_VERIFY_OK(await(m.stop(b), kStopTimeoutMs));
