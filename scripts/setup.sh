@@ -59,6 +59,59 @@ ensure_vmm_user() {
     if getent group kvm >/dev/null && ! id -nG "$VMM_USER" | grep -qw kvm; then
         usermod -a -G kvm "$VMM_USER"
     fi
+    ensure_vmm_subids /etc/subuid /etc/subgid
+}
+
+# Each VMM runs as a uid and gid of its own (so that one cannot ptrace
+# another or open its files through /proc): taken from a range of
+# subordinate ids the VMM user owns, SUBID_COUNT of them in each file.
+SUBID_COUNT=65536
+SUBID_FLOOR=100000
+
+# The first SUBID_COUNT-aligned block of SUBID_COUNT ids at or above
+# SUBID_FLOOR that overlaps no range listed in the given files.
+free_subid_block() {
+    local files=() f
+    for f in "$@"; do [ -e "$f" ] && files+=("$f"); done
+    awk -F: -v block="$SUBID_COUNT" -v floor="$SUBID_FLOOR" '
+        $1 !~ /^[[:space:]]*#/ && NF == 3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { n++; lo[n] = $2 + 0; hi[n] = $2 + $3 }
+        END {
+            c = int((floor + block - 1) / block) * block
+            do {
+                moved = 0
+                for (i = 1; i <= n; i++)
+                    if (lo[i] < c + block && hi[i] > c) { c = int((hi[i] + block - 1) / block) * block; moved = 1 }
+            } while (moved)
+            if (c + block - 1 > 4294967294) exit 1
+            print c
+        }' "${files[@]}" /dev/null
+}
+
+# Whether $1 (a file) gives the user $2 (or its uid $3) a non-empty range.
+has_subids() {
+    [ -e "$1" ] && awk -F: -v user="$2" -v uid="$3" '($1 == user || $1 == uid) && $3 ~ /^[0-9]+$/ && $3 > 0 { found = 1 } END { exit !found }' "$1"
+}
+
+# Adds a range to the VMM user in either file ($1 subuid, $2 subgid) that has
+# none; idempotent. On other files than /etc's (a dry run) it appends the line.
+ensure_vmm_subids() {
+    local subuid=$1 subgid=$2 uid first last
+    uid=$(id -u "$VMM_USER")
+    if has_subids "$subuid" "$VMM_USER" "$uid" && has_subids "$subgid" "$VMM_USER" "$uid"; then
+        return 0
+    fi
+    first=$(free_subid_block "$subuid" "$subgid") || { echo "no free block of $SUBID_COUNT subordinate ids for $VMM_USER" >&2; return 1; }
+    last=$((first + SUBID_COUNT - 1))
+    echo "== giving $VMM_USER the subordinate ids $first-$last (one uid and gid per VMM)"
+    local options=()
+    has_subids "$subuid" "$VMM_USER" "$uid" || options+=(--add-subuids "$first-$last")
+    has_subids "$subgid" "$VMM_USER" "$uid" || options+=(--add-subgids "$first-$last")
+    if [ "$subuid" = /etc/subuid ] && [ "$subgid" = /etc/subgid ]; then
+        usermod "${options[@]}" "$VMM_USER"
+    else
+        has_subids "$subuid" "$VMM_USER" "$uid" || echo "$VMM_USER:$first:$SUBID_COUNT" >>"$subuid"
+        has_subids "$subgid" "$VMM_USER" "$uid" || echo "$VMM_USER:$first:$SUBID_COUNT" >>"$subgid"
+    fi
 }
 
 build() {

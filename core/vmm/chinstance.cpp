@@ -184,7 +184,7 @@ Core::Result ChInstance::writeRestoreDir()
 
 Core::Result ChInstance::prepareFiles(HeldFds &held)
 {
-    auto credentials = vmmCredentials();
+    auto credentials = vmmCredentialsFor(m_spec.name); // its own uid and gid
     if (!credentials)
         return credentials.error();
     m_credentials = *credentials;
@@ -236,7 +236,7 @@ Core::Future<void> ChInstance::launch(Step next)
 
     const QStringList args = ChVmConfig::commandLine(fd);
     Core::Log::vmm()->info("{}: starting {}{} {}", m_spec.name.toStdString(), program.toStdString(),
-                           m_credentials ? " as " + m_credentials->user.toStdString() : std::string(), args.join(QLatin1Char(' ')).toStdString());
+                           m_credentials ? " as " + describe(*m_credentials).toStdString() : std::string(), args.join(QLatin1Char(' ')).toStdString());
     m_process = new VmmProcess(program, args, ChVmConfig::vmmLogPath(m_spec), this);
     m_process->setCredentials(m_credentials);
     m_process->setInheritedFds(QList<int>{fd} + (m_passedFds ? m_passedFds->all() : QList<int>()));

@@ -66,7 +66,7 @@ Core::Future<void> QemuInstance::start()
     if (!QDir(m_spec.runtimeDir).exists())
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("runtime directory %1 does not exist").arg(m_spec.runtimeDir)));
-    auto credentials = vmmCredentials();
+    auto credentials = vmmCredentialsFor(m_spec.name); // its own uid and gid
     if (!credentials)
         return Core::readyFuture<void>(credentials.error());
     m_credentials = *credentials;
@@ -106,7 +106,7 @@ void QemuInstance::spawn()
     }
     const QStringList args = commandLine().mid(1);
     Core::Log::vmm()->info("{}: starting {}{} {}", m_spec.name.toStdString(), m_binary.toStdString(),
-                           m_credentials ? " as " + m_credentials->user.toStdString() : std::string(), args.join(QLatin1Char(' ')).toStdString());
+                           m_credentials ? " as " + describe(*m_credentials).toStdString() : std::string(), args.join(QLatin1Char(' ')).toStdString());
 
     m_process = new VmmProcess(m_binary, args, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
     m_process->setPersistent(m_spec.persistent);

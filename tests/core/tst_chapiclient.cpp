@@ -676,15 +676,16 @@ private Q_SLOTS:
         QCOMPARE(instance.state(), VmmInstance::State::Stopped);
     }
 
-    // As root: cloud-hypervisor runs as the VMM user with a clean
+    // As root: cloud-hypervisor runs as the VM's own uid (out of the VMM
+    // user's subordinate ids) with a clean
     // environment and its API socket, seccomp stated; its directory is that
     // user's. A stand-in binary reports this and exits.
     void instanceRunsAsTheVmmUser()
     {
         if (::geteuid() != 0)
             QSKIP("needs root to run the VMM as its user");
-        const auto creds = vmmCredentials();
-        QVERIFY(creds && *creds);
+        const auto base = vmmCredentials();
+        QVERIFY(base && *base);
         QTemporaryDir bin; // the VMM user must reach the binary
         QVERIFY(QFile::setPermissions(bin.path(), QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadOther | QFile::ExeOther));
         const QString binary = bin.filePath(QStringLiteral("cloud-hypervisor"));
@@ -707,13 +708,20 @@ private Q_SLOTS:
         const auto r = await(instance.start());
         qunsetenv("MVS_TOKEN");
         QVERIFY(!r);
-        QCOMPARE(r.error().code, Core::ErrorCode::VmmFailed);
+        QVERIFY2(r.error().code == Core::ErrorCode::VmmFailed, qPrintable(r.error().message));
+        const auto creds = vmmCredentialsFor(spec.name);
+        QVERIFY(creds && *creds);
         const QString expected = QStringLiteral("uid=%1 args=--api-socket fd=").arg((*creds)->uid);
         QVERIFY2(r.error().message.contains(expected), qPrintable(r.error().message));
         QVERIFY2(r.error().message.contains(QLatin1String(" --seccomp true | leaked=0")), qPrintable(r.error().message));
         QFileInfo vmmDir(ChVmConfig::vmmDir(spec));
         QCOMPARE(vmmDir.ownerId(), (*creds)->uid);
         QCOMPARE(socketsIn(runtime.path()), QStringList());
+        // The VM's own uid out of the VMM user's range (the same again for its name), not the VMM user's.
+        const auto own = vmmCredentialsFor(spec.name);
+        QVERIFY2(own && *own, own ? "no credentials" : qPrintable(own.error().message));
+        QCOMPARE((*own)->uid, (*creds)->uid);
+        QVERIFY((*own)->uid != (*base)->uid);
     }
 
     void instanceBasics()

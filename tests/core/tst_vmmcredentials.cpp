@@ -102,6 +102,92 @@ private Q_SLOTS:
         QVERIFY(!Vmm::decideVmmCredentials(0, QString::fromLatin1(Vmm::kVmmUser), root));
     }
 
+    // shadow-utils' format; comments, blank and broken lines are skipped.
+    void subordinateIdsAreParsed()
+    {
+        const QByteArray text = "# reserved\n\nalice:100000:65536\n  vmmtest:165536:65536  \n4242:300000:10\n"
+                                "broken\nbob:x:10\ncarol:1:2:3\n:5:5\n";
+        const QList<Vmm::SubIdRange> r = Vmm::parseSubIds(text);
+        QCOMPARE(r.size(), 3);
+        QCOMPARE(r.at(1).owner, QStringLiteral("vmmtest"));
+        QCOMPARE(r.at(1).first, quint64(165536));
+        QCOMPARE(r.at(1).count, quint64(65536));
+        QCOMPARE(Vmm::subIdRangeOf(r, QStringLiteral("vmmtest"), 4242)->first, quint64(165536)); // by name first
+        QCOMPARE(Vmm::subIdRangeOf(r, QStringLiteral("other"), 4242)->first, quint64(300000)); // then by uid
+        QVERIFY(!Vmm::subIdRangeOf(r, QStringLiteral("other"), 7));
+    }
+
+    // Its own uid and gid: the same offset in both ranges, stable for a
+    // VM's name, different for another's, never the VMM user's groups but
+    // its supplementary ones (kvm).
+    void eachVmGetsItsOwnIdentityInTheRange()
+    {
+        const QByteArray subuid = "vmmtest:200000:65536\n", subgid = "vmmtest:300000:65536\n";
+        const auto a = Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {}, 0);
+        QVERIFY2(a, a ? "" : qPrintable(a.error().message));
+        QVERIFY(a->uid >= 200000 && a->uid < 265536);
+        QCOMPARE(a->gid - 300000, a->uid - 200000);
+        QCOMPARE(a->user, QStringLiteral("vmmtest"));
+        QCOMPARE(a->groups, (QList<gid_t>{a->gid, 108})); // not 4343, the VMM user's own group
+        const auto again = Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {}, 0);
+        QCOMPARE(again->uid, a->uid);
+        const auto b = Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-b"), {}, 0);
+        QVERIFY(b->uid != a->uid);
+        QVERIFY(Vmm::describe(*a).contains(QString::number(a->uid)));
+    }
+
+    // A uid in use (a live process, the service, the VMM user itself)
+    // is skipped for the next one, wrapping around the range's end.
+    void usedUidsAreProbedPast()
+    {
+        const QByteArray subuid = "vmmtest:200000:4\n", subgid = "vmmtest:300000:4\n";
+        const auto first = Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {}, 0);
+        QVERIFY(first);
+        const uid_t next = 200000 + (first->uid - 200000 + 1) % 4;
+        const auto probed = Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {first->uid}, 0);
+        QCOMPARE(probed->uid, next);
+        QCOMPARE(probed->gid, gid_t(next + 100000));
+        QCOMPARE(Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {}, first->uid)->uid, next); // the service's
+        QVERIFY(!Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {200000, 200001, 200002, 200003}, 0));
+        // a range holding the VMM user's own uid, or 0: never those
+        const auto own = Vmm::chooseVmIdentity(someUser(), "vmmtest:4242:1\n", "vmmtest:500:1\n", QStringLiteral("vm-a"), {}, 0);
+        QVERIFY(!own);
+        QVERIFY(!Vmm::chooseVmIdentity(someUser(), "vmmtest:0:1\n", "vmmtest:500:1\n", QStringLiteral("vm-a"), {}, 0));
+        QCOMPARE(Vmm::chooseVmIdentity(someUser(), "vmmtest:0:2\n", "vmmtest:500:2\n", QStringLiteral("vm-a"), {}, 0)->uid, uid_t(1));
+    }
+
+    // No range: an error naming the command that adds one, no fallback.
+    void noSubordinateRangeIsAnErrorThatSaysHowToAddOne()
+    {
+        for (const auto &[subuid, subgid] :
+             {std::pair<QByteArray, QByteArray>{"", "vmmtest:300000:65536\n"}, std::pair<QByteArray, QByteArray>{"vmmtest:200000:65536\n", "alice:1:2\n"},
+              std::pair<QByteArray, QByteArray>{"vmmtest:200000:0\n", "vmmtest:300000:65536\n"},
+              std::pair<QByteArray, QByteArray>{"vmmtest:4294967295:2\n", "vmmtest:300000:65536\n"}}) {
+            const auto c = Vmm::chooseVmIdentity(someUser(), subuid, subgid, QStringLiteral("vm-a"), {}, 0);
+            QVERIFY(!c);
+            QCOMPARE(c.error().code, Core::ErrorCode::PermissionDenied);
+            QVERIFY2(c.error().message.contains(QLatin1String("scripts/setup.sh deps")), qPrintable(c.error().message));
+            QVERIFY(c.error().message.contains(QLatin1String("vmmtest")));
+        }
+    }
+
+    void uidsInUseComeFromProcStatus()
+    {
+        QTemporaryDir proc;
+        const auto status = [&proc](const QString &pid, const QByteArray &text) {
+            QVERIFY(QDir(proc.path()).mkpath(pid));
+            QFile f(proc.filePath(pid + QStringLiteral("/status")));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(text);
+        };
+        status(QStringLiteral("12"), "Name:\tqemu\nUid:\t200001\t200001\t200001\t200001\nGid:\t7\t7\t7\t7\n");
+        status(QStringLiteral("13"), "Name:\tx\nUid:\t5\t6\t5\t5\n");
+        status(QStringLiteral("self"), "Uid:\t99\t99\t99\t99\n"); // not a pid
+        status(QStringLiteral("14"), "garbage");
+        QCOMPARE(Vmm::uidsInUse(proc.path()), (QSet<uid_t>{200001, 5, 6}));
+        QVERIFY(Vmm::uidsInUse().contains(::getuid())); // this process, in the real /proc
+    }
+
     void lookUpFindsRootAndNotAMissingUser()
     {
         const auto root = Vmm::lookUpUser(QStringLiteral("root"));
