@@ -211,6 +211,15 @@ VmSpec specIn(const QString &runtimeDir)
     return s;
 }
 
+// A kernel file the VMM user may read (0644) in `dir`, named by `spec`:
+// as root, the files are opened before the VMM user execs.
+bool withReadableKernel(VmSpec &spec, const QString &dir)
+{
+    spec.kernelPath = QDir(dir).filePath(QStringLiteral("vmlinuz"));
+    QFile kernel(spec.kernelPath);
+    return kernel.open(QIODevice::WriteOnly) && kernel.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
+}
+
 // The runtime directory's sockets, and those cloud-hypervisor binds in its
 // own directory there (ChVmConfig::vmmDir).
 QStringList socketsIn(const QString &dir)
@@ -656,14 +665,8 @@ private Q_SLOTS:
                                15));
             f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
         }
-        // A kernel it may read: as root, the files are opened before the VMM user execs.
         VmSpec spec = specIn(runtime.path());
-        spec.kernelPath = runtime.filePath(QStringLiteral("vmlinuz"));
-        {
-            QFile kernel(spec.kernelPath);
-            QVERIFY(kernel.open(QIODevice::WriteOnly));
-            kernel.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
-        }
+        QVERIFY(withReadableKernel(spec, runtime.path()));
         ChInstance instance(spec, junk);
         QSignalSpy unexpected(&instance, &VmmInstance::exitedUnexpectedly);
         const auto r = await(instance.start());
@@ -677,9 +680,9 @@ private Q_SLOTS:
     }
 
     // As root: cloud-hypervisor runs as the VM's own uid (out of the VMM
-    // user's subordinate ids) with a clean
-    // environment and its API socket, seccomp stated; its directory is that
-    // user's. A stand-in binary reports this and exits.
+    // user's subordinate ids) with a clean environment and its API socket,
+    // seccomp stated; its directory is that user's. A stand-in binary
+    // reports this and exits.
     void instanceRunsAsTheVmmUser()
     {
         if (::geteuid() != 0)
@@ -698,12 +701,7 @@ private Q_SLOTS:
         qputenv("MVS_TOKEN", "secret");
         QTemporaryDir runtime;
         VmSpec spec = specIn(runtime.path());
-        spec.kernelPath = runtime.filePath(QStringLiteral("vmlinuz"));
-        {
-            QFile kernel(spec.kernelPath);
-            QVERIFY(kernel.open(QIODevice::WriteOnly));
-            kernel.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
-        }
+        QVERIFY(withReadableKernel(spec, runtime.path()));
         ChInstance instance(spec, binary);
         const auto r = await(instance.start());
         qunsetenv("MVS_TOKEN");
