@@ -1,5 +1,5 @@
 #!/bin/sh
-# testinternet.sh up|down|status TAG: the test internet of the end-to-end
+# testinternet.sh up|down|cleanup|status TAG: the test internet of the end-to-end
 # tests and the benchmark, built on this machine. No packet of it ever leaves
 # the machine: its hosts live in a network namespace at documentation
 # addresses (TEST-NET-2 198.51.100.0/24, TEST-NET-3 203.0.113.0/24); it never
@@ -30,7 +30,13 @@
 # and `down` removes whatever part of TAG's internet exists (processes,
 # namespace, veth, state in /run/mvsti-TAG), so both are idempotent and safe as
 # a ctest cleanup after a crash. `status` exits 0 when TAG is up.
-# Needs root, iproute2, /usr/sbin/dnsmasq and /usr/bin/python3.
+#
+# A test holds the in-use lock (flock on /run/mvsti.inuse.lock, see
+# testinternet.h) from before its `up` to after its `down`, so that runs wait
+# for each other rather than fail. `cleanup` (the ctest cleanup step) takes
+# that lock, then does `down`: it never ends a run that is still using TAG.
+# Needs root, iproute2, /usr/sbin/dnsmasq and /usr/bin/python3; without root,
+# `down` and `cleanup` succeed when nothing of TAG exists.
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -41,7 +47,10 @@ readonly kServerAddresses="198.51.100.10 198.51.100.20"
 readonly kLoopbackAddress=203.0.113.10
 readonly kRoutedNet=203.0.113.0/24
 readonly kReadySeconds=10
+readonly kGoneSeconds=10
 readonly kLock=/run/mvsti.lock
+readonly kInUseLock=/run/mvsti.inuse.lock
+readonly kInUseWaitSeconds=900
 
 die() {
     echo "testinternet: $*" >&2
@@ -49,7 +58,7 @@ die() {
 }
 
 usage() {
-    die "usage: $0 up|down|status TAG (TAG: 1 to 9 of a-z 0-9)"
+    die "usage: $0 up|down|cleanup|status TAG (TAG: 1 to 9 of a-z 0-9)"
 }
 
 [ $# -eq 2 ] || usage
@@ -59,12 +68,27 @@ case "$tag" in
 '' | *[!a-z0-9]*) usage ;;
 esac
 [ ${#tag} -le 9 ] || usage
-[ "$(id -u)" = 0 ] || die "needs root"
 
 readonly ns="mvsti-$tag"
 readonly dev="mvsti-$tag"
 readonly state="/run/mvsti-$tag"
 readonly here=$(cd "$(dirname "$0")" && pwd)
+
+has_namespace() {
+    ip netns list 2>/dev/null | grep -qx "$ns\( (id: [0-9]*)\)\?"
+}
+
+has_anything() {
+    has_namespace || ip link show dev "$dev" >/dev/null 2>&1 || [ -e "$state" ]
+}
+
+if [ "$(id -u)" != 0 ]; then
+    case "$action" in
+    down | cleanup) has_anything || exit 0 ;;
+    status) has_anything || exit 1 ;;
+    esac
+    die "needs root"
+fi
 
 nsexec() {
     ip netns exec "$ns" "$@"
@@ -85,7 +109,11 @@ down() {
     # Processes: by pid file, then whatever else still runs in the namespace.
     kill_pidfile "$state/dnsmasq.pid"
     kill_pidfile "$state/testhosts.pid"
-    if ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?"; then
+    # The host's end first: that removes the pair at once, where a deleted
+    # namespace's devices go later (the kernel cleans up namespaces in the
+    # background).
+    gone_link
+    if has_namespace; then
         for attempt in 1 2 3 4 5 6 7 8 9 10; do
             pids=$(ip netns pids "$ns" 2>/dev/null)
             [ -n "$pids" ] || break
@@ -95,12 +123,20 @@ down() {
         done
         ip netns delete "$ns" || die "cannot delete namespace $ns"
     fi
-    # The namespace's end went with it, which removes the pair; a veth left
-    # without a namespace (a crash between the two steps) goes here.
-    if ip link show dev "$dev" >/dev/null 2>&1; then
-        ip link delete dev "$dev" || die "cannot delete $dev"
-    fi
+    gone_link
     rm -rf "$state"
+}
+
+# Deletes the host's veth, waiting for it to go if the kernel is already
+# removing it.
+gone_link() {
+    i=0
+    while ip link show dev "$dev" >/dev/null 2>&1; do
+        ip link delete dev "$dev" 2>/dev/null
+        i=$((i + 1))
+        [ $i -le $((kGoneSeconds * 10)) ] || die "cannot delete $dev"
+        sleep 0.1
+    done
 }
 
 # Fails when another test internet (or anything) holds the host address.
@@ -168,9 +204,14 @@ up() {
 }
 
 status() {
-    [ -f "$state/testhosts.ready" ] && ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?" \
-        && ip link show dev "$dev" >/dev/null 2>&1
+    [ -f "$state/testhosts.ready" ] && has_namespace && ip link show dev "$dev" >/dev/null 2>&1
 }
+
+if [ "$action" = cleanup ]; then
+    exec 8>"$kInUseLock" || die "cannot open $kInUseLock"
+    flock -w "$kInUseWaitSeconds" 8 || die "a run still holds $kInUseLock after ${kInUseWaitSeconds} s"
+    action=down
+fi
 
 # One change at a time on this host (two runs' up and down).
 exec 9>"$kLock" || die "cannot open $kLock"
