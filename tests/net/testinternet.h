@@ -37,6 +37,7 @@ inline constexpr char kHostAddress[] = "198.51.100.1";
 // The DNS server (the product's resolvers' upstream), port 53 UDP and TCP.
 inline constexpr char kDnsAddress[] = "198.51.100.2";
 inline constexpr quint16 kDnsPort = 53;
+inline constexpr int kDnsTtlSeconds = 60; // of every answer, as on the real internet
 inline constexpr char kLinkSubnet[] = "198.51.100.0/24";
 inline constexpr char kRoutedSubnet[] = "203.0.113.0/24"; // routed via kDnsAddress
 

@@ -12,7 +12,8 @@
 #                                             198.51.100.20 denied.test: HTTP 80
 #                                         lo  203.0.113.10  other.test: HTTP 80
 #
-# DNS (198.51.100.2:53, no upstream, NXDOMAIN for every name it does not hold):
+# DNS (198.51.100.2:53 UDP and TCP, no upstream, NXDOMAIN for every name it
+# does not hold, a TTL of 60 s on its answers as on the real internet):
 #   allowed.test A 198.51.100.10   denied.test A 198.51.100.20   other.test A 203.0.113.10
 #   www.allowed.test CNAME allowed.test   alias.test CNAME denied.test
 # HTTP (testhosts.py): GET / answers the host's name and a newline ("allowed.test\n");
@@ -48,6 +49,7 @@ readonly kLoopbackAddress=203.0.113.10
 readonly kRoutedNet=203.0.113.0/24
 readonly kReadySeconds=10
 readonly kGoneSeconds=10
+readonly kDnsTtlSeconds=60
 readonly kLock=/run/mvsti.lock
 readonly kInUseLock=/run/mvsti.inuse.lock
 readonly kInUseWaitSeconds=900
@@ -172,7 +174,7 @@ dns() {
     nsexec /usr/sbin/dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
         --listen-address="$kNsAddress" --bind-interfaces --port=53 --no-dhcp-interface=eth0 \
         --pid-file="$state/dnsmasq.pid" --log-facility="$state/dnsmasq.log" --log-queries \
-        --local=/#/ \
+        --local=/#/ --local-ttl="$kDnsTtlSeconds" \
         --host-record=allowed.test,198.51.100.10 \
         --host-record=denied.test,198.51.100.20 \
         --host-record=other.test,203.0.113.10 \

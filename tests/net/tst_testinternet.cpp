@@ -182,6 +182,7 @@ QByteArray httpBody(const QByteArray &response, int status)
 struct DnsAnswer {
     int rcode = -1;
     QStringList addresses;
+    int ttl = -1; // of the last A record
 };
 
 constexpr quint16 kTypeA = 1;
@@ -229,9 +230,11 @@ DnsAnswer parseDns(const QByteArray &m)
         const quint16 type = be16(m, pos);
         const quint16 length = be16(m, pos + 8);
         pos += 10;
-        if (type == kTypeA && length == 4 && pos + 4 <= m.size())
+        if (type == kTypeA && length == 4 && pos + 4 <= m.size()) {
+            a.ttl = be16(m, pos - 6) << 16 | be16(m, pos - 4);
             a.addresses +=
                 QStringLiteral("%1.%2.%3.%4").arg(quint8(m.at(pos))).arg(quint8(m.at(pos + 1))).arg(quint8(m.at(pos + 2))).arg(quint8(m.at(pos + 3)));
+        }
         pos += length;
     }
     return a;
@@ -328,6 +331,8 @@ private Q_SLOTS:
         const DnsAnswer answer = resolve(name);
         QCOMPARE(answer.rcode, rcode);
         QCOMPARE(answer.addresses, addresses);
+        if (!addresses.isEmpty())
+            QCOMPARE(answer.ttl, kDnsTtlSeconds);
         QVERIFY2(m_internet.dnsLog().contains(QByteArray("query[A] " + name + " from 198.51.100.1")), m_internet.dnsLog().constData());
     }
 
