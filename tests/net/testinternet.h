@@ -65,6 +65,24 @@ inline constexpr quint16 kSinkPort = 5001;
 inline constexpr quint16 kSourcePort = 5002;
 inline constexpr quint16 kEchoPort = 5003;
 
+// Shell commands for a guest (the minimal image's busybox: wget has no
+// timeout of its own, nc ends its side at the end of its input).
+// GET http://<host>/: prints the host's name and a newline, exits 0.
+inline QString fetchCommand(const QString &host, int timeoutS = 10)
+{
+    return QStringLiteral("timeout %1 wget -q -O - http://%2/").arg(timeoutS).arg(host);
+}
+// Sends `bytes` zeros to the sink: prints the count it received.
+inline QString sinkCommand(qint64 bytes, int timeoutS = 60)
+{
+    return QStringLiteral("head -c %1 /dev/zero | timeout %2 nc %3 %4").arg(bytes).arg(timeoutS).arg(QLatin1String(kBenchAddress)).arg(kSinkPort);
+}
+// Reads `bytes` from the source: prints the count read.
+inline QString sourceCommand(qint64 bytes, int timeoutS = 60)
+{
+    return QStringLiteral("timeout %2 nc %3 %4 | head -c %1 | wc -c").arg(bytes).arg(timeoutS).arg(QLatin1String(kBenchAddress)).arg(kSourcePort);
+}
+
 inline constexpr int kScriptTimeoutMs = 120000; // the script waits up to 60 s for its own lock
 inline constexpr int kInUseWaitMs = 900000; // another run's whole e2e suite
 inline constexpr int kInUsePollMs = 200;
