@@ -96,13 +96,14 @@ nsexec() {
     ip netns exec "$ns" "$@"
 }
 
-# Kills the processes of pid file $1, if any, and removes it.
+# Kills the process of pid file $1, if it is one of the namespace's (not a
+# process that got a dead one's pid), and removes the file.
 kill_pidfile() {
     [ -f "$1" ] || return 0
     pid=$(cat "$1" 2>/dev/null)
     case "$pid" in
     '' | *[!0-9]*) ;;
-    *) kill -KILL "$pid" 2>/dev/null ;;
+    *) [ "$(ip netns identify "$pid" 2>/dev/null)" = "$ns" ] && kill -KILL "$pid" 2>/dev/null ;;
     esac
     rm -f "$1"
 }
