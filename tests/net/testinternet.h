@@ -39,7 +39,7 @@ inline constexpr char kDnsAddress[] = "198.51.100.2";
 inline constexpr quint16 kDnsPort = 53;
 inline constexpr int kDnsTtlSeconds = 60; // of every answer, as on the real internet
 inline constexpr char kLinkSubnet[] = "198.51.100.0/24";
-inline constexpr char kRoutedSubnet[] = "203.0.113.0/24"; // routed via kDnsAddress
+inline constexpr char kRoutedSubnet[] = "203.0.113.0/28"; // routed via kDnsAddress (not /24: the mirrors here are 203.0.113.80)
 
 // Hosts, each with an HTTP server on kHttpPort: GET / answers its name and a
 // newline ("allowed.test\n"), GET /zero/N answers N zero bytes.

@@ -7,7 +7,7 @@
 #
 #   host                                namespace mvsti-TAG
 #   mvsti-TAG 198.51.100.1/24  <-veth->  eth0 198.51.100.2  DNS (dnsmasq, zone test)
-#   route 203.0.113.0/24                      198.51.100.10 allowed.test: HTTP 80,
+#   route 203.0.113.0/28                      198.51.100.10 allowed.test: HTTP 80,
 #         via 198.51.100.2                          sink 5001, source 5002, echo 5003
 #                                             198.51.100.20 denied.test: HTTP 80
 #                                         lo  203.0.113.10  other.test: HTTP 80
@@ -23,6 +23,13 @@
 #   client leaves; 5003 echoes what it gets.
 # The namespace has no default route: it answers the host link only, so a
 # VM's traffic must reach it masqueraded to 198.51.100.1 (as the product's NAT does).
+#
+# Documentation addresses are not always unused: on these machines the
+# package mirrors (deb.debian.org, registry.npmjs.org) resolve to
+# 203.0.113.80, so routing all of 203.0.113.0/24 into the namespace cut the
+# machine off its mirrors mid-CI. The host is routed only 203.0.113.0/28, and
+# `up` refuses when an address the host depends on (its resolvers, the hosts
+# of its apt sources and of npm's registry) falls in either test network.
 #
 # Only one test internet may be up at a time (the addresses would clash); the
 # tag only names the namespace and the host's veth (mvsti-TAG, at most 9
@@ -46,7 +53,8 @@ readonly kNsAddress=198.51.100.2
 readonly kPrefixLen=24
 readonly kServerAddresses="198.51.100.10 198.51.100.20"
 readonly kLoopbackAddress=203.0.113.10
-readonly kRoutedNet=203.0.113.0/24
+readonly kRoutedNet=203.0.113.0/28
+readonly kHostNet=198.51.100.0/24
 readonly kReadySeconds=10
 readonly kGoneSeconds=10
 readonly kDnsTtlSeconds=60
@@ -142,8 +150,49 @@ gone_link() {
     done
 }
 
+# The IPv4 address a.b.c.d as an integer.
+ipv4_int() {
+    echo "$1" | awk -F. '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
+}
+
+# Whether IPv4 address $1 lies in network $2 (a.b.c.d/len).
+ipv4_in() {
+    net=${2%/*}
+    len=${2#*/}
+    size=1
+    i=$len
+    while [ "$i" -lt 32 ]; do size=$((size * 2)); i=$((i + 1)); done
+    a=$(ipv4_int "$1")
+    n=$(ipv4_int "$net")
+    [ "$a" -ge "$n" ] && [ "$a" -lt $((n + size)) ]
+}
+
+# The IPv4 addresses this machine depends on: its resolvers and the
+# addresses of its package mirrors (apt's sources, npm's registry).
+host_dependencies() {
+    awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf 2>/dev/null
+    hosts=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -o 'https\?://[^/ ]*' | sed 's,.*://,,' | sort -u)
+    for h in $hosts registry.npmjs.org; do
+        getent ahostsv4 "$h" 2>/dev/null | awk '{ print $1 }'
+    done | sort -u
+}
+
+# Fails when an address the host depends on lies in a test network: routing
+# it into the namespace would cut the machine off it.
+check_dependencies() {
+    for a in $(host_dependencies); do
+        case "$a" in *[!0-9.]*) continue ;; esac
+        for net in "$kHostNet" "$kRoutedNet"; do
+            if ipv4_in "$a" "$net"; then
+                die "the host depends on $a (a resolver or package mirror), which lies in the test network $net: refusing to route it into the namespace"
+            fi
+        done
+    done
+}
+
 # Fails when another test internet (or anything) holds the host address.
 check_free() {
+    check_dependencies
     holder=$(ip -o -4 addr show to "$kHostAddress/32" | awk '{ print $2; exit }')
     [ -z "$holder" ] || die "$kHostAddress is already assigned on the host (to $holder): only one test internet may be up at a time; end it with: $0 down ${holder#mvsti-}"
     if ip -4 route show exact "$kRoutedNet" | grep -q .; then

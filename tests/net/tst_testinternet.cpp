@@ -8,6 +8,8 @@
 #include "net/testinternet.h"
 
 #include <QDir>
+#include <QFile>
+#include <QHash>
 #include <QProcess>
 #include <QTest>
 
@@ -73,6 +75,33 @@ QList<QByteArray> watchedRoutes()
 QByteArray routeGet(const char *address)
 {
     return ip({QStringLiteral("route"), QStringLiteral("get"), QLatin1String(address)}).simplified();
+}
+
+// The IPv4 addresses of the package mirrors this machine installs from (on
+// these machines they resolve to 203.0.113.80, a TEST-NET-3 address) and of
+// its resolvers: the test internet must never route them away.
+QList<QByteArray> hostDependencies()
+{
+    QList<QByteArray> addresses;
+    QFile resolv(QStringLiteral("/etc/resolv.conf"));
+    if (resolv.open(QIODevice::ReadOnly)) {
+        for (const QByteArray &line : resolv.readAll().split('\n')) {
+            const QList<QByteArray> f = line.simplified().split(' ');
+            if (f.size() >= 2 && f[0] == "nameserver" && !f[1].contains(':'))
+                addresses += f[1];
+        }
+    }
+    for (const char *host : {"deb.debian.org", "registry.npmjs.org"}) {
+        QProcess p;
+        p.start(QStringLiteral("getent"), {QStringLiteral("ahostsv4"), QLatin1String(host)});
+        p.waitForFinished(10000);
+        for (const QByteArray &line : p.readAllStandardOutput().split('\n')) {
+            const QByteArray a = line.simplified().split(' ').value(0);
+            if (!a.isEmpty() && !addresses.contains(a))
+                addresses += a;
+        }
+    }
+    return addresses;
 }
 
 bool hasNamespace(const QString &name)
@@ -262,6 +291,8 @@ private Q_SLOTS:
             QSKIP(qPrintable(reason));
         m_routesBefore = watchedRoutes();
         m_offMachineBefore = routeGet(kOffMachine);
+        for (const QByteArray &a : hostDependencies())
+            m_dependencyRoutesBefore.insert(a, routeGet(a.constData()));
         QVERIFY2(m_offMachineBefore.contains("via 192.0.2.1"), m_offMachineBefore.constData());
         TESTINTERNET_UP_OR_SKIP(m_internet);
         QVERIFY(m_internet.isUp());
@@ -276,7 +307,7 @@ private Q_SLOTS:
         QCOMPARE(routeGet(kOffMachine), m_offMachineBefore);
     }
 
-    // The host reaches the namespace through the veth and 203.0.113.0/24 via
+    // The host reaches the namespace through the veth and 203.0.113.0/28 via
     // it; the default route and the machine's own network are as they were.
     void routes()
     {
@@ -289,6 +320,10 @@ private Q_SLOTS:
         const QByteArray dns = routeGet(kDnsAddress);
         QVERIFY2(dns.contains(QByteArray("dev " + m_internet.hostInterface().toLatin1())) && !dns.contains("via"), dns.constData());
         QCOMPARE(routeGet(kOffMachine), m_offMachineBefore);
+        // The machine's mirrors and resolvers are reached as before (the
+        // mirrors here are 203.0.113.80: a /24 route cut them off once).
+        for (const QByteArray &a : hostDependencies())
+            QCOMPARE(routeGet(a.constData()), m_dependencyRoutesBefore.value(a));
         QStringList own;
         for (const QByteArray &line : allRoutes()) {
             if (line.contains(kOwnNetwork) || line.startsWith("default"))
@@ -487,6 +522,7 @@ private:
     Session m_internet{QLatin1String(kDefaultTag)};
     QList<QByteArray> m_routesBefore;
     QByteArray m_offMachineBefore;
+    QHash<QByteArray, QByteArray> m_dependencyRoutesBefore;
 };
 
 QTEST_GUILESS_MAIN(TestTestInternet)
