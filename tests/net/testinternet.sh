@@ -152,7 +152,12 @@ gone_link() {
 
 # The IPv4 address a.b.c.d as an integer.
 ipv4_int() {
-    echo "$1" | awk -F. '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
+    saved_ifs=$IFS
+    IFS=.
+    # shellcheck disable=SC2086
+    set -- $1
+    IFS=$saved_ifs
+    echo $(((($1 * 256 + $2) * 256 + $3) * 256 + $4))
 }
 
 # Whether IPv4 address $1 lies in network $2 (a.b.c.d/len).
