@@ -160,16 +160,19 @@ ipv4_int() {
     echo $(((($1 * 256 + $2) * 256 + $3) * 256 + $4))
 }
 
-# Whether IPv4 address $1 lies in network $2 (a.b.c.d/len).
+# Whether IPv4 address $1 lies in network $2 (a.b.c.d/len). sh has no local
+# variables: the in_ names are this function's alone.
 ipv4_in() {
-    net=${2%/*}
-    len=${2#*/}
-    size=1
-    i=$len
-    while [ "$i" -lt 32 ]; do size=$((size * 2)); i=$((i + 1)); done
-    a=$(ipv4_int "$1")
-    n=$(ipv4_int "$net")
-    [ "$a" -ge "$n" ] && [ "$a" -lt $((n + size)) ]
+    in_len=${2#*/}
+    in_size=1
+    in_i=$in_len
+    while [ "$in_i" -lt 32 ]; do
+        in_size=$((in_size * 2))
+        in_i=$((in_i + 1))
+    done
+    in_addr=$(ipv4_int "$1")
+    in_net=$(ipv4_int "${2%/*}")
+    [ "$in_addr" -ge "$in_net" ] && [ "$in_addr" -lt $((in_net + in_size)) ]
 }
 
 # The IPv4 addresses this machine depends on: its resolvers and the
@@ -185,11 +188,11 @@ host_dependencies() {
 # Fails when an address the host depends on lies in a test network: routing
 # it into the namespace would cut the machine off it.
 check_dependencies() {
-    for a in $(host_dependencies); do
-        case "$a" in *[!0-9.]*) continue ;; esac
-        for net in "$kHostNet" "$kRoutedNet"; do
-            if ipv4_in "$a" "$net"; then
-                die "the host depends on $a (a resolver or package mirror), which lies in the test network $net: refusing to route it into the namespace"
+    for dep in $(host_dependencies); do
+        case "$dep" in *[!0-9.]*) continue ;; esac
+        for test_net in "$kHostNet" "$kRoutedNet"; do
+            if ipv4_in "$dep" "$test_net"; then
+                die "the host depends on $dep (a resolver or package mirror), which lies in the test network $test_net: refusing to route it into the namespace"
             fi
         done
     done
