@@ -18,6 +18,7 @@ struct SnapshotInfo;
 namespace Vm {
 class VmManager;
 struct VmInfo;
+struct VmNetwork;
 } // namespace Vm
 
 namespace Server::ApiJson {
@@ -33,6 +34,8 @@ bool isInteger(const QJsonValue &v);
 
 QJsonValue timeOrNull(const QDateTime &t);
 QJsonValue stringOrNull(const QString &s);
+// A VM's network without its policy: {mode, private_network, mac}.
+QJsonObject networkToJson(const Vm::VmNetwork &network);
 
 QJsonObject vmToJson(const Vm::VmInfo &info);
 QJsonObject snapshotToJson(const Snapshot::SnapshotInfo &info);
