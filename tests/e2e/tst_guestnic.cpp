@@ -258,6 +258,7 @@ private Q_SLOTS:
         QVERIFY(QDir().mkpath(snapDir));
         auto snap = await(vm.saveSnapshot(snapDir, false), kOpTimeoutMs);
         E2E_VERIFY_OK(snap);
+        snap->directory = snapDir; // what a snapshot store would record
         const auto tapC = TestTap::create(&error);
         QVERIFY2(tapC && tapC->addGateway(block(2), &error), qPrintable(error));
         const QString macC = Net::macForVm(QStringLiteral("nettest-c"));
