@@ -1,9 +1,10 @@
 // The MCP server as an MCP client sees it: the official TypeScript SDK
 // spawns `microvm-sandbox mcp --standalone` over stdio and drives real
-// guests through the tools: a minimal one for commands, files and
-// snapshots, a desktop one for screenshots and input.
+// guests through the tools: a minimal one for commands, files, snapshots
+// and exposed ports, a desktop one for screenshots and input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
@@ -21,6 +22,24 @@ function ok(result) {
     return text(result);
 }
 
+// Connects to host:port, sends `line`, resolves with what came back before
+// the peer closed (or rejects with the connection's error).
+function roundTrip(host, port, line) {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect({ host, port });
+        let got = '';
+        socket.setTimeout(60_000, () => socket.destroy(new Error('timed out')));
+        socket.on('connect', () => socket.write(line));
+        socket.on('data', (d) => {
+            got += d.toString();
+            if (got.includes('\n'))
+                socket.end();
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+    });
+}
+
 test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
     const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit' });
@@ -34,9 +53,9 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
         await t.test('lists the tools with input schemas', async () => {
             const { tools } = await client.listTools();
             const names = tools.map((x) => x.name).sort();
-            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'list_sandboxes', 'read_file',
-                                     'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete', 'snapshot_fork', 'snapshot_list',
-                                     'snapshot_restore', 'write_file']);
+            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'expose_port', 'list_ports',
+                                     'list_sandboxes', 'read_file', 'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete',
+                                     'snapshot_fork', 'snapshot_list', 'snapshot_restore', 'unexpose_port', 'write_file']);
             for (const tool of tools)
                 assert.equal(tool.inputSchema.type, 'object', tool.name);
         });
@@ -115,6 +134,42 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             assert.match(ok(await client.callTool({ name: 'snapshot_list', arguments: { name } }, undefined, callTimeout)), /has no snapshots/);
             const again = await client.callTool({ name: 'snapshot_delete', arguments: { name, snapshot: 'one' } }, undefined, callTimeout);
             assert.equal(again.isError, true);
+        });
+
+        await t.test('expose_port, list_ports, unexpose_port', async () => {
+            // An echo server in the guest (busybox nc, one cat per connection).
+            ok(await client.callTool({ name: 'run_command',
+                                       arguments: { name, command: 'nohup nc -ll -p 7070 -e cat </dev/null >/dev/null 2>&1 &' } }, undefined, callTimeout));
+            const exposed = ok(await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout));
+            const m = /reachable from the host at 127\.0\.0\.1:(\d+)$/.exec(exposed);
+            assert.ok(m, exposed);
+            const port = Number(m[1]);
+            let echoed = '';
+            for (let i = 0; i < 50 && !echoed.includes('through the port'); ++i) { // until nc listens
+                echoed = await roundTrip('127.0.0.1', port, 'through the port\n').catch(() => '');
+                if (!echoed)
+                    await new Promise((r) => setTimeout(r, 200));
+            }
+            assert.equal(echoed, 'through the port\n');
+            const list = JSON.parse(ok(await client.callTool({ name: 'list_ports', arguments: { name } }, undefined, callTimeout)));
+            assert.deepEqual(list.map((p) => [p.guest_port, p.endpoint, p.state]), [[7070, `127.0.0.1:${port}`, 'active']]);
+            const twice = await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
+            assert.equal(twice.isError, true);
+            assert.match(text(twice), /already exposed/);
+            const badPort = await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 0 } }, undefined, callTimeout);
+            assert.equal(badPort.isError, true);
+            assert.match(text(badPort), /guest_port/);
+            const nobody = await client.callTool({ name: 'expose_port', arguments: { name: 'no-such-sandbox', guest_port: 80 } }, undefined, callTimeout);
+            assert.equal(nobody.isError, true);
+            assert.match(text(nobody), /no VM named/);
+
+            assert.match(ok(await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout)),
+                         /no longer exposed/);
+            await assert.rejects(roundTrip('127.0.0.1', port, 'gone\n'), /ECONNREFUSED/);
+            assert.match(ok(await client.callTool({ name: 'list_ports', arguments: { name } }, undefined, callTimeout)), /has no exposed ports/);
+            const again = await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
+            assert.equal(again.isError, true);
+            assert.match(text(again), /not exposed/);
         });
 
         await t.test('a sandbox without a desktop has no screenshot', async () => {
