@@ -191,7 +191,7 @@ private Q_SLOTS:
         QCOMPARE(first.status, 201);
         auto twice = expose(*s, QStringLiteral("box"), {{QStringLiteral("guest_port"), 80}, {QStringLiteral("host_port"), 0}});
         QCOMPARE(twice.status, 409);
-        QVERIFY2(twice.body.contains("guest port 80 of VM box is already exposed (on " + first.json[QStringLiteral("endpoint")].toString().toUtf8()),
+        QVERIFY2(twice.body.contains(QByteArray("guest port 80 of VM box is already exposed (on " + first.json[QStringLiteral("endpoint")].toString().toUtf8())),
                  qPrintable(twice.describe()));
         QCOMPARE(ports(*s, QStringLiteral("box")).size(), 1);
 
@@ -287,7 +287,7 @@ private Q_SLOTS:
         QCOMPARE(p[QStringLiteral("state")].toString(), QStringLiteral("failed"));
         QCOMPARE(p[QStringLiteral("host_port")].toInt(), fixed);
         QVERIFY(p[QStringLiteral("endpoint")].isNull());
-        QVERIFY2(p[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QStringLiteral("already in use")), qPrintable(json(p)));
+        QVERIFY2(p[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QStringLiteral("already in use")), json(p).constData());
         QVERIFY(call(*s, "GET", QStringLiteral("/metrics")).body.contains("mvs_exposed_ports{state=\"failed\"} 1\n"));
 
         squatter.reset();
