@@ -4,7 +4,6 @@
 // and exposed ports, a desktop one for screenshots and input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
@@ -22,22 +21,10 @@ function ok(result) {
     return text(result);
 }
 
-// Connects to host:port, sends `line`, resolves with what came back before
-// the peer closed (or rejects with the connection's error).
-function roundTrip(host, port, line) {
-    return new Promise((resolve, reject) => {
-        const socket = net.connect({ host, port });
-        let got = '';
-        socket.setTimeout(60_000, () => socket.destroy(new Error('timed out')));
-        socket.on('connect', () => socket.write(line));
-        socket.on('data', (d) => {
-            got += d.toString();
-            if (got.includes('\n'))
-                socket.end();
-        });
-        socket.on('close', () => resolve(got));
-        socket.on('error', reject);
-    });
+// GET http://host:port/ : the body of a 200, or '' (rejects when the connection is refused).
+async function get(host, port) {
+    const r = await fetch(`http://${host}:${port}/`, { signal: AbortSignal.timeout(60_000) });
+    return r.status === 200 ? await r.text() : '';
 }
 
 test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, async (t) => {
@@ -137,20 +124,21 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
         });
 
         await t.test('expose_port, list_ports, unexpose_port', async () => {
-            // An echo server in the guest (busybox nc, one cat per connection).
+            // An HTTP server in the guest (busybox httpd, which daemonizes).
             ok(await client.callTool({ name: 'run_command',
-                                       arguments: { name, command: 'nohup nc -ll -p 7070 -e cat </dev/null >/dev/null 2>&1 &' } }, undefined, callTimeout));
+                                       arguments: { name, command: 'mkdir -p /tmp/www && echo through the port > /tmp/www/index.html && httpd -p 7070 -h /tmp/www' } },
+                                     undefined, callTimeout));
             const exposed = ok(await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout));
             const m = /reachable from the host at 127\.0\.0\.1:(\d+)$/.exec(exposed);
             assert.ok(m, exposed);
             const port = Number(m[1]);
-            let echoed = '';
-            for (let i = 0; i < 50 && !echoed.includes('through the port'); ++i) { // until nc listens
-                echoed = await roundTrip('127.0.0.1', port, 'through the port\n').catch(() => '');
-                if (!echoed)
+            let page = '';
+            for (let i = 0; i < 50 && !page; ++i) { // until httpd listens
+                page = await get('127.0.0.1', port).catch(() => '');
+                if (!page)
                     await new Promise((r) => setTimeout(r, 200));
             }
-            assert.equal(echoed, 'through the port\n');
+            assert.equal(page, 'through the port\n');
             const list = JSON.parse(ok(await client.callTool({ name: 'list_ports', arguments: { name } }, undefined, callTimeout)));
             assert.deepEqual(list.map((p) => [p.guest_port, p.endpoint, p.state]), [[7070, `127.0.0.1:${port}`, 'active']]);
             const twice = await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
@@ -165,7 +153,7 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
 
             assert.match(ok(await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout)),
                          /no longer exposed/);
-            await assert.rejects(roundTrip('127.0.0.1', port, 'gone\n'), /ECONNREFUSED/);
+            await assert.rejects(get('127.0.0.1', port), (e) => e.cause?.code === 'ECONNREFUSED');
             assert.match(ok(await client.callTool({ name: 'list_ports', arguments: { name } }, undefined, callTimeout)), /has no exposed ports/);
             const again = await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
             assert.equal(again.isError, true);
