@@ -191,8 +191,9 @@ private Q_SLOTS:
         QCOMPARE(first.status, 201);
         auto twice = expose(*s, QStringLiteral("box"), {{QStringLiteral("guest_port"), 80}, {QStringLiteral("host_port"), 0}});
         QCOMPARE(twice.status, 409);
-        QVERIFY2(twice.body.contains(QByteArray("guest port 80 of VM box is already exposed (on " + first.json[QStringLiteral("endpoint")].toString().toUtf8())),
-                 qPrintable(twice.describe()));
+        QVERIFY2(
+            twice.body.contains(QByteArray("guest port 80 of VM box is already exposed (on " + first.json[QStringLiteral("endpoint")].toString().toUtf8())),
+            qPrintable(twice.describe()));
         QCOMPARE(ports(*s, QStringLiteral("box")).size(), 1);
 
         // Removing: a guest port that is not one, one not exposed.
