@@ -4,6 +4,7 @@
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
+#include "server/portcontroller.h"
 #include "server/snapshotcontroller.h"
 #include "server/vmcontroller.h"
 #include "server/vncsocket.h"
@@ -17,12 +18,14 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     , m_vms(std::make_unique<VmController>(manager))
     , m_guest(std::make_unique<GuestController>(manager, m_metrics))
     , m_snapshots(std::make_unique<SnapshotController>(manager))
+    , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
     m_guest->addRoutes(m_router);
     m_snapshots->addRoutes(m_router);
+    m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // The service's API, free of HTTP: one controller per scope (VMs, guest
-// operations, snapshots, display, meta), each adding its routes to one
+// operations, snapshots, exposed ports, display, meta), each adding its routes to one
 // Router, and the metrics every request and exec is counted in.
 // HttpAdapter serves it (httpEndpoints()).
 
@@ -22,6 +22,7 @@ namespace Server {
 class DisplayController;
 class GuestController;
 class MetaController;
+class PortController;
 class SnapshotController;
 class VmController;
 
@@ -50,6 +51,7 @@ private:
     std::unique_ptr<VmController> m_vms;
     std::unique_ptr<GuestController> m_guest;
     std::unique_ptr<SnapshotController> m_snapshots;
+    std::unique_ptr<PortController> m_ports;
     std::unique_ptr<DisplayController> m_display;
 };
 

@@ -3,6 +3,7 @@
 // field by field, and the objects that describe a VM, a snapshot, a guest
 // file.
 
+#include "core/vm/vmports.h"
 #include "server/apitypes.h"
 
 #include <QDateTime>
@@ -37,6 +38,8 @@ QJsonValue stringOrNull(const QString &s);
 QJsonObject vmToJson(const Vm::VmInfo &info);
 QJsonObject snapshotToJson(const Snapshot::SnapshotInfo &info);
 QJsonObject fileToJson(const Agent::FileInfo &f);
+// An exposed port: where it listens, its state, its open connections.
+QJsonObject portToJson(const Vm::VmPorts::Status &port);
 // The VM `name` as it is now (created: a new resource).
 ApiResult vmAnswer(const Vm::VmManager &manager, const QString &name, bool created = false);
 

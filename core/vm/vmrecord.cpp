@@ -1,6 +1,8 @@
 #include "core/vm/vmrecord.h"
 
+#include <QJsonArray>
 #include <QJsonValue>
+#include <QSet>
 #include <QRegularExpression>
 
 namespace Vm {
@@ -86,6 +88,12 @@ QJsonObject VmRecord::toJson() const
         o[QStringLiteral("forked_from")] = forkedFrom;
     if (runningVmm)
         o[QStringLiteral("running_vmm")] = runningVmm->toJson();
+    if (!ports.isEmpty()) {
+        QJsonArray list;
+        for (const PortExposure &p : ports)
+            list.append(p.toJson());
+        o[QStringLiteral("ports")] = list;
+    }
     return o;
 }
 
@@ -122,6 +130,14 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
     if (const QJsonValue vmm = o.value(QStringLiteral("running_vmm")); vmm.isObject()) {
         if (auto d = Vmm::DetachedVmm::fromJson(vmm.toObject()))
             r.runningVmm = *d;
+    }
+    QSet<quint16> guestPorts;
+    for (const QJsonValue &v : o.value(QStringLiteral("ports")).toArray()) {
+        const auto p = PortExposure::fromJson(v.toObject());
+        if (p && !guestPorts.contains(p->guestPort)) {
+            guestPorts.insert(p->guestPort);
+            r.ports.append(*p);
+        }
     }
     return r;
 }

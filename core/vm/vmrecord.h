@@ -2,6 +2,7 @@
 
 #include "core/expected.h"
 #include "core/vmm/detachedvmm.h"
+#include "core/vm/portexposure.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -36,6 +37,10 @@ struct VmRecord {
     // (VmManager::detachAll) until the manager that adopted it sees it end.
     // Optional in the file.
     std::optional<Vmm::DetachedVmm> runningVmm;
+    // Guest ports exposed on this host, one per guest port (see VmPorts).
+    // Optional in the file; malformed entries and repeated guest ports are
+    // dropped when it loads.
+    QList<PortExposure> ports;
 
     QJsonObject toJson() const;
     static Core::Expected<VmRecord> fromJson(const QJsonObject &json);
