@@ -60,6 +60,14 @@ bool isAlive(qint64 pid)
     return close > 0 && stat.size() > close + 2 && stat.at(close + 2) != 'Z' && stat.at(close + 2) != 'X';
 }
 
+qint64 parentOf(qint64 pid)
+{
+    const QByteArray stat = readProcFile(pid, "stat");
+    const qsizetype close = stat.lastIndexOf(')');
+    const QList<QByteArray> fields = stat.mid(close + 2).split(' '); // state ppid ...
+    return close > 0 && fields.size() > 1 ? fields.at(1).toLongLong() : 0;
+}
+
 // Waits for pid to exit (a pidfd when the kernel has them, else polling /proc).
 bool waitForExit(qint64 pid, int timeoutMs)
 {
@@ -235,7 +243,8 @@ QList<Resolver::Running> Resolver::running(const QString &prefix)
         if (!numeric)
             continue;
         const QString name = resolverConfigName(pid);
-        if (!name.isEmpty() && name.startsWith(prefix) && isAlive(pid))
+        // dnsmasq forks a child per TCP connection: only the parent counts.
+        if (!name.isEmpty() && name.startsWith(prefix) && isAlive(pid) && resolverConfigName(parentOf(pid)) != name)
             out << Running{pid, name};
     }
     return out;
