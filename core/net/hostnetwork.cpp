@@ -220,7 +220,7 @@ QSet<QString> HostNetwork::macs() const
     return out;
 }
 
-Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, const NetworkPolicy &policy)
+Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot, const NetworkPolicy &policy) const
 {
     if (auto ok = checkNewSlot(slot); !ok)
         return ok.error();
@@ -233,9 +233,12 @@ Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, 
     vm.address = *address;
     vm.mac = macForVm(vmId, macs());
     vm.policy = policy;
-    auto tap = TapDevice::create(vm.tap);
-    if (!tap)
-        return tap.error();
+    return vm;
+}
+
+// Steps on an existing tap: address and link, rules, resolver; undone on failure.
+Core::Expected<VmAttachment> HostNetwork::configureVm(Vm vm, TapDevice tap)
+{
     Core::Result ok = TapAddress::configure(vm.tap, vm.address);
     if (ok)
         ok = applyVmRules(vm, 0);
@@ -245,9 +248,31 @@ Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, 
         [[maybe_unused]] const Core::Result undone = removeVm(vm); // the tap goes with its descriptor
         return ok.error();
     }
-    VmAttachment a{std::move(*tap), vm.address, vm.mac};
+    VmAttachment a{std::move(tap), vm.address, vm.mac};
+    const int slot = vm.address.slot;
     m_vms.emplace(slot, std::move(vm));
     return a;
+}
+
+Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, const NetworkPolicy &policy)
+{
+    auto vm = newVm(vmId, slot, policy);
+    if (!vm)
+        return vm.error();
+    auto tap = TapDevice::create(vm->tap);
+    if (!tap)
+        return tap.error();
+    return configureVm(std::move(*vm), std::move(*tap));
+}
+
+Core::Expected<VmAttachment> HostNetwork::adopt(const QString &vmId, int slot, const NetworkPolicy &policy)
+{
+    auto vm = newVm(vmId, slot, policy);
+    if (!vm)
+        return vm.error();
+    if (!TapAddress::exists(vm->tap))
+        return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("VM %1 has no tap %2 to adopt (its VMM is gone)").arg(vmId, vm->tap));
+    return configureVm(std::move(*vm), TapDevice());
 }
 
 Core::Result HostNetwork::setPolicy(int slot, const NetworkPolicy &policy)

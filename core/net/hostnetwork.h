@@ -54,12 +54,14 @@ struct VmAttachment {
 //
 //   start()    lock the instance (Leftovers' locks) and its tap prefix;
 //              remove what dead instances left (tables, resolvers, taps;
-//              this instance's own earlier life included: VMs are not
-//              adopted across a restart, a persistent VM's tap is left
-//              down without an address); claim the subnet; turn on IPv4
-//              forwarding (host-wide); create the table.
+//              this instance's own earlier life included: a VM whose VMM
+//              outlived it keeps its tap, down and without an address, until
+//              adopt()); claim the subnet; turn on IPv4 forwarding
+//              (host-wide); create the table.
 //   attach()   tap, gateway address and link up, the VM's nft chains and
 //              sets, its resolver.
+//   adopt()    the same for a VM whose VMM (holding its tap) outlived an
+//              earlier life of this instance: its tap is configured again.
 //   setPolicy() the VM's rules replaced atomically (new connections see
 //              them at once; established ones go on), its resolver restarted
 //              with the new names (its DNS sets start empty).
@@ -83,6 +85,11 @@ public:
     // slots the caller's records hold). The MAC is macForVm(vmId) unless
     // another attached VM has it.
     Core::Expected<VmAttachment> attach(const QString &vmId, int slot, const NetworkPolicy &policy);
+    // A VM left running by an earlier life of this instance (same instance
+    // id, same subnet: the VM's recorded address must be plan().address(slot)),
+    // whose VMM still holds tap tapName(slot): NotFound when the tap is gone.
+    // The returned attachment has no tap descriptor.
+    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy);
     Core::Result setPolicy(int slot, const NetworkPolicy &policy);
     // Every step is tried; the first failure is returned. Unknown slot: NotFound.
     Core::Result detach(int slot);
@@ -120,6 +127,8 @@ private:
     Core::Result resolveUpstreams();
     Core::Result createTable();
     Core::Result checkNewSlot(int slot) const;
+    Core::Expected<Vm> newVm(const QString &vmId, int slot, const NetworkPolicy &policy) const;
+    Core::Expected<VmAttachment> configureVm(Vm vm, TapDevice tap);
     Core::Result applyVmRules(const Vm &vm, int previousDnsGroups);
     Core::Result startResolver(Vm &vm);
     Core::Result removeVm(Vm &vm);

@@ -44,6 +44,8 @@ namespace {
 
 constexpr char kChildArgument[] = "--hostnet-child";
 constexpr char kReapArgument[] = "--reap";
+constexpr char kStandInVmms[] = "stand-in-vmms";
+constexpr char kStandInSeconds[] = "120";
 constexpr char kReady[] = "ready";
 constexpr int kChildReadyTimeoutMs = 30000;
 constexpr int kDnsTimeoutMs = 3000;
@@ -263,12 +265,28 @@ QByteArray udpFrame(const QString &dstMac, const QString &srcMac, const QHostAdd
     return QByteArray(kVnetHeaderBytes, '\0') + macBytes(dstMac) + macBytes(srcMac) + QByteArray("\x08\x00", 2) + ip;
 }
 
+// A VMM's stand-in: a process that holds a tap's descriptor (and outlives
+// its parent, as a persistent VMM does) for kStandInSeconds at most.
+qint64 spawnStandInVmm(const TapDevice &tap)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::setsid();
+        ::dup2(tap.fd(), 3); // without FD_CLOEXEC
+        ::execlp("sleep", "sleep", kStandInSeconds, static_cast<char *>(nullptr));
+        ::_exit(127);
+    }
+    return pid;
+}
+
 // --- The helper instance a test SIGKILLs: starts, attaches two VMs, says
-// "ready" and waits to be killed, holding its taps.
+// "ready" (with the pids of the VMM stand-ins holding its taps, when asked
+// for) and waits to be killed, holding its taps.
 int runChild(const QStringList &args)
 {
-    if (args.size() < 5)
+    if (args.size() < 6)
         return 2;
+    const bool standIns = args.at(5) == QLatin1String(kStandInVmms);
     HostNetworkOptions o;
     o.instanceId = args.at(2);
     o.runtimeDir = args.at(3);
@@ -286,6 +304,8 @@ int runChild(const QStringList &args)
             fprintf(stderr, "child attach: %s\n", qPrintable(a.error().message));
             return 1;
         }
+        if (standIns)
+            fprintf(stdout, "%lld ", static_cast<long long>(spawnStandInVmm(a->tap)));
         taps->push_back(std::move(a->tap));
     }
     fprintf(stdout, "%s\n", kReady);
@@ -316,6 +336,7 @@ class TestHostNetwork : public QObject {
     QString m_upstreamAddress; // "127.0.0.1#<port>"
     std::vector<std::unique_ptr<HostNetwork>> m_nets;
     std::vector<std::unique_ptr<QProcess>> m_children;
+    QList<qint64> m_standIns; // pids of the VMM stand-ins (not our children)
 
     HostNetwork &make()
     {
@@ -370,6 +391,29 @@ class TestHostNetwork : public QObject {
         QFAIL(qPrintable(QStringLiteral("the test upstream dnsmasq did not listen: %1").arg(QString::fromUtf8(m_upstream.readAll()))));
     }
 
+    // The child instance of childId, ready (and the stand-ins' pids in m_standIns).
+    QProcess *startChild(const QString &childId, bool standInVmms)
+    {
+        m_children.push_back(std::make_unique<QProcess>());
+        QProcess &child = *m_children.back();
+        child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        child.start(QCoreApplication::applicationFilePath(),
+                    {QLatin1String(kChildArgument), childId, m_dir.filePath(childId), m_upstreamAddress,
+                     standInVmms ? QLatin1String(kStandInVmms) : QLatin1String("none")});
+        QElapsedTimer t;
+        t.start();
+        while (!child.canReadLine() && child.state() != QProcess::NotRunning && t.elapsed() < kChildReadyTimeoutMs)
+            child.waitForReadyRead(100);
+        const QList<QByteArray> words = child.readLine().simplified().split(' ');
+        if (words.isEmpty() || words.last() != kReady) {
+            qWarning("the child instance did not get ready");
+            return nullptr;
+        }
+        for (qsizetype i = 0; i + 1 < words.size(); ++i)
+            m_standIns << words.at(i).toLongLong();
+        return &child;
+    }
+
     bool waitForCounter(HostNetwork &net, int slot, bool allowed)
     {
         QElapsedTimer t;
@@ -401,6 +445,9 @@ private Q_SLOTS:
             child->waitForFinished();
         }
         m_children.clear();
+        for (const qint64 pid : std::as_const(m_standIns))
+            ::kill(pid_t(pid), SIGKILL);
+        m_standIns.clear();
         for (auto &net : m_nets) {
             auto ok = net->stop();
             if (!ok)
@@ -574,15 +621,9 @@ private Q_SLOTS:
 
         const QString childId = newInstanceId();
         const QString childTable = QStringLiteral("mvs_") + childId;
-        m_children.push_back(std::make_unique<QProcess>());
-        QProcess &child = *m_children.back();
-        child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        child.start(QCoreApplication::applicationFilePath(), {QLatin1String(kChildArgument), childId, m_dir.filePath(childId), m_upstreamAddress});
-        QElapsedTimer t;
-        t.start();
-        while (!child.canReadLine() && child.state() != QProcess::NotRunning && t.elapsed() < kChildReadyTimeoutMs)
-            child.waitForReadyRead(100);
-        QCOMPARE(child.readLine().trimmed(), QByteArray(kReady));
+        QProcess *childProcess = startChild(childId, false);
+        QVERIFY(childProcess);
+        QProcess &child = *childProcess;
         QVERIFY(*Nftables::hasTable(childTable));
         QCOMPARE(Resolver::running(childTable + QLatin1Char('_')).size(), 2);
 
@@ -604,6 +645,54 @@ private Q_SLOTS:
         QCOMPARE(ipv4Addresses(liveVm->tap.name()).size(), 1);
         QVERIFY(next->plan().subnet() != live->plan().subnet());
         QCOMPARE(resolve(liveVm->address.gateway, QStringLiteral("allowed.test")).rcode, kNoError);
+    }
+
+    // A VM whose VMM outlived its (SIGKILLed) instance: the instance's next
+    // life takes its tap down at start and configures it again on adopt();
+    // a VM not adopted stays cut off.
+    void nextLifeAdoptsAVmWhoseVmmSurvived()
+    {
+        const QString id = newInstanceId();
+        QProcess *child = startChild(id, true);
+        QVERIFY(child);
+        QCOMPARE(m_standIns.size(), 2);
+        child->kill();
+        QVERIFY(child->waitForFinished());
+        HostNetworkOptions o;
+        o.instanceId = id;
+        o.runtimeDir = m_dir.filePath(id);
+        o.upstreams = {m_upstreamAddress};
+        HostNetwork &next = *m_nets.emplace_back(std::make_unique<HostNetwork>(o));
+        const QString tap0 = next.tapName(0);
+        const QString tap1 = next.tapName(1);
+        QVERIFY(TapAddress::exists(tap0) && TapAddress::exists(tap1)); // held by the stand-ins
+        QCOMPARE(ipv4Addresses(tap0).size(), 1);
+        auto report = next.start();
+        QVERIFY2(report, report ? "" : qPrintable(report.error().message));
+        QVERIFY2(report->tables.contains(QStringLiteral("mvs_") + id), qPrintable(report->tables.join(QLatin1Char(' '))));
+        QCOMPARE(report->resolvers.size(), 2);
+        QVERIFY(report->taps.contains(tap0) && report->taps.contains(tap1));
+        QVERIFY(ipv4Addresses(tap0).isEmpty() && !isUp(tap0));
+
+        auto adopted = next.adopt(QStringLiteral("child-vm-0"), 0, allowListPolicy());
+        QVERIFY2(adopted, adopted ? "" : qPrintable(adopted.error().message));
+        QVERIFY(!adopted->tap.isValid());
+        QCOMPARE(ipv4Addresses(tap0), QStringList{QStringLiteral("%1/30").arg(adopted->address.gateway.toString())});
+        QVERIFY(isUp(tap0));
+        QVERIFY(vmObjects(next.table(), 0).contains(QLatin1String("chain v0_fwd")));
+        QCOMPARE(resolve(adopted->address.gateway, QStringLiteral("allowed.test")).addresses, QStringList{QLatin1String(kAllowedAnswer)});
+        QVERIFY(ipv4Addresses(tap1).isEmpty() && !isUp(tap1)); // not adopted: cut off
+        QVERIFY(vmObjects(next.table(), 1).isEmpty());
+
+        for (const qint64 pid : std::as_const(m_standIns))
+            ::kill(pid_t(pid), SIGKILL); // the VMMs end: their taps go
+        m_standIns.clear();
+        QElapsedTimer t;
+        t.start();
+        while ((TapAddress::exists(tap0) || TapAddress::exists(tap1)) && t.elapsed() < kCounterWaitMs)
+            QThread::msleep(20);
+        QVERIFY(!TapAddress::exists(tap0) && !TapAddress::exists(tap1));
+        QCOMPARE(next.adopt(QStringLiteral("child-vm-1"), 1, allowListPolicy()).error().code, Core::ErrorCode::NotFound);
     }
 
     void secondStartOfAnInstanceIsRefused()
