@@ -695,6 +695,54 @@ private Q_SLOTS:
         QCOMPARE(next.adopt(QStringLiteral("child-vm-1"), 1, allowListPolicy()).error().code, Core::ErrorCode::NotFound);
     }
 
+    void errorsNameWhatFailed()
+    {
+        auto broken =
+            Nftables::apply(QStringLiteral("table inet mvs_tstbroken {\n    chain c {\n        nonsense\n    }\n}\n"), QStringLiteral("apply a broken script"));
+        QVERIFY(!broken);
+        QVERIFY2(broken.error().message.startsWith(QLatin1String("cannot apply a broken script: `nft -f -` failed")), qPrintable(broken.error().message));
+        QVERIFY2(broken.error().message.contains(QLatin1String("nonsense")), qPrintable(broken.error().message)); // nft's stderr
+        QVERIFY(!*Nftables::hasTable(QStringLiteral("mvs_tstbroken")));
+
+        auto noTap = TapAddress::configure(QStringLiteral("mvsnosuchtap"), *(*SubnetPlan::choose({QStringLiteral("10.213.0.0/16")}, {})).address(0));
+        QVERIFY(!noTap);
+        QVERIFY2(noTap.error().message.contains(QLatin1String("mvsnosuchtap")), qPrintable(noTap.error().message));
+
+        HostNetwork *net = started();
+        QVERIFY(net);
+        QCOMPARE(net->setPolicy(7, allowListPolicy()).error().code, Core::ErrorCode::NotFound);
+        QCOMPARE(net->counters(7).error().code, Core::ErrorCode::NotFound);
+        auto a = net->attach(QStringLiteral("vm-a"), 0, allowListPolicy());
+        QVERIFY(a);
+        QCOMPARE(net->attach(QStringLiteral("vm-b"), 0, allowListPolicy()).error().code, Core::ErrorCode::AlreadyExists);
+        QCOMPARE(net->attach(QStringLiteral("vm-b"), net->plan().slotCount(), allowListPolicy()).error().code, Core::ErrorCode::InvalidArgument);
+    }
+
+    // A dnsmasq that cannot bind exits at start: the error has its log's
+    // tail. A log past its bound is set aside at start.
+    void resolverStartFailureAndBoundedLog()
+    {
+        QTemporaryDir dir;
+        DnsmasqConfig c;
+        c.table = QStringLiteral("mvs_tstresolver");
+        c.slot = 0;
+        c.listenAddress = QHostAddress(QStringLiteral("10.213.255.253")); // on no interface
+        c.upstreams = {m_upstreamAddress};
+        c.policy = allowListPolicy();
+        Resolver r(dir.path(), c);
+        QFile log(r.config().logFile);
+        QVERIFY(log.open(QIODevice::WriteOnly));
+        QVERIFY(log.write(QByteArray(Resolver::kMaxLogBytes + 1, 'x')) > Resolver::kMaxLogBytes);
+        log.close();
+        auto ok = r.start();
+        QVERIFY(!ok);
+        QVERIFY2(ok.error().message.contains(QLatin1String("exited at start")), qPrintable(ok.error().message));
+        QVERIFY2(ok.error().message.contains(QLatin1String("10.213.255.253")), qPrintable(ok.error().message)); // dnsmasq's own words
+        QCOMPARE(QFileInfo(r.config().logFile + QStringLiteral(".old")).size(), Resolver::kMaxLogBytes + 1);
+        QVERIFY(QFileInfo(r.config().logFile).size() < Resolver::kMaxLogBytes);
+        QVERIFY(Resolver::running(QStringLiteral("mvs_tstresolver_")).isEmpty());
+    }
+
     void secondStartOfAnInstanceIsRefused()
     {
         HostNetwork *net = started();
