@@ -144,28 +144,45 @@ Core::Result HostNetwork::createTable()
     return {};
 }
 
+// Step: the options hold a valid id (the ruleset's own check) and the runtime directory exists.
+Core::Result HostNetwork::checkOptions() const
+{
+    if (auto valid = NftRuleset::create(m_options.instanceId, *Cidr::parse(QStringLiteral("10.0.0.0/8"))); !valid)
+        return valid.error();
+    return Core::Paths::ensurePrivateDir(m_options.runtimeDir);
+}
+
+// Step: what dead instances (and this one's earlier life) left.
+Core::Result HostNetwork::removeLeftovers(LeftoverReport &report)
+{
+    auto removed = Leftovers::removeDead(m_options.lockDir, m_options.instanceId, tapPrefix(m_options.instanceId));
+    if (!removed)
+        return removed.error();
+    report = *removed;
+    return {};
+}
+
 Core::Expected<LeftoverReport> HostNetwork::start()
 {
     if (isStarted())
         return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the host network of instance %1 is started already").arg(m_options.instanceId));
-    if (auto valid = NftRuleset::create(m_options.instanceId, *Cidr::parse(QStringLiteral("10.0.0.0/8"))); !valid)
-        return valid.error();
-    if (auto made = Core::Paths::ensurePrivateDir(m_options.runtimeDir); !made)
-        return made.error();
-    Core::Result ok = lockInstance();
-    auto report =
-        ok ? Leftovers::removeDead(m_options.lockDir, m_options.instanceId, tapPrefix(m_options.instanceId)) : Core::Expected<LeftoverReport>(ok.error());
-    if (report)
+    LeftoverReport report;
+    Core::Result ok = checkOptions();
+    if (ok)
+        ok = lockInstance();
+    if (ok)
+        ok = removeLeftovers(report);
+    if (ok)
         ok = resolveUpstreams();
-    if (report && ok)
+    if (ok)
         ok = claimSubnet();
-    if (report && ok)
+    if (ok)
         ok = createTable();
-    if (!report || !ok) {
+    if (!ok) {
         m_subnetLock.unlock();
         m_tapLock.unlock();
         m_instanceLock.unlock();
-        return report ? ok.error() : report.error();
+        return ok.error();
     }
     return report;
 }

@@ -122,7 +122,9 @@ private:
         std::unique_ptr<Resolver> resolver;
     };
 
+    Core::Result checkOptions() const;
     Core::Result lockInstance();
+    Core::Result removeLeftovers(LeftoverReport &report);
     Core::Result claimSubnet();
     Core::Result resolveUpstreams();
     Core::Result createTable();
