@@ -298,11 +298,16 @@ Core::Result HostNetwork::setPolicy(int slot, const NetworkPolicy &policy)
     if (it == m_vms.end())
         return notAttached(slot);
     Vm &vm = it->second;
+    // The old resolver stops first: it must not add the old names' addresses
+    // to the new sets (a set index may name another rule's ports now).
+    if (auto ok = vm.resolver->stop(); !ok)
+        return ok;
     const int previousGroups = int(NftRuleset::dnsGroups(vm.policy).size());
     const NetworkPolicy previous = vm.policy;
     vm.policy = policy;
     if (auto ok = applyVmRules(vm, previousGroups); !ok) {
         vm.policy = previous; // nft applies a script whole or not at all
+        [[maybe_unused]] const Core::Result restarted = vm.resolver->start();
         return ok;
     }
     return vm.resolver->replacePolicy(policy);
