@@ -20,6 +20,14 @@ QString commandLine(const QString &name, const QStringList &arguments)
 
 } // namespace
 
+QProcessEnvironment HostTool::environment()
+{
+    QProcessEnvironment env;
+    env.insert(QStringLiteral("PATH"), toolPath().join(QLatin1Char(':')));
+    env.insert(QStringLiteral("LC_ALL"), QStringLiteral("C.UTF-8"));
+    return env;
+}
+
 QString HostTool::find(const QString &name)
 {
     return QStandardPaths::findExecutable(name, toolPath());
@@ -31,6 +39,7 @@ Core::Expected<QByteArray> HostTool::run(const QString &name, const QStringList 
     if (program.isEmpty())
         return Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot %1: %2 is not installed").arg(what, name));
     QProcess p;
+    p.setProcessEnvironment(environment());
     p.start(program, arguments);
     if (!p.waitForStarted(kTimeoutMs))
         return Core::Error(Core::ErrorCode::BinaryMissing, QStringLiteral("cannot %1: %2 did not start (%3)").arg(what, program, p.errorString()));

@@ -3,6 +3,7 @@
 #include "core/expected.h"
 
 #include <QByteArray>
+#include <QProcessEnvironment>
 #include <QString>
 #include <QStringList>
 
@@ -16,6 +17,9 @@ struct HostTool {
     static constexpr int kTimeoutMs = 10000;
     static constexpr qsizetype kMaxOutputBytes = 16 * 1024 * 1024;
 
+    // What the tools (and the resolvers) get: a fixed PATH and the C.UTF-8
+    // locale, nothing of the service's environment (no MVS_TOKEN).
+    static QProcessEnvironment environment();
     // "nft" -> "/usr/sbin/nft"; empty when it is not installed.
     static QString find(const QString &name);
     // what: "apply the table of mvs_x" (the error reads "cannot <what>: ...").

@@ -107,13 +107,18 @@ qint64 pidInFile(const QString &path)
     return f.open(QIODevice::ReadOnly) ? f.read(32).trimmed().toLongLong() : 0;
 }
 
+// Past its bound, the log is copied to <log>.old and emptied in place:
+// dnsmasq (which may have dropped root and could not make a new file in our
+// directory) appends to the file it has open (O_APPEND), so it writes on
+// from the start.
 void boundLog(const QString &path)
 {
     if (QFileInfo(path).size() <= Resolver::kMaxLogBytes)
         return;
     const QString old = path + QStringLiteral(".old");
     QFile::remove(old);
-    QFile::rename(path, old);
+    QFile::copy(path, old);
+    QFile::resize(path, 0);
 }
 
 } // namespace
@@ -190,6 +195,7 @@ Core::Result Resolver::start()
     QProcess p;
     p.setProgram(dnsmasq);
     p.setArguments({QStringLiteral("--keep-in-foreground"), QLatin1String(kConfArgument) + m_configPath});
+    p.setProcessEnvironment(HostTool::environment());
     p.setStandardInputFile(QProcess::nullDevice());
     p.setStandardOutputFile(m_config.logFile, QIODevice::Append);
     p.setStandardErrorFile(m_config.logFile, QIODevice::Append);
@@ -229,8 +235,6 @@ void Resolver::rotateLog()
     if (QFileInfo(m_config.logFile).size() <= kMaxLogBytes)
         return;
     boundLog(m_config.logFile);
-    if (m_pid > 0 && isResolverOf(m_pid, configFileName(m_config.table, m_config.slot)))
-        ::kill(pid_t(m_pid), SIGUSR2); // dnsmasq reopens its log file
 }
 
 QList<Resolver::Running> Resolver::running(const QString &prefix)

@@ -21,8 +21,9 @@ namespace Net {
 // resolver library retries).
 //
 // The log file (dnsmasq's own messages, and its stderr) is bounded: past
-// kMaxLogBytes it is renamed to <log>.old (replacing the one before) at
-// start and by rotateLog(), which a caller may run periodically.
+// kMaxLogBytes it is copied to <log>.old (replacing the one before) and
+// emptied, at start and by rotateLog(), which a caller may run periodically.
+// dnsmasq gets a clean environment (HostTool::environment()).
 class Resolver {
 public:
     static constexpr int kStartTimeoutMs = 5000;

@@ -743,6 +743,24 @@ private Q_SLOTS:
         QVERIFY(Resolver::running(QStringLiteral("mvs_tstresolver_")).isEmpty());
     }
 
+    // A running resolver's log past its bound is copied aside and emptied.
+    void runningResolverLogIsBounded()
+    {
+        HostNetwork *net = started();
+        QVERIFY(net);
+        auto a = net->attach(QStringLiteral("vm-a"), 0, allowListPolicy());
+        QVERIFY2(a, a ? "" : qPrintable(a.error().message));
+        const QString logFile = m_dir.filePath(QStringLiteral("%1/%2_v0.log").arg(net->instanceId(), net->table()));
+        QFile log(logFile);
+        QVERIFY(log.open(QIODevice::Append));
+        QVERIFY(log.write(QByteArray(Resolver::kMaxLogBytes, 'x')) == Resolver::kMaxLogBytes);
+        log.close();
+        net->rotateLogs();
+        QCOMPARE(QFileInfo(logFile).size(), 0);
+        QVERIFY(QFileInfo(logFile + QStringLiteral(".old")).size() > Resolver::kMaxLogBytes);
+        QCOMPARE(resolve(a->address.gateway, QStringLiteral("allowed.test")).rcode, kNoError); // still serving
+    }
+
     void secondStartOfAnInstanceIsRefused()
     {
         HostNetwork *net = started();
