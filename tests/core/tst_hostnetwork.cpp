@@ -50,6 +50,7 @@ constexpr char kReady[] = "ready";
 constexpr int kChildReadyTimeoutMs = 30000;
 constexpr int kDnsTimeoutMs = 3000;
 constexpr int kCounterWaitMs = 3000;
+constexpr int kCycles = 20;
 constexpr int kNoError = 0;
 constexpr int kNxDomain = 3;
 constexpr char kAllowedAnswer[] = "198.51.100.10"; // TEST-NET-2
@@ -560,6 +561,25 @@ private Q_SLOTS:
         QVERIFY(Resolver::running(QStringLiteral("%1_v0.conf").arg(net->table())).isEmpty());
         QCOMPARE(Resolver::running(QStringLiteral("%1_v1.conf").arg(net->table())).size(), 1);
         QCOMPARE(net->detach(0).error().code, Core::ErrorCode::NotFound);
+    }
+
+    // Attach and detach 20 times (the tap closed each time, as a VM's
+    // deletion does): nothing of the VM is left, the table is as before.
+    void repeatedAttachDetachLeavesNothing()
+    {
+        HostNetwork *net = started();
+        QVERIFY(net);
+        const QStringList tableBefore = tableObjects(net->table());
+        for (int i = 0; i < kCycles; ++i) {
+            auto a = net->attach(QStringLiteral("vm-%1").arg(i), i % 2, allowListPolicy());
+            QVERIFY2(a, a ? "" : qPrintable(a.error().message));
+            auto ok = net->detach(i % 2);
+            QVERIFY2(ok, ok ? "" : qPrintable(ok.error().message));
+        }
+        QCOMPARE(tableObjects(net->table()), tableBefore);
+        QVERIFY(Nftables::mapKeys(net->table(), QStringLiteral("fwd_vmap"))->isEmpty());
+        QVERIFY(Resolver::running(net->table() + QLatin1Char('_')).isEmpty());
+        QVERIFY(TapAddress::interfaces(HostNetwork::tapPrefix(net->instanceId())).isEmpty());
     }
 
     void resolverForwardsAllowedNamesIntoTheVmSet()
