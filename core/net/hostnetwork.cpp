@@ -1,6 +1,6 @@
 #include "core/net/hostnetwork.h"
 
-#include "core/net/tapaddress.h"
+#include "core/net/taplink.h"
 #include "core/paths.h"
 
 #include <QCryptographicHash>
@@ -136,7 +136,7 @@ Core::Result HostNetwork::createTable()
     auto ruleset = NftRuleset::create(m_options.instanceId, m_plan.subnet());
     if (!ruleset)
         return ruleset.error();
-    if (auto ok = TapAddress::enableForwarding(); !ok)
+    if (auto ok = TapLink::enableForwarding(); !ok)
         return ok;
     if (auto ok = Nftables::apply(ruleset->tableScript(), QStringLiteral("create the nftables table %1").arg(ruleset->table())); !ok)
         return ok;
@@ -256,7 +256,7 @@ Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot
 // Steps on an existing tap: address and link, rules, resolver; undone on failure.
 Core::Expected<VmAttachment> HostNetwork::configureVm(Vm vm, TapDevice tap)
 {
-    Core::Result ok = TapAddress::configure(vm.tap, vm.address);
+    Core::Result ok = TapLink::configure(vm.tap, vm.address);
     if (ok)
         ok = applyVmRules(vm, 0);
     if (ok)
@@ -287,7 +287,7 @@ Core::Expected<VmAttachment> HostNetwork::adopt(const QString &vmId, int slot, c
     auto vm = newVm(vmId, slot, policy);
     if (!vm)
         return vm.error();
-    if (!TapAddress::exists(vm->tap))
+    if (!TapLink::exists(vm->tap))
         return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("VM %1 has no tap %2 to adopt (its VMM is gone)").arg(vmId, vm->tap));
     return configureVm(std::move(*vm), TapDevice());
 }
@@ -323,7 +323,7 @@ Core::Result HostNetwork::removeVm(Vm &vm)
     keepFirstError(first,
                    script ? Nftables::apply(*script, QStringLiteral("delete the rules of VM %1 (slot %2)").arg(vm.vmId).arg(vm.address.slot))
                           : Core::Result(script.error()));
-    keepFirstError(first, TapAddress::unconfigure(vm.tap));
+    keepFirstError(first, TapLink::unconfigure(vm.tap));
     return first;
 }
 
@@ -345,7 +345,7 @@ Core::Result HostNetwork::stop()
     for (auto &[slot, vm] : m_vms) {
         if (vm.resolver)
             keepFirstError(first, vm.resolver->stop());
-        keepFirstError(first, TapAddress::unconfigure(vm.tap));
+        keepFirstError(first, TapLink::unconfigure(vm.tap));
     }
     m_vms.clear();
     keepFirstError(first, Nftables::apply(m_ruleset->tableDeleteScript(), QStringLiteral("delete the nftables table %1").arg(table())));

@@ -4,7 +4,7 @@
 #include "core/net/nftables.h"
 #include "core/net/nftruleset.h"
 #include "core/net/resolver.h"
-#include "core/net/tapaddress.h"
+#include "core/net/taplink.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -65,14 +65,14 @@ Core::Result removeInstance(const QString &id, LeftoverReport &report)
 
 Core::Result removeTaps(const QString &lockDir, const QString &ownTapPrefix, LeftoverReport &report)
 {
-    for (const QString &tap : TapAddress::interfaces(QStringLiteral("mvs"))) {
+    for (const QString &tap : TapLink::interfaces(QStringLiteral("mvs"))) {
         const auto m = tapName().match(tap);
         if (!m.hasMatch())
             continue;
         const QString prefix = m.captured(1);
         if (prefix != ownTapPrefix && FileLock::isHeld(Leftovers::tapLockPath(lockDir, prefix)))
             continue;
-        if (auto ok = TapAddress::remove(tap); !ok)
+        if (auto ok = TapLink::remove(tap); !ok)
             return ok;
         report.taps << tap;
     }

@@ -14,7 +14,7 @@
 #include "core/net/hostnetwork.h"
 #include "core/net/hosttool.h"
 #include "core/net/leftovers.h"
-#include "core/net/tapaddress.h"
+#include "core/net/taplink.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -467,7 +467,7 @@ private Q_SLOTS:
         m_upstream.waitForFinished();
     }
 
-    void attachCreatesTapAddressRulesAndResolver()
+    void attachCreatesTapLinkRulesAndResolver()
     {
         HostNetwork *net = started();
         QVERIFY(net);
@@ -491,7 +491,7 @@ private Q_SLOTS:
         QCOMPARE(counters->allowed + counters->denied, quint64(0));
         QVERIFY(net->denials(0)->isEmpty());
         QCOMPARE(Resolver::running(QStringLiteral("%1_v0.conf").arg(net->table())).size(), 1);
-        QVERIFY(TapAddress::exists(a->tap.name()));
+        QVERIFY(TapLink::exists(a->tap.name()));
     }
 
     void tapGoesWithItsLastDescriptor()
@@ -501,11 +501,11 @@ private Q_SLOTS:
         auto a = net->attach(QStringLiteral("vm-a"), 3, allowListPolicy());
         QVERIFY2(a, a ? "" : qPrintable(a.error().message));
         const QString name = a->tap.name();
-        QVERIFY(TapAddress::exists(name));
+        QVERIFY(TapLink::exists(name));
         // Another attach of that name is refused while it exists.
         QCOMPARE(TapDevice::create(name).error().code, Core::ErrorCode::AlreadyExists);
         a->tap.reset();
-        QVERIFY(!TapAddress::exists(name));
+        QVERIFY(!TapLink::exists(name));
     }
 
     void setPolicyReplacesRulesAndResolver()
@@ -579,7 +579,7 @@ private Q_SLOTS:
         QCOMPARE(tableObjects(net->table()), tableBefore);
         QVERIFY(Nftables::mapKeys(net->table(), QStringLiteral("fwd_vmap"))->isEmpty());
         QVERIFY(Resolver::running(net->table() + QLatin1Char('_')).isEmpty());
-        QVERIFY(TapAddress::interfaces(HostNetwork::tapPrefix(net->instanceId())).isEmpty());
+        QVERIFY(TapLink::interfaces(HostNetwork::tapPrefix(net->instanceId())).isEmpty());
     }
 
     void resolverForwardsAllowedNamesIntoTheVmSet()
@@ -652,7 +652,7 @@ private Q_SLOTS:
         QVERIFY(*Nftables::hasTable(childTable)); // the kernel keeps what it made
         QCOMPARE(Resolver::running(childTable + QLatin1Char('_')).size(), 2); // detached: they outlive it
         const QString childTaps = HostNetwork::tapPrefix(childId);
-        QVERIFY(TapAddress::interfaces(childTaps).isEmpty()); // gone with its descriptors
+        QVERIFY(TapLink::interfaces(childTaps).isEmpty()); // gone with its descriptors
 
         HostNetwork *next = started();
         QVERIFY(next);
@@ -685,7 +685,7 @@ private Q_SLOTS:
         HostNetwork &next = *m_nets.emplace_back(std::make_unique<HostNetwork>(o));
         const QString tap0 = next.tapName(0);
         const QString tap1 = next.tapName(1);
-        QVERIFY(TapAddress::exists(tap0) && TapAddress::exists(tap1)); // held by the stand-ins
+        QVERIFY(TapLink::exists(tap0) && TapLink::exists(tap1)); // held by the stand-ins
         QCOMPARE(ipv4Addresses(tap0).size(), 1);
         auto report = next.start();
         QVERIFY2(report, report ? "" : qPrintable(report.error().message));
@@ -709,9 +709,9 @@ private Q_SLOTS:
         m_standIns.clear();
         QElapsedTimer t;
         t.start();
-        while ((TapAddress::exists(tap0) || TapAddress::exists(tap1)) && t.elapsed() < kCounterWaitMs)
+        while ((TapLink::exists(tap0) || TapLink::exists(tap1)) && t.elapsed() < kCounterWaitMs)
             QThread::msleep(20);
-        QVERIFY(!TapAddress::exists(tap0) && !TapAddress::exists(tap1));
+        QVERIFY(!TapLink::exists(tap0) && !TapLink::exists(tap1));
         QCOMPARE(next.adopt(QStringLiteral("child-vm-1"), 1, allowListPolicy()).error().code, Core::ErrorCode::NotFound);
     }
 
@@ -724,7 +724,7 @@ private Q_SLOTS:
         QVERIFY2(broken.error().message.contains(QLatin1String("nonsense")), qPrintable(broken.error().message)); // nft's stderr
         QVERIFY(!*Nftables::hasTable(QStringLiteral("mvs_tstbroken")));
 
-        auto noTap = TapAddress::configure(QStringLiteral("mvsnosuchtap"), *(*SubnetPlan::choose({QStringLiteral("10.213.0.0/16")}, {})).address(0));
+        auto noTap = TapLink::configure(QStringLiteral("mvsnosuchtap"), *(*SubnetPlan::choose({QStringLiteral("10.213.0.0/16")}, {})).address(0));
         QVERIFY(!noTap);
         QVERIFY2(noTap.error().message.contains(QLatin1String("mvsnosuchtap")), qPrintable(noTap.error().message));
 

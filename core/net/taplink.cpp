@@ -1,4 +1,4 @@
-#include "core/net/tapaddress.h"
+#include "core/net/taplink.h"
 
 #include "core/net/hosttool.h"
 
@@ -31,7 +31,7 @@ Core::Result ip(const QStringList &arguments, const QString &what)
 
 } // namespace
 
-Core::Result TapAddress::enableForwarding()
+Core::Result TapLink::enableForwarding()
 {
     QFile f(QString::fromLatin1(kIpForward));
     if (f.open(QIODevice::ReadOnly) && f.readAll().trimmed() == "1")
@@ -39,7 +39,7 @@ Core::Result TapAddress::enableForwarding()
     return writeSysctl(QString::fromLatin1(kIpForward), "1\n", QStringLiteral("turn on IPv4 forwarding"));
 }
 
-Core::Result TapAddress::configure(const QString &tap, const VmAddress &address)
+Core::Result TapLink::configure(const QString &tap, const VmAddress &address)
 {
     const QString disable6 = QStringLiteral("/proc/sys/net/ipv6/conf/%1/disable_ipv6").arg(tap);
     if (QFile::exists(disable6)) // absent when the kernel has IPv6 off
@@ -54,7 +54,7 @@ Core::Result TapAddress::configure(const QString &tap, const VmAddress &address)
     return ip({QStringLiteral("link"), QStringLiteral("set"), QStringLiteral("dev"), tap, QStringLiteral("up")}, QStringLiteral("set tap %1 up").arg(tap));
 }
 
-Core::Result TapAddress::unconfigure(const QString &tap)
+Core::Result TapLink::unconfigure(const QString &tap)
 {
     if (!exists(tap))
         return {};
@@ -67,7 +67,7 @@ Core::Result TapAddress::unconfigure(const QString &tap)
     return !down ? down : flushed;
 }
 
-Core::Result TapAddress::remove(const QString &tap)
+Core::Result TapLink::remove(const QString &tap)
 {
     if (auto ok = unconfigure(tap); !ok)
         return ok;
@@ -79,7 +79,7 @@ Core::Result TapAddress::remove(const QString &tap)
     return {};
 }
 
-QStringList TapAddress::interfaces(const QString &prefix)
+QStringList TapLink::interfaces(const QString &prefix)
 {
     QStringList out;
     const QStringList names = QDir(QLatin1String(kSysNet)).entryList(QDir::Dirs | QDir::System | QDir::NoDotAndDotDot);
@@ -89,7 +89,7 @@ QStringList TapAddress::interfaces(const QString &prefix)
     return out;
 }
 
-bool TapAddress::exists(const QString &tap)
+bool TapLink::exists(const QString &tap)
 {
     return QFile::exists(QStringLiteral("%1/%2").arg(QLatin1String(kSysNet), tap));
 }

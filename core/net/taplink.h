@@ -11,7 +11,7 @@ namespace Net {
 // The host side of a VM's tap, through Debian's `ip` (iproute2) and /proc/sys:
 // the gateway address, the link state, IPv6 off on the tap. Blocking: each
 // step runs `ip` once (a few ms).
-struct TapAddress {
+struct TapLink {
     // Turns IPv4 forwarding on. HOST-WIDE (net.ipv4.ip_forward=1 routes for
     // every interface, not only the taps); it is left on at stop, since
     // other services may rely on it. Our nftables table's forward chain drops
