@@ -356,6 +356,15 @@ Core::Result HostNetwork::stop()
     return first;
 }
 
+void HostNetwork::release()
+{
+    m_vms.clear(); // a Resolver does not stop its dnsmasq when destroyed
+    m_ruleset.reset();
+    m_subnetLock.unlock();
+    m_tapLock.unlock();
+    m_instanceLock.unlock();
+}
+
 const HostNetwork::Vm *HostNetwork::find(int slot) const
 {
     auto it = m_vms.find(slot);

@@ -69,6 +69,9 @@ struct VmAttachment {
 //              itself goes with the VMM's descriptor).
 //   stop()     every resolver, tap address and the table go; locks released.
 //              Also run by the destructor.
+//   release()  instead of stop(), for a service that leaves its VMs running
+//              (persistent VMMs): everything stays in place and filtering;
+//              the locks go, so the next life's start() and adopt() take over.
 class HostNetwork {
 public:
     static constexpr int kLockWaitMs = 3000;
@@ -94,6 +97,7 @@ public:
     // Every step is tried; the first failure is returned. Unknown slot: NotFound.
     Core::Result detach(int slot);
     Core::Result stop();
+    void release();
 
     bool isStarted() const { return m_ruleset.has_value(); }
     QString instanceId() const { return m_options.instanceId; }

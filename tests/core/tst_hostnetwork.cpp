@@ -687,6 +687,7 @@ private Q_SLOTS:
         const QString tap1 = next.tapName(1);
         QVERIFY(TapLink::exists(tap0) && TapLink::exists(tap1)); // held by the stand-ins
         QCOMPARE(ipv4Addresses(tap0).size(), 1);
+        const QString gateway0 = ipv4Addresses(tap0).first();
         auto report = next.start();
         QVERIFY2(report, report ? "" : qPrintable(report.error().message));
         QVERIFY2(report->tables.contains(QStringLiteral("mvs_") + id), qPrintable(report->tables.join(QLatin1Char(' '))));
@@ -698,6 +699,7 @@ private Q_SLOTS:
         QVERIFY2(adopted, adopted ? "" : qPrintable(adopted.error().message));
         QVERIFY(!adopted->tap.isValid());
         QCOMPARE(ipv4Addresses(tap0), QStringList{QStringLiteral("%1/30").arg(adopted->address.gateway.toString())});
+        QCOMPARE(ipv4Addresses(tap0), QStringList{gateway0}); // the same subnet again: its lock was free
         QVERIFY(isUp(tap0));
         QVERIFY(vmObjects(next.table(), 0).contains(QLatin1String("chain v0_fwd")));
         QCOMPARE(resolve(adopted->address.gateway, QStringLiteral("allowed.test")).addresses, QStringList{QLatin1String(kAllowedAnswer)});
@@ -779,6 +781,37 @@ private Q_SLOTS:
         QCOMPARE(QFileInfo(logFile).size(), 0);
         QVERIFY(QFileInfo(logFile + QStringLiteral(".old")).size() > Resolver::kMaxLogBytes);
         QCOMPARE(resolve(a->address.gateway, QStringLiteral("allowed.test")).rcode, kNoError); // still serving
+    }
+
+    // A service that leaves its VMs running releases its network: the VM
+    // stays filtered and served; the next life takes it over with adopt().
+    void releaseLeavesEverythingForTheNextLife()
+    {
+        HostNetwork *first = started();
+        QVERIFY(first);
+        auto a = first->attach(QStringLiteral("vm-a"), 0, allowListPolicy());
+        QVERIFY2(a, a ? "" : qPrintable(a.error().message));
+        const QString id = first->instanceId();
+        first->release();
+        QVERIFY(!first->isStarted());
+        QVERIFY(*Nftables::hasTable(QStringLiteral("mvs_") + id));
+        QCOMPARE(resolve(a->address.gateway, QStringLiteral("allowed.test")).rcode, kNoError);
+        QCOMPARE(ipv4Addresses(a->tap.name()).size(), 1);
+
+        HostNetworkOptions o;
+        o.instanceId = id;
+        o.runtimeDir = m_dir.filePath(id);
+        o.upstreams = {m_upstreamAddress};
+        o.subnetCandidates = {first->plan().subnet().toString()}; // the recorded one
+        HostNetwork &next = *m_nets.emplace_back(std::make_unique<HostNetwork>(o));
+        auto report = next.start();
+        QVERIFY2(report, report ? "" : qPrintable(report.error().message));
+        QCOMPARE(next.plan().subnet(), first->plan().subnet());
+        auto adopted = next.adopt(QStringLiteral("vm-a"), 0, allowListPolicy());
+        QVERIFY2(adopted, adopted ? "" : qPrintable(adopted.error().message));
+        QCOMPARE(adopted->address.address, a->address.address);
+        QCOMPARE(adopted->mac, a->mac);
+        QCOMPARE(resolve(a->address.gateway, QStringLiteral("allowed.test")).addresses, QStringList{QLatin1String(kAllowedAnswer)});
     }
 
     void secondStartOfAnInstanceIsRefused()
