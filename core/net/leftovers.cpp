@@ -2,12 +2,10 @@
 
 #include "core/net/filelock.h"
 #include "core/net/nftables.h"
-#include "core/net/nftruleset.h"
 #include "core/net/resolver.h"
 #include "core/net/taplink.h"
 
 #include <QDir>
-#include <QFileInfo>
 #include <QRegularExpression>
 #include <QSet>
 
