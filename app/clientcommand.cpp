@@ -13,6 +13,7 @@
 #include <QJsonDocument>
 
 #include <cstdio>
+#include <optional>
 
 namespace App {
 
@@ -32,7 +33,10 @@ const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TO
                       "  vm snapshots NAME\n"
                       "  vm restore NAME SNAP\n"
                       "  vm fork NAME SNAP [--count N] [--prefix PREFIX]\n"
-                      "  vm snapshot-delete NAME SNAP\n";
+                      "  vm snapshot-delete NAME SNAP\n"
+                      "  vm ports NAME\n"
+                      "  vm expose NAME GUEST_PORT [--host-port N] [--host-address ADDRESS]\n"
+                      "  vm unexpose NAME GUEST_PORT\n";
 
 template<typename T>
 Core::Expected<T> wait(Core::Future<T> future)
@@ -426,6 +430,103 @@ int snapshotDelete(ServiceClient &client, const Common &c, const QStringList &ar
     return 0;
 }
 
+// --- exposed ports ------------------------------------------------------------
+
+// "8000" -> 8000; nothing for what is not a port from `lowest` to 65535.
+std::optional<int> portArg(const QString &text, int lowest)
+{
+    bool ok = false;
+    const int port = text.toInt(&ok);
+    if (!ok || port < lowest || port > 65535)
+        return std::nullopt;
+    return port;
+}
+
+void printPortRow(const QJsonObject &p)
+{
+    const QJsonValue endpoint = p.value(QStringLiteral("endpoint"));
+    QString note = p.value(QStringLiteral("host_port_fixed")).toBool() ? QStringLiteral("fixed") : QStringLiteral("any free");
+    if (p.value(QStringLiteral("error")).isObject())
+        note = p.value(QStringLiteral("error"))[QStringLiteral("message")].toString();
+    std::printf("%-10d %-28s %-8s %11d  %s\n", p.value(QStringLiteral("guest_port")).toInt(),
+                qPrintable(endpoint.isString() ? endpoint.toString() : p.value(QStringLiteral("host_address")).toString() + QStringLiteral(":-")),
+                qPrintable(p.value(QStringLiteral("state")).toString()), p.value(QStringLiteral("connections")).toInt(), qPrintable(note));
+}
+
+void printPortHeader()
+{
+    std::printf("%-10s %-28s %-8s %11s  %s\n", "GUEST", "HOST", "STATE", "CONNECTIONS", "HOST PORT");
+}
+
+int ports(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm ports takes one NAME"));
+    auto r = wait(client.getJson(ServiceClient::vmPath(args.first(), QStringLiteral("ports"))));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray list = r->value(QStringLiteral("ports")).toArray();
+    if (c.json) {
+        printJson(list);
+        return 0;
+    }
+    printPortHeader();
+    for (const QJsonValue &v : list)
+        printPortRow(v.toObject());
+    return 0;
+}
+
+int expose(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString hostPort;
+    QString hostAddress;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--host-port"), &hostPort}, std::pair{QStringLiteral("--host-address"), &hostAddress}}) {
+        auto r = takeOption(args, flag, target);
+        if (!r)
+            return usageError(r.error().message);
+    }
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm expose takes NAME GUEST_PORT [--host-port N] [--host-address ADDRESS]"));
+    const auto guest = portArg(args.at(1), 1);
+    if (!guest)
+        return usageError(QStringLiteral("GUEST_PORT must be a port from 1 to 65535, not '%1'").arg(args.at(1)));
+    QJsonObject body{{QStringLiteral("guest_port"), *guest}};
+    if (!hostPort.isEmpty()) {
+        const auto host = portArg(hostPort, 0);
+        if (!host)
+            return usageError(QStringLiteral("--host-port takes a port from 0 (any free one) to 65535"));
+        body[QStringLiteral("host_port")] = *host;
+    }
+    if (!hostAddress.isEmpty())
+        body[QStringLiteral("host_address")] = hostAddress;
+    auto r = wait(client.postJson(ServiceClient::vmPath(args.at(0), QStringLiteral("ports")), body));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(*r);
+    else
+        std::printf("guest port %d of %s is exposed on %s (%s)\n", *guest, qPrintable(args.at(0)), qPrintable(r->value(QStringLiteral("endpoint")).toString()),
+                    qPrintable(r->value(QStringLiteral("state")).toString()));
+    return 0;
+}
+
+int unexpose(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm unexpose takes NAME GUEST_PORT"));
+    const auto guest = portArg(args.at(1), 1);
+    if (!guest)
+        return usageError(QStringLiteral("GUEST_PORT must be a port from 1 to 65535, not '%1'").arg(args.at(1)));
+    auto r = wait(client.deleteJson(ServiceClient::vmPath(args.at(0), QStringLiteral("ports/%1").arg(*guest))));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(QJsonObject{{QStringLiteral("vm"), args.at(0)}, {QStringLiteral("guest_port"), *guest}, {QStringLiteral("removed"), true}});
+    else
+        std::printf("guest port %d of %s is no longer exposed\n", *guest, qPrintable(args.at(0)));
+    return 0;
+}
+
 } // namespace
 
 int vmCommand(QStringList args)
@@ -461,6 +562,12 @@ int vmCommand(QStringList args)
         return fork(client, c, args);
     if (verb == QLatin1String("snapshot-delete"))
         return snapshotDelete(client, c, args);
+    if (verb == QLatin1String("ports"))
+        return ports(client, c, args);
+    if (verb == QLatin1String("expose"))
+        return expose(client, c, args);
+    if (verb == QLatin1String("unexpose"))
+        return unexpose(client, c, args);
     return usageError(QStringLiteral("unknown vm command '%1'").arg(verb));
 }
 

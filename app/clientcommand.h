@@ -4,7 +4,8 @@
 
 namespace App {
 
-// `microvm-sandbox vm list|create|start|stop|rm|exec|cp|console` and
+// `microvm-sandbox vm list|create|start|stop|rm|exec|cp|console|...` (snapshots,
+// exposed ports) and
 // `microvm-sandbox template list`: clients of the running service
 // (--url/MVS_URL, --token/MVS_TOKEN, else 127.0.0.1:8000 and the token file),
 // tables for people, --json for programs.

@@ -235,7 +235,7 @@ void McpServer::handleMessage(const QByteArray &line)
                          QJsonObject{{QStringLiteral("name"), QStringLiteral("microvm-sandbox")}, {QStringLiteral("version"), QStringLiteral(MVS_VERSION)}}},
                         {QStringLiteral("instructions"),
                          QStringLiteral("Each sandbox is a Linux microVM. Create one, run commands and move files in it, "
-                                        "snapshot it to come back to a state later or to fork copies, destroy it when done.")}});
+                                        "snapshot it to come back to a state later or to fork copies, expose its ports on the host, destroy it when done.")}});
         return;
     }
     if (method == QLatin1String("ping")) {
@@ -272,7 +272,7 @@ void McpServer::handleMessage(const QByteArray &line)
 // assembled from its groups in the order tools/list shows them.
 const QList<McpServer::Tool> &McpServer::tools()
 {
-    static const QList<Tool> table = sandboxTools() + guestTools() + desktopTools() + snapshotTools();
+    static const QList<Tool> table = sandboxTools() + guestTools() + desktopTools() + snapshotTools() + portTools();
     return table;
 }
 
@@ -381,6 +381,33 @@ QList<McpServer::Tool> McpServer::snapshotTools()
          &McpServer::snapshotFork},
         {tool("snapshot_delete", "Delete a snapshot of a sandbox (the sandbox itself is not touched).", {{n, name}, {s, snapshot}}, {n, s}),
          &McpServer::snapshotDelete},
+    };
+}
+
+QList<McpServer::Tool> McpServer::portTools()
+{
+    const QString &n = kNameArg;
+    const QString g = QStringLiteral("guest_port");
+    const QJsonObject name = sandboxNameProp();
+    const QJsonObject guestPort{
+        {QStringLiteral("type"), QStringLiteral("integer")},
+        {QStringLiteral("description"), QStringLiteral("A TCP port a server listens on inside the sandbox (on its 127.0.0.1 or all addresses)")},
+        {QStringLiteral("minimum"), 1},
+        {QStringLiteral("maximum"), 65535}};
+    return {
+        {tool("expose_port",
+              "Make a TCP port of a sandbox reachable from the host (for example a web server the agent started), at a host "
+              "address and port. Returns the host endpoint to connect to. The exposure stays with the sandbox (also across "
+              "restarts) until unexpose_port.",
+              {{n, name},
+               {g, guestPort},
+               {QStringLiteral("host_port"), prop("integer", "The host port (default: any free one)")},
+               {QStringLiteral("host_address"), prop("string", "The host address to listen on (default 127.0.0.1)")}},
+              {n, g}),
+         &McpServer::exposePort},
+        {tool("list_ports", "List a sandbox's exposed ports: guest port, host endpoint, state and open connections.", {{n, name}}, {n}), &McpServer::listPorts},
+        {tool("unexpose_port", "Stop exposing a sandbox's port on the host; its host port is closed.", {{n, name}, {g, guestPort}}, {n, g}),
+         &McpServer::unexposePort},
     };
 }
 
@@ -732,6 +759,71 @@ void McpServer::snapshotDelete(const QJsonObject &args, const Reply &reply)
         return reply(errorResult(problem));
     answer(m_client.deleteJson(ServiceClient::snapshotPath(name, snapshot)), reply,
            [name, snapshot](const QJsonObject &) { return QStringLiteral("deleted snapshot %1 of sandbox %2").arg(snapshot, name); });
+}
+
+namespace {
+
+// An integer argument from `lowest` to 65535, or 0 with *problem set.
+int portArgument(const QJsonObject &args, const QString &key, int lowest, QString *problem)
+{
+    const QJsonValue v = args.value(key);
+    if (!v.isDouble() || v.toDouble() != double(v.toInt()) || v.toInt() < lowest || v.toInt() > 65535) {
+        if (problem->isEmpty())
+            *problem = QStringLiteral("'%1' must be an integer from %2 to 65535").arg(key).arg(lowest);
+        return 0;
+    }
+    return v.toInt();
+}
+
+} // namespace
+
+void McpServer::exposePort(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int guest = portArgument(args, QStringLiteral("guest_port"), 1, &problem);
+    QJsonObject body{{QStringLiteral("guest_port"), guest}};
+    if (args.contains(QStringLiteral("host_port")))
+        body[QStringLiteral("host_port")] = portArgument(args, QStringLiteral("host_port"), 0, &problem);
+    if (args.contains(QStringLiteral("host_address")))
+        body[QStringLiteral("host_address")] = requiredString(args, QStringLiteral("host_address"), &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("ports")), body), reply, [name, guest](const QJsonObject &r) {
+        QString text =
+            QStringLiteral("port %1 of sandbox %2 is reachable from the host at %3").arg(guest).arg(name, r.value(QStringLiteral("endpoint")).toString());
+        if (r.value(QStringLiteral("state")).toString() != QLatin1String("active"))
+            text += QStringLiteral(" once the sandbox runs");
+        return text;
+    });
+}
+
+void McpServer::listPorts(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("ports"))), reply, [name](const QJsonObject &r) {
+        QJsonArray out;
+        for (const QJsonValue &v : r.value(QStringLiteral("ports")).toArray())
+            out.append(QJsonObject{{QStringLiteral("guest_port"), v[QStringLiteral("guest_port")]},
+                                   {QStringLiteral("endpoint"), v[QStringLiteral("endpoint")]},
+                                   {QStringLiteral("state"), v[QStringLiteral("state")]},
+                                   {QStringLiteral("connections"), v[QStringLiteral("connections")]}});
+        return out.isEmpty() ? QStringLiteral("sandbox %1 has no exposed ports").arg(name) : compact(out);
+    });
+}
+
+void McpServer::unexposePort(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int guest = portArgument(args, QStringLiteral("guest_port"), 1, &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.deleteJson(ServiceClient::vmPath(name, QStringLiteral("ports/%1").arg(guest))), reply,
+           [name, guest](const QJsonObject &) { return QStringLiteral("port %1 of sandbox %2 is no longer exposed").arg(guest).arg(name); });
 }
 
 namespace {

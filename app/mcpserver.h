@@ -1,7 +1,8 @@
 #pragma once
 // `microvm-sandbox mcp`: a Model Context Protocol server on stdio
 // (JSON-RPC 2.0, one message per line). Its tools create, list and destroy
-// sandboxes, run commands, move files and snapshot, restore and fork them
+// sandboxes, run commands, move files, snapshot, restore and fork them and
+// expose their ports on the host
 // through the service's REST API:
 // the running service, or (--standalone, or when none answers) a private
 // in-process one whose VMs go away when the client hangs up.
@@ -60,6 +61,7 @@ private:
     static QList<Tool> guestTools();
     static QList<Tool> desktopTools();
     static QList<Tool> snapshotTools();
+    static QList<Tool> portTools();
     static const Tool *findTool(const QString &name);
     void callTool(const QString &name, const QJsonObject &args, const Reply &reply);
     template<typename T, typename F>
@@ -82,6 +84,9 @@ private:
     void snapshotRestore(const QJsonObject &args, const Reply &reply);
     void snapshotFork(const QJsonObject &args, const Reply &reply);
     void snapshotDelete(const QJsonObject &args, const Reply &reply);
+    void exposePort(const QJsonObject &args, const Reply &reply);
+    void listPorts(const QJsonObject &args, const Reply &reply);
+    void unexposePort(const QJsonObject &args, const Reply &reply);
     void maybeFinish();
 
     ServiceClient m_client;

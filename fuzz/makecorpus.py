@@ -105,6 +105,11 @@ MANIFEST = {"version": 1, "name": "snap", "vm": "box", "created_at": NOW, "paren
 RECORDS = {
     "vmrecord": b"\x00" + json.dumps(VM_RECORD).encode(),
     "vmrecord-minimal": b"\x00" + json.dumps({"version": 1, "name": "a", "template": "t", "vcpus": 1, "memory_mb": 256}).encode(),
+    "vmrecord-ports": b"\x00" + json.dumps({"version": 1, "name": "web", "template": "minimal", "vcpus": 1, "memory_mb": 256,
+                                            "ports": [{"guest_port": 8000, "host_address": "127.0.0.1", "host_port": 0, "last_host_port": 41877},
+                                                      {"guest_port": 22, "host_address": "::1", "host_port": 2222},
+                                                      {"guest_port": 8000, "host_address": "0.0.0.0", "host_port": 1},
+                                                      {"guest_port": 0, "host_address": "x", "host_port": 70000}]}).encode(),
     "manifest": b"\x01" + json.dumps(MANIFEST).encode(),
     "token": b"\x02" + b"3f" * 32 + b"\n",
 }

@@ -1,5 +1,6 @@
 #include "guestinit.h"
 
+#include "netconfig.h"
 #include "util.h"
 
 #include <cerrno>
@@ -146,6 +147,24 @@ void loopbackUp()
     ::close(s);
 }
 
+// mvs.net=<spec> (protocol/netspec.h): the NIC is configured before the
+// agent starts, so the guest has its address by the time it answers. A
+// failure is reported on the console and boot goes on: the host sees the
+// missing address in health.
+void configureNetwork(const std::string &cmdline)
+{
+    const std::string text = argValue(cmdline, std::string(Protocol::kNetSpecKernelArg));
+    if (text.empty())
+        return;
+    const auto spec = Protocol::NetSpec::parse(text);
+    if (!spec) {
+        say("bad " + std::string(Protocol::kNetSpecKernelArg) + "=" + text);
+        return;
+    }
+    if (const std::string error = NetConfig::apply(*spec); !error.empty())
+        say("network: " + error);
+}
+
 bool dirHasEntryWithPrefix(const char *dir, const char *prefix)
 {
     DIR *d = ::opendir(dir);
@@ -177,6 +196,7 @@ int runSetup()
     mountFs("tmpfs", "/run", "tmpfs", "mode=0755");
     loadModules();
     loopbackUp();
+    configureNetwork(cmdline);
     std::string host = argValue(cmdline, "mvs.hostname");
     if (host.empty())
         host = "microvm";

@@ -10,7 +10,8 @@ namespace GuestAgent::GuestInit {
 // `microvm-agent --init-setup`, run by busybox init as its sysinit step:
 // mount the pseudo filesystems, load the kernel modules listed in
 // /etc/modules (paths under /lib/modules, dependencies first) with
-// finit_module, set the hostname from mvs.hostname= and bring up lo.
+// finit_module, set the hostname from mvs.hostname=, bring up lo and, with
+// mvs.net=<spec> (protocol/netspec.h), configure the NIC (NetConfig::apply).
 // With mvs.floor=1 on the kernel command line it reboots at once instead
 // (the benchmark's floor: the same boot, stopped at init). Filesystems that
 // are already mounted are left alone, so a root disk's init can run it again

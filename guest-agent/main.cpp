@@ -4,6 +4,7 @@
 
 #include "eventloop.h"
 #include "guestinit.h"
+#include "netconfig.h"
 #include "session.h"
 #include "transport.h"
 #include "util.h"
@@ -41,6 +42,8 @@ void printUsage(std::FILE *out)
                  "  --vsock-port PORT    vsock port for --auto (default 1024)\n"
                  "  --init-setup         guest boot work (mounts, modules, hostname), then exit\n"
                  "  --reseed-rng         mix the seed on stdin into the kernel's RNG and reseed it (after a restore)\n"
+                 "  --configure-net ADDRESS/PREFIX,GATEWAY,MAC\n"
+                 "                       set the NIC's MAC, address, default route and resolver (after a restore or fork)\n"
                  "  --no-shutdown        refuse Shutdown requests (for tests on a host)\n"
                  "  --version            print the version and exit\n"
                  "  --help               this text\n");
@@ -188,7 +191,7 @@ std::optional<int> parseTransportOption(ArgCursor &args, Options &options)
 }
 
 // One option. The one-shot modes (--version, --help, --init-setup,
-// --reseed-rng) run here. Returns an exit code, or nothing to go on.
+// --reseed-rng, --configure-net) run here. Returns an exit code, or nothing to go on.
 std::optional<int> parseOption(ArgCursor &args, Options &options)
 {
     const std::string &arg = args.name();
@@ -204,6 +207,12 @@ std::optional<int> parseOption(ArgCursor &args, Options &options)
         return GuestInit::runSetup();
     if (arg == "--reseed-rng")
         return GuestInit::reseedRandom();
+    if (arg == Protocol::kConfigureNetOption) {
+        std::string spec;
+        if (!args.value(&spec))
+            return 2;
+        return NetConfig::configureFromArgument(spec);
+    }
     if (arg == "--auto") {
         options.autoChannels = true;
         return std::nullopt;

@@ -1,5 +1,6 @@
 #include "sysinfo.h"
 
+#include "netconfig.h"
 #include "util.h"
 
 #include <algorithm>
@@ -111,6 +112,7 @@ Protocol::HealthResult collectHealth(std::uint32_t activeStreams)
     utsname uts{};
     if (::uname(&uts) == 0)
         h.kernel = std::string(uts.sysname) + " " + uts.release;
+    h.interfaces = NetConfig::interfaces();
     return h;
 }
 

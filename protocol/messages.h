@@ -493,7 +493,19 @@ struct ListResult {
     bool operator==(const ListResult &) const = default;
 };
 
+// One network interface of the guest (not lo), in HealthResult.
+struct InterfaceInfo {
+    std::string name; // "eth0"
+    std::string mac; // "0a:1b:2c:3d:4e:5f", empty when it has none
+    bool up = false; // IFF_UP
+    std::vector<std::string> addresses; // "10.213.0.2/30", "fe80::1/64"
+    bool operator==(const InterfaceInfo &) const = default;
+};
+
 struct HealthResult {
+    // Most a HealthResult carries (the agent reports the first ones).
+    static constexpr std::uint32_t kMaxInterfaces = 16;
+    static constexpr std::uint32_t kMaxAddressesPerInterface = 16;
     std::string agentVersion;
     std::uint64_t agentUptimeMs = 0;
     std::uint64_t systemUptimeMs = 0;
@@ -504,6 +516,10 @@ struct HealthResult {
     std::uint32_t activeStreams = 0;
     std::string hostname;
     std::string kernel; // uname -sr
+    // Appended after `kernel` within protocol version 2 (and only when
+    // there are some): a host that predates them ignores the trailing
+    // bytes, and an agent that predates them sends none.
+    std::vector<InterfaceInfo> interfaces;
     std::string encode() const
     {
         Writer w;
@@ -517,6 +533,17 @@ struct HealthResult {
         w.u32(activeStreams);
         w.str(hostname);
         w.str(kernel);
+        if (interfaces.empty())
+            return w.take(); // what an agent that predates them sends
+        w.u32(static_cast<std::uint32_t>(interfaces.size()));
+        for (const InterfaceInfo &i : interfaces) {
+            w.str(i.name);
+            w.str(i.mac);
+            w.boolean(i.up);
+            w.u32(static_cast<std::uint32_t>(i.addresses.size()));
+            for (const std::string &a : i.addresses)
+                w.str(a);
+        }
         return w.take();
     }
     static bool decode(std::string_view p, HealthResult *m)
@@ -532,9 +559,33 @@ struct HealthResult {
         m->activeStreams = r.u32();
         m->hostname = r.str();
         m->kernel = r.str();
+        m->interfaces.clear();
+        if (r.ok() && !r.atEnd())
+            return decodeInterfaces(r, m) && r.ok();
         return r.ok();
     }
     bool operator==(const HealthResult &) const = default;
+
+private:
+    static bool decodeInterfaces(Reader &r, HealthResult *m)
+    {
+        const std::uint32_t count = r.u32();
+        if (count > kMaxInterfaces)
+            return false;
+        for (std::uint32_t n = 0; n < count && r.ok(); ++n) {
+            InterfaceInfo i;
+            i.name = r.str();
+            i.mac = r.str();
+            i.up = r.boolean();
+            const std::uint32_t addresses = r.u32();
+            if (addresses > kMaxAddressesPerInterface)
+                return false;
+            for (std::uint32_t a = 0; a < addresses && r.ok(); ++a)
+                i.addresses.push_back(r.str());
+            m->interfaces.push_back(std::move(i));
+        }
+        return true;
+    }
 };
 
 struct Shutdown {

@@ -18,9 +18,10 @@ PACKAGES=(
     debootstrap e2fsprogs
     novnc   # the service's browser viewer (/vnc/{name}) serves Debian's noVNC
     qemu-guest-agent
-    # networking (issue 15): the VMs' filter, their resolvers, the user-mode backend
+    # networking (issue 15): the VMs' filter, their resolvers, the user-mode backend,
+    # the taps' addresses (iproute2's ip)
     # (dnsmasq-base: the binary only, no system-wide resolver service)
-    nftables dnsmasq-base passt
+    nftables dnsmasq-base passt iproute2
     # tests/vncview and bench_vnc: a host Xvnc and X clients to drive it
     tigervnc-standalone-server tigervnc-tools xdotool x11-xserver-utils xterm xclip
 )

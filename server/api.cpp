@@ -5,6 +5,7 @@
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
 #include "server/networkcontroller.h"
+#include "server/portcontroller.h"
 #include "server/snapshotcontroller.h"
 #include "server/vmcontroller.h"
 #include "server/vncsocket.h"
@@ -19,6 +20,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     , m_guest(std::make_unique<GuestController>(manager, m_metrics))
     , m_snapshots(std::make_unique<SnapshotController>(manager))
     , m_network(std::make_unique<NetworkController>(manager))
+    , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
 {
     m_meta->addRoutes(m_router);
@@ -26,6 +28,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     m_guest->addRoutes(m_router);
     m_snapshots->addRoutes(m_router);
     m_network->addRoutes(m_router);
+    m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // The service's API, free of HTTP: one controller per scope (VMs, guest
-// operations, snapshots, display, meta), each adding its routes to one
+// operations, snapshots, exposed ports, display, meta), each adding its routes to one
 // Router, and the metrics every request and exec is counted in.
 // HttpAdapter serves it (httpEndpoints()).
 
@@ -23,6 +23,7 @@ class DisplayController;
 class GuestController;
 class MetaController;
 class NetworkController;
+class PortController;
 class SnapshotController;
 class VmController;
 
@@ -52,6 +53,7 @@ private:
     std::unique_ptr<GuestController> m_guest;
     std::unique_ptr<SnapshotController> m_snapshots;
     std::unique_ptr<NetworkController> m_network;
+    std::unique_ptr<PortController> m_ports;
     std::unique_ptr<DisplayController> m_display;
 };
 

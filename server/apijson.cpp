@@ -141,6 +141,29 @@ QJsonObject fileToJson(const Agent::FileInfo &f)
     return o;
 }
 
+QJsonObject portToJson(const Vm::VmPorts::Status &port)
+{
+    const Vm::PortExposure &e = port.exposure;
+    const bool listening = port.boundPort != 0;
+    const QString host =
+        e.hostAddress.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(e.hostAddress.toString()) : e.hostAddress.toString();
+    QJsonObject o{
+        {QStringLiteral("guest_port"), e.guestPort},
+        {QStringLiteral("host_address"), e.hostAddress.toString()},
+        {QStringLiteral("host_port"), listening ? QJsonValue(port.boundPort) : (e.fixedHostPort() ? QJsonValue(e.hostPort) : QJsonValue(QJsonValue::Null))},
+        {QStringLiteral("host_port_fixed"), e.fixedHostPort()},
+        {QStringLiteral("endpoint"), listening ? QJsonValue(QStringLiteral("%1:%2").arg(host).arg(port.boundPort)) : QJsonValue(QJsonValue::Null)},
+        {QStringLiteral("state"), Vm::portStateName(port.state)},
+        {QStringLiteral("connections"), port.connections}};
+    if (port.error) {
+        const ApiError err = ApiError::fromCore(*port.error);
+        o[QStringLiteral("error")] = QJsonObject{{QStringLiteral("code"), apiErrorCodeName(err.code)}, {QStringLiteral("message"), err.message}};
+    } else {
+        o[QStringLiteral("error")] = QJsonValue(QJsonValue::Null);
+    }
+    return o;
+}
+
 ApiResult vmAnswer(const Vm::VmManager &manager, const QString &name, bool created)
 {
     auto info = manager.info(name);

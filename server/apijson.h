@@ -3,6 +3,7 @@
 // field by field, and the objects that describe a VM, a snapshot, a guest
 // file.
 
+#include "core/vm/vmports.h"
 #include "server/apitypes.h"
 
 #include <QDateTime>
@@ -40,6 +41,8 @@ QJsonObject networkToJson(const Vm::VmNetwork &network);
 QJsonObject vmToJson(const Vm::VmInfo &info);
 QJsonObject snapshotToJson(const Snapshot::SnapshotInfo &info);
 QJsonObject fileToJson(const Agent::FileInfo &f);
+// An exposed port: where it listens, its state, its open connections.
+QJsonObject portToJson(const Vm::VmPorts::Status &port);
 // The VM `name` as it is now (created: a new resource).
 ApiResult vmAnswer(const Vm::VmManager &manager, const QString &name, bool created = false);
 

@@ -62,7 +62,9 @@ QMap<QString, int> MetaController::vmCountsByState() const
 
 ApiFuture MetaController::metrics(const Request &)
 {
-    return finished(Response::ofBytes(m_metrics.render(vmCountsByState()), Metrics::contentType()));
+    const Vm::VmPorts::Totals t = m_manager.portTotals();
+    const Metrics::PortCounts ports{t.active, t.waiting, t.failed, t.openConnections, t.connectionsTotal, t.connectionFailures};
+    return finished(Response::ofBytes(m_metrics.render(vmCountsByState()) + Metrics::renderPorts(ports), Metrics::contentType()));
 }
 
 } // namespace Server

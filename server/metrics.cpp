@@ -99,4 +99,20 @@ QByteArray Metrics::render(const QMap<QString, int> &vmsByState) const
     return out;
 }
 
+QByteArray Metrics::renderPorts(const PortCounts &ports)
+{
+    QByteArray out = "# HELP mvs_exposed_ports Guest ports exposed on the host, by state.\n# TYPE mvs_exposed_ports gauge\n";
+    out += "mvs_exposed_ports{state=\"active\"} " + QByteArray::number(ports.active) + '\n';
+    out += "mvs_exposed_ports{state=\"waiting\"} " + QByteArray::number(ports.waiting) + '\n';
+    out += "mvs_exposed_ports{state=\"failed\"} " + QByteArray::number(ports.failed) + '\n';
+    out += "# HELP mvs_port_connections Connections relayed through exposed ports now.\n# TYPE mvs_port_connections gauge\n";
+    out += "mvs_port_connections " + QByteArray::number(ports.openConnections) + '\n';
+    out += "# HELP mvs_port_connections_total Connections relayed to a guest through exposed ports.\n# TYPE mvs_port_connections_total counter\n";
+    out += "mvs_port_connections_total " + QByteArray::number(ports.connectionsTotal) + '\n';
+    out += "# HELP mvs_port_connection_failures_total Connections to exposed ports that did not reach the guest or broke (nothing listening "
+           "in the guest, the VM not running, the agent lost).\n# TYPE mvs_port_connection_failures_total counter\n";
+    out += "mvs_port_connection_failures_total " + QByteArray::number(ports.connectionFailures) + '\n';
+    return out;
+}
+
 } // namespace Server

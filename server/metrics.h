@@ -35,6 +35,18 @@ public:
     // the series exist from the start).
     QByteArray render(const QMap<QString, int> &vmsByState) const;
 
+    // The exposed ports of every VM, as VmManager counts them (gauges but
+    // for the totals since the service started).
+    struct PortCounts {
+        int active = 0; // listening, the VM runs
+        int waiting = 0; // listening, the VM does not run
+        int failed = 0; // not listening (the port was taken at a restart)
+        int openConnections = 0;
+        quint64 connectionsTotal = 0;
+        quint64 connectionFailures = 0;
+    };
+    static QByteArray renderPorts(const PortCounts &ports);
+
     static QByteArray contentType() { return QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"); }
 
 private:

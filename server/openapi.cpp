@@ -273,6 +273,41 @@ void snapshotSchemas(QJsonObject &s)
         object({{QStringLiteral("count"), count}, {QStringLiteral("name_prefix"), type("string", "the new VMs are <prefix>-<n> (default <vm>-fork)")}});
 }
 
+// Exposed ports.
+void portSchemas(QJsonObject &s)
+{
+    QJsonObject guestPort = type("integer", "the port in the guest (on its 127.0.0.1); one exposure per guest port");
+    guestPort[QStringLiteral("minimum")] = 1;
+    guestPort[QStringLiteral("maximum")] = 65535;
+    QJsonObject hostPort = type("integer", "the host port; 0 (the default): any free one, asked for again after a service restart while free");
+    hostPort[QStringLiteral("minimum")] = 0;
+    hostPort[QStringLiteral("maximum")] = 65535;
+    s[QStringLiteral("ExposePort")] =
+        object({{QStringLiteral("guest_port"), guestPort},
+                {QStringLiteral("host_address"),
+                 type("string",
+                      "an IP address of this host to listen on: 127.0.0.1 (the default), ::1, 0.0.0.0 or :: for all of them, or an address of "
+                      "one of its interfaces")},
+                {QStringLiteral("host_port"), hostPort}},
+               {QStringLiteral("guest_port")});
+    QJsonObject boundPort = type("integer", "the host port it listens on; when not listening, the fixed port asked for, or null");
+    boundPort[QStringLiteral("nullable")] = true;
+    QJsonObject state = type("string",
+                             "active: listening, the VM runs and connections reach the guest; waiting: listening, the VM does not run "
+                             "and connections are closed at once; failed: not listening (see error; tried again when the VM starts)");
+    state[QStringLiteral("enum")] = QJsonArray{QStringLiteral("active"), QStringLiteral("waiting"), QStringLiteral("failed")};
+    s[QStringLiteral("Port")] =
+        object({{QStringLiteral("guest_port"), type("integer")},
+                {QStringLiteral("host_address"), type("string")},
+                {QStringLiteral("host_port"), boundPort},
+                {QStringLiteral("host_port_fixed"), type("boolean", "the host port was chosen: it is bound again as it is after a restart")},
+                {QStringLiteral("endpoint"), nullableString("host:port to connect to ([v6]:port); null when not listening")},
+                {QStringLiteral("state"), state},
+                {QStringLiteral("connections"), type("integer", "connections relayed now")},
+                {QStringLiteral("error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{ref("ErrorDetail")}}, {QStringLiteral("nullable"), true}}}},
+               {QStringLiteral("guest_port"), QStringLiteral("host_address"), QStringLiteral("state")});
+}
+
 QJsonObject schemas()
 {
     QJsonObject s;
@@ -281,6 +316,7 @@ QJsonObject schemas()
     guestSchemas(s);
     displaySchemas(s);
     snapshotSchemas(s);
+    portSchemas(s);
     return s;
 }
 
@@ -357,7 +393,7 @@ void servicePaths(Paths &paths)
     paths.add("/api/v1/openapi.json", "get",
               {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
     paths.add("/metrics", "get",
-              {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs",
+              {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs, exposed ports",
                "metrics",
                {},
                {},
@@ -498,6 +534,47 @@ void snapshotPaths(Paths &paths)
                 {QStringLiteral("507"), errorRef("NoSpace")}}});
 }
 
+// Exposed ports: a guest TCP port reached at a host address and port.
+void portPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    QJsonObject portNumber = type("integer");
+    portNumber[QStringLiteral("minimum")] = 1;
+    portNumber[QStringLiteral("maximum")] = 65535;
+    const QJsonArray byPort{nameParameter(),
+                            QJsonObject{{QStringLiteral("name"), QStringLiteral("port")},
+                                        {QStringLiteral("in"), QStringLiteral("path")},
+                                        {QStringLiteral("required"), true},
+                                        {QStringLiteral("description"), QStringLiteral("the exposed guest port")},
+                                        {QStringLiteral("schema"), portNumber}}};
+    paths.add("/api/v1/vms/{name}/ports", "post",
+              {"Expose a guest TCP port on this host, relayed through the guest agent (works in every network mode, none included). "
+               "It belongs to the VM: kept in its record, it survives stop/start and a service restart (a fixed host port is bound "
+               "again as it is) until removed or the VM is deleted. Accepted in any state: the host port is held from now on, and "
+               "connections reach the guest while the VM runs (closed at once while it does not)",
+               "exposePort",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExposePort"))}},
+               {{QStringLiteral("201"), response("the exposure, listening", jsonContent(ref("Port")))},
+                {QStringLiteral("403"), errorRef("Error")},
+                {QStringLiteral("409"),
+                 response("already_exists: the guest port is exposed already, or the host port is in use (the message names the "
+                          "address and port)",
+                          jsonContent(ref("Error")))}}});
+    paths.add("/api/v1/vms/{name}/ports", "get",
+              {"A VM's exposed ports, by guest port",
+               "listPorts",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("exposed ports", jsonContent(object({{QStringLiteral("ports"), arrayOf(ref("Port"))}})))}}});
+    paths.add("/api/v1/vms/{name}/ports/{port}", "delete",
+              {"Stop exposing a guest port: the host port is closed and its connections dropped; it is gone from the record",
+               "unexposePort",
+               byPort,
+               {},
+               {{QStringLiteral("204"), response("removed")}}});
+}
+
 // Computer use: the VM's live desktop (templates with a desktop).
 void displayPaths(Paths &paths)
 {
@@ -569,6 +646,7 @@ QJsonObject document()
     vmPaths(paths);
     guestPaths(paths);
     snapshotPaths(paths);
+    portPaths(paths);
     displayPaths(paths);
     return QJsonObject{
         {QStringLiteral("openapi"), QStringLiteral("3.0.3")},

@@ -5,6 +5,7 @@
 #include "app/gui/desktopgrid.h"
 #include "app/gui/displaytab.h"
 #include "app/gui/filestab.h"
+#include "app/gui/portstab.h"
 #include "app/gui/preferencesdialog.h"
 #include "app/gui/runtab.h"
 #include "app/gui/snapshotstab.h"
@@ -69,11 +70,13 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_runTab = new RunTab(manager, m_details);
     m_filesTab = new FilesTab(manager, m_details);
     m_snapshotsTab = new SnapshotsTab(manager, m_details);
+    m_portsTab = new PortsTab(manager, m_details);
     m_details->addTab(m_displayTab, tr("Display"));
     m_details->addTab(m_consoleTab, tr("Console"));
     m_details->addTab(m_runTab, tr("Run"));
     m_details->addTab(m_filesTab, tr("Files"));
     m_details->addTab(m_snapshotsTab, tr("Snapshots"));
+    m_details->addTab(m_portsTab, tr("Ports"));
 
     m_grid = new DesktopGrid(manager, displays, this);
     connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
@@ -284,6 +287,7 @@ void MainWindow::onSelectionChanged()
     m_runTab->setVm(vm);
     m_filesTab->setVm(vm);
     m_snapshotsTab->setVm(vm);
+    m_portsTab->setVm(vm);
     updateActions();
 }
 

@@ -34,6 +34,7 @@ class DesktopGrid;
 class DisplayTab;
 class FilesTab;
 class RunTab;
+class PortsTab;
 class SnapshotsTab;
 class VmListModel;
 
@@ -81,6 +82,7 @@ public:
     RunTab *runTab() const { return m_runTab; }
     FilesTab *filesTab() const { return m_filesTab; }
     SnapshotsTab *snapshotsTab() const { return m_snapshotsTab; }
+    PortsTab *portsTab() const { return m_portsTab; }
     QLabel *urlLabel() const { return m_urlLabel; }
     QPushButton *copyTokenButton() const { return m_copyToken; }
     // The open create dialog / delete confirmation, if any (for tests).
@@ -132,6 +134,7 @@ private:
     RunTab *m_runTab = nullptr;
     FilesTab *m_filesTab = nullptr;
     SnapshotsTab *m_snapshotsTab = nullptr;
+    PortsTab *m_portsTab = nullptr;
     QList<QAction *> m_actions; // indexed by Action
     QLabel *m_urlLabel = nullptr;
     // How guests run here: KVM, or TCG with why KVM is not used (probed off

@@ -1,7 +1,9 @@
 #pragma once
 // What the guest agent answers, as core types.
 
+#include <QList>
 #include <QString>
+#include <QStringList>
 
 namespace Agent {
 
@@ -24,6 +26,14 @@ struct FileInfo {
 };
 QString fileTypeName(FileInfo::Type type);
 
+// One guest network interface (not lo), as its agent reports it.
+struct GuestInterface {
+    QString name;
+    QString mac;
+    bool up = false;
+    QStringList addresses; // "10.213.0.2/30"
+};
+
 struct Health {
     QString agentVersion;
     quint64 agentUptimeMs = 0;
@@ -35,6 +45,7 @@ struct Health {
     quint32 activeStreams = 0;
     QString hostname;
     QString kernel;
+    QList<GuestInterface> interfaces; // empty from an agent that predates them
 };
 
 } // namespace Agent

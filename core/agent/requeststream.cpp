@@ -76,6 +76,13 @@ bool decodeHealth(std::string_view payload, Health *out)
     out->activeStreams = m.activeStreams;
     out->hostname = qs(m.hostname);
     out->kernel = qs(m.kernel);
+    out->interfaces.clear();
+    for (const Protocol::InterfaceInfo &i : m.interfaces) {
+        GuestInterface g{qs(i.name), qs(i.mac), i.up, {}};
+        for (const std::string &a : i.addresses)
+            g.addresses << qs(a);
+        out->interfaces << g;
+    }
     return true;
 }
 

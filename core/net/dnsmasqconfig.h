@@ -21,10 +21,13 @@ namespace Net {
 // (address=/#/) but the allowed patterns, which are forwarded; denied
 // patterns answer NXDOMAIN. Answers for allowed patterns are added to the
 // VM's nftables sets (nftset=, NftRuleset::dnsSetName), which is what lets the
-// VM connect to them. Upstream answers in private ranges are dropped
-// (stop-dns-rebind). Queries are logged only when logQueries is set, to
-// logFile, which the caller keeps bounded (rename it and send SIGUSR2: dnsmasq
-// reopens it); logFile has dnsmasq's start-up messages and errors otherwise.
+// VM connect to them. Answers in private ranges are passed on (no
+// stop-dns-rebind: dnsmasq counts 10/8 and the TEST-NETs, where the test
+// internet lives, as private); the VM's nft chain refuses the reserved
+// ranges whatever a name resolves to (NetworkPolicy). Queries are logged
+// only when logQueries is set, to logFile, which the caller keeps bounded
+// (Resolver copies and empties it: dnsmasq appends); logFile has dnsmasq's
+// start-up messages and errors otherwise.
 struct DnsmasqConfig {
     static constexpr int kCacheSize = 1000;
     static constexpr int kMaxUpstreams = 4;

@@ -267,8 +267,14 @@ Core::Result PortForward::listenTcp(const QHostAddress &address, quint16 port)
         return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("already listening on port %1").arg(m_tcpServer->serverPort()));
     auto *server = new QTcpServer(this);
     if (!server->listen(address, port)) {
-        const Core::Error e(server->serverError() == QAbstractSocket::AddressInUseError ? Core::ErrorCode::AlreadyExists : Core::ErrorCode::Io,
-                            QStringLiteral("cannot listen on %1 port %2: %3").arg(address.toString()).arg(port).arg(server->errorString()));
+        Core::ErrorCode code = Core::ErrorCode::Io;
+        if (server->serverError() == QAbstractSocket::AddressInUseError)
+            code = Core::ErrorCode::AlreadyExists;
+        else if (server->serverError() == QAbstractSocket::SocketAccessError)
+            code = Core::ErrorCode::PermissionDenied;
+        else if (server->serverError() == QAbstractSocket::SocketAddressNotAvailableError)
+            code = Core::ErrorCode::InvalidArgument;
+        const Core::Error e(code, QStringLiteral("cannot listen on %1 port %2: %3").arg(address.toString()).arg(port).arg(server->errorString()));
         delete server;
         return e;
     }
@@ -300,6 +306,16 @@ void PortForward::close()
         c->abortAll();
         delete c;
     }
+}
+
+void PortForward::setAgent(Agent::AgentClient *agent)
+{
+    m_agent = agent;
+}
+
+Agent::AgentClient *PortForward::agent() const
+{
+    return m_agent;
 }
 
 QString PortForward::unixSocketPath() const

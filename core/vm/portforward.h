@@ -48,10 +48,17 @@ public:
     // Listen on a Unix socket at path (mode 0600). An existing file is an
     // error, unless it is a socket nobody listens on (then it is replaced).
     Core::Result listenUnix(const QString &path);
-    // Listen on address:port (port 0: ephemeral; see tcpPort()).
+    // Listen on address:port (port 0: ephemeral; see tcpPort()). A port in
+    // use is AlreadyExists, one this process may not bind PermissionDenied,
+    // an address not of this host InvalidArgument.
     Core::Result listenTcp(const QHostAddress &address = QHostAddress(QHostAddress::LocalHost), quint16 port = 0);
     // Stop listening and drop every connection.
     void close();
+    // The guest agent new connections go through (connections already
+    // relayed keep theirs). Null: every new connection is closed at once,
+    // as when the agent is gone (the VM does not run).
+    void setAgent(Agent::AgentClient *agent);
+    Agent::AgentClient *agent() const;
 
     QString guestHost() const { return m_guestHost; }
     quint16 guestPort() const { return m_guestPort; }

@@ -130,6 +130,7 @@ BootJob::Request VirtualMachine::bootRequest(BootJob::Kind kind) const
     spec.machine = m_template.qemuMachine;
     spec.extraSerialPorts = m_extraSerialPorts;
     spec.persistent = m_persistent;
+    spec.nic = m_nic;
     return request;
 }
 

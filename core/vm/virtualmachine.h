@@ -60,6 +60,12 @@ public:
     void setConsoleLogPath(const QString &path) { m_consoleLogPath = path; }
     // Where this VM's snapshots go (VmSpec::stateDir); default: none.
     void setStateDir(const QString &dir) { m_stateDir = dir; }
+    // The VM's NIC (VmSpec::nic) from the next start() or restoreSnapshot()
+    // on; the tap's descriptor stays the caller's and open until that has
+    // resolved. Its address reaches the guest through the kernel command
+    // line (setExtraKernelArgs with Net::GuestNet::kernelArgument) or, after
+    // a restore, the agent (Net::GuestNet::configureNetCommand).
+    void setNic(std::optional<Vmm::NicSpec> nic) { m_nic = std::move(nic); }
     // QEMU only: extra named virtio-serial ports (see VmSpec).
     void setExtraSerialPorts(const QStringList &names) { m_extraSerialPorts = names; }
     // Boot deadline (spawn -> agent handshake); default: the template's.
@@ -165,6 +171,7 @@ private:
     QString m_consoleLogPath;
     QString m_stateDir;
     QStringList m_extraSerialPorts;
+    std::optional<Vmm::NicSpec> m_nic;
     QString m_diskDir;
     std::unique_ptr<QTemporaryDir> m_ownDiskDir;
     State m_state = State::Created;

@@ -52,11 +52,23 @@ VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, QObject *pa
     m_snapshots = new VmSnapshots(m_registry, *this, this);
     connect(m_snapshots, &VmSnapshots::changed, this, &VmManager::snapshotsChanged);
     m_loadWarnings = m_registry.load();
+    m_ports = new VmPorts(m_registry, this);
+    connect(m_ports, &VmPorts::changed, this, &VmManager::portsChanged);
+    // Exposed ports relay to a VM while it runs (paused: they wait for it).
+    connect(this, &VmManager::vmStateChanged, m_ports, [this](const QString &name, VirtualMachine::State state) {
+        const Entry *e = m_registry.find(name);
+        const bool runs = state == VirtualMachine::State::Ready || state == VirtualMachine::State::Paused;
+        m_ports->setAgent(name, runs && e && e->vm ? e->vm->agent() : nullptr);
+    });
+    m_ports->listenAll();
     m_adoption->adoptLeftRunning();
 }
 
 VmManager::~VmManager()
 {
+    // Stop listening first: the exposed ports must not outlive the registry.
+    delete m_ports;
+    m_ports = nullptr;
     m_adoption->forgetRunningVmms();
     // Kill every VM this manager runs. Move the entries out first: a VM
     // killed while starting resolves its start future, and continuations
@@ -507,6 +519,7 @@ Core::Result VmManager::forget(const QString &name)
         entry->removing = false;
         return removed.error();
     }
+    m_ports->forget(name);
     std::unique_ptr<Entry> gone = m_registry.take(name);
     if (gone->vm) {
         // This may run inside the VM's own continuation: delete it later.
@@ -552,6 +565,26 @@ Core::Future<QStringList> VmManager::fork(const QString &name, const QString &sn
 Core::Result VmManager::deleteSnapshot(const QString &name, const QString &snapshot)
 {
     return m_snapshots->remove(name, snapshot);
+}
+
+Core::Expected<VmManager::PortStatus> VmManager::exposePort(const QString &name, const PortExposure &request)
+{
+    return m_ports->expose(name, request);
+}
+
+Core::Expected<QList<VmManager::PortStatus>> VmManager::ports(const QString &name) const
+{
+    return m_ports->list(name);
+}
+
+Core::Result VmManager::unexposePort(const QString &name, quint16 guestPort)
+{
+    return m_ports->unexpose(name, guestPort);
+}
+
+VmPorts::Totals VmManager::portTotals() const
+{
+    return m_ports->totals();
 }
 
 QStringList VmManager::detachAll()

@@ -3,6 +3,7 @@
 #include "core/async.h"
 #include "core/vm/virtualmachine.h"
 #include "core/vm/vmadoption.h"
+#include "core/vm/vmports.h"
 #include "core/vm/vmregistry.h"
 #include "core/vm/vmsnapshots.h"
 
@@ -157,6 +158,14 @@ public:
     // are deleted. The name can be reused once this resolves.
     Core::Future<void> remove(const QString &name);
 
+    // --- exposed ports (see VmPorts): a guest TCP port reached at a host
+    // address and port, kept in the VM's record, relayed while it runs.
+    using PortStatus = VmPorts::Status;
+    Core::Expected<PortStatus> exposePort(const QString &vm, const PortExposure &request);
+    Core::Expected<QList<PortStatus>> ports(const QString &vm) const;
+    Core::Result unexposePort(const QString &vm, quint16 guestPort);
+    VmPorts::Totals portTotals() const;
+
     // VMs started from now on may outlive this manager (QEMU only), so that
     // detachAll() can leave them running. Off by default; either way the
     // destructor stops every VM still attached.
@@ -177,6 +186,8 @@ Q_SIGNALS:
     void imageProgress(const QString &name, const QString &step, int percent);
     // A snapshot of the VM was taken or deleted.
     void snapshotsChanged(const QString &name);
+    // The VM's exposed ports changed (added, removed, bound, connections).
+    void portsChanged(const QString &name);
 
 private:
     using Entry = VmEntry;
@@ -203,6 +214,7 @@ private:
     QStringList m_loadWarnings;
     VmAdoption *m_adoption = nullptr;
     VmSnapshots *m_snapshots = nullptr;
+    VmPorts *m_ports = nullptr;
 };
 
 } // namespace Vm

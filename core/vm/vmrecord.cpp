@@ -1,6 +1,8 @@
 #include "core/vm/vmrecord.h"
 
+#include <QJsonArray>
 #include <QJsonValue>
+#include <QSet>
 #include <QRegularExpression>
 
 namespace Vm {
@@ -88,6 +90,12 @@ QJsonObject VmRecord::toJson() const
         o[QStringLiteral("running_vmm")] = runningVmm->toJson();
     if (network.hasNic())
         o[QStringLiteral("network")] = network.toJson();
+    if (!ports.isEmpty()) {
+        QJsonArray list;
+        for (const PortExposure &p : ports)
+            list.append(p.toJson());
+        o[QStringLiteral("ports")] = list;
+    }
     return o;
 }
 
@@ -132,6 +140,14 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
         if (!parsed)
             return parsed.error();
         r.network = *parsed;
+    }
+    QSet<quint16> guestPorts;
+    for (const QJsonValue &v : o.value(QStringLiteral("ports")).toArray()) {
+        const auto p = PortExposure::fromJson(v.toObject());
+        if (p && !guestPorts.contains(p->guestPort)) {
+            guestPorts.insert(p->guestPort);
+            r.ports.append(*p);
+        }
     }
     return r;
 }

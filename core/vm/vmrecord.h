@@ -3,6 +3,7 @@
 #include "core/expected.h"
 #include "core/template/vmtemplate.h"
 #include "core/vmm/detachedvmm.h"
+#include "core/vm/portexposure.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -54,6 +55,10 @@ struct VmRecord {
     std::optional<Vmm::DetachedVmm> runningVmm;
     // Optional in the file (records written before networking: mode none).
     VmNetwork network;
+    // Guest ports exposed on this host, one per guest port (see VmPorts).
+    // Optional in the file; malformed entries and repeated guest ports are
+    // dropped when it loads.
+    QList<PortExposure> ports;
 
     QJsonObject toJson() const;
     static Core::Expected<VmRecord> fromJson(const QJsonObject &json);

@@ -4,6 +4,12 @@
 #include <QJsonDocument>
 #include <QLocalSocket>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace Vmm {
 
 namespace {
@@ -136,13 +142,31 @@ int ChApiClient::pendingCount() const
     return int(m_queue.size()) + (m_current ? 1 : 0);
 }
 
-Core::Future<QByteArray> ChApiClient::request(Method method, const char *endpoint, const QByteArray &jsonBody, int timeoutMs)
+ChApiClient::FdCopies::~FdCopies()
+{
+    for (int fd : std::as_const(fds))
+        ::close(fd);
+}
+
+Core::Future<QByteArray> ChApiClient::request(Method method, const char *endpoint, const QByteArray &jsonBody, int timeoutMs, const QList<int> &fds)
 {
     Call call;
     call.method = method;
     call.endpoint = QByteArray(endpoint);
     call.body = jsonBody;
     call.timeoutMs = timeoutMs < 0 ? m_defaultTimeoutMs : timeoutMs;
+    if (!fds.isEmpty()) {
+        call.fds = std::make_shared<FdCopies>();
+        for (int fd : fds) {
+            const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (copy < 0) {
+                call.promise.fail(Core::ErrorCode::InvalidArgument,
+                                  QStringLiteral("%1: descriptor %2 to pass: %3").arg(endpointName(call.endpoint)).arg(fd).arg(qt_error_string(errno)));
+                return call.promise.future();
+            }
+            call.fds->fds << copy;
+        }
+    }
     if (jsonBody.size() > kMaxRequestBodyBytes) {
         call.promise.fail(Core::ErrorCode::InvalidArgument,
                           QStringLiteral("the %1 request body is %2 bytes; cloud-hypervisor's API server accepts at most %3")
@@ -157,9 +181,9 @@ Core::Future<QByteArray> ChApiClient::request(Method method, const char *endpoin
     return future;
 }
 
-Core::Future<void> ChApiClient::voidCall(Method method, const char *endpoint, const QByteArray &body, int timeoutMs)
+Core::Future<void> ChApiClient::voidCall(Method method, const char *endpoint, const QByteArray &body, int timeoutMs, const QList<int> &fds)
 {
-    return request(method, endpoint, body, timeoutMs).then([](const Core::Expected<QByteArray> &r) -> Core::Result {
+    return request(method, endpoint, body, timeoutMs, fds).then([](const Core::Expected<QByteArray> &r) -> Core::Result {
         if (!r)
             return r.error();
         return {};
@@ -248,9 +272,14 @@ Core::Future<void> ChApiClient::snapshotVm(const QJsonObject &body, int timeoutM
     return voidCall(Method::Put, ChEndpoint::VmSnapshot, QJsonDocument(body).toJson(QJsonDocument::Compact), timeoutMs);
 }
 
-Core::Future<void> ChApiClient::restoreVm(const QJsonObject &body, int timeoutMs)
+Core::Future<void> ChApiClient::restoreVm(const QJsonObject &body, int timeoutMs, const QList<int> &fds)
 {
-    return voidCall(Method::Put, ChEndpoint::VmRestore, QJsonDocument(body).toJson(QJsonDocument::Compact), timeoutMs);
+    return voidCall(Method::Put, ChEndpoint::VmRestore, QJsonDocument(body).toJson(QJsonDocument::Compact), timeoutMs, fds);
+}
+
+Core::Future<void> ChApiClient::addNet(const QJsonObject &netConfig, int tapFd, int timeoutMs)
+{
+    return voidCall(Method::Put, ChEndpoint::VmAddNet, QJsonDocument(netConfig).toJson(QJsonDocument::Compact), timeoutMs, {tapFd});
 }
 
 Core::Future<void> ChApiClient::resizeVm(const QJsonObject &body, int timeoutMs)
@@ -312,7 +341,51 @@ void ChApiClient::send()
     m_currentOnReusedLink = m_linkUsed;
     m_buffer.clear();
     m_protocolError.clear();
+    if (call.fds && !call.fds->fds.isEmpty()) {
+        if (!sendWithFds(head + call.body, call.fds->fds)) {
+            const QString why = qt_error_string(errno);
+            dropConnection();
+            failCurrent(Core::ErrorCode::VmmFailed,
+                        QStringLiteral("%1: cannot pass descriptors to cloud-hypervisor: %2").arg(endpointName(call.endpoint), why));
+        }
+        return;
+    }
     m_socket->write(head + call.body);
+}
+
+// The request's first bytes carry the descriptors (SCM_RIGHTS), written
+// on the socket itself, past QLocalSocket's buffer, which holds nothing
+// then: the previous call was answered, so its bytes were all sent. What
+// sendmsg did not take goes through the buffer.
+bool ChApiClient::sendWithFds(const QByteArray &bytes, const QList<int> &fds)
+{
+    m_socket->flush();
+    if (m_socket->bytesToWrite() > 0) {
+        errno = EAGAIN;
+        return false;
+    }
+    const size_t fdBytes = sizeof(int) * size_t(fds.size());
+    QByteArray control(qsizetype(CMSG_SPACE(fdBytes)), '\0');
+    iovec iov{const_cast<char *>(bytes.constData()), size_t(bytes.size())};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = size_t(control.size());
+    cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(fdBytes);
+    std::memcpy(CMSG_DATA(cmsg), fds.constData(), fdBytes);
+    ssize_t sent;
+    do
+        sent = ::sendmsg(int(m_socket->socketDescriptor()), &msg, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0)
+        return false;
+    if (sent < bytes.size())
+        m_socket->write(bytes.mid(sent));
+    return true;
 }
 
 void ChApiClient::onConnected()

@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include <deque>
+#include <memory>
 #include <optional>
 
 class QLocalSocket;
@@ -30,6 +31,7 @@ inline constexpr char VmRestore[] = "vm.restore";
 inline constexpr char VmResize[] = "vm.resize";
 inline constexpr char VmDelete[] = "vm.delete";
 inline constexpr char VmCounters[] = "vm.counters";
+inline constexpr char VmAddNet[] = "vm.add-net";
 } // namespace ChEndpoint
 
 // HTTP/1.1 over the cloud-hypervisor API socket (a QLocalSocket), shaped by
@@ -40,6 +42,9 @@ inline constexpr char VmCounters[] = "vm.counters";
 // - keep-alive: one connection is reused; when the server has closed it
 //   the next call reconnects, and a call that finds its reused connection
 //   closed before any byte of an answer is retried once on a new connection;
+// - descriptors (a NIC's tap) go with a request as SCM_RIGHTS ancillary data
+//   on its first bytes, which micro_http attaches to that request: the
+//   client sends copies of them and closes its copies once the call ends;
 // - responses are framed by Content-Length; 204 has neither a body nor a
 //   Content-Length; no chunked encoding; the status line has no reason;
 // - 4xx/5xx -> Core::Error(VmmApi) with the server's message: a JSON array
@@ -79,7 +84,8 @@ public:
     // One call. Resolves with the response body (empty for 204) on 2xx.
     // `jsonBody` is sent with Content-Type: application/json when not empty.
     // timeoutMs < 0: defaultTimeoutMs().
-    Core::Future<QByteArray> request(Method method, const char *endpoint, const QByteArray &jsonBody = {}, int timeoutMs = -1);
+    // `fds` go with it (SCM_RIGHTS); the caller's stay open and its own.
+    Core::Future<QByteArray> request(Method method, const char *endpoint, const QByteArray &jsonBody = {}, int timeoutMs = -1, const QList<int> &fds = {});
 
     // GET vmm.ping: {"version", "build_version", "pid", "features"}.
     Core::Future<QJsonObject> ping(int timeoutMs = -1);
@@ -96,7 +102,13 @@ public:
     Core::Future<QString> vmState(int timeoutMs = -1);
     Core::Future<QJsonObject> vmCounters(int timeoutMs = -1);
     Core::Future<void> snapshotVm(const QJsonObject &body, int timeoutMs = kSnapshotTimeoutMs);
-    Core::Future<void> restoreVm(const QJsonObject &body, int timeoutMs = kRestoreTimeoutMs);
+    // `fds`: the NICs' taps, in the order of the body's net_fds
+    // (ChVmConfig::vmRestore).
+    Core::Future<void> restoreVm(const QJsonObject &body, int timeoutMs = kRestoreTimeoutMs, const QList<int> &fds = {});
+    // PUT vm.add-net (NetConfig) with the tap's descriptor: after vm.create
+    // and before vm.boot it joins the VM's config (vm.create takes no
+    // descriptors: vmm/src/api/http/http_endpoint.rs, VmCreate).
+    Core::Future<void> addNet(const QJsonObject &netConfig, int tapFd, int timeoutMs = -1);
     Core::Future<void> resizeVm(const QJsonObject &body, int timeoutMs = -1);
 
     // Fails every queued and in-flight call with `code` and closes the
@@ -104,10 +116,18 @@ public:
     void abort(Core::ErrorCode code, const QString &reason);
 
 private:
+    // This client's copies of a call's descriptors, closed with the call.
+    struct FdCopies {
+        Q_DISABLE_COPY_MOVE(FdCopies)
+        FdCopies() = default;
+        ~FdCopies();
+        QList<int> fds;
+    };
     struct Call {
         Method method = Method::Get;
         QByteArray endpoint;
         QByteArray body;
+        std::shared_ptr<FdCopies> fds;
         int timeoutMs = kDefaultTimeoutMs;
         Core::Promise<QByteArray> promise;
         bool retried = false;
@@ -119,10 +139,11 @@ private:
     };
     enum class Link { Down, Connecting, Up };
 
-    Core::Future<void> voidCall(Method method, const char *endpoint, const QByteArray &body, int timeoutMs);
+    Core::Future<void> voidCall(Method method, const char *endpoint, const QByteArray &body, int timeoutMs, const QList<int> &fds = {});
     Core::Future<QJsonObject> objectCall(const char *endpoint, int timeoutMs);
     void pump();
     void send();
+    bool sendWithFds(const QByteArray &bytes, const QList<int> &fds);
     void onConnected();
     void onSocketError();
     void onDisconnected();

@@ -115,7 +115,7 @@ Core::Future<void> ChInstance::startFromSnapshot(const QString &directory)
 {
     if (m_state != State::NotStarted)
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the VM was already started")));
-    if (auto body = ChVmConfig::vmRestore(directory); !body)
+    if (auto body = ChVmConfig::vmRestore(directory, false, m_spec.nic.has_value()); !body)
         return Core::readyFuture<void>(body.error());
     if (!QFileInfo(directory).isDir())
         return Core::readyFuture<void>(Core::Error(Core::ErrorCode::NotFound, QStringLiteral("snapshot directory %1 does not exist").arg(directory)));
@@ -316,9 +316,28 @@ void ChInstance::createAndBoot()
         startStep(expectVmState(kVmCreated, ChEndpoint::VmCreate), [this]() {
             // Made with the VM; the guest has not run yet, so nothing is lost.
             readConsole(ChVmConfig::consoleSocketPath(m_spec));
-            startStep(m_api->bootVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmBoot), [this]() { startSucceeded(); }); });
+            addNicAndBoot();
         });
     });
+}
+
+// The NIC joins the created VM's config with its tap (vm.create takes no
+// descriptors), then the VM boots.
+void ChInstance::addNicAndBoot()
+{
+    auto boot = [this]() {
+        startStep(m_api->bootVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmBoot), [this]() { startSucceeded(); }); });
+    };
+    if (!m_spec.nic) {
+        boot();
+        return;
+    }
+    const Core::Expected<QJsonObject> net = ChVmConfig::vmAddNet(m_spec);
+    if (!net) {
+        failStart(net.error());
+        return;
+    }
+    startStep(m_api->addNet(*net, m_spec.nic->tapFd), boot);
 }
 
 void ChInstance::restoreAndResume()
@@ -331,13 +350,14 @@ void ChInstance::restoreAndResume()
     }
     // startFromState's directory is the VMM's (by descriptor when it runs as another user).
     const QString source = m_stateSource.isEmpty() ? m_restoreDir : ChVmConfig::vmmPath(m_spec, m_restoreDir, m_passedFds);
-    const Core::Expected<QJsonObject> body = ChVmConfig::vmRestore(source);
+    const Core::Expected<QJsonObject> body = ChVmConfig::vmRestore(source, false, m_spec.nic.has_value());
     if (!body) {
         failStart(body.error());
         return;
     }
-    // A restored VM comes back paused.
-    startStep(m_api->restoreVm(*body), [this]() {
+    // A restored VM comes back paused. Its NIC gets this start's tap.
+    const QList<int> taps = m_spec.nic ? QList<int>{m_spec.nic->tapFd} : QList<int>{};
+    startStep(m_api->restoreVm(*body, ChApiClient::kRestoreTimeoutMs, taps), [this]() {
         startStep(expectVmState(kVmPaused, ChEndpoint::VmRestore), [this]() {
             readConsole(ChVmConfig::consoleSocketPath(m_spec));
             startStep(m_api->resumeVm(), [this]() { startStep(expectVmState(kVmRunning, ChEndpoint::VmResume), [this]() { startSucceeded(); }); });

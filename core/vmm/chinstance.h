@@ -110,6 +110,7 @@ private:
     // Spawn the VMM on our API socket and wait for vmm.ping, then run `next`.
     Core::Future<void> launch(Step next);
     void createAndBoot();
+    void addNicAndBoot();
     void restoreAndResume();
     // During start: run `next` when `f` succeeds, fail the start otherwise.
     void startStep(Core::Future<void> f, std::function<void()> next);

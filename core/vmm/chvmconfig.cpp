@@ -112,6 +112,10 @@ Core::Result validate(const VmSpec &spec)
                                .arg(spec.extraSerialPorts.join(QStringLiteral(", "))));
     if (spec.runtimeDir.isEmpty())
         return invalid(QStringLiteral("no runtime directory for the VM's sockets"));
+    if (spec.nic && spec.nic->tapFd < 0)
+        return invalid(QStringLiteral("the NIC has no tap descriptor"));
+    if (spec.nic && !isUnicastMac(spec.nic->mac))
+        return invalid(QStringLiteral("bad NIC MAC '%1' (six hex bytes, unicast)").arg(spec.nic->mac));
     const qsizetype longest = qMax(QFile::encodeName(apiSocketPath(spec)).size(), QFile::encodeName(vsockSocketPath(spec)).size() + kVsockPortSuffixBytes);
     if (longest > kMaxUnixSocketPathBytes)
         return invalid(QStringLiteral("runtime directory %1 is too long for Unix socket paths (at most %2 bytes per socket)")
@@ -234,8 +238,40 @@ void confine(QJsonObject &config, const VmSpec &spec, const Fds &fds)
 
 } // namespace
 
+Core::Expected<QJsonObject> vmAddNet(const VmSpec &spec)
+{
+    if (!spec.nic)
+        return invalid(QStringLiteral("the VM has no NIC"));
+    if (!isUnicastMac(spec.nic->mac))
+        return invalid(QStringLiteral("bad NIC MAC '%1' (six hex bytes, unicast)").arg(spec.nic->mac));
+    return QJsonObject{
+        {QStringLiteral("id"), QLatin1String(kNetId)},
+        {QStringLiteral("mac"), spec.nic->mac.toLower()},
+        {QStringLiteral("num_queues"), kNetQueuesPerTapFd},
+    };
+}
+
+namespace {
+
+// The saved NIC (one, ours, by id) matches the spec's having one.
+Core::Result checkSavedNic(const QJsonObject &config, const VmSpec &spec)
+{
+    const QJsonArray nets = config.value(QStringLiteral("net")).toArray();
+    if (nets.isEmpty() && spec.nic)
+        return invalid(QStringLiteral("the snapshot's VM has no NIC and this VM has one"));
+    if (!nets.isEmpty() && !spec.nic)
+        return invalid(QStringLiteral("the snapshot's VM has a NIC: restoring it needs a tap"));
+    if (nets.size() > 1 || (!nets.isEmpty() && nets.first().toObject().value(QStringLiteral("id")).toString() != QLatin1String(kNetId)))
+        return invalid(QStringLiteral("the snapshot's VM has NICs this service did not give it (one, id %1, expected)").arg(QLatin1String(kNetId)));
+    return {};
+}
+
+} // namespace
+
 Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec, const Fds &fds)
 {
+    if (auto ok = checkSavedNic(config, spec); !ok)
+        return ok.error();
     QJsonObject out = config;
     QJsonArray savedDisks = config.value(QStringLiteral("disks")).toArray();
     if (savedDisks.size() != spec.disks.size())
@@ -309,15 +345,18 @@ Core::Expected<QJsonObject> vmSnapshot(const QString &directory)
     return QJsonObject{{QStringLiteral("destination_url"), *url}};
 }
 
-Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault)
+Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault, bool nic)
 {
     const auto url = snapshotUrl(directory);
     if (!url)
         return url.error();
-    return QJsonObject{
+    QJsonObject body{
         {QStringLiteral("source_url"), *url},
         {QStringLiteral("prefault"), prefault},
     };
+    if (nic)
+        body.insert(QStringLiteral("net_fds"), QJsonArray{QJsonObject{{QStringLiteral("id"), QLatin1String(kNetId)}, {QStringLiteral("num_fds"), 1}}});
+    return body;
 }
 
 Core::Expected<QJsonObject> vmResize(const Resize &resize)

@@ -26,6 +26,10 @@ inline constexpr char kRngSource[] = "/dev/urandom";
 // The serial console (16550A, ttyS0) is the one the driver logs; the driver
 // owns console arguments and appends this to the guest command line.
 inline constexpr char kGuestConsoleArg[] = "console=ttyS0";
+// The id of the VM's NIC (NetConfig.id), which vm.restore's net_fds name.
+inline constexpr char kNetId[] = "net0";
+// A tap's queues: one pair (rx, tx) per descriptor.
+inline constexpr int kNetQueuesPerTapFd = 2;
 
 // What a cloud-hypervisor that runs as another user (a root service's VMM
 // user, who can reach no path of the service) is handed instead of paths:
@@ -116,6 +120,15 @@ QJsonArray landlockRules(const VmSpec &spec, const Fds &fds = std::nullopt);
 // serial port carries the console, so the second console device is dropped.
 QJsonObject console();
 
+// NetConfig of the spec's NIC for vm.add-net: id kNetId, its MAC, one queue
+// pair; no tap name and no address (the host configures the tap, the guest
+// agent the guest). The tap is not named in the body: it goes with the
+// request as a descriptor (ChApiClient::addNet), since vm.create takes
+// none (vmm/src/api/http/http_endpoint.rs, VmCreate). The VM is created
+// without a NIC and the NIC added before vm.boot. InvalidArgument without
+// a NIC.
+Core::Expected<QJsonObject> vmAddNet(const VmSpec &spec);
+
 // The body of PUT vm.create (VmConfig), after validate(). landlock_enable
 // is set: cloud-hypervisor confines itself to its config's files and
 // landlockRules() once the VM is created (docs/landlock.md); its default
@@ -126,9 +139,12 @@ Core::Expected<QJsonObject> vmCreate(const VmSpec &spec, const Fds &fds = std::n
 // exist when the call is made (not checked here). cloud-hypervisor strips
 // "file://" without percent-decoding, so the URL is built literally.
 Core::Expected<QJsonObject> vmSnapshot(const QString &directory);
-// PUT vm.restore (RestoreConfig): source_url and prefault only, the fields
-// every release accepts (resume and memory_restore_mode need v52+).
-Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault = false);
+// PUT vm.restore (RestoreConfig): source_url and prefault, the fields
+// every release accepts (resume and memory_restore_mode need v52+), and
+// with `nic` net_fds naming kNetId with one descriptor, the new tap sent
+// along (ChApiClient::restoreVm): a saved NIC's descriptors are not valid
+// any more (vmm/src/config.rs, RestoreConfig::validate requires them).
+Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault = false, bool nic = false);
 
 // The files vm.snapshot writes into its directory (vmm/src/migration and
 // memory_manager.rs).
@@ -137,7 +153,11 @@ inline constexpr const char *kSnapshotFiles[] = {"config.json", "state.json", "m
 // vsock socket, serial console socket, landlock rules, disks (same count, in
 // order) and payload become the spec's, so a snapshot restores into a VM with its own runtime directory
 // (a fork) without touching the snapshot. Everything else (CPUs, memory,
-// devices) stays as saved; a disk count that differs is an error.
+// devices) stays as saved; a disk count that differs is an error, and so
+// is a NIC in one and not the other. The saved NIC stays as it was (its
+// MAC too: the device state brings the saved MAC back whatever the
+// config says; the guest agent's --configure-net sets the fork's), its
+// tap comes with vm.restore.
 Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec, const Fds &fds = std::nullopt);
 
 // PUT vm.resize (VmResize). Zero leaves a value unchanged; at least one must

@@ -48,6 +48,10 @@ Core::Result validate(const VmSpec &spec)
     if (spec.kernelPath.contains(QLatin1Char(',')) || spec.initramfsPath.contains(QLatin1Char(',')) || spec.runtimeDir.contains(QLatin1Char(','))
         || spec.consoleLogPath.contains(QLatin1Char(',')))
         return invalid(QStringLiteral("paths given to QEMU may not contain commas"));
+    if (spec.nic && spec.nic->tapFd < 0)
+        return invalid(QStringLiteral("the NIC has no tap descriptor"));
+    if (spec.nic && !isUnicastMac(spec.nic->mac))
+        return invalid(QStringLiteral("bad NIC MAC '%1' (six hex bytes, unicast)").arg(spec.nic->mac));
     static const QRegularExpression portName(QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9._-]{1,64}")));
     if (!portName.match(spec.agentPortName).hasMatch())
         return invalid(QStringLiteral("bad agent port name '%1'").arg(spec.agentPortName));
@@ -76,6 +80,14 @@ QList<int> PassedFds::all() const
         fds << d.file << d.backing;
     fds.removeAll(-1);
     return fds;
+}
+
+QList<int> inheritedFds(const VmSpec &spec, const std::optional<PassedFds> &fds)
+{
+    QList<int> all = fds ? fds->all() : QList<int>();
+    if (spec.nic)
+        all << spec.nic->tapFd;
+    return all;
 }
 
 namespace {
@@ -120,6 +132,15 @@ QStringList diskArgs(const DiskSpec &d, int i, const std::optional<PassedFds> &f
       << QStringLiteral("-blockdev") << QStringLiteral("driver=%1,node-name=disk%2,file=file%2%3%4").arg(d.format).arg(i).arg(backing, ro)
       << QStringLiteral("-device") << QStringLiteral("virtio-blk-pci,drive=disk%1").arg(i);
     return a;
+}
+
+// The NIC on the tap this process opened (QEMU inherits the descriptor).
+// vhost stays off: /dev/vhost-net is root's and QEMU runs as the VM's own
+// user. No option ROM: the kernel is booted directly, nothing PXE-boots.
+QStringList nicArgs(const NicSpec &nic)
+{
+    return {QStringLiteral("-netdev"), QStringLiteral("tap,id=net0,fd=%1,vhost=off").arg(nic.tapFd),
+            QStringLiteral("-device"), QStringLiteral("virtio-net-pci,netdev=net0,mac=%1,romfile=").arg(nic.mac.toLower())};
 }
 
 } // namespace
@@ -173,6 +194,10 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot, const std::optiona
 
     for (int i = 0; i < spec.disks.size(); ++i)
         a << diskArgs(spec.disks.at(i), i, fds);
+    // A restore (Incoming) gets the tap of this start; the saved virtio-net
+    // state brings back the snapshot's MAC over this mac=.
+    if (spec.nic)
+        a << nicArgs(*spec.nic);
     if (boot == Boot::Incoming)
         a << QStringLiteral("-incoming") << QStringLiteral("defer");
     return a;

@@ -52,9 +52,14 @@ struct PassedFds {
     QList<int> extraPortSockets; // as spec.extraSerialPorts
     QList<Disk> disks; // as spec.disks
 
-    // Every descriptor above, for VmmProcess::setInheritedFds.
+    // Every descriptor above, for VmmProcess::setInheritedFds. The NIC's
+    // tap (spec.nic) is not one of them: it is inherited with or without
+    // PassedFds (inheritedFds()).
     QList<int> all() const;
 };
+
+// What QEMU inherits for `spec`: fds->all() and the NIC's tap.
+QList<int> inheritedFds(const VmSpec &spec, const std::optional<PassedFds> &fds);
 
 Core::Result validate(const VmSpec &spec);
 // Everything after the program name. With `fds`, QEMU opens nothing of the

@@ -111,8 +111,7 @@ void QemuInstance::spawn()
     m_process = new VmmProcess(m_binary, args, QDir(m_spec.runtimeDir).filePath(QStringLiteral("vmm.log")), this);
     m_process->setPersistent(m_spec.persistent);
     m_process->setCredentials(m_credentials);
-    if (m_passedFds)
-        m_process->setInheritedFds(m_passedFds->all());
+    m_process->setInheritedFds(QemuCommandLine::inheritedFds(m_spec, m_passedFds));
     connect(m_process, &VmmProcess::finished, this, &QemuInstance::onProcessFinished);
     const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + kQmpSocketTimeoutMs;
     auto started = m_process->start(); // forks and execs now: QEMU has its copies

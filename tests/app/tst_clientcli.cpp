@@ -5,6 +5,7 @@
 // both ways with a sha256 check, console, stop, rm; --json parsed; a wrong
 // token and a service that is not running give one clear line. Snapshots:
 // snapshot, snapshots, restore, fork, snapshot-delete on another guest.
+// Exposed ports (no guest): expose, ports, unexpose and their errors.
 
 #include "e2efixture.h"
 
@@ -153,6 +154,48 @@ private Q_SLOTS:
         for (const QJsonValue &v : QJsonDocument::fromJson(j.out).array())
             found = found || v[QStringLiteral("name")].toString() == QLatin1String("minimal");
         QVERIFY2(found, j.out.constData());
+    }
+
+    // vm expose/ports/unexpose on a VM that is not started (its port is held, waiting).
+    void exposedPorts()
+    {
+        const QString vm = QStringLiteral("cli-p");
+        const QString vmCmd = QStringLiteral("vm");
+        Run r = cli({vmCmd, QStringLiteral("create"), vm, QStringLiteral("--no-start")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("expose"), vm, QStringLiteral("8000")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QVERIFY2(r.out.startsWith("guest port 8000 of cli-p is exposed on 127.0.0.1:") && r.out.contains("(waiting)"), r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("expose"), vm, QStringLiteral("8000")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("already exposed") && r.err.count('\n') == 1, r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("expose"), vm, QStringLiteral("22"), QStringLiteral("--host-address"), QStringLiteral("::1"), QStringLiteral("--json")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QCOMPARE(QJsonDocument::fromJson(r.out).object()[QStringLiteral("host_address")].toString(), QStringLiteral("::1"));
+
+        r = cli({vmCmd, QStringLiteral("ports"), vm});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        const QList<QByteArray> lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        QVERIFY2(lines.at(0).startsWith("GUEST") && lines.at(0).contains("HOST") && lines.at(0).contains("STATE"), r.out.constData());
+        QVERIFY2(lines.at(1).startsWith("22 ") && lines.at(1).contains("[::1]:") && lines.at(1).contains("waiting"), r.out.constData());
+        QVERIFY2(lines.at(2).startsWith("8000 ") && lines.at(2).contains("127.0.0.1:"), r.out.constData());
+        r = cli({vmCmd, QStringLiteral("ports"), vm, QStringLiteral("--json")});
+        QCOMPARE(QJsonDocument::fromJson(r.out).array().size(), 2);
+
+        r = cli({vmCmd, QStringLiteral("unexpose"), vm, QStringLiteral("8000")});
+        QVERIFY2(r.exitCode == 0 && r.out == "guest port 8000 of cli-p is no longer exposed\n", r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("unexpose"), vm, QStringLiteral("8000")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("not exposed"), r.describe().constData());
+        r = cli({vmCmd, QStringLiteral("expose"), QStringLiteral("no-such-vm"), QStringLiteral("80")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("no VM named"), r.describe().constData());
+        QCOMPARE(cli({vmCmd, QStringLiteral("expose"), vm, QStringLiteral("http")}).exitCode, 2);
+        QCOMPARE(cli({vmCmd, QStringLiteral("expose"), vm, QStringLiteral("80"), QStringLiteral("--host-port"), QStringLiteral("-1")}).exitCode, 2);
+        QCOMPARE(cli({vmCmd, QStringLiteral("unexpose"), vm}).exitCode, 2);
+        QCOMPARE(cli({vmCmd, QStringLiteral("ports")}).exitCode, 2);
+        QVERIFY(cli({vmCmd, QStringLiteral("rm"), vm}).exitCode == 0);
     }
 
     void lifecycleWithARealGuest()

@@ -25,9 +25,16 @@
 #include <QLocalSocket>
 #include <QPointer>
 #include <QSignalSpy>
+#include <QSocketNotifier>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 using namespace Vmm;
 
@@ -200,6 +207,105 @@ private:
     QList<Reply> m_replies;
     QHash<QLocalSocket *, QByteArray> m_buffers;
 };
+
+// A test double of micro_http's descriptor receiving (connection.rs reads
+// with recvmsg and attaches SCM_RIGHTS descriptors to the request they come
+// with): a raw Unix socket server, since QLocalSocket's reads drop them.
+// One connection, requests answered with 204.
+class ScmRightsServer : public QObject {
+public:
+    struct Request {
+        QByteArray bytes; // head and body
+        QList<int> fds; // received, owned by this server
+    };
+
+    explicit ScmRightsServer(const QString &path)
+    {
+        m_listen = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        const QByteArray native = QFile::encodeName(path);
+        std::memcpy(addr.sun_path, native.constData(), size_t(native.size()));
+        m_ok = ::bind(m_listen, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0 && ::listen(m_listen, 4) == 0;
+        m_listenNotifier = new QSocketNotifier(m_listen, QSocketNotifier::Read, this);
+        connect(m_listenNotifier, &QSocketNotifier::activated, this, &ScmRightsServer::onAccept);
+    }
+    ~ScmRightsServer() override
+    {
+        for (const Request &r : std::as_const(requests))
+            for (int fd : r.fds)
+                ::close(fd);
+        if (m_conn >= 0)
+            ::close(m_conn);
+        ::close(m_listen);
+    }
+    bool isListening() const { return m_ok; }
+    QList<Request> requests;
+
+private:
+    void onAccept()
+    {
+        m_conn = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (m_conn < 0)
+            return;
+        m_listenNotifier->setEnabled(false);
+        auto *n = new QSocketNotifier(m_conn, QSocketNotifier::Read, this);
+        connect(n, &QSocketNotifier::activated, this, &ScmRightsServer::onData);
+    }
+    void onData()
+    {
+        char data[4096];
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+        iovec iov{data, sizeof data};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(m_conn, &msg, MSG_CMSG_CLOEXEC);
+        if (n <= 0)
+            return;
+        m_pending.bytes += QByteArray(data, n);
+        for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i)
+                    m_pending.fds << reinterpret_cast<const int *>(CMSG_DATA(c))[i];
+        const qsizetype headerEnd = m_pending.bytes.indexOf("\r\n\r\n");
+        const qsizetype lengthAt = m_pending.bytes.indexOf("Content-Length: ");
+        if (headerEnd < 0 || lengthAt < 0)
+            return;
+        const qsizetype length = m_pending.bytes.mid(lengthAt + 16, m_pending.bytes.indexOf('\r', lengthAt) - lengthAt - 16).toLongLong();
+        if (m_pending.bytes.size() < headerEnd + 4 + length)
+            return;
+        requests << m_pending;
+        m_pending = {};
+        const QByteArray reply = noContent();
+        [[maybe_unused]] const ssize_t w = ::write(m_conn, reply.constData(), size_t(reply.size()));
+    }
+
+    int m_listen = -1;
+    int m_conn = -1;
+    bool m_ok = false;
+    QSocketNotifier *m_listenNotifier = nullptr;
+    Request m_pending;
+};
+
+// Whether two descriptors are the same open file (a pipe here).
+bool sameFile(int a, int b)
+{
+    struct stat sa {
+    }, sb{};
+    return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// How many of this process's descriptors are `fd`'s open file.
+int copiesOf(int fd)
+{
+    int n = 0;
+    for (const QString &name : QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::System))
+        n += sameFile(name.toInt(), fd) ? 1 : 0;
+    return n;
+}
 
 VmSpec specIn(const QString &runtimeDir)
 {
@@ -540,6 +646,55 @@ private Q_SLOTS:
         auto next = m_client->resumeVm();
         QCOMPARE(await(stalled).error().code, Core::ErrorCode::Timeout);
         QVERIFY(await(next).hasValue());
+    }
+
+    // A NIC's tap goes with vm.add-net and vm.restore as SCM_RIGHTS; the
+    // caller keeps its descriptor, the client closes its own copies.
+    void descriptorsGoWithTheirRequest()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("scm.sock"));
+        ScmRightsServer server(path);
+        QVERIFY(server.isListening());
+        ChApiClient client(path);
+        // A file stands for the tap: what matters is that the same open file arrives.
+        const int tap = ::open(QFile::encodeName(m_dir.filePath(QStringLiteral("tap"))).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        QVERIFY(tap >= 0);
+        VmSpec spec = specIn(m_dir.path());
+        spec.nic = NicSpec{tap, QStringLiteral("0a:1b:2c:3d:4e:5f")};
+        const QJsonObject net = ChVmConfig::vmAddNet(spec).valueOr({});
+        const auto added = await(client.addNet(net, tap));
+        QVERIFY2(added.hasValue(), qPrintable(why(added)));
+        const auto restored = await(client.restoreVm(ChVmConfig::vmRestore(QStringLiteral("/s"), false, true).valueOr({}), 5000, {tap}));
+        QVERIFY2(restored.hasValue(), qPrintable(why(restored)));
+        const auto plain = await(client.resumeVm()); // and none with a call that has none
+        QVERIFY2(plain.hasValue(), qPrintable(why(plain)));
+
+        QCOMPARE(server.requests.size(), 3);
+        const auto &add = server.requests.at(0);
+        QVERIFY(add.bytes.startsWith("PUT /api/v1/vm.add-net HTTP/1.1\r\n"));
+        QCOMPARE(QJsonDocument::fromJson(add.bytes.mid(add.bytes.indexOf("\r\n\r\n") + 4)).object(), net);
+        QCOMPARE(add.fds.size(), 1);
+        QVERIFY(sameFile(add.fds.first(), tap));
+        const auto &restore = server.requests.at(1);
+        QVERIFY(restore.bytes.startsWith("PUT /api/v1/vm.restore HTTP/1.1\r\n"));
+        QVERIFY(restore.bytes.contains(R"("net_fds":[{"id":"net0","num_fds":1}])"));
+        QCOMPARE(restore.fds.size(), 1);
+        QVERIFY(sameFile(restore.fds.first(), tap));
+        QVERIFY(server.requests.at(2).fds.isEmpty());
+        // The caller's, and the two the server received: the client keeps
+        // none of its copies.
+        QCOMPARE(copiesOf(tap), 3);
+        ::close(tap);
+    }
+
+    // A descriptor that is not open fails the call before anything is sent.
+    void aClosedDescriptorFailsTheCall()
+    {
+        const auto r = await(m_client->addNet(QJsonObject{{QStringLiteral("id"), QStringLiteral("net0")}}, 100000));
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::InvalidArgument);
+        QTest::qWait(20);
+        QCOMPARE(m_server->requests.size(), 0);
     }
 
     void requestBodyLimit()

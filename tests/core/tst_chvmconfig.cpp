@@ -190,7 +190,18 @@ private:
             return ChVmConfig::vmRestore(QStringLiteral("/var/lib/mvs/snapshots/vm1/"), true).valueOr({});
         if (kind == QLatin1String("resize"))
             return ChVmConfig::vmResize({4, 2048, 0}).valueOr({});
+        if (kind == QLatin1String("restore-nic"))
+            return ChVmConfig::vmRestore(QStringLiteral("/var/lib/mvs/snapshots/vm1"), false, true).valueOr({});
+        if (kind == QLatin1String("add-net"))
+            return ChVmConfig::vmAddNet(nicSpec()).valueOr({});
         return {};
+    }
+
+    static VmSpec nicSpec()
+    {
+        VmSpec s = specNamed(QStringLiteral("disks"));
+        s.nic = Vmm::NicSpec{40, QStringLiteral("0A:1B:2C:3D:4E:5F")};
+        return s;
     }
 
     // What ChInstance hands a cloud-hypervisor running as the VMM user for
@@ -252,6 +263,8 @@ private Q_SLOTS:
         QTest::newRow("vm.restore") << QStringLiteral("restore") << QStringLiteral("restore.json");
         QTest::newRow("vm.restore prefault") << QStringLiteral("restore-prefault") << QStringLiteral("restore-prefault.json");
         QTest::newRow("vm.resize") << QStringLiteral("resize") << QStringLiteral("resize.json");
+        QTest::newRow("vm.restore with a NIC") << QStringLiteral("restore-nic") << QStringLiteral("restore-nic.json");
+        QTest::newRow("vm.add-net") << QStringLiteral("add-net") << QStringLiteral("add-net.json");
     }
 
     void otherBodies()
@@ -360,6 +373,46 @@ private Q_SLOTS:
         QCOMPARE(ChVmConfig::vmmPath(s, ChVmConfig::restoreDir(s), std::nullopt), ChVmConfig::restoreDir(s));
     }
 
+    // vm.create takes no descriptors, so the NIC is not in it: it comes
+    // with vm.add-net before vm.boot, its tap sent along.
+    void theNicIsAddedNotCreated()
+    {
+        const auto create = ChVmConfig::vmCreate(nicSpec());
+        QVERIFY(create);
+        QCOMPARE(*create, ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({}));
+        QVERIFY(!ChVmConfig::vmAddNet(specNamed(QStringLiteral("disks"))));
+        VmSpec bad = nicSpec();
+        bad.nic->mac = QStringLiteral("01:00:5e:00:00:01");
+        QCOMPARE(ChVmConfig::validate(bad).error().code, Core::ErrorCode::InvalidArgument);
+        bad.nic = Vmm::NicSpec{-1, QStringLiteral("0a:00:00:00:00:01")};
+        QCOMPARE(ChVmConfig::validate(bad).error().code, Core::ErrorCode::InvalidArgument);
+    }
+
+    // A snapshot of a VM with a NIC, as cloud-hypervisor writes its
+    // config.json (the NIC added by vm.add-net, with the descriptor number
+    // it had), restored into a fork with its own tap: the NIC stays as
+    // saved (the tap comes with vm.restore's net_fds).
+    void retargetKeepsTheSavedNic()
+    {
+        QJsonObject saved = ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({});
+        QJsonObject net = ChVmConfig::vmAddNet(nicSpec()).valueOr({});
+        net.insert(QStringLiteral("fds"), QJsonArray{57});
+        net.insert(QStringLiteral("queue_size"), 256);
+        saved.insert(QStringLiteral("net"), QJsonArray{net});
+        Vmm::VmSpec fork = forkSpec();
+        fork.nic = Vmm::NicSpec{41, QStringLiteral("0a:00:00:00:00:02")};
+        const auto retargeted = ChVmConfig::retargetSnapshotConfig(saved, fork);
+        QVERIFY2(retargeted.hasValue(), qPrintable(retargeted.hasValue() ? QString() : retargeted.error().toString()));
+        compareWithGolden(*retargeted, QStringLiteral("retarget-nic.json"));
+        QCOMPARE(retargeted->value(QStringLiteral("net")), saved.value(QStringLiteral("net")));
+        // A NIC on one side only, or one this service did not add, is refused.
+        QVERIFY(!ChVmConfig::retargetSnapshotConfig(saved, forkSpec()));
+        QVERIFY(!ChVmConfig::retargetSnapshotConfig(ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({}), fork));
+        net.insert(QStringLiteral("id"), QStringLiteral("_net2"));
+        saved.insert(QStringLiteral("net"), QJsonArray{net});
+        QVERIFY(!ChVmConfig::retargetSnapshotConfig(saved, fork));
+    }
+
     void retargetRefusesAnotherMachine()
     {
         const QJsonObject saved = ChVmConfig::vmCreate(specNamed(QStringLiteral("disks"))).valueOr({});
@@ -388,6 +441,9 @@ private Q_SLOTS:
         QTest::newRow("vm.snapshot") << QStringLiteral("vm.snapshot") << bodyFor(QStringLiteral("snapshot"));
         QTest::newRow("vm.restore") << QStringLiteral("vm.restore") << bodyFor(QStringLiteral("restore-prefault"));
         QTest::newRow("vm.resize") << QStringLiteral("vm.resize") << bodyFor(QStringLiteral("resize"));
+        QTest::newRow("vm.restore nic") << QStringLiteral("vm.restore") << bodyFor(QStringLiteral("restore-nic"));
+        QTest::newRow("vm.add-net") << QStringLiteral("vm.add-net") << bodyFor(QStringLiteral("add-net"));
+        QTest::newRow("vm.create with a NIC") << QStringLiteral("vm.create") << ChVmConfig::vmCreate(nicSpec()).valueOr({});
         QTest::newRow("vm.resize balloon") << QStringLiteral("vm.resize") << ChVmConfig::vmResize({0, 0, 512}).valueOr({});
     }
 

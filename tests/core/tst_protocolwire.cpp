@@ -66,6 +66,50 @@ private Q_SLOTS:
         QVERIFY(!StreamCredit::decode("abc", &cd));
     }
 
+    // The guest's interfaces ride at the end of HealthResult, within
+    // version 2: an agent that predates them sends none, a host that
+    // predates them reads what it knows and ignores the rest.
+    void healthCarriesInterfacesCompatibly()
+    {
+        HealthResult h;
+        h.agentVersion = "0.1.0";
+        h.hostname = "vm1";
+        h.kernel = "Linux 6.1";
+        h.interfaces = {{"eth0", "0a:1b:2c:3d:4e:5f", true, {"10.213.0.2/30", "fe80::81b:2cff:fe3d:4e5f/64"}}, {"eth1", "", false, {}}};
+        HealthResult d;
+        QVERIFY(HealthResult::decode(h.encode(), &d));
+        QVERIFY(d == h);
+
+        // An older agent's answer: everything up to the kernel.
+        Writer old;
+        old.str(h.agentVersion);
+        old.u64(0);
+        old.u64(0);
+        old.u64(0);
+        old.u64(0);
+        old.u32(0);
+        old.u32(0);
+        old.u32(0);
+        old.str(h.hostname);
+        old.str(h.kernel);
+        HealthResult fromOld;
+        fromOld.interfaces = h.interfaces;
+        QVERIFY(HealthResult::decode(old.data(), &fromOld));
+        QVERIFY(fromOld.interfaces.empty());
+        QVERIFY(fromOld.encode() == old.data()); // none: the old bytes exactly
+        QCOMPARE(fromOld.kernel, h.kernel);
+        // An older host's decoder reads the same prefix of a new answer.
+        QVERIFY(h.encode().substr(0, old.data().size()) == old.data());
+
+        // Hostile counts and truncations are refused.
+        Writer tooMany(old);
+        tooMany.u32(HealthResult::kMaxInterfaces + 1);
+        QVERIFY(!HealthResult::decode(tooMany.data(), &d));
+        const std::string full = h.encode();
+        for (size_t n = old.data().size() + 1; n < full.size(); ++n)
+            QVERIFY2(!HealthResult::decode(std::string_view(full).substr(0, n), &d), qPrintable(QString::number(n)));
+    }
+
     void truncatedPayloadsAreRejected()
     {
         ExecStart e;

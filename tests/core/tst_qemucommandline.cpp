@@ -69,6 +69,8 @@ private Q_SLOTS:
         QTest::newRow("disks-pc") << QStringLiteral("disks-pc.args") << 2;
         QTest::newRow("incoming") << QStringLiteral("incoming-tcg.args") << 3;
         QTest::newRow("passed-fds") << QStringLiteral("passed-fds.args") << 4;
+        QTest::newRow("nic") << QStringLiteral("nic-tcg.args") << 5;
+        QTest::newRow("nic-incoming-passed-fds") << QStringLiteral("nic-incoming-passed-fds.args") << 6;
     }
     void golden()
     {
@@ -86,6 +88,10 @@ private Q_SLOTS:
                     << Vmm::DiskSpec{QStringLiteral("/data/overlay.qcow2"), QStringLiteral("qcow2"), false};
         }
         std::optional<Vmm::QemuCommandLine::PassedFds> fds;
+        if (variant == 5 || variant == 6)
+            s.nic = Vmm::NicSpec{variant == 5 ? 21 : 22, QStringLiteral("0A:1b:2c:3d:4e:5f")};
+        if (variant == 6)
+            fds = passedFds();
         if (variant == 4) {
             s.disks << Vmm::DiskSpec{QStringLiteral("/data/root.qcow2"), QStringLiteral("qcow2"), false}
                     << Vmm::DiskSpec{QStringLiteral("/data/scratch.raw"), QStringLiteral("raw"), true};
@@ -95,7 +101,7 @@ private Q_SLOTS:
         QVERIFY(Vmm::QemuCommandLine::validate(s));
         // Loading a saved state: the same machine, waiting for the state
         // (-incoming defer), so only the end differs from a fresh boot.
-        const auto boot = variant == 3 ? Vmm::QemuCommandLine::Boot::Incoming : Vmm::QemuCommandLine::Boot::Fresh;
+        const auto boot = variant == 3 || variant == 6 ? Vmm::QemuCommandLine::Boot::Incoming : Vmm::QemuCommandLine::Boot::Fresh;
         compareGolden(Vmm::QemuCommandLine::build(s, accel, boot, fds), golden);
     }
 
@@ -111,6 +117,17 @@ private Q_SLOTS:
         for (const QString &path : {s.kernelPath, s.initramfsPath, s.runtimeDir, QStringLiteral("/data/")})
             QVERIFY2(!line.contains(path), qPrintable(path));
         QCOMPARE(passedFds().all(), (QList<int>{10, 11, 12, 13, 14, 15, 16, 17, 18}));
+    }
+
+    // The tap is inherited whether or not QEMU gets the other files as
+    // descriptors (a service that is not root opens a tap too, when it may).
+    void theTapIsInheritedWithOrWithoutPassedFds()
+    {
+        Vmm::VmSpec s = baseSpec();
+        QCOMPARE(Vmm::QemuCommandLine::inheritedFds(s, std::nullopt), QList<int>());
+        s.nic = Vmm::NicSpec{30, QStringLiteral("0a:00:00:00:00:01")};
+        QCOMPARE(Vmm::QemuCommandLine::inheritedFds(s, std::nullopt), QList<int>{30});
+        QCOMPARE(Vmm::QemuCommandLine::inheritedFds(s, passedFds()), (QList<int>{10, 11, 12, 13, 14, 15, 16, 17, 18, 30}));
     }
 
     void incomingDiffersOnlyByWaitingForState()
@@ -146,6 +163,10 @@ private Q_SLOTS:
         QTest::newRow("bad disk format") << 5;
         QTest::newRow("bad port name") << 6;
         QTest::newRow("port name with newline") << 7;
+        QTest::newRow("nic without tap") << 8;
+        QTest::newRow("nic multicast mac") << 9;
+        QTest::newRow("nic short mac") << 10;
+        QTest::newRow("nic mac with comma") << 11;
     }
     void validationRejectsBadSpecs()
     {
@@ -160,6 +181,10 @@ private Q_SLOTS:
         case 5: s.disks << Vmm::DiskSpec{QStringLiteral("/d.img"), QStringLiteral("vmdk"), false}; break;
         case 6: s.agentPortName = QStringLiteral("bad name,with=stuff"); break;
         case 7: s.agentPortName = QStringLiteral("org.port\n"); break;
+        case 8: s.nic = Vmm::NicSpec{-1, QStringLiteral("0a:00:00:00:00:01")}; break;
+        case 9: s.nic = Vmm::NicSpec{5, QStringLiteral("0b:00:00:00:00:01")}; break;
+        case 10: s.nic = Vmm::NicSpec{5, QStringLiteral("0a:00:00:00:01")}; break;
+        case 11: s.nic = Vmm::NicSpec{5, QStringLiteral("0a:00:00:00:00:01,x=1")}; break;
         }
         const auto r = Vmm::QemuCommandLine::validate(s);
         QVERIFY(!r);

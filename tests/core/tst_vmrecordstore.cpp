@@ -1,5 +1,5 @@
 // VmRecordStore on its own: a record saved atomically with mode 0600 and read
-// back the same, the per-VM paths beside it, files that cannot be records
+// back the same (exposed ports too, malformed ones dropped), the per-VM paths beside it, files that cannot be records
 // skipped with a warning each, and removal.
 
 #include "core/vm/vmrecordstore.h"
@@ -103,6 +103,48 @@ private Q_SLOTS:
         refused = Vm::VmRecord::fromJson(bad);
         QVERIFY(!refused);
         QVERIFY2(refused.error().message.contains(QLatin1String("network.mode")), qPrintable(refused.error().message));
+    }
+
+    // Exposed ports: kept as saved; malformed entries and a guest port
+    // repeated are dropped when the record loads, the rest still loads.
+    void exposedPortsComeBack()
+    {
+        VmRecord r = record(QStringLiteral("web"));
+        Vm::PortExposure fixed;
+        fixed.guestPort = 22;
+        fixed.hostAddress = QHostAddress(QStringLiteral("::1"));
+        fixed.hostPort = 2222;
+        Vm::PortExposure ephemeral;
+        ephemeral.guestPort = 8000;
+        ephemeral.lastHostPort = 41877;
+        r.ports = {fixed, ephemeral};
+        QJsonObject json = r.toJson();
+        const auto back = VmRecord::fromJson(json);
+        QVERIFY(back);
+        QCOMPARE(back->ports.size(), 2);
+        QCOMPARE(back->ports.at(0).hostAddress, QHostAddress(QStringLiteral("::1")));
+        QCOMPARE(back->ports.at(0).hostPort, quint16(2222));
+        QVERIFY(back->ports.at(0).fixedHostPort());
+        QCOMPARE(back->ports.at(1).hostAddress, QHostAddress(QHostAddress::LocalHost));
+        QCOMPARE(back->ports.at(1).lastHostPort, quint16(41877));
+        QVERIFY(!back->ports.at(1).fixedHostPort());
+        QCOMPARE(back->toJson(), json);
+
+        QJsonArray ports = json[QStringLiteral("ports")].toArray();
+        ports.append(
+            QJsonObject{{QStringLiteral("guest_port"), 22}, {QStringLiteral("host_address"), QStringLiteral("127.0.0.1")}, {QStringLiteral("host_port"), 0}});
+        ports.append(
+            QJsonObject{{QStringLiteral("guest_port"), 0}, {QStringLiteral("host_address"), QStringLiteral("127.0.0.1")}, {QStringLiteral("host_port"), 0}});
+        ports.append(
+            QJsonObject{{QStringLiteral("guest_port"), 80}, {QStringLiteral("host_address"), QStringLiteral("nowhere")}, {QStringLiteral("host_port"), 0}});
+        ports.append(QJsonObject{
+            {QStringLiteral("guest_port"), 81}, {QStringLiteral("host_address"), QStringLiteral("127.0.0.1")}, {QStringLiteral("host_port"), 65536}});
+        ports.append(QStringLiteral("junk"));
+        json[QStringLiteral("ports")] = ports;
+        const auto cleaned = VmRecord::fromJson(json);
+        QVERIFY(cleaned);
+        QCOMPARE(cleaned->ports.size(), 2);
+        QCOMPARE(cleaned->ports.at(0).hostPort, quint16(2222)); // the first of guest port 22 kept
     }
 
     void perVmPathsLieBesideTheRecord()

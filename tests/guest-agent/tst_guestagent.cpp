@@ -8,6 +8,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QHostAddress>
+#include <QNetworkInterface>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QTcpServer>
@@ -1150,6 +1151,21 @@ void TestGuestAgent::health()
     QCOMPARE(h.activeStreams, 0u);
     QVERIFY(!h.hostname.empty());
     QVERIFY2(h.kernel.rfind("Linux ", 0) == 0, h.kernel.c_str());
+    // The interfaces other than lo, with the addresses Qt sees on them.
+    QVERIFY(h.interfaces.size() <= HealthResult::kMaxInterfaces);
+    for (const InterfaceInfo &i : h.interfaces) {
+        const QNetworkInterface qt = QNetworkInterface::interfaceFromName(QString::fromStdString(i.name));
+        QVERIFY2(qt.isValid() && !(qt.flags() & QNetworkInterface::IsLoopBack), i.name.c_str());
+        for (const std::string &a : i.addresses) {
+            const QStringList parts = QString::fromStdString(a).split(QLatin1Char('/')); // parseSubnet would clear the host bits
+            const QHostAddress address(parts.value(0));
+            const int prefix = parts.value(1).toInt();
+            bool seen = false;
+            for (const QNetworkAddressEntry &e : qt.addressEntries())
+                seen = seen || (e.ip().isEqual(address, QHostAddress::TolerantConversion) && e.prefixLength() == prefix);
+            QVERIFY2(seen || address.protocol() == QAbstractSocket::IPv6Protocol, a.c_str());
+        }
+    }
 
     // With an exec running, it counts as an active stream.
     QVERIFY(c.send(MsgType::ExecStart, 4, shellCommand("sleep 30").encode()));

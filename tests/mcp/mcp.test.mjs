@@ -1,7 +1,7 @@
 // The MCP server as an MCP client sees it: the official TypeScript SDK
 // spawns `microvm-sandbox mcp --standalone` over stdio and drives real
-// guests through the tools: a minimal one for commands, files and
-// snapshots, a desktop one for screenshots and input.
+// guests through the tools: a minimal one for commands, files, snapshots
+// and exposed ports, a desktop one for screenshots and input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -21,6 +21,12 @@ function ok(result) {
     return text(result);
 }
 
+// GET http://host:port/ : the body of a 200, or '' (rejects when the connection is refused).
+async function get(host, port) {
+    const r = await fetch(`http://${host}:${port}/`, { signal: AbortSignal.timeout(60_000) });
+    return r.status === 200 ? await r.text() : '';
+}
+
 test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
     const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit' });
@@ -34,9 +40,9 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
         await t.test('lists the tools with input schemas', async () => {
             const { tools } = await client.listTools();
             const names = tools.map((x) => x.name).sort();
-            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'list_sandboxes', 'read_file',
-                                     'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete', 'snapshot_fork', 'snapshot_list',
-                                     'snapshot_restore', 'write_file']);
+            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'expose_port', 'list_ports',
+                                     'list_sandboxes', 'read_file', 'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete',
+                                     'snapshot_fork', 'snapshot_list', 'snapshot_restore', 'unexpose_port', 'write_file']);
             for (const tool of tools)
                 assert.equal(tool.inputSchema.type, 'object', tool.name);
         });
@@ -115,6 +121,43 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             assert.match(ok(await client.callTool({ name: 'snapshot_list', arguments: { name } }, undefined, callTimeout)), /has no snapshots/);
             const again = await client.callTool({ name: 'snapshot_delete', arguments: { name, snapshot: 'one' } }, undefined, callTimeout);
             assert.equal(again.isError, true);
+        });
+
+        await t.test('expose_port, list_ports, unexpose_port', async () => {
+            // An HTTP server in the guest (busybox httpd, which daemonizes).
+            ok(await client.callTool({ name: 'run_command',
+                                       arguments: { name, command: 'mkdir -p /tmp/www && echo through the port > /tmp/www/index.html && httpd -p 7070 -h /tmp/www' } },
+                                     undefined, callTimeout));
+            const exposed = ok(await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout));
+            const m = /reachable from the host at 127\.0\.0\.1:(\d+)$/.exec(exposed);
+            assert.ok(m, exposed);
+            const port = Number(m[1]);
+            let page = '';
+            for (let i = 0; i < 50 && !page; ++i) { // until httpd listens
+                page = await get('127.0.0.1', port).catch(() => '');
+                if (!page)
+                    await new Promise((r) => setTimeout(r, 200));
+            }
+            assert.equal(page, 'through the port\n');
+            const list = JSON.parse(ok(await client.callTool({ name: 'list_ports', arguments: { name } }, undefined, callTimeout)));
+            assert.deepEqual(list.map((p) => [p.guest_port, p.endpoint, p.state]), [[7070, `127.0.0.1:${port}`, 'active']]);
+            const twice = await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
+            assert.equal(twice.isError, true);
+            assert.match(text(twice), /already exposed/);
+            const badPort = await client.callTool({ name: 'expose_port', arguments: { name, guest_port: 0 } }, undefined, callTimeout);
+            assert.equal(badPort.isError, true);
+            assert.match(text(badPort), /guest_port/);
+            const nobody = await client.callTool({ name: 'expose_port', arguments: { name: 'no-such-sandbox', guest_port: 80 } }, undefined, callTimeout);
+            assert.equal(nobody.isError, true);
+            assert.match(text(nobody), /no VM named/);
+
+            assert.match(ok(await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout)),
+                         /no longer exposed/);
+            await assert.rejects(get('127.0.0.1', port), (e) => e.cause?.code === 'ECONNREFUSED');
+            assert.match(ok(await client.callTool({ name: 'list_ports', arguments: { name } }, undefined, callTimeout)), /has no exposed ports/);
+            const again = await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
+            assert.equal(again.isError, true);
+            assert.match(text(again), /not exposed/);
         });
 
         await t.test('a sandbox without a desktop has no screenshot', async () => {

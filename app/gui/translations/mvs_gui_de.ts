@@ -490,6 +490,10 @@
         <translation>Snapshots</translation>
     </message>
     <message>
+        <source>Ports</source>
+        <translation>Ports</translation>
+    </message>
+    <message>
         <source>Take s&amp;napshot</source>
         <translation>S&amp;napshot erstellen</translation>
     </message>
@@ -632,6 +636,81 @@
     <message>
         <source>Exited with code %1 after %2 s</source>
         <translation>Mit Code %1 nach %2 s beendet</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::PortsTab</name>
+    <message>
+        <source>Guest port</source>
+        <translation>Gast-Port</translation>
+    </message>
+    <message>
+        <source>On this host</source>
+        <translation>Auf diesem Host</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Zustand</translation>
+    </message>
+    <message>
+        <source>Connections</source>
+        <translation>Verbindungen</translation>
+    </message>
+    <message>
+        <source>guest port </source>
+        <translation>Gast-Port </translation>
+    </message>
+    <message>
+        <source>The host address to listen on: 127.0.0.1 (the default), ::1, 0.0.0.0 for all, or an address of this host</source>
+        <translation>Die Host-Adresse, auf der gelauscht wird: 127.0.0.1 (Standard), ::1, 0.0.0.0 für alle oder eine Adresse dieses Hosts</translation>
+    </message>
+    <message>
+        <source>any free port</source>
+        <translation>beliebiger freier Port</translation>
+    </message>
+    <message>
+        <source>host port </source>
+        <translation>Host-Port </translation>
+    </message>
+    <message>
+        <source>&amp;Expose</source>
+        <translation>&amp;Freigeben</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>&amp;Entfernen</translation>
+    </message>
+    <message>
+        <source>%1 (not listening)</source>
+        <translation>%1 (lauscht nicht)</translation>
+    </message>
+    <message>
+        <source>active</source>
+        <translation>aktiv</translation>
+    </message>
+    <message>
+        <source>waiting for the VM to run</source>
+        <translation>wartet auf die laufende VM</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Cannot expose port %1: %2</source>
+        <translation>Port %1 kann nicht freigegeben werden: %2</translation>
+    </message>
+    <message>
+        <source>Guest port %1 of %2 is reachable at %3:%4.</source>
+        <translation>Gast-Port %1 von %2 ist unter %3:%4 erreichbar.</translation>
+    </message>
+    <message>
+        <source>Cannot remove port %1: %2</source>
+        <translation>Port %1 kann nicht entfernt werden: %2</translation>
+    </message>
+    <message>
+        <source>Guest port %1 of %2 is no longer exposed.</source>
+        <translation>Gast-Port %1 von %2 ist nicht mehr freigegeben.</translation>
     </message>
 </context>
 <context>

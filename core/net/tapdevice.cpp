@@ -1,0 +1,95 @@
+#include "core/net/tapdevice.h"
+
+#include <QRegularExpression>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <utility>
+
+namespace Net {
+
+namespace {
+
+constexpr char kTunDevice[] = "/dev/net/tun";
+
+Core::Error tapError(const QString &name, const char *step, int error)
+{
+    Core::ErrorCode code = Core::ErrorCode::Io;
+    if (error == EPERM || error == EACCES)
+        code = Core::ErrorCode::PermissionDenied;
+    else if (error == EBUSY || error == EEXIST || error == EINVAL)
+        code = Core::ErrorCode::AlreadyExists; // TUNSETIFF on an existing non-tap interface or a tap in use
+    return Core::Error(code, QStringLiteral("cannot create tap %1: %2: %3").arg(name, QLatin1String(step), QString::fromLocal8Bit(std::strerror(error))));
+}
+
+} // namespace
+
+bool TapDevice::isValidName(const QString &name)
+{
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9_.-]{1,%1}").arg(kMaxNameLength)));
+    return re.match(name).hasMatch();
+}
+
+Core::Expected<TapDevice> TapDevice::create(const QString &name)
+{
+    if (!isValidName(name))
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("'%1' is not a tap name (1-%2 of A-Z a-z 0-9 _ . -)").arg(name).arg(kMaxNameLength));
+    TapDevice tap;
+    tap.m_name = name;
+    tap.m_fd = ::open(kTunDevice, O_RDWR | O_CLOEXEC);
+    if (tap.m_fd < 0)
+        return tapError(name, "open /dev/net/tun", errno);
+    struct ifreq ifr { };
+    const QByteArray n = name.toLatin1();
+    std::memcpy(ifr.ifr_name, n.constData(), size_t(n.size()));
+    // IFF_TUN_EXCL: never attach to an existing (persistent) tap of that name.
+    ifr.ifr_flags = short(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
+    if (::ioctl(tap.m_fd, TUNSETIFF, &ifr) != 0)
+        return tapError(name, "TUNSETIFF", errno);
+    // Non-persistent is the default; say so, should the kernel's ever change.
+    if (::ioctl(tap.m_fd, TUNSETPERSIST, 0) != 0)
+        return tapError(name, "TUNSETPERSIST 0", errno);
+    return tap;
+}
+
+TapDevice::TapDevice(TapDevice &&other) noexcept
+    : m_fd(std::exchange(other.m_fd, -1))
+    , m_name(std::move(other.m_name))
+{
+}
+
+TapDevice &TapDevice::operator=(TapDevice &&other) noexcept
+{
+    if (this != &other) {
+        reset();
+        m_fd = std::exchange(other.m_fd, -1);
+        m_name = std::move(other.m_name);
+    }
+    return *this;
+}
+
+TapDevice::~TapDevice()
+{
+    reset();
+}
+
+void TapDevice::reset()
+{
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_fd = -1;
+}
+
+int TapDevice::release()
+{
+    return std::exchange(m_fd, -1);
+}
+
+} // namespace Net
