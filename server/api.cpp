@@ -4,6 +4,7 @@
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
+#include "server/networkcontroller.h"
 #include "server/portcontroller.h"
 #include "server/snapshotcontroller.h"
 #include "server/vmcontroller.h"
@@ -18,6 +19,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     , m_vms(std::make_unique<VmController>(manager))
     , m_guest(std::make_unique<GuestController>(manager, m_metrics))
     , m_snapshots(std::make_unique<SnapshotController>(manager))
+    , m_network(std::make_unique<NetworkController>(manager))
     , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
 {
@@ -25,6 +27,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     m_vms->addRoutes(m_router);
     m_guest->addRoutes(m_router);
     m_snapshots->addRoutes(m_router);
+    m_network->addRoutes(m_router);
     m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
 }

@@ -22,6 +22,7 @@ namespace Server {
 class DisplayController;
 class GuestController;
 class MetaController;
+class NetworkController;
 class PortController;
 class SnapshotController;
 class VmController;
@@ -51,6 +52,7 @@ private:
     std::unique_ptr<VmController> m_vms;
     std::unique_ptr<GuestController> m_guest;
     std::unique_ptr<SnapshotController> m_snapshots;
+    std::unique_ptr<NetworkController> m_network;
     std::unique_ptr<PortController> m_ports;
     std::unique_ptr<DisplayController> m_display;
 };

@@ -69,6 +69,17 @@ QJsonValue stringOrNull(const QString &s)
     return s.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(s);
 }
 
+// A VM's network without its policy (GET .../network/policy has that).
+QJsonObject networkToJson(const Vm::VmNetwork &network)
+{
+    QJsonObject o{{QStringLiteral("mode"), network.spec.mode}};
+    if (!network.spec.privateNetwork.isEmpty())
+        o[QStringLiteral("private_network")] = network.spec.privateNetwork;
+    if (network.hasNic())
+        o[QStringLiteral("mac")] = network.mac;
+    return o;
+}
+
 QJsonObject vmToJson(const Vm::VmInfo &info)
 {
     const Vm::VmRecord &r = info.record;
@@ -88,6 +99,7 @@ QJsonObject vmToJson(const Vm::VmInfo &info)
     } else {
         o[QStringLiteral("last_error")] = QJsonValue(QJsonValue::Null);
     }
+    o[QStringLiteral("network")] = networkToJson(r.network);
     if (info.state == Vm::VirtualMachine::State::Ready || info.state == Vm::VirtualMachine::State::Paused) {
         o[QStringLiteral("boot_ms")] = info.bootMs;
         o[QStringLiteral("accelerated")] = info.accelerated;

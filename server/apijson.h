@@ -19,6 +19,7 @@ struct SnapshotInfo;
 namespace Vm {
 class VmManager;
 struct VmInfo;
+struct VmNetwork;
 } // namespace Vm
 
 namespace Server::ApiJson {
@@ -34,6 +35,8 @@ bool isInteger(const QJsonValue &v);
 
 QJsonValue timeOrNull(const QDateTime &t);
 QJsonValue stringOrNull(const QString &s);
+// A VM's network without its policy: {mode, private_network, mac}.
+QJsonObject networkToJson(const Vm::VmNetwork &network);
 
 QJsonObject vmToJson(const Vm::VmInfo &info);
 QJsonObject snapshotToJson(const Snapshot::SnapshotInfo &info);

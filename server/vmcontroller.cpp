@@ -41,8 +41,9 @@ ApiFuture VmController::listVms(const Request &)
 
 ApiFuture VmController::createVm(const Request &request)
 {
-    auto parsed = parseObject(
-        request.body, {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"), QStringLiteral("memory_mb"), QStringLiteral("start")});
+    auto parsed = parseObject(request.body,
+                              {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"), QStringLiteral("memory_mb"),
+                               QStringLiteral("start"), QStringLiteral("network")});
     if (!parsed)
         return finished(parsed.error());
     const QJsonObject &o = *parsed;
@@ -65,6 +66,15 @@ ApiFuture VmController::createVm(const Request &request)
         if (!isInteger(o.value(QStringLiteral("memory_mb"))))
             return finished(wrongType(QStringLiteral("memory_mb"), QStringLiteral("an integer")));
         options.memoryMiB = o.value(QStringLiteral("memory_mb")).toInt();
+    }
+    if (o.contains(QStringLiteral("network"))) {
+        const QJsonValue network = o.value(QStringLiteral("network"));
+        if (!network.isObject())
+            return finished(wrongType(QStringLiteral("network"), QStringLiteral("an object: {mode, private_network, policy}")));
+        auto spec = Templates::NetworkSpec::fromJson(network.toObject(), QStringLiteral("network"));
+        if (!spec)
+            return finished(ApiError::fromCore(spec.error()));
+        options.network = *spec;
     }
     bool start = true;
     if (o.contains(QStringLiteral("start"))) {

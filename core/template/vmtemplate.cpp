@@ -178,29 +178,10 @@ Core::Result parseNetwork(const YAML::Node &n, NetworkSpec &net, const QString &
 {
     if (!n.IsMap())
         return templateError(source, QStringLiteral("'network' must be a mapping"));
-    for (const auto &kv : n)
-        if (!QStringList{QStringLiteral("mode"), QStringLiteral("private_network"), QStringLiteral("policy")}.contains(str(kv.first)))
-            return templateError(source, QStringLiteral("unknown key 'network.%1'").arg(str(kv.first)));
-    if (n["mode"])
-        net.mode = str(n["mode"]);
-    if (!QStringList{QStringLiteral("none"), QStringLiteral("egress"), QStringLiteral("private")}.contains(net.mode))
-        return templateError(source, QStringLiteral("network.mode must be none, egress or private, not '%1'").arg(net.mode));
-    if (n["private_network"])
-        net.privateNetwork = str(n["private_network"]);
-    if ((net.mode == QLatin1String("private")) != !net.privateNetwork.isEmpty())
-        return templateError(source, QStringLiteral("network.private_network names the group of mode private (and only of it)"));
-    if (n["private_network"] && !namePattern().match(net.privateNetwork).hasMatch())
-        return templateError(source, QStringLiteral("network.private_network '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(net.privateNetwork));
-    if (!n["policy"])
-        return {};
-    if (!net.hasNic())
-        return templateError(source, QStringLiteral("network.policy needs network.mode egress or private"));
-    if (!n["policy"].IsMap())
-        return templateError(source, QStringLiteral("'network.policy' must be a mapping"));
-    auto policy = Net::NetworkPolicy::fromJson(yamlToJson(n["policy"]).toObject(), QStringLiteral("network.policy"));
-    if (!policy)
-        return templateError(source, policy.error().message);
-    net.policy = *policy;
+    auto parsed = NetworkSpec::fromJson(yamlToJson(n).toObject());
+    if (!parsed)
+        return templateError(source, parsed.error().message);
+    net = *parsed;
     return {};
 }
 
@@ -447,6 +428,50 @@ QList<VmTemplate> VmTemplate::all()
         }
     }
     return out;
+}
+
+Core::Expected<NetworkSpec> NetworkSpec::fromJson(const QJsonObject &json, const QString &where)
+{
+    auto fail = [](const QString &why) { return Core::Error(Core::ErrorCode::InvalidArgument, why); };
+    for (auto it = json.begin(); it != json.end(); ++it)
+        if (!QStringList{QStringLiteral("mode"), QStringLiteral("private_network"), QStringLiteral("policy")}.contains(it.key()))
+            return fail(QStringLiteral("unknown key '%1.%2'").arg(where, it.key().left(64)));
+    NetworkSpec net;
+    const QJsonValue mode = json.value(QStringLiteral("mode"));
+    if (!mode.isUndefined())
+        net.mode = mode.toString();
+    if (!QStringList{QStringLiteral("none"), QStringLiteral("egress"), QStringLiteral("private")}.contains(net.mode))
+        return fail(QStringLiteral("%1.mode must be none, egress or private, not '%2'").arg(where, net.mode.left(64)));
+    const QJsonValue group = json.value(QStringLiteral("private_network"));
+    if (!group.isUndefined() && !group.isString())
+        return fail(QStringLiteral("%1.private_network must be a string").arg(where));
+    net.privateNetwork = group.toString();
+    if ((net.mode == QLatin1String("private")) != !net.privateNetwork.isEmpty())
+        return fail(QStringLiteral("%1.private_network names the group of mode private (and only of it)").arg(where));
+    if (!net.privateNetwork.isEmpty() && !namePattern().match(net.privateNetwork).hasMatch())
+        return fail(QStringLiteral("%1.private_network '%2' must be lowercase letters, digits, '.', '_' or '-'").arg(where, net.privateNetwork.left(64)));
+    const QJsonValue policy = json.value(QStringLiteral("policy"));
+    if (policy.isUndefined())
+        return net;
+    if (!net.hasNic())
+        return fail(QStringLiteral("%1.policy needs %1.mode egress or private").arg(where));
+    if (!policy.isObject())
+        return fail(QStringLiteral("'%1.policy' must be a mapping").arg(where));
+    auto parsed = Net::NetworkPolicy::fromJson(policy.toObject(), where + QStringLiteral(".policy"));
+    if (!parsed)
+        return parsed.error();
+    net.policy = *parsed;
+    return net;
+}
+
+QJsonObject NetworkSpec::toJson() const
+{
+    QJsonObject o{{QStringLiteral("mode"), mode}};
+    if (!privateNetwork.isEmpty())
+        o.insert(QStringLiteral("private_network"), privateNetwork);
+    if (hasNic())
+        o.insert(QStringLiteral("policy"), policy.toJson());
+    return o;
 }
 
 } // namespace Templates

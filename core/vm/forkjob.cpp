@@ -53,7 +53,7 @@ Core::Expected<QStringList> ForkJob::createForks(const QStringList &names)
 {
     const Snapshot::SnapshotInfo &snap = m_request.snapshot;
     for (const QString &fork : names) {
-        auto created = m_host.createVm(fork, snap.templateName, snap.vcpus, snap.memoryMiB);
+        auto created = m_host.createVm(fork, snap.templateName, snap.vcpus, snap.memoryMiB, sourceNetwork());
         if (!created) {
             removeForks(names);
             return created.error();
@@ -63,6 +63,14 @@ Core::Expected<QStringList> ForkJob::createForks(const QStringList &names)
         m_registry.saveOrWarn(entry->record);
     }
     return names;
+}
+
+// The source VM's network as it is now (its mode and policy; none when it
+// was deleted meanwhile): each fork gets its own slot and MAC.
+Templates::NetworkSpec ForkJob::sourceNetwork() const
+{
+    const VmEntry *source = m_registry.find(m_request.vm);
+    return source ? source->record.network.spec : Templates::NetworkSpec();
 }
 
 Core::Future<QStringList> ForkJob::startForks(const QStringList &names)

@@ -39,6 +39,7 @@ private:
     Core::Future<void> verify();
     Core::Expected<QStringList> chooseNames();
     Core::Expected<QStringList> createForks(const QStringList &names);
+    Templates::NetworkSpec sourceNetwork() const;
     Core::Future<QStringList> startForks(const QStringList &names);
     Core::Future<void> startFork(const QString &name);
     Core::Future<void> restoreFork(const QString &name);

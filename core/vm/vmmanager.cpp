@@ -3,6 +3,7 @@
 #include "core/agent/agentclient.h"
 #include "core/image/imagebuilder.h"
 #include "core/log.h"
+#include "core/net/subnetplan.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
 #include "core/vmm/consolelog.h"
@@ -16,6 +17,12 @@
 
 namespace Vm {
 namespace {
+
+Core::Error noNic(const QString &name)
+{
+    return Core::Error(Core::ErrorCode::InvalidState,
+                       QStringLiteral("VM %1 has no network interface (network mode none); its network is chosen at create").arg(name));
+}
 
 bool isStartable(VirtualMachine::State s)
 {
@@ -160,6 +167,10 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     entry->record.vcpus = vcpus;
     entry->record.memoryMiB = memory;
     entry->record.createdAt = QDateTime::currentDateTimeUtc();
+    auto network = assignNetwork(options.network.value_or(tmpl.network), options.name);
+    if (!network)
+        return network.error();
+    entry->record.network = *network;
     // A record that did not load (see loadWarnings) still names its disk.
     if (QFileInfo::exists(m_registry.records().recordPath(options.name)))
         return Core::Error(
@@ -182,9 +193,71 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     return VmRegistry::infoOf(*e);
 }
 
-Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB)
+Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network)
 {
-    return create(CreateOptions{name, templateName, vcpus, memoryMiB});
+    return create(CreateOptions{name, templateName, vcpus, memoryMiB, network});
+}
+
+// A VM with a NIC runs only where its network can be made and its policy
+// enforced: never silently without either.
+Core::Result VmManager::networkAvailable(const VmRecord &record) const
+{
+    if (!record.network.hasNic())
+        return {};
+    return Core::Error(Core::ErrorCode::Unsupported,
+                       QStringLiteral("VM %1 has network mode %2, and this service has no network backend to give it a NIC and enforce its policy")
+                           .arg(record.name, record.network.spec.mode));
+}
+
+Core::Expected<Net::NetworkPolicy> VmManager::networkPolicy(const QString &name) const
+{
+    auto entry = m_registry.entryFor(name);
+    if (!entry)
+        return entry.error();
+    const VmNetwork &net = (*entry)->record.network;
+    if (!net.hasNic())
+        return noNic(name);
+    return net.spec.policy;
+}
+
+Core::Result VmManager::setNetworkPolicy(const QString &name, const Net::NetworkPolicy &policy)
+{
+    auto entry = m_registry.entryFor(name);
+    if (!entry)
+        return entry.error();
+    VmRecord &record = (*entry)->record;
+    if (!record.network.hasNic())
+        return noNic(name);
+    const Net::NetworkPolicy previous = record.network.spec.policy;
+    record.network.spec.policy = policy;
+    if (auto ok = m_registry.save(record); !ok) {
+        record.network.spec.policy = previous;
+        return ok;
+    }
+    return {};
+}
+
+Core::Expected<VmNetwork> VmManager::assignNetwork(const Templates::NetworkSpec &spec, const QString &name) const
+{
+    VmNetwork net;
+    net.spec = spec;
+    if (!spec.hasNic())
+        return net;
+    QSet<int> slots;
+    QSet<QString> macs;
+    for (const auto &[other, entry] : m_registry.entries()) {
+        if (entry->record.network.hasNic()) {
+            slots.insert(entry->record.network.slot);
+            macs.insert(entry->record.network.mac);
+        }
+    }
+    while (slots.contains(net.slot + 1))
+        ++net.slot;
+    ++net.slot;
+    if (net.slot >= kMaxNetworkSlots)
+        return Core::Error(Core::ErrorCode::NoSpace, QStringLiteral("every one of the %1 network slots is taken").arg(kMaxNetworkSlots));
+    net.mac = Net::macForVm(name, macs);
+    return net;
 }
 
 void VmManager::removeVm(const QString &name)
@@ -306,6 +379,8 @@ Core::Future<void> VmManager::start(const QString &name)
     if (!isStartable(s))
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(name, stateName(s))));
+    if (auto ok = networkAvailable(entry->record); !ok)
+        return Core::readyFuture<void>(ok.error());
     entry->record.desired = VmRecord::Desired::Running;
     entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
     entry->record.lastError.reset();

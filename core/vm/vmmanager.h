@@ -54,6 +54,9 @@ class VmManager final : public QObject, private VmSnapshots::Host {
     Q_DISABLE_COPY_MOVE(VmManager)
 public:
     static constexpr int kMaxVcpus = 64;
+    // VMs with a NIC per manager: the slots of the smallest VM subnet a
+    // /20 candidate offers (Net::SubnetPlan, a /30 each).
+    static constexpr int kMaxNetworkSlots = 1024;
     static constexpr int kMinMemoryMiB = 64;
     static constexpr int kMaxMemoryMiB = 256 * 1024;
 
@@ -62,6 +65,7 @@ public:
         QString templateName;
         std::optional<int> vcpus; // default: the template's
         std::optional<int> memoryMiB; // default: the template's
+        std::optional<Templates::NetworkSpec> network = std::nullopt; // default: the template's
     };
 
     // Names: ^[a-z0-9][a-z0-9-]{0,62}$ (they end up in host names, file
@@ -81,6 +85,12 @@ public:
     // Validate, load the template, persist the record. Nothing is started.
     // On any error nothing is left behind (no record, no entry).
     Core::Expected<VmInfo> create(const CreateOptions &options);
+
+    // A VM's egress policy (InvalidState for a VM without a NIC, mode none).
+    Core::Expected<Net::NetworkPolicy> networkPolicy(const QString &name) const;
+    // Replaces it in the record and, while the VM runs, in its filter and
+    // resolver at once (new connections follow it; established ones go on).
+    Core::Result setNetworkPolicy(const QString &name, const Net::NetworkPolicy &policy);
 
     bool contains(const QString &name) const;
     QStringList names() const; // sorted
@@ -186,7 +196,10 @@ private:
     Core::Result ensureVm(Entry *entry) override;
     void prepareVmmStart(VmEntry *entry) override;
     void vmmStarted(const QString &name) override;
-    Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB) override;
+    Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network) override;
+    // A new VM's network: spec with the lowest slot and a MAC no other VM holds.
+    Core::Expected<VmNetwork> assignNetwork(const Templates::NetworkSpec &spec, const QString &name) const;
+    Core::Result networkAvailable(const VmRecord &record) const;
     void removeVm(const QString &name) override;
     Core::Expected<VmInfo> createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl);
     void startEnded(const QString &name, const Core::Result &r);

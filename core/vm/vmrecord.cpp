@@ -88,6 +88,8 @@ QJsonObject VmRecord::toJson() const
         o[QStringLiteral("forked_from")] = forkedFrom;
     if (runningVmm)
         o[QStringLiteral("running_vmm")] = runningVmm->toJson();
+    if (network.hasNic())
+        o[QStringLiteral("network")] = network.toJson();
     if (!ports.isEmpty()) {
         QJsonArray list;
         for (const PortExposure &p : ports)
@@ -131,6 +133,14 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
         if (auto d = Vmm::DetachedVmm::fromJson(vmm.toObject()))
             r.runningVmm = *d;
     }
+    if (const QJsonValue net = o.value(QStringLiteral("network")); !net.isUndefined()) {
+        if (!net.isObject())
+            return recordError(QStringLiteral("network must be an object"));
+        auto parsed = VmNetwork::fromJson(net.toObject());
+        if (!parsed)
+            return parsed.error();
+        r.network = *parsed;
+    }
     QSet<quint16> guestPorts;
     for (const QJsonValue &v : o.value(QStringLiteral("ports")).toArray()) {
         const auto p = PortExposure::fromJson(v.toObject());
@@ -140,6 +150,40 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
         }
     }
     return r;
+}
+
+QJsonObject VmNetwork::toJson() const
+{
+    QJsonObject o = spec.toJson();
+    if (slot >= 0)
+        o[QStringLiteral("slot")] = slot;
+    if (!mac.isEmpty())
+        o[QStringLiteral("mac")] = mac;
+    return o;
+}
+
+Core::Expected<VmNetwork> VmNetwork::fromJson(const QJsonObject &json)
+{
+    static const QRegularExpression macPattern(QRegularExpression::anchoredPattern(QStringLiteral("[0-9a-f]{2}(:[0-9a-f]{2}){5}")));
+    QJsonObject specJson = json;
+    specJson.remove(QStringLiteral("slot"));
+    specJson.remove(QStringLiteral("mac"));
+    auto spec = Templates::NetworkSpec::fromJson(specJson, QStringLiteral("network"));
+    if (!spec)
+        return recordError(spec.error().message);
+    VmNetwork n;
+    n.spec = *spec;
+    const QJsonValue slot = json.value(QStringLiteral("slot"));
+    const QJsonValue mac = json.value(QStringLiteral("mac"));
+    if (!n.hasNic())
+        return n;
+    if (!slot.isDouble() || slot.toDouble() != double(slot.toInt()) || slot.toInt() < 0)
+        return recordError(QStringLiteral("network.slot must be a whole number of at least 0"));
+    if (!mac.isString() || !macPattern.match(mac.toString()).hasMatch())
+        return recordError(QStringLiteral("network.mac must be a MAC address (lowercase hex, colons)"));
+    n.slot = slot.toInt();
+    n.mac = mac.toString();
+    return n;
 }
 
 } // namespace Vm

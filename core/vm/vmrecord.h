@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/expected.h"
+#include "core/template/vmtemplate.h"
 #include "core/vmm/detachedvmm.h"
 #include "core/vm/portexposure.h"
 
@@ -11,6 +12,21 @@
 #include <optional>
 
 namespace Vm {
+
+// A VM's network (issue 15): how it is connected (the template's network:
+// section or the create request's override; the policy as last replaced)
+// and its place, assigned at create and kept for its life: the slot (its
+// /30 in the instance's VM subnet, Net::SubnetPlan) and its MAC. A VM with
+// mode none has neither.
+struct VmNetwork {
+    Templates::NetworkSpec spec;
+    int slot = -1;
+    QString mac;
+
+    bool hasNic() const { return spec.hasNic(); }
+    QJsonObject toJson() const; // spec's fields plus "slot" and "mac"
+    static Core::Expected<VmNetwork> fromJson(const QJsonObject &json);
+};
 
 // What a VmManager keeps on disk for one VM (<stateDir>/<name>.json).
 struct VmRecord {
@@ -37,6 +53,8 @@ struct VmRecord {
     // (VmManager::detachAll) until the manager that adopted it sees it end.
     // Optional in the file.
     std::optional<Vmm::DetachedVmm> runningVmm;
+    // Optional in the file (records written before networking: mode none).
+    VmNetwork network;
     // Guest ports exposed on this host, one per guest port (see VmPorts).
     // Optional in the file; malformed entries and repeated guest ports are
     // dropped when it loads.

@@ -39,7 +39,10 @@ public:
         // may be left running.
         virtual void prepareVmmStart(VmEntry *entry) = 0;
         virtual void vmmStarted(const QString &name) = 0;
-        virtual Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB) = 0;
+        // network: the VM's (a fork's: its source's mode and policy; it gets
+        // its own slot and MAC).
+        virtual Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB,
+                                                const Templates::NetworkSpec &network) = 0;
         virtual void removeVm(const QString &name) = 0;
     };
 

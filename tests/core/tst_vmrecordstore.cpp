@@ -8,6 +8,7 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -63,6 +64,45 @@ private Q_SLOTS:
         QCOMPARE(r.lastError->code, Core::ErrorCode::VmmFailed);
         QCOMPARE(r.currentSnapshot, QStringLiteral("clean"));
         QVERIFY(QDir(store.dir()).entryList(QDir::Files | QDir::Hidden).filter(QStringLiteral("box.json")).size() == 1);
+    }
+
+    // A VM's network (issue 15) comes back whole; a record without one is a
+    // VM without a NIC; a malformed one is refused with the field named.
+    void networkComesBackTheSame()
+    {
+        const VmRecordStore store(m_dir.filePath(QStringLiteral("net")));
+        Vm::VmRecord r = record(QStringLiteral("netbox"));
+        auto spec = Templates::NetworkSpec::fromJson(QJsonObject{
+            {QStringLiteral("mode"), QStringLiteral("egress")},
+            {QStringLiteral("policy"),
+             QJsonObject{{QStringLiteral("default"), QStringLiteral("deny")}, {QStringLiteral("allow"), QJsonArray{QStringLiteral("allowed.test")}}}}});
+        QVERIFY2(spec, spec ? "" : qPrintable(spec.error().message));
+        r.network.spec = *spec;
+        r.network.slot = 7;
+        r.network.mac = QStringLiteral("0a:1b:2c:3d:4e:5f");
+        QVERIFY(store.save(r));
+        const auto loaded = store.loadAll();
+        QCOMPARE(loaded.records.size(), 1);
+        const Vm::VmNetwork &n = loaded.records.first().network;
+        QVERIFY(n.hasNic());
+        QVERIFY(n.spec == *spec);
+        QCOMPARE(n.slot, 7);
+        QCOMPARE(n.mac, QStringLiteral("0a:1b:2c:3d:4e:5f"));
+
+        QVERIFY(!Vm::VmRecord::fromJson(record(QStringLiteral("plain")).toJson()).value().network.hasNic());
+        QJsonObject bad = r.toJson();
+        QJsonObject net = bad.value(QStringLiteral("network")).toObject();
+        net.insert(QStringLiteral("mac"), QStringLiteral("not-a-mac"));
+        bad.insert(QStringLiteral("network"), net);
+        auto refused = Vm::VmRecord::fromJson(bad);
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.contains(QLatin1String("network.mac")), qPrintable(refused.error().message));
+        net.insert(QStringLiteral("mac"), r.network.mac);
+        net.insert(QStringLiteral("mode"), QStringLiteral("bridge"));
+        bad.insert(QStringLiteral("network"), net);
+        refused = Vm::VmRecord::fromJson(bad);
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.contains(QLatin1String("network.mode")), qPrintable(refused.error().message));
     }
 
     // Exposed ports: kept as saved; malformed entries and a guest port

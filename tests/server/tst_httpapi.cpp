@@ -17,6 +17,7 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -445,6 +446,17 @@ private Q_SLOTS:
         QTest::newRow("template path") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "/etc/passwd"})") << 400 << bad;
         QTest::newRow("zero vcpus") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 0})") << 400 << bad;
         QTest::newRow("tiny memory") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": 1})") << 400 << bad;
+        QTest::newRow("network not an object") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "network": "egress"})") << 400
+                                               << bad;
+        QTest::newRow("network mode") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "network": {"mode": "bridge"}})")
+                                      << 400 << bad;
+        QTest::newRow("network policy field") << QByteArray(
+            "POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "network": {"mode": "egress", "policy": {"default": "maybe"}}})")
+                                              << 400 << bad;
+        QTest::newRow("policy unknown vm") << QByteArray("GET") << QStringLiteral("/api/v1/vms/nobody/network/policy") << QByteArray() << 404
+                                           << QStringLiteral("not_found");
+        QTest::newRow("put policy unknown vm") << QByteArray("PUT") << QStringLiteral("/api/v1/vms/nobody/network/policy")
+                                               << QByteArray(R"({"default": "deny"})") << 404 << QStringLiteral("not_found");
         QTest::newRow("unknown template") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "no-such"})") << 404
                                           << QStringLiteral("not_found");
         const QString unknown = QStringLiteral("/api/v1/vms/nobody");
@@ -580,6 +592,54 @@ private Q_SLOTS:
         QCOMPARE(r.status, 200);
         QCOMPARE(vmNames(), QStringList());
         QVERIFY(!QFile::exists(m_home.filePath(QStringLiteral("data/vms/idle.json"))));
+    }
+
+    // A VM's network is chosen at create (the template's, or the request's
+    // "network") and kept in its record; its policy is read and replaced
+    // whole, with errors naming the field; a VM without a NIC has none.
+    void networkChosenAtCreateAndPolicyReplaced()
+    {
+        HttpResult r = call("POST", QStringLiteral("/api/v1/vms"),
+                            R"({"name": "netted", "template": "minimal", "start": false,
+                                "network": {"mode": "egress", "policy": {"default": "deny", "allow": ["allowed.test"]}}})");
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
+        const QJsonObject net = r.json[QStringLiteral("network")].toObject();
+        QCOMPARE(net[QStringLiteral("mode")].toString(), QStringLiteral("egress"));
+        const QString mac = net[QStringLiteral("mac")].toString();
+        QVERIFY2(QRegularExpression(QStringLiteral("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")).match(mac).hasMatch(), qPrintable(mac));
+        r = call("GET", QStringLiteral("/api/v1/vms/netted/network/policy"));
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("default")].toString(), QStringLiteral("deny"));
+        QCOMPARE(r.json[QStringLiteral("allow")].toArray().size(), 1);
+
+        r = call("PUT", QStringLiteral("/api/v1/vms/netted/network/policy"), R"({"default": "deny", "allow": [{"domain": "*.test", "ports": ["80/tcp"]}]})");
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        r = call("GET", QStringLiteral("/api/v1/vms/netted/network/policy"));
+        QCOMPARE(r.json[QStringLiteral("allow")].toArray().at(0).toObject()[QStringLiteral("domain")].toString(), QStringLiteral("*.test"));
+        r = call("PUT", QStringLiteral("/api/v1/vms/netted/network/policy"), R"({"default": "deny", "allow": [{"cidr": "10.1.2.3/8"}]})");
+        QCOMPARE(r.status, 400);
+        QVERIFY2(r.json[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QLatin1String("policy.allow[0].cidr")),
+                 qPrintable(r.describe()));
+        r = call("PUT", QStringLiteral("/api/v1/vms/netted/network/policy"), R"({"default": "deny", "colour": "red"})");
+        QCOMPARE(r.status, 400);
+        r = call("GET", QStringLiteral("/api/v1/vms/netted/network/policy"));
+        QCOMPARE(r.json[QStringLiteral("allow")].toArray().at(0).toObject()[QStringLiteral("domain")].toString(), QStringLiteral("*.test"));
+        // The record holds it (a service restart reads it back).
+        QFile record(m_home.filePath(QStringLiteral("data/vms/netted.json")));
+        QVERIFY(record.open(QIODevice::ReadOnly));
+        QVERIFY(record.readAll().contains("*.test"));
+
+        r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "netted2", "template": "minimal", "start": false, "network": {"mode": "egress"}})");
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
+        QVERIFY(r.json[QStringLiteral("network")].toObject()[QStringLiteral("mac")].toString() != mac);
+
+        r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "unnetted", "template": "minimal", "start": false})");
+        QCOMPARE(r.json[QStringLiteral("network")].toObject()[QStringLiteral("mode")].toString(), QStringLiteral("none"));
+        r = call("GET", QStringLiteral("/api/v1/vms/unnetted/network/policy"));
+        QCOMPARE(r.status, 409);
+        QCOMPARE(r.errorCode(), QStringLiteral("invalid_state"));
+        for (const char *vm : {"netted", "netted2", "unnetted"})
+            QCOMPARE(call("DELETE", QStringLiteral("/api/v1/vms/") + QLatin1String(vm)).status, 200);
     }
 
     void guestLifecycle()
