@@ -154,7 +154,8 @@ void vmSchemas(QJsonObject &s)
          {QStringLiteral("current_snapshot"), nullableString("the snapshot its state descends from (the last taken or restored); null after a cold boot")},
          {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
          {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
-         {QStringLiteral("accelerated"), type("boolean", "while running or paused")}},
+         {QStringLiteral("accelerated"), type("boolean", "while running or paused")},
+         {QStringLiteral("network"), ref("VmNetwork")}},
         {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
     QJsonObject name = type("string");
     name[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
@@ -162,7 +163,8 @@ void vmSchemas(QJsonObject &s)
                                             {QStringLiteral("template"), type("string")},
                                             {QStringLiteral("vcpus"), type("integer")},
                                             {QStringLiteral("memory_mb"), type("integer")},
-                                            {QStringLiteral("start"), type("boolean", "start it at once (default true)")}},
+                                            {QStringLiteral("start"), type("boolean", "start it at once (default true)")},
+                                            {QStringLiteral("network"), ref("NetworkSpec")}},
                                            {QStringLiteral("name"), QStringLiteral("template")});
 }
 
@@ -274,6 +276,29 @@ void snapshotSchemas(QJsonObject &s)
 }
 
 // Exposed ports.
+// A VM's network (issue 15): its mode at create, its egress policy.
+void networkSchemas(QJsonObject &s)
+{
+    QJsonObject mode = type("string", "none: no NIC; egress: outbound through the host, filtered by the policy; private: also the VMs of its group");
+    mode[QStringLiteral("enum")] = QJsonArray{QStringLiteral("none"), QStringLiteral("egress"), QStringLiteral("private")};
+    QJsonObject action = type("string");
+    action[QStringLiteral("enum")] = QJsonArray{QStringLiteral("deny"), QStringLiteral("allow")};
+    const QJsonObject ports = arrayOf(type("string", "\"443\", \"8000-8100\", \"53/udp\", \"1000-2000/tcp\" (no protocol: TCP and UDP)"));
+    const QJsonObject ruleObject = object({{QStringLiteral("domain"), type("string", "example.com (it and every name below), *.example.com (only below)")},
+                                           {QStringLiteral("cidr"), type("string", "an IPv4 or IPv6 network; a bare address is a /32 or /128")},
+                                           {QStringLiteral("ports"), ports}});
+    const QJsonObject rule{{QStringLiteral("oneOf"), QJsonArray{type("string", "a domain pattern or a network"), ruleObject}}};
+    s[QStringLiteral("NetworkPolicy")] = object(
+        {{QStringLiteral("default"), action}, {QStringLiteral("allow"), arrayOf(rule)}, {QStringLiteral("deny"), arrayOf(rule)}}, {QStringLiteral("default")});
+    s[QStringLiteral("NetworkSpec")] = object({{QStringLiteral("mode"), mode},
+                                               {QStringLiteral("private_network"), type("string", "the group of mode private")},
+                                               {QStringLiteral("policy"), ref("NetworkPolicy")}});
+    s[QStringLiteral("VmNetwork")] = object({{QStringLiteral("mode"), mode},
+                                             {QStringLiteral("private_network"), type("string")},
+                                             {QStringLiteral("mac"), type("string", "its MAC, assigned at create (with a NIC)")}},
+                                            {QStringLiteral("mode")});
+}
+
 void portSchemas(QJsonObject &s)
 {
     QJsonObject guestPort = type("integer", "the port in the guest (on its 127.0.0.1); one exposure per guest port");
@@ -317,6 +342,7 @@ QJsonObject schemas()
     displaySchemas(s);
     snapshotSchemas(s);
     portSchemas(s);
+    networkSchemas(s);
     return s;
 }
 
@@ -535,6 +561,24 @@ void snapshotPaths(Paths &paths)
 }
 
 // Exposed ports: a guest TCP port reached at a host address and port.
+void networkPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    paths.add("/api/v1/vms/{name}/network/policy", "get",
+              {"A VM's egress policy (409 for a VM without a NIC)",
+               "getNetworkPolicy",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("the policy", jsonContent(ref("NetworkPolicy")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    paths.add(
+        "/api/v1/vms/{name}/network/policy", "put",
+        {"Replace a VM's egress policy whole; kept in its record, and a running VM's new connections follow it at once",
+         "putNetworkPolicy",
+         byName,
+         QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("NetworkPolicy"))}},
+         {{QStringLiteral("200"), response("the policy now in force", jsonContent(ref("NetworkPolicy")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+}
+
 void portPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
@@ -647,6 +691,7 @@ QJsonObject document()
     guestPaths(paths);
     snapshotPaths(paths);
     portPaths(paths);
+    networkPaths(paths);
     displayPaths(paths);
     return QJsonObject{
         {QStringLiteral("openapi"), QStringLiteral("3.0.3")},
