@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/expected.h"
-#include "core/net/networkpolicy.h"
+#include "core/template/networkspec.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -61,23 +61,6 @@ struct DesktopSpec {
     quint16 vncPort = 5900; // Xvnc listens on 127.0.0.1:<vncPort> in the guest
     // "mvs.desktop=1280x800x24 mvs.display=0 mvs.vnc_port=5900", or empty.
     QString kernelArgs() const;
-};
-
-// The template's network: section. Modes: "none" (no NIC, the default),
-// "egress" (outbound through the host, filtered by the policy), "private"
-// (also reaching the VMs of privateNetwork that the policy allows).
-// The same section in JSON (a template's YAML converted, a create request's
-// "network", a VM record): {"mode", "private_network", "policy"}.
-struct NetworkSpec {
-    QString mode = QStringLiteral("none");
-    QString privateNetwork; // mode "private" only
-    Net::NetworkPolicy policy; // without one: default deny, no rules
-    bool hasNic() const { return mode != QLatin1String("none"); }
-
-    // Errors name the field under where ("network.mode").
-    static Core::Expected<NetworkSpec> fromJson(const QJsonObject &json, const QString &where = QStringLiteral("network"));
-    QJsonObject toJson() const;
-    bool operator==(const NetworkSpec &o) const { return mode == o.mode && privateNetwork == o.privateNetwork && policy == o.policy; }
 };
 
 struct VmTemplate {
