@@ -54,6 +54,7 @@
 #include <QTemporaryDir>
 
 #include <csignal>
+#include <functional>
 #include <memory>
 
 #include <sys/prctl.h>
@@ -637,6 +638,30 @@ class TestVmNetwork : public QObject {
         m_guard = error.isEmpty();
         return error;
     }
+    // Packets the guard table dropped: what the product's filter let
+    // through towards somewhere off this machine (-1: unreadable).
+    static qint64 guardDrops()
+    {
+        const QByteArray text = hostRun(
+            QStringLiteral("nft"), {QStringLiteral("-j"), QStringLiteral("list"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
+        if (text.isEmpty())
+            return -1;
+        qint64 packets = 0;
+        std::function<void(const QJsonValue &)> walk = [&](const QJsonValue &v) {
+            if (v.isArray())
+                for (const QJsonValue &e : v.toArray())
+                    walk(e);
+            if (!v.isObject())
+                return;
+            const QJsonObject o = v.toObject();
+            if (o.value(QStringLiteral("counter")).isObject())
+                packets += o.value(QStringLiteral("counter")).toObject().value(QStringLiteral("packets")).toInteger();
+            for (const QJsonValue &e : o)
+                walk(e);
+        };
+        walk(QJsonDocument::fromJson(text).object());
+        return packets;
+    }
     static void removeGuard()
     {
         hostRun(QStringLiteral("nft"), {QStringLiteral("delete"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
@@ -779,6 +804,7 @@ void TestVmNetwork::policyDenyAllowDomain()
     const qint64 deniedMetricAfter = metric(m_web, QStringLiteral("denied"));
     QVERIFY2(deniedMetricAfter > deniedMetricBefore, qPrintable(QStringLiteral("%1 -> %2").arg(deniedMetricBefore).arg(deniedMetricAfter)));
     QVERIFY(metric(m_web, QStringLiteral("allowed")) > 0);
+    QCOMPARE(guardDrops(), 0);
 }
 
 // Case 1: the host (its listeners on the VM's gateway, another VM's gateway
@@ -997,6 +1023,7 @@ void TestVmNetwork::serviceStopLeavesNothing()
     const HostObjects running = observe(QLatin1String(kInstance), m_subnet);
     qInfo("before the stop: %s", qPrintable(running.describe()));
     QVERIFY(!running.taps.isEmpty());
+    QCOMPARE(guardDrops(), 0); // nothing the product let through headed off this machine
     m_service.stop();
     const QString problem = ownedOnlyBy(observe(QLatin1String(kInstance), m_subnet), {}, false);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
