@@ -13,7 +13,8 @@
 //     connection through and reverting it blocks the next one; denials show
 //     in GET .../network and /metrics.
 //  2. a snapshot taken with the NIC, forked 3 times: distinct addresses and
-//     MACs, each fetches allowed.test, none reaches another.
+//     MACs, each fetches allowed.test, none reaches another; a fork of a
+//     fork likewise.
 //  3. ten restores of one VM in a row, each followed by a fetch.
 //  4. 20 create/start/delete cycles leave no tap, nft object, resolver or
 //     address that the running VMs do not own; stopping the service leaves
@@ -916,8 +917,8 @@ void TestVmNetwork::forkOfThree()
     for (const QJsonValue &v : r.json[QStringLiteral("vms")].toArray())
         forks << v[QStringLiteral("name")].toString();
     const auto removeForks = qScopeGuard([&] {
-        for (const QString &f : std::as_const(forks))
-            remove(f);
+        for (auto it = forks.crbegin(); it != forks.crend(); ++it) // a fork of a fork first
+            remove(*it);
     });
     QVERIFY2(r.status == 201 && forks.size() == kForkCount, qPrintable(r.describe()));
 
@@ -960,6 +961,21 @@ void TestVmNetwork::forkOfThree()
                 QVERIFY2(after.denials.contains(QStringLiteral("%1 tcp %2").arg(t.section(QLatin1Char(':'), 0, 0)).arg(kGuestHttpPort)),
                          qPrintable(f + QStringLiteral(": ") + t + QStringLiteral(" not in its denials ") + after.denials.join(QStringLiteral(", "))));
     }
+
+    // A fork of a fork: its own address and MAC again, and a working network.
+    r = call("POST", vmPath(forks.first(), QStringLiteral("snapshots")), json({{QStringLiteral("name"), QStringLiteral("again")}}), kOpTimeoutMs);
+    QVERIFY2(r.status == 201, qPrintable(r.describe()));
+    r = call("POST", vmPath(forks.first(), QStringLiteral("snapshots/again/fork")),
+             json({{QStringLiteral("count"), 1}, {QStringLiteral("name_prefix"), QStringLiteral("fkfk")}}), kOpTimeoutMs);
+    const QString grandchild = r.json[QStringLiteral("vms")].toArray().at(0)[QStringLiteral("name")].toString();
+    if (!grandchild.isEmpty())
+        forks << grandchild;
+    QVERIFY2(r.status == 201 && !grandchild.isEmpty(), qPrintable(r.describe()));
+    const GuestNetwork third = network(grandchild, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY2(!addresses.contains(third.address) && !macs.contains(third.mac), qPrintable(third.address + QLatin1Char(' ') + third.mac));
+    QCOMPARE(fetch(grandchild, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+
     const QString leftovers = leftoverProblem();
     QVERIFY2(leftovers.isEmpty(), qPrintable(leftovers));
 }
