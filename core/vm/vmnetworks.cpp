@@ -118,7 +118,16 @@ Core::Result VmNetworks::adopt(const VmRecord &record)
     auto attachment = m_host->adopt(record.name, record.network.slot, record.network.spec.policy, record.network.mac);
     if (!attachment)
         return attachment.error();
-    m_attached.emplace(record.name, Attached{record.network.slot, Net::TapDevice(), attachment->address, attachment->mac});
+    // A copy of the VMM's descriptor, for its next VMM (a restore).
+    Net::TapDevice tap;
+    if (record.runningVmm) {
+        auto taken = Net::TapDevice::fromProcess(record.runningVmm->pid, m_host->tapName(record.network.slot));
+        if (taken)
+            tap = std::move(*taken);
+        else
+            Core::Log::core()->warn("{}: {}", record.name.toStdString(), taken.error().message.toStdString());
+    }
+    m_attached.emplace(record.name, Attached{record.network.slot, std::move(tap), attachment->address, attachment->mac});
     return {};
 }
 

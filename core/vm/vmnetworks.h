@@ -93,7 +93,7 @@ public:
 private:
     struct Attached {
         int slot = -1;
-        Net::TapDevice tap; // invalid when adopted: the VMM holds the only one
+        Net::TapDevice tap; // invalid when adopted and the VMM's could not be copied
         Net::VmAddress address;
         QString mac;
     };
