@@ -72,7 +72,9 @@ private Q_SLOTS:
         // request's deadline makes it) that fires in the same pass as the
         // guard's sweep, just before it: the thread is held until both are
         // due. The sweep then runs between the answer going into the
-        // socket's buffer and the socket writing it out.
+        // socket's buffer and the socket writing it out. (Were the sweep
+        // overdue already, it would come first and find the connection
+        // busy: the case would pass without the fix, never fail with it.)
         QTimer answerNow;
         answerNow.setSingleShot(true);
         answerNow.setTimerType(Qt::PreciseTimer);
