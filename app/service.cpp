@@ -77,7 +77,9 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     if (!lock)
         return lock.error();
     s->m_stateLock = std::move(*lock);
-    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, stateDir);
+    // As root, the VMs' NICs: the host network (reconciling what an earlier
+    // life left) before the manager adopts the VMs it left running.
+    s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, stateDir, Vm::VmNetworks::start(Vm::VmNetworks::serviceOptions(stateDir)));
     s->m_manager->setDetachable(options.detachableVms);
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
     s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get());

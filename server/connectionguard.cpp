@@ -99,6 +99,12 @@ void ConnectionGuard::headComplete(QTcpSocket *socket)
         it->head.invalidate();
 }
 
+void ConnectionGuard::answered(QTcpSocket *socket)
+{
+    if (auto it = m_connections.find(socket); it != m_connections.end())
+        it->activity.restart();
+}
+
 bool ConnectionGuard::holdReading(QTcpSocket *socket, std::function<void()> resume)
 {
     auto it = m_connections.find(socket);

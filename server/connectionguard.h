@@ -5,7 +5,7 @@
 // leave unread before its requests stop being read, and accepting again after
 // accept() failed (EMFILE). It never reads or writes a socket's data; the
 // HTTP side tells it where a connection is (head started, head complete,
-// busy answering) and does the pausing it asks for.
+// busy answering, an answer written) and does the pausing it asks for.
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -61,6 +61,12 @@ public:
     void headStarted(QTcpSocket *socket);
     // The head is complete.
     void headComplete(QTcpSocket *socket);
+    // An answer was written to the socket: activity, like a byte read or
+    // written, although its bytes leave (and bytesWritten is emitted) only
+    // once the event loop gets to the socket. A request answered after the
+    // idle timeout (one whose deadline is as long) is then not swept in
+    // between, with its answer lost and the client sending it again.
+    void answered(QTcpSocket *socket);
 
     // Whether the connection's unread answers are over the high-water mark:
     // its requests must not be read until resume(socket) runs, which it does
@@ -77,7 +83,7 @@ public:
 private:
     struct Entry {
         quint64 order = 0; // admission order: the oldest is evicted first
-        QElapsedTimer activity; // last byte read or written
+        QElapsedTimer activity; // last byte read or written, or answer given
         QElapsedTimer head; // valid while a head is arriving
         std::function<void()> resume; // set while reading is held
     };

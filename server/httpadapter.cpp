@@ -514,6 +514,7 @@ public:
                 startStream(socket, c, answer);
             else
                 RawServer::send(*c.request, socket, toQt(answer));
+            m_guard.answered(socket); // no longer busy, and not idle either
         }
     }
 

@@ -64,7 +64,11 @@ ApiFuture MetaController::metrics(const Request &)
 {
     const Vm::VmPorts::Totals t = m_manager.portTotals();
     const Metrics::PortCounts ports{t.active, t.waiting, t.failed, t.openConnections, t.connectionsTotal, t.connectionFailures};
-    return finished(Response::ofBytes(m_metrics.render(vmCountsByState()) + Metrics::renderPorts(ports), Metrics::contentType()));
+    std::map<QString, Metrics::VmConnectionCounts> network;
+    for (const auto &[vm, c] : m_manager.networkCounters())
+        network.emplace(vm, Metrics::VmConnectionCounts{c.allowed, c.denied});
+    return finished(
+        Response::ofBytes(m_metrics.render(vmCountsByState()) + Metrics::renderPorts(ports) + Metrics::renderNetwork(network), Metrics::contentType()));
 }
 
 } // namespace Server

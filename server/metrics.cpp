@@ -115,4 +115,16 @@ QByteArray Metrics::renderPorts(const PortCounts &ports)
     return out;
 }
 
+QByteArray Metrics::renderNetwork(const std::map<QString, VmConnectionCounts> &byVm)
+{
+    QByteArray out = "# HELP mvs_vm_network_connections_total New connections from a VM through its egress filter, by verdict (from the "
+                     "start of its network).\n# TYPE mvs_vm_network_connections_total counter\n";
+    for (const auto &[vm, counts] : byVm) {
+        const QByteArray name = label(vm);
+        out += "mvs_vm_network_connections_total{vm=\"" + name + "\",verdict=\"allowed\"} " + QByteArray::number(counts.allowed) + '\n';
+        out += "mvs_vm_network_connections_total{vm=\"" + name + "\",verdict=\"denied\"} " + QByteArray::number(counts.denied) + '\n';
+    }
+    return out;
+}
+
 } // namespace Server

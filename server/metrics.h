@@ -47,6 +47,14 @@ public:
     };
     static QByteArray renderPorts(const PortCounts &ports);
 
+    // The new connections each VM with a NIC made through its egress filter
+    // since its network was attached (a counter per VM and verdict).
+    struct VmConnectionCounts {
+        quint64 allowed = 0;
+        quint64 denied = 0;
+    };
+    static QByteArray renderNetwork(const std::map<QString, VmConnectionCounts> &byVm);
+
     static QByteArray contentType() { return QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"); }
 
 private:

@@ -5,6 +5,7 @@
 #include "server/apijson.h"
 #include "server/router.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 
 namespace Server {
@@ -20,8 +21,58 @@ NetworkController::NetworkController(Vm::VmManager &manager, QObject *parent)
 void NetworkController::addRoutes(Router &router)
 {
     using C = NetworkController;
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/network"), this, &C::getNetwork);
     router.add("GET", QStringLiteral("/api/v1/vms/{name}/network/policy"), this, &C::getPolicy);
     router.add("PUT", QStringLiteral("/api/v1/vms/{name}/network/policy"), this, &C::putPolicy);
+}
+
+namespace {
+
+QJsonObject denialToJson(const Net::Denial &d)
+{
+    return QJsonObject{{QStringLiteral("address"), d.address.toString()},
+                       {QStringLiteral("protocol"), d.protocol},
+                       {QStringLiteral("port"), int(d.port)},
+                       {QStringLiteral("expires_s"), d.expiresS}};
+}
+
+QJsonObject statusToJson(const Vm::VmNetworkStatus &status)
+{
+    QJsonArray denials;
+    for (const Net::Denial &d : status.denials)
+        denials.append(denialToJson(d));
+    return QJsonObject{
+        {QStringLiteral("address"), QStringLiteral("%1/%2").arg(status.address.address.toString()).arg(status.address.prefix)},
+        {QStringLiteral("gateway"), status.address.gateway.toString()},
+        {QStringLiteral("resolver"), status.address.gateway.toString()},
+        {QStringLiteral("tap"), status.tap},
+        {QStringLiteral("counters"),
+         QJsonObject{{QStringLiteral("allowed"), qint64(status.counters.allowed)}, {QStringLiteral("denied"), qint64(status.counters.denied)}}},
+        {QStringLiteral("denials"), denials},
+    };
+}
+
+} // namespace
+
+ApiFuture NetworkController::getNetwork(const Request &request)
+{
+    const QString name = request.param(QStringLiteral("name"));
+    auto info = m_manager.info(name);
+    if (!info)
+        return finished(ApiError::fromCore(info.error()));
+    QJsonObject out = networkToJson(info->record.network);
+    if (!info->record.network.hasNic())
+        return finished(Response::ofJson(out));
+    auto status = m_manager.networkStatus(name);
+    if (!status)
+        return finished(ApiError::fromCore(status.error()));
+    out[QStringLiteral("attached")] = status->attached;
+    if (status->attached) {
+        const QJsonObject live = statusToJson(*status);
+        for (auto it = live.begin(); it != live.end(); ++it)
+            out[it.key()] = it.value();
+    }
+    return finished(Response::ofJson(out));
 }
 
 ApiFuture NetworkController::getPolicy(const Request &request)

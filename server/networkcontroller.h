@@ -21,6 +21,10 @@ public:
 
     void addRoutes(Router &router);
 
+    // Its network now: mode and MAC (from its record), and while it runs
+    // with a NIC its address, gateway, tap, connection counters and recent
+    // denials.
+    ApiFuture getNetwork(const Request &request);
     ApiFuture getPolicy(const Request &request);
     // The whole policy is replaced (a body of the form GET answers); a
     // running VM's new connections follow it at once.

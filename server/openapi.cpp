@@ -297,6 +297,24 @@ void networkSchemas(QJsonObject &s)
                                              {QStringLiteral("private_network"), type("string")},
                                              {QStringLiteral("mac"), type("string", "its MAC, assigned at create (with a NIC)")}},
                                             {QStringLiteral("mode")});
+    QJsonObject count = type("integer");
+    count[QStringLiteral("minimum")] = 0;
+    const QJsonObject denial = object({{QStringLiteral("address"), type("string", "where the VM tried to connect")},
+                                       {QStringLiteral("protocol"), type("string", "tcp or udp")},
+                                       {QStringLiteral("port"), type("integer")},
+                                       {QStringLiteral("expires_s"), type("integer", "seconds until it is forgotten; the latest has the largest")}});
+    s[QStringLiteral("VmNetworkStatus")] =
+        object({{QStringLiteral("mode"), mode},
+                {QStringLiteral("private_network"), type("string")},
+                {QStringLiteral("mac"), type("string")},
+                {QStringLiteral("attached"), type("boolean", "its VMM runs with its NIC; the fields below only then")},
+                {QStringLiteral("address"), type("string", "the guest's address with its prefix (10.213.0.2/30)")},
+                {QStringLiteral("gateway"), type("string", "the host's end: default route")},
+                {QStringLiteral("resolver"), type("string", "the VM's own resolver, which answers only the names its policy allows")},
+                {QStringLiteral("tap"), type("string", "the host's tap device")},
+                {QStringLiteral("counters"), object({{QStringLiteral("allowed"), count}, {QStringLiteral("denied"), count}})},
+                {QStringLiteral("denials"), arrayOf(denial)}},
+               {QStringLiteral("mode")});
 }
 
 void portSchemas(QJsonObject &s)
@@ -564,6 +582,13 @@ void snapshotPaths(Paths &paths)
 void networkPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
+    paths.add("/api/v1/vms/{name}/network", "get",
+              {"A VM's network: its mode and MAC, and while it runs with a NIC its address, connection counters and recent denials "
+               "(what it tried to reach and was refused)",
+               "getNetwork",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("its network", jsonContent(ref("VmNetworkStatus")))}, {QStringLiteral("404"), errorRef("NotFound")}}});
     paths.add("/api/v1/vms/{name}/network/policy", "get",
               {"A VM's egress policy (409 for a VM without a NIC)",
                "getNetworkPolicy",

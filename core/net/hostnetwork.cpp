@@ -237,10 +237,12 @@ QSet<QString> HostNetwork::macs() const
     return out;
 }
 
-Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot, const NetworkPolicy &policy) const
+Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac) const
 {
     if (auto ok = checkNewSlot(slot); !ok)
         return ok.error();
+    if (!mac.isEmpty() && macs().contains(mac.toLower()))
+        return Core::Error(Core::ErrorCode::AlreadyExists, QStringLiteral("MAC %1 of VM %2 is another attached VM's").arg(mac, vmId));
     auto address = m_plan.address(slot);
     if (!address)
         return address.error();
@@ -248,7 +250,7 @@ Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot
     vm.vmId = vmId;
     vm.tap = tapName(slot);
     vm.address = *address;
-    vm.mac = macForVm(vmId, macs());
+    vm.mac = mac.isEmpty() ? macForVm(vmId, macs()) : mac.toLower();
     vm.policy = policy;
     return vm;
 }
@@ -271,9 +273,9 @@ Core::Expected<VmAttachment> HostNetwork::configureVm(Vm vm, TapDevice tap)
     return a;
 }
 
-Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, const NetworkPolicy &policy)
+Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac)
 {
-    auto vm = newVm(vmId, slot, policy);
+    auto vm = newVm(vmId, slot, policy, mac);
     if (!vm)
         return vm.error();
     auto tap = TapDevice::create(vm->tap);
@@ -282,9 +284,9 @@ Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, 
     return configureVm(std::move(*vm), std::move(*tap));
 }
 
-Core::Expected<VmAttachment> HostNetwork::adopt(const QString &vmId, int slot, const NetworkPolicy &policy)
+Core::Expected<VmAttachment> HostNetwork::adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac)
 {
-    auto vm = newVm(vmId, slot, policy);
+    auto vm = newVm(vmId, slot, policy, mac);
     if (!vm)
         return vm.error();
     if (!TapLink::exists(vm->tap))

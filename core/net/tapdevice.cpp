@@ -1,5 +1,7 @@
 #include "core/net/tapdevice.h"
 
+#include <QDir>
+#include <QFile>
 #include <QRegularExpression>
 
 #include <cerrno>
@@ -8,6 +10,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <utility>
@@ -17,6 +20,7 @@ namespace Net {
 namespace {
 
 constexpr char kTunDevice[] = "/dev/net/tun";
+constexpr qint64 kMaxFdInfoBytes = 4096; // a tun's fdinfo is a few lines
 
 Core::Error tapError(const QString &name, const char *step, int error)
 {
@@ -56,6 +60,51 @@ Core::Expected<TapDevice> TapDevice::create(const QString &name)
     // Non-persistent is the default; say so, should the kernel's ever change.
     if (::ioctl(tap.m_fd, TUNSETPERSIST, 0) != 0)
         return tapError(name, "TUNSETPERSIST 0", errno);
+    return tap;
+}
+
+namespace {
+
+// The descriptor number under which pid holds tap `name`, or -1.
+int tapFdOf(qint64 pid, const QByteArray &name)
+{
+    const QString dir = QStringLiteral("/proc/%1/fdinfo").arg(pid);
+    const QByteArray line = "iff:\t" + name + '\n';
+    for (const QString &entry : QDir(dir).entryList(QDir::Files)) {
+        QFile info(dir + QLatin1Char('/') + entry);
+        if (info.open(QIODevice::ReadOnly) && info.read(kMaxFdInfoBytes).contains(line))
+            return entry.toInt();
+    }
+    return -1;
+}
+
+} // namespace
+
+Core::Expected<TapDevice> TapDevice::fromProcess(qint64 pid, const QString &name)
+{
+    if (!isValidName(name) || pid <= 0)
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("no tap '%1' of process %2 to look for").arg(name).arg(pid));
+    const auto fail = [&](Core::ErrorCode code, const QString &why) {
+        return Core::Error(code, QStringLiteral("cannot take tap %1 from process %2: %3").arg(name).arg(pid).arg(why));
+    };
+    const int pidfd = int(::syscall(SYS_pidfd_open, pid_t(pid), 0));
+    if (pidfd < 0)
+        return fail(errno == ESRCH ? Core::ErrorCode::NotFound : Core::ErrorCode::Io, QString::fromLocal8Bit(std::strerror(errno)));
+    const QByteArray n = name.toLatin1();
+    const int theirs = tapFdOf(pid, n);
+    TapDevice tap;
+    tap.m_name = name;
+    if (theirs >= 0)
+        tap.m_fd = int(::syscall(SYS_pidfd_getfd, pidfd, theirs, 0)); // close-on-exec, as ours are
+    const int error = errno;
+    ::close(pidfd);
+    if (theirs < 0)
+        return fail(Core::ErrorCode::NotFound, QStringLiteral("it holds no descriptor of it"));
+    if (tap.m_fd < 0)
+        return fail(error == EPERM ? Core::ErrorCode::PermissionDenied : Core::ErrorCode::Io, QString::fromLocal8Bit(std::strerror(error)));
+    struct ifreq ifr { };
+    if (::ioctl(tap.m_fd, TUNGETIFF, &ifr) != 0 || QByteArray(ifr.ifr_name) != n)
+        return fail(Core::ErrorCode::NotFound, QStringLiteral("its descriptor is not that tap any more"));
     return tap;
 }
 

@@ -23,6 +23,13 @@ public:
     // Creates the tap `name`; AlreadyExists when an interface has that name.
     static Core::Expected<TapDevice> create(const QString &name);
 
+    // A copy of the descriptor of tap `name` that process pid holds (a VMM
+    // left running by an earlier life of the service): found in its
+    // /proc/<pid>/fdinfo ("iff:" line), taken with pidfd_getfd(2) and
+    // checked with TUNGETIFF. NotFound when the process holds none;
+    // PermissionDenied without CAP_SYS_PTRACE over it.
+    static Core::Expected<TapDevice> fromProcess(qint64 pid, const QString &name);
+
     TapDevice() = default;
     TapDevice(TapDevice &&other) noexcept;
     TapDevice &operator=(TapDevice &&other) noexcept;

@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QRandomGenerator>
+#include <QRegularExpression>
 
 namespace Vm {
 
@@ -169,6 +170,18 @@ Core::Error BootJob::explainAgentFailure(Core::Error error) const
 // host, so copies of one snapshot do not share a random stream. A guest
 // that cannot, or does not answer by the deadline, fails the restore: a
 // guest with a stale clock and a shared random stream is not ready.
+// "microvm-agent --configure-net <spec> && " for a VM with a NIC, else
+// nothing. The spec is the host's own (Net::GuestNet::spec): digits, hex,
+// dots, colons, commas and a slash, nothing a shell reads.
+QString BootJob::configureNet() const
+{
+    const QString &spec = m_request.guestNetSpec;
+    static const QRegularExpression plain(QStringLiteral("^[0-9a-fA-F.:/,]+$"));
+    if (spec.isEmpty() || !plain.match(spec).hasMatch())
+        return {};
+    return QStringLiteral("%1 --configure-net %2 && ").arg(QLatin1String(kGuestAgentCommand), spec);
+}
+
 Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentInfo &info)
 {
     if (auto ok = goOn(); !ok)
@@ -176,16 +189,18 @@ Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentIn
     QByteArray seed(kRngSeedBytes, Qt::Uninitialized);
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(seed.data()), seed.size() / 4);
     Agent::ExecRequest afterRestore;
-    afterRestore.argv = QStringList{
-        QStringLiteral("/bin/sh"), QStringLiteral("-c"),
-        QStringLiteral("date -u -s @%1 >/dev/null && exec %2 --reseed-rng").arg(QDateTime::currentSecsSinceEpoch()).arg(QLatin1String(kGuestAgentCommand))};
+    afterRestore.argv = QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
+                                    QStringLiteral("date -u -s @%1 >/dev/null && %2exec %3 --reseed-rng")
+                                        .arg(QDateTime::currentSecsSinceEpoch())
+                                        .arg(configureNet(), QLatin1String(kGuestAgentCommand))};
     afterRestore.stdinData = seed;
     afterRestore.timeoutMs = kClockSyncTimeoutMs;
     afterRestore.limits = Agent::StreamLimits::internalCommand(kClockSyncTimeoutMs); // a silent guest cannot hold the restore
     Core::Promise<Outcome> promise;
     Core::whenDone(m_agent->run(afterRestore), this, [this, info, promise](const Core::Expected<Agent::ExecResult> &set) {
-        const auto done =
-            Agent::requireSuccess(set, QStringLiteral("VM %1: setting the restored guest's clock and reseeding its RNG").arg(m_request.spec.name));
+        const auto done = Agent::requireSuccess(set,
+                                                QStringLiteral("VM %1: setting the restored guest's clock%2 and reseeding its RNG")
+                                                    .arg(m_request.spec.name, m_request.guestNetSpec.isEmpty() ? QString() : QStringLiteral(", network")));
         promise.resolve(done ? ready(info) : Core::Expected<Outcome>(done.error()));
     });
     return promise.future();

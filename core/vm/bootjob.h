@@ -81,6 +81,9 @@ public:
         Image::DiskLayer diskLayer = Image::DiskLayer::Qcow2Overlay;
         // Restore (checksums verified by the caller)
         Snapshot::SnapshotInfo snapshot;
+        // With a NIC: the guest's network (Net::GuestNet::spec), set by its
+        // agent after a restore.
+        QString guestNetSpec;
         // Adopt
         Vmm::DetachedVmm adopted;
     };
@@ -110,6 +113,7 @@ private:
     Core::Future<void> adoptVmm();
     Core::Future<Agent::AgentInfo> connectAgent(int timeoutMs);
     Core::Future<Outcome> moveRestoredGuestOn(const Agent::AgentInfo &info);
+    QString configureNet() const;
     Core::Future<Outcome> connectUnlessPaused();
     Core::Expected<Outcome> ready(const Agent::AgentInfo &info);
     Core::Error explainAgentFailure(Core::Error error) const;

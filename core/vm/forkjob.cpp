@@ -98,7 +98,8 @@ Core::Future<void> ForkJob::restoreFork(const QString &name)
     entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
     if (auto ok = m_registry.save(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
-    m_host.prepareVmmStart(entry);
+    if (auto ok = m_host.prepareVmmStart(entry); !ok)
+        return Core::readyFuture<void>(ok.error());
     return entry->vm->restoreSnapshot(m_request.snapshot);
 }
 

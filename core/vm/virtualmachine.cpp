@@ -131,6 +131,11 @@ BootJob::Request VirtualMachine::bootRequest(BootJob::Kind kind) const
     spec.extraSerialPorts = m_extraSerialPorts;
     spec.persistent = m_persistent;
     spec.nic = m_nic;
+    if (m_nic && !m_guestNetSpec.isEmpty()) {
+        request.guestNetSpec = m_guestNetSpec;
+        if (kind == BootJob::Kind::Fresh)
+            spec.kernelCmdline += QStringLiteral(" mvs.net=") + m_guestNetSpec;
+    }
     return request;
 }
 

@@ -62,10 +62,15 @@ public:
     void setStateDir(const QString &dir) { m_stateDir = dir; }
     // The VM's NIC (VmSpec::nic) from the next start() or restoreSnapshot()
     // on; the tap's descriptor stays the caller's and open until that has
-    // resolved. Its address reaches the guest through the kernel command
-    // line (setExtraKernelArgs with Net::GuestNet::kernelArgument) or, after
-    // a restore, the agent (Net::GuestNet::configureNetCommand).
-    void setNic(std::optional<Vmm::NicSpec> nic) { m_nic = std::move(nic); }
+    // resolved. guestNetSpec (Net::GuestNet::spec: address, gateway, MAC)
+    // reaches the guest on the kernel command line at a boot ("mvs.net=")
+    // and through its agent after a restore ("--configure-net", before the
+    // VM is Ready: a fork's new address, fresh neighbours for a new tap).
+    void setNic(std::optional<Vmm::NicSpec> nic, QString guestNetSpec = {})
+    {
+        m_nic = std::move(nic);
+        m_guestNetSpec = std::move(guestNetSpec);
+    }
     // QEMU only: extra named virtio-serial ports (see VmSpec).
     void setExtraSerialPorts(const QStringList &names) { m_extraSerialPorts = names; }
     // Boot deadline (spawn -> agent handshake); default: the template's.
@@ -172,6 +177,7 @@ private:
     QString m_stateDir;
     QStringList m_extraSerialPorts;
     std::optional<Vmm::NicSpec> m_nic;
+    QString m_guestNetSpec;
     QString m_diskDir;
     std::unique_ptr<QTemporaryDir> m_ownDiskDir;
     State m_state = State::Created;

@@ -41,14 +41,22 @@ QString VmManager::defaultStateDir()
     return Core::Paths::dataDir() + QStringLiteral("/vms");
 }
 
-VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, QObject *parent)
+VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, std::unique_ptr<VmNetworks> networks, QObject *parent)
     : QObject(parent)
     , m_driver(driver)
     , m_stateDir(stateDir.isEmpty() ? defaultStateDir() : std::move(stateDir))
     , m_registry(m_stateDir)
+    , m_networks(networks ? std::move(networks)
+                          : std::make_unique<VmNetworks>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("it was started without VM networking"))))
 {
+    // A VMM left running keeps its tap: its network is taken over with it.
     m_adoption = new VmAdoption(
-        m_registry, m_driver, [this](VmEntry *entry) { return ensureVm(entry); }, this);
+        m_registry, m_driver,
+        [this](VmEntry *entry) {
+            const Core::Result ok = ensureVm(entry);
+            return ok ? m_networks->adopt(entry->record) : ok;
+        },
+        this);
     m_snapshots = new VmSnapshots(m_registry, *this, this);
     connect(m_snapshots, &VmSnapshots::changed, this, &VmManager::snapshotsChanged);
     m_loadWarnings = m_registry.load();
@@ -98,7 +106,8 @@ Core::Result VmManager::ensureVm(Entry *entry)
     // Root-disk templates: the VM's own writable layer lives with its record,
     // so what it wrote survives stop/start and a restart of the service.
     vm->setDiskDir(diskDir(name));
-    connect(vm.get(), &VirtualMachine::stateChanged, this, [this, name]() {
+    connect(vm.get(), &VirtualMachine::stateChanged, this, [this, name](VirtualMachine::State state) {
+        vmmEnded(name, state);
         if (const Entry *e = m_registry.find(name))
             Q_EMIT vmStateChanged(name, VmRegistry::reportedState(*e));
     });
@@ -109,9 +118,24 @@ Core::Result VmManager::ensureVm(Entry *entry)
     return {};
 }
 
-void VmManager::prepareVmmStart(VmEntry *entry)
+Core::Result VmManager::prepareVmmStart(VmEntry *entry)
 {
     entry->vm->setPersistent(m_detachable);
+    auto nic = m_networks->attach(entry->record);
+    if (!nic)
+        return nic.error();
+    if (*nic)
+        entry->vm->setNic((*nic)->nic, (*nic)->guestNetSpec);
+    else
+        entry->vm->setNic(std::nullopt);
+    return {};
+}
+
+// Its VMM is gone (stopped, failed, killed): so is its network.
+void VmManager::vmmEnded(const QString &name, VirtualMachine::State state)
+{
+    if (state == VirtualMachine::State::Stopped || state == VirtualMachine::State::Failed)
+        m_networks->detach(name);
 }
 
 void VmManager::vmmStarted(const QString &name)
@@ -198,15 +222,12 @@ Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &t
     return create(CreateOptions{name, templateName, vcpus, memoryMiB, network});
 }
 
-// A VM with a NIC runs only where its network can be made and its policy
-// enforced: never silently without either.
-Core::Result VmManager::networkAvailable(const VmRecord &record) const
+Core::Result VmManager::networkingAvailable() const
 {
-    if (!record.network.hasNic())
-        return {};
-    return Core::Error(Core::ErrorCode::Unsupported,
-                       QStringLiteral("VM %1 has network mode %2, and this service has no network backend to give it a NIC and enforce its policy")
-                           .arg(record.name, record.network.spec.mode));
+    VmRecord probe;
+    probe.name = QStringLiteral("a VM");
+    probe.network.spec.mode = QStringLiteral("egress");
+    return m_networks->available(probe);
 }
 
 Core::Expected<Net::NetworkPolicy> VmManager::networkPolicy(const QString &name) const
@@ -228,13 +249,27 @@ Core::Result VmManager::setNetworkPolicy(const QString &name, const Net::Network
     VmRecord &record = (*entry)->record;
     if (!record.network.hasNic())
         return noNic(name);
+    // The running filter first: a policy it refuses is not recorded.
     const Net::NetworkPolicy previous = record.network.spec.policy;
+    if (auto ok = m_networks->setPolicy(name, policy); !ok)
+        return ok;
     record.network.spec.policy = policy;
     if (auto ok = m_registry.save(record); !ok) {
         record.network.spec.policy = previous;
+        [[maybe_unused]] const Core::Result back = m_networks->setPolicy(name, previous);
         return ok;
     }
     return {};
+}
+
+Core::Expected<VmNetworkStatus> VmManager::networkStatus(const QString &name) const
+{
+    auto entry = m_registry.entryFor(name);
+    if (!entry)
+        return entry.error();
+    if (!(*entry)->record.network.hasNic())
+        return noNic(name);
+    return m_networks->status(name);
 }
 
 Core::Expected<VmNetwork> VmManager::assignNetwork(const Templates::NetworkSpec &spec, const QString &name) const
@@ -379,14 +414,17 @@ Core::Future<void> VmManager::start(const QString &name)
     if (!isStartable(s))
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(name, stateName(s))));
-    if (auto ok = networkAvailable(entry->record); !ok)
+    if (auto ok = m_networks->available(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
     entry->record.desired = VmRecord::Desired::Running;
     entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
     entry->record.lastError.reset();
     if (auto ok = m_registry.save(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
-    prepareVmmStart(entry);
+    if (auto ok = prepareVmmStart(entry); !ok) {
+        startEnded(name, ok);
+        return Core::readyFuture<void>(ok.error());
+    }
     return entry->vm->start().then(this, [this, name](const Core::Result &r) -> Core::Result {
         startEnded(name, r);
         return r;
@@ -528,6 +566,7 @@ Core::Result VmManager::forget(const QString &name)
         gone->vm->kill();
         gone->vm.release()->deleteLater();
     }
+    m_networks->detach(name);
     Q_EMIT vmRemoved(name);
     return {};
 }
@@ -593,6 +632,11 @@ QStringList VmManager::detachAll()
     for (const QString &name : detached.touched)
         if (const Entry *e = m_registry.find(name))
             Q_EMIT vmStateChanged(name, VmRegistry::reportedState(*e));
+    // The networks of the VMs left running stay with them for the next life.
+    for (const QString &name : names())
+        if (!detached.left.contains(name))
+            m_networks->detach(name);
+    m_networks->release();
     return detached.left;
 }
 

@@ -3,6 +3,7 @@
 #include "core/async.h"
 #include "core/vm/virtualmachine.h"
 #include "core/vm/vmadoption.h"
+#include "core/vm/vmnetworks.h"
 #include "core/vm/vmports.h"
 #include "core/vm/vmregistry.h"
 #include "core/vm/vmsnapshots.h"
@@ -74,7 +75,9 @@ public:
     static QString defaultStateDir(); // Core::Paths::dataDir() + "/vms"
 
     // The driver must outlive the manager. stateDir empty: defaultStateDir().
-    explicit VmManager(const Vmm::VmmDriver &driver, QString stateDir = QString(), QObject *parent = nullptr);
+    // networks: the host side of the VMs' NICs (VmNetworks::start); none:
+    // VMs with a NIC are refused at start.
+    explicit VmManager(const Vmm::VmmDriver &driver, QString stateDir = QString(), std::unique_ptr<VmNetworks> networks = nullptr, QObject *parent = nullptr);
     ~VmManager() override;
 
     QString stateDir() const { return m_stateDir; }
@@ -91,6 +94,13 @@ public:
     // Replaces it in the record and, while the VM runs, in its filter and
     // resolver at once (new connections follow it; established ones go on).
     Core::Result setNetworkPolicy(const QString &name, const Net::NetworkPolicy &policy);
+    // Its network now: address, counters and recent denials while it runs
+    // with a NIC (InvalidState for a VM without one).
+    Core::Expected<VmNetworkStatus> networkStatus(const QString &name) const;
+    // The allowed and denied connections of every VM running with a NIC.
+    std::map<QString, Net::VmCounters> networkCounters() const { return m_networks->counters(); }
+    // Whether VMs with a NIC can run here, and why not.
+    Core::Result networkingAvailable() const;
 
     bool contains(const QString &name) const;
     QStringList names() const; // sorted
@@ -194,12 +204,12 @@ private:
 
     // Instantiate the VM from its template when that was not done yet.
     Core::Result ensureVm(Entry *entry) override;
-    void prepareVmmStart(VmEntry *entry) override;
+    Core::Result prepareVmmStart(VmEntry *entry) override;
     void vmmStarted(const QString &name) override;
     Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network) override;
     // A new VM's network: spec with the lowest slot and a MAC no other VM holds.
     Core::Expected<VmNetwork> assignNetwork(const Templates::NetworkSpec &spec, const QString &name) const;
-    Core::Result networkAvailable(const VmRecord &record) const;
+    void vmmEnded(const QString &name, VirtualMachine::State state);
     void removeVm(const QString &name) override;
     Core::Expected<VmInfo> createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl);
     void startEnded(const QString &name, const Core::Result &r);
@@ -215,6 +225,7 @@ private:
     VmAdoption *m_adoption = nullptr;
     VmSnapshots *m_snapshots = nullptr;
     VmPorts *m_ports = nullptr;
+    std::unique_ptr<VmNetworks> m_networks;
 };
 
 } // namespace Vm

@@ -241,8 +241,9 @@ Core::Future<void> VmSnapshots::restoreVerified(const QString &name, const Snaps
     en->record.vcpus = snap.vcpus;
     en->record.memoryMiB = snap.memoryMiB;
     m_registry.saveOrWarn(en->record);
-    m_host.prepareVmmStart(en);
     *touched = true;
+    if (auto ok = m_host.prepareVmmStart(en); !ok)
+        return Core::readyFuture<void>(ok.error());
     return en->vm->restoreSnapshot(snap);
 }
 

@@ -36,8 +36,8 @@ public:
         virtual Core::Result ensureVm(VmEntry *entry) = 0;
         // The VM is about to run a new VMM (restored or forked), and it runs:
         // the manager makes it persistent and records where it is when VMs
-        // may be left running.
-        virtual void prepareVmmStart(VmEntry *entry) = 0;
+        // may be left running, and gives it its NIC (which may fail).
+        virtual Core::Result prepareVmmStart(VmEntry *entry) = 0;
         virtual void vmmStarted(const QString &name) = 0;
         // network: the VM's (a fork's: its source's mode and policy; it gets
         // its own slot and MAC).

@@ -20,13 +20,14 @@ public:
     enum class Displays { None, Served };
 
     // Empty when it listens; else why it does not.
-    QString start(const Vmm::VmmDriver &driver, Displays displays = Displays::None)
+    // networks: the VMs' NICs (Vm::VmNetworks::start), else none.
+    QString start(const Vmm::VmmDriver &driver, Displays displays = Displays::None, std::unique_ptr<Vm::VmNetworks> networks = nullptr)
     {
         auto token = Server::TokenStore().loadOrCreate();
         if (!token)
             return token.error().toString();
         m_token = *token;
-        m_manager = std::make_unique<Vm::VmManager>(driver);
+        m_manager = std::make_unique<Vm::VmManager>(driver, QString(), std::move(networks));
         if (displays == Displays::Served)
             m_displays = std::make_unique<Desktop::DisplayHub>(*m_manager);
         m_controller = std::make_unique<Server::Api>(*m_manager, m_displays.get());

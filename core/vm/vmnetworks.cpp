@@ -1,0 +1,194 @@
+#include "core/vm/vmnetworks.h"
+
+#include "core/log.h"
+#include "core/net/guestnet.h"
+#include "core/paths.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFileInfo>
+
+#include <unistd.h>
+
+namespace Vm {
+namespace {
+
+QStringList listFromEnvironment(const char *name)
+{
+    QStringList out;
+    for (const QString &item : qEnvironmentVariable(name).split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (const QString t = item.trimmed(); !t.isEmpty())
+            out << t;
+    return out;
+}
+
+} // namespace
+
+Net::HostNetworkOptions VmNetworks::serviceOptions(const QString &stateDir)
+{
+    const QString canonical = QFileInfo(stateDir).absoluteFilePath();
+    const QByteArray hash = QCryptographicHash::hash(canonical.toUtf8(), QCryptographicHash::Sha256).toHex();
+    Net::HostNetworkOptions options;
+    options.instanceId = QString::fromLatin1(hash.left(kInstanceIdChars));
+    options.runtimeDir = Core::Paths::runtimeDir() + QStringLiteral("/net-") + options.instanceId;
+    options.subnetCandidates = listFromEnvironment(kSubnetsVariable);
+    options.upstreams = listFromEnvironment(kUpstreamsVariable);
+    return options;
+}
+
+std::unique_ptr<VmNetworks> VmNetworks::start(Net::HostNetworkOptions options)
+{
+    if (::geteuid() != 0)
+        return std::make_unique<VmNetworks>(
+            Core::Error(Core::ErrorCode::Unsupported,
+                        QStringLiteral("this service does not run as root, and VM networking needs a tap, nftables and a resolver of its own per VM")));
+    auto host = std::make_unique<Net::HostNetwork>(std::move(options));
+    auto started = host->start();
+    if (!started) {
+        Core::Log::core()->warn("VM networking is off: {}", started.error().message.toStdString());
+        return std::make_unique<VmNetworks>(
+            Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the host network did not start: %1").arg(started.error().message)));
+    }
+    Core::Log::core()->info("VM networking: subnet {}, table {}", host->plan().subnet().toString().toStdString(), host->table().toStdString());
+    return std::make_unique<VmNetworks>(std::move(host));
+}
+
+VmNetworks::VmNetworks(std::unique_ptr<Net::HostNetwork> host)
+    : m_host(std::move(host))
+{
+}
+
+VmNetworks::VmNetworks(Core::Error unavailable)
+    : m_unavailable(std::move(unavailable))
+{
+}
+
+VmNetworks::~VmNetworks()
+{
+    m_attached.clear(); // our descriptors; the VMMs' are theirs
+    if (m_host) [[maybe_unused]]
+        const Core::Result stopped = m_host->stop();
+}
+
+Core::Result VmNetworks::available(const VmRecord &record) const
+{
+    if (!record.network.hasNic() || m_host)
+        return {};
+    return Core::Error(
+        Core::ErrorCode::Unsupported,
+        QStringLiteral("VM %1 has network mode %2, which this service cannot give it: %3").arg(record.name, record.network.spec.mode, m_unavailable.message));
+}
+
+Core::Expected<VmNic> VmNetworks::nicOf(const Attached &a) const
+{
+    if (!a.tap.isValid())
+        return Core::Error(Core::ErrorCode::Unsupported,
+                           QStringLiteral("its tap is held by the VMM an earlier life of this service left running; stop the VM and start it again first"));
+    auto spec = Net::GuestNet::spec(a.address, a.mac);
+    if (!spec)
+        return spec.error();
+    return VmNic{Vmm::NicSpec{a.tap.fd(), a.mac}, *spec};
+}
+
+Core::Expected<std::optional<VmNic>> VmNetworks::attach(const VmRecord &record)
+{
+    if (!record.network.hasNic())
+        return std::optional<VmNic>();
+    if (auto ok = available(record); !ok)
+        return ok.error();
+    auto it = m_attached.find(record.name);
+    if (it == m_attached.end()) {
+        auto attachment = m_host->attach(record.name, record.network.slot, record.network.spec.policy, record.network.mac);
+        if (!attachment)
+            return Core::Error(attachment.error().code, QStringLiteral("VM %1's network: %2").arg(record.name, attachment.error().message));
+        it = m_attached.emplace(record.name, Attached{record.network.slot, std::move(attachment->tap), attachment->address, attachment->mac}).first;
+    }
+    auto nic = nicOf(it->second);
+    if (!nic)
+        return Core::Error(nic.error().code, QStringLiteral("VM %1's network: %2").arg(record.name, nic.error().message));
+    return std::optional<VmNic>(*nic);
+}
+
+Core::Result VmNetworks::adopt(const VmRecord &record)
+{
+    if (!record.network.hasNic() || isAttached(record.name))
+        return {};
+    if (auto ok = available(record); !ok)
+        return ok;
+    auto attachment = m_host->adopt(record.name, record.network.slot, record.network.spec.policy, record.network.mac);
+    if (!attachment)
+        return attachment.error();
+    // A copy of the VMM's descriptor, for its next VMM (a restore).
+    Net::TapDevice tap;
+    if (record.runningVmm) {
+        auto taken = Net::TapDevice::fromProcess(record.runningVmm->pid, m_host->tapName(record.network.slot));
+        if (taken)
+            tap = std::move(*taken);
+        else
+            Core::Log::core()->warn("{}: {}", record.name.toStdString(), taken.error().message.toStdString());
+    }
+    m_attached.emplace(record.name, Attached{record.network.slot, std::move(tap), attachment->address, attachment->mac});
+    return {};
+}
+
+void VmNetworks::detach(const QString &name)
+{
+    auto it = m_attached.find(name);
+    if (it == m_attached.end())
+        return;
+    const int slot = it->second.slot;
+    m_attached.erase(it); // our descriptor first: the tap goes with the VMM's
+    if (auto ok = m_host->detach(slot); !ok)
+        Core::Log::core()->warn("{}: detaching its network: {}", name.toStdString(), ok.error().message.toStdString());
+}
+
+Core::Result VmNetworks::setPolicy(const QString &name, const Net::NetworkPolicy &policy)
+{
+    auto it = m_attached.find(name);
+    if (it == m_attached.end())
+        return {};
+    return m_host->setPolicy(it->second.slot, policy);
+}
+
+Core::Expected<VmNetworkStatus> VmNetworks::status(const QString &name) const
+{
+    VmNetworkStatus status;
+    auto it = m_attached.find(name);
+    if (it == m_attached.end())
+        return status;
+    const int slot = it->second.slot;
+    status.attached = true;
+    status.address = it->second.address;
+    status.tap = m_host->tapName(slot);
+    auto counters = m_host->counters(slot);
+    if (!counters)
+        return counters.error();
+    status.counters = *counters;
+    auto denials = m_host->denials(slot);
+    if (!denials)
+        return denials.error();
+    status.denials = *denials;
+    return status;
+}
+
+std::map<QString, Net::VmCounters> VmNetworks::counters() const
+{
+    std::map<QString, Net::VmCounters> out;
+    for (const auto &[name, a] : m_attached) {
+        if (auto c = m_host->counters(a.slot))
+            out.emplace(name, *c);
+    }
+    return out;
+}
+
+void VmNetworks::release()
+{
+    if (!m_host)
+        return;
+    m_host->release();
+    m_host.reset();
+    m_attached.clear();
+    m_unavailable = Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the host network was left to the VMs running on"));
+}
+
+} // namespace Vm
