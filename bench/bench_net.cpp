@@ -208,7 +208,7 @@ struct Path {
     Net::VmAddress address;
     QString mac;
     std::unique_ptr<Vm::VirtualMachine> vm;
-    QList<double> mbps;
+    QList<double> mbps; // one per round
     QList<double> connectMs;
     QList<double> echoMs;
 };
@@ -349,8 +349,9 @@ int measure(Path &floor, Path &ours, const Options &o, const QElapsedTimer &sinc
             p->mbps << measureThroughput(*p, o);
         for (Path *p : order)
             measureConnects(*p, o);
-        std::fprintf(stderr, "bench_net: round %d: %s %.1f MB/s, %s %.1f MB/s\n", r + 1, qPrintable(order[0]->name), order[0]->mbps.last(),
-                     qPrintable(order[1]->name), order[1]->mbps.last());
+        std::fprintf(stderr, "bench_net: round %d: MB/s ours %.1f, floor %.1f; connect p50 ms ours %.2f, floor %.2f\n", r + 1, ours.mbps.last(),
+                     floor.mbps.last(), Bench::percentile(ours.connectMs.mid(ours.connectMs.size() - o.connects), 0.5),
+                     Bench::percentile(floor.connectMs.mid(floor.connectMs.size() - o.connects), 0.5));
     }
     return r;
 }
@@ -375,6 +376,15 @@ void printSamples(const char *what, const QList<double> &v)
     std::printf("\n");
 }
 
+// The median of ours/floor round by round (each pair measured back to back).
+double pairedRatio(const QList<double> &ours, const QList<double> &floor)
+{
+    QList<double> r;
+    for (qsizetype i = 0; i < qMin(ours.size(), floor.size()); ++i)
+        r << (floor[i] > 0 ? ours[i] / floor[i] : 0);
+    return Bench::percentile(r, 0.5);
+}
+
 void printReport(const Options &o, int rounds, const Path &floor, const Path &ours, const Net::HostNetwork &net)
 {
     const bool kvm = ours.vm->instance() && ours.vm->instance()->accelerated();
@@ -389,7 +399,7 @@ void printReport(const Options &o, int rounds, const Path &floor, const Path &ou
     row("TCP connect p50", oC, fC, "ms", verdict(fC > 0 && oC / fC <= kLatencyAim, "<=1.2x"));
     row("TCP connect p90", Bench::percentile(ours.connectMs, 0.9), Bench::percentile(floor.connectMs, 0.9), "ms", QString());
     row("1-byte echo round trip p50", Bench::percentile(ours.echoMs, 0.5), Bench::percentile(floor.echoMs, 0.5), "ms", QString());
-    std::printf("\n");
+    std::printf("\nthroughput ours/floor, median of the rounds' ratios (each pair back to back): %.2f\n", pairedRatio(ours.mbps, floor.mbps));
     printSamples("throughput MB/s, ours ", ours.mbps);
     printSamples("throughput MB/s, floor", floor.mbps);
     if (auto c = net.counters(0))
