@@ -401,9 +401,14 @@ int measureInTwoHalves(Path &floor, Path &ours, const Options &o, const Template
 
 // --- the report.
 
-void row(const char *what, double ours, double floor, const char *unit, const QString &verdict)
+void row(const char *what, double ours, double floor, const char *unit, double ratio, const QString &verdict)
 {
-    std::printf("%-32s %10.2f %-5s %10.2f %-5s ratio %5.2f  %s\n", what, ours, unit, floor, unit, floor > 0 ? ours / floor : 0.0, qPrintable(verdict));
+    std::printf("%-32s %10.2f %-5s %10.2f %-5s ratio %5.2f  %s\n", what, ours, unit, floor, unit, ratio, qPrintable(verdict));
+}
+
+double ratioOf(double ours, double floor)
+{
+    return floor > 0 ? ours / floor : 0.0;
 }
 
 QString verdict(bool met, const char *aim)
@@ -436,13 +441,20 @@ void printReport(const Options &o, int rounds, const Path &floor, const Path &ou
                 kvm ? "KVM" : "TCG", TestInternet::kBenchAddress, rounds, o.mib, o.seconds, o.connects,
                 o.cidrPolicy ? "198.51.100.10/32" : "allowed.test (its resolver's nft set)");
     std::printf("%-32s %16s %16s\n", "measure", "ours", "floor (plain TAP)");
-    const double oT = Bench::percentile(ours.mbps, 0.5), fT = Bench::percentile(floor.mbps, 0.5);
-    row("TCP throughput, median", oT, fT, "MB/s", verdict(fT > 0 && oT / fT >= kThroughputAim, ">=0.9x"));
+    // Throughput: the median of the rounds' ratios (each pair measured back to
+    // back). Single transfers move by +-50% with the machine's load, so the
+    // ratio of the two medians mostly compares different moments.
+    const double tRatio = pairedRatio(ours.mbps, floor.mbps);
+    row("TCP throughput, median", Bench::percentile(ours.mbps, 0.5), Bench::percentile(floor.mbps, 0.5), "MB/s", tRatio,
+        verdict(tRatio >= kThroughputAim, ">=0.9x"));
     const double oC = Bench::percentile(ours.connectMs, 0.5), fC = Bench::percentile(floor.connectMs, 0.5);
-    row("TCP connect p50", oC, fC, "ms", verdict(fC > 0 && oC / fC <= kLatencyAim, "<=1.2x"));
-    row("TCP connect p90", Bench::percentile(ours.connectMs, 0.9), Bench::percentile(floor.connectMs, 0.9), "ms", QString());
-    row("1-byte echo round trip p50", Bench::percentile(ours.echoMs, 0.5), Bench::percentile(floor.echoMs, 0.5), "ms", QString());
-    std::printf("\nthroughput ours/floor, median of the rounds' ratios (each pair back to back): %.2f\n", pairedRatio(ours.mbps, floor.mbps));
+    row("TCP connect p50", oC, fC, "ms", ratioOf(oC, fC), verdict(fC > 0 && oC / fC <= kLatencyAim, "<=1.2x"));
+    const double oC90 = Bench::percentile(ours.connectMs, 0.9), fC90 = Bench::percentile(floor.connectMs, 0.9);
+    row("TCP connect p90", oC90, fC90, "ms", ratioOf(oC90, fC90), QString());
+    const double oE = Bench::percentile(ours.echoMs, 0.5), fE = Bench::percentile(floor.echoMs, 0.5);
+    row("1-byte echo round trip p50", oE, fE, "ms", ratioOf(oE, fE), QString());
+    std::printf("\nthroughput: ratio above = median of the rounds' ours/floor; ratio of the medians %.2f\n",
+                ratioOf(Bench::percentile(ours.mbps, 0.5), Bench::percentile(floor.mbps, 0.5)));
     printSamples("throughput MB/s, ours ", ours.mbps);
     printSamples("throughput MB/s, floor", floor.mbps);
     if (auto c = net.counters(0))
