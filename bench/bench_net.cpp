@@ -369,9 +369,9 @@ int measure(Path &floor, Path &ours, const Options &o, int first, int last, cons
     return r - first;
 }
 
-// Both VMs booted, first `first` (the one booted second seemed to fare
-// better in some runs: each half of the rounds has its own order), the
-// probe copied in, the filter checked, a transfer each to warm up.
+// Both VMs booted, `first` first (in case the order matters: each half of
+// the rounds has its own), the probe copied in, the filter checked, a
+// transfer each to warm up.
 void bootBoth(Path &first, Path &second, Path &ours, const Options &o, const Templates::VmTemplate &tmpl, const Vmm::VmmDriver &driver,
               const QByteArray &probeBinary)
 {
