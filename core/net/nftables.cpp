@@ -88,6 +88,31 @@ Core::Expected<QStringList> Nftables::inetTables()
     return names;
 }
 
+Core::Expected<QStringList> Nftables::parseForwardDrops(const QByteArray &json, const QString &ownTable)
+{
+    auto chains = objects(json, QStringLiteral("chain"));
+    if (!chains)
+        return chains.error();
+    QStringList out;
+    for (const QJsonObject &c : *chains) {
+        const QString table = c.value(QLatin1String("table")).toString();
+        if (c.value(QLatin1String("hook")).toString() != QLatin1String("forward") || c.value(QLatin1String("policy")).toString() != QLatin1String("drop"))
+            continue;
+        if (table == ownTable && c.value(QLatin1String("family")).toString() == QLatin1String("inet"))
+            continue;
+        out << QStringLiteral("%1 %2 %3").arg(c.value(QLatin1String("family")).toString(), table, c.value(QLatin1String("name")).toString());
+    }
+    return out;
+}
+
+Core::Expected<QStringList> Nftables::foreignForwardDrops(const QString &ownTable)
+{
+    auto out = list({QStringLiteral("chains")}, QStringLiteral("list the nftables chains"));
+    if (!out)
+        return out.error();
+    return parseForwardDrops(*out, ownTable);
+}
+
 Core::Expected<bool> Nftables::hasTable(const QString &table)
 {
     auto tables = inetTables();

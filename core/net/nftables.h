@@ -45,7 +45,13 @@ struct Nftables {
     static Core::Expected<QStringList> setAddresses(const QString &table, const QString &set);
     // The keys of a map (fwd_vmap: the taps that have a VM's chains).
     static Core::Expected<QStringList> mapKeys(const QString &table, const QString &map);
+    // Base chains of other tables on the forward hook whose policy is drop
+    // ("ip filter FORWARD": Docker's, a firewall's): a packet must pass
+    // every base chain of its hook, so those drop what our table accepts
+    // unless they accept it themselves. "<family> <table> <chain>" each.
+    static Core::Expected<QStringList> foreignForwardDrops(const QString &ownTable);
     // Parsers of `nft -j` output (exposed for tests).
+    static Core::Expected<QStringList> parseForwardDrops(const QByteArray &json, const QString &ownTable);
     static Core::Expected<QList<Denial>> parseDenials(const QByteArray &json);
     static Core::Expected<QMap<QString, quint64>> parseCounters(const QByteArray &json);
 };

@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/net/guestnet.h"
+#include "core/net/nftables.h"
 #include "core/paths.h"
 
 #include <QCryptographicHash>
@@ -20,6 +21,19 @@ QStringList listFromEnvironment(const char *name)
         if (const QString t = item.trimmed(); !t.isEmpty())
             out << t;
     return out;
+}
+
+// Another firewall's forward chain that drops by default (Docker sets
+// one) drops the VMs' traffic too: say so, and what lets it through.
+void warnOfForwardDrops(const Net::HostNetwork &host)
+{
+    auto drops = Net::Nftables::foreignForwardDrops(host.table());
+    if (!drops || drops->isEmpty())
+        return;
+    Core::Log::core()->warn("VM networking: the forward chain(s) {} drop by default and will drop the VMs' traffic unless they accept "
+                            "packets from and to the taps {}* (e.g. iptables -I DOCKER-USER -i {}+ -j ACCEPT and -o {}+ with ESTABLISHED)",
+                            drops->join(QStringLiteral(", ")).toStdString(), host.tapPrefix(host.instanceId()).toStdString(),
+                            host.tapPrefix(host.instanceId()).toStdString(), host.tapPrefix(host.instanceId()).toStdString());
 }
 
 } // namespace
@@ -50,6 +64,7 @@ std::unique_ptr<VmNetworks> VmNetworks::start(Net::HostNetworkOptions options)
             Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the host network did not start: %1").arg(started.error().message)));
     }
     Core::Log::core()->info("VM networking: subnet {}, table {}", host->plan().subnet().toString().toStdString(), host->table().toStdString());
+    warnOfForwardDrops(*host);
     return std::make_unique<VmNetworks>(std::move(host));
 }
 

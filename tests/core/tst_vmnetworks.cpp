@@ -8,6 +8,7 @@
 // of TEST-NET-2 that nothing asks (no guest sends a query here).
 
 #include "core/net/guestnet.h"
+#include "core/net/nftables.h"
 #include "core/net/taplink.h"
 #include "core/vm/vmnetworks.h"
 
@@ -51,6 +52,7 @@ private Q_SLOTS:
     void withoutHostNetworkNicVmsAreRefused();
     void tapKeptUntilDetached();
     void livePolicyAndStatus();
+    void foreignForwardDropsFound();
 
 private:
     std::unique_ptr<VmNetworks> started()
@@ -154,6 +156,25 @@ void TestVmNetworks::livePolicyAndStatus()
     QVERIFY(status->denials.isEmpty());
     QCOMPARE(networks->counters().size(), std::size_t(1));
     networks.reset(); // stops the host network: its table goes
+}
+
+// `nft -j list chains` of a host with Docker (iptables-nft) beside us: its
+// FORWARD drops by default, its other chains and ours do not count.
+void TestVmNetworks::foreignForwardDropsFound()
+{
+    const QByteArray json = R"({"nftables": [
+        {"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+        {"chain": {"family": "ip", "table": "filter", "name": "FORWARD", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}},
+        {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}},
+        {"chain": {"family": "ip", "table": "filter", "name": "DOCKER-USER", "handle": 9}},
+        {"chain": {"family": "ip6", "table": "filter", "name": "FORWARD", "handle": 3, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+        {"chain": {"family": "inet", "table": "mvs_abc", "name": "forward", "handle": 4, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}},
+        {"chain": {"family": "inet", "table": "firewalld", "name": "filter_FORWARD", "handle": 5, "type": "filter", "hook": "forward", "prio": 10, "policy": "drop"}}
+    ]})";
+    auto drops = Net::Nftables::parseForwardDrops(json, QStringLiteral("mvs_abc"));
+    QVERIFY2(drops, drops ? "" : qPrintable(drops.error().message));
+    QCOMPARE(*drops, (QStringList{QStringLiteral("ip filter FORWARD"), QStringLiteral("inet firewalld filter_FORWARD")}));
+    QVERIFY(!Net::Nftables::parseForwardDrops("not json", QStringLiteral("mvs_abc")));
 }
 
 QTEST_GUILESS_MAIN(TestVmNetworks)
