@@ -206,6 +206,7 @@ VmFilter HostNetwork::filter(const Vm &vm) const
     f.address = vm.address.address;
     f.gateway = vm.address.gateway;
     f.policy = vm.policy;
+    f.privateNetwork = vm.privateNetwork;
     return f;
 }
 
@@ -237,7 +238,8 @@ QSet<QString> HostNetwork::macs() const
     return out;
 }
 
-Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac) const
+Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac,
+                                                   const QString &privateNetwork) const
 {
     if (auto ok = checkNewSlot(slot); !ok)
         return ok.error();
@@ -252,6 +254,7 @@ Core::Expected<HostNetwork::Vm> HostNetwork::newVm(const QString &vmId, int slot
     vm.address = *address;
     vm.mac = mac.isEmpty() ? macForVm(vmId, macs()) : mac.toLower();
     vm.policy = policy;
+    vm.privateNetwork = privateNetwork;
     return vm;
 }
 
@@ -273,9 +276,9 @@ Core::Expected<VmAttachment> HostNetwork::configureVm(Vm vm, TapDevice tap)
     return a;
 }
 
-Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac)
+Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac, const QString &privateNetwork)
 {
-    auto vm = newVm(vmId, slot, policy, mac);
+    auto vm = newVm(vmId, slot, policy, mac, privateNetwork);
     if (!vm)
         return vm.error();
     auto tap = TapDevice::create(vm->tap);
@@ -284,9 +287,9 @@ Core::Expected<VmAttachment> HostNetwork::attach(const QString &vmId, int slot, 
     return configureVm(std::move(*vm), std::move(*tap));
 }
 
-Core::Expected<VmAttachment> HostNetwork::adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac)
+Core::Expected<VmAttachment> HostNetwork::adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac, const QString &privateNetwork)
 {
-    auto vm = newVm(vmId, slot, policy, mac);
+    auto vm = newVm(vmId, slot, policy, mac, privateNetwork);
     if (!vm)
         return vm.error();
     if (!TapLink::exists(vm->tap))

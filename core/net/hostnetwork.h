@@ -87,13 +87,16 @@ public:
     // slot: the VM's place in the subnet (SubnetPlan::freeSlot over the
     // slots the caller's records hold). mac: the VM's (its record's); empty:
     // macForVm(vmId) unless another attached VM has it. AlreadyExists when
-    // the slot or the MAC is another attached VM's.
-    Core::Expected<VmAttachment> attach(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {});
+    // the slot or the MAC is another attached VM's. privateNetwork: the
+    // VM's group in mode private (it reaches the group's other VMs and they
+    // reach it; see NftRuleset), empty in mode egress.
+    Core::Expected<VmAttachment> attach(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {},
+                                        const QString &privateNetwork = {});
     // A VM left running by an earlier life of this instance (same instance
     // id, same subnet: the VM's recorded address must be plan().address(slot)),
     // whose VMM still holds tap tapName(slot): NotFound when the tap is gone.
     // The returned attachment has no tap descriptor.
-    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {});
+    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {}, const QString &privateNetwork = {});
     Core::Result setPolicy(int slot, const NetworkPolicy &policy);
     // Every step is tried; the first failure is returned. Unknown slot: NotFound.
     Core::Result detach(int slot);
@@ -124,6 +127,7 @@ private:
         VmAddress address;
         QString mac;
         NetworkPolicy policy;
+        QString privateNetwork;
         std::unique_ptr<Resolver> resolver;
     };
 
@@ -134,7 +138,7 @@ private:
     Core::Result resolveUpstreams();
     Core::Result createTable();
     Core::Result checkNewSlot(int slot) const;
-    Core::Expected<Vm> newVm(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac) const;
+    Core::Expected<Vm> newVm(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac, const QString &privateNetwork) const;
     Core::Expected<VmAttachment> configureVm(Vm vm, TapDevice tap);
     Core::Result applyVmRules(const Vm &vm, int previousDnsGroups);
     Core::Result startResolver(Vm &vm);

@@ -9,6 +9,13 @@ namespace {
 
 constexpr int kMaxTapNameLength = 15; // IFNAMSIZ - 1
 
+// Templates::NetworkSpec's alphabet of private network names.
+const QRegularExpression &groupPattern()
+{
+    static const QRegularExpression re(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9][a-z0-9._-]{0,62}")));
+    return re;
+}
+
 QString braces(const QStringList &items)
 {
     return items.size() == 1 ? items.first() : QStringLiteral("{ %1 }").arg(items.join(QStringLiteral(", ")));
@@ -182,6 +189,22 @@ QString NftRuleset::counterName(int slot, bool allowed)
     return QStringLiteral("v%1_%2").arg(slot).arg(allowed ? QStringLiteral("allowed") : QStringLiteral("denied"));
 }
 
+QString NftRuleset::groupSetName(const QString &group, bool v6)
+{
+    QString escaped;
+    for (const QChar c : group) {
+        if (c == QLatin1Char('_'))
+            escaped += QStringLiteral("__");
+        else if (c == QLatin1Char('.'))
+            escaped += QStringLiteral("_d");
+        else if (c == QLatin1Char('-'))
+            escaped += QStringLiteral("_h");
+        else
+            escaped += c;
+    }
+    return QStringLiteral("g_%1_%2").arg(escaped).arg(v6 ? 6 : 4);
+}
+
 Core::Result NftRuleset::checkVm(const VmFilter &vm) const
 {
     static const QRegularExpression tap(QRegularExpression::anchoredPattern(QStringLiteral("[A-Za-z0-9_.-]{1,%1}").arg(kMaxTapNameLength)));
@@ -194,6 +217,9 @@ Core::Result NftRuleset::checkVm(const VmFilter &vm) const
                            QStringLiteral("VM address %1 / gateway %2 must be in %3").arg(vm.address.toString(), vm.gateway.toString(), m_subnet.toString()));
     if (!vm.address6.isNull() && vm.address6.protocol() != QAbstractSocket::IPv6Protocol)
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("'%1' is not an IPv6 address").arg(vm.address6.toString()));
+    if (!vm.privateNetwork.isEmpty() && !groupPattern().match(vm.privateNetwork).hasMatch())
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("private network '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(vm.privateNetwork.left(64)));
     return {};
 }
 
@@ -202,6 +228,28 @@ QStringList NftRuleset::denyRules(const VmFilter &vm) const
     return {QStringLiteral("meta nfproto ipv4 meta l4proto { tcp, udp } update @%1 { ip daddr . meta l4proto . th dport }").arg(deniedSetName(vm.slot, false)),
             QStringLiteral("meta nfproto ipv6 meta l4proto { tcp, udp } update @%1 { ip6 daddr . meta l4proto . th dport }").arg(deniedSetName(vm.slot, true)),
             QStringLiteral("counter name %1 drop").arg(counterName(vm.slot, false))};
+}
+
+QStringList NftRuleset::privateNetworkRules(const VmFilter &vm) const
+{
+    if (vm.privateNetwork.isEmpty())
+        return {};
+    const QString accept = QStringLiteral("counter name %1 accept").arg(counterName(vm.slot, true));
+    QStringList out{QStringLiteral("oifname . ip daddr @%1 %2").arg(groupSetName(vm.privateNetwork, false), accept)};
+    if (!vm.address6.isNull())
+        out << QStringLiteral("oifname . ip6 daddr @%1 %2").arg(groupSetName(vm.privateNetwork, true), accept);
+    return out;
+}
+
+// (set, element): the VM's membership of its private network.
+QList<QStringList> NftRuleset::groupElements(const VmFilter &vm)
+{
+    if (vm.privateNetwork.isEmpty())
+        return {};
+    QList<QStringList> out{{groupSetName(vm.privateNetwork, false), QStringLiteral("\"%1\" . %2").arg(vm.tap, vm.address.toString())}};
+    if (!vm.address6.isNull())
+        out << QStringList{groupSetName(vm.privateNetwork, true), QStringLiteral("\"%1\" . %2").arg(vm.tap, vm.address6.toString())};
+    return out;
 }
 
 QStringList NftRuleset::fwdRules(const VmFilter &vm) const
@@ -218,6 +266,7 @@ QStringList NftRuleset::fwdRules(const VmFilter &vm) const
     for (const PolicyRule &r : vm.policy.deny)
         if (!r.hasDomain()) // a denied name works through DNS only
             addRule(out, destinations(r), r.ports, deny);
+    out << privateNetworkRules(vm);
     const QList<PolicyRule> named = vm.policy.namedReservedAllows({m_subnet});
     for (const PolicyRule &r : named)
         addRule(out, destinations(r), r.ports, accept);
@@ -262,6 +311,10 @@ QString NftRuleset::vmObjects(const VmFilter &vm, int dnsGroupCount) const
                     .arg(deniedSetName(vm.slot, v6), v6 ? QStringLiteral("ipv6_addr") : QStringLiteral("ipv4_addr"))
                     .arg(kDeniedSetSize)
                     .arg(kDeniedTimeoutS);
+    if (!vm.privateNetwork.isEmpty())
+        for (const bool v6 : {false, true}) // both: a member without IPv6 may share the group with one that has it
+            body += QStringLiteral("    set %1 {\n        type ifname . %2\n    }\n")
+                        .arg(groupSetName(vm.privateNetwork, v6), v6 ? QStringLiteral("ipv6_addr") : QStringLiteral("ipv4_addr"));
     for (const char *c : {"deny", "fwd", "in"})
         body += QStringLiteral("    chain %1 {\n    }\n").arg(vmChain(vm.slot, c));
     return tableBlock(body);
@@ -294,6 +347,8 @@ Core::Expected<QString> NftRuleset::vmScript(const VmFilter &vm, int previousDns
     s += QStringLiteral("add element inet %1 sources_4 { \"%2\" . %3 }\n").arg(m_table, vm.tap, vm.address.toString());
     if (!vm.address6.isNull())
         s += QStringLiteral("add element inet %1 sources_6 { \"%2\" . %3 }\n").arg(m_table, vm.tap, vm.address6.toString());
+    for (const QStringList &e : groupElements(vm))
+        s += QStringLiteral("add element inet %1 %2 { %3 }\n").arg(m_table, e.at(0), e.at(1));
     s += QStringLiteral("add element inet %1 taps { \"%2\" }\n").arg(m_table, vm.tap);
     s += QStringLiteral("add element inet %1 fwd_vmap { \"%2\" : jump %3 }\n").arg(m_table, vm.tap, vmChain(vm.slot, "fwd"));
     s += QStringLiteral("add element inet %1 in_vmap { \"%2\" : jump %3 }\n").arg(m_table, vm.tap, vmChain(vm.slot, "in"));
@@ -316,6 +371,8 @@ Core::Expected<QString> NftRuleset::vmDeleteScript(const VmFilter &vm) const
                                    {QStringLiteral("sources_4"), tap + QStringLiteral(" . ") + vm.address.toString(), QString()}};
     if (!vm.address6.isNull())
         elements << QStringList{QStringLiteral("sources_6"), tap + QStringLiteral(" . ") + vm.address6.toString(), QString()};
+    for (const QStringList &e : groupElements(vm))
+        elements << QStringList{e.at(0), e.at(1), QString()};
     for (const QStringList &e : elements)
         s += QStringLiteral("add element inet %1 %2 { %3%4 }\n").arg(m_table, e.at(0), e.at(1), e.at(2));
     for (const QStringList &e : elements)

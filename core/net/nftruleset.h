@@ -18,6 +18,9 @@ struct VmFilter {
     QHostAddress gateway; // the tap's address: its resolver listens here
     QHostAddress address6; // its IPv6 address, or null: then no IPv6 at all
     NetworkPolicy policy;
+    // Its private network (Templates::NetworkSpec::privateNetwork, mode
+    // private), or empty (mode egress): [a-z0-9][a-z0-9._-]{0,62}.
+    QString privateNetwork;
 };
 
 // The nftables scripts (text for `nft -f`) of one service instance. Pure:
@@ -44,7 +47,17 @@ struct VmFilter {
 // most recent with the largest "expires". No log daemon (NFLOG) is needed,
 // only the same rights that apply the rules. Other protocols are counted only.
 //
-// Order in v<slot>_fwd: deny rules; allow rules that name an always-denied
+// Private networks: the VMs of one group (VmFilter::privateNetwork) are the
+// elements of the shared set g_<group>_4 / _6 (tap . address; the group name
+// escaped by groupSetName()). A member's v<slot>_fwd accepts, right after its
+// deny rules, every new connection (any protocol and port) whose output tap
+// and destination are another member's; it counts as allowed. Everyone else's
+// address stays in reserved_4 (the VM subnet) and so denied both ways: a VM
+// of another group or in mode egress neither reaches the group nor is reached
+// by it. A group's set stays (empty) when its last member goes; the table's
+// deletion removes it.
+//
+// Order in v<slot>_fwd: deny rules; the private network; allow rules that name an always-denied
 // range (NetworkPolicy); the always-denied ranges; allow rules; the default.
 // v<slot>_in (to the host itself): DNS to the VM's gateway, allow rules that
 // name a single address, else denied: the host's services stay unreachable.
@@ -77,6 +90,9 @@ public:
     static QString dnsSetName(int slot, int group, bool v6);
     static QString deniedSetName(int slot, bool v6);
     static QString counterName(int slot, bool allowed);
+    // "g_<group>_4": the group's letters and digits kept, '_' -> "__",
+    // '.' -> "_d", '-' -> "_h" (one-to-one; nft identifiers have no '-').
+    static QString groupSetName(const QString &group, bool v6);
 
 private:
     Core::Result checkVm(const VmFilter &vm) const;
@@ -84,6 +100,8 @@ private:
     QStringList fwdRules(const VmFilter &vm) const;
     QStringList inRules(const VmFilter &vm) const;
     QStringList denyRules(const VmFilter &vm) const;
+    QStringList privateNetworkRules(const VmFilter &vm) const;
+    static QList<QStringList> groupElements(const VmFilter &vm);
     QString tableBlock(const QString &body) const;
 
     QString m_table;

@@ -10,7 +10,8 @@ namespace Templates {
 
 // The template's network: section. Modes: "none" (no NIC, the default),
 // "egress" (outbound through the host, filtered by the policy), "private"
-// (also reaching the VMs of privateNetwork that the policy allows).
+// (as egress, and reaching and reached by the other VMs of the group
+// privateNetwork: Net::NftRuleset).
 // The same section in JSON (a template's YAML converted, a create request's
 // "network", a VM record): {"mode", "private_network", "policy"}.
 struct NetworkSpec {

@@ -36,6 +36,12 @@ void warnOfForwardDrops(const Net::HostNetwork &host)
                             host.tapPrefix(host.instanceId()).toStdString(), host.tapPrefix(host.instanceId()).toStdString());
 }
 
+// The group a VM of mode private shares its network with; empty otherwise.
+QString privateNetworkOf(const VmRecord &record)
+{
+    return record.network.spec.mode == QLatin1String("private") ? record.network.spec.privateNetwork : QString();
+}
+
 } // namespace
 
 Net::HostNetworkOptions VmNetworks::serviceOptions(const QString &stateDir)
@@ -113,7 +119,7 @@ Core::Expected<std::optional<VmNic>> VmNetworks::attach(const VmRecord &record)
         return ok.error();
     auto it = m_attached.find(record.name);
     if (it == m_attached.end()) {
-        auto attachment = m_host->attach(record.name, record.network.slot, record.network.spec.policy, record.network.mac);
+        auto attachment = m_host->attach(record.name, record.network.slot, record.network.spec.policy, record.network.mac, privateNetworkOf(record));
         if (!attachment)
             return Core::Error(attachment.error().code, QStringLiteral("VM %1's network: %2").arg(record.name, attachment.error().message));
         it = m_attached.emplace(record.name, Attached{record.network.slot, std::move(attachment->tap), attachment->address, attachment->mac}).first;
@@ -130,7 +136,7 @@ Core::Result VmNetworks::adopt(const VmRecord &record)
         return {};
     if (auto ok = available(record); !ok)
         return ok;
-    auto attachment = m_host->adopt(record.name, record.network.slot, record.network.spec.policy, record.network.mac);
+    auto attachment = m_host->adopt(record.name, record.network.slot, record.network.spec.policy, record.network.mac, privateNetworkOf(record));
     if (!attachment)
         return attachment.error();
     // A copy of the VMM's descriptor, for its next VMM (a restore).

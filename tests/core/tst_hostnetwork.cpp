@@ -632,6 +632,61 @@ private Q_SLOTS:
         QCOMPARE(net->counters(0)->denied, quint64(1));
     }
 
+    // Packets written into the taps as the VMs would send them: a and b of
+    // private network "team" reach each other; c (mode egress) neither
+    // reaches them nor is reached; once b is detached, a no longer reaches
+    // its address.
+    void privateNetworkMembersReachEachOther()
+    {
+        HostNetwork *net = started();
+        QVERIFY(net);
+        const NetworkPolicy p = allowListPolicy();
+        const QString team = QStringLiteral("team");
+        auto a = net->attach(QStringLiteral("vm-a"), 0, p, {}, team);
+        QVERIFY2(a, a ? "" : qPrintable(a.error().message));
+        auto b = net->attach(QStringLiteral("vm-b"), 1, p, {}, team);
+        QVERIFY2(b, b ? "" : qPrintable(b.error().message));
+        auto c = net->attach(QStringLiteral("vm-c"), 2, p);
+        QVERIFY2(c, c ? "" : qPrintable(c.error().message));
+        const QStringList objects = tableObjects(net->table());
+        QVERIFY2(objects.contains(QStringLiteral("set ") + NftRuleset::groupSetName(team, false)), qPrintable(objects.join(QLatin1Char(','))));
+        auto send = [](const VmAttachment &from, const QHostAddress &to) {
+            QFile mac(QStringLiteral("/sys/class/net/%1/address").arg(from.tap.name()));
+            if (!mac.open(QIODevice::ReadOnly))
+                return false;
+            const QByteArray f = udpFrame(QString::fromLatin1(mac.readAll().trimmed()), from.mac, from.address.address, to, kDeniedPort);
+            return ::write(from.tap.fd(), f.constData(), size_t(f.size())) == ssize_t(f.size());
+        };
+        // Waits until slot's counter is at least n; false when it is not in time.
+        auto counted = [&](int slot, bool allowed, quint64 n) {
+            QElapsedTimer t;
+            t.start();
+            do {
+                auto k = net->counters(slot);
+                if (k && (allowed ? k->allowed : k->denied) >= n)
+                    return true;
+                QThread::msleep(20);
+            } while (t.elapsed() < kCounterWaitMs);
+            return false;
+        };
+        QVERIFY(send(*a, b->address.address));
+        QVERIFY2(counted(0, true, 1), "a -> b was not allowed");
+        QVERIFY(send(*b, a->address.address));
+        QVERIFY2(counted(1, true, 1), "b -> a was not allowed");
+        QVERIFY(send(*a, c->address.address));
+        QVERIFY2(counted(0, false, 1), "a -> c was not denied");
+        QVERIFY(send(*c, a->address.address));
+        QVERIFY2(counted(2, false, 1), "c -> a was not denied");
+        QVERIFY(send(*c, b->address.address));
+        QVERIFY2(counted(2, false, 2), "c -> b was not denied");
+        QCOMPARE(net->counters(0)->allowed, quint64(1));
+        QCOMPARE(net->counters(2)->allowed, quint64(0));
+        QVERIFY(net->detach(1));
+        QVERIFY(send(*a, b->address.address));
+        QVERIFY2(counted(0, false, 2), "a -> b's address was not denied after b's detach");
+        QCOMPARE(net->counters(0)->allowed, quint64(1));
+    }
+
     void deadInstanceLeftoversGoAndLiveOnesStay()
     {
         HostNetwork *live = started();

@@ -33,9 +33,10 @@ NftRuleset ruleset(const char *instance = "t1")
     return *NftRuleset::create(QLatin1String(instance), *Cidr::parse(QStringLiteral("10.213.0.0/16")));
 }
 
-VmFilter vm(int slot, const NetworkPolicy &p)
+VmFilter vm(int slot, const NetworkPolicy &p, const QString &privateNetwork = {})
 {
     VmFilter v;
+    v.privateNetwork = privateNetwork;
     v.slot = slot;
     v.tap = QStringLiteral("mvst1v%1").arg(slot);
     v.gateway = QHostAddress(QStringLiteral("10.213.0.%1").arg(slot * 4 + 1));
@@ -106,6 +107,11 @@ private Q_SLOTS:
         QTest::newRow("replace") << QStringLiteral("net/vm-replace.nft") << *r.vmScript(vm(3, policy(kAllowDefault)), 3);
         QTest::newRow("delete") << QStringLiteral("net/vm-delete.nft") << *r.vmDeleteScript(vm(3, policy(kDenyAllowList)));
         QTest::newRow("table-delete") << QStringLiteral("net/table-delete.nft") << r.tableDeleteScript();
+        QTest::newRow("private") << QStringLiteral("net/vm-private.nft") << *r.vmScript(vm(6, policy(kAllowDefault), QStringLiteral("team")));
+        VmFilter private6 = vm(7, policy(kIpv6), QStringLiteral("team"));
+        private6.address6 = QHostAddress(QStringLiteral("fd42::1e"));
+        QTest::newRow("private-ipv6") << QStringLiteral("net/vm-private-ipv6.nft") << *r.vmScript(private6);
+        QTest::newRow("private-delete") << QStringLiteral("net/vm-private-delete.nft") << *r.vmDeleteScript(private6);
     }
     void golden()
     {
@@ -133,6 +139,65 @@ private Q_SLOTS:
         const NftRuleset r = ruleset();
         const VmFilter v = vm(7, policy(kDenyAllowList));
         NFT_CHECK(r.tableScript() + *r.vmDeleteScript(v) + *r.vmScript(v) + *r.vmDeleteScript(v) + *r.vmDeleteScript(v));
+    }
+
+    // Two VMs of group "team" and one of "other": each is a member of its
+    // group's set only, and only a member's chain accepts the group.
+    void privatePair()
+    {
+        const NftRuleset r = ruleset();
+        const QString team = QStringLiteral("team");
+        const QString a = *r.vmScript(vm(1, policy(kDenyAllowList), team));
+        const QString b = *r.vmScript(vm(2, policy(kDenyAllowList), team));
+        const QString other = *r.vmScript(vm(3, policy(kDenyAllowList), QStringLiteral("other")));
+        const QString egress = *r.vmScript(vm(4, policy(kDenyAllowList)));
+        QVERIFY(a.contains(QLatin1String("add element inet mvs_t1 g_team_4 { \"mvst1v1\" . 10.213.0.6 }")));
+        QVERIFY(b.contains(QLatin1String("add element inet mvs_t1 g_team_4 { \"mvst1v2\" . 10.213.0.10 }")));
+        QVERIFY(a.contains(QLatin1String("oifname . ip daddr @g_team_4 counter name v1_allowed accept")));
+        QVERIFY(b.contains(QLatin1String("oifname . ip daddr @g_team_4 counter name v2_allowed accept")));
+        QVERIFY(!other.contains(QLatin1String("g_team_")));
+        QVERIFY(other.contains(QLatin1String("oifname . ip daddr @g_other_4 counter name v3_allowed accept")));
+        QVERIFY(!egress.contains(QLatin1String("g_")));
+        QVERIFY(!a.contains(QLatin1String("ip6 daddr @g_team_6"))); // no IPv6 address, no IPv6 rule
+        // After the VM's deny rules, before the always-denied ranges (the VM subnet among them).
+        const qsizetype deny25 = a.indexOf(QLatin1String("tcp dport 25 jump v1_deny"));
+        const qsizetype group = a.indexOf(QLatin1String("@g_team_4 counter"));
+        const qsizetype reserved = a.indexOf(QLatin1String("ip daddr @reserved_4 jump v1_deny"));
+        QVERIFY(deny25 > 0 && group > deny25 && reserved > group);
+        // The host is not the group's: v<slot>_in is unchanged.
+        auto inChain = [](const QString &script) { return script.section(QLatin1String("chain v1_in {\n        ip"), 1).section(QLatin1Char('}'), 0, 0); };
+        QVERIFY(!inChain(a).isEmpty());
+        QCOMPARE(inChain(a), inChain(*r.vmScript(vm(1, policy(kDenyAllowList)))));
+        NFT_CHECK(r.tableScript() + a + b + other + egress);
+    }
+
+    // Detaching a member removes its element (the set stays for the others).
+    void privateMembershipRemovedAtDetach()
+    {
+        const NftRuleset r = ruleset();
+        const VmFilter a = vm(1, policy(kAllowDefault), QStringLiteral("team"));
+        const QString del = *r.vmDeleteScript(a);
+        QVERIFY(del.contains(QLatin1String("delete element inet mvs_t1 g_team_4 { \"mvst1v1\" . 10.213.0.6 }")));
+        QVERIFY(!del.contains(QLatin1String("delete set inet mvs_t1 g_team_4")));
+        NFT_CHECK(r.tableScript() + *r.vmScript(a) + *r.vmScript(vm(2, policy(kAllowDefault), QStringLiteral("team"))) + del + *r.vmDeleteScript(a));
+    }
+
+    // Group names are NetworkSpec's alphabet, escaped one-to-one into nft
+    // identifiers; anything else is refused.
+    void privateNetworkNames()
+    {
+        QCOMPARE(NftRuleset::groupSetName(QStringLiteral("team"), false), QStringLiteral("g_team_4"));
+        QCOMPARE(NftRuleset::groupSetName(QStringLiteral("a-b.c_d9"), true), QStringLiteral("g_a_hb_dc__d9_6"));
+        QVERIFY(NftRuleset::groupSetName(QStringLiteral("a-b"), false) != NftRuleset::groupSetName(QStringLiteral("a_b"), false));
+        QVERIFY(NftRuleset::groupSetName(QStringLiteral("a_hb"), false) != NftRuleset::groupSetName(QStringLiteral("a-b"), false));
+        const NftRuleset r = ruleset();
+        for (const char *bad : {"Team", "-team", "a b", "a;b", "te\"am", "a}b", "x/y"})
+            QVERIFY2(!r.vmScript(vm(1, policy(kAllowDefault), QLatin1String(bad))), bad);
+        QVERIFY(!r.vmScript(vm(1, policy(kAllowDefault), QString(64, QLatin1Char('a')))));
+        const QString longest = QString(63, QLatin1Char('-')).replace(0, 1, QLatin1Char('a'));
+        const VmFilter v = vm(1, policy(kAllowDefault), longest);
+        QVERIFY(r.vmScript(v));
+        NFT_CHECK(r.tableScript() + *r.vmScript(v) + *r.vmScript(vm(2, policy(kAllowDefault), QStringLiteral("a-b.c_d9"))) + *r.vmDeleteScript(v));
     }
 
     void twoInstancesShareNothing()

@@ -13,6 +13,7 @@
 #include "core/vm/vmnetworks.h"
 
 #include <QJsonDocument>
+#include <QProcess>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QTest>
@@ -53,6 +54,7 @@ private Q_SLOTS:
     void tapKeptUntilDetached();
     void livePolicyAndStatus();
     void foreignForwardDropsFound();
+    void privateModeJoinsItsGroup();
 
 private:
     std::unique_ptr<VmNetworks> started()
@@ -175,6 +177,35 @@ void TestVmNetworks::foreignForwardDropsFound()
     QVERIFY2(drops, drops ? "" : qPrintable(drops.error().message));
     QCOMPARE(*drops, (QStringList{QStringLiteral("ip filter FORWARD"), QStringLiteral("inet firewalld filter_FORWARD")}));
     QVERIFY(!Net::Nftables::parseForwardDrops("not json", QStringLiteral("mvs_abc")));
+}
+
+// A VM of mode private is attached as a member of its group (its tap in the
+// group's nft set), one of mode egress is not; the detach takes it out.
+void TestVmNetworks::privateModeJoinsItsGroup()
+{
+    if (::geteuid() != 0)
+        QSKIP("needs root (taps, nftables)");
+    auto networks = started();
+    QVERIFY(networks);
+    VmRecord member = record(QStringLiteral("member"), QStringLiteral("private"), 0, QStringLiteral("0a:12:34:56:78:a0"));
+    member.network.spec.privateNetwork = QStringLiteral("team-a");
+    const VmRecord outsider = record(QStringLiteral("outsider"), QStringLiteral("egress"), 1, QStringLiteral("0a:12:34:56:78:a1"));
+    QVERIFY(networks->attach(member));
+    QVERIFY(networks->attach(outsider));
+    const auto groupSet = [&] {
+        QProcess nft;
+        nft.start(QStringLiteral("nft"),
+                  {QStringLiteral("list"), QStringLiteral("set"), QStringLiteral("inet"), networks->hostNetwork()->table(),
+                   Net::NftRuleset::groupSetName(QStringLiteral("team-a"), false)});
+        nft.waitForFinished();
+        return QString::fromUtf8(nft.readAllStandardOutput());
+    };
+    const QString members = groupSet();
+    QVERIFY2(members.contains(networks->hostNetwork()->tapName(0)), qPrintable(members));
+    QVERIFY2(!members.contains(networks->hostNetwork()->tapName(1)), qPrintable(members));
+    networks->detach(member.name);
+    QVERIFY2(!groupSet().contains(networks->hostNetwork()->tapName(0)), qPrintable(groupSet()));
+    networks.reset();
 }
 
 QTEST_GUILESS_MAIN(TestVmNetworks)

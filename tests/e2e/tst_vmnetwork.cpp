@@ -457,6 +457,16 @@ class TestVmNetwork : public QObject {
              {QStringLiteral("template"), QStringLiteral("minimal")},
              {QStringLiteral("network"), QJsonObject{{QStringLiteral("mode"), QStringLiteral("egress")}, {QStringLiteral("policy"), policyJson(policy)}}}});
     }
+    // A VM of mode private in group.
+    static QByteArray createPrivateBody(const QString &name, const QString &group)
+    {
+        return json({{QStringLiteral("name"), name},
+                     {QStringLiteral("template"), QStringLiteral("minimal")},
+                     {QStringLiteral("network"),
+                      QJsonObject{{QStringLiteral("mode"), QStringLiteral("private")},
+                                  {QStringLiteral("private_network"), group},
+                                  {QStringLiteral("policy"), policyJson(kPolicy)}}}});
+    }
 
     // Several requests at once; their answers in order.
     QList<TestApi::Reply> callAll(const QList<std::pair<QByteArray, QString>> &requests, const QList<QByteArray> &bodies, int timeoutMs)
@@ -699,6 +709,7 @@ private Q_SLOTS:
     void cleanupTestCase();
 
     void policyDenyAllowDomain();
+    void privateNetworkGroup();
     void forkOfThree();
     void tenRestores();
     void cleanupAfterCycles();
@@ -902,6 +913,46 @@ void TestVmNetwork::policyReplacedAtRuntime()
     QVERIFY2(after.startsWith(QLatin1Char('<')), qPrintable(after));
     QCOMPARE(m_internet.httpLog().count("denied.test "), requests);
     QCOMPARE(fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+}
+
+// Two VMs of private network "team" reach each other's httpd; peer (mode
+// egress) reaches neither and neither reaches it; the group still reaches
+// what its policy allows outside.
+void TestVmNetwork::privateNetworkGroup()
+{
+    const QStringList team{QStringLiteral("team1"), QStringLiteral("team2")};
+    const auto created =
+        callAll({{"POST", QStringLiteral("/api/v1/vms")}, {"POST", QStringLiteral("/api/v1/vms")}},
+                {createPrivateBody(team.at(0), QStringLiteral("team")), createPrivateBody(team.at(1), QStringLiteral("team"))}, kCreateTimeoutMs);
+    const auto removeTeam = qScopeGuard([&] {
+        for (const QString &vm : team)
+            remove(vm);
+    });
+    for (const TestApi::Reply &r : created)
+        QVERIFY2(r.status == 201, qPrintable(r.describe()));
+    QString error;
+    QMap<QString, QString> http;
+    for (const QString &vm : QStringList{team.at(0), team.at(1), m_peer}) {
+        const QString serving = serveHttp(vm);
+        QVERIFY2(serving.isEmpty(), qPrintable(serving));
+        http[vm] = QStringLiteral("%1:%2").arg(network(vm, &error).address).arg(kGuestHttpPort);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+    }
+    const QStringList targets = http.values();
+    for (const QString &vm : team) {
+        const QString other = team.at(vm == team.at(0) ? 1 : 0);
+        const QMap<QString, QString> answered = probe(vm, targets);
+        QVERIFY2(answered.value(http[other]) == QLatin1String("HTTP/1.1 200 OK"), qPrintable(vm + QStringLiteral(": ") + describeAnswers(answered)));
+        QVERIFY2(!answered.contains(http[m_peer]), qPrintable(vm + QStringLiteral(" reached peer: ") + describeAnswers(answered)));
+        QCOMPARE(fetch(vm, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    }
+    const QMap<QString, QString> fromPeer = probe(m_peer, targets);
+    QVERIFY2(!fromPeer.contains(http[team.at(0)]) && !fromPeer.contains(http[team.at(1)]), qPrintable(QStringLiteral("peer: ") + describeAnswers(fromPeer)));
+    QVERIFY2(fromPeer.value(http[m_peer]) == QLatin1String("HTTP/1.1 200 OK"), qPrintable(QStringLiteral("peer: ") + describeAnswers(fromPeer)));
+    const GuestNetwork peer = network(m_peer, &error);
+    QVERIFY2(peer.denials.contains(QStringLiteral("%1 tcp %2").arg(http[team.at(0)].section(QLatin1Char(':'), 0, 0)).arg(kGuestHttpPort)),
+             qPrintable(peer.denials.join(QStringLiteral(", "))));
+    QCOMPARE(guardDrops(), 0);
 }
 
 // Case 2: a snapshot of web (its httpd running) forked three times.
