@@ -95,9 +95,12 @@ QString chainBlock(const QString &name, const QStringList &rules)
     return s + QStringLiteral("    }\n");
 }
 
-QString addrSetDecl(const QString &name, bool v6)
+// A DNS set, which the VM's resolver fills: bounded (kDnsSetSize).
+QString dnsSetDecl(const QString &name, bool v6)
 {
-    return QStringLiteral("    set %1 {\n        type %2\n    }\n").arg(name, v6 ? QStringLiteral("ipv6_addr") : QStringLiteral("ipv4_addr"));
+    return QStringLiteral("    set %1 {\n        type %2\n        size %3\n    }\n")
+        .arg(name, v6 ? QStringLiteral("ipv6_addr") : QStringLiteral("ipv4_addr"))
+        .arg(NftRuleset::kDnsSetSize);
 }
 
 QString intervalSet(const QString &name, const QString &type, const QStringList &elements)
@@ -304,7 +307,7 @@ QString NftRuleset::vmObjects(const VmFilter &vm, int dnsGroupCount) const
 {
     QString body = QStringLiteral("    counter %1 {\n    }\n    counter %2 {\n    }\n").arg(counterName(vm.slot, true), counterName(vm.slot, false));
     for (int g = 0; g < dnsGroupCount; ++g)
-        body += addrSetDecl(dnsSetName(vm.slot, g, false), false) + addrSetDecl(dnsSetName(vm.slot, g, true), true);
+        body += dnsSetDecl(dnsSetName(vm.slot, g, false), false) + dnsSetDecl(dnsSetName(vm.slot, g, true), true);
     for (const bool v6 : {false, true})
         body += QStringLiteral(
                     "    set %1 {\n        type %2 . inet_proto . inet_service\n        size %3\n        flags dynamic,timeout\n        timeout %4s\n    }\n")

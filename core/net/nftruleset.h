@@ -64,6 +64,11 @@ struct VmFilter {
 class NftRuleset {
 public:
     static constexpr int kDeniedSetSize = 1024;
+    // The addresses a VM's resolver may add to one of its DNS sets: a guest
+    // resolving endless names under an allowed wildcard (whose zone it
+    // controls) costs the host at most this many elements per set; past it
+    // the kernel refuses the add, and the new address stays denied.
+    static constexpr int kDnsSetSize = 16384;
     static constexpr int kDeniedTimeoutS = 15 * 60;
     static constexpr int kMaxSlot = 1 << 20;
     static constexpr int kDnsPort = 53;
