@@ -222,14 +222,6 @@ Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &t
     return create(CreateOptions{name, templateName, vcpus, memoryMiB, network});
 }
 
-Core::Result VmManager::networkingAvailable() const
-{
-    VmRecord probe;
-    probe.name = QStringLiteral("a VM");
-    probe.network.spec.mode = QStringLiteral("egress");
-    return m_networks->available(probe);
-}
-
 Core::Expected<Net::NetworkPolicy> VmManager::networkPolicy(const QString &name) const
 {
     auto entry = m_registry.entryFor(name);

@@ -99,8 +99,6 @@ public:
     Core::Expected<VmNetworkStatus> networkStatus(const QString &name) const;
     // The allowed and denied connections of every VM running with a NIC.
     std::map<QString, Net::VmCounters> networkCounters() const { return m_networks->counters(); }
-    // Whether VMs with a NIC can run here, and why not.
-    Core::Result networkingAvailable() const;
 
     bool contains(const QString &name) const;
     QStringList names() const; // sorted
