@@ -125,6 +125,7 @@ void metaSchemas(QJsonObject &s)
     s[QStringLiteral("Health")] = object({{QStringLiteral("status"), type("string")}, {QStringLiteral("version"), type("string")}},
                                          {QStringLiteral("status"), QStringLiteral("version")});
     s[QStringLiteral("Template")] = object({{QStringLiteral("name"), type("string")},
+                                            {QStringLiteral("aliases"), arrayOf(type("string"))},
                                             {QStringLiteral("description"), type("string")},
                                             {QStringLiteral("vcpus"), type("integer")},
                                             {QStringLiteral("memory_mb"), type("integer")}});
