@@ -82,6 +82,27 @@ private Q_SLOTS:
         QVERIFY(t->network.policy.deny.isEmpty());
     }
 
+    void shippedComputerUseTemplate()
+    {
+        auto t = Templates::VmTemplate::load(QStringLiteral("computer_use"));
+        QVERIFY2(t, qPrintable(t ? QString() : t.error().message));
+        QCOMPARE(t->name, QStringLiteral("computer-use"));
+        QVERIFY(t->desktop.enabled);
+        QCOMPARE(QSize(t->desktop.width, t->desktop.height), QSize(1280, 800));
+        const Templates::RootfsRecipe &r = t->image.rootfs;
+        QCOMPARE(r.windowManager, QStringLiteral("jwm"));
+        QCOMPARE(r.programs.size(), 1);
+        QVERIFY(r.programs.first().startsWith(QLatin1String("chromium ")));
+        QVERIFY(r.packages.contains(QStringLiteral("chromium")));
+        QVERIFY(r.readyCheck.contains(QLatin1String("chromium")));
+        QCOMPARE(t->network.mode, QStringLiteral("none"));
+        // The desktop template has a readiness check too: the xterm focused.
+        auto desktop = Templates::VmTemplate::load(QStringLiteral("desktop"));
+        QVERIFY(desktop);
+        QVERIFY(desktop->image.rootfs.readyCheck.contains(QLatin1String("XTerm")));
+        QVERIFY(desktop->image.rootfs.programs.isEmpty());
+    }
+
     // Programs and the readiness check are in the recipe (and so the disk's
     // key) only when set: other templates' keys stay what they were.
     void sessionCommandsInRecipe()
