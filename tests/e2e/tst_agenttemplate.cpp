@@ -5,8 +5,9 @@
 // machine) runs Python with numpy, pandas and matplotlib, `python`, Node and
 // git; a service without VM networking refuses the template's default
 // egress network, naming why, instead of dropping the filter. Then
-// create -> agent-ready of `agent` beside `desktop`, printed (the numbers
-// for the closing note; MVS_AGENT_BOOTS boots each, default 2).
+// create -> agent-ready of `agent` and `computer-use` beside `desktop`,
+// printed (the numbers for the closing note; MVS_AGENT_BOOTS boots each,
+// default 2).
 //
 // The first run may build the agent root disk (debootstrap: minutes; a
 // cached build returns at once).
@@ -16,6 +17,7 @@
 #include "e2efixture.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
@@ -198,28 +200,30 @@ private Q_SLOTS:
     }
 
     // The numbers for the closing note: create -> agent-ready (the 201 of a
-    // started create) of agent beside desktop, alternating.
+    // started create) of agent and computer-use beside desktop, in turns.
     void bootTimesBesideDesktop()
     {
         const int boots = qEnvironmentVariableIntValue("MVS_AGENT_BOOTS") > 0 ? qEnvironmentVariableIntValue("MVS_AGENT_BOOTS") : kDefaultBoots;
+        const QStringList templates{QStringLiteral("agent"), QStringLiteral("desktop"), QStringLiteral("computer-use")};
         QString why;
-        // Both images built (and cached) before anything is timed.
-        for (const char *t : {"agent", "desktop"}) {
-            QVERIFY2(createTimed(QStringLiteral("warm-%1").arg(QLatin1String(t)), QLatin1String(t), why) >= 0, qPrintable(why));
-            QVERIFY(remove(QStringLiteral("warm-%1").arg(QLatin1String(t))).isEmpty());
+        // Every image built (and cached) before anything is timed.
+        for (const QString &t : templates) {
+            QVERIFY2(createTimed(QStringLiteral("warm-") + t, t, why) >= 0, qPrintable(why));
+            QVERIFY(remove(QStringLiteral("warm-") + t).isEmpty());
         }
-        QList<qint64> agentMs, desktopMs;
+        QHash<QString, QList<qint64>> ms;
         for (int i = 0; i < boots; ++i) {
-            for (const char *t : {"agent", "desktop"}) {
-                const QString name = QStringLiteral("%1-%2").arg(QLatin1String(t)).arg(i);
-                const qint64 ms = createTimed(name, QLatin1String(t), why);
-                QVERIFY2(ms >= 0, qPrintable(why));
-                (qstrcmp(t, "agent") == 0 ? agentMs : desktopMs) << ms;
+            for (const QString &t : templates) {
+                const QString name = QStringLiteral("%1-%2").arg(t).arg(i);
+                const qint64 took = createTimed(name, t, why);
+                QVERIFY2(took >= 0, qPrintable(why));
+                ms[t] << took;
                 const QString removed = remove(name);
                 QVERIFY2(removed.isEmpty(), qPrintable(removed));
             }
         }
-        qInfo("create -> agent-ready over %d boots: agent %s; desktop %s", boots, qPrintable(median(agentMs)), qPrintable(median(desktopMs)));
+        for (const QString &t : templates)
+            qInfo("create -> agent-ready over %d boots: %s %s", boots, qPrintable(t), qPrintable(median(ms.value(t))));
     }
 };
 
