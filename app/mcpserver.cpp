@@ -30,6 +30,9 @@ constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kProbeTimeoutMs = 3000;
 constexpr int kDisplayTimeoutMs = 90000; // the first call waits for the desktop to come up
+// Screenshots and input wait this long for the desktop to be ready (the
+// service's ?wait_s, at most 60): an agent's first call right after create.
+constexpr int kDisplayReadyWaitS = 60;
 constexpr qint64 kMaxReadFileBytes = 16 << 20; // read_file's answer goes whole into one JSON message
 
 void log(const QString &line)
@@ -557,12 +560,14 @@ void McpServer::computerInput(const QJsonObject &args, const Reply &reply)
         body[QStringLiteral("scale")] = args.value(QStringLiteral("scale"));
     if (!problem.isEmpty())
         return reply(errorResult(problem));
-    answer(m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("input")), body, kDisplayTimeoutMs), reply, [](const QJsonObject &r) {
-        return QStringLiteral("performed %1 action(s) on the %2x%3 screen")
-            .arg(r.value(QStringLiteral("performed")).toInt())
-            .arg(r.value(QStringLiteral("width")).toInt())
-            .arg(r.value(QStringLiteral("height")).toInt());
-    });
+    answer(
+        m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("input")) + QStringLiteral("?wait_s=%1").arg(kDisplayReadyWaitS), body, kDisplayTimeoutMs),
+        reply, [](const QJsonObject &r) {
+            return QStringLiteral("performed %1 action(s) on the %2x%3 screen")
+                .arg(r.value(QStringLiteral("performed")).toInt())
+                .arg(r.value(QStringLiteral("width")).toInt())
+                .arg(r.value(QStringLiteral("height")).toInt());
+        });
 }
 
 void McpServer::screenshot(const QJsonObject &args, const Reply &reply)
@@ -598,9 +603,9 @@ void McpServer::screenshot(const QJsonObject &args, const Reply &reply)
 
 void McpServer::sendScreenshot(const QString &name, int width, int height, double scale, const Reply &reply)
 {
-    QString path = ServiceClient::vmPath(name, QStringLiteral("screenshot"));
+    QString path = ServiceClient::vmPath(name, QStringLiteral("screenshot")) + QStringLiteral("?wait_s=%1").arg(kDisplayReadyWaitS);
     if (scale < 1.0)
-        path += QStringLiteral("?scale=%1").arg(scale, 0, 'g', 6);
+        path += QStringLiteral("&scale=%1").arg(scale, 0, 'g', 6);
     m_client.getBytes(path, kDisplayTimeoutMs).then(this, [reply, width, height, scale](const Core::Expected<QByteArray> &png) {
         if (!png)
             return reply(errorResult(png.error().message));

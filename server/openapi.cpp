@@ -125,6 +125,7 @@ void metaSchemas(QJsonObject &s)
     s[QStringLiteral("Health")] = object({{QStringLiteral("status"), type("string")}, {QStringLiteral("version"), type("string")}},
                                          {QStringLiteral("status"), QStringLiteral("version")});
     s[QStringLiteral("Template")] = object({{QStringLiteral("name"), type("string")},
+                                            {QStringLiteral("aliases"), arrayOf(type("string"))},
                                             {QStringLiteral("description"), type("string")},
                                             {QStringLiteral("vcpus"), type("integer")},
                                             {QStringLiteral("memory_mb"), type("integer")}});
@@ -227,15 +228,17 @@ void displaySchemas(QJsonObject &s)
                      QJsonArray{ref("InputAction"),
                                 object({{QStringLiteral("actions"), arrayOf(ref("InputAction"))}, {QStringLiteral("scale"), type("number")}},
                                        {QStringLiteral("actions")})}}};
-    s[QStringLiteral("Display")] = object({{QStringLiteral("name"), type("string")},
-                                           {QStringLiteral("connected"), type("boolean")},
-                                           {QStringLiteral("width"), type("integer")},
-                                           {QStringLiteral("height"), type("integer")},
-                                           {QStringLiteral("controller"), type("string", "agent or human")},
-                                           {QStringLiteral("human_in_control"), type("boolean")},
-                                           {QStringLiteral("viewer"), type("string", "the noVNC page")},
-                                           {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
-                                           {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
+    s[QStringLiteral("Display")] =
+        object({{QStringLiteral("name"), type("string")},
+                {QStringLiteral("connected"), type("boolean")},
+                {QStringLiteral("ready"), type("boolean", "the template's readiness check passed: screenshots and input are served")},
+                {QStringLiteral("width"), type("integer")},
+                {QStringLiteral("height"), type("integer")},
+                {QStringLiteral("controller"), type("string", "agent or human")},
+                {QStringLiteral("human_in_control"), type("boolean")},
+                {QStringLiteral("viewer"), type("string", "the noVNC page")},
+                {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
+                {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
 }
 
 // Snapshots and forks.
@@ -648,21 +651,29 @@ void portPaths(Paths &paths)
 void displayPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
-    paths.add(
-        "/api/v1/vms/{name}/screenshot", "get",
-        {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
-         "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
-         "screenshot",
-         QJsonArray{nameParameter(), queryParameter("scale", type("string"), false, "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in")},
-         {},
-         {{QStringLiteral("200"), response("the screen", content("image/png", binary()))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    const QJsonObject waitS = queryParameter("wait_s", type("integer"), false,
+                                             "wait up to this many seconds (at most 60) for the desktop to be ready; without it a desktop "
+                                             "not ready yet answers 503 display_not_ready with Retry-After at once");
+    const QJsonObject notReady = response("display_not_ready: the desktop's readiness check has not passed yet (Retry-After: 1)", jsonContent(ref("Error")));
+    paths.add("/api/v1/vms/{name}/screenshot", "get",
+              {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
+               "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
+               "screenshot",
+               QJsonArray{nameParameter(),
+                          queryParameter("scale", type("string"), false, "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in"), waitS},
+               {},
+               {{QStringLiteral("200"), response("the screen", content("image/png", binary()))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("503"), notReady}}});
     paths.add("/api/v1/vms/{name}/input", "post",
               {"Mouse and keyboard input, one action or {\"actions\": [...]}, applied in order. Refused with 409 control_held "
-               "while a human holds control of the display",
+               "while a human holds control of the display, and with 503 display_not_ready until the desktop is ready",
                "input",
-               byName,
+               QJsonArray{nameParameter(), waitS},
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("InputRequest"))}},
-               {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+               {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("503"), notReady}}});
     paths.add("/api/v1/vms/{name}/display", "get",
               {"The display's size and who is driving it (agent or human)",
                "display",
