@@ -27,7 +27,8 @@ constexpr int kCreateTimeoutMs = kBootTimeoutMs + 600000; // the first run build
 constexpr qint64 kPromptAnswerMs = 10000;
 constexpr int kMaxProcesses = 32; // guest-agent ProcessTable::kMaxProcesses
 // Counts the guest's processes whose command line is exactly `sleep <arg>`.
-const QString kCountSleeps = QStringLiteral("n=0; for c in /proc/[0-9]*/cmdline; do [ \"$(tr '\\0' ' ' < $c 2>/dev/null)\" = 'sleep %1 ' ] && n=$((n+1)); done; echo $n");
+const QString kCountSleeps =
+    QStringLiteral("n=0; for c in /proc/[0-9]*/cmdline; do [ \"$(tr '\\0' ' ' < $c 2>/dev/null)\" = 'sleep %1 ' ] && n=$((n+1)); done; echo $n");
 
 // Kills them.
 const QString kKillSleeps =
@@ -220,7 +221,8 @@ void TestProcesses::processLimit()
     }
     auto r = exec({{QStringLiteral("cmd"), QStringLiteral("true")}, {QStringLiteral("background"), true}});
     QVERIFY2(r.status == 409, qPrintable(r.describe()));
-    QVERIFY2(r.json[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QLatin1String("too many background processes")), qPrintable(r.describe()));
+    QVERIFY2(r.json[QStringLiteral("error")][QStringLiteral("message")].toString().contains(QLatin1String("too many background processes")),
+             qPrintable(r.describe()));
     QCOMPARE(sh(kCountSleeps.arg(303)), QString::number(kMaxProcesses));
 
     r = call("POST", QStringLiteral("processes/%1/kill").arg(pids.first()), json({{QStringLiteral("signal"), 9}}));
