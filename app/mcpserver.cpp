@@ -275,7 +275,7 @@ void McpServer::handleMessage(const QByteArray &line)
 // assembled from its groups in the order tools/list shows them.
 const QList<McpServer::Tool> &McpServer::tools()
 {
-    static const QList<Tool> table = sandboxTools() + guestTools() + desktopTools() + snapshotTools() + portTools();
+    static const QList<Tool> table = sandboxTools() + guestTools() + processTools() + desktopTools() + snapshotTools() + portTools();
     return table;
 }
 
@@ -300,7 +300,10 @@ QList<McpServer::Tool> McpServer::guestTools()
     const QJsonObject name = sandboxNameProp();
     const QJsonObject path = pathProp();
     return {
-        {tool("run_command", "Run a command in a sandbox and return its exit code, stdout and stderr.",
+        {tool("run_command",
+              "Run a command in a sandbox and return its exit code, stdout and stderr. The answer comes when the command's main process "
+              "ends: children it leaves in the background (`server &`) keep running. For a long-running command whose output you "
+              "want later, use start_process.",
               {{n, name},
                {QStringLiteral("command"), commandProp()},
                {QStringLiteral("timeout_s"), prop("number", "Kill the command after this many seconds")},
@@ -315,6 +318,49 @@ QList<McpServer::Tool> McpServer::guestTools()
               {n, p}),
          &McpServer::writeFile},
         {tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.", {{n, name}, {p, path}}, {n, p}), &McpServer::readFile},
+    };
+}
+
+QList<McpServer::Tool> McpServer::processTools()
+{
+    const QString &n = kNameArg;
+    const QJsonObject name = sandboxNameProp();
+    const QJsonObject pid = prop("integer", "The background process's pid (from start_process or list_processes)");
+    return {
+        {tool("start_process",
+              "Start a command in the background in a sandbox (a dev server, a watcher, a long build) and return its pid at once. "
+              "Its output is kept (the last MiB of stdout and of stderr) for read_process_output; it runs until it ends or kill_process.",
+              {{n, name},
+               {QStringLiteral("command"), commandProp()},
+               {QStringLiteral("cwd"), prop("string", "The working directory in the sandbox (default /)")},
+               {QStringLiteral("timeout_s"), prop("number", "Kill it after this many seconds (default: never)")},
+               {QStringLiteral("stdin"), prop("string", "Text written to its standard input at the start (it stays open: write_process_stdin)")}},
+              {n, QStringLiteral("command")}),
+         &McpServer::startProcess},
+        {tool("list_processes", "List a sandbox's background processes: pid, command, running or how it ended.", {{n, name}}, {n}), &McpServer::listProcesses},
+        {tool("read_process_output",
+              "Read a background process's output from byte offsets (0: from the start). Returns stdout, stderr, the offsets to "
+              "read from next, whether it still runs, its exit code, and truncated when older output was dropped.",
+              {{n, name},
+               {QStringLiteral("pid"), pid},
+               {QStringLiteral("stdout_offset"), prop("integer", "Where to read stdout from (default 0)")},
+               {QStringLiteral("stderr_offset"), prop("integer", "Where to read stderr from (default 0)")}},
+              {n, QStringLiteral("pid")}),
+         &McpServer::readProcessOutput},
+        {tool("write_process_stdin", "Write text to a background process's standard input, and close it with eof.",
+              {{n, name},
+               {QStringLiteral("pid"), pid},
+               {QStringLiteral("data"), prop("string", "The text to write")},
+               {QStringLiteral("eof"), prop("boolean", "Close its stdin after the data")}},
+              {n, QStringLiteral("pid")}),
+         &McpServer::writeProcessStdin},
+        {tool("kill_process", "Send a signal (TERM by default) to a background process and its group; remove forgets it.",
+              {{n, name},
+               {QStringLiteral("pid"), pid},
+               {QStringLiteral("signal"), prop("string", "TERM, KILL, INT, HUP, ... or a number")},
+               {QStringLiteral("remove"), prop("boolean", "Kill it (with KILL) and forget it and its output")}},
+              {n, QStringLiteral("pid")}),
+         &McpServer::killProcess},
     };
 }
 
@@ -829,6 +875,116 @@ void McpServer::unexposePort(const QJsonObject &args, const Reply &reply)
         return reply(errorResult(problem));
     answer(m_client.deleteJson(ServiceClient::vmPath(name, QStringLiteral("ports/%1").arg(guest))), reply,
            [name, guest](const QJsonObject &) { return QStringLiteral("port %1 of sandbox %2 is no longer exposed").arg(guest).arg(name); });
+}
+
+namespace {
+
+// A pid argument, or 0 with *problem set.
+int pidArgument(const QJsonObject &args, QString *problem)
+{
+    const QJsonValue v = args.value(QStringLiteral("pid"));
+    if (!v.isDouble() || v.toDouble() != double(v.toInt()) || v.toInt() < 1) {
+        if (problem->isEmpty())
+            *problem = QStringLiteral("'pid' is required: a background process's pid, a positive integer");
+        return 0;
+    }
+    return v.toInt();
+}
+
+QString processPath(const QString &name, int pid, const QString &rest = QString())
+{
+    return ServiceClient::vmPath(name, QStringLiteral("processes/%1%2").arg(pid).arg(rest));
+}
+
+} // namespace
+
+void McpServer::startProcess(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    QJsonObject body = execBody(args, &problem);
+    if (args.contains(QStringLiteral("cwd"))) {
+        if (!args.value(QStringLiteral("cwd")).isString() && problem.isEmpty())
+            problem = QStringLiteral("'cwd' must be a string");
+        body[QStringLiteral("cwd")] = args.value(QStringLiteral("cwd"));
+    }
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    body[QStringLiteral("background")] = true;
+    answer(m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("exec")), body), reply, [](const QJsonObject &r) {
+        return QStringLiteral("started process %1 (read its output with read_process_output)\n%2").arg(r.value(QStringLiteral("pid")).toInt()).arg(compact(r));
+    });
+}
+
+void McpServer::listProcesses(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("processes"))), reply, [name](const QJsonObject &r) {
+        const QJsonArray list = r.value(QStringLiteral("processes")).toArray();
+        return list.isEmpty() ? QStringLiteral("sandbox %1 has no background processes").arg(name) : compact(list);
+    });
+}
+
+void McpServer::readProcessOutput(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int pid = pidArgument(args, &problem);
+    qint64 offsets[2] = {0, 0};
+    const QString keys[2] = {QStringLiteral("stdout_offset"), QStringLiteral("stderr_offset")};
+    for (int i = 0; i < 2; ++i) {
+        const QJsonValue v = args.value(keys[i]);
+        if (v.isUndefined() || v.isNull())
+            continue;
+        if ((!v.isDouble() || v.toDouble() < 0 || v.toDouble() != double(v.toInteger())) && problem.isEmpty())
+            problem = QStringLiteral("'%1' must be a byte offset, an integer from 0").arg(keys[i]);
+        offsets[i] = v.toInteger();
+    }
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.getJson(processPath(name, pid, QStringLiteral("/output?stdout_offset=%1&stderr_offset=%2").arg(offsets[0]).arg(offsets[1]))), reply,
+           [](const QJsonObject &r) { return compact(r); });
+}
+
+void McpServer::writeProcessStdin(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int pid = pidArgument(args, &problem);
+    QJsonObject body;
+    for (const auto &[key, isType] : {std::pair{QStringLiteral("data"), &QJsonValue::isString}, std::pair{QStringLiteral("eof"), &QJsonValue::isBool}}) {
+        if (!args.contains(key))
+            continue;
+        if (!(args.value(key).*isType)() && problem.isEmpty())
+            problem = QStringLiteral("'%1' must be a %2").arg(key, key == QLatin1String("eof") ? QStringLiteral("boolean") : QStringLiteral("string"));
+        body[key] = args.value(key);
+    }
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.postJson(processPath(name, pid, QStringLiteral("/stdin")), body), reply,
+           [pid](const QJsonObject &) { return QStringLiteral("written to the stdin of process %1").arg(pid); });
+}
+
+void McpServer::killProcess(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int pid = pidArgument(args, &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    if (args.value(QStringLiteral("remove")).toBool()) {
+        return answer(m_client.deleteJson(processPath(name, pid)), reply,
+                      [pid](const QJsonObject &) { return QStringLiteral("process %1 is killed and forgotten").arg(pid); });
+    }
+    QJsonObject body;
+    const QJsonValue signal = args.value(QStringLiteral("signal"));
+    if (signal.isString() || signal.isDouble())
+        body[QStringLiteral("signal")] = signal.isString() && signal.toString().toInt() > 0 ? QJsonValue(signal.toString().toInt()) : signal;
+    answer(m_client.postJson(processPath(name, pid, QStringLiteral("/kill")), body), reply,
+           [pid](const QJsonObject &r) { return QStringLiteral("signalled process %1\n%2").arg(pid).arg(compact(r)); });
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include "server/metacontroller.h"
 #include "server/networkcontroller.h"
 #include "server/portcontroller.h"
+#include "server/processcontroller.h"
 #include "server/snapshotcontroller.h"
 #include "server/vmcontroller.h"
 #include "server/vncsocket.h"
@@ -17,7 +18,8 @@ namespace Server {
 Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     : m_meta(std::make_unique<MetaController>(manager, m_metrics))
     , m_vms(std::make_unique<VmController>(manager))
-    , m_guest(std::make_unique<GuestController>(manager, m_metrics))
+    , m_processes(std::make_unique<ProcessController>(manager))
+    , m_guest(std::make_unique<GuestController>(manager, m_metrics, *m_processes))
     , m_snapshots(std::make_unique<SnapshotController>(manager))
     , m_network(std::make_unique<NetworkController>(manager))
     , m_ports(std::make_unique<PortController>(manager))
@@ -26,6 +28,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
     m_guest->addRoutes(m_router);
+    m_processes->addRoutes(m_router);
     m_snapshots->addRoutes(m_router);
     m_network->addRoutes(m_router);
     m_ports->addRoutes(m_router);

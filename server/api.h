@@ -24,6 +24,7 @@ class GuestController;
 class MetaController;
 class NetworkController;
 class PortController;
+class ProcessController;
 class SnapshotController;
 class VmController;
 
@@ -50,6 +51,7 @@ private:
     Router m_router;
     std::unique_ptr<MetaController> m_meta;
     std::unique_ptr<VmController> m_vms;
+    std::unique_ptr<ProcessController> m_processes; // before m_guest, which uses it
     std::unique_ptr<GuestController> m_guest;
     std::unique_ptr<SnapshotController> m_snapshots;
     std::unique_ptr<NetworkController> m_network;

@@ -176,12 +176,14 @@ void guestSchemas(QJsonObject &s)
                     {QStringLiteral("description"), QStringLiteral("argv, or a shell string")}};
     QJsonObject env = type("object");
     env[QStringLiteral("additionalProperties")] = type("string");
-    s[QStringLiteral("ExecRequest")] = object({{QStringLiteral("cmd"), cmd},
-                                               {QStringLiteral("env"), env},
-                                               {QStringLiteral("cwd"), type("string")},
-                                               {QStringLiteral("stdin"), type("string")},
-                                               {QStringLiteral("timeout_s"), type("number")}},
-                                              {QStringLiteral("cmd")});
+    s[QStringLiteral("ExecRequest")] =
+        object({{QStringLiteral("cmd"), cmd},
+                {QStringLiteral("env"), env},
+                {QStringLiteral("cwd"), type("string")},
+                {QStringLiteral("stdin"), type("string")},
+                {QStringLiteral("timeout_s"), type("number")},
+                {QStringLiteral("background"), type("boolean", "start it as a background process and answer 201 with it at once (POST .../exec only)")}},
+               {QStringLiteral("cmd")});
     QJsonObject exitCode = type("integer", "null when a signal ended the command");
     exitCode[QStringLiteral("nullable")] = true;
     s[QStringLiteral("ExecResult")] =
@@ -202,6 +204,47 @@ void guestSchemas(QJsonObject &s)
                                              {QStringLiteral("uid"), type("integer")},
                                              {QStringLiteral("gid"), type("integer")},
                                              {QStringLiteral("link_target"), type("string")}});
+}
+
+// Background processes.
+void processSchemas(QJsonObject &s)
+{
+    QJsonObject time = type("string");
+    time[QStringLiteral("format")] = QStringLiteral("date-time");
+    QJsonObject nullableTime = time;
+    nullableTime[QStringLiteral("nullable")] = true;
+    QJsonObject nullableInt = type("integer");
+    nullableInt[QStringLiteral("nullable")] = true;
+    QJsonObject exitCode = nullableInt;
+    exitCode[QStringLiteral("description")] = QStringLiteral("once it exited; null while running or when a signal ended it");
+    QJsonObject signal = nullableInt;
+    signal[QStringLiteral("description")] = QStringLiteral("the signal that ended it");
+    s[QStringLiteral("Process")] = object({{QStringLiteral("pid"), type("integer", "its pid in the guest")},
+                                           {QStringLiteral("command"), arrayOf(type("string"))},
+                                           {QStringLiteral("running"), type("boolean")},
+                                           {QStringLiteral("exit_code"), exitCode},
+                                           {QStringLiteral("signal"), signal},
+                                           {QStringLiteral("started_at"), time},
+                                           {QStringLiteral("ended_at"), nullableTime}},
+                                          {QStringLiteral("pid"), QStringLiteral("command"), QStringLiteral("running"), QStringLiteral("started_at")});
+    s[QStringLiteral("ProcessOutput")] =
+        object({{QStringLiteral("stdout"), type("string")},
+                {QStringLiteral("stderr"), type("string")},
+                {QStringLiteral("stdout_offset"), type("integer", "where the next read of stdout starts (a byte offset into the whole stream)")},
+                {QStringLiteral("stderr_offset"), type("integer", "where the next read of stderr starts")},
+                {QStringLiteral("truncated"),
+                 type("boolean", "bytes between the offsets asked for and the data returned were dropped (the guest keeps the last MiB of each)")},
+                {QStringLiteral("running"), type("boolean")},
+                {QStringLiteral("exit_code"), exitCode}},
+               {QStringLiteral("stdout"), QStringLiteral("stderr"), QStringLiteral("stdout_offset"), QStringLiteral("stderr_offset"),
+                QStringLiteral("truncated"), QStringLiteral("running")});
+    s[QStringLiteral("ProcessStdin")] =
+        object({{QStringLiteral("data"), type("string")}, {QStringLiteral("eof"), type("boolean", "close stdin after the data")}});
+    s[QStringLiteral("ProcessSignal")] =
+        object({{QStringLiteral("signal"),
+                 QJsonObject{{QStringLiteral("oneOf"), QJsonArray{type("integer"), type("string")}},
+                             {QStringLiteral("description"),
+                              QStringLiteral("a number or a name: HUP, INT, QUIT, KILL, USR1, USR2, TERM (the default), CONT, STOP")}}}});
 }
 
 // Input actions and the display.
@@ -360,6 +403,7 @@ QJsonObject schemas()
     metaSchemas(s);
     vmSchemas(s);
     guestSchemas(s);
+    processSchemas(s);
     displaySchemas(s);
     snapshotSchemas(s);
     portSchemas(s);
@@ -484,7 +528,11 @@ void guestPaths(Paths &paths)
                "exec",
                byName,
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
-               {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
+               {{QStringLiteral("200"),
+                 response("the command ran (whatever its exit code); the answer comes when its main process ends "
+                          "(output still coming is taken for 250 ms), and children it left in the background keep running",
+                          jsonContent(ref("ExecResult")))},
+                {QStringLiteral("201"), response("with \"background\": true: the background process, started", jsonContent(ref("Process")))},
                 {QStringLiteral("409"), errorRef("Conflict")},
                 {QStringLiteral("413"), errorRef("Error")}}});
 
@@ -579,6 +627,48 @@ void snapshotPaths(Paths &paths)
                 {QStringLiteral("409"), errorRef("Conflict")},
                 {QStringLiteral("422"), errorRef("Corrupted")},
                 {QStringLiteral("507"), errorRef("NoSpace")}}});
+}
+
+// Background processes, kept by the guest agent.
+void processPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    const QJsonObject pid{{QStringLiteral("name"), QStringLiteral("pid")},
+                          {QStringLiteral("in"), QStringLiteral("path")},
+                          {QStringLiteral("required"), true},
+                          {QStringLiteral("description"), QStringLiteral("the background process's pid in the guest")},
+                          {QStringLiteral("schema"), type("integer")}};
+    const QJsonArray byPid{nameParameter(), pid};
+    const QJsonObject process = response("the process", jsonContent(ref("Process")));
+    paths.add("/api/v1/vms/{name}/processes", "get",
+              {"A VM's background processes (started by POST .../exec with \"background\": true), running or ended, oldest first. "
+               "The guest keeps at most 32; an ended one is forgotten to make room, and a start past 32 running ones is refused with 409",
+               "listProcesses",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("its processes", jsonContent(object({{QStringLiteral("processes"), arrayOf(ref("Process"))}})))}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}", "get", {"A background process's status", "getProcess", byPid, {}, {{QStringLiteral("200"), process}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}/output", "get",
+              {"A background process's output from byte offsets into its whole stdout and stderr (the last MiB of each is kept)",
+               "getProcessOutput",
+               QJsonArray{nameParameter(), pid, queryParameter("stdout_offset", type("integer"), false, "where to read stdout from (default 0)"),
+                          queryParameter("stderr_offset", type("integer"), false, "where to read stderr from (default 0)")},
+               {},
+               {{QStringLiteral("200"), response("its output", jsonContent(ref("ProcessOutput")))}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}/stdin", "post",
+              {"Write to a background process's stdin (and close it with eof); 409 when it has 1 MiB not yet read",
+               "writeProcessStdin",
+               byPid,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ProcessStdin"))}},
+               {{QStringLiteral("204"), response("written")}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}/kill", "post",
+              {"Send a signal (TERM by default) to a background process's group; an ended process is answered as it is",
+               "killProcess",
+               byPid,
+               QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("ProcessSignal"))}},
+               {{QStringLiteral("200"), process}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}", "delete",
+              {"Forget a background process (killing its group first if it runs)", "deleteProcess", byPid, {}, {{QStringLiteral("204"), response("gone")}}});
 }
 
 // Exposed ports: a guest TCP port reached at a host address and port.
@@ -725,6 +815,7 @@ QJsonObject document()
     servicePaths(paths);
     vmPaths(paths);
     guestPaths(paths);
+    processPaths(paths);
     snapshotPaths(paths);
     portPaths(paths);
     networkPaths(paths);

@@ -40,9 +40,10 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
         await t.test('lists the tools with input schemas', async () => {
             const { tools } = await client.listTools();
             const names = tools.map((x) => x.name).sort();
-            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'expose_port', 'list_ports',
-                                     'list_sandboxes', 'read_file', 'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete',
-                                     'snapshot_fork', 'snapshot_list', 'snapshot_restore', 'unexpose_port', 'write_file']);
+            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'expose_port', 'kill_process',
+                                     'list_ports', 'list_processes', 'list_sandboxes', 'read_file', 'read_process_output', 'run_command',
+                                     'screenshot', 'snapshot_create', 'snapshot_delete', 'snapshot_fork', 'snapshot_list', 'snapshot_restore',
+                                     'start_process', 'unexpose_port', 'write_file', 'write_process_stdin']);
             for (const tool of tools)
                 assert.equal(tool.inputSchema.type, 'object', tool.name);
         });
@@ -76,6 +77,38 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             const argv = ok(await client.callTool({ name: 'run_command', arguments: { name, command: ['sh', '-c', 'cat; exit 3'], stdin: 'fed' } }, undefined, callTimeout));
             assert.match(argv, /exit code 3/);
             assert.match(argv, /fed/);
+        });
+
+        await t.test('run_command answers when the main process ends; background processes', async () => {
+            const started = Date.now();
+            const bg = ok(await client.callTool({ name: 'run_command', arguments: { name, command: 'sleep 300 & echo started', timeout_s: 60 } }, undefined, callTimeout));
+            assert.match(bg, /exit code 0/);
+            assert.match(bg, /started/);
+            assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+
+            const out = ok(await client.callTool({ name: 'start_process', arguments: { name, command: 'read line; echo "got $line"' } }, undefined, callTimeout));
+            const pid = Number(/started process (\d+)/.exec(out)[1]);
+            assert.ok(pid > 0, out);
+            const listed = JSON.parse(ok(await client.callTool({ name: 'list_processes', arguments: { name } }, undefined, callTimeout)));
+            assert.ok(listed.some((p) => p.pid === pid && p.running), JSON.stringify(listed));
+            ok(await client.callTool({ name: 'write_process_stdin', arguments: { name, pid, data: 'hi\n', eof: true } }, undefined, callTimeout));
+            let read;
+            for (let i = 0; i < 100; ++i) {
+                read = JSON.parse(ok(await client.callTool({ name: 'read_process_output', arguments: { name, pid } }, undefined, callTimeout)));
+                if (!read.running)
+                    break;
+                await new Promise((r) => setTimeout(r, 200));
+            }
+            assert.equal(read.stdout, 'got hi\n');
+            assert.equal(read.stdout_offset, 7);
+            assert.equal(read.exit_code, 0);
+            const sleeper = ok(await client.callTool({ name: 'start_process', arguments: { name, command: 'exec sleep 301' } }, undefined, callTimeout));
+            const sleeperPid = Number(/started process (\d+)/.exec(sleeper)[1]);
+            assert.match(ok(await client.callTool({ name: 'kill_process', arguments: { name, pid: sleeperPid, signal: 'KILL' } }, undefined, callTimeout)),
+                         /signalled process/);
+            ok(await client.callTool({ name: 'kill_process', arguments: { name, pid: sleeperPid, remove: true } }, undefined, callTimeout));
+            const gone = await client.callTool({ name: 'read_process_output', arguments: { name, pid: sleeperPid } }, undefined, callTimeout);
+            assert.equal(gone.isError, true);
         });
 
         await t.test('write_file and read_file round trip', async () => {
