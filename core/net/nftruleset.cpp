@@ -111,7 +111,7 @@ QString intervalSet(const QString &name, const QString &type, const QStringList 
 
 } // namespace
 
-Core::Expected<NftRuleset> NftRuleset::create(const QString &instanceId, const Cidr &vmSubnet)
+Core::Expected<NftRuleset> NftRuleset::create(const QString &instanceId, const Cidr &vmSubnet, const QList<Cidr> &extraReserved)
 {
     static const QRegularExpression id(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9]{1,16}")));
     if (!id.match(instanceId).hasMatch())
@@ -121,6 +121,10 @@ Core::Expected<NftRuleset> NftRuleset::create(const QString &instanceId, const C
     NftRuleset r;
     r.m_table = QStringLiteral("mvs_") + instanceId;
     r.m_subnet = vmSubnet;
+    for (const Cidr &c : extraReserved)
+        if (!c.isValid())
+            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("an always-denied network is invalid"));
+    r.m_extraReserved = extraReserved;
     return r;
 }
 
@@ -136,6 +140,8 @@ QString NftRuleset::tableScript() const
     for (const Cidr &c : NetworkPolicy::alwaysDenied())
         (c.isV6() ? v6 : v4) << c.toString();
     v4 << m_subnet.toString(); // other VMs (auto-merge folds it into 10/8 or 172.16/12)
+    for (const Cidr &c : m_extraReserved)
+        (c.isV6() ? v6 : v4) << c.toString();
     QString body = intervalSet(QStringLiteral("reserved_4"), QStringLiteral("ipv4_addr"), v4)
         + intervalSet(QStringLiteral("reserved_6"), QStringLiteral("ipv6_addr"), v6)
         + QStringLiteral("    set taps {\n        type ifname\n    }\n    set sources_4 {\n        type ifname . ipv4_addr\n    }\n"
@@ -166,6 +172,14 @@ QString NftRuleset::tableScript() const
 QString NftRuleset::tableDeleteScript() const
 {
     return QStringLiteral("add table inet %1\ndelete table inet %1\n").arg(m_table);
+}
+
+QString NftRuleset::reservedAddScript(const QList<Cidr> &networks) const
+{
+    QString s;
+    for (const Cidr &c : networks)
+        s += QStringLiteral("add element inet %1 %2 { %3 }\n").arg(m_table, c.isV6() ? QStringLiteral("reserved_6") : QStringLiteral("reserved_4"), c.toString());
+    return s;
 }
 
 QList<QList<PortRange>> NftRuleset::dnsGroups(const NetworkPolicy &policy)
@@ -270,7 +284,7 @@ QStringList NftRuleset::fwdRules(const VmFilter &vm) const
         if (!r.hasDomain()) // a denied name works through DNS only
             addRule(out, destinations(r), r.ports, deny);
     out << privateNetworkRules(vm);
-    const QList<PolicyRule> named = vm.policy.namedReservedAllows({m_subnet});
+    const QList<PolicyRule> named = vm.policy.namedReservedAllows(QList<Cidr>{m_subnet} + m_extraReserved);
     for (const PolicyRule &r : named)
         addRule(out, destinations(r), r.ports, accept);
     out << QStringLiteral("ip daddr @reserved_4 %1").arg(deny);

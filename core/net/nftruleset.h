@@ -73,7 +73,13 @@ public:
     static constexpr int kMaxSlot = 1 << 20;
     static constexpr int kDnsPort = 53;
 
-    static Core::Expected<NftRuleset> create(const QString &instanceId, const Cidr &vmSubnet);
+    // extraReserved: further always-denied destinations, e.g. the outer
+    // host's addresses for a ruleset inside a network namespace that
+    // reaches the host's network through a user-mode relay (RootlessNetwork):
+    // there they are not the namespace's own addresses, which the input
+    // chain guards, and would be forwarded. An allow rule names them as it
+    // names the VM subnet (NetworkPolicy::namedReservedAllows).
+    static Core::Expected<NftRuleset> create(const QString &instanceId, const Cidr &vmSubnet, const QList<Cidr> &extraReserved = {});
 
     QString table() const { return m_table; } // "mvs_<instance>"
     // Creates the table (idempotent: existing VMs' elements are kept).
@@ -88,6 +94,9 @@ public:
     Core::Expected<QString> vmDeleteScript(const VmFilter &vm) const;
     // Deletes the whole table (idempotent).
     QString tableDeleteScript() const;
+    // Adds destinations to the always-denied sets of an existing table
+    // (addresses the host gained since): denied from the next packet on.
+    QString reservedAddScript(const QList<Cidr> &networks) const;
 
     // The distinct port lists of the allow domain rules, first seen first
     // (an empty list: every port).
@@ -111,6 +120,7 @@ private:
 
     QString m_table;
     Cidr m_subnet;
+    QList<Cidr> m_extraReserved;
 };
 
 } // namespace Net
