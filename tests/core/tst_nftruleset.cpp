@@ -231,6 +231,25 @@ private Q_SLOTS:
         QVERIFY(ruleset().tableScript().contains(QLatin1String("10.213.0.0/16")));
     }
 
+    // Inside RootlessNetwork's namespace the outer host's addresses are
+    // always denied (in reserved_4/_6), named by an allow rule as a single
+    // address like any reserved range, and more can be added later.
+    void extraReservedAreAlwaysDenied()
+    {
+        const QList<Cidr> host{*Cidr::parse(QStringLiteral("192.0.2.2/32")), *Cidr::parse(QStringLiteral("2001:db8::2/128"))};
+        const NftRuleset r = *NftRuleset::create(QStringLiteral("t1"), *Cidr::parse(QStringLiteral("10.213.0.0/16")), host);
+        const QString table = r.tableScript();
+        QVERIFY2(table.contains(QLatin1String("192.0.2.2/32")) && table.contains(QLatin1String("2001:db8::2/128")), qPrintable(table));
+        QVERIFY(!ruleset().tableScript().contains(QLatin1String("192.0.2.2")));
+        const QString s = *r.vmScript(vm(3, policy(kDenyAllowList)));
+        const qsizetype named = s.indexOf(QLatin1String("ip daddr 192.0.2.2 tcp dport 8080 counter name v3_allowed accept"));
+        const qsizetype reserved = s.indexOf(QLatin1String("ip daddr @reserved_4 jump v3_deny"));
+        QVERIFY2(named > 0 && reserved > named, qPrintable(s));
+        const QString added = r.reservedAddScript({*Cidr::parse(QStringLiteral("198.51.100.1/32"))});
+        QCOMPARE(added, QStringLiteral("add element inet mvs_t1 reserved_4 { 198.51.100.1/32 }\n"));
+        NFT_CHECK(table + s + added + r.tableDeleteScript());
+    }
+
     void dnsGroupsByPorts()
     {
         const auto groups = NftRuleset::dnsGroups(policy(kDenyAllowList));

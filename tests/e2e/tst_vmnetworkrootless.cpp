@@ -431,10 +431,11 @@ QString TestVmNetworkRootless::prepareServiceDir()
             rootEnv);
     if (!error.isEmpty())
         return error;
-    const QString image =
+    // "kernel <dir>/vmlinuz\ninitramfs <dir>/initramfs.cpio"
+    const QString paths =
         QString::fromUtf8(hostRun(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("image"), QStringLiteral("path"), QStringLiteral("--template"), QStringLiteral("minimal")},
-                                  &error, {}, rootEnv))
-            .trimmed();
+                                  &error, {}, rootEnv));
+    const QString image = QFileInfo(paths.section(QLatin1Char('\n'), 0, 0).section(QLatin1Char(' '), 1).trimmed()).path();
     if (!error.isEmpty() || !QFileInfo(image).isDir())
         return QStringLiteral("no image path: %1 %2").arg(image, error);
     const QString images = m_serviceDir + QStringLiteral("/cache/images");
