@@ -15,7 +15,8 @@ namespace {
 
 Core::Error ioError(const char *what)
 {
-    return Core::Error(Core::ErrorCode::Io, QStringLiteral("network helper channel: %1: %2").arg(QLatin1String(what), QString::fromLocal8Bit(std::strerror(errno))));
+    return Core::Error(Core::ErrorCode::Io,
+                       QStringLiteral("network helper channel: %1: %2").arg(QLatin1String(what), QString::fromLocal8Bit(std::strerror(errno))));
 }
 
 } // namespace

@@ -93,7 +93,8 @@ public:
     // id, same subnet: the VM's recorded address must be plan().address(slot)),
     // whose VMM still holds tap tapName(slot): NotFound when the tap is gone.
     // The returned attachment has no tap descriptor.
-    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {}, const QString &privateNetwork = {}) override;
+    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {},
+                                       const QString &privateNetwork = {}) override;
     Core::Result setPolicy(int slot, const NetworkPolicy &policy) override;
     // Every step is tried; the first failure is returned. Unknown slot: NotFound.
     Core::Result detach(int slot) override;

@@ -66,8 +66,8 @@ int NetHelper::run()
         if (!sent || request->json.value(QStringLiteral("op")).toString() == QLatin1String("stop"))
             break;
     }
-    if (m_network)
-        [[maybe_unused]] const Core::Result stopped = m_network->stop();
+    if (m_network) [[maybe_unused]]
+        const Core::Result stopped = m_network->stop();
     return 0;
 }
 
@@ -110,8 +110,9 @@ Core::Result NetHelper::waitForUplink() const
                 return {};
         QThread::msleep(kPollIntervalMs);
     }
-    return Core::Error(Core::ErrorCode::Timeout,
-                       QStringLiteral("pasta did not configure the namespace's uplink %1 within kUplinkTimeoutMs (%2 ms)").arg(QLatin1String(kUplink)).arg(kUplinkTimeoutMs));
+    return Core::Error(
+        Core::ErrorCode::Timeout,
+        QStringLiteral("pasta did not configure the namespace's uplink %1 within kUplinkTimeoutMs (%2 ms)").arg(QLatin1String(kUplink)).arg(kUplinkTimeoutMs));
 }
 
 QJsonObject NetHelper::start(const QJsonObject &request)

@@ -178,7 +178,8 @@ QString NftRuleset::reservedAddScript(const QList<Cidr> &networks) const
 {
     QString s;
     for (const Cidr &c : networks)
-        s += QStringLiteral("add element inet %1 %2 { %3 }\n").arg(m_table, c.isV6() ? QStringLiteral("reserved_6") : QStringLiteral("reserved_4"), c.toString());
+        s += QStringLiteral("add element inet %1 %2 { %3 }\n")
+                 .arg(m_table, c.isV6() ? QStringLiteral("reserved_6") : QStringLiteral("reserved_4"), c.toString());
     return s;
 }
 

@@ -134,7 +134,8 @@ Core::Expected<std::unique_ptr<RootlessNetwork>> RootlessNetwork::start(Rootless
     for (const char *tool : {"unshare", "pasta"})
         if (QStandardPaths::findExecutable(QLatin1String(tool)).isEmpty())
             return Core::Error(Core::ErrorCode::BinaryMissing,
-                               QStringLiteral("the user-mode VM network needs `%1` (Debian's %2)").arg(QLatin1String(tool), QLatin1String(tool[0] == 'p' ? "passt" : "util-linux")));
+                               QStringLiteral("the user-mode VM network needs `%1` (Debian's %2)")
+                                   .arg(QLatin1String(tool), QLatin1String(tool[0] == 'p' ? "passt" : "util-linux")));
     if (options.helperCommand.isEmpty())
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("no network helper command"));
     QStringList upstreams = options.network.upstreams;
@@ -228,32 +229,19 @@ Core::Result RootlessNetwork::spawnPasta(bool dnsForward)
     m_pasta->setProgram(QStringLiteral("pasta"));
     // As ourselves: pasta started as root would drop to "nobody" first and
     // could not join the namespace (a root service in a test, say).
-    QStringList args{QStringLiteral("--runas"),
-                     QStringLiteral("%1:%2").arg(::geteuid()).arg(::getegid()),
-                     QStringLiteral("--foreground"),
-                     QStringLiteral("--quiet"),
-                     QStringLiteral("--ipv4-only"),
-                     QStringLiteral("--config-net"),
-                     QStringLiteral("--ns-ifname"),
-                     QLatin1String(NetHelper::kUplink),
-                     QStringLiteral("--address"),
-                     QLatin1String(kUplinkAddress),
-                     QStringLiteral("--netmask"),
-                     QString::number(kUplinkPrefix),
-                     QStringLiteral("--gateway"),
-                     QLatin1String(kUplinkGateway),
-                     QStringLiteral("--no-map-gw"),
-                     QStringLiteral("--tcp-ports"),
-                     QStringLiteral("none"),
-                     QStringLiteral("--udp-ports"),
-                     QStringLiteral("none"),
-                     QStringLiteral("--tcp-ns"),
-                     QStringLiteral("none"),
-                     QStringLiteral("--udp-ns"),
-                     QStringLiteral("none"),
-                     QStringLiteral("--no-dhcp"),
-                     QStringLiteral("--log-file"),
-                     QDir(m_options.network.runtimeDir).filePath(QLatin1String(kPastaLog))};
+    QStringList args{QStringLiteral("--runas"),      QStringLiteral("%1:%2").arg(::geteuid()).arg(::getegid()),
+                     QStringLiteral("--foreground"), QStringLiteral("--quiet"),
+                     QStringLiteral("--ipv4-only"),  QStringLiteral("--config-net"),
+                     QStringLiteral("--ns-ifname"),  QLatin1String(NetHelper::kUplink),
+                     QStringLiteral("--address"),    QLatin1String(kUplinkAddress),
+                     QStringLiteral("--netmask"),    QString::number(kUplinkPrefix),
+                     QStringLiteral("--gateway"),    QLatin1String(kUplinkGateway),
+                     QStringLiteral("--no-map-gw"),  QStringLiteral("--tcp-ports"),
+                     QStringLiteral("none"),         QStringLiteral("--udp-ports"),
+                     QStringLiteral("none"),         QStringLiteral("--tcp-ns"),
+                     QStringLiteral("none"),         QStringLiteral("--udp-ns"),
+                     QStringLiteral("none"),         QStringLiteral("--no-dhcp"),
+                     QStringLiteral("--log-file"),   QDir(m_options.network.runtimeDir).filePath(QLatin1String(kPastaLog))};
     if (dnsForward)
         args << QStringLiteral("--dns-forward") << QLatin1String(kDnsForward);
     args << QString::number(m_helper->processId());
@@ -283,7 +271,8 @@ Core::Result RootlessNetwork::startNetwork(const QStringList &upstreams)
                           kStartTimeoutMs);
     if (!answer) {
         const QString pastaLog = logTail(QLatin1String(kPastaLog));
-        return Core::Error(answer.error().code, pastaLog.isEmpty() ? answer.error().message : answer.error().message + QStringLiteral(" (pasta: %1)").arg(pastaLog));
+        return Core::Error(answer.error().code,
+                           pastaLog.isEmpty() ? answer.error().message : answer.error().message + QStringLiteral(" (pasta: %1)").arg(pastaLog));
     }
     auto subnet = Cidr::parse(answer->json.value(QStringLiteral("subnet")).toString());
     if (!subnet)
@@ -365,7 +354,8 @@ Core::Expected<VmAttachment> RootlessNetwork::attach(const QString &vmId, int sl
     const QString answeredMac = answer->json.value(QStringLiteral("mac")).toString();
     if (!tap || !address || address->slot != slot || !m_subnet.contains(address->address)) {
         [[maybe_unused]] const Core::Result undone = detach(slot);
-        return !tap ? tap.error() : Core::Error(Core::ErrorCode::Protocol, QStringLiteral("network helper: an attach answer that is not VM slot %1's").arg(slot));
+        return !tap ? tap.error()
+                    : Core::Error(Core::ErrorCode::Protocol, QStringLiteral("network helper: an attach answer that is not VM slot %1's").arg(slot));
     }
     m_slots.insert(slot);
     return VmAttachment{std::move(*tap), *address, answeredMac};
@@ -381,7 +371,8 @@ Core::Expected<VmAttachment> RootlessNetwork::adopt(const QString &vmId, int, co
 
 Core::Result RootlessNetwork::setPolicy(int slot, const NetworkPolicy &policy)
 {
-    auto answer = request(QJsonObject{{QStringLiteral("op"), QStringLiteral("set_policy")}, {QStringLiteral("slot"), slot}, {QStringLiteral("policy"), policy.toJson()}});
+    auto answer =
+        request(QJsonObject{{QStringLiteral("op"), QStringLiteral("set_policy")}, {QStringLiteral("slot"), slot}, {QStringLiteral("policy"), policy.toJson()}});
     return answer ? Core::Result() : Core::Result(answer.error());
 }
 

@@ -56,7 +56,8 @@ std::unique_ptr<VmNetworks> startRootless(Net::HostNetworkOptions options, QStri
         return std::make_unique<VmNetworks>(Core::Error(
             Core::ErrorCode::Unsupported, QStringLiteral("this service is not root and its user-mode network did not start: %1").arg(network.error().message)));
     }
-    Core::Log::core()->info("VM networking (user mode, pasta): subnet {} in the service's own network namespace", (*network)->subnet().toString().toStdString());
+    Core::Log::core()->info("VM networking (user mode, pasta): subnet {} in the service's own network namespace",
+                            (*network)->subnet().toString().toStdString());
     return std::make_unique<VmNetworks>(std::move(*network));
 }
 

@@ -274,9 +274,10 @@ void TestRootlessNetwork::tapFromTheHelpersNamespace()
     // Its resolver runs in the helper's namespaces.
     QCOMPARE(processesWith(QByteArray(n->table().toLatin1() + "_v0.conf")).size(), 1);
     // The filter there denies the host's own addresses.
-    const QString reserved = run(QStringLiteral("nsenter"), {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-n"), QStringLiteral("-t"),
-                                                            QString::number(helper), QStringLiteral("nft"), QStringLiteral("list"), QStringLiteral("set"),
-                                                            QStringLiteral("inet"), n->table(), QStringLiteral("reserved_4")});
+    const QString reserved =
+        run(QStringLiteral("nsenter"),
+            {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-n"), QStringLiteral("-t"), QString::number(helper),
+             QStringLiteral("nft"), QStringLiteral("list"), QStringLiteral("set"), QStringLiteral("inet"), n->table(), QStringLiteral("reserved_4")});
     for (const Cidr &c : RootlessNetwork::hostAddresses())
         if (!c.isV6())
             QVERIFY2(reserved.contains(c.toString(true)), qPrintable(reserved));

@@ -195,10 +195,10 @@ public:
         probe.listen(QHostAddress::LocalHost, 0);
         m_port = probe.serverPort();
         probe.close();
-        m_process.start(QStringLiteral("setpriv"), {QStringLiteral("--reuid=%1").arg(kServiceUid), QStringLiteral("--regid=%1").arg(kServiceUid),
-                                                    QStringLiteral("--clear-groups"), QStringLiteral("--pdeathsig=TERM"), QStringLiteral("--"),
-                                                    QStringLiteral(MVS_APP_BINARY), QStringLiteral("--serve"), QStringLiteral("--listen"),
-                                                    QStringLiteral("127.0.0.1:%1").arg(m_port)});
+        m_process.start(QStringLiteral("setpriv"),
+                        {QStringLiteral("--reuid=%1").arg(kServiceUid), QStringLiteral("--regid=%1").arg(kServiceUid), QStringLiteral("--clear-groups"),
+                         QStringLiteral("--pdeathsig=TERM"), QStringLiteral("--"), QStringLiteral(MVS_APP_BINARY), QStringLiteral("--serve"),
+                         QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(m_port)});
         if (!m_process.waitForStarted(kServeStartMs))
             return false;
         QNetworkAccessManager nam;
@@ -270,9 +270,10 @@ class TestVmNetworkRootless : public QObject {
     }
     QString create(const QString &name, const QJsonObject &network)
     {
-        const auto r = call("POST", QStringLiteral("/api/v1/vms"),
-                            json({{QStringLiteral("name"), name}, {QStringLiteral("template"), QStringLiteral("minimal")}, {QStringLiteral("network"), network}}),
-                            kCreateTimeoutMs);
+        const auto r =
+            call("POST", QStringLiteral("/api/v1/vms"),
+                 json({{QStringLiteral("name"), name}, {QStringLiteral("template"), QStringLiteral("minimal")}, {QStringLiteral("network"), network}}),
+                 kCreateTimeoutMs);
         return r.status == 201 ? QString() : QStringLiteral("create %1: %2\n%3").arg(name, r.describe(), m_serve->log());
     }
     static QJsonObject egress(const QString &policy = kPolicy)
@@ -355,15 +356,20 @@ class TestVmNetworkRootless : public QObject {
     }
     QString serveHttp(const QString &vm)
     {
-        const Exec e = exec(vm, QStringLiteral("mkdir -p /tmp/www && echo %1 > /tmp/www/index.html && (pidof httpd >/dev/null || httpd -p %2 -h /tmp/www) && echo serving")
-                                    .arg(vm)
-                                    .arg(kGuestHttpPort));
+        const Exec e =
+            exec(vm,
+                 QStringLiteral("mkdir -p /tmp/www && echo %1 > /tmp/www/index.html && (pidof httpd >/dev/null || httpd -p %2 -h /tmp/www) && echo serving")
+                     .arg(vm)
+                     .arg(kGuestHttpPort));
         return e.out.trimmed() == QLatin1String("serving") ? QString() : QStringLiteral("httpd in %1: %2").arg(vm, e.describe());
     }
 
     QString addGuard();
     static qint64 guardDrops();
-    static void removeGuard() { hostRun(QStringLiteral("nft"), {QStringLiteral("delete"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)}); }
+    static void removeGuard()
+    {
+        hostRun(QStringLiteral("nft"), {QStringLiteral("delete"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
+    }
     QString prepareServiceDir();
 
 private Q_SLOTS:
@@ -397,8 +403,8 @@ QString TestVmNetworkRootless::addGuard()
 
 qint64 TestVmNetworkRootless::guardDrops()
 {
-    const QByteArray text =
-        hostRun(QStringLiteral("nft"), {QStringLiteral("-j"), QStringLiteral("list"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
+    const QByteArray text = hostRun(
+        QStringLiteral("nft"), {QStringLiteral("-j"), QStringLiteral("list"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
     if (text.isEmpty())
         return -1;
     qint64 packets = 0;
@@ -427,14 +433,14 @@ QString TestVmNetworkRootless::prepareServiceDir()
     QString error;
     QProcessEnvironment rootEnv = QProcessEnvironment::systemEnvironment();
     rootEnv.insert(QStringLiteral("MVS_AGENT_BINARY"), QStringLiteral(MVS_AGENT_BINARY));
-    hostRun(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("image"), QStringLiteral("build"), QStringLiteral("--template"), QStringLiteral("minimal")}, &error, {},
-            rootEnv);
+    hostRun(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("image"), QStringLiteral("build"), QStringLiteral("--template"), QStringLiteral("minimal")}, &error,
+            {}, rootEnv);
     if (!error.isEmpty())
         return error;
     // "kernel <dir>/vmlinuz\ninitramfs <dir>/initramfs.cpio"
-    const QString paths =
-        QString::fromUtf8(hostRun(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("image"), QStringLiteral("path"), QStringLiteral("--template"), QStringLiteral("minimal")},
-                                  &error, {}, rootEnv));
+    const QString paths = QString::fromUtf8(hostRun(QStringLiteral(MVS_APP_BINARY),
+                                                    {QStringLiteral("image"), QStringLiteral("path"), QStringLiteral("--template"), QStringLiteral("minimal")},
+                                                    &error, {}, rootEnv));
     const QString image = QFileInfo(paths.section(QLatin1Char('\n'), 0, 0).section(QLatin1Char(' '), 1).trimmed()).path();
     if (!error.isEmpty() || !QFileInfo(image).isDir())
         return QStringLiteral("no image path: %1 %2").arg(image, error);
@@ -445,7 +451,8 @@ QString TestVmNetworkRootless::prepareServiceDir()
     for (const char *d : {"data", "config", "run", "home"})
         QDir().mkpath(m_serviceDir + QLatin1Char('/') + QLatin1String(d));
     hostRun(QStringLiteral("chown"), {QStringLiteral("-R"), QStringLiteral("%1:%1").arg(kServiceUid), m_serviceDir}, &error);
-    QFile::setPermissions(m_home.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ExeOther | QFileDevice::ReadOther);
+    QFile::setPermissions(m_home.path(),
+                          QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ExeOther | QFileDevice::ReadOther);
     if (!error.isEmpty())
         return error;
     m_env = QProcessEnvironment();
@@ -615,7 +622,8 @@ void TestVmNetworkRootless::serviceKilledLeavesNothing()
     QDeadlineTimer deadline(kGoneTimeoutMs);
     while (!networkProcessesOf(kServiceUid).isEmpty() && !deadline.hasExpired())
         QTest::qWait(100);
-    QVERIFY2(networkProcessesOf(kServiceUid).isEmpty(), qPrintable(QStringLiteral("left after SIGKILL: ") + networkProcessesOf(kServiceUid).join(QLatin1Char(' '))));
+    QVERIFY2(networkProcessesOf(kServiceUid).isEmpty(),
+             qPrintable(QStringLiteral("left after SIGKILL: ") + networkProcessesOf(kServiceUid).join(QLatin1Char(' '))));
     QCOMPARE(hostInterfaces(), interfaces);
     QVERIFY2(!hostTables().contains(QLatin1String("mvs_")), qPrintable(hostTables()));
 
@@ -634,7 +642,8 @@ void TestVmNetworkRootless::serviceKilledLeavesNothing()
     QDeadlineTimer gone(kGoneTimeoutMs);
     while (!networkProcessesOf(kServiceUid).isEmpty() && !gone.hasExpired())
         QTest::qWait(100);
-    QVERIFY2(networkProcessesOf(kServiceUid).isEmpty(), qPrintable(QStringLiteral("left after SIGTERM: ") + networkProcessesOf(kServiceUid).join(QLatin1Char(' '))));
+    QVERIFY2(networkProcessesOf(kServiceUid).isEmpty(),
+             qPrintable(QStringLiteral("left after SIGTERM: ") + networkProcessesOf(kServiceUid).join(QLatin1Char(' '))));
     QCOMPARE(hostInterfaces(), interfaces);
 }
 
