@@ -485,7 +485,9 @@ void TestVmNetworkRootless::initTestCase()
     const QStringList interfacesBefore = hostInterfaces();
     m_serve = std::make_unique<Serve>(m_env);
     QVERIFY2(m_serve->start(), qPrintable(m_serve->log()));
-    QVERIFY2(m_serve->log().contains(QLatin1String("user mode")), qPrintable(m_serve->log()));
+    // Its user-mode network: the helper (under unshare) and pasta (passt's binary).
+    const QString processes = processesOf(kServiceUid).join(QLatin1Char(' '));
+    QVERIFY2(processes.contains(QLatin1String(" unshare")) && processes.contains(QLatin1String(" passt")), qPrintable(processes + m_serve->log()));
     const QString created = create(m_web, egress());
     QVERIFY2(created.isEmpty(), qPrintable(created));
     const QString peer = create(m_peer, egress());
