@@ -133,7 +133,8 @@ Core::Result HostNetwork::claimSubnet()
 // Step: forwarding on, the table (idempotent).
 Core::Result HostNetwork::createTable()
 {
-    auto ruleset = NftRuleset::create(m_options.instanceId, m_plan.subnet(), m_options.extraReserved);
+    auto ruleset = NftRuleset::create(m_options.instanceId, m_plan.subnet(),
+                                      m_options.inUserNamespace ? std::optional<QList<Cidr>>(m_options.outerHostAddresses) : std::nullopt);
     if (!ruleset)
         return ruleset.error();
     if (auto ok = TapLink::enableForwarding(); !ok)
@@ -371,13 +372,13 @@ void HostNetwork::release()
     m_instanceLock.unlock();
 }
 
-Core::Result HostNetwork::addReserved(const QList<Cidr> &networks)
+Core::Result HostNetwork::addOuterHostAddresses(const QList<Cidr> &networks)
 {
     if (!isStarted())
         return notStarted();
     if (networks.isEmpty())
         return {};
-    return Nftables::apply(m_ruleset->reservedAddScript(networks), QStringLiteral("add always-denied destinations to %1").arg(table()));
+    return Nftables::apply(m_ruleset->outerHostAddScript(networks), QStringLiteral("add outer host addresses to %1").arg(table()));
 }
 
 const HostNetwork::Vm *HostNetwork::find(int slot) const

@@ -35,9 +35,9 @@ struct HostNetworkOptions {
     QStringList upstreams;
     // The locks every instance on this host shares (see Leftovers).
     QString lockDir = QStringLiteral("/run/microvm-sandbox/net");
-    // Further always-denied destinations (NftRuleset::create): the outer
-    // host's addresses when this runs inside RootlessNetwork's namespace.
-    QList<Cidr> extraReserved;
+    // Inside RootlessNetwork's namespace: the outer host's own addresses
+    // (NftRuleset::create), treated as the host itself.
+    QList<Cidr> outerHostAddresses;
     // Inside RootlessNetwork's user namespace (DnsmasqConfig::inUserNamespace).
     bool inUserNamespace = false;
 };
@@ -101,9 +101,9 @@ public:
     Core::Result stop() override;
     void release() override;
     bool outlivesService() const override { return true; }
-    // Adds destinations to the always-denied ranges (the outer host's new
-    // addresses, inside RootlessNetwork's namespace); kept for its life.
-    Core::Result addReserved(const QList<Cidr> &networks);
+    // Adds outer host addresses (the host's new addresses, inside
+    // RootlessNetwork's namespace); kept for its life.
+    Core::Result addOuterHostAddresses(const QList<Cidr> &networks);
 
     bool isStarted() const { return m_ruleset.has_value(); }
     QString instanceId() const { return m_options.instanceId; }

@@ -128,7 +128,7 @@ QJsonObject NetHelper::start(const QJsonObject &request)
     options.subnetCandidates = strings(request.value(QStringLiteral("subnets")));
     options.upstreams = strings(request.value(QStringLiteral("upstreams")));
     options.lockDir = options.runtimeDir + QStringLiteral("/locks");
-    options.extraReserved = *reserved;
+    options.outerHostAddresses = *reserved;
     options.inUserNamespace = true;
     if (!options.runtimeDir.startsWith(QLatin1Char('/')))
         return NetHelperProtocol::error(badRequest(QStringLiteral("runtime_dir must be an absolute path")));
@@ -187,7 +187,7 @@ QJsonObject NetHelper::reserve(const QJsonObject &request)
     auto reserved = networks(request.value(QStringLiteral("reserved")));
     if (!reserved)
         return NetHelperProtocol::error(badRequest(reserved.error().message));
-    auto ok = m_network->addReserved(*reserved);
+    auto ok = m_network->addOuterHostAddresses(*reserved);
     return ok ? NetHelperProtocol::ok() : NetHelperProtocol::error(ok.error());
 }
 

@@ -57,14 +57,6 @@ bool running(const QProcess *p)
     return close > 0 && s.size() > close + 2 && s.at(close + 2) != 'Z' && s.at(close + 2) != 'X';
 }
 
-bool inAlwaysDenied(const QHostAddress &a)
-{
-    for (const Cidr &c : NetworkPolicy::alwaysDenied())
-        if (c.contains(a))
-            return true;
-    return false;
-}
-
 } // namespace
 
 RootlessNetwork::RootlessNetwork(RootlessOptions options)
@@ -94,9 +86,10 @@ Core::Result RootlessNetwork::checkTun(const QString &path)
 QList<Cidr> RootlessNetwork::hostAddresses()
 {
     QList<Cidr> out;
-    for (QHostAddress a : QNetworkInterface::allAddresses()) {
-        a.setScopeId(QString());
-        if (a.isNull() || inAlwaysDenied(a))
+    for (const QHostAddress &a : QNetworkInterface::allAddresses()) {
+        // Loopback never leaves a guest; a scoped (link-local) IPv6 one is
+        // no destination without its interface, which the namespace lacks.
+        if (a.isNull() || a.isLoopback() || (a.protocol() == QAbstractSocket::IPv6Protocol && a.isLinkLocal()))
             continue;
         const Cidr c(a, a.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32);
         if (c.isValid() && !out.contains(c))

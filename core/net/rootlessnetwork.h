@@ -40,9 +40,11 @@ struct RootlessOptions {
 // with the host's routes.
 //
 // The host itself: from the namespace the host's addresses are remote ones
-// that pasta would connect to, so they are added to the always-denied
-// ranges (hostAddresses(), at start and again at every attach), and pasta
-// maps nothing to the host (--no-map-gw, no port forwarding either way). An
+// that pasta would connect to, so the namespace's filter treats them as the
+// host itself (NftRuleset's outer host addresses: reachable only at an
+// address an allow rule names as a single address; hostAddresses(), at
+// start and again before every attach), and pasta maps nothing to the host
+// (--no-map-gw, no port forwarding either way). An
 // upstream resolver on the host's loopback (127.0.0.53) is reached through
 // pasta's DNS forwarder (kDnsForward: it forwards to the first nameserver
 // of the host's /etc/resolv.conf); one with a port of its own cannot be.
@@ -73,8 +75,8 @@ public:
     // Unsupported, naming the cause and the fix, when path cannot be opened.
     static Core::Result checkTun(const QString &path);
     static Core::Expected<std::unique_ptr<RootlessNetwork>> start(RootlessOptions options);
-    // The host's own addresses (single-address networks) outside the
-    // always-denied ranges.
+    // The host's own addresses (single-address networks) but loopback and
+    // link-local IPv6.
     static QList<Cidr> hostAddresses();
     // The upstreams as the namespace reaches them: the host's loopback ones
     // through kDnsForward (needsDnsForward set); one with a port is refused.

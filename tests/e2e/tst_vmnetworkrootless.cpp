@@ -12,7 +12,9 @@
 //     its uplink address), the other VM and 169.254.169.254 are
 //     unreachable, and the product lists those denials; the counters and
 //     /metrics count them.
-//  2. a replaced policy applies to the next connection, both ways.
+//  2. a replaced policy applies to the next connection, both ways; under
+//     default allow with the whole test link allowed, the host's own
+//     address there stays unreachable.
 //  3. mode private: two VMs of one group reach each other, and the VM of
 //     mode egress reaches neither.
 //  4. SIGKILL of the service with VMs running: its helper, pasta and the
@@ -585,6 +587,20 @@ void TestVmNetworkRootless::policyReplacedAtRuntime()
     QVERIFY2(after.startsWith(QLatin1Char('<')), qPrintable(after));
     QCOMPARE(m_internet.httpLog().count("denied.test "), requests);
     QCOMPARE(fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+
+    // default allow, and a rule naming the whole test link: the host's own
+    // address there stays the host's (unreachable), the test hosts do not.
+    HostListener host;
+    QVERIFY(host.listen(QHostAddress::AnyIPv4));
+    const QString wide = QStringLiteral(R"({"default":"allow","allow":[{"cidr":"%1"}]})").arg(QLatin1String(TestInternet::kLinkSubnet));
+    const QString put = putPolicy(m_web, wide);
+    QVERIFY2(put.isEmpty(), qPrintable(put));
+    QCOMPARE(fetch(m_web, deniedHost), QStringLiteral("denied.test"));
+    const QString onHost = host.target(QLatin1String(TestInternet::kHostAddress));
+    const QMap<QString, QString> answered = probe(m_web, {onHost});
+    QVERIFY2(answered.isEmpty() && host.peers.isEmpty(), qPrintable(answered.value(onHost) + host.peers.join(QLatin1Char(' '))));
+    const QString back = putPolicy(m_web, kPolicy);
+    QVERIFY2(back.isEmpty(), qPrintable(back));
 }
 
 // Case 3.
