@@ -47,6 +47,18 @@ install_deps() {
         as_root apt-get update -q
     fi
     ensure_vmm_user
+    ensure_tun_mode
+}
+
+# A service that is not root (the desktop app) creates its VMs' taps in a
+# user namespace of its own (core/net/rootlessnetwork.h), which needs
+# /dev/net/tun open to everyone: Debian's default (udev's 50-udev-default
+# rules make it 0666; the kernel alone makes it 0600, as on machines
+# without udev). Opening it grants nothing: creating or attaching a tap
+# still needs CAP_NET_ADMIN in the tap's network namespace.
+ensure_tun_mode() {
+    [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] || return 0
+    [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
 }
 
 # A service running as root starts its VMMs (QEMU, cloud-hypervisor) as this

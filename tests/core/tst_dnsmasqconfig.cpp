@@ -66,6 +66,9 @@ private Q_SLOTS:
         allow.logQueries = true;
         QTest::newRow("allow-default") << QStringLiteral("net/dnsmasq-allow-default.conf") << *allow.text();
         QTest::newRow("deny-all") << QStringLiteral("net/dnsmasq-deny-all.conf") << *config(kDenyAll).text();
+        DnsmasqConfig inNamespace = config(kDenyAll);
+        inNamespace.inUserNamespace = true; // RootlessNetwork: keeps the namespace's root
+        QTest::newRow("user-namespace") << QStringLiteral("net/dnsmasq-user-namespace.conf") << *inNamespace.text();
     }
     void golden()
     {
