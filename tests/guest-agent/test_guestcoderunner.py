@@ -1,6 +1,6 @@
 """mvs-code-runner on the host: real ipykernel kernels, real node and bash.
 
-Run by ctest (tst_coderunner) with Debian's /usr/bin/python3, which has
+Run by ctest (tst_guestcoderunner) with Debian's /usr/bin/python3, which has
 python3-ipykernel and python3-jupyter-client like the agent template's guest.
 Each test gets its own run directory; every kernel started under it is
 killed afterwards.
