@@ -177,6 +177,12 @@ class CodeRunnerTest(unittest.TestCase):
         failed = self.run_code("bash", "exit 3")
         self.assertEqual(failed["error"], {"name": "ExitError", "value": "exit status 3", "traceback": []})
 
+    def test_bash_answers_when_its_main_process_ends(self):
+        answer = self.run_code("bash", "sleep 100 & echo started", timeout_s=30)
+        self.assertFalse(answer["timed_out"])
+        self.assertEqual(answer["stdout"], "started\n")
+        self.assertLess(answer["duration_ms"], 5000)
+
     def test_bash_timeout_kills_the_process_group(self):
         answer = self.run_code("bash", "sleep 100 & sleep 100", timeout_s=1)
         self.assertTrue(answer["timed_out"])
