@@ -116,9 +116,25 @@ QJsonObject baseRequest(const char *op)
     return QJsonObject{{QStringLiteral("op"), QString::fromLatin1(op)}};
 }
 
+// The runner or its python3 missing from the image (a template without Python).
+Core::Error noRunner(const QString &detail)
+{
+    return Core::Error(Core::ErrorCode::Unsupported,
+                       QStringLiteral("this VM cannot run code: its image has no code runner or no python3 (use the agent template): %1").arg(detail));
+}
+
 Core::Future<QJsonObject> call(Agent::AgentClient &agent, const QJsonObject &request, int timeoutMs)
 {
-    return Core::then(agent.run(runnerExec(request, timeoutMs)), &agent, [](const Agent::ExecResult &r) { return answerObject(r); });
+    Core::Promise<QJsonObject> answer;
+    Core::whenDone(agent.run(runnerExec(request, timeoutMs)), &agent, [answer](const Core::Expected<Agent::ExecResult> &r) {
+        if (r)
+            answer.resolve(answerObject(*r));
+        else if (r.error().code == Core::ErrorCode::NotFound || r.error().code == Core::ErrorCode::PermissionDenied)
+            answer.resolve(noRunner(r.error().message)); // the exec itself failed: no runner or no interpreter
+        else
+            answer.resolve(r.error());
+    });
+    return answer.future();
 }
 
 } // namespace
@@ -162,9 +178,7 @@ Agent::ExecRequest runnerExec(const QJsonObject &request, int timeoutMs)
 Core::Expected<QJsonObject> answerObject(const Agent::ExecResult &r)
 {
     if (r.exitCode == kExitNotFound || r.exitCode == kExitCannotExecute)
-        return Core::Error(Core::ErrorCode::Unsupported,
-                           QStringLiteral("this VM cannot run code: its image has no code runner or no python3 (use the agent template): %1")
-                               .arg(QString::fromUtf8(r.stderrData.left(300)).trimmed()));
+        return noRunner(QString::fromUtf8(r.stderrData.left(300)).trimmed());
     if (r.timedOut)
         return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the guest's code runner did not finish in time"));
     if (r.stdoutTruncated)
