@@ -5,6 +5,9 @@
 // stopped by its timeout in a session that lives on, javascript and bash
 // one-shots, sessions listed, restarted and closed. Prints create -> first
 // result. Its first run may build the agent template's image.
+//
+// MVS_CODE_TEMPLATE names another template with python3-ipykernel, node and
+// bash (default: agent).
 
 #include "../apicall.h"
 #include "e2efixture.h"
@@ -73,7 +76,7 @@ private Q_SLOTS:
         t.start();
         const auto created = call("POST", QStringLiteral("/api/v1/vms"),
                                   json({{QStringLiteral("name"), kVm},
-                                        {QStringLiteral("template"), QStringLiteral("agent")},
+                                        {QStringLiteral("template"), qEnvironmentVariable("MVS_CODE_TEMPLATE", QStringLiteral("agent"))},
                                         {QStringLiteral("network"), QJsonObject{{QStringLiteral("mode"), QStringLiteral("none")}}}}),
                                   kCreateTimeoutMs);
         QVERIFY2(created.status == 201, qPrintable(created.describe()));
