@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const binary = process.env.MVS_APP_BINARY;
 const callTimeout = { timeout: 400_000 }; // the first create may build the image
@@ -30,7 +30,9 @@ async function get(host, port) {
 
 test('MCP server over stdio with the official SDK', { timeout: 2_700_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
-    const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit' });
+    // The SDK passes the server a safe subset of the environment; our MVS_* settings go too.
+    const env = { ...getDefaultEnvironment(), ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MVS_'))) };
+    const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit', env });
     const client = new Client({ name: 'mvs-test', version: '1.0.0' });
     await client.connect(transport);
     try {
