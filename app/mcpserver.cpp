@@ -291,7 +291,9 @@ QList<McpServer::Tool> McpServer::sandboxTools()
     return {
         {tool("create_sandbox", "Create and boot a new sandbox (a microVM) and return its name.",
               {{n, prop("string", "A name for it (letters, digits, '-', '_'); made up when absent")},
-               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")}},
+               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")},
+               {QStringLiteral("network"),
+                prop("object", "Replaces the template's network section, e.g. {\"mode\": \"none\"} for no NIC (see the API's CreateVm)")}},
               {}),
          &McpServer::createSandbox},
         {tool("list_sandboxes", "List the sandboxes with their state and template.", {}, {}), &McpServer::listSandboxes},
@@ -488,12 +490,17 @@ void McpServer::createSandbox(const QJsonObject &args, const Reply &reply)
     QString tmpl = args.value(QStringLiteral("template")).toString();
     if (tmpl.isEmpty())
         tmpl = QStringLiteral("minimal");
-    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}}), reply,
-           [](const QJsonObject &r) {
-               return QStringLiteral("created sandbox %1 (template %2, %3)")
-                   .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(),
-                        r.value(QStringLiteral("state")).toString());
-           });
+    QJsonObject body{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}};
+    const QJsonValue network = args.value(QStringLiteral("network"));
+    if (!network.isUndefined() && !network.isNull()) {
+        if (!network.isObject())
+            return reply(errorResult(QStringLiteral("'network' must be an object, e.g. {\"mode\": \"none\"}")));
+        body[QStringLiteral("network")] = network; // checked by the service
+    }
+    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), body), reply, [](const QJsonObject &r) {
+        return QStringLiteral("created sandbox %1 (template %2, %3)")
+            .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(), r.value(QStringLiteral("state")).toString());
+    });
 }
 
 void McpServer::destroySandbox(const QJsonObject &args, const Reply &reply)

@@ -171,7 +171,7 @@ test('MCP server over stdio with the official SDK', { timeout: 2_700_000 }, asyn
 
         await t.test('execute_code on an agent sandbox: a session, an error, a figure', async () => {
             const box = 'mcp-code';
-            ok(await client.callTool({ name: 'create_sandbox', arguments: { name: box, template: process.env.MVS_CODE_TEMPLATE ?? 'agent' } }, undefined, { timeout: 1_200_000 }));
+            ok(await client.callTool({ name: 'create_sandbox', arguments: { name: box, template: process.env.MVS_CODE_TEMPLATE ?? 'agent', network: { mode: 'none' } } }, undefined, { timeout: 1_200_000 }));
             try {
                 const set = ok(await client.callTool({ name: 'execute_code', arguments: { name: box, language: 'python', code: 'x = 41', session: 'mcp' } }, undefined, callTimeout));
                 assert.match(set, /session mcp/);
