@@ -4,6 +4,7 @@
 #include "app/serviceclient.h"
 #include "app/terminaltext.h"
 #include "core/agent/streamlimits.h"
+#include "core/code/coderunner.h"
 
 #include <QDateTime>
 #include <QEventLoop>
@@ -15,6 +16,7 @@
 #include <QUrl>
 
 #include <cstdio>
+#include <limits>
 #include <optional>
 
 namespace App {
@@ -32,6 +34,7 @@ const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TO
                       "  vm ps NAME\n"
                       "  vm logs NAME PID [--follow]\n"
                       "  vm kill NAME PID [--signal SIG]\n"
+                      "  vm code NAME [--lang python|javascript|bash] (-c CODE | FILE | -) [--session S] [--timeout S]\n"
                       "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
                       "  vm console NAME [--raw]\n"
                       "  vm snapshot NAME [--name SNAP] [--leave-paused]\n"
@@ -261,6 +264,88 @@ int exec(ServiceClient &client, const Common &c, QStringList args)
     if (r->contains(QStringLiteral("signal")))
         return 128 + r->value(QStringLiteral("signal")).toInt();
     return r->value(QStringLiteral("exit_code")).toInt();
+}
+
+// The code of `vm code`: -c CODE, a FILE, or - (stdin).
+Core::Expected<QString> codeSource(QStringList &args)
+{
+    QString inline_;
+    if (auto r = takeOption(args, QStringLiteral("-c"), &inline_); !r)
+        return r.error();
+    if (!inline_.isEmpty() || args.size() == 1)
+        return inline_;
+    if (args.size() != 2)
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vm code takes NAME and -c CODE, a FILE or - (stdin)"));
+    QFile f;
+    const QString file = args.takeLast();
+    const bool ok = file == QLatin1String("-") ? f.open(stdin, QIODevice::ReadOnly) : (f.setFileName(file), f.open(QIODevice::ReadOnly));
+    if (!ok)
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot read %1: %2").arg(file, f.errorString()));
+    return QString::fromUtf8(f.readAll());
+}
+
+// A code result for a person: output on its streams, the value, the
+// error's traceback, a line per rich output.
+void printCodeResult(const QJsonObject &r)
+{
+    writeAll(stdout, r.value(QStringLiteral("stdout")).toString().toUtf8());
+    writeAll(stderr, r.value(QStringLiteral("stderr")).toString().toUtf8());
+    if (r.value(QStringLiteral("result")).isString())
+        writeAll(stdout, r.value(QStringLiteral("result")).toString().toUtf8() + '\n');
+    for (const QJsonValue &v : r.value(QStringLiteral("outputs")).toArray()) {
+        const QJsonObject o = v.toObject();
+        QString line = QStringLiteral("[%1").arg(o.value(QStringLiteral("type")).toString());
+        if (o.contains(QStringLiteral("width")))
+            line += QStringLiteral(" %1x%2").arg(o.value(QStringLiteral("width")).toInt()).arg(o.value(QStringLiteral("height")).toInt());
+        writeAll(stdout, (line + QStringLiteral(", %1 bytes: use --json for the data]\n").arg(o.value(QStringLiteral("data")).toString().size())).toUtf8());
+    }
+    const QJsonObject error = r.value(QStringLiteral("error")).toObject();
+    if (!error.isEmpty()) {
+        for (const QJsonValue &line : error.value(QStringLiteral("traceback")).toArray())
+            writeAll(stderr, line.toString().toUtf8() + '\n');
+        writeAll(stderr,
+                 QStringLiteral("%1: %2\n").arg(error.value(QStringLiteral("name")).toString(), error.value(QStringLiteral("value")).toString()).toUtf8());
+    }
+}
+
+int code(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString language = QStringLiteral("python");
+    QString session;
+    QString timeout;
+    for (auto [flag, target] :
+         {std::pair{QStringLiteral("--lang"), &language}, std::pair{QStringLiteral("--session"), &session}, std::pair{QStringLiteral("--timeout"), &timeout}}) {
+        if (auto r = takeOption(args, flag, target); !r)
+            return usageError(r.error().message);
+    }
+    auto source = codeSource(args);
+    if (!source)
+        return source.error().code == Core::ErrorCode::Io ? fail(source.error()) : usageError(source.error().message);
+    if (args.size() != 1)
+        return usageError(QStringLiteral("vm code takes NAME and -c CODE, a FILE or - (stdin)"));
+    QJsonObject body{{QStringLiteral("language"), language}, {QStringLiteral("code"), *source}};
+    if (!session.isEmpty())
+        body[QStringLiteral("session")] = session;
+    double t = Code::CodeRunner::kDefaultTimeoutS;
+    if (!timeout.isEmpty()) {
+        bool ok = false;
+        t = timeout.toDouble(&ok);
+        if (!ok || t <= 0)
+            return usageError(QStringLiteral("--timeout takes seconds above 0"));
+        body[QStringLiteral("timeout_s")] = t;
+    }
+    const double waitMs = 2 * t * 1000 + Code::CodeRunner::kRunnerOverheadMs;
+    auto r = wait(client.postJson(ServiceClient::vmPath(args.first(), QStringLiteral("code")), body,
+                                  static_cast<int>(qBound<double>(ServiceClient::kDefaultTimeoutMs, waitMs, std::numeric_limits<int>::max()))));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(*r);
+    else
+        printCodeResult(*r);
+    if (r->value(QStringLiteral("timed_out")).toBool())
+        return 124;
+    return r->value(QStringLiteral("error")).isObject() ? kExitError : 0;
 }
 
 // "NAME:/path" -> {NAME, /path}; a local path otherwise (empty name).
@@ -668,6 +753,8 @@ int vmCommand(QStringList args)
         return killProcess(client, c, args);
     if (verb == QLatin1String("cp"))
         return copy(client, c, args);
+    if (verb == QLatin1String("code"))
+        return code(client, c, args);
     if (verb == QLatin1String("console"))
         return console(client, args);
     if (verb == QLatin1String("snapshot"))

@@ -3,6 +3,7 @@
 #include "app/clioptions.h"
 #include "app/service.h"
 #include "app/signalwatcher.h"
+#include "core/code/coderunner.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
 #include "server/tokenstore.h"
@@ -18,6 +19,7 @@
 #include <QTemporaryDir>
 
 #include <cstdio>
+#include <limits>
 #include <unistd.h>
 
 namespace App {
@@ -75,6 +77,13 @@ const QString kPathArg = QStringLiteral("path");
 QJsonObject sandboxNameProp()
 {
     return prop("string", "The sandbox's name");
+}
+
+QJsonObject codeLanguageProp()
+{
+    QJsonObject p = prop("string", "python (the default), javascript or bash");
+    p[QStringLiteral("enum")] = QJsonArray{QStringLiteral("python"), QStringLiteral("javascript"), QStringLiteral("bash")};
+    return p;
 }
 
 QJsonObject pathProp()
@@ -285,7 +294,9 @@ QList<McpServer::Tool> McpServer::sandboxTools()
     return {
         {tool("create_sandbox", "Create and boot a new sandbox (a microVM) and return its name.",
               {{n, prop("string", "A name for it (letters, digits, '-', '_'); made up when absent")},
-               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")}},
+               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")},
+               {QStringLiteral("network"),
+                prop("object", "Replaces the template's network section, e.g. {\"mode\": \"none\"} for no NIC (see the API's CreateVm)")}},
               {}),
          &McpServer::createSandbox},
         {tool("list_sandboxes", "List the sandboxes with their state and template.", {}, {}), &McpServer::listSandboxes},
@@ -310,6 +321,17 @@ QList<McpServer::Tool> McpServer::guestTools()
                {QStringLiteral("stdin"), prop("string", "Text fed to the command's standard input")}},
               {n, QStringLiteral("command")}),
          &McpServer::runCommand},
+        {tool("execute_code",
+              "Run code in a sandbox (a template with Python, e.g. agent): python in a Jupyter kernel, javascript with node, "
+              "bash. Returns stdout, stderr, the last expression's value, errors with their traceback, and images (a matplotlib "
+              "figure comes back as a PNG). With a session (python), variables live on between calls, like a notebook.",
+              {{n, name},
+               {QStringLiteral("language"), codeLanguageProp()},
+               {QStringLiteral("code"), prop("string", "The code to run")},
+               {QStringLiteral("session"), prop("string", "Keep state in this named session (python only); started on first use")},
+               {QStringLiteral("timeout_s"), prop("number", "Stop the run after this many seconds (default 60); a session keeps its state")}},
+              {n, QStringLiteral("code")}),
+         &McpServer::executeCode},
         {tool("write_file", "Write a file in a sandbox (parent directories are created).",
               {{n, name},
                {p, path},
@@ -517,12 +539,17 @@ void McpServer::createSandbox(const QJsonObject &args, const Reply &reply)
     QString tmpl = args.value(QStringLiteral("template")).toString();
     if (tmpl.isEmpty())
         tmpl = QStringLiteral("minimal");
-    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}}), reply,
-           [](const QJsonObject &r) {
-               return QStringLiteral("created sandbox %1 (template %2, %3)")
-                   .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(),
-                        r.value(QStringLiteral("state")).toString());
-           });
+    QJsonObject body{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}};
+    const QJsonValue network = args.value(QStringLiteral("network"));
+    if (!network.isUndefined() && !network.isNull()) {
+        if (!network.isObject())
+            return reply(errorResult(QStringLiteral("'network' must be an object, e.g. {\"mode\": \"none\"}")));
+        body[QStringLiteral("network")] = network; // checked by the service
+    }
+    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), body), reply, [](const QJsonObject &r) {
+        return QStringLiteral("created sandbox %1 (template %2, %3)")
+            .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(), r.value(QStringLiteral("state")).toString());
+    });
 }
 
 void McpServer::destroySandbox(const QJsonObject &args, const Reply &reply)
@@ -583,6 +610,72 @@ void McpServer::runCommand(const QJsonObject &args, const Reply &reply)
             text += QStringLiteral("\n--- stderr ---\n") + err;
         return text;
     });
+}
+
+// The body of a code request from execute_code's arguments; *problem: what is wrong with them.
+QJsonObject McpServer::codeBody(const QJsonObject &args, QString *problem)
+{
+    QJsonObject body{{QStringLiteral("language"), args.value(QStringLiteral("language")).toString(QStringLiteral("python"))}};
+    if (!args.value(QStringLiteral("code")).isString() && problem->isEmpty())
+        *problem = QStringLiteral("'code' is required: a string");
+    body[QStringLiteral("code")] = args.value(QStringLiteral("code"));
+    for (const char *key : {"session", "timeout_s"})
+        if (args.contains(QLatin1String(key)))
+            body[QLatin1String(key)] = args.value(QLatin1String(key));
+    return body;
+}
+
+// The tool's answer: the text (result, output, error) and the images.
+QJsonObject McpServer::codeResult(const QJsonObject &r)
+{
+    QStringList parts;
+    if (r.value(QStringLiteral("timed_out")).toBool())
+        parts << QStringLiteral("timed out");
+    if (r.value(QStringLiteral("result")).isString())
+        parts << QStringLiteral("result: ") + r.value(QStringLiteral("result")).toString();
+    for (const char *stream : {"stdout", "stderr"})
+        if (!r.value(QLatin1String(stream)).toString().isEmpty())
+            parts << QStringLiteral("--- %1 ---\n").arg(QLatin1String(stream)) + r.value(QLatin1String(stream)).toString();
+    const QJsonObject error = r.value(QStringLiteral("error")).toObject();
+    if (!error.isEmpty()) {
+        QStringList tb;
+        for (const QJsonValue &line : error.value(QStringLiteral("traceback")).toArray())
+            tb << line.toString();
+        parts << QStringLiteral("error: %1: %2\n%3")
+                     .arg(error.value(QStringLiteral("name")).toString(), error.value(QStringLiteral("value")).toString(), tb.join(QLatin1Char('\n')));
+    }
+    QJsonArray content;
+    for (const QJsonValue &v : r.value(QStringLiteral("outputs")).toArray()) {
+        const QJsonObject o = v.toObject();
+        const QString type = o.value(QStringLiteral("type")).toString();
+        if (type == QLatin1String("image/png") || type == QLatin1String("image/jpeg"))
+            content.append(QJsonObject{{QStringLiteral("type"), QStringLiteral("image")},
+                                       {QStringLiteral("data"), o.value(QStringLiteral("data"))},
+                                       {QStringLiteral("mimeType"), type}});
+        else
+            parts << QStringLiteral("--- %1 ---\n").arg(type) + o.value(QStringLiteral("data")).toString();
+    }
+    if (r.value(QStringLiteral("session")).isString())
+        parts << QStringLiteral("(session %1, execution %2)")
+                     .arg(r.value(QStringLiteral("session")).toString())
+                     .arg(r.value(QStringLiteral("execution_count")).toInt());
+    if (parts.isEmpty())
+        parts << QStringLiteral("(no output)");
+    content.prepend(QJsonObject{{QStringLiteral("type"), QStringLiteral("text")}, {QStringLiteral("text"), parts.join(QLatin1Char('\n'))}});
+    return QJsonObject{{QStringLiteral("content"), content}, {QStringLiteral("isError"), false}};
+}
+
+void McpServer::executeCode(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const QJsonObject body = codeBody(args, &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    const double timeoutS = args.value(QStringLiteral("timeout_s")).toDouble(Code::CodeRunner::kDefaultTimeoutS);
+    const int waitMs = static_cast<int>(qMin<double>(2 * timeoutS * 1000 + Code::CodeRunner::kRunnerOverheadMs, std::numeric_limits<int>::max()));
+    m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("code")), body, qMax(waitMs, ServiceClient::kDefaultTimeoutMs))
+        .then(this, [reply](const Core::Expected<QJsonObject> &r) { reply(r ? codeResult(*r) : errorResult(r.error().message)); });
 }
 
 void McpServer::displayInfo(const QJsonObject &args, const Reply &reply)

@@ -75,6 +75,9 @@ private:
     void destroySandbox(const QJsonObject &args, const Reply &reply);
     void runCommand(const QJsonObject &args, const Reply &reply);
     static QJsonObject execBody(const QJsonObject &args, QString *problem);
+    void executeCode(const QJsonObject &args, const Reply &reply);
+    static QJsonObject codeBody(const QJsonObject &args, QString *problem);
+    static QJsonObject codeResult(const QJsonObject &answer);
     void displayInfo(const QJsonObject &args, const Reply &reply);
     void computerInput(const QJsonObject &args, const Reply &reply);
     void screenshot(const QJsonObject &args, const Reply &reply);

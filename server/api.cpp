@@ -1,5 +1,6 @@
 #include "server/api.h"
 
+#include "server/codecontroller.h"
 #include "server/displaycontroller.h"
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
@@ -24,6 +25,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     , m_network(std::make_unique<NetworkController>(manager))
     , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
+    , m_code(std::make_unique<CodeController>(manager))
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
@@ -33,6 +35,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     m_network->addRoutes(m_router);
     m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
+    m_code->addRoutes(m_router);
 }
 
 Api::~Api() = default;

@@ -1,6 +1,6 @@
 #pragma once
 // The service's API, free of HTTP: one controller per scope (VMs, guest
-// operations, snapshots, exposed ports, display, meta), each adding its routes to one
+// operations, snapshots, exposed ports, display, code, meta), each adding its routes to one
 // Router, and the metrics every request and exec is counted in.
 // HttpAdapter serves it (httpEndpoints()).
 
@@ -19,6 +19,7 @@ class VmManager;
 
 namespace Server {
 
+class CodeController;
 class DisplayController;
 class GuestController;
 class MetaController;
@@ -57,6 +58,7 @@ private:
     std::unique_ptr<NetworkController> m_network;
     std::unique_ptr<PortController> m_ports;
     std::unique_ptr<DisplayController> m_display;
+    std::unique_ptr<CodeController> m_code;
 };
 
 } // namespace Server

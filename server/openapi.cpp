@@ -397,6 +397,53 @@ void portSchemas(QJsonObject &s)
                {QStringLiteral("guest_port"), QStringLiteral("host_address"), QStringLiteral("state")});
 }
 
+// Code execution.
+void codeSchemas(QJsonObject &s)
+{
+    QJsonObject language = type("string");
+    language[QStringLiteral("enum")] = QJsonArray{QStringLiteral("python"), QStringLiteral("javascript"), QStringLiteral("bash")};
+    s[QStringLiteral("CodeRequest")] =
+        object({{QStringLiteral("language"), language},
+                {QStringLiteral("code"), type("string")},
+                {QStringLiteral("session"),
+                 nullableString("run in this session (python only): its state lives on between runs, like a notebook; started on first use. "
+                                "1-64 of [A-Za-z0-9_.-]. Leave it out for a one-shot run")},
+                {QStringLiteral("timeout_s"),
+                 type("number", "the run's limit (default 60): a session's kernel is interrupted and keeps its state, a one-shot run is killed")}},
+               {QStringLiteral("language"), QStringLiteral("code")});
+    QJsonObject nullableInt = type("integer");
+    nullableInt[QStringLiteral("nullable")] = true;
+    const QJsonObject output = object({{QStringLiteral("type"), type("string", "MIME type: image/png, image/jpeg, image/svg+xml, text/html, text/plain, ...")},
+                                       {QStringLiteral("data"), type("string", "base64 for image/png and image/jpeg, else the text")},
+                                       {QStringLiteral("width"), type("integer", "images: pixels")},
+                                       {QStringLiteral("height"), type("integer", "images: pixels")}},
+                                      {QStringLiteral("type"), QStringLiteral("data")});
+    QJsonObject error = object({{QStringLiteral("name"), type("string", "SyntaxError, NameError, TimeoutError, ExitError (non-zero exit), ...")},
+                                {QStringLiteral("value"), type("string")},
+                                {QStringLiteral("traceback"), arrayOf(type("string"))}},
+                               {QStringLiteral("name"), QStringLiteral("value"), QStringLiteral("traceback")});
+    error[QStringLiteral("nullable")] = true;
+    s[QStringLiteral("CodeResult")] =
+        object({{QStringLiteral("stdout"), type("string", "at most 1 MiB; a cut is marked in the text")},
+                {QStringLiteral("stderr"), type("string")},
+                {QStringLiteral("result"), nullableString("the last expression's value as text (python, javascript)")},
+                {QStringLiteral("outputs"), arrayOf(output)},
+                {QStringLiteral("error"), error},
+                {QStringLiteral("timed_out"), type("boolean")},
+                {QStringLiteral("session"), nullableString("the session, null for a one-shot run")},
+                {QStringLiteral("execution_count"), nullableInt},
+                {QStringLiteral("duration_ms"), type("integer")}},
+               {QStringLiteral("stdout"), QStringLiteral("stderr"), QStringLiteral("result"), QStringLiteral("outputs"), QStringLiteral("error"),
+                QStringLiteral("timed_out"), QStringLiteral("session"), QStringLiteral("execution_count"), QStringLiteral("duration_ms")});
+    s[QStringLiteral("CodeSession")] =
+        object({{QStringLiteral("id"), type("string")},
+                {QStringLiteral("language"), type("string")},
+                {QStringLiteral("created_at"), type("string", "ISO 8601 (the guest's clock); a restart renews it")},
+                {QStringLiteral("executions"), type("integer")},
+                {QStringLiteral("busy"), type("boolean", "a run is going on")}},
+               {QStringLiteral("id"), QStringLiteral("language"), QStringLiteral("created_at"), QStringLiteral("executions"), QStringLiteral("busy")});
+}
+
 QJsonObject schemas()
 {
     QJsonObject s;
@@ -404,6 +451,7 @@ QJsonObject schemas()
     vmSchemas(s);
     guestSchemas(s);
     processSchemas(s);
+    codeSchemas(s);
     displaySchemas(s);
     snapshotSchemas(s);
     portSchemas(s);
@@ -807,6 +855,39 @@ void displayPaths(Paths &paths)
                {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary()))}}});
 }
 
+// Code execution and its sessions.
+void codePaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    const QJsonArray bySession{nameParameter(),
+                               QJsonObject{{QStringLiteral("name"), QStringLiteral("id")},
+                                           {QStringLiteral("in"), QStringLiteral("path")},
+                                           {QStringLiteral("required"), true},
+                                           {QStringLiteral("description"), QStringLiteral("the session's id")},
+                                           {QStringLiteral("schema"), type("string")}}};
+    paths.add("/api/v1/vms/{name}/code", "post",
+              {"Run code in the VM (python in a Jupyter kernel, javascript with node, bash) and wait for it. An error in the code "
+               "(a syntax error, an exception, a timeout) is a 200 with 'error' set. Needs a template with Python (agent)",
+               "runCode",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CodeRequest"))}},
+               {{QStringLiteral("200"), response("the code ran", jsonContent(ref("CodeResult")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    paths.add("/api/v1/vms/{name}/code/sessions", "get",
+              {"The VM's code sessions (they die with the VM)",
+               "listCodeSessions",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("sessions", jsonContent(object({{QStringLiteral("sessions"), arrayOf(ref("CodeSession"))}})))}}});
+    paths.add("/api/v1/vms/{name}/code/sessions/{id}/restart", "post",
+              {"Restart a code session's kernel: its state is gone",
+               "restartCodeSession",
+               bySession,
+               {},
+               {{QStringLiteral("200"), response("the session", jsonContent(ref("CodeSession")))}}});
+    paths.add("/api/v1/vms/{name}/code/sessions/{id}", "delete",
+              {"Close a code session (its kernel ends)", "closeCodeSession", bySession, {}, {{QStringLiteral("204"), response("closed")}}});
+}
+
 } // namespace
 
 QJsonObject document()
@@ -816,6 +897,7 @@ QJsonObject document()
     vmPaths(paths);
     guestPaths(paths);
     processPaths(paths);
+    codePaths(paths);
     snapshotPaths(paths);
     portPaths(paths);
     networkPaths(paths);

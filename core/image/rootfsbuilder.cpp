@@ -510,6 +510,11 @@ if ! mount -t ext4 -o rw,noatime "$root" /newroot; then
 fi
 # The disk has a placeholder; the agent always matches the host's build.
 mount --bind /usr/sbin/microvm-agent /newroot/usr/sbin/microvm-agent
+# So does the code runner (its mount point made in this VM's own layer).
+runner=/usr/local/bin/mvs-code-runner
+mkdir -p /newroot/usr/local/bin
+[ -e /newroot$runner ] || : > /newroot$runner
+mount --bind $runner /newroot$runner
 for m in dev proc sys run tmp; do
     mount --move /$m /newroot/$m
 done
