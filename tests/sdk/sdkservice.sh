@@ -18,7 +18,7 @@ STOP_TIMEOUT_S=60
 
 # Whether pid $1 is the service of state directory $2 (its environment names it).
 is_ours() {
-    [ -r "/proc/$1/environ" ] && tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "MVS_DATA_DIR=$2/data"
+    { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -qxF "MVS_DATA_DIR=$2/data"
 }
 
 stop() {

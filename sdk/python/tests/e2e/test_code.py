@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-import microvm_sandbox as m
 
 from conftest import NO_NETWORK, unique
 
