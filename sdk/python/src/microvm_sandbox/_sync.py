@@ -304,7 +304,7 @@ class Sandbox:
         return self._vm(ops.restore(self.name, snapshot))
 
     def fork(self, snapshot: str, count: int = 1, *, name_prefix: Optional[str] = None) -> List["Sandbox"]:
-        """New VMs started from a snapshot (each an Sandbox of its own)."""
+        """New VMs started from a snapshot (each a Sandbox of its own)."""
         return [Sandbox(self.client, info) for info in self._run(ops.fork(self.name, snapshot, count, name_prefix))]
 
     # -- display and input -----------------------------------------------------
