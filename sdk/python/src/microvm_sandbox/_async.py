@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any, AsyncIterator, BinaryIO, Callable, Dict, Generator, List, Optional, Sequence, Union
 
@@ -278,21 +279,23 @@ class AsyncSandbox:
         """Read a guest file, streamed: into ``dest`` (a path or a binary
         file; returns the byte count), or as bytes when no ``dest``."""
         response = await self.client._send("GET", ops.files_path(self.name), params={"path": guest_path}, stream=True, timeout=ops.CREATE_TIMEOUT_S)
+        is_path = isinstance(dest, (str, os.PathLike))
+        f: Any = io.BytesIO() if dest is None else open(dest, "wb") if is_path else dest
+        count = 0
         try:
-            if dest is None:
-                return b"".join([c async for c in response.aiter_bytes(CHUNK_BYTES)])
-            f: Any = open(dest, "wb") if isinstance(dest, (str, os.PathLike)) else dest
-            count = 0
-            try:
-                async for chunk in response.aiter_bytes(CHUNK_BYTES):
-                    f.write(chunk)
-                    count += len(chunk)
-            finally:
-                if f is not dest:
-                    f.close()
-            return count
+            async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                f.write(chunk)
+                count += len(chunk)
+        except httpx.HTTPError as e:
+            if is_path:
+                f.close()
+                os.unlink(dest)  # type: ignore[arg-type]  # no partial file left
+            raise MicroVMError(f"the download of {guest_path} broke off after {count} bytes: {e}", "incomplete") from e
         finally:
             await response.aclose()
+            if is_path:
+                f.close()
+        return f.getvalue() if dest is None else count
 
     async def read_file(self, guest_path: str) -> bytes:
         data = await self.download(guest_path)

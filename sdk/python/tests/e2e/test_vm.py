@@ -119,6 +119,9 @@ def test_small_files(api, shared_vm, tmp_path):
     entries = {e.name: e for e in sb.list_files(d)}
     assert set(entries) == {"a.txt", "b.bin", "c.txt"} and entries["b.bin"].size == 256 and entries["b.bin"].type == "file"
     assert "microvm-agent" in sb.console(65536)
+    with pytest.raises(m.NotFoundError):
+        sb.download(f"{d}/missing", tmp_path / "missing")
+    assert not (tmp_path / "missing").exists()
 
 
 def test_ports(api, shared_vm):
