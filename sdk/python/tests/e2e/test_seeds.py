@@ -89,6 +89,7 @@ async def test_client_methods(tmp_path):
             assert got.success and (tmp_path / "down.txt").read_text() == "up ✓\n"
             with pytest.raises(m.UnsupportedError):
                 await c.get_vnc_info(vm.id)  # minimal has no desktop
+            assert (await c.stop_vm(vm.id)).status == "stopped"
         finally:
             assert await c.destroy_vm(vm.id)
         with pytest.raises(VMNotFoundError):
