@@ -166,6 +166,8 @@ test)
     # The browser test drives Debian's Chromium (never a downloaded browser).
     PACKAGES+=(chromium xvfb xauth)  # xvfb: the window's screenshot test runs under a real X server
     PACKAGES+=(clang libclang-rt-dev)  # the fuzz harnesses: clang and its libFuzzer runtime (libclang_rt.fuzzer)
+    # The Python SDK (sdk/python) and its pytest suites (tst_sdk*); the venv and pip for tst_sdk_install.
+    PACKAGES+=(python3-httpx python3-websockets python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel python3-pip python3-venv)
     install_deps
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
