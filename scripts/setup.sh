@@ -175,8 +175,15 @@ test)
     build dev
     echo "== preparing the default image (built once, then cached)"
     build/dev/app/microvm-sandbox image build --template minimal
-    echo "== preparing the desktop image (debootstrap once, a few minutes; then cached)"
-    build/dev/app/microvm-sandbox image build --template desktop
+    # The root disks (debootstrap once, then cached) build in the background
+    # while the sanitizer build and the fuzzers use the CPU: much of
+    # debootstrap's time is download and disk.
+    echo "== preparing the desktop, agent and computer-use images in the background (debootstrap once, then cached)"
+    images_log=$(mktemp)
+    (for template in desktop agent computer-use; do
+        build/dev/app/microvm-sandbox image build --template "$template" || exit 1
+    done) > "$images_log" 2>&1 &
+    images_pid=$!
     # The suites of code that tears itself down from its own callbacks also
     # run under AddressSanitizer + UBSan (a double free there once crashed
     # every first run).
@@ -186,6 +193,14 @@ test)
     # Every libFuzzer harness (fuzz/) for a bounded time on a copy of its
     # seeds; any crash, leak or timeout fails. Longer runs: scripts/fuzz.sh 600.
     scripts/fuzz.sh 20
+    echo "== waiting for the root disks"
+    if ! wait "$images_pid"; then
+        cat "$images_log"
+        echo "building the images failed" >&2
+        exit 1
+    fi
+    cat "$images_log"
+    rm -f "$images_log"
     echo "== running the test suite"
     ctest --test-dir build/dev --output-on-failure --timeout 1200 -j2 "$@"
     ;;
