@@ -72,15 +72,13 @@ test('LangChain (@langchain/mcp-adapters) runs our tools over stdio', { timeout:
         await t.test("ToolNode runs a model's tool calls; a failing one becomes an error message", async () => {
             const calls = [
                 toolCall('run_command', { name, command: 'echo via-toolnode' }),
-                toolCall('execute_code', { name, language: 'python', code: 'import sys; print(sys.version_info[0])' }),
                 toolCall('run_command', { name: 'no-such-sandbox', command: 'true' }),
             ];
             const { messages } = await new ToolNode(tools).invoke({ messages: [new AIMessage({ content: '', tool_calls: calls })] });
             assert.deepEqual(messages.map((m) => m.tool_call_id), calls.map((c) => c.id));
-            assert.deepEqual(messages.map((m) => m.status), ['success', 'success', 'error']);
+            assert.deepEqual(messages.map((m) => m.status), ['success', 'error']);
             assert.match(messages[0].content, /exit code 0\n--- stdout ---\nvia-toolnode/);
-            assert.match(messages[1].content, /3/);
-            assert.match(messages[2].content, /no VM named 'no-such-sandbox'/);
+            assert.match(messages[1].content, /no VM named 'no-such-sandbox'/);
         });
 
         await t.test('destroy_sandbox removes it', async () => {

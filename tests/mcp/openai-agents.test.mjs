@@ -92,21 +92,22 @@ test('OpenAI Agents SDK (@openai/agents-core MCPServerStdio) runs our tools', { 
 
         await t.test('an agent run: the runner calls our tools for the model and returns their outputs to it', async () => {
             const model = new ScriptedModel([
-                () => [functionCall('c1', 'run_command', { name, command: 'echo via-runner > /tmp/runner.txt; cat /tmp/runner.txt' }),
-                       functionCall('c2', 'execute_code', { name, language: 'python', code: 'print(open("/tmp/runner.txt").read().upper())' }),
-                       functionCall('c3', 'run_command', { name: 'no-such-sandbox', command: 'true' })],
+                () => [functionCall('c1', 'write_file', { name, path: '/tmp/runner.txt', content: 'via-runner\n' }),
+                       functionCall('c2', 'run_command', { name: 'no-such-sandbox', command: 'true' })],
+                () => [functionCall('c3', 'run_command', { name, command: 'tr a-z A-Z < /tmp/runner.txt' })],
                 () => [assistantMessage('done')],
             ]);
             const agent = new Agent({ name: 'sandboxer', instructions: 'Work in the sandbox.', mcpServers: [server], model });
             const result = await new Runner({ tracingDisabled: true }).run(agent, 'Write a file and read it back in Python.');
             assert.equal(result.finalOutput, 'done');
-            assert.equal(model.requests.length, 2);
-            assert.ok(model.requests[0].tools.some((x) => x.name === 'execute_code'), 'the model was offered execute_code');
-            const outputs = Object.fromEntries(model.requests[1].input.filter((i) => i.type === 'function_call_result')
+            assert.equal(model.requests.length, 3);
+            assert.ok(model.requests[0].tools.some((x) => x.name === 'run_command'), 'the model was offered run_command');
+            // What the model was sent back, by call: each turn's input has the outputs of all calls so far.
+            const outputs = Object.fromEntries(model.requests[2].input.filter((i) => i.type === 'function_call_result')
                                                    .map((i) => [i.callId, i.output.map((o) => o.text).join('')]));
-            assert.match(outputs.c1, /exit code 0\n--- stdout ---\nvia-runner/);
-            assert.match(outputs.c2, /VIA-RUNNER/);
-            assert.match(outputs.c3, /no VM named 'no-such-sandbox'/);
+            assert.match(outputs.c1, /wrote 11 bytes to \/tmp\/runner.txt/);
+            assert.match(outputs.c2, /no VM named 'no-such-sandbox'/);
+            assert.match(outputs.c3, /exit code 0\n--- stdout ---\nVIA-RUNNER/);
         });
 
         await t.test('destroy_sandbox removes it', async () => {
