@@ -7,13 +7,16 @@
 // from the agent template (Python for execute_code).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { MultiServerMCPClient } from '@langchain/mcp-adapters';
 import { ToolNode } from '@langchain/langgraph/prebuilt';
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
 
 const binary = process.env.MVS_APP_BINARY;
 const template = 'agent';
-const toolTimeoutMs = 600_000; // the first create may build the image
+const imageBuildTimeoutMs = 1_200_000; // debootstrap of the agent image on a cold cache
+const toolTimeoutMs = 600_000; // a create or a first Python session under TCG on a loaded host
 
 let callId = 0;
 // A tool call as a chat model emits it.
@@ -31,6 +34,8 @@ async function call(tool, args) {
 
 test('LangChain (@langchain/mcp-adapters) runs our tools over stdio', { timeout: 1_500_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
+    // The image first (a no-op once cached): a create that has to build it can outlast the server's request timeout.
+    await promisify(execFile)(binary, ['image', 'build', '--template', template], { timeout: imageBuildTimeoutMs });
     const client = new MultiServerMCPClient({
         throwOnLoadError: true,
         defaultToolTimeout: toolTimeoutMs,
@@ -67,6 +72,8 @@ test('LangChain (@langchain/mcp-adapters) runs our tools over stdio', { timeout:
             assert.match(await call(tool.execute_code, { name, language: 'python', code: 'print(6 * 7)' }), /42/);
             await call(tool.execute_code, { name, language: 'python', code: 'x = 41', session: 'lc' });
             assert.match(await call(tool.execute_code, { name, language: 'python', code: 'x + 1', session: 'lc' }), /42/);
+            // An exception in the code is its answer (with the traceback), not a failed call.
+            assert.match(await call(tool.execute_code, { name, language: 'python', code: '1 / 0' }), /ZeroDivisionError/);
         });
 
         await t.test("ToolNode runs a model's tool calls; a failing one becomes an error message", async () => {

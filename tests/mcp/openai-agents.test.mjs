@@ -9,11 +9,14 @@
 // One guest, from the agent template (Python for execute_code).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Agent, MCPServerStdio, RunContext, Runner, Usage, getAllMcpTools, invokeFunctionTool } from '@openai/agents-core';
 
 const binary = process.env.MVS_APP_BINARY;
 const template = 'agent';
-const sessionTimeoutS = 600; // the first create may build the image
+const imageBuildTimeoutMs = 1_200_000; // debootstrap of the agent image on a cold cache
+const sessionTimeoutS = 600; // a create or a first Python session under TCG on a loaded host
 
 // A tool's output as the runner gets it: the text of our one text item.
 function text(output) {
@@ -53,6 +56,8 @@ function assistantMessage(text) {
 
 test('OpenAI Agents SDK (@openai/agents-core MCPServerStdio) runs our tools', { timeout: 1_500_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
+    // The image first (a no-op once cached): a create that has to build it can outlast the server's request timeout.
+    await promisify(execFile)(binary, ['image', 'build', '--template', template], { timeout: imageBuildTimeoutMs });
     const server = new MCPServerStdio({ name: 'microvm-sandbox', command: binary, args: ['mcp', '--standalone'],
                                         clientSessionTimeoutSeconds: sessionTimeoutS });
     await server.connect();
@@ -88,6 +93,8 @@ test('OpenAI Agents SDK (@openai/agents-core MCPServerStdio) runs our tools', { 
             assert.match(await call(tool.execute_code, { name, language: 'python', code: 'print(6 * 7)' }), /42/);
             await call(tool.execute_code, { name, language: 'python', code: 'x = 41', session: 'oa' });
             assert.match(await call(tool.execute_code, { name, language: 'python', code: 'x + 1', session: 'oa' }), /42/);
+            // An exception in the code is its answer (with the traceback), not a failed call.
+            assert.match(await call(tool.execute_code, { name, language: 'python', code: '1 / 0' }), /ZeroDivisionError/);
         });
 
         await t.test('an agent run: the runner calls our tools for the model and returns their outputs to it', async () => {
