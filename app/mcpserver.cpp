@@ -94,6 +94,20 @@ QJsonObject commandProp()
                                                {QStringLiteral("minItems"), 1}}}}};
 }
 
+// create_sandbox's network: the create request's "network", passed through
+// (the service checks it and names a bad field).
+QJsonObject networkProp()
+{
+    QJsonObject mode = prop("string", "none (no network interface), egress (out through the host where the policy allows) or private");
+    mode[QStringLiteral("enum")] = QJsonArray{QStringLiteral("none"), QStringLiteral("egress"), QStringLiteral("private")};
+    QJsonObject network = prop("object", "The sandbox's network, instead of its template's, e.g. {\"mode\": \"none\"}");
+    network[QStringLiteral("properties")] =
+        QJsonObject{{QStringLiteral("mode"), mode},
+                    {QStringLiteral("private_network"), prop("string", "The group of sandboxes that reach each other (mode private)")},
+                    {QStringLiteral("policy"), prop("object", "The egress policy: default, allow and deny rules (see the REST API)")}};
+    return network;
+}
+
 QString compact(const QJsonValue &v)
 {
     return QString::fromUtf8(v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented)
@@ -282,7 +296,8 @@ QList<McpServer::Tool> McpServer::sandboxTools()
     return {
         {tool("create_sandbox", "Create and boot a new sandbox (a microVM) and return its name.",
               {{n, prop("string", "A name for it (letters, digits, '-', '_'); made up when absent")},
-               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")}},
+               {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")},
+               {QStringLiteral("network"), networkProp()}},
               {}),
          &McpServer::createSandbox},
         {tool("list_sandboxes", "List the sandboxes with their state and template.", {}, {}), &McpServer::listSandboxes},
@@ -468,12 +483,16 @@ void McpServer::createSandbox(const QJsonObject &args, const Reply &reply)
     QString tmpl = args.value(QStringLiteral("template")).toString();
     if (tmpl.isEmpty())
         tmpl = QStringLiteral("minimal");
-    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), QJsonObject{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}}), reply,
-           [](const QJsonObject &r) {
-               return QStringLiteral("created sandbox %1 (template %2, %3)")
-                   .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(),
-                        r.value(QStringLiteral("state")).toString());
-           });
+    QJsonObject body{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}};
+    if (args.contains(QStringLiteral("network"))) {
+        if (!args.value(QStringLiteral("network")).isObject())
+            return reply(errorResult(QStringLiteral("'network' must be an object, e.g. {\"mode\": \"none\"}")));
+        body[QStringLiteral("network")] = args.value(QStringLiteral("network"));
+    }
+    answer(m_client.postJson(QStringLiteral("/api/v1/vms"), body), reply, [](const QJsonObject &r) {
+        return QStringLiteral("created sandbox %1 (template %2, %3)")
+            .arg(r.value(QStringLiteral("name")).toString(), r.value(QStringLiteral("template")).toString(), r.value(QStringLiteral("state")).toString());
+    });
 }
 
 void McpServer::destroySandbox(const QJsonObject &args, const Reply &reply)

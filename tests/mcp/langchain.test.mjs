@@ -15,6 +15,7 @@ import { AIMessage, ToolMessage } from '@langchain/core/messages';
 
 const binary = process.env.MVS_APP_BINARY;
 const template = 'agent';
+const network = { mode: 'none' }; // the agent template's default is egress: no DNS query may leave the machine
 const imageBuildTimeoutMs = 1_200_000; // debootstrap of the agent image on a cold cache
 const toolTimeoutMs = 600_000; // a create or a first Python session under TCG on a loaded host
 
@@ -56,7 +57,7 @@ test('LangChain (@langchain/mcp-adapters) runs our tools over stdio', { timeout:
 
         const name = 'lc-box';
         await t.test('create_sandbox boots a guest', async () => {
-            assert.match(await call(tool.create_sandbox, { name, template }), /lc-box/);
+            assert.match(await call(tool.create_sandbox, { name, template, network }), /lc-box/);
         });
 
         await t.test('run_command runs in the guest', async () => {

@@ -63,6 +63,12 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             assert.equal(r.isError, true);
         });
 
+        await t.test("create_sandbox's network must be an object", async () => {
+            const r = await client.callTool({ name: 'create_sandbox', arguments: { name: 'x', network: 'none' } });
+            assert.equal(r.isError, true);
+            assert.match(text(r), /'network' must be an object/);
+        });
+
         const name = 'mcp-test';
         await t.test('create_sandbox boots a guest', async () => {
             const out = ok(await client.callTool({ name: 'create_sandbox', arguments: { name, template: 'minimal' } }, undefined, callTimeout));

@@ -15,6 +15,7 @@ import { Agent, MCPServerStdio, RunContext, Runner, Usage, getAllMcpTools, invok
 
 const binary = process.env.MVS_APP_BINARY;
 const template = 'agent';
+const network = { mode: 'none' }; // the agent template's default is egress: no DNS query may leave the machine
 const imageBuildTimeoutMs = 1_200_000; // debootstrap of the agent image on a cold cache
 const sessionTimeoutS = 600; // a create or a first Python session under TCG on a loaded host
 
@@ -77,7 +78,7 @@ test('OpenAI Agents SDK (@openai/agents-core MCPServerStdio) runs our tools', { 
 
         const name = 'oa-box';
         await t.test('create_sandbox boots a guest', async () => {
-            assert.match(await call(tool.create_sandbox, { name, template }), /oa-box/);
+            assert.match(await call(tool.create_sandbox, { name, template, network }), /oa-box/);
         });
 
         await t.test('run_command runs in the guest', async () => {
