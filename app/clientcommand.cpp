@@ -4,6 +4,7 @@
 #include "app/serviceclient.h"
 #include "app/terminaltext.h"
 #include "core/agent/streamlimits.h"
+#include "core/code/coderunner.h"
 
 #include <QDateTime>
 #include <QEventLoop>
@@ -11,8 +12,11 @@
 #include <QFutureWatcher>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QTimer>
+#include <QUrl>
 
 #include <cstdio>
+#include <limits>
 #include <optional>
 
 namespace App {
@@ -26,7 +30,11 @@ const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TO
                       "  vm list\n"
                       "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--no-start]\n"
                       "  vm start|stop|rm NAME\n"
-                      "  vm exec NAME [--timeout S] [--stdin] -- COMMAND [ARGS...]\n"
+                      "  vm exec NAME [--timeout S] [--stdin] [--background] -- COMMAND [ARGS...]\n"
+                      "  vm ps NAME\n"
+                      "  vm logs NAME PID [--follow]\n"
+                      "  vm kill NAME PID [--signal SIG]\n"
+                      "  vm code NAME [--lang python|javascript|bash] (-c CODE | FILE | -) [--session S] [--timeout S]\n"
                       "  vm cp LOCAL NAME:/guest/path | NAME:/guest/path LOCAL\n"
                       "  vm console NAME [--raw]\n"
                       "  vm snapshot NAME [--name SNAP] [--leave-paused]\n"
@@ -208,6 +216,7 @@ int exec(ServiceClient &client, const Common &c, QStringList args)
     if (auto r = takeOption(args, QStringLiteral("--timeout"), &timeout); !r)
         return usageError(r.error().message);
     const bool withStdin = Common::takeFlag(args, QStringLiteral("--stdin"));
+    const bool background = Common::takeFlag(args, QStringLiteral("--background"));
     if (dash < 0 && args.size() > 1) { // vm exec NAME CMD... without "--"
         command = args.mid(1);
         args = args.first(1);
@@ -228,9 +237,19 @@ int exec(ServiceClient &client, const Common &c, QStringList args)
             return fail(Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot read stdin")));
         body[QStringLiteral("stdin")] = QString::fromUtf8(in.readAll());
     }
+    if (background)
+        body[QStringLiteral("background")] = true;
     auto r = wait(client.postJson(ServiceClient::vmPath(args.first(), QStringLiteral("exec")), body));
     if (!r)
         return fail(r.error());
+    if (background) {
+        if (c.json)
+            printJson(*r);
+        else
+            std::printf("started process %d in %s (vm logs %s %d)\n", r->value(QStringLiteral("pid")).toInt(), qPrintable(args.first()),
+                        qPrintable(args.first()), r->value(QStringLiteral("pid")).toInt());
+        return 0;
+    }
     if (c.json) {
         printJson(*r);
     } else {
@@ -245,6 +264,88 @@ int exec(ServiceClient &client, const Common &c, QStringList args)
     if (r->contains(QStringLiteral("signal")))
         return 128 + r->value(QStringLiteral("signal")).toInt();
     return r->value(QStringLiteral("exit_code")).toInt();
+}
+
+// The code of `vm code`: -c CODE, a FILE, or - (stdin).
+Core::Expected<QString> codeSource(QStringList &args)
+{
+    QString inline_;
+    if (auto r = takeOption(args, QStringLiteral("-c"), &inline_); !r)
+        return r.error();
+    if (!inline_.isEmpty() || args.size() == 1)
+        return inline_;
+    if (args.size() != 2)
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vm code takes NAME and -c CODE, a FILE or - (stdin)"));
+    QFile f;
+    const QString file = args.takeLast();
+    const bool ok = file == QLatin1String("-") ? f.open(stdin, QIODevice::ReadOnly) : (f.setFileName(file), f.open(QIODevice::ReadOnly));
+    if (!ok)
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot read %1: %2").arg(file, f.errorString()));
+    return QString::fromUtf8(f.readAll());
+}
+
+// A code result for a person: output on its streams, the value, the
+// error's traceback, a line per rich output.
+void printCodeResult(const QJsonObject &r)
+{
+    writeAll(stdout, r.value(QStringLiteral("stdout")).toString().toUtf8());
+    writeAll(stderr, r.value(QStringLiteral("stderr")).toString().toUtf8());
+    if (r.value(QStringLiteral("result")).isString())
+        writeAll(stdout, r.value(QStringLiteral("result")).toString().toUtf8() + '\n');
+    for (const QJsonValue &v : r.value(QStringLiteral("outputs")).toArray()) {
+        const QJsonObject o = v.toObject();
+        QString line = QStringLiteral("[%1").arg(o.value(QStringLiteral("type")).toString());
+        if (o.contains(QStringLiteral("width")))
+            line += QStringLiteral(" %1x%2").arg(o.value(QStringLiteral("width")).toInt()).arg(o.value(QStringLiteral("height")).toInt());
+        writeAll(stdout, (line + QStringLiteral(", %1 bytes: use --json for the data]\n").arg(o.value(QStringLiteral("data")).toString().size())).toUtf8());
+    }
+    const QJsonObject error = r.value(QStringLiteral("error")).toObject();
+    if (!error.isEmpty()) {
+        for (const QJsonValue &line : error.value(QStringLiteral("traceback")).toArray())
+            writeAll(stderr, line.toString().toUtf8() + '\n');
+        writeAll(stderr,
+                 QStringLiteral("%1: %2\n").arg(error.value(QStringLiteral("name")).toString(), error.value(QStringLiteral("value")).toString()).toUtf8());
+    }
+}
+
+int code(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString language = QStringLiteral("python");
+    QString session;
+    QString timeout;
+    for (auto [flag, target] :
+         {std::pair{QStringLiteral("--lang"), &language}, std::pair{QStringLiteral("--session"), &session}, std::pair{QStringLiteral("--timeout"), &timeout}}) {
+        if (auto r = takeOption(args, flag, target); !r)
+            return usageError(r.error().message);
+    }
+    auto source = codeSource(args);
+    if (!source)
+        return source.error().code == Core::ErrorCode::Io ? fail(source.error()) : usageError(source.error().message);
+    if (args.size() != 1)
+        return usageError(QStringLiteral("vm code takes NAME and -c CODE, a FILE or - (stdin)"));
+    QJsonObject body{{QStringLiteral("language"), language}, {QStringLiteral("code"), *source}};
+    if (!session.isEmpty())
+        body[QStringLiteral("session")] = session;
+    double t = Code::CodeRunner::kDefaultTimeoutS;
+    if (!timeout.isEmpty()) {
+        bool ok = false;
+        t = timeout.toDouble(&ok);
+        if (!ok || t <= 0)
+            return usageError(QStringLiteral("--timeout takes seconds above 0"));
+        body[QStringLiteral("timeout_s")] = t;
+    }
+    const double waitMs = 2 * t * 1000 + Code::CodeRunner::kRunnerOverheadMs;
+    auto r = wait(client.postJson(ServiceClient::vmPath(args.first(), QStringLiteral("code")), body,
+                                  static_cast<int>(qBound<double>(ServiceClient::kDefaultTimeoutMs, waitMs, std::numeric_limits<int>::max()))));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(*r);
+    else
+        printCodeResult(*r);
+    if (r->value(QStringLiteral("timed_out")).toBool())
+        return 124;
+    return r->value(QStringLiteral("error")).isObject() ? kExitError : 0;
 }
 
 // "NAME:/path" -> {NAME, /path}; a local path otherwise (empty name).
@@ -527,6 +628,102 @@ int unexpose(ServiceClient &client, const Common &c, const QStringList &args)
     return 0;
 }
 
+// --- background processes ------------------------------------------------------
+
+// How often `vm logs --follow` asks for more output.
+constexpr int kFollowIntervalMs = 500;
+
+QString processPath(const QString &vm, const QString &pid, const QString &rest = QString())
+{
+    return ServiceClient::vmPath(vm, QStringLiteral("processes/") + QString::fromLatin1(QUrl::toPercentEncoding(pid)) + rest);
+}
+
+int processes(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm ps takes one NAME"));
+    auto r = wait(client.getJson(ServiceClient::vmPath(args.first(), QStringLiteral("processes"))));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray list = r->value(QStringLiteral("processes")).toArray();
+    if (c.json) {
+        printJson(list);
+        return 0;
+    }
+    std::printf("%-8s %-12s %-20s %s\n", "PID", "STATUS", "STARTED", "COMMAND");
+    for (const QJsonValue &v : list) {
+        const QJsonObject p = v.toObject();
+        QString status = QStringLiteral("running");
+        if (!p.value(QStringLiteral("running")).toBool())
+            status = p.value(QStringLiteral("signal")).isDouble() ? QStringLiteral("signal %1").arg(p.value(QStringLiteral("signal")).toInt())
+                                                                  : QStringLiteral("exit %1").arg(p.value(QStringLiteral("exit_code")).toInt());
+        QStringList command;
+        for (const QJsonValue &arg : p.value(QStringLiteral("command")).toArray())
+            command << arg.toString();
+        std::printf("%-8d %-12s %-20s %s\n", p.value(QStringLiteral("pid")).toInt(), qPrintable(status),
+                    qPrintable(p.value(QStringLiteral("started_at")).toString().left(19)), qPrintable(command.join(QLatin1Char(' ')).left(200)));
+    }
+    return 0;
+}
+
+// Prints the output from the offsets on; with follow, until the process
+// ended and said everything.
+int logs(ServiceClient &client, const Common &c, QStringList args)
+{
+    const bool follow = Common::takeFlag(args, QStringLiteral("--follow")) || Common::takeFlag(args, QStringLiteral("-f"));
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm logs takes NAME PID [--follow]"));
+    qint64 outOffset = 0;
+    qint64 errOffset = 0;
+    for (;;) {
+        auto r = wait(
+            client.getJson(processPath(args.at(0), args.at(1), QStringLiteral("/output?stdout_offset=%1&stderr_offset=%2").arg(outOffset).arg(errOffset))));
+        if (!r)
+            return fail(r.error());
+        if (c.json) {
+            printJson(*r);
+        } else {
+            writeAll(stdout, r->value(QStringLiteral("stdout")).toString().toUtf8());
+            writeAll(stderr, r->value(QStringLiteral("stderr")).toString().toUtf8());
+        }
+        const qint64 nextOut = r->value(QStringLiteral("stdout_offset")).toInteger();
+        const qint64 nextErr = r->value(QStringLiteral("stderr_offset")).toInteger();
+        const bool quiet = nextOut == outOffset && nextErr == errOffset;
+        outOffset = nextOut;
+        errOffset = nextErr;
+        if (!follow || (quiet && !r->value(QStringLiteral("running")).toBool()))
+            return 0;
+        if (quiet) {
+            QEventLoop pause;
+            QTimer::singleShot(kFollowIntervalMs, &pause, &QEventLoop::quit);
+            pause.exec();
+        }
+    }
+}
+
+int killProcess(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString signal;
+    if (auto r = takeOption(args, QStringLiteral("--signal"), &signal); !r)
+        return usageError(r.error().message);
+    if (args.size() != 2)
+        return usageError(QStringLiteral("vm kill takes NAME PID [--signal SIG]"));
+    QJsonObject body;
+    if (!signal.isEmpty()) {
+        bool number = false;
+        const int n = signal.toInt(&number);
+        body[QStringLiteral("signal")] = number ? QJsonValue(n) : QJsonValue(signal);
+    }
+    auto r = wait(client.postJson(processPath(args.at(0), args.at(1), QStringLiteral("/kill")), body));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(*r);
+    else
+        std::printf("signalled process %s in %s\n", qPrintable(args.at(1)), qPrintable(args.at(0)));
+    return 0;
+}
+
 } // namespace
 
 int vmCommand(QStringList args)
@@ -548,8 +745,16 @@ int vmCommand(QStringList args)
         return action(client, c, verb, args);
     if (verb == QLatin1String("exec"))
         return exec(client, c, args);
+    if (verb == QLatin1String("ps"))
+        return processes(client, c, args);
+    if (verb == QLatin1String("logs"))
+        return logs(client, c, args);
+    if (verb == QLatin1String("kill"))
+        return killProcess(client, c, args);
     if (verb == QLatin1String("cp"))
         return copy(client, c, args);
+    if (verb == QLatin1String("code"))
+        return code(client, c, args);
     if (verb == QLatin1String("console"))
         return console(client, args);
     if (verb == QLatin1String("snapshot"))

@@ -5,10 +5,13 @@
 #include "app/runcommand.h"
 #include "app/servecommand.h"
 #include "core/log.h"
+#include "core/net/nethelper.h"
 
 #include <QCoreApplication>
 
 #include <cstdio>
+
+#include <fcntl.h>
 
 namespace {
 
@@ -38,6 +41,19 @@ void usage()
                 "driver options: --driver auto|qemu|cloud-hypervisor  --accel auto|kvm|tcg  --qemu-binary PATH  --ch-binary PATH\n"
                 "environment: MVS_DRIVER MVS_ACCEL MVS_TOKEN MVS_CACHE_DIR MVS_CONFIG_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug\n",
                 MVS_VERSION);
+}
+
+// Internal: the network helper of a service that is not root, which starts
+// it in namespaces of its own with its channel as descriptor 3
+// (Net::RootlessNetwork, Net::NetHelper).
+int netHelperCommand()
+{
+    const int fd = Net::NetHelper::kChannelFd;
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        std::fprintf(stderr, "net-helper is started by the service (Net::RootlessNetwork), with its channel as descriptor %d\n", fd);
+        return 2;
+    }
+    return Net::NetHelper(Net::HelperChannel(fd)).run();
 }
 
 } // namespace
@@ -71,6 +87,8 @@ int main(int argc, char **argv)
         return App::mcpCommand(args);
     if (cmd == QLatin1String("--serve"))
         return App::serveCommand(args);
+    if (cmd == QLatin1String("net-helper"))
+        return netHelperCommand();
     if (cmd == QLatin1String("--version")) {
         std::printf("microvm-sandbox %s\n", MVS_VERSION);
         return 0;

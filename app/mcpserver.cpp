@@ -3,6 +3,7 @@
 #include "app/clioptions.h"
 #include "app/service.h"
 #include "app/signalwatcher.h"
+#include "core/code/coderunner.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/vmmdriver.h"
 #include "server/tokenstore.h"
@@ -18,6 +19,7 @@
 #include <QTemporaryDir>
 
 #include <cstdio>
+#include <limits>
 #include <unistd.h>
 
 namespace App {
@@ -30,6 +32,9 @@ constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kProbeTimeoutMs = 3000;
 constexpr int kDisplayTimeoutMs = 90000; // the first call waits for the desktop to come up
+// Screenshots and input wait this long for the desktop to be ready (the
+// service's ?wait_s, at most 60): an agent's first call right after create.
+constexpr int kDisplayReadyWaitS = 60;
 constexpr qint64 kMaxReadFileBytes = 16 << 20; // read_file's answer goes whole into one JSON message
 
 void log(const QString &line)
@@ -74,6 +79,13 @@ QJsonObject sandboxNameProp()
     return prop("string", "The sandbox's name");
 }
 
+QJsonObject codeLanguageProp()
+{
+    QJsonObject p = prop("string", "python (the default), javascript or bash");
+    p[QStringLiteral("enum")] = QJsonArray{QStringLiteral("python"), QStringLiteral("javascript"), QStringLiteral("bash")};
+    return p;
+}
+
 QJsonObject pathProp()
 {
     return prop("string", "Absolute path in the sandbox");
@@ -92,20 +104,6 @@ QJsonObject commandProp()
                                    QJsonObject{{QStringLiteral("type"), QStringLiteral("array")},
                                                {QStringLiteral("items"), QJsonObject{{QStringLiteral("type"), QStringLiteral("string")}}},
                                                {QStringLiteral("minItems"), 1}}}}};
-}
-
-// create_sandbox's network: the create request's "network", passed through
-// (the service checks it and names a bad field).
-QJsonObject networkProp()
-{
-    QJsonObject mode = prop("string", "none (no network interface), egress (out through the host where the policy allows) or private");
-    mode[QStringLiteral("enum")] = QJsonArray{QStringLiteral("none"), QStringLiteral("egress"), QStringLiteral("private")};
-    QJsonObject network = prop("object", "The sandbox's network, instead of its template's, e.g. {\"mode\": \"none\"}");
-    network[QStringLiteral("properties")] =
-        QJsonObject{{QStringLiteral("mode"), mode},
-                    {QStringLiteral("private_network"), prop("string", "The group of sandboxes that reach each other (mode private)")},
-                    {QStringLiteral("policy"), prop("object", "The egress policy: default, allow and deny rules (see the REST API)")}};
-    return network;
 }
 
 QString compact(const QJsonValue &v)
@@ -286,7 +284,7 @@ void McpServer::handleMessage(const QByteArray &line)
 // assembled from its groups in the order tools/list shows them.
 const QList<McpServer::Tool> &McpServer::tools()
 {
-    static const QList<Tool> table = sandboxTools() + guestTools() + desktopTools() + snapshotTools() + portTools();
+    static const QList<Tool> table = sandboxTools() + guestTools() + processTools() + desktopTools() + snapshotTools() + portTools();
     return table;
 }
 
@@ -297,7 +295,8 @@ QList<McpServer::Tool> McpServer::sandboxTools()
         {tool("create_sandbox", "Create and boot a new sandbox (a microVM) and return its name.",
               {{n, prop("string", "A name for it (letters, digits, '-', '_'); made up when absent")},
                {QStringLiteral("template"), prop("string", "The template to boot (default: minimal)")},
-               {QStringLiteral("network"), networkProp()}},
+               {QStringLiteral("network"),
+                prop("object", "Replaces the template's network section, e.g. {\"mode\": \"none\"} for no NIC (see the API's CreateVm)")}},
               {}),
          &McpServer::createSandbox},
         {tool("list_sandboxes", "List the sandboxes with their state and template.", {}, {}), &McpServer::listSandboxes},
@@ -312,13 +311,27 @@ QList<McpServer::Tool> McpServer::guestTools()
     const QJsonObject name = sandboxNameProp();
     const QJsonObject path = pathProp();
     return {
-        {tool("run_command", "Run a command in a sandbox and return its exit code, stdout and stderr.",
+        {tool("run_command",
+              "Run a command in a sandbox and return its exit code, stdout and stderr. The answer comes when the command's main process "
+              "ends: children it leaves in the background (`server &`) keep running. For a long-running command whose output you "
+              "want later, use start_process.",
               {{n, name},
                {QStringLiteral("command"), commandProp()},
                {QStringLiteral("timeout_s"), prop("number", "Kill the command after this many seconds")},
                {QStringLiteral("stdin"), prop("string", "Text fed to the command's standard input")}},
               {n, QStringLiteral("command")}),
          &McpServer::runCommand},
+        {tool("execute_code",
+              "Run code in a sandbox (a template with Python, e.g. agent): python in a Jupyter kernel, javascript with node, "
+              "bash. Returns stdout, stderr, the last expression's value, errors with their traceback, and images (a matplotlib "
+              "figure comes back as a PNG). With a session (python), variables live on between calls, like a notebook.",
+              {{n, name},
+               {QStringLiteral("language"), codeLanguageProp()},
+               {QStringLiteral("code"), prop("string", "The code to run")},
+               {QStringLiteral("session"), prop("string", "Keep state in this named session (python only); started on first use")},
+               {QStringLiteral("timeout_s"), prop("number", "Stop the run after this many seconds (default 60); a session keeps its state")}},
+              {n, QStringLiteral("code")}),
+         &McpServer::executeCode},
         {tool("write_file", "Write a file in a sandbox (parent directories are created).",
               {{n, name},
                {p, path},
@@ -327,6 +340,49 @@ QList<McpServer::Tool> McpServer::guestTools()
               {n, p}),
          &McpServer::writeFile},
         {tool("read_file", "Read a file from a sandbox: its text, or base64 when it is not UTF-8.", {{n, name}, {p, path}}, {n, p}), &McpServer::readFile},
+    };
+}
+
+QList<McpServer::Tool> McpServer::processTools()
+{
+    const QString &n = kNameArg;
+    const QJsonObject name = sandboxNameProp();
+    const QJsonObject pid = prop("integer", "The background process's pid (from start_process or list_processes)");
+    return {
+        {tool("start_process",
+              "Start a command in the background in a sandbox (a dev server, a watcher, a long build) and return its pid at once. "
+              "Its output is kept (the last MiB of stdout and of stderr) for read_process_output; it runs until it ends or kill_process.",
+              {{n, name},
+               {QStringLiteral("command"), commandProp()},
+               {QStringLiteral("cwd"), prop("string", "The working directory in the sandbox (default /)")},
+               {QStringLiteral("timeout_s"), prop("number", "Kill it after this many seconds (default: never)")},
+               {QStringLiteral("stdin"), prop("string", "Text written to its standard input at the start (it stays open: write_process_stdin)")}},
+              {n, QStringLiteral("command")}),
+         &McpServer::startProcess},
+        {tool("list_processes", "List a sandbox's background processes: pid, command, running or how it ended.", {{n, name}}, {n}), &McpServer::listProcesses},
+        {tool("read_process_output",
+              "Read a background process's output from byte offsets (0: from the start). Returns stdout, stderr, the offsets to "
+              "read from next, whether it still runs, its exit code, and truncated when older output was dropped.",
+              {{n, name},
+               {QStringLiteral("pid"), pid},
+               {QStringLiteral("stdout_offset"), prop("integer", "Where to read stdout from (default 0)")},
+               {QStringLiteral("stderr_offset"), prop("integer", "Where to read stderr from (default 0)")}},
+              {n, QStringLiteral("pid")}),
+         &McpServer::readProcessOutput},
+        {tool("write_process_stdin", "Write text to a background process's standard input, and close it with eof.",
+              {{n, name},
+               {QStringLiteral("pid"), pid},
+               {QStringLiteral("data"), prop("string", "The text to write")},
+               {QStringLiteral("eof"), prop("boolean", "Close its stdin after the data")}},
+              {n, QStringLiteral("pid")}),
+         &McpServer::writeProcessStdin},
+        {tool("kill_process", "Send a signal (TERM by default) to a background process and its group; remove forgets it.",
+              {{n, name},
+               {QStringLiteral("pid"), pid},
+               {QStringLiteral("signal"), prop("string", "TERM, KILL, INT, HUP, ... or a number")},
+               {QStringLiteral("remove"), prop("boolean", "Kill it (with KILL) and forget it and its output")}},
+              {n, QStringLiteral("pid")}),
+         &McpServer::killProcess},
     };
 }
 
@@ -484,10 +540,11 @@ void McpServer::createSandbox(const QJsonObject &args, const Reply &reply)
     if (tmpl.isEmpty())
         tmpl = QStringLiteral("minimal");
     QJsonObject body{{QStringLiteral("name"), name}, {QStringLiteral("template"), tmpl}};
-    if (args.contains(QStringLiteral("network"))) {
-        if (!args.value(QStringLiteral("network")).isObject())
+    const QJsonValue network = args.value(QStringLiteral("network"));
+    if (!network.isUndefined() && !network.isNull()) {
+        if (!network.isObject())
             return reply(errorResult(QStringLiteral("'network' must be an object, e.g. {\"mode\": \"none\"}")));
-        body[QStringLiteral("network")] = args.value(QStringLiteral("network"));
+        body[QStringLiteral("network")] = network; // checked by the service
     }
     answer(m_client.postJson(QStringLiteral("/api/v1/vms"), body), reply, [](const QJsonObject &r) {
         return QStringLiteral("created sandbox %1 (template %2, %3)")
@@ -555,6 +612,72 @@ void McpServer::runCommand(const QJsonObject &args, const Reply &reply)
     });
 }
 
+// The body of a code request from execute_code's arguments; *problem: what is wrong with them.
+QJsonObject McpServer::codeBody(const QJsonObject &args, QString *problem)
+{
+    QJsonObject body{{QStringLiteral("language"), args.value(QStringLiteral("language")).toString(QStringLiteral("python"))}};
+    if (!args.value(QStringLiteral("code")).isString() && problem->isEmpty())
+        *problem = QStringLiteral("'code' is required: a string");
+    body[QStringLiteral("code")] = args.value(QStringLiteral("code"));
+    for (const char *key : {"session", "timeout_s"})
+        if (args.contains(QLatin1String(key)))
+            body[QLatin1String(key)] = args.value(QLatin1String(key));
+    return body;
+}
+
+// The tool's answer: the text (result, output, error) and the images.
+QJsonObject McpServer::codeResult(const QJsonObject &r)
+{
+    QStringList parts;
+    if (r.value(QStringLiteral("timed_out")).toBool())
+        parts << QStringLiteral("timed out");
+    if (r.value(QStringLiteral("result")).isString())
+        parts << QStringLiteral("result: ") + r.value(QStringLiteral("result")).toString();
+    for (const char *stream : {"stdout", "stderr"})
+        if (!r.value(QLatin1String(stream)).toString().isEmpty())
+            parts << QStringLiteral("--- %1 ---\n").arg(QLatin1String(stream)) + r.value(QLatin1String(stream)).toString();
+    const QJsonObject error = r.value(QStringLiteral("error")).toObject();
+    if (!error.isEmpty()) {
+        QStringList tb;
+        for (const QJsonValue &line : error.value(QStringLiteral("traceback")).toArray())
+            tb << line.toString();
+        parts << QStringLiteral("error: %1: %2\n%3")
+                     .arg(error.value(QStringLiteral("name")).toString(), error.value(QStringLiteral("value")).toString(), tb.join(QLatin1Char('\n')));
+    }
+    QJsonArray content;
+    for (const QJsonValue &v : r.value(QStringLiteral("outputs")).toArray()) {
+        const QJsonObject o = v.toObject();
+        const QString type = o.value(QStringLiteral("type")).toString();
+        if (type == QLatin1String("image/png") || type == QLatin1String("image/jpeg"))
+            content.append(QJsonObject{{QStringLiteral("type"), QStringLiteral("image")},
+                                       {QStringLiteral("data"), o.value(QStringLiteral("data"))},
+                                       {QStringLiteral("mimeType"), type}});
+        else
+            parts << QStringLiteral("--- %1 ---\n").arg(type) + o.value(QStringLiteral("data")).toString();
+    }
+    if (r.value(QStringLiteral("session")).isString())
+        parts << QStringLiteral("(session %1, execution %2)")
+                     .arg(r.value(QStringLiteral("session")).toString())
+                     .arg(r.value(QStringLiteral("execution_count")).toInt());
+    if (parts.isEmpty())
+        parts << QStringLiteral("(no output)");
+    content.prepend(QJsonObject{{QStringLiteral("type"), QStringLiteral("text")}, {QStringLiteral("text"), parts.join(QLatin1Char('\n'))}});
+    return QJsonObject{{QStringLiteral("content"), content}, {QStringLiteral("isError"), false}};
+}
+
+void McpServer::executeCode(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const QJsonObject body = codeBody(args, &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    const double timeoutS = args.value(QStringLiteral("timeout_s")).toDouble(Code::CodeRunner::kDefaultTimeoutS);
+    const int waitMs = static_cast<int>(qMin<double>(2 * timeoutS * 1000 + Code::CodeRunner::kRunnerOverheadMs, std::numeric_limits<int>::max()));
+    m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("code")), body, qMax(waitMs, ServiceClient::kDefaultTimeoutMs))
+        .then(this, [reply](const Core::Expected<QJsonObject> &r) { reply(r ? codeResult(*r) : errorResult(r.error().message)); });
+}
+
 void McpServer::displayInfo(const QJsonObject &args, const Reply &reply)
 {
     QString problem;
@@ -576,12 +699,14 @@ void McpServer::computerInput(const QJsonObject &args, const Reply &reply)
         body[QStringLiteral("scale")] = args.value(QStringLiteral("scale"));
     if (!problem.isEmpty())
         return reply(errorResult(problem));
-    answer(m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("input")), body, kDisplayTimeoutMs), reply, [](const QJsonObject &r) {
-        return QStringLiteral("performed %1 action(s) on the %2x%3 screen")
-            .arg(r.value(QStringLiteral("performed")).toInt())
-            .arg(r.value(QStringLiteral("width")).toInt())
-            .arg(r.value(QStringLiteral("height")).toInt());
-    });
+    answer(
+        m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("input")) + QStringLiteral("?wait_s=%1").arg(kDisplayReadyWaitS), body, kDisplayTimeoutMs),
+        reply, [](const QJsonObject &r) {
+            return QStringLiteral("performed %1 action(s) on the %2x%3 screen")
+                .arg(r.value(QStringLiteral("performed")).toInt())
+                .arg(r.value(QStringLiteral("width")).toInt())
+                .arg(r.value(QStringLiteral("height")).toInt());
+        });
 }
 
 void McpServer::screenshot(const QJsonObject &args, const Reply &reply)
@@ -617,9 +742,9 @@ void McpServer::screenshot(const QJsonObject &args, const Reply &reply)
 
 void McpServer::sendScreenshot(const QString &name, int width, int height, double scale, const Reply &reply)
 {
-    QString path = ServiceClient::vmPath(name, QStringLiteral("screenshot"));
+    QString path = ServiceClient::vmPath(name, QStringLiteral("screenshot")) + QStringLiteral("?wait_s=%1").arg(kDisplayReadyWaitS);
     if (scale < 1.0)
-        path += QStringLiteral("?scale=%1").arg(scale, 0, 'g', 6);
+        path += QStringLiteral("&scale=%1").arg(scale, 0, 'g', 6);
     m_client.getBytes(path, kDisplayTimeoutMs).then(this, [reply, width, height, scale](const Core::Expected<QByteArray> &png) {
         if (!png)
             return reply(errorResult(png.error().message));
@@ -843,6 +968,116 @@ void McpServer::unexposePort(const QJsonObject &args, const Reply &reply)
         return reply(errorResult(problem));
     answer(m_client.deleteJson(ServiceClient::vmPath(name, QStringLiteral("ports/%1").arg(guest))), reply,
            [name, guest](const QJsonObject &) { return QStringLiteral("port %1 of sandbox %2 is no longer exposed").arg(guest).arg(name); });
+}
+
+namespace {
+
+// A pid argument, or 0 with *problem set.
+int pidArgument(const QJsonObject &args, QString *problem)
+{
+    const QJsonValue v = args.value(QStringLiteral("pid"));
+    if (!v.isDouble() || v.toDouble() != double(v.toInt()) || v.toInt() < 1) {
+        if (problem->isEmpty())
+            *problem = QStringLiteral("'pid' is required: a background process's pid, a positive integer");
+        return 0;
+    }
+    return v.toInt();
+}
+
+QString processPath(const QString &name, int pid, const QString &rest = QString())
+{
+    return ServiceClient::vmPath(name, QStringLiteral("processes/%1%2").arg(pid).arg(rest));
+}
+
+} // namespace
+
+void McpServer::startProcess(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    QJsonObject body = execBody(args, &problem);
+    if (args.contains(QStringLiteral("cwd"))) {
+        if (!args.value(QStringLiteral("cwd")).isString() && problem.isEmpty())
+            problem = QStringLiteral("'cwd' must be a string");
+        body[QStringLiteral("cwd")] = args.value(QStringLiteral("cwd"));
+    }
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    body[QStringLiteral("background")] = true;
+    answer(m_client.postJson(ServiceClient::vmPath(name, QStringLiteral("exec")), body), reply, [](const QJsonObject &r) {
+        return QStringLiteral("started process %1 (read its output with read_process_output)\n%2").arg(r.value(QStringLiteral("pid")).toInt()).arg(compact(r));
+    });
+}
+
+void McpServer::listProcesses(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.getJson(ServiceClient::vmPath(name, QStringLiteral("processes"))), reply, [name](const QJsonObject &r) {
+        const QJsonArray list = r.value(QStringLiteral("processes")).toArray();
+        return list.isEmpty() ? QStringLiteral("sandbox %1 has no background processes").arg(name) : compact(list);
+    });
+}
+
+void McpServer::readProcessOutput(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int pid = pidArgument(args, &problem);
+    qint64 offsets[2] = {0, 0};
+    const QString keys[2] = {QStringLiteral("stdout_offset"), QStringLiteral("stderr_offset")};
+    for (int i = 0; i < 2; ++i) {
+        const QJsonValue v = args.value(keys[i]);
+        if (v.isUndefined() || v.isNull())
+            continue;
+        if ((!v.isDouble() || v.toDouble() < 0 || v.toDouble() != double(v.toInteger())) && problem.isEmpty())
+            problem = QStringLiteral("'%1' must be a byte offset, an integer from 0").arg(keys[i]);
+        offsets[i] = v.toInteger();
+    }
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.getJson(processPath(name, pid, QStringLiteral("/output?stdout_offset=%1&stderr_offset=%2").arg(offsets[0]).arg(offsets[1]))), reply,
+           [](const QJsonObject &r) { return compact(r); });
+}
+
+void McpServer::writeProcessStdin(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int pid = pidArgument(args, &problem);
+    QJsonObject body;
+    for (const auto &[key, isType] : {std::pair{QStringLiteral("data"), &QJsonValue::isString}, std::pair{QStringLiteral("eof"), &QJsonValue::isBool}}) {
+        if (!args.contains(key))
+            continue;
+        if (!(args.value(key).*isType)() && problem.isEmpty())
+            problem = QStringLiteral("'%1' must be a %2").arg(key, key == QLatin1String("eof") ? QStringLiteral("boolean") : QStringLiteral("string"));
+        body[key] = args.value(key);
+    }
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    answer(m_client.postJson(processPath(name, pid, QStringLiteral("/stdin")), body), reply,
+           [pid](const QJsonObject &) { return QStringLiteral("written to the stdin of process %1").arg(pid); });
+}
+
+void McpServer::killProcess(const QJsonObject &args, const Reply &reply)
+{
+    QString problem;
+    const QString name = requiredString(args, QStringLiteral("name"), &problem);
+    const int pid = pidArgument(args, &problem);
+    if (!problem.isEmpty())
+        return reply(errorResult(problem));
+    if (args.value(QStringLiteral("remove")).toBool()) {
+        return answer(m_client.deleteJson(processPath(name, pid)), reply,
+                      [pid](const QJsonObject &) { return QStringLiteral("process %1 is killed and forgotten").arg(pid); });
+    }
+    QJsonObject body;
+    const QJsonValue signal = args.value(QStringLiteral("signal"));
+    if (signal.isString() || signal.isDouble())
+        body[QStringLiteral("signal")] = signal.isString() && signal.toString().toInt() > 0 ? QJsonValue(signal.toString().toInt()) : signal;
+    answer(m_client.postJson(processPath(name, pid, QStringLiteral("/kill")), body), reply,
+           [pid](const QJsonObject &r) { return QStringLiteral("signalled process %1\n%2").arg(pid).arg(compact(r)); });
 }
 
 namespace {

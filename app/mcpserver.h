@@ -1,7 +1,8 @@
 #pragma once
 // `microvm-sandbox mcp`: a Model Context Protocol server on stdio
 // (JSON-RPC 2.0, one message per line). Its tools create, list and destroy
-// sandboxes, run commands, move files, snapshot, restore and fork them and
+// sandboxes, run commands (also in the background: start_process and its
+// siblings), move files, snapshot, restore and fork them and
 // expose their ports on the host
 // through the service's REST API:
 // the running service, or (--standalone, or when none answers) a private
@@ -59,6 +60,7 @@ private:
     // The tools by group: sandboxes, guest commands and files, desktop, snapshots.
     static QList<Tool> sandboxTools();
     static QList<Tool> guestTools();
+    static QList<Tool> processTools();
     static QList<Tool> desktopTools();
     static QList<Tool> snapshotTools();
     static QList<Tool> portTools();
@@ -73,6 +75,9 @@ private:
     void destroySandbox(const QJsonObject &args, const Reply &reply);
     void runCommand(const QJsonObject &args, const Reply &reply);
     static QJsonObject execBody(const QJsonObject &args, QString *problem);
+    void executeCode(const QJsonObject &args, const Reply &reply);
+    static QJsonObject codeBody(const QJsonObject &args, QString *problem);
+    static QJsonObject codeResult(const QJsonObject &answer);
     void displayInfo(const QJsonObject &args, const Reply &reply);
     void computerInput(const QJsonObject &args, const Reply &reply);
     void screenshot(const QJsonObject &args, const Reply &reply);
@@ -87,6 +92,11 @@ private:
     void exposePort(const QJsonObject &args, const Reply &reply);
     void listPorts(const QJsonObject &args, const Reply &reply);
     void unexposePort(const QJsonObject &args, const Reply &reply);
+    void startProcess(const QJsonObject &args, const Reply &reply);
+    void listProcesses(const QJsonObject &args, const Reply &reply);
+    void readProcessOutput(const QJsonObject &args, const Reply &reply);
+    void writeProcessStdin(const QJsonObject &args, const Reply &reply);
+    void killProcess(const QJsonObject &args, const Reply &reply);
     void maybeFinish();
 
     ServiceClient m_client;

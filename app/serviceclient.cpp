@@ -22,7 +22,7 @@ Core::ErrorCode codeForApiError(const QString &code)
         return Core::ErrorCode::AlreadyExists;
     if (code == QLatin1String("invalid_argument") || code == QLatin1String("invalid_json") || code == QLatin1String("payload_too_large"))
         return Core::ErrorCode::InvalidArgument;
-    if (code == QLatin1String("invalid_state"))
+    if (code == QLatin1String("invalid_state") || code == QLatin1String("display_not_ready"))
         return Core::ErrorCode::InvalidState;
     if (code == QLatin1String("timeout"))
         return Core::ErrorCode::Timeout;

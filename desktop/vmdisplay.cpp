@@ -1,10 +1,13 @@
 #include "desktop/vmdisplay.h"
 
+#include "core/agent/agentclient.h"
 #include "core/log.h"
 #include "core/vm/portforward.h"
 #include "core/vm/virtualmachine.h"
 #include "vncview/keysyms.h"
 #include "vncview/vncconnection.h"
+
+#include <algorithm>
 
 namespace Desktop {
 
@@ -114,10 +117,53 @@ void VmDisplay::onConnected()
     Q_EMIT connectedChanged(true);
 }
 
+Core::Future<bool> VmDisplay::checkReady()
+{
+    if (m_ready)
+        return Core::readyFuture<bool>(true);
+    if (!m_vm)
+        return Core::readyFuture<bool>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is gone").arg(m_vmName)));
+    if (m_vm->vmTemplate().image.rootfs.readyCheck.isEmpty()) {
+        m_ready = true;
+        return Core::readyFuture<bool>(true);
+    }
+    Agent::AgentClient *agent = m_vm->agent();
+    if (!agent)
+        return Core::readyFuture<bool>(false);
+    Core::Promise<bool> p;
+    Core::whenDone(agent->stat(QLatin1String(kReadyFile)), this, [this, p](const Core::Expected<Agent::FileInfo> &r) {
+        // Any other answer (not there yet, the agent busy restarting) is "not yet".
+        if (r && r->type == Agent::FileInfo::Type::Regular && !m_ready) {
+            m_ready = true;
+            Core::Log::core()->info("display of {}: ready", m_vmName.toStdString());
+        }
+        p.resolve(m_ready);
+    });
+    return p.future();
+}
+
+Core::Future<bool> VmDisplay::waitReady(int waitMs)
+{
+    Core::Promise<bool> p;
+    pollReady(p, QDeadlineTimer(waitMs));
+    return p.future();
+}
+
+void VmDisplay::pollReady(const Core::Promise<bool> &promise, const QDeadlineTimer &deadline)
+{
+    Core::whenDone(checkReady(), this, [this, promise, deadline](const Core::Expected<bool> &r) {
+        if (!r || *r || deadline.hasExpired())
+            return promise.resolve(r);
+        const int pause = static_cast<int>(std::min<qint64>(kReadyPollMs, std::max<qint64>(1, deadline.remainingTime())));
+        QTimer::singleShot(pause, this, [this, promise, deadline]() { pollReady(promise, deadline); });
+    });
+}
+
 void VmDisplay::onDisconnected(Vnc::VncConnection::Error error, const QString &why)
 {
     const bool wasConnected = m_connected;
     m_connected = false;
+    m_ready = false; // Xvnc may have restarted: a new session to wait for
     if (m_vnc) {
         m_vnc->disconnect(this);
         m_vnc->stopAndDeleteLater();

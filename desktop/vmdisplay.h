@@ -19,6 +19,7 @@
 #include "desktop/inputaction.h"
 #include "vncview/vncconnection.h"
 
+#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QImage>
 #include <QObject>
@@ -77,6 +78,19 @@ public:
     // The current framebuffer (fresh after recent input, see above).
     Core::Future<QImage> screenshot();
 
+    // Readiness: the template's own check (desktop.ready_check), run in the
+    // guest's session, which creates kReadyFile once it succeeds (removed
+    // when Xvnc restarts); asked through the agent. A template without a
+    // check is ready at once. Once seen ready, the display stays ready until
+    // its VNC connection breaks. Every byte from the guest is hostile: a
+    // guest that lies only hurts its own screenshots.
+    static constexpr const char *kReadyFile = "/run/mvs-desktop-ready";
+    static constexpr int kReadyPollMs = 500;
+    Core::Future<bool> checkReady();
+    // Polls checkReady() until it is true or waitMs have passed.
+    Core::Future<bool> waitReady(int waitMs);
+    bool isReady() const { return m_ready; }
+
     // Apply actions in order; resolves once the last event was sent. Refused
     // as a whole (InvalidState) while a human holds control and who is
     // Agent; InvalidArgument when an action does not fit the screen or does
@@ -110,6 +124,7 @@ private:
     void plan(const InputAction &action);
     void pump();
     void finishScreenshots(bool force);
+    void pollReady(const Core::Promise<bool> &promise, const QDeadlineTimer &deadline);
 
     QPointer<Vm::VirtualMachine> m_vm;
     QString m_vmName;
@@ -121,6 +136,7 @@ private:
     QTimer m_retryTimer;
     QString m_lastConnectError;
     QList<Core::Promise<void>> m_connectWaiters;
+    bool m_ready = false;
 
     Controller m_controller = Controller::Agent;
     QPoint m_pointer; // where the planned steps leave the pointer

@@ -28,11 +28,12 @@ void roundTrip(std::string_view payload)
 
 using Decoder = void (*)(std::string_view);
 constexpr Decoder kDecoders[] = {
-    roundTrip<Protocol::Hello>,        roundTrip<Protocol::HelloAck>,     roundTrip<Protocol::Announce>,    roundTrip<Protocol::ErrorMsg>,
-    roundTrip<Protocol::ExecStart>,    roundTrip<Protocol::ExecStarted>,  roundTrip<Protocol::ExecExit>,    roundTrip<Protocol::FilePut>,
-    roundTrip<Protocol::FilePutDone>,  roundTrip<Protocol::PathRequest>,  roundTrip<Protocol::FileGetInfo>, roundTrip<Protocol::StatResult>,
-    roundTrip<Protocol::ListResult>,   roundTrip<Protocol::HealthResult>, roundTrip<Protocol::Shutdown>,    roundTrip<Protocol::StreamOpen>,
-    roundTrip<Protocol::StreamCredit>,
+    roundTrip<Protocol::Hello>,        roundTrip<Protocol::HelloAck>,      roundTrip<Protocol::Announce>,          roundTrip<Protocol::ErrorMsg>,
+    roundTrip<Protocol::ExecStart>,    roundTrip<Protocol::ExecStarted>,   roundTrip<Protocol::ExecExit>,          roundTrip<Protocol::FilePut>,
+    roundTrip<Protocol::FilePutDone>,  roundTrip<Protocol::PathRequest>,   roundTrip<Protocol::FileGetInfo>,       roundTrip<Protocol::StatResult>,
+    roundTrip<Protocol::ListResult>,   roundTrip<Protocol::HealthResult>,  roundTrip<Protocol::Shutdown>,          roundTrip<Protocol::StreamOpen>,
+    roundTrip<Protocol::StreamCredit>, roundTrip<Protocol::ProcessState>,  roundTrip<Protocol::ProcessListResult>, roundTrip<Protocol::ProcessRef>,
+    roundTrip<Protocol::ProcessRead>,  roundTrip<Protocol::ProcessOutput>, roundTrip<Protocol::ProcessWrite>,      roundTrip<Protocol::ProcessSignal>,
 };
 
 } // namespace

@@ -32,6 +32,8 @@ FILE_INFO_A = s("a.txt") + u8(1) + u32(0o644) + u64(12) + u64(1700000000) + u32(
 FILE_INFO_B = s("link") + u8(3) + u32(0o777) + u64(0) + u64(1700000001) + u32(1000) + u32(1000) + s("a.txt")
 HEALTH = s("0.1.0") + u64(1000) + u64(2000) + u64(4096) + u64(2048) + u32(150) + u32(2) + u32(1) + s("box") + s("Linux 6.1")
 
+PROCESS_STATE = u32(4242) + slist(["sh", "-c", "sleep 300 & echo started"]) + u8(1) + u32(0xFFFFFFFF) + u32(0) + u64(1700000000000) + u64(0)
+
 # Message selectors: the order of kDecoders in fuzz_messages.cpp.
 MESSAGES = {
     "hello": (0, HELLO),
@@ -46,6 +48,12 @@ MESSAGES = {
     "healthresult": (13, HEALTH),
     "streamopen": (15, s("127.0.0.1") + u16(8080)),
     "streamcredit": (16, u32(1 << 18)),
+    "processstate": (17, PROCESS_STATE),
+    "processlist": (18, u32(2) + PROCESS_STATE + PROCESS_STATE),
+    "processread": (20, u32(4242) + u64(10) + u64(0) + u32(65536)),
+    "processoutput": (21, PROCESS_STATE + u64(12) + u64(0) + u8(1) + s("hello world\n") + s("")),
+    "processwrite": (22, u32(4242) + u8(1) + s("line\n")),
+    "processsignal": (23, u32(4242) + u32(9)),
 }
 
 FRAMES = {

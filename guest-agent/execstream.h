@@ -1,6 +1,11 @@
 #pragma once
 // exec: runs a command in its own session/process group with piped stdout
 // and stderr (and optionally stdin), streams the output, reports the exit.
+// The answer comes when the command's main process ends: output still
+// arriving is taken for kOutputGraceMs, then the exit is sent and the pipes
+// go to the agent's PipeDrain, so background children (`server &`) keep
+// running. A timeout or a cancel before the main process ends kills the
+// whole process group.
 
 #include "eventloop.h"
 #include "stream.h"
@@ -15,6 +20,9 @@ namespace GuestAgent {
 
 class ExecStream final : public Stream {
 public:
+    // How long output is still taken after the main process ended.
+    static constexpr std::uint64_t kOutputGraceMs = 250;
+
     ExecStream(Session &session, std::uint32_t id);
     ~ExecStream() override;
 
@@ -31,6 +39,7 @@ private:
         UniqueFd fd;
         WatchHandle watch;
         Protocol::MsgType type = Protocol::MsgType::ExecStdout;
+        std::size_t tail = 0; // after the grace: bytes still to send
     };
 
     void fail(Protocol::ErrorCode code, const std::string &message);
@@ -40,6 +49,8 @@ private:
     void onOutput(int index);
     void closeOutput(int index);
     void onChildExit(int status);
+    void endGrace();
+    void handOff(int index);
     void killGroup();
     void writeStdin();
     void closeStdin();
@@ -58,6 +69,7 @@ private:
     int m_status = 0;
     bool m_killed = false;
     bool m_timedOut = false;
+    bool m_graceOver = false;
     bool m_released = false;
     std::uint64_t m_startUs = 0;
     std::uint64_t m_durationUs = 0;

@@ -3,6 +3,8 @@
 // sockets or an inherited fd, all from one poll loop.
 
 #include "eventloop.h"
+#include "pipedrain.h"
+#include "processtable.h"
 #include "guestinit.h"
 #include "netconfig.h"
 #include "session.h"
@@ -288,6 +290,13 @@ int main(int argc, char **argv)
         loop.quit(0);
     });
 
+    // Agent-wide: background processes and the pipes of finished execs'
+    // background children outlive the sessions that started them.
+    PipeDrain drain(loop);
+    ProcessTable processes(loop);
+    options.config.drain = &drain;
+    options.config.processes = &processes;
+
     std::vector<std::unique_ptr<Transport>> transports;
     for (const auto &spec : options.specs)
         transports.push_back(makeTransport(loop, options, spec));
@@ -297,5 +306,6 @@ int main(int argc, char **argv)
 
     const int rc = loop.run();
     transports.clear(); // ends every session: kills their process groups, removes temp files
+    // (then `processes` kills the background ones)
     return rc;
 }

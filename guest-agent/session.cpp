@@ -3,6 +3,7 @@
 #include "execstream.h"
 #include "filestreams.h"
 #include "forwardstream.h"
+#include "processtable.h"
 #include "stream.h"
 #include "sysinfo.h"
 #include "util.h"
@@ -319,6 +320,13 @@ void Session::handleFrame(const Protocol::Frame &frame)
     case MsgType::Health:
     case MsgType::StreamOpen:
     case MsgType::Shutdown:
+    case MsgType::ProcessStart:
+    case MsgType::ProcessList:
+    case MsgType::ProcessStatus:
+    case MsgType::ProcessRead:
+    case MsgType::ProcessWrite:
+    case MsgType::ProcessSignal:
+    case MsgType::ProcessRemove:
         if (!m_helloDone) {
             sendError(id, ErrorCode::Protocol, "no session: send Hello first");
             return;
@@ -448,6 +456,13 @@ void Session::handleRequest(MsgType type, std::uint32_t id, std::string_view pay
     case MsgType::List: handleList(id, payload); return;
     case MsgType::Health: send(MsgType::HealthResult, id, collectHealth(activeStreams()).encode()); return;
     case MsgType::Shutdown: handleShutdown(id, payload); return;
+    case MsgType::ProcessStart:
+    case MsgType::ProcessList:
+    case MsgType::ProcessStatus:
+    case MsgType::ProcessRead:
+    case MsgType::ProcessWrite:
+    case MsgType::ProcessSignal:
+    case MsgType::ProcessRemove: m_config.processes->handle(*this, type, id, payload); return;
     default: sendError(id, ErrorCode::Unsupported, "unsupported request"); return;
     }
 }

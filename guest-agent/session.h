@@ -21,10 +21,15 @@
 
 namespace GuestAgent {
 
+class PipeDrain;
+class ProcessTable;
 class Stream;
 
 struct AgentConfig {
     bool allowShutdown = true;
+    // Agent-wide, outliving every session (main owns them).
+    PipeDrain *drain = nullptr;
+    ProcessTable *processes = nullptr;
 };
 
 class Session {
@@ -59,6 +64,9 @@ public:
     // A stream's inbound buffer shrank.
     void inboundChanged();
     std::uint32_t activeStreams() const { return static_cast<std::uint32_t>(m_streams.size()); }
+    // Where an exec's pipes go once its answer is sent (background children
+    // may still write to them).
+    PipeDrain &drain() { return *m_config.drain; }
 
     static constexpr std::size_t kHighWater = 4u << 20;
     static constexpr std::size_t kLowWater = 2u << 20;

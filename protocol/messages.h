@@ -37,6 +37,11 @@
 //  health: Health                                   ->  HealthResult
 //  forward: StreamOpen                              ->  StreamOpened, StreamData... both ways, StreamClose either way
 //  shutdown: Shutdown (stream 0 or any)            ->  (the guest powers off or reboots)
+//  processes: ProcessStart, ProcessList, ProcessStatus, ProcessRead,
+//         ProcessWrite, ProcessSignal, ProcessRemove  ->  one reply each.
+//         A background process belongs to the agent, not to a stream or a
+//         session: it runs on after its request (and a new Hello), its
+//         output kept in bounded rings that the host reads by offset.
 
 #include "protocol/wire.h"
 
@@ -83,6 +88,18 @@ enum class MsgType : std::uint8_t {
     StreamOpened = 97,
     StreamData = 98,
     StreamClose = 99,
+
+    // Background processes: requests with one reply each (see below).
+    ProcessStart = 112, // ExecStart            -> ProcessInfo
+    ProcessInfo = 113,
+    ProcessList = 114, // (empty)               -> ProcessListResult
+    ProcessListResult = 115,
+    ProcessStatus = 116, // ProcessRef          -> ProcessInfo
+    ProcessRead = 117, // ProcessRead           -> ProcessOutput
+    ProcessOutput = 118,
+    ProcessWrite = 119, // ProcessWrite         -> ProcessInfo
+    ProcessSignal = 120, // ProcessSignal       -> ProcessInfo
+    ProcessRemove = 121, // ProcessRef          -> ProcessInfo (as it was)
 };
 
 enum class ErrorCode : std::uint32_t {
@@ -625,6 +642,200 @@ struct StreamOpen {
         return r.ok();
     }
     bool operator==(const StreamOpen &) const = default;
+};
+
+// ---------------------------------------------------------------- processes
+
+// A background process as the agent keeps it (ProcessInfo, and in lists).
+struct ProcessState {
+    // The fewest bytes one entry takes on the wire (an empty command).
+    static constexpr std::size_t kMinEncodedSize = 4 + 4 + 1 + 4 + 4 + 8 + 8;
+    std::int32_t pid = 0;
+    std::vector<std::string> command; // argv, or {"sh", "-c", shell}
+    bool running = true;
+    std::int32_t exitCode = -1; // valid when it ended and signal == 0
+    std::int32_t signal = 0; // terminating signal, 0 if it exited
+    std::uint64_t startedMs = 0; // Unix time in milliseconds
+    std::uint64_t endedMs = 0; // 0 while running
+    void write(Writer &w) const
+    {
+        w.i32(pid);
+        w.strList(command);
+        w.boolean(running);
+        w.i32(exitCode);
+        w.i32(signal);
+        w.u64(startedMs);
+        w.u64(endedMs);
+    }
+    void read(Reader &r)
+    {
+        pid = r.i32();
+        command = r.strList();
+        running = r.boolean();
+        exitCode = r.i32();
+        signal = r.i32();
+        startedMs = r.u64();
+        endedMs = r.u64();
+    }
+    std::string encode() const
+    {
+        Writer w;
+        write(w);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessState *m)
+    {
+        Reader r(p);
+        m->read(r);
+        return r.ok();
+    }
+    bool operator==(const ProcessState &) const = default;
+};
+
+struct ProcessListResult {
+    std::vector<ProcessState> processes; // oldest first
+    std::string encode() const
+    {
+        Writer w;
+        w.u32(static_cast<std::uint32_t>(processes.size()));
+        for (const auto &p : processes)
+            p.write(w);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessListResult *m)
+    {
+        Reader r(p);
+        const std::uint32_t n = r.u32();
+        if (!r.ok() || n > r.remaining() / ProcessState::kMinEncodedSize)
+            return false;
+        m->processes.resize(n);
+        for (auto &e : m->processes)
+            e.read(r);
+        return r.ok();
+    }
+    bool operator==(const ProcessListResult &) const = default;
+};
+
+struct ProcessRef { // ProcessStatus, ProcessRemove
+    std::int32_t pid = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.i32(pid);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessRef *m)
+    {
+        Reader r(p);
+        m->pid = r.i32();
+        return r.ok();
+    }
+    bool operator==(const ProcessRef &) const = default;
+};
+
+// Output from byte offsets into the whole stdout and stderr streams; at
+// most maxBytes of each (the agent also keeps the reply under the host's
+// maximum payload).
+struct ProcessRead {
+    std::int32_t pid = 0;
+    std::uint64_t stdoutOffset = 0;
+    std::uint64_t stderrOffset = 0;
+    std::uint32_t maxBytes = 0;
+    std::string encode() const
+    {
+        Writer w;
+        w.i32(pid);
+        w.u64(stdoutOffset);
+        w.u64(stderrOffset);
+        w.u32(maxBytes);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessRead *m)
+    {
+        Reader r(p);
+        m->pid = r.i32();
+        m->stdoutOffset = r.u64();
+        m->stderrOffset = r.u64();
+        m->maxBytes = r.u32();
+        return r.ok();
+    }
+    bool operator==(const ProcessRead &) const = default;
+};
+
+struct ProcessOutput {
+    ProcessState state;
+    std::uint64_t stdoutOffset = 0; // where the next read of stdout starts
+    std::uint64_t stderrOffset = 0;
+    bool truncated = false; // bytes before the returned data were dropped
+    std::string stdoutData;
+    std::string stderrData;
+    std::string encode() const
+    {
+        Writer w;
+        state.write(w);
+        w.u64(stdoutOffset);
+        w.u64(stderrOffset);
+        w.boolean(truncated);
+        w.str(stdoutData);
+        w.str(stderrData);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessOutput *m)
+    {
+        Reader r(p);
+        m->state.read(r);
+        m->stdoutOffset = r.u64();
+        m->stderrOffset = r.u64();
+        m->truncated = r.boolean();
+        m->stdoutData = r.str();
+        m->stderrData = r.str();
+        return r.ok();
+    }
+    bool operator==(const ProcessOutput &) const = default;
+};
+
+struct ProcessWrite {
+    std::int32_t pid = 0;
+    bool eof = false; // close stdin once data is written
+    std::string data;
+    std::string encode() const
+    {
+        Writer w;
+        w.i32(pid);
+        w.boolean(eof);
+        w.str(data);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessWrite *m)
+    {
+        Reader r(p);
+        m->pid = r.i32();
+        m->eof = r.boolean();
+        m->data = r.str();
+        return r.ok();
+    }
+    bool operator==(const ProcessWrite &) const = default;
+};
+
+// A signal to the process's group (it runs in a session of its own).
+struct ProcessSignal {
+    std::int32_t pid = 0;
+    std::int32_t signal = 15;
+    std::string encode() const
+    {
+        Writer w;
+        w.i32(pid);
+        w.i32(signal);
+        return w.take();
+    }
+    static bool decode(std::string_view p, ProcessSignal *m)
+    {
+        Reader r(p);
+        m->pid = r.i32();
+        m->signal = r.i32();
+        return r.ok();
+    }
+    bool operator==(const ProcessSignal &) const = default;
 };
 
 } // namespace Protocol

@@ -52,6 +52,18 @@ install_deps() {
         as_root apt-get update -q
     fi
     ensure_vmm_user
+    ensure_tun_mode
+}
+
+# A service that is not root (the desktop app) creates its VMs' taps in a
+# user namespace of its own (core/net/rootlessnetwork.h), which needs
+# /dev/net/tun open to everyone: Debian's default (udev's 50-udev-default
+# rules make it 0666; the kernel alone makes it 0600, as on machines
+# without udev). Opening it grants nothing: creating or attaching a tap
+# still needs CAP_NET_ADMIN in the tap's network namespace.
+ensure_tun_mode() {
+    [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] || return 0
+    [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
 }
 
 # A service running as root starts its VMMs (QEMU, cloud-hypervisor) as this
@@ -159,6 +171,8 @@ test)
     # The browser test drives Debian's Chromium (never a downloaded browser).
     PACKAGES+=(chromium xvfb xauth)  # xvfb: the window's screenshot test runs under a real X server
     PACKAGES+=(clang libclang-rt-dev)  # the fuzz harnesses: clang and its libFuzzer runtime (libclang_rt.fuzzer)
+    # The Python SDK (sdk/python) and its pytest suites (tst_sdk*); the venv and pip for tst_sdk_install.
+    PACKAGES+=(python3-httpx python3-websockets python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel python3-pip python3-venv)
     install_deps
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund

@@ -1,11 +1,13 @@
 #include "server/api.h"
 
+#include "server/codecontroller.h"
 #include "server/displaycontroller.h"
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
 #include "server/networkcontroller.h"
 #include "server/portcontroller.h"
+#include "server/processcontroller.h"
 #include "server/snapshotcontroller.h"
 #include "server/vmcontroller.h"
 #include "server/vncsocket.h"
@@ -17,19 +19,23 @@ namespace Server {
 Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     : m_meta(std::make_unique<MetaController>(manager, m_metrics))
     , m_vms(std::make_unique<VmController>(manager))
-    , m_guest(std::make_unique<GuestController>(manager, m_metrics))
+    , m_processes(std::make_unique<ProcessController>(manager))
+    , m_guest(std::make_unique<GuestController>(manager, m_metrics, *m_processes))
     , m_snapshots(std::make_unique<SnapshotController>(manager))
     , m_network(std::make_unique<NetworkController>(manager))
     , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
+    , m_code(std::make_unique<CodeController>(manager))
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
     m_guest->addRoutes(m_router);
+    m_processes->addRoutes(m_router);
     m_snapshots->addRoutes(m_router);
     m_network->addRoutes(m_router);
     m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
+    m_code->addRoutes(m_router);
 }
 
 Api::~Api() = default;

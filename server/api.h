@@ -1,6 +1,6 @@
 #pragma once
 // The service's API, free of HTTP: one controller per scope (VMs, guest
-// operations, snapshots, exposed ports, display, meta), each adding its routes to one
+// operations, snapshots, exposed ports, display, code, meta), each adding its routes to one
 // Router, and the metrics every request and exec is counted in.
 // HttpAdapter serves it (httpEndpoints()).
 
@@ -19,11 +19,13 @@ class VmManager;
 
 namespace Server {
 
+class CodeController;
 class DisplayController;
 class GuestController;
 class MetaController;
 class NetworkController;
 class PortController;
+class ProcessController;
 class SnapshotController;
 class VmController;
 
@@ -50,11 +52,13 @@ private:
     Router m_router;
     std::unique_ptr<MetaController> m_meta;
     std::unique_ptr<VmController> m_vms;
+    std::unique_ptr<ProcessController> m_processes; // before m_guest, which uses it
     std::unique_ptr<GuestController> m_guest;
     std::unique_ptr<SnapshotController> m_snapshots;
     std::unique_ptr<NetworkController> m_network;
     std::unique_ptr<PortController> m_ports;
     std::unique_ptr<DisplayController> m_display;
+    std::unique_ptr<CodeController> m_code;
 };
 
 } // namespace Server

@@ -87,6 +87,7 @@ QString apiErrorCodeName(ApiError::Code code)
     case ApiError::Code::NoSpace: return QStringLiteral("no_space");
     case ApiError::Code::Unsupported: return QStringLiteral("unsupported");
     case ApiError::Code::ControlHeld: return QStringLiteral("control_held");
+    case ApiError::Code::DisplayNotReady: return QStringLiteral("display_not_ready");
     case ApiError::Code::Corrupted: return QStringLiteral("corrupted");
     case ApiError::Code::Internal: return QStringLiteral("internal");
     }

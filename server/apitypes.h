@@ -74,6 +74,7 @@ struct ApiError {
         NoSpace,
         Unsupported,
         ControlHeld, // a human holds the display: agent input refused
+        DisplayNotReady, // the desktop's readiness check has not passed yet (503, Retry-After)
         Corrupted, // stored data (a snapshot) failed its integrity check
         Internal,
     };

@@ -35,11 +35,15 @@ QString controllerName(Desktop::VmDisplay::Controller c)
     return c == Desktop::VmDisplay::Controller::Human ? QStringLiteral("human") : QStringLiteral("agent");
 }
 
+// ?wait_s=N on screenshot and input: how long to wait for the display's readiness.
+constexpr int kMaxReadyWaitS = 60;
+
 QJsonObject displayJson(const QString &name, Desktop::VmDisplay *d)
 {
     const QSize size = d->size();
     return {{QStringLiteral("name"), name},
             {QStringLiteral("connected"), d->isConnected()},
+            {QStringLiteral("ready"), d->isReady()},
             {QStringLiteral("width"), size.width()},
             {QStringLiteral("height"), size.height()},
             {QStringLiteral("controller"), controllerName(d->controller())},
@@ -92,6 +96,30 @@ ApiError controlHeld(const QString &name, const QString &more = {})
                     QStringLiteral("a human has taken control of the display of %1: agent input is refused until they release it").arg(name) + more);
 }
 
+ApiError notReady(const QString &name, int waitedS)
+{
+    return ApiError(ApiError::Code::DisplayNotReady,
+                    QStringLiteral("the desktop of %1 is not ready yet%2: ask again, or pass ?wait_s=N (at most %3) to wait")
+                        .arg(name, waitedS > 0 ? QStringLiteral(" after %1 s").arg(waitedS) : QString())
+                        .arg(kMaxReadyWaitS));
+}
+
+// The query parameters a route takes (the others are refused), and wait_s.
+ApiExpected<int> readyWaitS(const Request &request, const QStringList &known)
+{
+    for (const auto &item : request.query.queryItems()) {
+        if (!known.contains(item.first))
+            return invalid(QStringLiteral("unknown query parameter '%1' (this route takes: %2)").arg(item.first.left(64), known.join(QStringLiteral(", "))));
+    }
+    if (!request.query.hasQueryItem(QStringLiteral("wait_s")))
+        return 0;
+    bool ok = false;
+    const int waitS = request.query.queryItemValue(QStringLiteral("wait_s")).toInt(&ok);
+    if (!ok || waitS < 0 || waitS > kMaxReadyWaitS)
+        return invalid(QStringLiteral("wait_s must be a whole number of seconds, 0-%1").arg(kMaxReadyWaitS));
+    return waitS;
+}
+
 // The PNG answer for a frame scaled by `scale` (slow: run off the event loop).
 Response screenshotPng(const QImage &frame, double scale)
 {
@@ -118,12 +146,28 @@ ApiFuture DisplayController::screenshot(const Request &request)
     if (!display)
         return finished(display.error());
     const QString scaleText = request.query.queryItemValue(QStringLiteral("scale"));
-    for (const auto &item : request.query.queryItems()) {
-        if (item.first != QLatin1String("scale"))
-            return finished(invalid(QStringLiteral("unknown query parameter '%1' (this route takes: scale)").arg(item.first.left(64))));
-    }
+    const auto waitS = readyWaitS(request, {QStringLiteral("scale"), QStringLiteral("wait_s")});
+    if (!waitS)
+        return finished(waitS.error());
+    const QString name = request.param(QStringLiteral("name"));
+    const QPointer<Desktop::VmDisplay> guard(*display);
     ApiPromise reply;
-    Core::whenDone((*display)->screenshot(), this, [this, reply, scaleText](const Core::Expected<QImage> &shot) {
+    Core::whenDone((*display)->waitReady(*waitS * 1000), this, [this, reply, guard, name, waitS = *waitS, scaleText](const Core::Expected<bool> &ready) {
+        if (!ready)
+            return reply.resolve(ApiError::fromCore(ready.error()));
+        if (!*ready)
+            return reply.resolve(notReady(name, waitS));
+        if (!guard)
+            return reply.resolve(displayGone(name));
+        Core::whenDone(takeScreenshot(guard, scaleText), this, [reply](const ApiResult &r) { reply.resolve(r); });
+    });
+    return reply.future();
+}
+
+ApiFuture DisplayController::takeScreenshot(Desktop::VmDisplay *display, const QString &scaleText)
+{
+    ApiPromise reply;
+    Core::whenDone(display->screenshot(), this, [this, reply, scaleText](const Core::Expected<QImage> &shot) {
         if (!shot)
             return reply.resolve(ApiError::fromCore(shot.error()));
         const QImage frame = *shot;
@@ -151,11 +195,25 @@ ApiFuture DisplayController::input(const Request &request)
     auto d = displayOf(m_hub, request);
     if (!d)
         return finished(d.error());
+    const auto waitS = readyWaitS(request, {QStringLiteral("wait_s")});
+    if (!waitS)
+        return finished(waitS.error());
     const QString name = request.param(QStringLiteral("name"));
     // Refused at once while a human drives, even before connecting.
     if ((*d)->humanHasControl())
         return finished(controlHeld(name, QStringLiteral(" (screenshots still work)")));
-    return perform(*d, *actions, name);
+    const QPointer<Desktop::VmDisplay> guard(*d);
+    ApiPromise reply;
+    Core::whenDone((*d)->waitReady(*waitS * 1000), this, [this, reply, guard, name, waitS = *waitS, actions = *actions](const Core::Expected<bool> &ready) {
+        if (!ready)
+            return reply.resolve(ApiError::fromCore(ready.error()));
+        if (!*ready)
+            return reply.resolve(notReady(name, waitS)); // keys typed now would be lost
+        if (!guard)
+            return reply.resolve(displayGone(name));
+        Core::whenDone(perform(guard, actions, name), this, [reply](const ApiResult &r) { reply.resolve(r); });
+    });
+    return reply.future();
 }
 
 ApiFuture DisplayController::perform(Desktop::VmDisplay *display, const QList<Desktop::InputAction> &actions, const QString &name)
@@ -190,11 +248,18 @@ ApiFuture DisplayController::display(const Request &request)
         return finished(display.error());
     const QString name = request.param(QStringLiteral("name"));
     const QPointer<Desktop::VmDisplay> guard(*display);
-    return answerWhen((*display)->ensureConnected(), this, [guard, name]() -> ApiResult {
+    ApiPromise reply;
+    Core::whenDone((*display)->ensureConnected(), this, [this, reply, guard, name](const Core::Expected<void> &connected) {
+        if (!connected)
+            return reply.resolve(ApiError::fromCore(connected.error()));
         if (!guard)
-            return displayGone(name);
-        return Response::ofJson(displayJson(name, guard));
+            return reply.resolve(displayGone(name));
+        // The readiness as of now (displayJson's "ready"), never waited for.
+        Core::whenDone(guard->checkReady(), this, [reply, guard, name](const Core::Expected<bool> &) {
+            reply.resolve(guard ? ApiResult(Response::ofJson(displayJson(name, guard))) : ApiResult(displayGone(name)));
+        });
     });
+    return reply.future();
 }
 
 ApiFuture DisplayController::control(const Request &request)

@@ -39,6 +39,8 @@ public:
     static QString novncDir();
 
 private:
+    // The frame as a PNG (scaled by ?scale), once the display is ready.
+    ApiFuture takeScreenshot(Desktop::VmDisplay *display, const QString &scaleText);
     // Connect if need be, then perform the actions as the agent.
     ApiFuture perform(Desktop::VmDisplay *display, const QList<Desktop::InputAction> &actions, const QString &name);
 

@@ -5,6 +5,7 @@
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
 #include "server/metrics.h"
+#include "server/processcontroller.h"
 #include "server/router.h"
 
 #include <QJsonArray>
@@ -55,10 +56,11 @@ ApiExpected<FileTarget> fileTarget(const Vm::VmManager &manager, const Request &
 
 } // namespace
 
-GuestController::GuestController(Vm::VmManager &manager, Metrics &metrics, QObject *parent)
+GuestController::GuestController(Vm::VmManager &manager, Metrics &metrics, ProcessController &processes, QObject *parent)
     : QObject(parent)
     , m_manager(manager)
     , m_metrics(metrics)
+    , m_processes(processes)
 {
 }
 
@@ -80,11 +82,14 @@ void GuestController::countExec(bool ran, bool timedOut)
 
 ApiExpected<Agent::ExecRequest> GuestController::parseExecRequest(const QByteArray &body)
 {
-    auto parsed =
-        parseObject(body, {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"), QStringLiteral("stdin"), QStringLiteral("timeout_s")});
+    auto parsed = parseObject(body,
+                              {QStringLiteral("cmd"), QStringLiteral("env"), QStringLiteral("cwd"), QStringLiteral("stdin"), QStringLiteral("timeout_s"),
+                               QStringLiteral("background")});
     if (!parsed)
         return parsed.error();
     const QJsonObject &o = *parsed;
+    if (o.contains(QStringLiteral("background")) && !o.value(QStringLiteral("background")).isBool())
+        return wrongType(QStringLiteral("background"), QStringLiteral("true or false"));
 
     Agent::ExecRequest exec;
     const QJsonValue cmd = o.value(QStringLiteral("cmd"));
@@ -158,6 +163,10 @@ ApiExpected<Agent::ExecHandle *> GuestController::startExec(const QString &name,
 
 ApiExpected<Agent::ExecHandle *> GuestController::execStream(const QString &name, const QByteArray &requestJson)
 {
+    if (ProcessController::backgroundRequested(requestJson))
+        return ApiError(ApiError::Code::InvalidArgument,
+                        QStringLiteral("\"background\": true is for POST .../exec; a streamed exec is never in the "
+                                       "background (read a background process with GET .../processes/{pid}/output)"));
     auto started = startExec(name, requestJson, true);
     if (!started)
         countExec(false);
@@ -166,6 +175,8 @@ ApiExpected<Agent::ExecHandle *> GuestController::execStream(const QString &name
 
 ApiFuture GuestController::exec(const Request &request)
 {
+    if (ProcessController::backgroundRequested(request.body))
+        return m_processes.start(request);
     auto started = startExec(request.param(QStringLiteral("name")), request.body, false);
     if (!started) {
         countExec(false);

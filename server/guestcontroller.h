@@ -17,6 +17,7 @@ class VmManager;
 namespace Server {
 
 class Metrics;
+class ProcessController;
 class Router;
 
 class GuestController final : public QObject {
@@ -27,8 +28,9 @@ public:
     static constexpr qint64 kMaxConsoleBytes = 16 * 1024 * 1024;
     static constexpr double kMaxExecTimeoutS = 7 * 24 * 3600;
 
-    // The manager and the metrics must outlive the controller.
-    GuestController(Vm::VmManager &manager, Metrics &metrics, QObject *parent = nullptr);
+    // The manager, the metrics and the processes must outlive the
+    // controller. An exec with "background": true goes to `processes`.
+    GuestController(Vm::VmManager &manager, Metrics &metrics, ProcessController &processes, QObject *parent = nullptr);
 
     // Its routes, the exec WebSocket's among them.
     void addRoutes(Router &router);
@@ -39,7 +41,8 @@ public:
     ApiFuture listFiles(const Request &request);
     ApiFuture console(const Request &request);
 
-    // The body of POST .../exec (and the first WebSocket message).
+    // The body of POST .../exec (and the first WebSocket message); its
+    // "background" is checked here and acted on by the caller.
     static ApiExpected<Agent::ExecRequest> parseExecRequest(const QByteArray &body);
     // A command started with stdin left open, for streamed exec: the handle
     // (a child of the VM's agent client; output comes as its signals), or
@@ -55,6 +58,7 @@ private:
 
     Vm::VmManager &m_manager;
     Metrics &m_metrics;
+    ProcessController &m_processes;
 };
 
 } // namespace Server

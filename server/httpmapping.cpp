@@ -20,7 +20,8 @@ int httpStatus(ApiError::Code code)
     case ApiError::Code::ControlHeld: return 409;
     case ApiError::Code::PayloadTooLarge: return 413;
     case ApiError::Code::Timeout: return 504;
-    case ApiError::Code::AgentUnavailable: return 503;
+    case ApiError::Code::AgentUnavailable:
+    case ApiError::Code::DisplayNotReady: return 503;
     case ApiError::Code::GuestError: return 502;
     case ApiError::Code::NoSpace: return 507;
     case ApiError::Code::Corrupted: return 422;
@@ -43,6 +44,8 @@ HttpAnswer errorAnswer(const ApiError &error)
     HttpAnswer a{httpStatus(error.code), QByteArrayLiteral("application/json"), errorBody(error), {}, {}, 0};
     if (error.code == ApiError::Code::Unauthorized)
         a.headers.append({QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"microvm-sandbox\"")});
+    if (error.code == ApiError::Code::DisplayNotReady)
+        a.headers.append({QByteArrayLiteral("Retry-After"), QByteArray::number(kDisplayNotReadyRetryAfterS)});
     return a;
 }
 

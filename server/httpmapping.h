@@ -25,6 +25,9 @@ struct HttpAnswer {
     qint64 streamSize = 0;
 };
 
+// display_not_ready answers say when to ask again.
+inline constexpr int kDisplayNotReadyRetryAfterS = 1;
+
 int httpStatus(ApiError::Code code);
 // {"error": {"code": "...", "message": "..."}}
 QByteArray errorBody(const ApiError &error);

@@ -37,6 +37,7 @@ ApiFuture MetaController::listTemplates(const Request &)
     QJsonArray list;
     for (const Templates::VmTemplate &t : Templates::VmTemplate::all()) {
         list.append(QJsonObject{{QStringLiteral("name"), t.name},
+                                {QStringLiteral("aliases"), QJsonArray::fromStringList(t.aliases)},
                                 {QStringLiteral("description"), t.description},
                                 {QStringLiteral("vcpus"), t.vcpus},
                                 {QStringLiteral("memory_mb"), t.memoryMiB}});

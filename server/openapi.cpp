@@ -125,6 +125,7 @@ void metaSchemas(QJsonObject &s)
     s[QStringLiteral("Health")] = object({{QStringLiteral("status"), type("string")}, {QStringLiteral("version"), type("string")}},
                                          {QStringLiteral("status"), QStringLiteral("version")});
     s[QStringLiteral("Template")] = object({{QStringLiteral("name"), type("string")},
+                                            {QStringLiteral("aliases"), arrayOf(type("string"))},
                                             {QStringLiteral("description"), type("string")},
                                             {QStringLiteral("vcpus"), type("integer")},
                                             {QStringLiteral("memory_mb"), type("integer")}});
@@ -175,12 +176,14 @@ void guestSchemas(QJsonObject &s)
                     {QStringLiteral("description"), QStringLiteral("argv, or a shell string")}};
     QJsonObject env = type("object");
     env[QStringLiteral("additionalProperties")] = type("string");
-    s[QStringLiteral("ExecRequest")] = object({{QStringLiteral("cmd"), cmd},
-                                               {QStringLiteral("env"), env},
-                                               {QStringLiteral("cwd"), type("string")},
-                                               {QStringLiteral("stdin"), type("string")},
-                                               {QStringLiteral("timeout_s"), type("number")}},
-                                              {QStringLiteral("cmd")});
+    s[QStringLiteral("ExecRequest")] =
+        object({{QStringLiteral("cmd"), cmd},
+                {QStringLiteral("env"), env},
+                {QStringLiteral("cwd"), type("string")},
+                {QStringLiteral("stdin"), type("string")},
+                {QStringLiteral("timeout_s"), type("number")},
+                {QStringLiteral("background"), type("boolean", "start it as a background process and answer 201 with it at once (POST .../exec only)")}},
+               {QStringLiteral("cmd")});
     QJsonObject exitCode = type("integer", "null when a signal ended the command");
     exitCode[QStringLiteral("nullable")] = true;
     s[QStringLiteral("ExecResult")] =
@@ -201,6 +204,47 @@ void guestSchemas(QJsonObject &s)
                                              {QStringLiteral("uid"), type("integer")},
                                              {QStringLiteral("gid"), type("integer")},
                                              {QStringLiteral("link_target"), type("string")}});
+}
+
+// Background processes.
+void processSchemas(QJsonObject &s)
+{
+    QJsonObject time = type("string");
+    time[QStringLiteral("format")] = QStringLiteral("date-time");
+    QJsonObject nullableTime = time;
+    nullableTime[QStringLiteral("nullable")] = true;
+    QJsonObject nullableInt = type("integer");
+    nullableInt[QStringLiteral("nullable")] = true;
+    QJsonObject exitCode = nullableInt;
+    exitCode[QStringLiteral("description")] = QStringLiteral("once it exited; null while running or when a signal ended it");
+    QJsonObject signal = nullableInt;
+    signal[QStringLiteral("description")] = QStringLiteral("the signal that ended it");
+    s[QStringLiteral("Process")] = object({{QStringLiteral("pid"), type("integer", "its pid in the guest")},
+                                           {QStringLiteral("command"), arrayOf(type("string"))},
+                                           {QStringLiteral("running"), type("boolean")},
+                                           {QStringLiteral("exit_code"), exitCode},
+                                           {QStringLiteral("signal"), signal},
+                                           {QStringLiteral("started_at"), time},
+                                           {QStringLiteral("ended_at"), nullableTime}},
+                                          {QStringLiteral("pid"), QStringLiteral("command"), QStringLiteral("running"), QStringLiteral("started_at")});
+    s[QStringLiteral("ProcessOutput")] =
+        object({{QStringLiteral("stdout"), type("string")},
+                {QStringLiteral("stderr"), type("string")},
+                {QStringLiteral("stdout_offset"), type("integer", "where the next read of stdout starts (a byte offset into the whole stream)")},
+                {QStringLiteral("stderr_offset"), type("integer", "where the next read of stderr starts")},
+                {QStringLiteral("truncated"),
+                 type("boolean", "bytes between the offsets asked for and the data returned were dropped (the guest keeps the last MiB of each)")},
+                {QStringLiteral("running"), type("boolean")},
+                {QStringLiteral("exit_code"), exitCode}},
+               {QStringLiteral("stdout"), QStringLiteral("stderr"), QStringLiteral("stdout_offset"), QStringLiteral("stderr_offset"),
+                QStringLiteral("truncated"), QStringLiteral("running")});
+    s[QStringLiteral("ProcessStdin")] =
+        object({{QStringLiteral("data"), type("string")}, {QStringLiteral("eof"), type("boolean", "close stdin after the data")}});
+    s[QStringLiteral("ProcessSignal")] =
+        object({{QStringLiteral("signal"),
+                 QJsonObject{{QStringLiteral("oneOf"), QJsonArray{type("integer"), type("string")}},
+                             {QStringLiteral("description"),
+                              QStringLiteral("a number or a name: HUP, INT, QUIT, KILL, USR1, USR2, TERM (the default), CONT, STOP")}}}});
 }
 
 // Input actions and the display.
@@ -227,15 +271,17 @@ void displaySchemas(QJsonObject &s)
                      QJsonArray{ref("InputAction"),
                                 object({{QStringLiteral("actions"), arrayOf(ref("InputAction"))}, {QStringLiteral("scale"), type("number")}},
                                        {QStringLiteral("actions")})}}};
-    s[QStringLiteral("Display")] = object({{QStringLiteral("name"), type("string")},
-                                           {QStringLiteral("connected"), type("boolean")},
-                                           {QStringLiteral("width"), type("integer")},
-                                           {QStringLiteral("height"), type("integer")},
-                                           {QStringLiteral("controller"), type("string", "agent or human")},
-                                           {QStringLiteral("human_in_control"), type("boolean")},
-                                           {QStringLiteral("viewer"), type("string", "the noVNC page")},
-                                           {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
-                                           {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
+    s[QStringLiteral("Display")] =
+        object({{QStringLiteral("name"), type("string")},
+                {QStringLiteral("connected"), type("boolean")},
+                {QStringLiteral("ready"), type("boolean", "the template's readiness check passed: screenshots and input are served")},
+                {QStringLiteral("width"), type("integer")},
+                {QStringLiteral("height"), type("integer")},
+                {QStringLiteral("controller"), type("string", "agent or human")},
+                {QStringLiteral("human_in_control"), type("boolean")},
+                {QStringLiteral("viewer"), type("string", "the noVNC page")},
+                {QStringLiteral("websocket"), type("string", "raw RFB over a WebSocket")},
+                {QStringLiteral("performed"), type("integer", "POST .../input: actions applied")}});
 }
 
 // Snapshots and forks.
@@ -351,12 +397,61 @@ void portSchemas(QJsonObject &s)
                {QStringLiteral("guest_port"), QStringLiteral("host_address"), QStringLiteral("state")});
 }
 
+// Code execution.
+void codeSchemas(QJsonObject &s)
+{
+    QJsonObject language = type("string");
+    language[QStringLiteral("enum")] = QJsonArray{QStringLiteral("python"), QStringLiteral("javascript"), QStringLiteral("bash")};
+    s[QStringLiteral("CodeRequest")] =
+        object({{QStringLiteral("language"), language},
+                {QStringLiteral("code"), type("string")},
+                {QStringLiteral("session"),
+                 nullableString("run in this session (python only): its state lives on between runs, like a notebook; started on first use. "
+                                "1-64 of [A-Za-z0-9_.-]. Leave it out for a one-shot run")},
+                {QStringLiteral("timeout_s"),
+                 type("number", "the run's limit (default 60): a session's kernel is interrupted and keeps its state, a one-shot run is killed")}},
+               {QStringLiteral("language"), QStringLiteral("code")});
+    QJsonObject nullableInt = type("integer");
+    nullableInt[QStringLiteral("nullable")] = true;
+    const QJsonObject output = object({{QStringLiteral("type"), type("string", "MIME type: image/png, image/jpeg, image/svg+xml, text/html, text/plain, ...")},
+                                       {QStringLiteral("data"), type("string", "base64 for image/png and image/jpeg, else the text")},
+                                       {QStringLiteral("width"), type("integer", "images: pixels")},
+                                       {QStringLiteral("height"), type("integer", "images: pixels")}},
+                                      {QStringLiteral("type"), QStringLiteral("data")});
+    QJsonObject error = object({{QStringLiteral("name"), type("string", "SyntaxError, NameError, TimeoutError, ExitError (non-zero exit), ...")},
+                                {QStringLiteral("value"), type("string")},
+                                {QStringLiteral("traceback"), arrayOf(type("string"))}},
+                               {QStringLiteral("name"), QStringLiteral("value"), QStringLiteral("traceback")});
+    error[QStringLiteral("nullable")] = true;
+    s[QStringLiteral("CodeResult")] =
+        object({{QStringLiteral("stdout"), type("string", "at most 1 MiB; a cut is marked in the text")},
+                {QStringLiteral("stderr"), type("string")},
+                {QStringLiteral("result"), nullableString("the last expression's value as text (python, javascript)")},
+                {QStringLiteral("outputs"), arrayOf(output)},
+                {QStringLiteral("error"), error},
+                {QStringLiteral("timed_out"), type("boolean")},
+                {QStringLiteral("session"), nullableString("the session, null for a one-shot run")},
+                {QStringLiteral("execution_count"), nullableInt},
+                {QStringLiteral("duration_ms"), type("integer")}},
+               {QStringLiteral("stdout"), QStringLiteral("stderr"), QStringLiteral("result"), QStringLiteral("outputs"), QStringLiteral("error"),
+                QStringLiteral("timed_out"), QStringLiteral("session"), QStringLiteral("execution_count"), QStringLiteral("duration_ms")});
+    s[QStringLiteral("CodeSession")] =
+        object({{QStringLiteral("id"), type("string")},
+                {QStringLiteral("language"), type("string")},
+                {QStringLiteral("created_at"), type("string", "ISO 8601 (the guest's clock); a restart renews it")},
+                {QStringLiteral("executions"), type("integer")},
+                {QStringLiteral("busy"), type("boolean", "a run is going on")}},
+               {QStringLiteral("id"), QStringLiteral("language"), QStringLiteral("created_at"), QStringLiteral("executions"), QStringLiteral("busy")});
+}
+
 QJsonObject schemas()
 {
     QJsonObject s;
     metaSchemas(s);
     vmSchemas(s);
     guestSchemas(s);
+    processSchemas(s);
+    codeSchemas(s);
     displaySchemas(s);
     snapshotSchemas(s);
     portSchemas(s);
@@ -481,7 +576,11 @@ void guestPaths(Paths &paths)
                "exec",
                byName,
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ExecRequest"))}},
-               {{QStringLiteral("200"), response("the command ran (whatever its exit code)", jsonContent(ref("ExecResult")))},
+               {{QStringLiteral("200"),
+                 response("the command ran (whatever its exit code); the answer comes when its main process ends "
+                          "(output still coming is taken for 250 ms), and children it left in the background keep running",
+                          jsonContent(ref("ExecResult")))},
+                {QStringLiteral("201"), response("with \"background\": true: the background process, started", jsonContent(ref("Process")))},
                 {QStringLiteral("409"), errorRef("Conflict")},
                 {QStringLiteral("413"), errorRef("Error")}}});
 
@@ -578,6 +677,48 @@ void snapshotPaths(Paths &paths)
                 {QStringLiteral("507"), errorRef("NoSpace")}}});
 }
 
+// Background processes, kept by the guest agent.
+void processPaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    const QJsonObject pid{{QStringLiteral("name"), QStringLiteral("pid")},
+                          {QStringLiteral("in"), QStringLiteral("path")},
+                          {QStringLiteral("required"), true},
+                          {QStringLiteral("description"), QStringLiteral("the background process's pid in the guest")},
+                          {QStringLiteral("schema"), type("integer")}};
+    const QJsonArray byPid{nameParameter(), pid};
+    const QJsonObject process = response("the process", jsonContent(ref("Process")));
+    paths.add("/api/v1/vms/{name}/processes", "get",
+              {"A VM's background processes (started by POST .../exec with \"background\": true), running or ended, oldest first. "
+               "The guest keeps at most 32; an ended one is forgotten to make room, and a start past 32 running ones is refused with 409",
+               "listProcesses",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("its processes", jsonContent(object({{QStringLiteral("processes"), arrayOf(ref("Process"))}})))}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}", "get", {"A background process's status", "getProcess", byPid, {}, {{QStringLiteral("200"), process}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}/output", "get",
+              {"A background process's output from byte offsets into its whole stdout and stderr (the last MiB of each is kept)",
+               "getProcessOutput",
+               QJsonArray{nameParameter(), pid, queryParameter("stdout_offset", type("integer"), false, "where to read stdout from (default 0)"),
+                          queryParameter("stderr_offset", type("integer"), false, "where to read stderr from (default 0)")},
+               {},
+               {{QStringLiteral("200"), response("its output", jsonContent(ref("ProcessOutput")))}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}/stdin", "post",
+              {"Write to a background process's stdin (and close it with eof); 409 when it has 1 MiB not yet read",
+               "writeProcessStdin",
+               byPid,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("ProcessStdin"))}},
+               {{QStringLiteral("204"), response("written")}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}/kill", "post",
+              {"Send a signal (TERM by default) to a background process's group; an ended process is answered as it is",
+               "killProcess",
+               byPid,
+               QJsonObject{{QStringLiteral("required"), false}, {QStringLiteral("content"), jsonContent(ref("ProcessSignal"))}},
+               {{QStringLiteral("200"), process}}});
+    paths.add("/api/v1/vms/{name}/processes/{pid}", "delete",
+              {"Forget a background process (killing its group first if it runs)", "deleteProcess", byPid, {}, {{QStringLiteral("204"), response("gone")}}});
+}
+
 // Exposed ports: a guest TCP port reached at a host address and port.
 void networkPaths(Paths &paths)
 {
@@ -648,21 +789,29 @@ void portPaths(Paths &paths)
 void displayPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
-    paths.add(
-        "/api/v1/vms/{name}/screenshot", "get",
-        {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
-         "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
-         "screenshot",
-         QJsonArray{nameParameter(), queryParameter("scale", type("string"), false, "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in")},
-         {},
-         {{QStringLiteral("200"), response("the screen", content("image/png", binary()))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    const QJsonObject waitS = queryParameter("wait_s", type("integer"), false,
+                                             "wait up to this many seconds (at most 60) for the desktop to be ready; without it a desktop "
+                                             "not ready yet answers 503 display_not_ready with Retry-After at once");
+    const QJsonObject notReady = response("display_not_ready: the desktop's readiness check has not passed yet (Retry-After: 1)", jsonContent(ref("Error")));
+    paths.add("/api/v1/vms/{name}/screenshot", "get",
+              {"The current screen as PNG. Headers X-Screen-Width/X-Screen-Height give the screen size and X-Scale the factor "
+               "applied (divide screenshot coordinates by it, or pass it as 'scale' to POST .../input)",
+               "screenshot",
+               QJsonArray{nameParameter(),
+                          queryParameter("scale", type("string"), false, "a factor in (0, 1], or a maximum size WIDTHxHEIGHT to fit the image in"), waitS},
+               {},
+               {{QStringLiteral("200"), response("the screen", content("image/png", binary()))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("503"), notReady}}});
     paths.add("/api/v1/vms/{name}/input", "post",
               {"Mouse and keyboard input, one action or {\"actions\": [...]}, applied in order. Refused with 409 control_held "
-               "while a human holds control of the display",
+               "while a human holds control of the display, and with 503 display_not_ready until the desktop is ready",
                "input",
-               byName,
+               QJsonArray{nameParameter(), waitS},
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("InputRequest"))}},
-               {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+               {{QStringLiteral("200"), response("performed", jsonContent(ref("Display")))},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("503"), notReady}}});
     paths.add("/api/v1/vms/{name}/display", "get",
               {"The display's size and who is driving it (agent or human)",
                "display",
@@ -706,6 +855,39 @@ void displayPaths(Paths &paths)
                {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary()))}}});
 }
 
+// Code execution and its sessions.
+void codePaths(Paths &paths)
+{
+    const QJsonArray byName{nameParameter()};
+    const QJsonArray bySession{nameParameter(),
+                               QJsonObject{{QStringLiteral("name"), QStringLiteral("id")},
+                                           {QStringLiteral("in"), QStringLiteral("path")},
+                                           {QStringLiteral("required"), true},
+                                           {QStringLiteral("description"), QStringLiteral("the session's id")},
+                                           {QStringLiteral("schema"), type("string")}}};
+    paths.add("/api/v1/vms/{name}/code", "post",
+              {"Run code in the VM (python in a Jupyter kernel, javascript with node, bash) and wait for it. An error in the code "
+               "(a syntax error, an exception, a timeout) is a 200 with 'error' set. Needs a template with Python (agent)",
+               "runCode",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CodeRequest"))}},
+               {{QStringLiteral("200"), response("the code ran", jsonContent(ref("CodeResult")))}, {QStringLiteral("409"), errorRef("Conflict")}}});
+    paths.add("/api/v1/vms/{name}/code/sessions", "get",
+              {"The VM's code sessions (they die with the VM)",
+               "listCodeSessions",
+               byName,
+               {},
+               {{QStringLiteral("200"), response("sessions", jsonContent(object({{QStringLiteral("sessions"), arrayOf(ref("CodeSession"))}})))}}});
+    paths.add("/api/v1/vms/{name}/code/sessions/{id}/restart", "post",
+              {"Restart a code session's kernel: its state is gone",
+               "restartCodeSession",
+               bySession,
+               {},
+               {{QStringLiteral("200"), response("the session", jsonContent(ref("CodeSession")))}}});
+    paths.add("/api/v1/vms/{name}/code/sessions/{id}", "delete",
+              {"Close a code session (its kernel ends)", "closeCodeSession", bySession, {}, {{QStringLiteral("204"), response("closed")}}});
+}
+
 } // namespace
 
 QJsonObject document()
@@ -714,6 +896,8 @@ QJsonObject document()
     servicePaths(paths);
     vmPaths(paths);
     guestPaths(paths);
+    processPaths(paths);
+    codePaths(paths);
     snapshotPaths(paths);
     portPaths(paths);
     networkPaths(paths);

@@ -523,6 +523,56 @@ Core::Future<Health> AgentClient::health()
     return request<Health>(MsgType::Health, {}, QStringLiteral("the health check"), MsgType::HealthResult, decodeHealth);
 }
 
+Core::Future<ProcessInfo> AgentClient::startProcess(const ExecRequest &command)
+{
+    if (command.argv.isEmpty() && command.shell.isEmpty())
+        return Core::readyFuture<ProcessInfo>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("no command given")));
+    Protocol::ExecStart start = ExecStream::startMessage(command);
+    start.flags |= Protocol::ExecStart::StdinPipe;
+    const std::string payload = start.encode();
+    if (payload.size() > maxPayload())
+        return Core::readyFuture<ProcessInfo>(tooLarge(QStringLiteral("the command"), payload.size()));
+    return request<ProcessInfo>(MsgType::ProcessStart, payload, QStringLiteral("starting a background process"), MsgType::ProcessInfo, decodeProcess);
+}
+
+Core::Future<QList<ProcessInfo>> AgentClient::processes()
+{
+    return request<QList<ProcessInfo>>(MsgType::ProcessList, {}, QStringLiteral("the list of background processes"), MsgType::ProcessListResult,
+                                       decodeProcesses);
+}
+
+Core::Future<ProcessInfo> AgentClient::process(qint32 pid)
+{
+    return request<ProcessInfo>(MsgType::ProcessStatus, Protocol::ProcessRef{pid}.encode(), QStringLiteral("the status of process %1").arg(pid),
+                                MsgType::ProcessInfo, decodeProcess);
+}
+
+Core::Future<ProcessOutput> AgentClient::processOutput(qint32 pid, quint64 stdoutOffset, quint64 stderrOffset, quint32 maxBytes)
+{
+    return request<ProcessOutput>(MsgType::ProcessRead, Protocol::ProcessRead{pid, stdoutOffset, stderrOffset, maxBytes}.encode(),
+                                  QStringLiteral("the output of process %1").arg(pid), MsgType::ProcessOutput, decodeProcessOutput);
+}
+
+Core::Future<ProcessInfo> AgentClient::writeProcessStdin(qint32 pid, const QByteArray &data, bool eof)
+{
+    const std::string payload = Protocol::ProcessWrite{pid, eof, data.toStdString()}.encode();
+    if (payload.size() > maxPayload())
+        return Core::readyFuture<ProcessInfo>(tooLarge(QStringLiteral("the stdin data"), payload.size()));
+    return request<ProcessInfo>(MsgType::ProcessWrite, payload, QStringLiteral("the stdin of process %1").arg(pid), MsgType::ProcessInfo, decodeProcess);
+}
+
+Core::Future<ProcessInfo> AgentClient::signalProcess(qint32 pid, int signal)
+{
+    return request<ProcessInfo>(MsgType::ProcessSignal, Protocol::ProcessSignal{pid, signal}.encode(), QStringLiteral("signalling process %1").arg(pid),
+                                MsgType::ProcessInfo, decodeProcess);
+}
+
+Core::Future<ProcessInfo> AgentClient::removeProcess(qint32 pid)
+{
+    return request<ProcessInfo>(MsgType::ProcessRemove, Protocol::ProcessRef{pid}.encode(), QStringLiteral("removing process %1").arg(pid),
+                                MsgType::ProcessInfo, decodeProcess);
+}
+
 Core::Future<ForwardedStream *> AgentClient::openStream(const QString &host, quint16 port)
 {
     if (!m_ready)

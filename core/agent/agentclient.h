@@ -86,6 +86,22 @@ public:
     Core::Future<FileInfo> stat(const QString &guestPath);
     Core::Future<QList<FileInfo>> list(const QString &guestPath);
     Core::Future<Health> health();
+    // Background processes: commands the guest agent keeps running after
+    // the request (also across a reconnect), at most a guest's limit (past
+    // it: InvalidState), each with its last output kept in the guest. An
+    // unknown pid is NotFound. Requests with one reply each, like stat.
+    Core::Future<ProcessInfo> startProcess(const ExecRequest &command);
+    Core::Future<QList<ProcessInfo>> processes();
+    Core::Future<ProcessInfo> process(qint32 pid);
+    // At most maxBytes of each stream from the offsets (0: as much as one
+    // reply holds).
+    Core::Future<ProcessOutput> processOutput(qint32 pid, quint64 stdoutOffset, quint64 stderrOffset, quint32 maxBytes = 0);
+    Core::Future<ProcessInfo> writeProcessStdin(qint32 pid, const QByteArray &data, bool eof);
+    // To the process's group; an ended process is answered as it is.
+    Core::Future<ProcessInfo> signalProcess(qint32 pid, int signal);
+    // Kills it if running and forgets it; resolves with what it was.
+    Core::Future<ProcessInfo> removeProcess(qint32 pid);
+
     // Ask the guest to power off (or reboot). Resolves when the request is sent.
     Core::Future<void> shutdownGuest(bool reboot = false);
 

@@ -152,6 +152,7 @@ Core::Error agentError(const Protocol::ErrorMsg &e)
     case Protocol::ErrorCode::Cancelled: code = Core::ErrorCode::Cancelled; break;
     case Protocol::ErrorCode::Protocol: code = Core::ErrorCode::Protocol; break;
     case Protocol::ErrorCode::Unsupported: code = Core::ErrorCode::Unsupported; break;
+    case Protocol::ErrorCode::Busy: code = Core::ErrorCode::InvalidState; break; // a guest limit reached (background processes)
     case Protocol::ErrorCode::ConnectionRefused: code = Core::ErrorCode::NotFound; break; // nothing listens there
     default: break;
     }

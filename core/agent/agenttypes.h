@@ -1,9 +1,12 @@
 #pragma once
 // What the guest agent answers, as core types.
 
+#include <QDateTime>
 #include <QList>
 #include <QString>
 #include <QStringList>
+
+#include <optional>
 
 namespace Agent {
 
@@ -46,6 +49,29 @@ struct Health {
     QString hostname;
     QString kernel;
     QList<GuestInterface> interfaces; // empty from an agent that predates them
+};
+
+// A background process of the guest (AgentClient::startProcess).
+struct ProcessInfo {
+    qint32 pid = 0;
+    QStringList command;
+    bool running = true;
+    std::optional<int> exitCode; // when it exited
+    std::optional<int> signal; // when a signal ended it
+    QDateTime startedAt; // UTC
+    QDateTime endedAt; // invalid while running
+};
+
+// What a read of a background process's output returns: the bytes from the
+// offsets asked for, the offsets to read from next, and whether bytes
+// before them were dropped (the guest keeps the last ones only).
+struct ProcessOutput {
+    ProcessInfo process;
+    QByteArray stdoutData;
+    QByteArray stderrData;
+    quint64 stdoutOffset = 0;
+    quint64 stderrOffset = 0;
+    bool truncated = false;
 };
 
 } // namespace Agent

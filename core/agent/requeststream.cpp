@@ -1,5 +1,9 @@
 #include "core/agent/requeststream.h"
 
+#include "core/agent/agentstream.h"
+
+#include <algorithm>
+
 namespace Agent {
 
 QString fileTypeName(FileInfo::Type type)
@@ -83,6 +87,65 @@ bool decodeHealth(std::string_view payload, Health *out)
             g.addresses << qs(a);
         out->interfaces << g;
     }
+    return true;
+}
+
+namespace {
+
+QDateTime fromUnixMs(std::uint64_t ms)
+{
+    return ms ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(std::min<std::uint64_t>(ms, std::uint64_t(1) << 52)), Qt::UTC) : QDateTime();
+}
+
+ProcessInfo toProcessInfo(const Protocol::ProcessState &p)
+{
+    ProcessInfo info;
+    info.pid = p.pid;
+    for (const std::string &arg : p.command)
+        info.command << guestText(arg);
+    info.running = p.running;
+    if (!p.running && p.signal != 0)
+        info.signal = p.signal;
+    else if (!p.running)
+        info.exitCode = p.exitCode;
+    info.startedAt = fromUnixMs(p.startedMs);
+    info.endedAt = p.running ? QDateTime() : fromUnixMs(p.endedMs);
+    return info;
+}
+
+} // namespace
+
+bool decodeProcess(std::string_view payload, ProcessInfo *out)
+{
+    Protocol::ProcessState m;
+    if (!Protocol::ProcessState::decode(payload, &m))
+        return false;
+    *out = toProcessInfo(m);
+    return true;
+}
+
+bool decodeProcesses(std::string_view payload, QList<ProcessInfo> *out)
+{
+    Protocol::ProcessListResult m;
+    if (!Protocol::ProcessListResult::decode(payload, &m))
+        return false;
+    out->clear();
+    for (const Protocol::ProcessState &p : m.processes)
+        *out << toProcessInfo(p);
+    return true;
+}
+
+bool decodeProcessOutput(std::string_view payload, ProcessOutput *out)
+{
+    Protocol::ProcessOutput m;
+    if (!Protocol::ProcessOutput::decode(payload, &m))
+        return false;
+    out->process = toProcessInfo(m.state);
+    out->stdoutData = QByteArray(m.stdoutData.data(), qsizetype(m.stdoutData.size()));
+    out->stderrData = QByteArray(m.stderrData.data(), qsizetype(m.stderrData.size()));
+    out->stdoutOffset = m.stdoutOffset;
+    out->stderrOffset = m.stderrOffset;
+    out->truncated = m.truncated;
     return true;
 }
 

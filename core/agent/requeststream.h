@@ -51,5 +51,8 @@ private:
 bool decodeStat(std::string_view payload, FileInfo *out);
 bool decodeList(std::string_view payload, QList<FileInfo> *out);
 bool decodeHealth(std::string_view payload, Health *out);
+bool decodeProcess(std::string_view payload, ProcessInfo *out);
+bool decodeProcesses(std::string_view payload, QList<ProcessInfo> *out);
+bool decodeProcessOutput(std::string_view payload, ProcessOutput *out);
 
 } // namespace Agent

@@ -247,6 +247,12 @@ ImageBuilder::~ImageBuilder()
     *m_cancel = true;
 }
 
+QByteArray ImageBuilder::codeRunner()
+{
+    QFile f(QStringLiteral(":/guest/mvs-code-runner"));
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
 Core::Expected<QString> ImageBuilder::cacheKey(const Templates::ImageRecipe &recipe, const QString &agentBinary)
 {
     if (agentBinary.isEmpty())
@@ -257,6 +263,7 @@ Core::Expected<QString> ImageBuilder::cacheKey(const Templates::ImageRecipe &rec
     QJsonObject key = recipe.toJson();
     key.insert(QStringLiteral("agent_sha256"), QString::fromLatin1(*agentHash));
     key.insert(QStringLiteral("builder"), kBuilderVersion);
+    key.insert(QStringLiteral("code_runner_sha256"), QString::fromLatin1(QCryptographicHash::hash(codeRunner(), QCryptographicHash::Sha256).toHex()));
     if (recipe.hasRootDisk()) {
         key.insert(QStringLiteral("root_disk"), RootfsBuilder::diskKey(recipe)); // includes its builder version
         key.insert(QStringLiteral("initramfs_init"),
@@ -551,6 +558,7 @@ Core::Result ImageBuild::writeConfiguration(CpioWriter &cpio)
     auto check = [](const Core::Result &r) { return r.hasValue(); };
     Core::Result status;
     if (!check(status = cpio.addFileFrom(QStringLiteral("usr/sbin/microvm-agent"), m_agentBinary, 0755))
+        || !check(status = cpio.addFile(QString::fromLatin1(ImageBuilder::kCodeRunnerGuestPath).mid(1), ImageBuilder::codeRunner(), 0755))
         || !check(status = cpio.addFile(QStringLiteral("etc/rc.sysinit"), initScript().toUtf8(), 0755))
         || !check(status = cpio.addFile(QStringLiteral("etc/inittab"), inittab(m_recipe).toUtf8(), 0644))
         || !check(status = cpio.addFile(QStringLiteral("etc/modules"), (m_modulesList.join(QLatin1Char('\n')) + QLatin1Char('\n')).toUtf8(), 0644))

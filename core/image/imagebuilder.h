@@ -40,6 +40,12 @@ public:
     explicit ImageBuilder(QObject *parent = nullptr);
     ~ImageBuilder() override;
 
+    // Where the guest finds the code runner (mvs-code-runner, a Python
+    // script built into this binary): every image has it, bind-mounted into
+    // a root disk at boot like the agent, so a new runner costs no disk rebuild.
+    static constexpr const char *kCodeRunnerGuestPath = "/usr/local/bin/mvs-code-runner";
+    static QByteArray codeRunner();
+
     // Where built images live (under the cache directory).
     static QString imagesDir();
     static Core::Expected<QString> cacheKey(const Templates::ImageRecipe &recipe, const QString &agentBinary);

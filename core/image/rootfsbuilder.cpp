@@ -189,9 +189,30 @@ QString inittab(const Templates::ImageRecipe &recipe)
         t += QStringLiteral("::respawn:/usr/lib/microvm-sandbox/desktop xvnc\n"
                             "::respawn:/usr/lib/microvm-sandbox/desktop wm\n"
                             "::respawn:/usr/lib/microvm-sandbox/desktop terminal\n");
+    for (qsizetype i = 0; i < recipe.rootfs.programs.size(); ++i)
+        t += QStringLiteral("::respawn:/usr/lib/microvm-sandbox/desktop-session program %1\n").arg(i + 1);
+    if (!recipe.rootfs.readyCheck.isEmpty())
+        t += QStringLiteral("::respawn:/usr/lib/microvm-sandbox/desktop-session ready\n");
     t += QStringLiteral("::ctrlaltdel:/bin/busybox reboot -f\n"
                         "::shutdown:/bin/busybox sync\n");
     return t;
+}
+
+// The programs and the readiness check, only when the template has them
+// (so the disks of templates without them keep their cache keys).
+bool hasSession(const Templates::RootfsRecipe &r)
+{
+    return !r.programs.isEmpty() || !r.readyCheck.isEmpty();
+}
+
+QString sessionConf(const Templates::RootfsRecipe &r)
+{
+    QString conf;
+    for (qsizetype i = 0; i < r.programs.size(); ++i)
+        conf += QStringLiteral("program_%1='%2'\n").arg(i + 1).arg(r.programs.at(i));
+    if (!r.readyCheck.isEmpty())
+        conf += QStringLiteral("ready_check='%1'\n").arg(r.readyCheck);
+    return conf;
 }
 
 QString desktopConf(const Templates::RootfsRecipe &r)
@@ -200,7 +221,8 @@ QString desktopConf(const Templates::RootfsRecipe &r)
     return QStringLiteral("# Written by the MicroVM Sandbox image builder (the template's desktop section).\n"
                           "window_manager='%1'\n"
                           "terminal='%2'\n")
-        .arg(r.windowManager, r.terminal);
+               .arg(r.windowManager, r.terminal)
+        + sessionConf(r);
 }
 
 // One script, three roles, each kept running by busybox init (respawn).
@@ -286,6 +308,77 @@ exit 2
 )sh");
 }
 
+// The template's programs and its readiness check, each kept running by
+// busybox init (respawn) beside the desktop script's roles.
+QString sessionScript()
+{
+    return QStringLiteral(R"sh(#!/bin/sh
+# MicroVM Sandbox desktop session, run by busybox init (/etc/inittab):
+#   desktop-session program N   the template's Nth program (program_N in
+#                               /etc/microvm-sandbox/desktop.conf), started
+#                               once the window manager runs
+#   desktop-session ready       runs ready_check until it succeeds, then
+#                               creates /run/mvs-desktop-ready (what the host
+#                               asks for), removed again when Xvnc restarts
+role=$1
+display=0
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+    mvs.display=*) display=${arg#*=} ;;
+    esac
+done
+. /etc/microvm-sandbox/desktop.conf
+export DISPLAY=:$display HOME=/root USER=root LOGNAME=root SHELL=/bin/bash LANG=C.UTF-8
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+cd /root
+ready=/run/mvs-desktop-ready
+lock=/tmp/.X$display-lock
+log() {
+    echo "[$(cut -d' ' -f1 /proc/uptime)] $*"
+}
+wm_running() {
+    xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id'
+}
+# The window manager's marker, then the window manager itself: polled
+# slowly, under TCG every X client started costs the boot CPU time.
+wait_for_wm() {
+    until [ -e /run/mvs-desktop-wm ]; do sleep 0.2; done
+    until wm_running; do sleep 1; done
+}
+
+case $role in
+program)
+    exec >>/var/log/mvs-desktop-program-$2.log 2>&1
+    eval "command=\${program_$2}"
+    if [ -z "$command" ]; then
+        echo "no program_$2 in desktop.conf"
+        sleep 60
+        exit 2
+    fi
+    wait_for_wm
+    log "starting $command"
+    exec $command
+    ;;
+ready)
+    exec >>/var/log/mvs-desktop-ready.log 2>&1
+    until [ -e /run/mvs-desktop-wm ]; do sleep 0.2; done
+    until sh -c "$ready_check" >/dev/null 2>&1; do sleep 1; done
+    read -r xvnc 2>/dev/null <$lock
+    touch $ready
+    log "ready: $ready_check (Xvnc $xvnc)"
+    # Until Xvnc restarts (a new lock, or none): the session is new then.
+    while read -r now 2>/dev/null <$lock && [ "$now" = "$xvnc" ]; do sleep 2; done
+    rm -f $ready
+    log "Xvnc went away: not ready"
+    exit 0
+    ;;
+esac
+echo "unknown role '$role'"
+sleep 1
+exit 2
+)sh");
+}
+
 Core::Result removeMatching(const QString &tree, const QString &treeCanonical, const QString &rel)
 {
     const QString full = QDir::cleanPath(tree + QLatin1Char('/') + rel);
@@ -332,7 +425,10 @@ Core::Expected<RootDisk> readCached(const QString &key)
 QString diskKey(const Templates::ImageRecipe &recipe)
 {
     // What ends up on the disk: the tree and the init files, by content.
-    const QByteArray initFiles = (inittab(recipe) + desktopScript() + desktopConf(recipe.rootfs)).toUtf8();
+    QString init = inittab(recipe) + desktopScript() + desktopConf(recipe.rootfs);
+    if (hasSession(recipe.rootfs))
+        init += sessionScript();
+    const QByteArray initFiles = init.toUtf8();
     const QJsonObject key{{QStringLiteral("rootfs"), recipe.rootfs.toJson()},
                           {QStringLiteral("init_sha256"), QString::fromLatin1(QCryptographicHash::hash(initFiles, QCryptographicHash::Sha256).toHex())},
                           {QStringLiteral("rootfs_builder"), kVersion}};
@@ -414,6 +510,11 @@ if ! mount -t ext4 -o rw,noatime "$root" /newroot; then
 fi
 # The disk has a placeholder; the agent always matches the host's build.
 mount --bind /usr/sbin/microvm-agent /newroot/usr/sbin/microvm-agent
+# So does the code runner (its mount point made in this VM's own layer).
+runner=/usr/local/bin/mvs-code-runner
+mkdir -p /newroot/usr/local/bin
+[ -e /newroot$runner ] || : > /newroot$runner
+mount --bind $runner /newroot$runner
 for m in dev proc sys run tmp; do
     mount --move /$m /newroot/$m
 done
@@ -612,6 +713,8 @@ Core::Result RootfsBuild::writeInitFiles()
         write(m_tree + QStringLiteral("/usr/lib/microvm-sandbox/desktop"), desktopScript().toUtf8(), kExec);
         write(m_tree + QStringLiteral("/etc/microvm-sandbox/desktop.conf"), desktopConf(m_r).toUtf8(), kRead);
     }
+    if (hasSession(m_r))
+        write(m_tree + QStringLiteral("/usr/lib/microvm-sandbox/desktop-session"), sessionScript().toUtf8(), kExec);
     return status;
 }
 

@@ -23,7 +23,8 @@ struct RootDisk {
 // mount, no loop device). Cached like the boot images under
 // <cache>/images/rootfs-<key>, published atomically under a lock. The disk
 // does not contain the guest agent: the initramfs brings it and bind-mounts
-// it over /usr/sbin/microvm-agent, so a new agent costs no disk rebuild.
+// it over /usr/sbin/microvm-agent, so a new agent costs no disk rebuild; the
+// same for the code runner (/usr/local/bin/mvs-code-runner).
 namespace RootfsBuilder {
 
 // Bump when the way the tree is made changes: every disk is rebuilt. The
@@ -46,7 +47,7 @@ QString hostMirror(const QString &suite, const QString &aptDir = QStringLiteral(
 
 // The initramfs /init of a root-disk image: runs the agent's --init-setup
 // (mounts, modules), mounts root= (default /dev/vda), bind-mounts the
-// initramfs' agent into it, moves the mounts and switch_roots into busybox
+// initramfs' agent and code runner into it, moves the mounts and switch_roots into busybox
 // init on the disk.
 QString initramfsInit();
 

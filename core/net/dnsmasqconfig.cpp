@@ -50,6 +50,8 @@ QString header(const DnsmasqConfig &c)
     QString s = QStringLiteral("# microvm-sandbox: the resolver of VM slot %1 (table %2). Generated.\n").arg(c.slot).arg(c.table);
     s += QStringLiteral("listen-address=%1\nbind-interfaces\nport=%2\n").arg(c.listenAddress.toString()).arg(NftRuleset::kDnsPort);
     s += QStringLiteral("# Nothing of the host's: no resolv.conf, no /etc/hosts, no DHCP.\nno-resolv\nno-hosts\n");
+    if (c.inUserNamespace)
+        s += QStringLiteral("# Root of a user namespace mapping no other user: stays so.\nuser=root\ngroup=\n");
     s += QStringLiteral("domain-needed\nbogus-priv\ncache-size=%1\n").arg(DnsmasqConfig::kCacheSize);
     s += QStringLiteral("pid-file=%1\nlog-facility=%2\n").arg(c.pidFile, c.logFile);
     if (c.logQueries)

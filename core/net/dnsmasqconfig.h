@@ -39,6 +39,11 @@ struct DnsmasqConfig {
     QString pidFile;
     QString logFile;
     bool logQueries = false;
+    // dnsmasq runs as root of a user namespace that maps no other user and
+    // denies setgroups (RootlessNetwork): it keeps that root (user=root, and
+    // an empty group=, since dropping to its default group calls setgroups
+    // and fails). Root of such a namespace is the service's own user outside.
+    bool inUserNamespace = false;
     NetworkPolicy policy;
 
     Core::Expected<QString> text() const;

@@ -133,7 +133,8 @@ Core::Result HostNetwork::claimSubnet()
 // Step: forwarding on, the table (idempotent).
 Core::Result HostNetwork::createTable()
 {
-    auto ruleset = NftRuleset::create(m_options.instanceId, m_plan.subnet());
+    auto ruleset = NftRuleset::create(m_options.instanceId, m_plan.subnet(),
+                                      m_options.inUserNamespace ? std::optional<QList<Cidr>>(m_options.outerHostAddresses) : std::nullopt);
     if (!ruleset)
         return ruleset.error();
     if (auto ok = TapLink::enableForwarding(); !ok)
@@ -226,6 +227,7 @@ Core::Result HostNetwork::startResolver(Vm &vm)
     c.listenAddress = vm.address.gateway;
     c.upstreams = m_upstreams;
     c.policy = vm.policy;
+    c.inUserNamespace = m_options.inUserNamespace;
     vm.resolver = std::make_unique<Resolver>(m_options.runtimeDir, c);
     return vm.resolver->start();
 }
@@ -368,6 +370,15 @@ void HostNetwork::release()
     m_subnetLock.unlock();
     m_tapLock.unlock();
     m_instanceLock.unlock();
+}
+
+Core::Result HostNetwork::addOuterHostAddresses(const QList<Cidr> &networks)
+{
+    if (!isStarted())
+        return notStarted();
+    if (networks.isEmpty())
+        return {};
+    return Nftables::apply(m_ruleset->outerHostAddScript(networks), QStringLiteral("add outer host addresses to %1").arg(table()));
 }
 
 const HostNetwork::Vm *HostNetwork::find(int slot) const

@@ -3,6 +3,7 @@
 #include "core/expected.h"
 #include "core/net/filelock.h"
 #include "core/net/leftovers.h"
+#include "core/net/networkbackend.h"
 #include "core/net/networkpolicy.h"
 #include "core/net/nftables.h"
 #include "core/net/nftruleset.h"
@@ -34,15 +35,11 @@ struct HostNetworkOptions {
     QStringList upstreams;
     // The locks every instance on this host shares (see Leftovers).
     QString lockDir = QStringLiteral("/run/microvm-sandbox/net");
-};
-
-// What a VM's VMM gets: the tap's descriptor (pass it to the VMM, then
-// close ours), its addresses (guest side: address/prefix, gateway = default
-// route and resolver) and its MAC.
-struct VmAttachment {
-    TapDevice tap;
-    VmAddress address;
-    QString mac;
+    // Inside RootlessNetwork's namespace: the outer host's own addresses
+    // (NftRuleset::create), treated as the host itself.
+    QList<Cidr> outerHostAddresses;
+    // Inside RootlessNetwork's user namespace (DnsmasqConfig::inUserNamespace).
+    bool inUserNamespace = false;
 };
 
 // The host side of VM networking for a service running as root (issue 15):
@@ -72,7 +69,7 @@ struct VmAttachment {
 //   release()  instead of stop(), for a service that leaves its VMs running
 //              (persistent VMMs): everything stays in place and filtering;
 //              the locks go, so the next life's start() and adopt() take over.
-class HostNetwork {
+class HostNetwork : public NetworkBackend {
 public:
     static constexpr int kLockWaitMs = 3000;
     static constexpr int kTapPrefixHexDigits = 4;
@@ -80,7 +77,7 @@ public:
     explicit HostNetwork(HostNetworkOptions options);
     HostNetwork(const HostNetwork &) = delete;
     HostNetwork &operator=(const HostNetwork &) = delete;
-    ~HostNetwork();
+    ~HostNetwork() override;
 
     // AlreadyExists when the instance (or its tap prefix) runs elsewhere.
     Core::Expected<LeftoverReport> start();
@@ -91,28 +88,33 @@ public:
     // VM's group in mode private (it reaches the group's other VMs and they
     // reach it; see NftRuleset), empty in mode egress.
     Core::Expected<VmAttachment> attach(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {},
-                                        const QString &privateNetwork = {});
+                                        const QString &privateNetwork = {}) override;
     // A VM left running by an earlier life of this instance (same instance
     // id, same subnet: the VM's recorded address must be plan().address(slot)),
     // whose VMM still holds tap tapName(slot): NotFound when the tap is gone.
     // The returned attachment has no tap descriptor.
-    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {}, const QString &privateNetwork = {});
-    Core::Result setPolicy(int slot, const NetworkPolicy &policy);
+    Core::Expected<VmAttachment> adopt(const QString &vmId, int slot, const NetworkPolicy &policy, const QString &mac = {},
+                                       const QString &privateNetwork = {}) override;
+    Core::Result setPolicy(int slot, const NetworkPolicy &policy) override;
     // Every step is tried; the first failure is returned. Unknown slot: NotFound.
-    Core::Result detach(int slot);
-    Core::Result stop();
-    void release();
+    Core::Result detach(int slot) override;
+    Core::Result stop() override;
+    void release() override;
+    bool outlivesService() const override { return true; }
+    // Adds outer host addresses (the host's new addresses, inside
+    // RootlessNetwork's namespace); kept for its life.
+    Core::Result addOuterHostAddresses(const QList<Cidr> &networks);
 
     bool isStarted() const { return m_ruleset.has_value(); }
     QString instanceId() const { return m_options.instanceId; }
     QString table() const; // "mvs_<instance>"
     const SubnetPlan &plan() const { return m_plan; } // valid once started
     QStringList upstreams() const { return m_upstreams; }
-    QString tapName(int slot) const; // "mvs<hex>v<slot>"
+    QString tapName(int slot) const override; // "mvs<hex>v<slot>"
     QSet<int> slots() const;
     std::optional<NetworkPolicy> policy(int slot) const;
-    Core::Expected<VmCounters> counters(int slot) const;
-    Core::Expected<QList<Denial>> denials(int slot) const;
+    Core::Expected<VmCounters> counters(int slot) const override;
+    Core::Expected<QList<Denial>> denials(int slot) const override;
     // Bounds the resolvers' logs (Resolver::rotateLog); run it now and then.
     void rotateLogs();
 

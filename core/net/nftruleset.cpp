@@ -111,7 +111,7 @@ QString intervalSet(const QString &name, const QString &type, const QStringList 
 
 } // namespace
 
-Core::Expected<NftRuleset> NftRuleset::create(const QString &instanceId, const Cidr &vmSubnet)
+Core::Expected<NftRuleset> NftRuleset::create(const QString &instanceId, const Cidr &vmSubnet, const std::optional<QList<Cidr>> &outerHostAddresses)
 {
     static const QRegularExpression id(QRegularExpression::anchoredPattern(QStringLiteral("[a-z0-9]{1,16}")));
     if (!id.match(instanceId).hasMatch())
@@ -121,6 +121,10 @@ Core::Expected<NftRuleset> NftRuleset::create(const QString &instanceId, const C
     NftRuleset r;
     r.m_table = QStringLiteral("mvs_") + instanceId;
     r.m_subnet = vmSubnet;
+    for (const Cidr &c : outerHostAddresses.value_or(QList<Cidr>()))
+        if (!c.isValid())
+            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("an outer host address is invalid"));
+    r.m_outerHost = outerHostAddresses;
     return r;
 }
 
@@ -137,7 +141,7 @@ QString NftRuleset::tableScript() const
         (c.isV6() ? v6 : v4) << c.toString();
     v4 << m_subnet.toString(); // other VMs (auto-merge folds it into 10/8 or 172.16/12)
     QString body = intervalSet(QStringLiteral("reserved_4"), QStringLiteral("ipv4_addr"), v4)
-        + intervalSet(QStringLiteral("reserved_6"), QStringLiteral("ipv6_addr"), v6)
+        + intervalSet(QStringLiteral("reserved_6"), QStringLiteral("ipv6_addr"), v6) + outerHostSets()
         + QStringLiteral("    set taps {\n        type ifname\n    }\n    set sources_4 {\n        type ifname . ipv4_addr\n    }\n"
                          "    set sources_6 {\n        type ifname . ipv6_addr\n    }\n"
                          "    map fwd_vmap {\n        type ifname : verdict\n    }\n    map in_vmap {\n        type ifname : verdict\n    }\n"
@@ -166,6 +170,32 @@ QString NftRuleset::tableScript() const
 QString NftRuleset::tableDeleteScript() const
 {
     return QStringLiteral("add table inet %1\ndelete table inet %1\n").arg(m_table);
+}
+
+QString NftRuleset::outerHostSets() const
+{
+    if (!m_outerHost)
+        return {};
+    QString s;
+    for (const bool v6 : {false, true}) {
+        const QString name = QStringLiteral("host_%1").arg(v6 ? 6 : 4);
+        const QString type = v6 ? QStringLiteral("ipv6_addr") : QStringLiteral("ipv4_addr");
+        QStringList elements;
+        for (const Cidr &c : *m_outerHost)
+            if (c.isV6() == v6)
+                elements << c.toString();
+        s += elements.isEmpty() ? QStringLiteral("    set %1 {\n        type %2\n        flags interval\n    }\n").arg(name, type)
+                                : intervalSet(name, type, elements);
+    }
+    return s;
+}
+
+QString NftRuleset::outerHostAddScript(const QList<Cidr> &networks) const
+{
+    QString s;
+    for (const Cidr &c : networks)
+        s += QStringLiteral("add element inet %1 %2 { %3 }\n").arg(m_table, c.isV6() ? QStringLiteral("host_6") : QStringLiteral("host_4"), c.toString());
+    return s;
 }
 
 QList<QList<PortRange>> NftRuleset::dnsGroups(const NetworkPolicy &policy)
@@ -269,6 +299,11 @@ QStringList NftRuleset::fwdRules(const VmFilter &vm) const
     for (const PolicyRule &r : vm.policy.deny)
         if (!r.hasDomain()) // a denied name works through DNS only
             addRule(out, destinations(r), r.ports, deny);
+    if (m_outerHost) { // the outer host: as the host itself (v<slot>_in)
+        out << QStringLiteral("ip daddr @host_4 goto %1").arg(vmChain(vm.slot, "in"));
+        if (v6)
+            out << QStringLiteral("ip6 daddr @host_6 goto %1").arg(vmChain(vm.slot, "in"));
+    }
     out << privateNetworkRules(vm);
     const QList<PolicyRule> named = vm.policy.namedReservedAllows({m_subnet});
     for (const PolicyRule &r : named)

@@ -8,6 +8,8 @@
 #include <QList>
 #include <QString>
 
+#include <optional>
+
 namespace Net {
 
 // One VM's place in the ruleset.
@@ -73,7 +75,17 @@ public:
     static constexpr int kMaxSlot = 1 << 20;
     static constexpr int kDnsPort = 53;
 
-    static Core::Expected<NftRuleset> create(const QString &instanceId, const Cidr &vmSubnet);
+    // outerHostAddresses: for a ruleset inside a network namespace that
+    // reaches the host's network through a user-mode relay (RootlessNetwork),
+    // the outer host's own addresses. There they are remote addresses the
+    // relay would connect to, not the namespace's own (which the input chain
+    // guards), so they get the host's treatment: the set host_4 / host_6, and
+    // a VM's connection to one of them goes through its v<slot>_in rules
+    // (DNS to its gateway, allow rules naming a single address, else denied)
+    // right after its deny rules, before any allow rule naming a wider range
+    // could let it through. nullopt: no such set or rule (a root host).
+    static Core::Expected<NftRuleset> create(const QString &instanceId, const Cidr &vmSubnet,
+                                             const std::optional<QList<Cidr>> &outerHostAddresses = std::nullopt);
 
     QString table() const { return m_table; } // "mvs_<instance>"
     // Creates the table (idempotent: existing VMs' elements are kept).
@@ -88,6 +100,9 @@ public:
     Core::Expected<QString> vmDeleteScript(const VmFilter &vm) const;
     // Deletes the whole table (idempotent).
     QString tableDeleteScript() const;
+    // Adds outer host addresses to an existing table (addresses the host
+    // gained since): treated as the host's from the next packet on.
+    QString outerHostAddScript(const QList<Cidr> &networks) const;
 
     // The distinct port lists of the allow domain rules, first seen first
     // (an empty list: every port).
@@ -108,9 +123,11 @@ private:
     QStringList privateNetworkRules(const VmFilter &vm) const;
     static QList<QStringList> groupElements(const VmFilter &vm);
     QString tableBlock(const QString &body) const;
+    QString outerHostSets() const;
 
     QString m_table;
     Cidr m_subnet;
+    std::optional<QList<Cidr>> m_outerHost;
 };
 
 } // namespace Net

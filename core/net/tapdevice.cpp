@@ -108,6 +108,18 @@ Core::Expected<TapDevice> TapDevice::fromProcess(qint64 pid, const QString &name
     return tap;
 }
 
+Core::Expected<TapDevice> TapDevice::fromDescriptor(int fd, const QString &name)
+{
+    TapDevice tap;
+    tap.m_fd = fd;
+    tap.m_name = name;
+    struct ifreq ifr { };
+    const short flags = short(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+    if (fd < 0 || !isValidName(name) || ::ioctl(fd, TUNGETIFF, &ifr) != 0 || QByteArray(ifr.ifr_name) != name.toLatin1() || (ifr.ifr_flags & flags) != flags)
+        return Core::Error(Core::ErrorCode::Protocol, QStringLiteral("the descriptor received for tap %1 is not that tap").arg(name));
+    return tap;
+}
+
 TapDevice::TapDevice(TapDevice &&other) noexcept
     : m_fd(std::exchange(other.m_fd, -1))
     , m_name(std::move(other.m_name))

@@ -30,6 +30,12 @@ public:
     // PermissionDenied without CAP_SYS_PTRACE over it.
     static Core::Expected<TapDevice> fromProcess(qint64 pid, const QString &name);
 
+    // A tap's descriptor received from elsewhere (RootlessNetwork's helper),
+    // owned from now on (closed on failure too): it must be tap `name`, with
+    // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (TUNGETIFF). The tap may live in
+    // another network namespace. Protocol when it is not.
+    static Core::Expected<TapDevice> fromDescriptor(int fd, const QString &name);
+
     TapDevice() = default;
     TapDevice(TapDevice &&other) noexcept;
     TapDevice &operator=(TapDevice &&other) noexcept;

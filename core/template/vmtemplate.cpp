@@ -14,6 +14,8 @@
 namespace Templates {
 namespace {
 
+constexpr qsizetype kMaxDesktopPrograms = 8; // one init line each
+
 Core::Error templateError(const QString &source, const QString &what)
 {
     return Core::Error(Core::ErrorCode::Template, QStringLiteral("%1: %2").arg(source, what));
@@ -105,12 +107,34 @@ Core::Result parseRootfs(const YAML::Node &n, RootfsRecipe &r, const QString &so
     return {};
 }
 
+// desktop.programs and desktop.ready_check: commands baked into the guest's session.
+Core::Result parseSessionCommands(const YAML::Node &n, RootfsRecipe &r, const QString &source)
+{
+    if (n["programs"]) {
+        auto programs = stringList(n["programs"], source, QStringLiteral("desktop.programs"));
+        if (!programs)
+            return programs.error();
+        if (programs->size() > kMaxDesktopPrograms)
+            return templateError(source, QStringLiteral("desktop.programs lists %1 programs; at most %2").arg(programs->size()).arg(kMaxDesktopPrograms));
+        for (qsizetype i = 0; i < programs->size(); ++i)
+            if (auto ok = checkCommand(programs->at(i), source, QStringLiteral("desktop.programs[%1]").arg(i)); !ok)
+                return ok;
+        r.programs = *programs;
+    }
+    if (n["ready_check"]) {
+        r.readyCheck = str(n["ready_check"]);
+        if (auto ok = checkCommand(r.readyCheck, source, QStringLiteral("desktop.ready_check")); !ok)
+            return ok;
+    }
+    return {};
+}
+
 Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &source)
 {
     if (!n.IsMap())
         return templateError(source, QStringLiteral("'desktop' must be a mapping"));
-    static const QStringList known = {QStringLiteral("geometry"), QStringLiteral("depth"),          QStringLiteral("display"),
-                                      QStringLiteral("vnc_port"), QStringLiteral("window_manager"), QStringLiteral("terminal")};
+    static const QStringList known = {QStringLiteral("geometry"),       QStringLiteral("depth"),    QStringLiteral("display"),  QStringLiteral("vnc_port"),
+                                      QStringLiteral("window_manager"), QStringLiteral("terminal"), QStringLiteral("programs"), QStringLiteral("ready_check")};
     for (const auto &kv : n)
         if (!known.contains(str(kv.first)))
             return templateError(source, QStringLiteral("unknown key 'desktop.%1'").arg(str(kv.first)));
@@ -150,7 +174,7 @@ Core::Result parseDesktop(const YAML::Node &n, VmTemplate &t, const QString &sou
         return ok;
     if (auto ok = checkCommand(r.terminal, source, QStringLiteral("desktop.terminal")); !ok)
         return ok;
-    return {};
+    return parseSessionCommands(n, r, source);
 }
 
 // A YAML tree as JSON (scalars as strings), for parsers that take JSON.
@@ -185,12 +209,30 @@ Core::Result parseNetwork(const YAML::Node &n, NetworkSpec &net, const QString &
     return {};
 }
 
-// name, description, vcpus and memory_mb; every top-level key must be known.
+// aliases: names of the same rules as the template's own name.
+Core::Result parseAliases(const YAML::Node &n, VmTemplate &t, const QString &source)
+{
+    if (!n)
+        return {};
+    auto aliases = stringList(n, source, QStringLiteral("aliases"));
+    if (!aliases)
+        return aliases.error();
+    for (const QString &a : *aliases) {
+        if (!namePattern().match(a).hasMatch())
+            return templateError(source, QStringLiteral("alias '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(a));
+        if (a == t.name || t.aliases.contains(a))
+            return templateError(source, QStringLiteral("alias '%1' is listed twice or is the template's name").arg(a));
+        t.aliases << a;
+    }
+    return {};
+}
+
+// name, description, aliases, vcpus and memory_mb; every top-level key must be known.
 Core::Result parseBasics(const YAML::Node &root, VmTemplate &t, const QString &source)
 {
-    static const QStringList knownTop = {QStringLiteral("name"),    QStringLiteral("description"), QStringLiteral("vcpus"), QStringLiteral("memory_mb"),
-                                         QStringLiteral("kernel"),  QStringLiteral("image"),       QStringLiteral("agent"), QStringLiteral("qemu"),
-                                         QStringLiteral("desktop"), QStringLiteral("network")};
+    static const QStringList knownTop = {QStringLiteral("name"),    QStringLiteral("description"), QStringLiteral("vcpus"),  QStringLiteral("memory_mb"),
+                                         QStringLiteral("kernel"),  QStringLiteral("image"),       QStringLiteral("agent"),  QStringLiteral("qemu"),
+                                         QStringLiteral("desktop"), QStringLiteral("network"),     QStringLiteral("aliases")};
     for (const auto &kv : root) {
         const QString key = str(kv.first);
         if (!knownTop.contains(key))
@@ -203,6 +245,8 @@ Core::Result parseBasics(const YAML::Node &root, VmTemplate &t, const QString &s
         return templateError(source, QStringLiteral("name '%1' must be lowercase letters, digits, '.', '_' or '-'").arg(t.name));
     if (root["description"])
         t.description = str(root["description"]);
+    if (auto ok = parseAliases(root["aliases"], t, source); !ok)
+        return ok;
     if (root["vcpus"])
         t.vcpus = root["vcpus"].as<int>();
     if (root["memory_mb"])
@@ -333,14 +377,20 @@ Core::Result parseSections(const YAML::Node &root, VmTemplate &t, const QString 
 
 QJsonObject RootfsRecipe::toJson() const
 {
-    return QJsonObject{{QStringLiteral("suite"), suite},
-                       {QStringLiteral("mirror"), mirror},
-                       {QStringLiteral("variant"), variant},
-                       {QStringLiteral("packages"), QJsonArray::fromStringList(packages)},
-                       {QStringLiteral("remove"), QJsonArray::fromStringList(remove)},
-                       {QStringLiteral("disk_size_mb"), diskSizeMiB},
-                       {QStringLiteral("window_manager"), windowManager},
-                       {QStringLiteral("terminal"), terminal}};
+    QJsonObject json{{QStringLiteral("suite"), suite},
+                     {QStringLiteral("mirror"), mirror},
+                     {QStringLiteral("variant"), variant},
+                     {QStringLiteral("packages"), QJsonArray::fromStringList(packages)},
+                     {QStringLiteral("remove"), QJsonArray::fromStringList(remove)},
+                     {QStringLiteral("disk_size_mb"), diskSizeMiB},
+                     {QStringLiteral("window_manager"), windowManager},
+                     {QStringLiteral("terminal"), terminal}};
+    // Only when set: the cache keys of recipes without them stay what they were.
+    if (!programs.isEmpty())
+        json.insert(QStringLiteral("programs"), QJsonArray::fromStringList(programs));
+    if (!readyCheck.isEmpty())
+        json.insert(QStringLiteral("ready_check"), readyCheck);
+    return json;
 }
 
 QString DesktopSpec::kernelArgs() const
@@ -410,6 +460,9 @@ Core::Expected<VmTemplate> VmTemplate::load(const QString &nameOrPath)
         if (QFileInfo::exists(p))
             return fromFile(p);
     }
+    for (const VmTemplate &t : all())
+        if (t.aliases.contains(nameOrPath))
+            return t;
     return Core::Error(Core::ErrorCode::NotFound, QStringLiteral("no template '%1' (looked in %2)").arg(nameOrPath, dirs.join(QStringLiteral(", "))));
 }
 

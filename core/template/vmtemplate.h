@@ -30,6 +30,13 @@ struct RootfsRecipe {
     // The desktop session baked into the image's init (both empty: none).
     QString windowManager; // e.g. "matchbox-window-manager -use_titlebar no"
     QString terminal; // e.g. "xterm"
+    // Started once the window manager runs, after the terminal, each kept
+    // running (e.g. a browser).
+    QStringList programs;
+    // Run in the guest's session until it succeeds (e.g. the window meant to
+    // have the focus has it); the guest then reports the desktop ready.
+    // Empty: ready as soon as the VNC server answers.
+    QString readyCheck;
     bool hasDesktop() const { return !windowManager.isEmpty() || !terminal.isEmpty(); }
     QJsonObject toJson() const;
 };
@@ -65,6 +72,9 @@ struct DesktopSpec {
 
 struct VmTemplate {
     QString name;
+    // Other names the template answers to (load() resolves them); a file
+    // named after a template wins over another template's alias.
+    QStringList aliases;
     QString description;
     QString sourcePath;
     int vcpus = 1;
@@ -81,7 +91,8 @@ struct VmTemplate {
     // Parse and validate YAML text. Errors name the file, the key and why.
     static Core::Expected<VmTemplate> fromYaml(const QByteArray &yaml, const QString &sourceName);
     static Core::Expected<VmTemplate> fromFile(const QString &path);
-    // Find "<name>.yaml" on Core::Paths::templateSearchPath() (or a path).
+    // Find "<name>.yaml" on Core::Paths::templateSearchPath() (or a path),
+    // else the template that has nameOrPath among its aliases.
     static Core::Expected<VmTemplate> load(const QString &nameOrPath);
     // Every template found on the search path (first one of each name wins).
     static QList<VmTemplate> all();

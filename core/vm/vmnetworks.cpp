@@ -3,8 +3,10 @@
 #include "core/log.h"
 #include "core/net/guestnet.h"
 #include "core/net/nftables.h"
+#include "core/net/rootlessnetwork.h"
 #include "core/paths.h"
 
+#include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFileInfo>
@@ -42,6 +44,23 @@ QString privateNetworkOf(const VmRecord &record)
     return record.network.spec.mode == QLatin1String("private") ? record.network.spec.privateNetwork : QString();
 }
 
+// A service that is not root: the same network in a user namespace of its own.
+std::unique_ptr<VmNetworks> startRootless(Net::HostNetworkOptions options, QStringList helperCommand)
+{
+    Net::RootlessOptions rootless;
+    rootless.network = std::move(options);
+    rootless.helperCommand = helperCommand.isEmpty() ? QStringList{QCoreApplication::applicationFilePath(), QStringLiteral("net-helper")} : helperCommand;
+    auto network = Net::RootlessNetwork::start(std::move(rootless));
+    if (!network) {
+        Core::Log::core()->warn("VM networking is off: {}", network.error().message.toStdString());
+        return std::make_unique<VmNetworks>(Core::Error(
+            Core::ErrorCode::Unsupported, QStringLiteral("this service is not root and its user-mode network did not start: %1").arg(network.error().message)));
+    }
+    Core::Log::core()->info("VM networking (user mode, pasta): subnet {} in the service's own network namespace",
+                            (*network)->subnet().toString().toStdString());
+    return std::make_unique<VmNetworks>(std::move(*network));
+}
+
 } // namespace
 
 Net::HostNetworkOptions VmNetworks::serviceOptions(const QString &stateDir)
@@ -56,12 +75,10 @@ Net::HostNetworkOptions VmNetworks::serviceOptions(const QString &stateDir)
     return options;
 }
 
-std::unique_ptr<VmNetworks> VmNetworks::start(Net::HostNetworkOptions options)
+std::unique_ptr<VmNetworks> VmNetworks::start(Net::HostNetworkOptions options, QStringList helperCommand)
 {
     if (::geteuid() != 0)
-        return std::make_unique<VmNetworks>(
-            Core::Error(Core::ErrorCode::Unsupported,
-                        QStringLiteral("this service does not run as root, and VM networking needs a tap, nftables and a resolver of its own per VM")));
+        return startRootless(std::move(options), std::move(helperCommand));
     auto host = std::make_unique<Net::HostNetwork>(std::move(options));
     auto started = host->start();
     if (!started) {
@@ -74,8 +91,8 @@ std::unique_ptr<VmNetworks> VmNetworks::start(Net::HostNetworkOptions options)
     return std::make_unique<VmNetworks>(std::move(host));
 }
 
-VmNetworks::VmNetworks(std::unique_ptr<Net::HostNetwork> host)
-    : m_host(std::move(host))
+VmNetworks::VmNetworks(std::unique_ptr<Net::NetworkBackend> backend)
+    : m_backend(std::move(backend))
 {
 }
 
@@ -87,13 +104,13 @@ VmNetworks::VmNetworks(Core::Error unavailable)
 VmNetworks::~VmNetworks()
 {
     m_attached.clear(); // our descriptors; the VMMs' are theirs
-    if (m_host) [[maybe_unused]]
-        const Core::Result stopped = m_host->stop();
+    if (m_backend) [[maybe_unused]]
+        const Core::Result stopped = m_backend->stop();
 }
 
 Core::Result VmNetworks::available(const VmRecord &record) const
 {
-    if (!record.network.hasNic() || m_host)
+    if (!record.network.hasNic() || m_backend)
         return {};
     return Core::Error(
         Core::ErrorCode::Unsupported,
@@ -119,7 +136,7 @@ Core::Expected<std::optional<VmNic>> VmNetworks::attach(const VmRecord &record)
         return ok.error();
     auto it = m_attached.find(record.name);
     if (it == m_attached.end()) {
-        auto attachment = m_host->attach(record.name, record.network.slot, record.network.spec.policy, record.network.mac, privateNetworkOf(record));
+        auto attachment = m_backend->attach(record.name, record.network.slot, record.network.spec.policy, record.network.mac, privateNetworkOf(record));
         if (!attachment)
             return Core::Error(attachment.error().code, QStringLiteral("VM %1's network: %2").arg(record.name, attachment.error().message));
         it = m_attached.emplace(record.name, Attached{record.network.slot, std::move(attachment->tap), attachment->address, attachment->mac}).first;
@@ -136,13 +153,20 @@ Core::Result VmNetworks::adopt(const VmRecord &record)
         return {};
     if (auto ok = available(record); !ok)
         return ok;
-    auto attachment = m_host->adopt(record.name, record.network.slot, record.network.spec.policy, record.network.mac, privateNetworkOf(record));
+    if (!m_backend->outlivesService()) {
+        // Its network ended with the service that started it: the VM runs
+        // on without one (its traffic goes nowhere) until it starts again.
+        Core::Log::core()->warn("{}: its network ended with the service that started it; it runs on without one until it is started again",
+                                record.name.toStdString());
+        return {};
+    }
+    auto attachment = m_backend->adopt(record.name, record.network.slot, record.network.spec.policy, record.network.mac, privateNetworkOf(record));
     if (!attachment)
         return attachment.error();
     // A copy of the VMM's descriptor, for its next VMM (a restore).
     Net::TapDevice tap;
     if (record.runningVmm) {
-        auto taken = Net::TapDevice::fromProcess(record.runningVmm->pid, m_host->tapName(record.network.slot));
+        auto taken = Net::TapDevice::fromProcess(record.runningVmm->pid, m_backend->tapName(record.network.slot));
         if (taken)
             tap = std::move(*taken);
         else
@@ -159,7 +183,7 @@ void VmNetworks::detach(const QString &name)
         return;
     const int slot = it->second.slot;
     m_attached.erase(it); // our descriptor first: the tap goes with the VMM's
-    if (auto ok = m_host->detach(slot); !ok)
+    if (auto ok = m_backend->detach(slot); !ok)
         Core::Log::core()->warn("{}: detaching its network: {}", name.toStdString(), ok.error().message.toStdString());
 }
 
@@ -168,7 +192,7 @@ Core::Result VmNetworks::setPolicy(const QString &name, const Net::NetworkPolicy
     auto it = m_attached.find(name);
     if (it == m_attached.end())
         return {};
-    return m_host->setPolicy(it->second.slot, policy);
+    return m_backend->setPolicy(it->second.slot, policy);
 }
 
 Core::Expected<VmNetworkStatus> VmNetworks::status(const QString &name) const
@@ -180,12 +204,12 @@ Core::Expected<VmNetworkStatus> VmNetworks::status(const QString &name) const
     const int slot = it->second.slot;
     status.attached = true;
     status.address = it->second.address;
-    status.tap = m_host->tapName(slot);
-    auto counters = m_host->counters(slot);
+    status.tap = m_backend->tapName(slot);
+    auto counters = m_backend->counters(slot);
     if (!counters)
         return counters.error();
     status.counters = *counters;
-    auto denials = m_host->denials(slot);
+    auto denials = m_backend->denials(slot);
     if (!denials)
         return denials.error();
     status.denials = *denials;
@@ -196,7 +220,7 @@ std::map<QString, Net::VmCounters> VmNetworks::counters() const
 {
     std::map<QString, Net::VmCounters> out;
     for (const auto &[name, a] : m_attached) {
-        if (auto c = m_host->counters(a.slot))
+        if (auto c = m_backend->counters(a.slot))
             out.emplace(name, *c);
     }
     return out;
@@ -204,10 +228,10 @@ std::map<QString, Net::VmCounters> VmNetworks::counters() const
 
 void VmNetworks::release()
 {
-    if (!m_host)
+    if (!m_backend)
         return;
-    m_host->release();
-    m_host.reset();
+    m_backend->release();
+    m_backend.reset();
     m_attached.clear();
     m_unavailable = Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the host network was left to the VMs running on"));
 }

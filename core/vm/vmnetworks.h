@@ -1,8 +1,9 @@
 #pragma once
 // The NICs of a VmManager's VMs (issue 15): which VMs are attached to the
-// host network, the taps their VMMs get, and why a VM with a NIC cannot run
-// when there is no host network (the service is not root, or the network
-// would not start). Synchronous, like Net::HostNetwork under it; one thread.
+// network backend (Net::HostNetwork for a service running as root,
+// Net::RootlessNetwork for one that is not), the taps their VMMs get, and
+// why a VM with a NIC cannot run when there is no backend (it would not
+// start: the reason is kept). Synchronous, like the backends; one thread.
 //
 // A VM is attached from its first start (or restore, or fork) until its VMM
 // is gone (stop, failure, delete): the tap's descriptor is held here for all
@@ -15,6 +16,7 @@
 
 #include "core/expected.h"
 #include "core/net/hostnetwork.h"
+#include "core/net/networkbackend.h"
 #include "core/vm/vmrecord.h"
 #include "core/vmm/vmspec.h"
 
@@ -55,18 +57,22 @@ public:
     // life's leftovers), the subnets and upstreams come from the
     // environment (unset: HostNetwork's defaults).
     static Net::HostNetworkOptions serviceOptions(const QString &stateDir);
-    // As root: a started HostNetwork. Otherwise, or when it does not start,
-    // VmNetworks without one, which refuses every VM with a NIC and says why.
-    static std::unique_ptr<VmNetworks> start(Net::HostNetworkOptions options);
+    // As root: a started HostNetwork. Otherwise a started RootlessNetwork
+    // whose helper is helperCommand (empty: this program's `net-helper`).
+    // When neither starts, VmNetworks without one, which refuses every VM
+    // with a NIC and says why.
+    static std::unique_ptr<VmNetworks> start(Net::HostNetworkOptions options, QStringList helperCommand = {});
 
-    explicit VmNetworks(std::unique_ptr<Net::HostNetwork> host);
+    explicit VmNetworks(std::unique_ptr<Net::NetworkBackend> backend);
     explicit VmNetworks(Core::Error unavailable);
     VmNetworks(const VmNetworks &) = delete;
     VmNetworks &operator=(const VmNetworks &) = delete;
     ~VmNetworks(); // the host network stops (unless released)
 
-    bool hasHostNetwork() const { return m_host != nullptr; }
-    Net::HostNetwork *hostNetwork() const { return m_host.get(); }
+    bool hasHostNetwork() const { return m_backend != nullptr; } // a backend, root's or not
+    Net::NetworkBackend *backend() const { return m_backend.get(); }
+    // The backend when it is a root service's HostNetwork, else null.
+    Net::HostNetwork *hostNetwork() const { return dynamic_cast<Net::HostNetwork *>(m_backend.get()); }
 
     // Whether a VM of this record can run: no NIC, or a host network that
     // gives it one and enforces its policy (Unsupported, saying why not).
@@ -76,6 +82,9 @@ public:
     Core::Expected<std::optional<VmNic>> attach(const VmRecord &record);
     // A VM whose VMM outlived the earlier life of this service (holding its
     // tap): its address, rules and resolver again. No NIC: nothing to do.
+    // A backend whose networks die with their service (RootlessNetwork):
+    // the VM is adopted without a network (it reaches nothing) until it
+    // starts again.
     Core::Result adopt(const VmRecord &record);
     // Its VMM is gone: resolver, rules, address and our descriptor go.
     void detach(const QString &name);
@@ -100,7 +109,7 @@ private:
 
     Core::Expected<VmNic> nicOf(const Attached &a) const;
 
-    std::unique_ptr<Net::HostNetwork> m_host;
+    std::unique_ptr<Net::NetworkBackend> m_backend;
     Core::Error m_unavailable;
     std::map<QString, Attached> m_attached;
 };

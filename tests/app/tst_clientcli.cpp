@@ -126,6 +126,14 @@ private Q_SLOTS:
     {
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("frobnicate")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("exec"), QStringLiteral("x")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("code")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("code"), QStringLiteral("x"), QStringLiteral("-c"), QStringLiteral("1"), QStringLiteral("extra")})
+                     .exitCode,
+                 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("code"), QStringLiteral("x"), QStringLiteral("--timeout"), QStringLiteral("0"), QStringLiteral("-c"),
+                      QStringLiteral("1")})
+                     .exitCode,
+                 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("cp"), QStringLiteral("a"), QStringLiteral("b")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot")}).exitCode, 2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot"), QStringLiteral("x"), QStringLiteral("--name")}).exitCode, 2);
@@ -230,6 +238,12 @@ private Q_SLOTS:
         const QJsonObject ex = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(ex[QStringLiteral("exit_code")].toInt(-1), 0);
         QCOMPARE(ex[QStringLiteral("stdout")].toString(), QStringLiteral("hi\n"));
+
+        // code: the minimal template has no Python, and the error says where to run code
+        r = cli({QStringLiteral("vm"), QStringLiteral("code"), vm, QStringLiteral("--lang"), QStringLiteral("bash"), QStringLiteral("-c"),
+                 QStringLiteral("echo hi")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("agent template"), r.describe().constData());
 
         // cp both ways: a few MiB of random bytes, same sha256 after the trip
         QByteArray blob(5 * 1024 * 1024 + 123, Qt::Uninitialized);

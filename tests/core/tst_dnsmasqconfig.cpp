@@ -5,8 +5,10 @@
 
 #include "core/net/dnsmasqconfig.h"
 #include "core/net/nftruleset.h"
+#include "core/template/vmtemplate.h"
 #include "golden.h"
 
+#include <QFile>
 #include <QJsonDocument>
 #include <QProcess>
 #include <QRegularExpression>
@@ -64,6 +66,9 @@ private Q_SLOTS:
         allow.logQueries = true;
         QTest::newRow("allow-default") << QStringLiteral("net/dnsmasq-allow-default.conf") << *allow.text();
         QTest::newRow("deny-all") << QStringLiteral("net/dnsmasq-deny-all.conf") << *config(kDenyAll).text();
+        DnsmasqConfig inNamespace = config(kDenyAll);
+        inNamespace.inUserNamespace = true; // RootlessNetwork: keeps the namespace's root
+        QTest::newRow("user-namespace") << QStringLiteral("net/dnsmasq-user-namespace.conf") << *inNamespace.text();
     }
     void golden()
     {
@@ -134,6 +139,38 @@ private Q_SLOTS:
             }
             QVERIFY(seen > 0);
         }
+    }
+
+    // The agent template's stated policy (templates/agent.yaml), as a VM
+    // created from it without a "network" gets it: dnsmasq takes the
+    // configuration, each allowed index is forwarded into its nft set, and
+    // every other name answers NXDOMAIN.
+    void agentTemplatePolicy()
+    {
+        auto t = Templates::VmTemplate::load(QStringLiteral("ai-agent"));
+        QVERIFY2(t, qPrintable(t ? QString() : t.error().message));
+        QCOMPARE(t->network.mode, QStringLiteral("egress"));
+        DnsmasqConfig c = config(kDenyAll);
+        c.policy = t->network.policy;
+        const QString text = *c.text();
+        QVERIFY(text.contains(QLatin1String("\naddress=/#/\n")));
+        for (const char *domain : {"pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "github.com", "githubusercontent.com", "deb.debian.org"}) {
+            QVERIFY2(text.contains(QStringLiteral("\nserver=/%1/10.255.255.53\n").arg(QLatin1String(domain))), domain);
+            QVERIFY2(text.contains(QStringLiteral("\nnftset=/%1/4#inet#mvs_t1#").arg(QLatin1String(domain))), domain);
+        }
+        const QString dnsmasq = QStandardPaths::findExecutable(QStringLiteral("dnsmasq"), {QStringLiteral("/usr/sbin"), QStringLiteral("/sbin")});
+        if (dnsmasq.isEmpty())
+            QSKIP("dnsmasq is not installed (Debian package dnsmasq-base): the configuration is not checked by dnsmasq --test");
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        QFile f(dir.filePath(QStringLiteral("agent.conf")));
+        QVERIFY(f.open(QIODevice::WriteOnly) && f.write(text.toUtf8()) > 0);
+        f.close();
+        QProcess p;
+        p.start(dnsmasq, {QStringLiteral("--test"), QStringLiteral("--conf-file=") + f.fileName()});
+        QVERIFY(p.waitForFinished(kDnsmasqTimeoutMs));
+        const QByteArray out = p.readAllStandardOutput() + p.readAllStandardError();
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0 && out.contains("syntax check OK"), out.constData());
     }
 
     void refusals_data()

@@ -231,6 +231,36 @@ private Q_SLOTS:
         QVERIFY(ruleset().tableScript().contains(QLatin1String("10.213.0.0/16")));
     }
 
+    // Inside RootlessNetwork's namespace the outer host's addresses are
+    // the host itself: set host_4 / host_6, sent through the VM's v<slot>_in
+    // rules right after its deny rules (before an allow rule naming a wider
+    // reserved range, 192.0.2.0/24 here, could open them), and more can be
+    // added later. A root host's table has no such set or rule.
+    void outerHostIsTheHost()
+    {
+        const QList<Cidr> host{*Cidr::parse(QStringLiteral("192.0.2.2/32")), *Cidr::parse(QStringLiteral("10.1.2.9/32"))};
+        const NftRuleset r = *NftRuleset::create(QStringLiteral("t1"), *Cidr::parse(QStringLiteral("10.213.0.0/16")), host);
+        const QString table = r.tableScript();
+        QVERIFY2(table.contains(QLatin1String("set host_4")) && table.contains(QLatin1String("192.0.2.2/32")) && table.contains(QLatin1String("set host_6")),
+                 qPrintable(table));
+        QVERIFY(!ruleset().tableScript().contains(QLatin1String("host_4")));
+        QVERIFY(!ruleset().vmScript(vm(3, policy(kDenyAllowList)))->contains(QLatin1String("host_4")));
+        const QString s = *r.vmScript(vm(3, policy(kDenyAllowList)));
+        const qsizetype deny25 = s.indexOf(QLatin1String("tcp dport 25 jump v3_deny"));
+        const qsizetype toHost = s.indexOf(QLatin1String("ip daddr @host_4 goto v3_in"));
+        const qsizetype named = s.indexOf(QLatin1String("ip daddr 10.1.2.3 tcp dport 5432 counter name v3_allowed accept"));
+        QVERIFY2(deny25 > 0 && toHost > deny25 && named > toHost, qPrintable(s));
+        // v3_in opens the host at the single address an allow rule names.
+        QVERIFY(s.contains(QLatin1String("ip daddr 192.0.2.2 tcp dport 8080 counter name v3_allowed accept")));
+        const QString added = r.outerHostAddScript({*Cidr::parse(QStringLiteral("198.51.100.1/32"))});
+        QCOMPARE(added, QStringLiteral("add element inet mvs_t1 host_4 { 198.51.100.1/32 }\n"));
+        const NftRuleset none = *NftRuleset::create(QStringLiteral("t2"), *Cidr::parse(QStringLiteral("10.213.0.0/16")), QList<Cidr>());
+        QVERIFY(none.tableScript().contains(QLatin1String("set host_4 {\n        type ipv4_addr\n        flags interval\n    }")));
+        NFT_CHECK(table + s + added + r.tableDeleteScript());
+        NFT_CHECK(none.tableScript() + *none.vmScript(vm(3, policy(kAllowDefault))) + none.outerHostAddScript({*Cidr::parse(QStringLiteral("192.0.2.2/32"))})
+                  + none.tableDeleteScript());
+    }
+
     void dnsGroupsByPorts()
     {
         const auto groups = NftRuleset::dnsGroups(policy(kDenyAllowList));

@@ -3,6 +3,8 @@
 
 #include "core/template/vmtemplate.h"
 
+#include <QJsonArray>
+#include <QSize>
 #include <QTest>
 
 class TestVmTemplate : public QObject {
@@ -53,6 +55,88 @@ private Q_SLOTS:
         QVERIFY(minimal->desktop.kernelArgs().isEmpty());
     }
 
+    void shippedAgentTemplate()
+    {
+        auto t = Templates::VmTemplate::fromFile(QStringLiteral(MVS_SOURCE_DIR "/templates/agent.yaml"));
+        QVERIFY2(t, qPrintable(t ? QString() : t.error().message));
+        QCOMPARE(t->name, QStringLiteral("agent"));
+        QCOMPARE(t->aliases, (QStringList{QStringLiteral("linux-default"), QStringLiteral("ai-agent")}));
+        QCOMPARE(t->vcpus, 1);
+        QVERIFY(t->image.hasRootDisk());
+        QVERIFY(!t->image.rootfs.hasDesktop());
+        QVERIFY(!t->desktop.enabled);
+        for (const char *p : {"python3", "python3-pip", "python3-venv", "python-is-python3", "python3-numpy", "python3-pandas", "python3-matplotlib",
+                              "python3-ipykernel", "python3-jupyter-client", "nodejs", "npm", "git", "curl", "ca-certificates", "jq", "ripgrep"})
+            QVERIFY2(t->image.rootfs.packages.contains(QLatin1String(p)), p);
+        // The template states its egress policy: default deny, the package indexes allowed.
+        QCOMPARE(t->network.mode, QStringLiteral("egress"));
+        QCOMPARE(t->network.policy.defaultAction, Net::NetworkPolicy::Default::Deny);
+        QStringList domains;
+        for (const Net::PolicyRule &r : t->network.policy.allow) {
+            domains << r.domain;
+            QCOMPARE(r.ports.size(), 2);
+            QCOMPARE(r.ports.at(1).first, quint16(443));
+        }
+        for (const char *d : {"pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "github.com", "githubusercontent.com", "deb.debian.org"})
+            QVERIFY2(domains.contains(QLatin1String(d)), d);
+        QVERIFY(t->network.policy.deny.isEmpty());
+    }
+
+    void shippedComputerUseTemplate()
+    {
+        auto t = Templates::VmTemplate::load(QStringLiteral("computer_use"));
+        QVERIFY2(t, qPrintable(t ? QString() : t.error().message));
+        QCOMPARE(t->name, QStringLiteral("computer-use"));
+        QVERIFY(t->desktop.enabled);
+        QCOMPARE(QSize(t->desktop.width, t->desktop.height), QSize(1280, 800));
+        const Templates::RootfsRecipe &r = t->image.rootfs;
+        QCOMPARE(r.windowManager, QStringLiteral("jwm"));
+        QCOMPARE(r.programs.size(), 1);
+        QVERIFY(r.programs.first().startsWith(QLatin1String("chromium ")));
+        QVERIFY(r.packages.contains(QStringLiteral("chromium")));
+        QVERIFY(r.readyCheck.contains(QLatin1String("chromium")));
+        QCOMPARE(t->network.mode, QStringLiteral("none"));
+        // The desktop template has a readiness check too: the xterm focused.
+        auto desktop = Templates::VmTemplate::load(QStringLiteral("desktop"));
+        QVERIFY(desktop);
+        QVERIFY(desktop->image.rootfs.readyCheck.contains(QLatin1String("XTerm")));
+        QVERIFY(desktop->image.rootfs.programs.isEmpty());
+    }
+
+    // Programs and the readiness check are in the recipe (and so the disk's
+    // key) only when set: other templates' keys stay what they were.
+    void sessionCommandsInRecipe()
+    {
+        auto t = Templates::VmTemplate::fromFile(QStringLiteral(MVS_SOURCE_DIR "/templates/agent.yaml"));
+        QVERIFY(t);
+        const QJsonObject plain = t->image.rootfs.toJson();
+        QVERIFY(!plain.contains(QStringLiteral("programs")) && !plain.contains(QStringLiteral("ready_check")));
+        Templates::RootfsRecipe r = t->image.rootfs;
+        r.programs << QStringLiteral("xclock");
+        QCOMPARE(r.toJson().value(QStringLiteral("programs")).toArray().size(), 1);
+        r = t->image.rootfs;
+        r.readyCheck = QStringLiteral("true");
+        QCOMPARE(r.toJson().value(QStringLiteral("ready_check")).toString(), QStringLiteral("true"));
+    }
+
+    void aliasesResolve()
+    {
+        for (const char *alias : {"linux-default", "ai-agent"}) {
+            auto t = Templates::VmTemplate::load(QLatin1String(alias));
+            QVERIFY2(t, qPrintable(t ? QString() : t.error().message));
+            QCOMPARE(t->name, QStringLiteral("agent"));
+        }
+        auto agent = Templates::VmTemplate::load(QStringLiteral("agent"));
+        QVERIFY(agent);
+        // all() lists each template once, under its own name.
+        int agents = 0;
+        for (const Templates::VmTemplate &t : Templates::VmTemplate::all()) {
+            QVERIFY(t.name != QLatin1String("linux-default") && t.name != QLatin1String("ai-agent"));
+            agents += t.name == QLatin1String("agent");
+        }
+        QCOMPARE(agents, 1);
+    }
+
     void rootfsRecipeKeyChanges()
     {
         auto t = Templates::VmTemplate::fromFile(QStringLiteral(MVS_SOURCE_DIR "/templates/desktop.yaml"));
@@ -98,6 +182,10 @@ private Q_SLOTS:
         QTest::newRow("no name") << QByteArray("kernel: {package: k}\n") << QStringLiteral("name");
         QTest::newRow("bad name") << QByteArray("name: Has Spaces\nkernel: {package: k}\n") << QStringLiteral("Has Spaces");
         QTest::newRow("name with newline") << QByteArray("name: \"x\\n\"\nkernel: {package: k}\n") << QStringLiteral("must be lowercase");
+        QTest::newRow("aliases type") << QByteArray("name: x\naliases: y\nkernel: {package: k}\n") << QStringLiteral("aliases must be a list");
+        QTest::newRow("bad alias") << QByteArray("name: x\naliases: [Y Z]\nkernel: {package: k}\n") << QStringLiteral("alias 'Y Z'");
+        QTest::newRow("alias is the name") << QByteArray("name: x\naliases: [x]\nkernel: {package: k}\n") << QStringLiteral("listed twice");
+        QTest::newRow("alias twice") << QByteArray("name: x\naliases: [y, y]\nkernel: {package: k}\n") << QStringLiteral("listed twice");
         QTest::newRow("no kernel") << QByteArray("name: x\n") << QStringLiteral("kernel.package");
         QTest::newRow("vcpus range") << QByteArray("name: x\nvcpus: 0\nkernel: {package: k}\n") << QStringLiteral("vcpus");
         QTest::newRow("vcpus type") << QByteArray("name: x\nvcpus: many\nkernel: {package: k}\n") << QStringLiteral("bad value");
@@ -132,6 +220,10 @@ private Q_SLOTS:
         QTest::newRow("desktop depth") << desktopHead + "desktop: {depth: 12}\n" << QStringLiteral("desktop.depth");
         QTest::newRow("desktop display") << desktopHead + "desktop: {display: 99}\n" << QStringLiteral("desktop.display");
         QTest::newRow("desktop port") << desktopHead + "desktop: {vnc_port: 70000}\n" << QStringLiteral("desktop.vnc_port");
+        QTest::newRow("desktop programs type") << desktopHead + "desktop: {programs: xclock}\n" << QStringLiteral("desktop.programs must be a list");
+        QTest::newRow("desktop program quoted") << desktopHead + "desktop: {programs: [\"sh -c 'x'\"]}\n" << QStringLiteral("desktop.programs[0]");
+        QTest::newRow("desktop too many programs") << desktopHead + "desktop: {programs: [a, b, c, d, e, f, g, h, i]}\n" << QStringLiteral("at most 8");
+        QTest::newRow("desktop ready_check newline") << desktopHead + "desktop: {ready_check: \"true\\nfalse\"}\n" << QStringLiteral("desktop.ready_check");
         QTest::newRow("desktop port type") << desktopHead + "desktop: {vnc_port: vnc}\n" << QStringLiteral("bad value");
         QTest::newRow("desktop wm quote") << desktopHead + "desktop: {window_manager: \"wm '; reboot\"}\n" << QStringLiteral("desktop.window_manager");
         const QByteArray netHead("name: x\nkernel: {package: k}\n");

@@ -626,6 +626,10 @@ void TestHostileGuest::hostileVncServer()
         const QString listening =
             waitForConsole(vm, QStringLiteral("hostile-rfb: listening on %1 (%2)").arg(kDesktopVncPort).arg(mode), QStringLiteral("pkill -x Xvnc; true"));
         QVERIFY2(listening.isEmpty(), qPrintable(listening));
+        // The guest says its desktop is ready (the session's readiness file,
+        // once its watcher, polling every 2 s, has seen Xvnc go): a guest may
+        // lie, and the display then meets the hostile server.
+        sh(vm, QStringLiteral("sleep 3; touch %1").arg(QLatin1String(Desktop::VmDisplay::kReadyFile)));
         QElapsedTimer t;
         t.start();
         const auto shot = call("GET", vmPath(vm, QStringLiteral("screenshot")), {}, Desktop::VmDisplay::kConnectTimeoutMs + kSlackMs);

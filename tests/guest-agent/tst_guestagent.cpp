@@ -549,6 +549,37 @@ bool processGone(int pid, int timeoutMs = 5000)
     }
 }
 
+// One request with one reply (the background process requests).
+std::optional<Frame> request(Connection &c, std::uint32_t id, MsgType type, const std::string &payload)
+{
+    if (!c.send(type, id, payload))
+        return std::nullopt;
+    return c.next(id);
+}
+
+std::optional<ProcessState> processRequest(Connection &c, std::uint32_t id, MsgType type, const std::string &payload)
+{
+    const auto f = request(c, id, type, payload);
+    ProcessState state;
+    if (!f || f->header.type != static_cast<std::uint8_t>(MsgType::ProcessInfo) || !ProcessState::decode(f->payload, &state))
+        return std::nullopt;
+    return state;
+}
+
+std::optional<ProcessOutput> readProcess(Connection &c, std::uint32_t id, std::int32_t pid, std::uint64_t outOffset, std::uint64_t errOffset)
+{
+    const auto f = request(c, id, MsgType::ProcessRead, ProcessRead{pid, outOffset, errOffset, 0}.encode());
+    ProcessOutput output;
+    if (!f || f->header.type != static_cast<std::uint8_t>(MsgType::ProcessOutput) || !ProcessOutput::decode(f->payload, &output))
+        return std::nullopt;
+    return output;
+}
+
+bool processAlive(int pid)
+{
+    return !processGone(pid, 0);
+}
+
 std::string tempPath(const QTemporaryDir &dir, const char *name)
 {
     return dir.filePath(QLatin1String(name)).toStdString();
@@ -569,6 +600,11 @@ private Q_SLOTS:
     void execExitCode();
     void execSignal();
     void execTimeoutKillsGroup();
+    void execAnswersWhenMainProcessEnds();
+    void execCancelAfterMainEndsKeepsChildren();
+    void backgroundProcess();
+    void backgroundProcessOutputRing();
+    void backgroundProcessLimit();
     void execStdin();
     void execMissingBinary();
     void execCwdAndEnv();
@@ -719,6 +755,189 @@ void TestGuestAgent::execTimeoutKillsGroup()
     const int background = std::atoi(o.out.c_str());
     QVERIFY(background > 0);
     QVERIFY(processGone(background));
+}
+
+// The answer comes when the main process ends; a background child that
+// holds the pipes keeps running, writing into the drained pipes unharmed.
+void TestGuestAgent::execAnswersWhenMainProcessEnds()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    QVERIFY(::handshake(*agent.conn));
+    QElapsedTimer timer;
+    timer.start();
+    auto o = runExec(*agent.conn, 1, shellCommand("sleep 300 & echo $!; echo started", 60000));
+    QVERIFY(o.exited);
+    QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
+    QCOMPARE(o.exit.exitCode, 0);
+    QVERIFY(!o.exit.timedOut);
+    const int sleeper = std::atoi(o.out.c_str());
+    QVERIFY(o.out.find("started\n") != std::string::npos);
+    QVERIFY(sleeper > 0);
+
+    // A child that keeps writing after the answer is not killed by SIGPIPE.
+    o = runExec(*agent.conn, 2, shellCommand("(while :; do echo tick; echo tock >&2; sleep 0.05; done) & echo $!"));
+    QVERIFY(o.exited);
+    const int writer = std::atoi(o.out.c_str());
+    QVERIFY(writer > 0);
+    QTest::qWait(1000);
+    QVERIFY(processAlive(sleeper));
+    QVERIFY(processAlive(writer));
+    // The agent still answers while it drains them.
+    o = runExec(*agent.conn, 3, shellCommand("echo still here"));
+    QCOMPARE(o.out, std::string("still here\n"));
+    ::kill(writer, SIGKILL);
+    ::kill(sleeper, SIGKILL);
+    QVERIFY(processGone(writer));
+    QVERIFY(processGone(sleeper));
+}
+
+// A cancel after the main process ended answers at once and leaves the
+// background children alone; a timeout before it ends still kills the group
+// (execTimeoutKillsGroup).
+void TestGuestAgent::execCancelAfterMainEndsKeepsChildren()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    QVERIFY(c.send(MsgType::ExecStart, 4, shellCommand("sleep 300 & echo $!").encode()));
+    std::optional<Frame> f = c.next(4);
+    QVERIFY(f && f->header.type == static_cast<std::uint8_t>(MsgType::ExecStarted));
+    ExecStarted s;
+    QVERIFY(ExecStarted::decode(f->payload, &s));
+    f = c.next(4);
+    QVERIFY(f && f->header.type == static_cast<std::uint8_t>(MsgType::ExecStdout));
+    const int sleeper = std::atoi(f->payload.c_str());
+    QVERIFY(sleeper > 0);
+    QTRY_VERIFY(!QFile::exists(QStringLiteral("/proc/%1").arg(s.pid))); // reaped: the answer is in its grace
+    QVERIFY(c.send(MsgType::Cancel, 4));
+    const auto o = collectExec(c, 4, 5000);
+    QVERIFY(o.exited);
+    QCOMPARE(o.exit.exitCode, 0);
+    QVERIFY(processAlive(sleeper));
+    ::kill(sleeper, SIGKILL);
+    QVERIFY(processGone(sleeper));
+}
+
+void TestGuestAgent::backgroundProcess()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    ExecStart start = shellCommand("echo ready; read line; echo \"got $line\"; echo oops >&2; exec sleep 300");
+    const auto started = processRequest(c, 1, MsgType::ProcessStart, start.encode());
+    QVERIFY(started);
+    QVERIFY(started->running);
+    QVERIFY(started->pid > 0);
+    QCOMPARE(started->command, (std::vector<std::string>{"sh", "-c", start.shell}));
+    const std::int32_t pid = started->pid;
+
+    const auto f = request(c, 2, MsgType::ProcessList, {});
+    ProcessListResult list;
+    QVERIFY(f && ProcessListResult::decode(f->payload, &list));
+    QCOMPARE(list.processes.size(), std::size_t(1));
+    QCOMPARE(list.processes.front().pid, pid);
+
+    // Output by offset: "ready\n" first, then what stdin brought.
+    std::optional<ProcessOutput> out;
+    QTRY_VERIFY((out = readProcess(c, 3, pid, 0, 0)) && out->stdoutData == "ready\n");
+    QCOMPARE(out->stdoutOffset, std::uint64_t(6));
+    QVERIFY(!out->truncated);
+    QVERIFY(processRequest(c, 4, MsgType::ProcessWrite, ProcessWrite{pid, false, "hi\n"}.encode()));
+    QTRY_VERIFY((out = readProcess(c, 5, pid, 6, 0)) && out->stdoutData == "got hi\n" && out->stderrData == "oops\n");
+    QCOMPARE(out->stdoutOffset, std::uint64_t(13));
+    QCOMPARE(out->stderrOffset, std::uint64_t(5));
+    QVERIFY(out->state.running);
+    out = readProcess(c, 6, pid, 13, 5);
+    QVERIFY(out && out->stdoutData.empty() && out->stderrData.empty());
+
+    // A Hello (a host that came back) leaves it running.
+    QVERIFY(c.send(MsgType::Hello, 0, Hello{}.encode()));
+    QVERIFY(c.next(0));
+    QVERIFY(processAlive(pid));
+
+    auto state = processRequest(c, 7, MsgType::ProcessSignal, ProcessSignal{pid, SIGTERM}.encode());
+    QVERIFY(state);
+    QTRY_VERIFY((state = processRequest(c, 8, MsgType::ProcessStatus, ProcessRef{pid}.encode())) && !state->running);
+    QCOMPARE(state->signal, SIGTERM);
+    QVERIFY(state->endedMs >= state->startedMs);
+
+    QVERIFY(processRequest(c, 9, MsgType::ProcessRemove, ProcessRef{pid}.encode()));
+    for (MsgType type : {MsgType::ProcessStatus, MsgType::ProcessRemove}) {
+        QVERIFY(c.send(type, 10, ProcessRef{pid}.encode()));
+        const auto e = expectError(c, 10);
+        QVERIFY(e);
+        QCOMPARE(e->code, ErrorCode::NotFound);
+    }
+    QVERIFY(c.send(MsgType::ProcessWrite, 11, ProcessWrite{pid, true, "x"}.encode()));
+    QVERIFY(expectError(c, 11));
+}
+
+// A flood keeps only the last ring's worth; a read from before it says
+// truncated and starts at the oldest byte kept.
+void TestGuestAgent::backgroundProcessOutputRing()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    const auto started = processRequest(c, 1, MsgType::ProcessStart, shellCommand("head -c 3000000 /dev/zero; echo end").encode());
+    QVERIFY(started);
+    std::optional<ProcessState> state;
+    QTRY_VERIFY((state = processRequest(c, 2, MsgType::ProcessStatus, ProcessRef{started->pid}.encode())) && !state->running);
+    QCOMPARE(state->exitCode, 0);
+    std::uint64_t offset = 0;
+    std::string tail;
+    bool truncated = false;
+    for (int i = 0; i < 100 && offset < 3000004; ++i) {
+        const auto out = readProcess(c, 3, started->pid, offset, 0);
+        QVERIFY(out);
+        truncated = truncated || out->truncated;
+        QVERIFY(out->stdoutOffset > offset);
+        offset = out->stdoutOffset;
+        tail = out->stdoutData;
+    }
+    QVERIFY(truncated);
+    QCOMPARE(offset, std::uint64_t(3000004));
+    QVERIFY(tail.size() >= 4 && tail.substr(tail.size() - 4) == "end\n");
+}
+
+void TestGuestAgent::backgroundProcessLimit()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    constexpr int kMax = 32; // ProcessTable::kMaxProcesses
+    std::vector<std::int32_t> pids;
+    for (int i = 0; i < kMax; ++i) {
+        const auto s = processRequest(c, 1 + i, MsgType::ProcessStart, shellCommand("exec sleep 300").encode());
+        QVERIFY(s);
+        pids.push_back(s->pid);
+    }
+    QVERIFY(c.send(MsgType::ProcessStart, 100, shellCommand("true").encode()));
+    const auto e = expectError(c, 100);
+    QVERIFY(e);
+    QCOMPARE(e->code, ErrorCode::Busy);
+    QVERIFY2(e->message.find("too many background processes") != std::string::npos, e->message.c_str());
+
+    // An ended one makes room (it is forgotten for the new one).
+    QVERIFY(processRequest(c, 101, MsgType::ProcessSignal, ProcessSignal{pids.front(), SIGKILL}.encode()));
+    QTRY_VERIFY(processGone(pids.front(), 0));
+    std::optional<ProcessState> next;
+    QTRY_VERIFY((next = processRequest(c, 102, MsgType::ProcessStatus, ProcessRef{pids.front()}.encode())) && !next->running);
+    next = processRequest(c, 102, MsgType::ProcessStart, shellCommand("exec sleep 300").encode());
+    QVERIFY(next);
+    QVERIFY(c.send(MsgType::ProcessStatus, 103, ProcessRef{pids.front()}.encode()));
+    QVERIFY(expectError(c, 103));
+
+    // The agent ending kills the rest.
+    agent.stop();
+    for (std::size_t i = 1; i < pids.size(); ++i)
+        QVERIFY(processGone(pids[i]));
+    QVERIFY(processGone(next->pid));
 }
 
 void TestGuestAgent::execStdin()

@@ -116,7 +116,7 @@ private Q_SLOTS:
         QVERIFY2(nonBackgroundPixels(shot) >= kMinDrawnPixels, "the display widget stayed blank");
         // Something for the screenshot (and the thumbnail) to show: the agent types.
         Reply typed =
-            call("POST", QStringLiteral("/api/v1/vms/desk/input"),
+            call("POST", QStringLiteral("/api/v1/vms/desk/input?wait_s=60"),
                  R"({"actions": [{"action": "type", "text": "echo the agent is typing in MicroVM Sandbox; uname -a"}, {"action": "key", "keys": "Return"}]})");
         QVERIFY2(typed.status == 200, qPrintable(typed.describe()));
         QTest::qWait(1500);

@@ -251,6 +251,15 @@ private Q_SLOTS:
         QTRY_VERIFY2_WITH_TIMEOUT(w.consoleTab()->view()->toPlainText().contains(QStringLiteral("console-mark-42")),
                                   qPrintable(w.consoleTab()->view()->toPlainText().right(400)), 5000);
 
+        // Code by the language choice: the minimal template has no Python, so the runner cannot start and the status says why.
+        QCOMPARE(run->languageBox()->count(), 4);
+        run->languageBox()->setCurrentIndex(run->languageBox()->findData(QStringLiteral("bash")));
+        run->commandEdit()->setText(QStringLiteral("echo hi"));
+        run->runButton()->click();
+        QVERIFY(ran.wait(60000));
+        QVERIFY2(run->statusLabel()->text().contains(QStringLiteral("agent template")), qPrintable(run->statusLabel()->text()));
+        run->languageBox()->setCurrentIndex(0);
+
         // Files: upload a local file, download it back under another name.
         Gui::FilesTab *files = w.filesTab();
         QTemporaryDir local;

@@ -1,11 +1,12 @@
 // The MCP server as an MCP client sees it: the official TypeScript SDK
 // spawns `microvm-sandbox mcp --standalone` over stdio and drives real
 // guests through the tools: a minimal one for commands, files, snapshots
-// and exposed ports, a desktop one for screenshots and input.
+// and exposed ports, an agent one for code, a desktop one for screenshots
+// and input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const binary = process.env.MVS_APP_BINARY;
 const callTimeout = { timeout: 400_000 }; // the first create may build the image
@@ -27,9 +28,11 @@ async function get(host, port) {
     return r.status === 200 ? await r.text() : '';
 }
 
-test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, async (t) => {
+test('MCP server over stdio with the official SDK', { timeout: 2_700_000 }, async (t) => {
     assert.ok(binary, 'MVS_APP_BINARY must name the microvm-sandbox executable');
-    const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit' });
+    // The SDK passes the server a safe subset of the environment; our MVS_* settings go too.
+    const env = { ...getDefaultEnvironment(), ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MVS_'))) };
+    const transport = new StdioClientTransport({ command: binary, args: ['mcp', '--standalone'], stderr: 'inherit', env });
     const client = new Client({ name: 'mvs-test', version: '1.0.0' });
     await client.connect(transport);
     try {
@@ -40,9 +43,10 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
         await t.test('lists the tools with input schemas', async () => {
             const { tools } = await client.listTools();
             const names = tools.map((x) => x.name).sort();
-            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'expose_port', 'list_ports',
-                                     'list_sandboxes', 'read_file', 'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete',
-                                     'snapshot_fork', 'snapshot_list', 'snapshot_restore', 'unexpose_port', 'write_file']);
+            assert.deepEqual(names, ['computer_input', 'create_sandbox', 'destroy_sandbox', 'display_info', 'execute_code', 'expose_port',
+                                     'kill_process', 'list_ports', 'list_processes', 'list_sandboxes', 'read_file', 'read_process_output',
+                                     'run_command', 'screenshot', 'snapshot_create', 'snapshot_delete', 'snapshot_fork', 'snapshot_list',
+                                     'snapshot_restore', 'start_process', 'unexpose_port', 'write_file', 'write_process_stdin']);
             for (const tool of tools)
                 assert.equal(tool.inputSchema.type, 'object', tool.name);
         });
@@ -85,6 +89,38 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             const argv = ok(await client.callTool({ name: 'run_command', arguments: { name, command: ['sh', '-c', 'cat; exit 3'], stdin: 'fed' } }, undefined, callTimeout));
             assert.match(argv, /exit code 3/);
             assert.match(argv, /fed/);
+        });
+
+        await t.test('run_command answers when the main process ends; background processes', async () => {
+            const started = Date.now();
+            const bg = ok(await client.callTool({ name: 'run_command', arguments: { name, command: 'sleep 300 & echo started', timeout_s: 60 } }, undefined, callTimeout));
+            assert.match(bg, /exit code 0/);
+            assert.match(bg, /started/);
+            assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+
+            const out = ok(await client.callTool({ name: 'start_process', arguments: { name, command: 'read line; echo "got $line"' } }, undefined, callTimeout));
+            const pid = Number(/started process (\d+)/.exec(out)[1]);
+            assert.ok(pid > 0, out);
+            const listed = JSON.parse(ok(await client.callTool({ name: 'list_processes', arguments: { name } }, undefined, callTimeout)));
+            assert.ok(listed.some((p) => p.pid === pid && p.running), JSON.stringify(listed));
+            ok(await client.callTool({ name: 'write_process_stdin', arguments: { name, pid, data: 'hi\n', eof: true } }, undefined, callTimeout));
+            let read;
+            for (let i = 0; i < 100; ++i) {
+                read = JSON.parse(ok(await client.callTool({ name: 'read_process_output', arguments: { name, pid } }, undefined, callTimeout)));
+                if (!read.running)
+                    break;
+                await new Promise((r) => setTimeout(r, 200));
+            }
+            assert.equal(read.stdout, 'got hi\n');
+            assert.equal(read.stdout_offset, 7);
+            assert.equal(read.exit_code, 0);
+            const sleeper = ok(await client.callTool({ name: 'start_process', arguments: { name, command: 'exec sleep 301' } }, undefined, callTimeout));
+            const sleeperPid = Number(/started process (\d+)/.exec(sleeper)[1]);
+            assert.match(ok(await client.callTool({ name: 'kill_process', arguments: { name, pid: sleeperPid, signal: 'KILL' } }, undefined, callTimeout)),
+                         /signalled process/);
+            ok(await client.callTool({ name: 'kill_process', arguments: { name, pid: sleeperPid, remove: true } }, undefined, callTimeout));
+            const gone = await client.callTool({ name: 'read_process_output', arguments: { name, pid: sleeperPid } }, undefined, callTimeout);
+            assert.equal(gone.isError, true);
         });
 
         await t.test('write_file and read_file round trip', async () => {
@@ -167,6 +203,39 @@ test('MCP server over stdio with the official SDK', { timeout: 1_500_000 }, asyn
             const again = await client.callTool({ name: 'unexpose_port', arguments: { name, guest_port: 7070 } }, undefined, callTimeout);
             assert.equal(again.isError, true);
             assert.match(text(again), /not exposed/);
+        });
+
+        await t.test('execute_code needs a template with Python', async () => {
+            const r = await client.callTool({ name: 'execute_code', arguments: { name, language: 'bash', code: 'echo hi' } }, undefined, callTimeout);
+            assert.equal(r.isError, true);
+            assert.match(text(r), /agent template/);
+        });
+
+        await t.test('execute_code on an agent sandbox: a session, an error, a figure', async () => {
+            const box = 'mcp-code';
+            ok(await client.callTool({ name: 'create_sandbox', arguments: { name: box, template: process.env.MVS_CODE_TEMPLATE ?? 'agent', network: { mode: 'none' } } }, undefined, { timeout: 1_200_000 }));
+            try {
+                const set = ok(await client.callTool({ name: 'execute_code', arguments: { name: box, language: 'python', code: 'x = 41', session: 'mcp' } }, undefined, callTimeout));
+                assert.match(set, /session mcp/);
+                const get = ok(await client.callTool({ name: 'execute_code', arguments: { name: box, code: 'print("hi")\nx + 1', session: 'mcp' } }, undefined, callTimeout));
+                assert.match(get, /result: 42/);
+                assert.match(get, /--- stdout ---\nhi\n/);
+                const bad = ok(await client.callTool({ name: 'execute_code', arguments: { name: box, code: '1 / 0' } }, undefined, callTimeout));
+                assert.match(bad, /error: ZeroDivisionError/);
+                const plot = await client.callTool({ name: 'execute_code', arguments: { name: box, session: 'mcp',
+                    code: 'import matplotlib.pyplot as plt\nplt.figure(figsize=(3, 2), dpi=100)\nplt.plot([1, 2])\nplt.show()' } }, undefined, callTimeout);
+                assert.notEqual(plot.isError, true, JSON.stringify(plot).slice(0, 400));
+                const image = plot.content.find((c) => c.type === 'image');
+                assert.ok(image, 'an image content item');
+                assert.equal(image.mimeType, 'image/png');
+                const png = Buffer.from(image.data, 'base64');
+                assert.equal(png.readUInt32BE(16), 300);
+                assert.equal(png.readUInt32BE(20), 200);
+                const js = ok(await client.callTool({ name: 'execute_code', arguments: { name: box, language: 'javascript', code: '[1, 2].map(x => x * 21)' } }, undefined, callTimeout));
+                assert.match(js, /result: \[ 21, 42 \]/);
+            } finally {
+                await client.callTool({ name: 'destroy_sandbox', arguments: { name: box } }, undefined, callTimeout);
+            }
         });
 
         await t.test('a sandbox without a desktop has no screenshot', async () => {

@@ -14,10 +14,7 @@ import { promisify } from 'node:util';
 import { Agent, MCPServerStdio, RunContext, Runner, Usage, getAllMcpTools, invokeFunctionTool } from '@openai/agents-core';
 
 const binary = process.env.MVS_APP_BINARY;
-// execute_code (helper "code") and the agent template (helper "agenttpl") are not in main yet: until both
-// are, this runs on a minimal guest and the execute_code step is reported as a TODO. Once merged: true.
-const withCode = false;
-const template = withCode ? 'agent' : 'minimal';
+const template = 'agent';
 const network = { mode: 'none' }; // the agent template's default is egress: no DNS query may leave the machine
 const imageBuildTimeoutMs = 1_200_000; // debootstrap of the agent image on a cold cache
 const sessionTimeoutS = 600; // a create or a first Python session under TCG on a loaded host
@@ -70,12 +67,12 @@ test('OpenAI Agents SDK (@openai/agents-core MCPServerStdio) runs our tools', { 
         const tool = Object.fromEntries(tools.map((x) => [x.name, x]));
 
         await t.test('loads our tools as function tools with their schemas', () => {
-            for (const name of ['create_sandbox', 'run_command', ...(withCode ? ['execute_code'] : []), 'read_file', 'write_file', 'destroy_sandbox']) {
+            for (const name of ['create_sandbox', 'run_command', 'execute_code', 'read_file', 'write_file', 'destroy_sandbox']) {
                 assert.ok(tool[name], `${name} among ${Object.keys(tool)}`);
                 assert.equal(tool[name].type, 'function');
             }
             assert.deepEqual(tool.run_command.parameters.required, ['name', 'command']);
-            for (const arg of withCode ? ['name', 'code'] : [])
+            for (const arg of ['name', 'code'])
                 assert.ok(tool.execute_code.parameters.required.includes(arg), arg);
         });
 
@@ -93,7 +90,7 @@ test('OpenAI Agents SDK (@openai/agents-core MCPServerStdio) runs our tools', { 
             assert.match(fed, /fed/);
         });
 
-        await t.test('execute_code runs Python, keeping a session', { todo: withCode ? false : 'execute_code is not merged yet' }, async () => {
+        await t.test('execute_code runs Python, keeping a session', async () => {
             assert.match(await call(tool.execute_code, { name, language: 'python', code: 'print(6 * 7)' }), /42/);
             await call(tool.execute_code, { name, language: 'python', code: 'x = 41', session: 'oa' });
             assert.match(await call(tool.execute_code, { name, language: 'python', code: 'x + 1', session: 'oa' }), /42/);

@@ -164,11 +164,12 @@ private Q_SLOTS:
             qPrintable(QStringLiteral("the terminal never got the focus: %1").arg(seen)));
         qInfo("terminal focused %lld ms after the agent", t.elapsed());
 
-        // The screenshot: a PNG of the guest's size, not blank.
+        // The screenshot: a PNG of the guest's size, not blank (once the
+        // desktop reports ready: the xterm focused, seen by the guest's own check).
         QImage shot;
         QDeadlineTimer drawn(kDesktopTimeoutMs);
         do {
-            r = call("GET", QStringLiteral("/api/v1/vms/desk/screenshot"));
+            r = call("GET", QStringLiteral("/api/v1/vms/desk/screenshot?wait_s=60"), {}, kDesktopTimeoutMs);
             QVERIFY2(r.status == 200, qPrintable(r.describe()));
             QCOMPARE(r.headers.value("content-type"), QByteArray("image/png"));
             QVERIFY(shot.loadFromData(r.body, "PNG"));

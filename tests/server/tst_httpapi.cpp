@@ -922,6 +922,27 @@ private Q_SLOTS:
         QCOMPARE(s.last()[QStringLiteral("timed_out")].toBool(), true);
         QCOMPARE(s.last()[QStringLiteral("signal")].toInt(), 9);
 
+        // The exit comes when the main process ends, stdin still open and a
+        // child left in the background (which runs on); "background" is
+        // for POST .../exec only.
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("sleep 331 & echo started")}, {QStringLiteral("timeout_s"), 60}}},
+                          bearer());
+        QCOMPARE(s.out, QByteArray("started\n"));
+        QCOMPARE(s.lastType(), QStringLiteral("exit"));
+        QCOMPARE(s.last()[QStringLiteral("exit_code")].toInt(-1), 0);
+        QVERIFY2(s.arrivalMs.last() < 10000, qPrintable(QString::number(s.arrivalMs.last())));
+        QCOMPARE(exec(QStringLiteral("slow"),
+                      {{QStringLiteral("cmd"),
+                        QStringLiteral(
+                            "for c in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $c/cmdline 2>/dev/null)\" = 'sleep 331 ' ] && kill ${c#/proc/} && echo killed; "
+                            "done; true")}})
+                     .json[QStringLiteral("stdout")]
+                     .toString(),
+                 QStringLiteral("killed\n"));
+        s = webSocketExec(QStringLiteral("slow"), {{{QStringLiteral("cmd"), QStringLiteral("true")}, {QStringLiteral("background"), true}}}, bearer());
+        QCOMPARE(s.lastType(), QStringLiteral("error"));
+        QCOMPARE(s.last()[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("invalid_argument"));
+
         // A request above the agent's message limit: refused before it is
         // sent (payload_too_large, close 1009); the VM goes on.
         const QString huge = QStringLiteral("true #") + QString(2 << 20, QLatin1Char('x'));

@@ -40,6 +40,7 @@ private Q_SLOTS:
                                                                            {"unsupported", C::Unsupported, 501},
                                                                            {"guest_error", C::GuestError, 502},
                                                                            {"agent_unavailable", C::AgentUnavailable, 503},
+                                                                           {"display_not_ready", C::DisplayNotReady, 503},
                                                                            {"timeout", C::Timeout, 504},
                                                                            {"no_space", C::NoSpace, 507}};
         for (const auto &[name, code, status] : rows)
@@ -60,6 +61,9 @@ private Q_SLOTS:
         QCOMPARE(error.value(QStringLiteral("message")).toString(), QStringLiteral("why"));
         const bool challenged = !a.headers.isEmpty() && a.headers.first().first == "WWW-Authenticate";
         QCOMPARE(challenged, code == ApiError::Code::Unauthorized);
+        // A desktop not ready yet says when to ask again.
+        const bool retryAfter = !a.headers.isEmpty() && a.headers.first() == std::pair(QByteArray("Retry-After"), QByteArray("1"));
+        QCOMPARE(retryAfter, code == ApiError::Code::DisplayNotReady);
     }
 
     // A guest VNC server announcing a screen above the limit: the display's

@@ -618,6 +618,34 @@
         <translation>Abb&amp;rechen</translation>
     </message>
     <message>
+        <source>Language</source>
+        <translation>Sprache</translation>
+    </message>
+    <message>
+        <source>Shell command</source>
+        <translation>Shell-Befehl</translation>
+    </message>
+    <message>
+        <source>Python code, kept in the session &quot;gui&quot;, e.g. x = 6 * 7</source>
+        <translation>Python-Code, in der Sitzung &quot;gui&quot; gehalten, z. B. x = 6 * 7</translation>
+    </message>
+    <message>
+        <source>JavaScript code, e.g. [1, 2].map(x =&gt; x * 2)</source>
+        <translation>JavaScript-Code, z. B. [1, 2].map(x =&gt; x * 2)</translation>
+    </message>
+    <message>
+        <source>Bash code, e.g. echo $BASH_VERSION</source>
+        <translation>Bash-Code, z. B. echo $BASH_VERSION</translation>
+    </message>
+    <message>
+        <source>Finished with an error after %1 s</source>
+        <translation>Mit einem Fehler beendet nach %1 s</translation>
+    </message>
+    <message>
+        <source>Finished after %1 s</source>
+        <translation>Beendet nach %1 s</translation>
+    </message>
+    <message>
         <source>Running…</source>
         <translation>Läuft …</translation>
     </message>

@@ -1,0 +1,209 @@
+#include "server/processcontroller.h"
+
+#include "core/agent/agentclient.h"
+#include "core/vm/vmmanager.h"
+#include "server/apijson.h"
+#include "server/guestcontroller.h"
+#include "server/router.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QPointer>
+
+#include <csignal>
+
+namespace Server {
+
+using namespace ApiJson;
+
+namespace {
+
+QJsonObject processToJson(const Agent::ProcessInfo &p)
+{
+    return QJsonObject{{QStringLiteral("pid"), p.pid},
+                       {QStringLiteral("command"), QJsonArray::fromStringList(p.command)},
+                       {QStringLiteral("running"), p.running},
+                       {QStringLiteral("exit_code"), p.exitCode ? QJsonValue(*p.exitCode) : QJsonValue(QJsonValue::Null)},
+                       {QStringLiteral("signal"), p.signal ? QJsonValue(*p.signal) : QJsonValue(QJsonValue::Null)},
+                       {QStringLiteral("started_at"), timeOrNull(p.startedAt)},
+                       {QStringLiteral("ended_at"), timeOrNull(p.endedAt)}};
+}
+
+// The route's VM agent and {pid}.
+struct Target {
+    Agent::AgentClient *agent = nullptr;
+    qint32 pid = 0;
+};
+
+ApiExpected<Target> target(const Vm::VmManager &manager, const Request &request)
+{
+    auto agent = manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return ApiError::fromCore(agent.error());
+    bool ok = false;
+    const int pid = request.param(QStringLiteral("pid")).toInt(&ok);
+    if (!ok || pid < 1)
+        return ApiError(ApiError::Code::NotFound,
+                        QStringLiteral("no background process '%1': a pid is a positive integer").arg(request.param(QStringLiteral("pid")).left(16)));
+    return Target{*agent, pid};
+}
+
+// A byte offset from the query (default 0).
+ApiExpected<quint64> offsetParam(const Request &request, const QString &name)
+{
+    if (!request.query.hasQueryItem(name))
+        return 0;
+    bool ok = false;
+    const qulonglong offset = request.query.queryItemValue(name).toULongLong(&ok);
+    if (!ok)
+        return ApiError(ApiError::Code::InvalidArgument, QStringLiteral("'%1' must be a byte offset, an integer from 0").arg(name));
+    return offset;
+}
+
+// "signal": a number or a name (TERM, SIGKILL, ...); TERM when left out.
+ApiExpected<int> signalFrom(const QByteArray &body)
+{
+    static const QHash<QString, int> kNames{{QStringLiteral("HUP"), SIGHUP},   {QStringLiteral("INT"), SIGINT},   {QStringLiteral("QUIT"), SIGQUIT},
+                                            {QStringLiteral("KILL"), SIGKILL}, {QStringLiteral("USR1"), SIGUSR1}, {QStringLiteral("USR2"), SIGUSR2},
+                                            {QStringLiteral("TERM"), SIGTERM}, {QStringLiteral("CONT"), SIGCONT}, {QStringLiteral("STOP"), SIGSTOP}};
+    auto parsed = parseOptionalObject(body, {QStringLiteral("signal")});
+    if (!parsed)
+        return parsed.error();
+    const QJsonValue v = parsed->value(QStringLiteral("signal"));
+    if (v.isUndefined() || v.isNull())
+        return SIGTERM;
+    QString name = v.toString().toUpper();
+    if (name.startsWith(QLatin1String("SIG")))
+        name = name.mid(3);
+    if (isInteger(v) && v.toInt() >= 1 && v.toInt() < NSIG)
+        return v.toInt();
+    if (v.isString() && kNames.contains(name))
+        return kNames.value(name);
+    return wrongType(QStringLiteral("signal"), QStringLiteral("a signal number or one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, CONT, STOP"));
+}
+
+} // namespace
+
+ProcessController::ProcessController(Vm::VmManager &manager, QObject *parent)
+    : QObject(parent)
+    , m_manager(manager)
+{
+}
+
+void ProcessController::addRoutes(Router &router)
+{
+    using C = ProcessController;
+    // POST .../exec with "background": true comes through GuestController.
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes"), this, &C::list);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes/{pid}"), this, &C::status);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/output"), this, &C::output);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/stdin"), this, &C::writeStdin);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/kill"), this, &C::kill);
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/processes/{pid}"), this, &C::remove);
+}
+
+bool ProcessController::backgroundRequested(const QByteArray &execBody)
+{
+    const QJsonDocument doc = QJsonDocument::fromJson(execBody);
+    return doc.isObject() && doc.object().value(QStringLiteral("background")).toBool();
+}
+
+ApiFuture ProcessController::start(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return finished(ApiError::fromCore(agent.error()));
+    auto exec = GuestController::parseExecRequest(request.body);
+    if (!exec)
+        return finished(exec.error());
+    const QPointer<Agent::AgentClient> client = *agent;
+    const QByteArray stdinData = exec->stdinData;
+    // Requests reach the agent in order: the stdin after the start.
+    return answerWhen(client->startProcess(*exec), this, [client, stdinData](const Agent::ProcessInfo &p) {
+        if (!stdinData.isEmpty() && client)
+            client->writeProcessStdin(p.pid, stdinData, false);
+        return Response::ofJson(processToJson(p), true);
+    });
+}
+
+ApiFuture ProcessController::list(const Request &request)
+{
+    auto agent = m_manager.agent(request.param(QStringLiteral("name")));
+    if (!agent)
+        return finished(ApiError::fromCore(agent.error()));
+    return answerWhen((*agent)->processes(), this, [](const QList<Agent::ProcessInfo> &processes) {
+        QJsonArray out;
+        for (const Agent::ProcessInfo &p : processes)
+            out.append(processToJson(p));
+        return Response::ofJson(QJsonObject{{QStringLiteral("processes"), out}});
+    });
+}
+
+ApiFuture ProcessController::status(const Request &request)
+{
+    auto t = target(m_manager, request);
+    if (!t)
+        return finished(t.error());
+    return answerWhen(t->agent->process(t->pid), this, [](const Agent::ProcessInfo &p) { return Response::ofJson(processToJson(p)); });
+}
+
+ApiFuture ProcessController::output(const Request &request)
+{
+    auto t = target(m_manager, request);
+    if (!t)
+        return finished(t.error());
+    const auto out = offsetParam(request, QStringLiteral("stdout_offset"));
+    const auto err = offsetParam(request, QStringLiteral("stderr_offset"));
+    if (!out || !err)
+        return finished(!out ? out.error() : err.error());
+    return answerWhen(t->agent->processOutput(t->pid, *out, *err), this, [](const Agent::ProcessOutput &o) {
+        return Response::ofJson(
+            QJsonObject{{QStringLiteral("stdout"), QString::fromUtf8(o.stdoutData)},
+                        {QStringLiteral("stderr"), QString::fromUtf8(o.stderrData)},
+                        {QStringLiteral("stdout_offset"), static_cast<qint64>(o.stdoutOffset)},
+                        {QStringLiteral("stderr_offset"), static_cast<qint64>(o.stderrOffset)},
+                        {QStringLiteral("truncated"), o.truncated},
+                        {QStringLiteral("running"), o.process.running},
+                        {QStringLiteral("exit_code"), o.process.exitCode ? QJsonValue(*o.process.exitCode) : QJsonValue(QJsonValue::Null)}});
+    });
+}
+
+ApiFuture ProcessController::writeStdin(const Request &request)
+{
+    auto t = target(m_manager, request);
+    if (!t)
+        return finished(t.error());
+    auto parsed = parseObject(request.body, {QStringLiteral("data"), QStringLiteral("eof")});
+    if (!parsed)
+        return finished(parsed.error());
+    const QJsonValue data = parsed->value(QStringLiteral("data"));
+    const QJsonValue eof = parsed->value(QStringLiteral("eof"));
+    if (!data.isUndefined() && !data.isString())
+        return finished(wrongType(QStringLiteral("data"), QStringLiteral("a string")));
+    if (!eof.isUndefined() && !eof.isBool())
+        return finished(wrongType(QStringLiteral("eof"), QStringLiteral("true or false")));
+    return answerWhen(t->agent->writeProcessStdin(t->pid, data.toString().toUtf8(), eof.toBool()), this,
+                      [](const Agent::ProcessInfo &) { return Response::empty(); });
+}
+
+ApiFuture ProcessController::kill(const Request &request)
+{
+    auto t = target(m_manager, request);
+    if (!t)
+        return finished(t.error());
+    const auto signal = signalFrom(request.body);
+    if (!signal)
+        return finished(signal.error());
+    return answerWhen(t->agent->signalProcess(t->pid, *signal), this, [](const Agent::ProcessInfo &p) { return Response::ofJson(processToJson(p)); });
+}
+
+ApiFuture ProcessController::remove(const Request &request)
+{
+    auto t = target(m_manager, request);
+    if (!t)
+        return finished(t.error());
+    return answerWhen(t->agent->removeProcess(t->pid), this, [](const Agent::ProcessInfo &) { return Response::empty(); });
+}
+
+} // namespace Server

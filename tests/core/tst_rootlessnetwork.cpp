@@ -1,0 +1,344 @@
+// Net::RootlessNetwork and its helper (issue 15, a service that is not
+// root): the channel (whole JSON messages, a descriptor along), the
+// protocol's checks, the refusals (no /dev/net/tun, an upstream it cannot
+// reach), and the real thing without a guest: `microvm-sandbox net-helper`
+// in namespaces of its own with pasta, handing over a tap that exists only
+// in its namespace, under a filter that denies the host's own addresses;
+// live policy, counters and denials over the channel; a helper or pasta
+// that dies makes every later call fail naming it; stop() and the death of
+// the helper leave no process behind. Nothing leaves this machine: the
+// resolver's upstream is an address of TEST-NET-2 that nothing asks.
+
+#include "core/net/helperchannel.h"
+#include "core/net/nethelperprotocol.h"
+#include "core/net/rootlessnetwork.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <csignal>
+
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+using namespace Net;
+
+namespace {
+
+constexpr int kGoneTimeoutMs = 10000;
+
+NetworkPolicy policy(const QByteArray &json)
+{
+    auto p = NetworkPolicy::fromJson(QJsonDocument::fromJson(json).object());
+    if (!p)
+        qFatal("bad test policy: %s", qPrintable(p.error().message));
+    return *p;
+}
+
+bool alive(qint64 pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray s = stat.readAll();
+    const int close = s.lastIndexOf(')');
+    return close > 0 && s.at(close + 2) != 'Z';
+}
+
+bool goneWithin(qint64 pid, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 50) {
+        if (!alive(pid))
+            return true;
+        QTest::qWait(50);
+    }
+    return false;
+}
+
+// The processes whose command line contains needle.
+QList<qint64> processesWith(const QByteArray &needle)
+{
+    QList<qint64> out;
+    for (const QString &e : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        bool numeric = false;
+        const qint64 pid = e.toLongLong(&numeric);
+        QFile f(QStringLiteral("/proc/%1/cmdline").arg(e));
+        if (numeric && pid != ::getpid() && f.open(QIODevice::ReadOnly) && f.readAll().replace('\0', ' ').contains(needle) && alive(pid))
+            out << pid;
+    }
+    return out;
+}
+
+QString run(const QString &program, const QStringList &args, int *exitCode = nullptr)
+{
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(program, args);
+    p.waitForFinished(30000);
+    if (exitCode)
+        *exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    return QString::fromLocal8Bit(p.readAll());
+}
+
+} // namespace
+
+class TestRootlessNetwork : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void channelCarriesMessagesAndDescriptors();
+    void channelRefusesWhatIsNotAMessage();
+    void protocolChecksWhatItReads();
+    void upstreamsAsTheNamespaceReachesThem();
+    void noTunIsAClearRefusal();
+    void hostAddressesLeaveOutLoopback();
+    void tapFromTheHelpersNamespace();
+    void deadHelperFailsEveryCall();
+    void deadPastaFailsEveryCall();
+
+private:
+    std::unique_ptr<RootlessNetwork> started(const QString &instance);
+    QTemporaryDir m_dir;
+};
+
+std::unique_ptr<RootlessNetwork> TestRootlessNetwork::started(const QString &instance)
+{
+    RootlessOptions o;
+    o.network.instanceId = instance;
+    o.network.runtimeDir = m_dir.filePath(instance);
+    o.network.upstreams = {QStringLiteral("198.51.100.53")};
+    o.helperCommand = {QStringLiteral(MVS_APP_BINARY), QStringLiteral("net-helper")};
+    auto n = RootlessNetwork::start(o);
+    if (!n) {
+        qWarning("RootlessNetwork::start: %s", qPrintable(n.error().toString()));
+        return nullptr;
+    }
+    return std::move(*n);
+}
+
+void TestRootlessNetwork::channelCarriesMessagesAndDescriptors()
+{
+    auto pair = HelperChannel::pair();
+    QVERIFY2(pair, pair ? "" : qPrintable(pair.error().message));
+    int pipe[2];
+    QCOMPARE(::pipe(pipe), 0);
+    QVERIFY(pair->first.send(QJsonObject{{QStringLiteral("op"), QStringLiteral("x")}}, pipe[1]));
+    ::close(pipe[1]);
+    auto m = pair->second.receive(1000);
+    QVERIFY2(m, m ? "" : qPrintable(m.error().message));
+    QCOMPARE(m->json.value(QStringLiteral("op")).toString(), QStringLiteral("x"));
+    QVERIFY(m->fd >= 0);
+    QCOMPARE(::write(m->fd, "ok", 2), ssize_t(2)); // the very pipe
+    char buf[2];
+    QCOMPARE(::read(pipe[0], buf, 2), ssize_t(2));
+    ::close(m->fd);
+    ::close(pipe[0]);
+    // A large message stays whole; one past the limit is refused.
+    const QString big(HelperChannel::kMaxMessageBytes / 2, QLatin1Char('a'));
+    QVERIFY(pair->second.send(QJsonObject{{QStringLiteral("big"), big}}));
+    auto bigReceived = pair->first.receive(1000);
+    QVERIFY(bigReceived);
+    QCOMPARE(bigReceived->json.value(QStringLiteral("big")).toString(), big);
+    auto tooBig = pair->second.send(QJsonObject{{QStringLiteral("big"), QString(big + big)}});
+    QVERIFY(!tooBig);
+    QCOMPARE(tooBig.error().code, Core::ErrorCode::TooLarge);
+    // Nothing sent: a timeout; the peer gone: closed.
+    auto none = pair->first.receive(50);
+    QVERIFY(!none);
+    QCOMPARE(none.error().code, Core::ErrorCode::Timeout);
+    pair->second.close();
+    auto closed = pair->first.receive(1000);
+    QVERIFY(!closed);
+    QCOMPARE(closed.error().code, Core::ErrorCode::Io);
+    QVERIFY(!pair->first.send(QJsonObject{}));
+}
+
+void TestRootlessNetwork::channelRefusesWhatIsNotAMessage()
+{
+    auto pair = HelperChannel::pair();
+    QVERIFY(pair);
+    QCOMPARE(::send(pair->second.fd(), "[1,2]", 5, 0), ssize_t(5));
+    auto notObject = pair->first.receive(1000);
+    QVERIFY(!notObject);
+    QCOMPARE(notObject.error().code, Core::ErrorCode::Protocol);
+    QCOMPARE(::send(pair->second.fd(), "{\"a\":", 5, 0), ssize_t(5));
+    QVERIFY(!pair->first.receive(1000));
+}
+
+void TestRootlessNetwork::protocolChecksWhatItReads()
+{
+    const Core::Error e(Core::ErrorCode::NoSpace, QStringLiteral("full"));
+    auto r = NetHelperProtocol::result(NetHelperProtocol::error(e));
+    QVERIFY(!r);
+    QCOMPARE(r.error().code, Core::ErrorCode::NoSpace);
+    QCOMPARE(r.error().message, QStringLiteral("full"));
+    QVERIFY(NetHelperProtocol::result(NetHelperProtocol::ok()));
+    QCOMPARE(NetHelperProtocol::result(QJsonObject{}).error().code, Core::ErrorCode::Protocol);
+    for (int i = 0; i <= int(Core::ErrorCode::TooLarge); ++i)
+        QCOMPARE(NetHelperProtocol::codeFromName(Core::errorCodeName(Core::ErrorCode(i))), Core::ErrorCode(i));
+
+    VmAddress a;
+    a.slot = 3;
+    a.gateway = QHostAddress(QStringLiteral("10.213.0.13"));
+    a.address = QHostAddress(QStringLiteral("10.213.0.14"));
+    a.block = *Cidr::parse(QStringLiteral("10.213.0.12/30"));
+    auto back = NetHelperProtocol::addressFromJson(NetHelperProtocol::addressToJson(a));
+    QVERIFY(back);
+    QCOMPARE(back->address, a.address);
+    QCOMPARE(back->gateway, a.gateway);
+    QCOMPARE(back->slot, 3);
+    QJsonObject outside = NetHelperProtocol::addressToJson(a);
+    outside[QStringLiteral("address")] = QStringLiteral("192.0.2.9");
+    QVERIFY(!NetHelperProtocol::addressFromJson(outside));
+
+    auto counters = NetHelperProtocol::countersFromJson(NetHelperProtocol::countersToJson(VmCounters{18446744073709551615ull, 7}));
+    QVERIFY(counters);
+    QCOMPARE(counters->allowed, 18446744073709551615ull);
+    QVERIFY(!NetHelperProtocol::countersFromJson(QJsonObject{{QStringLiteral("allowed"), 1}}));
+
+    Denial d{QHostAddress(QStringLiteral("203.0.113.7")), QStringLiteral("tcp"), 443, 60};
+    auto denials = NetHelperProtocol::denialsFromJson(NetHelperProtocol::denialsToJson({d}));
+    QVERIFY(denials);
+    QCOMPARE(denials->size(), 1);
+    QCOMPARE(denials->first().port, quint16(443));
+    QJsonObject bad = NetHelperProtocol::denialsToJson({d});
+    bad[QStringLiteral("denials")] = QJsonArray{QJsonObject{{QStringLiteral("address"), QStringLiteral("x")}}};
+    QVERIFY(!NetHelperProtocol::denialsFromJson(bad));
+}
+
+void TestRootlessNetwork::upstreamsAsTheNamespaceReachesThem()
+{
+    bool forward = true;
+    auto plain = RootlessNetwork::namespaceUpstreams({QStringLiteral("198.51.100.53"), QStringLiteral("198.51.100.54#5353")}, forward);
+    QVERIFY(plain);
+    QCOMPARE(*plain, QStringList({QStringLiteral("198.51.100.53"), QStringLiteral("198.51.100.54#5353")}));
+    QVERIFY(!forward);
+    auto local = RootlessNetwork::namespaceUpstreams({QStringLiteral("127.0.0.53"), QStringLiteral("::1")}, forward);
+    QVERIFY(local);
+    QCOMPARE(*local, QStringList({QLatin1String(RootlessNetwork::kDnsForward)}));
+    QVERIFY(forward);
+    auto withPort = RootlessNetwork::namespaceUpstreams({QStringLiteral("127.0.0.1#5353")}, forward);
+    QVERIFY(!withPort);
+    QCOMPARE(withPort.error().code, Core::ErrorCode::Unsupported);
+    QVERIFY2(withPort.error().message.contains(QStringLiteral("127.0.0.1#5353")), qPrintable(withPort.error().message));
+}
+
+void TestRootlessNetwork::noTunIsAClearRefusal()
+{
+    RootlessOptions o;
+    o.network.instanceId = QStringLiteral("rlnotun");
+    o.network.runtimeDir = m_dir.filePath(QStringLiteral("notun"));
+    o.helperCommand = {QStringLiteral(MVS_APP_BINARY), QStringLiteral("net-helper")};
+    o.tunDevice = m_dir.filePath(QStringLiteral("no-such-tun"));
+    auto n = RootlessNetwork::start(o);
+    QVERIFY(!n);
+    QCOMPARE(n.error().code, Core::ErrorCode::Unsupported);
+    QVERIFY2(n.error().message.contains(o.tunDevice) && n.error().message.contains(QStringLiteral("0666")), qPrintable(n.error().message));
+}
+
+void TestRootlessNetwork::hostAddressesLeaveOutLoopback()
+{
+    const QList<Cidr> addresses = RootlessNetwork::hostAddresses();
+    QVERIFY(!addresses.isEmpty());
+    for (const Cidr &c : addresses) {
+        QVERIFY(c.isSingleAddress());
+        QVERIFY2(!c.address().isLoopback(), qPrintable(c.toString()));
+    }
+}
+
+void TestRootlessNetwork::tapFromTheHelpersNamespace()
+{
+    auto n = started(QStringLiteral("rltap"));
+    QVERIFY(n);
+    QVERIFY(n->health());
+    const qint64 helper = n->helperPid();
+    const qint64 pasta = n->pastaPid();
+    auto a = n->attach(QStringLiteral("vm0"), 0, policy(R"({"default": "deny", "allow": ["allowed.test"]})"));
+    QVERIFY2(a, a ? "" : qPrintable(a.error().toString()));
+    QVERIFY(a->tap.isValid());
+    struct ifreq ifr { };
+    QCOMPARE(::ioctl(a->tap.fd(), TUNGETIFF, &ifr), 0);
+    QCOMPARE(QString::fromLatin1(ifr.ifr_name), n->tapName(0));
+    QVERIFY(n->subnet().contains(a->address.address));
+    // The tap is the namespace's, not the host's.
+    int code = 0;
+    run(QStringLiteral("ip"), {QStringLiteral("link"), QStringLiteral("show"), n->tapName(0)}, &code);
+    QVERIFY(code != 0);
+    // Its resolver runs in the helper's namespaces.
+    QCOMPARE(processesWith(QByteArray(n->table().toLatin1() + "_v0.conf")).size(), 1);
+    // The filter there treats the host's own addresses as the host.
+    const QString reserved =
+        run(QStringLiteral("nsenter"),
+            {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-n"), QStringLiteral("-t"), QString::number(helper),
+             QStringLiteral("nft"), QStringLiteral("list"), QStringLiteral("set"), QStringLiteral("inet"), n->table(), QStringLiteral("host_4")});
+    for (const Cidr &c : RootlessNetwork::hostAddresses())
+        if (!c.isV6())
+            QVERIFY2(reserved.contains(c.toString(true)), qPrintable(reserved));
+
+    QVERIFY(n->setPolicy(0, policy(R"({"default": "allow"})")));
+    auto counters = n->counters(0);
+    QVERIFY2(counters, counters ? "" : qPrintable(counters.error().toString()));
+    QCOMPARE(counters->allowed, 0u);
+    auto denials = n->denials(0);
+    QVERIFY(denials);
+    QVERIFY(denials->isEmpty());
+    QCOMPARE(n->counters(5).error().code, Core::ErrorCode::NotFound);
+    QCOMPARE(n->adopt(QStringLiteral("vm0"), 0, NetworkPolicy()).error().code, Core::ErrorCode::Unsupported);
+    QVERIFY(n->detach(0));
+    QVERIFY(processesWith(QByteArray(n->table().toLatin1() + "_v0.conf")).isEmpty());
+
+    // A second attach, then stop with it attached: nothing stays.
+    auto b = n->attach(QStringLiteral("vm1"), 1, policy(R"({"default": "deny"})"));
+    QVERIFY(b);
+    const QString table = n->table();
+    QVERIFY(n->stop());
+    QVERIFY(goneWithin(helper, kGoneTimeoutMs));
+    QVERIFY(goneWithin(pasta, kGoneTimeoutMs));
+    QVERIFY(processesWith(QByteArray(table.toLatin1() + "_v1.conf")).isEmpty());
+    QVERIFY(!n->attach(QStringLiteral("vm2"), 2, NetworkPolicy()));
+}
+
+void TestRootlessNetwork::deadHelperFailsEveryCall()
+{
+    auto n = started(QStringLiteral("rlhelper"));
+    QVERIFY(n);
+    auto a = n->attach(QStringLiteral("vm0"), 0, policy(R"({"default": "deny"})"));
+    QVERIFY(a);
+    const QString conf = n->table() + QStringLiteral("_v0.conf");
+    const qint64 pasta = n->pastaPid();
+    QCOMPARE(::kill(pid_t(n->helperPid()), SIGKILL), 0); // unshare: --kill-child takes the helper, and the PID namespace its resolvers
+    QVERIFY(goneWithin(n->helperPid(), kGoneTimeoutMs));
+    QTRY_VERIFY_WITH_TIMEOUT(processesWith(conf.toLatin1()).isEmpty(), kGoneTimeoutMs);
+    auto b = n->attach(QStringLiteral("vm1"), 1, NetworkPolicy());
+    QVERIFY(!b);
+    QCOMPARE(b.error().code, Core::ErrorCode::Unsupported);
+    QVERIFY2(b.error().message.contains(QStringLiteral("helper")), qPrintable(b.error().message));
+    QVERIFY(!n->setPolicy(0, NetworkPolicy()));
+    QVERIFY(!n->counters(0));
+    n->release();
+    QVERIFY(goneWithin(pasta, kGoneTimeoutMs));
+}
+
+void TestRootlessNetwork::deadPastaFailsEveryCall()
+{
+    auto n = started(QStringLiteral("rlpasta"));
+    QVERIFY(n);
+    const qint64 helper = n->helperPid();
+    QCOMPARE(::kill(pid_t(n->pastaPid()), SIGKILL), 0);
+    QVERIFY(goneWithin(n->pastaPid(), kGoneTimeoutMs));
+    auto b = n->attach(QStringLiteral("vm1"), 1, NetworkPolicy());
+    QVERIFY(!b);
+    QVERIFY2(b.error().message.contains(QStringLiteral("pasta")), qPrintable(b.error().message));
+    n.reset();
+    QVERIFY(goneWithin(helper, kGoneTimeoutMs));
+}
+
+QTEST_GUILESS_MAIN(TestRootlessNetwork)
+#include "tst_rootlessnetwork.moc"
