@@ -25,9 +25,14 @@ PACKAGES=(
     # tests/vncview and bench_vnc: a host Xvnc and X clients to drive it
     tigervnc-standalone-server tigervnc-tools xdotool x11-xserver-utils xterm xclip
 )
-# The MCP test runs the official TypeScript SDK: Debian's nodejs and npm,
-# unless a node with npm is already installed (e.g. from NodeSource).
+# The MCP tests run the official TypeScript SDK, LangChain's MCP adapters and
+# the OpenAI Agents SDK (tests/mcp): Debian's nodejs and npm, unless a node
+# with npm is already installed (e.g. from NodeSource). The agent frameworks
+# need node 20.10 or later (bookworm's is 18: use NodeSource's nodejs 20).
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+
+# Extra arguments of every configure (`test` sets some).
+CONFIGURE_ARGS=()
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -134,7 +139,7 @@ build() {
     local preset=$1
     shift
     echo "== building ($preset)"
-    cmake --preset "$preset" >/dev/null
+    cmake --preset "$preset" "${CONFIGURE_ARGS[@]}" >/dev/null
     if [ $# -gt 0 ]; then
         cmake --build --preset "$preset" -j"$(nproc)" --target "$@"
     else
@@ -172,6 +177,9 @@ test)
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
+    # Configure fails, naming what is missing, rather than leave the MCP
+    # client tests (tst_mcp, tst_mcp_langchain, tst_mcp_openai_agents) out.
+    CONFIGURE_ARGS+=(-DMVS_REQUIRE_NODE_TESTS=ON)
     build dev
     echo "== preparing the default image (built once, then cached)"
     build/dev/app/microvm-sandbox image build --template minimal

@@ -67,6 +67,15 @@ test('MCP server over stdio with the official SDK', { timeout: 2_700_000 }, asyn
             assert.equal(r.isError, true);
         });
 
+        await t.test("create_sandbox's network is checked", async () => {
+            const r = await client.callTool({ name: 'create_sandbox', arguments: { name: 'x', network: 'none' } });
+            assert.equal(r.isError, true);
+            assert.match(text(r), /'network' must be an object/);
+            const bad = await client.callTool({ name: 'create_sandbox', arguments: { name: 'x', network: { mode: 'bogus' } } });
+            assert.equal(bad.isError, true);
+            assert.match(text(bad), /network\.mode/);
+        });
+
         const name = 'mcp-test';
         await t.test('create_sandbox boots a guest', async () => {
             const out = ok(await client.callTool({ name: 'create_sandbox', arguments: { name, template: 'minimal' } }, undefined, callTimeout));
