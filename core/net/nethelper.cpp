@@ -3,10 +3,13 @@
 #include "core/net/nethelperprotocol.h"
 
 #include <QElapsedTimer>
+#include <cerrno>
+#include <cstring>
 #include <QJsonArray>
 #include <QNetworkInterface>
 #include <QThread>
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 namespace Net {
@@ -115,6 +118,20 @@ Core::Result NetHelper::waitForUplink() const
         QStringLiteral("pasta did not configure the namespace's uplink %1 within kUplinkTimeoutMs (%2 ms)").arg(QLatin1String(kUplink)).arg(kUplinkTimeoutMs));
 }
 
+// Step: a sysfs of the helper's own network namespace over /sys, in its own
+// mount namespace. The inherited one shows the host's interfaces: the
+// host network's reconciliation would take a root service's taps there for
+// leftovers of its own (and fail on them, since they are not in this
+// namespace).
+Core::Result NetHelper::mountOwnSysfs()
+{
+    if (::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        return Core::Error(
+            Core::ErrorCode::Io,
+            QStringLiteral("the network helper cannot mount its namespace's sysfs on /sys: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+    return {};
+}
+
 QJsonObject NetHelper::start(const QJsonObject &request)
 {
     if (m_network)
@@ -132,6 +149,8 @@ QJsonObject NetHelper::start(const QJsonObject &request)
     options.inUserNamespace = true;
     if (!options.runtimeDir.startsWith(QLatin1Char('/')))
         return NetHelperProtocol::error(badRequest(QStringLiteral("runtime_dir must be an absolute path")));
+    if (auto own = mountOwnSysfs(); !own)
+        return NetHelperProtocol::error(own.error());
     if (auto up = waitForUplink(); !up)
         return NetHelperProtocol::error(up.error());
     auto network = std::make_unique<HostNetwork>(std::move(options));

@@ -35,6 +35,7 @@ public:
 private:
     QJsonObject handle(const QJsonObject &request, int &fdToSend);
     QJsonObject start(const QJsonObject &request);
+    static Core::Result mountOwnSysfs();
     QJsonObject attach(const QJsonObject &request, int &fdToSend);
     QJsonObject detach(const QJsonObject &request);
     QJsonObject setPolicy(const QJsonObject &request);

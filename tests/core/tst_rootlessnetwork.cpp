@@ -19,6 +19,7 @@
 #include <QJsonDocument>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QScopeGuard>
 #include <QTest>
 
 #include <csignal>
@@ -102,6 +103,7 @@ private Q_SLOTS:
     void tapFromTheHelpersNamespace();
     void deadHelperFailsEveryCall();
     void deadPastaFailsEveryCall();
+    void hostTapsAreNotTheHelpers();
 
 private:
     std::unique_ptr<RootlessNetwork> started(const QString &instance);
@@ -338,6 +340,29 @@ void TestRootlessNetwork::deadPastaFailsEveryCall()
     QVERIFY2(b.error().message.contains(QStringLiteral("pasta")), qPrintable(b.error().message));
     n.reset();
     QVERIFY(goneWithin(helper, kGoneTimeoutMs));
+}
+
+// A tap of a root service on the host (CI ran tst_vmnetwork beside this
+// test): the helper's reconciliation must not see it (it once did, through
+// the host's /sys, and failed to start on it).
+void TestRootlessNetwork::hostTapsAreNotTheHelpers()
+{
+    const QString hostTap = QStringLiteral("mvsbeefv0");
+    const auto run = [](const QStringList &arguments) {
+        QProcess p;
+        p.start(QStringLiteral("ip"), arguments);
+        return p.waitForFinished(10000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
+    };
+    QVERIFY(run({QStringLiteral("tuntap"), QStringLiteral("add"), QStringLiteral("dev"), hostTap, QStringLiteral("mode"), QStringLiteral("tap")}));
+    const auto removeTap = qScopeGuard([&] {
+        run({QStringLiteral("tuntap"), QStringLiteral("del"), QStringLiteral("dev"), hostTap, QStringLiteral("mode"), QStringLiteral("tap")});
+    });
+    auto n = started(QStringLiteral("rlhosttap"));
+    QVERIFY(n);
+    QVERIFY(n->health());
+    QVERIFY(QFile::exists(QStringLiteral("/sys/class/net/") + hostTap));
+    n.reset();
+    QVERIFY(QFile::exists(QStringLiteral("/sys/class/net/") + hostTap));
 }
 
 QTEST_GUILESS_MAIN(TestRootlessNetwork)
