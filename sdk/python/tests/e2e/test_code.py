@@ -36,7 +36,9 @@ def test_python_session(api, agent_vm):
 
 def test_python_plot_and_error(api, agent_vm):
     sb = api.get(agent_vm)
-    plot = sb.run_code("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    # The kernel's inline backend returns the figure (matplotlib.use('Agg')
+    # would switch it off, as in Jupyter).
+    plot = sb.run_code("import matplotlib.pyplot as plt\n"
                        "fig = plt.figure(figsize=(4, 3), dpi=100)\nplt.plot([1, 2, 3])\nplt.show()")
     pngs = [o for o in plot.outputs if o.type == "image/png"]
     assert pngs and pngs[0].bytes.startswith(PNG_MAGIC) and (pngs[0].width, pngs[0].height) == (400, 300)
