@@ -184,8 +184,11 @@ Core::Result RootlessNetwork::spawnHelper(int channelFd)
                                        QStringLiteral("--")}
                            + m_options.helperCommand);
     m_helper->setStandardInputFile(QProcess::nullDevice());
-    m_helper->setStandardOutputFile(QDir(m_options.network.runtimeDir).filePath(QLatin1String(kHelperLog)));
-    m_helper->setStandardErrorFile(QDir(m_options.network.runtimeDir).filePath(QLatin1String(kHelperLog)));
+    // One log for both (appending: neither overwrites the other), new per start.
+    const QString log = QDir(m_options.network.runtimeDir).filePath(QLatin1String(kHelperLog));
+    QFile::remove(log);
+    m_helper->setStandardOutputFile(log, QIODevice::Append);
+    m_helper->setStandardErrorFile(log, QIODevice::Append);
     m_helper->setChildProcessModifier([channelFd]() {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (channelFd == NetHelper::kChannelFd)
