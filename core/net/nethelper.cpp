@@ -12,6 +12,8 @@
 namespace Net {
 namespace {
 
+constexpr char kId[] = "id";
+
 Core::Error badRequest(const QString &what)
 {
     return Core::Error(Core::ErrorCode::Protocol, QStringLiteral("network helper request: %1").arg(what));
@@ -61,7 +63,7 @@ int NetHelper::run()
             ::close(request->fd);
         int fd = -1;
         const QJsonObject answer = handle(request->json, fd);
-        const bool sent = bool(m_channel.send(answer, fd));
+        const bool sent = bool(answerWith(request->json, answer, fd));
         m_lastTap.reset(); // the service has its copy (or none)
         if (!sent || request->json.value(QStringLiteral("op")).toString() == QLatin1String("stop"))
             break;
@@ -69,6 +71,20 @@ int NetHelper::run()
     if (m_network) [[maybe_unused]]
         const Core::Result stopped = m_network->stop();
     return 0;
+}
+
+// The answer, with the request's "id" (the service matches them); one over
+// the channel's limit is answered with that error instead (TooLarge).
+Core::Result NetHelper::answerWith(const QJsonObject &request, QJsonObject answer, int fd)
+{
+    const QJsonValue id = request.value(QLatin1String(kId));
+    answer.insert(QLatin1String(kId), id);
+    auto sent = m_channel.send(answer, fd);
+    if (sent || sent.error().code != Core::ErrorCode::TooLarge)
+        return sent;
+    QJsonObject tooLarge = NetHelperProtocol::error(sent.error());
+    tooLarge.insert(QLatin1String(kId), id);
+    return m_channel.send(tooLarge);
 }
 
 QJsonObject NetHelper::handle(const QJsonObject &request, int &fdToSend)

@@ -33,6 +33,7 @@ public:
     int run();
 
 private:
+    Core::Result answerWith(const QJsonObject &request, QJsonObject answer, int fd);
     QJsonObject handle(const QJsonObject &request, int &fdToSend);
     QJsonObject start(const QJsonObject &request);
     QJsonObject attach(const QJsonObject &request, int &fdToSend);
