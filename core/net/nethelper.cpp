@@ -7,6 +7,12 @@
 #include <QNetworkInterface>
 #include <QThread>
 
+#include <QFile>
+
+#include <cerrno>
+#include <cstring>
+
+#include <sys/mount.h>
 #include <unistd.h>
 
 namespace Net {
@@ -45,6 +51,16 @@ int slotOf(const QJsonObject &request)
 }
 
 } // namespace
+
+Core::Result NetHelper::mountOwnSysfs()
+{
+    QFile map(QStringLiteral("/proc/self/uid_map"));
+    if (!map.open(QIODevice::ReadOnly) || map.readAll().simplified() == QByteArrayLiteral("0 0 4294967295"))
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("not in a user namespace of its own: /sys stays the host's"));
+    if (::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot mount the namespace's own /sys: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+    return {};
+}
 
 NetHelper::NetHelper(HelperChannel channel)
     : m_channel(std::move(channel))

@@ -3,7 +3,7 @@
 // protocol's checks, the refusals (no /dev/net/tun, an upstream it cannot
 // reach), and the real thing without a guest: `microvm-sandbox net-helper`
 // in namespaces of its own with pasta, handing over a tap that exists only
-// in its namespace, under a filter that denies the host's own addresses;
+// in its namespace (and its /sys), under a filter that denies the host's own addresses;
 // live policy, counters and denials over the channel; a helper or pasta
 // that dies makes every later call fail naming it and ends the other at
 // once; stop() and the death of the helper leave no process behind. With a
@@ -424,6 +424,15 @@ void TestRootlessNetwork::tapFromTheHelpersNamespace()
     int code = 0;
     run(QStringLiteral("ip"), {QStringLiteral("link"), QStringLiteral("show"), n->tapName(0)}, &code);
     QVERIFY(code != 0);
+    // The helper's /sys is its namespace's (TapLink reads /sys/class/net):
+    // none of the host's interfaces, such as another service's taps.
+    const QStringList sysNet = run(QStringLiteral("nsenter"),
+                                   {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-m"), QStringLiteral("-t"),
+                                    QString::number(helper), QStringLiteral("ls"), QStringLiteral("/sys/class/net")})
+                                   .split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QVERIFY2(sysNet.contains(n->tapName(0)), qPrintable(sysNet.join(QLatin1Char(' '))));
+    for (const QString &host : QDir(QStringLiteral("/sys/class/net")).entryList(QDir::Dirs | QDir::System | QDir::NoDotAndDotDot))
+        QVERIFY2(host == QLatin1String("lo") || !sysNet.contains(host), qPrintable(host));
     // Its resolver runs in the helper's namespaces.
     QCOMPARE(processesWith(QByteArray(n->table().toLatin1() + "_v0.conf")).size(), 1);
     // The filter there treats the host's own addresses as the host.
