@@ -53,6 +53,10 @@ int netHelperCommand()
         std::fprintf(stderr, "net-helper is started by the service (Net::RootlessNetwork), with its channel as descriptor %d\n", fd);
         return 2;
     }
+    if (auto own = Net::NetHelper::mountOwnSysfs(); !own) {
+        std::fprintf(stderr, "net-helper: %s\n", qPrintable(own.error().message));
+        return 1;
+    }
     return Net::NetHelper(Net::HelperChannel(fd)).run();
 }
 

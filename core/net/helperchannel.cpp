@@ -133,12 +133,14 @@ Core::Expected<HelperChannel::Message> HelperChannel::receive(int timeoutMs) con
                 ::close(fd);
         }
     }
-    if (n == 0)
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("network helper channel: closed"));
     auto close = [&m] {
         if (m.fd >= 0)
             ::close(m.fd);
     };
+    if (n == 0) {
+        close(); // a descriptor with an empty message
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("network helper channel: closed"));
+    }
     if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
         close();
         return Core::Error(Core::ErrorCode::Protocol, QStringLiteral("network helper: a message was truncated"));

@@ -3,17 +3,22 @@
 #include "core/net/nethelperprotocol.h"
 
 #include <QElapsedTimer>
-#include <cerrno>
-#include <cstring>
 #include <QJsonArray>
 #include <QNetworkInterface>
 #include <QThread>
+
+#include <QFile>
+
+#include <cerrno>
+#include <cstring>
 
 #include <sys/mount.h>
 #include <unistd.h>
 
 namespace Net {
 namespace {
+
+constexpr char kId[] = "id";
 
 Core::Error badRequest(const QString &what)
 {
@@ -47,6 +52,16 @@ int slotOf(const QJsonObject &request)
 
 } // namespace
 
+Core::Result NetHelper::mountOwnSysfs()
+{
+    QFile map(QStringLiteral("/proc/self/uid_map"));
+    if (!map.open(QIODevice::ReadOnly) || map.readAll().simplified() == QByteArrayLiteral("0 0 4294967295"))
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("not in a user namespace of its own: /sys stays the host's"));
+    if (::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot mount the namespace's own /sys: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+    return {};
+}
+
 NetHelper::NetHelper(HelperChannel channel)
     : m_channel(std::move(channel))
 {
@@ -64,7 +79,7 @@ int NetHelper::run()
             ::close(request->fd);
         int fd = -1;
         const QJsonObject answer = handle(request->json, fd);
-        const bool sent = bool(m_channel.send(answer, fd));
+        const bool sent = bool(answerWith(request->json, answer, fd));
         m_lastTap.reset(); // the service has its copy (or none)
         if (!sent || request->json.value(QStringLiteral("op")).toString() == QLatin1String("stop"))
             break;
@@ -72,6 +87,20 @@ int NetHelper::run()
     if (m_network) [[maybe_unused]]
         const Core::Result stopped = m_network->stop();
     return 0;
+}
+
+// The answer, with the request's "id" (the service matches them); one over
+// the channel's limit is answered with that error instead (TooLarge).
+Core::Result NetHelper::answerWith(const QJsonObject &request, QJsonObject answer, int fd)
+{
+    const QJsonValue id = request.value(QLatin1String(kId));
+    answer.insert(QLatin1String(kId), id);
+    auto sent = m_channel.send(answer, fd);
+    if (sent || sent.error().code != Core::ErrorCode::TooLarge)
+        return sent;
+    QJsonObject tooLarge = NetHelperProtocol::error(sent.error());
+    tooLarge.insert(QLatin1String(kId), id);
+    return m_channel.send(tooLarge);
 }
 
 QJsonObject NetHelper::handle(const QJsonObject &request, int &fdToSend)
@@ -118,20 +147,6 @@ Core::Result NetHelper::waitForUplink() const
         QStringLiteral("pasta did not configure the namespace's uplink %1 within kUplinkTimeoutMs (%2 ms)").arg(QLatin1String(kUplink)).arg(kUplinkTimeoutMs));
 }
 
-// Step: a sysfs of the helper's own network namespace over /sys, in its own
-// mount namespace. The inherited one shows the host's interfaces: the
-// host network's reconciliation would take a root service's taps there for
-// leftovers of its own (and fail on them, since they are not in this
-// namespace).
-Core::Result NetHelper::mountOwnSysfs()
-{
-    if (::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-        return Core::Error(
-            Core::ErrorCode::Io,
-            QStringLiteral("the network helper cannot mount its namespace's sysfs on /sys: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
-    return {};
-}
-
 QJsonObject NetHelper::start(const QJsonObject &request)
 {
     if (m_network)
@@ -149,8 +164,6 @@ QJsonObject NetHelper::start(const QJsonObject &request)
     options.inUserNamespace = true;
     if (!options.runtimeDir.startsWith(QLatin1Char('/')))
         return NetHelperProtocol::error(badRequest(QStringLiteral("runtime_dir must be an absolute path")));
-    if (auto own = mountOwnSysfs(); !own)
-        return NetHelperProtocol::error(own.error());
     if (auto up = waitForUplink(); !up)
         return NetHelperProtocol::error(up.error());
     auto network = std::make_unique<HostNetwork>(std::move(options));

@@ -29,10 +29,17 @@ public:
     // The descriptor of the channel in the helper (inherited).
     static constexpr int kChannelFd = 3;
 
+    // /sys of its own network namespace over the host's (unshare remounts
+    // only /proc): TapLink reads /sys/class/net, which otherwise lists the
+    // host's interfaces (another service's taps). Refused outside a user
+    // namespace of its own (the host's /sys stays).
+    static Core::Result mountOwnSysfs();
+
     explicit NetHelper(HelperChannel channel);
     int run();
 
 private:
+    Core::Result answerWith(const QJsonObject &request, QJsonObject answer, int fd);
     QJsonObject handle(const QJsonObject &request, int &fdToSend);
     QJsonObject start(const QJsonObject &request);
     static Core::Result mountOwnSysfs();

@@ -13,9 +13,11 @@ namespace Net {
 
 // The messages between RootlessNetwork (the service) and NetHelper (in its
 // namespace), one JSON object each over a HelperChannel. The helper speaks
-// first ({"ready": true}); then each request {"op": ..., ...} gets one
-// answer: {"ok": true, ...} or {"ok": false, "code": "<ErrorCode name>",
-// "message": ...}.
+// first ({"ready": true}); then each request {"op": ..., "id": n, ...} gets
+// one answer with the same "id": {"ok": true, ...} or {"ok": false, "code":
+// "<ErrorCode name>", "message": ...} (TooLarge for an answer over the
+// channel's limit). The service drops an answer whose id is not its
+// request's, with its descriptor.
 //
 //   start      instance, runtime_dir, subnets[], upstreams[], reserved[]
 //              -> subnet, table

@@ -13,6 +13,7 @@
 #include <QNetworkInterface>
 #include <QProcess>
 #include <QStandardPaths>
+#include <QTimer>
 
 #include <cerrno>
 #include <csignal>
@@ -29,6 +30,7 @@ constexpr char kResolvConf[] = "/etc/resolv.conf";
 constexpr qint64 kMaxResolvConfBytes = 64 * 1024;
 constexpr char kHelperLog[] = "net-helper.log";
 constexpr char kPastaLog[] = "pasta.log";
+constexpr char kId[] = "id";
 
 Core::Error ended(const QString &what)
 {
@@ -98,6 +100,14 @@ QList<Cidr> RootlessNetwork::hostAddresses()
     return out;
 }
 
+QList<Cidr> RootlessNetwork::reservedAddresses()
+{
+    QList<Cidr> out = hostAddresses();
+    for (const char *pasta : {kUplinkGateway, kDnsForward})
+        out << Cidr(QHostAddress(QLatin1String(pasta)), 32);
+    return out;
+}
+
 Core::Expected<QStringList> RootlessNetwork::namespaceUpstreams(const QStringList &upstreams, bool &needsDnsForward)
 {
     needsDnsForward = false;
@@ -160,6 +170,7 @@ Core::Expected<std::unique_ptr<RootlessNetwork>> RootlessNetwork::start(Rootless
         n->endProcesses();
         return ok.error();
     }
+    n->watchProcesses();
     return n;
 }
 
@@ -184,8 +195,11 @@ Core::Result RootlessNetwork::spawnHelper(int channelFd)
                                        QStringLiteral("--")}
                            + m_options.helperCommand);
     m_helper->setStandardInputFile(QProcess::nullDevice());
-    m_helper->setStandardOutputFile(QDir(m_options.network.runtimeDir).filePath(QLatin1String(kHelperLog)));
-    m_helper->setStandardErrorFile(QDir(m_options.network.runtimeDir).filePath(QLatin1String(kHelperLog)));
+    // One log for both (appending: neither overwrites the other), new per start.
+    const QString log = QDir(m_options.network.runtimeDir).filePath(QLatin1String(kHelperLog));
+    QFile::remove(log);
+    m_helper->setStandardOutputFile(log, QIODevice::Append);
+    m_helper->setStandardErrorFile(log, QIODevice::Append);
     m_helper->setChildProcessModifier([channelFd]() {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (channelFd == NetHelper::kChannelFd)
@@ -253,7 +267,7 @@ Core::Result RootlessNetwork::spawnPasta(bool dnsForward)
 // Step: the helper's HostNetwork, once pasta configured the uplink.
 Core::Result RootlessNetwork::startNetwork(const QStringList &upstreams)
 {
-    m_reserved = hostAddresses();
+    m_reserved = reservedAddresses();
     const HostNetworkOptions &o = m_options.network;
     auto answer = request(QJsonObject{{QStringLiteral("op"), QStringLiteral("start")},
                                       {QStringLiteral("instance"), o.instanceId},
@@ -261,7 +275,7 @@ Core::Result RootlessNetwork::startNetwork(const QStringList &upstreams)
                                       {QStringLiteral("subnets"), QJsonArray::fromStringList(o.subnetCandidates)},
                                       {QStringLiteral("upstreams"), QJsonArray::fromStringList(upstreams)},
                                       {QStringLiteral("reserved"), toArray(m_reserved)}},
-                          kStartTimeoutMs);
+                          Descriptor::Close, kStartTimeoutMs);
     if (!answer) {
         const QString pastaLog = logTail(QLatin1String(kPastaLog));
         return Core::Error(answer.error().code,
@@ -275,10 +289,26 @@ Core::Result RootlessNetwork::startNetwork(const QStringList &upstreams)
     return {};
 }
 
-Core::Result RootlessNetwork::health() const
+// Step, once started: a death of the helper or pasta ends the other at once
+// (the VMs' traffic stops), and the host's addresses are refreshed.
+void RootlessNetwork::watchProcesses()
 {
-    if (!m_channel.isValid())
-        return ended(QStringLiteral("it is stopped"));
+    m_watch = std::make_unique<QObject>();
+    // Queued: the network ends its processes, never inside their own signal.
+    for (QProcess *p : {m_helper.get(), m_pasta.get()})
+        QObject::connect(
+            p, &QProcess::finished, m_watch.get(), [this] { [[maybe_unused]] const Core::Result h = health(); }, Qt::QueuedConnection);
+    auto *refresh = new QTimer(m_watch.get());
+    QObject::connect(refresh, &QTimer::timeout, m_watch.get(), [this] {
+        if (auto ok = refreshHostAddresses(); !ok)
+            Core::Log::core()->warn("VM networking: {}", ok.error().message.toStdString());
+    });
+    refresh->start(kHostAddressRefreshMs);
+}
+
+// The helper or pasta ended (the error names which), or nothing.
+Core::Result RootlessNetwork::deathOf() const
+{
     if (!running(m_helper.get()))
         return ended(QStringLiteral("its helper (in the VMs' namespace) exited: %1").arg(logTail(QLatin1String(kHelperLog))));
     if (!running(m_pasta.get()))
@@ -286,38 +316,84 @@ Core::Result RootlessNetwork::health() const
     return {};
 }
 
-Core::Expected<HelperChannel::Message> RootlessNetwork::request(const QJsonObject &r, int timeoutMs) const
+// Fail closed: both processes end now (the VMs' traffic stops); every later
+// call fails with why.
+Core::Error RootlessNetwork::failClosed(const Core::Error &why) const
+{
+    if (!m_failure) {
+        m_failure = why;
+        Core::Log::core()->warn("VM networking: {}", why.message.toStdString());
+    }
+    endProcesses(Ending::Now);
+    return *m_failure;
+}
+
+Core::Result RootlessNetwork::health() const
+{
+    if (m_failure)
+        return *m_failure;
+    if (!m_channel.isValid())
+        return ended(QStringLiteral("it is stopped"));
+    if (auto alive = deathOf(); !alive)
+        return failClosed(alive.error());
+    return {};
+}
+
+Core::Expected<HelperChannel::Message> RootlessNetwork::request(const QJsonObject &r, Descriptor descriptor, int timeoutMs) const
 {
     if (auto ok = health(); !ok)
         return ok.error();
-    if (auto sent = m_channel.send(r); !sent)
-        return ended(sent.error().message);
+    const qint64 id = m_nextId++;
+    QJsonObject numbered = r;
+    numbered.insert(QLatin1String(kId), id);
+    if (auto sent = m_channel.send(numbered); !sent)
+        return sent.error().code == Core::ErrorCode::TooLarge ? sent.error() : failClosed(ended(sent.error().message));
+    const int timeout = timeoutMs > 0 ? timeoutMs : m_options.requestTimeoutMs > 0 ? m_options.requestTimeoutMs : kRequestTimeoutMs;
+    auto answer = awaitAnswer(id, timeout);
+    if (!answer)
+        return answer.error();
+    auto ok = NetHelperProtocol::result(answer->json);
+    if ((!ok || descriptor == Descriptor::Close) && answer->fd >= 0) {
+        ::close(answer->fd);
+        answer->fd = -1;
+    }
+    if (!ok)
+        return ok.error();
+    return answer;
+}
+
+// The answer to request id; one to another (late, stray) is dropped with
+// its descriptor. No answer in time, or a channel that fails: fail closed.
+Core::Expected<HelperChannel::Message> RootlessNetwork::awaitAnswer(qint64 id, int timeoutMs) const
+{
     // In slices: a helper or pasta that dies meanwhile is an answer too.
     QElapsedTimer waited;
     waited.start();
-    auto answer = m_channel.receive(qMin(kHealthPollMs, timeoutMs));
-    while (!answer && answer.error().code == Core::ErrorCode::Timeout && waited.elapsed() < timeoutMs) {
+    for (;;) {
+        const qint64 left = timeoutMs - waited.elapsed();
+        if (left <= 0)
+            return failClosed(ended(QStringLiteral("its helper did not answer within %1 ms").arg(timeoutMs)));
+        auto answer = m_channel.receive(int(qMin<qint64>(kHealthPollMs, left)));
+        if (answer && answer->json.value(QLatin1String(kId)).toInteger(-1) == id)
+            return answer;
+        if (answer) {
+            if (answer->fd >= 0)
+                ::close(answer->fd);
+            Core::Log::core()->warn("VM networking: dropped a network helper answer to another request than {}", id);
+            continue;
+        }
+        if (answer.error().code != Core::ErrorCode::Timeout)
+            return failClosed(ended(answer.error().message));
         if (auto ok = health(); !ok)
             return ok.error();
-        answer = m_channel.receive(int(qMin<qint64>(kHealthPollMs, timeoutMs - waited.elapsed() + 1)));
     }
-    if (!answer)
-        return answer.error().code == Core::ErrorCode::Timeout
-            ? Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the network helper did not answer within %1 ms").arg(timeoutMs))
-            : ended(answer.error().message);
-    if (auto ok = NetHelperProtocol::result(answer->json); !ok) {
-        if (answer->fd >= 0)
-            ::close(answer->fd);
-        return ok.error();
-    }
-    return answer;
 }
 
 // The host's addresses it gained since (a new interface, a new lease).
 Core::Result RootlessNetwork::refreshHostAddresses()
 {
     QList<Cidr> added;
-    for (const Cidr &c : hostAddresses())
+    for (const Cidr &c : reservedAddresses())
         if (!m_reserved.contains(c))
             added << c;
     if (added.isEmpty())
@@ -339,7 +415,8 @@ Core::Expected<VmAttachment> RootlessNetwork::attach(const QString &vmId, int sl
                                       {QStringLiteral("slot"), slot},
                                       {QStringLiteral("policy"), policy.toJson()},
                                       {QStringLiteral("mac"), mac},
-                                      {QStringLiteral("private_network"), privateNetwork}});
+                                      {QStringLiteral("private_network"), privateNetwork}},
+                          Descriptor::Keep);
     if (!answer)
         return answer.error();
     auto tap = TapDevice::fromDescriptor(answer->fd, tapName(slot));
@@ -364,6 +441,8 @@ Core::Expected<VmAttachment> RootlessNetwork::adopt(const QString &vmId, int, co
 
 Core::Result RootlessNetwork::setPolicy(int slot, const NetworkPolicy &policy)
 {
+    if (auto ok = refreshHostAddresses(); !ok)
+        return ok.error();
     auto answer =
         request(QJsonObject{{QStringLiteral("op"), QStringLiteral("set_policy")}, {QStringLiteral("slot"), slot}, {QStringLiteral("policy"), policy.toJson()}});
     return answer ? Core::Result() : Core::Result(answer.error());
@@ -407,17 +486,27 @@ qint64 RootlessNetwork::pastaPid() const
     return m_pasta ? m_pasta->processId() : 0;
 }
 
-// The helper (and with it its PID namespace: the resolvers) and pasta end.
-void RootlessNetwork::endProcesses()
+// The helper (and with it its PID namespace: the resolvers) and pasta end:
+// the helper when its channel closes (Graceful) or killed (Now: it failed).
+void RootlessNetwork::endProcesses(Ending how) const
 {
+    if (m_watch) { // no more watching: these deaths are ours (kept: this may run in its slot)
+        for (QProcess *p : {m_helper.get(), m_pasta.get()})
+            if (p)
+                QObject::disconnect(p, nullptr, m_watch.get(), nullptr);
+        for (QTimer *t : m_watch->findChildren<QTimer *>()) {
+            t->stop();
+            QObject::disconnect(t, nullptr, m_watch.get(), nullptr);
+        }
+    }
     m_channel.close(); // the helper's loop ends
-    if (m_helper && m_helper->state() != QProcess::NotRunning && !m_helper->waitForFinished(kStopTimeoutMs)) {
+    if (m_helper && m_helper->state() != QProcess::NotRunning && (how == Ending::Now || !m_helper->waitForFinished(kStopTimeoutMs))) {
         m_helper->kill();
         m_helper->waitForFinished(kStopTimeoutMs);
     }
     if (m_pasta && m_pasta->state() != QProcess::NotRunning) {
         m_pasta->terminate();
-        if (!m_pasta->waitForFinished(kStopTimeoutMs)) {
+        if (!m_pasta->waitForFinished(how == Ending::Now ? 0 : kStopTimeoutMs)) {
             m_pasta->kill();
             m_pasta->waitForFinished(kStopTimeoutMs);
         }
@@ -432,7 +521,7 @@ Core::Result RootlessNetwork::stop()
         return {};
     Core::Result result;
     if (health()) {
-        auto answer = request(QJsonObject{{QStringLiteral("op"), QStringLiteral("stop")}}, kStopTimeoutMs);
+        auto answer = request(QJsonObject{{QStringLiteral("op"), QStringLiteral("stop")}}, Descriptor::Close, kStopTimeoutMs);
         if (!answer)
             result = answer.error();
     }

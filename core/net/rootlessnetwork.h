@@ -10,8 +10,10 @@
 #include <QStringList>
 
 #include <memory>
+#include <optional>
 #include <set>
 
+class QObject;
 class QProcess;
 
 namespace Net {
@@ -24,6 +26,8 @@ struct RootlessOptions {
     // The helper: `microvm-sandbox net-helper` (NetHelper).
     QStringList helperCommand;
     QString tunDevice = QStringLiteral("/dev/net/tun");
+    // 0: RootlessNetwork::kRequestTimeoutMs (a test's helper double: less).
+    int requestTimeoutMs = 0;
 };
 
 // VM networking for a service that is not root (issue 15): the same
@@ -42,9 +46,11 @@ struct RootlessOptions {
 // The host itself: from the namespace the host's addresses are remote ones
 // that pasta would connect to, so the namespace's filter treats them as the
 // host itself (NftRuleset's outer host addresses: reachable only at an
-// address an allow rule names as a single address; hostAddresses(), at
-// start and again before every attach), and pasta maps nothing to the host
-// (--no-map-gw, no port forwarding either way). An
+// address an allow rule names as a single address; reservedAddresses():
+// hostAddresses() and pasta's own kUplinkGateway and kDnsForward, at start,
+// again before every attach and policy change and every
+// kHostAddressRefreshMs), and pasta maps nothing to the host (--no-map-gw,
+// no port forwarding either way). An
 // upstream resolver on the host's loopback (127.0.0.53) is reached through
 // pasta's DNS forwarder (kDnsForward: it forwards to the first nameserver
 // of the host's /etc/resolv.conf); one with a port of its own cannot be.
@@ -53,7 +59,11 @@ struct RootlessOptions {
 // and the helper with its channel), the resolvers with the helper (process
 // 1 of their PID namespace), the namespace with its last process or tap:
 // nothing is left on the host. If the helper or pasta dies while the
-// service runs, every later call fails naming it, and the VMs' traffic stops
+// service runs (seen at once with an event loop, else at the next call), or
+// the helper answers out of step (each request carries an "id" the answer
+// echoes; a stray answer is dropped, its descriptor closed) or not within
+// the request timeout, the network fails closed: the other process is ended
+// too, every later call fails naming the cause, and the VMs' traffic stops
 // (their filter stays in the kernel with their taps: never unfiltered). The
 // network cannot outlive the service: release() is stop(), and adopt()
 // refuses (a VM left running loses its network; restart it).
@@ -71,6 +81,7 @@ public:
     static constexpr int kStopTimeoutMs = 10000;
     static constexpr int kHealthPollMs = 200; // while waiting for an answer
     static constexpr qint64 kMaxLogTailBytes = 2000;
+    static constexpr int kHostAddressRefreshMs = 10000; // a new interface, a new lease
 
     // Unsupported, naming the cause and the fix, when path cannot be opened.
     static Core::Result checkTun(const QString &path);
@@ -78,6 +89,9 @@ public:
     // The host's own addresses (single-address networks) but loopback and
     // link-local IPv6.
     static QList<Cidr> hostAddresses();
+    // hostAddresses() and pasta's kUplinkGateway and kDnsForward (the host
+    // too: pasta's gateway and DNS forwarder reach the host's loopback).
+    static QList<Cidr> reservedAddresses();
     // The upstreams as the namespace reaches them: the host's loopback ones
     // through kDnsForward (needsDnsForward set); one with a port is refused.
     static Core::Expected<QStringList> namespaceUpstreams(const QStringList &upstreams, bool &needsDnsForward);
@@ -99,7 +113,8 @@ public:
     void release() override;
     bool outlivesService() const override { return false; }
 
-    // Both the helper and pasta run (else the error names which ended).
+    // Both the helper and pasta run (else the error names which ended, and
+    // the network fails closed).
     Core::Result health() const;
     Cidr subnet() const { return m_subnet; }
     QString table() const { return m_table; }
@@ -114,14 +129,29 @@ private:
     Core::Result spawnPasta(bool dnsForward);
     Core::Result startNetwork(const QStringList &upstreams);
     Core::Result refreshHostAddresses();
-    Core::Expected<HelperChannel::Message> request(const QJsonObject &r, int timeoutMs = kRequestTimeoutMs) const;
+    void watchProcesses();
+    enum class Descriptor { Close, Keep };
+    // timeoutMs 0: the options' request timeout. An answer's descriptor is
+    // closed unless kept (attach's tap).
+    Core::Expected<HelperChannel::Message> request(const QJsonObject &r, Descriptor descriptor = Descriptor::Close, int timeoutMs = 0) const;
+    Core::Expected<HelperChannel::Message> awaitAnswer(qint64 id, int timeoutMs) const;
+    Core::Result deathOf() const;
+    Core::Error failClosed(const Core::Error &why) const;
     QString logTail(const QString &file) const;
-    void endProcesses();
+    enum class Ending { Graceful, Now };
+    void endProcesses(Ending how = Ending::Graceful) const;
 
     RootlessOptions m_options;
-    std::unique_ptr<QProcess> m_helper;
-    std::unique_ptr<QProcess> m_pasta;
-    HelperChannel m_channel;
+    // Mutable: a failed status call (counters(), denials(), health()) ends
+    // the processes too (fail closed).
+    // The context of the processes' deaths and the refresh timer; deleted
+    // (its queued calls with it) only with this.
+    mutable std::unique_ptr<QObject> m_watch;
+    mutable std::unique_ptr<QProcess> m_helper;
+    mutable std::unique_ptr<QProcess> m_pasta;
+    mutable HelperChannel m_channel;
+    mutable qint64 m_nextId = 1;
+    mutable std::optional<Core::Error> m_failure;
     QList<Cidr> m_reserved;
     Cidr m_subnet;
     QString m_table;

@@ -3,13 +3,17 @@
 // protocol's checks, the refusals (no /dev/net/tun, an upstream it cannot
 // reach), and the real thing without a guest: `microvm-sandbox net-helper`
 // in namespaces of its own with pasta, handing over a tap that exists only
-// in its namespace, under a filter that denies the host's own addresses;
+// in its namespace (and its /sys), under a filter that denies the host's own addresses;
 // live policy, counters and denials over the channel; a helper or pasta
-// that dies makes every later call fail naming it; stop() and the death of
-// the helper leave no process behind. Nothing leaves this machine: the
-// resolver's upstream is an address of TEST-NET-2 that nothing asks.
+// that dies makes every later call fail naming it and ends the other at
+// once; stop() and the death of the helper leave no process behind. With a
+// test double of the helper (a script on the helper's end of the channel):
+// answers out of step are dropped with their descriptors, a helper that does
+// not answer in time fails the network closed. Nothing leaves this machine:
+// the resolver's upstream is an address of TEST-NET-2 that nothing asks.
 
 #include "core/net/helperchannel.h"
+#include "core/net/nethelper.h"
 #include "core/net/nethelperprotocol.h"
 #include "core/net/rootlessnetwork.h"
 
@@ -23,10 +27,13 @@
 #include <QTest>
 
 #include <csignal>
+#include <cstring>
+#include <thread>
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace Net;
@@ -34,6 +41,49 @@ using namespace Net;
 namespace {
 
 constexpr int kGoneTimeoutMs = 10000;
+constexpr int kDoubleRequestTimeoutMs = 1500;
+
+// A test double of the helper's side of the channel (the real one cannot
+// answer late or out of step on demand): it starts nothing, answers
+// set_policy after two stray answers (one with a descriptor), counters with
+// a descriptor nobody asked for, and never answers denials.
+constexpr char kLateHelperDouble[] = R"(
+import json, os, socket, time
+channel = socket.socket(fileno=3)
+def send(message, fds=()):
+    data = json.dumps(message).encode()
+    if fds:
+        socket.send_fds(channel, [data], list(fds))
+    else:
+        channel.send(data)
+send({"ready": True})
+while True:
+    data = channel.recv(262144)
+    if not data:
+        break
+    request = json.loads(data)
+    op, id = request.get("op"), request.get("id")
+    if op == "start":
+        send({"ok": True, "subnet": "10.213.0.0/24", "table": "double", "id": id})
+    elif op == "set_policy":
+        r, w = os.pipe()
+        send({"ok": True, "id": id - 1}, [w])
+        send({"ok": True, "id": id + 1000})
+        send({"ok": False, "code": "invalid_argument", "message": "refused by the double", "id": id})
+        os.close(r)
+        os.close(w)
+    elif op == "counters":
+        r, w = os.pipe()
+        send({"ok": True, "allowed": "1", "denied": "2", "id": id}, [w])
+        os.close(r)
+        os.close(w)
+    elif op == "denials":
+        time.sleep(3600)
+    else:
+        send({"ok": True, "id": id})
+        if op == "stop":
+            break
+)";
 
 NetworkPolicy policy(const QByteArray &json)
 {
@@ -77,6 +127,11 @@ QList<qint64> processesWith(const QByteArray &needle)
     return out;
 }
 
+int openDescriptors()
+{
+    return QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::AllEntries | QDir::System | QDir::NoDotAndDotDot).size();
+}
+
 QString run(const QString &program, const QStringList &args, int *exitCode = nullptr)
 {
     QProcess p;
@@ -96,10 +151,13 @@ class TestRootlessNetwork : public QObject {
 private Q_SLOTS:
     void channelCarriesMessagesAndDescriptors();
     void channelRefusesWhatIsNotAMessage();
+    void helperAnswersTooLargeWithAnError();
+    void answersOutOfStepAreDroppedAndLateOnesFailClosed();
     void protocolChecksWhatItReads();
     void upstreamsAsTheNamespaceReachesThem();
     void noTunIsAClearRefusal();
     void hostAddressesLeaveOutLoopback();
+    void reservedAddressesHoldPastasOwn();
     void tapFromTheHelpersNamespace();
     void deadHelperFailsEveryCall();
     void deadPastaFailsEveryCall();
@@ -172,6 +230,92 @@ void TestRootlessNetwork::channelRefusesWhatIsNotAMessage()
     QCOMPARE(notObject.error().code, Core::ErrorCode::Protocol);
     QCOMPARE(::send(pair->second.fd(), "{\"a\":", 5, 0), ssize_t(5));
     QVERIFY(!pair->first.receive(1000));
+    // A descriptor with an empty message: refused, and not kept open.
+    int pipe[2];
+    QCOMPARE(::pipe(pipe), 0);
+    const int before = openDescriptors();
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &pipe[1], sizeof(int));
+    QCOMPARE(::sendmsg(pair->second.fd(), &msg, 0), ssize_t(0));
+    QVERIFY(!pair->first.receive(1000));
+    QCOMPARE(openDescriptors(), before);
+    ::close(pipe[0]);
+    ::close(pipe[1]);
+}
+
+void TestRootlessNetwork::helperAnswersTooLargeWithAnError()
+{
+    auto pair = HelperChannel::pair();
+    QVERIFY(pair);
+    int exitCode = -1;
+    std::thread helper([channel = std::move(pair->second), &exitCode]() mutable { exitCode = NetHelper(std::move(channel)).run(); });
+    auto ready = pair->first.receive(5000);
+    QVERIFY(ready && ready->json.value(QStringLiteral("ready")).toBool());
+    // Its error repeats the bad network: an answer past the channel's limit.
+    const QString huge(HelperChannel::kMaxMessageBytes - 64, QLatin1Char('x'));
+    QVERIFY(pair->first.send(
+        QJsonObject{{QStringLiteral("op"), QStringLiteral("start")}, {QStringLiteral("reserved"), QJsonArray{huge}}, {QStringLiteral("id"), 7}}));
+    auto tooLarge = pair->first.receive(5000);
+    QVERIFY2(tooLarge, tooLarge ? "" : qPrintable(tooLarge.error().message));
+    QCOMPARE(tooLarge->json.value(QStringLiteral("id")).toInteger(), qint64(7));
+    QCOMPARE(NetHelperProtocol::result(tooLarge->json).error().code, Core::ErrorCode::TooLarge);
+    // It still answers.
+    QVERIFY(pair->first.send(QJsonObject{{QStringLiteral("op"), QStringLiteral("counters")}, {QStringLiteral("id"), 8}}));
+    auto next = pair->first.receive(5000);
+    QVERIFY(next);
+    QCOMPARE(next->json.value(QStringLiteral("id")).toInteger(), qint64(8));
+    QCOMPARE(NetHelperProtocol::result(next->json).error().code, Core::ErrorCode::InvalidState);
+    pair->first.close();
+    helper.join();
+    QCOMPARE(exitCode, 0);
+}
+
+void TestRootlessNetwork::answersOutOfStepAreDroppedAndLateOnesFailClosed()
+{
+    const QString script = m_dir.filePath(QStringLiteral("late-helper-double.py"));
+    QFile f(script);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(kLateHelperDouble);
+    f.close();
+    RootlessOptions o;
+    o.network.instanceId = QStringLiteral("rllate");
+    o.network.runtimeDir = m_dir.filePath(o.network.instanceId);
+    o.network.upstreams = {QStringLiteral("198.51.100.53")};
+    o.helperCommand = {QStringLiteral("/usr/bin/python3"), script};
+    o.requestTimeoutMs = kDoubleRequestTimeoutMs;
+    auto n = RootlessNetwork::start(o);
+    QVERIFY2(n, n ? "" : qPrintable(n.error().toString()));
+    const qint64 helper = (*n)->helperPid();
+    const qint64 pasta = (*n)->pastaPid();
+    const int before = openDescriptors();
+    // Two stray answers (a late one with a descriptor) before its own refusal.
+    auto refused = (*n)->setPolicy(0, policy(R"({"default": "allow"})"));
+    QVERIFY(!refused);
+    QCOMPARE(refused.error().code, Core::ErrorCode::InvalidArgument);
+    QCOMPARE(openDescriptors(), before);
+    // A descriptor along an answer that has none to give is closed.
+    auto counters = (*n)->counters(0);
+    QVERIFY2(counters, counters ? "" : qPrintable(counters.error().toString()));
+    QCOMPARE(counters->denied, 2u);
+    QCOMPARE(openDescriptors(), before);
+    // No answer in time: the helper and pasta end at once, every later call fails naming it.
+    auto late = (*n)->denials(0);
+    QVERIFY(!late);
+    QVERIFY2(late.error().message.contains(QStringLiteral("did not answer")), qPrintable(late.error().message));
+    QVERIFY(!alive(helper));
+    QVERIFY(!alive(pasta));
+    auto after = (*n)->counters(0);
+    QVERIFY(!after);
+    QCOMPARE(after.error().message, late.error().message);
+    QVERIFY(!(*n)->setPolicy(0, NetworkPolicy()));
+    QVERIFY(!(*n)->health());
 }
 
 void TestRootlessNetwork::protocolChecksWhatItReads()
@@ -255,6 +399,15 @@ void TestRootlessNetwork::hostAddressesLeaveOutLoopback()
     }
 }
 
+void TestRootlessNetwork::reservedAddressesHoldPastasOwn()
+{
+    const QList<Cidr> reserved = RootlessNetwork::reservedAddresses();
+    for (const Cidr &c : RootlessNetwork::hostAddresses())
+        QVERIFY(reserved.contains(c));
+    for (const char *pasta : {RootlessNetwork::kUplinkGateway, RootlessNetwork::kDnsForward})
+        QVERIFY2(reserved.contains(Cidr(QHostAddress(QLatin1String(pasta)), 32)), pasta);
+}
+
 void TestRootlessNetwork::tapFromTheHelpersNamespace()
 {
     auto n = started(QStringLiteral("rltap"));
@@ -273,6 +426,15 @@ void TestRootlessNetwork::tapFromTheHelpersNamespace()
     int code = 0;
     run(QStringLiteral("ip"), {QStringLiteral("link"), QStringLiteral("show"), n->tapName(0)}, &code);
     QVERIFY(code != 0);
+    // The helper's /sys is its namespace's (TapLink reads /sys/class/net):
+    // none of the host's interfaces, such as another service's taps.
+    const QStringList sysNet = run(QStringLiteral("nsenter"),
+                                   {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-m"), QStringLiteral("-t"),
+                                    QString::number(helper), QStringLiteral("ls"), QStringLiteral("/sys/class/net")})
+                                   .split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QVERIFY2(sysNet.contains(n->tapName(0)), qPrintable(sysNet.join(QLatin1Char(' '))));
+    for (const QString &host : QDir(QStringLiteral("/sys/class/net")).entryList(QDir::Dirs | QDir::System | QDir::NoDotAndDotDot))
+        QVERIFY2(host == QLatin1String("lo") || !sysNet.contains(host), qPrintable(host));
     // Its resolver runs in the helper's namespaces.
     QCOMPARE(processesWith(QByteArray(n->table().toLatin1() + "_v0.conf")).size(), 1);
     // The filter there treats the host's own addresses as the host.
@@ -280,9 +442,17 @@ void TestRootlessNetwork::tapFromTheHelpersNamespace()
         run(QStringLiteral("nsenter"),
             {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-n"), QStringLiteral("-t"), QString::number(helper),
              QStringLiteral("nft"), QStringLiteral("list"), QStringLiteral("set"), QStringLiteral("inet"), n->table(), QStringLiteral("host_4")});
-    for (const Cidr &c : RootlessNetwork::hostAddresses())
-        if (!c.isV6())
-            QVERIFY2(reserved.contains(c.toString(true)), qPrintable(reserved));
+    // (nft merges neighbours such as pasta's 10.0.2.2 and .3: asked one by one.)
+    for (const Cidr &c : RootlessNetwork::reservedAddresses())
+        if (!c.isV6()) {
+            int found = -1;
+            const QString why = run(QStringLiteral("nsenter"),
+                                    {QStringLiteral("--preserve-credentials"), QStringLiteral("-U"), QStringLiteral("-n"), QStringLiteral("-t"),
+                                     QString::number(helper), QStringLiteral("nft"), QStringLiteral("get"), QStringLiteral("element"), QStringLiteral("inet"),
+                                     n->table(), QStringLiteral("host_4"), QStringLiteral("{ %1 }").arg(c.address().toString())},
+                                    &found);
+            QVERIFY2(found == 0, qPrintable(c.toString() + QStringLiteral(": ") + why + reserved));
+        }
 
     QVERIFY(n->setPolicy(0, policy(R"({"default": "allow"})")));
     auto counters = n->counters(0);
@@ -314,9 +484,12 @@ void TestRootlessNetwork::deadHelperFailsEveryCall()
     auto a = n->attach(QStringLiteral("vm0"), 0, policy(R"({"default": "deny"})"));
     QVERIFY(a);
     const QString conf = n->table() + QStringLiteral("_v0.conf");
+    const qint64 helper = n->helperPid();
     const qint64 pasta = n->pastaPid();
-    QCOMPARE(::kill(pid_t(n->helperPid()), SIGKILL), 0); // unshare: --kill-child takes the helper, and the PID namespace its resolvers
-    QVERIFY(goneWithin(n->helperPid(), kGoneTimeoutMs));
+    QCOMPARE(::kill(pid_t(helper), SIGKILL), 0); // unshare: --kill-child takes the helper, and the PID namespace its resolvers
+    QVERIFY(goneWithin(helper, kGoneTimeoutMs));
+    // pasta ends right after, with no call made: the VMs' traffic stops.
+    QVERIFY(goneWithin(pasta, kGoneTimeoutMs));
     QTRY_VERIFY_WITH_TIMEOUT(processesWith(conf.toLatin1()).isEmpty(), kGoneTimeoutMs);
     auto b = n->attach(QStringLiteral("vm1"), 1, NetworkPolicy());
     QVERIFY(!b);
@@ -325,7 +498,6 @@ void TestRootlessNetwork::deadHelperFailsEveryCall()
     QVERIFY(!n->setPolicy(0, NetworkPolicy()));
     QVERIFY(!n->counters(0));
     n->release();
-    QVERIFY(goneWithin(pasta, kGoneTimeoutMs));
 }
 
 void TestRootlessNetwork::deadPastaFailsEveryCall()
@@ -333,13 +505,14 @@ void TestRootlessNetwork::deadPastaFailsEveryCall()
     auto n = started(QStringLiteral("rlpasta"));
     QVERIFY(n);
     const qint64 helper = n->helperPid();
-    QCOMPARE(::kill(pid_t(n->pastaPid()), SIGKILL), 0);
-    QVERIFY(goneWithin(n->pastaPid(), kGoneTimeoutMs));
+    const qint64 pasta = n->pastaPid();
+    QCOMPARE(::kill(pid_t(pasta), SIGKILL), 0);
+    QVERIFY(goneWithin(pasta, kGoneTimeoutMs));
+    QVERIFY(goneWithin(helper, kGoneTimeoutMs)); // the helper too: fail closed
     auto b = n->attach(QStringLiteral("vm1"), 1, NetworkPolicy());
     QVERIFY(!b);
     QVERIFY2(b.error().message.contains(QStringLiteral("pasta")), qPrintable(b.error().message));
     n.reset();
-    QVERIFY(goneWithin(helper, kGoneTimeoutMs));
 }
 
 // A tap of a root service on the host (CI ran tst_vmnetwork beside this
