@@ -42,7 +42,6 @@ private:
     Core::Result answerWith(const QJsonObject &request, QJsonObject answer, int fd);
     QJsonObject handle(const QJsonObject &request, int &fdToSend);
     QJsonObject start(const QJsonObject &request);
-    static Core::Result mountOwnSysfs();
     QJsonObject attach(const QJsonObject &request, int &fdToSend);
     QJsonObject detach(const QJsonObject &request);
     QJsonObject setPolicy(const QJsonObject &request);
