@@ -259,7 +259,7 @@ class TestAgentPackages : public QObject {
         QStringList problems;
         int configs = 0;
         const QRegularExpression name(QStringLiteral("mvs_%1_v[0-9]+\\.conf$").arg(QLatin1String(kInstance)));
-        for (QDirIterator it(m_home.path(), QDir::Files, QDirIterator::Subdirectories); it.hasNext();) {
+        for (QDirIterator it(m_home.filePath(QStringLiteral("net")), QDir::Files); it.hasNext();) {
             const QString path = it.next();
             if (!name.match(path).hasMatch())
                 continue;
@@ -278,7 +278,8 @@ class TestAgentPackages : public QObject {
                     problems << path + QStringLiteral(": ") + line;
         }
         if (configs == 0)
-            problems << QStringLiteral("no resolver configuration of instance %1 under %2").arg(QLatin1String(kInstance), m_home.path());
+            problems
+                << QStringLiteral("no resolver configuration of instance %1 under %2").arg(QLatin1String(kInstance), m_home.filePath(QStringLiteral("net")));
         return problems.join(QStringLiteral("; "));
     }
 
