@@ -1,9 +1,10 @@
 #!/bin/sh
-# vmnetcleanup.sh INSTANCE GUARD: tst_vmnetwork's ctest cleanup step, for a
-# run that crashed or was killed before its own cleanup. Removes its guard
-# table GUARD, ends the resolvers (dnsmasq) of its host network instance
-# INSTANCE and removes that instance's table mvs_INSTANCE. Its taps are not
-# persistent: they go with the QEMU processes that reap_tst_vmnetwork ends.
+# vmnetcleanup.sh INSTANCE GUARD: the ctest cleanup step of tst_vmnetwork
+# and tst_agentpackages, for a run that crashed or was killed before its own
+# cleanup. Removes its guard table GUARD, ends the resolvers (dnsmasq) of its
+# host network instance INSTANCE and removes that instance's table
+# mvs_INSTANCE. Its taps are not persistent: they go with the QEMU processes
+# that the test's reap_ step ends.
 # Prints what it removed; exit 0. Without root there is nothing to remove.
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin

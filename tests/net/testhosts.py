@@ -7,6 +7,8 @@ killed.
 
 HTTP on port 80 of each host: GET / answers the host's name and a newline;
 GET /zero/N answers N zero bytes (N up to kMaxZeroBytes); anything else 404.
+The package hosts (kPackageHosts) also serve a Python package index and an
+npm registry with one tiny package each (packageindex.py).
 On 198.51.100.10, for the benchmark:
   5001 sink: discards what it gets; when the client ends its side, answers
        the number of bytes received in decimal and a newline, and closes.
@@ -21,10 +23,20 @@ import socketserver
 import sys
 import threading
 
+import packageindex
+
 kHttpHosts = {
     "198.51.100.10": "allowed.test",
     "198.51.100.20": "denied.test",
     "203.0.113.10": "other.test",
+}
+# The real index names answer only the guests (through their resolvers, whose
+# upstream is this test internet's DNS), for the agent template's own policy.
+kPackageHosts = {
+    "198.51.100.30": "pypi.test",
+    "198.51.100.31": "pypi.org",
+    "198.51.100.40": "npm.test",
+    "198.51.100.41": "registry.npmjs.org",
 }
 kBenchAddress = "198.51.100.10"
 kSinkPort = 5001
@@ -47,7 +59,7 @@ class HttpServer(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def http_handler(name):
+def http_handler(name, packages=None):
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "testhosts"
 
@@ -58,11 +70,21 @@ def http_handler(name):
                 count = self.path[len("/zero/"):]
                 if count.isdigit() and int(count) <= kMaxZeroBytes:
                     return self.zeros(int(count))
+            if packages:
+                found = packages.answer(self.path, self.headers.get("Host") or name)
+                if found:
+                    return self.answer(200, found[1], found[0])
             return self.answer(404, b"not found\n")
 
-        def answer(self, status, body):
+        def do_POST(self):
+            # npm's audit: no such service here.
+            length = self.headers.get("Content-Length", "0")
+            self.rfile.read(int(length) if length.isdigit() else 0)
+            return self.answer(404, b"not found\n")
+
+        def answer(self, status, body, content_type="text/plain"):
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -116,6 +138,8 @@ class Echo(socketserver.BaseRequestHandler):
 def main():
     state = sys.argv[1]
     servers = [HttpServer((address, 80), http_handler(name)) for address, name in kHttpHosts.items()]
+    packages = packageindex.Packages()
+    servers += [HttpServer((address, 80), http_handler(name, packages)) for address, name in kPackageHosts.items()]
     servers += [
         Server((kBenchAddress, kSinkPort), Sink),
         Server((kBenchAddress, kSourcePort), Source),

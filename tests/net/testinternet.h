@@ -56,6 +56,26 @@ inline constexpr char kDeniedAlias[] = "alias.test";
 // Any other name (under test or not) is NXDOMAIN; the server has no upstream.
 inline constexpr char kMissingName[] = "nosuch.test";
 
+// Package hosts (testhosts.py, packageindex.py): each serves a PEP 503
+// "simple" index (http://<host>/simple/) and a static npm registry
+// (http://<host>/) holding one tiny package, built when the hosts start.
+// pypi.org and registry.npmjs.org, the agent template's own names, answer
+// only the VMs (their resolvers' upstream is kDnsAddress); the host's own
+// resolver never asks this server.
+inline constexpr char kPypiName[] = "pypi.test";
+inline constexpr char kPypiAddress[] = "198.51.100.30";
+inline constexpr char kPypiOrgName[] = "pypi.org";
+inline constexpr char kPypiOrgAddress[] = "198.51.100.31";
+inline constexpr char kNpmName[] = "npm.test";
+inline constexpr char kNpmAddress[] = "198.51.100.40";
+inline constexpr char kNpmjsName[] = "registry.npmjs.org";
+inline constexpr char kNpmjsAddress[] = "198.51.100.41";
+// The package: distribution and npm name mvs-tiny 1.0.0; Python's
+// `import mvs_tiny` has ANSWER, node's require('mvs-tiny') has answer, both 42.
+inline constexpr char kPackageName[] = "mvs-tiny";
+inline constexpr char kPythonModule[] = "mvs_tiny";
+inline constexpr int kPackageAnswer = 42;
+
 // On kAllowedAddress, for the benchmark. Sink: discards what it gets and,
 // when the client ends its side, answers the byte count in decimal and a
 // newline. Source: streams zeros until the client leaves. Echo: sends back

@@ -10,14 +10,24 @@
 #   route 203.0.113.0/28                      198.51.100.10 allowed.test: HTTP 80,
 #         via 198.51.100.2                          sink 5001, source 5002, echo 5003
 #                                             198.51.100.20 denied.test: HTTP 80
+#                                             198.51.100.30 pypi.test, .31 pypi.org,
+#                                             198.51.100.40 npm.test, .41 registry.npmjs.org:
+#                                                   HTTP 80, package hosts
 #                                         lo  203.0.113.10  other.test: HTTP 80
 #
 # DNS (198.51.100.2:53 UDP and TCP, no upstream, NXDOMAIN for every name it
 # does not hold, a TTL of 60 s on its answers as on the real internet):
 #   allowed.test A 198.51.100.10   denied.test A 198.51.100.20   other.test A 203.0.113.10
 #   www.allowed.test CNAME allowed.test   alias.test CNAME denied.test
+#   pypi.test A 198.51.100.30   pypi.org A 198.51.100.31
+#   npm.test A 198.51.100.40    registry.npmjs.org A 198.51.100.41
+# pypi.org and registry.npmjs.org are the agent template's own allowed names:
+# only the VMs' resolvers (whose upstream is this server) ever ask it; the
+# host's resolver and its mirrors are untouched.
 # HTTP (testhosts.py): GET / answers the host's name and a newline ("allowed.test\n");
-#   GET /zero/N answers N zero bytes.
+#   GET /zero/N answers N zero bytes. The package hosts also serve a PEP 503
+#   index (/simple/) and an npm registry with one tiny package each, mvs-tiny
+#   (packageindex.py).
 # TCP on 198.51.100.10: 5001 discards what it gets and, when the client ends
 #   its side, answers the count in decimal; 5002 streams zeros until the
 #   client leaves; 5003 echoes what it gets.
@@ -51,7 +61,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 readonly kHostAddress=198.51.100.1
 readonly kNsAddress=198.51.100.2
 readonly kPrefixLen=24
-readonly kServerAddresses="198.51.100.10 198.51.100.20"
+readonly kServerAddresses="198.51.100.10 198.51.100.20 198.51.100.30 198.51.100.31 198.51.100.40 198.51.100.41"
 readonly kLoopbackAddress=203.0.113.10
 readonly kRoutedNet=203.0.113.0/28
 readonly kHostNet=198.51.100.0/24
@@ -238,6 +248,10 @@ dns() {
         --host-record=other.test,203.0.113.10 \
         --cname=www.allowed.test,allowed.test \
         --cname=alias.test,denied.test \
+        --host-record=pypi.test,198.51.100.30 \
+        --host-record=pypi.org,198.51.100.31 \
+        --host-record=npm.test,198.51.100.40 \
+        --host-record=registry.npmjs.org,198.51.100.41 \
         </dev/null >"$state/dnsmasq.out" 2>&1 9>&- || die "dnsmasq did not start: $(cat "$state/dnsmasq.out")"
 }
 

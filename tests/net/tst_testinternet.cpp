@@ -1,9 +1,11 @@
 // The test internet itself (tests/net/testinternet.sh, testinternet.h),
-// from the host: its DNS answers the zone test and NXDOMAIN for the rest, its
-// HTTP servers name their host, the benchmark's sink, source and echo work;
-// a second one is refused while it is up; `down` leaves no namespace, veth,
-// process, state or route, also after a crash; the host's default route
-// (via 192.0.2.1) and its own network are untouched throughout. As root.
+// from the host: its DNS answers the zone test (and the package hosts' names)
+// and NXDOMAIN for the rest, its HTTP servers name their host, the package
+// hosts' index and registry install the tiny package with the host's own pip
+// and npm, the benchmark's sink, source and echo work; a second one is
+// refused while it is up; `down` leaves no namespace, veth, process, state or
+// route, also after a crash; the host's default route (via 192.0.2.1) and its
+// own network are untouched throughout. As root.
 
 #include "net/testinternet.h"
 
@@ -11,6 +13,7 @@
 #include <QFile>
 #include <QHash>
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <arpa/inet.h>
@@ -34,6 +37,7 @@ constexpr char kLoosePeer[] = "mvstiselfpeer";
 constexpr int kCleanupWaitMs = 2000;
 constexpr int kEchoChunk = 32 << 10;
 constexpr int kEchoRounds = 16;
+constexpr int kPackageToolTimeoutMs = 120000; // pip or npm installing one tiny package
 
 // A tool's standard output (fails the test's expectations with empty output).
 QByteArray run(const QString &program, const QStringList &args)
@@ -354,6 +358,10 @@ private Q_SLOTS:
         QTest::newRow("other") << QByteArray(kOtherName) << noError << QStringList{QLatin1String(kOtherAddress)};
         QTest::newRow("allowed alias") << QByteArray(kAllowedAlias) << noError << QStringList{QLatin1String(kAllowedAddress)};
         QTest::newRow("denied alias") << QByteArray(kDeniedAlias) << noError << QStringList{QLatin1String(kDeniedAddress)};
+        QTest::newRow("pypi.test") << QByteArray(kPypiName) << noError << QStringList{QLatin1String(kPypiAddress)};
+        QTest::newRow("pypi.org") << QByteArray(kPypiOrgName) << noError << QStringList{QLatin1String(kPypiOrgAddress)};
+        QTest::newRow("npm.test") << QByteArray(kNpmName) << noError << QStringList{QLatin1String(kNpmAddress)};
+        QTest::newRow("registry.npmjs.org") << QByteArray(kNpmjsName) << noError << QStringList{QLatin1String(kNpmjsAddress)};
         QTest::newRow("missing") << QByteArray(kMissingName) << nxDomain << QStringList{};
         QTest::newRow("outside the zone") << QByteArray("example.com") << nxDomain << QStringList{};
     }
@@ -378,6 +386,10 @@ private Q_SLOTS:
         QTest::newRow("allowed") << QByteArray(kAllowedAddress) << QByteArray(kAllowedName);
         QTest::newRow("denied") << QByteArray(kDeniedAddress) << QByteArray(kDeniedName);
         QTest::newRow("other (routed)") << QByteArray(kOtherAddress) << QByteArray(kOtherName);
+        QTest::newRow("pypi.test") << QByteArray(kPypiAddress) << QByteArray(kPypiName);
+        QTest::newRow("pypi.org") << QByteArray(kPypiOrgAddress) << QByteArray(kPypiOrgName);
+        QTest::newRow("npm.test") << QByteArray(kNpmAddress) << QByteArray(kNpmName);
+        QTest::newRow("registry.npmjs.org") << QByteArray(kNpmjsAddress) << QByteArray(kNpmjsName);
     }
 
     void http()
@@ -389,6 +401,67 @@ private Q_SLOTS:
         QVERIFY(!httpGet(address.constData(), "/nothing").isEmpty());
         QCOMPARE(httpBody(httpGet(address.constData(), "/nothing"), 404), QByteArray("not found\n"));
         QVERIFY2(m_internet.httpLog().contains(QByteArray(name + " 198.51.100.1 \"GET / HTTP/1.0\" 200")), m_internet.httpLog().constData());
+    }
+
+    // The package hosts' index and registry, through the host's own pip
+    // and npm (scripts/setup.sh test installs both): the tiny package
+    // installs into a temporary directory and imports.
+    void packageClients_data()
+    {
+        QTest::addColumn<QByteArray>("address");
+        QTest::addColumn<QByteArray>("name");
+        QTest::addColumn<QByteArray>("npmAddress");
+        QTest::addColumn<QByteArray>("npmName");
+        QTest::newRow("pypi.test, npm.test") << QByteArray(kPypiAddress) << QByteArray(kPypiName) << QByteArray(kNpmAddress) << QByteArray(kNpmName);
+        QTest::newRow("pypi.org, registry.npmjs.org") << QByteArray(kPypiOrgAddress) << QByteArray(kPypiOrgName) << QByteArray(kNpmjsAddress)
+                                                      << QByteArray(kNpmjsName);
+    }
+
+    void packageClients()
+    {
+        QFETCH(QByteArray, address);
+        QFETCH(QByteArray, name);
+        QFETCH(QByteArray, npmAddress);
+        QFETCH(QByteArray, npmName);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString answer = QString::number(kPackageAnswer);
+        const auto tool = [&](const QString &program, const QStringList &args, const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment()) {
+            QProcess p;
+            p.setProcessEnvironment(env);
+            p.setProcessChannelMode(QProcess::MergedChannels);
+            p.setWorkingDirectory(dir.path());
+            p.start(program, args);
+            const bool ended = p.waitForFinished(kPackageToolTimeoutMs);
+            const QString out = QString::fromLocal8Bit(p.readAll());
+            return ended && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0 ? out.trimmed() : QStringLiteral("<failed: ") + out + u'>';
+        };
+        const QString pip = tool(QStringLiteral("/usr/bin/python3"),
+                                 {QStringLiteral("-m"), QStringLiteral("pip"), QStringLiteral("install"), QStringLiteral("--disable-pip-version-check"),
+                                  QStringLiteral("--no-cache-dir"), QStringLiteral("--target"), dir.filePath(QStringLiteral("py")),
+                                  QStringLiteral("--trusted-host"), QLatin1String(address), QStringLiteral("--index-url"),
+                                  QStringLiteral("http://%1/simple/").arg(QLatin1String(address)), QLatin1String(kPackageName)});
+        QVERIFY2(pip.contains(QLatin1String("Successfully installed mvs-tiny-1.0.0")), qPrintable(pip));
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("PYTHONPATH"), dir.filePath(QStringLiteral("py")));
+        QCOMPARE(tool(QStringLiteral("/usr/bin/python3"),
+                      {QStringLiteral("-c"), QStringLiteral("import %1; print(%1.ANSWER)").arg(QLatin1String(kPythonModule))}, env),
+                 answer);
+        const QString npm = tool(QStringLiteral("npm"),
+                                 {QStringLiteral("install"), QStringLiteral("--cache"), dir.filePath(QStringLiteral("npmcache")), QStringLiteral("--no-audit"),
+                                  QStringLiteral("--no-fund"), QStringLiteral("--registry"), QStringLiteral("http://%1/").arg(QLatin1String(npmAddress)),
+                                  QLatin1String(kPackageName)});
+        QVERIFY2(!npm.startsWith(QLatin1String("<failed")), qPrintable(npm));
+        QCOMPARE(tool(QStringLiteral("node"), {QStringLiteral("-e"), QStringLiteral("console.log(require('%1').answer)").arg(QLatin1String(kPackageName))}),
+                 answer);
+        // From these hosts, not a cache.
+        const QByteArray log = m_internet.httpLog();
+        const QByteArrayList requests{QByteArray(name + " 198.51.100.1 \"GET /simple/mvs-tiny/ HTTP/1.1\" 200"),
+                                      QByteArray(name + " 198.51.100.1 \"GET /files/mvs_tiny-1.0.0-py3-none-any.whl HTTP/1.1\" 200"),
+                                      QByteArray(npmName + " 198.51.100.1 \"GET /mvs-tiny HTTP/1.1\" 200"),
+                                      QByteArray(npmName + " 198.51.100.1 \"GET /mvs-tiny/-/mvs-tiny-1.0.0.tgz HTTP/1.1\" 200")};
+        for (const QByteArray &request : requests)
+            QVERIFY2(log.contains(request), qPrintable(QString::fromLatin1(request) + QStringLiteral(" not in the log:\n") + QString::fromLatin1(log)));
     }
 
     void sink()
