@@ -228,9 +228,10 @@ void processSchemas(QJsonObject &s)
                                            {QStringLiteral("ended_at"), nullableTime}},
                                           {QStringLiteral("pid"), QStringLiteral("command"), QStringLiteral("running"), QStringLiteral("started_at")});
     s[QStringLiteral("ProcessOutput")] =
-        object({{QStringLiteral("stdout"), type("string")},
-                {QStringLiteral("stderr"), type("string")},
-                {QStringLiteral("stdout_offset"), type("integer", "where the next read of stdout starts (a byte offset into the whole stream)")},
+        object({{QStringLiteral("stdout"), type("string", "text up to the last whole UTF-8 character (bytes that are not UTF-8 as U+FFFD)")},
+                {QStringLiteral("stderr"), type("string", "the same for stderr")},
+                {QStringLiteral("stdout_offset"),
+                 type("integer", "where the next read of stdout starts (a byte offset into the whole stream, after the text returned)")},
                 {QStringLiteral("stderr_offset"), type("integer", "where the next read of stderr starts")},
                 {QStringLiteral("truncated"),
                  type("boolean", "bytes between the offsets asked for and the data returned were dropped (the guest keeps the last MiB of each)")},

@@ -4,6 +4,7 @@
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
 #include "server/guestcontroller.h"
+#include "server/outputtext.h"
 #include "server/router.h"
 
 #include <QJsonArray>
@@ -158,11 +159,14 @@ ApiFuture ProcessController::output(const Request &request)
     if (!out || !err)
         return finished(!out ? out.error() : err.error());
     return answerWhen(t->agent->processOutput(t->pid, *out, *err), this, [](const Agent::ProcessOutput &o) {
+        // Text cut at whole characters (OutputText): the offsets follow the cut.
+        const OutputText::Chunk stdoutText = OutputText::cut(o.stdoutData, o.stdoutOffset, !o.process.running);
+        const OutputText::Chunk stderrText = OutputText::cut(o.stderrData, o.stderrOffset, !o.process.running);
         return Response::ofJson(
-            QJsonObject{{QStringLiteral("stdout"), QString::fromUtf8(o.stdoutData)},
-                        {QStringLiteral("stderr"), QString::fromUtf8(o.stderrData)},
-                        {QStringLiteral("stdout_offset"), static_cast<qint64>(o.stdoutOffset)},
-                        {QStringLiteral("stderr_offset"), static_cast<qint64>(o.stderrOffset)},
+            QJsonObject{{QStringLiteral("stdout"), stdoutText.text},
+                        {QStringLiteral("stderr"), stderrText.text},
+                        {QStringLiteral("stdout_offset"), static_cast<qint64>(stdoutText.nextOffset)},
+                        {QStringLiteral("stderr_offset"), static_cast<qint64>(stderrText.nextOffset)},
                         {QStringLiteral("truncated"), o.truncated},
                         {QStringLiteral("running"), o.process.running},
                         {QStringLiteral("exit_code"), o.process.exitCode ? QJsonValue(*o.process.exitCode) : QJsonValue(QJsonValue::Null)}});
