@@ -84,6 +84,28 @@ ApiExpected<int> signalFrom(const QByteArray &body)
     return wrongType(QStringLiteral("signal"), QStringLiteral("a signal number or one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, CONT, STOP"));
 }
 
+// Writes a just started process's stdin: the process as the write left
+// it, or the write's error, the process removed (killed) rather than left
+// waiting for a stdin that never comes.
+Core::Future<Agent::ProcessInfo> writeStartStdin(const QPointer<Agent::AgentClient> &client, const Agent::ProcessInfo &started, const QByteArray &data,
+                                                 QObject *context)
+{
+    if (!client)
+        return Core::readyFuture<Agent::ProcessInfo>(Core::Error(Core::ErrorCode::AgentUnavailable, QStringLiteral("the guest agent went away")));
+    Core::Promise<Agent::ProcessInfo> done;
+    Core::whenDone(client->writeProcessStdin(started.pid, data, false), context,
+                   [client, pid = started.pid, done](const Core::Expected<Agent::ProcessInfo> &r) {
+                       if (r)
+                           return done.resolve(r);
+                       if (client)
+                           client->removeProcess(pid);
+                       Core::Error error = r.error();
+                       error.message = QStringLiteral("process %1 was started, then removed: its stdin could not be written: %2").arg(pid).arg(error.message);
+                       done.resolve(error);
+                   });
+    return done.future();
+}
+
 } // namespace
 
 ProcessController::ProcessController(Vm::VmManager &manager, QObject *parent)
@@ -118,14 +140,20 @@ ApiFuture ProcessController::start(const Request &request)
     auto exec = GuestController::parseExecRequest(request.body);
     if (!exec)
         return finished(exec.error());
+    const QByteArray stdinData = std::exchange(exec->stdinData, QByteArray());
+    if (stdinData.size() > kMaxStartStdinBytes)
+        return finished(ApiError(ApiError::Code::PayloadTooLarge,
+                                 QStringLiteral("'stdin' of a background process is at most %1 bytes at the start: write the rest to .../processes/{pid}/stdin")
+                                     .arg(kMaxStartStdinBytes)));
     const QPointer<Agent::AgentClient> client = *agent;
-    const QByteArray stdinData = exec->stdinData;
-    // Requests reach the agent in order: the stdin after the start.
-    return answerWhen(client->startProcess(*exec), this, [client, stdinData](const Agent::ProcessInfo &p) {
-        if (!stdinData.isEmpty() && client)
-            client->writeProcessStdin(p.pid, stdinData, false);
-        return Response::ofJson(processToJson(p), true);
-    });
+    auto started = client->startProcess(*exec);
+    const auto created = [](const Agent::ProcessInfo &p) { return Response::ofJson(processToJson(p), true); };
+    if (stdinData.isEmpty())
+        return answerWhen(started, this, created);
+    // Requests reach the agent in order: the stdin after the start, written
+    // before the answer (a write that fails is the answer).
+    auto written = Core::then(started, this, [this, client, stdinData](const Agent::ProcessInfo &p) { return writeStartStdin(client, p, stdinData, this); });
+    return answerWhen(written, this, created);
 }
 
 ApiFuture ProcessController::list(const Request &request)
