@@ -868,7 +868,8 @@ void codePaths(Paths &paths)
                                            {QStringLiteral("schema"), type("string")}}};
     paths.add("/api/v1/vms/{name}/code", "post",
               {"Run code in the VM (python in a Jupyter kernel, javascript with node, bash) and wait for it. An error in the code "
-               "(a syntax error, an exception, a timeout) is a 200 with 'error' set. Needs a template with Python (agent)",
+               "(a syntax error, an exception, a timeout) is a 200 with 'error' set. Needs a template with Python (agent). At most 4 runs at once per VM "
+               "(409 for one more)",
                "runCode",
                byName,
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CodeRequest"))}},

@@ -275,6 +275,18 @@ private Q_SLOTS:
         QVERIFY(exact);
         QCOMPARE(exact->stdoutData, QByteArray("12345"));
         QVERIFY(!exact->stdoutTruncated);
+
+        // stderr with a cap of its own (a caller that reads only its end).
+        Agent::ExecRequest split;
+        split.shell = QStringLiteral("head -c 100 /dev/zero; head -c 100 /dev/zero >&2");
+        split.limits.maxBytes = 1000;
+        split.limits.maxStderrBytes = 10;
+        auto capped = await(client.run(split));
+        QVERIFY2(capped, capped ? "" : qPrintable(capped.error().message));
+        QCOMPARE(capped->stdoutData.size(), qsizetype(100));
+        QVERIFY(!capped->stdoutTruncated);
+        QCOMPARE(capped->stderrData, QByteArray(10, '\0'));
+        QVERIFY(capped->stderrTruncated);
     }
 
     // Past the request's deadline the host gives up with Timeout and the
