@@ -469,6 +469,26 @@ private Q_SLOTS:
         QVERIFY(h);
     }
 
+    // A stat given a short deadline (a caller that polls, such as the
+    // display's readiness check) fails with Timeout by it, cancelled in the guest.
+    void statDeadlineFailsFastWithTimeout()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("mute-stat.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::Normal); // never answers Stat
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        QElapsedTimer t;
+        t.start();
+        auto r = await(client.stat(QStringLiteral("/run/x"), 300), 10000);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::Timeout);
+        QVERIFY2(t.elapsed() < 3000, qPrintable(QString::number(t.elapsed())));
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(0).first, Protocol::MsgType::Stat);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+        QVERIFY(await(client.health()));
+    }
+
     // A hostile guest: more bytes than it declared are refused, the stream
     // cancelled, nothing beyond the declared size kept.
     void downloadLongerThanDeclaredIsRefused()
