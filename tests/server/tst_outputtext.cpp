@@ -11,7 +11,7 @@ using namespace Server;
 class TestOutputText : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void wholeCharacters_data()
     {
         QTest::addColumn<QByteArray>("data");
