@@ -84,6 +84,16 @@ ApiExpected<int> signalFrom(const QByteArray &body)
     return wrongType(QStringLiteral("signal"), QStringLiteral("a signal number or one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, CONT, STOP"));
 }
 
+// What a ProcessWrite frame's payload holds besides the data, at most.
+constexpr qint64 kStdinWriteOverheadBytes = 64;
+
+// Whether a start's stdin goes to the agent in one write (its frame limit)
+// and fits what the guest holds of a process's stdin.
+bool stdinFits(const Agent::AgentClient &client, const QByteArray &data)
+{
+    return data.size() <= ProcessController::kMaxStartStdinBytes && data.size() + kStdinWriteOverheadBytes <= qint64(client.maxPayload());
+}
+
 // Writes a just started process's stdin: the process as the write left
 // it, or the write's error, the process removed (killed) rather than left
 // waiting for a stdin that never comes.
@@ -141,11 +151,11 @@ ApiFuture ProcessController::start(const Request &request)
     if (!exec)
         return finished(exec.error());
     const QByteArray stdinData = std::exchange(exec->stdinData, QByteArray());
-    if (stdinData.size() > kMaxStartStdinBytes)
+    const QPointer<Agent::AgentClient> client = *agent;
+    if (!stdinFits(*client, stdinData))
         return finished(ApiError(ApiError::Code::PayloadTooLarge,
                                  QStringLiteral("'stdin' of a background process is at most %1 bytes at the start: write the rest to .../processes/{pid}/stdin")
-                                     .arg(kMaxStartStdinBytes)));
-    const QPointer<Agent::AgentClient> client = *agent;
+                                     .arg(qMin<qint64>(kMaxStartStdinBytes, client->maxPayload() - kStdinWriteOverheadBytes))));
     auto started = client->startProcess(*exec);
     const auto created = [](const Agent::ProcessInfo &p) { return Response::ofJson(processToJson(p), true); };
     if (stdinData.isEmpty())

@@ -28,7 +28,8 @@ public:
     static bool backgroundRequested(const QByteArray &execBody);
 
     // The most stdin a background start takes (what the guest holds of a
-    // process's stdin not yet read: GuestAgent::ProcessTable::kStdinBytes).
+    // process's stdin not yet read: GuestAgent::ProcessTable::kStdinBytes);
+    // less when one write to the agent (its frame limit) holds less.
     static constexpr qsizetype kMaxStartStdinBytes = 1 << 20;
 
     // POST .../exec with "background": true: 201 with the process, once
