@@ -666,8 +666,9 @@ int processes(ServiceClient &client, const Common &c, const QStringList &args)
     return 0;
 }
 
-// Prints the output from the offsets on; with follow, until the process
-// ended and said everything.
+// Prints the output from the offsets on: everything the guest kept (one
+// reply holds part of it: read while the offsets advance); with follow,
+// until the process ended and said everything.
 int logs(ServiceClient &client, const Common &c, QStringList args)
 {
     const bool follow = Common::takeFlag(args, QStringLiteral("--follow")) || Common::takeFlag(args, QStringLiteral("-f"));
@@ -691,7 +692,7 @@ int logs(ServiceClient &client, const Common &c, QStringList args)
         const bool quiet = nextOut == outOffset && nextErr == errOffset;
         outOffset = nextOut;
         errOffset = nextErr;
-        if (!follow || (quiet && !r->value(QStringLiteral("running")).toBool()))
+        if (quiet && (!follow || !r->value(QStringLiteral("running")).toBool()))
             return 0;
         if (quiet) {
             QEventLoop pause;

@@ -117,7 +117,7 @@ void VmDisplay::onConnected()
     Q_EMIT connectedChanged(true);
 }
 
-Core::Future<bool> VmDisplay::checkReady()
+Core::Future<bool> VmDisplay::checkReady(int statDeadlineMs)
 {
     if (m_ready)
         return Core::readyFuture<bool>(true);
@@ -131,8 +131,9 @@ Core::Future<bool> VmDisplay::checkReady()
     if (!agent)
         return Core::readyFuture<bool>(false);
     Core::Promise<bool> p;
-    Core::whenDone(agent->stat(QLatin1String(kReadyFile)), this, [this, p](const Core::Expected<Agent::FileInfo> &r) {
-        // Any other answer (not there yet, the agent busy restarting) is "not yet".
+    Core::whenDone(agent->stat(QLatin1String(kReadyFile), statDeadlineMs), this, [this, p](const Core::Expected<Agent::FileInfo> &r) {
+        // Any other answer (not there yet, the agent busy restarting or
+        // not answering within the deadline) is "not yet".
         if (r && r->type == Agent::FileInfo::Type::Regular && !m_ready) {
             m_ready = true;
             Core::Log::core()->info("display of {}: ready", m_vmName.toStdString());
@@ -151,7 +152,10 @@ Core::Future<bool> VmDisplay::waitReady(int waitMs)
 
 void VmDisplay::pollReady(const Core::Promise<bool> &promise, const QDeadlineTimer &deadline)
 {
-    Core::whenDone(checkReady(), this, [this, promise, deadline](const Core::Expected<bool> &r) {
+    // A check ends with the wait (one with no time left gets kReadyStatDeadlineMs).
+    const qint64 left = deadline.remainingTime();
+    const int statMs = static_cast<int>(left > 0 ? std::min<qint64>(left, kReadyStatDeadlineMs) : kReadyStatDeadlineMs);
+    Core::whenDone(checkReady(statMs), this, [this, promise, deadline](const Core::Expected<bool> &r) {
         if (!r || *r || deadline.hasExpired())
             return promise.resolve(r);
         const int pause = static_cast<int>(std::min<qint64>(kReadyPollMs, std::max<qint64>(1, deadline.remainingTime())));

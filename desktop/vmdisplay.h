@@ -86,8 +86,12 @@ public:
     // guest that lies only hurts its own screenshots.
     static constexpr const char *kReadyFile = "/run/mvs-desktop-ready";
     static constexpr int kReadyPollMs = 500;
-    Core::Future<bool> checkReady();
-    // Polls checkReady() until it is true or waitMs have passed.
+    // The most a check waits for the agent's stat: a hung or busy agent is
+    // "not ready" then, rather than holding its caller.
+    static constexpr int kReadyStatDeadlineMs = 2000;
+    Core::Future<bool> checkReady(int statDeadlineMs = kReadyStatDeadlineMs);
+    // Polls checkReady() until it is true or waitMs have passed: at most
+    // waitMs, or one check (kReadyStatDeadlineMs) when waitMs is shorter.
     Core::Future<bool> waitReady(int waitMs);
     bool isReady() const { return m_ready; }
 

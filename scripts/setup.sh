@@ -173,6 +173,8 @@ test)
     PACKAGES+=(clang libclang-rt-dev)  # the fuzz harnesses: clang and its libFuzzer runtime (libclang_rt.fuzzer)
     # The Python SDK (sdk/python) and its pytest suites (tst_sdk*); the venv and pip for tst_sdk_install.
     PACKAGES+=(python3-httpx python3-websockets python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel python3-pip python3-venv)
+    # The code runner's unit tests (tst_coderunner, tst_guestcoderunner) run the real mvs-code-runner on the host.
+    PACKAGES+=(python3-ipykernel python3-jupyter-client python3-matplotlib)
     install_deps
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund

@@ -228,9 +228,10 @@ void processSchemas(QJsonObject &s)
                                            {QStringLiteral("ended_at"), nullableTime}},
                                           {QStringLiteral("pid"), QStringLiteral("command"), QStringLiteral("running"), QStringLiteral("started_at")});
     s[QStringLiteral("ProcessOutput")] =
-        object({{QStringLiteral("stdout"), type("string")},
-                {QStringLiteral("stderr"), type("string")},
-                {QStringLiteral("stdout_offset"), type("integer", "where the next read of stdout starts (a byte offset into the whole stream)")},
+        object({{QStringLiteral("stdout"), type("string", "text up to the last whole UTF-8 character (bytes that are not UTF-8 as U+FFFD)")},
+                {QStringLiteral("stderr"), type("string", "the same for stderr")},
+                {QStringLiteral("stdout_offset"),
+                 type("integer", "where the next read of stdout starts (a byte offset into the whole stream, after the text returned)")},
                 {QStringLiteral("stderr_offset"), type("integer", "where the next read of stderr starts")},
                 {QStringLiteral("truncated"),
                  type("boolean", "bytes between the offsets asked for and the data returned were dropped (the guest keeps the last MiB of each)")},
@@ -867,7 +868,8 @@ void codePaths(Paths &paths)
                                            {QStringLiteral("schema"), type("string")}}};
     paths.add("/api/v1/vms/{name}/code", "post",
               {"Run code in the VM (python in a Jupyter kernel, javascript with node, bash) and wait for it. An error in the code "
-               "(a syntax error, an exception, a timeout) is a 200 with 'error' set. Needs a template with Python (agent)",
+               "(a syntax error, an exception, a timeout) is a 200 with 'error' set. Needs a template with Python (agent). At most 4 runs at once per VM "
+               "(409 for one more)",
                "runCode",
                byName,
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CodeRequest"))}},

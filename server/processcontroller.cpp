@@ -4,6 +4,7 @@
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
 #include "server/guestcontroller.h"
+#include "server/outputtext.h"
 #include "server/router.h"
 
 #include <QJsonArray>
@@ -83,6 +84,38 @@ ApiExpected<int> signalFrom(const QByteArray &body)
     return wrongType(QStringLiteral("signal"), QStringLiteral("a signal number or one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, CONT, STOP"));
 }
 
+// What a ProcessWrite frame's payload holds besides the data, at most.
+constexpr qint64 kStdinWriteOverheadBytes = 64;
+
+// Whether a start's stdin goes to the agent in one write (its frame limit)
+// and fits what the guest holds of a process's stdin.
+bool stdinFits(const Agent::AgentClient &client, const QByteArray &data)
+{
+    return data.size() <= ProcessController::kMaxStartStdinBytes && data.size() + kStdinWriteOverheadBytes <= qint64(client.maxPayload());
+}
+
+// Writes a just started process's stdin: the process as the write left
+// it, or the write's error, the process removed (killed) rather than left
+// waiting for a stdin that never comes.
+Core::Future<Agent::ProcessInfo> writeStartStdin(const QPointer<Agent::AgentClient> &client, const Agent::ProcessInfo &started, const QByteArray &data,
+                                                 QObject *context)
+{
+    if (!client)
+        return Core::readyFuture<Agent::ProcessInfo>(Core::Error(Core::ErrorCode::AgentUnavailable, QStringLiteral("the guest agent went away")));
+    Core::Promise<Agent::ProcessInfo> done;
+    Core::whenDone(client->writeProcessStdin(started.pid, data, false), context,
+                   [client, pid = started.pid, done](const Core::Expected<Agent::ProcessInfo> &r) {
+                       if (r)
+                           return done.resolve(r);
+                       if (client)
+                           client->removeProcess(pid);
+                       Core::Error error = r.error();
+                       error.message = QStringLiteral("process %1 was started, then removed: its stdin could not be written: %2").arg(pid).arg(error.message);
+                       done.resolve(error);
+                   });
+    return done.future();
+}
+
 } // namespace
 
 ProcessController::ProcessController(Vm::VmManager &manager, QObject *parent)
@@ -117,14 +150,20 @@ ApiFuture ProcessController::start(const Request &request)
     auto exec = GuestController::parseExecRequest(request.body);
     if (!exec)
         return finished(exec.error());
+    const QByteArray stdinData = std::exchange(exec->stdinData, QByteArray());
     const QPointer<Agent::AgentClient> client = *agent;
-    const QByteArray stdinData = exec->stdinData;
-    // Requests reach the agent in order: the stdin after the start.
-    return answerWhen(client->startProcess(*exec), this, [client, stdinData](const Agent::ProcessInfo &p) {
-        if (!stdinData.isEmpty() && client)
-            client->writeProcessStdin(p.pid, stdinData, false);
-        return Response::ofJson(processToJson(p), true);
-    });
+    if (!stdinFits(*client, stdinData))
+        return finished(ApiError(ApiError::Code::PayloadTooLarge,
+                                 QStringLiteral("'stdin' of a background process is at most %1 bytes at the start: write the rest to .../processes/{pid}/stdin")
+                                     .arg(qMin<qint64>(kMaxStartStdinBytes, client->maxPayload() - kStdinWriteOverheadBytes))));
+    auto started = client->startProcess(*exec);
+    const auto created = [](const Agent::ProcessInfo &p) { return Response::ofJson(processToJson(p), true); };
+    if (stdinData.isEmpty())
+        return answerWhen(started, this, created);
+    // Requests reach the agent in order: the stdin after the start, written
+    // before the answer (a write that fails is the answer).
+    auto written = Core::then(started, this, [this, client, stdinData](const Agent::ProcessInfo &p) { return writeStartStdin(client, p, stdinData, this); });
+    return answerWhen(written, this, created);
 }
 
 ApiFuture ProcessController::list(const Request &request)
@@ -158,11 +197,14 @@ ApiFuture ProcessController::output(const Request &request)
     if (!out || !err)
         return finished(!out ? out.error() : err.error());
     return answerWhen(t->agent->processOutput(t->pid, *out, *err), this, [](const Agent::ProcessOutput &o) {
+        // Text cut at whole characters (OutputText): the offsets follow the cut.
+        const OutputText::Chunk stdoutText = OutputText::cut(o.stdoutData, o.stdoutOffset, !o.process.running);
+        const OutputText::Chunk stderrText = OutputText::cut(o.stderrData, o.stderrOffset, !o.process.running);
         return Response::ofJson(
-            QJsonObject{{QStringLiteral("stdout"), QString::fromUtf8(o.stdoutData)},
-                        {QStringLiteral("stderr"), QString::fromUtf8(o.stderrData)},
-                        {QStringLiteral("stdout_offset"), static_cast<qint64>(o.stdoutOffset)},
-                        {QStringLiteral("stderr_offset"), static_cast<qint64>(o.stderrOffset)},
+            QJsonObject{{QStringLiteral("stdout"), stdoutText.text},
+                        {QStringLiteral("stderr"), stderrText.text},
+                        {QStringLiteral("stdout_offset"), static_cast<qint64>(stdoutText.nextOffset)},
+                        {QStringLiteral("stderr_offset"), static_cast<qint64>(stderrText.nextOffset)},
                         {QStringLiteral("truncated"), o.truncated},
                         {QStringLiteral("running"), o.process.running},
                         {QStringLiteral("exit_code"), o.process.exitCode ? QJsonValue(*o.process.exitCode) : QJsonValue(QJsonValue::Null)}});

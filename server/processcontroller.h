@@ -27,10 +27,17 @@ public:
     // is not a JSON object is not: the exec's parser says what is wrong).
     static bool backgroundRequested(const QByteArray &execBody);
 
-    // POST .../exec with "background": true: 201 with the process.
+    // The most stdin a background start takes (what the guest holds of a
+    // process's stdin not yet read: GuestAgent::ProcessTable::kStdinBytes);
+    // less when one write to the agent (its frame limit) holds less.
+    static constexpr qsizetype kMaxStartStdinBytes = 1 << 20;
+
+    // POST .../exec with "background": true: 201 with the process, once
+    // its "stdin" (if any) is written; a write that fails is the answer.
     ApiFuture start(const Request &request);
     ApiFuture list(const Request &request);
     ApiFuture status(const Request &request);
+    // From byte offsets, as text cut at whole characters (OutputText).
     ApiFuture output(const Request &request);
     ApiFuture writeStdin(const Request &request);
     ApiFuture kill(const Request &request);

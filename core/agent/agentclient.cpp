@@ -499,17 +499,18 @@ Core::Future<QByteArray> AgentClient::getData(const QString &guestPath, StreamLi
 }
 
 template<typename T>
-Core::Future<T> AgentClient::request(MsgType type, const std::string &payload, QString what, MsgType reply, bool (*decode)(std::string_view, T *))
+Core::Future<T> AgentClient::request(MsgType type, const std::string &payload, QString what, MsgType reply, bool (*decode)(std::string_view, T *),
+                                     int deadlineMs)
 {
     if (!m_ready)
         return Core::readyFuture<T>(notReady());
-    return addStream<RequestStream<T>>(std::move(what), reply, decode)->start(type, payload, StreamLimits::kRequestDeadlineMs);
+    return addStream<RequestStream<T>>(std::move(what), reply, decode)->start(type, payload, deadlineMs);
 }
 
-Core::Future<FileInfo> AgentClient::stat(const QString &guestPath)
+Core::Future<FileInfo> AgentClient::stat(const QString &guestPath, int deadlineMs)
 {
     return request<FileInfo>(MsgType::Stat, Protocol::PathRequest{guestPath.toStdString()}.encode(), QStringLiteral("the stat of %1").arg(guestPath),
-                             MsgType::StatResult, decodeStat);
+                             MsgType::StatResult, decodeStat, deadlineMs);
 }
 
 Core::Future<QList<FileInfo>> AgentClient::list(const QString &guestPath)

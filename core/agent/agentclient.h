@@ -82,8 +82,9 @@ public:
     // without progress. See FileDownload.
     Core::Future<FileDownload *> download(const QString &guestPath, StreamLimits limits = StreamLimits::streamedDownload());
 
-    // Requests with one reply, within StreamLimits::kRequestDeadlineMs.
-    Core::Future<FileInfo> stat(const QString &guestPath);
+    // Requests with one reply, within StreamLimits::kRequestDeadlineMs (a
+    // stat: deadlineMs, for a caller that polls and would rather fail fast).
+    Core::Future<FileInfo> stat(const QString &guestPath, int deadlineMs = StreamLimits::kRequestDeadlineMs);
     Core::Future<QList<FileInfo>> list(const QString &guestPath);
     Core::Future<Health> health();
     // Background processes: commands the guest agent keeps running after
@@ -139,7 +140,8 @@ private:
     template<typename S, typename... Args>
     std::shared_ptr<S> addStream(Args &&...args);
     template<typename T>
-    Core::Future<T> request(Protocol::MsgType type, const std::string &payload, QString what, Protocol::MsgType reply, bool (*decode)(std::string_view, T *));
+    Core::Future<T> request(Protocol::MsgType type, const std::string &payload, QString what, Protocol::MsgType reply, bool (*decode)(std::string_view, T *),
+                            int deadlineMs = StreamLimits::kRequestDeadlineMs);
     Core::Error notReady() const;
     Core::Error tooLarge(const QString &what, size_t size) const;
     void failAll(const Core::Error &error);

@@ -25,6 +25,7 @@ ExecStream::ExecStream(AgentClient *client, quint32 id, const ExecRequest &reque
     : AgentStream(client, id, QStringLiteral("the command"))
     , m_collect(request.collectOutput)
     , m_maxOutput(request.limits.maxBytes)
+    , m_maxStderr(request.limits.maxStderrBytes > 0 ? request.limits.maxStderrBytes : request.limits.maxBytes)
 {
 }
 
@@ -135,7 +136,7 @@ void ExecStream::onOutput(bool isStderr, std::string_view payload)
     const QByteArray data(payload.data(), static_cast<qsizetype>(payload.size()));
     if (m_collect) {
         if (isStderr)
-            keep(m_result.stderrData, m_result.stderrTruncated, data, m_maxOutput);
+            keep(m_result.stderrData, m_result.stderrTruncated, data, m_maxStderr);
         else
             keep(m_result.stdoutData, m_result.stdoutTruncated, data, m_maxOutput);
     }

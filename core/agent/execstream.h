@@ -50,7 +50,8 @@ private:
 
     QPointer<ExecHandle> m_handle;
     const bool m_collect;
-    const qint64 m_maxOutput; // of stdout and of stderr each, kept in m_result; 0: all
+    const qint64 m_maxOutput; // of stdout kept in m_result; 0: all
+    const qint64 m_maxStderr; // of stderr
     ExecResult m_result; // pid and output so far
     Core::Promise<ExecResult> m_promise;
 };

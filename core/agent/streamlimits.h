@@ -37,6 +37,9 @@ struct StreamLimits {
     // 0: none (an exec then waits its timeoutMs plus kExecDeadlineGraceMs).
     // For a download handed out as a reader: the most time without progress.
     int deadlineMs = 0;
+    // Bytes kept of an exec's stderr when its caller reads only a little of
+    // it (the rest dropped and flagged as for maxBytes). 0: maxBytes.
+    qint64 maxStderrBytes = 0;
 
     static constexpr StreamLimits exec() { return {kDefaultMaxOutputBytes, 0}; }
     static constexpr StreamLimits transfer() { return {0, kDefaultTransferDeadlineMs}; }

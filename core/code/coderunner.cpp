@@ -5,6 +5,7 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QPointer>
 #include <QRegularExpression>
 
 #include <cmath>
@@ -137,7 +138,44 @@ Core::Future<QJsonObject> call(Agent::AgentClient &agent, const QJsonObject &req
     return answer.future();
 }
 
+// An agent's runs going on, kept on the agent (gone with it).
+constexpr const char *kRunsProperty = "mvs_code_runs";
+
+// A held slot: gives it back when destroyed.
+class RunClaim {
+public:
+    explicit RunClaim(Agent::AgentClient *agent)
+        : m_agent(agent)
+    {
+        m_agent->setProperty(kRunsProperty, runsInProgress(*m_agent) + 1);
+    }
+    ~RunClaim()
+    {
+        if (m_agent)
+            m_agent->setProperty(kRunsProperty, qMax(0, runsInProgress(*m_agent) - 1));
+    }
+    RunClaim(const RunClaim &) = delete;
+    RunClaim &operator=(const RunClaim &) = delete;
+
+private:
+    QPointer<Agent::AgentClient> m_agent;
+};
+
 } // namespace
+
+Core::Expected<RunSlot> claimRunSlot(Agent::AgentClient &agent)
+{
+    if (runsInProgress(agent) >= kMaxConcurrentRuns)
+        return Core::Error(
+            Core::ErrorCode::InvalidState,
+            QStringLiteral("%1 code runs are going on in this VM already, the most at once: run this one when one has ended").arg(kMaxConcurrentRuns));
+    return RunSlot(std::make_shared<const RunClaim>(&agent));
+}
+
+int runsInProgress(const Agent::AgentClient &agent)
+{
+    return agent.property(kRunsProperty).toInt();
+}
 
 bool validSessionId(const QString &id)
 {
@@ -172,13 +210,14 @@ Agent::ExecRequest runnerExec(const QJsonObject &request, int timeoutMs)
     exec.stdinData = QJsonDocument(request).toJson(QJsonDocument::Compact);
     exec.timeoutMs = timeoutMs;
     exec.limits.maxBytes = kMaxAnswerBytes;
+    exec.limits.maxStderrBytes = kMaxRunnerStderrBytes;
     return exec;
 }
 
 Core::Expected<QJsonObject> answerObject(const Agent::ExecResult &r)
 {
     if (r.exitCode == kExitNotFound || r.exitCode == kExitCannotExecute)
-        return noRunner(QString::fromUtf8(r.stderrData.left(300)).trimmed());
+        return noRunner(QString::fromUtf8(r.stderrData.left(kRunnerStderrShownBytes / 2)).trimmed());
     if (r.timedOut)
         return Core::Error(Core::ErrorCode::Timeout, QStringLiteral("the guest's code runner did not finish in time"));
     if (r.stdoutTruncated)
@@ -186,7 +225,7 @@ Core::Expected<QJsonObject> answerObject(const Agent::ExecResult &r)
     if (r.signal != 0 || r.exitCode != 0)
         return guestError(QStringLiteral("it failed (%1): %2")
                               .arg(r.signal ? QStringLiteral("signal %1").arg(r.signal) : QStringLiteral("exit %1").arg(r.exitCode),
-                                   QString::fromUtf8(r.stderrData.right(600)).trimmed()));
+                                   QString::fromUtf8(r.stderrData.right(kRunnerStderrShownBytes)).trimmed()));
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(r.stdoutData, &parseError);
     if (!doc.isObject())
@@ -264,7 +303,16 @@ Core::Future<CodeResult> execute(Agent::AgentClient &agent, const CodeRequest &r
     body.insert(QStringLiteral("session"), request.session.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(request.session));
     body.insert(QStringLiteral("timeout_s"), request.timeoutMs / 1000.0);
     const int timeoutMs = 2 * request.timeoutMs + kRunnerOverheadMs;
-    return Core::then(call(agent, body, timeoutMs), &agent, [](const QJsonObject &answer) { return parseResult(answer); });
+    auto slot = claimRunSlot(agent);
+    if (!slot)
+        return Core::readyFuture<CodeResult>(slot.error());
+    Core::Promise<CodeResult> done;
+    // The slot is given back once the answer is in, whatever it is.
+    Core::whenDone(call(agent, body, timeoutMs), &agent, [done, held = std::make_shared<RunSlot>(*slot)](const Core::Expected<QJsonObject> &answer) {
+        held->reset();
+        done.resolve(answer ? parseResult(*answer) : Core::Expected<CodeResult>(answer.error()));
+    });
+    return done.future();
 }
 
 Core::Future<QList<CodeSession>> sessions(Agent::AgentClient &agent)

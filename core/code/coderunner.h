@@ -6,6 +6,8 @@
 #include <QByteArray>
 #include <QJsonObject>
 
+#include <memory>
+
 namespace Agent {
 class AgentClient;
 struct ExecRequest;
@@ -29,12 +31,25 @@ inline constexpr qint64 kMaxCodeBytes = 1 << 20;
 // The runner's own time on top of the code's: waiting for a busy session
 // (at most the code's timeout again), starting a kernel (twice when one is
 // restarted), the interrupt's grace. Past it the guest kills the runner.
+// Callers wait 2 x the timeout + this (the CLI, MCP, the Python SDK's
+// _ops.code_timeout).
 inline constexpr int kRunnerOverheadMs = 420 * 1000;
 // Restart, close and list: a kernel start at most.
 inline constexpr int kSessionOpTimeoutMs = 240 * 1000;
-// What the host takes of the runner's answer (the runner bounds itself to
-// about 20 MiB; JSON escapes may grow it).
-inline constexpr qint64 kMaxAnswerBytes = 64 << 20;
+// What the host takes of the runner's answer. The runner bounds what it
+// says (guest-agent/coderunner/mvs-code-runner): 1 MiB each of stdout,
+// stderr and the value, 16 MiB of rich outputs (their base64 counted),
+// under 2 MiB of error; JSON escapes grow its text parts. Past this the
+// run fails saying so.
+inline constexpr qint64 kMaxAnswerBytes = 32 << 20;
+// What the host keeps of the runner's own stderr: only its end is read
+// (a failing runner's last words).
+inline constexpr qint64 kMaxRunnerStderrBytes = 64 << 10;
+inline constexpr int kRunnerStderrShownBytes = 600;
+// Code runs going on at once per VM, each a runner in the guest and up to
+// kMaxAnswerBytes (parsed, several times that) in the host. One more fails
+// at once with InvalidState (409 at the API): run it when one has ended.
+inline constexpr int kMaxConcurrentRuns = 4;
 // Each field of an answer, checked again here.
 inline constexpr int kMaxOutputs = 64;
 inline constexpr int kMaxTracebackLines = 256;
@@ -45,6 +60,7 @@ bool validSessionId(const QString &id);
 // The request as its checked fields: a Core::Error (InvalidArgument) says what is wrong.
 Core::Expected<CodeRequest> checkRequest(CodeRequest request);
 
+// At most kMaxConcurrentRuns per agent: one more fails with InvalidState.
 Core::Future<CodeResult> execute(Agent::AgentClient &agent, const CodeRequest &request);
 Core::Future<QList<CodeSession>> sessions(Agent::AgentClient &agent);
 Core::Future<CodeSession> restart(Agent::AgentClient &agent, const QString &sessionId);
@@ -59,6 +75,12 @@ Core::Expected<QJsonObject> answerObject(const Agent::ExecResult &result);
 Core::Expected<CodeResult> parseResult(const QJsonObject &answer);
 Core::Expected<CodeSession> parseSession(const QJsonObject &answer);
 Core::Expected<QList<CodeSession>> parseSessions(const QJsonObject &answer);
+
+// One of an agent's kMaxConcurrentRuns, held while a run goes on and given
+// back when the last copy of the slot goes; InvalidState when all are held.
+using RunSlot = std::shared_ptr<const void>;
+Core::Expected<RunSlot> claimRunSlot(Agent::AgentClient &agent);
+int runsInProgress(const Agent::AgentClient &agent);
 
 } // namespace CodeRunner
 } // namespace Code

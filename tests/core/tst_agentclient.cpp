@@ -275,6 +275,18 @@ private Q_SLOTS:
         QVERIFY(exact);
         QCOMPARE(exact->stdoutData, QByteArray("12345"));
         QVERIFY(!exact->stdoutTruncated);
+
+        // stderr with a cap of its own (a caller that reads only its end).
+        Agent::ExecRequest split;
+        split.shell = QStringLiteral("head -c 100 /dev/zero; head -c 100 /dev/zero >&2");
+        split.limits.maxBytes = 1000;
+        split.limits.maxStderrBytes = 10;
+        auto capped = await(client.run(split));
+        QVERIFY2(capped, capped ? "" : qPrintable(capped.error().message));
+        QCOMPARE(capped->stdoutData.size(), qsizetype(100));
+        QVERIFY(!capped->stdoutTruncated);
+        QCOMPARE(capped->stderrData, QByteArray(10, '\0'));
+        QVERIFY(capped->stderrTruncated);
     }
 
     // Past the request's deadline the host gives up with Timeout and the
@@ -455,6 +467,26 @@ private Q_SLOTS:
         QCOMPARE(fake.received.at(1).second, fake.received.at(0).second);
         auto h = await(client.health()); // the connection is fine
         QVERIFY(h);
+    }
+
+    // A stat given a short deadline (a caller that polls, such as the
+    // display's readiness check) fails with Timeout by it, cancelled in the guest.
+    void statDeadlineFailsFastWithTimeout()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("mute-stat.sock"));
+        FakeAgent fake(path, FakeAgent::Mode::Normal); // never answers Stat
+        Agent::AgentClient client(Vmm::AgentEndpoint{path, 0});
+        QVERIFY(await(client.connectToAgent(5000)));
+        QElapsedTimer t;
+        t.start();
+        auto r = await(client.stat(QStringLiteral("/run/x"), 300), 10000);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::Timeout);
+        QVERIFY2(t.elapsed() < 3000, qPrintable(QString::number(t.elapsed())));
+        QTRY_COMPARE(fake.received.size(), 2);
+        QCOMPARE(fake.received.at(0).first, Protocol::MsgType::Stat);
+        QCOMPARE(fake.received.at(1).first, Protocol::MsgType::Cancel);
+        QVERIFY(await(client.health()));
     }
 
     // A hostile guest: more bytes than it declared are refused, the stream

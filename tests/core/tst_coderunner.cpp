@@ -3,6 +3,7 @@
 // node and bash) parsed into CodeResult, and hostile answers refused or
 // mapped to the right errors.
 
+#include "core/agent/agentclient.h"
 #include "core/agent/exechandle.h"
 #include "core/code/coderunner.h"
 #include "core/image/imagebuilder.h"
@@ -11,6 +12,7 @@
 #include <QJsonDocument>
 #include <QProcess>
 #include <QProcessEnvironment>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -111,6 +113,62 @@ private Q_SLOTS:
         QCOMPARE(QJsonDocument::fromJson(exec.stdinData).object(), request);
         QCOMPARE(exec.timeoutMs, 1234);
         QCOMPARE(exec.limits.maxBytes, CodeRunner::kMaxAnswerBytes);
+        QCOMPARE(exec.limits.maxStderrBytes, CodeRunner::kMaxRunnerStderrBytes);
+        QVERIFY(CodeRunner::kMaxRunnerStderrBytes < CodeRunner::kMaxAnswerBytes / 64);
+    }
+
+    // The answer's cap holds the most the runner says (its own caps, read
+    // from it), with room for JSON escapes, and no more than twice that.
+    void theAnswerCapFitsTheRunnersCaps()
+    {
+        QFile f(kRunner);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QString source = QString::fromUtf8(f.readAll());
+        const auto cap = [&source](const char *name) {
+            const auto m =
+                QRegularExpression(QStringLiteral("^%1 = (\\d+)(?: << (\\d+))?").arg(QLatin1String(name)), QRegularExpression::MultilineOption).match(source);
+            return m.hasMatch() ? m.captured(1).toLongLong() << m.captured(2).toInt() : qint64(-1);
+        };
+        const qint64 stream = cap("MAX_STREAM_BYTES"), value = cap("MAX_RESULT_BYTES"), outputs = cap("MAX_OUTPUTS_BYTES");
+        const qint64 error = cap("MAX_ERROR_VALUE_BYTES") + cap("MAX_TRACEBACK_LINES") * cap("MAX_TRACEBACK_LINE_BYTES");
+        QVERIFY(stream > 0 && value > 0 && outputs > 0 && error > 0);
+        const qint64 most = 2 * stream + value + outputs + error;
+        QVERIFY2(most + most / 2 <= CodeRunner::kMaxAnswerBytes, qPrintable(QString::number(most)));
+        QVERIFY(CodeRunner::kMaxAnswerBytes <= 2 * most);
+    }
+
+    // At most kMaxConcurrentRuns per agent; a slot comes back when its run
+    // ends, whatever its end (here: the agent is not connected).
+    void concurrentRunsPerAgentAreCapped()
+    {
+        Agent::AgentClient agent(Vmm::AgentEndpoint{m_runDir.filePath(QStringLiteral("no-agent.sock")), 0});
+        Agent::AgentClient other(Vmm::AgentEndpoint{m_runDir.filePath(QStringLiteral("no-agent-2.sock")), 0});
+        QList<CodeRunner::RunSlot> held;
+        for (int i = 0; i < CodeRunner::kMaxConcurrentRuns; ++i) {
+            auto slot = CodeRunner::claimRunSlot(agent);
+            QVERIFY2(slot, slot ? "" : qPrintable(slot.error().message));
+            held << *slot;
+        }
+        QCOMPARE(CodeRunner::runsInProgress(agent), CodeRunner::kMaxConcurrentRuns);
+        auto refused = CodeRunner::claimRunSlot(agent);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, Core::ErrorCode::InvalidState);
+        // execute() refuses at once, without asking the guest.
+        const CodeRequest request{Language::Python, QStringLiteral("1"), {}, 1000};
+        auto full = CodeRunner::execute(agent, request);
+        QVERIFY(full.isFinished());
+        QCOMPARE(full.result().error().code, Core::ErrorCode::InvalidState);
+        QVERIFY(CodeRunner::claimRunSlot(other)); // another VM's are its own
+        held.removeLast();
+        QCOMPARE(CodeRunner::runsInProgress(agent), CodeRunner::kMaxConcurrentRuns - 1);
+        held.clear();
+        QCOMPARE(CodeRunner::runsInProgress(agent), 0);
+        // A run that fails gives its slot back.
+        auto failed = CodeRunner::execute(agent, request);
+        QTRY_VERIFY(failed.isFinished());
+        QVERIFY(!failed.result());
+        QVERIFY(failed.result().error().code != Core::ErrorCode::InvalidState);
+        QCOMPARE(CodeRunner::runsInProgress(agent), 0);
     }
 
     void theRunnerIsInTheImages()

@@ -74,6 +74,8 @@ private Q_SLOTS:
     void cleanupTestCase();
     void execAnswersWhenMainProcessEnds();
     void backgroundProcess();
+    void textIsCutAtWholeCharacters();
+    void startStdinIsCheckedAndWritten();
     void unknownPid();
     void processLimit();
 };
@@ -198,6 +200,49 @@ void TestProcesses::backgroundProcess()
     }
     r = call("GET", QStringLiteral("processes"));
     QCOMPARE(r.json[QStringLiteral("processes")].toArray().size(), 0);
+}
+
+// A character the process wrote in two pieces comes back whole: its first
+// bytes are held back (the offset stays before them) until the rest is there.
+void TestProcesses::textIsCutAtWholeCharacters()
+{
+    auto r = exec({{QStringLiteral("cmd"), QStringLiteral("printf 'a\\342\\202'; read x; printf '\\254\\n'")}, {QStringLiteral("background"), true}});
+    QVERIFY2(r.status == 201, qPrintable(r.describe()));
+    const int pid = r.json[QStringLiteral("pid")].toInt();
+    QTRY_VERIFY_WITH_TIMEOUT((r = output(pid, 0)).json[QStringLiteral("stdout")].toString() == QLatin1String("a"), 20000);
+    QCOMPARE(r.json[QStringLiteral("stdout_offset")].toInt(), 1);
+    QTest::qWait(500);
+    r = output(pid, 1);
+    QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QString());
+    QCOMPARE(r.json[QStringLiteral("stdout_offset")].toInt(), 1);
+    r = call("POST", QStringLiteral("processes/%1/stdin").arg(pid), json({{QStringLiteral("data"), QStringLiteral("go\n")}}));
+    QVERIFY2(r.status == 204, qPrintable(r.describe()));
+    QTRY_VERIFY_WITH_TIMEOUT(!(r = output(pid, 1)).json[QStringLiteral("running")].toBool(true), 20000);
+    QCOMPARE(r.json[QStringLiteral("stdout")].toString(), QStringLiteral("\u20AC\n"));
+    QCOMPARE(r.json[QStringLiteral("stdout_offset")].toInt(), 5);
+    QCOMPARE(call("DELETE", QStringLiteral("processes/%1").arg(pid)).status, 204);
+}
+
+// stdin given with the start: above what one write to the agent holds it
+// is 413 (here the JSON body's 1 MiB comes first) and nothing starts;
+// within it, it is written before the 201.
+void TestProcesses::startStdinIsCheckedAndWritten()
+{
+    auto r = exec({{QStringLiteral("cmd"), QStringLiteral("cat")},
+                   {QStringLiteral("background"), true},
+                   {QStringLiteral("stdin"), QString((1 << 20) + 1, QLatin1Char('x'))}});
+    QVERIFY2(r.status == 413, qPrintable(r.describe()));
+    r = call("GET", QStringLiteral("processes"));
+    QCOMPARE(r.json[QStringLiteral("processes")].toArray().size(), 0);
+    r = exec({{QStringLiteral("cmd"), QStringLiteral("wc -c")},
+              {QStringLiteral("background"), true},
+              {QStringLiteral("stdin"), QString(512 << 10, QLatin1Char('y'))}});
+    QVERIFY2(r.status == 201, qPrintable(r.describe()));
+    const int pid = r.json[QStringLiteral("pid")].toInt();
+    QCOMPARE(call("POST", QStringLiteral("processes/%1/stdin").arg(pid), json({{QStringLiteral("eof"), true}})).status, 204);
+    QTRY_VERIFY_WITH_TIMEOUT(!(r = output(pid, 0)).json[QStringLiteral("running")].toBool(true), 20000);
+    QCOMPARE(r.json[QStringLiteral("stdout")].toString().trimmed(), QString::number(512 << 10));
+    QCOMPARE(call("DELETE", QStringLiteral("processes/%1").arg(pid)).status, 204);
 }
 
 void TestProcesses::unknownPid()

@@ -21,6 +21,24 @@ is_ours() {
     { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -qxF "MVS_DATA_DIR=$2/data"
 }
 
+# Removes state directory $1 of service $2, only when it is one `start`
+# made (mktemp's $TMPDIR/tst_sdk-XXXXXX) and the service is gone.
+remove_state_dir() {
+    case "$1" in
+    "${TMPDIR:-/tmp}"/tst_sdk-??????) ;;
+    *)
+        echo "not removing '$1': not a state directory of this fixture"
+        return 0
+        ;;
+    esac
+    [ -d "$1" ] && [ ! -L "$1" ] || return 0
+    if is_ours "$2" "$1"; then
+        echo "not removing $1: the service (pid $2) still runs"
+        return 0
+    fi
+    rm -rf -- "$1"
+}
+
 stop() {
     state=$1
     [ -f "$state" ] || exit 0
@@ -43,6 +61,7 @@ stop() {
         tail -n 40 "$SDK_STATE_DIR/serve.log"
     fi
     "$tests/reaptestvmms.sh" tst_sdk
+    remove_state_dir "$SDK_STATE_DIR" "$SDK_SERVICE_PID"
     rm -f "$state"
     exit 0
 }

@@ -17,6 +17,12 @@ Command = Union[str, Sequence[str]]
 # Seconds an answer may take beyond the command's own timeout (the guest
 # drains output, the service maps the result).
 EXEC_TIMEOUT_MARGIN_S = 30.0
+# A code run: the service waits up to twice the code's timeout (the run may
+# wait for a busy session first) plus the runner's overhead (starting a
+# kernel, the interrupt's grace); the CLI and the MCP server wait as long
+# (Code::CodeRunner::kRunnerOverheadMs, kDefaultTimeoutS).
+CODE_DEFAULT_TIMEOUT_S = 60.0
+CODE_RUNNER_OVERHEAD_S = 420.0
 # Creating may build the template's image first (minutes, once).
 CREATE_TIMEOUT_S = 1200.0
 # Longest wait for the desktop the service accepts (issue16-api.md).
@@ -106,6 +112,11 @@ def exec_timeout(timeout_s: Optional[float]) -> Optional[float]:
     return None if timeout_s is None else timeout_s + EXEC_TIMEOUT_MARGIN_S
 
 
+def code_timeout(timeout_s: Optional[float]) -> float:
+    """How long a code run's answer may take: the service's own bound."""
+    return 2 * (CODE_DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s) + CODE_RUNNER_OVERHEAD_S
+
+
 def exec_(name: str, body: Dict[str, Any]) -> Call:
     return Call("POST", vm_path(name, "exec"), json=body, parse=ExecResult.from_json, timeout=exec_timeout(body.get("timeout_s")))
 
@@ -148,7 +159,7 @@ def run_code(name: str, code: str, language: str, session: Optional[str], timeou
         body["session"] = session
     if timeout_s is not None:
         body["timeout_s"] = timeout_s
-    return Call("POST", vm_path(name, "code"), json=body, parse=CodeResult.from_json, timeout=exec_timeout(timeout_s))
+    return Call("POST", vm_path(name, "code"), json=body, parse=CodeResult.from_json, timeout=code_timeout(timeout_s))
 
 
 def code_sessions(name: str) -> Call:
