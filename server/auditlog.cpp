@@ -56,8 +56,9 @@ QString AuditLog::rotatedPath(int n) const
 }
 
 // audit.jsonl.<k-2> -> .<k-1> ... audit.jsonl -> .1; the oldest is dropped.
-void AuditLog::rotate() const
+void AuditLog::rotate()
 {
+    m_file.close();
     QFile::remove(rotatedPath(m_keepFiles - 1));
     for (int n = m_keepFiles - 2; n >= 0; --n)
         QFile::rename(rotatedPath(n), rotatedPath(n + 1));
@@ -65,23 +66,39 @@ void AuditLog::rotate() const
         QFile::remove(m_path);
 }
 
-Core::Result AuditLog::append(const Entry &entry)
+Core::Result AuditLog::openLive()
 {
+    if (m_file.isOpen())
+        return {};
     const QString dir = QFileInfo(m_path).absolutePath();
     if (!QFileInfo::exists(dir)) {
         if (auto ok = Core::Paths::ensurePrivateDir(dir); !ok)
             return ok.error();
     }
+    m_file.setFileName(m_path);
+    if (!m_file.open(QIODevice::WriteOnly | QIODevice::Append | QIODevice::Unbuffered))
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot append to the audit log %1: %2").arg(m_path, m_file.errorString()));
+    m_file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    m_size = m_file.size();
+    return {};
+}
+
+Core::Result AuditLog::append(const Entry &entry)
+{
     const QByteArray line = QJsonDocument(entry.toJson()).toJson(QJsonDocument::Compact) + '\n';
-    const qint64 size = QFileInfo(m_path).size();
-    if (size > 0 && size + line.size() > m_maxFileBytes)
+    if (auto ok = openLive(); !ok)
+        return ok;
+    if (m_size > 0 && m_size + line.size() > m_maxFileBytes) {
         rotate();
-    QFile f(m_path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Append))
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot append to the audit log %1: %2").arg(m_path, f.errorString()));
-    f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
-    if (f.write(line) != line.size())
-        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot append to the audit log %1: %2").arg(m_path, f.errorString()));
+        if (auto ok = openLive(); !ok)
+            return ok;
+    }
+    if (m_file.write(line) != line.size()) {
+        const QString why = m_file.errorString();
+        m_file.close(); // opened again by the next entry
+        return Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot append to the audit log %1: %2").arg(m_path, why));
+    }
+    m_size += line.size();
     return {};
 }
 

@@ -9,6 +9,7 @@
 #include "core/expected.h"
 
 #include <QDateTime>
+#include <QFile>
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -48,6 +49,7 @@ public:
 
     // path: the live file; its directory is made private when missing.
     explicit AuditLog(QString path, qint64 maxFileBytes = kMaxFileBytes, int keepFiles = kKeepFiles);
+    Q_DISABLE_COPY_MOVE(AuditLog)
 
     // <state dir>/../audit/audit.jsonl: next to the VM records' directory.
     static QString pathFor(const QString &stateDir);
@@ -61,11 +63,16 @@ public:
 
 private:
     QString rotatedPath(int n) const;
-    void rotate() const;
+    void rotate();
+    Core::Result openLive();
 
     QString m_path;
     qint64 m_maxFileBytes;
     int m_keepFiles;
+    // The live file, kept open for appending (a request's entry is one
+    // write, no open and stat), and its size.
+    QFile m_file;
+    qint64 m_size = 0;
 };
 
 } // namespace Server
