@@ -1,7 +1,8 @@
 #pragma once
 // The service's audit log: one JSON object per line, appended, never
 // rewritten. It holds every request that changes something (all but GET),
-// every denied one (401, 403, 429), every WebSocket opened (exec, display)
+// every denied one (401, 403; a blocked peer's first 429 a minute, see
+// RequestAuth::record), every WebSocket opened (exec, display)
 // and so every take-over of a desktop (POST .../display/control). The file
 // is rotated by size: audit.jsonl, then audit.jsonl.1 ... .<kKeepFiles - 1>,
 // the oldest dropped. read() filters the kept files, oldest first.

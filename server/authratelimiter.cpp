@@ -22,6 +22,15 @@ void AuthRateLimiter::failed(const QString &peer, qint64 nowMs)
     ++it->failures;
 }
 
+bool AuthRateLimiter::firstRefusal(const QString &peer, qint64 nowMs)
+{
+    auto it = m_peers.find(peer);
+    if (it == m_peers.end() || blockedForMs(peer, nowMs) == 0 || it->refusalReported)
+        return false;
+    it->refusalReported = true;
+    return true;
+}
+
 void AuthRateLimiter::makeRoom(qint64 nowMs)
 {
     if (m_peers.size() < kMaxPeers)

@@ -20,12 +20,16 @@ public:
     qint64 blockedForMs(const QString &peer, qint64 nowMs) const;
     // A request from peer failed authentication.
     void failed(const QString &peer, qint64 nowMs);
+    // True once per blocked window of a peer: the refusal to put in the
+    // audit log (a flood of refused requests is one entry a minute).
+    bool firstRefusal(const QString &peer, qint64 nowMs);
     int size() const { return int(m_peers.size()); }
 
 private:
     struct Window {
         qint64 startMs = 0;
         int failures = 0;
+        bool refusalReported = false;
     };
     void makeRoom(qint64 nowMs);
 

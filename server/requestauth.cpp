@@ -130,6 +130,8 @@ void RequestAuth::record(const std::optional<Principal> &caller, const Outcome &
 {
     if (!m_audit || !AuditLog::wanted(o.method, o.status, o.webSocket))
         return;
+    if (o.status == 429 && !m_limiter.firstRefusal(o.peer, m_clock()))
+        return; // a blocked peer's refusals: the first of its window only
     AuditLog::Entry e;
     e.time = QDateTime::fromMSecsSinceEpoch(m_clock()).toUTC();
     if (caller) {

@@ -110,7 +110,7 @@ private:
     QByteArray m_adminToken;
     Clock m_clock;
     mutable ViewerSessions m_sessions; // a use keeps a session alive
-    AuthRateLimiter m_limiter;
+    mutable AuthRateLimiter m_limiter; // record() marks a peer's first refusal
     AuditLog *m_audit = nullptr;
 };
 

@@ -123,6 +123,9 @@ private Q_SLOTS:
         limiter.failed(peer, 2000);
         QCOMPARE(limiter.blockedForMs(peer, 2000), AuthRateLimiter::kWindowMs - 1000);
         QCOMPARE(limiter.blockedForMs(QStringLiteral("10.0.0.2"), 2000), 0);
+        QVERIFY(limiter.firstRefusal(peer, 2000));
+        QVERIFY(!limiter.firstRefusal(peer, 3000));
+        QVERIFY(!limiter.firstRefusal(QStringLiteral("10.0.0.2"), 3000));
         QCOMPARE(limiter.blockedForMs(peer, 1000 + AuthRateLimiter::kWindowMs), 0);
         // A new window after the old one ends.
         limiter.failed(peer, 1000 + AuthRateLimiter::kWindowMs);

@@ -251,7 +251,8 @@ private Q_SLOTS:
         QCOMPARE(s.call(kAdmin, "GET", QStringLiteral("/api/v1/vms")).status, 429);
         QCOMPARE(s.call(QByteArray(), "GET", QStringLiteral("/api/v1/health")).status, 200); // public routes stay open
         const QList<QJsonObject> entries = AuditLog(AuditLog::pathFor(s.dir() + QStringLiteral("/vms"))).read({{}, {}, {}, QStringLiteral("denied"), 100});
-        QCOMPARE(entries.size(), Server::AuthRateLimiter::kMaxFailures + 2);
+        // The 401s, and the first 429 only: a flood is not a flood of entries.
+        QCOMPARE(entries.size(), Server::AuthRateLimiter::kMaxFailures + 1);
         QCOMPARE(entries.last().value(QStringLiteral("status")).toInt(), 429);
         QVERIFY(entries.first().value(QStringLiteral("token")).isNull());
     }
