@@ -459,8 +459,8 @@ void tokenSchemas(QJsonObject &s)
                                       {QStringLiteral("vms"), nullableString("a glob on VM names ('*', '?'); null: every VM")},
                                       {QStringLiteral("created"), type("string", "ISO 8601")},
                                       {QStringLiteral("expires"), nullableString("ISO 8601; null: never")}};
-    const QStringList tokenRequired{QStringLiteral("id"),      QStringLiteral("name"),    QStringLiteral("role"),
-                                    QStringLiteral("vms"),     QStringLiteral("created"), QStringLiteral("expires")};
+    const QStringList tokenRequired{QStringLiteral("id"),  QStringLiteral("name"),    QStringLiteral("role"),
+                                    QStringLiteral("vms"), QStringLiteral("created"), QStringLiteral("expires")};
     s[QStringLiteral("Token")] = object(tokenProperties, tokenRequired);
     QJsonObject created = tokenProperties;
     created[QStringLiteral("secret")] = type("string", "mvs_<id>_<hex>: the bearer token, in this answer only");
