@@ -777,6 +777,123 @@ int vmCommand(QStringList args)
     return usageError(QStringLiteral("unknown vm command '%1'").arg(verb));
 }
 
+namespace {
+
+const char kTokenUsage[] = "usage: microvm-sandbox token COMMAND [--url URL] [--token TOKEN] [--json]   (an admin token)\n"
+                           "  token create --role viewer|operator|admin [--vms GLOB] [--expires DURATION] [--name NAME]\n"
+                           "      DURATION: 90s, 30m, 12h, 7d; the secret is printed once\n"
+                           "  token list\n"
+                           "  token revoke ID\n";
+
+// "90", "90s", "30m", "12h", "7d" in seconds; nullopt for anything else.
+std::optional<qint64> parseDuration(const QString &text)
+{
+    static const QList<std::pair<QChar, qint64>> units{{QLatin1Char('s'), 1}, {QLatin1Char('m'), 60}, {QLatin1Char('h'), 3600}, {QLatin1Char('d'), 86400}};
+    qint64 unit = 1;
+    QString digits = text;
+    for (const auto &[suffix, seconds] : units) {
+        if (text.endsWith(suffix)) {
+            unit = seconds;
+            digits.chop(1);
+        }
+    }
+    bool ok = false;
+    const qint64 n = digits.toLongLong(&ok);
+    if (!ok || n < 1 || n > std::numeric_limits<qint32>::max())
+        return std::nullopt;
+    return n * unit;
+}
+
+int tokenCreate(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString role, vms, expires, name;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--role"), &role}, std::pair{QStringLiteral("--vms"), &vms},
+                                std::pair{QStringLiteral("--expires"), &expires}, std::pair{QStringLiteral("--name"), &name}}) {
+        if (auto r = takeOption(args, flag, target); !r)
+            return usageError(r.error().message);
+    }
+    if (role.isEmpty() || !args.isEmpty())
+        return usageError(QStringLiteral("token create takes --role and optional --vms, --expires, --name"));
+    QJsonObject body{{QStringLiteral("role"), role}};
+    if (!vms.isEmpty())
+        body.insert(QStringLiteral("vms"), vms);
+    if (!name.isEmpty())
+        body.insert(QStringLiteral("name"), name);
+    if (!expires.isEmpty()) {
+        const std::optional<qint64> seconds = parseDuration(expires);
+        if (!seconds)
+            return usageError(QStringLiteral("--expires takes a duration such as 90s, 30m, 12h or 7d"));
+        body.insert(QStringLiteral("expires_in_s"), *seconds);
+    }
+    auto r = wait(client.postJson(QStringLiteral("/api/v1/tokens"), body));
+    if (!r)
+        return fail(r.error());
+    if (c.json) {
+        printJson(*r);
+        return 0;
+    }
+    std::printf("token %s (%s%s%s)\n", qPrintable(r->value(QStringLiteral("id")).toString()), qPrintable(role), vms.isEmpty() ? "" : ", VMs ", qPrintable(vms));
+    std::printf("%s\n", qPrintable(r->value(QStringLiteral("secret")).toString()));
+    std::fprintf(stderr, "the secret above is shown once: store it now\n");
+    return 0;
+}
+
+int tokenList(ServiceClient &client, const Common &c)
+{
+    auto r = wait(client.getJson(QStringLiteral("/api/v1/tokens")));
+    if (!r)
+        return fail(r.error());
+    const QJsonArray tokens = r->value(QStringLiteral("tokens")).toArray();
+    if (c.json) {
+        printJson(tokens);
+        return 0;
+    }
+    std::printf("%-16s %-16s %-8s %-16s %s\n", "ID", "NAME", "ROLE", "VMS", "EXPIRES");
+    for (const QJsonValue &v : tokens) {
+        const QJsonObject t = v.toObject();
+        std::printf("%-16s %-16s %-8s %-16s %s\n", qPrintable(t.value(QStringLiteral("id")).toString()), qPrintable(t.value(QStringLiteral("name")).toString()),
+                    qPrintable(t.value(QStringLiteral("role")).toString()), qPrintable(t.value(QStringLiteral("vms")).toString(QStringLiteral("*"))),
+                    qPrintable(t.value(QStringLiteral("expires")).toString(QStringLiteral("never"))));
+    }
+    return 0;
+}
+
+int tokenRevoke(ServiceClient &client, const Common &c, const QStringList &args)
+{
+    if (args.size() != 1)
+        return usageError(QStringLiteral("token revoke takes one ID"));
+    auto r = wait(client.deleteJson(QStringLiteral("/api/v1/tokens/") + QString::fromLatin1(QUrl::toPercentEncoding(args.first()))));
+    if (!r)
+        return fail(r.error());
+    if (c.json)
+        printJson(QJsonObject{{QStringLiteral("id"), args.first()}, {QStringLiteral("revoked"), true}});
+    else
+        std::printf("revoked %s\n", qPrintable(args.first()));
+    return 0;
+}
+
+} // namespace
+
+int tokenCommand(QStringList args)
+{
+    Common c;
+    if (auto r = c.take(args); !r)
+        return usageError(r.error().message);
+    const QString verb = args.isEmpty() ? QString() : args.takeFirst();
+    if (verb.isEmpty() || verb == QLatin1String("--help") || verb == QLatin1String("-h")) {
+        std::printf("%s", kTokenUsage);
+        return verb.isEmpty() ? kExitUsage : 0;
+    }
+    ServiceClient client(ServiceClient::resolve(c.url, c.token));
+    if (verb == QLatin1String("create"))
+        return tokenCreate(client, c, args);
+    if (verb == QLatin1String("list") || verb == QLatin1String("ls"))
+        return args.isEmpty() ? tokenList(client, c) : usageError(QStringLiteral("token list takes no arguments"));
+    if (verb == QLatin1String("revoke"))
+        return tokenRevoke(client, c, args);
+    return usageError(QStringLiteral("unknown token command '%1'").arg(verb));
+}
+
 int templateListCommand(QStringList args)
 {
     Common c;

@@ -11,5 +11,7 @@ namespace App {
 // tables for people, --json for programs.
 int vmCommand(QStringList args);
 int templateListCommand(QStringList args);
+// token create|list|revoke: the service's scoped tokens (an admin token's work).
+int tokenCommand(QStringList args);
 
 } // namespace App

@@ -32,6 +32,8 @@ void usage()
                 "                     [--url URL] [--token TOKEN] [--json]\n"
                 "      drive the running service (MVS_URL, MVS_TOKEN; default http://127.0.0.1:8000 and the token file);\n"
                 "      `microvm-sandbox vm --help` lists the commands\n"
+                "  microvm-sandbox token create --role viewer|operator|admin [--vms GLOB] [--expires 1h] [--name NAME] | list | revoke ID\n"
+                "      scoped tokens of the running service (with its admin token); the secret is printed once\n"
                 "  microvm-sandbox mcp [--standalone] [--url URL] [--token TOKEN]\n"
                 "      a Model Context Protocol server on stdio (uses the running service, else starts its own)\n"
                 "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH]\n"
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
         return App::templateListCommand(args);
     if (cmd == QLatin1String("vm"))
         return App::vmCommand(args);
+    if (cmd == QLatin1String("token"))
+        return App::tokenCommand(args);
     if (cmd == QLatin1String("mcp"))
         return App::mcpCommand(args);
     if (cmd == QLatin1String("--serve"))

@@ -6,8 +6,12 @@
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
 #include "server/api.h"
+#include "server/auditlog.h"
 #include "server/httpadapter.h"
+#include "server/tokenregistry.h"
 #include "server/tokenstore.h"
+
+#include <QFileInfo>
 
 namespace App {
 
@@ -67,6 +71,14 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
         s->m_token = *t;
         s->m_tokenSource = store.path();
     }
+    // The scoped tokens live next to the token file; a caller's own token
+    // makes a private service whose tokens are never stored.
+    const QString tokensPath = !options.token.isEmpty() ? QString()
+        : !options.tokenFile.isEmpty()                  ? QFileInfo(options.tokenFile).absolutePath() + QStringLiteral("/tokens.json")
+                                                        : Server::TokenRegistry::defaultPath();
+    s->m_tokens = std::make_unique<Server::TokenRegistry>(tokensPath, s->m_token);
+    if (auto loaded = s->m_tokens->load(); !loaded)
+        return loaded.error();
 
     auto driver = Vmm::createDriver(options.driver);
     if (!driver)
@@ -82,7 +94,8 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, stateDir, Vm::VmNetworks::start(Vm::VmNetworks::serviceOptions(stateDir)));
     s->m_manager->setDetachable(options.detachableVms);
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
-    s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get());
+    s->m_audit = std::make_unique<Server::AuditLog>(Server::AuditLog::pathFor(stateDir));
+    s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get(), s->m_tokens.get(), s->m_audit.get());
     return s;
 }
 

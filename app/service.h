@@ -19,12 +19,14 @@ class DisplayHub;
 }
 namespace Server {
 class Api;
+class AuditLog;
 class HttpAdapter;
+class TokenRegistry;
 } // namespace Server
 namespace Vm {
 class StateDirLock;
 class VmManager;
-}
+} // namespace Vm
 
 namespace App {
 
@@ -54,7 +56,9 @@ public:
         Server::ConnectionGuard::Limits connections;
     };
 
-    // Everything but listening: the token (loaded or made), the driver, the
+    // Everything but listening: the token (loaded or made), the scoped
+    // tokens (tokens.json next to the token file; in memory for a caller's
+    // token), the audit log (beside the state directory), the driver, the
     // manager (which loads the VM records), the hub and the controller.
     static Core::Expected<std::unique_ptr<Service>> create(const Options &options);
     ~Service();
@@ -70,6 +74,8 @@ public:
 
     Vm::VmManager &manager() const { return *m_manager; }
     Desktop::DisplayHub &displays() const { return *m_displays; }
+    Server::TokenRegistry &tokens() const { return *m_tokens; }
+    Server::AuditLog &auditLog() const { return *m_audit; }
 
     // Stop taking requests, then stop the VMs (the manager kills their VMMs;
     // their records keep the desired state). VMs detached before
@@ -88,6 +94,8 @@ private:
     std::unique_ptr<Vmm::VmmDriver> m_driver;
     std::unique_ptr<Vm::VmManager> m_manager;
     std::unique_ptr<Desktop::DisplayHub> m_displays;
+    std::unique_ptr<Server::TokenRegistry> m_tokens; // scoped tokens, beside m_token (admin)
+    std::unique_ptr<Server::AuditLog> m_audit;
     std::unique_ptr<Server::Api> m_controller;
     std::unique_ptr<Server::HttpAdapter> m_adapter;
 };

@@ -9,6 +9,8 @@
 #include "server/portcontroller.h"
 #include "server/processcontroller.h"
 #include "server/snapshotcontroller.h"
+#include "server/tokencontroller.h"
+#include "server/tokenregistry.h"
 #include "server/vmcontroller.h"
 #include "server/vncsocket.h"
 
@@ -16,8 +18,11 @@
 
 namespace Server {
 
-Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
-    : m_meta(std::make_unique<MetaController>(manager, m_metrics))
+Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *tokens, AuditLog *audit)
+    : m_ownTokens(tokens ? nullptr : std::make_unique<TokenRegistry>(QString(), QByteArray()))
+    , m_tokens(tokens ? tokens : m_ownTokens.get())
+    , m_audit(audit)
+    , m_meta(std::make_unique<MetaController>(manager, m_metrics))
     , m_vms(std::make_unique<VmController>(manager))
     , m_processes(std::make_unique<ProcessController>(manager))
     , m_guest(std::make_unique<GuestController>(manager, m_metrics, *m_processes))
@@ -26,6 +31,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
     , m_code(std::make_unique<CodeController>(manager))
+    , m_tokenRoutes(std::make_unique<TokenController>(*m_tokens, m_audit))
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
@@ -36,6 +42,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
     m_code->addRoutes(m_router);
+    m_tokenRoutes->addRoutes(m_router);
 }
 
 Api::~Api() = default;
@@ -49,7 +56,7 @@ HttpEndpoints Api::httpEndpoints()
         else
             new ExecSocket(std::move(ws), *m_guest, vm, parent);
     };
-    return HttpEndpoints{m_router, m_metrics, webSocket};
+    return HttpEndpoints{m_router, m_metrics, webSocket, m_tokens, m_audit};
 }
 
 } // namespace Server

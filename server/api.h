@@ -1,6 +1,6 @@
 #pragma once
 // The service's API, free of HTTP: one controller per scope (VMs, guest
-// operations, snapshots, exposed ports, display, code, meta), each adding its routes to one
+// operations, snapshots, exposed ports, display, code, meta, tokens), each adding its routes to one
 // Router, and the metrics every request and exec is counted in.
 // HttpAdapter serves it (httpEndpoints()).
 
@@ -27,14 +27,19 @@ class NetworkController;
 class PortController;
 class ProcessController;
 class SnapshotController;
+class TokenController;
+class TokenRegistry;
+class AuditLog;
 class VmController;
 
 class Api final {
     Q_DISABLE_COPY_MOVE(Api)
 public:
-    // The manager (and the hub) must outlive the API. displays may be null
-    // (no computer use: its routes answer Unsupported).
-    explicit Api(Vm::VmManager &manager, Desktop::DisplayHub *displays = nullptr);
+    // The manager (and the hub, tokens and audit log) must outlive the API.
+    // displays may be null (no computer use: its routes answer Unsupported).
+    // tokens null: the API keeps its own, in memory (the adapter's admin
+    // token still works); audit null: no audit log.
+    explicit Api(Vm::VmManager &manager, Desktop::DisplayHub *displays = nullptr, TokenRegistry *tokens = nullptr, AuditLog *audit = nullptr);
     ~Api();
 
     const Router &router() const { return m_router; }
@@ -43,11 +48,15 @@ public:
     Metrics &metrics() { return m_metrics; }
     GuestController &guest() { return *m_guest; }
     DisplayController &display() { return *m_display; }
+    TokenRegistry &tokens() { return *m_tokens; }
     // The routes, the metrics, and the WebSocket endpoints: VNC to the
     // display, exec to the guest operations. The API must outlive its users.
     HttpEndpoints httpEndpoints();
 
 private:
+    std::unique_ptr<TokenRegistry> m_ownTokens; // when none was given
+    TokenRegistry *m_tokens;
+    AuditLog *m_audit;
     Metrics m_metrics;
     Router m_router;
     std::unique_ptr<MetaController> m_meta;
@@ -59,6 +68,7 @@ private:
     std::unique_ptr<PortController> m_ports;
     std::unique_ptr<DisplayController> m_display;
     std::unique_ptr<CodeController> m_code;
+    std::unique_ptr<TokenController> m_tokenRoutes;
 };
 
 } // namespace Server

@@ -74,6 +74,8 @@ QString apiErrorCodeName(ApiError::Code code)
     case ApiError::Code::InvalidJson: return QStringLiteral("invalid_json");
     case ApiError::Code::InvalidArgument: return QStringLiteral("invalid_argument");
     case ApiError::Code::Unauthorized: return QStringLiteral("unauthorized");
+    case ApiError::Code::Forbidden: return QStringLiteral("forbidden");
+    case ApiError::Code::TooManyRequests: return QStringLiteral("too_many_requests");
     case ApiError::Code::PermissionDenied: return QStringLiteral("permission_denied");
     case ApiError::Code::NotFound: return QStringLiteral("not_found");
     case ApiError::Code::MethodNotAllowed: return QStringLiteral("method_not_allowed");

@@ -5,6 +5,7 @@
 // Every controller speaks it; HttpAdapter maps it to HTTP.
 
 #include "core/async.h"
+#include "server/principal.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -30,6 +31,9 @@ struct Request {
     // device of bodyStreamSize bytes, `body` then stays empty.
     std::shared_ptr<QIODevice> bodyStream;
     qint64 bodyStreamSize = 0;
+    // Who asks (the adapter sets it from the request's credential): routes
+    // that make or list VMs keep to its VM glob.
+    Principal caller = Principal::admin();
 
     QString param(const QString &key) const { return params.value(key); }
 };
@@ -61,6 +65,8 @@ struct ApiError {
         InvalidJson, // the body is not the JSON the route takes
         InvalidArgument, // a field, parameter or name is wrong
         Unauthorized, // no or wrong token
+        Forbidden, // the token's role or VM scope does not cover the request
+        TooManyRequests, // too many failed authentications from this peer (Retry-After)
         PermissionDenied, // refused in the guest
         NotFound, // no such route, VM, template, guest path
         MethodNotAllowed,
@@ -80,6 +86,7 @@ struct ApiError {
     };
     Code code = Code::Internal;
     QString message;
+    int retryAfterS = 0; // TooManyRequests: when to ask again
 
     ApiError() = default;
     ApiError(Code c, QString m)

@@ -67,10 +67,10 @@ CodeController::CodeController(Vm::VmManager &manager, QObject *parent)
 void CodeController::addRoutes(Router &router)
 {
     using C = CodeController;
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/code"), this, &C::execute);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/code/sessions"), this, &C::listSessions);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/code/sessions/{id}/restart"), this, &C::restartSession);
-    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/code/sessions/{id}"), this, &C::closeSession);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/code"), this, &C::execute, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/code/sessions"), this, &C::listSessions, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/code/sessions/{id}/restart"), this, &C::restartSession, {.role = Role::Operator});
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/code/sessions/{id}"), this, &C::closeSession, {.role = Role::Operator});
 }
 
 ApiFuture CodeController::execute(const Request &request)

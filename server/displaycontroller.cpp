@@ -64,13 +64,13 @@ void DisplayController::addRoutes(Router &router)
 {
     using C = DisplayController;
     using WebSocket = RouteFlags::WebSocket;
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/screenshot"), this, &C::screenshot);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/input"), this, &C::input);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/display"), this, &C::display, {.cookieOk = true});
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/display/control"), this, &C::control, {.cookieOk = true});
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/vnc"), {}, {.webSocket = WebSocket::Vnc, .cookieOk = true});
-    router.add("GET", QStringLiteral("/vnc/{name}"), this, &C::viewerPage, {.pageToken = true, .cookieOk = true});
-    router.add("GET", QStringLiteral("/novnc/{*path}"), this, &C::novncAsset, {.cookieOk = true});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/screenshot"), this, &C::screenshot, {.role = Role::Viewer});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/input"), this, &C::input, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/display"), this, &C::display, {.role = Role::Viewer, .cookieOk = true});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/display/control"), this, &C::control, {.role = Role::Operator, .cookieOk = true});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/vnc"), {}, {.role = Role::Viewer, .webSocket = WebSocket::Vnc, .cookieOk = true});
+    router.add("GET", QStringLiteral("/vnc/{name}"), this, &C::viewerPage, {.role = Role::Viewer, .pageToken = true, .cookieOk = true});
+    router.add("GET", QStringLiteral("/novnc/{*path}"), this, &C::novncAsset, {.role = Role::Viewer, .cookieOk = true});
 }
 
 namespace {

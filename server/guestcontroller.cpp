@@ -67,12 +67,12 @@ GuestController::GuestController(Vm::VmManager &manager, Metrics &metrics, Proce
 void GuestController::addRoutes(Router &router)
 {
     using C = GuestController;
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/exec"), this, &C::exec);
-    router.add("PUT", QStringLiteral("/api/v1/vms/{name}/files"), this, &C::putFile, {.body = RouteFlags::Body::File});
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/files"), this, &C::getFile);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/files/list"), this, &C::listFiles);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/console"), this, &C::console);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/exec/ws"), {}, {.webSocket = RouteFlags::WebSocket::Exec});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/exec"), this, &C::exec, {.role = Role::Operator});
+    router.add("PUT", QStringLiteral("/api/v1/vms/{name}/files"), this, &C::putFile, {.role = Role::Operator, .body = RouteFlags::Body::File});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/files"), this, &C::getFile, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/files/list"), this, &C::listFiles, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/console"), this, &C::console, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/exec/ws"), {}, {.role = Role::Operator, .webSocket = RouteFlags::WebSocket::Exec});
 }
 
 void GuestController::countExec(bool ran, bool timedOut)

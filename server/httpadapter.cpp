@@ -4,6 +4,7 @@
 #include "server/rawupload.h"
 #include "server/requestauth.h"
 #include "server/streamedbody.h"
+#include "server/tokenregistry.h"
 
 #include <QAbstractHttpServer>
 #include <QElapsedTimer>
@@ -210,7 +211,7 @@ public:
         void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
         {
             // The server closes the connection after this: say so.
-            QHttpServerResponse response = m_p.webSocketRefusal(request);
+            QHttpServerResponse response = m_p.webSocketRefusal(request, socket);
             response.addHeader(QByteArrayLiteral("Connection"), QByteArrayLiteral("close"));
             send(request, socket, response);
         }
@@ -278,6 +279,7 @@ public:
         qint64 discarded = 0; // input dropped since
         bool authed = false; // the current request's head carries a credential
         bool streaming = false; // a streamed body is going out: later answers wait
+        std::optional<ApiError> webSocketRefusal; // an upgrade's credential was refused (401, 403, 429)
     };
 
     Private(HttpAdapter *q, HttpEndpoints endpoints, Options options)
@@ -285,11 +287,13 @@ public:
         , m_endpoints(std::move(endpoints))
         , m_router(m_endpoints.router)
         , m_options(std::move(options))
-        , m_auth(m_options.token)
+        , m_auth(m_endpoints.tokens, m_options.token)
         , m_server(std::make_unique<RawServer>(*this))
         , m_guard(m_options.connections, [this](QTcpSocket *socket) { return busy(socket); })
     {
         QObject::connect(m_server.get(), &QAbstractHttpServer::newWebSocketConnection, m_server.get(), [this]() { acceptWebSockets(); });
+        m_auth.setAuditLog(m_endpoints.audit);
+        QObject::connect(&m_auth.tokens(), &TokenRegistry::revoked, m_server.get(), [this](const QString &id) { m_auth.tokenRevoked(id); });
     }
 
     // The WebSocket route a request's path names, or nullptr.
@@ -301,27 +305,22 @@ public:
         return m.route && m.route->webSocket != Route::WebSocket::None ? m.route : nullptr;
     }
 
-    // Browsers cannot set headers on a WebSocket: ?token= is taken too.
-    bool webSocketAuthorized(const QHttpServerRequest &request) const
+    // Everything a request offers as a credential (RequestAuth decides).
+    static RequestAuth::Credentials credentials(const QHttpServerRequest &request, const QTcpSocket *socket)
     {
-        if (m_auth.bearer(request.value(QByteArrayLiteral("authorization"))))
-            return true;
-        QHash<QString, QString> params;
-        const Route *route = webSocketRoute(request, &params);
-        if (route && route->cookieOk && m_auth.cookie(cookieHeaders(request), params.value(QStringLiteral("name"))))
-            return true;
-        return m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
+        return {request.value(QByteArrayLiteral("authorization")), cookieHeaders(request),
+                request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded), socket->peerAddress().toString()};
     }
 
     // The answer to an upgrade handleRequest() refused: no such endpoint, no
     // credential, or a handshake the server's WebSocket side would refuse
     // (with the version this server speaks).
-    QHttpServerResponse webSocketRefusal(const QHttpServerRequest &request) const
+    QHttpServerResponse webSocketRefusal(const QHttpServerRequest &request, QTcpSocket *socket) const
     {
         if (!webSocketRoute(request))
             return errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
-        if (!webSocketAuthorized(request))
-            return errorResponse(unauthorized());
+        if (const auto it = m_connections.constFind(socket); it != m_connections.cend() && it->webSocketRefusal)
+            return errorResponse(*it->webSocketRefusal);
         QHttpServerResponse response = errorResponse(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
         response.addHeader(QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion));
         return response;
@@ -342,6 +341,7 @@ public:
                 continue;
             }
             m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
+            closeOnRevocation(ws.get(), m_upgradeCallers.take(peerKey(ws->peerAddress(), ws->peerPort())));
             m_endpoints.webSocket(std::move(ws), *route, params, m_q);
         }
     }
@@ -376,12 +376,21 @@ public:
         if (c.rejected)
             return true; // answered already; the connection is closing
         if (isWebSocketUpgrade(request)) {
-            const Route *route = webSocketRoute(request);
-            const int refused = !route ? 404 : !webSocketAuthorized(request) ? 401 : webSocketHandshakeProblem(request) ? 400 : 0;
+            QHash<QString, QString> params;
+            const Route *route = webSocketRoute(request, &params);
+            const RequestAuth::Decision auth =
+                route ? m_auth.decide(route, params.value(QStringLiteral("name")), credentials(request, socket)) : RequestAuth::Decision();
+            c.webSocketRefusal = auth.refusal;
+            const int refused = !route ? 404 : auth.refusal ? httpStatus(auth.refusal->code) : webSocketHandshakeProblem(request) ? 400 : 0;
+            const QString pattern = route ? route->pattern : QStringLiteral("unmatched");
+            m_auth.record(auth.caller,
+                          {QStringLiteral("GET"), pattern, params.value(QStringLiteral("name")), refused ? refused : 101, socket->peerAddress().toString(),
+                           QString::fromUtf8(request.value(QByteArrayLiteral("x-request-id"))), true});
             if (refused != 0) {
-                m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route ? route->pattern : QStringLiteral("unmatched"), refused, 0);
+                m_endpoints.metrics.recordRequest(QStringLiteral("GET"), pattern, refused, 0);
                 return false; // missingHandler() answers
             }
+            rememberUpgradeCaller(socket, *auth.caller);
             // The server's WebSocket side takes the socket (see the top).
             m_connections.erase(it);
             m_guard.release(socket);
@@ -396,13 +405,18 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString method = QString::fromLatin1(methodName(request.method()));
-        const Dispatched d = dispatch(request);
+        const Dispatched d = dispatch(request, socket);
         // The route's pattern, never the raw path: the label set stays bounded.
         const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
         const auto clientGone = std::make_shared<QMetaObject::Connection>();
-        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone](const HttpAnswer &answer) {
+        RequestAuth::Outcome audited{
+            method, routeLabel, d.vm, 0, socket->peerAddress().toString(), QString::fromUtf8(request.value(QByteArrayLiteral("x-request-id")))};
+        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone, caller = d.caller, audited](const HttpAnswer &answer) {
             QObject::disconnect(*clientGone);
             m_endpoints.metrics.recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
+            RequestAuth::Outcome outcome = audited;
+            outcome.status = answer.status;
+            m_auth.record(caller, outcome);
             slot->answer.emplace(answer);
             if (guard)
                 flush(guard);
@@ -426,25 +440,24 @@ public:
 
     struct Dispatched {
         const Route *route = nullptr; // the route, even when the request fails before it runs
+        QString vm; // its {name}
+        std::optional<Principal> caller; // who asked, if anyone could tell
         std::optional<HttpAnswer> immediate; // failed before its handler: auth, routing, caps
         ApiFuture future; // otherwise: the handler's answer
     };
 
     // Auth, routing and caps; then the route's handler.
-    Dispatched dispatch(const QHttpServerRequest &request)
+    Dispatched dispatch(const QHttpServerRequest &request, const QTcpSocket *socket)
     {
         const QByteArray method = methodName(request.method());
         Router::Match match = m_router.find(method, Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
         const Route *route = match.route;
-        Dispatched d{route, {}, {}};
-
-        bool setCookie = false;
         const QString vm = match.params.value(QStringLiteral("name")); // a viewer session is one VM's
-        const bool authed = m_auth.bearer(request.value(QByteArrayLiteral("authorization")))
-            || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request), vm))
-            || (route && route->pageToken && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
-        if ((!route || route->needsAuth) && !authed)
-            d.immediate = errorAnswer(unauthorized());
+        const RequestAuth::Decision auth = m_auth.decide(route, vm, credentials(request, socket));
+        Dispatched d{route, vm, auth.caller, {}, {}};
+        const bool setCookie = auth.viaQueryToken;
+        if (auth.refusal)
+            d.immediate = errorAnswer(*auth.refusal);
         else if (!route)
             d.immediate = noRoute(method, request.url().path(), match.allowed);
         else if (route->webSocket != Route::WebSocket::None)
@@ -455,9 +468,10 @@ public:
             return d;
         Request r = makeRequest(std::move(match.params), request.query(), request.headers());
         r.body = request.body();
+        r.caller = auth.caller.value_or(Principal{}); // no caller: a public route, never VM-scoped
         d.future = route->handler(r);
         if (setCookie)
-            d.future = withViewerSession(d.future, vm);
+            d.future = withViewerSession(d.future, vm, *auth.caller);
         return d;
     }
 
@@ -475,15 +489,36 @@ public:
 
     // A page opened with ?token=: its later requests carry a viewer
     // session's cookie for that VM, never the token.
-    ApiFuture withViewerSession(ApiFuture future, const QString &vm)
+    ApiFuture withViewerSession(ApiFuture future, const QString &vm, const Principal &caller)
     {
-        const QByteArray cookie = m_auth.openViewerSession(vm);
+        const QByteArray cookie = m_auth.openViewerSession(vm, caller);
         return future.then([cookie](ApiResult result) {
             if (!result)
                 return result;
             Response response = *result;
             response.headers.append({QByteArrayLiteral("Set-Cookie"), cookie});
             return ApiResult(response);
+        });
+    }
+
+    // An upgraded socket's caller, from the upgrade until acceptWebSockets()
+    // takes it (keyed by the peer's address and port, which the socket keeps;
+    // dropped if the handshake fails and the socket goes).
+    static QString peerKey(const QHostAddress &address, quint16 port) { return address.toString() + QLatin1Char('|') + QString::number(port); }
+    void rememberUpgradeCaller(QTcpSocket *socket, const Principal &caller)
+    {
+        const QString key = peerKey(socket->peerAddress(), socket->peerPort());
+        m_upgradeCallers.insert(key, caller);
+        QObject::connect(socket, &QObject::destroyed, m_server.get(), [this, key]() { m_upgradeCallers.remove(key); });
+    }
+    // Revoking the token that opened a WebSocket closes it.
+    void closeOnRevocation(QWebSocket *ws, const Principal &caller)
+    {
+        if (caller.tokenId.isEmpty())
+            return;
+        QObject::connect(&m_auth.tokens(), &TokenRegistry::revoked, ws, [ws, id = caller.tokenId](const QString &revoked) {
+            if (revoked == id)
+                ws->close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("the token was revoked"));
         });
     }
 
@@ -717,6 +752,21 @@ public:
     void streamUpload(QTcpSocket *socket, Connection &c, const Route &route, QHash<QString, QString> params, const Head &head, qint64 contentLength,
                       bool expectContinue)
     {
+        const QString vm = params.value(QStringLiteral("name"));
+        const RequestAuth::Decision auth =
+            m_auth.decide(&route, vm, {head.header("authorization").value_or(QByteArray()), {}, {}, socket->peerAddress().toString()});
+        RequestAuth::Outcome audited{QString::fromLatin1(head.method),
+                                     route.pattern,
+                                     vm,
+                                     0,
+                                     socket->peerAddress().toString(),
+                                     QString::fromUtf8(head.header("x-request-id").value_or(QByteArray()))};
+        if (auth.refusal) {
+            audited.status = httpStatus(auth.refusal->code);
+            m_auth.record(auth.caller, audited);
+            reject(socket, c, *auth.refusal);
+            return;
+        }
         // Cut the HTTP server's reader (and screen()) off this socket; its
         // clean-up on disconnect stays.
         QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
@@ -728,9 +778,15 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString pattern = route.pattern;
-        RawUpload::start(
-            socket, makeRequest(std::move(params), head.query(), head.headers), contentLength, expectContinue, route.handler, m_q,
-            [this, timer, pattern](int status) { m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9); });
+        Request request = makeRequest(std::move(params), head.query(), head.headers);
+        request.caller = *auth.caller;
+        RawUpload::start(socket, std::move(request), contentLength, expectContinue, route.handler, m_q,
+                         [this, timer, pattern, caller = auth.caller, audited](int status) {
+                             m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9);
+                             RequestAuth::Outcome outcome = audited;
+                             outcome.status = status;
+                             m_auth.record(caller, outcome);
+                         });
     }
 
     // Answer now, discard whatever else the client sends, close soon.
@@ -757,6 +813,7 @@ public:
     const Router &m_router;
     Options m_options;
     RequestAuth m_auth;
+    QHash<QString, Principal> m_upgradeCallers; // see rememberUpgradeCaller()
     QHash<QTcpSocket *, Connection> m_connections;
     std::unique_ptr<RawServer> m_server;
     ConnectionGuard m_guard;

@@ -1,6 +1,7 @@
 #pragma once
 // What HttpAdapter serves: the route table, the metrics each request is
-// counted in, and where an upgraded WebSocket goes. Api::httpEndpoints()
+// counted in, where an upgraded WebSocket goes, the scoped tokens besides
+// the adapter's admin token, and the audit log. Api::httpEndpoints()
 // gives the service's; a test double gives its own (fuzz/fuzz_httpadapter),
 // so that the adapter is driven without the controllers behind it.
 
@@ -18,6 +19,9 @@ class QWebSocket;
 
 namespace Server {
 
+class AuditLog;
+class TokenRegistry;
+
 struct HttpEndpoints {
     // Path and credential checked: the socket of a route whose webSocket is
     // not None, the route's parameters, the parent for what serves it.
@@ -26,6 +30,8 @@ struct HttpEndpoints {
     const Router &router;
     Metrics &metrics;
     WebSocketHandler webSocket;
+    TokenRegistry *tokens = nullptr; // nullptr: the adapter's admin token only
+    AuditLog *audit = nullptr; // nullptr: no audit log
 };
 
 } // namespace Server

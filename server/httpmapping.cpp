@@ -12,7 +12,9 @@ int httpStatus(ApiError::Code code)
     case ApiError::Code::InvalidJson:
     case ApiError::Code::InvalidArgument: return 400;
     case ApiError::Code::Unauthorized: return 401;
-    case ApiError::Code::PermissionDenied: return 403;
+    case ApiError::Code::PermissionDenied:
+    case ApiError::Code::Forbidden: return 403;
+    case ApiError::Code::TooManyRequests: return 429;
     case ApiError::Code::NotFound: return 404;
     case ApiError::Code::MethodNotAllowed: return 405;
     case ApiError::Code::AlreadyExists:
@@ -46,6 +48,8 @@ HttpAnswer errorAnswer(const ApiError &error)
         a.headers.append({QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"microvm-sandbox\"")});
     if (error.code == ApiError::Code::DisplayNotReady)
         a.headers.append({QByteArrayLiteral("Retry-After"), QByteArray::number(kDisplayNotReadyRetryAfterS)});
+    if (error.code == ApiError::Code::TooManyRequests)
+        a.headers.append({QByteArrayLiteral("Retry-After"), QByteArray::number(qMax(1, error.retryAfterS))});
     return a;
 }
 
@@ -80,6 +84,7 @@ QByteArray reasonPhrase(int status)
     case 400: return QByteArrayLiteral("Bad Request");
     case 401: return QByteArrayLiteral("Unauthorized");
     case 403: return QByteArrayLiteral("Forbidden");
+    case 429: return QByteArrayLiteral("Too Many Requests");
     case 404: return QByteArrayLiteral("Not Found");
     case 409: return QByteArrayLiteral("Conflict");
     case 413: return QByteArrayLiteral("Payload Too Large");

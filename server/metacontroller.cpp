@@ -21,10 +21,10 @@ MetaController::MetaController(const Vm::VmManager &manager, const Metrics &metr
 void MetaController::addRoutes(Router &router)
 {
     using C = MetaController;
-    router.add("GET", QStringLiteral("/api/v1/health"), this, &C::health, {.needsAuth = false});
-    router.add("GET", QStringLiteral("/api/v1/templates"), this, &C::listTemplates);
-    router.add("GET", QStringLiteral("/api/v1/openapi.json"), this, &C::openApi);
-    router.add("GET", QStringLiteral("/metrics"), this, &C::metrics);
+    router.add("GET", QStringLiteral("/api/v1/health"), this, &C::health, {.needsAuth = false, .role = Role::Viewer});
+    router.add("GET", QStringLiteral("/api/v1/templates"), this, &C::listTemplates, {.role = Role::Viewer});
+    router.add("GET", QStringLiteral("/api/v1/openapi.json"), this, &C::openApi, {.role = Role::Viewer});
+    router.add("GET", QStringLiteral("/metrics"), this, &C::metrics, {.role = Role::Viewer});
 }
 
 ApiFuture MetaController::health(const Request &)

@@ -21,9 +21,9 @@ NetworkController::NetworkController(Vm::VmManager &manager, QObject *parent)
 void NetworkController::addRoutes(Router &router)
 {
     using C = NetworkController;
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/network"), this, &C::getNetwork);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/network/policy"), this, &C::getPolicy);
-    router.add("PUT", QStringLiteral("/api/v1/vms/{name}/network/policy"), this, &C::putPolicy);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/network"), this, &C::getNetwork, {.role = Role::Viewer});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/network/policy"), this, &C::getPolicy, {.role = Role::Viewer});
+    router.add("PUT", QStringLiteral("/api/v1/vms/{name}/network/policy"), this, &C::putPolicy, {.role = Role::Admin});
 }
 
 namespace {

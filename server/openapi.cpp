@@ -89,8 +89,12 @@ struct Op {
 QJsonObject operation(const Op &op)
 {
     QJsonObject responses = op.responses;
-    if (op.auth)
+    if (op.auth) {
         responses[QStringLiteral("401")] = errorRef("Unauthorized");
+        if (!responses.contains(QStringLiteral("403")))
+            responses[QStringLiteral("403")] = errorRef("Forbidden");
+        responses[QStringLiteral("429")] = errorRef("TooManyRequests");
+    }
     if (!op.parameters.isEmpty() || !op.requestBody.isEmpty()) {
         responses[QStringLiteral("400")] = errorRef("BadRequest");
         responses[QStringLiteral("404")] = errorRef("NotFound");
@@ -445,6 +449,43 @@ void codeSchemas(QJsonObject &s)
                {QStringLiteral("id"), QStringLiteral("language"), QStringLiteral("created_at"), QStringLiteral("executions"), QStringLiteral("busy")});
 }
 
+void tokenSchemas(QJsonObject &s)
+{
+    QJsonObject role = type("string", "viewer: read state, screenshots, watch; operator: also create and drive VMs; admin: everything");
+    role[QStringLiteral("enum")] = QJsonArray{QStringLiteral("viewer"), QStringLiteral("operator"), QStringLiteral("admin")};
+    const QJsonObject tokenProperties{{QStringLiteral("id"), type("string")},
+                                      {QStringLiteral("name"), type("string")},
+                                      {QStringLiteral("role"), role},
+                                      {QStringLiteral("vms"), nullableString("a glob on VM names ('*', '?'); null: every VM")},
+                                      {QStringLiteral("created"), type("string", "ISO 8601")},
+                                      {QStringLiteral("expires"), nullableString("ISO 8601; null: never")}};
+    const QStringList tokenRequired{QStringLiteral("id"),  QStringLiteral("name"),    QStringLiteral("role"),
+                                    QStringLiteral("vms"), QStringLiteral("created"), QStringLiteral("expires")};
+    s[QStringLiteral("Token")] = object(tokenProperties, tokenRequired);
+    QJsonObject created = tokenProperties;
+    created[QStringLiteral("secret")] = type("string", "mvs_<id>_<hex>: the bearer token, in this answer only");
+    s[QStringLiteral("CreatedToken")] = object(created, tokenRequired + QStringList{QStringLiteral("secret")});
+    QJsonObject ttl = type("integer", "seconds until it expires; leave it out for no expiry");
+    ttl[QStringLiteral("minimum")] = 1;
+    s[QStringLiteral("CreateToken")] = object({{QStringLiteral("role"), role},
+                                               {QStringLiteral("vms"), type("string", "a glob on VM names such as ci-*; leave it out for every VM")},
+                                               {QStringLiteral("expires_in_s"), ttl},
+                                               {QStringLiteral("name"), type("string", "a label")}},
+                                              {QStringLiteral("role")});
+    QJsonObject outcome = type("string");
+    outcome[QStringLiteral("enum")] = QJsonArray{QStringLiteral("allowed"), QStringLiteral("denied"), QStringLiteral("failed")};
+    s[QStringLiteral("AuditEntry")] = object({{QStringLiteral("time"), type("string", "ISO 8601, UTC")},
+                                              {QStringLiteral("token"), nullableString("the token's id (token-file: the admin token); null: none valid")},
+                                              {QStringLiteral("role"), nullableString("the token's role")},
+                                              {QStringLiteral("method"), type("string")},
+                                              {QStringLiteral("route"), type("string", "the route's pattern, e.g. /api/v1/vms/{name}/exec")},
+                                              {QStringLiteral("vm"), nullableString("the VM named in the path")},
+                                              {QStringLiteral("status"), type("integer", "the HTTP status (101: a WebSocket opened)")},
+                                              {QStringLiteral("outcome"), outcome},
+                                              {QStringLiteral("peer"), type("string", "the client's address")},
+                                              {QStringLiteral("request_id"), nullableString("the request's X-Request-Id")}});
+}
+
 QJsonObject schemas()
 {
     QJsonObject s;
@@ -457,6 +498,7 @@ QJsonObject schemas()
     snapshotSchemas(s);
     portSchemas(s);
     networkSchemas(s);
+    tokenSchemas(s);
     return s;
 }
 
@@ -473,19 +515,25 @@ QJsonObject components()
     snapshotName[QStringLiteral("name")] = QStringLiteral("snap");
     snapshotName[QStringLiteral("description")] = QStringLiteral("the snapshot's name");
     const auto err = [](const char *description) { return response(description, jsonContent(ref("Error"))); };
+    QJsonObject tooMany = err("too_many_requests: too many failed authentications from this address; wait Retry-After seconds");
+    tooMany[QStringLiteral("headers")] = QJsonObject{
+        {QStringLiteral("Retry-After"), QJsonObject{{QStringLiteral("schema"), type("integer")}, {QStringLiteral("description"), QStringLiteral("seconds")}}}};
     return QJsonObject{{QStringLiteral("securitySchemes"),
                         QJsonObject{{QStringLiteral("bearer"),
                                      QJsonObject{{QStringLiteral("type"), QStringLiteral("http")},
                                                  {QStringLiteral("scheme"), QStringLiteral("bearer")},
                                                  {QStringLiteral("description"),
-                                                  QStringLiteral("the token printed on the service's first start "
-                                                                 "(stored in the config directory, file 'token')")}}}}},
+                                                  QStringLiteral("the admin token printed on the service's first start "
+                                                                 "(stored in the config directory, file 'token'), or a scoped token "
+                                                                 "(mvs_<id>_<secret>) made with POST /api/v1/tokens")}}}}},
                        {QStringLiteral("parameters"), QJsonObject{{QStringLiteral("VmName"), vmName}, {QStringLiteral("SnapshotName"), snapshotName}}},
                        {QStringLiteral("schemas"), schemas()},
                        {QStringLiteral("responses"),
                         QJsonObject{{QStringLiteral("Error"), err("an error")},
                                     {QStringLiteral("BadRequest"), err("malformed JSON, a wrong field or parameter")},
-                                    {QStringLiteral("Unauthorized"), err("no or a wrong bearer token")},
+                                    {QStringLiteral("Unauthorized"), err("no, a wrong, an expired or a revoked bearer token")},
+                                    {QStringLiteral("Forbidden"), err("forbidden: the token's role or VM glob does not cover this")},
+                                    {QStringLiteral("TooManyRequests"), tooMany},
                                     {QStringLiteral("NotFound"), err("no such VM, template or guest path")},
                                     {QStringLiteral("Conflict"), err("the VM's state does not allow it, or it exists")},
                                     {QStringLiteral("Corrupted"), err("corrupted: the snapshot's files fail their checksums")},
@@ -890,6 +938,46 @@ void codePaths(Paths &paths)
               {"Close a code session (its kernel ends)", "closeCodeSession", bySession, {}, {{QStringLiteral("204"), response("closed")}}});
 }
 
+// Scoped tokens and the audit log: an admin token without a VM glob.
+void tokenPaths(Paths &paths)
+{
+    paths.add("/api/v1/tokens", "get",
+              {"List the scoped tokens (never their secrets; admin)",
+               "listTokens",
+               {},
+               {},
+               {{QStringLiteral("200"), response("tokens", jsonContent(object({{QStringLiteral("tokens"), arrayOf(ref("Token"))}})))}}});
+    paths.add("/api/v1/tokens", "post",
+              {"Make a scoped token; its secret is in this answer only (admin)",
+               "createToken",
+               {},
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("CreateToken"))}},
+               {{QStringLiteral("201"), response("the token and its secret", jsonContent(ref("CreatedToken")))}}});
+    QJsonObject tokenId{{QStringLiteral("name"), QStringLiteral("id")},
+                        {QStringLiteral("in"), QStringLiteral("path")},
+                        {QStringLiteral("required"), true},
+                        {QStringLiteral("description"), QStringLiteral("the token's id")},
+                        {QStringLiteral("schema"), type("string")}};
+    paths.add("/api/v1/tokens/{id}", "delete",
+              {"Revoke a token: its WebSockets and viewer sessions end now (admin)",
+               "revokeToken",
+               QJsonArray{tokenId},
+               {},
+               {{QStringLiteral("204"), response("revoked")}}});
+    QJsonObject limit = type("integer", "the newest this many (default 100)");
+    limit[QStringLiteral("minimum")] = 1;
+    limit[QStringLiteral("maximum")] = 1000;
+    paths.add("/api/v1/audit", "get",
+              {"Read the audit log: changes, denials, WebSockets and take-overs, oldest first (admin)",
+               "readAudit",
+               QJsonArray{queryParameter("since", type("string"), false, "ISO 8601: entries at or after this time"),
+                          queryParameter("vm", type("string"), false, "entries about this VM"),
+                          queryParameter("token", type("string"), false, "entries of this token id (token-file: the admin token)"),
+                          queryParameter("outcome", type("string"), false, "allowed, denied or failed"), queryParameter("limit", limit, false, "at most 1000")},
+               {},
+               {{QStringLiteral("200"), response("entries", jsonContent(object({{QStringLiteral("entries"), arrayOf(ref("AuditEntry"))}})))}}});
+}
+
 } // namespace
 
 QJsonObject document()
@@ -904,6 +992,7 @@ QJsonObject document()
     portPaths(paths);
     networkPaths(paths);
     displayPaths(paths);
+    tokenPaths(paths);
     return QJsonObject{
         {QStringLiteral("openapi"), QStringLiteral("3.0.3")},
         {QStringLiteral("info"),

@@ -64,9 +64,9 @@ PortController::PortController(Vm::VmManager &manager, QObject *parent)
 void PortController::addRoutes(Router &router)
 {
     using C = PortController;
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/ports"), this, &C::exposePort);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/ports"), this, &C::listPorts);
-    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/ports/{port}"), this, &C::unexposePort);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/ports"), this, &C::exposePort, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/ports"), this, &C::listPorts, {.role = Role::Viewer});
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/ports/{port}"), this, &C::unexposePort, {.role = Role::Operator});
 }
 
 ApiFuture PortController::exposePort(const Request &request)

@@ -128,12 +128,12 @@ void ProcessController::addRoutes(Router &router)
 {
     using C = ProcessController;
     // POST .../exec with "background": true comes through GuestController.
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes"), this, &C::list);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes/{pid}"), this, &C::status);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/output"), this, &C::output);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/stdin"), this, &C::writeStdin);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/kill"), this, &C::kill);
-    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/processes/{pid}"), this, &C::remove);
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes"), this, &C::list, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes/{pid}"), this, &C::status, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/output"), this, &C::output, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/stdin"), this, &C::writeStdin, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/processes/{pid}/kill"), this, &C::kill, {.role = Role::Operator});
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/processes/{pid}"), this, &C::remove, {.role = Role::Operator});
 }
 
 bool ProcessController::backgroundRequested(const QByteArray &execBody)

@@ -1,5 +1,8 @@
 #include "server/requestauth.h"
 
+#include "server/auditlog.h"
+#include "server/router.h"
+#include "server/tokenregistry.h"
 #include "server/tokenstore.h"
 
 #include <QByteArrayList>
@@ -8,51 +11,141 @@
 namespace Server {
 
 RequestAuth::RequestAuth(QByteArray token, Clock clock)
-    : m_token(std::move(token))
+    : m_ownTokens(std::make_unique<TokenRegistry>(QString(), QByteArray()))
+    , m_tokens(m_ownTokens.get())
+    , m_adminToken(std::move(token))
     , m_clock(clock ? std::move(clock) : Clock([] { return QDateTime::currentMSecsSinceEpoch(); }))
 {
 }
 
-bool RequestAuth::bearer(const QByteArray &authorizationHeader) const
+RequestAuth::RequestAuth(TokenRegistry *tokens, QByteArray adminToken, Clock clock)
+    : m_ownTokens(tokens ? nullptr : std::make_unique<TokenRegistry>(QString(), QByteArray()))
+    , m_tokens(tokens ? tokens : m_ownTokens.get())
+    , m_adminToken(std::move(adminToken))
+    , m_clock(clock ? std::move(clock) : Clock([] { return QDateTime::currentMSecsSinceEpoch(); }))
 {
-    if (m_token.isEmpty())
-        return false;
+}
+
+RequestAuth::~RequestAuth() = default;
+
+std::optional<Principal> RequestAuth::secret(QByteArrayView secret) const
+{
+    if (secret.isEmpty())
+        return std::nullopt;
+    if (!m_adminToken.isEmpty() && TokenStore::equals(secret, m_adminToken))
+        return Principal::admin();
+    return m_tokens->authenticate(secret);
+}
+
+std::optional<Principal> RequestAuth::bearer(const QByteArray &authorizationHeader) const
+{
     const QByteArray header = authorizationHeader.trimmed();
     static const QByteArray scheme = QByteArrayLiteral("bearer ");
     if (header.size() <= scheme.size() || header.left(scheme.size()).toLower() != scheme)
-        return false;
-    return TokenStore::equals(header.mid(scheme.size()).trimmed(), m_token);
+        return std::nullopt;
+    return secret(header.mid(scheme.size()).trimmed());
 }
 
-bool RequestAuth::cookie(const Headers &headers, const QString &vm) const
+std::optional<Principal> RequestAuth::cookie(const Headers &headers, const QString &vm) const
 {
     if (!headers.origin.isEmpty() && headers.origin != "http://" + headers.host)
-        return false;
+        return std::nullopt;
     if (!headers.secFetchSite.isEmpty() && headers.secFetchSite != "same-origin" && headers.secFetchSite != "none")
-        return false;
-    if (m_token.isEmpty() || headers.cookie.isEmpty())
-        return false;
+        return std::nullopt;
+    if (headers.cookie.isEmpty())
+        return std::nullopt;
     const QByteArray wanted = vm.isEmpty() ? kViewerCookiePrefix : kViewerCookiePrefix + vm.toUtf8() + '=';
     const qint64 now = m_clock();
     for (const QByteArray &pair : headers.cookie.split(';')) {
         const QByteArray p = pair.trimmed();
         const qsizetype eq = p.indexOf('=');
-        if (eq > 0 && p.startsWith(wanted) && m_sessions.use(p.mid(eq + 1), vm, now))
-            return true;
+        QString tokenId;
+        if (eq <= 0 || !p.startsWith(wanted) || !m_sessions.use(p.mid(eq + 1), vm, now, &tokenId))
+            continue;
+        // The token the session came from must still be valid.
+        if (tokenId == Principal::kAdminTokenId && !m_adminToken.isEmpty())
+            return Principal::admin();
+        if (std::optional<Principal> holder = m_tokens->principal(tokenId))
+            return holder;
     }
-    return false;
+    return std::nullopt;
 }
 
-bool RequestAuth::queryToken(const QString &token) const
+std::optional<Principal> RequestAuth::queryToken(const QString &token) const
 {
-    return !m_token.isEmpty() && !token.isEmpty() && TokenStore::equals(token.toUtf8(), m_token);
+    return secret(token.toUtf8());
 }
 
-QByteArray RequestAuth::openViewerSession(const QString &vm)
+QByteArray RequestAuth::openViewerSession(const QString &vm, const Principal &caller)
 {
-    const QByteArray id = m_sessions.open(vm, m_clock());
+    const QByteArray id = m_sessions.open(vm, m_clock(), caller.tokenId);
     return kViewerCookiePrefix + vm.toUtf8() + '=' + id + "; Path=/; Max-Age=" + QByteArray::number(ViewerSessions::kMaxLifetimeMs / 1000)
         + "; HttpOnly; SameSite=Strict";
+}
+
+std::optional<ApiError> RequestAuth::authorize(const Principal &caller, const Route &route, const QString &vm)
+{
+    if (!route.needsAuth)
+        return std::nullopt;
+    const Role wanted = route.role == Role::Undecided ? Role::Admin : route.role;
+    if (!caller.atLeast(wanted))
+        return ApiError(ApiError::Code::Forbidden,
+                        QStringLiteral("this needs a token with the %1 role (this one is %2)").arg(roleName(wanted), roleName(caller.role)));
+    if (route.vmScoped() && !caller.mayUseVm(vm))
+        return ApiError(ApiError::Code::Forbidden, QStringLiteral("this token may not use VM %1 (only %2)").arg(vm, caller.vmGlob));
+    return std::nullopt;
+}
+
+RequestAuth::Decision RequestAuth::decide(const Route *route, const QString &vm, const Credentials &c)
+{
+    Decision d;
+    const qint64 now = m_clock();
+    const bool needsAuth = !route || route->needsAuth;
+    if (const qint64 wait = m_limiter.blockedForMs(c.peer, now); wait > 0 && needsAuth) {
+        ApiError e(ApiError::Code::TooManyRequests, QStringLiteral("too many failed authentications from %1: try again later").arg(c.peer));
+        e.retryAfterS = int((wait + 999) / 1000);
+        d.refusal = e;
+        return d;
+    }
+    d.caller = bearer(c.authorization);
+    if (!d.caller && route && route->cookieOk)
+        d.caller = cookie(c.cookieHeaders, vm);
+    if (!d.caller && route && route->pageToken && (d.caller = queryToken(c.queryToken)))
+        d.viaQueryToken = true;
+    if (!d.caller && route && route->webSocket != RouteFlags::WebSocket::None)
+        d.caller = queryToken(c.queryToken); // browsers cannot set headers on a WebSocket
+    if (!needsAuth)
+        return d;
+    if (!d.caller) {
+        m_limiter.failed(c.peer, now);
+        d.refusal = ApiError(ApiError::Code::Unauthorized, QStringLiteral("a valid token is required: Authorization: Bearer <token>"));
+        return d;
+    }
+    if (route)
+        d.refusal = authorize(*d.caller, *route, vm);
+    return d;
+}
+
+void RequestAuth::record(const std::optional<Principal> &caller, const Outcome &o) const
+{
+    if (!m_audit || !AuditLog::wanted(o.method, o.status, o.webSocket))
+        return;
+    if (o.status == 429 && !m_limiter.firstRefusal(o.peer, m_clock()))
+        return; // a blocked peer's refusals: the first of its window only
+    AuditLog::Entry e;
+    e.time = QDateTime::fromMSecsSinceEpoch(m_clock()).toUTC();
+    if (caller) {
+        e.tokenId = caller->tokenId;
+        e.role = roleName(caller->role);
+    }
+    e.method = o.method;
+    e.route = o.route;
+    e.vm = o.vm;
+    e.status = o.status;
+    e.peer = o.peer;
+    e.requestId = o.requestId;
+    if (auto ok = m_audit->append(e); !ok)
+        qWarning("audit log: %s", qPrintable(ok.error().message));
 }
 
 } // namespace Server

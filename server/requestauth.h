@@ -1,19 +1,32 @@
 #pragma once
-// Who may make a request: the bearer token, a viewer session's cookie
-// (same-origin requests to that VM's display only) and, for browser pages
-// and WebSockets, a ?token= query. The adapter hands in header values; the
-// time comes from a clock tests can set.
+// Who may make a request, and may they: the bearer token (the admin token or
+// a scoped one, TokenRegistry), a viewer session's cookie (same-origin
+// requests to that VM's display only) and, for browser pages and WebSockets,
+// a ?token= query; then the route's role and VM scope (authorize()), and the
+// per-peer limit on failed authentication (AuthRateLimiter). Every answer
+// is offered to record(), which writes what the audit log wants. The
+// adapter hands in header values; the time comes from a clock tests can set.
 
+#include "server/apitypes.h"
+#include "server/authratelimiter.h"
+#include "server/principal.h"
 #include "server/viewersessions.h"
 
 #include <QByteArray>
 #include <QString>
 
 #include <functional>
+#include <memory>
+#include <optional>
 
 namespace Server {
 
+class AuditLog;
+class TokenRegistry;
+struct Route;
+
 class RequestAuth {
+    Q_DISABLE_COPY_MOVE(RequestAuth)
 public:
     // The viewer page's cookie for VM <name> is mvs_view_<name> (HttpOnly,
     // SameSite=Strict): one per VM, so tabs on several VMs coexist.
@@ -27,27 +40,78 @@ public:
         QByteArray secFetchSite;
         QByteArray cookie;
     };
+    // All a request offers as credentials, and where it comes from.
+    struct Credentials {
+        QByteArray authorization;
+        Headers cookieHeaders;
+        QString queryToken; // decoded
+        QString peer; // the client's address
+    };
+    // Who the caller is (if anyone), and why the request is refused (if it is).
+    struct Decision {
+        std::optional<Principal> caller;
+        bool viaQueryToken = false; // a page opened with ?token=: answered with a session cookie
+        std::optional<ApiError> refusal; // 401, 403 or 429
+    };
 
-    // An empty token authorizes nothing: the service is never open by accident.
+    // Only `token` (empty: nobody) as the admin token: the service is never
+    // open by accident.
     explicit RequestAuth(QByteArray token, Clock clock = {});
+    // The registry's tokens (nullptr: none), and adminToken (may be empty) as well.
+    RequestAuth(TokenRegistry *tokens, QByteArray adminToken, Clock clock = {});
+    ~RequestAuth();
 
     // "Authorization: Bearer <token>" (scheme case-insensitive).
-    bool bearer(const QByteArray &authorizationHeader) const;
+    std::optional<Principal> bearer(const QByteArray &authorizationHeader) const;
     // A viewer session's cookie for vm (an empty vm: any VM's, for the
     // viewer's shared assets), only from this origin: another page on this
     // host (any port is the same "site" to SameSite) must not ride on it.
     // Browsers send Origin on WebSocket upgrades, POSTs and module scripts,
-    // and Sec-Fetch-Site on all.
-    bool cookie(const Headers &headers, const QString &vm) const;
+    // and Sec-Fetch-Site on all. The session's token must still be valid.
+    std::optional<Principal> cookie(const Headers &headers, const QString &vm) const;
     // ?token=<token>, already decoded.
-    bool queryToken(const QString &token) const;
-    // A new viewer session for vm: the Set-Cookie value that carries it.
-    QByteArray openViewerSession(const QString &vm);
+    std::optional<Principal> queryToken(const QString &token) const;
+    // A new viewer session for vm, on behalf of caller: the Set-Cookie value
+    // that carries it.
+    QByteArray openViewerSession(const QString &vm, const Principal &caller = Principal::admin());
+    // The sessions made from a revoked token end.
+    void tokenRevoked(const QString &tokenId) { m_sessions.dropToken(tokenId); }
+
+    // Whether caller may use route on vm (the {name} parameter, may be
+    // empty): the route's role (an undecided one: admins only) and the
+    // caller's VM glob. A refusal is a 403.
+    static std::optional<ApiError> authorize(const Principal &caller, const Route &route, const QString &vm);
+    // The whole decision for a request to route (nullptr: no such route,
+    // which still wants a credential). A failed authentication counts
+    // against the peer; a peer over its limit is refused (429) first.
+    Decision decide(const Route *route, const QString &vm, const Credentials &credentials);
+
+    // Where record() writes; nullptr (the default): nowhere.
+    void setAuditLog(AuditLog *log) { m_audit = log; }
+    struct Outcome {
+        QString method;
+        QString route; // the pattern, "unmatched" for none
+        QString vm;
+        int status = 0;
+        QString peer;
+        QString requestId;
+        bool webSocket = false;
+    };
+    // An answered request, into the audit log if it wants it.
+    void record(const std::optional<Principal> &caller, const Outcome &outcome) const;
+
+    TokenRegistry &tokens() const { return *m_tokens; }
 
 private:
-    QByteArray m_token;
+    std::optional<Principal> secret(QByteArrayView secret) const;
+
+    std::unique_ptr<TokenRegistry> m_ownTokens; // with the first constructor
+    TokenRegistry *m_tokens;
+    QByteArray m_adminToken;
     Clock m_clock;
     mutable ViewerSessions m_sessions; // a use keeps a session alive
+    mutable AuthRateLimiter m_limiter; // record() marks a peer's first refusal
+    AuditLog *m_audit = nullptr;
 };
 
 } // namespace Server

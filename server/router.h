@@ -2,10 +2,15 @@
 // The route table of the service, pure: patterns with {param} segments and a
 // last {*rest} segment, matched against a request's method and path. No HTTP
 // types: the adapter turns what it finds into answers (404, 405 + Allow).
-// Each controller adds its own routes, their flags declared with them:
-//   router.add("GET", "/vnc/{name}", this, &DisplayController::viewerPage, {.pageToken = true, .cookieOk = true});
+// Each controller adds its own routes, their flags declared with them, the
+// least role a caller needs among them (tst_routeroles fails on a route
+// without one; the adapter lets only admins through such a route):
+//   router.add("GET", "/vnc/{name}", this, &DisplayController::viewerPage, {.role = Role::Viewer, .pageToken = true, .cookieOk = true});
+// A route with a {name} parameter is about that VM: a token restricted to
+// other VMs is refused there (RequestAuth::authorize).
 
 #include "server/apitypes.h"
+#include "server/principal.h"
 
 #include <QByteArrayList>
 #include <QHash>
@@ -25,6 +30,7 @@ struct RouteFlags {
     // A WebSocket endpoint (GET with an Upgrade: websocket only) and what it streams.
     enum class WebSocket { None, Exec, Vnc };
     bool needsAuth = true;
+    Role role = Role::Undecided; // the least role that may use it
     WebSocket webSocket = WebSocket::None;
     bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
     bool cookieOk = false; // the viewer's session cookie is accepted (same-origin requests only)
@@ -36,6 +42,9 @@ struct Route : RouteFlags {
     QString pattern;
     QStringList segments;
     Handler handler; // empty for WebSocket endpoints
+
+    // The route names a VM ({name}): its callers must be allowed that VM.
+    bool vmScoped() const { return segments.contains(QLatin1String("{name}")); }
 
     // Whether `path` (decoded segments, see Router::pathSegments) fits the
     // pattern; its parameters go to *params.

@@ -21,12 +21,12 @@ SnapshotController::SnapshotController(Vm::VmManager &manager, QObject *parent)
 void SnapshotController::addRoutes(Router &router)
 {
     using C = SnapshotController;
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/snapshots"), this, &C::createSnapshot);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/snapshots"), this, &C::listSnapshots);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}"), this, &C::getSnapshot);
-    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}"), this, &C::deleteSnapshot);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}/restore"), this, &C::restoreSnapshot);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}/fork"), this, &C::forkSnapshot);
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/snapshots"), this, &C::createSnapshot, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/snapshots"), this, &C::listSnapshots, {.role = Role::Viewer});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}"), this, &C::getSnapshot, {.role = Role::Viewer});
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}"), this, &C::deleteSnapshot, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}/restore"), this, &C::restoreSnapshot, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/snapshots/{snap}/fork"), this, &C::forkSnapshot, {.role = Role::Operator});
 }
 
 ApiFuture SnapshotController::createSnapshot(const Request &request)
@@ -98,6 +98,12 @@ ApiFuture SnapshotController::forkSnapshot(const Request &request)
             return finished(wrongType(QStringLiteral("name_prefix"), QStringLiteral("a non-empty string (leave it out for <vm>-fork)")));
         options.namePrefix = prefix.toString();
     }
+    // The forks are <prefix>-<n> (<vm>-fork-<n> without one): a token kept
+    // to some VMs makes only VMs it may use.
+    const QString firstFork =
+        options.namePrefix.isEmpty() ? request.param(QStringLiteral("name")).left(50) + QStringLiteral("-fork-1") : options.namePrefix + QStringLiteral("-1");
+    if (!request.caller.mayUseVm(firstFork))
+        return finished(ApiError(ApiError::Code::Forbidden, QStringLiteral("this token may make VMs named %1 only").arg(request.caller.vmGlob)));
     return answerWhen(m_manager.fork(request.param(QStringLiteral("name")), request.param(QStringLiteral("snap")), options), this,
                       [this](const QStringList &forks) { return forksAnswer(forks); });
 }

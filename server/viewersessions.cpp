@@ -26,7 +26,7 @@ void ViewerSessions::dropOldest()
         m_sessions.erase(oldest);
 }
 
-QByteArray ViewerSessions::open(const QString &vm, qint64 nowMs)
+QByteArray ViewerSessions::open(const QString &vm, qint64 nowMs, const QString &tokenId)
 {
     dropExpired(nowMs);
     while (m_sessions.size() >= kMaxSessions)
@@ -34,11 +34,11 @@ QByteArray ViewerSessions::open(const QString &vm, qint64 nowMs)
     QByteArray raw(kIdBytes, Qt::Uninitialized);
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(raw.data()), kIdBytes / int(sizeof(quint32)));
     const QByteArray id = raw.toHex();
-    m_sessions.insert(id, Session{vm, nowMs, nowMs});
+    m_sessions.insert(id, Session{vm, tokenId, nowMs, nowMs});
     return id;
 }
 
-bool ViewerSessions::use(const QByteArray &id, const QString &vm, qint64 nowMs)
+bool ViewerSessions::use(const QByteArray &id, const QString &vm, qint64 nowMs, QString *tokenId)
 {
     // Looked up by hash, then compared in constant time.
     auto it = m_sessions.find(id);
@@ -51,7 +51,14 @@ bool ViewerSessions::use(const QByteArray &id, const QString &vm, qint64 nowMs)
     if (!vm.isEmpty() && it->vm != vm)
         return false;
     it->lastUsedMs = nowMs;
+    if (tokenId)
+        *tokenId = it->tokenId;
     return true;
+}
+
+void ViewerSessions::dropToken(const QString &tokenId)
+{
+    m_sessions.removeIf([&tokenId](const auto &it) { return it.value().tokenId == tokenId; });
 }
 
 } // namespace Server

@@ -19,16 +19,20 @@ public:
     static constexpr int kMaxSessions = 256; // the oldest goes first
     static constexpr int kIdBytes = 32;
 
-    // A new session for vm's display; its id (hex).
-    QByteArray open(const QString &vm, qint64 nowMs);
+    // A new session for vm's display, made from the token tokenId; its id (hex).
+    QByteArray open(const QString &vm, qint64 nowMs, const QString &tokenId = QString());
     // The session exists, is alive, and is for vm (an empty vm: any VM's,
-    // for the viewer's shared assets). A valid use keeps it from idling out.
-    bool use(const QByteArray &id, const QString &vm, qint64 nowMs);
+    // for the viewer's shared assets). A valid use keeps it from idling out;
+    // *tokenId is then the token it was made from.
+    bool use(const QByteArray &id, const QString &vm, qint64 nowMs, QString *tokenId = nullptr);
+    // The sessions made from a token end with it.
+    void dropToken(const QString &tokenId);
     int size() const { return int(m_sessions.size()); }
 
 private:
     struct Session {
         QString vm;
+        QString tokenId;
         qint64 openedMs = 0;
         qint64 lastUsedMs = 0;
     };

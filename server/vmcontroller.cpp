@@ -20,22 +20,24 @@ VmController::VmController(Vm::VmManager &manager, QObject *parent)
 void VmController::addRoutes(Router &router)
 {
     using C = VmController;
-    router.add("GET", QStringLiteral("/api/v1/vms"), this, &C::listVms);
-    router.add("POST", QStringLiteral("/api/v1/vms"), this, &C::createVm);
-    router.add("GET", QStringLiteral("/api/v1/vms/{name}"), this, &C::getVm);
-    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}"), this, &C::deleteVm);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/start"), this, &C::startVm);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/stop"), this, &C::stopVm);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/pause"), this, &C::pauseVm);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/resume"), this, &C::resumeVm);
-    router.add("POST", QStringLiteral("/api/v1/vms/{name}/restart"), this, &C::restartVm);
+    router.add("GET", QStringLiteral("/api/v1/vms"), this, &C::listVms, {.role = Role::Viewer});
+    router.add("POST", QStringLiteral("/api/v1/vms"), this, &C::createVm, {.role = Role::Operator});
+    router.add("GET", QStringLiteral("/api/v1/vms/{name}"), this, &C::getVm, {.role = Role::Viewer});
+    router.add("DELETE", QStringLiteral("/api/v1/vms/{name}"), this, &C::deleteVm, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/start"), this, &C::startVm, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/stop"), this, &C::stopVm, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/pause"), this, &C::pauseVm, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/resume"), this, &C::resumeVm, {.role = Role::Operator});
+    router.add("POST", QStringLiteral("/api/v1/vms/{name}/restart"), this, &C::restartVm, {.role = Role::Operator});
 }
 
-ApiFuture VmController::listVms(const Request &)
+ApiFuture VmController::listVms(const Request &request)
 {
     QJsonArray list;
-    for (const Vm::VmInfo &info : m_manager.list())
-        list.append(vmToJson(info));
+    for (const Vm::VmInfo &info : m_manager.list()) {
+        if (request.caller.mayUseVm(info.record.name))
+            list.append(vmToJson(info));
+    }
     return finished(Response::ofJson(QJsonObject{{QStringLiteral("vms"), list}}));
 }
 
@@ -53,6 +55,8 @@ ApiFuture VmController::createVm(const Request &request)
     if (!name.isString())
         return finished(wrongType(QStringLiteral("name"), QStringLiteral("a string (required)")));
     options.name = name.toString();
+    if (!request.caller.mayUseVm(options.name))
+        return finished(ApiError(ApiError::Code::Forbidden, QStringLiteral("this token may make VMs named %1 only").arg(request.caller.vmGlob)));
     const QJsonValue tmpl = o.value(QStringLiteral("template"));
     if (!tmpl.isString())
         return finished(wrongType(QStringLiteral("template"), QStringLiteral("a string (required)")));

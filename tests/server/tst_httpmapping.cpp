@@ -28,6 +28,8 @@ private Q_SLOTS:
                                                                            {"invalid_argument", C::InvalidArgument, 400},
                                                                            {"unauthorized", C::Unauthorized, 401},
                                                                            {"permission_denied", C::PermissionDenied, 403},
+                                                                           {"forbidden", C::Forbidden, 403},
+                                                                           {"too_many_requests", C::TooManyRequests, 429},
                                                                            {"not_found", C::NotFound, 404},
                                                                            {"method_not_allowed", C::MethodNotAllowed, 405},
                                                                            {"already_exists", C::AlreadyExists, 409},
@@ -61,9 +63,10 @@ private Q_SLOTS:
         QCOMPARE(error.value(QStringLiteral("message")).toString(), QStringLiteral("why"));
         const bool challenged = !a.headers.isEmpty() && a.headers.first().first == "WWW-Authenticate";
         QCOMPARE(challenged, code == ApiError::Code::Unauthorized);
-        // A desktop not ready yet says when to ask again.
+        // A desktop not ready yet, and a peer over its failed-authentication
+        // limit (at least 1 s), say when to ask again.
         const bool retryAfter = !a.headers.isEmpty() && a.headers.first() == std::pair(QByteArray("Retry-After"), QByteArray("1"));
-        QCOMPARE(retryAfter, code == ApiError::Code::DisplayNotReady);
+        QCOMPARE(retryAfter, code == ApiError::Code::DisplayNotReady || code == ApiError::Code::TooManyRequests);
     }
 
     // A guest VNC server announcing a screen above the limit: the display's

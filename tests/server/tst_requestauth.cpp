@@ -4,6 +4,7 @@
 // nothing.
 
 #include "server/requestauth.h"
+#include "server/tokenregistry.h"
 
 #include <QTest>
 
@@ -76,6 +77,34 @@ private Q_SLOTS:
         QVERIFY(m_auth.cookie(sameOrigin(box + "; " + other), QStringLiteral("other")));
         QVERIFY(m_auth.cookie(sameOrigin(box + "; " + other), QStringLiteral("box")));
         QVERIFY(box != other);
+    }
+
+    // A session made from a scoped token carries its role and glob, and ends
+    // with the token (revoked, or expired).
+    void aSessionEndsWithItsToken()
+    {
+        QDateTime now = QDateTime::currentDateTimeUtc();
+        Server::TokenRegistry tokens(QString(), QByteArray(), [&now] { return now; });
+        RequestAuth auth(&tokens, QByteArrayLiteral("s3cret"), [this] { return m_now; });
+        auto viewer = tokens.create({Server::Role::Viewer, QStringLiteral("ci-*"), 3600, {}});
+        QVERIFY(viewer);
+        const std::optional<Server::Principal> caller = auth.queryToken(QString::fromLatin1(viewer->secret));
+        QVERIFY(caller);
+        const QByteArray session = pairOf(auth.openViewerSession(QStringLiteral("ci-1"), *caller));
+        const std::optional<Server::Principal> viaCookie = auth.cookie(sameOrigin(session), QStringLiteral("ci-1"));
+        QVERIFY(viaCookie);
+        QVERIFY(viaCookie->role == Server::Role::Viewer);
+        QCOMPARE(viaCookie->vmGlob, QStringLiteral("ci-*"));
+        now = now.addSecs(3600);
+        QVERIFY(!auth.cookie(sameOrigin(session), QStringLiteral("ci-1")));
+        now = now.addSecs(-3600);
+        QVERIFY(auth.cookie(sameOrigin(session), QStringLiteral("ci-1")));
+        QVERIFY(tokens.revoke(viewer->token.id));
+        auth.tokenRevoked(viewer->token.id);
+        QVERIFY(!auth.cookie(sameOrigin(session), QStringLiteral("ci-1")));
+        // The admin token's sessions are the admin's.
+        const QByteArray admin = pairOf(auth.openViewerSession(QStringLiteral("box")));
+        QCOMPARE(auth.cookie(sameOrigin(admin), QStringLiteral("box"))->tokenId, Server::Principal::kAdminTokenId);
     }
 
     // Idle for an hour, or twelve hours old whatever the use: gone.
