@@ -16,7 +16,36 @@
 #    host network never touches this machine's) answering /api/v1/health,
 #    template list, noVNC's files and the agent found (image path), all with
 #    no MVS_* variable set.
+#   packagetest.sh --reap <build dir>
+# The ctest cleanup step after it (a run killed past its trap, by SIGKILL or
+# ctest's timeout): ends the processes chrooted in a run's root, deletes the
+# network namespace of a run that is gone, unmounts and removes its work
+# directory.
 set -euo pipefail
+
+reap() {
+    local build=$1 dir pid ns
+    for dir in "$build"/tst_package.*; do
+        [ -d "$dir" ] || continue
+        dir=$(realpath "$dir")
+        for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+            case $(readlink "/proc/$pid/root" 2>/dev/null) in "$dir"/*) kill -KILL "$pid" 2>/dev/null || true ;; esac
+        done
+        grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" || true; done
+        if grep -q " $dir/" /proc/mounts; then
+            echo "tst_package: mounts left under $dir, not removing it" >&2
+            continue
+        fi
+        rm -rf --one-file-system "$dir"
+    done
+    for ns in $(ip netns list | awk '$1 ~ /^mvspkg[0-9]+$/ {print $1}'); do
+        kill -0 "${ns#mvspkg}" 2>/dev/null || ip netns del "$ns" || true
+    done
+}
+if [ "${1:-}" = --reap ]; then
+    reap "$(realpath "$2")"
+    exit 0
+fi
 
 build=$(realpath "$1")
 version=$2
