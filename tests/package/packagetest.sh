@@ -8,7 +8,9 @@
 #    mirror, plus the package's Depends and Recommends and the test's tools
 #    (systemd for systemd-analyze, man-db for its man page check), installed
 #    with apt. Kept as a tarball in ~/.cache/microvm-sandbox-test, keyed by
-#    the day and that package list, so a re-run only unpacks it.
+#    the day and that package list, so a re-run only unpacks it; the
+#    downloaded packages are kept there too (debs/, apt-archives/), so the
+#    next day's root downloads only what changed.
 # 3. In a copy of it (a chroot with /proc, /sys and /dev mounted, all
 #    unmounted on exit, failure included): dpkg -i + apt-get -f install,
 #    then microvm-sandbox --version, systemd-analyze verify of the unit, and
@@ -54,7 +56,7 @@ cache=${MVS_PACKAGE_TEST_CACHE:-$HOME/.cache/microvm-sandbox-test}
 readonly kStepTimeout=600      # s: any one step (cold debootstrap included)
 readonly kServeTimeout=60      # s: --serve answering /api/v1/health
 readonly kStopTimeout=30       # s: SIGTERM to exit
-readonly kRootRecipe=1         # bump when the root's recipe below changes
+readonly kRootRecipe=2         # bump when the root's recipe below changes
 
 t0=$(date +%s)
 step() { echo "== [$(($(date +%s) - t0)) s] $*"; }
@@ -172,6 +174,8 @@ mirror=$(host_mirror)
 key=$(date -u +%F)-$(echo "$kRootRecipe $suite $mirror $packages" | sha256sum | cut -c1-16)
 tarball=$cache/root-$suite-$key.tar.zst
 mkdir -p "$cache/debs"
+# Debian packages of versions no longer in the mirror's index go after a month.
+find "$cache/debs" "$cache/apt-archives" -name "*.deb" -mtime +30 -delete 2>/dev/null || true
 exec 9>"$cache/lock"
 flock 9
 if [ ! -f "$tarball" ]; then
@@ -181,11 +185,14 @@ if [ ! -f "$tarball" ]; then
         >"$work/debootstrap.log" 2>&1 || { tail -40 "$work/debootstrap.log"; fail "debootstrap failed"; }
     cp /etc/resolv.conf "$newroot/etc/resolv.conf"
     mount_system "$newroot"
+    # apt's downloads stay in the cache (not in the tarball) for the next day's root.
+    mkdir -p "$cache/apt-archives/partial"
+    mount_in --bind "$cache/apt-archives" "$newroot/var/cache/apt/archives"
     # shellcheck disable=SC2086 # a list of package names
     in_root "$newroot" apt-get install -y -q --no-install-recommends $packages >"$work/apt.log" 2>&1 ||
         { tail -40 "$work/apt.log"; fail "the package's dependencies do not install from apt"; }
-    in_root "$newroot" apt-get clean
     unmount_all
+    rm -f "$newroot"/var/cache/apt/*.bin # apt's own caches, remade when needed
     tar --zstd -C "$newroot" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
     remove_root "$newroot"
     find "$cache" -maxdepth 1 -name "root-*.tar.zst" ! -name "$(basename "$tarball")" -delete
