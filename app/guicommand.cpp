@@ -13,6 +13,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QIcon>
 
 #include <cstdio>
 #include <memory>
@@ -72,6 +73,10 @@ int guiCommand(int &argc, char **argv)
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("microvm-sandbox"));
     QApplication::setApplicationVersion(QStringLiteral(MVS_VERSION));
+    // The installed desktop entry and icon (packaging/, resources/icons):
+    // the Wayland app id and the window icon from the icon theme.
+    QGuiApplication::setDesktopFileName(QStringLiteral("microvm-sandbox"));
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("microvm-sandbox")));
     Gui::installTranslations();
     QApplication::setApplicationDisplayName(Gui::MainWindow::applicationDisplayName());
 

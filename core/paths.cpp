@@ -98,6 +98,12 @@ Core::Expected<QString> ensureRuntimeDir()
     return dir;
 }
 
+QString installedDataDir()
+{
+    const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
+    return appDir.isEmpty() ? QString() : QDir::cleanPath(appDir + QStringLiteral("/../share/microvm-sandbox"));
+}
+
 QStringList templateSearchPath()
 {
     QStringList dirs;
@@ -105,11 +111,21 @@ QStringList templateSearchPath()
     if (!env.isEmpty())
         dirs += env.split(QLatin1Char(':'), Qt::SkipEmptyParts);
     dirs << configDir() + QStringLiteral("/templates");
-    const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
-    if (!appDir.isEmpty())
-        dirs << QDir::cleanPath(appDir + QStringLiteral("/../share/microvm-sandbox/templates"));
+    if (const QString share = installedDataDir(); !share.isEmpty())
+        dirs << share + QStringLiteral("/templates");
     dirs << QStringLiteral(MVS_SOURCE_DIR "/templates");
     return dirs;
+}
+
+QString novncDir()
+{
+    const QString env = fromEnv("MVS_NOVNC_DIR");
+    if (!env.isEmpty())
+        return env;
+    const QString share = installedDataDir();
+    if (!share.isEmpty() && QFileInfo::exists(share + QStringLiteral("/novnc/core/rfb.js")))
+        return share + QStringLiteral("/novnc");
+    return QStringLiteral("/usr/share/novnc");
 }
 
 QString agentBinary()

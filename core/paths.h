@@ -27,9 +27,20 @@ Core::Result ensureOwnedPrivateDir(const QString &path);
 // checked as ensureOwnedPrivateDir does.
 Core::Expected<QString> ensureRuntimeDir();
 
+// The installed data directory, <prefix>/share/microvm-sandbox, where
+// <prefix> is the parent of the running executable's directory (so a package
+// or `cmake --install` to any prefix works without environment variables);
+// empty without a QCoreApplication.
+QString installedDataDir();
+
 // Where template YAML files are searched: MVS_TEMPLATE_PATH (colon-separated),
 // the user's config dir, the installed share dir, then the source tree.
 QStringList templateSearchPath();
+
+// noVNC's files for the browser viewer: MVS_NOVNC_DIR, else a copy in
+// installedDataDir()/novnc when it has core/rfb.js, else Debian's novnc
+// package (/usr/share/novnc), which the .deb depends on.
+QString novncDir();
 
 // The guest agent binary to put into images: MVS_AGENT_BINARY, else
 // microvm-agent next to the running executable, in ../guest-agent (build

@@ -175,6 +175,9 @@ test)
     PACKAGES+=(python3-httpx python3-websockets python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel python3-pip python3-venv)
     # The code runner's unit tests (tst_coderunner, tst_guestcoderunner) run the real mvs-code-runner on the host.
     PACKAGES+=(python3-ipykernel python3-jupyter-client python3-matplotlib)
+    # tst_package: the .deb's checks (lintian, desktop-file-validate, appstreamcli,
+    # systemd-analyze) and its bookworm root (debootstrap, a zstd tarball; curl asks --serve).
+    PACKAGES+=(lintian desktop-file-utils appstream systemd debootstrap zstd curl)
     install_deps
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund

@@ -4,6 +4,7 @@
 #include "desktop/inputaction.h"
 #include "desktop/vmdisplay.h"
 
+#include "core/paths.h"
 #include "core/vm/vmmanager.h"
 #include "core/workerpool.h"
 #include "server/inputrequest.h"
@@ -303,8 +304,7 @@ ApiFuture DisplayController::viewerPage(const Request &request)
 
 QString DisplayController::novncDir()
 {
-    const QString env = qEnvironmentVariable("MVS_NOVNC_DIR");
-    return env.isEmpty() ? QStringLiteral("/usr/share/novnc") : env;
+    return Core::Paths::novncDir();
 }
 
 ApiFuture DisplayController::novncAsset(const Request &request)

@@ -33,7 +33,8 @@ public:
     ApiFuture display(const Request &request);
     ApiFuture control(const Request &request);
     // GET /vnc/{name}: the noVNC viewer page; GET /novnc/{*path}: noVNC's
-    // own files, from MVS_NOVNC_DIR or Debian's novnc package.
+    // own files, from Core::Paths::novncDir (MVS_NOVNC_DIR, a copy installed
+    // with the app, or Debian's novnc package).
     ApiFuture viewerPage(const Request &request);
     ApiFuture novncAsset(const Request &request);
     static QString novncDir();

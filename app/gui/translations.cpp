@@ -1,5 +1,7 @@
 #include "app/gui/translations.h"
 
+#include "core/paths.h"
+
 #include <QCoreApplication>
 #include <QLibraryInfo>
 #include <QTranslator>
@@ -13,12 +15,19 @@ bool installTranslations(const QLocale &locale)
         QCoreApplication::installTranslator(qt);
     else
         delete qt;
-    auto *gui = new QTranslator(QCoreApplication::instance());
-    if (gui->load(locale, QStringLiteral("mvs_gui"), QStringLiteral("_"), QStringLiteral(":/i18n"))) {
-        QCoreApplication::installTranslator(gui);
-        return true;
+    // The installed .qm files first (a packager may update them), then the
+    // ones built into the executable.
+    QStringList dirs{QStringLiteral(":/i18n")};
+    if (const QString share = Core::Paths::installedDataDir(); !share.isEmpty())
+        dirs.prepend(share + QStringLiteral("/translations"));
+    for (const QString &dir : dirs) {
+        auto *gui = new QTranslator(QCoreApplication::instance());
+        if (gui->load(locale, QStringLiteral("mvs_gui"), QStringLiteral("_"), dir)) {
+            QCoreApplication::installTranslator(gui);
+            return true;
+        }
+        delete gui;
     }
-    delete gui;
     return false;
 }
 

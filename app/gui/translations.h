@@ -1,7 +1,8 @@
 #pragma once
-// The GUI's translations: mvs_gui_<lang>.qm embedded under :/i18n (built
-// from translations/*.ts by qt_add_translations), and Qt's own for the
-// standard dialogs and buttons.
+// The GUI's translations: mvs_gui_<lang>.qm (built from the top-level
+// translations/*.ts by qt_add_translations), read from the installed
+// <prefix>/share/microvm-sandbox/translations, else embedded under :/i18n;
+// and Qt's own for the standard dialogs and buttons.
 
 #include <QLocale>
 

@@ -1,10 +1,12 @@
 // Core::Paths::ensureOwnedPrivateDir: a missing directory is made 0700, a loose
 // one of ours tightened, and a link, a file or another user's directory in
 // its place refused with a clear error (a shared /tmp is where the runtime
-// directory falls back to).
+// directory falls back to). The installed data directory relative to the
+// executable, and noVNC's lookup order.
 
 #include "core/paths.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
 #include <QTemporaryDir>
@@ -102,6 +104,37 @@ private Q_SLOTS:
         QVERIFY2(made.hasValue(), made ? "" : qPrintable(made.error().message));
         QCOMPARE(*made, m_dir.filePath(QStringLiteral("runtime")));
         QCOMPARE(modeOf(*made), 0700);
+    }
+
+    // An installed tree is found relative to the executable, whatever the
+    // prefix: <prefix>/bin/x reads <prefix>/share/microvm-sandbox.
+    void installedDataDirIsBesideTheExecutable()
+    {
+        const QString share = QDir::cleanPath(QCoreApplication::applicationDirPath() + QStringLiteral("/../share/microvm-sandbox"));
+        QCOMPARE(Core::Paths::installedDataDir(), share);
+        QVERIFY(Core::Paths::templateSearchPath().contains(share + QStringLiteral("/templates")));
+    }
+
+    // noVNC: MVS_NOVNC_DIR, else a copy installed with the app (one that has
+    // core/rfb.js), else Debian's package.
+    void novncDirOrder()
+    {
+        // <build>/tests/share: beside this test's directory, nothing else uses it.
+        const QString share = Core::Paths::installedDataDir();
+        QDir shareRoot(QDir::cleanPath(share + QStringLiteral("/..")));
+        QVERIFY(shareRoot.removeRecursively());
+        qunsetenv("MVS_NOVNC_DIR");
+        QCOMPARE(Core::Paths::novncDir(), QStringLiteral("/usr/share/novnc"));
+        QVERIFY(QDir().mkpath(share + QStringLiteral("/novnc/core")));
+        QCOMPARE(Core::Paths::novncDir(), QStringLiteral("/usr/share/novnc")); // no rfb.js: not a noVNC tree
+        QFile rfb(share + QStringLiteral("/novnc/core/rfb.js"));
+        QVERIFY(rfb.open(QIODevice::WriteOnly));
+        rfb.close();
+        QCOMPARE(Core::Paths::novncDir(), share + QStringLiteral("/novnc"));
+        qputenv("MVS_NOVNC_DIR", m_dir.path().toUtf8());
+        QCOMPARE(Core::Paths::novncDir(), m_dir.path());
+        qunsetenv("MVS_NOVNC_DIR");
+        QVERIFY(shareRoot.removeRecursively());
     }
 };
 
