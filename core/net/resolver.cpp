@@ -68,6 +68,17 @@ qint64 parentOf(qint64 pid)
     return close > 0 && fields.size() > 1 ? fields.at(1).toLongLong() : 0;
 }
 
+// Whether pid lives in this process's network namespace. A resolver in
+// another one serves another network (a service in a container, a chroot
+// with its own namespace, the rootless helper's): its name may look like
+// ours, since instance ids come from state paths, but it is not ours to end.
+bool inOwnNetworkNamespace(qint64 pid)
+{
+    static const QString own = QFile::symLinkTarget(QStringLiteral("/proc/self/ns/net"));
+    const QString theirs = QFile::symLinkTarget(QStringLiteral("/proc/%1/ns/net").arg(pid));
+    return !own.isEmpty() && theirs == own;
+}
+
 // Waits for pid to exit (a pidfd when the kernel has them, else polling /proc).
 bool waitForExit(qint64 pid, int timeoutMs)
 {
@@ -248,7 +259,7 @@ QList<Resolver::Running> Resolver::running(const QString &prefix)
             continue;
         const QString name = resolverConfigName(pid);
         // dnsmasq forks a child per TCP connection: only the parent counts.
-        if (!name.isEmpty() && name.startsWith(prefix) && isAlive(pid) && resolverConfigName(parentOf(pid)) != name)
+        if (!name.isEmpty() && name.startsWith(prefix) && isAlive(pid) && resolverConfigName(parentOf(pid)) != name && inOwnNetworkNamespace(pid))
             out << Running{pid, name};
     }
     return out;

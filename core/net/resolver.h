@@ -60,7 +60,8 @@ public:
         QString configName; // "mvs_ab12_v3.conf"
     };
     // The dnsmasq processes whose configuration file name starts with
-    // prefix ("mvs_ab12_": every resolver of instance ab12), from /proc.
+    // prefix ("mvs_ab12_": every resolver of instance ab12), from /proc,
+    // in this process's network namespace only.
     static QList<Running> running(const QString &prefix);
     // Ends a process (SIGTERM, then SIGKILL), waiting at most kStopTimeoutMs
     // for each; success when it is gone.
