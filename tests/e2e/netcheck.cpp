@@ -293,6 +293,32 @@ QString describeAnswers(const QMap<QString, QString> &answered)
     return QStringLiteral("answered: ") + out.join(QStringLiteral("; "));
 }
 
+// --- checks
+
+void checkUnreachableByIp(VmApi &api, const TestInternet::Session &internet, const QString &vm)
+{
+    const qsizetype requests = internet.httpLog().count("denied.test ");
+    const QString byIp = api.fetch(vm, QLatin1String(TestInternet::kDeniedAddress), kProbeTimeoutS);
+    QVERIFY2(byIp.startsWith(QLatin1Char('<')), qPrintable(byIp));
+    QCOMPARE(internet.httpLog().count("denied.test "), requests);
+}
+
+void checkPolicyReplacedAtRuntime(VmApi &api, const TestInternet::Session &internet, const QString &vm, const QString &policy)
+{
+    const QString deniedHost = QLatin1String(TestInternet::kDeniedAddress);
+    const QString open = QStringLiteral(R"({"default":"deny","allow":[{"domain":"allowed.test"},{"cidr":"%1/32"}]})").arg(deniedHost);
+    const QString opened = api.putPolicy(vm, open);
+    QVERIFY2(opened.isEmpty(), qPrintable(opened));
+    QCOMPARE(api.fetch(vm, deniedHost), QStringLiteral("denied.test"));
+    QCOMPARE(api.fetch(vm, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    const QString reverted = api.putPolicy(vm, policy);
+    QVERIFY2(reverted.isEmpty(), qPrintable(reverted));
+    checkUnreachableByIp(api, internet, vm);
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(api.fetch(vm, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+}
+
 // --- HostListener
 
 bool HostListener::listen(const QHostAddress &address)

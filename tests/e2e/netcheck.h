@@ -16,6 +16,10 @@
 
 #include <sys/types.h>
 
+namespace TestInternet {
+class Session;
+}
+
 namespace E2e {
 
 inline constexpr int kHostToolTimeoutMs = 15000; // ip, nft
@@ -124,6 +128,18 @@ private:
 
 // What probe() got, for messages: "answered: target: first line; ...".
 QString describeAnswers(const QMap<QString, QString> &answered);
+
+// Checks of a VM whose policy (`policy`) allows allowed.test and not
+// denied.test, on the test internet; they fail the current test function
+// (the caller checks QTest::currentTestFailed()).
+//
+// denied.test's address is unreachable by IP: the fetch fails and the test
+// host logs no request.
+void checkUnreachableByIp(VmApi &api, const TestInternet::Session &internet, const QString &vm);
+// A replaced policy applies to the next connection, both ways: allowing
+// denied.test's address lets the next fetch through (allowed.test still
+// answers), `policy` put back blocks the next one, and allowed.test answers.
+void checkPolicyReplacedAtRuntime(VmApi &api, const TestInternet::Session &internet, const QString &vm, const QString &policy);
 
 // A TCP listener on one host address: greets each connection with a line
 // and closes it, and remembers who connected.
