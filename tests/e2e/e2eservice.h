@@ -5,11 +5,17 @@
 // (TokenStore, under MVS_CONFIG_DIR) as `--serve` does. With displays, a
 // DisplayHub serves the desktops' routes (screenshot, display, input).
 
+#include "e2efixture.h"
+
+#include "core/net/hostnetwork.h"
 #include "core/vm/vmmanager.h"
+#include "core/vm/vmnetworks.h"
 #include "desktop/displayhub.h"
 #include "server/api.h"
 #include "server/httpadapter.h"
 #include "server/tokenstore.h"
+
+#include <QTemporaryDir>
 
 #include <memory>
 
@@ -61,5 +67,37 @@ private:
     QByteArray m_token;
     quint16 m_port = 0;
 };
+
+// The service in this process on QEMU (*driver) with VM networking of
+// instance `instance` from a host network (root: taps, nftables, a resolver
+// per VM asking only `upstream`); its records, config, runtime and network
+// files under home. Empty when it listens, else why not. *subnet: its VMs'.
+inline QString startWithHostNetwork(Service &service, std::shared_ptr<Vmm::VmmDriver> *driver, const QTemporaryDir &home, const QString &instance,
+                                    const QString &upstream, Net::Cidr *subnet = nullptr)
+{
+    qputenv("MVS_DATA_DIR", home.filePath(QStringLiteral("data")).toUtf8());
+    qputenv("MVS_CONFIG_DIR", home.filePath(QStringLiteral("config")).toUtf8());
+    qputenv("MVS_RUNTIME_DIR", home.filePath(QStringLiteral("run")).toUtf8());
+    const DriverOrSkip d = driverFor(Vmm::DriverKind::Qemu);
+    if (!d.driver)
+        return d.skipReason;
+    *driver = d.driver;
+
+    Net::HostNetworkOptions options;
+    options.instanceId = instance;
+    options.runtimeDir = home.filePath(QStringLiteral("net"));
+    options.upstreams = {upstream}; // what MVS_NET_UPSTREAMS gives `--serve`
+    auto networks = Vm::VmNetworks::start(options);
+    if (!networks)
+        return QStringLiteral("no VM networks");
+    Vm::VmRecord withNic;
+    withNic.network.spec.mode = QStringLiteral("egress");
+    const Core::Result available = networks->available(withNic);
+    if (!networks->hasHostNetwork() || !available)
+        return available ? QStringLiteral("no host network") : available.error().toString();
+    if (subnet)
+        *subnet = networks->hostNetwork()->plan().subnet();
+    return service.start(**driver, Service::Displays::None, std::move(networks));
+}
 
 } // namespace E2e

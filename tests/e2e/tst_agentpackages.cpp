@@ -29,6 +29,7 @@
 
 #include "e2eservice.h"
 #include "e2efixture.h"
+#include "netcheck.h"
 #include "net/testinternet.h"
 #include "tests/apicall.h"
 
@@ -39,13 +40,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QNetworkAccessManager>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QScopeGuard>
 #include <QTemporaryDir>
 
-#include <functional>
 #include <memory>
 
 using namespace E2e;
@@ -60,39 +58,11 @@ constexpr char kGuardTable[] = "pkgsguard";
 // The first create may build the agent root disk (debootstrap) before booting.
 constexpr int kCreateTimeoutMs = 40 * 60 * 1000 + 180000;
 constexpr int kOpTimeoutMs = 240000; // a delete under TCG on a busy host
-constexpr int kExecGraceMs = 30000; // past a guest command's own timeout
 constexpr int kInstallTimeoutS = 240; // pip or npm under TCG on a busy host
 constexpr int kRefusedTimeoutS = 5; // pip's and npm's connect timeout where the filter drops
 constexpr int kCommandTimeoutS = 120;
-constexpr int kHostToolTimeoutMs = 15000;
 
 const QString kPackagePolicy = QStringLiteral(R"({"default":"deny","allow":[{"domain":"pypi.test","ports":[80]},{"domain":"npm.test","ports":[80]}]})");
-
-QByteArray json(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
-// A host tool's stdout; *error says why not when it fails.
-QByteArray hostRun(const QString &program, const QStringList &args, QString *error = nullptr, const QByteArray &input = {})
-{
-    QProcess p;
-    p.start(program, args);
-    if (!input.isEmpty())
-        p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(kHostToolTimeoutMs) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
-        if (error)
-            *error = QStringLiteral("%1 %2: exit %3: %4")
-                         .arg(program, args.join(QLatin1Char(' ')))
-                         .arg(p.exitCode())
-                         .arg(QString::fromLocal8Bit(p.readAllStandardError()));
-        p.kill();
-        p.waitForFinished();
-        return {};
-    }
-    return p.readAllStandardOutput();
-}
 
 // The guest's pip installing the tiny package from http://<host>/simple/
 // (a plain-HTTP index needs --trusted-host, as pip says). One retry: pip
@@ -135,17 +105,8 @@ class TestAgentPackages : public QObject {
     QTemporaryDir m_home; // tst_agentpackages-XXXXXX: the reaper's prefix
     std::shared_ptr<Vmm::VmmDriver> m_driver;
     E2e::Service m_service;
-    QNetworkAccessManager m_nam;
-    bool m_guard = false;
-
-    TestApi::Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000)
-    {
-        return TestApi::call(m_nam, m_service.port(), m_service.token(), method, path, body, timeoutMs);
-    }
-    static QString vmPath(const QString &vm, const QString &rest = {})
-    {
-        return rest.isEmpty() ? QStringLiteral("/api/v1/vms/") + vm : QStringLiteral("/api/v1/vms/%1/%2").arg(vm, rest);
-    }
+    VmApi m_api; // to m_service
+    GuardTable m_guard = GuardTable::forTaps(QLatin1String(kGuardTable));
 
     // Empty when the VM was created and runs, else why not. network: the
     // create request's, or none at all (the template's).
@@ -154,47 +115,19 @@ class TestAgentPackages : public QObject {
         QJsonObject body{{QStringLiteral("name"), name}, {QStringLiteral("template"), QStringLiteral("agent")}};
         if (!network.isEmpty())
             body.insert(QStringLiteral("network"), network);
-        const auto r = call("POST", QStringLiteral("/api/v1/vms"), json(body), kCreateTimeoutMs);
+        const auto r = m_api.call("POST", QStringLiteral("/api/v1/vms"), json(body), kCreateTimeoutMs);
         return r.status == 201 ? QString() : QStringLiteral("create %1: %2").arg(name, r.describe());
     }
-    void remove(const QString &name) { call("DELETE", vmPath(name), {}, kOpTimeoutMs); }
+    void remove(const QString &name) { m_api.call("DELETE", vmPath(name), {}, kOpTimeoutMs); }
 
-    struct Exec {
-        int exitCode = -1;
-        QString out;
-        QString err;
-        QString describe() const { return QStringLiteral("exit %1, stdout \"%2\", stderr \"%3\"").arg(exitCode).arg(out.right(800), err.right(800)); }
-    };
+    // A guest command; its output trimmed (pip's and node's answers are
+    // compared whole).
     Exec exec(const QString &vm, const QString &command, int timeoutS = kCommandTimeoutS)
     {
-        const auto r = call("POST", vmPath(vm, QStringLiteral("exec")), json({{QStringLiteral("cmd"), command}, {QStringLiteral("timeout_s"), timeoutS}}),
-                            timeoutS * 1000 + kExecGraceMs);
-        Exec e;
-        if (r.status != 200) {
-            e.err = r.describe();
-            return e;
-        }
-        e.exitCode = r.json[QStringLiteral("exit_code")].toInt(-1);
-        e.out = r.json[QStringLiteral("stdout")].toString().trimmed();
-        e.err = r.json[QStringLiteral("stderr")].toString().trimmed();
+        Exec e = m_api.exec(vm, command, timeoutS);
+        e.out = e.out.trimmed();
+        e.err = e.err.trimmed();
         return e;
-    }
-
-    // The VM's denials as "address protocol port"; *error says why none.
-    QStringList denials(const QString &vm, qint64 *denied, QString *error)
-    {
-        const auto r = call("GET", vmPath(vm, QStringLiteral("network")));
-        if (r.status != 200) {
-            *error = QStringLiteral("GET %1/network: %2").arg(vm, r.describe());
-            return {};
-        }
-        *denied = r.json[QStringLiteral("counters")][QStringLiteral("denied")].toInteger(-1);
-        QStringList out;
-        for (const QJsonValue &d : r.json[QStringLiteral("denials")].toArray())
-            out << QStringLiteral("%1 %2 %3")
-                       .arg(d[QStringLiteral("address")].toString(), d[QStringLiteral("protocol")].toString())
-                       .arg(d[QStringLiteral("port")].toInt());
-        return out;
     }
 
     // Requests the test host `name` logged (from any client).
@@ -206,51 +139,6 @@ class TestAgentPackages : public QObject {
     void checkRefusedByName(const QString &vm, const QString &pipHost, const QString &npmHost);
     void checkRefusedByAddress(const QString &vm, const QString &pipAddress, const QString &npmAddress);
     void checkInstalls(const QString &vm, const QString &pipHost, const QString &npmHost);
-
-    // Empty when the guard table is in place, else why not.
-    QString addGuard()
-    {
-        const QString script = QStringLiteral("table inet %1 {\n"
-                                              "  chain forward {\n"
-                                              "    type filter hook forward priority 10; policy accept;\n"
-                                              "    iifname \"mvs*\" oifname != \"mvs*\" meta nfproto ipv6 counter drop\n"
-                                              "    iifname \"mvs*\" oifname != \"mvs*\" ip daddr != { %2, %3 } counter drop\n"
-                                              "  }\n"
-                                              "}\n")
-                                   .arg(QLatin1String(kGuardTable), QLatin1String(kLinkSubnet), QLatin1String(kRoutedSubnet));
-        removeGuard();
-        QString error;
-        hostRun(QStringLiteral("nft"), {QStringLiteral("-f"), QStringLiteral("-")}, &error, script.toUtf8());
-        m_guard = error.isEmpty();
-        return error;
-    }
-    // Packets the guard table dropped (-1: unreadable).
-    static qint64 guardDrops()
-    {
-        const QByteArray text = hostRun(
-            QStringLiteral("nft"), {QStringLiteral("-j"), QStringLiteral("list"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
-        if (text.isEmpty())
-            return -1;
-        qint64 packets = 0;
-        std::function<void(const QJsonValue &)> walk = [&](const QJsonValue &v) {
-            if (v.isArray())
-                for (const QJsonValue &e : v.toArray())
-                    walk(e);
-            if (!v.isObject())
-                return;
-            const QJsonObject o = v.toObject();
-            if (o.value(QStringLiteral("counter")).isObject())
-                packets += o.value(QStringLiteral("counter")).toObject().value(QStringLiteral("packets")).toInteger();
-            for (const QJsonValue &e : o)
-                walk(e);
-        };
-        walk(QJsonDocument::fromJson(text).object());
-        return packets;
-    }
-    static void removeGuard()
-    {
-        hostRun(QStringLiteral("nft"), {QStringLiteral("delete"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
-    }
 
     // Empty when every resolver of this instance asks the test DNS and
     // nothing else (no resolv.conf, every server= line kDnsAddress).
@@ -296,34 +184,18 @@ void TestAgentPackages::initTestCase()
     initEnvironment();
     QVERIFY(m_home.isValid());
     TESTINTERNET_UP_OR_SKIP(m_internet);
-    const QString guard = addGuard();
+    const QString guard = m_guard.add();
     QVERIFY2(guard.isEmpty(), qPrintable(guard));
-    qputenv("MVS_DATA_DIR", m_home.filePath(QStringLiteral("data")).toUtf8());
-    qputenv("MVS_CONFIG_DIR", m_home.filePath(QStringLiteral("config")).toUtf8());
-    qputenv("MVS_RUNTIME_DIR", m_home.filePath(QStringLiteral("run")).toUtf8());
-    auto d = driverFor(Vmm::DriverKind::Qemu);
-    QVERIFY2(d.driver, qPrintable(d.skipReason));
-    m_driver = d.driver;
-
-    Net::HostNetworkOptions options;
-    options.instanceId = QLatin1String(kInstance);
-    options.runtimeDir = m_home.filePath(QStringLiteral("net"));
-    options.upstreams = {QLatin1String(kDnsAddress)}; // what MVS_NET_UPSTREAMS gives `--serve`
-    auto networks = Vm::VmNetworks::start(options);
-    QVERIFY(networks);
-    Vm::VmRecord withNic;
-    withNic.network.spec.mode = QStringLiteral("egress");
-    const Core::Result available = networks->available(withNic);
-    QVERIFY2(networks->hasHostNetwork() && available, qPrintable(available ? QStringLiteral("no host network") : available.error().toString()));
-    const QString problem = m_service.start(*m_driver, Service::Displays::None, std::move(networks));
+    const QString problem = startWithHostNetwork(m_service, &m_driver, m_home, QLatin1String(kInstance), QLatin1String(kDnsAddress));
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    m_api.setService(m_service.port(), m_service.token());
 }
 
 void TestAgentPackages::cleanupTestCase()
 {
     m_service.stop();
-    if (m_guard)
-        removeGuard();
+    if (m_guard.isAdded())
+        m_guard.remove();
     TESTINTERNET_DOWN(m_internet);
 }
 
@@ -354,8 +226,7 @@ void TestAgentPackages::checkRefusedByName(const QString &vm, const QString &pip
 void TestAgentPackages::checkRefusedByAddress(const QString &vm, const QString &pipAddress, const QString &npmAddress)
 {
     QString error;
-    qint64 deniedBefore = -1, deniedAfter = -1;
-    denials(vm, &deniedBefore, &error);
+    const qint64 deniedBefore = m_api.network(vm, &error).denied;
     QVERIFY2(error.isEmpty() && deniedBefore >= 0, qPrintable(error));
     const qsizetype logged = m_internet.httpLog().size();
     const Exec pip = exec(vm, pipInstall(pipAddress, kRefusedTimeoutS), kCommandTimeoutS);
@@ -363,8 +234,10 @@ void TestAgentPackages::checkRefusedByAddress(const QString &vm, const QString &
     const Exec npm = exec(vm, npmInstall(npmAddress, kRefusedTimeoutS), kCommandTimeoutS);
     QVERIFY2(npm.exitCode != 0, qPrintable(npm.describe()));
     QCOMPARE(m_internet.httpLog().size(), logged); // no test host was reached
-    const QStringList after = denials(vm, &deniedAfter, &error);
+    const GuestNetwork network = m_api.network(vm, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
+    const qint64 deniedAfter = network.denied;
+    const QStringList after = network.denials;
     qInfo("%s: denied %lld -> %lld; denials: %s", qPrintable(vm), deniedBefore, deniedAfter, qPrintable(after.join(QStringLiteral(", "))));
     QVERIFY2(deniedAfter > deniedBefore, qPrintable(QStringLiteral("%1 -> %2").arg(deniedBefore).arg(deniedAfter)));
     for (const QString &address : {pipAddress, npmAddress})
@@ -416,7 +289,7 @@ void TestAgentPackages::policyAllowsThePackageHosts()
         return;
     const QString resolvers = resolversAskOnlyTheTestDns();
     QVERIFY2(resolvers.isEmpty(), qPrintable(resolvers));
-    QCOMPARE(guardDrops(), 0);
+    QCOMPARE(m_guard.drops(), 0);
 }
 
 // Case 2: the create request names no network: agent.yaml's policy.
@@ -426,7 +299,7 @@ void TestAgentPackages::templatePolicy()
     const auto removeVm = qScopeGuard([&] { remove(vm); });
     const QString created = create(vm, {});
     QVERIFY2(created.isEmpty(), qPrintable(created));
-    const auto policy = call("GET", vmPath(vm, QStringLiteral("network/policy")));
+    const auto policy = m_api.call("GET", vmPath(vm, QStringLiteral("network/policy")));
     QVERIFY2(policy.status == 200, qPrintable(policy.describe()));
     QCOMPARE(policy.json[QStringLiteral("default")].toString(), QStringLiteral("deny"));
     QStringList domains;
@@ -459,7 +332,7 @@ void TestAgentPackages::templatePolicy()
         return;
     const QString resolvers = resolversAskOnlyTheTestDns();
     QVERIFY2(resolvers.isEmpty(), qPrintable(resolvers));
-    QCOMPARE(guardDrops(), 0);
+    QCOMPARE(m_guard.drops(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestAgentPackages)

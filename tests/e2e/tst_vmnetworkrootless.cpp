@@ -28,6 +28,7 @@
 // pasta's sockets are the service's); its drop counter must stay 0.
 
 #include "e2efixture.h"
+#include "netcheck.h"
 #include "net/testinternet.h"
 #include "tests/apicall.h"
 
@@ -40,18 +41,12 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QNetworkAccessManager>
 #include <QNetworkInterface>
-#include <QProcess>
 #include <QRegularExpression>
-#include <QTcpServer>
-#include <QTcpSocket>
 #include <QTemporaryDir>
 
 #include <csignal>
-#include <functional>
 
-#include <sys/prctl.h>
 #include <unistd.h>
 
 using namespace E2e;
@@ -62,54 +57,12 @@ constexpr uid_t kServiceUid = 61874; // no passwd entry: nothing else runs as it
 constexpr char kGuardTable[] = "vmnetrlguard";
 constexpr char kToken[] = "rootless-token";
 constexpr int kCreateTimeoutMs = kBootTimeoutMs + 300000;
-constexpr int kExecGraceMs = 30000;
-constexpr int kFetchTimeoutS = 20;
-constexpr int kProbeTimeoutS = 5;
-constexpr quint16 kGuestHttpPort = 8080;
 constexpr int kServeStartMs = 60000;
 constexpr int kServeStopMs = 120000;
 constexpr int kGoneTimeoutMs = 10000;
 constexpr int kToolTimeoutMs = 600000; // an image build
-constexpr char kListenerGreeting[] = "host-listener";
 
 const QString kPolicy = QStringLiteral(R"({"default":"deny","allow":[{"domain":"allowed.test"}]})");
-
-QByteArray json(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
-QJsonObject policyJson(const QString &text)
-{
-    return QJsonDocument::fromJson(text.toUtf8()).object();
-}
-
-QString bare(const QString &address)
-{
-    return address.section(QLatin1Char('/'), 0, 0);
-}
-
-QByteArray hostRun(const QString &program, const QStringList &args, QString *error = nullptr, const QByteArray &input = {},
-                   const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment())
-{
-    QProcess p;
-    p.setProcessEnvironment(env);
-    p.start(program, args);
-    if (!input.isEmpty())
-        p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(kToolTimeoutMs) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
-        if (error)
-            *error = QStringLiteral("%1 %2: exit %3: %4 %5")
-                         .arg(program, args.join(QLatin1Char(' ')))
-                         .arg(p.exitCode())
-                         .arg(QString::fromLocal8Bit(p.readAllStandardError()), QString::fromLocal8Bit(p.readAllStandardOutput()));
-        p.kill();
-        p.waitForFinished();
-        return {};
-    }
-    return p.readAllStandardOutput();
-}
 
 // The live processes of uid, "pid comm" each.
 QStringList processesOf(uid_t uid)
@@ -154,7 +107,7 @@ QStringList hostInterfaces()
 
 QString hostTables()
 {
-    return QString::fromUtf8(hostRun(QStringLiteral("nft"), {QStringLiteral("list"), QStringLiteral("tables")}));
+    return QString::fromUtf8(hostRun(QStringLiteral("nft"), {QStringLiteral("list"), QStringLiteral("tables")}, nullptr, {}, kToolTimeoutMs));
 }
 
 // What the service at `stateDir` would have put on the host, had it taken the
@@ -176,97 +129,6 @@ QString hostStateOf(const QString &stateDir)
     return found.join(QLatin1Char(' '));
 }
 
-class HostListener {
-public:
-    bool listen(const QHostAddress &address)
-    {
-        QObject::connect(&m_server, &QTcpServer::newConnection, [this]() {
-            while (QTcpSocket *s = m_server.nextPendingConnection()) {
-                peers << s->peerAddress().toString();
-                s->write(QByteArray(kListenerGreeting) + '\n');
-                s->disconnectFromHost();
-                QObject::connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
-            }
-        });
-        return m_server.listen(address, 0);
-    }
-    QString target(const QString &address) const { return QStringLiteral("%1:%2").arg(address).arg(m_server.serverPort()); }
-    QStringList peers;
-
-private:
-    QTcpServer m_server;
-};
-
-// `microvm-sandbox --serve` as kServiceUid (setpriv), on a free port of
-// 127.0.0.1; SIGTERM when the test dies (setpriv keeps the signal).
-class Serve {
-public:
-    explicit Serve(const QProcessEnvironment &env)
-    {
-        m_process.setProcessEnvironment(env);
-        m_process.setProcessChannelMode(QProcess::MergedChannels);
-    }
-    ~Serve()
-    {
-        if (m_process.state() != QProcess::NotRunning)
-            stop();
-    }
-    bool start()
-    {
-        QTcpServer probe;
-        probe.listen(QHostAddress::LocalHost, 0);
-        m_port = probe.serverPort();
-        probe.close();
-        m_process.start(QStringLiteral("setpriv"),
-                        {QStringLiteral("--reuid=%1").arg(kServiceUid), QStringLiteral("--regid=%1").arg(kServiceUid), QStringLiteral("--clear-groups"),
-                         QStringLiteral("--pdeathsig=TERM"), QStringLiteral("--"), QStringLiteral(MVS_APP_BINARY), QStringLiteral("--serve"),
-                         QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(m_port)});
-        if (!m_process.waitForStarted(kServeStartMs))
-            return false;
-        QNetworkAccessManager nam;
-        QDeadlineTimer deadline(kServeStartMs);
-        while (!deadline.hasExpired() && m_process.state() == QProcess::Running) {
-            if (TestApi::call(nam, m_port, {}, "GET", QStringLiteral("/api/v1/health"), {}, 2000).status == 200)
-                return true;
-            QTest::qWait(200);
-        }
-        return false;
-    }
-    void kill()
-    {
-        m_process.kill();
-        m_process.waitForFinished(kServeStopMs);
-        m_log += m_process.readAll();
-    }
-    bool stop()
-    {
-        ::kill(pid_t(m_process.processId()), SIGTERM);
-        if (!m_process.waitForFinished(kServeStopMs))
-            kill();
-        m_log += m_process.readAll();
-        return m_process.exitStatus() == QProcess::NormalExit && m_process.exitCode() == 0;
-    }
-    quint16 port() const { return m_port; }
-    QString log()
-    {
-        m_log += m_process.readAll();
-        return QString::fromLocal8Bit(m_log.right(6000));
-    }
-
-private:
-    QProcess m_process;
-    quint16 m_port = 0;
-    QByteArray m_log;
-};
-
-struct GuestNetwork {
-    QString address;
-    QString gateway;
-    qint64 allowed = -1;
-    qint64 denied = -1;
-    QStringList denials; // "address protocol port"
-};
-
 } // namespace
 
 class TestVmNetworkRootless : public QObject {
@@ -278,122 +140,35 @@ class TestVmNetworkRootless : public QObject {
     QString serviceStateDir() const { return m_serviceDir + QStringLiteral("/data/vms"); } // the service's (Vm::VmManager::defaultStateDir)
     QProcessEnvironment m_env;
     std::unique_ptr<Serve> m_serve;
-    QNetworkAccessManager m_nam;
-    bool m_guard = false;
+    VmApi m_api; // to m_serve
+    GuardTable m_guard = GuardTable::forUid(QLatin1String(kGuardTable), kServiceUid);
     const QString m_web = QStringLiteral("web");
     const QString m_peer = QStringLiteral("peer");
 
-    TestApi::Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, int timeoutMs = 60000)
-    {
-        return TestApi::call(m_nam, m_serve->port(), kToken, method, path, body, timeoutMs);
-    }
-    static QString vmPath(const QString &vm, const QString &rest = {})
-    {
-        return rest.isEmpty() ? QStringLiteral("/api/v1/vms/") + vm : QStringLiteral("/api/v1/vms/%1/%2").arg(vm, rest);
-    }
     QString create(const QString &name, const QJsonObject &network)
     {
         const auto r =
-            call("POST", QStringLiteral("/api/v1/vms"),
-                 json({{QStringLiteral("name"), name}, {QStringLiteral("template"), QStringLiteral("minimal")}, {QStringLiteral("network"), network}}),
-                 kCreateTimeoutMs);
+            m_api.call("POST", QStringLiteral("/api/v1/vms"),
+                       json({{QStringLiteral("name"), name}, {QStringLiteral("template"), QStringLiteral("minimal")}, {QStringLiteral("network"), network}}),
+                       kCreateTimeoutMs);
         return r.status == 201 ? QString() : QStringLiteral("create %1: %2\n%3").arg(name, r.describe(), m_serve->log());
     }
     static QJsonObject egress(const QString &policy = kPolicy)
     {
         return {{QStringLiteral("mode"), QStringLiteral("egress")}, {QStringLiteral("policy"), policyJson(policy)}};
     }
-    GuestNetwork network(const QString &vm, QString *error)
-    {
-        const auto r = call("GET", vmPath(vm, QStringLiteral("network")));
-        GuestNetwork n;
-        n.address = bare(r.json[QStringLiteral("address")].toString());
-        n.gateway = bare(r.json[QStringLiteral("gateway")].toString());
-        const QJsonObject counters = r.json[QStringLiteral("counters")].toObject();
-        n.allowed = counters.value(QStringLiteral("allowed")).toInteger(-1);
-        n.denied = counters.value(QStringLiteral("denied")).toInteger(-1);
-        for (const QJsonValue &d : r.json[QStringLiteral("denials")].toArray())
-            n.denials << QStringLiteral("%1 %2 %3")
-                             .arg(d[QStringLiteral("address")].toString(), d[QStringLiteral("protocol")].toString())
-                             .arg(d[QStringLiteral("port")].toInt());
-        if (r.status != 200 || n.address.isEmpty() || n.allowed < 0)
-            *error = QStringLiteral("GET %1/network: %2").arg(vm, r.describe());
-        return n;
-    }
-    qint64 metric(const QString &vm, const QString &verdict)
-    {
-        const auto r = call("GET", QStringLiteral("/metrics"));
-        static const QRegularExpression line(QStringLiteral("^mvs_vm_network_connections_total\\{([^}]*)\\} ([0-9]+)$"), QRegularExpression::MultilineOption);
-        for (auto it = line.globalMatch(QString::fromUtf8(r.body)); it.hasNext();) {
-            const auto m = it.next();
-            const QStringList labels = m.captured(1).split(QLatin1Char(','));
-            if (labels.contains(QStringLiteral("vm=\"%1\"").arg(vm)) && labels.contains(QStringLiteral("verdict=\"%1\"").arg(verdict)))
-                return m.captured(2).toLongLong();
-        }
-        return -1;
-    }
-    QString putPolicy(const QString &vm, const QString &policy)
-    {
-        const auto r = call("PUT", vmPath(vm, QStringLiteral("network/policy")), policy.toUtf8());
-        return r.status == 200 ? QString() : QStringLiteral("PUT %1 policy: %2").arg(vm, r.describe());
-    }
-    struct Exec {
-        int exitCode = -1;
-        QString out;
-        QString err;
-        QString describe() const { return QStringLiteral("exit %1, stdout \"%2\", stderr \"%3\"").arg(exitCode).arg(out.left(600), err.left(600)); }
-    };
-    Exec exec(const QString &vm, const QString &command, int timeoutS = 60)
-    {
-        const auto r = call("POST", vmPath(vm, QStringLiteral("exec")), json({{QStringLiteral("cmd"), command}, {QStringLiteral("timeout_s"), timeoutS}}),
-                            timeoutS * 1000 + kExecGraceMs);
-        Exec e;
-        if (r.status != 200) {
-            e.err = r.describe();
-            return e;
-        }
-        e.exitCode = r.json[QStringLiteral("exit_code")].toInt(-1);
-        e.out = r.json[QStringLiteral("stdout")].toString();
-        e.err = r.json[QStringLiteral("stderr")].toString();
-        return e;
-    }
-    QString fetch(const QString &vm, const QString &target, int timeoutS = kFetchTimeoutS)
-    {
-        const Exec e = exec(vm, TestInternet::fetchCommand(target, timeoutS), timeoutS + 10);
-        return e.exitCode == 0 ? e.out.trimmed() : QStringLiteral("<%1>").arg(e.describe());
-    }
-    QMap<QString, QString> probe(const QString &vm, const QStringList &targets)
-    {
-        const QString command = QStringLiteral("for t in %1; do ( printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout %2 nc -w %3 ${t%:*} ${t##*:} 2>/dev/null "
-                                               "| head -n 1 | sed \"s|^|$t |\" ) & done; wait")
-                                    .arg(targets.join(QLatin1Char(' ')))
-                                    .arg(kProbeTimeoutS + 3)
-                                    .arg(kProbeTimeoutS);
-        const Exec e = exec(vm, command, kProbeTimeoutS + 20);
-        QMap<QString, QString> answered;
-        for (const QString &line : e.out.split(QLatin1Char('\n'), Qt::SkipEmptyParts))
-            answered.insert(line.section(QLatin1Char(' '), 0, 0), line.section(QLatin1Char(' '), 1).trimmed());
-        if (e.exitCode != 0)
-            answered.insert(QStringLiteral("error"), e.describe());
-        return answered;
-    }
-    QString serveHttp(const QString &vm)
-    {
-        const Exec e =
-            exec(vm,
-                 QStringLiteral("mkdir -p /tmp/www && echo %1 > /tmp/www/index.html && (pidof httpd >/dev/null || httpd -p %2 -h /tmp/www) && echo serving")
-                     .arg(vm)
-                     .arg(kGuestHttpPort));
-        return e.out.trimmed() == QLatin1String("serving") ? QString() : QStringLiteral("httpd in %1: %2").arg(vm, e.describe());
-    }
 
-    QString addGuard();
-    static qint64 guardDrops();
-    static void removeGuard()
-    {
-        hostRun(QStringLiteral("nft"), {QStringLiteral("delete"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
-    }
     QString prepareServiceDir();
+    // `microvm-sandbox --serve` as kServiceUid (setpriv, which keeps the
+    // parent-death signal across the uid change).
+    std::unique_ptr<Serve> makeServe() const
+    {
+        return std::make_unique<Serve>(m_env,
+                                       QStringList{QStringLiteral("setpriv"), QStringLiteral("--reuid=%1").arg(kServiceUid),
+                                                   QStringLiteral("--regid=%1").arg(kServiceUid), QStringLiteral("--clear-groups"),
+                                                   QStringLiteral("--pdeathsig=TERM"), QStringLiteral("--"), QStringLiteral(MVS_APP_BINARY)},
+                                       kServeStartMs, kServeStopMs);
+    }
 
 private Q_SLOTS:
     void initTestCase();
@@ -405,48 +180,6 @@ private Q_SLOTS:
     void serviceKilledLeavesNothing();
 };
 
-QString TestVmNetworkRootless::addGuard()
-{
-    const QString script = QStringLiteral("table inet %1 {\n"
-                                          "  chain output {\n"
-                                          "    type filter hook output priority 10; policy accept;\n"
-                                          "    meta skuid %2 meta nfproto ipv6 ip6 daddr != ::1 counter drop\n"
-                                          "    meta skuid %2 ip daddr != { 127.0.0.0/8, %3, %4 } counter drop\n"
-                                          "  }\n"
-                                          "}\n")
-                               .arg(QLatin1String(kGuardTable))
-                               .arg(kServiceUid)
-                               .arg(QLatin1String(TestInternet::kLinkSubnet), QLatin1String(TestInternet::kRoutedSubnet));
-    removeGuard();
-    QString error;
-    hostRun(QStringLiteral("nft"), {QStringLiteral("-f"), QStringLiteral("-")}, &error, script.toUtf8());
-    m_guard = error.isEmpty();
-    return error;
-}
-
-qint64 TestVmNetworkRootless::guardDrops()
-{
-    const QByteArray text = hostRun(
-        QStringLiteral("nft"), {QStringLiteral("-j"), QStringLiteral("list"), QStringLiteral("table"), QStringLiteral("inet"), QLatin1String(kGuardTable)});
-    if (text.isEmpty())
-        return -1;
-    qint64 packets = 0;
-    std::function<void(const QJsonValue &)> walk = [&](const QJsonValue &v) {
-        if (v.isArray())
-            for (const QJsonValue &e : v.toArray())
-                walk(e);
-        if (!v.isObject())
-            return;
-        const QJsonObject o = v.toObject();
-        if (o.value(QStringLiteral("counter")).isObject())
-            packets += o.value(QStringLiteral("counter")).toObject().value(QStringLiteral("packets")).toInteger();
-        for (const QJsonValue &e : o)
-            walk(e);
-    };
-    walk(QJsonDocument::fromJson(text).object());
-    return packets;
-}
-
 // The service's directories, its own; its image cache holds a copy of the
 // minimal template's image (built here as root if this machine has none),
 // and its agent binary a copy of this build's.
@@ -457,23 +190,23 @@ QString TestVmNetworkRootless::prepareServiceDir()
     QProcessEnvironment rootEnv = QProcessEnvironment::systemEnvironment();
     rootEnv.insert(QStringLiteral("MVS_AGENT_BINARY"), QStringLiteral(MVS_AGENT_BINARY));
     hostRun(QStringLiteral(MVS_APP_BINARY), {QStringLiteral("image"), QStringLiteral("build"), QStringLiteral("--template"), QStringLiteral("minimal")}, &error,
-            {}, rootEnv);
+            {}, kToolTimeoutMs, rootEnv);
     if (!error.isEmpty())
         return error;
     // "kernel <dir>/vmlinuz\ninitramfs <dir>/initramfs.cpio"
     const QString paths = QString::fromUtf8(hostRun(QStringLiteral(MVS_APP_BINARY),
                                                     {QStringLiteral("image"), QStringLiteral("path"), QStringLiteral("--template"), QStringLiteral("minimal")},
-                                                    &error, {}, rootEnv));
+                                                    &error, {}, kToolTimeoutMs, rootEnv));
     const QString image = QFileInfo(paths.section(QLatin1Char('\n'), 0, 0).section(QLatin1Char(' '), 1).trimmed()).path();
     if (!error.isEmpty() || !QFileInfo(image).isDir())
         return QStringLiteral("no image path: %1 %2").arg(image, error);
     const QString images = m_serviceDir + QStringLiteral("/cache/images");
     QDir().mkpath(images);
-    hostRun(QStringLiteral("cp"), {QStringLiteral("-a"), image, images + QLatin1Char('/')}, &error);
-    hostRun(QStringLiteral("cp"), {QStringLiteral(MVS_AGENT_BINARY), m_serviceDir + QStringLiteral("/microvm-agent")}, &error);
+    hostRun(QStringLiteral("cp"), {QStringLiteral("-a"), image, images + QLatin1Char('/')}, &error, {}, kToolTimeoutMs);
+    hostRun(QStringLiteral("cp"), {QStringLiteral(MVS_AGENT_BINARY), m_serviceDir + QStringLiteral("/microvm-agent")}, &error, {}, kToolTimeoutMs);
     for (const char *d : {"data", "config", "run", "home"})
         QDir().mkpath(m_serviceDir + QLatin1Char('/') + QLatin1String(d));
-    hostRun(QStringLiteral("chown"), {QStringLiteral("-R"), QStringLiteral("%1:%1").arg(kServiceUid), m_serviceDir}, &error);
+    hostRun(QStringLiteral("chown"), {QStringLiteral("-R"), QStringLiteral("%1:%1").arg(kServiceUid), m_serviceDir}, &error, {}, kToolTimeoutMs);
     QFile::setPermissions(m_home.path(),
                           QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ExeOther | QFileDevice::ReadOther);
     if (!error.isEmpty())
@@ -500,13 +233,14 @@ void TestVmNetworkRootless::initTestCase()
     QVERIFY(m_home.isValid());
     QVERIFY2(processesOf(kServiceUid).isEmpty(), qPrintable(processesOf(kServiceUid).join(QLatin1Char(' '))));
     TESTINTERNET_UP_OR_SKIP(m_internet);
-    const QString guard = addGuard();
+    const QString guard = m_guard.add();
     QVERIFY2(guard.isEmpty(), qPrintable(guard));
     const QString prepared = prepareServiceDir();
     QVERIFY2(prepared.isEmpty(), qPrintable(prepared));
 
-    m_serve = std::make_unique<Serve>(m_env);
+    m_serve = makeServe();
     QVERIFY2(m_serve->start(), qPrintable(m_serve->log()));
+    m_api.setService(m_serve->port(), kToken);
     // Its user-mode network: the helper (under unshare) and pasta (passt's binary).
     const QString processes = processesOf(kServiceUid).join(QLatin1Char(' '));
     QVERIFY2(processes.contains(QLatin1String(" unshare")) && processes.contains(QLatin1String(" passt")), qPrintable(processes + m_serve->log()));
@@ -526,9 +260,9 @@ void TestVmNetworkRootless::cleanupTestCase()
     m_serve.reset();
     for (const QString &p : processesOf(kServiceUid)) // a failed case's leftovers (asserted on in case 4)
         ::kill(pid_t(p.section(QLatin1Char(' '), 0, 0).toLongLong()), SIGKILL);
-    if (m_guard) {
-        QCOMPARE(guardDrops(), 0);
-        removeGuard();
+    if (m_guard.isAdded()) {
+        QCOMPARE(m_guard.drops(), 0);
+        m_guard.remove();
     }
     TESTINTERNET_DOWN(m_internet);
 }
@@ -537,25 +271,24 @@ void TestVmNetworkRootless::cleanupTestCase()
 void TestVmNetworkRootless::policyDenyAllowDomain()
 {
     QString error;
-    const GuestNetwork before = network(m_web, &error);
+    const GuestNetwork before = m_api.network(m_web, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
-    const GuestNetwork peer = network(m_peer, &error);
+    const GuestNetwork peer = m_api.network(m_peer, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
 
-    QCOMPARE(fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
-    const Exec resolved = exec(m_web, QStringLiteral("nslookup allowed.test; nslookup denied.test"));
+    QCOMPARE(m_api.fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    const Exec resolved = m_api.exec(m_web, QStringLiteral("nslookup allowed.test; nslookup denied.test"));
     QVERIFY2(resolved.out.contains(QLatin1String(TestInternet::kAllowedAddress)), qPrintable(resolved.describe()));
     QVERIFY2(!resolved.out.contains(QLatin1String(TestInternet::kDeniedAddress)), qPrintable(resolved.describe()));
-    const qsizetype deniedRequests = m_internet.httpLog().count("denied.test ");
-    const QString byIp = fetch(m_web, QLatin1String(TestInternet::kDeniedAddress), kProbeTimeoutS);
-    QVERIFY2(byIp.startsWith(QLatin1Char('<')), qPrintable(byIp));
-    QCOMPARE(m_internet.httpLog().count("denied.test "), deniedRequests);
+    checkUnreachableByIp(m_api, m_internet, m_web);
+    if (QTest::currentTestFailed())
+        return;
 
     // The host's own addresses (a listener on all of them), the other VM,
     // the metadata address and the API's port through the gateway.
     HostListener host;
     QVERIFY(host.listen(QHostAddress::AnyIPv4));
-    const QString serving = serveHttp(m_peer);
+    const QString serving = m_api.serveHttp(m_peer);
     QVERIFY2(serving.isEmpty(), qPrintable(serving));
     QString uplink; // the host's address on its default route's interface (not the test link)
     for (const QNetworkInterface &i : QNetworkInterface::allInterfaces())
@@ -569,13 +302,13 @@ void TestVmNetworkRootless::policyDenyAllowDomain()
     QStringList targets{host.target(QLatin1String(TestInternet::kHostAddress)), peerHttp, metadata, apiOnGateway};
     if (!uplink.isEmpty())
         targets << host.target(uplink);
-    const QMap<QString, QString> answered = probe(m_web, targets);
+    const QMap<QString, QString> answered = m_api.probe(m_web, targets);
     QVERIFY2(answered.isEmpty(), qPrintable(QStringList(answered.values()).join(QStringLiteral("; "))));
     QVERIFY2(host.peers.isEmpty(), qPrintable(host.peers.join(QLatin1Char(' '))));
     // Control: the listener answers the host, the peer's httpd itself.
-    QCOMPARE(probe(m_peer, {peerHttp}).value(peerHttp), QStringLiteral("HTTP/1.1 200 OK"));
+    QCOMPARE(m_api.probe(m_peer, {peerHttp}).value(peerHttp), QStringLiteral("HTTP/1.1 200 OK"));
 
-    const GuestNetwork after = network(m_web, &error);
+    const GuestNetwork after = m_api.network(m_web, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     qInfo("web: allowed %lld -> %lld, denied %lld -> %lld; denials: %s", before.allowed, after.allowed, before.denied, after.denied,
           qPrintable(after.denials.join(QStringLiteral(", "))));
@@ -588,38 +321,30 @@ void TestVmNetworkRootless::policyDenyAllowDomain()
         QVERIFY2(after.denials.contains(denial), qPrintable(denial + QStringLiteral(" not in ") + after.denials.join(QStringLiteral(", "))));
     QVERIFY(after.denied > before.denied);
     QVERIFY(after.allowed > before.allowed);
-    QVERIFY(metric(m_web, QStringLiteral("denied")) > 0);
-    QVERIFY(metric(m_web, QStringLiteral("allowed")) > 0);
+    QVERIFY(m_api.metric(m_web, QStringLiteral("denied")) > 0);
+    QVERIFY(m_api.metric(m_web, QStringLiteral("allowed")) > 0);
 }
 
 // Case 2.
 void TestVmNetworkRootless::policyReplacedAtRuntime()
 {
-    const QString deniedHost = QLatin1String(TestInternet::kDeniedAddress);
-    const QString open = QStringLiteral(R"({"default":"deny","allow":[{"domain":"allowed.test"},{"cidr":"%1/32"}]})").arg(deniedHost);
-    const QString opened = putPolicy(m_web, open);
-    QVERIFY2(opened.isEmpty(), qPrintable(opened));
-    QCOMPARE(fetch(m_web, deniedHost), QStringLiteral("denied.test"));
-    const QString reverted = putPolicy(m_web, kPolicy);
-    QVERIFY2(reverted.isEmpty(), qPrintable(reverted));
-    const qsizetype requests = m_internet.httpLog().count("denied.test ");
-    const QString after = fetch(m_web, deniedHost, kProbeTimeoutS);
-    QVERIFY2(after.startsWith(QLatin1Char('<')), qPrintable(after));
-    QCOMPARE(m_internet.httpLog().count("denied.test "), requests);
-    QCOMPARE(fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    checkPolicyReplacedAtRuntime(m_api, m_internet, m_web, kPolicy);
+    if (QTest::currentTestFailed())
+        return;
 
     // default allow, and a rule naming the whole test link: the host's own
     // address there stays the host's (unreachable), the test hosts do not.
+    const QString deniedHost = QLatin1String(TestInternet::kDeniedAddress);
     HostListener host;
     QVERIFY(host.listen(QHostAddress::AnyIPv4));
     const QString wide = QStringLiteral(R"({"default":"allow","allow":[{"cidr":"%1"}]})").arg(QLatin1String(TestInternet::kLinkSubnet));
-    const QString put = putPolicy(m_web, wide);
+    const QString put = m_api.putPolicy(m_web, wide);
     QVERIFY2(put.isEmpty(), qPrintable(put));
-    QCOMPARE(fetch(m_web, deniedHost), QStringLiteral("denied.test"));
+    QCOMPARE(m_api.fetch(m_web, deniedHost), QStringLiteral("denied.test"));
     const QString onHost = host.target(QLatin1String(TestInternet::kHostAddress));
-    const QMap<QString, QString> answered = probe(m_web, {onHost});
+    const QMap<QString, QString> answered = m_api.probe(m_web, {onHost});
     QVERIFY2(answered.isEmpty() && host.peers.isEmpty(), qPrintable(answered.value(onHost) + host.peers.join(QLatin1Char(' '))));
-    const QString back = putPolicy(m_web, kPolicy);
+    const QString back = m_api.putPolicy(m_web, kPolicy);
     QVERIFY2(back.isEmpty(), qPrintable(back));
 }
 
@@ -634,19 +359,19 @@ void TestVmNetworkRootless::privateNetworkGroup()
     const QString b = create(QStringLiteral("team-b"), team);
     QVERIFY2(b.isEmpty(), qPrintable(b));
     QString error;
-    const GuestNetwork na = network(QStringLiteral("team-a"), &error);
-    const GuestNetwork nb = network(QStringLiteral("team-b"), &error);
+    const GuestNetwork na = m_api.network(QStringLiteral("team-a"), &error);
+    const GuestNetwork nb = m_api.network(QStringLiteral("team-b"), &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
-    QVERIFY(serveHttp(QStringLiteral("team-b")).isEmpty());
-    QVERIFY(serveHttp(QStringLiteral("team-a")).isEmpty());
+    QVERIFY(m_api.serveHttp(QStringLiteral("team-b")).isEmpty());
+    QVERIFY(m_api.serveHttp(QStringLiteral("team-a")).isEmpty());
     const QString toB = QStringLiteral("%1:%2").arg(nb.address).arg(kGuestHttpPort);
     const QString toA = QStringLiteral("%1:%2").arg(na.address).arg(kGuestHttpPort);
-    QCOMPARE(probe(QStringLiteral("team-a"), {toB}).value(toB), QStringLiteral("HTTP/1.1 200 OK"));
-    const QMap<QString, QString> fromEgress = probe(m_web, {toA, toB});
+    QCOMPARE(m_api.probe(QStringLiteral("team-a"), {toB}).value(toB), QStringLiteral("HTTP/1.1 200 OK"));
+    const QMap<QString, QString> fromEgress = m_api.probe(m_web, {toA, toB});
     QVERIFY2(fromEgress.isEmpty(), qPrintable(QStringList(fromEgress.values()).join(QStringLiteral("; "))));
-    QCOMPARE(fetch(QStringLiteral("team-a"), QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    QCOMPARE(m_api.fetch(QStringLiteral("team-a"), QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
     for (const QString &vm : {QStringLiteral("team-a"), QStringLiteral("team-b")}) {
-        const auto r = call("DELETE", vmPath(vm), {}, kCreateTimeoutMs);
+        const auto r = m_api.call("DELETE", vmPath(vm), {}, kCreateTimeoutMs);
         QVERIFY2(r.status == 200 || r.status == 204, qPrintable(r.describe()));
     }
 }
@@ -666,11 +391,12 @@ void TestVmNetworkRootless::serviceKilledLeavesNothing()
 
     // Restarted: a VM started again has a network again (its VMM died with
     // the service: the VMMs' parent-death signal).
-    m_serve = std::make_unique<Serve>(m_env);
+    m_serve = makeServe();
     QVERIFY2(m_serve->start(), qPrintable(m_serve->log()));
-    const auto started = call("POST", vmPath(m_web, QStringLiteral("start")), {}, kCreateTimeoutMs);
+    m_api.setService(m_serve->port(), kToken);
+    const auto started = m_api.call("POST", vmPath(m_web, QStringLiteral("start")), {}, kCreateTimeoutMs);
     QVERIFY2(started.status == 200, qPrintable(started.describe() + m_serve->log()));
-    QCOMPARE(fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    QCOMPARE(m_api.fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
 
     QVERIFY2(m_serve->stop(), qPrintable(m_serve->log()));
     m_serve.reset();
