@@ -1,8 +1,10 @@
 #include "server/httpadapter.h"
 
+#include "core/log.h"
 #include "server/httpmapping.h"
 #include "server/rawupload.h"
 #include "server/requestauth.h"
+#include "server/requestid.h"
 #include "server/streamedbody.h"
 
 #include <QAbstractHttpServer>
@@ -80,14 +82,9 @@ QHttpServerResponse toQt(const HttpAnswer &answer)
     if (answer.status == 204)
         return QHttpServerResponse(Status::NoContent);
     QHttpServerResponse r(answer.contentType, answer.body, static_cast<Status>(answer.status));
-    for (const auto &[name, value] : answer.headers)
+    for (const auto &[name, value] : answerHeaders(answer))
         r.addHeader(name, value);
     return r;
-}
-
-QHttpServerResponse errorResponse(const ApiError &error)
-{
-    return toQt(errorAnswer(error));
 }
 
 // The one request builder, for requests the HTTP server read and for
@@ -210,9 +207,10 @@ public:
         void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
         {
             // The server closes the connection after this: say so.
-            QHttpServerResponse response = m_p.webSocketRefusal(request);
-            response.addHeader(QByteArrayLiteral("Connection"), QByteArrayLiteral("close"));
-            send(request, socket, response);
+            HttpAnswer answer = m_p.webSocketRefusal(request);
+            answer.requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
+            answer.headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
+            send(request, socket, toQt(answer));
         }
 
     private:
@@ -278,6 +276,7 @@ public:
         qint64 discarded = 0; // input dropped since
         bool authed = false; // the current request's head carries a credential
         bool streaming = false; // a streamed body is going out: later answers wait
+        QByteArray requestId; // the current request's, once its head was screened
     };
 
     Private(HttpAdapter *q, HttpEndpoints endpoints, Options options)
@@ -316,15 +315,15 @@ public:
     // The answer to an upgrade handleRequest() refused: no such endpoint, no
     // credential, or a handshake the server's WebSocket side would refuse
     // (with the version this server speaks).
-    QHttpServerResponse webSocketRefusal(const QHttpServerRequest &request) const
+    HttpAnswer webSocketRefusal(const QHttpServerRequest &request) const
     {
         if (!webSocketRoute(request))
-            return errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
+            return errorAnswer(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
         if (!webSocketAuthorized(request))
-            return errorResponse(unauthorized());
-        QHttpServerResponse response = errorResponse(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
-        response.addHeader(QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion));
-        return response;
+            return errorAnswer(unauthorized());
+        HttpAnswer answer = errorAnswer(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
+        answer.headers.append({QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion)});
+        return answer;
     }
 
     // An upgraded socket, path and token checked in handleRequest().
@@ -342,6 +341,8 @@ public:
                 continue;
             }
             m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
+            // What the socket starts logs with the client's id (or a new one).
+            const Core::Log::Scope scope({QString::fromLatin1(RequestId::accept(ws->request().rawHeader(RequestId::kHeader))), params.value(QStringLiteral("name"))});
             m_endpoints.webSocket(std::move(ws), *route, params, m_q);
         }
     }
@@ -396,14 +397,20 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString method = QString::fromLatin1(methodName(request.method()));
-        const Dispatched d = dispatch(request);
+        // The handler and what it starts log with the request's id.
+        const QByteArray requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
+        const Core::Log::Scope scope({QString::fromLatin1(requestId), QString()});
+        const Dispatched d = dispatch(request, requestId);
         // The route's pattern, never the raw path: the label set stays bounded.
         const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
         const auto clientGone = std::make_shared<QMetaObject::Connection>();
-        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone](const HttpAnswer &answer) {
+        const QString path = request.url().path();
+        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone, requestId, path](HttpAnswer answer) {
             QObject::disconnect(*clientGone);
             m_endpoints.metrics.recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
-            slot->answer.emplace(answer);
+            Core::Log::api()->info("{} {} {} {:.1f} ms", method.toStdString(), path.toStdString(), answer.status, timer.nsecsElapsed() / 1e6);
+            answer.requestId = requestId;
+            slot->answer.emplace(std::move(answer));
             if (guard)
                 flush(guard);
         };
@@ -431,7 +438,7 @@ public:
     };
 
     // Auth, routing and caps; then the route's handler.
-    Dispatched dispatch(const QHttpServerRequest &request)
+    Dispatched dispatch(const QHttpServerRequest &request, const QByteArray &requestId)
     {
         const QByteArray method = methodName(request.method());
         Router::Match match = m_router.find(method, Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
@@ -455,6 +462,8 @@ public:
             return d;
         Request r = makeRequest(std::move(match.params), request.query(), request.headers());
         r.body = request.body();
+        r.requestId = requestId;
+        const Core::Log::Scope scope({QString::fromLatin1(requestId), vm});
         d.future = route->handler(r);
         if (setCookie)
             d.future = withViewerSession(d.future, vm);
@@ -583,6 +592,7 @@ public:
                 return;
             c.headScreened = false;
             c.rawCap = -1;
+            c.requestId.clear();
             socket->setReadBufferSize(kReadAhead);
         }
         if (!c.headScreened) {
@@ -683,6 +693,7 @@ public:
     {
         Router::Match match = m_router.find(head.method, Router::pathSegments(head.path()));
         const Route *route = match.route;
+        c.requestId = RequestId::accept(head.header(RequestId::kHeaderLower).value_or(QByteArray()));
         const std::optional<QByteArray> length = head.header("content-length");
         const qint64 contentLength = length ? length->toLongLong() : -1;
         const bool chunked = head.header("transfer-encoding").value_or(QByteArray()).toLower().contains("chunked");
@@ -728,8 +739,10 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString pattern = route.pattern;
+        Request request = makeRequest(std::move(params), head.query(), head.headers);
+        request.requestId = c.requestId;
         RawUpload::start(
-            socket, makeRequest(std::move(params), head.query(), head.headers), contentLength, expectContinue, route.handler, m_q,
+            socket, std::move(request), contentLength, expectContinue, route.handler, m_q,
             [this, timer, pattern](int status) { m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9); });
     }
 
@@ -737,7 +750,9 @@ public:
     void reject(QTcpSocket *socket, Connection &c, const ApiError &error)
     {
         c.rejected = true;
-        socket->write(rawResponse(errorAnswer(error)));
+        HttpAnswer answer = errorAnswer(error);
+        answer.requestId = c.requestId.isEmpty() ? RequestId::generate() : c.requestId;
+        socket->write(rawResponse(answer));
         discardInput(socket);
         // Closing with unread input makes the kernel reset the connection,
         // which can lose the answer: keep reading (and dropping) a while.
