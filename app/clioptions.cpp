@@ -67,7 +67,7 @@ Core::Result ServiceFlags::take(QStringList &args)
     if (auto r = driver.take(args); !r)
         return r;
     for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listen}, std::pair{QStringLiteral("--token-file"), &tokenFile},
-                                 std::pair{QStringLiteral("--log-format"), &logFormat}}) {
+                                std::pair{QStringLiteral("--log-format"), &logFormat}}) {
         if (auto r = takeOption(args, flag, target); !r)
             return r.error();
     }

@@ -31,7 +31,8 @@ int serveCommand(QStringList args)
         return kExitUsage;
     }
     if (!args.isEmpty()) {
-        err(QStringLiteral("unknown option %1 (usage: microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH] [--log-format text|json])").arg(args.first()));
+        err(QStringLiteral("unknown option %1 (usage: microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH] [--log-format text|json])")
+                .arg(args.first()));
         return kExitUsage;
     }
     auto serviceOpts = serviceOptions(serviceFlags);

@@ -175,7 +175,13 @@ test)
     PACKAGES+=(python3-httpx python3-websockets python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel python3-pip python3-venv)
     # The code runner's unit tests (tst_coderunner, tst_guestcoderunner) run the real mvs-code-runner on the host.
     PACKAGES+=(python3-ipykernel python3-jupyter-client python3-matplotlib)
+    # promtool for tst_monitoring (packaging/monitoring/); the Prometheus
+    # server the package brings is not wanted here: stopped and disabled.
+    PACKAGES+=(prometheus)
     install_deps
+    if command -v systemctl > /dev/null && systemctl is-enabled prometheus > /dev/null 2>&1; then
+        systemctl disable --now prometheus || true
+    fi
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund

@@ -85,8 +85,8 @@ void GuestController::countVmExec(const QString &vm, const Agent::ExecResult &re
 {
     if (m_manager.contains(vm))
         m_metrics.recordVmExec(vm, outputBytes);
-    Core::Log::agent()->info("{}: exec ended: exit {}, signal {}, {} output bytes, {:.1f} ms{}", vm.toStdString(), result.exitCode, result.signal,
-                             outputBytes, static_cast<double>(result.durationUs) / 1000.0, result.timedOut ? ", timed out" : "");
+    Core::Log::agent()->info("{}: exec ended: exit {}, signal {}, {} output bytes, {:.1f} ms{}", vm.toStdString(), result.exitCode, result.signal, outputBytes,
+                             static_cast<double>(result.durationUs) / 1000.0, result.timedOut ? ", timed out" : "");
 }
 
 ApiExpected<Agent::ExecRequest> GuestController::parseExecRequest(const QByteArray &body)

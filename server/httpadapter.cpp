@@ -342,7 +342,8 @@ public:
             }
             m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
             // What the socket starts logs with the client's id (or a new one).
-            const Core::Log::Scope scope({QString::fromLatin1(RequestId::accept(ws->request().rawHeader(RequestId::kHeader))), params.value(QStringLiteral("name"))});
+            const Core::Log::Scope scope(
+                {QString::fromLatin1(RequestId::accept(ws->request().rawHeader(RequestId::kHeader))), params.value(QStringLiteral("name"))});
             m_endpoints.webSocket(std::move(ws), *route, params, m_q);
         }
     }
@@ -741,9 +742,9 @@ public:
         const QString pattern = route.pattern;
         Request request = makeRequest(std::move(params), head.query(), head.headers);
         request.requestId = c.requestId;
-        RawUpload::start(
-            socket, std::move(request), contentLength, expectContinue, route.handler, m_q,
-            [this, timer, pattern](int status) { m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9); });
+        RawUpload::start(socket, std::move(request), contentLength, expectContinue, route.handler, m_q, [this, timer, pattern](int status) {
+            m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9);
+        });
     }
 
     // Answer now, discard whatever else the client sends, close soon.

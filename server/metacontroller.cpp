@@ -180,8 +180,9 @@ ApiFuture MetaController::system(const Request &)
         if (const auto load = HostStats::readLoad())
             host.insert(QStringLiteral("load"), QJsonArray{(*load)[0], (*load)[1], (*load)[2]});
         if (const auto mem = HostStats::readMemory())
-            host.insert(QStringLiteral("memory"), QJsonObject{{QStringLiteral("total_bytes"), static_cast<qint64>(mem->totalBytes)},
-                                                              {QStringLiteral("available_bytes"), static_cast<qint64>(mem->availableBytes)}});
+            host.insert(QStringLiteral("memory"),
+                        QJsonObject{{QStringLiteral("total_bytes"), static_cast<qint64>(mem->totalBytes)},
+                                    {QStringLiteral("available_bytes"), static_cast<qint64>(mem->availableBytes)}});
         const QStorageInfo disk(m_manager.stateDir());
         const QJsonObject dataDir{{QStringLiteral("path"), m_manager.stateDir()},
                                   {QStringLiteral("total_bytes"), disk.bytesTotal()},

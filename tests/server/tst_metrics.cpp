@@ -232,8 +232,8 @@ private Q_SLOTS:
     // A VM's series are in /metrics while it exists and go with it.
     void seriesGoWithTheVm()
     {
-        const TestService::Reply c = m_service->call("POST", QStringLiteral("/api/v1/vms"),
-                                                     QByteArrayLiteral("{\"name\":\"s1\",\"template\":\"minimal\",\"start\":false}"));
+        const TestService::Reply c =
+            m_service->call("POST", QStringLiteral("/api/v1/vms"), QByteArrayLiteral("{\"name\":\"s1\",\"template\":\"minimal\",\"start\":false}"));
         QCOMPARE(c.status, 201);
         m_service->controller().metrics().recordVmSnapshot(QStringLiteral("s1"), 1000);
         QCOMPARE(scrape().value(QStringLiteral("mvs_vm_snapshot_bytes_total{vm=\"s1\"}")), 1000.0);

@@ -135,8 +135,9 @@ private Q_SLOTS:
 
     void createdAndDeletedCarryIt()
     {
-        const TestService::Reply c = m_service->call("POST", QStringLiteral("/api/v1/vms"),
-                                                     QByteArrayLiteral("{\"name\":\"r1\",\"template\":\"minimal\",\"start\":false}"), true, {{"X-Request-Id", "create-1"}});
+        const TestService::Reply c =
+            m_service->call("POST", QStringLiteral("/api/v1/vms"), QByteArrayLiteral("{\"name\":\"r1\",\"template\":\"minimal\",\"start\":false}"), true,
+                            {{"X-Request-Id", "create-1"}});
         QCOMPARE(c.status, 201);
         QCOMPARE(c.requestId, QByteArray("create-1"));
         const TestService::Reply d = m_service->call("DELETE", QStringLiteral("/api/v1/vms/r1"), {}, true, {{"X-Request-Id", "delete-1"}});
@@ -147,8 +148,9 @@ private Q_SLOTS:
     // Answered at the head, by hand (no token, a chunked body).
     void refusedHeadCarriesIt()
     {
-        const QByteArray answer = rawExchange(m_service->port(), "POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                                                                 "X-Request-Id: head-1\r\n\r\n");
+        const QByteArray answer = rawExchange(m_service->port(),
+                                              "POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                              "X-Request-Id: head-1\r\n\r\n");
         QVERIFY2(answer.startsWith("HTTP/1.1 401"), answer.constData());
         QCOMPARE(headerOf(answer, "X-Request-Id"), QByteArray("head-1"));
         const QByteArray made = rawExchange(m_service->port(), "POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
@@ -158,10 +160,10 @@ private Q_SLOTS:
     // The raw upload path answers an unknown VM before the body.
     void uploadCarriesIt()
     {
-        const QByteArray answer = rawExchange(m_service->port(), QByteArray("PUT /api/v1/vms/nope/files?path=/tmp/x HTTP/1.1\r\nHost: x\r\n"
-                                                                            "Authorization: Bearer ")
-                                                                     + TestService::Service::kToken
-                                                                     + "\r\nContent-Length: 4\r\nX-Request-Id: up-1\r\n\r\nabcd");
+        const QByteArray answer = rawExchange(m_service->port(),
+                                              QByteArray("PUT /api/v1/vms/nope/files?path=/tmp/x HTTP/1.1\r\nHost: x\r\n"
+                                                         "Authorization: Bearer ")
+                                                  + TestService::Service::kToken + "\r\nContent-Length: 4\r\nX-Request-Id: up-1\r\n\r\nabcd");
         QVERIFY2(answer.startsWith("HTTP/1.1 404"), answer.constData());
         QCOMPARE(headerOf(answer, "X-Request-Id"), QByteArray("up-1"));
     }
@@ -179,8 +181,9 @@ private Q_SLOTS:
         QFETCH(QByteArray, path);
         QFETCH(bool, token);
         QFETCH(QByteArray, status);
-        QByteArray request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ws-1\r\n";
+        QByteArray request = "GET " + path
+            + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ws-1\r\n";
         if (token)
             request += QByteArray("Authorization: Bearer ") + TestService::Service::kToken + "\r\n";
         const QByteArray answer = rawExchange(m_service->port(), request + "\r\n");
