@@ -72,15 +72,15 @@ template<typename T, typename E, typename F>
 void whenDone(Future<T, E> future, QObject *context, F fn)
 {
     const QPointer<QObject> guard(context);
-    const Log::Context log = Log::currentContext();
+    const Log::Context logContext = Log::currentContext();
     future
-        .then([guard, fn, log](const Expected<T, E> &r) {
-            const Log::Scope scope(log);
+        .then([guard, fn, logContext](const Expected<T, E> &r) {
+            const Log::Scope scope(logContext);
             if (guard)
                 fn(r);
         })
-        .onCanceled([guard, fn, log]() {
-            const Log::Scope scope(log);
+        .onCanceled([guard, fn, logContext]() {
+            const Log::Scope scope(logContext);
             if (guard)
                 fn(Expected<T, E>(Abandoned<E>::error(QStringLiteral("the operation was abandoned"))));
         });
@@ -143,10 +143,10 @@ auto then(Future<T, E> future, QObject *context, F fn)
     static_assert(std::is_same_v<typename Detail::StepResult<R>::ErrorType, E>, "the steps of a chain share one error type");
     Promise<U, E> next;
     const QPointer<QObject> guard(context);
-    const Log::Context log = Log::currentContext();
+    const Log::Context logContext = Log::currentContext();
     future
-        .then([guard, fn, next, log](const Expected<T, E> &r) mutable {
-            const Log::Scope scope(log);
+        .then([guard, fn, next, logContext](const Expected<T, E> &r) mutable {
+            const Log::Scope scope(logContext);
             if (!r) {
                 next.resolve(r.error());
                 return;

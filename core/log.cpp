@@ -48,7 +48,7 @@ public:
         const qint64 ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
         const spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
         const QByteArray line =
-            jsonLine(QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC), fromView(level), fromView(msg.logger_name), fromView(msg.payload), currentContext()) + '\n';
+            jsonLine(QDateTime::fromMSecsSinceEpoch(ms), fromView(level), fromView(msg.logger_name), fromView(msg.payload), currentContext()) + '\n';
         dest.append(line.constData(), line.constData() + line.size());
     }
     std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }

@@ -33,8 +33,8 @@ public:
     Future<T> run(F fn)
     {
         Promise<T> promise;
-        m_pool.start([this, promise, fn, log = Log::currentContext()]() mutable {
-            const Log::Scope scope(log);
+        m_pool.start([this, promise, fn, logContext = Log::currentContext()]() mutable {
+            const Log::Scope scope(logContext);
             Expected<T> result = fn();
             QMetaObject::invokeMethod(
                 this, [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);

@@ -27,7 +27,7 @@ QByteArray readProcFile(const QString &path)
 std::optional<quint64> kibLine(const QByteArray &text, const QByteArray &name)
 {
     for (const QByteArray &line : text.split('\n')) {
-        if (!line.startsWith(name + ':'))
+        if (!line.startsWith(QByteArray(name + ':')))
             continue;
         const QList<QByteArray> parts = line.mid(name.size() + 1).simplified().split(' ');
         bool ok = false;

@@ -41,7 +41,7 @@ class TestLogJson : public QObject {
 private Q_SLOTS:
     void lineHasItsFields()
     {
-        const QDateTime t = QDateTime::fromMSecsSinceEpoch(1767225600123, Qt::UTC);
+        const QDateTime t = QDateTime::fromMSecsSinceEpoch(1767225600123);
         const QByteArray line = Core::Log::jsonLine(t, QStringLiteral("info"), QStringLiteral("core"), QStringLiteral("box: \"started\"\n"),
                                                     {QStringLiteral("req-1"), QStringLiteral("box")});
         QVERIFY(!line.contains('\n'));
@@ -87,8 +87,8 @@ private Q_SLOTS:
 
     void formatNames()
     {
-        QCOMPARE(Core::Log::formatFromName(QStringLiteral("json")), Core::Log::Format::Json);
-        QCOMPARE(Core::Log::formatFromName(QStringLiteral("text")), Core::Log::Format::Text);
+        QVERIFY(Core::Log::formatFromName(QStringLiteral("json")) == Core::Log::Format::Json);
+        QVERIFY(Core::Log::formatFromName(QStringLiteral("text")) == Core::Log::Format::Text);
         QVERIFY(!Core::Log::formatFromName(QStringLiteral("xml")));
     }
 

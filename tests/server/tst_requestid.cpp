@@ -187,7 +187,7 @@ private Q_SLOTS:
         if (token)
             request += QByteArray("Authorization: Bearer ") + TestService::Service::kToken + "\r\n";
         const QByteArray answer = rawExchange(m_service->port(), request + "\r\n");
-        QVERIFY2(answer.startsWith("HTTP/1.1 " + status), answer.constData());
+        QVERIFY2(answer.startsWith(QByteArray("HTTP/1.1 " + status)), answer.constData());
         QCOMPARE(headerOf(answer, "X-Request-Id"), QByteArray("ws-1"));
     }
 };
