@@ -1,6 +1,7 @@
 #include "app/clioptions.h"
 
 #include "core/config.h"
+#include "core/log.h"
 
 namespace App {
 
@@ -65,9 +66,16 @@ Core::Result ServiceFlags::take(QStringList &args)
 {
     if (auto r = driver.take(args); !r)
         return r;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listen}, std::pair{QStringLiteral("--token-file"), &tokenFile}}) {
+    for (auto [flag, target] : {std::pair{QStringLiteral("--listen"), &listen}, std::pair{QStringLiteral("--token-file"), &tokenFile},
+                                std::pair{QStringLiteral("--log-format"), &logFormat}}) {
         if (auto r = takeOption(args, flag, target); !r)
             return r.error();
+    }
+    if (!logFormat.isEmpty()) {
+        const auto format = Core::Log::formatFromName(logFormat);
+        if (!format)
+            return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("--log-format must be text or json, not %1").arg(logFormat));
+        Core::Log::setFormat(*format);
     }
     return {};
 }

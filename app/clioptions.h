@@ -28,6 +28,7 @@ struct ServiceFlags {
     DriverFlags driver;
     QString listen;
     QString tokenFile;
+    QString logFormat; // --log-format text|json; empty: MVS_LOG_FORMAT, else text
 
     // Consumes the flags it knows from args; an error for a missing value.
     Core::Result take(QStringList &args);

@@ -36,12 +36,12 @@ void usage()
                 "      scoped tokens of the running service (with its admin token); the secret is printed once\n"
                 "  microvm-sandbox mcp [--standalone] [--url URL] [--token TOKEN]\n"
                 "      a Model Context Protocol server on stdio (uses the running service, else starts its own)\n"
-                "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH]\n"
+                "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH] [--log-format text|json]\n"
                 "      run the REST API service (default 127.0.0.1:8000); the token is made on first start (config dir,\n"
                 "      0600) and printed once; --token-file or MVS_TOKEN override it; SIGINT/SIGTERM stop it (exit 0)\n"
                 "  microvm-sandbox --version\n\n"
                 "driver options: --driver auto|qemu|cloud-hypervisor  --accel auto|kvm|tcg  --qemu-binary PATH  --ch-binary PATH\n"
-                "environment: MVS_DRIVER MVS_ACCEL MVS_TOKEN MVS_CACHE_DIR MVS_CONFIG_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug\n",
+                "environment: MVS_DRIVER MVS_ACCEL MVS_TOKEN MVS_CACHE_DIR MVS_CONFIG_DIR MVS_DATA_DIR MVS_RUNTIME_DIR MVS_LOG=debug MVS_LOG_FORMAT=json\n",
                 MVS_VERSION);
 }
 

@@ -3,9 +3,11 @@
 #include "app/clioptions.h"
 #include "app/signalwatcher.h"
 #include "app/service.h"
+#include "core/log.h"
 #include "core/vm/vmmanager.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
 
 #include <cstdio>
 #include <tuple>
@@ -16,8 +18,16 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
+// A line of the service's own on stderr: text, or one JSON object like
+// core's lines with --log-format json (category "service").
 void err(const QString &s)
 {
+    if (Core::Log::format() == Core::Log::Format::Json) {
+        const QByteArray line =
+            Core::Log::jsonLine(QDateTime::currentDateTimeUtc(), QStringLiteral("info"), QStringLiteral("service"), s, Core::Log::currentContext());
+        std::fprintf(stderr, "%s\n", line.constData());
+        return;
+    }
     std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(s));
 }
 
@@ -31,7 +41,8 @@ int serveCommand(QStringList args)
         return kExitUsage;
     }
     if (!args.isEmpty()) {
-        err(QStringLiteral("unknown option %1 (usage: microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
+        err(QStringLiteral("unknown option %1 (usage: microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH] [--log-format text|json])")
+                .arg(args.first()));
         return kExitUsage;
     }
     auto serviceOpts = serviceOptions(serviceFlags);
@@ -53,7 +64,10 @@ int serveCommand(QStringList args)
         return kExitFailure;
     }
     const QByteArray token = (*service)->token();
-    if ((*service)->tokenCreated()) {
+    if ((*service)->tokenCreated() && Core::Log::format() == Core::Log::Format::Json) {
+        err(QStringLiteral("a new API token was generated and stored in %1 (mode 0600); it is printed only this once: %2")
+                .arg((*service)->tokenSource(), QString::fromLatin1(token)));
+    } else if ((*service)->tokenCreated()) {
         std::fprintf(stderr,
                      "microvm-sandbox: a new API token was generated and stored in %s (mode 0600); it is printed only this once:\n"
                      "%s\n"

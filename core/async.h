@@ -5,6 +5,7 @@
 // Like Expected, Future and Promise take an error type, Core::Error by default.
 
 #include "core/expected.h"
+#include "core/logcontext.h"
 
 #include <QCoreApplication>
 #include <QFuture>
@@ -65,17 +66,21 @@ Future<T, E> readyFuture(std::type_identity_t<Expected<T, E>> value)
 // runs for a canceled future. fn runs where the future is resolved (core
 // resolves on its objects' thread, the main thread), and not at all once
 // context is gone: a context-bound then() would assert on a destroyed
-// context in debug builds.
+// context in debug builds. fn runs in the log context of the caller (see
+// core/logcontext.h).
 template<typename T, typename E, typename F>
 void whenDone(Future<T, E> future, QObject *context, F fn)
 {
     const QPointer<QObject> guard(context);
+    const Log::Context logContext = Log::currentContext();
     future
-        .then([guard, fn](const Expected<T, E> &r) {
+        .then([guard, fn, logContext](const Expected<T, E> &r) {
+            const Log::Scope scope(logContext);
             if (guard)
                 fn(r);
         })
-        .onCanceled([guard, fn]() {
+        .onCanceled([guard, fn, logContext]() {
+            const Log::Scope scope(logContext);
             if (guard)
                 fn(Expected<T, E>(Abandoned<E>::error(QStringLiteral("the operation was abandoned"))));
         });
@@ -129,6 +134,7 @@ void forwardTo(Future<U, E> future, Promise<U, E> promise)
 // error type E). An abandoned future, or a context destroyed before fn could
 // run, ends the chain with Cancelled (Abandoned<E>); fn never runs on a
 // destroyed context. A Future runs one continuation: chain each future once.
+// fn runs in the log context of the caller of then() (core/logcontext.h).
 template<typename T, typename E, typename F>
 auto then(Future<T, E> future, QObject *context, F fn)
 {
@@ -137,8 +143,10 @@ auto then(Future<T, E> future, QObject *context, F fn)
     static_assert(std::is_same_v<typename Detail::StepResult<R>::ErrorType, E>, "the steps of a chain share one error type");
     Promise<U, E> next;
     const QPointer<QObject> guard(context);
+    const Log::Context logContext = Log::currentContext();
     future
-        .then([guard, fn, next](const Expected<T, E> &r) mutable {
+        .then([guard, fn, next, logContext](const Expected<T, E> &r) mutable {
+            const Log::Scope scope(logContext);
             if (!r) {
                 next.resolve(r.error());
                 return;

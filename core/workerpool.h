@@ -27,13 +27,14 @@ public:
 
     static WorkerPool &shared();
 
-    // Runs fn (returning Expected<T>) on a pool thread. fn must not touch
-    // QObjects of other threads.
+    // Runs fn (returning Expected<T>) on a pool thread, in the caller's log
+    // context. fn must not touch QObjects of other threads.
     template<typename T, typename F>
     Future<T> run(F fn)
     {
         Promise<T> promise;
-        m_pool.start([this, promise, fn]() mutable {
+        m_pool.start([this, promise, fn, logContext = Log::currentContext()]() mutable {
+            const Log::Scope scope(logContext);
             Expected<T> result = fn();
             QMetaObject::invokeMethod(
                 this, [promise, result]() { promise.resolve(result); }, Qt::QueuedConnection);

@@ -178,7 +178,13 @@ test)
     # tst_package: the .deb's checks (lintian, desktop-file-validate, appstreamcli,
     # systemd-analyze) and its bookworm root (debootstrap, a zstd tarball; curl asks --serve).
     PACKAGES+=(lintian desktop-file-utils appstream systemd debootstrap zstd curl)
+    # promtool for tst_monitoring (packaging/monitoring/); the Prometheus
+    # server the package brings is not wanted here: stopped and disabled.
+    PACKAGES+=(prometheus)
     install_deps
+    if command -v systemctl > /dev/null && systemctl is-enabled prometheus > /dev/null 2>&1; then
+        systemctl disable --now prometheus || true
+    fi
     echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund

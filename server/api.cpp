@@ -1,5 +1,6 @@
 #include "server/api.h"
 
+#include "core/vm/vmmanager.h"
 #include "server/codecontroller.h"
 #include "server/displaycontroller.h"
 #include "server/execsocket.h"
@@ -23,10 +24,10 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     , m_tokens(tokens ? tokens : m_ownTokens.get())
     , m_audit(audit)
     , m_meta(std::make_unique<MetaController>(manager, m_metrics))
-    , m_vms(std::make_unique<VmController>(manager))
+    , m_vms(std::make_unique<VmController>(manager, m_metrics))
     , m_processes(std::make_unique<ProcessController>(manager))
     , m_guest(std::make_unique<GuestController>(manager, m_metrics, *m_processes))
-    , m_snapshots(std::make_unique<SnapshotController>(manager))
+    , m_snapshots(std::make_unique<SnapshotController>(manager, m_metrics))
     , m_network(std::make_unique<NetworkController>(manager))
     , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
@@ -43,6 +44,8 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     m_display->addRoutes(m_router);
     m_code->addRoutes(m_router);
     m_tokenRoutes->addRoutes(m_router);
+    // A deleted VM's series go with it.
+    QObject::connect(&manager, &Vm::VmManager::vmRemoved, m_meta.get(), [this](const QString &name) { m_metrics.forgetVm(name); });
 }
 
 Api::~Api() = default;

@@ -27,6 +27,7 @@ struct Request {
     QUrlQuery query;
     QHash<QByteArray, QByteArray> headers; // names in lower case
     QByteArray body;
+    QByteArray requestId; // X-Request-Id (server/requestid.h), also in the log context of the handler
     // Uploads the adapter streams (PUT .../files): the body as a sequential
     // device of bodyStreamSize bytes, `body` then stays empty.
     std::shared_ptr<QIODevice> bodyStream;

@@ -121,6 +121,7 @@ void ExecSocket::start(const QByteArray &request)
 
 void ExecSocket::sendOutput(const char *channel, const QByteArray &data)
 {
+    m_outputBytes += static_cast<quint64>(data.size());
     send(QJsonObject{{QStringLiteral("type"), QLatin1String(channel)}, {QStringLiteral("data"), QString::fromLatin1(data.toBase64())}});
     if (!m_outputPaused && m_handle && m_socket->bytesToWrite() > kOutputHighWater) {
         m_outputPaused = true;
@@ -153,6 +154,7 @@ void ExecSocket::finish(const Agent::ExecResult &result)
         return;
     m_done = true;
     m_guest.countExec(true, result.timedOut);
+    m_guest.countVmExec(m_vm, result, m_outputBytes);
     send(QJsonObject{{QStringLiteral("type"), QStringLiteral("exit")},
                      {QStringLiteral("exit_code"), result.signal ? QJsonValue(QJsonValue::Null) : QJsonValue(result.exitCode)},
                      {QStringLiteral("signal"), result.signal ? QJsonValue(result.signal) : QJsonValue(QJsonValue::Null)},

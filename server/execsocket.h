@@ -67,6 +67,7 @@ private:
     bool m_started = false;
     bool m_done = false;
     bool m_outputPaused = false;
+    quint64 m_outputBytes = 0; // stdout and stderr sent, for the VM's series
 };
 
 } // namespace Server

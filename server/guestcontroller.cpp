@@ -2,6 +2,7 @@
 
 #include "core/agent/agentclient.h"
 #include "core/agent/filedownload.h"
+#include "core/log.h"
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
 #include "server/metrics.h"
@@ -78,6 +79,14 @@ void GuestController::addRoutes(Router &router)
 void GuestController::countExec(bool ran, bool timedOut)
 {
     m_metrics.recordExec(ran, timedOut);
+}
+
+void GuestController::countVmExec(const QString &vm, const Agent::ExecResult &result, quint64 outputBytes)
+{
+    if (m_manager.contains(vm))
+        m_metrics.recordVmExec(vm, outputBytes);
+    Core::Log::agent()->info("{}: exec ended: exit {}, signal {}, {} output bytes, {:.1f} ms{}", vm.toStdString(), result.exitCode, result.signal, outputBytes,
+                             static_cast<double>(result.durationUs) / 1000.0, result.timedOut ? ", timed out" : "");
 }
 
 ApiExpected<Agent::ExecRequest> GuestController::parseExecRequest(const QByteArray &body)
@@ -182,10 +191,10 @@ ApiFuture GuestController::exec(const Request &request)
         countExec(false);
         return finished(started.error());
     }
-    return collect(*started);
+    return collect(request.param(QStringLiteral("name")), *started);
 }
 
-ApiFuture GuestController::collect(Agent::ExecHandle *started)
+ApiFuture GuestController::collect(const QString &vm, Agent::ExecHandle *started)
 {
     const QPointer<Agent::ExecHandle> handle = started;
     ApiPromise reply;
@@ -194,10 +203,12 @@ ApiFuture GuestController::collect(Agent::ExecHandle *started)
     auto *clientGone = new QFutureWatcher<ApiResult>(started);
     connect(clientGone, &QFutureWatcherBase::canceled, started, &QObject::deleteLater);
     clientGone->setFuture(reply.future());
-    Core::whenDone(handle->result(), this, [this, reply, handle](const Core::Expected<Agent::ExecResult> &r) {
+    Core::whenDone(handle->result(), this, [this, reply, handle, vm](const Core::Expected<Agent::ExecResult> &r) {
         if (handle)
             handle->deleteLater();
         countExec(r.hasValue(), r && r->timedOut);
+        if (r)
+            countVmExec(vm, *r, static_cast<quint64>(r->stdoutData.size() + r->stderrData.size()));
         if (!r) {
             reply.resolve(ApiError::fromCore(r.error()));
             return;
@@ -234,7 +245,10 @@ ApiFuture GuestController::putFile(const Request &request)
     Core::Future<quint64> put = request.bodyStream
         ? target->agent->putFile(guestFile, request.bodyStream, static_cast<quint64>(request.bodyStreamSize), mode, true)
         : target->agent->putData(guestFile, request.body, mode, true);
-    return answerWhen(put, this, [guestFile](quint64 size) {
+    const QString vm = request.param(QStringLiteral("name"));
+    return answerWhen(put, this, [this, guestFile, vm](quint64 size) {
+        if (m_manager.contains(vm))
+            m_metrics.recordVmTransfer(vm, Metrics::Transfer::Upload, size);
         return Response::ofJson(QJsonObject{{QStringLiteral("path"), guestFile}, {QStringLiteral("size"), static_cast<qint64>(size)}});
     });
 }
@@ -246,8 +260,11 @@ ApiFuture GuestController::getFile(const Request &request)
         return finished(target.error());
     // Streamed as the client reads it; the reader is deleted (and an
     // unfinished transfer cancelled) once the answer is done with it.
-    return answerWhen(target->agent->download(target->path), this, [](Agent::FileDownload *download) {
+    const QString vm = request.param(QStringLiteral("name"));
+    return answerWhen(target->agent->download(target->path), this, [this, vm](Agent::FileDownload *download) {
         const auto size = static_cast<qint64>(download->fileSize());
+        if (m_manager.contains(vm))
+            m_metrics.recordVmTransfer(vm, Metrics::Transfer::Download, static_cast<quint64>(size));
         std::shared_ptr<QIODevice> body(download, [](QIODevice *d) { d->deleteLater(); });
         return Response::ofStream(std::move(body), size, QByteArrayLiteral("application/octet-stream"));
     });

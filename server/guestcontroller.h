@@ -9,6 +9,7 @@
 namespace Agent {
 class ExecHandle;
 struct ExecRequest;
+struct ExecResult;
 } // namespace Agent
 namespace Vm {
 class VmManager;
@@ -50,11 +51,13 @@ public:
     ApiExpected<Agent::ExecHandle *> execStream(const QString &name, const QByteArray &requestJson);
     // One exec ended: it ran (an exit status came back) or it failed.
     void countExec(bool ran, bool timedOut = false);
+    // One exec of the VM came back with its status: the VM's series and a log line.
+    void countVmExec(const QString &vm, const Agent::ExecResult &result, quint64 outputBytes);
 
 private:
     ApiExpected<Agent::ExecHandle *> startExec(const QString &name, const QByteArray &requestJson, bool streamStdin);
     // The answer to POST .../exec: its output collected up to the cap.
-    ApiFuture collect(Agent::ExecHandle *handle);
+    ApiFuture collect(const QString &vm, Agent::ExecHandle *handle);
 
     Vm::VmManager &m_manager;
     Metrics &m_metrics;

@@ -1,8 +1,10 @@
 #include "server/httpadapter.h"
 
+#include "core/log.h"
 #include "server/httpmapping.h"
 #include "server/rawupload.h"
 #include "server/requestauth.h"
+#include "server/requestid.h"
 #include "server/streamedbody.h"
 #include "server/tokenregistry.h"
 
@@ -81,14 +83,9 @@ QHttpServerResponse toQt(const HttpAnswer &answer)
     if (answer.status == 204)
         return QHttpServerResponse(Status::NoContent);
     QHttpServerResponse r(answer.contentType, answer.body, static_cast<Status>(answer.status));
-    for (const auto &[name, value] : answer.headers)
+    for (const auto &[name, value] : answerHeaders(answer))
         r.addHeader(name, value);
     return r;
-}
-
-QHttpServerResponse errorResponse(const ApiError &error)
-{
-    return toQt(errorAnswer(error));
 }
 
 // The one request builder, for requests the HTTP server read and for
@@ -211,9 +208,10 @@ public:
         void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
         {
             // The server closes the connection after this: say so.
-            QHttpServerResponse response = m_p.webSocketRefusal(request, socket);
-            response.addHeader(QByteArrayLiteral("Connection"), QByteArrayLiteral("close"));
-            send(request, socket, response);
+            HttpAnswer answer = m_p.webSocketRefusal(request, socket);
+            answer.requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
+            answer.headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
+            send(request, socket, toQt(answer));
         }
 
     private:
@@ -280,6 +278,7 @@ public:
         bool authed = false; // the current request's head carries a credential
         bool streaming = false; // a streamed body is going out: later answers wait
         std::optional<ApiError> webSocketRefusal; // an upgrade's credential was refused (401, 403, 429)
+        QByteArray requestId; // the current request's, once its head was screened
     };
 
     Private(HttpAdapter *q, HttpEndpoints endpoints, Options options)
@@ -315,15 +314,15 @@ public:
     // The answer to an upgrade handleRequest() refused: no such endpoint, no
     // credential, or a handshake the server's WebSocket side would refuse
     // (with the version this server speaks).
-    QHttpServerResponse webSocketRefusal(const QHttpServerRequest &request, QTcpSocket *socket) const
+    HttpAnswer webSocketRefusal(const QHttpServerRequest &request, QTcpSocket *socket) const
     {
         if (!webSocketRoute(request))
-            return errorResponse(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
+            return errorAnswer(ApiError(ApiError::Code::NotFound, QStringLiteral("no WebSocket endpoint at %1").arg(request.url().path())));
         if (const auto it = m_connections.constFind(socket); it != m_connections.cend() && it->webSocketRefusal)
-            return errorResponse(*it->webSocketRefusal);
-        QHttpServerResponse response = errorResponse(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
-        response.addHeader(QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion));
-        return response;
+            return errorAnswer(*it->webSocketRefusal);
+        HttpAnswer answer = errorAnswer(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
+        answer.headers.append({QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion)});
+        return answer;
     }
 
     // An upgraded socket, path and token checked in handleRequest().
@@ -342,6 +341,9 @@ public:
             }
             m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
             closeOnRevocation(ws.get(), m_upgradeCallers.take(peerKey(ws->peerAddress(), ws->peerPort())));
+            // What the socket starts logs with the client's id (or a new one).
+            const Core::Log::Scope scope(
+                {QString::fromLatin1(RequestId::accept(ws->request().rawHeader(RequestId::kHeader))), params.value(QStringLiteral("name"))});
             m_endpoints.webSocket(std::move(ws), *route, params, m_q);
         }
     }
@@ -385,7 +387,7 @@ public:
             const QString pattern = route ? route->pattern : QStringLiteral("unmatched");
             m_auth.record(auth.caller,
                           {QStringLiteral("GET"), pattern, params.value(QStringLiteral("name")), refused ? refused : 101, socket->peerAddress().toString(),
-                           QString::fromUtf8(request.value(QByteArrayLiteral("x-request-id"))), true});
+                           QString::fromLatin1(RequestId::accept(request.value(RequestId::kHeaderLower))), true});
             if (refused != 0) {
                 m_endpoints.metrics.recordRequest(QStringLiteral("GET"), pattern, refused, 0);
                 return false; // missingHandler() answers
@@ -405,19 +407,24 @@ public:
         QElapsedTimer timer;
         timer.start();
         const QString method = QString::fromLatin1(methodName(request.method()));
-        const Dispatched d = dispatch(request, socket);
+        // The handler and what it starts log with the request's id.
+        const QByteArray requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
+        const Core::Log::Scope scope({QString::fromLatin1(requestId), QString()});
+        const Dispatched d = dispatch(request, socket, requestId);
         // The route's pattern, never the raw path: the label set stays bounded.
         const QString routeLabel = d.route ? d.route->pattern : QStringLiteral("unmatched");
         const auto clientGone = std::make_shared<QMetaObject::Connection>();
-        RequestAuth::Outcome audited{
-            method, routeLabel, d.vm, 0, socket->peerAddress().toString(), QString::fromUtf8(request.value(QByteArrayLiteral("x-request-id")))};
-        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone, caller = d.caller, audited](const HttpAnswer &answer) {
+        const QString path = request.url().path();
+        RequestAuth::Outcome audited{method, routeLabel, d.vm, 0, socket->peerAddress().toString(), QString::fromLatin1(requestId)};
+        auto complete = [this, guard, slot, timer, method, routeLabel, clientGone, caller = d.caller, audited, requestId, path](HttpAnswer answer) {
             QObject::disconnect(*clientGone);
             m_endpoints.metrics.recordRequest(method, routeLabel, answer.status, timer.nsecsElapsed() / 1e9);
+            Core::Log::api()->info("{} {} {} {:.1f} ms", method.toStdString(), path.toStdString(), answer.status, timer.nsecsElapsed() / 1e6);
             RequestAuth::Outcome outcome = audited;
             outcome.status = answer.status;
             m_auth.record(caller, outcome);
-            slot->answer.emplace(answer);
+            answer.requestId = requestId;
+            slot->answer.emplace(std::move(answer));
             if (guard)
                 flush(guard);
         };
@@ -447,7 +454,7 @@ public:
     };
 
     // Auth, routing and caps; then the route's handler.
-    Dispatched dispatch(const QHttpServerRequest &request, const QTcpSocket *socket)
+    Dispatched dispatch(const QHttpServerRequest &request, const QTcpSocket *socket, const QByteArray &requestId)
     {
         const QByteArray method = methodName(request.method());
         Router::Match match = m_router.find(method, Router::pathSegments(request.url().path(QUrl::FullyEncoded).toUtf8()));
@@ -469,6 +476,8 @@ public:
         Request r = makeRequest(std::move(match.params), request.query(), request.headers());
         r.body = request.body();
         r.caller = auth.caller.value_or(Principal{}); // no caller: a public route, never VM-scoped
+        r.requestId = requestId;
+        const Core::Log::Scope scope({QString::fromLatin1(requestId), vm});
         d.future = route->handler(r);
         if (setCookie)
             d.future = withViewerSession(d.future, vm, *auth.caller);
@@ -618,6 +627,7 @@ public:
                 return;
             c.headScreened = false;
             c.rawCap = -1;
+            c.requestId.clear();
             socket->setReadBufferSize(kReadAhead);
         }
         if (!c.headScreened) {
@@ -718,6 +728,7 @@ public:
     {
         Router::Match match = m_router.find(head.method, Router::pathSegments(head.path()));
         const Route *route = match.route;
+        c.requestId = RequestId::accept(head.header(RequestId::kHeaderLower).value_or(QByteArray()));
         const std::optional<QByteArray> length = head.header("content-length");
         const qint64 contentLength = length ? length->toLongLong() : -1;
         const bool chunked = head.header("transfer-encoding").value_or(QByteArray()).toLower().contains("chunked");
@@ -755,12 +766,8 @@ public:
         const QString vm = params.value(QStringLiteral("name"));
         const RequestAuth::Decision auth =
             m_auth.decide(&route, vm, {head.header("authorization").value_or(QByteArray()), {}, {}, socket->peerAddress().toString()});
-        RequestAuth::Outcome audited{QString::fromLatin1(head.method),
-                                     route.pattern,
-                                     vm,
-                                     0,
-                                     socket->peerAddress().toString(),
-                                     QString::fromUtf8(head.header("x-request-id").value_or(QByteArray()))};
+        RequestAuth::Outcome audited{QString::fromLatin1(head.method), route.pattern, vm, 0, socket->peerAddress().toString(),
+                                     QString::fromLatin1(c.requestId)};
         if (auth.refusal) {
             audited.status = httpStatus(auth.refusal->code);
             m_auth.record(auth.caller, audited);
@@ -780,6 +787,7 @@ public:
         const QString pattern = route.pattern;
         Request request = makeRequest(std::move(params), head.query(), head.headers);
         request.caller = *auth.caller;
+        request.requestId = c.requestId;
         RawUpload::start(socket, std::move(request), contentLength, expectContinue, route.handler, m_q,
                          [this, timer, pattern, caller = auth.caller, audited](int status) {
                              m_endpoints.metrics.recordRequest(QStringLiteral("PUT"), pattern, status, timer.nsecsElapsed() / 1e9);
@@ -793,7 +801,9 @@ public:
     void reject(QTcpSocket *socket, Connection &c, const ApiError &error)
     {
         c.rejected = true;
-        socket->write(rawResponse(errorAnswer(error)));
+        HttpAnswer answer = errorAnswer(error);
+        answer.requestId = c.requestId.isEmpty() ? RequestId::generate() : c.requestId;
+        socket->write(rawResponse(answer));
         discardInput(socket);
         // Closing with unread input makes the kernel reset the connection,
         // which can lose the answer: keep reading (and dropping) a while.

@@ -1,5 +1,7 @@
 #include "server/httpmapping.h"
 
+#include "server/requestid.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -97,11 +99,19 @@ QByteArray reasonPhrase(int status)
     }
 }
 
+QList<std::pair<QByteArray, QByteArray>> answerHeaders(const HttpAnswer &answer)
+{
+    QList<std::pair<QByteArray, QByteArray>> out = answer.headers;
+    if (!answer.requestId.isEmpty())
+        out.append({QByteArray(RequestId::kHeader), answer.requestId});
+    return out;
+}
+
 QByteArray rawResponse(const HttpAnswer &answer)
 {
     QByteArray out = "HTTP/1.1 " + QByteArray::number(answer.status) + ' ' + reasonPhrase(answer.status) + "\r\n";
-    for (const auto &[name, value] : answer.headers) {
-        if (name == "WWW-Authenticate")
+    for (const auto &[name, value] : answerHeaders(answer)) {
+        if (name == "WWW-Authenticate" || name == RequestId::kHeader)
             out += name + ": " + value + "\r\n";
     }
     out += "Content-Type: " + answer.contentType + "\r\n";
@@ -113,7 +123,7 @@ QByteArray rawResponse(const HttpAnswer &answer)
 QByteArray streamedHead(const HttpAnswer &answer)
 {
     QByteArray out = "HTTP/1.1 " + QByteArray::number(answer.status) + ' ' + reasonPhrase(answer.status) + "\r\n";
-    for (const auto &[name, value] : answer.headers)
+    for (const auto &[name, value] : answerHeaders(answer))
         out += name + ": " + value + "\r\n";
     out += "Content-Type: " + answer.contentType + "\r\n";
     out += "Content-Length: " + QByteArray::number(answer.streamSize) + "\r\n\r\n";

@@ -20,6 +20,7 @@ struct HttpAnswer {
     QByteArray contentType; // empty for 204
     QByteArray body;
     QList<std::pair<QByteArray, QByteArray>> headers; // extra headers (Allow, Set-Cookie, WWW-Authenticate...)
+    QByteArray requestId; // sent as X-Request-Id (server/requestid.h) on every answer that has one
     // Instead of body: a body of streamSize bytes read from this device.
     std::shared_ptr<QIODevice> stream;
     qint64 streamSize = 0;
@@ -34,6 +35,9 @@ QByteArray errorBody(const ApiError &error);
 HttpAnswer errorAnswer(const ApiError &error);
 HttpAnswer httpAnswer(const ApiResult &result);
 QByteArray reasonPhrase(int status);
+// The extra headers an answer is sent with: its headers and X-Request-Id.
+// Every way of writing an answer (Qt's, the raw ones below) takes them here.
+QList<std::pair<QByteArray, QByteArray>> answerHeaders(const HttpAnswer &answer);
 // The whole answer as HTTP/1.1 bytes, closing the connection (for the
 // connections the adapter answers by hand).
 QByteArray rawResponse(const HttpAnswer &answer);

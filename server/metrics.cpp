@@ -128,3 +128,181 @@ QByteArray Metrics::renderNetwork(const std::map<QString, VmConnectionCounts> &b
 }
 
 } // namespace Server
+
+namespace Server {
+
+void Metrics::BootHistogram::add(double seconds)
+{
+    for (size_t i = 0; i < kBootBuckets.size(); ++i) {
+        if (seconds <= kBootBuckets[i]) {
+            ++buckets[i];
+            break;
+        }
+    }
+    ++count;
+    sum += seconds;
+}
+
+Metrics::VmSeries *Metrics::series(const QString &vm)
+{
+    auto it = m_vms.find(vm);
+    if (it != m_vms.end())
+        return &it->second;
+    if (m_vms.size() >= kMaxVmSeries) {
+        ++m_vmSeriesDropped;
+        return nullptr;
+    }
+    return &m_vms[vm];
+}
+
+void Metrics::recordVmExec(const QString &vm, quint64 outputBytes)
+{
+    if (VmSeries *s = series(vm)) {
+        ++s->execs;
+        s->execOutputBytes += outputBytes;
+    }
+}
+
+void Metrics::recordVmTransfer(const QString &vm, Transfer direction, quint64 bytes)
+{
+    if (VmSeries *s = series(vm)) {
+        ++s->transfers[static_cast<size_t>(direction)];
+        s->transferBytes[static_cast<size_t>(direction)] += bytes;
+    }
+}
+
+void Metrics::recordVmSnapshot(const QString &vm, quint64 bytes)
+{
+    if (VmSeries *s = series(vm)) {
+        ++s->snapshots;
+        s->snapshotBytes += bytes;
+    }
+}
+
+void Metrics::recordVmBoot(const QString &vm, double seconds)
+{
+    if (VmSeries *s = series(vm))
+        s->boot.add(seconds);
+}
+
+void Metrics::recordVmRestore(const QString &vm, double seconds)
+{
+    if (VmSeries *s = series(vm))
+        s->restore.add(seconds);
+}
+
+void Metrics::forgetVm(const QString &vm)
+{
+    m_vms.erase(vm);
+}
+
+quint64 Metrics::vmExecCount(const QString &vm) const
+{
+    const auto it = m_vms.find(vm);
+    return it == m_vms.end() ? 0 : it->second.execs;
+}
+
+void Metrics::renderBootHistogram(QByteArray &out, const char *name, const QByteArray &vmLabel, const BootHistogram &h)
+{
+    const QByteArray n(name);
+    quint64 cumulative = 0;
+    for (size_t i = 0; i < kBootBuckets.size(); ++i) {
+        cumulative += h.buckets[i];
+        out += n + "_bucket{" + vmLabel + ",le=\"" + number(kBootBuckets[i]) + "\"} " + QByteArray::number(cumulative) + '\n';
+    }
+    out += n + "_bucket{" + vmLabel + ",le=\"+Inf\"} " + QByteArray::number(h.count) + '\n';
+    out += n + "_sum{" + vmLabel + "} " + number(h.sum) + '\n';
+    out += n + "_count{" + vmLabel + "} " + QByteArray::number(h.count) + '\n';
+}
+
+namespace {
+
+// "# HELP" and "# TYPE" of one family.
+QByteArray family(const char *name, const char *type, const char *help)
+{
+    return QByteArray("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n';
+}
+
+QByteArray vmLabel(const QString &vm)
+{
+    return "vm=\"" + label(vm) + '"';
+}
+
+// One gauge or counter sample per VM that has a value.
+template<typename Value>
+void samples(QByteArray &out, const char *name, const std::map<QString, Value> &byVm)
+{
+    for (const auto &[vm, value] : byVm)
+        out += QByteArray(name) + '{' + vmLabel(vm) + "} " + value + '\n';
+}
+
+} // namespace
+
+QByteArray Metrics::renderVms(const std::map<QString, VmLive> &live) const
+{
+    std::map<QString, QByteArray> cpu, rss, memTotal, memAvailable;
+    for (const auto &[vm, l] : live) {
+        if (l.vmmCpuSeconds)
+            cpu[vm] = number(*l.vmmCpuSeconds);
+        if (l.vmmResidentBytes)
+            rss[vm] = QByteArray::number(*l.vmmResidentBytes);
+        if (l.guestMemTotalBytes)
+            memTotal[vm] = QByteArray::number(*l.guestMemTotalBytes);
+        if (l.guestMemAvailableBytes)
+            memAvailable[vm] = QByteArray::number(*l.guestMemAvailableBytes);
+    }
+    QByteArray out = family("mvs_vm_vmm_cpu_seconds_total", "counter", "CPU time (user and system) of the VM's VMM process.");
+    samples(out, "mvs_vm_vmm_cpu_seconds_total", cpu);
+    out += family("mvs_vm_vmm_resident_memory_bytes", "gauge", "Resident memory of the VM's VMM process.");
+    samples(out, "mvs_vm_vmm_resident_memory_bytes", rss);
+    out += family("mvs_vm_guest_memory_total_bytes", "gauge", "Memory the guest kernel has, as its agent reports it.");
+    samples(out, "mvs_vm_guest_memory_total_bytes", memTotal);
+    out += family("mvs_vm_guest_memory_available_bytes", "gauge", "Memory available in the guest, as its agent reports it.");
+    samples(out, "mvs_vm_guest_memory_available_bytes", memAvailable);
+
+    std::map<QString, QByteArray> execs, execBytes, snaps, snapBytes;
+    for (const auto &[vm, s] : m_vms) {
+        execs[vm] = QByteArray::number(s.execs);
+        execBytes[vm] = QByteArray::number(s.execOutputBytes);
+        snaps[vm] = QByteArray::number(s.snapshots);
+        snapBytes[vm] = QByteArray::number(s.snapshotBytes);
+    }
+    out += family("mvs_vm_exec_total", "counter", "Commands run in the VM through the API that came back with an exit status.");
+    samples(out, "mvs_vm_exec_total", execs);
+    out += family("mvs_vm_exec_output_bytes_total", "counter", "Bytes of stdout and stderr those commands returned.");
+    samples(out, "mvs_vm_exec_output_bytes_total", execBytes);
+    out += family("mvs_vm_transfers_total", "counter", "File transfers to (upload) and from (download) the VM through the API.");
+    for (const auto &[vm, s] : m_vms) {
+        out += "mvs_vm_transfers_total{" + vmLabel(vm) + ",direction=\"upload\"} " + QByteArray::number(s.transfers[0]) + '\n';
+        out += "mvs_vm_transfers_total{" + vmLabel(vm) + ",direction=\"download\"} " + QByteArray::number(s.transfers[1]) + '\n';
+    }
+    out += family("mvs_vm_transfer_bytes_total", "counter", "Bytes of those transfers (a download counts the size the guest declared).");
+    for (const auto &[vm, s] : m_vms) {
+        out += "mvs_vm_transfer_bytes_total{" + vmLabel(vm) + ",direction=\"upload\"} " + QByteArray::number(s.transferBytes[0]) + '\n';
+        out += "mvs_vm_transfer_bytes_total{" + vmLabel(vm) + ",direction=\"download\"} " + QByteArray::number(s.transferBytes[1]) + '\n';
+    }
+    out += family("mvs_vm_snapshots_total", "counter", "Snapshots taken of the VM.");
+    samples(out, "mvs_vm_snapshots_total", snaps);
+    out += family("mvs_vm_snapshot_bytes_total", "counter", "Bytes of those snapshots (memory, devices and disk).");
+    samples(out, "mvs_vm_snapshot_bytes_total", snapBytes);
+    out += family("mvs_vm_boot_duration_seconds", "histogram", "VM starts: VMM spawn to the guest agent's answer.");
+    for (const auto &[vm, s] : m_vms)
+        renderBootHistogram(out, "mvs_vm_boot_duration_seconds", vmLabel(vm), s.boot);
+    out += family("mvs_vm_restore_duration_seconds", "histogram", "Snapshot restores: request to the VM running again.");
+    for (const auto &[vm, s] : m_vms)
+        renderBootHistogram(out, "mvs_vm_restore_duration_seconds", vmLabel(vm), s.restore);
+    out += family("mvs_vm_series_dropped_total", "counter", "Work of VMs past the per-VM series limit, not counted per VM.");
+    out += "mvs_vm_series_dropped_total " + QByteArray::number(m_vmSeriesDropped) + '\n';
+    return out;
+}
+
+QByteArray Metrics::renderDisk(const Disk &disk)
+{
+    QByteArray out = family("mvs_data_dir_size_bytes", "gauge", "Size of the file system holding the data directory.");
+    out += "mvs_data_dir_size_bytes " + QByteArray::number(disk.totalBytes) + '\n';
+    out += family("mvs_data_dir_available_bytes", "gauge", "Space available to the service on that file system.");
+    out += "mvs_data_dir_available_bytes " + QByteArray::number(disk.availableBytes) + '\n';
+    return out;
+}
+
+} // namespace Server

@@ -9,6 +9,7 @@
 #include <QString>
 
 #include <array>
+#include <optional>
 #include <map>
 #include <utility>
 
@@ -55,6 +56,43 @@ public:
     };
     static QByteArray renderNetwork(const std::map<QString, VmConnectionCounts> &byVm);
 
+    // Per-VM series, label vm="name". A VM's series go with forgetVm() (the
+    // VM deleted); at most kMaxVmSeries VMs have them, work of others is
+    // counted in mvs_vm_series_dropped_total only.
+    static constexpr size_t kMaxVmSeries = 512;
+    // Upper bounds (seconds) of the boot and restore histograms.
+    static constexpr std::array<double, 12> kBootBuckets{0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120, 300};
+    enum class Transfer { Upload, Download };
+    // One exec of the VM that ran (an exit status came back), with its
+    // stdout and stderr bytes.
+    void recordVmExec(const QString &vm, quint64 outputBytes);
+    void recordVmTransfer(const QString &vm, Transfer direction, quint64 bytes);
+    void recordVmSnapshot(const QString &vm, quint64 bytes);
+    // A start (spawn to agent ready) or a restore (request to running).
+    void recordVmBoot(const QString &vm, double seconds);
+    void recordVmRestore(const QString &vm, double seconds);
+    void forgetVm(const QString &vm);
+    bool hasVmSeries(const QString &vm) const { return m_vms.count(vm) > 0; }
+    quint64 vmExecCount(const QString &vm) const;
+
+    // What is read about a VM when /metrics is asked: its VMM process
+    // (/proc) and its guest's memory (the agent's health); each unknown
+    // when it could not be read (the VM does not run, an old agent).
+    struct VmLive {
+        std::optional<double> vmmCpuSeconds;
+        std::optional<quint64> vmmResidentBytes;
+        std::optional<quint64> guestMemTotalBytes;
+        std::optional<quint64> guestMemAvailableBytes;
+    };
+    QByteArray renderVms(const std::map<QString, VmLive> &live) const;
+
+    // The data directory's file system.
+    struct Disk {
+        quint64 totalBytes = 0;
+        quint64 availableBytes = 0;
+    };
+    static QByteArray renderDisk(const Disk &disk);
+
     static QByteArray contentType() { return QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"); }
 
 private:
@@ -63,6 +101,27 @@ private:
         quint64 count = 0;
         double sum = 0;
     };
+    struct BootHistogram {
+        std::array<quint64, kBootBuckets.size()> buckets{}; // not cumulative
+        quint64 count = 0;
+        double sum = 0;
+        void add(double seconds);
+    };
+    struct VmSeries {
+        quint64 execs = 0;
+        quint64 execOutputBytes = 0;
+        std::array<quint64, 2> transfers{}; // by Transfer
+        std::array<quint64, 2> transferBytes{};
+        quint64 snapshots = 0;
+        quint64 snapshotBytes = 0;
+        BootHistogram boot;
+        BootHistogram restore;
+    };
+    // The VM's series, made on first use; null past kMaxVmSeries.
+    VmSeries *series(const QString &vm);
+    static void renderBootHistogram(QByteArray &out, const char *name, const QByteArray &vmLabel, const BootHistogram &h);
+    std::map<QString, VmSeries> m_vms;
+    quint64 m_vmSeriesDropped = 0;
     // (method, route) -> status -> count
     std::map<std::pair<QString, QString>, std::map<int, quint64>> m_requests;
     std::map<std::pair<QString, QString>, Latency> m_latency;

@@ -135,6 +135,33 @@ void metaSchemas(QJsonObject &s)
                                             {QStringLiteral("memory_mb"), type("integer")}});
 }
 
+// GET /api/v1/system.
+void systemSchema(QJsonObject &s)
+{
+    const QJsonObject bytes = type("integer", "bytes");
+    const QJsonObject memory = object({{QStringLiteral("total_bytes"), bytes}, {QStringLiteral("available_bytes"), bytes}});
+    QJsonObject load = arrayOf(type("number"));
+    load[QStringLiteral("description")] = QStringLiteral("the 1, 5 and 15 minute load averages");
+    QJsonObject inUse = nullableString("kvm or tcg, as the running VMs use it; null while none runs (QEMU)");
+    s[QStringLiteral("System")] = object(
+        {{QStringLiteral("host"),
+          object({{QStringLiteral("cpus"), type("integer")}, {QStringLiteral("load"), load}, {QStringLiteral("memory"), memory}}, {QStringLiteral("cpus")})},
+         {QStringLiteral("data_dir"),
+          object({{QStringLiteral("path"), type("string")}, {QStringLiteral("total_bytes"), bytes}, {QStringLiteral("available_bytes"), bytes}})},
+         {QStringLiteral("driver"), type("string", "qemu or cloud-hypervisor")},
+         {QStringLiteral("accelerator"),
+          object({{QStringLiteral("in_use"), inUse},
+                  {QStringLiteral("kvm_usable"), type("boolean", "KVM's vCPU probe passed on this host")},
+                  {QStringLiteral("reason"), nullableString("why KVM is not used, when it is not")}})},
+         {QStringLiteral("versions"),
+          object({{QStringLiteral("app"), type("string")},
+                  {QStringLiteral("qt"), type("string")},
+                  {QStringLiteral("vmm"), nullableString("the first line of the VMM's --version")}})},
+         {QStringLiteral("vms"), object({{QStringLiteral("total"), type("integer")}, {QStringLiteral("by_state"), type("object", "each state's count")}})}},
+        {QStringLiteral("host"), QStringLiteral("data_dir"), QStringLiteral("driver"), QStringLiteral("accelerator"), QStringLiteral("versions"),
+         QStringLiteral("vms")});
+}
+
 // A VM and its creation.
 void vmSchemas(QJsonObject &s)
 {
@@ -490,6 +517,7 @@ QJsonObject schemas()
 {
     QJsonObject s;
     metaSchemas(s);
+    systemSchema(s);
     vmSchemas(s);
     guestSchemas(s);
     processSchemas(s);
@@ -581,11 +609,19 @@ void servicePaths(Paths &paths)
     paths.add("/api/v1/openapi.json", "get",
               {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
     paths.add("/metrics", "get",
-              {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs, exposed ports",
+              {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs, exposed ports, per-VM series "
+               "(VMM CPU and memory, guest memory, execs, transfers, snapshots, boot and restore times), the data directory's disk",
                "metrics",
                {},
                {},
                {{QStringLiteral("200"), response("metrics", content("text/plain", type("string")))}}});
+    paths.add("/api/v1/system", "get",
+              {"The host and the service: CPUs, load, memory, the data directory's disk, the VMM driver, the accelerator and why, versions, VMs by "
+               "state",
+               "system",
+               {},
+               {},
+               {{QStringLiteral("200"), response("the system", jsonContent(ref("System")))}}});
 }
 
 // The VMs and their lifecycle.

@@ -1,5 +1,6 @@
 #include "server/rawupload.h"
 
+#include "core/logcontext.h"
 #include "server/httpmapping.h"
 #include "server/uploadbody.h"
 
@@ -33,13 +34,16 @@ void start(QTcpSocket *socket, Request request, qint64 contentLength, bool expec
     request.bodyStream = body;
     request.bodyStreamSize = contentLength;
     const QPointer<QTcpSocket> guard(socket);
+    const QByteArray requestId = request.requestId;
+    const Core::Log::Scope scope({QString::fromLatin1(requestId), request.param(QStringLiteral("name"))});
     ApiFuture future = handler(request);
     // Answered at once (unknown VM, bad path): the client that asked
     // first is told before it sends the body.
     if (expectContinue && contentLength > 0 && !future.isFinished())
         socket->write("HTTP/1.1 100 Continue\r\n\r\n");
-    Core::whenDone(future, context, [guard, body, answered](const ApiResult &result) {
-        const HttpAnswer answer = httpAnswer(result);
+    Core::whenDone(future, context, [guard, body, answered, requestId](const ApiResult &result) {
+        HttpAnswer answer = httpAnswer(result);
+        answer.requestId = requestId;
         answered(answer.status);
         if (!guard || guard->state() != QAbstractSocket::ConnectedState)
             return;

@@ -3,7 +3,10 @@
 #include "core/snapshot/snapshotstore.h"
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
+#include "server/metrics.h"
 #include "server/router.h"
+
+#include <QElapsedTimer>
 
 #include <QJsonArray>
 #include <QJsonObject>
@@ -12,9 +15,10 @@ namespace Server {
 
 using namespace ApiJson;
 
-SnapshotController::SnapshotController(Vm::VmManager &manager, QObject *parent)
+SnapshotController::SnapshotController(Vm::VmManager &manager, Metrics &metrics, QObject *parent)
     : QObject(parent)
     , m_manager(manager)
+    , m_metrics(metrics)
 {
 }
 
@@ -47,8 +51,12 @@ ApiFuture SnapshotController::createSnapshot(const Request &request)
             return finished(wrongType(QStringLiteral("leave_paused"), QStringLiteral("true or false")));
         options.leavePaused = o.value(QStringLiteral("leave_paused")).toBool();
     }
-    return answerWhen(m_manager.snapshot(request.param(QStringLiteral("name")), options), this,
-                      [](const Snapshot::SnapshotInfo &info) { return Response::ofJson(snapshotToJson(info), true); });
+    const QString vm = request.param(QStringLiteral("name"));
+    return answerWhen(m_manager.snapshot(vm, options), this, [this, vm](const Snapshot::SnapshotInfo &info) {
+        if (m_manager.contains(vm))
+            m_metrics.recordVmSnapshot(vm, static_cast<quint64>(qMax<qint64>(0, info.sizeBytes())));
+        return Response::ofJson(snapshotToJson(info), true);
+    });
 }
 
 ApiFuture SnapshotController::listSnapshots(const Request &request)
@@ -76,7 +84,13 @@ ApiFuture SnapshotController::restoreSnapshot(const Request &request)
     if (!parsed)
         return finished(parsed.error());
     const QString name = request.param(QStringLiteral("name"));
-    return answerWhen(m_manager.restore(name, request.param(QStringLiteral("snap"))), this, [this, name]() { return vmAnswer(m_manager, name); });
+    QElapsedTimer timer;
+    timer.start();
+    return answerWhen(m_manager.restore(name, request.param(QStringLiteral("snap"))), this, [this, name, timer]() {
+        if (m_manager.contains(name))
+            m_metrics.recordVmRestore(name, static_cast<double>(timer.nsecsElapsed()) / 1e9);
+        return vmAnswer(m_manager, name);
+    });
 }
 
 ApiFuture SnapshotController::forkSnapshot(const Request &request)

@@ -10,6 +10,8 @@ class VmManager;
 
 namespace Server {
 
+class Metrics;
+
 class Router;
 
 class SnapshotController final : public QObject {
@@ -17,7 +19,8 @@ class SnapshotController final : public QObject {
     Q_DISABLE_COPY_MOVE(SnapshotController)
 public:
     // The manager must outlive the controller.
-    explicit SnapshotController(Vm::VmManager &manager, QObject *parent = nullptr);
+    // The manager and the metrics (per-VM series) must outlive the controller.
+    SnapshotController(Vm::VmManager &manager, Metrics &metrics, QObject *parent = nullptr);
 
     void addRoutes(Router &router);
 
@@ -33,6 +36,7 @@ private:
     ApiResult forksAnswer(const QStringList &forks) const;
 
     Vm::VmManager &m_manager;
+    Metrics &m_metrics;
 };
 
 } // namespace Server

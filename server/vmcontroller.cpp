@@ -2,6 +2,7 @@
 
 #include "core/vm/vmmanager.h"
 #include "server/apijson.h"
+#include "server/metrics.h"
 #include "server/router.h"
 
 #include <QJsonArray>
@@ -11,10 +12,18 @@ namespace Server {
 
 using namespace ApiJson;
 
-VmController::VmController(Vm::VmManager &manager, QObject *parent)
+VmController::VmController(Vm::VmManager &manager, Metrics &metrics, QObject *parent)
     : QObject(parent)
     , m_manager(manager)
+    , m_metrics(metrics)
 {
+}
+
+void VmController::countBoot(const QString &name)
+{
+    const auto info = m_manager.info(name);
+    if (info && info->bootMs > 0)
+        m_metrics.recordVmBoot(name, static_cast<double>(info->bootMs) / 1000.0);
 }
 
 void VmController::addRoutes(Router &router)
@@ -101,6 +110,7 @@ ApiFuture VmController::startCreated(const QString &name)
     ApiPromise reply;
     Core::whenDone(m_manager.start(name), this, [this, reply, name](const Core::Result &r) {
         if (r) {
+            countBoot(name);
             reply.resolve(vmAnswer(m_manager, name, true));
             return;
         }
@@ -127,7 +137,12 @@ ApiFuture VmController::deleteVm(const Request &request)
 ApiFuture VmController::vmAction(const Request &request, Core::Future<void> (Vm::VmManager::*operation)(const QString &))
 {
     const QString name = request.param(QStringLiteral("name"));
-    return answerWhen((m_manager.*operation)(name), this, [this, name]() { return vmAnswer(m_manager, name); });
+    const bool boots = operation == &Vm::VmManager::start || operation == &Vm::VmManager::restart;
+    return answerWhen((m_manager.*operation)(name), this, [this, name, boots]() {
+        if (boots)
+            countBoot(name);
+        return vmAnswer(m_manager, name);
+    });
 }
 
 ApiFuture VmController::startVm(const Request &request)

@@ -10,6 +10,8 @@ class VmManager;
 
 namespace Server {
 
+class Metrics;
+
 class Router;
 
 class VmController final : public QObject {
@@ -17,7 +19,8 @@ class VmController final : public QObject {
     Q_DISABLE_COPY_MOVE(VmController)
 public:
     // The manager must outlive the controller.
-    explicit VmController(Vm::VmManager &manager, QObject *parent = nullptr);
+    // The manager and the metrics (per-VM series) must outlive the controller.
+    VmController(Vm::VmManager &manager, Metrics &metrics, QObject *parent = nullptr);
 
     void addRoutes(Router &router);
 
@@ -37,7 +40,11 @@ private:
     // Start a VM just created; one that does not start is removed.
     ApiFuture startCreated(const QString &name);
 
+    // A start or restart that ended running: its boot time in the VM's series.
+    void countBoot(const QString &name);
+
     Vm::VmManager &m_manager;
+    Metrics &m_metrics;
 };
 
 } // namespace Server

@@ -174,7 +174,12 @@ Core::Expected<VmInfo> VmManager::create(const CreateOptions &options)
     auto tmpl = Templates::VmTemplate::load(options.templateName);
     if (!tmpl)
         return tmpl.error();
-    return createEntry(options, *tmpl);
+    const Core::Log::Scope scope(Core::Log::contextForVm(options.name));
+    auto created = createEntry(options, *tmpl);
+    if (created)
+        Core::Log::core()->info("{}: created from template {} ({} vCPUs, {} MiB)", options.name.toStdString(), tmpl->name.toStdString(), created->record.vcpus,
+                                created->record.memoryMiB);
+    return created;
 }
 
 Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl)
@@ -397,6 +402,7 @@ Core::Future<void> VmManager::start(const QString &name)
     auto e = m_registry.entryFor(name);
     if (!e)
         return Core::readyFuture<void>(e.error());
+    const Core::Log::Scope scope(Core::Log::contextForVm(name));
     Entry *entry = *e;
     if (auto ok = ensureVm(entry); !ok) {
         m_registry.setLastError(name, ok.error());
@@ -417,6 +423,7 @@ Core::Future<void> VmManager::start(const QString &name)
         startEnded(name, ok);
         return Core::readyFuture<void>(ok.error());
     }
+    Core::Log::core()->info("{}: starting", name.toStdString());
     return entry->vm->start().then(this, [this, name](const Core::Result &r) -> Core::Result {
         startEnded(name, r);
         return r;
@@ -453,7 +460,12 @@ Core::Future<void> VmManager::stop(const QString &name)
         return Core::readyFuture<void>(ok.error());
     if (!entry->vm)
         return Core::readyFuture();
-    return entry->vm->stop();
+    const Core::Log::Scope scope(Core::Log::contextForVm(name));
+    Core::Log::core()->info("{}: stopping", name.toStdString());
+    return Core::then(entry->vm->stop(), this, [name]() -> Core::Result {
+        Core::Log::core()->info("{}: stopped", name.toStdString());
+        return {};
+    });
 }
 
 Core::Future<void> VmManager::pause(const QString &name)

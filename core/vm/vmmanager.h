@@ -81,6 +81,7 @@ public:
     ~VmManager() override;
 
     QString stateDir() const { return m_stateDir; }
+    const Vmm::VmmDriver &driver() const { return m_driver; }
     // Record files that could not be read at construction (skipped), one
     // line each with the file and why.
     QStringList loadWarnings() const { return m_loadWarnings; }

@@ -31,6 +31,7 @@ struct Reply {
     int status = 0;
     QByteArray body;
     QByteArray contentType;
+    QByteArray requestId; // the X-Request-Id header
 };
 
 class Service {
@@ -52,9 +53,12 @@ public:
     Server::HttpAdapter &adapter() { return *m_adapter; }
     Server::Api &controller() { return m_controller; }
 
-    Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, bool withToken = true)
+    Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, bool withToken = true,
+               const QList<std::pair<QByteArray, QByteArray>> &headers = {})
     {
         QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
+        for (const auto &[name, value] : headers)
+            req.setRawHeader(name, value);
         if (withToken)
             req.setRawHeader("Authorization", QByteArray("Bearer ") + kToken);
         if (!body.isEmpty())
@@ -67,6 +71,7 @@ public:
         r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
         r.body = reply->readAll();
         r.contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
+        r.requestId = reply->rawHeader("X-Request-Id");
         reply->deleteLater();
         return r;
     }

@@ -1,11 +1,17 @@
 // GET /metrics: the token is required, the text parses as the Prometheus
 // text format 0.0.4, and the counters move: VMs by state, requests by route
-// pattern and status, the latency histogram, exec errors. No guest boots.
+// pattern and status, the latency histogram, exec errors. The per-VM series
+// (rendered, bounded, gone with their VM), the /proc parsers behind the VMM
+// series, and GET /api/v1/system's fields. No guest boots.
 
 #include "servicefixture.h"
 
+#include "server/hoststats.h"
 #include "server/metrics.h"
 
+#include <unistd.h>
+
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
@@ -143,6 +149,125 @@ private Q_SLOTS:
 
         QCOMPARE(m_service->call("DELETE", QStringLiteral("/api/v1/vms/m1")).status, 200);
         QCOMPARE(scrape().value(vmsCreated), 0.0);
+    }
+
+    void vmSeriesRenderAndGo()
+    {
+        Server::Metrics m;
+        m.recordVmExec(QStringLiteral("a"), 10);
+        m.recordVmExec(QStringLiteral("a"), 5);
+        m.recordVmTransfer(QStringLiteral("a"), Server::Metrics::Transfer::Upload, 100);
+        m.recordVmTransfer(QStringLiteral("a"), Server::Metrics::Transfer::Download, 7);
+        m.recordVmSnapshot(QStringLiteral("a"), 4096);
+        m.recordVmBoot(QStringLiteral("a"), 2.5);
+        m.recordVmRestore(QStringLiteral("b"), 0.7);
+        std::map<QString, Server::Metrics::VmLive> live;
+        live[QStringLiteral("a")] = {12.5, 300 << 20, 512ull << 20, 400ull << 20};
+        live[QStringLiteral("c")] = {1.0, std::nullopt, std::nullopt, std::nullopt};
+        QString problem;
+        const QHash<QString, double> v = parse(m.renderVms(live), &problem);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_exec_total{vm=\"a\"}")), 2.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_exec_output_bytes_total{vm=\"a\"}")), 15.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_transfers_total{vm=\"a\",direction=\"upload\"}")), 1.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_transfer_bytes_total{vm=\"a\",direction=\"upload\"}")), 100.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_transfer_bytes_total{vm=\"a\",direction=\"download\"}")), 7.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_snapshots_total{vm=\"a\"}")), 1.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_snapshot_bytes_total{vm=\"a\"}")), 4096.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_boot_duration_seconds_bucket{vm=\"a\",le=\"2\"}")), 0.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_boot_duration_seconds_bucket{vm=\"a\",le=\"3\"}")), 1.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_boot_duration_seconds_count{vm=\"a\"}")), 1.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_restore_duration_seconds_sum{vm=\"b\"}")), 0.7);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_vmm_cpu_seconds_total{vm=\"a\"}")), 12.5);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_vmm_resident_memory_bytes{vm=\"a\"}")), double(300 << 20));
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_guest_memory_available_bytes{vm=\"a\"}")), double(400ull << 20));
+        QVERIFY(v.contains(QStringLiteral("mvs_vm_vmm_cpu_seconds_total{vm=\"c\"}")));
+        QVERIFY(!v.contains(QStringLiteral("mvs_vm_vmm_resident_memory_bytes{vm=\"c\"}"))); // unknown: no sample
+
+        m.forgetVm(QStringLiteral("a"));
+        QVERIFY(!m.hasVmSeries(QStringLiteral("a")));
+        QVERIFY(!m.renderVms({}).contains("vm=\"a\""));
+        QVERIFY(m.renderVms({}).contains("vm=\"b\""));
+    }
+
+    void vmSeriesAreBounded()
+    {
+        Server::Metrics m;
+        for (size_t i = 0; i < Server::Metrics::kMaxVmSeries; ++i)
+            m.recordVmExec(QStringLiteral("vm%1").arg(i), 1);
+        m.recordVmExec(QStringLiteral("one-too-many"), 1);
+        QVERIFY(!m.hasVmSeries(QStringLiteral("one-too-many")));
+        QVERIFY(m.renderVms({}).contains("mvs_vm_series_dropped_total 1\n"));
+        m.forgetVm(QStringLiteral("vm0")); // a deleted VM makes room
+        m.recordVmExec(QStringLiteral("one-too-many"), 1);
+        QCOMPARE(m.vmExecCount(QStringLiteral("one-too-many")), quint64(1));
+    }
+
+    void procParsers()
+    {
+        // A command with spaces and parentheses; utime 250 and stime 50 ticks.
+        const QByteArray stat = "4242 (qemu (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 5 0 100 1000000 2000 "
+                                "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        QCOMPARE(Server::HostStats::cpuSecondsFromStat(stat, 100).value_or(-1), 3.0);
+        QVERIFY(!Server::HostStats::cpuSecondsFromStat("4242 (short) S 1 2", 100));
+        QVERIFY(!Server::HostStats::cpuSecondsFromStat("no parenthesis", 100));
+        QCOMPARE(Server::HostStats::residentBytesFromStatus("Name:\tqemu\nVmPeak:\t 9 kB\nVmRSS:\t  2048 kB\n").value_or(0), quint64(2048) * 1024);
+        QVERIFY(!Server::HostStats::residentBytesFromStatus("Name:\tkthread\n"));
+        const auto load = Server::HostStats::loadFromLoadavg("0.50 1.25 2.00 3/400 12345\n");
+        QVERIFY(load);
+        QCOMPARE((*load)[1], 1.25);
+        QVERIFY(!Server::HostStats::loadFromLoadavg("0.5"));
+        const auto mem = Server::HostStats::memoryFromMeminfo("MemTotal:       16000 kB\nMemFree:  1 kB\nMemAvailable:    8000 kB\n");
+        QVERIFY(mem);
+        QCOMPARE(mem->totalBytes, quint64(16000) * 1024);
+        QCOMPARE(mem->availableBytes, quint64(8000) * 1024);
+
+        // This process, for real.
+        const Server::HostStats::ProcessSample self = Server::HostStats::readProcess(::getpid());
+        QVERIFY(self.cpuSeconds && *self.cpuSeconds >= 0);
+        QVERIFY(self.residentBytes && *self.residentBytes > 1024 * 1024);
+        QVERIFY(!Server::HostStats::readProcess(0).cpuSeconds);
+    }
+
+    // A VM's series are in /metrics while it exists and go with it.
+    void seriesGoWithTheVm()
+    {
+        const TestService::Reply c =
+            m_service->call("POST", QStringLiteral("/api/v1/vms"), QByteArrayLiteral("{\"name\":\"s1\",\"template\":\"minimal\",\"start\":false}"));
+        QCOMPARE(c.status, 201);
+        m_service->controller().metrics().recordVmSnapshot(QStringLiteral("s1"), 1000);
+        QCOMPARE(scrape().value(QStringLiteral("mvs_vm_snapshot_bytes_total{vm=\"s1\"}")), 1000.0);
+        QCOMPARE(m_service->call("DELETE", QStringLiteral("/api/v1/vms/s1")).status, 200);
+        const QHash<QString, double> after = scrape();
+        QVERIFY(!after.isEmpty());
+        for (auto it = after.cbegin(); it != after.cend(); ++it)
+            QVERIFY2(!it.key().contains(QLatin1String("vm=\"s1\"")), qPrintable(it.key()));
+        QVERIFY(after.contains(QStringLiteral("mvs_data_dir_available_bytes")));
+        QVERIFY(after.value(QStringLiteral("mvs_data_dir_size_bytes")) > 0);
+    }
+
+    void systemHasItsFields()
+    {
+        const TestService::Reply r = m_service->call("GET", QStringLiteral("/api/v1/system"));
+        QCOMPARE(r.status, 200);
+        const QJsonObject o = QJsonDocument::fromJson(r.body).object();
+        const QJsonObject host = o.value(QStringLiteral("host")).toObject();
+        QVERIFY(host.value(QStringLiteral("cpus")).toInt() >= 1);
+        QCOMPARE(host.value(QStringLiteral("load")).toArray().size(), 3);
+        QVERIFY(host.value(QStringLiteral("memory")).toObject().value(QStringLiteral("total_bytes")).toDouble() > 0);
+        QVERIFY(o.value(QStringLiteral("data_dir")).toObject().value(QStringLiteral("total_bytes")).toDouble() > 0);
+        QVERIFY(o.value(QStringLiteral("data_dir")).toObject().value(QStringLiteral("path")).toString().endsWith(QLatin1String("/vms")));
+        QCOMPARE(o.value(QStringLiteral("driver")).toString(), QStringLiteral("none")); // the fixture's
+        const QJsonObject accel = o.value(QStringLiteral("accelerator")).toObject();
+        QVERIFY(accel.value(QStringLiteral("in_use")).isNull()); // no VM runs
+        QVERIFY(accel.value(QStringLiteral("kvm_usable")).isBool());
+        QCOMPARE(accel.value(QStringLiteral("reason")).isNull(), accel.value(QStringLiteral("kvm_usable")).toBool());
+        const QJsonObject versions = o.value(QStringLiteral("versions")).toObject();
+        QCOMPARE(versions.value(QStringLiteral("app")).toString(), QStringLiteral(MVS_VERSION));
+        QCOMPARE(versions.value(QStringLiteral("qt")).toString(), QString::fromLatin1(qVersion()));
+        const QJsonObject vms = o.value(QStringLiteral("vms")).toObject();
+        QCOMPARE(vms.value(QStringLiteral("total")).toInt(), 0);
+        QCOMPARE(vms.value(QStringLiteral("by_state")).toObject().value(QStringLiteral("stopped")).toInt(-1), 0);
     }
 
     void labelsAreEscaped()
