@@ -2,6 +2,7 @@
 
 #include "server/codecontroller.h"
 #include "server/displaycontroller.h"
+#include "server/docscontroller.h"
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
@@ -26,6 +27,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     , m_ports(std::make_unique<PortController>(manager))
     , m_display(std::make_unique<DisplayController>(displays))
     , m_code(std::make_unique<CodeController>(manager))
+    , m_docs(std::make_unique<DocsController>())
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
@@ -36,6 +38,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays)
     m_ports->addRoutes(m_router);
     m_display->addRoutes(m_router);
     m_code->addRoutes(m_router);
+    m_docs->addRoutes(m_router);
 }
 
 Api::~Api() = default;

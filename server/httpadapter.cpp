@@ -441,7 +441,7 @@ public:
         bool setCookie = false;
         const QString vm = match.params.value(QStringLiteral("name")); // a viewer session is one VM's
         const bool authed = m_auth.bearer(request.value(QByteArrayLiteral("authorization")))
-            || (route && route->cookieOk && m_auth.cookie(cookieHeaders(request), vm))
+            || (route && m_auth.routeCookie(*route, cookieHeaders(request), vm))
             || (route && route->pageToken && (setCookie = m_auth.queryToken(request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded))));
         if ((!route || route->needsAuth) && !authed)
             d.immediate = errorAnswer(unauthorized());
@@ -457,7 +457,7 @@ public:
         r.body = request.body();
         d.future = route->handler(r);
         if (setCookie)
-            d.future = withViewerSession(d.future, vm);
+            d.future = withSession(d.future, *route, vm);
         return d;
     }
 
@@ -473,11 +473,11 @@ public:
         return a;
     }
 
-    // A page opened with ?token=: its later requests carry a viewer
-    // session's cookie for that VM, never the token.
-    ApiFuture withViewerSession(ApiFuture future, const QString &vm)
+    // A page opened with ?token=: its later requests carry a session's
+    // cookie (a viewer's for that VM, or the docs page's), never the token.
+    ApiFuture withSession(ApiFuture future, const Route &route, const QString &vm)
     {
-        const QByteArray cookie = m_auth.openViewerSession(vm);
+        const QByteArray cookie = m_auth.openSession(route, vm);
         return future.then([cookie](ApiResult result) {
             if (!result)
                 return result;
@@ -669,10 +669,11 @@ public:
         const Route *route = match.route;
         if (m_auth.bearer(head.header("authorization").value_or(QByteArray())))
             return true;
-        if (route && route->cookieOk
-            && m_auth.cookie({head.header("origin").value_or(QByteArray()), head.header("host").value_or(QByteArray()),
-                              head.header("sec-fetch-site").value_or(QByteArray()), head.header("cookie").value_or(QByteArray())},
-                             match.params.value(QStringLiteral("name"))))
+        if (route
+            && m_auth.routeCookie(*route,
+                                  {head.header("origin").value_or(QByteArray()), head.header("host").value_or(QByteArray()),
+                                   head.header("sec-fetch-site").value_or(QByteArray()), head.header("cookie").value_or(QByteArray())},
+                                  match.params.value(QStringLiteral("name"))))
             return true;
         return route && route->pageToken && m_auth.queryToken(head.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     }

@@ -23,7 +23,8 @@ void MetaController::addRoutes(Router &router)
     using C = MetaController;
     router.add("GET", QStringLiteral("/api/v1/health"), this, &C::health, {.needsAuth = false});
     router.add("GET", QStringLiteral("/api/v1/templates"), this, &C::listTemplates);
-    router.add("GET", QStringLiteral("/api/v1/openapi.json"), this, &C::openApi);
+    // The docs page (/docs) reads it with its session cookie.
+    router.add("GET", QStringLiteral("/api/v1/openapi.json"), this, &C::openApi, {.cookieOk = true, .session = RouteFlags::Session::Docs});
     router.add("GET", QStringLiteral("/metrics"), this, &C::metrics);
 }
 
