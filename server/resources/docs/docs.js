@@ -8,8 +8,12 @@ if (location.search)
     history.replaceState(null, '', location.pathname);
 
 const answer = await fetch('/api/v1/openapi.json', { credentials: 'same-origin' });
-if (!answer.ok)
+if (!answer.ok) {
+    // A session that ended (12 hours at most, an hour unused) or none at all.
+    document.getElementById('swagger-ui').textContent =
+        `The API description could not be read (HTTP ${answer.status}): open /docs?token=<token> again.`;
     throw new Error(`GET /api/v1/openapi.json: ${answer.status}`);
+}
 const spec = await answer.json();
 // Try-it-out goes to this service, whatever address it listens on.
 spec.servers = [{ url: location.origin, description: 'this service' }];
