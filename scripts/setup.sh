@@ -185,8 +185,9 @@ test)
     if command -v systemctl > /dev/null && systemctl is-enabled prometheus > /dev/null 2>&1; then
         systemctl disable --now prometheus || true
     fi
-    echo "== installing the MCP and browser test clients (tests/mcp, tests/browser, exact versions from package-lock.json)"
+    echo "== installing the MCP and browser test clients and the OpenAPI linter (tests/mcp, tests/browser, tests/apidocs, exact versions from package-lock.json)"
     npm ci --prefix tests/mcp --no-audit --no-fund
+    npm ci --prefix tests/apidocs --no-audit --no-fund
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
     # Configure fails, naming what is missing, rather than leave the MCP
     # client tests (tst_mcp, tst_mcp_langchain, tst_mcp_openai_agents) out.

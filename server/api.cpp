@@ -3,6 +3,7 @@
 #include "core/vm/vmmanager.h"
 #include "server/codecontroller.h"
 #include "server/displaycontroller.h"
+#include "server/docscontroller.h"
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
 #include "server/metacontroller.h"
@@ -33,6 +34,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     , m_display(std::make_unique<DisplayController>(displays))
     , m_code(std::make_unique<CodeController>(manager))
     , m_tokenRoutes(std::make_unique<TokenController>(*m_tokens, m_audit))
+    , m_docs(std::make_unique<DocsController>())
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
@@ -46,6 +48,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     m_tokenRoutes->addRoutes(m_router);
     // A deleted VM's series go with it.
     QObject::connect(&manager, &Vm::VmManager::vmRemoved, m_meta.get(), [this](const QString &name) { m_metrics.forgetVm(name); });
+    m_docs->addRoutes(m_router);
 }
 
 Api::~Api() = default;

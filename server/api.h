@@ -21,6 +21,7 @@ namespace Server {
 
 class CodeController;
 class DisplayController;
+class DocsController;
 class GuestController;
 class MetaController;
 class NetworkController;
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<DisplayController> m_display;
     std::unique_ptr<CodeController> m_code;
     std::unique_ptr<TokenController> m_tokenRoutes;
+    std::unique_ptr<DocsController> m_docs;
 };
 
 } // namespace Server

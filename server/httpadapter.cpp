@@ -480,7 +480,7 @@ public:
         const Core::Log::Scope scope({QString::fromLatin1(requestId), vm});
         d.future = route->handler(r);
         if (setCookie)
-            d.future = withViewerSession(d.future, vm, *auth.caller);
+            d.future = withSession(d.future, *route, vm, *auth.caller);
         return d;
     }
 
@@ -496,11 +496,11 @@ public:
         return a;
     }
 
-    // A page opened with ?token=: its later requests carry a viewer
-    // session's cookie for that VM, never the token.
-    ApiFuture withViewerSession(ApiFuture future, const QString &vm, const Principal &caller)
+    // A page opened with ?token=: its later requests carry a session's
+    // cookie (a viewer's for that VM, or the docs page's), never the token.
+    ApiFuture withSession(ApiFuture future, const Route &route, const QString &vm, const Principal &caller)
     {
-        const QByteArray cookie = m_auth.openViewerSession(vm, caller);
+        const QByteArray cookie = m_auth.openSession(route, vm, caller);
         return future.then([cookie](ApiResult result) {
             if (!result)
                 return result;
@@ -714,10 +714,11 @@ public:
         const Route *route = match.route;
         if (m_auth.bearer(head.header("authorization").value_or(QByteArray())))
             return true;
-        if (route && route->cookieOk
-            && m_auth.cookie({head.header("origin").value_or(QByteArray()), head.header("host").value_or(QByteArray()),
-                              head.header("sec-fetch-site").value_or(QByteArray()), head.header("cookie").value_or(QByteArray())},
-                             match.params.value(QStringLiteral("name"))))
+        if (route
+            && m_auth.routeCookie(*route,
+                                  {head.header("origin").value_or(QByteArray()), head.header("host").value_or(QByteArray()),
+                                   head.header("sec-fetch-site").value_or(QByteArray()), head.header("cookie").value_or(QByteArray())},
+                                  match.params.value(QStringLiteral("name"))))
             return true;
         return route && route->pageToken && m_auth.queryToken(head.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     }

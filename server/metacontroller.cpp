@@ -35,7 +35,9 @@ void MetaController::addRoutes(Router &router)
     using C = MetaController;
     router.add("GET", QStringLiteral("/api/v1/health"), this, &C::health, {.needsAuth = false, .role = Role::Viewer});
     router.add("GET", QStringLiteral("/api/v1/templates"), this, &C::listTemplates, {.role = Role::Viewer});
-    router.add("GET", QStringLiteral("/api/v1/openapi.json"), this, &C::openApi, {.role = Role::Viewer});
+    // The docs page (/docs) reads it with its session cookie.
+    router.add("GET", QStringLiteral("/api/v1/openapi.json"), this, &C::openApi,
+               {.role = Role::Viewer, .cookieOk = true, .session = RouteFlags::Session::Docs});
     router.add("GET", QStringLiteral("/metrics"), this, &C::metrics, {.role = Role::Viewer});
     router.add("GET", QStringLiteral("/api/v1/system"), this, &C::system, {.role = Role::Viewer});
 }

@@ -5,6 +5,10 @@
 namespace Server::OpenApi {
 namespace {
 
+// The project's licence, as info.license names it. No licence has been
+// chosen yet (the tree has no LICENSE file): this says so until one is.
+constexpr auto kLicense = "no licence chosen yet: all rights reserved";
+
 QJsonObject ref(const char *schema)
 {
     return QJsonObject{{QStringLiteral("$ref"), QString(QStringLiteral("#/components/schemas/") + QLatin1String(schema))}};
@@ -23,6 +27,13 @@ QJsonObject nullableString(const char *description)
     QJsonObject o = type("string", description);
     o[QStringLiteral("nullable")] = true;
     return o;
+}
+
+// An object of a schema, or null (OpenAPI 3.0: nullable needs its type beside it).
+QJsonObject nullableRef(const char *schema)
+{
+    return QJsonObject{
+        {QStringLiteral("type"), QStringLiteral("object")}, {QStringLiteral("allOf"), QJsonArray{ref(schema)}}, {QStringLiteral("nullable"), true}};
 }
 
 QJsonObject arrayOf(QJsonObject items)
@@ -171,7 +182,6 @@ void vmSchemas(QJsonObject &s)
     QJsonObject state = type("string");
     state[QStringLiteral("enum")] = QJsonArray{QStringLiteral("created"), QStringLiteral("preparing"), QStringLiteral("booting"), QStringLiteral("running"),
                                                QStringLiteral("paused"),  QStringLiteral("stopping"),  QStringLiteral("stopped"), QStringLiteral("failed")};
-    QJsonObject lastError = ref("ErrorDetail");
     s[QStringLiteral("ErrorDetail")] = object({{QStringLiteral("code"), type("string")}, {QStringLiteral("message"), type("string")}});
     s[QStringLiteral("Vm")] = object(
         {{QStringLiteral("name"), type("string")},
@@ -182,7 +192,7 @@ void vmSchemas(QJsonObject &s)
          {QStringLiteral("memory_mb"), type("integer")},
          {QStringLiteral("created_at"), nullableTime},
          {QStringLiteral("last_started_at"), nullableTime},
-         {QStringLiteral("last_error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{lastError}}, {QStringLiteral("nullable"), true}}},
+         {QStringLiteral("last_error"), nullableRef("ErrorDetail")},
          {QStringLiteral("current_snapshot"), nullableString("the snapshot its state descends from (the last taken or restored); null after a cold boot")},
          {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
          {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
@@ -425,7 +435,7 @@ void portSchemas(QJsonObject &s)
                 {QStringLiteral("endpoint"), nullableString("host:port to connect to ([v6]:port); null when not listening")},
                 {QStringLiteral("state"), state},
                 {QStringLiteral("connections"), type("integer", "connections relayed now")},
-                {QStringLiteral("error"), QJsonObject{{QStringLiteral("allOf"), QJsonArray{ref("ErrorDetail")}}, {QStringLiteral("nullable"), true}}}},
+                {QStringLiteral("error"), nullableRef("ErrorDetail")}},
                {QStringLiteral("guest_port"), QStringLiteral("host_address"), QStringLiteral("state")});
 }
 
@@ -607,7 +617,29 @@ void servicePaths(Paths &paths)
                {},
                {{QStringLiteral("200"), response("templates", jsonContent(object({{QStringLiteral("templates"), arrayOf(ref("Template"))}})))}}});
     paths.add("/api/v1/openapi.json", "get",
-              {"This document", "openApi", {}, {}, {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
+              {"This document (also with the docs page's session cookie)",
+               "openApi",
+               {},
+               {},
+               {{QStringLiteral("200"), response("OpenAPI 3.0", jsonContent(type("object")))}}});
+    paths.add("/docs", "get",
+              {"This document in the browser (Swagger UI). Open it once with ?token=<token>: the answer sets a session cookie "
+               "(HttpOnly, SameSite=Strict) for the page, its files and this document only, and the page drops the token from the "
+               "address. \"Try it out\" sends the token given to \"Authorize\" as a Bearer header",
+               "docsPage",
+               QJsonArray{queryParameter("token", type("string"), false, "the bearer token (browsers)")},
+               {},
+               {{QStringLiteral("200"), response("the page", content("text/html", type("string")))}}});
+    paths.add("/docs/{path}", "get",
+              {"The docs page's own files (Swagger UI's, built into the service)",
+               "docsAsset",
+               QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("path")},
+                                      {QStringLiteral("in"), QStringLiteral("path")},
+                                      {QStringLiteral("required"), true},
+                                      {QStringLiteral("description"), QStringLiteral("a file of the page; may contain '/'")},
+                                      {QStringLiteral("schema"), type("string")}}},
+               {},
+               {{QStringLiteral("200"), response("the file", content("application/octet-stream", binary()))}}});
     paths.add("/metrics", "get",
               {"Prometheus metrics (text format 0.0.4): VMs by state, requests by route and status, latency, execs, exposed ports, per-VM series "
                "(VMM CPU and memory, guest memory, execs, transfers, snapshots, boot and restore times), the data directory's disk",
@@ -1034,6 +1066,7 @@ QJsonObject document()
         {QStringLiteral("info"),
          QJsonObject{{QStringLiteral("title"), QStringLiteral("MicroVM Sandbox API")},
                      {QStringLiteral("version"), QStringLiteral(MVS_VERSION)},
+                     {QStringLiteral("license"), QJsonObject{{QStringLiteral("name"), QLatin1String(kLicense)}}},
                      {QStringLiteral("description"), QStringLiteral("Run commands in microVMs. Errors are {\"error\": {\"code\", \"message\"}}.")}}},
         {QStringLiteral("servers"), QJsonArray{QJsonObject{{QStringLiteral("url"), QStringLiteral("http://127.0.0.1:8000")}}}},
         {QStringLiteral("security"), QJsonArray{QJsonObject{{QStringLiteral("bearer"), QJsonArray()}}}},

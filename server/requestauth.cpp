@@ -46,21 +46,23 @@ std::optional<Principal> RequestAuth::bearer(const QByteArray &authorizationHead
     return secret(header.mid(scheme.size()).trimmed());
 }
 
-std::optional<Principal> RequestAuth::cookie(const Headers &headers, const QString &vm) const
+bool RequestAuth::sameOrigin(const Headers &headers)
 {
     if (!headers.origin.isEmpty() && headers.origin != "http://" + headers.host)
+        return false;
+    return headers.secFetchSite.isEmpty() || headers.secFetchSite == "same-origin" || headers.secFetchSite == "none";
+}
+
+std::optional<Principal> RequestAuth::sessionCookie(const Headers &headers, const QByteArray &wanted, ViewerSessions &sessions, const QString &vm) const
+{
+    if (!sameOrigin(headers) || headers.cookie.isEmpty())
         return std::nullopt;
-    if (!headers.secFetchSite.isEmpty() && headers.secFetchSite != "same-origin" && headers.secFetchSite != "none")
-        return std::nullopt;
-    if (headers.cookie.isEmpty())
-        return std::nullopt;
-    const QByteArray wanted = vm.isEmpty() ? kViewerCookiePrefix : kViewerCookiePrefix + vm.toUtf8() + '=';
     const qint64 now = m_clock();
     for (const QByteArray &pair : headers.cookie.split(';')) {
         const QByteArray p = pair.trimmed();
         const qsizetype eq = p.indexOf('=');
         QString tokenId;
-        if (eq <= 0 || !p.startsWith(wanted) || !m_sessions.use(p.mid(eq + 1), vm, now, &tokenId))
+        if (eq <= 0 || !p.startsWith(wanted) || !sessions.use(p.mid(eq + 1), vm, now, &tokenId))
             continue;
         // The token the session came from must still be valid.
         if (tokenId == Principal::kAdminTokenId && !m_adminToken.isEmpty())
@@ -71,16 +73,46 @@ std::optional<Principal> RequestAuth::cookie(const Headers &headers, const QStri
     return std::nullopt;
 }
 
+std::optional<Principal> RequestAuth::cookie(const Headers &headers, const QString &vm) const
+{
+    return sessionCookie(headers, vm.isEmpty() ? kViewerCookiePrefix : kViewerCookiePrefix + vm.toUtf8() + '=', m_sessions, vm);
+}
+
+std::optional<Principal> RequestAuth::docsCookie(const Headers &headers) const
+{
+    return sessionCookie(headers, kDocsCookie + '=', m_docsSessions, QString());
+}
+
+std::optional<Principal> RequestAuth::routeCookie(const RouteFlags &route, const Headers &headers, const QString &vm) const
+{
+    if (!route.cookieOk)
+        return std::nullopt;
+    return route.session == RouteFlags::Session::Docs ? docsCookie(headers) : cookie(headers, vm);
+}
+
 std::optional<Principal> RequestAuth::queryToken(const QString &token) const
 {
     return secret(token.toUtf8());
 }
 
+QByteArray RequestAuth::setCookie(const QByteArray &name, const QByteArray &id)
+{
+    return name + '=' + id + "; Path=/; Max-Age=" + QByteArray::number(ViewerSessions::kMaxLifetimeMs / 1000) + "; HttpOnly; SameSite=Strict";
+}
+
 QByteArray RequestAuth::openViewerSession(const QString &vm, const Principal &caller)
 {
-    const QByteArray id = m_sessions.open(vm, m_clock(), caller.tokenId);
-    return kViewerCookiePrefix + vm.toUtf8() + '=' + id + "; Path=/; Max-Age=" + QByteArray::number(ViewerSessions::kMaxLifetimeMs / 1000)
-        + "; HttpOnly; SameSite=Strict";
+    return setCookie(kViewerCookiePrefix + vm.toUtf8(), m_sessions.open(vm, m_clock(), caller.tokenId));
+}
+
+QByteArray RequestAuth::openDocsSession(const Principal &caller)
+{
+    return setCookie(kDocsCookie, m_docsSessions.open(QString(), m_clock(), caller.tokenId));
+}
+
+QByteArray RequestAuth::openSession(const RouteFlags &route, const QString &vm, const Principal &caller)
+{
+    return route.session == RouteFlags::Session::Docs ? openDocsSession(caller) : openViewerSession(vm, caller);
 }
 
 std::optional<ApiError> RequestAuth::authorize(const Principal &caller, const Route &route, const QString &vm)
@@ -108,8 +140,8 @@ RequestAuth::Decision RequestAuth::decide(const Route *route, const QString &vm,
         return d;
     }
     d.caller = bearer(c.authorization);
-    if (!d.caller && route && route->cookieOk)
-        d.caller = cookie(c.cookieHeaders, vm);
+    if (!d.caller && route)
+        d.caller = routeCookie(*route, c.cookieHeaders, vm);
     if (!d.caller && route && route->pageToken && (d.caller = queryToken(c.queryToken)))
         d.viaQueryToken = true;
     if (!d.caller && route && route->webSocket != RouteFlags::WebSocket::None)

@@ -1,15 +1,18 @@
 #pragma once
 // Who may make a request, and may they: the bearer token (the admin token or
 // a scoped one, TokenRegistry), a viewer session's cookie (same-origin
-// requests to that VM's display only) and, for browser pages and WebSockets,
-// a ?token= query; then the route's role and VM scope (authorize()), and the
-// per-peer limit on failed authentication (AuthRateLimiter). Every answer
-// is offered to record(), which writes what the audit log wants. The
-// adapter hands in header values; the time comes from a clock tests can set.
+// requests to that VM's display only), the docs page's session cookie
+// (same-origin requests to /docs and the OpenAPI document only) and, for
+// browser pages and WebSockets, a ?token= query; then the route's role and VM
+// scope (authorize()), and the per-peer limit on failed authentication
+// (AuthRateLimiter). Every answer is offered to record(), which writes what
+// the audit log wants. The adapter hands in header values; the time comes
+// from a clock tests can set.
 
 #include "server/apitypes.h"
 #include "server/authratelimiter.h"
 #include "server/principal.h"
+#include "server/router.h"
 #include "server/viewersessions.h"
 
 #include <QByteArray>
@@ -31,6 +34,10 @@ public:
     // The viewer page's cookie for VM <name> is mvs_view_<name> (HttpOnly,
     // SameSite=Strict): one per VM, so tabs on several VMs coexist.
     static inline const QByteArray kViewerCookiePrefix = QByteArrayLiteral("mvs_view_");
+    // The API docs page's cookie (HttpOnly, SameSite=Strict): sessions of
+    // their own, which open the page, its files and the OpenAPI document,
+    // never the API (its try-it-out requests carry the token themselves).
+    static inline const QByteArray kDocsCookie = QByteArrayLiteral("mvs_docs");
     using Clock = std::function<qint64()>; // ms since the epoch
 
     // What a request says about itself, for the cookie check.
@@ -74,8 +81,21 @@ public:
     // A new viewer session for vm, on behalf of caller: the Set-Cookie value
     // that carries it.
     QByteArray openViewerSession(const QString &vm, const Principal &caller = Principal::admin());
+    // The docs page's session cookie, from this origin only (as cookie()).
+    std::optional<Principal> docsCookie(const Headers &headers) const;
+    // A new docs page session on behalf of caller: the Set-Cookie value that carries it.
+    QByteArray openDocsSession(const Principal &caller = Principal::admin());
+    // The session cookie a route takes (RouteFlags::cookieOk) of its kind;
+    // vm: the VM its path names, if any.
+    std::optional<Principal> routeCookie(const RouteFlags &route, const Headers &headers, const QString &vm) const;
+    // A new session of the route's kind (RouteFlags::pageToken): its Set-Cookie value.
+    QByteArray openSession(const RouteFlags &route, const QString &vm, const Principal &caller = Principal::admin());
     // The sessions made from a revoked token end.
-    void tokenRevoked(const QString &tokenId) { m_sessions.dropToken(tokenId); }
+    void tokenRevoked(const QString &tokenId)
+    {
+        m_sessions.dropToken(tokenId);
+        m_docsSessions.dropToken(tokenId);
+    }
 
     // Whether caller may use route on vm (the {name} parameter, may be
     // empty): the route's role (an undecided one: admins only) and the
@@ -104,12 +124,18 @@ public:
 
 private:
     std::optional<Principal> secret(QByteArrayView secret) const;
+    static bool sameOrigin(const Headers &headers);
+    // A cookie whose "name=" starts with `wanted`, holding a live session
+    // for vm in `sessions` whose token is still valid, from this origin.
+    std::optional<Principal> sessionCookie(const Headers &headers, const QByteArray &wanted, ViewerSessions &sessions, const QString &vm) const;
+    static QByteArray setCookie(const QByteArray &name, const QByteArray &id);
 
     std::unique_ptr<TokenRegistry> m_ownTokens; // with the first constructor
     TokenRegistry *m_tokens;
     QByteArray m_adminToken;
     Clock m_clock;
     mutable ViewerSessions m_sessions; // a use keeps a session alive
+    mutable ViewerSessions m_docsSessions; // the docs page's: no VM
     mutable AuthRateLimiter m_limiter; // record() marks a peer's first refusal
     AuditLog *m_audit = nullptr;
 };

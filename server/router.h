@@ -34,6 +34,10 @@ struct RouteFlags {
     WebSocket webSocket = WebSocket::None;
     bool pageToken = false; // a browser page: ?token= accepted, answered with the session cookie
     bool cookieOk = false; // the viewer's session cookie is accepted (same-origin requests only)
+    // Whose session pageToken opens and cookieOk takes: a VM viewer's (the
+    // VM named in the path; none: any VM's) or the API docs page's (/docs).
+    enum class Session { Viewer, Docs };
+    Session session = Session::Viewer;
     Body body = Body::Json; // File: an upload, streamed and capped as such
 };
 

@@ -1,7 +1,8 @@
 // Who may make a request (RequestAuth, a test clock): the bearer header, a
 // viewer session's cookie (one VM's display, only from this origin, short
-// lived, never the token), the ?token= query, and an empty token that opens
-// nothing.
+// lived, never the token), the docs page's session cookie (the docs only,
+// not a viewer's and no viewer's works for it), the ?token= query, and an
+// empty token that opens nothing.
 
 #include "server/requestauth.h"
 #include "server/tokenregistry.h"
@@ -9,6 +10,7 @@
 #include <QTest>
 
 using Server::RequestAuth;
+using Server::RouteFlags;
 
 class TestRequestAuth : public QObject {
     Q_OBJECT
@@ -137,6 +139,53 @@ private Q_SLOTS:
         QVERIFY(!sessions.use(first, QStringLiteral("box"), 1000));
     }
 
+    // The docs page's sessions are their own: a docs cookie opens the docs
+    // routes only, a viewer's cookie never opens them, and neither is the token.
+    void docsSessionsAreScopedToTheDocs()
+    {
+        const QByteArray setCookie = m_auth.openDocsSession();
+        QVERIFY(setCookie.startsWith("mvs_docs="));
+        QVERIFY(setCookie.contains("; HttpOnly; SameSite=Strict"));
+        QVERIFY(setCookie.contains("Max-Age=43200"));
+        const QByteArray docs = pairOf(setCookie);
+        QVERIFY(!docs.contains("s3cret"));
+        QVERIFY(m_auth.docsCookie(sameOrigin(docs)));
+        QVERIFY(m_auth.docsCookie(sameOrigin("theme=dark; " + docs)));
+        QVERIFY(!m_auth.docsCookie(sameOrigin("mvs_docs=s3cret")));
+        QVERIFY(!m_auth.docsCookie(sameOrigin("mvs_docs=wrong")));
+        // From another origin of this host: refused, as a viewer's.
+        RequestAuth::Headers h = sameOrigin(docs);
+        h.origin = "http://127.0.0.1:9999";
+        QVERIFY(!m_auth.docsCookie(h));
+        // A docs session is no viewer session, by either name.
+        const QByteArray id = docs.mid(docs.indexOf('=') + 1);
+        QVERIFY(!m_auth.cookie(sameOrigin(docs), QString()));
+        QVERIFY(!m_auth.cookie(sameOrigin("mvs_view_box=" + id), QStringLiteral("box")));
+        QVERIFY(!m_auth.cookie(sameOrigin("mvs_view_=" + id), QString()));
+        // A viewer session is no docs session, by either name.
+        const QByteArray box = pairOf(m_auth.openViewerSession(QStringLiteral("box")));
+        QVERIFY(!m_auth.docsCookie(sameOrigin(box)));
+        QVERIFY(!m_auth.docsCookie(sameOrigin("mvs_docs=" + box.mid(box.indexOf('=') + 1))));
+    }
+
+    // What a route declares decides which session its cookie must be.
+    void routeCookieFollowsTheRoutesSession()
+    {
+        const QByteArray docs = pairOf(m_auth.openDocsSession());
+        const QByteArray box = pairOf(m_auth.openViewerSession(QStringLiteral("box")));
+        const RouteFlags docsRoute{.cookieOk = true, .session = RouteFlags::Session::Docs};
+        const RouteFlags viewerRoute{.cookieOk = true};
+        const RouteFlags apiRoute{};
+        QVERIFY(m_auth.routeCookie(docsRoute, sameOrigin(docs), QString()));
+        QVERIFY(!m_auth.routeCookie(docsRoute, sameOrigin(box), QString()));
+        QVERIFY(m_auth.routeCookie(viewerRoute, sameOrigin(box), QStringLiteral("box")));
+        QVERIFY(!m_auth.routeCookie(viewerRoute, sameOrigin(docs), QStringLiteral("box")));
+        QVERIFY(!m_auth.routeCookie(viewerRoute, sameOrigin(docs), QString()));
+        QVERIFY(!m_auth.routeCookie(apiRoute, sameOrigin(docs + "; " + box), QStringLiteral("box")));
+        QVERIFY(m_auth.openSession(docsRoute, QString()).startsWith("mvs_docs="));
+        QVERIFY(m_auth.openSession(viewerRoute, QStringLiteral("box")).startsWith("mvs_view_box="));
+    }
+
     void queryToken()
     {
         QVERIFY(m_auth.queryToken(QStringLiteral("s3cret")));
@@ -161,6 +210,7 @@ private Q_SLOTS:
         QVERIFY(!open.bearer("Bearer "));
         QVERIFY(!open.bearer("Bearer x"));
         QVERIFY(!open.cookie(sameOrigin("mvs_view_box="), QStringLiteral("box")));
+        QVERIFY(!open.docsCookie(sameOrigin("mvs_docs=")));
         QVERIFY(!open.queryToken(QString()));
         QVERIFY(!open.queryToken(QStringLiteral("x")));
     }
