@@ -8,9 +8,9 @@
 #    mirror, plus the package's Depends and Recommends and the test's tools
 #    (systemd for systemd-analyze, man-db for its man page check), installed
 #    with apt. Kept as a tarball in ~/.cache/microvm-sandbox-test, keyed by
-#    the day and that package list, so a re-run only unpacks it; the
+#    the ISO week and that package list, so a re-run only unpacks it; the
 #    downloaded packages are kept there too (debs/, apt-archives/), so the
-#    next day's root downloads only what changed.
+#    next week's root downloads only what changed.
 # 3. In a copy of it (a chroot with /proc, /sys and /dev mounted, all
 #    unmounted on exit, failure included): dpkg -i + apt-get -f install,
 #    then microvm-sandbox --version, systemd-analyze verify of the unit, and
@@ -171,7 +171,7 @@ deps() {
 }
 packages=$( (deps; echo systemd; echo man-db) | sort -u | tr '\n' ' ')
 mirror=$(host_mirror)
-key=$(date -u +%F)-$(echo "$kRootRecipe $suite $mirror $packages" | sha256sum | cut -c1-16)
+key=$(date -u +%G-w%V)-$(echo "$kRootRecipe $suite $mirror $packages" | sha256sum | cut -c1-16)
 tarball=$cache/root-$suite-$key.tar.zst
 mkdir -p "$cache/debs"
 # Debian packages of versions no longer in the mirror's index go after a month.
@@ -185,7 +185,7 @@ if [ ! -f "$tarball" ]; then
         >"$work/debootstrap.log" 2>&1 || { tail -40 "$work/debootstrap.log"; fail "debootstrap failed"; }
     cp /etc/resolv.conf "$newroot/etc/resolv.conf"
     mount_system "$newroot"
-    # apt's downloads stay in the cache (not in the tarball) for the next day's root.
+    # apt's downloads stay in the cache (not in the tarball) for the next week's root.
     mkdir -p "$cache/apt-archives/partial"
     mount_in --bind "$cache/apt-archives" "$newroot/var/cache/apt/archives"
     # shellcheck disable=SC2086 # a list of package names
