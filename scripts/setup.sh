@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# One entry point for a fresh Debian bookworm machine (run as root, or with sudo):
-#   scripts/setup.sh run    install what is needed, build, prepare the default
-#                           image and run the main job in a fresh microVM
-#   scripts/setup.sh test   install, build and run the whole test suite
-#   scripts/setup.sh deps   only install the packages
+# One entry point for a fresh Debian 12 (bookworm), Debian 13 (trixie) or
+# Ubuntu 24.04 (noble) machine (run as root, or with sudo):
+#   scripts/setup.sh run         install what is needed, build, prepare the default
+#                                image and run the main job in a fresh microVM
+#   scripts/setup.sh test        install, build and run the whole test suite
+#   scripts/setup.sh deps        only install the packages
+#   scripts/setup.sh build-deps  only the packages that build the tree and run
+#                                its unit suites (scripts/distro-check.sh uses it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,11 +28,36 @@ PACKAGES=(
     # tests/vncview and bench_vnc: a host Xvnc and X clients to drive it
     tigervnc-standalone-server tigervnc-tools xdotool x11-xserver-utils xterm xclip
 )
+
+# Which distribution this is (/etc/os-release): "debian-12", "debian-13",
+# "ubuntu-24.04". The package names above are the same on the three; what
+# differs is added where it is used (the test packages, below). Another one
+# is tried with bookworm's names, with a warning.
+distro_id() {
+    local ID="" VERSION_ID=""
+    # shellcheck disable=SC1091
+    [ -r /etc/os-release ] && . /etc/os-release
+    echo "${ID:-unknown}-${VERSION_ID:-unknown}"
+}
+DISTRO=$(distro_id)
+case "$DISTRO" in
+debian-12 | debian-13 | ubuntu-24.04) ;;
+*) echo "warning: $DISTRO is not one of debian-12, debian-13, ubuntu-24.04; trying bookworm's package names" >&2 ;;
+esac
+# Ubuntu keeps novnc, passt and xdotool in universe.
+ensure_ubuntu_universe() {
+    [ "${DISTRO%%-*}" = ubuntu ] || return 0
+    if ! grep -rqsE '^(deb .* universe|Components:.*universe)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo "Ubuntu's universe component is not enabled; enable it (add-apt-repository universe) and run this again" >&2
+        exit 1
+    fi
+}
+
 # The MCP tests run the official TypeScript SDK, LangChain's MCP adapters and
 # the OpenAI Agents SDK (tests/mcp): Debian's nodejs and npm, unless a node
-# with npm is already installed (e.g. from NodeSource). The agent frameworks
-# need node 20.10 or later (bookworm's is 18: use NodeSource's nodejs 20).
-command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+# with npm is already installed (e.g. from NodeSource; install_deps adds
+# them). The agent frameworks need node 20.10 or later (bookworm's is 18: use
+# NodeSource's nodejs 20; trixie's and noble's are 20 or later).
 
 # Extra arguments of every configure (`test` sets some).
 CONFIGURE_ARGS=()
@@ -37,6 +65,15 @@ CONFIGURE_ARGS=()
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_deps() {
+    # The node test clients' runtime, unless a node with npm is already there.
+    command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+    install_packages
+    ensure_vmm_user
+    ensure_tun_mode
+}
+
+install_packages() {
+    ensure_ubuntu_universe
     local missing=()
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -51,8 +88,6 @@ install_deps() {
     if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
         as_root apt-get update -q
     fi
-    ensure_vmm_user
-    ensure_tun_mode
 }
 
 # A service that is not root (the desktop app) creates its VMs' taps in a
@@ -151,6 +186,11 @@ case "$mode" in
 deps)
     install_deps
     ;;
+build-deps)
+    # No node and no VMM user: what building the tree and `ctest -L unit` need.
+    PACKAGES+=(ccache xvfb xauth python3 python3-ipykernel python3-jupyter-client python3-matplotlib)
+    install_packages
+    ;;
 run)
     install_deps
     build release microvm-sandbox microvm-agent
@@ -168,8 +208,10 @@ run)
     exec "$bin" --serve
     ;;
 test)
-    # The browser test drives Debian's Chromium (never a downloaded browser).
-    PACKAGES+=(chromium xvfb xauth)  # xvfb: the window's screenshot test runs under a real X server
+    # The browser test drives Debian's Chromium (never a downloaded browser;
+    # Ubuntu's chromium is a snap, which the test cannot drive: none there).
+    [ "${DISTRO%%-*}" = ubuntu ] || PACKAGES+=(chromium)
+    PACKAGES+=(xvfb xauth)  # xvfb: the window's screenshot test runs under a real X server
     PACKAGES+=(clang libclang-rt-dev)  # the fuzz harnesses: clang and its libFuzzer runtime (libclang_rt.fuzzer)
     # The Python SDK (sdk/python) and its pytest suites (tst_sdk*); the venv and pip for tst_sdk_install.
     PACKAGES+=(python3-httpx python3-websockets python3-pytest python3-pytest-asyncio python3-setuptools python3-wheel python3-pip python3-venv)

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Builds this tree and runs its unit suites on another distribution, in a
+# root made with debootstrap (run as root):
+#   scripts/distro-check.sh debian-13|ubuntu-24.04 [ctest arguments...]
+# Steps: a base root (debootstrap --variant=minbase, cached as a tarball),
+# the packages of `scripts/setup.sh build-deps` installed in it (cached as a
+# second tarball, keyed by setup.sh's contents), the source tree bind-mounted
+# read-only at /src, the dev preset configured and built into /build inside
+# the root (ccache in a cache directory bind-mounted at /ccache), then
+# `ctest -L unit`. Whatever it mounts it unmounts on exit (a trap), also on
+# failure or Ctrl-C. Exit status: ctest's.
+#
+# MVS_DISTRO_CACHE  tarballs and ccache (default ~/.cache/microvm-sandbox-distro)
+# MVS_DISTRO_WORK   the unpacked roots (default /var/tmp/microvm-sandbox-distro)
+# MVS_DEBIAN_MIRROR the Debian mirror (default: the host's, from /etc/apt)
+# MVS_UBUNTU_MIRROR the Ubuntu mirror (default http://archive.ubuntu.com/ubuntu)
+set -euo pipefail
+
+DIST=${1:-}
+shift || true
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${MVS_DISTRO_CACHE:-$HOME/.cache/microvm-sandbox-distro}
+WORK=${MVS_DISTRO_WORK:-/var/tmp/microvm-sandbox-distro}/$DIST
+ROOT=$WORK/root
+CTEST_ARGS=("$@")
+[ ${#CTEST_ARGS[@]} -gt 0 ] || CTEST_ARGS=(-L unit)
+# Per suite, as everywhere else in the project's tests.
+CTEST_TIMEOUT_S=1200
+
+die() {
+    echo "distro-check: $*" >&2
+    exit 2
+}
+
+# The Debian mirror this machine's apt uses (deb822 or one-line sources).
+host_debian_mirror() {
+    local uri
+    uri=$( (grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
+        grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}') |
+        grep -v -e security -e '^$' | grep -m1 '/debian/\?$' || true)
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+DEBOOTSTRAP_ARGS=(--variant=minbase --include=ca-certificates)
+case "$DIST" in
+debian-13)
+    SUITE=trixie
+    MIRROR=${MVS_DEBIAN_MIRROR:-$(host_debian_mirror)}
+    SCRIPT=/usr/share/debootstrap/scripts/trixie
+    DEBOOTSTRAP_ARGS+=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
+    ;;
+ubuntu-24.04)
+    SUITE=noble
+    MIRROR=${MVS_UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
+    # bookworm's debootstrap has no "noble" script; every Ubuntu suite since
+    # gutsy uses the same one.
+    SCRIPT=/usr/share/debootstrap/scripts/noble
+    [ -e "$SCRIPT" ] || SCRIPT=/usr/share/debootstrap/scripts/gutsy
+    DEBOOTSTRAP_ARGS+=(--components=main,universe)
+    if [ -r /usr/share/keyrings/ubuntu-archive-keyring.gpg ]; then
+        DEBOOTSTRAP_ARGS+=(--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg)
+    else
+        # Debian 12 does not package Ubuntu's archive keyring.
+        echo "distro-check: no Ubuntu archive keyring on this host: not checking the signatures of $SUITE's Release file" >&2
+        DEBOOTSTRAP_ARGS+=(--no-check-gpg)
+    fi
+    ;;
+*) die "usage: $0 debian-13|ubuntu-24.04 [ctest arguments...]" ;;
+esac
+[ "$(id -u)" -eq 0 ] || die "debootstrap, chroot and mount need root"
+command -v debootstrap >/dev/null || die "needs debootstrap (apt-get install debootstrap)"
+
+mkdir -p "$CACHE/ccache-$DIST" "$WORK"
+exec 9>"$WORK.lock"
+flock -n 9 || die "another distro-check of $DIST is running ($WORK.lock)"
+
+MOUNTS=()
+cleanup() {
+    local i
+    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+        umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" || echo "distro-check: could not unmount ${MOUNTS[i]}" >&2
+    done
+    MOUNTS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bind() { # bind SOURCE TARGET [ro]
+    mkdir -p "$2"
+    mount --bind "$1" "$2"
+    MOUNTS+=("$2")
+    [ "${3:-}" != ro ] || mount -o remount,bind,ro "$2"
+}
+
+mount_root() {
+    mount -t proc proc "$ROOT/proc" && MOUNTS+=("$ROOT/proc")
+    bind /sys "$ROOT/sys" ro
+    bind /dev "$ROOT/dev"
+    bind /dev/pts "$ROOT/dev/pts"
+    bind /dev/shm "$ROOT/dev/shm"
+    mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp" && MOUNTS+=("$ROOT/tmp")
+    bind "$SRC" "$ROOT/src" ro
+    bind "$CACHE/ccache-$DIST" "$ROOT/ccache"
+    cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+}
+
+in_root() {
+    chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        CCACHE_DIR=/ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache "$@"
+}
+
+# Unpack a tarball as the work root, replacing what was there.
+unpack() {
+    rm -rf "$ROOT"
+    mkdir -p "$ROOT"
+    tar --zstd -xpf "$1" -C "$ROOT"
+}
+
+pack() { # pack TARBALL: the root as it is now (nothing mounted)
+    tar --zstd -cpf "$1.part" -C "$ROOT" --one-file-system . && mv "$1.part" "$1"
+}
+
+# The root with the build packages: from the work root when it is the one
+# for this setup.sh, else from the cache, else made (and cached).
+prepare_root() {
+    local key base prepared
+    key=$(sha256sum <"$SRC/scripts/setup.sh" | cut -c1-16)
+    base=$CACHE/$DIST-base.tar.zst
+    prepared=$CACHE/$DIST-deps-$key.tar.zst
+    if [ "$(cat "$ROOT/.mvs-distro-key" 2>/dev/null)" = "$key" ]; then
+        echo "== $DIST: the prepared root in $ROOT"
+        return
+    fi
+    if [ -e "$prepared" ]; then
+        echo "== $DIST: unpacking $prepared"
+        unpack "$prepared"
+        return
+    fi
+    if [ -e "$base" ]; then
+        echo "== $DIST: unpacking $base"
+        unpack "$base"
+    else
+        echo "== $DIST: debootstrap $SUITE from $MIRROR"
+        rm -rf "$ROOT"
+        debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$SUITE" "$ROOT" "$MIRROR" "$SCRIPT"
+        in_root apt-get clean
+        pack "$base"
+    fi
+    echo "== $DIST: installing the build packages (scripts/setup.sh build-deps)"
+    mount_root
+    in_root /src/scripts/setup.sh build-deps
+    in_root apt-get clean
+    cleanup
+    echo "$key" >"$ROOT/.mvs-distro-key"
+    rm -f "$CACHE/$DIST"-deps-*.tar.zst
+    pack "$prepared"
+}
+
+phase() { # phase NAME COMMAND...: runs it, prints its duration
+    local start=$SECONDS status=0
+    "${@:2}" || status=$?
+    echo "== $DIST: $1 took $((SECONDS - start)) s (exit $status)"
+    return $status
+}
+
+phase prepare prepare_root
+mount_root
+echo "== $DIST: $(in_root sh -c '. /etc/os-release; echo $PRETTY_NAME'), Qt $(in_root sh -c 'dpkg-query -W -f "\${Version}" qt6-base-dev'), QEMU $(in_root sh -c 'dpkg-query -W -f "\${Version}" qemu-system-x86'), libvncclient $(in_root pkg-config --modversion libvncclient)"
+phase configure in_root cmake -S /src -B /build --preset dev >/dev/null
+phase build in_root cmake --build /build -j"$(nproc)" -- -k 0
+status=0
+phase ctest in_root ctest --test-dir /build --output-on-failure --timeout "$CTEST_TIMEOUT_S" -j2 "${CTEST_ARGS[@]}" || status=$?
+exit $status
