@@ -266,15 +266,38 @@ Core::Future<void> QemuInstance::passStateFd(const QString &file, int flags)
     if (fd < 0)
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::Io, QStringLiteral("cannot open %1: %2").arg(file, QString::fromLocal8Bit(std::strerror(errno)))));
-    const QJsonObject args{{QStringLiteral("fdname"), QString::fromLatin1(kStateFdName)}};
-    auto passed = m_qmp->executeWithFd(QStringLiteral("getfd"), args, fd);
+    auto passed = migratesThroughFdSet()
+        ? m_qmp->executeWithFd(QStringLiteral("add-fd"), QJsonObject{{QStringLiteral("fdset-id"), kStateFdSet}}, fd)
+        : m_qmp->executeWithFd(QStringLiteral("getfd"), QJsonObject{{QStringLiteral("fdname"), QString::fromLatin1(kStateFdName)}}, fd);
     ::close(fd); // QEMU holds its own copy once the command is sent
     return Core::then(passed, this, [](const QJsonObject &) -> Core::Result { return {}; });
 }
 
-QString QemuInstance::stateFdUri()
+bool QemuInstance::migratesThroughFdSet() const
 {
+    return vmmVersion().section(QLatin1Char('.'), 0, 0).toInt() >= kFileUriMajor;
+}
+
+QString QemuInstance::stateFdUri() const
+{
+    if (migratesThroughFdSet())
+        return QStringLiteral("file:/dev/fdset/%1,offset=0").arg(kStateFdSet);
     return QStringLiteral("fd:") + QString::fromLatin1(kStateFdName);
+}
+
+// An fd set keeps its descriptor until it is removed (fd: consumes its
+// own): the state file is closed in QEMU once a save or load ended, and the
+// next one finds the set empty.
+void QemuInstance::releaseStateFd()
+{
+    if (migratesThroughFdSet() && m_qmp && m_qmp->isReady())
+        m_qmp->execute(QStringLiteral("remove-fd"), QJsonObject{{QStringLiteral("fdset-id"), kStateFdSet}});
+}
+
+void QemuInstance::endSave()
+{
+    m_saving = false;
+    releaseStateFd();
 }
 
 Core::Future<void> QemuInstance::saveState(const QString &directory)
@@ -327,30 +350,30 @@ void QemuInstance::pollMigration(Core::Promise<void> promise, qint64 deadline)
     }
     m_qmp->execute(QStringLiteral("query-migrate")).then(this, [this, promise, deadline](const Core::Expected<QJsonObject> &r) {
         if (!r) {
-            m_saving = false;
+            endSave();
             promise.resolve(r.error());
             return;
         }
         const QString status = r->value(QStringLiteral("status")).toString();
         if (status == QLatin1String("completed")) {
-            m_saving = false;
+            endSave();
             promise.resolve({});
             return;
         }
         if (status == QLatin1String("cancelled")) {
-            m_saving = false;
+            endSave();
             promise.fail(Core::ErrorCode::Cancelled, QStringLiteral("saving the VM's state was cancelled"));
             return;
         }
         if (status == QLatin1String("failed")) {
-            m_saving = false;
+            endSave();
             const QString why = r->value(QStringLiteral("error-desc")).toString();
             promise.fail(Core::ErrorCode::Io,
                          QStringLiteral("QEMU could not save the VM's state (%1)%2").arg(status, why.isEmpty() ? QString() : QStringLiteral(": ") + why));
             return;
         }
         if (QDateTime::currentMSecsSinceEpoch() > deadline) {
-            m_saving = false;
+            endSave();
             m_qmp->execute(QStringLiteral("migrate_cancel"));
             promise.fail(Core::ErrorCode::Timeout, QStringLiteral("saving the VM's state took longer than %1 s").arg(kSaveTimeoutMs / 1000));
             return;
@@ -440,6 +463,7 @@ void QemuInstance::pollIncoming(Core::Promise<void> promise, qint64 deadline)
             m_process->kill();
             return;
         }
+        releaseStateFd();
         m_qmp->execute(QStringLiteral("cont")).then(this, [this, promise](const Core::Expected<QJsonObject> &c) {
             if (promise.isResolved())
                 return;

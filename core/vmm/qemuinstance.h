@@ -22,13 +22,17 @@ public:
     static constexpr int kMigratePollIntervalMs = 10; // query-migrate / query-status while saving or loading
     static constexpr int kSaveTimeoutMs = 5 * 60 * 1000; // migrate to a file -> completed
     static constexpr int kRestoreTimeoutMs = 5 * 60 * 1000; // migrate-incoming -> paused
-    // The state file saveState writes: a stream of QEMU's migration format
-    // (QEMU 7.2 has no file: URI). This process opens it and QEMU migrates
-    // through the descriptor it receives over QMP under this name (fd: URI).
-    // Later QEMUs deprecate fd: on a regular file in favour of file: with
-    // add-fd (/dev/fdset/N, 8.2+); this is the URI 7.2 has.
+    // The state file saveState writes: a stream of QEMU's migration format.
+    // This process opens it and QEMU migrates through the descriptor it
+    // receives over QMP: before QEMU kFileUriMajor under kStateFdName (fd:
+    // URI; 7.2 and 8.2 have no file: URI on an fd set), from then on in the
+    // fd set kStateFdSet (file:/dev/fdset/N; QEMU 10 warns that fd: on a
+    // regular file is deprecated). The probed version picks; a state is
+    // loaded only by the QEMU version that saved it, so by the same URI.
     static constexpr const char *kStateFile = "memory.state";
     static constexpr const char *kStateFdName = "mvs-state";
+    static constexpr int kFileUriMajor = 9;
+    static constexpr int kStateFdSet = 1 << 16; // above the disks' sets (QemuCommandLine: 1..2n)
     static constexpr int kAdoptQmpTimeoutMs = 10000; // adopt -> QMP answered query-status
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
@@ -71,7 +75,10 @@ private:
     void removeSockets();
     void loadState(Core::Promise<void> promise);
     Core::Future<void> passStateFd(const QString &file, int flags);
-    static QString stateFdUri();
+    bool migratesThroughFdSet() const;
+    QString stateFdUri() const;
+    void releaseStateFd();
+    void endSave();
     void pollMigration(Core::Promise<void> promise, qint64 deadline);
     void pollIncoming(Core::Promise<void> promise, qint64 deadline);
 
