@@ -14,6 +14,8 @@
 # MVS_DISTRO_WORK   the unpacked roots (default /var/tmp/microvm-sandbox-distro)
 # MVS_DEBIAN_MIRROR the Debian mirror (default: the host's, from /etc/apt)
 # MVS_UBUNTU_MIRROR the Ubuntu mirror (default http://archive.ubuntu.com/ubuntu)
+# MVS_DISTRO_TARGETS build only these targets (default: all), e.g. with
+#                   `-R tst_httpadapter` as ctest arguments for a quick check
 set -euo pipefail
 
 DIST=${1:-}
@@ -168,7 +170,10 @@ phase prepare prepare_root
 mount_root
 echo "== $DIST: $(in_root sh -c '. /etc/os-release; echo $PRETTY_NAME'), Qt $(in_root sh -c 'dpkg-query -W -f "\${Version}" qt6-base-dev'), QEMU $(in_root sh -c 'dpkg-query -W -f "\${Version}" qemu-system-x86'), libvncclient $(in_root pkg-config --modversion libvncclient)"
 phase configure in_root cmake -S /src -B /build --preset dev >/dev/null
-phase build in_root cmake --build /build -j"$(nproc)" -- -k 0
+# -k 0: every compile error at once.
+TARGETS=()
+[ -z "${MVS_DISTRO_TARGETS:-}" ] || read -r -a TARGETS <<<"--target $MVS_DISTRO_TARGETS"
+phase build in_root cmake --build /build -j"$(nproc)" "${TARGETS[@]}" -- -k 0
 status=0
 phase ctest in_root ctest --test-dir /build --output-on-failure --timeout "$CTEST_TIMEOUT_S" -j2 "${CTEST_ARGS[@]}" || status=$?
 exit $status
