@@ -87,6 +87,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Mounts under the root left by a run that was killed (this one holds the
+# lock): gone before anything unpacks over or removes the root.
+stale_mounts() { awk -v root="$ROOT/" 'index($2, root) == 1 { print $2 }' /proc/self/mounts | sort -r; }
+for m in $(stale_mounts); do
+    echo "distro-check: unmounting $m, left by an earlier run" >&2
+    umount "$m" 2>/dev/null || umount -l "$m"
+done
+[ -z "$(stale_mounts)" ] || die "cannot unmount what an earlier run left under $ROOT"
+
 bind() { # bind SOURCE TARGET [ro]
     mkdir -p "$2"
     mount --bind "$1" "$2"
@@ -114,7 +123,7 @@ in_root() {
 
 # Unpack a tarball as the work root, replacing what was there.
 unpack() {
-    rm -rf "$ROOT"
+    rm -rf --one-file-system "$ROOT"
     mkdir -p "$ROOT"
     tar --zstd -xpf "$1" -C "$ROOT"
 }
@@ -144,7 +153,7 @@ prepare_root() {
         unpack "$base"
     else
         echo "== $DIST: debootstrap $SUITE from $MIRROR"
-        rm -rf "$ROOT"
+        rm -rf --one-file-system "$ROOT"
         debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$SUITE" "$ROOT" "$MIRROR" "$SCRIPT"
         in_root apt-get clean
         pack "$base"
