@@ -58,6 +58,7 @@ ubuntu-24.04)
     # gutsy uses the same one.
     SCRIPT=/usr/share/debootstrap/scripts/noble
     [ -e "$SCRIPT" ] || SCRIPT=/usr/share/debootstrap/scripts/gutsy
+    # shellcheck disable=SC2054 # one argument
     DEBOOTSTRAP_ARGS+=(--components=main,universe)
     if [ -r /usr/share/keyrings/ubuntu-archive-keyring.gpg ]; then
         DEBOOTSTRAP_ARGS+=(--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg)
