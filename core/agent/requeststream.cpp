@@ -2,6 +2,8 @@
 
 #include "core/agent/agentstream.h"
 
+#include <QTimeZone>
+
 #include <algorithm>
 
 namespace Agent {
@@ -94,7 +96,7 @@ namespace {
 
 QDateTime fromUnixMs(std::uint64_t ms)
 {
-    return ms ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(std::min<std::uint64_t>(ms, std::uint64_t(1) << 52)), Qt::UTC) : QDateTime();
+    return ms ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(std::min<std::uint64_t>(ms, std::uint64_t(1) << 52)), QTimeZone::utc()) : QDateTime();
 }
 
 ProcessInfo toProcessInfo(const Protocol::ProcessState &p)

@@ -11,6 +11,7 @@
 #include <QFile>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
+#include <QTimeZone>
 #include <QJsonObject>
 #include <QTest>
 
@@ -39,7 +40,7 @@ SnapshotInfo infoFor(const QString &name, const QString &parent, int secondsAfte
     SnapshotInfo i;
     i.name = name;
     i.vm = QStringLiteral("vm1");
-    i.createdAt = QDateTime::fromSecsSinceEpoch(1800000000 + secondsAfterEpoch, Qt::UTC);
+    i.createdAt = QDateTime::fromSecsSinceEpoch(1800000000 + secondsAfterEpoch, QTimeZone::utc());
     i.parent = parent;
     i.driver = QStringLiteral("qemu");
     i.templateName = QStringLiteral("minimal");
