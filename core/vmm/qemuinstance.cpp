@@ -146,7 +146,7 @@ void QemuInstance::tryConnectQmp(Core::Promise<void> promise, qint64 deadline)
     }
     if (!m_qmp) {
         m_qmp = new QmpClient(this);
-        connect(m_qmp, &QmpClient::event, this, [this](const QString &name, const QJsonObject &data) {
+        connect(m_qmp, &QmpClient::qmpEvent, this, [this](const QString &name, const QJsonObject &data) {
             if (name == QLatin1String("SHUTDOWN") && data.value(QStringLiteral("guest")).toBool())
                 m_guestShutdown = true;
             else if (name == QLatin1String("STOP") && m_state == State::Running)

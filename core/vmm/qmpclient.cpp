@@ -188,7 +188,7 @@ void QmpClient::handleMessage(const QJsonObject &msg)
         return;
     }
     if (msg.contains(QStringLiteral("event"))) {
-        Q_EMIT event(msg.value(QStringLiteral("event")).toString(), msg.value(QStringLiteral("data")).toObject());
+        Q_EMIT qmpEvent(msg.value(QStringLiteral("event")).toString(), msg.value(QStringLiteral("data")).toObject());
         return;
     }
     const QString id = msg.value(QStringLiteral("id")).toString();

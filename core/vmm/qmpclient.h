@@ -44,7 +44,7 @@ public:
     void close(const Core::Error &why);
 
 Q_SIGNALS:
-    void event(const QString &name, const QJsonObject &data);
+    void qmpEvent(const QString &name, const QJsonObject &data); // "event" would hide QObject::event
     void disconnected();
 
 private:
