@@ -74,8 +74,14 @@ qint64 parentOf(qint64 pid)
 // ours, since instance ids come from state paths, but it is not ours to end.
 bool inOwnNetworkNamespace(qint64 pid)
 {
-    static const QString own = QFile::symLinkTarget(QStringLiteral("/proc/self/ns/net"));
-    const QString theirs = QFile::symLinkTarget(QStringLiteral("/proc/%1/ns/net").arg(pid));
+    // "net:[4026531840]": the namespace's inode (readlink(2), not a path to resolve).
+    const auto link = [](const QByteArray &path) {
+        char target[64] = {};
+        const ssize_t n = ::readlink(path.constData(), target, sizeof target - 1);
+        return n > 0 ? QByteArray(target, n) : QByteArray();
+    };
+    static const QByteArray own = link(QByteArrayLiteral("/proc/self/ns/net"));
+    const QByteArray theirs = link("/proc/" + QByteArray::number(pid) + "/ns/net");
     return !own.isEmpty() && theirs == own;
 }
 
