@@ -2,10 +2,24 @@
 
 namespace Server {
 
+AuthRateLimiter::AuthRateLimiter()
+    : AuthRateLimiter([] {
+        bool ok = false;
+        const int n = qEnvironmentVariableIntValue(kMaxFailuresVariable, &ok);
+        return ok && n > 0 ? n : kMaxFailures;
+    }())
+{
+}
+
+AuthRateLimiter::AuthRateLimiter(int maxFailures)
+    : m_maxFailures(maxFailures > 0 ? maxFailures : kMaxFailures)
+{
+}
+
 qint64 AuthRateLimiter::blockedForMs(const QString &peer, qint64 nowMs) const
 {
     const auto it = m_peers.constFind(peer);
-    if (it == m_peers.cend() || it->failures < kMaxFailures)
+    if (it == m_peers.cend() || it->failures < m_maxFailures)
         return 0;
     return qMax<qint64>(0, it->startMs + kWindowMs - nowMs);
 }

@@ -15,6 +15,13 @@ public:
     static constexpr int kMaxFailures = 10;
     static constexpr qint64 kWindowMs = 60 * 1000;
     static constexpr int kMaxPeers = 4096;
+    // MVS_AUTH_MAX_FAILURES (a positive number) replaces kMaxFailures: the
+    // test suites that check many refusals from one loopback client set it.
+    static constexpr const char *kMaxFailuresVariable = "MVS_AUTH_MAX_FAILURES";
+
+    AuthRateLimiter();
+    explicit AuthRateLimiter(int maxFailures);
+    int maxFailures() const { return m_maxFailures; }
 
     // How long the peer must wait before it is heard again; 0: not blocked.
     qint64 blockedForMs(const QString &peer, qint64 nowMs) const;
@@ -33,6 +40,7 @@ private:
     };
     void makeRoom(qint64 nowMs);
 
+    int m_maxFailures;
     QHash<QString, Window> m_peers;
 };
 
