@@ -297,6 +297,9 @@ public:
         answer.requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
         answer.headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
         socket->write(httpResponse(answer));
+        // Into the kernel now: Qt 6.8 deletes a refused upgrade's socket as
+        // soon as it is no longer connected, with whatever it still buffers.
+        socket->flush();
     }
 
     // The open connection from this peer (Qt 6.5 and later name a request's
