@@ -1,6 +1,7 @@
 #include "server/httpadapter.h"
 
 #include "core/log.h"
+#include "server/httpcompat.h"
 #include "server/httpmapping.h"
 #include "server/rawupload.h"
 #include "server/requestauth.h"
@@ -8,11 +9,8 @@
 #include "server/streamedbody.h"
 #include "server/tokenregistry.h"
 
-#include <QAbstractHttpServer>
 #include <QElapsedTimer>
 #include <QHttpServerRequest>
-#include <QHttpServerResponder>
-#include <QHttpServerResponse>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -24,15 +22,17 @@
 #include <memory>
 #include <optional>
 
-// Qt 6.4.2 HttpServer, as read in qthttpserver v6.4.2 (src/httpserver/):
+// Qt HttpServer, as read in qthttpserver v6.4.2 and v6.8 (src/httpserver/):
 // - QHttpServer::route() with a QFuture<QHttpServerResponse> answers in
-//   then(this, [&request, socket]...) (qhttpserver.cpp): the raw socket and
-//   the request are captured, and a client that disconnects meanwhile has its
-//   socket (and request) deleted (qabstracthttpserver.cpp, handleNewConnections)
-//   before the answer is written. QHttpServerResponder holds a raw socket too.
-// So this adapter subclasses QAbstractHttpServer (handleRequest() gets the
-// socket), keeps a QPointer to it, and writes through makeResponder() only
-// while the socket lives. Answers go out in request order per connection.
+//   then(this, [&request, socket]...) (6.4's qhttpserver.cpp): the raw socket
+//   and the request are captured, and a client that disconnects meanwhile has
+//   its socket (and request) deleted (qabstracthttpserver.cpp,
+//   handleNewConnections) before the answer is written.
+// So this adapter subclasses QAbstractHttpServer (HttpCompat::RequestServer,
+// which gives each request's socket on every Qt, see httpcompat.h), keeps a
+// QPointer to the socket, and writes each answer's bytes to it itself
+// (httpResponse()) only while it lives. Answers go out in request order per
+// connection.
 // - A request reaches handleRequest() only once its body is buffered whole
 //   (QHttpServerRequestPrivate::parse). Sockets come through our own
 //   QTcpServer, whose readyRead slot runs before the server's: it decides a
@@ -44,19 +44,17 @@
 //   unread) our slot and the server's are cut off it between two requests;
 //   handing the socket to the server again as a new pending connection
 //   resumes it (the server's handleNewConnections only connects slots).
-// - WebSocket upgrades are handed over only when handleRequest() returns true
-//   and newWebSocketConnection is connected; otherwise missingHandler() runs
-//   and the socket is closed (qabstracthttpserver.cpp, handleReadyRead). On
-//   hand-over the server calls socket->disconnect(), which cuts our slots on
-//   the socket too, so the connection is forgotten here first. Path and token
-//   are checked in handleRequest(), and the handshake; missingHandler() answers
-//   401, 404 or 400 (the server's own refusal of a bad handshake would lack a
-//   Content-Length).
+// - WebSocket upgrades are handed over only when the request hook returns
+//   true and newWebSocketConnection is connected; otherwise the refused hook
+//   runs and the socket is closed (qabstracthttpserver.cpp, handleReadyRead).
+//   On hand-over the server calls socket->disconnect(), which cuts our slots
+//   on the socket too, so the connection is forgotten here first. Path and
+//   token are checked in handleRequest(), and the handshake; refuse() answers
+//   404, the credential's refusal (401, 403, 429) or 400 (the server's own
+//   refusal of a bad handshake would lack a Content-Length).
 
 namespace Server {
 namespace {
-
-using Status = QHttpServerResponder::StatusCode;
 
 constexpr qint64 kMaxHeaderBytes = 64 * 1024;
 constexpr int kRejectLingerMs = 2000;
@@ -75,18 +73,7 @@ constexpr qint64 kHeldReadBuffer = 64 * 1024;
 constexpr qint64 kChunkFramingSlack = 64 * 1024;
 constexpr qint64 kChunkFramingShare = 1024;
 
-using Headers = QList<std::pair<QByteArray, QByteArray>>;
-
-// Qt's response for an answer.
-QHttpServerResponse toQt(const HttpAnswer &answer)
-{
-    if (answer.status == 204)
-        return QHttpServerResponse(Status::NoContent);
-    QHttpServerResponse r(answer.contentType, answer.body, static_cast<Status>(answer.status));
-    for (const auto &[name, value] : answerHeaders(answer))
-        r.addHeader(name, value);
-    return r;
-}
+using Headers = HttpCompat::Headers;
 
 // The one request builder, for requests the HTTP server read and for
 // uploads read here: names of headers in lower case.
@@ -191,32 +178,7 @@ std::optional<QString> webSocketHandshakeProblem(const QHttpServerRequest &reque
 
 class HttpAdapter::Private {
 public:
-    // Subclassed for handleRequest(request, socket) and makeResponder().
-    class RawServer final : public QAbstractHttpServer {
-    public:
-        explicit RawServer(Private &p)
-            : m_p(p)
-        {
-        }
-        static void send(const QHttpServerRequest &request, QTcpSocket *socket, const QHttpServerResponse &response)
-        {
-            response.write(makeResponder(request, socket));
-        }
-
-    protected:
-        bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override { return m_p.handleRequest(request, socket); }
-        void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override
-        {
-            // The server closes the connection after this: say so.
-            HttpAnswer answer = m_p.webSocketRefusal(request, socket);
-            answer.requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
-            answer.headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
-            send(request, socket, toQt(answer));
-        }
-
-    private:
-        Private &m_p;
-    };
+    using RawServer = HttpCompat::RequestServer;
 
     // Accepts connections itself so that its readyRead slot on each socket
     // runs before the HTTP server's (see screen()).
@@ -266,7 +228,6 @@ public:
         std::optional<HttpAnswer> answer;
     };
     struct Connection {
-        const QHttpServerRequest *request = nullptr; // one per socket, lives as long as it
         std::deque<std::shared_ptr<Slot>> queue; // answers in request order
         bool headScreened = false; // the current request's head was screened
         qint64 bodyCap = 0; // the current request's body cap
@@ -287,7 +248,10 @@ public:
         , m_router(m_endpoints.router)
         , m_options(std::move(options))
         , m_auth(m_endpoints.tokens, m_options.token)
-        , m_server(std::make_unique<RawServer>(*this))
+        , m_server(std::make_unique<RawServer>(
+              RawServer::Hooks{[this](const QHttpServerRequest &request, QTcpSocket *socket) { return handleRequest(request, socket); },
+                               [this](const QHttpServerRequest &request, QTcpSocket *socket) { refuse(request, socket); },
+                               [this](const QHostAddress &peer, quint16 peerPort) { return connectionOf(peer, peerPort); }}))
         , m_guard(m_options.connections, [this](QTcpSocket *socket) { return busy(socket); })
     {
         QObject::connect(m_server.get(), &QAbstractHttpServer::newWebSocketConnection, m_server.get(), [this]() { acceptWebSockets(); });
@@ -323,6 +287,30 @@ public:
         HttpAnswer answer = errorAnswer(ApiError(ApiError::Code::InvalidArgument, webSocketHandshakeProblem(request).value_or(QString())));
         answer.headers.append({QByteArrayLiteral("Sec-WebSocket-Version"), QByteArrayLiteral(kWebSocketVersion)});
         return answer;
+    }
+
+    // A request handleRequest() refused: the server closes the connection
+    // after this, so the answer says so.
+    void refuse(const QHttpServerRequest &request, QTcpSocket *socket) const
+    {
+        HttpAnswer answer = webSocketRefusal(request, socket);
+        answer.requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
+        answer.headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("close")});
+        socket->write(httpResponse(answer));
+        // Into the kernel now: Qt 6.8 deletes a refused upgrade's socket as
+        // soon as it is no longer connected, with whatever it still buffers.
+        socket->flush();
+    }
+
+    // The open connection from this peer (Qt 6.5 and later name a request's
+    // peer, not its socket).
+    QTcpSocket *connectionOf(const QHostAddress &peer, quint16 peerPort) const
+    {
+        for (auto it = m_connections.cbegin(); it != m_connections.cend(); ++it) {
+            if (it.key()->peerPort() == peerPort && it.key()->peerAddress().isEqual(peer))
+                return it.key();
+        }
+        return nullptr;
     }
 
     // An upgraded socket, path and token checked in handleRequest().
@@ -390,7 +378,7 @@ public:
                            QString::fromLatin1(RequestId::accept(request.value(RequestId::kHeaderLower))), true});
             if (refused != 0) {
                 m_endpoints.metrics.recordRequest(QStringLiteral("GET"), pattern, refused, 0);
-                return false; // missingHandler() answers
+                return false; // refuse() answers
             }
             rememberUpgradeCaller(socket, *auth.caller);
             // The server's WebSocket side takes the socket (see the top).
@@ -399,7 +387,6 @@ public:
             socket->setReadBufferSize(0); // QWebSocket reads whole frames, capped by VncSocket and ExecSocket
             return true;
         }
-        c.request = &request;
         auto slot = std::make_shared<Slot>();
         c.queue.push_back(slot);
 
@@ -473,7 +460,7 @@ public:
             d.immediate = errorAnswer(tooLarge(bodyLimit(route)));
         if (d.immediate)
             return d;
-        Request r = makeRequest(std::move(match.params), request.query(), request.headers());
+        Request r = makeRequest(std::move(match.params), request.query(), HttpCompat::requestHeaders(request));
         r.body = request.body();
         r.caller = auth.caller.value_or(Principal{}); // no caller: a public route, never VM-scoped
         r.requestId = requestId;
@@ -552,12 +539,12 @@ public:
             const std::shared_ptr<Slot> slot = c.queue.front();
             c.queue.pop_front();
             const HttpAnswer &answer = *slot->answer;
-            if (!c.request || socket->state() != QAbstractSocket::ConnectedState)
+            if (socket->state() != QAbstractSocket::ConnectedState)
                 continue;
             if (answer.stream)
                 startStream(socket, c, answer);
             else
-                RawServer::send(*c.request, socket, toQt(answer));
+                socket->write(httpResponse(answer));
             m_guard.answered(socket); // no longer busy, and not idle either
         }
     }
@@ -655,7 +642,7 @@ public:
         });
         if (held) {
             // Our slot and the server's reader (this emission's too).
-            QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
+            m_server->stopReading(socket);
             socket->setReadBufferSize(kHeldReadBuffer);
         }
         return held;
@@ -777,7 +764,7 @@ public:
         }
         // Cut the HTTP server's reader (and screen()) off this socket; its
         // clean-up on disconnect stays.
-        QObject::disconnect(socket, &QIODevice::readyRead, m_server.get(), nullptr);
+        m_server->stopReading(socket);
         c.rejected = true; // nothing more for the HTTP server on this connection
         c.uploading = true;
         if (socket->isTransactionStarted())

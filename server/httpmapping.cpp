@@ -83,14 +83,18 @@ QByteArray reasonPhrase(int status)
     switch (status) {
     case 200: return QByteArrayLiteral("OK");
     case 201: return QByteArrayLiteral("Created");
+    case 204: return QByteArrayLiteral("No Content");
     case 400: return QByteArrayLiteral("Bad Request");
     case 401: return QByteArrayLiteral("Unauthorized");
     case 403: return QByteArrayLiteral("Forbidden");
     case 429: return QByteArrayLiteral("Too Many Requests");
     case 404: return QByteArrayLiteral("Not Found");
+    case 405: return QByteArrayLiteral("Method Not Allowed");
     case 409: return QByteArrayLiteral("Conflict");
     case 413: return QByteArrayLiteral("Payload Too Large");
+    case 422: return QByteArrayLiteral("Unprocessable Entity");
     case 500: return QByteArrayLiteral("Internal Server Error");
+    case 501: return QByteArrayLiteral("Not Implemented");
     case 502: return QByteArrayLiteral("Bad Gateway");
     case 503: return QByteArrayLiteral("Service Unavailable");
     case 504: return QByteArrayLiteral("Gateway Timeout");
@@ -120,14 +124,32 @@ QByteArray rawResponse(const HttpAnswer &answer)
     return out;
 }
 
-QByteArray streamedHead(const HttpAnswer &answer)
+namespace {
+
+// The status line and every header, up to the blank line; a body of
+// `length` bytes follows (none after a 204).
+QByteArray head(const HttpAnswer &answer, qint64 length)
 {
     QByteArray out = "HTTP/1.1 " + QByteArray::number(answer.status) + ' ' + reasonPhrase(answer.status) + "\r\n";
     for (const auto &[name, value] : answerHeaders(answer))
         out += name + ": " + value + "\r\n";
+    if (answer.status == 204)
+        return out + "\r\n";
     out += "Content-Type: " + answer.contentType + "\r\n";
-    out += "Content-Length: " + QByteArray::number(answer.streamSize) + "\r\n\r\n";
+    out += "Content-Length: " + QByteArray::number(length) + "\r\n\r\n";
     return out;
+}
+
+} // namespace
+
+QByteArray httpResponse(const HttpAnswer &answer)
+{
+    return head(answer, answer.body.size()) + (answer.status == 204 ? QByteArray() : answer.body);
+}
+
+QByteArray streamedHead(const HttpAnswer &answer)
+{
+    return head(answer, answer.streamSize);
 }
 
 } // namespace Server

@@ -1,8 +1,7 @@
 #pragma once
 // The one mapping of API answers to HTTP: ApiError::Code to a status (one
 // switch), the JSON error body, and an answer as status, type, body and
-// headers. Pure: the adapter turns an HttpAnswer into Qt's response, the
-// raw paths write it by hand.
+// headers. Pure: the adapter writes an HttpAnswer's bytes to its socket.
 
 #include "server/apitypes.h"
 
@@ -36,11 +35,14 @@ HttpAnswer errorAnswer(const ApiError &error);
 HttpAnswer httpAnswer(const ApiResult &result);
 QByteArray reasonPhrase(int status);
 // The extra headers an answer is sent with: its headers and X-Request-Id.
-// Every way of writing an answer (Qt's, the raw ones below) takes them here.
+// Every way of writing an answer (each one below) takes them here.
 QList<std::pair<QByteArray, QByteArray>> answerHeaders(const HttpAnswer &answer);
 // The whole answer as HTTP/1.1 bytes, closing the connection (for the
 // connections the adapter answers by hand).
 QByteArray rawResponse(const HttpAnswer &answer);
+// The whole answer as HTTP/1.1 bytes, every header with it; the connection
+// stays open (a 204 has neither body nor Content-Length).
+QByteArray httpResponse(const HttpAnswer &answer);
 // The status line and headers of a streamed answer (Content-Length is its
 // streamSize), up to the blank line; the connection stays open.
 QByteArray streamedHead(const HttpAnswer &answer);

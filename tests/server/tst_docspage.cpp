@@ -71,6 +71,11 @@ private Q_SLOTS:
         QCOMPARE(get(QStringLiteral("/docs/swagger-ui/swagger-ui-bundle.js")).status, 401);
         QCOMPARE(get(QStringLiteral("/docs/docs.js?token=") + QLatin1String(TestService::Service::kToken)).status, 401); // files take no ?token=
         QCOMPARE(get(QStringLiteral("/docs"), {{"Cookie", "mvs_docs=" + QByteArray(TestService::Service::kToken)}}).status, 401);
+        // These failures count against this peer (AuthRateLimiter allows
+        // kMaxFailures a window); the refusals below start on a new service.
+        m_service.reset();
+        m_service = std::make_unique<TestService::Service>();
+        QVERIFY(m_service->port());
     }
 
     void thePageWithTheTokenSetsADocsSession()

@@ -2,8 +2,8 @@
 // guests: a VmManager over a driver never asked for an instance): a scripted
 // session of an admin and the tokens it makes (create, a VM-prefix
 // restriction, roles, a take-over, expiry, revoking a token with an open
-// WebSocket), the audit log's entries for it, and the limit on failed
-// authentication per peer.
+// WebSocket), the audit log's entries for it, the limit on failed
+// authentication per peer, and refused WebSocket upgrades answered whole.
 
 #include "servicefixture.h"
 #include "server/auditlog.h"
@@ -14,6 +14,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSignalSpy>
+#include <QTcpSocket>
 #include <QTest>
 #include <QWebSocket>
 
@@ -69,6 +70,7 @@ public:
         return r.status == 201 ? QJsonDocument::fromJson(r.body).object() : QJsonObject{{QStringLiteral("status"), r.status}};
     }
 
+    quint16 port() const { return m_port; }
     QUrl wsUrl(const QString &path) const { return QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(m_port).arg(path)); }
     QString dir() const { return m_dir.path(); }
     TokenRegistry &tokens() { return m_tokens; }
@@ -90,6 +92,47 @@ private:
 QByteArray secretOf(const QJsonObject &token)
 {
     return token.value(QStringLiteral("secret")).toString().toLatin1();
+}
+
+// A WebSocket upgrade of path with the token, written by hand: the bytes
+// of the answer, until the server closes (a refusal closes the connection).
+QByteArray upgrade(quint16 port, const QByteArray &path, const QByteArray &token)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(5000))
+        return {};
+    socket.write("GET " + path
+                 + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ws-1\r\n"
+                   "Authorization: Bearer "
+                 + token + "\r\n\r\n");
+    QByteArray answer;
+    QDeadlineTimer deadline(5000);
+    while (!deadline.hasExpired() && socket.state() == QAbstractSocket::ConnectedState) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
+        answer += socket.readAll();
+    }
+    return answer + socket.readAll();
+}
+
+QByteArray headerOf(const QByteArray &answer, const QByteArray &name)
+{
+    for (const QByteArray &line : answer.left(answer.indexOf("\r\n\r\n")).split('\n')) {
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0 && line.left(colon).trimmed().compare(name, Qt::CaseInsensitive) == 0)
+            return line.mid(colon + 1).trimmed();
+    }
+    return {};
+}
+
+// An answer with its whole JSON error body (as long as its Content-Length
+// says), its X-Request-Id and a closing connection.
+bool wholeRefusal(const QByteArray &answer, const QByteArray &status)
+{
+    const QByteArray body = answer.mid(answer.indexOf("\r\n\r\n") + 4);
+    return answer.startsWith(QByteArray("HTTP/1.1 " + status)) && headerOf(answer, "Content-Length").toInt() == body.size() && body.contains("\"error\"")
+        && headerOf(answer, "X-Request-Id") == "ws-1" && headerOf(answer, "Connection") == "close";
 }
 
 bool waitFor(const std::function<bool()> &done, int ms = 10000)
@@ -255,6 +298,21 @@ private Q_SLOTS:
         QCOMPARE(entries.size(), Server::AuthRateLimiter::kMaxFailures + 1);
         QCOMPARE(entries.last().value(QStringLiteral("status")).toInt(), 429);
         QVERIFY(entries.first().value(QStringLiteral("token")).isNull());
+    }
+
+    // A refused WebSocket upgrade gets its refusal whole: 403 for a role
+    // the route does not take, 429 once the peer is limited.
+    void refusedUpgradesAnswerWhole()
+    {
+        TokenService s;
+        const QByteArray viewerSecret = secretOf(s.made({{QStringLiteral("role"), QStringLiteral("viewer")}}));
+        const QByteArray forbidden = upgrade(s.port(), "/api/v1/vms/box/exec/ws", viewerSecret);
+        QVERIFY2(wholeRefusal(forbidden, "403"), forbidden.constData());
+        for (int i = 0; i < Server::AuthRateLimiter::kMaxFailures; ++i)
+            QCOMPARE(s.call(QByteArrayLiteral("wrong"), "GET", QStringLiteral("/api/v1/vms")).status, 401);
+        const QByteArray limited = upgrade(s.port(), "/api/v1/vms/box/exec/ws", kAdmin);
+        QVERIFY2(wholeRefusal(limited, "429"), limited.constData());
+        QVERIFY(headerOf(limited, "Retry-After").toInt() >= 1);
     }
 };
 
