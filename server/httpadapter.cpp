@@ -328,10 +328,12 @@ public:
                 continue;
             }
             m_endpoints.metrics.recordRequest(QStringLiteral("GET"), route->pattern, 101, 0);
-            closeOnRevocation(ws.get(), m_upgradeCallers.take(peerKey(ws->peerAddress(), ws->peerPort())));
-            // What the socket starts logs with the client's id (or a new one).
-            const Core::Log::Scope scope(
-                {QString::fromLatin1(RequestId::accept(ws->request().rawHeader(RequestId::kHeader))), params.value(QStringLiteral("name"))});
+            const Upgrade upgrade = m_upgrades.take(peerKey(ws->peerAddress(), ws->peerPort()));
+            closeOnRevocation(ws.get(), upgrade.caller);
+            // What the socket starts logs with the upgrade's id, the one in
+            // its audit entry (the client's, or the one made then).
+            const QByteArray requestId = upgrade.requestId.isEmpty() ? RequestId::generate() : upgrade.requestId;
+            const Core::Log::Scope scope({QString::fromLatin1(requestId), params.value(QStringLiteral("name"))});
             m_endpoints.webSocket(std::move(ws), *route, params, m_q);
         }
     }
@@ -373,14 +375,15 @@ public:
             c.webSocketRefusal = auth.refusal;
             const int refused = !route ? 404 : auth.refusal ? httpStatus(auth.refusal->code) : webSocketHandshakeProblem(request) ? 400 : 0;
             const QString pattern = route ? route->pattern : QStringLiteral("unmatched");
+            const QByteArray requestId = RequestId::accept(request.value(RequestId::kHeaderLower));
             m_auth.record(auth.caller,
                           {QStringLiteral("GET"), pattern, params.value(QStringLiteral("name")), refused ? refused : 101, socket->peerAddress().toString(),
-                           QString::fromLatin1(RequestId::accept(request.value(RequestId::kHeaderLower))), true});
+                           QString::fromLatin1(requestId), true});
             if (refused != 0) {
                 m_endpoints.metrics.recordRequest(QStringLiteral("GET"), pattern, refused, 0);
                 return false; // refuse() answers
             }
-            rememberUpgradeCaller(socket, *auth.caller);
+            rememberUpgrade(socket, {*auth.caller, requestId});
             // The server's WebSocket side takes the socket (see the top).
             m_connections.erase(it);
             m_guard.release(socket);
@@ -497,15 +500,21 @@ public:
         });
     }
 
-    // An upgraded socket's caller, from the upgrade until acceptWebSockets()
-    // takes it (keyed by the peer's address and port, which the socket keeps;
-    // dropped if the handshake fails and the socket goes).
+    // An upgraded socket's caller and request id, from the upgrade until
+    // acceptWebSockets() takes them (keyed by the peer's address and port,
+    // which the socket keeps; dropped if the handshake fails and the socket
+    // goes). The 101 itself is Qt WebSockets' handshake: it carries no
+    // X-Request-Id; the id is in the upgrade's audit entry and log lines.
+    struct Upgrade {
+        Principal caller;
+        QByteArray requestId;
+    };
     static QString peerKey(const QHostAddress &address, quint16 port) { return address.toString() + QLatin1Char('|') + QString::number(port); }
-    void rememberUpgradeCaller(QTcpSocket *socket, const Principal &caller)
+    void rememberUpgrade(QTcpSocket *socket, const Upgrade &upgrade)
     {
         const QString key = peerKey(socket->peerAddress(), socket->peerPort());
-        m_upgradeCallers.insert(key, caller);
-        QObject::connect(socket, &QObject::destroyed, m_server.get(), [this, key]() { m_upgradeCallers.remove(key); });
+        m_upgrades.insert(key, upgrade);
+        QObject::connect(socket, &QObject::destroyed, m_server.get(), [this, key]() { m_upgrades.remove(key); });
     }
     // Revoking the token that opened a WebSocket closes it.
     void closeOnRevocation(QWebSocket *ws, const Principal &caller)
@@ -811,7 +820,7 @@ public:
     const Router &m_router;
     Options m_options;
     RequestAuth m_auth;
-    QHash<QString, Principal> m_upgradeCallers; // see rememberUpgradeCaller()
+    QHash<QString, Upgrade> m_upgrades; // see rememberUpgrade()
     QHash<QTcpSocket *, Connection> m_connections;
     std::unique_ptr<RawServer> m_server;
     ConnectionGuard m_guard;
