@@ -14,89 +14,18 @@
 // MVS_CHROMIUM (default /usr/bin/chromium), MVS_BROWSER_HEADED=1 to watch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { browserOrSkip, launchChromium, makeLog, request, sleep, startService, stepper } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.env.MVS_APP_BINARY || path.resolve(here, '../../build/dev/app/microvm-sandbox');
-const chromiumPath = process.env.MVS_CHROMIUM || '/usr/bin/chromium';
-
-// What is missing to run at all: a reason to skip, not a failure.
-let chromium;
-let skipReason = null;
-try {
-    ({ chromium } = await import('playwright-core'));
-} catch {
-    skipReason = 'playwright-core is not installed: run `npm ci --prefix tests/browser`';
-}
-if (!skipReason && !fs.existsSync(chromiumPath))
-    skipReason = `no Chromium at ${chromiumPath}: install Debian's chromium (apt-get install chromium) or set MVS_CHROMIUM`;
-if (!skipReason && !fs.existsSync(binary))
-    skipReason = `no microvm-sandbox binary at ${binary}: build it or set MVS_APP_BINARY`;
-if (skipReason && !process.env.NODE_TEST_CONTEXT) {
-    // Run directly (as ctest does): SKIP_RETURN_CODE 77.
-    console.log(`SKIPPED: ${skipReason}`);
-    process.exit(77);
-}
-
-const t0 = Date.now();
-const log = (...a) => console.log(`[docs +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-function get(port, urlPath, headers = {}) {
-    return new Promise((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode));
-        });
-        req.on('error', reject);
-        req.end();
-    });
-}
+const { chromium, skipReason } = await browserOrSkip();
+const log = makeLog('docs');
+const get = async (port, urlPath, headers = {}) => (await request(port, 'GET', urlPath, { headers })).status;
 
 test('API docs in Chromium: Swagger UI with the token, try-it-out with Authorize, 401 without', { skip: skipReason ?? false, timeout: 170_000 }, async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mvs-docs-'));
-    const dirs = { data: path.join(tmp, 'data'), run: path.join(tmp, 'run'), config: path.join(tmp, 'config') };
-    for (const d of Object.values(dirs))
-        fs.mkdirSync(d, { mode: 0o700 });
-    const token = crypto.randomBytes(24).toString('hex');
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const stderrFile = path.join(tmp, 'service.log');
-    const stderr = fs.openSync(stderrFile, 'w');
-    const service = spawn(binary, ['--serve', '--listen', `127.0.0.1:${port}`], {
-        env: { ...process.env, MVS_TOKEN: token, MVS_DATA_DIR: dirs.data, MVS_RUNTIME_DIR: dirs.run, MVS_CONFIG_DIR: dirs.config },
-        stdio: ['ignore', 'inherit', stderr],
-    });
-    const exited = new Promise((resolve) => service.once('exit', (code, signal) => resolve({ code, signal })));
+    const service = await startService('docs');
+    const { port, token, base } = service;
     let browser;
     let failed = false;
-    const step = async (name, fn) => {
-        let ok = false;
-        await t.test(name, async () => {
-            await fn();
-            ok = true;
-        });
-        if (!ok)
-            throw new Error(`step failed: ${name}`);
-    };
+    const step = stepper(t);
     try {
         const deadline = Date.now() + 30_000;
         while ((await get(port, '/api/v1/health').catch(() => 0)) !== 200) {
@@ -105,9 +34,7 @@ test('API docs in Chromium: Swagger UI with the token, try-it-out with Authorize
         }
         log(`service up on ${base}`);
 
-        browser = await chromium.launch({
-            executablePath: chromiumPath, headless: !process.env.MVS_BROWSER_HEADED, args: ['--no-sandbox', '--disable-dev-shm-usage'],
-        });
+        browser = await launchChromium(chromium);
         log(`Chromium ${browser.version()}`);
         const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
         // CSP violations as the page sees them (the console reports them too).
@@ -225,15 +152,7 @@ test('API docs in Chromium: Swagger UI with the token, try-it-out with Authorize
     } finally {
         if (browser)
             await browser.close().catch(() => {});
-        service.kill('SIGTERM');
-        const killer = setTimeout(() => service.kill('SIGKILL'), 30_000);
-        const end = await exited;
-        clearTimeout(killer);
-        fs.closeSync(stderr);
-        log(`service exited: ${JSON.stringify(end)}`);
-        if (failed)
-            log(`service stderr (end):\n${fs.readFileSync(stderrFile, 'utf8').slice(-8000)}`);
-        fs.rmSync(tmp, { recursive: true, force: true });
+        const end = await service.stop({ killAfterMs: 30_000, log, stderrTail: failed ? 8000 : 0 });
         if (!failed)
             assert.deepEqual(end, { code: 0, signal: null }, 'the service must exit 0 on SIGTERM');
     }

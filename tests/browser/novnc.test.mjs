@@ -12,86 +12,20 @@
 // MVS_LOG (passed to the service; its stderr is printed when a step fails).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { browserOrSkip, launchChromium, makeLog, request, sleep, startService, stepper, until } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.env.MVS_APP_BINARY || path.resolve(here, '../../build/dev/app/microvm-sandbox');
-const chromiumPath = process.env.MVS_CHROMIUM || '/usr/bin/chromium';
 const novncDir = process.env.MVS_NOVNC_DIR || '/usr/share/novnc';
 const VM = 'web';
 
-// What is missing to run at all: a reason to skip, not a failure.
-let chromium;
-let skipReason = null;
-try {
-    ({ chromium } = await import('playwright-core'));
-} catch {
-    skipReason = 'playwright-core is not installed: run `npm ci --prefix tests/browser`';
-}
-if (!skipReason && !fs.existsSync(chromiumPath))
-    skipReason = `no Chromium at ${chromiumPath}: install Debian's chromium (apt-get install chromium) or set MVS_CHROMIUM`;
-if (!skipReason && !fs.existsSync(path.join(novncDir, 'core/rfb.js')))
-    skipReason = `noVNC is not installed in ${novncDir}: install Debian's novnc package (or set MVS_NOVNC_DIR)`;
-if (!skipReason && !fs.existsSync(binary))
-    skipReason = `no microvm-sandbox binary at ${binary}: build it or set MVS_APP_BINARY`;
-if (skipReason && !process.env.NODE_TEST_CONTEXT) {
-    // Run directly (as ctest does): SKIP_RETURN_CODE 77.
-    console.log(`SKIPPED: ${skipReason}`);
-    process.exit(77);
-}
-
-const t0 = Date.now();
-const log = (...a) => console.log(`[novnc +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-// node:http, not fetch: creating a VM may take minutes (first image build,
-// a TCG boot) and undici gives up on headers after 300 s.
-function request(port, method, urlPath, { token, body, headers = {} } = {}) {
-    return new Promise((resolve, reject) => {
-        const h = { ...headers };
-        if (token)
-            h.Authorization = `Bearer ${token}`;
-        let data;
-        if (body !== undefined) {
-            data = Buffer.from(JSON.stringify(body));
-            h['Content-Type'] = 'application/json';
-            h['Content-Length'] = data.length;
-        }
-        // A fresh connection each time: no keep-alive races with the server.
-        const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: h, agent: false }, (res) => {
-            const chunks = [];
-            res.on('data', (c) => chunks.push(c));
-            res.on('end', () => {
-                const text = Buffer.concat(chunks).toString('utf8');
-                let json;
-                try {
-                    json = JSON.parse(text);
-                } catch { /* not JSON */ }
-                resolve({ status: res.statusCode, headers: res.headers, text, json });
-            });
-        });
-        req.on('error', (e) => reject(new Error(`${method} ${urlPath}: ${e.message}${req.reusedSocket ? ' (on a reused keep-alive connection)' : ''}`)));
-        req.end(data);
-    });
-}
+const { chromium, skipReason } = await browserOrSkip([[
+    `noVNC is not installed in ${novncDir}: install Debian's novnc package (or set MVS_NOVNC_DIR)`,
+    () => fs.existsSync(path.join(novncDir, 'core/rfb.js')),
+]]);
+const log = makeLog('novnc');
 
 // A WebSocket handshake by hand: the status line the server answers with.
 function upgrade(port, urlPath, headers = {}) {
@@ -119,27 +53,9 @@ function upgrade(port, urlPath, headers = {}) {
     });
 }
 
-async function until(what, timeoutMs, intervalMs, fn) {
-    const deadline = Date.now() + timeoutMs;
-    let last;
-    for (;;) {
-        last = await fn();
-        if (last.done)
-            return last.value;
-        if (Date.now() > deadline)
-            assert.fail(`${what}: not within ${timeoutMs / 1000} s (last: ${JSON.stringify(last.value)})`);
-        await sleep(intervalMs);
-    }
-}
-
 test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { skip: skipReason ?? false, timeout: 880_000 }, async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mvs-browser-'));
-    const dirs = { data: path.join(tmp, 'data'), run: path.join(tmp, 'run'), config: path.join(tmp, 'config') };
-    for (const d of Object.values(dirs))
-        fs.mkdirSync(d, { mode: 0o700 });
-    const token = crypto.randomBytes(24).toString('hex');
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
+    const service = await startService('browser', { MVS_LOG: process.env.MVS_LOG || 'info' });
+    const { port, token, base } = service;
     const api = (method, p, body) => request(port, method, p, { token, body });
     const exec = async (cmd) => {
         const r = await api('POST', `/api/v1/vms/${VM}/exec`, { cmd, timeout_s: 60 });
@@ -147,29 +63,10 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
         return r.json;
     };
 
-    const stderrFile = path.join(tmp, 'service.log');
-    const stderr = fs.openSync(stderrFile, 'w');
-    const service = spawn(binary, ['--serve', '--listen', `127.0.0.1:${port}`], {
-        env: {
-            ...process.env, MVS_TOKEN: token, MVS_DATA_DIR: dirs.data, MVS_RUNTIME_DIR: dirs.run,
-            MVS_CONFIG_DIR: dirs.config, MVS_LOG: process.env.MVS_LOG || 'info',
-        },
-        stdio: ['ignore', 'inherit', stderr],
-    });
-    const exited = new Promise((resolve) => service.once('exit', (code, signal) => resolve({ code, signal })));
     let browser;
     let created = false;
     let failed = false;
-    // A failed step ends the run (t.test() resolves even when it fails).
-    const step = async (name, fn) => {
-        let ok = false;
-        await t.test(name, async (st) => {
-            await fn(st);
-            ok = true;
-        });
-        if (!ok)
-            throw new Error(`step failed: ${name}`);
-    };
+    const step = stepper(t);
     try {
         await until('the service answers /api/v1/health', 30_000, 100, async () => {
             const r = await request(port, 'GET', '/api/v1/health').catch((e) => ({ status: 0, text: e.message }));
@@ -185,9 +82,7 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
             log(`VM booted in ${((Date.now() - started) / 1000).toFixed(1)} s (POST /api/v1/vms, including any image build)`);
         });
 
-        browser = await chromium.launch({
-            executablePath: chromiumPath, headless: !process.env.MVS_BROWSER_HEADED, args: ['--no-sandbox', '--disable-dev-shm-usage'],
-        });
+        browser = await launchChromium(chromium);
         log(`Chromium ${browser.version()}`);
         const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
         const page = await context.newPage();
@@ -461,15 +356,7 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
             if (![200, 204, 404].includes(r.status))
                 log(`DELETE /api/v1/vms/${VM}: ${r.status} ${r.text}`);
         }
-        service.kill('SIGTERM');
-        const killer = setTimeout(() => service.kill('SIGKILL'), 60_000);
-        const end = await exited;
-        clearTimeout(killer);
-        fs.closeSync(stderr);
-        log(`service exited: ${JSON.stringify(end)}`);
-        if (failed || process.env.MVS_BROWSER_DEBUG)
-            log(`service stderr (end):\n${fs.readFileSync(stderrFile, 'utf8').slice(-12_000)}`);
-        fs.rmSync(tmp, { recursive: true, force: true });
+        const end = await service.stop({ killAfterMs: 60_000, log, stderrTail: failed || process.env.MVS_BROWSER_DEBUG ? 12_000 : 0 });
         if (!failed)
             assert.deepEqual(end, { code: 0, signal: null }, 'the service must exit 0 on SIGTERM');
     }
