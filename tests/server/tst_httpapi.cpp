@@ -5,6 +5,7 @@
 // a 32 MiB sha256 round trip, console, pause/resume, stop, delete; health
 // answered while a VM boots; VMs listed again after a service restart.
 
+#include "../rawhttp.h"
 #include "e2efixture.h"
 
 #include "core/vm/vmmanager.h"
@@ -164,23 +165,7 @@ private:
     // peer closes or the time is up.
     QByteArray rawExchange(const QByteArray &bytes, const QByteArray &until, int timeoutMs = 10000)
     {
-        QTcpSocket socket;
-        socket.connectToHost(QHostAddress::LocalHost, m_port);
-        if (!socket.waitForConnected(5000))
-            return QByteArray("connect failed");
-        socket.write(bytes);
-        QByteArray in;
-        QDeadlineTimer deadline(timeoutMs);
-        while (!deadline.hasExpired() && !in.contains(until)) {
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-            if (socket.bytesAvailable() || socket.waitForReadyRead(10))
-                in += socket.readAll();
-            if (socket.state() != QAbstractSocket::ConnectedState) {
-                in += socket.readAll();
-                break;
-            }
-        }
-        return in;
+        return RawHttp::exchange(m_port, bytes, until, timeoutMs);
     }
 
     // Open the exec WebSocket of a VM (token by header unless queryToken),

@@ -6,44 +6,14 @@
 // No guest boots.
 
 #include "servicefixture.h"
+#include "../rawhttp.h"
 
 #include "server/requestid.h"
 
 #include <QRegularExpression>
-#include <QTcpSocket>
 #include <QTest>
 
 namespace {
-
-// What the server answers to raw bytes: everything until it closes or
-// the answer's head and a while passed.
-QByteArray rawExchange(quint16 port, const QByteArray &bytes)
-{
-    QTcpSocket socket;
-    socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!socket.waitForConnected(5000))
-        return {};
-    socket.write(bytes);
-    QByteArray answer;
-    QDeadlineTimer deadline(5000);
-    while (!deadline.hasExpired() && socket.state() == QAbstractSocket::ConnectedState) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
-        answer += socket.readAll();
-        if (answer.contains("\r\n\r\n") && answer.contains("\"error\""))
-            break;
-    }
-    return answer + socket.readAll();
-}
-
-QByteArray headerOf(const QByteArray &answer, const QByteArray &name)
-{
-    for (const QByteArray &line : answer.left(answer.indexOf("\r\n\r\n")).split('\n')) {
-        const qsizetype colon = line.indexOf(':');
-        if (colon > 0 && line.left(colon).trimmed().compare(name, Qt::CaseInsensitive) == 0)
-            return line.mid(colon + 1).trimmed();
-    }
-    return {};
-}
 
 bool generated(const QByteArray &id)
 {
@@ -53,10 +23,16 @@ bool generated(const QByteArray &id)
 
 } // namespace
 
+using RawHttp::headerOf;
+
 class TestRequestId : public QObject {
     Q_OBJECT
 
     std::unique_ptr<TestService::Service> m_service;
+
+    // What the server answers to raw bytes: everything until it closes or
+    // it has written an error body.
+    QByteArray exchange(const QByteArray &bytes) { return RawHttp::exchange(m_service->port(), bytes, QByteArrayLiteral("\"error\"")); }
 
 private Q_SLOTS:
     void initTestCase()
@@ -148,22 +124,20 @@ private Q_SLOTS:
     // Answered at the head, by hand (no token, a chunked body).
     void refusedHeadCarriesIt()
     {
-        const QByteArray answer = rawExchange(m_service->port(),
-                                              "POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                                              "X-Request-Id: head-1\r\n\r\n");
+        const QByteArray answer = exchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                           "X-Request-Id: head-1\r\n\r\n");
         QVERIFY2(answer.startsWith("HTTP/1.1 401"), answer.constData());
         QCOMPARE(headerOf(answer, "X-Request-Id"), QByteArray("head-1"));
-        const QByteArray made = rawExchange(m_service->port(), "POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        const QByteArray made = exchange("POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
         QVERIFY2(generated(headerOf(made, "X-Request-Id")), made.constData());
     }
 
     // The raw upload path answers an unknown VM before the body.
     void uploadCarriesIt()
     {
-        const QByteArray answer = rawExchange(m_service->port(),
-                                              QByteArray("PUT /api/v1/vms/nope/files?path=/tmp/x HTTP/1.1\r\nHost: x\r\n"
-                                                         "Authorization: Bearer ")
-                                                  + TestService::Service::kToken + "\r\nContent-Length: 4\r\nX-Request-Id: up-1\r\n\r\nabcd");
+        const QByteArray answer = exchange(QByteArray("PUT /api/v1/vms/nope/files?path=/tmp/x HTTP/1.1\r\nHost: x\r\n"
+                                                      "Authorization: Bearer ")
+                                           + TestService::Service::kToken + "\r\nContent-Length: 4\r\nX-Request-Id: up-1\r\n\r\nabcd");
         QVERIFY2(answer.startsWith("HTTP/1.1 404"), answer.constData());
         QCOMPARE(headerOf(answer, "X-Request-Id"), QByteArray("up-1"));
     }
@@ -186,7 +160,7 @@ private Q_SLOTS:
               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ws-1\r\n";
         if (token)
             request += QByteArray("Authorization: Bearer ") + TestService::Service::kToken + "\r\n";
-        const QByteArray answer = rawExchange(m_service->port(), request + "\r\n");
+        const QByteArray answer = exchange(request + "\r\n");
         QVERIFY2(answer.startsWith(QByteArray("HTTP/1.1 " + status)), answer.constData());
         QCOMPARE(headerOf(answer, "X-Request-Id"), QByteArray("ws-1"));
     }

@@ -6,6 +6,7 @@
 // authentication per peer, and refused WebSocket upgrades answered whole.
 
 #include "servicefixture.h"
+#include "../rawhttp.h"
 #include "server/auditlog.h"
 #include "server/authratelimiter.h"
 #include "server/tokenregistry.h"
@@ -14,7 +15,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSignalSpy>
-#include <QTcpSocket>
 #include <QTest>
 #include <QWebSocket>
 
@@ -98,33 +98,14 @@ QByteArray secretOf(const QJsonObject &token)
 // of the answer, until the server closes (a refusal closes the connection).
 QByteArray upgrade(quint16 port, const QByteArray &path, const QByteArray &token)
 {
-    QTcpSocket socket;
-    socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!socket.waitForConnected(5000))
-        return {};
-    socket.write("GET " + path
-                 + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ws-1\r\n"
-                   "Authorization: Bearer "
-                 + token + "\r\n\r\n");
-    QByteArray answer;
-    QDeadlineTimer deadline(5000);
-    while (!deadline.hasExpired() && socket.state() == QAbstractSocket::ConnectedState) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 20);
-        answer += socket.readAll();
-    }
-    return answer + socket.readAll();
+    return RawHttp::exchange(port,
+                             "GET " + path
+                                 + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: ws-1\r\n"
+                                   "Authorization: Bearer "
+                                 + token + "\r\n\r\n");
 }
-
-QByteArray headerOf(const QByteArray &answer, const QByteArray &name)
-{
-    for (const QByteArray &line : answer.left(answer.indexOf("\r\n\r\n")).split('\n')) {
-        const qsizetype colon = line.indexOf(':');
-        if (colon > 0 && line.left(colon).trimmed().compare(name, Qt::CaseInsensitive) == 0)
-            return line.mid(colon + 1).trimmed();
-    }
-    return {};
-}
+using RawHttp::headerOf;
 
 // An answer with its whole JSON error body (as long as its Content-Length
 // says), its X-Request-Id and a closing connection.
