@@ -114,8 +114,10 @@ ApiFuture SnapshotController::forkSnapshot(const Request &request)
     }
     // The forks are <prefix>-<n> (<vm>-fork-<n> without one): a token kept
     // to some VMs makes only VMs it may use.
-    const QString firstFork =
-        options.namePrefix.isEmpty() ? request.param(QStringLiteral("name")).left(50) + QStringLiteral("-fork-1") : options.namePrefix + QStringLiteral("-1");
+    // (QString() around each: Qt 6.8's QStringBuilder types of the two
+    // branches differ.)
+    const QString firstFork = options.namePrefix.isEmpty() ? QString(request.param(QStringLiteral("name")).left(50) + QStringLiteral("-fork-1"))
+                                                           : QString(options.namePrefix + QStringLiteral("-1"));
     if (!request.caller.mayUseVm(firstFork))
         return finished(ApiError(ApiError::Code::Forbidden, QStringLiteral("this token may make VMs named %1 only").arg(request.caller.vmGlob)));
     return answerWhen(m_manager.fork(request.param(QStringLiteral("name")), request.param(QStringLiteral("snap")), options), this,
