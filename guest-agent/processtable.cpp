@@ -196,20 +196,27 @@ void ProcessTable::watch(Process &process, SpawnedChild &child, std::uint32_t ti
 
 void ProcessTable::onOutput(pid_t pid, int index)
 {
-    const auto it = m_processes.find(pid);
-    if (it == m_processes.end())
-        return;
-    Process &process = *it->second;
+    if (const auto it = m_processes.find(pid); it != m_processes.end())
+        readOutput(*it->second, index);
+}
+
+bool ProcessTable::readOutput(Process &process, int index)
+{
+    if (!process.outputFd[index].valid())
+        return false;
     static char buf[kReadChunk];
     const ssize_t n = ::read(process.outputFd[index].get(), buf, sizeof buf);
     if (n > 0) {
         process.output[index].append(std::string_view(buf, static_cast<std::size_t>(n)));
-        return;
+        return true;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n < 0 && errno == EAGAIN)
+        return false;
     process.outputWatch[index].reset(); // EOF: every writer is gone
     process.outputFd[index].reset();
+    return false;
 }
 
 void ProcessTable::onExit(pid_t pid, int status)
@@ -218,6 +225,11 @@ void ProcessTable::onExit(pid_t pid, int status)
     if (it == m_processes.end())
         return;
     Process &process = *it->second;
+    // What it wrote before it ended is in its pipes now: take it first.
+    for (int i = 0; i < 2; ++i) {
+        for (std::size_t chunks = 0; chunks < kExitDrainBytes / kReadChunk && readOutput(process, i); ++chunks) {
+        }
+    }
     process.state.running = false;
     process.state.endedMs = unixTimeMs();
     if (WIFEXITED(status)) {

@@ -35,6 +35,10 @@ public:
     static constexpr std::size_t kStdinBytes = 1u << 20;
     static constexpr std::size_t kMaxCommandBytes = 4096;
     static constexpr std::size_t kReadChunk = 64u * 1024u;
+    // At its exit, what the process left in its pipes is taken before it
+    // counts as ended (a reader that sees "ended" sees all it wrote), at
+    // most this much: a child it left behind may still be writing.
+    static constexpr std::size_t kExitDrainBytes = 1024u * 1024u;
     // A ProcessRead reply leaves this much of the host's maximum payload for
     // the process's state and the framing.
     static constexpr std::size_t kReplyReserve = kMaxCommandBytes + 1024;
@@ -65,6 +69,9 @@ private:
 
     void watch(Process &process, SpawnedChild &child, std::uint32_t timeoutMs);
     void onOutput(pid_t pid, int index);
+    // One read of the pipe into the ring; false once nothing more is there
+    // now (EAGAIN) or ever (EOF: the pipe is closed).
+    static bool readOutput(Process &process, int index);
     void onExit(pid_t pid, int status);
     void writeStdin(Process &process);
     void closeStdin(Process &process);

@@ -575,6 +575,17 @@ std::optional<ProcessOutput> readProcess(Connection &c, std::uint32_t id, std::i
     return output;
 }
 
+// The process has ended and nobody has reaped it yet (state Z).
+bool isZombie(int pid)
+{
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray text = stat.readAll();
+    const qsizetype paren = text.lastIndexOf(')');
+    return paren > 0 && text.mid(paren + 2, 1) == "Z";
+}
+
 bool processAlive(int pid)
 {
     return !processGone(pid, 0);
@@ -604,6 +615,7 @@ private Q_SLOTS:
     void execCancelAfterMainEndsKeepsChildren();
     void backgroundProcess();
     void backgroundProcessOutputRing();
+    void backgroundProcessEndsAfterItsOutput();
     void backgroundProcessLimit();
     void execStdin();
     void execMissingBinary();
@@ -873,6 +885,38 @@ void TestGuestAgent::backgroundProcess()
     }
     QVERIFY(c.send(MsgType::ProcessWrite, 11, ProcessWrite{pid, true, "x"}.encode()));
     QVERIFY(expectError(c, 11));
+}
+
+// A process seen ended has all it wrote readable: its exit is not reported
+// before its pipes are read (tst_mcp once read '' from one just ended in a
+// TCG guest). Made certain here: the agent is stopped while the process
+// writes and ends and a read is sent, so that when it goes on, the child's
+// exit, the read and the output are all pending in one pass of its loop
+// (which takes exits first, then the connection, then the pipes).
+void TestGuestAgent::backgroundProcessEndsAfterItsOutput()
+{
+    Agent agent;
+    QVERIFY(agent.startOnSocketPair());
+    auto &c = *agent.conn;
+    QVERIFY(::handshake(c));
+    for (std::uint32_t i = 0; i < 5; ++i) {
+        const std::uint32_t id = 10 + 4 * i;
+        const auto started = processRequest(c, id, MsgType::ProcessStart, shellCommand("sleep 0.2; echo got hi; echo err >&2").encode());
+        QVERIFY(started);
+        ::kill(agent.pid(), SIGSTOP);
+        QTRY_VERIFY_WITH_TIMEOUT(isZombie(started->pid), 10000); // ended, not reaped by the stopped agent
+        QVERIFY(c.send(MsgType::ProcessRead, id + 1, ProcessRead{started->pid, 0, 0, 0}.encode()));
+        ::kill(agent.pid(), SIGCONT);
+        const std::optional<Frame> f = c.next(id + 1);
+        ProcessOutput out;
+        QVERIFY(f && f->header.type == static_cast<std::uint8_t>(MsgType::ProcessOutput) && ProcessOutput::decode(f->payload, &out));
+        QVERIFY(!out.state.running);
+        QCOMPARE(out.stdoutData, std::string("got hi\n"));
+        QCOMPARE(out.stderrData, std::string("err\n"));
+        std::optional<ProcessState> state;
+        QTRY_VERIFY_WITH_TIMEOUT((state = processRequest(c, id + 2, MsgType::ProcessStatus, ProcessRef{started->pid}.encode())) && !state->running, 10000);
+        QVERIFY(processRequest(c, id + 3, MsgType::ProcessRemove, ProcessRef{started->pid}.encode()));
+    }
 }
 
 // A flood keeps only the last ring's worth; a read from before it says
