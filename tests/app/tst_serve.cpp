@@ -2,7 +2,8 @@
 // private config and data directories, an ephemeral port. Health without a
 // token, 401 without one elsewhere, the token generated once (0600, printed
 // once), MVS_TOKEN and --token-file overriding it, SIGTERM -> exit 0, and a
-// port in use -> one clear line and exit 1. Then a real guest: SIGTERM stops
+// port in use -> one clear line and exit 1. The token CLI (create, list,
+// revoke) against it. Then a real guest: SIGTERM stops
 // the VM it runs (no VMM left), and the next start lists it again.
 
 #include "tests/vmmprocesses.h"
@@ -157,6 +158,77 @@ private Q_SLOTS:
         QVERIFY(p2.waitForFinished(30000));
         QCOMPARE(p2.exitStatus(), QProcess::NormalExit);
         QCOMPARE(p2.exitCode(), 0);
+    }
+
+    // `microvm-sandbox token ...` against the real service, as an admin
+    // scripts it: a scoped token made, shown once, listed without its
+    // secret, held to its role and glob, revoked; usage errors exit 2.
+    void tokenCliCreatesListsAndRevokes()
+    {
+        QProcessEnvironment env = environment(QStringLiteral("t"));
+        const quint16 port = freePort();
+        QByteArray err;
+        QProcess p;
+        QVERIFY2(start(p, env, port, &err), err.constData());
+        env.insert(QStringLiteral("MVS_URL"), QStringLiteral("http://127.0.0.1:%1").arg(port));
+        const auto cli = [&env](const QStringList &args, QByteArray *out, QByteArray *errOut = nullptr) {
+            QProcess c;
+            c.setProcessEnvironment(env);
+            c.start(QStringLiteral(MVS_APP_BINARY), args);
+            if (!c.waitForFinished(30000)) {
+                c.kill();
+                c.waitForFinished();
+                return -2;
+            }
+            *out = c.readAllStandardOutput();
+            if (errOut)
+                *errOut = c.readAllStandardError();
+            return c.exitStatus() == QProcess::NormalExit ? c.exitCode() : -1;
+        };
+        QByteArray out, cerr;
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("create"), QStringLiteral("--role"), QStringLiteral("viewer"), QStringLiteral("--vms"),
+                      QStringLiteral("ci-*"), QStringLiteral("--name"), QStringLiteral("bot"), QStringLiteral("--expires"), QStringLiteral("1h")},
+                     &out, &cerr),
+                 0);
+        const QList<QByteArray> lines = out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 2);
+        QVERIFY2(lines.at(0).startsWith("token ") && lines.at(0).contains("(viewer, VMs ci-*)"), out.constData());
+        const QByteArray secret = lines.at(1).trimmed();
+        QVERIFY2(secret.startsWith("mvs_"), out.constData());
+        QVERIFY2(cerr.contains("shown once"), cerr.constData());
+        const QByteArray id = lines.at(0).split(' ').at(1);
+
+        // Listed, with no secret in the listing.
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("list"), QStringLiteral("--json")}, &out), 0);
+        const QJsonArray listed = QJsonDocument::fromJson(out).array();
+        QCOMPARE(listed.size(), 1);
+        QCOMPARE(listed.at(0)[QStringLiteral("id")].toString().toUtf8(), id);
+        QCOMPARE(listed.at(0)[QStringLiteral("role")].toString(), QStringLiteral("viewer"));
+        QCOMPARE(listed.at(0)[QStringLiteral("vms")].toString(), QStringLiteral("ci-*"));
+        QVERIFY(!listed.at(0)[QStringLiteral("expires")].toString().isEmpty());
+        QVERIFY2(!out.contains(secret) && !out.contains(secret.right(64)), out.constData());
+
+        // The token reads, may not create, and sees only its VMs' routes.
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), secret), 200);
+        QCOMPARE(request("POST", port, QStringLiteral("/api/v1/vms"), secret, R"({"name": "ci-1", "template": "minimal", "start": false})"), 403);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms/other"), secret), 403);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/tokens"), secret), 403);
+
+        // Revoked: refused at once, and gone from the list.
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("revoke"), QString::fromUtf8(id)}, &out), 0);
+        QCOMPARE(out.trimmed(), "revoked " + id);
+        QCOMPARE(get(port, QStringLiteral("/api/v1/vms"), secret), 401);
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("list"), QStringLiteral("--json")}, &out), 0);
+        QCOMPARE(QJsonDocument::fromJson(out).array().size(), 0);
+
+        // Usage errors.
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("create")}, &out), 2);
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("create"), QStringLiteral("--role"), QStringLiteral("viewer"), QStringLiteral("--expires"),
+                      QStringLiteral("soon")},
+                     &out),
+                 2);
+        QCOMPARE(cli({QStringLiteral("token"), QStringLiteral("revoke")}, &out), 2);
+        QCOMPARE(terminate(p), 0);
     }
 
     void environmentAndTokenFileOverride()
