@@ -8,6 +8,7 @@
 #include "app/signalwatcher.h"
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
+#include "server/auditlog.h"
 
 #include <QApplication>
 #include <QDir>
@@ -28,6 +29,16 @@ constexpr int kExitUsage = 2;
 void err(const QString &s)
 {
     std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(s));
+}
+
+// The window's take-overs and releases go to the service's audit log (no API
+// request carries them).
+void auditTakeOvers(Gui::MainWindow &window, Service &service)
+{
+    QObject::connect(&window, &Gui::MainWindow::desktopControlToggled, &window, [&service](const QString &vm, bool human) {
+        if (auto r = service.auditLog().append(Server::AuditLog::appControl(vm, human)); !r)
+            err(QStringLiteral("audit log: %1").arg(r.error().message));
+    });
 }
 
 } // namespace
@@ -134,6 +145,7 @@ int guiCommand(int &argc, char **argv)
         window->setService(QString(), QByteArray(), url.error().message);
         err(QStringLiteral("the API is not served: %1").arg(url.error().message));
     }
+    auditTakeOvers(*window, **service);
     window->show();
 
     SignalWatcher signals;

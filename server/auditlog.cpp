@@ -50,6 +50,20 @@ bool AuditLog::wanted(const QString &method, int status, bool webSocket)
     return webSocket || method != QLatin1String("GET") || status == 401 || status == 403 || status == 429;
 }
 
+AuditLog::Entry AuditLog::appControl(const QString &vm, bool human)
+{
+    Entry e;
+    e.time = QDateTime::currentDateTimeUtc();
+    e.tokenId = QStringLiteral("app");
+    e.role = QStringLiteral("admin");
+    e.method = QStringLiteral("APP");
+    e.route = human ? QStringLiteral("display/control: human") : QStringLiteral("display/control: agent");
+    e.vm = vm;
+    e.status = 200;
+    e.peer = QStringLiteral("local");
+    return e;
+}
+
 QString AuditLog::rotatedPath(int n) const
 {
     return n == 0 ? m_path : m_path + QLatin1Char('.') + QString::number(n);

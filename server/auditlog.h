@@ -58,6 +58,10 @@ public:
 
     // Whether a request belongs in the log.
     static bool wanted(const QString &method, int status, bool webSocket);
+    // A take-over (human) or release of vm's desktop by the person at the
+    // desktop app, which no API request carries: token "app", method "APP",
+    // route "display/control: human" (or "agent"), peer "local".
+    static Entry appControl(const QString &vm, bool human);
     Core::Result append(const Entry &entry);
     // The entries that pass the query, oldest first, the newest query.limit.
     QList<QJsonObject> read(const Query &query) const;

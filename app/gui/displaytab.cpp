@@ -187,6 +187,7 @@ void DisplayTab::onControlToggled(bool human)
     }
     m_display->setController(human ? Desktop::VmDisplay::Controller::Human : Desktop::VmDisplay::Controller::Agent);
     updateController();
+    Q_EMIT controlToggled(m_vm, human);
 }
 
 void DisplayTab::updateController()

@@ -40,6 +40,11 @@ public:
     QLabel *controllerLabel() const { return m_controller; }
     QLabel *messageLabel() const { return m_message; }
 
+Q_SIGNALS:
+    // The person at the window took control of vm's desktop (human) or
+    // gave it back: for the audit log, which no API request reaches here.
+    void controlToggled(const QString &vm, bool human);
+
 private:
     void attach();
     void detach();

@@ -66,6 +66,7 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
 
     m_details = new QTabWidget(this);
     m_displayTab = new DisplayTab(manager, displays, m_details);
+    connect(m_displayTab, &DisplayTab::controlToggled, this, &MainWindow::desktopControlToggled);
     m_consoleTab = new ConsoleTab(manager, m_details);
     m_runTab = new RunTab(manager, m_details);
     m_filesTab = new FilesTab(manager, m_details);

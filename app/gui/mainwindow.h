@@ -101,6 +101,8 @@ public:
 
 Q_SIGNALS:
     void operationFinished(const QString &vm, bool ok);
+    // A take-over (human) or release of a desktop in this window.
+    void desktopControlToggled(const QString &vm, bool human);
 
 protected:
     void closeEvent(QCloseEvent *event) override;

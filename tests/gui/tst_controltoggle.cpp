@@ -28,6 +28,7 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QPushButton>
+#include <QSignalSpy>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -149,6 +150,7 @@ private Q_SLOTS:
         QVERIFY2(r.status == 200, qPrintable(r.describe()));
 
         // Take control in the window: agent input is refused.
+        QSignalSpy toggled(&w, &Gui::MainWindow::desktopControlToggled); // what the app writes to the audit log
         tab->controlButton()->click();
         QVERIFY(tab->controlButton()->isChecked());
         QCOMPARE(tab->controlButton()->text(), QStringLiteral("Release"));
@@ -167,6 +169,9 @@ private Q_SLOTS:
         QVERIFY(tab->view()->isViewOnly());
         r = agentInput();
         QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(toggled.size(), 2);
+        QCOMPARE(toggled.at(0), (QVariantList{QStringLiteral("desk"), true}));
+        QCOMPARE(toggled.at(1), (QVariantList{QStringLiteral("desk"), false}));
 
         // A hand-over through the API shows in the window.
         QCOMPARE(call("POST", QStringLiteral("/api/v1/vms/desk/display/control"), R"({"controller": "human"})").status, 200);

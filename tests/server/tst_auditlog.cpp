@@ -38,6 +38,27 @@ class TestAuditLog : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // The desktop app's take-over and release, which no request carries.
+    void appTakeOversAreEntries()
+    {
+        QTemporaryDir dir;
+        AuditLog log(dir.filePath(QStringLiteral("audit/audit.jsonl")));
+        QVERIFY(log.append(AuditLog::appControl(QStringLiteral("desk"), true)));
+        QVERIFY(log.append(AuditLog::appControl(QStringLiteral("desk"), false)));
+        QVERIFY(log.append(AuditLog::appControl(QStringLiteral("other"), true)));
+        AuditLog::Query q;
+        q.vm = QStringLiteral("desk");
+        const QList<QJsonObject> got = log.read(q);
+        QCOMPARE(got.size(), 2);
+        QCOMPARE(got.at(0).value(QStringLiteral("token")).toString(), QStringLiteral("app"));
+        QCOMPARE(got.at(0).value(QStringLiteral("method")).toString(), QStringLiteral("APP"));
+        QCOMPARE(got.at(0).value(QStringLiteral("route")).toString(), QStringLiteral("display/control: human"));
+        QCOMPARE(got.at(0).value(QStringLiteral("outcome")).toString(), QStringLiteral("allowed"));
+        QCOMPARE(got.at(0).value(QStringLiteral("peer")).toString(), QStringLiteral("local"));
+        QCOMPARE(got.at(1).value(QStringLiteral("route")).toString(), QStringLiteral("display/control: agent"));
+        QVERIFY(QDateTime::fromString(got.at(0).value(QStringLiteral("time")).toString(), Qt::ISODateWithMs).isValid());
+    }
+
     void linesHoldEveryField()
     {
         QTemporaryDir dir;
