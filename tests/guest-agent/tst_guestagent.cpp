@@ -788,9 +788,12 @@ void TestGuestAgent::execAnswersWhenMainProcessEnds()
     QVERIFY(sleeper > 0);
 
     // A child that keeps writing after the answer is not killed by SIGPIPE.
-    o = runExec(*agent.conn, 2, shellCommand("(while :; do echo tick; echo tock >&2; sleep 0.05; done) & echo $!"));
+    o = runExec(*agent.conn, 2, shellCommand("(while :; do echo tick; echo tock >&2; sleep 0.05; done) & echo pid $!"));
     QVERIFY(o.exited);
-    const int writer = std::atoi(o.out.c_str());
+    // (Its first tick may come before the pid: the pid's own line.)
+    const std::size_t pidLine = o.out.find("pid ");
+    QVERIFY2(pidLine != std::string::npos, o.out.c_str());
+    const int writer = std::atoi(o.out.c_str() + pidLine + 4);
     QVERIFY(writer > 0);
     QTest::qWait(1000);
     QVERIFY(processAlive(sleeper));
