@@ -781,7 +781,9 @@ namespace {
 
 const char kTokenUsage[] = "usage: microvm-sandbox token COMMAND [--url URL] [--token TOKEN] [--json]   (an admin token)\n"
                            "  token create --role viewer|operator|admin [--vms GLOB] [--expires DURATION] [--name NAME]\n"
-                           "      DURATION: 90s, 30m, 12h, 7d; the secret is printed once\n"
+                           "               [--max-vms N] [--max-vcpus N] [--max-memory-mb N]\n"
+                           "      DURATION: 90s, 30m, 12h, 7d; the secret is printed once; --max-*: limits on\n"
+                           "      the VMs this token makes (beside the host's quotas)\n"
                            "  token list\n"
                            "  token revoke ID\n";
 
@@ -804,6 +806,28 @@ std::optional<qint64> parseDuration(const QString &text)
     return n * unit;
 }
 
+// --max-vms, --max-vcpus, --max-memory-mb as the API's "quota" (absent when
+// none is given); nullopt when one is not a positive integer.
+std::optional<QJsonObject> takeQuota(QStringList &args)
+{
+    QJsonObject quota;
+    for (const auto &[flag, key] :
+         {std::pair{QStringLiteral("--max-vms"), QStringLiteral("vms")}, std::pair{QStringLiteral("--max-vcpus"), QStringLiteral("vcpus")},
+          std::pair{QStringLiteral("--max-memory-mb"), QStringLiteral("memory_mb")}}) {
+        QString value;
+        if (auto r = takeOption(args, flag, &value); !r)
+            return std::nullopt;
+        if (value.isEmpty())
+            continue;
+        bool ok = false;
+        const qint64 n = value.toLongLong(&ok);
+        if (!ok || n < 1)
+            return std::nullopt;
+        quota.insert(key, n);
+    }
+    return quota;
+}
+
 int tokenCreate(ServiceClient &client, const Common &c, QStringList args)
 {
     QString role, vms, expires, name;
@@ -812,13 +836,18 @@ int tokenCreate(ServiceClient &client, const Common &c, QStringList args)
         if (auto r = takeOption(args, flag, target); !r)
             return usageError(r.error().message);
     }
+    const std::optional<QJsonObject> quota = takeQuota(args);
+    if (!quota)
+        return usageError(QStringLiteral("--max-vms, --max-vcpus and --max-memory-mb take a positive integer"));
     if (role.isEmpty() || !args.isEmpty())
-        return usageError(QStringLiteral("token create takes --role and optional --vms, --expires, --name"));
+        return usageError(QStringLiteral("token create takes --role and optional --vms, --expires, --name, --max-vms, --max-vcpus, --max-memory-mb"));
     QJsonObject body{{QStringLiteral("role"), role}};
     if (!vms.isEmpty())
         body.insert(QStringLiteral("vms"), vms);
     if (!name.isEmpty())
         body.insert(QStringLiteral("name"), name);
+    if (!quota->isEmpty())
+        body.insert(QStringLiteral("quota"), *quota);
     if (!expires.isEmpty()) {
         const std::optional<qint64> seconds = parseDuration(expires);
         if (!seconds)
@@ -848,12 +877,17 @@ int tokenList(ServiceClient &client, const Common &c)
         printJson(tokens);
         return 0;
     }
-    std::printf("%-16s %-16s %-8s %-16s %s\n", "ID", "NAME", "ROLE", "VMS", "EXPIRES");
+    std::printf("%-16s %-16s %-8s %-16s %-20s %s\n", "ID", "NAME", "ROLE", "VMS", "EXPIRES", "QUOTA");
     for (const QJsonValue &v : tokens) {
         const QJsonObject t = v.toObject();
-        std::printf("%-16s %-16s %-8s %-16s %s\n", qPrintable(t.value(QStringLiteral("id")).toString()), qPrintable(t.value(QStringLiteral("name")).toString()),
-                    qPrintable(t.value(QStringLiteral("role")).toString()), qPrintable(t.value(QStringLiteral("vms")).toString(QStringLiteral("*"))),
-                    qPrintable(t.value(QStringLiteral("expires")).toString(QStringLiteral("never"))));
+        QStringList quota;
+        const QJsonObject q = t.value(QStringLiteral("quota")).toObject();
+        for (auto it = q.begin(); it != q.end(); ++it)
+            quota << it.key() + QLatin1Char('=') + QString::number(it.value().toInteger());
+        std::printf(
+            "%-16s %-16s %-8s %-16s %-20s %s\n", qPrintable(t.value(QStringLiteral("id")).toString()), qPrintable(t.value(QStringLiteral("name")).toString()),
+            qPrintable(t.value(QStringLiteral("role")).toString()), qPrintable(t.value(QStringLiteral("vms")).toString(QStringLiteral("*"))),
+            qPrintable(t.value(QStringLiteral("expires")).toString(QStringLiteral("never"))), quota.isEmpty() ? "-" : qPrintable(quota.join(QLatin1Char(','))));
     }
     return 0;
 }

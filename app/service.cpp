@@ -1,7 +1,7 @@
 #include "app/service.h"
 
 #include "app/clioptions.h"
-
+#include "core/config.h"
 #include "core/vm/statedirlock.h"
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
@@ -11,6 +11,7 @@
 #include "server/tokenregistry.h"
 #include "server/tokenstore.h"
 
+#include <QPointer>
 #include <QFileInfo>
 
 namespace App {
@@ -93,6 +94,16 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     // life left) before the manager adopts the VMs it left running.
     s->m_manager = std::make_unique<Vm::VmManager>(*s->m_driver, stateDir, Vm::VmNetworks::start(Vm::VmNetworks::serviceOptions(stateDir)));
     s->m_manager->setDetachable(options.detachableVms);
+    auto config = Core::Config::load();
+    if (!config)
+        return config.error();
+    auto quota = Vm::QuotaLimits::resolve(*config, Vm::hostMemoryMiB());
+    if (!quota)
+        return quota.error();
+    s->m_manager->setQuota(*quota);
+    // (A QPointer: the registry goes before the manager.)
+    s->m_manager->setOwnerQuota(
+        [tokens = QPointer<Server::TokenRegistry>(s->m_tokens.get())](const QString &owner) { return tokens ? tokens->quotaOf(owner) : Vm::QuotaLimits(); });
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
     s->m_audit = std::make_unique<Server::AuditLog>(Server::AuditLog::pathFor(stateDir));
     s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get(), s->m_tokens.get(), s->m_audit.get());

@@ -40,6 +40,8 @@ Core::ErrorCode codeForApiError(const QString &code)
         return Core::ErrorCode::Unsupported;
     if (code == QLatin1String("corrupted"))
         return Core::ErrorCode::Corrupted;
+    if (code == QLatin1String("quota_exceeded"))
+        return Core::ErrorCode::QuotaExceeded;
     return Core::ErrorCode::Internal;
 }
 

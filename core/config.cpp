@@ -13,6 +13,25 @@ QString Config::path()
     return Paths::configDir() + QStringLiteral("/config.yaml");
 }
 
+namespace {
+
+QString *quotaField(Config &c, const QString &key)
+{
+    if (key == QLatin1String("quota_max_vms"))
+        return &c.quotaMaxVms;
+    if (key == QLatin1String("quota_max_vcpus"))
+        return &c.quotaMaxVcpus;
+    if (key == QLatin1String("quota_max_memory_mib"))
+        return &c.quotaMaxMemoryMiB;
+    if (key == QLatin1String("quota_memory_overcommit"))
+        return &c.quotaMemoryOvercommit;
+    if (key == QLatin1String("quota_max_disk_gib"))
+        return &c.quotaMaxDiskGiB;
+    return nullptr;
+}
+
+} // namespace
+
 Expected<Config> Config::load(const QString &path)
 {
     Config c;
@@ -38,6 +57,8 @@ Expected<Config> Config::load(const QString &path)
                 c.qemuBinary = value;
             else if (key == QLatin1String("cloud_hypervisor_binary"))
                 c.chBinary = value;
+            else if (QString *quota = quotaField(c, key))
+                *quota = value;
             else
                 return Error(ErrorCode::InvalidArgument, QStringLiteral("%1: unknown key '%2'").arg(path, key));
         }

@@ -11,13 +11,25 @@ namespace Core {
 //   accel: auto | kvm | tcg                 (QEMU)
 //   qemu_binary: /usr/bin/qemu-system-x86_64
 //   cloud_hypervisor_binary: /opt/ch/cloud-hypervisor
+//   quota_max_vms: 50                       (the host's quotas, 0: none;
+//   quota_max_vcpus: 0                       see core/vm/hostquota.h)
+//   quota_max_memory_mib: 0                 (0: RAM x overcommit)
+//   quota_memory_overcommit: 1.5
+//   quota_max_disk_gib: 0
 // Command-line flags override the environment (MVS_DRIVER, MVS_ACCEL,
-// MVS_QEMU, MVS_CLOUD_HYPERVISOR), which overrides this file.
+// MVS_QEMU, MVS_CLOUD_HYPERVISOR; MVS_QUOTA_MAX_VMS and so on, the key in
+// capitals), which overrides this file.
 struct Config {
     QString driver;
     QString accel;
     QString qemuBinary;
     QString chBinary;
+    // The quota keys as written (checked by Vm::QuotaLimits::resolve).
+    QString quotaMaxVms;
+    QString quotaMaxVcpus;
+    QString quotaMaxMemoryMiB;
+    QString quotaMemoryOvercommit;
+    QString quotaMaxDiskGiB;
 
     static QString path();
     // A missing file is an empty config; a malformed one is an error that

@@ -27,6 +27,7 @@ QString errorCodeName(ErrorCode code)
     case ErrorCode::Unsupported: return QStringLiteral("unsupported");
     case ErrorCode::Corrupted: return QStringLiteral("corrupted");
     case ErrorCode::TooLarge: return QStringLiteral("too_large");
+    case ErrorCode::QuotaExceeded: return QStringLiteral("quota_exceeded");
     }
     return QStringLiteral("unknown");
 }

@@ -31,6 +31,7 @@ enum class ErrorCode {
     Unsupported,
     Corrupted, // stored data failed its integrity check (a snapshot's checksums)
     TooLarge, // a request is larger than its peer takes (the guest agent's frame limit)
+    QuotaExceeded, // the host's limits (VMs, vCPUs, memory, disk) do not allow it
 };
 
 QString errorCodeName(ErrorCode code);

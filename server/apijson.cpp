@@ -92,7 +92,8 @@ QJsonObject vmToJson(const Vm::VmInfo &info)
                   {QStringLiteral("created_at"), timeOrNull(r.createdAt)},
                   {QStringLiteral("last_started_at"), timeOrNull(r.lastStartedAt)},
                   {QStringLiteral("current_snapshot"), stringOrNull(r.currentSnapshot)},
-                  {QStringLiteral("forked_from"), stringOrNull(r.forkedFrom)}};
+                  {QStringLiteral("forked_from"), stringOrNull(r.forkedFrom)},
+                  {QStringLiteral("owner"), stringOrNull(r.owner)}};
     if (r.lastError) {
         const ApiError e = ApiError::fromCore(*r.lastError);
         o[QStringLiteral("last_error")] = QJsonObject{{QStringLiteral("code"), apiErrorCodeName(e.code)}, {QStringLiteral("message"), e.message}};

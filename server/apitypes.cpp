@@ -62,6 +62,7 @@ ApiError ApiError::fromCore(const Core::Error &error)
     case C::Unsupported: code = Code::Unsupported; break;
     case C::Corrupted: code = Code::Corrupted; break;
     case C::TooLarge: code = Code::PayloadTooLarge; break;
+    case C::QuotaExceeded: code = Code::QuotaExceeded; break;
     case C::Io:
     case C::Internal: code = Code::Internal; break;
     }
@@ -76,6 +77,7 @@ QString apiErrorCodeName(ApiError::Code code)
     case ApiError::Code::Unauthorized: return QStringLiteral("unauthorized");
     case ApiError::Code::Forbidden: return QStringLiteral("forbidden");
     case ApiError::Code::TooManyRequests: return QStringLiteral("too_many_requests");
+    case ApiError::Code::QuotaExceeded: return QStringLiteral("quota_exceeded");
     case ApiError::Code::PermissionDenied: return QStringLiteral("permission_denied");
     case ApiError::Code::NotFound: return QStringLiteral("not_found");
     case ApiError::Code::MethodNotAllowed: return QStringLiteral("method_not_allowed");

@@ -68,6 +68,7 @@ struct ApiError {
         Unauthorized, // no or wrong token
         Forbidden, // the token's role or VM scope does not cover the request
         TooManyRequests, // too many failed authentications from this peer (Retry-After)
+        QuotaExceeded, // the host's quota (VMs, vCPUs, memory, disk) does not allow it (429)
         PermissionDenied, // refused in the guest
         NotFound, // no such route, VM, template, guest path
         MethodNotAllowed,

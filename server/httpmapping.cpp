@@ -16,7 +16,8 @@ int httpStatus(ApiError::Code code)
     case ApiError::Code::Unauthorized: return 401;
     case ApiError::Code::PermissionDenied:
     case ApiError::Code::Forbidden: return 403;
-    case ApiError::Code::TooManyRequests: return 429;
+    case ApiError::Code::TooManyRequests:
+    case ApiError::Code::QuotaExceeded: return 429;
     case ApiError::Code::NotFound: return 404;
     case ApiError::Code::MethodNotAllowed: return 405;
     case ApiError::Code::AlreadyExists:

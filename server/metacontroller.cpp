@@ -85,8 +85,9 @@ QByteArray MetaController::renderMetrics(const std::map<QString, Metrics::VmLive
         network.emplace(vm, Metrics::VmConnectionCounts{c.allowed, c.denied});
     const QStorageInfo disk(m_manager.stateDir());
     const Metrics::Disk dataDisk{static_cast<quint64>(qMax<qint64>(0, disk.bytesTotal())), static_cast<quint64>(qMax<qint64>(0, disk.bytesAvailable()))};
+    const Vm::QuotaLimits &quota = m_manager.quota();
     return m_metrics.render(vmCountsByState()) + Metrics::renderPorts(ports) + Metrics::renderNetwork(network) + m_metrics.renderVms(live)
-        + Metrics::renderDisk(dataDisk);
+        + Metrics::renderDisk(dataDisk) + Metrics::renderQuota(quota, m_manager.quotaUsage(QString(), quota.maxDiskBytes > 0));
 }
 
 // Each running VM's VMM process now; its guest's memory once its agent
@@ -175,6 +176,25 @@ QJsonObject MetaController::accelerator(const SlowFacts &facts) const
     return o;
 }
 
+// The host's quotas (null: no limit) and what the VMs hold against them; the
+// data directory is walked only when its size is limited.
+QJsonObject MetaController::quota() const
+{
+    const Vm::QuotaLimits &limits = m_manager.quota();
+    const bool disk = limits.maxDiskBytes > 0;
+    const Vm::QuotaUsage usage = m_manager.quotaUsage(QString(), disk);
+    const auto limit = [](qint64 v) { return v > 0 ? QJsonValue(v) : QJsonValue(QJsonValue::Null); };
+    const QJsonObject limitsJson{{QStringLiteral("vms"), limit(limits.maxVms)},
+                                 {QStringLiteral("vcpus"), limit(limits.maxVcpus)},
+                                 {QStringLiteral("memory_mb"), limit(limits.maxMemoryMiB)},
+                                 {QStringLiteral("disk_bytes"), limit(limits.maxDiskBytes)}};
+    const QJsonObject usageJson{{QStringLiteral("vms"), usage.vms},
+                                {QStringLiteral("vcpus"), usage.vcpus},
+                                {QStringLiteral("memory_mb"), usage.memoryMiB},
+                                {QStringLiteral("disk_bytes"), disk ? QJsonValue(usage.diskBytes) : QJsonValue(QJsonValue::Null)}};
+    return QJsonObject{{QStringLiteral("limits"), limitsJson}, {QStringLiteral("usage"), usageJson}};
+}
+
 ApiFuture MetaController::system(const Request &)
 {
     return answerWhen(slowFacts(), this, [this](const SlowFacts &facts) {
@@ -204,6 +224,7 @@ ApiFuture MetaController::system(const Request &)
                                             {QStringLiteral("driver"), m_manager.driver().name()},
                                             {QStringLiteral("accelerator"), accelerator(facts)},
                                             {QStringLiteral("versions"), versions},
+                                            {QStringLiteral("quota"), quota()},
                                             {QStringLiteral("vms"), QJsonObject{{QStringLiteral("total"), total}, {QStringLiteral("by_state"), byState}}}});
     });
 }

@@ -115,6 +115,25 @@ QByteArray Metrics::renderPorts(const PortCounts &ports)
     return out;
 }
 
+QByteArray Metrics::renderQuota(const Vm::QuotaLimits &limits, const Vm::QuotaUsage &usage)
+{
+    const std::array<std::pair<const char *, qint64>, 4> limit{
+        {{"vms", limits.maxVms}, {"vcpus", limits.maxVcpus}, {"memory_mib", limits.maxMemoryMiB}, {"disk_bytes", limits.maxDiskBytes}}};
+    QByteArray out = "# HELP mvs_quota_limit The host's quota, by resource (only those set; vcpus and memory_mib bound the VMs that hold a VMM).\n"
+                     "# TYPE mvs_quota_limit gauge\n";
+    for (const auto &[resource, value] : limit) {
+        if (value > 0)
+            out += QByteArray("mvs_quota_limit{resource=\"") + resource + "\"} " + QByteArray::number(value) + '\n';
+    }
+    out += "# HELP mvs_quota_usage What the VMs hold against the host's quota, by resource.\n# TYPE mvs_quota_usage gauge\n";
+    out += "mvs_quota_usage{resource=\"vms\"} " + QByteArray::number(usage.vms) + '\n';
+    out += "mvs_quota_usage{resource=\"vcpus\"} " + QByteArray::number(usage.vcpus) + '\n';
+    out += "mvs_quota_usage{resource=\"memory_mib\"} " + QByteArray::number(usage.memoryMiB) + '\n';
+    if (limits.maxDiskBytes > 0)
+        out += "mvs_quota_usage{resource=\"disk_bytes\"} " + QByteArray::number(usage.diskBytes) + '\n';
+    return out;
+}
+
 QByteArray Metrics::renderNetwork(const std::map<QString, VmConnectionCounts> &byVm)
 {
     QByteArray out = "# HELP mvs_vm_network_connections_total New connections from a VM through its egress filter, by verdict (from the "

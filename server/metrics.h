@@ -4,6 +4,8 @@
 // request), GuestController (one call per exec, HTTP or WebSocket alike);
 // MetaController renders it for GET /metrics with the VM counts.
 
+#include "core/vm/hostquota.h"
+
 #include <QByteArray>
 #include <QMap>
 #include <QString>
@@ -92,6 +94,11 @@ public:
         quint64 availableBytes = 0;
     };
     static QByteArray renderDisk(const Disk &disk);
+
+    // The host's quotas: mvs_quota_limit for the limits that are set and
+    // mvs_quota_usage, by resource (vms, vcpus, memory_mib, disk_bytes: the
+    // disk only while it is limited).
+    static QByteArray renderQuota(const Vm::QuotaLimits &limits, const Vm::QuotaUsage &usage);
 
     static QByteArray contentType() { return QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"); }
 

@@ -22,11 +22,16 @@ QJsonObject type(const char *t, const char *description = nullptr)
     return o;
 }
 
-QJsonObject nullableString(const char *description)
+// A schema that may also be null.
+QJsonObject nullable(QJsonObject o)
 {
-    QJsonObject o = type("string", description);
     o[QStringLiteral("nullable")] = true;
     return o;
+}
+
+QJsonObject nullableString(const char *description)
+{
+    return nullable(type("string", description));
 }
 
 // An object of a schema, or null (OpenAPI 3.0: nullable needs its type beside it).
@@ -146,6 +151,21 @@ void metaSchemas(QJsonObject &s)
                                             {QStringLiteral("memory_mb"), type("integer")}});
 }
 
+// The host's quotas in GET /api/v1/system: limits (null: none) and usage.
+QJsonObject quotaSchema()
+{
+    const auto limit = [](const char *what) { return nullable(type("integer", what)); };
+    QJsonObject limits = object({{QStringLiteral("vms"), limit("VMs that may exist")},
+                                 {QStringLiteral("vcpus"), limit("vCPUs of the VMs holding a VMM (starting, running, paused)")},
+                                 {QStringLiteral("memory_mb"), limit("MiB of memory of those VMs (by default the host's RAM x 1.5)")},
+                                 {QStringLiteral("disk_bytes"), limit("bytes the data directory may hold before no VM is created")}});
+    QJsonObject usage = object({{QStringLiteral("vms"), type("integer")},
+                                {QStringLiteral("vcpus"), type("integer")},
+                                {QStringLiteral("memory_mb"), type("integer")},
+                                {QStringLiteral("disk_bytes"), nullable(type("integer", "null unless the disk is limited"))}});
+    return object({{QStringLiteral("limits"), limits}, {QStringLiteral("usage"), usage}}, {QStringLiteral("limits"), QStringLiteral("usage")});
+}
+
 // GET /api/v1/system.
 void systemSchema(QJsonObject &s)
 {
@@ -168,9 +188,10 @@ void systemSchema(QJsonObject &s)
           object({{QStringLiteral("app"), type("string")},
                   {QStringLiteral("qt"), type("string")},
                   {QStringLiteral("vmm"), nullableString("the first line of the VMM's --version")}})},
+         {QStringLiteral("quota"), quotaSchema()},
          {QStringLiteral("vms"), object({{QStringLiteral("total"), type("integer")}, {QStringLiteral("by_state"), type("object", "each state's count")}})}},
         {QStringLiteral("host"), QStringLiteral("data_dir"), QStringLiteral("driver"), QStringLiteral("accelerator"), QStringLiteral("versions"),
-         QStringLiteral("vms")});
+         QStringLiteral("quota"), QStringLiteral("vms")});
 }
 
 // A VM and its creation.
@@ -195,6 +216,7 @@ void vmSchemas(QJsonObject &s)
          {QStringLiteral("last_error"), nullableRef("ErrorDetail")},
          {QStringLiteral("current_snapshot"), nullableString("the snapshot its state descends from (the last taken or restored); null after a cold boot")},
          {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
+         {QStringLiteral("owner"), nullableString("the id of the token that made it (token-file: the admin token), whose quota it counts against")},
          {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
          {QStringLiteral("accelerated"), type("boolean", "while running or paused")},
          {QStringLiteral("network"), ref("VmNetwork")}},
@@ -486,6 +508,17 @@ void codeSchemas(QJsonObject &s)
                {QStringLiteral("id"), QStringLiteral("language"), QStringLiteral("created_at"), QStringLiteral("executions"), QStringLiteral("busy")});
 }
 
+// A token's own limits on the VMs it makes (beside the host's).
+QJsonObject tokenQuota()
+{
+    QJsonObject count = type("integer");
+    count[QStringLiteral("minimum")] = 1;
+    QJsonObject o = object({{QStringLiteral("vms"), count}, {QStringLiteral("vcpus"), count}, {QStringLiteral("memory_mb"), count}});
+    o[QStringLiteral("description")] =
+        QStringLiteral("limits on the VMs this token makes (count; vCPUs and memory of those running); a key left out: no limit");
+    return o;
+}
+
 void tokenSchemas(QJsonObject &s)
 {
     QJsonObject role = type("string", "viewer: read state, screenshots, watch; operator: also create and drive VMs; admin: everything");
@@ -495,7 +528,8 @@ void tokenSchemas(QJsonObject &s)
                                       {QStringLiteral("role"), role},
                                       {QStringLiteral("vms"), nullableString("a glob on VM names ('*', '?'); null: every VM")},
                                       {QStringLiteral("created"), type("string", "ISO 8601")},
-                                      {QStringLiteral("expires"), nullableString("ISO 8601; null: never")}};
+                                      {QStringLiteral("expires"), nullableString("ISO 8601; null: never")},
+                                      {QStringLiteral("quota"), nullable(tokenQuota())}};
     const QStringList tokenRequired{QStringLiteral("id"),  QStringLiteral("name"),    QStringLiteral("role"),
                                     QStringLiteral("vms"), QStringLiteral("created"), QStringLiteral("expires")};
     s[QStringLiteral("Token")] = object(tokenProperties, tokenRequired);
@@ -507,7 +541,8 @@ void tokenSchemas(QJsonObject &s)
     s[QStringLiteral("CreateToken")] = object({{QStringLiteral("role"), role},
                                                {QStringLiteral("vms"), type("string", "a glob on VM names such as ci-*; leave it out for every VM")},
                                                {QStringLiteral("expires_in_s"), ttl},
-                                               {QStringLiteral("name"), type("string", "a label")}},
+                                               {QStringLiteral("name"), type("string", "a label")},
+                                               {QStringLiteral("quota"), tokenQuota()}},
                                               {QStringLiteral("role")});
     QJsonObject outcome = type("string");
     outcome[QStringLiteral("enum")] = QJsonArray{QStringLiteral("allowed"), QStringLiteral("denied"), QStringLiteral("failed")};
@@ -553,7 +588,9 @@ QJsonObject components()
     snapshotName[QStringLiteral("name")] = QStringLiteral("snap");
     snapshotName[QStringLiteral("description")] = QStringLiteral("the snapshot's name");
     const auto err = [](const char *description) { return response(description, jsonContent(ref("Error"))); };
-    QJsonObject tooMany = err("too_many_requests: too many failed authentications from this address; wait Retry-After seconds");
+    QJsonObject tooMany = err("too_many_requests: too many failed authentications from this address; wait Retry-After seconds. "
+                              "quota_exceeded (no Retry-After): the host's quota of VMs, vCPUs, memory or disk does not allow the request; "
+                              "the message names the limit, what is in use, what was asked and by how much it is over");
     tooMany[QStringLiteral("headers")] = QJsonObject{
         {QStringLiteral("Retry-After"), QJsonObject{{QStringLiteral("schema"), type("integer")}, {QStringLiteral("description"), QStringLiteral("seconds")}}}};
     return QJsonObject{{QStringLiteral("securitySchemes"),

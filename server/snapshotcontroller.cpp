@@ -120,6 +120,7 @@ ApiFuture SnapshotController::forkSnapshot(const Request &request)
                                                            : QString(options.namePrefix + QStringLiteral("-1"));
     if (!request.caller.mayUseVm(firstFork))
         return finished(ApiError(ApiError::Code::Forbidden, QStringLiteral("this token may make VMs named %1 only").arg(request.caller.vmGlob)));
+    options.owner = request.caller.tokenId; // the forks count against its quota
     return answerWhen(m_manager.fork(request.param(QStringLiteral("name")), request.param(QStringLiteral("snap")), options), this,
                       [this](const QStringList &forks) { return forksAnswer(forks); });
 }

@@ -42,6 +42,10 @@ ApiExpected<TokenRegistry::Spec> tokenSpec(const QJsonObject &o)
     if (!name.isUndefined() && !name.isString())
         return wrongType(QStringLiteral("name"), QStringLiteral("a string"));
     spec.name = name.toString();
+    auto quota = TokenRegistry::quotaFromJson(o.value(QStringLiteral("quota")));
+    if (!quota)
+        return ApiError::fromCore(quota.error());
+    spec.quota = *quota;
     return spec;
 }
 
@@ -77,7 +81,8 @@ ApiFuture TokenController::createToken(const Request &request)
 {
     if (auto refused = unrestrictedAdmin(request))
         return finished(*refused);
-    auto parsed = parseObject(request.body, {QStringLiteral("role"), QStringLiteral("vms"), QStringLiteral("expires_in_s"), QStringLiteral("name")});
+    auto parsed = parseObject(request.body,
+                              {QStringLiteral("role"), QStringLiteral("vms"), QStringLiteral("expires_in_s"), QStringLiteral("name"), QStringLiteral("quota")});
     if (!parsed)
         return finished(parsed.error());
     auto spec = tokenSpec(*parsed);

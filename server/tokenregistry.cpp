@@ -11,6 +11,8 @@
 #include <QRandomGenerator>
 #include <QSaveFile>
 
+#include <cmath>
+
 namespace Server {
 namespace {
 
@@ -71,8 +73,57 @@ QJsonObject TokenRegistry::Token::toJson() const
                   {QStringLiteral("role"), roleName(role)},
                   {QStringLiteral("vms"), vmGlob.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(vmGlob)},
                   {QStringLiteral("created"), created.toUTC().toString(Qt::ISODate)},
-                  {QStringLiteral("expires"), expires.isValid() ? QJsonValue(expires.toUTC().toString(Qt::ISODate)) : QJsonValue(QJsonValue::Null)}};
+                  {QStringLiteral("expires"), expires.isValid() ? QJsonValue(expires.toUTC().toString(Qt::ISODate)) : QJsonValue(QJsonValue::Null)},
+                  {QStringLiteral("quota"), quotaToJson(quota)}};
     return o;
+}
+
+QJsonValue TokenRegistry::quotaToJson(const Vm::QuotaLimits &quota)
+{
+    QJsonObject o;
+    if (quota.maxVms > 0)
+        o.insert(QStringLiteral("vms"), quota.maxVms);
+    if (quota.maxVcpus > 0)
+        o.insert(QStringLiteral("vcpus"), quota.maxVcpus);
+    if (quota.maxMemoryMiB > 0)
+        o.insert(QStringLiteral("memory_mb"), quota.maxMemoryMiB);
+    return o.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(o);
+}
+
+Core::Expected<Vm::QuotaLimits> TokenRegistry::quotaFromJson(const QJsonValue &value)
+{
+    Vm::QuotaLimits q;
+    if (value.isUndefined() || value.isNull())
+        return q;
+    if (!value.isObject())
+        return invalid(QStringLiteral("quota must be an object: {\"vms\", \"vcpus\", \"memory_mb\"}"));
+    const QJsonObject o = value.toObject();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        const bool memory = it.key() == QLatin1String("memory_mb");
+        if (!memory && it.key() != QLatin1String("vms") && it.key() != QLatin1String("vcpus"))
+            return invalid(QStringLiteral("quota: unknown key '%1' (vms, vcpus, memory_mb)").arg(it.key().left(40)));
+        const qint64 max = memory ? kMaxQuotaMemoryMiB : kMaxQuotaCount;
+        const double d = it.value().toDouble(-1);
+        if (!it.value().isDouble() || d != std::floor(d) || d < 1 || d > double(max))
+            return invalid(QStringLiteral("quota.%1 must be an integer from 1 to %2").arg(it.key()).arg(max));
+        const qint64 n = static_cast<qint64>(d);
+        if (memory)
+            q.maxMemoryMiB = n;
+        else if (it.key() == QLatin1String("vms"))
+            q.maxVms = static_cast<int>(n);
+        else
+            q.maxVcpus = static_cast<int>(n);
+    }
+    return q;
+}
+
+Vm::QuotaLimits TokenRegistry::quotaOf(const QString &id) const
+{
+    for (const Token &t : m_tokens) {
+        if (t.id == id)
+            return t.quota;
+    }
+    return {};
 }
 
 TokenRegistry::TokenRegistry(QString path, QByteArray adminToken, Clock clock, QObject *parent)
@@ -105,6 +156,10 @@ Core::Expected<TokenRegistry::Token> TokenRegistry::tokenFromJson(const QJsonObj
     t.created = QDateTime::fromString(o.value(QStringLiteral("created")).toString(), Qt::ISODate);
     t.expires = QDateTime::fromString(o.value(QStringLiteral("expires")).toString(), Qt::ISODate);
     t.secretHash = o.value(QStringLiteral("sha256")).toString().toLatin1();
+    auto quota = quotaFromJson(o.value(QStringLiteral("quota")));
+    if (!quota)
+        return invalid(QStringLiteral("a token entry's quota is malformed: %1").arg(quota.error().message));
+    t.quota = *quota;
     if (!role || t.id.isEmpty() || t.secretHash.size() != 64 || !validGlob(t.vmGlob))
         return invalid(QStringLiteral("a token entry is malformed"));
     t.role = *role;
@@ -169,6 +224,7 @@ Core::Expected<TokenRegistry::Created> TokenRegistry::create(const Spec &spec)
     c.token.name = spec.name;
     c.token.role = spec.role;
     c.token.vmGlob = spec.vmGlob;
+    c.token.quota = spec.quota;
     c.token.created = m_clock();
     if (spec.ttlSeconds > 0)
         c.token.expires = c.token.created.addSecs(spec.ttlSeconds);

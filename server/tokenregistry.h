@@ -1,6 +1,7 @@
 #pragma once
 // The service's scoped tokens: each with a role, an optional glob on the VM
-// names it may touch and an optional expiry. The secret ("mvs_<id>_<hex>")
+// names it may touch, an optional expiry and optional limits on what the VMs
+// it makes may hold (VmRecord::owner, VmManager::setOwnerQuota). The secret ("mvs_<id>_<hex>")
 // is shown once, when made; the file keeps its SHA-256 only, next to the id,
 // name, role, glob and times (JSON, written atomically, mode 0600). The token
 // file's token (TokenStore) stays the admin token, id "token-file".
@@ -8,6 +9,7 @@
 // WebSockets, RequestAuth its viewer sessions.
 
 #include "core/expected.h"
+#include "core/vm/hostquota.h"
 #include "server/principal.h"
 
 #include <QByteArray>
@@ -43,6 +45,9 @@ public:
         QDateTime created;
         QDateTime expires; // invalid: never
         QByteArray secretHash; // SHA-256 of the whole secret, hex; never in an answer
+        // What the VMs it made may hold: maxVms, maxVcpus, maxMemoryMiB
+        // (0: no limit of its own; the host's apply anyway).
+        Vm::QuotaLimits quota = Vm::QuotaLimits();
 
         // For the API and the CLI: everything but the hash.
         QJsonObject toJson() const;
@@ -53,6 +58,7 @@ public:
         QString vmGlob;
         qint64 ttlSeconds = 0; // 0: no expiry
         QString name;
+        Vm::QuotaLimits quota = Vm::QuotaLimits(); // as Token::quota
     };
     struct Created {
         Token token;
@@ -83,6 +89,16 @@ public:
     std::optional<Principal> principal(const QString &id) const;
 
     static QByteArray hash(QByteArrayView secret);
+
+    // A token's own limits (none for an unknown id, the admin token's, or
+    // a revoked one's: its VMs count only against the host's).
+    Vm::QuotaLimits quotaOf(const QString &id) const;
+    // {"vms", "vcpus", "memory_mb"}, each a positive integer or absent;
+    // null when it sets none. fromJson: InvalidArgument naming the key.
+    static QJsonValue quotaToJson(const Vm::QuotaLimits &quota);
+    static Core::Expected<Vm::QuotaLimits> quotaFromJson(const QJsonValue &value);
+    static constexpr qint64 kMaxQuotaCount = 100000;
+    static constexpr qint64 kMaxQuotaMemoryMiB = qint64(1) << 30;
 
 Q_SIGNALS:
     void revoked(const QString &id);

@@ -70,6 +70,7 @@ ApiFuture VmController::createVm(const Request &request)
     if (!tmpl.isString())
         return finished(wrongType(QStringLiteral("template"), QStringLiteral("a string (required)")));
     options.templateName = tmpl.toString();
+    options.owner = request.caller.tokenId; // the VM counts against its quota
     if (o.contains(QStringLiteral("vcpus"))) {
         if (!isInteger(o.value(QStringLiteral("vcpus"))))
             return finished(wrongType(QStringLiteral("vcpus"), QStringLiteral("an integer")));

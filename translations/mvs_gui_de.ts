@@ -85,6 +85,38 @@
         <source>A VM named &apos;%1&apos; already exists.</source>
         <translation>Eine VM namens „%1“ existiert bereits.</translation>
     </message>
+    <message>
+        <source>Quota:</source>
+        <translation>Kontingent:</translation>
+    </message>
+    <message>
+        <source>The host&apos;s quota does not allow it: %1</source>
+        <translation>Das Kontingent des Hosts lässt es nicht zu: %1</translation>
+    </message>
+    <message>
+        <source>VMs: %1</source>
+        <translation>VMs: %1</translation>
+    </message>
+    <message>
+        <source>vCPUs: %1</source>
+        <translation>vCPUs: %1</translation>
+    </message>
+    <message>
+        <source>memory: %1 MiB</source>
+        <translation>Arbeitsspeicher: %1 MiB</translation>
+    </message>
+    <message>
+        <source>disk: %1 MiB</source>
+        <translation>Festplatte: %1 MiB</translation>
+    </message>
+    <message>
+        <source>No quotas are set on this host.</source>
+        <translation>Auf diesem Host sind keine Kontingente festgelegt.</translation>
+    </message>
+    <message>
+        <source>Left on this host: %1.</source>
+        <translation>Auf diesem Host noch frei: %1.</translation>
+    </message>
 </context>
 <context>
     <name>Gui::DesktopGrid</name>
@@ -257,6 +289,10 @@
     <message>
         <source>Cancelling…</source>
         <translation>Wird abgebrochen …</translation>
+    </message>
+    <message>
+        <source>Download refused: %1 is %2 bytes, %3 has %4 bytes free</source>
+        <translation>Herunterladen abgelehnt: %1 ist %2 Bytes groß, %3 hat %4 Bytes frei</translation>
     </message>
 </context>
 <context>
@@ -518,6 +554,81 @@
     </message>
 </context>
 <context>
+    <name>Gui::PortsTab</name>
+    <message>
+        <source>Guest port</source>
+        <translation>Gast-Port</translation>
+    </message>
+    <message>
+        <source>On this host</source>
+        <translation>Auf diesem Host</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Zustand</translation>
+    </message>
+    <message>
+        <source>Connections</source>
+        <translation>Verbindungen</translation>
+    </message>
+    <message>
+        <source>guest port </source>
+        <translation>Gast-Port </translation>
+    </message>
+    <message>
+        <source>The host address to listen on: 127.0.0.1 (the default), ::1, 0.0.0.0 for all, or an address of this host</source>
+        <translation>Die Host-Adresse, auf der gelauscht wird: 127.0.0.1 (Standard), ::1, 0.0.0.0 für alle oder eine Adresse dieses Hosts</translation>
+    </message>
+    <message>
+        <source>any free port</source>
+        <translation>beliebiger freier Port</translation>
+    </message>
+    <message>
+        <source>host port </source>
+        <translation>Host-Port </translation>
+    </message>
+    <message>
+        <source>&amp;Expose</source>
+        <translation>&amp;Freigeben</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>&amp;Entfernen</translation>
+    </message>
+    <message>
+        <source>%1 (not listening)</source>
+        <translation>%1 (lauscht nicht)</translation>
+    </message>
+    <message>
+        <source>active</source>
+        <translation>aktiv</translation>
+    </message>
+    <message>
+        <source>waiting for the VM to run</source>
+        <translation>wartet auf die laufende VM</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>Cannot expose port %1: %2</source>
+        <translation>Port %1 kann nicht freigegeben werden: %2</translation>
+    </message>
+    <message>
+        <source>Guest port %1 of %2 is reachable at %3:%4.</source>
+        <translation>Gast-Port %1 von %2 ist unter %3:%4 erreichbar.</translation>
+    </message>
+    <message>
+        <source>Cannot remove port %1: %2</source>
+        <translation>Port %1 kann nicht entfernt werden: %2</translation>
+    </message>
+    <message>
+        <source>Guest port %1 of %2 is no longer exposed.</source>
+        <translation>Gast-Port %1 von %2 ist nicht mehr freigegeben.</translation>
+    </message>
+</context>
+<context>
     <name>Gui::Preferences</name>
     <message>
         <source>Give HOST:PORT, e.g. 127.0.0.1:8000.</source>
@@ -664,81 +775,6 @@
     <message>
         <source>Exited with code %1 after %2 s</source>
         <translation>Mit Code %1 nach %2 s beendet</translation>
-    </message>
-</context>
-<context>
-    <name>Gui::PortsTab</name>
-    <message>
-        <source>Guest port</source>
-        <translation>Gast-Port</translation>
-    </message>
-    <message>
-        <source>On this host</source>
-        <translation>Auf diesem Host</translation>
-    </message>
-    <message>
-        <source>State</source>
-        <translation>Zustand</translation>
-    </message>
-    <message>
-        <source>Connections</source>
-        <translation>Verbindungen</translation>
-    </message>
-    <message>
-        <source>guest port </source>
-        <translation>Gast-Port </translation>
-    </message>
-    <message>
-        <source>The host address to listen on: 127.0.0.1 (the default), ::1, 0.0.0.0 for all, or an address of this host</source>
-        <translation>Die Host-Adresse, auf der gelauscht wird: 127.0.0.1 (Standard), ::1, 0.0.0.0 für alle oder eine Adresse dieses Hosts</translation>
-    </message>
-    <message>
-        <source>any free port</source>
-        <translation>beliebiger freier Port</translation>
-    </message>
-    <message>
-        <source>host port </source>
-        <translation>Host-Port </translation>
-    </message>
-    <message>
-        <source>&amp;Expose</source>
-        <translation>&amp;Freigeben</translation>
-    </message>
-    <message>
-        <source>&amp;Remove</source>
-        <translation>&amp;Entfernen</translation>
-    </message>
-    <message>
-        <source>%1 (not listening)</source>
-        <translation>%1 (lauscht nicht)</translation>
-    </message>
-    <message>
-        <source>active</source>
-        <translation>aktiv</translation>
-    </message>
-    <message>
-        <source>waiting for the VM to run</source>
-        <translation>wartet auf die laufende VM</translation>
-    </message>
-    <message>
-        <source>failed</source>
-        <translation>fehlgeschlagen</translation>
-    </message>
-    <message>
-        <source>Cannot expose port %1: %2</source>
-        <translation>Port %1 kann nicht freigegeben werden: %2</translation>
-    </message>
-    <message>
-        <source>Guest port %1 of %2 is reachable at %3:%4.</source>
-        <translation>Gast-Port %1 von %2 ist unter %3:%4 erreichbar.</translation>
-    </message>
-    <message>
-        <source>Cannot remove port %1: %2</source>
-        <translation>Port %1 kann nicht entfernt werden: %2</translation>
-    </message>
-    <message>
-        <source>Guest port %1 of %2 is no longer exposed.</source>
-        <translation>Gast-Port %1 von %2 ist nicht mehr freigegeben.</translation>
     </message>
 </context>
 <context>

@@ -5,7 +5,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
-#include <QFile>
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -57,25 +56,17 @@ CreateDialog::CreateDialog(const Vm::VmManager &manager, QWidget *parent)
     m_problem->setPalette(pal);
     form->addRow(QString(), m_problem);
 
-    const int cpus = hostCpus();
-    m_vcpus = new QSpinBox(this);
-    m_vcpus->setRange(1, qBound(1, cpus, Vm::VmManager::kMaxVcpus));
-    m_vcpus->setToolTip(tr("At most the host's %n logical CPU(s)", nullptr, cpus));
-    form->addRow(tr("&vCPUs:"), m_vcpus);
-
-    const int hostMem = hostMemoryMiB();
-    const int maxMem = hostMem > 0 ? qBound(Vm::VmManager::kMinMemoryMiB, hostMem, Vm::VmManager::kMaxMemoryMiB) : Vm::VmManager::kMaxMemoryMiB;
-    m_memory = new QSpinBox(this);
-    m_memory->setRange(Vm::VmManager::kMinMemoryMiB, maxMem);
-    m_memory->setSingleStep(kMemoryStepMiB);
-    m_memory->setSuffix(tr(" MiB"));
-    if (hostMem > 0)
-        m_memory->setToolTip(tr("At most the host's %1 MiB").arg(hostMem));
-    form->addRow(tr("&Memory:"), m_memory);
+    addShapeRows(form);
 
     m_start = new QCheckBox(tr("&Start now"), this);
     m_start->setChecked(true);
     form->addRow(QString(), m_start);
+
+    m_usage = manager.quotaUsage(QString(), manager.quota().maxDiskBytes > 0);
+    m_quota = new QLabel(this);
+    m_quota->setObjectName(QStringLiteral("quota"));
+    m_quota->setWordWrap(true);
+    form->addRow(tr("Quota:"), m_quota);
 
     m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     m_buttons->button(QDialogButtonBox::Ok)->setText(tr("Create"));
@@ -91,11 +82,34 @@ CreateDialog::CreateDialog(const Vm::VmManager &manager, QWidget *parent)
 
     connect(m_template, &QComboBox::currentIndexChanged, this, &CreateDialog::onTemplateChanged);
     connect(m_name, &QLineEdit::textChanged, this, &CreateDialog::validate);
+    connect(m_vcpus, &QSpinBox::valueChanged, this, &CreateDialog::validate);
+    connect(m_memory, &QSpinBox::valueChanged, this, &CreateDialog::validate);
+    connect(m_start, &QCheckBox::toggled, this, &CreateDialog::validate);
     const int minimal = m_template->findData(QStringLiteral("minimal"));
     if (minimal >= 0)
         m_template->setCurrentIndex(minimal);
     onTemplateChanged();
     validate();
+}
+
+// vCPUs and memory, bounded by the host.
+void CreateDialog::addShapeRows(QFormLayout *form)
+{
+    const int cpus = hostCpus();
+    m_vcpus = new QSpinBox(this);
+    m_vcpus->setRange(1, qBound(1, cpus, Vm::VmManager::kMaxVcpus));
+    m_vcpus->setToolTip(tr("At most the host's %n logical CPU(s)", nullptr, cpus));
+    form->addRow(tr("&vCPUs:"), m_vcpus);
+
+    const int hostMem = hostMemoryMiB();
+    const int maxMem = hostMem > 0 ? qBound(Vm::VmManager::kMinMemoryMiB, hostMem, Vm::VmManager::kMaxMemoryMiB) : Vm::VmManager::kMaxMemoryMiB;
+    m_memory = new QSpinBox(this);
+    m_memory->setRange(Vm::VmManager::kMinMemoryMiB, maxMem);
+    m_memory->setSingleStep(kMemoryStepMiB);
+    m_memory->setSuffix(tr(" MiB"));
+    if (hostMem > 0)
+        m_memory->setToolTip(tr("At most the host's %1 MiB").arg(hostMem));
+    form->addRow(tr("&Memory:"), m_memory);
 }
 
 CreateDialog::~CreateDialog() = default;
@@ -133,14 +147,42 @@ QString CreateDialog::nameProblem() const
     return {};
 }
 
+QString CreateDialog::quotaProblem() const
+{
+    const Vm::QuotaLimits &limits = m_manager.quota();
+    Core::Result ok = Vm::checkCreate(limits, m_usage);
+    if (ok)
+        ok = Vm::checkStart(limits, m_start->isChecked() ? m_usage : Vm::QuotaUsage(), m_vcpus->value(), m_memory->value());
+    return ok ? QString() : tr("The host's quota does not allow it: %1").arg(ok.error().message);
+}
+
+// What the quotas leave: VMs, and vCPUs and memory beside the running VMs.
+QString CreateDialog::quotaText() const
+{
+    const Vm::QuotaLimits &limits = m_manager.quota();
+    QStringList left;
+    if (limits.maxVms > 0)
+        left << tr("VMs: %1").arg(qMax(0, limits.maxVms - m_usage.vms));
+    if (limits.maxVcpus > 0)
+        left << tr("vCPUs: %1").arg(qMax(0, limits.maxVcpus - m_usage.vcpus));
+    if (limits.maxMemoryMiB > 0)
+        left << tr("memory: %1 MiB").arg(qMax<qint64>(0, limits.maxMemoryMiB - m_usage.memoryMiB));
+    if (limits.maxDiskBytes > 0)
+        left << tr("disk: %1 MiB").arg(qMax<qint64>(0, limits.maxDiskBytes - m_usage.diskBytes) >> 20);
+    return left.isEmpty() ? tr("No quotas are set on this host.") : tr("Left on this host: %1.").arg(left.join(QStringLiteral(", ")));
+}
+
 bool CreateDialog::isAcceptable() const
 {
-    return m_template->currentIndex() >= 0 && nameProblem().isEmpty();
+    return m_template->currentIndex() >= 0 && nameProblem().isEmpty() && quotaProblem().isEmpty();
 }
 
 void CreateDialog::validate()
 {
-    const QString problem = m_name->text().isEmpty() ? QString() : nameProblem();
+    m_quota->setText(quotaText());
+    QString problem = m_name->text().isEmpty() ? QString() : nameProblem();
+    if (problem.isEmpty())
+        problem = quotaProblem();
     m_problem->setText(problem);
     m_problem->setVisible(!problem.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(isAcceptable());
@@ -168,15 +210,7 @@ int CreateDialog::hostCpus()
 
 int CreateDialog::hostMemoryMiB()
 {
-    QFile f(QStringLiteral("/proc/meminfo"));
-    if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
-        return 0;
-    // "MemTotal:       24576000 kB"
-    static const QRegularExpression re(QStringLiteral("^MemTotal:\\s+(\\d+)\\s*kB"), QRegularExpression::MultilineOption);
-    const QRegularExpressionMatch m = re.match(QString::fromLatin1(f.readAll()));
-    if (!m.hasMatch())
-        return 0;
-    return static_cast<int>(m.captured(1).toLongLong() / 1024);
+    return static_cast<int>(Vm::hostMemoryMiB());
 }
 
 } // namespace Gui

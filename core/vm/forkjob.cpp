@@ -53,7 +53,7 @@ Core::Expected<QStringList> ForkJob::createForks(const QStringList &names)
 {
     const Snapshot::SnapshotInfo &snap = m_request.snapshot;
     for (const QString &fork : names) {
-        auto created = m_host.createVm(fork, snap.templateName, snap.vcpus, snap.memoryMiB, sourceNetwork());
+        auto created = m_host.createVm(fork, snap.templateName, snap.vcpus, snap.memoryMiB, sourceNetwork(), m_request.owner);
         if (!created) {
             removeForks(names);
             return created.error();

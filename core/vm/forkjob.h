@@ -25,6 +25,7 @@ public:
         Snapshot::SnapshotInfo snapshot;
         QString prefix; // VMs are named <prefix>-<n>, n = the next free numbers
         int count = 1;
+        QString owner = QString(); // the forks'
     };
 
     // Free names <prefix>-<n> in the registry (and its state directory).

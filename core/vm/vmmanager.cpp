@@ -120,6 +120,8 @@ Core::Result VmManager::ensureVm(Entry *entry)
 
 Core::Result VmManager::prepareVmmStart(VmEntry *entry)
 {
+    if (auto ok = checkStartQuotas(entry->record); !ok)
+        return ok.error();
     entry->vm->setPersistent(m_detachable);
     auto nic = m_networks->attach(entry->record);
     if (!nic)
@@ -190,7 +192,10 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vcpus must be between 1 and %1").arg(kMaxVcpus));
     if (memory < kMinMemoryMiB || memory > kMaxMemoryMiB)
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("memory must be between %1 and %2 MiB").arg(kMinMemoryMiB).arg(kMaxMemoryMiB));
+    if (auto ok = checkCreateQuotas(options.owner, vcpus, memory); !ok)
+        return ok.error();
     auto entry = std::make_unique<Entry>();
+    entry->record.owner = options.owner;
     entry->record.name = options.name;
     entry->record.templateName = tmpl.name;
     entry->record.vcpus = vcpus;
@@ -222,9 +227,51 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     return VmRegistry::infoOf(*e);
 }
 
-Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network)
+Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network,
+                                           const QString &owner)
 {
-    return create(CreateOptions{name, templateName, vcpus, memoryMiB, network});
+    return create(CreateOptions{name, templateName, vcpus, memoryMiB, network, owner});
+}
+
+// The owner's limits: its error names it ("quota exceeded: token <id>: ...").
+namespace {
+
+Core::Result forOwner(Core::Result checked, const QString &owner)
+{
+    if (checked)
+        return checked;
+    Core::Error e = checked.error();
+    e.message.replace(QStringLiteral("quota exceeded: "), QStringLiteral("quota exceeded: token %1: ").arg(owner));
+    return e;
+}
+
+} // namespace
+
+// A new VM of this shape: room for one more (count, disk), and a shape that
+// could run at all (alone), under the host's limits and its owner's.
+Core::Result VmManager::checkCreateQuotas(const QString &owner, int vcpus, int memoryMiB) const
+{
+    if (auto ok = checkCreate(m_quota, quotaUsage(QString(), m_quota.maxDiskBytes > 0)); !ok)
+        return ok;
+    if (auto ok = checkStart(m_quota, QuotaUsage(), vcpus, memoryMiB); !ok)
+        return ok;
+    if (owner.isEmpty() || !m_ownerQuota)
+        return {};
+    const QuotaLimits mine = m_ownerQuota(owner);
+    if (auto ok = forOwner(checkCreate(mine, quotaUsage(QString(), false, owner)), owner); !ok)
+        return ok;
+    return forOwner(checkStart(mine, QuotaUsage(), vcpus, memoryMiB), owner);
+}
+
+// The VM is about to run: beside the VMs holding a VMM (itself left out),
+// the host's and its owner's.
+Core::Result VmManager::checkStartQuotas(const VmRecord &record) const
+{
+    if (auto ok = checkStart(m_quota, quotaUsage(record.name), record.vcpus, record.memoryMiB); !ok)
+        return ok;
+    if (record.owner.isEmpty() || !m_ownerQuota)
+        return {};
+    return forOwner(checkStart(m_ownerQuota(record.owner), quotaUsage(record.name, false, record.owner), record.vcpus, record.memoryMiB), record.owner);
 }
 
 Core::Expected<Net::NetworkPolicy> VmManager::networkPolicy(const QString &name) const
@@ -308,6 +355,34 @@ QStringList VmManager::names() const
     for (const auto &[name, entry] : m_registry.entries())
         out << name;
     return out;
+}
+
+QuotaUsage VmManager::quotaUsage(const QString &except, bool withDisk, const QString &owner) const
+{
+    QuotaUsage usage;
+    for (const auto &[name, entry] : m_registry.entries()) {
+        if (!owner.isEmpty() && entry->record.owner != owner)
+            continue;
+        ++usage.vms;
+        if (name == except || !entry->vm)
+            continue;
+        switch (entry->vm->state()) {
+        case VirtualMachine::State::Preparing:
+        case VirtualMachine::State::Booting:
+        case VirtualMachine::State::Ready:
+        case VirtualMachine::State::Paused:
+        case VirtualMachine::State::Stopping:
+            usage.vcpus += entry->record.vcpus;
+            usage.memoryMiB += entry->record.memoryMiB;
+            break;
+        case VirtualMachine::State::Created:
+        case VirtualMachine::State::Stopped:
+        case VirtualMachine::State::Failed: break;
+        }
+    }
+    if (withDisk)
+        usage.diskBytes = diskUsageBytes(m_stateDir);
+    return usage;
 }
 
 QList<VmInfo> VmManager::list() const

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/async.h"
+#include "core/vm/hostquota.h"
 #include "core/vm/virtualmachine.h"
 #include "core/vm/vmadoption.h"
 #include "core/vm/vmnetworks.h"
@@ -14,6 +15,7 @@
 #include <QObject>
 #include <QStringList>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,6 +69,7 @@ public:
         std::optional<int> vcpus; // default: the template's
         std::optional<int> memoryMiB; // default: the template's
         std::optional<Templates::NetworkSpec> network = std::nullopt; // default: the template's
+        QString owner = QString(); // see VmRecord::owner
     };
 
     // Names: ^[a-z0-9][a-z0-9-]{0,62}$ (they end up in host names, file
@@ -175,6 +178,22 @@ public:
     Core::Result unexposePort(const QString &vm, quint16 guestPort);
     VmPorts::Totals portTotals() const;
 
+    // --- quotas (see hostquota.h): checked when a VM is created (its count,
+    // the state directory's disk, and that its shape fits at all) and when
+    // a VMM is about to run it (start, restore, fork: vCPUs and memory of
+    // the VMs holding a VMM). None by default.
+    void setQuota(const QuotaLimits &limits) { m_quota = limits; }
+    const QuotaLimits &quota() const { return m_quota; }
+    // Each owner's own limits (VMs, vCPUs, memory; see VmRecord::owner),
+    // asked at every check, so a change counts at once; none by default.
+    // The VMs an owner made count against both its limits and the host's.
+    using OwnerQuota = std::function<QuotaLimits(const QString &owner)>;
+    void setOwnerQuota(OwnerQuota ownerQuota) { m_ownerQuota = std::move(ownerQuota); }
+    // What the VMs hold now; except: a VM left out (the one about to start);
+    // owner: only the VMs it made (empty: all). diskBytes is counted (a walk
+    // of the state directory) only when asked.
+    QuotaUsage quotaUsage(const QString &except = QString(), bool withDisk = false, const QString &owner = QString()) const;
+
     // VMs started from now on may outlive this manager (QEMU only), so that
     // detachAll() can leave them running. Off by default; either way the
     // destructor stops every VM still attached.
@@ -205,12 +224,15 @@ private:
     Core::Result ensureVm(Entry *entry) override;
     Core::Result prepareVmmStart(VmEntry *entry) override;
     void vmmStarted(const QString &name) override;
-    Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network) override;
+    Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network,
+                                    const QString &owner) override;
     // A new VM's network: spec with the lowest slot and a MAC no other VM holds.
     Core::Expected<VmNetwork> assignNetwork(const Templates::NetworkSpec &spec, const QString &name) const;
     void vmmEnded(const QString &name, VirtualMachine::State state);
     void removeVm(const QString &name) override;
     Core::Expected<VmInfo> createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl);
+    Core::Result checkCreateQuotas(const QString &owner, int vcpus, int memoryMiB) const;
+    Core::Result checkStartQuotas(const VmRecord &record) const;
     void startEnded(const QString &name, const Core::Result &r);
     Core::Future<void> persistDesiredAfter(const QString &name, Core::Future<void> done, VmRecord::Desired desired);
     Core::Result forget(const QString &name);
@@ -218,6 +240,8 @@ private:
 
     const Vmm::VmmDriver &m_driver;
     bool m_detachable = false;
+    QuotaLimits m_quota;
+    OwnerQuota m_ownerQuota;
     QString m_stateDir;
     VmRegistry m_registry;
     QStringList m_loadWarnings;

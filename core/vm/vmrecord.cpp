@@ -9,6 +9,7 @@ namespace Vm {
 namespace {
 
 constexpr int kRecordVersion = 1;
+constexpr qsizetype kMaxOwnerChars = 64; // a token id is 16
 
 const QRegularExpression &namePattern()
 {
@@ -86,6 +87,8 @@ QJsonObject VmRecord::toJson() const
         o[QStringLiteral("current_snapshot")] = currentSnapshot;
     if (!forkedFrom.isEmpty())
         o[QStringLiteral("forked_from")] = forkedFrom;
+    if (!owner.isEmpty())
+        o[QStringLiteral("owner")] = owner;
     if (runningVmm)
         o[QStringLiteral("running_vmm")] = runningVmm->toJson();
     if (network.hasNic())
@@ -127,6 +130,7 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
     }
     r.currentSnapshot = o.value(QStringLiteral("current_snapshot")).toString();
     r.forkedFrom = o.value(QStringLiteral("forked_from")).toString();
+    r.owner = o.value(QStringLiteral("owner")).toString().left(kMaxOwnerChars);
     // Optional (records written before it, or of VMs not left running). A
     // malformed one is dropped: it can only name a VMM that is not adoptable.
     if (const QJsonValue vmm = o.value(QStringLiteral("running_vmm")); vmm.isObject()) {

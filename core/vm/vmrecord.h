@@ -48,6 +48,10 @@ struct VmRecord {
     QString currentSnapshot;
     // "<vm>/<snapshot>" when the VM was forked from a snapshot.
     QString forkedFrom;
+    // Who made it: the id of the API token that created it (or forked it
+    // from a snapshot), whose own quota it counts against; empty: the app,
+    // run, or a record written before owners. Optional in the file.
+    QString owner;
     // Where the VM's VMM runs when it may outlive its manager: set while a
     // detachable manager runs it, and while it runs on without a manager
     // (VmManager::detachAll) until the manager that adopted it sees it end.

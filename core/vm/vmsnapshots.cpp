@@ -277,7 +277,7 @@ Core::Future<QStringList> VmSnapshots::fork(const QString &name, const QString &
     const QString prefix = options.namePrefix.isEmpty() ? name.left(50) + QStringLiteral("-fork") : options.namePrefix;
     if (auto names = ForkJob::freeNames(m_registry, prefix, options.count); !names)
         return Core::readyFuture<QStringList>(names.error());
-    auto *job = new ForkJob(m_registry, m_host, ForkJob::Request{name, *found, prefix, options.count}, this);
+    auto *job = new ForkJob(m_registry, m_host, ForkJob::Request{name, *found, prefix, options.count, options.owner}, this);
     m_registry.beginReading(name, found->name);
     Core::Promise<QStringList> promise;
     Core::whenDone(job->run(), this, [this, job, name, snap = found->name, promise](const Core::Expected<QStringList> &r) {

@@ -16,6 +16,7 @@ struct SnapshotOptions {
 struct ForkOptions {
     int count = 1;
     QString namePrefix; // empty: "<vm>-fork"; VMs are named <prefix>-<n>, n = the next free numbers
+    QString owner = QString(); // the forks' (see VmRecord::owner)
 };
 
 // The snapshots of a manager's VMs (<state dir>/<name>.snapshots/, see
@@ -42,7 +43,7 @@ public:
         // network: the VM's (a fork's: its source's mode and policy; it gets
         // its own slot and MAC).
         virtual Core::Expected<VmInfo> createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB,
-                                                const Templates::NetworkSpec &network) = 0;
+                                                const Templates::NetworkSpec &network, const QString &owner) = 0;
         virtual void removeVm(const QString &name) = 0;
     };
 

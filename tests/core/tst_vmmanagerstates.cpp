@@ -9,6 +9,10 @@
 // hangs on the commands after it (the clock, the host name) fails, the VM
 // failed or no fork left, the snapshot kept and free; a VMM that dies while
 // a snapshot is written fails it with its error and leaves nothing of it.
+// Quotas: a create over the VM count, a VM too large to run at all, a
+// start over the memory of the running VMs and a fork over the count are
+// refused with QuotaExceeded and leave nothing (no record, no VMM); a
+// stopped VM's share is free again.
 
 #include "e2efixture.h"
 
@@ -20,6 +24,8 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QPointer>
 #include <QProcess>
 #include <QScopeGuard>
@@ -116,6 +122,97 @@ private Q_SLOTS:
         // The restore is done: the snapshot is not held.
         E2E_VERIFY_OK(manager.deleteSnapshot(QStringLiteral("box"), QStringLiteral("s1")));
         QVERIFY(manager.snapshots(QStringLiteral("box"))->isEmpty());
+    }
+
+    // An owner's own limits hold its VMs at start (and fork) beside the
+    // host's; another owner's VMs do not count against it.
+    void ownerQuotasBoundTheirStarts()
+    {
+        FakeVmm::Driver driver(m_agentSocket);
+        Vm::VmManager manager(driver, stateDir());
+        manager.setOwnerQuota([](const QString &owner) {
+            Vm::QuotaLimits l;
+            if (owner == QLatin1String("t1")) {
+                l.maxVcpus = 1;
+                l.maxVms = 3;
+            }
+            return l;
+        });
+        const auto make = [&](const QString &name, const QString &owner) {
+            Vm::VmManager::CreateOptions o{name, QStringLiteral("minimal"), 1, 256};
+            o.owner = owner;
+            return manager.create(o);
+        };
+        E2E_VERIFY_OK(make(QStringLiteral("a"), QStringLiteral("t1")));
+        E2E_VERIFY_OK(make(QStringLiteral("b"), QStringLiteral("t1")));
+        E2E_VERIFY_OK(make(QStringLiteral("other"), QStringLiteral("t2")));
+        QCOMPARE(manager.info(QStringLiteral("a"))->record.owner, QStringLiteral("t1"));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("other")), kOpTimeoutMs));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("a")), kOpTimeoutMs));
+        auto refused = await(manager.start(QStringLiteral("b")), 10000);
+        QCOMPARE(refused.error().code, Core::ErrorCode::QuotaExceeded);
+        QCOMPARE(refused.error().message, QStringLiteral("quota exceeded: token t1: vcpus: 1 in use + 1 asked > 1 allowed (over by 1)"));
+        QCOMPARE(manager.quotaUsage(QString(), false, QStringLiteral("t1")), (Vm::QuotaUsage{2, 1, 256, 0}));
+
+        // Its forks are its own: the count holds them too.
+        E2E_VERIFY_OK(await(manager.snapshot(QStringLiteral("a"), {QStringLiteral("s"), false}), 30000));
+        Vm::ForkOptions fork;
+        fork.count = 2;
+        fork.owner = QStringLiteral("t1");
+        auto forks = await(manager.fork(QStringLiteral("a"), QStringLiteral("s"), fork), 30000);
+        QCOMPARE(forks.error().code, Core::ErrorCode::QuotaExceeded);
+        QVERIFY2(forks.error().message.startsWith(QStringLiteral("quota exceeded: token t1: ")), qPrintable(forks.error().message));
+        QCOMPARE(manager.names().size(), 3);
+        // The owner is in the record.
+        QFile record(stateDir() + QStringLiteral("/b.json"));
+        QVERIFY(record.open(QIODevice::ReadOnly));
+        QCOMPARE(QJsonDocument::fromJson(record.readAll()).object().value(QStringLiteral("owner")).toString(), QStringLiteral("t1"));
+    }
+
+    void quotasBoundCreatesStartsAndForks()
+    {
+        FakeVmm::Driver driver(m_agentSocket);
+        Vm::VmManager manager(driver, stateDir());
+        Vm::QuotaLimits limits;
+        limits.maxVms = 3;
+        limits.maxMemoryMiB = 600;
+        manager.setQuota(limits);
+        const auto make = [&](const QString &name, int memoryMiB) { return manager.create({name, QStringLiteral("minimal"), 1, memoryMiB}); };
+        // Too large to run even alone: not made.
+        auto big = make(QStringLiteral("big"), 1024);
+        QCOMPARE(big.error().code, Core::ErrorCode::QuotaExceeded);
+        QVERIFY2(big.error().message.contains(QStringLiteral("memory: 0 MiB in use + 1024 MiB asked > 600 MiB allowed")), qPrintable(big.error().message));
+        QVERIFY(!manager.contains(QStringLiteral("big")) && !QFile::exists(stateDir() + QStringLiteral("/big.json")));
+
+        for (const QString &n : {QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")})
+            E2E_VERIFY_OK(make(n, 256));
+        auto fourth = make(QStringLiteral("d"), 256);
+        QCOMPARE(fourth.error().code, Core::ErrorCode::QuotaExceeded);
+        QCOMPARE(fourth.error().message, QStringLiteral("quota exceeded: vms: 3 in use + 1 asked > 3 allowed (over by 1)"));
+        QVERIFY(!manager.contains(QStringLiteral("d")) && !QFile::exists(stateDir() + QStringLiteral("/d.json")));
+
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("a")), kOpTimeoutMs));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("b")), kOpTimeoutMs));
+        QCOMPARE(manager.quotaUsage().memoryMiB, qint64(512));
+        FakeVmm::Instance *lastVmm = driver.last();
+        auto refused = await(manager.start(QStringLiteral("c")), 10000);
+        QCOMPARE(refused.error().code, Core::ErrorCode::QuotaExceeded);
+        QCOMPARE(refused.error().message, QStringLiteral("quota exceeded: memory: 512 MiB in use + 256 MiB asked > 600 MiB allowed (over by 168 MiB)"));
+        QVERIFY(driver.last() == lastVmm); // no VMM was started for it
+        QVERIFY(manager.info(QStringLiteral("c"))->state != State::Ready);
+
+        // A fork over the count: nothing of it is left.
+        E2E_VERIFY_OK(await(manager.snapshot(QStringLiteral("b"), {QStringLiteral("s"), false}), 30000));
+        auto forks = await(manager.fork(QStringLiteral("b"), QStringLiteral("s"), {1, QString()}), 30000);
+        QCOMPARE(forks.error().code, Core::ErrorCode::QuotaExceeded);
+        QCOMPARE(manager.names(), (QStringList{QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")}));
+
+        // A stopped VM's memory is free again.
+        E2E_VERIFY_OK(await(manager.stop(QStringLiteral("a")), 10000));
+        QCOMPARE(manager.quotaUsage().memoryMiB, qint64(256));
+        E2E_VERIFY_OK(await(manager.start(QStringLiteral("c")), kOpTimeoutMs));
+        QCOMPARE(manager.info(QStringLiteral("c"))->state, State::Ready);
+        QCOMPARE(manager.quotaUsage(), (Vm::QuotaUsage{3, 2, 512, 0}));
     }
 
     void forkTwoThenDelete()

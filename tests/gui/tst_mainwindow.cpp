@@ -135,6 +135,41 @@ private Q_SLOTS:
         }
     }
 
+    // What the host's quotas leave is shown; a VM over them cannot be made.
+    void createDialogShowsQuota()
+    {
+        Vm::VmManager manager(*m_driver, m_home.filePath(QStringLiteral("quota")));
+        {
+            Gui::CreateDialog none(manager);
+            QCOMPARE(none.quotaLabel()->text(), QStringLiteral("No quotas are set on this host."));
+        }
+        Vm::QuotaLimits limits;
+        limits.maxVms = 2;
+        limits.maxMemoryMiB = 1000;
+        manager.setQuota(limits);
+        QVERIFY(manager.create({QStringLiteral("one"), QStringLiteral("minimal"), {}, {}}));
+        Gui::CreateDialog dialog(manager);
+        QCOMPARE(dialog.quotaLabel()->text(), QStringLiteral("Left on this host: VMs: 1, memory: 1000 MiB."));
+        QTest::keyClicks(dialog.nameEdit(), QStringLiteral("two"));
+        QPushButton *ok = dialog.buttons()->button(QDialogButtonBox::Ok);
+        QVERIFY(ok->isEnabled());
+        dialog.memorySpin()->setValue(1024); // more than the host allows any VM
+        QVERIFY(!ok->isEnabled());
+        QVERIFY2(dialog.problemLabel()->text().contains(QStringLiteral("memory: 0 MiB in use + 1024 MiB asked > 1000 MiB allowed")),
+                 qPrintable(dialog.problemLabel()->text()));
+        dialog.memorySpin()->setValue(512);
+        QVERIFY(ok->isEnabled());
+        QVERIFY(dialog.problemLabel()->text().isEmpty());
+
+        // The count: no room once two exist.
+        QVERIFY(manager.create({QStringLiteral("two"), QStringLiteral("minimal"), {}, {}}));
+        Gui::CreateDialog full(manager);
+        QCOMPARE(full.quotaLabel()->text(), QStringLiteral("Left on this host: VMs: 0, memory: 1000 MiB."));
+        QTest::keyClicks(full.nameEdit(), QStringLiteral("three"));
+        QVERIFY(!full.buttons()->button(QDialogButtonBox::Ok)->isEnabled());
+        QVERIFY2(full.problemLabel()->text().contains(QStringLiteral("vms: 2 in use + 1 asked > 2 allowed")), qPrintable(full.problemLabel()->text()));
+    }
+
     // The dialog from the window: a valid name, "Start now" off: created, not started.
     void createFromWindow()
     {

@@ -32,6 +32,7 @@ struct Reply {
     QByteArray body;
     QByteArray contentType;
     QByteArray requestId; // the X-Request-Id header
+    QByteArray retryAfter; // the Retry-After header
 };
 
 class Service {
@@ -52,6 +53,7 @@ public:
     quint16 port() const { return m_port; }
     Server::HttpAdapter &adapter() { return *m_adapter; }
     Server::Api &controller() { return m_controller; }
+    Vm::VmManager &manager() { return m_manager; }
 
     Reply call(const QByteArray &method, const QString &path, const QByteArray &body = {}, bool withToken = true,
                const QList<std::pair<QByteArray, QByteArray>> &headers = {})
@@ -72,6 +74,7 @@ public:
         r.body = reply->readAll();
         r.contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
         r.requestId = reply->rawHeader("X-Request-Id");
+        r.retryAfter = reply->rawHeader("Retry-After");
         reply->deleteLater();
         return r;
     }

@@ -203,6 +203,31 @@ private Q_SLOTS:
         QCOMPARE(m.vmExecCount(QStringLiteral("one-too-many")), quint64(1));
     }
 
+    // The host's quotas: the limits set and what is used (the disk only
+    // while it is limited), in a scrape that parses.
+    void quotaSeries()
+    {
+        Vm::QuotaLimits limits;
+        limits.maxVms = 50;
+        limits.maxMemoryMiB = 36864;
+        QByteArray text = Server::Metrics::renderQuota(limits, Vm::QuotaUsage{3, 2, 768, 0});
+        QString problem;
+        QHash<QString, double> samples = parse(text, &problem);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_limit{resource=\"vms\"}")), 50.0);
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_limit{resource=\"memory_mib\"}")), 36864.0);
+        QVERIFY(!samples.contains(QStringLiteral("mvs_quota_limit{resource=\"vcpus\"}")));
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_usage{resource=\"vms\"}")), 3.0);
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_usage{resource=\"vcpus\"}")), 2.0);
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_usage{resource=\"memory_mib\"}")), 768.0);
+        QVERIFY(!samples.contains(QStringLiteral("mvs_quota_usage{resource=\"disk_bytes\"}")));
+        limits.maxDiskBytes = qint64(1) << 30;
+        text = Server::Metrics::renderQuota(limits, Vm::QuotaUsage{3, 2, 768, 4096});
+        samples = parse(text, &problem);
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_usage{resource=\"disk_bytes\"}")), 4096.0);
+        QCOMPARE(samples.value(QStringLiteral("mvs_quota_limit{resource=\"disk_bytes\"}")), double(qint64(1) << 30));
+    }
+
     void procParsers()
     {
         // A command with spaces and parentheses; utime 250 and stime 50 ticks.

@@ -39,6 +39,7 @@ public:
         m_adapter = std::make_unique<Server::HttpAdapter>(m_api.httpEndpoints(), o);
         auto port = m_adapter->listen(QHostAddress::LocalHost, 0);
         m_port = port ? *port : 0;
+        m_manager.setOwnerQuota([this](const QString &owner) { return m_tokens.quotaOf(owner); }); // as app/service.cpp
     }
 
     TestService::Reply call(const QByteArray &token, const QByteArray &method, const QString &path, const QJsonObject &body = {},
@@ -247,9 +248,54 @@ private Q_SLOTS:
         QCOMPARE(s.call(secretOf(t), "GET", QStringLiteral("/api/v1/vms")).status, 401);
     }
 
+    // A token's own quota bounds the VMs it makes (not the admin's), and
+    // the 429 names the token; each VM says who made it.
+    void tokenQuotaBoundsItsVms()
+    {
+        TokenService s;
+        const QJsonObject t = s.made({{QStringLiteral("role"), QStringLiteral("operator")},
+                                      {QStringLiteral("quota"), QJsonObject{{QStringLiteral("vms"), 1}, {QStringLiteral("memory_mb"), 600}}}});
+        const QString id = t.value(QStringLiteral("id")).toString();
+        QVERIFY(!id.isEmpty());
+        QCOMPARE(t.value(QStringLiteral("quota")).toObject(), (QJsonObject{{QStringLiteral("vms"), 1}, {QStringLiteral("memory_mb"), 600}}));
+        const auto vm = [](const char *name, int memoryMb) {
+            return QJsonObject{{QStringLiteral("name"), QLatin1String(name)},
+                               {QStringLiteral("template"), QStringLiteral("minimal")},
+                               {QStringLiteral("memory_mb"), memoryMb},
+                               {QStringLiteral("start"), false}};
+        };
+        const TestService::Reply a = s.call(secretOf(t), "POST", QStringLiteral("/api/v1/vms"), vm("a", 512));
+        QCOMPARE(a.status, 201);
+        QCOMPARE(QJsonDocument::fromJson(a.body).object().value(QStringLiteral("owner")).toString(), id);
+        const TestService::Reply b = s.call(secretOf(t), "POST", QStringLiteral("/api/v1/vms"), vm("b", 512));
+        QCOMPARE(b.status, 429);
+        QVERIFY2(b.body.contains(QStringLiteral("quota exceeded: token %1: vms: 1 in use + 1 asked > 1 allowed (over by 1)").arg(id).toUtf8()),
+                 b.body.constData());
+        // The admin is not held to the token's quota.
+        const TestService::Reply c = s.call(kAdmin, "POST", QStringLiteral("/api/v1/vms"), vm("c", 512));
+        QCOMPARE(c.status, 201);
+        QCOMPARE(QJsonDocument::fromJson(c.body).object().value(QStringLiteral("owner")).toString(), QStringLiteral("token-file"));
+        // Room again after its VM goes; a VM too large for its memory is not made.
+        QCOMPARE(s.call(secretOf(t), "DELETE", QStringLiteral("/api/v1/vms/a")).status / 100, 2);
+        const TestService::Reply big = s.call(secretOf(t), "POST", QStringLiteral("/api/v1/vms"), vm("big", 1024));
+        QCOMPARE(big.status, 429);
+        QVERIFY2(big.body.contains("memory: 0 MiB in use + 1024 MiB asked > 600 MiB allowed"), big.body.constData());
+        QCOMPARE(s.call(secretOf(t), "POST", QStringLiteral("/api/v1/vms"), vm("b", 512)).status, 201);
+        // Listed with its quota; kept across a reload of the file.
+        TokenRegistry again(s.tokens().path(), QByteArray(kAdmin));
+        QVERIFY(again.load());
+        QCOMPARE(again.quotaOf(id).maxVms, 1);
+        QCOMPARE(again.quotaOf(id).maxMemoryMiB, qint64(600));
+    }
+
     void badCreates()
     {
         TokenService s;
+        for (const QJsonValue &quota : {QJsonValue(5), QJsonValue(QJsonObject{{QStringLiteral("vms"), 0}}),
+                                        QJsonValue(QJsonObject{{QStringLiteral("disk"), 1}}), QJsonValue(QJsonObject{{QStringLiteral("vcpus"), 1.5}})}) {
+            const QJsonObject r = s.made({{QStringLiteral("role"), QStringLiteral("viewer")}, {QStringLiteral("quota"), quota}});
+            QCOMPARE(r.value(QStringLiteral("status")).toInt(), 400);
+        }
         QCOMPARE(s.made({{QStringLiteral("role"), QStringLiteral("root")}}).value(QStringLiteral("status")).toInt(), 400);
         QCOMPARE(s.made({{QStringLiteral("role"), QStringLiteral("viewer")}, {QStringLiteral("vms"), QStringLiteral("a/b")}})
                      .value(QStringLiteral("status"))

@@ -16,7 +16,8 @@ from ._async import AsyncClient, AsyncSandbox
 from ._config import resolve_token, resolve_url, token_file
 from ._errors import (AgentUnavailableError, AlreadyExistsError, ApiTimeoutError, AuthenticationError, ConflictError, ConnectionError,
                       ControlHeldError, CorruptedError, DisplayNotReadyError, GuestError, InternalError, InvalidArgumentError, InvalidStateError,
-                      MicroVMError, NoSpaceError, NotFoundError, PayloadTooLargeError, PermissionDeniedError, UnsupportedError, VmFailedError)
+                      MicroVMError, NoSpaceError, NotFoundError, PayloadTooLargeError, PermissionDeniedError, QuotaExceededError, UnsupportedError,
+                      VmFailedError)
 from ._models import (CodeError, CodeOutput, CodeResult, CodeSession, Display, ExecEvent, ExecResult, FileEntry, NetworkPolicy, NetworkStatus, Port,
                       Process, ProcessOutput, Screenshot, Snapshot, Template, VmInfo, VncInfo)
 from ._ops import action
@@ -29,7 +30,7 @@ __all__ = [
     "MicroVMError", "ConnectionError", "InvalidArgumentError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "AlreadyExistsError", "InvalidStateError", "ControlHeldError", "PayloadTooLargeError", "CorruptedError",
     "InternalError", "VmFailedError", "UnsupportedError", "GuestError", "AgentUnavailableError", "DisplayNotReadyError",
-    "ApiTimeoutError", "NoSpaceError",
+    "ApiTimeoutError", "NoSpaceError", "QuotaExceededError",
     "VmInfo", "Template", "ExecResult", "ExecEvent", "Process", "ProcessOutput", "CodeResult", "CodeOutput", "CodeError",
     "CodeSession", "FileEntry", "Snapshot", "Display", "VncInfo", "Screenshot", "Port", "NetworkPolicy", "NetworkStatus",
 ]

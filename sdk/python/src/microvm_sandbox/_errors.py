@@ -100,6 +100,11 @@ class NoSpaceError(MicroVMError):
     """507: the host's disk is full."""
 
 
+class QuotaExceededError(MicroVMError):
+    """429 quota_exceeded: the host's quota of VMs, vCPUs, memory or disk
+    does not allow it; the message names the limit and by how much."""
+
+
 _BY_CODE: Dict[str, Type[MicroVMError]] = {
     "invalid_json": InvalidArgumentError,
     "invalid_argument": InvalidArgumentError,
@@ -117,6 +122,7 @@ _BY_CODE: Dict[str, Type[MicroVMError]] = {
     "guest_error": GuestError,
     "vm_failed": VmFailedError,
     "no_space": NoSpaceError,
+    "quota_exceeded": QuotaExceededError,
     "unsupported": UnsupportedError,
     "corrupted": CorruptedError,
     "internal": InternalError,

@@ -26,6 +26,7 @@ class VmInfo:
     last_error: Optional[Dict[str, Any]] = None
     current_snapshot: Optional[str] = None
     forked_from: Optional[str] = None
+    owner: Optional[str] = None  # the id of the token that made it
     boot_ms: Optional[int] = None
     accelerated: Optional[bool] = None
     network: Optional[Dict[str, Any]] = None
@@ -45,6 +46,7 @@ class VmInfo:
             last_error=o.get("last_error"),
             current_snapshot=o.get("current_snapshot"),
             forked_from=o.get("forked_from"),
+            owner=o.get("owner"),
             boot_ms=_opt_int(o.get("boot_ms")),
             accelerated=o.get("accelerated"),
             network=o.get("network"),

@@ -54,7 +54,7 @@ def test_client_sends_the_token(monkeypatch):
     (404, "not_found", m.NotFoundError), (401, "unauthorized", m.AuthenticationError), (409, "already_exists", m.AlreadyExistsError),
     (409, "invalid_state", m.InvalidStateError), (409, "control_held", m.ControlHeldError), (400, "invalid_json", m.InvalidArgumentError),
     (503, "display_not_ready", m.DisplayNotReadyError), (503, "agent_unavailable", m.AgentUnavailableError), (504, "timeout", m.ApiTimeoutError),
-    (507, "no_space", m.NoSpaceError), (422, "corrupted", m.CorruptedError), (500, "vm_failed", m.VmFailedError), (418, "teapot", m.InternalError),
+    (507, "no_space", m.NoSpaceError), (429, "quota_exceeded", m.QuotaExceededError), (422, "corrupted", m.CorruptedError), (500, "vm_failed", m.VmFailedError), (418, "teapot", m.InternalError),
 ])
 def test_error_mapping(status, code, cls):
     e = error_from_response(status, b'{"error": {"code": "%s", "message": "why"}}' % code.encode(), {"retry-after": "1"})
