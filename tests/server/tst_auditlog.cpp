@@ -9,6 +9,7 @@
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
+#include <QTimeZone>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -20,7 +21,7 @@ namespace {
 AuditLog::Entry entry(int i, const QString &vm, int status)
 {
     AuditLog::Entry e;
-    e.time = QDateTime(QDate(2026, 1, 1), QTime(0, 0), Qt::UTC).addSecs(i);
+    e.time = QDateTime(QDate(2026, 1, 1), QTime(0, 0), QTimeZone::utc()).addSecs(i);
     e.tokenId = i % 2 ? QStringLiteral("odd") : QStringLiteral("even");
     e.role = QStringLiteral("operator");
     e.method = QStringLiteral("POST");
@@ -127,7 +128,7 @@ private Q_SLOTS:
         QCOMPARE(log.read({{}, QStringLiteral("a"), {}, {}, 100}).size(), 5);
         QCOMPARE(log.read({{}, {}, QStringLiteral("odd"), {}, 100}).size(), 5);
         QCOMPARE(log.read({{}, {}, {}, QStringLiteral("denied"), 100}).size(), 4); // 0, 3, 6, 9
-        const QDateTime since = QDateTime(QDate(2026, 1, 1), QTime(0, 0, 7), Qt::UTC);
+        const QDateTime since = QDateTime(QDate(2026, 1, 1), QTime(0, 0, 7), QTimeZone::utc());
         QCOMPARE(log.read({since, {}, {}, {}, 100}).size(), 3);
         const QList<QJsonObject> newest = log.read({{}, {}, {}, {}, 2});
         QCOMPARE(newest.size(), 2);

@@ -10,6 +10,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSignalSpy>
+#include <QTimeZone>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -20,7 +21,7 @@ using Server::TokenRegistry;
 class TestTokenRegistry : public QObject {
     Q_OBJECT
 
-    QDateTime m_now = QDateTime(QDate(2026, 1, 2), QTime(3, 4, 5), Qt::UTC);
+    QDateTime m_now = QDateTime(QDate(2026, 1, 2), QTime(3, 4, 5), QTimeZone::utc());
     TokenRegistry::Clock clock()
     {
         return [this] { return m_now; };
