@@ -31,6 +31,22 @@ void err(const QString &s)
     std::fprintf(stderr, "microvm-sandbox: %s\n", qPrintable(s));
 }
 
+// The saved preferences fill in what neither the flags nor the environment
+// say.
+void applyPreferences(ServiceFlags &serviceFlags)
+{
+    DriverFlags &flags = serviceFlags.driver;
+    const Gui::Preferences preferences = Gui::Preferences::load();
+    if (serviceFlags.listen.isEmpty())
+        serviceFlags.listen = preferences.listen;
+    if (flags.driver.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DRIVER") && preferences.driver != QLatin1String("auto"))
+        flags.driver = preferences.driver;
+    if (flags.accel.isEmpty() && qEnvironmentVariableIsEmpty("MVS_ACCEL") && preferences.accel != QLatin1String("auto"))
+        flags.accel = preferences.accel;
+    if (!preferences.dataDir.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DATA_DIR"))
+        qputenv("MVS_DATA_DIR", QFile::encodeName(preferences.dataDir));
+}
+
 // The window's take-overs and releases go to the service's audit log (no API
 // request carries them).
 void auditTakeOvers(Gui::MainWindow &window, Service &service)
@@ -99,22 +115,11 @@ int guiCommand(int &argc, char **argv)
         err(r.error().message);
         return kExitUsage;
     }
-    DriverFlags &flags = serviceFlags.driver;
     if (!args.isEmpty()) {
         err(QStringLiteral("unknown option %1 (usage: microvm-sandbox [gui] [--listen HOST:PORT] [--token-file PATH])").arg(args.first()));
         return kExitUsage;
     }
-    // The saved preferences fill in what neither the flags nor the
-    // environment say.
-    const Gui::Preferences preferences = Gui::Preferences::load();
-    if (serviceFlags.listen.isEmpty())
-        serviceFlags.listen = preferences.listen;
-    if (flags.driver.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DRIVER") && preferences.driver != QLatin1String("auto"))
-        flags.driver = preferences.driver;
-    if (flags.accel.isEmpty() && qEnvironmentVariableIsEmpty("MVS_ACCEL") && preferences.accel != QLatin1String("auto"))
-        flags.accel = preferences.accel;
-    if (!preferences.dataDir.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DATA_DIR"))
-        qputenv("MVS_DATA_DIR", QFile::encodeName(preferences.dataDir));
+    applyPreferences(serviceFlags);
 
     auto serviceOpts = serviceOptions(serviceFlags);
     if (!serviceOpts) {
