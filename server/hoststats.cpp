@@ -107,6 +107,25 @@ std::optional<Memory> readMemory()
     return memoryFromMeminfo(readProcFile(QStringLiteral("/proc/meminfo")));
 }
 
+std::optional<Ksm> ksmFrom(const QByteArray &run, const QByteArray &pagesShared, const QByteArray &pagesSharing)
+{
+    const QByteArray state = run.trimmed();
+    if (state != "0" && state != "1" && state != "2")
+        return std::nullopt;
+    Ksm k;
+    k.running = state == "1";
+    k.pagesShared = pagesShared.trimmed().toULongLong();
+    k.pagesSharing = pagesSharing.trimmed().toULongLong();
+    return k;
+}
+
+std::optional<Ksm> readKsm()
+{
+    const QString dir = QStringLiteral("/sys/kernel/mm/ksm/");
+    return ksmFrom(readProcFile(dir + QLatin1String("run")), readProcFile(dir + QLatin1String("pages_shared")),
+                   readProcFile(dir + QLatin1String("pages_sharing")));
+}
+
 QString binaryVersion(const QString &binary)
 {
     if (binary.isEmpty())

@@ -33,6 +33,20 @@ std::optional<Memory> memoryFromMeminfo(const QByteArray &meminfo);
 std::optional<std::array<double, 3>> readLoad();
 std::optional<Memory> readMemory();
 
+// Kernel same-page merging (/sys/kernel/mm/ksm): whether it runs, and how
+// many pages it shares. QEMU marks guest memory mergeable (its mem-merge
+// default), so identical pages of idle guests are shared while it runs.
+struct Ksm {
+    bool running = false; // run = 1
+    quint64 pagesShared = 0; // distinct pages kept
+    quint64 pagesSharing = 0; // pages mapped onto them (the saving)
+};
+// The contents of run, pages_shared and pages_sharing; nullopt when run is
+// not 0, 1 or 2 (2: unmerge everything, counts as not running).
+std::optional<Ksm> ksmFrom(const QByteArray &run, const QByteArray &pagesShared, const QByteArray &pagesSharing);
+// nullopt: no KSM in this kernel.
+std::optional<Ksm> readKsm();
+
 // The first line of `<binary> --version` (blocking, bounded: run it on a
 // worker); empty when it does not run.
 QString binaryVersion(const QString &binary);

@@ -21,6 +21,8 @@
 
 #include <memory>
 
+#include <unistd.h>
+
 namespace Server {
 
 MetaController::MetaController(const Vm::VmManager &manager, const Metrics &metrics, QObject *parent)
@@ -176,6 +178,20 @@ QJsonObject MetaController::accelerator(const SlowFacts &facts) const
     return o;
 }
 
+// Same-page merging: whether it runs and what it saves now; null without
+// KSM in the kernel.
+QJsonValue MetaController::ksmJson()
+{
+    const std::optional<HostStats::Ksm> ksm = HostStats::readKsm();
+    if (!ksm)
+        return QJsonValue(QJsonValue::Null);
+    const qint64 page = ::sysconf(_SC_PAGESIZE);
+    return QJsonObject{{QStringLiteral("running"), ksm->running},
+                       {QStringLiteral("pages_shared"), static_cast<qint64>(ksm->pagesShared)},
+                       {QStringLiteral("pages_sharing"), static_cast<qint64>(ksm->pagesSharing)},
+                       {QStringLiteral("saved_bytes"), static_cast<qint64>(ksm->pagesSharing) * page}};
+}
+
 // The host's quotas (null: no limit) and what the VMs hold against them; the
 // data directory is walked only when its size is limited.
 QJsonObject MetaController::quota() const
@@ -205,6 +221,7 @@ ApiFuture MetaController::system(const Request &)
             host.insert(QStringLiteral("memory"),
                         QJsonObject{{QStringLiteral("total_bytes"), static_cast<qint64>(mem->totalBytes)},
                                     {QStringLiteral("available_bytes"), static_cast<qint64>(mem->availableBytes)}});
+        host.insert(QStringLiteral("ksm"), ksmJson());
         const QStorageInfo disk(m_manager.stateDir());
         const QJsonObject dataDir{{QStringLiteral("path"), m_manager.stateDir()},
                                   {QStringLiteral("total_bytes"), disk.bytesTotal()},

@@ -53,6 +53,7 @@ private:
     Core::Future<SlowFacts> slowFacts();
     QJsonObject accelerator(const SlowFacts &facts) const;
     QJsonObject quota() const;
+    static QJsonValue ksmJson();
     QByteArray renderMetrics(const std::map<QString, Metrics::VmLive> &live) const;
 
     const Vm::VmManager &m_manager;

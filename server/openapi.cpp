@@ -166,6 +166,16 @@ QJsonObject quotaSchema()
     return object({{QStringLiteral("limits"), limits}, {QStringLiteral("usage"), usage}}, {QStringLiteral("limits"), QStringLiteral("usage")});
 }
 
+// Kernel same-page merging in GET /api/v1/system (null: not in this kernel).
+QJsonObject ksmSchema()
+{
+    QJsonObject o = object({{QStringLiteral("running"), type("boolean", "/sys/kernel/mm/ksm/run is 1 (QEMU marks guest memory mergeable)")},
+                            {QStringLiteral("pages_shared"), type("integer")},
+                            {QStringLiteral("pages_sharing"), type("integer", "pages mapped onto the shared ones")},
+                            {QStringLiteral("saved_bytes"), type("integer", "pages_sharing x the page size")}});
+    return nullable(o);
+}
+
 // GET /api/v1/system.
 void systemSchema(QJsonObject &s)
 {
@@ -176,7 +186,11 @@ void systemSchema(QJsonObject &s)
     QJsonObject inUse = nullableString("kvm or tcg, as the running VMs use it; null while none runs (QEMU)");
     s[QStringLiteral("System")] = object(
         {{QStringLiteral("host"),
-          object({{QStringLiteral("cpus"), type("integer")}, {QStringLiteral("load"), load}, {QStringLiteral("memory"), memory}}, {QStringLiteral("cpus")})},
+          object({{QStringLiteral("cpus"), type("integer")},
+                  {QStringLiteral("load"), load},
+                  {QStringLiteral("memory"), memory},
+                  {QStringLiteral("ksm"), ksmSchema()}},
+                 {QStringLiteral("cpus")})},
          {QStringLiteral("data_dir"),
           object({{QStringLiteral("path"), type("string")}, {QStringLiteral("total_bytes"), bytes}, {QStringLiteral("available_bytes"), bytes}})},
          {QStringLiteral("driver"), type("string", "qemu or cloud-hypervisor")},

@@ -228,6 +228,18 @@ private Q_SLOTS:
         QCOMPARE(samples.value(QStringLiteral("mvs_quota_limit{resource=\"disk_bytes\"}")), double(qint64(1) << 30));
     }
 
+    void ksmParser()
+    {
+        const auto on = Server::HostStats::ksmFrom("1\n", "120\n", "4500\n");
+        QVERIFY(on && on->running && on->pagesShared == 120 && on->pagesSharing == 4500);
+        const auto off = Server::HostStats::ksmFrom("0\n", "0\n", "0\n");
+        QVERIFY(off && !off->running);
+        const auto unmerging = Server::HostStats::ksmFrom("2\n", "0\n", "0\n");
+        QVERIFY(unmerging && !unmerging->running);
+        QVERIFY(!Server::HostStats::ksmFrom(QByteArray(), QByteArray(), QByteArray())); // no KSM in the kernel
+        QVERIFY(!Server::HostStats::ksmFrom("yes", "1", "1"));
+    }
+
     void procParsers()
     {
         // A command with spaces and parentheses; utime 250 and stime 50 ticks.
@@ -280,6 +292,11 @@ private Q_SLOTS:
         QVERIFY(host.value(QStringLiteral("cpus")).toInt() >= 1);
         QCOMPARE(host.value(QStringLiteral("load")).toArray().size(), 3);
         QVERIFY(host.value(QStringLiteral("memory")).toObject().value(QStringLiteral("total_bytes")).toDouble() > 0);
+        // KSM as this kernel has it (or null without it).
+        const std::optional<Server::HostStats::Ksm> ksm = Server::HostStats::readKsm();
+        QCOMPARE(host.value(QStringLiteral("ksm")).isNull(), !ksm.has_value());
+        if (ksm)
+            QCOMPARE(host.value(QStringLiteral("ksm")).toObject().value(QStringLiteral("running")).toBool(), ksm->running);
         QVERIFY(o.value(QStringLiteral("data_dir")).toObject().value(QStringLiteral("total_bytes")).toDouble() > 0);
         QVERIFY(o.value(QStringLiteral("data_dir")).toObject().value(QStringLiteral("path")).toString().endsWith(QLatin1String("/vms")));
         QCOMPARE(o.value(QStringLiteral("driver")).toString(), QStringLiteral("none")); // the fixture's
