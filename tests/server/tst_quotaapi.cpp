@@ -18,14 +18,19 @@ class TestQuotaApi : public QObject {
         return QStringLiteral(R"({"name": "%1", "template": "minimal", "memory_mb": %2, "start": false})").arg(QLatin1String(name)).arg(memoryMb).toUtf8();
     }
 
+    static Vm::QuotaLimits limitsOf(int vms, qint64 memoryMiB)
+    {
+        Vm::QuotaLimits limits;
+        limits.maxVms = vms;
+        limits.maxMemoryMiB = memoryMiB;
+        return limits;
+    }
+
 private Q_SLOTS:
     void overTheCountIs429()
     {
         TestService::Service s;
-        Vm::QuotaLimits limits;
-        limits.maxVms = 2;
-        limits.maxMemoryMiB = 1000;
-        s.manager().setQuota(limits);
+        s.manager().setQuota(limitsOf(2, 1000));
         QCOMPARE(s.call("POST", QStringLiteral("/api/v1/vms"), vm("one")).status, 201);
         QCOMPARE(s.call("POST", QStringLiteral("/api/v1/vms"), vm("two")).status, 201);
         const auto over = s.call("POST", QStringLiteral("/api/v1/vms"), vm("three"));
@@ -51,9 +56,7 @@ private Q_SLOTS:
     void systemShowsLimitsAndUsage()
     {
         TestService::Service s;
-        Vm::QuotaLimits limits;
-        limits.maxVms = 5;
-        limits.maxMemoryMiB = 4096;
+        Vm::QuotaLimits limits = limitsOf(5, 4096);
         s.manager().setQuota(limits);
         QCOMPARE(s.call("POST", QStringLiteral("/api/v1/vms"), vm("one", 300)).status, 201);
         auto reply = s.call("GET", QStringLiteral("/api/v1/system"));
