@@ -122,6 +122,16 @@ in_root() {
         CCACHE_DIR=/ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache "$@"
 }
 
+# The VMM user and its subordinate ids, as `setup.sh deps` makes them on a
+# real machine: the unit suites that run as root (tst_chapiclient's VMM
+# cases) start VMMs as that user and refuse to without it.
+vmm_user() {
+    in_root sh -c 'getent passwd microvm-sandbox-vmm >/dev/null ||
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group microvm-sandbox-vmm'
+    in_root sh -c 'grep -q "^microvm-sandbox-vmm:" /etc/subuid 2>/dev/null || echo microvm-sandbox-vmm:131072:65536 >>/etc/subuid
+        grep -q "^microvm-sandbox-vmm:" /etc/subgid 2>/dev/null || echo microvm-sandbox-vmm:131072:65536 >>/etc/subgid'
+}
+
 # Unpack a tarball as the work root, replacing what was there.
 unpack() {
     rm -rf --one-file-system "$ROOT"
@@ -179,6 +189,7 @@ phase() { # phase NAME COMMAND...: runs it, prints its duration
 phase prepare prepare_root
 mount_root
 echo "== $DIST: $(in_root sh -c '. /etc/os-release; echo $PRETTY_NAME'), Qt $(in_root sh -c 'dpkg-query -W -f "\${Version}" qt6-base-dev'), QEMU $(in_root sh -c 'dpkg-query -W -f "\${Version}" qemu-system-x86'), libvncclient $(in_root pkg-config --modversion libvncclient)"
+vmm_user
 phase configure in_root cmake -S /src -B /build --preset dev >/dev/null
 # -k 0: every compile error at once.
 TARGETS=()
