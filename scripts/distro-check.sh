@@ -77,20 +77,26 @@ mkdir -p "$CACHE/ccache-$DIST" "$WORK"
 exec 9>"$WORK.lock"
 flock -n 9 || die "another distro-check of $DIST is running ($WORK.lock)"
 
+# Mounts under the root (deepest first): a killed run's, or ones a test
+# made inside the root (ip netns binds /run/netns).
+stale_mounts() { awk -v root="$ROOT/" 'index($2, root) == 1 { print $2 }' /proc/self/mounts | sort -r; }
+
 MOUNTS=()
 cleanup() {
-    local i
+    local i m
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
         umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" || echo "distro-check: could not unmount ${MOUNTS[i]}" >&2
     done
     MOUNTS=()
+    for m in $(stale_mounts); do
+        umount "$m" 2>/dev/null || umount -l "$m" || echo "distro-check: could not unmount $m" >&2
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Mounts under the root left by a run that was killed (this one holds the
-# lock): gone before anything unpacks over or removes the root.
-stale_mounts() { awk -v root="$ROOT/" 'index($2, root) == 1 { print $2 }' /proc/self/mounts | sort -r; }
+# What a killed run left under the root (this one holds the lock): gone
+# before anything unpacks over or removes the root.
 for m in $(stale_mounts); do
     echo "distro-check: unmounting $m, left by an earlier run" >&2
     umount "$m" 2>/dev/null || umount -l "$m"
