@@ -7,7 +7,8 @@
 # second tarball, keyed by setup.sh's contents), the source tree bind-mounted
 # read-only at /src, the dev preset configured and built into /build inside
 # the root (ccache in a cache directory bind-mounted at /ccache), then
-# `ctest -L unit`. Whatever it mounts it unmounts on exit (a trap), also on
+# `ctest -L unit`, each command in a mount namespace whose root is the root
+# (pivot_root, see in_root). Whatever it mounts it unmounts on exit (a trap), also on
 # failure or Ctrl-C. Exit status: ctest's.
 #
 # MVS_DISTRO_CACHE  tarballs and ccache (default ~/.cache/microvm-sandbox-distro)
@@ -70,7 +71,7 @@ ubuntu-24.04)
     ;;
 *) die "usage: $0 debian-13|ubuntu-24.04 [ctest arguments...]" ;;
 esac
-[ "$(id -u)" -eq 0 ] || die "debootstrap, chroot and mount need root"
+[ "$(id -u)" -eq 0 ] || die "debootstrap, namespaces and mount need root"
 command -v debootstrap >/dev/null || die "needs debootstrap (apt-get install debootstrap)"
 
 mkdir -p "$CACHE/ccache-$DIST" "$WORK"
@@ -112,7 +113,10 @@ bind() { # bind SOURCE TARGET [ro]
 
 mount_root() {
     mount -t proc proc "$ROOT/proc" && MOUNTS+=("$ROOT/proc")
-    bind /sys "$ROOT/sys" ro
+    # A sysfs of its own, writable like a machine's: a user namespace in
+    # the root (the rootless network helper's) may mount its own sysfs only
+    # where one is fully visible, and a read-only one is not.
+    mount -t sysfs sysfs "$ROOT/sys" && MOUNTS+=("$ROOT/sys")
     bind /dev "$ROOT/dev"
     bind /dev/pts "$ROOT/dev/pts"
     bind /dev/shm "$ROOT/dev/shm"
@@ -122,8 +126,20 @@ mount_root() {
     cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 }
 
+# A command in the root as in a container rather than a chroot: its own
+# mount namespace whose root the work root becomes (pivot_root), with the old
+# root detached. The kernel refuses user namespaces to a chrooted process
+# (tst_rootlessnetwork's helper needs one) and `ip netns` wants a mount
+# namespace of its own (tst_testinternet); here both work as on a machine,
+# and what the command mounts ends with its namespace.
 in_root() {
-    chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
+    unshare --mount --propagation private -- /bin/sh -c '
+        root=$1
+        shift
+        mount --rbind "$root" "$root" && cd "$root" && mkdir -p .mvs-oldroot &&
+            pivot_root . .mvs-oldroot &&
+            exec /bin/sh -c "cd / && umount -l /.mvs-oldroot && rmdir /.mvs-oldroot && exec \"\$@\"" sh "$@"' sh "$ROOT" \
+        /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         CCACHE_DIR=/ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache "$@"
 }

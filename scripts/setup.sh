@@ -188,7 +188,9 @@ deps)
     ;;
 build-deps)
     # No node and no VMM user: what building the tree and `ctest -L unit` need.
-    PACKAGES+=(ccache xvfb xauth python3 python3-ipykernel python3-jupyter-client python3-matplotlib)
+    # prometheus: promtool for tst_monitoring (no server runs in a build root);
+    # pip and npm: tst_testinternet installs a package with each from its hosts.
+    PACKAGES+=(ccache xvfb xauth python3 python3-ipykernel python3-jupyter-client python3-matplotlib prometheus python3-pip npm)
     install_packages
     ;;
 run)
