@@ -74,17 +74,21 @@ Core::Future<void> QemuInstance::start()
 
     setState(State::Starting);
     m_startPromise = Core::Promise<void>();
-    resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath, m_credentials).then(this, [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
-        if (m_state != State::Starting)
-            return; // killed meanwhile
-        if (!accel) {
-            setState(State::Failed);
-            m_startPromise.resolve(accel.error());
-            return;
-        }
-        m_accel = *accel;
-        spawn();
-    });
+    // whenDone, not then(this): the probe runs on a worker thread and may
+    // answer after this instance was killed and deleted (a VM removed while
+    // it starts), where a context-bound then() asserts.
+    Core::whenDone(resolveQemuAccel(m_binary, m_spec.accel, m_spec.kernelPath, m_credentials), this,
+                   [this](const Core::Expected<QemuCommandLine::Accel> &accel) {
+                       if (m_state != State::Starting)
+                           return; // killed meanwhile
+                       if (!accel) {
+                           setState(State::Failed);
+                           m_startPromise.resolve(accel.error());
+                           return;
+                       }
+                       m_accel = *accel;
+                       spawn();
+                   });
     return m_startPromise.future();
 }
 

@@ -1,0 +1,69 @@
+#pragma once
+
+#include "core/async.h"
+#include "core/snapshot/snapshotstore.h"
+#include "core/template/vmtemplate.h"
+
+#include <QHash>
+#include <QObject>
+#include <QSet>
+
+namespace Vmm {
+class VmmDriver;
+}
+
+namespace Vm {
+
+// Templates' warm snapshots: a VM of a template and shape (vCPUs, memory)
+// booted once, saved paused right after its agent answered, so that a new
+// VM of that template and shape is restored from it (about the time of a
+// snapshot restore) instead of booting cold. One per shape, beside the
+// template's image in the image cache:
+//   <images>/<image key>/warm/<shape key>/warm/   (a Snapshot::SnapshotStore)
+// The image key covers the recipe and the agent; the shape key the
+// template's file, the vCPUs, the memory and the driver. A template or
+// agent change therefore finds no snapshot (the old one goes with its
+// image); another VMM version or accelerator fails the restore, and the
+// caller discards the snapshot and boots cold, which makes a new one.
+// Snapshots are verified (checksums, image paths) once per process.
+// Only VMs without a NIC start warm: a NIC's device and address are the
+// VM's own (see VmManager::start).
+class WarmStarts final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(WarmStarts)
+public:
+    // The builder VMs' names: mvs-warm-<first 12 of the shape key>.
+    static constexpr const char *kBuilderPrefix = "mvs-warm-";
+    static constexpr int kMaxConcurrentBuilds = 1; // a builder is a whole VM
+
+    explicit WarmStarts(const Vmm::VmmDriver &driver, QObject *parent = nullptr);
+    ~WarmStarts() override;
+
+    // Where the warm snapshot of this shape lives; NotFound while the
+    // template's image is not built.
+    Core::Expected<QString> directoryFor(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB) const;
+    // The warm snapshot of this shape, verified; NotFound when there is
+    // none (yet), Corrupted (and discarded) when it does not verify.
+    Core::Future<Snapshot::SnapshotInfo> find(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB);
+    // Make it in the background, unless it exists or is being made (or as
+    // many builds run as allowed: the next cold boot asks again).
+    void build(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB);
+    // A warm snapshot that could not be restored goes (the next cold boot
+    // of its shape makes another).
+    void discard(const Snapshot::SnapshotInfo &snapshot);
+    bool isBuilding() const { return !m_building.isEmpty(); }
+
+Q_SIGNALS:
+    // A build ended: its directory, and why it failed (empty: it did not).
+    void buildEnded(const QString &directory, const QString &error);
+
+private:
+    static QByteArray shapeKey(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, const QString &driver);
+    void verified(const Snapshot::SnapshotInfo &snapshot);
+
+    const Vmm::VmmDriver &m_driver;
+    QSet<QString> m_building; // warm directories
+    QHash<QString, QDateTime> m_verified; // snapshot directory -> its createdAt when verified
+};
+
+} // namespace Vm
