@@ -101,6 +101,10 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     if (!quota)
         return quota.error();
     s->m_manager->setQuota(*quota);
+    auto warm = config->warmStartEnabled();
+    if (!warm)
+        return warm.error();
+    s->m_manager->setWarmStart(*warm);
     // (A QPointer: the registry goes before the manager.)
     s->m_manager->setOwnerQuota(
         [tokens = QPointer<Server::TokenRegistry>(s->m_tokens.get())](const QString &owner) { return tokens ? tokens->quotaOf(owner) : Vm::QuotaLimits(); });

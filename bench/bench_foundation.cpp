@@ -21,6 +21,7 @@
 #include "core/vmm/vmmdriver.h"
 
 #include "bench/benchutil.h"
+#include "bench/floorboot.h"
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
@@ -49,42 +50,13 @@ constexpr const char *kPeerPort = "org.qemu.guest_agent.0";
     std::exit(1);
 }
 
-// Spawn the floor: the same command line, kernel told to stop at init.
+// The floor (bench/floorboot.h); a floor that never reached init ends the run.
 double floorBootMs(const Vmm::VmSpec &base, Vmm::QemuCommandLine::Accel accel, const QString &qemu)
 {
-    QTemporaryDir dir(Core::Paths::runtimeDir() + QStringLiteral("/floor-XXXXXX"));
-    Vmm::VmSpec spec = base;
-    spec.runtimeDir = dir.path();
-    spec.consoleLogPath = dir.filePath(QStringLiteral("console.log"));
-    spec.kernelCmdline += QStringLiteral(" mvs.floor=1");
-    QProcess p;
-    p.setProgram(qemu);
-    p.setArguments(Vmm::QemuCommandLine::build(spec, accel));
-    p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    // The serial console is served on a socket; read it as the product does.
-    Vmm::ConsoleLog console(spec.consoleLogPath);
-    const QString consoleSocket = Vmm::QemuCommandLine::consoleSocketPath(spec);
-    QElapsedTimer t;
-    t.start();
-    p.start();
-    double reached = -1;
-    while (t.elapsed() < 120000) {
-        if (!console.isAttached() && QFile::exists(consoleSocket))
-            console.attach(consoleSocket);
-        QCoreApplication::processEvents(QEventLoop::AllEvents);
-        if (Vmm::ConsoleLog::tail(spec.consoleLogPath, -1).contains("mvs-init: reached")) {
-            reached = double(t.nsecsElapsed()) / 1e6;
-            break;
-        }
-        if (p.state() == QProcess::NotRunning)
-            break;
-        QThread::usleep(500);
-    }
-    p.kill();
-    p.waitForFinished();
-    if (reached < 0)
+    const double ms = Bench::floorBootMs(base, accel, qemu);
+    if (ms < 0)
         die(QStringLiteral("the floor VM never reached init"));
-    return reached;
+    return ms;
 }
 
 // A blocking qemu-ga client on its virtio-serial port.

@@ -57,6 +57,8 @@ Expected<Config> Config::load(const QString &path)
                 c.qemuBinary = value;
             else if (key == QLatin1String("cloud_hypervisor_binary"))
                 c.chBinary = value;
+            else if (key == QLatin1String("warm_start"))
+                c.warmStart = value;
             else if (QString *quota = quotaField(c, key))
                 *quota = value;
             else
@@ -66,6 +68,19 @@ Expected<Config> Config::load(const QString &path)
         return Error(ErrorCode::InvalidArgument, QStringLiteral("%1: %2").arg(path, QString::fromStdString(e.what())));
     }
     return c;
+}
+
+Expected<bool> Config::warmStartEnabled() const
+{
+    const QString env = qEnvironmentVariable("MVS_WARM_START");
+    const QString value = (env.isEmpty() ? warmStart : env).trimmed().toLower();
+    if (value.isEmpty() || value == QLatin1String("on") || value == QLatin1String("true") || value == QLatin1String("yes"))
+        return true;
+    if (value == QLatin1String("off") || value == QLatin1String("false") || value == QLatin1String("no"))
+        return false;
+    return Error(
+        ErrorCode::InvalidArgument,
+        QStringLiteral("warm_start%1 must be on or off, not '%2'").arg(env.isEmpty() ? QString() : QStringLiteral(" (MVS_WARM_START)"), value.left(40)));
 }
 
 } // namespace Core

@@ -16,6 +16,7 @@ namespace Core {
 //   quota_max_memory_mib: 0                 (0: RAM x overcommit)
 //   quota_memory_overcommit: 1.5
 //   quota_max_disk_gib: 0
+//   warm_start: on                          (on | off, see Vm::WarmStarts)
 // Command-line flags override the environment (MVS_DRIVER, MVS_ACCEL,
 // MVS_QEMU, MVS_CLOUD_HYPERVISOR; MVS_QUOTA_MAX_VMS and so on, the key in
 // capitals), which overrides this file.
@@ -30,11 +31,14 @@ struct Config {
     QString quotaMaxMemoryMiB;
     QString quotaMemoryOvercommit;
     QString quotaMaxDiskGiB;
+    QString warmStart;
 
     static QString path();
     // A missing file is an empty config; a malformed one is an error that
     // names the file and the key.
     static Expected<Config> load(const QString &path = Config::path());
+    // warm_start (MVS_WARM_START overrides it): on unless off.
+    Expected<bool> warmStartEnabled() const;
 };
 
 } // namespace Core

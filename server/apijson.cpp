@@ -103,6 +103,7 @@ QJsonObject vmToJson(const Vm::VmInfo &info)
     o[QStringLiteral("network")] = networkToJson(r.network);
     if (info.state == Vm::VirtualMachine::State::Ready || info.state == Vm::VirtualMachine::State::Paused) {
         o[QStringLiteral("boot_ms")] = info.bootMs;
+        o[QStringLiteral("boot")] = stringOrNull(info.boot);
         o[QStringLiteral("accelerated")] = info.accelerated;
     }
     return o;

@@ -242,6 +242,9 @@ ApiFuture MetaController::system(const Request &)
                                             {QStringLiteral("accelerator"), accelerator(facts)},
                                             {QStringLiteral("versions"), versions},
                                             {QStringLiteral("quota"), quota()},
+                                            {QStringLiteral("warm_start"),
+                                             QJsonObject{{QStringLiteral("enabled"), m_manager.warmStart()},
+                                                         {QStringLiteral("building"), m_manager.warmStart() && m_manager.warmStarts()->isBuilding()}}},
                                             {QStringLiteral("vms"), QJsonObject{{QStringLiteral("total"), total}, {QStringLiteral("by_state"), byState}}}});
     });
 }

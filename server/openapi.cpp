@@ -203,9 +203,13 @@ void systemSchema(QJsonObject &s)
                   {QStringLiteral("qt"), type("string")},
                   {QStringLiteral("vmm"), nullableString("the first line of the VMM's --version")}})},
          {QStringLiteral("quota"), quotaSchema()},
+         {QStringLiteral("warm_start"),
+          object(
+              {{QStringLiteral("enabled"), type("boolean", "a VM's first start restores its template's warm snapshot when there is one (warm_start setting)")},
+               {QStringLiteral("building"), type("boolean", "a warm snapshot is being made")}})},
          {QStringLiteral("vms"), object({{QStringLiteral("total"), type("integer")}, {QStringLiteral("by_state"), type("object", "each state's count")}})}},
         {QStringLiteral("host"), QStringLiteral("data_dir"), QStringLiteral("driver"), QStringLiteral("accelerator"), QStringLiteral("versions"),
-         QStringLiteral("quota"), QStringLiteral("vms")});
+         QStringLiteral("quota"), QStringLiteral("warm_start"), QStringLiteral("vms")});
 }
 
 // A VM and its creation.
@@ -232,6 +236,9 @@ void vmSchemas(QJsonObject &s)
          {QStringLiteral("forked_from"), nullableString("\"<vm>/<snapshot>\" when it was forked from a snapshot")},
          {QStringLiteral("owner"), nullableString("the id of the token that made it (token-file: the admin token), whose quota it counts against")},
          {QStringLiteral("boot_ms"), type("integer", "while running or paused")},
+         {QStringLiteral("boot"),
+          nullableString("while running or paused, how it last started: cold (booted), warm (from its template's warm snapshot), restore, fork; "
+                         "null when adopted from an earlier service")},
          {QStringLiteral("accelerated"), type("boolean", "while running or paused")},
          {QStringLiteral("network"), ref("VmNetwork")}},
         {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});

@@ -190,9 +190,9 @@ Core::Future<BootJob::Outcome> BootJob::moveRestoredGuestOn(const Agent::AgentIn
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(seed.data()), seed.size() / 4);
     Agent::ExecRequest afterRestore;
     afterRestore.argv = QStringList{QStringLiteral("/bin/sh"), QStringLiteral("-c"),
-                                    QStringLiteral("date -u -s @%1 >/dev/null && %2exec %3 --reseed-rng")
+                                    QStringLiteral("date -u -s @%1 >/dev/null && hostname %2 && %3exec %4 --reseed-rng")
                                         .arg(QDateTime::currentSecsSinceEpoch())
-                                        .arg(configureNet(), QLatin1String(kGuestAgentCommand))};
+                                        .arg(m_request.spec.name, configureNet(), QLatin1String(kGuestAgentCommand))};
     afterRestore.stdinData = seed;
     afterRestore.timeoutMs = kClockSyncTimeoutMs;
     afterRestore.limits = Agent::StreamLimits::internalCommand(kClockSyncTimeoutMs); // a silent guest cannot hold the restore

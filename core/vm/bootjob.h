@@ -29,8 +29,9 @@ namespace Vm {
 //   Fresh:   prepare the image, the VM's writable disk layer over it, start
 //            the VMM, connect the guest agent.
 //   Restore: copy the snapshot's disk, start the VMM from its saved state,
-//            connect the agent, move the guest's clock and RNG on (a guest
-//            that fails or does not answer that fails the restore).
+//            connect the agent, move the guest's clock and RNG on and give
+//            it the VM's host name (a guest that fails or does not answer
+//            that fails the restore).
 //   Adopt:   take over a VMM left running by an earlier process, connect a
 //            new agent session (a paused guest connects on resume).
 // The job owns its progress, its deadline and its cancellation. What

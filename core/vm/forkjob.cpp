@@ -125,8 +125,10 @@ Core::Future<void> ForkJob::nameGuest(const QString &name)
 
 void ForkJob::forkStarted(const QString &name, const Core::Result &r)
 {
-    if (VmEntry *entry = m_registry.find(name))
+    if (VmEntry *entry = m_registry.find(name)) {
         entry->snapshotting = false;
+        entry->boot = QStringLiteral("fork");
+    }
     if (!r && !m_firstError)
         m_firstError = Core::Error(r.error().code, QStringLiteral("fork %1: %2").arg(name, r.error().message));
     if (--m_pending > 0)

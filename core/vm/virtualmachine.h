@@ -71,6 +71,7 @@ public:
         m_nic = std::move(nic);
         m_guestNetSpec = std::move(guestNetSpec);
     }
+    bool hasNic() const { return m_nic.has_value(); }
     // QEMU only: extra named virtio-serial ports (see VmSpec).
     void setExtraSerialPorts(const QStringList &names) { m_extraSerialPorts = names; }
     // Boot deadline (spawn -> agent handshake); default: the template's.

@@ -489,25 +489,85 @@ Core::Future<void> VmManager::start(const QString &name)
             Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(name, stateName(s))));
     if (auto ok = m_networks->available(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
+    // Never started: nothing of its own on its disk yet, so it may start
+    // from its template's warm snapshot.
+    const bool firstStart = !entry->record.lastStartedAt.isValid();
     entry->record.desired = VmRecord::Desired::Running;
     entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
     entry->record.lastError.reset();
     if (auto ok = m_registry.save(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
     if (auto ok = prepareVmmStart(entry); !ok) {
-        startEnded(name, ok);
+        startEnded(name, ok, QString());
         return Core::readyFuture<void>(ok.error());
     }
+    const bool warmable = firstStart && m_warm && !entry->vm->hasNic();
     Core::Log::core()->info("{}: starting", name.toStdString());
-    return entry->vm->start().then(this, [this, name](const Core::Result &r) -> Core::Result {
-        startEnded(name, r);
+    return warmable ? startWarm(name) : startCold(name, false);
+}
+
+// From the template's warm snapshot; without one, or when it does not
+// restore (another VMM version, a corrupt file), cold, making a new one.
+Core::Future<void> VmManager::startWarm(const QString &name)
+{
+    const VirtualMachine *vm = m_registry.find(name)->vm.get();
+    const auto found = m_warm->find(vm->vmTemplate(), vm->vcpus(), vm->memoryMiB());
+    Core::Promise<void> started;
+    Core::whenDone(found, this, [this, name, started](const Core::Expected<Snapshot::SnapshotInfo> &snapshot) {
+        Entry *entry = m_registry.find(name);
+        if (!entry || !entry->vm || entry->removing || entry->record.desired != VmRecord::Desired::Running) {
+            started.resolve(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was stopped or deleted while it started").arg(name)));
+            return;
+        }
+        if (!snapshot) {
+            if (snapshot.error().code != Core::ErrorCode::NotFound)
+                Core::Log::core()->warn("{}: no warm start: {}", name.toStdString(), snapshot.error().message.toStdString());
+            Core::Detail::forwardTo(startCold(name, true), started);
+            return;
+        }
+        Core::whenDone(entry->vm->restoreSnapshot(*snapshot), this, [this, name, started, snap = *snapshot](const Core::Result &r) {
+            if (r || r.error().code == Core::ErrorCode::Cancelled) {
+                startEnded(name, r, QStringLiteral("warm"));
+                started.resolve(r);
+                return;
+            }
+            Core::Log::core()->warn("{}: the warm snapshot did not restore ({}); booting cold", name.toStdString(), r.error().message.toStdString());
+            m_warm->discard(snap);
+            Core::Detail::forwardTo(startCold(name, true), started);
+        });
+    });
+    return started.future();
+}
+
+Core::Future<void> VmManager::startCold(const QString &name, bool makeWarm)
+{
+    Entry *entry = m_registry.find(name);
+    if (!entry || !entry->vm)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted while it started").arg(name)));
+    return entry->vm->start().then(this, [this, name, makeWarm](const Core::Result &r) -> Core::Result {
+        startEnded(name, r, QStringLiteral("cold"));
+        const Entry *en = m_registry.find(name);
+        if (r && makeWarm && m_warm && en && en->vm)
+            m_warm->build(en->vm->vmTemplate(), en->vm->vcpus(), en->vm->memoryMiB());
         return r;
     });
 }
 
-void VmManager::startEnded(const QString &name, const Core::Result &r)
+void VmManager::setWarmStart(bool on)
+{
+    if (on && !m_warm)
+        m_warm = new WarmStarts(m_driver, this);
+    else if (!on && m_warm) {
+        delete m_warm;
+        m_warm = nullptr;
+    }
+}
+
+void VmManager::startEnded(const QString &name, const Core::Result &r, const QString &boot)
 {
     if (r) {
+        if (Entry *en = m_registry.find(name))
+            en->boot = boot;
         vmmStarted(name);
         return;
     }

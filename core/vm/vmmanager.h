@@ -8,6 +8,7 @@
 #include "core/vm/vmports.h"
 #include "core/vm/vmregistry.h"
 #include "core/vm/vmsnapshots.h"
+#include "core/vm/warmstarts.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -197,6 +198,14 @@ public:
     // VMs started from now on may outlive this manager (QEMU only), so that
     // detachAll() can leave them running. Off by default; either way the
     // destructor stops every VM still attached.
+    // Warm starts (see WarmStarts): the first start of a VM without a NIC
+    // restores its template's warm snapshot of its shape when there is one
+    // (VmInfo::boot "warm"), else boots cold and makes that snapshot in the
+    // background. A warm start that fails boots cold. Off by default.
+    void setWarmStart(bool on);
+    bool warmStart() const { return m_warm != nullptr; }
+    WarmStarts *warmStarts() const { return m_warm; }
+
     void setDetachable(bool detachable) { m_detachable = detachable; }
     bool isDetachable() const { return m_detachable; }
     // Let go of every running or paused VM and leave it running; its record
@@ -233,7 +242,9 @@ private:
     Core::Expected<VmInfo> createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl);
     Core::Result checkCreateQuotas(const QString &owner, int vcpus, int memoryMiB) const;
     Core::Result checkStartQuotas(const VmRecord &record) const;
-    void startEnded(const QString &name, const Core::Result &r);
+    Core::Future<void> startWarm(const QString &name);
+    Core::Future<void> startCold(const QString &name, bool makeWarm);
+    void startEnded(const QString &name, const Core::Result &r, const QString &boot);
     Core::Future<void> persistDesiredAfter(const QString &name, Core::Future<void> done, VmRecord::Desired desired);
     Core::Result forget(const QString &name);
     Core::Result removeVmFiles(const QString &name) const;
@@ -249,6 +260,7 @@ private:
     VmSnapshots *m_snapshots = nullptr;
     VmPorts *m_ports = nullptr;
     std::unique_ptr<VmNetworks> m_networks;
+    WarmStarts *m_warm = nullptr;
 };
 
 } // namespace Vm

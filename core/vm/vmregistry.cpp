@@ -123,6 +123,7 @@ VmInfo VmRegistry::infoOf(const VmEntry &entry)
     VmInfo info;
     info.record = entry.record;
     info.state = reportedState(entry);
+    info.boot = entry.boot;
     if (entry.vm) {
         info.bootMs = entry.vm->bootMs();
         if (entry.vm->instance())

@@ -20,6 +20,7 @@ struct VmInfo {
     VirtualMachine::State state = VirtualMachine::State::Created;
     bool accelerated = false; // meaningful while running
     qint64 bootMs = 0; // the last start's spawn -> agent time
+    QString boot; // how the last start went: cold, warm, restore, fork; empty: adopted or never
 };
 
 // One named VM of a manager: its durable record and, once instantiated, the
@@ -29,6 +30,7 @@ struct VmEntry {
     std::unique_ptr<VirtualMachine> vm;
     bool removing = false;
     bool snapshotting = false; // a snapshot, restore or fork of this VM's snapshot is under way
+    QString boot; // see VmInfo::boot
 };
 
 // The named VMs of one state directory and their records: lookups with the

@@ -253,6 +253,8 @@ void VmSnapshots::restoreEnded(const QString &name, const Snapshot::SnapshotInfo
     if (after)
         after->snapshotting = false;
     if (r) {
+        if (after)
+            after->boot = QStringLiteral("restore");
         m_host.vmmStarted(name);
         Core::Log::core()->info("{}: restored snapshot {}", name.toStdString(), snap.name.toStdString());
         return;

@@ -257,6 +257,44 @@ private Q_SLOTS:
         QCOMPARE(terminate(p2), 0);
     }
 
+    // Warm starts are on unless the setting says off (the suites run with
+    // MVS_WARM_START=off, see tests/CMakeLists.txt); a bad value stops the
+    // service with the setting's name.
+    void warmStartIsOnByDefault()
+    {
+        QProcessEnvironment env = environment(QStringLiteral("warm"));
+        env.remove(QStringLiteral("MVS_WARM_START"));
+        env.insert(QStringLiteral("MVS_TOKEN"), QStringLiteral("warm-token"));
+        const quint16 port = freePort();
+        QVERIFY(port);
+        auto warmStart = [&](const QProcessEnvironment &e) -> QJsonObject {
+            QByteArray err;
+            QProcess p;
+            if (!start(p, e, port, &err)) {
+                qWarning() << err;
+                return {};
+            }
+            QByteArray body;
+            const int status = get(port, QStringLiteral("/api/v1/system"), "warm-token", &body);
+            terminate(p);
+            return status == 200 ? QJsonDocument::fromJson(body).object().value(QStringLiteral("warm_start")).toObject() : QJsonObject();
+        };
+        const QJsonObject on = warmStart(env);
+        QCOMPARE(on.value(QStringLiteral("enabled")), QJsonValue(true));
+        QCOMPARE(on.value(QStringLiteral("building")), QJsonValue(false));
+        env.insert(QStringLiteral("MVS_WARM_START"), QStringLiteral("off"));
+        QCOMPARE(warmStart(env).value(QStringLiteral("enabled")), QJsonValue(false));
+
+        env.insert(QStringLiteral("MVS_WARM_START"), QStringLiteral("sometimes"));
+        QProcess bad;
+        bad.setProcessEnvironment(env);
+        bad.start(QStringLiteral(MVS_APP_BINARY), QStringList{QStringLiteral("--serve"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(port)});
+        QVERIFY(bad.waitForFinished(30000));
+        QVERIFY(bad.exitCode() != 0);
+        const QByteArray err = bad.readAllStandardError();
+        QVERIFY2(err.contains("warm_start (MVS_WARM_START) must be on or off, not 'sometimes'"), err.constData());
+    }
+
     void portInUseIsOneClearLine()
     {
         QTcpServer taken;

@@ -28,6 +28,8 @@ class VmInfo:
     forked_from: Optional[str] = None
     owner: Optional[str] = None  # the id of the token that made it
     boot_ms: Optional[int] = None
+    # how it last started: "cold", "warm" (its template's warm snapshot), "restore", "fork"
+    boot: Optional[str] = None
     accelerated: Optional[bool] = None
     network: Optional[Dict[str, Any]] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
@@ -48,6 +50,7 @@ class VmInfo:
             forked_from=o.get("forked_from"),
             owner=o.get("owner"),
             boot_ms=_opt_int(o.get("boot_ms")),
+            boot=o.get("boot"),
             accelerated=o.get("accelerated"),
             network=o.get("network"),
             raw=o,
