@@ -13,6 +13,8 @@
 #include "server/snapshotcontroller.h"
 #include "server/tokencontroller.h"
 #include "server/tokenregistry.h"
+#include "server/usagecontroller.h"
+#include "server/usagehistory.h"
 #include "server/vmcontroller.h"
 #include "server/vncsocket.h"
 
@@ -35,6 +37,8 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     , m_code(std::make_unique<CodeController>(manager))
     , m_tokenRoutes(std::make_unique<TokenController>(*m_tokens, m_audit))
     , m_docs(std::make_unique<DocsController>())
+    , m_usage(std::make_unique<UsageHistory>(manager))
+    , m_usageRoutes(std::make_unique<UsageController>(manager, *m_usage))
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
@@ -46,6 +50,8 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     m_display->addRoutes(m_router);
     m_code->addRoutes(m_router);
     m_tokenRoutes->addRoutes(m_router);
+    m_usageRoutes->addRoutes(m_router);
+    m_usage->start();
     // A deleted VM's series go with it.
     QObject::connect(&manager, &Vm::VmManager::vmRemoved, m_meta.get(), [this](const QString &name) { m_metrics.forgetVm(name); });
     m_docs->addRoutes(m_router);

@@ -29,6 +29,8 @@ class PortController;
 class ProcessController;
 class SnapshotController;
 class TokenController;
+class UsageController;
+class UsageHistory;
 class TokenRegistry;
 class AuditLog;
 class VmController;
@@ -50,6 +52,8 @@ public:
     GuestController &guest() { return *m_guest; }
     DisplayController &display() { return *m_display; }
     TokenRegistry &tokens() { return *m_tokens; }
+    // Every running VM's usage, sampled from construction on.
+    UsageHistory &usage() { return *m_usage; }
     // The routes, the metrics, and the WebSocket endpoints: VNC to the
     // display, exec to the guest operations. The API must outlive its users.
     HttpEndpoints httpEndpoints();
@@ -71,6 +75,8 @@ private:
     std::unique_ptr<CodeController> m_code;
     std::unique_ptr<TokenController> m_tokenRoutes;
     std::unique_ptr<DocsController> m_docs;
+    std::unique_ptr<UsageHistory> m_usage;
+    std::unique_ptr<UsageController> m_usageRoutes;
 };
 
 } // namespace Server

@@ -222,6 +222,23 @@ void vmSchemas(QJsonObject &s)
     state[QStringLiteral("enum")] = QJsonArray{QStringLiteral("created"), QStringLiteral("preparing"), QStringLiteral("booting"), QStringLiteral("running"),
                                                QStringLiteral("paused"),  QStringLiteral("stopping"),  QStringLiteral("stopped"), QStringLiteral("failed")};
     s[QStringLiteral("ErrorDetail")] = object({{QStringLiteral("code"), type("string")}, {QStringLiteral("message"), type("string")}});
+    QJsonObject time = type("string");
+    time[QStringLiteral("format")] = QStringLiteral("date-time");
+    s[QStringLiteral("VmStatsSample")] =
+        object({{QStringLiteral("time"), time},
+                {QStringLiteral("time_ms"), type("integer", "milliseconds since the epoch")},
+                {QStringLiteral("cpu_percent"), nullable(type("number", "the VMM's CPU use since the sample before, in percent of one core"))},
+                {QStringLiteral("vmm_cpu_seconds"), nullable(type("number", "the VMM process's CPU time so far (user and system)"))},
+                {QStringLiteral("vmm_resident_bytes"), nullable(type("integer", "the VMM process's resident memory"))},
+                {QStringLiteral("guest_memory_total_bytes"), nullable(type("integer", "as the guest agent reports it; null when it did not answer in time"))},
+                {QStringLiteral("guest_memory_available_bytes"), nullable(type("integer"))},
+                {QStringLiteral("disk_bytes"), nullable(type("integer", "blocks of the VM's own disk directory"))}},
+               {QStringLiteral("time"), QStringLiteral("time_ms")});
+    s[QStringLiteral("VmStats")] = object({{QStringLiteral("vm"), type("string")},
+                                           {QStringLiteral("interval_ms"), type("integer")},
+                                           {QStringLiteral("keep_ms"), type("integer")},
+                                           {QStringLiteral("samples"), arrayOf(ref("VmStatsSample"))}},
+                                          {QStringLiteral("vm"), QStringLiteral("interval_ms"), QStringLiteral("keep_ms"), QStringLiteral("samples")});
     s[QStringLiteral("Vm")] = object(
         {{QStringLiteral("name"), type("string")},
          {QStringLiteral("template"), type("string")},
@@ -795,6 +812,15 @@ void guestPaths(Paths &paths)
            response("the entries", jsonContent(object({{QStringLiteral("path"), type("string")}, {QStringLiteral("entries"), arrayOf(ref("FileEntry"))}})))}}});
     QJsonObject bytes = type("integer");
     bytes[QStringLiteral("minimum")] = 1;
+    QJsonObject sinceSchema = type("string");
+    paths.add("/api/v1/vms/{name}/stats", "get",
+              {"The VM's usage history: a sample every interval_ms while it runs, kept keep_ms (one hour) in memory",
+               "vmStats",
+               QJsonArray{nameParameter(),
+                          queryParameter("since", sinceSchema, false,
+                                         "only samples after this time: milliseconds since the epoch, or ISO 8601 with its zone (default: all kept)")},
+               {},
+               {{QStringLiteral("200"), response("the samples, oldest first", jsonContent(ref("VmStats")))}}});
     paths.add("/api/v1/vms/{name}/console", "get",
               {"The VM's serial console log (its end)",
                "console",

@@ -181,6 +181,22 @@ def main():
         assert system["versions"]["vmm"], system["versions"]
         print(f"  system: {system['driver']}, {system['accelerator']}, {system['versions']}")
 
+        # The usage history: a sample every 5 s while the VM runs; a busy guest shows in cpu_percent.
+        busy_s = 12
+        service.json_call("POST", f"/api/v1/vms/{VM}/exec",
+                          {"cmd": ["sh", "-c", f"end=$(( $(date +%s) + {busy_s} )); while [ $(date +%s) -lt $end ]; do :; done"]}, "obs-busy-1")
+        stats = service.json_call("GET", f"/api/v1/vms/{VM}/stats")
+        samples = stats["samples"]
+        assert stats["interval_ms"] == 5000 and len(samples) >= 2, stats
+        cpu = [s["cpu_percent"] for s in samples if s["cpu_percent"] is not None]
+        assert cpu and max(cpu) > 30, samples
+        assert all(s["vmm_resident_bytes"] > 10 << 20 for s in samples), samples
+        assert any(s["guest_memory_total_bytes"] for s in samples), samples
+        newest = samples[-1]["time_ms"]
+        later = service.json_call("GET", f"/api/v1/vms/{VM}/stats?since={newest}")
+        assert all(s["time_ms"] > newest for s in later["samples"]), later
+        print(f"  usage history: {len(samples)} samples, CPU up to {max(cpu):.0f} % while busy")
+
         # Snapshot and restore.
         snap = service.json_call("POST", f"/api/v1/vms/{VM}/snapshots", {"name": "s1"}, "obs-snap-1")
         expect_logged(service, "obs-snap-1", rf"^{VM}: snapshot s1 taken")
