@@ -6,6 +6,7 @@
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
 #include "server/api.h"
+#include "server/idlepause.h"
 #include "server/auditlog.h"
 #include "server/httpadapter.h"
 #include "server/tokenregistry.h"
@@ -111,6 +112,10 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     s->m_displays = std::make_unique<Desktop::DisplayHub>(*s->m_manager);
     s->m_audit = std::make_unique<Server::AuditLog>(Server::AuditLog::pathFor(stateDir));
     s->m_controller = std::make_unique<Server::Api>(*s->m_manager, s->m_displays.get(), s->m_tokens.get(), s->m_audit.get());
+    auto idle = config->idlePauseAfterMs();
+    if (!idle)
+        return idle.error();
+    s->m_controller->idlePause().setIdleAfterMs(*idle);
     return s;
 }
 

@@ -59,6 +59,8 @@ Expected<Config> Config::load(const QString &path)
                 c.chBinary = value;
             else if (key == QLatin1String("warm_start"))
                 c.warmStart = value;
+            else if (key == QLatin1String("idle_pause_after_s"))
+                c.idlePauseAfterS = value;
             else if (QString *quota = quotaField(c, key))
                 *quota = value;
             else
@@ -81,6 +83,24 @@ Expected<bool> Config::warmStartEnabled() const
     return Error(
         ErrorCode::InvalidArgument,
         QStringLiteral("warm_start%1 must be on or off, not '%2'").arg(env.isEmpty() ? QString() : QStringLiteral(" (MVS_WARM_START)"), value.left(40)));
+}
+
+Expected<qint64> Config::idlePauseAfterMs() const
+{
+    constexpr qint64 kMaxS = 7 * 24 * 3600;
+    const QString env = qEnvironmentVariable("MVS_IDLE_PAUSE_AFTER_S");
+    const QString value = (env.isEmpty() ? idlePauseAfterS : env).trimmed();
+    if (value.isEmpty())
+        return 0;
+    bool ok = false;
+    const qint64 s = value.toLongLong(&ok);
+    if (!ok || s < 0 || s > kMaxS)
+        return Error(ErrorCode::InvalidArgument,
+                     QStringLiteral("idle_pause_after_s%1 must be whole seconds from 0 (off) to %2, not '%3'")
+                         .arg(env.isEmpty() ? QString() : QStringLiteral(" (MVS_IDLE_PAUSE_AFTER_S)"))
+                         .arg(kMaxS)
+                         .arg(value.left(40)));
+    return s * 1000;
 }
 
 } // namespace Core

@@ -17,6 +17,7 @@ namespace Core {
 //   quota_memory_overcommit: 1.5
 //   quota_max_disk_gib: 0
 //   warm_start: on                          (on | off, see Vm::WarmStarts)
+//   idle_pause_after_s: 0                   (0: off, see Server::IdlePause)
 // Command-line flags override the environment (MVS_DRIVER, MVS_ACCEL,
 // MVS_QEMU, MVS_CLOUD_HYPERVISOR; MVS_QUOTA_MAX_VMS and so on, the key in
 // capitals), which overrides this file.
@@ -32,6 +33,7 @@ struct Config {
     QString quotaMemoryOvercommit;
     QString quotaMaxDiskGiB;
     QString warmStart;
+    QString idlePauseAfterS;
 
     static QString path();
     // A missing file is an empty config; a malformed one is an error that
@@ -39,6 +41,9 @@ struct Config {
     static Expected<Config> load(const QString &path = Config::path());
     // warm_start (MVS_WARM_START overrides it): on unless off.
     Expected<bool> warmStartEnabled() const;
+    // idle_pause_after_s (MVS_IDLE_PAUSE_AFTER_S overrides it) in ms: 0 (off)
+    // unless set to whole seconds, at most a week.
+    Expected<qint64> idlePauseAfterMs() const;
 };
 
 } // namespace Core

@@ -6,6 +6,7 @@
 #include "server/docscontroller.h"
 #include "server/execsocket.h"
 #include "server/guestcontroller.h"
+#include "server/idlepause.h"
 #include "server/metacontroller.h"
 #include "server/networkcontroller.h"
 #include "server/portcontroller.h"
@@ -39,6 +40,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     , m_docs(std::make_unique<DocsController>())
     , m_usage(std::make_unique<UsageHistory>(manager))
     , m_usageRoutes(std::make_unique<UsageController>(manager, *m_usage))
+    , m_idle(std::make_unique<IdlePause>(manager))
 {
     m_meta->addRoutes(m_router);
     m_vms->addRoutes(m_router);
@@ -61,14 +63,40 @@ Api::~Api() = default;
 
 HttpEndpoints Api::httpEndpoints()
 {
+    // An open exec or viewer socket uses its VM until it closes.
     auto webSocket = [this](std::unique_ptr<QWebSocket> ws, const Route &route, const QHash<QString, QString> &params, QObject *parent) {
         const QString vm = params.value(QStringLiteral("name"));
+        QObject *socket = nullptr;
         if (route.webSocket == Route::WebSocket::Vnc)
-            new VncSocket(std::move(ws), *m_display, vm, parent);
+            socket = new VncSocket(std::move(ws), *m_display, vm, parent);
         else
-            new ExecSocket(std::move(ws), *m_guest, vm, parent);
+            socket = new ExecSocket(std::move(ws), *m_guest, vm, parent);
+        m_idle->hold(vm);
+        (void)m_idle->wake(vm);
+        QObject::connect(socket, &QObject::destroyed, m_idle.get(), [idle = m_idle.get(), vm]() { idle->release(vm); });
     };
-    return HttpEndpoints{m_router, m_metrics, webSocket, m_tokens, m_audit};
+    // A request that uses a VM wakes it first and holds it until answered
+    // (a long exec is use all along).
+    auto vmGate = [this](const QString &vm, const std::function<ApiFuture()> &run) -> ApiFuture {
+        IdlePause *idle = m_idle.get();
+        if (idle->idleAfterMs() <= 0)
+            return run(); // off (and what it paused is resumed)
+        idle->hold(vm);
+        ApiPromise reply;
+        auto runHeld = [idle, vm, run, reply]() {
+            Core::whenDone(run(), idle, [idle, vm, reply](const ApiResult &answer) {
+                idle->release(vm);
+                reply.resolve(answer);
+            });
+        };
+        const Core::Future<void> woke = idle->wake(vm);
+        if (woke.isFinished())
+            runHeld();
+        else
+            Core::whenDone(woke, idle, [runHeld](const Core::Result &) { runHeld(); });
+        return reply.future();
+    };
+    return HttpEndpoints{m_router, m_metrics, webSocket, vmGate, m_tokens, m_audit};
 }
 
 } // namespace Server

@@ -29,6 +29,7 @@ class PortController;
 class ProcessController;
 class SnapshotController;
 class TokenController;
+class IdlePause;
 class UsageController;
 class UsageHistory;
 class TokenRegistry;
@@ -54,6 +55,8 @@ public:
     TokenRegistry &tokens() { return *m_tokens; }
     // Every running VM's usage, sampled from construction on.
     UsageHistory &usage() { return *m_usage; }
+    // Pauses VMs nobody uses (off until given a time) and resumes them on use.
+    IdlePause &idlePause() { return *m_idle; }
     // The routes, the metrics, and the WebSocket endpoints: VNC to the
     // display, exec to the guest operations. The API must outlive its users.
     HttpEndpoints httpEndpoints();
@@ -77,6 +80,7 @@ private:
     std::unique_ptr<DocsController> m_docs;
     std::unique_ptr<UsageHistory> m_usage;
     std::unique_ptr<UsageController> m_usageRoutes;
+    std::unique_ptr<IdlePause> m_idle;
 };
 
 } // namespace Server

@@ -468,7 +468,11 @@ public:
         r.caller = auth.caller.value_or(Principal{}); // no caller: a public route, never VM-scoped
         r.requestId = requestId;
         const Core::Log::Scope scope({QString::fromLatin1(requestId), vm});
-        d.future = route->handler(r);
+        // What may change or drive a VM uses it (a viewer's read does not).
+        if (route->vmScoped() && route->role != Role::Viewer && m_endpoints.vmGate)
+            d.future = m_endpoints.vmGate(vm, [handler = route->handler, r]() { return handler(r); });
+        else
+            d.future = route->handler(r);
         if (setCookie)
             d.future = withSession(d.future, *route, vm, *auth.caller);
         return d;

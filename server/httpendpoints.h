@@ -27,9 +27,14 @@ struct HttpEndpoints {
     // not None, the route's parameters, the parent for what serves it.
     using WebSocketHandler = std::function<void(std::unique_ptr<QWebSocket>, const Route &, const QHash<QString, QString> &, QObject *parent)>;
 
+    // Runs a handler of one VM's routes (`run`) for the VM {name}: at once,
+    // or once the VM is ready for it (IdlePause resumes a VM it paused).
+    using VmGate = std::function<ApiFuture(const QString &vm, const std::function<ApiFuture()> &run)>;
+
     const Router &router;
     Metrics &metrics;
     WebSocketHandler webSocket;
+    VmGate vmGate = VmGate(); // empty: handlers run at once
     TokenRegistry *tokens = nullptr; // nullptr: the adapter's admin token only
     AuditLog *audit = nullptr; // nullptr: no audit log
 };

@@ -34,9 +34,9 @@ def free_port():
 
 
 class Service:
-    def __init__(self, binary):
-        # Under $TMPDIR/tst_observability-*: reaptestvmms.sh ends a VMM left by a crash.
-        self.dir = tempfile.mkdtemp(prefix="tst_observability-")
+    def __init__(self, binary, prefix="tst_observability-"):
+        # Under $TMPDIR/<test>-*: reaptestvmms.sh ends a VMM left by a crash.
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
         self.log_path = os.path.join(self.dir, "service.log")
         env = dict(os.environ, MVS_TOKEN=TOKEN, MVS_LOG="info", MVS_CONFIG_DIR=f"{self.dir}/config", MVS_DATA_DIR=f"{self.dir}/data",
