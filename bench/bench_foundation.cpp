@@ -132,11 +132,6 @@ void row(const char *what, double ours, double peer, const char *unit, const cha
     std::printf("%-34s %10.2f %-6s %-26s %10.2f %-6s ratio %6.2f  %s\n", what, ours, unit, peerName, peer, unit, ours / peer, qPrintable(verdict));
 }
 
-double msSince(const QElapsedTimer &t)
-{
-    return double(t.nsecsElapsed()) / 1e6;
-}
-
 double mibPerSecond(int mib, const QElapsedTimer &t)
 {
     return mib / (double(t.nsecsElapsed()) / 1e9);
@@ -180,7 +175,7 @@ std::unique_ptr<Vm::VirtualMachine> measureBoots(int boots, const Templates::VmT
         QElapsedTimer t;
         t.start();
         auto started = Bench::await(v->start());
-        const double ms = msSince(t);
+        const double ms = Bench::msSince(t);
         if (!started)
             die(started.error().message);
         res.readyMs << ms;
@@ -231,7 +226,7 @@ void measureExecs(Agent::AgentClient *agent, QgaClient &qga, int execs, Results 
         auto r = Bench::await(agent->run(t));
         if (!r || r->exitCode != 0)
             die(QStringLiteral("exec failed"));
-        res.oursExec << msSince(e);
+        res.oursExec << Bench::msSince(e);
 
         e.restart();
         const qint64 pid = qga.call(QStringLiteral("guest-exec"), {{QStringLiteral("path"), QStringLiteral("/bin/true")}})
@@ -244,7 +239,7 @@ void measureExecs(Agent::AgentClient *agent, QgaClient &qga, int execs, Results 
             if (st.value(QStringLiteral("exited")).toBool())
                 break;
         }
-        res.peerExec << msSince(e);
+        res.peerExec << Bench::msSince(e);
     }
 }
 
@@ -258,10 +253,10 @@ void printExecBreakdown(Agent::AgentClient *agent)
         e.start();
         double started = 0;
         Agent::ExecHandle *h = agent->exec(t);
-        QObject::connect(h, &Agent::ExecHandle::started, h, [&](int) { started = msSince(e); });
+        QObject::connect(h, &Agent::ExecHandle::started, h, [&](int) { started = Bench::msSince(e); });
         (void)Bench::await(h->result());
         toStart << started;
-        toExit << msSince(e);
+        toExit << Bench::msSince(e);
         delete h;
     }
     std::printf("debug: exec -> started p50 %.2f ms, -> exit p50 %.2f ms\n", Bench::percentile(toStart, 0.5), Bench::percentile(toExit, 0.5));
@@ -275,10 +270,10 @@ void measurePings(Agent::AgentClient *agent, QgaClient &qga, int count, Results 
         e.start();
         if (!Bench::await(agent->health()))
             die(QStringLiteral("health failed"));
-        res.oursPing << msSince(e);
+        res.oursPing << Bench::msSince(e);
         e.restart();
         qga.call(QStringLiteral("guest-ping"));
-        res.peerPing << msSince(e);
+        res.peerPing << Bench::msSince(e);
     }
 }
 

@@ -68,11 +68,6 @@ constexpr int kAgentTimeoutMs = 120000;
     std::exit(1);
 }
 
-double msSince(const QElapsedTimer &t)
-{
-    return double(t.nsecsElapsed()) / 1e6;
-}
-
 // Run the event loop for ms milliseconds.
 void sleepMs(int ms)
 {
@@ -383,7 +378,7 @@ void SnapshotBench::coldBoots(const QString &name, SizeResult &res)
         t.start();
         if (auto s = Bench::await(m_manager.start(name), kOpTimeoutMs); !s)
             die(QStringLiteral("cold boot: %1").arg(s.error().toString()));
-        res.coldMs << msSince(t);
+        res.coldMs << Bench::msSince(t);
     }
 }
 
@@ -418,7 +413,7 @@ void SnapshotBench::fillGuests(const QString &name, FloorVm &floor, int mib, int
     floor.resume();
     guestSh(floor.agent(), fill);
     floor.pause();
-    std::printf("%d MiB: wrote %d MiB of random data into each guest in %.0f ms\n", mib, fillMiB, msSince(t));
+    std::printf("%d MiB: wrote %d MiB of random data into each guest in %.0f ms\n", mib, fillMiB, Bench::msSince(t));
     std::fflush(stdout);
 }
 
@@ -445,7 +440,7 @@ void SnapshotBench::measureOurs(const QString &name, Samples &s, int run)
     QElapsedTimer t;
     t.start();
     auto taken = Bench::await(m_manager.snapshot(name, {snapName, false}), kOpTimeoutMs);
-    const double snapMs = msSince(t);
+    const double snapMs = Bench::msSince(t);
     if (!taken)
         die(QStringLiteral("snapshot: %1").arg(taken.error().toString()));
     s.oursSnap << snapMs;
@@ -456,11 +451,11 @@ void SnapshotBench::measureOurs(const QString &name, Samples &s, int run)
     t.restart();
     if (auto v = Snapshot::SnapshotStore::verify(*taken); !v)
         die(v.error().toString());
-    s.verifyMs << msSince(t);
+    s.verifyMs << Bench::msSince(t);
 
     t.restart();
     auto restored = Bench::await(m_manager.restore(name, snapName), kOpTimeoutMs);
-    const double restoreMs = msSince(t);
+    const double restoreMs = Bench::msSince(t);
     if (!restored)
         die(QStringLiteral("restore: %1").arg(restored.error().toString()));
     s.oursRestore << restoreMs;
@@ -478,11 +473,11 @@ void SnapshotBench::measureFloor(const QString &name, FloorVm &floor, Samples &s
     QElapsedTimer t;
     t.start();
     floor.save();
-    s.floorSave << msSince(t);
+    s.floorSave << Bench::msSince(t);
     s.floorStateMiB = double(QFileInfo(floor.stateFile()).size()) / (1024.0 * 1024.0);
     t.restart();
     floor.load();
-    s.floorLoad << msSince(t);
+    s.floorLoad << Bench::msSince(t);
     QFile::remove(floor.stateFile());
     floor.pause();
     if (auto r = Bench::await(m_manager.resume(name), 60000); !r)

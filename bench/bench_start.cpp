@@ -44,11 +44,6 @@ constexpr double kWarmAimSpeedup = 6;
     std::exit(1);
 }
 
-double msSince(const QElapsedTimer &t)
-{
-    return double(t.nsecsElapsed()) / 1e6;
-}
-
 struct Samples {
     QList<double> cold, warm, floor;
     int warmMisses = 0; // creates that were meant warm and booted cold
@@ -66,7 +61,7 @@ double createAndStart(Vm::VmManager &manager, const QString &name, const QString
     auto started = Bench::await(manager.start(name), kStartTimeoutMs);
     if (!started)
         die(QStringLiteral("%1: %2").arg(name, started.error().message));
-    return msSince(t);
+    return Bench::msSince(t);
 }
 
 void remove(Vm::VmManager &manager, const QString &name)
@@ -146,16 +141,9 @@ void report(const Samples &s, int runs, const QString &templateName)
     std::printf("aim warm p50 <= %.0f ms: %s (%.1f ms)\n", kWarmAimMs, warm50 <= kWarmAimMs ? "met" : "NOT met", warm50);
     std::printf("aim warm >= %.0fx faster than cold: %s (%.2fx)\n", kWarmAimSpeedup, cold50 >= kWarmAimSpeedup * warm50 ? "met" : "NOT met", cold50 / warm50);
     std::printf("pool (create = resume of a paused VM): not built\n");
-    std::printf("samples cold:");
-    for (double v : s.cold)
-        std::printf(" %.0f", v);
-    std::printf("\nsamples warm:");
-    for (double v : s.warm)
-        std::printf(" %.0f", v);
-    std::printf("\nsamples floor:");
-    for (double v : s.floor)
-        std::printf(" %.0f", v);
-    std::printf("\n");
+    Bench::printSamples("samples cold", s.cold);
+    Bench::printSamples("samples warm", s.warm);
+    Bench::printSamples("samples floor", s.floor);
 }
 
 } // namespace

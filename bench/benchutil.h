@@ -6,10 +6,12 @@
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
+#include <QElapsedTimer>
 #include <QList>
 #include <QStringList>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace Bench {
 
@@ -34,6 +36,21 @@ double percentile(Container v, double p)
     const auto n = static_cast<qsizetype>(v.size());
     const auto idx = static_cast<qsizetype>(p * double(n - 1) + 0.5);
     return v[static_cast<size_t>(qBound<qsizetype>(0, idx, n - 1))];
+}
+
+// Milliseconds since the timer started.
+inline double msSince(const QElapsedTimer &t)
+{
+    return double(t.nsecsElapsed()) / 1e6;
+}
+
+// "label: v1 v2 ..." on one line, rounded to whole units.
+inline void printSamples(const char *label, const QList<double> &values)
+{
+    std::printf("%s:", label);
+    for (double v : values)
+        std::printf(" %.0f", v);
+    std::printf("\n");
 }
 
 // "--name N" among the arguments, else fallback.

@@ -94,6 +94,22 @@ class TestWarmStart : public QObject {
         return error.isEmpty();
     }
 
+    // A new manager, this suite's shape without a warm snapshot, then its
+    // first VM (`first`, cold) and the snapshot that makes.
+    Core::Expected<Snapshot::SnapshotInfo> freshWarmSnapshot(Vmm::VmmDriver &driver, const QString &first)
+    {
+        if (!makeManager(driver))
+            return Core::Error(Core::ErrorCode::Io, QStringLiteral("no state directory"));
+        auto dir = m_manager->warmStarts()->directoryFor(minimalTemplate(), 1, kMemoryMiB);
+        if (!dir)
+            return dir.error();
+        m_warmDir = *dir;
+        removeWarmDir();
+        if (!bootColdAndWaitForTheSnapshot(first))
+            return Core::Error(Core::ErrorCode::VmmFailed, QStringLiteral("%1 did not boot cold and make the warm snapshot").arg(first));
+        return Snapshot::SnapshotStore(m_warmDir).get(QString::fromLatin1(Vm::WarmBuildJob::kSnapshotName));
+    }
+
     void removeWarmDir()
     {
         if (!m_warmDir.isEmpty())
@@ -151,11 +167,7 @@ private Q_SLOTS:
     void warmStartsAreUniqueAndWork()
     {
         E2E_DRIVER_OR_SKIP(driver);
-        QVERIFY(makeManager(driver));
-        m_warmDir = *m_manager->warmStarts()->directoryFor(minimalTemplate(), 1, kMemoryMiB);
-        removeWarmDir();
-        QVERIFY(bootColdAndWaitForTheSnapshot(QStringLiteral("first")));
-        const auto snapshot = Snapshot::SnapshotStore(m_warmDir).get(QString::fromLatin1(Vm::WarmBuildJob::kSnapshotName));
+        const auto snapshot = freshWarmSnapshot(driver, QStringLiteral("first"));
         E2E_VERIFY_OK(snapshot);
         QCOMPARE(snapshot->memoryMiB, kMemoryMiB);
 
@@ -192,11 +204,7 @@ private Q_SLOTS:
     void corruptSnapshotBootsColdAndIsRemade()
     {
         E2E_DRIVER_OR_SKIP(driver);
-        QVERIFY(makeManager(driver));
-        m_warmDir = *m_manager->warmStarts()->directoryFor(minimalTemplate(), 1, kMemoryMiB);
-        removeWarmDir();
-        QVERIFY(bootColdAndWaitForTheSnapshot(QStringLiteral("maker")));
-        const auto snapshot = Snapshot::SnapshotStore(m_warmDir).get(QString::fromLatin1(Vm::WarmBuildJob::kSnapshotName));
+        const auto snapshot = freshWarmSnapshot(driver, QStringLiteral("maker"));
         E2E_VERIFY_OK(snapshot);
         QFile state(QDir(snapshot->directory).filePath(snapshot->stateFiles.first()));
         QVERIFY(state.open(QIODevice::ReadWrite));
