@@ -10,6 +10,7 @@ histograms, the VMM's CPU time, resident memory, the guest's memory) and
 go when it is deleted; GET /api/v1/system says which accelerator the
 running VM uses. Usage: tst_observability.py BINARY."""
 
+import ctypes
 import json
 import os
 import re
@@ -27,6 +28,11 @@ TOKEN = "observability-test-token-0123456789"
 VM = "obs1"
 
 
+def die_with_parent():
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,8 +48,9 @@ class Service:
         env = dict(os.environ, MVS_TOKEN=TOKEN, MVS_LOG="info", MVS_CONFIG_DIR=f"{self.dir}/config", MVS_DATA_DIR=f"{self.dir}/data",
                    MVS_RUNTIME_DIR=f"{self.dir}/run")
         self.log = open(self.log_path, "wb")
+        # The service ends with this process, also when it is killed (ctest's timeout): PR_SET_PDEATHSIG.
         self.proc = subprocess.Popen([binary, "--serve", "--listen", f"127.0.0.1:{self.port}", "--log-format", "json"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=self.log)
+                                     stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 30
         while True:
             try:
