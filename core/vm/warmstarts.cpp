@@ -12,6 +12,9 @@
 #include <QFile>
 #include <QFileInfo>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 namespace Vm {
 
 WarmStarts::WarmStarts(const Vmm::VmmDriver &driver, QObject *parent)
@@ -55,6 +58,8 @@ Core::Future<Snapshot::SnapshotInfo> WarmStarts::find(const Templates::VmTemplat
     auto snapshot = Snapshot::SnapshotStore(*dir).get(QString::fromLatin1(WarmBuildJob::kSnapshotName));
     if (!snapshot)
         return Core::readyFuture<Info>(snapshot.error());
+    // Used now: the last to go when room is made for another shape.
+    ::utimensat(AT_FDCWD, QFile::encodeName(*dir).constData(), nullptr, 0);
     if (m_verified.value(snapshot->directory) == snapshot->createdAt)
         return Core::readyFuture<Info>(*snapshot);
     const auto checked = Core::runInThread<Info>([snap = *snapshot, images = Image::ImageBuilder::imagesDir()]() -> Core::Expected<Info> {
@@ -87,6 +92,8 @@ void WarmStarts::build(const Templates::VmTemplate &tmpl, int vcpus, int memoryM
         return;
     if (Snapshot::SnapshotStore(*dir).contains(QString::fromLatin1(WarmBuildJob::kSnapshotName)))
         return;
+    for (const QString &gone : makeRoom(QFileInfo(*dir).path(), kMaxShapesPerImage, *dir))
+        Core::Log::core()->info("warm start: removed the least recently used warm snapshot {}", gone.toStdString());
     const QString builder = QString::fromLatin1(kBuilderPrefix) + QDir(*dir).dirName().left(12);
     auto *job = new WarmBuildJob(m_driver, WarmBuildJob::Request{tmpl, vcpus, memoryMiB, *dir, builder}, this);
     m_building.insert(*dir);
@@ -114,6 +121,19 @@ void WarmStarts::discard(const Snapshot::SnapshotInfo &snapshot)
         Core::Log::core()->warn("warm start: could not discard {}: {}", snapshot.directory.toStdString(), ok.error().message.toStdString());
     else
         Core::Log::core()->info("warm start: discarded {}", snapshot.directory.toStdString());
+}
+
+QStringList WarmStarts::makeRoom(const QString &warmRoot, int keep, const QString &except)
+{
+    QStringList removed;
+    QFileInfoList shapes = QDir(warmRoot).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Time); // newest first
+    shapes.removeIf([&except](const QFileInfo &f) { return f.absoluteFilePath() == QFileInfo(except).absoluteFilePath(); });
+    while (shapes.size() > qMax(0, keep - 1)) { // and one more to come
+        const QFileInfo oldest = shapes.takeLast();
+        if (QDir(oldest.absoluteFilePath()).removeRecursively())
+            removed << oldest.absoluteFilePath();
+    }
+    return removed;
 }
 
 } // namespace Vm

@@ -35,6 +35,9 @@ public:
     // The builder VMs' names: mvs-warm-<first 12 of the shape key>.
     static constexpr const char *kBuilderPrefix = "mvs-warm-";
     static constexpr int kMaxConcurrentBuilds = 1; // a builder is a whole VM
+    // Warm snapshots kept per image (each about the guest memory it
+    // touched): making one more first removes the least recently used.
+    static constexpr int kMaxShapesPerImage = 8;
 
     explicit WarmStarts(const Vmm::VmmDriver &driver, QObject *parent = nullptr);
     ~WarmStarts() override;
@@ -52,6 +55,12 @@ public:
     // of its shape makes another).
     void discard(const Snapshot::SnapshotInfo &snapshot);
     bool isBuilding() const { return !m_building.isEmpty(); }
+    // Make room for one more shape under an image's warm directory (its
+    // "warm/"): the least recently used shape directories go (by their
+    // modification time, which a restore from them renews) until fewer
+    // than `keep` are left; `except` stays whatever its age. Returns what
+    // was removed.
+    static QStringList makeRoom(const QString &warmRoot, int keep, const QString &except = QString());
 
 Q_SIGNALS:
     // A build ended: its directory, and why it failed (empty: it did not).
