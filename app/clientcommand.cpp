@@ -30,6 +30,7 @@ const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TO
                       "  vm list\n"
                       "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--no-start]\n"
                       "  vm start|stop|rm NAME\n"
+                      "  vm resize NAME [--vcpus N] [--memory MiB]   (a running VM: memory only, at once)\n"
                       "  vm exec NAME [--timeout S] [--stdin] [--background] -- COMMAND [ARGS...]\n"
                       "  vm ps NAME\n"
                       "  vm logs NAME PID [--follow]\n"
@@ -114,14 +115,18 @@ struct Common {
     }
 };
 
+// MEMORY: a running VM's shrunk memory shows as now/booted.
 QString vmRow(const QJsonObject &vm)
 {
+    const int memory = vm.value(QStringLiteral("memory_mb")).toInt();
+    const int now = vm.value(QStringLiteral("memory_current_mb")).toInt(memory);
+    const QString shown = now == memory ? QString::number(memory) : QStringLiteral("%1/%2").arg(now).arg(memory);
     return QStringLiteral("%1 %2 %3 %4 %5 MiB")
         .arg(vm.value(QStringLiteral("name")).toString(), -20)
         .arg(vm.value(QStringLiteral("state")).toString(), -10)
         .arg(vm.value(QStringLiteral("template")).toString(), -12)
         .arg(vm.value(QStringLiteral("vcpus")).toInt(), 5)
-        .arg(vm.value(QStringLiteral("memory_mb")).toInt(), 6);
+        .arg(shown, 6);
 }
 
 // A VM list as the API gives it: JSON with --json, else a table.
@@ -185,6 +190,30 @@ int create(ServiceClient &client, const Common &c, QStringList args)
     if (noStart)
         body[QStringLiteral("start")] = false;
     return printVm(c, wait(client.postJson(QStringLiteral("/api/v1/vms"), body)));
+}
+
+int resize(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString vcpus;
+    QString memory;
+    for (auto [flag, target] : {std::pair{QStringLiteral("--vcpus"), &vcpus}, std::pair{QStringLiteral("--memory"), &memory}}) {
+        auto r = takeOption(args, flag, target);
+        if (!r)
+            return usageError(r.error().message);
+    }
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm resize takes one NAME"));
+    if (vcpus.isEmpty() && memory.isEmpty())
+        return usageError(QStringLiteral("vm resize needs --vcpus, --memory or both"));
+    QJsonObject body;
+    bool ok = true;
+    if (!vcpus.isEmpty())
+        body[QStringLiteral("vcpus")] = vcpus.toInt(&ok);
+    if (ok && !memory.isEmpty())
+        body[QStringLiteral("memory_mb")] = memory.toInt(&ok);
+    if (!ok)
+        return usageError(QStringLiteral("--vcpus and --memory take integers"));
+    return printVm(c, wait(client.patchJson(ServiceClient::vmPath(args.first(), QStringLiteral("resources")), body)));
 }
 
 int action(ServiceClient &client, const Common &c, const QString &verb, const QStringList &args)
@@ -744,6 +773,8 @@ int vmCommand(QStringList args)
         return create(client, c, args);
     if (verb == QLatin1String("start") || verb == QLatin1String("stop") || verb == QLatin1String("rm"))
         return action(client, c, verb, args);
+    if (verb == QLatin1String("resize"))
+        return resize(client, c, args);
     if (verb == QLatin1String("exec"))
         return exec(client, c, args);
     if (verb == QLatin1String("ps"))

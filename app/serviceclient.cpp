@@ -211,6 +211,11 @@ Core::Future<QJsonObject> ServiceClient::postJson(const QString &path, const QJs
     return sendJson("POST", path, QJsonDocument(body).toJson(QJsonDocument::Compact), QByteArrayLiteral("application/json"), timeoutMs);
 }
 
+Core::Future<QJsonObject> ServiceClient::patchJson(const QString &path, const QJsonObject &body, int timeoutMs)
+{
+    return sendJson("PATCH", path, QJsonDocument(body).toJson(QJsonDocument::Compact), QByteArrayLiteral("application/json"), timeoutMs);
+}
+
 Core::Future<QJsonObject> ServiceClient::deleteJson(const QString &path, int timeoutMs)
 {
     return sendJson("DELETE", path, QByteArray(), QByteArray(), timeoutMs);

@@ -105,6 +105,7 @@ QJsonObject vmToJson(const Vm::VmInfo &info)
         o[QStringLiteral("boot_ms")] = info.bootMs;
         o[QStringLiteral("boot")] = stringOrNull(info.boot);
         o[QStringLiteral("accelerated")] = info.accelerated;
+        o[QStringLiteral("memory_current_mb")] = info.memoryNowMiB;
     }
     return o;
 }

@@ -257,8 +257,16 @@ void vmSchemas(QJsonObject &s)
           nullableString("while running or paused, how it last started: cold (booted), warm (from its template's warm snapshot), restore, fork; "
                          "null when adopted from an earlier service")},
          {QStringLiteral("accelerated"), type("boolean", "while running or paused")},
+         {QStringLiteral("memory_current_mb"),
+          type("integer", "while running or paused: the guest's memory now, memory_mb less what its balloon holds (see PATCH .../resources)")},
          {QStringLiteral("network"), ref("VmNetwork")}},
         {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
+    s[QStringLiteral("VmResources")] =
+        object({{QStringLiteral("vcpus"), type("integer", "a stopped VM's, from its next start; a running VM's cannot change (501)")},
+                {QStringLiteral("memory_mb"),
+                 type("integer",
+                      "a stopped VM's, from its next start; a running VM's changes at once through its balloon: down to what its guest "
+                      "can spare (it keeps 32 MiB available), back up to its memory_mb")}});
     QJsonObject name = type("string");
     name[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
     s[QStringLiteral("CreateVm")] = object({{QStringLiteral("name"), name},
@@ -757,6 +765,17 @@ void vmPaths(Paths &paths)
     paths.add("/api/v1/vms/{name}/pause", "post", {"Pause a running VM", "pauseVm", byName, {}, vmResponse("the VM")});
     paths.add("/api/v1/vms/{name}/resume", "post", {"Resume a paused VM", "resumeVm", byName, {}, vmResponse("the VM")});
     paths.add("/api/v1/vms/{name}/restart", "post", {"Stop (if running) and start a VM", "restartVm", byName, {}, vmResponse("the VM")});
+    paths.add("/api/v1/vms/{name}/resources", "patch",
+              {"Resize a VM: a stopped one's vCPUs and memory from its next start, a running one's memory at once (answers once the guest "
+               "is there: memory_current_mb)",
+               "resizeVm",
+               byName,
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("VmResources"))}},
+               {{QStringLiteral("200"), response("the VM", jsonContent(ref("Vm")))},
+                {QStringLiteral("400"), errorRef("Error")},
+                {QStringLiteral("409"), errorRef("Conflict")},
+                {QStringLiteral("429"), errorRef("Error")},
+                {QStringLiteral("501"), errorRef("Error")}}});
 }
 
 // Inside a guest: exec (plain and streamed), files, the console.

@@ -38,6 +38,7 @@ void VmController::addRoutes(Router &router)
     router.add("POST", QStringLiteral("/api/v1/vms/{name}/pause"), this, &C::pauseVm, {.role = Role::Operator});
     router.add("POST", QStringLiteral("/api/v1/vms/{name}/resume"), this, &C::resumeVm, {.role = Role::Operator});
     router.add("POST", QStringLiteral("/api/v1/vms/{name}/restart"), this, &C::restartVm, {.role = Role::Operator});
+    router.add("PATCH", QStringLiteral("/api/v1/vms/{name}/resources"), this, &C::resizeVm, {.role = Role::Operator});
 }
 
 ApiFuture VmController::listVms(const Request &request)
@@ -120,6 +121,24 @@ ApiFuture VmController::startCreated(const QString &name)
         Core::whenDone(m_manager.remove(name), this, [reply, error](const Core::Result &) { reply.resolve(error); });
     });
     return reply.future();
+}
+
+ApiFuture VmController::resizeVm(const Request &request)
+{
+    auto parsed = parseObject(request.body, {QStringLiteral("vcpus"), QStringLiteral("memory_mb")});
+    if (!parsed)
+        return finished(parsed.error());
+    Vm::VmManager::Resources resources;
+    for (const QString &key : {QStringLiteral("vcpus"), QStringLiteral("memory_mb")}) {
+        if (!parsed->contains(key))
+            continue;
+        const QJsonValue v = parsed->value(key);
+        if (!isInteger(v))
+            return finished(wrongType(key, QStringLiteral("an integer")));
+        (key == QLatin1String("vcpus") ? resources.vcpus : resources.memoryMiB) = v.toInt();
+    }
+    const QString name = request.param(QStringLiteral("name"));
+    return answerWhen(m_manager.resize(name, resources), this, [this, name]() { return vmAnswer(m_manager, name); });
 }
 
 ApiFuture VmController::getVm(const Request &request)

@@ -33,6 +33,7 @@ public:
     ApiFuture pauseVm(const Request &request);
     ApiFuture resumeVm(const Request &request);
     ApiFuture restartVm(const Request &request);
+    ApiFuture resizeVm(const Request &request);
 
 private:
     // Run one VmManager lifecycle call for the {name} parameter; answer with the VM.

@@ -173,7 +173,18 @@ void VirtualMachine::booted(const BootJob::Outcome &outcome, bool adopted)
         Core::Log::core()->info("{}: agent {} ready after {} ms", m_name.toStdString(), outcome.agentVersion.toStdString(), m_bootMs);
     }
     setState(State::Ready);
+    readMemoryNow();
     m_startPromise.resolve({});
+}
+
+// A restored or adopted guest may hold a balloon: ask the VMM.
+void VirtualMachine::readMemoryNow()
+{
+    m_memoryNowMiB = m_memoryMiB;
+    Core::whenDone(m_instance->memory(), this, [this](const Core::Expected<qint64> &mib) {
+        if (mib && m_instance)
+            m_memoryNowMiB = *mib;
+    });
 }
 
 Core::Expected<Vmm::VmmInstance *> VirtualMachine::attachInstance(Vmm::VmSpec spec)
@@ -282,6 +293,21 @@ Core::Future<void> VirtualMachine::pause()
         if (r)
             setState(State::Paused);
         p.resolve(r);
+    });
+    return p.future();
+}
+
+Core::Future<qint64> VirtualMachine::setMemory(qint64 targetMiB)
+{
+    if (m_saveJob)
+        return Core::readyFuture<qint64>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name)));
+    if (m_state != State::Ready || !m_instance)
+        return Core::readyFuture<qint64>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not running").arg(m_name)));
+    Core::Promise<qint64> p;
+    Core::whenDone(m_instance->setMemory(targetMiB), this, [this, p](const Core::Expected<qint64> &mib) {
+        if (mib && m_instance)
+            m_memoryNowMiB = *mib;
+        p.resolve(mib);
     });
     return p.future();
 }

@@ -88,6 +88,13 @@ public:
     Core::Future<void> start();
     Core::Future<void> pause();
     Core::Future<void> resume();
+    // Live memory (Vmm::VmmInstance::setMemory): Ready VMs only, between 1
+    // MiB and memoryMiB(). Resolves with the guest's memory once the VMM
+    // reports it there.
+    Core::Future<qint64> setMemory(qint64 targetMiB);
+    // The guest's memory now, in MiB: memoryMiB() less what its balloon
+    // holds; 0 when no VMM runs.
+    qint64 memoryNowMiB() const { return m_instance ? m_memoryNowMiB : 0; }
     // Stop the VMM (it is asked to quit, killed past a deadline), clean up.
     Core::Future<void> stop();
     // Kill and clean up now (synchronous).
@@ -157,6 +164,7 @@ private:
     BootJob::Request bootRequest(BootJob::Kind kind) const;
     void runBootJob(BootJob::Request request);
     void booted(const BootJob::Outcome &outcome, bool adopted);
+    void readMemoryNow();
     // BootJob::Host
     Core::Expected<Vmm::VmmInstance *> attachInstance(Vmm::VmSpec spec) override;
     Agent::AgentClient *attachAgent() override;
@@ -196,6 +204,7 @@ private:
     QPointer<SnapshotSaveJob> m_saveJob; // the snapshot being taken, if any
     QPointer<BootJob> m_bootJob; // the start, restore or adoption under way, if any
     qint64 m_bootMs = 0;
+    qint64 m_memoryNowMiB = 0; // the balloon's view, read at every start and set by setMemory
     bool m_persistent = false;
     QString m_adoptedRuntimeDir; // an adopted VM's runtime directory, removed by cleanup()
     // A start being failed or killed, or a running VM being failed, is being

@@ -6,6 +6,7 @@
 #include "core/net/subnetplan.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
+#include "core/vm/livememory.h"
 #include "core/vmm/consolelog.h"
 #include "core/vmm/detachedvmm.h"
 #include "core/vmm/vmmdriver.h"
@@ -27,6 +28,16 @@ Core::Error noNic(const QString &name)
 bool isStartable(VirtualMachine::State s)
 {
     return s == VirtualMachine::State::Created || s == VirtualMachine::State::Stopped || s == VirtualMachine::State::Failed;
+}
+
+Core::Result validShape(int vcpus, int memoryMiB)
+{
+    if (vcpus < 1 || vcpus > VmManager::kMaxVcpus)
+        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vcpus must be between 1 and %1").arg(VmManager::kMaxVcpus));
+    if (memoryMiB < VmManager::kMinMemoryMiB || memoryMiB > VmManager::kMaxMemoryMiB)
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("memory must be between %1 and %2 MiB").arg(VmManager::kMinMemoryMiB).arg(VmManager::kMaxMemoryMiB));
+    return {};
 }
 
 } // namespace
@@ -188,10 +199,8 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
 {
     const int vcpus = options.vcpus.value_or(tmpl.vcpus);
     const int memory = options.memoryMiB.value_or(tmpl.memoryMiB);
-    if (vcpus < 1 || vcpus > kMaxVcpus)
-        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vcpus must be between 1 and %1").arg(kMaxVcpus));
-    if (memory < kMinMemoryMiB || memory > kMaxMemoryMiB)
-        return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("memory must be between %1 and %2 MiB").arg(kMinMemoryMiB).arg(kMaxMemoryMiB));
+    if (auto ok = validShape(vcpus, memory); !ok)
+        return ok.error();
     if (auto ok = checkCreateQuotas(options.owner, vcpus, memory); !ok)
         return ok.error();
     auto entry = std::make_unique<Entry>();
@@ -253,14 +262,21 @@ Core::Result VmManager::checkCreateQuotas(const QString &owner, int vcpus, int m
 {
     if (auto ok = checkCreate(m_quota, quotaUsage(QString(), m_quota.maxDiskBytes > 0)); !ok)
         return ok;
+    if (!owner.isEmpty() && m_ownerQuota) {
+        if (auto ok = forOwner(checkCreate(m_ownerQuota(owner), quotaUsage(QString(), false, owner)), owner); !ok)
+            return ok;
+    }
+    return checkShape(owner, vcpus, memoryMiB);
+}
+
+// The shape fits the host's and its owner's limits at all (alone).
+Core::Result VmManager::checkShape(const QString &owner, int vcpus, int memoryMiB) const
+{
     if (auto ok = checkStart(m_quota, QuotaUsage(), vcpus, memoryMiB); !ok)
         return ok;
     if (owner.isEmpty() || !m_ownerQuota)
         return {};
-    const QuotaLimits mine = m_ownerQuota(owner);
-    if (auto ok = forOwner(checkCreate(mine, quotaUsage(QString(), false, owner)), owner); !ok)
-        return ok;
-    return forOwner(checkStart(mine, QuotaUsage(), vcpus, memoryMiB), owner);
+    return forOwner(checkStart(m_ownerQuota(owner), QuotaUsage(), vcpus, memoryMiB), owner);
 }
 
 // The VM is about to run: beside the VMs holding a VMM (itself left out),
@@ -625,6 +641,62 @@ Core::Future<void> VmManager::resume(const QString &name)
             Core::Error(Core::ErrorCode::InvalidState,
                         QStringLiteral("VM %1 is %2; only a paused VM can be resumed").arg(name, stateName(VmRegistry::reportedState(**e)))));
     return persistDesiredAfter(name, (*e)->vm->resume(), VmRecord::Desired::Running);
+}
+
+Core::Future<void> VmManager::resize(const QString &name, const Resources &resources)
+{
+    auto e = m_registry.entryFor(name);
+    if (!e)
+        return Core::readyFuture<void>(e.error());
+    if (!resources.vcpus && !resources.memoryMiB)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("give vcpus, memory or both")));
+    Entry *entry = *e;
+    const VirtualMachine::State state = VmRegistry::reportedState(*entry);
+    const Core::Log::Scope scope(Core::Log::contextForVm(name));
+    if (isStartable(state) && !entry->removing)
+        return Core::readyFuture<void>(resizeRecord(entry, resources));
+    if (state != VirtualMachine::State::Ready || !entry->vm || entry->removing)
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; resize it while it runs or is stopped").arg(name, stateName(state))));
+    return resizeLive(entry, resources);
+}
+
+// Recorded for the next start.
+Core::Result VmManager::resizeRecord(Entry *entry, const Resources &resources)
+{
+    const int vcpus = resources.vcpus.value_or(entry->record.vcpus);
+    const int memoryMiB = resources.memoryMiB.value_or(entry->record.memoryMiB);
+    if (auto ok = validShape(vcpus, memoryMiB); !ok)
+        return ok;
+    if (auto ok = checkShape(entry->record.owner, vcpus, memoryMiB); !ok)
+        return ok;
+    VmRecord changed = entry->record;
+    changed.vcpus = vcpus;
+    changed.memoryMiB = memoryMiB;
+    if (auto ok = m_registry.save(changed); !ok)
+        return ok;
+    entry->record = changed;
+    if (entry->vm) {
+        entry->vm->setVcpus(vcpus);
+        entry->vm->setMemoryMiB(memoryMiB);
+    }
+    Core::Log::core()->info("{}: resized to {} vCPUs, {} MiB from its next start", entry->record.name.toStdString(), vcpus, memoryMiB);
+    return {};
+}
+
+Core::Future<void> VmManager::resizeLive(Entry *entry, const Resources &resources)
+{
+    const QString name = entry->record.name;
+    if (resources.vcpus && *resources.vcpus != entry->record.vcpus)
+        return Core::readyFuture<void>(Core::Error(
+            Core::ErrorCode::Unsupported,
+            QStringLiteral("the vCPUs of a running VM cannot change (%1 has %2): stop it, resize it, start it").arg(name).arg(entry->record.vcpus)));
+    if (!resources.memoryMiB)
+        return Core::readyFuture();
+    return Core::then(LiveMemory::resize(entry->vm.get(), *resources.memoryMiB), this, [name](qint64 mib) -> Core::Result {
+        Core::Log::core()->info("{}: memory now {} MiB", name.toStdString(), mib);
+        return {};
+    });
 }
 
 // Once `done` succeeded, the record says what the VM is now.

@@ -136,6 +136,18 @@ public:
     // Stop (when running) then start.
     Core::Future<void> restart(const QString &name);
 
+    // --- resources. A VM without a VMM (created, stopped, failed) gets new
+    // vCPUs and memory in its record, used from its next start (the shape
+    // must fit the quotas at all; the start checks them as always). A
+    // running VM's memory changes live through its balloon (LiveMemory:
+    // down to what its guest can spare, up to the memory it booted with,
+    // which stays its record's); its vCPUs cannot change (Unsupported).
+    struct Resources {
+        std::optional<int> vcpus;
+        std::optional<int> memoryMiB;
+    };
+    Core::Future<void> resize(const QString &name, const Resources &resources);
+
     // --- snapshots (<state dir>/<name>.snapshots/, see Snapshot::SnapshotStore)
     static constexpr int kMaxForkCount = VmSnapshots::kMaxForkCount;
     using SnapshotOptions = Vm::SnapshotOptions;
@@ -242,6 +254,9 @@ private:
     Core::Expected<VmInfo> createEntry(const CreateOptions &options, const Templates::VmTemplate &tmpl);
     Core::Result checkCreateQuotas(const QString &owner, int vcpus, int memoryMiB) const;
     Core::Result checkStartQuotas(const VmRecord &record) const;
+    Core::Result checkShape(const QString &owner, int vcpus, int memoryMiB) const;
+    Core::Result resizeRecord(Entry *entry, const Resources &resources);
+    Core::Future<void> resizeLive(Entry *entry, const Resources &resources);
     Core::Future<void> startWarm(const QString &name);
     Core::Future<void> startCold(const QString &name, bool makeWarm);
     void startEnded(const QString &name, const Core::Result &r, const QString &boot);

@@ -126,6 +126,7 @@ VmInfo VmRegistry::infoOf(const VmEntry &entry)
     info.boot = entry.boot;
     if (entry.vm) {
         info.bootMs = entry.vm->bootMs();
+        info.memoryNowMiB = entry.vm->memoryNowMiB();
         if (entry.vm->instance())
             info.accelerated = entry.vm->instance()->accelerated();
     }

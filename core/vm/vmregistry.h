@@ -21,6 +21,7 @@ struct VmInfo {
     bool accelerated = false; // meaningful while running
     qint64 bootMs = 0; // the last start's spawn -> agent time
     QString boot; // how the last start went: cold, warm, restore, fork; empty: adopted or never
+    qint64 memoryNowMiB = 0; // while a VMM runs: memory less what the balloon holds
 };
 
 // One named VM of a manager: its durable record and, once instantiated, the

@@ -53,6 +53,9 @@ public:
     // When the API connection drops during start, how long to wait for the
     // process exit to be reported (its exit code and output make the error).
     static constexpr int kExitReportGraceMs = 500;
+    // setMemory: vm.resize desired_balloon -> vm.info memory_actual_size at the target.
+    static constexpr int kBalloonTimeoutMs = 30000;
+    static constexpr int kBalloonPollIntervalMs = 50;
 
     ChInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
     ~ChInstance() override;
@@ -81,6 +84,10 @@ public:
     Core::Future<void> saveState(const QString &directory) override { return snapshot(directory); }
     Core::Future<void> startFromState(const QString &directory, const QString &savedBy = QString()) override;
     QStringList stateFiles() const override;
+    // The balloon of the VM's config (ChVmConfig::balloon) sized to the
+    // memory given back; vm.info's memory_actual_size verifies it.
+    Core::Future<qint64> setMemory(qint64 targetMiB) override;
+    Core::Future<qint64> memory() override;
 
     // cloud-hypervisor specific.
     // Snapshot a paused VM into `directory` (absolute, existing): config.json,
@@ -117,6 +124,7 @@ private:
     // vm.info must report `expected` after the call `after`.
     Core::Future<void> expectVmState(const QString &expected, const char *after);
     void startSucceeded();
+    void pollBalloon(Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline);
     void failStart(const Core::Error &error);
     void failStartSoon(const Core::Error &error);
     void stopVmm();

@@ -301,6 +301,15 @@ Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, co
     return out;
 }
 
+// The balloon, empty at boot: memory given back and taken again while
+// the VM runs (vm.resize desired_balloon), and free guest pages reported
+// so the VMM drops them from its resident memory. No deflate on OOM: a
+// shrunk guest really has less.
+QJsonObject balloon()
+{
+    return QJsonObject{{QStringLiteral("size"), 0}, {QStringLiteral("deflate_on_oom"), false}, {QStringLiteral("free_page_reporting"), true}};
+}
+
 QJsonObject console()
 {
     return QJsonObject{{QStringLiteral("mode"), QStringLiteral("Off")}};
@@ -313,7 +322,7 @@ Core::Expected<QJsonObject> vmCreate(const VmSpec &spec, const Fds &fds)
     QJsonObject config{
         {QStringLiteral("cpus"), cpus(spec)},   {QStringLiteral("memory"), memory(spec)},    {QStringLiteral("payload"), payload(spec, fds)},
         {QStringLiteral("rng"), rng()},         {QStringLiteral("vsock"), vsock(spec, fds)}, {QStringLiteral("serial"), serial(spec, fds)},
-        {QStringLiteral("console"), console()},
+        {QStringLiteral("console"), console()}, {QStringLiteral("balloon"), balloon()},
     };
     if (!spec.disks.isEmpty())
         config.insert(QStringLiteral("disks"), disks(spec, fds));
@@ -361,7 +370,7 @@ Core::Expected<QJsonObject> vmRestore(const QString &directory, bool prefault, b
 
 Core::Expected<QJsonObject> vmResize(const Resize &resize)
 {
-    if (resize.vcpus < 0 || resize.memoryMiB < 0 || resize.balloonMiB < 0)
+    if (resize.vcpus < 0 || resize.memoryMiB < 0 || resize.balloonMiB.value_or(0) < 0)
         return invalid(QStringLiteral("resize values must not be negative"));
     if (resize.memoryMiB > 0 && resize.memoryMiB < kMinMemoryMiB)
         return invalid(QStringLiteral("memory must be at least %1 MiB (got %2 MiB)").arg(kMinMemoryMiB).arg(resize.memoryMiB));
@@ -370,8 +379,8 @@ Core::Expected<QJsonObject> vmResize(const Resize &resize)
         body.insert(QStringLiteral("desired_vcpus"), resize.vcpus);
     if (resize.memoryMiB > 0)
         body.insert(QStringLiteral("desired_ram"), resize.memoryMiB * kMiB);
-    if (resize.balloonMiB > 0)
-        body.insert(QStringLiteral("desired_balloon"), resize.balloonMiB * kMiB);
+    if (resize.balloonMiB)
+        body.insert(QStringLiteral("desired_balloon"), *resize.balloonMiB * kMiB);
     if (body.isEmpty())
         return invalid(QStringLiteral("a resize needs a vCPU count, a memory size or a balloon size"));
     return body;

@@ -119,6 +119,8 @@ QJsonArray landlockRules(const VmSpec &spec, const Fds &fds = std::nullopt);
 // ConsoleConfig: mode Off. virtio-console (hvc0) has no socket mode and the
 // serial port carries the console, so the second console device is dropped.
 QJsonObject console();
+// BalloonConfig: size 0, free_page_reporting, no deflate_on_oom.
+QJsonObject balloon();
 
 // NetConfig of the spec's NIC for vm.add-net: id kNetId, its MAC, one queue
 // pair; no tap name and no address (the host configures the tap, the guest
@@ -160,13 +162,14 @@ inline constexpr const char *kSnapshotFiles[] = {"config.json", "state.json", "m
 // tap comes with vm.restore.
 Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, const VmSpec &spec, const Fds &fds = std::nullopt);
 
-// PUT vm.resize (VmResize). Zero leaves a value unchanged; at least one must
-// be set. Growing past the boot vCPU count or RAM size needs max_vcpus /
-// hotplug_size, which cpus() and memory() do not configure today.
+// PUT vm.resize (VmResize). Zero leaves vCPUs and RAM unchanged, no value
+// the balloon; at least one must be set (a balloon of 0 gives the guest
+// all its memory back). Growing past the boot vCPU count or RAM size needs
+// max_vcpus / hotplug_size, which cpus() and memory() do not configure.
 struct Resize {
     int vcpus = 0;
     qint64 memoryMiB = 0;
-    qint64 balloonMiB = 0;
+    std::optional<qint64> balloonMiB = std::nullopt;
 };
 Core::Expected<QJsonObject> vmResize(const Resize &resize);
 

@@ -198,6 +198,11 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot, const std::optiona
     // state brings back the snapshot's MAC over this mac=.
     if (spec.nic)
         a << nicArgs(*spec.nic);
+    // Memory given back and taken again while the VM runs (the balloon),
+    // and free guest pages reported to QEMU, which drops them from its
+    // resident memory: an idle guest costs the host what it uses. Last, so
+    // the devices before it keep their PCI addresses.
+    a << QStringLiteral("-device") << QStringLiteral("virtio-balloon-pci,id=balloon0,free-page-reporting=on");
     if (boot == Boot::Incoming)
         a << QStringLiteral("-incoming") << QStringLiteral("defer");
     return a;

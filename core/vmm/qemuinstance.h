@@ -34,6 +34,10 @@ public:
     static constexpr int kFileUriMajor = 9;
     static constexpr int kStateFdSet = 1 << 16; // above the disks' sets (QemuCommandLine: 1..2n)
     static constexpr int kAdoptQmpTimeoutMs = 10000; // adopt -> QMP answered query-status
+    // setMemory: 'balloon' -> query-balloon reports the target. A TCG guest
+    // gives back a few hundred MiB in about a second.
+    static constexpr int kBalloonTimeoutMs = 30000;
+    static constexpr int kBalloonPollIntervalMs = 50;
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
     QemuInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
@@ -54,6 +58,8 @@ public:
     QString vmmVersion() const override;
     QStringList stateFiles() const override { return {QString::fromLatin1(kStateFile)}; }
     bool cancelSaveState() override;
+    Core::Future<qint64> setMemory(qint64 targetMiB) override;
+    Core::Future<qint64> memory() override;
 
     AgentEndpoint agentEndpoint() const override;
     bool accelerated() const override { return m_accel == QemuCommandLine::Accel::Kvm; }
@@ -81,6 +87,7 @@ private:
     void endSave();
     void pollMigration(Core::Promise<void> promise, qint64 deadline);
     void pollIncoming(Core::Promise<void> promise, qint64 deadline);
+    void pollBalloon(Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline);
 
     VmSpec m_spec;
     QString m_binary;

@@ -19,6 +19,17 @@ Core::Future<void> VmmInstance::adopt(const DetachedVmm &)
     return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot adopt a running VM").arg(driverName())));
 }
 
+Core::Future<qint64> VmmInstance::setMemory(qint64)
+{
+    return Core::readyFuture<qint64>(
+        Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot change a running VM's memory").arg(driverName())));
+}
+
+Core::Future<qint64> VmmInstance::memory()
+{
+    return Core::readyFuture<qint64>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver has no balloon").arg(driverName())));
+}
+
 void VmmInstance::readConsole(const QString &socketPath)
 {
     if (consoleLogPath().isEmpty())

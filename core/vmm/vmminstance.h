@@ -63,6 +63,18 @@ public:
     // The files saveState writes, relative to its directory.
     virtual QStringList stateFiles() const = 0;
 
+    // Live memory, through the balloon: the guest gives memory back to the
+    // host, or takes it again, up to what it booted with (spec().memoryMiB).
+    // Running VMs only. Resolves with the guest's memory in MiB once the
+    // VMM reports the balloon at the target; fails with Timeout when the
+    // guest has not followed within the driver's deadline (the target
+    // stays set, and the guest may still get there). The default says the
+    // driver cannot (Unsupported).
+    virtual Core::Future<qint64> setMemory(qint64 targetMiB);
+    // The guest's memory now as the VMM sees it (what it booted with, less
+    // the balloon), in MiB.
+    virtual Core::Future<qint64> memory();
+
     virtual AgentEndpoint agentEndpoint() const = 0;
     QString consoleLogPath() const { return spec().consoleLogPath; }
 

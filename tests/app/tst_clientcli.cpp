@@ -144,6 +144,8 @@ private Q_SLOTS:
                 .exitCode,
             2);
         QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("snapshot-delete"), QStringLiteral("x")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("resize"), QStringLiteral("x")}).exitCode, 2);
+        QCOMPARE(cli({QStringLiteral("vm"), QStringLiteral("resize"), QStringLiteral("x"), QStringLiteral("--memory"), QStringLiteral("lots")}).exitCode, 2);
         const Run help = cli({QStringLiteral("vm"), QStringLiteral("--help")});
         QCOMPARE(help.exitCode, 0);
         for (const char *verb : {"vm snapshot NAME", "vm snapshots NAME", "vm restore NAME SNAP", "vm fork NAME SNAP", "vm snapshot-delete NAME SNAP"})
@@ -272,6 +274,16 @@ private Q_SLOTS:
         r = cli({QStringLiteral("vm"), QStringLiteral("console"), vm});
         QVERIFY2(r.exitCode == 0, r.describe().constData());
         QVERIFY2(!r.out.isEmpty(), "the console log of a booted guest is not empty");
+
+        // resize: the running guest's memory through its balloon, shown as now/booted
+        r = cli({QStringLiteral("vm"), QStringLiteral("resize"), vm, QStringLiteral("--memory"), QStringLiteral("192")});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("192/256 MiB"), r.describe().constData());
+        r = cli({QStringLiteral("vm"), QStringLiteral("resize"), vm, QStringLiteral("--vcpus"), QStringLiteral("2")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("vCPUs of a running VM"), r.describe().constData());
+        r = cli({QStringLiteral("vm"), QStringLiteral("resize"), vm, QStringLiteral("--memory"), QStringLiteral("256"), QStringLiteral("--json")});
+        QVERIFY2(r.exitCode == 0, r.describe().constData());
+        QCOMPARE(QJsonDocument::fromJson(r.out).object()[QStringLiteral("memory_current_mb")].toInt(), 256);
 
         r = cli({QStringLiteral("vm"), QStringLiteral("stop"), vm}, 60000);
         QVERIFY2(r.exitCode == 0, r.describe().constData());

@@ -189,7 +189,7 @@ private:
         if (kind == QLatin1String("restore-prefault"))
             return ChVmConfig::vmRestore(QStringLiteral("/var/lib/mvs/snapshots/vm1/"), true).valueOr({});
         if (kind == QLatin1String("resize"))
-            return ChVmConfig::vmResize({4, 2048, 0}).valueOr({});
+            return ChVmConfig::vmResize({4, 2048, std::nullopt}).valueOr({});
         if (kind == QLatin1String("restore-nic"))
             return ChVmConfig::vmRestore(QStringLiteral("/var/lib/mvs/snapshots/vm1"), false, true).valueOr({});
         if (kind == QLatin1String("add-net"))
@@ -589,8 +589,16 @@ private Q_SLOTS:
         QCOMPARE(ChVmConfig::vmSnapshot(QString()).error().code, Core::ErrorCode::InvalidArgument);
         QCOMPARE(ChVmConfig::vmRestore(QStringLiteral("snap")).error().code, Core::ErrorCode::InvalidArgument);
         QCOMPARE(ChVmConfig::vmResize({}).error().code, Core::ErrorCode::InvalidArgument);
-        QCOMPARE(ChVmConfig::vmResize({-1, 0, 0}).error().code, Core::ErrorCode::InvalidArgument);
-        QCOMPARE(ChVmConfig::vmResize({0, 32, 0}).error().code, Core::ErrorCode::InvalidArgument);
+        QCOMPARE(ChVmConfig::vmResize({-1, 0, std::nullopt}).error().code, Core::ErrorCode::InvalidArgument);
+        QCOMPARE(ChVmConfig::vmResize({0, 32, std::nullopt}).error().code, Core::ErrorCode::InvalidArgument);
+        QCOMPARE(ChVmConfig::vmResize({0, 0, -1}).error().code, Core::ErrorCode::InvalidArgument);
+        // An empty balloon is a value: the guest gets all its memory back.
+        const QJsonObject deflate = ChVmConfig::vmResize({0, 0, 0}).valueOr({});
+        QCOMPARE(deflate, (QJsonObject{{QStringLiteral("desired_balloon"), 0}}));
+        // Every VM has its balloon, empty at boot, reporting free pages.
+        QCOMPARE(ChVmConfig::vmCreate(specNamed(QStringLiteral("minimal"))).valueOr({}).value(QStringLiteral("balloon")).toObject(), ChVmConfig::balloon());
+        QCOMPARE(ChVmConfig::balloon().value(QStringLiteral("free_page_reporting")), QJsonValue(true));
+        QCOMPARE(ChVmConfig::balloon().value(QStringLiteral("deflate_on_oom")), QJsonValue(false));
         // Literal file:// URLs: cloud-hypervisor does not percent-decode.
         QCOMPARE(ChVmConfig::vmSnapshot(QStringLiteral("/tmp/a b")).valueOr({}).value(QStringLiteral("destination_url")).toString(),
                  QStringLiteral("file:///tmp/a b"));

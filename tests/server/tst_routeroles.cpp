@@ -37,6 +37,7 @@ const QHash<QString, Role> &expectedRoles()
         {QStringLiteral("POST /api/v1/vms/{name}/pause"), Role::Operator},
         {QStringLiteral("POST /api/v1/vms/{name}/resume"), Role::Operator},
         {QStringLiteral("POST /api/v1/vms/{name}/restart"), Role::Operator},
+        {QStringLiteral("PATCH /api/v1/vms/{name}/resources"), Role::Operator},
         {QStringLiteral("POST /api/v1/vms/{name}/exec"), Role::Operator},
         {QStringLiteral("PUT /api/v1/vms/{name}/files"), Role::Operator},
         {QStringLiteral("GET /api/v1/vms/{name}/files"), Role::Operator},

@@ -187,6 +187,12 @@ class AsyncSandbox:
     async def restart(self) -> VmInfo:
         return await self._vm(ops.lifecycle(self.name, "restart"))
 
+    async def resize(self, *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None) -> VmInfo:
+        """Resize the VM. Stopped: vCPUs and memory from its next start.
+        Running: memory at once through its balloon (down to what the guest
+        can spare, back up to memory_mb); vCPUs cannot change (UnsupportedError)."""
+        return await self._vm(ops.resize(self.name, vcpus, memory_mb))
+
     async def destroy(self) -> None:
         """Stop and delete the VM (nothing when it is gone already)."""
         from ._errors import NotFoundError

@@ -31,6 +31,8 @@ class VmInfo:
     # how it last started: "cold", "warm" (its template's warm snapshot), "restore", "fork"
     boot: Optional[str] = None
     accelerated: Optional[bool] = None
+    # while it runs: memory_mb less what its balloon holds (Sandbox.resize)
+    memory_current_mb: Optional[int] = None
     network: Optional[Dict[str, Any]] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -52,6 +54,7 @@ class VmInfo:
             boot_ms=_opt_int(o.get("boot_ms")),
             boot=o.get("boot"),
             accelerated=o.get("accelerated"),
+            memory_current_mb=_opt_int(o.get("memory_current_mb")),
             network=o.get("network"),
             raw=o,
         )

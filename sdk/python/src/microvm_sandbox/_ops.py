@@ -93,6 +93,15 @@ def lifecycle(name: str, action: str) -> Call:
     return Call("POST", vm_path(name, action), parse=VmInfo.from_json, timeout=CREATE_TIMEOUT_S)
 
 
+def resize(name: str, vcpus: Optional[int], memory_mb: Optional[int]) -> Call:
+    body: Dict[str, Any] = {}
+    if vcpus is not None:
+        body["vcpus"] = vcpus
+    if memory_mb is not None:
+        body["memory_mb"] = memory_mb
+    return Call("PATCH", vm_path(name, "resources"), json=body, parse=VmInfo.from_json, timeout=CREATE_TIMEOUT_S)
+
+
 # --- exec, processes, code ----------------------------------------------------
 
 def exec_request(cmd: Command, env: Optional[Dict[str, str]], cwd: Optional[str], stdin: Optional[str], timeout_s: Optional[float]) -> Dict[str, Any]:

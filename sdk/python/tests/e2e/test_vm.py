@@ -211,6 +211,24 @@ def test_lifecycle(api):
     sb.destroy()  # gone already: nothing to do
 
 
+def test_resize(api, shared_vm):
+    """A running VM's memory through its balloon, seen by the guest; vCPUs
+    of a running VM are refused (501); the shape comes back."""
+    sb = api.get(shared_vm)
+    total_kib = lambda: int(sb.exec("awk '/MemTotal/ {print $2}' /proc/meminfo").stdout)  # noqa: E731
+    before = total_kib()
+    info = sb.resize(memory_mb=192)
+    assert (info.memory_mb, info.memory_current_mb) == (256, 192)
+    assert before - total_kib() == 64 * 1024
+    with pytest.raises(m.UnsupportedError) as e:
+        sb.resize(vcpus=4)
+    assert e.value.status == 501
+    with pytest.raises(m.InvalidArgumentError):
+        sb.resize(memory_mb=4096)
+    assert sb.resize(memory_mb=256).memory_current_mb == 256
+    assert total_kib() == before
+
+
 def test_snapshot_restore_fork(api):
     with api.create(unique("snap"), "minimal", network=NO_NETWORK) as sb:
         sb.exec("echo before > /tmp/state")

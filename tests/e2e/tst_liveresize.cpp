@@ -1,0 +1,185 @@
+// Resizing VMs (issue 18) on real guests, through VmManager: a running
+// VM's memory shrinks and grows back through its balloon, seen in the
+// guest's /proc/meminfo; what cannot be done is refused with the numbers
+// (growing past the boot size, shrinking below what the guest can spare,
+// vCPUs of a running VM, a paused VM); a stopped VM takes a new shape at
+// its next start, within the quotas. QEMU here; the cloud-hypervisor row
+// runs where KVM and its binary exist.
+
+#include "e2efixture.h"
+
+#include "core/vm/livememory.h"
+
+#include <QRegularExpression>
+#include <QTemporaryDir>
+
+using namespace E2e;
+
+namespace {
+
+constexpr int kBootMiB = 256;
+constexpr int kShrunkMiB = 160;
+constexpr int kResizeTimeoutMs = 60000;
+constexpr qint64 kSlackKiB = 1024; // MemTotal moves by the balloon's pages; the kernel's own rounding aside
+
+} // namespace
+
+class TestLiveResize : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<QTemporaryDir> m_stateDir;
+    std::unique_ptr<Vm::VmManager> m_manager;
+
+    bool startVm(Vmm::VmmDriver &driver, const QString &name)
+    {
+        m_stateDir = std::make_unique<QTemporaryDir>();
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_stateDir->path());
+        auto created = m_manager->create({name, QStringLiteral("minimal"), 1, kBootMiB});
+        if (!created) {
+            qWarning() << created.error().toString();
+            return false;
+        }
+        auto started = await(m_manager->start(name), kBootTimeoutMs);
+        if (!started)
+            qWarning() << started.error().toString();
+        return started.hasValue();
+    }
+
+    Core::Result resize(const QString &name, std::optional<int> vcpus, std::optional<int> memoryMiB)
+    {
+        return await(m_manager->resize(name, {vcpus, memoryMiB}), kResizeTimeoutMs);
+    }
+
+    // A /proc/meminfo field of the guest, in KiB (-1 when unreadable).
+    qint64 guestMeminfo(const QString &name, const QString &field)
+    {
+        auto r = runInVm(*m_manager, name, QStringLiteral("cat /proc/meminfo"), 30000);
+        if (!r || r->exitCode != 0)
+            return -1;
+        const QRegularExpression line(QRegularExpression::anchoredPattern(field + QStringLiteral(":\\s+(\\d+) kB")), QRegularExpression::MultilineOption);
+        for (const QString &l : QString::fromUtf8(r->stdoutData).split(QLatin1Char('\n'))) {
+            const auto m = line.match(l.trimmed());
+            if (m.hasMatch())
+                return m.captured(1).toLongLong();
+        }
+        return -1;
+    }
+
+    qint64 memoryNow(const QString &name) const
+    {
+        auto info = m_manager->info(name);
+        return info ? info->memoryNowMiB : -1;
+    }
+
+private Q_SLOTS:
+    void initTestCase() { initEnvironment(); }
+    void cleanup()
+    {
+        m_manager.reset(); // kills every VM
+        m_stateDir.reset();
+    }
+
+    // The must-show: the guest sees its memory go and come back.
+    void runningVmShrinksAndGrowsBack_data() { addDriverRows(); }
+    void runningVmShrinksAndGrowsBack()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        const QString vm = QStringLiteral("balloon");
+        QVERIFY(startVm(driver, vm));
+        QCOMPARE(memoryNow(vm), qint64(kBootMiB));
+        const qint64 bootTotal = guestMeminfo(vm, QStringLiteral("MemTotal"));
+        QVERIFY2(bootTotal > 150 * 1024, qPrintable(QString::number(bootTotal)));
+
+        E2E_VERIFY_OK(resize(vm, std::nullopt, kShrunkMiB));
+        QCOMPARE(memoryNow(vm), qint64(kShrunkMiB));
+        const qint64 shrunkTotal = guestMeminfo(vm, QStringLiteral("MemTotal"));
+        const qint64 given = bootTotal - shrunkTotal;
+        qInfo("MemTotal %lld kB at boot, %lld kB at %d MiB: %lld kB given back", bootTotal, shrunkTotal, kShrunkMiB, given);
+        QVERIFY2(qAbs(given - (kBootMiB - kShrunkMiB) * 1024) <= kSlackKiB, qPrintable(QString::number(given)));
+        // The record keeps what it booted with; the guest still works.
+        QCOMPARE(m_manager->info(vm)->record.memoryMiB, kBootMiB);
+        auto r = runInVm(*m_manager, vm, QStringLiteral("head -c 1000000 /dev/urandom | wc -c"), 30000);
+        E2E_VERIFY_OK(r);
+        QCOMPARE(QString::fromUtf8(r->stdoutData).trimmed(), QStringLiteral("1000000"));
+
+        E2E_VERIFY_OK(resize(vm, std::nullopt, kBootMiB));
+        QCOMPARE(memoryNow(vm), qint64(kBootMiB));
+        QVERIFY(qAbs(guestMeminfo(vm, QStringLiteral("MemTotal")) - bootTotal) <= kSlackKiB);
+    }
+
+    void whatCannotBeDoneIsRefused_data() { addDriverRows(); }
+    void whatCannotBeDoneIsRefused()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        const QString vm = QStringLiteral("refuse");
+        QVERIFY(startVm(driver, vm));
+
+        auto more = resize(vm, std::nullopt, kBootMiB + 64);
+        QVERIFY(!more);
+        QCOMPARE(more.error().code, Core::ErrorCode::InvalidArgument);
+        QVERIFY2(more.error().message.contains(QStringLiteral("grow back to the %1 MiB").arg(kBootMiB)), qPrintable(more.error().message));
+
+        // Below what the guest can spare: its kernel would kill its processes.
+        auto starve = resize(vm, std::nullopt, int(Vm::LiveMemory::kMinMiB));
+        QVERIFY(!starve);
+        QCOMPARE(starve.error().code, Core::ErrorCode::InvalidArgument);
+        QVERIFY2(starve.error().message.contains(QStringLiteral("can shrink to")), qPrintable(starve.error().message));
+        QCOMPARE(memoryNow(vm), qint64(kBootMiB));
+
+        auto cpus = resize(vm, 2, std::nullopt);
+        QVERIFY(!cpus);
+        QCOMPARE(cpus.error().code, Core::ErrorCode::Unsupported);
+        // The same vCPU count is no change.
+        E2E_VERIFY_OK(resize(vm, 1, std::nullopt));
+
+        E2E_VERIFY_OK(await(m_manager->pause(vm), 30000));
+        auto paused = resize(vm, std::nullopt, kShrunkMiB);
+        QVERIFY(!paused);
+        QCOMPARE(paused.error().code, Core::ErrorCode::InvalidState);
+        E2E_VERIFY_OK(await(m_manager->resume(vm), 30000));
+        E2E_VERIFY_OK(resize(vm, std::nullopt, kShrunkMiB));
+
+        auto none = resize(vm, std::nullopt, std::nullopt);
+        QVERIFY(!none);
+        QCOMPARE(none.error().code, Core::ErrorCode::InvalidArgument);
+        auto unknown = resize(QStringLiteral("nobody"), std::nullopt, kShrunkMiB);
+        QVERIFY(!unknown);
+        QCOMPARE(unknown.error().code, Core::ErrorCode::NotFound);
+    }
+
+    // A stopped VM takes its new shape at its next start, within the quotas.
+    void stoppedVmStartsWithItsNewShape_data() { addDriverRows(); }
+    void stoppedVmStartsWithItsNewShape()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        const QString vm = QStringLiteral("reshape");
+        QVERIFY(startVm(driver, vm));
+        const qint64 bootTotal = guestMeminfo(vm, QStringLiteral("MemTotal"));
+        E2E_VERIFY_OK(await(m_manager->stop(vm), 30000));
+
+        Vm::QuotaLimits limits;
+        limits.maxMemoryMiB = 384;
+        m_manager->setQuota(limits);
+        auto over = resize(vm, std::nullopt, 512);
+        QVERIFY(!over);
+        QCOMPARE(over.error().code, Core::ErrorCode::QuotaExceeded);
+        QCOMPARE(m_manager->info(vm)->record.memoryMiB, kBootMiB);
+
+        E2E_VERIFY_OK(resize(vm, 2, kBootMiB + 64));
+        QCOMPARE(m_manager->info(vm)->record.vcpus, 2);
+        QCOMPARE(m_manager->info(vm)->record.memoryMiB, kBootMiB + 64);
+        // It is kept: a new manager on the state directory reads it.
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_stateDir->path());
+        QCOMPARE(m_manager->info(vm)->record.memoryMiB, kBootMiB + 64);
+
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs));
+        auto nproc = runInVm(*m_manager, vm, QStringLiteral("nproc"), 30000);
+        E2E_VERIFY_OK(nproc);
+        QCOMPARE(QString::fromUtf8(nproc->stdoutData).trimmed(), QStringLiteral("2"));
+        const qint64 grown = guestMeminfo(vm, QStringLiteral("MemTotal")) - bootTotal;
+        QVERIFY2(qAbs(grown - 64 * 1024) <= 8 * kSlackKiB, qPrintable(QString::number(grown)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLiveResize)
+#include "tst_liveresize.moc"
