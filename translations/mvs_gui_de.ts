@@ -552,6 +552,18 @@
         <source>VMs that are still starting or stopping are stopped.</source>
         <translation>VMs, die gerade starten oder stoppen, werden gestoppt.</translation>
     </message>
+    <message>
+        <source>Resi&amp;ze…</source>
+        <translation>&amp;Größe ändern…</translation>
+    </message>
+    <message>
+        <source>Cannot resize %1: %2</source>
+        <translation>%1 kann nicht in der Größe geändert werden: %2</translation>
+    </message>
+    <message>
+        <source>%1 has %2 vCPUs and %3 MiB.</source>
+        <translation>%1 hat %2 vCPUs und %3 MiB.</translation>
+    </message>
 </context>
 <context>
     <name>Gui::PortsTab</name>
@@ -712,6 +724,41 @@
     <message>
         <source>Changes apply the next time MicroVM Sandbox starts. Command-line options and MVS_* environment variables still take precedence.</source>
         <translation>Änderungen gelten ab dem nächsten Start von MicroVM Sandbox. Befehlszeilenoptionen und MVS_*-Umgebungsvariablen haben weiterhin Vorrang.</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::ResizeDialog</name>
+    <message>
+        <source>Resize %1</source>
+        <translation>Größe von %1 ändern</translation>
+    </message>
+    <message>
+        <source>vCPUs</source>
+        <translation>vCPUs</translation>
+    </message>
+    <message>
+        <source> MiB</source>
+        <translation> MiB</translation>
+    </message>
+    <message>
+        <source>Memory</source>
+        <translation>Arbeitsspeicher</translation>
+    </message>
+    <message>
+        <source>%1 is running: its memory changes at once, between what its guest can spare and the %2 MiB it booted with. Its vCPUs can change while it is stopped.</source>
+        <translation>%1 läuft: Sein Arbeitsspeicher ändert sich sofort, zwischen dem, was sein Gast entbehren kann, und den %2 MiB, mit denen er gestartet wurde. Seine vCPUs lassen sich ändern, solange er gestoppt ist.</translation>
+    </message>
+    <message>
+        <source>%1 takes its new vCPUs and memory at its next start.</source>
+        <translation>%1 erhält die neuen vCPUs und den neuen Arbeitsspeicher beim nächsten Start.</translation>
+    </message>
+    <message>
+        <source>&amp;vCPUs:</source>
+        <translation>v&amp;CPUs:</translation>
+    </message>
+    <message>
+        <source>&amp;Memory:</source>
+        <translation>&amp;Arbeitsspeicher:</translation>
     </message>
 </context>
 <context>

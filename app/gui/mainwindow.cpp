@@ -7,6 +7,7 @@
 #include "app/gui/filestab.h"
 #include "app/gui/portstab.h"
 #include "app/gui/preferencesdialog.h"
+#include "app/gui/resizedialog.h"
 #include "app/gui/runtab.h"
 #include "app/gui/snapshotstab.h"
 #include "app/gui/vmlistmodel.h"
@@ -105,6 +106,7 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
         for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart})
             menu->addAction(action(a));
         menu->addAction(action(Action::Snapshot));
+        menu->addAction(action(Action::Resize));
         menu->addSeparator();
         menu->addAction(action(Action::Delete));
         menu->addSeparator();
@@ -136,6 +138,7 @@ void MainWindow::buildActions()
         {Action::Restart, tr("Res&tart"), QStringLiteral("actionRestart"), {}},
         {Action::Delete, tr("&Delete…"), QStringLiteral("actionDelete"), QKeySequence::Delete},
         {Action::Snapshot, tr("Take s&napshot"), QStringLiteral("actionSnapshot"), {}},
+        {Action::Resize, tr("Resi&ze…"), QStringLiteral("actionResize"), {}},
     };
     QToolBar *toolbar = addToolBar(tr("VM"));
     toolbar->setObjectName(QStringLiteral("vmToolBar"));
@@ -164,6 +167,7 @@ void MainWindow::buildActions()
 
     connect(action(Action::Create), &QAction::triggered, this, &MainWindow::openCreateDialog);
     connect(action(Action::Delete), &QAction::triggered, this, &MainWindow::confirmDelete);
+    connect(action(Action::Resize), &QAction::triggered, this, &MainWindow::openResizeDialog);
     // The snapshots tab takes it: it shows the progress and the result.
     connect(action(Action::Snapshot), &QAction::triggered, this, [this]() {
         m_details->setCurrentWidget(m_snapshotsTab);
@@ -249,6 +253,7 @@ bool MainWindow::isValid(Action which, Vm::VirtualMachine::State state)
     case Action::Restart: return state == State::Ready || state == State::Paused;
     case Action::Delete: return true;
     case Action::Snapshot: return state == State::Ready || state == State::Paused;
+    case Action::Resize: return state == State::Created || state == State::Stopped || state == State::Failed || state == State::Ready;
     }
     return false;
 }
@@ -314,6 +319,41 @@ void MainWindow::openCreateDialog()
     m_createDialog = dialog;
     connect(dialog, &QDialog::accepted, this, [this, dialog]() { createFrom(dialog); });
     dialog->open();
+}
+
+void MainWindow::openResizeDialog()
+{
+    const auto info = m_manager.info(selectedVm());
+    if (!info)
+        return;
+    if (m_resizeDialog)
+        m_resizeDialog->close();
+    auto *dialog = new ResizeDialog(*info, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    m_resizeDialog = dialog;
+    connect(dialog, &QDialog::accepted, this, [this, dialog]() { resizeFrom(dialog); });
+    dialog->open();
+}
+
+void MainWindow::resizeFrom(ResizeDialog *dialog)
+{
+    const QString vm = dialog->vmName();
+    const Vm::VmManager::Resources resources = dialog->resources();
+    if (!resources.vcpus && !resources.memoryMiB)
+        return;
+    m_pending.insert(vm);
+    updateActions();
+    Core::whenDone(m_manager.resize(vm, resources), this, [this, vm](const Core::Result &r) {
+        m_pending.remove(vm);
+        if (!r) {
+            showError(tr("Cannot resize %1: %2").arg(vm, r.error().message), vm);
+        } else if (const auto info = m_manager.info(vm)) {
+            const qint64 memory = info->memoryNowMiB > 0 ? info->memoryNowMiB : info->record.memoryMiB;
+            statusBar()->showMessage(tr("%1 has %2 vCPUs and %3 MiB.").arg(vm).arg(info->record.vcpus).arg(memory), kMessageMs);
+        }
+        updateActions();
+        Q_EMIT operationFinished(vm, r.hasValue());
+    });
 }
 
 void MainWindow::createFrom(CreateDialog *dialog)
@@ -386,7 +426,8 @@ void MainWindow::operate(Action which)
         break;
     case Action::Create:
     case Action::Delete:
-    case Action::Snapshot: return;
+    case Action::Snapshot:
+    case Action::Resize: return;
     }
     m_pending.insert(vm);
     updateActions();

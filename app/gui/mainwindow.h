@@ -5,6 +5,7 @@
 // status bar shows the in-process API service's URL and copies its token.
 
 #include "app/gui/createdialog.h"
+#include "app/gui/resizedialog.h"
 #include "core/vm/virtualmachine.h"
 #include "desktop/displayhub.h"
 
@@ -42,7 +43,7 @@ class MainWindow final : public QMainWindow {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(MainWindow)
 public:
-    enum class Action { Create, Start, Stop, Pause, Resume, Restart, Delete, Snapshot };
+    enum class Action { Create, Start, Stop, Pause, Resume, Restart, Delete, Snapshot, Resize };
 
     // The manager and the hub (may be null) must outlive the window.
     MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QWidget *parent = nullptr);
@@ -87,6 +88,7 @@ public:
     QPushButton *copyTokenButton() const { return m_copyToken; }
     // The open create dialog / delete confirmation, if any (for tests).
     CreateDialog *createDialog() const { return m_createDialog; }
+    ResizeDialog *resizeDialog() const { return m_resizeDialog; }
     QMessageBox *deleteConfirmation() const { return m_confirmDelete; }
     QMessageBox *errorBox() const { return m_errorBox; }
     // Settings > Preferences (saved on OK; applied at the next start).
@@ -115,6 +117,8 @@ private:
     void onSelectionChanged();
     void openCreateDialog();
     void createFrom(CreateDialog *dialog);
+    void openResizeDialog();
+    void resizeFrom(ResizeDialog *dialog);
     void confirmDelete();
     void operate(Action which);
     // A message box (non-modal); for a VM, with a button to its console.
@@ -147,6 +151,7 @@ private:
     QPushButton *m_copyToken = nullptr;
     QByteArray m_token;
     QPointer<CreateDialog> m_createDialog;
+    QPointer<ResizeDialog> m_resizeDialog;
     QPointer<QMessageBox> m_confirmDelete;
     QPointer<QMessageBox> m_confirmQuit;
     bool m_quitConfirmed = false;

@@ -17,6 +17,7 @@
 #include "app/gui/displaytab.h"
 #include "app/gui/filestab.h"
 #include "app/gui/mainwindow.h"
+#include "app/gui/resizedialog.h"
 #include "app/gui/runtab.h"
 #include "app/gui/vmlistmodel.h"
 #include "core/agent/agentclient.h"
@@ -39,6 +40,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QStatusBar>
 #include <QSpinBox>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -253,6 +255,19 @@ private Q_SLOTS:
         QVERIFY2(done.last().at(1).toBool(), qPrintable(w.lastError()));
         QCOMPARE(w.model()->stateOf(QStringLiteral("box")), State::Ready);
         QCOMPARE(enabledActions(w), QStringLiteral("011011")); // Running: stop, pause, restart, delete
+
+        // Resize the running guest's memory from its dialog: vCPUs stay, the guest sees less.
+        QVERIFY(w.action(MainWindow::Action::Resize)->isEnabled());
+        w.action(MainWindow::Action::Resize)->trigger();
+        QVERIFY(w.resizeDialog());
+        QVERIFY(!w.resizeDialog()->vcpusBox()->isEnabled());
+        QCOMPARE(w.resizeDialog()->memoryBox()->maximum(), 256);
+        w.resizeDialog()->memoryBox()->setValue(192);
+        w.resizeDialog()->accept();
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.last().at(1).toBool(), qPrintable(w.lastError()));
+        QCOMPARE(manager.info(QStringLiteral("box"))->memoryNowMiB, qint64(192));
+        QVERIFY2(w.statusBar()->currentMessage().contains(QStringLiteral("192 MiB")), qPrintable(w.statusBar()->currentMessage()));
 
         // A minimal VM has no desktop: no thumbnail in the grid.
         QVERIFY(w.desktopGrid()->vms().isEmpty());
