@@ -165,27 +165,29 @@ int list(ServiceClient &client, const Common &c)
     return printVms(c, r->value(QStringLiteral("vms")).toArray());
 }
 
-int create(ServiceClient &client, const Common &c, QStringList args)
+// --vcpus and --memory into a request's body; false when one is not an integer.
+bool putShape(QJsonObject &body, const QString &vcpus, const QString &memory)
 {
-    QString tmpl = QStringLiteral("minimal");
-    QString vcpus;
-    QString memory;
-    for (auto [flag, target] :
-         {std::pair{QStringLiteral("--template"), &tmpl}, std::pair{QStringLiteral("--vcpus"), &vcpus}, std::pair{QStringLiteral("--memory"), &memory}}) {
-        auto r = takeOption(args, flag, target);
-        if (!r)
-            return usageError(r.error().message);
-    }
-    const bool noStart = Common::takeFlag(args, QStringLiteral("--no-start"));
-    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
-        return usageError(QStringLiteral("vm create takes one NAME"));
-    QJsonObject body{{QStringLiteral("name"), args.first()}, {QStringLiteral("template"), tmpl}};
     bool ok = true;
     if (!vcpus.isEmpty())
         body[QStringLiteral("vcpus")] = vcpus.toInt(&ok);
     if (ok && !memory.isEmpty())
         body[QStringLiteral("memory_mb")] = memory.toInt(&ok);
-    if (!ok)
+    return ok;
+}
+
+int create(ServiceClient &client, const Common &c, QStringList args)
+{
+    QString tmpl = QStringLiteral("minimal");
+    QString vcpus;
+    QString memory;
+    if (auto r = takeOptions(args, {{QStringLiteral("--template"), &tmpl}, {QStringLiteral("--vcpus"), &vcpus}, {QStringLiteral("--memory"), &memory}}); !r)
+        return usageError(r.error().message);
+    const bool noStart = Common::takeFlag(args, QStringLiteral("--no-start"));
+    if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
+        return usageError(QStringLiteral("vm create takes one NAME"));
+    QJsonObject body{{QStringLiteral("name"), args.first()}, {QStringLiteral("template"), tmpl}};
+    if (!putShape(body, vcpus, memory))
         return usageError(QStringLiteral("--vcpus and --memory take integers"));
     if (noStart)
         body[QStringLiteral("start")] = false;
@@ -196,22 +198,14 @@ int resize(ServiceClient &client, const Common &c, QStringList args)
 {
     QString vcpus;
     QString memory;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--vcpus"), &vcpus}, std::pair{QStringLiteral("--memory"), &memory}}) {
-        auto r = takeOption(args, flag, target);
-        if (!r)
-            return usageError(r.error().message);
-    }
+    if (auto r = takeOptions(args, {{QStringLiteral("--vcpus"), &vcpus}, {QStringLiteral("--memory"), &memory}}); !r)
+        return usageError(r.error().message);
     if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
         return usageError(QStringLiteral("vm resize takes one NAME"));
     if (vcpus.isEmpty() && memory.isEmpty())
         return usageError(QStringLiteral("vm resize needs --vcpus, --memory or both"));
     QJsonObject body;
-    bool ok = true;
-    if (!vcpus.isEmpty())
-        body[QStringLiteral("vcpus")] = vcpus.toInt(&ok);
-    if (ok && !memory.isEmpty())
-        body[QStringLiteral("memory_mb")] = memory.toInt(&ok);
-    if (!ok)
+    if (!putShape(body, vcpus, memory))
         return usageError(QStringLiteral("--vcpus and --memory take integers"));
     return printVm(c, wait(client.patchJson(ServiceClient::vmPath(args.first(), QStringLiteral("resources")), body)));
 }
@@ -342,11 +336,9 @@ int code(ServiceClient &client, const Common &c, QStringList args)
     QString language = QStringLiteral("python");
     QString session;
     QString timeout;
-    for (auto [flag, target] :
-         {std::pair{QStringLiteral("--lang"), &language}, std::pair{QStringLiteral("--session"), &session}, std::pair{QStringLiteral("--timeout"), &timeout}}) {
-        if (auto r = takeOption(args, flag, target); !r)
-            return usageError(r.error().message);
-    }
+    if (auto r = takeOptions(args, {{QStringLiteral("--lang"), &language}, {QStringLiteral("--session"), &session}, {QStringLiteral("--timeout"), &timeout}});
+        !r)
+        return usageError(r.error().message);
     auto source = codeSource(args);
     if (!source)
         return source.error().code == Core::ErrorCode::Io ? fail(source.error()) : usageError(source.error().message);
@@ -523,11 +515,8 @@ int fork(ServiceClient &client, const Common &c, QStringList args)
 {
     QString count;
     QString prefix;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--count"), &count}, std::pair{QStringLiteral("--prefix"), &prefix}}) {
-        auto r = takeOption(args, flag, target);
-        if (!r)
-            return usageError(r.error().message);
-    }
+    if (auto r = takeOptions(args, {{QStringLiteral("--count"), &count}, {QStringLiteral("--prefix"), &prefix}}); !r)
+        return usageError(r.error().message);
     if (args.size() != 2)
         return usageError(QStringLiteral("vm fork takes NAME SNAP [--count N] [--prefix PREFIX]"));
     QJsonObject body;
@@ -610,11 +599,8 @@ int expose(ServiceClient &client, const Common &c, QStringList args)
 {
     QString hostPort;
     QString hostAddress;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--host-port"), &hostPort}, std::pair{QStringLiteral("--host-address"), &hostAddress}}) {
-        auto r = takeOption(args, flag, target);
-        if (!r)
-            return usageError(r.error().message);
-    }
+    if (auto r = takeOptions(args, {{QStringLiteral("--host-port"), &hostPort}, {QStringLiteral("--host-address"), &hostAddress}}); !r)
+        return usageError(r.error().message);
     if (args.size() != 2)
         return usageError(QStringLiteral("vm expose takes NAME GUEST_PORT [--host-port N] [--host-address ADDRESS]"));
     const auto guest = portArg(args.at(1), 1);
@@ -862,11 +848,11 @@ std::optional<QJsonObject> takeQuota(QStringList &args)
 int tokenCreate(ServiceClient &client, const Common &c, QStringList args)
 {
     QString role, vms, expires, name;
-    for (auto [flag, target] : {std::pair{QStringLiteral("--role"), &role}, std::pair{QStringLiteral("--vms"), &vms},
-                                std::pair{QStringLiteral("--expires"), &expires}, std::pair{QStringLiteral("--name"), &name}}) {
-        if (auto r = takeOption(args, flag, target); !r)
-            return usageError(r.error().message);
-    }
+    if (auto r = takeOptions(
+            args,
+            {{QStringLiteral("--role"), &role}, {QStringLiteral("--vms"), &vms}, {QStringLiteral("--expires"), &expires}, {QStringLiteral("--name"), &name}});
+        !r)
+        return usageError(r.error().message);
     const std::optional<QJsonObject> quota = takeQuota(args);
     if (!quota)
         return usageError(QStringLiteral("--max-vms, --max-vcpus and --max-memory-mb take a positive integer"));

@@ -27,6 +27,14 @@ Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString 
     return false;
 }
 
+Core::Result takeOptions(QStringList &args, std::initializer_list<std::pair<QString, QString *>> options)
+{
+    for (const auto &[name, value] : options)
+        if (auto r = takeOption(args, name, value); !r)
+            return r.error();
+    return {};
+}
+
 Core::Result DriverFlags::take(QStringList &args)
 {
     auto config = Core::Config::load();

@@ -5,6 +5,9 @@
 
 #include <QStringList>
 
+#include <initializer_list>
+#include <utility>
+
 namespace App {
 
 // Options every VM-starting subcommand shares: --driver, --accel,
@@ -36,5 +39,7 @@ struct ServiceFlags {
 
 // Pops "--name value" or "--name=value" from args. Returns false if absent.
 Core::Expected<bool> takeOption(QStringList &args, const QString &name, QString *value);
+// takeOption for each {name, value}; the first error.
+Core::Result takeOptions(QStringList &args, std::initializer_list<std::pair<QString, QString *>> options);
 
 } // namespace App

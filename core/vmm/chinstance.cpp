@@ -413,62 +413,21 @@ Core::Future<void> ChInstance::pause()
 
 Core::Future<qint64> ChInstance::setMemory(qint64 targetMiB)
 {
-    if (m_state != State::Running)
-        return Core::readyFuture<qint64>(
-            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM's memory can change (it is %1)").arg(stateName(m_state))));
-    if (targetMiB < 1 || targetMiB > m_spec.memoryMiB)
-        return Core::readyFuture<qint64>(
-            Core::Error(Core::ErrorCode::InvalidArgument,
-                        QStringLiteral("memory must be between 1 and the %1 MiB the VM booted with, not %2").arg(m_spec.memoryMiB).arg(targetMiB)));
+    if (auto ok = checkMemoryTarget(targetMiB); !ok)
+        return Core::readyFuture<qint64>(ok.error());
     auto body = ChVmConfig::vmResize({0, 0, m_spec.memoryMiB - targetMiB});
     if (!body)
         return Core::readyFuture<qint64>(body.error());
-    Core::Promise<qint64> promise;
-    const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + kBalloonTimeoutMs;
-    m_api->resizeVm(*body).then(this, [this, promise, targetMiB, deadline](const Core::Result &r) {
-        if (!r) {
-            promise.resolve(r.error());
-            return;
-        }
-        pollBalloon(promise, targetMiB, deadline);
-    });
-    return promise.future();
+    return Core::then(m_api->resizeVm(*body), this, [this, targetMiB]() { return awaitMemory(targetMiB, kBalloonTimeoutMs, kBalloonPollIntervalMs); });
 }
 
+// vm.info's memory_actual_size: the VM's memory less the balloon.
 Core::Future<qint64> ChInstance::memory()
 {
     if (!m_api || m_state != State::Running)
         return Core::readyFuture<qint64>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("cloud-hypervisor is not running a VM")));
     return Core::then(m_api->vmInfo(), this,
                       [](const QJsonObject &info) -> Core::Expected<qint64> { return info.value(QStringLiteral("memory_actual_size")).toInteger() / kMiB; });
-}
-
-void ChInstance::pollBalloon(Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline)
-{
-    if (!m_api || m_state != State::Running) {
-        promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("cloud-hypervisor went away while the VM's memory changed"));
-        return;
-    }
-    m_api->vmInfo().then(this, [this, promise, targetMiB, deadline](const Core::Expected<QJsonObject> &info) {
-        if (!info) {
-            promise.resolve(info.error());
-            return;
-        }
-        const qint64 actual = info->value(QStringLiteral("memory_actual_size")).toInteger();
-        if (actual == targetMiB * kMiB) {
-            promise.resolve(targetMiB);
-            return;
-        }
-        if (QDateTime::currentMSecsSinceEpoch() > deadline) {
-            promise.fail(Core::ErrorCode::Timeout,
-                         QStringLiteral("the guest's memory reached %1 MiB, not the %2 MiB asked for, within %3 s (is its virtio_balloon driver loaded?)")
-                             .arg(actual / kMiB)
-                             .arg(targetMiB)
-                             .arg(kBalloonTimeoutMs / 1000));
-            return;
-        }
-        QTimer::singleShot(kBalloonPollIntervalMs, this, [this, promise, targetMiB, deadline]() { pollBalloon(promise, targetMiB, deadline); });
-    });
 }
 
 Core::Future<void> ChInstance::resume()

@@ -124,7 +124,6 @@ private:
     // vm.info must report `expected` after the call `after`.
     Core::Future<void> expectVmState(const QString &expected, const char *after);
     void startSucceeded();
-    void pollBalloon(Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline);
     void failStart(const Core::Error &error);
     void failStartSoon(const Core::Error &error);
     void stopVmm();

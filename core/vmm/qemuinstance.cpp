@@ -392,60 +392,19 @@ void QemuInstance::pollMigration(Core::Promise<void> promise, qint64 deadline)
 
 Core::Future<qint64> QemuInstance::setMemory(qint64 targetMiB)
 {
-    if (m_state != State::Running || !m_qmp || !m_qmp->isReady())
-        return Core::readyFuture<qint64>(
-            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM's memory can change (it is %1)").arg(stateName(m_state))));
-    if (targetMiB < 1 || targetMiB > m_spec.memoryMiB)
-        return Core::readyFuture<qint64>(
-            Core::Error(Core::ErrorCode::InvalidArgument,
-                        QStringLiteral("memory must be between 1 and the %1 MiB the VM booted with, not %2").arg(m_spec.memoryMiB).arg(targetMiB)));
-    Core::Promise<qint64> promise;
-    const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + kBalloonTimeoutMs;
-    m_qmp->execute(QStringLiteral("balloon"), QJsonObject{{QStringLiteral("value"), targetMiB * kMiB}})
-        .then(this, [this, promise, targetMiB, deadline](const Core::Expected<QJsonObject> &r) {
-            if (!r) {
-                promise.resolve(r.error());
-                return;
-            }
-            pollBalloon(promise, targetMiB, deadline);
-        });
-    return promise.future();
+    if (auto ok = checkMemoryTarget(targetMiB); !ok || !m_qmp || !m_qmp->isReady())
+        return Core::readyFuture<qint64>(ok ? Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("QEMU is not answering")) : ok.error());
+    const auto asked = m_qmp->execute(QStringLiteral("balloon"), QJsonObject{{QStringLiteral("value"), targetMiB * kMiB}});
+    return Core::then(asked, this, [this, targetMiB](const QJsonObject &) { return awaitMemory(targetMiB, kBalloonTimeoutMs, kBalloonPollIntervalMs); });
 }
 
+// query-balloon's "actual": what the guest has, boot size less the balloon.
 Core::Future<qint64> QemuInstance::memory()
 {
     if (!m_qmp || !m_qmp->isReady())
         return Core::readyFuture<qint64>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("QEMU is not running")));
     return Core::then(m_qmp->execute(QStringLiteral("query-balloon")), this,
                       [](const QJsonObject &b) -> Core::Expected<qint64> { return b.value(QStringLiteral("actual")).toInteger() / kMiB; });
-}
-
-void QemuInstance::pollBalloon(Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline)
-{
-    if (!m_qmp || !m_qmp->isReady()) {
-        promise.fail(Core::ErrorCode::VmmFailed, QStringLiteral("QEMU went away while the VM's memory changed"));
-        return;
-    }
-    m_qmp->execute(QStringLiteral("query-balloon")).then(this, [this, promise, targetMiB, deadline](const Core::Expected<QJsonObject> &r) {
-        if (!r) {
-            promise.resolve(r.error());
-            return;
-        }
-        const qint64 actual = r->value(QStringLiteral("actual")).toInteger();
-        if (actual == targetMiB * kMiB) {
-            promise.resolve(targetMiB);
-            return;
-        }
-        if (QDateTime::currentMSecsSinceEpoch() > deadline) {
-            promise.fail(Core::ErrorCode::Timeout,
-                         QStringLiteral("the guest's memory reached %1 MiB, not the %2 MiB asked for, within %3 s (is its virtio_balloon driver loaded?)")
-                             .arg(actual / kMiB)
-                             .arg(targetMiB)
-                             .arg(kBalloonTimeoutMs / 1000));
-            return;
-        }
-        QTimer::singleShot(kBalloonPollIntervalMs, this, [this, promise, targetMiB, deadline]() { pollBalloon(promise, targetMiB, deadline); });
-    });
 }
 
 QString QemuInstance::vmmVersion() const

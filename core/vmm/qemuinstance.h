@@ -87,7 +87,6 @@ private:
     void endSave();
     void pollMigration(Core::Promise<void> promise, qint64 deadline);
     void pollIncoming(Core::Promise<void> promise, qint64 deadline);
-    void pollBalloon(Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline);
 
     VmSpec m_spec;
     QString m_binary;

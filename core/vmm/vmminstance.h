@@ -103,6 +103,12 @@ Q_SIGNALS:
     void exitedUnexpectedly(const Core::Error &reason);
 
 protected:
+    // setMemory's checks: a running VM, a target between 1 MiB and its boot size.
+    Core::Result checkMemoryTarget(qint64 targetMiB) const;
+    // After the VMM was asked for targetMiB: memory() every intervalMs
+    // until it reports the target (resolves with it), or Timeout past
+    // timeoutMs, naming where the guest got to.
+    Core::Future<qint64> awaitMemory(qint64 targetMiB, int timeoutMs, int intervalMs);
     // The drivers serve the guest's serial console on a socket: read it into
     // consoleLogPath() (a ConsoleLog, capped), from now on. No-op without a
     // console log. closeConsole(): stop reading (a detached VM).

@@ -123,6 +123,30 @@ class TestBrowserDesktop : public QObject {
         }
         return false;
     }
+    // ctrl+l, a look, the address and return, until the title says the page
+    // opened: an agent that sees the page did not open tries again. Under
+    // TCG on a loaded host Chromium can take longer than the look to move
+    // the focus to the address bar, and the keys then go to the page (seen
+    // once in a fresh-clone CI run beside a build). False after kClickAttempts.
+    bool openUntilTitle(const QString &url, const QString &wanted, QString *seen)
+    {
+        for (int attempt = 1; attempt <= kClickAttempts; ++attempt) {
+            auto r = input(QJsonArray{QJsonObject{{QStringLiteral("action"), QStringLiteral("key")}, {QStringLiteral("keys"), QStringLiteral("ctrl+l")}}});
+            QTest::qWait(kLookMs * attempt);
+            if (r.status == 200)
+                r = input(QJsonArray{QJsonObject{{QStringLiteral("action"), QStringLiteral("type")}, {QStringLiteral("text"), url}},
+                                     QJsonObject{{QStringLiteral("action"), QStringLiteral("key")}, {QStringLiteral("keys"), QStringLiteral("return")}}});
+            if (r.status != 200) {
+                *seen = QStringLiteral("<input refused: %1>").arg(r.describe());
+                return false;
+            }
+            if (waitForTitle(wanted, seen, attempt == kClickAttempts ? kObserveTimeoutMs : kClickEffectMs)) {
+                qInfo("%s -> '%s' after %d attempt(s)", qPrintable(url), qPrintable(wanted), attempt);
+                return true;
+            }
+        }
+        return false;
+    }
     // The guest's visible windows, for a failure's message.
     QString visibleWindows()
     {
@@ -206,16 +230,10 @@ private Q_SLOTS:
         // The address bar first, then the address: keys sent with the
         // ctrl+l in one request can reach the page before the bar has the
         // focus (Chromium moves it asynchronously; seen under TCG). An agent
-        // looks at the screen between the two.
-        auto r = input(QJsonArray{QJsonObject{{QStringLiteral("action"), QStringLiteral("key")}, {QStringLiteral("keys"), QStringLiteral("ctrl+l")}}});
-        QVERIFY2(r.status == 200, qPrintable(r.describe()));
-        QTest::qWait(kLookMs);
-        r = input(
-            QJsonArray{QJsonObject{{QStringLiteral("action"), QStringLiteral("type")}, {QStringLiteral("text"), QStringLiteral("file:///root/page.html")}},
-                       QJsonObject{{QStringLiteral("action"), QStringLiteral("key")}, {QStringLiteral("keys"), QStringLiteral("return")}}});
-        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        // looks at the screen between the two, and tries again.
         QString seen;
-        QVERIFY2(waitForTitle(QStringLiteral("mvs-page-loaded"), &seen), qPrintable(QStringLiteral("the page did not open: title '%1'").arg(seen)));
+        QVERIFY2(openUntilTitle(QStringLiteral("file:///root/page.html"), QStringLiteral("mvs-page-loaded"), &seen),
+                 qPrintable(QStringLiteral("the page did not open: title '%1'").arg(seen)));
 
         // Into the field (clicked first: the address bar keeps the focus after
         // a navigation), as an agent does: the click, its effect seen, then
@@ -224,7 +242,7 @@ private Q_SLOTS:
         const int x = m_width / 2;
         if (!clickUntilTitle(x, m_height / 4, QStringLiteral("focused-field"), &seen))
             QFAIL(qPrintable(QStringLiteral("the click did not focus the field: title '%1'; windows: %2").arg(seen, visibleWindows())));
-        r = input(QJsonArray{QJsonObject{{QStringLiteral("action"), QStringLiteral("type")}, {QStringLiteral("text"), QStringLiteral("agent42")}}});
+        auto r = input(QJsonArray{QJsonObject{{QStringLiteral("action"), QStringLiteral("type")}, {QStringLiteral("text"), QStringLiteral("agent42")}}});
         QVERIFY2(r.status == 200, qPrintable(r.describe()));
         if (!waitForTitle(QStringLiteral("typed-agent42"), &seen))
             QFAIL(qPrintable(QStringLiteral("typing had no effect: title '%1'; windows: %2").arg(seen, visibleWindows())));
