@@ -8,7 +8,7 @@ usage: scripts/plot-density.py density.csv docs/density.svg [TITLE]"""
 import csv
 import sys
 
-W, H, L, R, T, B = 760, 420, 70, 70, 40, 50
+W, H, L, R, T, B = 760, 440, 70, 70, 60, 50
 
 
 def scale(v, lo, hi, a, b):
@@ -42,7 +42,7 @@ def axis(ymax, right, unit, colour):
         if not right:
             out.append(f'<line x1="{L}" x2="{W - R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
     label_x = W - 12 if right else 16
-    out.append(f'<text x="{label_x}" y="{T - 12}" text-anchor="{"end" if right else "start"}" fill="{colour}">{unit}</text>')
+    out.append(f'<text x="{label_x}" y="{T - 14}" text-anchor="{"end" if right else "start"}" fill="{colour}">{unit}</text>')
     return out, top
 
 
