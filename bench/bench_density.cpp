@@ -28,6 +28,7 @@
 #include "bench/benchutil.h"
 #include "bench/floorboot.h"
 
+#include <QDir>
 #include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -95,6 +96,16 @@ qint64 cpuTicks(qint64 pid)
     const QByteArray stat = f.readAll();
     const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
     return fields.value(11).toLongLong() + fields.value(12).toLongLong();
+}
+
+qint64 ksmdPid()
+{
+    for (const QFileInfo &p : QDir(QStringLiteral("/proc")).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        QFile comm(p.filePath() + QStringLiteral("/comm"));
+        if (p.fileName().toLongLong() > 0 && comm.open(QIODevice::ReadOnly) && comm.readAll().trimmed() == "ksmd")
+            return p.fileName().toLongLong();
+    }
+    return 0;
 }
 
 QString ksmLine()
@@ -190,21 +201,30 @@ public:
         return m;
     }
 
-    // The VMMs' CPU over `seconds` of rest, in percent of one core, summed.
-    double idleCpuPercent(int seconds) const
+    // CPU over `seconds` of rest, in percent of one core: the VMMs summed,
+    // and ksmd (the kernel's merging thread; 0 when it is not there).
+    struct IdleCpu {
+        double vmms = 0;
+        double ksmd = 0;
+    };
+    IdleCpu idleCpu(int seconds) const
     {
         const QList<qint64> vmms = pids();
-        qint64 before = 0;
-        for (qint64 pid : vmms)
-            before += cpuTicks(pid);
+        const qint64 ksmd = ksmdPid();
+        auto sum = [&vmms]() {
+            qint64 ticks = 0;
+            for (qint64 pid : vmms)
+                ticks += cpuTicks(pid);
+            return ticks;
+        };
+        const qint64 vmmsBefore = sum();
+        const qint64 ksmdBefore = ksmd > 0 ? cpuTicks(ksmd) : 0;
         QElapsedTimer t;
         t.start();
         while (t.elapsed() < seconds * 1000)
             QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 100);
-        qint64 after = 0;
-        for (qint64 pid : vmms)
-            after += cpuTicks(pid);
-        return double(after - before) / double(sysconf(_SC_CLK_TCK)) / (double(t.elapsed()) / 1000) * 100;
+        const double perCent = 100 / double(sysconf(_SC_CLK_TCK)) / (double(t.elapsed()) / 1000);
+        return {double(sum() - vmmsBefore) * perCent, ksmd > 0 ? double(cpuTicks(ksmd) - ksmdBefore) * perCent : 0};
     }
 
     QList<qint64> pids() const
@@ -288,7 +308,7 @@ void report(Density &density, const Options &options, const QString &stop, quint
     std::printf("\nstopped: %s\n", qPrintable(stop));
     std::printf("resting %d s...\n", options.idleS);
     std::fflush(stdout);
-    const double cpu = density.idleCpuPercent(options.idleS);
+    const Density::IdleCpu cpu = density.idleCpu(options.idleS);
     const Memory rested = density.memory();
     const Bench::LoadResult list = Bench::load(port, Bench::kServiceToken, "/api/v1/vms", kListClients, kListRequests);
     if (!list.error.isEmpty())
@@ -308,7 +328,8 @@ void report(Density &density, const Options &options, const QString &stop, quint
     if (bareKiB > 0)
         std::printf("bare QEMU, the same VM alone, after %d s: RSS %.1f MiB -> host memory per VM / bare QEMU RSS = %.2fx\n", options.idleS,
                     double(bareKiB) / 1024, perVm / (double(bareKiB) / 1024));
-    std::printf("idle CPU of all VMMs: %.1f %% of one core (%.2f %% per VM; host has %ld cores)\n", cpu, n > 0 ? cpu / n : 0.0, sysconf(_SC_NPROCESSORS_ONLN));
+    std::printf("idle CPU of all VMMs: %.1f %% of one core (%.2f %% per VM; host has %ld cores); ksmd: %.1f %%\n", cpu.vmms, n > 0 ? cpu.vmms / n : 0.0,
+                sysconf(_SC_NPROCESSORS_ONLN), cpu.ksmd);
     std::printf("GET /api/v1/vms with %d VMs, %d clients x %d: p50 %.1f ms, p99 %.1f ms\n", n, kListClients, kListRequests,
                 Bench::percentile(list.latenciesMs, 0.5), Bench::percentile(list.latenciesMs, 0.99));
     std::printf("KSM: %s%s\n", qPrintable(ksmLine()), options.ksm ? " (turned on for this run, scanning 4000 pages per 20 ms)" : "");
