@@ -356,8 +356,7 @@ void warmUp(Vm::VmManager &manager, const QString &templateName)
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
-        qputenv("MVS_AGENT_BINARY", MVS_AGENT_BINARY);
+    Bench::useBuiltAgent(MVS_AGENT_BINARY);
     const Options options = parse(app.arguments());
     QByteArray ksmRun, ksmPages;
     if (options.ksm) {

@@ -360,8 +360,7 @@ void printReport(const Options &o, const Results &res)
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
-        qputenv("MVS_AGENT_BINARY", MVS_AGENT_BINARY);
+    Bench::useBuiltAgent(MVS_AGENT_BINARY);
     const Options o = parseOptions(app.arguments());
 
     auto tmpl = Templates::VmTemplate::fromFile(QStringLiteral(MVS_BENCH_TEMPLATE));

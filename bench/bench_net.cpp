@@ -514,8 +514,7 @@ int main(int argc, char **argv)
     const bool reaping = argc == 2 && std::strcmp(argv[1], kReapArgument) == 0;
     const int reaper = reaping || ::geteuid() != 0 ? -1 : startReaper();
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
-        qputenv("MVS_AGENT_BINARY", MVS_AGENT_BINARY);
+    Bench::useBuiltAgent(MVS_AGENT_BINARY);
     if (reaping)
         return reap();
     if (const QString why = TestInternet::skipReason(); !why.isEmpty())

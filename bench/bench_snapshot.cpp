@@ -542,8 +542,7 @@ void SnapshotBench::printRuns() const
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
-        qputenv("MVS_AGENT_BINARY", MVS_AGENT_BINARY);
+    Bench::useBuiltAgent(MVS_AGENT_BINARY);
     const Options options = parseOptions(app.arguments());
 
     Vmm::DriverOptions opts;

@@ -151,8 +151,7 @@ void report(const Samples &s, int runs, const QString &templateName)
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
-        qputenv("MVS_AGENT_BINARY", MVS_AGENT_BINARY);
+    Bench::useBuiltAgent(MVS_AGENT_BINARY);
     const QStringList args = app.arguments();
     const int runs = Bench::intArg(args, QStringLiteral("--runs"), 10);
     const qsizetype t = args.indexOf(QStringLiteral("--template"));

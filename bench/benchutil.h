@@ -53,6 +53,13 @@ inline void printSamples(const char *label, const QList<double> &values)
     std::printf("\n");
 }
 
+// The guest agent this build made (path), unless MVS_AGENT_BINARY names one.
+inline void useBuiltAgent(const char *path)
+{
+    if (qEnvironmentVariableIsEmpty("MVS_AGENT_BINARY"))
+        qputenv("MVS_AGENT_BINARY", path);
+}
+
 // "--name N" among the arguments, else fallback.
 inline int intArg(const QStringList &args, const QString &name, int fallback)
 {
