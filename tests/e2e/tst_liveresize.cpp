@@ -11,6 +11,7 @@
 
 #include "core/vm/livememory.h"
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QRegularExpression>
 #include <QTemporaryDir>
@@ -146,6 +147,41 @@ private Q_SLOTS:
                                   qPrintable(QStringLiteral("resident %1 KiB before, %2 filled, %3 now").arg(before).arg(full).arg(vmmResidentKiB(pid))),
                                   kReportTimeoutMs);
         qInfo("VMM resident: %lld KiB, %lld with %d MiB filled, %lld after freeing it", before, full, kFillMiB, vmmResidentKiB(pid));
+    }
+
+    // A guest without the balloon driver (an image or snapshot made before
+    // every VM had one): refused at once, saying why, instead of a balloon
+    // nobody answers.
+    void guestWithoutTheDriverIsRefusedAtOnce_data() { addDriverRows(); }
+    void guestWithoutTheDriverIsRefusedAtOnce()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        QTemporaryDir templates;
+        QFile minimal(QStringLiteral(MVS_SOURCE_DIR "/templates/minimal.yaml"));
+        QVERIFY(minimal.open(QIODevice::ReadOnly));
+        QByteArray yaml = minimal.readAll();
+        QVERIFY(yaml.contains(", virtio_balloon]"));
+        yaml.replace(", virtio_balloon]", "]").replace("name: minimal", "name: noballoon");
+        QFile own(templates.filePath(QStringLiteral("noballoon.yaml")));
+        QVERIFY(own.open(QIODevice::WriteOnly) && own.write(yaml) == yaml.size());
+        own.close();
+        const QByteArray searchPath = qgetenv("MVS_TEMPLATE_PATH");
+        qputenv("MVS_TEMPLATE_PATH", templates.path().toUtf8());
+        m_stateDir = std::make_unique<QTemporaryDir>();
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_stateDir->path());
+        const auto created = m_manager->create({QStringLiteral("old"), QStringLiteral("noballoon"), 1, kBootMiB});
+        qputenv("MVS_TEMPLATE_PATH", searchPath);
+        E2E_VERIFY_OK(created);
+        E2E_VERIFY_OK(await(m_manager->start(QStringLiteral("old")), kBootTimeoutMs + 300000)); // its own image is built first
+
+        QElapsedTimer t;
+        t.start();
+        auto r = resize(QStringLiteral("old"), std::nullopt, kShrunkMiB);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, Core::ErrorCode::Unsupported);
+        QVERIFY2(r.error().message.contains(QStringLiteral("no virtio_balloon driver")), qPrintable(r.error().message));
+        QVERIFY2(t.elapsed() < Vm::LiveMemory::kDriverCheckTimeoutMs, qPrintable(QString::number(t.elapsed())));
+        QCOMPARE(memoryNow(QStringLiteral("old")), qint64(kBootMiB));
     }
 
     void whatCannotBeDoneIsRefused_data() { addDriverRows(); }
