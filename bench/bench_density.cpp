@@ -22,6 +22,7 @@
 #include "core/vmm/qemudriver.h"
 #include "core/vmm/vmmdriver.h"
 #include "server/api.h"
+#include "server/hoststats.h"
 
 #include "bench/benchhttp.h"
 #include "bench/benchservice.h"
@@ -78,24 +79,14 @@ Options parse(const QStringList &args)
 
 qint64 memAvailableMiB()
 {
-    QFile f(QStringLiteral("/proc/meminfo"));
-    if (!f.open(QIODevice::ReadOnly))
-        return -1;
-    for (const QByteArray &line : f.readAll().split('\n'))
-        if (line.startsWith("MemAvailable:"))
-            return line.mid(13).trimmed().split(' ').value(0).toLongLong() / 1024;
-    return -1;
+    const auto memory = Server::HostStats::readMemory();
+    return memory ? qint64(memory->availableBytes / (1024 * 1024)) : -1;
 }
 
-// user + system ticks of a process (/proc/<pid>/stat fields 14 and 15).
-qint64 cpuTicks(qint64 pid)
+// user + system CPU seconds of a process (0 when it is gone).
+double cpuSeconds(qint64 pid)
 {
-    QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
-    if (!f.open(QIODevice::ReadOnly))
-        return 0;
-    const QByteArray stat = f.readAll();
-    const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
-    return fields.value(11).toLongLong() + fields.value(12).toLongLong();
+    return Server::HostStats::readProcess(pid).cpuSeconds.value_or(0);
 }
 
 qint64 ksmdPid()
@@ -110,12 +101,10 @@ qint64 ksmdPid()
 
 QString ksmLine()
 {
-    auto read = [](const char *name) {
-        QFile f(QStringLiteral("/sys/kernel/mm/ksm/%1").arg(QLatin1String(name)));
-        return f.open(QIODevice::ReadOnly) ? f.readAll().trimmed() : QByteArray("?");
-    };
-    const qint64 sharing = read("pages_sharing").toLongLong();
-    return QStringLiteral("run=%1, pages_sharing=%2 (%3 MiB saved)").arg(QString::fromLatin1(read("run"))).arg(sharing).arg(sharing * 4 / 1024);
+    const auto ksm = Server::HostStats::readKsm();
+    if (!ksm)
+        return QStringLiteral("not in this kernel");
+    return QStringLiteral("run=%1, pages_sharing=%2 (%3 MiB saved)").arg(ksm->running ? 1 : 0).arg(ksm->pagesSharing).arg(ksm->pagesSharing * 4 / 1024);
 }
 
 // A /sys/kernel/mm/ksm/ setting: its old value, or empty when it cannot be set.
@@ -192,7 +181,7 @@ public:
         m.hostUsedMiB = m_baseAvailableMiB - memAvailableMiB();
         for (qint64 pid : pids()) {
             m.pssMiB += double(Bench::procKiB(pid, "smaps_rollup", "Pss:")) / 1024;
-            m.rssMiB += double(Bench::procKiB(pid, "status", "VmRSS:")) / 1024;
+            m.rssMiB += double(Server::HostStats::readProcess(pid).residentBytes.value_or(0)) / (1024 * 1024);
         }
         if (!m_names.isEmpty()) {
             m.pssMiB /= double(m_names.size());
@@ -212,19 +201,19 @@ public:
         const QList<qint64> vmms = pids();
         const qint64 ksmd = ksmdPid();
         auto sum = [&vmms]() {
-            qint64 ticks = 0;
+            double total = 0;
             for (qint64 pid : vmms)
-                ticks += cpuTicks(pid);
-            return ticks;
+                total += cpuSeconds(pid);
+            return total;
         };
-        const qint64 vmmsBefore = sum();
-        const qint64 ksmdBefore = ksmd > 0 ? cpuTicks(ksmd) : 0;
+        const double vmmsBefore = sum();
+        const double ksmdBefore = ksmd > 0 ? cpuSeconds(ksmd) : 0;
         QElapsedTimer t;
         t.start();
         while (t.elapsed() < seconds * 1000)
             QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 100);
-        const double perCent = 100 / double(sysconf(_SC_CLK_TCK)) / (double(t.elapsed()) / 1000);
-        return {double(sum() - vmmsBefore) * perCent, ksmd > 0 ? double(cpuTicks(ksmd) - ksmdBefore) * perCent : 0};
+        const double perCent = 100 / (double(t.elapsed()) / 1000);
+        return {(sum() - vmmsBefore) * perCent, ksmd > 0 ? (cpuSeconds(ksmd) - ksmdBefore) * perCent : 0};
     }
 
     QList<qint64> pids() const
@@ -333,7 +322,7 @@ void report(Density &density, const Options &options, const QString &stop, quint
     std::printf("GET /api/v1/vms with %d VMs, %d clients x %d: p50 %.1f ms, p99 %.1f ms\n", n, kListClients, kListRequests,
                 Bench::percentile(list.latenciesMs, 0.5), Bench::percentile(list.latenciesMs, 0.99));
     std::printf("KSM: %s%s\n", qPrintable(ksmLine()), options.ksm ? " (turned on for this run, scanning 4000 pages per 20 ms)" : "");
-    std::printf("service RSS: %.1f MiB\n", double(Bench::procKiB(getpid(), "status", "VmRSS:")) / 1024);
+    std::printf("service RSS: %.1f MiB\n", double(Server::HostStats::readProcess(getpid()).residentBytes.value_or(0)) / (1024 * 1024));
 }
 
 // The template's warm snapshot, so that every measured VM starts warm.

@@ -10,10 +10,10 @@
 #include "e2efixture.h"
 
 #include "core/vm/livememory.h"
+#include "server/hoststats.h"
 
 #include <QElapsedTimer>
 #include <QFile>
-#include <QRegularExpression>
 #include <QTemporaryDir>
 
 using namespace E2e;
@@ -55,31 +55,17 @@ class TestLiveResize : public QObject {
         return await(m_manager->resize(name, {vcpus, memoryMiB}), kResizeTimeoutMs);
     }
 
-    // A /proc/meminfo field of the guest, in KiB (-1 when unreadable).
-    qint64 guestMeminfo(const QString &name, const QString &field)
+    // The guest's MemTotal (/proc/meminfo, as its agent reads it), in KiB; -1 when unreadable.
+    qint64 guestMemTotalKiB(const QString &name)
     {
-        auto r = runInVm(*m_manager, name, QStringLiteral("cat /proc/meminfo"), 30000);
-        if (!r || r->exitCode != 0)
+        auto agent = m_manager->agent(name);
+        if (!agent)
             return -1;
-        const QRegularExpression line(QRegularExpression::anchoredPattern(field + QStringLiteral(":\\s+(\\d+) kB")), QRegularExpression::MultilineOption);
-        for (const QString &l : QString::fromUtf8(r->stdoutData).split(QLatin1Char('\n'))) {
-            const auto m = line.match(l.trimmed());
-            if (m.hasMatch())
-                return m.captured(1).toLongLong();
-        }
-        return -1;
+        auto health = await((*agent)->health(), 30000);
+        return health ? qint64(health->memTotalKiB) : -1;
     }
 
-    static qint64 vmmResidentKiB(qint64 pid)
-    {
-        QFile f(QStringLiteral("/proc/%1/status").arg(pid));
-        if (!f.open(QIODevice::ReadOnly))
-            return -1;
-        for (const QByteArray &line : f.readAll().split('\n'))
-            if (line.startsWith("VmRSS:"))
-                return line.mid(6).trimmed().split(' ').value(0).toLongLong();
-        return -1;
-    }
+    static qint64 vmmResidentKiB(qint64 pid) { return qint64(Server::HostStats::readProcess(pid).residentBytes.value_or(0) / 1024); }
 
     qint64 memoryNow(const QString &name) const
     {
@@ -103,12 +89,12 @@ private Q_SLOTS:
         const QString vm = QStringLiteral("balloon");
         QVERIFY(startVm(driver, vm));
         QCOMPARE(memoryNow(vm), qint64(kBootMiB));
-        const qint64 bootTotal = guestMeminfo(vm, QStringLiteral("MemTotal"));
+        const qint64 bootTotal = guestMemTotalKiB(vm);
         QVERIFY2(bootTotal > 150 * 1024, qPrintable(QString::number(bootTotal)));
 
         E2E_VERIFY_OK(resize(vm, std::nullopt, kShrunkMiB));
         QCOMPARE(memoryNow(vm), qint64(kShrunkMiB));
-        const qint64 shrunkTotal = guestMeminfo(vm, QStringLiteral("MemTotal"));
+        const qint64 shrunkTotal = guestMemTotalKiB(vm);
         const qint64 given = bootTotal - shrunkTotal;
         qInfo("MemTotal %lld kB at boot, %lld kB at %d MiB: %lld kB given back", bootTotal, shrunkTotal, kShrunkMiB, given);
         QVERIFY2(qAbs(given - (kBootMiB - kShrunkMiB) * 1024) <= kSlackKiB, qPrintable(QString::number(given)));
@@ -120,7 +106,7 @@ private Q_SLOTS:
 
         E2E_VERIFY_OK(resize(vm, std::nullopt, kBootMiB));
         QCOMPARE(memoryNow(vm), qint64(kBootMiB));
-        QVERIFY(qAbs(guestMeminfo(vm, QStringLiteral("MemTotal")) - bootTotal) <= kSlackKiB);
+        QVERIFY(qAbs(guestMemTotalKiB(vm) - bootTotal) <= kSlackKiB);
     }
 
     // Free page reporting: memory the guest uses and frees again leaves the
@@ -231,7 +217,7 @@ private Q_SLOTS:
         E2E_DRIVER_OR_SKIP(driver);
         const QString vm = QStringLiteral("reshape");
         QVERIFY(startVm(driver, vm));
-        const qint64 bootTotal = guestMeminfo(vm, QStringLiteral("MemTotal"));
+        const qint64 bootTotal = guestMemTotalKiB(vm);
         E2E_VERIFY_OK(await(m_manager->stop(vm), 30000));
 
         Vm::QuotaLimits limits;
@@ -253,7 +239,7 @@ private Q_SLOTS:
         auto nproc = runInVm(*m_manager, vm, QStringLiteral("nproc"), 30000);
         E2E_VERIFY_OK(nproc);
         QCOMPARE(QString::fromUtf8(nproc->stdoutData).trimmed(), QStringLiteral("2"));
-        const qint64 grown = guestMeminfo(vm, QStringLiteral("MemTotal")) - bootTotal;
+        const qint64 grown = guestMemTotalKiB(vm) - bootTotal;
         QVERIFY2(qAbs(grown - 64 * 1024) <= 8 * kSlackKiB, qPrintable(QString::number(grown)));
     }
 };
