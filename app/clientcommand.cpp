@@ -5,6 +5,7 @@
 #include "app/terminaltext.h"
 #include "core/agent/streamlimits.h"
 #include "core/code/coderunner.h"
+#include "core/vm/vmpool.h"
 
 #include <QDateTime>
 #include <QEventLoop>
@@ -943,6 +944,57 @@ int tokenCommand(QStringList args)
     if (verb == QLatin1String("revoke"))
         return tokenRevoke(client, c, args);
     return usageError(QStringLiteral("unknown token command '%1'").arg(verb));
+}
+
+namespace {
+
+const char kPoolUsage[] = "usage: microvm-sandbox pool [--url URL] [--token TOKEN] [--json]            the paused pool, per template\n"
+                          "       microvm-sandbox pool set TEMPLATE=N[,TEMPLATE=N...] [...]   new targets until the service stops (admin)\n";
+
+int printPool(const Common &c, const Core::Expected<QJsonObject> &r)
+{
+    if (!r)
+        return fail(r.error());
+    const QJsonArray templates = r->value(QStringLiteral("templates")).toArray();
+    if (c.json) {
+        printJson(*r);
+        return 0;
+    }
+    if (templates.isEmpty()) {
+        std::printf("no pool%s\n", r->value(QStringLiteral("warm_start")).toBool() ? "" : " (warm starts are off: the pool needs them)");
+        return 0;
+    }
+    std::printf("%-16s %6s %6s %7s %10s  %s\n", "TEMPLATE", "TARGET", "READY", "FILLING", "MEMORY", "NOTE");
+    for (const QJsonValue &v : templates)
+        std::printf("%-16s %6d %6d %7d %6d MiB  %s\n", qPrintable(v[QStringLiteral("template")].toString()), v[QStringLiteral("target")].toInt(),
+                    v[QStringLiteral("ready")].toInt(), v[QStringLiteral("filling")].toInt(), v[QStringLiteral("memory_mb")].toInt(),
+                    qPrintable(v[QStringLiteral("last_error")].toString()));
+    return 0;
+}
+
+} // namespace
+
+int poolCommand(QStringList args)
+{
+    Common c;
+    if (auto r = c.take(args); !r)
+        return usageError(r.error().message);
+    if (args.value(0) == QLatin1String("--help") || args.value(0) == QLatin1String("-h")) {
+        std::printf("%s", kPoolUsage);
+        return 0;
+    }
+    ServiceClient client(ServiceClient::resolve(c.url, c.token));
+    if (args.isEmpty())
+        return printPool(c, wait(client.getJson(QStringLiteral("/api/v1/pool"))));
+    if (args.first() != QLatin1String("set") || args.size() != 2)
+        return usageError(QStringLiteral("%1").arg(QString::fromLatin1(kPoolUsage).trimmed()));
+    auto targets = Vm::VmPool::parseTargets(args.at(1));
+    if (!targets)
+        return usageError(targets.error().message);
+    QJsonObject byTemplate;
+    for (const Vm::VmPool::Target &t : *targets)
+        byTemplate.insert(t.templateName, t.count);
+    return printPool(c, wait(client.putJson(QStringLiteral("/api/v1/pool"), QJsonObject{{QStringLiteral("targets"), byTemplate}})));
 }
 
 int templateListCommand(QStringList args)

@@ -11,6 +11,8 @@ namespace App {
 // tables for people, --json for programs.
 int vmCommand(QStringList args);
 int templateListCommand(QStringList args);
+// `pool [set TEMPLATE=N,...]`: the service's paused pool, or new targets.
+int poolCommand(QStringList args);
 // token create|list|revoke: the service's scoped tokens (an admin token's work).
 int tokenCommand(QStringList args);
 

@@ -34,6 +34,8 @@ void usage()
                 "      `microvm-sandbox vm --help` lists the commands\n"
                 "  microvm-sandbox token create --role viewer|operator|admin [--vms GLOB] [--expires 1h] [--name NAME] | list | revoke ID\n"
                 "      scoped tokens of the running service (with its admin token); the secret is printed once\n"
+                "  microvm-sandbox pool [set TEMPLATE=N[,TEMPLATE=N...]] [--url URL] [--token TOKEN] [--json]\n"
+                "      the service's paused pool per template, or new targets until it stops (config: pool)\n"
                 "  microvm-sandbox mcp [--standalone] [--url URL] [--token TOKEN]\n"
                 "      a Model Context Protocol server on stdio (uses the running service, else starts its own)\n"
                 "  microvm-sandbox --serve [--listen HOST:PORT] [--token-file PATH] [--log-format text|json]\n"
@@ -91,6 +93,8 @@ int main(int argc, char **argv)
         return App::vmCommand(args);
     if (cmd == QLatin1String("token"))
         return App::tokenCommand(args);
+    if (cmd == QLatin1String("pool"))
+        return App::poolCommand(args);
     if (cmd == QLatin1String("mcp"))
         return App::mcpCommand(args);
     if (cmd == QLatin1String("--serve"))

@@ -106,6 +106,11 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     if (!warm)
         return warm.error();
     s->m_manager->setWarmStart(*warm);
+    auto pool = Vm::VmPool::parseTargets(config->poolTargets());
+    if (!pool)
+        return pool.error();
+    if (auto ok = s->m_manager->setPoolTargets(*pool); !ok)
+        return ok.error();
     // (A QPointer: the registry goes before the manager.)
     s->m_manager->setOwnerQuota(
         [tokens = QPointer<Server::TokenRegistry>(s->m_tokens.get())](const QString &owner) { return tokens ? tokens->quotaOf(owner) : Vm::QuotaLimits(); });
@@ -115,6 +120,11 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     auto idle = config->idlePauseAfterMs();
     if (!idle)
         return idle.error();
+    const auto idleAction = Server::IdlePause::parseAction(config->idleActionText());
+    if (!idleAction)
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("idle_action must be pause or snapshot, not '%1'").arg(config->idleActionText().left(40)));
+    s->m_controller->idlePause().setAction(*idleAction);
     s->m_controller->idlePause().setIdleAfterMs(*idle);
     return s;
 }

@@ -216,6 +216,11 @@ Core::Future<QJsonObject> ServiceClient::patchJson(const QString &path, const QJ
     return sendJson("PATCH", path, QJsonDocument(body).toJson(QJsonDocument::Compact), QByteArrayLiteral("application/json"), timeoutMs);
 }
 
+Core::Future<QJsonObject> ServiceClient::putJson(const QString &path, const QJsonObject &body, int timeoutMs)
+{
+    return sendJson("PUT", path, QJsonDocument(body).toJson(QJsonDocument::Compact), QByteArrayLiteral("application/json"), timeoutMs);
+}
+
 Core::Future<QJsonObject> ServiceClient::deleteJson(const QString &path, int timeoutMs)
 {
     return sendJson("DELETE", path, QByteArray(), QByteArray(), timeoutMs);

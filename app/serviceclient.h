@@ -38,6 +38,7 @@ public:
     Core::Future<QJsonObject> getJson(const QString &path, int timeoutMs = kDefaultTimeoutMs);
     Core::Future<QJsonObject> postJson(const QString &path, const QJsonObject &body, int timeoutMs = kDefaultTimeoutMs);
     Core::Future<QJsonObject> patchJson(const QString &path, const QJsonObject &body, int timeoutMs = kDefaultTimeoutMs);
+    Core::Future<QJsonObject> putJson(const QString &path, const QJsonObject &body, int timeoutMs = kDefaultTimeoutMs);
     Core::Future<QJsonObject> deleteJson(const QString &path, int timeoutMs = kDefaultTimeoutMs);
     // Raw bodies (files, console). A body above maxBytes (0: no cap) is
     // refused (InvalidArgument, detail kTooLargeDetail) as soon as its

@@ -61,6 +61,10 @@ Expected<Config> Config::load(const QString &path)
                 c.warmStart = value;
             else if (key == QLatin1String("idle_pause_after_s"))
                 c.idlePauseAfterS = value;
+            else if (key == QLatin1String("pool"))
+                c.pool = value;
+            else if (key == QLatin1String("idle_action"))
+                c.idleAction = value;
             else if (QString *quota = quotaField(c, key))
                 *quota = value;
             else
@@ -101,6 +105,18 @@ Expected<qint64> Config::idlePauseAfterMs() const
                          .arg(kMaxS)
                          .arg(value.left(40)));
     return s * 1000;
+}
+
+QString Config::idleActionText() const
+{
+    const QString env = qEnvironmentVariable("MVS_IDLE_ACTION");
+    return env.isEmpty() ? idleAction : env;
+}
+
+QString Config::poolTargets() const
+{
+    const QString env = qEnvironmentVariable("MVS_POOL");
+    return env.isEmpty() ? pool : env;
 }
 
 } // namespace Core

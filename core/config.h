@@ -18,6 +18,10 @@ namespace Core {
 //   quota_max_disk_gib: 0
 //   warm_start: on                          (on | off, see Vm::WarmStarts)
 //   idle_pause_after_s: 0                   (0: off, see Server::IdlePause)
+//   idle_action: pause                      (pause | snapshot: snapshot and
+//                                            stop, restored on use)
+//   pool: minimal=2                         (VMs kept paused, per template;
+//                                            see Vm::VmPool; none by default)
 // Command-line flags override the environment (MVS_DRIVER, MVS_ACCEL,
 // MVS_QEMU, MVS_CLOUD_HYPERVISOR; MVS_QUOTA_MAX_VMS and so on, the key in
 // capitals), which overrides this file.
@@ -34,6 +38,8 @@ struct Config {
     QString quotaMaxDiskGiB;
     QString warmStart;
     QString idlePauseAfterS;
+    QString pool;
+    QString idleAction;
 
     static QString path();
     // A missing file is an empty config; a malformed one is an error that
@@ -44,6 +50,10 @@ struct Config {
     // idle_pause_after_s (MVS_IDLE_PAUSE_AFTER_S overrides it) in ms: 0 (off)
     // unless set to whole seconds, at most a week.
     Expected<qint64> idlePauseAfterMs() const;
+    // idle_action (MVS_IDLE_ACTION overrides it), as written.
+    QString idleActionText() const;
+    // pool (MVS_POOL overrides it), as written: "<template>=<count>, ...".
+    QString poolTargets() const;
 };
 
 } // namespace Core

@@ -14,6 +14,7 @@
 #include "server/snapshotcontroller.h"
 #include "server/tokencontroller.h"
 #include "server/tokenregistry.h"
+#include "server/poolcontroller.h"
 #include "server/usagecontroller.h"
 #include "server/usagehistory.h"
 #include "server/vmcontroller.h"
@@ -40,6 +41,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     , m_docs(std::make_unique<DocsController>())
     , m_usage(std::make_unique<UsageHistory>(manager))
     , m_usageRoutes(std::make_unique<UsageController>(manager, *m_usage))
+    , m_pool(std::make_unique<PoolController>(manager))
     , m_idle(std::make_unique<IdlePause>(manager))
 {
     m_meta->addRoutes(m_router);
@@ -53,6 +55,7 @@ Api::Api(Vm::VmManager &manager, Desktop::DisplayHub *displays, TokenRegistry *t
     m_code->addRoutes(m_router);
     m_tokenRoutes->addRoutes(m_router);
     m_usageRoutes->addRoutes(m_router);
+    m_pool->addRoutes(m_router);
     m_usage->start();
     // A deleted VM's series go with it.
     QObject::connect(&manager, &Vm::VmManager::vmRemoved, m_meta.get(), [this](const QString &name) { m_metrics.forgetVm(name); });

@@ -31,6 +31,7 @@ class SnapshotController;
 class TokenController;
 class IdlePause;
 class UsageController;
+class PoolController;
 class UsageHistory;
 class TokenRegistry;
 class AuditLog;
@@ -80,6 +81,7 @@ private:
     std::unique_ptr<DocsController> m_docs;
     std::unique_ptr<UsageHistory> m_usage;
     std::unique_ptr<UsageController> m_usageRoutes;
+    std::unique_ptr<PoolController> m_pool;
     std::unique_ptr<IdlePause> m_idle;
 };
 

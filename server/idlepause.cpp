@@ -18,9 +18,21 @@ IdlePause::IdlePause(Vm::VmManager &manager, QObject *parent)
     connect(&m_manager, &Vm::VmManager::vmStateChanged, this, [this](const QString &vm, Vm::VirtualMachine::State state) {
         if (state != Vm::VirtualMachine::State::Paused && !m_pausing.contains(vm))
             m_paused.remove(vm);
+        if (state != Vm::VirtualMachine::State::Stopped && !m_pausing.contains(vm))
+            m_stopped.remove(vm); // started by someone else: its own run now
         if (state == Vm::VirtualMachine::State::Ready)
             m_lastUse[vm] = QDateTime::currentMSecsSinceEpoch(); // started or resumed: a fresh idle time
     });
+}
+
+std::optional<IdlePause::Action> IdlePause::parseAction(const QString &text)
+{
+    const QString t = text.trimmed().toLower();
+    if (t.isEmpty() || t == QLatin1String("pause"))
+        return Action::Pause;
+    if (t == QLatin1String("snapshot"))
+        return Action::SnapshotAndStop;
+    return std::nullopt;
 }
 
 void IdlePause::setIdleAfterMs(qint64 ms)
@@ -67,20 +79,94 @@ void IdlePause::check()
 void IdlePause::pauseIdle(const QString &vm)
 {
     m_pausing.insert(vm);
+    if (m_action == Action::SnapshotAndStop) {
+        snapshotAndStop(vm);
+        return;
+    }
     Core::Log::core()->info("{}: idle for {} s: pausing it until it is used", vm.toStdString(), m_idleAfterMs / 1000);
     Core::whenDone(m_manager.pause(vm), this, [this, vm](const Core::Result &r) {
-        m_pausing.remove(vm);
         if (r) {
             m_paused.insert(vm);
             Q_EMIT pausedIdle(vm);
         } else {
             Core::Log::core()->warn("{}: the idle pause failed: {}", vm.toStdString(), r.error().message.toStdString());
         }
-        // Requests that came meanwhile resume it again (or find it as it is).
-        for (const Core::Promise<void> &waiting : m_waiting[vm])
-            Core::Detail::forwardTo(wake(vm), waiting);
-        m_waiting.erase(vm);
+        idleStepDone(vm);
     });
+}
+
+// The snapshot first (a failure leaves the VM running as it was), then the
+// stop.
+void IdlePause::snapshotAndStop(const QString &vm)
+{
+    Core::Log::core()->info("{}: idle for {} s: snapshotting and stopping it until it is used", vm.toStdString(), m_idleAfterMs / 1000);
+    if (hasIdleSnapshot(vm))
+        (void)m_manager.deleteSnapshot(vm, QString::fromLatin1(kSnapshotName)); // an old one, never restored
+    Vm::SnapshotOptions options;
+    options.name = QString::fromLatin1(kSnapshotName);
+    options.leavePaused = true; // nothing runs on past the snapshot
+    Core::whenDone(m_manager.snapshot(vm, options), this, [this, vm](const Core::Expected<Snapshot::SnapshotInfo> &snap) {
+        if (!snap) {
+            Core::Log::core()->warn("{}: the idle snapshot failed: {}", vm.toStdString(), snap.error().message.toStdString());
+            (void)m_manager.resume(vm);
+            idleStepDone(vm);
+            return;
+        }
+        stopSnapshotted(vm);
+    });
+}
+
+void IdlePause::stopSnapshotted(const QString &vm)
+{
+    Core::whenDone(m_manager.stop(vm), this, [this, vm](const Core::Result &r) {
+        if (r) {
+            m_stopped.insert(vm);
+            Q_EMIT pausedIdle(vm);
+        } else {
+            Core::Log::core()->warn("{}: stopping it after its idle snapshot failed: {}", vm.toStdString(), r.error().message.toStdString());
+        }
+        idleStepDone(vm);
+    });
+}
+
+// Requests that came while the VM was being paused or stopped resume it
+// again (or find it as it is).
+void IdlePause::idleStepDone(const QString &vm)
+{
+    m_pausing.remove(vm);
+    for (const Core::Promise<void> &waiting : m_waiting[vm])
+        Core::Detail::forwardTo(wake(vm), waiting);
+    m_waiting.erase(vm);
+}
+
+bool IdlePause::hasIdleSnapshot(const QString &vm) const
+{
+    return m_manager.snapshotInfo(vm, QString::fromLatin1(kSnapshotName)).hasValue();
+}
+
+// Back from its idle snapshot, which then goes.
+Core::Future<void> IdlePause::restoreIdle(const QString &vm)
+{
+    m_stopped.remove(vm);
+    m_pausing.insert(vm); // requests meanwhile wait for it
+    Core::Log::core()->info("{}: used again: restoring it from its idle snapshot", vm.toStdString());
+    Core::Promise<void> restored;
+    Core::whenDone(m_manager.restore(vm, QString::fromLatin1(kSnapshotName)), this, [this, vm, restored](const Core::Result &r) {
+        m_pausing.remove(vm);
+        if (r) {
+            if (auto gone = m_manager.deleteSnapshot(vm, QString::fromLatin1(kSnapshotName)); !gone)
+                Core::Log::core()->warn("{}: could not delete its idle snapshot: {}", vm.toStdString(), gone.error().message.toStdString());
+            Q_EMIT resumedOnUse(vm);
+        } else {
+            Core::Log::core()->warn("{}: restoring it from its idle snapshot failed (the snapshot stays): {}", vm.toStdString(),
+                                    r.error().message.toStdString());
+        }
+        for (const Core::Promise<void> &waiting : m_waiting[vm])
+            waiting.resolve(Core::Expected<void>());
+        m_waiting.erase(vm);
+        restored.resolve(Core::Expected<void>()); // the request answers for the VM as it is
+    });
+    return restored.future();
 }
 
 Core::Future<void> IdlePause::wake(const QString &vm)
@@ -91,6 +177,8 @@ Core::Future<void> IdlePause::wake(const QString &vm)
         m_waiting[vm].append(later);
         return later.future();
     }
+    if (m_stopped.contains(vm) || (m_action == Action::SnapshotAndStop && isStoppedWithSnapshot(vm)))
+        return restoreIdle(vm);
     if (!m_paused.contains(vm))
         return Core::readyFuture();
     m_paused.remove(vm);
@@ -107,11 +195,19 @@ Core::Future<void> IdlePause::wake(const QString &vm)
     return resumed.future();
 }
 
+// Stopped by an earlier life of the service after its idle snapshot.
+bool IdlePause::isStoppedWithSnapshot(const QString &vm) const
+{
+    const auto info = m_manager.info(vm);
+    return info && info->state == Vm::VirtualMachine::State::Stopped && hasIdleSnapshot(vm);
+}
+
 void IdlePause::forget(const QString &vm)
 {
     m_lastUse.erase(vm);
     m_holds.erase(vm);
     m_paused.remove(vm);
+    m_stopped.remove(vm);
 }
 
 } // namespace Server

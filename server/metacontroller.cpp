@@ -10,6 +10,7 @@
 #include "core/workerpool.h"
 #include "server/hoststats.h"
 #include "server/openapi.h"
+#include "server/poolcontroller.h"
 #include "server/router.h"
 
 #include <QFile>
@@ -109,7 +110,11 @@ ApiFuture MetaController::metrics(const Request &)
         if (!vm || !vm->instance())
             continue;
         const HostStats::ProcessSample p = HostStats::readProcess(vm->instance()->pid());
-        g->live[name] = Metrics::VmLive{p.cpuSeconds, p.residentBytes, std::nullopt, std::nullopt};
+        g->live[name] = Metrics::VmLive{p.cpuSeconds, p.residentBytes, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+        if (const auto traffic = m_manager.networkTraffic(name)) {
+            g->live[name].networkReceivedBytes = traffic->receivedBytes;
+            g->live[name].networkSentBytes = traffic->sentBytes;
+        }
         if (info.state != Vm::VirtualMachine::State::Ready || !vm->agent())
             continue;
         ++g->pending;
@@ -245,6 +250,7 @@ ApiFuture MetaController::system(const Request &)
                                             {QStringLiteral("warm_start"),
                                              QJsonObject{{QStringLiteral("enabled"), m_manager.warmStart()},
                                                          {QStringLiteral("building"), m_manager.warmStart() && m_manager.warmStarts()->isBuilding()}}},
+                                            {QStringLiteral("pool"), PoolController::statusJson(m_manager).value(QStringLiteral("templates"))},
                                             {QStringLiteral("vms"), QJsonObject{{QStringLiteral("total"), total}, {QStringLiteral("by_state"), byState}}}});
     });
 }

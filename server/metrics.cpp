@@ -259,8 +259,12 @@ void samples(QByteArray &out, const char *name, const std::map<QString, Value> &
 
 QByteArray Metrics::renderVms(const std::map<QString, VmLive> &live) const
 {
-    std::map<QString, QByteArray> cpu, rss, memTotal, memAvailable;
+    std::map<QString, QByteArray> cpu, rss, memTotal, memAvailable, netIn, netOut;
     for (const auto &[vm, l] : live) {
+        if (l.networkReceivedBytes)
+            netIn[vm] = QByteArray::number(*l.networkReceivedBytes);
+        if (l.networkSentBytes)
+            netOut[vm] = QByteArray::number(*l.networkSentBytes);
         if (l.vmmCpuSeconds)
             cpu[vm] = number(*l.vmmCpuSeconds);
         if (l.vmmResidentBytes)
@@ -278,6 +282,10 @@ QByteArray Metrics::renderVms(const std::map<QString, VmLive> &live) const
     samples(out, "mvs_vm_guest_memory_total_bytes", memTotal);
     out += family("mvs_vm_guest_memory_available_bytes", "gauge", "Memory available in the guest, as its agent reports it.");
     samples(out, "mvs_vm_guest_memory_available_bytes", memAvailable);
+    out += family("mvs_vm_network_receive_bytes_total", "counter", "Bytes the VM received through its NIC (its tap's transmit), from the start of its network.");
+    samples(out, "mvs_vm_network_receive_bytes_total", netIn);
+    out += family("mvs_vm_network_transmit_bytes_total", "counter", "Bytes the VM sent through its NIC (its tap's receive), from the start of its network.");
+    samples(out, "mvs_vm_network_transmit_bytes_total", netOut);
 
     std::map<QString, QByteArray> execs, execBytes, snaps, snapBytes;
     for (const auto &[vm, s] : m_vms) {

@@ -85,6 +85,8 @@ public:
         std::optional<quint64> vmmResidentBytes;
         std::optional<quint64> guestMemTotalBytes;
         std::optional<quint64> guestMemAvailableBytes;
+        std::optional<quint64> networkReceivedBytes;
+        std::optional<quint64> networkSentBytes;
     };
     QByteArray renderVms(const std::map<QString, VmLive> &live) const;
 

@@ -177,6 +177,30 @@ QJsonObject ksmSchema()
 }
 
 // GET /api/v1/system.
+// The paused pool, per template (GET and PUT /api/v1/pool).
+QJsonObject poolTemplatesSchema()
+{
+    return arrayOf(
+        object({{QStringLiteral("template"), type("string")},
+                {QStringLiteral("target"), type("integer", "how many VMs of it the pool keeps paused")},
+                {QStringLiteral("vcpus"), type("integer")},
+                {QStringLiteral("memory_mb"), type("integer")},
+                {QStringLiteral("ready"), type("integer", "paused, to be claimed by the next create")},
+                {QStringLiteral("filling"), type("integer", "being restored")},
+                {QStringLiteral("last_error"), nullableString("why the pool is short, when it is (waiting for room under the quotas, a failed restore)")}},
+               {QStringLiteral("template"), QStringLiteral("target"), QStringLiteral("ready"), QStringLiteral("filling")}));
+}
+
+void poolSchema(QJsonObject &s)
+{
+    s[QStringLiteral("Pool")] = object(
+        {{QStringLiteral("warm_start"), type("boolean", "warm starts are on (the pool needs them)")}, {QStringLiteral("templates"), poolTemplatesSchema()}},
+        {QStringLiteral("warm_start"), QStringLiteral("templates")});
+    QJsonObject targets = type("object", "template name -> VMs to keep paused (0 to 8); templates left out are not pooled");
+    targets[QStringLiteral("additionalProperties")] = type("integer");
+    s[QStringLiteral("PoolTargets")] = object({{QStringLiteral("targets"), targets}}, {QStringLiteral("targets")});
+}
+
 void systemSchema(QJsonObject &s)
 {
     const QJsonObject bytes = type("integer", "bytes");
@@ -207,6 +231,7 @@ void systemSchema(QJsonObject &s)
           object(
               {{QStringLiteral("enabled"), type("boolean", "a VM's first start restores its template's warm snapshot when there is one (warm_start setting)")},
                {QStringLiteral("building"), type("boolean", "a warm snapshot is being made")}})},
+         {QStringLiteral("pool"), poolTemplatesSchema()},
          {QStringLiteral("vms"), object({{QStringLiteral("total"), type("integer")}, {QStringLiteral("by_state"), type("object", "each state's count")}})}},
         {QStringLiteral("host"), QStringLiteral("data_dir"), QStringLiteral("driver"), QStringLiteral("accelerator"), QStringLiteral("versions"),
          QStringLiteral("quota"), QStringLiteral("warm_start"), QStringLiteral("vms")});
@@ -232,7 +257,10 @@ void vmSchemas(QJsonObject &s)
                 {QStringLiteral("vmm_resident_bytes"), nullable(type("integer", "the VMM process's resident memory"))},
                 {QStringLiteral("guest_memory_total_bytes"), nullable(type("integer", "as the guest agent reports it; null when it did not answer in time"))},
                 {QStringLiteral("guest_memory_available_bytes"), nullable(type("integer"))},
-                {QStringLiteral("disk_bytes"), nullable(type("integer", "blocks of the VM's own disk directory"))}},
+                {QStringLiteral("disk_bytes"), nullable(type("integer", "blocks of the VM's own disk directory"))},
+                {QStringLiteral("network_received_bytes"),
+                 nullable(type("integer", "bytes the VM received through its NIC since its network started (a root service's; null without a NIC)"))},
+                {QStringLiteral("network_sent_bytes"), nullable(type("integer", "bytes the VM sent through its NIC"))}},
                {QStringLiteral("time"), QStringLiteral("time_ms")});
     s[QStringLiteral("VmStats")] = object({{QStringLiteral("vm"), type("string")},
                                            {QStringLiteral("interval_ms"), type("integer")},
@@ -609,6 +637,7 @@ QJsonObject schemas()
     QJsonObject s;
     metaSchemas(s);
     systemSchema(s);
+    poolSchema(s);
     vmSchemas(s);
     guestSchemas(s);
     processSchemas(s);
@@ -737,6 +766,20 @@ void servicePaths(Paths &paths)
                {},
                {},
                {{QStringLiteral("200"), response("the system", jsonContent(ref("System")))}}});
+    paths.add("/api/v1/pool", "get",
+              {"The paused pool: per template, how many VMs it keeps restored and paused so that a create is a resume (boot \"pool\"), "
+               "how many are ready and filling, and why it is short",
+               "pool",
+               {},
+               {},
+               {{QStringLiteral("200"), response("the pool", jsonContent(ref("Pool")))}}});
+    paths.add("/api/v1/pool", "put",
+              {"Replace the pool's targets until the service stops (the config file's pool key is the lasting setting). Templates with a NIC "
+               "cannot be pooled (501); the pool fills one VM at a time, only as far as the host's quotas leave room",
+               "setPool",
+               {},
+               QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("PoolTargets"))}},
+               {{QStringLiteral("200"), response("the pool", jsonContent(ref("Pool")))}}});
 }
 
 // The VMs and their lifecycle.

@@ -29,7 +29,9 @@ QJsonObject sampleToJson(const UsageHistory::Sample &s, const UsageHistory::Samp
                        {QStringLiteral("vmm_resident_bytes"), valueOrNull(s.vmmResidentBytes)},
                        {QStringLiteral("guest_memory_total_bytes"), valueOrNull(s.guestMemTotalBytes)},
                        {QStringLiteral("guest_memory_available_bytes"), valueOrNull(s.guestMemAvailableBytes)},
-                       {QStringLiteral("disk_bytes"), valueOrNull(s.diskBytes)}};
+                       {QStringLiteral("disk_bytes"), valueOrNull(s.diskBytes)},
+                       {QStringLiteral("network_received_bytes"), valueOrNull(s.networkReceivedBytes)},
+                       {QStringLiteral("network_sent_bytes"), valueOrNull(s.networkSentBytes)}};
 }
 
 } // namespace

@@ -55,6 +55,10 @@ UsageHistory::Sample UsageHistory::readHost(const QString &vm) const
     }
     if (const QString dir = machine->diskDir(); !dir.isEmpty())
         sample.diskBytes = Vm::diskUsageBytes(dir);
+    if (const auto traffic = m_manager.networkTraffic(vm)) {
+        sample.networkReceivedBytes = traffic->receivedBytes;
+        sample.networkSentBytes = traffic->sentBytes;
+    }
     return sample;
 }
 

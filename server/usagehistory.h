@@ -37,6 +37,9 @@ public:
         std::optional<quint64> guestMemTotalBytes;
         std::optional<quint64> guestMemAvailableBytes;
         std::optional<qint64> diskBytes;
+        // Through its NIC, from the start of its network (guest's view).
+        std::optional<quint64> networkReceivedBytes;
+        std::optional<quint64> networkSentBytes;
     };
 
     // The manager must outlive this. Sampling starts with start().

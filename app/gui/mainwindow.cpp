@@ -216,12 +216,39 @@ void MainWindow::buildStatusBar()
         if (state == Vm::VirtualMachine::State::Ready)
             showAccelerator(name);
     });
+    m_poolLabel = new QLabel(this);
+    m_poolLabel->setObjectName(QStringLiteral("poolLabel"));
+    connect(&m_manager, &Vm::VmManager::poolChanged, this, &MainWindow::showPool);
+    showPool();
+    statusBar()->addPermanentWidget(m_poolLabel);
     statusBar()->addPermanentWidget(m_accelLabel);
     statusBar()->addPermanentWidget(m_buildProgress);
     statusBar()->addPermanentWidget(m_cancelBuild);
     statusBar()->addPermanentWidget(m_urlLabel);
     statusBar()->addPermanentWidget(m_copyToken);
     setService(QString(), QByteArray());
+}
+
+// The paused pool: how many VMs are ready to be claimed; per template in
+// the tooltip, with why it is short.
+void MainWindow::showPool()
+{
+    const Vm::VmPool *pool = m_manager.pool();
+    const QList<Vm::VmPool::Status> status = pool ? pool->status() : QList<Vm::VmPool::Status>();
+    int ready = 0;
+    int target = 0;
+    QStringList lines;
+    for (const Vm::VmPool::Status &s : status) {
+        ready += s.ready;
+        target += s.target;
+        QString line = tr("%1: %2 of %3 ready, %4 being restored").arg(s.templateName).arg(s.ready).arg(s.target).arg(s.filling);
+        if (!s.lastError.isEmpty())
+            line += tr(" (%1)").arg(s.lastError);
+        lines << line;
+    }
+    m_poolLabel->setVisible(target > 0);
+    m_poolLabel->setText(tr("Pool: %1/%2 ready").arg(ready).arg(target));
+    m_poolLabel->setToolTip(tr("VMs restored ahead and kept paused: creating a VM of these templates resumes one.\n%1").arg(lines.join(QLatin1Char('\n'))));
 }
 
 void MainWindow::setService(const QString &url, const QByteArray &token, const QString &error)

@@ -65,6 +65,8 @@ public:
     // start then ends without an error).
     QString buildingVm() const { return m_buildingVm; }
     QLabel *acceleratorLabel() const { return m_accelLabel; }
+    // "Pool: N ready" while the paused pool has targets (Vm::VmPool).
+    QLabel *poolLabel() const { return m_poolLabel; }
     void cancelBuild();
 
     QString selectedVm() const;
@@ -146,8 +148,10 @@ private:
     // How guests run here: KVM, or TCG with why KVM is not used (probed off
     // the GUI thread).
     QLabel *m_accelLabel = nullptr;
+    QLabel *m_poolLabel = nullptr;
     QString m_kvmReason;
     void showAccelerator(const QString &vm);
+    void showPool();
     QPushButton *m_copyToken = nullptr;
     QByteArray m_token;
     QPointer<CreateDialog> m_createDialog;

@@ -28,6 +28,7 @@ Core::Future<BootJob::Outcome> BootJob::run()
     case Kind::Fresh: return runFresh();
     case Kind::Restore: return runRestore();
     case Kind::Adopt: return runAdopt();
+    case Kind::Claim: return runClaim();
     }
     return Core::readyFuture<Outcome>(Core::Error(Core::ErrorCode::Internal, QStringLiteral("unknown boot kind")));
 }
@@ -56,6 +57,23 @@ Core::Future<BootJob::Outcome> BootJob::runAdopt()
 {
     const auto adopted = adoptVmm();
     return Core::then(adopted, this, [this]() { return connectUnlessPaused(); });
+}
+
+Core::Future<BootJob::Outcome> BootJob::runClaim()
+{
+    m_instance = m_request.claimedInstance;
+    m_agent = m_request.claimedAgent;
+    m_baseDiskPath = m_request.claimedBaseDiskPath;
+    if (!m_instance || !m_agent || !m_agent->isReady())
+        return Core::readyFuture<Outcome>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1: the claimed VM has no VMM or agent").arg(m_request.spec.name)));
+    m_bootTimer.start();
+    const auto resumed = m_instance->resume();
+    return Core::then(resumed, this, [this]() {
+        Agent::AgentInfo info;
+        info.agentVersion = m_request.claimedAgentVersion;
+        return moveRestoredGuestOn(info);
+    });
 }
 
 // Fresh: the template's image, built or found in the cache.

@@ -34,6 +34,9 @@ namespace Vm {
 //            that fails the restore).
 //   Adopt:   take over a VMM left running by an earlier process, connect a
 //            new agent session (a paused guest connects on resume).
+//   Claim:   run on a VM restored and paused ahead (VmPool) whose VMM and
+//            agent session the VM took over: resume it, then move the
+//            guest on as after a restore (clock, RNG, host name).
 // The job owns its progress, its deadline and its cancellation. What
 // outlives it, the VMM instance with its runtime directory and the agent
 // client, belongs to the VM (the Host) from the moment it exists, so that
@@ -53,7 +56,7 @@ public:
     static constexpr int kMinAgentWaitMs = 1000;
     static constexpr int kConsoleTailBytes = 4096;
 
-    enum class Kind { Fresh, Restore, Adopt };
+    enum class Kind { Fresh, Restore, Adopt, Claim };
 
     // What the job asks of the VM it brings up.
     class Host {
@@ -87,6 +90,12 @@ public:
         QString guestNetSpec;
         // Adopt
         Vmm::DetachedVmm adopted;
+        // Claim: the paused VMM and the agent session (connected, its Hello
+        // answered) the VM took over, and what the agent said then.
+        Vmm::VmmInstance *claimedInstance = nullptr;
+        Agent::AgentClient *claimedAgent = nullptr;
+        QString claimedAgentVersion;
+        QString claimedBaseDiskPath;
     };
 
     struct Outcome {
@@ -106,6 +115,7 @@ private:
     Core::Future<Outcome> runFresh();
     Core::Future<Outcome> runRestore();
     Core::Future<Outcome> runAdopt();
+    Core::Future<Outcome> runClaim();
 
     Core::Future<Image::GuestImage> prepareImage();
     Core::Future<QList<Vmm::DiskSpec>> prepareDisk(const Image::GuestImage &image);

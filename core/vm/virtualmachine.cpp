@@ -18,6 +18,9 @@
 #include <QScopedValueRollback>
 #include <QTemporaryDir>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 namespace Vm {
@@ -442,6 +445,85 @@ Core::Future<void> VirtualMachine::adopt(const Vmm::DetachedVmm &vmm)
     request.adopted = vmm;
     runBootJob(std::move(request));
     return m_startPromise.future();
+}
+
+Core::Future<void> VirtualMachine::claim(VirtualMachine &pooled)
+{
+    if (m_state != State::Created && m_state != State::Stopped && m_state != State::Failed)
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is %2; only a stopped VM can be started").arg(m_name, stateName(m_state))));
+    if (pooled.m_state != State::Paused || !pooled.m_instance || !pooled.m_agent || !pooled.m_agent->isReady() || pooled.m_saveJob)
+        return Core::readyFuture<void>(Core::Error(
+            Core::ErrorCode::InvalidState, QStringLiteral("the pooled VM %1 is %2, not paused and ready").arg(pooled.m_name, stateName(pooled.m_state))));
+    if (pooled.m_vcpus != m_vcpus || pooled.m_memoryMiB != m_memoryMiB || pooled.m_template.name != m_template.name)
+        return Core::readyFuture<void>(
+            Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the pooled VM %1 is not of VM %2's template and shape").arg(pooled.m_name, m_name)));
+    beginStart();
+    if (auto ok = takeRun(pooled); !ok) {
+        failStart(ok.error());
+        return m_startPromise.future();
+    }
+    BootJob::Request request = bootRequest(BootJob::Kind::Claim);
+    request.claimedInstance = m_instance.get();
+    request.claimedAgent = m_agent;
+    request.claimedAgentVersion = m_agent->info().agentVersion;
+    request.claimedBaseDiskPath = m_baseDiskPath;
+    runBootJob(std::move(request));
+    return m_startPromise.future();
+}
+
+// The pooled VM's VMM, agent session, runtime directory, disk and console
+// become this VM's.
+Core::Result VirtualMachine::takeRun(VirtualMachine &pooled)
+{
+    if (auto ok = takeDisk(pooled); !ok)
+        return ok;
+    const QString pooledConsole = pooled.consoleLogPath();
+    if (!m_consoleLogPath.isEmpty() && pooledConsole != m_consoleLogPath) {
+        QFile::remove(m_consoleLogPath); // a first start's: nothing of this VM's in it
+        if (!QFile::rename(pooledConsole, m_consoleLogPath)) // the VMM writes on through its descriptor
+            Core::Log::core()->warn("{}: could not move the console log {} to {}", m_name.toStdString(), pooledConsole.toStdString(),
+                                    m_consoleLogPath.toStdString());
+    }
+    m_instance = std::move(pooled.m_instance);
+    m_instance->disconnect(&pooled);
+    connect(m_instance.get(), &Vmm::VmmInstance::exitedUnexpectedly, this, &VirtualMachine::onVmmExited);
+    m_agent = std::exchange(pooled.m_agent, nullptr);
+    m_agent->disconnect(&pooled);
+    m_agent->setParent(this);
+    connect(m_agent, &Agent::AgentClient::connectionLost, this,
+            [this](const Core::Error &e) { Core::Log::agent()->warn("{}: {}", m_name.toStdString(), e.message.toStdString()); });
+    m_runtimeDir = std::move(pooled.m_runtimeDir);
+    m_adoptedRuntimeDir = std::exchange(pooled.m_adoptedRuntimeDir, QString());
+    m_kernelPath = pooled.m_kernelPath;
+    m_initramfsPath = pooled.m_initramfsPath;
+    m_baseDiskPath = pooled.m_baseDiskPath;
+    m_memoryNowMiB = pooled.m_memoryNowMiB;
+    m_persistent = pooled.m_persistent;
+    pooled.cleanup(); // nothing left to it but its empty disk directory
+    pooled.setState(State::Stopped);
+    setState(State::Booting);
+    return {};
+}
+
+// The pooled VM's writable disk, open in its VMM, is renamed into this VM's
+// disk directory (same file system: the VMM writes on through its
+// descriptor; snapshots copy it from its new name).
+Core::Result VirtualMachine::takeDisk(VirtualMachine &pooled)
+{
+    m_disks = pooled.m_disks;
+    if (m_disks.isEmpty())
+        return {};
+    auto dir = writableDiskDir();
+    if (!dir)
+        return dir.error();
+    const QString from = m_disks.first().path;
+    const QString to = QDir(*dir).filePath(QFileInfo(from).fileName());
+    if (::rename(QFile::encodeName(from).constData(), QFile::encodeName(to).constData()) != 0)
+        return Core::Error(Core::ErrorCode::Io,
+                           QStringLiteral("cannot move the pooled VM's disk %1 to %2: %3").arg(from, to, QString::fromLocal8Bit(std::strerror(errno))));
+    m_disks.first().path = to;
+    return {};
 }
 
 Core::Future<Snapshot::SnapshotInfo> VirtualMachine::saveSnapshot(const QString &directory, bool leavePaused)

@@ -136,6 +136,14 @@ public:
     // took a new Hello, then Ready (or Paused: the agent connects on
     // resume). On failure the VMM is killed, like a failed start.
     Core::Future<void> adopt(const Vmm::DetachedVmm &vmm);
+    // Instead of start(): take over the run of `pooled`, a VM of the same
+    // template and shape restored from its warm snapshot and paused ahead
+    // (VmPool): its VMM, agent session, runtime directory and console; its
+    // writable disk moves into this VM's disk directory. Then the guest runs
+    // on as this VM: resumed, its clock, RNG and host name moved on as
+    // after a restore. `pooled` is left Stopped, owning nothing. A claim
+    // that fails leaves this VM Failed and its VMM gone, as a start would.
+    Core::Future<void> claim(VirtualMachine &pooled);
 
     Agent::AgentClient *agent() const { return m_agent; }
     Vmm::VmmInstance *instance() const { return m_instance.get(); }
@@ -165,6 +173,8 @@ private:
     void runBootJob(BootJob::Request request);
     void booted(const BootJob::Outcome &outcome, bool adopted);
     void readMemoryNow();
+    Core::Result takeRun(VirtualMachine &pooled);
+    Core::Result takeDisk(VirtualMachine &pooled);
     // BootJob::Host
     Core::Expected<Vmm::VmmInstance *> attachInstance(Vmm::VmSpec spec) override;
     Agent::AgentClient *attachAgent() override;

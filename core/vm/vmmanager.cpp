@@ -85,6 +85,8 @@ VmManager::VmManager(const Vmm::VmmDriver &driver, QString stateDir, std::unique
 
 VmManager::~VmManager()
 {
+    delete m_pool; // its VMs first, then the warm starts it draws on
+    m_pool = nullptr;
     // Stop listening first: the exposed ports must not outlive the registry.
     delete m_ports;
     m_ports = nullptr;
@@ -133,6 +135,11 @@ Core::Result VmManager::prepareVmmStart(VmEntry *entry)
 {
     if (auto ok = checkStartQuotas(entry->record); !ok)
         return ok.error();
+    if (m_pool) { // pooled VMs give way
+        m_pool->shrinkToFit([this, &entry](int pooledVcpus, qint64 pooledMemoryMiB) {
+            return bool(poolFits(entry->record.vcpus, entry->record.memoryMiB, pooledVcpus, pooledMemoryMiB));
+        });
+    }
     entry->vm->setPersistent(m_detachable);
     auto nic = m_networks->attach(entry->record);
     if (!nic)
@@ -147,8 +154,11 @@ Core::Result VmManager::prepareVmmStart(VmEntry *entry)
 // Its VMM is gone (stopped, failed, killed): so is its network.
 void VmManager::vmmEnded(const QString &name, VirtualMachine::State state)
 {
-    if (state == VirtualMachine::State::Stopped || state == VirtualMachine::State::Failed)
+    if (state == VirtualMachine::State::Stopped || state == VirtualMachine::State::Failed) {
         m_networks->detach(name);
+        if (m_pool)
+            m_pool->refill(); // room it may have waited for
+    }
 }
 
 void VmManager::vmmStarted(const QString &name)
@@ -513,13 +523,56 @@ Core::Future<void> VmManager::start(const QString &name)
     entry->record.lastError.reset();
     if (auto ok = m_registry.save(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
+    std::unique_ptr<VirtualMachine> pooled = takePooled(*entry, firstStart);
     if (auto ok = prepareVmmStart(entry); !ok) {
+        if (pooled)
+            m_pool->retire(std::move(pooled));
         startEnded(name, ok, QString());
         return Core::readyFuture<void>(ok.error());
     }
-    const bool warmable = firstStart && m_warm && !entry->vm->hasNic();
     Core::Log::core()->info("{}: starting", name.toStdString());
+    if (pooled)
+        return startPooled(name, std::move(pooled));
+    const bool warmable = firstStart && m_warm && !entry->vm->hasNic();
     return warmable ? startWarm(name) : startCold(name, false);
+}
+
+// A first start without a NIC may claim a pooled VM of its template and shape.
+std::unique_ptr<VirtualMachine> VmManager::takePooled(const VmEntry &entry, bool firstStart)
+{
+    if (!firstStart || !m_pool || entry.record.network.hasNic())
+        return nullptr;
+    return m_pool->take(entry.record.templateName, entry.record.vcpus, entry.record.memoryMiB);
+}
+
+// One more VM of this shape beside the VMs holding a VMM and the pooled ones.
+Core::Result VmManager::poolFits(int vcpus, qint64 memoryMiB, int pooledVcpus, qint64 pooledMemoryMiB) const
+{
+    QuotaUsage usage = quotaUsage();
+    usage.vcpus += pooledVcpus;
+    usage.memoryMiB += pooledMemoryMiB;
+    return checkStart(m_quota, usage, vcpus, memoryMiB);
+}
+
+// A resume of a VM restored ahead; a claim that fails (the pooled VMM died
+// while paused, say) starts warm instead.
+Core::Future<void> VmManager::startPooled(const QString &name, std::unique_ptr<VirtualMachine> pooled)
+{
+    VirtualMachine *member = pooled.release();
+    member->setParent(this); // gone with the manager should the claim outlive it
+    Core::Promise<void> started;
+    Core::whenDone(m_registry.find(name)->vm->claim(*member), this, [this, name, member, started](const Core::Result &r) {
+        m_pool->retire(std::unique_ptr<VirtualMachine>(member));
+        const Entry *entry = m_registry.find(name);
+        if (r || r.error().code == Core::ErrorCode::Cancelled || !entry || !entry->vm || entry->record.desired != VmRecord::Desired::Running) {
+            startEnded(name, r, QStringLiteral("pool"));
+            started.resolve(r);
+            return;
+        }
+        Core::Log::core()->warn("{}: the pooled VM could not be claimed ({}); starting warm", name.toStdString(), r.error().message.toStdString());
+        Core::Detail::forwardTo(startWarm(name), started);
+    });
+    return started.future();
 }
 
 // From the template's warm snapshot; without one, or when it does not
@@ -574,9 +627,28 @@ void VmManager::setWarmStart(bool on)
     if (on && !m_warm)
         m_warm = new WarmStarts(m_driver, this);
     else if (!on && m_warm) {
+        delete m_pool;
+        m_pool = nullptr;
+        Q_EMIT poolChanged();
         delete m_warm;
         m_warm = nullptr;
     }
+}
+
+Core::Result VmManager::setPoolTargets(const QList<VmPool::Target> &targets)
+{
+    const bool any = std::any_of(targets.begin(), targets.end(), [](const VmPool::Target &t) { return t.count > 0; });
+    if (any && !m_warm)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("the pool restores VMs from warm snapshots: turn warm starts on (warm_start: on)"));
+    if (!m_pool && !any)
+        return {};
+    if (!m_pool) {
+        m_pool = new VmPool(
+            m_driver, *m_warm, m_stateDir,
+            [this](int vcpus, qint64 memoryMiB, int pooledVcpus, qint64 pooledMemoryMiB) { return poolFits(vcpus, memoryMiB, pooledVcpus, pooledMemoryMiB); },
+            this);
+    }
+    return m_pool->setTargets(targets);
 }
 
 void VmManager::startEnded(const QString &name, const Core::Result &r, const QString &boot)

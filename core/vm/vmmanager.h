@@ -5,6 +5,7 @@
 #include "core/vm/virtualmachine.h"
 #include "core/vm/vmadoption.h"
 #include "core/vm/vmnetworks.h"
+#include "core/vm/vmpool.h"
 #include "core/vm/vmports.h"
 #include "core/vm/vmregistry.h"
 #include "core/vm/vmsnapshots.h"
@@ -102,6 +103,9 @@ public:
     // Its network now: address, counters and recent denials while it runs
     // with a NIC (InvalidState for a VM without one).
     Core::Expected<VmNetworkStatus> networkStatus(const QString &name) const;
+    // Bytes through its NIC while it runs with one (a root service's; see
+    // VmNetworks::traffic), else nullopt.
+    std::optional<VmTraffic> networkTraffic(const QString &name) const { return m_networks->traffic(name); }
     // The allowed and denied connections of every VM running with a NIC.
     std::map<QString, Net::VmCounters> networkCounters() const { return m_networks->counters(); }
 
@@ -217,6 +221,13 @@ public:
     void setWarmStart(bool on);
     bool warmStart() const { return m_warm != nullptr; }
     WarmStarts *warmStarts() const { return m_warm; }
+    // The paused pool (see VmPool): the first start of a VM without a NIC
+    // whose template and shape the pool holds claims a pooled VM (VmInfo::
+    // boot "pool"), else starts warm or cold. Needs warm starts; turning
+    // them off ends the pool. Pooled VMs count against the host's vCPU and
+    // memory quotas and give way to VMs being started.
+    Core::Result setPoolTargets(const QList<VmPool::Target> &targets);
+    VmPool *pool() const { return m_pool; }
 
     void setDetachable(bool detachable) { m_detachable = detachable; }
     bool isDetachable() const { return m_detachable; }
@@ -237,6 +248,8 @@ Q_SIGNALS:
     void snapshotsChanged(const QString &name);
     // The VM's exposed ports changed (added, removed, bound, connections).
     void portsChanged(const QString &name);
+    // The pool's targets or what it holds changed (see pool()).
+    void poolChanged();
 
 private:
     using Entry = VmEntry;
@@ -258,6 +271,9 @@ private:
     Core::Result resizeRecord(Entry *entry, const Resources &resources);
     Core::Future<void> resizeLive(Entry *entry, const Resources &resources);
     Core::Future<void> startWarm(const QString &name);
+    Core::Future<void> startPooled(const QString &name, std::unique_ptr<VirtualMachine> pooled);
+    std::unique_ptr<VirtualMachine> takePooled(const VmEntry &entry, bool firstStart);
+    Core::Result poolFits(int vcpus, qint64 memoryMiB, int pooledVcpus, qint64 pooledMemoryMiB) const;
     Core::Future<void> startCold(const QString &name, bool makeWarm);
     void startEnded(const QString &name, const Core::Result &r, const QString &boot);
     Core::Future<void> persistDesiredAfter(const QString &name, Core::Future<void> done, VmRecord::Desired desired);
@@ -276,6 +292,7 @@ private:
     VmPorts *m_ports = nullptr;
     std::unique_ptr<VmNetworks> m_networks;
     WarmStarts *m_warm = nullptr;
+    VmPool *m_pool = nullptr;
 };
 
 } // namespace Vm

@@ -1,5 +1,7 @@
 #include "core/vm/vmnetworks.h"
 
+#include <QFile>
+
 #include "core/log.h"
 #include "core/net/guestnet.h"
 #include "core/net/nftables.h"
@@ -214,6 +216,34 @@ Core::Expected<VmNetworkStatus> VmNetworks::status(const QString &name) const
         return denials.error();
     status.denials = *denials;
     return status;
+}
+
+namespace {
+
+std::optional<quint64> readCounter(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    bool ok = false;
+    const quint64 v = f.read(32).trimmed().toULongLong(&ok);
+    return ok ? std::optional<quint64>(v) : std::nullopt;
+}
+
+} // namespace
+
+std::optional<VmTraffic> VmNetworks::traffic(const QString &name) const
+{
+    auto it = m_attached.find(name);
+    if (it == m_attached.end() || !hostNetwork())
+        return std::nullopt;
+    const QString stats = QStringLiteral("/sys/class/net/%1/statistics/").arg(m_backend->tapName(it->second.slot));
+    // The tap's transmit is what the host sent to the guest.
+    const auto toGuest = readCounter(stats + QStringLiteral("tx_bytes"));
+    const auto fromGuest = readCounter(stats + QStringLiteral("rx_bytes"));
+    if (!toGuest || !fromGuest)
+        return std::nullopt;
+    return VmTraffic{*toGuest, *fromGuest};
 }
 
 std::map<QString, Net::VmCounters> VmNetworks::counters() const

@@ -36,6 +36,13 @@ struct VmNic {
 };
 
 // A VM's network as it is now.
+// Bytes through a VM's NIC, as its guest sees them (received: from the
+// host's side of its tap to the guest), from the start of its network.
+struct VmTraffic {
+    quint64 receivedBytes = 0;
+    quint64 sentBytes = 0;
+};
+
 struct VmNetworkStatus {
     bool attached = false; // its VMM runs with a NIC; else nothing below is set
     Net::VmAddress address;
@@ -93,6 +100,10 @@ public:
     // Not attached: nothing to do (its next start applies the record's).
     Core::Result setPolicy(const QString &name, const Net::NetworkPolicy &policy);
     Core::Expected<VmNetworkStatus> status(const QString &name) const;
+    // Its tap's byte counters (/sys/class/net/<tap>/statistics) while it is
+    // attached to a backend whose taps are in this network namespace (a
+    // root service's); nullopt otherwise. Cheap: two small reads, no nft.
+    std::optional<VmTraffic> traffic(const QString &name) const;
     // Every attached VM's counters (for /metrics), by VM name.
     std::map<QString, Net::VmCounters> counters() const;
     // Leave every attached VM's network in place (their VMMs run on) and

@@ -166,6 +166,25 @@ private Q_SLOTS:
         QVERIFY2(found, j.out.constData());
     }
 
+    // pool: what the service pools; new targets refused clearly where they
+    // cannot be (this suite's service runs with warm starts off, which the
+    // pool needs; tst_vmpool has pooled guests).
+    void pool()
+    {
+        const Run none = cli({QStringLiteral("pool")});
+        QVERIFY2(none.exitCode == 0, none.describe().constData());
+        QVERIFY2(none.out.contains("no pool (warm starts are off: the pool needs them)"), none.describe().constData());
+        const Run json = cli({QStringLiteral("pool"), QStringLiteral("--json")});
+        QCOMPARE(json.exitCode, 0);
+        QCOMPARE(QJsonDocument::fromJson(json.out)[QStringLiteral("templates")].toArray().size(), 0);
+        const Run cold = cli({QStringLiteral("pool"), QStringLiteral("set"), QStringLiteral("minimal=1")});
+        QVERIFY2(cold.exitCode != 0 && cold.err.contains("warm_start"), cold.describe().constData());
+        const Run bad = cli({QStringLiteral("pool"), QStringLiteral("set"), QStringLiteral("minimal=lots")});
+        QVERIFY2(bad.exitCode == 2 && bad.err.contains("is not <template>=<count>"), bad.describe().constData());
+        const Run zero = cli({QStringLiteral("pool"), QStringLiteral("set"), QStringLiteral("minimal=0")});
+        QVERIFY2(zero.exitCode == 0, zero.describe().constData());
+    }
+
     // vm expose/ports/unexpose on a VM that is not started (its port is held, waiting).
     void exposedPorts()
     {

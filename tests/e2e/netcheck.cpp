@@ -273,6 +273,16 @@ qint64 VmApi::metric(const QString &vm, const QString &verdict)
     return -1;
 }
 
+qint64 VmApi::vmMetric(const QString &family, const QString &vm)
+{
+    const auto r = call("GET", QStringLiteral("/metrics"));
+    const QString wanted = QStringLiteral("%1{vm=\"%2\"} ").arg(family, vm);
+    for (const QString &l : QString::fromUtf8(r.body).split(QLatin1Char('\n')))
+        if (l.startsWith(wanted))
+            return l.mid(wanted.size()).toLongLong();
+    return -1;
+}
+
 QString VmApi::putPolicy(const QString &vm, const QString &policy)
 {
     const auto r = call("PUT", vmPath(vm, QStringLiteral("network/policy")), policy.toUtf8());

@@ -117,6 +117,9 @@ public:
     GuestNetwork network(const QString &vm, QString *error = nullptr);
     // mvs_vm_network_connections_total{vm=..., verdict=...} from /metrics, or -1.
     qint64 metric(const QString &vm, const QString &verdict);
+    // <family>{vm="<vm>"} from /metrics (a per-VM series without other
+    // labels), or -1.
+    qint64 vmMetric(const QString &family, const QString &vm);
     // Empty when the policy was replaced and reads back as given, else why not.
     QString putPolicy(const QString &vm, const QString &policy);
 

@@ -6,7 +6,12 @@ count as use), though not during an exec that lasts longer than that; the
 next exec resumes it on its own and finds the file
 written just before the pause whole, and the background process started
 before it alive and counting; a VM a person paused stays paused (409) until
-they resume it; idle_pause_after_s off (the default) never pauses.
+they resume it; idle_pause_after_s off (the default) never pauses. With
+idle_action snapshot (MVS_IDLE_ACTION) an idle VM is snapshotted and
+stopped (its VMM gone), and the next exec restores it with the file written
+just before (not synced) whole and the background process counting on, the
+idle snapshot then gone; a VM stopped so by a service that then stopped is
+restored the same way by the next service on its state.
 Usage: tst_idlepause.py BINARY."""
 
 import os
@@ -86,6 +91,45 @@ def a_persons_pause_is_theirs(service):
     assert sh(service, "echo ok")["stdout"].strip() == "ok"
 
 
+def snapshot_and_stop(binary):
+    os.environ["MVS_IDLE_ACTION"] = "snapshot"
+    service = obs.Service(binary, "tst_idlepause-")
+    try:
+        vm = service.json_call("POST", "/api/v1/vms", {"name": VM, "template": "minimal", "network": {"mode": "none"}})
+        assert vm["state"] == "running", vm
+        sh(service, "setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done' </dev/null >/dev/null 2>&1 &")
+        # Not synced: the guest's memory is in the snapshot too.
+        digest = sh(service, "head -c 1048576 /dev/urandom > /root/data && md5sum /root/data")["stdout"].split()[0]
+        counter_before = int(sh(service, "cat /tmp/counter")["stdout"])
+        wait_state(service, VM, "stopped", IDLE_S + 60)
+        names = [s["name"] for s in service.json_call("GET", f"/api/v1/vms/{VM}/snapshots")["snapshots"]]
+        assert "idle-stop" in names, names
+        t1 = time.monotonic()
+        again = sh(service, "md5sum /root/data && cat /tmp/counter")
+        print(f"  exec on the idle-stopped VM answered in {time.monotonic() - t1:.2f} s")
+        assert again["stdout"].split("\n")[0].split()[0] == digest, (again, digest)
+        assert state_in_list(service, VM) == "running"
+        time.sleep(1)
+        assert int(sh(service, "cat /tmp/counter")["stdout"]) > counter_before
+        names = [s["name"] for s in service.json_call("GET", f"/api/v1/vms/{VM}/snapshots")["snapshots"]]
+        assert "idle-stop" not in names, names
+        log = open(service.log_path).read()
+        assert f"{VM}: idle for {IDLE_S} s: snapshotting and stopping it until it is used" in log, log[-2000:]
+        assert f"{VM}: used again: restoring it from its idle snapshot" in log, log[-2000:]
+        # Stopped so, then the service stops: the next one restores it on use.
+        sh(service, "echo second > /root/second")
+        wait_state(service, VM, "stopped", IDLE_S + 60)
+        service.stop()
+        service = obs.Service(binary, directory=service.dir)
+        assert state_in_list(service, VM) == "stopped"
+        assert sh(service, "cat /root/second")["stdout"].strip() == "second"
+        assert state_in_list(service, VM) == "running"
+    finally:
+        service.stop()
+        shutil.rmtree(service.dir, ignore_errors=True)
+        os.environ.pop("MVS_IDLE_ACTION", None)
+
+
 def off_by_default(binary):
     os.environ.pop("MVS_IDLE_PAUSE_AFTER_S", None)
     service = obs.Service(binary, "tst_idlepause-")
@@ -108,6 +152,7 @@ def main():
     finally:
         service.stop()
         shutil.rmtree(service.dir, ignore_errors=True)
+    snapshot_and_stop(binary)
     off_by_default(binary)
     print("PASS")
 

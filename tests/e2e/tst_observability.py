@@ -40,14 +40,15 @@ def free_port():
 
 
 class Service:
-    def __init__(self, binary, prefix="tst_observability-"):
+    def __init__(self, binary, prefix="tst_observability-", directory=None):
         # Under $TMPDIR/<test>-*: reaptestvmms.sh ends a VMM left by a crash.
-        self.dir = tempfile.mkdtemp(prefix=prefix)
+        # directory: an earlier service's, to run on its state.
+        self.dir = directory or tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
         self.log_path = os.path.join(self.dir, "service.log")
         env = dict(os.environ, MVS_TOKEN=TOKEN, MVS_LOG="info", MVS_CONFIG_DIR=f"{self.dir}/config", MVS_DATA_DIR=f"{self.dir}/data",
                    MVS_RUNTIME_DIR=f"{self.dir}/run")
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         # The service ends with this process, also when it is killed (ctest's timeout): PR_SET_PDEATHSIG.
         self.proc = subprocess.Popen([binary, "--serve", "--listen", f"127.0.0.1:{self.port}", "--log-format", "json"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=die_with_parent)

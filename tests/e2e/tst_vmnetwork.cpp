@@ -407,8 +407,24 @@ void TestVmNetwork::policyDenyAllowDomain()
     QVERIFY2(self.out.toLower().contains(before.mac), qPrintable(self.out));
     QVERIFY2(self.out.contains(QStringLiteral("nameserver %1").arg(before.gateway)), qPrintable(self.out));
 
+    // Bytes through its NIC (its tap's counters), in /metrics and its usage
+    // history: an answer fetched moves what it received.
+    const qint64 receivedBefore = m_api.vmMetric(QStringLiteral("mvs_vm_network_receive_bytes_total"), m_web);
+    const qint64 sentBefore = m_api.vmMetric(QStringLiteral("mvs_vm_network_transmit_bytes_total"), m_web);
+    QVERIFY2(receivedBefore >= 0 && sentBefore >= 0, "no mvs_vm_network_{receive,transmit}_bytes_total{vm=\"web\"} in /metrics");
     QCOMPARE(m_api.fetch(m_web, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
     QVERIFY(m_internet.httpLog().contains("allowed.test 198.51.100.1 "));
+    const qint64 receivedAfter = m_api.vmMetric(QStringLiteral("mvs_vm_network_receive_bytes_total"), m_web);
+    const qint64 sentAfter = m_api.vmMetric(QStringLiteral("mvs_vm_network_transmit_bytes_total"), m_web);
+    qInfo("web: NIC bytes received %lld -> %lld, sent %lld -> %lld", receivedBefore, receivedAfter, sentBefore, sentAfter);
+    QVERIFY2(receivedAfter > receivedBefore + 100 && sentAfter > sentBefore + 50,
+             qPrintable(QStringLiteral("received %1 -> %2, sent %3 -> %4").arg(receivedBefore).arg(receivedAfter).arg(sentBefore).arg(sentAfter)));
+    // The history's next sample (every 5 s) has them too.
+    const auto receivedInHistory = [this]() {
+        const QJsonArray samples = m_api.call("GET", vmPath(m_web, QStringLiteral("stats"))).json[QStringLiteral("samples")].toArray();
+        return samples.isEmpty() ? -1.0 : samples.last()[QStringLiteral("network_received_bytes")].toDouble(-1);
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(receivedInHistory() >= double(receivedAfter), 15000);
 
     const Exec resolved = m_api.exec(m_web, QStringLiteral("nslookup allowed.test; nslookup denied.test; nslookup alias.test"));
     QVERIFY2(resolved.out.contains(QLatin1String(TestInternet::kAllowedAddress)), qPrintable(resolved.describe()));

@@ -172,6 +172,26 @@ private Q_SLOTS:
         QVERIFY2(full.problemLabel()->text().contains(QStringLiteral("vms: 2 in use + 1 asked > 2 allowed")), qPrintable(full.problemLabel()->text()));
     }
 
+    // The paused pool in the status bar: hidden without targets; with one,
+    // how many of its VMs are ready (a real pooled guest), per template in
+    // the tooltip; gone again when the targets are.
+    void poolInTheStatusBar()
+    {
+        Vm::VmManager manager(*m_driver, m_home.filePath(QStringLiteral("pool")));
+        manager.setWarmStart(true);
+        MainWindow w(manager, nullptr);
+        w.show();
+        QVERIFY(!w.poolLabel()->isVisibleTo(&w));
+        QVERIFY(manager.setPoolTargets({{QStringLiteral("minimal"), 1}}));
+        QVERIFY(w.poolLabel()->isVisibleTo(&w));
+        QVERIFY2(w.poolLabel()->toolTip().contains(QLatin1String("minimal: 0 of 1 ready")) || w.poolLabel()->toolTip().contains(QLatin1String("minimal: 1 of 1")),
+                 qPrintable(w.poolLabel()->toolTip()));
+        QTRY_COMPARE_WITH_TIMEOUT(w.poolLabel()->text(), QStringLiteral("Pool: 1/1 ready"), kStartTimeoutMs + 300000);
+        QVERIFY2(w.poolLabel()->toolTip().contains(QLatin1String("minimal: 1 of 1 ready, 0 being restored")), qPrintable(w.poolLabel()->toolTip()));
+        QVERIFY(manager.setPoolTargets({}));
+        QVERIFY(!w.poolLabel()->isVisibleTo(&w));
+    }
+
     // The dialog from the window: a valid name, "Start now" off: created, not started.
     void createFromWindow()
     {

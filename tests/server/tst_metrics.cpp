@@ -162,8 +162,8 @@ private Q_SLOTS:
         m.recordVmBoot(QStringLiteral("a"), 2.5);
         m.recordVmRestore(QStringLiteral("b"), 0.7);
         std::map<QString, Server::Metrics::VmLive> live;
-        live[QStringLiteral("a")] = {12.5, 300 << 20, 512ull << 20, 400ull << 20};
-        live[QStringLiteral("c")] = {1.0, std::nullopt, std::nullopt, std::nullopt};
+        live[QStringLiteral("a")] = {12.5, 300 << 20, 512ull << 20, 400ull << 20, 5000, 700};
+        live[QStringLiteral("c")] = {1.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
         QString problem;
         const QHash<QString, double> v = parse(m.renderVms(live), &problem);
         QVERIFY2(problem.isEmpty(), qPrintable(problem));
@@ -183,6 +183,9 @@ private Q_SLOTS:
         QCOMPARE(v.value(QStringLiteral("mvs_vm_guest_memory_available_bytes{vm=\"a\"}")), double(400ull << 20));
         QVERIFY(v.contains(QStringLiteral("mvs_vm_vmm_cpu_seconds_total{vm=\"c\"}")));
         QVERIFY(!v.contains(QStringLiteral("mvs_vm_vmm_resident_memory_bytes{vm=\"c\"}"))); // unknown: no sample
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_network_receive_bytes_total{vm=\"a\"}")), 5000.0);
+        QCOMPARE(v.value(QStringLiteral("mvs_vm_network_transmit_bytes_total{vm=\"a\"}")), 700.0);
+        QVERIFY(!v.contains(QStringLiteral("mvs_vm_network_receive_bytes_total{vm=\"c\"}"))); // no NIC: no sample
 
         m.forgetVm(QStringLiteral("a"));
         QVERIFY(!m.hasVmSeries(QStringLiteral("a")));

@@ -25,6 +25,8 @@ const QHash<QString, Role> &expectedRoles()
         {QStringLiteral("GET /api/v1/templates"), Role::Viewer},
         {QStringLiteral("GET /api/v1/openapi.json"), Role::Viewer},
         {QStringLiteral("GET /api/v1/system"), Role::Viewer},
+        {QStringLiteral("GET /api/v1/pool"), Role::Viewer},
+        {QStringLiteral("PUT /api/v1/pool"), Role::Admin},
         {QStringLiteral("GET /docs"), Role::Viewer},
         {QStringLiteral("GET /docs/{*path}"), Role::Viewer},
         {QStringLiteral("GET /metrics"), Role::Viewer},

@@ -19,7 +19,7 @@ from ._errors import (AgentUnavailableError, AlreadyExistsError, ApiTimeoutError
                       MicroVMError, NoSpaceError, NotFoundError, PayloadTooLargeError, PermissionDeniedError, QuotaExceededError, UnsupportedError,
                       VmFailedError)
 from ._models import (CodeError, CodeOutput, CodeResult, CodeSession, Display, ExecEvent, ExecResult, FileEntry, NetworkPolicy, NetworkStatus, Port,
-                      Process, ProcessOutput, Screenshot, Snapshot, Template, VmInfo, VncInfo)
+                      PoolTemplate, Process, ProcessOutput, Screenshot, Snapshot, Template, VmInfo, VncInfo)
 from ._ops import action
 from ._sync import Client, Sandbox
 
@@ -31,6 +31,6 @@ __all__ = [
     "ConflictError", "AlreadyExistsError", "InvalidStateError", "ControlHeldError", "PayloadTooLargeError", "CorruptedError",
     "InternalError", "VmFailedError", "UnsupportedError", "GuestError", "AgentUnavailableError", "DisplayNotReadyError",
     "ApiTimeoutError", "NoSpaceError", "QuotaExceededError",
-    "VmInfo", "Template", "ExecResult", "ExecEvent", "Process", "ProcessOutput", "CodeResult", "CodeOutput", "CodeError",
+    "VmInfo", "Template", "PoolTemplate", "ExecResult", "ExecEvent", "Process", "ProcessOutput", "CodeResult", "CodeOutput", "CodeError",
     "CodeSession", "FileEntry", "Snapshot", "Display", "VncInfo", "Screenshot", "Port", "NetworkPolicy", "NetworkStatus",
 ]

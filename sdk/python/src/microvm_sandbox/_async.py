@@ -11,7 +11,7 @@ import httpx
 from . import _ops as ops
 from ._config import resolve_token, resolve_url
 from ._errors import ApiTimeoutError, ConnectionError, MicroVMError, error_from_response
-from ._models import (CodeResult, CodeSession, Display, ExecEvent, ExecResult, FileEntry, NetworkPolicy, NetworkStatus, Port, Process,
+from ._models import (CodeResult, CodeSession, Display, ExecEvent, ExecResult, FileEntry, NetworkPolicy, NetworkStatus, PoolTemplate, Port, Process,
                       ProcessOutput, Screenshot, Snapshot, Template, VmInfo, VncInfo)
 from ._transfer import CHUNK_BYTES, Source, async_chunks, exec_events, source_chunks, ws_url
 
@@ -80,6 +80,15 @@ class AsyncClient:
 
     async def templates(self) -> List[Template]:
         return await self._run(ops.templates())
+
+    async def pool(self) -> List[PoolTemplate]:
+        """The paused pool, per template (see PoolTemplate)."""
+        return await self._run(ops.pool())
+
+    async def set_pool(self, targets: Dict[str, int]) -> List[PoolTemplate]:
+        """Replace the pool's targets until the service stops (admin
+        token): ``{"minimal": 2}``; templates left out are not pooled."""
+        return await self._run(ops.set_pool(targets))
 
     def create(self, name: Optional[str] = None, template: str = "minimal", *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None,
                start: bool = True, network: Optional[Dict[str, Any]] = None, keep: bool = False) -> "_Creating":

@@ -76,6 +76,26 @@ class Template:
 
 
 @dataclass
+class PoolTemplate:
+    """One template of the paused pool: how many VMs of it the service
+    keeps restored and paused (a create of it is then a resume, boot
+    "pool"), how many are ready and filling, and why it is short."""
+    template: str
+    target: int = 0
+    ready: int = 0
+    filling: int = 0
+    vcpus: Optional[int] = None
+    memory_mb: Optional[int] = None
+    last_error: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "PoolTemplate":
+        return cls(str(o.get("template", "")), int(o.get("target", 0)), int(o.get("ready", 0)), int(o.get("filling", 0)), _opt_int(o.get("vcpus")),
+                   _opt_int(o.get("memory_mb")), o.get("last_error"), o)
+
+
+@dataclass
 class ExecResult:
     exit_code: Optional[int]
     stdout: str = ""

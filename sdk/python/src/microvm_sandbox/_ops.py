@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from urllib.parse import quote
 
-from ._models import (CodeResult, CodeSession, Display, ExecResult, FileEntry, NetworkPolicy, NetworkStatus, Port, Process, ProcessOutput,
-                      Snapshot, Template, VmInfo)
+from ._models import (CodeResult, CodeSession, Display, ExecResult, FileEntry, NetworkPolicy, NetworkStatus, PoolTemplate, Port, Process,
+                      ProcessOutput, Snapshot, Template, VmInfo)
 
 Command = Union[str, Sequence[str]]
 
@@ -64,6 +64,18 @@ def health() -> Call:
 
 def templates() -> Call:
     return Call("GET", "/api/v1/templates", parse=lambda o: [Template.from_json(t) for t in o.get("templates", [])])
+
+
+def _pool(o: Any) -> List[PoolTemplate]:
+    return [PoolTemplate.from_json(t) for t in o.get("templates", [])]
+
+
+def pool() -> Call:
+    return Call("GET", "/api/v1/pool", parse=_pool)
+
+
+def set_pool(targets: Dict[str, int]) -> Call:
+    return Call("PUT", "/api/v1/pool", json={"targets": {str(k): int(v) for k, v in targets.items()}}, parse=_pool)
 
 
 def create(name: str, template: str, vcpus: Optional[int], memory_mb: Optional[int], start: bool, network: Optional[Dict[str, Any]]) -> Call:

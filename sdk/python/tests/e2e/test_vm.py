@@ -251,3 +251,39 @@ def test_snapshot_restore_fork(api):
             sb.restore("nope")
         sb.delete_snapshot("one")
         assert sb.snapshots() == []
+
+
+def test_pool(api):
+    """The paused pool through the API: refusals, a target, a create that
+    is a resume (boot "pool") of a VM that is itself, the pool refilled,
+    then emptied again."""
+    import time
+    assert all(t.target == 0 for t in api.pool())
+    with pytest.raises(m.UnsupportedError, match="NIC"):
+        api.set_pool({"agent": 1})
+    with pytest.raises(m.InvalidArgumentError):
+        api.set_pool({"minimal": 9})
+    with pytest.raises(m.NotFoundError):
+        api.set_pool({"no-such-template": 1})
+    try:
+        status = api.set_pool({"minimal": 1})
+        assert [(t.template, t.target) for t in status] == [("minimal", 1)]
+
+        def wait_ready() -> m.PoolTemplate:
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                t = api.pool()[0]
+                if t.ready == 1 and t.filling == 0:
+                    return t
+                time.sleep(0.2)
+            raise AssertionError(f"the pool did not fill: {api.pool()}")
+
+        ready = wait_ready()
+        assert ready.memory_mb and ready.vcpus and ready.last_error is None
+        with api.create(unique("pooled")) as sb:
+            assert sb.info.boot == "pool"
+            assert sb.exec("hostname").stdout.strip() == sb.name
+            wait_ready()
+    finally:
+        api.set_pool({})
+    assert api.pool() == []
