@@ -282,7 +282,8 @@ QByteArray Metrics::renderVms(const std::map<QString, VmLive> &live) const
     samples(out, "mvs_vm_guest_memory_total_bytes", memTotal);
     out += family("mvs_vm_guest_memory_available_bytes", "gauge", "Memory available in the guest, as its agent reports it.");
     samples(out, "mvs_vm_guest_memory_available_bytes", memAvailable);
-    out += family("mvs_vm_network_receive_bytes_total", "counter", "Bytes the VM received through its NIC (its tap's transmit), from the start of its network.");
+    out +=
+        family("mvs_vm_network_receive_bytes_total", "counter", "Bytes the VM received through its NIC (its tap's transmit), from the start of its network.");
     samples(out, "mvs_vm_network_receive_bytes_total", netIn);
     out += family("mvs_vm_network_transmit_bytes_total", "counter", "Bytes the VM sent through its NIC (its tap's receive), from the start of its network.");
     samples(out, "mvs_vm_network_transmit_bytes_total", netOut);

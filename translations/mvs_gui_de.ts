@@ -564,6 +564,24 @@
         <source>%1 has %2 vCPUs and %3 MiB.</source>
         <translation>%1 hat %2 vCPUs und %3 MiB.</translation>
     </message>
+    <message>
+        <source>%1: %2 of %3 ready, %4 being restored</source>
+        <translation>%1: %2 von %3 bereit, %4 werden wiederhergestellt</translation>
+    </message>
+    <message>
+        <source> (%1)</source>
+        <translation> (%1)</translation>
+    </message>
+    <message>
+        <source>Pool: %1/%2 ready</source>
+        <translation>Pool: %1/%2 bereit</translation>
+    </message>
+    <message>
+        <source>VMs restored ahead and kept paused: creating a VM of these templates resumes one.
+%1</source>
+        <translation>Im Voraus wiederhergestellte, angehaltene VMs: eine neue VM dieser Vorlagen setzt eine von ihnen fort.
+%1</translation>
+    </message>
 </context>
 <context>
     <name>Gui::PortsTab</name>

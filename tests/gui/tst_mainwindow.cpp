@@ -184,7 +184,8 @@ private Q_SLOTS:
         QVERIFY(!w.poolLabel()->isVisibleTo(&w));
         QVERIFY(manager.setPoolTargets({{QStringLiteral("minimal"), 1}}));
         QVERIFY(w.poolLabel()->isVisibleTo(&w));
-        QVERIFY2(w.poolLabel()->toolTip().contains(QLatin1String("minimal: 0 of 1 ready")) || w.poolLabel()->toolTip().contains(QLatin1String("minimal: 1 of 1")),
+        QVERIFY2(w.poolLabel()->toolTip().contains(QLatin1String("minimal: 0 of 1 ready"))
+                     || w.poolLabel()->toolTip().contains(QLatin1String("minimal: 1 of 1")),
                  qPrintable(w.poolLabel()->toolTip()));
         QTRY_COMPARE_WITH_TIMEOUT(w.poolLabel()->text(), QStringLiteral("Pool: 1/1 ready"), kStartTimeoutMs + 300000);
         QVERIFY2(w.poolLabel()->toolTip().contains(QLatin1String("minimal: 1 of 1 ready, 0 being restored")), qPrintable(w.poolLabel()->toolTip()));
