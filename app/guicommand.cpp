@@ -5,6 +5,7 @@
 #include "app/gui/preferences.h"
 #include "app/gui/translations.h"
 #include "app/service.h"
+#include "server/usagehistory.h"
 #include "app/signalwatcher.h"
 #include "core/vm/vmmanager.h"
 #include "desktop/displayhub.h"
@@ -45,6 +46,31 @@ void applyPreferences(ServiceFlags &serviceFlags)
         flags.accel = preferences.accel;
     if (!preferences.dataDir.isEmpty() && qEnvironmentVariableIsEmpty("MVS_DATA_DIR"))
         qputenv("MVS_DATA_DIR", QFile::encodeName(preferences.dataDir));
+}
+
+// The service's usage history as the Performance tab reads it.
+Gui::UsageSource usageSource(const Server::UsageHistory &history)
+{
+    return [&history](const QString &vm) {
+        QList<Gui::UsagePoint> out;
+        const QList<Server::UsageHistory::Sample> samples = history.since(vm, 0);
+        const Server::UsageHistory::Sample *before = nullptr;
+        auto opt = [](const auto &v) { return v ? std::optional<double>(double(*v)) : std::nullopt; };
+        for (const Server::UsageHistory::Sample &s : samples) {
+            Gui::UsagePoint p;
+            p.atMs = s.atMs;
+            p.cpuPercent = before ? Server::UsageHistory::cpuPercent(*before, s) : std::nullopt;
+            p.vmmResidentBytes = opt(s.vmmResidentBytes);
+            if (s.guestMemTotalBytes && s.guestMemAvailableBytes)
+                p.guestUsedBytes = double(*s.guestMemTotalBytes) - double(*s.guestMemAvailableBytes);
+            p.diskBytes = opt(s.diskBytes);
+            p.networkReceivedBytes = opt(s.networkReceivedBytes);
+            p.networkSentBytes = opt(s.networkSentBytes);
+            out << p;
+            before = &s;
+        }
+        return out;
+    };
 }
 
 // The window's take-overs and releases go to the service's audit log (no API
@@ -151,6 +177,7 @@ int guiCommand(int &argc, char **argv)
         err(QStringLiteral("the API is not served: %1").arg(url.error().message));
     }
     auditTakeOvers(*window, **service);
+    window->setUsageSource(usageSource((*service)->usageHistory()));
     window->show();
 
     SignalWatcher signals;

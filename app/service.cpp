@@ -7,6 +7,7 @@
 #include "desktop/displayhub.h"
 #include "server/api.h"
 #include "server/idlepause.h"
+#include "server/usagehistory.h"
 #include "server/auditlog.h"
 #include "server/httpadapter.h"
 #include "server/tokenregistry.h"
@@ -127,6 +128,11 @@ Core::Expected<std::unique_ptr<Service>> Service::create(const Options &options)
     s->m_controller->idlePause().setAction(*idleAction);
     s->m_controller->idlePause().setIdleAfterMs(*idle);
     return s;
+}
+
+const Server::UsageHistory &Service::usageHistory() const
+{
+    return m_controller->usage();
 }
 
 Core::Expected<QString> Service::listen()

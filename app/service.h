@@ -22,6 +22,7 @@ class Api;
 class AuditLog;
 class HttpAdapter;
 class TokenRegistry;
+class UsageHistory;
 } // namespace Server
 namespace Vm {
 class StateDirLock;
@@ -76,6 +77,8 @@ public:
     Desktop::DisplayHub &displays() const { return *m_displays; }
     Server::TokenRegistry &tokens() const { return *m_tokens; }
     Server::AuditLog &auditLog() const { return *m_audit; }
+    // Every running VM's usage, sampled while the service lives.
+    const Server::UsageHistory &usageHistory() const;
 
     // Stop taking requests, then stop the VMs (the manager kills their VMMs;
     // their records keep the desired state). VMs detached before

@@ -582,6 +582,65 @@
         <translation>Im Voraus wiederhergestellte, angehaltene VMs: eine neue VM dieser Vorlagen setzt eine von ihnen fort.
 %1</translation>
     </message>
+    <message>
+        <source>Performance</source>
+        <translation>Leistung</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::PerformanceTab</name>
+    <message>
+        <source>%1/s</source>
+        <translation>%1/s</translation>
+    </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1 %</translation>
+    </message>
+    <message>
+        <source>CPU</source>
+        <translation>CPU</translation>
+    </message>
+    <message>
+        <source>Memory</source>
+        <translation>Speicher</translation>
+    </message>
+    <message>
+        <source>VMM</source>
+        <translation>VMM</translation>
+    </message>
+    <message>
+        <source>guest</source>
+        <translation>Gast</translation>
+    </message>
+    <message>
+        <source>Disk</source>
+        <translation>Festplatte</translation>
+    </message>
+    <message>
+        <source>Network</source>
+        <translation>Netzwerk</translation>
+    </message>
+    <message>
+        <source>in</source>
+        <translation>ein</translation>
+    </message>
+    <message>
+        <source>out</source>
+        <translation>aus</translation>
+    </message>
+    <message>
+        <source>No usage history here: it is kept by the API service, which is not running.</source>
+        <translation>Hier gibt es keinen Verlauf: Ihn führt der API-Dienst, der nicht läuft.</translation>
+    </message>
+    <message>
+        <source>Select a VM to see its CPU, memory, disk and network over the last minutes.</source>
+        <translation>Wählen Sie eine VM, um CPU, Speicher, Festplatte und Netzwerk der letzten Minuten zu sehen.</translation>
+    </message>
+    <message>
+        <source>No samples of %1 yet: a VM&apos;s usage is sampled every few seconds while it runs.</source>
+        <translation>Noch keine Messwerte von %1: Die Nutzung einer VM wird alle paar Sekunden gemessen, solange sie läuft.</translation>
+    </message>
 </context>
 <context>
     <name>Gui::PortsTab</name>
@@ -1010,6 +1069,24 @@
     <message>
         <source>The snapshot of %1 was cancelled; nothing was kept.</source>
         <translation>Der Snapshot von %1 wurde abgebrochen; nichts wurde behalten.</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::UsageChart</name>
+    <message>
+        <source>%1 %2</source>
+        <translation>%1 %2</translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation>%1: %2</translation>
+    </message>
+    <message numerus="yes">
+        <source>last %n minute(s)</source>
+        <translation>
+            <numerusform>letzte Minute</numerusform>
+            <numerusform>letzte %n Minuten</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -73,12 +73,14 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_filesTab = new FilesTab(manager, m_details);
     m_snapshotsTab = new SnapshotsTab(manager, m_details);
     m_portsTab = new PortsTab(manager, m_details);
+    m_performanceTab = new PerformanceTab(m_details);
     m_details->addTab(m_displayTab, tr("Display"));
     m_details->addTab(m_consoleTab, tr("Console"));
     m_details->addTab(m_runTab, tr("Run"));
     m_details->addTab(m_filesTab, tr("Files"));
     m_details->addTab(m_snapshotsTab, tr("Snapshots"));
     m_details->addTab(m_portsTab, tr("Ports"));
+    m_details->addTab(m_performanceTab, tr("Performance"));
 
     m_grid = new DesktopGrid(manager, displays, this);
     connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
@@ -229,6 +231,11 @@ void MainWindow::buildStatusBar()
     setService(QString(), QByteArray());
 }
 
+void MainWindow::setUsageSource(UsageSource source)
+{
+    m_performanceTab->setSource(std::move(source));
+}
+
 // The paused pool: how many VMs are ready to be claimed; per template in
 // the tooltip, with why it is short.
 void MainWindow::showPool()
@@ -321,6 +328,7 @@ void MainWindow::onSelectionChanged()
     m_filesTab->setVm(vm);
     m_snapshotsTab->setVm(vm);
     m_portsTab->setVm(vm);
+    m_performanceTab->setVm(vm);
     updateActions();
 }
 

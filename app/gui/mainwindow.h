@@ -5,6 +5,7 @@
 // status bar shows the in-process API service's URL and copies its token.
 
 #include "app/gui/createdialog.h"
+#include "app/gui/performancetab.h"
 #include "app/gui/resizedialog.h"
 #include "core/vm/virtualmachine.h"
 #include "desktop/displayhub.h"
@@ -65,6 +66,9 @@ public:
     // start then ends without an error).
     QString buildingVm() const { return m_buildingVm; }
     QLabel *acceleratorLabel() const { return m_accelLabel; }
+    // Where the Performance tab reads a VM's usage (the service's history).
+    void setUsageSource(UsageSource source);
+    PerformanceTab *performanceTab() const { return m_performanceTab; }
     // "Pool: N ready" while the paused pool has targets (Vm::VmPool).
     QLabel *poolLabel() const { return m_poolLabel; }
     void cancelBuild();
@@ -143,6 +147,7 @@ private:
     FilesTab *m_filesTab = nullptr;
     SnapshotsTab *m_snapshotsTab = nullptr;
     PortsTab *m_portsTab = nullptr;
+    PerformanceTab *m_performanceTab = nullptr;
     QList<QAction *> m_actions; // indexed by Action
     QLabel *m_urlLabel = nullptr;
     // How guests run here: KVM, or TCG with why KVM is not used (probed off

@@ -82,4 +82,33 @@ Templates::VmTemplate minimalTemplate()
     return *t;
 }
 
+QString shellOut(Vm::VmManager &manager, const QString &vm, const QString &shell)
+{
+    auto r = runInVm(manager, vm, shell, 60000);
+    if (!r)
+        return QStringLiteral("<error: %1>").arg(r.error().toString());
+    if (r->exitCode != 0)
+        return QStringLiteral("<exit %1: %2>").arg(r->exitCode).arg(QString::fromUtf8(r->stderrData));
+    return QString::fromUtf8(r->stdoutData).trimmed();
+}
+
+bool createAndStart(Vm::VmManager &manager, const QString &name, const QString &templateName, std::optional<int> memoryMiB)
+{
+    auto created = manager.create({name, templateName, std::nullopt, memoryMiB});
+    if (!created) {
+        qWarning() << created.error().toString();
+        return false;
+    }
+    auto started = await(manager.start(name), kBootTimeoutMs + 300000);
+    if (!started)
+        qWarning() << started.error().toString();
+    return started.hasValue();
+}
+
+QString bootOf(const Vm::VmManager &manager, const QString &name)
+{
+    auto info = manager.info(name);
+    return info ? info->boot : info.error().toString();
+}
+
 } // namespace E2e

@@ -38,6 +38,16 @@ Templates::VmTemplate minimalTemplate();
 // (in the guest) plus a grace period (here).
 Core::Expected<Agent::ExecResult> runInVm(Vm::VmManager &manager, const QString &vm, const QString &shell, int timeoutMs);
 
+// The shell command's stdout, trimmed, through runInVm (60 s); "<error: ...>"
+// or "<exit N: stderr>" when it did not run or failed.
+QString shellOut(Vm::VmManager &manager, const QString &vm, const QString &shell);
+// Create a VM of the template (the template's vCPUs, and its memory unless
+// given) and start it; false (and a warning saying why) when either fails.
+bool createAndStart(Vm::VmManager &manager, const QString &name, const QString &templateName = QStringLiteral("minimal"),
+                    std::optional<int> memoryMiB = std::nullopt);
+// How the VM's last start went (VmInfo::boot), or the error.
+QString bootOf(const Vm::VmManager &manager, const QString &name);
+
 // Live (not zombie) processes whose parent is `parent` (from /proc/*/stat).
 QList<int> childProcessesOf(qint64 parent);
 

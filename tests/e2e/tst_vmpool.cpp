@@ -80,32 +80,10 @@ class TestVmPool : public QObject {
 
     bool createAndStart(const QString &name, const QString &templateName = QStringLiteral("minimal"), std::optional<int> memoryMiB = std::nullopt)
     {
-        auto created = m_manager->create({name, templateName, std::nullopt, memoryMiB});
-        if (!created) {
-            qWarning() << created.error().toString();
-            return false;
-        }
-        auto started = await(m_manager->start(name), kBootTimeoutMs + 300000);
-        if (!started)
-            qWarning() << started.error().toString();
-        return started.hasValue();
+        return E2e::createAndStart(*m_manager, name, templateName, memoryMiB);
     }
-
-    QString bootOf(const QString &name) const
-    {
-        auto info = m_manager->info(name);
-        return info ? info->boot : info.error().toString();
-    }
-
-    QString out(const QString &vm, const QString &command)
-    {
-        auto r = runInVm(*m_manager, vm, command, 60000);
-        if (!r)
-            return QStringLiteral("<error: %1>").arg(r.error().toString());
-        if (r->exitCode != 0)
-            return QStringLiteral("<exit %1: %2>").arg(r->exitCode).arg(QString::fromUtf8(r->stderrData));
-        return QString::fromUtf8(r->stdoutData).trimmed();
-    }
+    QString bootOf(const QString &name) const { return E2e::bootOf(*m_manager, name); }
+    QString out(const QString &vm, const QString &command) { return shellOut(*m_manager, vm, command); }
 
     // The minimal template's warm snapshot for kOtherMemoryMiB: made by the
     // VM that is not pooled, removed after.

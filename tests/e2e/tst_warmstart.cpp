@@ -47,34 +47,9 @@ class TestWarmStart : public QObject {
         return true;
     }
 
-    bool createAndStart(const QString &name)
-    {
-        auto created = m_manager->create({name, QStringLiteral("minimal"), std::nullopt, kMemoryMiB});
-        if (!created) {
-            qWarning() << created.error().toString();
-            return false;
-        }
-        auto started = await(m_manager->start(name), kBootTimeoutMs + 300000);
-        if (!started)
-            qWarning() << started.error().toString();
-        return started.hasValue();
-    }
-
-    QString bootOf(const QString &name) const
-    {
-        auto info = m_manager->info(name);
-        return info ? info->boot : info.error().toString();
-    }
-
-    QString out(const QString &vm, const QString &command)
-    {
-        auto r = runInVm(*m_manager, vm, command, 60000);
-        if (!r)
-            return QStringLiteral("<error: %1>").arg(r.error().toString());
-        if (r->exitCode != 0)
-            return QStringLiteral("<exit %1: %2>").arg(r->exitCode).arg(QString::fromUtf8(r->stderrData));
-        return QString::fromUtf8(r->stdoutData).trimmed();
-    }
+    bool createAndStart(const QString &name) { return E2e::createAndStart(*m_manager, name, QStringLiteral("minimal"), kMemoryMiB); }
+    QString bootOf(const QString &name) const { return E2e::bootOf(*m_manager, name); }
+    QString out(const QString &vm, const QString &command) { return shellOut(*m_manager, vm, command); }
 
     // The first start of the shape: cold, then the snapshot is made.
     bool bootColdAndWaitForTheSnapshot(const QString &name)
