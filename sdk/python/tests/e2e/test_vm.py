@@ -253,37 +253,15 @@ def test_snapshot_restore_fork(api):
         assert sb.snapshots() == []
 
 
+
 def test_pool(api):
-    """The paused pool through the API: refusals, a target, a create that
-    is a resume (boot "pool") of a VM that is itself, the pool refilled,
-    then emptied again."""
-    import time
-    assert all(t.target == 0 for t in api.pool())
-    with pytest.raises(m.UnsupportedError, match="NIC"):
-        api.set_pool({"agent": 1})
-    with pytest.raises(m.InvalidArgumentError):
-        api.set_pool({"minimal": 9})
-    with pytest.raises(m.NotFoundError):
-        api.set_pool({"no-such-template": 1})
-    try:
-        status = api.set_pool({"minimal": 1})
-        assert [(t.template, t.target) for t in status] == [("minimal", 1)]
-
-        def wait_ready() -> m.PoolTemplate:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                t = api.pool()[0]
-                if t.ready == 1 and t.filling == 0:
-                    return t
-                time.sleep(0.2)
-            raise AssertionError(f"the pool did not fill: {api.pool()}")
-
-        ready = wait_ready()
-        assert ready.memory_mb and ready.vcpus and ready.last_error is None
-        with api.create(unique("pooled")) as sb:
-            assert sb.info.boot == "pool"
-            assert sb.exec("hostname").stdout.strip() == sb.name
-            wait_ready()
-    finally:
-        api.set_pool({})
+    """The paused pool through the SDK: this suite's service runs with warm
+    starts off (as every suite but the warm and pool ones), which the pool
+    needs: refused saying so; a bad count refused; no targets is fine. The
+    pool with guests through the real service: tests/e2e/tst_poolservice.py."""
     assert api.pool() == []
+    with pytest.raises(m.InvalidStateError, match="warm_start"):
+        api.set_pool({"minimal": 1})
+    with pytest.raises(m.InvalidArgumentError, match="targets.minimal"):
+        api.set_pool({"minimal": 9})
+    assert api.set_pool({}) == []
