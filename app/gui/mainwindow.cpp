@@ -10,6 +10,7 @@
 #include "app/gui/resizedialog.h"
 #include "app/gui/runtab.h"
 #include "app/gui/snapshotstab.h"
+#include "app/gui/sparklinedelegate.h"
 #include "app/gui/vmlistmodel.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/kvmprobe.h"
@@ -63,6 +64,8 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_view->verticalHeader()->hide();
     m_view->horizontalHeader()->setStretchLastSection(true);
+    // The last minute of each VM's CPU behind its number.
+    m_view->setItemDelegateForColumn(VmListModel::CpuColumn, new SparklineDelegate(VmListModel::CpuHistoryRole, 100, m_view));
     m_view->setContextMenuPolicy(Qt::CustomContextMenu);
 
     m_details = new QTabWidget(this);

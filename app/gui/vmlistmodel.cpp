@@ -76,6 +76,7 @@ QVariant VmListModel::data(const QModelIndex &index, int role) const
         case UptimeColumn: return uptime;
         default: return data(index, Qt::DisplayRole);
         }
+    case CpuHistoryRole: return index.column() == CpuColumn ? QVariant::fromValue(row.cpuHistory) : QVariant();
     case Qt::ToolTipRole:
         if (index.column() == StateColumn && rec.lastError)
             return tr("Last error: %1").arg(rec.lastError->message);
@@ -231,6 +232,7 @@ void VmListModel::updateTimer()
 void VmListModel::clearUsage(Row &row)
 {
     row.cpuPercent = -1;
+    row.cpuHistory.clear();
     row.cpuMs = -1;
     row.memUsedMiB = -1;
     row.memTotalMiB = -1;
@@ -245,11 +247,15 @@ void VmListModel::sampleUsage()
             continue;
         const QString name = r.info.record.name;
         const qint64 cpuMs = m_manager.vmmCpuMs(name).valueOr(-1);
-        if (cpuMs >= 0 && r.cpuMs >= 0 && now > r.sampledAtMs)
+        if (cpuMs >= 0 && r.cpuMs >= 0 && now > r.sampledAtMs) {
             r.cpuPercent = 100.0 * double(cpuMs - r.cpuMs) / double(now - r.sampledAtMs);
+            r.cpuHistory.append(r.cpuPercent);
+            if (r.cpuHistory.size() > kCpuHistory)
+                r.cpuHistory.removeFirst();
+        }
         r.cpuMs = cpuMs;
         r.sampledAtMs = now;
-        Q_EMIT dataChanged(index(i, CpuColumn), index(i, CpuColumn), {Qt::DisplayRole, SortRole});
+        Q_EMIT dataChanged(index(i, CpuColumn), index(i, CpuColumn), {Qt::DisplayRole, SortRole, CpuHistoryRole});
 
         // Memory use as the guest sees it (a running guest only; one ask at a time).
         auto agent = m_manager.agent(name);

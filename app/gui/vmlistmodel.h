@@ -27,7 +27,10 @@ public:
         NameRole = Qt::UserRole + 1, // the VM's name (every column)
         StateRole, // int(Vm::VirtualMachine::State) (every column)
         SortRole, // numbers as numbers for the sort proxy
+        CpuHistoryRole, // CpuColumn: QList<double>, the last kCpuHistory CPU shares, oldest first
     };
+    // CPU shares kept per running VM for its sparkline (a minute at kUsageMs).
+    static constexpr int kCpuHistory = 30;
 
     // The manager must outlive the model.
     explicit VmListModel(Vm::VmManager &manager, QObject *parent = nullptr);
@@ -51,6 +54,7 @@ private:
         Vm::VmInfo info;
         QDateTime runningSince; // invalid: not running
         double cpuPercent = -1; // -1: not measured yet
+        QList<double> cpuHistory = QList<double>(); // the last kCpuHistory shares, oldest first
         qint64 cpuMs = -1; // the VMM's CPU time at the last sample
         qint64 sampledAtMs = 0;
         qint64 memUsedMiB = -1;

@@ -1,4 +1,5 @@
-// The Performance tab and its charts (offscreen, no guests): what it says
+// The Performance tab and its charts, and the VM list's CPU sparkline
+// (offscreen, no guests): what it says
 // with no history, no VM or no samples yet; with samples (a fixed list from
 // a test source here; the app's source is the service's usage history,
 // adapted in app/guicommand.cpp, and the samples themselves are checked
@@ -8,6 +9,7 @@
 // captions say the newest values, and the lines are drawn.
 
 #include "app/gui/performancetab.h"
+#include "app/gui/sparklinedelegate.h"
 #include "app/gui/usagechart.h"
 
 #include <QApplication>
@@ -111,6 +113,23 @@ private Q_SLOTS:
         // The lines are drawn in the series' colors.
         QVERIFY(pixelsOf(tab.cpuChart(), tab.palette().color(QPalette::Highlight)) > 50);
         QVERIFY(pixelsOf(tab.networkChart(), QColor(0xd0, 0x70, 0x20)) > 50);
+    }
+
+    // The sparkline spans its cell, oldest left, scaled to at least 100 (a
+    // percentage) or to the highest value.
+    void sparklineLine()
+    {
+        const QRectF cell(10, 0, 100, 20);
+        QVERIFY(Gui::SparklineDelegate::line({}, cell, 100).isEmpty());
+        QVERIFY(Gui::SparklineDelegate::line({50}, cell, 100).isEmpty()); // one value is no line
+        const QPolygonF line = Gui::SparklineDelegate::line({0, 50, 100}, cell, 100);
+        QCOMPARE(line.size(), 3);
+        QCOMPARE(line.at(0), QPointF(10, 20));
+        QCOMPARE(line.at(1), QPointF(60, 10));
+        QCOMPARE(line.at(2), QPointF(110, 0));
+        const QPolygonF busy = Gui::SparklineDelegate::line({100, 200}, cell, 100); // over one core: scaled to 200
+        QCOMPARE(busy.at(0).y(), 10.0);
+        QCOMPARE(busy.at(1).y(), 0.0);
     }
 
     void rateOfNothing()

@@ -139,6 +139,11 @@ private Q_SLOTS:
         QVERIFY2(QRegularExpression(QStringLiteral("^\\d+ %$")).match(cell(model, 0, VmListModel::CpuColumn)).hasMatch(),
                  qPrintable(cell(model, 0, VmListModel::CpuColumn)));
         QTRY_VERIFY_WITH_TIMEOUT(!cell(model, 0, VmListModel::MemoryUseColumn).isEmpty(), 3 * VmListModel::kUsageMs + 1000);
+        // The CPU column's sparkline: the shares measured so far, the newest last.
+        const auto history = [&model]() { return model.index(0, VmListModel::CpuColumn).data(VmListModel::CpuHistoryRole).value<QList<double>>(); };
+        QTRY_VERIFY_WITH_TIMEOUT(history().size() >= 2, 4 * VmListModel::kUsageMs + 1000);
+        QVERIFY(history().last() >= 0);
+        QCOMPARE(QStringLiteral("%1 %").arg(history().last(), 0, 'f', 0), cell(model, 0, VmListModel::CpuColumn));
         const QRegularExpressionMatch mem = QRegularExpression(QStringLiteral("^(\\d+) / (\\d+) MiB$")).match(cell(model, 0, VmListModel::MemoryUseColumn));
         QVERIFY2(mem.hasMatch(), qPrintable(cell(model, 0, VmListModel::MemoryUseColumn)));
         QVERIFY(mem.captured(1).toInt() > 0);
@@ -157,6 +162,7 @@ private Q_SLOTS:
         QCOMPARE(cell(model, 0, VmListModel::StateColumn), QStringLiteral("Stopped"));
         QCOMPARE(cell(model, 0, VmListModel::UptimeColumn), QString());
         QCOMPARE(cell(model, 0, VmListModel::CpuColumn), QString());
+        QVERIFY(history().isEmpty());
         QCOMPARE(cell(model, 0, VmListModel::MemoryUseColumn), QString());
         QCOMPARE(seen, (QStringList{QStringLiteral("Stopping"), QStringLiteral("Stopped")}));
 
