@@ -533,7 +533,8 @@ Core::Future<void> VmManager::start(const QString &name)
     Core::Log::core()->info("{}: starting", name.toStdString());
     if (pooled)
         return startPooled(name, std::move(pooled));
-    const bool warmable = firstStart && m_warm && !entry->vm->hasNic();
+    // With a NIC: a root service's (its builder's NIC is a tap of its own).
+    const bool warmable = firstStart && m_warm && (!entry->vm->hasNic() || m_networks->hostNetwork());
     return warmable ? startWarm(name) : startCold(name, false);
 }
 
@@ -580,7 +581,7 @@ Core::Future<void> VmManager::startPooled(const QString &name, std::unique_ptr<V
 Core::Future<void> VmManager::startWarm(const QString &name)
 {
     const VirtualMachine *vm = m_registry.find(name)->vm.get();
-    const auto found = m_warm->find(vm->vmTemplate(), vm->vcpus(), vm->memoryMiB());
+    const auto found = m_warm->find(vm->vmTemplate(), vm->vcpus(), vm->memoryMiB(), vm->hasNic());
     Core::Promise<void> started;
     Core::whenDone(found, this, [this, name, started](const Core::Expected<Snapshot::SnapshotInfo> &snapshot) {
         Entry *entry = m_registry.find(name);
@@ -617,7 +618,7 @@ Core::Future<void> VmManager::startCold(const QString &name, bool makeWarm)
         startEnded(name, r, QStringLiteral("cold"));
         const Entry *en = m_registry.find(name);
         if (r && makeWarm && m_warm && en && en->vm)
-            m_warm->build(en->vm->vmTemplate(), en->vm->vcpus(), en->vm->memoryMiB());
+            m_warm->build(en->vm->vmTemplate(), en->vm->vcpus(), en->vm->memoryMiB(), en->vm->hasNic());
         return r;
     });
 }
@@ -647,6 +648,7 @@ Core::Result VmManager::setPoolTargets(const QList<VmPool::Target> &targets)
             m_driver, *m_warm, m_stateDir,
             [this](int vcpus, qint64 memoryMiB, int pooledVcpus, qint64 pooledMemoryMiB) { return poolFits(vcpus, memoryMiB, pooledVcpus, pooledMemoryMiB); },
             this);
+        connect(m_pool, &VmPool::changed, this, &VmManager::poolChanged);
     }
     return m_pool->setTargets(targets);
 }

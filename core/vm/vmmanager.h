@@ -214,10 +214,12 @@ public:
     // VMs started from now on may outlive this manager (QEMU only), so that
     // detachAll() can leave them running. Off by default; either way the
     // destructor stops every VM still attached.
-    // Warm starts (see WarmStarts): the first start of a VM without a NIC
-    // restores its template's warm snapshot of its shape when there is one
-    // (VmInfo::boot "warm"), else boots cold and makes that snapshot in the
-    // background. A warm start that fails boots cold. Off by default.
+    // Warm starts (see WarmStarts): a VM's first start restores its
+    // template's warm snapshot of its shape when there is one (VmInfo::boot
+    // "warm"), else boots cold and makes that snapshot in the background. A
+    // VM with a NIC has snapshots of its own and starts warm only in a root
+    // service (HostNetwork): the restored guest gets its own tap, address
+    // and MAC. A warm start that fails boots cold. Off by default.
     void setWarmStart(bool on);
     bool warmStart() const { return m_warm != nullptr; }
     WarmStarts *warmStarts() const { return m_warm; }

@@ -39,6 +39,7 @@ Core::Future<void> WarmBuildJob::boot()
     m_vm = std::make_unique<VirtualMachine>(m_request.builderName, m_request.tmpl, m_driver);
     m_vm->setVcpus(m_request.vcpus);
     m_vm->setMemoryMiB(m_request.memoryMiB);
+    m_vm->setNic(m_request.nic); // no guest spec: the guest leaves it down
     return m_vm->start();
 }
 

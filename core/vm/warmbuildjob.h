@@ -3,10 +3,12 @@
 #include "core/async.h"
 #include "core/snapshot/snapshotstore.h"
 #include "core/template/vmtemplate.h"
+#include "core/vmm/vmspec.h"
 
 #include <QObject>
 
 #include <memory>
+#include <optional>
 
 namespace Vmm {
 class VmmDriver;
@@ -17,8 +19,9 @@ namespace Vm {
 class VirtualMachine;
 
 // Makes a template's warm snapshot (see WarmStarts) as a flat sequence of
-// steps: a builder VM of the asked shape, of its own (in no registry, no
-// NIC, its disk in a private directory), boots cold; once its agent answered
+// steps: a builder VM of the asked shape, of its own (in no registry, its
+// disk in a private directory; a NIC only when asked, on a tap that leads
+// nowhere, left unconfigured in the guest), boots cold; once its agent answered
 // and the guest settled, it is saved paused into a staging directory of the
 // warm directory, committed there as the snapshot "warm" (hashed, synced,
 // one rename), and the builder is killed. Whatever fails, nothing that
@@ -39,6 +42,10 @@ public:
         int memoryMiB = 256;
         QString directory; // the warm directory of this shape
         QString builderName; // the builder VM's name (its first host name)
+        // A NIC (its tap's descriptor stays the caller's, open until run()
+        // resolved): for the warm snapshot of VMs with one, whose restore
+        // gives the guest its own address and MAC.
+        std::optional<Vmm::NicSpec> nic = std::nullopt;
     };
 
     WarmBuildJob(const Vmm::VmmDriver &driver, Request request, QObject *parent = nullptr);

@@ -28,7 +28,7 @@ WarmStarts::~WarmStarts() = default;
 // The template's file as a whole (its kernel command line, machine, desktop,
 // agent channel: whatever shapes the VM's devices and boot), the hardware
 // and the driver.
-QByteArray WarmStarts::shapeKey(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, const QString &driver)
+QByteArray WarmStarts::shapeKey(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, const QString &driver, bool nic)
 {
     QCryptographicHash h(QCryptographicHash::Sha256);
     h.addData(QByteArray(tmpl.name.toUtf8() + "\n"));
@@ -38,21 +38,23 @@ QByteArray WarmStarts::shapeKey(const Templates::VmTemplate &tmpl, int vcpus, in
     else
         h.addData(QStringLiteral("%1\n%2\n%3").arg(tmpl.kernelCmdline, tmpl.qemuMachine, tmpl.desktop.kernelArgs()).toUtf8());
     h.addData(QStringLiteral("\n%1 vcpus\n%2 MiB\n%3\n").arg(vcpus).arg(memoryMiB).arg(driver).toUtf8());
+    if (nic) // (none: the key of the snapshots made before NICs had theirs)
+        h.addData(QByteArrayLiteral("nic\n"));
     return h.result().toHex().left(16);
 }
 
-Core::Expected<QString> WarmStarts::directoryFor(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB) const
+Core::Expected<QString> WarmStarts::directoryFor(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, bool nic) const
 {
     auto image = Image::ImageBuilder::cached(tmpl.image, Core::Paths::agentBinary());
     if (!image)
         return image.error();
-    return QDir(image->dir).filePath(QStringLiteral("warm/") + QString::fromLatin1(shapeKey(tmpl, vcpus, memoryMiB, m_driver.name())));
+    return QDir(image->dir).filePath(QStringLiteral("warm/") + QString::fromLatin1(shapeKey(tmpl, vcpus, memoryMiB, m_driver.name(), nic)));
 }
 
-Core::Future<Snapshot::SnapshotInfo> WarmStarts::find(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB)
+Core::Future<Snapshot::SnapshotInfo> WarmStarts::find(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, bool nic)
 {
     using Info = Snapshot::SnapshotInfo;
-    auto dir = directoryFor(tmpl, vcpus, memoryMiB);
+    auto dir = directoryFor(tmpl, vcpus, memoryMiB, nic);
     if (!dir)
         return Core::readyFuture<Info>(dir.error());
     auto snapshot = Snapshot::SnapshotStore(*dir).get(QString::fromLatin1(WarmBuildJob::kSnapshotName));
@@ -85,9 +87,9 @@ void WarmStarts::verified(const Snapshot::SnapshotInfo &snapshot)
     m_verified.insert(snapshot.directory, snapshot.createdAt);
 }
 
-void WarmStarts::build(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB)
+void WarmStarts::build(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, bool nic)
 {
-    auto dir = directoryFor(tmpl, vcpus, memoryMiB);
+    auto dir = directoryFor(tmpl, vcpus, memoryMiB, nic);
     if (!dir || m_building.contains(*dir) || m_building.size() >= kMaxConcurrentBuilds)
         return;
     if (Snapshot::SnapshotStore(*dir).contains(QString::fromLatin1(WarmBuildJob::kSnapshotName)))
@@ -95,12 +97,23 @@ void WarmStarts::build(const Templates::VmTemplate &tmpl, int vcpus, int memoryM
     for (const QString &gone : makeRoom(QFileInfo(*dir).path(), kMaxShapesPerImage, *dir))
         Core::Log::core()->info("warm start: removed the least recently used warm snapshot {}", gone.toStdString());
     const QString builder = QString::fromLatin1(kBuilderPrefix) + QDir(*dir).dirName().left(12);
-    auto *job = new WarmBuildJob(m_driver, WarmBuildJob::Request{tmpl, vcpus, memoryMiB, *dir, builder}, this);
+    WarmBuildJob::Request request{tmpl, vcpus, memoryMiB, *dir, builder};
+    if (nic) {
+        auto tap = builderTap(*dir);
+        if (!tap) {
+            Core::Log::core()->info("warm start: no snapshot of template {} with a NIC: {}", tmpl.name.toStdString(), tap.error().message.toStdString());
+            return;
+        }
+        request.nic = Vmm::NicSpec{tap->fd(), QStringLiteral("02:00:00:00:00:01")};
+        m_builderTaps.emplace(*dir, std::move(*tap));
+    }
+    auto *job = new WarmBuildJob(m_driver, request, this);
     m_building.insert(*dir);
     Core::Log::core()->info("warm start: making the snapshot of template {} ({} vCPUs, {} MiB) in {}", tmpl.name.toStdString(), vcpus, memoryMiB,
                             dir->toStdString());
     Core::whenDone(job->run(), this, [this, job, directory = *dir](const Core::Expected<Snapshot::SnapshotInfo> &r) {
         m_building.remove(directory);
+        m_builderTaps.erase(directory); // the builder is gone: so is its tap
         job->deleteLater();
         if (r) {
             verified(*r);
@@ -111,6 +124,15 @@ void WarmStarts::build(const Templates::VmTemplate &tmpl, int vcpus, int memoryM
         Core::Log::core()->warn("warm start: making the snapshot in {} failed: {}", directory.toStdString(), r.error().message.toStdString());
         Q_EMIT buildEnded(directory, r.error().message);
     });
+}
+
+// A tap for a builder's NIC, in this network namespace, with no address,
+// never up: the guest's frames go nowhere. "mvsw" and 8 hex digits of the
+// warm directory (15 characters at most).
+Core::Expected<Net::TapDevice> WarmStarts::builderTap(const QString &directory)
+{
+    const QByteArray key = QCryptographicHash::hash(directory.toUtf8(), QCryptographicHash::Sha256).toHex().left(8);
+    return Net::TapDevice::create(QStringLiteral("mvsw") + QString::fromLatin1(key));
 }
 
 void WarmStarts::discard(const Snapshot::SnapshotInfo &snapshot)

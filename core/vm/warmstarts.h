@@ -2,11 +2,14 @@
 
 #include "core/async.h"
 #include "core/snapshot/snapshotstore.h"
+#include "core/net/tapdevice.h"
 #include "core/template/vmtemplate.h"
 
 #include <QHash>
 #include <QObject>
 #include <QSet>
+
+#include <map>
 
 namespace Vmm {
 class VmmDriver;
@@ -26,8 +29,10 @@ namespace Vm {
 // image); another VMM version or accelerator fails the restore, and the
 // caller discards the snapshot and boots cold, which makes a new one.
 // Snapshots are verified (checksums, image paths) once per process.
-// Only VMs without a NIC start warm: a NIC's device and address are the
-// VM's own (see VmManager::start).
+// VMs with a NIC have warm snapshots of their own (the NIC is a device of
+// the shape), made by a builder whose NIC is a tap of its own that leads
+// nowhere (root only: CAP_NET_ADMIN); a restore gives the guest its VM's
+// tap, and its agent the VM's address and MAC (VmManager::start).
 class WarmStarts final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(WarmStarts)
@@ -44,13 +49,15 @@ public:
 
     // Where the warm snapshot of this shape lives; NotFound while the
     // template's image is not built.
-    Core::Expected<QString> directoryFor(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB) const;
+    Core::Expected<QString> directoryFor(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, bool nic = false) const;
     // The warm snapshot of this shape, verified; NotFound when there is
     // none (yet), Corrupted (and discarded) when it does not verify.
-    Core::Future<Snapshot::SnapshotInfo> find(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB);
+    Core::Future<Snapshot::SnapshotInfo> find(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, bool nic = false);
     // Make it in the background, unless it exists or is being made (or as
     // many builds run as allowed: the next cold boot asks again).
-    void build(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB);
+    // With a NIC, the builder's tap is made here (as root; without the
+    // right, no snapshot is made and VMs with a NIC boot cold).
+    void build(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, bool nic = false);
     // A warm snapshot that could not be restored goes (the next cold boot
     // of its shape makes another).
     void discard(const Snapshot::SnapshotInfo &snapshot);
@@ -67,11 +74,13 @@ Q_SIGNALS:
     void buildEnded(const QString &directory, const QString &error);
 
 private:
-    static QByteArray shapeKey(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, const QString &driver);
+    static QByteArray shapeKey(const Templates::VmTemplate &tmpl, int vcpus, int memoryMiB, const QString &driver, bool nic);
     void verified(const Snapshot::SnapshotInfo &snapshot);
+    static Core::Expected<Net::TapDevice> builderTap(const QString &directory);
 
     const Vmm::VmmDriver &m_driver;
     QSet<QString> m_building; // warm directories
+    std::map<QString, Net::TapDevice> m_builderTaps; // by warm directory, while its builder runs
     QHash<QString, QDateTime> m_verified; // snapshot directory -> its createdAt when verified
 };
 

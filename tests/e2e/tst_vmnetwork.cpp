@@ -39,6 +39,7 @@
 #include "core/net/hostnetwork.h"
 #include "core/net/subnetplan.h"
 #include "core/vm/vmnetworks.h"
+#include "core/vm/warmstarts.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -48,6 +49,7 @@
 #include <QRegularExpression>
 #include <QScopeGuard>
 #include <QSet>
+#include <QSignalSpy>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 
@@ -354,6 +356,7 @@ private Q_SLOTS:
     void policyDenyAllowDomain();
     void privateNetworkGroup();
     void forkOfThree();
+    void warmStartWithItsOwnNic();
     void tenRestores();
     void cleanupAfterCycles();
     void serviceStopLeavesNothing();
@@ -573,6 +576,61 @@ void TestVmNetwork::privateNetworkGroup()
     const GuestNetwork peer = m_api.network(m_peer, &error);
     QVERIFY2(peer.denials.contains(QStringLiteral("%1 tcp %2").arg(http[team.at(0)].section(QLatin1Char(':'), 0, 0)).arg(kGuestHttpPort)),
              qPrintable(peer.denials.join(QStringLiteral(", "))));
+    QCOMPARE(m_guard.drops(), 0);
+}
+
+// Warm starts of VMs with a NIC (warm starts on, as a user's service has
+// them): the first VM of the shape boots cold and the snapshot with a NIC is
+// made (its builder's tap leads nowhere); the next two restore from it,
+// each with its own address, MAC, resolver and host name, and reach the
+// allowed name.
+void TestVmNetwork::warmStartWithItsOwnNic()
+{
+    Vm::VmManager &manager = *m_service.manager();
+    manager.setWarmStart(true);
+    const auto warmOff = qScopeGuard([&manager] { manager.setWarmStart(false); });
+    auto tmpl = Templates::VmTemplate::load(QStringLiteral("minimal"));
+    QVERIFY(tmpl.hasValue());
+    auto warmDir = manager.warmStarts()->directoryFor(*tmpl, tmpl->vcpus, tmpl->memoryMiB, true);
+    E2E_VERIFY_OK(warmDir);
+    QVERIFY(*warmDir != *manager.warmStarts()->directoryFor(*tmpl, tmpl->vcpus, tmpl->memoryMiB, false));
+    QDir(*warmDir).removeRecursively(); // the first VM boots cold and makes it
+    QSignalSpy built(manager.warmStarts(), &Vm::WarmStarts::buildEnded);
+    const QStringList vms{QStringLiteral("wcold"), QStringLiteral("wwarm1"), QStringLiteral("wwarm2")};
+    const auto removeVms = qScopeGuard([&] {
+        for (const QString &vm : vms)
+            remove(vm);
+    });
+    const auto bootOf = [this](const QString &vm) { return m_api.call("GET", vmPath(vm)).json[QStringLiteral("boot")].toString(); };
+    QElapsedTimer took;
+    took.start();
+    QString error = create(vms.at(0));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(bootOf(vms.at(0)), QStringLiteral("cold"));
+    qInfo("%s: created and running (cold) in %lld ms", qPrintable(vms.at(0)), took.elapsed());
+    QVERIFY(built.wait(300000));
+    QVERIFY2(built.first().at(1).toString().isEmpty(), qPrintable(built.first().at(1).toString()));
+    QSet<QString> addresses, macs;
+    for (const QString &vm : vms.mid(1)) {
+        took.restart();
+        error = create(vm);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        QCOMPARE(bootOf(vm), QStringLiteral("warm"));
+        qInfo("%s: created and running (warm, with its NIC) in %lld ms", qPrintable(vm), took.elapsed());
+        const GuestNetwork net = m_api.network(vm, &error);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
+        addresses << net.address;
+        macs << net.mac;
+        const Exec self = m_api.exec(vm, QStringLiteral("ip -o -4 addr; ip -o link; cat /etc/resolv.conf; hostname"));
+        QVERIFY2(self.exitCode == 0, qPrintable(self.describe()));
+        QVERIFY2(self.out.contains(QStringLiteral("inet %1/").arg(net.address)), qPrintable(self.out));
+        QVERIFY2(self.out.toLower().contains(net.mac), qPrintable(self.out));
+        QVERIFY2(self.out.contains(QStringLiteral("nameserver %1").arg(net.gateway)), qPrintable(self.out));
+        QVERIFY2(self.out.trimmed().endsWith(vm), qPrintable(self.out));
+        QCOMPARE(m_api.fetch(vm, QLatin1String(TestInternet::kAllowedName)), QStringLiteral("allowed.test"));
+    }
+    QCOMPARE(addresses.size(), 2);
+    QCOMPARE(macs.size(), 2);
     QCOMPARE(m_guard.drops(), 0);
 }
 

@@ -116,6 +116,8 @@ private Q_SLOTS:
         QCOMPARE(*warm.directoryFor(tmpl, 1, kMemoryMiB), *base);
         QVERIFY(*warm.directoryFor(tmpl, 2, kMemoryMiB) != *base);
         QVERIFY(*warm.directoryFor(tmpl, 1, kMemoryMiB + 8) != *base);
+        QVERIFY(*warm.directoryFor(tmpl, 1, kMemoryMiB, true) != *base); // with a NIC (tst_vmnetwork boots those)
+        QCOMPARE(*warm.directoryFor(tmpl, 1, kMemoryMiB, false), *base);
         // The template's text changed (a kernel argument): another snapshot.
         QTemporaryDir dir;
         QFile source(tmpl.sourcePath);
