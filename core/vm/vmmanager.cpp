@@ -563,7 +563,10 @@ Core::Future<void> VmManager::startPooled(const QString &name, std::unique_ptr<V
     member->setParent(this); // gone with the manager should the claim outlive it
     Core::Promise<void> started;
     Core::whenDone(m_registry.find(name)->vm->claim(*member), this, [this, name, member, started](const Core::Result &r) {
-        m_pool->retire(std::unique_ptr<VirtualMachine>(member));
+        if (m_pool)
+            m_pool->retire(std::unique_ptr<VirtualMachine>(member));
+        else
+            member->deleteLater(); // the pool ended (warm starts off) during the claim
         const Entry *entry = m_registry.find(name);
         if (r || r.error().code == Core::ErrorCode::Cancelled || !entry || !entry->vm || entry->record.desired != VmRecord::Desired::Running) {
             startEnded(name, r, QStringLiteral("pool"));
