@@ -62,6 +62,7 @@ VmPool::VmPool(const Vmm::VmmDriver &driver, WarmStarts &warm, QString stateDir,
 
 VmPool::~VmPool()
 {
+    m_filling = nullptr; // a restore cut short by the kill below is no failed fill
     m_slots.clear(); // kills every pooled VM
     QDir(poolDir()).removeRecursively();
 }
