@@ -68,22 +68,7 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_view->setItemDelegateForColumn(VmListModel::CpuColumn, new SparklineDelegate(VmListModel::CpuHistoryRole, 100, m_view));
     m_view->setContextMenuPolicy(Qt::CustomContextMenu);
 
-    m_details = new QTabWidget(this);
-    m_displayTab = new DisplayTab(manager, displays, m_details);
-    connect(m_displayTab, &DisplayTab::controlToggled, this, &MainWindow::desktopControlToggled);
-    m_consoleTab = new ConsoleTab(manager, m_details);
-    m_runTab = new RunTab(manager, m_details);
-    m_filesTab = new FilesTab(manager, m_details);
-    m_snapshotsTab = new SnapshotsTab(manager, m_details);
-    m_portsTab = new PortsTab(manager, m_details);
-    m_performanceTab = new PerformanceTab(m_details);
-    m_details->addTab(m_displayTab, tr("Display"));
-    m_details->addTab(m_consoleTab, tr("Console"));
-    m_details->addTab(m_runTab, tr("Run"));
-    m_details->addTab(m_filesTab, tr("Files"));
-    m_details->addTab(m_snapshotsTab, tr("Snapshots"));
-    m_details->addTab(m_portsTab, tr("Ports"));
-    m_details->addTab(m_performanceTab, tr("Performance"));
+    buildDetails();
 
     m_grid = new DesktopGrid(manager, displays, this);
     connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
@@ -125,6 +110,27 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
 }
 
 MainWindow::~MainWindow() = default;
+
+// The selected VM's tabs.
+void MainWindow::buildDetails()
+{
+    m_details = new QTabWidget(this);
+    m_displayTab = new DisplayTab(m_manager, m_displays, m_details);
+    connect(m_displayTab, &DisplayTab::controlToggled, this, &MainWindow::desktopControlToggled);
+    m_consoleTab = new ConsoleTab(m_manager, m_details);
+    m_runTab = new RunTab(m_manager, m_details);
+    m_filesTab = new FilesTab(m_manager, m_details);
+    m_snapshotsTab = new SnapshotsTab(m_manager, m_details);
+    m_portsTab = new PortsTab(m_manager, m_details);
+    m_performanceTab = new PerformanceTab(m_details);
+    m_details->addTab(m_displayTab, tr("Display"));
+    m_details->addTab(m_consoleTab, tr("Console"));
+    m_details->addTab(m_runTab, tr("Run"));
+    m_details->addTab(m_filesTab, tr("Files"));
+    m_details->addTab(m_snapshotsTab, tr("Snapshots"));
+    m_details->addTab(m_portsTab, tr("Ports"));
+    m_details->addTab(m_performanceTab, tr("Performance"));
+}
 
 void MainWindow::buildActions()
 {

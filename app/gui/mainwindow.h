@@ -118,6 +118,7 @@ protected:
 private:
     void buildActions();
     void showImageProgress(const QString &vm, const QString &step, int percent);
+    void buildDetails();
     void buildStatusBar();
     void updateActions();
     void onSelectionChanged();
