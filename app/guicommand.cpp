@@ -12,6 +12,7 @@
 #include "server/auditlog.h"
 
 #include <QApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -53,7 +54,9 @@ Gui::UsageSource usageSource(const Server::UsageHistory &history)
 {
     return [&history](const QString &vm) {
         QList<Gui::UsagePoint> out;
-        const QList<Server::UsageHistory::Sample> samples = history.since(vm, 0);
+        // What the charts draw (and the sample before it, for the first CPU share), not the whole hour kept.
+        const qint64 since = QDateTime::currentMSecsSinceEpoch() - Gui::UsageChart::kDefaultWindowMs - 2 * Server::UsageHistory::kIntervalMs;
+        const QList<Server::UsageHistory::Sample> samples = history.since(vm, since);
         const Server::UsageHistory::Sample *before = nullptr;
         auto opt = [](const auto &v) { return v ? std::optional<double>(double(*v)) : std::nullopt; };
         for (const Server::UsageHistory::Sample &s : samples) {
