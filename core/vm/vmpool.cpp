@@ -1,5 +1,6 @@
 #include "core/vm/vmpool.h"
 
+#include "core/image/imagebuilder.h"
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
@@ -231,6 +232,10 @@ void VmPool::fillOne(Slot &slot)
                            refill();
                            return;
                        }
+                       if (!snapshot && !m_warm.directoryFor(tmpl, s->vcpus, s->memoryMiB)) {
+                           buildImage(tmpl); // a first run: no image yet, so no place for a snapshot
+                           return;
+                       }
                        if (!snapshot && snapshot.error().code == Core::ErrorCode::NotFound) {
                            // The warm snapshot is made first (by the next cold
                            // boot of the shape, or now); its end refills.
@@ -257,6 +262,28 @@ void VmPool::fillOne(Slot &slot)
                        s->members.push_back(Member{std::move(vm), false});
                        Q_EMIT changed();
                        restoreInto(templateName, raw, *snapshot);
+                   });
+}
+
+// The template's image, built (once, cached) as a cold boot would; its end
+// refills, which then makes the warm snapshot.
+void VmPool::buildImage(const Templates::VmTemplate &tmpl)
+{
+    m_waitingForBuild = true;
+    auto *builder = new Image::ImageBuilder(this);
+    Core::Log::core()->info("pool: building the image of template {} first", tmpl.name.toStdString());
+    Core::whenDone(builder->ensure(tmpl.image, Core::Paths::agentBinary()), this,
+                   [this, builder, name = tmpl.name](const Core::Expected<Image::GuestImage> &r) {
+                       builder->deleteLater();
+                       m_waitingForBuild = false;
+                       if (r) {
+                           refill();
+                           return;
+                       }
+                       if (Slot *slot = slotFor(name)) {
+                           slot->lastError = QStringLiteral("building the image: %1").arg(r.error().message);
+                           retryLater(*slot);
+                       }
                    });
 }
 

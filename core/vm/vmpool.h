@@ -20,6 +20,11 @@ namespace Vm {
 
 class VirtualMachine;
 class WarmStarts;
+} // namespace Vm
+namespace Templates {
+struct VmTemplate;
+}
+namespace Vm {
 
 // VMs restored ahead from their template's warm snapshot and kept paused,
 // so that starting a new VM of that template and shape is a resume
@@ -110,6 +115,7 @@ private:
 
     Slot *slotFor(const QString &templateName);
     void fillOne(Slot &slot);
+    void buildImage(const Templates::VmTemplate &tmpl);
     void restoreInto(const QString &templateName, VirtualMachine *vm, const Snapshot::SnapshotInfo &snapshot);
     void pauseRestored(const QString &templateName, VirtualMachine *vm);
     void fillFailed(const QString &templateName, VirtualMachine *vm, const Core::Error &error);
