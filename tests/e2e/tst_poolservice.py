@@ -7,7 +7,9 @@ GET /api/v1/system say so; a create is a resume of the pooled VM (boot
 "pool") that runs as itself; the pool refills; PUT /api/v1/pool refuses a
 template with a NIC (501) and a count over 8 (400) and empties the pool;
 /metrics and the VM list never show pooled VMs; a malformed pool setting
-stops the service at start, naming it.
+stops the service at start, naming it. It runs on an empty image cache of
+its own (MVS_CACHE_DIR), as a new machine's first service: the pool builds
+the template's image and its warm snapshot itself.
 Usage: tst_poolservice.py BINARY."""
 
 import os
@@ -90,6 +92,8 @@ def main():
     binary = sys.argv[1]
     os.environ["MVS_WARM_START"] = "on"
     os.environ["MVS_POOL"] = "minimal=1"
+    cache = obs.tempfile.mkdtemp(prefix="tst_poolservice-cache-")
+    os.environ["MVS_CACHE_DIR"] = cache
     service = obs.Service(binary, "tst_poolservice-")
     try:
         pool_serves_creates(service)
@@ -97,6 +101,7 @@ def main():
     finally:
         service.stop()
         shutil.rmtree(service.dir, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
     bad_setting_stops_the_service(binary)
     print("PASS")
 
