@@ -29,9 +29,10 @@ constexpr int kExitUsage = 2;
 
 const char kUsage[] = "usage: microvm-sandbox vm COMMAND [--url URL] [--token TOKEN] [--json]\n"
                       "  vm list\n"
-                      "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--no-start]\n"
+                      "  vm create NAME [--template NAME] [--vcpus N] [--memory MiB] [--max-vcpus N] [--no-start]\n"
                       "  vm start|stop|rm NAME\n"
-                      "  vm resize NAME [--vcpus N] [--memory MiB]   (a running VM: memory only, at once)\n"
+                      "  vm resize NAME [--vcpus N] [--memory MiB] [--max-vcpus N]\n"
+                      "             (a running VM: vCPUs up to its --max-vcpus and memory, at once)\n"
                       "  vm exec NAME [--timeout S] [--stdin] [--background] -- COMMAND [ARGS...]\n"
                       "  vm ps NAME\n"
                       "  vm logs NAME PID [--follow]\n"
@@ -166,30 +167,47 @@ int list(ServiceClient &client, const Common &c)
     return printVms(c, r->value(QStringLiteral("vms")).toArray());
 }
 
-// --vcpus and --memory into a request's body; false when one is not an integer.
-bool putShape(QJsonObject &body, const QString &vcpus, const QString &memory)
-{
-    bool ok = true;
-    if (!vcpus.isEmpty())
-        body[QStringLiteral("vcpus")] = vcpus.toInt(&ok);
-    if (ok && !memory.isEmpty())
-        body[QStringLiteral("memory_mb")] = memory.toInt(&ok);
-    return ok;
-}
+// --vcpus, --memory and --max-vcpus, as given.
+struct Shape {
+    QString vcpus;
+    QString memory;
+    QString maxVcpus;
+    bool empty() const { return vcpus.isEmpty() && memory.isEmpty() && maxVcpus.isEmpty(); }
+    // Into a request's body; false when one is not an integer.
+    bool putInto(QJsonObject &body) const
+    {
+        const std::pair<const QString *, QString> fields[] = {
+            {&vcpus, QStringLiteral("vcpus")}, {&memory, QStringLiteral("memory_mb")}, {&maxVcpus, QStringLiteral("max_vcpus")}};
+        for (const auto &[value, key] : fields) {
+            bool ok = true;
+            if (!value->isEmpty())
+                body[key] = value->toInt(&ok);
+            if (!ok)
+                return false;
+        }
+        return true;
+    }
+};
+
+constexpr char kShapeNotIntegers[] = "--vcpus, --memory and --max-vcpus take integers";
 
 int create(ServiceClient &client, const Common &c, QStringList args)
 {
     QString tmpl = QStringLiteral("minimal");
-    QString vcpus;
-    QString memory;
-    if (auto r = takeOptions(args, {{QStringLiteral("--template"), &tmpl}, {QStringLiteral("--vcpus"), &vcpus}, {QStringLiteral("--memory"), &memory}}); !r)
+    Shape shape;
+    if (auto r = takeOptions(args,
+                             {{QStringLiteral("--template"), &tmpl},
+                              {QStringLiteral("--vcpus"), &shape.vcpus},
+                              {QStringLiteral("--memory"), &shape.memory},
+                              {QStringLiteral("--max-vcpus"), &shape.maxVcpus}});
+        !r)
         return usageError(r.error().message);
     const bool noStart = Common::takeFlag(args, QStringLiteral("--no-start"));
     if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
         return usageError(QStringLiteral("vm create takes one NAME"));
     QJsonObject body{{QStringLiteral("name"), args.first()}, {QStringLiteral("template"), tmpl}};
-    if (!putShape(body, vcpus, memory))
-        return usageError(QStringLiteral("--vcpus and --memory take integers"));
+    if (!shape.putInto(body))
+        return usageError(QString::fromLatin1(kShapeNotIntegers));
     if (noStart)
         body[QStringLiteral("start")] = false;
     return printVm(c, wait(client.postJson(QStringLiteral("/api/v1/vms"), body)));
@@ -197,17 +215,18 @@ int create(ServiceClient &client, const Common &c, QStringList args)
 
 int resize(ServiceClient &client, const Common &c, QStringList args)
 {
-    QString vcpus;
-    QString memory;
-    if (auto r = takeOptions(args, {{QStringLiteral("--vcpus"), &vcpus}, {QStringLiteral("--memory"), &memory}}); !r)
+    Shape shape;
+    if (auto r = takeOptions(
+            args, {{QStringLiteral("--vcpus"), &shape.vcpus}, {QStringLiteral("--memory"), &shape.memory}, {QStringLiteral("--max-vcpus"), &shape.maxVcpus}});
+        !r)
         return usageError(r.error().message);
     if (args.size() != 1 || args.first().startsWith(QLatin1Char('-')))
         return usageError(QStringLiteral("vm resize takes one NAME"));
-    if (vcpus.isEmpty() && memory.isEmpty())
-        return usageError(QStringLiteral("vm resize needs --vcpus, --memory or both"));
+    if (shape.empty())
+        return usageError(QStringLiteral("vm resize needs --vcpus, --memory or --max-vcpus"));
     QJsonObject body;
-    if (!putShape(body, vcpus, memory))
-        return usageError(QStringLiteral("--vcpus and --memory take integers"));
+    if (!shape.putInto(body))
+        return usageError(QString::fromLatin1(kShapeNotIntegers));
     return printVm(c, wait(client.patchJson(ServiceClient::vmPath(args.first(), QStringLiteral("resources")), body)));
 }
 

@@ -7,6 +7,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include <algorithm>
 #include <cmath>
 
 namespace Server::ApiJson {
@@ -88,6 +89,7 @@ QJsonObject vmToJson(const Vm::VmInfo &info)
                   {QStringLiteral("state"), Vm::stateName(info.state)},
                   {QStringLiteral("desired_state"), Vm::desiredName(r.desired)},
                   {QStringLiteral("vcpus"), r.vcpus},
+                  {QStringLiteral("max_vcpus"), std::max(r.vcpus, r.maxVcpus)},
                   {QStringLiteral("memory_mb"), r.memoryMiB},
                   {QStringLiteral("created_at"), timeOrNull(r.createdAt)},
                   {QStringLiteral("last_started_at"), timeOrNull(r.lastStartedAt)},

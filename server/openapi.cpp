@@ -273,6 +273,7 @@ void vmSchemas(QJsonObject &s)
          {QStringLiteral("state"), state},
          {QStringLiteral("desired_state"), type("string", "stopped, running or paused")},
          {QStringLiteral("vcpus"), type("integer")},
+         {QStringLiteral("max_vcpus"), type("integer", "the most vCPUs it may have while it runs (vCPUs are added up to it and removed down to 1)")},
          {QStringLiteral("memory_mb"), type("integer")},
          {QStringLiteral("created_at"), nullableTime},
          {QStringLiteral("last_started_at"), nullableTime},
@@ -290,20 +291,26 @@ void vmSchemas(QJsonObject &s)
          {QStringLiteral("network"), ref("VmNetwork")}},
         {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("state")});
     s[QStringLiteral("VmResources")] =
-        object({{QStringLiteral("vcpus"), type("integer", "a stopped VM's, from its next start; a running VM's cannot change (501)")},
+        object({{QStringLiteral("vcpus"),
+                 type("integer",
+                      "a stopped VM's, from its next start; a running VM's are hot-plugged at once, up to its max_vcpus (501 when it was "
+                      "started without room) and down to 1")},
+                {QStringLiteral("max_vcpus"), type("integer", "a stopped VM's room for vCPUs added while it runs, from its next start (0: none)")},
                 {QStringLiteral("memory_mb"),
                  type("integer",
                       "a stopped VM's, from its next start; a running VM's changes at once through its balloon: down to what its guest "
                       "can spare (it keeps 32 MiB available), back up to its memory_mb")}});
     QJsonObject name = type("string");
     name[QStringLiteral("pattern")] = QStringLiteral("^[a-z0-9][a-z0-9-]{0,62}$");
-    s[QStringLiteral("CreateVm")] = object({{QStringLiteral("name"), name},
-                                            {QStringLiteral("template"), type("string")},
-                                            {QStringLiteral("vcpus"), type("integer")},
-                                            {QStringLiteral("memory_mb"), type("integer")},
-                                            {QStringLiteral("start"), type("boolean", "start it at once (default true)")},
-                                            {QStringLiteral("network"), ref("NetworkSpec")}},
-                                           {QStringLiteral("name"), QStringLiteral("template")});
+    s[QStringLiteral("CreateVm")] =
+        object({{QStringLiteral("name"), name},
+                {QStringLiteral("template"), type("string")},
+                {QStringLiteral("vcpus"), type("integer")},
+                {QStringLiteral("max_vcpus"), type("integer", "room for vCPUs added while it runs (at least vcpus; default: none)")},
+                {QStringLiteral("memory_mb"), type("integer")},
+                {QStringLiteral("start"), type("boolean", "start it at once (default true)")},
+                {QStringLiteral("network"), ref("NetworkSpec")}},
+               {QStringLiteral("name"), QStringLiteral("template")});
 }
 
 // Exec and guest files.
@@ -809,8 +816,8 @@ void vmPaths(Paths &paths)
     paths.add("/api/v1/vms/{name}/resume", "post", {"Resume a paused VM", "resumeVm", byName, {}, vmResponse("the VM")});
     paths.add("/api/v1/vms/{name}/restart", "post", {"Stop (if running) and start a VM", "restartVm", byName, {}, vmResponse("the VM")});
     paths.add("/api/v1/vms/{name}/resources", "patch",
-              {"Resize a VM: a stopped one's vCPUs and memory from its next start, a running one's memory at once (answers once the guest "
-               "is there: memory_current_mb)",
+              {"Resize a VM: a stopped one's vCPUs, max_vcpus and memory from its next start, a running one's vCPUs and memory at once "
+               "(answers once the guest has them: memory_current_mb, and vcpus online in the guest)",
                "resizeVm",
                byName,
                QJsonObject{{QStringLiteral("required"), true}, {QStringLiteral("content"), jsonContent(ref("VmResources"))}},

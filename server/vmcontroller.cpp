@@ -41,6 +41,25 @@ void VmController::addRoutes(Router &router)
     router.add("PATCH", QStringLiteral("/api/v1/vms/{name}/resources"), this, &C::resizeVm, {.role = Role::Operator});
 }
 
+namespace {
+
+// vcpus, memory_mb and max_vcpus, each an integer when given.
+std::optional<ApiError> readShape(const QJsonObject &o, std::optional<int> &vcpus, std::optional<int> &memoryMiB, std::optional<int> &maxVcpus)
+{
+    const std::pair<QString, std::optional<int> *> fields[] = {
+        {QStringLiteral("vcpus"), &vcpus}, {QStringLiteral("memory_mb"), &memoryMiB}, {QStringLiteral("max_vcpus"), &maxVcpus}};
+    for (const auto &[key, out] : fields) {
+        if (!o.contains(key))
+            continue;
+        if (!isInteger(o.value(key)))
+            return wrongType(key, QStringLiteral("an integer"));
+        *out = o.value(key).toInt();
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
 ApiFuture VmController::listVms(const Request &request)
 {
     QJsonArray list;
@@ -55,7 +74,7 @@ ApiFuture VmController::createVm(const Request &request)
 {
     auto parsed = parseObject(request.body,
                               {QStringLiteral("name"), QStringLiteral("template"), QStringLiteral("vcpus"), QStringLiteral("memory_mb"),
-                               QStringLiteral("start"), QStringLiteral("network")});
+                               QStringLiteral("max_vcpus"), QStringLiteral("start"), QStringLiteral("network")});
     if (!parsed)
         return finished(parsed.error());
     const QJsonObject &o = *parsed;
@@ -72,16 +91,8 @@ ApiFuture VmController::createVm(const Request &request)
         return finished(wrongType(QStringLiteral("template"), QStringLiteral("a string (required)")));
     options.templateName = tmpl.toString();
     options.owner = request.caller.tokenId; // the VM counts against its quota
-    if (o.contains(QStringLiteral("vcpus"))) {
-        if (!isInteger(o.value(QStringLiteral("vcpus"))))
-            return finished(wrongType(QStringLiteral("vcpus"), QStringLiteral("an integer")));
-        options.vcpus = o.value(QStringLiteral("vcpus")).toInt();
-    }
-    if (o.contains(QStringLiteral("memory_mb"))) {
-        if (!isInteger(o.value(QStringLiteral("memory_mb"))))
-            return finished(wrongType(QStringLiteral("memory_mb"), QStringLiteral("an integer")));
-        options.memoryMiB = o.value(QStringLiteral("memory_mb")).toInt();
-    }
+    if (auto bad = readShape(o, options.vcpus, options.memoryMiB, options.maxVcpus))
+        return finished(*bad);
     if (o.contains(QStringLiteral("network"))) {
         const QJsonValue network = o.value(QStringLiteral("network"));
         if (!network.isObject())
@@ -125,18 +136,12 @@ ApiFuture VmController::startCreated(const QString &name)
 
 ApiFuture VmController::resizeVm(const Request &request)
 {
-    auto parsed = parseObject(request.body, {QStringLiteral("vcpus"), QStringLiteral("memory_mb")});
+    auto parsed = parseObject(request.body, {QStringLiteral("vcpus"), QStringLiteral("memory_mb"), QStringLiteral("max_vcpus")});
     if (!parsed)
         return finished(parsed.error());
     Vm::VmManager::Resources resources;
-    for (const QString &key : {QStringLiteral("vcpus"), QStringLiteral("memory_mb")}) {
-        if (!parsed->contains(key))
-            continue;
-        const QJsonValue v = parsed->value(key);
-        if (!isInteger(v))
-            return finished(wrongType(key, QStringLiteral("an integer")));
-        (key == QLatin1String("vcpus") ? resources.vcpus : resources.memoryMiB) = v.toInt();
-    }
+    if (auto bad = readShape(*parsed, resources.vcpus, resources.memoryMiB, resources.maxVcpus))
+        return finished(*bad);
     const QString name = request.param(QStringLiteral("name"));
     return answerWhen(m_manager.resize(name, resources), this, [this, name]() { return vmAnswer(m_manager, name); });
 }

@@ -822,20 +822,36 @@
         <translation>Arbeitsspeicher</translation>
     </message>
     <message>
-        <source>%1 is running: its memory changes at once, between what its guest can spare and the %2 MiB it booted with. Its vCPUs can change while it is stopped.</source>
-        <translation>%1 läuft: Sein Arbeitsspeicher ändert sich sofort, zwischen dem, was sein Gast entbehren kann, und den %2 MiB, mit denen er gestartet wurde. Seine vCPUs lassen sich ändern, solange er gestoppt ist.</translation>
-    </message>
-    <message>
-        <source>%1 takes its new vCPUs and memory at its next start.</source>
-        <translation>%1 erhält die neuen vCPUs und den neuen Arbeitsspeicher beim nächsten Start.</translation>
-    </message>
-    <message>
         <source>&amp;vCPUs:</source>
         <translation>v&amp;CPUs:</translation>
     </message>
     <message>
         <source>&amp;Memory:</source>
         <translation>&amp;Arbeitsspeicher:</translation>
+    </message>
+    <message>
+        <source>%1 takes its new vCPUs, maximum and memory at its next start.</source>
+        <translation>%1 erhält die neuen vCPUs, das neue Maximum und den neuen Arbeitsspeicher beim nächsten Start.</translation>
+    </message>
+    <message>
+        <source>Ma&amp;ximum vCPUs while running:</source>
+        <translation>Ma&amp;ximale vCPUs im Betrieb:</translation>
+    </message>
+    <message>
+        <source>Maximum vCPUs while running</source>
+        <translation>Maximale vCPUs im Betrieb</translation>
+    </message>
+    <message>
+        <source>its memory changes at once, between what its guest can spare and the %1 MiB it booted with</source>
+        <translation>sein Arbeitsspeicher ändert sich sofort, zwischen dem, was sein Gast entbehren kann, und den %1 MiB, mit denen er gestartet wurde</translation>
+    </message>
+    <message>
+        <source>%1 is running: vCPUs are added at once, up to its maximum of %2, and %3. Fewer vCPUs and another maximum take effect from its next start: resize it while it is stopped.</source>
+        <translation>%1 läuft: vCPUs kommen sofort hinzu, bis zu seinem Maximum von %2, und %3. Weniger vCPUs und ein anderes Maximum gelten ab dem nächsten Start: Ändern Sie die Größe, solange er gestoppt ist.</translation>
+    </message>
+    <message>
+        <source>%1 is running: %2. To add vCPUs while it runs, give it a maximum above its vCPUs while it is stopped.</source>
+        <translation>%1 läuft: %2. Um im Betrieb vCPUs hinzuzufügen, geben Sie ihm ein Maximum über seinen vCPUs, solange er gestoppt ist.</translation>
     </message>
 </context>
 <context>

@@ -383,7 +383,7 @@ void MainWindow::resizeFrom(ResizeDialog *dialog)
 {
     const QString vm = dialog->vmName();
     const Vm::VmManager::Resources resources = dialog->resources();
-    if (!resources.vcpus && !resources.memoryMiB)
+    if (!resources.vcpus && !resources.memoryMiB && !resources.maxVcpus)
         return;
     m_pending.insert(vm);
     updateActions();

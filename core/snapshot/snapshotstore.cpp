@@ -70,7 +70,7 @@ QJsonObject SnapshotInfo::toJson() const
     QJsonArray fileList;
     for (const SnapshotFile &f : files)
         fileList.append(QJsonObject{{QStringLiteral("name"), f.name}, {QStringLiteral("size"), f.size}, {QStringLiteral("sha256"), f.sha256}});
-    return QJsonObject{
+    QJsonObject o{
         {QStringLiteral("version"), kManifestVersion},
         {QStringLiteral("name"), name},
         {QStringLiteral("vm"), vm},
@@ -91,6 +91,9 @@ QJsonObject SnapshotInfo::toJson() const
         {QStringLiteral("paused_ms"), pausedMs},
         {QStringLiteral("files"), fileList},
     };
+    if (maxVcpus > 0)
+        o.insert(QStringLiteral("max_vcpus"), maxVcpus);
+    return o;
 }
 
 namespace {
@@ -140,6 +143,7 @@ Core::Expected<SnapshotInfo> SnapshotInfo::fromJson(const QJsonObject &o)
     s.vmmVersion = o.value(QStringLiteral("vmm_version")).toString();
     s.templateName = o.value(QStringLiteral("template")).toString();
     s.vcpus = o.value(QStringLiteral("vcpus")).toInt();
+    s.maxVcpus = o.value(QStringLiteral("max_vcpus")).toInt(0);
     s.memoryMiB = o.value(QStringLiteral("memory_mb")).toInt();
     s.accel = o.value(QStringLiteral("accel")).toString();
     s.kernelPath = o.value(QStringLiteral("kernel")).toString();

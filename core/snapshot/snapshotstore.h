@@ -30,6 +30,7 @@ struct SnapshotInfo {
     QString vmmVersion; // the VMM that saved it; only the same version loads it (empty: not recorded)
     QString templateName;
     int vcpus = 0;
+    int maxVcpus = 0; // the VM's hot-plug ceiling (VmSpec::maxVcpus); 0: none
     int memoryMiB = 0;
     QString accel; // "kvm" or "tcg": a saved state loads only with the accelerator it was saved with
     // The guest image the VM booted. The image cache keeps it (it is keyed

@@ -96,6 +96,7 @@ Core::Future<void> ForkJob::restoreFork(const QString &name)
     entry->snapshotting = true;
     entry->record.desired = VmRecord::Desired::Running;
     entry->record.lastStartedAt = QDateTime::currentDateTimeUtc();
+    entry->record.maxVcpus = m_request.snapshot.maxVcpus;
     if (auto ok = m_registry.save(entry->record); !ok)
         return Core::readyFuture<void>(ok.error());
     if (auto ok = m_host.prepareVmmStart(entry); !ok)

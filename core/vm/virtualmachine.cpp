@@ -9,6 +9,8 @@
 #include "core/vmm/vmmdriver.h"
 #include "core/workerpool.h"
 
+#include <algorithm>
+
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -124,6 +126,7 @@ BootJob::Request VirtualMachine::bootRequest(BootJob::Kind kind) const
     Vmm::VmSpec &spec = request.spec;
     spec.name = m_name;
     spec.vcpus = m_vcpus;
+    spec.maxVcpus = m_maxVcpus;
     spec.memoryMiB = m_memoryMiB;
     spec.kernelCmdline = QString(m_template.kernelCmdline + QStringLiteral(" mvs.hostname=") + m_name + QLatin1Char(' ') + m_extraKernelArgs).trimmed();
     if (m_template.desktop.enabled)
@@ -315,6 +318,33 @@ Core::Future<qint64> VirtualMachine::setMemory(qint64 targetMiB)
     return p.future();
 }
 
+int VirtualMachine::vcpuCeiling() const
+{
+    if (m_instance)
+        return std::max(m_instance->spec().vcpus, m_instance->spec().maxVcpus);
+    return std::max(m_vcpus, m_maxVcpus);
+}
+
+Core::Future<int> VirtualMachine::hotplugVcpus(int count)
+{
+    if (m_saveJob)
+        return Core::readyFuture<int>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("a snapshot of VM %1 is being taken").arg(m_name)));
+    if (m_state != State::Ready || !m_instance)
+        return Core::readyFuture<int>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("VM %1 is not running").arg(m_name)));
+    // A snapshot from here on is loaded with the ceiling this VMM has,
+    // boot vCPUs and all (-smp n,maxcpus=ceiling), whatever the count.
+    const int ceiling = vcpuCeiling();
+    Core::Promise<int> p;
+    Core::whenDone(m_instance->setVcpus(count), this, [this, p, ceiling](const Core::Expected<int> &n) {
+        if (n && m_instance) {
+            m_vcpus = *n;
+            m_maxVcpus = ceiling;
+        }
+        p.resolve(n);
+    });
+    return p.future();
+}
+
 Core::Future<void> VirtualMachine::resume()
 {
     if (m_saveJob)
@@ -455,7 +485,7 @@ Core::Future<void> VirtualMachine::claim(VirtualMachine &pooled)
     if (pooled.m_state != State::Paused || !pooled.m_instance || !pooled.m_agent || !pooled.m_agent->isReady() || pooled.m_saveJob)
         return Core::readyFuture<void>(Core::Error(
             Core::ErrorCode::InvalidState, QStringLiteral("the pooled VM %1 is %2, not paused and ready").arg(pooled.m_name, stateName(pooled.m_state))));
-    if (pooled.m_vcpus != m_vcpus || pooled.m_memoryMiB != m_memoryMiB || pooled.m_template.name != m_template.name)
+    if (pooled.m_vcpus != m_vcpus || pooled.m_maxVcpus != m_maxVcpus || pooled.m_memoryMiB != m_memoryMiB || pooled.m_template.name != m_template.name)
         return Core::readyFuture<void>(
             Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("the pooled VM %1 is not of VM %2's template and shape").arg(pooled.m_name, m_name)));
     beginStart();
@@ -564,6 +594,7 @@ Snapshot::SnapshotInfo VirtualMachine::describeRun() const
     info.vmmVersion = m_instance->vmmVersion();
     info.templateName = m_template.name;
     info.vcpus = m_vcpus;
+    info.maxVcpus = m_maxVcpus;
     info.memoryMiB = m_memoryMiB;
     info.accel = m_instance->accelerated() ? QStringLiteral("kvm") : QStringLiteral("tcg");
     info.kernelPath = m_kernelPath;
@@ -607,6 +638,7 @@ Core::Future<void> VirtualMachine::restoreSnapshot(const Snapshot::SnapshotInfo 
     cleanup(); // a running VM's VMM goes: the snapshot replaces its state
     beginStart();
     m_vcpus = snapshot.vcpus;
+    m_maxVcpus = snapshot.maxVcpus;
     m_memoryMiB = snapshot.memoryMiB;
     setState(State::Preparing);
     BootJob::Request request = bootRequest(BootJob::Kind::Restore);

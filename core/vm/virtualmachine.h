@@ -51,6 +51,14 @@ public:
     Core::Error lastError() const { return m_lastError; }
 
     void setVcpus(int vcpus) { m_vcpus = vcpus; }
+    // The most vCPUs it may have while it runs (VmSpec::maxVcpus), from
+    // its next start; 0: none added.
+    void setMaxVcpus(int vcpus) { m_maxVcpus = vcpus; }
+    int maxVcpus() const { return m_maxVcpus; }
+    // The most vCPUs it may have now: its running VMM's ceiling (the vCPUs
+    // it booted with, or its max_vcpus when higher); stopped, what the next
+    // start gives it.
+    int vcpuCeiling() const;
     void setMemoryMiB(int mib) { m_memoryMiB = mib; }
     int vcpus() const { return m_vcpus; }
     int memoryMiB() const { return m_memoryMiB; }
@@ -95,6 +103,11 @@ public:
     // The guest's memory now, in MiB: memoryMiB() less what its balloon
     // holds; 0 when no VMM runs.
     qint64 memoryNowMiB() const { return m_instance ? m_memoryNowMiB : 0; }
+    // Live vCPUs (Vmm::VmmInstance::setVcpus): Ready VMs only, between 1
+    // and maxVcpus(). Resolves with the count the VMM reports; vcpus() is
+    // that count from then on (what a snapshot of it, or its next start,
+    // boots with).
+    Core::Future<int> hotplugVcpus(int count);
     // Stop the VMM (it is asked to quit, killed past a deadline), clean up.
     Core::Future<void> stop();
     // Kill and clean up now (synchronous).
@@ -189,6 +202,7 @@ private:
     Templates::VmTemplate m_template;
     const Vmm::VmmDriver &m_driver;
     int m_vcpus;
+    int m_maxVcpus = 0;
     int m_memoryMiB;
     int m_readyTimeoutMs;
     QString m_extraKernelArgs;

@@ -6,6 +6,7 @@
 #include "core/net/subnetplan.h"
 #include "core/paths.h"
 #include "core/template/vmtemplate.h"
+#include "core/vm/livecpus.h"
 #include "core/vm/livememory.h"
 #include "core/vmm/consolelog.h"
 #include "core/vmm/detachedvmm.h"
@@ -30,10 +31,13 @@ bool isStartable(VirtualMachine::State s)
     return s == VirtualMachine::State::Created || s == VirtualMachine::State::Stopped || s == VirtualMachine::State::Failed;
 }
 
-Core::Result validShape(int vcpus, int memoryMiB)
+Core::Result validShape(int vcpus, int memoryMiB, int maxVcpus)
 {
     if (vcpus < 1 || vcpus > VmManager::kMaxVcpus)
         return Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("vcpus must be between 1 and %1").arg(VmManager::kMaxVcpus));
+    if (maxVcpus != 0 && (maxVcpus < vcpus || maxVcpus > VmManager::kMaxVcpus))
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("max_vcpus must be between vcpus (%1) and %2, or 0 for none").arg(vcpus).arg(VmManager::kMaxVcpus));
     if (memoryMiB < VmManager::kMinMemoryMiB || memoryMiB > VmManager::kMaxMemoryMiB)
         return Core::Error(Core::ErrorCode::InvalidArgument,
                            QStringLiteral("memory must be between %1 and %2 MiB").arg(VmManager::kMinMemoryMiB).arg(VmManager::kMaxMemoryMiB));
@@ -113,6 +117,7 @@ Core::Result VmManager::ensureVm(Entry *entry)
     const QString name = entry->record.name;
     auto vm = std::make_unique<VirtualMachine>(name, *tmpl, m_driver);
     vm->setVcpus(entry->record.vcpus);
+    vm->setMaxVcpus(entry->record.maxVcpus);
     vm->setMemoryMiB(entry->record.memoryMiB);
     vm->setConsoleLogPath(consoleLogPath(name));
     vm->setStateDir(snapshotDir(name));
@@ -209,7 +214,8 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
 {
     const int vcpus = options.vcpus.value_or(tmpl.vcpus);
     const int memory = options.memoryMiB.value_or(tmpl.memoryMiB);
-    if (auto ok = validShape(vcpus, memory); !ok)
+    const int maxVcpus = options.maxVcpus.value_or(0);
+    if (auto ok = validShape(vcpus, memory, maxVcpus); !ok)
         return ok.error();
     if (auto ok = checkCreateQuotas(options.owner, vcpus, memory); !ok)
         return ok.error();
@@ -218,6 +224,7 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
     entry->record.name = options.name;
     entry->record.templateName = tmpl.name;
     entry->record.vcpus = vcpus;
+    entry->record.maxVcpus = maxVcpus;
     entry->record.memoryMiB = memory;
     entry->record.createdAt = QDateTime::currentDateTimeUtc();
     auto network = assignNetwork(options.network.value_or(tmpl.network), options.name);
@@ -249,7 +256,7 @@ Core::Expected<VmInfo> VmManager::createEntry(const CreateOptions &options, cons
 Core::Expected<VmInfo> VmManager::createVm(const QString &name, const QString &templateName, int vcpus, int memoryMiB, const Templates::NetworkSpec &network,
                                            const QString &owner)
 {
-    return create(CreateOptions{name, templateName, vcpus, memoryMiB, network, owner});
+    return create(CreateOptions{name, templateName, vcpus, memoryMiB, std::nullopt, network, owner});
 }
 
 // The owner's limits: its error names it ("quota exceeded: token <id>: ...").
@@ -534,14 +541,15 @@ Core::Future<void> VmManager::start(const QString &name)
     if (pooled)
         return startPooled(name, std::move(pooled));
     // With a NIC: a root service's (its builder's NIC is a tap of its own).
-    const bool warmable = firstStart && m_warm && (!entry->vm->hasNic() || m_networks->hostNetwork());
+    // Warm snapshots have no room for hot-plugged vCPUs: such VMs boot cold.
+    const bool warmable = firstStart && m_warm && entry->record.maxVcpus == 0 && (!entry->vm->hasNic() || m_networks->hostNetwork());
     return warmable ? startWarm(name) : startCold(name, false);
 }
 
 // A first start without a NIC may claim a pooled VM of its template and shape.
 std::unique_ptr<VirtualMachine> VmManager::takePooled(const VmEntry &entry, bool firstStart)
 {
-    if (!firstStart || !m_pool || entry.record.network.hasNic())
+    if (!firstStart || !m_pool || entry.record.network.hasNic() || entry.record.maxVcpus > 0)
         return nullptr;
     return m_pool->take(entry.record.templateName, entry.record.vcpus, entry.record.memoryMiB);
 }
@@ -725,8 +733,8 @@ Core::Future<void> VmManager::resize(const QString &name, const Resources &resou
     auto e = m_registry.entryFor(name);
     if (!e)
         return Core::readyFuture<void>(e.error());
-    if (!resources.vcpus && !resources.memoryMiB)
-        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("give vcpus, memory or both")));
+    if (!resources.vcpus && !resources.memoryMiB && !resources.maxVcpus)
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidArgument, QStringLiteral("give vcpus, memory, max_vcpus or some of them")));
     Entry *entry = *e;
     const VirtualMachine::State state = VmRegistry::reportedState(*entry);
     const Core::Log::Scope scope(Core::Log::contextForVm(name));
@@ -743,37 +751,75 @@ Core::Result VmManager::resizeRecord(Entry *entry, const Resources &resources)
 {
     const int vcpus = resources.vcpus.value_or(entry->record.vcpus);
     const int memoryMiB = resources.memoryMiB.value_or(entry->record.memoryMiB);
-    if (auto ok = validShape(vcpus, memoryMiB); !ok)
+    const int maxVcpus = resources.maxVcpus.value_or(entry->record.maxVcpus);
+    if (auto ok = validShape(vcpus, memoryMiB, maxVcpus); !ok)
         return ok;
     if (auto ok = checkShape(entry->record.owner, vcpus, memoryMiB); !ok)
         return ok;
     VmRecord changed = entry->record;
     changed.vcpus = vcpus;
     changed.memoryMiB = memoryMiB;
+    changed.maxVcpus = maxVcpus;
     if (auto ok = m_registry.save(changed); !ok)
         return ok;
     entry->record = changed;
     if (entry->vm) {
         entry->vm->setVcpus(vcpus);
+        entry->vm->setMaxVcpus(maxVcpus);
         entry->vm->setMemoryMiB(memoryMiB);
     }
-    Core::Log::core()->info("{}: resized to {} vCPUs, {} MiB from its next start", entry->record.name.toStdString(), vcpus, memoryMiB);
+    Core::Log::core()->info("{}: resized to {} vCPUs (at most {}), {} MiB from its next start", entry->record.name.toStdString(), vcpus, maxVcpus, memoryMiB);
     return {};
 }
 
 Core::Future<void> VmManager::resizeLive(Entry *entry, const Resources &resources)
 {
     const QString name = entry->record.name;
-    if (resources.vcpus && *resources.vcpus != entry->record.vcpus)
+    if (resources.maxVcpus && *resources.maxVcpus != entry->record.maxVcpus)
         return Core::readyFuture<void>(Core::Error(
-            Core::ErrorCode::Unsupported,
-            QStringLiteral("the vCPUs of a running VM cannot change (%1 has %2): stop it, resize it, start it").arg(name).arg(entry->record.vcpus)));
+            Core::ErrorCode::InvalidState,
+            QStringLiteral("VM %1's max_vcpus is what its VMM was started with, so it changes only while the VM is stopped: stop it, resize it, start it")
+                .arg(name)));
+    Core::Future<void> cpus = resources.vcpus ? resizeVcpus(entry, *resources.vcpus) : Core::readyFuture();
     if (!resources.memoryMiB)
-        return Core::readyFuture();
-    return Core::then(LiveMemory::resize(entry->vm.get(), *resources.memoryMiB), this, [name](qint64 mib) -> Core::Result {
-        Core::Log::core()->info("{}: memory now {} MiB", name.toStdString(), mib);
-        return {};
+        return cpus;
+    const qint64 memoryMiB = *resources.memoryMiB;
+    return Core::then(cpus, this, [this, name, memoryMiB]() -> Core::Future<void> {
+        Entry *en = m_registry.find(name);
+        if (!en || !en->vm)
+            return Core::readyFuture<void>(Core::Error(Core::ErrorCode::Cancelled, QStringLiteral("VM %1 was deleted").arg(name)));
+        return Core::then(LiveMemory::resize(en->vm.get(), memoryMiB), this, [name](qint64 mib) -> Core::Result {
+            Core::Log::core()->info("{}: memory now {} MiB", name.toStdString(), mib);
+            return {};
+        });
     });
+}
+
+// Hot-plugged, within the quotas; the record then says what the VM has
+// (its next start and its snapshots boot with that many).
+Core::Future<void> VmManager::resizeVcpus(Entry *entry, int vcpus)
+{
+    const QString name = entry->record.name;
+    if (vcpus > entry->record.vcpus) {
+        VmRecord grown = entry->record;
+        grown.vcpus = vcpus;
+        if (auto ok = checkStartQuotas(grown); !ok)
+            return Core::readyFuture<void>(ok.error());
+    }
+    // Even when the guest did not follow, the VMM may have: the record
+    // follows the VM.
+    Core::Promise<void> resized;
+    Core::whenDone(LiveCpus::resize(entry->vm.get(), vcpus), this, [this, name, resized](const Core::Expected<int> &n) {
+        Entry *en = m_registry.find(name);
+        if (en && en->vm && (en->record.vcpus != en->vm->vcpus() || en->record.maxVcpus != en->vm->maxVcpus())) {
+            en->record.vcpus = en->vm->vcpus();
+            en->record.maxVcpus = en->vm->maxVcpus();
+            m_registry.saveOrWarn(en->record);
+            Core::Log::core()->info("{}: {} vCPUs now (at most {})", name.toStdString(), en->record.vcpus, en->vm->vcpuCeiling());
+        }
+        resized.resolve(n ? Core::Result() : Core::Result(n.error()));
+    });
+    return resized.future();
 }
 
 // Once `done` succeeded, the record says what the VM is now.

@@ -70,6 +70,7 @@ public:
         QString templateName;
         std::optional<int> vcpus; // default: the template's
         std::optional<int> memoryMiB; // default: the template's
+        std::optional<int> maxVcpus = std::nullopt; // vCPU hot-plug ceiling; default: none (VmRecord::maxVcpus)
         std::optional<Templates::NetworkSpec> network = std::nullopt; // default: the template's
         QString owner = QString(); // see VmRecord::owner
     };
@@ -146,9 +147,13 @@ public:
     // running VM's memory changes live through its balloon (LiveMemory:
     // down to what its guest can spare, up to the memory it booted with,
     // which stays its record's); its vCPUs cannot change (Unsupported).
+    // A stopped VM: all three from its next start. A running one: vcpus
+    // hot-plugged (up to the max_vcpus it was started with) and memory
+    // through its balloon; its max_vcpus only while it is stopped.
     struct Resources {
         std::optional<int> vcpus;
         std::optional<int> memoryMiB;
+        std::optional<int> maxVcpus = std::nullopt;
     };
     Core::Future<void> resize(const QString &name, const Resources &resources);
 
@@ -272,6 +277,7 @@ private:
     Core::Result checkShape(const QString &owner, int vcpus, int memoryMiB) const;
     Core::Result resizeRecord(Entry *entry, const Resources &resources);
     Core::Future<void> resizeLive(Entry *entry, const Resources &resources);
+    Core::Future<void> resizeVcpus(Entry *entry, int vcpus);
     Core::Future<void> startWarm(const QString &name);
     Core::Future<void> startPooled(const QString &name, std::unique_ptr<VirtualMachine> pooled);
     std::unique_ptr<VirtualMachine> takePooled(const VmEntry &entry, bool firstStart);

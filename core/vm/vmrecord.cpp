@@ -73,6 +73,8 @@ QJsonObject VmRecord::toJson() const
     o[QStringLiteral("name")] = name;
     o[QStringLiteral("template")] = templateName;
     o[QStringLiteral("vcpus")] = vcpus;
+    if (maxVcpus > 0)
+        o[QStringLiteral("max_vcpus")] = maxVcpus;
     o[QStringLiteral("memory_mb")] = memoryMiB;
     o[QStringLiteral("desired_state")] = desiredName(desired);
     o[QStringLiteral("created_at")] = timeToJson(createdAt);
@@ -116,6 +118,7 @@ Core::Expected<VmRecord> VmRecord::fromJson(const QJsonObject &o)
     r.name = name.toString();
     r.templateName = tmpl.toString();
     r.vcpus = vcpus.toInt();
+    r.maxVcpus = o.value(QStringLiteral("max_vcpus")).toInt(0);
     r.memoryMiB = memory.toInt();
     const auto desired = parseDesired(o.value(QStringLiteral("desired_state")).toString());
     if (!desired)

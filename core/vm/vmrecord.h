@@ -38,6 +38,8 @@ struct VmRecord {
     QString name;
     QString templateName;
     int vcpus = 0;
+    // The most vCPUs it may have while it runs (vCPU hot-plug); 0: vcpus.
+    int maxVcpus = 0;
     int memoryMiB = 0;
     Desired desired = Desired::Stopped;
     QDateTime createdAt;

@@ -239,6 +239,7 @@ Core::Future<void> VmSnapshots::restoreVerified(const QString &name, const Snaps
     en->record.lastError.reset();
     en->record.currentSnapshot = snap.name;
     en->record.vcpus = snap.vcpus;
+    en->record.maxVcpus = snap.maxVcpus;
     en->record.memoryMiB = snap.memoryMiB;
     m_registry.saveOrWarn(en->record);
     *touched = true;

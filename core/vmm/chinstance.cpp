@@ -430,6 +430,27 @@ Core::Future<qint64> ChInstance::memory()
                       [](const QJsonObject &info) -> Core::Expected<qint64> { return info.value(QStringLiteral("memory_actual_size")).toInteger() / kMiB; });
 }
 
+// vm.resize's desired_vcpus, up to the config's max_vcpus (ChVmConfig::cpus).
+Core::Future<int> ChInstance::setVcpus(int count)
+{
+    if (auto ok = checkVcpuTarget(count); !ok)
+        return Core::readyFuture<int>(ok.error());
+    auto body = ChVmConfig::vmResize({count, 0, std::nullopt});
+    if (!body)
+        return Core::readyFuture<int>(body.error());
+    return Core::then(m_api->resizeVm(*body), this, [this, count]() { return awaitVcpus(count, kCpuResizeTimeoutMs, kCpuPollIntervalMs); });
+}
+
+// vm.info's config.cpus.boot_vcpus, which vm.resize keeps at the VM's count.
+Core::Future<int> ChInstance::vcpus()
+{
+    if (!m_api || m_state != State::Running)
+        return Core::readyFuture<int>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("cloud-hypervisor is not running a VM")));
+    return Core::then(m_api->vmInfo(), this, [](const QJsonObject &info) -> Core::Expected<int> {
+        return info.value(QStringLiteral("config")).toObject().value(QStringLiteral("cpus")).toObject().value(QStringLiteral("boot_vcpus")).toInt();
+    });
+}
+
 Core::Future<void> ChInstance::resume()
 {
     if (m_state != State::Paused)

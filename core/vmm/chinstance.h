@@ -56,6 +56,9 @@ public:
     // setMemory: vm.resize desired_balloon -> vm.info memory_actual_size at the target.
     static constexpr int kBalloonTimeoutMs = 30000;
     static constexpr int kBalloonPollIntervalMs = 50;
+    // setVcpus: vm.resize -> vm.info's config counts the vCPUs asked for.
+    static constexpr int kCpuResizeTimeoutMs = 15000;
+    static constexpr int kCpuPollIntervalMs = 50;
 
     ChInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
     ~ChInstance() override;
@@ -88,6 +91,8 @@ public:
     // memory given back; vm.info's memory_actual_size verifies it.
     Core::Future<qint64> setMemory(qint64 targetMiB) override;
     Core::Future<qint64> memory() override;
+    Core::Future<int> setVcpus(int count) override;
+    Core::Future<int> vcpus() override;
 
     // cloud-hypervisor specific.
     // Snapshot a paused VM into `directory` (absolute, existing): config.json,

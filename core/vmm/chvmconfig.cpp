@@ -1,5 +1,7 @@
 #include "core/vmm/chvmconfig.h"
 
+#include <algorithm>
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -143,7 +145,7 @@ QJsonObject cpus(const VmSpec &spec)
 {
     return QJsonObject{
         {QStringLiteral("boot_vcpus"), spec.vcpus},
-        {QStringLiteral("max_vcpus"), spec.vcpus},
+        {QStringLiteral("max_vcpus"), std::max(spec.vcpus, spec.maxVcpus)},
     };
 }
 

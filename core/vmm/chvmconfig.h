@@ -97,7 +97,7 @@ QString guestCmdline(const VmSpec &spec);
 // The sections of vm.create. They do not validate; vmCreate() does. With
 // `fds`, the files are named by descriptor (PassedFds).
 using Fds = std::optional<PassedFds>;
-QJsonObject cpus(const VmSpec &spec); // CpusConfig: boot_vcpus = max_vcpus = spec.vcpus
+QJsonObject cpus(const VmSpec &spec); // CpusConfig: boot_vcpus = spec.vcpus, max_vcpus = spec.maxVcpus (at least boot_vcpus)
 QJsonObject memory(const VmSpec &spec); // MemoryConfig: size in bytes
 QJsonObject payload(const VmSpec &spec, const Fds &fds = std::nullopt); // PayloadConfig: kernel, cmdline, initramfs (if any)
 QJsonArray disks(const VmSpec &spec, const Fds &fds = std::nullopt); // DiskConfig[]: path, readonly, image_type "Raw"
@@ -164,8 +164,8 @@ Core::Expected<QJsonObject> retargetSnapshotConfig(const QJsonObject &config, co
 
 // PUT vm.resize (VmResize). Zero leaves vCPUs and RAM unchanged, no value
 // the balloon; at least one must be set (a balloon of 0 gives the guest
-// all its memory back). Growing past the boot vCPU count or RAM size needs
-// max_vcpus / hotplug_size, which cpus() and memory() do not configure.
+// all its memory back). vCPUs go up to cpus()' max_vcpus; growing RAM past
+// its boot size needs hotplug_size, which memory() does not configure.
 struct Resize {
     int vcpus = 0;
     qint64 memoryMiB = 0;

@@ -143,6 +143,15 @@ QStringList nicArgs(const NicSpec &nic)
             QStringLiteral("-device"), QStringLiteral("virtio-net-pci,netdev=net0,mac=%1,romfile=").arg(nic.mac.toLower())};
 }
 
+// With a hot-plug ceiling, the slots above the boot vCPUs (QEMU 7.2 puts
+// them in one socket as cores; query-hotpluggable-cpus names them).
+QString smp(const VmSpec &spec)
+{
+    if (spec.maxVcpus <= spec.vcpus)
+        return QString::number(spec.vcpus);
+    return QStringLiteral("%1,maxcpus=%2").arg(spec.vcpus).arg(spec.maxVcpus);
+}
+
 } // namespace
 
 // One option and its value per line, as QEMU documents them.
@@ -153,7 +162,7 @@ QStringList build(const VmSpec &spec, Accel accel, Boot boot, const std::optiona
     a << QStringLiteral("-name") << QStringLiteral("guest=%1,debug-threads=on").arg(spec.name)
       << QStringLiteral("-machine") << machine + (accel == Accel::Kvm ? QStringLiteral(",accel=kvm") : QStringLiteral(",accel=tcg"))
       << QStringLiteral("-cpu") << (accel == Accel::Kvm ? QStringLiteral("host") : QStringLiteral("max"))
-      << QStringLiteral("-smp") << QString::number(spec.vcpus)
+      << QStringLiteral("-smp") << smp(spec)
       << QStringLiteral("-m") << QStringLiteral("%1M").arg(spec.memoryMiB)
       << QStringLiteral("-nodefaults") << QStringLiteral("-no-user-config")
       << QStringLiteral("-display") << QStringLiteral("none")

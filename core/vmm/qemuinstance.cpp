@@ -407,6 +407,52 @@ Core::Future<qint64> QemuInstance::memory()
                       [](const QJsonObject &b) -> Core::Expected<qint64> { return b.value(QStringLiteral("actual")).toInteger() / kMiB; });
 }
 
+Core::Future<QList<QemuCpus::Slot>> QemuInstance::cpuSlots()
+{
+    if (!m_qmp || !m_qmp->isReady())
+        return Core::readyFuture<QList<QemuCpus::Slot>>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("QEMU is not answering")));
+    return Core::then(m_qmp->execute(QStringLiteral("query-hotpluggable-cpus")), this, [](const QJsonObject &answer) { return QemuCpus::parse(answer); });
+}
+
+Core::Future<int> QemuInstance::vcpus()
+{
+    return Core::then(cpuSlots(), this, [](const QList<QemuCpus::Slot> &slots) -> Core::Expected<int> { return QemuCpus::present(slots); });
+}
+
+// Added vCPUs are there once device_add answered. None are removed:
+// QEMU 7.2 (TCG, here) corrupts its heap when a vCPU is ejected (device_del,
+// which the guest follows) and aborts at the next vCPU change or
+// migration, losing the VM; a stopped VM's count is lowered for its next
+// start instead.
+Core::Future<int> QemuInstance::setVcpus(int count)
+{
+    if (auto ok = checkVcpuTarget(count); !ok)
+        return Core::readyFuture<int>(ok.error());
+    return Core::then(cpuSlots(), this, [this, count](const QList<QemuCpus::Slot> &slots) -> Core::Future<int> {
+        auto plan = QemuCpus::plan(slots, count);
+        if (!plan)
+            return Core::readyFuture<int>(plan.error());
+        if (!plan->remove.isEmpty())
+            return Core::readyFuture<int>(Core::Error(Core::ErrorCode::Unsupported,
+                                                      QStringLiteral("QEMU cannot remove vCPUs from a running VM without corrupting its own memory (%1 now, %2 "
+                                                                     "asked for): lower vcpus while the VM is stopped, for its next start")
+                                                          .arg(QemuCpus::present(slots))
+                                                          .arg(count)));
+        return Core::then(addCpus(plan->add), this, [this, count]() { return awaitVcpus(count, kCpuPlugTimeoutMs, kCpuPollIntervalMs); });
+    });
+}
+
+// One device_add after another, each once QEMU answered the one before.
+Core::Future<void> QemuInstance::addCpus(QList<QJsonObject> devices)
+{
+    if (devices.isEmpty())
+        return Core::readyFuture();
+    if (!m_qmp || !m_qmp->isReady())
+        return Core::readyFuture<void>(Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("QEMU is not answering")));
+    const auto sent = m_qmp->execute(QStringLiteral("device_add"), devices.takeFirst());
+    return Core::then(sent, this, [this, devices](const QJsonObject &) { return addCpus(devices); });
+}
+
 QString QemuInstance::vmmVersion() const
 {
     return m_qmp ? m_qmp->qemuVersion() : QString();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/vmm/qemucommandline.h"
+#include "core/vmm/qemucpus.h"
 #include "core/vmm/vmmcredentials.h"
 #include "core/vmm/vmminstance.h"
 
@@ -38,6 +39,9 @@ public:
     // gives back a few hundred MiB in about a second.
     static constexpr int kBalloonTimeoutMs = 30000;
     static constexpr int kBalloonPollIntervalMs = 50;
+    // setVcpus: device_add answered -> query-hotpluggable-cpus counts the vCPU.
+    static constexpr int kCpuPlugTimeoutMs = 10000;
+    static constexpr int kCpuPollIntervalMs = 50;
 
     // spec.accel is "auto", "kvm" or "tcg"; start() resolves it (resolveQemuAccel).
     QemuInstance(VmSpec spec, QString binary, QObject *parent = nullptr);
@@ -60,6 +64,8 @@ public:
     bool cancelSaveState() override;
     Core::Future<qint64> setMemory(qint64 targetMiB) override;
     Core::Future<qint64> memory() override;
+    Core::Future<int> setVcpus(int count) override;
+    Core::Future<int> vcpus() override;
 
     AgentEndpoint agentEndpoint() const override;
     bool accelerated() const override { return m_accel == QemuCommandLine::Accel::Kvm; }
@@ -79,6 +85,8 @@ private:
     Core::Future<void> expectStatus(const QString &command, const QString &expected, State target);
     void onProcessFinished(int exitCode, bool crashed);
     void removeSockets();
+    Core::Future<QList<QemuCpus::Slot>> cpuSlots();
+    Core::Future<void> addCpus(QList<QJsonObject> devices);
     void loadState(Core::Promise<void> promise);
     Core::Future<void> passStateFd(const QString &file, int flags);
     bool migratesThroughFdSet() const;

@@ -1,5 +1,7 @@
 #include "core/vmm/vmminstance.h"
 
+#include <algorithm>
+
 #include <QDateTime>
 #include <QTimer>
 
@@ -43,24 +45,45 @@ Core::Result VmmInstance::checkMemoryTarget(qint64 targetMiB) const
     return {};
 }
 
+Core::Future<int> VmmInstance::setVcpus(int)
+{
+    return Core::readyFuture<int>(
+        Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot add or remove a running VM's vCPUs").arg(driverName())));
+}
+
+Core::Future<int> VmmInstance::vcpus()
+{
+    return Core::readyFuture<int>(Core::Error(Core::ErrorCode::Unsupported, QStringLiteral("the %1 driver cannot count vCPUs").arg(driverName())));
+}
+
+Core::Result VmmInstance::checkVcpuTarget(int count) const
+{
+    if (state() != State::Running)
+        return Core::Error(Core::ErrorCode::InvalidState, QStringLiteral("only a running VM's vCPUs can change (it is %1)").arg(stateName(state())));
+    const int most = std::max(spec().vcpus, spec().maxVcpus);
+    if (count < 1 || count > most)
+        return Core::Error(Core::ErrorCode::InvalidArgument,
+                           QStringLiteral("vcpus must be between 1 and the %1 the VM was started for, not %2").arg(most).arg(count));
+    return {};
+}
+
 namespace {
 
-void pollMemory(VmmInstance *vmm, Core::Promise<qint64> promise, qint64 targetMiB, qint64 deadline, int timeoutMs, int intervalMs)
+// Asks `get` every intervalMs until it answers target; Timeout past the
+// deadline, with what `late` says about where it got to.
+template<typename T, typename Get, typename Late>
+void pollUntil(VmmInstance *vmm, Core::Promise<T> promise, Get get, T target, qint64 deadline, int intervalMs, Late late)
 {
-    Core::whenDone(vmm->memory(), vmm, [vmm, promise, targetMiB, deadline, timeoutMs, intervalMs](const Core::Expected<qint64> &now) {
-        if (!now || *now == targetMiB) {
+    Core::whenDone(get(), vmm, [=](const Core::Expected<T> &now) {
+        if (!now || *now == target) {
             promise.resolve(now);
             return;
         }
         if (QDateTime::currentMSecsSinceEpoch() > deadline) {
-            promise.fail(Core::ErrorCode::Timeout,
-                         QStringLiteral("the guest's memory reached %1 MiB, not the %2 MiB asked for, within %3 s (is its virtio_balloon driver loaded?)")
-                             .arg(*now)
-                             .arg(targetMiB)
-                             .arg(timeoutMs / 1000));
+            promise.fail(Core::ErrorCode::Timeout, late(*now));
             return;
         }
-        QTimer::singleShot(intervalMs, vmm, [=]() { pollMemory(vmm, promise, targetMiB, deadline, timeoutMs, intervalMs); });
+        QTimer::singleShot(intervalMs, vmm, [=]() { pollUntil(vmm, promise, get, target, deadline, intervalMs, late); });
     });
 }
 
@@ -69,7 +92,28 @@ void pollMemory(VmmInstance *vmm, Core::Promise<qint64> promise, qint64 targetMi
 Core::Future<qint64> VmmInstance::awaitMemory(qint64 targetMiB, int timeoutMs, int intervalMs)
 {
     Core::Promise<qint64> promise;
-    pollMemory(this, promise, targetMiB, QDateTime::currentMSecsSinceEpoch() + timeoutMs, timeoutMs, intervalMs);
+    auto late = [targetMiB, timeoutMs](qint64 now) {
+        return QStringLiteral("the guest's memory reached %1 MiB, not the %2 MiB asked for, within %3 s (is its virtio_balloon driver loaded?)")
+            .arg(now)
+            .arg(targetMiB)
+            .arg(timeoutMs / 1000);
+    };
+    pollUntil<qint64>(
+        this, promise, [this]() { return memory(); }, targetMiB, QDateTime::currentMSecsSinceEpoch() + timeoutMs, intervalMs, late);
+    return promise.future();
+}
+
+Core::Future<int> VmmInstance::awaitVcpus(int count, int timeoutMs, int intervalMs)
+{
+    Core::Promise<int> promise;
+    auto late = [count, timeoutMs](int now) {
+        return QStringLiteral("the VM has %1 vCPUs, not the %2 asked for, after %3 s (a guest lets a vCPU go only through its ACPI hot-plug support)")
+            .arg(now)
+            .arg(count)
+            .arg(timeoutMs / 1000);
+    };
+    pollUntil<int>(
+        this, promise, [this]() { return vcpus(); }, count, QDateTime::currentMSecsSinceEpoch() + timeoutMs, intervalMs, late);
     return promise.future();
 }
 

@@ -74,6 +74,16 @@ public:
     // The guest's memory now as the VMM sees it (what it booted with, less
     // the balloon), in MiB.
     virtual Core::Future<qint64> memory();
+    // Live vCPUs: added to or removed from a running VM, between 1 and
+    // spec().maxVcpus (the guest onlines added ones itself, or is told to;
+    // a removed one is ejected by the guest's ACPI, which offlines it).
+    // QEMU adds only (see QemuInstance::setVcpus); cloud-hypervisor both.
+    // Resolves with the count once the VMM reports it; Timeout when the
+    // guest has not let a vCPU go within the driver's deadline. The default
+    // says the driver cannot (Unsupported).
+    virtual Core::Future<int> setVcpus(int count);
+    // The vCPUs the VM has now, as the VMM sees them.
+    virtual Core::Future<int> vcpus();
 
     virtual AgentEndpoint agentEndpoint() const = 0;
     QString consoleLogPath() const { return spec().consoleLogPath; }
@@ -109,6 +119,10 @@ protected:
     // until it reports the target (resolves with it), or Timeout past
     // timeoutMs, naming where the guest got to.
     Core::Future<qint64> awaitMemory(qint64 targetMiB, int timeoutMs, int intervalMs);
+    // setVcpus' checks: a running VM, a count between 1 and its ceiling.
+    Core::Result checkVcpuTarget(int count) const;
+    // vcpus() every intervalMs until it reports count, as awaitMemory.
+    Core::Future<int> awaitVcpus(int count, int timeoutMs, int intervalMs);
     // The drivers serve the guest's serial console on a socket: read it into
     // consoleLogPath() (a ConsoleLog, capped), from now on. No-op without a
     // console log. closeConsole(): stop reading (a detached VM).

@@ -46,6 +46,10 @@ inline bool isUnicastMac(const QString &mac)
 struct VmSpec {
     QString name;
     int vcpus = 1;
+    // The most vCPUs it may have while it runs (VmmInstance::setVcpus); 0,
+    // or not above vcpus: none can be added. QEMU: -smp vcpus,maxcpus=...,
+    // cloud-hypervisor: max_vcpus.
+    int maxVcpus = 0;
     int memoryMiB = 256;
     QString kernelPath; // bzImage (QEMU, CH) or PVH vmlinux (CH)
     QString initramfsPath; // may be empty when booting from a disk

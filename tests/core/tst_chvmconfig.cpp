@@ -74,6 +74,12 @@ VmSpec specNamed(const QString &name)
         return disksSpec();
     if (name == QLatin1String("large"))
         return largeSpec();
+    if (name == QLatin1String("hotplug")) {
+        VmSpec s = minimalSpec();
+        s.vcpus = 2;
+        s.maxVcpus = 6;
+        return s;
+    }
     return minimalSpec();
 }
 
@@ -242,6 +248,7 @@ private Q_SLOTS:
         QTest::newRow("disks, readonly, initramfs") << QStringLiteral("disks") << QStringLiteral("create-disks.json");
         QTest::newRow("8 vcpus, 16 GiB, no console log") << QStringLiteral("large") << QStringLiteral("create-large.json");
         QTest::newRow("as the VMM user: descriptors") << QStringLiteral("disks fds") << QStringLiteral("create-passed-fds.json");
+        QTest::newRow("2 vcpus, room for 6") << QStringLiteral("hotplug") << QStringLiteral("create-hotplug.json");
     }
 
     void vmCreate()

@@ -71,6 +71,7 @@ private Q_SLOTS:
         QTest::newRow("passed-fds") << QStringLiteral("passed-fds.args") << 4;
         QTest::newRow("nic") << QStringLiteral("nic-tcg.args") << 5;
         QTest::newRow("nic-incoming-passed-fds") << QStringLiteral("nic-incoming-passed-fds.args") << 6;
+        QTest::newRow("vcpu-hotplug") << QStringLiteral("vcpu-hotplug-tcg.args") << 7;
     }
     void golden()
     {
@@ -86,6 +87,10 @@ private Q_SLOTS:
             s.machine = QStringLiteral("pc");
             s.disks << Vmm::DiskSpec{QStringLiteral("/data/root.raw"), QStringLiteral("raw"), true}
                     << Vmm::DiskSpec{QStringLiteral("/data/overlay.qcow2"), QStringLiteral("qcow2"), false};
+        }
+        if (variant == 7) {
+            s.vcpus = 2;
+            s.maxVcpus = 4;
         }
         std::optional<Vmm::QemuCommandLine::PassedFds> fds;
         if (variant == 5 || variant == 6)

@@ -191,6 +191,23 @@ private Q_SLOTS:
 
     // A manifest names only files of its own directory and clean absolute
     // image paths; anything else is Corrupted when read back.
+    // A VM's vCPU ceiling (hot-plug) comes back with its snapshot; one
+    // without it (every manifest before it) has none.
+    void theVcpuCeilingIsKept()
+    {
+        SnapshotInfo info = infoFor(QStringLiteral("s"), QString(), 1);
+        info.files = {{QStringLiteral("memory.state"), 4, QString(64, QLatin1Char('a'))}};
+        info.vcpus = 2;
+        info.maxVcpus = 4;
+        auto read = SnapshotInfo::fromJson(info.toJson());
+        QVERIFY(read);
+        QCOMPARE(read->vcpus, 2);
+        QCOMPARE(read->maxVcpus, 4);
+        info.maxVcpus = 0;
+        QVERIFY(!info.toJson().contains(QStringLiteral("max_vcpus")));
+        QCOMPARE(SnapshotInfo::fromJson(info.toJson())->maxVcpus, 0);
+    }
+
     void manifestPathsAreConfined_data()
     {
         QTest::addColumn<QString>("field");

@@ -23,6 +23,7 @@ VmRecord record(const QString &name)
     r.name = name;
     r.templateName = QStringLiteral("minimal");
     r.vcpus = 2;
+    r.maxVcpus = 6;
     r.memoryMiB = 512;
     r.desired = VmRecord::Desired::Paused;
     r.createdAt = QDateTime::fromString(QStringLiteral("2026-12-01T10:00:00.000Z"), Qt::ISODateWithMs);
@@ -57,6 +58,7 @@ private Q_SLOTS:
         const VmRecord &r = loaded.records.first();
         QCOMPARE(r.name, QStringLiteral("box"));
         QCOMPARE(r.vcpus, 2);
+        QCOMPARE(r.maxVcpus, 6);
         QCOMPARE(r.memoryMiB, 512);
         QCOMPARE(r.desired, VmRecord::Desired::Paused);
         QCOMPARE(r.createdAt, record(QStringLiteral("box")).createdAt);

@@ -1,8 +1,10 @@
 // Resizing VMs (issue 18) on real guests, through VmManager: a running
 // VM's memory shrinks and grows back through its balloon, seen in the
-// guest's /proc/meminfo; what cannot be done is refused with the numbers
-// (growing past the boot size, shrinking below what the guest can spare,
-// vCPUs of a running VM, a paused VM); a stopped VM takes a new shape at
+// guest's /proc/meminfo; its vCPUs are hot-plugged up to its max_vcpus,
+// seen in the guest's nproc, kept by its snapshots, its forks and its next
+// start; what cannot be done is refused with the numbers (growing past the
+// boot size, shrinking below what the guest can spare, vCPUs beyond the
+// ceiling or without one, removing them from QEMU, a paused VM); a stopped VM takes a new shape at
 // its next start, within the quotas; memory the guest frees leaves the
 // VMM (free page reporting). QEMU here; the cloud-hypervisor row
 // runs where KVM and its binary exist.
@@ -50,9 +52,24 @@ class TestLiveResize : public QObject {
         return started.hasValue();
     }
 
-    Core::Result resize(const QString &name, std::optional<int> vcpus, std::optional<int> memoryMiB)
+    Core::Result resize(const QString &name, std::optional<int> vcpus, std::optional<int> memoryMiB, std::optional<int> maxVcpus = std::nullopt)
     {
-        return await(m_manager->resize(name, {vcpus, memoryMiB}), kResizeTimeoutMs);
+        return await(m_manager->resize(name, {vcpus, memoryMiB, maxVcpus}), kResizeTimeoutMs);
+    }
+
+    // What the guest says: its online vCPUs (nproc) and sysfs's list of them.
+    QString guestCpus(const QString &name)
+    {
+        auto r = runInVm(*m_manager, name, QStringLiteral("echo $(nproc) $(cat /sys/devices/system/cpu/online)"), 30000);
+        return r ? QString::fromUtf8(r->stdoutData).trimmed() : r.error().toString();
+    }
+
+    // Work on every vCPU: n processes counting, all of them done.
+    QString busyOn(const QString &name, int n)
+    {
+        const QString cmd = QStringLiteral("for i in $(seq %1); do (i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done) & done; wait").arg(n);
+        auto r = runInVm(*m_manager, name, cmd, 60000);
+        return r ? QString::fromUtf8(r->stdoutData).trimmed().replace(QLatin1Char('\n'), QLatin1Char(' ')) : r.error().toString();
     }
 
     // The guest's MemTotal (/proc/meminfo, as its agent reads it), in KiB; -1 when unreadable.
@@ -208,6 +225,137 @@ private Q_SLOTS:
         auto unknown = resize(QStringLiteral("nobody"), std::nullopt, kShrunkMiB);
         QVERIFY(!unknown);
         QCOMPARE(unknown.error().code, Core::ErrorCode::NotFound);
+    }
+
+    // The must-show for vCPUs: hot-plugged up to max_vcpus, each seen by
+    // the guest at once and put to work; the count is the VM's from then on
+    // (its record, a snapshot of it, a fork, its next start). QEMU refuses
+    // to remove them (it corrupts its memory doing so: found here).
+    void vcpusArePluggedWhileItRuns_data() { addDriverRows(); }
+    void vcpusArePluggedWhileItRuns()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        const QString vm = QStringLiteral("cpus");
+        m_stateDir = std::make_unique<QTemporaryDir>();
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_stateDir->path());
+        Vm::VmManager::CreateOptions options{vm, QStringLiteral("minimal"), 1, kBootMiB};
+        options.maxVcpus = 3;
+        E2E_VERIFY_OK(m_manager->create(options));
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs));
+        QCOMPARE(guestCpus(vm), QStringLiteral("1 0"));
+        QCOMPARE(m_manager->info(vm)->record.maxVcpus, 3);
+
+        QElapsedTimer t;
+        t.start();
+        E2E_VERIFY_OK(resize(vm, 2, std::nullopt));
+        qInfo("1 -> 2 vCPUs, online in the guest, in %lld ms", t.elapsed());
+        QCOMPARE(guestCpus(vm), QStringLiteral("2 0-1"));
+        QCOMPARE(m_manager->info(vm)->record.vcpus, 2);
+        // Its snapshot has 2 and room for 3.
+        E2E_VERIFY_OK(await(m_manager->snapshot(vm, {QStringLiteral("two"), false}), kResizeTimeoutMs));
+        t.restart();
+        E2E_VERIFY_OK(resize(vm, 3, std::nullopt));
+        qInfo("2 -> 3 vCPUs in %lld ms", t.elapsed());
+        QCOMPARE(guestCpus(vm), QStringLiteral("3 0-2"));
+        QCOMPARE(busyOn(vm, 3), QStringLiteral("done done done"));
+
+        auto fewer = resize(vm, 1, std::nullopt);
+        if (driver.name() == QLatin1String("qemu")) {
+            QVERIFY(!fewer);
+            QCOMPARE(fewer.error().code, Core::ErrorCode::Unsupported);
+            QVERIFY2(fewer.error().message.contains(QStringLiteral("while the VM is stopped")), qPrintable(fewer.error().message));
+            QCOMPARE(guestCpus(vm), QStringLiteral("3 0-2"));
+        } else {
+            E2E_VERIFY_OK(fewer);
+            QCOMPARE(guestCpus(vm), QStringLiteral("1 0"));
+        }
+
+        // Restored, it has the snapshot's 2 and still takes the third.
+        E2E_VERIFY_OK(await(m_manager->restore(vm, QStringLiteral("two")), kResizeTimeoutMs));
+        QCOMPARE(guestCpus(vm), QStringLiteral("2 0-1"));
+        QCOMPARE(m_manager->info(vm)->record.vcpus, 2);
+        E2E_VERIFY_OK(resize(vm, 3, std::nullopt));
+        QCOMPARE(guestCpus(vm), QStringLiteral("3 0-2"));
+
+        // A fork of it has the snapshot's 2, and the same room.
+        auto forks = await(m_manager->fork(vm, QStringLiteral("two"), {}), kResizeTimeoutMs);
+        E2E_VERIFY_OK(forks);
+        const QString fork = forks->first();
+        QCOMPARE(guestCpus(fork), QStringLiteral("2 0-1"));
+        QCOMPARE(m_manager->info(fork)->record.maxVcpus, 3);
+        E2E_VERIFY_OK(resize(fork, 3, std::nullopt));
+        QCOMPARE(guestCpus(fork), QStringLiteral("3 0-2"));
+
+        // Its next start boots with what it has, fewer when lowered while
+        // stopped, with the same room.
+        E2E_VERIFY_OK(await(m_manager->stop(vm), 30000));
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs));
+        QCOMPARE(guestCpus(vm), QStringLiteral("3 0-2"));
+        E2E_VERIFY_OK(await(m_manager->stop(vm), 30000));
+        E2E_VERIFY_OK(resize(vm, 1, std::nullopt));
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs));
+        QCOMPARE(guestCpus(vm), QStringLiteral("1 0"));
+        E2E_VERIFY_OK(resize(vm, 3, std::nullopt));
+        QCOMPARE(guestCpus(vm), QStringLiteral("3 0-2"));
+    }
+
+    // Without room, beyond it, past the quota, the ceiling itself while it
+    // runs, a ceiling below vcpus: refused, nothing changed. Room given
+    // while it is stopped counts from its next start.
+    void vcpuChangesThatCannotBeDoneAreRefused_data() { addDriverRows(); }
+    void vcpuChangesThatCannotBeDoneAreRefused()
+    {
+        E2E_DRIVER_OR_SKIP(driver);
+        const QString vm = QStringLiteral("cpus");
+        m_stateDir = std::make_unique<QTemporaryDir>();
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_stateDir->path());
+        Vm::VmManager::CreateOptions options{vm, QStringLiteral("minimal"), 2, kBootMiB};
+        auto low = options;
+        low.maxVcpus = 1;
+        auto refused = m_manager->create(low);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, Core::ErrorCode::InvalidArgument);
+        QVERIFY2(refused.error().message.contains(QStringLiteral("max_vcpus must be between vcpus (2)")), qPrintable(refused.error().message));
+        E2E_VERIFY_OK(m_manager->create(options));
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs));
+
+        auto more = resize(vm, 3, std::nullopt);
+        QVERIFY(!more);
+        QCOMPARE(more.error().code, Core::ErrorCode::Unsupported);
+        QVERIFY2(more.error().message.contains(QStringLiteral("max_vcpus")), qPrintable(more.error().message));
+        auto ceiling = resize(vm, std::nullopt, std::nullopt, 4);
+        QVERIFY(!ceiling);
+        QCOMPARE(ceiling.error().code, Core::ErrorCode::InvalidState);
+        auto zero = resize(vm, 0, std::nullopt);
+        QVERIFY(!zero);
+        QCOMPARE(zero.error().code, Core::ErrorCode::InvalidArgument);
+        QCOMPARE(guestCpus(vm), QStringLiteral("2 0-1"));
+
+        // Room from its next start.
+        E2E_VERIFY_OK(await(m_manager->stop(vm), 30000));
+        E2E_VERIFY_OK(resize(vm, std::nullopt, std::nullopt, 4));
+        QCOMPARE(m_manager->info(vm)->record.maxVcpus, 4);
+        // It is kept: a new manager on the state directory reads it.
+        m_manager = std::make_unique<Vm::VmManager>(driver, m_stateDir->path());
+        QCOMPARE(m_manager->info(vm)->record.maxVcpus, 4);
+        E2E_VERIFY_OK(await(m_manager->start(vm), kBootTimeoutMs));
+        QCOMPARE(guestCpus(vm), QStringLiteral("2 0-1"));
+        auto beyond = resize(vm, 5, std::nullopt);
+        QVERIFY(!beyond);
+        QCOMPARE(beyond.error().code, Core::ErrorCode::InvalidArgument);
+        QVERIFY2(beyond.error().message.contains(QStringLiteral("between 1 and 4")), qPrintable(beyond.error().message));
+
+        Vm::QuotaLimits limits;
+        limits.maxVcpus = 3;
+        m_manager->setQuota(limits);
+        auto quota = resize(vm, 4, std::nullopt);
+        QVERIFY(!quota);
+        QCOMPARE(quota.error().code, Core::ErrorCode::QuotaExceeded);
+        QCOMPARE(guestCpus(vm), QStringLiteral("2 0-1"));
+        E2E_VERIFY_OK(resize(vm, 3, std::nullopt));
+        m_manager->setQuota({});
+        E2E_VERIFY_OK(resize(vm, 4, std::nullopt));
+        QCOMPARE(guestCpus(vm), QStringLiteral("4 0-3"));
     }
 
     // A stopped VM takes its new shape at its next start, within the quotas.

@@ -267,8 +267,20 @@ private Q_SLOTS:
         QCOMPARE(enabledActions(w), QStringLiteral("100001")); // Created: start, delete
         QVERIFY(w.displayTab()->messageLabel()->text().contains(QStringLiteral("no desktop")));
 
-        // Start from the toolbar: disabled at once (booting), stop allowed.
+        // Stopped: room for a second vCPU while it runs, from its next start.
         QSignalSpy done(&w, &MainWindow::operationFinished);
+        QVERIFY(w.action(MainWindow::Action::Resize)->isEnabled());
+        w.action(MainWindow::Action::Resize)->trigger();
+        QVERIFY(w.resizeDialog());
+        QVERIFY(w.resizeDialog()->maxVcpusBox()->isEnabled());
+        QCOMPARE(w.resizeDialog()->maxVcpusBox()->minimum(), 1);
+        w.resizeDialog()->maxVcpusBox()->setValue(2);
+        w.resizeDialog()->accept(); // a stopped VM's record: done at once
+        QTRY_COMPARE(done.count(), 1);
+        QVERIFY2(done.last().at(1).toBool(), qPrintable(w.lastError()));
+        QCOMPARE(manager.info(QStringLiteral("box"))->record.maxVcpus, 2);
+
+        // Start from the toolbar: disabled at once (booting), stop allowed.
         w.action(MainWindow::Action::Start)->trigger();
         QCOMPARE(enabledActions(w).left(1), QStringLiteral("0"));
         QVERIFY(w.action(MainWindow::Action::Stop)->isEnabled());
@@ -277,18 +289,27 @@ private Q_SLOTS:
         QCOMPARE(w.model()->stateOf(QStringLiteral("box")), State::Ready);
         QCOMPARE(enabledActions(w), QStringLiteral("011011")); // Running: stop, pause, restart, delete
 
-        // Resize the running guest's memory from its dialog: vCPUs stay, the guest sees less.
+        // Resize the running guest from its dialog: a vCPU added up to its
+        // maximum (which waits for a stop), less memory; the guest sees both.
         QVERIFY(w.action(MainWindow::Action::Resize)->isEnabled());
         w.action(MainWindow::Action::Resize)->trigger();
         QVERIFY(w.resizeDialog());
-        QVERIFY(!w.resizeDialog()->vcpusBox()->isEnabled());
+        QVERIFY(w.resizeDialog()->vcpusBox()->isEnabled());
+        QCOMPARE(w.resizeDialog()->vcpusBox()->maximum(), 2);
+        QVERIFY(!w.resizeDialog()->maxVcpusBox()->isEnabled());
+        QVERIFY2(w.resizeDialog()->noteLabel()->text().contains(QStringLiteral("up to its maximum of 2")), qPrintable(w.resizeDialog()->noteLabel()->text()));
         QCOMPARE(w.resizeDialog()->memoryBox()->maximum(), 256);
+        w.resizeDialog()->vcpusBox()->setValue(2);
         w.resizeDialog()->memoryBox()->setValue(192);
         w.resizeDialog()->accept();
         QVERIFY(done.wait(60000));
         QVERIFY2(done.last().at(1).toBool(), qPrintable(w.lastError()));
         QCOMPARE(manager.info(QStringLiteral("box"))->memoryNowMiB, qint64(192));
-        QVERIFY2(w.statusBar()->currentMessage().contains(QStringLiteral("192 MiB")), qPrintable(w.statusBar()->currentMessage()));
+        QCOMPARE(manager.info(QStringLiteral("box"))->record.vcpus, 2);
+        auto health = await((*manager.agent(QStringLiteral("box")))->health(), 30000);
+        QVERIFY(health);
+        QCOMPARE(health->cpus, 2u);
+        QVERIFY2(w.statusBar()->currentMessage().contains(QStringLiteral("2 vCPUs and 192 MiB")), qPrintable(w.statusBar()->currentMessage()));
 
         // A minimal VM has no desktop: no thumbnail in the grid.
         QVERIFY(w.desktopGrid()->vms().isEmpty());

@@ -431,6 +431,12 @@ private Q_SLOTS:
         QTest::newRow("template path") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "/etc/passwd"})") << 400 << bad;
         QTest::newRow("zero vcpus") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 0})") << 400 << bad;
         QTest::newRow("tiny memory") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "memory_mb": 1})") << 400 << bad;
+        QTest::newRow("max_vcpus a string") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "max_vcpus": "4"})") << 400
+                                            << bad;
+        QTest::newRow("max_vcpus below vcpus") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "vcpus": 2, "max_vcpus": 1})")
+                                               << 400 << bad;
+        QTest::newRow("max_vcpus too many") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "max_vcpus": 65})") << 400
+                                            << bad;
         QTest::newRow("network not an object") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "network": "egress"})") << 400
                                                << bad;
         QTest::newRow("network mode") << QByteArray("POST") << vms << QByteArray(R"({"name": "a", "template": "minimal", "network": {"mode": "bridge"}})")
@@ -562,6 +568,16 @@ private Q_SLOTS:
         QVERIFY2(r.status == 201, qPrintable(r.describe()));
         QCOMPARE(r.json[QStringLiteral("state")].toString(), QStringLiteral("created"));
         QCOMPARE(r.json[QStringLiteral("memory_mb")].toInt(), 300);
+        QCOMPARE(r.json[QStringLiteral("max_vcpus")].toInt(), r.json[QStringLiteral("vcpus")].toInt()); // no room asked for
+        // Room for vCPUs added while it runs, set while it is stopped.
+        r = call("PATCH", QStringLiteral("/api/v1/vms/idle/resources"), R"({"max_vcpus": 3})");
+        QVERIFY2(r.status == 200, qPrintable(r.describe()));
+        QCOMPARE(r.json[QStringLiteral("max_vcpus")].toInt(), 3);
+        r = call("PATCH", QStringLiteral("/api/v1/vms/idle/resources"), R"({"max_vcpus": true})");
+        QCOMPARE(r.status, 400);
+        r = call("PATCH", QStringLiteral("/api/v1/vms/idle/resources"), R"({"vcpus": 4})");
+        QCOMPARE(r.status, 400); // above its max_vcpus
+        QCOMPARE(r.errorCode(), QStringLiteral("invalid_argument"));
         r = call("POST", QStringLiteral("/api/v1/vms"), R"({"name": "idle", "template": "minimal", "start": false})");
         QCOMPARE(r.status, 409);
         QCOMPARE(r.errorCode(), QStringLiteral("already_exists"));

@@ -90,12 +90,12 @@ class AsyncClient:
         token): ``{"minimal": 2}``; templates left out are not pooled."""
         return await self._run(ops.set_pool(targets))
 
-    def create(self, name: Optional[str] = None, template: str = "minimal", *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None,
+    def create(self, name: Optional[str] = None, template: str = "minimal", *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None, max_vcpus: Optional[int] = None,
                start: bool = True, network: Optional[Dict[str, Any]] = None, keep: bool = False) -> "_Creating":
         """Create (and start) a VM. Await it for an AsyncSandbox, or use it
         as ``async with client.create(...) as sb:`` to destroy it on exit
         (unless ``keep`` or ``sb.keep()``)."""
-        call = ops.create(name or ops.new_name(), template, vcpus, memory_mb, start, network)
+        call = ops.create(name or ops.new_name(), template, vcpus, memory_mb, start, network, max_vcpus)
         return _Creating(self, call, keep)
 
     async def get(self, name: str) -> "AsyncSandbox":
@@ -196,11 +196,12 @@ class AsyncSandbox:
     async def restart(self) -> VmInfo:
         return await self._vm(ops.lifecycle(self.name, "restart"))
 
-    async def resize(self, *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None) -> VmInfo:
-        """Resize the VM. Stopped: vCPUs and memory from its next start.
-        Running: memory at once through its balloon (down to what the guest
-        can spare, back up to memory_mb); vCPUs cannot change (UnsupportedError)."""
-        return await self._vm(ops.resize(self.name, vcpus, memory_mb))
+    async def resize(self, *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None, max_vcpus: Optional[int] = None) -> VmInfo:
+        """Resize the VM. Stopped: vCPUs, memory and max_vcpus from its next start.
+        Running: vCPUs hot-plugged at once, up to the max_vcpus it was started with
+        (UnsupportedError without room) and down to 1; memory through its balloon
+        (down to what the guest can spare, back up to memory_mb)."""
+        return await self._vm(ops.resize(self.name, vcpus, memory_mb, max_vcpus))
 
     async def destroy(self) -> None:
         """Stop and delete the VM (nothing when it is gone already)."""

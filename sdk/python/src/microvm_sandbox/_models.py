@@ -20,6 +20,8 @@ class VmInfo:
     state: str
     vcpus: Optional[int] = None
     memory_mb: Optional[int] = None
+    # the most vCPUs it may have while it runs (Sandbox.resize adds them up to it)
+    max_vcpus: Optional[int] = None
     desired_state: Optional[str] = None
     created_at: Optional[str] = None
     last_started_at: Optional[str] = None
@@ -44,6 +46,7 @@ class VmInfo:
             state=str(o.get("state", "")),
             vcpus=_opt_int(o.get("vcpus")),
             memory_mb=_opt_int(o.get("memory_mb")),
+            max_vcpus=_opt_int(o.get("max_vcpus")),
             desired_state=o.get("desired_state"),
             created_at=o.get("created_at"),
             last_started_at=o.get("last_started_at"),

@@ -78,12 +78,16 @@ def set_pool(targets: Dict[str, int]) -> Call:
     return Call("PUT", "/api/v1/pool", json={"targets": {str(k): int(v) for k, v in targets.items()}}, parse=_pool)
 
 
-def create(name: str, template: str, vcpus: Optional[int], memory_mb: Optional[int], start: bool, network: Optional[Dict[str, Any]]) -> Call:
-    body: Dict[str, Any] = {"name": name, "template": template, "start": start}
-    if vcpus is not None:
-        body["vcpus"] = vcpus
-    if memory_mb is not None:
-        body["memory_mb"] = memory_mb
+def _shape(body: Dict[str, Any], vcpus: Optional[int], memory_mb: Optional[int], max_vcpus: Optional[int]) -> Dict[str, Any]:
+    for key, value in (("vcpus", vcpus), ("memory_mb", memory_mb), ("max_vcpus", max_vcpus)):
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def create(name: str, template: str, vcpus: Optional[int], memory_mb: Optional[int], start: bool, network: Optional[Dict[str, Any]],
+           max_vcpus: Optional[int] = None) -> Call:
+    body = _shape({"name": name, "template": template, "start": start}, vcpus, memory_mb, max_vcpus)
     if network is not None:
         body["network"] = network
     return Call("POST", "/api/v1/vms", json=body, parse=VmInfo.from_json, timeout=CREATE_TIMEOUT_S)
@@ -105,12 +109,8 @@ def lifecycle(name: str, action: str) -> Call:
     return Call("POST", vm_path(name, action), parse=VmInfo.from_json, timeout=CREATE_TIMEOUT_S)
 
 
-def resize(name: str, vcpus: Optional[int], memory_mb: Optional[int]) -> Call:
-    body: Dict[str, Any] = {}
-    if vcpus is not None:
-        body["vcpus"] = vcpus
-    if memory_mb is not None:
-        body["memory_mb"] = memory_mb
+def resize(name: str, vcpus: Optional[int], memory_mb: Optional[int], max_vcpus: Optional[int] = None) -> Call:
+    body = _shape({}, vcpus, memory_mb, max_vcpus)
     return Call("PATCH", vm_path(name, "resources"), json=body, parse=VmInfo.from_json, timeout=CREATE_TIMEOUT_S)
 
 

@@ -93,11 +93,11 @@ class Client:
         token): ``{"minimal": 2}``; templates left out are not pooled."""
         return self._run(ops.set_pool(targets))
 
-    def create(self, name: Optional[str] = None, template: str = "minimal", *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None,
+    def create(self, name: Optional[str] = None, template: str = "minimal", *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None, max_vcpus: Optional[int] = None,
                start: bool = True, network: Optional[Dict[str, Any]] = None, keep: bool = False) -> "Sandbox":
         """Create (and start) a VM. ``with client.create(...) as sb:``
         destroys it on exit (unless ``keep`` or ``sb.keep()``)."""
-        sb = Sandbox(self, self._run(ops.create(name or ops.new_name(), template, vcpus, memory_mb, start, network)))
+        sb = Sandbox(self, self._run(ops.create(name or ops.new_name(), template, vcpus, memory_mb, start, network, max_vcpus)))
         return sb.keep() if keep else sb
 
     def get(self, name: str) -> "Sandbox":
@@ -173,11 +173,12 @@ class Sandbox:
     def restart(self) -> VmInfo:
         return self._vm(ops.lifecycle(self.name, "restart"))
 
-    def resize(self, *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None) -> VmInfo:
-        """Resize the VM. Stopped: vCPUs and memory from its next start.
-        Running: memory at once through its balloon (down to what the guest
-        can spare, back up to memory_mb); vCPUs cannot change (UnsupportedError)."""
-        return self._vm(ops.resize(self.name, vcpus, memory_mb))
+    def resize(self, *, vcpus: Optional[int] = None, memory_mb: Optional[int] = None, max_vcpus: Optional[int] = None) -> VmInfo:
+        """Resize the VM. Stopped: vCPUs, memory and max_vcpus from its next start.
+        Running: vCPUs hot-plugged at once, up to the max_vcpus it was started with
+        (UnsupportedError without room) and down to 1; memory through its balloon
+        (down to what the guest can spare, back up to memory_mb)."""
+        return self._vm(ops.resize(self.name, vcpus, memory_mb, max_vcpus))
 
     def destroy(self) -> None:
         """Stop and delete the VM (nothing when it is gone already)."""

@@ -213,7 +213,8 @@ def test_lifecycle(api):
 
 def test_resize(api, shared_vm):
     """A running VM's memory through its balloon, seen by the guest; vCPUs
-    of a running VM are refused (501); the shape comes back."""
+    of a running VM without room for more are refused (501); the shape
+    comes back."""
     sb = api.get(shared_vm)
     total_kib = lambda: int(sb.exec("awk '/MemTotal/ {print $2}' /proc/meminfo").stdout)  # noqa: E731
     before = total_kib()
@@ -227,6 +228,21 @@ def test_resize(api, shared_vm):
         sb.resize(memory_mb=4096)
     assert sb.resize(memory_mb=256).memory_current_mb == 256
     assert total_kib() == before
+
+
+def test_vcpus_added_while_it_runs(api):
+    """Room asked for at create (max_vcpus), vCPUs added to the running VM
+    up to it, seen by the guest at once; beyond it, refused."""
+    with api.create(unique("cpus"), "minimal", max_vcpus=2, network=NO_NETWORK) as sb:
+        assert (sb.info.vcpus, sb.info.max_vcpus) == (1, 2)
+        assert sb.exec("nproc").stdout.strip() == "1"
+        info = sb.resize(vcpus=2)
+        assert (info.vcpus, info.max_vcpus) == (2, 2)
+        assert sb.exec("nproc").stdout.strip() == "2"
+        with pytest.raises(m.UnsupportedError):
+            sb.resize(vcpus=3)  # no room left: it says how to give it some
+        with pytest.raises(m.ConflictError):
+            sb.resize(max_vcpus=4)  # the ceiling changes while it is stopped
 
 
 def test_snapshot_restore_fork(api):
