@@ -19,6 +19,8 @@ class VmManager;
 
 namespace Server {
 
+class ActivityController;
+class ActivityLog;
 class CodeController;
 class DisplayController;
 class DocsController;
@@ -58,16 +60,20 @@ public:
     UsageHistory &usage() { return *m_usage; }
     // Pauses VMs nobody uses (off until given a time) and resumes them on use.
     IdlePause &idlePause() { return *m_idle; }
+    // What was done to each VM through the API (computer use, exec, files, code).
+    ActivityLog &activity() { return *m_activity; }
     // The routes, the metrics, and the WebSocket endpoints: VNC to the
     // display, exec to the guest operations. The API must outlive its users.
     HttpEndpoints httpEndpoints();
 
 private:
+    Vm::VmManager &m_manager;
     std::unique_ptr<TokenRegistry> m_ownTokens; // when none was given
     TokenRegistry *m_tokens;
     AuditLog *m_audit;
     Metrics m_metrics;
     Router m_router;
+    std::unique_ptr<ActivityLog> m_activity; // before the controllers that tell it
     std::unique_ptr<MetaController> m_meta;
     std::unique_ptr<VmController> m_vms;
     std::unique_ptr<ProcessController> m_processes; // before m_guest, which uses it
@@ -83,6 +89,7 @@ private:
     std::unique_ptr<UsageController> m_usageRoutes;
     std::unique_ptr<PoolController> m_pool;
     std::unique_ptr<IdlePause> m_idle;
+    std::unique_ptr<ActivityController> m_activityRoutes;
 };
 
 } // namespace Server

@@ -2,10 +2,12 @@
 
 #include "core/code/coderunner.h"
 #include "core/vm/vmmanager.h"
+#include "server/activitylog.h"
 #include "server/apijson.h"
 #include "server/router.h"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 
 #include <cmath>
@@ -58,9 +60,10 @@ ApiExpected<QString> sessionParam(const Request &request)
 
 } // namespace
 
-CodeController::CodeController(Vm::VmManager &manager, QObject *parent)
+CodeController::CodeController(Vm::VmManager &manager, ActivityLog *activity, QObject *parent)
     : QObject(parent)
     , m_manager(manager)
+    , m_activity(activity)
 {
 }
 
@@ -81,7 +84,17 @@ ApiFuture CodeController::execute(const Request &request)
     auto code = parseCodeRequest(request.body);
     if (!code)
         return finished(code.error());
-    return answerWhen(Code::CodeRunner::execute(**agent, *code), this, [](const Code::CodeResult &r) { return Response::ofJson(r.toJson()); });
+    const ApiFuture answer =
+        answerWhen(Code::CodeRunner::execute(**agent, *code), this, [](const Code::CodeResult &r) { return Response::ofJson(r.toJson()); });
+    if (!m_activity)
+        return answer;
+    const QJsonObject body = QJsonDocument::fromJson(request.body).object();
+    ActivityEvent e;
+    e.vm = request.param(QStringLiteral("name"));
+    e.action = QStringLiteral("code");
+    e.detail = QJsonObject{{QStringLiteral("language"), ActivityLog::clip(body.value(QStringLiteral("language")).toString())},
+                           {QStringLiteral("code"), ActivityLog::clip(body.value(QStringLiteral("code")).toString())}};
+    return m_activity->track({e}, answer);
 }
 
 ApiFuture CodeController::listSessions(const Request &request)

@@ -11,6 +11,8 @@ class VmManager;
 
 namespace Server {
 
+class ActivityLog;
+
 class Router;
 
 class CodeController final : public QObject {
@@ -18,7 +20,8 @@ class CodeController final : public QObject {
     Q_DISABLE_COPY_MOVE(CodeController)
 public:
     // The manager must outlive the controller.
-    explicit CodeController(Vm::VmManager &manager, QObject *parent = nullptr);
+    // Code runs are told to `activity` (may be null) as they end.
+    explicit CodeController(Vm::VmManager &manager, ActivityLog *activity = nullptr, QObject *parent = nullptr);
 
     void addRoutes(Router &router);
 
@@ -29,6 +32,7 @@ public:
 
 private:
     Vm::VmManager &m_manager;
+    ActivityLog *m_activity;
 };
 
 } // namespace Server

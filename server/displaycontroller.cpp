@@ -7,6 +7,7 @@
 #include "core/paths.h"
 #include "core/vm/vmmanager.h"
 #include "core/workerpool.h"
+#include "server/activitylog.h"
 #include "server/inputrequest.h"
 #include "server/router.h"
 
@@ -23,6 +24,60 @@
 
 namespace Server {
 namespace {
+
+// One input action as the activity log tells it (ActivityEvent::detail).
+ActivityEvent inputEvent(const QString &vm, const Desktop::InputAction &a)
+{
+    using Kind = Desktop::InputAction::Kind;
+    static const char *const buttons[] = {"left", "middle", "right"};
+    ActivityEvent e;
+    e.vm = vm;
+    QJsonObject &d = e.detail;
+    const bool pointed = a.kind == Kind::Move || a.kind == Kind::Drag || a.hasPoint;
+    if (pointed && a.kind != Kind::Type && a.kind != Kind::Key) {
+        d.insert(QStringLiteral("x"), a.point.x());
+        d.insert(QStringLiteral("y"), a.point.y());
+    }
+    switch (a.kind) {
+    case Kind::Move: e.action = QStringLiteral("move"); break;
+    case Kind::Click:
+        e.action = a.count == 2 ? QStringLiteral("double_click") : a.count == 3 ? QStringLiteral("triple_click") : QStringLiteral("click");
+        d.insert(QStringLiteral("button"), QLatin1String(buttons[int(a.button)]));
+        break;
+    case Kind::Drag:
+        e.action = QStringLiteral("drag");
+        d.insert(QStringLiteral("to_x"), a.to.x());
+        d.insert(QStringLiteral("to_y"), a.to.y());
+        d.insert(QStringLiteral("button"), QLatin1String(buttons[int(a.button)]));
+        break;
+    case Kind::Scroll:
+        e.action = QStringLiteral("scroll");
+        d.insert(QStringLiteral("dx"), a.scrollX);
+        d.insert(QStringLiteral("dy"), a.scrollY);
+        break;
+    case Kind::Type:
+        e.action = QStringLiteral("type");
+        d.insert(QStringLiteral("text"), ActivityLog::clip(a.text));
+        break;
+    case Kind::Key:
+        e.action = QStringLiteral("key");
+        d.insert(QStringLiteral("keys"), ActivityLog::clip(a.text));
+        break;
+    }
+    return e;
+}
+
+// A screenshot's size, from its answer's PNG header (width, height at 16).
+QJsonObject screenshotDetail(const Response &r)
+{
+    const QByteArray &png = r.bytes;
+    if (png.size() < 24)
+        return {};
+    auto be32 = [&png](int at) {
+        return (quint32(quint8(png[at])) << 24) | (quint32(quint8(png[at + 1])) << 16) | (quint32(quint8(png[at + 2])) << 8) | quint8(png[at + 3]);
+    };
+    return QJsonObject{{QStringLiteral("width"), qint64(be32(16))}, {QStringLiteral("height"), qint64(be32(20))}};
+}
 
 using Desktop::InputAction;
 
@@ -55,9 +110,10 @@ QJsonObject displayJson(const QString &name, Desktop::VmDisplay *d)
 
 } // namespace
 
-DisplayController::DisplayController(Desktop::DisplayHub *hub, QObject *parent)
+DisplayController::DisplayController(Desktop::DisplayHub *hub, ActivityLog *activity, QObject *parent)
     : QObject(parent)
     , m_hub(hub)
+    , m_activity(activity)
 {
 }
 
@@ -146,14 +202,23 @@ ApiFuture DisplayController::screenshot(const Request &request)
     auto display = displayOf(m_hub, request);
     if (!display)
         return finished(display.error());
+    ActivityEvent shot;
+    shot.vm = request.param(QStringLiteral("name"));
+    shot.action = QStringLiteral("screenshot");
+    const ApiFuture answer = screenshotOf(*display, request);
+    return m_activity ? m_activity->track({shot}, answer, [](ActivityEvent &e, const Response &r) { e.detail = screenshotDetail(r); }) : answer;
+}
+
+ApiFuture DisplayController::screenshotOf(Desktop::VmDisplay *display, const Request &request)
+{
     const QString scaleText = request.query.queryItemValue(QStringLiteral("scale"));
     const auto waitS = readyWaitS(request, {QStringLiteral("scale"), QStringLiteral("wait_s")});
     if (!waitS)
         return finished(waitS.error());
     const QString name = request.param(QStringLiteral("name"));
-    const QPointer<Desktop::VmDisplay> guard(*display);
+    const QPointer<Desktop::VmDisplay> guard(display);
     ApiPromise reply;
-    Core::whenDone((*display)->waitReady(*waitS * 1000), this, [this, reply, guard, name, waitS = *waitS, scaleText](const Core::Expected<bool> &ready) {
+    Core::whenDone(display->waitReady(*waitS * 1000), this, [this, reply, guard, name, waitS = *waitS, scaleText](const Core::Expected<bool> &ready) {
         if (!ready)
             return reply.resolve(ApiError::fromCore(ready.error()));
         if (!*ready)
@@ -196,16 +261,26 @@ ApiFuture DisplayController::input(const Request &request)
     auto d = displayOf(m_hub, request);
     if (!d)
         return finished(d.error());
+    const QString name = request.param(QStringLiteral("name"));
+    QList<ActivityEvent> events;
+    for (const Desktop::InputAction &a : *actions)
+        events.append(inputEvent(name, a));
+    const ApiFuture answer = inputTo(*d, request, *actions);
+    return m_activity ? m_activity->track(events, answer) : answer;
+}
+
+ApiFuture DisplayController::inputTo(Desktop::VmDisplay *display, const Request &request, const QList<Desktop::InputAction> &actions)
+{
     const auto waitS = readyWaitS(request, {QStringLiteral("wait_s")});
     if (!waitS)
         return finished(waitS.error());
     const QString name = request.param(QStringLiteral("name"));
     // Refused at once while a human drives, even before connecting.
-    if ((*d)->humanHasControl())
+    if (display->humanHasControl())
         return finished(controlHeld(name, QStringLiteral(" (screenshots still work)")));
-    const QPointer<Desktop::VmDisplay> guard(*d);
+    const QPointer<Desktop::VmDisplay> guard(display);
     ApiPromise reply;
-    Core::whenDone((*d)->waitReady(*waitS * 1000), this, [this, reply, guard, name, waitS = *waitS, actions = *actions](const Core::Expected<bool> &ready) {
+    Core::whenDone(display->waitReady(*waitS * 1000), this, [this, reply, guard, name, waitS = *waitS, actions](const Core::Expected<bool> &ready) {
         if (!ready)
             return reply.resolve(ApiError::fromCore(ready.error()));
         if (!*ready)

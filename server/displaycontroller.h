@@ -16,14 +16,16 @@ struct InputAction;
 
 namespace Server {
 
+class ActivityLog;
 class Router;
 
 class DisplayController final : public QObject {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(DisplayController)
 public:
-    // hub may be null: every route then answers Unsupported.
-    explicit DisplayController(Desktop::DisplayHub *hub, QObject *parent = nullptr);
+    // hub may be null: every route then answers Unsupported. Input and
+    // screenshots are told to `activity` (may be null) as they end.
+    explicit DisplayController(Desktop::DisplayHub *hub, ActivityLog *activity = nullptr, QObject *parent = nullptr);
 
     void addRoutes(Router &router);
     Desktop::DisplayHub *hub() const { return m_hub; }
@@ -40,12 +42,15 @@ public:
     static QString novncDir();
 
 private:
+    ApiFuture screenshotOf(Desktop::VmDisplay *display, const Request &request);
+    ApiFuture inputTo(Desktop::VmDisplay *display, const Request &request, const QList<Desktop::InputAction> &actions);
     // The frame as a PNG (scaled by ?scale), once the display is ready.
     ApiFuture takeScreenshot(Desktop::VmDisplay *display, const QString &scaleText);
     // Connect if need be, then perform the actions as the agent.
     ApiFuture perform(Desktop::VmDisplay *display, const QList<Desktop::InputAction> &actions, const QString &name);
 
     Desktop::DisplayHub *m_hub;
+    ActivityLog *m_activity;
 };
 
 } // namespace Server

@@ -110,11 +110,14 @@ void ExecSocket::start(const QByteArray &request)
         return;
     }
     m_handle = *started;
+    m_request = request;
+    m_running.start();
     connect(m_handle, &Agent::ExecHandle::stdoutReceived, this, [this](const QByteArray &data) { sendOutput("stdout", data); });
     connect(m_handle, &Agent::ExecHandle::stderrReceived, this, [this](const QByteArray &data) { sendOutput("stderr", data); });
     connect(m_handle, &Agent::ExecHandle::finished, this, &ExecSocket::finish);
     connect(m_handle, &Agent::ExecHandle::failed, this, [this](const Core::Error &error) {
         m_guest.countExec(false);
+        m_guest.tellStreamedExec(m_vm, m_request, error, m_running.elapsed());
         fail(ApiError::fromCore(error), error.code == Core::ErrorCode::TooLarge ? kCloseTooBig : kCloseInternal);
     });
 }
@@ -155,6 +158,7 @@ void ExecSocket::finish(const Agent::ExecResult &result)
     m_done = true;
     m_guest.countExec(true, result.timedOut);
     m_guest.countVmExec(m_vm, result, m_outputBytes);
+    m_guest.tellStreamedExec(m_vm, m_request, result, m_running.elapsed());
     send(QJsonObject{{QStringLiteral("type"), QStringLiteral("exit")},
                      {QStringLiteral("exit_code"), result.signal ? QJsonValue(QJsonValue::Null) : QJsonValue(result.exitCode)},
                      {QStringLiteral("signal"), result.signal ? QJsonValue(result.signal) : QJsonValue(QJsonValue::Null)},

@@ -20,6 +20,8 @@
 // channel has room, and a client that queues more than kMaxQueuedStdin
 // there is refused (payload_too_large, close 1009).
 
+#include <QByteArray>
+#include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
 
@@ -68,6 +70,8 @@ private:
     bool m_done = false;
     bool m_outputPaused = false;
     quint64 m_outputBytes = 0; // stdout and stderr sent, for the VM's series
+    QByteArray m_request; // the start message, for the VM's activity
+    QElapsedTimer m_running;
 };
 
 } // namespace Server

@@ -4,12 +4,14 @@
 #include "core/agent/filedownload.h"
 #include "core/log.h"
 #include "core/vm/vmmanager.h"
+#include "server/activitylog.h"
 #include "server/apijson.h"
 #include "server/metrics.h"
 #include "server/processcontroller.h"
 #include "server/router.h"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QFutureWatcher>
 #include <QPointer>
@@ -22,6 +24,17 @@ namespace Server {
 using namespace ApiJson;
 
 namespace {
+
+// An exec's command as its activity event shows it: the shell string, or
+// the argv joined by spaces, clipped.
+QString commandText(const QByteArray &body)
+{
+    const QJsonValue cmd = QJsonDocument::fromJson(body).object().value(QStringLiteral("cmd"));
+    QStringList words;
+    for (const QJsonValue &w : cmd.toArray())
+        words.append(w.toString());
+    return ActivityLog::clip(cmd.isString() ? cmd.toString() : words.join(QLatin1Char(' ')));
+}
 
 ApiError invalid(const QString &message)
 {
@@ -57,12 +70,33 @@ ApiExpected<FileTarget> fileTarget(const Vm::VmManager &manager, const Request &
 
 } // namespace
 
-GuestController::GuestController(Vm::VmManager &manager, Metrics &metrics, ProcessController &processes, QObject *parent)
+GuestController::GuestController(Vm::VmManager &manager, Metrics &metrics, ProcessController &processes, ActivityLog *activity, QObject *parent)
     : QObject(parent)
     , m_manager(manager)
     , m_metrics(metrics)
     , m_processes(processes)
+    , m_activity(activity)
 {
+}
+
+// With the answer's exit_code (exec) or its size field (files) in the detail.
+ApiFuture GuestController::tracked(const QString &vm, const QString &action, QJsonObject detail, ApiFuture answer, const char *sizeField)
+{
+    if (!m_activity)
+        return answer;
+    ActivityEvent e;
+    e.vm = vm;
+    e.action = action;
+    e.detail = std::move(detail);
+    return m_activity->track({e}, answer, [sizeField](ActivityEvent &event, const Response &r) {
+        const QJsonObject o = r.json.toObject();
+        if (o.contains(QStringLiteral("exit_code")))
+            event.detail.insert(QStringLiteral("exit_code"), o.value(QStringLiteral("exit_code")));
+        if (sizeField && o.contains(QLatin1String(sizeField)))
+            event.detail.insert(QStringLiteral("bytes"), o.value(QLatin1String(sizeField)));
+        if (r.kind == Response::Kind::Stream)
+            event.detail.insert(QStringLiteral("bytes"), r.streamSize);
+    });
 }
 
 void GuestController::addRoutes(Router &router)
@@ -79,6 +113,22 @@ void GuestController::addRoutes(Router &router)
 void GuestController::countExec(bool ran, bool timedOut)
 {
     m_metrics.recordExec(ran, timedOut);
+}
+
+void GuestController::tellStreamedExec(const QString &vm, const QByteArray &requestJson, const Core::Expected<Agent::ExecResult> &result, qint64 durationMs)
+{
+    if (!m_activity)
+        return;
+    ActivityEvent e;
+    e.vm = vm;
+    e.action = QStringLiteral("exec");
+    e.detail = {{QStringLiteral("cmd"), commandText(requestJson)}, {QStringLiteral("streamed"), true}};
+    if (result && !result->signal)
+        e.detail.insert(QStringLiteral("exit_code"), result->exitCode);
+    if (!result)
+        e.result = apiErrorCodeName(ApiError::fromCore(result.error()).code);
+    e.durationMs = durationMs;
+    m_activity->publish(std::move(e));
 }
 
 void GuestController::countVmExec(const QString &vm, const Agent::ExecResult &result, quint64 outputBytes)
@@ -186,12 +236,13 @@ ApiFuture GuestController::exec(const Request &request)
 {
     if (ProcessController::backgroundRequested(request.body))
         return m_processes.start(request);
-    auto started = startExec(request.param(QStringLiteral("name")), request.body, false);
+    const QString vm = request.param(QStringLiteral("name"));
+    auto started = startExec(vm, request.body, false);
     if (!started) {
         countExec(false);
         return finished(started.error());
     }
-    return collect(request.param(QStringLiteral("name")), *started);
+    return tracked(vm, QStringLiteral("exec"), {{QStringLiteral("cmd"), commandText(request.body)}}, collect(vm, *started));
 }
 
 ApiFuture GuestController::collect(const QString &vm, Agent::ExecHandle *started)
@@ -246,11 +297,12 @@ ApiFuture GuestController::putFile(const Request &request)
         ? target->agent->putFile(guestFile, request.bodyStream, static_cast<quint64>(request.bodyStreamSize), mode, true)
         : target->agent->putData(guestFile, request.body, mode, true);
     const QString vm = request.param(QStringLiteral("name"));
-    return answerWhen(put, this, [this, guestFile, vm](quint64 size) {
+    const ApiFuture answer = answerWhen(put, this, [this, guestFile, vm](quint64 size) {
         if (m_manager.contains(vm))
             m_metrics.recordVmTransfer(vm, Metrics::Transfer::Upload, size);
         return Response::ofJson(QJsonObject{{QStringLiteral("path"), guestFile}, {QStringLiteral("size"), static_cast<qint64>(size)}});
     });
+    return tracked(vm, QStringLiteral("file_put"), {{QStringLiteral("path"), ActivityLog::clip(guestFile)}}, answer, "size");
 }
 
 ApiFuture GuestController::getFile(const Request &request)
@@ -261,13 +313,15 @@ ApiFuture GuestController::getFile(const Request &request)
     // Streamed as the client reads it; the reader is deleted (and an
     // unfinished transfer cancelled) once the answer is done with it.
     const QString vm = request.param(QStringLiteral("name"));
-    return answerWhen(target->agent->download(target->path), this, [this, vm](Agent::FileDownload *download) {
+    const QString path = target->path;
+    const ApiFuture answer = answerWhen(target->agent->download(target->path), this, [this, vm](Agent::FileDownload *download) {
         const auto size = static_cast<qint64>(download->fileSize());
         if (m_manager.contains(vm))
             m_metrics.recordVmTransfer(vm, Metrics::Transfer::Download, static_cast<quint64>(size));
         std::shared_ptr<QIODevice> body(download, [](QIODevice *d) { d->deleteLater(); });
         return Response::ofStream(std::move(body), size, QByteArrayLiteral("application/octet-stream"));
     });
+    return tracked(vm, QStringLiteral("file_get"), {{QStringLiteral("path"), ActivityLog::clip(path)}}, answer);
 }
 
 ApiFuture GuestController::listFiles(const Request &request)

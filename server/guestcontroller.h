@@ -17,6 +17,7 @@ class VmManager;
 
 namespace Server {
 
+class ActivityLog;
 class Metrics;
 class ProcessController;
 class Router;
@@ -31,7 +32,8 @@ public:
 
     // The manager, the metrics and the processes must outlive the
     // controller. An exec with "background": true goes to `processes`.
-    GuestController(Vm::VmManager &manager, Metrics &metrics, ProcessController &processes, QObject *parent = nullptr);
+    // Execs and file transfers are told to `activity` (may be null) as they end.
+    GuestController(Vm::VmManager &manager, Metrics &metrics, ProcessController &processes, ActivityLog *activity = nullptr, QObject *parent = nullptr);
 
     // Its routes, the exec WebSocket's among them.
     void addRoutes(Router &router);
@@ -53,15 +55,22 @@ public:
     void countExec(bool ran, bool timedOut = false);
     // One exec of the VM came back with its status: the VM's series and a log line.
     void countVmExec(const QString &vm, const Agent::ExecResult &result, quint64 outputBytes);
+    // A streamed exec ended (ExecSocket): one event of the VM's activity,
+    // with its exit code, or the error's code when it failed.
+    void tellStreamedExec(const QString &vm, const QByteArray &requestJson, const Core::Expected<Agent::ExecResult> &result, qint64 durationMs);
 
 private:
     ApiExpected<Agent::ExecHandle *> startExec(const QString &name, const QByteArray &requestJson, bool streamStdin);
     // The answer to POST .../exec: its output collected up to the cap.
     ApiFuture collect(const QString &vm, Agent::ExecHandle *handle);
 
+    // `answer` as one event of the VM's activity (see ActivityLog::track).
+    ApiFuture tracked(const QString &vm, const QString &action, QJsonObject detail, ApiFuture answer, const char *sizeField = nullptr);
+
     Vm::VmManager &m_manager;
     Metrics &m_metrics;
     ProcessController &m_processes;
+    ActivityLog *m_activity;
 };
 
 } // namespace Server

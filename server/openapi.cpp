@@ -314,6 +314,30 @@ void vmSchemas(QJsonObject &s)
 }
 
 // Exec and guest files.
+// A VM's activity (ActivityLog): GET .../events and its WebSocket.
+void eventSchemas(QJsonObject &s)
+{
+    s[QStringLiteral("VmEvent")] = object(
+        {{QStringLiteral("type"), type("string", "event")},
+         {QStringLiteral("seq"), type("integer", "increasing, across the service's VMs")},
+         {QStringLiteral("time"), type("string", "when it ended, ISO 8601 UTC")},
+         {QStringLiteral("vm"), type("string")},
+         {QStringLiteral("action"),
+          type("string", "click, double_click, triple_click, drag, scroll, move, type, key, screenshot, exec, file_put, file_get, code")},
+         {QStringLiteral("detail"),
+          type("object",
+               "x, y (drag: from), to_x, to_y, button, dx, dy, text (typed), keys, width, height (screenshot), cmd, exit_code, path, bytes, "
+               "language, code; text at most 200 characters")},
+         {QStringLiteral("result"), type("string", "ok, or the error's code (control_held, timeout, ...)")},
+         {QStringLiteral("duration_ms"), type("integer")}},
+        {QStringLiteral("type"), QStringLiteral("seq"), QStringLiteral("time"), QStringLiteral("vm"), QStringLiteral("action"), QStringLiteral("result")});
+    s[QStringLiteral("VmEvents")] = object({{QStringLiteral("vm"), type("string")},
+                                            {QStringLiteral("keep"), type("integer", "how many events of a VM are kept")},
+                                            {QStringLiteral("last_seq"), type("integer", "the service's last event, of any VM")},
+                                            {QStringLiteral("events"), arrayOf(ref("VmEvent"))}},
+                                           {QStringLiteral("vm"), QStringLiteral("events")});
+}
+
 void guestSchemas(QJsonObject &s)
 {
     QJsonObject cmd{{QStringLiteral("oneOf"), QJsonArray{arrayOf(type("string")), type("string", "run by /bin/sh -c")}},
@@ -646,6 +670,7 @@ QJsonObject schemas()
     systemSchema(s);
     poolSchema(s);
     vmSchemas(s);
+    eventSchemas(s);
     guestSchemas(s);
     processSchemas(s);
     codeSchemas(s);
@@ -900,6 +925,28 @@ void guestPaths(Paths &paths)
 
 // Snapshots: a VM's saved state (memory, devices, disk), restored in
 // place or forked into new VMs.
+void eventPaths(Paths &paths)
+{
+    QJsonObject seq = type("integer");
+    seq[QStringLiteral("minimum")] = 0;
+    paths.add("/api/v1/vms/{name}/events", "get",
+              {"What was done to the VM through the API, its last 200 events: computer-use actions (click, double_click, triple_click, "
+               "drag, scroll, move, type, key), screenshots, exec, file_put, file_get and code, each as it ended",
+               "vmEvents",
+               QJsonArray{nameParameter(), queryParameter("since", seq, false, "only events after this seq (default: all kept)")},
+               {},
+               {{QStringLiteral("200"), response("the events, oldest first", jsonContent(ref("VmEvents")))}}});
+    paths.add("/api/v1/vms/{name}/events/ws", "get",
+              {"The VM's events as they happen, over a WebSocket (upgrade): a text frame of JSON per event (VmEvent), in order; with "
+               "?since=<seq> the kept ones after it first. A client that reads too slowly gets {\"type\":\"gap\",\"dropped\":n} in place "
+               "of the events it missed. The token goes in the Authorization header or ?token= (the VM viewer page uses its session cookie).",
+               "vmEventsWebSocket",
+               QJsonArray{nameParameter(), queryParameter("since", seq, false, "send the kept events after this seq first"),
+                          queryParameter("token", type("string"), false, "the bearer token, for clients that cannot set headers")},
+               {},
+               {{QStringLiteral("101"), response("switching to the WebSocket protocol")}}});
+}
+
 void snapshotPaths(Paths &paths)
 {
     const QJsonArray byName{nameParameter()};
@@ -1207,6 +1254,7 @@ QJsonObject document()
     servicePaths(paths);
     vmPaths(paths);
     guestPaths(paths);
+    eventPaths(paths);
     processPaths(paths);
     codePaths(paths);
     snapshotPaths(paths);

@@ -28,7 +28,7 @@ using Handler = std::function<ApiFuture(const Request &)>;
 struct RouteFlags {
     enum class Body { Json, File };
     // A WebSocket endpoint (GET with an Upgrade: websocket only) and what it streams.
-    enum class WebSocket { None, Exec, Vnc };
+    enum class WebSocket { None, Exec, Vnc, Events };
     bool needsAuth = true;
     Role role = Role::Undecided; // the least role that may use it
     WebSocket webSocket = WebSocket::None;

@@ -3,6 +3,8 @@
 // binary, watches a desktop guest, proves that a viewer which has not taken
 // control cannot type into the guest, takes control, types a shell command
 // into the guest's xterm and finds its effect through exec, releases control.
+// The agent's clicks and keys sent through the API show over the view (a
+// marker where it clicked, a caption of the keys).
 // Without the token neither the page nor the WebSocket open.
 //
 // Run: npm ci --prefix tests/browser && node --test tests/browser/novnc.test.mjs
@@ -173,6 +175,31 @@ test('noVNC viewer in Chromium: watch, view-only, take control, type, auth', { s
             log(`canvas ${stats.width}x${stats.height}: ${stats.distinct} colours, ${(100 * stats.nonBlack / (stats.width * stats.height)).toFixed(1)} % non-black (${Date.now() - started} ms)`);
             assert.equal(stats.width, display.width);
             assert.equal(stats.height, display.height);
+        });
+
+        await step("the agent's click and keys show over the view (the events WebSocket)", async () => {
+            await page.waitForFunction(() => document.body.dataset.events === 'connected', null, { timeout: 30_000, polling: 100 });
+            const display = (await api('GET', `/api/v1/vms/${VM}/display`)).json;
+            // Watched for before the click is sent: the mark fades after 1.5 s.
+            const marked = page.waitForSelector('#overlay .mvs-marker[data-action="click"][data-x="640"][data-y="400"]', { state: 'attached', timeout: 90_000 });
+            // wait_s: the desktop may still be coming up (the xterm without the focus).
+            const r = await api('POST', `/api/v1/vms/${VM}/input?wait_s=60`, { action: 'click', x: 640, y: 400 });
+            assert.equal(r.status, 200, r.text);
+            const mark = await marked;
+            const box = await mark.boundingBox();
+            const canvas = await page.locator('#screen canvas').boundingBox();
+            const centre = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+            const want = { x: canvas.x + 640 * canvas.width / display.width, y: canvas.y + 400 * canvas.height / display.height };
+            assert.ok(Math.abs(centre.x - want.x) < 3 && Math.abs(centre.y - want.y) < 3,
+                      `the mark is at ${JSON.stringify(centre)}, the click at ${JSON.stringify(want)} on the page`);
+            const captioned = page.waitForFunction(() => document.getElementById('caption').textContent === 'Key ctrl+c'
+                                                         && document.getElementById('caption').classList.contains('shown'), null, { timeout: 15_000, polling: 50 });
+            const k = await api('POST', `/api/v1/vms/${VM}/input`, { action: 'key', keys: 'ctrl+c' });
+            assert.equal(k.status, 200, k.text);
+            await captioned;
+            // Marks go by themselves.
+            await page.waitForSelector('#overlay .mvs-marker', { state: 'detached', timeout: 10_000 });
+            assert.deepEqual(pageErrors, [], 'uncaught errors in the viewer page');
         });
 
         await step('a viewer that has not taken control cannot type', async () => {

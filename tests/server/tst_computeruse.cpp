@@ -240,6 +240,51 @@ private Q_SLOTS:
         QVERIFY2(log.contains(QStringLiteral("(500,260)")), qPrintable(log));
         sh(QStringLiteral("pkill xev"));
 
+        // The events stream (issue 19): what a script sends through the API
+        // reaches a WebSocket client in order, with its coordinates, text and
+        // keys; exec shows too; the kept history has the same.
+        {
+            QWebSocket stream;
+            QList<QJsonObject> got;
+            QObject::connect(&stream, &QWebSocket::textMessageReceived, &stream,
+                             [&](const QString &m) { got.append(QJsonDocument::fromJson(m.toUtf8()).object()); });
+            QNetworkRequest req(QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/vms/desk/events/ws").arg(m_port)));
+            req.setRawHeader("Authorization", "Bearer " + m_token);
+            stream.open(req);
+            QTRY_COMPARE_WITH_TIMEOUT(stream.state(), QAbstractSocket::ConnectedState, 10000);
+            r = input({act("click", {{QStringLiteral("x"), 640}, {QStringLiteral("y"), 400}}), act("type", {{QStringLiteral("text"), QStringLiteral("abc")}}),
+                       act("key", {{QStringLiteral("keys"), QStringLiteral("ctrl+c")}})});
+            QVERIFY2(r.status == 200, qPrintable(r.describe()));
+            QCOMPARE(sh(QStringLiteral("echo hi")), QStringLiteral("hi\n"));
+            QTRY_VERIFY_WITH_TIMEOUT(got.size() >= 4, 10000);
+            QStringList actions;
+            for (const QJsonObject &e : got)
+                actions.append(e.value(QStringLiteral("action")).toString());
+            QCOMPARE(actions.mid(0, 4), (QStringList{QStringLiteral("click"), QStringLiteral("type"), QStringLiteral("key"), QStringLiteral("exec")}));
+            const QJsonObject click = got[0].value(QStringLiteral("detail")).toObject();
+            QCOMPARE(click.value(QStringLiteral("x")).toInt(), 640);
+            QCOMPARE(click.value(QStringLiteral("y")).toInt(), 400);
+            QCOMPARE(got[0].value(QStringLiteral("result")).toString(), QStringLiteral("ok"));
+            QCOMPARE(got[1].value(QStringLiteral("detail")).toObject().value(QStringLiteral("text")).toString(), QStringLiteral("abc"));
+            QCOMPARE(got[2].value(QStringLiteral("detail")).toObject().value(QStringLiteral("keys")).toString(), QStringLiteral("ctrl+c"));
+            QCOMPARE(got[3].value(QStringLiteral("detail")).toObject().value(QStringLiteral("cmd")).toString(), QStringLiteral("echo hi"));
+            QCOMPARE(got[3].value(QStringLiteral("detail")).toObject().value(QStringLiteral("exit_code")).toInt(-1), 0);
+            QVERIFY(got[0].value(QStringLiteral("seq")).toInteger() < got[3].value(QStringLiteral("seq")).toInteger());
+            const qint64 before = got[0].value(QStringLiteral("seq")).toInteger() - 1;
+            r = call("GET", QStringLiteral("/api/v1/vms/desk/events?since=%1").arg(before));
+            QCOMPARE(r.status, 200);
+            const QJsonArray kept = r.json[QStringLiteral("events")].toArray();
+            QVERIFY2(kept.size() >= 4, qPrintable(r.describe()));
+            QCOMPARE(kept[2].toObject().value(QStringLiteral("action")).toString(), QStringLiteral("key"));
+            stream.close();
+
+            // No VM of that name: closed at once.
+            QWebSocket nobody;
+            req.setUrl(QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/vms/nobody/events/ws").arg(m_port)));
+            nobody.open(req);
+            QTRY_COMPARE_WITH_TIMEOUT(nobody.closeCode(), QWebSocketProtocol::CloseCodePolicyViolated, 10000);
+        }
+
         // Bad input: clear 400s, nothing sent.
         QCOMPARE(input({act("click", {{QStringLiteral("x"), 5000}, {QStringLiteral("y"), 1}})}).status, 400);
         QCOMPARE(input({act("key", {{QStringLiteral("keys"), QStringLiteral("ctrl+nosuchkey")}})}).status, 400);

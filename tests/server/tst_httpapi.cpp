@@ -900,6 +900,14 @@ private Q_SLOTS:
         QCOMPARE(s.last()[QStringLiteral("exit_code")].toInt(), 5);
         QVERIFY(s.last()[QStringLiteral("signal")].isNull());
         QCOMPARE(s.last()[QStringLiteral("timed_out")].toBool(true), false);
+        // It is in the VM's activity, as an exec over HTTP is (issue 19).
+        const HttpResult events = call("GET", QStringLiteral("/api/v1/vms/slow/events"));
+        QCOMPARE(events.status, 200);
+        const QJsonObject last = events.json[QStringLiteral("events")].toArray().last().toObject();
+        QCOMPARE(last[QStringLiteral("action")].toString(), QStringLiteral("exec"));
+        QCOMPARE(last[QStringLiteral("detail")].toObject()[QStringLiteral("cmd")].toString(), QStringLiteral("cat; echo to-err >&2; exit 5"));
+        QCOMPARE(last[QStringLiteral("detail")].toObject()[QStringLiteral("exit_code")].toInt(), 5);
+        QCOMPARE(last[QStringLiteral("detail")].toObject()[QStringLiteral("streamed")].toBool(), true);
 
         // Output comes as it is made, not at the end; the token as a query.
         s = webSocketExec(QStringLiteral("slow"),

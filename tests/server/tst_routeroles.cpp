@@ -46,6 +46,8 @@ const QHash<QString, Role> &expectedRoles()
         {QStringLiteral("GET /api/v1/vms/{name}/files/list"), Role::Operator},
         {QStringLiteral("GET /api/v1/vms/{name}/console"), Role::Operator},
         {QStringLiteral("GET /api/v1/vms/{name}/stats"), Role::Viewer},
+        {QStringLiteral("GET /api/v1/vms/{name}/events"), Role::Viewer},
+        {QStringLiteral("GET /api/v1/vms/{name}/events/ws"), Role::Viewer},
         {QStringLiteral("GET /api/v1/vms/{name}/exec/ws"), Role::Operator},
         {QStringLiteral("GET /api/v1/vms/{name}/processes"), Role::Operator},
         {QStringLiteral("GET /api/v1/vms/{name}/processes/{pid}"), Role::Operator},
