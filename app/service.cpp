@@ -135,6 +135,11 @@ const Server::UsageHistory &Service::usageHistory() const
     return m_controller->usage();
 }
 
+Server::ActivityLog &Service::activity() const
+{
+    return m_controller->activity();
+}
+
 Core::Expected<QString> Service::listen()
 {
     if (!m_controller)

@@ -18,6 +18,7 @@ namespace Desktop {
 class DisplayHub;
 }
 namespace Server {
+class ActivityLog;
 class Api;
 class AuditLog;
 class HttpAdapter;
@@ -79,6 +80,8 @@ public:
     Server::AuditLog &auditLog() const { return *m_audit; }
     // Every running VM's usage, sampled while the service lives.
     const Server::UsageHistory &usageHistory() const;
+    // What was done to each VM through the API, as it happens.
+    Server::ActivityLog &activity() const;
 
     // Stop taking requests, then stop the VMs (the manager kills their VMMs;
     // their records keep the desired state). VMs detached before

@@ -16,6 +16,7 @@ shift || true
 PACKAGES=(
     g++ cmake ninja-build pkg-config git
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-tools-dev qt6-l10n-tools qt6-tools-dev-tools
+    libqt6svg6   # Qt's SVG icon engine: the app's own icons where the desktop theme lacks them
     libvncserver-dev libyaml-cpp-dev libspdlog-dev libssl-dev
     qemu-system-x86 qemu-utils cpio
     debootstrap e2fsprogs
@@ -190,7 +191,9 @@ build-deps)
     # No node and no VMM user: what building the tree and `ctest -L unit` need.
     # prometheus: promtool for tst_monitoring (no server runs in a build root);
     # pip and npm: tst_testinternet installs a package with each from its hosts.
-    PACKAGES+=(ccache xvfb xauth python3 python3-ipykernel python3-jupyter-client python3-matplotlib prometheus python3-pip npm)
+    PACKAGES+=(ccache xvfb xauth python3 python3-ipykernel python3-jupyter-client python3-matplotlib prometheus python3-pip)
+    # A node from elsewhere (NodeSource) brings its own npm and conflicts with Debian's.
+    command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
     install_packages
     ;;
 run)

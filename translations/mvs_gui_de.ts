@@ -2,6 +2,113 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="de_DE">
 <context>
+    <name>Gui::ActivityTab</name>
+    <message>
+        <source>at %1, %2</source>
+        <translation>bei %1, %2</translation>
+    </message>
+    <message>
+        <source>where the pointer is</source>
+        <translation>an der Zeigerposition</translation>
+    </message>
+    <message>
+        <source>Click %1</source>
+        <translation>Klick %1</translation>
+    </message>
+    <message>
+        <source>Double click %1</source>
+        <translation>Doppelklick %1</translation>
+    </message>
+    <message>
+        <source>Triple click %1</source>
+        <translation>Dreifachklick %1</translation>
+    </message>
+    <message>
+        <source>Move the pointer %1</source>
+        <translation>Zeiger bewegen %1</translation>
+    </message>
+    <message>
+        <source>Scroll %1 by %2, %3</source>
+        <translation>Scrollen %1 um %2, %3</translation>
+    </message>
+    <message>
+        <source>Drag from %1, %2 to %3, %4</source>
+        <translation>Ziehen von %1, %2 nach %3, %4</translation>
+    </message>
+    <message>
+        <source>Run %1 (exit %2)</source>
+        <translation>Ausführen: %1 (Exit %2)</translation>
+    </message>
+    <message>
+        <source>Run %1</source>
+        <translation>Ausführen: %1</translation>
+    </message>
+    <message>
+        <source>Write %1</source>
+        <translation>Schreiben: %1</translation>
+    </message>
+    <message>
+        <source>Read %1</source>
+        <translation>Lesen: %1</translation>
+    </message>
+    <message>
+        <source>Run %1 code: %2</source>
+        <translation>%1-Code ausführen: %2</translation>
+    </message>
+    <message>
+        <source>Activity</source>
+        <translation>Aktivität</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>Zeit</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>Aktion</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>Ergebnis</translation>
+    </message>
+    <message>
+        <source>Took</source>
+        <translation>Dauer</translation>
+    </message>
+    <message>
+        <source>Type “%1”</source>
+        <translation>Tippen „%1“</translation>
+    </message>
+    <message>
+        <source>Key %1</source>
+        <translation>Taste %1</translation>
+    </message>
+    <message>
+        <source>Screenshot (%1×%2)</source>
+        <translation>Bildschirmfoto (%1×%2)</translation>
+    </message>
+    <message>
+        <source>Screenshot</source>
+        <translation>Bildschirmfoto</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>erledigt</translation>
+    </message>
+    <message>
+        <source>%1 ms</source>
+        <translation>%1 ms</translation>
+    </message>
+    <message>
+        <source>Select a VM to see what agents do in it.</source>
+        <translation>Wählen Sie eine VM, um zu sehen, was Agenten darin tun.</translation>
+    </message>
+    <message>
+        <source>Nothing done to %1 through the API yet. Clicks, typing, keys, screenshots, commands, files and code an agent sends show here as they happen.</source>
+        <translation>Über die API wurde an %1 noch nichts getan. Klicks, Eingaben, Tasten, Bildschirmfotos, Befehle, Dateien und Code, die ein Agent sendet, erscheinen hier, sobald sie geschehen.</translation>
+    </message>
+</context>
+<context>
     <name>Gui::ConsoleTab</name>
     <message>
         <source>The serial console of the selected VM appears here.</source>
@@ -121,12 +228,36 @@
 <context>
     <name>Gui::DesktopGrid</name>
     <message>
-        <source>%1 (you drive)</source>
-        <translation>%1 (Sie steuern)</translation>
+        <source>Desktops</source>
+        <translation>Desktops</translation>
     </message>
     <message>
-        <source>%1 (agent drives)</source>
-        <translation>%1 (Agent steuert)</translation>
+        <source>&amp;Open</source>
+        <translation>Ö&amp;ffnen</translation>
+    </message>
+    <message>
+        <source>&amp;Release control</source>
+        <translation>Steuerung &amp;abgeben</translation>
+    </message>
+    <message>
+        <source>&amp;Take control</source>
+        <translation>Steuerung ü&amp;bernehmen</translation>
+    </message>
+    <message>
+        <source>you drive</source>
+        <translation>Sie steuern</translation>
+    </message>
+    <message>
+        <source>agent drives</source>
+        <translation>der Agent steuert</translation>
+    </message>
+    <message>
+        <source>the agent acted just now</source>
+        <translation>der Agent hat gerade gehandelt</translation>
+    </message>
+    <message>
+        <source>the screen changed just now</source>
+        <translation>der Bildschirm hat sich gerade geändert</translation>
     </message>
 </context>
 <context>
@@ -174,6 +305,14 @@
     <message>
         <source>The agent API is driving; you are watching (view only).</source>
         <translation>Die Agenten-API steuert; Sie schauen zu (nur Ansicht).</translation>
+    </message>
+    <message>
+        <source>Take or release control of the desktop</source>
+        <translation>Steuerung des Desktops übernehmen oder abgeben</translation>
+    </message>
+    <message>
+        <source>Live desktop</source>
+        <translation>Live-Desktop</translation>
     </message>
 </context>
 <context>
@@ -585,6 +724,30 @@
     <message>
         <source>Performance</source>
         <translation>Leistung</translation>
+    </message>
+    <message>
+        <source>Activity</source>
+        <translation>Aktivität</translation>
+    </message>
+    <message>
+        <source>V&amp;iew</source>
+        <translation>&amp;Ansicht</translation>
+    </message>
+    <message>
+        <source>Desktops &amp;wall</source>
+        <translation>Desktop-&amp;Wand</translation>
+    </message>
+    <message>
+        <source>Every running desktop in tiles that fill the window</source>
+        <translation>Jeder laufende Desktop als Kachel, die Kacheln füllen das Fenster</translation>
+    </message>
+    <message>
+        <source>Virtual machines</source>
+        <translation>Virtuelle Maschinen</translation>
+    </message>
+    <message>
+        <source>Details of the selected VM</source>
+        <translation>Details der ausgewählten VM</translation>
     </message>
 </context>
 <context>
@@ -1194,6 +1357,45 @@
     <message>
         <source>%1:%2</source>
         <translation>%1:%2</translation>
+    </message>
+</context>
+<context>
+    <name>Gui::WelcomePane</name>
+    <message>
+        <source>Create a VM…</source>
+        <translation>VM erstellen …</translation>
+    </message>
+    <message>
+        <source>Copy the API token</source>
+        <translation>API-Token kopieren</translation>
+    </message>
+    <message>
+        <source>Create a VM</source>
+        <translation>VM erstellen</translation>
+    </message>
+    <message>
+        <source>No VM selected</source>
+        <translation>Keine VM ausgewählt</translation>
+    </message>
+    <message>
+        <source>Select a VM in the list to see its display, console, files and what agents do in it.</source>
+        <translation>Wählen Sie eine VM in der Liste, um ihren Bildschirm, ihre Konsole, ihre Dateien und das zu sehen, was Agenten darin tun.</translation>
+    </message>
+    <message>
+        <source>Welcome to MicroVM Sandbox</source>
+        <translation>Willkommen bei MicroVM Sandbox</translation>
+    </message>
+    <message>
+        <source>&lt;p&gt;&lt;b&gt;Create&lt;/b&gt; a VM here: pick a template (a minimal Linux, a desktop, a browser for computer use) and it boots in seconds, isolated in its own microVM.&lt;/p&gt;</source>
+        <translation>&lt;p&gt;&lt;b&gt;Erstellen&lt;/b&gt; Sie hier eine VM: Wählen Sie eine Vorlage (ein minimales Linux, einen Desktop, einen Browser für Computer Use), und sie startet in Sekunden, isoliert in ihrer eigenen MicroVM.&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>&lt;p&gt;Or let an agent create them: the API is not served in this window (see Settings → Preferences).&lt;/p&gt;</source>
+        <translation>&lt;p&gt;Oder lassen Sie einen Agenten sie erstellen: Die API wird in diesem Fenster nicht angeboten (siehe Einstellungen → Einstellungen …).&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>&lt;p&gt;Or point an agent at the API: copy the token, then ask &lt;code&gt;%1/api/v1/vms&lt;/code&gt; with it as a bearer token, e.g. &lt;code&gt;curl -H &quot;Authorization: Bearer $TOKEN&quot; %1/api/v1/vms -d &apos;{&quot;name&quot;:&quot;box&quot;,&quot;template&quot;:&quot;minimal&quot;}&apos;&lt;/code&gt;. Its VMs appear here as it makes them.&lt;/p&gt;</source>
+        <translation>&lt;p&gt;Oder richten Sie einen Agenten auf die API: Kopieren Sie das Token und fragen Sie damit als Bearer-Token &lt;code&gt;%1/api/v1/vms&lt;/code&gt;, z. B. &lt;code&gt;curl -H &quot;Authorization: Bearer $TOKEN&quot; %1/api/v1/vms -d &apos;{&quot;name&quot;:&quot;box&quot;,&quot;template&quot;:&quot;minimal&quot;}&apos;&lt;/code&gt;. Seine VMs erscheinen hier, sobald er sie erstellt.&lt;/p&gt;</translation>
     </message>
 </context>
 </TS>

@@ -1,5 +1,6 @@
 #include "app/gui/displaytab.h"
 
+#include "app/gui/actionoverlay.h"
 #include "app/gui/vmlistmodel.h"
 
 #include "core/template/vmtemplate.h"
@@ -38,12 +39,15 @@ DisplayTab::DisplayTab(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_message->setWordWrap(true);
     m_view = new Vnc::VncViewWidget(this);
     m_view->setViewOnly(true);
+    m_overlay = new ActionOverlay(m_view);
     m_stack->insertWidget(MessagePage, m_message);
     m_stack->insertWidget(ViewPage, m_view);
 
     m_controller = new QLabel(this);
     m_control = new QPushButton(tr("Take control"), this);
     m_control->setCheckable(true);
+    m_control->setAccessibleName(tr("Take or release control of the desktop"));
+    m_view->setAccessibleName(tr("Live desktop"));
     m_control->setToolTip(tr("Drive this desktop yourself; the agent API is refused until you release it"));
     connect(m_control, &QPushButton::toggled, this, &DisplayTab::onControlToggled);
 
@@ -78,8 +82,15 @@ void DisplayTab::setVm(const QString &name)
     if (name == m_vm && (m_display || name.isEmpty()))
         return;
     detach();
+    m_overlay->clear();
     m_vm = name;
     attach();
+}
+
+void DisplayTab::showAction(const ActivityItem &item)
+{
+    if (!m_vm.isEmpty() && item.vm == m_vm && m_display)
+        m_overlay->showAction(item);
 }
 
 void DisplayTab::detach()

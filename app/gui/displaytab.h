@@ -2,7 +2,9 @@
 // Gui::DisplayTab: the live desktop of the selected VM (its shared
 // Desktop::VmDisplay connection in a Vnc::VncViewWidget), who drives it, and
 // a "Take control" / "Release" toggle. View-only unless a human holds control.
+// What the agent does to it shows over the view as it happens (ActionOverlay).
 
+#include "app/gui/activityitem.h"
 #include "desktop/displayhub.h"
 #include "desktop/vmdisplay.h"
 
@@ -22,6 +24,8 @@ class VncViewWidget;
 
 namespace Gui {
 
+class ActionOverlay;
+
 class DisplayTab final : public QWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(DisplayTab)
@@ -34,11 +38,16 @@ public:
     void setVm(const QString &name);
     QString vm() const { return m_vm; }
 
+    // An event of the service's activity log: drawn over the view when it
+    // is the shown VM's.
+    void showAction(const ActivityItem &item);
+
     Desktop::VmDisplay *display() const { return m_display; }
     Vnc::VncViewWidget *view() const { return m_view; }
     QPushButton *controlButton() const { return m_control; }
     QLabel *controllerLabel() const { return m_controller; }
     QLabel *messageLabel() const { return m_message; }
+    ActionOverlay *overlay() const { return m_overlay; }
 
 Q_SIGNALS:
     // The person at the window took control of vm's desktop (human) or
@@ -61,6 +70,7 @@ private:
     QStackedWidget *m_stack = nullptr;
     QLabel *m_message = nullptr;
     Vnc::VncViewWidget *m_view = nullptr;
+    ActionOverlay *m_overlay = nullptr;
     QLabel *m_controller = nullptr;
     QPushButton *m_control = nullptr;
 };

@@ -5,6 +5,7 @@
 #include "app/gui/desktopgrid.h"
 #include "app/gui/displaytab.h"
 #include "app/gui/filestab.h"
+#include "app/gui/icons.h"
 #include "app/gui/portstab.h"
 #include "app/gui/preferencesdialog.h"
 #include "app/gui/resizedialog.h"
@@ -12,6 +13,7 @@
 #include "app/gui/snapshotstab.h"
 #include "app/gui/sparklinedelegate.h"
 #include "app/gui/vmlistmodel.h"
+#include "app/gui/welcomepane.h"
 #include "core/vm/vmmanager.h"
 #include "core/vmm/kvmprobe.h"
 #include "core/workerpool.h"
@@ -29,6 +31,8 @@
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QStackedWidget>
+#include <QTabBar>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QToolButton>
@@ -56,6 +60,7 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     m_proxy->setDynamicSortFilter(true);
 
     m_view = new QTableView(this);
+    m_view->setAccessibleName(tr("Virtual machines"));
     m_view->setModel(m_proxy);
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(VmListModel::NameColumn, Qt::AscendingOrder);
@@ -72,15 +77,20 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
 
     m_grid = new DesktopGrid(manager, displays, this);
     connect(m_grid, &DesktopGrid::vmActivated, this, &MainWindow::openDisplay);
+    connect(m_grid, &DesktopGrid::controlToggled, this, &MainWindow::desktopControlToggled);
     connect(m_view, &QTableView::doubleClicked, this, [this](const QModelIndex &index) { openDisplay(index.data(VmListModel::NameRole).toString()); });
     m_overview = new QTabWidget(this);
     m_overview->addTab(m_view, tr("VMs"));
     m_overview->addTab(m_grid, tr("Desktops"));
     m_overview->setDocumentMode(true);
 
+    m_welcome = new WelcomePane(this);
+    m_detailsStack = new QStackedWidget(this);
+    m_detailsStack->addWidget(m_welcome);
+    m_detailsStack->addWidget(m_details);
     auto *splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(m_overview);
-    splitter->addWidget(m_details);
+    splitter->addWidget(m_detailsStack);
     splitter->setStretchFactor(0, 1);
     splitter->setStretchFactor(1, 2);
     splitter->setSizes({260, 520});
@@ -105,6 +115,10 @@ MainWindow::MainWindow(Vm::VmManager &manager, Desktop::DisplayHub *displays, QW
     });
     connect(&manager, &Vm::VmManager::vmStateChanged, this, &MainWindow::onStateChanged);
     connect(m_model, &QAbstractItemModel::rowsRemoved, this, &MainWindow::onSelectionChanged);
+    connect(m_model, &QAbstractItemModel::rowsInserted, this, &MainWindow::updateEmptyState);
+    connect(m_model, &QAbstractItemModel::modelReset, this, &MainWindow::updateEmptyState);
+    connect(m_welcome, &WelcomePane::createRequested, action(Action::Create), &QAction::trigger);
+    connect(m_welcome, &WelcomePane::copyTokenRequested, m_copyToken, &QPushButton::click);
     resize(1100, 800);
     onSelectionChanged();
 }
@@ -115,6 +129,7 @@ MainWindow::~MainWindow() = default;
 void MainWindow::buildDetails()
 {
     m_details = new QTabWidget(this);
+    m_details->setAccessibleName(tr("Details of the selected VM"));
     m_displayTab = new DisplayTab(m_manager, m_displays, m_details);
     connect(m_displayTab, &DisplayTab::controlToggled, this, &MainWindow::desktopControlToggled);
     m_consoleTab = new ConsoleTab(m_manager, m_details);
@@ -123,6 +138,7 @@ void MainWindow::buildDetails()
     m_snapshotsTab = new SnapshotsTab(m_manager, m_details);
     m_portsTab = new PortsTab(m_manager, m_details);
     m_performanceTab = new PerformanceTab(m_details);
+    m_activityTab = new ActivityTab(m_details);
     m_details->addTab(m_displayTab, tr("Display"));
     m_details->addTab(m_consoleTab, tr("Console"));
     m_details->addTab(m_runTab, tr("Run"));
@@ -130,6 +146,7 @@ void MainWindow::buildDetails()
     m_details->addTab(m_snapshotsTab, tr("Snapshots"));
     m_details->addTab(m_portsTab, tr("Ports"));
     m_details->addTab(m_performanceTab, tr("Performance"));
+    m_details->addTab(m_activityTab, tr("Activity"));
 }
 
 void MainWindow::buildActions()
@@ -139,23 +156,28 @@ void MainWindow::buildActions()
         QString text;
         QString objectName;
         QKeySequence shortcut;
+        QString themeIcon; // a freedesktop name
+        QString icon; // our fallback (resources/icons/actions)
     };
+    const auto keys = [](const char *text) { return QKeySequence(QLatin1String(text)); };
     const QList<Spec> specs{
-        {Action::Create, tr("&Create…"), QStringLiteral("actionCreate"), QKeySequence::New},
-        {Action::Start, tr("&Start"), QStringLiteral("actionStart"), {}},
-        {Action::Stop, tr("S&top"), QStringLiteral("actionStop"), {}},
-        {Action::Pause, tr("&Pause"), QStringLiteral("actionPause"), {}},
-        {Action::Resume, tr("&Resume"), QStringLiteral("actionResume"), {}},
-        {Action::Restart, tr("Res&tart"), QStringLiteral("actionRestart"), {}},
-        {Action::Delete, tr("&Delete…"), QStringLiteral("actionDelete"), QKeySequence::Delete},
-        {Action::Snapshot, tr("Take s&napshot"), QStringLiteral("actionSnapshot"), {}},
-        {Action::Resize, tr("Resi&ze…"), QStringLiteral("actionResize"), {}},
+        {Action::Create, tr("&Create…"), QStringLiteral("actionCreate"), QKeySequence::New, QStringLiteral("list-add"), QStringLiteral("create")},
+        {Action::Start, tr("&Start"), QStringLiteral("actionStart"), keys("Ctrl+Shift+S"), QStringLiteral("media-playback-start"), QStringLiteral("start")},
+        {Action::Stop, tr("S&top"), QStringLiteral("actionStop"), keys("Ctrl+Shift+T"), QStringLiteral("media-playback-stop"), QStringLiteral("stop")},
+        {Action::Pause, tr("&Pause"), QStringLiteral("actionPause"), keys("Ctrl+Shift+P"), QStringLiteral("media-playback-pause"), QStringLiteral("pause")},
+        {Action::Resume, tr("&Resume"), QStringLiteral("actionResume"), keys("Ctrl+Shift+U"), QStringLiteral("media-playback-start"), QStringLiteral("start")},
+        {Action::Restart, tr("Res&tart"), QStringLiteral("actionRestart"), keys("Ctrl+Shift+R"), QStringLiteral("view-refresh"), QStringLiteral("restart")},
+        {Action::Delete, tr("&Delete…"), QStringLiteral("actionDelete"), QKeySequence::Delete, QStringLiteral("edit-delete"), QStringLiteral("delete")},
+        {Action::Snapshot, tr("Take s&napshot"), QStringLiteral("actionSnapshot"), keys("Ctrl+Shift+N"), QStringLiteral("camera-photo"),
+         QStringLiteral("snapshot")},
+        {Action::Resize, tr("Resi&ze…"), QStringLiteral("actionResize"), keys("Ctrl+Shift+Z"), QStringLiteral("zoom-fit-best"), QStringLiteral("resize")},
     };
     QToolBar *toolbar = addToolBar(tr("VM"));
     toolbar->setObjectName(QStringLiteral("vmToolBar"));
+    toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     QMenu *menu = menuBar()->addMenu(tr("&VM"));
     for (const Spec &s : specs) {
-        auto *a = new QAction(s.text, this);
+        auto *a = new QAction(Icons::themed(s.themeIcon, s.icon), s.text, this);
         a->setObjectName(s.objectName);
         if (!s.shortcut.isEmpty())
             a->setShortcut(s.shortcut);
@@ -166,12 +188,22 @@ void MainWindow::buildActions()
             toolbar->addSeparator();
     }
     menu->addSeparator();
-    QAction *quit = menu->addAction(tr("&Quit"));
+    QAction *quit = menu->addAction(Icons::themed(QStringLiteral("application-exit"), QStringLiteral("quit")), tr("&Quit"));
     quit->setShortcut(QKeySequence::Quit);
     connect(quit, &QAction::triggered, this, &QWidget::close);
 
+    QMenu *viewMenu = menuBar()->addMenu(tr("V&iew"));
+    m_wall = viewMenu->addAction(Icons::themed(QStringLiteral("view-grid"), QStringLiteral("wall")), tr("Desktops &wall"));
+    m_wall->setObjectName(QStringLiteral("actionWall"));
+    m_wall->setCheckable(true);
+    m_wall->setShortcut(QKeySequence(Qt::Key_F11));
+    m_wall->setToolTip(tr("Every running desktop in tiles that fill the window"));
+    connect(m_wall, &QAction::toggled, this, &MainWindow::setWallMode);
+    toolbar->addSeparator();
+    toolbar->addAction(m_wall);
+
     QMenu *settings = menuBar()->addMenu(tr("&Settings"));
-    m_preferences = settings->addAction(tr("&Preferences…"));
+    m_preferences = settings->addAction(Icons::themed(QStringLiteral("preferences-system"), QStringLiteral("preferences")), tr("&Preferences…"));
     m_preferences->setObjectName(QStringLiteral("actionPreferences"));
     m_preferences->setShortcut(QKeySequence::Preferences);
     connect(m_preferences, &QAction::triggered, this, &MainWindow::openPreferences);
@@ -192,7 +224,7 @@ void MainWindow::buildStatusBar()
 {
     m_urlLabel = new QLabel(this);
     m_urlLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_copyToken = new QPushButton(tr("Copy token"), this);
+    m_copyToken = new QPushButton(Icons::themed(QStringLiteral("edit-copy"), QStringLiteral("copy")), tr("Copy token"), this);
     m_copyToken->setToolTip(tr("Copy the API's bearer token to the clipboard"));
     m_copyToken->setEnabled(false);
     connect(m_copyToken, &QPushButton::clicked, this, [this]() {
@@ -240,6 +272,49 @@ void MainWindow::buildStatusBar()
     setService(QString(), QByteArray());
 }
 
+void MainWindow::setActivitySource(ActivitySource source)
+{
+    m_activityTab->setSource(std::move(source));
+}
+
+void MainWindow::addActivity(const ActivityItem &item)
+{
+    m_activityTab->add(item);
+    m_displayTab->showAction(item);
+    if (item.result == QLatin1String("ok"))
+        m_grid->noteAgentAction(item.vm);
+}
+
+void MainWindow::setWallMode(bool on)
+{
+    if (m_wall->isChecked() != on) {
+        m_wall->setChecked(on); // toggled() comes back here
+        return;
+    }
+    m_detailsStack->setVisible(!on);
+    m_overview->tabBar()->setVisible(!on);
+    if (on)
+        m_overview->setCurrentWidget(m_grid);
+}
+
+void MainWindow::updateEmptyState()
+{
+    if (m_model->rowCount() == 0)
+        m_welcome->setMode(WelcomePane::Mode::NoVms);
+    else if (selectedVm().isEmpty())
+        m_welcome->setMode(WelcomePane::Mode::NoSelection);
+    else {
+        m_detailsStack->setCurrentWidget(m_details);
+        return;
+    }
+    m_detailsStack->setCurrentWidget(m_welcome);
+}
+
+bool MainWindow::wallMode() const
+{
+    return m_wall->isChecked();
+}
+
 void MainWindow::setUsageSource(UsageSource source)
 {
     m_performanceTab->setSource(std::move(source));
@@ -277,6 +352,7 @@ void MainWindow::setService(const QString &url, const QByteArray &token, const Q
     else
         m_urlLabel->setText(tr("API not serving"));
     m_copyToken->setEnabled(!token.isEmpty());
+    m_welcome->setServiceUrl(token.isEmpty() ? QString() : url);
 }
 
 QAction *MainWindow::action(Action which) const
@@ -324,12 +400,14 @@ void MainWindow::openDisplay(const QString &name)
 {
     if (!selectVm(name))
         return;
+    setWallMode(false);
     m_overview->setCurrentWidget(m_view);
     m_details->setCurrentWidget(m_displayTab);
 }
 
 void MainWindow::onSelectionChanged()
 {
+    updateEmptyState();
     const QString vm = selectedVm();
     m_displayTab->setVm(vm);
     m_consoleTab->setVm(vm);
@@ -338,6 +416,7 @@ void MainWindow::onSelectionChanged()
     m_snapshotsTab->setVm(vm);
     m_portsTab->setVm(vm);
     m_performanceTab->setVm(vm);
+    m_activityTab->setVm(vm);
     updateActions();
 }
 

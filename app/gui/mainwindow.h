@@ -5,6 +5,7 @@
 // status bar shows the in-process API service's URL and copies its token.
 
 #include "app/gui/createdialog.h"
+#include "app/gui/activitytab.h"
 #include "app/gui/performancetab.h"
 #include "app/gui/resizedialog.h"
 #include "core/vm/virtualmachine.h"
@@ -22,6 +23,7 @@ class QProgressBar;
 class QPushButton;
 class QToolButton;
 class QSortFilterProxyModel;
+class QStackedWidget;
 class QTabWidget;
 class QTableView;
 
@@ -39,6 +41,7 @@ class RunTab;
 class PortsTab;
 class SnapshotsTab;
 class VmListModel;
+class WelcomePane;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
@@ -69,6 +72,11 @@ public:
     // Where the Performance tab reads a VM's usage (the service's history).
     void setUsageSource(UsageSource source);
     PerformanceTab *performanceTab() const { return m_performanceTab; }
+    // The Activity tab's history, and each event as it happens (also drawn
+    // over the Display tab's view and lighting the desktop's wall tile).
+    void setActivitySource(ActivitySource source);
+    void addActivity(const ActivityItem &item);
+    ActivityTab *activityTab() const { return m_activityTab; }
     // "Pool: N ready" while the paused pool has targets (Vm::VmPool).
     QLabel *poolLabel() const { return m_poolLabel; }
     void cancelBuild();
@@ -81,8 +89,15 @@ public:
     // The list and the desktop grid share the upper half.
     QTabWidget *overview() const { return m_overview; }
     DesktopGrid *desktopGrid() const { return m_grid; }
-    // Select the VM, show the list and its display tab.
+    // Select the VM, show the list and its display tab (leaving the wall).
     void openDisplay(const QString &name);
+    // The desktops wall fills the window: the list's tab bar and the
+    // details pane are hidden (View → Desktops wall, F11).
+    void setWallMode(bool on);
+    bool wallMode() const;
+    QAction *wallAction() const { return m_wall; }
+    // What the details pane shows with no VM, or none selected.
+    WelcomePane *welcomePane() const { return m_welcome; }
     QTabWidget *details() const { return m_details; }
     DisplayTab *displayTab() const { return m_displayTab; }
     ConsoleTab *consoleTab() const { return m_consoleTab; }
@@ -122,6 +137,8 @@ private:
     void buildStatusBar();
     void updateActions();
     void onSelectionChanged();
+    // The details pane, the welcome (no VMs) or the hint (none selected).
+    void updateEmptyState();
     void openCreateDialog();
     void createFrom(CreateDialog *dialog);
     void openResizeDialog();
@@ -141,6 +158,9 @@ private:
     QTableView *m_view = nullptr;
     QTabWidget *m_overview = nullptr;
     DesktopGrid *m_grid = nullptr;
+    QAction *m_wall = nullptr;
+    QStackedWidget *m_detailsStack = nullptr; // m_welcome or m_details
+    WelcomePane *m_welcome = nullptr;
     QTabWidget *m_details = nullptr;
     DisplayTab *m_displayTab = nullptr;
     ConsoleTab *m_consoleTab = nullptr;
@@ -149,6 +169,7 @@ private:
     SnapshotsTab *m_snapshotsTab = nullptr;
     PortsTab *m_portsTab = nullptr;
     PerformanceTab *m_performanceTab = nullptr;
+    ActivityTab *m_activityTab = nullptr;
     QList<QAction *> m_actions; // indexed by Action
     QLabel *m_urlLabel = nullptr;
     // How guests run here: KVM, or TCG with why KVM is not used (probed off

@@ -77,6 +77,7 @@ QVariant VmListModel::data(const QModelIndex &index, int role) const
         default: return data(index, Qt::DisplayRole);
         }
     case CpuHistoryRole: return index.column() == CpuColumn ? QVariant::fromValue(row.cpuHistory) : QVariant();
+    case Qt::DecorationRole: return index.column() == StateColumn ? QVariant(stateColour(row.info.state)) : QVariant(); // a badge
     case Qt::ToolTipRole:
         if (index.column() == StateColumn && rec.lastError)
             return tr("Last error: %1").arg(rec.lastError->message);
@@ -139,6 +140,22 @@ QString VmListModel::stateText(Vm::VirtualMachine::State state)
     case State::Failed: return tr("Failed");
     }
     return {};
+}
+
+QColor VmListModel::stateColour(Vm::VirtualMachine::State state)
+{
+    using State = Vm::VirtualMachine::State;
+    switch (state) {
+    case State::Ready: return QColor(0x2e, 0xa0, 0x43);
+    case State::Paused: return QColor(0xd9, 0x8e, 0x04);
+    case State::Preparing:
+    case State::Booting:
+    case State::Stopping: return QColor(0x2f, 0x7d, 0xd1);
+    case State::Failed: return QColor(0xd1, 0x24, 0x2f);
+    case State::Created:
+    case State::Stopped: break;
+    }
+    return QColor(0x8c, 0x95, 0x9f);
 }
 
 QString VmListModel::uptimeText(qint64 seconds)

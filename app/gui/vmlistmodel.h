@@ -9,6 +9,7 @@
 #include "core/vm/vmmanager.h"
 
 #include <QAbstractTableModel>
+#include <QColor>
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QList>
@@ -47,6 +48,9 @@ public:
     Vm::VirtualMachine::State stateOf(const QString &name) const;
 
     static QString stateText(Vm::VirtualMachine::State state);
+    // A state's badge colour: running green, paused amber, starting and
+    // stopping blue, failed red, stopped and created grey.
+    static QColor stateColour(Vm::VirtualMachine::State state);
     static QString uptimeText(qint64 seconds);
 
 private:

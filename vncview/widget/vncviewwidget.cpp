@@ -101,6 +101,14 @@ QPoint VncViewWidget::mapToFrame(const QPointF &pos) const
     return {qBound(0, x, m_frameSize.width() - 1), qBound(0, y, m_frameSize.height() - 1)};
 }
 
+QPointF VncViewWidget::mapFromFrame(const QPointF &framePos) const
+{
+    const QRectF r = frameRect();
+    if (r.isEmpty())
+        return {};
+    return {r.left() + framePos.x() * r.width() / m_frameSize.width(), r.top() + framePos.y() * r.height() / m_frameSize.height()};
+}
+
 void VncViewWidget::onFrameUpdated(const QRect &rect)
 {
     const QRectF r = frameRect();

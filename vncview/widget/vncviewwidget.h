@@ -38,6 +38,10 @@ public:
     QRectF frameRect() const;
     // Widget position -> framebuffer pixel (clamped).
     QPoint mapToFrame(const QPointF &widgetPos) const;
+    // Framebuffer position -> widget position (the inverse; not clamped).
+    QPointF mapFromFrame(const QPointF &framePos) const;
+    // The framebuffer's size (empty until the connection has one).
+    QSize frameSize() const { return m_frameSize; }
 
     QSize sizeHint() const override;
 
