@@ -1,12 +1,12 @@
 #include "app/guicommand.h"
 
 #include "app/clioptions.h"
+#include "app/activityfeed.h"
 #include "app/gui/icons.h"
 #include "app/gui/mainwindow.h"
 #include "app/gui/preferences.h"
 #include "app/gui/translations.h"
 #include "app/service.h"
-#include "server/activitylog.h"
 #include "server/usagehistory.h"
 #include "app/signalwatcher.h"
 #include "core/vm/vmmanager.h"
@@ -52,23 +52,6 @@ void applyPreferences(ServiceFlags &serviceFlags)
 }
 
 // The service's usage history as the Performance tab reads it.
-Gui::ActivityItem activityItem(const Server::ActivityEvent &e)
-{
-    return Gui::ActivityItem{e.seq, e.time, e.vm, e.action, e.detail, e.result, e.durationMs};
-}
-
-// The Activity tab: the log's kept events, then each as it is published.
-void showActivity(Gui::MainWindow &window, Server::ActivityLog &log)
-{
-    window.setActivitySource([&log](const QString &vm) {
-        QList<Gui::ActivityItem> out;
-        for (const Server::ActivityEvent &e : log.history(vm))
-            out << activityItem(e);
-        return out;
-    });
-    QObject::connect(&log, &Server::ActivityLog::published, &window, [&window](const Server::ActivityEvent &e) { window.addActivity(activityItem(e)); });
-}
-
 Gui::UsageSource usageSource(const Server::UsageHistory &history)
 {
     return [&history](const QString &vm) {
@@ -200,7 +183,7 @@ int guiCommand(int &argc, char **argv)
     }
     auditTakeOvers(*window, **service);
     window->setUsageSource(usageSource((*service)->usageHistory()));
-    showActivity(*window, (*service)->activity());
+    ActivityFeed::connect(*window, (*service)->activity());
     window->show();
 
     SignalWatcher signals;

@@ -11,6 +11,7 @@
 #include "tests/apicall.h"
 #include "screenpixels.h"
 
+#include "app/activityfeed.h"
 #include "app/gui/actionoverlay.h"
 #include "app/gui/activitytab.h"
 #include "app/gui/desktopgrid.h"
@@ -63,20 +64,13 @@ class TestControlToggle : public QObject {
     }
 
     // Issue 19: the service's activity log wired to the window as the app
-    // does (guicommand.cpp): an API click is marked over the live view where
+    // does (App::ActivityFeed): an API click is marked over the live view where
     // it happened, before anything else changes, and the Activity tab lists
     // the click, the typing and the keys in order. Pictures of both are
     // saved (MVS_GUI_PICTURES, else the test's temporary directory).
     void agentActionsShowInTheWindow(Gui::MainWindow &w, Server::ActivityLog &log)
     {
-        const auto toItem = [](const Server::ActivityEvent &e) { return Gui::ActivityItem{e.seq, e.time, e.vm, e.action, e.detail, e.result, e.durationMs}; };
-        w.setActivitySource([&log, toItem](const QString &vm) {
-            QList<Gui::ActivityItem> out;
-            for (const Server::ActivityEvent &e : log.history(vm))
-                out << toItem(e);
-            return out;
-        });
-        QObject::connect(&log, &Server::ActivityLog::published, &w, [&w, toItem](const Server::ActivityEvent &e) { w.addActivity(toItem(e)); });
+        App::ActivityFeed::connect(w, log);
         Gui::DisplayTab *tab = w.displayTab();
         const QPoint click(640, 400);
         const QPointF at = tab->view()->mapFromFrame(click);

@@ -13,6 +13,7 @@
 #include "tests/apicall.h"
 #include "screenpixels.h"
 
+#include "app/activityfeed.h"
 #include "app/gui/desktopgrid.h"
 #include "app/gui/displaytab.h"
 #include "app/gui/mainwindow.h"
@@ -63,13 +64,6 @@ class TestDesktopWall : public QObject {
         return call("POST", QStringLiteral("/api/v1/vms/%1/input?wait_s=60").arg(vm), R"({"action": "click", "x": 300, "y": 200})");
     }
 
-    static void wireActivity(Gui::MainWindow &w, Server::ActivityLog &log)
-    {
-        QObject::connect(&log, &Server::ActivityLog::published, &w, [&w](const Server::ActivityEvent &e) {
-            w.addActivity(Gui::ActivityItem{e.seq, e.time, e.vm, e.action, e.detail, e.result, e.durationMs});
-        });
-    }
-
     static bool lit(Gui::DesktopGrid *grid, const QString &vm) { return grid->itemOf(vm)->data(Gui::DesktopGrid::AgentActiveRole).toBool(); }
 
 private Q_SLOTS:
@@ -96,7 +90,7 @@ private Q_SLOTS:
 
         Gui::MainWindow w(manager, &displays);
         w.setService(QStringLiteral("http://127.0.0.1:%1").arg(m_port), m_token);
-        wireActivity(w, controller.activity());
+        App::ActivityFeed::connect(w, controller.activity());
         w.resize(1280, 900);
         w.show();
 
